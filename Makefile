@@ -1,0 +1,77 @@
+# SPARC build. `make run` and `make test` work on a fresh machine: they install
+# what is missing (PostGIS from Debian, pinned code generators with go install).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS      := $(CURDIR)/.tools/bin
+BUF        := $(TOOLS)/buf
+GOMODCACHE := $(shell go env GOMODCACHE)
+POSTGIS    := /usr/share/postgresql/15/extension/postgis.control
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+BUF_VERSION          := v1.75.0
+PROTOC_GEN_GO        := v1.36.12
+PROTOC_GEN_GO_GRPC   := v1.6.2
+GRPC_GATEWAY_VERSION := v2.33.0
+GATEWAY_V1_VERSION   := v1.16.0
+
+.PHONY: help run test bench generate lint check-generated postgis tools third_party build clean
+
+help:
+	@echo "make run       start sparcd with the embedded database and demo data"
+	@echo "make test      run every test (real PostgreSQL + PostGIS, -race)"
+	@echo "make bench     benchmark tables: service vs raw SQL"
+	@echo "make generate  regenerate gen/ from proto/"
+	@echo "make lint      buf lint, go vet, gofmt"
+
+run: postgis
+	go run ./cmd/sparcd --demo
+
+test: postgis check-generated lint
+	go test -race -count=1 -timeout 20m ./...
+
+bench: postgis
+	go run ./cmd/sparcbench $(BENCH_FLAGS)
+
+build:
+	go build -o bin/ ./cmd/...
+
+postgis:
+	@if [ ! -f $(POSTGIS) ]; then \
+		echo "installing PostGIS (postgresql-15-postgis-3)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql-15-postgis-3 >/dev/null; \
+	fi
+
+$(TOOLS)/.stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)-$(GRPC_GATEWAY_VERSION):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	GOBIN=$(TOOLS) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO)
+	GOBIN=$(TOOLS) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC)
+	GOBIN=$(TOOLS) go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION) \
+		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
+	@touch $@
+
+tools: $(TOOLS)/.stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)-$(GRPC_GATEWAY_VERSION)
+
+# googleapis protos (Apache 2.0) ship inside the grpc-gateway v1 Go module.
+third_party:
+	@mkdir -p third_party/google/api
+	@dir=$$(go mod download -json github.com/grpc-ecosystem/grpc-gateway@$(GATEWAY_V1_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
+		for f in annotations http; do install -m 644 $$dir/third_party/googleapis/google/api/$$f.proto third_party/google/api/; done
+
+generate: tools third_party
+	rm -rf gen/sparc gen/openapi/sparc.swagger.json
+	$(BUF) generate
+
+check-generated: generate
+	@if [ -d .git ] && ! git diff --quiet --exit-code -- gen/ || [ -n "$$(git status --porcelain -- gen/)" ]; then \
+		echo "gen/ is out of date with proto/: run 'make generate' and commit"; git status --short -- gen/; exit 1; fi
+
+lint: tools third_party
+	$(BUF) lint
+	go vet ./...
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^gen/' || true); \
+		if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
+
+clean:
+	rm -rf bin .tools third_party

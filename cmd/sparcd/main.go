@@ -1,0 +1,155 @@
+// Command sparcd is the SPARC server: gRPC and HTTP/JSON APIs over
+// PostgreSQL + PostGIS. Without DATABASE_URL it runs its own embedded
+// PostgreSQL cluster in SPARC_DATA_DIR.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // session time zones must resolve even without system tzdata
+
+	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/demo"
+	"github.com/sparc-network/sparc/internal/pgcluster"
+	"github.com/sparc-network/sparc/internal/server"
+)
+
+type config struct {
+	grpcAddr, httpAddr string
+	databaseURL        string
+	dataDir            string
+	pgBin              string
+	logLevel           string
+	logFormat          string
+	demo               bool
+	shutdownTimeout    time.Duration
+	maxConns           int
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func parseConfig(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("sparcd", flag.ContinueOnError)
+	fs.StringVar(&c.grpcAddr, "grpc-addr", env("SPARC_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env SPARC_GRPC_ADDR)")
+	fs.StringVar(&c.httpAddr, "http-addr", env("SPARC_HTTP_ADDR", "127.0.0.1:8080"), "HTTP/JSON listen address (env SPARC_HTTP_ADDR)")
+	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL; empty runs the embedded database (env DATABASE_URL)")
+	fs.StringVar(&c.dataDir, "data-dir", env("SPARC_DATA_DIR", ".sparc"), "embedded database directory (env SPARC_DATA_DIR)")
+	fs.StringVar(&c.pgBin, "pg-bin", env("SPARC_PG_BIN", pgcluster.DefaultBinDir), "PostgreSQL server binaries for the embedded database (env SPARC_PG_BIN)")
+	fs.StringVar(&c.logLevel, "log-level", env("SPARC_LOG_LEVEL", "info"), "debug, info, warn or error (env SPARC_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("SPARC_LOG_FORMAT", "text"), "text or json (env SPARC_LOG_FORMAT)")
+	fs.BoolVar(&c.demo, "demo", false, "load the demo directory when it is not loaded yet")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "time allowed for in-flight requests at shutdown")
+	fs.IntVar(&c.maxConns, "max-db-conns", 32, "database pool size")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func newLogger(c config) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.logLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(c.logFormat) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", c.logFormat)
+}
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:])
+	if err != nil {
+		os.Exit(2)
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sparcd:", err)
+		os.Exit(2)
+	}
+	if err := run(cfg, log); err != nil {
+		log.Error("sparcd stopped", "err", err)
+		fmt.Fprintln(os.Stderr, "sparcd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	url := cfg.databaseURL
+	if url == "" {
+		cluster, err := pgcluster.Start(ctx, pgcluster.Options{
+			Dir: cfg.dataDir, BinDir: cfg.pgBin, Database: "sparc",
+			Log: func(msg string, args ...any) { log.Info(msg, args...) },
+		})
+		if err != nil {
+			if errors.Is(err, pgcluster.ErrInUse) {
+				return err
+			}
+			return fmt.Errorf("starting embedded database: %w", err)
+		}
+		defer func() {
+			if err := cluster.Stop(); err != nil {
+				log.Error("stopping embedded database", "err", err)
+			} else {
+				log.Info("embedded database stopped")
+			}
+		}()
+		url = cluster.URL("sparc")
+	}
+
+	pool, err := db.Open(ctx, url, int32(cfg.maxConns))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if cfg.demo {
+		n, err := demo.Load(ctx, a.Assets)
+		if err != nil {
+			return fmt.Errorf("loading demo data: %w", err)
+		}
+		if n > 0 {
+			log.Info("demo directory loaded", "assets", n)
+		}
+	}
+
+	srv, err := server.New(ctx, server.Config{
+		GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr,
+		ShutdownTimeout: cfg.shutdownTimeout, Logger: log, Routes: a.Routes(),
+	}, pool, a.Services())
+	if err != nil {
+		return err
+	}
+	log.Info("sparcd serving", "http", "http://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr())
+	fmt.Fprintf(os.Stderr, "\nSPARC is ready.\n  HTTP/JSON: http://%s  (OpenAPI: http://%s/openapi.json)\n  gRPC:      %s\n  try: curl 'http://%s/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=3000'\n\n",
+		srv.HTTPAddr(), srv.HTTPAddr(), srv.GRPCAddr(), srv.HTTPAddr())
+	return srv.Serve(ctx)
+}

@@ -1,0 +1,131 @@
+// Package apierr holds the error values that services return and maps them
+// to gRPC status in one place. Stores return the sentinels below wrapped with
+// context (fmt.Errorf("...: %w", ErrNotFound)); validation returns
+// *InvalidArgument with field violations. The server's interceptor calls
+// ToStatus on every error, and the HTTP gateway turns the status into the
+// matching HTTP code with the same details in JSON.
+package apierr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Sentinel errors, wrapped by stores and services.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrStaleEtag: the caller's etag no longer matches (ABORTED, HTTP 409).
+	ErrStaleEtag = errors.New("etag does not match the current version; read it again and retry")
+)
+
+// Violation is one bad field in a request.
+type Violation struct {
+	Field       string // proto field path, e.g. "asset.location.latitude"
+	Description string
+}
+
+// InvalidArgument collects field violations. The zero value is ready to use;
+// Err returns nil when nothing was added, so validators read:
+//
+//	var v apierr.InvalidArgument
+//	if x < 0 { v.Add("x", "must be positive") }
+//	return v.Err()
+type InvalidArgument struct {
+	Violations []Violation
+}
+
+// Add records a violation.
+func (e *InvalidArgument) Add(field, format string, args ...any) {
+	e.Violations = append(e.Violations, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+// Err returns e as an error, or nil when it holds no violations.
+func (e *InvalidArgument) Err() error {
+	if e == nil || len(e.Violations) == 0 {
+		return nil
+	}
+	return e
+}
+
+func (e *InvalidArgument) Error() string {
+	parts := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		parts[i] = v.Field + ": " + v.Description
+	}
+	return "invalid argument: " + strings.Join(parts, "; ")
+}
+
+// GRPCStatus makes the error carry its own status with BadRequest details.
+func (e *InvalidArgument) GRPCStatus() *status.Status {
+	br := &errdetails.BadRequest{}
+	for _, v := range e.Violations {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+			Field: v.Field, Description: v.Description,
+		})
+	}
+	st := status.New(codes.InvalidArgument, e.Error())
+	if withDetails, err := st.WithDetails(br); err == nil {
+		return withDetails
+	}
+	return st
+}
+
+// Invalid is a shortcut for a single violation.
+func Invalid(field, format string, args ...any) error {
+	var v InvalidArgument
+	v.Add(field, format, args...)
+	return &v
+}
+
+// PreconditionError is an operation refused in the resource's current state.
+type PreconditionError struct {
+	Type, Subject, Description string
+}
+
+func (e *PreconditionError) Error() string { return e.Description }
+
+// GRPCStatus reports FAILED_PRECONDITION with a PreconditionFailure detail.
+func (e *PreconditionError) GRPCStatus() *status.Status {
+	st := status.New(codes.FailedPrecondition, e.Description)
+	if d, err := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+		Type: e.Type, Subject: e.Subject, Description: e.Description,
+	}}}); err == nil {
+		return d
+	}
+	return st
+}
+
+// ToStatus maps any error returned by a handler to the status sent to the
+// caller. Unknown errors become INTERNAL with a generic message: internal
+// details are logged, never sent. The second result says whether err was an
+// unexpected (server-side) failure worth logging at error level.
+func ToStatus(err error) (*status.Status, bool) {
+	if err == nil {
+		return status.New(codes.OK, ""), false
+	}
+	var gs interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &gs) {
+		st := gs.GRPCStatus()
+		return st, st.Code() == codes.Internal || st.Code() == codes.Unknown
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return status.New(codes.NotFound, err.Error()), false
+	case errors.Is(err, ErrAlreadyExists):
+		return status.New(codes.AlreadyExists, err.Error()), false
+	case errors.Is(err, ErrStaleEtag):
+		return status.New(codes.Aborted, err.Error()), false
+	case errors.Is(err, context.Canceled):
+		return status.New(codes.Canceled, "request canceled"), false
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.New(codes.DeadlineExceeded, "deadline exceeded"), false
+	}
+	return status.New(codes.Internal, "internal error"), true
+}

@@ -1,0 +1,49 @@
+package assets
+
+import (
+	"strconv"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
+
+// Enum values are stored as readable text codes, so the database stays
+// meaningful to analysts querying it directly and to other tools.
+var (
+	kindCode = map[sparcv1.AssetKind]string{
+		sparcv1.AssetKind_ASSET_KIND_UNSPECIFIED:    "unspecified",
+		sparcv1.AssetKind_ASSET_KIND_INDIVIDUAL:     "individual",
+		sparcv1.AssetKind_ASSET_KIND_ASSOCIATION:    "association",
+		sparcv1.AssetKind_ASSET_KIND_INSTITUTION:    "institution",
+		sparcv1.AssetKind_ASSET_KIND_PHYSICAL_SPACE: "physical_space",
+		sparcv1.AssetKind_ASSET_KIND_LOCAL_ECONOMY:  "local_economy",
+		sparcv1.AssetKind_ASSET_KIND_CULTURE:        "culture",
+	}
+	statusCode = map[sparcv1.AssetStatus]string{
+		sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED: "unspecified",
+		sparcv1.AssetStatus_ASSET_STATUS_ACTIVE:      "active",
+		sparcv1.AssetStatus_ASSET_STATUS_PAUSED:      "paused",
+		sparcv1.AssetStatus_ASSET_STATUS_CLOSED:      "closed",
+	}
+	costCode = map[sparcv1.CostKind]string{
+		sparcv1.CostKind_COST_KIND_UNSPECIFIED: "unspecified",
+		sparcv1.CostKind_COST_KIND_FREE:        "free",
+		sparcv1.CostKind_COST_KIND_LOW_COST:    "low_cost",
+		sparcv1.CostKind_COST_KIND_PAID:        "paid",
+	}
+	kindFromCode   = invert(kindCode)
+	statusFromCode = invert(statusCode)
+	costFromCode   = invert(costCode)
+)
+
+func invert[K comparable](m map[K]string) map[string]K {
+	r := make(map[string]K, len(m))
+	for k, v := range m {
+		r[v] = k
+	}
+	return r
+}
+
+// KindCode returns the stored code of an asset kind ("association").
+func KindCode(k sparcv1.AssetKind) string { return kindCode[k] }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,222 @@
+package assets
+
+import (
+	"math"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/geo"
+	"github.com/sparc-network/sparc/internal/vocab"
+)
+
+// Limits, reported with their numbers when exceeded.
+const (
+	maxNameLen        = 200
+	maxDescriptionLen = 5000
+	maxCategories     = 16
+	maxSessions       = 50
+	maxLanguages      = 20
+	maxAge            = 120
+	maxCapacity       = 100000
+	maxPolygonVerts   = 2000
+	maxRadiusMeters   = 100000
+	defaultPageSize   = 20
+	maxPageSize       = 100
+	maxQueryLen       = 200
+	maxShortText      = 200
+	maxAddressLen     = 500
+)
+
+var (
+	hhmm     = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	langCode = regexp.MustCompile(`^[a-z]{2,3}$`)
+	phoneRe  = regexp.MustCompile(`^\+?[0-9 ()\-]{5,32}$`)
+)
+
+// validateAsset checks an asset as it will be stored (after defaults and,
+// for updates, after the mask was applied). prefix is the field path of
+// the asset in the request ("asset").
+func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
+	f := func(name string) string { return prefix + "." + name }
+	name := strings.TrimSpace(a.GetName())
+	switch {
+	case name == "":
+		v.Add(f("name"), "is required")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		v.Add(f("name"), "is %d characters, more than the maximum of %d", utf8.RuneCountInString(name), maxNameLen)
+	}
+	if n := utf8.RuneCountInString(a.GetDescription()); n > maxDescriptionLen {
+		v.Add(f("description"), "is %d characters, more than the maximum of %d", n, maxDescriptionLen)
+	}
+	if _, ok := kindCode[a.GetKind()]; !ok || a.GetKind() == sparcv1.AssetKind_ASSET_KIND_UNSPECIFIED {
+		v.Add(f("kind"), "must be one of the six ABCD asset kinds (e.g. ASSET_KIND_ASSOCIATION)")
+	}
+	if len(a.GetCategories()) > maxCategories {
+		v.Add(f("categories"), "has %d entries, more than the maximum of %d", len(a.GetCategories()), maxCategories)
+	}
+	checkCodes(a.GetCategories(), vocab.IsCategory, f("categories"), "category", v)
+	checkCodes(a.GetAccessibility(), vocab.IsAccessibility, f("accessibility"), "accessibility feature", v)
+
+	loc := a.GetLocation()
+	switch {
+	case loc == nil:
+		v.Add(f("location"), "is required")
+	default:
+		validateLatLng(loc.GetLatitude(), loc.GetLongitude(), f("location.latitude"), f("location.longitude"), v)
+		if loc.GetCountry() != "GB" && loc.GetCountry() != "NL" {
+			v.Add(f("location.country"), "must be GB or NL, got %q", loc.GetCountry())
+		}
+		maxLen(loc.GetAddress(), maxAddressLen, f("location.address"), v)
+		maxLen(loc.GetPostcode(), 16, f("location.postcode"), v)
+		maxLen(loc.GetLocality(), maxShortText, f("location.locality"), v)
+	}
+	if a.GetServiceAreaGeojson() != "" {
+		if _, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err != nil {
+			v.Add(f("service_area_geojson"), "%v", err)
+		}
+	}
+	if len(a.GetSessions()) > maxSessions {
+		v.Add(f("sessions"), "has %d entries, more than the maximum of %d", len(a.GetSessions()), maxSessions)
+	}
+	for i, s := range a.GetSessions() {
+		validateSession(s, v, f("sessions")+"["+itoa(i)+"]")
+	}
+	if c := a.GetCost(); c != nil {
+		if _, ok := costCode[c.GetKind()]; !ok {
+			v.Add(f("cost.kind"), "unknown cost kind %d", c.GetKind())
+		}
+		maxLen(c.GetNote(), 500, f("cost.note"), v)
+	}
+	if len(a.GetLanguages()) > maxLanguages {
+		v.Add(f("languages"), "has %d entries, more than the maximum of %d", len(a.GetLanguages()), maxLanguages)
+	}
+	for i, l := range a.GetLanguages() {
+		if !langCode.MatchString(l) {
+			v.Add(f("languages")+"["+itoa(i)+"]", "%q is not an ISO 639 language code (lower case, e.g. \"en\", \"nl\")", l)
+		}
+	}
+	if ar := a.GetAgeRange(); ar != nil {
+		if ar.MinAge != nil && (ar.GetMinAge() < 0 || ar.GetMinAge() > maxAge) {
+			v.Add(f("age_range.min_age"), "must be between 0 and %d", maxAge)
+		}
+		if ar.MaxAge != nil && (ar.GetMaxAge() < 0 || ar.GetMaxAge() > maxAge) {
+			v.Add(f("age_range.max_age"), "must be between 0 and %d", maxAge)
+		}
+		if ar.MinAge != nil && ar.MaxAge != nil && ar.GetMinAge() > ar.GetMaxAge() {
+			v.Add(f("age_range"), "min_age %d is above max_age %d", ar.GetMinAge(), ar.GetMaxAge())
+		}
+	}
+	if c := a.GetContact(); c != nil {
+		maxLen(c.GetName(), maxShortText, f("contact.name"), v)
+		if c.GetEmail() != "" {
+			if addr, err := mail.ParseAddress(c.GetEmail()); err != nil || addr.Address != c.GetEmail() || len(c.GetEmail()) > 254 {
+				v.Add(f("contact.email"), "%q is not a plain email address", c.GetEmail())
+			}
+		}
+		if c.GetPhone() != "" && !phoneRe.MatchString(c.GetPhone()) {
+			v.Add(f("contact.phone"), "%q is not a phone number (digits, spaces, + ( ) -)", c.GetPhone())
+		}
+		if c.GetWebsite() != "" {
+			u, err := url.Parse(c.GetWebsite())
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(c.GetWebsite()) > 2000 {
+				v.Add(f("contact.website"), "%q is not an http(s) URL", c.GetWebsite())
+			}
+		}
+	}
+	if a.Capacity != nil && (a.GetCapacity() < 0 || a.GetCapacity() > maxCapacity) {
+		v.Add(f("capacity"), "must be between 0 and %d", maxCapacity)
+	}
+	if _, ok := statusCode[a.GetStatus()]; !ok || a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
+		v.Add(f("status"), "must be ACTIVE, PAUSED or CLOSED")
+	}
+	maxLen(a.GetOwnerOrganisation(), 100, f("owner_organisation"), v)
+	if t := a.GetLastVerifiedTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			v.Add(f("last_verified_time"), "%v", err)
+		} else if t.AsTime().After(time.Now().Add(24 * time.Hour)) {
+			v.Add(f("last_verified_time"), "is in the future")
+		}
+	}
+}
+
+func validateSession(s *sparcv1.Session, v *apierr.InvalidArgument, p string) {
+	if s.GetDay() < sparcv1.Weekday_WEEKDAY_MONDAY || s.GetDay() > sparcv1.Weekday_WEEKDAY_SUNDAY {
+		v.Add(p+".day", "must be a weekday (WEEKDAY_MONDAY … WEEKDAY_SUNDAY)")
+	}
+	okStart, okEnd := hhmm.MatchString(s.GetStartTime()), hhmm.MatchString(s.GetEndTime())
+	if !okStart {
+		v.Add(p+".start_time", "%q is not a time of day as HH:MM", s.GetStartTime())
+	}
+	if !okEnd {
+		v.Add(p+".end_time", "%q is not a time of day as HH:MM", s.GetEndTime())
+	}
+	if okStart && okEnd && s.GetEndTime() <= s.GetStartTime() {
+		v.Add(p+".end_time", "%s is not after start_time %s", s.GetEndTime(), s.GetStartTime())
+	}
+	if s.GetTimezone() == "" {
+		v.Add(p+".timezone", "is required (an IANA zone such as Europe/London)")
+	} else if _, err := time.LoadLocation(s.GetTimezone()); err != nil || s.GetTimezone() == "Local" {
+		v.Add(p+".timezone", "%q is not an IANA time zone", s.GetTimezone())
+	}
+	var from, until time.Time
+	var err error
+	if s.GetValidFrom() != "" {
+		if from, err = time.Parse(time.DateOnly, s.GetValidFrom()); err != nil {
+			v.Add(p+".valid_from", "%q is not a date as YYYY-MM-DD", s.GetValidFrom())
+		}
+	}
+	if s.GetValidUntil() != "" {
+		if until, err = time.Parse(time.DateOnly, s.GetValidUntil()); err != nil {
+			v.Add(p+".valid_until", "%q is not a date as YYYY-MM-DD", s.GetValidUntil())
+		}
+	}
+	if !from.IsZero() && !until.IsZero() && until.Before(from) {
+		v.Add(p+".valid_until", "%s is before valid_from %s", s.GetValidUntil(), s.GetValidFrom())
+	}
+}
+
+func validateLatLng(lat, lng float64, latField, lngField string, v *apierr.InvalidArgument) {
+	if math.IsNaN(lat) || math.IsInf(lat, 0) || lat < -90 || lat > 90 {
+		v.Add(latField, "must be a number between -90 and 90")
+	}
+	if math.IsNaN(lng) || math.IsInf(lng, 0) || lng < -180 || lng > 180 {
+		v.Add(lngField, "must be a number between -180 and 180")
+	}
+}
+
+func checkCodes(codes []string, known func(string) bool, field, what string, v *apierr.InvalidArgument) {
+	seen := map[string]bool{}
+	for i, c := range codes {
+		switch {
+		case !known(c):
+			v.Add(field+"["+itoa(i)+"]", "unknown %s %q (see GET /v1/vocabulary)", what, c)
+		case seen[c]:
+			v.Add(field+"["+itoa(i)+"]", "duplicate %s %q", what, c)
+		}
+		seen[c] = true
+	}
+}
+
+func maxLen(s string, n int, field string, v *apierr.InvalidArgument) {
+	if l := utf8.RuneCountInString(s); l > n {
+		v.Add(field, "is %d characters, more than the maximum of %d", l, n)
+	}
+}
+
+func pageSize(n int32, field string, v *apierr.InvalidArgument) int {
+	switch {
+	case n < 0:
+		v.Add(field, "must not be negative")
+	case n == 0:
+		return defaultPageSize
+	case n > maxPageSize:
+		return maxPageSize // AIP-158: coerce, do not fail
+	}
+	return int(n)
+}

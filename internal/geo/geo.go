@@ -1,0 +1,189 @@
+// Package geo parses and checks the GeoJSON polygons users send (service
+// areas, search polygons) before they reach PostGIS, so a bad shape is a
+// clear INVALID_ARGUMENT naming what is wrong rather than a database error.
+package geo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/geojson"
+)
+
+// MaxGeoJSONBytes bounds the size of a polygon document.
+const MaxGeoJSONBytes = 1 << 20
+
+// ParsePolygon decodes a GeoJSON Polygon or MultiPolygon (a bare geometry or
+// a Feature holding one) in WGS84 and checks it: closed rings of at least
+// four positions, coordinates in range, at most maxVertices positions, and
+// no ring that crosses itself or another ring of its polygon.
+func ParsePolygon(doc string, maxVertices int) (*geom.MultiPolygon, error) {
+	if len(doc) > MaxGeoJSONBytes {
+		return nil, fmt.Errorf("GeoJSON is %d bytes, more than the maximum of %d", len(doc), MaxGeoJSONBytes)
+	}
+	var probe struct {
+		Type     string          `json:"type"`
+		Geometry json.RawMessage `json:"geometry"`
+	}
+	if err := json.Unmarshal([]byte(doc), &probe); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	raw := []byte(doc)
+	if probe.Type == "Feature" {
+		raw = probe.Geometry
+	}
+	var g geom.T
+	if err := geojson.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("not a GeoJSON geometry: %v", err)
+	}
+	var mp *geom.MultiPolygon
+	switch t := g.(type) {
+	case *geom.Polygon:
+		mp = geom.NewMultiPolygon(geom.XY)
+		if err := mp.Push(t); err != nil {
+			return nil, err
+		}
+	case *geom.MultiPolygon:
+		mp = t
+	default:
+		return nil, fmt.Errorf("geometry type %T is not a Polygon or MultiPolygon", g)
+	}
+	if mp.NumPolygons() == 0 {
+		return nil, errors.New("polygon has no rings")
+	}
+	if n := len(mp.FlatCoords()) / mp.Stride(); n > maxVertices {
+		return nil, fmt.Errorf("polygon has %d vertices, more than the maximum of %d", n, maxVertices)
+	}
+	for i := 0; i < mp.NumPolygons(); i++ {
+		if err := checkPolygon(mp.Polygon(i)); err != nil {
+			if mp.NumPolygons() > 1 {
+				return nil, fmt.Errorf("polygon %d: %w", i, err)
+			}
+			return nil, err
+		}
+	}
+	return mp, nil
+}
+
+func checkPolygon(p *geom.Polygon) error {
+	if p.NumLinearRings() == 0 {
+		return errors.New("polygon has no rings")
+	}
+	var segs []segment
+	for r := 0; r < p.NumLinearRings(); r++ {
+		ring := p.LinearRing(r)
+		n := ring.NumCoords()
+		if n < 4 {
+			return fmt.Errorf("ring %d has %d positions; a closed ring needs at least 4", r, n)
+		}
+		first, last := ring.Coord(0), ring.Coord(n-1)
+		if first.X() != last.X() || first.Y() != last.Y() {
+			return fmt.Errorf("ring %d is not closed (first and last positions differ)", r)
+		}
+		for i := 0; i < n; i++ {
+			c := ring.Coord(i)
+			lon, lat := c.X(), c.Y()
+			if math.IsNaN(lon) || math.IsNaN(lat) || lon < -180 || lon > 180 || lat < -90 || lat > 90 {
+				return fmt.Errorf("ring %d position %d (%v, %v) is outside WGS84 longitude/latitude range", r, i, lon, lat)
+			}
+			if i > 0 {
+				segs = append(segs, segment{ring: r, idx: i - 1, n: n - 1, a: ring.Coord(i - 1), b: c})
+			}
+		}
+	}
+	if a, b, ok := firstCrossing(segs); ok {
+		return fmt.Errorf("polygon is self-intersecting: edge %d of ring %d crosses edge %d of ring %d", a.idx, a.ring, b.idx, b.ring)
+	}
+	return nil
+}
+
+type segment struct {
+	ring, idx, n int
+	a, b         geom.Coord
+}
+
+// firstCrossing finds two edges that touch or cross, other than neighbours
+// in the same ring sharing their common vertex. Quadratic, which the vertex
+// limit keeps cheap; bounding boxes skip most pairs.
+func firstCrossing(segs []segment) (segment, segment, bool) {
+	for i := range segs {
+		s := segs[i]
+		for j := i + 1; j < len(segs); j++ {
+			t := segs[j]
+			if s.ring == t.ring && (t.idx == s.idx+1 || (s.idx == 0 && t.idx == s.n-1)) {
+				if collinearOverlap(s, t) {
+					return s, t, true
+				}
+				continue
+			}
+			if intersects(s.a, s.b, t.a, t.b) {
+				return s, t, true
+			}
+		}
+	}
+	return segment{}, segment{}, false
+}
+
+// collinearOverlap catches a ring that doubles back on itself (spike).
+func collinearOverlap(s, t segment) bool {
+	if orient(s.a, s.b, t.a) != 0 || orient(s.a, s.b, t.b) != 0 {
+		return false
+	}
+	// Neighbours share one vertex; an overlap means more than that point is shared.
+	dx1, dy1 := s.b.X()-s.a.X(), s.b.Y()-s.a.Y()
+	dx2, dy2 := t.b.X()-t.a.X(), t.b.Y()-t.a.Y()
+	return dx1*dx2+dy1*dy2 < 0
+}
+
+func intersects(p1, p2, q1, q2 geom.Coord) bool {
+	if math.Max(p1.X(), p2.X()) < math.Min(q1.X(), q2.X()) || math.Max(q1.X(), q2.X()) < math.Min(p1.X(), p2.X()) ||
+		math.Max(p1.Y(), p2.Y()) < math.Min(q1.Y(), q2.Y()) || math.Max(q1.Y(), q2.Y()) < math.Min(p1.Y(), p2.Y()) {
+		return false
+	}
+	d1, d2 := orient(q1, q2, p1), orient(q1, q2, p2)
+	d3, d4 := orient(p1, p2, q1), orient(p1, p2, q2)
+	if d1*d2 < 0 && d3*d4 < 0 {
+		return true
+	}
+	return (d1 == 0 && onSegment(q1, q2, p1)) || (d2 == 0 && onSegment(q1, q2, p2)) ||
+		(d3 == 0 && onSegment(p1, p2, q1)) || (d4 == 0 && onSegment(p1, p2, q2))
+}
+
+func orient(a, b, c geom.Coord) float64 {
+	v := (b.X()-a.X())*(c.Y()-a.Y()) - (b.Y()-a.Y())*(c.X()-a.X())
+	switch {
+	case v > 0:
+		return 1
+	case v < 0:
+		return -1
+	}
+	return 0
+}
+
+func onSegment(a, b, p geom.Coord) bool {
+	return math.Min(a.X(), b.X()) <= p.X() && p.X() <= math.Max(a.X(), b.X()) &&
+		math.Min(a.Y(), b.Y()) <= p.Y() && p.Y() <= math.Max(a.Y(), b.Y())
+}
+
+// ValidLatLng reports whether a WGS84 position is usable.
+func ValidLatLng(lat, lng float64) bool {
+	return !math.IsNaN(lat) && !math.IsNaN(lng) && !math.IsInf(lat, 0) && !math.IsInf(lng, 0) &&
+		lat >= -90 && lat <= 90 && lng >= -180 && lng <= 180
+}
+
+// EarthRadius is the mean radius PostGIS uses for sphere distances
+// (geography KNN): (2a+b)/3 of WGS84.
+const EarthRadius = 6371008.771415059
+
+// SphereDistance is the great-circle distance in metres between two WGS84
+// positions on PostGIS's sphere (haversine).
+func SphereDistance(lat1, lng1, lat2, lng2 float64) float64 {
+	const rad = math.Pi / 180
+	φ1, φ2 := lat1*rad, lat2*rad
+	dφ, dλ := (lat2-lat1)*rad, (lng2-lng1)*rad
+	h := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
+	return 2 * EarthRadius * math.Asin(math.Min(1, math.Sqrt(h)))
+}

@@ -1,0 +1,341 @@
+// Package pgcluster runs a private PostgreSQL + PostGIS cluster from the
+// system binaries, so sparcd works with nothing but `make run` and tests get a
+// real database without Docker. The cluster lives in a data directory owned by
+// an unprivileged OS user (initdb refuses root), listens on a private Unix
+// socket and a free loopback port, and is password protected with a secret
+// kept in the data directory.
+package pgcluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options say where and how to run the cluster.
+type Options struct {
+	// Dir holds the cluster (Dir/pgdata) and its password file.
+	Dir string
+	// BinDir holds initdb, pg_ctl and postgres. Default: PostgreSQL 15's.
+	BinDir string
+	// Database is created on first start. Default "sparc".
+	Database string
+	// Fast trades durability for speed (fsync off): for tests only.
+	Fast bool
+	// Log receives progress lines; may be nil.
+	Log func(msg string, args ...any)
+}
+
+// Cluster is a running private PostgreSQL server.
+type Cluster struct {
+	opts     Options
+	pgdata   string
+	sockDir  string
+	port     int
+	password string
+	runAs    *user.User // nil when the current user runs the server
+	lock     *os.File
+}
+
+// DefaultBinDir is where Debian installs the PostgreSQL 15 server binaries.
+const DefaultBinDir = "/usr/lib/postgresql/15/bin"
+
+const superuser = "postgres"
+
+// ErrInUse means another process holds the data directory.
+var ErrInUse = errors.New("data directory is in use by another sparcd")
+
+// Start initialises the cluster on first use and starts it. The data
+// directory is locked for the life of the Cluster, so a second process on
+// the same directory fails at once instead of corrupting it.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	if opts.BinDir == "" {
+		opts.BinDir = DefaultBinDir
+	}
+	if opts.Database == "" {
+		opts.Database = "sparc"
+	}
+	if opts.Log == nil {
+		opts.Log = func(string, ...any) {}
+	}
+	if _, err := os.Stat(filepath.Join(opts.BinDir, "pg_ctl")); err != nil {
+		return nil, fmt.Errorf("PostgreSQL server binaries not found in %s (install postgresql-15, or set DATABASE_URL): %w", opts.BinDir, err)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating data dir %s: %w", dir, err)
+	}
+	c := &Cluster{opts: opts, pgdata: filepath.Join(dir, "pgdata")}
+	if err := c.acquireLock(dir); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			c.releaseLock()
+		}
+	}()
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup(superuser)
+		if err != nil {
+			return nil, fmt.Errorf("running as root needs the unprivileged OS user %q to own the cluster: %w", superuser, err)
+		}
+		c.runAs = u
+		// The server user must be able to reach the data dir through its parents.
+		for p := dir; p != "/" && p != "."; p = filepath.Dir(p) {
+			if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o001 == 0 {
+				_ = os.Chmod(p, fi.Mode().Perm()|0o011)
+			}
+		}
+	}
+	if err := c.loadOrCreatePassword(dir); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(c.pgdata, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := c.initdb(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.ensureDatabase(ctx); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+func (c *Cluster) acquireLock(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "sparcd.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(f.Name())
+		f.Close()
+		return fmt.Errorf("%w: %s (held by pid %s); stop it or use another SPARC_DATA_DIR", ErrInUse, dir, strings.TrimSpace(string(holder)))
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	c.lock = f
+	return nil
+}
+
+func (c *Cluster) releaseLock() {
+	if c.lock != nil {
+		_ = syscall.Flock(int(c.lock.Fd()), syscall.LOCK_UN)
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+func (c *Cluster) loadOrCreatePassword(dir string) error {
+	path := filepath.Join(dir, "pg-password")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		c.password = strings.TrimSpace(string(b))
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading cluster password: %w", err)
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	c.password = hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(c.password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing cluster password: %w", err)
+	}
+	return nil
+}
+
+func (c *Cluster) initdb(ctx context.Context) error {
+	c.opts.Log("initialising embedded PostgreSQL cluster", "pgdata", c.pgdata)
+	if err := os.MkdirAll(c.pgdata, 0o700); err != nil {
+		return err
+	}
+	pwfile := filepath.Join(c.pgdata, "..", ".pwfile-init")
+	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	if err := c.chown(c.pgdata, pwfile); err != nil {
+		return err
+	}
+	args := []string{"-D", c.pgdata, "-U", superuser, "--pwfile", pwfile,
+		"--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"}
+	if c.opts.Fast {
+		args = append(args, "--no-sync")
+	}
+	if out, err := c.run(ctx, "initdb", args...); err != nil {
+		_ = os.RemoveAll(c.pgdata) // never leave a half-made cluster behind
+		return fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	return nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	// A previous sparcd killed without shutdown leaves its postgres running.
+	// We hold the lock, so that server is an orphan of ours: stop it first.
+	if _, err := os.Stat(filepath.Join(c.pgdata, "postmaster.pid")); err == nil {
+		if _, err := c.run(ctx, "pg_ctl", "-D", c.pgdata, "status"); err == nil {
+			c.opts.Log("stopping orphaned embedded PostgreSQL from an earlier run")
+			_, _ = c.run(ctx, "pg_ctl", "-D", c.pgdata, "-m", "fast", "-w", "stop")
+		}
+	}
+	sock, err := os.MkdirTemp("", "sparc-pg-")
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(sock, 0o755); err != nil {
+		return err
+	}
+	if err := c.chown(sock); err != nil {
+		return err
+	}
+	c.sockDir = sock
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		c.port = port
+		o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB", port, sock)
+		if c.opts.Fast {
+			o += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		}
+		logFile := filepath.Join(c.pgdata, "server.log")
+		out, err := c.run(ctx, "pg_ctl", "-D", c.pgdata, "-l", logFile, "-o", o, "-w", "-t", "60", "start")
+		if err == nil {
+			c.opts.Log("embedded PostgreSQL started", "port", port, "socket", sock)
+			return nil
+		}
+		tail, _ := os.ReadFile(logFile)
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		lastErr = fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, tail)
+	}
+	_ = os.RemoveAll(sock)
+	return lastErr
+}
+
+func (c *Cluster) ensureDatabase(ctx context.Context) error {
+	// psql avoids a pgx dependency here and is always beside the server.
+	q := fmt.Sprintf("SELECT 1 FROM pg_database WHERE datname = '%s'", strings.ReplaceAll(c.opts.Database, "'", "''"))
+	out, err := c.Psql(ctx, "postgres", q)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(out) == "1" {
+		return nil
+	}
+	_, err = c.Psql(ctx, "postgres", fmt.Sprintf(`CREATE DATABASE "%s"`, strings.ReplaceAll(c.opts.Database, `"`, `""`)))
+	return err
+}
+
+// Psql runs one SQL command as the superuser and returns its unaligned output.
+func (c *Cluster) Psql(ctx context.Context, database, sql string) (string, error) {
+	psql := filepath.Join(c.opts.BinDir, "psql")
+	if _, err := os.Stat(psql); err != nil {
+		psql = "psql"
+	}
+	cmd := exec.CommandContext(ctx, psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+		"-h", c.sockDir, "-p", strconv.Itoa(c.port), "-U", superuser, "-d", database, "-c", sql)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+c.password)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("psql: %w: %s", err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// URL returns a connection URL for database over the Unix socket.
+func (c *Cluster) URL(database string) string {
+	if database == "" {
+		database = c.opts.Database
+	}
+	q := url.Values{}
+	q.Set("host", c.sockDir)
+	q.Set("port", strconv.Itoa(c.port))
+	q.Set("sslmode", "disable")
+	return fmt.Sprintf("postgres://%s:%s@/%s?%s", superuser, url.QueryEscape(c.password), url.PathEscape(database), q.Encode())
+}
+
+// Port is the loopback TCP port the server listens on.
+func (c *Cluster) Port() int { return c.port }
+
+// Stop shuts the server down (fast mode: open sessions are ended) and
+// releases the data directory.
+func (c *Cluster) Stop() error {
+	defer c.releaseLock()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := c.run(ctx, "pg_ctl", "-D", c.pgdata, "-m", "fast", "-w", "stop")
+	if c.sockDir != "" {
+		_ = os.RemoveAll(c.sockDir)
+	}
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop: %w: %s", err, out)
+	}
+	return nil
+}
+
+func (c *Cluster) run(ctx context.Context, bin string, args ...string) (string, error) {
+	path := filepath.Join(c.opts.BinDir, bin)
+	var cmd *exec.Cmd
+	if c.runAs != nil {
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", c.runAs.Username, "--", path}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, path, args...)
+	}
+	// The server must outlive a Ctrl-C sent to our process group: we stop
+	// it ourselves during graceful shutdown.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (c *Cluster) chown(paths ...string) error {
+	if c.runAs == nil {
+		return nil
+	}
+	uid, _ := strconv.Atoi(c.runAs.Uid)
+	gid, _ := strconv.Atoi(c.runAs.Gid)
+	for _, p := range paths {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return fmt.Errorf("chown %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,278 @@
+// Package server runs SPARC's gRPC server and its HTTP/JSON gateway: one
+// place that registers every service, maps handler errors to gRPC status
+// (via apierr), logs each request with its latency and status, serves
+// health, readiness and the OpenAPI document, and shuts down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/sparc-network/sparc/gen/openapi"
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+)
+
+// Services are the API implementations to serve. Every domain adds its
+// service here and registers it in register (gRPC) and gateway (HTTP).
+type Services struct {
+	Assets sparcv1.AssetServiceServer
+}
+
+// Route is an extra plain-HTTP handler (tiles, Open Referral, ...).
+type Route struct {
+	Pattern string // http.ServeMux pattern, e.g. "GET /tiles/{z}/{x}/{y}"
+	Handler http.Handler
+}
+
+// Config says where to listen.
+type Config struct {
+	GRPCAddr        string
+	HTTPAddr        string
+	ShutdownTimeout time.Duration // bound on finishing in-flight calls
+	MaxRequestBytes int64
+	Logger          *slog.Logger
+	Routes          []Route
+}
+
+// Server is a running pair of gRPC and HTTP listeners.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	grpc     *grpc.Server
+	health   *health.Server
+	http     *http.Server
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	loopback *grpc.ClientConn
+}
+
+// New listens on both addresses (":0" picks a free port) and wires the
+// services; call Serve to start answering.
+func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 20 * time.Second
+	}
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = 4 << 20
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, pool: pool}
+	var err error
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listening for gRPC on %s: %w", cfg.GRPCAddr, err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		s.grpcLis.Close()
+		return nil, fmt.Errorf("listening for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
+	)
+	sparcv1.RegisterAssetServiceServer(s.grpc, svc.Assets)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	// The gateway calls the gRPC server over loopback so that HTTP requests
+	// pass through the same interceptors (errors, logging, later auth).
+	s.loopback, err = grpc.NewClient(s.grpcLis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+	)
+	if err := sparcv1.RegisterAssetServiceHandler(ctx, gw, s.loopback); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("registering gateway: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/", gw)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.JSON)
+	})
+	for _, r := range cfg.Routes {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	s.http = &http.Server{
+		Handler:           s.logHTTP(http.MaxBytesHandler(mux, cfg.MaxRequestBytes)),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return s, nil
+}
+
+// GRPCAddr is the address the gRPC server listens on.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr is the address the HTTP gateway listens on.
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// Serve answers requests until ctx is cancelled, then shuts down: it stops
+// accepting, lets in-flight calls finish within ShutdownTimeout, and
+// returns. Closing the pool is the caller's job, after Serve returns.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() {
+		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.shutdown()
+	return serveErr
+}
+
+func (s *Server) shutdown() {
+	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	s.health.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	// HTTP first: its in-flight requests still need the gRPC server.
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.log.Warn("HTTP shutdown incomplete", "err", err)
+	}
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("gRPC calls still running at shutdown timeout; stopping them")
+		s.grpc.Stop()
+	}
+	_ = s.loopback.Close()
+}
+
+func (s *Server) closeListeners() {
+	s.grpcLis.Close()
+	s.httpLis.Close()
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain")
+	if err := s.pool.Ping(ctx); err != nil {
+		s.log.Warn("readiness: database unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unreachable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// finish maps a handler's error to the status sent to the caller and logs
+// the call; unexpected errors are logged in full but answered generically.
+func (s *Server) finish(ctx context.Context, method string, start time.Time, err error, panicked any) error {
+	if panicked != nil {
+		s.log.Error("panic in handler", "method", method, "panic", panicked, "stack", string(debug.Stack()))
+		err = status.Error(codes.Internal, "internal error")
+	}
+	st, unexpected := apierr.ToStatus(err)
+	attrs := []any{"method", method, "code", st.Code().String(), "latency", time.Since(start)}
+	switch {
+	case unexpected:
+		s.log.ErrorContext(ctx, "rpc failed", append(attrs, "err", err)...)
+	case s.log.Enabled(ctx, slog.LevelInfo):
+		s.log.InfoContext(ctx, "rpc", attrs...)
+	}
+	if err == nil {
+		return nil
+	}
+	return st.Err()
+}
+
+func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	defer func() {
+		p := recover()
+		err = s.finish(ctx, info.FullMethod, start, err, p)
+		if err != nil {
+			resp = nil
+		}
+	}()
+	return h(ctx, req)
+}
+
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	start := time.Now()
+	defer func() {
+		p := recover()
+		err = s.finish(ss.Context(), info.FullMethod, start, err, p)
+	}()
+	return h(srv, ss)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) logHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		if s.log.Enabled(r.Context(), slog.LevelInfo) {
+			s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "latency", time.Since(start))
+		}
+	})
+}

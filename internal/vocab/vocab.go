@@ -1,0 +1,65 @@
+// Package vocab is SPARC's controlled vocabulary: the category and
+// accessibility codes an asset may carry, with English and Dutch labels.
+// Codes are stable API values (never renamed; retire a code by adding a new
+// one); labels may be improved at any time.
+package vocab
+
+// Term is one entry of a vocabulary.
+type Term struct {
+	Code, LabelEN, LabelNL string
+}
+
+// Categories are what an activity offers, shared with the referral reasons
+// and coverage maps.
+var Categories = []Term{
+	{"physical_activity", "Physical activity", "Bewegen en sport"},
+	{"arts_creativity", "Arts and creativity", "Kunst en creativiteit"},
+	{"nature_green_space", "Nature and green space", "Natuur en groen"},
+	{"social_connection", "Social connection", "Sociale contacten"},
+	{"learning_skills", "Learning and skills", "Leren en vaardigheden"},
+	{"volunteering", "Volunteering", "Vrijwilligerswerk"},
+	{"food", "Food", "Eten en voeding"},
+	{"money_debt_advice", "Money and debt advice", "Geld- en schuldhulp"},
+	{"housing", "Housing", "Wonen"},
+	{"employment", "Employment", "Werk"},
+	{"mental_wellbeing", "Mental wellbeing", "Mentaal welzijn"},
+	{"carers", "Carers", "Mantelzorg"},
+	{"faith", "Faith", "Geloof en zingeving"},
+	{"digital_inclusion", "Digital inclusion", "Digitale inclusie"},
+	{"long_term_condition", "Long-term condition support", "Ondersteuning bij chronische aandoeningen"},
+	{"children_families", "Children and families", "Kinderen en gezinnen"},
+}
+
+// Accessibility lists the features a venue or activity can offer.
+var Accessibility = []Term{
+	{"step_free_access", "Step-free access", "Drempelvrij toegankelijk"},
+	{"wheelchair_accessible", "Wheelchair accessible", "Rolstoeltoegankelijk"},
+	{"accessible_toilet", "Accessible toilet", "Invalidentoilet"},
+	{"hearing_loop", "Hearing loop", "Ringleiding"},
+	{"sign_language", "Sign language", "Gebarentaal"},
+	{"large_print", "Large print materials", "Grootletter materiaal"},
+	{"quiet_space", "Quiet space", "Stilteruimte"},
+	{"parking", "Parking", "Parkeren"},
+	{"public_transport", "Near public transport", "Bij openbaar vervoer"},
+	{"assistance_dogs", "Assistance dogs welcome", "Hulphonden welkom"},
+	{"dementia_friendly", "Dementia friendly", "Dementievriendelijk"},
+}
+
+var (
+	categorySet      = index(Categories)
+	accessibilitySet = index(Accessibility)
+)
+
+func index(ts []Term) map[string]bool {
+	m := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		m[t.Code] = true
+	}
+	return m
+}
+
+// IsCategory reports whether code is a known category code.
+func IsCategory(code string) bool { return categorySet[code] }
+
+// IsAccessibility reports whether code is a known accessibility code.
+func IsAccessibility(code string) bool { return accessibilitySet[code] }
