@@ -11,12 +11,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // session time zones must resolve even without system tzdata
 
 	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
 	"github.com/sparc-network/sparc/internal/pgcluster"
@@ -33,11 +36,23 @@ type config struct {
 	demo               bool
 	shutdownTimeout    time.Duration
 	maxConns           int
+	rate               float64
+	burst              int
+	bootstrapAdmin     string
 }
 
 func env(key, def string) string {
 	if v, ok := os.LookupEnv(key); ok && v != "" {
 		return v
+	}
+	return def
+}
+
+func envFloat(key string, def float64) float64 {
+	if v, ok := os.LookupEnv(key); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
 	}
 	return def
 }
@@ -55,6 +70,9 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.demo, "demo", false, "load the demo directory when it is not loaded yet")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "time allowed for in-flight requests at shutdown")
 	fs.IntVar(&c.maxConns, "max-db-conns", 32, "database pool size")
+	fs.Float64Var(&c.rate, "rate-limit", envFloat("SPARC_RATE_LIMIT", 20), "requests per second per API key (env SPARC_RATE_LIMIT)")
+	fs.IntVar(&c.burst, "rate-burst", int(envFloat("SPARC_RATE_BURST", 40)), "burst size per API key (env SPARC_RATE_BURST)")
+	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -119,25 +137,48 @@ func run(cfg config, log *slog.Logger) error {
 		url = cluster.URL("sparc")
 	}
 
-	pool, err := db.Open(ctx, url, int32(cfg.maxConns))
+	// Migrations run as the login of url (the schema owner); requests are
+	// served as the unprivileged application role, bound by row-level security.
+	owner, err := db.Open(ctx, url, 2)
+	if err != nil {
+		return err
+	}
+	err = db.Migrate(ctx, owner)
+	owner.Close()
+	if err != nil {
+		return err
+	}
+	pool, err := db.OpenApp(ctx, url, int32(cfg.maxConns))
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	a, err := app.New(ctx, pool)
+	a, err := app.New(ctx, pool, auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log})
 	if err != nil {
 		return err
 	}
+	if cfg.bootstrapAdmin != "" {
+		key, org, err := auth.Bootstrap(ctx, pool, cfg.bootstrapAdmin)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "\nAdmin API key for organisation %s (%s), shown once:\n  %s\n\n", cfg.bootstrapAdmin, org, key)
+	}
+	var demoKeys [][2]string
 	if cfg.demo {
-		n, err := demo.Load(ctx, a.Assets)
+		n, err := demo.Load(ctx, pool, a.Assets)
 		if err != nil {
 			return fmt.Errorf("loading demo data: %w", err)
 		}
 		if n > 0 {
 			log.Info("demo directory loaded", "assets", n)
+		}
+		keyFile := ""
+		if cfg.databaseURL == "" {
+			keyFile = filepath.Join(cfg.dataDir, "demo-keys.txt")
+		}
+		if demoKeys, err = demo.Keys(ctx, pool, keyFile); err != nil {
+			return fmt.Errorf("issuing demo keys: %w", err)
 		}
 	}
 
@@ -149,6 +190,12 @@ func run(cfg config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("sparcd serving", "http", "http://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr())
+	if len(demoKeys) > 0 {
+		fmt.Fprintln(os.Stderr, "\nDemo API keys (demo data only; one per role):")
+		for _, k := range demoKeys {
+			fmt.Fprintf(os.Stderr, "  %-13s %s\n", k[0], k[1])
+		}
+	}
 	fmt.Fprintf(os.Stderr, "\nSPARC is ready.\n  HTTP/JSON: http://%s  (OpenAPI: http://%s/openapi.json)\n  gRPC:      %s\n  try: curl 'http://%s/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=3000'\n\n",
 		srv.HTTPAddr(), srv.HTTPAddr(), srv.GRPCAddr(), srv.HTTPAddr())
 	return srv.Serve(ctx)

@@ -7,6 +7,7 @@ package assets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 	"github.com/sparc-network/sparc/internal/vocab"
@@ -51,6 +53,15 @@ func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetReque
 	}
 	a := proto.Clone(req.GetAsset()).(*sparcv1.Asset)
 	clearOutputOnly(a)
+	// Owners default to the caller's organisation; a group editor can only
+	// create for its own (another organisation looks like a missing one).
+	p := auth.FromContext(ctx)
+	if a.GetOwnerOrganisation() == "" && p != nil {
+		a.OwnerOrganisation = p.Org
+	}
+	if !p.CanWriteOwnedBy(a.GetOwnerOrganisation()) {
+		return nil, notFoundOrg(a.GetOwnerOrganisation())
+	}
 	if a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
 		a.Status = sparcv1.AssetStatus_ASSET_STATUS_ACTIVE
 	}
@@ -99,9 +110,13 @@ func (s *Service) UpdateAsset(ctx context.Context, req *sparcv1.UpdateAssetReque
 		return nil, err
 	}
 	mask := &fieldmaskpb.FieldMask{Paths: paths}
-	return s.store.Update(ctx, id, in.GetEtag(), func(cur *sparcv1.Asset) error {
+	p := auth.FromContext(ctx)
+	return s.store.Update(ctx, id, in.GetEtag(), canWrite(p, id), func(cur *sparcv1.Asset) error {
 		applyMask(cur, in, mask)
 		normalise(cur)
+		if !p.CanWriteOwnedBy(cur.GetOwnerOrganisation()) {
+			return notFoundOrg(cur.GetOwnerOrganisation())
+		}
 		var v apierr.InvalidArgument
 		validateAsset(cur, &v, "asset")
 		return v.Err()
@@ -121,7 +136,7 @@ func (s *Service) DeleteAsset(ctx context.Context, req *sparcv1.DeleteAssetReque
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.store.Delete(ctx, id, req.GetEtag()); err != nil {
+	if err := s.store.Delete(ctx, id, req.GetEtag(), canWrite(auth.FromContext(ctx), id)); err != nil {
 		return nil, err
 	}
 	return &sparcv1.DeleteAssetResponse{}, nil
@@ -131,6 +146,11 @@ func (s *Service) DeleteAsset(ctx context.Context, req *sparcv1.DeleteAssetReque
 func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest) (*sparcv1.ListAssetsResponse, error) {
 	var v apierr.InvalidArgument
 	q := ListQuery{Limit: pageSize(req.GetPageSize(), "page_size", &v), Owner: req.GetOwnerOrganisation()}
+	if o := q.Owner; o != "" {
+		if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
+			v.Add("owner_organisation", "%q is not an organisation id (a UUID)", o)
+		}
+	}
 	q.Categories = categoryFilter(req.GetCategories(), "categories", &v)
 	q.Kinds = kindFilter(req.GetKinds(), "kinds", &v)
 	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
@@ -238,10 +258,12 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 	}
 	if req.GetWithinGeojson() != "" {
 		places++
-		if _, err := geo.ParsePolygon(req.GetWithinGeojson(), maxPolygonVerts); err != nil {
+		// PostGIS gets the canonical 2D MultiPolygon, never the user's text.
+		if mp, err := geo.ParsePolygon(req.GetWithinGeojson(), maxPolygonVerts); err != nil {
 			v.Add("within_geojson", "%v", err)
+		} else {
+			q.WithinGeoJSON = geo.EncodeMultiPolygon(mp)
 		}
-		q.WithinGeoJSON = req.GetWithinGeojson()
 	}
 	if places > 1 {
 		v.Add("bbox", "give only one of a point (latitude, longitude, radius_meters), bbox or within_geojson")
@@ -306,6 +328,21 @@ func (s *Service) ListVocabulary(context.Context, *sparcv1.ListVocabularyRequest
 		return out
 	}
 	return &sparcv1.ListVocabularyResponse{Categories: conv(vocab.Categories), Accessibility: conv(vocab.Accessibility)}, nil
+}
+
+// canWrite vetoes changes to assets the caller does not own with the same
+// NOT_FOUND a missing asset gives, so ids of others cannot be probed.
+func canWrite(p *auth.Principal, id uuid.UUID) func(owner string) error {
+	return func(owner string) error {
+		if !p.CanWriteOwnedBy(owner) {
+			return fmt.Errorf("asset %s: %w", id, apierr.ErrNotFound)
+		}
+		return nil
+	}
+}
+
+func notFoundOrg(org string) error {
+	return fmt.Errorf("organisation %s: %w", org, apierr.ErrNotFound)
 }
 
 func parseID(s string) (uuid.UUID, error) {
@@ -397,5 +434,11 @@ func normalise(a *sparcv1.Asset) {
 	if l := a.GetLocation(); l != nil {
 		l.Postcode = strings.ToUpper(strings.TrimSpace(l.Postcode))
 		l.Country = strings.ToUpper(strings.TrimSpace(l.Country))
+	}
+	// The store hands the service area to PostGIS, which must get the
+	// canonical 2D MultiPolygon (see geo.EncodeMultiPolygon); an invalid
+	// one is left as sent for validation to report.
+	if mp, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err == nil {
+		a.ServiceAreaGeojson = geo.EncodeMultiPolygon(mp)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,7 +39,7 @@ const selectColumns = `a.id, a.kind, a.name, a.description, a.categories,
 	COALESCE(ST_AsGeoJSON(a.service_area, 7), ''), a.sessions, a.cost_kind, a.cost_note,
 	a.accessibility, a.languages, a.min_age, a.max_age,
 	a.contact_name, a.contact_email, a.contact_phone, a.contact_website,
-	a.capacity, a.accepting_referrals, a.status, a.owner_organisation,
+	a.capacity, a.accepting_referrals, a.status, COALESCE(a.owner_organisation::text, ''),
 	a.last_verified_at, a.created_at, a.updated_at, a.version`
 
 // sessionJSON is the stored shape of a session (see the sessions column).
@@ -144,6 +145,14 @@ func writeArgs(a *sparcv1.Asset) ([]any, error) {
 	if ar := a.GetAgeRange(); ar != nil {
 		minAge, maxAge = ar.MinAge, ar.MaxAge
 	}
+	var owner any // NULL when unowned
+	if a.GetOwnerOrganisation() != "" {
+		id, err := uuid.Parse(a.GetOwnerOrganisation())
+		if err != nil {
+			return nil, fmt.Errorf("owner organisation: %w", err)
+		}
+		owner = id
+	}
 	l, c := a.GetLocation(), a.GetContact()
 	return []any{
 		kindCode[a.GetKind()], a.GetName(), a.GetDescription(), nonNil(a.GetCategories()),
@@ -151,7 +160,7 @@ func writeArgs(a *sparcv1.Asset) ([]any, error) {
 		serviceArea, sessions, costCode[a.GetCost().GetKind()], a.GetCost().GetNote(),
 		nonNil(a.GetAccessibility()), nonNil(a.GetLanguages()), minAge, maxAge,
 		c.GetName(), c.GetEmail(), c.GetPhone(), c.GetWebsite(),
-		a.Capacity, a.GetAcceptingReferrals(), statusCode[a.GetStatus()], a.GetOwnerOrganisation(), lastVerified,
+		a.Capacity, a.GetAcceptingReferrals(), statusCode[a.GetStatus()], owner, lastVerified,
 	}, nil
 }
 
@@ -204,6 +213,9 @@ func (s *Store) Create(ctx context.Context, id uuid.UUID, a *sparcv1.Asset) (*sp
 			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 				return fmt.Errorf("asset %s: %w", id, apierr.ErrAlreadyExists)
 			}
+			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+				return apierr.Invalid("asset.owner_organisation", "organisation %s does not exist", a.GetOwnerOrganisation())
+			}
 			return fmt.Errorf("inserting asset: %w", err)
 		}
 		out, err = getTx(ctx, tx, id, false)
@@ -236,14 +248,18 @@ func getTx(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (*sparc
 	return r.asset()
 }
 
-// Update locks the asset, checks wantEtag (when not empty), lets mutate
-// change it, and writes the result, all in one transaction: concurrent
-// updates serialise on the row lock and none is lost.
-func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, mutate func(*sparcv1.Asset) error) (*sparcv1.Asset, error) {
+// Update locks the asset, lets allow veto the change by owner, checks
+// wantEtag (when not empty), lets mutate change it, and writes the result,
+// all in one transaction: concurrent updates serialise on the row lock and
+// none is lost.
+func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, allow func(owner string) error, mutate func(*sparcv1.Asset) error) (*sparcv1.Asset, error) {
 	var out *sparcv1.Asset
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		cur, err := getTx(ctx, tx, id, true)
 		if err != nil {
+			return err
+		}
+		if err := allow(cur.GetOwnerOrganisation()); err != nil {
 			return err
 		}
 		if wantEtag != "" && wantEtag != cur.GetEtag() {
@@ -257,6 +273,10 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, mutat
 			return err
 		}
 		if _, err := tx.Exec(ctx, updateSQL, append(args, id)...); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+				return apierr.Invalid("asset.owner_organisation", "organisation %s does not exist", cur.GetOwnerOrganisation())
+			}
 			return fmt.Errorf("updating asset %s: %w", id, err)
 		}
 		out, err = getTx(ctx, tx, id, false)
@@ -265,17 +285,22 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, mutat
 	return out, err
 }
 
-// Delete removes an asset, only if wantEtag matches when given.
-func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string) error {
+// Delete removes an asset, only if wantEtag matches when given and allow
+// accepts its owner organisation.
+func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow func(owner string) error) error {
 	return db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var version int64
 		var updated time.Time
-		err := tx.QueryRow(ctx, `SELECT version, updated_at FROM assets WHERE id = $1 FOR UPDATE`, id).Scan(&version, &updated)
+		var owner string
+		err := tx.QueryRow(ctx, `SELECT version, updated_at, COALESCE(owner_organisation::text, '') FROM assets WHERE id = $1 FOR UPDATE`, id).Scan(&version, &updated, &owner)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("locking asset %s: %w", id, err)
+		}
+		if err := allow(owner); err != nil {
+			return err
 		}
 		if wantEtag != "" && wantEtag != etag(id, version, updated) {
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrStaleEtag)
@@ -322,8 +347,31 @@ func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64,
 	var n int64
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		i = 0
-		var err error
-		n, err = tx.CopyFrom(ctx, pgx.Identifier{"assets"}, cols, src)
+		// COPY cannot write a table under row-level security, so an
+		// application-role caller copies into a private staging table and
+		// moves the rows with INSERT ... SELECT, which the policies check.
+		var rls bool
+		if err := tx.QueryRow(ctx, `SELECT row_security_active('assets')`).Scan(&rls); err != nil {
+			return err
+		}
+		if !rls {
+			var err error
+			n, err = tx.CopyFrom(ctx, pgx.Identifier{"assets"}, cols, src)
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE assets_load (LIKE assets INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"assets_load"}, cols, src); err != nil {
+			return err
+		}
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = pgx.Identifier{c}.Sanitize()
+		}
+		list := strings.Join(quoted, ", ")
+		tag, err := tx.Exec(ctx, `INSERT INTO assets (`+list+`) SELECT `+list+` FROM assets_load`)
+		n = tag.RowsAffected()
 		return err
 	})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/geo"
@@ -31,6 +33,8 @@ const (
 	maxQueryLen       = 200
 	maxShortText      = 200
 	maxAddressLen     = 500
+	minSessionYear    = 1900
+	maxSessionYear    = 2999
 )
 
 var (
@@ -51,9 +55,8 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 	case utf8.RuneCountInString(name) > maxNameLen:
 		v.Add(f("name"), "is %d characters, more than the maximum of %d", utf8.RuneCountInString(name), maxNameLen)
 	}
-	if n := utf8.RuneCountInString(a.GetDescription()); n > maxDescriptionLen {
-		v.Add(f("description"), "is %d characters, more than the maximum of %d", n, maxDescriptionLen)
-	}
+	noNUL(name, f("name"), v)
+	maxLen(a.GetDescription(), maxDescriptionLen, f("description"), v)
 	if _, ok := kindCode[a.GetKind()]; !ok || a.GetKind() == sparcv1.AssetKind_ASSET_KIND_UNSPECIFIED {
 		v.Add(f("kind"), "must be one of the six ABCD asset kinds (e.g. ASSET_KIND_ASSOCIATION)")
 	}
@@ -135,7 +138,11 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 	if _, ok := statusCode[a.GetStatus()]; !ok || a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
 		v.Add(f("status"), "must be ACTIVE, PAUSED or CLOSED")
 	}
-	maxLen(a.GetOwnerOrganisation(), 100, f("owner_organisation"), v)
+	if o := a.GetOwnerOrganisation(); o != "" {
+		if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
+			v.Add(f("owner_organisation"), "%q is not an organisation id (a UUID)", o)
+		}
+	}
 	if t := a.GetLastVerifiedTime(); t != nil {
 		if err := t.CheckValid(); err != nil {
 			v.Add(f("last_verified_time"), "%v", err)
@@ -176,6 +183,16 @@ func validateSession(s *sparcv1.Session, v *apierr.InvalidArgument, p string) {
 			v.Add(p+".valid_until", "%q is not a date as YYYY-MM-DD", s.GetValidUntil())
 		}
 	}
+	// PostgreSQL has no year 0, and the open_at filter casts these dates:
+	// keep them to plausible years so one listing cannot break searches.
+	for _, d := range []struct {
+		t     time.Time
+		field string
+	}{{from, ".valid_from"}, {until, ".valid_until"}} {
+		if !d.t.IsZero() && (d.t.Year() < minSessionYear || d.t.Year() > maxSessionYear) {
+			v.Add(p+d.field, "year %d is outside %d..%d", d.t.Year(), minSessionYear, maxSessionYear)
+		}
+	}
 	if !from.IsZero() && !until.IsZero() && until.Before(from) {
 		v.Add(p+".valid_until", "%s is before valid_from %s", s.GetValidUntil(), s.GetValidFrom())
 	}
@@ -206,6 +223,15 @@ func checkCodes(codes []string, known func(string) bool, field, what string, v *
 func maxLen(s string, n int, field string, v *apierr.InvalidArgument) {
 	if l := utf8.RuneCountInString(s); l > n {
 		v.Add(field, "is %d characters, more than the maximum of %d", l, n)
+	}
+	noNUL(s, field, v)
+}
+
+// noNUL rejects the one character PostgreSQL text cannot hold, which would
+// otherwise fail the write with a database error.
+func noNUL(s, field string, v *apierr.InvalidArgument) {
+	if strings.IndexByte(s, 0) >= 0 {
+		v.Add(field, "must not contain the NUL character")
 	}
 }
 

@@ -25,6 +25,10 @@ var migrations embed.FS
 
 // Open connects a pool to url and checks the server is reachable.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	return open(ctx, url, maxConns, "")
+}
+
+func open(ctx context.Context, url string, maxConns int32, role string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database url: %w", err)
@@ -33,6 +37,12 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		cfg.MaxConns = maxConns
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "sparcd"
+	if role != "" {
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "SET ROLE "+pgx.Identifier{role}.Sanitize())
+			return err
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating pool: %w", err)
@@ -105,13 +115,31 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // InTx runs fn in a transaction and commits it, or rolls back when fn fails.
-// Serialization failures and deadlocks are retried with backoff, so fn must
-// be safe to run again (it only touches the database through tx).
+// The transaction carries the caller's identity (WithIdentity) for
+// row-level security, and writes the pending audit record (WithAudit) just
+// before commit. Serialization failures and deadlocks are retried with
+// backoff, so fn must be safe to run again (it only touches the database
+// through tx).
 func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
 	const attempts = 5
+	rec := AuditFrom(ctx)
 	var err error
 	for i := 0; i < attempts; i++ {
-		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: iso}, fn)
+		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: iso}, func(tx pgx.Tx) error {
+			if err := setIdentity(ctx, tx); err != nil {
+				return err
+			}
+			if err := fn(tx); err != nil {
+				return err
+			}
+			if rec != nil && !rec.Written {
+				return InsertAudit(ctx, tx, rec, "ok", "OK")
+			}
+			return nil
+		})
+		if err == nil && rec != nil {
+			rec.Written = true
+		}
 		if !retryable(err) {
 			return err
 		}

@@ -22,9 +22,6 @@ import (
 //go:embed data/*.geojson
 var boundaries embed.FS
 
-// Owner is the owner organisation of every demo asset.
-const Owner = "demo-data"
-
 // namespace seeds the deterministic demo ids.
 var namespace = uuid.MustParse("6f1c2a52-3d0e-4c7b-9a55-5e3b0d9c2f10")
 

@@ -5,13 +5,19 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sparc-network/sparc/internal/assets"
 )
 
-// Load writes the demo directory through store unless it is already there
-// (checked by the first demo id), and returns how many assets it added.
-func Load(ctx context.Context, store *assets.Store) (int64, error) {
+// Load writes the demo organisations and directory unless they are already
+// there (checked by the first demo id), and returns how many assets it
+// added. The assets are written as the demo admin.
+func Load(ctx context.Context, pool *pgxpool.Pool, store *assets.Store) (int64, error) {
+	if err := LoadOrgs(ctx, pool); err != nil {
+		return 0, err
+	}
+	ctx = AdminContext(ctx)
 	all, err := Assets()
 	if err != nil {
 		return 0, err

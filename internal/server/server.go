@@ -9,13 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -33,7 +37,43 @@ import (
 // Services are the API implementations to serve. Every domain adds its
 // service here and registers it in register (gRPC) and gateway (HTTP).
 type Services struct {
-	Assets sparcv1.AssetServiceServer
+	Assets        sparcv1.AssetServiceServer
+	Organisations sparcv1.OrganisationServiceServer
+	APIKeys       sparcv1.ApiKeyServiceServer
+	Audit         sparcv1.AuditServiceServer
+
+	// Auth is the authorisation layer, run inside the error-mapping and
+	// logging interceptors so its refusals are reported like any error.
+	Auth Interceptor
+}
+
+// Interceptor guards every gRPC call (and so every gateway call).
+type Interceptor interface {
+	Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error)
+	Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error
+}
+
+// register adds every service to the gRPC server.
+func (svc Services) register(g *grpc.Server) {
+	sparcv1.RegisterAssetServiceServer(g, svc.Assets)
+	sparcv1.RegisterOrganisationServiceServer(g, svc.Organisations)
+	sparcv1.RegisterApiKeyServiceServer(g, svc.APIKeys)
+	sparcv1.RegisterAuditServiceServer(g, svc.Audit)
+}
+
+// gateway adds every service's HTTP/JSON routes.
+func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		sparcv1.RegisterAssetServiceHandler,
+		sparcv1.RegisterOrganisationServiceHandler,
+		sparcv1.RegisterApiKeyServiceHandler,
+		sparcv1.RegisterAuditServiceHandler,
+	} {
+		if err := reg(ctx, mux, conn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Route is an extra plain-HTTP handler (tiles, Open Referral, ...).
@@ -87,12 +127,16 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		return nil, fmt.Errorf("listening for HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
 
+	if svc.Auth == nil {
+		s.closeListeners()
+		return nil, errors.New("server: no authorisation layer configured (refusing to serve without one)")
+	}
 	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
-		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor, svc.Auth.Unary),
+		grpc.ChainStreamInterceptor(s.streamInterceptor, svc.Auth.Stream),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 	)
-	sparcv1.RegisterAssetServiceServer(s.grpc, svc.Assets)
+	svc.register(s.grpc)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -106,6 +150,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
 	}
 	gw := runtime.NewServeMux(
+		runtime.WithErrorHandler(httpError),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
@@ -113,7 +160,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 			},
 		}),
 	)
-	if err := sparcv1.RegisterAssetServiceHandler(ctx, gw, s.loopback); err != nil {
+	if err := svc.gateway(ctx, gw, s.loopback); err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("registering gateway: %w", err)
 	}
@@ -245,6 +292,36 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 		err = s.finish(ss.Context(), info.FullMethod, start, err, p)
 	}()
 	return h(srv, ss)
+}
+
+// httpError adds Retry-After to rate-limited responses, then writes the
+// status as JSON (code, message, details) with the matching HTTP code.
+func httpError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+				w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			}
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// incomingHeader forwards the request id besides the gateway's defaults
+// (which include Authorization).
+func incomingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, "X-Request-Id") {
+		return "x-request-id", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+func outgoingHeader(key string) (string, bool) {
+	if key == "x-request-id" {
+		return "X-Request-Id", true
+	}
+	return runtime.MetadataHeaderPrefix + key, true
 }
 
 type statusRecorder struct {

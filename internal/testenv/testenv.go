@@ -4,6 +4,12 @@
 // every test gets its own database cloned from it, so tests run in
 // parallel without seeing each other's rows. Packages using it call Main
 // from TestMain so the cluster is stopped when the tests end.
+//
+// Access control (issue 4) is on: every write needs an API key, and an
+// asset's owner_organisation must be an existing organisation id. The
+// clients of NewServer act as an admin (env.Conn, env.Assets, env.HTTP send
+// env.AdminKey); use env.AdminOrg or env.NewOrg as owner, env.Key for keys
+// of other roles, env.ConnWithKey("") or plain http.Get for anonymous calls.
 package testenv
 
 import (
@@ -11,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,12 +25,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/server"
@@ -103,7 +112,9 @@ func NewDatabase(t testing.TB) string {
 	return c.URL(name)
 }
 
-// NewPool returns a pool on a fresh database for this test.
+// NewPool returns a pool on a fresh database for this test, logged in as
+// the schema owner (a superuser here, so row-level security does not bind
+// it): for setting up fixtures and checking results directly.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool, err := db.Open(context.Background(), NewDatabase(t), 16)
@@ -114,23 +125,51 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+// AppPool opens a pool on the same database as owner acting as the
+// application role, as sparcd serves requests (row-level security binds).
+func AppPool(t testing.TB, owner *pgxpool.Pool) *pgxpool.Pool {
+	t.Helper()
+	pool, err := db.OpenApp(context.Background(), owner.Config().ConnString(), 16)
+	if err != nil {
+		t.Fatalf("opening application pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 // Env is a running SPARC server on a fresh database.
 type Env struct {
-	App      *app.App
-	Pool     *pgxpool.Pool
-	Server   *server.Server
-	Conn     *grpc.ClientConn
-	HTTPBase string // e.g. http://127.0.0.1:41234
-	Assets   sparcv1.AssetServiceClient
+	App       *app.App
+	Pool      *pgxpool.Pool // owner pool: fixtures and direct checks
+	AppPool   *pgxpool.Pool // the pool the server runs on (application role)
+	Server    *server.Server
+	Conn      *grpc.ClientConn // sends AdminKey on every call
+	HTTPBase  string           // e.g. http://127.0.0.1:41234
+	HTTP      *http.Client     // sends AdminKey unless the request sets Authorization
+	Assets    sparcv1.AssetServiceClient
+	AdminOrg  string // organisation of AdminKey
+	AdminKey  string // an admin API key
+	anonymous *grpc.ClientConn
+}
+
+// Options change the server a test gets.
+type Options struct {
+	Auth auth.Config // zero: app.DefaultAuth with a high rate limit
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
-// fresh database; they stop when the test ends.
-func NewServer(t testing.TB) *Env {
+// fresh database; they stop when the test ends. Its clients act as an
+// admin of a test organisation; use Key and ConnWithKey for other roles.
+func NewServer(t testing.TB, opts ...Options) *Env {
 	t.Helper()
-	pool := NewPool(t)
+	owner := NewPool(t)
+	pool := AppPool(t, owner)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, pool)
+	authCfg := auth.Config{RatePerSecond: 10000, Burst: 10000}
+	if len(opts) > 0 && opts[0].Auth.RatePerSecond > 0 {
+		authCfg = opts[0].Auth
+	}
+	a, err := app.New(ctx, pool, authCfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("building app: %v", err)
@@ -149,18 +188,79 @@ func NewServer(t testing.TB) *Env {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		cancel()
-		t.Fatalf("dialling server: %v", err)
-	}
+	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr()}
 	t.Cleanup(func() {
-		conn.Close()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("server: %v", err)
 		}
 	})
-	return &Env{App: a, Pool: pool, Server: srv, Conn: conn, HTTPBase: "http://" + srv.HTTPAddr(),
-		Assets: sparcv1.NewAssetServiceClient(conn)}
+	env.AdminOrg = env.NewOrg(t, "Test admin organisation", "other")
+	env.AdminKey = env.Key(t, env.AdminOrg, auth.RoleAdmin)
+	env.Conn = env.ConnWithKey(t, env.AdminKey)
+	env.anonymous = env.ConnWithKey(t, "")
+	env.Assets = sparcv1.NewAssetServiceClient(env.Conn)
+	env.HTTP = &http.Client{Transport: keyTransport{key: env.AdminKey}, Timeout: 30 * time.Second}
+	return env
+}
+
+// NewOrg creates an organisation directly in the database and returns its id.
+func (e *Env) NewOrg(t testing.TB, name, kind string) string {
+	t.Helper()
+	var id string
+	if err := e.Pool.QueryRow(context.Background(), `INSERT INTO organisations (id, kind, name)
+		VALUES (gen_random_uuid(), $1, $2) RETURNING id::text`, kind, name).Scan(&id); err != nil {
+		t.Fatalf("creating organisation: %v", err)
+	}
+	return id
+}
+
+// Key issues an API key for org with role and returns the whole key.
+func (e *Env) Key(t testing.TB, org, role string) string {
+	t.Helper()
+	orgID, err := uuid.Parse(org)
+	if err != nil {
+		t.Fatalf("organisation id %q: %v", org, err)
+	}
+	_, key, err := auth.NewKeyStore(e.Pool).Create(context.Background(), orgID, role, "test key")
+	if err != nil {
+		t.Fatalf("creating key: %v", err)
+	}
+	return key
+}
+
+// ConnWithKey dials the gRPC server sending key as a bearer token on every
+// call ("" for anonymous calls).
+func (e *Env) ConnWithKey(t testing.TB, key string) *grpc.ClientConn {
+	t.Helper()
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if key != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer(key)))
+	}
+	conn, err := grpc.NewClient(e.Server.GRPCAddr(), opts...)
+	if err != nil {
+		t.Fatalf("dialling server: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// Anonymous is a connection that sends no key.
+func (e *Env) Anonymous() *grpc.ClientConn { return e.anonymous }
+
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+func (bearer) RequireTransportSecurity() bool { return false }
+
+type keyTransport struct{ key string }
+
+func (k keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" && k.key != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+k.key)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -1,0 +1,98 @@
+package auth
+
+import (
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Role names as stored on keys and set for row-level security.
+const (
+	RoleAdmin       = "admin"
+	RoleLinkWorker  = "link_worker"
+	RoleGroupEditor = "group_editor"
+	RoleAreaAnalyst = "area_analyst"
+)
+
+// Rule says who may call one RPC.
+type Rule struct {
+	// Public methods need no key (open data). A key, if sent, must be valid.
+	Public bool
+	// Roles allowed with a key; for public methods, empty means every role.
+	Roles []string
+	// Audit: the call reads or changes non-public data, so every call
+	// (allowed or not) leaves an audit event.
+	Audit bool
+	// Resource is the kind of resource the method addresses by id
+	// ("asset"); a caller whose role may not call the method then gets the
+	// same NOT_FOUND as for a missing id, so ids cannot be probed.
+	Resource string
+}
+
+var anyRole = []string(nil)
+
+// Policy lists every RPC the server offers. A method missing here is
+// refused (fail closed). Adding an RPC? Add its rule here AND a row to the
+// authorisation matrix test (internal/auth/matrix_test.go).
+var Policy = map[string]Rule{
+	// Directory: open data to read, owner organisation (or admin) to write.
+	"/sparc.v1.AssetService/GetAsset":       {Public: true, Roles: anyRole},
+	"/sparc.v1.AssetService/ListAssets":     {Public: true, Roles: anyRole},
+	"/sparc.v1.AssetService/SearchAssets":   {Public: true, Roles: anyRole},
+	"/sparc.v1.AssetService/ListVocabulary": {Public: true, Roles: anyRole},
+	"/sparc.v1.AssetService/CreateAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true},
+	"/sparc.v1.AssetService/UpdateAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true, Resource: "asset"},
+	"/sparc.v1.AssetService/DeleteAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true, Resource: "asset"},
+
+	// Organisations: public fields are open; changes are the admin's.
+	"/sparc.v1.OrganisationService/GetOrganisation":    {Public: true, Roles: anyRole},
+	"/sparc.v1.OrganisationService/ListOrganisations":  {Public: true, Roles: anyRole},
+	"/sparc.v1.OrganisationService/CreateOrganisation": {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin}, Audit: true, Resource: "organisation"},
+
+	// Keys and audit: admin only, and every call is itself audited.
+	"/sparc.v1.ApiKeyService/CreateApiKey":      {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/ListApiKeys":       {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/RevokeApiKey":      {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key"},
+	"/sparc.v1.AuditService/ListAuditEvents":    {Roles: []string{RoleAdmin}, Audit: true},
+	"/grpc.health.v1.Health/Check":              {Public: true},
+	"/grpc.health.v1.Health/List":               {Public: true},
+	"/grpc.health.v1.Health/Watch":              {Public: true},
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {Public: true},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {Public: true},
+}
+
+func (r Rule) allows(role string) bool {
+	if len(r.Roles) == 0 {
+		return r.Public
+	}
+	for _, x := range r.Roles {
+		if x == role {
+			return true
+		}
+	}
+	return false
+}
+
+// resourceName finds the id a request addresses: a top-level "id" field,
+// or the "id" of its single message field ("asset.id").
+func resourceName(req any) string {
+	m, ok := req.(proto.Message)
+	if !ok {
+		return ""
+	}
+	r := m.ProtoReflect()
+	fields := r.Descriptor().Fields()
+	if fd := fields.ByName("id"); fd != nil && fd.Kind() == protoreflect.StringKind {
+		return r.Get(fd).String()
+	}
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && r.Has(fd) {
+			sub := r.Get(fd).Message()
+			if id := sub.Descriptor().Fields().ByName("id"); id != nil && id.Kind() == protoreflect.StringKind {
+				return sub.Get(id).String()
+			}
+		}
+	}
+	return ""
+}

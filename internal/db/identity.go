@@ -1,0 +1,95 @@
+package db
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// AppRole is the PostgreSQL role the application runs as. It owns no table,
+// so row-level security binds it.
+const AppRole = "sparc_app"
+
+// Identity is who a transaction acts for; InTx hands it to PostgreSQL
+// (set_config(..., true) = SET LOCAL) for the row-level security policies.
+type Identity struct {
+	Org  string // organisation UUID; empty for none
+	Role string // admin, link_worker, group_editor, area_analyst; empty for none
+}
+
+// AuditRecord is written by InTx inside the transaction it commits, so a
+// change and its audit event land together or not at all. Written reports
+// whether the event was stored, so the caller does not store it twice.
+type AuditRecord struct {
+	Principal, Org, Role, Method, Resource, RequestID, Peer string
+	Written                                                bool
+}
+
+type identityKey struct{}
+type auditKey struct{}
+
+// WithIdentity returns ctx carrying id for the transactions run under it.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFrom returns the identity in ctx (zero when none).
+func IdentityFrom(ctx context.Context) Identity {
+	id, _ := ctx.Value(identityKey{}).(Identity)
+	return id
+}
+
+// WithAudit returns ctx with an audit record that the next committed
+// transaction writes.
+func WithAudit(ctx context.Context, rec *AuditRecord) context.Context {
+	return context.WithValue(ctx, auditKey{}, rec)
+}
+
+// AuditFrom returns the pending audit record in ctx, or nil.
+func AuditFrom(ctx context.Context) *AuditRecord {
+	rec, _ := ctx.Value(auditKey{}).(*AuditRecord)
+	return rec
+}
+
+// setIdentity scopes the caller's identity to the transaction.
+func setIdentity(ctx context.Context, tx pgx.Tx) error {
+	id := IdentityFrom(ctx)
+	if _, err := tx.Exec(ctx, `SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, id.Org, id.Role); err != nil {
+		return fmt.Errorf("setting transaction identity: %w", err)
+	}
+	return nil
+}
+
+// InsertAudit stores rec with outcome and code, inside tx when tx is a
+// transaction (or directly on the pool).
+func InsertAudit(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, rec *AuditRecord, outcome, code string) error {
+	_, err := q.Exec(ctx, insertAuditSQL, rec.Principal, nullUUID(rec.Org), rec.Role, rec.Method, rec.Resource,
+		outcome, code, rec.RequestID, rec.Peer)
+	if err != nil {
+		return fmt.Errorf("writing audit event: %w", err)
+	}
+	return nil
+}
+
+const insertAuditSQL = `INSERT INTO audit_events
+	(principal, organisation_id, role, method, resource, outcome, code, request_id, peer)
+	VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9)`
+
+func nullUUID(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// OpenApp opens the pool the application serves requests with: every
+// connection switches to AppRole, so row-level security applies even when
+// url logs in as the schema owner.
+func OpenApp(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	return open(ctx, url, maxConns, AppRole)
+}
