@@ -50,13 +50,13 @@ var Policy = map[string]Rule{
 	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin}, Audit: true, Resource: "organisation"},
 
 	// Keys and audit: admin only, and every call is itself audited.
-	"/sparc.v1.ApiKeyService/CreateApiKey":      {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.ApiKeyService/ListApiKeys":       {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.ApiKeyService/RevokeApiKey":      {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key"},
-	"/sparc.v1.AuditService/ListAuditEvents":    {Roles: []string{RoleAdmin}, Audit: true},
-	"/grpc.health.v1.Health/Check":              {Public: true},
-	"/grpc.health.v1.Health/List":               {Public: true},
-	"/grpc.health.v1.Health/Watch":              {Public: true},
+	"/sparc.v1.ApiKeyService/CreateApiKey":                           {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/ListApiKeys":                            {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/RevokeApiKey":                           {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key"},
+	"/sparc.v1.AuditService/ListAuditEvents":                         {Roles: []string{RoleAdmin}, Audit: true},
+	"/grpc.health.v1.Health/Check":                                   {Public: true},
+	"/grpc.health.v1.Health/List":                                    {Public: true},
+	"/grpc.health.v1.Health/Watch":                                   {Public: true},
 	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {Public: true},
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {Public: true},
 }

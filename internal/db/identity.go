@@ -25,7 +25,7 @@ type Identity struct {
 // whether the event was stored, so the caller does not store it twice.
 type AuditRecord struct {
 	Principal, Org, Role, Method, Resource, RequestID, Peer string
-	Written                                                bool
+	Written                                                 bool
 }
 
 type identityKey struct{}
