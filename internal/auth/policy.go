@@ -42,6 +42,8 @@ var Policy = map[string]Rule{
 	"/sparc.v1.AssetService/CreateAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true},
 	"/sparc.v1.AssetService/UpdateAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true, Resource: "asset"},
 	"/sparc.v1.AssetService/DeleteAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true, Resource: "asset"},
+	// Imports from other directories (ORUK) write many assets at once.
+	"/sparc.v1.DirectoryImportService/UpsertSourcedAssets": {Roles: []string{RoleAdmin}, Audit: true},
 
 	// Organisations: public fields are open; changes are the admin's.
 	"/sparc.v1.OrganisationService/GetOrganisation":    {Public: true, Roles: anyRole},

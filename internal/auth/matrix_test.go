@@ -1,0 +1,416 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/testenv"
+)
+
+// The authorisation matrix: every RPC × every caller × every target, over
+// gRPC and over HTTP, each expected code written out.
+//
+// Adding an RPC? Add its rule to auth.Policy AND a row here; the test
+// TestEveryPolicyMethodIsInTheMatrix fails until you do.
+//
+// Callers: the four roles (keys of organisation A), no key, a revoked key,
+// a malformed key. Targets: a resource of A ("own"), of organisation B
+// ("other"), and an id that does not exist ("missing").
+
+var callers = []string{"admin", "link_worker", "group_editor", "area_analyst", "none", "revoked", "malformed"}
+var targets = []string{"own", "other", "missing"}
+
+const (
+	ok    = codes.OK
+	nf    = codes.NotFound
+	pd    = codes.PermissionDenied
+	unaut = codes.Unauthenticated
+	inval = codes.InvalidArgument
+)
+
+// expect builds a caller → target → code table from one row per caller,
+// each listing codes for own, other, missing; bad credentials always give
+// UNAUTHENTICATED, no key gives none (for writes UNAUTHENTICATED too).
+type row [3]codes.Code
+
+func table(admin, linkWorker, groupEditor, analyst, none row) map[string]row {
+	return map[string]row{
+		"admin": admin, "link_worker": linkWorker, "group_editor": groupEditor, "area_analyst": analyst,
+		"none": none, "revoked": {unaut, unaut, unaut}, "malformed": {unaut, unaut, unaut},
+	}
+}
+
+var (
+	allOK      = row{ok, ok, ok}
+	allNF      = row{nf, nf, nf}
+	allPD      = row{pd, pd, pd}
+	allUnauth  = row{unaut, unaut, unaut}
+	readOne    = row{ok, ok, nf} // reading one public resource
+	writeOwned = row{ok, nf, nf} // group editor on its own vs others'
+)
+
+// fixture is the world a matrix cell runs in.
+type fixture struct {
+	env        *testenv.Env
+	orgA, orgB string
+	keyA, keyB string // admin keys of A and B, to make targets
+}
+
+// assetOf creates a fresh asset owned by the target's organisation.
+func (f *fixture) asset(t *testing.T, target string) string {
+	t.Helper()
+	switch target {
+	case "missing":
+		return uuid.NewString()
+	}
+	owner := f.orgA
+	if target == "other" {
+		owner = f.orgB
+	}
+	a, err := f.env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: newAsset(owner)})
+	if err != nil {
+		t.Fatalf("creating fixture asset: %v", err)
+	}
+	return a.GetId()
+}
+
+func (f *fixture) org(target string) string {
+	switch target {
+	case "own":
+		return f.orgA
+	case "other":
+		return f.orgB
+	}
+	return uuid.NewString()
+}
+
+func (f *fixture) apiKey(t *testing.T, target string) string {
+	t.Helper()
+	if target == "missing" {
+		return uuid.NewString()
+	}
+	resp, err := sparcv1.NewApiKeyServiceClient(f.env.Conn).CreateApiKey(context.Background(),
+		&sparcv1.CreateApiKeyRequest{OrganisationId: f.org(target), Role: sparcv1.Role_ROLE_LINK_WORKER})
+	if err != nil {
+		t.Fatalf("creating fixture key: %v", err)
+	}
+	return resp.GetApiKey().GetId()
+}
+
+func newAsset(owner string) *sparcv1.Asset {
+	return &sparcv1.Asset{
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Matrix walking group",
+		Location:          &sparcv1.Location{Latitude: 52.48, Longitude: -1.89, Country: "GB"},
+		OwnerOrganisation: owner,
+	}
+}
+
+// call is one RPC made over gRPC or HTTP against target.
+type call struct {
+	grpc func(ctx context.Context, conn *grpc.ClientConn, id string) error
+	// http returns method, path and JSON body (nil for none).
+	http func(id string) (string, string, any)
+	// setup makes the target and returns the id the call uses.
+	setup func(t *testing.T, f *fixture, target string) string
+}
+
+type matrixRow struct {
+	method string
+	call   call
+	want   map[string]row
+}
+
+func matrix() []matrixRow {
+	assetTarget := func(t *testing.T, f *fixture, target string) string { return f.asset(t, target) }
+	orgTarget := func(_ *testing.T, f *fixture, target string) string { return f.org(target) }
+	keyTarget := func(t *testing.T, f *fixture, target string) string { return f.apiKey(t, target) }
+	noTarget := func(*testing.T, *fixture, string) string { return "" }
+	ac := func(c *grpc.ClientConn) sparcv1.AssetServiceClient { return sparcv1.NewAssetServiceClient(c) }
+	oc := func(c *grpc.ClientConn) sparcv1.OrganisationServiceClient {
+		return sparcv1.NewOrganisationServiceClient(c)
+	}
+	kc := func(c *grpc.ClientConn) sparcv1.ApiKeyServiceClient { return sparcv1.NewApiKeyServiceClient(c) }
+	public := table(readOne, readOne, readOne, readOne, readOne)
+	publicList := table(allOK, allOK, allOK, allOK, allOK)
+	return []matrixRow{
+		{"/sparc.v1.AssetService/GetAsset", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := ac(c).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: id})
+				return err
+			},
+			http:  func(id string) (string, string, any) { return "GET", "/v1/assets/" + id, nil },
+			setup: assetTarget,
+		}, public},
+		{"/sparc.v1.AssetService/ListAssets", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := ac(c).ListAssets(ctx, &sparcv1.ListAssetsRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/assets", nil },
+			setup: noTarget,
+		}, publicList},
+		{"/sparc.v1.AssetService/SearchAssets", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				lat, lng, r := 52.48, -1.89, 2000.0
+				_, err := ac(c).SearchAssets(ctx, &sparcv1.SearchAssetsRequest{Latitude: &lat, Longitude: &lng, RadiusMeters: &r})
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "GET", "/v1/assets:search?latitude=52.48&longitude=-1.89&radius_meters=2000", nil
+			},
+			setup: noTarget,
+		}, publicList},
+		{"/sparc.v1.AssetService/ListVocabulary", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := ac(c).ListVocabulary(ctx, &sparcv1.ListVocabularyRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/vocabulary", nil },
+			setup: noTarget,
+		}, publicList},
+		{"/sparc.v1.AssetService/CreateAsset", call{
+			// The target is the owner organisation of the new asset.
+			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
+				_, err := ac(c).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(org)})
+				return err
+			},
+			http: func(org string) (string, string, any) {
+				return "POST", "/v1/assets", map[string]any{"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix choir",
+					"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}, "owner_organisation": org}
+			},
+			setup: orgTarget,
+		}, table(row{ok, ok, inval}, allPD, row{ok, nf, nf}, allPD, allUnauth)},
+		{"/sparc.v1.AssetService/UpdateAsset", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := ac(c).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
+					Asset:      &sparcv1.Asset{Id: id, Name: "Renamed"},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}},
+				})
+				return err
+			},
+			http: func(id string) (string, string, any) {
+				return "PATCH", "/v1/assets/" + id + "?update_mask=name", map[string]any{"name": "Renamed"}
+			},
+			setup: assetTarget,
+		}, table(readOne, allNF, writeOwned, allNF, allUnauth)},
+		{"/sparc.v1.AssetService/DeleteAsset", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := ac(c).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: id})
+				return err
+			},
+			http:  func(id string) (string, string, any) { return "DELETE", "/v1/assets/" + id, nil },
+			setup: assetTarget,
+		}, table(readOne, allNF, writeOwned, allNF, allUnauth)},
+		{"/sparc.v1.OrganisationService/GetOrganisation", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := oc(c).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: id})
+				return err
+			},
+			http:  func(id string) (string, string, any) { return "GET", "/v1/organisations/" + id, nil },
+			setup: orgTarget,
+		}, public},
+		{"/sparc.v1.OrganisationService/ListOrganisations", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := oc(c).ListOrganisations(ctx, &sparcv1.ListOrganisationsRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/organisations", nil },
+			setup: noTarget,
+		}, publicList},
+		{"/sparc.v1.OrganisationService/CreateOrganisation", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := oc(c).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
+					Name: "Matrix group", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}})
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "POST", "/v1/organisations", map[string]any{"name": "Matrix group", "kind": "ORGANISATION_KIND_COMMUNITY_GROUP"}
+			},
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allPD, allUnauth)},
+		{"/sparc.v1.OrganisationService/UpdateOrganisation", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := oc(c).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
+					Organisation: &sparcv1.Organisation{Id: id, Website: "https://example.org"},
+					UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
+				return err
+			},
+			http: func(id string) (string, string, any) {
+				return "PATCH", "/v1/organisations/" + id + "?update_mask=website", map[string]any{"website": "https://example.org"}
+			},
+			setup: orgTarget,
+		}, table(readOne, allNF, allNF, allNF, allUnauth)},
+		{"/sparc.v1.ApiKeyService/CreateApiKey", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
+				_, err := kc(c).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org, Role: sparcv1.Role_ROLE_AREA_ANALYST})
+				return err
+			},
+			http: func(org string) (string, string, any) {
+				return "POST", "/v1/apiKeys", map[string]any{"organisation_id": org, "role": "ROLE_AREA_ANALYST"}
+			},
+			setup: orgTarget,
+		}, table(readOne, allPD, allPD, allPD, allUnauth)},
+		{"/sparc.v1.ApiKeyService/ListApiKeys", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/apiKeys", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allPD, allUnauth)},
+		{"/sparc.v1.ApiKeyService/RevokeApiKey", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := kc(c).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: id})
+				return err
+			},
+			http: func(id string) (string, string, any) {
+				return "POST", "/v1/apiKeys/" + id + ":revoke", map[string]any{}
+			},
+			setup: keyTarget,
+		}, table(readOne, allNF, allNF, allNF, allUnauth)},
+		{"/sparc.v1.DirectoryImportService/UpsertSourcedAssets", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewDirectoryImportServiceClient(c).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "matrix"})
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "POST", "/v1/assets:upsertSourced", map[string]any{"source": "matrix"}
+			},
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allPD, allUnauth)},
+		{"/sparc.v1.AuditService/ListAuditEvents", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewAuditServiceClient(c).ListAuditEvents(ctx, &sparcv1.ListAuditEventsRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/auditEvents", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allPD, allUnauth)},
+	}
+}
+
+var httpStatus = map[codes.Code]int{ok: 200, nf: 404, pd: 403, unaut: 401, inval: 400}
+
+func TestAuthorisationMatrix(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	f := &fixture{env: env, orgA: env.NewOrg(t, "Organisation A", "community_group"), orgB: env.NewOrg(t, "Organisation B", "community_group")}
+	keys := map[string]string{"none": "", "malformed": "Bearer sparc_nothing_like_a_key"}
+	for _, role := range []string{auth.RoleAdmin, auth.RoleLinkWorker, auth.RoleGroupEditor, auth.RoleAreaAnalyst} {
+		keys[role] = "Bearer " + env.Key(t, f.orgA, role)
+	}
+	revoked := env.Key(t, f.orgA, auth.RoleAdmin)
+	keys["revoked"] = "Bearer " + revoked
+	if _, err := env.Pool.Exec(context.Background(), `UPDATE api_keys SET revoked_at = now() WHERE prefix = $1`, revoked[:14]); err != nil {
+		t.Fatal(err)
+	}
+	conns := map[string]*grpc.ClientConn{}
+	for caller, k := range keys {
+		conns[caller] = env.ConnWithKey(t, rawKey(k))
+	}
+
+	for _, r := range matrix() {
+		for _, caller := range callers {
+			for i, target := range targets {
+				want := r.want[caller][i]
+				t.Run(fmt.Sprintf("%s/%s/%s/grpc", r.method, caller, target), func(t *testing.T) {
+					id := r.call.setup(t, f, target)
+					err := r.call.grpc(context.Background(), conns[caller], id)
+					if got := status.Code(err); got != want {
+						t.Errorf("got %v (%v), want %v", got, err, want)
+					}
+				})
+				t.Run(fmt.Sprintf("%s/%s/%s/http", r.method, caller, target), func(t *testing.T) {
+					id := r.call.setup(t, f, target)
+					method, path, body := r.call.http(id)
+					var rd io.Reader
+					if body != nil {
+						b, _ := json.Marshal(body)
+						rd = bytes.NewReader(b)
+					}
+					req, _ := http.NewRequest(method, env.HTTPBase+path, rd)
+					if keys[caller] != "" {
+						req.Header.Set("Authorization", keys[caller])
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != httpStatus[want] {
+						t.Errorf("HTTP %d (%s), want %d", resp.StatusCode, b, httpStatus[want])
+					}
+				})
+			}
+		}
+	}
+}
+
+// rawKey strips "Bearer " for the gRPC credentials helper; the malformed
+// key is sent as is.
+func rawKey(header string) string {
+	if len(header) > 7 {
+		return header[7:]
+	}
+	return ""
+}
+
+func TestEveryPolicyMethodIsInTheMatrix(t *testing.T) {
+	inMatrix := map[string]bool{}
+	for _, r := range matrix() {
+		inMatrix[r.method] = true
+	}
+	for m, rule := range auth.Policy {
+		if rule.Public && len(rule.Roles) == 0 {
+			continue // health and reflection: infrastructure, open to all
+		}
+		if !inMatrix[m] {
+			t.Errorf("%s is in auth.Policy but has no row in the authorisation matrix", m)
+		}
+	}
+}
+
+// Forbidden and missing must be indistinguishable: same code, same message
+// shape, for a resource that exists but belongs to someone else.
+func TestForbiddenLooksLikeNotFound(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	orgA, orgB := env.NewOrg(t, "A", "community_group"), env.NewOrg(t, "B", "community_group")
+	theirs, err := env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: newAsset(orgB)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := uuid.NewString()
+	for _, role := range []string{auth.RoleGroupEditor, auth.RoleLinkWorker} {
+		c := sparcv1.NewAssetServiceClient(env.ConnWithKey(t, env.Key(t, orgA, role)))
+		upd := func(id string) error {
+			_, err := c.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{
+				Asset: &sparcv1.Asset{Id: id, Name: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+			return err
+		}
+		e1, e2 := status.Convert(upd(theirs.GetId())), status.Convert(upd(missing))
+		if e1.Code() != codes.NotFound || e2.Code() != codes.NotFound {
+			t.Fatalf("%s: codes %v, %v; want NotFound for both", role, e1.Code(), e2.Code())
+		}
+		if want := "asset " + theirs.GetId() + ": not found"; e1.Message() != want {
+			t.Errorf("%s: forbidden message %q, want %q", role, e1.Message(), want)
+		}
+		if want := "asset " + missing + ": not found"; e2.Message() != want {
+			t.Errorf("%s: missing message %q, want %q", role, e2.Message(), want)
+		}
+	}
+}
