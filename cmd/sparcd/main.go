@@ -39,6 +39,7 @@ type config struct {
 	rate               float64
 	burst              int
 	bootstrapAdmin     string
+	oidc               auth.OIDCConfig
 }
 
 func env(key, def string) string {
@@ -72,6 +73,12 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.maxConns, "max-db-conns", 32, "database pool size")
 	fs.Float64Var(&c.rate, "rate-limit", envFloat("SPARC_RATE_LIMIT", 20), "requests per second per API key (env SPARC_RATE_LIMIT)")
 	fs.IntVar(&c.burst, "rate-burst", int(envFloat("SPARC_RATE_BURST", 40)), "burst size per API key (env SPARC_RATE_BURST)")
+	fs.StringVar(&c.oidc.Issuer, "oidc-issuer", env("SPARC_OIDC_ISSUER", ""), "accept bearer tokens from this OpenID Connect issuer (env SPARC_OIDC_ISSUER)")
+	fs.StringVar(&c.oidc.Audience, "oidc-audience", env("SPARC_OIDC_AUDIENCE", ""), "required token audience (env SPARC_OIDC_AUDIENCE)")
+	fs.StringVar(&c.oidc.JWKSURL, "oidc-jwks-url", env("SPARC_OIDC_JWKS_URL", ""), "issuer's signing keys URL (env SPARC_OIDC_JWKS_URL)")
+	fs.StringVar(&c.oidc.JWKSFile, "oidc-jwks-file", env("SPARC_OIDC_JWKS_FILE", ""), "issuer's signing keys as a JWKS file (env SPARC_OIDC_JWKS_FILE)")
+	fs.StringVar(&c.oidc.OrgClaim, "oidc-org-claim", env("SPARC_OIDC_ORG_CLAIM", "sparc_org"), "token claim with the SPARC organisation id (env SPARC_OIDC_ORG_CLAIM)")
+	fs.StringVar(&c.oidc.RoleClaim, "oidc-role-claim", env("SPARC_OIDC_ROLE_CLAIM", "sparc_role"), "token claim with the SPARC role (env SPARC_OIDC_ROLE_CLAIM)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -153,7 +160,13 @@ func run(cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	a, err := app.New(ctx, pool, auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log})
+	authCfg := auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log}
+	if cfg.oidc.Enabled() {
+		if authCfg.OIDC, err = auth.NewOIDC(ctx, cfg.oidc); err != nil {
+			return err
+		}
+	}
+	a, err := app.New(ctx, pool, authCfg)
 	if err != nil {
 		return err
 	}

@@ -248,6 +248,16 @@ func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord) (*Princip
 		l.log.Info("token rejected", "err", err)
 		return nil, errBadCredential
 	}
+	rec.Principal = p.Name
+	var active bool
+	err = l.pool.QueryRow(ctx, `SELECT status = 'active' FROM organisations WHERE id = $1`, p.Org).Scan(&active)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !active) {
+		l.log.Info("token rejected: organisation unknown or not active", "org", p.Org)
+		return nil, errBadCredential
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checking token organisation: %w", err)
+	}
 	return p, nil
 }
 
