@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	_ "time/tzdata" // session time zones must resolve even without system tzdata
 
 	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
@@ -40,6 +43,8 @@ type config struct {
 	burst              int
 	bootstrapAdmin     string
 	oidc               auth.OIDCConfig
+	dataKey            string
+	retention          time.Duration
 }
 
 func env(key, def string) string {
@@ -56,6 +61,43 @@ func envFloat(key string, def float64) float64 {
 		}
 	}
 	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(key); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// dataKey returns the key that seals personal details. The embedded
+// database keeps a generated key beside it (mode 0600); an external
+// database needs one from the environment, never stored with the data.
+func dataKey(c config) ([]byte, error) {
+	if c.dataKey != "" {
+		k, err := base64.StdEncoding.DecodeString(c.dataKey)
+		if err != nil || len(k) != 32 {
+			return nil, errors.New("SPARC_DATA_KEY must be 32 bytes, base64-encoded (e.g. openssl rand -base64 32)")
+		}
+		return k, nil
+	}
+	if c.databaseURL != "" {
+		return nil, errors.New("SPARC_DATA_KEY is required with DATABASE_URL: 32 random bytes, base64 (openssl rand -base64 32)")
+	}
+	path := filepath.Join(c.dataDir, "data-key")
+	if b, err := os.ReadFile(path); err == nil {
+		return dataKey(config{dataKey: strings.TrimSpace(string(b))})
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("saving data key: %w", err)
+	}
+	return k, nil
 }
 
 func parseConfig(args []string) (config, error) {
@@ -79,6 +121,8 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.oidc.JWKSFile, "oidc-jwks-file", env("SPARC_OIDC_JWKS_FILE", ""), "issuer's signing keys as a JWKS file (env SPARC_OIDC_JWKS_FILE)")
 	fs.StringVar(&c.oidc.OrgClaim, "oidc-org-claim", env("SPARC_OIDC_ORG_CLAIM", "sparc_org"), "token claim with the SPARC organisation id (env SPARC_OIDC_ORG_CLAIM)")
 	fs.StringVar(&c.oidc.RoleClaim, "oidc-role-claim", env("SPARC_OIDC_ROLE_CLAIM", "sparc_role"), "token claim with the SPARC role (env SPARC_OIDC_ROLE_CLAIM)")
+	fs.StringVar(&c.dataKey, "data-key", env("SPARC_DATA_KEY", ""), "base64 32-byte key sealing personal details at rest (env SPARC_DATA_KEY); required with DATABASE_URL, kept in the data dir otherwise")
+	fs.DurationVar(&c.retention, "retention", envDuration("SPARC_RETENTION", 365*24*time.Hour), "purge person details and free text of referrals closed longer ago (env SPARC_RETENTION; 0 keeps them)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -166,7 +210,11 @@ func run(cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
-	a, err := app.New(ctx, pool, authCfg)
+	key, err := dataKey(cfg)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, pool, app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -186,6 +234,13 @@ func run(cfg config, log *slog.Logger) error {
 		if n > 0 {
 			log.Info("demo directory loaded", "assets", n)
 		}
+		na, err := areas.LoadDemo(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
+		if err != nil {
+			return fmt.Errorf("loading demo areas: %w", err)
+		}
+		if na > 0 {
+			log.Info("demo areas loaded (LSOA and MSOA boundaries, deprivation)", "areas", na)
+		}
 		keyFile := ""
 		if cfg.databaseURL == "" {
 			keyFile = filepath.Join(cfg.dataDir, "demo-keys.txt")
@@ -202,6 +257,7 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	a.Run(ctx)
 	log.Info("sparcd serving", "http", "http://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr())
 	if len(demoKeys) > 0 {
 		fmt.Fprintln(os.Stderr, "\nDemo API keys (demo data only; one per role):")

@@ -5,14 +5,21 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/audit"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/orgs"
+	"github.com/sparc-network/sparc/internal/oruk"
 	"github.com/sparc-network/sparc/internal/pagetoken"
+	"github.com/sparc-network/sparc/internal/referrals"
 	"github.com/sparc-network/sparc/internal/server"
 )
 
@@ -24,6 +31,25 @@ type App struct {
 	Organisations *orgs.Store
 	Keys          *auth.KeyStore
 	Auth          *auth.Layer
+	Areas         *areas.Store
+	Coverage      *coverage.Store
+	People        *referrals.People
+	Referrals     *referrals.Service
+	hub           *referrals.Hub
+	cfg           Config
+}
+
+// Config tunes an app; the zero value serves tests and benchmarks.
+type Config struct {
+	// Auth: rate limits and identity provider. Zero: DefaultAuth.
+	Auth auth.Config
+	// DataKey seals personal details at rest (32 bytes). Empty: a random
+	// key for this process only (tests, benchmarks); sparcd always sets one.
+	DataKey []byte
+	// Retention: person details and free text of referrals closed longer
+	// ago are purged. Zero: never.
+	Retention time.Duration
+	Logger    *slog.Logger
 }
 
 // DefaultAuth is the authorisation configuration when none is given:
@@ -31,37 +57,100 @@ type App struct {
 var DefaultAuth = auth.Config{RatePerSecond: 20, Burst: 40}
 
 // New builds the app over a migrated database. pool should be an
-// application pool (db.OpenApp) so row-level security applies. An optional
-// auth configuration replaces DefaultAuth.
-func New(ctx context.Context, pool *pgxpool.Pool, authCfg ...auth.Config) (*App, error) {
+// application pool (db.OpenApp) so row-level security applies.
+func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) {
 	tokens, err := pagetoken.LoadSigner(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	cfg := DefaultAuth
-	if len(authCfg) > 0 {
-		cfg = authCfg[0]
+	var cfg Config
+	if len(cfgs) > 0 {
+		cfg = cfgs[0]
 	}
-	layer, err := auth.New(pool, cfg)
+	if cfg.Auth.RatePerSecond == 0 && cfg.Auth.Burst == 0 {
+		oidc := cfg.Auth.OIDC
+		cfg.Auth = DefaultAuth
+		cfg.Auth.OIDC = oidc
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Auth.Logger == nil {
+		cfg.Auth.Logger = cfg.Logger
+	}
+	layer, err := auth.New(pool, cfg.Auth)
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.DataKey) == 0 {
+		cfg.DataKey = make([]byte, 32)
+		if _, err := rand.Read(cfg.DataKey); err != nil {
+			return nil, err
+		}
+	}
+	sealer, err := referrals.NewSealer(cfg.DataKey)
+	if err != nil {
+		return nil, err
+	}
+	people := referrals.NewPeople(pool, sealer)
+	hub := referrals.NewHub(cfg.Logger)
 	return &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
-		Keys: auth.NewKeyStore(pool), Auth: layer}, nil
+		Keys: auth.NewKeyStore(pool), Auth: layer,
+		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
+		People: people, Referrals: referrals.NewService(pool, people, tokens, hub), hub: hub, cfg: cfg}, nil
+}
+
+// Run does the app's background work until ctx ends: the referral
+// notification listener and the retention purge (hourly).
+func (a *App) Run(ctx context.Context) {
+	go a.hub.Listen(ctx, a.Pool)
+	if a.cfg.Retention <= 0 {
+		return
+	}
+	purge := func() {
+		r, p, err := referrals.Purge(ctx, a.Pool, time.Now().Add(-a.cfg.Retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.cfg.Logger.Error("retention purge failed", "err", err)
+		case r > 0 || p > 0:
+			a.cfg.Logger.Info("retention purge", "referrals", r, "people", p)
+		}
+	}
+	go func() {
+		purge()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				purge()
+			}
+		}
+	}()
 }
 
 // Services returns the API implementations to serve.
 func (a *App) Services() server.Services {
 	return server.Services{
-		Assets:        assets.NewService(a.Assets, a.Tokens),
-		Organisations: orgs.NewService(a.Organisations, a.Tokens),
-		APIKeys:       auth.NewKeyService(a.Keys, a.Tokens),
-		Audit:         audit.NewService(a.Pool, a.Tokens),
-		Auth:          a.Auth,
+		Assets:          assets.NewService(a.Assets, a.Tokens),
+		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
+		APIKeys:         auth.NewKeyService(a.Keys, a.Tokens),
+		Audit:           audit.NewService(a.Pool, a.Tokens),
+		DirectoryImport: oruk.NewImportService(a.Assets),
+		Areas:           areas.NewService(a.Areas, a.Tokens),
+		Coverage:        coverage.NewService(a.Coverage, nil),
+		People:          a.People,
+		Referrals:       a.Referrals,
+		Auth:            a.Auth,
 	}
 }
 
 // Routes returns the plain-HTTP handlers served beside the gateway.
 func (a *App) Routes() []server.Route {
-	return nil
+	var routes []server.Route
+	routes = append(routes, oruk.NewAPI(a.Pool, a.Assets, nil).Routes()...)
+	routes = append(routes, coverage.NewHTTP(coverage.NewService(a.Coverage, nil), a.Pool, nil).Routes()...)
+	return routes
 }

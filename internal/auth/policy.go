@@ -52,10 +52,22 @@ var Policy = map[string]Rule{
 	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin}, Audit: true, Resource: "organisation"},
 
 	// Keys and audit: admin only, and every call is itself audited.
-	"/sparc.v1.ApiKeyService/CreateApiKey":                           {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.ApiKeyService/ListApiKeys":                            {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.ApiKeyService/RevokeApiKey":                           {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key"},
-	"/sparc.v1.AuditService/ListAuditEvents":                         {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/CreateApiKey":   {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/ListApiKeys":    {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/RevokeApiKey":   {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key"},
+	"/sparc.v1.AuditService/ListAuditEvents": {Roles: []string{RoleAdmin}, Audit: true},
+	// People and referrals: need-to-know, always audited. Row-level
+	// security further limits every row to the organisations it concerns.
+	"/sparc.v1.PersonService/CreatePerson":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},
+	"/sparc.v1.PersonService/GetPerson":                              {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true, Resource: "person"},
+	"/sparc.v1.PersonService/UpdatePerson":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true, Resource: "person"},
+	"/sparc.v1.ReferralService/CreateReferral":                       {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},
+	"/sparc.v1.ReferralService/GetReferral":                          {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
+	"/sparc.v1.ReferralService/ListReferrals":                        {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true},
+	"/sparc.v1.ReferralService/TransitionReferral":                   {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
+	"/sparc.v1.ReferralService/RecordOutcome":                        {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
+	"/sparc.v1.ReferralService/WatchReferrals":                       {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true},
+	"/sparc.v1.ReferralService/GetReferralStats":                     {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor, RoleAreaAnalyst}, Audit: true},
 	"/grpc.health.v1.Health/Check":                                   {Public: true},
 	"/grpc.health.v1.Health/List":                                    {Public: true},
 	"/grpc.health.v1.Health/Watch":                                   {Public: true},

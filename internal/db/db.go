@@ -9,10 +9,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -121,7 +124,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // backoff, so fn must be safe to run again (it only touches the database
 // through tx).
 func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
-	const attempts = 5
+	attempts := 5
+	if isIdempotent(ctx) {
+		attempts = 15 // rides out a server restart of several seconds
+	}
 	rec := AuditFrom(ctx)
 	var err error
 	for i := 0; i < attempts; i++ {
@@ -140,16 +146,53 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(p
 		if err == nil && rec != nil {
 			rec.Written = true
 		}
+		if err != nil && isIdempotent(ctx) && connectionLost(err) {
+			// The commit may or may not have happened; an idempotent
+			// transaction finds its own earlier result when it runs again.
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(min(time.Duration(1<<i)*50*time.Millisecond, time.Second)):
+			}
+			continue
+		}
 		if !retryable(err) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(time.Duration(1<<i) * 5 * time.Millisecond):
+		case <-time.After(min(time.Duration(1<<i)*5*time.Millisecond, time.Second)):
 		}
 	}
 	return err
+}
+
+type idempotentKey struct{}
+
+// Idempotent marks ctx: transactions under it are safe to run again after
+// the connection was lost mid-way (e.g. they are keyed by a request id), so
+// InTx retries them on a fresh connection, riding out a database restart.
+func Idempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, true)
+}
+
+func isIdempotent(ctx context.Context) bool {
+	v, _ := ctx.Value(idempotentKey{}).(bool)
+	return v
+}
+
+// connectionLost reports failures of the connection rather than of the
+// statement: the server went away, was shut down, or is starting up.
+func connectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var netErr net.Error
+	return pgconn.SafeToRetry(err) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "failed to connect")
 }
 
 func retryable(err error) bool {

@@ -41,6 +41,14 @@ type Services struct {
 	Organisations sparcv1.OrganisationServiceServer
 	APIKeys       sparcv1.ApiKeyServiceServer
 	Audit         sparcv1.AuditServiceServer
+	// DirectoryImport upserts assets read from other directories (ORUK).
+	DirectoryImport sparcv1.DirectoryImportServiceServer
+	// Areas and Coverage serve neighbourhood coverage maps.
+	Areas    sparcv1.AreaServiceServer
+	Coverage sparcv1.CoverageServiceServer
+	// People and Referrals close the loop from link worker to group.
+	People    sparcv1.PersonServiceServer
+	Referrals sparcv1.ReferralServiceServer
 
 	// Auth is the authorisation layer, run inside the error-mapping and
 	// logging interceptors so its refusals are reported like any error.
@@ -59,6 +67,11 @@ func (svc Services) register(g *grpc.Server) {
 	sparcv1.RegisterOrganisationServiceServer(g, svc.Organisations)
 	sparcv1.RegisterApiKeyServiceServer(g, svc.APIKeys)
 	sparcv1.RegisterAuditServiceServer(g, svc.Audit)
+	sparcv1.RegisterDirectoryImportServiceServer(g, svc.DirectoryImport)
+	sparcv1.RegisterAreaServiceServer(g, svc.Areas)
+	sparcv1.RegisterCoverageServiceServer(g, svc.Coverage)
+	sparcv1.RegisterPersonServiceServer(g, svc.People)
+	sparcv1.RegisterReferralServiceServer(g, svc.Referrals)
 }
 
 // gateway adds every service's HTTP/JSON routes.
@@ -68,6 +81,11 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 		sparcv1.RegisterOrganisationServiceHandler,
 		sparcv1.RegisterApiKeyServiceHandler,
 		sparcv1.RegisterAuditServiceHandler,
+		sparcv1.RegisterDirectoryImportServiceHandler,
+		sparcv1.RegisterAreaServiceHandler,
+		sparcv1.RegisterCoverageServiceHandler,
+		sparcv1.RegisterPersonServiceHandler,
+		sparcv1.RegisterReferralServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			return err

@@ -154,7 +154,8 @@ type Env struct {
 
 // Options change the server a test gets.
 type Options struct {
-	Auth auth.Config // zero: app.DefaultAuth with a high rate limit
+	Auth      auth.Config   // zero: a rate limit high enough not to matter
+	Retention time.Duration // zero: no purge
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -165,11 +166,14 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	owner := NewPool(t)
 	pool := AppPool(t, owner)
 	ctx, cancel := context.WithCancel(context.Background())
-	authCfg := auth.Config{RatePerSecond: 10000, Burst: 10000}
-	if len(opts) > 0 && opts[0].Auth.RatePerSecond > 0 {
-		authCfg = opts[0].Auth
+	cfg := app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}}
+	if len(opts) > 0 {
+		if opts[0].Auth.RatePerSecond > 0 {
+			cfg.Auth = opts[0].Auth
+		}
+		cfg.Retention = opts[0].Retention
 	}
-	a, err := app.New(ctx, pool, authCfg)
+	a, err := app.New(ctx, pool, cfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("building app: %v", err)
@@ -186,6 +190,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		cancel()
 		t.Fatalf("starting server: %v", err)
 	}
+	a.Run(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr()}

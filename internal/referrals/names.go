@@ -1,0 +1,5 @@
+package referrals
+
+import "google.golang.org/protobuf/reflect/protoreflect"
+
+func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }

@@ -1,0 +1,636 @@
+// Package referrals is the closed loop of social prescribing: people held
+// by a link-worker service, referrals from them to community assets, the
+// Gravity Project status model with a timeline of every change, outcomes
+// (attendance, ONS4, SWEMWBS), a transactional outbox behind the live
+// inbox (WatchReferrals), aggregate statistics with small-number
+// suppression, and retention. Every row is guarded twice: by the service
+// (need-to-know views) and by row-level security on the tables.
+package referrals
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/pagetoken"
+	"github.com/sparc-network/sparc/internal/vocab"
+)
+
+// Service implements ReferralServiceServer.
+type Service struct {
+	sparcv1.UnimplementedReferralServiceServer
+	pool   *pgxpool.Pool
+	people *People
+	tokens *pagetoken.Signer
+	hub    *Hub
+}
+
+// NewService returns the referral service. hub wakes watchers.
+func NewService(pool *pgxpool.Pool, people *People, tokens *pagetoken.Signer, hub *Hub) *Service {
+	return &Service{pool: pool, people: people, tokens: tokens, hub: hub}
+}
+
+var priorityCode = map[sparcv1.ReferralPriority]string{
+	sparcv1.ReferralPriority_REFERRAL_PRIORITY_UNSPECIFIED: "routine",
+	sparcv1.ReferralPriority_REFERRAL_PRIORITY_ROUTINE:     "routine",
+	sparcv1.ReferralPriority_REFERRAL_PRIORITY_URGENT:      "urgent",
+}
+
+const referralColumns = `r.id, r.person_id, r.referring_org, r.link_worker, r.asset_id, r.provider_org, r.reasons,
+	r.provider_note, r.priority, r.status, r.status_reason, r.shared_person, r.sessions_attended, r.first_attended_at,
+	r.baseline_ons4, r.baseline_swemwbs, r.baseline_at, r.followup_ons4, r.followup_swemwbs, r.followup_at,
+	r.what_changed, r.created_at, r.updated_at, r.version, r.holds_place, r.request_hash`
+
+type referralRow struct {
+	id, person, referrer, asset uuid.UUID
+	provider                    *uuid.UUID
+	linkWorker                  string
+	reasons                     []string
+	note, priority, status      string
+	reason                      string
+	shared                      []byte
+	attended                    int32
+	firstAttended               *time.Time
+	bOns4, bSwem, fOns4, fSwem  []int16
+	bAt, fAt                    *time.Time
+	whatChanged                 string
+	created, updated            time.Time
+	version                     int64
+	holdsPlace                  bool
+	requestHash                 []byte
+}
+
+func scanReferral(r pgx.Row) (*referralRow, error) {
+	var x referralRow
+	err := r.Scan(&x.id, &x.person, &x.referrer, &x.linkWorker, &x.asset, &x.provider, &x.reasons, &x.note,
+		&x.priority, &x.status, &x.reason, &x.shared, &x.attended, &x.firstAttended, &x.bOns4, &x.bSwem, &x.bAt,
+		&x.fOns4, &x.fSwem, &x.fAt, &x.whatChanged, &x.created, &x.updated, &x.version, &x.holdsPlace, &x.requestHash)
+	return &x, err
+}
+
+func (x *referralRow) etag() string { return versionTag(x.id, x.version, x.updated) }
+
+// sideOf says how the caller relates to the referral.
+func (x *referralRow) sideOf(p *auth.Principal) side {
+	switch {
+	case p.Org == x.referrer.String() && (p.Role == auth.RoleLinkWorker || p.Role == auth.RoleAdmin):
+		return referrer
+	case x.provider != nil && p.Org == x.provider.String() && (p.Role == auth.RoleGroupEditor || p.Role == auth.RoleAdmin):
+		return provider
+	}
+	return 0
+}
+
+func ints(xs []int16) []int32 {
+	out := make([]int32, len(xs))
+	for i, x := range xs {
+		out[i] = int32(x)
+	}
+	return out
+}
+
+// view renders a referral for a caller on side s: the provider sees the
+// person only as consent allows; the referrer sees the person's current
+// details.
+func (s *Service) view(ctx context.Context, tx pgx.Tx, x *referralRow, sd side) (*sparcv1.Referral, error) {
+	r := &sparcv1.Referral{
+		Id: x.id.String(), PersonId: x.person.String(), ReferringOrganisationId: x.referrer.String(),
+		LinkWorker: x.linkWorker, AssetId: x.asset.String(), Reasons: x.reasons, ProviderNote: x.note,
+		Priority: priorityFromCode(x.priority), Status: statusFromCode[x.status], StatusReason: x.reason,
+		CreateTime: timestamppb.New(x.created), UpdateTime: timestamppb.New(x.updated), Etag: x.etag(),
+	}
+	if x.provider != nil {
+		r.ProviderOrganisationId = x.provider.String()
+	}
+	o := &sparcv1.Outcome{SessionsAttended: x.attended, WhatChanged: x.whatChanged}
+	if x.firstAttended != nil {
+		o.FirstAttendedTime = timestamppb.New(*x.firstAttended)
+	}
+	if x.bOns4 != nil || x.bSwem != nil {
+		o.Baseline = &sparcv1.WellbeingMeasure{Ons4: ints(x.bOns4), Swemwbs: ints(x.bSwem)}
+		if x.bAt != nil {
+			o.Baseline.Time = timestamppb.New(*x.bAt)
+		}
+	}
+	if x.fOns4 != nil || x.fSwem != nil {
+		o.FollowUp = &sparcv1.WellbeingMeasure{Ons4: ints(x.fOns4), Swemwbs: ints(x.fSwem)}
+		if x.fAt != nil {
+			o.FollowUp.Time = timestamppb.New(*x.fAt)
+		}
+	}
+	r.Outcome = o
+	switch sd {
+	case referrer:
+		p, err := s.people.get(ctx, tx, x.person, false)
+		if err == nil {
+			r.Person = &sparcv1.SharedPerson{DisplayName: p.GetDisplayName(), AgeBand: p.GetAgeBand(),
+				ContactMethod: p.GetContactMethod(), Contact: p.GetContact(), WhatMatters: p.GetWhatMatters()}
+		} else if !errors.Is(err, apierr.ErrNotFound) { // purged people simply have no details
+			return nil, err
+		}
+	case provider:
+		sp, personal, err := s.people.openShared(x.shared)
+		if err != nil {
+			return nil, err
+		}
+		r.Person = sp
+		if !personal {
+			// No consent (or an objection): the free-text note may name
+			// the person too, so the provider does not get it either.
+			r.ProviderNote = ""
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT time, actor, COALESCE(actor_org::text, ''), from_status, to_status, reason, note
+		FROM referral_events WHERE referral_id = $1 ORDER BY id`, x.id)
+	if err != nil {
+		return nil, fmt.Errorf("reading timeline: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e sparcv1.ReferralEvent
+		var t time.Time
+		var from, to string
+		if err := rows.Scan(&t, &e.Actor, &e.ActorOrganisationId, &from, &to, &e.Reason, &e.Note); err != nil {
+			return nil, err
+		}
+		e.Time, e.FromStatus, e.ToStatus = timestamppb.New(t), statusFromCode[from], statusFromCode[to]
+		r.Timeline = append(r.Timeline, &e)
+	}
+	return r, rows.Err()
+}
+
+func priorityFromCode(c string) sparcv1.ReferralPriority {
+	if c == "urgent" {
+		return sparcv1.ReferralPriority_REFERRAL_PRIORITY_URGENT
+	}
+	return sparcv1.ReferralPriority_REFERRAL_PRIORITY_ROUTINE
+}
+
+func parseUUID(field, s, prefix string, v *apierr.InvalidArgument) uuid.UUID {
+	id, err := uuid.Parse(strings.TrimPrefix(s, prefix))
+	if err != nil {
+		v.Add(field, "is not an id (a UUID)")
+	}
+	return id
+}
+
+// CreateReferral sends a person to an asset. It is idempotent by
+// request_id: a retry with the same id and request returns the first
+// referral; the same id with a different request is refused.
+func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferralRequest) (*sparcv1.Referral, error) {
+	var v apierr.InvalidArgument
+	if rid := req.GetRequestId(); rid == "" || len(rid) > 100 {
+		v.Add("request_id", "is required (1 to 100 characters, e.g. a UUID); it makes retries safe")
+	}
+	personID := parseUUID("person_id", req.GetPersonId(), "people/", &v)
+	assetID := parseUUID("asset_id", req.GetAssetId(), "assets/", &v)
+	for i, r := range req.GetReasons() {
+		if !vocab.IsCategory(r) {
+			v.Add(fmt.Sprintf("reasons[%d]", i), "unknown category %q", r)
+		}
+	}
+	if utf8.RuneCountInString(req.GetProviderNote()) > 2000 {
+		v.Add("provider_note", "is longer than 2,000 characters")
+	}
+	if _, ok := priorityCode[req.GetPriority()]; !ok {
+		v.Add("priority", "unknown priority")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	fingerprint := proto.Clone(req).(*sparcv1.CreateReferralRequest)
+	fingerprint.RequestId = ""
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(fingerprint)
+	hash := sha256.Sum256(b)
+	status := "requested"
+	if req.GetDraft() {
+		status = "draft"
+	}
+	reasons := req.GetReasons()
+	if reasons == nil {
+		reasons = []string{}
+	}
+
+	var out *sparcv1.Referral
+	// A lost connection may hide a commit; retrying is safe because the
+	// request id finds the first result.
+	err := db.InTx(db.Idempotent(ctx), s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		id := uuid.New()
+		var existing *referralRow
+		x, err := scanReferral(tx.QueryRow(ctx, `SELECT `+referralColumns+` FROM referrals r
+			WHERE r.referring_org = $1 AND r.request_id = $2`, caller.Org, req.GetRequestId()))
+		switch {
+		case err == nil:
+			existing = x
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if existing == nil {
+			person, err := s.people.get(ctx, tx, personID, false)
+			if err != nil {
+				return err
+			}
+			var provider *uuid.UUID
+			var assetStatus string
+			var accepting bool
+			err = tx.QueryRow(ctx, `SELECT owner_organisation, status, accepting_referrals FROM assets WHERE id = $1`, assetID).
+				Scan(&provider, &assetStatus, &accepting)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("asset %s: %w", assetID, apierr.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			if assetStatus != "active" || !accepting || provider == nil {
+				return &apierr.PreconditionError{Type: "ASSET_NOT_ACCEPTING", Subject: "assets/" + assetID.String(),
+					Description: fmt.Sprintf("asset %s is not accepting referrals (status %s, accepting_referrals %v)", assetID, assetStatus, accepting)}
+			}
+			shared, err := s.people.shared(person)
+			if err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org,
+				reasons, provider_note, priority, status, shared_person, request_id, request_hash, requested_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $10 = 'requested' THEN clock_timestamp() END)
+				ON CONFLICT (referring_org, request_id) DO NOTHING`,
+				id, personID, caller.Org, caller.Name, assetID, provider, reasons, req.GetProviderNote(),
+				priorityCode[req.GetPriority()], status, shared, req.GetRequestId(), hash[:])
+			if err != nil {
+				return fmt.Errorf("inserting referral: %w", err)
+			}
+			if tag.RowsAffected() == 1 {
+				if err := appendEvent(ctx, tx, id, caller, "", status, "", "", "created"); err != nil {
+					return err
+				}
+			}
+			if existing, err = scanReferral(tx.QueryRow(ctx, `SELECT `+referralColumns+` FROM referrals r
+				WHERE r.referring_org = $1 AND r.request_id = $2`, caller.Org, req.GetRequestId())); err != nil {
+				return err
+			}
+		}
+		if string(existing.requestHash) != string(hash[:]) {
+			return apierr.Invalid("request_id", "was already used for a different referral; use a new request_id for a new referral")
+		}
+		out, err = s.view(ctx, tx, existing, referrer)
+		return err
+	})
+	return out, err
+}
+
+// appendEvent writes the timeline entry and the outbox row of one change
+// and wakes watchers once the transaction commits.
+func appendEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, p *auth.Principal, from, to, reason, note, kind string) error {
+	_, err := tx.Exec(ctx, `WITH r AS (SELECT referring_org, provider_org FROM referrals WHERE id = $1),
+		ev AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, from_status, to_status, reason, note)
+		       SELECT $1, r.referring_org, r.provider_org, $2, $3, $4, $5, $6, $7 FROM r)
+		INSERT INTO referral_outbox (referral_id, referring_org, provider_org, type, from_status, to_status)
+		SELECT $1, r.referring_org, r.provider_org, $8, $4, $5 FROM r`,
+		id, p.Name, p.Org, from, to, reason, note, kind)
+	if err != nil {
+		return fmt.Errorf("recording referral change: %w", err)
+	}
+	_, err = tx.Exec(ctx, `SELECT pg_notify('sparc_referrals', '')`)
+	return err
+}
+
+// load reads a referral for the caller, locking it for a change. Rows the
+// caller's organisation is not party to are invisible (row-level security)
+// and come back as not found.
+func (s *Service) load(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (*referralRow, side, error) {
+	q := `SELECT ` + referralColumns + ` FROM referrals r WHERE r.id = $1`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	x, err := scanReferral(tx.QueryRow(ctx, q, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, fmt.Errorf("referral %s: %w", id, apierr.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	sd := x.sideOf(auth.FromContext(ctx))
+	if sd == 0 {
+		return nil, 0, fmt.Errorf("referral %s: %w", id, apierr.ErrNotFound)
+	}
+	return x, sd, nil
+}
+
+// GetReferral returns a referral as the caller's side may see it.
+func (s *Service) GetReferral(ctx context.Context, req *sparcv1.GetReferralRequest) (*sparcv1.Referral, error) {
+	var v apierr.InvalidArgument
+	id := parseUUID("id", req.GetId(), "referrals/", &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out *sparcv1.Referral
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		x, sd, err := s.load(ctx, tx, id, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.view(ctx, tx, x, sd)
+		return err
+	})
+	return out, err
+}
+
+type listCursor struct {
+	Updated int64     `json:"u"`
+	ID      uuid.UUID `json:"i"`
+}
+
+// ListReferrals lists the caller's organisation's referrals, newest change first.
+func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsRequest) (*sparcv1.ListReferralsResponse, error) {
+	var v apierr.InvalidArgument
+	limit := int(req.GetPageSize())
+	switch {
+	case limit < 0:
+		v.Add("page_size", "must not be negative")
+	case limit == 0:
+		limit = 20
+	case limit > 100:
+		limit = 100
+	}
+	caller := auth.FromContext(ctx)
+	where := []string{"(r.referring_org = $1 OR r.provider_org = $1)"}
+	args := []any{caller.Org}
+	switch req.GetSide() {
+	case "":
+	case "referring":
+		where[0] = "r.referring_org = $1"
+	case "providing":
+		where[0] = "r.provider_org = $1"
+	default:
+		v.Add("side", "must be referring, providing or empty")
+	}
+	var statuses []string
+	for i, st := range req.GetStatuses() {
+		c, ok := statusCode[st]
+		if !ok {
+			v.Add(fmt.Sprintf("statuses[%d]", i), "unknown status")
+		}
+		statuses = append(statuses, c)
+	}
+	if len(statuses) > 0 {
+		args = append(args, statuses)
+		where = append(where, "r.status = ANY($"+strconv.Itoa(len(args))+")")
+	}
+	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListReferralsRequest) { r.PageToken, r.PageSize = "", 0 })
+	if req.GetPageToken() != "" {
+		var c listCursor
+		if err := s.tokens.Decode(req.GetPageToken(), hash, &c); err != nil {
+			v.Add("page_token", "%v", err)
+		}
+		args = append(args, time.UnixMicro(c.Updated), c.ID)
+		where = append(where, fmt.Sprintf("(r.updated_at, r.id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	resp := &sparcv1.ListReferralsResponse{}
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		resp.Referrals = nil
+		rows, err := tx.Query(ctx, `SELECT `+referralColumns+` FROM referrals r WHERE `+strings.Join(where, " AND ")+
+			` ORDER BY r.updated_at DESC, r.id DESC LIMIT `+strconv.Itoa(limit+1), args...)
+		if err != nil {
+			return fmt.Errorf("listing referrals: %w", err)
+		}
+		var list []*referralRow
+		for rows.Next() {
+			x, err := scanReferral(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, x)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(list) > limit {
+			list = list[:limit]
+			last := list[limit-1]
+			if resp.NextPageToken, err = s.tokens.Encode(hash, listCursor{Updated: last.updated.UnixMicro(), ID: last.id}); err != nil {
+				return err
+			}
+		}
+		for _, x := range list {
+			r, err := s.view(ctx, tx, x, x.sideOf(caller))
+			if err != nil {
+				return err
+			}
+			resp.Referrals = append(resp.Referrals, r)
+		}
+		return nil
+	})
+	return resp, err
+}
+
+// TransitionReferral moves a referral along the status model.
+func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.TransitionReferralRequest) (*sparcv1.Referral, error) {
+	var v apierr.InvalidArgument
+	id := parseUUID("id", req.GetId(), "referrals/", &v)
+	to, ok := statusCode[req.GetToStatus()]
+	if !ok {
+		v.Add("to_status", "must be a referral status")
+	}
+	if to != "" && len(reasons[to]) > 0 && !validReason(to, req.GetReason()) {
+		v.Add("reason", "moving to %s needs a reason, one of: %s", to, strings.Join(reasons[to], ", "))
+	}
+	if len(reasons[to]) == 0 && req.GetReason() != "" {
+		v.Add("reason", "%s takes no reason", to)
+	}
+	if utf8.RuneCountInString(req.GetNote()) > 2000 {
+		v.Add("note", "is longer than 2,000 characters")
+	}
+	if e := req.GetEtag(); e != "" && len(e) != 16 {
+		v.Add("etag", "%q is not an etag returned by this API", e)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	var out *sparcv1.Referral
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		x, sd, err := s.load(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if req.GetEtag() != "" && req.GetEtag() != x.etag() {
+			return fmt.Errorf("referral %s: %w", id, apierr.ErrStaleEtag)
+		}
+		if !canMove(x.status, to, sd) {
+			return &apierr.PreconditionError{Type: "INVALID_TRANSITION", Subject: "referrals/" + id.String(),
+				Description: fmt.Sprintf("the %s cannot move a referral from %s to %s; allowed now: %s",
+					sideName(sd), x.status, to, statusNames(allowed(x.status, sd)))}
+		}
+		holds := x.holdsPlace
+		switch {
+		case to == "accepted":
+			if err := takePlace(ctx, tx, x.asset); err != nil {
+				return err
+			}
+			holds = true
+		case terminal[to] && x.holdsPlace:
+			if _, err := tx.Exec(ctx, `UPDATE asset_places SET taken = taken - 1 WHERE asset_id = $1 AND taken > 0`, x.asset); err != nil {
+				return err
+			}
+			holds = false
+		}
+		if _, err := tx.Exec(ctx, `UPDATE referrals SET status = $2, status_reason = $3, holds_place = $4,
+			requested_at = CASE WHEN $2 = 'requested' AND requested_at IS NULL THEN clock_timestamp() ELSE requested_at END,
+			accepted_at = CASE WHEN $2 = 'accepted' AND accepted_at IS NULL THEN clock_timestamp() ELSE accepted_at END,
+			closed_at = CASE WHEN $5 THEN clock_timestamp() ELSE NULL END,
+			version = version + 1, updated_at = clock_timestamp() WHERE id = $1`,
+			id, to, req.GetReason(), holds, terminal[to]); err != nil {
+			return fmt.Errorf("updating referral: %w", err)
+		}
+		if err := appendEvent(ctx, tx, id, caller, x.status, to, req.GetReason(), req.GetNote(), "status_changed"); err != nil {
+			return err
+		}
+		x, _, err = s.load(ctx, tx, id, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.view(ctx, tx, x, sd)
+		return err
+	})
+	return out, err
+}
+
+// takePlace takes one place on an asset that counts places; an asset
+// without a capacity has no limit.
+func takePlace(ctx context.Context, tx pgx.Tx, asset uuid.UUID) error {
+	var capacity *int32
+	if err := tx.QueryRow(ctx, `SELECT capacity FROM assets WHERE id = $1`, asset).Scan(&capacity); err != nil {
+		return fmt.Errorf("reading capacity: %w", err)
+	}
+	if capacity == nil {
+		return nil
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO asset_places AS p (asset_id, taken) SELECT $1, 1 WHERE $2 > 0
+		ON CONFLICT (asset_id) DO UPDATE SET taken = p.taken + 1 WHERE p.taken < $2`, asset, *capacity)
+	if err != nil {
+		return fmt.Errorf("taking a place: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return &apierr.PreconditionError{Type: "NO_PLACE_LEFT", Subject: "assets/" + asset.String(),
+			Description: fmt.Sprintf("all %d places of asset %s are taken; keep the referral requested as a waiting list", *capacity, asset)}
+	}
+	return nil
+}
+
+func validMeasure(m *sparcv1.WellbeingMeasure, field string, v *apierr.InvalidArgument) {
+	if m == nil {
+		return
+	}
+	if n := len(m.GetOns4()); n != 0 && n != 4 {
+		v.Add(field+".ons4", "needs the four ONS4 items, got %d", n)
+	}
+	for i, x := range m.GetOns4() {
+		if x < 0 || x > 10 {
+			v.Add(fmt.Sprintf("%s.ons4[%d]", field, i), "must be 0 to 10")
+		}
+	}
+	if n := len(m.GetSwemwbs()); n != 0 && n != 7 {
+		v.Add(field+".swemwbs", "needs the seven SWEMWBS items, got %d", n)
+	}
+	for i, x := range m.GetSwemwbs() {
+		if x < 1 || x > 5 {
+			v.Add(fmt.Sprintf("%s.swemwbs[%d]", field, i), "must be 1 to 5")
+		}
+	}
+	if len(m.GetOns4()) == 0 && len(m.GetSwemwbs()) == 0 {
+		v.Add(field, "has no measures")
+	}
+}
+
+func smallints(xs []int32) []int16 {
+	if len(xs) == 0 {
+		return nil
+	}
+	out := make([]int16, len(xs))
+	for i, x := range xs {
+		out[i] = int16(x)
+	}
+	return out
+}
+
+// RecordOutcome records attendance and wellbeing measures (either side).
+func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeRequest) (*sparcv1.Referral, error) {
+	var v apierr.InvalidArgument
+	id := parseUUID("id", req.GetId(), "referrals/", &v)
+	if req.SessionsAttended != nil && (req.GetSessionsAttended() < 0 || req.GetSessionsAttended() > 1000) {
+		v.Add("sessions_attended", "must be 0 to 1000")
+	}
+	validMeasure(req.GetBaseline(), "baseline", &v)
+	validMeasure(req.GetFollowUp(), "follow_up", &v)
+	if utf8.RuneCountInString(req.GetWhatChanged()) > 2000 {
+		v.Add("what_changed", "is longer than 2,000 characters")
+	}
+	if req.SessionsAttended == nil && req.GetBaseline() == nil && req.GetFollowUp() == nil && req.GetWhatChanged() == "" {
+		v.Add("sessions_attended", "give attendance, a measure or what changed")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	var out *sparcv1.Referral
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		x, sd, err := s.load(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if req.GetEtag() != "" && req.GetEtag() != x.etag() {
+			return fmt.Errorf("referral %s: %w", id, apierr.ErrStaleEtag)
+		}
+		if x.status == "draft" || x.status == "entered_in_error" {
+			return &apierr.PreconditionError{Type: "NO_OUTCOME_YET", Subject: "referrals/" + id.String(),
+				Description: fmt.Sprintf("a referral in status %s has no outcome to record", x.status)}
+		}
+		attended := x.attended
+		if req.SessionsAttended != nil {
+			attended = req.GetSessionsAttended()
+		}
+		b, f := req.GetBaseline(), req.GetFollowUp()
+		_, err = tx.Exec(ctx, `UPDATE referrals SET sessions_attended = $2,
+			first_attended_at = CASE WHEN $2 > 0 AND first_attended_at IS NULL THEN clock_timestamp() ELSE first_attended_at END,
+			baseline_ons4 = COALESCE($3, baseline_ons4), baseline_swemwbs = COALESCE($4, baseline_swemwbs),
+			baseline_at = CASE WHEN $5 THEN clock_timestamp() ELSE baseline_at END,
+			followup_ons4 = COALESCE($6, followup_ons4), followup_swemwbs = COALESCE($7, followup_swemwbs),
+			followup_at = CASE WHEN $8 THEN clock_timestamp() ELSE followup_at END,
+			what_changed = CASE WHEN $9 <> '' THEN $9 ELSE what_changed END,
+			version = version + 1, updated_at = clock_timestamp() WHERE id = $1`,
+			id, attended, smallints(b.GetOns4()), smallints(b.GetSwemwbs()), b != nil,
+			smallints(f.GetOns4()), smallints(f.GetSwemwbs()), f != nil, req.GetWhatChanged())
+		if err != nil {
+			return fmt.Errorf("recording outcome: %w", err)
+		}
+		if err := appendEvent(ctx, tx, id, caller, x.status, x.status, "", "", "outcome_recorded"); err != nil {
+			return err
+		}
+		if x, _, err = s.load(ctx, tx, id, false); err != nil {
+			return err
+		}
+		out, err = s.view(ctx, tx, x, sd)
+		return err
+	})
+	return out, err
+}

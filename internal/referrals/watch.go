@@ -1,0 +1,203 @@
+package referrals
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/db"
+)
+
+// Hub turns PostgreSQL notifications on the sparc_referrals channel into
+// wake-ups for watchers. Notifications only wake: the outbox is the truth,
+// so a missed notification delays a change by at most the poll interval
+// and never loses it.
+type Hub struct {
+	mu   sync.Mutex
+	wake chan struct{}
+	log  *slog.Logger
+}
+
+// NewHub returns a hub; run Listen to feed it.
+func NewHub(log *slog.Logger) *Hub {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Hub{wake: make(chan struct{}), log: log}
+}
+
+// wait returns a channel closed at the next notification.
+func (h *Hub) wait() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.wake
+}
+
+func (h *Hub) broadcast() {
+	h.mu.Lock()
+	close(h.wake)
+	h.wake = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// Listen holds one connection in LISTEN until ctx ends, reconnecting after
+// failures.
+func (h *Hub) Listen(ctx context.Context, pool *pgxpool.Pool) {
+	for ctx.Err() == nil {
+		err := h.listenOnce(ctx, pool)
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.Warn("referral notifications interrupted; polling until reconnected", "err", err)
+		h.broadcast()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (h *Hub) listenOnce(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN sparc_referrals"); err != nil {
+		return err
+	}
+	// The connection returns to the pool with LISTEN still on unless unlistened.
+	defer conn.Exec(context.Background(), "UNLISTEN *") //nolint:errcheck
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		h.broadcast()
+	}
+}
+
+// pollInterval bounds the delay when a notification is missed.
+const pollInterval = time.Second
+
+type cursor struct {
+	txid uint64
+	seq  int64
+}
+
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatUint(c.txid, 10) + ":" + strconv.FormatInt(c.seq, 10)))
+}
+
+func parseCursor(s string) (cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, err
+	}
+	a, bs, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return cursor{}, errors.New("malformed")
+	}
+	var c cursor
+	if c.txid, err = strconv.ParseUint(a, 10, 64); err != nil {
+		return cursor{}, err
+	}
+	if c.seq, err = strconv.ParseInt(bs, 10, 64); err != nil {
+		return cursor{}, err
+	}
+	return c, nil
+}
+
+// WatchReferrals streams the changes to the caller's organisation's
+// referrals after the cursor, in (txid, seq) order, only past the horizon
+// of finished transactions: nothing committed later can sort before what
+// was sent, so a client resuming from its last cursor sees every change
+// exactly once, across reconnects and server restarts.
+func (s *Service) WatchReferrals(req *sparcv1.WatchReferralsRequest, stream grpc.ServerStreamingServer[sparcv1.ReferralChange]) error {
+	ctx := stream.Context()
+	var cur cursor
+	switch req.GetCursor() {
+	case "":
+	case "now":
+		err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&cur.txid)
+		})
+		if err != nil {
+			return err
+		}
+	default:
+		c, err := parseCursor(req.GetCursor())
+		if err != nil {
+			return apierr.Invalid("cursor", "is not a cursor from WatchReferrals (or \"now\")")
+		}
+		cur = c
+	}
+	for {
+		wake := s.hub.wait()
+		n, err := s.deliver(ctx, stream, &cur)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			continue // there may be more past the batch
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer[sparcv1.ReferralChange], cur *cursor) (int, error) {
+	var batch []*sparcv1.ReferralChange
+	var last []cursor
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		batch, last = batch[:0], last[:0]
+		rows, err := tx.Query(ctx, `SELECT txid::text::bigint, seq, referral_id, type, from_status, to_status, time
+			FROM referral_outbox
+			WHERE (txid, seq) > ($1::text::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY txid, seq LIMIT 500`, strconv.FormatUint(cur.txid, 10), cur.seq)
+		if err != nil {
+			return fmt.Errorf("reading referral changes: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c cursor
+			var id uuid.UUID
+			var kind, from, to string
+			var t time.Time
+			if err := rows.Scan(&c.txid, &c.seq, &id, &kind, &from, &to, &t); err != nil {
+				return err
+			}
+			batch = append(batch, &sparcv1.ReferralChange{Cursor: c.String(), ReferralId: id.String(), Type: kind,
+				FromStatus: statusFromCode[from], ToStatus: statusFromCode[to], Time: timestamppb.New(t)})
+			last = append(last, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, ch := range batch {
+		if err := stream.Send(ch); err != nil {
+			return i, err
+		}
+		*cur = last[i]
+	}
+	return len(batch), nil
+}
