@@ -37,7 +37,7 @@ func newWorld(t *testing.T, capacity int32) *world {
 	w.outside = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, otherOrg, auth.RoleLinkWorker)))
 	w.analyst = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, otherOrg, auth.RoleAreaAnalyst)))
 	a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group",
-		Location:          &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"},
+		Location:           &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"},
 		AcceptingReferrals: true, OwnerOrganisation: w.groupOrg}
 	if capacity > 0 {
 		a.Capacity = proto.Int32(capacity)
