@@ -31,6 +31,7 @@ type SearchQuery struct {
 	AcceptingReferrals *bool
 	OpenAt             *time.Time
 	Text               string // already reduced to prefix terms, see textQuery
+	HasPlaces          bool
 	Statuses           []string
 
 	Limit int
@@ -72,8 +73,14 @@ func (a *args) add(v any) string {
 // sphere distance PostGIS computes for geography; the radius test uses the
 // same sphere (use_spheroid = false) so the filter and the order agree.
 func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
-	sql, p := SearchSQL(q)
-	rows, err := s.pool.Query(ctx, sql, p...)
+	br := s.pool.SendBatch(ctx, SearchBatch(q))
+	defer br.Close()
+	if q.Near != nil {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("searching assets: %w", err)
+		}
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("searching assets: %w", err)
 	}
@@ -98,9 +105,37 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 	return hits, nil
 }
 
-// SearchSQL returns the statement and arguments Search runs for q. The
-// benchmark runs the same statement directly to measure the service's
+// knnPlanSQL keeps a point search on the GiST index walked in distance
+// order (KNN), which reads about one page of rows however many assets the
+// radius holds. PostGIS estimates ST_DWithin on geography at a handful of
+// rows, so the planner otherwise prefers a bitmap scan that reads and sorts
+// every asset in the circle: 18 ms instead of 0.4 ms at 100k assets, and
+// ten times more at 1M. The settings are transaction-local: they end with
+// the implicit transaction of the batch (one round trip, one Sync).
+const knnPlanSQL = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)`
+
+// SearchBatch returns what Search sends for q in one round trip: for point
+// searches the planner settings above, then the search statement. The
+// benchmark sends the same batch directly to measure the service's
 // overhead against its limit.
+func SearchBatch(q SearchQuery) *pgx.Batch {
+	b := &pgx.Batch{}
+	if q.Near != nil {
+		b.Queue(knnPlanSQL)
+	}
+	sql, p := SearchSQL(q)
+	b.Queue(sql, p...)
+	return b
+}
+
+// SearchSQL returns the statement and arguments Search runs for q.
+//
+// A point search is a KNN scan in a subquery: the nearest Limit+1 rows by
+// distance alone (the only order the index can give), WITH TIES so that no
+// asset at the same distance as the last one is cut off; the outer query
+// then orders by (distance, id), the page order, and keeps Limit+1. Every
+// row of the true page is in the subquery: those nearer than the last
+// distance are, and WITH TIES adds all at that distance.
 func SearchSQL(q SearchQuery) (string, []any) {
 	var p args
 	var where []string
@@ -114,7 +149,9 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	}
 	if q.BBox != nil {
 		b := q.BBox
-		where = append(where, "a.location::geometry && ST_MakeEnvelope("+p.add(b[0])+", "+p.add(b[1])+", "+p.add(b[2])+", "+p.add(b[3])+", 4326)")
+		// ST_Intersects, not a bare &&: the index compares float4 boxes,
+		// which let through points up to ~0.5 m outside the box.
+		where = append(where, "ST_Intersects(a.location::geometry, ST_MakeEnvelope("+p.add(b[0])+", "+p.add(b[1])+", "+p.add(b[2])+", "+p.add(b[3])+", 4326))")
 	}
 	if q.WithinGeoJSON != "" {
 		where = append(where, "ST_Intersects(a.location::geometry, ST_SetSRID(ST_GeomFromGeoJSON("+p.add(q.WithinGeoJSON)+"), 4326))")
@@ -150,6 +187,9 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	if q.OpenAt != nil {
 		where = append(where, openAtSQL(p.add(*q.OpenAt)))
 	}
+	if q.HasPlaces {
+		where = append(where, "(a.capacity IS NULL OR a.capacity > COALESCE((SELECT pl.taken FROM asset_places pl WHERE pl.asset_id = a.id), 0))")
+	}
 	where = append(where, "a.status = ANY("+p.add(q.Statuses)+"::text[])")
 
 	var order string
@@ -170,6 +210,14 @@ func SearchSQL(q SearchQuery) (string, []any) {
 		if q.After != nil {
 			where = append(where, `(a.name COLLATE "C", a.id) > (`+p.add(q.After.Name)+`::text COLLATE "C", `+p.add(q.After.ID)+`::uuid)`)
 		}
+	}
+	if q.Near != nil {
+		limit := p.add(q.Limit + 1)
+		sql := "SELECT " + selectColumns + ", a.knn_distance, " + rankExpr +
+			" FROM (SELECT a.*, " + distExpr + " AS knn_distance FROM assets a WHERE " + strings.Join(where, " AND ") +
+			" ORDER BY " + distExpr + " FETCH FIRST " + limit + " ROWS WITH TIES) a" +
+			" ORDER BY a.knn_distance, a.id LIMIT " + limit
+		return sql, p
 	}
 	sql := "SELECT " + selectColumns + ", " + distExpr + ", " + rankExpr +
 		" FROM assets a WHERE " + strings.Join(where, " AND ") +

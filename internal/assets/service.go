@@ -101,15 +101,23 @@ func (s *Service) UpdateAsset(ctx context.Context, req *sparcv1.UpdateAssetReque
 	if len(paths) == 0 {
 		paths = writableFields
 	}
+	// Output-only fields in a mask are ignored (AIP-203): an HTTP client
+	// PATCHing back the document it read sends them, and the gateway puts
+	// every field of the body in the mask.
+	kept := make([]string, 0, len(paths))
 	for i, p := range paths {
-		if !updatable[p] {
+		switch {
+		case outputOnly[p]:
+		case !updatable[p]:
 			v.Add("update_mask.paths["+strconv.Itoa(i)+"]", "%q is not an updatable field (one of: %s)", p, strings.Join(updatablePaths(), ", "))
+		default:
+			kept = append(kept, p)
 		}
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	mask := &fieldmaskpb.FieldMask{Paths: paths}
+	mask := &fieldmaskpb.FieldMask{Paths: kept}
 	p := auth.FromContext(ctx)
 	return s.store.Update(ctx, id, in.GetEtag(), canWrite(p, id), func(cur *sparcv1.Asset) error {
 		applyMask(cur, in, mask)
@@ -287,6 +295,7 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 		q.Age = &age
 	}
 	q.AcceptingReferrals = req.AcceptingReferrals
+	q.HasPlaces = req.GetHasPlaces()
 	if t := req.GetOpenAt(); t != nil {
 		if err := t.CheckValid(); err != nil {
 			v.Add("open_at", "%v", err)

@@ -99,17 +99,137 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 	a.CreateTime = timestamppb.New(r.created)
 	a.UpdateTime = timestamppb.New(r.updated)
 	a.Etag = etag(r.id, r.version, r.updated)
-	var ss []sessionJSON
-	if err := json.Unmarshal(r.sessions, &ss); err != nil {
-		return nil, fmt.Errorf("decoding sessions of asset %s: %w", a.Id, err)
+	ss, ok := scanSessions(r.sessions)
+	if !ok {
+		var js []sessionJSON
+		if err := json.Unmarshal(r.sessions, &js); err != nil {
+			return nil, fmt.Errorf("decoding sessions of asset %s: %w", a.Id, err)
+		}
+		ss = make([]*sparcv1.Session, len(js))
+		for i, s := range js {
+			ss[i] = &sparcv1.Session{Day: sparcv1.Weekday(s.Day), StartTime: s.StartTime, EndTime: s.EndTime,
+				Timezone: s.Timezone, ValidFrom: s.ValidFrom, ValidUntil: s.ValidUntil}
+		}
 	}
-	for _, s := range ss {
-		a.Sessions = append(a.Sessions, &sparcv1.Session{
-			Day: sparcv1.Weekday(s.Day), StartTime: s.StartTime, EndTime: s.EndTime,
-			Timezone: s.Timezone, ValidFrom: s.ValidFrom, ValidUntil: s.ValidUntil,
-		})
-	}
+	a.Sessions = ss
 	return a, nil
+}
+
+// scanSessions reads the sessions column directly when it has the shape
+// writeArgs stores: an array of flat objects whose values are plain strings
+// (no escapes) and integers. encoding/json's reflection took a fifth of a
+// search's CPU; this takes a fraction of that. ok is false for anything
+// else (escapes, unknown keys, other layouts), which encoding/json reads.
+func scanSessions(b []byte) (out []*sparcv1.Session, ok bool) {
+	i := 0
+	ws := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+			i++
+		}
+	}
+	str := func() (string, bool) {
+		if i >= len(b) || b[i] != '"' {
+			return "", false
+		}
+		j := i + 1
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' || b[j] < 0x20 {
+				return "", false
+			}
+			j++
+		}
+		if j >= len(b) {
+			return "", false
+		}
+		s := string(b[i+1 : j])
+		i = j + 1
+		return s, true
+	}
+	ws()
+	if i >= len(b) || b[i] != '[' {
+		return nil, false
+	}
+	i++
+	ws()
+	if i < len(b) && b[i] == ']' {
+		i++
+		ws()
+		return nil, i == len(b)
+	}
+	for {
+		ws()
+		if i >= len(b) || b[i] != '{' {
+			return nil, false
+		}
+		i++
+		s := &sparcv1.Session{}
+		for {
+			ws()
+			key, ok := str()
+			if !ok {
+				return nil, false
+			}
+			ws()
+			if i >= len(b) || b[i] != ':' {
+				return nil, false
+			}
+			i++
+			ws()
+			if key == "day" {
+				n, j := 0, i
+				for j < len(b) && b[j] >= '0' && b[j] <= '9' && j-i < 3 {
+					n = n*10 + int(b[j]-'0')
+					j++
+				}
+				if j == i {
+					return nil, false
+				}
+				i = j
+				s.Day = sparcv1.Weekday(n)
+			} else {
+				v, ok := str()
+				if !ok {
+					return nil, false
+				}
+				switch key {
+				case "start_time":
+					s.StartTime = v
+				case "end_time":
+					s.EndTime = v
+				case "timezone":
+					s.Timezone = v
+				case "valid_from":
+					s.ValidFrom = v
+				case "valid_until":
+					s.ValidUntil = v
+				default:
+					return nil, false
+				}
+			}
+			ws()
+			if i < len(b) && b[i] == ',' {
+				i++
+				continue
+			}
+			if i < len(b) && b[i] == '}' {
+				i++
+				break
+			}
+			return nil, false
+		}
+		out = append(out, s)
+		ws()
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			i++
+			ws()
+			return out, i == len(b)
+		}
+		return nil, false
+	}
 }
 
 // etag identifies one version of one asset. It covers the update time so
@@ -306,6 +426,11 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrStaleEtag)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM assets WHERE id = $1`, id); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+				return &apierr.PreconditionError{Type: "ASSET_HAS_REFERRALS", Subject: "assets/" + id.String(),
+					Description: fmt.Sprintf("asset %s has referrals and cannot be deleted; set its status to closed instead", id)}
+			}
 			return fmt.Errorf("deleting asset %s: %w", id, err)
 		}
 		return nil

@@ -56,6 +56,16 @@ var Policy = map[string]Rule{
 	"/sparc.v1.ApiKeyService/ListApiKeys":    {Roles: []string{RoleAdmin}, Audit: true},
 	"/sparc.v1.ApiKeyService/RevokeApiKey":   {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key"},
 	"/sparc.v1.AuditService/ListAuditEvents": {Roles: []string{RoleAdmin}, Audit: true},
+	// Official geographies and coverage maps are computed from open data
+	// (the directory, boundaries, deprivation): public. Loading them is
+	// the admin's job.
+	"/sparc.v1.AreaService/GetArea":               {Public: true, Roles: anyRole},
+	"/sparc.v1.AreaService/ListAreas":             {Public: true, Roles: anyRole},
+	"/sparc.v1.AreaService/ImportAreas":           {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.AreaService/ImportAreaAttributes":  {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.AreaService/SetDeprivationMeasure": {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.CoverageService/ComputeCoverage":   {Public: true, Roles: anyRole},
+
 	// People and referrals: need-to-know, always audited. Row-level
 	// security further limits every row to the organisations it concerns.
 	"/sparc.v1.PersonService/CreatePerson":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},

@@ -1267,7 +1267,10 @@ type SearchAssetsRequest struct {
 	// Maximum results, default 20, maximum 100.
 	PageSize int32 `protobuf:"varint,16,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Token from a previous response to the same query.
-	PageToken     string `protobuf:"bytes,17,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,17,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only assets with a place free now (capacity not all taken by accepted
+	// referrals); assets that do not count places always qualify.
+	HasPlaces     bool `protobuf:"varint,18,opt,name=has_places,json=hasPlaces,proto3" json:"has_places,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1419,6 +1422,13 @@ func (x *SearchAssetsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *SearchAssetsRequest) GetHasPlaces() bool {
+	if x != nil {
+		return x.HasPlaces
+	}
+	return false
 }
 
 type SearchResult struct {
@@ -1767,7 +1777,7 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x0emodified_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rmodifiedSince\"e\n" +
 	"\x12ListAssetsResponse\x12'\n" +
 	"\x06assets\x18\x01 \x03(\v2\x0f.sparc.v1.AssetR\x06assets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbc\x05\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdb\x05\n" +
 	"\x13SearchAssetsRequest\x12\x1f\n" +
 	"\blatitude\x18\x01 \x01(\x01H\x00R\blatitude\x88\x01\x01\x12!\n" +
 	"\tlongitude\x18\x02 \x01(\x01H\x01R\tlongitude\x88\x01\x01\x12(\n" +
@@ -1789,7 +1799,9 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\bstatuses\x18\x0f \x03(\x0e2\x15.sparc.v1.AssetStatusR\bstatuses\x12\x1b\n" +
 	"\tpage_size\x18\x10 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x11 \x01(\tR\tpageTokenB\v\n" +
+	"page_token\x18\x11 \x01(\tR\tpageToken\x12\x1d\n" +
+	"\n" +
+	"has_places\x18\x12 \x01(\bR\thasPlacesB\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
 	"_longitudeB\x10\n" +
