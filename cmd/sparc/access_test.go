@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sparc-network/sparc/internal/testenv"
+)
+
+func TestAdminManagesOrganisationsKeysAndReadsTheAuditLog(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	admin := asAdmin(env)
+
+	out := mustSparc(t, admin, "-o", "json", "orgs", "create", "--name", "Saltley walking group", "--kind", "community_group", "--area", "E01009380")
+	var created struct {
+		Organisations []struct{ ID string `json:"id"` } `json:"organisations"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil || len(created.Organisations) != 1 {
+		t.Fatalf("orgs create -o json: %v\n%s", err, out)
+	}
+	org := created.Organisations[0].ID
+	if out := mustSparc(t, admin, "orgs", "list", "--kind", "community_group"); !strings.Contains(out, "Saltley walking group") {
+		t.Fatalf("orgs list:\n%s", out)
+	}
+	mustSparc(t, admin, "orgs", "update", org, "--website", "https://example.org/saltley")
+
+	out = mustSparc(t, admin, "keys", "create", "--org", org, "--role", "group_editor", "--name", "Saltley volunteers")
+	key := regexp.MustCompile(`sparc_[a-z2-7]{8}_[0-9a-f]{64}`).FindString(out)
+	if key == "" {
+		t.Fatalf("keys create printed no key:\n%s", out)
+	}
+	// The new key works for its role: the group edits its own listing.
+	editor := target{addr: admin.addr, key: key}
+	mustSparc(t, editor, "assets", "create", "--name", "Saltley walk", "--kind", "association",
+		"--lat", "52.49", "--lng", "-1.85", "--country", "GB")
+
+	list := mustSparc(t, admin, "keys", "list", "--org", org)
+	if !strings.Contains(list, key[:14]) || strings.Contains(list, key[15:]) {
+		t.Fatalf("keys list must show the prefix and never the secret:\n%s", list)
+	}
+	id := strings.Fields(strings.Split(strings.TrimSpace(list), "\n")[1])[0]
+	mustSparc(t, admin, "keys", "revoke", id)
+	if r := sparc(t, editor, "assets", "create", "--name", "Another", "--kind", "association", "--lat", "52.49", "--lng", "-1.85", "--country", "GB"); r.code == 0 || !strings.Contains(r.stderr, "UNAUTHENTICATED") {
+		t.Fatalf("revoked key still works: %+v", r)
+	}
+
+	audit := mustSparc(t, admin, "audit", "list", "--outcome", "denied")
+	if !strings.Contains(audit, "key:"+key[:14]) || !strings.Contains(audit, "CreateAsset") {
+		t.Fatalf("audit list shows no denied call of the revoked key:\n%s", audit)
+	}
+}
+
+func TestBootstrapIssuesAWorkingAdminKeyAgainstTheDatabase(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	r := sparc(t, target{addr: "127.0.0.1:1"}, "keys", "bootstrap", "--org-name", "Network admin", "--data-dir", dir, "--database-url", "")
+	if r.code != 0 {
+		t.Fatalf("bootstrap: %+v", r)
+	}
+	if regexp.MustCompile(`sparc_[a-z2-7]{8}_[0-9a-f]{64}`).FindString(r.stdout) == "" {
+		t.Fatalf("bootstrap printed no key:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pgdata", "PG_VERSION")); err != nil {
+		t.Fatalf("bootstrap did not use the embedded database in %s: %v", dir, err)
+	}
+	if r := sparc(t, target{addr: "127.0.0.1:1"}, "keys", "bootstrap", "--data-dir", dir); r.code != 2 {
+		t.Fatalf("bootstrap without --org-name: exit %d, want 2", r.code)
+	}
+}
