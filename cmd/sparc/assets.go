@@ -1,0 +1,882 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
+
+func init() {
+	register("assets create", "create an asset from flags or a JSON file", assetsCreate)
+	register("assets get", "show one asset: sparc assets get ID", assetsGet)
+	register("assets update", "change the fields given as flags: sparc assets update ID --etag E ...", assetsUpdate)
+	register("assets delete", "delete an asset: sparc assets delete ID [--etag E]", assetsDelete)
+	register("assets list", "list assets by category, kind, status, owner, change time", assetsList)
+	register("assets search", "find assets near a point, in a box or polygon, with filters", assetsSearch)
+}
+
+// assetField ties a flag of create/update to the update-mask path it sets,
+// so "update" sends exactly the fields the user named.
+type assetField struct {
+	flag, path string
+}
+
+// assetFields is in the order the mask is sent.
+var assetFields = []assetField{
+	{"name", "name"}, {"kind", "kind"}, {"description", "description"},
+	{"category", "categories"},
+	{"lat", "location.latitude"}, {"lng", "location.longitude"},
+	{"address", "location.address"}, {"postcode", "location.postcode"},
+	{"locality", "location.locality"}, {"country", "location.country"},
+	{"service-area", "service_area_geojson"}, {"session", "sessions"},
+	{"cost", "cost.kind"}, {"cost-note", "cost.note"},
+	{"accessibility", "accessibility"}, {"language", "languages"},
+	{"min-age", "age_range.min_age"}, {"max-age", "age_range.max_age"},
+	{"contact-name", "contact.name"}, {"email", "contact.email"},
+	{"phone", "contact.phone"}, {"website", "contact.website"},
+	{"capacity", "capacity"}, {"accepting-referrals", "accepting_referrals"},
+	{"status", "status"}, {"owner", "owner_organisation"},
+	{"verified", "last_verified_time"},
+}
+
+// assetFlags are the flags shared by create and update.
+type assetFlags struct {
+	name, kind, description              string
+	categories, accessibility, languages stringList
+	lat, lng                             float64
+	address, postcode, locality, country string
+	serviceArea                          string
+	sessions                             stringList
+	cost, costNote                       string
+	minAge, maxAge, capacity             int
+	contactName, email, phone, website   string
+	acceptingReferrals                   bool
+	status, owner, verified              string
+	file                                 string
+	set                                  map[string]bool // flags given
+}
+
+func (f *assetFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "display name")
+	fs.StringVar(&f.kind, "kind", "", "ABCD kind: "+enumChoices(sparcv1.AssetKind_name, "ASSET_KIND_"))
+	fs.StringVar(&f.description, "description", "", "description")
+	fs.Var(&f.categories, "category", "category code (repeatable or comma-separated; see GET /v1/vocabulary)")
+	fs.Float64Var(&f.lat, "lat", 0, "latitude (WGS84)")
+	fs.Float64Var(&f.lng, "lng", 0, "longitude (WGS84)")
+	fs.StringVar(&f.address, "address", "", "street address")
+	fs.StringVar(&f.postcode, "postcode", "", "postcode")
+	fs.StringVar(&f.locality, "locality", "", "town or district")
+	fs.StringVar(&f.country, "country", "", "GB or NL")
+	fs.StringVar(&f.serviceArea, "service-area", "", "`FILE` with the GeoJSON Polygon or MultiPolygon the asset serves (or a Feature holding one)")
+	fs.Var(&f.sessions, "session", "weekly session \"DAY HH:MM-HH:MM [ZONE]\", e.g. \"tue 10:00-11:30 Europe/London\" (repeatable; ZONE defaults from --country)")
+	fs.StringVar(&f.cost, "cost", "", "cost: "+enumChoices(sparcv1.CostKind_name, "COST_KIND_"))
+	fs.StringVar(&f.costNote, "cost-note", "", "note on the cost, e.g. \"£2 per session\"")
+	fs.Var(&f.accessibility, "accessibility", "accessibility feature code (repeatable or comma-separated)")
+	fs.Var(&f.languages, "language", "language spoken, ISO 639-1 (repeatable or comma-separated)")
+	fs.IntVar(&f.minAge, "min-age", 0, "youngest age welcome, in years")
+	fs.IntVar(&f.maxAge, "max-age", 0, "oldest age welcome, in years")
+	fs.StringVar(&f.contactName, "contact-name", "", "contact person")
+	fs.StringVar(&f.email, "email", "", "contact email")
+	fs.StringVar(&f.phone, "phone", "", "contact phone")
+	fs.StringVar(&f.website, "website", "", "website URL")
+	fs.IntVar(&f.capacity, "capacity", 0, "places per session")
+	fs.BoolVar(&f.acceptingReferrals, "accepting-referrals", false, "accepts referrals from link workers (--accepting-referrals=false to stop)")
+	fs.StringVar(&f.status, "status", "", "status: "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
+	fs.StringVar(&f.owner, "owner", "", "owner organisation")
+	fs.StringVar(&f.verified, "verified", "", "when the listing was last confirmed true: RFC 3339 time, YYYY-MM-DD or \"now\"")
+	fs.StringVar(&f.file, "file", "", "`FILE` with an Asset as JSON (as printed by 'sparc -o json assets get'); \"-\" reads standard input; flags override its fields")
+}
+
+// asset builds the asset from --file (if any) and the flags given, and
+// returns the mask paths the flags and file touched.
+func (f *assetFlags) asset(c *cli) (*sparcv1.Asset, []string, error) {
+	a := &sparcv1.Asset{}
+	var paths []string
+	if f.set["file"] {
+		var err error
+		if a, err = readAssetFile(c, f.file); err != nil {
+			return nil, nil, err
+		}
+		// A file names whole top-level fields; output-only fields are not
+		// part of an update.
+		a.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+			switch fd.Name() {
+			case "id", "etag", "create_time", "update_time":
+			default:
+				paths = append(paths, string(fd.Name()))
+			}
+			return true
+		})
+	}
+	loc := func() *sparcv1.Location {
+		if a.Location == nil {
+			a.Location = &sparcv1.Location{}
+		}
+		return a.Location
+	}
+	cost := func() *sparcv1.Cost {
+		if a.Cost == nil {
+			a.Cost = &sparcv1.Cost{}
+		}
+		return a.Cost
+	}
+	ages := func() *sparcv1.AgeRange {
+		if a.AgeRange == nil {
+			a.AgeRange = &sparcv1.AgeRange{}
+		}
+		return a.AgeRange
+	}
+	contact := func() *sparcv1.Contact {
+		if a.Contact == nil {
+			a.Contact = &sparcv1.Contact{}
+		}
+		return a.Contact
+	}
+	for _, af := range assetFields {
+		if !f.set[af.flag] {
+			continue
+		}
+		paths = append(paths, af.path)
+		switch af.flag {
+		case "name":
+			a.Name = f.name
+		case "kind":
+			k, err := parseKind(f.kind)
+			if err != nil {
+				return nil, nil, err
+			}
+			a.Kind = k
+		case "description":
+			a.Description = f.description
+		case "category":
+			a.Categories = f.categories
+		case "lat":
+			loc().Latitude = f.lat
+		case "lng":
+			loc().Longitude = f.lng
+		case "address":
+			loc().Address = f.address
+		case "postcode":
+			loc().Postcode = f.postcode
+		case "locality":
+			loc().Locality = f.locality
+		case "country":
+			loc().Country = strings.ToUpper(f.country)
+		case "service-area":
+			g, err := readGeometry(c, "service-area", f.serviceArea)
+			if err != nil {
+				return nil, nil, err
+			}
+			a.ServiceAreaGeojson = g
+		case "session":
+			a.Sessions = nil
+			for _, s := range f.sessions {
+				sess, err := parseSession(s, a.GetLocation().GetCountry())
+				if err != nil {
+					return nil, nil, err
+				}
+				a.Sessions = append(a.Sessions, sess)
+			}
+		case "cost":
+			k, err := parseEnum("cost", f.cost, sparcv1.CostKind_value, sparcv1.CostKind_name, "COST_KIND_")
+			if err != nil {
+				return nil, nil, err
+			}
+			cost().Kind = sparcv1.CostKind(k)
+		case "cost-note":
+			cost().Note = f.costNote
+		case "accessibility":
+			a.Accessibility = f.accessibility
+		case "language":
+			a.Languages = f.languages
+		case "min-age":
+			n, err := int32Flag("min-age", f.minAge)
+			if err != nil {
+				return nil, nil, err
+			}
+			ages().MinAge = &n
+		case "max-age":
+			n, err := int32Flag("max-age", f.maxAge)
+			if err != nil {
+				return nil, nil, err
+			}
+			ages().MaxAge = &n
+		case "contact-name":
+			contact().Name = f.contactName
+		case "email":
+			contact().Email = f.email
+		case "phone":
+			contact().Phone = f.phone
+		case "website":
+			contact().Website = f.website
+		case "capacity":
+			n, err := int32Flag("capacity", f.capacity)
+			if err != nil {
+				return nil, nil, err
+			}
+			a.Capacity = &n
+		case "accepting-referrals":
+			a.AcceptingReferrals = f.acceptingReferrals
+		case "status":
+			st, err := parseStatus(f.status)
+			if err != nil {
+				return nil, nil, err
+			}
+			a.Status = st
+		case "owner":
+			a.OwnerOrganisation = f.owner
+		case "verified":
+			t, err := parseTime("verified", f.verified)
+			if err != nil {
+				return nil, nil, err
+			}
+			a.LastVerifiedTime = t
+		}
+	}
+	return a, dedupe(paths), nil
+}
+
+func assetsCreate(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("assets create"), "assets create --name N --kind K --lat LAT --lng LNG --country GB|NL [flags]\n       sparc assets create --file asset.json [flags]")
+	var af assetFlags
+	af.bind(fs)
+	id := fs.String("id", "", "asset id (a UUID) to create it under; by default the server picks one, or the file's \"id\" is used")
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q (asset fields are flags, e.g. --name)", pos[0])
+	}
+	af.set = flagsSet(fs)
+	a, paths, err := af.asset(c)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return usagef("give the asset as flags (at least --name, --kind, --lat, --lng, --country) or --file")
+	}
+	req := &sparcv1.CreateAssetRequest{Asset: a, AssetId: *id}
+	if req.AssetId == "" {
+		req.AssetId = a.GetId()
+	}
+	created, err := sparcv1.NewAssetServiceClient(c.conn).CreateAsset(ctx, req)
+	if err != nil {
+		return err
+	}
+	return c.printAsset(created)
+}
+
+func assetsGet(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("assets get"), "assets get ID")
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID(pos)
+	if err != nil {
+		return err
+	}
+	a, err := sparcv1.NewAssetServiceClient(c.conn).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: id})
+	if err != nil {
+		return err
+	}
+	return c.printAsset(a)
+}
+
+func assetsUpdate(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("assets update"), "assets update ID [--etag E] --FIELD VALUE ... | --file asset.json | --clear PATH")
+	var af assetFlags
+	af.bind(fs)
+	var etag string
+	var clear stringList
+	fs.StringVar(&etag, "etag", "", "only update if the asset still has this etag (else ABORTED): a safe read-modify-write")
+	fs.StringVar(&etag, "if-match", "", "same as --etag")
+	fs.Var(&clear, "clear", "field `PATH` to empty, e.g. capacity or location.postcode (repeatable)")
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID(pos)
+	if err != nil {
+		return err
+	}
+	af.set = flagsSet(fs)
+	a, paths, err := af.asset(c)
+	if err != nil {
+		return err
+	}
+	for _, p := range clear {
+		if slices.Contains(paths, p) {
+			return usagef("--clear %s: the same field is also given a value", p)
+		}
+		// An unknown path is left for the server to reject with the list
+		// of updatable fields.
+		clearPath(a, p)
+		paths = append(paths, p)
+	}
+	if len(paths) == 0 {
+		return usagef("nothing to update: give the fields to change as flags (e.g. --name), --file or --clear")
+	}
+	a.Id = id
+	if etag != "" || !af.set["file"] {
+		// An etag in the file (from "get -o json") makes the edit a safe
+		// read-modify-write; --etag overrides it.
+		a.Etag = etag
+	}
+	updated, err := sparcv1.NewAssetServiceClient(c.conn).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
+		Asset: a, UpdateMask: &fieldmaskpb.FieldMask{Paths: dedupe(paths)},
+	})
+	if err != nil {
+		return err
+	}
+	return c.printAsset(updated)
+}
+
+func assetsDelete(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("assets delete"), "assets delete ID [--etag E]")
+	var etag string
+	fs.StringVar(&etag, "etag", "", "only delete if the asset still has this etag (else ABORTED)")
+	fs.StringVar(&etag, "if-match", "", "same as --etag")
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := oneID(pos)
+	if err != nil {
+		return err
+	}
+	resp, err := sparcv1.NewAssetServiceClient(c.conn).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: id, Etag: etag})
+	if err != nil {
+		return err
+	}
+	if c.output == "json" {
+		return c.printJSON(resp)
+	}
+	_, err = fmt.Fprintf(c.out, "deleted assets/%s\n", strings.TrimPrefix(id, "assets/"))
+	return err
+}
+
+// pageFlags are the paging flags of list and search.
+type pageFlags struct {
+	size  int
+	token string
+	all   bool
+}
+
+func (p *pageFlags) bind(fs *flag.FlagSet) {
+	fs.IntVar(&p.size, "page-size", 0, "results per page (server default 20, maximum 100)")
+	fs.StringVar(&p.token, "page-token", "", "token from a previous page of the same query")
+	fs.BoolVar(&p.all, "all", false, "follow every page and print all results")
+}
+
+func (p *pageFlags) pageSize() (int32, error) {
+	if p.size == 0 && p.all {
+		return 100, nil // fewer round trips when fetching everything
+	}
+	if p.size < 0 {
+		return 0, usagef("--page-size must not be negative")
+	}
+	return int32Flag("page-size", p.size)
+}
+
+// followPages calls fetch with each page token until the last page (or
+// once without --all); fetch returns the next token.
+func (p *pageFlags) followPages(fetch func(token string) (string, error)) (string, error) {
+	token := p.token
+	for {
+		next, err := fetch(token)
+		if err != nil || !p.all || next == "" {
+			return next, err
+		}
+		if next == token {
+			return "", errors.New("server returned the same page token twice; stopping")
+		}
+		token = next
+	}
+}
+
+func assetsList(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("assets list"), "assets list [filters] [--all]")
+	var categories, kinds, statuses stringList
+	var owner, since string
+	var page pageFlags
+	fs.Var(&categories, "category", "any of these category codes (repeatable or comma-separated)")
+	fs.Var(&kinds, "kind", "any of these kinds (repeatable or comma-separated): "+enumChoices(sparcv1.AssetKind_name, "ASSET_KIND_"))
+	fs.Var(&statuses, "status", "any of these statuses (repeatable or comma-separated; default all): "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
+	fs.StringVar(&owner, "owner", "", "owner organisation")
+	fs.StringVar(&since, "modified-since", "", "only assets changed at or after this RFC 3339 time (or YYYY-MM-DD)")
+	page.bind(fs)
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	req := &sparcv1.ListAssetsRequest{Categories: categories, OwnerOrganisation: owner}
+	if req.PageSize, err = page.pageSize(); err != nil {
+		return err
+	}
+	if req.Kinds, err = parseKinds(kinds); err != nil {
+		return err
+	}
+	if req.Statuses, err = parseStatuses(statuses); err != nil {
+		return err
+	}
+	if since != "" {
+		if req.ModifiedSince, err = parseTime("modified-since", since); err != nil {
+			return err
+		}
+	}
+	client := sparcv1.NewAssetServiceClient(c.conn)
+	all := &sparcv1.ListAssetsResponse{}
+	next, err := page.followPages(func(token string) (string, error) {
+		req.PageToken = token
+		resp, err := client.ListAssets(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		all.Assets = append(all.Assets, resp.GetAssets()...)
+		return resp.GetNextPageToken(), nil
+	})
+	if err != nil {
+		return err
+	}
+	all.NextPageToken = next
+	if c.output == "json" {
+		return c.printJSON(all)
+	}
+	rows := make([]assetRow, len(all.GetAssets()))
+	for i, a := range all.GetAssets() {
+		rows[i] = assetRow{asset: a}
+	}
+	return c.printAssetTable(rows, false, next)
+}
+
+func assetsSearch(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("assets search"), "assets search [WORDS...] [--lat LAT --lng LNG [--radius R] | --bbox B | --within FILE] [filters] [--all]")
+	var lat, lng float64
+	var radius, bbox, within, language, openAt, query string
+	var categories, kinds, statuses, accessibility stringList
+	var free, accepting bool
+	var age int
+	var page pageFlags
+	fs.Float64Var(&lat, "lat", 0, "latitude of the search point (with --lng)")
+	fs.Float64Var(&lng, "lng", 0, "longitude of the search point (with --lat)")
+	fs.StringVar(&radius, "radius", "", "radius around --lat/--lng: metres, or with a unit (800m, 2km); default 2km")
+	fs.StringVar(&bbox, "bbox", "", "box minLon,minLat,maxLon,maxLat")
+	fs.StringVar(&within, "within", "", "`FILE` with a GeoJSON Polygon, MultiPolygon or a Feature holding one (\"-\" for standard input)")
+	fs.Var(&categories, "category", "any of these category codes (repeatable or comma-separated)")
+	fs.Var(&kinds, "kind", "any of these kinds (repeatable or comma-separated)")
+	fs.Var(&statuses, "status", "any of these statuses (default active)")
+	fs.BoolVar(&free, "free", false, "only free assets")
+	fs.Var(&accessibility, "accessibility", "all of these accessibility feature codes (repeatable or comma-separated)")
+	fs.StringVar(&language, "language", "", "language spoken (ISO 639-1, e.g. pl)")
+	fs.IntVar(&age, "age", 0, "age of the person, in years")
+	fs.BoolVar(&accepting, "accepting-referrals", false, "only assets accepting referrals (=false: only those not accepting)")
+	fs.StringVar(&openAt, "open-at", "", "only assets with a session running at this RFC 3339 time, or \"now\"")
+	fs.StringVar(&query, "query", "", "words to match (prefixes; English and Dutch); also given as arguments")
+	page.bind(fs)
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	set := flagsSet(fs)
+	if len(pos) > 0 {
+		if set["query"] {
+			return usagef("give the words to search for either as arguments or as --query, not both")
+		}
+		query = strings.Join(pos, " ")
+	}
+	req := &sparcv1.SearchAssetsRequest{
+		Bbox: bbox, Categories: categories, FreeOnly: free, Accessibility: accessibility,
+		Language: language, Query: query,
+	}
+	if set["lat"] != set["lng"] {
+		return usagef("--lat and --lng go together")
+	}
+	point := set["lat"]
+	switch {
+	case point:
+		r := 2000.0
+		if set["radius"] {
+			if r, err = parseDistance(radius); err != nil {
+				return err
+			}
+		}
+		req.Latitude, req.Longitude, req.RadiusMeters = &lat, &lng, &r
+	case set["radius"]:
+		return usagef("--radius needs --lat and --lng")
+	}
+	if set["within"] {
+		if req.WithinGeojson, err = readGeometry(c, "within", within); err != nil {
+			return err
+		}
+	}
+	if req.Kinds, err = parseKinds(kinds); err != nil {
+		return err
+	}
+	if req.Statuses, err = parseStatuses(statuses); err != nil {
+		return err
+	}
+	if set["age"] {
+		n, err := int32Flag("age", age)
+		if err != nil {
+			return err
+		}
+		req.Age = &n
+	}
+	if set["accepting-referrals"] {
+		req.AcceptingReferrals = &accepting
+	}
+	if set["open-at"] {
+		if req.OpenAt, err = parseTime("open-at", openAt); err != nil {
+			return err
+		}
+	}
+	if req.PageSize, err = page.pageSize(); err != nil {
+		return err
+	}
+	client := sparcv1.NewAssetServiceClient(c.conn)
+	all := &sparcv1.SearchAssetsResponse{}
+	next, err := page.followPages(func(token string) (string, error) {
+		req.PageToken = token
+		resp, err := client.SearchAssets(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		all.Results = append(all.Results, resp.GetResults()...)
+		return resp.GetNextPageToken(), nil
+	})
+	if err != nil {
+		return err
+	}
+	all.NextPageToken = next
+	if c.output == "json" {
+		return c.printJSON(all)
+	}
+	rows := make([]assetRow, len(all.GetResults()))
+	for i, r := range all.GetResults() {
+		rows[i] = assetRow{asset: r.GetAsset(), distance: r.GetDistanceMeters()}
+	}
+	return c.printAssetTable(rows, point, next)
+}
+
+// --- output ---
+
+type assetRow struct {
+	asset    *sparcv1.Asset
+	distance float64
+}
+
+const maxNameColumn = 48
+
+// printAssetTable prints one asset per line. Ids are printed in full so
+// they can be pasted into get/update/delete.
+func (c *cli) printAssetTable(rows []assetRow, withDistance bool, next string) error {
+	if len(rows) == 0 {
+		fmt.Fprintln(c.out, "no assets found")
+	} else {
+		tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+		header := "ID\tNAME\tKIND\tCATEGORIES\t"
+		if withDistance {
+			header += "DISTANCE\t"
+		}
+		fmt.Fprintln(tw, header+"LOCALITY\tSTATUS")
+		for _, r := range rows {
+			a := r.asset
+			line := a.GetId() + "\t" + clean(truncate(a.GetName(), maxNameColumn)) + "\t" + kindName(a.GetKind()) + "\t" +
+				orDash(strings.Join(a.GetCategories(), ",")) + "\t"
+			if withDistance {
+				line += formatDistance(r.distance) + "\t"
+			}
+			line += orDash(clean(a.GetLocation().GetLocality())) + "\t" + statusName(a.GetStatus())
+			fmt.Fprintln(tw, line)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if next != "" && c.errOut != nil {
+		fmt.Fprintf(c.errOut, "more results: repeat with --page-token %s (or --all)\n", next)
+	}
+	return nil
+}
+
+// printAsset prints one asset as "field  value" lines, or as JSON.
+func (c *cli) printAsset(a *sparcv1.Asset) error {
+	if c.output == "json" {
+		return c.printJSON(a)
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, clean(v))
+		}
+	}
+	row("id", a.GetId())
+	row("name", a.GetName())
+	row("kind", kindName(a.GetKind()))
+	row("status", statusName(a.GetStatus()))
+	row("categories", strings.Join(a.GetCategories(), ", "))
+	if l := a.GetLocation(); l != nil {
+		row("location", fmt.Sprintf("%.6f, %.6f", l.GetLatitude(), l.GetLongitude()))
+		row("address", joinNonEmpty(", ", l.GetAddress(), l.GetPostcode(), l.GetLocality(), l.GetCountry()))
+	}
+	if a.GetServiceAreaGeojson() != "" {
+		row("service area", fmt.Sprintf("GeoJSON, %d bytes (see -o json)", len(a.GetServiceAreaGeojson())))
+	}
+	for _, s := range a.GetSessions() {
+		row("session", formatSession(s))
+	}
+	if co := a.GetCost(); co != nil && co.GetKind() != sparcv1.CostKind_COST_KIND_UNSPECIFIED {
+		row("cost", joinNonEmpty(": ", costName(co.GetKind()), co.GetNote()))
+	}
+	row("accessibility", strings.Join(a.GetAccessibility(), ", "))
+	row("languages", strings.Join(a.GetLanguages(), ", "))
+	row("ages", formatAges(a.GetAgeRange()))
+	if a.Capacity != nil {
+		row("capacity", strconv.Itoa(int(a.GetCapacity())))
+	}
+	row("referrals", map[bool]string{true: "accepting", false: "not accepting"}[a.GetAcceptingReferrals()])
+	if ct := a.GetContact(); ct != nil {
+		row("contact", joinNonEmpty(", ", ct.GetName(), ct.GetEmail(), ct.GetPhone(), ct.GetWebsite()))
+	}
+	row("owner", a.GetOwnerOrganisation())
+	row("last verified", formatTime(a.GetLastVerifiedTime()))
+	row("created", formatTime(a.GetCreateTime()))
+	row("updated", formatTime(a.GetUpdateTime()))
+	row("etag", a.GetEtag())
+	row("description", a.GetDescription())
+	return tw.Flush()
+}
+
+func formatDistance(m float64) string {
+	if m < 1000 {
+		return fmt.Sprintf("%.0f m", m)
+	}
+	return fmt.Sprintf("%.2f km", m/1000)
+}
+
+func formatSession(s *sparcv1.Session) string {
+	day := strings.TrimPrefix(s.GetDay().String(), "WEEKDAY_")
+	if len(day) > 3 {
+		day = day[:1] + strings.ToLower(day[1:3])
+	}
+	out := fmt.Sprintf("%s %s-%s %s", day, s.GetStartTime(), s.GetEndTime(), s.GetTimezone())
+	switch {
+	case s.GetValidFrom() != "" && s.GetValidUntil() != "":
+		out += fmt.Sprintf(" (%s to %s)", s.GetValidFrom(), s.GetValidUntil())
+	case s.GetValidFrom() != "":
+		out += " (from " + s.GetValidFrom() + ")"
+	case s.GetValidUntil() != "":
+		out += " (until " + s.GetValidUntil() + ")"
+	}
+	return out
+}
+
+func formatAges(r *sparcv1.AgeRange) string {
+	switch {
+	case r == nil || (r.MinAge == nil && r.MaxAge == nil):
+		return ""
+	case r.MaxAge == nil:
+		return fmt.Sprintf("%d and over", r.GetMinAge())
+	case r.MinAge == nil:
+		return fmt.Sprintf("up to %d", r.GetMaxAge())
+	}
+	return fmt.Sprintf("%d to %d", r.GetMinAge(), r.GetMaxAge())
+}
+
+func kindName(k sparcv1.AssetKind) string {
+	return shortEnum(k.String(), "ASSET_KIND_")
+}
+
+func statusName(s sparcv1.AssetStatus) string {
+	return shortEnum(s.String(), "ASSET_STATUS_")
+}
+
+func costName(k sparcv1.CostKind) string {
+	return shortEnum(k.String(), "COST_KIND_")
+}
+
+// --- parsing flag values ---
+
+func parseKind(v string) (sparcv1.AssetKind, error) {
+	n, err := parseEnum("kind", v, sparcv1.AssetKind_value, sparcv1.AssetKind_name, "ASSET_KIND_")
+	return sparcv1.AssetKind(n), err
+}
+
+func parseStatus(v string) (sparcv1.AssetStatus, error) {
+	n, err := parseEnum("status", v, sparcv1.AssetStatus_value, sparcv1.AssetStatus_name, "ASSET_STATUS_")
+	return sparcv1.AssetStatus(n), err
+}
+
+func parseKinds(vs []string) ([]sparcv1.AssetKind, error) {
+	var out []sparcv1.AssetKind
+	for _, v := range vs {
+		k, err := parseKind(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func parseStatuses(vs []string) ([]sparcv1.AssetStatus, error) {
+	var out []sparcv1.AssetStatus
+	for _, v := range vs {
+		s, err := parseStatus(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+var weekdays = []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+// zoneOf is the time zone a session gets when --session names none.
+var zoneOf = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
+
+// parseSession reads "DAY HH:MM-HH:MM [ZONE]". Only the shape is checked
+// here; the server judges the times and the zone and names the field.
+func parseSession(s, country string) (*sparcv1.Session, error) {
+	bad := func(why string) error {
+		return usagef("--session %q: %s (want \"DAY HH:MM-HH:MM [ZONE]\", e.g. \"tue 10:00-11:30 Europe/London\")", s, why)
+	}
+	parts := strings.Fields(s)
+	if len(parts) < 2 || len(parts) > 3 {
+		return nil, bad("wrong number of parts")
+	}
+	day := sparcv1.Weekday_WEEKDAY_UNSPECIFIED
+	d := strings.ToLower(parts[0])
+	for i, w := range weekdays {
+		if len(d) >= 2 && strings.HasPrefix(w, d) {
+			day = sparcv1.Weekday(i + 1)
+			break
+		}
+	}
+	if day == sparcv1.Weekday_WEEKDAY_UNSPECIFIED {
+		return nil, bad(fmt.Sprintf("%q is not a day of the week", parts[0]))
+	}
+	start, end, ok := strings.Cut(parts[1], "-")
+	if !ok || start == "" || end == "" {
+		return nil, bad("times must be START-END")
+	}
+	zone := zoneOf[strings.ToUpper(country)]
+	if len(parts) == 3 {
+		zone = parts[2]
+	}
+	if zone == "" {
+		return nil, bad("no time zone (add one, or give --country GB or NL)")
+	}
+	return &sparcv1.Session{Day: day, StartTime: start, EndTime: end, Timezone: zone}, nil
+}
+
+// parseDistance reads metres: "1500", "800m", "2km", "2.5 km".
+func parseDistance(v string) (float64, error) {
+	s := strings.ToLower(strings.ReplaceAll(v, " ", ""))
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(s, "km"):
+		s, mult = strings.TrimSuffix(s, "km"), 1000
+	case strings.HasSuffix(s, "m"):
+		s = strings.TrimSuffix(s, "m")
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, usagef("--radius: %q is not a distance (metres, or with a unit: 800m, 2km)", v)
+	}
+	return f * mult, nil
+}
+
+func readAssetFile(c *cli, name string) (*sparcv1.Asset, error) {
+	b, err := readInput(c, name)
+	if err != nil {
+		return nil, usagef("--file: %v", err)
+	}
+	a := &sparcv1.Asset{}
+	if err := protojson.Unmarshal(b, a); err != nil {
+		return nil, usagef("--file %s: not an Asset in JSON: %v", name, err)
+	}
+	return a, nil
+}
+
+// readGeometry reads a polygon file for --within or --service-area and
+// sends the geometry alone: map tools export a Feature or a
+// FeatureCollection holding one, and the server wants the geometry. The
+// server still checks the polygon itself.
+func readGeometry(c *cli, flagName, name string) (string, error) {
+	b, err := readInput(c, name)
+	if err != nil {
+		return "", usagef("--%s: %v", flagName, err)
+	}
+	var doc struct {
+		Type     string          `json:"type"`
+		Geometry json.RawMessage `json:"geometry"`
+		Features []struct {
+			Geometry json.RawMessage `json:"geometry"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return "", usagef("--%s %s: not GeoJSON: %v", flagName, name, err)
+	}
+	switch doc.Type {
+	case "FeatureCollection":
+		if len(doc.Features) != 1 {
+			return "", usagef("--%s %s: a FeatureCollection must hold exactly one polygon feature, it has %d", flagName, name, len(doc.Features))
+		}
+		return string(doc.Features[0].Geometry), nil
+	case "Feature":
+		return string(doc.Geometry), nil
+	}
+	return string(b), nil
+}
+
+// clearPath unsets a top-level field or a field of a sub-message, so the
+// masked path is emptied by the update.
+func clearPath(a *sparcv1.Asset, path string) {
+	m := a.ProtoReflect()
+	top, sub, nested := strings.Cut(path, ".")
+	fd := m.Descriptor().Fields().ByName(protoreflect.Name(top))
+	if fd == nil {
+		return
+	}
+	if !nested {
+		m.Clear(fd)
+		return
+	}
+	if fd.Kind() != protoreflect.MessageKind || fd.IsList() || !m.Has(fd) {
+		return
+	}
+	sm := m.Get(fd).Message()
+	if sfd := sm.Descriptor().Fields().ByName(protoreflect.Name(sub)); sfd != nil {
+		m.Mutable(fd).Message().Clear(sfd)
+	}
+}
+
+func dedupe(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

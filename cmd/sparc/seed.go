@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/demo"
+)
+
+func init() {
+	register("seed-demo", "load the demo directory (clearly marked demo assets) through the API; safe to repeat", seedDemo)
+}
+
+// seedDemo creates every demo asset under its fixed id, so a second run
+// finds them all present (ALREADY_EXISTS) and adds nothing. It goes through
+// CreateAsset rather than the database so it works against any sparcd and
+// the server validates and authorises each listing like any other (it
+// needs an admin key, or a group editor key with --owner its organisation).
+func seedDemo(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("seed-demo"), "--key KEY seed-demo [--owner ORG_ID] [--concurrency N]")
+	concurrency := fs.Int("concurrency", 8, "requests in flight at once")
+	owner := fs.String("owner", "", "organisation id to own the demo assets; default the demo organisation (found or created by name)")
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	if *concurrency < 1 || *concurrency > 64 {
+		return usagef("--concurrency must be between 1 and 64")
+	}
+	all, err := demo.Assets()
+	if err != nil {
+		return fmt.Errorf("building the demo directory: %w", err)
+	}
+	if *owner == "" {
+		if *owner, err = demoOwner(ctx, c); err != nil {
+			return err
+		}
+	}
+	client := sparcv1.NewAssetServiceClient(c.conn)
+	// Skip what the owner already has: a repeat run then costs a few list
+	// calls, not one refused create per asset (writes are rate limited).
+	have, err := ownedIDs(ctx, client, *owner)
+	if err != nil {
+		return fmt.Errorf("listing the demo organisation's assets: %w", err)
+	}
+	var todo []*sparcv1.Asset
+	present := 0
+	for _, a := range all {
+		a.OwnerOrganisation = *owner
+		if have[a.GetId()] {
+			present++
+		} else {
+			todo = append(todo, a)
+		}
+	}
+	created, already, err := createAll(ctx, client, todo, *concurrency)
+	present += already
+	if err != nil {
+		return fmt.Errorf("after %d created and %d already present: %w", created, present, err)
+	}
+	if c.output == "json" {
+		s, err := structpb.NewStruct(map[string]any{
+			"demo_assets": len(all), "created": created, "already_present": present, "owner_organisation": *owner,
+		})
+		if err != nil {
+			return err
+		}
+		return c.printJSON(s)
+	}
+	_, err = fmt.Fprintf(c.out, "demo directory: %d assets, %d created, %d already present\n", len(all), created, present)
+	return err
+}
+
+// demoOwner returns the organisation that owns the demo directory: the
+// demo organisation sparcd --demo creates (fixed id), else one with its name
+// and kind (from an earlier seed-demo), else a new one. CreateOrganisation
+// assigns ids, hence the lookup by name.
+func demoOwner(ctx context.Context, c *cli) (string, error) {
+	orgs := sparcv1.NewOrganisationServiceClient(c.conn)
+	if _, err := orgs.GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: demo.Owner}); err == nil {
+		return demo.Owner, nil
+	} else if status.Code(err) != codes.NotFound {
+		return "", fmt.Errorf("looking up the demo organisation: %w", err)
+	}
+	var name string
+	for _, o := range demo.Orgs {
+		if o.ID == demo.Owner {
+			name = o.Name
+		}
+	}
+	kind := sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP
+	req := &sparcv1.ListOrganisationsRequest{PageSize: 100, Kinds: []sparcv1.OrganisationKind{kind}}
+	for {
+		resp, err := orgs.ListOrganisations(ctx, req)
+		if err != nil {
+			return "", fmt.Errorf("looking up the demo organisation: %w", err)
+		}
+		for _, o := range resp.GetOrganisations() {
+			if o.GetName() == name {
+				return o.GetId(), nil
+			}
+		}
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+	}
+	o, err := orgs.CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
+		Kind: kind, Name: name, Website: "https://example.org/demo",
+	}})
+	if err != nil {
+		return "", fmt.Errorf("creating the demo organisation: %w", err)
+	}
+	fmt.Fprintf(c.errOut, "created organisation %s (%s) to own the demo directory\n", o.GetId(), name)
+	return o.GetId(), nil
+}
+
+// ownedIDs returns the ids of every asset owned by org.
+func ownedIDs(ctx context.Context, client sparcv1.AssetServiceClient, org string) (map[string]bool, error) {
+	ids := map[string]bool{}
+	req := &sparcv1.ListAssetsRequest{OwnerOrganisation: org, PageSize: 100}
+	for {
+		resp, err := client.ListAssets(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range resp.GetAssets() {
+			ids[a.GetId()] = true
+		}
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			return ids, nil
+		}
+	}
+}
+
+// createAll creates the assets with at most `workers` calls in flight and
+// stops at the first error other than ALREADY_EXISTS.
+func createAll(ctx context.Context, client sparcv1.AssetServiceClient, assets []*sparcv1.Asset, workers int) (created, present int, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *sparcv1.Asset)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := range jobs {
+				_, err := client.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: a, AssetId: a.GetId()})
+				mu.Lock()
+				switch {
+				case err == nil:
+					created++
+				case status.Code(err) == codes.AlreadyExists:
+					present++
+				case firstErr == nil:
+					firstErr = fmt.Errorf("demo asset %s (%s): %w", a.GetId(), a.GetName(), err)
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, a := range assets {
+		select {
+		case jobs <- a:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		// Interrupted or timed out (not cancelled by a worker).
+		firstErr = ctx.Err()
+	}
+	return created, present, firstErr
+}
