@@ -15,7 +15,7 @@ PROTOC_GEN_GO_GRPC   := v1.6.2
 GRPC_GATEWAY_VERSION := v2.33.0
 GATEWAY_V1_VERSION   := v1.16.0
 
-.PHONY: help run test bench generate lint check-generated postgis tools third_party build clean
+.PHONY: help run test bench generate lint check-generated postgis chromium tools third_party build clean
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -27,7 +27,7 @@ help:
 run: postgis
 	go run ./cmd/sparcd --demo
 
-test: postgis check-generated lint
+test: postgis chromium check-generated lint
 	go test -race -count=1 -timeout 20m ./...
 
 bench: postgis
@@ -35,6 +35,13 @@ bench: postgis
 
 build:
 	go build -o bin/ ./cmd/...
+
+# Headless Chromium for the map page test (internal/coverage).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing chromium (map page test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 postgis:
 	@if [ ! -f $(POSTGIS) ]; then \

@@ -19,6 +19,10 @@ var writableFields = []string{
 	"status", "owner_organisation", "last_verified_time",
 }
 
+// outputOnly are the fields the server owns; update masks may name them
+// and they are skipped.
+var outputOnly = map[string]bool{"id": true, "etag": true, "create_time": true, "update_time": true}
+
 // updatable holds every allowed mask path: the writable fields and the
 // fields of their sub-messages ("location.postcode", "cost.note").
 var updatable = func() map[string]bool {

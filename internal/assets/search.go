@@ -85,11 +85,11 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 		return nil, fmt.Errorf("searching assets: %w", err)
 	}
 	defer rows.Close()
-	var hits []Hit
+	hits := make([]Hit, 0, q.Limit+1)
 	for rows.Next() {
-		var r row
+		r := &row{}
 		var h Hit
-		if err := rows.Scan(append(r.targets(), &h.Distance, &h.Rank)...); err != nil {
+		if err := rows.Scan(r.targets(&h.Distance, &h.Rank)...); err != nil {
 			return nil, fmt.Errorf("reading search result: %w", err)
 		}
 		a, err := r.asset()

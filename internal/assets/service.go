@@ -445,9 +445,15 @@ func normalise(a *sparcv1.Asset) {
 		l.Country = strings.ToUpper(strings.TrimSpace(l.Country))
 	}
 	// The store hands the service area to PostGIS, which must get the
-	// canonical 2D MultiPolygon (see geo.EncodeMultiPolygon); an invalid
-	// one is left as sent for validation to report.
+	// canonical 2D MultiPolygon (see geo.EncodeMultiPolygon), rounded to
+	// the 7 decimals the store reads back, so that validation judges the
+	// shape that is stored (rounding can make a ring touch itself). An
+	// invalid one is left as sent for validation to report.
 	if mp, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err == nil {
+		fc := mp.FlatCoords()
+		for i := range fc {
+			fc[i] = math.Round(fc[i]*1e7) / 1e7
+		}
 		a.ServiceAreaGeojson = geo.EncodeMultiPolygon(mp)
 	}
 }

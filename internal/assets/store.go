@@ -69,14 +69,18 @@ type row struct {
 	contactName, contactEmail, contactPhone, site string
 }
 
-func (r *row) targets() []any {
-	return []any{&r.id, &r.kind, &r.a.Name, &r.a.Description, &r.a.Categories,
+// targets returns the scan targets of the asset columns followed by extra
+// (a search's distance and rank), in one allocation.
+func (r *row) targets(extra ...any) []any {
+	t := make([]any, 0, 31+len(extra))
+	t = append(t, &r.id, &r.kind, &r.a.Name, &r.a.Description, &r.a.Categories,
 		&r.lat, &r.lng, &r.loc.Address, &r.loc.Postcode, &r.loc.Locality, &r.loc.Country,
 		&r.a.ServiceAreaGeojson, &r.sessions, &r.cost, &r.costMsg.Note,
 		&r.a.Accessibility, &r.a.Languages, &r.minAge, &r.maxAge,
 		&r.contact.Name, &r.contact.Email, &r.contact.Phone, &r.contact.Website,
 		&r.capacity, &r.a.AcceptingReferrals, &r.status, &r.a.OwnerOrganisation,
-		&r.lastVerified, &r.created, &r.updated, &r.version}
+		&r.lastVerified, &r.created, &r.updated, &r.version)
+	return append(t, extra...)
 }
 
 func (r *row) asset() (*sparcv1.Asset, error) {

@@ -1,13 +1,16 @@
 package auth_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
@@ -67,6 +70,59 @@ type fixture struct {
 	env        *testenv.Env
 	orgA, orgB string
 	keyA, keyB string // admin keys of A and B, to make targets
+	// Link-worker connections of A ("own") and B ("other"), and an asset
+	// of each taking referrals, to make people and referrals.
+	lw             map[string]*grpc.ClientConn
+	referralAssets map[string]string
+}
+
+// person creates a person held by the target's organisation.
+func (f *fixture) person(t *testing.T, target string) string {
+	t.Helper()
+	if target == "missing" {
+		return uuid.NewString()
+	}
+	p, err := sparcv1.NewPersonServiceClient(f.lw[target]).CreatePerson(context.Background(),
+		&sparcv1.CreatePersonRequest{Person: &sparcv1.Person{DisplayName: "M. X."}})
+	if err != nil {
+		t.Fatalf("creating fixture person: %v", err)
+	}
+	return p.GetId()
+}
+
+// referralAsset is an asset of the target's organisation that takes referrals.
+func (f *fixture) referralAsset(t *testing.T, target string) string {
+	t.Helper()
+	if target == "missing" {
+		target = "own"
+	}
+	if id, ok := f.referralAssets[target]; ok {
+		return id
+	}
+	a := newAsset(f.org(target))
+	a.AcceptingReferrals = true
+	created, err := f.env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: a})
+	if err != nil {
+		t.Fatalf("creating fixture asset: %v", err)
+	}
+	f.referralAssets[target] = created.GetId()
+	return created.GetId()
+}
+
+// referral creates a referral made by the target's organisation to its
+// own asset, so A's link workers see it as referrer and A's group editors
+// as provider.
+func (f *fixture) referral(t *testing.T, target string) string {
+	t.Helper()
+	if target == "missing" {
+		return uuid.NewString()
+	}
+	r, err := sparcv1.NewReferralServiceClient(f.lw[target]).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{
+		RequestId: uuid.NewString(), PersonId: f.person(t, target), AssetId: f.referralAsset(t, target)})
+	if err != nil {
+		t.Fatalf("creating fixture referral: %v", err)
+	}
+	return r.GetId()
 }
 
 // assetOf creates a fresh asset owned by the target's organisation.
@@ -125,6 +181,9 @@ type call struct {
 	http func(id string) (string, string, any)
 	// setup makes the target and returns the id the call uses.
 	setup func(t *testing.T, f *fixture, target string) string
+	// stream: the HTTP response stays open; only its status and first
+	// line are read.
+	stream bool
 }
 
 type matrixRow struct {
@@ -143,6 +202,17 @@ func matrix() []matrixRow {
 		return sparcv1.NewOrganisationServiceClient(c)
 	}
 	kc := func(c *grpc.ClientConn) sparcv1.ApiKeyServiceClient { return sparcv1.NewApiKeyServiceClient(c) }
+	pc := func(c *grpc.ClientConn) sparcv1.PersonServiceClient { return sparcv1.NewPersonServiceClient(c) }
+	rc := func(c *grpc.ClientConn) sparcv1.ReferralServiceClient { return sparcv1.NewReferralServiceClient(c) }
+	personTarget := func(t *testing.T, f *fixture, target string) string { return f.person(t, target) }
+	referralTarget := func(t *testing.T, f *fixture, target string) string { return f.referral(t, target) }
+	// A referral request: a person of the target's organisation and an
+	// asset of it ("person asset").
+	referTarget := func(t *testing.T, f *fixture, target string) string {
+		return f.person(t, target) + " " + f.referralAsset(t, target)
+	}
+	// Party to a referral: the organisation that made it or received it.
+	party := table(writeOwned, writeOwned, writeOwned, allNF, allUnauth)
 	public := table(readOne, readOne, readOne, readOne, readOne)
 	publicList := table(allOK, allOK, allOK, allOK, allOK)
 	return []matrixRow{
@@ -299,6 +369,118 @@ func matrix() []matrixRow {
 			http:  func(string) (string, string, any) { return "GET", "/v1/auditEvents", nil },
 			setup: noTarget,
 		}, table(allOK, allPD, allPD, allPD, allUnauth)},
+
+		// People: only link workers (and admins) of the holding organisation.
+		{"/sparc.v1.PersonService/CreatePerson", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := pc(c).CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{DisplayName: "M. X."}})
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "POST", "/v1/people", map[string]any{"display_name": "M. X."}
+			},
+			setup: noTarget,
+		}, table(allOK, allOK, allPD, allPD, allUnauth)},
+		{"/sparc.v1.PersonService/GetPerson", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := pc(c).GetPerson(ctx, &sparcv1.GetPersonRequest{Id: id})
+				return err
+			},
+			http:  func(id string) (string, string, any) { return "GET", "/v1/people/" + id, nil },
+			setup: personTarget,
+		}, table(writeOwned, writeOwned, allNF, allNF, allUnauth)},
+		{"/sparc.v1.PersonService/UpdatePerson", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := pc(c).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: id, WhatMatters: "Music"},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"what_matters"}}})
+				return err
+			},
+			http: func(id string) (string, string, any) {
+				return "PATCH", "/v1/people/" + id + "?update_mask=what_matters", map[string]any{"what_matters": "Music"}
+			},
+			setup: personTarget,
+		}, table(writeOwned, writeOwned, allNF, allNF, allUnauth)},
+
+		// Referrals: made by link workers; read and moved by either party.
+		{"/sparc.v1.ReferralService/CreateReferral", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, ids string) error {
+				person, asset, _ := strings.Cut(ids, " ")
+				_, err := rc(c).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), PersonId: person, AssetId: asset})
+				return err
+			},
+			http: func(ids string) (string, string, any) {
+				person, asset, _ := strings.Cut(ids, " ")
+				return "POST", "/v1/referrals", map[string]any{"request_id": uuid.NewString(), "person_id": person, "asset_id": asset}
+			},
+			setup: referTarget,
+		}, table(writeOwned, writeOwned, allPD, allPD, allUnauth)},
+		{"/sparc.v1.ReferralService/GetReferral", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := rc(c).GetReferral(ctx, &sparcv1.GetReferralRequest{Id: id})
+				return err
+			},
+			http:  func(id string) (string, string, any) { return "GET", "/v1/referrals/" + id, nil },
+			setup: referralTarget,
+		}, party},
+		{"/sparc.v1.ReferralService/ListReferrals", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := rc(c).ListReferrals(ctx, &sparcv1.ListReferralsRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/referrals", nil },
+			setup: noTarget,
+		}, table(allOK, allOK, allOK, allPD, allUnauth)},
+		{"/sparc.v1.ReferralService/TransitionReferral", call{
+			// Cancelling: either party may, from requested.
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := rc(c).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: id,
+					ToStatus: sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, Reason: "duplicate"})
+				return err
+			},
+			http: func(id string) (string, string, any) {
+				return "POST", "/v1/referrals/" + id + ":transition", map[string]any{"to_status": "REFERRAL_STATUS_CANCELLED", "reason": "duplicate"}
+			},
+			setup: referralTarget,
+		}, party},
+		{"/sparc.v1.ReferralService/RecordOutcome", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				n := int32(1)
+				_, err := rc(c).RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: id, SessionsAttended: &n})
+				return err
+			},
+			http: func(id string) (string, string, any) {
+				return "POST", "/v1/referrals/" + id + ":recordOutcome", map[string]any{"sessions_attended": 1}
+			},
+			setup: referralTarget,
+		}, party},
+		{"/sparc.v1.ReferralService/WatchReferrals", call{
+			// The setup makes a referral of A's so an allowed watcher has a
+			// change to receive; the target does not matter.
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				defer cancel()
+				s, err := rc(c).WatchReferrals(ctx, &sparcv1.WatchReferralsRequest{})
+				if err != nil {
+					return err
+				}
+				_, err = s.Recv()
+				return err
+			},
+			http:   func(string) (string, string, any) { return "GET", "/v1/referrals:watch", nil },
+			setup:  func(t *testing.T, f *fixture, _ string) string { return f.referral(t, "own") },
+			stream: true,
+		}, table(allOK, allOK, allOK, allPD, allUnauth)},
+		{"/sparc.v1.ReferralService/GetReferralStats", call{
+			// Aggregates of any organisation: suppressed unless its own.
+			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
+				_, err := rc(c).GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: org})
+				return err
+			},
+			http: func(org string) (string, string, any) {
+				return "GET", "/v1/referrals:stats?organisation_id=" + org, nil
+			},
+			setup: orgTarget,
+		}, table(allOK, allOK, allOK, allOK, allUnauth)},
 	}
 }
 
@@ -307,7 +489,10 @@ var httpStatus = map[codes.Code]int{ok: 200, nf: 404, pd: 403, unaut: 401, inval
 func TestAuthorisationMatrix(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	f := &fixture{env: env, orgA: env.NewOrg(t, "Organisation A", "community_group"), orgB: env.NewOrg(t, "Organisation B", "community_group")}
+	f := &fixture{env: env, orgA: env.NewOrg(t, "Organisation A", "community_group"), orgB: env.NewOrg(t, "Organisation B", "community_group"),
+		referralAssets: map[string]string{}}
+	f.lw = map[string]*grpc.ClientConn{"own": env.ConnWithKey(t, env.Key(t, f.orgA, auth.RoleLinkWorker)),
+		"other": env.ConnWithKey(t, env.Key(t, f.orgB, auth.RoleLinkWorker))}
 	keys := map[string]string{"none": "", "malformed": "Bearer sparc_nothing_like_a_key"}
 	for _, role := range []string{auth.RoleAdmin, auth.RoleLinkWorker, auth.RoleGroupEditor, auth.RoleAreaAnalyst} {
 		keys[role] = "Bearer " + env.Key(t, f.orgA, role)
@@ -341,7 +526,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 						b, _ := json.Marshal(body)
 						rd = bytes.NewReader(b)
 					}
-					req, _ := http.NewRequest(method, env.HTTPBase+path, rd)
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					req, _ := http.NewRequestWithContext(ctx, method, env.HTTPBase+path, rd)
 					if keys[caller] != "" {
 						req.Header.Set("Authorization", keys[caller])
 					}
@@ -349,7 +536,12 @@ func TestAuthorisationMatrix(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					b, _ := io.ReadAll(resp.Body)
+					var b []byte
+					if r.call.stream {
+						b, _ = bufio.NewReader(resp.Body).ReadBytes('\n')
+					} else {
+						b, _ = io.ReadAll(resp.Body)
+					}
 					resp.Body.Close()
 					if resp.StatusCode != httpStatus[want] {
 						t.Errorf("HTTP %d (%s), want %d", resp.StatusCode, b, httpStatus[want])

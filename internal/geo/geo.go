@@ -42,7 +42,7 @@ func ParsePolygon(doc string, maxVertices int) (*geom.MultiPolygon, error) {
 	var mp *geom.MultiPolygon
 	switch t := g.(type) {
 	case *geom.Polygon:
-		mp = geom.NewMultiPolygon(geom.XY)
+		mp = geom.NewMultiPolygon(t.Layout())
 		if err := mp.Push(t); err != nil {
 			return nil, err
 		}
@@ -51,7 +51,8 @@ func ParsePolygon(doc string, maxVertices int) (*geom.MultiPolygon, error) {
 	default:
 		return nil, fmt.Errorf("geometry type %T is not a Polygon or MultiPolygon", g)
 	}
-	if mp.NumPolygons() == 0 {
+	// A geometry without coordinates has no layout (stride 0).
+	if mp.NumPolygons() == 0 || mp.Stride() == 0 {
 		return nil, errors.New("polygon has no rings")
 	}
 	if n := len(mp.FlatCoords()) / mp.Stride(); n > maxVertices {
@@ -186,4 +187,34 @@ func SphereDistance(lat1, lng1, lat2, lng2 float64) float64 {
 	dφ, dλ := (lat2-lat1)*rad, (lng2-lng1)*rad
 	h := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
 	return 2 * EarthRadius * math.Asin(math.Min(1, math.Sqrt(h)))
+}
+
+// EncodeMultiPolygon writes mp as a plain two-dimensional GeoJSON
+// MultiPolygon. Services hand PostGIS this form rather than the user's
+// document: ParsePolygon accepts a Feature wrapper, a "crs" member and
+// third or fourth coordinates, which ST_GeomFromGeoJSON rejects or turns
+// into a non-WGS84 or 3D geometry that the geography columns refuse.
+func EncodeMultiPolygon(mp *geom.MultiPolygon) string {
+	polys := make([][][][2]float64, mp.NumPolygons())
+	for i := range polys {
+		p := mp.Polygon(i)
+		rings := make([][][2]float64, p.NumLinearRings())
+		for r := range rings {
+			ring := p.LinearRing(r)
+			pts := make([][2]float64, ring.NumCoords())
+			for k := range pts {
+				c := ring.Coord(k)
+				pts[k] = [2]float64{c.X(), c.Y()}
+			}
+			rings[r] = pts
+		}
+		polys[i] = rings
+	}
+	// Only finite numbers reach here (ParsePolygon checked the ranges), so
+	// encoding cannot fail.
+	b, _ := json.Marshal(struct {
+		Type        string           `json:"type"`
+		Coordinates [][][][2]float64 `json:"coordinates"`
+	}{"MultiPolygon", polys})
+	return string(b)
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 )
@@ -44,14 +45,23 @@ func LoadSigner(ctx context.Context, pool *pgxpool.Pool) (*Signer, error) {
 		return nil, err
 	}
 	var key []byte
-	err := pool.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO server_secrets (name, secret) VALUES ('page_token_key', $1)
-			ON CONFLICT (name) DO NOTHING RETURNING secret)
-		SELECT secret FROM ins
-		UNION ALL
-		SELECT secret FROM server_secrets WHERE name = 'page_token_key'
-		LIMIT 1`, fresh).Scan(&key)
+	var err error
+	// When another replica inserts the key concurrently, our INSERT waits
+	// for it and does nothing, and our SELECT's snapshot predates its
+	// commit: no row. The next statement's snapshot sees it.
+	for attempt := 0; attempt < 3; attempt++ {
+		err = pool.QueryRow(ctx, `
+			WITH ins AS (
+				INSERT INTO server_secrets (name, secret) VALUES ('page_token_key', $1)
+				ON CONFLICT (name) DO NOTHING RETURNING secret)
+			SELECT secret FROM ins
+			UNION ALL
+			SELECT secret FROM server_secrets WHERE name = 'page_token_key'
+			LIMIT 1`, fresh).Scan(&key)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("loading page token key: %w", err)
 	}
@@ -60,13 +70,18 @@ func LoadSigner(ctx context.Context, pool *pgxpool.Pool) (*Signer, error) {
 
 // QueryHash fingerprints a request with its paging fields cleared, so a
 // token is only accepted for the query that made it. clear must reset the
-// page token and page size on the copy it is given.
+// page token and page size on the copy it is given. The message type is
+// part of the hash: an empty search and an empty list encode to the same
+// (no) bytes, and one's token must not be taken by the other.
 func QueryHash[M proto.Message](req M, clear func(M)) []byte {
 	c := proto.Clone(req).(M)
 	clear(c)
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c)
-	sum := sha256.Sum256(b)
-	return sum[:16]
+	h := sha256.New()
+	h.Write([]byte(c.ProtoReflect().Descriptor().FullName()))
+	h.Write([]byte{0})
+	h.Write(b)
+	return h.Sum(nil)[:16]
 }
 
 const macLen = 16
@@ -94,8 +109,13 @@ func (s *Signer) Encode(q []byte, position any) (string, error) {
 
 // Decode verifies token against query hash q and fills position.
 func (s *Signer) Decode(token string, q []byte, position any) error {
+	if len(token) > 4096 {
+		return fmt.Errorf("%w: malformed", ErrInvalid)
+	}
+	// Only the exact spelling Encode produced is accepted: the decoder
+	// alone would also take line breaks and non-zero unused bits.
 	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(raw) <= macLen || len(token) > 4096 {
+	if err != nil || len(raw) <= macLen || base64.RawURLEncoding.EncodeToString(raw) != token {
 		return fmt.Errorf("%w: malformed", ErrInvalid)
 	}
 	body, mac := raw[:len(raw)-macLen], raw[len(raw)-macLen:]

@@ -220,24 +220,67 @@ func (c *Cluster) start(ctx context.Context) error {
 			return err
 		}
 		c.port = port
-		o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB", port, sock)
-		if c.opts.Fast {
-			o += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-		}
-		logFile := filepath.Join(c.pgdata, "server.log")
-		out, err := c.run(ctx, "pg_ctl", "-D", c.pgdata, "-l", logFile, "-o", o, "-w", "-t", "60", "start")
-		if err == nil {
+		if lastErr = c.pgCtlStart(ctx); lastErr == nil {
 			c.opts.Log("embedded PostgreSQL started", "port", port, "socket", sock)
 			return nil
 		}
-		tail, _ := os.ReadFile(logFile)
-		if len(tail) > 2000 {
-			tail = tail[len(tail)-2000:]
-		}
-		lastErr = fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, tail)
 	}
 	_ = os.RemoveAll(sock)
 	return lastErr
+}
+
+// pgCtlStart starts the server on c.port and c.sockDir.
+func (c *Cluster) pgCtlStart(ctx context.Context) error {
+	o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB", c.port, c.sockDir)
+	if c.opts.Fast {
+		o += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	logFile := filepath.Join(c.pgdata, "server.log")
+	out, err := c.run(ctx, "pg_ctl", "-D", c.pgdata, "-l", logFile, "-o", o, "-w", "-t", "60", "start")
+	if err == nil {
+		return nil
+	}
+	tail, _ := os.ReadFile(logFile)
+	if len(tail) > 2000 {
+		tail = tail[len(tail)-2000:]
+	}
+	return fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, tail)
+}
+
+// Kill sends SIGKILL to the postmaster, as a crash would, so tests can
+// prove that clients ride out a database failure. Restart brings it back.
+func (c *Cluster) Kill() error {
+	b, err := os.ReadFile(filepath.Join(c.pgdata, "postmaster.pid"))
+	if err != nil {
+		return fmt.Errorf("reading postmaster.pid: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return fmt.Errorf("postmaster.pid holds no pid: %q", line)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("killing postmaster %d: %w", pid, err)
+	}
+	return nil
+}
+
+// Restart starts the server again after Kill, on the same port and socket
+// directory so existing connection URLs keep working. The backends of a
+// killed postmaster take a moment to notice and exit, holding its shared
+// memory until then, so starting is retried until ctx ends.
+func (c *Cluster) Restart(ctx context.Context) error {
+	for {
+		err := c.pgCtlStart(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (c *Cluster) ensureDatabase(ctx context.Context) error {

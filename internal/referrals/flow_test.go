@@ -2,6 +2,7 @@ package referrals_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -73,6 +74,11 @@ func (w *world) refer(t *testing.T, p *sparcv1.Person, requestID string) *sparcv
 	}
 	return r
 }
+
+var ids atomic.Int64
+
+// nextID numbers request ids within the test binary.
+func nextID() int64 { return ids.Add(1) }
 
 func move(c sparcv1.ReferralServiceClient, id string, to sparcv1.ReferralStatus, reason string) (*sparcv1.Referral, error) {
 	return c.TransitionReferral(context.Background(), &sparcv1.TransitionReferralRequest{Id: id, ToStatus: to, Reason: reason})

@@ -54,7 +54,7 @@ var priorityCode = map[sparcv1.ReferralPriority]string{
 const referralColumns = `r.id, r.person_id, r.referring_org, r.link_worker, r.asset_id, r.provider_org, r.reasons,
 	r.provider_note, r.priority, r.status, r.status_reason, r.shared_person, r.sessions_attended, r.first_attended_at,
 	r.baseline_ons4, r.baseline_swemwbs, r.baseline_at, r.followup_ons4, r.followup_swemwbs, r.followup_at,
-	r.what_changed, r.created_at, r.updated_at, r.version, r.holds_place, r.request_hash`
+	r.what_changed, r.created_at, r.updated_at, r.version, r.holds_place, r.request_hash, r.requested_at IS NOT NULL`
 
 type referralRow struct {
 	id, person, referrer, asset uuid.UUID
@@ -73,13 +73,14 @@ type referralRow struct {
 	version                     int64
 	holdsPlace                  bool
 	requestHash                 []byte
+	sent                        bool // ever requested: a draft never sent is the referrer's alone
 }
 
 func scanReferral(r pgx.Row) (*referralRow, error) {
 	var x referralRow
 	err := r.Scan(&x.id, &x.person, &x.referrer, &x.linkWorker, &x.asset, &x.provider, &x.reasons, &x.note,
 		&x.priority, &x.status, &x.reason, &x.shared, &x.attended, &x.firstAttended, &x.bOns4, &x.bSwem, &x.bAt,
-		&x.fOns4, &x.fSwem, &x.fAt, &x.whatChanged, &x.created, &x.updated, &x.version, &x.holdsPlace, &x.requestHash)
+		&x.fOns4, &x.fSwem, &x.fAt, &x.whatChanged, &x.created, &x.updated, &x.version, &x.holdsPlace, &x.requestHash, &x.sent)
 	return &x, err
 }
 
@@ -90,7 +91,7 @@ func (x *referralRow) sideOf(p *auth.Principal) side {
 	switch {
 	case p.Org == x.referrer.String() && (p.Role == auth.RoleLinkWorker || p.Role == auth.RoleAdmin):
 		return referrer
-	case x.provider != nil && p.Org == x.provider.String() && (p.Role == auth.RoleGroupEditor || p.Role == auth.RoleAdmin):
+	case x.sent && x.provider != nil && p.Org == x.provider.String() && (p.Role == auth.RoleGroupEditor || p.Role == auth.RoleAdmin):
 		return provider
 	}
 	return 0
@@ -368,14 +369,15 @@ func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsR
 		limit = 100
 	}
 	caller := auth.FromContext(ctx)
-	where := []string{"(r.referring_org = $1 OR r.provider_org = $1)"}
+	// Providers see a referral once it was sent (requested), never a draft.
+	where := []string{"(r.referring_org = $1 OR (r.provider_org = $1 AND r.requested_at IS NOT NULL))"}
 	args := []any{caller.Org}
 	switch req.GetSide() {
 	case "":
 	case "referring":
 		where[0] = "r.referring_org = $1"
 	case "providing":
-		where[0] = "r.provider_org = $1"
+		where[0] = "r.provider_org = $1 AND r.requested_at IS NOT NULL"
 	default:
 		v.Add("side", "must be referring, providing or empty")
 	}

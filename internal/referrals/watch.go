@@ -171,6 +171,9 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 		rows, err := tx.Query(ctx, `SELECT txid::text::bigint, seq, referral_id, type, from_status, to_status, time
 			FROM referral_outbox
 			WHERE (txid, seq) > ($1::text::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+			  -- A draft is the referrer's alone: the provider's stream starts
+			  -- when it is sent (draft → requested).
+			  AND (referring_org = sparc_org() OR NOT (to_status = 'draft' OR (from_status = 'draft' AND to_status <> 'requested')))
 			ORDER BY txid, seq LIMIT 500`, strconv.FormatUint(cur.txid, 10), cur.seq)
 		if err != nil {
 			return fmt.Errorf("reading referral changes: %w", err)

@@ -27,8 +27,11 @@ CREATE TABLE areas (
     geom        geometry(MultiPolygon, 4326) NOT NULL,
     -- The same boundary in the national grid (srid), for distances.
     geom_local  geometry(MultiPolygon) NOT NULL,
-    -- Web Mercator copy for vector tiles (ST_AsMVTGeom wants 3857).
+    -- Web Mercator copies for vector tiles (ST_AsMVTGeom wants 3857):
+    -- exact, and simplified by 25 m for zoom 12 and below, where 25 m is
+    -- under a pixel and dense tiles hold thousands of areas.
     geom_web    geometry(MultiPolygon, 3857) NOT NULL,
+    geom_web_low geometry(MultiPolygon, 3857) NOT NULL,
     -- ST_PointOnSurface: inside the area, the origin of nearest distances.
     ref_point   geometry(Point, 4326) NOT NULL,
     ref_local   geometry(Point) NOT NULL,
@@ -50,77 +53,10 @@ CREATE INDEX areas_updated ON areas (updated_at);
 
 -- Assets in the national grids, for the area x asset walking-distance
 -- join (ST_DWithin on projected geometry). Queries repeat the expression
--- and the country predicate literally so these indexes match.
+-- and the country predicate literally so these indexes match. (Nearest
+-- assets per category are found in Go from one read of the assets, so no
+-- per-category index is needed: see internal/coverage/nearest.go.)
 CREATE INDEX assets_bng_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
     WHERE country = 'GB';
 CREATE INDEX assets_rd_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
     WHERE country = 'NL';
-
--- Nearest asset per category: one KNN query per category, each served by
--- its own partial index (a lateral join over all categories at once cannot
--- use partial indexes and was ~15x slower). A new vocabulary category needs
--- a new migration adding its two indexes; a test checks they all exist.
-CREATE INDEX assets_bng_physical_activity_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{physical_activity}';
-CREATE INDEX assets_bng_arts_creativity_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{arts_creativity}';
-CREATE INDEX assets_bng_nature_green_space_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{nature_green_space}';
-CREATE INDEX assets_bng_social_connection_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{social_connection}';
-CREATE INDEX assets_bng_learning_skills_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{learning_skills}';
-CREATE INDEX assets_bng_volunteering_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{volunteering}';
-CREATE INDEX assets_bng_food_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{food}';
-CREATE INDEX assets_bng_money_debt_advice_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{money_debt_advice}';
-CREATE INDEX assets_bng_housing_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{housing}';
-CREATE INDEX assets_bng_employment_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{employment}';
-CREATE INDEX assets_bng_mental_wellbeing_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{mental_wellbeing}';
-CREATE INDEX assets_bng_carers_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{carers}';
-CREATE INDEX assets_bng_faith_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{faith}';
-CREATE INDEX assets_bng_digital_inclusion_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{digital_inclusion}';
-CREATE INDEX assets_bng_long_term_condition_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{long_term_condition}';
-CREATE INDEX assets_bng_children_families_gist ON assets USING gist (ST_Transform(location::geometry, 27700))
-    WHERE country = 'GB' AND categories @> '{children_families}';
-CREATE INDEX assets_rd_physical_activity_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{physical_activity}';
-CREATE INDEX assets_rd_arts_creativity_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{arts_creativity}';
-CREATE INDEX assets_rd_nature_green_space_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{nature_green_space}';
-CREATE INDEX assets_rd_social_connection_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{social_connection}';
-CREATE INDEX assets_rd_learning_skills_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{learning_skills}';
-CREATE INDEX assets_rd_volunteering_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{volunteering}';
-CREATE INDEX assets_rd_food_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{food}';
-CREATE INDEX assets_rd_money_debt_advice_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{money_debt_advice}';
-CREATE INDEX assets_rd_housing_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{housing}';
-CREATE INDEX assets_rd_employment_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{employment}';
-CREATE INDEX assets_rd_mental_wellbeing_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{mental_wellbeing}';
-CREATE INDEX assets_rd_carers_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{carers}';
-CREATE INDEX assets_rd_faith_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{faith}';
-CREATE INDEX assets_rd_digital_inclusion_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{digital_inclusion}';
-CREATE INDEX assets_rd_long_term_condition_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{long_term_condition}';
-CREATE INDEX assets_rd_children_families_gist ON assets USING gist (ST_Transform(location::geometry, 28992))
-    WHERE country = 'NL' AND categories @> '{children_families}';

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/pgcluster"
+	"github.com/sparc-network/sparc/internal/server"
+)
+
+// bench is the environment every section shares: the database, the app
+// and its servers as sparcd runs them, and clients for each path.
+type bench struct {
+	cfg    config
+	out    io.Writer
+	dbNote string
+
+	cluster *pgcluster.Cluster
+	tmpDir  string
+	url     string
+
+	app      *app.App      // the server's app, over the server's pool
+	raw      *pgxpool.Pool // the load generator's own pool for raw SQL
+	srv      *server.Server
+	stopSrv  context.CancelFunc
+	srvDone  chan error
+	conn     *grpc.ClientConn
+	grpc     sparcv1.AssetServiceClient
+	http     *http.Client
+	httpBase string
+
+	cpu     *cpuSampler
+	targets []target
+}
+
+// target is one goal from an issue, checked against a measured figure.
+type target struct {
+	what     string
+	measured float64
+	unit     string
+	op       string // ">=" or "<="
+	goal     float64
+	scale    string // the size the goal is stated for, e.g. "1M assets"
+	atScale  bool   // measured at that size
+}
+
+func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err error) {
+	b := &bench{cfg: cfg, out: out, cpu: &cpuSampler{}}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	b.url = cfg.databaseURL
+	if b.url == "" {
+		dir := cfg.dataDir
+		if dir == "" {
+			if b.tmpDir, err = os.MkdirTemp("", "sparcbench-"); err != nil {
+				return nil, err
+			}
+			dir = filepath.Join(b.tmpDir, "db")
+		}
+		fmt.Fprintf(out, "starting a private PostgreSQL cluster in %s ...\n", dir)
+		b.cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Database: "sparcbench", Fast: true})
+		if err != nil {
+			return nil, fmt.Errorf("starting private cluster: %w", err)
+		}
+		b.url = b.cluster.URL("sparcbench")
+		b.cpu.pgPID = postmasterPID(filepath.Join(dir, "pgdata"))
+		b.dbNote = "db: private cluster (fsync=off, synchronous_commit=off, full_page_writes=off)"
+	} else {
+		b.dbNote = "db: DATABASE_URL"
+	}
+
+	pool, err := db.Open(ctx, b.url, int32(cfg.maxConns))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if b.app, err = app.New(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if b.raw, err = db.Open(ctx, b.url, int32(max(cfg.maxConns, cfg.loadWorkers+1))); err != nil {
+		return nil, err
+	}
+
+	// Warn level: per-request logs would measure the logger, not SPARC.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srvCtx, cancel := context.WithCancel(context.Background())
+	b.stopSrv = cancel
+	b.srv, err = server.New(srvCtx, server.Config{
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log,
+		ShutdownTimeout: 5 * time.Second, Routes: b.app.Routes(),
+	}, pool, b.app.Services())
+	if err != nil {
+		return nil, err
+	}
+	b.srvDone = make(chan error, 1)
+	go func() { b.srvDone <- b.srv.Serve(srvCtx) }()
+
+	if b.conn, err = grpc.NewClient(b.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		return nil, fmt.Errorf("dialling gRPC: %w", err)
+	}
+	b.grpc = sparcv1.NewAssetServiceClient(b.conn)
+	b.httpBase = "http://" + b.srv.HTTPAddr()
+	b.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
+	}}
+	return b, nil
+}
+
+func (b *bench) close() {
+	if b.conn != nil {
+		b.conn.Close()
+	}
+	if b.http != nil {
+		b.http.CloseIdleConnections()
+	}
+	if b.stopSrv != nil {
+		b.stopSrv()
+		if b.srvDone != nil {
+			if err := <-b.srvDone; err != nil {
+				fmt.Fprintln(os.Stderr, "sparcbench: server:", err)
+			}
+		}
+	}
+	if b.raw != nil {
+		b.raw.Close()
+	}
+	if b.app != nil {
+		b.app.Pool.Close()
+	}
+	if b.cluster != nil {
+		if err := b.cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "sparcbench: stopping cluster:", err)
+		}
+	}
+	if b.tmpDir != "" {
+		_ = os.RemoveAll(b.tmpDir)
+	}
+}
+
+func (b *bench) printf(format string, args ...any) {
+	fmt.Fprintf(b.out, format, args...)
+}
+
+func (b *bench) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
+}
+
+// check records a measured figure against its target.
+func (b *bench) check(t target) { b.targets = append(b.targets, t) }
+
+func (b *bench) printTargets() {
+	if len(b.targets) == 0 {
+		return
+	}
+	b.printf("\n== targets\n")
+	w := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "target\tmeasured\tgoal\tresult\t")
+	for _, t := range b.targets {
+		ok := t.measured >= t.goal
+		if t.op == "<=" {
+			ok = t.measured <= t.goal
+		}
+		res := "PASS"
+		if !ok {
+			res = "MISS"
+		}
+		if !t.atScale {
+			res += " (goal is for " + t.scale + "; indicative here)"
+		}
+		fmt.Fprintf(w, "%s\t%s %s\t%s %s %s\t%s\t\n", t.what, num(t.measured), t.unit, t.op, num(t.goal), t.unit, res)
+	}
+	w.Flush()
+}
+
+// num prints a figure with sensible precision.
+func num(f float64) string {
+	switch {
+	case f >= 1000:
+		return fmt.Sprintf("%.0f", f)
+	case f >= 10:
+		return fmt.Sprintf("%.1f", f)
+	case f >= 1:
+		return fmt.Sprintf("%.2f", f)
+	}
+	return fmt.Sprintf("%.3f", f)
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// stretch is what one measured stretch of one path recorded.
+type stretch struct {
+	lat     []time.Duration
+	elapsed time.Duration
+	cpu     cpuUse
+}
+
+// stats summarise one cell (a path at a concurrency) over its rounds.
+type stats struct {
+	n        int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	qps      float64
+	// CPU per request of this process (servers and load generator) and of
+	// the benchmark's PostgreSQL; zero when not measurable.
+	goCPU, pgCPU time.Duration
+	// otherCores is the CPU that everything else on the machine used
+	// meanwhile, in cores: the benchmark shares the machine with it.
+	otherCores float64
+}
+
+// perCPU is requests per CPU-second of the benchmark's own processes (this
+// process and its PostgreSQL), or 0 when that CPU is not known.
+func (s stats) perCPU() float64 {
+	if s.pgCPU <= 0 || s.goCPU <= 0 {
+		return 0
+	}
+	return 1 / (s.goCPU + s.pgCPU).Seconds()
+}
+
+func summarise(runs []stretch) (stats, error) {
+	var s stats
+	var lat []time.Duration
+	var cpu cpuUse
+	for _, r := range runs {
+		lat = append(lat, r.lat...)
+		s.elapsed += r.elapsed
+		cpu = cpu.add(r.cpu)
+	}
+	if len(lat) == 0 || s.elapsed <= 0 {
+		return s, fmt.Errorf("no request completed")
+	}
+	slices.Sort(lat)
+	s.n = len(lat)
+	s.qps = float64(s.n) / s.elapsed.Seconds()
+	s.p50, s.p99 = quantile(lat, 0.50), quantile(lat, 0.99)
+	s.goCPU = cpu.self / time.Duration(s.n)
+	if cpu.pgKnown {
+		s.pgCPU = cpu.pg / time.Duration(s.n)
+	}
+	if cpu.machine > 0 {
+		s.otherCores = max(0, (cpu.machine-cpu.self-cpu.pg).Seconds()/s.elapsed.Seconds())
+	}
+	return s, nil
+}
+
+// measure runs op from conc workers: first for the warm-up time, then
+// either for the duration or for a fixed number of requests, recording
+// each call's latency. i numbers the calls so op can cycle through its
+// inputs; start is the first i. Every loop is bounded by time or count,
+// and ctx cancels it.
+func measure(ctx context.Context, sampler *cpuSampler, conc, start int, warmup, duration time.Duration, requests int,
+	op func(ctx context.Context, i int) error) (stretch, error) {
+	var next atomic.Int64
+	next.Store(int64(start))
+	if warmup > 0 {
+		if _, err := drive(ctx, conc, &next, time.Now().Add(warmup), 0, false, op); err != nil {
+			return stretch{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	var deadline time.Time
+	if requests <= 0 {
+		deadline = time.Now().Add(duration)
+	}
+	cpu0 := sampler.sample()
+	t0 := time.Now()
+	lat, err := drive(ctx, conc, &next, deadline, int64(requests), true, op)
+	r := stretch{lat: lat, elapsed: time.Since(t0), cpu: sampler.sample().sub(cpu0)}
+	return r, err
+}
+
+// drive runs workers until the deadline (when set) or until count calls
+// were started (when count > 0). The first error stops every worker.
+func drive(ctx context.Context, conc int, next *atomic.Int64, deadline time.Time, count int64, record bool,
+	op func(ctx context.Context, i int) error) ([]time.Duration, error) {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	first := next.Load()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		all      []time.Duration
+		firstErr error
+	)
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if count > 0 && i-first >= count {
+					break
+				}
+				t := time.Now()
+				if !deadline.IsZero() && !t.Before(deadline) {
+					break
+				}
+				if err := op(ctx, int(i)); err != nil {
+					mu.Lock()
+					if firstErr == nil && ctx.Err() == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+					break
+				}
+				if record {
+					lat = append(lat, time.Since(t))
+				}
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := parent.Err(); err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// quantile of sorted latencies, nearest rank.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuUse is CPU time used by this process, by the benchmark's PostgreSQL
+// (when it runs on this machine) and by the whole machine.
+type cpuUse struct {
+	self, pg, machine time.Duration
+	pgKnown           bool
+}
+
+func (a cpuUse) sub(b cpuUse) cpuUse {
+	return cpuUse{self: a.self - b.self, pg: a.pg - b.pg, machine: a.machine - b.machine, pgKnown: a.pgKnown && b.pgKnown}
+}
+
+func (a cpuUse) add(b cpuUse) cpuUse {
+	return cpuUse{self: a.self + b.self, pg: a.pg + b.pg, machine: a.machine + b.machine, pgKnown: a.pgKnown || b.pgKnown}
+}
+
+// cpuSampler reads CPU counters from /proc (Linux). pgPID is the private
+// cluster's postmaster, whose children are the backends; 0 when the
+// database is elsewhere (DATABASE_URL).
+type cpuSampler struct {
+	pgPID int
+}
+
+// clockTick is USER_HZ, the unit of /proc CPU counters on Linux.
+const clockTick = time.Second / 100
+
+func (c *cpuSampler) sample() cpuUse {
+	var u cpuUse
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		u.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	u.machine = machineBusy()
+	if c.pgPID > 0 {
+		u.pg, u.pgKnown = treeCPU(c.pgPID)
+	}
+	return u
+}
+
+// machineBusy is the busy CPU time of the whole machine (every state of
+// /proc/stat's first line but idle and iowait); 0 when unreadable.
+func machineBusy() time.Duration {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 6 || fields[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range fields[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * clockTick
+}
+
+// treeCPU sums the CPU time of pid and its direct children (the postmaster
+// and its backends and workers). Backends that exited in between are
+// missed; the benchmark's pools keep theirs open.
+func treeCPU(pid int) (time.Duration, bool) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	var total int64
+	found := false
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses and may hold spaces.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if p != pid && ppid != pid {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += ut + st
+		found = found || p == pid
+	}
+	return time.Duration(total) * clockTick, found
+}
+
+// postmasterPID reads the first line of pgdata/postmaster.pid.
+func postmasterPID(pgdata string) int {
+	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0
+	}
+	return pid
+}

@@ -1,0 +1,453 @@
+package areas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/db"
+)
+
+// Store is the SQL side of areas.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a store over pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Country is a national grid areas are projected to for distances. The
+// boxes decide an area's country from its ST_PointOnSurface; they do not
+// overlap, so the choice is unambiguous.
+type Country struct {
+	Code           string
+	SRID           int
+	MinLon, MinLat float64
+	MaxLon, MaxLat float64
+}
+
+// Countries is the fixed allow-list of national grids.
+var Countries = []Country{
+	{Code: "GB", SRID: 27700, MinLon: -8.75, MinLat: 49.8, MaxLon: 1.8, MaxLat: 60.95},
+	{Code: "NL", SRID: 28992, MinLon: 3.2, MinLat: 50.7, MaxLon: 7.3, MaxLat: 53.7},
+}
+
+// Repair is a feature whose geometry ST_MakeValid repaired.
+type Repair struct {
+	Number       int64
+	Code, Reason string
+}
+
+// ImportResult says what an import changed.
+type ImportResult struct {
+	Created, Updated int64
+	Repaired         []Repair
+}
+
+const createAreaStaging = `
+CREATE TEMP TABLE area_import (
+	feature_number bigint NOT NULL,
+	code           text NOT NULL,
+	name           text NOT NULL,
+	parent_code    text NOT NULL,
+	geojson        text NOT NULL
+) ON COMMIT DROP`
+
+// checkAreaStaging parses every staged geometry, keeps valid ones and
+// repairs the others with ST_MakeValid (keeping only polygonal parts), and
+// finds the point on surface that decides the country.
+const checkAreaStaging = `
+CREATE TEMP TABLE area_checked ON COMMIT DROP AS
+SELECT s.feature_number, s.code, s.name, s.parent_code, s.reason, s.g, ST_PointOnSurface(s.g) AS p
+FROM (
+	SELECT i.feature_number, i.code, i.name, i.parent_code, v.reason,
+		CASE WHEN v.reason IS NULL THEN ST_Multi(x.g)
+		     ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(x.g), 3)) END AS g
+	FROM area_import i
+	CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_GeomFromGeoJSON(i.geojson), 4326)) AS x(g)
+	CROSS JOIN LATERAL (SELECT CASE WHEN ST_IsValid(x.g) THEN NULL ELSE ST_IsValidReason(x.g) END) AS v(reason)
+) s`
+
+// countryCase maps the point on surface p to a country code by the boxes
+// of Countries ($1..$8), or NULL outside all of them.
+const countryCase = `CASE
+	WHEN ST_X(p) BETWEEN $1 AND $3 AND ST_Y(p) BETWEEN $2 AND $4 THEN 'GB'
+	WHEN ST_X(p) BETWEEN $5 AND $7 AND ST_Y(p) BETWEEN $6 AND $8 THEN 'NL' END`
+
+func countryArgs() []any {
+	var a []any
+	for _, c := range Countries {
+		a = append(a, c.MinLon, c.MinLat, c.MaxLon, c.MaxLat)
+	}
+	return a
+}
+
+const findAreaProblems = `
+SELECT c.feature_number, c.code,
+	CASE
+		WHEN ST_IsEmpty(c.g) THEN 'geometry is invalid and could not be repaired into a polygon (' || coalesce(c.reason, 'empty') || ')'
+		WHEN ` + countryCase + ` IS NULL THEN 'lies outside Great Britain and the Netherlands (point on surface ' ||
+			round(ST_X(c.p)::numeric, 5) || ', ' || round(ST_Y(c.p)::numeric, 5) || '); SPARC measures distances in their national grids'
+		ELSE 'code ' || c.code || ' already belongs to an area of kind "' || a.kind || '" (codes are unique across kinds)'
+	END
+FROM area_checked c
+LEFT JOIN areas a ON a.code = c.code
+WHERE ST_IsEmpty(c.g) OR ` + countryCase + ` IS NULL OR (a.code IS NOT NULL AND a.kind <> $9)
+ORDER BY c.feature_number`
+
+// upsertAreas writes the checked areas: new codes are created, existing
+// ones get the new name, parent and boundary (attributes and population
+// are kept). The local and web geometries are derived here, once.
+const upsertAreas = `
+WITH src AS (
+	SELECT c.*, ` + countryCase + ` AS country FROM area_checked c
+), prj AS (
+	SELECT src.*, CASE country WHEN 'GB' THEN 27700 WHEN 'NL' THEN 28992 END AS srid FROM src
+)
+INSERT INTO areas AS a (code, kind, name, parent_code, country, srid, geom, geom_local, geom_web, geom_web_low, ref_point, ref_local)
+SELECT code, $9, name, parent_code, country, srid, g, ST_Transform(g, srid), ST_Transform(g, 3857),
+	ST_Multi(ST_SimplifyPreserveTopology(ST_Transform(g, 3857), 25)), p, ST_Transform(p, srid)
+FROM prj
+ON CONFLICT (code) DO UPDATE SET
+	name = EXCLUDED.name, parent_code = EXCLUDED.parent_code, country = EXCLUDED.country, srid = EXCLUDED.srid,
+	geom = EXCLUDED.geom, geom_local = EXCLUDED.geom_local, geom_web = EXCLUDED.geom_web, geom_web_low = EXCLUDED.geom_web_low,
+	ref_point = EXCLUDED.ref_point, ref_local = EXCLUDED.ref_local, updated_at = now()
+RETURNING (xmax = 0)`
+
+// ImportAreas writes the features next returns, batch by batch, in one
+// transaction: they are staged with COPY as they arrive, then checked,
+// repaired and upserted together. next returns io.EOF after the last
+// batch; any other error (a bad feature found by the caller, a broken
+// stream) rolls everything back, so previous areas stay as they were.
+//
+// The stream cannot be read twice, so a retry by db.InTx (after a deadlock
+// with a concurrent import of the same codes) is refused with ABORTED.
+func (s *Store) ImportAreas(ctx context.Context, kind string, next func() ([]*sparcv1.AreaFeature, error)) (ImportResult, error) {
+	var res ImportResult
+	var once oneShot
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		if err := once.start(); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, createAreaStaging); err != nil {
+			return fmt.Errorf("creating area staging table: %w", err)
+		}
+		for {
+			batch, err := next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			rows := make([][]any, len(batch))
+			for i, f := range batch {
+				rows[i] = []any{f.GetFeatureNumber(), f.GetCode(), f.GetName(), f.GetParentCode(), f.GetGeometryGeojson()}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"area_import"},
+				[]string{"feature_number", "code", "name", "parent_code", "geojson"}, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("staging areas: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, checkAreaStaging); err != nil {
+			return fmt.Errorf("checking area geometries: %w", err)
+		}
+		args := append(countryArgs(), kind)
+		rows, err := tx.Query(ctx, findAreaProblems, args...)
+		if err != nil {
+			return fmt.Errorf("checking areas: %w", err)
+		}
+		var vs violations
+		for rows.Next() {
+			var n int64
+			var code, problem string
+			if err := rows.Scan(&n, &code, &problem); err != nil {
+				rows.Close()
+				return err
+			}
+			vs.add(featureField(n), "%s: %s", code, problem)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("checking areas: %w", err)
+		}
+		if err := vs.err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT feature_number, code, reason FROM area_checked WHERE reason IS NOT NULL ORDER BY feature_number`)
+		if err != nil {
+			return fmt.Errorf("listing repairs: %w", err)
+		}
+		res.Repaired, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Repair, error) {
+			var rp Repair
+			return rp, r.Scan(&rp.Number, &rp.Code, &rp.Reason)
+		})
+		if err != nil {
+			return fmt.Errorf("listing repairs: %w", err)
+		}
+		rows, err = tx.Query(ctx, upsertAreas, args...)
+		if err != nil {
+			return fmt.Errorf("writing areas: %w", err)
+		}
+		created, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+		if err != nil {
+			return fmt.Errorf("writing areas: %w", err)
+		}
+		for _, c := range created {
+			if c {
+				res.Created++
+			} else {
+				res.Updated++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return res, nil
+}
+
+// oneShot refuses a second run of a transaction that consumes a stream.
+type oneShot struct{ started bool }
+
+func (o *oneShot) start() error {
+	if o.started {
+		return status.Error(codes.Aborted, "the import conflicted with a concurrent change to the same areas; run it again")
+	}
+	o.started = true
+	return nil
+}
+
+func featureField(n int64) string { return "features[" + strconv.FormatInt(n, 10) + "]" }
+func lineField(n int64) string    { return "lines[" + strconv.FormatInt(n, 10) + "]" }
+
+// AttributeRow is one validated row of an attributes file.
+type AttributeRow struct {
+	Line       int64
+	Code       string
+	Values     map[string]float64
+	Population *int64
+}
+
+// AttributeResult says what an attributes import changed.
+type AttributeResult struct {
+	Updated, SkippedUnknown int64
+}
+
+// ImportAttributes merges the rows next returns into their areas'
+// attributes (and population) in one transaction, all or nothing. Rows
+// whose code matches no area fail the import, or are counted and skipped
+// when skipUnknown is set.
+func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next func() ([]AttributeRow, error)) (AttributeResult, error) {
+	var res AttributeResult
+	var once oneShot
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		if err := once.start(); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE attr_import (
+			line_number bigint NOT NULL, code text NOT NULL, vals jsonb NOT NULL, population bigint) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("creating attribute staging table: %w", err)
+		}
+		for {
+			batch, err := next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			rows := make([][]any, len(batch))
+			for i, r := range batch {
+				vals, err := json.Marshal(r.Values)
+				if err != nil {
+					return err
+				}
+				rows[i] = []any{r.Line, r.Code, string(vals), r.Population}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"attr_import"},
+				[]string{"line_number", "code", "vals", "population"}, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("staging attributes: %w", err)
+			}
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT i.line_number, i.code FROM attr_import i
+			WHERE NOT EXISTS (SELECT 1 FROM areas a WHERE a.code = i.code)
+			ORDER BY i.line_number`)
+		if err != nil {
+			return fmt.Errorf("finding unknown codes: %w", err)
+		}
+		var vs violations
+		for rows.Next() {
+			var line int64
+			var code string
+			if err := rows.Scan(&line, &code); err != nil {
+				rows.Close()
+				return err
+			}
+			res.SkippedUnknown++
+			vs.add(lineField(line)+".code", "code %q matches no area (import the areas first, or skip unknown codes)", code)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("finding unknown codes: %w", err)
+		}
+		if !skipUnknown {
+			if err := vs.err(); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE areas a SET attributes = a.attributes || i.vals,
+				population = coalesce(i.population, a.population), updated_at = now()
+			FROM attr_import i WHERE a.code = i.code`)
+		if err != nil {
+			return fmt.Errorf("writing attributes: %w", err)
+		}
+		res.Updated = tag.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return AttributeResult{}, err
+	}
+	return res, nil
+}
+
+// GeoJSONExpr renders the boundary of area "a" as RFC 7946 GeoJSON
+// (exterior rings counter-clockwise, holes clockwise: the boundary files
+// wind the other way), optionally simplified in the national grid by the
+// tolerance in the SQL parameter tol (metres).
+func GeoJSONExpr(tol string) string {
+	return `ST_AsGeoJSON(ST_ForcePolygonCCW(CASE WHEN ` + tol + ` > 0
+		THEN ST_Multi(ST_Transform(ST_SimplifyPreserveTopology(a.geom_local, ` + tol + `), 4326)) ELSE a.geom END), 6)`
+}
+
+const areaColumns = `a.code, a.name, a.kind, a.parent_code, a.population, a.attributes, a.country,
+	ST_Y(a.ref_point), ST_X(a.ref_point)`
+
+func scanArea(r pgx.CollectableRow) (*sparcv1.Area, error) {
+	a := &sparcv1.Area{}
+	var attrs map[string]float64
+	var geojson *string
+	if err := r.Scan(&a.Code, &a.Name, &a.Kind, &a.ParentCode, &a.Population, &attrs, &a.Country,
+		&a.ReferenceLatitude, &a.ReferenceLongitude, &geojson); err != nil {
+		return nil, err
+	}
+	a.Attributes = attrs
+	if geojson != nil {
+		a.GeometryGeojson = *geojson
+	}
+	return a, nil
+}
+
+// Get returns one area.
+func (s *Store) Get(ctx context.Context, code string, withGeometry bool, simplify float64) (*sparcv1.Area, error) {
+	geomCol := "NULL::text"
+	if withGeometry {
+		geomCol = GeoJSONExpr("$2::float8")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+areaColumns+`, `+geomCol+` FROM areas a WHERE a.code = $1 AND $2::float8 >= 0`, code, simplify)
+	if err != nil {
+		return nil, fmt.Errorf("reading area %s: %w", code, err)
+	}
+	a, err := pgx.CollectExactlyOneRow(rows, scanArea)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("area %s: %w", code, apierr.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading area %s: %w", code, err)
+	}
+	return a, nil
+}
+
+// ListQuery is a validated area listing.
+type ListQuery struct {
+	Kind, Parent string
+	BBox         *[4]float64
+	WithGeometry bool
+	Simplify     float64
+	After        string // last code of the previous page
+	Limit        int
+}
+
+// List returns up to q.Limit+1 areas in code order.
+func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Area, error) {
+	geomCol := "NULL::text"
+	if q.WithGeometry {
+		geomCol = GeoJSONExpr("$4::float8")
+	}
+	var bbox []float64
+	if q.BBox != nil {
+		bbox = q.BBox[:]
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+areaColumns+`, `+geomCol+` FROM areas a
+		WHERE ($1 = '' OR a.kind = $1) AND ($2 = '' OR a.parent_code = $2)
+		  AND ($3::float8[] IS NULL OR (a.geom && ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326)
+		       AND ST_Intersects(a.geom, ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326))))
+		  AND $4::float8 >= 0 AND a.code > $5
+		ORDER BY a.code LIMIT $6`, q.Kind, q.Parent, bbox, q.Simplify, q.After, q.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("listing areas: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanArea)
+	if err != nil {
+		return nil, fmt.Errorf("listing areas: %w", err)
+	}
+	return list, nil
+}
+
+// scaleCode is the stored form of each deprivation scale.
+var scaleCode = map[sparcv1.DeprivationScale]string{
+	sparcv1.DeprivationScale_DEPRIVATION_SCALE_DECILE: "decile",
+	sparcv1.DeprivationScale_DEPRIVATION_SCALE_RANK:   "rank",
+	sparcv1.DeprivationScale_DEPRIVATION_SCALE_SCORE:  "score",
+}
+
+// SetDeprivationMeasure declares the deprivation attribute of a kind. The
+// kind must have areas, so a typo does not silently declare a new kind.
+func (s *Store) SetDeprivationMeasure(ctx context.Context, m *sparcv1.DeprivationMeasure) error {
+	return db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM areas WHERE kind = $1)`, m.GetKind()).Scan(&exists); err != nil {
+			return fmt.Errorf("checking kind %s: %w", m.GetKind(), err)
+		}
+		if !exists {
+			return &apierr.PreconditionError{Type: "AREA_KIND", Subject: "areaKinds/" + m.GetKind(),
+				Description: fmt.Sprintf("there are no areas of kind %q; import them before declaring their deprivation measure", m.GetKind())}
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO area_kinds (kind, deprivation_attribute, deprivation_scale) VALUES ($1, $2, $3)
+			ON CONFLICT (kind) DO UPDATE SET deprivation_attribute = EXCLUDED.deprivation_attribute,
+				deprivation_scale = EXCLUDED.deprivation_scale`,
+			m.GetKind(), m.GetAttribute(), scaleCode[m.GetScale()])
+		if err != nil {
+			return fmt.Errorf("declaring deprivation measure of %s: %w", m.GetKind(), err)
+		}
+		return nil
+	})
+}
+
+// deprivationAttribute returns the declared deprivation attribute of
+// kind, or "" when none is declared.
+func (s *Store) deprivationAttribute(ctx context.Context, kind string) (string, error) {
+	var attr string
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(deprivation_attribute, '') FROM area_kinds WHERE kind = $1`, kind).Scan(&attr)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading deprivation measure of %s: %w", kind, err)
+	}
+	return attr, nil
+}

@@ -1,0 +1,282 @@
+package coverage
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/vocab"
+)
+
+// chunkSize splits a large area set so its statements spread over the
+// store's connections: the walking join of one chunk and the nearest
+// queries of another can run at the same time.
+const chunkSize = 4000
+
+// Result is a computed coverage.
+type Result struct {
+	Query   Query
+	Areas   []*area // in code order
+	Summary Summary
+}
+
+// Compute runs the coverage plan for q:
+//
+//  1. read the area set (one indexed query);
+//  2. per country and chunk of areas, one walking-distance join in
+//     PostGIS (counts, sessions, places: polygon work stays in the
+//     database), and per country one read of the assets that count;
+//     these statements run concurrently on up to s.parallel connections;
+//  3. in Go: the nearest asset of each category from each area's
+//     reference point (a grid over the assets read, see pointIndex), rates
+//     per 1,000, coverage score, deprivation deciles and the equity summary.
+//
+// One KNN query per category in SQL (even with a partial index per
+// category) took about 1.1 s per category for 32,844 areas; the grid does
+// all categories in a fraction of that.
+func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
+	list, err := s.loadAreas(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) > maxAreas {
+		field := "kind"
+		if q.Parent != "" {
+			field = "parent_code"
+		}
+		return nil, apierr.Invalid(field, "selects more than %d areas; narrow it with bbox", maxAreas)
+	}
+	for _, c := range q.Categories {
+		if !vocab.IsCategory(c) {
+			return nil, apierr.Invalid("categories", "%q is not a category code", c)
+		}
+	}
+	cats := q.Categories
+	if len(cats) == 0 {
+		cats = []string{""}
+	}
+	byCode := make(map[string]*area, len(list))
+	byCountry := map[string][]*area{}
+	for _, a := range list {
+		a.Nearest = make([]*float64, len(cats))
+		byCode[a.Code] = a
+		byCountry[a.Country] = append(byCountry[a.Country], a)
+	}
+
+	type task struct {
+		run func(ctx context.Context) error
+	}
+	var tasks []task
+	candidates := map[string]*candidateSet{}
+	for _, c := range areas.Countries {
+		inCountry := byCountry[c.Code]
+		if len(inCountry) == 0 {
+			continue
+		}
+		cs := &candidateSet{}
+		candidates[c.Code] = cs
+		tasks = append(tasks, task{func(ctx context.Context) error { return s.readCandidates(ctx, c, q, cs) }})
+		for start := 0; start < len(inCountry); start += chunkSize {
+			chunk := inCountry[start:min(start+chunkSize, len(inCountry))]
+			codes := make([]string, len(chunk))
+			for i, a := range chunk {
+				codes[i] = a.Code
+			}
+			tasks = append(tasks, task{func(ctx context.Context) error { return s.walk(ctx, c, codes, q, byCode) }})
+		}
+	}
+	if err := s.runAll(ctx, len(tasks), func(ctx context.Context, i int) error { return tasks[i].run(ctx) }); err != nil {
+		return nil, err
+	}
+	for country, cs := range candidates {
+		inCountry := byCountry[country]
+		for k, cat := range cats {
+			idx := cs.index(cat)
+			// Areas split over the workers; each writes only its own areas.
+			per := (len(inCountry) + s.parallel - 1) / s.parallel
+			if err := s.runAll(ctx, s.parallel, func(_ context.Context, w int) error {
+				for _, a := range inCountry[min(w*per, len(inCountry)):min((w+1)*per, len(inCountry))] {
+					if d, ok := idx.nearest(a.RefLat, a.RefLng); ok {
+						a.Nearest[k] = &d
+					}
+				}
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	assignDeciles(list)
+	return &Result{Query: q, Areas: list, Summary: Summarise(list)}, nil
+}
+
+// runAll runs fn(0..n-1) on up to s.parallel goroutines and returns the
+// first error, cancelling the rest.
+func (s *Store) runAll(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		next     = make(chan int)
+	)
+	for range min(s.parallel, max(1, n)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// walk runs the walking-distance join for some areas of one country and
+// stores the figures in them (each area is in one chunk only).
+func (s *Store) walk(ctx context.Context, c areas.Country, codes []string, q Query, byCode map[string]*area) error {
+	rows, err := s.pool.Query(ctx, walkSQL(c), walkArgs(codes, q)...)
+	if err != nil {
+		return fmt.Errorf("computing walking-distance coverage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var code string
+		var inside, within int32
+		var sessions, places float64
+		if err := rows.Scan(&code, &inside, &within, &sessions, &places); err != nil {
+			return fmt.Errorf("reading walking-distance coverage: %w", err)
+		}
+		a := byCode[code]
+		a.Inside, a.Within, a.Sessions, a.Places = inside, within, sessions, places
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("computing walking-distance coverage: %w", err)
+	}
+	return nil
+}
+
+// candidateSet holds the assets of one country that count for a query.
+type candidateSet struct {
+	lat, lng, cosLat []float64
+	categories       [][]string
+}
+
+func (s *Store) readCandidates(ctx context.Context, c areas.Country, q Query, cs *candidateSet) error {
+	rows, err := s.pool.Query(ctx, candidatesSQL(c), candidateArgs(q)...)
+	if err != nil {
+		return fmt.Errorf("reading assets for nearest distances: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var lat, lng float64
+		var cats []string
+		if err := rows.Scan(&lat, &lng, &cats); err != nil {
+			return fmt.Errorf("reading assets for nearest distances: %w", err)
+		}
+		cs.lat = append(cs.lat, lat)
+		cs.lng = append(cs.lng, lng)
+		cs.cosLat = append(cs.cosLat, math.Cos(lat*(math.Pi/180)))
+		cs.categories = append(cs.categories, cats)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading assets for nearest distances: %w", err)
+	}
+	return nil
+}
+
+// index builds the grid over the candidates of one category ("" = all).
+func (cs *candidateSet) index(category string) *pointIndex {
+	var idx []int32
+	for i, cats := range cs.categories {
+		if category == "" || slices.Contains(cats, category) {
+			idx = append(idx, int32(i))
+		}
+	}
+	return newPointIndex(cs.lat, cs.lng, cs.cosLat, idx)
+}
+
+// Rate is a figure per 1,000 residents, absent without a population.
+func rate(v float64, population int64) *float64 {
+	if population <= 0 {
+		return nil
+	}
+	r := v * 1000 / float64(population)
+	return &r
+}
+
+// score is the share (0 to 100) of the categories whose nearest asset is
+// within walking distance of the reference point.
+func score(a *area, walk float64) float64 {
+	if len(a.Nearest) == 0 {
+		return 0
+	}
+	n := 0
+	for _, d := range a.Nearest {
+		if d != nil && *d <= walk {
+			n++
+		}
+	}
+	return 100 * float64(n) / float64(len(a.Nearest))
+}
+
+// assignDeciles sets each area's deprivation decile (1 = most deprived)
+// from its kind's measure: a decile attribute is used as it is; ranks and
+// scores are cut into ten equal-count groups over the areas of that kind
+// in this computation.
+func assignDeciles(list []*area) {
+	byKind := map[string][]*area{}
+	for _, a := range list {
+		if a.Deprivation == nil {
+			continue
+		}
+		switch a.Scale {
+		case "decile":
+			if d := *a.Deprivation; d >= 1 && d <= 10 && d == float64(int32(d)) {
+				a.Decile = int32(d)
+			}
+		case "rank", "score":
+			byKind[a.Kind] = append(byKind[a.Kind], a)
+		}
+	}
+	for _, group := range byKind {
+		sort.SliceStable(group, func(i, j int) bool {
+			return deprivationOrder(group[i]) < deprivationOrder(group[j])
+		})
+		for i, a := range group {
+			a.Decile = int32(i*10/len(group)) + 1
+		}
+	}
+}
+
+// deprivationOrder sorts areas from most to least deprived.
+func deprivationOrder(a *area) float64 {
+	switch a.Scale {
+	case "score":
+		return -*a.Deprivation
+	case "decile":
+		return float64(a.Decile)
+	}
+	return *a.Deprivation
+}

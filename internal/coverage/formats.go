@@ -1,0 +1,286 @@
+package coverage
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/server"
+)
+
+// HTTP serves coverage as downloads (GeoJSON, CSV), vector tiles and the
+// map page, beside the gRPC gateway.
+type HTTP struct {
+	svc      *Service
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	tiles    *tileCache
+	rendered *renderedTiles
+}
+
+// NewHTTP returns the HTTP handlers over svc; pool serves geometry.
+func NewHTTP(svc *Service, pool *pgxpool.Pool, log *slog.Logger) *HTTP {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &HTTP{svc: svc, pool: pool, log: log, tiles: newTileCache(pool), rendered: newRenderedTiles(renderedTileBytes)}
+}
+
+// Routes are the plain-HTTP routes to serve.
+func (h *HTTP) Routes() []server.Route {
+	return []server.Route{
+		{Pattern: "GET /v1/coverage.geojson", Handler: http.HandlerFunc(h.geoJSON)},
+		{Pattern: "GET /v1/coverage.csv", Handler: http.HandlerFunc(h.csv)},
+		{Pattern: "GET /tiles/assets/{z}/{x}/{y}", Handler: http.HandlerFunc(h.assetTile)},
+		{Pattern: "GET /tiles/coverage/{z}/{x}/{y}", Handler: http.HandlerFunc(h.coverageTile)},
+		{Pattern: "GET /map", Handler: http.HandlerFunc(serveMapPage)},
+		{Pattern: "GET /map/{file}", Handler: http.HandlerFunc(serveMapFile)},
+	}
+}
+
+// parseQuery reads a ComputeCoverageRequest from URL parameters with the
+// gateway's own rules (so /v1/coverage and the downloads take the same
+// parameters), leaving out the extra names given.
+func parseQuery(values url.Values, extra ...string) (Query, error) {
+	vals := url.Values{}
+	for k, v := range values {
+		vals[k] = v
+	}
+	for _, k := range extra {
+		delete(vals, k)
+	}
+	req := &sparcv1.ComputeCoverageRequest{}
+	if err := runtime.PopulateQueryParameters(req, vals, utilities.NewDoubleArray(nil)); err != nil {
+		return Query{}, apierr.Invalid("query", "%v", err)
+	}
+	return ParseRequest(req)
+}
+
+// writeError answers with the status the gRPC API would give, as the
+// gateway writes it (google.rpc.Status JSON).
+func (h *HTTP) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	st, unexpected := apierr.ToStatus(err)
+	if unexpected {
+		h.log.ErrorContext(r.Context(), "coverage request failed", "path", r.URL.Path, "err", err)
+	}
+	body, _ := protojson.Marshal(st.Proto())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	_, _ = w.Write(body)
+}
+
+func simplifyParam(values url.Values) (float64, error) {
+	s := values.Get("simplify_meters")
+	if s == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > 5000 {
+		return 0, apierr.Invalid("simplify_meters", "must be a number from 0 to 5000")
+	}
+	return f, nil
+}
+
+// prop is one GeoJSON/CSV property, in output order.
+type prop struct {
+	name  string
+	value any // nil, string, int32, int64, float64 or *float64
+}
+
+// props lists an area's coverage figures, flat, for GeoJSON properties
+// and CSV columns alike.
+func props(a *area, q Query) []prop {
+	c := a.proto(q)
+	p := []prop{
+		{"code", c.Code}, {"name", c.Name}, {"kind", c.Kind}, {"parent_code", c.ParentCode},
+		{"population", c.Population}, {"deprivation_value", c.DeprivationValue}, {"deprivation_decile", c.DeprivationDecile},
+		{"assets_inside", c.AssetsInside}, {"assets_within_walk", c.AssetsWithinWalk},
+		{"weekly_sessions_per_1000", c.WeeklySessionsPer_1000}, {"weekly_places_per_1000", c.WeeklyPlacesPer_1000},
+		{"coverage_score", c.CoverageScore},
+		{"reference_latitude", c.ReferenceLatitude}, {"reference_longitude", c.ReferenceLongitude},
+	}
+	for _, n := range c.Nearest {
+		name := "nearest_any_m"
+		if n.Category != "" {
+			name = "nearest_" + n.Category + "_m"
+		}
+		p = append(p, prop{name, n.DistanceMeters})
+	}
+	return p
+}
+
+func (p prop) jsonValue() any {
+	if f, ok := p.value.(*float64); ok {
+		if f == nil {
+			return nil
+		}
+		return *f
+	}
+	return p.value
+}
+
+func (p prop) text() string {
+	switch v := p.jsonValue().(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// geoJSON streams a FeatureCollection of the areas with their coverage as
+// properties. PostGIS writes each geometry (RFC 7946 winding, 6 decimals);
+// Go writes one feature at a time so national sets need no big buffer.
+func (h *HTTP) geoJSON(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q, err := parseQuery(r.URL.Query(), "simplify_meters")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	tol, err := simplifyParam(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res, err := h.svc.Compute(ctx, q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	codes := make([]string, len(res.Areas))
+	for i, a := range res.Areas {
+		codes[i] = a.Code
+	}
+	rows, err := h.pool.Query(ctx, `SELECT a.code, `+areas.GeoJSONExpr("$2::float8")+`
+		FROM areas a WHERE a.code = ANY($1) ORDER BY a.code`, codes, tol)
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("reading area geometry: %w", err))
+		return
+	}
+	defer rows.Close()
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Header().Set("Content-Disposition", `inline; filename="coverage.geojson"`)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err = writeFeatures(bw, res, func() (string, string, bool, error) {
+		if !rows.Next() {
+			return "", "", false, rows.Err()
+		}
+		var code, geom string
+		err := rows.Scan(&code, &geom)
+		return code, geom, true, err
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		// Headers are sent: the truncated document tells the client.
+		h.log.ErrorContext(ctx, "writing coverage GeoJSON", "err", err)
+	}
+}
+
+func writeFeatures(w *bufio.Writer, res *Result, next func() (code, geom string, ok bool, err error)) error {
+	if _, err := w.WriteString(`{"type":"FeatureCollection","features":[`); err != nil {
+		return err
+	}
+	for i, a := range res.Areas {
+		code, geom, ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok || code != a.Code {
+			return fmt.Errorf("area %s changed while the GeoJSON was written", a.Code)
+		}
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString(`{"type":"Feature","id":`)
+		writeJSON(w, a.Code)
+		w.WriteString(`,"geometry":`)
+		w.WriteString(geom)
+		w.WriteString(`,"properties":{`)
+		for j, p := range props(a, res.Query) {
+			if j > 0 {
+				w.WriteByte(',')
+			}
+			writeJSON(w, p.name)
+			w.WriteByte(':')
+			writeJSON(w, p.jsonValue())
+		}
+		if _, err := w.WriteString("}}\n"); err != nil {
+			return err
+		}
+	}
+	_, err := w.WriteString("]}\n")
+	return err
+}
+
+func writeJSON(w *bufio.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte("null")
+	}
+	w.Write(b)
+}
+
+// csv writes one row per area for spreadsheets.
+func (h *HTTP) csv(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res, err := h.svc.Compute(r.Context(), q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="coverage.csv"`)
+	if err := WriteCSV(w, res); err != nil {
+		h.log.ErrorContext(r.Context(), "writing coverage CSV", "err", err)
+	}
+}
+
+// WriteCSV writes the result as CSV with a header row.
+func WriteCSV(w interface{ Write([]byte) (int, error) }, res *Result) error {
+	cw := csv.NewWriter(w)
+	var header []string
+	for _, p := range props(&area{Nearest: make([]*float64, max(1, len(res.Query.Categories)))}, res.Query) {
+		header = append(header, p.name)
+	}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	rec := make([]string, len(header))
+	for _, a := range res.Areas {
+		for i, p := range props(a, res.Query) {
+			rec[i] = p.text()
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,139 @@
+// Package coverage answers where community assets are, and are not, across
+// a set of neighbourhoods: per area counts inside and within walking
+// distance, nearest asset per category, weekly sessions and places per
+// 1,000 residents and a coverage score, plus an equity summary by
+// deprivation decile. It serves the figures as gRPC/JSON, GeoJSON, CSV and
+// Mapbox Vector Tiles, and a small offline map page (/map). The
+// computation is planned as several indexed statements on the national
+// grid (see Compute); PostGIS builds GeoJSON and MVT, Go streams them.
+package coverage
+
+import (
+	"context"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
+
+// ReferralDemand is the extension point for referral-demand figures.
+// Referrals do not exist in SPARC yet; when they do, their store
+// implements this and is passed to NewService, and each area gets
+// referrals_per_1000 (with small numbers suppressed, see suppress).
+type ReferralDemand interface {
+	// ReferralsByArea counts referrals of residents of each area (by code)
+	// made in the window ("YYYY-MM-DD", "" for open).
+	ReferralsByArea(ctx context.Context, codes []string, windowStart, windowEnd string) (map[string]int64, error)
+}
+
+// suppressBelow hides referral counts from 1 to 4: small numbers could
+// identify people.
+const suppressBelow = 5
+
+// suppress returns the referral rate to publish, or nil when the count is
+// small enough to identify someone or the population is unknown.
+func suppress(count, population int64) *float64 {
+	if count > 0 && count < suppressBelow {
+		return nil
+	}
+	return rate(float64(count), population)
+}
+
+// Service implements sparcv1.CoverageServiceServer.
+type Service struct {
+	sparcv1.UnimplementedCoverageServiceServer
+	store     *Store
+	referrals ReferralDemand // nil until referrals exist
+}
+
+// NewService returns the coverage service; referrals may be nil.
+func NewService(store *Store, referrals ReferralDemand) *Service {
+	return &Service{store: store, referrals: referrals}
+}
+
+// Compute validates nothing: q comes from ParseRequest. It adds referral
+// figures when a ReferralDemand is configured.
+func (s *Service) Compute(ctx context.Context, q Query) (*Result, error) {
+	res, err := s.store.Compute(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if s.referrals != nil {
+		codes := make([]string, len(res.Areas))
+		for i, a := range res.Areas {
+			codes[i] = a.Code
+		}
+		counts, err := s.referrals.ReferralsByArea(ctx, codes, q.WindowStart, q.WindowEnd)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range res.Areas {
+			a.Referrals = suppress(counts[a.Code], a.Population)
+		}
+	}
+	return res, nil
+}
+
+// ComputeCoverage computes coverage for a set of areas.
+func (s *Service) ComputeCoverage(ctx context.Context, req *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error) {
+	q, err := ParseRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Compute(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return res.Proto(), nil
+}
+
+// Proto converts the result to its API form.
+func (r *Result) Proto() *sparcv1.ComputeCoverageResponse {
+	out := &sparcv1.ComputeCoverageResponse{WalkingDistanceMeters: r.Query.WalkMeters, Summary: r.Summary.proto()}
+	if r.Query.SummaryOnly {
+		return out
+	}
+	out.Areas = make([]*sparcv1.AreaCoverage, len(r.Areas))
+	for i, a := range r.Areas {
+		out.Areas[i] = a.proto(r.Query)
+	}
+	return out
+}
+
+func (a *area) proto(q Query) *sparcv1.AreaCoverage {
+	c := &sparcv1.AreaCoverage{
+		Code: a.Code, Name: a.Name, Kind: a.Kind, ParentCode: a.Parent, Population: a.Population,
+		DeprivationValue: a.Deprivation, DeprivationDecile: a.Decile,
+		AssetsInside: a.Inside, AssetsWithinWalk: a.Within,
+		WeeklySessionsPer_1000: rate(a.Sessions, a.Population),
+		WeeklyPlacesPer_1000:   rate(a.Places, a.Population),
+		ReferralsPer_1000:      a.Referrals,
+		CoverageScore:          score(a, q.WalkMeters),
+		ReferenceLatitude:      a.RefLat, ReferenceLongitude: a.RefLng,
+	}
+	cats := q.Categories
+	if len(cats) == 0 {
+		cats = []string{""}
+	}
+	c.Nearest = make([]*sparcv1.CategoryDistance, len(cats))
+	for i, cat := range cats {
+		c.Nearest[i] = &sparcv1.CategoryDistance{Category: cat, DistanceMeters: a.Nearest[i]}
+	}
+	return c
+}
+
+func (s Summary) proto() *sparcv1.CoverageSummary {
+	out := &sparcv1.CoverageSummary{
+		Areas: int32(s.Areas), Population: s.Population, AreasWithoutAssetWithinWalk: int32(s.WithoutWalk),
+		DeprivationAttribute: s.Measure, ConcentrationIndex: s.ConcentrationIdx,
+		PlacesPer_1000:              s.Places.proto(),
+		ShareWithoutAssetWithinWalk: s.ShareWithoutWalk.proto(),
+	}
+	for _, d := range s.Deciles {
+		out.Deciles = append(out.Deciles, &sparcv1.DecileSummary{Decile: d.Decile, Areas: int32(d.Areas),
+			Population: d.Population, MeanWeeklyPlacesPer_1000: d.MeanPlaces, ShareWithoutAssetWithinWalk: d.ShareWithoutWalk})
+	}
+	return out
+}
+
+func (c Comparison) proto() *sparcv1.QuintileComparison {
+	return &sparcv1.QuintileComparison{MostDeprived: c.Most, LeastDeprived: c.Least, Ratio: c.Ratio, Gap: c.Gap}
+}

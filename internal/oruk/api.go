@@ -1,0 +1,715 @@
+package oruk
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/assets"
+	"github.com/sparc-network/sparc/internal/server"
+)
+
+// Version is the ORUK version SPARC speaks.
+const Version = "HSDS-UK-3.0"
+
+// Prefix is where the API is served.
+const Prefix = "/openreferral"
+
+// openAPI is the ORUK 3.0 OpenAPI document (BSD 3-Clause, see spec/LICENSE).
+//
+//go:embed spec/openapi.json
+var openAPI []byte
+
+// Paging limits.
+const (
+	defaultPerPage = 50
+	maxPerPage     = 500
+	maxPage        = 1_000_000
+	maxRadius      = 100_000 // metres, as the native search
+	defaultRadius  = maxRadius
+	maxSearchLen   = 200
+)
+
+// API serves the ORUK read endpoints.
+type API struct {
+	st  *store
+	log *slog.Logger
+}
+
+// NewAPI returns the API over the asset table.
+func NewAPI(pool *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{st: &store{pool: pool, assets: as}, log: log}
+}
+
+// Routes returns the API's handlers for the HTTP server.
+func (a *API) Routes() []server.Route {
+	h := func(pattern string, fn func(*http.Request) (any, error)) server.Route {
+		return server.Route{Pattern: "GET " + Prefix + pattern, Handler: a.handle(fn)}
+	}
+	return []server.Route{
+		h("/{$}", a.root),
+		h("", a.root),
+		{Pattern: "GET " + Prefix + "/openapi.json", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			cors(w)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		})},
+		h("/services", a.services),
+		h("/services/{id}", a.service),
+		h("/service_at_locations", a.serviceAtLocations),
+		h("/service_at_locations/{id}", a.serviceAtLocation),
+		h("/organizations", a.organizations),
+		h("/organizations/{id}", a.organization),
+		h("/taxonomies", a.taxonomies),
+		h("/taxonomies/{id}", a.taxonomy),
+		h("/taxonomy_terms", a.taxonomyTerms),
+		h("/taxonomy_terms/{id}", a.taxonomyTerm),
+		{Pattern: "OPTIONS " + Prefix + "/", Handler: http.HandlerFunc(preflight)},
+	}
+}
+
+// httpError is an answer other than 200, with the parameter at fault.
+type httpError struct {
+	status  int
+	param   string
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+func badParam(param, format string, args ...any) error {
+	return &httpError{status: http.StatusBadRequest, param: param, message: param + ": " + fmt.Sprintf(format, args...)}
+}
+
+func notFound(what, id string) error {
+	return &httpError{status: http.StatusNotFound, message: fmt.Sprintf("no %s with id %s", what, id)}
+}
+
+func cors(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+}
+
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	cors(w)
+	w.Header().Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	w.Header().Set("Access-Control-Allow-Headers", "*")
+	w.Header().Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handle writes a handler's result as JSON, or its error as a JSON body
+// with the HTTP status: 400 with the parameter for bad requests, 404 for
+// unknown ids, and a generic 500 (logged in full) for anything else.
+func (a *API) handle(fn func(*http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cors(w)
+		w.Header().Set("Content-Type", "application/json")
+		v, err := fn(r)
+		if err != nil {
+			var he *httpError
+			var ia *apierr.InvalidArgument
+			body := map[string]any{}
+			switch {
+			case errors.As(err, &he):
+				w.WriteHeader(he.status)
+				body["code"], body["message"] = he.status, he.message
+				if he.param != "" {
+					body["parameter"] = he.param
+				}
+			case errors.As(err, &ia):
+				w.WriteHeader(http.StatusBadRequest)
+				body["code"], body["message"] = http.StatusBadRequest, ia.Error()
+			case errors.Is(err, apierr.ErrNotFound):
+				w.WriteHeader(http.StatusNotFound)
+				body["code"], body["message"] = http.StatusNotFound, "not found"
+			case errors.Is(err, context.Canceled):
+				return
+			default:
+				a.log.ErrorContext(r.Context(), "openreferral request failed", "path", r.URL.Path, "err", err)
+				w.WriteHeader(http.StatusInternalServerError)
+				body["code"], body["message"] = http.StatusInternalServerError, "internal error"
+			}
+			_ = json.NewEncoder(w).Encode(body)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	})
+}
+
+// params checks the query against the parameters an endpoint takes:
+// unknown and repeated parameters are refused, not ignored, so a client's
+// typo ("per-page") is not silently answered with the default.
+type params struct {
+	q url.Values
+}
+
+func checkParams(r *http.Request, allowed ...string) (params, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return params{}, &httpError{status: http.StatusBadRequest, message: "query string is malformed: " + err.Error()}
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(allowed, k) {
+			return params{}, badParam(k, "unknown query parameter; this endpoint takes %s", strings.Join(allowed, ", "))
+		}
+		if len(q[k]) > 1 {
+			return params{}, badParam(k, "given %d times; give it once", len(q[k]))
+		}
+	}
+	return params{q: q}, nil
+}
+
+func (p params) str(k string) string { return p.q.Get(k) }
+
+func (p params) has(k string) bool { return p.q.Has(k) }
+
+func (p params) boolean(k string) (bool, error) {
+	if !p.q.Has(k) {
+		return false, nil
+	}
+	switch p.q.Get(k) {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, badParam(k, "%q is not true or false", p.q.Get(k))
+}
+
+func (p params) int(k string, def, lo, hi int) (int, error) {
+	if !p.q.Has(k) {
+		return def, nil
+	}
+	n, err := strconv.Atoi(p.q.Get(k))
+	if err != nil || n < lo || n > hi {
+		return 0, badParam(k, "%q is not a whole number from %d to %d", p.q.Get(k), lo, hi)
+	}
+	return n, nil
+}
+
+func (p params) float(k string, lo, hi float64) (*float64, error) {
+	if !p.q.Has(k) {
+		return nil, nil
+	}
+	f, err := strconv.ParseFloat(p.q.Get(k), 64)
+	if err != nil || math.IsNaN(f) || f < lo || f > hi {
+		return nil, badParam(k, "%q is not a number from %g to %g", p.q.Get(k), lo, hi)
+	}
+	return &f, nil
+}
+
+func (p params) format() error {
+	if f := p.q.Get("format"); f != "" && f != "json" {
+		return badParam("format", "%q is not supported; SPARC answers json (paged)", f)
+	}
+	return nil
+}
+
+// paging reads page and per_page.
+func (p params) paging() (page, perPage int, err error) {
+	if page, err = p.int("page", 1, 1, maxPage); err != nil {
+		return
+	}
+	perPage, err = p.int("per_page", defaultPerPage, 1, maxPerPage)
+	return
+}
+
+func pageOf[T any](contents []T, total, page, perPage int) Page[T] {
+	if contents == nil {
+		contents = []T{}
+	}
+	pages := (total + perPage - 1) / perPage
+	return Page[T]{
+		TotalItems: total, TotalPages: pages, PageNumber: page, Size: len(contents),
+		FirstPage: page == 1, LastPage: page >= pages, Empty: len(contents) == 0, Contents: contents,
+	}
+}
+
+func (a *API) root(r *http.Request) (any, error) {
+	if _, err := checkParams(r); err != nil {
+		return nil, err
+	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return APIDetails{
+		Version:    Version,
+		Profile:    "https://openreferraluk.org/",
+		OpenAPIURL: scheme + "://" + r.Host + Prefix + "/openapi.json",
+	}, nil
+}
+
+// Parameters of the list endpoints, as the ORUK OpenAPI document lists
+// them, plus SPARC's latitude and longitude for proximity without a
+// postcode.
+var (
+	serviceParams = []string{"search", "page", "per_page", "format", "taxonomy_term_id", "taxonomy_id",
+		"organization_id", "modified_after", "minimal", "full", "postcode", "proximity", "latitude", "longitude"}
+	salParams = []string{"search", "taxonomy_term_id", "taxonomy_id", "organization_id", "modified_after",
+		"full", "page", "per_page", "format", "postcode", "proximity", "latitude", "longitude"}
+)
+
+// serviceFilter reads the filters shared by services and
+// service_at_locations.
+func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, error) {
+	var f filter
+	page, perPage, err := p.paging()
+	if err != nil {
+		return f, 0, 0, err
+	}
+	if err := p.format(); err != nil {
+		return f, 0, 0, err
+	}
+	f.limit, f.offset = perPage, (page-1)*perPage
+	if s := p.str("search"); s != "" {
+		if len(s) > maxSearchLen {
+			return f, 0, 0, badParam("search", "is %d bytes, more than the maximum of %d", len(s), maxSearchLen)
+		}
+		if f.text = textQuery(s); f.text == "" {
+			return f, 0, 0, badParam("search", "has no words to search for")
+		}
+	}
+	if p.has("taxonomy_term_id") {
+		id, err := uuid.Parse(p.str("taxonomy_term_id"))
+		if err != nil {
+			return f, 0, 0, badParam("taxonomy_term_id", "%q is not a UUID", p.str("taxonomy_term_id"))
+		}
+		hit, ok := termByID[id]
+		switch {
+		case !ok:
+			f.none = true
+		case hit.tax.code == taxCategories:
+			f.categories = []string{hit.term.code}
+		case hit.tax.code == taxKinds:
+			f.kinds = []string{hit.term.code}
+		default:
+			f.attribute = hit.term.code
+		}
+	}
+	if p.has("taxonomy_id") {
+		id, err := uuid.Parse(p.str("taxonomy_id"))
+		if err != nil {
+			return f, 0, 0, badParam("taxonomy_id", "%q is not a UUID", p.str("taxonomy_id"))
+		}
+		switch id {
+		case taxonomyID(taxCategories):
+			f.hasCategory = true
+		case taxonomyID(taxKinds), taxonomyID(taxAttributes):
+			// every service carries a kind and the accepting_referrals attribute
+		default:
+			f.none = true
+		}
+	}
+	if p.has("organization_id") {
+		id, err := uuid.Parse(p.str("organization_id"))
+		if err != nil {
+			return f, 0, 0, badParam("organization_id", "%q is not a UUID", p.str("organization_id"))
+		}
+		owner := id.String()
+		f.owner = &owner
+	}
+	if p.has("modified_after") {
+		s := p.str("modified_after")
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, s); err != nil {
+				return f, 0, 0, badParam("modified_after", "%q is not an RFC 3339 date-time (2025-01-31T09:00:00Z) or a date (2025-01-31)", s)
+			}
+		}
+		f.modifiedAfter = &t
+	}
+	// Proximity: a postcode (located from the directory's own addresses) or
+	// a latitude and longitude, within proximity metres.
+	lat, err := p.float("latitude", -90, 90)
+	if err != nil {
+		return f, 0, 0, err
+	}
+	lng, err := p.float("longitude", -180, 180)
+	if err != nil {
+		return f, 0, 0, err
+	}
+	radius, err := p.float("proximity", 0, maxRadius)
+	if err != nil {
+		return f, 0, 0, err
+	}
+	if radius != nil && *radius <= 0 {
+		return f, 0, 0, badParam("proximity", "must be more than 0 metres")
+	}
+	switch {
+	case (lat == nil) != (lng == nil):
+		return f, 0, 0, badParam("latitude", "latitude and longitude go together")
+	case lat != nil && p.has("postcode"):
+		return f, 0, 0, badParam("postcode", "give a postcode or latitude and longitude, not both")
+	case p.has("postcode"):
+		pc := normalisePostcode(p.str("postcode"))
+		if pc == "" || len(pc) > 16 {
+			return f, 0, 0, badParam("postcode", "%q is not a postcode", p.str("postcode"))
+		}
+		y, x, ok, err := a.st.postcodeCentre(ctx, pc)
+		if err != nil {
+			return f, 0, 0, err
+		}
+		if !ok {
+			return f, 0, 0, badParam("postcode", "%s is not an address in this directory, so SPARC cannot place it; search with latitude and longitude instead", pc)
+		}
+		lat, lng = &y, &x
+	case radius != nil && lat == nil:
+		return f, 0, 0, badParam("proximity", "needs a postcode, or latitude and longitude, to measure from")
+	}
+	if lat != nil {
+		r := float64(defaultRadius)
+		if radius != nil {
+			r = *radius
+		}
+		f.near = &assets.Near{Lat: *lat, Lng: *lng, RadiusMeters: r}
+	}
+	return f, page, perPage, nil
+}
+
+func normalisePostcode(s string) string {
+	return strings.Join(strings.Fields(strings.ToUpper(s)), " ")
+}
+
+func (a *API) services(r *http.Request) (any, error) {
+	p, err := checkParams(r, serviceParams...)
+	if err != nil {
+		return nil, err
+	}
+	f, page, perPage, err := a.serviceFilter(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	full, err := p.boolean("full")
+	if err != nil {
+		return nil, err
+	}
+	minimal, err := p.boolean("minimal")
+	if err != nil {
+		return nil, err
+	}
+	if full && minimal {
+		return nil, badParam("minimal", "cannot be combined with full=true")
+	}
+	list, orgs, total, err := a.st.list(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Service, len(list))
+	for i, as := range list {
+		switch {
+		case minimal:
+			out[i] = Service{ID: as.GetId(), Name: as.GetName(), Status: serviceOf(as, levelList, nil).Status,
+				LastModified: as.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano)}
+		case full:
+			out[i] = serviceOf(as, levelFull, orgs)
+		default:
+			out[i] = serviceOf(as, levelList, orgs)
+		}
+	}
+	return pageOf(out, total, page, perPage), nil
+}
+
+func pathID(r *http.Request, what string) (uuid.UUID, error) {
+	s := r.PathValue("id")
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return uuid.Nil, &httpError{status: http.StatusBadRequest, param: "id",
+			message: fmt.Sprintf("id: %q is not a %s id (ids are UUIDs)", s, what)}
+	}
+	return id, nil
+}
+
+func (a *API) service(r *http.Request) (any, error) {
+	if _, err := checkParams(r); err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "service")
+	if err != nil {
+		return nil, err
+	}
+	as, orgs, err := a.st.assetWithOrg(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if as == nil {
+		return nil, notFound("service", id.String())
+	}
+	return ServiceOf(as, orgs), nil
+}
+
+// salOf is the service_at_location of an asset: its location, and the
+// service (list level unless full).
+func salOf(as *sparcv1.Asset, full bool, orgs Orgs) ServiceAtLocation {
+	s := serviceOf(as, levelFull, orgs)
+	sal := s.ServiceAtLocations[0]
+	if full {
+		s.ServiceAtLocations = nil
+		sal.Service = &s
+	} else {
+		ls := serviceOf(as, levelList, orgs)
+		sal.Service = &ls
+	}
+	return sal
+}
+
+func (a *API) serviceAtLocations(r *http.Request) (any, error) {
+	p, err := checkParams(r, salParams...)
+	if err != nil {
+		return nil, err
+	}
+	f, page, perPage, err := a.serviceFilter(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	full, err := p.boolean("full")
+	if err != nil {
+		return nil, err
+	}
+	list, orgs, total, err := a.st.list(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ServiceAtLocation, len(list))
+	for i, as := range list {
+		out[i] = salOf(as, full, orgs)
+	}
+	return pageOf(out, total, page, perPage), nil
+}
+
+func (a *API) serviceAtLocation(r *http.Request) (any, error) {
+	if _, err := checkParams(r); err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "service_at_location")
+	if err != nil {
+		return nil, err
+	}
+	as, orgs, err := a.st.assetWithOrg(r.Context(), assetOf(id, partServiceAtLocation))
+	if err != nil {
+		return nil, err
+	}
+	if as == nil {
+		return nil, notFound("service_at_location", id.String())
+	}
+	return salOf(as, true, orgs), nil
+}
+
+func (a *API) organizations(r *http.Request) (any, error) {
+	p, err := checkParams(r, "search", "full_service", "full", "page", "per_page", "format")
+	if err != nil {
+		return nil, err
+	}
+	page, perPage, err := p.paging()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.format(); err != nil {
+		return nil, err
+	}
+	full, err := p.boolean("full")
+	if err != nil {
+		return nil, err
+	}
+	fullService, err := p.boolean("full_service")
+	if err != nil {
+		return nil, err
+	}
+	all, err := a.st.owningOrgs(r.Context(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if s := strings.ToLower(p.str("search")); s != "" {
+		all = slices.DeleteFunc(all, func(o orgRow) bool { return !strings.Contains(strings.ToLower(o.Name), s) })
+	}
+	total := len(all)
+	all = all[min((page-1)*perPage, total):min(page*perPage, total)]
+	out := make([]Organization, 0, len(all))
+	for _, o := range all {
+		org := *Orgs{o.id: o.OrgInfo}.organization(o.id)
+		if full || fullService {
+			if org.Services, err = a.orgServices(r.Context(), o.id, fullService); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, org)
+	}
+	return pageOf(out, total, page, perPage), nil
+}
+
+// maxOrgServices bounds the services nested in one organization.
+const maxOrgServices = 1000
+
+func (a *API) orgServices(ctx context.Context, owner string, full bool) ([]Service, error) {
+	list, orgs, _, err := a.st.list(ctx, filter{owner: &owner, limit: maxOrgServices})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Service, len(list))
+	for i, as := range list {
+		lv := levelList
+		if full {
+			lv = levelFull
+		}
+		out[i] = serviceOf(as, lv, orgs)
+		out[i].Organization = nil
+	}
+	return out, nil
+}
+
+func (a *API) organization(r *http.Request) (any, error) {
+	p, err := checkParams(r, "full_service")
+	if err != nil {
+		return nil, err
+	}
+	fullService, err := p.boolean("full_service")
+	if err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "organization")
+	if err != nil {
+		return nil, err
+	}
+	found, err := a.st.owningOrgs(r.Context(), &id)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, notFound("organization", id.String())
+	}
+	o := found[0]
+	org := *Orgs{o.id: o.OrgInfo}.organization(o.id)
+	if org.Services, err = a.orgServices(r.Context(), o.id, fullService); err != nil {
+		return nil, err
+	}
+	return org, nil
+}
+
+func (a *API) taxonomies(r *http.Request) (any, error) {
+	p, err := checkParams(r, "search", "page", "per_page", "format")
+	if err != nil {
+		return nil, err
+	}
+	page, perPage, err := p.paging()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.format(); err != nil {
+		return nil, err
+	}
+	s := strings.ToLower(p.str("search"))
+	var all []Taxonomy
+	for _, tx := range taxonomies {
+		if s == "" || strings.Contains(strings.ToLower(tx.name+" "+tx.description), s) {
+			all = append(all, tx.toORUK(false))
+		}
+	}
+	return pageSlice(all, page, perPage), nil
+}
+
+func pageSlice[T any](all []T, page, perPage int) Page[T] {
+	total := len(all)
+	return pageOf(all[min((page-1)*perPage, total):min(page*perPage, total)], total, page, perPage)
+}
+
+func (a *API) taxonomy(r *http.Request) (any, error) {
+	if _, err := checkParams(r); err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "taxonomy")
+	if err != nil {
+		return nil, err
+	}
+	for _, tx := range taxonomies {
+		if taxonomyID(tx.code) == id {
+			return tx.toORUK(true), nil
+		}
+	}
+	return nil, notFound("taxonomy", id.String())
+}
+
+func (a *API) taxonomyTerms(r *http.Request) (any, error) {
+	p, err := checkParams(r, "search", "page", "per_page", "format", "taxonomy_id", "top_only", "parent_id")
+	if err != nil {
+		return nil, err
+	}
+	page, perPage, err := p.paging()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.format(); err != nil {
+		return nil, err
+	}
+	if _, err := p.boolean("top_only"); err != nil {
+		return nil, err // every SPARC term is a top term: the filter keeps all
+	}
+	var taxID *uuid.UUID
+	if p.has("taxonomy_id") {
+		id, err := uuid.Parse(p.str("taxonomy_id"))
+		if err != nil {
+			return nil, badParam("taxonomy_id", "%q is not a UUID", p.str("taxonomy_id"))
+		}
+		taxID = &id
+	}
+	if p.has("parent_id") {
+		if _, err := uuid.Parse(p.str("parent_id")); err != nil {
+			return nil, badParam("parent_id", "%q is not a UUID", p.str("parent_id"))
+		}
+	}
+	s := strings.ToLower(p.str("search"))
+	all := []TaxonomyTerm{}
+	for _, tx := range taxonomies {
+		if taxID != nil && taxonomyID(tx.code) != *taxID {
+			continue
+		}
+		for _, t := range tx.terms {
+			// SPARC's vocabularies are flat: no term has a parent.
+			if p.has("parent_id") {
+				continue
+			}
+			if s == "" || strings.Contains(strings.ToLower(t.name+" "+t.code+" "+t.description), s) {
+				all = append(all, tx.term(t))
+			}
+		}
+	}
+	return pageSlice(all, page, perPage), nil
+}
+
+func (a *API) taxonomyTerm(r *http.Request) (any, error) {
+	if _, err := checkParams(r); err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "taxonomy_term")
+	if err != nil {
+		return nil, err
+	}
+	hit, ok := termByID[id]
+	if !ok {
+		return nil, notFound("taxonomy_term", id.String())
+	}
+	return hit.tax.term(hit.term), nil
+}

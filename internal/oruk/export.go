@@ -1,0 +1,252 @@
+package oruk
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/vocab"
+)
+
+// Service statuses: SPARC's paused is ORUK's "temporarily closed", closed
+// is "defunct"; importing maps "inactive" to paused.
+var statusToORUK = map[sparcv1.AssetStatus]string{
+	sparcv1.AssetStatus_ASSET_STATUS_ACTIVE: "active",
+	sparcv1.AssetStatus_ASSET_STATUS_PAUSED: "temporarily closed",
+	sparcv1.AssetStatus_ASSET_STATUS_CLOSED: "defunct",
+}
+
+var dayCodes = []string{"", "MO", "TU", "WE", "TH", "FR", "SA", "SU"}
+var dayNames = []string{"", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+
+// countryZone is the time zone schedules are read in when a service names
+// none: ORUK times are local times of the service's country.
+var countryZone = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
+
+// OrgInfo is what ORUK shows of an asset's owner organisation (its public
+// fields).
+type OrgInfo struct {
+	Name, Website string
+}
+
+// Orgs maps owner organisation ids to their public fields.
+type Orgs map[string]OrgInfo
+
+// organization is the ORUK organization of an owner: the organisation's
+// own id, name and website. Unowned assets (and owners not in orgs) have
+// no organization.
+func (o Orgs) organization(owner string) *Organization {
+	info, ok := o[owner]
+	if owner == "" || !ok {
+		return nil
+	}
+	org := &Organization{ID: owner, Name: info.Name, Description: ""}
+	if strings.HasPrefix(info.Website, "http://") || strings.HasPrefix(info.Website, "https://") {
+		org.Website = info.Website
+	}
+	return org
+}
+
+// level says how much of a service to write.
+type level int
+
+const (
+	levelList level = iota // service fields and its organization
+	levelFull              // everything: locations, schedules, contacts, terms, costs
+)
+
+// ServiceOf maps an asset to its ORUK service, fully nested; orgs gives
+// the owner's name.
+func ServiceOf(a *sparcv1.Asset, orgs Orgs) Service { return serviceOf(a, levelFull, orgs) }
+
+func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
+	id := uuid.MustParse(a.GetId())
+	sid := id.String()
+	s := Service{
+		ID:           sid,
+		Name:         a.GetName(),
+		Description:  a.GetDescription(),
+		URL:          a.GetContact().GetWebsite(),
+		Email:        a.GetContact().GetEmail(),
+		Status:       statusToORUK[a.GetStatus()],
+		Organization: orgs.organization(a.GetOwnerOrganisation()),
+	}
+	if s.Status == "" {
+		s.Status = "active"
+	}
+	if s.Organization != nil {
+		s.OrganizationID = s.Organization.ID
+	}
+	if ar := a.GetAgeRange(); ar != nil {
+		if ar.MinAge != nil {
+			f := float64(ar.GetMinAge())
+			s.MinimumAge = &f
+		}
+		if ar.MaxAge != nil {
+			f := float64(ar.GetMaxAge())
+			s.MaximumAge = &f
+		}
+	}
+	if t := a.GetLastVerifiedTime(); t != nil {
+		s.AssuredDate = formatAssured(t.AsTime())
+	}
+	if t := a.GetUpdateTime(); t != nil {
+		s.LastModified = t.AsTime().UTC().Format(time.RFC3339Nano)
+	}
+	if lv == levelList {
+		return s
+	}
+
+	loc := a.GetLocation()
+	locID := derivedID(id, partLocation).String()
+	lat, lng := loc.GetLatitude(), loc.GetLongitude()
+	l := &Location{
+		ID: locID, LocationType: "physical", Name: a.GetName(), Latitude: &lat, Longitude: &lng,
+		Addresses: []Address{{
+			ID: derivedID(id, partAddress).String(), LocationID: locID,
+			Address1: loc.GetAddress(), City: loc.GetLocality(), PostalCode: loc.GetPostcode(),
+			Country: loc.GetCountry(), AddressType: "physical",
+		}},
+	}
+	for _, code := range a.GetAccessibility() {
+		l.Accessibility = append(l.Accessibility, Accessibility{
+			ID: derivedID(id, "accessibility/"+code).String(), LocationID: locID,
+			Description: accessibilityLabel(code), Accessibility: code,
+		})
+	}
+	s.ServiceAtLocations = []ServiceAtLocation{{
+		ID: derivedID(id, partServiceAtLocation).String(), ServiceID: sid, LocationID: locID, Location: l,
+	}}
+
+	for i, ss := range a.GetSessions() {
+		one := 1.0
+		s.Schedules = append(s.Schedules, Schedule{
+			ID: derivedID(id, "schedule/"+strconv.Itoa(i)).String(), ServiceID: sid,
+			Freq: "WEEKLY", Interval: &one, Byday: dayCodes[ss.GetDay()],
+			OpensAt: ss.GetStartTime() + ":00", ClosesAt: ss.GetEndTime() + ":00",
+			ValidFrom: ss.GetValidFrom(), ValidTo: ss.GetValidUntil(),
+			Description: fmt.Sprintf("Every %s, %s to %s", dayNames[ss.GetDay()], ss.GetStartTime(), ss.GetEndTime()),
+		})
+	}
+	if sa := a.GetServiceAreaGeojson(); sa != "" {
+		s.ServiceAreas = []ServiceArea{{ID: derivedID(id, partServiceArea).String(), ServiceID: sid,
+			Name: "Area served", Extent: sa, ExtentType: "geojson"}}
+	}
+	for _, code := range a.GetLanguages() {
+		s.Languages = append(s.Languages, Language{ID: derivedID(id, "language/"+code).String(), ServiceID: sid,
+			Name: languageName(code), Code: code})
+	}
+	if c := a.GetCost(); c.GetKind() != sparcv1.CostKind_COST_KIND_UNSPECIFIED || c.GetNote() != "" {
+		co := CostOption{ID: derivedID(id, partCostOption).String(), ServiceID: sid, AmountDescription: c.GetNote()}
+		switch c.GetKind() {
+		case sparcv1.CostKind_COST_KIND_FREE:
+			zero := 0.0
+			co.Option, co.Amount = "Free", &zero
+		case sparcv1.CostKind_COST_KIND_LOW_COST:
+			co.Option = "Low cost"
+		case sparcv1.CostKind_COST_KIND_PAID:
+			co.Option = "Paid"
+		}
+		s.CostOptions = []CostOption{co}
+	}
+	if n := a.GetContact().GetName(); n != "" {
+		s.Contacts = []Contact{{ID: derivedID(id, partContact).String(), ServiceID: sid, Name: n}}
+	}
+	if p := a.GetContact().GetPhone(); p != "" {
+		s.Phones = []Phone{{ID: derivedID(id, partPhone).String(), ServiceID: sid, Number: p}}
+	}
+
+	attr := func(taxCode, code, value string) {
+		t := termOf(taxCode, code)
+		s.Attributes = append(s.Attributes, Attribute{
+			ID: derivedID(id, "attribute/"+taxCode+"/"+code).String(), LinkID: sid, LinkType: "service",
+			TaxonomyTermID: t.ID, Value: value, TaxonomyTerm: &t,
+		})
+	}
+	if k := kindCode(a.GetKind()); k != "" {
+		attr(taxKinds, k, "")
+	}
+	for _, c := range a.GetCategories() {
+		attr(taxCategories, c, "")
+	}
+	attr(taxAttributes, attrAcceptingReferrals, strconv.FormatBool(a.GetAcceptingReferrals()))
+	if a.Capacity != nil {
+		attr(taxAttributes, attrCapacity, strconv.Itoa(int(a.GetCapacity())))
+	}
+	if tz := sessionZone(a); tz != "" && tz != countryZone[loc.GetCountry()] {
+		attr(taxAttributes, attrTimezone, tz)
+	}
+	return s
+}
+
+// sessionZone is the time zone of the asset's sessions (the first one's;
+// SPARC writes one zone per asset in practice).
+func sessionZone(a *sparcv1.Asset) string {
+	if len(a.GetSessions()) == 0 {
+		return ""
+	}
+	return a.GetSessions()[0].GetTimezone()
+}
+
+// formatAssured writes a verification time as a date when it is midnight
+// UTC (what a date imports as), else in full, so the round trip is exact.
+func formatAssured(t time.Time) string {
+	t = t.UTC()
+	if t.Equal(t.Truncate(24 * time.Hour)) {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+func kindCode(k sparcv1.AssetKind) string {
+	for _, kt := range kindTerms {
+		if kt.kind == k {
+			return kt.term.code
+		}
+	}
+	return ""
+}
+
+func accessibilityLabel(code string) string {
+	for _, t := range vocab.Accessibility {
+		if t.Code == code {
+			return t.LabelEN
+		}
+	}
+	return code
+}
+
+// languageNames covers the languages most often listed in UK and Dutch
+// directories; other codes are written with the code as the name.
+var languageNames = map[string]string{
+	"ar": "Arabic", "bn": "Bengali", "cy": "Welsh", "de": "German", "en": "English", "es": "Spanish",
+	"fa": "Persian", "fr": "French", "gd": "Scottish Gaelic", "gu": "Gujarati", "hi": "Hindi", "it": "Italian",
+	"ku": "Kurdish", "lt": "Lithuanian", "nl": "Dutch", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto",
+	"pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "so": "Somali", "sq": "Albanian", "ta": "Tamil",
+	"ti": "Tigrinya", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "zh": "Chinese", "ml": "Malayalam",
+}
+
+func languageName(code string) string {
+	if n, ok := languageNames[code]; ok {
+		return n
+	}
+	return code
+}
+
+// languageCode finds the ISO 639-1 code for a language given by code or
+// English name.
+func languageCode(l Language) string {
+	if c := strings.ToLower(strings.TrimSpace(l.Code)); c != "" {
+		return c
+	}
+	for c, n := range languageNames {
+		if strings.EqualFold(strings.TrimSpace(l.Name), n) {
+			return c
+		}
+	}
+	return ""
+}

@@ -1,0 +1,223 @@
+package oruk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RawRecord is one service of a feed, not yet decoded, with where it came
+// from (for the report).
+type RawRecord struct {
+	Where string // "record 3", "page 2 item 7", "GET /services/{id}"
+	JSON  json.RawMessage
+}
+
+// maxFeedBytes bounds one response or dump file read into memory.
+const maxFeedBytes = 256 << 20
+
+// ParseDump reads a dump: an ORUK page (its contents), a JSON array of
+// services, or a single service object.
+func ParseDump(b []byte) ([]RawRecord, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, errors.New("feed is empty")
+	}
+	var list []json.RawMessage
+	switch b[0] {
+	case '[':
+		if err := json.Unmarshal(b, &list); err != nil {
+			return nil, fmt.Errorf("feed is not valid JSON: %w", err)
+		}
+	case '{':
+		// A page (contents), an organization with its services, or one
+		// service.
+		var probe struct {
+			Contents *[]json.RawMessage `json:"contents"`
+			Services *[]json.RawMessage `json:"services"`
+		}
+		if err := json.Unmarshal(b, &probe); err != nil {
+			return nil, fmt.Errorf("feed is not valid JSON: %w", err)
+		}
+		switch {
+		case probe.Contents != nil:
+			list = *probe.Contents
+		case probe.Services != nil:
+			list = *probe.Services
+		default:
+			list = []json.RawMessage{json.RawMessage(b)}
+		}
+	default:
+		return nil, errors.New("feed is not valid JSON: expected an object or an array")
+	}
+	out := make([]RawRecord, len(list))
+	for i, r := range list {
+		out[i] = RawRecord{Where: "record " + strconv.Itoa(i+1), JSON: r}
+	}
+	return out, nil
+}
+
+// Fetcher reads a remote ORUK API: the paged /services list, then the
+// full /services/{id} of every listed service that the list did not give
+// fully nested, a bounded number at a time, each request under a timeout.
+type Fetcher struct {
+	Client         *http.Client
+	Concurrency    int           // detail requests at once (default 4)
+	RequestTimeout time.Duration // per request (default 30 s)
+	PerPage        int           // list page size asked for (default 100)
+	MaxPages       int           // stop after this many pages (default 10,000)
+}
+
+// FetchError is a problem with one listed record's details.
+type FetchError struct {
+	Where string
+	Err   error
+}
+
+// Fetch returns the records of the feed at base (the API root, e.g.
+// https://example.org/openreferral). A failing list page fails the whole
+// fetch, since the feed's content is then unknown; a failing detail
+// request is reported for its record only.
+func (f *Fetcher) Fetch(ctx context.Context, base string) ([]RawRecord, []FetchError, error) {
+	u, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil, fmt.Errorf("feed URL %q is not an http(s) URL", base)
+	}
+	client := f.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	conc, timeout, perPage, maxPages := f.Concurrency, f.RequestTimeout, f.PerPage, f.MaxPages
+	if conc <= 0 {
+		conc = 4
+	}
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if perPage <= 0 {
+		perPage = 100
+	}
+	if maxPages <= 0 {
+		maxPages = 10000
+	}
+	get := func(ctx context.Context, path string, q url.Values) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		ru := *u
+		ru.Path = u.Path + path
+		ru.RawQuery = q.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ru.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("GET %s: no answer within %s", ru.String(), timeout)
+			}
+			return nil, fmt.Errorf("GET %s: %w", ru.String(), err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxFeedBytes+1))
+		if err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("GET %s: response not complete within %s", ru.String(), timeout)
+			}
+			return nil, fmt.Errorf("GET %s: reading response: %w", ru.String(), err)
+		}
+		if len(b) > maxFeedBytes {
+			return nil, fmt.Errorf("GET %s: response larger than %d bytes", ru.String(), maxFeedBytes)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: HTTP %d", ru.String(), resp.StatusCode)
+		}
+		return b, nil
+	}
+
+	var listed []RawRecord
+	for page := 1; page <= maxPages; page++ {
+		b, err := get(ctx, "/services", url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(perPage)}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing services, page %d: %w", page, err)
+		}
+		var p struct {
+			TotalPages *int              `json:"total_pages"`
+			LastPage   *bool             `json:"last_page"`
+			Contents   []json.RawMessage `json:"contents"`
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, nil, fmt.Errorf("listing services, page %d: not valid JSON: %w", page, err)
+		}
+		for i, c := range p.Contents {
+			listed = append(listed, RawRecord{Where: fmt.Sprintf("page %d item %d", page, i+1), JSON: c})
+		}
+		if len(p.Contents) == 0 || (p.LastPage != nil && *p.LastPage) || (p.TotalPages != nil && page >= *p.TotalPages) {
+			break
+		}
+		if page == maxPages {
+			return nil, nil, fmt.Errorf("listing services: more than %d pages", maxPages)
+		}
+	}
+
+	// Details, a bounded number at a time.
+	out := make([]RawRecord, len(listed))
+	errs := make([]*FetchError, len(listed))
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i, r := range listed {
+		var head struct {
+			ID                 any             `json:"id"`
+			ServiceAtLocations json.RawMessage `json:"service_at_locations"`
+		}
+		if json.Unmarshal(r.JSON, &head) != nil || head.ServiceAtLocations != nil {
+			out[i] = r // already full, or broken: the import reports it
+			continue
+		}
+		id, ok := head.ID.(string)
+		if !ok || id == "" {
+			out[i] = r
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = &FetchError{Where: r.Where, Err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			b, err := get(ctx, "/services/"+url.PathEscape(id), nil)
+			if err != nil {
+				errs[i] = &FetchError{Where: "service " + id, Err: err}
+				return
+			}
+			out[i] = RawRecord{Where: "service " + id, JSON: b}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("fetching service details: %w", err)
+	}
+	var recs []RawRecord
+	var fetchErrs []FetchError
+	for i := range out {
+		if errs[i] != nil {
+			fetchErrs = append(fetchErrs, *errs[i])
+			continue
+		}
+		recs = append(recs, out[i])
+	}
+	return recs, fetchErrs, nil
+}

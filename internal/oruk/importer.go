@@ -1,0 +1,243 @@
+package oruk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
+
+// Problem is one line of the import report.
+type Problem struct {
+	Record   string `json:"record"`   // where in the feed, and the service id when known
+	Severity string `json:"severity"` // "error": not imported; "warning": imported without this
+	Message  string `json:"message"`
+}
+
+// Report says what an import did.
+type Report struct {
+	Source    string    `json:"source"`
+	Services  int       `json:"services"` // service records read from the feed
+	Assets    int       `json:"assets"`   // assets the valid records map to
+	Created   int       `json:"created"`
+	Updated   int       `json:"updated"`
+	Unchanged int       `json:"unchanged"`
+	Rejected  int       `json:"rejected"` // records (services or locations) not imported
+	Problems  []Problem `json:"problems"`
+}
+
+// Errors counts the report's error lines.
+func (r *Report) Errors() int {
+	n := 0
+	for _, p := range r.Problems {
+		if p.Severity == "error" {
+			n++
+		}
+	}
+	return n
+}
+
+// UpsertFunc writes one batch of records (the DirectoryImportService RPC).
+type UpsertFunc func(ctx context.Context, req *sparcv1.UpsertSourcedAssetsRequest) (*sparcv1.UpsertSourcedAssetsResponse, error)
+
+// BatchSize is the number of records per upsert call (the RPC's maximum).
+const BatchSize = 1000
+
+// batchesInFlight is how many upsert calls an import has running at once.
+const batchesInFlight = 2
+
+// decodedRecord is one feed record after decoding and mapping.
+type decodedRecord struct {
+	id     string
+	mapped []Mapped
+	err    error
+}
+
+// Import maps the records to assets and upserts them in batches. Records
+// that cannot be read or mapped, duplicate ids, and records the server
+// rejects are reported and left out; everything else is written. The
+// error is for failures that stop the import (the server unreachable);
+// batches written before such a failure stay written, each record whole,
+// and the report counts them.
+func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o MapOptions, setOwner bool, upsert UpsertFunc) (*Report, error) {
+	rep := &Report{Source: o.Source, Problems: []Problem{}}
+	for _, fe := range fetchErrs {
+		rep.Services++
+		rep.Rejected++
+		rep.Problems = append(rep.Problems, Problem{Record: fe.Where, Severity: "error", Message: fe.Err.Error()})
+	}
+	// Decode and map every record first (duplicates can only be found
+	// with the whole feed in hand), spread over the CPUs.
+	decoded := make([]decodedRecord, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/500))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				var s Service
+				if err := json.Unmarshal(recs[i].JSON, &s); err != nil {
+					decoded[i].err = err
+					continue
+				}
+				decoded[i].id = s.ID
+				decoded[i].mapped = MapService(s, o)
+			}
+		}()
+	}
+	wg.Wait()
+
+	type entry struct {
+		where string
+		m     Mapped
+	}
+	var mapped []entry
+	serviceWhere := map[string][]string{}
+	for i, d := range decoded {
+		rep.Services++
+		if d.err != nil {
+			rep.Rejected++
+			rep.Problems = append(rep.Problems, Problem{Record: recs[i].Where, Severity: "error", Message: "not a readable service: " + cleanJSONError(d.err)})
+			continue
+		}
+		if d.id != "" {
+			serviceWhere[d.id] = append(serviceWhere[d.id], recs[i].Where)
+		}
+		for _, m := range d.mapped {
+			mapped = append(mapped, entry{where: recs[i].Where, m: m})
+		}
+	}
+	// Duplicate ids make the feed ambiguous: none of the copies is imported.
+	keyCount := map[uuid.UUID]int{}
+	for _, e := range mapped {
+		if e.m.Asset != nil {
+			keyCount[e.m.AssetID]++
+		}
+	}
+	label := func(e entry) string {
+		if e.m.Key == "" {
+			return e.where
+		}
+		return e.where + " (" + e.m.Key + ")"
+	}
+	var todo []entry
+	for _, e := range mapped {
+		for _, w := range e.m.Warnings {
+			rep.Problems = append(rep.Problems, Problem{Record: label(e), Severity: "warning", Message: w})
+		}
+		switch {
+		case len(e.m.Errors) > 0:
+			rep.Rejected++
+			for _, msg := range e.m.Errors {
+				rep.Problems = append(rep.Problems, Problem{Record: label(e), Severity: "error", Message: msg})
+			}
+		case keyCount[e.m.AssetID] > 1:
+			rep.Rejected++
+			id := strings.SplitN(e.m.Key, "/", 2)[0]
+			rep.Problems = append(rep.Problems, Problem{Record: label(e), Severity: "error",
+				Message: fmt.Sprintf("duplicate id: service %s appears %d times in the feed (%s); none of them is imported",
+					id, len(serviceWhere[id]), strings.Join(serviceWhere[id], ", "))})
+		default:
+			todo = append(todo, e)
+		}
+	}
+	rep.Assets = len(todo)
+
+	// Send the batches, two in flight: while the database writes one, the
+	// server validates the next. Results are counted in batch order.
+	type sent struct {
+		start int
+		batch []entry
+		resp  *sparcv1.UpsertSourcedAssetsResponse
+		err   error
+	}
+	var batches []*sent
+	for start := 0; start < len(todo); start += BatchSize {
+		batches = append(batches, &sent{start: start, batch: todo[start:min(start+BatchSize, len(todo))]})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, batchesInFlight)
+	var swg sync.WaitGroup
+	for _, b := range batches {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			b.err = ctx.Err()
+			continue
+		}
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			defer func() { <-sem }()
+			req := &sparcv1.UpsertSourcedAssetsRequest{Source: o.Source, SetOwner: setOwner}
+			for _, e := range b.batch {
+				req.Records = append(req.Records, &sparcv1.SourcedAsset{SourceId: e.m.Key, AssetId: e.m.AssetID.String(), Asset: e.m.Asset})
+			}
+			b.resp, b.err = upsert(ctx, req)
+			if b.err == nil && len(b.resp.GetResults()) != len(b.batch) {
+				b.err = fmt.Errorf("server answered %d results for %d records", len(b.resp.GetResults()), len(b.batch))
+			}
+			if b.err != nil {
+				cancel() // stop sending more after a failure
+			}
+		}()
+	}
+	swg.Wait()
+	var firstErr error
+	for _, b := range batches {
+		if b.err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("importing records %d to %d of %d: %w", b.start+1, b.start+len(b.batch), len(todo), b.err)
+			}
+			continue
+		}
+		for i, res := range b.resp.GetResults() {
+			switch res.GetOutcome() {
+			case sparcv1.UpsertOutcome_UPSERT_OUTCOME_CREATED:
+				rep.Created++
+			case sparcv1.UpsertOutcome_UPSERT_OUTCOME_UPDATED:
+				rep.Updated++
+			case sparcv1.UpsertOutcome_UPSERT_OUTCOME_UNCHANGED:
+				rep.Unchanged++
+			default:
+				rep.Rejected++
+				msg := res.GetError()
+				if len(res.GetViolations()) > 0 {
+					var parts []string
+					for _, v := range res.GetViolations() {
+						parts = append(parts, v.GetField()+": "+v.GetDescription())
+					}
+					msg = strings.Join(parts, "; ")
+				}
+				rep.Problems = append(rep.Problems, Problem{Record: label(b.batch[i]), Severity: "error", Message: "rejected by SPARC: " + msg})
+			}
+		}
+	}
+	if firstErr != nil {
+		return rep, firstErr
+	}
+	sort.SliceStable(rep.Problems, func(i, j int) bool {
+		return rep.Problems[i].Severity == "error" && rep.Problems[j].Severity != "error"
+	})
+	return rep, nil
+}
+
+// cleanJSONError shortens encoding/json's messages to what a feed author
+// needs (the field and the wrong type).
+func cleanJSONError(err error) string {
+	if te, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Sprintf("field %s: %s where %s was expected", te.Field, te.Value, te.Type)
+	}
+	return err.Error()
+}

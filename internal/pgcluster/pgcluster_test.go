@@ -1,0 +1,146 @@
+package pgcluster_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sparc-network/sparc/internal/pgcluster"
+	"github.com/sparc-network/sparc/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("PGCLUSTER_HELPER_DIR"); dir != "" {
+		holdCluster(dir)
+		return
+	}
+	os.Exit(testenv.Main(m))
+}
+
+// holdCluster is the child process of TestCrashedOwnerLeavesARecoverableCluster:
+// it starts a cluster, says so, and waits to be killed.
+func holdCluster(dir string) {
+	c, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: dir, Fast: true})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready", c.Port())
+	select {}
+}
+
+func start(t *testing.T, dir string) *pgcluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Fast: true})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return c
+}
+
+func psql(t *testing.T, c *pgcluster.Cluster, sql string) string {
+	t.Helper()
+	out, err := c.Psql(context.Background(), "sparc", sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+func TestDataSurvivesRestartAndTheDirIsLockedWhileRunning(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "db")
+	c := start(t, dir)
+	psql(t, c, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')")
+
+	began := time.Now()
+	_, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: dir, Fast: true})
+	if !errors.Is(err, pgcluster.ErrInUse) {
+		t.Fatalf("second start on a running dir: %v, want ErrInUse", err)
+	}
+	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Fatalf("error %q does not name the dir and the holding process", err)
+	}
+	if d := time.Since(began); d > 2*time.Second {
+		t.Fatalf("refusal took %v; it should be at once", d)
+	}
+	// The refused attempt did not disturb the running cluster.
+	if got := psql(t, c, "SELECT v FROM kept"); got != "still here" {
+		t.Fatalf("after the refused start: %q", got)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pgdata", "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("server still running after Stop: %v", err)
+	}
+
+	c = start(t, dir)
+	defer c.Stop()
+	if got := psql(t, c, "SELECT v FROM kept"); got != "still here" {
+		t.Fatalf("after restart: %q", got)
+	}
+	// The password stays private to the data dir's owner.
+	fi, err := os.Stat(filepath.Join(dir, "pg-password"))
+	if err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("pg-password: %v, mode %v", err, fi.Mode())
+	}
+}
+
+// sparcd killed with SIGKILL leaves its PostgreSQL running; the next start
+// on the data dir must take it over and come up, data intact.
+func TestCrashedOwnerLeavesARecoverableCluster(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "db")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PGCLUSTER_HELPER_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever happens below, leave no server running.
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(dir, "pgdata", "postmaster.pid")); err == nil {
+			_ = exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgcluster.DefaultBinDir, "pg_ctl"),
+				"-D", filepath.Join(dir, "pgdata"), "-m", "immediate", "stop").Run()
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "ready") {
+		_ = cmd.Process.Kill()
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if _, err := os.Stat(filepath.Join(dir, "pgdata", "postmaster.pid")); err != nil {
+		t.Fatalf("expected the orphaned server to be running: %v", err)
+	}
+
+	c := start(t, dir)
+	defer c.Stop()
+	if got := psql(t, c, "SELECT 1"); got != "1" {
+		t.Fatalf("after recovery: %q", got)
+	}
+}
+
+func TestMissingBinariesAreReportedClearly(t *testing.T) {
+	_, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: t.TempDir(), BinDir: "/nonexistent/bin"})
+	if err == nil || !strings.Contains(err.Error(), "not found in /nonexistent/bin") {
+		t.Fatalf("got %v", err)
+	}
+}

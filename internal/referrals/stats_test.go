@@ -1,0 +1,176 @@
+package referrals_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/referrals"
+)
+
+func TestSuppressWithholdsOneToSevenAndRoundsTheRestToFives(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		n          int64
+		value      int64
+		suppressed bool
+	}{
+		{0, 0, false}, {1, 0, true}, {2, 0, true}, {5, 0, true}, {7, 0, true},
+		{8, 10, false}, {9, 10, false}, {10, 10, false}, {11, 10, false}, {12, 10, false}, {13, 15, false},
+		{22, 20, false}, {23, 25, false}, {100, 100, false}, {102, 100, false}, {103, 105, false}, {1234, 1235, false},
+	}
+	for _, c := range cases {
+		got := referrals.Suppress(c.n)
+		if got.GetValue() != c.value || got.GetSuppressed() != c.suppressed {
+			t.Errorf("Suppress(%d) = %d suppressed=%v, want %d suppressed=%v", c.n, got.GetValue(), got.GetSuppressed(), c.value, c.suppressed)
+		}
+	}
+}
+
+// statsWorld: the link-worker service made 13 referrals to the group's
+// asset in Birmingham (9 requested, 4 accepted; 8 with ONS4 before and
+// after, 3 with SWEMWBS) and 2 to a second asset on the Wirral.
+func statsWorld(t *testing.T) *world {
+	t.Helper()
+	w := newWorld(t, 0)
+	ctx := context.Background()
+	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
+	for i := range 13 {
+		r := w.refer(t, p, fmt.Sprintf("stats-%d", i))
+		if i < 4 {
+			if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i < 8 {
+			out := &sparcv1.RecordOutcomeRequest{Id: r.GetId(),
+				Baseline: &sparcv1.WellbeingMeasure{Ons4: []int32{5, 5, 5, 5}},
+				FollowUp: &sparcv1.WellbeingMeasure{Ons4: []int32{6, 7, 5, int32(5 - i%2*2)}}}
+			if i < 3 {
+				out.Baseline.Swemwbs = []int32{2, 2, 2, 2, 2, 2, 2}
+				out.FollowUp.Swemwbs = []int32{3, 3, 3, 3, 3, 3, 3}
+			}
+			if _, err := w.lw.RecordOutcome(ctx, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wirral, err := w.env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Wirral walkers", AcceptingReferrals: true, OwnerOrganisation: w.groupOrg,
+		Location: &sparcv1.Location{Latitude: 53.39, Longitude: -3.02, Country: "GB"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("wirral-%d", i),
+			PersonId: p.GetId(), AssetId: wirral.GetId()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func TestStatsAreExactForTheReferrerAndSuppressedForEveryoneElse(t *testing.T) {
+	t.Parallel()
+	w := statsWorld(t)
+	ctx := context.Background()
+	own, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own.GetSuppressed() || own.GetTotal().GetValue() != 15 || own.GetByStatus()["requested"].GetValue() != 11 ||
+		own.GetByStatus()["accepted"].GetValue() != 4 {
+		t.Errorf("own stats: %v", own)
+	}
+	// ONS4 change over 8 people: +1, +2, 0, and the anxiety item -1 on
+	// alternate people (mean -1 over 8: 0,-2,0,-2,...).
+	wantOns4 := []float64{1, 2, 0, -1}
+	for i, m := range own.GetOns4Change() {
+		if m.GetMean() != wantOns4[i] || m.GetN().GetValue() != 8 || m.GetSuppressed() {
+			t.Errorf("own ONS4 item %d: %v, want mean %v over 8", i, m, wantOns4[i])
+		}
+	}
+	if m := own.GetSwemwbsChange(); m.GetMean() != 7 || m.GetN().GetValue() != 3 || m.GetSuppressed() {
+		t.Errorf("own SWEMWBS change: %v, want 7 over 3", m)
+	}
+
+	others := map[string]sparcv1.ReferralServiceClient{
+		"analyst of another organisation":     w.analyst,
+		"link worker of another organisation": w.outside,
+		"the provider group":                  w.group,
+	}
+	for who, c := range others {
+		s, err := c.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: w.lwOrg})
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		// 15 → 15, 11 → 10, 4 withheld; ONS4 n 8 → 10 with the mean shown;
+		// SWEMWBS n 3 withheld with its mean.
+		if !s.GetSuppressed() || s.GetTotal().GetValue() != 15 || s.GetByStatus()["requested"].GetValue() != 10 ||
+			!s.GetByStatus()["accepted"].GetSuppressed() || s.GetByStatus()["accepted"].GetValue() != 0 {
+			t.Errorf("%s: counts %v", who, s)
+		}
+		for i, m := range s.GetOns4Change() {
+			if m.GetMean() != wantOns4[i] || m.GetN().GetValue() != 10 || m.GetSuppressed() {
+				t.Errorf("%s: ONS4 item %d %v", who, i, m)
+			}
+		}
+		if m := s.GetSwemwbsChange(); !m.GetSuppressed() || m.GetMean() != 0 || !m.GetN().GetSuppressed() {
+			t.Errorf("%s: SWEMWBS %v, want withheld", who, m)
+		}
+	}
+
+	// The period filter: nothing was created before yesterday.
+	old, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{EndTime: timestamppb.New(time.Now().Add(-24 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.GetTotal().GetValue() != 0 || len(old.GetByStatus()) != 0 {
+		t.Errorf("stats for before yesterday: %v", old)
+	}
+	if _, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{StartTime: timestamppb.Now(),
+		EndTime: timestamppb.New(time.Now().Add(-time.Hour))}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("end before start: %v, want InvalidArgument", err)
+	}
+	// Group editors cannot read another organisation's stats exactly by
+	// asking for their own organisation either.
+	if s, err := w.group.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{}); err != nil || !s.GetSuppressed() {
+		t.Errorf("group editor own stats: %v, %v; want suppressed", s, err)
+	}
+}
+
+func TestAreaStatsCountReferralsToAssetsInsideTheArea(t *testing.T) {
+	t.Parallel()
+	w := statsWorld(t)
+	ctx := context.Background()
+	// A square over central Birmingham, as the area import would store it.
+	if _, err := w.env.Pool.Exec(ctx, `WITH g AS (SELECT ST_Multi(ST_MakeEnvelope(-1.95, 52.44, -1.80, 52.52, 4326)) AS geom)
+		INSERT INTO areas (code, kind, name, country, srid, geom, geom_local, geom_web, ref_point, ref_local)
+		SELECT 'E02999999', 'msoa', 'Test Birmingham', 'GB', 27700, geom, ST_Transform(geom, 27700), ST_Transform(geom, 3857),
+		       ST_PointOnSurface(geom), ST_Transform(ST_PointOnSurface(geom), 27700) FROM g`); err != nil {
+		t.Fatal(err)
+	}
+	analyst := sparcv1.NewReferralServiceClient(w.env.ConnWithKey(t, w.env.Key(t, w.env.NewOrg(t, "Public health", "public_health"), auth.RoleAreaAnalyst)))
+	for who, c := range map[string]sparcv1.ReferralServiceClient{"analyst": analyst, "referrer": w.lw} {
+		s, err := c.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{AreaCode: "E02999999"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 13 inside (the Wirral two are not): 13 → 15, 9 → 10, 4 withheld;
+		// area figures leave the organisation, so even its own are suppressed.
+		if !s.GetSuppressed() || s.GetTotal().GetValue() != 15 || s.GetByStatus()["requested"].GetValue() != 10 ||
+			!s.GetByStatus()["accepted"].GetSuppressed() {
+			t.Errorf("%s: area stats %v", who, s)
+		}
+	}
+	if _, err := analyst.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{AreaCode: "E02000000"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("unknown area: %v, want InvalidArgument", err)
+	}
+}
