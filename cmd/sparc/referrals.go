@@ -516,14 +516,23 @@ func (c *cli) printReferral(r *sparcv1.Referral) error {
 	fmt.Fprintln(c.out, "\nTIMELINE")
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	for _, e := range r.GetTimeline() {
-		from := shortEnum(e.GetFromStatus().String(), "REFERRAL_STATUS_")
-		if e.GetFromStatus() == sparcv1.ReferralStatus_REFERRAL_STATUS_UNSPECIFIED {
-			from = "new"
-		}
-		fmt.Fprintf(w, "%s\t%s → %s\t%s\t%s\t%s\n", formatTime(e.GetTime()), from, shortEnum(e.GetToStatus().String(), "REFERRAL_STATUS_"),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", formatTime(e.GetTime()), change(e.GetFromStatus(), e.GetToStatus()),
 			orDash(e.GetReason()), e.GetActor(), clean(e.GetNote()))
 	}
 	return w.Flush()
+}
+
+// change describes a timeline entry or watched change: "new → requested",
+// "accepted → in_progress", or an outcome recorded in a status.
+func change(from, to sparcv1.ReferralStatus) string {
+	name := func(s sparcv1.ReferralStatus) string { return shortEnum(s.String(), "REFERRAL_STATUS_") }
+	switch {
+	case from == sparcv1.ReferralStatus_REFERRAL_STATUS_UNSPECIFIED:
+		return "new → " + name(to)
+	case from == to:
+		return "outcome (" + name(to) + ")"
+	}
+	return name(from) + " → " + name(to)
 }
 
 func joinInts(xs []int32) string {
@@ -583,8 +592,8 @@ func referralsWatch(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintln(c.out, string(b)) // one change per line, as the HTTP stream
 			continue
 		}
-		fmt.Fprintf(c.out, "%s  %-16s  %s  %s → %s  %s\n", formatTime(ch.GetTime()), ch.GetType(), ch.GetReferralId(),
-			orDash(shortEnum(ch.GetFromStatus().String(), "REFERRAL_STATUS_")), shortEnum(ch.GetToStatus().String(), "REFERRAL_STATUS_"), ch.GetCursor())
+		fmt.Fprintf(c.out, "%s  %-16s  %s  %-28s  %s\n", formatTime(ch.GetTime()), ch.GetType(), ch.GetReferralId(),
+			change(ch.GetFromStatus(), ch.GetToStatus()), ch.GetCursor())
 	}
 	return nil
 }
@@ -632,7 +641,7 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 			return ""
 		}
 		if m.GetSuppressed() {
-			return "suppressed (n " + count(m.GetN()) + ")"
+			return "suppressed (n < 8)"
 		}
 		if m.GetN().GetValue() == 0 {
 			return ""

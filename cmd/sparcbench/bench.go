@@ -34,7 +34,8 @@ type bench struct {
 	url     string
 
 	app      *app.App      // the server's app, over the server's pool
-	raw      *pgxpool.Pool // the load generator's own pool for raw SQL
+	raw      *pgxpool.Pool // the schema owner's pool: migrations, loading, set-up
+	search   *pgxpool.Pool // raw SQL searches, as the application role like the server
 	srv      *server.Server
 	stopSrv  context.CancelFunc
 	srvDone  chan error
@@ -86,19 +87,24 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 		b.dbNote = "db: DATABASE_URL"
 	}
 
-	pool, err := db.Open(ctx, b.url, int32(cfg.maxConns))
-	if err != nil {
+	// As sparcd: migrations as the login of the URL (the schema owner),
+	// requests as the unprivileged application role under row-level
+	// security. Loading uses the owner's pool (BulkInsert is an import).
+	if b.raw, err = db.Open(ctx, b.url, int32(max(8, cfg.loadWorkers+2))); err != nil {
 		return nil, err
 	}
-	if err := db.Migrate(ctx, pool); err != nil {
-		pool.Close()
+	if err := db.Migrate(ctx, b.raw); err != nil {
+		return nil, err
+	}
+	pool, err := db.OpenApp(ctx, b.url, int32(cfg.maxConns))
+	if err != nil {
 		return nil, err
 	}
 	if b.app, err = app.New(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	if b.raw, err = db.Open(ctx, b.url, int32(max(cfg.maxConns, cfg.loadWorkers+1))); err != nil {
+	if b.search, err = db.OpenApp(ctx, b.url, int32(cfg.maxConns)); err != nil {
 		return nil, err
 	}
 
@@ -141,6 +147,9 @@ func (b *bench) close() {
 				fmt.Fprintln(os.Stderr, "sparcbench: server:", err)
 			}
 		}
+	}
+	if b.search != nil {
+		b.search.Close()
 	}
 	if b.raw != nil {
 		b.raw.Close()

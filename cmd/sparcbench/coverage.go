@@ -378,10 +378,11 @@ func (cb *coverageBench) national(ctx context.Context) error {
 		}
 		raw = rc
 	}
-	// Same answer: counts exactly; nearest distances to within the
-	// national grid's scale error (0.04%): the statement orders by grid
-	// distance (KNN), the service by great-circle distance, so of two
-	// assets nearly equally far they may name different ones.
+	// Same answer: counts exactly; nearest distances to within 1%: the
+	// statement orders by national-grid distance (KNN on the ellipsoid's
+	// projection), the service by great-circle distance on the sphere both
+	// report, so of two assets almost equally far they may name different
+	// ones (the sphere and the ellipsoid differ by up to ~0.7% by direction).
 	mismatches, nearTies := 0, 0
 	for _, a := range resp.GetAreas() {
 		r, ok := raw[a.GetCode()]
@@ -396,7 +397,7 @@ func (cb *coverageBench) national(ctx context.Context) error {
 				continue
 			}
 			switch diff := math.Abs(n.GetDistanceMeters() - *r.nearest[k]); {
-			case diff > 0.0005*n.GetDistanceMeters()+0.01:
+			case diff > 0.01*n.GetDistanceMeters()+0.01:
 				same = false
 			case diff > 1e-6:
 				nearTies++
@@ -418,7 +419,7 @@ func (cb *coverageBench) national(ctx context.Context) error {
 	fmt.Fprintf(w, "best single raw SQL statement\t%.2f\t%.2f\t%.2f\t\n", rawTimes[0].Seconds(), med(rawTimes).Seconds(), rawTimes[len(rawTimes)-1].Seconds())
 	w.Flush()
 	ratio := med(svcTimes).Seconds() / med(rawTimes).Seconds()
-	cb.printf("service / raw SQL (medians): %.2fx; areas whose answer differs: %d of %d (nearest-asset near-ties within the grid's scale error: %d)\n",
+	cb.printf("service / raw SQL (medians): %.2fx; areas whose answer differs: %d of %d (near-ties where the grid and the sphere pick different nearest assets: %d)\n",
 		ratio, mismatches, len(resp.GetAreas()), nearTies)
 	cb.printf("equity summary: %d areas without an asset within walk; places per 1,000 most/least deprived quintile %s / %s; concentration index %s\n",
 		s.GetAreasWithoutAssetWithinWalk(), fptr(s.GetPlacesPer_1000().MostDeprived), fptr(s.GetPlacesPer_1000().LeastDeprived), fptr(s.ConcentrationIndex))

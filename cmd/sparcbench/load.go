@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
@@ -73,6 +74,7 @@ func runLoad(ctx context.Context, b *bench) error {
 		}
 	}()
 
+	store := assets.NewStore(b.raw)
 	cpu0 := b.cpu.sample()
 	start := time.Now()
 	var (
@@ -86,7 +88,7 @@ func runLoad(ctx context.Context, b *bench) error {
 		go func() {
 			defer wg.Done()
 			for batch := range batches {
-				n, err := b.app.Assets.BulkInsert(ctx, batch)
+				n, err := store.BulkInsert(ctx, batch)
 				mu.Lock()
 				loaded += n
 				if err != nil && firstErr == nil {
@@ -110,6 +112,14 @@ func runLoad(ctx context.Context, b *bench) error {
 		return fmt.Errorf("analyzing assets: %w", err)
 	}
 	analyzeTime := time.Since(start)
+	// VACUUM sets hint bits and the visibility map now, so the searches
+	// that follow measure the steady state rather than the first reads
+	// of new pages and an autovacuum of the new rows running beside them.
+	start = time.Now()
+	if _, err := pool.Exec(ctx, `VACUUM assets`); err != nil {
+		return fmt.Errorf("vacuuming assets: %w", err)
+	}
+	vacuumTime := time.Since(start)
 
 	var total int64
 	var tableBytes, indexBytes int64
@@ -128,10 +138,10 @@ func runLoad(ctx context.Context, b *bench) error {
 		pg = perAsset(cpu.pg)
 	}
 	w := b.table()
-	fmt.Fprintln(w, "assets loaded\tbatch\tin flight\ttime s\tassets/s\tCPU/asset Go µs\tPG µs\tother cores\tANALYZE s\tassets in table\ttable MB\tindexes MB\t")
-	fmt.Fprintf(w, "%d\t%d\t%d\t%.1f\t%.0f\t%s\t%s\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t\n", loaded, b.cfg.batch, b.cfg.loadWorkers,
+	fmt.Fprintln(w, "assets loaded\tbatch\tin flight\ttime s\tassets/s\tCPU/asset Go µs\tPG µs\tother cores\tANALYZE s\tVACUUM s\tassets in table\ttable MB\tindexes MB\t")
+	fmt.Fprintf(w, "%d\t%d\t%d\t%.1f\t%.0f\t%s\t%s\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t\n", loaded, b.cfg.batch, b.cfg.loadWorkers,
 		loadTime.Seconds(), rate, perAsset(cpu.self), pg, max(0, (cpu.machine-cpu.self-cpu.pg).Seconds()/loadTime.Seconds()),
-		analyzeTime.Seconds(), total, float64(tableBytes)/1e6, float64(indexBytes)/1e6)
+		analyzeTime.Seconds(), vacuumTime.Seconds(), total, float64(tableBytes)/1e6, float64(indexBytes)/1e6)
 	w.Flush()
 	b.printf("(BulkInsert = one COPY per batch in one transaction, with every index and the generated\n full-text column maintained; asset generation runs alongside on the same CPUs.)\n")
 	b.check(target{what: "bulk load", measured: rate, unit: "assets/s", op: ">=", goal: 50_000,

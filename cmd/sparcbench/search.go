@@ -236,7 +236,7 @@ func (b *bench) agree(ctx context.Context, paths []path, cases []searchCase) (fl
 // every column into the Go types the store reads; the extra row that tells
 // the service whether there is a next page is read too, and dropped.
 func (b *bench) rawSearch(ctx context.Context, c *searchCase) ([]string, error) {
-	br := b.raw.SendBatch(ctx, assets.SearchBatch(c.query))
+	br := b.search.SendBatch(ctx, assets.SearchBatch(c.query))
 	defer br.Close()
 	if c.query.Near != nil {
 		if _, err := br.Exec(); err != nil {

@@ -344,3 +344,60 @@ func unknownEnum(m proto.Message) bool {
 	})
 	return found
 }
+
+// Text search in English and Dutch: word prefixes, stemmed forms and
+// accents, over both transports.
+func TestTextSearchMatchesPrefixesStemsAndAccentsInEnglishAndDutch(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	names := map[string]string{
+		"walk":    "Walking group, Tuesday mornings",
+		"wandel":  "Wandelgroep Kralingen: samen wandelen",
+		"cafe":    "Café Bonjour repair café",
+		"central": "Cafe Central",
+		"garden":  "Community gardening club",
+	}
+	ids := map[string]string{}
+	for k, name := range names {
+		a := validAsset()
+		a.Name, a.Description = name, ""
+		ids[create(t, env.Assets, a).GetId()] = k
+	}
+	cases := []struct {
+		query string
+		want  []string
+	}{
+		{"walk", []string{"walk"}},
+		{"Walking", []string{"walk"}},
+		{"tues", []string{"walk"}},
+		{"walk tues", []string{"walk"}},
+		{"walk kralingen", nil},
+		{"wandel", []string{"wandel"}},
+		{"wandelen", []string{"wandel"}},
+		{"KRAL", []string{"wandel"}},
+		{"cafe", []string{"cafe", "central"}},
+		{"café", []string{"cafe", "central"}},
+		{"bonj", []string{"cafe"}},
+		{"gardens", []string{"garden"}},
+		{"commun", []string{"garden"}},
+		{"xyzzy", nil},
+	}
+	for _, tr := range transports(t, env) {
+		for _, tc := range cases {
+			t.Run(tr.name+"/"+tc.query, func(t *testing.T) {
+				resp, err := tr.api.SearchAssets(context.Background(), &sparcv1.SearchAssetsRequest{Query: tc.query, PageSize: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, r := range resp.GetResults() {
+					got = append(got, ids[r.GetAsset().GetId()])
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("query %q found %v, want %v", tc.query, got, tc.want)
+				}
+			})
+		}
+	}
+}

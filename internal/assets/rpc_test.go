@@ -78,6 +78,9 @@ func TestCreateAssetRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"self-intersecting service area", func(a *sparcv1.Asset) { a.ServiceAreaGeojson = bowTie }, "", []string{"asset.service_area_geojson"}, false},
 		{"unclosed service area", func(a *sparcv1.Asset) { a.ServiceAreaGeojson = unclosed }, "", []string{"asset.service_area_geojson"}, false},
 		{"service area with too many vertices", func(a *sparcv1.Asset) { a.ServiceAreaGeojson = tooMany }, "", []string{"asset.service_area_geojson"}, false},
+		{"service area with a pole-to-pole edge", func(a *sparcv1.Asset) {
+			a.ServiceAreaGeojson = polygonJSON([][2]float64{{-180, -90}, {180, -90}, {180, 90}, {-180, 90}, {-180, -90}})
+		}, "", []string{"asset.service_area_geojson"}, false},
 		{"service area not JSON", func(a *sparcv1.Asset) { a.ServiceAreaGeojson = "POLYGON((0 0,1 0,1 1,0 0))" }, "", []string{"asset.service_area_geojson"}, false},
 		{"service area is a point", func(a *sparcv1.Asset) { a.ServiceAreaGeojson = `{"type":"Point","coordinates":[-1.9,52.5]}` }, "", []string{"asset.service_area_geojson"}, false},
 		{"session ends before it starts", func(a *sparcv1.Asset) { a.Sessions[0].EndTime = "09:30" }, "", []string{"asset.sessions[0].end_time"}, false},
@@ -105,7 +108,7 @@ func TestCreateAssetRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"asset id not a UUID", nil, "walking-group", []string{"asset_id"}, false},
 		{"several problems at once", func(a *sparcv1.Asset) { a.Name = ""; a.Location.Latitude = 95; a.Categories = []string{"x"} }, "",
 			[]string{"asset.name", "asset.location.latitude", "asset.categories[0]"}, false},
-		{"missing asset", func(a *sparcv1.Asset) {}, "", []string{"asset"}, true},
+		{"missing asset", nil, "", []string{"asset"}, true}, // no HTTP form: the body is the asset
 	}
 	for _, tr := range transports(t, env) {
 		for _, tc := range cases {
@@ -113,13 +116,12 @@ func TestCreateAssetRejectsBadInputAndWritesNothing(t *testing.T) {
 				continue
 			}
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
-				a := validAsset()
-				if tc.change != nil {
-					tc.change(a)
+				req := &sparcv1.CreateAssetRequest{AssetId: tc.assetID}
+				if tc.change != nil || tc.assetID != "" {
+					req.Asset = validAsset()
 				}
-				req := &sparcv1.CreateAssetRequest{Asset: a, AssetId: tc.assetID}
-				if tc.name == "missing asset" {
-					req.Asset = nil
+				if tc.change != nil {
+					tc.change(req.Asset)
 				}
 				before := countAssets(t, env)
 				_, err := tr.api.CreateAsset(context.Background(), req)
@@ -172,7 +174,7 @@ func TestCreateAssetStoresEveryFieldAndGetReturnsIt(t *testing.T) {
 	}
 }
 
-func TestCreateAssetWithClientIDIsIdempotentlyRejectedTheSecondTime(t *testing.T) {
+func TestCreateAssetWithATakenIDIsAlreadyExists(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	for i, tr := range transports(t, env) {

@@ -159,7 +159,7 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 	if err == nil {
 		return results, nil
 	}
-	if !errors.As(err, &pgErr) {
+	if !errors.As(err, &pgErr) && !errors.Is(err, errRowsRefused) {
 		return nil, fmt.Errorf("upserting imported assets: %w", err)
 	}
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
@@ -181,6 +181,10 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 	}
 	return results, nil
 }
+
+// errRowsRefused: a set-based statement wrote fewer rows than asked (row
+// security filtered some); the per-record path finds which.
+var errRowsRefused = errors.New("rows refused")
 
 // prepared is a validated record with its column values (writeArgs).
 type prepared struct {
@@ -288,7 +292,7 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 			return err
 		}
 		if int(tag.RowsAffected()) != inserts {
-			return fmt.Errorf("inserted %d of %d new assets", tag.RowsAffected(), inserts)
+			return fmt.Errorf("inserted %d of %d new assets: %w", tag.RowsAffected(), inserts, errRowsRefused)
 		}
 	}
 	if updates > 0 {
@@ -297,7 +301,7 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 			return err
 		}
 		if int(tag.RowsAffected()) != updates {
-			return fmt.Errorf("updated %d of %d changed assets", tag.RowsAffected(), updates)
+			return fmt.Errorf("updated %d of %d changed assets: %w", tag.RowsAffected(), updates, errRowsRefused)
 		}
 	}
 	return nil

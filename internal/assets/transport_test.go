@@ -117,6 +117,10 @@ func (c *httpClient) do(ctx context.Context, method, path string, query url.Valu
 		return status.Errorf(codes.Unknown, "HTTP %d", resp.StatusCode)
 	}
 	st := status.FromProto(&sp)
+	if len(violations(st.Err())) > 0 && (!bytes.Contains(raw, []byte(`"field_violations"`)) ||
+		!bytes.Contains(raw, []byte(`"type.googleapis.com/google.rpc.BadRequest"`))) {
+		c.t.Errorf("%s %s: error body does not carry a google.rpc.BadRequest with proto field names: %s", method, path, raw)
+	}
 	if want, ok := httpStatusFor[st.Code()]; !ok || want != resp.StatusCode {
 		c.t.Errorf("%s %s: HTTP %d for gRPC code %v, want %d", method, path, resp.StatusCode, st.Code(), want)
 	}

@@ -33,6 +33,7 @@ const (
 	maxQueryLen       = 200
 	maxShortText      = 200
 	maxAddressLen     = 500
+	maxEdgeDegrees    = 90 // service area edges, stored as great circles
 	minSessionYear    = 1900
 	maxSessionYear    = 2999
 )
@@ -80,7 +81,9 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 		maxLen(loc.GetLocality(), maxShortText, f("location.locality"), v)
 	}
 	if a.GetServiceAreaGeojson() != "" {
-		if _, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err != nil {
+		if mp, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err != nil {
+			v.Add(f("service_area_geojson"), "%v", err)
+		} else if err := geo.CheckSphereEdges(mp, maxEdgeDegrees); err != nil {
 			v.Add(f("service_area_geojson"), "%v", err)
 		}
 	}

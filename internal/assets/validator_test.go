@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -244,5 +246,87 @@ func TestAcceptedSearchRequestsRunWithoutDatabaseError(t *testing.T) {
 	}
 	if accepted < len(reqs)/2 {
 		t.Fatalf("only %d of %d requests accepted; the sample does not exercise the SQL", accepted, len(reqs))
+	}
+}
+
+// hostileAsset mutates a valid asset with values from the edges of what
+// each field may hold.
+func hostileAsset(r *rand.Rand) *sparcv1.Asset {
+	a := validAsset()
+	pickS := func(vals ...string) string { return vals[r.IntN(len(vals))] }
+	texts := []string{"", " ", "ʰ ǅ ß İ ﬁ 한 ا 𝔄 Ⅻ ٣", "'; DROP TABLE assets; --", "\\x00", "\u202e", strings.Repeat("é", 200),
+		"a\tb\nc", "\xef\xbb\xbf", "%s %d {{.}}", "\u0000"}
+	switch r.IntN(12) {
+	case 0:
+		a.Name = pickS(texts...)
+	case 1:
+		a.Description = pickS(texts...) + strings.Repeat("x", r.IntN(5100))
+	case 2:
+		a.Location.Address, a.Location.Postcode, a.Location.Locality = pickS(texts...), pickS(texts...), pickS(texts...)
+	case 3:
+		a.Contact = &sparcv1.Contact{Name: pickS(texts...), Email: pickS("a@b", "a@b.c", "\"quoted\"@example.org", "a@[127.0.0.1]", "x@y.z\x00", "@", "é@é.é"),
+			Phone: pickS("+44 (0) 121-000", "+", "00000", "((((((((", "1 2 3 4 5"), Website: pickS("http://x", "https://é.example/ü?q=\u0000", "http://[::1]:80/", "https://a b", "http:///x")}
+	case 4:
+		a.Languages = []string{pickS("en", "zzz", "e", "EN", "en-GB", "")}
+	case 5:
+		a.Capacity = ptr(int32(r.IntN(3) - 1 + []int{0, 100000, 2147483646}[r.IntN(3)]))
+	case 6:
+		lo, hi := int32(r.IntN(130)-5), int32(r.IntN(130)-5)
+		a.AgeRange = &sparcv1.AgeRange{MinAge: &lo, MaxAge: &hi}
+	case 7:
+		a.Sessions = []*sparcv1.Session{{Day: sparcv1.Weekday(r.IntN(9)), StartTime: pickS("00:00", "23:59", "7:00", "12:60", "10:00"),
+			EndTime: pickS("23:59", "00:01", "10:30", "24:00"), Timezone: pickS("Europe/London", "europe/london", "UTC", "Etc/GMT+12", "../etc/passwd", "EST", "Asia/Kolkata", "posixrules"),
+			ValidFrom: pickS("", "1900-01-01", "2999-12-31", "0001-01-01", "2026-02-29", "2024-02-29"), ValidUntil: pickS("", "2999-12-31", "9999-12-31", "1899-12-31")}}
+	case 8:
+		a.LastVerifiedTime = &timestamppb.Timestamp{Seconds: []int64{-62135596800, 0, 253402300799, -62135596801}[r.IntN(4)]}
+	case 9:
+		a.Location.Latitude, a.Location.Longitude = []float64{-90, 90, 0, -0.0, 1e-300}[r.IntN(5)], []float64{-180, 180, 0, 5e-324}[r.IntN(4)]
+	case 10:
+		a.ServiceAreaGeojson = pickS(`{"type":"Polygon","coordinates":[[[-180,-90],[180,-90],[180,90],[-180,90],[-180,-90]]]}`,
+			`{"type":"Polygon","coordinates":[[[0,0],[1e-9,0],[1e-9,1e-9],[0,0]]]}`,
+			`{"type":"Polygon","coordinates":[[[179.9,0],[-179.9,0],[-179.9,1],[179.9,1],[179.9,0]]]}`,
+			`{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]],[[[0,0],[1,0],[1,1],[0,0]]]]}`,
+			`{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],[[5,5],[6,5],[6,6],[5,5]]]}`,
+			`{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0,1,2],[1,0,1,2],[1,1,1,2],[0,0,1,2]]]}}`)
+	case 11:
+		a.Categories = append(a.Categories, pickS(vocabCategories...))
+		a.Accessibility = append(a.Accessibility, pickS(vocabAccessibility...))
+	}
+	return a
+}
+
+// Whatever the create validator accepts, the database stores: a create is
+// either OK or INVALID_ARGUMENT, never a database error; what is stored
+// reads back and can be updated again unchanged.
+func TestCreateValidatorAcceptsOnlyWhatTheDatabaseStores(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(11, 4))
+	accepted := 0
+	for i := 0; i < 250; i++ {
+		a := hostileAsset(r)
+		created, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: a})
+		switch status.Code(err) {
+		case codes.InvalidArgument:
+			continue
+		case codes.OK:
+		default:
+			t.Errorf("create with service area %q, sessions %v: %v", a.GetServiceAreaGeojson(), a.GetSessions(), err)
+			continue
+		}
+		accepted++
+		// Writing it back as read (a full replace) must pass validation too.
+		if _, err := env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: created}); err != nil {
+			t.Errorf("stored asset %v cannot be written back: %v", created, err)
+		}
+	}
+	if accepted < 50 {
+		t.Fatalf("only %d of 250 accepted; the sample is too hostile to test storage", accepted)
+	}
+	// And every stored session survives an open_at search.
+	if _, err := env.Assets.SearchAssets(ctx, &sparcv1.SearchAssetsRequest{Bbox: "-180,-90,180,90", PageSize: 100,
+		OpenAt: timestamppb.Now(), Statuses: []sparcv1.AssetStatus{1, 2, 3}}); err != nil {
+		t.Fatalf("open_at search over the stored assets: %v", err)
 	}
 }

@@ -85,21 +85,30 @@ func (p *pointIndex) nearest(lat, lng float64) (float64, bool) {
 	cosQ := math.Cos(lat * rad)
 	bestH, found := math.Inf(1), false
 	dist := func(h float64) float64 { return 2 * geo.EarthRadius * math.Asin(math.Min(1, math.Sqrt(h))) }
+	consider := func(pts []int32) {
+		for _, i := range pts {
+			sφ := math.Sin((p.lat[i] - lat) * rad / 2)
+			sλ := math.Sin((p.lng[i] - lng) * rad / 2)
+			if h := sφ*sφ + cosQ*p.cosLat[i]*sλ*sλ; h < bestH {
+				bestH, found = h, true
+			}
+		}
+	}
 	for r := int32(0); r <= limit; r++ {
 		// Rings 0..r-1 are searched; a point in ring r is at least r-1
 		// whole cells away, wherever the query lies in its own cell.
 		if found && dist(bestH) <= float64(r-1)*minCell {
 			break
 		}
-		p.ring(q, r, func(pts []int32) {
-			for _, i := range pts {
-				sφ := math.Sin((p.lat[i] - lat) * rad / 2)
-				sλ := math.Sin((p.lng[i] - lng) * rad / 2)
-				if h := sφ*sφ + cosQ*p.cosLat[i]*sλ*sλ; h < bestH {
-					bestH, found = h, true
-				}
+		if int(8*r) > len(p.cells) {
+			// Far from sparse points, a ring has more cells than there
+			// are occupied ones: look at every point once instead.
+			for _, pts := range p.cells {
+				consider(pts)
 			}
-		})
+			break
+		}
+		p.ring(q, r, consider)
 	}
 	return dist(bestH), found
 }

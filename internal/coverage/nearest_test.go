@@ -12,7 +12,6 @@ import (
 // sparse sets and for queries inside, beside and far from the points.
 func TestPointIndexFindsTheBruteForceNearest(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(1, 2))
 	cases := []struct {
 		name   string
 		points int
@@ -26,6 +25,7 @@ func TestPointIndexFindsTheBruteForceNearest(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			rng := rand.New(rand.NewPCG(uint64(tc.points), 2))
 			var lat, lng, cos []float64
 			var idx []int32
 			for i := 0; i < tc.points; i++ {

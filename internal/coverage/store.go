@@ -109,7 +109,11 @@ WITH pairs AS (
 	SELECT a.code, s.id, ST_Intersects(a.geom_local, ` + pt + `) AS inside
 	FROM areas a
 	JOIN assets s ON s.country = '` + c.Code + `' AND ST_DWithin(a.geom_local, ` + pt + `, $2)
-	WHERE a.code = ANY($1) AND s.status = 'active' AND ($3::text[] IS NULL OR s.categories && $3::text[])
+	-- coalesce keeps the planner from AND-ing the categories GIN index into
+	-- every area's spatial probe (a bitmap of thousands of assets per area:
+	-- 17 s instead of 0.6 s for 4,000 areas); the test runs on the rows the
+	-- spatial index finds.
+	WHERE a.code = ANY($1) AND s.status = 'active' AND ($3::text[] IS NULL OR coalesce(s.categories && $3::text[], false))
 ), w AS (
 	SELECT s.id, ` + sessionsExpr("$4", "$5") + ` AS sessions, coalesce(s.capacity, 0) AS capacity
 	FROM assets s

@@ -66,7 +66,68 @@ func ParsePolygon(doc string, maxVertices int) (*geom.MultiPolygon, error) {
 			return nil, err
 		}
 	}
+	if err := checkParts(mp); err != nil {
+		return nil, err
+	}
 	return mp, nil
+}
+
+// checkParts rejects a MultiPolygon whose parts overlap or touch: an edge
+// of one crossing another's, or one part lying inside another (and not in
+// its hole). PostGIS calls such a shape invalid, and overlay operations on
+// it fail.
+func checkParts(mp *geom.MultiPolygon) error {
+	n := mp.NumPolygons()
+	for i := 0; i < n; i++ {
+		pi := mp.Polygon(i)
+		bi := geom.NewBounds(geom.XY).Extend(pi)
+		for j := i + 1; j < n; j++ {
+			pj := mp.Polygon(j)
+			if !bi.Overlaps(geom.XY, geom.NewBounds(geom.XY).Extend(pj)) {
+				continue
+			}
+			if edgesMeet(pi, pj) {
+				return fmt.Errorf("polygons %d and %d of the MultiPolygon cross or touch", i, j)
+			}
+			if contains(pi, pj.LinearRing(0).Coord(0)) || contains(pj, pi.LinearRing(0).Coord(0)) {
+				return fmt.Errorf("polygons %d and %d of the MultiPolygon overlap", i, j)
+			}
+		}
+	}
+	return nil
+}
+
+func edgesMeet(p, q *geom.Polygon) bool {
+	for r := 0; r < p.NumLinearRings(); r++ {
+		a := p.LinearRing(r)
+		for s := 0; s < q.NumLinearRings(); s++ {
+			b := q.LinearRing(s)
+			for k := 1; k < a.NumCoords(); k++ {
+				for m := 1; m < b.NumCoords(); m++ {
+					if intersects(a.Coord(k-1), a.Coord(k), b.Coord(m-1), b.Coord(m)) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// contains is the even-odd rule over all rings of p (so holes exclude).
+func contains(p *geom.Polygon, c geom.Coord) bool {
+	in := false
+	x, y := c.X(), c.Y()
+	for r := 0; r < p.NumLinearRings(); r++ {
+		ring := p.LinearRing(r)
+		for i, j := 0, ring.NumCoords()-1; i < ring.NumCoords(); j, i = i, i+1 {
+			xi, yi, xj, yj := ring.Coord(i).X(), ring.Coord(i).Y(), ring.Coord(j).X(), ring.Coord(j).Y()
+			if (yi > y) != (yj > y) && x < (xj-xi)*(y-yi)/(yj-yi)+xi {
+				in = !in
+			}
+		}
+	}
+	return in
 }
 
 func checkPolygon(p *geom.Polygon) error {
@@ -217,4 +278,25 @@ func EncodeMultiPolygon(mp *geom.MultiPolygon) string {
 		Coordinates [][][][2]float64 `json:"coordinates"`
 	}{"MultiPolygon", polys})
 	return string(b)
+}
+
+// CheckSphereEdges rejects polygons with an edge spanning maxDegrees of
+// arc or more. Stored as geography, an edge is the great circle between its
+// ends, and PostGIS refuses edges whose ends are (nearly) antipodal, such
+// as a pole-to-pole side of a whole-world rectangle.
+func CheckSphereEdges(mp *geom.MultiPolygon, maxDegrees float64) error {
+	limit := maxDegrees * math.Pi / 180 * EarthRadius
+	for i := 0; i < mp.NumPolygons(); i++ {
+		p := mp.Polygon(i)
+		for r := 0; r < p.NumLinearRings(); r++ {
+			ring := p.LinearRing(r)
+			for k := 1; k < ring.NumCoords(); k++ {
+				a, b := ring.Coord(k-1), ring.Coord(k)
+				if SphereDistance(a.Y(), a.X(), b.Y(), b.X()) >= limit {
+					return fmt.Errorf("edge %d of ring %d spans %.0f° or more of arc; split it into shorter edges", k-1, r, maxDegrees)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -75,6 +75,12 @@ func polygonCases() []polygonCase {
 		{"polygon with a crs member", `{"type":"Polygon","crs":{"type":"name","properties":{"name":"EPSG:27700"}},"coordinates":` + mustJSON([]ring{shell}) + `}`, "", false},
 		{"polygon with heights", `{"type":"Polygon","coordinates":[[[-1.95,52.45,100],[-1.85,52.45,100],[-1.85,52.55,100],[-1.95,52.45,100]]]}`, "", false},
 		{"exactly the vertex limit", polygon(circle(50, -1.9, 52.5, 0.05)), "", false},
+		{"multipolygon with a part inside another's hole", mustJSON(map[string]any{"type": "MultiPolygon", "coordinates": []any{[]ring{shell, hole},
+			[]ring{{{-1.91, 52.49}, {-1.89, 52.49}, {-1.89, 52.51}, {-1.91, 52.51}, {-1.91, 52.49}}}}}), "", false},
+		{"multipolygon with overlapping parts", mustJSON(map[string]any{"type": "MultiPolygon", "coordinates": []any{[]ring{shell},
+			[]ring{{{-1.90, 52.50}, {-1.80, 52.50}, {-1.80, 52.60}, {-1.90, 52.60}, {-1.90, 52.50}}}}}), "cross or touch", true},
+		{"multipolygon with one part inside another", mustJSON(map[string]any{"type": "MultiPolygon", "coordinates": []any{[]ring{shell}, []ring{hole}}}), "overlap", true},
+		{"multipolygon with the same part twice", mustJSON(map[string]any{"type": "MultiPolygon", "coordinates": []any{[]ring{shell}, []ring{shell}}}), "cross or touch", true},
 		{"unclosed ring", polygon(shell[:4]), "not closed", false},
 		{"too few positions", polygon(ring{{-1.95, 52.45}, {-1.85, 52.45}, {-1.95, 52.45}}), "at least 4", false},
 		{"self-intersecting bow-tie", polygon(bowTie), "self-intersecting", true},
@@ -246,4 +252,28 @@ func FuzzParsePolygon(f *testing.F) {
 			t.Fatalf("encoding is not stable for %q", doc)
 		}
 	})
+}
+
+func TestCheckSphereEdges(t *testing.T) {
+	cases := []struct {
+		name string
+		ring ring
+		ok   bool
+	}{
+		{"Birmingham square", shell, true},
+		{"across the antimeridian the short way", ring{{179.9, 0}, {-179.9, 0}, {-179.9, 1}, {179.9, 1}, {179.9, 0}}, true},
+		{"whole world rectangle (pole to pole sides)", ring{{-180, -90}, {180, -90}, {180, 90}, {-180, 90}, {-180, -90}}, false},
+		{"an edge of 100 degrees along the equator", ring{{0, 0}, {100, 0}, {100, 1}, {0, 0}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mp, err := geo.ParsePolygon(polygon(tc.ring), 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := geo.CheckSphereEdges(mp, 90); (err == nil) != tc.ok {
+				t.Fatalf("CheckSphereEdges = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
 }

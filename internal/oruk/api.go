@@ -151,7 +151,9 @@ func (a *API) handle(fn func(*http.Request) (any, error)) http.Handler {
 			_ = json.NewEncoder(w).Encode(body)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(v)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // "&" stays "&" in names and descriptions
+		_ = enc.Encode(v)
 	})
 }
 

@@ -366,3 +366,31 @@ func TestIDsAreStableAndResolve(t *testing.T) {
 		}
 	}
 }
+
+// A postcode is placed where the directory's own assets with that
+// postcode are.
+func TestPostcodeProximityUsesTheDirectorysAddresses(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	for i, pt := range [][2]float64{{52.4800, -1.9000}, {52.4810, -1.9010}, {52.6000, -1.7000}} {
+		_, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+			Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: fmt.Sprintf("Group %d", i),
+			Location:          &sparcv1.Location{Latitude: pt[0], Longitude: pt[1], Postcode: []string{"B1 1AA", "B1 1AA", "B20 2BB"}[i], Country: "GB"},
+			OwnerOrganisation: env.AdminOrg,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p page
+	b := getJSON(t, env.HTTPBase, "/services?postcode=b1%201aa&proximity=1000", &p)
+	validate(t, "service_list.json", b)
+	if p.TotalItems != 2 {
+		t.Errorf("within 1 km of B1 1AA: %d services, want the 2 groups there: %s", p.TotalItems, b)
+	}
+	getJSON(t, env.HTTPBase, "/service_at_locations?postcode=B20+2BB&proximity=50000", &p)
+	if p.TotalItems != 3 {
+		t.Errorf("within 50 km of B20 2BB: %d, want 3", p.TotalItems)
+	}
+}

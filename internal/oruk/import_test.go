@@ -442,3 +442,34 @@ func TestUpsertRPCRefusesBadEnvelopes(t *testing.T) {
 		}
 	}
 }
+
+// Service areas take the statement path (geometry compared in the
+// database); it must be as idempotent as the set-based one.
+func TestServiceAreasImportOnceAndUpdateWhenChanged(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	withArea := func(extent string) []byte {
+		s := service(goodID, "Covers an area", 52.48)
+		s["service_areas"] = []any{map[string]any{"id": otherID, "extent_type": "geojson", "extent": extent}}
+		return feed(t, s)
+	}
+	square := `{"type":"Polygon","coordinates":[[[-1.95,52.45],[-1.85,52.45],[-1.85,52.52],[-1.95,52.52],[-1.95,52.45]]]}`
+	bigger := `{"type":"Polygon","coordinates":[[[-2.0,52.4],[-1.8,52.4],[-1.8,52.55],[-2.0,52.55],[-2.0,52.4]]]}`
+	for i, step := range []struct {
+		extent                      string
+		created, updated, unchanged int
+	}{{square, 1, 0, 0}, {square, 0, 0, 1}, {bigger, 0, 1, 0}, {bigger, 0, 0, 1}} {
+		rep := importDump(t, env, "file:area.json", withArea(step.extent))
+		if rep.Created != step.created || rep.Updated != step.updated || rep.Unchanged != step.unchanged {
+			t.Fatalf("import %d: %+v %v", i+1, rep, rep.Problems)
+		}
+	}
+	a := allAssets(t, env)[goodID]
+	if !strings.Contains(a.GetServiceAreaGeojson(), "-2") {
+		t.Errorf("service area not updated: %s", a.GetServiceAreaGeojson())
+	}
+	// The export carries the area, and importing it changes nothing.
+	if rep := importDump(t, env, "file:dump.json", export(t, env)); rep.Unchanged != 1 {
+		t.Errorf("re-importing the export: %+v %v", rep, rep.Problems)
+	}
+}

@@ -3,6 +3,7 @@ package oruk
 import (
 	"crypto/sha256"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -32,12 +33,19 @@ func derivedID(asset uuid.UUID, part string) uuid.UUID {
 // assetOf inverts derivedID.
 func assetOf(id uuid.UUID, part string) uuid.UUID { return derivedID(id, part) }
 
+// masks caches mask per part: every service written needs a dozen.
+var masks sync.Map // string → [16]byte
+
 func mask(part string) [16]byte {
+	if m, ok := masks.Load(part); ok {
+		return m.([16]byte)
+	}
 	h := sha256.Sum256([]byte("sparc/oruk/" + part))
 	var m [16]byte
 	copy(m[:], h[:16])
 	m[6] &= 0x0f // keep the version nibble
 	m[8] &= 0x3f // keep the variant bits
+	masks.Store(part, m)
 	return m
 }
 
@@ -162,14 +170,23 @@ func taxonomyByCode(code string) taxonomyDef {
 	panic("unknown taxonomy " + code)
 }
 
-func termOf(taxCode, code string) TaxonomyTerm {
-	tx := taxonomyByCode(taxCode)
-	for _, t := range tx.terms {
-		if t.code == code {
-			return tx.term(t)
+// termsByCode holds every published term, built once (ids are hashes).
+var termsByCode = func() map[string]TaxonomyTerm {
+	m := map[string]TaxonomyTerm{}
+	for _, tx := range taxonomies {
+		for _, t := range tx.terms {
+			m[tx.code+"/"+t.code] = tx.term(t)
 		}
 	}
-	panic("unknown term " + taxCode + "/" + code)
+	return m
+}()
+
+func termOf(taxCode, code string) TaxonomyTerm {
+	t, ok := termsByCode[taxCode+"/"+code]
+	if !ok {
+		panic("unknown term " + taxCode + "/" + code)
+	}
+	return t
 }
 
 // matchTerm finds which SPARC term an imported taxonomy term stands for:

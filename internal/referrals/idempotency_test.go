@@ -36,11 +36,13 @@ func TestCreateReferralIsIdempotentByRequestID(t *testing.T) {
 
 	// The same id with anything else changed is refused, naming request_id.
 	changes := map[string]func(r *sparcv1.CreateReferralRequest){
-		"note":     func(r *sparcv1.CreateReferralRequest) { r.ProviderNote = "Prefers evenings" },
-		"reasons":  func(r *sparcv1.CreateReferralRequest) { r.Reasons = []string{"physical_activity"} },
-		"priority": func(r *sparcv1.CreateReferralRequest) { r.Priority = sparcv1.ReferralPriority_REFERRAL_PRIORITY_ROUTINE },
-		"draft":    func(r *sparcv1.CreateReferralRequest) { r.Draft = true },
-		"person":   func(r *sparcv1.CreateReferralRequest) { r.PersonId = w.person(t).GetId() },
+		"note":    func(r *sparcv1.CreateReferralRequest) { r.ProviderNote = "Prefers evenings" },
+		"reasons": func(r *sparcv1.CreateReferralRequest) { r.Reasons = []string{"physical_activity"} },
+		"priority": func(r *sparcv1.CreateReferralRequest) {
+			r.Priority = sparcv1.ReferralPriority_REFERRAL_PRIORITY_ROUTINE
+		},
+		"draft":  func(r *sparcv1.CreateReferralRequest) { r.Draft = true },
+		"person": func(r *sparcv1.CreateReferralRequest) { r.PersonId = w.person(t).GetId() },
 	}
 	for name, change := range changes {
 		other := &sparcv1.CreateReferralRequest{RequestId: req.RequestId, PersonId: req.PersonId, AssetId: req.AssetId,

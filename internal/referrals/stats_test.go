@@ -3,6 +3,7 @@ package referrals_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/referrals"
 )
@@ -150,11 +152,16 @@ func TestAreaStatsCountReferralsToAssetsInsideTheArea(t *testing.T) {
 	t.Parallel()
 	w := statsWorld(t)
 	ctx := context.Background()
-	// A square over central Birmingham, as the area import would store it.
-	if _, err := w.env.Pool.Exec(ctx, `WITH g AS (SELECT ST_Multi(ST_MakeEnvelope(-1.95, 52.44, -1.80, 52.52, 4326)) AS geom)
-		INSERT INTO areas (code, kind, name, country, srid, geom, geom_local, geom_web, ref_point, ref_local)
-		SELECT 'E02999999', 'msoa', 'Test Birmingham', 'GB', 27700, geom, ST_Transform(geom, 27700), ST_Transform(geom, 3857),
-		       ST_PointOnSurface(geom), ST_Transform(ST_PointOnSurface(geom), 27700) FROM g`); err != nil {
+	// A square over central Birmingham, stored as the area import does.
+	sent := false
+	if _, err := areas.NewStore(w.env.Pool).ImportAreas(ctx, "msoa", func() ([]*sparcv1.AreaFeature, error) {
+		if sent {
+			return nil, io.EOF
+		}
+		sent = true
+		return []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E02999999", Name: "Test Birmingham",
+			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.95,52.44],[-1.80,52.44],[-1.80,52.52],[-1.95,52.52],[-1.95,52.44]]]}`}}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	analyst := sparcv1.NewReferralServiceClient(w.env.ConnWithKey(t, w.env.Key(t, w.env.NewOrg(t, "Public health", "public_health"), auth.RoleAreaAnalyst)))
