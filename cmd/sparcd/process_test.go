@@ -323,7 +323,7 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 
 	// A create whose body is only half sent: in flight at SIGTERM.
 	body := fmt.Sprintf(assetJSON, "Created across shutdown")
