@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -76,6 +77,18 @@ func TestConcurrentRetriesOfOneRequestMakeOneReferral(t *testing.T) {
 	ctx := context.Background()
 	p := w.person(t)
 	const callers = 16
+	// Hold every call at the same point: the first one's timeline insert
+	// waits for this lock, the others' inserts wait for the first one's
+	// request id. All of them then find no earlier result, and all but one
+	// lose the race on the insert itself.
+	hold, err := w.env.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx) //nolint:errcheck
+	if _, err := hold.Exec(ctx, `LOCK TABLE referral_events IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
 	ids := make([]string, callers)
 	errs := make([]error, callers)
 	var wg sync.WaitGroup
@@ -86,6 +99,23 @@ func TestConcurrentRetriesOfOneRequestMakeOneReferral(t *testing.T) {
 			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "race", PersonId: p.GetId(), AssetId: w.asset.GetId()})
 			ids[i], errs[i] = r.GetId(), err
 		}()
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var waiting int
+		if err := w.env.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == callers {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d calls are waiting", waiting, callers)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
 	}
 	wg.Wait()
 	for i := range callers {

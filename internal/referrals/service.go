@@ -255,7 +255,7 @@ func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferra
 	// request id finds the first result. The common path is two pipelined
 	// round trips besides the transaction's own: read (earlier result,
 	// person, asset), then write (referral, event, outbox, wake-up) and
-	// read the timeline back.
+	// get the new timeline entry back.
 	err := db.InTx(db.Idempotent(ctx), s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var (
 			existing, created *referralRow
@@ -376,7 +376,10 @@ const eventSQL = `WITH r AS (SELECT referring_org, provider_org FROM referrals W
 func queueEvent(b *pgx.Batch, id uuid.UUID, p *auth.Principal, from, to, reason, note, kind string, done func(time.Time)) {
 	b.Queue(eventSQL, pgUUID(id), p.Name, p.Org, from, to, reason, note, kind).QueryRow(func(row pgx.Row) error {
 		var t time.Time
-		if err := row.Scan(&t, nil); err != nil {
+		switch err := row.Scan(&t, nil); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil // no such referral in this transaction: a create that lost to a concurrent one
+		case err != nil:
 			return fmt.Errorf("recording referral change: %w", err)
 		}
 		if done != nil {
