@@ -356,16 +356,25 @@ func (cb *coverageBench) national(ctx context.Context) error {
 	svc := coverage.NewService(cb.app.Coverage, nil)
 	req := &sparcv1.ComputeCoverageRequest{Kind: coverageKind, Categories: coverageCategories}
 	var svcTimes, rawTimes []time.Duration
+	var phases []coverage.Timings
+	var totals []time.Duration // per run, in run order
 	var resp *sparcv1.ComputeCoverageResponse
 	var raw map[string]rawCoverage
 	for round := 0; round < 4; round++ { // round 0 warms the caches
 		start := time.Now()
-		r, err := svc.ComputeCoverage(ctx, req)
+		q, err := coverage.ParseRequest(req)
+		if err != nil {
+			return err
+		}
+		res, err := svc.Compute(ctx, q)
 		if err != nil {
 			return fmt.Errorf("service: %w", err)
 		}
+		r := res.Proto()
 		if round > 0 {
 			svcTimes = append(svcTimes, time.Since(start))
+			totals = append(totals, time.Since(start))
+			phases = append(phases, res.Timings)
 		}
 		resp = r
 		start = time.Now()
@@ -418,6 +427,11 @@ func (cb *coverageBench) national(ctx context.Context) error {
 		max(2, min(8, runtime.NumCPU())), svcTimes[0].Seconds(), med(svcTimes).Seconds(), svcTimes[len(svcTimes)-1].Seconds())
 	fmt.Fprintf(w, "best single raw SQL statement\t%.2f\t%.2f\t%.2f\t\n", rawTimes[0].Seconds(), med(rawTimes).Seconds(), rawTimes[len(rawTimes)-1].Seconds())
 	w.Flush()
+	for i, p := range phases {
+		cb.printf("  service run %d: %.2f s = areas %.2f + SQL statements %.2f + nearest in Go %.2f + summary %.2f + response %.2f\n",
+			i+1, totals[i].Seconds(), p.Areas.Seconds(), p.Statements.Seconds(), p.Nearest.Seconds(), p.Summary.Seconds(),
+			(totals[i] - p.Areas - p.Statements - p.Nearest - p.Summary).Seconds())
+	}
 	ratio := med(svcTimes).Seconds() / med(rawTimes).Seconds()
 	cb.printf("service / raw SQL (medians): %.2fx; areas whose answer differs: %d of %d (near-ties where the grid and the sphere pick different nearest assets: %d)\n",
 		ratio, mismatches, len(resp.GetAreas()), nearTies)

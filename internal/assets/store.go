@@ -120,8 +120,8 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 }
 
 // scanSessions reads the sessions column directly when it has the shape
-// writeArgs stores: an array of flat objects whose values are plain strings
-// (no escapes) and integers. encoding/json's reflection took a fifth of a
+// writeArgs stores: an array of flat objects whose values are plain ASCII
+// strings (no escapes) and small integers. encoding/json's reflection took a fifth of a
 // search's CPU; this takes a fraction of that. ok is false for anything
 // else (escapes, unknown keys, other layouts), which encoding/json reads.
 func scanSessions(b []byte) (out []*sparcv1.Session, ok bool) {
@@ -137,7 +137,7 @@ func scanSessions(b []byte) (out []*sparcv1.Session, ok bool) {
 		}
 		j := i + 1
 		for j < len(b) && b[j] != '"' {
-			if b[j] == '\\' || b[j] < 0x20 {
+			if b[j] == '\\' || b[j] < 0x20 || b[j] >= 0x80 {
 				return "", false
 			}
 			j++
@@ -185,7 +185,7 @@ func scanSessions(b []byte) (out []*sparcv1.Session, ok bool) {
 					n = n*10 + int(b[j]-'0')
 					j++
 				}
-				if j == i {
+				if j == i || (b[i] == '0' && j > i+1) {
 					return nil, false
 				}
 				i = j

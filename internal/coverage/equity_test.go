@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -183,5 +185,64 @@ func TestReferralDemandIsPerThousandWithSmallNumbersSuppressed(t *testing.T) {
 		case g != nil && *g != *want:
 			t.Errorf("%s: referrals_per_1000 = %v, want %v", code, *g, *want)
 		}
+	}
+}
+
+func TestSessionWindowCountsOnlySessionsRunningInIt(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	centre := equityAreas(t, env)[10][0] // area T0018
+	session := func(from, until string) *sparcv1.Session {
+		return &sparcv1.Session{Day: sparcv1.Weekday_WEEKDAY_MONDAY, StartTime: "10:00", EndTime: "11:00",
+			Timezone: "Europe/London", ValidFrom: from, ValidUntil: until}
+	}
+	for i, sessions := range [][]*sparcv1.Session{
+		nil,                                   // a garden: always counts, no sessions
+		{session("2025-01-01", "2025-12-31")}, // ended before the window
+		{session("2026-03-01", ""), session("", "2025-06-30")},           // one of two runs in the window
+		{session("2026-01-01", "2026-12-31"), session("2027-01-01", "")}, // one of two runs in the window
+	} {
+		if _, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+			Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: fmt.Sprintf("Club %d", i), Categories: []string{"food"},
+			Capacity: proto.Int32(10), OwnerOrganisation: env.AdminOrg, Sessions: sessions,
+			Location: &sparcv1.Location{Latitude: centre[0] + float64(i)*0.0005, Longitude: centre[1], Country: "GB"},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := sparcv1.NewCoverageServiceClient(env.Conn)
+	for _, tc := range []struct {
+		name            string
+		start, end      string
+		assets          int32
+		sessionsPer1000 float64
+	}{
+		{"no window: every asset and session", "", "", 4, 5},
+		{"2026: the garden and the two clubs running then, one session each", "2026-01-01", "2026-12-31", 3, 2},
+		{"open start up to mid-2025", "", "2025-06-30", 3, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := c.ComputeCoverage(ctx, &sparcv1.ComputeCoverageRequest{ParentCode: "", Kind: "test_lsoa",
+				Categories: []string{"food"}, WindowStart: tc.start, WindowEnd: tc.end})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range resp.GetAreas() {
+				if a.GetCode() != "T0018" {
+					continue
+				}
+				if a.GetAssetsWithinWalk() != tc.assets || a.GetWeeklySessionsPer_1000() != tc.sessionsPer1000 ||
+					a.GetWeeklyPlacesPer_1000() != 10*tc.sessionsPer1000 {
+					t.Errorf("T0018: %d assets, %v sessions and %v places per 1,000; want %d, %v and %v", a.GetAssetsWithinWalk(),
+						a.GetWeeklySessionsPer_1000(), a.GetWeeklyPlacesPer_1000(), tc.assets, tc.sessionsPer1000, 10*tc.sessionsPer1000)
+				}
+				return
+			}
+			t.Fatal("area T0018 missing")
+		})
+	}
+	if _, err := c.ComputeCoverage(ctx, &sparcv1.ComputeCoverageRequest{Kind: "test_lsoa", WindowStart: "2026-13-01"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a bad date: %v, want INVALID_ARGUMENT", err)
 	}
 }

@@ -21,9 +21,8 @@ const (
 	maxZoom = 22
 	// webOrigin is half the width of the Web Mercator world in metres.
 	webOrigin = 20037508.342789244
-	// fingerprintTTL bounds how stale a tile's ETag (and the coverage
-	// behind it) may be after a change: tiles are requested in bursts of
-	// dozens, and one fingerprint query serves the burst.
+	// fingerprintTTL is how often the data fingerprint behind tile ETags
+	// (and cached coverage) is re-read, in the background.
 	fingerprintTTL = time.Second
 	// maxCachedCoverages bounds the coverage results kept for tiles.
 	maxCachedCoverages = 16
@@ -44,8 +43,8 @@ SELECT (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM asset
 // longitude/latitude index uses the tile (with its buffer) in WGS84.
 // From zoom clusterMaxZoom down, assets closer than half a pixel (8 of
 // the tile's 4096 units, displayed at 256 px) are drawn as one point with
-// their count, so a city tile stays small; the id and name are those of
-// one of them (the lowest id).
+// their count and the lowest id only, so a tile over a whole city stays
+// small; names and categories come from zoom clusterMaxZoom+1.
 const assetTileSQL = `
 WITH p AS (
 	SELECT s.id::text AS id, s.name, s.kind, array_to_string(s.categories, ',') AS categories,
@@ -56,8 +55,7 @@ WITH p AS (
 ), t AS (
 	SELECT id, name, kind, categories, 1 AS count, geom FROM p WHERE $1 > $4 AND geom IS NOT NULL
 	UNION ALL
-	SELECT min(id), (array_agg(name ORDER BY id))[1], (array_agg(kind ORDER BY id))[1],
-		(array_agg(categories ORDER BY id))[1], count(*)::int,
+	SELECT min(id), NULL, NULL, NULL, count(*)::int,
 		ST_SetSRID(ST_MakePoint(floor(ST_X(geom) / 8) * 8 + 4, floor(ST_Y(geom) / 8) * 8 + 4), 3857)
 	FROM p WHERE $1 <= $4 AND geom IS NOT NULL
 	GROUP BY floor(ST_X(geom) / 8), floor(ST_Y(geom) / 8)
@@ -88,11 +86,12 @@ SELECT coalesce(ST_AsMVT(t.*, 'coverage', 4096, 'geom'), '') FROM t WHERE t.geom
 type tileCache struct {
 	pool *pgxpool.Pool
 
-	mu        sync.Mutex
-	fp        string
-	fpAt      time.Time
-	coverages map[string]*cachedCoverage
-	order     []string // oldest first, for eviction
+	mu         sync.Mutex
+	fp         string
+	fpAt       time.Time
+	refreshing bool
+	coverages  map[string]*cachedCoverage
+	order      []string // oldest first, for eviction
 }
 
 type cachedCoverage struct {
@@ -106,23 +105,50 @@ func newTileCache(pool *pgxpool.Pool) *tileCache {
 	return &tileCache{pool: pool, coverages: map[string]*cachedCoverage{}}
 }
 
+// fingerprint returns the data fingerprint. While tiles are being asked
+// for it is refreshed in the background, at most once per fingerprintTTL,
+// so no tile request waits for it and a change shows within about two
+// TTLs; after a quiet spell (5 TTLs) the next request reads it afresh.
 func (c *tileCache) fingerprint(ctx context.Context) (string, error) {
 	c.mu.Lock()
-	if time.Since(c.fpAt) < fingerprintTTL {
+	if c.fp != "" && time.Since(c.fpAt) < 5*fingerprintTTL {
 		fp := c.fp
+		if time.Since(c.fpAt) >= fingerprintTTL && !c.refreshing {
+			c.refreshing = true
+			go c.refresh()
+		}
 		c.mu.Unlock()
 		return fp, nil
 	}
 	c.mu.Unlock()
-	var a, b, k string
-	if err := c.pool.QueryRow(ctx, fingerprintSQL).Scan(&a, &b, &k); err != nil {
-		return "", fmt.Errorf("reading data fingerprint: %w", err)
+	fp, err := c.readFingerprint(ctx)
+	if err != nil {
+		return "", err
 	}
-	fp := a + "|" + b + "|" + k
 	c.mu.Lock()
 	c.fp, c.fpAt = fp, time.Now()
 	c.mu.Unlock()
 	return fp, nil
+}
+
+func (c *tileCache) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fp, err := c.readFingerprint(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshing = false
+	if err == nil { // on error keep the old one; the next request retries
+		c.fp, c.fpAt = fp, time.Now()
+	}
+}
+
+func (c *tileCache) readFingerprint(ctx context.Context) (string, error) {
+	var a, b, k string
+	if err := c.pool.QueryRow(ctx, fingerprintSQL).Scan(&a, &b, &k); err != nil {
+		return "", fmt.Errorf("reading data fingerprint: %w", err)
+	}
+	return a + "|" + b + "|" + k, nil
 }
 
 // coverage returns the result of q for data fingerprint fp, computing it

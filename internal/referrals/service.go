@@ -345,6 +345,9 @@ func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferra
 		out, err = s.render(ctx, tx, existing, referrer, person, timeline)
 		return err
 	})
+	if err == nil {
+		s.hub.Changed()
+	}
 	return out, err
 }
 
@@ -361,22 +364,22 @@ func ignoreNoRows(err error) error {
 }
 
 // eventSQL records one change: the timeline entry and the outbox row
-// (only if the referral exists in this transaction), and the wake-up of
-// watchers, which PostgreSQL delivers at commit. It returns the time of
-// the entry, in one statement.
+// (only if the referral exists in this transaction). It returns the time
+// of the entry, in one statement. Watchers are woken after commit
+// (Hub.Changed).
 const eventSQL = `WITH r AS (SELECT referring_org, provider_org FROM referrals WHERE id = $1),
 	ev AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, from_status, to_status, reason, note)
 	       SELECT $1, r.referring_org, r.provider_org, $2, $3, $4, $5, $6, $7 FROM r RETURNING time),
 	ob AS (INSERT INTO referral_outbox (referral_id, referring_org, provider_org, type, from_status, to_status)
 	       SELECT $1, r.referring_org, r.provider_org, $8, $4, $5 FROM r)
-	SELECT ev.time, pg_notify('sparc_referrals', '')::text FROM ev`
+	SELECT ev.time FROM ev`
 
 // queueEvent adds one change (eventSQL) to a batch; done receives the
 // time of its timeline entry.
 func queueEvent(b *pgx.Batch, id uuid.UUID, p *auth.Principal, from, to, reason, note, kind string, done func(time.Time)) {
 	b.Queue(eventSQL, pgUUID(id), p.Name, p.Org, from, to, reason, note, kind).QueryRow(func(row pgx.Row) error {
 		var t time.Time
-		switch err := row.Scan(&t, nil); {
+		switch err := row.Scan(&t); {
 		case errors.Is(err, pgx.ErrNoRows):
 			return nil // no such referral in this transaction: a create that lost to a concurrent one
 		case err != nil:
@@ -600,6 +603,9 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 		out, err = s.view(ctx, tx, x, sd)
 		return err
 	})
+	if err == nil {
+		s.hub.Changed()
+	}
 	return out, err
 }
 
@@ -720,5 +726,8 @@ func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeR
 		out, err = s.view(ctx, tx, x, sd)
 		return err
 	})
+	if err == nil {
+		s.hub.Changed()
+	}
 	return out, err
 }

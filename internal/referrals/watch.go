@@ -22,22 +22,54 @@ import (
 	"github.com/sparc-network/sparc/internal/db"
 )
 
-// Hub turns PostgreSQL notifications on the sparc_referrals channel into
-// wake-ups for watchers. Notifications only wake: the outbox is the truth,
-// so a missed notification delays a change by at most the poll interval
-// and never loses it.
+// Hub wakes watchers: those of this server directly when a change
+// commits here, those of every server through PostgreSQL notifications on
+// the sparc_referrals channel. Wake-ups are only hints: the outbox is the
+// truth, so a missed one delays a change by at most the poll interval and
+// never loses it.
+//
+// Changes are not notified inside their transactions: PostgreSQL holds a
+// cluster-wide lock from a notifying transaction's pre-commit to its end,
+// which makes concurrent writers commit one at a time. Instead one NOTIFY,
+// sent after commit, covers every change made while the previous one was
+// on its way.
 type Hub struct {
 	mu   sync.Mutex
 	wake chan struct{}
+	kick chan struct{} // a change committed here: tell the other servers
 	log  *slog.Logger
 }
 
-// NewHub returns a hub; run Listen to feed it.
+// NewHub returns a hub; run Listen to connect it to the other servers.
 func NewHub(log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Hub{wake: make(chan struct{}), log: log}
+	return &Hub{wake: make(chan struct{}), kick: make(chan struct{}, 1), log: log}
+}
+
+// Changed reports a committed change: it wakes this server's watchers at
+// once and asks for a notification to the others.
+func (h *Hub) Changed() {
+	h.broadcast()
+	select {
+	case h.kick <- struct{}{}:
+	default: // one is pending already and will cover this change
+	}
+}
+
+// notify sends one NOTIFY per batch of Changed calls until ctx ends.
+func (h *Hub) notify(ctx context.Context, pool *pgxpool.Pool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+		}
+		if _, err := pool.Exec(ctx, `SELECT pg_notify('sparc_referrals', '')`); err != nil && ctx.Err() == nil {
+			h.log.Warn("notifying other servers of referral changes; they poll meanwhile", "err", err)
+		}
+	}
 }
 
 // wait returns a channel closed at the next notification.
@@ -55,8 +87,9 @@ func (h *Hub) broadcast() {
 }
 
 // Listen holds one connection in LISTEN until ctx ends, reconnecting after
-// failures.
+// failures, and sends this server's notifications.
 func (h *Hub) Listen(ctx context.Context, pool *pgxpool.Pool) {
+	go h.notify(ctx, pool)
 	for ctx.Err() == nil {
 		err := h.listenOnce(ctx, pool)
 		if ctx.Err() != nil {
@@ -145,32 +178,49 @@ func (s *Service) WatchReferrals(req *sparcv1.WatchReferralsRequest, stream grpc
 		}
 		cur = c
 	}
+	var retry time.Duration
 	for {
 		wake := s.hub.wait()
-		n, err := s.deliver(ctx, stream, &cur)
+		n, pending, err := s.deliver(ctx, stream, &cur)
 		if err != nil {
 			return err
 		}
 		if n > 0 {
+			retry = 0
 			continue // there may be more past the batch
+		}
+		wait := pollInterval
+		if pending {
+			// Committed changes wait behind an older transaction. If that
+			// one changes no referral, its end wakes nobody: look again
+			// soon, backing off.
+			retry = min(max(2*retry, 5*time.Millisecond), pollInterval)
+			wait = retry
+		} else {
+			retry = 0
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-		case <-time.After(pollInterval):
+		case <-time.After(wait):
 		}
 	}
 }
 
-func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer[sparcv1.ReferralChange], cur *cursor) (int, error) {
+// deliver sends the changes after cur that are past the horizon and
+// reports whether committed changes wait behind it (pending).
+func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer[sparcv1.ReferralChange], cur *cursor) (int, bool, error) {
 	var batch []*sparcv1.ReferralChange
 	var last []cursor
+	var pending bool
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		batch, last = batch[:0], last[:0]
-		rows, err := tx.Query(ctx, `SELECT txid::text::bigint, seq, referral_id, type, from_status, to_status, time
+		batch, last, pending = batch[:0], last[:0], false
+		// Sorted by txid, the rows below the horizon come first.
+		rows, err := tx.Query(ctx, `SELECT txid::text::bigint, seq, referral_id, type, from_status, to_status, time,
+				txid < pg_snapshot_xmin(pg_current_snapshot())
 			FROM referral_outbox
-			WHERE (txid, seq) > ($1::text::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+			WHERE (txid, seq) > ($1::text::xid8, $2)
 			  -- A draft is the referrer's alone: the provider's stream starts
 			  -- when it is sent (draft → requested).
 			  AND (referring_org = sparc_org() OR NOT (to_status = 'draft' OR (from_status = 'draft' AND to_status <> 'requested')))
@@ -184,8 +234,13 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 			var id uuid.UUID
 			var kind, from, to string
 			var t time.Time
-			if err := rows.Scan(&c.txid, &c.seq, &id, &kind, &from, &to, &t); err != nil {
+			var ready bool
+			if err := rows.Scan(&c.txid, &c.seq, &id, &kind, &from, &to, &t, &ready); err != nil {
 				return err
+			}
+			if !ready {
+				pending = true
+				break
 			}
 			batch = append(batch, &sparcv1.ReferralChange{Cursor: c.String(), ReferralId: id.String(), Type: kind,
 				FromStatus: statusFromCode[from], ToStatus: statusFromCode[to], Time: timestamppb.New(t)})
@@ -194,13 +249,13 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 		return rows.Err()
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for i, ch := range batch {
 		if err := stream.Send(ch); err != nil {
-			return i, err
+			return i, pending, err
 		}
 		*cur = last[i]
 	}
-	return len(batch), nil
+	return len(batch), pending, nil
 }
