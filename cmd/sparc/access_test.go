@@ -18,7 +18,9 @@ func TestAdminManagesOrganisationsKeysAndReadsTheAuditLog(t *testing.T) {
 
 	out := mustSparc(t, admin, "-o", "json", "orgs", "create", "--name", "Saltley walking group", "--kind", "community_group", "--area", "E01009380")
 	var created struct {
-		Organisations []struct{ ID string `json:"id"` } `json:"organisations"`
+		Organisations []struct {
+			ID string `json:"id"`
+		} `json:"organisations"`
 	}
 	if err := json.Unmarshal([]byte(out), &created); err != nil || len(created.Organisations) != 1 {
 		t.Fatalf("orgs create -o json: %v\n%s", err, out)

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 	_ "time/tzdata" // sessions name IANA zones; resolve them without system tzdata
+
+	"github.com/sparc-network/sparc/internal/server"
 )
 
 // section is one part of the benchmark. needs names sections whose state it
@@ -156,6 +158,7 @@ func selected(only []string) []section {
 }
 
 func main() {
+	server.TuneGC() // as sparcd does: the servers run in this process
 	cfg, err := parseConfig(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sparcbench:", err)

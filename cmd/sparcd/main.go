@@ -163,6 +163,7 @@ func main() {
 }
 
 func run(cfg config, log *slog.Logger) error {
+	server.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 

@@ -231,7 +231,14 @@ func (c *Cluster) start(ctx context.Context) error {
 
 // pgCtlStart starts the server on c.port and c.sockDir.
 func (c *Cluster) pgCtlStart(ctx context.Context) error {
-	o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB", c.port, c.sockDir)
+	o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200", c.port, c.sockDir)
+	// Tests run several clusters at once; a served directory wants its
+	// indexes in memory.
+	if c.opts.Fast {
+		o += " -c shared_buffers=128MB"
+	} else {
+		o += " -c shared_buffers=512MB"
+	}
 	if c.opts.Fast {
 		o += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 	}

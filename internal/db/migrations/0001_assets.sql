@@ -44,20 +44,22 @@ CREATE TABLE assets (
     updated_at          timestamptz NOT NULL DEFAULT now(),
     -- Bumped on every write; the API's etag.
     version             bigint NOT NULL DEFAULT 1,
-    search_doc          tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('sparc_en', name), 'A') ||
-        setweight(to_tsvector('sparc_en', description), 'B') ||
-        setweight(to_tsvector('sparc_nl', name), 'A') ||
-        setweight(to_tsvector('sparc_nl', description), 'B')
-    ) STORED,
+    -- Listings are written in their country's language: Dutch stemming
+    -- for NL, English for GB. Searches query both configurations, so
+    -- either language finds either (half the cost of indexing both).
+    search_doc          tsvector GENERATED ALWAYS AS (CASE WHEN country = 'NL' THEN
+        setweight(to_tsvector('sparc_nl', name), 'A') || setweight(to_tsvector('sparc_nl', description), 'B')
+    ELSE
+        setweight(to_tsvector('sparc_en', name), 'A') || setweight(to_tsvector('sparc_en', description), 'B')
+    END) STORED,
     CONSTRAINT assets_age_range CHECK (min_age IS NULL OR max_age IS NULL OR min_age <= max_age),
     CONSTRAINT assets_capacity CHECK (capacity IS NULL OR capacity >= 0)
 );
 
 -- Point search: ST_DWithin and KNN ordering (location <-> point).
 CREATE INDEX assets_location_gist ON assets USING gist (location);
--- Box and polygon search use planar lon/lat containment.
-CREATE INDEX assets_location_geom_gist ON assets USING gist ((location::geometry));
+-- Box and polygon search use planar lon/lat containment: served by
+-- assets_location_geom_covering (migration 0021).
 CREATE INDEX assets_categories_gin ON assets USING gin (categories);
 CREATE INDEX assets_search_doc_gin ON assets USING gin (search_doc);
 -- ListAssets order and modified_since.

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/server"
+)
+
+// The access-control section (issue 4): what authentication, the policy
+// check, rate limiting and the audit event cost, on the write path
+// (UpdateAsset by a group editor) and on public search. The comparison is
+// a second server built from the same services whose authorisation layer
+// only sets the caller (no key lookup, no audit): the difference between
+// the two is the cost of auth + audit. The raw SQL of the write without
+// auth/audit is shown as the limit.
+func init() {
+	sections = append(sections, section{
+		name:  "access",
+		doc:   "auth + audit overhead: UpdateAsset with a key vs without; public search",
+		needs: []string{"load"},
+		run:   runAccess,
+	})
+}
+
+// trusted is an authorisation layer for the benchmark only: every call
+// acts as one principal, with nothing checked or recorded.
+type trusted struct{ p *auth.Principal }
+
+func (t trusted) Unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	return h(auth.WithPrincipal(ctx, t.p), req)
+}
+
+func (t trusted) Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	return h(srv, ss)
+}
+
+const accessAssets = 2000
+
+func runAccess(ctx context.Context, b *bench) error {
+	org := uuid.NewSHA1(uuid.NameSpaceURL, []byte("sparcbench/access/org"))
+	if _, err := b.raw.Exec(ctx, `INSERT INTO organisations (id, kind, name) VALUES ($1, 'community_group', 'Benchmark group')
+		ON CONFLICT (id) DO NOTHING`, org); err != nil {
+		return err
+	}
+	_, key, err := auth.NewKeyStore(b.raw).Create(ctx, org, auth.RoleGroupEditor, "sparcbench access")
+	if err != nil {
+		return err
+	}
+	// The group's own listings to edit: many, so writers rarely wait on
+	// one row lock.
+	ids := make([]string, accessAssets)
+	if _, err := b.raw.Exec(ctx, `UPDATE assets SET owner_organisation = $1 WHERE id IN (
+		SELECT id FROM assets WHERE owner_organisation IS DISTINCT FROM $1 ORDER BY id LIMIT $2)`, org, accessAssets); err != nil {
+		return err
+	}
+	rows, err := b.raw.Query(ctx, `SELECT id::text FROM assets WHERE owner_organisation = $1 ORDER BY id LIMIT $2`, org, accessAssets)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for rows.Next() && n < len(ids) {
+		if err := rows.Scan(&ids[n]); err != nil {
+			rows.Close()
+			return err
+		}
+		n++
+	}
+	rows.Close()
+	ids = ids[:n]
+	if len(ids) == 0 {
+		return fmt.Errorf("no assets to update")
+	}
+
+	// The comparison server: same app, same pool, trusted caller.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := b.app.Services()
+	svc.Auth = trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}
+	sctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	plain, err := server.New(sctx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: quiet,
+		ShutdownTimeout: 5 * time.Second}, b.app.Pool, svc)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- plain.Serve(sctx) }()
+	defer func() { stop(); <-done }()
+
+	dial := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {
+		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		if key != "" {
+			opts = append(opts, grpc.WithPerRPCCredentials(bearerKey(key)))
+		}
+		c, err := grpc.NewClient(addr, opts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sparcv1.NewAssetServiceClient(c), func() { c.Close() }, nil
+	}
+	withAuth, closeA, err := dial(b.srv.GRPCAddr(), key)
+	if err != nil {
+		return err
+	}
+	defer closeA()
+	without, closeB, err := dial(plain.GRPCAddr(), "")
+	if err != nil {
+		return err
+	}
+	defer closeB()
+	anonymous, closeC, err := dial(b.srv.GRPCAddr(), "")
+	if err != nil {
+		return err
+	}
+	defer closeC()
+
+	update := func(c sparcv1.AssetServiceClient) func(ctx context.Context, i int) error {
+		return func(ctx context.Context, i int) error {
+			_, err := c.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
+				Asset:      &sparcv1.Asset{Id: ids[i%len(ids)], Capacity: proto.Int32(int32(10 + i%50))},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"capacity"}}})
+			return err
+		}
+	}
+	// The same statements the store runs for that update, without the
+	// key lookup and the audit insert.
+	rawUpdate := func(ctx context.Context, i int) error {
+		id := ids[i%len(ids)]
+		ictx := db.WithIdentity(ctx, db.Identity{Org: org.String(), Role: auth.RoleGroupEditor})
+		return db.InTx(ictx, b.app.Pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+			var version int64
+			if err := tx.QueryRow(ctx, `SELECT version FROM assets WHERE id = $1 FOR UPDATE`, id).Scan(&version); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE assets SET capacity = $2, version = version + 1, updated_at = clock_timestamp() WHERE id = $1`, id, 10+i%50)
+			return err
+		})
+	}
+	pl, err := newPlaces()
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(b.cfg.seed, 400))
+	points := make([][2]float64, b.cfg.queries)
+	for i := range points {
+		p := pl.draw(rng)
+		points[i] = [2]float64{p.lat, p.lng}
+	}
+	search := func(c sparcv1.AssetServiceClient) func(ctx context.Context, i int) error {
+		return func(ctx context.Context, i int) error {
+			p := points[i%len(points)]
+			_, err := c.SearchAssets(ctx, &sparcv1.SearchAssetsRequest{Latitude: proto.Float64(p[0]), Longitude: proto.Float64(p[1]),
+				RadiusMeters: proto.Float64(searchRadius), PageSize: searchSize})
+			return err
+		}
+	}
+
+	type cell struct {
+		workload, path string
+		op             func(context.Context, int) error
+	}
+	groups := [][]cell{
+		{{"update asset", "raw SQL (no auth, no audit)", rawUpdate}, {"update asset", "gRPC without auth", update(without)},
+			{"update asset", "gRPC with key + audit", update(withAuth)}},
+		{{"public search", "gRPC without auth", search(without)}, {"public search", "gRPC anonymous", search(anonymous)}},
+	}
+	w := b.table()
+	fmt.Fprintln(w, "workload\tconc\tpath\tp50 ms\tp99 ms\tQPS\toverhead\tCPU/req Go ms\tPG ms\toverhead/CPU\t")
+	for _, g := range groups {
+		for _, conc := range b.cfg.concurrency {
+			runs := map[string][]stretch{}
+			for r := range b.cfg.rounds {
+				for _, c := range g {
+					fmt.Fprintf(os.Stderr, "measuring %s, concurrency %d, %s, round %d/%d\n", c.workload, conc, c.path, r+1, b.cfg.rounds)
+					res, err := measure(ctx, b.cpu, conc, r*1000, b.cfg.warmup/time.Duration(b.cfg.rounds),
+						b.cfg.duration/time.Duration(b.cfg.rounds), b.cfg.requests/b.cfg.rounds, c.op)
+					if err != nil {
+						return fmt.Errorf("%s, %s: %w", c.workload, c.path, err)
+					}
+					runs[c.path] = append(runs[c.path], res)
+				}
+			}
+			base := ""
+			var baseStats stats
+			for _, c := range g {
+				s, err := summarise(runs[c.path])
+				if err != nil {
+					return err
+				}
+				over, overCPU := "", ""
+				if c.path == "gRPC without auth" {
+					base, baseStats = c.path, s
+				} else if base != "" {
+					over = fmt.Sprintf("%+.1f%%", 100*(baseStats.qps/s.qps-1))
+					if s.perCPU() > 0 && baseStats.perCPU() > 0 {
+						overCPU = fmt.Sprintf("%+.1f%%", 100*(baseStats.perCPU()/s.perCPU()-1))
+					}
+					goal := 25.0
+					if c.workload == "public search" {
+						goal = 5
+					}
+					b.check(target{what: fmt.Sprintf("auth+audit cost, %s, conc %d (QPS)", c.workload, conc),
+						measured: 100 * (baseStats.qps/s.qps - 1), unit: "%", op: "<=", goal: goal, scale: "any size", atScale: true})
+					if overCPU != "" {
+						b.check(target{what: "  same, per CPU-second", measured: 100 * (baseStats.perCPU()/s.perCPU() - 1),
+							unit: "%", op: "<=", goal: goal, scale: "any size", atScale: true})
+					}
+				}
+				pg := "-"
+				if s.pgCPU > 0 {
+					pg = fmt.Sprintf("%.3f", ms(s.pgCPU))
+				}
+				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%s\t%.3f\t%s\t%s\t\n", c.workload, conc, c.path,
+					ms(s.p50), ms(s.p99), s.qps, over, ms(s.goCPU), pg, overCPU)
+			}
+		}
+	}
+	w.Flush()
+	b.printf("overhead = how much slower than the same server with a trusted caller (no key lookup, no audit);\n" +
+		"the raw SQL row is the write's own statements sent directly, the limit.\n")
+	return nil
+}
