@@ -322,17 +322,17 @@ func rawCoverageSQL(cats []string) string {
 	for _, c := range cats {
 		nearest = append(nearest, `(SELECT ST_Distance(s.location, a.ref_point::geography, false) FROM assets s
 			WHERE s.country = 'GB' AND s.categories @> '{`+c+`}' AND s.status = 'active'
-			ORDER BY ST_Transform(s.location::geometry, 27700) <-> a.ref_local LIMIT 1)`)
+			ORDER BY s.location_grid <-> a.ref_local LIMIT 1)`)
 	}
 	return `
 WITH w AS (
 	SELECT s.id, jsonb_array_length(s.sessions) AS sessions, coalesce(s.capacity, 0) AS capacity
 	FROM assets s WHERE s.country = 'GB' AND s.status = 'active' AND s.categories && $2::text[]
 ), walk AS (
-	SELECT a.code, count(*) FILTER (WHERE ST_Intersects(a.geom_local, ST_Transform(s.location::geometry, 27700))) AS inside,
+	SELECT a.code, count(*) FILTER (WHERE ST_Intersects(a.geom_local, s.location_grid)) AS inside,
 		count(*) AS within, sum(w.sessions) AS sessions, sum(w.sessions::float8 * w.capacity) AS places
 	FROM areas a
-	JOIN assets s ON s.country = 'GB' AND ST_DWithin(a.geom_local, ST_Transform(s.location::geometry, 27700), 800)
+	JOIN assets s ON s.country = 'GB' AND ST_DWithin(a.geom_local, s.location_grid, 800)
 	JOIN w ON w.id = s.id
 	WHERE a.kind = $1
 	GROUP BY a.code

@@ -98,12 +98,13 @@ func assetFilter(cats, ws, we string) string {
 
 // walkSQL counts, per area of $1, the assets inside it and within $2
 // metres of its boundary, with their weekly sessions and places ($3
-// categories, $4/$5 window). The join is ST_DWithin on projected geometry,
-// served by the country's expression index (assets_bng_gist or
-// assets_rd_gist); each pair's figures come from the asset row the index
-// led to, so no second lookup of the asset is needed.
+// categories, $4/$5 window). The join is ST_DWithin on projected geometry:
+// the asset's stored grid position (location_grid), served by the
+// country's partial index (assets_grid_gb_gist or assets_grid_nl_gist);
+// each pair's figures come from the asset row the index led to, so no
+// second lookup of the asset is needed.
 func walkSQL(c areas.Country) string {
-	pt := fmt.Sprintf("ST_Transform(s.location::geometry, %d)", c.SRID)
+	const pt = "s.location_grid"
 	return `
 SELECT a.code, count(*) FILTER (WHERE ST_Intersects(a.geom_local, ` + pt + `)), count(*),
 	coalesce(sum(x.sessions), 0), coalesce(sum(x.sessions::float8 * coalesce(s.capacity, 0)), 0)
