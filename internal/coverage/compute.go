@@ -110,23 +110,29 @@ func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
 	}
 	tm.Statements = time.Since(start)
 	start = time.Now()
-	for country, cs := range candidates {
-		inCountry := byCountry[country]
-		for k, cat := range cats {
-			idx := cs.index(cat)
-			// Areas split over the workers; each writes only its own areas.
-			per := (len(inCountry) + s.parallel - 1) / s.parallel
-			if err := s.runAll(ctx, s.parallel, func(_ context.Context, w int) error {
-				for _, a := range inCountry[min(w*per, len(inCountry)):min((w+1)*per, len(inCountry))] {
-					if d, ok := idx.nearest(a.RefLat, a.RefLng); ok {
-						a.Nearest[k] = &d
-					}
-				}
-				return nil
-			}); err != nil {
-				return nil, err
+	// One job per country and category, spread over the workers: each
+	// builds its grid and fills its own category's slot of every area.
+	type job struct {
+		country string
+		k       int
+	}
+	var jobs []job
+	for country := range candidates {
+		for k := range cats {
+			jobs = append(jobs, job{country, k})
+		}
+	}
+	if err := s.runAll(ctx, len(jobs), func(_ context.Context, i int) error {
+		j := jobs[i]
+		idx := candidates[j.country].index(cats[j.k])
+		for _, a := range byCountry[j.country] {
+			if d, ok := idx.nearest(a.RefLat, a.RefLng); ok {
+				a.Nearest[j.k] = &d
 			}
 		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	tm.Nearest = time.Since(start)
 	start = time.Now()

@@ -43,8 +43,9 @@ SELECT (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM asset
 // longitude/latitude index uses the tile (with its buffer) in WGS84.
 // From zoom clusterMaxZoom down, assets closer than half a pixel (8 of
 // the tile's 4096 units, displayed at 256 px) are drawn as one point with
-// their count and the lowest id only, so a tile over a whole city stays
-// small; names and categories come from zoom clusterMaxZoom+1.
+// only their count, so a tile over a whole city stays small (a unique id
+// per point was most of its bytes); ids, names and categories come from
+// zoom clusterMaxZoom+1.
 const assetTileSQL = `
 WITH p AS (
 	SELECT s.id::text AS id, s.name, s.kind, array_to_string(s.categories, ',') AS categories,
@@ -55,7 +56,7 @@ WITH p AS (
 ), t AS (
 	SELECT id, name, kind, categories, 1 AS count, geom FROM p WHERE $1 > $4 AND geom IS NOT NULL
 	UNION ALL
-	SELECT min(id), NULL, NULL, NULL, count(*)::int,
+	SELECT NULL, NULL, NULL, NULL, count(*)::int,
 		ST_SetSRID(ST_MakePoint(floor(ST_X(geom) / 8) * 8 + 4, floor(ST_Y(geom) / 8) * 8 + 4), 3857)
 	FROM p WHERE $1 <= $4 AND geom IS NOT NULL
 	GROUP BY floor(ST_X(geom) / 8), floor(ST_Y(geom) / 8)
