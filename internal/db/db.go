@@ -131,10 +131,7 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(p
 	rec := AuditFrom(ctx)
 	var err error
 	for i := 0; i < attempts; i++ {
-		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: iso}, func(tx pgx.Tx) error {
-			if err := setIdentity(ctx, tx); err != nil {
-				return err
-			}
+		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginQuery(iso, IdentityFrom(ctx))}, func(tx pgx.Tx) error {
 			if err := fn(tx); err != nil {
 				return err
 			}

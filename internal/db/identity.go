@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -54,13 +55,21 @@ func AuditFrom(ctx context.Context) *AuditRecord {
 	return rec
 }
 
-// setIdentity scopes the caller's identity to the transaction.
-func setIdentity(ctx context.Context, tx pgx.Tx) error {
-	id := IdentityFrom(ctx)
-	if _, err := tx.Exec(ctx, `SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, id.Org, id.Role); err != nil {
-		return fmt.Errorf("setting transaction identity: %w", err)
+// beginQuery starts a transaction and scopes the caller's identity to it
+// (set_config(..., true) is SET LOCAL) in one round trip: the simple
+// protocol takes both statements at once, so values are quoted literals.
+// The organisation comes from the database as a UUID and the role from a
+// fixed set, and quoting makes any other value inert anyway.
+func beginQuery(iso pgx.TxIsoLevel, id Identity) string {
+	begin := "BEGIN"
+	if iso != "" {
+		begin += " ISOLATION LEVEL " + string(iso)
 	}
-	return nil
+	return begin + "; SELECT set_config('sparc.org', " + quote(id.Org) + ", true), set_config('sparc.role', " + quote(id.Role) + ", true)"
+}
+
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, "\\", ""), "'", "''") + "'"
 }
 
 // InsertAudit stores rec with outcome and code, inside tx when tx is a
