@@ -481,8 +481,65 @@ func matrix() []matrixRow {
 			},
 			setup: orgTarget,
 		}, table(allOK, allOK, allOK, allOK, allUnauth)},
+		{"/sparc.v1.AreaService/ImportAreas", call{
+			// Loading official boundaries is the admin's job; re-importing
+			// the same code updates it, so every cell can succeed.
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				s, err := sparcv1.NewAreaServiceClient(c).ImportAreas(ctx)
+				if err != nil {
+					return err
+				}
+				_ = s.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Header{Header: &sparcv1.ImportAreasHeader{Kind: "lsoa"}}})
+				_ = s.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Batch{Batch: &sparcv1.AreaFeatureBatch{
+					Features: []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E01999999", Name: "Matrix", GeometryGeojson: matrixSquare}}}}})
+				_, err = s.CloseAndRecv()
+				return err
+			},
+			http: func(string) (string, string, any) {
+				feature, _ := json.Marshal(map[string]any{"batch": map[string]any{"features": []any{map[string]any{
+					"feature_number": 1, "code": "E01999999", "name": "Matrix", "geometry_geojson": matrixSquare}}}})
+				return "POST", "/v1/areas:import", ndjson(`{"header":{"kind":"lsoa"}}` + "\n" + string(feature) + "\n")
+			},
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allPD, allUnauth)},
+		{"/sparc.v1.AreaService/ImportAreaAttributes", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				s, err := sparcv1.NewAreaServiceClient(c).ImportAreaAttributes(ctx)
+				if err != nil {
+					return err
+				}
+				_ = s.Send(&sparcv1.ImportAreaAttributesRequest{Part: &sparcv1.ImportAreaAttributesRequest_Header{
+					Header: &sparcv1.ImportAttributesHeader{SkipUnknownCodes: true}}})
+				_ = s.Send(&sparcv1.ImportAreaAttributesRequest{Part: &sparcv1.ImportAreaAttributesRequest_Batch{Batch: &sparcv1.AttributeRowBatch{
+					Rows: []*sparcv1.AttributeRow{{LineNumber: 2, Code: "E01999998", Values: map[string]float64{"imd_decile": 3}}}}}})
+				_, err = s.CloseAndRecv()
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "POST", "/v1/areas:importAttributes", ndjson(`{"header":{"skip_unknown_codes":true}}` + "\n" +
+					`{"batch":{"rows":[{"line_number":2,"code":"E01999998","values":{"imd_decile":3}}]}}` + "\n")
+			},
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allPD, allUnauth)},
+		{"/sparc.v1.AreaService/SetDeprivationMeasure", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewAreaServiceClient(c).SetDeprivationMeasure(ctx, &sparcv1.SetDeprivationMeasureRequest{
+					Kind: "lsoa", Attribute: "imd_decile", Scale: sparcv1.DeprivationScale_DEPRIVATION_SCALE_DECILE})
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "PUT", "/v1/areaKinds/lsoa/deprivationMeasure", map[string]any{"attribute": "imd_decile", "scale": "DEPRIVATION_SCALE_DECILE"}
+			},
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allPD, allUnauth)},
 	}
 }
+
+// ndjson is a request body of newline-delimited JSON messages, how the
+// HTTP gateway takes a client stream.
+type ndjson string
+
+const matrixSquare = `{"type":"Polygon","coordinates":[[[-1.9,52.48],[-1.89,52.48],[-1.89,52.49],[-1.9,52.49],[-1.9,52.48]]]}`
 
 var httpStatus = map[codes.Code]int{ok: 200, nf: 404, pd: 403, unaut: 401, inval: 400}
 
@@ -522,9 +579,13 @@ func TestAuthorisationMatrix(t *testing.T) {
 					id := r.call.setup(t, f, target)
 					method, path, body := r.call.http(id)
 					var rd io.Reader
-					if body != nil {
-						b, _ := json.Marshal(body)
-						rd = bytes.NewReader(b)
+					switch b := body.(type) {
+					case nil:
+					case ndjson: // a client stream: one JSON message per line
+						rd = strings.NewReader(string(b))
+					default:
+						js, _ := json.Marshal(b)
+						rd = bytes.NewReader(js)
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					defer cancel()
