@@ -9,10 +9,8 @@ package areas
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -310,7 +308,7 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 		q.Parent = parseCode(req.GetParentCode(), "parent_code", &v)
 	}
 	if req.GetBbox() != "" {
-		b, err := ParseBBox(req.GetBbox())
+		b, err := geo.ParseBBox(req.GetBbox())
 		if err != nil {
 			v.Add("bbox", "%v", err)
 		}
@@ -373,27 +371,4 @@ func (s *Service) SetDeprivationMeasure(ctx context.Context, req *sparcv1.SetDep
 		return nil, err
 	}
 	return m, nil
-}
-
-// ParseBBox reads "minLon,minLat,maxLon,maxLat" (WGS84).
-func ParseBBox(s string) ([4]float64, error) {
-	var b [4]float64
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return b, errors.New("must be four numbers: minLon,minLat,maxLon,maxLat")
-	}
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return b, errors.New("must be four numbers: minLon,minLat,maxLon,maxLat")
-		}
-		b[i] = f
-	}
-	if !geo.ValidLatLng(b[1], b[0]) || !geo.ValidLatLng(b[3], b[2]) {
-		return b, errors.New("corners must be WGS84 longitude (-180..180) and latitude (-90..90)")
-	}
-	if b[0] > b[2] || b[1] > b[3] {
-		return b, fmt.Errorf("minimum corner must be south-west of the maximum corner")
-	}
-	return b, nil
 }

@@ -258,7 +258,7 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 	}
 	if req.GetBbox() != "" {
 		places++
-		b, err := parseBBox(req.GetBbox())
+		b, err := geo.ParseBBox(req.GetBbox())
 		if err != nil {
 			v.Add("bbox", "%v", err)
 		}
@@ -376,28 +376,6 @@ func validEtag(e string) bool {
 		}
 	}
 	return true
-}
-
-func parseBBox(s string) ([4]float64, error) {
-	var b [4]float64
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return b, errors.New("must be four numbers: minLon,minLat,maxLon,maxLat")
-	}
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return b, errors.New("must be four numbers: minLon,minLat,maxLon,maxLat")
-		}
-		b[i] = f
-	}
-	if !geo.ValidLatLng(b[1], b[0]) || !geo.ValidLatLng(b[3], b[2]) {
-		return b, errors.New("corners must be WGS84 longitude (-180..180) and latitude (-90..90)")
-	}
-	if b[0] > b[2] || b[1] > b[3] {
-		return b, errors.New("minimum corner must be south-west of the maximum corner")
-	}
-	return b, nil
 }
 
 func categoryFilter(cs []string, field string, v *apierr.InvalidArgument) []string {

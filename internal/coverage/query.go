@@ -9,7 +9,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
-	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -68,7 +68,7 @@ func ParseRequest(req *sparcv1.ComputeCoverageRequest) (Query, error) {
 		if q.Kind == "" && q.Parent == "" {
 			v.Add("bbox", "needs kind")
 		}
-		b, err := areas.ParseBBox(req.GetBbox())
+		b, err := geo.ParseBBox(req.GetBbox())
 		if err != nil {
 			v.Add("bbox", "%v", err)
 		}

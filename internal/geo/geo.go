@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
@@ -299,4 +301,28 @@ func CheckSphereEdges(mp *geom.MultiPolygon, maxDegrees float64) error {
 		}
 	}
 	return nil
+}
+
+// ParseBBox reads a box as "minLon,minLat,maxLon,maxLat" (WGS84), the
+// OGC order every bbox parameter of the API uses.
+func ParseBBox(s string) ([4]float64, error) {
+	var b [4]float64
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return b, errors.New("must be four numbers: minLon,minLat,maxLon,maxLat")
+	}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return b, errors.New("must be four numbers: minLon,minLat,maxLon,maxLat")
+		}
+		b[i] = f
+	}
+	if !ValidLatLng(b[1], b[0]) || !ValidLatLng(b[3], b[2]) {
+		return b, errors.New("corners must be WGS84 longitude (-180..180) and latitude (-90..90)")
+	}
+	if b[0] > b[2] || b[1] > b[3] {
+		return b, fmt.Errorf("minimum corner must be south-west of the maximum corner")
+	}
+	return b, nil
 }
