@@ -131,15 +131,7 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(p
 	rec := AuditFrom(ctx)
 	var err error
 	for i := 0; i < attempts; i++ {
-		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginQuery(iso, IdentityFrom(ctx))}, func(tx pgx.Tx) error {
-			if err := fn(tx); err != nil {
-				return err
-			}
-			if rec != nil && !rec.Written {
-				return InsertAudit(ctx, tx, rec, "ok", "OK")
-			}
-			return nil
-		})
+		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginQuery(iso, IdentityFrom(ctx), rec)}, fn)
 		if err == nil && rec != nil {
 			rec.Written = true
 		}

@@ -55,21 +55,36 @@ func AuditFrom(ctx context.Context) *AuditRecord {
 	return rec
 }
 
-// beginQuery starts a transaction and scopes the caller's identity to it
-// (set_config(..., true) is SET LOCAL) in one round trip: the simple
-// protocol takes both statements at once, so values are quoted literals.
-// The organisation comes from the database as a UUID and the role from a
-// fixed set, and quoting makes any other value inert anyway.
-func beginQuery(iso pgx.TxIsoLevel, id Identity) string {
-	begin := "BEGIN"
+// beginQuery starts a transaction, scopes the caller's identity to it
+// (set_config(..., true) is SET LOCAL) and, for an audited call, writes its
+// audit event, all in one round trip: the simple protocol takes several
+// statements at once, so values are quoted literals. The event is written
+// first but commits only with the change: if the transaction fails, it
+// vanishes with it and the caller records the failure instead.
+func beginQuery(iso pgx.TxIsoLevel, id Identity, rec *AuditRecord) string {
+	var b strings.Builder
+	b.WriteString("BEGIN")
 	if iso != "" {
-		begin += " ISOLATION LEVEL " + string(iso)
+		b.WriteString(" ISOLATION LEVEL " + string(iso))
 	}
-	return begin + "; SELECT set_config('sparc.org', " + quote(id.Org) + ", true), set_config('sparc.role', " + quote(id.Role) + ", true)"
+	b.WriteString("; SELECT set_config('sparc.org', " + quote(id.Org) + ", true), set_config('sparc.role', " + quote(id.Role) + ", true)")
+	if rec != nil && !rec.Written {
+		org := "NULL"
+		if rec.Org != "" {
+			org = quote(rec.Org) + "::uuid"
+		}
+		b.WriteString("; INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer) VALUES (" +
+			quote(rec.Principal) + ", " + org + ", " + quote(rec.Role) + ", " + quote(rec.Method) + ", " + quote(rec.Resource) +
+			", 'ok', 'OK', " + quote(rec.RequestID) + ", " + quote(rec.Peer) + ")")
+	}
+	return b.String()
 }
 
+// quote makes s a string literal (standard_conforming_strings, the
+// default since PostgreSQL 9.1: only quotes need doubling; NUL cannot be
+// stored and is dropped).
 func quote(s string) string {
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, "\\", ""), "'", "''") + "'"
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, "\x00", ""), "'", "''") + "'"
 }
 
 // InsertAudit stores rec with outcome and code, inside tx when tx is a
