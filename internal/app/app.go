@@ -140,7 +140,7 @@ func (a *App) Services() server.Services {
 		Audit:           audit.NewService(a.Pool, a.Tokens),
 		DirectoryImport: oruk.NewImportService(a.Assets),
 		Areas:           areas.NewService(a.Areas, a.Tokens),
-		Coverage:        coverage.NewService(a.Coverage, nil),
+		Coverage:        coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)),
 		People:          a.People,
 		Referrals:       a.Referrals,
 		Auth:            a.Auth,
@@ -151,6 +151,6 @@ func (a *App) Services() server.Services {
 func (a *App) Routes() []server.Route {
 	var routes []server.Route
 	routes = append(routes, oruk.NewAPI(a.Pool, a.Assets, nil).Routes()...)
-	routes = append(routes, coverage.NewHTTP(coverage.NewService(a.Coverage, nil), a.Pool, nil).Routes()...)
+	routes = append(routes, coverage.NewHTTP(coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)), a.Pool, nil).Routes()...)
 	return routes
 }

@@ -150,8 +150,8 @@ func checkComparison(t *testing.T, name string, got, want *sparcv1.QuintileCompa
 	}
 }
 
-// referralCounts stands in for the referral store (referrals do not exist
-// yet) to exercise the extension point.
+// referralCounts supplies fixed counts, to pin the suppression rule on
+// exact numbers; internal/referrals tests the real counts end to end.
 type referralCounts map[string]int64
 
 func (r referralCounts) ReferralsByArea(_ context.Context, codes []string, _, _ string) (map[string]int64, error) {
@@ -162,7 +162,7 @@ func TestReferralDemandIsPerThousandWithSmallNumbersSuppressed(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	equityAreas(t, env)
-	counts := referralCounts{"T0000": 12, "T0001": 4, "T0002": 1, "T0003": 0}
+	counts := referralCounts{"T0000": 12, "T0001": 4, "T0002": 1, "T0003": 0, "T0004": 7, "T0005": 8, "T0006": 13}
 	svc := coverage.NewService(env.App.Coverage, counts)
 	q, err := coverage.ParseRequest(&sparcv1.ComputeCoverageRequest{Kind: "test_lsoa"})
 	if err != nil {
@@ -176,9 +176,10 @@ func TestReferralDemandIsPerThousandWithSmallNumbersSuppressed(t *testing.T) {
 	for _, a := range res.Proto().GetAreas() {
 		got[a.GetCode()] = a.ReferralsPer_1000
 	}
-	// 1,000 residents each: 12 referrals = 12 per 1,000; 1 to 4 are
-	// suppressed; 0 is published as 0.
-	for code, want := range map[string]*float64{"T0000": proto.Float64(12), "T0001": nil, "T0002": nil, "T0003": proto.Float64(0)} {
+	// 1,000 residents each: counts of 1 to 7 are withheld, others rounded
+	// to the nearest 5 (12 → 10, 8 → 10, 13 → 15); 0 is published as 0.
+	for code, want := range map[string]*float64{"T0000": proto.Float64(10), "T0001": nil, "T0002": nil, "T0003": proto.Float64(0),
+		"T0004": nil, "T0005": proto.Float64(10), "T0006": proto.Float64(15)} {
 		switch g := got[code]; {
 		case (g == nil) != (want == nil):
 			t.Errorf("%s: referrals_per_1000 = %v, want %v", code, g, want)

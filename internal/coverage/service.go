@@ -14,34 +14,33 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
 
-// ReferralDemand is the extension point for referral-demand figures.
-// Referrals do not exist in SPARC yet; when they do, their store
-// implements this and is passed to NewService, and each area gets
-// referrals_per_1000 (with small numbers suppressed, see suppress).
+// ReferralDemand supplies referral-demand figures: the referrals store
+// implements it (counting each referral in the area holding its asset) and
+// each area gets referrals_per_1000, small numbers suppressed.
 type ReferralDemand interface {
-	// ReferralsByArea counts referrals of residents of each area (by code)
-	// made in the window ("YYYY-MM-DD", "" for open).
+	// ReferralsByArea counts referrals per area (by code) made in the
+	// window ("YYYY-MM-DD", "" for open).
 	ReferralsByArea(ctx context.Context, codes []string, windowStart, windowEnd string) (map[string]int64, error)
 }
 
-// suppressBelow hides referral counts from 1 to 4: small numbers could
-// identify people.
-const suppressBelow = 5
-
-// suppress returns the referral rate to publish, or nil when the count is
-// small enough to identify someone or the population is unknown.
+// suppress returns the referral rate to publish under SPARC's small-number
+// rule for aggregates leaving the referring organisation (as referral
+// statistics): counts of 1 to 7 are withheld (nil), others are rounded to
+// the nearest 5 before the rate is computed. Nil too when the population
+// is unknown.
 func suppress(count, population int64) *float64 {
-	if count > 0 && count < suppressBelow {
+	if count > 0 && count <= 7 {
 		return nil
 	}
-	return rate(float64(count), population)
+	rounded := (count + 2) / 5 * 5
+	return rate(float64(rounded), population)
 }
 
 // Service implements sparcv1.CoverageServiceServer.
 type Service struct {
 	sparcv1.UnimplementedCoverageServiceServer
 	store     *Store
-	referrals ReferralDemand // nil until referrals exist
+	referrals ReferralDemand // nil: no referral figures
 }
 
 // NewService returns the coverage service; referrals may be nil.
