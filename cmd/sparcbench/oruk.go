@@ -89,6 +89,10 @@ func runORUK(ctx context.Context, b *bench) error {
 		{"ORUK proximity, full", func(i int) string { return cases[i%len(cases)].orukFull }},
 		{"ORUK services page of 50", func(i int) string { return listURL(i, false) }},
 		{"ORUK services page of 50, full", func(i int) string { return listURL(i, true) }},
+		// The same question both ways: the first page of 50 of the whole
+		// directory, natively (ListAssets) and as ORUK services.
+		{"native list, first 50 (HTTP)", func(int) string { return b.httpBase + "/v1/assets?page_size=50" }},
+		{"ORUK services, first 50", func(int) string { return b.httpBase + "/openreferral/services?per_page=50&page=1" }},
 	}
 	b.printf("%d assets; proximity: the search section's points and radius (%.0f m), %d per page, every status;\n"+
 		"services pages: random page numbers of 50 (of %d)\n", total, searchRadius, searchSize, pages)
@@ -116,13 +120,20 @@ func runORUK(ctx context.Context, b *bench) error {
 			}
 			res[p.name] = s
 			vs := ""
-			if p.name != paths[0].name {
+			switch p.name {
+			case paths[0].name, "native list, first 50 (HTTP)":
+			case "ORUK services, first 50":
+				vs = fmt.Sprintf("%.0f%% of list", 100*s.qps/res["native list, first 50 (HTTP)"].qps)
+			default:
 				vs = fmt.Sprintf("%.0f%%", 100*s.qps/res[paths[0].name].qps)
 			}
 			fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.0f\t%s\t\n", p.name, conc, ms(s.p50), ms(s.p99), s.qps, vs)
 		}
 		b.check(target{what: "ORUK proximity / native search QPS, conc " + strconv.Itoa(conc),
 			measured: 100 * res["ORUK proximity"].qps / res[paths[0].name].qps, unit: "%", op: ">=", goal: 70,
+			scale: "any size", atScale: true})
+		b.check(target{what: "ORUK services page of 50 / native list of 50 QPS, conc " + strconv.Itoa(conc),
+			measured: 100 * res["ORUK services, first 50"].qps / res["native list, first 50 (HTTP)"].qps, unit: "%", op: ">=", goal: 70,
 			scale: "any size", atScale: true})
 	}
 	w.Flush()
