@@ -370,7 +370,7 @@ func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrg
 	return s.store.Update(ctx, id, in.GetEtag(), func(cur *sparcv1.Organisation) error {
 		src, dst := in.ProtoReflect(), cur.ProtoReflect()
 		for _, p := range paths {
-			fd := dst.Descriptor().Fields().ByName(protoreflectName(p))
+			fd := dst.Descriptor().Fields().ByName(protoreflect.Name(p))
 			if src.Has(fd) {
 				dst.Set(fd, src.Get(fd))
 			} else {
@@ -383,5 +383,3 @@ func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrg
 		return v.Err()
 	})
 }
-
-func protoreflectName(s string) protoreflect.Name { return protoreflect.Name(s) }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -364,7 +365,7 @@ func (s *People) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonRequ
 		objectedBefore := cur.GetConsent().GetObjectionTime()
 		src, dst := in.ProtoReflect(), cur.ProtoReflect()
 		for _, p := range paths {
-			fd := dst.Descriptor().Fields().ByName(protoName(p))
+			fd := dst.Descriptor().Fields().ByName(protoreflect.Name(p))
 			if src.Has(fd) {
 				dst.Set(fd, src.Get(fd))
 			} else {
