@@ -315,16 +315,7 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 		q.BBox = &b
 	}
 	checkSimplify(q.Simplify, &v)
-	switch ps := req.GetPageSize(); {
-	case ps < 0:
-		v.Add("page_size", "must not be negative")
-	case ps == 0:
-		q.Limit = defaultPageSize
-	case ps > maxPageSize:
-		q.Limit = maxPageSize
-	default:
-		q.Limit = int(ps)
-	}
+	q.Limit = pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v)
 	if q.WithGeometry && q.Limit > maxGeometryPage {
 		// Boundaries are large: keep a page well inside the message limit.
 		q.Limit = maxGeometryPage

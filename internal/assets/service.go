@@ -153,7 +153,7 @@ func (s *Service) DeleteAsset(ctx context.Context, req *sparcv1.DeleteAssetReque
 // ListAssets lists assets in update order.
 func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest) (*sparcv1.ListAssetsResponse, error) {
 	var v apierr.InvalidArgument
-	q := ListQuery{Limit: pageSize(req.GetPageSize(), "page_size", &v), Owner: req.GetOwnerOrganisation()}
+	q := ListQuery{Limit: pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v), Owner: req.GetOwnerOrganisation()}
 	if o := q.Owner; o != "" {
 		if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
 			v.Add("owner_organisation", "%q is not an organisation id (a UUID)", o)
@@ -233,7 +233,7 @@ func (s *Service) SearchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 
 func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []byte, error) {
 	var v apierr.InvalidArgument
-	q := SearchQuery{Limit: pageSize(req.GetPageSize(), "page_size", &v)}
+	q := SearchQuery{Limit: pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v)}
 	places := 0
 	if req.Latitude != nil || req.Longitude != nil || req.RadiusMeters != nil {
 		places++

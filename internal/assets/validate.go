@@ -237,15 +237,3 @@ func noNUL(s, field string, v *apierr.InvalidArgument) {
 		v.Add(field, "must not contain the NUL character")
 	}
 }
-
-func pageSize(n int32, field string, v *apierr.InvalidArgument) int {
-	switch {
-	case n < 0:
-		v.Add(field, "must not be negative")
-	case n == 0:
-		return defaultPageSize
-	case n > maxPageSize:
-		return maxPageSize // AIP-158: coerce, do not fail
-	}
-	return int(n)
-}

@@ -38,15 +38,7 @@ type cursor struct {
 // ListAuditEvents lists events newest first with filters.
 func (s *Service) ListAuditEvents(ctx context.Context, req *sparcv1.ListAuditEventsRequest) (*sparcv1.ListAuditEventsResponse, error) {
 	var v apierr.InvalidArgument
-	limit := int(req.GetPageSize())
-	switch {
-	case limit < 0:
-		v.Add("page_size", "must not be negative")
-	case limit == 0:
-		limit = 50
-	case limit > 500:
-		limit = 500
-	}
+	limit := pagetoken.Size(req.GetPageSize(), 50, 500, &v)
 	var start, end *time.Time
 	if t := req.GetStartTime(); t != nil {
 		if err := t.CheckValid(); err != nil {

@@ -184,7 +184,7 @@ func (s *KeyService) ListApiKeys(ctx context.Context, req *sparcv1.ListApiKeysRe
 		}
 		org = &id
 	}
-	limit := pageLimit(req.GetPageSize(), &v)
+	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
 	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListApiKeysRequest) { r.PageToken, r.PageSize = "", 0 })
 	var after *keyCursor
 	if req.GetPageToken() != "" {
@@ -220,18 +220,4 @@ func (s *KeyService) RevokeApiKey(ctx context.Context, req *sparcv1.RevokeApiKey
 		return nil, apierr.Invalid("id", "is not an API key id (a UUID)")
 	}
 	return s.store.Revoke(ctx, id)
-}
-
-// pageLimit applies the default (20) and cap (100) of every list call.
-func pageLimit(n int32, v *apierr.InvalidArgument) int {
-	switch {
-	case n < 0:
-		v.Add("page_size", "must not be negative")
-		return 0
-	case n == 0:
-		return 20
-	case n > 100:
-		return 100
-	}
-	return int(n)
 }

@@ -292,15 +292,7 @@ func (s *Service) GetOrganisation(ctx context.Context, req *sparcv1.GetOrganisat
 // ListOrganisations lists organisations by name.
 func (s *Service) ListOrganisations(ctx context.Context, req *sparcv1.ListOrganisationsRequest) (*sparcv1.ListOrganisationsResponse, error) {
 	var v apierr.InvalidArgument
-	limit := int(req.GetPageSize())
-	switch {
-	case limit < 0:
-		v.Add("page_size", "must not be negative")
-	case limit == 0:
-		limit = 20
-	case limit > 100:
-		limit = 100
-	}
+	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
 	var kinds []string
 	for i, k := range req.GetKinds() {
 		c, ok := kindCode[k]

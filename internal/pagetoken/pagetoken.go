@@ -19,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/sparc-network/sparc/internal/apierr"
 )
 
 // ErrInvalid is returned for malformed, tampered or mismatched tokens.
@@ -135,4 +137,21 @@ func (s *Signer) Decode(token string, q []byte, position any) error {
 		return fmt.Errorf("%w: malformed position", ErrInvalid)
 	}
 	return nil
+}
+
+// Size applies a list call's default and cap to the requested page_size:
+// zero means def, anything above max is coerced to max (AIP-158: a client
+// asking for too much gets less, not an error), a negative size is a
+// violation recorded in v.
+func Size(requested int32, def, max int, v *apierr.InvalidArgument) int {
+	switch {
+	case requested < 0:
+		v.Add("page_size", "must not be negative")
+		return def
+	case requested == 0:
+		return def
+	case int(requested) > max:
+		return max
+	}
+	return int(requested)
 }

@@ -448,15 +448,7 @@ type listCursor struct {
 // ListReferrals lists the caller's organisation's referrals, newest change first.
 func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsRequest) (*sparcv1.ListReferralsResponse, error) {
 	var v apierr.InvalidArgument
-	limit := int(req.GetPageSize())
-	switch {
-	case limit < 0:
-		v.Add("page_size", "must not be negative")
-	case limit == 0:
-		limit = 20
-	case limit > 100:
-		limit = 100
-	}
+	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
 	caller := auth.FromContext(ctx)
 	// Providers see a referral once it was sent (requested), never a draft.
 	where := []string{"(r.referring_org = $1 OR (r.provider_org = $1 AND r.requested_at IS NOT NULL))"}
