@@ -309,3 +309,18 @@ func collect(rows pgx.Rows) ([]*sparcv1.Asset, error) {
 	}
 	return out, rows.Err()
 }
+
+// Columns is the select list Scan reads (the table aliased as a), for
+// other packages' queries that return whole assets with their own
+// columns after them, e.g. the Open Referral listing.
+const Columns = selectColumns
+
+// Scan reads one row that starts with Columns into an asset; extra
+// receive the row's further columns.
+func Scan(rows pgx.Rows, extra ...any) (*sparcv1.Asset, error) {
+	var r row
+	if err := rows.Scan(r.targets(extra...)...); err != nil {
+		return nil, fmt.Errorf("reading asset: %w", err)
+	}
+	return r.asset()
+}

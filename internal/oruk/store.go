@@ -151,7 +151,8 @@ func (s *store) list(ctx context.Context, f filter) ([]*sparcv1.Asset, Orgs, int
 		countSQL, countArgs = f.nearCount()
 	}
 	pageArgs := append(args(nil), p...)
-	const cols = `SELECT a.id, COALESCE(o.id::text, ''), COALESCE(o.name, ''), COALESCE(o.website, '')`
+	// Whole assets with their owners' public fields, in one statement.
+	cols := `SELECT ` + assets.Columns + `, COALESCE(o.id::text, ''), COALESCE(o.name, ''), COALESCE(o.website, '')`
 	var pageSQL string
 	if dist == "" {
 		// The page's ids first (an index-only scan of the primary key for
@@ -164,10 +165,10 @@ func (s *store) list(ctx context.Context, f filter) ([]*sparcv1.Asset, Orgs, int
 		// As the native point search: a KNN scan by distance alone (the
 		// order the GiST index gives) for the rows up to the page's end,
 		// WITH TIES, then the page in (distance, id) order.
-		pageSQL = cols + ` FROM (SELECT a.id, a.owner_organisation, ` + dist + ` AS knn_distance FROM assets a
-			WHERE ` + where + ` ORDER BY ` + dist + ` FETCH FIRST ` + pageArgs.add(f.offset+f.limit) + ` ROWS WITH TIES) a
-			LEFT JOIN organisations o ON o.id = a.owner_organisation
-			ORDER BY a.knn_distance, a.id LIMIT ` + pageArgs.add(f.limit) + " OFFSET " + pageArgs.add(f.offset)
+		pageSQL = cols + ` FROM (SELECT a.id, ` + dist + ` AS knn_distance FROM assets a
+			WHERE ` + where + ` ORDER BY ` + dist + ` FETCH FIRST ` + pageArgs.add(f.offset+f.limit) + ` ROWS WITH TIES) p
+			JOIN assets a ON a.id = p.id LEFT JOIN organisations o ON o.id = a.owner_organisation
+			ORDER BY p.knn_distance, p.id LIMIT ` + pageArgs.add(f.limit) + " OFFSET " + pageArgs.add(f.offset)
 	}
 	var b pgx.Batch
 	if dist != "" {
@@ -193,18 +194,18 @@ func (s *store) list(ctx context.Context, f filter) ([]*sparcv1.Asset, Orgs, int
 			countDone <- s.pool.SendBatch(ctx, &cb).Close()
 		}()
 	}
-	var ids []uuid.UUID
+	var list []*sparcv1.Asset
 	orgs := Orgs{}
 	b.Queue(pageSQL, pageArgs...).Query(func(rows pgx.Rows) error {
 		defer rows.Close()
 		for rows.Next() {
-			var id uuid.UUID
 			var org string
 			var info OrgInfo
-			if err := rows.Scan(&id, &org, &info.Name, &info.Website); err != nil {
+			a, err := assets.Scan(rows, &org, &info.Name, &info.Website)
+			if err != nil {
 				return err
 			}
-			ids = append(ids, id)
+			list = append(list, a)
 			if org != "" {
 				orgs[org] = info
 			}
@@ -212,10 +213,6 @@ func (s *store) list(ctx context.Context, f filter) ([]*sparcv1.Asset, Orgs, int
 		return rows.Err()
 	})
 	pageErr := s.pool.SendBatch(ctx, &b).Close()
-	var list []*sparcv1.Asset
-	if pageErr == nil {
-		list, pageErr = s.assets.GetMany(ctx, ids)
-	}
 	if err := <-countDone; err != nil {
 		return nil, nil, 0, fmt.Errorf("counting services: %w", err)
 	}
