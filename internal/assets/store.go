@@ -2,14 +2,11 @@ package assets
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/etag"
 )
 
 // Store is the SQL side of the asset directory.
@@ -102,7 +100,7 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 	}
 	a.CreateTime = timestamppb.New(r.created)
 	a.UpdateTime = timestamppb.New(r.updated)
-	a.Etag = etag(r.id, r.version, r.updated)
+	a.Etag = etag.Of(r.id, r.version, r.updated)
 	ss, ok := scanSessions(r.sessions)
 	if !ok {
 		var js []sessionJSON
@@ -234,14 +232,6 @@ func scanSessions(b []byte) (out []*sparcv1.Session, ok bool) {
 		}
 		return nil, false
 	}
-}
-
-// etag identifies one version of one asset. It covers the update time so
-// an asset deleted and created again under the same id never matches an
-// etag of its earlier life.
-func etag(id uuid.UUID, version int64, updated time.Time) string {
-	h := sha256.Sum256([]byte(id.String() + "/" + strconv.FormatInt(version, 10) + "/" + strconv.FormatInt(updated.UnixMicro(), 10)))
-	return hex.EncodeToString(h[:8])
 }
 
 // writeArgs returns the column values of a for insert and update.
@@ -426,7 +416,7 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		if err := allow(owner); err != nil {
 			return err
 		}
-		if wantEtag != "" && wantEtag != etag(id, version, updated) {
+		if wantEtag != "" && wantEtag != etag.Of(id, version, updated) {
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrStaleEtag)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM assets WHERE id = $1`, id); err != nil {

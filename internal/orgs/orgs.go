@@ -6,8 +6,6 @@ package orgs
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -28,6 +26,7 @@ import (
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/etag"
 	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 )
@@ -87,8 +86,7 @@ func scan(r pgx.Row) (*sparcv1.Organisation, error) {
 	o.Kind = kindFromCode[kind]
 	o.Status = statusFromCode[status]
 	o.CreateTime, o.UpdateTime = timestamppb.New(created), timestamppb.New(updated)
-	sum := sha256.Sum256([]byte(o.Id + "/" + strconv.FormatInt(version, 10) + "/" + strconv.FormatInt(updated.UnixMicro(), 10)))
-	o.Etag = hex.EncodeToString(sum[:8])
+	o.Etag = etag.Of(id, version, updated)
 	return &o, nil
 }
 

@@ -2,14 +2,11 @@ package referrals
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,6 +22,7 @@ import (
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/etag"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -158,13 +156,8 @@ func (s *People) scan(r pgx.Row) (*sparcv1.Person, error) {
 		p.Consent.ObjectionTime = timestamppb.New(*objectedAt)
 	}
 	p.CreateTime, p.UpdateTime = timestamppb.New(created), timestamppb.New(updated)
-	p.Etag = versionTag(id, version, updated)
+	p.Etag = etag.Of(id, version, updated)
 	return &p, nil
-}
-
-func versionTag(id uuid.UUID, version int64, updated time.Time) string {
-	sum := sha256.Sum256([]byte(id.String() + "/" + strconv.FormatInt(version, 10) + "/" + strconv.FormatInt(updated.UnixMicro(), 10)))
-	return hex.EncodeToString(sum[:8])
 }
 
 func validatePerson(p *sparcv1.Person, v *apierr.InvalidArgument) {

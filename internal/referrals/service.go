@@ -27,6 +27,7 @@ import (
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/etag"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
@@ -84,7 +85,7 @@ func scanReferral(r pgx.Row) (*referralRow, error) {
 	return &x, err
 }
 
-func (x *referralRow) etag() string { return versionTag(x.id, x.version, x.updated) }
+func (x *referralRow) etag() string { return etag.Of(x.id, x.version, x.updated) }
 
 // sideOf says how the caller relates to the referral.
 func (x *referralRow) sideOf(p *auth.Principal) side {
