@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/referrals"
 	"github.com/sparc-network/sparc/internal/server"
 )
 
@@ -39,9 +41,8 @@ type referralBench struct {
 	group   sparcv1.ReferralServiceClient // group editor of groupOrg
 	lwOrg   string
 	keyName string // principal of the link worker's key, for the raw path
-	person  string
+	people  []string
 	asset   string
-	group0  string
 	stop    func()
 }
 
@@ -92,7 +93,6 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 			return nil, fmt.Errorf("creating organisation: %w", err)
 		}
 	}
-	rb.group0 = groupOrg
 	keys := auth.NewKeyStore(b.raw)
 	key := func(org, role string) (string, error) {
 		_, k, err := keys.Create(ctx, uuid.MustParse(org), role, "sparcbench")
@@ -126,16 +126,25 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 	if err != nil {
 		return nil, fmt.Errorf("creating the referral asset: %w", err)
 	}
-	person, err := sparcv1.NewPersonServiceClient(rb.conn).CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{
-		DisplayName: "A. B.", AgeBand: "65-74", Postcode: "B8 1AA", Contact: &sparcv1.PersonContact{Phone: "0121 496 0000"},
-		Consent: &sparcv1.Consent{ShareWithProvider: true, Scopes: []sparcv1.ConsentScope{
-			sparcv1.ConsentScope_CONSENT_SCOPE_BASIC, sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT}}}})
-	if err != nil {
-		return nil, fmt.Errorf("creating the person: %w", err)
+	// A service refers many people: one person for every call at once
+	// would queue the calls on that person's row lock.
+	people := sparcv1.NewPersonServiceClient(rb.conn)
+	for i := range benchPeople {
+		person, err := people.CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{
+			DisplayName: "P. " + strconv.Itoa(i), AgeBand: "65-74", Postcode: "B8 1AA", Contact: &sparcv1.PersonContact{Phone: "0121 496 0000"},
+			Consent: &sparcv1.Consent{ShareWithProvider: true, Scopes: []sparcv1.ConsentScope{
+				sparcv1.ConsentScope_CONSENT_SCOPE_BASIC, sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT}}}})
+		if err != nil {
+			return nil, fmt.Errorf("creating a person: %w", err)
+		}
+		rb.people = append(rb.people, person.GetId())
 	}
-	rb.asset, rb.person = asset.GetId(), person.GetId()
+	rb.asset = asset.GetId()
 	return rb, nil
 }
+
+// benchPeople is how many people the link worker refers, in turn.
+const benchPeople = 256
 
 // bearer sends an API key with every call.
 type bearer string
@@ -149,38 +158,49 @@ func (bearer) RequireTransportSecurity() bool { return false }
 func (rb *referralBench) create(prefix string) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
 		_, err := rb.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: prefix + strconv.Itoa(i),
-			PersonId: rb.person, AssetId: rb.asset, Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings"})
+			PersonId: rb.people[i%len(rb.people)], AssetId: rb.asset, Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings"})
 		return err
 	}
 }
 
-// rawCreate is the same write as CreateReferral — identity for row-level
-// security, referral, timeline event, outbox row and audit event,
-// atomically — sent as one pipelined batch (one implicit transaction, one
-// round trip): the limit the service is measured against. (The service's
+// rawCreate is the statement CreateReferral runs (referrals.CreateSQL:
+// referral, timeline event, outbox row and audit event, written only if
+// the person and asset allow it) after the caller's identity for row-level
+// security, as one pipelined batch (one implicit transaction, one round
+// trip): the limit the service is measured against. (The service's
 // wake-up NOTIFY is sent after commit, one for many changes.)
 func (rb *referralBench) rawCreate(prefix string) func(ctx context.Context, i int) error {
-	shared := []byte(`{"display_name":"A. B.","age_band":"65-74","contact_method":"phone"}`)
+	people := make([][16]byte, len(rb.people))
+	for i, p := range rb.people {
+		people[i] = uuid.MustParse(p)
+	}
+	asset := [16]byte(uuid.MustParse(rb.asset))
 	return func(ctx context.Context, i int) error {
 		rid := prefix + strconv.Itoa(i)
-		id := uuid.New()
 		hash := sha256.Sum256([]byte(rid))
+		var created bool
 		bt := &pgx.Batch{}
 		bt.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, rb.lwOrg, auth.RoleLinkWorker)
-		bt.Queue(`INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org,
-			reasons, provider_note, priority, status, shared_person, request_id, request_hash, requested_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'routine', 'requested', $9, $10, $11, clock_timestamp())
-			ON CONFLICT (referring_org, request_id) DO NOTHING`,
-			[16]byte(id), rb.person, rb.lwOrg, rb.keyName, rb.asset, rb.group0, []string{"social_connection"}, "Prefers mornings", shared, rid, hash[:])
-		bt.Queue(`WITH r AS (SELECT referring_org, provider_org FROM referrals WHERE id = $1),
-			ev AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, from_status, to_status)
-			       SELECT $1, r.referring_org, r.provider_org, $2, $3, '', 'requested' FROM r)
-			INSERT INTO referral_outbox (referral_id, referring_org, provider_org, type, from_status, to_status)
-			SELECT $1, r.referring_org, r.provider_org, 'created', '', 'requested' FROM r`, [16]byte(id), rb.keyName, rb.lwOrg)
-		bt.Queue(`INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer)
-			VALUES ($1, $2::uuid, $3, '/sparc.v1.ReferralService/CreateReferral', 'referrals', 'ok', 'OK', $4, '127.0.0.1')`,
-			rb.keyName, rb.lwOrg, auth.RoleLinkWorker, rid)
-		return rb.pool.SendBatch(ctx, bt).Close()
+		bt.Queue(referrals.CreateSQL, [16]byte(uuid.New()), people[i%len(people)], rb.lwOrg, rb.keyName, asset,
+			[]string{"social_connection"}, "Prefers mornings", "routine", "requested", rid, hash[:],
+			rb.keyName, rb.lwOrg, auth.RoleLinkWorker, "/sparc.v1.ReferralService/CreateReferral", "referrals", rid, "127.0.0.1", true,
+		).Query(func(rows pgx.Rows) error {
+			// The whole row, as the service reads it.
+			for rows.Next() {
+				if _, err := rows.Values(); err != nil {
+					return err
+				}
+				created = true
+			}
+			return rows.Err()
+		})
+		if err := rb.pool.SendBatch(ctx, bt).Close(); err != nil {
+			return err
+		}
+		if !created {
+			return errors.New("raw CreateSQL wrote nothing")
+		}
+		return nil
 	}
 }
 

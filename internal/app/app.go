@@ -104,6 +104,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 // notification listener and the retention purge (hourly).
 func (a *App) Run(ctx context.Context) {
 	go a.hub.Listen(ctx, a.Pool)
+	go a.Auth.Listen(ctx, a.Pool)
 	if a.cfg.Retention <= 0 {
 		return
 	}

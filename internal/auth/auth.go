@@ -84,6 +84,7 @@ type Layer struct {
 	limiter *limiter
 	policy  map[string]Rule
 	log     *slog.Logger
+	cache   *keyCache
 }
 
 // New returns the layer. It fails closed: a bad configuration is an error
@@ -96,7 +97,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Layer{pool: pool, cfg: cfg, limiter: newLimiter(cfg.RatePerSecond, cfg.Burst, time.Now),
-		policy: Policy, log: cfg.Logger}, nil
+		policy: Policy, log: cfg.Logger, cache: newKeyCache()}, nil
 }
 
 var (
@@ -112,6 +113,11 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	}
 	resp, err := h(ctx, req)
 	l.finish(ctx, rec, err)
+	if err == nil && l.policy[info.FullMethod].Credentials {
+		// Before the caller hears of the change, so its next call here
+		// cannot use what it revoked; other servers hear by notification.
+		l.cache.flush(l.cache.isLive())
+	}
 	return resp, err
 }
 
@@ -267,32 +273,57 @@ func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRe
 		return nil, errBadCredential
 	}
 	rec.Principal = "key:" + prefix
-	var (
-		id, org, role, orgStatus string
-		stored                   []byte
-		revoked, lastUsed        *time.Time
-	)
-	err = l.pool.QueryRow(ctx, `
-		SELECT k.id::text, k.organisation_id::text, k.role, k.secret_sha256, k.revoked_at, k.last_used_at, o.status
-		FROM api_keys k JOIN organisations o ON o.id = k.organisation_id
-		WHERE k.prefix = $1`, prefix).Scan(&id, &org, &role, &stored, &revoked, &lastUsed, &orgStatus)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errBadCredential
+	k, ok, gen := l.cache.get(prefix)
+	if !ok {
+		if k, err = l.lookupKey(ctx, prefix); err != nil {
+			return nil, err
+		}
+		l.cache.put(prefix, k, gen)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("looking up API key: %w", err)
-	}
-	if subtle.ConstantTimeCompare(stored, hash) != 1 || revoked != nil || orgStatus != "active" {
+	// A prefix names one secret for good, so a mismatch is a wrong key
+	// whether or not the entry was cached.
+	if subtle.ConstantTimeCompare(k.hash, hash) != 1 {
 		return nil, errBadCredential
 	}
 	// Record use at most once a minute: a write per request would cost more
 	// than the lookup itself.
-	if lastUsed == nil || time.Since(*lastUsed) > time.Minute {
-		if _, err := l.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, id); err != nil {
+	if now := time.Now(); now.Sub(k.lastUsed) > time.Minute {
+		if _, err := l.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, k.p.KeyID); err != nil {
 			l.log.Warn("recording key use", "err", err)
+		} else {
+			l.cache.touched(prefix, now)
 		}
 	}
-	return &Principal{Name: "key:" + prefix, KeyID: id, Org: org, Role: role}, nil
+	p := k.p
+	return &p, nil
+}
+
+// lookupKey reads a key that is usable now: known, not revoked, of an
+// active organisation.
+func (l *Layer) lookupKey(ctx context.Context, prefix string) (cachedKey, error) {
+	var (
+		k                 cachedKey
+		orgStatus         string
+		revoked, lastUsed *time.Time
+	)
+	err := l.pool.QueryRow(ctx, `
+		SELECT k.id::text, k.organisation_id::text, k.role, k.secret_sha256, k.revoked_at, k.last_used_at, o.status
+		FROM api_keys k JOIN organisations o ON o.id = k.organisation_id
+		WHERE k.prefix = $1`, prefix).Scan(&k.p.KeyID, &k.p.Org, &k.p.Role, &k.hash, &revoked, &lastUsed, &orgStatus)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return k, errBadCredential
+	}
+	if err != nil {
+		return k, fmt.Errorf("looking up API key: %w", err)
+	}
+	if revoked != nil || orgStatus != "active" {
+		return k, errBadCredential
+	}
+	k.p.Name = "key:" + prefix
+	if lastUsed != nil {
+		k.lastUsed = *lastUsed
+	}
+	return k, nil
 }
 
 func requestIDFrom(ctx context.Context) string {

@@ -26,6 +26,9 @@ type Rule struct {
 	// ("asset"); a caller whose role may not call the method then gets the
 	// same NOT_FOUND as for a missing id, so ids cannot be probed.
 	Resource string
+	// Credentials: a successful call may make a key unusable (revoke it,
+	// suspend its organisation), so the layer drops its key cache.
+	Credentials bool
 }
 
 var anyRole = []string(nil)
@@ -49,12 +52,12 @@ var Policy = map[string]Rule{
 	"/sparc.v1.OrganisationService/GetOrganisation":    {Public: true, Roles: anyRole},
 	"/sparc.v1.OrganisationService/ListOrganisations":  {Public: true, Roles: anyRole},
 	"/sparc.v1.OrganisationService/CreateOrganisation": {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin}, Audit: true, Resource: "organisation"},
+	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin}, Audit: true, Resource: "organisation", Credentials: true},
 
 	// Keys and audit: admin only, and every call is itself audited.
 	"/sparc.v1.ApiKeyService/CreateApiKey":   {Roles: []string{RoleAdmin}, Audit: true},
 	"/sparc.v1.ApiKeyService/ListApiKeys":    {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.ApiKeyService/RevokeApiKey":   {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key"},
+	"/sparc.v1.ApiKeyService/RevokeApiKey":   {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key", Credentials: true},
 	"/sparc.v1.AuditService/ListAuditEvents": {Roles: []string{RoleAdmin}, Audit: true},
 	// Official geographies and coverage maps are computed from open data
 	// (the directory, boundaries, deprivation): public. Loading them is

@@ -124,17 +124,44 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // backoff, so fn must be safe to run again (it only touches the database
 // through tx).
 func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
+	rec := AuditFrom(ctx)
+	return retry(ctx, func() error {
+		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginQuery(iso, IdentityFrom(ctx), rec)}, fn)
+		if err == nil && rec != nil {
+			rec.Written = true
+		}
+		return err
+	})
+}
+
+// Pipeline sends the statements build queues as one implicit transaction
+// in one round trip, after the caller's identity (WithIdentity): all of
+// them commit or none does. It suits a change that needs no decision in Go
+// between its statements, and is retried like InTx, so build runs again on
+// each attempt (callbacks must reset what they set). Unlike InTx it does
+// not write the pending audit record: the statements do, so that the event
+// lands only when the change does (see AuditRecord.Written).
+func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch)) error {
+	id := IdentityFrom(ctx)
+	return retry(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, id.Org, id.Role)
+		build(b)
+		return pool.SendBatch(ctx, b).Close()
+	})
+}
+
+// retry runs attempt until it succeeds, fails for good, or ctx ends:
+// serialization failures and deadlocks are retried with backoff, and so are
+// lost connections when ctx is Idempotent.
+func retry(ctx context.Context, attempt func() error) error {
 	attempts := 5
 	if isIdempotent(ctx) {
 		attempts = 15 // rides out a server restart of several seconds
 	}
-	rec := AuditFrom(ctx)
 	var err error
 	for i := 0; i < attempts; i++ {
-		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginQuery(iso, IdentityFrom(ctx), rec)}, fn)
-		if err == nil && rec != nil {
-			rec.Written = true
-		}
+		err = attempt()
 		if err != nil && isIdempotent(ctx) && connectionLost(err) {
 			// The commit may or may not have happened; an idempotent
 			// transaction finds its own earlier result when it runs again.

@@ -109,6 +109,15 @@ const personColumns = `id, organisation_id, display_name, age_band, year_of_birt
 	contact_sealed, nhs_number_sealed, what_matters, needs, consent_share, consent_scopes, consent_time,
 	objection_time, created_at, updated_at, version`
 
+// openContact unseals a person's contact details.
+func (s *People) openContact(sealed []byte, id uuid.UUID) (*sparcv1.PersonContact, error) {
+	plain, err := s.sealer.Open(sealed, id[:])
+	if err != nil {
+		return nil, fmt.Errorf("opening contact of person %s: %w", id, err)
+	}
+	return openContact(plain)
+}
+
 func (s *People) scan(r pgx.Row) (*sparcv1.Person, error) {
 	var p sparcv1.Person
 	var id, org uuid.UUID
@@ -130,11 +139,8 @@ func (s *People) scan(r pgx.Row) (*sparcv1.Person, error) {
 	}
 	p.ContactMethod = contactFromCode[method]
 	if contact != nil {
-		plain, err := s.sealer.Open(contact, id[:])
-		if err != nil {
-			return nil, fmt.Errorf("opening contact of person %s: %w", id, err)
-		}
-		if p.Contact, err = openContact(plain); err != nil {
+		var err error
+		if p.Contact, err = s.openContact(contact, id); err != nil {
 			return nil, err
 		}
 	}
@@ -279,14 +285,19 @@ func (s *People) CreatePerson(ctx context.Context, req *sparcv1.CreatePersonRequ
 	if err != nil {
 		return nil, err
 	}
+	p.Id = id.String()
+	view, err := s.shared(p)
+	if err != nil {
+		return nil, err
+	}
 	var out *sparcv1.Person
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var err error
 		out, err = s.scan(tx.QueryRow(ctx, `INSERT INTO people (display_name, age_band, year_of_birth, postcode,
 			postcode_outward, contact_method, contact_sealed, nhs_number_sealed, what_matters, needs,
-			consent_share, consent_scopes, consent_time, objection_time, id, organisation_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			RETURNING `+personColumns, append(args, id, caller.Org)...))
+			consent_share, consent_scopes, consent_time, objection_time, id, organisation_id, provider_view)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			RETURNING `+personColumns, append(args, id, caller.Org, view)...))
 		return err
 	})
 	return out, err
@@ -397,9 +408,15 @@ func (s *People) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonRequ
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE referrals SET shared_person = $2, version = version + 1, updated_at = clock_timestamp()
+		// The person row is locked (FOR UPDATE above), and CreateReferral
+		// copies provider_view under FOR SHARE: a referral created
+		// concurrently either waits and copies the new view, or committed
+		// before and is rewritten here.
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE people SET provider_view = $2 WHERE id = $1`, id, shared)
+		b.Queue(`UPDATE referrals SET shared_person = $2, version = version + 1, updated_at = clock_timestamp()
 			WHERE person_id = $1 AND shared_person <> $2`, id, shared)
-		return err
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return out, err
 }
@@ -481,24 +498,28 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// sealedContact is the JSON of contact details under the seal: the same
-// keys as PersonContact's JSON, in a plain struct, since encoding/json over
-// a generated message costs more than the rest of reading a person.
-type sealedContact struct {
-	Phone   string `json:"phone,omitempty"`
-	Email   string `json:"email,omitempty"`
-	Address string `json:"address,omitempty"`
-}
-
+// Contact details are sealed as the protobuf encoding of PersonContact
+// (stable, and several times cheaper to read than JSON, which matters as
+// every referral a link worker creates or a provider receives opens one).
+// Details sealed by the first releases are JSON, recognised by its '{':
+// a protobuf message of PersonContact never starts with that byte.
 func contactBytes(c *sparcv1.PersonContact) []byte {
-	b, _ := json.Marshal(sealedContact{Phone: c.GetPhone(), Email: c.GetEmail(), Address: c.GetAddress()})
+	b, _ := proto.Marshal(&sparcv1.PersonContact{Phone: c.GetPhone(), Email: c.GetEmail(), Address: c.GetAddress()})
 	return b
 }
 
 func openContact(plain []byte) (*sparcv1.PersonContact, error) {
-	var c sealedContact
-	if err := json.Unmarshal(plain, &c); err != nil {
+	var c sparcv1.PersonContact
+	if len(plain) > 0 && plain[0] == '{' {
+		var old struct{ Phone, Email, Address string }
+		if err := json.Unmarshal(plain, &old); err != nil {
+			return nil, fmt.Errorf("reading sealed contact: %w", err)
+		}
+		c.Phone, c.Email, c.Address = old.Phone, old.Email, old.Address
+		return &c, nil
+	}
+	if err := proto.Unmarshal(plain, &c); err != nil {
 		return nil, fmt.Errorf("reading sealed contact: %w", err)
 	}
-	return &sparcv1.PersonContact{Phone: c.Phone, Email: c.Email, Address: c.Address}, nil
+	return &c, nil
 }

@@ -69,8 +69,20 @@ func (h *Hub) notify(ctx context.Context, pool *pgxpool.Pool) {
 		if _, err := pool.Exec(ctx, `SELECT pg_notify('sparc_referrals', '')`); err != nil && ctx.Err() == nil {
 			h.log.Warn("notifying other servers of referral changes; they poll meanwhile", "err", err)
 		}
+		// Under load a notification per change would be a transaction per
+		// change; one per interval covers every change made meanwhile, at a
+		// cost of at most this much delay on the other servers (watchers
+		// here were woken at once).
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(notifyInterval):
+		}
 	}
 }
+
+// notifyInterval spaces the notifications this server sends.
+const notifyInterval = 5 * time.Millisecond
 
 // wait returns a channel closed at the next notification.
 func (h *Hub) wait() <-chan struct{} {

@@ -1,0 +1,134 @@
+package referrals_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
+
+// CreateReferral has a one-statement common case and a full path for the
+// rest; whichever answers, the caller gets what a read returns, the
+// provider sees what consent allows, and the call is audited once.
+func TestCreateReferralAnswersWhatAReadReturns(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, w *world, p *sparcv1.Person) // before the first call
+		calls int                                             // same request id, same payload
+	}{
+		{"a person as created now", func(*testing.T, *world, *sparcv1.Person) {}, 1},
+		{"a person recorded before provider views were kept", func(t *testing.T, w *world, p *sparcv1.Person) {
+			if _, err := w.env.Pool.Exec(context.Background(), `UPDATE people SET provider_view = NULL WHERE id = $1`, p.GetId()); err != nil {
+				t.Fatal(err)
+			}
+		}, 1},
+		{"a retried request", func(*testing.T, *world, *sparcv1.Person) {}, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, 0)
+			ctx := context.Background()
+			p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC, sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT)
+			tc.setup(t, w, p)
+			rid := fmt.Sprintf("create-%d", nextID())
+			var first *sparcv1.Referral
+			for i := range tc.calls {
+				r := w.refer(t, p, rid)
+				if first == nil {
+					first = r
+				} else if !proto.Equal(r, first) {
+					t.Fatalf("call %d answered\n%v\nthe first answered\n%v", i+1, r, first)
+				}
+			}
+			read, err := w.lw.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: first.GetId()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(read, first) {
+				t.Fatalf("create answered\n%v\na read returns\n%v", first, read)
+			}
+			if first.GetPerson().GetContact().GetPhone() != "0121 496 0000" || len(first.GetTimeline()) != 1 {
+				t.Errorf("the link worker's view lacks the person or the timeline: %v", first)
+			}
+			seen, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: first.GetId()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen.GetPerson().GetDisplayName() != "A. Khan" || seen.GetPerson().GetContact().GetPhone() != "0121 496 0000" ||
+				seen.GetPerson().GetWhatMatters() != "" {
+				t.Errorf("provider sees %v, want name and phone (consented) and no notes", seen.GetPerson())
+			}
+			var audited, views int
+			if err := w.env.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events
+				WHERE method = '/sparc.v1.ReferralService/CreateReferral' AND organisation_id = $1 AND outcome = 'ok'`,
+				w.lwOrg).Scan(&audited); err != nil {
+				t.Fatal(err)
+			}
+			if audited != tc.calls {
+				t.Errorf("%d audit events for %d calls", audited, tc.calls)
+			}
+			if err := w.env.Pool.QueryRow(ctx, `SELECT count(*) FROM people WHERE id = $1 AND provider_view IS NOT NULL`,
+				p.GetId()).Scan(&views); err != nil || views != 1 {
+				t.Errorf("the person has no provider view after a referral (%v)", err)
+			}
+		})
+	}
+}
+
+// An objection that lands while referrals are being created leaves no
+// referral, earlier or later, from which the provider can read the person.
+func TestObjectionDuringConcurrentCreatesReachesEveryReferral(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 0)
+	ctx := context.Background()
+	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC, sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT,
+		sparcv1.ConsentScope_CONSENT_SCOPE_NOTES)
+	const n = 40
+	ids := make(chan string, n)
+	errs := make(chan error, n+1)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("race-%d-%d", nextID(), i),
+				PersonId: p.GetId(), AssetId: w.asset.GetId(), ProviderNote: "Mentions the person by name"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids <- r.GetId()
+		}()
+	}
+	go func() {
+		<-start
+		_, err := w.lwPeople.UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: p.GetId()}, Object: true})
+		errs <- err
+	}()
+	close(start)
+	for range n + 1 {
+		select {
+		case <-ids:
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	list, err := w.group.ListReferrals(ctx, &sparcv1.ListReferralsRequest{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetReferrals()) != n {
+		t.Fatalf("the group lists %d referrals, want %d", len(list.GetReferrals()), n)
+	}
+	for _, r := range list.GetReferrals() {
+		if r.GetPerson() != nil || r.GetProviderNote() != "" {
+			t.Errorf("after the objection the provider still sees %v / note %q on %s", r.GetPerson(), r.GetProviderNote(), r.GetId())
+		}
+	}
+}
