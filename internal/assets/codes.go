@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/vocab"
 )
 
 // Enum values are stored as readable text codes, so the database stays
@@ -30,18 +31,10 @@ var (
 		sparcv1.CostKind_COST_KIND_LOW_COST:    "low_cost",
 		sparcv1.CostKind_COST_KIND_PAID:        "paid",
 	}
-	kindFromCode   = invert(kindCode)
-	statusFromCode = invert(statusCode)
-	costFromCode   = invert(costCode)
+	kindFromCode   = vocab.FromCodes(kindCode)
+	statusFromCode = vocab.FromCodes(statusCode)
+	costFromCode   = vocab.FromCodes(costCode)
 )
-
-func invert[K comparable](m map[K]string) map[string]K {
-	r := make(map[string]K, len(m))
-	for k, v := range m {
-		r[v] = k
-	}
-	return r
-}
 
 // KindCode returns the stored code of an asset kind ("association").
 func KindCode(k sparcv1.AssetKind) string { return kindCode[k] }

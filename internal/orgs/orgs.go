@@ -29,6 +29,7 @@ import (
 	"github.com/sparc-network/sparc/internal/etag"
 	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/pagetoken"
+	"github.com/sparc-network/sparc/internal/vocab"
 )
 
 var kindCode = map[sparcv1.OrganisationKind]string{
@@ -50,17 +51,9 @@ var statusCode = map[sparcv1.OrganisationStatus]string{
 	sparcv1.OrganisationStatus_ORGANISATION_STATUS_CLOSED:    "closed",
 }
 
-func invert[K comparable](m map[K]string) map[string]K {
-	r := map[string]K{}
-	for k, v := range m {
-		r[v] = k
-	}
-	return r
-}
-
 var (
-	kindFromCode   = invert(kindCode)
-	statusFromCode = invert(statusCode)
+	kindFromCode   = vocab.FromCodes(kindCode)
+	statusFromCode = vocab.FromCodes(statusCode)
 )
 
 // Store is the SQL side of organisations.

@@ -40,17 +40,9 @@ var scopeCode = map[sparcv1.ConsentScope]string{
 	sparcv1.ConsentScope_CONSENT_SCOPE_NOTES:   "notes",
 }
 
-func invert[K comparable](m map[K]string) map[string]K {
-	r := map[string]K{}
-	for k, v := range m {
-		r[v] = k
-	}
-	return r
-}
-
 var (
-	contactFromCode = invert(contactCode)
-	scopeFromCode   = invert(scopeCode)
+	contactFromCode = vocab.FromCodes(contactCode)
+	scopeFromCode   = vocab.FromCodes(scopeCode)
 	ageBands        = map[string]bool{"0-15": true, "16-17": true, "18-24": true, "25-34": true, "35-44": true,
 		"45-54": true, "55-64": true, "65-74": true, "75+": true}
 	phoneRe = regexp.MustCompile(`^\+?[0-9 ()\-]{5,32}$`)

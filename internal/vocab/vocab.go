@@ -63,3 +63,13 @@ func IsCategory(code string) bool { return categorySet[code] }
 
 // IsAccessibility reports whether code is a known accessibility code.
 func IsAccessibility(code string) bool { return accessibilitySet[code] }
+
+// FromCodes inverts a table of stored codes (enum value → code, as the
+// domain packages keep for their API enums) to read codes back.
+func FromCodes[K comparable](codes map[K]string) map[string]K {
+	r := make(map[string]K, len(codes))
+	for k, v := range codes {
+		r[v] = k
+	}
+	return r
+}
