@@ -9,17 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -168,7 +165,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
 	}
 	gw := runtime.NewServeMux(
-		runtime.WithErrorHandler(httpError),
+		runtime.WithErrorHandler(s.httpError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
@@ -198,7 +195,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		mux.Handle(r.Pattern, r.Handler)
 	}
 	s.http = &http.Server{
-		Handler:           s.logHTTP(http.MaxBytesHandler(mux, cfg.MaxRequestBytes)),
+		Handler:           s.logHTTP(limitBodies(mux, cfg.MaxRequestBytes)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -310,20 +307,6 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 		err = s.finish(ss.Context(), info.FullMethod, start, err, p)
 	}()
 	return h(srv, ss)
-}
-
-// httpError adds Retry-After to rate-limited responses, then writes the
-// status as JSON (code, message, details) with the matching HTTP code.
-func httpError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
-		for _, d := range st.Details() {
-			if ri, ok := d.(*errdetails.RetryInfo); ok {
-				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
-				w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			}
-		}
-	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
 // incomingHeader forwards the request id besides the gateway's defaults

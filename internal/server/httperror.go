@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The gateway turns a request it cannot read (a body that is not JSON of
+// the message, a path parameter of the wrong type, a bad query parameter)
+// into INVALID_ARGUMENT with a message only. HTTP clients get the same
+// shape as the services' own validation instead, a google.rpc.BadRequest
+// naming the field, and a body over the size limit is 413, not 400.
+
+// bodyLimit remembers, for the error handler, that a request's body went
+// over the limit: the gateway reports that as any other unreadable body.
+type bodyLimit struct {
+	limit int64
+	over  atomic.Bool
+}
+
+type bodyLimitKey struct{}
+
+// limitBodies caps every request body at limit bytes.
+func limitBodies(h http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bl := &bodyLimit{limit: limit}
+		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, bl))
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), bl: bl}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	bl *bodyLimit
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		b.bl.over.Store(true)
+	}
+	return n, err
+}
+
+// httpError writes a gateway error: Retry-After on rate-limited responses,
+// field violations on the gateway's own INVALID_ARGUMENTs, 413 for bodies
+// over the limit; then the status as JSON (code, message, details).
+func (s *Server) httpError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	if bl, _ := r.Context().Value(bodyLimitKey{}).(*bodyLimit); bl != nil && bl.over.Load() {
+		st = violation(codes.InvalidArgument, "body", fmt.Sprintf("the request body is larger than %d bytes", bl.limit))
+		w.Header().Set("Content-Type", m.ContentType(st.Proto()))
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		if b, merr := m.Marshal(st.Proto()); merr == nil {
+			_, _ = w.Write(b)
+		}
+		return
+	}
+	switch st.Code() {
+	case codes.InvalidArgument:
+		if !hasDetail[*errdetails.BadRequest](st) {
+			field, desc := gatewayField(st.Message()), st.Message()
+			if field == "body" {
+				desc = "is not JSON of this request: " + desc
+			}
+			err = violation(codes.InvalidArgument, field, desc).Err()
+		}
+	case codes.ResourceExhausted:
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+				w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			}
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+func violation(c codes.Code, field, description string) *status.Status {
+	st := status.New(c, description)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: field, Description: description}}}); err == nil {
+		return d
+	}
+	return st
+}
+
+func hasDetail[T any](st *status.Status) bool {
+	for _, d := range st.Details() {
+		if _, ok := d.(T); ok {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	pathParamRe  = regexp.MustCompile(`parameter: ([A-Za-z0-9_.]+)`)
+	queryParamRe = regexp.MustCompile(`field "?([A-Za-z0-9_.]+)"?`)
+)
+
+// gatewayField names the request part a gateway error is about: the body
+// when JSON decoding failed (the message names the field inside it), else a
+// path or query parameter when the message names one.
+func gatewayField(msg string) string {
+	if strings.HasPrefix(msg, "proto:") || strings.Contains(msg, "unexpected EOF") {
+		return "body"
+	}
+	for _, re := range []*regexp.Regexp{pathParamRe, queryParamRe} {
+		if m := re.FindStringSubmatch(msg); m != nil {
+			return m[1]
+		}
+	}
+	return "body"
+}
