@@ -15,14 +15,14 @@ func TestSealedContactReadsBothEncodings(t *testing.T) {
 		plain []byte
 		want  *sparcv1.PersonContact
 	}{
-		{"protobuf, as sealed now", contactBytes(want), want},
+		{"protobuf, as sealed now", encodeContact(want), want},
 		{"JSON, as sealed by the first releases", []byte(`{"phone":"0121 496 0000","email":"a.b@example.org","address":"1 High St, Birmingham"}`), want},
 		{"JSON with some details", []byte(`{"email":"a.b@example.org"}`), &sparcv1.PersonContact{Email: "a.b@example.org"}},
-		{"no details", contactBytes(&sparcv1.PersonContact{}), &sparcv1.PersonContact{}},
+		{"no details", encodeContact(&sparcv1.PersonContact{}), &sparcv1.PersonContact{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := openContact(tc.plain)
+			got, err := decodeContact(tc.plain)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -31,7 +31,7 @@ func TestSealedContactReadsBothEncodings(t *testing.T) {
 			}
 		})
 	}
-	if _, err := openContact([]byte(`{"phone":`)); err == nil {
+	if _, err := decodeContact([]byte(`{"phone":`)); err == nil {
 		t.Error("a broken JSON contact was read without error")
 	}
 }

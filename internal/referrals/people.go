@@ -107,7 +107,7 @@ func (s *People) openContact(sealed []byte, id uuid.UUID) (*sparcv1.PersonContac
 	if err != nil {
 		return nil, fmt.Errorf("opening contact of person %s: %w", id, err)
 	}
-	return openContact(plain)
+	return decodeContact(plain)
 }
 
 func (s *People) scan(r pgx.Row) (*sparcv1.Person, error) {
@@ -210,7 +210,7 @@ func (s *People) args(id uuid.UUID, p *sparcv1.Person) ([]any, error) {
 	var contact, nhs []byte
 	var err error
 	if c := p.GetContact(); c != nil && (c.GetPhone() != "" || c.GetEmail() != "" || c.GetAddress() != "") {
-		if contact, err = s.sealer.Seal(contactBytes(c), id[:]); err != nil {
+		if contact, err = s.sealer.Seal(encodeContact(c), id[:]); err != nil {
 			return nil, err
 		}
 	}
@@ -437,7 +437,7 @@ func (s *People) shared(p *sparcv1.Person) ([]byte, error) {
 			case sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT:
 				if ct := p.GetContact(); ct != nil {
 					id := uuid.MustParse(p.GetId())
-					sealed, err := s.sealer.Seal(contactBytes(ct), id[:])
+					sealed, err := s.sealer.Seal(encodeContact(ct), id[:])
 					if err != nil {
 						return nil, err
 					}
@@ -474,7 +474,7 @@ func (s *People) openShared(b []byte) (*sparcv1.SharedPerson, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		if out.Contact, err = openContact(plain); err != nil {
+		if out.Contact, err = decodeContact(plain); err != nil {
 			return nil, false, err
 		}
 	}
@@ -495,12 +495,12 @@ func contains(xs []string, x string) bool {
 // every referral a link worker creates or a provider receives opens one).
 // Details sealed by the first releases are JSON, recognised by its '{':
 // a protobuf message of PersonContact never starts with that byte.
-func contactBytes(c *sparcv1.PersonContact) []byte {
+func encodeContact(c *sparcv1.PersonContact) []byte {
 	b, _ := proto.Marshal(&sparcv1.PersonContact{Phone: c.GetPhone(), Email: c.GetEmail(), Address: c.GetAddress()})
 	return b
 }
 
-func openContact(plain []byte) (*sparcv1.PersonContact, error) {
+func decodeContact(plain []byte) (*sparcv1.PersonContact, error) {
 	var c sparcv1.PersonContact
 	if len(plain) > 0 && plain[0] == '{' {
 		var old struct{ Phone, Email, Address string }

@@ -279,7 +279,7 @@ func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferra
 // role, method, resource, request id and peer ($12–$18) and whether to
 // write it ($19). Exported for the benchmark, which runs it as the limit.
 const CreateSQL = `WITH p AS (
-		SELECT ` + personColumns + `, provider_view FROM people
+		SELECT id, provider_view, display_name, age_band, contact_method, contact_sealed, what_matters FROM people
 		WHERE id = $2 AND purged_at IS NULL AND provider_view IS NOT NULL FOR SHARE),
 	a AS (SELECT owner_organisation FROM assets
 		WHERE id = $5 AND status = 'active' AND accepting_referrals AND owner_organisation IS NOT NULL),
