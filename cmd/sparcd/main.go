@@ -26,6 +26,7 @@ import (
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
 	"github.com/sparc-network/sparc/internal/pgcluster"
+	"github.com/sparc-network/sparc/internal/referrals"
 	"github.com/sparc-network/sparc/internal/server"
 )
 
@@ -45,6 +46,7 @@ type config struct {
 	oidc               auth.OIDCConfig
 	dataKey            string
 	retention          time.Duration
+	webhooks           referrals.WebhookConfig
 }
 
 func env(key, def string) string {
@@ -123,6 +125,9 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.oidc.RoleClaim, "oidc-role-claim", env("SPARC_OIDC_ROLE_CLAIM", "sparc_role"), "token claim with the SPARC role (env SPARC_OIDC_ROLE_CLAIM)")
 	fs.StringVar(&c.dataKey, "data-key", env("SPARC_DATA_KEY", ""), "base64 32-byte key sealing personal details at rest (env SPARC_DATA_KEY); required with DATABASE_URL, kept in the data dir otherwise")
 	fs.DurationVar(&c.retention, "retention", envDuration("SPARC_RETENTION", 365*24*time.Hour), "purge person details and free text of referrals closed longer ago (env SPARC_RETENTION; 0 keeps them)")
+	fs.BoolVar(&c.webhooks.Disabled, "no-webhook-delivery", env("SPARC_WEBHOOK_DELIVERY", "on") == "off", "do not deliver webhooks from this server (other replicas do; env SPARC_WEBHOOK_DELIVERY=off)")
+	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", envDuration("SPARC_WEBHOOK_TIMEOUT", 10*time.Second), "bound on one webhook delivery (env SPARC_WEBHOOK_TIMEOUT)")
+	fs.DurationVar(&c.webhooks.BackoffCap, "webhook-max-backoff", envDuration("SPARC_WEBHOOK_MAX_BACKOFF", 10*time.Minute), "longest wait between retries to a failing webhook (env SPARC_WEBHOOK_MAX_BACKOFF)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -215,7 +220,7 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, pool, app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Logger: log})
+	a, err := app.New(ctx, pool, app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,9 @@ type App struct {
 	Coverage      *coverage.Store
 	People        *referrals.People
 	Referrals     *referrals.Service
+	Webhooks      *referrals.WebhookService
 	hub           *referrals.Hub
+	webhooks      *referrals.WebhookWorker
 	cfg           Config
 }
 
@@ -49,7 +51,9 @@ type Config struct {
 	// Retention: person details and free text of referrals closed longer
 	// ago are purged. Zero: never.
 	Retention time.Duration
-	Logger    *slog.Logger
+	// Webhooks: delivery backoff, timeout and whether this server delivers.
+	Webhooks referrals.WebhookConfig
+	Logger   *slog.Logger
 }
 
 // DefaultAuth is the authorisation configuration when none is given:
@@ -94,17 +98,22 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	}
 	people := referrals.NewPeople(pool, sealer)
 	hub := referrals.NewHub(cfg.Logger)
+	worker := referrals.NewWebhookWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
 	return &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
 		Keys: auth.NewKeyStore(pool), Auth: layer,
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
-		People: people, Referrals: referrals.NewService(pool, people, tokens, hub), hub: hub, cfg: cfg}, nil
+		People: people, Referrals: referrals.NewService(pool, people, tokens, hub),
+		Webhooks: referrals.NewWebhookService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}, nil
 }
 
 // Run does the app's background work until ctx ends: the referral
-// notification listener and the retention purge (hourly).
+// notification listener, webhook delivery and the retention purge (hourly).
 func (a *App) Run(ctx context.Context) {
 	go a.hub.Listen(ctx, a.Pool)
 	go a.Auth.Listen(ctx, a.Pool)
+	if !a.cfg.Webhooks.Disabled {
+		go a.webhooks.Run(ctx)
+	}
 	if a.cfg.Retention <= 0 {
 		return
 	}
@@ -144,6 +153,7 @@ func (a *App) Services() server.Services {
 		Coverage:        coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)),
 		People:          a.People,
 		Referrals:       a.Referrals,
+		Webhooks:        a.Webhooks,
 		Auth:            a.Auth,
 	}
 }

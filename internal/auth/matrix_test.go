@@ -125,6 +125,32 @@ func (f *fixture) referral(t *testing.T, target string) string {
 	return r.GetId()
 }
 
+// webhook creates a webhook of the target's organisation (through its
+// link worker), first deleting its earlier ones: every cell makes one, and
+// an organisation may have only ten.
+func (f *fixture) webhook(t *testing.T, target string) string {
+	t.Helper()
+	if target == "missing" {
+		return uuid.NewString()
+	}
+	f.freeWebhooks(t, target)
+	resp, err := sparcv1.NewWebhookServiceClient(f.lw[target]).CreateWebhook(context.Background(), &sparcv1.CreateWebhookRequest{
+		Webhook: &sparcv1.Webhook{Url: "https://example.org/matrix"}})
+	if err != nil {
+		t.Fatalf("creating fixture webhook: %v", err)
+	}
+	return resp.GetWebhook().GetId()
+}
+
+// freeWebhooks deletes the target organisation's webhooks.
+func (f *fixture) freeWebhooks(t *testing.T, target string) {
+	t.Helper()
+	if _, err := f.env.Pool.Exec(context.Background(), `UPDATE webhooks SET deleted_at = now()
+		WHERE organisation_id = $1 AND deleted_at IS NULL`, f.org(target)); err != nil {
+		t.Fatalf("deleting fixture webhooks: %v", err)
+	}
+}
+
 // assetOf creates a fresh asset owned by the target's organisation.
 func (f *fixture) asset(t *testing.T, target string) string {
 	t.Helper()
@@ -206,6 +232,8 @@ func matrix() []matrixRow {
 	rc := func(c *grpc.ClientConn) sparcv1.ReferralServiceClient { return sparcv1.NewReferralServiceClient(c) }
 	personTarget := func(t *testing.T, f *fixture, target string) string { return f.person(t, target) }
 	referralTarget := func(t *testing.T, f *fixture, target string) string { return f.referral(t, target) }
+	wc := func(c *grpc.ClientConn) sparcv1.WebhookServiceClient { return sparcv1.NewWebhookServiceClient(c) }
+	webhookTarget := func(t *testing.T, f *fixture, target string) string { return f.webhook(t, target) }
 	// A referral request: a person of the target's organisation and an
 	// asset of it ("person asset").
 	referTarget := func(t *testing.T, f *fixture, target string) string {
@@ -481,6 +509,43 @@ func matrix() []matrixRow {
 			},
 			setup: orgTarget,
 		}, table(allOK, allOK, allOK, allOK, allUnauth)},
+
+		// Webhooks: the organisation's own, for the roles that may watch.
+		{"/sparc.v1.WebhookService/CreateWebhook", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := wc(c).CreateWebhook(ctx, &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{Url: "https://example.org/matrix"}})
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "POST", "/v1/webhooks", map[string]any{"url": "https://example.org/matrix"}
+			},
+			// Room for one more in A (the callers' organisation).
+			setup: func(t *testing.T, f *fixture, _ string) string { f.freeWebhooks(t, "own"); return "" },
+		}, table(allOK, allOK, allOK, allPD, allUnauth)},
+		{"/sparc.v1.WebhookService/GetWebhook", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := wc(c).GetWebhook(ctx, &sparcv1.GetWebhookRequest{Id: id})
+				return err
+			},
+			http:  func(id string) (string, string, any) { return "GET", "/v1/webhooks/" + id, nil },
+			setup: webhookTarget,
+		}, table(writeOwned, writeOwned, writeOwned, allNF, allUnauth)},
+		{"/sparc.v1.WebhookService/ListWebhooks", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := wc(c).ListWebhooks(ctx, &sparcv1.ListWebhooksRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/webhooks", nil },
+			setup: noTarget,
+		}, table(allOK, allOK, allOK, allPD, allUnauth)},
+		{"/sparc.v1.WebhookService/DeleteWebhook", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
+				_, err := wc(c).DeleteWebhook(ctx, &sparcv1.DeleteWebhookRequest{Id: id})
+				return err
+			},
+			http:  func(id string) (string, string, any) { return "DELETE", "/v1/webhooks/" + id, nil },
+			setup: webhookTarget,
+		}, table(writeOwned, writeOwned, writeOwned, allNF, allUnauth)},
 		{"/sparc.v1.AreaService/ImportAreas", call{
 			// Loading official boundaries is the admin's job; re-importing
 			// the same code updates it, so every cell can succeed.

@@ -220,14 +220,46 @@ func (s *Service) WatchReferrals(req *sparcv1.WatchReferralsRequest, stream grpc
 	}
 }
 
+// changesSQL reads the changes after a cursor ($1 txid, $2 seq) that the
+// transaction's organisation (sparc_org(), with row-level security) may
+// see; the last column says whether a row is below the horizon. Webhook
+// deliveries (webhooks.go) read with it too.
 const changesSQL = `SELECT txid::text::bigint, seq, referral_id, type, from_status, to_status, time,
 		txid < pg_snapshot_xmin(pg_current_snapshot())
 	FROM referral_outbox
 	WHERE (txid, seq) > ($1::text::xid8, $2)
-	  -- A draft is the referrer's alone: the provider's stream starts
-	  -- when it is sent (draft → requested).
-	  AND (referring_org = sparc_org() OR NOT (to_status = 'draft' OR (from_status = 'draft' AND to_status <> 'requested')))
+	  AND ` + visibleChange + `
 	ORDER BY txid, seq LIMIT 500`
+
+// visibleChange: a draft is the referrer's alone, the provider's stream
+// starts when it is sent (draft → requested).
+const visibleChange = `(referring_org = sparc_org() OR NOT (to_status = 'draft' OR (from_status = 'draft' AND to_status <> 'requested')))`
+
+// scanChanges reads changesSQL's rows: the changes below the horizon with
+// their cursors, in order, and whether committed changes wait behind it
+// (pending). Sorted by txid, the rows below the horizon come first.
+func scanChanges(rows pgx.Rows) ([]*sparcv1.ReferralChange, []cursor, bool, error) {
+	defer rows.Close()
+	var batch []*sparcv1.ReferralChange
+	var last []cursor
+	for rows.Next() {
+		var c cursor
+		var id uuid.UUID
+		var kind, from, to string
+		var t time.Time
+		var ready bool
+		if err := rows.Scan(&c.txid, &c.seq, &id, &kind, &from, &to, &t, &ready); err != nil {
+			return nil, nil, false, err
+		}
+		if !ready {
+			return batch, last, true, nil
+		}
+		batch = append(batch, &sparcv1.ReferralChange{Cursor: c.String(), ReferralId: id.String(), Type: kind,
+			FromStatus: statusFromCode[from], ToStatus: statusFromCode[to], Time: timestamppb.New(t)})
+		last = append(last, c)
+	}
+	return batch, last, false, rows.Err()
+}
 
 // deliver sends the changes after cur that are past the horizon and
 // reports whether committed changes wait behind it (pending).
@@ -235,28 +267,9 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 	var batch []*sparcv1.ReferralChange
 	var last []cursor
 	var pending bool
-	// Sorted by txid, the rows below the horizon come first.
-	read := func(rows pgx.Rows) error {
-		defer rows.Close()
-		batch, last, pending = batch[:0], last[:0], false
-		for rows.Next() {
-			var c cursor
-			var id uuid.UUID
-			var kind, from, to string
-			var t time.Time
-			var ready bool
-			if err := rows.Scan(&c.txid, &c.seq, &id, &kind, &from, &to, &t, &ready); err != nil {
-				return err
-			}
-			if !ready {
-				pending = true
-				break
-			}
-			batch = append(batch, &sparcv1.ReferralChange{Cursor: c.String(), ReferralId: id.String(), Type: kind,
-				FromStatus: statusFromCode[from], ToStatus: statusFromCode[to], Time: timestamppb.New(t)})
-			last = append(last, c)
-		}
-		return rows.Err()
+	read := func(rows pgx.Rows) (err error) {
+		batch, last, pending, err = scanChanges(rows)
+		return err
 	}
 	args := []any{strconv.FormatUint(cur.txid, 10), cur.seq}
 	var err error

@@ -46,6 +46,8 @@ type Services struct {
 	// People and Referrals close the loop from link worker to group.
 	People    sparcv1.PersonServiceServer
 	Referrals sparcv1.ReferralServiceServer
+	// Webhooks push referral changes to an organisation's endpoints.
+	Webhooks sparcv1.WebhookServiceServer
 
 	// Auth is the authorisation layer, run inside the error-mapping and
 	// logging interceptors so its refusals are reported like any error.
@@ -69,6 +71,7 @@ func (svc Services) register(g *grpc.Server) {
 	sparcv1.RegisterCoverageServiceServer(g, svc.Coverage)
 	sparcv1.RegisterPersonServiceServer(g, svc.People)
 	sparcv1.RegisterReferralServiceServer(g, svc.Referrals)
+	sparcv1.RegisterWebhookServiceServer(g, svc.Webhooks)
 }
 
 // gateway adds every service's HTTP/JSON routes.
@@ -83,6 +86,7 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 		sparcv1.RegisterCoverageServiceHandler,
 		sparcv1.RegisterPersonServiceHandler,
 		sparcv1.RegisterReferralServiceHandler,
+		sparcv1.RegisterWebhookServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			return err

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/testenv"
+)
+
+// A group registers a webhook from the shell, receives a signed change
+// when a link worker refers someone to it, reads the delivery state, and
+// deletes the webhook.
+func TestWebhooksFromTheCommandLine(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	groupOrg := env.NewOrg(t, "Saltley walking group", "community_group")
+	lwOrg := env.NewOrg(t, "Ladywood link workers", "link_worker_service")
+	group := target{addr: env.Server.GRPCAddr(), key: env.Key(t, groupOrg, auth.RoleGroupEditor)}
+
+	var mu sync.Mutex
+	var bodies, signatures, timestamps []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies, signatures, timestamps = append(bodies, string(b)), append(signatures, r.Header.Get("SPARC-Signature")),
+			append(timestamps, r.Header.Get("SPARC-Timestamp"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer recv.Close()
+
+	// Mistakes: no --url is a usage error; a plain-http URL elsewhere is
+	// the server's field violation.
+	if r := sparc(t, group, "webhooks", "create"); r.code != exitUsage || !strings.Contains(r.stderr, "--url is required") {
+		t.Fatalf("no url: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := sparc(t, group, "webhooks", "create", "--url", "http://example.org/in"); r.code != exitFailure ||
+		!strings.Contains(r.stderr, "INVALID_ARGUMENT") || !strings.Contains(r.stderr, "  webhook.url: must use https") {
+		t.Fatalf("plain http: exit %d\n%s", r.code, r.stderr)
+	}
+
+	out := mustSparc(t, group, "webhooks", "create", "--url", recv.URL+"/sparc", "--description", "Inbox bridge")
+	id := regexp.MustCompile(`(?m)^ID\s+(\S+)$`).FindStringSubmatch(out)
+	secret := regexp.MustCompile(`(?m)^(whsec_[0-9a-f]{64})$`).FindStringSubmatch(out)
+	if id == nil || secret == nil || !strings.Contains(out, "shown only now") {
+		t.Fatalf("create:\n%s", out)
+	}
+	second := decode(t, mustSparc(t, group, "webhooks", "create", "--url", "https://example.org/in", "-o", "json"), &sparcv1.CreateWebhookResponse{})
+	if second.GetSecret() == "" || second.GetWebhook().GetOrganisationId() != groupOrg {
+		t.Fatalf("create -o json: %v", second)
+	}
+	rows := tableRows(t, mustSparc(t, group, "webhooks", "list"))
+	if len(rows) != 2 || rows[0]["ID"] != id[1] || rows[0]["DESCRIPTION"] != "Inbox bridge" || rows[1]["ID"] != second.GetWebhook().GetId() {
+		t.Fatalf("list: %v", rows)
+	}
+
+	// A referral to the group's asset: one signed change arrives.
+	ctx := context.Background()
+	asset, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group", AcceptingReferrals: true,
+		OwnerOrganisation: groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw := env.ConnWithKey(t, env.Key(t, lwOrg, auth.RoleLinkWorker))
+	p, err := sparcv1.NewPersonServiceClient(lw).CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{DisplayName: "A. K."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := sparcv1.NewReferralServiceClient(lw).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(),
+		PersonId: p.GetId(), AssetId: asset.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *sparcv1.Webhook
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		h = decode(t, mustSparc(t, group, "webhooks", "get", id[1], "-o", "json"), &sparcv1.Webhook{})
+		if h.GetLastSuccessTime() != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery recorded: %v", h)
+		}
+	}
+	mu.Lock()
+	if len(bodies) != 1 || !strings.Contains(bodies[0], ref.GetId()) {
+		t.Fatalf("received %v", bodies)
+	}
+	mac := hmac.New(sha256.New, []byte(secret[1]))
+	mac.Write([]byte(timestamps[0] + "." + bodies[0]))
+	if want := "v1=" + hex.EncodeToString(mac.Sum(nil)); signatures[0] != want {
+		t.Errorf("signature %s does not verify with the printed secret", signatures[0])
+	}
+	mu.Unlock()
+	if got := mustSparc(t, group, "webhooks", "get", id[1]); !regexp.MustCompile(`PENDING\s+0\n`).MatchString(got) ||
+		!regexp.MustCompile(`LAST SUCCESS\s+\d{4}-`).MatchString(got) {
+		t.Errorf("get:\n%s", got)
+	}
+
+	if out := mustSparc(t, group, "webhooks", "delete", id[1]); !strings.Contains(out, "deleted webhook "+id[1]) {
+		t.Errorf("delete: %s", out)
+	}
+	if r := sparc(t, group, "webhooks", "get", id[1]); r.code != exitFailure || !strings.Contains(r.stderr, "NOT_FOUND") {
+		t.Errorf("get after delete: exit %d\n%s", r.code, r.stderr)
+	}
+	if rows := tableRows(t, mustSparc(t, group, "webhooks", "list")); len(rows) != 1 {
+		t.Errorf("list after delete: %v", rows)
+	}
+}

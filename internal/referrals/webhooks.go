@@ -1,0 +1,532 @@
+package referrals
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
+
+// WebhookConfig tunes delivery; the zero value gives the defaults.
+type WebhookConfig struct {
+	// BackoffBase is the wait after a first failure; it doubles with each
+	// further failure up to BackoffCap, with jitter. Zero: 1 s and 10 min.
+	BackoffBase, BackoffCap time.Duration
+	// Timeout bounds one attempt: connecting, sending, the answer.
+	// Zero: 10 s.
+	Timeout time.Duration
+	// Poll is how often the list of webhooks is read again and every
+	// webhook looked at even without a notification (webhooks created
+	// through another server, missed notifications). Zero: 5 s.
+	Poll time.Duration
+	// Concurrency is how many webhooks this server delivers to at once;
+	// each holds a database connection while it does, so keep it well
+	// below the pool size. Zero: 4.
+	Concurrency int
+	// Disabled: this server does not deliver (other replicas do).
+	Disabled bool
+}
+
+func (c WebhookConfig) withDefaults() WebhookConfig {
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = time.Second
+	}
+	if c.BackoffCap <= 0 {
+		c.BackoffCap = 10 * time.Minute
+	}
+	c.BackoffCap = max(c.BackoffCap, c.BackoffBase)
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Poll <= 0 {
+		c.Poll = 5 * time.Second
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	return c
+}
+
+// backoff is the wait after the n-th consecutive failure (n ≥ 1):
+// exponential, capped, with "equal jitter" (half fixed, half random) so
+// that webhooks failing together do not retry together.
+func (c WebhookConfig) backoff(n int) time.Duration {
+	d := c.BackoffCap
+	if n <= 30 {
+		d = min(c.BackoffBase<<(n-1), c.BackoffCap)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// WebhookWorker delivers the outbox to webhooks: for each webhook, every
+// change its organisation may see (the stream WatchReferrals gives that
+// organisation), in order, one POST per change, signed with the webhook's
+// secret. A webhook's cursor advances in the database only after a 2xx, so
+// delivery is at least once and survives restarts; a failure backs off
+// exponentially and is recorded on the webhook.
+//
+// Several servers may run workers. Each delivery to a webhook happens
+// under a session-level advisory lock keyed by the webhook, taken with
+// pg_try_advisory_lock on the connection the delivery uses: a webhook
+// busy elsewhere is skipped, and a lost connection (a crashed server)
+// frees its lock. A row lock (SELECT … FOR UPDATE) would have to be held
+// by a transaction open across the HTTP calls, up to the timeout per
+// change; a transaction holding a row lock has a transaction id, and an
+// open one holds back the horizon that WatchReferrals and every webhook
+// read below, so one slow receiver would stall every watcher.
+type WebhookWorker struct {
+	pool   *pgxpool.Pool
+	sealer *Sealer
+	hub    *Hub
+	cfg    WebhookConfig
+	client *http.Client
+	log    *slog.Logger
+	kick   chan struct{}
+}
+
+// NewWebhookWorker returns a worker; Run delivers until its context ends.
+// hub wakes it when referrals change.
+func NewWebhookWorker(pool *pgxpool.Pool, sealer *Sealer, hub *Hub, cfg WebhookConfig, log *slog.Logger) *WebhookWorker {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg = cfg.withDefaults()
+	return &WebhookWorker{pool: pool, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
+		client: &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			Timeout:   cfg.Timeout,
+			// A redirect is an answer other than 2xx: following it would
+			// send the signed change somewhere nobody registered.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}}
+}
+
+// Refresh asks the worker to read the list of webhooks again now (one was
+// created or deleted through this server).
+func (w *WebhookWorker) Refresh() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// hookState is what the scheduler knows of one webhook.
+type hookState struct {
+	org       string
+	notBefore time.Time // backing off until then
+	seen      uint64    // wake-ups it has read past (see Run)
+}
+
+// delivered is the outcome of one turn of deliveries to a webhook.
+type delivered struct {
+	id      uuid.UUID
+	gen     uint64        // the wake-up count when the turn started
+	pending bool          // committed changes wait behind the horizon
+	wait    time.Duration // back off this long
+	gone    bool          // the webhook was deleted
+}
+
+// Run delivers until ctx ends, then waits for the deliveries under way to
+// stop. Wake-ups (the hub) start a turn for every idle webhook; a webhook
+// still busy when one arrives takes another turn when it finishes, so no
+// change waits for the next wake-up. The poll interval is the fallback for
+// missed notifications.
+func (w *WebhookWorker) Run(ctx context.Context) {
+	var (
+		hooks     = map[uuid.UUID]*hookState{}
+		running   = map[uuid.UUID]bool{}
+		done      = make(chan delivered)
+		slots     = make(chan struct{}, w.cfg.Concurrency)
+		gen       = uint64(1) // counts wake-ups (notifications and timers); a new webhook has seen none
+		refreshAt time.Time
+		soon      time.Time // look again then: changes were pending
+		retry     time.Duration
+		timer     = time.NewTimer(time.Hour)
+	)
+	defer timer.Stop()
+	for {
+		wake := w.hub.wait()
+		now := time.Now()
+		if !now.Before(refreshAt) {
+			if list, err := w.active(ctx); err == nil {
+				for id, h := range list {
+					if old := hooks[id]; old != nil {
+						h.seen = old.seen
+						if old.notBefore.After(h.notBefore) {
+							h.notBefore = old.notBefore
+						}
+					}
+				}
+				hooks = list
+			} else if ctx.Err() == nil {
+				w.log.Warn("reading webhooks; trying again at the next poll", "err", err)
+			}
+			refreshAt = now.Add(w.cfg.Poll)
+		}
+		next := refreshAt
+		if !soon.IsZero() && soon.Before(next) {
+			next = soon
+		}
+		for id, h := range hooks {
+			switch {
+			case running[id] || h.seen >= gen:
+			case h.notBefore.After(now):
+				if h.notBefore.Before(next) {
+					next = h.notBefore
+				}
+			default:
+				running[id] = true
+				go func(id uuid.UUID, org string, gen uint64) {
+					r := delivered{id: id, gen: gen}
+					select {
+					case slots <- struct{}{}:
+						r.pending, r.wait, r.gone = w.deliver(ctx, id, org)
+						<-slots
+					case <-ctx.Done():
+					}
+					done <- r
+				}(id, h.org, gen)
+			}
+		}
+		timer.Reset(time.Until(next))
+		select {
+		case <-ctx.Done():
+			for len(running) > 0 {
+				delete(running, (<-done).id)
+			}
+			return
+		case <-wake:
+			gen++
+		case <-w.kick:
+			refreshAt = time.Time{}
+			gen++
+		case <-timer.C:
+			if !soon.IsZero() && !time.Now().Before(soon) {
+				soon = time.Time{}
+			}
+			gen++
+		case r := <-done:
+			delete(running, r.id)
+			h := hooks[r.id]
+			if h == nil {
+				break
+			}
+			if r.gone {
+				delete(hooks, r.id)
+				break
+			}
+			// It read everything committed before its turn began: it
+			// goes again at the next wake-up (at once if one came
+			// during the turn).
+			h.seen = r.gen
+			if r.wait > 0 {
+				h.notBefore = time.Now().Add(r.wait)
+			}
+			if r.pending {
+				// A change waits behind an older transaction that may
+				// change no referral and so wake nobody when it ends:
+				// look again soon, backing off as WatchReferrals does.
+				retry = min(max(2*retry, 5*time.Millisecond), pollInterval)
+				soon = time.Now().Add(retry)
+			} else {
+				retry = 0
+			}
+		}
+	}
+}
+
+// active lists the webhooks to deliver to, of every organisation.
+func (w *WebhookWorker) active(ctx context.Context) (map[uuid.UUID]*hookState, error) {
+	rows, err := w.pool.Query(ctx, `SELECT id, organisation_id::text, wait_seconds FROM sparc_webhooks_active()`)
+	if err != nil {
+		return nil, fmt.Errorf("listing webhooks: %w", err)
+	}
+	defer rows.Close()
+	now := time.Now()
+	out := map[uuid.UUID]*hookState{}
+	for rows.Next() {
+		var id uuid.UUID
+		var h hookState
+		var wait float64
+		if err := rows.Scan(&id, &h.org, &wait); err != nil {
+			return nil, err
+		}
+		h.notBefore = now.Add(time.Duration(wait * float64(time.Second)))
+		out[id] = &h
+	}
+	return out, rows.Err()
+}
+
+// target is a webhook as one turn of deliveries uses it.
+type target struct {
+	id       uuid.UUID
+	org      string
+	url      string
+	secret   []byte
+	cur      cursor
+	failures int
+}
+
+// errWebhookGone: the webhook was deleted while its turn went on.
+var errWebhookGone = errors.New("webhook deleted")
+
+// deliver takes one turn for a webhook: under its lock, it sends the
+// changes after its cursor until none is ready, a delivery fails or the
+// webhook is deleted. Database trouble ends the turn quietly after a log
+// line: the next turn starts from the stored cursor.
+func (w *WebhookWorker) deliver(ctx context.Context, id uuid.UUID, org string) (pending bool, wait time.Duration, gone bool) {
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("webhook delivery: no database connection", "webhook", id, "err", err)
+		}
+		return false, time.Second, false
+	}
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(webhookDeliveryLockClass), lockKey(id)).Scan(&locked); err != nil || !locked {
+		conn.Release()
+		return false, 0, false // delivered elsewhere (or the database is away: the poll comes back)
+	}
+	defer func() {
+		// The lock belongs to the session: a connection returned to the
+		// pool still holding it would block this webhook for good, so one
+		// that cannot unlock is closed (which unlocks).
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1, $2)`, int32(webhookDeliveryLockClass), lockKey(id)); err != nil {
+			_ = conn.Conn().Close(uctx)
+		}
+		conn.Release()
+	}()
+	t, wait, err := w.load(ctx, conn, id, org)
+	switch {
+	case errors.Is(err, errWebhookGone):
+		return false, 0, true
+	case err != nil:
+		w.logErr(ctx, "webhook delivery: reading the webhook", id, err)
+		return false, time.Second, false
+	case wait > 0: // another server recorded a failure: respect its backoff
+		return false, wait, false
+	}
+	for {
+		changes, cursors, pending, err := w.read(ctx, conn, t)
+		if errors.Is(err, errWebhookGone) {
+			return false, 0, true
+		}
+		if err != nil {
+			w.logErr(ctx, "webhook delivery: reading changes", id, err)
+			return false, time.Second, false
+		}
+		if len(changes) == 0 {
+			return pending, 0, false
+		}
+		for i, ch := range changes {
+			if err := w.post(ctx, t, ch); err != nil {
+				if ctx.Err() != nil {
+					return false, 0, false // shutting down: not the receiver's failure
+				}
+				wait, err := w.fail(ctx, conn, t, err)
+				if errors.Is(err, errWebhookGone) {
+					return false, 0, true
+				}
+				if err != nil {
+					w.logErr(ctx, "webhook delivery: recording a failure", id, err)
+					return false, time.Second, false
+				}
+				return false, wait, false
+			}
+			if err := w.advance(ctx, conn, t, cursors[i]); err != nil {
+				if errors.Is(err, errWebhookGone) {
+					return false, 0, true
+				}
+				w.logErr(ctx, "webhook delivery: advancing the cursor", id, err)
+				return false, time.Second, false
+			}
+		}
+	}
+}
+
+func (w *WebhookWorker) logErr(ctx context.Context, msg string, id uuid.UUID, err error) {
+	if ctx.Err() == nil {
+		w.log.Error(msg, "webhook", id, "err", err)
+	}
+}
+
+// asOrg starts a batch acting as org: row-level security then shows the
+// worker exactly what a caller of that organisation sees. The batch runs
+// as one implicit transaction.
+func asOrg(org string) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', '', true)`, org)
+	return b
+}
+
+// load reads the webhook for a turn and how long it still backs off.
+func (w *WebhookWorker) load(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID, org string) (*target, time.Duration, error) {
+	t := &target{id: id, org: org}
+	var sealed []byte
+	var wait float64
+	b := asOrg(org)
+	b.Queue(`SELECT url, secret_sealed, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
+			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision
+		FROM webhooks WHERE id = $1 AND deleted_at IS NULL`, id).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&t.url, &sealed, &t.cur.txid, &t.cur.seq, &t.failures, &wait)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errWebhookGone
+		}
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, 0, err
+	}
+	secret, err := w.sealer.Open(sealed, secretAD(id))
+	if err != nil {
+		return nil, 0, fmt.Errorf("opening the signing secret (was the data key changed?): %w", err)
+	}
+	t.secret = secret
+	return t, time.Duration(wait * float64(time.Second)), nil
+}
+
+// read returns the changes after t's cursor that t's organisation may see,
+// with WatchReferrals' query.
+func (w *WebhookWorker) read(ctx context.Context, conn *pgxpool.Conn, t *target) ([]*sparcv1.ReferralChange, []cursor, bool, error) {
+	var changes []*sparcv1.ReferralChange
+	var cursors []cursor
+	var pending, alive bool
+	b := asOrg(t.org)
+	// A deleted webhook gets nothing read after its deletion: at most the
+	// change already under way arrives (advance then finds it deleted).
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL)`, t.id).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&alive)
+	})
+	b.Queue(changesSQL, strconv.FormatUint(t.cur.txid, 10), t.cur.seq).Query(func(rows pgx.Rows) (err error) {
+		changes, cursors, pending, err = scanChanges(rows)
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, false, fmt.Errorf("reading referral changes: %w", err)
+	}
+	if !alive {
+		return nil, nil, false, errWebhookGone
+	}
+	return changes, cursors, pending, nil
+}
+
+// payloadJSON is how a change is encoded: as the HTTP watch stream
+// encodes it (proto field names, every field present).
+var payloadJSON = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+
+// sign returns the SPARC-Signature header value for a body sent at the
+// given unix time: "v1=" and the hex HMAC-SHA256 of "<timestamp>.<body>"
+// keyed with the webhook's secret. Receivers compute the same to verify.
+func sign(secret []byte, timestamp string, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(timestamp))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return "v1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// post sends one change; any answer but a 2xx is an error.
+func (w *WebhookWorker) post(ctx context.Context, t *target, ch *sparcv1.ReferralChange) error {
+	body, err := payloadJSON.Marshal(ch)
+	if err != nil {
+		return fmt.Errorf("encoding change: %w", err)
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("building request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "SPARC-Webhooks/1")
+	req.Header.Set("SPARC-Webhook-Id", t.id.String())
+	req.Header.Set("SPARC-Delivery-Id", ch.GetCursor())
+	req.Header.Set("SPARC-Timestamp", ts)
+	req.Header.Set("SPARC-Signature", sign(t.secret, ts, body))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if ue.Timeout() {
+				return fmt.Errorf("no answer within %s", w.cfg.Timeout)
+			}
+			err = ue.Err // without the URL, which the owner knows
+		}
+		return err
+	}
+	// Read a little of the body so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("HTTP %s", resp.Status)
+	}
+	return nil
+}
+
+// advance records an acknowledged change: the cursor moves past it (never
+// back) and the failure count clears.
+func (w *WebhookWorker) advance(ctx context.Context, conn *pgxpool.Conn, t *target, c cursor) error {
+	var n int64
+	b := asOrg(t.org)
+	b.Queue(`UPDATE webhooks SET cursor_txid = $2::text::xid8, cursor_seq = $3, last_success_at = clock_timestamp(),
+			last_error = '', consecutive_failures = 0, next_attempt_at = NULL
+		WHERE id = $1 AND deleted_at IS NULL AND (cursor_txid, cursor_seq) < ($2::text::xid8, $3)`,
+		t.id, strconv.FormatUint(c.txid, 10), c.seq).Exec(func(tag pgconn.CommandTag) error {
+		n = tag.RowsAffected()
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if n == 0 {
+		// Deleted, or another server moved it on (its lock outlived a
+		// connection this server thought lost): stop either way.
+		return errWebhookGone
+	}
+	t.cur, t.failures = c, 0
+	return nil
+}
+
+// fail records a failed delivery and returns the backoff before the next.
+func (w *WebhookWorker) fail(ctx context.Context, conn *pgxpool.Conn, t *target, cause error) (time.Duration, error) {
+	t.failures++
+	wait := w.cfg.backoff(t.failures)
+	msg := cause.Error()
+	if r := []rune(msg); len(r) > 200 {
+		msg = string(r[:200])
+	}
+	var n int64
+	b := asOrg(t.org)
+	b.Queue(`UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, last_failure_at = clock_timestamp(),
+			last_error = $2, next_attempt_at = clock_timestamp() + $3 * interval '1 microsecond'
+		WHERE id = $1 AND deleted_at IS NULL`, t.id, msg, wait.Microseconds()).Exec(func(tag pgconn.CommandTag) error {
+		n = tag.RowsAffected()
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errWebhookGone
+	}
+	return wait, nil
+}
