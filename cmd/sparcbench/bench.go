@@ -125,6 +125,8 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	if err != nil {
 		return nil, err
 	}
+	// As sparcd: the key cache's listener, referral wake-ups, webhooks.
+	b.app.Run(srvCtx)
 	b.srvDone = make(chan error, 1)
 	go func() { b.srvDone <- b.srv.Serve(srvCtx) }()
 
