@@ -91,8 +91,10 @@ func (s *Server) httpError(ctx context.Context, mux *runtime.ServeMux, m runtime
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
+// violation is a status with one field violation, its message in the form
+// apierr gives the services' own ("invalid argument: field: description").
 func violation(c codes.Code, field, description string) *status.Status {
-	st := status.New(c, description)
+	st := status.New(c, "invalid argument: "+field+": "+description)
 	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 		{Field: field, Description: description}}}); err == nil {
 		return d
