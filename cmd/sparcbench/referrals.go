@@ -179,8 +179,7 @@ func (rb *referralBench) rawCreate(prefix string) func(ctx context.Context, i in
 		rid := prefix + strconv.Itoa(i)
 		hash := sha256.Sum256([]byte(rid))
 		var created bool
-		bt := &pgx.Batch{}
-		bt.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, rb.lwOrg, auth.RoleLinkWorker)
+		bt := db.IdentityBatch(db.Identity{Org: rb.lwOrg, Role: auth.RoleLinkWorker})
 		bt.Queue(referrals.CreateSQL, [16]byte(uuid.New()), people[i%len(people)], rb.lwOrg, rb.keyName, asset,
 			[]string{"social_connection"}, "Prefers mornings", "routine", "requested", rid, hash[:],
 			rb.keyName, rb.lwOrg, auth.RoleLinkWorker, "/sparc.v1.ReferralService/CreateReferral", "referrals", rid, "127.0.0.1", true,

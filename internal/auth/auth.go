@@ -116,7 +116,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	if err == nil && l.policy[info.FullMethod].Credentials {
 		// Before the caller hears of the change, so its next call here
 		// cannot use what it revoked; other servers hear by notification.
-		l.cache.flush(l.cache.isLive())
+		l.cache.drop()
 	}
 	return resp, err
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sparc-network/sparc/internal/db"
 )
 
 // keyCache remembers verified API keys, so that a call costs no database
@@ -80,10 +82,12 @@ func (c *keyCache) touched(prefix string, t time.Time) {
 	}
 }
 
-func (c *keyCache) isLive() bool {
+// drop forgets every entry, staying as live as it was.
+func (c *keyCache) drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.live
+	clear(c.keys)
+	c.gen++
 }
 
 // flush drops every entry; live says whether new ones may be kept.
@@ -100,36 +104,9 @@ func (c *keyCache) flush(live bool) {
 // failures, and uses no cache while it is not connected.
 func (l *Layer) Listen(ctx context.Context, pool *pgxpool.Pool) {
 	defer l.cache.flush(false)
-	for ctx.Err() == nil {
-		err := l.listenOnce(ctx, pool)
+	live := func() { l.cache.flush(true) }
+	db.Listen(ctx, pool, "sparc_credentials", live, live, func(err error) {
 		l.cache.flush(false)
-		if ctx.Err() != nil {
-			return
-		}
 		l.log.Warn("credential notifications interrupted; every call looks its key up until reconnected", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (l *Layer) listenOnce(ctx context.Context, pool *pgxpool.Pool) error {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN sparc_credentials"); err != nil {
-		return err
-	}
-	// The connection returns to the pool with LISTEN still on unless unlistened.
-	defer conn.Exec(context.Background(), "UNLISTEN *") //nolint:errcheck
-	l.cache.flush(true)
-	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			return err
-		}
-		l.cache.flush(true)
-	}
+	})
 }

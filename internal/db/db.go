@@ -144,11 +144,19 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(p
 func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch)) error {
 	id := IdentityFrom(ctx)
 	return retry(ctx, func() error {
-		b := &pgx.Batch{}
-		b.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, id.Org, id.Role)
+		b := IdentityBatch(id)
 		build(b)
 		return pool.SendBatch(ctx, b).Close()
 	})
+}
+
+// IdentityBatch returns a batch whose first statement scopes id to the
+// batch's implicit transaction (set_config(..., true) = SET LOCAL), for
+// the row-level security policies of the statements queued after it.
+func IdentityBatch(id Identity) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, id.Org, id.Role)
+	return b
 }
 
 // retry runs attempt until it succeeds, fails for good, or ctx ends:

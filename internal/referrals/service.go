@@ -295,7 +295,7 @@ const CreateSQL = `WITH p AS (
 	ob AS (INSERT INTO referral_outbox (referral_id, referring_org, provider_org, type, to_status)
 		SELECT $1, $3, ins.provider_org, 'created', $9 FROM ins),
 	au AS (INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer)
-		SELECT $12, $13::uuid, $14, $15, $16, 'ok', 'OK', $17, $18 FROM ins WHERE $19)
+		SELECT $12, NULLIF($13, '')::uuid, $14, $15, $16, 'ok', 'OK', $17, $18 FROM ins WHERE $19)
 	SELECT ins.provider_org, ins.created_at, ins.updated_at, ins.version, ev.time,
 		p.display_name, p.age_band, p.contact_method, p.contact_sealed, p.what_matters
 	FROM ins, ev, p`
@@ -321,7 +321,7 @@ func (s *Service) createFast(ctx context.Context, req *sparcv1.CreateReferralReq
 		x, person = nil, nil
 		b.Queue(CreateSQL, pgUUID(id), pgUUID(personID), caller.Org, caller.Name, pgUUID(assetID), reasons,
 			req.GetProviderNote(), priorityCode[req.GetPriority()], status, req.GetRequestId(), hash,
-			rec.Principal, nullString(rec.Org), rec.Role, rec.Method, rec.Resource, rec.RequestID, rec.Peer, audit,
+			rec.Principal, rec.Org, rec.Role, rec.Method, rec.Resource, rec.RequestID, rec.Peer, audit,
 		).QueryRow(func(row pgx.Row) error {
 			r := &referralRow{id: id, person: personID, linkWorker: caller.Name, asset: assetID, reasons: reasons,
 				note: req.GetProviderNote(), priority: priorityCode[req.GetPriority()], status: status,
@@ -359,13 +359,6 @@ func (s *Service) createFast(ctx context.Context, req *sparcv1.CreateReferralReq
 	timeline := []*sparcv1.ReferralEvent{{Time: timestamppb.New(evTime), Actor: caller.Name,
 		ActorOrganisationId: caller.Org, ToStatus: statusFromCode[status]}}
 	return s.render(ctx, nil, x, referrer, person, timeline)
-}
-
-func nullString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // createSlow is CreateReferral in full: it answers a replayed request id
@@ -539,6 +532,16 @@ func (s *Service) load(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) 
 	return x, sd, nil
 }
 
+// loadForChange is load with the row locked for a change, which must be
+// to the version the caller saw when it sends an etag.
+func (s *Service) loadForChange(ctx context.Context, tx pgx.Tx, id uuid.UUID, etag string) (*referralRow, side, error) {
+	x, sd, err := s.load(ctx, tx, id, true)
+	if err == nil && etag != "" && etag != x.etag() {
+		return nil, 0, fmt.Errorf("referral %s: %w", id, apierr.ErrStaleEtag)
+	}
+	return x, sd, err
+}
+
 // GetReferral returns a referral as the caller's side may see it.
 func (s *Service) GetReferral(ctx context.Context, req *sparcv1.GetReferralRequest) (*sparcv1.Referral, error) {
 	var v apierr.InvalidArgument
@@ -670,12 +673,9 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 	caller := auth.FromContext(ctx)
 	var out *sparcv1.Referral
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		x, sd, err := s.load(ctx, tx, id, true)
+		x, sd, err := s.loadForChange(ctx, tx, id, req.GetEtag())
 		if err != nil {
 			return err
-		}
-		if req.GetEtag() != "" && req.GetEtag() != x.etag() {
-			return fmt.Errorf("referral %s: %w", id, apierr.ErrStaleEtag)
 		}
 		if !canMove(x.status, to, sd) {
 			return &apierr.PreconditionError{Type: "INVALID_TRANSITION", Subject: "referrals/" + id.String(),
@@ -798,12 +798,9 @@ func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeR
 	caller := auth.FromContext(ctx)
 	var out *sparcv1.Referral
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		x, sd, err := s.load(ctx, tx, id, true)
+		x, sd, err := s.loadForChange(ctx, tx, id, req.GetEtag())
 		if err != nil {
 			return err
-		}
-		if req.GetEtag() != "" && req.GetEtag() != x.etag() {
-			return fmt.Errorf("referral %s: %w", id, apierr.ErrStaleEtag)
 		}
 		if x.status == "draft" || x.status == "entered_in_error" {
 			return &apierr.PreconditionError{Type: "NO_OUTCOME_YET", Subject: "referrals/" + id.String(),

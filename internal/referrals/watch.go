@@ -102,37 +102,10 @@ func (h *Hub) broadcast() {
 // failures, and sends this server's notifications.
 func (h *Hub) Listen(ctx context.Context, pool *pgxpool.Pool) {
 	go h.notify(ctx, pool)
-	for ctx.Err() == nil {
-		err := h.listenOnce(ctx, pool)
-		if ctx.Err() != nil {
-			return
-		}
+	db.Listen(ctx, pool, "sparc_referrals", nil, h.broadcast, func(err error) {
 		h.log.Warn("referral notifications interrupted; polling until reconnected", "err", err)
 		h.broadcast()
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (h *Hub) listenOnce(ctx context.Context, pool *pgxpool.Pool) error {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN sparc_referrals"); err != nil {
-		return err
-	}
-	// The connection returns to the pool with LISTEN still on unless unlistened.
-	defer conn.Exec(context.Background(), "UNLISTEN *") //nolint:errcheck
-	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			return err
-		}
-		h.broadcast()
-	}
+	})
 }
 
 // pollInterval bounds the delay when a notification is missed.
@@ -286,9 +259,7 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 		// A watcher reads after every change: one round trip, an implicit
 		// transaction that carries the caller's identity for row-level
 		// security, instead of the four of db.InTx.
-		id := db.IdentityFrom(ctx)
-		b := &pgx.Batch{}
-		b.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, id.Org, id.Role)
+		b := db.IdentityBatch(db.IdentityFrom(ctx))
 		b.Queue(changesSQL, args...).Query(read)
 		err = s.pool.SendBatch(ctx, b).Close()
 	}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/db"
 )
 
 // WebhookConfig tunes delivery; the zero value gives the defaults.
@@ -370,14 +371,10 @@ func (w *WebhookWorker) logErr(ctx context.Context, msg string, id uuid.UUID, er
 	}
 }
 
-// asOrg starts a batch acting as org: row-level security then shows the
-// worker exactly what a caller of that organisation sees. The batch runs
-// as one implicit transaction.
-func asOrg(org string) *pgx.Batch {
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', '', true)`, org)
-	return b
-}
+// asOrg starts a batch acting as org (no role): row-level security then
+// shows the worker exactly what a caller of that organisation sees. The
+// batch runs as one implicit transaction.
+func asOrg(org string) *pgx.Batch { return db.IdentityBatch(db.Identity{Org: org}) }
 
 // load reads the webhook for a turn and how long it still backs off.
 func (w *WebhookWorker) load(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID, org string) (*target, time.Duration, error) {
