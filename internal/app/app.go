@@ -77,7 +77,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		cfg.Auth.OIDC = oidc
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	if cfg.Auth.Logger == nil {
 		cfg.Auth.Logger = cfg.Logger
@@ -161,7 +161,7 @@ func (a *App) Services() server.Services {
 // Routes returns the plain-HTTP handlers served beside the gateway.
 func (a *App) Routes() []server.Route {
 	var routes []server.Route
-	routes = append(routes, oruk.NewAPI(a.Pool, a.Assets, nil).Routes()...)
-	routes = append(routes, coverage.NewHTTP(coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)), a.Pool, nil).Routes()...)
+	routes = append(routes, oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).Routes()...)
+	routes = append(routes, coverage.NewHTTP(coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)), a.Pool, a.cfg.Logger).Routes()...)
 	return routes
 }

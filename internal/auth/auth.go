@@ -94,7 +94,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 		return nil, errors.New("auth: rate limit and burst must be positive")
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	return &Layer{pool: pool, cfg: cfg, limiter: newLimiter(cfg.RatePerSecond, cfg.Burst, time.Now),
 		policy: Policy, log: cfg.Logger, cache: newKeyCache()}, nil

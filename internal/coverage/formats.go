@@ -34,10 +34,12 @@ type HTTP struct {
 	rendered *renderedTiles
 }
 
-// NewHTTP returns the HTTP handlers over svc; pool serves geometry.
+// NewHTTP returns the HTTP handlers over svc; pool serves geometry. log
+// is the server's configured logger (so --log-format applies); nil
+// discards.
 func NewHTTP(svc *Service, pool *pgxpool.Pool, log *slog.Logger) *HTTP {
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &HTTP{svc: svc, pool: pool, log: log, tiles: newTileCache(pool), rendered: newRenderedTiles(renderedTileBytes)}
 }

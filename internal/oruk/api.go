@@ -52,10 +52,11 @@ type API struct {
 	log *slog.Logger
 }
 
-// NewAPI returns the API over the asset table.
+// NewAPI returns the API over the asset table. log is the server's
+// configured logger (so --log-format applies); nil discards.
 func NewAPI(pool *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &API{st: &store{pool: pool, assets: as}, log: log}
 }

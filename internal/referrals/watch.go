@@ -43,7 +43,7 @@ type Hub struct {
 // NewHub returns a hub; run Listen to connect it to the other servers.
 func NewHub(log *slog.Logger) *Hub {
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	return &Hub{wake: make(chan struct{}), kick: make(chan struct{}, 1), log: log}
 }

@@ -107,7 +107,7 @@ type WebhookWorker struct {
 // hub wakes it when referrals change.
 func NewWebhookWorker(pool *pgxpool.Pool, sealer *Sealer, hub *Hub, cfg WebhookConfig, log *slog.Logger) *WebhookWorker {
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	cfg = cfg.withDefaults()
 	return &WebhookWorker{pool: pool, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),

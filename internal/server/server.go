@@ -128,7 +128,7 @@ type Server struct {
 // services; call Serve to start answering.
 func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Server, error) {
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
@@ -200,6 +200,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	}
 	s.http = &http.Server{
 		Handler:           s.logHTTP(limitBodies(mux, cfg.MaxRequestBytes)),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn), // not the log package's default
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
