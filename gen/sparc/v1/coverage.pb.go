@@ -140,8 +140,14 @@ type ComputeCoverageResponse struct {
 	Summary *CoverageSummary `protobuf:"bytes,2,opt,name=summary,proto3" json:"summary,omitempty"`
 	// The walking distance used, in metres.
 	WalkingDistanceMeters float64 `protobuf:"fixed64,3,opt,name=walking_distance_meters,json=walkingDistanceMeters,proto3" json:"walking_distance_meters,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The window referrals_per_1000 covers ("YYYY-MM-DD", inclusive): the
+	// asked window widened to whole calendar months (UTC) and cut at the end
+	// of the last month that has ended. Both empty when that leaves no month
+	// (referral figures are then absent).
+	ReferralWindowStart string `protobuf:"bytes,4,opt,name=referral_window_start,json=referralWindowStart,proto3" json:"referral_window_start,omitempty"`
+	ReferralWindowEnd   string `protobuf:"bytes,5,opt,name=referral_window_end,json=referralWindowEnd,proto3" json:"referral_window_end,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ComputeCoverageResponse) Reset() {
@@ -195,6 +201,20 @@ func (x *ComputeCoverageResponse) GetWalkingDistanceMeters() float64 {
 	return 0
 }
 
+func (x *ComputeCoverageResponse) GetReferralWindowStart() string {
+	if x != nil {
+		return x.ReferralWindowStart
+	}
+	return ""
+}
+
+func (x *ComputeCoverageResponse) GetReferralWindowEnd() string {
+	if x != nil {
+		return x.ReferralWindowEnd
+	}
+	return ""
+}
+
 // Coverage of one area.
 type AreaCoverage struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -219,8 +239,10 @@ type AreaCoverage struct {
 	// within walking distance, per 1,000 residents; absent without population.
 	WeeklySessionsPer_1000 *float64 `protobuf:"fixed64,11,opt,name=weekly_sessions_per_1000,json=weeklySessionsPer1000,proto3,oneof" json:"weekly_sessions_per_1000,omitempty"`
 	WeeklyPlacesPer_1000   *float64 `protobuf:"fixed64,12,opt,name=weekly_places_per_1000,json=weeklyPlacesPer1000,proto3,oneof" json:"weekly_places_per_1000,omitempty"`
-	// Referrals per 1,000 residents. Not computed yet: referrals do not exist
-	// in SPARC yet; always absent until they do.
+	// Referrals received by the assets inside the area per 1,000 residents,
+	// over referral_window_start..referral_window_end; counts built from
+	// monthly counts with 1 to 7 withheld and the rest rounded to 5. Absent
+	// when withheld or without population.
 	ReferralsPer_1000 *float64 `protobuf:"fixed64,13,opt,name=referrals_per_1000,json=referralsPer1000,proto3,oneof" json:"referrals_per_1000,omitempty"`
 	// 0 to 100: the share of requested categories whose nearest asset is
 	// within the walking distance of the reference point.
@@ -703,11 +725,13 @@ const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"window_end\x18\x06 \x01(\tR\twindowEnd\x12;\n" +
 	"\x17walking_distance_meters\x18\a \x01(\x01H\x00R\x15walkingDistanceMeters\x88\x01\x01\x12!\n" +
 	"\fsummary_only\x18\b \x01(\bR\vsummaryOnlyB\x1a\n" +
-	"\x18_walking_distance_meters\"\xb4\x01\n" +
+	"\x18_walking_distance_meters\"\x98\x02\n" +
 	"\x17ComputeCoverageResponse\x12,\n" +
 	"\x05areas\x18\x01 \x03(\v2\x16.sparc.v1.AreaCoverageR\x05areas\x123\n" +
 	"\asummary\x18\x02 \x01(\v2\x19.sparc.v1.CoverageSummaryR\asummary\x126\n" +
-	"\x17walking_distance_meters\x18\x03 \x01(\x01R\x15walkingDistanceMeters\"\x8c\x06\n" +
+	"\x17walking_distance_meters\x18\x03 \x01(\x01R\x15walkingDistanceMeters\x122\n" +
+	"\x15referral_window_start\x18\x04 \x01(\tR\x13referralWindowStart\x12.\n" +
+	"\x13referral_window_end\x18\x05 \x01(\tR\x11referralWindowEnd\"\x8c\x06\n" +
 	"\fAreaCoverage\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +

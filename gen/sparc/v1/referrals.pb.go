@@ -1942,7 +1942,13 @@ type ReferralStats struct {
 	Ons4Change    []*MeanChange `protobuf:"bytes,5,rep,name=ons4_change,json=ons4Change,proto3" json:"ons4_change,omitempty"`
 	SwemwbsChange *MeanChange   `protobuf:"bytes,6,opt,name=swemwbs_change,json=swemwbsChange,proto3" json:"swemwbs_change,omitempty"`
 	// Whether small-number suppression was applied.
-	Suppressed    bool `protobuf:"varint,7,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	Suppressed bool `protobuf:"varint,7,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	// The window the figures cover (end exclusive). Suppressed views cover
+	// whole calendar months in UTC that have ended: the asked window widened
+	// to month boundaries and cut at the start of the current month (see
+	// docs/security.md, "Disclosure control").
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2024,6 +2030,20 @@ func (x *ReferralStats) GetSuppressed() bool {
 		return x.Suppressed
 	}
 	return false
+}
+
+func (x *ReferralStats) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ReferralStats) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
 }
 
 var File_sparc_v1_referrals_proto protoreflect.FileDescriptor
@@ -2178,7 +2198,7 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x01n\x18\x02 \x01(\v2\x13.sparc.v1.StatCountR\x01n\x12\x1e\n" +
 	"\n" +
 	"suppressed\x18\x03 \x01(\bR\n" +
-	"suppressed\"\xe5\x03\n" +
+	"suppressed\"\xd7\x04\n" +
 	"\rReferralStats\x12B\n" +
 	"\tby_status\x18\x01 \x03(\v2%.sparc.v1.ReferralStats.ByStatusEntryR\bbyStatus\x12)\n" +
 	"\x05total\x18\x02 \x01(\v2\x13.sparc.v1.StatCountR\x05total\x129\n" +
@@ -2189,7 +2209,10 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x0eswemwbs_change\x18\x06 \x01(\v2\x14.sparc.v1.MeanChangeR\rswemwbsChange\x12\x1e\n" +
 	"\n" +
 	"suppressed\x18\a \x01(\bR\n" +
-	"suppressed\x1aP\n" +
+	"suppressed\x129\n" +
+	"\n" +
+	"start_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x1aP\n" +
 	"\rByStatusEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
 	"\x05value\x18\x02 \x01(\v2\x13.sparc.v1.StatCountR\x05value:\x028\x01*\x9a\x01\n" +
@@ -2325,32 +2348,34 @@ var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	24, // 40: sparc.v1.ReferralStats.total:type_name -> sparc.v1.StatCount
 	25, // 41: sparc.v1.ReferralStats.ons4_change:type_name -> sparc.v1.MeanChange
 	25, // 42: sparc.v1.ReferralStats.swemwbs_change:type_name -> sparc.v1.MeanChange
-	24, // 43: sparc.v1.ReferralStats.ByStatusEntry.value:type_name -> sparc.v1.StatCount
-	7,  // 44: sparc.v1.PersonService.CreatePerson:input_type -> sparc.v1.CreatePersonRequest
-	8,  // 45: sparc.v1.PersonService.GetPerson:input_type -> sparc.v1.GetPersonRequest
-	9,  // 46: sparc.v1.PersonService.UpdatePerson:input_type -> sparc.v1.UpdatePersonRequest
-	15, // 47: sparc.v1.ReferralService.CreateReferral:input_type -> sparc.v1.CreateReferralRequest
-	16, // 48: sparc.v1.ReferralService.GetReferral:input_type -> sparc.v1.GetReferralRequest
-	17, // 49: sparc.v1.ReferralService.ListReferrals:input_type -> sparc.v1.ListReferralsRequest
-	19, // 50: sparc.v1.ReferralService.TransitionReferral:input_type -> sparc.v1.TransitionReferralRequest
-	20, // 51: sparc.v1.ReferralService.RecordOutcome:input_type -> sparc.v1.RecordOutcomeRequest
-	21, // 52: sparc.v1.ReferralService.WatchReferrals:input_type -> sparc.v1.WatchReferralsRequest
-	23, // 53: sparc.v1.ReferralService.GetReferralStats:input_type -> sparc.v1.GetReferralStatsRequest
-	6,  // 54: sparc.v1.PersonService.CreatePerson:output_type -> sparc.v1.Person
-	6,  // 55: sparc.v1.PersonService.GetPerson:output_type -> sparc.v1.Person
-	6,  // 56: sparc.v1.PersonService.UpdatePerson:output_type -> sparc.v1.Person
-	14, // 57: sparc.v1.ReferralService.CreateReferral:output_type -> sparc.v1.Referral
-	14, // 58: sparc.v1.ReferralService.GetReferral:output_type -> sparc.v1.Referral
-	18, // 59: sparc.v1.ReferralService.ListReferrals:output_type -> sparc.v1.ListReferralsResponse
-	14, // 60: sparc.v1.ReferralService.TransitionReferral:output_type -> sparc.v1.Referral
-	14, // 61: sparc.v1.ReferralService.RecordOutcome:output_type -> sparc.v1.Referral
-	22, // 62: sparc.v1.ReferralService.WatchReferrals:output_type -> sparc.v1.ReferralChange
-	26, // 63: sparc.v1.ReferralService.GetReferralStats:output_type -> sparc.v1.ReferralStats
-	54, // [54:64] is the sub-list for method output_type
-	44, // [44:54] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	28, // 43: sparc.v1.ReferralStats.start_time:type_name -> google.protobuf.Timestamp
+	28, // 44: sparc.v1.ReferralStats.end_time:type_name -> google.protobuf.Timestamp
+	24, // 45: sparc.v1.ReferralStats.ByStatusEntry.value:type_name -> sparc.v1.StatCount
+	7,  // 46: sparc.v1.PersonService.CreatePerson:input_type -> sparc.v1.CreatePersonRequest
+	8,  // 47: sparc.v1.PersonService.GetPerson:input_type -> sparc.v1.GetPersonRequest
+	9,  // 48: sparc.v1.PersonService.UpdatePerson:input_type -> sparc.v1.UpdatePersonRequest
+	15, // 49: sparc.v1.ReferralService.CreateReferral:input_type -> sparc.v1.CreateReferralRequest
+	16, // 50: sparc.v1.ReferralService.GetReferral:input_type -> sparc.v1.GetReferralRequest
+	17, // 51: sparc.v1.ReferralService.ListReferrals:input_type -> sparc.v1.ListReferralsRequest
+	19, // 52: sparc.v1.ReferralService.TransitionReferral:input_type -> sparc.v1.TransitionReferralRequest
+	20, // 53: sparc.v1.ReferralService.RecordOutcome:input_type -> sparc.v1.RecordOutcomeRequest
+	21, // 54: sparc.v1.ReferralService.WatchReferrals:input_type -> sparc.v1.WatchReferralsRequest
+	23, // 55: sparc.v1.ReferralService.GetReferralStats:input_type -> sparc.v1.GetReferralStatsRequest
+	6,  // 56: sparc.v1.PersonService.CreatePerson:output_type -> sparc.v1.Person
+	6,  // 57: sparc.v1.PersonService.GetPerson:output_type -> sparc.v1.Person
+	6,  // 58: sparc.v1.PersonService.UpdatePerson:output_type -> sparc.v1.Person
+	14, // 59: sparc.v1.ReferralService.CreateReferral:output_type -> sparc.v1.Referral
+	14, // 60: sparc.v1.ReferralService.GetReferral:output_type -> sparc.v1.Referral
+	18, // 61: sparc.v1.ReferralService.ListReferrals:output_type -> sparc.v1.ListReferralsResponse
+	14, // 62: sparc.v1.ReferralService.TransitionReferral:output_type -> sparc.v1.Referral
+	14, // 63: sparc.v1.ReferralService.RecordOutcome:output_type -> sparc.v1.Referral
+	22, // 64: sparc.v1.ReferralService.WatchReferrals:output_type -> sparc.v1.ReferralChange
+	26, // 65: sparc.v1.ReferralService.GetReferralStats:output_type -> sparc.v1.ReferralStats
+	56, // [56:66] is the sub-list for method output_type
+	46, // [46:56] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_referrals_proto_init() }
