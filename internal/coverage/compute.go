@@ -25,6 +25,9 @@ type Result struct {
 	Areas   []*area // in code order
 	Summary Summary
 	Timings Timings
+	// The window referral figures cover, [from, to) in whole months; zero
+	// when there are none.
+	ReferralsFrom, ReferralsTo time.Time
 }
 
 // Timings say where a computation spent its time (for benchmarks and

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -150,21 +151,31 @@ func checkComparison(t *testing.T, name string, got, want *sparcv1.QuintileCompa
 	}
 }
 
-// referralCounts supplies fixed counts, to pin the suppression rule on
-// exact numbers; internal/referrals tests the real counts end to end.
-type referralCounts map[string]int64
+// referralCounts supplies fixed monthly counts, to pin the disclosure
+// rule on exact numbers, and records the window it was asked for;
+// internal/referrals tests the real counts end to end.
+type referralCounts struct {
+	monthly  map[string][]int64
+	from, to time.Time
+}
 
-func (r referralCounts) ReferralsByArea(_ context.Context, codes []string, _, _ string) (map[string]int64, error) {
-	return r, nil
+func (r *referralCounts) ReferralsByArea(_ context.Context, codes []string, from, to time.Time) (map[string][]int64, error) {
+	r.from, r.to = from, to
+	return r.monthly, nil
 }
 
 func TestReferralDemandIsPerThousandWithSmallNumbersSuppressed(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	equityAreas(t, env)
-	counts := referralCounts{"T0000": 12, "T0001": 4, "T0002": 1, "T0003": 0, "T0004": 7, "T0005": 8, "T0006": 13}
+	counts := &referralCounts{monthly: map[string][]int64{"T0000": {12}, "T0001": {4}, "T0002": {1}, "T0003": nil, "T0004": {7},
+		"T0005": {8}, "T0006": {13},
+		// Over several months each month is a released cell and the
+		// figure their sum, a withheld month counting as 4: 4+10 → 15,
+		// 4+4 → 10, 10+10+15 → 35.
+		"T0007": {3, 12}, "T0008": {1, 2}, "T0009": {12, 8, 13}}}
 	svc := coverage.NewService(env.App.Coverage, counts)
-	q, err := coverage.ParseRequest(&sparcv1.ComputeCoverageRequest{Kind: "test_lsoa"})
+	q, err := coverage.ParseRequest(&sparcv1.ComputeCoverageRequest{Kind: "test_lsoa", WindowStart: "2025-03-10", WindowEnd: "2025-04-02"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,20 +183,49 @@ func TestReferralDemandIsPerThousandWithSmallNumbersSuppressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp := res.Proto()
 	got := map[string]*float64{}
-	for _, a := range res.Proto().GetAreas() {
+	for _, a := range resp.GetAreas() {
 		got[a.GetCode()] = a.ReferralsPer_1000
 	}
 	// 1,000 residents each: counts of 1 to 7 are withheld, others rounded
 	// to the nearest 5 (12 → 10, 8 → 10, 13 → 15); 0 is published as 0.
 	for code, want := range map[string]*float64{"T0000": proto.Float64(10), "T0001": nil, "T0002": nil, "T0003": proto.Float64(0),
-		"T0004": nil, "T0005": proto.Float64(10), "T0006": proto.Float64(15)} {
+		"T0004": nil, "T0005": proto.Float64(10), "T0006": proto.Float64(15),
+		"T0007": proto.Float64(15), "T0008": proto.Float64(10), "T0009": proto.Float64(35)} {
 		switch g := got[code]; {
 		case (g == nil) != (want == nil):
 			t.Errorf("%s: referrals_per_1000 = %v, want %v", code, g, want)
 		case g != nil && *g != *want:
 			t.Errorf("%s: referrals_per_1000 = %v, want %v", code, *g, *want)
 		}
+	}
+	// The window is widened to whole months and said so.
+	if from, to := counts.from.Format(time.RFC3339), counts.to.Format(time.RFC3339); from != "2025-03-01T00:00:00Z" || to != "2025-05-01T00:00:00Z" {
+		t.Errorf("referral counts asked for [%s, %s), want March and April 2025", from, to)
+	}
+	if resp.GetReferralWindowStart() != "2025-03-01" || resp.GetReferralWindowEnd() != "2025-04-30" {
+		t.Errorf("referral window %q..%q, want 2025-03-01..2025-04-30", resp.GetReferralWindowStart(), resp.GetReferralWindowEnd())
+	}
+
+	// A window inside the current month holds no month that has ended: no
+	// referral figures at all, whatever the counts.
+	today := time.Now().UTC().Format(time.DateOnly)
+	q, err = coverage.ParseRequest(&sparcv1.ComputeCoverageRequest{Kind: "test_lsoa", WindowStart: today, WindowEnd: today})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err = svc.Compute(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	resp = res.Proto()
+	for _, a := range resp.GetAreas() {
+		if a.ReferralsPer_1000 != nil {
+			t.Errorf("%s: referrals_per_1000 = %v for today, want absent", a.GetCode(), *a.ReferralsPer_1000)
+		}
+	}
+	if resp.GetReferralWindowStart() != "" || resp.GetReferralWindowEnd() != "" {
+		t.Errorf("referral window for today %q..%q, want none", resp.GetReferralWindowStart(), resp.GetReferralWindowEnd())
 	}
 }
 

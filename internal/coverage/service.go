@@ -10,30 +10,51 @@ package coverage
 
 import (
 	"context"
+	"time"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/disclosure"
 )
 
 // ReferralDemand supplies referral-demand figures: the referrals store
 // implements it (counting each referral in the area holding its asset) and
-// each area gets referrals_per_1000, small numbers suppressed.
+// each area gets referrals_per_1000 under the disclosure rule.
 type ReferralDemand interface {
-	// ReferralsByArea counts referrals per area (by code) made in the
-	// window ("YYYY-MM-DD", "" for open).
-	ReferralsByArea(ctx context.Context, codes []string, windowStart, windowEnd string) (map[string]int64, error)
+	// ReferralsByArea counts referrals per area (by code) made in
+	// [from, to), one count per calendar month (UTC) that has any.
+	ReferralsByArea(ctx context.Context, codes []string, from, to time.Time) (map[string][]int64, error)
 }
 
-// suppress returns the referral rate to publish under SPARC's small-number
-// rule for aggregates leaving the referring organisation (as referral
-// statistics): counts of 1 to 7 are withheld (nil), others are rounded to
-// the nearest 5 before the rate is computed. Nil too when the population
-// is unknown.
-func suppress(count, population int64) *float64 {
-	if count > 0 && count <= 7 {
+// referralWindow is the window referral figures cover for q: its session
+// window (open ends: from 1970 to now) widened to whole calendar months
+// and cut at the start of the current month (disclosure.Months). Coverage
+// is open data, so the map cannot show the day a referral arrives.
+func referralWindow(q Query, now time.Time) (from, to time.Time, ok bool) {
+	from, to = time.Unix(0, 0).UTC(), now
+	if q.WindowStart != "" {
+		from, _ = time.Parse(time.DateOnly, q.WindowStart) // checked by ParseRequest
+	}
+	if q.WindowEnd != "" {
+		end, _ := time.Parse(time.DateOnly, q.WindowEnd)
+		to = end.AddDate(0, 0, 1)
+	}
+	return disclosure.Months(from, to, now)
+}
+
+// demandRate is the referral rate to publish: each month's count is a
+// released cell (1 to 7 withheld, the rest rounded to 5) and the window's
+// count their disclosure.Sum, so overlapping windows cannot be differenced
+// into a withheld month. Nil when withheld or the population is unknown.
+func demandRate(monthly []int64, population int64) *float64 {
+	cells := make([]disclosure.Cell, len(monthly))
+	for i, n := range monthly {
+		cells[i] = disclosure.Count(n)
+	}
+	c := disclosure.Sum(cells...)
+	if c.Withheld {
 		return nil
 	}
-	rounded := (count + 2) / 5 * 5
-	return rate(float64(rounded), population)
+	return rate(float64(c.Value), population)
 }
 
 // Service implements sparcv1.CoverageServiceServer.
@@ -55,18 +76,24 @@ func (s *Service) Compute(ctx context.Context, q Query) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.referrals != nil {
-		codes := make([]string, len(res.Areas))
-		for i, a := range res.Areas {
-			codes[i] = a.Code
-		}
-		counts, err := s.referrals.ReferralsByArea(ctx, codes, q.WindowStart, q.WindowEnd)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range res.Areas {
-			a.Referrals = suppress(counts[a.Code], a.Population)
-		}
+	if s.referrals == nil {
+		return res, nil
+	}
+	from, to, ok := referralWindow(q, time.Now())
+	if !ok {
+		return res, nil // no whole month has ended in the window: no figures
+	}
+	res.ReferralsFrom, res.ReferralsTo = from, to
+	codes := make([]string, len(res.Areas))
+	for i, a := range res.Areas {
+		codes[i] = a.Code
+	}
+	counts, err := s.referrals.ReferralsByArea(ctx, codes, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range res.Areas {
+		a.Referrals = demandRate(counts[a.Code], a.Population)
 	}
 	return res, nil
 }
@@ -87,6 +114,10 @@ func (s *Service) ComputeCoverage(ctx context.Context, req *sparcv1.ComputeCover
 // Proto converts the result to its API form.
 func (r *Result) Proto() *sparcv1.ComputeCoverageResponse {
 	out := &sparcv1.ComputeCoverageResponse{WalkingDistanceMeters: r.Query.WalkMeters, Summary: r.Summary.proto()}
+	if !r.ReferralsTo.IsZero() {
+		out.ReferralWindowStart = r.ReferralsFrom.Format(time.DateOnly)
+		out.ReferralWindowEnd = r.ReferralsTo.AddDate(0, 0, -1).Format(time.DateOnly) // inclusive, as the request's
+	}
 	if r.Query.SummaryOnly {
 		return out
 	}

@@ -76,8 +76,14 @@ func statsWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 	}
+	// Figures for other organisations cover months that have ended: the
+	// world happened in March 2025.
+	backdate(t, w, statsMonth)
 	return w
 }
+
+// statsMonth is when statsWorld's referrals were made.
+var statsMonth = time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
 
 func TestStatsAreExactForTheReferrerAndSuppressedForEveryoneElse(t *testing.T) {
 	t.Parallel()
@@ -129,13 +135,13 @@ func TestStatsAreExactForTheReferrerAndSuppressedForEveryoneElse(t *testing.T) {
 		}
 	}
 
-	// The period filter: nothing was created before yesterday.
-	old, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{EndTime: timestamppb.New(time.Now().Add(-24 * time.Hour))})
+	// The period filter: nothing was created before March 2025.
+	old, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{EndTime: timestamppb.New(statsMonth.Add(-time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if old.GetTotal().GetValue() != 0 || len(old.GetByStatus()) != 0 {
-		t.Errorf("stats for before yesterday: %v", old)
+		t.Errorf("stats for before March 2025: %v", old)
 	}
 	if _, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{StartTime: timestamppb.Now(),
 		EndTime: timestamppb.New(time.Now().Add(-time.Hour))}); status.Code(err) != codes.InvalidArgument {
