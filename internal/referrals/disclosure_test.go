@@ -149,7 +149,9 @@ func TestStatsTotalsCannotBeDifferencedIntoAWithheldCell(t *testing.T) {
 	if bs["requested"].GetValue() != 10 || bs["accepted"].GetValue() != 10 || !bs["cancelled"].GetSuppressed() {
 		t.Fatalf("May 2025: %v", may)
 	}
-	cell := func(c *sparcv1.StatCount) disclosure.Cell { return disclosure.Cell{Value: c.GetValue(), Withheld: c.GetSuppressed()} }
+	cell := func(c *sparcv1.StatCount) disclosure.Cell {
+		return disclosure.Cell{Value: c.GetValue(), Withheld: c.GetSuppressed()}
+	}
 	want := disclosure.Sum(cell(bs["requested"]), cell(bs["accepted"]), cell(bs["cancelled"]))
 	if got := cell(may.GetTotal()); got != want || got == disclosure.Count(17) {
 		t.Errorf("May's total %+v; want %+v, made from the parts shown (not the exact 17 rounded: %+v)", got, want, disclosure.Count(17))
