@@ -50,22 +50,24 @@ func Count(n int64) Cell {
 	return Cell{Value: round5(n)}
 }
 
-// Sum releases a figure made of released cells (their sum): withheld cells
-// count as 4; if any was withheld and the sum is 7 or less it is withheld,
-// otherwise rounded to 5. It reads nothing but the cells, so it tells
+// Sum releases a figure made of released cells (their sum): withheld
+// cells count as 4; a sum of withheld cells only (and zeros) is withheld,
+// as is one that used a withheld cell and comes to 7 or less; anything
+// else is rounded to 5. It reads nothing but the cells, so it tells
 // nothing that they do not.
 func Sum(cells ...Cell) Cell {
 	var v int64
-	withheld := false
+	withheld, shown := false, false
 	for _, c := range cells {
 		if c.Withheld {
 			withheld = true
 			v += withheldValue
 		} else {
+			shown = shown || c.Value > 0
 			v += c.Value
 		}
 	}
-	if withheld && v <= maxWithheld {
+	if withheld && (!shown || v <= maxWithheld) {
 		return Cell{Withheld: true}
 	}
 	return Cell{Value: round5(v)}

@@ -163,6 +163,7 @@ func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
 		t.Errorf("ONS4 life satisfaction change %v, want 3", got)
 	}
 	// Anyone else gets them suppressed: 2 referrals is a small number.
+	backdate(t, w, statsMonth) // others see months that have ended
 	other, err := w.analyst.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: w.lwOrg})
 	if err != nil {
 		t.Fatal(err)
