@@ -1751,7 +1751,10 @@ type GetReferralStatsRequest struct {
 	// The referring organisation; empty for the caller's own.
 	OrganisationId string `protobuf:"bytes,1,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
 	// Or an area code (see AreaService): referrals to assets inside it.
-	AreaCode      string                 `protobuf:"bytes,2,opt,name=area_code,json=areaCode,proto3" json:"area_code,omitempty"`
+	AreaCode string `protobuf:"bytes,2,opt,name=area_code,json=areaCode,proto3" json:"area_code,omitempty"`
+	// Referrals created in [start_time, end_time); open ends by default.
+	// Suppressed views widen it to whole calendar months that have ended
+	// (the response says which).
 	StartTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	EndTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
