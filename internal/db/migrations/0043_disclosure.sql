@@ -6,16 +6,10 @@
 -- asked, so the answer for a window of months that have ended never
 -- changes afterwards: polling it cannot time a status change.
 
--- The status a referral had just before p_at: its last timeline entry
--- before then (the creation entry when even that came later, as
--- created_at is the transaction's start and the entry's time the clock's).
-CREATE FUNCTION sparc_referral_status_at(p_referral uuid, p_at timestamptz) RETURNS text
-LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
-    SELECT e.to_status FROM referral_events e
-    WHERE e.referral_id = p_referral AND (e.time < p_at OR e.from_status = '')
-    ORDER BY e.id DESC LIMIT 1
-$$;
-REVOKE ALL ON FUNCTION sparc_referral_status_at(uuid, timestamptz) FROM PUBLIC;
+-- A referral's status as it stood just before p_to is its last timeline
+-- entry before then (the creation entry when even that came later, as
+-- created_at is the transaction's start and the entry's time the clock's):
+-- the LATERAL subqueries below, one index probe per referral.
 
 -- Per month of creation and status (as at p_to): counts, and per month the
 -- medians and mean changes over what had happened by p_to.
@@ -26,7 +20,7 @@ RETURNS TABLE (month timestamptz, status text, n bigint, median_accept_days doub
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     WITH r AS (
         SELECT date_trunc('month', rf.created_at, 'UTC') AS month,
-               coalesce(sparc_referral_status_at(rf.id, p_to), rf.status) AS status_then,
+               coalesce(st.to_status, rf.status) AS status_then,
                rf.requested_at,
                CASE WHEN rf.accepted_at < p_to THEN rf.accepted_at END AS accepted_at,
                CASE WHEN rf.first_attended_at < p_to THEN rf.first_attended_at END AS first_attended_at,
@@ -35,6 +29,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
                CASE WHEN rf.followup_at < p_to AND rf.followup_swemwbs IS NOT NULL THEN rf.baseline_swemwbs END AS baseline_swemwbs,
                CASE WHEN rf.followup_at < p_to THEN rf.followup_swemwbs END AS followup_swemwbs
         FROM referrals rf
+        LEFT JOIN LATERAL (
+            SELECT e.to_status FROM referral_events e
+            WHERE e.referral_id = rf.id AND (e.time < p_to OR e.from_status = '')
+            ORDER BY e.id DESC LIMIT 1) st ON true
         WHERE (p_org IS NULL OR rf.referring_org = p_org)
           AND (p_area IS NULL OR EXISTS (
                 SELECT 1 FROM assets a JOIN areas ar ON ar.code = p_area
@@ -44,7 +42,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT * FROM r WHERE r.status_then <> 'entered_in_error'
     ), by_status AS (
         SELECT k.month, k.status_then AS status, count(*) AS n FROM kept k GROUP BY k.month, k.status_then
-    ), overall AS (
+    ), overall AS MATERIALIZED ( -- once: the join below may loop over it
         SELECT k.month,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM k.accepted_at - k.requested_at) / 86400)
               FILTER (WHERE k.accepted_at IS NOT NULL AND k.requested_at IS NOT NULL) AS acc,
@@ -74,9 +72,13 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     FROM referrals r
     JOIN assets a ON a.id = r.asset_id
     JOIN areas ar ON ST_Intersects(ar.geom, a.location::geometry)
+    LEFT JOIN LATERAL (
+        SELECT e.to_status FROM referral_events e
+        WHERE e.referral_id = r.id AND (e.time < p_to OR e.from_status = '')
+        ORDER BY e.id DESC LIMIT 1) st ON true
     WHERE ar.code = ANY(p_codes)
       AND r.created_at >= p_from AND r.created_at < p_to
-      AND coalesce(sparc_referral_status_at(r.id, p_to), r.status) NOT IN ('draft', 'entered_in_error')
+      AND coalesce(st.to_status, r.status) NOT IN ('draft', 'entered_in_error')
     GROUP BY 1, 2
 $$;
 REVOKE ALL ON FUNCTION sparc_referrals_by_area_monthly(text[], timestamptz, timestamptz) FROM PUBLIC;
