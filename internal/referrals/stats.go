@@ -156,8 +156,8 @@ func exactStats(ctx context.Context, tx pgx.Tx, org *uuid.UUID, from, to time.Ti
 type monthFigures struct {
 	byStatus     map[string]disclosure.Cell
 	total        disclosure.Cell
-	n            int64    // referrals of the month: medians need 8 or more
 	acc, att     *float64 // medians
+	accN, attN   disclosure.Cell
 	ons4         []*float64
 	ons4N, swemN disclosure.Cell
 	swem         *float64
@@ -167,13 +167,14 @@ type monthFigures struct {
 // (disclosure package): per month of creation, each status count is a
 // released cell; the month's total, each status over the window and the
 // window's total are sums of released cells. A median or mean of a month
-// is shown only when 8 or more contribute; over several months the shown
-// ones are averaged, weighted by their released counts. So every figure
+// is used only when 8 or more contribute (a median of a handful of people
+// is one of them); over several months the used ones are averaged,
+// weighted by their released contributor counts. So every figure
 // is computed from released monthly figures, and nothing subtracts to a
 // withheld one.
 func released(ctx context.Context, tx pgx.Tx, org *uuid.UUID, area *string, from, to time.Time) (*sparcv1.ReferralStats, error) {
-	rows, err := tx.Query(ctx, `SELECT month, status, n, median_accept_days, median_attend_days, ons4_change, ons4_n,
-		swemwbs_change, swemwbs_n FROM sparc_referral_stats_monthly($1, $2, $3, $4)`, org, area, from, to)
+	rows, err := tx.Query(ctx, `SELECT month, status, n, median_accept_days, accept_n, median_attend_days, attend_n,
+		ons4_change, ons4_n, swemwbs_change, swemwbs_n FROM sparc_referral_stats_monthly($1, $2, $3, $4)`, org, area, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -183,21 +184,21 @@ func released(ctx context.Context, tx pgx.Tx, org *uuid.UUID, area *string, from
 	for rows.Next() {
 		var month time.Time
 		var st string
-		var n, ons4N, swemN int64
+		var n, accN, attN, ons4N, swemN int64
 		var acc, att, swem *float64
 		var ons4 []*float64
-		if err := rows.Scan(&month, &st, &n, &acc, &att, &ons4, &ons4N, &swem, &swemN); err != nil {
+		if err := rows.Scan(&month, &st, &n, &acc, &accN, &att, &attN, &ons4, &ons4N, &swem, &swemN); err != nil {
 			return nil, err
 		}
 		m := byMonth[month]
 		if m == nil {
 			m = &monthFigures{byStatus: map[string]disclosure.Cell{}, acc: acc, att: att, ons4: ons4, swem: swem,
+				accN: disclosure.Count(accN), attN: disclosure.Count(attN),
 				ons4N: disclosure.Count(ons4N), swemN: disclosure.Count(swemN)}
 			byMonth[month] = m
 			months = append(months, m)
 		}
 		m.byStatus[st] = disclosure.Count(n)
-		m.n += n
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -217,10 +218,8 @@ func released(ctx context.Context, tx pgx.Tx, org *uuid.UUID, area *string, from
 		totals = append(totals, m.total)
 		ons4Ns = append(ons4Ns, m.ons4N)
 		swemNs = append(swemNs, m.swemN)
-		if m.n > 7 { // a median of a handful of people is one of them
-			acc.add(m.acc, m.total)
-			att.add(m.att, m.total)
-		}
+		acc.add(m.acc, m.accN)
+		att.add(m.att, m.attN)
 		for i := range min(len(m.ons4), 4) {
 			ons4[i].add(m.ons4[i], m.ons4N)
 		}

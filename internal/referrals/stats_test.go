@@ -133,6 +133,10 @@ func TestStatsAreExactForTheReferrerAndSuppressedForEveryoneElse(t *testing.T) {
 		if m := s.GetSwemwbsChange(); !m.GetSuppressed() || m.GetMean() != 0 || !m.GetN().GetSuppressed() {
 			t.Errorf("%s: SWEMWBS %v, want withheld", who, m)
 		}
+		// 4 acceptances: their median would be one of them.
+		if own.GetMedianDaysToAcceptance() <= 0 || s.GetMedianDaysToAcceptance() != 0 {
+			t.Errorf("%s: median days to acceptance %v (own %v), want withheld over 4", who, s.GetMedianDaysToAcceptance(), own.GetMedianDaysToAcceptance())
+		}
 	}
 
 	// The period filter: nothing was created before March 2025.

@@ -12,10 +12,11 @@
 -- the LATERAL subqueries below, one index probe per referral.
 
 -- Per month of creation and status (as at p_to): counts, and per month the
--- medians and mean changes over what had happened by p_to.
+-- medians and mean changes, with how many each is over, of what had
+-- happened by p_to.
 CREATE FUNCTION sparc_referral_stats_monthly(p_org uuid, p_area text, p_from timestamptz, p_to timestamptz)
-RETURNS TABLE (month timestamptz, status text, n bigint, median_accept_days double precision,
-               median_attend_days double precision, ons4_change double precision[], ons4_n bigint,
+RETURNS TABLE (month timestamptz, status text, n bigint, median_accept_days double precision, accept_n bigint,
+               median_attend_days double precision, attend_n bigint, ons4_change double precision[], ons4_n bigint,
                swemwbs_change double precision, swemwbs_n bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     WITH r AS (
@@ -46,8 +47,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT k.month,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM k.accepted_at - k.requested_at) / 86400)
               FILTER (WHERE k.accepted_at IS NOT NULL AND k.requested_at IS NOT NULL) AS acc,
+          count(*) FILTER (WHERE k.accepted_at IS NOT NULL AND k.requested_at IS NOT NULL) AS acc_n,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM k.first_attended_at - k.requested_at) / 86400)
               FILTER (WHERE k.first_attended_at IS NOT NULL AND k.requested_at IS NOT NULL) AS att,
+          count(*) FILTER (WHERE k.first_attended_at IS NOT NULL AND k.requested_at IS NOT NULL) AS att_n,
           ARRAY[avg(k.followup_ons4[1] - k.baseline_ons4[1]), avg(k.followup_ons4[2] - k.baseline_ons4[2]),
                 avg(k.followup_ons4[3] - k.baseline_ons4[3]), avg(k.followup_ons4[4] - k.baseline_ons4[4])]::double precision[] AS ons4,
           count(*) FILTER (WHERE k.followup_ons4 IS NOT NULL AND k.baseline_ons4 IS NOT NULL) AS ons4_n,
@@ -55,7 +58,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
           count(*) FILTER (WHERE k.followup_swemwbs IS NOT NULL AND k.baseline_swemwbs IS NOT NULL) AS swem_n
         FROM kept k GROUP BY k.month
     )
-    SELECT o.month, b.status, b.n, o.acc, o.att, o.ons4, o.ons4_n, o.swem, o.swem_n
+    SELECT o.month, b.status, b.n, o.acc, o.acc_n, o.att, o.att_n, o.ons4, o.ons4_n, o.swem, o.swem_n
     FROM overall o JOIN by_status b ON b.month = o.month
     ORDER BY o.month, b.status
 $$;
