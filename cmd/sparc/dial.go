@@ -8,8 +8,10 @@ import (
 	"os"
 	"strings"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // transportFlags say how to secure the connection to sparcd.
@@ -34,7 +36,7 @@ func (f *transportFlags) register(fs *flag.FlagSet) {
 // else it must be asked for with --insecure, so an API key or personal
 // data never crosses a network readable by mistake.
 func (f transportFlags) transport(addr string) (credentials.TransportCredentials, error) {
-	wantTLS := f.tls || f.ca != "" || f.cert != "" || f.certKey != ""
+	wantTLS := f.wantTLS()
 	switch {
 	case f.insecure && wantTLS:
 		return nil, usagef("--insecure cannot be combined with --tls, --ca, --cert or --cert-key")
@@ -64,6 +66,28 @@ func (f transportFlags) transport(addr string) (credentials.TransportCredentials
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return credentials.NewTLS(cfg), nil
+}
+
+func (f transportFlags) wantTLS() bool {
+	return f.tls || f.ca != "" || f.cert != "" || f.certKey != ""
+}
+
+// hint suggests the flag a failed connection most likely lacked: gRPC's
+// own messages ("error reading server preface") do not say "TLS".
+func (f transportFlags) hint(err error) string {
+	if status.Code(err) != codes.Unavailable {
+		return ""
+	}
+	msg := err.Error()
+	switch {
+	case !f.wantTLS() && strings.Contains(msg, "server preface"):
+		return "the server may require TLS: add --tls, or --ca FILE for a private CA"
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return "the server speaks plaintext: drop --tls, --ca and --cert"
+	case strings.Contains(msg, "certificate required") || strings.Contains(msg, "bad certificate"):
+		return "the server requires a client certificate: add --cert FILE --cert-key FILE"
+	}
+	return ""
 }
 
 // isLocal reports whether a gRPC target is on this machine: a loopback IP,

@@ -163,6 +163,9 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 		printError(stderr, err)
+		if h := transport.hint(err); h != "" {
+			fmt.Fprintln(stderr, "  "+h)
+		}
 		return exitFailure
 	}
 	return 0

@@ -31,7 +31,7 @@ func TestCLIOverTLS(t *testing.T) {
 		t.Fatalf("--ca of another CA: exit %d\n%s", r.code, r.stderr)
 	}
 	// Plaintext (the loopback default) does not get through a TLS port.
-	if r = sparc(t, to, "orgs", "list"); r.code != exitFailure {
+	if r = sparc(t, to, "orgs", "list"); r.code != exitFailure || !strings.Contains(r.stderr, "the server may require TLS") {
 		t.Fatalf("plaintext to a TLS port: exit %d\n%s", r.code, r.stderr)
 	}
 }
@@ -50,8 +50,13 @@ func TestCLIMutualTLS(t *testing.T) {
 	if out := mustSparc(t, to, "--ca", ca.File, "--cert", client.CertFile, "--cert-key", client.KeyFile, "orgs", "list"); !strings.Contains(out, "Test admin organisation") {
 		t.Fatalf("orgs list with a client certificate:\n%s", out)
 	}
-	if r := sparc(t, to, "--ca", ca.File, "orgs", "list"); r.code != exitFailure {
+	if r := sparc(t, to, "--ca", ca.File, "orgs", "list"); r.code != exitFailure || !strings.Contains(r.stderr, "requires a client certificate") {
 		t.Fatalf("without a client certificate: exit %d\n%s", r.code, r.stderr)
+	}
+	// And TLS flags towards a plaintext server say so.
+	plain := testenv.NewServer(t)
+	if r := sparc(t, asAdmin(plain), "--ca", ca.File, "orgs", "list"); r.code != exitFailure || !strings.Contains(r.stderr, "the server speaks plaintext") {
+		t.Fatalf("TLS to a plaintext port: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
