@@ -122,6 +122,11 @@ func (f *tlsFiles) parse(c [3][]byte) (*tlsState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate %s with key %s: %w", f.files.CertFile, f.files.KeyFile, err)
 	}
+	if cert.Leaf == nil { // only under GODEBUG=x509keypairleaf=0
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("TLS certificate %s: %w", f.files.CertFile, err)
+		}
+	}
 	st := &tlsState{cert: &cert}
 	if f.files.ClientCAFile != "" {
 		st.clientCAs = x509.NewCertPool()

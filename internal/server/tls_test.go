@@ -341,3 +341,34 @@ func TestTLSConfigMistakes(t *testing.T) {
 		})
 	}
 }
+
+// The client CA file is reloaded like the certificate, so partners' CAs
+// can be rotated without a restart.
+func TestClientCAReload(t *testing.T) {
+	t.Parallel()
+	ca := testenv.NewCA(t, "Server CA")
+	cert := ca.Server(t, "sparcd")
+	oldCA, newCA := testenv.NewCA(t, "Partner CA 2025"), testenv.NewCA(t, "Partner CA 2026")
+	files := server.TLSFiles{CertFile: cert.CertFile, KeyFile: cert.KeyFile,
+		ClientCAFile: filepath.Join(t.TempDir(), "partners.pem"), ReloadInterval: time.Nanosecond}
+	replace(t, files.ClientCAFile, oldCA.File)
+	srv, _ := tlsServer(t, files)
+	oldClient, newClient := oldCA.Client(t, "old").Pair(t), newCA.Client(t, "new").Pair(t)
+
+	call := func(c tls.Certificate) error {
+		return listVocabulary(grpcTLS(t, srv.GRPCAddr(), &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{c}}))
+	}
+	if err := call(oldClient); err != nil {
+		t.Fatalf("old partner before rotation: %v", err)
+	}
+	if err := call(newClient); status.Code(err) != codes.Unavailable {
+		t.Fatalf("new partner before rotation: %v, want UNAVAILABLE", err)
+	}
+	replace(t, files.ClientCAFile, newCA.File)
+	if err := call(newClient); err != nil {
+		t.Fatalf("new partner after rotation: %v", err)
+	}
+	if err := call(oldClient); status.Code(err) != codes.Unavailable {
+		t.Fatalf("old partner after rotation: %v, want UNAVAILABLE", err)
+	}
+}
