@@ -154,8 +154,9 @@ type Env struct {
 
 // Options change the server a test gets.
 type Options struct {
-	Auth      auth.Config   // zero: a rate limit high enough not to matter
-	Retention time.Duration // zero: no purge
+	Auth      auth.Config     // zero: a rate limit high enough not to matter
+	Retention time.Duration   // zero: no purge
+	TLS       server.TLSFiles // zero: plaintext; with TLS, dial with your own credentials
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -167,7 +168,9 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	pool := AppPool(t, owner)
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}}
+	var tlsFiles server.TLSFiles
 	if len(opts) > 0 {
+		tlsFiles = opts[0].TLS
 		if opts[0].Auth.RatePerSecond > 0 {
 			cfg.Auth = opts[0].Auth
 		}
@@ -184,7 +187,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	}
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: logger,
-		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(),
+		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(), TLS: tlsFiles,
 	}, pool, a.Services())
 	if err != nil {
 		cancel()
