@@ -128,6 +128,7 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.webhooks.Disabled, "no-webhook-delivery", env("SPARC_WEBHOOK_DELIVERY", "on") == "off", "do not deliver webhooks from this server (other replicas do; env SPARC_WEBHOOK_DELIVERY=off)")
 	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", envDuration("SPARC_WEBHOOK_TIMEOUT", 10*time.Second), "bound on one webhook delivery (env SPARC_WEBHOOK_TIMEOUT)")
 	fs.DurationVar(&c.webhooks.BackoffCap, "webhook-max-backoff", envDuration("SPARC_WEBHOOK_MAX_BACKOFF", 10*time.Minute), "longest wait between retries to a failing webhook (env SPARC_WEBHOOK_MAX_BACKOFF)")
+	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", env("SPARC_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhooks reach loopback, private and link-local addresses, for development only (env SPARC_WEBHOOK_ALLOW_PRIVATE=true)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
