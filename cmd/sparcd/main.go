@@ -133,6 +133,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.tls.CertFile, "tls-cert", env("SPARC_TLS_CERT", ""), "PEM certificate chain: serve TLS on both ports; re-read when the file changes (env SPARC_TLS_CERT)")
 	fs.StringVar(&c.tls.KeyFile, "tls-key", env("SPARC_TLS_KEY", ""), "PEM private key of --tls-cert (env SPARC_TLS_KEY)")
 	fs.StringVar(&c.tls.ClientCAFile, "tls-client-ca", env("SPARC_TLS_CLIENT_CA", ""), "PEM CA certificates: require a client certificate they issued on both ports, mTLS (env SPARC_TLS_CLIENT_CA)")
+	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", env("SPARC_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhooks reach loopback, private and link-local addresses, for development only (env SPARC_WEBHOOK_ALLOW_PRIVATE=true)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -157,6 +157,9 @@ type Options struct {
 	Auth      auth.Config     // zero: a rate limit high enough not to matter
 	Retention time.Duration   // zero: no purge
 	TLS       server.TLSFiles // zero: plaintext; with TLS, dial with your own credentials
+	// WebhooksAllowPrivate lets webhooks reach loopback receivers
+	// (httptest servers); sparcd refuses them by default.
+	WebhooksAllowPrivate bool
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -175,6 +178,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 			cfg.Auth = opts[0].Auth
 		}
 		cfg.Retention = opts[0].Retention
+		cfg.Webhooks.AllowPrivate = opts[0].WebhooksAllowPrivate
 	}
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {
