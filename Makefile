@@ -14,6 +14,8 @@ PROTOC_GEN_GO        := v1.36.12
 PROTOC_GEN_GO_GRPC   := v1.6.2
 GRPC_GATEWAY_VERSION := v2.33.0
 GATEWAY_V1_VERSION   := v1.16.0
+STATICCHECK_VERSION  := v0.8.2
+STATICCHECK          := $(TOOLS)/staticcheck
 
 .PHONY: help run test bench generate lint check-generated postgis chromium tools third_party build clean
 
@@ -22,7 +24,7 @@ help:
 	@echo "make test      run every test (real PostgreSQL + PostGIS, -race)"
 	@echo "make bench     benchmark tables: service vs raw SQL"
 	@echo "make generate  regenerate gen/ from proto/"
-	@echo "make lint      buf lint, go vet, gofmt"
+	@echo "make lint      buf lint, go vet, staticcheck, gofmt, go mod tidy check"
 
 run: postgis
 	go run ./cmd/sparcd --demo
@@ -58,7 +60,13 @@ $(TOOLS)/.stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)-$(GRPC_GAT
 		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	@touch $@
 
-tools: $(TOOLS)/.stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)-$(GRPC_GATEWAY_VERSION)
+$(TOOLS)/.stamp-staticcheck-$(STATICCHECK_VERSION):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@touch $@
+
+tools: $(TOOLS)/.stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)-$(GRPC_GATEWAY_VERSION) \
+	$(TOOLS)/.stamp-staticcheck-$(STATICCHECK_VERSION)
 
 # googleapis protos (Apache 2.0) ship inside the grpc-gateway v1 Go module.
 third_party:
@@ -70,13 +78,19 @@ generate: tools third_party
 	rm -rf gen/sparc gen/openapi/sparc.swagger.json
 	$(BUF) generate
 
-check-generated: generate
-	@if [ -d .git ] && ! git diff --quiet --exit-code -- gen/ || [ -n "$$(git status --porcelain -- gen/)" ]; then \
-		echo "gen/ is out of date with proto/: run 'make generate' and commit"; git status --short -- gen/; exit 1; fi
+# Generates into a temporary directory and compares with gen/: a check
+# never rewrites the working tree.
+check-generated: tools third_party
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUF) generate -o "$$tmp" || exit 1; \
+	if ! diff -r -q "$$tmp/gen/sparc" gen/sparc || ! diff -q "$$tmp/gen/openapi/sparc.swagger.json" gen/openapi/sparc.swagger.json; then \
+		echo "gen/ is out of date with proto/: run 'make generate' and commit"; exit 1; fi
 
 lint: tools third_party
 	$(BUF) lint
 	go vet ./...
+	$(STATICCHECK) ./...
+	@go mod tidy -diff >/dev/null 2>&1 || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; go mod tidy -diff; exit 1; }
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^gen/' || true); \
 		if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 

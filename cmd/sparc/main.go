@@ -22,7 +22,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -56,7 +55,7 @@ func register(name, summary string, run func(ctx context.Context, c *cli, args [
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: sparc [--addr host:port] [--key KEY] [-o table|json] <command> [flags]")
+	fmt.Fprintln(w, "usage: sparc [--addr host:port] [--tls | --ca FILE | --insecure] [--cert FILE --cert-key FILE] [--key KEY] [-o table|json] <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -95,6 +94,8 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for the command")
 	// The key's default is read after parsing so -h never prints it.
 	fs.StringVar(&c.key, "key", "", "API key for writes and private data (env SPARC_API_KEY); reads of the directory need none")
+	var transport transportFlags
+	transport.register(fs)
 	fs.Usage = func() { usage(stderr) }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -123,12 +124,20 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sparc: -o must be table or json")
 		return 2
 	}
+	creds, err := transport.transport(c.addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "sparc:", err)
+		return exitUsage
+	}
+	if transport.insecure && c.key != "" && !isLocal(c.addr) {
+		fmt.Fprintf(stderr, "sparc: warning: sending the API key to %s in plaintext (--insecure)\n", c.addr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	dial := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithUnaryInterceptor(retryRateLimited),
 	}
 	if c.key != "" {
@@ -154,6 +163,9 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 		printError(stderr, err)
+		if h := transport.hint(err); h != "" {
+			fmt.Fprintln(stderr, "  "+h)
+		}
 		return exitFailure
 	}
 	return 0
@@ -314,9 +326,10 @@ func retryDelay(err error) (time.Duration, bool) {
 	return 0, false
 }
 
-// bearerKey sends the API key on every call. The connection is plaintext
-// (sparcd listens on loopback by default), so the key must not be used
-// across a network without TLS in front.
+// bearerKey sends the API key on every call. It does not demand transport
+// security itself because plaintext is right towards loopback (sparcd's
+// default); transportFlags.transport refuses plaintext to other hosts
+// unless --insecure says so.
 type bearerKey string
 
 func (k bearerKey) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {

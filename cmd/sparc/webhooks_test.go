@@ -26,7 +26,7 @@ import (
 // deletes the webhook.
 func TestWebhooksFromTheCommandLine(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
+	env := testenv.NewServer(t, testenv.Options{WebhooksAllowPrivate: true}) // the receiver is on 127.0.0.1
 	groupOrg := env.NewOrg(t, "Saltley walking group", "community_group")
 	lwOrg := env.NewOrg(t, "Ladywood link workers", "link_worker_service")
 	group := target{addr: env.Server.GRPCAddr(), key: env.Key(t, groupOrg, auth.RoleGroupEditor)}

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,6 +48,7 @@ type config struct {
 	dataKey            string
 	retention          time.Duration
 	webhooks           referrals.WebhookConfig
+	tls                server.TLSFiles
 }
 
 func env(key, def string) string {
@@ -128,6 +130,10 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.webhooks.Disabled, "no-webhook-delivery", env("SPARC_WEBHOOK_DELIVERY", "on") == "off", "do not deliver webhooks from this server (other replicas do; env SPARC_WEBHOOK_DELIVERY=off)")
 	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", envDuration("SPARC_WEBHOOK_TIMEOUT", 10*time.Second), "bound on one webhook delivery (env SPARC_WEBHOOK_TIMEOUT)")
 	fs.DurationVar(&c.webhooks.BackoffCap, "webhook-max-backoff", envDuration("SPARC_WEBHOOK_MAX_BACKOFF", 10*time.Minute), "longest wait between retries to a failing webhook (env SPARC_WEBHOOK_MAX_BACKOFF)")
+	fs.StringVar(&c.tls.CertFile, "tls-cert", env("SPARC_TLS_CERT", ""), "PEM certificate chain: serve TLS on both ports; re-read when the file changes (env SPARC_TLS_CERT)")
+	fs.StringVar(&c.tls.KeyFile, "tls-key", env("SPARC_TLS_KEY", ""), "PEM private key of --tls-cert (env SPARC_TLS_KEY)")
+	fs.StringVar(&c.tls.ClientCAFile, "tls-client-ca", env("SPARC_TLS_CLIENT_CA", ""), "PEM CA certificates: require a client certificate they issued on both ports, mTLS (env SPARC_TLS_CLIENT_CA)")
+	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", env("SPARC_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhooks reach loopback, private and link-local addresses, for development only (env SPARC_WEBHOOK_ALLOW_PRIVATE=true)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -258,20 +264,38 @@ func run(cfg config, log *slog.Logger) error {
 
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr,
-		ShutdownTimeout: cfg.shutdownTimeout, Logger: log, Routes: a.Routes(),
+		ShutdownTimeout: cfg.shutdownTimeout, Logger: log, Routes: a.Routes(), TLS: cfg.tls,
 	}, pool, a.Services())
 	if err != nil {
 		return err
 	}
 	a.Run(ctx)
-	log.Info("sparcd serving", "http", "http://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr())
+	scheme := tlsNote(cfg, srv, log)
+	log.Info("sparcd serving", "http", scheme+"://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr())
 	if len(demoKeys) > 0 {
 		fmt.Fprintln(os.Stderr, "\nDemo API keys (demo data only; one per role):")
 		for _, k := range demoKeys {
 			fmt.Fprintf(os.Stderr, "  %-13s %s\n", k[0], k[1])
 		}
 	}
-	fmt.Fprintf(os.Stderr, "\nSPARC is ready.\n  HTTP/JSON: http://%s  (OpenAPI: http://%s/openapi.json)\n  gRPC:      %s\n  try: curl 'http://%s/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=3000'\n\n",
-		srv.HTTPAddr(), srv.HTTPAddr(), srv.GRPCAddr(), srv.HTTPAddr())
+	fmt.Fprintf(os.Stderr, "\nSPARC is ready.\n  HTTP/JSON: %[1]s://%[2]s  (OpenAPI: %[1]s://%[2]s/openapi.json)\n  gRPC:      %[3]s\n  try: curl '%[1]s://%[2]s/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=3000'\n\n",
+		scheme, srv.HTTPAddr(), srv.GRPCAddr())
 	return srv.Serve(ctx)
+}
+
+// tlsNote returns the HTTP scheme served and warns when a port reachable
+// from other hosts serves plaintext: API keys and personal data would
+// cross the network readable.
+func tlsNote(cfg config, srv *server.Server, log *slog.Logger) string {
+	if cfg.tls.Enabled() {
+		return "https"
+	}
+	for _, addr := range []string{srv.GRPCAddr(), srv.HTTPAddr()} {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				log.Warn("serving plaintext on a non-loopback address; use --tls-cert/--tls-key or a TLS proxy on this host", "addr", addr)
+			}
+		}
+	}
+	return "http"
 }

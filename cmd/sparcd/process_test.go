@@ -56,7 +56,7 @@ type daemon struct {
 	exitErr error
 }
 
-var readyRe = regexp.MustCompile(`HTTP/JSON: http://(\S+)`)
+var readyRe = regexp.MustCompile(`HTTP/JSON: https?://(\S+)`)
 
 // startSparcd starts the binary on dataDir with free ports. When wantReady
 // is false it only starts it (for processes expected to fail).

@@ -52,19 +52,18 @@ type sessionJSON struct {
 
 // row holds scan targets for one asset.
 type row struct {
-	id                                            uuid.UUID
-	kind, status, cost                            string
-	lat, lng                                      float64
-	sessions                                      []byte
-	minAge, maxAge, capacity                      *int32
-	lastVerified                                  *time.Time
-	created, updated                              time.Time
-	version                                       int64
-	a                                             sparcv1.Asset
-	loc                                           sparcv1.Location
-	costMsg                                       sparcv1.Cost
-	contact                                       sparcv1.Contact
-	contactName, contactEmail, contactPhone, site string
+	id                       uuid.UUID
+	kind, status, cost       string
+	lat, lng                 float64
+	sessions                 []byte
+	minAge, maxAge, capacity *int32
+	lastVerified             *time.Time
+	created, updated         time.Time
+	version                  int64
+	a                        sparcv1.Asset
+	loc                      sparcv1.Location
+	costMsg                  sparcv1.Cost
+	contact                  sparcv1.Contact
 }
 
 // targets returns the scan targets of the asset columns followed by extra

@@ -43,7 +43,7 @@ func searchSeeds() []*sparcv1.SearchAssetsRequest {
 		{Latitude: f(52.4862), Longitude: f(-1.8904), RadiusMeters: f(3000)},
 		{Latitude: f(90), Longitude: f(180), RadiusMeters: f(100000)},
 		{Latitude: f(-90), Longitude: f(-180), RadiusMeters: f(1e-9)},
-		{Latitude: f(1e-7), Longitude: f(-0.0), RadiusMeters: f(5e-324)},
+		{Latitude: f(1e-7), Longitude: f(math.Copysign(0, -1)), RadiusMeters: f(5e-324)},
 		{Latitude: f(math.NaN()), Longitude: f(0), RadiusMeters: f(1)},
 		{Latitude: f(0), Longitude: f(math.Inf(1)), RadiusMeters: f(1)},
 		{Latitude: f(0), Longitude: f(0), RadiusMeters: f(100000.0001)},
@@ -280,7 +280,7 @@ func hostileAsset(r *rand.Rand) *sparcv1.Asset {
 	case 8:
 		a.LastVerifiedTime = &timestamppb.Timestamp{Seconds: []int64{-62135596800, 0, 253402300799, -62135596801}[r.IntN(4)]}
 	case 9:
-		a.Location.Latitude, a.Location.Longitude = []float64{-90, 90, 0, -0.0, 1e-300}[r.IntN(5)], []float64{-180, 180, 0, 5e-324}[r.IntN(4)]
+		a.Location.Latitude, a.Location.Longitude = []float64{-90, 90, 0, math.Copysign(0, -1), 1e-300}[r.IntN(5)], []float64{-180, 180, 0, 5e-324}[r.IntN(4)]
 	case 10:
 		a.ServiceAreaGeojson = pickS(`{"type":"Polygon","coordinates":[[[-180,-90],[180,-90],[180,90],[-180,90],[-180,-90]]]}`,
 			`{"type":"Polygon","coordinates":[[[0,0],[1e-9,0],[1e-9,1e-9],[0,0]]]}`,

@@ -69,7 +69,6 @@ var (
 type fixture struct {
 	env        *testenv.Env
 	orgA, orgB string
-	keyA, keyB string // admin keys of A and B, to make targets
 	// Link-worker connections of A ("own") and B ("other"), and an asset
 	// of each taking referrals, to make people and referrals.
 	lw             map[string]*grpc.ClientConn

@@ -17,10 +17,8 @@ type pointIndex struct {
 	lat, lng []float64
 	cosLat   []float64 // cos of each point's latitude, for the haversine
 	cells    map[[2]int32][]int32
-	// cell size in degrees, and a lower bound of a cell's shorter side in
-	// metres anywhere the search may go (the width shrinks towards the poles).
+	// cell size in degrees
 	dLat, dLng     float64
-	minCellMeters  float64
 	minRow, maxRow int32
 	minCol, maxCol int32
 	maxAbsLat      float64

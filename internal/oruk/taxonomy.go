@@ -161,15 +161,6 @@ func (tx taxonomyDef) term(t termDef) TaxonomyTerm {
 		Taxonomy: tx.name, TaxonomyID: taxonomyID(tx.code).String(), Term: t.code}
 }
 
-func taxonomyByCode(code string) taxonomyDef {
-	for _, tx := range taxonomies {
-		if tx.code == code {
-			return tx
-		}
-	}
-	panic("unknown taxonomy " + code)
-}
-
 // termsByCode holds every published term, built once (ids are hashes).
 var termsByCode = func() map[string]TaxonomyTerm {
 	m := map[string]TaxonomyTerm{}

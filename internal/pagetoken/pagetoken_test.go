@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 	"github.com/sparc-network/sparc/internal/testenv"
@@ -221,7 +223,7 @@ func TestLoadSignerWaitsForAnotherReplicasUncommittedKey(t *testing.T) {
 		s, err := pagetoken.LoadSigner(ctx, pool)
 		done <- result{s, err}
 	}()
-	time.Sleep(300 * time.Millisecond) // LoadSigner is now waiting on the row lock
+	waitForLockWait(t, pool)
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +239,25 @@ func TestLoadSignerWaitsForAnotherReplicasUncommittedKey(t *testing.T) {
 	if err := r.s.Decode(tok, queryA, &p); err != nil {
 		t.Fatalf("loaded a different key than the committed one: %v", err)
 	}
+}
+
+// waitForLockWait returns once some session of the database is blocked
+// on a lock (here LoadSigner, on the other replica's uncommitted row):
+// committing before then would test the easy case only.
+func waitForLockWait(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		var waiting bool
+		if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, not an assumption about timing
+	}
+	t.Fatal("LoadSigner never waited on the uncommitted key")
 }
 
 // FuzzDecode: Decode never panics, and it only accepts a token that is

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -44,6 +43,11 @@ type WebhookConfig struct {
 	Concurrency int
 	// Disabled: this server does not deliver (other replicas do).
 	Disabled bool
+	// AllowPrivate lets webhooks reach loopback, private, link-local and
+	// other non-public addresses (development, tests). Off, they are
+	// refused at registration when written as an address and at every
+	// connection after resolution (see webhook_targets.go).
+	AllowPrivate bool
 }
 
 func (c WebhookConfig) withDefaults() WebhookConfig {
@@ -111,13 +115,7 @@ func NewWebhookWorker(pool *pgxpool.Pool, sealer *Sealer, hub *Hub, cfg WebhookC
 	}
 	cfg = cfg.withDefaults()
 	return &WebhookWorker{pool: pool, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
-		client: &http.Client{
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			Timeout:   cfg.Timeout,
-			// A redirect is an answer other than 2xx: following it would
-			// send the signed change somewhere nobody registered.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}}
+		client: newWebhookClient(cfg)}
 }
 
 // Refresh asks the worker to read the list of webhooks again now (one was
@@ -344,6 +342,7 @@ func (w *WebhookWorker) deliver(ctx context.Context, id uuid.UUID, org string) (
 				if ctx.Err() != nil {
 					return false, 0, false // shutting down: not the receiver's failure
 				}
+				w.log.Debug("webhook delivery failed", "webhook", id, "err", errors.Unwrap(err))
 				wait, err := w.fail(ctx, conn, t, err)
 				if errors.Is(err, errWebhookGone) {
 					return false, 0, true
@@ -451,7 +450,7 @@ func (w *WebhookWorker) post(ctx context.Context, t *target, ch *sparcv1.Referra
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("building request: %w", err)
+		return &deliveryError{msg: msgBadURL, cause: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "SPARC-Webhooks/1")
@@ -461,20 +460,14 @@ func (w *WebhookWorker) post(ctx context.Context, t *target, ch *sparcv1.Referra
 	req.Header.Set("SPARC-Signature", sign(t.secret, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			if ue.Timeout() {
-				return fmt.Errorf("no answer within %s", w.cfg.Timeout)
-			}
-			err = ue.Err // without the URL, which the owner knows
-		}
-		return err
+		return &deliveryError{msg: describeFailure(err, w.cfg.Timeout), cause: err}
 	}
-	// Read a little of the body so the connection can be reused.
+	// Read a little of the body so the connection can be reused; it is
+	// never kept or shown.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("HTTP %s", resp.Status)
+		return &deliveryError{msg: statusPhrase(resp.StatusCode), cause: fmt.Errorf("HTTP %q", resp.Status)}
 	}
 	return nil
 }

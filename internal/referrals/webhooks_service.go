@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -67,9 +65,14 @@ func lockKey(id uuid.UUID) int32 {
 	return int32(k)
 }
 
-// validWebhookURL checks a receiver's URL: absolute, https (or http to
-// this machine, for development), no credentials in it.
-func validWebhookURL(field, s string, v *apierr.InvalidArgument) {
+// validWebhookURL checks a receiver's URL: absolute, https, no
+// credentials in it, and (unless allowPrivate) not at a loopback, private,
+// link-local or other non-public address written as such. A name is
+// judged when deliveries connect, on the addresses it then resolves to:
+// resolving here would prove nothing about later (DNS rebinding). Plain
+// http is for development only: to a loopback host, where private targets
+// are allowed.
+func validWebhookURL(field, s string, allowPrivate bool, v *apierr.InvalidArgument) {
 	if s == "" {
 		v.Add(field, "is required: the https URL that receives the changes")
 		return
@@ -86,23 +89,24 @@ func validWebhookURL(field, s string, v *apierr.InvalidArgument) {
 	if u.User != nil {
 		v.Add(field, "must not contain a user name or password; the signature authenticates each delivery")
 	}
+	class, ok := webhookHostClass(u.Hostname())
+	switch {
+	case !ok:
+		v.Add(field, "has a host that is neither a name nor an address in standard form (write IPv4 as four decimal numbers)")
+		return
+	case class != "" && !allowPrivate:
+		v.Add(field, "is at a non-public address (%s): webhooks reach public addresses only", class)
+		return
+	}
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !loopback(u.Hostname()) {
-			v.Add(field, "must use https (http is allowed only to a loopback host: 127.0.0.1, ::1, localhost)")
+		if class != "loopback" {
+			v.Add(field, "must use https (plain http is allowed only to a loopback host, on a server run with --webhook-allow-private)")
 		}
 	default:
 		v.Add(field, "must use https, not %s", u.Scheme)
 	}
-}
-
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 func parseWebhookID(s string, v *apierr.InvalidArgument) uuid.UUID {
@@ -143,7 +147,8 @@ func scanWebhook(r pgx.Row) (*sparcv1.Webhook, time.Time, error) {
 // referral changes from now on, and returns its signing secret once.
 func (s *WebhookService) CreateWebhook(ctx context.Context, req *sparcv1.CreateWebhookRequest) (*sparcv1.CreateWebhookResponse, error) {
 	var v apierr.InvalidArgument
-	validWebhookURL("webhook.url", req.GetWebhook().GetUrl(), &v)
+	// The worker's setting decides both here and when it connects.
+	validWebhookURL("webhook.url", req.GetWebhook().GetUrl(), s.worker != nil && s.worker.cfg.AllowPrivate, &v)
 	if utf8.RuneCountInString(req.GetWebhook().GetDescription()) > 200 {
 		v.Add("webhook.description", "is longer than 200 characters")
 	}

@@ -43,8 +43,10 @@ import (
 
 // fastRetries makes backoff milliseconds instead of seconds, so a test of
 // retries takes no longer than the retries themselves.
+// Its receivers are httptest servers on 127.0.0.1, so it allows private
+// targets, as a development server would.
 var fastRetries = referrals.WebhookConfig{BackoffBase: 2 * time.Millisecond, BackoffCap: 20 * time.Millisecond,
-	Timeout: 5 * time.Second, Poll: 50 * time.Millisecond}
+	Timeout: 5 * time.Second, Poll: 50 * time.Millisecond, AllowPrivate: true}
 
 // hookWorld is a sparcd of its own (its webhook settings are the test's)
 // with two link-worker services, two groups each owning an asset, and
@@ -429,7 +431,7 @@ func TestWebhookFailureStateAndBackoffAreRecorded(t *testing.T) {
 	t.Parallel()
 	// A long backoff: after the first failure, no second attempt comes
 	// while the test looks.
-	w := newHookWorld(t, referrals.WebhookConfig{BackoffBase: time.Hour, Poll: 50 * time.Millisecond})
+	w := newHookWorld(t, referrals.WebhookConfig{BackoffBase: time.Hour, Poll: 50 * time.Millisecond, AllowPrivate: true})
 	recv := newReceiver(t, 1000)
 	hook := createHook(t, w.lwHooks, recv)
 	refer(t, w.people, w.lw, w.asset, false)

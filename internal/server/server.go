@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -109,6 +108,7 @@ type Config struct {
 	MaxRequestBytes int64
 	Logger          *slog.Logger
 	Routes          []Route
+	TLS             TLSFiles // both ports; empty for plaintext
 }
 
 // Server is a running pair of gRPC and HTTP listeners.
@@ -122,6 +122,7 @@ type Server struct {
 	grpcLis  net.Listener
 	httpLis  net.Listener
 	loopback *grpc.ClientConn
+	gwLis    *gatewayListener
 }
 
 // New listens on both addresses (":0" picks a free port) and wires the
@@ -137,7 +138,11 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		cfg.MaxRequestBytes = 4 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, pool: pool}
-	var err error
+	tr, err := newTransport(cfg.TLS, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s.gwLis = tr.gateway
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listening for gRPC on %s: %w", cfg.GRPCAddr, err)
 	}
@@ -154,16 +159,17 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor, svc.Auth.Unary),
 		grpc.ChainStreamInterceptor(s.streamInterceptor, svc.Auth.Stream),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
+		tr.grpcCreds,
 	)
 	svc.register(s.grpc)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 
-	// The gateway calls the gRPC server over loopback so that HTTP requests
-	// pass through the same interceptors (errors, logging, later auth).
-	s.loopback, err = grpc.NewClient(s.grpcLis.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The gateway calls the gRPC server over an in-process connection so
+	// that HTTP requests pass through the same interceptors (errors,
+	// logging, auth) without a network hop TLS would have to cover.
+	s.loopback, err = grpc.NewClient(tr.target, tr.dial...)
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
@@ -200,9 +206,10 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	}
 	s.http = &http.Server{
 		Handler:           s.logHTTP(limitBodies(mux, cfg.MaxRequestBytes)),
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn), // not the log package's default
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		TLSConfig:         tr.httpTLS,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn), // TLS handshake failures, with the other logs
 	}
 	return s, nil
 }
@@ -217,10 +224,11 @@ func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 // accepting, lets in-flight calls finish within ShutdownTimeout, and
 // returns. Closing the pool is the caller's job, after Serve returns.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() { errc <- s.grpc.Serve(s.gwLis) }()
 	go func() {
-		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+		if err := s.serveHTTP(); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()

@@ -154,8 +154,12 @@ type Env struct {
 
 // Options change the server a test gets.
 type Options struct {
-	Auth      auth.Config   // zero: a rate limit high enough not to matter
-	Retention time.Duration // zero: no purge
+	Auth      auth.Config     // zero: a rate limit high enough not to matter
+	Retention time.Duration   // zero: no purge
+	TLS       server.TLSFiles // zero: plaintext; with TLS, dial with your own credentials
+	// WebhooksAllowPrivate lets webhooks reach loopback receivers
+	// (httptest servers); sparcd refuses them by default.
+	WebhooksAllowPrivate bool
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -167,11 +171,14 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	pool := AppPool(t, owner)
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}}
+	var tlsFiles server.TLSFiles
 	if len(opts) > 0 {
+		tlsFiles = opts[0].TLS
 		if opts[0].Auth.RatePerSecond > 0 {
 			cfg.Auth = opts[0].Auth
 		}
 		cfg.Retention = opts[0].Retention
+		cfg.Webhooks.AllowPrivate = opts[0].WebhooksAllowPrivate
 	}
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {
@@ -184,7 +191,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	}
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: logger,
-		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(),
+		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(), TLS: tlsFiles,
 	}, pool, a.Services())
 	if err != nil {
 		cancel()
