@@ -23,10 +23,10 @@ import (
 )
 
 var roleCode = map[sparcv1.Role]string{
-	sparcv1.Role_ROLE_ADMIN:        RoleAdmin,
-	sparcv1.Role_ROLE_LINK_WORKER:  RoleLinkWorker,
-	sparcv1.Role_ROLE_GROUP_EDITOR: RoleGroupEditor,
-	sparcv1.Role_ROLE_AREA_ANALYST: RoleAreaAnalyst,
+	sparcv1.Role_ROLE_ADMIN:         RoleAdmin,
+	sparcv1.Role_ROLE_LINK_WORKER:   RoleLinkWorker,
+	sparcv1.Role_ROLE_GROUP_EDITOR:  RoleGroupEditor,
+	sparcv1.Role_ROLE_AREA_ANALYST:  RoleAreaAnalyst,
 	sparcv1.Role_ROLE_NETWORK_ADMIN: RoleNetworkAdmin,
 }
 
