@@ -154,6 +154,7 @@ type Env struct {
 	AdminKey  string // an admin API key
 	anonymous *grpc.ClientConn
 
+	t       testing.TB // the test that owns the server (and the network connection)
 	mu      sync.Mutex
 	network *grpc.ClientConn
 }
@@ -199,7 +200,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	a.Run(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr()}
+	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr(), t: t}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -249,7 +250,8 @@ func (e *Env) Network(t testing.TB) *grpc.ClientConn {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.network == nil {
-		e.network = e.ConnWithKey(t, e.Key(t, e.NewOrg(t, "Test network operator", "other"), auth.RoleNetworkAdmin))
+		// Kept for the server's whole test, even when a subtest asks first.
+		e.network = e.ConnWithKey(e.t, e.Key(t, e.NewOrg(t, "Test network operator", "other"), auth.RoleNetworkAdmin))
 	}
 	return e.network
 }
