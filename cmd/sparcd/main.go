@@ -128,7 +128,7 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.webhooks.Disabled, "no-webhook-delivery", env("SPARC_WEBHOOK_DELIVERY", "on") == "off", "do not deliver webhooks from this server (other replicas do; env SPARC_WEBHOOK_DELIVERY=off)")
 	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", envDuration("SPARC_WEBHOOK_TIMEOUT", 10*time.Second), "bound on one webhook delivery (env SPARC_WEBHOOK_TIMEOUT)")
 	fs.DurationVar(&c.webhooks.BackoffCap, "webhook-max-backoff", envDuration("SPARC_WEBHOOK_MAX_BACKOFF", 10*time.Minute), "longest wait between retries to a failing webhook (env SPARC_WEBHOOK_MAX_BACKOFF)")
-	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
+	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue a network admin API key (creates and suspends organisations, issues their keys) for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -229,7 +229,7 @@ func run(cfg config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "\nAdmin API key for organisation %s (%s), shown once:\n  %s\n\n", cfg.bootstrapAdmin, org, key)
+		fmt.Fprintf(os.Stderr, "\nNetwork admin API key for organisation %s (%s), shown once:\n  %s\n\n", cfg.bootstrapAdmin, org, key)
 	}
 	var demoKeys [][2]string
 	if cfg.demo {
