@@ -1036,6 +1036,16 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if e := imp.GetResults()[0].GetError(); e != "organisation "+orgA+": not found" {
 		t.Errorf("import of an asset owned by A: error %q, want as for a missing organisation", e)
 	}
+	// A record without an owner is the importing admin's organisation's.
+	unowned := newAsset("")
+	imp, err = sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
+		Records: []*sparcv1.SourcedAsset{{AssetId: uuid.NewString(), SourceId: "3", Asset: unowned}}})
+	if err != nil || imp.GetResults()[0].GetOutcome() != sparcv1.UpsertOutcome_UPSERT_OUTCOME_CREATED {
+		t.Fatalf("B's admin importing an unowned record: %v, %v", imp, err)
+	}
+	if a, err := ac(adminB).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: imp.GetResults()[0].GetAssetId()}); err != nil || a.GetOwnerOrganisation() != orgB {
+		t.Errorf("imported unowned record owned by %q (%v), want B", a.GetOwnerOrganisation(), err)
+	}
 
 	// Listing: B's admin sees B's keys and events only, even when asking
 	// for A's; A's admin sees its own.
