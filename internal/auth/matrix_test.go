@@ -1005,23 +1005,23 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	notFound := func(what string, err error, msg string) {
 		t.Helper()
 		if st := status.Convert(err); st.Code() != codes.NotFound || st.Message() != msg {
-			t.Errorf("B's admin: %s: %v, want NotFound %q (as for a missing one)", what, err, msg)
+			t.Errorf("%s: %v, want NotFound %q (as for a missing one)", what, err, msg)
 		}
 	}
 	_, err = kc(adminB).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
-	notFound("minting a key of A", err, "organisation "+orgA+": not found")
+	notFound("B's admin "+"minting a key of A", err, "organisation "+orgA+": not found")
 	_, err = ac(adminB).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: assetA.GetId(), Name: "Hijacked"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
-	notFound("renaming A's asset", err, "asset "+assetA.GetId()+": not found")
+	notFound("B's admin "+"renaming A's asset", err, "asset "+assetA.GetId()+": not found")
 	_, err = ac(adminB).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: assetA.GetId()})
-	notFound("deleting A's asset", err, "asset "+assetA.GetId()+": not found")
+	notFound("B's admin "+"deleting A's asset", err, "asset "+assetA.GetId()+": not found")
 	_, err = ac(adminB).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(orgA)})
-	notFound("creating an asset of A", err, "organisation "+orgA+": not found")
+	notFound("B's admin "+"creating an asset of A", err, "organisation "+orgA+": not found")
 	_, err = kc(adminB).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: keyA.GetApiKey().GetId()})
-	notFound("revoking A's key", err, "API key "+keyA.GetApiKey().GetId()+": not found")
+	notFound("B's admin "+"revoking A's key", err, "API key "+keyA.GetApiKey().GetId()+": not found")
 	_, err = oc(adminB).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
 		Organisation: &sparcv1.Organisation{Id: orgA, Website: "https://evil.example"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
-	notFound("changing A", err, "organisation "+orgA+": not found")
+	notFound("B's admin "+"changing A", err, "organisation "+orgA+": not found")
 	imp, err := sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
 		Records: []*sparcv1.SourcedAsset{{AssetId: uuid.NewString(), SourceId: "1", Asset: newAsset(orgA)},
 			{AssetId: assetA.GetId(), SourceId: "2", Asset: newAsset(orgB)}}})
@@ -1106,6 +1106,13 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("A's admin minting a network admin key: %v, want PermissionDenied", err)
 	}
+	// Nor revoke the network admin's key, even one held in its organisation.
+	var networkKeyID string
+	if err := env.Pool.QueryRow(ctx, `SELECT id::text FROM api_keys WHERE prefix = $1`, env.Key(t, orgA, auth.RoleNetworkAdmin)[:14]).Scan(&networkKeyID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = kc(adminA).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: networkKeyID})
+	notFound("A's admin revoking a network admin key of A", err, "API key "+networkKeyID+": not found")
 }
 
 // The network admin runs the network: it creates an organisation, issues
