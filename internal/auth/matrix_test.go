@@ -1009,19 +1009,19 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 		}
 	}
 	_, err = kc(adminB).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
-	notFound("B's admin "+"minting a key of A", err, "organisation "+orgA+": not found")
+	notFound("B's admin minting a key of A", err, "organisation "+orgA+": not found")
 	_, err = ac(adminB).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: assetA.GetId(), Name: "Hijacked"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
-	notFound("B's admin "+"renaming A's asset", err, "asset "+assetA.GetId()+": not found")
+	notFound("B's admin renaming A's asset", err, "asset "+assetA.GetId()+": not found")
 	_, err = ac(adminB).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: assetA.GetId()})
-	notFound("B's admin "+"deleting A's asset", err, "asset "+assetA.GetId()+": not found")
+	notFound("B's admin deleting A's asset", err, "asset "+assetA.GetId()+": not found")
 	_, err = ac(adminB).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(orgA)})
-	notFound("B's admin "+"creating an asset of A", err, "organisation "+orgA+": not found")
+	notFound("B's admin creating an asset of A", err, "organisation "+orgA+": not found")
 	_, err = kc(adminB).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: keyA.GetApiKey().GetId()})
-	notFound("B's admin "+"revoking A's key", err, "API key "+keyA.GetApiKey().GetId()+": not found")
+	notFound("B's admin revoking A's key", err, "API key "+keyA.GetApiKey().GetId()+": not found")
 	_, err = oc(adminB).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
 		Organisation: &sparcv1.Organisation{Id: orgA, Website: "https://evil.example"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
-	notFound("B's admin "+"changing A", err, "organisation "+orgA+": not found")
+	notFound("B's admin changing A", err, "organisation "+orgA+": not found")
 	imp, err := sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
 		Records: []*sparcv1.SourcedAsset{{AssetId: uuid.NewString(), SourceId: "1", Asset: newAsset(orgA)},
 			{AssetId: assetA.GetId(), SourceId: "2", Asset: newAsset(orgB)}}})
