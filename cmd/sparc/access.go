@@ -18,15 +18,15 @@ import (
 )
 
 func init() {
-	register("orgs create", "create an organisation (admin key)", orgsCreate)
+	register("orgs create", "create an organisation (network admin key)", orgsCreate)
 	register("orgs get", "show an organisation", orgsGet)
 	register("orgs list", "list organisations", orgsList)
-	register("orgs update", "change an organisation (admin key)", orgsUpdate)
-	register("keys create", "issue an API key to an organisation (admin key); shown once", keysCreate)
-	register("keys list", "list API keys: prefix, role, created, last used (admin key)", keysList)
-	register("keys revoke", "revoke an API key (admin key)", keysRevoke)
-	register("keys bootstrap", "issue the first admin key directly in the database (sparcd stopped)", keysBootstrap)
-	register("audit list", "read the audit log (admin key)", auditList)
+	register("orgs update", "change an organisation: your own (admin key), any and its status (network admin key)", orgsUpdate)
+	register("keys create", "issue an API key: your organisation's (admin key), any organisation's (network admin key); shown once", keysCreate)
+	register("keys list", "list API keys: prefix, role, created, last used (admin key: your organisation's; network admin key: all)", keysList)
+	register("keys revoke", "revoke an API key (admin key: your organisation's; network admin key: any)", keysRevoke)
+	register("keys bootstrap", "issue the first network admin key directly in the database (sparcd stopped)", keysBootstrap)
+	register("audit list", "read the audit log (admin key: your organisation's events; network admin key: all)", auditList)
 }
 
 func parseOrgKind(v string) (sparcv1.OrganisationKind, error) {
@@ -203,10 +203,10 @@ func (c *cli) printOrgs(list []*sparcv1.Organisation, next string) error {
 }
 
 func keysCreate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("keys create"), "keys create --org ORG_ID --role admin|link_worker|group_editor|area_analyst [--name TEXT]")
+	fs := withSynopsis(newFlags("keys create"), "keys create --org ORG_ID --role admin|link_worker|group_editor|area_analyst|network_admin [--name TEXT]")
 	var org, role, name string
-	fs.StringVar(&org, "org", "", "organisation id")
-	fs.StringVar(&role, "role", "", "admin, link_worker, group_editor or area_analyst")
+	fs.StringVar(&org, "org", "", "organisation id (an admin: its own)")
+	fs.StringVar(&role, "role", "", "admin, link_worker, group_editor, area_analyst, or network_admin (by a network admin only)")
 	fs.StringVar(&name, "name", "", "what the key is for")
 	if _, err := c.parse(fs, args); err != nil {
 		return err
@@ -291,13 +291,14 @@ func keysRevoke(ctx context.Context, c *cli, args []string) error {
 }
 
 // keysBootstrap works on the database directly, not through sparcd: it is
-// how the first admin key comes to exist. With the embedded database it
+// how the first network admin key comes to exist; the network admin then
+// creates organisations and issues each its first admin key. With the embedded database it
 // starts the cluster itself, so sparcd must be stopped (or use
 // `sparcd --bootstrap-admin NAME`, which does the same at start).
 func keysBootstrap(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("keys bootstrap"), "keys bootstrap --org-name NAME [--database-url URL | --data-dir DIR]")
 	var name, url, dataDir string
-	fs.StringVar(&name, "org-name", "", "organisation to hold the admin key (created if missing)")
+	fs.StringVar(&name, "org-name", "", "organisation to hold the network admin key (created if missing)")
 	fs.StringVar(&url, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (env DATABASE_URL); empty uses the embedded database")
 	fs.StringVar(&dataDir, "data-dir", envOr("SPARC_DATA_DIR", ".sparc"), "embedded database directory (env SPARC_DATA_DIR)")
 	if _, err := c.parse(fs, args); err != nil {
@@ -335,7 +336,7 @@ func keysBootstrap(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "Admin API key for %s (organisation %s), shown only now:\n%s\n", name, org, key)
+	fmt.Fprintf(c.out, "Network admin API key for %s (organisation %s), shown only now:\n%s\n", name, org, key)
 	return nil
 }
 

@@ -24,7 +24,7 @@ func TestReferralLoopFromTheCommandLine(t *testing.T) {
 	groupOrg := env.NewOrg(t, "Saltley walking group", "community_group")
 	lw := target{addr: env.Server.GRPCAddr(), key: env.Key(t, lwOrg, auth.RoleLinkWorker)}
 	group := target{addr: env.Server.GRPCAddr(), key: env.Key(t, groupOrg, auth.RoleGroupEditor)}
-	asset, err := env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
 		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group", AcceptingReferrals: true,
 		Capacity: proto.Int32(10), OwnerOrganisation: groupOrg,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})

@@ -20,12 +20,13 @@ func init() {
 // seedDemo creates every demo asset under its fixed id, so a second run
 // finds them all present (ALREADY_EXISTS) and adds nothing. It goes through
 // CreateAsset rather than the database so it works against any sparcd and
-// the server validates and authorises each listing like any other (it
-// needs an admin key, or a group editor key with --owner its organisation).
+// the server validates and authorises each listing like any other: the
+// assets belong to the key's own organisation (an admin's by default, a
+// group editor's with --owner).
 func seedDemo(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("seed-demo"), "--key KEY seed-demo [--owner ORG_ID] [--concurrency N]")
 	concurrency := fs.Int("concurrency", 8, "requests in flight at once")
-	owner := fs.String("owner", "", "organisation id to own the demo assets; default the demo organisation (found or created by name)")
+	owner := fs.String("owner", "", "organisation id to own the demo assets (yours); default an admin key's own organisation, else the demo organisation of sparcd --demo")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -80,47 +81,34 @@ func seedDemo(ctx context.Context, c *cli, args []string) error {
 	return err
 }
 
-// demoOwner returns the organisation that owns the demo directory: the
-// demo organisation sparcd --demo creates (fixed id), else one with its name
-// and kind (from an earlier seed-demo), else a new one. CreateOrganisation
-// assigns ids, hence the lookup by name.
+// demoOwner returns the organisation to own the demo directory: an
+// organisation's admin writes only its own organisation's assets, so an
+// admin key seeds its own organisation (the one all its listed keys
+// belong to); other keys seed the demo organisation sparcd --demo creates
+// (fixed id), which only that organisation's editors may write.
 func demoOwner(ctx context.Context, c *cli) (string, error) {
-	orgs := sparcv1.NewOrganisationServiceClient(c.conn)
-	if _, err := orgs.GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: demo.Owner}); err == nil {
+	keys, err := sparcv1.NewApiKeyServiceClient(c.conn).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{PageSize: 100})
+	switch {
+	case err == nil:
+		org := ""
+		for _, k := range keys.GetApiKeys() {
+			if org != "" && k.GetOrganisationId() != org {
+				return "", usagef("this key sees several organisations' keys (a network admin, who writes no assets): use an organisation's admin or group editor key")
+			}
+			org = k.GetOrganisationId()
+		}
+		if org != "" {
+			return org, nil
+		}
+	case status.Code(err) != codes.PermissionDenied:
+		return "", fmt.Errorf("finding the key's organisation: %w", err)
+	}
+	if _, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: demo.Owner}); err == nil {
 		return demo.Owner, nil
 	} else if status.Code(err) != codes.NotFound {
 		return "", fmt.Errorf("looking up the demo organisation: %w", err)
 	}
-	var name string
-	for _, o := range demo.Orgs {
-		if o.ID == demo.Owner {
-			name = o.Name
-		}
-	}
-	kind := sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP
-	req := &sparcv1.ListOrganisationsRequest{PageSize: 100, Kinds: []sparcv1.OrganisationKind{kind}}
-	for {
-		resp, err := orgs.ListOrganisations(ctx, req)
-		if err != nil {
-			return "", fmt.Errorf("looking up the demo organisation: %w", err)
-		}
-		for _, o := range resp.GetOrganisations() {
-			if o.GetName() == name {
-				return o.GetId(), nil
-			}
-		}
-		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
-			break
-		}
-	}
-	o, err := orgs.CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
-		Kind: kind, Name: name, Website: "https://example.org/demo",
-	}})
-	if err != nil {
-		return "", fmt.Errorf("creating the demo organisation: %w", err)
-	}
-	fmt.Fprintf(c.errOut, "created organisation %s (%s) to own the demo directory\n", o.GetId(), name)
-	return o.GetId(), nil
+	return "", usagef("no demo organisation on this server: give --owner ORG_ID, your organisation's id")
 }
 
 // ownedIDs returns the ids of every asset owned by org.

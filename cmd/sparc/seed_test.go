@@ -20,9 +20,9 @@ import (
 )
 
 // seed-demo is idempotent: the second run finds every demo asset already
-// there, the directory holds each one once, and they all belong to one
-// demo organisation (the one sparcd --demo made, or one seed-demo made by
-// name and finds again).
+// there, the directory holds each one once, and they all belong to the
+// admin's own organisation (the demo organisation sparcd --demo made, for
+// its admin's key): an admin writes no other organisation's assets.
 func TestSeedDemoTwiceLoadsTheDirectoryOnce(t *testing.T) {
 	t.Parallel()
 	want, err := demo.Assets()
@@ -32,33 +32,35 @@ func TestSeedDemoTwiceLoadsTheDirectoryOnce(t *testing.T) {
 	n := float64(len(want))
 	tests := []struct {
 		name      string
-		setup     func(t *testing.T, env *testenv.Env)
-		wantOwner func(env *testenv.Env) string // "" for a new organisation
+		setup     func(t *testing.T, env *testenv.Env) target // the admin who seeds
+		wantOwner func(env *testenv.Env) string
 	}{
 		{
-			name:      "server with the demo organisations",
-			setup:     func(t *testing.T, env *testenv.Env) { loadDemoOrgs(t, env) },
+			name: "server with the demo organisations, the demo admin",
+			setup: func(t *testing.T, env *testenv.Env) target {
+				loadDemoOrgs(t, env)
+				return target{addr: env.Server.GRPCAddr(), key: env.Key(t, demo.Owner, auth.RoleAdmin)}
+			},
 			wantOwner: func(*testenv.Env) string { return demo.Owner },
 		},
 		{
-			name:      "bare server",
-			setup:     func(*testing.T, *testenv.Env) {},
-			wantOwner: func(*testenv.Env) string { return "" },
+			name:      "bare server, an organisation's admin",
+			setup:     func(_ *testing.T, env *testenv.Env) target { return asAdmin(env) },
+			wantOwner: func(env *testenv.Env) string { return env.AdminOrg },
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := testenv.NewServer(t)
-			to := asAdmin(env)
-			tt.setup(t, env)
+			to := tt.setup(t, env)
 
 			first := decode(t, mustSparc(t, to, "-o", "json", "seed-demo"), &structpb.Struct{}).AsMap()
 			if first["demo_assets"] != n || first["created"] != n || first["already_present"] != 0.0 {
 				t.Fatalf("first run: %v, want %v created", first, n)
 			}
 			owner, _ := first["owner_organisation"].(string)
-			if w := tt.wantOwner(env); w != "" && owner != w {
+			if w := tt.wantOwner(env); owner != w {
 				t.Fatalf("owner %q, want %q", owner, w)
 			}
 			second := sparc(t, to, "seed-demo", "--concurrency", "3")
@@ -111,9 +113,10 @@ func TestSeedDemoAsGroupEditorNeedsItsOwnOrganisation(t *testing.T) {
 		t.Fatalf("got %v", out)
 	}
 
-	// The demo organisation owns none of them, so the admin's run tries
+	// The demo organisation owns none of them, so its admin's run tries
 	// every create and counts each ALREADY_EXISTS as present.
-	again := decode(t, mustSparc(t, asAdmin(env), "-o", "json", "seed-demo"), &structpb.Struct{}).AsMap()
+	demoAdmin := target{addr: env.Server.GRPCAddr(), key: env.Key(t, demo.Owner, auth.RoleAdmin)}
+	again := decode(t, mustSparc(t, demoAdmin, "-o", "json", "seed-demo"), &structpb.Struct{}).AsMap()
 	if again["created"] != 0.0 || again["already_present"] != float64(len(want)) || again["owner_organisation"] != demo.Owner {
 		t.Fatalf("admin run after the editor's: %v", again)
 	}

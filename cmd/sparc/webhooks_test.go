@@ -70,7 +70,7 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 
 	// A referral to the group's asset: one signed change arrives.
 	ctx := context.Background()
-	asset, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
 		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group", AcceptingReferrals: true,
 		OwnerOrganisation: groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {

@@ -134,7 +134,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.tls.KeyFile, "tls-key", env("SPARC_TLS_KEY", ""), "PEM private key of --tls-cert (env SPARC_TLS_KEY)")
 	fs.StringVar(&c.tls.ClientCAFile, "tls-client-ca", env("SPARC_TLS_CLIENT_CA", ""), "PEM CA certificates: require a client certificate they issued on both ports, mTLS (env SPARC_TLS_CLIENT_CA)")
 	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", env("SPARC_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhooks reach loopback, private and link-local addresses, for development only (env SPARC_WEBHOOK_ALLOW_PRIVATE=true)")
-	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue an admin API key for the organisation with this name (created if missing) and print it")
+	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue a network admin API key (creates and suspends organisations, issues their keys) for the organisation with this name (created if missing) and print it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -235,7 +235,7 @@ func run(cfg config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "\nAdmin API key for organisation %s (%s), shown once:\n  %s\n\n", cfg.bootstrapAdmin, org, key)
+		fmt.Fprintf(os.Stderr, "\nNetwork admin API key for organisation %s (%s), shown once:\n  %s\n\n", cfg.bootstrapAdmin, org, key)
 	}
 	var demoKeys [][2]string
 	if cfg.demo {

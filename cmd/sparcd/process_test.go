@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/pgcluster"
@@ -156,8 +158,9 @@ func (d *daemon) kill() {
 
 func (d *daemon) url(path string) string { return "http://" + d.http + path }
 
-// bootstrapAdmin issues the first admin key on a stopped data dir, as
-// `sparc keys bootstrap` does. It needs the data dir lock, so it also
+// bootstrapAdmin issues the first network admin key on a stopped data
+// dir, as `sparc keys bootstrap` does, and with it an organisation admin's
+// key, which it returns. It needs the data dir lock, so it also
 // proves the previous sparcd released it.
 func bootstrapAdmin(t *testing.T, dataDir string) string {
 	t.Helper()
@@ -185,7 +188,13 @@ func bootstrapAdmin(t *testing.T, dataDir string) string {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	key, _, err := auth.Bootstrap(ctx, pool, "Process test admin")
+	_, org, err := auth.Bootstrap(ctx, pool, "Process test admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bootstrap key is the network admin's, who writes no assets: as
+	// the network admin, issue the organisation its own admin key.
+	_, key, err := auth.NewKeyStore(pool).Create(auth.NetworkContext(ctx, "test"), uuid.MustParse(org), auth.RoleAdmin, "process test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func snapshot(t *testing.T, env *testenv.Env) string {
 func TestImportingRealBoundaryFilesStoresValidAreasAndReportsRepairs(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Conn)
+	c := sparcv1.NewAreaServiceClient(env.Network(t))
 	ctx := context.Background()
 
 	var repairedTotal int
@@ -161,7 +161,7 @@ func props(f map[string]any) map[string]any { return f["properties"].(map[string
 func TestBadFilesAreRejectedWithTheirLocationAndChangeNothing(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Conn)
+	c := sparcv1.NewAreaServiceClient(env.Network(t))
 	ctx := context.Background()
 	wirral := demoFile(t, "wirral-lsoa-2011.geojson")
 	if _, err := importFile(t, c, wirral, "wirral", "lsoa", lsoaFields); err != nil {
@@ -304,7 +304,7 @@ func wirralRows(t *testing.T, csvFile []byte) []byte {
 func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Conn)
+	c := sparcv1.NewAreaServiceClient(env.Network(t))
 	ctx := context.Background()
 	if _, err := importFile(t, c, demoFile(t, "gwent-lsoa-2011.geojson"), "gwent", "lsoa", lsoaFields); err != nil {
 		t.Fatal(err)
@@ -364,7 +364,7 @@ func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 func TestListingAreasPagesByCodeWithFilters(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Conn)
+	c := sparcv1.NewAreaServiceClient(env.Network(t))
 	ctx := context.Background()
 	for _, f := range []struct {
 		file, kind string

@@ -222,6 +222,14 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 	env := testenv.NewServer(t)
 	ctx := context.Background()
 	orgB := env.NewOrg(t, "Second organisation", "community_group")
+	// Each organisation's admin writes its own assets.
+	adminB := env.AssetsOf(t, orgB)
+	as := func(a *sparcv1.Asset) sparcv1.AssetServiceClient {
+		if a.GetOwnerOrganisation() == orgB {
+			return adminB
+		}
+		return env.Assets
+	}
 	var all []*sparcv1.Asset
 	kinds := []sparcv1.AssetKind{1, 2, 4}
 	statuses := []sparcv1.AssetStatus{1, 2, 3}
@@ -238,11 +246,11 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 		if i == 12 {
 			midpoint = time.Now()
 		}
-		all = append(all, create(t, env.Assets, a))
+		all = append(all, create(t, as(a), a))
 	}
 	// Touch a few so update order differs from creation order.
 	for _, i := range []int{0, 5, 7} {
-		u, err := env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: all[i].GetId(), Description: "touched"},
+		u, err := as(all[i]).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: all[i].GetId(), Description: "touched"},
 			UpdateMask: withMask("description")})
 		if err != nil {
 			t.Fatal(err)

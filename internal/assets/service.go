@@ -53,14 +53,13 @@ func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetReque
 	}
 	a := proto.Clone(req.GetAsset()).(*sparcv1.Asset)
 	clearOutputOnly(a)
-	// Owners default to the caller's organisation; a group editor can only
-	// create for its own (another organisation looks like a missing one).
+	// Owners default to the caller's organisation; editors and admins can
+	// only create for their own (another organisation looks like a missing
+	// one). Checked after validation, so a malformed owner id is reported
+	// as such; validation reads only the request.
 	p := auth.FromContext(ctx)
 	if a.GetOwnerOrganisation() == "" && p != nil {
 		a.OwnerOrganisation = p.Org
-	}
-	if !p.CanWriteOwnedBy(a.GetOwnerOrganisation()) {
-		return nil, notFoundOrg(a.GetOwnerOrganisation())
 	}
 	if a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
 		a.Status = sparcv1.AssetStatus_ASSET_STATUS_ACTIVE
@@ -69,6 +68,9 @@ func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetReque
 	validateAsset(a, &v, "asset")
 	if err := v.Err(); err != nil {
 		return nil, err
+	}
+	if !p.CanWriteOwnedBy(a.GetOwnerOrganisation()) {
+		return nil, notFoundOrg(a.GetOwnerOrganisation())
 	}
 	return s.store.Create(ctx, id, a)
 }

@@ -14,6 +14,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 )
 
@@ -152,8 +153,9 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 	if len(todo) == 0 {
 		return results, nil
 	}
+	others := map[int]bool{} // records refused as another organisation's asset
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		return upsertFast(ctx, tx, todo, results)
+		return upsertFast(ctx, tx, todo, results, others)
 	})
 	var pgErr *pgconn.PgError
 	if err == nil {
@@ -164,6 +166,9 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 	}
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		for _, p := range todo {
+			if others[p.i] {
+				continue
+			}
 			o, err := upsertOne(ctx, tx, p, true)
 			if err != nil {
 				if !errors.As(err, &pgErr) {
@@ -180,6 +185,12 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 		return nil, fmt.Errorf("upserting imported assets: %w", err)
 	}
 	return results, nil
+}
+
+// notYours refuses a record whose asset belongs to another organisation
+// (the same words as row-level security's refusal, see refusal).
+func notYours() error {
+	return apierr.Invalid("asset", "not allowed to write this asset (it belongs to another organisation)")
 }
 
 // errRowsRefused: a set-based statement wrote fewer rows than asked (row
@@ -233,10 +244,31 @@ FROM assets_import s WHERE s.op = 'update' AND a.id = s.id`
 )
 
 // upsertFast is the one-transaction path described at UpsertSourced.
-func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []UpsertResult) error {
+func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []UpsertResult, others map[int]bool) error {
 	ids := make([]uuid.UUID, len(todo))
 	for i, p := range todo {
 		ids[i] = p.rec.ID
+	}
+	// Another organisation's rows are invisible to FOR UPDATE under
+	// row-level security (it would take them for new ones), so owners are
+	// read first, unlocked: the directory is public anyway.
+	caller := auth.FromContext(ctx)
+	owners, err := tx.Query(ctx, `SELECT id, COALESCE(owner_organisation::text, '') FROM assets WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return err
+	}
+	ownerOf := map[uuid.UUID]string{}
+	for owners.Next() {
+		var id uuid.UUID
+		var owner string
+		if err := owners.Scan(&id, &owner); err != nil {
+			owners.Close()
+			return err
+		}
+		ownerOf[id] = owner
+	}
+	if err := owners.Err(); err != nil {
+		return err
 	}
 	rows, err := tx.Query(ctx, `SELECT `+selectColumns+` FROM assets a WHERE a.id = ANY($1) FOR UPDATE`, ids)
 	if err != nil {
@@ -255,6 +287,13 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 	setOwner := false
 	for _, p := range todo {
 		cur, found := byID[p.rec.ID.String()]
+		if owner, exists := ownerOf[p.rec.ID]; exists && !caller.CanWriteOwnedBy(owner) {
+			// Another organisation's asset: refused before comparing, so
+			// the outcome says nothing of what it holds.
+			results[p.i] = UpsertResult{Outcome: OutcomeRejected, Err: notYours()}
+			others[p.i] = true
+			continue
+		}
 		switch {
 		case p.asset.GetServiceAreaGeojson() != "" || (found && cur.GetServiceAreaGeojson() != ""):
 			// Geometry text does not compare in Go; the statement
@@ -370,7 +409,7 @@ func refusal(e *pgconn.PgError) error {
 	case "23503":
 		return apierr.Invalid("asset.owner_organisation", "organisation does not exist")
 	case "42501":
-		return apierr.Invalid("asset", "not allowed to write this asset (it belongs to another organisation)")
+		return notYours()
 	}
 	return apierr.Invalid("asset", "refused by the database: %s", e.Message)
 }

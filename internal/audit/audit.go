@@ -1,6 +1,8 @@
 // Package audit reads the append-only audit trail that the authorisation
-// layer writes (see internal/auth and db.InsertAudit). Only admins read it,
-// and reading it is itself audited.
+// layer writes (see internal/auth and db.InsertAudit). An organisation's
+// admin reads the events of its own organisation's principals; the network
+// admin reads the whole network's, anonymous calls included. Reading it is
+// itself audited.
 package audit
 
 import (
@@ -10,12 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 )
 
@@ -97,27 +101,42 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *sparcv1.ListAuditEve
 	if after != nil {
 		add("id < ?", after.ID)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, time, principal, COALESCE(organisation_id::text, ''), role, method,
+	// An organisation's admin reads its own organisation's events only;
+	// row-level security (0041) is the second wall.
+	if caller := auth.FromContext(ctx); !caller.IsNetworkAdmin() {
+		if caller == nil || caller.Role != auth.RoleAdmin {
+			return &sparcv1.ListAuditEventsResponse{}, nil
+		}
+		add("organisation_id = ?::uuid", caller.Org)
+	}
+	resp := &sparcv1.ListAuditEventsResponse{}
+	// In a transaction for the caller's identity (row-level security). Not
+	// the audit record's: this call's own event is written after it, by
+	// the interceptor, so a page never lists the read that fetched it.
+	err := db.InTx(db.WithAudit(ctx, nil), s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		resp.Events = nil
+		rows, err := tx.Query(ctx, `SELECT id, time, principal, COALESCE(organisation_id::text, ''), role, method,
 		resource, outcome, code, request_id, peer FROM audit_events WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT `+strconv.Itoa(limit+1), p...)
+			` ORDER BY id DESC LIMIT `+strconv.Itoa(limit+1), p...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e sparcv1.AuditEvent
+			var t time.Time
+			var role string
+			if err := rows.Scan(&e.Id, &t, &e.Principal, &e.OrganisationId, &role, &e.Method, &e.Resource,
+				&e.Outcome, &e.Code, &e.RequestId, &e.Peer); err != nil {
+				return err
+			}
+			e.Time, e.Role = timestamppb.New(t), auth.RoleFromCode(role)
+			resp.Events = append(resp.Events, &e)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing audit events: %w", err)
-	}
-	defer rows.Close()
-	resp := &sparcv1.ListAuditEventsResponse{}
-	for rows.Next() {
-		var e sparcv1.AuditEvent
-		var t time.Time
-		var role string
-		if err := rows.Scan(&e.Id, &t, &e.Principal, &e.OrganisationId, &role, &e.Method, &e.Resource,
-			&e.Outcome, &e.Code, &e.RequestId, &e.Peer); err != nil {
-			return nil, fmt.Errorf("reading audit event: %w", err)
-		}
-		e.Time, e.Role = timestamppb.New(t), auth.RoleFromCode(role)
-		resp.Events = append(resp.Events, &e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if len(resp.Events) > limit {
 		resp.Events = resp.Events[:limit]

@@ -40,13 +40,29 @@ type Principal struct {
 	Role  string
 }
 
-// CanWriteOwnedBy reports whether p may change a resource owned by org.
+// CanWriteOwnedBy reports whether p may change a resource (an asset)
+// owned by org: its own organisation's editors and admin, nobody else.
+// The network admin runs the network, not anyone's directory entries.
 func (p *Principal) CanWriteOwnedBy(org string) bool {
 	if p == nil {
 		return false
 	}
-	return p.Role == RoleAdmin || (p.Role == RoleGroupEditor && org != "" && org == p.Org)
+	return (p.Role == RoleAdmin || p.Role == RoleGroupEditor) && org != "" && org == p.Org
 }
+
+// CanAdminister reports whether p may administer organisation org: issue
+// and revoke its keys, list them, change its details, read its audit
+// events. An organisation's admin administers its own organisation only;
+// the network admin administers every one.
+func (p *Principal) CanAdminister(org string) bool {
+	if p == nil {
+		return false
+	}
+	return p.IsNetworkAdmin() || (p.Role == RoleAdmin && org != "" && org == p.Org)
+}
+
+// IsNetworkAdmin reports whether p acts for the whole network.
+func (p *Principal) IsNetworkAdmin() bool { return p != nil && p.Role == RoleNetworkAdmin }
 
 type principalKey struct{}
 
@@ -286,9 +302,10 @@ func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRe
 		return nil, errBadCredential
 	}
 	// Record use at most once a minute: a write per request would cost more
-	// than the lookup itself.
+	// than the lookup itself. Through sparc_key_used, as no identity is set
+	// yet for row-level security.
 	if now := time.Now(); now.Sub(k.lastUsed) > time.Minute {
-		if _, err := l.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, k.p.KeyID); err != nil {
+		if _, err := l.pool.Exec(ctx, `SELECT sparc_key_used($1)`, k.p.KeyID); err != nil {
 			l.log.Warn("recording key use", "err", err)
 		} else {
 			l.cache.touched(prefix, now)
@@ -299,7 +316,9 @@ func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRe
 }
 
 // lookupKey reads a key that is usable now: known, not revoked, of an
-// active organisation.
+// active organisation. No identity is set yet, so row-level security on
+// api_keys would hide every key: sparc_key_lookup (migration 0041) reads
+// the one row by prefix as the owner.
 func (l *Layer) lookupKey(ctx context.Context, prefix string) (cachedKey, error) {
 	var (
 		k                 cachedKey
@@ -307,9 +326,8 @@ func (l *Layer) lookupKey(ctx context.Context, prefix string) (cachedKey, error)
 		revoked, lastUsed *time.Time
 	)
 	err := l.pool.QueryRow(ctx, `
-		SELECT k.id::text, k.organisation_id::text, k.role, k.secret_sha256, k.revoked_at, k.last_used_at, o.status
-		FROM api_keys k JOIN organisations o ON o.id = k.organisation_id
-		WHERE k.prefix = $1`, prefix).Scan(&k.p.KeyID, &k.p.Org, &k.p.Role, &k.hash, &revoked, &lastUsed, &orgStatus)
+		SELECT id::text, organisation_id::text, role, secret_sha256, revoked_at, last_used_at, org_status
+		FROM sparc_key_lookup($1)`, prefix).Scan(&k.p.KeyID, &k.p.Org, &k.p.Role, &k.hash, &revoked, &lastUsed, &orgStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, errBadCredential
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -21,10 +23,11 @@ import (
 )
 
 var roleCode = map[sparcv1.Role]string{
-	sparcv1.Role_ROLE_ADMIN:        RoleAdmin,
-	sparcv1.Role_ROLE_LINK_WORKER:  RoleLinkWorker,
-	sparcv1.Role_ROLE_GROUP_EDITOR: RoleGroupEditor,
-	sparcv1.Role_ROLE_AREA_ANALYST: RoleAreaAnalyst,
+	sparcv1.Role_ROLE_ADMIN:         RoleAdmin,
+	sparcv1.Role_ROLE_LINK_WORKER:   RoleLinkWorker,
+	sparcv1.Role_ROLE_GROUP_EDITOR:  RoleGroupEditor,
+	sparcv1.Role_ROLE_AREA_ANALYST:  RoleAreaAnalyst,
+	sparcv1.Role_ROLE_NETWORK_ADMIN: RoleNetworkAdmin,
 }
 
 // RoleFromCode maps a stored role to the API enum.
@@ -98,7 +101,9 @@ type keyCursor struct {
 	ID      uuid.UUID `json:"i"`
 }
 
-// List returns up to limit+1 keys in creation order.
+// List returns up to limit+1 keys in creation order, of org (nil: every
+// organisation the caller's identity may see). It runs in a transaction
+// carrying the caller's identity, so row-level security applies.
 func (s *KeyStore) List(ctx context.Context, org *uuid.UUID, revoked bool, after *keyCursor, limit int) ([]*sparcv1.ApiKey, error) {
 	q := `SELECT ` + keyColumns + ` FROM api_keys WHERE ($1::uuid IS NULL OR organisation_id = $1) AND ($2 OR revoked_at IS NULL)`
 	params := []any{org, revoked}
@@ -106,29 +111,39 @@ func (s *KeyStore) List(ctx context.Context, org *uuid.UUID, revoked bool, after
 		q += ` AND (created_at, id) > ($3, $4)`
 		params = append(params, time.UnixMicro(after.Created), after.ID)
 	}
-	rows, err := s.pool.Query(ctx, q+` ORDER BY created_at, id LIMIT `+strconv.Itoa(limit+1), params...)
+	var out []*sparcv1.ApiKey
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, q+` ORDER BY created_at, id LIMIT `+strconv.Itoa(limit+1), params...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, err := scanKey(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, k)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing API keys: %w", err)
 	}
-	defer rows.Close()
-	var out []*sparcv1.ApiKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// Revoke marks a key revoked (idempotent).
-func (s *KeyStore) Revoke(ctx context.Context, id uuid.UUID) (*sparcv1.ApiKey, error) {
+// Revoke marks a key revoked (idempotent). With org set (an
+// organisation's admin), only a key of that organisation and never a
+// network admin's: another is NOT_FOUND, like a missing one.
+func (s *KeyStore) Revoke(ctx context.Context, id uuid.UUID, org *uuid.UUID) (*sparcv1.ApiKey, error) {
 	var out *sparcv1.ApiKey
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
-			WHERE id = $1 RETURNING `+keyColumns, id))
+			WHERE id = $1 AND ($2::uuid IS NULL OR (organisation_id = $2 AND role <> 'network_admin'))
+			RETURNING `+keyColumns, id, org))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("API key %s: %w", id, apierr.ErrNotFound)
 		}
@@ -158,13 +173,24 @@ func (s *KeyService) CreateApiKey(ctx context.Context, req *sparcv1.CreateApiKey
 	}
 	role := roleCode[req.GetRole()]
 	if role == "" {
-		v.Add("role", "must be ROLE_ADMIN, ROLE_LINK_WORKER, ROLE_GROUP_EDITOR or ROLE_AREA_ANALYST")
+		v.Add("role", "must be ROLE_ADMIN, ROLE_LINK_WORKER, ROLE_GROUP_EDITOR, ROLE_AREA_ANALYST or ROLE_NETWORK_ADMIN")
 	}
 	if utf8.RuneCountInString(req.GetDisplayName()) > 200 {
 		v.Add("display_name", "is more than 200 characters")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
+	}
+	// An organisation's admin issues keys of its own organisation only:
+	// another organisation looks like a missing one. Only the network
+	// admin makes another network admin (else any admin could promote
+	// itself to the whole network).
+	p := FromContext(ctx)
+	if !p.CanAdminister(org.String()) {
+		return nil, fmt.Errorf("organisation %s: %w", org, apierr.ErrNotFound)
+	}
+	if role == RoleNetworkAdmin && !p.IsNetworkAdmin() {
+		return nil, status.Error(codes.PermissionDenied, "only a network admin may issue ROLE_NETWORK_ADMIN keys")
 	}
 	k, secret, err := s.store.Create(ctx, org, role, req.GetDisplayName())
 	if err != nil {
@@ -196,11 +222,21 @@ func (s *KeyService) ListApiKeys(ctx context.Context, req *sparcv1.ListApiKeysRe
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	// An organisation's admin lists its own organisation's keys; asking
+	// for another's gives an empty list, as for an organisation without
+	// keys. The network admin lists any or all.
+	resp := &sparcv1.ListApiKeysResponse{}
+	own, ok := administered(FromContext(ctx))
+	if !ok || (own != nil && org != nil && *org != *own) {
+		return resp, nil
+	}
+	if own != nil {
+		org = own
+	}
 	list, err := s.store.List(ctx, org, req.GetIncludeRevoked(), after, limit)
 	if err != nil {
 		return nil, err
 	}
-	resp := &sparcv1.ListApiKeysResponse{}
 	if len(list) > limit {
 		list = list[:limit]
 		last := list[limit-1]
@@ -219,5 +255,27 @@ func (s *KeyService) RevokeApiKey(ctx context.Context, req *sparcv1.RevokeApiKey
 	if err != nil {
 		return nil, apierr.Invalid("id", "is not an API key id (a UUID)")
 	}
-	return s.store.Revoke(ctx, id)
+	// An organisation's admin revokes its own organisation's keys only;
+	// another's is NOT_FOUND, like a missing one.
+	org, ok := administered(FromContext(ctx))
+	if !ok {
+		return nil, fmt.Errorf("API key %s: %w", id, apierr.ErrNotFound)
+	}
+	return s.store.Revoke(ctx, id, org)
+}
+
+// administered returns the one organisation p administers (nil for the
+// network admin: all), and false when p administers none.
+func administered(p *Principal) (*uuid.UUID, bool) {
+	if p.IsNetworkAdmin() {
+		return nil, true
+	}
+	if p == nil {
+		return nil, false
+	}
+	own, err := uuid.Parse(p.Org)
+	if err != nil || !p.CanAdminister(own.String()) {
+		return nil, false
+	}
+	return &own, true
 }

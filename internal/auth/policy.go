@@ -11,6 +11,11 @@ const (
 	RoleLinkWorker  = "link_worker"
 	RoleGroupEditor = "group_editor"
 	RoleAreaAnalyst = "area_analyst"
+	// RoleNetworkAdmin runs the network (organisations, keys of any
+	// organisation, the whole audit, shared geographies). It is not an
+	// organisation role: it reads no people or referrals and changes no
+	// organisation's assets.
+	RoleNetworkAdmin = "network_admin"
 )
 
 // Rule says who may call one RPC.
@@ -37,7 +42,8 @@ var anyRole = []string(nil)
 // refused (fail closed). Adding an RPC? Add its rule here AND a row to the
 // authorisation matrix test (internal/auth/matrix_test.go).
 var Policy = map[string]Rule{
-	// Directory: open data to read, owner organisation (or admin) to write.
+	// Directory: open data to read; the owner organisation's editors and
+	// admin to write (Principal.CanWriteOwnedBy), never another's.
 	"/sparc.v1.AssetService/GetAsset":       {Public: true, Roles: anyRole},
 	"/sparc.v1.AssetService/ListAssets":     {Public: true, Roles: anyRole},
 	"/sparc.v1.AssetService/SearchAssets":   {Public: true, Roles: anyRole},
@@ -45,32 +51,38 @@ var Policy = map[string]Rule{
 	"/sparc.v1.AssetService/CreateAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true},
 	"/sparc.v1.AssetService/UpdateAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true, Resource: "asset"},
 	"/sparc.v1.AssetService/DeleteAsset":    {Roles: []string{RoleAdmin, RoleGroupEditor}, Audit: true, Resource: "asset"},
-	// Imports from other directories (ORUK) write many assets at once.
+	// Imports from other directories (ORUK) write many assets at once, all
+	// owned by the importing admin's organisation.
 	"/sparc.v1.DirectoryImportService/UpsertSourcedAssets": {Roles: []string{RoleAdmin}, Audit: true},
 
-	// Organisations: public fields are open; changes are the admin's.
+	// Organisations: public fields are open. The network admin creates
+	// and suspends them; an organisation's admin changes its own details.
 	"/sparc.v1.OrganisationService/GetOrganisation":    {Public: true, Roles: anyRole},
 	"/sparc.v1.OrganisationService/ListOrganisations":  {Public: true, Roles: anyRole},
-	"/sparc.v1.OrganisationService/CreateOrganisation": {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin}, Audit: true, Resource: "organisation", Credentials: true},
+	"/sparc.v1.OrganisationService/CreateOrganisation": {Roles: []string{RoleNetworkAdmin}, Audit: true},
+	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin, RoleNetworkAdmin}, Audit: true, Resource: "organisation", Credentials: true},
 
-	// Keys and audit: admin only, and every call is itself audited.
-	"/sparc.v1.ApiKeyService/CreateApiKey":   {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.ApiKeyService/ListApiKeys":    {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.ApiKeyService/RevokeApiKey":   {Roles: []string{RoleAdmin}, Audit: true, Resource: "API key", Credentials: true},
-	"/sparc.v1.AuditService/ListAuditEvents": {Roles: []string{RoleAdmin}, Audit: true},
+	// Keys and audit: an organisation's admin for its own organisation
+	// (Principal.CanAdminister), the network admin for all; every call is
+	// itself audited.
+	"/sparc.v1.ApiKeyService/CreateApiKey":   {Roles: []string{RoleAdmin, RoleNetworkAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/ListApiKeys":    {Roles: []string{RoleAdmin, RoleNetworkAdmin}, Audit: true},
+	"/sparc.v1.ApiKeyService/RevokeApiKey":   {Roles: []string{RoleAdmin, RoleNetworkAdmin}, Audit: true, Resource: "API key", Credentials: true},
+	"/sparc.v1.AuditService/ListAuditEvents": {Roles: []string{RoleAdmin, RoleNetworkAdmin}, Audit: true},
 	// Official geographies and coverage maps are computed from open data
-	// (the directory, boundaries, deprivation): public. Loading them is
-	// the admin's job.
+	// (the directory, boundaries, deprivation): public. Loading them
+	// changes what every organisation sees, so it is the network admin's.
 	"/sparc.v1.AreaService/GetArea":               {Public: true, Roles: anyRole},
 	"/sparc.v1.AreaService/ListAreas":             {Public: true, Roles: anyRole},
-	"/sparc.v1.AreaService/ImportAreas":           {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.AreaService/ImportAreaAttributes":  {Roles: []string{RoleAdmin}, Audit: true},
-	"/sparc.v1.AreaService/SetDeprivationMeasure": {Roles: []string{RoleAdmin}, Audit: true},
+	"/sparc.v1.AreaService/ImportAreas":           {Roles: []string{RoleNetworkAdmin}, Audit: true},
+	"/sparc.v1.AreaService/ImportAreaAttributes":  {Roles: []string{RoleNetworkAdmin}, Audit: true},
+	"/sparc.v1.AreaService/SetDeprivationMeasure": {Roles: []string{RoleNetworkAdmin}, Audit: true},
 	"/sparc.v1.CoverageService/ComputeCoverage":   {Public: true, Roles: anyRole},
 
 	// People and referrals: need-to-know, always audited. Row-level
 	// security further limits every row to the organisations it concerns.
+	// The network admin is deliberately absent: running the network is no
+	// reason to read anyone's health data.
 	"/sparc.v1.PersonService/CreatePerson":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},
 	"/sparc.v1.PersonService/GetPerson":                              {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true, Resource: "person"},
 	"/sparc.v1.PersonService/UpdatePerson":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true, Resource: "person"},

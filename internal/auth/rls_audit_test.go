@@ -28,7 +28,7 @@ func TestRowLevelSecurityBindsTheApplicationRole(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	orgA, orgB := env.NewOrg(t, "A", "community_group"), env.NewOrg(t, "B", "community_group")
-	asset, err := env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: newAsset(orgA)})
+	asset, err := env.AssetsOf(t, orgA).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: newAsset(orgA)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,11 @@ func TestRowLevelSecurityBindsTheApplicationRole(t *testing.T) {
 		{"another organisation's editor", orgB, auth.RoleGroupEditor, 0, false},
 		{"own organisation as link worker", orgA, auth.RoleLinkWorker, 0, false},
 		{"own organisation's editor", orgA, auth.RoleGroupEditor, 1, true},
-		{"admin", orgB, auth.RoleAdmin, 1, true},
+		{"own organisation's admin", orgA, auth.RoleAdmin, 1, true},
+		// Finding 2 of issue 12: any organisation's admin could write
+		// every asset.
+		{"another organisation's admin", orgB, auth.RoleAdmin, 0, false},
+		{"network admin", orgB, auth.RoleNetworkAdmin, 0, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

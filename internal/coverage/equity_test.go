@@ -24,7 +24,7 @@ import (
 func equityAreas(t *testing.T, env *testenv.Env) (centres map[int][][2]float64) {
 	t.Helper()
 	ctx := context.Background()
-	c := sparcv1.NewAreaServiceClient(env.Conn)
+	c := sparcv1.NewAreaServiceClient(env.Network(t))
 	var fc strings.Builder
 	var csv strings.Builder
 	csv.WriteString("code,population,decile\n")

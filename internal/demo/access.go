@@ -9,44 +9,72 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/db"
 )
 
-// Org is a demo organisation and the role of the demo key issued to it.
+// Org is a demo organisation.
 type Org struct {
-	ID, Name, Kind, Role string
+	ID, Name, Kind string
 }
 
-// Orgs are the demo organisations: one per role, so a new user can try each
-// view of SPARC at once. The community groups organisation owns the demo
-// directory.
+// Orgs are the demo organisations. The community groups organisation owns
+// the demo directory; the network organisation holds the network admin.
 var Orgs = []Org{
-	{"0d3e0c9a-5b1f-4b8e-9c61-2a7a1f000001", "Demo network admin (demo)", "other", auth.RoleAdmin},
-	{"0d3e0c9a-5b1f-4b8e-9c61-2a7a1f000002", "Ladywood link worker service (demo)", "link_worker_service", auth.RoleLinkWorker},
-	{Owner, "Community groups of the demo directory (demo)", "community_group", auth.RoleGroupEditor},
-	{"0d3e0c9a-5b1f-4b8e-9c61-2a7a1f000004", "Birmingham public health team (demo)", "public_health", auth.RoleAreaAnalyst},
+	{networkOrg, "Demo network operator (demo)", "other"},
+	{"0d3e0c9a-5b1f-4b8e-9c61-2a7a1f000002", "Ladywood link worker service (demo)", "link_worker_service"},
+	{Owner, "Community groups of the demo directory (demo)", "community_group"},
+	{"0d3e0c9a-5b1f-4b8e-9c61-2a7a1f000004", "Birmingham public health team (demo)", "public_health"},
 }
+
+// Key is a demo key: a role in an organisation.
+type Key struct{ Org, Role string }
+
+// DemoKeys are the demo keys, one per role, so a new user can try each view
+// of SPARC at once: the network admin, the community groups' admin and
+// editor, a link worker, an analyst.
+var DemoKeys = []Key{
+	{networkOrg, auth.RoleNetworkAdmin},
+	{Owner, auth.RoleAdmin},
+	{Owner, auth.RoleGroupEditor},
+	{Orgs[1].ID, auth.RoleLinkWorker},
+	{Orgs[3].ID, auth.RoleAreaAnalyst},
+}
+
+const networkOrg = "0d3e0c9a-5b1f-4b8e-9c61-2a7a1f000001"
 
 // Owner is the organisation that owns every demo asset.
 const Owner = "0d3e0c9a-5b1f-4b8e-9c61-2a7a1f000003"
 
-// AdminContext acts as the demo admin, for loading demo data through the
-// stores (row-level security checks the identity).
+// AdminContext acts as the demo network admin, for loading what the
+// network shares (organisations, areas) and issuing demo keys: row-level
+// security checks the identity.
 func AdminContext(ctx context.Context) context.Context {
-	return auth.WithPrincipal(ctx, &auth.Principal{Name: "system:demo", Org: Orgs[0].ID, Role: auth.RoleAdmin})
+	return auth.WithPrincipal(ctx, &auth.Principal{Name: "system:demo", Org: networkOrg, Role: auth.RoleNetworkAdmin})
+}
+
+// OwnerContext acts as the admin of the organisation owning the demo
+// directory, for loading its assets: an admin writes only its own
+// organisation's assets.
+func OwnerContext(ctx context.Context) context.Context {
+	return auth.WithPrincipal(ctx, &auth.Principal{Name: "system:demo", Org: Owner, Role: auth.RoleAdmin})
 }
 
 // LoadOrgs creates the demo organisations when missing.
 func LoadOrgs(ctx context.Context, pool *pgxpool.Pool) error {
-	for _, o := range Orgs {
-		if _, err := pool.Exec(ctx, `INSERT INTO organisations (id, kind, name, website)
-			VALUES ($1, $2, $3, 'https://example.org/demo') ON CONFLICT (id) DO NOTHING`, uuid.MustParse(o.ID), o.Kind, o.Name); err != nil {
-			return fmt.Errorf("creating demo organisation %q: %w", o.Name, err)
+	ctx = AdminContext(ctx)
+	return db.InTx(ctx, pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		for _, o := range Orgs {
+			if _, err := tx.Exec(ctx, `INSERT INTO organisations (id, kind, name, website)
+				VALUES ($1, $2, $3, 'https://example.org/demo') ON CONFLICT (id) DO NOTHING`, uuid.MustParse(o.ID), o.Kind, o.Name); err != nil {
+				return fmt.Errorf("creating demo organisation %q: %w", o.Name, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Keys returns one working demo key per role, as "role=key" lines. Keys are
@@ -68,19 +96,20 @@ func Keys(ctx context.Context, pool *pgxpool.Pool, keyFile string) ([][2]string,
 			return nil, err
 		}
 	}
+	ctx = AdminContext(ctx)
 	store := auth.NewKeyStore(pool)
 	var out [][2]string
 	var lines []string
-	for _, o := range Orgs {
-		key := saved[o.Role]
+	for _, k := range DemoKeys {
+		key := saved[k.Role]
 		if key == "" || !keyValid(ctx, pool, key) {
 			var err error
-			if _, key, err = store.Create(ctx, uuid.MustParse(o.ID), o.Role, "demo key ("+o.Role+")"); err != nil {
+			if _, key, err = store.Create(ctx, uuid.MustParse(k.Org), k.Role, "demo key ("+k.Role+")"); err != nil {
 				return nil, err
 			}
 		}
-		out = append(out, [2]string{o.Role, key})
-		lines = append(lines, o.Role+"="+key)
+		out = append(out, [2]string{k.Role, key})
+		lines = append(lines, k.Role+"="+key)
 	}
 	if keyFile != "" {
 		if err := os.WriteFile(keyFile, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
@@ -96,6 +125,8 @@ func keyValid(ctx context.Context, pool *pgxpool.Pool, key string) bool {
 		return false
 	}
 	var ok bool
-	err = pool.QueryRow(ctx, `SELECT secret_sha256 = $2 AND revoked_at IS NULL FROM api_keys WHERE prefix = $1`, prefix, hash).Scan(&ok)
+	err = db.InTx(ctx, pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT secret_sha256 = $2 AND revoked_at IS NULL FROM api_keys WHERE prefix = $1`, prefix, hash).Scan(&ok)
+	})
 	return err == nil && ok
 }

@@ -12,12 +12,12 @@ import (
 
 // Load writes the demo organisations and directory unless they are already
 // there (checked by the first demo id), and returns how many assets it
-// added. The assets are written as the demo admin.
+// added. The assets are written as the admin of their owner organisation.
 func Load(ctx context.Context, pool *pgxpool.Pool, store *assets.Store) (int64, error) {
 	if err := LoadOrgs(ctx, pool); err != nil {
 		return 0, err
 	}
-	ctx = AdminContext(ctx)
+	ctx = OwnerContext(ctx)
 	all, err := Assets()
 	if err != nil {
 		return 0, err

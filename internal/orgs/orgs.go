@@ -18,6 +18,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -248,7 +250,8 @@ func publicView(ctx context.Context, o *sparcv1.Organisation) *sparcv1.Organisat
 	return o
 }
 
-// CreateOrganisation creates an organisation (admin).
+// CreateOrganisation creates an organisation (network admin; the policy
+// admits no one else).
 func (s *Service) CreateOrganisation(ctx context.Context, req *sparcv1.CreateOrganisationRequest) (*sparcv1.Organisation, error) {
 	if req.GetOrganisation() == nil {
 		return nil, apierr.Invalid("organisation", "is required")
@@ -324,7 +327,8 @@ func (s *Service) ListOrganisations(ctx context.Context, req *sparcv1.ListOrgani
 var updatable = map[string]bool{"kind": true, "name": true, "contact_email": true, "contact_phone": true,
 	"website": true, "area_codes": true, "area_geojson": true, "status": true}
 
-// UpdateOrganisation changes the masked fields (admin).
+// UpdateOrganisation changes the masked fields: an organisation's admin
+// its own organisation (not its status), the network admin any.
 func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrganisationRequest) (*sparcv1.Organisation, error) {
 	in := req.GetOrganisation()
 	if in == nil {
@@ -350,7 +354,16 @@ func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrg
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	// An organisation's admin changes its own organisation only; another
+	// looks like a missing one. Row-level security (0041) is the second wall.
+	p := auth.FromContext(ctx)
+	if !p.CanAdminister(id.String()) {
+		return nil, fmt.Errorf("organisation %s: %w", id, apierr.ErrNotFound)
+	}
 	return s.store.Update(ctx, id, in.GetEtag(), func(cur *sparcv1.Organisation) error {
+		// Suspending (or re-activating) an organisation is the network's
+		// decision: its own admin could otherwise lift a suspension.
+		was := cur.GetStatus()
 		src, dst := in.ProtoReflect(), cur.ProtoReflect()
 		for _, p := range paths {
 			fd := dst.Descriptor().Fields().ByName(protoreflect.Name(p))
@@ -363,6 +376,12 @@ func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrg
 		cur.Name = strings.TrimSpace(cur.Name)
 		var v apierr.InvalidArgument
 		validate(cur, &v)
-		return v.Err()
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if cur.GetStatus() != was && !p.IsNetworkAdmin() {
+			return status.Error(codes.PermissionDenied, "only the network admin changes an organisation's status")
+		}
+		return nil
 	})
 }

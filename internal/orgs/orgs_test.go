@@ -32,7 +32,7 @@ func fields(err error) []string {
 func TestCreateOrganisationRejectsBadInputNamingTheField(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	c := sparcv1.NewOrganisationServiceClient(env.Conn)
+	c := sparcv1.NewOrganisationServiceClient(env.Network(t))
 	good := func() *sparcv1.Organisation {
 		return &sparcv1.Organisation{Name: "Saltley Men's Shed", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}
 	}
@@ -77,7 +77,7 @@ func count(t *testing.T, env *testenv.Env) int {
 func TestAnonymousCallersSeeOnlyPublicFields(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	o, err := sparcv1.NewOrganisationServiceClient(env.Conn).CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{
+	o, err := sparcv1.NewOrganisationServiceClient(env.Network(t)).CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{
 		Organisation: &sparcv1.Organisation{Name: "Wirral Council", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_LOCAL_AUTHORITY,
 			ContactEmail: "socialprescribing@example.gov.uk", ContactPhone: "0151 606 2000", AreaCodes: []string{"E08000015"}}})
 	if err != nil {
@@ -99,7 +99,7 @@ func TestAnonymousCallersSeeOnlyPublicFields(t *testing.T) {
 func TestUpdateOrganisationWithStaleEtagIsAborted(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	c := sparcv1.NewOrganisationServiceClient(env.Conn)
+	c := sparcv1.NewOrganisationServiceClient(env.Network(t))
 	o, err := c.CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
 		Name: "Gwent food club", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_VOLUNTARY_ORGANISATION}})
 	if err != nil {
@@ -130,7 +130,7 @@ func TestUpdateOrganisationWithStaleEtagIsAborted(t *testing.T) {
 func TestListOrganisationsPagesByNameWithoutGapsOrRepeats(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	c := sparcv1.NewOrganisationServiceClient(env.Conn)
+	c := sparcv1.NewOrganisationServiceClient(env.Network(t))
 	want := map[string]bool{}
 	for i := 0; i < 23; i++ {
 		o, err := c.CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{

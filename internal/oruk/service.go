@@ -3,14 +3,17 @@ package oruk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/assets"
+	"github.com/sparc-network/sparc/internal/auth"
 )
 
 // ImportService implements sparcv1.DirectoryImportServiceServer over the
@@ -64,9 +67,35 @@ func (s *ImportService) UpsertSourcedAssets(ctx context.Context, req *sparcv1.Up
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	results, err := s.store.UpsertSourced(ctx, recs)
+	// An import writes assets of the importing admin's organisation only:
+	// a record without an owner gets the caller's, a record owned by
+	// another organisation is refused as if that organisation did not
+	// exist (row-level security would refuse it too, as the second wall).
+	p := auth.FromContext(ctx)
+	results := make([]assets.UpsertResult, len(recs))
+	var allowed []assets.SourcedAsset
+	var at []int
+	for i, r := range recs {
+		if a := r.Asset; a != nil {
+			if a.GetOwnerOrganisation() == "" && p != nil {
+				a = proto.Clone(a).(*sparcv1.Asset)
+				a.OwnerOrganisation = p.Org
+				r.Asset = a
+			}
+			if !p.CanWriteOwnedBy(a.GetOwnerOrganisation()) {
+				results[i] = assets.UpsertResult{Outcome: assets.OutcomeRejected,
+					Err: fmt.Errorf("organisation %s: %w", a.GetOwnerOrganisation(), apierr.ErrNotFound)}
+				continue
+			}
+		}
+		allowed, at = append(allowed, r), append(at, i)
+	}
+	written, err := s.store.UpsertSourced(ctx, allowed)
 	if err != nil {
 		return nil, err
+	}
+	for j, r := range written {
+		results[at[j]] = r
 	}
 	resp := &sparcv1.UpsertSourcedAssetsResponse{Results: make([]*sparcv1.UpsertResult, len(results))}
 	for i, r := range results {

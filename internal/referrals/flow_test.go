@@ -44,7 +44,7 @@ func newWorld(t *testing.T, capacity int32) *world {
 		a.Capacity = proto.Int32(capacity)
 	}
 	var err error
-	if w.asset, err = env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: a}); err != nil {
+	if w.asset, err = env.AssetsOf(t, w.groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: a}); err != nil {
 		t.Fatal(err)
 	}
 	return w

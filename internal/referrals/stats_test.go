@@ -64,7 +64,7 @@ func statsWorld(t *testing.T) *world {
 			}
 		}
 	}
-	wirral, err := w.env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+	wirral, err := w.env.AssetsOf(t, w.groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
 		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Wirral walkers", AcceptingReferrals: true, OwnerOrganisation: w.groupOrg,
 		Location: &sparcv1.Location{Latitude: 53.39, Longitude: -3.02, Country: "GB"}}})
 	if err != nil {

@@ -7,9 +7,12 @@
 //
 // Access control (issue 4) is on: every write needs an API key, and an
 // asset's owner_organisation must be an existing organisation id. The
-// clients of NewServer act as an admin (env.Conn, env.Assets, env.HTTP send
-// env.AdminKey); use env.AdminOrg or env.NewOrg as owner, env.Key for keys
-// of other roles, env.ConnWithKey("") or plain http.Get for anonymous calls.
+// clients of NewServer act as an admin of env.AdminOrg (env.Conn,
+// env.Assets, env.HTTP send env.AdminKey), who acts only inside that
+// organisation: use env.AssetsOf for another organisation's assets,
+// env.Network for network tasks (organisations, keys of any organisation,
+// areas), env.Key for keys of other roles, env.ConnWithKey("") or plain
+// http.Get for anonymous calls.
 package testenv
 
 import (
@@ -150,6 +153,10 @@ type Env struct {
 	AdminOrg  string // organisation of AdminKey
 	AdminKey  string // an admin API key
 	anonymous *grpc.ClientConn
+
+	t       testing.TB // the test that owns the server (and the network connection)
+	mu      sync.Mutex
+	network *grpc.ClientConn
 }
 
 // Options change the server a test gets.
@@ -200,7 +207,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	a.Run(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr()}
+	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr(), t: t}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -239,6 +246,28 @@ func (e *Env) Key(t testing.TB, org, role string) string {
 		t.Fatalf("creating key: %v", err)
 	}
 	return key
+}
+
+// Network returns a connection acting as the network admin (a key of its
+// own organisation, made on first use): it creates organisations, issues
+// keys of any organisation, reads the whole audit and loads areas, but
+// changes no organisation's assets (AssetsOf does).
+func (e *Env) Network(t testing.TB) *grpc.ClientConn {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.network == nil {
+		// Kept for the server's whole test, even when a subtest asks first.
+		e.network = e.ConnWithKey(e.t, e.Key(t, e.NewOrg(t, "Test network operator", "other"), auth.RoleNetworkAdmin))
+	}
+	return e.network
+}
+
+// AssetsOf returns an asset client acting as an admin of org: an
+// organisation's admin changes its own organisation's assets only.
+func (e *Env) AssetsOf(t testing.TB, org string) sparcv1.AssetServiceClient {
+	t.Helper()
+	return sparcv1.NewAssetServiceClient(e.ConnWithKey(t, e.Key(t, org, auth.RoleAdmin)))
 }
 
 // ConnWithKey dials the gRPC server sending key as a bearer token on every

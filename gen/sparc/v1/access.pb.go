@@ -155,7 +155,8 @@ type Role int32
 
 const (
 	Role_ROLE_UNSPECIFIED Role = 0
-	// Manages organisations and keys; reads the audit log.
+	// Administers its own organisation only: its keys, its details, its
+	// assets and imports, its audit events.
 	Role_ROLE_ADMIN Role = 1
 	// Reads the directory; creates and reads its organisation's referrals.
 	Role_ROLE_LINK_WORKER Role = 2
@@ -163,6 +164,11 @@ const (
 	Role_ROLE_GROUP_EDITOR Role = 3
 	// Reads aggregate data (coverage, statistics) only.
 	Role_ROLE_AREA_ANALYST Role = 4
+	// Runs the network: creates and suspends organisations, issues and
+	// revokes keys of any organisation, reads the whole audit log, loads the
+	// shared geographies. Never reads people or referrals and never changes
+	// an organisation's assets. Issued by `sparcd --bootstrap-admin`.
+	Role_ROLE_NETWORK_ADMIN Role = 5
 )
 
 // Enum value maps for Role.
@@ -173,13 +179,15 @@ var (
 		2: "ROLE_LINK_WORKER",
 		3: "ROLE_GROUP_EDITOR",
 		4: "ROLE_AREA_ANALYST",
+		5: "ROLE_NETWORK_ADMIN",
 	}
 	Role_value = map[string]int32{
-		"ROLE_UNSPECIFIED":  0,
-		"ROLE_ADMIN":        1,
-		"ROLE_LINK_WORKER":  2,
-		"ROLE_GROUP_EDITOR": 3,
-		"ROLE_AREA_ANALYST": 4,
+		"ROLE_UNSPECIFIED":   0,
+		"ROLE_ADMIN":         1,
+		"ROLE_LINK_WORKER":   2,
+		"ROLE_GROUP_EDITOR":  3,
+		"ROLE_AREA_ANALYST":  4,
+		"ROLE_NETWORK_ADMIN": 5,
 	}
 )
 
@@ -1367,14 +1375,15 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\x1fORGANISATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aORGANISATION_STATUS_ACTIVE\x10\x01\x12!\n" +
 	"\x1dORGANISATION_STATUS_SUSPENDED\x10\x02\x12\x1e\n" +
-	"\x1aORGANISATION_STATUS_CLOSED\x10\x03*p\n" +
+	"\x1aORGANISATION_STATUS_CLOSED\x10\x03*\x88\x01\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"ROLE_ADMIN\x10\x01\x12\x14\n" +
 	"\x10ROLE_LINK_WORKER\x10\x02\x12\x15\n" +
 	"\x11ROLE_GROUP_EDITOR\x10\x03\x12\x15\n" +
-	"\x11ROLE_AREA_ANALYST\x10\x042\x86\x04\n" +
+	"\x11ROLE_AREA_ANALYST\x10\x04\x12\x16\n" +
+	"\x12ROLE_NETWORK_ADMIN\x10\x052\x86\x04\n" +
 	"\x13OrganisationService\x12z\n" +
 	"\x12CreateOrganisation\x12#.sparc.v1.CreateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"'\x82\xd3\xe4\x93\x02!:\forganisation\"\x11/v1/organisations\x12k\n" +
 	"\x0fGetOrganisation\x12 .sparc.v1.GetOrganisationRequest\x1a\x16.sparc.v1.Organisation\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/organisations/{id}\x12w\n" +

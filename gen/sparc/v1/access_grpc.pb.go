@@ -31,7 +31,9 @@ const (
 //
 // OrganisationService manages the organisations sharing a SPARC instance.
 // Public fields (id, kind, name, status, area codes) are open data; contact
-// details need a key; changes need the admin role.
+// details need a key. The network admin creates organisations and changes
+// any of them (status included); an organisation's admin changes its own
+// details.
 type OrganisationServiceClient interface {
 	CreateOrganisation(ctx context.Context, in *CreateOrganisationRequest, opts ...grpc.CallOption) (*Organisation, error)
 	GetOrganisation(ctx context.Context, in *GetOrganisationRequest, opts ...grpc.CallOption) (*Organisation, error)
@@ -93,7 +95,9 @@ func (c *organisationServiceClient) UpdateOrganisation(ctx context.Context, in *
 //
 // OrganisationService manages the organisations sharing a SPARC instance.
 // Public fields (id, kind, name, status, area codes) are open data; contact
-// details need a key; changes need the admin role.
+// details need a key. The network admin creates organisations and changes
+// any of them (status included); an organisation's admin changes its own
+// details.
 type OrganisationServiceServer interface {
 	CreateOrganisation(context.Context, *CreateOrganisationRequest) (*Organisation, error)
 	GetOrganisation(context.Context, *GetOrganisationRequest) (*Organisation, error)
@@ -252,7 +256,8 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ApiKeyService issues and revokes API keys (admin only).
+// ApiKeyService issues and revokes API keys: an organisation's admin for
+// its own organisation, the network admin for any.
 type ApiKeyServiceClient interface {
 	// Issues a key. The secret is in the response once and never again.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
@@ -303,7 +308,8 @@ func (c *apiKeyServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKey
 // All implementations must embed UnimplementedApiKeyServiceServer
 // for forward compatibility.
 //
-// ApiKeyService issues and revokes API keys (admin only).
+// ApiKeyService issues and revokes API keys: an organisation's admin for
+// its own organisation, the network admin for any.
 type ApiKeyServiceServer interface {
 	// Issues a key. The secret is in the response once and never again.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
@@ -436,7 +442,8 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AuditService reads the append-only audit trail (admin only).
+// AuditService reads the append-only audit trail: an organisation's admin
+// reads its own organisation's events, the network admin all of them.
 type AuditServiceClient interface {
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
@@ -463,7 +470,8 @@ func (c *auditServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
 //
-// AuditService reads the append-only audit trail (admin only).
+// AuditService reads the append-only audit trail: an organisation's admin
+// reads its own organisation's events, the network admin all of them.
 type AuditServiceServer interface {
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()

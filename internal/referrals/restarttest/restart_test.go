@@ -48,7 +48,7 @@ func TestConcurrentCreatesAreExactlyOnceAcrossADatabaseCrash(t *testing.T) {
 	groupOrg := env.NewOrg(t, "Crash-test group", "community_group")
 	conn := env.ConnWithKey(t, env.Key(t, lwOrg, auth.RoleLinkWorker))
 	people, referrals := sparcv1.NewPersonServiceClient(conn), sparcv1.NewReferralServiceClient(conn)
-	asset, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
 		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Crash-test choir", AcceptingReferrals: true,
 		Location:          &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"},
 		OwnerOrganisation: groupOrg}})
