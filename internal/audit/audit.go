@@ -98,7 +98,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *sparcv1.ListAuditEve
 		add("id < ?", after.ID)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, time, principal, COALESCE(organisation_id::text, ''), role, method,
-		resource, outcome, code, request_id, peer FROM audit_events WHERE `+strings.Join(where, " AND ")+
+		resource, outcome, code, request_id, peer, count FROM audit_events WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id DESC LIMIT `+strconv.Itoa(limit+1), p...)
 	if err != nil {
 		return nil, fmt.Errorf("listing audit events: %w", err)
@@ -110,7 +110,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *sparcv1.ListAuditEve
 		var t time.Time
 		var role string
 		if err := rows.Scan(&e.Id, &t, &e.Principal, &e.OrganisationId, &role, &e.Method, &e.Resource,
-			&e.Outcome, &e.Code, &e.RequestId, &e.Peer); err != nil {
+			&e.Outcome, &e.Code, &e.RequestId, &e.Peer, &e.Count); err != nil {
 			return nil, fmt.Errorf("reading audit event: %w", err)
 		}
 		e.Time, e.Role = timestamppb.New(t), auth.RoleFromCode(role)

@@ -156,6 +156,7 @@ type Env struct {
 type Options struct {
 	Auth      auth.Config   // zero: a rate limit high enough not to matter
 	Retention time.Duration // zero: no purge
+	Edge      server.Edge   // zero: sparcd's defaults
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -167,11 +168,13 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	pool := AppPool(t, owner)
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}}
+	var edge server.Edge
 	if len(opts) > 0 {
 		if opts[0].Auth.RatePerSecond > 0 {
 			cfg.Auth = opts[0].Auth
 		}
 		cfg.Retention = opts[0].Retention
+		edge = opts[0].Edge
 	}
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {
@@ -184,7 +187,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	}
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: logger,
-		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(),
+		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(), Edge: edge,
 	}, pool, a.Services())
 	if err != nil {
 		cancel()
