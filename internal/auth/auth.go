@@ -176,6 +176,9 @@ func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 			return err
 		}
 		defer l.streams.release(slot)
+		// Headers at once: the client (and the gateway, which waits for
+		// them) learns that the stream is open before its first message.
+		_ = ss.SendHeader(nil)
 	}
 	err = h(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 	l.finish(ctx, rec, err)
