@@ -149,6 +149,7 @@ func parseConfig(args []string) (config, error) {
 	}
 	proxies, err := caller.ParseProxies(c.trustedProxies)
 	if err != nil {
+		fmt.Fprintln(fs.Output(), "sparcd: --trusted-proxies:", err)
 		return c, err
 	}
 	c.edge.TrustedProxies = proxies
