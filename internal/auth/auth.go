@@ -227,7 +227,7 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	}
 	// An address that has used up its bad-credential budget gets no
 	// database lookups of keys this server has not verified already.
-	p, err := l.authenticate(ctx, rec, l.failed.wait(addrKey) == 0)
+	p, err := l.authenticate(ctx, rec, func() bool { return l.failed.wait(addrKey) == 0 })
 	if err != nil {
 		switch {
 		case errors.Is(err, errLookupRefused):
@@ -347,9 +347,9 @@ func codeOf(err error) codes.Code {
 var errLookupRefused = errors.New("key lookup refused: too many bad credentials from this address")
 
 // authenticate returns the caller, nil for anonymous, or an error for bad
-// credentials (which are never silently treated as anonymous). Without
-// lookup, only keys verified before (cached) are accepted.
-func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord, lookup bool) (*Principal, error) {
+// credentials (which are never silently treated as anonymous). When
+// mayLookup says no, only keys verified before (cached) are accepted.
+func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord, mayLookup func() bool) (*Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
 	if len(vals) == 0 {
@@ -364,7 +364,7 @@ func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord, lookup bo
 	}
 	cred = strings.TrimSpace(cred)
 	if strings.HasPrefix(cred, keyScheme) {
-		return l.authenticateKey(ctx, cred, rec, lookup)
+		return l.authenticateKey(ctx, cred, rec, mayLookup)
 	}
 	if l.cfg.OIDC == nil {
 		return nil, errBadCredential
@@ -387,14 +387,14 @@ func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord, lookup bo
 	return p, nil
 }
 
-func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRecord, lookup bool) (*Principal, error) {
+func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRecord, mayLookup func() bool) (*Principal, error) {
 	prefix, hash, err := ParseKey(key)
 	if err != nil {
 		return nil, errBadCredential
 	}
 	rec.Principal = "key:" + prefix
 	k, ok, gen := l.cache.get(prefix)
-	if !ok && !lookup {
+	if !ok && !mayLookup() {
 		return nil, errLookupRefused
 	}
 	if !ok {
