@@ -50,6 +50,9 @@ func (t trusted) Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo,
 	return h(srv, ss)
 }
 
+func (trusted) AdmitHTTP(context.Context, string) (time.Duration, bool) { return 0, true }
+func (trusted) Flush(context.Context)                                   {}
+
 const accessAssets = 2000
 
 func runAccess(ctx context.Context, b *bench) error {

@@ -24,6 +24,7 @@ import (
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
 	"github.com/sparc-network/sparc/internal/pgcluster"
@@ -45,10 +46,14 @@ type config struct {
 	burst              int
 	bootstrapAdmin     string
 	oidc               auth.OIDCConfig
+	trustedProxies     string
 	dataKey            string
 	retention          time.Duration
 	webhooks           referrals.WebhookConfig
 	tls                server.TLSFiles
+	anonymous, badAuth auth.Limit
+	maxStreams         int
+	edge               server.Edge
 }
 
 func env(key, def string) string {
@@ -62,6 +67,15 @@ func envFloat(key string, def float64) float64 {
 	if v, ok := os.LookupEnv(key); ok {
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			return f
+		}
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if v, ok := os.LookupEnv(key); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
 		}
 	}
 	return def
@@ -135,10 +149,33 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.tls.ClientCAFile, "tls-client-ca", env("SPARC_TLS_CLIENT_CA", ""), "PEM CA certificates: require a client certificate they issued on both ports, mTLS (env SPARC_TLS_CLIENT_CA)")
 	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", env("SPARC_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhooks reach loopback, private and link-local addresses, for development only (env SPARC_WEBHOOK_ALLOW_PRIVATE=true)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue a network admin API key (creates and suspends organisations, issues their keys) for the organisation with this name (created if missing) and print it")
+	edgeFlags(fs, &c)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	proxies, err := caller.ParseProxies(c.trustedProxies)
+	if err != nil {
+		fmt.Fprintln(fs.Output(), "sparcd: --trusted-proxies:", err)
+		return c, err
+	}
+	c.edge.TrustedProxies = proxies
 	return c, nil
+}
+
+// edgeFlags: limits on what one client can hold, and whom to believe about
+// who the client is (see docs/security.md, "Edge limits and proxies").
+func edgeFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("SPARC_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For and X-Request-Id are believed; empty: none (env SPARC_TRUSTED_PROXIES)")
+	fs.Float64Var(&c.anonymous.Rate, "anonymous-rate-limit", envFloat("SPARC_ANONYMOUS_RATE_LIMIT", 20), "calls per second without an API key, per client address (env SPARC_ANONYMOUS_RATE_LIMIT)")
+	fs.IntVar(&c.anonymous.Burst, "anonymous-rate-burst", envInt("SPARC_ANONYMOUS_RATE_BURST", 100), "burst of calls without an API key, per client address (env SPARC_ANONYMOUS_RATE_BURST)")
+	fs.Float64Var(&c.badAuth.Rate, "failed-auth-rate-limit", envFloat("SPARC_FAILED_AUTH_RATE_LIMIT", 0.2), "calls per second with a bad API key or token, per client address (env SPARC_FAILED_AUTH_RATE_LIMIT)")
+	fs.IntVar(&c.badAuth.Burst, "failed-auth-rate-burst", envInt("SPARC_FAILED_AUTH_RATE_BURST", 10), "burst of calls with a bad API key or token, per client address (env SPARC_FAILED_AUTH_RATE_BURST)")
+	fs.IntVar(&c.maxStreams, "max-watch-streams", envInt("SPARC_MAX_WATCH_STREAMS", auth.DefaultMaxStreams), "open watch streams per API key (env SPARC_MAX_WATCH_STREAMS)")
+	fs.DurationVar(&c.edge.BodyTimeout, "http-body-timeout", envDuration("SPARC_HTTP_BODY_TIMEOUT", 30*time.Second), "time allowed to send a whole request body (env SPARC_HTTP_BODY_TIMEOUT)")
+	fs.DurationVar(&c.edge.WriteTimeout, "http-write-timeout", envDuration("SPARC_HTTP_WRITE_TIMEOUT", 2*time.Minute), "time allowed to write a response, or one message of a stream (env SPARC_HTTP_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.edge.IdleTimeout, "idle-timeout", envDuration("SPARC_IDLE_TIMEOUT", 2*time.Minute), "close keep-alive connections idle this long (env SPARC_IDLE_TIMEOUT)")
+	fs.IntVar(&c.edge.MaxConns, "max-connections", envInt("SPARC_MAX_CONNECTIONS", 10_000), "open connections per port; beyond, new ones are closed (env SPARC_MAX_CONNECTIONS)")
+	fs.IntVar(&c.edge.MaxConnsPerAddr, "max-connections-per-address", envInt("SPARC_MAX_CONNECTIONS_PER_ADDRESS", 2_000), "open connections per port from one client address, trusted proxies exempt (env SPARC_MAX_CONNECTIONS_PER_ADDRESS)")
 }
 
 func newLogger(c config) (*slog.Logger, error) {
@@ -216,7 +253,8 @@ func run(cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	authCfg := auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log}
+	authCfg := auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log,
+		Anonymous: cfg.anonymous, FailedAuth: cfg.badAuth, MaxStreams: cfg.maxStreams}
 	if cfg.oidc.Enabled() {
 		if authCfg.OIDC, err = auth.NewOIDC(ctx, cfg.oidc); err != nil {
 			return err
@@ -265,13 +303,14 @@ func run(cfg config, log *slog.Logger) error {
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr,
 		ShutdownTimeout: cfg.shutdownTimeout, Logger: log, Routes: a.Routes(), TLS: cfg.tls,
+		Edge: cfg.edge,
 	}, pool, a.Services())
 	if err != nil {
 		return err
 	}
 	a.Run(ctx)
 	scheme := tlsNote(cfg, srv, log)
-	log.Info("sparcd serving", "http", scheme+"://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr())
+	log.Info("sparcd serving", "http", scheme+"://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr(), "trusted_proxies", cfg.edge.TrustedProxies.String())
 	if len(demoKeys) > 0 {
 		fmt.Fprintln(os.Stderr, "\nDemo API keys (demo data only; one per role):")
 		for _, k := range demoKeys {

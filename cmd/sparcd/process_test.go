@@ -66,7 +66,9 @@ func startSparcd(t *testing.T, bin, dataDir string, wantReady bool) *daemon {
 	t.Helper()
 	d := &daemon{t: t, dataDir: dataDir, exited: make(chan struct{})}
 	d.cmd = exec.Command(bin, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "20s")
-	d.cmd.Env = append(os.Environ(), "SPARC_DATA_DIR="+dataDir, "DATABASE_URL=", "SPARC_LOG_LEVEL=info")
+	// The load below comes from one address without a key: lift its budget.
+	d.cmd.Env = append(os.Environ(), "SPARC_DATA_DIR="+dataDir, "DATABASE_URL=", "SPARC_LOG_LEVEL=info",
+		"SPARC_ANONYMOUS_RATE_LIMIT=1000000", "SPARC_ANONYMOUS_RATE_BURST=1000000")
 	pipe, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

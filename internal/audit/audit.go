@@ -116,7 +116,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *sparcv1.ListAuditEve
 	err := db.InTx(db.WithAudit(ctx, nil), s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		resp.Events = nil
 		rows, err := tx.Query(ctx, `SELECT id, time, principal, COALESCE(organisation_id::text, ''), role, method,
-		resource, outcome, code, request_id, peer FROM audit_events WHERE `+strings.Join(where, " AND ")+
+		resource, outcome, code, request_id, peer, count FROM audit_events WHERE `+strings.Join(where, " AND ")+
 			` ORDER BY id DESC LIMIT `+strconv.Itoa(limit+1), p...)
 		if err != nil {
 			return err
@@ -127,7 +127,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *sparcv1.ListAuditEve
 			var t time.Time
 			var role string
 			if err := rows.Scan(&e.Id, &t, &e.Principal, &e.OrganisationId, &role, &e.Method, &e.Resource,
-				&e.Outcome, &e.Code, &e.RequestId, &e.Peer); err != nil {
+				&e.Outcome, &e.Code, &e.RequestId, &e.Peer, &e.Count); err != nil {
 				return err
 			}
 			e.Time, e.Role = timestamppb.New(t), auth.RoleFromCode(role)

@@ -1,17 +1,20 @@
 // Package auth is SPARC's one authorisation layer. A gRPC interceptor (which
 // also guards the HTTP gateway, as the gateway calls gRPC) authenticates
 // the caller from an API key or an identity-provider token, applies the
-// per-method Policy, rate-limits each key, audits every call that touches
-// non-public data and every denial, and hands the caller's organisation
-// and role to the database transaction for row-level security (the second
+// per-method Policy, rate-limits each key (and, per client address,
+// anonymous calls and calls with bad credentials), caps each key's open
+// streams, audits every call that touches non-public data and every denial
+// (denials summed per minute), and hands the caller's organisation and
+// role to the database transaction for row-level security (the second
 // wall). Services ask Principal.CanWriteOwnedBy for row-level decisions.
+//
+// The client address and request id come from internal/caller, decided by
+// the server at the edge; the layer never reads them from request metadata.
 package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +32,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/db"
 )
 
@@ -89,15 +93,30 @@ type TokenVerifier interface {
 type Config struct {
 	RatePerSecond float64 // sustained requests per second per key
 	Burst         int     // bucket size
-	OIDC          TokenVerifier
-	Logger        *slog.Logger
+	// Anonymous limits calls without credentials, FailedAuth calls whose
+	// credentials are not valid, per client address (an IPv6 client's
+	// /64). Zero: not limited (sparcd always sets both).
+	Anonymous, FailedAuth Limit
+	// MaxStreams caps the server streams (WatchReferrals) one key, or one
+	// anonymous client address, holds open at once. Zero:
+	// DefaultMaxStreams; negative: no cap.
+	MaxStreams int
+	// DeniedWindow is how long denied calls of one kind are summed into
+	// one audit event. Zero: DefaultDeniedWindow (a minute).
+	DeniedWindow time.Duration
+	OIDC         TokenVerifier
+	Logger       *slog.Logger
 }
 
 // Layer is the authorisation layer.
 type Layer struct {
 	pool    *pgxpool.Pool
 	cfg     Config
-	limiter *limiter
+	limiter *limiter // per key
+	anon    *limiter // per client address, calls without credentials
+	failed  *limiter // per client address, calls with bad credentials
+	streams *streamCounter
+	denied  *deniedLog
 	policy  map[string]Rule
 	log     *slog.Logger
 	cache   *keyCache
@@ -109,12 +128,27 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 	if cfg.RatePerSecond <= 0 || cfg.Burst <= 0 {
 		return nil, errors.New("auth: rate limit and burst must be positive")
 	}
+	if !cfg.Anonymous.valid() || !cfg.FailedAuth.valid() {
+		return nil, errors.New("auth: anonymous and failed-authentication limits need a positive rate and burst (or neither)")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
+	if cfg.MaxStreams == 0 {
+		cfg.MaxStreams = DefaultMaxStreams
+	}
+	if cfg.DeniedWindow <= 0 {
+		cfg.DeniedWindow = DefaultDeniedWindow
+	}
 	return &Layer{pool: pool, cfg: cfg, limiter: newLimiter(cfg.RatePerSecond, cfg.Burst, time.Now),
+		anon: limiterFor(cfg.Anonymous, time.Now), failed: limiterFor(cfg.FailedAuth, time.Now),
+		streams: newStreamCounter(cfg.MaxStreams), denied: newDeniedLog(pool, cfg.Logger, cfg.DeniedWindow),
 		policy: Policy, log: cfg.Logger, cache: newKeyCache()}, nil
 }
+
+// Flush writes the denied calls still being summed. The server calls it
+// at shutdown, after the last call.
+func (l *Layer) Flush(ctx context.Context) { l.denied.flush(ctx) }
 
 var (
 	errNoCredentials = status.Error(codes.Unauthenticated, "this call needs an API key: send 'authorization: Bearer <key>'")
@@ -137,15 +171,43 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	return resp, err
 }
 
-// Stream is the gRPC stream interceptor.
+// Stream is the gRPC stream interceptor. Server streams (watches) also
+// take one of the caller's stream slots for as long as they stay open.
 func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	ctx, rec, err := l.admit(ss.Context(), info.FullMethod, nil)
 	if err != nil {
 		return err
 	}
+	if info.IsServerStream {
+		slot := streamSlot(ctx)
+		if !l.streams.acquire(slot) {
+			err := status.Errorf(codes.ResourceExhausted, "this caller already has %d streams open, the most allowed; close one first", l.cfg.MaxStreams)
+			if rec == nil {
+				rec = l.record(ctx, info.FullMethod, nil)
+				if p := FromContext(ctx); p != nil {
+					rec.Principal, rec.Org, rec.Role = p.Name, p.Org, p.Role
+				}
+			}
+			l.deny(ctx, rec, err)
+			return err
+		}
+		defer l.streams.release(slot)
+		// Headers at once: the client (and the gateway, which waits for
+		// them) learns that the stream is open before its first message.
+		_ = ss.SendHeader(nil)
+	}
 	err = h(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 	l.finish(ctx, rec, err)
 	return err
+}
+
+// streamSlot names whose stream slots a call uses: its key (or token
+// subject), or its client address when anonymous.
+func streamSlot(ctx context.Context) string {
+	if p := FromContext(ctx); p != nil {
+		return p.Name
+	}
+	return "addr:" + caller.LimitKey(callerOf(ctx).Addr)
 }
 
 type wrappedStream struct {
@@ -155,25 +217,51 @@ type wrappedStream struct {
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
+// record starts the audit record of a call.
+func (l *Layer) record(ctx context.Context, method string, req any) *db.AuditRecord {
+	c := callerOf(ctx)
+	return &db.AuditRecord{Principal: "anonymous", Method: method, RequestID: c.RequestID, Peer: addrString(c),
+		Resource: resourceFor(method, req)}
+}
+
 // admit authenticates and authorises one call. It returns the context the
 // handler runs with and the pending audit record (nil when not audited).
+// Every call spends a token: a key's own bucket, or, without a valid key,
+// its client address's bucket for anonymous calls or for bad credentials,
+// so neither anonymous floods nor key guessing reach the database at will.
 func (l *Layer) admit(ctx context.Context, method string, req any) (context.Context, *db.AuditRecord, error) {
-	requestID := requestIDFrom(ctx)
-	_ = grpc.SetHeader(ctx, metadata.Pairs("x-request-id", requestID))
+	c := callerOf(ctx)
+	ctx = caller.With(ctx, c)
+	addrKey := caller.LimitKey(c.Addr)
+	_ = grpc.SetHeader(ctx, metadata.Pairs("x-request-id", c.RequestID))
 	rule, known := l.policy[method]
-	rec := &db.AuditRecord{Principal: "anonymous", Method: method, RequestID: requestID, Peer: peerFrom(ctx),
-		Resource: resourceFor(method, req)}
+	rec := l.record(ctx, method, req)
 	if !known {
 		err := status.Errorf(codes.PermissionDenied, "method %s is not covered by the access policy", method)
 		l.deny(ctx, rec, err)
 		return nil, nil, err
 	}
-	p, err := l.authenticate(ctx, rec)
+	// An address that has used up its bad-credential budget gets no
+	// database lookups of keys this server has not verified already.
+	p, err := l.authenticate(ctx, rec, func() bool { return l.failed.wait(addrKey) == 0 })
 	if err != nil {
+		switch {
+		case errors.Is(err, errLookupRefused):
+			err = tooMany(l.failed.wait(addrKey), "too many calls with API keys or tokens that are not valid from this address")
+		case errors.Is(err, errBadCredential):
+			if wait, ok := l.failed.take(addrKey); !ok {
+				err = tooMany(wait, "too many calls with API keys or tokens that are not valid from this address")
+			}
+		}
 		l.deny(ctx, rec, err)
 		return nil, nil, err
 	}
 	if p == nil {
+		if wait, ok := l.anon.take(addrKey); !ok {
+			err := tooMany(wait, "too many calls without an API key from this address")
+			l.deny(ctx, rec, err)
+			return nil, nil, err
+		}
 		if !rule.Public {
 			l.deny(ctx, rec, errNoCredentials)
 			return nil, nil, errNoCredentials
@@ -181,6 +269,13 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 		return ctx, nil, nil
 	}
 	rec.Principal, rec.Org, rec.Role = p.Name, p.Org, p.Role
+	// Refused calls spend the key's tokens too: a key probing methods it
+	// may not call is held to the same rate as any other.
+	if wait, ok := l.limiter.take(p.Name); !ok {
+		err := tooMany(wait, fmt.Sprintf("rate limit of %.0f requests/s (burst %d) exceeded for this key", l.cfg.RatePerSecond, l.cfg.Burst))
+		l.deny(ctx, rec, err)
+		return nil, nil, err
+	}
 	if !rule.allows(p.Role) {
 		var err error
 		if id := resourceName(req); rule.Resource != "" && id != "" {
@@ -191,20 +286,37 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 		l.deny(ctx, rec, err)
 		return nil, nil, err
 	}
-	if wait, ok := l.limiter.take(p.Name); !ok {
-		st := status.New(codes.ResourceExhausted, fmt.Sprintf("rate limit of %.0f requests/s (burst %d) exceeded for this key; retry after %s",
-			l.cfg.RatePerSecond, l.cfg.Burst, wait.Round(time.Millisecond)))
-		if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
-			st = d
-		}
-		l.deny(ctx, rec, st.Err())
-		return nil, nil, st.Err()
-	}
 	ctx = WithPrincipal(ctx, p)
 	if !rule.Audit {
 		return ctx, nil, nil
 	}
 	return db.WithAudit(ctx, rec), rec, nil
+}
+
+// tooMany is RESOURCE_EXHAUSTED with the wait (RetryInfo, which the
+// gateway turns into Retry-After).
+func tooMany(wait time.Duration, what string) error {
+	st := status.New(codes.ResourceExhausted, fmt.Sprintf("%s; retry after %s", what, wait.Round(time.Millisecond)))
+	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// AdmitHTTP admits one call of a plain HTTP route (Open Referral, coverage
+// downloads, tiles), which reaches no gRPC interceptor. Those routes are
+// open data and ignore credentials, so the call spends a token of its
+// client address's anonymous budget; when none is left the refusal is
+// audited like any other and the wait returned. ctx carries the edge's
+// caller.Info.
+func (l *Layer) AdmitHTTP(ctx context.Context, route string) (time.Duration, bool) {
+	c := callerOf(ctx)
+	wait, ok := l.anon.take(caller.LimitKey(c.Addr))
+	if !ok {
+		rec := &db.AuditRecord{Principal: "anonymous", Method: "HTTP " + route, RequestID: c.RequestID, Peer: addrString(c)}
+		l.denied.add(ctx, rec, codes.ResourceExhausted.String())
+	}
+	return wait, ok
 }
 
 // finish records the outcome of an audited call that no transaction
@@ -217,14 +329,17 @@ func (l *Layer) finish(ctx context.Context, rec *db.AuditRecord, err error) {
 	if err != nil {
 		outcome = "error"
 		if c := codeOf(err); c == codes.NotFound || c == codes.PermissionDenied {
-			outcome = "denied"
+			l.deny(ctx, rec, err)
+			return
 		}
 	}
 	l.write(ctx, rec, outcome, codeOf(err).String())
 }
 
+// deny audits a refused call, summed with others of its kind (see
+// deniedLog): refusals cost no more than a row or two per minute each.
 func (l *Layer) deny(ctx context.Context, rec *db.AuditRecord, err error) {
-	l.write(ctx, rec, "denied", codeOf(err).String())
+	l.denied.add(ctx, rec, codeOf(err).String())
 }
 
 func (l *Layer) write(ctx context.Context, rec *db.AuditRecord, outcome, code string) {
@@ -243,9 +358,14 @@ func codeOf(err error) codes.Code {
 	return st.Code()
 }
 
+// errLookupRefused: the key is not in the cache and the caller's address
+// may not make the server look keys up for now.
+var errLookupRefused = errors.New("key lookup refused: too many bad credentials from this address")
+
 // authenticate returns the caller, nil for anonymous, or an error for bad
-// credentials (which are never silently treated as anonymous).
-func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord) (*Principal, error) {
+// credentials (which are never silently treated as anonymous). When
+// mayLookup says no, only keys verified before (cached) are accepted.
+func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord, mayLookup func() bool) (*Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
 	if len(vals) == 0 {
@@ -260,7 +380,7 @@ func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord) (*Princip
 	}
 	cred = strings.TrimSpace(cred)
 	if strings.HasPrefix(cred, keyScheme) {
-		return l.authenticateKey(ctx, cred, rec)
+		return l.authenticateKey(ctx, cred, rec, mayLookup)
 	}
 	if l.cfg.OIDC == nil {
 		return nil, errBadCredential
@@ -283,13 +403,16 @@ func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord) (*Princip
 	return p, nil
 }
 
-func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRecord) (*Principal, error) {
+func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRecord, mayLookup func() bool) (*Principal, error) {
 	prefix, hash, err := ParseKey(key)
 	if err != nil {
 		return nil, errBadCredential
 	}
 	rec.Principal = "key:" + prefix
 	k, ok, gen := l.cache.get(prefix)
+	if !ok && !mayLookup() {
+		return nil, errLookupRefused
+	}
 	if !ok {
 		if k, err = l.lookupKey(ctx, prefix); err != nil {
 			return nil, err
@@ -344,26 +467,27 @@ func (l *Layer) lookupKey(ctx context.Context, prefix string) (cachedKey, error)
 	return k, nil
 }
 
-func requestIDFrom(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get("x-request-id"); len(v) == 1 && len(v[0]) > 0 && len(v[0]) <= 64 {
-		return v[0]
+func addrString(c caller.Info) string {
+	if !c.Addr.IsValid() {
+		return ""
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return c.Addr.String()
 }
 
-// peerFrom prefers the client address the HTTP gateway forwards.
-func peerFrom(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get("x-forwarded-for"); len(v) > 0 && v[0] != "" {
-		return strings.TrimSpace(strings.Split(v[0], ",")[0])
+// callerOf returns the edge's decision about the caller (client address
+// through trusted proxies, request id). Without one (the layer serving
+// outside internal/server) it is the connection's own address and a fresh
+// id: X-Forwarded-For and X-Request-Id metadata are never believed here.
+func callerOf(ctx context.Context) caller.Info {
+	if c, ok := caller.From(ctx); ok && c.Addr.IsValid() && c.RequestID != "" {
+		return c
 	}
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return p.Addr.String()
+	var c caller.Info
+	if p, ok := peer.FromContext(ctx); ok {
+		c.Addr = caller.AddrOf(p.Addr)
 	}
-	return ""
+	c.RequestID = caller.NewRequestID()
+	return c
 }
 
 // resourceFor names what a call addresses, e.g. "assets/<id>", or the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,9 +25,13 @@ type Identity struct {
 // AuditRecord is written by InTx inside the transaction it commits, so a
 // change and its audit event land together or not at all. Written reports
 // whether the event was stored, so the caller does not store it twice.
+// Count and Time are set only for an event that stands for several calls
+// (denied calls are aggregated): how many, and when the last was made.
 type AuditRecord struct {
 	Principal, Org, Role, Method, Resource, RequestID, Peer string
 	Written                                                 bool
+	Count                                                   int       // zero: one call
+	Time                                                    time.Time // zero: now
 }
 
 type identityKey struct{}
@@ -92,17 +97,47 @@ func quote(s string) string {
 func InsertAudit(ctx context.Context, q interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 }, rec *AuditRecord, outcome, code string) error {
-	_, err := q.Exec(ctx, insertAuditSQL, rec.Principal, nullUUID(rec.Org), rec.Role, rec.Method, rec.Resource,
-		outcome, code, rec.RequestID, rec.Peer)
+	_, err := q.Exec(ctx, insertAuditSQL, auditArgs(rec, outcome, code)...)
 	if err != nil {
 		return fmt.Errorf("writing audit event: %w", err)
 	}
 	return nil
 }
 
+// AuditEvent is a record to store with its outcome and code.
+type AuditEvent struct {
+	Rec           AuditRecord
+	Outcome, Code string
+}
+
+// InsertAudits stores events in one round trip (a batch; each insert is
+// its own statement, so one bad row loses only itself).
+func InsertAudits(ctx context.Context, pool *pgxpool.Pool, events []AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for i := range events {
+		b.Queue(insertAuditSQL, auditArgs(&events[i].Rec, events[i].Outcome, events[i].Code)...)
+	}
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("writing %d audit events: %w", len(events), err)
+	}
+	return nil
+}
+
 const insertAuditSQL = `INSERT INTO audit_events
-	(principal, organisation_id, role, method, resource, outcome, code, request_id, peer)
-	VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9)`
+	(principal, organisation_id, role, method, resource, outcome, code, request_id, peer, count, time)
+	VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, clock_timestamp()))`
+
+func auditArgs(rec *AuditRecord, outcome, code string) []any {
+	var at any
+	if !rec.Time.IsZero() {
+		at = rec.Time
+	}
+	return []any{rec.Principal, nullUUID(rec.Org), rec.Role, rec.Method, rec.Resource,
+		outcome, code, rec.RequestID, rec.Peer, max(rec.Count, 1), at}
+}
 
 func nullUUID(s string) any {
 	if s == "" {

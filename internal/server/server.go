@@ -2,6 +2,8 @@
 // place that registers every service, maps handler errors to gRPC status
 // (via apierr), logs each request with its latency and status, serves
 // health, readiness and the OpenAPI document, and shuts down gracefully.
+// Its edge (edge.go) bounds what one client can hold and decides who the
+// client is.
 package server
 
 import (
@@ -57,6 +59,12 @@ type Services struct {
 type Interceptor interface {
 	Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error)
 	Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error
+	// AdmitHTTP admits a call of a plain HTTP route (Route), which no gRPC
+	// interceptor sees; false, with the wait, to refuse it (429).
+	AdmitHTTP(ctx context.Context, route string) (time.Duration, bool)
+	// Flush writes what the layer still holds (summed audit events); called
+	// at shutdown after the last call.
+	Flush(ctx context.Context)
 }
 
 // register adds every service to the gRPC server.
@@ -109,20 +117,24 @@ type Config struct {
 	Logger          *slog.Logger
 	Routes          []Route
 	TLS             TLSFiles // both ports; empty for plaintext
+	// Edge: timeouts, header and connection limits, trusted proxies.
+	Edge Edge
 }
 
 // Server is a running pair of gRPC and HTTP listeners.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	pool     *pgxpool.Pool
-	grpc     *grpc.Server
-	health   *health.Server
-	http     *http.Server
-	grpcLis  net.Listener
-	httpLis  net.Listener
-	loopback *grpc.ClientConn
-	gwLis    *gatewayListener
+	cfg        Config
+	log        *slog.Logger
+	pool       *pgxpool.Pool
+	grpc       *grpc.Server
+	health     *health.Server
+	http       *http.Server
+	grpcLis    net.Listener
+	httpLis    net.Listener
+	loopback   *grpc.ClientConn
+	gwLis      *gatewayListener
+	auth       Interceptor
+	refusedLog throttle
 }
 
 // New listens on both addresses (":0" picks a free port) and wires the
@@ -137,7 +149,8 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = 4 << 20
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, pool: pool}
+	cfg.Edge = cfg.Edge.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, pool: pool, auth: svc.Auth}
 	tr, err := newTransport(cfg.TLS, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -150,17 +163,18 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		s.grpcLis.Close()
 		return nil, fmt.Errorf("listening for HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
+	s.grpcLis, s.httpLis = s.limitConns(s.grpcLis), s.limitConns(s.httpLis)
 
 	if svc.Auth == nil {
 		s.closeListeners()
 		return nil, errors.New("server: no authorisation layer configured (refusing to serve without one)")
 	}
-	s.grpc = grpc.NewServer(
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor, svc.Auth.Unary),
 		grpc.ChainStreamInterceptor(s.streamInterceptor, svc.Auth.Stream),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		tr.grpcCreds,
-	)
+	}, s.grpcEdgeOptions()...)...)
 	svc.register(s.grpc)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -178,6 +192,8 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		runtime.WithErrorHandler(s.httpError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMetadata(gatewayMetadata),
+		runtime.WithMiddlewares(s.streamDeadlines(streamRoutes(s.grpc))),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
@@ -197,17 +213,23 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /openapi.json", s.limitRoute("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
-	})
+	})))
+	// Plain routes pass no gRPC interceptor: they are rate-limited here.
+	// (Health probes are not: they come from the orchestrator, and a
+	// refused probe would restart a healthy server.)
 	for _, r := range cfg.Routes {
-		mux.Handle(r.Pattern, r.Handler)
+		mux.Handle(r.Pattern, s.limitRoute(r.Pattern, r.Handler))
 	}
+	// No server-wide ReadTimeout or WriteTimeout: edgeHTTP sets them per
+	// request, so that streams can lift them.
 	s.http = &http.Server{
-		Handler:           s.logHTTP(limitBodies(mux, cfg.MaxRequestBytes)),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           s.logHTTP(s.edgeHTTP(limitBodies(mux, cfg.MaxRequestBytes))),
+		ReadHeaderTimeout: cfg.Edge.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Edge.IdleTimeout,
+		MaxHeaderBytes:    cfg.Edge.MaxHeaderBytes,
 		TLSConfig:         tr.httpTLS,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn), // TLS handshake failures, with the other logs
 	}
@@ -260,6 +282,9 @@ func (s *Server) shutdown() {
 		s.grpc.Stop()
 	}
 	_ = s.loopback.Close()
+	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer fcancel()
+	s.auth.Flush(fctx)
 }
 
 func (s *Server) closeListeners() {
@@ -303,6 +328,7 @@ func (s *Server) finish(ctx context.Context, method string, start time.Time, err
 
 func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
+	ctx = s.grpcCaller(ctx)
 	defer func() {
 		p := recover()
 		err = s.finish(ctx, info.FullMethod, start, err, p)
@@ -315,6 +341,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 
 func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	start := time.Now()
+	ss = &callerStream{ServerStream: ss, ctx: s.grpcCaller(ss.Context())}
 	defer func() {
 		p := recover()
 		err = s.finish(ss.Context(), info.FullMethod, start, err, p)
@@ -322,18 +349,30 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	return h(srv, ss)
 }
 
-// incomingHeader forwards the request id besides the gateway's defaults
-// (which include Authorization).
-func incomingHeader(key string) (string, bool) {
-	if strings.EqualFold(key, "X-Request-Id") {
-		return "x-request-id", true
-	}
-	return runtime.DefaultHeaderMatcher(key)
+type callerStream struct {
+	grpc.ServerStream
+	ctx context.Context
 }
 
+func (c *callerStream) Context() context.Context { return c.ctx }
+
+// incomingHeader forwards the gateway's defaults (which include
+// Authorization), but never a client's say on who it is: the request id
+// and client address reach gRPC from gatewayMetadata, decided at the edge.
+func incomingHeader(key string) (string, bool) {
+	h, ok := runtime.DefaultHeaderMatcher(key)
+	switch strings.ToLower(h) {
+	case "x-request-id", gatewayClientKey, "x-forwarded-for":
+		return "", false
+	}
+	return h, ok
+}
+
+// outgoingHeader drops x-request-id: edgeHTTP has already set the header
+// to the same id.
 func outgoingHeader(key string) (string, bool) {
 	if key == "x-request-id" {
-		return "X-Request-Id", true
+		return "", false
 	}
 	return runtime.MetadataHeaderPrefix + key, true
 }

@@ -167,6 +167,7 @@ type Options struct {
 	// WebhooksAllowPrivate lets webhooks reach loopback receivers
 	// (httptest servers); sparcd refuses them by default.
 	WebhooksAllowPrivate bool
+	Edge                 server.Edge // zero: sparcd's defaults
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -179,6 +180,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}}
 	var tlsFiles server.TLSFiles
+	var edge server.Edge
 	if len(opts) > 0 {
 		tlsFiles = opts[0].TLS
 		if opts[0].Auth.RatePerSecond > 0 {
@@ -186,6 +188,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		}
 		cfg.Retention = opts[0].Retention
 		cfg.Webhooks.AllowPrivate = opts[0].WebhooksAllowPrivate
+		edge = opts[0].Edge
 	}
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {
@@ -198,7 +201,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	}
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: logger,
-		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(), TLS: tlsFiles,
+		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(), TLS: tlsFiles, Edge: edge,
 	}, pool, a.Services())
 	if err != nil {
 		cancel()

@@ -1003,9 +1003,14 @@ type AuditEvent struct {
 	// "ok", "denied" or "error".
 	Outcome string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// gRPC status code name.
-	Code          string `protobuf:"bytes,9,opt,name=code,proto3" json:"code,omitempty"`
-	RequestId     string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Peer          string `protobuf:"bytes,11,opt,name=peer,proto3" json:"peer,omitempty"`
+	Code      string `protobuf:"bytes,9,opt,name=code,proto3" json:"code,omitempty"`
+	RequestId string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Client address (through trusted proxies only).
+	Peer string `protobuf:"bytes,11,opt,name=peer,proto3" json:"peer,omitempty"`
+	// How many calls the event stands for: denied calls of one kind (same
+	// principal, address, method and code) are summed, the first written at
+	// once and the rest in one event per minute. 1 for every other event.
+	Count         int32 `protobuf:"varint,12,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1115,6 +1120,13 @@ func (x *AuditEvent) GetPeer() string {
 		return x.Peer
 	}
 	return ""
+}
+
+func (x *AuditEvent) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 type ListAuditEventsRequest struct {
@@ -1329,7 +1341,7 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\bapi_keys\x18\x01 \x03(\v2\x10.sparc.v1.ApiKeyR\aapiKeys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"%\n" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xcc\x02\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xe2\x02\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +
@@ -1344,7 +1356,8 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\n" +
 	" \x01(\tR\trequestId\x12\x12\n" +
-	"\x04peer\x18\v \x01(\tR\x04peer\"\x9a\x02\n" +
+	"\x04peer\x18\v \x01(\tR\x04peer\x12\x14\n" +
+	"\x05count\x18\f \x01(\x05R\x05count\"\x9a\x02\n" +
 	"\x16ListAuditEventsRequest\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
