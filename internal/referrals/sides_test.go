@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -402,6 +404,21 @@ func TestProviderOrganisationActsOnlyAsTheProvider(t *testing.T) {
 		if err != nil || len(list.GetReferrals()) != 0 {
 			t.Errorf("%s lists %v (%v), want nothing", name, list.GetReferrals(), err)
 		}
+	}
+	// The finding as it was found: the provider's link worker over HTTP.
+	req, err := http.NewRequest(http.MethodGet, w.env.HTTPBase+"/v1/referrals?page_size=100", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+w.env.Key(t, w.groupOrg, auth.RoleLinkWorker))
+	resp, err := w.env.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), r.GetId()) {
+		t.Errorf("GET /v1/referrals as the provider's link worker: %d %s", resp.StatusCode, body)
 	}
 	// The move the provider's admin was refused is the referrer's to make.
 	if _, err := move(w.lw, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR, ""); err != nil {
