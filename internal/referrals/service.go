@@ -87,16 +87,14 @@ func scanReferral(r pgx.Row) (*referralRow, error) {
 
 func (x *referralRow) etag() string { return etag.Of(x.id, x.version, x.updated) }
 
-// sideOf says how the caller relates to the referral.
-func (x *referralRow) sideOf(p *auth.Principal) side {
-	switch {
-	case p.Org == x.referrer.String() && (p.Role == auth.RoleLinkWorker || p.Role == auth.RoleAdmin):
-		return referrer
-	case x.sent && x.provider != nil && p.Org == x.provider.String() && (p.Role == auth.RoleGroupEditor || p.Role == auth.RoleAdmin):
-		return provider
-	}
-	return 0
+// parties is what the visibility rule needs of the referral.
+func (x *referralRow) parties() parties {
+	return parties{referrer: x.referrer, provider: x.provider, sent: x.sent}
 }
+
+// sideOf says how the caller relates to the referral (the visibility
+// rule, visibility.go).
+func (x *referralRow) sideOf(p *auth.Principal) side { return sideFor(p.Org, p.Role, x.parties()) }
 
 func ints(xs []int16) []int32 {
 	out := make([]int32, len(xs))
@@ -106,17 +104,30 @@ func ints(xs []int16) []int32 {
 	return out
 }
 
-// view renders a referral for a caller on side s: the provider sees the
-// person only as consent allows; the referrer sees the person's current
-// details.
-func (s *Service) view(ctx context.Context, tx pgx.Tx, x *referralRow, sd side) (*sparcv1.Referral, error) {
-	return s.render(ctx, tx, x, sd, nil, nil)
+// view renders a referral for the caller (see render).
+func (s *Service) view(ctx context.Context, tx pgx.Tx, x *referralRow, caller *auth.Principal) (*sparcv1.Referral, error) {
+	return s.render(ctx, tx, x, caller, nil, nil)
 }
 
-// render is view with what the caller already read: the person (for the
-// referrer's view) and the timeline; nil ones are read here.
-func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, sd side, person *sparcv1.Person,
+// render is the one way a referral leaves the service: it applies the
+// visibility rule (disclose) for the caller and refuses a caller with no
+// side as not found, whatever query found the row. person (the
+// referrer's view of the person) and timeline are what the caller already
+// read; nil ones are read here.
+func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, caller *auth.Principal, person *sparcv1.Person,
 	timeline []*sparcv1.ReferralEvent) (*sparcv1.Referral, error) {
+	var shared *sparcv1.SharedPerson
+	consent := false
+	if sideFor(caller.Org, caller.Role, x.parties()) == provider {
+		var err error
+		if shared, consent, err = s.people.openShared(x.shared); err != nil {
+			return nil, err
+		}
+	}
+	d := disclose(caller.Org, caller.Role, x.parties(), consent)
+	if d.side == 0 {
+		return nil, fmt.Errorf("referral %s: %w", x.id, apierr.ErrNotFound)
+	}
 	r := &sparcv1.Referral{
 		Id: x.id.String(), PersonId: x.person.String(), ReferringOrganisationId: x.referrer.String(),
 		LinkWorker: x.linkWorker, AssetId: x.asset.String(), Reasons: x.reasons, ProviderNote: x.note,
@@ -143,8 +154,7 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, sd side
 		}
 	}
 	r.Outcome = o
-	switch sd {
-	case referrer:
+	if d.side == referrer {
 		p, err := person, error(nil)
 		if p == nil {
 			p, err = s.people.get(ctx, tx, x.person, false)
@@ -155,28 +165,35 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, sd side
 		} else if !errors.Is(err, apierr.ErrNotFound) { // purged people simply have no details
 			return nil, err
 		}
-	case provider:
-		sp, personal, err := s.people.openShared(x.shared)
+	} else {
+		r.Person = shared
+	}
+	if timeline == nil {
+		rows, err := tx.Query(ctx, timelineSQL, x.id)
 		if err != nil {
+			return nil, fmt.Errorf("reading timeline: %w", err)
+		}
+		if timeline, err = scanTimeline(rows); err != nil {
 			return nil, err
 		}
-		r.Person = sp
-		if !personal {
-			// No consent (or an objection): the free-text note may name
-			// the person too, so the provider does not get it either.
-			r.ProviderNote = ""
+	}
+	for _, e := range timeline {
+		// The provider's timeline starts when the referral is sent, as
+		// its stream of changes does (row-level security keeps the
+		// draft's entries from it too).
+		if d.side == provider && !changeSent(statusCode[e.GetFromStatus()], statusCode[e.GetToStatus()]) {
+			continue
 		}
+		if !d.freeText && e.GetNote() != "" {
+			e = proto.Clone(e).(*sparcv1.ReferralEvent)
+			e.Note = ""
+		}
+		r.Timeline = append(r.Timeline, e)
 	}
-	if timeline != nil {
-		r.Timeline = timeline
-		return r, nil
+	if !d.freeText {
+		r.ProviderNote, o.WhatChanged = "", ""
 	}
-	rows, err := tx.Query(ctx, timelineSQL, x.id)
-	if err != nil {
-		return nil, fmt.Errorf("reading timeline: %w", err)
-	}
-	r.Timeline, err = scanTimeline(rows)
-	return r, err
+	return r, nil
 }
 
 const timelineSQL = `SELECT time, actor, COALESCE(actor_org::text, ''), from_status, to_status, reason, note
@@ -358,7 +375,7 @@ func (s *Service) createFast(ctx context.Context, req *sparcv1.CreateReferralReq
 	}
 	timeline := []*sparcv1.ReferralEvent{{Time: timestamppb.New(evTime), Actor: caller.Name,
 		ActorOrganisationId: caller.Org, ToStatus: statusFromCode[status]}}
-	return s.render(ctx, nil, x, referrer, person, timeline)
+	return s.render(ctx, nil, x, caller, person, timeline)
 }
 
 // createSlow is CreateReferral in full: it answers a replayed request id
@@ -456,7 +473,7 @@ func (s *Service) createSlow(ctx context.Context, req *sparcv1.CreateReferralReq
 			person = nil
 		}
 		var err error
-		out, err = s.render(ctx, tx, existing, referrer, person, timeline)
+		out, err = s.render(ctx, tx, existing, caller, person, timeline)
 		return err
 	})
 	return out, err
@@ -551,11 +568,11 @@ func (s *Service) GetReferral(ctx context.Context, req *sparcv1.GetReferralReque
 	}
 	var out *sparcv1.Referral
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		x, sd, err := s.load(ctx, tx, id, false)
+		x, _, err := s.load(ctx, tx, id, false)
 		if err != nil {
 			return err
 		}
-		out, err = s.view(ctx, tx, x, sd)
+		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
 		return err
 	})
 	return out, err
@@ -566,23 +583,38 @@ type listCursor struct {
 	ID      uuid.UUID `json:"i"`
 }
 
-// ListReferrals lists the caller's organisation's referrals, newest change first.
+// ListReferrals lists the referrals the caller has a side on (the
+// visibility rule, visibility.go), newest change first.
 func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsRequest) (*sparcv1.ListReferralsResponse, error) {
 	var v apierr.InvalidArgument
 	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
 	caller := auth.FromContext(ctx)
-	// Providers see a referral once it was sent (requested), never a draft.
-	where := []string{"(r.referring_org = $1 OR (r.provider_org = $1 AND r.requested_at IS NOT NULL))"}
-	args := []any{caller.Org}
+	// The rule's sides as SQL, chosen here for the caller's role so that
+	// each is a plain index condition: the referring side, and the
+	// providing side once sent (never a draft).
+	referring, providing := refers(caller.Role), provides(caller.Role)
 	switch req.GetSide() {
 	case "":
 	case "referring":
-		where[0] = "r.referring_org = $1"
+		providing = false
 	case "providing":
-		where[0] = "r.provider_org = $1 AND r.requested_at IS NOT NULL"
+		referring = false
 	default:
 		v.Add("side", "must be referring, providing or empty")
 	}
+	var sides []string
+	if referring {
+		sides = append(sides, "r.referring_org = $1")
+	}
+	if providing {
+		sides = append(sides, "(r.provider_org = $1 AND r.requested_at IS NOT NULL)")
+	}
+	if len(sides) == 0 {
+		// No side: nothing (still an audited call; $1 keeps its type).
+		sides = append(sides, "(false AND r.referring_org = $1)")
+	}
+	where := []string{"(" + strings.Join(sides, " OR ") + ")"}
+	args := []any{caller.Org}
 	var statuses []string
 	for i, st := range req.GetStatuses() {
 		c, ok := statusCode[st]
@@ -636,7 +668,10 @@ func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsR
 			}
 		}
 		for _, x := range list {
-			r, err := s.view(ctx, tx, x, x.sideOf(caller))
+			r, err := s.view(ctx, tx, x, caller)
+			if errors.Is(err, apierr.ErrNotFound) {
+				continue // the rule refuses what the query let through: never shown
+			}
 			if err != nil {
 				return err
 			}
@@ -710,7 +745,7 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 		if err != nil {
 			return err
 		}
-		out, err = s.view(ctx, tx, x, sd)
+		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
 		return err
 	})
 	if err == nil {
@@ -798,7 +833,7 @@ func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeR
 	caller := auth.FromContext(ctx)
 	var out *sparcv1.Referral
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		x, sd, err := s.loadForChange(ctx, tx, id, req.GetEtag())
+		x, _, err := s.loadForChange(ctx, tx, id, req.GetEtag())
 		if err != nil {
 			return err
 		}
@@ -830,7 +865,7 @@ func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeR
 		if x, _, err = s.load(ctx, tx, id, false); err != nil {
 			return err
 		}
-		out, err = s.view(ctx, tx, x, sd)
+		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
 		return err
 	})
 	if err == nil {

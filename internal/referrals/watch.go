@@ -139,8 +139,8 @@ func parseCursor(s string) (cursor, error) {
 	return c, nil
 }
 
-// WatchReferrals streams the changes to the caller's organisation's
-// referrals after the cursor, in (txid, seq) order, only past the horizon
+// WatchReferrals streams the changes to the referrals the caller has a
+// side on (the visibility rule, visibility.go) after the cursor, in (txid, seq) order, only past the horizon
 // of finished transactions: nothing committed later can sort before what
 // was sent, so a client resuming from its last cursor sees every change
 // exactly once, across reconnects and server restarts.
@@ -194,41 +194,53 @@ func (s *Service) WatchReferrals(req *sparcv1.WatchReferralsRequest, stream grpc
 }
 
 // changesSQL reads the changes after a cursor ($1 txid, $2 seq) that the
-// transaction's organisation (sparc_org(), with row-level security) may
-// see; the last column says whether a row is below the horizon. Webhook
-// deliveries (webhooks.go) read with it too.
-const changesSQL = `SELECT txid::text::bigint, seq, referral_id, type, from_status, to_status, time,
+// transaction's identity (sparc_org(), sparc_role()) may see; the last
+// column says whether a row is below the horizon. Webhook deliveries
+// (webhooks.go) read with it too.
+const changesSQL = `SELECT txid::text::bigint, seq, referral_id, referring_org, provider_org, type, from_status, to_status, time,
 		txid < pg_snapshot_xmin(pg_current_snapshot())
 	FROM referral_outbox
 	WHERE (txid, seq) > ($1::text::xid8, $2)
 	  AND ` + visibleChange + `
 	ORDER BY txid, seq LIMIT 500`
 
-// visibleChange: a draft is the referrer's alone, the provider's stream
-// starts when it is sent (draft → requested).
-const visibleChange = `(referring_org = sparc_org() OR NOT (to_status = 'draft' OR (from_status = 'draft' AND to_status <> 'requested')))`
+// visibleChange is the visibility rule (visibility.go) for one change, as
+// row-level security states it too (migration 0040): the referring side
+// sees every change; the providing side the changes from the referral's
+// sending on (a draft is the referrer's alone).
+const visibleChange = `((referring_org = sparc_org() AND sparc_role() IN ('link_worker', 'admin'))
+	OR (provider_org = sparc_org() AND sparc_role() IN ('group_editor', 'admin')
+	    AND NOT (to_status = 'draft' OR (from_status = 'draft' AND to_status <> 'requested'))))`
 
-// scanChanges reads changesSQL's rows: the changes below the horizon with
-// their cursors, in order, and whether committed changes wait behind it
-// (pending). Sorted by txid, the rows below the horizon come first.
-func scanChanges(rows pgx.Rows) ([]*sparcv1.ReferralChange, []cursor, bool, error) {
+// scanChanges reads changesSQL's rows for a reader of org with role: the
+// changes below the horizon with their cursors, in order, and whether
+// committed changes wait behind it (pending). Sorted by txid, the rows
+// below the horizon come first. A row the visibility rule refuses to the
+// reader comes back as a nil change with its cursor, to be stepped over:
+// the query states the same rule, so this is the second wall.
+func scanChanges(rows pgx.Rows, org, role string) ([]*sparcv1.ReferralChange, []cursor, bool, error) {
 	defer rows.Close()
 	var batch []*sparcv1.ReferralChange
 	var last []cursor
 	for rows.Next() {
 		var c cursor
-		var id uuid.UUID
+		var id, referring uuid.UUID
+		var providing *uuid.UUID
 		var kind, from, to string
 		var t time.Time
 		var ready bool
-		if err := rows.Scan(&c.txid, &c.seq, &id, &kind, &from, &to, &t, &ready); err != nil {
+		if err := rows.Scan(&c.txid, &c.seq, &id, &referring, &providing, &kind, &from, &to, &t, &ready); err != nil {
 			return nil, nil, false, err
 		}
 		if !ready {
 			return batch, last, true, nil
 		}
-		batch = append(batch, &sparcv1.ReferralChange{Cursor: c.String(), ReferralId: id.String(), Type: kind,
-			FromStatus: statusFromCode[from], ToStatus: statusFromCode[to], Time: timestamppb.New(t)})
+		var ch *sparcv1.ReferralChange
+		if sideFor(org, role, parties{referrer: referring, provider: providing, sent: changeSent(from, to)}) != 0 {
+			ch = &sparcv1.ReferralChange{Cursor: c.String(), ReferralId: id.String(), Type: kind,
+				FromStatus: statusFromCode[from], ToStatus: statusFromCode[to], Time: timestamppb.New(t)}
+		}
+		batch = append(batch, ch)
 		last = append(last, c)
 	}
 	return batch, last, false, rows.Err()
@@ -240,8 +252,9 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 	var batch []*sparcv1.ReferralChange
 	var last []cursor
 	var pending bool
+	id := db.IdentityFrom(ctx)
 	read := func(rows pgx.Rows) (err error) {
-		batch, last, pending, err = scanChanges(rows)
+		batch, last, pending, err = scanChanges(rows, id.Org, id.Role)
 		return err
 	}
 	args := []any{strconv.FormatUint(cur.txid, 10), cur.seq}
@@ -259,7 +272,7 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 		// A watcher reads after every change: one round trip, an implicit
 		// transaction that carries the caller's identity for row-level
 		// security, instead of the four of db.InTx.
-		b := db.IdentityBatch(db.IdentityFrom(ctx))
+		b := db.IdentityBatch(id)
 		b.Queue(changesSQL, args...).Query(read)
 		err = s.pool.SendBatch(ctx, b).Close()
 	}
@@ -267,8 +280,10 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 		return 0, false, fmt.Errorf("reading referral changes: %w", err)
 	}
 	for i, ch := range batch {
-		if err := stream.Send(ch); err != nil {
-			return i, pending, err
+		if ch != nil {
+			if err := stream.Send(ch); err != nil {
+				return i, pending, err
+			}
 		}
 		*cur = last[i]
 	}

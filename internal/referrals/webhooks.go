@@ -278,6 +278,7 @@ func (w *WebhookWorker) active(ctx context.Context) (map[uuid.UUID]*hookState, e
 type target struct {
 	id       uuid.UUID
 	org      string
+	role     string // of its creator: the side(s) it receives (visibility.go)
 	url      string
 	secret   []byte
 	cur      cursor
@@ -382,9 +383,9 @@ func (w *WebhookWorker) load(ctx context.Context, conn *pgxpool.Conn, id uuid.UU
 	var wait float64
 	b := asOrg(org)
 	b.Queue(`SELECT url, secret_sealed, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
-			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision
+			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision, role
 		FROM webhooks WHERE id = $1 AND deleted_at IS NULL`, id).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&t.url, &sealed, &t.cur.txid, &t.cur.seq, &t.failures, &wait)
+		err := row.Scan(&t.url, &sealed, &t.cur.txid, &t.cur.seq, &t.failures, &wait, &t.role)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errWebhookGone
 		}
@@ -407,14 +408,20 @@ func (w *WebhookWorker) read(ctx context.Context, conn *pgxpool.Conn, t *target)
 	var changes []*sparcv1.ReferralChange
 	var cursors []cursor
 	var pending, alive bool
-	b := asOrg(t.org)
+	// As the webhook's organisation and role: it receives what its
+	// creator would watch, no more.
+	b := db.IdentityBatch(db.Identity{Org: t.org, Role: t.role})
 	// A deleted webhook gets nothing read after its deletion: at most the
 	// change already under way arrives (advance then finds it deleted).
 	b.Queue(`SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL)`, t.id).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&alive)
 	})
 	b.Queue(changesSQL, strconv.FormatUint(t.cur.txid, 10), t.cur.seq).Query(func(rows pgx.Rows) (err error) {
-		changes, cursors, pending, err = scanChanges(rows)
+		changes, cursors, pending, err = scanChanges(rows, t.org, t.role)
+		// A change the rule refuses is stepped over: its cursor is passed
+		// with the next delivered change (the query states the same rule,
+		// so none is expected).
+		changes, cursors = visibleOnly(changes, cursors)
 		return err
 	})
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
@@ -424,6 +431,19 @@ func (w *WebhookWorker) read(ctx context.Context, conn *pgxpool.Conn, t *target)
 		return nil, nil, false, errWebhookGone
 	}
 	return changes, cursors, pending, nil
+}
+
+// visibleOnly drops the changes scanChanges refused (nil) with their
+// cursors.
+func visibleOnly(changes []*sparcv1.ReferralChange, cursors []cursor) ([]*sparcv1.ReferralChange, []cursor) {
+	var ch []*sparcv1.ReferralChange
+	var cs []cursor
+	for i, c := range changes {
+		if c != nil {
+			ch, cs = append(ch, c), append(cs, cursors[i])
+		}
+	}
+	return ch, cs
 }
 
 // payloadJSON is how a change is encoded: as the HTTP watch stream
