@@ -52,8 +52,8 @@ func sideFor(org, role string, p parties) side {
 	return 0
 }
 
-// disclosure is what one caller sees of one referral.
-type disclosure struct {
+// sight is what one caller sees of one referral.
+type sight struct {
 	side side // 0: nothing at all (not found)
 	// person: the referrer sees the person's current details; the provider
 	// the consented view stored on the referral (see People.shared).
@@ -68,14 +68,14 @@ type disclosure struct {
 // with the provider decide what the caller sees. Statuses, dates, reasons
 // and outcome scores go with any side; the scores are the loop's shared
 // record and name nobody.
-func disclose(org, role string, p parties, consent bool) disclosure {
+func disclose(org, role string, p parties, consent bool) sight {
 	switch sd := sideFor(org, role, p); sd {
 	case referrer:
-		return disclosure{side: referrer, freeText: true}
+		return sight{side: referrer, freeText: true}
 	case provider:
-		return disclosure{side: provider, freeText: consent}
+		return sight{side: provider, freeText: consent}
 	}
-	return disclosure{}
+	return sight{}
 }
 
 // changeSent says whether a change belongs to a sent referral: every

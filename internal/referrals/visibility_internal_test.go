@@ -14,14 +14,14 @@ import (
 func TestDiscloseDecidesSideAndFreeTextFromOrganisationRoleSentAndConsent(t *testing.T) {
 	ref, prov, third := uuid.New(), uuid.New(), uuid.New()
 	roles := []string{auth.RoleAdmin, auth.RoleLinkWorker, auth.RoleGroupEditor, auth.RoleAreaAnalyst, ""}
-	want := func(org uuid.UUID, role string, sent, consent bool) disclosure {
+	want := func(org uuid.UUID, role string, sent, consent bool) sight {
 		switch {
 		case org == ref && (role == auth.RoleAdmin || role == auth.RoleLinkWorker):
-			return disclosure{side: referrer, freeText: true}
+			return sight{side: referrer, freeText: true}
 		case org == prov && sent && (role == auth.RoleAdmin || role == auth.RoleGroupEditor):
-			return disclosure{side: provider, freeText: consent}
+			return sight{side: provider, freeText: consent}
 		}
-		return disclosure{}
+		return sight{}
 	}
 	for _, org := range []uuid.UUID{ref, prov, third} {
 		for _, role := range roles {
