@@ -59,7 +59,7 @@ func psql(t *testing.T, c *pgcluster.Cluster, sql string) string {
 
 func TestDataSurvivesRestartAndTheDirIsLockedWhileRunning(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "db")
+	dir := testenv.DataDir(t)
 	c := start(t, dir)
 	psql(t, c, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')")
 
@@ -101,7 +101,7 @@ func TestDataSurvivesRestartAndTheDirIsLockedWhileRunning(t *testing.T) {
 // on the data dir must take it over and come up, data intact.
 func TestCrashedOwnerLeavesARecoverableCluster(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "db")
+	dir := testenv.DataDir(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PGCLUSTER_HELPER_DIR="+dir)
 	out, err := cmd.StdoutPipe()
