@@ -59,7 +59,7 @@ type Cluster struct {
 	log      *slog.Logger
 
 	mu         sync.Mutex
-	postmaster process    // the server started last
+	postmaster process     // the server started last
 	sup        *Supervisor // nil unless Supervise was called
 }
 
