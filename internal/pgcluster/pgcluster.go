@@ -251,6 +251,11 @@ func (c *Cluster) pgCtlStart(ctx context.Context) error {
 	}
 	if c.opts.Fast {
 		o += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	} else {
+		// After a crash the server first syncs every file of the data
+		// directory; one syncfs per file system instead of an fsync per
+		// file cuts seconds from a restart.
+		o += " -c recovery_init_sync_method=syncfs"
 	}
 	logFile := filepath.Join(c.pgdata, "server.log")
 	out, err := c.run(ctx, "pg_ctl", "-D", c.pgdata, "-l", logFile, "-o", o, "-w", "-t", "60", "start")

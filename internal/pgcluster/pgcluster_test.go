@@ -22,6 +22,10 @@ func TestMain(m *testing.M) {
 		holdCluster(dir)
 		return
 	}
+	if dir := os.Getenv("PGCLUSTER_SUBREAPER_DIR"); dir != "" {
+		superviseAsSubreaper(dir)
+		return
+	}
 	os.Exit(testenv.Main(m))
 }
 

@@ -128,6 +128,7 @@ func (s *Supervisor) restart(ctx context.Context, dead process) {
 	backoff := 100 * time.Millisecond
 	reported := false
 	for attempt := 1; ; attempt++ {
+		dead.reap()
 		err := s.c.pgCtlStart(ctx)
 		if err == nil {
 			s.mu.Lock()
@@ -191,6 +192,19 @@ func (p process) alive() bool {
 		return err == nil || errors.Is(err, syscall.EPERM)
 	}
 	return state != "Z" && state != "X" && (p.start == "" || start == p.start)
+}
+
+// reap collects p's exit status when p is a zombie child of ours. When
+// sparcd is PID 1 (a container) or a subreaper, the server it started is
+// reparented to it and, once dead, stays a zombie that nobody else reaps;
+// PostgreSQL then refuses to start while the pid in postmaster.pid exists.
+func (p process) reap() {
+	state, start, err := procStat(p.pid)
+	if err != nil || state != "Z" || start != p.start {
+		return
+	}
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(p.pid, &ws, syscall.WNOHANG, nil)
 }
 
 // procStat reads a process's state and start time from /proc.

@@ -1,12 +1,15 @@
 package pgcluster_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -233,5 +236,88 @@ func TestParentPermissionsAreNeverChanged(t *testing.T) {
 	}
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// superviseAsSubreaper is the child process of
+// TestSupervisorReapsTheServerItInherits: a subreaper inherits the server
+// when pg_ctl exits, as PID 1 of a container does.
+func superviseAsSubreaper(dir string) {
+	const prSetChildSubreaper = 36
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		fmt.Println("error: prctl:", errno)
+		os.Exit(1)
+	}
+	c, err := pgcluster.Start(context.Background(), pgcluster.Options{Dir: dir, Fast: true})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	c.Supervise(pgcluster.SuperviseOptions{Restarted: func() { fmt.Println("restarted") }})
+	fmt.Println("ready")
+	select {}
+}
+
+// When sparcd is PID 1 of a container, the server it starts becomes its
+// child once pg_ctl exits; killed, it stays a zombie until sparcd reaps
+// it, and PostgreSQL will not start while that pid exists.
+func TestSupervisorReapsTheServerItInherits(t *testing.T) {
+	t.Parallel()
+	dir := testenv.DataDir(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PGCLUSTER_SUBREAPER_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgcluster.DefaultBinDir, "pg_ctl"),
+			"-D", filepath.Join(dir, "pgdata"), "-m", "immediate", "stop").Run()
+	})
+	lines := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func() string {
+		select {
+		case l := <-lines:
+			return l
+		case <-time.After(2 * time.Minute):
+			t.Fatal("helper silent for 2 minutes")
+			return ""
+		}
+	}
+	if l := next(); l != "ready" {
+		t.Fatalf("helper: %q", l)
+	}
+	pid := postmasterPID(t, filepath.Join(dir, "pgdata"))
+	// The set-up is the container's: the server is the helper's child.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "pid (comm) state ppid ..."
+	if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) < 2 || f[1] != strconv.Itoa(cmd.Process.Pid) {
+		t.Fatalf("postmaster %d is not a child of the helper %d: %q", pid, cmd.Process.Pid, b)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l := <-lines:
+		if l != "restarted" {
+			t.Fatalf("helper: %q", l)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("not restarted within 20 s of the kill")
 	}
 }
