@@ -211,6 +211,11 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 		wg.Add(1)
 		go worker("search", "", "GET", search, func() string { return "" })
 	}
+	// The plain-HTTP routes map errors themselves.
+	wg.Add(1)
+	go worker("openreferral", "", "GET", func() string { return "/openreferral/services?per_page=5" }, func() string { return "" })
+	wg.Add(1)
+	go worker("coverage csv", "", "GET", func() string { return "/v1/coverage.csv?kind=lsoa" }, func() string { return "" })
 	wg.Add(1)
 	go worker("list", f.lwKey, "GET", func() string { return "/v1/referrals?page_size=20" }, func() string { return "" })
 	wg.Add(1)
