@@ -215,11 +215,12 @@ func run(cfg config, log *slog.Logger) error {
 	defer pool.Close()
 	// The embedded database is ours to keep running: a crashed server is
 	// started again, the pool's connections to it dropped, and /healthz
-	// fails only when it cannot be brought back. Stop (deferred above)
-	// ends supervision first.
+	// fails only when it cannot be brought back. Supervision ends before
+	// the pool closes.
 	var health func(context.Context) error
 	if cluster != nil {
 		sup := cluster.Supervise(pgcluster.SuperviseOptions{DownLimit: cfg.dbDownLimit, Restarted: pool.Reset})
+		defer sup.Stop()
 		health = func(context.Context) error { return sup.Healthy() }
 	}
 	authCfg := auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log}

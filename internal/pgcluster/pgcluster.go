@@ -376,7 +376,7 @@ func (c *Cluster) Stop() error {
 	sup := c.sup
 	c.mu.Unlock()
 	if sup != nil {
-		sup.stop()
+		sup.Stop()
 	}
 	defer c.releaseLock()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

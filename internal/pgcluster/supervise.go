@@ -48,7 +48,8 @@ type Supervisor struct {
 // dead and every request fails until the process is restarted by hand.
 // Restarts are retried with backoff for as long as it takes; Healthy
 // reports an outage longer than DownLimit so that a process manager can
-// step in. Call it once; Stop ends supervision before stopping the server.
+// step in. Call it once; Cluster.Stop ends supervision before stopping
+// the server.
 func (c *Cluster) Supervise(opts SuperviseOptions) *Supervisor {
 	if opts.Poll <= 0 {
 		opts.Poll = 250 * time.Millisecond
@@ -91,8 +92,9 @@ func (s *Supervisor) Restarts() int {
 	return s.restarts
 }
 
-// stop ends supervision and waits for a restart under way to finish.
-func (s *Supervisor) stop() {
+// Stop ends supervision and waits for a restart under way to finish.
+// Cluster.Stop calls it too; calling it again does nothing.
+func (s *Supervisor) Stop() {
 	s.cancel()
 	<-s.done
 }
