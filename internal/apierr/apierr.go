@@ -174,6 +174,8 @@ func IsUnavailable(err error) bool {
 		}
 		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
 	}
+	// A handler's only network peer is the database (webhooks are sent
+	// in the background), so a failed network operation is an outage.
 	var connectErr *pgconn.ConnectError
 	var opErr *net.OpError
 	if errors.As(err, &connectErr) || errors.As(err, &opErr) || errors.Is(err, pgconn.ErrConnClosed) ||
