@@ -38,6 +38,7 @@ type Supervisor struct {
 
 	mu        sync.Mutex
 	downSince time.Time // zero while the server runs
+	dead      process   // the server that died, while downSince is set
 	lastErr   error     // of the last failed restart
 	restarts  int
 }
@@ -69,8 +70,10 @@ func (c *Cluster) Supervise(opts SuperviseOptions) *Supervisor {
 	return s
 }
 
-// Healthy is nil while the server runs or has been down for less than
-// DownLimit, and otherwise says since when it is down and why restarting
+// Healthy is nil while the server runs, has been down for less than
+// DownLimit, or has been started again and is still recovering (a long
+// WAL replay must not get sparcd restarted, which would start it over);
+// otherwise it says since when the server is down and why restarting
 // fails.
 func (s *Supervisor) Healthy() error {
 	s.mu.Lock()
@@ -80,6 +83,9 @@ func (s *Supervisor) Healthy() error {
 	}
 	down := time.Since(s.downSince)
 	if down < s.opts.DownLimit {
+		return nil
+	}
+	if _, ok := s.c.successor(s.dead); ok {
 		return nil
 	}
 	return fmt.Errorf("embedded PostgreSQL down for %v, restarts failing: %w", down.Round(time.Second), s.lastErr)
@@ -124,7 +130,7 @@ func (s *Supervisor) restart(ctx context.Context, dead process) {
 	log := s.c.log
 	since := time.Now()
 	s.mu.Lock()
-	s.downSince, s.lastErr = since, errors.New("not restarted yet")
+	s.downSince, s.dead, s.lastErr = since, dead, errors.New("not restarted yet")
 	s.mu.Unlock()
 	log.Error("embedded PostgreSQL stopped unexpectedly; restarting it", "pid", dead.pid, "log", s.c.pgdata+"/server.log")
 	backoff := 100 * time.Millisecond
@@ -132,6 +138,15 @@ func (s *Supervisor) restart(ctx context.Context, dead process) {
 	for attempt := 1; ; attempt++ {
 		dead.reap()
 		err := s.c.pgCtlStart(ctx)
+		if p, ok := s.c.successor(dead); err != nil && ok {
+			// pg_ctl stopped waiting (crash recovery longer than its
+			// timeout) but the server runs: it is the one to watch now.
+			log.Warn("embedded PostgreSQL started but not ready yet", "err", firstLine(err))
+			s.c.mu.Lock()
+			s.c.postmaster = p
+			s.c.mu.Unlock()
+			err = nil
+		}
 		if err == nil {
 			s.mu.Lock()
 			s.downSince, s.lastErr = time.Time{}, nil
@@ -165,6 +180,16 @@ func (s *Supervisor) restart(ctx context.Context, dead process) {
 		}
 		backoff = min(2*backoff, s.opts.MaxBackoff)
 	}
+}
+
+// successor is the server named in postmaster.pid when it runs and is not
+// the dead one (PostgreSQL leaves a dead server's file in place).
+func (c *Cluster) successor(dead process) (process, bool) {
+	p, err := c.readPostmaster()
+	if err != nil || p == dead || !p.alive() {
+		return process{}, false
+	}
+	return p, true
 }
 
 func firstLine(err error) string {

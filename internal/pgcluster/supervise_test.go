@@ -321,3 +321,91 @@ func TestSupervisorReapsTheServerItInherits(t *testing.T) {
 		t.Fatal("not restarted within 20 s of the kill")
 	}
 }
+
+// slowPgCtl makes a bin dir whose pg_ctl, once the file "slow" exists
+// beside it, starts the server and then reports failure after a while, as
+// pg_ctl -w does when crash recovery outlasts its timeout.
+func slowPgCtl(t *testing.T) (binDir string) {
+	t.Helper()
+	binDir = testenv.DataDir(t) // the server's OS user must reach it
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"initdb", "postgres", "psql"} {
+		if err := os.Symlink(filepath.Join(pgcluster.DefaultBinDir, b), filepath.Join(binDir, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := fmt.Sprintf(`#!/bin/sh
+%s "$@"; rc=$?
+case " $* " in *" start "*) [ -e %s ] && { sleep 3; exit 1; } ;; esac
+exit $rc
+`, filepath.Join(pgcluster.DefaultBinDir, "pg_ctl"), filepath.Join(binDir, "slow"))
+	if err := os.WriteFile(filepath.Join(binDir, "pg_ctl"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return binDir
+}
+
+// A server that is back but still recovering when pg_ctl stops waiting is
+// adopted, and is not reported unhealthy meanwhile: a process manager
+// restarting sparcd then would only start the recovery over.
+func TestSupervisorAdoptsAServerStillRecovering(t *testing.T) {
+	t.Parallel()
+	binDir := slowPgCtl(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: testenv.DataDir(t), BinDir: binDir, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	restarted := make(chan struct{}, 4)
+	sup := c.Supervise(pgcluster.SuperviseOptions{DownLimit: 300 * time.Millisecond,
+		Restarted: func() { restarted <- struct{}{} }})
+	if err := os.WriteFile(filepath.Join(binDir, "slow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Healthy may fail only until the new server runs; sample it until the
+	// supervisor has adopted the server.
+	var lastFailure time.Time
+	for done := false; !done; {
+		select {
+		case <-restarted:
+			done = true
+		case <-time.After(20 * time.Millisecond):
+			if sup.Healthy() != nil {
+				lastFailure = time.Now()
+			}
+		case <-ctx.Done():
+			t.Fatal("the running server was never adopted")
+		}
+	}
+	adopted := time.Now()
+	// The wrapper reports failure 3 s after the server started: any
+	// failure in the last 2.5 s before adoption is one while it ran.
+	if !lastFailure.IsZero() && adopted.Sub(lastFailure) < 2500*time.Millisecond {
+		t.Fatalf("unhealthy %v before adoption, while the new server ran", adopted.Sub(lastFailure))
+	}
+	if err := sup.Healthy(); err != nil {
+		t.Fatal(err)
+	}
+	if got := psql(t, c, "SELECT 1"); got != "1" {
+		t.Fatalf("SELECT 1: %q", got)
+	}
+	// The adopted server is the one supervised now.
+	if err := os.Remove(filepath.Join(binDir, "slow")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-restarted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the adopted server's crash was not noticed")
+	}
+}
