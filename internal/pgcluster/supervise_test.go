@@ -159,7 +159,8 @@ func TestSupervisorReportsAServerThatCannotComeBack(t *testing.T) {
 	if err := os.Rename(pgdata+".away", pgdata); err != nil {
 		t.Fatal(err)
 	}
-	took := waitFor(t, 20*time.Second, "healthy again", func() bool { return sup.Healthy() == nil })
+	// Healthy as soon as the new server runs; restarted once it is ready.
+	took := waitFor(t, 20*time.Second, "restarted and healthy", func() bool { return sup.Restarts() == 1 && sup.Healthy() == nil })
 	t.Logf("healthy %v after the data came back", took.Round(time.Millisecond))
 	if got := psql(t, c, "SELECT 1"); got != "1" || sup.Restarts() != 1 {
 		t.Fatalf("after recovery: %q, %d restarts", got, sup.Restarts())
