@@ -457,3 +457,44 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Finding 10: sparcd running as root used to open up the data dir's
+// parents (0700 -> 0711) without a word. It must leave them alone and say
+// what to do instead.
+func TestSparcdLeavesTheDataDirParentsAlone(t *testing.T) {
+	t.Parallel()
+	bin := buildSparcd(t)
+	closed := filepath.Join(testenv.DataDir(t), "closed")
+	if err := os.MkdirAll(filepath.Dir(closed), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(closed, 0o700); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(closed, "sparc")
+	if os.Geteuid() != 0 {
+		// The server runs as us, the owner of closed: it starts.
+		startSparcd(t, bin, dataDir, true).stop()
+	} else {
+		d := startSparcd(t, bin, dataDir, false)
+		select {
+		case <-d.exited:
+		case <-time.After(time.Minute):
+			t.Fatalf("sparcd still running on an unreachable data dir:\n%s", d.log())
+		}
+		if d.exitErr == nil {
+			t.Fatal("sparcd exited 0")
+		}
+		for _, want := range []string{"cannot enter " + closed, "chmod o+x " + closed, "--data-dir"} {
+			if !strings.Contains(d.log(), want) {
+				t.Errorf("sparcd's message lacks %q:\n%s", want, d.log())
+			}
+		}
+	}
+	if fi, err := os.Stat(closed); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("%s: mode %v (%v), want it left at 0700", closed, fi.Mode().Perm(), err)
+	}
+}

@@ -34,7 +34,7 @@ func (c *Cluster) checkReachable(ctx context.Context, dir string) error {
 	}
 	how := ""
 	if fi, err := os.Stat(blocked); err == nil {
-		how = fmt.Sprintf(" (mode %v", fi.Mode().Perm())
+		how = fmt.Sprintf(" (mode %04o", fi.Mode().Perm())
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			how += fmt.Sprintf(", owner uid %d", st.Uid)
 		}
