@@ -81,7 +81,7 @@ func TestAdminManagesOrganisationsKeysAndReadsTheAuditLog(t *testing.T) {
 
 func TestBootstrapIssuesAWorkingAdminKeyAgainstTheDatabase(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := testenv.DataDir(t)
 	r := sparc(t, target{addr: "127.0.0.1:1"}, "keys", "bootstrap", "--org-name", "Network admin", "--data-dir", dir, "--database-url", "")
 	if r.code != 0 {
 		t.Fatalf("bootstrap: %+v", r)

@@ -76,7 +76,7 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	if b.url == "" {
 		dir := cfg.dataDir
 		if dir == "" {
-			if b.tmpDir, err = os.MkdirTemp("", "sparcbench-"); err != nil {
+			if b.tmpDir, err = pgcluster.MkdirTemp("sparcbench-"); err != nil {
 				return nil, err
 			}
 			dir = filepath.Join(b.tmpDir, "db")

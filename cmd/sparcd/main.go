@@ -37,6 +37,7 @@ type config struct {
 	databaseURL        string
 	dataDir            string
 	pgBin              string
+	dbDownLimit        time.Duration
 	logLevel           string
 	logFormat          string
 	demo               bool
@@ -126,6 +127,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL; empty runs the embedded database (env DATABASE_URL)")
 	fs.StringVar(&c.dataDir, "data-dir", env("SPARC_DATA_DIR", ".sparc"), "embedded database directory (env SPARC_DATA_DIR)")
 	fs.StringVar(&c.pgBin, "pg-bin", env("SPARC_PG_BIN", pgcluster.DefaultBinDir), "PostgreSQL server binaries for the embedded database (env SPARC_PG_BIN)")
+	fs.DurationVar(&c.dbDownLimit, "db-down-limit", envDuration("SPARC_DB_DOWN_LIMIT", 30*time.Second), "how long the embedded database may stay down, restarts failing, before /healthz fails (env SPARC_DB_DOWN_LIMIT)")
 	fs.StringVar(&c.logLevel, "log-level", env("SPARC_LOG_LEVEL", "info"), "debug, info, warn or error (env SPARC_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("SPARC_LOG_FORMAT", "text"), "text or json (env SPARC_LOG_FORMAT)")
 	fs.BoolVar(&c.demo, "demo", false, "load the demo directory when it is not loaded yet")
@@ -216,10 +218,11 @@ func run(cfg config, log *slog.Logger) error {
 	defer stop()
 
 	url := cfg.databaseURL
+	var cluster *pgcluster.Cluster
 	if url == "" {
-		cluster, err := pgcluster.Start(ctx, pgcluster.Options{
-			Dir: cfg.dataDir, BinDir: cfg.pgBin, Database: "sparc",
-			Log: func(msg string, args ...any) { log.Info(msg, args...) },
+		var err error
+		cluster, err = pgcluster.Start(ctx, pgcluster.Options{
+			Dir: cfg.dataDir, BinDir: cfg.pgBin, Database: "sparc", Logger: log,
 		})
 		if err != nil {
 			if errors.Is(err, pgcluster.ErrInUse) {
@@ -253,6 +256,16 @@ func run(cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
+	// The embedded database is ours to keep running: a crashed server is
+	// started again, the pool's connections to it dropped, and /healthz
+	// fails only when it cannot be brought back. Supervision ends before
+	// the pool closes.
+	var health func(context.Context) error
+	if cluster != nil {
+		sup := cluster.Supervise(pgcluster.SuperviseOptions{DownLimit: cfg.dbDownLimit, Restarted: pool.Reset})
+		defer sup.Stop()
+		health = func(context.Context) error { return sup.Healthy() }
+	}
 	authCfg := auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log,
 		Anonymous: cfg.anonymous, FailedAuth: cfg.badAuth, MaxStreams: cfg.maxStreams}
 	if cfg.oidc.Enabled() {
@@ -303,7 +316,7 @@ func run(cfg config, log *slog.Logger) error {
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr,
 		ShutdownTimeout: cfg.shutdownTimeout, Logger: log, Routes: a.Routes(), TLS: cfg.tls,
-		Edge: cfg.edge,
+		Edge: cfg.edge, Health: health,
 	}, pool, a.Services())
 	if err != nil {
 		return err

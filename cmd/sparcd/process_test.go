@@ -28,22 +28,39 @@ import (
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildOut  []byte
+	buildErr  error
+)
 
-// buildSparcd compiles this command into a temporary directory, with the
-// race detector when the tests run with it.
+func TestMain(m *testing.M) {
+	code := testenv.Main(m)
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// buildSparcd compiles this command once for the package's tests, with
+// the race detector when the tests run with it.
 func buildSparcd(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sparcd")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "sparcd-bin-"); buildErr != nil {
+			return
+		}
+		args := []string{"build", "-o", filepath.Join(buildDir, "sparcd")}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		buildOut, buildErr = exec.Command("go", append(args, ".")...).CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
 	}
-	cmd := exec.Command("go", append(args, ".")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return filepath.Join(buildDir, "sparcd")
 }
 
 // daemon is one running sparcd process.
@@ -60,14 +77,15 @@ type daemon struct {
 
 var readyRe = regexp.MustCompile(`HTTP/JSON: https?://(\S+)`)
 
-// startSparcd starts the binary on dataDir with free ports. When wantReady
-// is false it only starts it (for processes expected to fail).
-func startSparcd(t *testing.T, bin, dataDir string, wantReady bool) *daemon {
+// startSparcd starts the binary on dataDir with free ports and any extra
+// flags. When wantReady is false it only starts it (for processes expected
+// to fail).
+func startSparcd(t *testing.T, bin, dataDir string, wantReady bool, flags ...string) *daemon {
 	t.Helper()
 	d := &daemon{t: t, dataDir: dataDir, exited: make(chan struct{})}
-	d.cmd = exec.Command(bin, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "20s")
-	// The load below comes from one address without a key: lift its budget.
+	d.cmd = exec.Command(bin, append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "20s"}, flags...)...)
 	d.cmd.Env = append(os.Environ(), "SPARC_DATA_DIR="+dataDir, "DATABASE_URL=", "SPARC_LOG_LEVEL=info",
+		// The load below comes from one address without a key: lift its budget.
 		"SPARC_ANONYMOUS_RATE_LIMIT=1000000", "SPARC_ANONYMOUS_RATE_BURST=1000000")
 	pipe, err := d.cmd.StderrPipe()
 	if err != nil {
@@ -242,7 +260,7 @@ func getStatus(t *testing.T, url string) (int, string) {
 func TestSparcdProcessLifecycle(t *testing.T) {
 	t.Parallel()
 	bin := buildSparcd(t)
-	dataDir := filepath.Join(t.TempDir(), "data")
+	dataDir := testenv.DataDir(t)
 
 	// First run: initdb, migrations, health and readiness.
 	a := startSparcd(t, bin, dataDir, true)

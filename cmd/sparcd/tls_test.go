@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +32,7 @@ func TestSparcdServesTLS(t *testing.T) {
 	cert := ca.Server(t, "sparcd")
 	t.Setenv("SPARC_TLS_CERT", cert.CertFile)
 	t.Setenv("SPARC_TLS_KEY", cert.KeyFile)
-	d := startSparcd(t, buildSparcd(t), filepath.Join(t.TempDir(), "data"), true)
+	d := startSparcd(t, buildSparcd(t), testenv.DataDir(t), true)
 	if !strings.Contains(d.log(), "HTTP/JSON: https://") {
 		t.Fatalf("the ready message does not say https:\n%s", d.log())
 	}

@@ -10,11 +10,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Sentinel errors, wrapped by stores and services.
@@ -124,8 +131,60 @@ func ToStatus(err error) (*status.Status, bool) {
 		return status.New(codes.Aborted, err.Error()), false
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, "request canceled"), false
+	case IsUnavailable(err):
+		// Not logged as unexpected: an outage would log every request;
+		// the supervisor, readiness and listeners report it once each.
+		return unavailable(), false
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, "deadline exceeded"), false
 	}
 	return status.New(codes.Internal, "internal error"), true
+}
+
+// RetryDelay is how long callers are told to wait (RetryInfo, HTTP
+// Retry-After) when the database is unavailable: the embedded database is
+// restarted within seconds of a crash.
+const RetryDelay = time.Second
+
+// RetryAfter is RetryDelay as an HTTP Retry-After value.
+var RetryAfter = strconv.Itoa(int(RetryDelay / time.Second))
+
+func unavailable() *status.Status {
+	st := status.New(codes.Unavailable, "the database is unavailable; retry shortly")
+	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(RetryDelay)}); err == nil {
+		return d
+	}
+	return st
+}
+
+// IsUnavailable reports whether err means the database cannot be used at
+// the moment (down, restarting, shutting down, the connection lost) rather
+// than anything wrong with the request: the caller should retry later, and
+// is told so with UNAVAILABLE (HTTP 503) instead of INTERNAL.
+func IsUnavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// An error the server sent: only these classes are outages; a
+		// refused login (28xxx) or a missing database is misconfiguration.
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down)
+			return true
+		case "53300": // too_many_connections
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+	}
+	// A handler's only network peer is the database (webhooks are sent
+	// in the background), so a failed network operation is an outage.
+	var connectErr *pgconn.ConnectError
+	var opErr *net.OpError
+	if errors.As(err, &connectErr) || errors.As(err, &opErr) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	// A connection cut mid-message: pgconn wraps the read's EOF in one of
+	// its errors, which all say whether they are safe to retry. A bare EOF
+	// from anything else is no outage.
+	var fromPgconn interface{ SafeToRetry() bool }
+	return errors.As(err, &fromPgconn) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
 }

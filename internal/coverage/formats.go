@@ -82,6 +82,9 @@ func (h *HTTP) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.ErrorContext(r.Context(), "coverage request failed", "path", r.URL.Path, "err", err)
 	}
 	body, _ := protojson.Marshal(st.Proto())
+	if apierr.IsUnavailable(err) {
+		w.Header().Set("Retry-After", apierr.RetryAfter)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
 	_, _ = w.Write(body)

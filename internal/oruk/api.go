@@ -144,6 +144,10 @@ func (a *API) handle(fn func(*http.Request) (any, error)) http.Handler {
 				body["code"], body["message"] = http.StatusNotFound, "not found"
 			case errors.Is(err, context.Canceled):
 				return
+			case apierr.IsUnavailable(err): // a database outage, as on the gateway
+				w.Header().Set("Retry-After", apierr.RetryAfter)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				body["code"], body["message"] = http.StatusServiceUnavailable, "the database is unavailable; retry shortly"
 			default:
 				a.log.ErrorContext(r.Context(), "openreferral request failed", "path", r.URL.Path, "err", err)
 				w.WriteHeader(http.StatusInternalServerError)

@@ -22,6 +22,10 @@ func TestMain(m *testing.M) {
 		holdCluster(dir)
 		return
 	}
+	if dir := os.Getenv("PGCLUSTER_SUBREAPER_DIR"); dir != "" {
+		superviseAsSubreaper(dir)
+		return
+	}
 	os.Exit(testenv.Main(m))
 }
 
@@ -59,7 +63,7 @@ func psql(t *testing.T, c *pgcluster.Cluster, sql string) string {
 
 func TestDataSurvivesRestartAndTheDirIsLockedWhileRunning(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "db")
+	dir := testenv.DataDir(t)
 	c := start(t, dir)
 	psql(t, c, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')")
 
@@ -101,7 +105,7 @@ func TestDataSurvivesRestartAndTheDirIsLockedWhileRunning(t *testing.T) {
 // on the data dir must take it over and come up, data intact.
 func TestCrashedOwnerLeavesARecoverableCluster(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "db")
+	dir := testenv.DataDir(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PGCLUSTER_HELPER_DIR="+dir)
 	out, err := cmd.StdoutPipe()

@@ -80,7 +80,7 @@ func (s *Server) httpError(ctx context.Context, mux *runtime.ServeMux, m runtime
 			}
 			err = violation(codes.InvalidArgument, field, desc).Err()
 		}
-	case codes.ResourceExhausted:
+	case codes.ResourceExhausted, codes.Unavailable: // rate limits, database outages
 		for _, d := range st.Details() {
 			if ri, ok := d.(*errdetails.RetryInfo); ok {
 				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))

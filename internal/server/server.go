@@ -119,6 +119,10 @@ type Config struct {
 	TLS             TLSFiles // both ports; empty for plaintext
 	// Edge: timeouts, header and connection limits, trusted proxies.
 	Edge Edge
+	// Health, when set, decides liveness: /healthz answers 503 while it
+	// fails (e.g. the embedded database cannot be restarted), so that a
+	// process manager restarts sparcd.
+	Health func(context.Context) error
 }
 
 // Server is a running pair of gRPC and HTTP listeners.
@@ -208,8 +212,16 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 
 	mux := http.NewServeMux()
 	mux.Handle("/", gw)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		if cfg.Health != nil {
+			if err := cfg.Health(r.Context()); err != nil {
+				s.log.Error("liveness check failed", "err", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("unhealthy\n"))
+				return
+			}
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)

@@ -67,7 +67,7 @@ func Main(m *testing.M) int {
 func start() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	clusterDir, startErr = os.MkdirTemp("", "sparc-test-")
+	clusterDir, startErr = pgcluster.MkdirTemp("sparc-test-")
 	if startErr != nil {
 		return
 	}
