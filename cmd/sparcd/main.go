@@ -205,6 +205,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sparcd:", err)
 		os.Exit(2)
 	}
+	server.UseLoggerForGRPC(log)
 	if err := run(cfg, log); err != nil {
 		log.Error("sparcd stopped", "err", err)
 		fmt.Fprintln(os.Stderr, "sparcd:", err)
