@@ -60,7 +60,7 @@ const (
 // the oracle says.
 func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
+	env := testenv.NewServer(t, testenv.Options{WebhooksAllowPrivate: true}) // receivers on loopback
 	ctx := context.Background()
 	orgs := map[string]string{
 		"R": env.NewOrg(t, "R link workers", "link_worker_service"),

@@ -240,7 +240,7 @@ func TestWatchOverHTTPOutlivesTheWriteTimeout(t *testing.T) {
 	lwOrg, groupOrg := env.NewOrg(t, "Link workers", "link_worker_service"), env.NewOrg(t, "Walking group", "community_group")
 	lwKey := env.Key(t, lwOrg, auth.RoleLinkWorker)
 	lw := env.ConnWithKey(t, lwKey)
-	asset, err := env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
 		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: groupOrg,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
