@@ -99,6 +99,12 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 type Route struct {
 	Pattern string // http.ServeMux pattern, e.g. "GET /tiles/{z}/{x}/{y}"
 	Handler http.Handler
+	// Params are the query parameters the route takes; any other is a 400
+	// before Handler runs (see edge.go).
+	Params []string
+	// BadRequest writes a 400 in the route's own error format; nil: a
+	// google.rpc.Status as the gateway writes.
+	BadRequest func(w http.ResponseWriter, r *http.Request, field, description string)
 }
 
 // Config says where to listen.
@@ -151,8 +157,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		return nil, errors.New("server: no authorisation layer configured (refusing to serve without one)")
 	}
 	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor, svc.Auth.Unary),
-		grpc.ChainStreamInterceptor(s.streamInterceptor, svc.Auth.Stream),
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor, checkUnary, svc.Auth.Unary),
+		grpc.ChainStreamInterceptor(s.streamInterceptor, checkStream, svc.Auth.Stream),
+		grpc.ForceServerCodecV2(newInputCodec()),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 	)
 	svc.register(s.grpc)
@@ -168,8 +175,10 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		s.closeListeners()
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
 	}
+	mux := http.NewServeMux()
+	edge := newEdge(mux, cfg.Routes)
 	gw := runtime.NewServeMux(
-		runtime.WithErrorHandler(s.httpError),
+		runtime.WithErrorHandler(s.httpError), runtime.WithRoutingErrorHandler(edge.routingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
@@ -184,7 +193,6 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		return nil, fmt.Errorf("registering gateway: %w", err)
 	}
 
-	mux := http.NewServeMux()
 	mux.Handle("/", gw)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -199,7 +207,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		mux.Handle(r.Pattern, r.Handler)
 	}
 	s.http = &http.Server{
-		Handler:           s.logHTTP(limitBodies(mux, cfg.MaxRequestBytes)),
+		Handler:           s.logHTTP(limitBodies(edge, cfg.MaxRequestBytes)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -279,6 +287,7 @@ func (s *Server) finish(ctx context.Context, method string, start time.Time, err
 		err = status.Error(codes.Internal, "internal error")
 	}
 	st, unexpected := apierr.ToStatus(err)
+	st = boundStatus(st)
 	attrs := []any{"method", method, "code", st.Code().String(), "latency", time.Since(start)}
 	switch {
 	case unexpected:
