@@ -32,10 +32,10 @@ import (
 
 // gwRoute is one HTTP binding of a gRPC method (google.api.http).
 type gwRoute struct {
-	method  string
-	segs    []string // literal segments; "" for a variable
-	vars    []string // variable name per segment, "" for literals
-	verb    string   // custom method after ":" in the last segment
+	method string
+	segs   []string // literal segments; "" for a variable
+	vars   []string // variable name per segment, "" for literals
+	verb   string   // custom method after ":" in the last segment
 	// noQuery: the gateway reads no query parameters for this binding
 	// (the body is the whole message, or the path and body bind every
 	// field), so it would ignore any silently.
