@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -135,7 +136,9 @@ func TestBadTextIsRefusedAtTheEdge(t *testing.T) {
 func TestBadTextIsRefusedOverGRPC(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	ctx := context.Background()
+	// A regression would let the watch run: bound every call.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	lw := env.ConnWithKey(t, env.Key(t, env.AdminOrg, auth.RoleLinkWorker))
 	check := func(t *testing.T, err error, field string) {
 		t.Helper()
