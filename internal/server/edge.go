@@ -210,6 +210,10 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reject(w, r, "query", "has a parameter name that "+strings.TrimPrefix(strings.TrimPrefix(p, "is "), "must "))
 			return
 		}
+		if k == "" {
+			reject(w, r, "query", "has a parameter without a name")
+			return
+		}
 		for _, v := range q[k] {
 			if p := StringProblem(v); p != "" {
 				reject(w, r, k, p)
@@ -323,6 +327,8 @@ func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities
 	for _, k := range keys {
 		path, fd, ok := resolveQueryKey(md, k)
 		switch {
+		case k == "":
+			return queryViolation("query", "has a parameter without a name")
 		case !ok:
 			return queryViolation(k, "is not a parameter of this request")
 		case filter.HasCommonPrefix(path):
