@@ -113,7 +113,7 @@ func (e *InvalidArgument) Error() string {
 	}
 	msg := "invalid argument: " + strings.Join(parts, "; ")
 	if more > 0 {
-		msg += fmt.Sprintf("; and %d more violations", more)
+		msg += fmt.Sprintf("; and %d more problems not listed (the first %d are)", more, len(vs))
 	}
 	return msg
 }

@@ -102,7 +102,7 @@ func TestInvalidArgumentIsBounded(t *testing.T) {
 	if fields != MaxReported || total != "100001" {
 		t.Fatalf("%d violations reported with total %q, want %d with total 100001", fields, total, MaxReported)
 	}
-	if !strings.Contains(st.Message(), "and 99981 more violations") || len(st.Message()) > 8<<10 {
+	if !strings.Contains(st.Message(), "and 99981 more problems not listed") || len(st.Message()) > 8<<10 {
 		t.Fatalf("message of %d bytes does not give the count: %.200q", len(st.Message()), st.Message())
 	}
 	if !utf8.ValidString(st.Message()) {
