@@ -118,22 +118,22 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 
 // match reports whether path (decoded) is one of the route's.
 func (rt gwRoute) match(path string) bool {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	if rt.verb != "" {
-		last, ok := strings.CutSuffix(segs[len(segs)-1], ":"+rt.verb)
-		if !ok {
-			return false
-		}
-		segs[len(segs)-1] = last
-	}
+	return rt.matchSegs(strings.Split(strings.TrimPrefix(path, "/"), "/"))
+}
+
+// matchSegs is match on the path split at "/" (not modified).
+func (rt gwRoute) matchSegs(segs []string) bool {
 	if len(segs) != len(rt.segs) {
 		return false
 	}
 	for i, s := range segs {
-		if rt.segs[i] == "" && s == "" {
-			return false
+		if i == len(segs)-1 && rt.verb != "" {
+			var ok bool
+			if s, ok = strings.CutSuffix(s, ":"+rt.verb); !ok {
+				return false
+			}
 		}
-		if rt.segs[i] != "" && rt.segs[i] != s {
+		if (rt.segs[i] == "" && s == "") || (rt.segs[i] != "" && rt.segs[i] != s) {
 			return false
 		}
 	}
@@ -180,8 +180,9 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reject = rt.BadRequest
 		}
 	} else {
+		segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		for i := range e.gw {
-			if e.gw[i].method == r.Method && e.gw[i].match(r.URL.Path) {
+			if e.gw[i].method == r.Method && e.gw[i].matchSegs(segs) {
 				gw = &e.gw[i]
 				break
 			}
