@@ -207,6 +207,8 @@ type probe struct {
 	refused bool
 	// notAllowed: the path is not served with this method: 405 with Allow.
 	notAllowed bool
+	// header: headers set on the request (over the identity's key).
+	header map[string]string
 }
 
 // expand fills the template's variables: each good, except the one at
@@ -260,6 +262,10 @@ func (f fixture) probes(r route, doc *document, served map[string]bool) []probe 
 		body = "{}"
 	}
 	add("as documented", good, "", body)
+	add("a key that is not UTF-8", good, "", body)
+	out[len(out)-1].header = map[string]string{"Authorization": "Bearer sparc_\xff\xfe", "X-Request-Id": "\xff\xfe"}
+	add("a huge key", good, "", body)
+	out[len(out)-1].header = map[string]string{"Authorization": "Bearer " + strings.Repeat("k", 60_000)}
 	nvars := len(varRe.FindAllString(r.template, -1))
 	for i := 0; i < nvars; i++ {
 		bad(fmt.Sprintf("path variable %d with NUL", i), f.expand(r.template, i, "a%00b"), "", body)
@@ -505,6 +511,9 @@ func send(c *http.Client, base string, p probe, who, key string) outcome {
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range p.header {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
