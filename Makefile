@@ -17,11 +17,12 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test bench generate lint check-generated postgis chromium tools third_party build clean
+.PHONY: help run test fuzz bench generate lint check-generated postgis chromium tools third_party build clean
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
 	@echo "make test      run every test (real PostgreSQL + PostGIS, -race)"
+	@echo "make fuzz      run every fuzz target for FUZZTIME (default 30s) each"
 	@echo "make bench     benchmark tables: service vs raw SQL"
 	@echo "make generate  regenerate gen/ from proto/"
 	@echo "make lint      buf lint, go vet, staticcheck, gofmt, go mod tidy check"
@@ -31,6 +32,18 @@ run: postgis
 
 test: postgis chromium check-generated lint
 	go test -race -count=1 -timeout 20m ./...
+
+# Every Go fuzz target (func FuzzXxx in a _test.go file), one at a time as
+# go test requires, for FUZZTIME each, from its committed corpus in
+# testdata/fuzz. A failing input is written there: commit it with the fix.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' cmd internal | xargs -n1 dirname | sort -u); do \
+		for target in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //'); do \
+			echo "fuzzing ./$$dir $$target for $(FUZZTIME)"; \
+			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./$$dir; \
+		done; \
+	done
 
 bench: postgis
 	go run ./cmd/sparcbench $(BENCH_FLAGS)

@@ -83,6 +83,12 @@ func TestCreateAssetRejectsBadInputAndWritesNothing(t *testing.T) {
 		}, "", []string{"asset.service_area_geojson"}, false},
 		{"service area not JSON", func(a *sparcv1.Asset) { a.ServiceAreaGeojson = "POLYGON((0 0,1 0,1 1,0 0))" }, "", []string{"asset.service_area_geojson"}, false},
 		{"service area is a point", func(a *sparcv1.Asset) { a.ServiceAreaGeojson = `{"type":"Point","coordinates":[-1.9,52.5]}` }, "", []string{"asset.service_area_geojson"}, false},
+		{"zero-area service area (collinear)", func(a *sparcv1.Asset) {
+			a.ServiceAreaGeojson = polygonJSON([][2]float64{{-1.9, 52.4}, {-1.8, 52.5}, {-1.7, 52.6}, {-1.9, 52.4}})
+		}, "", []string{"asset.service_area_geojson"}, false},
+		{"degenerate service area (repeated position)", func(a *sparcv1.Asset) {
+			a.ServiceAreaGeojson = polygonJSON([][2]float64{{-1.9, 52.4}, {-1.9, 52.4}, {-1.9, 52.4}, {-1.9, 52.4}})
+		}, "", []string{"asset.service_area_geojson"}, false},
 		{"session ends before it starts", func(a *sparcv1.Asset) { a.Sessions[0].EndTime = "09:30" }, "", []string{"asset.sessions[0].end_time"}, false},
 		{"session ends when it starts", func(a *sparcv1.Asset) { a.Sessions[0].EndTime = "10:00" }, "", []string{"asset.sessions[0].end_time"}, false},
 		{"session start not a time", func(a *sparcv1.Asset) { a.Sessions[0].StartTime = "24:00" }, "", []string{"asset.sessions[0].start_time"}, false},

@@ -1,6 +1,7 @@
 package assets
 
 import (
+	"fmt"
 	"math"
 	"net/mail"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/twpayne/go-geom"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
@@ -34,8 +36,13 @@ const (
 	maxShortText      = 200
 	maxAddressLen     = 500
 	maxEdgeDegrees    = 90 // service area edges, stored as great circles
-	minSessionYear    = 1900
-	maxSessionYear    = 2999
+	// minRingArea (square degrees, about a square metre in Britain): a
+	// ring enclosing less has collinear or repeated positions. PostGIS
+	// stores such a ring, but it serves nowhere and breaks the overlays of
+	// coverage maps.
+	minRingArea    = 1e-10
+	minSessionYear = 1900
+	maxSessionYear = 2999
 )
 
 var (
@@ -84,6 +91,8 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 		if mp, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err != nil {
 			v.Add(f("service_area_geojson"), "%v", err)
 		} else if err := geo.CheckSphereEdges(mp, maxEdgeDegrees); err != nil {
+			v.Add(f("service_area_geojson"), "%v", err)
+		} else if err := checkArea(mp); err != nil {
 			v.Add(f("service_area_geojson"), "%v", err)
 		}
 	}
@@ -236,4 +245,22 @@ func noNUL(s, field string, v *apierr.InvalidArgument) {
 	if strings.IndexByte(s, 0) >= 0 {
 		v.Add(field, "must not contain the NUL character")
 	}
+}
+
+// checkArea refuses a service area with a degenerate ring: a polygon (or
+// hole) whose positions are collinear or repeated encloses no area.
+func checkArea(mp *geom.MultiPolygon) error {
+	for i := 0; i < mp.NumPolygons(); i++ {
+		p := mp.Polygon(i)
+		for r := 0; r < p.NumLinearRings(); r++ {
+			if a := p.LinearRing(r).Area(); !(a >= minRingArea) {
+				where := fmt.Sprintf("ring %d", r)
+				if mp.NumPolygons() > 1 {
+					where = fmt.Sprintf("polygon %d ring %d", i, r)
+				}
+				return fmt.Errorf("%s encloses no area (its positions are collinear or repeated)", where)
+			}
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -44,14 +45,18 @@ func NewHTTP(svc *Service, pool *pgxpool.Pool, log *slog.Logger) *HTTP {
 	return &HTTP{svc: svc, pool: pool, log: log, tiles: newTileCache(pool), rendered: newRenderedTiles(renderedTileBytes)}
 }
 
-// Routes are the plain-HTTP routes to serve.
+// Routes are the plain-HTTP routes to serve, with the query parameters
+// each takes (any other is refused by the server): those of
+// ComputeCoverage, plus simplify_meters for GeoJSON and the map's view.
 func (h *HTTP) Routes() []server.Route {
+	q := []string{"parent_code", "kind", "bbox", "categories", "window_start", "window_end", "walking_distance_meters", "summary_only"}
+	with := func(extra ...string) []string { return append(slices.Clip(q), extra...) }
 	return []server.Route{
-		{Pattern: "GET /v1/coverage.geojson", Handler: http.HandlerFunc(h.geoJSON)},
-		{Pattern: "GET /v1/coverage.csv", Handler: http.HandlerFunc(h.csv)},
+		{Pattern: "GET /v1/coverage.geojson", Handler: http.HandlerFunc(h.geoJSON), Params: with("simplify_meters")},
+		{Pattern: "GET /v1/coverage.csv", Handler: http.HandlerFunc(h.csv), Params: q},
 		{Pattern: "GET /tiles/assets/{z}/{x}/{y}", Handler: http.HandlerFunc(h.assetTile)},
-		{Pattern: "GET /tiles/coverage/{z}/{x}/{y}", Handler: http.HandlerFunc(h.coverageTile)},
-		{Pattern: "GET /map", Handler: http.HandlerFunc(serveMapPage)},
+		{Pattern: "GET /tiles/coverage/{z}/{x}/{y}", Handler: http.HandlerFunc(h.coverageTile), Params: q},
+		{Pattern: "GET /map", Handler: http.HandlerFunc(serveMapPage), Params: with("lat", "lng", "z")},
 		{Pattern: "GET /map/{file}", Handler: http.HandlerFunc(serveMapFile)},
 	}
 }
@@ -69,7 +74,8 @@ func parseQuery(values url.Values, extra ...string) (Query, error) {
 	}
 	req := &sparcv1.ComputeCoverageRequest{}
 	if err := runtime.PopulateQueryParameters(req, vals, utilities.NewDoubleArray(nil)); err != nil {
-		return Query{}, apierr.Invalid("query", "%v", err)
+		field, desc := server.QueryError(err)
+		return Query{}, apierr.Invalid(field, "%s", desc)
 	}
 	return ParseRequest(req)
 }
@@ -81,7 +87,7 @@ func (h *HTTP) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if unexpected {
 		h.log.ErrorContext(r.Context(), "coverage request failed", "path", r.URL.Path, "err", err)
 	}
-	body, _ := protojson.Marshal(st.Proto())
+	body, _ := protojson.MarshalOptions{UseProtoNames: true}.Marshal(st.Proto()) // field_violations, as the gateway
 	if apierr.IsUnavailable(err) {
 		w.Header().Set("Retry-After", apierr.RetryAfter)
 	}

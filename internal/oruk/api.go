@@ -61,31 +61,44 @@ func NewAPI(pool *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
 	return &API{st: &store{pool: pool, assets: as}, log: log}
 }
 
-// Routes returns the API's handlers for the HTTP server.
+// Routes returns the API's handlers for the HTTP server. Each declares
+// the query parameters it takes: the server refuses any other (and text
+// that is not UTF-8 or holds NUL) before the handler runs, answering in
+// this API's error form.
 func (a *API) Routes() []server.Route {
-	h := func(pattern string, fn func(*http.Request) (any, error)) server.Route {
-		return server.Route{Pattern: "GET " + Prefix + pattern, Handler: a.handle(fn)}
+	h := func(pattern string, fn func(*http.Request) (any, error), params ...string) server.Route {
+		return server.Route{Pattern: "GET " + Prefix + pattern, Handler: a.handle(fn), Params: params, BadRequest: badRequest}
 	}
+	listParams := []string{"search", "page", "per_page", "format"}
 	return []server.Route{
 		h("/{$}", a.root),
 		h("", a.root),
-		{Pattern: "GET " + Prefix + "/openapi.json", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		{Pattern: "GET " + Prefix + "/openapi.json", BadRequest: badRequest, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			cors(w)
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(openAPI)
 		})},
-		h("/services", a.services),
+		h("/services", a.services, serviceParams...),
 		h("/services/{id}", a.service),
-		h("/service_at_locations", a.serviceAtLocations),
+		h("/service_at_locations", a.serviceAtLocations, salParams...),
 		h("/service_at_locations/{id}", a.serviceAtLocation),
-		h("/organizations", a.organizations),
-		h("/organizations/{id}", a.organization),
-		h("/taxonomies", a.taxonomies),
+		h("/organizations", a.organizations, append(listParams, "full_service", "full")...),
+		h("/organizations/{id}", a.organization, "full_service"),
+		h("/taxonomies", a.taxonomies, listParams...),
 		h("/taxonomies/{id}", a.taxonomy),
-		h("/taxonomy_terms", a.taxonomyTerms),
+		h("/taxonomy_terms", a.taxonomyTerms, append(listParams, "taxonomy_id", "top_only", "parent_id")...),
 		h("/taxonomy_terms/{id}", a.taxonomyTerm),
-		{Pattern: "OPTIONS " + Prefix + "/", Handler: http.HandlerFunc(preflight)},
+		{Pattern: "OPTIONS " + Prefix + "/", Handler: http.HandlerFunc(preflight), BadRequest: badRequest},
 	}
+}
+
+// badRequest writes a 400 refused at the server's edge as this API's
+// errors are written.
+func badRequest(w http.ResponseWriter, _ *http.Request, param, description string) {
+	cors(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": http.StatusBadRequest, "message": param + ": " + description, "parameter": param})
 }
 
 // httpError is an answer other than 200, with the parameter at fault.

@@ -74,11 +74,15 @@ func (s *Server) httpError(ctx context.Context, mux *runtime.ServeMux, m runtime
 	switch st.Code() {
 	case codes.InvalidArgument:
 		if !hasDetail[*errdetails.BadRequest](st) {
-			field, desc := gatewayField(st.Message()), st.Message()
-			if field == "body" {
-				desc = "is not JSON of this request: " + desc
-			}
+			field, desc := gatewayViolation(st.Message())
 			err = violation(codes.InvalidArgument, field, desc).Err()
+		}
+	case codes.Internal, codes.Unknown:
+		// The server sends "internal error" for its own failures; anything
+		// else here is the gateway's client side (e.g. "grpc: error while
+		// marshaling: ..."), Go internals that are not for the caller.
+		if st.Message() != "internal error" {
+			err = status.Error(st.Code(), "internal error")
 		}
 	case codes.ResourceExhausted, codes.Unavailable: // rate limits, database outages
 		for _, d := range st.Details() {
@@ -115,6 +119,25 @@ var (
 	pathParamRe  = regexp.MustCompile(`parameter: ([A-Za-z0-9_.]+)`)
 	queryParamRe = regexp.MustCompile(`field "?([A-Za-z0-9_.]+)"?`)
 )
+
+// gatewayViolation turns the message of a gateway INVALID_ARGUMENT into a
+// field and a description without Go's parser text (strconv, proto).
+func gatewayViolation(msg string) (field, desc string) {
+	if rest, ok := strings.CutPrefix(msg, queryViolationPrefix); ok {
+		if f, d, ok := strings.Cut(rest, ": "); ok {
+			return f, d
+		}
+	}
+	field = gatewayField(msg)
+	switch {
+	case field == "body":
+		msg = strings.TrimPrefix(strings.TrimPrefix(msg, "proto:"), "\u00a0")
+		return field, "is not JSON of this request: " + strings.TrimSpace(msg)
+	case strings.Contains(msg, "strconv.") || strings.Contains(msg, "parsing "):
+		return field, "has a value of the wrong type"
+	}
+	return field, msg
+}
 
 // gatewayField names the request part a gateway error is about: the body
 // when JSON decoding failed (the message names the field inside it), else a

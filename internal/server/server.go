@@ -106,6 +106,12 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 type Route struct {
 	Pattern string // http.ServeMux pattern, e.g. "GET /tiles/{z}/{x}/{y}"
 	Handler http.Handler
+	// Params are the query parameters the route takes; any other is a 400
+	// before Handler runs (see edge.go).
+	Params []string
+	// BadRequest writes a 400 in the route's own error format; nil: a
+	// google.rpc.Status as the gateway writes.
+	BadRequest func(w http.ResponseWriter, r *http.Request, field, description string)
 }
 
 // Config says where to listen.
@@ -174,8 +180,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		return nil, errors.New("server: no authorisation layer configured (refusing to serve without one)")
 	}
 	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor, svc.Auth.Unary),
-		grpc.ChainStreamInterceptor(s.streamInterceptor, svc.Auth.Stream),
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor, checkUnary, svc.Auth.Unary),
+		grpc.ChainStreamInterceptor(s.streamInterceptor, checkStream, svc.Auth.Stream),
+		grpc.ForceServerCodecV2(newInputCodec()),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		tr.grpcCreds,
 	}, s.grpcEdgeOptions()...)...)
@@ -192,8 +199,10 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		s.closeListeners()
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
 	}
+	mux := http.NewServeMux()
+	guard := newInputGuard(mux, cfg.Routes)
 	gw := runtime.NewServeMux(
-		runtime.WithErrorHandler(s.httpError),
+		runtime.WithErrorHandler(s.httpError), runtime.WithRoutingErrorHandler(guard.routingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMetadata(gatewayMetadata),
@@ -210,7 +219,6 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		return nil, fmt.Errorf("registering gateway: %w", err)
 	}
 
-	mux := http.NewServeMux()
 	mux.Handle("/", gw)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -238,7 +246,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	// No server-wide ReadTimeout or WriteTimeout: edgeHTTP sets them per
 	// request, so that streams can lift them.
 	s.http = &http.Server{
-		Handler:           s.logHTTP(s.edgeHTTP(limitBodies(mux, cfg.MaxRequestBytes))),
+		Handler:           s.logHTTP(s.edgeHTTP(limitBodies(guard, cfg.MaxRequestBytes))),
 		ReadHeaderTimeout: cfg.Edge.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Edge.IdleTimeout,
 		MaxHeaderBytes:    cfg.Edge.MaxHeaderBytes,
@@ -325,6 +333,7 @@ func (s *Server) finish(ctx context.Context, method string, start time.Time, err
 		err = status.Error(codes.Internal, "internal error")
 	}
 	st, unexpected := apierr.ToStatus(err)
+	st = boundStatus(st)
 	attrs := []any{"method", method, "code", st.Code().String(), "latency", time.Since(start)}
 	switch {
 	case unexpected:
