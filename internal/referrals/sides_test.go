@@ -34,7 +34,7 @@ type sideCaller struct {
 }
 
 // A referral of the side fixture with the oracle, written by hand from
-// the rule in docs/security-referrals.md: who has a side on it, and who of
+// the rule in docs/security.md ("What each role sees of a referral"): who has a side on it, and who of
 // those may read its free text and person.
 type sideRef struct {
 	name      string
