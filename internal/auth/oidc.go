@@ -166,7 +166,7 @@ type remoteKeys struct {
 // VerifySignature implements oidc.KeySet. The verifier has already
 // checked the algorithm and that there is exactly one signature.
 func (r *remoteKeys) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.PS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.PS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errors.New("malformed token")
 	}

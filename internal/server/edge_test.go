@@ -31,10 +31,6 @@ func dialerFrom(src string) *net.Dialer {
 	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 }
 
-func httpFrom(src string) *http.Client {
-	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: dialerFrom(src).DialContext}}
-}
-
 // Finding 4: slow-body connections (headers, then a byte now and then)
 // were never closed, and 20,400 of them exhausted the server's file
 // descriptors. Now each is closed once its body timeout passes, however
