@@ -632,6 +632,11 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 	if c.output == "json" {
 		return c.printJSON(s)
 	}
+	return c.keyValues(statsRows(s))
+}
+
+// statsRows lays referral statistics out as label, value rows.
+func statsRows(s *sparcv1.ReferralStats) [][2]string {
 	count := func(n *sparcv1.StatCount) string {
 		if n.GetSuppressed() {
 			return "<8 (suppressed)"
@@ -683,5 +688,5 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 	if s.GetSuppressed() {
 		kv = append(kv, [2]string{"NOTE", "whole months that have ended; counts 1-7 suppressed, others rounded to the nearest 5"})
 	}
-	return c.keyValues(kv)
+	return kv
 }
