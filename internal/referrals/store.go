@@ -137,7 +137,6 @@ func scanTimeline(rows pgx.Rows) ([]*sparcv1.ReferralEvent, error) {
 // every call (a tenth of CreateReferral's CPU in the benchmark profile).
 func pgUUID(u uuid.UUID) [16]byte { return u }
 
-
 // eventSQL records one change: the timeline entry and the outbox row
 // (only if the referral exists in this transaction). It returns the time
 // of the entry, in one statement. Watchers are woken after commit
