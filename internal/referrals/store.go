@@ -134,7 +134,7 @@ func scanTimeline(rows pgx.Rows) ([]*sparcv1.ReferralEvent, error) {
 
 // pgUUID passes an id as its 16 bytes: uuid.UUID is a driver.Valuer,
 // which pgx encodes by formatting text and planning the encoding again on
-// every call (a tenth of CreateReferral's CPU in the benchmark profile).
+// every call (a tenth of CreateReferral's CPU when profiled under load).
 func pgUUID(u uuid.UUID) [16]byte { return u }
 
 // eventSQL records one change: the timeline entry and the outbox row
