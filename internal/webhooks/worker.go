@@ -49,7 +49,7 @@ type Config struct {
 	// AllowPrivate lets webhooks reach loopback, private, link-local and
 	// other non-public addresses (development, tests). Off, they are
 	// refused at registration when written as an address and at every
-	// connection after resolution (see webhook_targets.go).
+	// connection after resolution (see targets.go).
 	AllowPrivate bool
 }
 
@@ -168,19 +168,7 @@ func (w *Worker) Run(ctx context.Context) {
 		wake := w.hub.Wait()
 		now := time.Now()
 		if !now.Before(refreshAt) {
-			if list, err := w.active(ctx); err == nil {
-				for id, h := range list {
-					if old := hooks[id]; old != nil {
-						h.seen = old.seen
-						if old.notBefore.After(h.notBefore) {
-							h.notBefore = old.notBefore
-						}
-					}
-				}
-				hooks = list
-			} else if ctx.Err() == nil {
-				w.log.Warn("reading webhooks; trying again at the next poll", "err", err)
-			}
+			hooks = w.refresh(ctx, hooks)
 			refreshAt = now.Add(w.cfg.Poll)
 		}
 		next := refreshAt
@@ -196,16 +184,7 @@ func (w *Worker) Run(ctx context.Context) {
 				}
 			default:
 				running[id] = true
-				go func(id uuid.UUID, org string, gen uint64) {
-					r := delivered{id: id, gen: gen}
-					select {
-					case slots <- struct{}{}:
-						r.pending, r.wait, r.gone = w.deliver(ctx, id, org)
-						<-slots
-					case <-ctx.Done():
-					}
-					done <- r
-				}(id, h.org, gen)
+				go w.turn(ctx, id, h.org, gen, slots, done)
 			}
 		}
 		timer.Reset(time.Until(next))
@@ -235,13 +214,7 @@ func (w *Worker) Run(ctx context.Context) {
 				delete(hooks, r.id)
 				break
 			}
-			// It read everything committed before its turn began: it
-			// goes again at the next wake-up (at once if one came
-			// during the turn).
-			h.seen = r.gen
-			if r.wait > 0 {
-				h.notBefore = time.Now().Add(r.wait)
-			}
+			h.finished(r)
 			if r.pending {
 				// A change waits behind an older transaction that may
 				// change no referral and so wake nobody when it ends:
@@ -277,11 +250,54 @@ func (w *Worker) active(ctx context.Context) (map[uuid.UUID]*hookState, error) {
 	return out, rows.Err()
 }
 
+// refresh reads the live webhooks, keeping what hooks knew of each (the
+// wake-ups it has seen, its backoff); on failure it keeps hooks.
+func (w *Worker) refresh(ctx context.Context, hooks map[uuid.UUID]*hookState) map[uuid.UUID]*hookState {
+	list, err := w.active(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("reading webhooks; trying again at the next poll", "err", err)
+		}
+		return hooks
+	}
+	for id, h := range list {
+		if old := hooks[id]; old != nil {
+			h.seen = old.seen
+			if old.notBefore.After(h.notBefore) {
+				h.notBefore = old.notBefore
+			}
+		}
+	}
+	return list
+}
+
+// turn delivers to one webhook when a slot is free and reports on done.
+func (w *Worker) turn(ctx context.Context, id uuid.UUID, org string, gen uint64, slots chan struct{}, done chan<- delivered) {
+	r := delivered{id: id, gen: gen}
+	select {
+	case slots <- struct{}{}:
+		r.pending, r.wait, r.gone = w.deliver(ctx, id, org)
+		<-slots
+	case <-ctx.Done():
+	}
+	done <- r
+}
+
+// finished records a turn: the webhook read everything committed before
+// its turn began, so it goes again at the next wake-up (at once if one
+// came during the turn), not before its backoff.
+func (h *hookState) finished(r delivered) {
+	h.seen = r.gen
+	if r.wait > 0 {
+		h.notBefore = time.Now().Add(r.wait)
+	}
+}
+
 // target is a webhook as one turn of deliveries uses it.
 type target struct {
 	id       uuid.UUID
 	org      string
-	role     string // of its creator: the side(s) it receives (visibility.go)
+	role     string // of its creator: the side(s) it receives (referrals' visibility rule)
 	url      string
 	secret   []byte
 	cur      outbox.Cursor
