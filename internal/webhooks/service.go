@@ -1,3 +1,10 @@
+// Package webhooks delivers an organisation's referral changes to its
+// HTTPS endpoints: the WebhookService that registers them (with a signing
+// secret sealed at rest), the worker that posts each change once, in
+// order, signed, retrying with backoff from a cursor stored after every
+// acknowledgement, and the checks that keep deliveries to public
+// addresses. What a webhook receives is what its creator would watch
+// (package outbox, read under referrals' visibility rule).
 package webhooks
 
 import (
