@@ -18,9 +18,13 @@ import (
 	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/oruk"
+	"github.com/sparc-network/sparc/internal/outbox"
 	"github.com/sparc-network/sparc/internal/pagetoken"
+	"github.com/sparc-network/sparc/internal/people"
 	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/seal"
 	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
 // App holds the stores and services of one SPARC instance.
@@ -33,11 +37,11 @@ type App struct {
 	Auth          *auth.Layer
 	Areas         *areas.Store
 	Coverage      *coverage.Store
-	People        *referrals.People
+	People        *people.Service
 	Referrals     *referrals.Service
-	Webhooks      *referrals.WebhookService
-	hub           *referrals.Hub
-	webhooks      *referrals.WebhookWorker
+	Webhooks      *webhooks.Service
+	hub           *outbox.Hub
+	webhooks      *webhooks.Worker
 	cfg           Config
 }
 
@@ -52,7 +56,7 @@ type Config struct {
 	// ago are purged. Zero: never.
 	Retention time.Duration
 	// Webhooks: delivery backoff, timeout and whether this server delivers.
-	Webhooks referrals.WebhookConfig
+	Webhooks webhooks.Config
 	Logger   *slog.Logger
 }
 
@@ -92,18 +96,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 			return nil, err
 		}
 	}
-	sealer, err := referrals.NewSealer(cfg.DataKey)
+	sealer, err := seal.New(cfg.DataKey)
 	if err != nil {
 		return nil, err
 	}
-	people := referrals.NewPeople(pool, sealer)
-	hub := referrals.NewHub(cfg.Logger)
-	worker := referrals.NewWebhookWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
+	persons := people.NewService(pool, sealer, referrals.CopySharedPerson)
+	hub := outbox.NewHub(cfg.Logger)
+	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
 	return &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
 		Keys: auth.NewKeyStore(pool), Auth: layer,
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
-		People: people, Referrals: referrals.NewService(pool, people, tokens, hub),
-		Webhooks: referrals.NewWebhookService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}, nil
+		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
+		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}, nil
 }
 
 // Run does the app's background work until ctx ends: the referral
