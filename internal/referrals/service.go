@@ -322,11 +322,7 @@ const CreateSQL = `WITH p AS (
 // missing person or asset, or a person without a provider view yet.
 func (s *Service) createFast(ctx context.Context, req *sparcv1.CreateReferralRequest, caller *auth.Principal,
 	personID, assetID uuid.UUID, status string, reasons []string, hash []byte) (*sparcv1.Referral, error) {
-	rec := db.AuditFrom(ctx)
-	audit := rec != nil && !rec.Written
-	if rec == nil {
-		rec = &db.AuditRecord{}
-	}
+	rec, audit := auth.AuditFrom(ctx)
 	id := uuid.New()
 	var (
 		x        *referralRow
@@ -334,7 +330,7 @@ func (s *Service) createFast(ctx context.Context, req *sparcv1.CreateReferralReq
 		evTime   time.Time
 		provider uuid.UUID
 	)
-	err := db.Pipeline(ctx, s.pool, func(b *pgx.Batch) {
+	err := db.Pipeline(ctx, s.pool, func(b *pgx.Batch) func() bool {
 		x, person = nil, nil
 		b.Queue(CreateSQL, pgUUID(id), pgUUID(personID), caller.Org, caller.Name, pgUUID(assetID), reasons,
 			req.GetProviderNote(), priorityCode[req.GetPriority()], status, req.GetRequestId(), hash,
@@ -366,12 +362,10 @@ func (s *Service) createFast(ctx context.Context, req *sparcv1.CreateReferralReq
 			x, person = r, p
 			return nil
 		})
+		return func() bool { return x != nil } // the audit event was written with the referral
 	})
 	if err != nil || x == nil {
 		return nil, err
-	}
-	if audit {
-		rec.Written = true
 	}
 	timeline := []*sparcv1.ReferralEvent{{Time: timestamppb.New(evTime), Actor: caller.Name,
 		ActorOrganisationId: caller.Org, ToStatus: statusFromCode[status]}}

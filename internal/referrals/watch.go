@@ -259,7 +259,7 @@ func (s *Service) deliver(ctx context.Context, stream grpc.ServerStreamingServer
 	}
 	args := []any{strconv.FormatUint(cur.txid, 10), cur.seq}
 	var err error
-	if rec := db.AuditFrom(ctx); rec != nil && !rec.Written {
+	if db.RiderPending(ctx) {
 		// The first read also records the call in the audit log.
 		err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, changesSQL, args...)
