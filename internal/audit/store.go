@@ -13,6 +13,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,9 +59,14 @@ func (s *Store) Statement(ev auth.AuditEvent) db.Statement {
 	if !ev.Time.IsZero() {
 		at = ev.Time
 	}
-	return db.Statement{SQL: insertSQL, Args: []any{ev.Principal, nullable(ev.Org), ev.Role, ev.Method, ev.Resource,
-		ev.Outcome, ev.Code, ev.RequestID, ev.Peer, max(ev.Count, 1), at}}
+	return db.Statement{SQL: insertSQL, Args: []any{text(ev.Principal), nullable(ev.Org), text(ev.Role), text(ev.Method),
+		text(ev.Resource), text(ev.Outcome), text(ev.Code), text(ev.RequestID), text(ev.Peer), max(ev.Count, 1), at}}
 }
+
+// text drops NUL, which PostgreSQL cannot store in text: a call naming a
+// resource with one must still be audited, and an audited change must not
+// fail for it.
+func text(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
 // Insert stores events on their own, in one round trip (a batch when
 // there are several; each insert is its own statement, so one bad row
