@@ -105,9 +105,9 @@ type Config struct {
 	// one audit event. Zero: DefaultDeniedWindow (a minute).
 	DeniedWindow time.Duration
 	// Audit stores the audit trail (internal/audit's Store). Required.
-	Audit AuditLog
-	OIDC  TokenVerifier
-	Logger       *slog.Logger
+	Audit  AuditLog
+	OIDC   TokenVerifier
+	Logger *slog.Logger
 }
 
 // Layer is the authorisation layer.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
 )
 
 // deniedLog audits denied calls without letting a flood of them write a
@@ -33,7 +32,7 @@ type deniedKind struct {
 
 type deniedCalls struct {
 	rec   AuditEvent // the latest call of the kind (its request id and resource)
-	count int            // calls since the one written at once
+	count int        // calls since the one written at once
 }
 
 // maxPendingKinds bounds memory under a flood from many addresses: beyond
