@@ -8,6 +8,15 @@
 // role to the database transaction for row-level security (the second
 // wall). Services ask Principal.CanWriteOwnedBy for row-level decisions.
 //
+// Audit events go to an AuditLog (internal/audit's store, the only writer
+// of the trail). An audited call's event rides with the first transaction
+// its handler commits (a db.Rider, in the round trip that begins it), so a
+// change and its event commit together; when none commits (a read, a
+// failure) the layer writes the outcome afterwards, once.
+//
+// API keys live in KeyStore (keystore.go), the only code touching
+// api_keys; KeyService (keyservice.go) is their gRPC API.
+//
 // The client address and request id come from internal/caller, decided by
 // the server at the edge; the layer never reads them from request metadata.
 package auth
