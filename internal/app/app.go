@@ -34,6 +34,7 @@ type App struct {
 	Assets        *assets.Store
 	Organisations *orgs.Store
 	Keys          *auth.KeyStore
+	Audit         *audit.Store
 	Auth          *auth.Layer
 	Areas         *areas.Store
 	Coverage      *coverage.Store
@@ -86,6 +87,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	if cfg.Auth.Logger == nil {
 		cfg.Auth.Logger = cfg.Logger
 	}
+	trail := audit.NewStore(pool)
+	cfg.Auth.Audit = trail
 	layer, err := auth.New(pool, cfg.Auth)
 	if err != nil {
 		return nil, err
@@ -104,7 +107,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	hub := outbox.NewHub(cfg.Logger)
 	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
 	return &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
-		Keys: auth.NewKeyStore(pool), Auth: layer,
+		Keys: auth.NewKeyStore(pool), Audit: trail, Auth: layer,
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
 		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
 		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}, nil
@@ -151,7 +154,7 @@ func (a *App) Services() server.Services {
 		Assets:          assets.NewService(a.Assets, a.Tokens),
 		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
 		APIKeys:         auth.NewKeyService(a.Keys, a.Tokens),
-		Audit:           audit.NewService(a.Pool, a.Tokens),
+		Audit:           audit.NewService(a.Audit, a.Tokens),
 		DirectoryImport: oruk.NewImportService(a.Assets),
 		Areas:           areas.NewService(a.Areas, a.Tokens),
 		Coverage:        coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)),

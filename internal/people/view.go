@@ -30,7 +30,7 @@ func (s *Service) OpenContact(sealed []byte, id uuid.UUID) (*sparcv1.PersonConta
 // copy it. It is housekeeping, not the caller's change: it writes no
 // audit event of its own.
 func (s *Service) FillProviderView(ctx context.Context, id uuid.UUID) error {
-	ctx = db.WithAudit(ctx, nil)
+	ctx = db.WithoutRider(ctx)
 	return db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		p, err := s.get(ctx, tx, id, false)
 		if err != nil {

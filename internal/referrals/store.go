@@ -296,13 +296,9 @@ type createFacts struct {
 // with the referral when the call has one pending. (The audit protocol is
 // used here and in readChanges only.)
 func (s *store) create(ctx context.Context, in createInput) (*createFacts, error) {
-	rec := db.AuditFrom(ctx)
-	audit := rec != nil && !rec.Written
-	if rec == nil {
-		rec = &db.AuditRecord{}
-	}
+	rec, audit := auth.AuditFrom(ctx)
 	var f *createFacts
-	err := db.Pipeline(ctx, s.pool, func(b *pgx.Batch) {
+	err := db.Pipeline(ctx, s.pool, func(b *pgx.Batch) func() bool {
 		f = nil
 		b.Queue(createSQL, pgUUID(in.id), pgUUID(in.person), in.referrer, in.linkWorker, pgUUID(in.asset), in.reasons,
 			in.note, in.priority, in.status, in.reqID, in.hash,
@@ -333,12 +329,11 @@ func (s *store) create(ctx context.Context, in createInput) (*createFacts, error
 			f = &x
 			return nil
 		})
+		// The audit event was written with the referral, or not at all.
+		return func() bool { return audit && f != nil && f.referral != nil }
 	})
 	if err != nil {
 		return nil, err
-	}
-	if audit && f.referral != nil {
-		rec.Written = true
 	}
 	return f, nil
 }
@@ -464,7 +459,7 @@ func (s *store) readChanges(ctx context.Context, cur outbox.Cursor) ([]outbox.Ch
 	var changes []outbox.Change
 	var pending bool
 	var err error
-	if rec := db.AuditFrom(ctx); rec != nil && !rec.Written {
+	if db.RiderPending(ctx) {
 		// The first read also records the call in the audit log.
 		err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (err error) {
 			changes, pending, err = outbox.Read(ctx, tx, cur)
