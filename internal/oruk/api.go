@@ -323,9 +323,9 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 		switch {
 		case !ok:
 			f.none = true
-		case hit.tax.code == taxCategories:
+		case hit.tax.code == TaxCategories:
 			f.categories = []string{hit.term.code}
-		case hit.tax.code == taxKinds:
+		case hit.tax.code == TaxKinds:
 			f.kinds = []string{hit.term.code}
 		default:
 			f.attribute = hit.term.code
@@ -337,9 +337,9 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 			return f, 0, 0, badParam("taxonomy_id", "%q is not a UUID", p.str("taxonomy_id"))
 		}
 		switch id {
-		case taxonomyID(taxCategories):
+		case taxonomyID(TaxCategories):
 			f.hasCategory = true
-		case taxonomyID(taxKinds), taxonomyID(taxAttributes):
+		case taxonomyID(TaxKinds), taxonomyID(TaxAttributes):
 			// every service carries a kind and the accepting_referrals attribute
 		default:
 			f.none = true

@@ -11,7 +11,7 @@ import (
 func TestDerivedIDsAreValidDistinctAndInvertible(t *testing.T) {
 	parts := []string{partLocation, partServiceAtLocation, partAddress, partContact, partPhone, partCostOption,
 		partServiceArea, "schedule/0", "schedule/1", "language/en", "accessibility/hearing_loop"}
-	for _, asset := range []uuid.UUID{uuid.New(), uuid.NewSHA1(namespace, []byte("x")), uuid.MustParse("ac148810-d857-441c-9679-408f346de14b")} {
+	for _, asset := range []uuid.UUID{uuid.New(), uuid.NewSHA1(Namespace, []byte("x")), uuid.MustParse("ac148810-d857-441c-9679-408f346de14b")} {
 		seen := map[uuid.UUID]string{asset: "asset"}
 		for _, p := range parts {
 			id := derivedID(asset, p)

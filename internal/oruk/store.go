@@ -121,9 +121,9 @@ func (f filter) where() (where, order, dist string, p args) {
 		w = append(w, "a.kind = ANY("+p.add(f.kinds)+"::text[])")
 	}
 	switch f.attribute {
-	case attrCapacity:
+	case AttrCapacity:
 		w = append(w, "a.capacity IS NOT NULL")
-	case attrTimezone:
+	case AttrTimezone:
 		w = append(w, `jsonb_array_length(a.sessions) > 0 AND a.sessions->0->>'timezone' IS DISTINCT FROM
 			CASE a.country WHEN 'GB' THEN 'Europe/London' WHEN 'NL' THEN 'Europe/Amsterdam' END`)
 	}
