@@ -30,7 +30,7 @@ type SearchQuery struct {
 	Age                *int32
 	AcceptingReferrals *bool
 	OpenAt             *time.Time
-	Text               string // already reduced to prefix terms, see textQuery
+	Text               string // already reduced to prefix terms, see TextQuery
 	HasPlaces          bool
 	Statuses           []string
 
@@ -41,6 +41,13 @@ type SearchQuery struct {
 // Near is a point and a radius in metres.
 type Near struct {
 	Lat, Lng, RadiusMeters float64
+}
+
+// point is the centre as EWKT, the parameter the statements cast to
+// geography.
+func (n *Near) point() string {
+	return fmt.Sprintf("SRID=4326;POINT(%s %s)",
+		strconv.FormatFloat(n.Lng, 'g', -1, 64), strconv.FormatFloat(n.Lat, 'g', -1, 64))
 }
 
 // Cursor is the keyset position after the last result of a page.
@@ -142,8 +149,7 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	distExpr, rankExpr := "0::float8", "0::real"
 
 	if q.Near != nil {
-		pt := p.add(fmt.Sprintf("SRID=4326;POINT(%s %s)",
-			strconv.FormatFloat(q.Near.Lng, 'g', -1, 64), strconv.FormatFloat(q.Near.Lat, 'g', -1, 64)))
+		pt := p.add(q.Near.point())
 		distExpr = "(a.location <-> " + pt + "::geography)"
 		where = append(where, "ST_DWithin(a.location, "+pt+"::geography, "+p.add(q.Near.RadiusMeters)+", false)")
 	}
@@ -157,8 +163,7 @@ func SearchSQL(q SearchQuery) (string, []any) {
 		where = append(where, "ST_Intersects(a.location::geometry, ST_SetSRID(ST_GeomFromGeoJSON("+p.add(q.WithinGeoJSON)+"), 4326))")
 	}
 	if q.Text != "" {
-		tq := p.add(q.Text)
-		tsq := "(to_tsquery('sparc_en', " + tq + ") || to_tsquery('sparc_nl', " + tq + "))"
+		tsq := tsquerySQL(p.add(q.Text))
 		where = append(where, "a.search_doc @@ "+tsq)
 		rankExpr = "ts_rank(a.search_doc, " + tsq + ")"
 	}
@@ -236,10 +241,17 @@ func openAtSQL(t string) string {
 		AND (s.valid_until IS NULL OR ` + local + `::date <= s.valid_until))`
 }
 
-// textQuery turns free text into a tsquery string of prefix terms joined
-// by AND ("walk tues" → "walk:* & tues:*"). Only letters and digits pass,
-// so user input can never inject tsquery operators.
-func textQuery(s string) string {
+// tsquerySQL matches the tsquery parameter tq in both text search
+// configurations, English and Dutch.
+func tsquerySQL(tq string) string {
+	return "(to_tsquery('sparc_en', " + tq + ") || to_tsquery('sparc_nl', " + tq + "))"
+}
+
+// TextQuery turns free text into a tsquery string of prefix terms joined
+// by AND ("walk tues" → "walk:* & tues:*"), for SearchQuery.Text and
+// Listing.Text. Only letters and digits pass, so user input can never
+// inject tsquery operators.
+func TextQuery(s string) string {
 	var terms []string
 	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 		terms = append(terms, strings.ToLower(w)+":*")
@@ -308,19 +320,4 @@ func collect(rows pgx.Rows) ([]*sparcv1.Asset, error) {
 		out = append(out, a)
 	}
 	return out, rows.Err()
-}
-
-// Columns is the select list Scan reads (the table aliased as a), for
-// other packages' queries that return whole assets with their own
-// columns after them, e.g. the Open Referral listing.
-const Columns = selectColumns
-
-// Scan reads one row that starts with Columns into an asset; extra
-// receive the row's further columns.
-func Scan(rows pgx.Rows, extra ...any) (*sparcv1.Asset, error) {
-	var r row
-	if err := rows.Scan(r.targets(extra...)...); err != nil {
-		return nil, fmt.Errorf("reading asset: %w", err)
-	}
-	return r.asset()
 }

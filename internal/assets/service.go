@@ -309,7 +309,7 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 	if len(req.GetQuery()) > maxQueryLen {
 		v.Add("query", "is %d bytes, more than the maximum of %d", len(req.GetQuery()), maxQueryLen)
 	} else if req.GetQuery() != "" {
-		q.Text = textQuery(req.GetQuery())
+		q.Text = TextQuery(req.GetQuery())
 		if q.Text == "" {
 			v.Add("query", "has no words to search for")
 		}

@@ -50,7 +50,7 @@ type UpsertResult struct {
 
 // upsertSQL inserts or, for an existing id, updates only when a stored
 // value differs, so an unchanged re-import keeps version and update time.
-// Parameters $1..$28 follow writeArgs then the id (as insertSQL); $29 and
+// Parameters $1..$28 are record.params (as insertSQL); $29 and
 // $30 are source and source_id (written on insert only: provenance is the
 // first import); $31 says whether to overwrite the owner of an existing
 // asset. RETURNING gives no row when nothing changed.
@@ -144,11 +144,12 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 			results[i] = UpsertResult{Outcome: OutcomeRejected, Err: err}
 			continue
 		}
-		args, err := writeArgs(a)
+		row, err := recordOf(r.ID, a)
 		if err != nil {
 			return nil, err
 		}
-		todo = append(todo, prepared{i: i, rec: r, asset: a, args: args})
+		row.Source, row.SourceID = r.Source, r.SourceID
+		todo = append(todo, prepared{i: i, rec: r, asset: a, row: row})
 	}
 	if len(todo) == 0 {
 		return results, nil
@@ -197,26 +198,20 @@ func notYours() error {
 // security filtered some); the per-record path finds which.
 var errRowsRefused = errors.New("rows refused")
 
-// prepared is a validated record with its column values (writeArgs).
+// prepared is a validated record with its stored form.
 type prepared struct {
 	i     int
 	rec   SourcedAsset
 	asset *sparcv1.Asset
-	args  []any
+	row   *record
 }
 
-// stagingCols are the columns copied into the staging table, in the
-// order stagingRow writes them.
-var stagingCols = []string{"id", "kind", "name", "description", "categories", "location", "address", "postcode",
-	"locality", "country", "sessions", "cost_kind", "cost_note", "accessibility", "languages",
-	"min_age", "max_age", "contact_name", "contact_email", "contact_phone", "contact_website",
-	"capacity", "accepting_referrals", "status", "owner_organisation", "last_verified_at", "source", "source_id", "op"}
+// stagingCols are the columns copied into the staging table: those of a
+// new asset, its provenance, and op (insert or update).
+var stagingCols = append(append([]string(nil), copyColumns...), "source", "source_id", "op")
 
 func stagingRow(p prepared, op string) []any {
-	w := p.args
-	loc := pointEWKB(p.asset.GetLocation().GetLongitude(), p.asset.GetLocation().GetLatitude())
-	return []any{p.rec.ID, w[0], w[1], w[2], w[3], loc, w[6], w[7], w[8], w[9], w[11], w[12], w[13], w[14], w[15],
-		w[16], w[17], w[18], w[19], w[20], w[21], w[22], w[23], w[24], w[25], w[26], p.rec.Source, p.rec.SourceID, op}
+	return append(p.row.values(stagingCols[:len(stagingCols)-1]), op)
 }
 
 const (
@@ -371,7 +366,7 @@ func upsertOne(ctx context.Context, tx pgx.Tx, p prepared, isolate bool) (string
 		}
 		q = sp
 	}
-	args := append(append([]any(nil), p.args...), p.rec.ID, p.rec.Source, p.rec.SourceID, p.rec.SetOwner)
+	args := append(p.row.params(), p.rec.Source, p.rec.SourceID, p.rec.SetOwner)
 	rows, err := q.Query(ctx, upsertSQL, args...)
 	out := OutcomeUnchanged
 	if err == nil {

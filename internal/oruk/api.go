@@ -52,13 +52,15 @@ type API struct {
 	log *slog.Logger
 }
 
-// NewAPI returns the API over the asset table. log is the server's
-// configured logger (so --log-format applies); nil discards.
-func NewAPI(pool *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
+// NewAPI returns the API over the asset store, through which it reads
+// the directory (the pool is no longer used; the composition root still
+// passes it). log is the server's configured logger (so --log-format
+// applies); nil discards.
+func NewAPI(_ *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{st: &store{pool: pool, assets: as}, log: log}
+	return &API{st: &store{assets: as}, log: log}
 }
 
 // Routes returns the API's handlers for the HTTP server. Each declares
@@ -305,12 +307,12 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 	if err := p.format(); err != nil {
 		return f, 0, 0, err
 	}
-	f.limit, f.offset = perPage, (page-1)*perPage
+	f.Limit, f.Offset = perPage, (page-1)*perPage
 	if s := p.str("search"); s != "" {
 		if len(s) > maxSearchLen {
 			return f, 0, 0, badParam("search", "is %d bytes, more than the maximum of %d", len(s), maxSearchLen)
 		}
-		if f.text = textQuery(s); f.text == "" {
+		if f.Text = assets.TextQuery(s); f.Text == "" {
 			return f, 0, 0, badParam("search", "has no words to search for")
 		}
 	}
@@ -322,13 +324,15 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 		hit, ok := termByID[id]
 		switch {
 		case !ok:
-			f.none = true
+			f.None = true
 		case hit.tax.code == TaxCategories:
-			f.categories = []string{hit.term.code}
+			f.Categories = []string{hit.term.code}
 		case hit.tax.code == TaxKinds:
-			f.kinds = []string{hit.term.code}
-		default:
-			f.attribute = hit.term.code
+			f.Kinds = []string{hit.term.code}
+		case hit.term.code == AttrCapacity:
+			f.HasCapacity = true
+		case hit.term.code == AttrTimezone:
+			f.OtherZone = true
 		}
 	}
 	if p.has("taxonomy_id") {
@@ -338,11 +342,11 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 		}
 		switch id {
 		case taxonomyID(TaxCategories):
-			f.hasCategory = true
+			f.HasCategory = true
 		case taxonomyID(TaxKinds), taxonomyID(TaxAttributes):
 			// every service carries a kind and the accepting_referrals attribute
 		default:
-			f.none = true
+			f.None = true
 		}
 	}
 	if p.has("organization_id") {
@@ -351,7 +355,7 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 			return f, 0, 0, badParam("organization_id", "%q is not a UUID", p.str("organization_id"))
 		}
 		owner := id.String()
-		f.owner = &owner
+		f.Owner = &owner
 	}
 	if p.has("modified_after") {
 		s := p.str("modified_after")
@@ -361,7 +365,7 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 				return f, 0, 0, badParam("modified_after", "%q is not an RFC 3339 date-time (2025-01-31T09:00:00Z) or a date (2025-01-31)", s)
 			}
 		}
-		f.modifiedAfter = &t
+		f.ModifiedAfter = &t
 	}
 	// Proximity: a postcode (located from the directory's own addresses) or
 	// a latitude and longitude, within proximity metres.
@@ -390,7 +394,7 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 		if pc == "" || len(pc) > 16 {
 			return f, 0, 0, badParam("postcode", "%q is not a postcode", p.str("postcode"))
 		}
-		y, x, ok, err := a.st.postcodeCentre(ctx, pc)
+		y, x, ok, err := a.st.assets.PostcodeCentre(ctx, pc)
 		if err != nil {
 			return f, 0, 0, err
 		}
@@ -406,7 +410,7 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 		if radius != nil {
 			r = *radius
 		}
-		f.near = &assets.Near{Lat: *lat, Lng: *lng, RadiusMeters: r}
+		f.Near = &assets.Near{Lat: *lat, Lng: *lng, RadiusMeters: r}
 	}
 	return f, page, perPage, nil
 }
@@ -585,7 +589,7 @@ func (a *API) organizations(r *http.Request) (any, error) {
 const maxOrgServices = 1000
 
 func (a *API) orgServices(ctx context.Context, owner string, full bool) ([]Service, error) {
-	list, orgs, _, err := a.st.list(ctx, filter{owner: &owner, limit: maxOrgServices})
+	list, orgs, _, err := a.st.list(ctx, filter{Owner: &owner, Limit: maxOrgServices})
 	if err != nil {
 		return nil, err
 	}
