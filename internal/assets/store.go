@@ -36,7 +36,7 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // returned as numbers and GeoJSON so Go never parses WKB.
 const selectColumns = `a.id, a.kind, a.name, a.description, a.categories,
 	ST_Y(a.location::geometry), ST_X(a.location::geometry), a.address, a.postcode, a.locality, a.country,
-	COALESCE(ST_AsGeoJSON(a.service_area, 7), ''), `+sessionsColumn+`, a.cost_kind, a.cost_note,
+	COALESCE(ST_AsGeoJSON(a.service_area, 7), ''), ` + sessionsColumn + `, a.cost_kind, a.cost_note,
 	a.accessibility, a.languages, a.min_age, a.max_age,
 	a.contact_name, a.contact_email, a.contact_phone, a.contact_website,
 	a.capacity, a.accepting_referrals, a.status, COALESCE(a.owner_organisation::text, ''),
