@@ -55,9 +55,9 @@ func (l Listing) where() (where, order, dist string, p args) {
 		w = append(w, "false")
 	}
 	if l.Near != nil {
-		pt := p.add(l.Near.point())
-		w = append(w, "ST_DWithin(a.location, "+pt+"::geography, "+p.add(l.Near.RadiusMeters)+", false)")
-		dist = "(a.location <-> " + pt + "::geography)"
+		var within string
+		dist, within = p.near(l.Near)
+		w = append(w, within)
 		order = dist + ", a.id"
 	}
 	if l.Text != "" {
@@ -67,14 +67,9 @@ func (l Listing) where() (where, order, dist string, p args) {
 			order = "ts_rank(a.search_doc, " + tsq + ") DESC, a.id"
 		}
 	}
-	if len(l.Categories) > 0 {
-		w = append(w, "a.categories && "+p.add(l.Categories)+"::text[]")
-	}
+	w = p.tagged(w, l.Categories, l.Kinds)
 	if l.HasCategory {
 		w = append(w, "cardinality(a.categories) > 0")
-	}
-	if len(l.Kinds) > 0 {
-		w = append(w, "a.kind = ANY("+p.add(l.Kinds)+"::text[])")
 	}
 	if l.HasCapacity {
 		w = append(w, "a.capacity IS NOT NULL")

@@ -73,6 +73,26 @@ func (a *args) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
+// near returns the KNN distance to n's centre and the radius predicate:
+// both on the sphere (use_spheroid = false), so the filter and the order
+// agree and use the same GiST index.
+func (a *args) near(n *Near) (dist, within string) {
+	pt := a.add(n.point())
+	return "(a.location <-> " + pt + "::geography)",
+		"ST_DWithin(a.location, " + pt + "::geography, " + a.add(n.RadiusMeters) + ", false)"
+}
+
+// tagged appends the category (any of) and kind filters to where.
+func (a *args) tagged(where []string, categories, kinds []string) []string {
+	if len(categories) > 0 {
+		where = append(where, "a.categories && "+a.add(categories)+"::text[]")
+	}
+	if len(kinds) > 0 {
+		where = append(where, "a.kind = ANY("+a.add(kinds)+"::text[])")
+	}
+	return where
+}
+
 // Search runs q and returns up to q.Limit+1 hits (one extra tells the
 // caller whether another page exists).
 //
@@ -149,9 +169,9 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	distExpr, rankExpr := "0::float8", "0::real"
 
 	if q.Near != nil {
-		pt := p.add(q.Near.point())
-		distExpr = "(a.location <-> " + pt + "::geography)"
-		where = append(where, "ST_DWithin(a.location, "+pt+"::geography, "+p.add(q.Near.RadiusMeters)+", false)")
+		var within string
+		distExpr, within = p.near(q.Near)
+		where = append(where, within)
 	}
 	if q.BBox != nil {
 		b := q.BBox
@@ -167,12 +187,7 @@ func SearchSQL(q SearchQuery) (string, []any) {
 		where = append(where, "a.search_doc @@ "+tsq)
 		rankExpr = "ts_rank(a.search_doc, " + tsq + ")"
 	}
-	if len(q.Categories) > 0 {
-		where = append(where, "a.categories && "+p.add(q.Categories)+"::text[]")
-	}
-	if len(q.Kinds) > 0 {
-		where = append(where, "a.kind = ANY("+p.add(q.Kinds)+"::text[])")
-	}
+	where = p.tagged(where, q.Categories, q.Kinds)
 	if q.FreeOnly {
 		where = append(where, "a.cost_kind = 'free'")
 	}
@@ -278,12 +293,7 @@ type ListCursor struct {
 func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Asset, error) {
 	var p args
 	where := []string{"true"}
-	if len(q.Categories) > 0 {
-		where = append(where, "a.categories && "+p.add(q.Categories)+"::text[]")
-	}
-	if len(q.Kinds) > 0 {
-		where = append(where, "a.kind = ANY("+p.add(q.Kinds)+"::text[])")
-	}
+	where = p.tagged(where, q.Categories, q.Kinds)
 	if len(q.Statuses) > 0 {
 		where = append(where, "a.status = ANY("+p.add(q.Statuses)+"::text[])")
 	}

@@ -2,6 +2,11 @@
 // store and the AssetService gRPC handlers. Handlers validate every request
 // in Go before touching the database and return errors from package apierr;
 // the server maps them to gRPC status in one interceptor.
+//
+// The store is the only code that touches the assets table: other domains
+// read the directory through its methods (the Open Referral listing in
+// listing.go, coverage's joins, tiles and fingerprint in
+// store_coverage.go), which run their statements as named SQL here.
 package assets
 
 import (
@@ -156,11 +161,7 @@ func (s *Service) DeleteAsset(ctx context.Context, req *sparcv1.DeleteAssetReque
 func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest) (*sparcv1.ListAssetsResponse, error) {
 	var v apierr.InvalidArgument
 	q := ListQuery{Limit: pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v), Owner: req.GetOwnerOrganisation()}
-	if o := q.Owner; o != "" {
-		if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
-			v.Add("owner_organisation", "%q is not an organisation id (a UUID)", o)
-		}
-	}
+	checkOrgID(q.Owner, "owner_organisation", &v)
 	q.Categories = categoryFilter(req.GetCategories(), "categories", &v)
 	q.Kinds = kindFilter(req.GetKinds(), "kinds", &v)
 	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
