@@ -3,10 +3,11 @@
 // in Go before touching the database and return errors from package apierr;
 // the server maps them to gRPC status in one interceptor.
 //
-// The store is the only code that touches the assets table: other domains
-// read the directory through its methods (the Open Referral listing in
-// listing.go, coverage's joins, tiles and fingerprint in
-// store_coverage.go), which run their statements as named SQL here.
+// The store (store*.go, all the package's SQL, as named statements) is the
+// only code that touches the assets table: other domains read the
+// directory through its methods, the Open Referral listing
+// (store_listing.go) and coverage's joins, tiles and fingerprint
+// (store_coverage.go).
 package assets
 
 import (

@@ -337,10 +337,19 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// Statements of one asset by id ($1).
+const (
+	getSQL       = `SELECT ` + selectColumns + ` FROM assets a WHERE a.id = $1`
+	getLockedSQL = getSQL + ` FOR UPDATE`
+	// lockSQL locks the row and reads what a delete checks.
+	lockSQL   = `SELECT version, updated_at, COALESCE(owner_organisation::text, '') FROM assets WHERE id = $1 FOR UPDATE`
+	deleteSQL = `DELETE FROM assets WHERE id = $1`
+)
+
 func getTx(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (*sparcv1.Asset, error) {
-	sql := `SELECT ` + selectColumns + ` FROM assets a WHERE a.id = $1`
+	sql := getSQL
 	if forUpdate {
-		sql += ` FOR UPDATE`
+		sql = getLockedSQL
 	}
 	var r row
 	if err := q.QueryRow(ctx, sql, id).Scan(r.targets()...); err != nil {
@@ -396,7 +405,7 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		var version int64
 		var updated time.Time
 		var owner string
-		err := tx.QueryRow(ctx, `SELECT version, updated_at, COALESCE(owner_organisation::text, '') FROM assets WHERE id = $1 FOR UPDATE`, id).Scan(&version, &updated, &owner)
+		err := tx.QueryRow(ctx, lockSQL, id).Scan(&version, &updated, &owner)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrNotFound)
 		}
@@ -409,7 +418,7 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		if wantEtag != "" && wantEtag != etag.Of(id, version, updated) {
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrStaleEtag)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM assets WHERE id = $1`, id); err != nil {
+		if _, err := tx.Exec(ctx, deleteSQL, id); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return &apierr.PreconditionError{Type: "ASSET_HAS_REFERRALS", Subject: "assets/" + id.String(),
@@ -420,6 +429,22 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		return nil
 	})
 }
+
+// Statements of BulkInsert. COPY cannot write a table under row-level
+// security, so an application-role caller copies into a private staging
+// table and moves the rows with INSERT ... SELECT, which the policies
+// check.
+const rlsActiveSQL = `SELECT row_security_active('assets')`
+const loadTableSQL = `CREATE TEMP TABLE assets_load (LIKE assets INCLUDING DEFAULTS) ON COMMIT DROP`
+
+var loadInsertSQL = func() string {
+	quoted := make([]string, len(copyColumns))
+	for i, c := range copyColumns {
+		quoted[i] = pgx.Identifier{c}.Sanitize()
+	}
+	list := strings.Join(quoted, ", ")
+	return `INSERT INTO assets (` + list + `) SELECT ` + list + ` FROM assets_load`
+}()
 
 // BulkInsert loads many new assets with COPY in one transaction: all or
 // none. Assets must already be validated; ids are assigned when empty.
@@ -451,11 +476,8 @@ func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64,
 	var n int64
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		i = 0
-		// COPY cannot write a table under row-level security, so an
-		// application-role caller copies into a private staging table and
-		// moves the rows with INSERT ... SELECT, which the policies check.
 		var rls bool
-		if err := tx.QueryRow(ctx, `SELECT row_security_active('assets')`).Scan(&rls); err != nil {
+		if err := tx.QueryRow(ctx, rlsActiveSQL).Scan(&rls); err != nil {
 			return err
 		}
 		if !rls {
@@ -463,18 +485,13 @@ func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64,
 			n, err = tx.CopyFrom(ctx, pgx.Identifier{"assets"}, cols, src)
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE assets_load (LIKE assets INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+		if _, err := tx.Exec(ctx, loadTableSQL); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"assets_load"}, cols, src); err != nil {
 			return err
 		}
-		quoted := make([]string, len(cols))
-		for i, c := range cols {
-			quoted[i] = pgx.Identifier{c}.Sanitize()
-		}
-		list := strings.Join(quoted, ", ")
-		tag, err := tx.Exec(ctx, `INSERT INTO assets (`+list+`) SELECT `+list+` FROM assets_load`)
+		tag, err := tx.Exec(ctx, loadInsertSQL)
 		n = tag.RowsAffected()
 		return err
 	})

@@ -238,6 +238,13 @@ FROM assets_import WHERE op = 'insert'`
 FROM assets_import s WHERE s.op = 'update' AND a.id = s.id`
 )
 
+// Statements of the assets with ids in $1.
+const (
+	getManySQL       = `SELECT ` + selectColumns + ` FROM assets a WHERE a.id = ANY($1)`
+	getManyLockedSQL = getManySQL + ` FOR UPDATE`
+	ownersOfSQL      = `SELECT id, COALESCE(owner_organisation::text, '') FROM assets WHERE id = ANY($1)`
+)
+
 // upsertFast is the one-transaction path described at UpsertSourced.
 func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []UpsertResult, others map[int]bool) error {
 	ids := make([]uuid.UUID, len(todo))
@@ -248,7 +255,7 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 	// row-level security (it would take them for new ones), so owners are
 	// read first, unlocked: the directory is public anyway.
 	caller := auth.FromContext(ctx)
-	owners, err := tx.Query(ctx, `SELECT id, COALESCE(owner_organisation::text, '') FROM assets WHERE id = ANY($1)`, ids)
+	owners, err := tx.Query(ctx, ownersOfSQL, ids)
 	if err != nil {
 		return err
 	}
@@ -265,7 +272,7 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 	if err := owners.Err(); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT `+selectColumns+` FROM assets a WHERE a.id = ANY($1) FOR UPDATE`, ids)
+	rows, err := tx.Query(ctx, getManyLockedSQL, ids)
 	if err != nil {
 		return err
 	}
@@ -415,7 +422,7 @@ func (s *Store) GetMany(ctx context.Context, ids []uuid.UUID) ([]*sparcv1.Asset,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM assets a WHERE a.id = ANY($1)`, ids)
+	rows, err := s.pool.Query(ctx, getManySQL, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading assets: %w", err)
 	}
