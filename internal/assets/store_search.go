@@ -212,24 +212,9 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	}
 	where = append(where, "a.status = ANY("+p.add(q.Statuses)+"::text[])")
 
-	var order string
-	switch {
-	case q.Near != nil:
-		order = distExpr + ", a.id"
-		if q.After != nil {
-			where = append(where, "("+distExpr+", a.id) > ("+p.add(q.After.Distance)+"::float8, "+p.add(q.After.ID)+"::uuid)")
-		}
-	case q.Text != "":
-		order = rankExpr + " DESC, a.id"
-		if q.After != nil {
-			r, id := p.add(q.After.Rank), p.add(q.After.ID)
-			where = append(where, "("+rankExpr+" < "+r+"::real OR ("+rankExpr+" = "+r+"::real AND a.id > "+id+"::uuid))")
-		}
-	default:
-		order = `a.name COLLATE "C", a.id`
-		if q.After != nil {
-			where = append(where, `(a.name COLLATE "C", a.id) > (`+p.add(q.After.Name)+`::text COLLATE "C", `+p.add(q.After.ID)+`::uuid)`)
-		}
+	order, after := pageOrder(q, &p, distExpr, rankExpr)
+	if after != "" {
+		where = append(where, after)
 	}
 	if q.Near != nil {
 		limit := p.add(q.Limit + 1)
@@ -243,6 +228,30 @@ func SearchSQL(q SearchQuery) (string, []any) {
 		" FROM assets a WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + order + " LIMIT " + p.add(q.Limit+1)
 	return sql, p
+}
+
+// pageOrder returns the ORDER BY of q and the predicate that starts the
+// page after q.After ("" for the first page).
+func pageOrder(q SearchQuery, p *args, distExpr, rankExpr string) (order, after string) {
+	switch {
+	case q.Near != nil:
+		order = distExpr + ", a.id"
+		if q.After != nil {
+			after = "(" + distExpr + ", a.id) > (" + p.add(q.After.Distance) + "::float8, " + p.add(q.After.ID) + "::uuid)"
+		}
+	case q.Text != "":
+		order = rankExpr + " DESC, a.id"
+		if q.After != nil {
+			r, id := p.add(q.After.Rank), p.add(q.After.ID)
+			after = "(" + rankExpr + " < " + r + "::real OR (" + rankExpr + " = " + r + "::real AND a.id > " + id + "::uuid))"
+		}
+	default:
+		order = `a.name COLLATE "C", a.id`
+		if q.After != nil {
+			after = `(a.name COLLATE "C", a.id) > (` + p.add(q.After.Name) + `::text COLLATE "C", ` + p.add(q.After.ID) + `::uuid)`
+		}
+	}
+	return order, after
 }
 
 // openAtSQL tests whether any session runs at instant t, in the session's

@@ -255,21 +255,8 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 	// row-level security (it would take them for new ones), so owners are
 	// read first, unlocked: the directory is public anyway.
 	caller := auth.FromContext(ctx)
-	owners, err := tx.Query(ctx, ownersOfSQL, ids)
+	ownerOf, err := ownersOf(ctx, tx, ids)
 	if err != nil {
-		return err
-	}
-	ownerOf := map[uuid.UUID]string{}
-	for owners.Next() {
-		var id uuid.UUID
-		var owner string
-		if err := owners.Scan(&id, &owner); err != nil {
-			owners.Close()
-			return err
-		}
-		ownerOf[id] = owner
-	}
-	if err := owners.Err(); err != nil {
 		return err
 	}
 	rows, err := tx.Query(ctx, getManyLockedSQL, ids)
@@ -346,6 +333,26 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 		}
 	}
 	return nil
+}
+
+// ownersOf reads the owner organisation ("" when unowned) of each of ids
+// that exists.
+func ownersOf(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	rows, err := tx.Query(ctx, ownersOfSQL, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uuid.UUID]string{}
+	for rows.Next() {
+		var id uuid.UUID
+		var owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			return nil, err
+		}
+		out[id] = owner
+	}
+	return out, rows.Err()
 }
 
 // sameForImport reports whether storing next would change cur: the

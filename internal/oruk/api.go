@@ -367,52 +367,62 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 		}
 		f.ModifiedAfter = &t
 	}
-	// Proximity: a postcode (located from the directory's own addresses) or
-	// a latitude and longitude, within proximity metres.
-	lat, err := p.float("latitude", -90, 90)
+	near, err := a.proximity(ctx, p)
 	if err != nil {
 		return f, 0, 0, err
+	}
+	f.Near = near
+	return f, page, perPage, nil
+}
+
+// proximity reads the proximity filter: a postcode (located from the
+// directory's own addresses) or a latitude and longitude, within
+// proximity metres; nil when none is asked for.
+func (a *API) proximity(ctx context.Context, p params) (*assets.Near, error) {
+	lat, err := p.float("latitude", -90, 90)
+	if err != nil {
+		return nil, err
 	}
 	lng, err := p.float("longitude", -180, 180)
 	if err != nil {
-		return f, 0, 0, err
+		return nil, err
 	}
 	radius, err := p.float("proximity", 0, maxRadius)
 	if err != nil {
-		return f, 0, 0, err
+		return nil, err
 	}
 	if radius != nil && *radius <= 0 {
-		return f, 0, 0, badParam("proximity", "must be more than 0 metres")
+		return nil, badParam("proximity", "must be more than 0 metres")
 	}
 	switch {
 	case (lat == nil) != (lng == nil):
-		return f, 0, 0, badParam("latitude", "latitude and longitude go together")
+		return nil, badParam("latitude", "latitude and longitude go together")
 	case lat != nil && p.has("postcode"):
-		return f, 0, 0, badParam("postcode", "give a postcode or latitude and longitude, not both")
+		return nil, badParam("postcode", "give a postcode or latitude and longitude, not both")
 	case p.has("postcode"):
 		pc := normalisePostcode(p.str("postcode"))
 		if pc == "" || len(pc) > 16 {
-			return f, 0, 0, badParam("postcode", "%q is not a postcode", p.str("postcode"))
+			return nil, badParam("postcode", "%q is not a postcode", p.str("postcode"))
 		}
 		y, x, ok, err := a.st.assets.PostcodeCentre(ctx, pc)
 		if err != nil {
-			return f, 0, 0, err
+			return nil, err
 		}
 		if !ok {
-			return f, 0, 0, badParam("postcode", "%s is not an address in this directory, so SPARC cannot place it; search with latitude and longitude instead", pc)
+			return nil, badParam("postcode", "%s is not an address in this directory, so SPARC cannot place it; search with latitude and longitude instead", pc)
 		}
 		lat, lng = &y, &x
 	case radius != nil && lat == nil:
-		return f, 0, 0, badParam("proximity", "needs a postcode, or latitude and longitude, to measure from")
+		return nil, badParam("proximity", "needs a postcode, or latitude and longitude, to measure from")
 	}
-	if lat != nil {
-		r := float64(defaultRadius)
-		if radius != nil {
-			r = *radius
-		}
-		f.Near = &assets.Near{Lat: *lat, Lng: *lng, RadiusMeters: r}
+	if lat == nil {
+		return nil, nil
 	}
-	return f, page, perPage, nil
+	r := float64(defaultRadius)
+	if radius != nil {
+		r = *radius
+	}
+	return &assets.Near{Lat: *lat, Lng: *lng, RadiusMeters: r}, nil
 }
 
 func normalisePostcode(s string) string {
