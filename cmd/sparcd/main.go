@@ -298,7 +298,7 @@ func run(cfg config, log *slog.Logger) error {
 		if n > 0 {
 			log.Info("demo directory loaded", "assets", n)
 		}
-		na, err := areas.LoadDemo(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
+		na, err := demo.ImportAreas(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
 		if err != nil {
 			return fmt.Errorf("loading demo areas: %w", err)
 		}
