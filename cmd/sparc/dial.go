@@ -86,6 +86,10 @@ func (f transportFlags) hint(err error) string {
 		return "the server speaks plaintext: drop --tls, --ca and --cert"
 	case strings.Contains(msg, "certificate required") || strings.Contains(msg, "bad certificate"):
 		return "the server requires a client certificate: add --cert FILE --cert-key FILE"
+	case f.wantTLS() && f.cert == "" && (strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset")):
+		// With TLS 1.3 the client may write before the server's refusal
+		// of a missing certificate arrives, and sees only the cut.
+		return "the server may require a client certificate: add --cert FILE --cert-key FILE"
 	}
 	return ""
 }
