@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"time"
 
@@ -17,16 +18,17 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
-	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/referrals"
 )
 
 // The access-control section (issue 4): what authentication, the policy
 // check, rate limiting and the audit event cost, on the write path
 // (UpdateAsset by a group editor) and on public search. The comparison is
-// a second server built from the same services whose authorisation layer
-// only sets the caller (no key lookup, no audit): the difference between
+// a second server built by the same root whose guard only sets the
+// caller (no key lookup, no audit): the difference between
 // the two is the cost of auth + audit. The raw SQL of the write without
 // auth/audit is shown as the limit.
 func init() {
@@ -50,8 +52,10 @@ func (t trusted) Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo,
 	return h(srv, ss)
 }
 
-func (trusted) AdmitHTTP(context.Context, string) (time.Duration, bool) { return 0, true }
-func (trusted) Flush(context.Context)                                   {}
+func (trusted) GuardHTTP(_ string, next http.Handler, _ func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return next
+}
+func (trusted) Flush(context.Context) {}
 
 const accessAssets = 2000
 
@@ -90,19 +94,26 @@ func runAccess(ctx context.Context, b *bench) error {
 		return fmt.Errorf("no assets to update")
 	}
 
-	// The comparison server: same app, same pool, trusted caller.
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := b.app.Services()
-	svc.Auth = trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}
-	sctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	plain, err := server.New(sctx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: quiet,
-		ShutdownTimeout: 5 * time.Second}, b.app.Pool, svc)
+	// The comparison server: the same wiring on the same database, its
+	// guard trusting every call (a second sparcd that does not deliver
+	// webhooks, as a replica would run). Its own pool, as large as the
+	// server's: both lose the same connections to their listeners.
+	pool, err := db.OpenApp(ctx, b.url, int32(b.cfg.maxConns))
 	if err != nil {
 		return err
 	}
+	defer pool.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	trustedApp, err := app.New(sctx, pool, app.Config{Auth: benchAuth, Webhooks: referrals.WebhookConfig{Disabled: true},
+		Server: benchServer(quiet), Guard: trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}})
+	if err != nil {
+		return err
+	}
+	plain := trustedApp.Server()
 	done := make(chan error, 1)
-	go func() { done <- plain.Serve(sctx) }()
+	go func() { done <- trustedApp.Serve(sctx) }()
 	defer func() { stop(); <-done }()
 
 	dial := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {

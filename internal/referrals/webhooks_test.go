@@ -37,7 +37,6 @@ import (
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/referrals"
-	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
@@ -75,20 +74,14 @@ func newHookWorld(t *testing.T, cfg referrals.WebhookConfig) *hookWorld {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, w.pool, app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000},
-		DataKey: w.dataKey, Webhooks: cfg, Logger: w.log})
+		DataKey: w.dataKey, Webhooks: cfg, Logger: w.log, Server: app.ServerConfig{ShutdownTimeout: 2 * time.Second}})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: w.log,
-		ShutdownTimeout: 2 * time.Second}, w.pool, a.Services())
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	a.Run(ctx)
+	srv := a.Server()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	go func() { done <- a.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
