@@ -121,132 +121,154 @@ func (f *assetFlags) asset(c *cli) (*sparcv1.Asset, []string, error) {
 			return true
 		})
 	}
-	loc := func() *sparcv1.Location {
-		if a.Location == nil {
-			a.Location = &sparcv1.Location{}
-		}
-		return a.Location
-	}
-	cost := func() *sparcv1.Cost {
-		if a.Cost == nil {
-			a.Cost = &sparcv1.Cost{}
-		}
-		return a.Cost
-	}
-	ages := func() *sparcv1.AgeRange {
-		if a.AgeRange == nil {
-			a.AgeRange = &sparcv1.AgeRange{}
-		}
-		return a.AgeRange
-	}
-	contact := func() *sparcv1.Contact {
-		if a.Contact == nil {
-			a.Contact = &sparcv1.Contact{}
-		}
-		return a.Contact
-	}
 	for _, af := range assetFields {
 		if !f.set[af.flag] {
 			continue
 		}
 		paths = append(paths, af.path)
-		switch af.flag {
-		case "name":
-			a.Name = f.name
-		case "kind":
-			k, err := parseKind(f.kind)
-			if err != nil {
-				return nil, nil, err
-			}
-			a.Kind = k
-		case "description":
-			a.Description = f.description
-		case "category":
-			a.Categories = f.categories
-		case "lat":
-			loc().Latitude = f.lat
-		case "lng":
-			loc().Longitude = f.lng
-		case "address":
-			loc().Address = f.address
-		case "postcode":
-			loc().Postcode = f.postcode
-		case "locality":
-			loc().Locality = f.locality
-		case "country":
-			loc().Country = strings.ToUpper(f.country)
-		case "service-area":
-			g, err := readGeometry(c, "service-area", f.serviceArea)
-			if err != nil {
-				return nil, nil, err
-			}
-			a.ServiceAreaGeojson = g
-		case "session":
-			a.Sessions = nil
-			for _, s := range f.sessions {
-				sess, err := parseSession(s, a.GetLocation().GetCountry())
-				if err != nil {
-					return nil, nil, err
-				}
-				a.Sessions = append(a.Sessions, sess)
-			}
-		case "cost":
-			k, err := parseEnum("cost", f.cost, sparcv1.CostKind_value, sparcv1.CostKind_name, "COST_KIND_")
-			if err != nil {
-				return nil, nil, err
-			}
-			cost().Kind = sparcv1.CostKind(k)
-		case "cost-note":
-			cost().Note = f.costNote
-		case "accessibility":
-			a.Accessibility = f.accessibility
-		case "language":
-			a.Languages = f.languages
-		case "min-age":
-			n, err := int32Flag("min-age", f.minAge)
-			if err != nil {
-				return nil, nil, err
-			}
-			ages().MinAge = &n
-		case "max-age":
-			n, err := int32Flag("max-age", f.maxAge)
-			if err != nil {
-				return nil, nil, err
-			}
-			ages().MaxAge = &n
-		case "contact-name":
-			contact().Name = f.contactName
-		case "email":
-			contact().Email = f.email
-		case "phone":
-			contact().Phone = f.phone
-		case "website":
-			contact().Website = f.website
-		case "capacity":
-			n, err := int32Flag("capacity", f.capacity)
-			if err != nil {
-				return nil, nil, err
-			}
-			a.Capacity = &n
-		case "accepting-referrals":
-			a.AcceptingReferrals = f.acceptingReferrals
-		case "status":
-			st, err := parseStatus(f.status)
-			if err != nil {
-				return nil, nil, err
-			}
-			a.Status = st
-		case "owner":
-			a.OwnerOrganisation = f.owner
-		case "verified":
-			t, err := parseTime("verified", f.verified)
-			if err != nil {
-				return nil, nil, err
-			}
-			a.LastVerifiedTime = t
+		if err := f.apply(c, a, af.flag); err != nil {
+			return nil, nil, err
 		}
 	}
 	return a, dedupe(paths), nil
+}
+
+// apply sets the field of one flag on a.
+func (f *assetFlags) apply(c *cli, a *sparcv1.Asset, flag string) error {
+	switch flag {
+	case "lat", "lng", "address", "postcode", "locality", "country", "service-area":
+		return f.applyPlace(c, a, flag)
+	case "contact-name", "email", "phone", "website":
+		f.applyContact(a, flag)
+		return nil
+	case "session", "cost", "cost-note", "min-age", "max-age", "capacity":
+		return f.applyOffer(a, flag)
+	}
+	return f.applyListing(a, flag)
+}
+
+// applyListing sets what the asset is and who keeps it.
+func (f *assetFlags) applyListing(a *sparcv1.Asset, flag string) error {
+	var err error
+	switch flag {
+	case "name":
+		a.Name = f.name
+	case "kind":
+		a.Kind, err = parseKind(f.kind)
+	case "description":
+		a.Description = f.description
+	case "category":
+		a.Categories = f.categories
+	case "accessibility":
+		a.Accessibility = f.accessibility
+	case "language":
+		a.Languages = f.languages
+	case "accepting-referrals":
+		a.AcceptingReferrals = f.acceptingReferrals
+	case "status":
+		a.Status, err = parseStatus(f.status)
+	case "owner":
+		a.OwnerOrganisation = f.owner
+	case "verified":
+		a.LastVerifiedTime, err = parseTime("verified", f.verified)
+	}
+	return err
+}
+
+// applyPlace sets where the asset is.
+func (f *assetFlags) applyPlace(c *cli, a *sparcv1.Asset, flag string) error {
+	if a.Location == nil {
+		a.Location = &sparcv1.Location{}
+	}
+	loc := a.Location
+	switch flag {
+	case "lat":
+		loc.Latitude = f.lat
+	case "lng":
+		loc.Longitude = f.lng
+	case "address":
+		loc.Address = f.address
+	case "postcode":
+		loc.Postcode = f.postcode
+	case "locality":
+		loc.Locality = f.locality
+	case "country":
+		loc.Country = strings.ToUpper(f.country)
+	case "service-area":
+		g, err := readGeometry(c, "service-area", f.serviceArea)
+		if err != nil {
+			return err
+		}
+		a.ServiceAreaGeojson = g
+	}
+	return nil
+}
+
+// applyContact sets whom to contact.
+func (f *assetFlags) applyContact(a *sparcv1.Asset, flag string) {
+	if a.Contact == nil {
+		a.Contact = &sparcv1.Contact{}
+	}
+	switch flag {
+	case "contact-name":
+		a.Contact.Name = f.contactName
+	case "email":
+		a.Contact.Email = f.email
+	case "phone":
+		a.Contact.Phone = f.phone
+	case "website":
+		a.Contact.Website = f.website
+	}
+}
+
+// applyOffer sets when it runs, what it costs, for whom and how many.
+func (f *assetFlags) applyOffer(a *sparcv1.Asset, flag string) error {
+	switch flag {
+	case "session":
+		a.Sessions = nil
+		for _, s := range f.sessions {
+			sess, err := parseSession(s, a.GetLocation().GetCountry())
+			if err != nil {
+				return err
+			}
+			a.Sessions = append(a.Sessions, sess)
+		}
+	case "cost":
+		k, err := parseEnum("cost", f.cost, sparcv1.CostKind_value, sparcv1.CostKind_name, "COST_KIND_")
+		if err != nil {
+			return err
+		}
+		if a.Cost == nil {
+			a.Cost = &sparcv1.Cost{}
+		}
+		a.Cost.Kind = sparcv1.CostKind(k)
+	case "cost-note":
+		if a.Cost == nil {
+			a.Cost = &sparcv1.Cost{}
+		}
+		a.Cost.Note = f.costNote
+	case "min-age", "max-age":
+		v := map[string]int{"min-age": f.minAge, "max-age": f.maxAge}[flag]
+		n, err := int32Flag(flag, v)
+		if err != nil {
+			return err
+		}
+		if a.AgeRange == nil {
+			a.AgeRange = &sparcv1.AgeRange{}
+		}
+		if flag == "min-age" {
+			a.AgeRange.MinAge = &n
+		} else {
+			a.AgeRange.MaxAge = &n
+		}
+	case "capacity":
+		n, err := int32Flag("capacity", f.capacity)
+		if err != nil {
+			return err
+		}
+		a.Capacity = &n
+	}
+	return nil
 }
 
 func assetsCreate(ctx context.Context, c *cli, args []string) error {
@@ -467,90 +489,109 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 	return c.printAssetTable(rows, false, next)
 }
 
+// searchFlags are the filters of 'assets search'.
+type searchFlags struct {
+	lat, lng                                   float64
+	radius, bbox, within, language, openAt     string
+	query                                      string
+	categories, kinds, statuses, accessibility stringList
+	free, accepting                            bool
+	age                                        int
+	page                                       pageFlags
+}
+
+func (f *searchFlags) bind(fs *flag.FlagSet) {
+	fs.Float64Var(&f.lat, "lat", 0, "latitude of the search point (with --lng)")
+	fs.Float64Var(&f.lng, "lng", 0, "longitude of the search point (with --lat)")
+	fs.StringVar(&f.radius, "radius", "", "radius around --lat/--lng: metres, or with a unit (800m, 2km); default 2km")
+	fs.StringVar(&f.bbox, "bbox", "", "box minLon,minLat,maxLon,maxLat")
+	fs.StringVar(&f.within, "within", "", "`FILE` with a GeoJSON Polygon, MultiPolygon or a Feature holding one (\"-\" for standard input)")
+	fs.Var(&f.categories, "category", "any of these category codes (repeatable or comma-separated)")
+	fs.Var(&f.kinds, "kind", "any of these kinds (repeatable or comma-separated)")
+	fs.Var(&f.statuses, "status", "any of these statuses (default active)")
+	fs.BoolVar(&f.free, "free", false, "only free assets")
+	fs.Var(&f.accessibility, "accessibility", "all of these accessibility feature codes (repeatable or comma-separated)")
+	fs.StringVar(&f.language, "language", "", "language spoken (ISO 639-1, e.g. pl)")
+	fs.IntVar(&f.age, "age", 0, "age of the person, in years")
+	fs.BoolVar(&f.accepting, "accepting-referrals", false, "only assets accepting referrals (=false: only those not accepting)")
+	fs.StringVar(&f.openAt, "open-at", "", "only assets with a session running at this RFC 3339 time, or \"now\"")
+	fs.StringVar(&f.query, "query", "", "words to match (prefixes; English and Dutch); also given as arguments")
+	f.page.bind(fs)
+}
+
+// request builds the search from the flags given (set) and the words.
+func (f *searchFlags) request(c *cli, set map[string]bool, words []string) (*sparcv1.SearchAssetsRequest, error) {
+	if len(words) > 0 {
+		if set["query"] {
+			return nil, usagef("give the words to search for either as arguments or as --query, not both")
+		}
+		f.query = strings.Join(words, " ")
+	}
+	req := &sparcv1.SearchAssetsRequest{
+		Bbox: f.bbox, Categories: f.categories, FreeOnly: f.free, Accessibility: f.accessibility,
+		Language: f.language, Query: f.query,
+	}
+	var err error
+	switch {
+	case set["lat"] != set["lng"]:
+		return nil, usagef("--lat and --lng go together")
+	case set["lat"]:
+		r := 2000.0
+		if set["radius"] {
+			if r, err = parseDistance(f.radius); err != nil {
+				return nil, err
+			}
+		}
+		req.Latitude, req.Longitude, req.RadiusMeters = &f.lat, &f.lng, &r
+	case set["radius"]:
+		return nil, usagef("--radius needs --lat and --lng")
+	}
+	if set["within"] {
+		if req.WithinGeojson, err = readGeometry(c, "within", f.within); err != nil {
+			return nil, err
+		}
+	}
+	if req.Kinds, err = parseKinds(f.kinds); err != nil {
+		return nil, err
+	}
+	if req.Statuses, err = parseStatuses(f.statuses); err != nil {
+		return nil, err
+	}
+	if set["age"] {
+		n, err := int32Flag("age", f.age)
+		if err != nil {
+			return nil, err
+		}
+		req.Age = &n
+	}
+	if set["accepting-referrals"] {
+		req.AcceptingReferrals = &f.accepting
+	}
+	if set["open-at"] {
+		if req.OpenAt, err = parseTime("open-at", f.openAt); err != nil {
+			return nil, err
+		}
+	}
+	if req.PageSize, err = f.page.pageSize(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 func assetsSearch(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("assets search"), "assets search [WORDS...] [--lat LAT --lng LNG [--radius R] | --bbox B | --within FILE] [filters] [--all]")
-	var lat, lng float64
-	var radius, bbox, within, language, openAt, query string
-	var categories, kinds, statuses, accessibility stringList
-	var free, accepting bool
-	var age int
-	var page pageFlags
-	fs.Float64Var(&lat, "lat", 0, "latitude of the search point (with --lng)")
-	fs.Float64Var(&lng, "lng", 0, "longitude of the search point (with --lat)")
-	fs.StringVar(&radius, "radius", "", "radius around --lat/--lng: metres, or with a unit (800m, 2km); default 2km")
-	fs.StringVar(&bbox, "bbox", "", "box minLon,minLat,maxLon,maxLat")
-	fs.StringVar(&within, "within", "", "`FILE` with a GeoJSON Polygon, MultiPolygon or a Feature holding one (\"-\" for standard input)")
-	fs.Var(&categories, "category", "any of these category codes (repeatable or comma-separated)")
-	fs.Var(&kinds, "kind", "any of these kinds (repeatable or comma-separated)")
-	fs.Var(&statuses, "status", "any of these statuses (default active)")
-	fs.BoolVar(&free, "free", false, "only free assets")
-	fs.Var(&accessibility, "accessibility", "all of these accessibility feature codes (repeatable or comma-separated)")
-	fs.StringVar(&language, "language", "", "language spoken (ISO 639-1, e.g. pl)")
-	fs.IntVar(&age, "age", 0, "age of the person, in years")
-	fs.BoolVar(&accepting, "accepting-referrals", false, "only assets accepting referrals (=false: only those not accepting)")
-	fs.StringVar(&openAt, "open-at", "", "only assets with a session running at this RFC 3339 time, or \"now\"")
-	fs.StringVar(&query, "query", "", "words to match (prefixes; English and Dutch); also given as arguments")
-	page.bind(fs)
+	var f searchFlags
+	f.bind(fs)
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	set := flagsSet(fs)
-	if len(pos) > 0 {
-		if set["query"] {
-			return usagef("give the words to search for either as arguments or as --query, not both")
-		}
-		query = strings.Join(pos, " ")
-	}
-	req := &sparcv1.SearchAssetsRequest{
-		Bbox: bbox, Categories: categories, FreeOnly: free, Accessibility: accessibility,
-		Language: language, Query: query,
-	}
-	if set["lat"] != set["lng"] {
-		return usagef("--lat and --lng go together")
-	}
-	point := set["lat"]
-	switch {
-	case point:
-		r := 2000.0
-		if set["radius"] {
-			if r, err = parseDistance(radius); err != nil {
-				return err
-			}
-		}
-		req.Latitude, req.Longitude, req.RadiusMeters = &lat, &lng, &r
-	case set["radius"]:
-		return usagef("--radius needs --lat and --lng")
-	}
-	if set["within"] {
-		if req.WithinGeojson, err = readGeometry(c, "within", within); err != nil {
-			return err
-		}
-	}
-	if req.Kinds, err = parseKinds(kinds); err != nil {
+	req, err := f.request(c, set, pos)
+	if err != nil {
 		return err
 	}
-	if req.Statuses, err = parseStatuses(statuses); err != nil {
-		return err
-	}
-	if set["age"] {
-		n, err := int32Flag("age", age)
-		if err != nil {
-			return err
-		}
-		req.Age = &n
-	}
-	if set["accepting-referrals"] {
-		req.AcceptingReferrals = &accepting
-	}
-	if set["open-at"] {
-		if req.OpenAt, err = parseTime("open-at", openAt); err != nil {
-			return err
-		}
-	}
-	if req.PageSize, err = page.pageSize(); err != nil {
-		return err
-	}
+	page, point := f.page, set["lat"]
 	client := sparcv1.NewAssetServiceClient(c.conn)
 	all := &sparcv1.SearchAssetsResponse{}
 	next, err := page.followPages(func(token string) (string, error) {

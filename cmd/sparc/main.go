@@ -103,19 +103,7 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 	if c.key == "" {
 		c.key = os.Getenv("SPARC_API_KEY")
 	}
-	rest := fs.Args()
-	var cmd *command
-	var cmdArgs []string
-	if len(rest) >= 2 {
-		if cmd = commands[rest[0]+" "+rest[1]]; cmd != nil {
-			cmdArgs = rest[2:]
-		}
-	}
-	if cmd == nil && len(rest) >= 1 {
-		if cmd = commands[rest[0]]; cmd != nil {
-			cmdArgs = rest[1:]
-		}
-	}
+	cmd, cmdArgs := lookupCommand(fs.Args())
 	if cmd == nil {
 		usage(stderr)
 		return 2
@@ -150,25 +138,46 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 	}
 	defer conn.Close()
 	c.conn = conn
-	if err := cmd.run(ctx, c, cmdArgs); err != nil {
-		var ue *usageError
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return exitUsage
-		case errors.As(err, &ue):
-			if !ue.printed {
-				fmt.Fprintf(stderr, "sparc %s: %s\n", cmd.name, ue.msg)
-				fmt.Fprintf(stderr, "run 'sparc %s -h' for its flags\n", cmd.name)
-			}
-			return exitUsage
+	return exitCode(stderr, cmd, cmd.run(ctx, c, cmdArgs), transport)
+}
+
+// lookupCommand finds the command named by the first one or two words.
+func lookupCommand(rest []string) (*command, []string) {
+	if len(rest) >= 2 {
+		if cmd := commands[rest[0]+" "+rest[1]]; cmd != nil {
+			return cmd, rest[2:]
 		}
-		printError(stderr, err)
-		if h := transport.hint(err); h != "" {
-			fmt.Fprintln(stderr, "  "+h)
-		}
-		return exitFailure
 	}
-	return 0
+	if len(rest) >= 1 {
+		if cmd := commands[rest[0]]; cmd != nil {
+			return cmd, rest[1:]
+		}
+	}
+	return nil, nil
+}
+
+// exitCode reports a command's error and says how the process ends: 2 for
+// a usage mistake, 1 for a failure.
+func exitCode(stderr io.Writer, cmd *command, err error, transport transportFlags) int {
+	if err == nil {
+		return 0
+	}
+	var ue *usageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitUsage
+	case errors.As(err, &ue):
+		if !ue.printed {
+			fmt.Fprintf(stderr, "sparc %s: %s\n", cmd.name, ue.msg)
+			fmt.Fprintf(stderr, "run 'sparc %s -h' for its flags\n", cmd.name)
+		}
+		return exitUsage
+	}
+	printError(stderr, err)
+	if h := transport.hint(err); h != "" {
+		fmt.Fprintln(stderr, "  "+h)
+	}
+	return exitFailure
 }
 
 // usageError is a mistake on the command line, found before calling the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
@@ -630,6 +632,11 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 	if c.output == "json" {
 		return c.printJSON(s)
 	}
+	return c.keyValues(statsRows(s))
+}
+
+// statsRows lays referral statistics out as label, value rows.
+func statsRows(s *sparcv1.ReferralStats) [][2]string {
 	count := func(n *sparcv1.StatCount) string {
 		if n.GetSuppressed() {
 			return "<8 (suppressed)"
@@ -648,7 +655,19 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 		}
 		return fmt.Sprintf("%+.2f (n %s)", m.GetMean(), count(m.GetN()))
 	}
-	kv := [][2]string{{"TOTAL", count(s.GetTotal())}}
+	kv := [][2]string{}
+	if s.GetStartTime() != nil || s.GetEndTime() != nil {
+		// Figures about another organisation cover whole months that have
+		// ended, whatever was asked: say which.
+		when := func(t *timestamppb.Timestamp) string {
+			if t == nil {
+				return "…"
+			}
+			return t.AsTime().UTC().Format(time.RFC3339)
+		}
+		kv = append(kv, [2]string{"WINDOW", when(s.GetStartTime()) + " to " + when(s.GetEndTime())})
+	}
+	kv = append(kv, [2]string{"TOTAL", count(s.GetTotal())})
 	names := make([]string, 0, len(s.GetByStatus()))
 	for k := range s.GetByStatus() {
 		names = append(names, k)
@@ -667,7 +686,7 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 	}
 	kv = append(kv, [2]string{"SWEMWBS CHANGE", mean(s.GetSwemwbsChange())})
 	if s.GetSuppressed() {
-		kv = append(kv, [2]string{"NOTE", "counts 1-7 suppressed, others rounded to the nearest 5"})
+		kv = append(kv, [2]string{"NOTE", "whole months that have ended; counts 1-7 suppressed, others rounded to the nearest 5"})
 	}
-	return c.keyValues(kv)
+	return kv
 }

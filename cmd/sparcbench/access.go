@@ -21,7 +21,7 @@ import (
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
-	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
 // The access-control section (issue 4): what authentication, the policy
@@ -106,7 +106,7 @@ func runAccess(ctx context.Context, b *bench) error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	trustedApp, err := app.New(sctx, pool, app.Config{Auth: benchAuth, Webhooks: referrals.WebhookConfig{Disabled: true},
+	trustedApp, err := app.New(sctx, pool, app.Config{Auth: benchAuth, Webhooks: webhooks.Config{Disabled: true},
 		Server: benchServer(quiet), Guard: trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}})
 	if err != nil {
 		return err

@@ -141,9 +141,9 @@ func (rb *referralBench) create(prefix string) func(ctx context.Context, i int) 
 	}
 }
 
-// rawCreate is the statement CreateReferral runs (referrals.CreateSQL:
-// referral, timeline event, outbox row and audit event, written only if
-// the person and asset allow it) after the caller's identity for row-level
+// rawCreate is the statement CreateReferral runs (its test hook
+// referrals.BenchCreateStatement: referral, timeline event, outbox row and
+// audit event, written only if the person and asset allow it) after the caller's identity for row-level
 // security, as one pipelined batch (one implicit transaction, one round
 // trip): the limit the service is measured against. (The service's
 // wake-up NOTIFY is sent after commit, one for many changes.)
@@ -158,16 +158,18 @@ func (rb *referralBench) rawCreate(prefix string) func(ctx context.Context, i in
 		hash := sha256.Sum256([]byte(rid))
 		var created bool
 		bt := db.IdentityBatch(db.Identity{Org: rb.lwOrg, Role: auth.RoleLinkWorker})
-		bt.Queue(referrals.CreateSQL, [16]byte(uuid.New()), people[i%len(people)], rb.lwOrg, rb.keyName, asset,
+		bt.Queue(referrals.BenchCreateStatement(), [16]byte(uuid.New()), people[i%len(people)], rb.lwOrg, rb.keyName, asset,
 			[]string{"social_connection"}, "Prefers mornings", "routine", "requested", rid, hash[:],
 			rb.keyName, rb.lwOrg, auth.RoleLinkWorker, "/sparc.v1.ReferralService/CreateReferral", "referrals", rid, "127.0.0.1", true,
 		).Query(func(rows pgx.Rows) error {
-			// The whole row, as the service reads it.
+			// The whole row, as the service reads it; its first column
+			// is NULL when nothing was written.
 			for rows.Next() {
-				if _, err := rows.Values(); err != nil {
+				vals, err := rows.Values()
+				if err != nil {
 					return err
 				}
-				created = true
+				created = vals[0] != nil
 			}
 			return rows.Err()
 		})
@@ -175,7 +177,7 @@ func (rb *referralBench) rawCreate(prefix string) func(ctx context.Context, i in
 			return err
 		}
 		if !created {
-			return errors.New("raw CreateSQL wrote nothing")
+			return errors.New("raw create statement wrote nothing")
 		}
 		return nil
 	}

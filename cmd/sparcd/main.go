@@ -30,8 +30,8 @@ import (
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
 	"github.com/sparc-network/sparc/internal/pgcluster"
-	"github.com/sparc-network/sparc/internal/referrals"
 	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
 type config struct {
@@ -52,7 +52,7 @@ type config struct {
 	trustedProxies     string
 	dataKey            string
 	retention          time.Duration
-	webhooks           referrals.WebhookConfig
+	webhooks           webhooks.Config
 	tls                server.TLSFiles
 	anonymous, badAuth auth.Limit
 	maxStreams         int

@@ -25,9 +25,13 @@ import (
 	"github.com/sparc-network/sparc/internal/httproute"
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/oruk"
+	"github.com/sparc-network/sparc/internal/outbox"
 	"github.com/sparc-network/sparc/internal/pagetoken"
+	"github.com/sparc-network/sparc/internal/people"
 	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/seal"
 	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
 // App holds the stores and services of one SPARC instance.
@@ -37,14 +41,15 @@ type App struct {
 	Assets        *assets.Store
 	Organisations *orgs.Store
 	Keys          *auth.KeyStore
+	Audit         *audit.Store
 	Auth          *auth.Layer
 	Areas         *areas.Store
 	Coverage      *coverage.Store
-	People        *referrals.People
+	People        *people.Service
 	Referrals     *referrals.Service
-	Webhooks      *referrals.WebhookService
-	hub           *referrals.Hub
-	webhooks      *referrals.WebhookWorker
+	Webhooks      *webhooks.Service
+	hub           *outbox.Hub
+	webhooks      *webhooks.Worker
 	cfg           Config
 
 	srv      *server.Server
@@ -72,7 +77,7 @@ type Config struct {
 	// ago are purged. Zero: never.
 	Retention time.Duration
 	// Webhooks: delivery backoff, timeout and whether this server delivers.
-	Webhooks referrals.WebhookConfig
+	Webhooks webhooks.Config
 	Logger   *slog.Logger
 	// Server: addresses, TLS, edge limits, liveness, shutdown timeout.
 	// Empty addresses: free loopback ports; nil Logger: Logger. Its Routes
@@ -110,6 +115,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	if cfg.Auth.Logger == nil {
 		cfg.Auth.Logger = cfg.Logger
 	}
+	trail := audit.NewStore(pool)
+	cfg.Auth.Audit = trail
 	layer, err := auth.New(pool, cfg.Auth)
 	if err != nil {
 		return nil, err
@@ -120,18 +127,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 			return nil, err
 		}
 	}
-	sealer, err := referrals.NewSealer(cfg.DataKey)
+	sealer, err := seal.New(cfg.DataKey)
 	if err != nil {
 		return nil, err
 	}
-	people := referrals.NewPeople(pool, sealer)
-	hub := referrals.NewHub(cfg.Logger)
-	worker := referrals.NewWebhookWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
+	persons := people.NewService(pool, sealer, referrals.CopySharedPerson)
+	hub := outbox.NewHub(cfg.Logger)
+	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
 	a := &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
-		Keys: auth.NewKeyStore(pool), Auth: layer,
+		Keys: auth.NewKeyStore(pool), Audit: trail, Auth: layer,
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
-		People: people, Referrals: referrals.NewService(pool, people, tokens, hub),
-		Webhooks: referrals.NewWebhookService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}
+		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
+		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}
 	if err := a.listen(ctx); err != nil {
 		return nil, err
 	}
@@ -233,7 +240,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		Assets:          assets.NewService(a.Assets, a.Tokens),
 		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
 		APIKeys:         auth.NewKeyService(a.Keys, a.Tokens),
-		Audit:           audit.NewService(a.Pool, a.Tokens),
+		Audit:           audit.NewService(a.Audit, a.Tokens),
 		DirectoryImport: oruk.NewImportService(a.Assets),
 		Areas:           areas.NewService(a.Areas, a.Tokens),
 		Coverage:        cov,

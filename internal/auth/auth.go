@@ -8,6 +8,15 @@
 // role to the database transaction for row-level security (the second
 // wall). Services ask Principal.CanWriteOwnedBy for row-level decisions.
 //
+// Audit events go to an AuditLog (internal/audit's store, the only writer
+// of the trail). An audited call's event rides with the first transaction
+// its handler commits (a db.Rider, in the round trip that begins it), so a
+// change and its event commit together; when none commits (a read, a
+// failure) the layer writes the outcome afterwards, once.
+//
+// API keys live in KeyStore (keystore.go), the only code touching
+// api_keys; KeyService (keyservice.go) is their gRPC API.
+//
 // The client address and request id come from internal/caller, decided by
 // the server at the edge; the layer never reads them from request metadata.
 package auth
@@ -106,13 +115,17 @@ type Config struct {
 	// DeniedWindow is how long denied calls of one kind are summed into
 	// one audit event. Zero: DefaultDeniedWindow (a minute).
 	DeniedWindow time.Duration
-	OIDC         TokenVerifier
-	Logger       *slog.Logger
+	// Audit stores the audit trail (internal/audit's Store). Required.
+	Audit  AuditLog
+	OIDC   TokenVerifier
+	Logger *slog.Logger
 }
 
 // Layer is the authorisation layer.
 type Layer struct {
 	pool    *pgxpool.Pool
+	keys    *KeyStore
+	audit   AuditLog
 	cfg     Config
 	limiter *limiter // per key
 	anon    *limiter // per client address, calls without credentials
@@ -133,6 +146,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 	if !cfg.Anonymous.valid() || !cfg.FailedAuth.valid() {
 		return nil, errors.New("auth: anonymous and failed-authentication limits need a positive rate and burst (or neither)")
 	}
+	if cfg.Audit == nil {
+		return nil, errors.New("auth: no audit log to write to")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
@@ -142,9 +158,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 	if cfg.DeniedWindow <= 0 {
 		cfg.DeniedWindow = DefaultDeniedWindow
 	}
-	return &Layer{pool: pool, cfg: cfg, limiter: newLimiter(cfg.RatePerSecond, cfg.Burst, time.Now),
+	return &Layer{pool: pool, keys: NewKeyStore(pool), audit: cfg.Audit, cfg: cfg, limiter: newLimiter(cfg.RatePerSecond, cfg.Burst, time.Now),
 		anon: limiterFor(cfg.Anonymous, time.Now), failed: limiterFor(cfg.FailedAuth, time.Now),
-		streams: newStreamCounter(cfg.MaxStreams), denied: newDeniedLog(pool, cfg.Logger, cfg.DeniedWindow),
+		streams: newStreamCounter(cfg.MaxStreams), denied: newDeniedLog(cfg.Audit, cfg.Logger, cfg.DeniedWindow),
 		policy: maps.Clone(Policy), log: cfg.Logger, cache: newKeyCache()}, nil
 }
 
@@ -159,12 +175,12 @@ var (
 
 // Unary is the gRPC unary interceptor.
 func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	ctx, rec, err := l.admit(ctx, info.FullMethod, req)
+	ctx, call, err := l.admit(ctx, info.FullMethod, req)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := h(ctx, req)
-	l.finish(ctx, rec, err)
+	l.finish(ctx, call, err)
 	if err == nil && l.policy[info.FullMethod].Credentials {
 		// Before the caller hears of the change, so its next call here
 		// cannot use what it revoked; other servers hear by notification.
@@ -176,7 +192,7 @@ func (l *Layer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 // Stream is the gRPC stream interceptor. Server streams (watches) also
 // take one of the caller's stream slots for as long as they stay open.
 func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	ctx, rec, err := l.admit(ss.Context(), info.FullMethod, nil)
+	ctx, call, err := l.admit(ss.Context(), info.FullMethod, nil)
 	if err != nil {
 		return err
 	}
@@ -184,7 +200,10 @@ func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 		slot := streamSlot(ctx)
 		if !l.streams.acquire(slot) {
 			err := status.Errorf(codes.ResourceExhausted, "this caller already has %d streams open, the most allowed; close one first", l.cfg.MaxStreams)
-			if rec == nil {
+			var rec *AuditEvent
+			if call != nil {
+				rec = &call.ev
+			} else {
 				rec = l.record(ctx, info.FullMethod, nil)
 				if p := FromContext(ctx); p != nil {
 					rec.Principal, rec.Org, rec.Role = p.Name, p.Org, p.Role
@@ -199,7 +218,7 @@ func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 		_ = ss.SendHeader(nil)
 	}
 	err = h(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
-	l.finish(ctx, rec, err)
+	l.finish(ctx, call, err)
 	return err
 }
 
@@ -219,19 +238,13 @@ type wrappedStream struct {
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
-// record starts the audit record of a call.
-func (l *Layer) record(ctx context.Context, method string, req any) *db.AuditRecord {
-	c := callerOf(ctx)
-	return &db.AuditRecord{Principal: "anonymous", Method: method, RequestID: c.RequestID, Peer: addrString(c),
-		Resource: resourceFor(method, req)}
-}
-
 // admit authenticates and authorises one call. It returns the context the
-// handler runs with and the pending audit record (nil when not audited).
+// handler runs with and the call's pending audit event (nil when not
+// audited).
 // Every call spends a token: a key's own bucket, or, without a valid key,
 // its client address's bucket for anonymous calls or for bad credentials,
 // so neither anonymous floods nor key guessing reach the database at will.
-func (l *Layer) admit(ctx context.Context, method string, req any) (context.Context, *db.AuditRecord, error) {
+func (l *Layer) admit(ctx context.Context, method string, req any) (context.Context, *auditCall, error) {
 	c := callerOf(ctx)
 	ctx = caller.With(ctx, c)
 	addrKey := caller.LimitKey(c.Addr)
@@ -292,7 +305,8 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	if !rule.Audit {
 		return ctx, nil, nil
 	}
-	return db.WithAudit(ctx, rec), rec, nil
+	ctx, call := l.pending(ctx, rec)
+	return ctx, call, nil
 }
 
 // tooMany is RESOURCE_EXHAUSTED with the wait (RetryInfo, which the
@@ -378,40 +392,6 @@ func httpError(code int) error {
 	return status.Error(c, http.StatusText(code))
 }
 
-// finish records the outcome of an audited call that no transaction
-// recorded (reads, failures).
-func (l *Layer) finish(ctx context.Context, rec *db.AuditRecord, err error) {
-	if rec == nil || rec.Written {
-		return
-	}
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
-		if c := codeOf(err); c == codes.NotFound || c == codes.PermissionDenied {
-			l.deny(ctx, rec, err)
-			return
-		}
-	}
-	l.write(ctx, rec, outcome, codeOf(err).String())
-}
-
-// deny audits a refused call, summed with others of its kind (see
-// deniedLog): refusals cost no more than a row or two per minute each.
-func (l *Layer) deny(ctx context.Context, rec *db.AuditRecord, err error) {
-	l.denied.add(ctx, rec, codeOf(err).String())
-}
-
-func (l *Layer) write(ctx context.Context, rec *db.AuditRecord, outcome, code string) {
-	// The audit must land even if the caller has gone away.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := db.InsertAudit(wctx, l.pool, rec, outcome, code); err != nil {
-		l.log.Error("audit event lost", "method", rec.Method, "principal", rec.Principal, "err", err)
-		return
-	}
-	rec.Written = true
-}
-
 func codeOf(err error) codes.Code {
 	st, _ := apierr.ToStatus(err)
 	return st.Code()
@@ -424,7 +404,7 @@ var errLookupRefused = errors.New("key lookup refused: too many bad credentials 
 // authenticate returns the caller, nil for anonymous, or an error for bad
 // credentials (which are never silently treated as anonymous). When
 // mayLookup says no, only keys verified before (cached) are accepted.
-func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord, mayLookup func() bool) (*Principal, error) {
+func (l *Layer) authenticate(ctx context.Context, rec *AuditEvent, mayLookup func() bool) (*Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
 	if len(vals) == 0 {
@@ -462,7 +442,7 @@ func (l *Layer) authenticate(ctx context.Context, rec *db.AuditRecord, mayLookup
 	return p, nil
 }
 
-func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRecord, mayLookup func() bool) (*Principal, error) {
+func (l *Layer) authenticateKey(ctx context.Context, key string, rec *AuditEvent, mayLookup func() bool) (*Principal, error) {
 	prefix, hash, err := ParseKey(key)
 	if err != nil {
 		return nil, errBadCredential
@@ -473,7 +453,7 @@ func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRe
 		return nil, errLookupRefused
 	}
 	if !ok {
-		if k, err = l.lookupKey(ctx, prefix); err != nil {
+		if k, err = l.keys.lookup(ctx, prefix); err != nil {
 			return nil, err
 		}
 		l.cache.put(prefix, k, gen)
@@ -484,10 +464,9 @@ func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRe
 		return nil, errBadCredential
 	}
 	// Record use at most once a minute: a write per request would cost more
-	// than the lookup itself. Through sparc_key_used, as no identity is set
-	// yet for row-level security.
+	// than the lookup itself.
 	if now := time.Now(); now.Sub(k.lastUsed) > time.Minute {
-		if _, err := l.pool.Exec(ctx, `SELECT sparc_key_used($1)`, k.p.KeyID); err != nil {
+		if err := l.keys.used(ctx, k.p.KeyID); err != nil {
 			l.log.Warn("recording key use", "err", err)
 		} else {
 			l.cache.touched(prefix, now)
@@ -495,35 +474,6 @@ func (l *Layer) authenticateKey(ctx context.Context, key string, rec *db.AuditRe
 	}
 	p := k.p
 	return &p, nil
-}
-
-// lookupKey reads a key that is usable now: known, not revoked, of an
-// active organisation. No identity is set yet, so row-level security on
-// api_keys would hide every key: sparc_key_lookup (migration 0041) reads
-// the one row by prefix as the owner.
-func (l *Layer) lookupKey(ctx context.Context, prefix string) (cachedKey, error) {
-	var (
-		k                 cachedKey
-		orgStatus         string
-		revoked, lastUsed *time.Time
-	)
-	err := l.pool.QueryRow(ctx, `
-		SELECT id::text, organisation_id::text, role, secret_sha256, revoked_at, last_used_at, org_status
-		FROM sparc_key_lookup($1)`, prefix).Scan(&k.p.KeyID, &k.p.Org, &k.p.Role, &k.hash, &revoked, &lastUsed, &orgStatus)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return k, errBadCredential
-	}
-	if err != nil {
-		return k, fmt.Errorf("looking up API key: %w", err)
-	}
-	if revoked != nil || orgStatus != "active" {
-		return k, errBadCredential
-	}
-	k.p.Name = "key:" + prefix
-	if lastUsed != nil {
-		k.lastUsed = *lastUsed
-	}
-	return k, nil
 }
 
 func addrString(c caller.Info) string {

@@ -5,10 +5,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/sparc-network/sparc/internal/db"
 )
 
 // deniedLog audits denied calls without letting a flood of them write a
@@ -20,7 +16,7 @@ import (
 // pending). A kind thus costs at most two rows per window, whatever the
 // number of calls.
 type deniedLog struct {
-	pool   *pgxpool.Pool
+	audit  AuditLog
 	log    *slog.Logger
 	window time.Duration
 	now    func() time.Time
@@ -35,8 +31,8 @@ type deniedKind struct {
 }
 
 type deniedCalls struct {
-	rec   db.AuditRecord // the latest call of the kind (its request id and resource)
-	count int            // calls since the one written at once
+	rec   AuditEvent // the latest call of the kind (its request id and resource)
+	count int        // calls since the one written at once
 }
 
 // maxPendingKinds bounds memory under a flood from many addresses: beyond
@@ -46,13 +42,13 @@ const maxPendingKinds = 10_000
 // DefaultDeniedWindow is how long denials of one kind are summed.
 const DefaultDeniedWindow = time.Minute
 
-func newDeniedLog(pool *pgxpool.Pool, log *slog.Logger, window time.Duration) *deniedLog {
-	return &deniedLog{pool: pool, log: log, window: window, now: time.Now, pending: map[deniedKind]*deniedCalls{}}
+func newDeniedLog(audit AuditLog, log *slog.Logger, window time.Duration) *deniedLog {
+	return &deniedLog{audit: audit, log: log, window: window, now: time.Now, pending: map[deniedKind]*deniedCalls{}}
 }
 
 // add records one denied call: it writes it when it is the first of its
 // kind in the window, else counts it.
-func (d *deniedLog) add(ctx context.Context, rec *db.AuditRecord, code string) {
+func (d *deniedLog) add(ctx context.Context, rec *AuditEvent, code string) {
 	k := deniedKind{rec.Principal, rec.Org, rec.Role, rec.Method, code, rec.Peer}
 	d.mu.Lock()
 	c, seen := d.pending[k]
@@ -75,11 +71,11 @@ func (d *deniedLog) add(ctx context.Context, rec *db.AuditRecord, code string) {
 	// The audit must land even if the caller has gone away.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := db.InsertAudit(wctx, d.pool, rec, "denied", code); err != nil {
+	ev := *rec
+	ev.Outcome, ev.Code = "denied", code
+	if err := d.audit.Insert(wctx, ev); err != nil {
 		d.log.Error("audit event lost", "method", rec.Method, "principal", rec.Principal, "err", err)
-		return
 	}
-	rec.Written = true
 }
 
 // flush writes the counted calls and starts a new window.
@@ -92,24 +88,24 @@ func (d *deniedLog) flush(ctx context.Context) {
 		d.timer = nil
 	}
 	d.mu.Unlock()
-	var events []db.AuditEvent
+	var events []AuditEvent
 	for k, c := range pending {
 		if c.count == 0 {
 			continue
 		}
-		rec := c.rec
-		rec.Count = c.count
-		events = append(events, db.AuditEvent{Rec: rec, Outcome: "denied", Code: k.code})
+		ev := c.rec
+		ev.Outcome, ev.Code, ev.Count = "denied", k.code, c.count
+		events = append(events, ev)
 	}
 	if len(events) == 0 {
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.InsertAudits(wctx, d.pool, events); err != nil {
+	if err := d.audit.Insert(wctx, events...); err != nil {
 		n := 0
 		for _, e := range events {
-			n += e.Rec.Count
+			n += e.Count
 		}
 		d.log.Error("audit events of denied calls lost", "events", len(events), "calls", n, "err", err)
 	}

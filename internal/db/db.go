@@ -119,34 +119,65 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // InTx runs fn in a transaction and commits it, or rolls back when fn fails.
 // The transaction carries the caller's identity (WithIdentity) for
-// row-level security, and writes the pending audit record (WithAudit) just
-// before commit. Serialization failures and deadlocks are retried with
-// backoff, so fn must be safe to run again (it only touches the database
-// through tx).
+// row-level security and runs ctx's pending rider (WithRider), both in the
+// round trip that begins it. Serialization failures and deadlocks are
+// retried with backoff, so fn must be safe to run again (it only touches
+// the database through tx).
 func InTx(ctx context.Context, pool *pgxpool.Pool, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
-	rec := AuditFrom(ctx)
+	r := riderFrom(ctx)
 	return retry(ctx, func() error {
-		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginQuery(iso, IdentityFrom(ctx), rec)}, fn)
-		if err == nil && rec != nil {
-			rec.Written = true
+		carried := r.pending()
+		if err := inTx(ctx, pool, beginBatch(iso, IdentityFrom(ctx), r), fn); err != nil {
+			return err
 		}
-		return err
+		if carried {
+			r.written.Store(true)
+		}
+		return nil
 	})
+}
+
+// inTx begins the transaction with b, runs fn and commits, like
+// pgx.BeginTxFunc: any failure, or a panic in fn, rolls back.
+func inTx(ctx context.Context, pool *pgxpool.Pool, b *pgx.Batch, fn func(pgx.Tx) error) (err error) {
+	br := pool.SendBatch(ctx, b)
+	tx := br.Tx()
+	defer func() {
+		if rerr := tx.Rollback(ctx); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) && err == nil {
+			err = rerr
+		}
+	}()
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // Pipeline sends the statements build queues as one implicit transaction
 // in one round trip, after the caller's identity (WithIdentity): all of
 // them commit or none does. It suits a change that needs no decision in Go
 // between its statements, and is retried like InTx, so build runs again on
-// each attempt (callbacks must reset what they set). Unlike InTx it does
-// not write the pending audit record: the statements do, so that the event
-// lands only when the change does (see AuditRecord.Written).
-func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch)) error {
+// each attempt (callbacks must reset what they set). It does not run ctx's
+// rider: a statement that writes the rider's effect itself, only when it
+// writes its change, returns from build a function that says, once the
+// batch committed, whether it did; Pipeline then records the rider as
+// written. build returns nil when it carries no rider.
+func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch) (carried func() bool)) error {
 	id := IdentityFrom(ctx)
+	r := riderFrom(ctx)
 	return retry(ctx, func() error {
 		b := IdentityBatch(id)
-		build(b)
-		return pool.SendBatch(ctx, b).Close()
+		carried := build(b)
+		if err := pool.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if carried != nil && carried() && r.pending() {
+			r.written.Store(true)
+		}
+		return nil
 	})
 }
 
@@ -155,7 +186,7 @@ func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch)) e
 // the row-level security policies of the statements queued after it.
 func IdentityBatch(id Identity) *pgx.Batch {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`, id.Org, id.Role)
+	b.Queue(setIdentitySQL, id.Org, id.Role)
 	return b
 }
 

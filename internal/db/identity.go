@@ -2,12 +2,9 @@ package db
 
 import (
 	"context"
-	"fmt"
-	"strings"
-	"time"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -22,20 +19,8 @@ type Identity struct {
 	Role string // admin, link_worker, group_editor, area_analyst; empty for none
 }
 
-// AuditRecord is written by InTx inside the transaction it commits, so a
-// change and its audit event land together or not at all. Written reports
-// whether the event was stored, so the caller does not store it twice.
-// Count and Time are set only for an event that stands for several calls
-// (denied calls are aggregated): how many, and when the last was made.
-type AuditRecord struct {
-	Principal, Org, Role, Method, Resource, RequestID, Peer string
-	Written                                                 bool
-	Count                                                   int       // zero: one call
-	Time                                                    time.Time // zero: now
-}
-
 type identityKey struct{}
-type auditKey struct{}
+type riderKey struct{}
 
 // WithIdentity returns ctx carrying id for the transactions run under it.
 func WithIdentity(ctx context.Context, id Identity) context.Context {
@@ -48,102 +33,55 @@ func IdentityFrom(ctx context.Context) Identity {
 	return id
 }
 
-// WithAudit returns ctx with an audit record that the next committed
-// transaction writes.
-func WithAudit(ctx context.Context, rec *AuditRecord) context.Context {
-	return context.WithValue(ctx, auditKey{}, rec)
+// setIdentitySQL scopes an identity to the transaction it runs in
+// (set_config(..., true) = SET LOCAL).
+const setIdentitySQL = `SELECT set_config('sparc.org', $1, true), set_config('sparc.role', $2, true)`
+
+// Statement is one parameterised SQL statement.
+type Statement struct {
+	SQL  string
+	Args []any
 }
 
-// AuditFrom returns the pending audit record in ctx, or nil.
-func AuditFrom(ctx context.Context) *AuditRecord {
-	rec, _ := ctx.Value(auditKey{}).(*AuditRecord)
-	return rec
+// Rider is a statement that rides with the first transaction InTx commits
+// under a context (WithRider): it is sent in the same round trip as the
+// transaction's BEGIN and commits with the transaction's work or not at
+// all. The authorisation layer uses it for a call's audit event, so a
+// change never lands without its event. Whether it was written is state
+// of the rider that only this package sets; whoever made the rider reads
+// it (Written) to learn whether it must still record something itself.
+type Rider struct {
+	stmt    Statement
+	written atomic.Bool
 }
 
-// beginQuery starts a transaction, scopes the caller's identity to it
-// (set_config(..., true) is SET LOCAL) and, for an audited call, writes its
-// audit event, all in one round trip: the simple protocol takes several
-// statements at once, so values are quoted literals. The event is written
-// first but commits only with the change: if the transaction fails, it
-// vanishes with it and the caller records the failure instead.
-func beginQuery(iso pgx.TxIsoLevel, id Identity, rec *AuditRecord) string {
-	var b strings.Builder
-	b.WriteString("BEGIN")
-	if iso != "" {
-		b.WriteString(" ISOLATION LEVEL " + string(iso))
-	}
-	b.WriteString("; SELECT set_config('sparc.org', " + quote(id.Org) + ", true), set_config('sparc.role', " + quote(id.Role) + ", true)")
-	if rec != nil && !rec.Written {
-		org := "NULL"
-		if rec.Org != "" {
-			org = quote(rec.Org) + "::uuid"
-		}
-		b.WriteString("; INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer) VALUES (" +
-			quote(rec.Principal) + ", " + org + ", " + quote(rec.Role) + ", " + quote(rec.Method) + ", " + quote(rec.Resource) +
-			", 'ok', 'OK', " + quote(rec.RequestID) + ", " + quote(rec.Peer) + ")")
-	}
-	return b.String()
+// NewRider returns a rider that runs stmt.
+func NewRider(stmt Statement) *Rider { return &Rider{stmt: stmt} }
+
+// Written reports whether a transaction carrying the rider committed.
+func (r *Rider) Written() bool { return r != nil && r.written.Load() }
+
+// pending reports whether r is still to be written.
+func (r *Rider) pending() bool { return r != nil && !r.written.Load() }
+
+// WithRider returns ctx whose next committed transaction runs r.
+func WithRider(ctx context.Context, r *Rider) context.Context {
+	return context.WithValue(ctx, riderKey{}, r)
 }
 
-// quote makes s a string literal (standard_conforming_strings, the
-// default since PostgreSQL 9.1: only quotes need doubling; NUL cannot be
-// stored and is dropped).
-func quote(s string) string {
-	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, "\x00", ""), "'", "''") + "'"
+// WithoutRider returns ctx whose transactions run no rider: for a read
+// that must not carry the call's event (it is recorded after the read).
+func WithoutRider(ctx context.Context) context.Context {
+	return context.WithValue(ctx, riderKey{}, (*Rider)(nil))
 }
 
-// InsertAudit stores rec with outcome and code, inside tx when tx is a
-// transaction (or directly on the pool).
-func InsertAudit(ctx context.Context, q interface {
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-}, rec *AuditRecord, outcome, code string) error {
-	_, err := q.Exec(ctx, insertAuditSQL, auditArgs(rec, outcome, code)...)
-	if err != nil {
-		return fmt.Errorf("writing audit event: %w", err)
-	}
-	return nil
-}
+// RiderPending reports whether ctx carries a rider not yet written, that
+// is whether the next transaction under ctx will write it.
+func RiderPending(ctx context.Context) bool { return riderFrom(ctx).pending() }
 
-// AuditEvent is a record to store with its outcome and code.
-type AuditEvent struct {
-	Rec           AuditRecord
-	Outcome, Code string
-}
-
-// InsertAudits stores events in one round trip (a batch; each insert is
-// its own statement, so one bad row loses only itself).
-func InsertAudits(ctx context.Context, pool *pgxpool.Pool, events []AuditEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	b := &pgx.Batch{}
-	for i := range events {
-		b.Queue(insertAuditSQL, auditArgs(&events[i].Rec, events[i].Outcome, events[i].Code)...)
-	}
-	if err := pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("writing %d audit events: %w", len(events), err)
-	}
-	return nil
-}
-
-const insertAuditSQL = `INSERT INTO audit_events
-	(principal, organisation_id, role, method, resource, outcome, code, request_id, peer, count, time)
-	VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, clock_timestamp()))`
-
-func auditArgs(rec *AuditRecord, outcome, code string) []any {
-	var at any
-	if !rec.Time.IsZero() {
-		at = rec.Time
-	}
-	return []any{rec.Principal, nullUUID(rec.Org), rec.Role, rec.Method, rec.Resource,
-		outcome, code, rec.RequestID, rec.Peer, max(rec.Count, 1), at}
-}
-
-func nullUUID(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
+func riderFrom(ctx context.Context) *Rider {
+	r, _ := ctx.Value(riderKey{}).(*Rider)
+	return r
 }
 
 // OpenApp opens the pool the application serves requests with: every
@@ -151,4 +89,18 @@ func nullUUID(s string) any {
 // url logs in as the schema owner.
 func OpenApp(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	return open(ctx, url, maxConns, AppRole)
+}
+
+// beginBatch returns the batch that begins a transaction with iso, scopes
+// id to it and runs the pending rider r: one round trip, all parameterised.
+// The rider runs first but commits only with the transaction's work: if
+// the transaction fails, it vanishes with it.
+func beginBatch(iso pgx.TxIsoLevel, id Identity, r *Rider) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{IsoLevel: iso})
+	b.Queue(setIdentitySQL, id.Org, id.Role)
+	if r.pending() {
+		b.Queue(r.stmt.SQL, r.stmt.Args...)
+	}
+	return b
 }

@@ -3,15 +3,19 @@ package referrals_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
 
-// CreateReferral has a one-statement common case and a full path for the
-// rest; whichever answers, the caller gets what a read returns, the
+// CreateReferral is one statement that writes the referral or says why
+// not (the caller then builds a missing provider view and runs it again,
+// or answers the first result); whichever way it answers, the caller gets what a read returns, the
 // provider sees what consent allows, and the call is audited once.
 func TestCreateReferralAnswersWhatAReadReturns(t *testing.T) {
 	t.Parallel()
@@ -130,5 +134,63 @@ func TestObjectionDuringConcurrentCreatesReachesEveryReferral(t *testing.T) {
 		if r.GetPerson() != nil || r.GetProviderNote() != "" {
 			t.Errorf("after the objection the provider still sees %v / note %q on %s", r.GetPerson(), r.GetProviderNote(), r.GetId())
 		}
+	}
+}
+
+// When the statement writes nothing it says why, and the caller answers
+// precisely: a replayed request gets its first referral (even once the
+// person was purged), anything else its own error, and nothing is written.
+func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 0)
+	ctx := context.Background()
+	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
+	first := w.refer(t, p, "first")
+	closed, err := w.env.AssetsOf(t, w.groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Closed group", AcceptingReferrals: false,
+		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}, OwnerOrganisation: w.groupOrg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		if err := w.env.Pool.QueryRow(ctx, `SELECT count(*) FROM referrals WHERE referring_org = $1`, w.lwOrg).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	req := func(rid, person, asset string) *sparcv1.CreateReferralRequest {
+		return &sparcv1.CreateReferralRequest{RequestId: rid, PersonId: person, AssetId: asset,
+			Reasons: []string{"social_connection"}, ProviderNote: "Prefers morning walks"}
+	}
+	for _, tc := range []struct {
+		name string
+		req  *sparcv1.CreateReferralRequest
+		code codes.Code
+		says string
+	}{
+		{"an unknown person", req("nobody", "4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11", w.asset.GetId()), codes.NotFound, "person"},
+		{"an unknown asset", req("nowhere", p.GetId(), "4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12"), codes.NotFound, "asset"},
+		{"an asset not accepting referrals", req("closed", p.GetId(), closed.GetId()), codes.FailedPrecondition, "not accepting"},
+		{"a request id used for another referral", req("first", p.GetId(), closed.GetId()), codes.InvalidArgument, "request_id"},
+	} {
+		_, err := w.lw.CreateReferral(ctx, tc.req)
+		if status.Code(err) != tc.code || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: %v, want %v about %q", tc.name, err, tc.code, tc.says)
+		}
+	}
+	if n := count(); n != before {
+		t.Errorf("%d referrals written by refused calls", n-before)
+	}
+	if _, err := w.env.Pool.Exec(ctx, `UPDATE people SET purged_at = now() WHERE id = $1`, p.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := w.lw.CreateReferral(ctx, req("first", p.GetId(), w.asset.GetId()))
+	if err != nil || again.GetId() != first.GetId() {
+		t.Fatalf("replay after the person was purged: %v, %v; want referral %s", again.GetId(), err, first.GetId())
+	}
+	if _, err := w.lw.CreateReferral(ctx, req("after-purge", p.GetId(), w.asset.GetId())); status.Code(err) != codes.NotFound {
+		t.Errorf("a new referral of a purged person: %v, want NotFound", err)
 	}
 }

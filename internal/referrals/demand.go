@@ -21,7 +21,7 @@ func NewDemand(pool *pgxpool.Pool) *Demand { return &Demand{pool: pool} }
 // calendar month (UTC), not counting drafts and entries in error as they
 // stood at to (so a window of months that have ended keeps its answer).
 func (d *Demand) ReferralsByArea(ctx context.Context, codes []string, from, to time.Time) (map[string][]int64, error) {
-	rows, err := d.pool.Query(ctx, `SELECT code, n FROM sparc_referrals_by_area_monthly($1, $2, $3)`, codes, from, to)
+	rows, err := d.pool.Query(ctx, demandByAreaSQL, codes, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("counting referrals by area: %w", err)
 	}

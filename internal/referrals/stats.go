@@ -79,8 +79,8 @@ func (s *Service) GetReferralStats(ctx context.Context, req *sparcv1.GetReferral
 	var out *sparcv1.ReferralStats
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		if area != nil {
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM areas WHERE code = $1)`, *area).Scan(&exists); err != nil {
+			exists, err := s.store.areaExists(ctx, tx, *area)
+			if err != nil {
 				return err
 			}
 			if !exists {
@@ -106,8 +106,7 @@ func (s *Service) GetReferralStats(ctx context.Context, req *sparcv1.GetReferral
 // window as asked, current statuses.
 func exactStats(ctx context.Context, tx pgx.Tx, org *uuid.UUID, from, to time.Time) (*sparcv1.ReferralStats, error) {
 	out := &sparcv1.ReferralStats{ByStatus: map[string]*sparcv1.StatCount{}}
-	rows, err := tx.Query(ctx, `SELECT status, n, median_accept_days, median_attend_days, ons4_change, ons4_n,
-		swemwbs_change, swemwbs_n FROM sparc_referral_stats($1, NULL, $2, $3)`, org, from, to)
+	rows, err := tx.Query(ctx, exactStatsSQL, org, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +172,7 @@ type monthFigures struct {
 // is computed from released monthly figures, and nothing subtracts to a
 // withheld one.
 func released(ctx context.Context, tx pgx.Tx, org *uuid.UUID, area *string, from, to time.Time) (*sparcv1.ReferralStats, error) {
-	rows, err := tx.Query(ctx, `SELECT month, status, n, median_accept_days, accept_n, median_attend_days, attend_n,
-		ons4_change, ons4_n, swemwbs_change, swemwbs_n FROM sparc_referral_stats_monthly($1, $2, $3, $4)`, org, area, from, to)
+	rows, err := tx.Query(ctx, monthlyStatsSQL, org, area, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +268,6 @@ func (w weighted) change(n *sparcv1.StatCount) *sparcv1.MeanChange {
 func Purge(ctx context.Context, pool interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, cutoff time.Time) (referrals, people int64, err error) {
-	err = pool.QueryRow(ctx, `SELECT referrals, people FROM sparc_purge_closed($1)`, cutoff).Scan(&referrals, &people)
+	err = pool.QueryRow(ctx, purgeClosedSQL, cutoff).Scan(&referrals, &people)
 	return referrals, people, err
 }

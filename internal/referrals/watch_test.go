@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,43 @@ func outbox(t *testing.T, env *testenv.Env, org string) []change {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// eventually polls cond until it holds; the deadline only bounds a
+// failing test, the condition is what the test waits for.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, not an assumption about timing
+	}
+}
+
+// watching counts the watches of org that the server has started: a
+// watch's first transaction (taking "now", or its first read) records the
+// call in the audit log, so its event is there once the server holds the
+// watch's starting cursor.
+func watching(t *testing.T, env *testenv.Env, org string) int {
+	t.Helper()
+	var n int
+	if err := env.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events
+		WHERE method = '/sparc.v1.ReferralService/WatchReferrals' AND organisation_id = $1 AND outcome = 'ok'`, org).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// outboxLen counts the changes org is party to.
+func outboxLen(t *testing.T, env *testenv.Env, org string) int {
+	t.Helper()
+	var n int
+	if err := env.Pool.QueryRow(context.Background(), `SELECT count(*) FROM referral_outbox
+		WHERE referring_org = $1 OR provider_org = $1`, org).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // receive reads up to n changes from cursor (n < 0: until the stream
@@ -109,6 +147,7 @@ func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {
 	// commit out of txid order, while the group's watcher keeps
 	// disconnecting and resuming.
 	var wg sync.WaitGroup
+	var done atomic.Bool
 	errs := make(chan error, writers)
 	for g := range writers {
 		wg.Add(1)
@@ -127,6 +166,7 @@ func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {
 			}
 		}()
 	}
+	go func() { wg.Wait(); done.Store(true) }()
 	total := writers * each * 2
 	var got []*sparcv1.ReferralChange
 	cursor, reconnects := "", 0
@@ -141,7 +181,12 @@ func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {
 			cursor = batch[len(batch)-1].GetCursor()
 		}
 		reconnects++
-		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond) // changes go on while it is away
+		// Changes go on while it is away: it reconnects once some more
+		// were committed (or the writers are done).
+		away := outboxLen(t, w.env, w.groupOrg) + rng.IntN(3)
+		eventually(t, "changes while the watcher is away", func() bool {
+			return done.Load() || outboxLen(t, w.env, w.groupOrg) > away
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -242,11 +287,12 @@ func TestWatcherResumesOnARestartedServerWithNoGapAndNoDuplicate(t *testing.T) {
 	}
 	// The stream stays open while sparcd stops: the restart breaks it.
 	broken := make(chan error, 1)
+	started := watching(t, w.env, w.lwOrg)
 	go func() {
 		_, err := receive(ctx, dial(t, first, key), got[len(got)-1].GetCursor(), -1)
 		broken <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "the stream to open on the first server", func() bool { return watching(t, w.env, w.lwOrg) > started })
 	stopFirst()
 	if err := <-broken; status.Code(err) != codes.Unavailable && status.Code(err) != codes.Canceled {
 		t.Fatalf("stream on the stopped server ended with %v", err)
@@ -272,26 +318,24 @@ func TestWatchCursorsAreCheckedAndNowSkipsThePast(t *testing.T) {
 	// "now" starts at the horizon of finished transactions (the oldest
 	// one still running anywhere in the cluster): it never misses a later
 	// change, and skips the past once the past is below the horizon.
-	for {
+	eventually(t, "the past to fall below the horizon", func() bool {
 		var below bool
 		if err := w.env.Pool.QueryRow(ctx, `SELECT bool_and(txid < pg_snapshot_xmin(pg_current_snapshot()))
 			FROM referral_outbox WHERE referral_id = $1`, past.GetId()).Scan(&below); err != nil {
 			t.Fatal(err)
 		}
-		if below {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return below
+	})
 	if _, err := receive(ctx, w.lw, "not-a-cursor", 1); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("bad cursor: %v, want InvalidArgument", err)
 	}
+	started := watching(t, w.env, w.lwOrg)
 	stream, err := w.lw.WatchReferrals(ctx, &sparcv1.WatchReferralsRequest{Cursor: "now"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// "now" is taken when the call starts; wait for the stream to be open.
-	time.Sleep(200 * time.Millisecond)
+	// "now" is taken when the call starts: wait until the server holds it.
+	eventually(t, "the server to take \"now\"", func() bool { return watching(t, w.env, w.lwOrg) > started })
 	r := w.refer(t, p, "future")
 	c, err := stream.Recv()
 	if err != nil {

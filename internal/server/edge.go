@@ -51,7 +51,10 @@ type Edge struct {
 	// IdleTimeout closes keep-alive connections (HTTP and gRPC) idle this
 	// long. Default 2 min.
 	IdleTimeout time.Duration
-	// MaxHeaderBytes caps a request's headers. Default 64 KiB.
+	// MaxHeaderBytes caps a request's line and headers. Default 1 MiB (Go's
+	// own): a search within a drawn polygon sends the GeoJSON in the query
+	// string, and the search itself refuses a polygon over its vertex
+	// limit with a clear 400; the read-header timeout bounds slow senders.
 	MaxHeaderBytes int
 	// MaxConns caps the open connections of each listener; MaxConnsPerAddr
 	// those from one client address (trusted proxies exempt). Connections
@@ -70,7 +73,7 @@ func (e Edge) withDefaults() Edge {
 	def(&e.WriteTimeout, 2*time.Minute)
 	def(&e.IdleTimeout, 2*time.Minute)
 	if e.MaxHeaderBytes <= 0 {
-		e.MaxHeaderBytes = 64 << 10
+		e.MaxHeaderBytes = 1 << 20
 	}
 	if e.MaxConns == 0 {
 		e.MaxConns = 10_000

@@ -1,4 +1,4 @@
-package referrals
+package webhooks
 
 import (
 	"bytes"
@@ -23,10 +23,13 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/outbox"
+	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/seal"
 )
 
-// WebhookConfig tunes delivery; the zero value gives the defaults.
-type WebhookConfig struct {
+// Config tunes delivery; the zero value gives the defaults.
+type Config struct {
 	// BackoffBase is the wait after a first failure; it doubles with each
 	// further failure up to BackoffCap, with jitter. Zero: 1 s and 10 min.
 	BackoffBase, BackoffCap time.Duration
@@ -46,11 +49,11 @@ type WebhookConfig struct {
 	// AllowPrivate lets webhooks reach loopback, private, link-local and
 	// other non-public addresses (development, tests). Off, they are
 	// refused at registration when written as an address and at every
-	// connection after resolution (see webhook_targets.go).
+	// connection after resolution (see targets.go).
 	AllowPrivate bool
 }
 
-func (c WebhookConfig) withDefaults() WebhookConfig {
+func (c Config) withDefaults() Config {
 	if c.BackoffBase <= 0 {
 		c.BackoffBase = time.Second
 	}
@@ -73,7 +76,7 @@ func (c WebhookConfig) withDefaults() WebhookConfig {
 // backoff is the wait after the n-th consecutive failure (n ≥ 1):
 // exponential, capped, with "equal jitter" (half fixed, half random) so
 // that webhooks failing together do not retry together.
-func (c WebhookConfig) backoff(n int) time.Duration {
+func (c Config) backoff(n int) time.Duration {
 	d := c.BackoffCap
 	if n <= 30 {
 		d = min(c.BackoffBase<<(n-1), c.BackoffCap)
@@ -81,7 +84,7 @@ func (c WebhookConfig) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// WebhookWorker delivers the outbox to webhooks: for each webhook, every
+// Worker delivers the outbox to webhooks: for each webhook, every
 // change its organisation may see (the stream WatchReferrals gives that
 // organisation), in order, one POST per change, signed with the webhook's
 // secret. A webhook's cursor advances in the database only after a 2xx, so
@@ -97,30 +100,30 @@ func (c WebhookConfig) backoff(n int) time.Duration {
 // change; a transaction holding a row lock has a transaction id, and an
 // open one holds back the horizon that WatchReferrals and every webhook
 // read below, so one slow receiver would stall every watcher.
-type WebhookWorker struct {
+type Worker struct {
 	pool   *pgxpool.Pool
-	sealer *Sealer
-	hub    *Hub
-	cfg    WebhookConfig
+	sealer *seal.Sealer
+	hub    *outbox.Hub
+	cfg    Config
 	client *http.Client
 	log    *slog.Logger
 	kick   chan struct{}
 }
 
-// NewWebhookWorker returns a worker; Run delivers until its context ends.
+// NewWorker returns a worker; Run delivers until its context ends.
 // hub wakes it when referrals change.
-func NewWebhookWorker(pool *pgxpool.Pool, sealer *Sealer, hub *Hub, cfg WebhookConfig, log *slog.Logger) *WebhookWorker {
+func NewWorker(pool *pgxpool.Pool, sealer *seal.Sealer, hub *outbox.Hub, cfg Config, log *slog.Logger) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	cfg = cfg.withDefaults()
-	return &WebhookWorker{pool: pool, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
+	return &Worker{pool: pool, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
 		client: newWebhookClient(cfg)}
 }
 
 // Refresh asks the worker to read the list of webhooks again now (one was
 // created or deleted through this server).
-func (w *WebhookWorker) Refresh() {
+func (w *Worker) Refresh() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
@@ -148,7 +151,7 @@ type delivered struct {
 // still busy when one arrives takes another turn when it finishes, so no
 // change waits for the next wake-up. The poll interval is the fallback for
 // missed notifications.
-func (w *WebhookWorker) Run(ctx context.Context) {
+func (w *Worker) Run(ctx context.Context) {
 	var (
 		hooks     = map[uuid.UUID]*hookState{}
 		running   = map[uuid.UUID]bool{}
@@ -162,22 +165,10 @@ func (w *WebhookWorker) Run(ctx context.Context) {
 	)
 	defer timer.Stop()
 	for {
-		wake := w.hub.wait()
+		wake := w.hub.Wait()
 		now := time.Now()
 		if !now.Before(refreshAt) {
-			if list, err := w.active(ctx); err == nil {
-				for id, h := range list {
-					if old := hooks[id]; old != nil {
-						h.seen = old.seen
-						if old.notBefore.After(h.notBefore) {
-							h.notBefore = old.notBefore
-						}
-					}
-				}
-				hooks = list
-			} else if ctx.Err() == nil {
-				w.log.Warn("reading webhooks; trying again at the next poll", "err", err)
-			}
+			hooks = w.refresh(ctx, hooks)
 			refreshAt = now.Add(w.cfg.Poll)
 		}
 		next := refreshAt
@@ -193,16 +184,7 @@ func (w *WebhookWorker) Run(ctx context.Context) {
 				}
 			default:
 				running[id] = true
-				go func(id uuid.UUID, org string, gen uint64) {
-					r := delivered{id: id, gen: gen}
-					select {
-					case slots <- struct{}{}:
-						r.pending, r.wait, r.gone = w.deliver(ctx, id, org)
-						<-slots
-					case <-ctx.Done():
-					}
-					done <- r
-				}(id, h.org, gen)
+				go w.turn(ctx, id, h.org, gen, slots, done)
 			}
 		}
 		timer.Reset(time.Until(next))
@@ -232,18 +214,12 @@ func (w *WebhookWorker) Run(ctx context.Context) {
 				delete(hooks, r.id)
 				break
 			}
-			// It read everything committed before its turn began: it
-			// goes again at the next wake-up (at once if one came
-			// during the turn).
-			h.seen = r.gen
-			if r.wait > 0 {
-				h.notBefore = time.Now().Add(r.wait)
-			}
+			h.finished(r)
 			if r.pending {
 				// A change waits behind an older transaction that may
 				// change no referral and so wake nobody when it ends:
 				// look again soon, backing off as WatchReferrals does.
-				retry = min(max(2*retry, 5*time.Millisecond), pollInterval)
+				retry = min(max(2*retry, 5*time.Millisecond), outbox.PollInterval)
 				soon = time.Now().Add(retry)
 			} else {
 				retry = 0
@@ -253,8 +229,8 @@ func (w *WebhookWorker) Run(ctx context.Context) {
 }
 
 // active lists the webhooks to deliver to, of every organisation.
-func (w *WebhookWorker) active(ctx context.Context) (map[uuid.UUID]*hookState, error) {
-	rows, err := w.pool.Query(ctx, `SELECT id, organisation_id::text, wait_seconds FROM sparc_webhooks_active()`)
+func (w *Worker) active(ctx context.Context) (map[uuid.UUID]*hookState, error) {
+	rows, err := w.pool.Query(ctx, activeSQL)
 	if err != nil {
 		return nil, fmt.Errorf("listing webhooks: %w", err)
 	}
@@ -274,14 +250,57 @@ func (w *WebhookWorker) active(ctx context.Context) (map[uuid.UUID]*hookState, e
 	return out, rows.Err()
 }
 
+// refresh reads the live webhooks, keeping what hooks knew of each (the
+// wake-ups it has seen, its backoff); on failure it keeps hooks.
+func (w *Worker) refresh(ctx context.Context, hooks map[uuid.UUID]*hookState) map[uuid.UUID]*hookState {
+	list, err := w.active(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("reading webhooks; trying again at the next poll", "err", err)
+		}
+		return hooks
+	}
+	for id, h := range list {
+		if old := hooks[id]; old != nil {
+			h.seen = old.seen
+			if old.notBefore.After(h.notBefore) {
+				h.notBefore = old.notBefore
+			}
+		}
+	}
+	return list
+}
+
+// turn delivers to one webhook when a slot is free and reports on done.
+func (w *Worker) turn(ctx context.Context, id uuid.UUID, org string, gen uint64, slots chan struct{}, done chan<- delivered) {
+	r := delivered{id: id, gen: gen}
+	select {
+	case slots <- struct{}{}:
+		r.pending, r.wait, r.gone = w.deliver(ctx, id, org)
+		<-slots
+	case <-ctx.Done():
+	}
+	done <- r
+}
+
+// finished records a turn: the webhook read everything committed before
+// its turn began, so it goes again at the next wake-up (at once if one
+// came during the turn), not before its backoff.
+func (h *hookState) finished(r delivered) {
+	h.seen = r.gen
+	if r.wait > 0 {
+		h.notBefore = time.Now().Add(r.wait)
+	}
+}
+
 // target is a webhook as one turn of deliveries uses it.
 type target struct {
 	id       uuid.UUID
 	org      string
-	role     string // of its creator: the side(s) it receives (visibility.go)
+	role     string // of its creator: the side(s) it receives (referrals' visibility rule)
 	url      string
 	secret   []byte
-	cur      cursor
+	cur      outbox.Cursor
 	failures int
 }
 
@@ -292,7 +311,7 @@ var errWebhookGone = errors.New("webhook deleted")
 // changes after its cursor until none is ready, a delivery fails or the
 // webhook is deleted. Database trouble ends the turn quietly after a log
 // line: the next turn starts from the stored cursor.
-func (w *WebhookWorker) deliver(ctx context.Context, id uuid.UUID, org string) (pending bool, wait time.Duration, gone bool) {
+func (w *Worker) deliver(ctx context.Context, id uuid.UUID, org string) (pending bool, wait time.Duration, gone bool) {
 	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -301,7 +320,7 @@ func (w *WebhookWorker) deliver(ctx context.Context, id uuid.UUID, org string) (
 		return false, time.Second, false
 	}
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(webhookDeliveryLockClass), lockKey(id)).Scan(&locked); err != nil || !locked {
+	if err := conn.QueryRow(ctx, tryLockSQL, int32(webhookDeliveryLockClass), lockKey(id)).Scan(&locked); err != nil || !locked {
 		conn.Release()
 		return false, 0, false // delivered elsewhere (or the database is away: the poll comes back)
 	}
@@ -311,7 +330,7 @@ func (w *WebhookWorker) deliver(ctx context.Context, id uuid.UUID, org string) (
 		// that cannot unlock is closed (which unlocks).
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1, $2)`, int32(webhookDeliveryLockClass), lockKey(id)); err != nil {
+		if _, err := conn.Exec(uctx, unlockSQL, int32(webhookDeliveryLockClass), lockKey(id)); err != nil {
 			_ = conn.Conn().Close(uctx)
 		}
 		conn.Release()
@@ -365,7 +384,7 @@ func (w *WebhookWorker) deliver(ctx context.Context, id uuid.UUID, org string) (
 	}
 }
 
-func (w *WebhookWorker) logErr(ctx context.Context, msg string, id uuid.UUID, err error) {
+func (w *Worker) logErr(ctx context.Context, msg string, id uuid.UUID, err error) {
 	if ctx.Err() == nil {
 		w.log.Error(msg, "webhook", id, "err", err)
 	}
@@ -377,15 +396,13 @@ func (w *WebhookWorker) logErr(ctx context.Context, msg string, id uuid.UUID, er
 func asOrg(org string) *pgx.Batch { return db.IdentityBatch(db.Identity{Org: org}) }
 
 // load reads the webhook for a turn and how long it still backs off.
-func (w *WebhookWorker) load(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID, org string) (*target, time.Duration, error) {
+func (w *Worker) load(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID, org string) (*target, time.Duration, error) {
 	t := &target{id: id, org: org}
 	var sealed []byte
 	var wait float64
 	b := asOrg(org)
-	b.Queue(`SELECT url, secret_sealed, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
-			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision, role
-		FROM webhooks WHERE id = $1 AND deleted_at IS NULL`, id).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&t.url, &sealed, &t.cur.txid, &t.cur.seq, &t.failures, &wait, &t.role)
+	b.Queue(loadTargetSQL, id).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&t.url, &sealed, &t.cur.TxID, &t.cur.Seq, &t.failures, &wait, &t.role)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errWebhookGone
 		}
@@ -403,26 +420,29 @@ func (w *WebhookWorker) load(ctx context.Context, conn *pgxpool.Conn, id uuid.UU
 }
 
 // read returns the changes after t's cursor that t's organisation may see,
-// with WatchReferrals' query.
-func (w *WebhookWorker) read(ctx context.Context, conn *pgxpool.Conn, t *target) ([]*sparcv1.ReferralChange, []cursor, bool, error) {
+// as WatchReferrals reads them.
+func (w *Worker) read(ctx context.Context, conn *pgxpool.Conn, t *target) ([]*sparcv1.ReferralChange, []outbox.Cursor, bool, error) {
 	var changes []*sparcv1.ReferralChange
-	var cursors []cursor
+	var cursors []outbox.Cursor
 	var pending, alive bool
 	// As the webhook's organisation and role: it receives what its
 	// creator would watch, no more.
 	b := db.IdentityBatch(db.Identity{Org: t.org, Role: t.role})
 	// A deleted webhook gets nothing read after its deletion: at most the
 	// change already under way arrives (advance then finds it deleted).
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM webhooks WHERE id = $1 AND deleted_at IS NULL)`, t.id).QueryRow(func(row pgx.Row) error {
+	b.Queue(aliveSQL, t.id).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&alive)
 	})
-	b.Queue(changesSQL, strconv.FormatUint(t.cur.txid, 10), t.cur.seq).Query(func(rows pgx.Rows) (err error) {
-		changes, cursors, pending, err = scanChanges(rows, t.org, t.role)
+	outbox.QueueRead(b, t.cur, func(read []outbox.Change, p bool) {
 		// A change the rule refuses is stepped over: its cursor is passed
 		// with the next delivered change (the query states the same rule,
 		// so none is expected).
-		changes, cursors = visibleOnly(changes, cursors)
-		return err
+		for _, c := range read {
+			if ch := referrals.ChangeFor(t.org, t.role, c); ch != nil {
+				changes, cursors = append(changes, ch), append(cursors, c.Cursor)
+			}
+		}
+		pending = p
 	})
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, false, fmt.Errorf("reading referral changes: %w", err)
@@ -431,19 +451,6 @@ func (w *WebhookWorker) read(ctx context.Context, conn *pgxpool.Conn, t *target)
 		return nil, nil, false, errWebhookGone
 	}
 	return changes, cursors, pending, nil
-}
-
-// visibleOnly drops the changes scanChanges refused (nil) with their
-// cursors.
-func visibleOnly(changes []*sparcv1.ReferralChange, cursors []cursor) ([]*sparcv1.ReferralChange, []cursor) {
-	var ch []*sparcv1.ReferralChange
-	var cs []cursor
-	for i, c := range changes {
-		if c != nil {
-			ch, cs = append(ch, c), append(cs, cursors[i])
-		}
-	}
-	return ch, cs
 }
 
 // payloadJSON is how a change is encoded: as the HTTP watch stream
@@ -462,7 +469,7 @@ func sign(secret []byte, timestamp string, body []byte) string {
 }
 
 // post sends one change; any answer but a 2xx is an error.
-func (w *WebhookWorker) post(ctx context.Context, t *target, ch *sparcv1.ReferralChange) error {
+func (w *Worker) post(ctx context.Context, t *target, ch *sparcv1.ReferralChange) error {
 	body, err := payloadJSON.Marshal(ch)
 	if err != nil {
 		return fmt.Errorf("encoding change: %w", err)
@@ -494,13 +501,11 @@ func (w *WebhookWorker) post(ctx context.Context, t *target, ch *sparcv1.Referra
 
 // advance records an acknowledged change: the cursor moves past it (never
 // back) and the failure count clears.
-func (w *WebhookWorker) advance(ctx context.Context, conn *pgxpool.Conn, t *target, c cursor) error {
+func (w *Worker) advance(ctx context.Context, conn *pgxpool.Conn, t *target, c outbox.Cursor) error {
 	var n int64
 	b := asOrg(t.org)
-	b.Queue(`UPDATE webhooks SET cursor_txid = $2::text::xid8, cursor_seq = $3, last_success_at = clock_timestamp(),
-			last_error = '', consecutive_failures = 0, next_attempt_at = NULL
-		WHERE id = $1 AND deleted_at IS NULL AND (cursor_txid, cursor_seq) < ($2::text::xid8, $3)`,
-		t.id, strconv.FormatUint(c.txid, 10), c.seq).Exec(func(tag pgconn.CommandTag) error {
+	b.Queue(advanceSQL,
+		t.id, strconv.FormatUint(c.TxID, 10), c.Seq).Exec(func(tag pgconn.CommandTag) error {
 		n = tag.RowsAffected()
 		return nil
 	})
@@ -517,7 +522,7 @@ func (w *WebhookWorker) advance(ctx context.Context, conn *pgxpool.Conn, t *targ
 }
 
 // fail records a failed delivery and returns the backoff before the next.
-func (w *WebhookWorker) fail(ctx context.Context, conn *pgxpool.Conn, t *target, cause error) (time.Duration, error) {
+func (w *Worker) fail(ctx context.Context, conn *pgxpool.Conn, t *target, cause error) (time.Duration, error) {
 	t.failures++
 	wait := w.cfg.backoff(t.failures)
 	msg := cause.Error()
@@ -526,9 +531,7 @@ func (w *WebhookWorker) fail(ctx context.Context, conn *pgxpool.Conn, t *target,
 	}
 	var n int64
 	b := asOrg(t.org)
-	b.Queue(`UPDATE webhooks SET consecutive_failures = consecutive_failures + 1, last_failure_at = clock_timestamp(),
-			last_error = $2, next_attempt_at = clock_timestamp() + $3 * interval '1 microsecond'
-		WHERE id = $1 AND deleted_at IS NULL`, t.id, msg, wait.Microseconds()).Exec(func(tag pgconn.CommandTag) error {
+	b.Queue(failSQL, t.id, msg, wait.Microseconds()).Exec(func(tag pgconn.CommandTag) error {
 		n = tag.RowsAffected()
 		return nil
 	})

@@ -1,4 +1,4 @@
-package referrals
+package webhooks
 
 import (
 	"net"

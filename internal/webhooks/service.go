@@ -1,4 +1,11 @@
-package referrals
+// Package webhooks delivers an organisation's referral changes to its
+// HTTPS endpoints: the WebhookService that registers them (with a signing
+// secret sealed at rest), the worker that posts each change once, in
+// order, signed, retrying with backoff from a cursor stored after every
+// acknowledgement, and the checks that keep deliveries to public
+// addresses. What a webhook receives is what its creator would watch
+// (package outbox, read under referrals' visibility rule).
+package webhooks
 
 import (
 	"context"
@@ -6,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -21,6 +27,7 @@ import (
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/pagetoken"
+	"github.com/sparc-network/sparc/internal/seal"
 )
 
 // MaxWebhooks is how many webhooks an organisation may have at once. Each
@@ -28,20 +35,20 @@ import (
 // production endpoint, a staging one and a few integrations.
 const MaxWebhooks = 10
 
-// WebhookService implements WebhookServiceServer: an organisation's
-// endpoints for its referral changes. Delivery is WebhookWorker's.
-type WebhookService struct {
+// Service implements WebhookServiceServer: an organisation's
+// endpoints for its referral changes. Delivery is Worker's.
+type Service struct {
 	sparcv1.UnimplementedWebhookServiceServer
 	pool   *pgxpool.Pool
-	sealer *Sealer
+	sealer *seal.Sealer
 	tokens *pagetoken.Signer
-	worker *WebhookWorker // told of new and deleted webhooks; may be nil
+	worker *Worker // told of new and deleted webhooks; may be nil
 }
 
-// NewWebhookService returns the webhook service. worker, when not nil,
+// NewService returns the webhook service. worker, when not nil,
 // learns of new and deleted webhooks at once instead of at its next poll.
-func NewWebhookService(pool *pgxpool.Pool, sealer *Sealer, tokens *pagetoken.Signer, worker *WebhookWorker) *WebhookService {
-	return &WebhookService{pool: pool, sealer: sealer, tokens: tokens, worker: worker}
+func NewService(pool *pgxpool.Pool, sealer *seal.Sealer, tokens *pagetoken.Signer, worker *Worker) *Service {
+	return &Service{pool: pool, sealer: sealer, tokens: tokens, worker: worker}
 }
 
 // secretAD binds a sealed signing secret to its webhook, so that sealed
@@ -64,62 +71,6 @@ func lockKey(id uuid.UUID) int32 {
 	}
 	return int32(k)
 }
-
-// validWebhookURL checks a receiver's URL: absolute, https, no
-// credentials in it, and (unless allowPrivate) not at a loopback, private,
-// link-local or other non-public address written as such. A name is
-// judged when deliveries connect, on the addresses it then resolves to:
-// resolving here would prove nothing about later (DNS rebinding). Plain
-// http is for development only: to a loopback host, where private targets
-// are allowed.
-func validWebhookURL(field, s string, allowPrivate bool, v *apierr.InvalidArgument) {
-	if s == "" {
-		v.Add(field, "is required: the https URL that receives the changes")
-		return
-	}
-	if utf8.RuneCountInString(s) > 2000 {
-		v.Add(field, "is longer than 2,000 characters")
-		return
-	}
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Hostname() == "" {
-		v.Add(field, "is not an absolute URL (https://host/path)")
-		return
-	}
-	if u.User != nil {
-		v.Add(field, "must not contain a user name or password; the signature authenticates each delivery")
-	}
-	class, ok := webhookHostClass(u.Hostname())
-	switch {
-	case !ok:
-		v.Add(field, "has a host that is neither a name nor an address in standard form (write IPv4 as four decimal numbers)")
-		return
-	case class != "" && !allowPrivate:
-		v.Add(field, "is at a non-public address (%s): webhooks reach public addresses only", class)
-		return
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if class != "loopback" {
-			v.Add(field, "must use https (plain http is allowed only to a loopback host, on a server run with --webhook-allow-private)")
-		}
-	default:
-		v.Add(field, "must use https, not %s", u.Scheme)
-	}
-}
-
-func parseWebhookID(s string, v *apierr.InvalidArgument) uuid.UUID {
-	return parseUUID("id", s, "webhooks/", v)
-}
-
-// webhookColumns read a webhook with its pending count: the changes after
-// its cursor that its organisation may see (row-level security and the
-// same filter as WatchReferrals), counted up to 10,000.
-const webhookColumns = `w.id, w.organisation_id, w.url, w.description, w.created_at, w.last_success_at, w.last_failure_at,
-	w.last_error, w.consecutive_failures, w.next_attempt_at,
-	(SELECT count(*) FROM (SELECT 1 FROM referral_outbox
-		WHERE (txid, seq) > (w.cursor_txid, w.cursor_seq) AND ` + visibleChange + ` LIMIT 10000) p)`
 
 func scanWebhook(r pgx.Row) (*sparcv1.Webhook, time.Time, error) {
 	var h sparcv1.Webhook
@@ -145,7 +96,7 @@ func scanWebhook(r pgx.Row) (*sparcv1.Webhook, time.Time, error) {
 
 // CreateWebhook registers an endpoint for the caller's organisation's
 // referral changes from now on, and returns its signing secret once.
-func (s *WebhookService) CreateWebhook(ctx context.Context, req *sparcv1.CreateWebhookRequest) (*sparcv1.CreateWebhookResponse, error) {
+func (s *Service) CreateWebhook(ctx context.Context, req *sparcv1.CreateWebhookRequest) (*sparcv1.CreateWebhookResponse, error) {
 	var v apierr.InvalidArgument
 	// The worker's setting decides both here and when it connects.
 	validWebhookURL("webhook.url", req.GetWebhook().GetUrl(), s.worker != nil && s.worker.cfg.AllowPrivate, &v)
@@ -172,11 +123,11 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, req *sparcv1.CreateW
 	var out *sparcv1.Webhook
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		// Two concurrent creations must not both see room for one more.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(webhookOrgLockClass), lockKey(org)); err != nil {
+		if _, err := tx.Exec(ctx, lockOrgSQL, int32(webhookOrgLockClass), lockKey(org)); err != nil {
 			return fmt.Errorf("locking organisation's webhooks: %w", err)
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE organisation_id = $1 AND deleted_at IS NULL`, org).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, countSQL, org).Scan(&n); err != nil {
 			return fmt.Errorf("counting webhooks: %w", err)
 		}
 		if n >= MaxWebhooks {
@@ -186,11 +137,7 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, req *sparcv1.CreateW
 		// The cursor starts at the horizon of finished transactions, as
 		// WatchReferrals' "now": every change committed from here on is
 		// delivered.
-		out, _, err = scanWebhook(tx.QueryRow(ctx, `WITH w AS (
-				INSERT INTO webhooks (id, organisation_id, url, description, secret_sealed, cursor_txid)
-				VALUES ($1, $2, $3, $4, $5, pg_snapshot_xmin(pg_current_snapshot()))
-				RETURNING *)
-			SELECT `+webhookColumns+` FROM w`, id, org, req.GetWebhook().GetUrl(), req.GetWebhook().GetDescription(), sealed))
+		out, _, err = scanWebhook(tx.QueryRow(ctx, insertSQL, id, org, req.GetWebhook().GetUrl(), req.GetWebhook().GetDescription(), sealed))
 		if err != nil {
 			return fmt.Errorf("inserting webhook: %w", err)
 		}
@@ -206,7 +153,7 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, req *sparcv1.CreateW
 }
 
 // GetWebhook returns one of the caller's organisation's webhooks.
-func (s *WebhookService) GetWebhook(ctx context.Context, req *sparcv1.GetWebhookRequest) (*sparcv1.Webhook, error) {
+func (s *Service) GetWebhook(ctx context.Context, req *sparcv1.GetWebhookRequest) (*sparcv1.Webhook, error) {
 	var v apierr.InvalidArgument
 	id := parseWebhookID(req.GetId(), &v)
 	if err := v.Err(); err != nil {
@@ -217,8 +164,7 @@ func (s *WebhookService) GetWebhook(ctx context.Context, req *sparcv1.GetWebhook
 		// Row-level security hides other organisations' webhooks: they
 		// are as missing as ids that never existed.
 		var err error
-		out, _, err = scanWebhook(tx.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks w
-			WHERE w.id = $1 AND w.deleted_at IS NULL`, id))
+		out, _, err = scanWebhook(tx.QueryRow(ctx, getSQL, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("webhook %s: %w", id, apierr.ErrNotFound)
 		}
@@ -233,18 +179,18 @@ type webhookCursor struct {
 }
 
 // ListWebhooks lists the caller's organisation's webhooks, oldest first.
-func (s *WebhookService) ListWebhooks(ctx context.Context, req *sparcv1.ListWebhooksRequest) (*sparcv1.ListWebhooksResponse, error) {
+func (s *Service) ListWebhooks(ctx context.Context, req *sparcv1.ListWebhooksRequest) (*sparcv1.ListWebhooksResponse, error) {
 	var v apierr.InvalidArgument
 	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
 	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListWebhooksRequest) { r.PageToken, r.PageSize = "", 0 })
-	q := `SELECT ` + webhookColumns + ` FROM webhooks w WHERE w.organisation_id = $1 AND w.deleted_at IS NULL`
+	q := listSQL
 	args := []any{auth.FromContext(ctx).Org}
 	if req.GetPageToken() != "" {
 		var c webhookCursor
 		if err := s.tokens.Decode(req.GetPageToken(), hash, &c); err != nil {
 			v.Add("page_token", "%v", err)
 		}
-		q += ` AND (w.created_at, w.id) > ($2, $3)`
+		q += listAfterSQL
 		args = append(args, time.UnixMicro(c.Created), c.ID)
 	}
 	if err := v.Err(); err != nil {
@@ -253,7 +199,7 @@ func (s *WebhookService) ListWebhooks(ctx context.Context, req *sparcv1.ListWebh
 	resp := &sparcv1.ListWebhooksResponse{}
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		resp.Webhooks, resp.NextPageToken = nil, ""
-		rows, err := tx.Query(ctx, q+` ORDER BY w.created_at, w.id LIMIT `+strconv.Itoa(limit+1), args...)
+		rows, err := tx.Query(ctx, q+listOrderSQL+strconv.Itoa(limit+1), args...)
 		if err != nil {
 			return fmt.Errorf("listing webhooks: %w", err)
 		}
@@ -278,15 +224,14 @@ func (s *WebhookService) ListWebhooks(ctx context.Context, req *sparcv1.ListWebh
 
 // DeleteWebhook stops a webhook's deliveries. The row stays, without its
 // secret, as the record of where the organisation's changes went.
-func (s *WebhookService) DeleteWebhook(ctx context.Context, req *sparcv1.DeleteWebhookRequest) (*sparcv1.DeleteWebhookResponse, error) {
+func (s *Service) DeleteWebhook(ctx context.Context, req *sparcv1.DeleteWebhookRequest) (*sparcv1.DeleteWebhookResponse, error) {
 	var v apierr.InvalidArgument
 	id := parseWebhookID(req.GetId(), &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE webhooks SET deleted_at = now(), secret_sealed = NULL, next_attempt_at = NULL
-			WHERE id = $1 AND deleted_at IS NULL`, id)
+		tag, err := tx.Exec(ctx, deleteSQL, id)
 		if err != nil {
 			return fmt.Errorf("deleting webhook: %w", err)
 		}

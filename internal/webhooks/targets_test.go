@@ -1,4 +1,4 @@
-package referrals_test
+package webhooks_test
 
 import (
 	"bufio"
@@ -18,12 +18,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
 // publicOnly is a production server's setting (private targets refused)
 // with one attempt per change while a test looks.
-var publicOnly = referrals.WebhookConfig{BackoffBase: time.Hour, Poll: 50 * time.Millisecond, Timeout: 5 * time.Second}
+var publicOnly = webhooks.Config{BackoffBase: time.Hour, Poll: 50 * time.Millisecond, Timeout: 5 * time.Second}
 
 // Finding 9 of issue 12: a group editor registered http://127.0.0.1:<port>/
 // for the database and gRPC ports and localhost:22. Every address that is

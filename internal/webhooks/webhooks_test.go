@@ -1,4 +1,4 @@
-package referrals_test
+package webhooks_test
 
 import (
 	"bytes"
@@ -36,15 +36,17 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
-	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/outbox"
+	"github.com/sparc-network/sparc/internal/seal"
 	"github.com/sparc-network/sparc/internal/testenv"
+	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
 // fastRetries makes backoff milliseconds instead of seconds, so a test of
 // retries takes no longer than the retries themselves.
 // Its receivers are httptest servers on 127.0.0.1, so it allows private
 // targets, as a development server would.
-var fastRetries = referrals.WebhookConfig{BackoffBase: 2 * time.Millisecond, BackoffCap: 20 * time.Millisecond,
+var fastRetries = webhooks.Config{BackoffBase: 2 * time.Millisecond, BackoffCap: 20 * time.Millisecond,
 	Timeout: 5 * time.Second, Poll: 50 * time.Millisecond, AllowPrivate: true}
 
 // hookWorld is a sparcd of its own (its webhook settings are the test's)
@@ -64,7 +66,7 @@ type hookWorld struct {
 	log                             *slog.Logger
 }
 
-func newHookWorld(t *testing.T, cfg referrals.WebhookConfig) *hookWorld {
+func newHookWorld(t *testing.T, cfg webhooks.Config) *hookWorld {
 	t.Helper()
 	w := &hookWorld{owner: testenv.NewPool(t), dataKey: make([]byte, 32), keys: map[string]string{},
 		log: testLogger()}
@@ -156,7 +158,7 @@ func refer(t *testing.T, people sparcv1.PersonServiceClient, c sparcv1.ReferralS
 
 func mustMove(t *testing.T, c sparcv1.ReferralServiceClient, id string, to sparcv1.ReferralStatus, reason string) {
 	t.Helper()
-	if _, err := move(c, id, to, reason); err != nil {
+	if _, err := c.TransitionReferral(context.Background(), &sparcv1.TransitionReferralRequest{Id: id, ToStatus: to, Reason: reason}); err != nil {
 		t.Fatalf("moving %s to %v: %v", id, to, err)
 	}
 }
@@ -295,7 +297,7 @@ func (w *hookWorld) expected(t *testing.T, org string, start startOf, hidden ...
 			t.Fatal(err)
 		}
 		if !slices.Contains(hidden, c.referral) {
-			c.to = statusByName[to].String()
+			c.to = "REFERRAL_STATUS_" + strings.ToUpper(to) // as ReferralStatus.String names it
 			out = append(out, c)
 		}
 	}
@@ -424,7 +426,7 @@ func TestWebhookFailureStateAndBackoffAreRecorded(t *testing.T) {
 	t.Parallel()
 	// A long backoff: after the first failure, no second attempt comes
 	// while the test looks.
-	w := newHookWorld(t, referrals.WebhookConfig{BackoffBase: time.Hour, Poll: 50 * time.Millisecond, AllowPrivate: true})
+	w := newHookWorld(t, webhooks.Config{BackoffBase: time.Hour, Poll: 50 * time.Millisecond, AllowPrivate: true})
 	recv := newReceiver(t, 1000)
 	hook := createHook(t, w.lwHooks, recv)
 	refer(t, w.people, w.lw, w.asset, false)
@@ -455,17 +457,17 @@ func TestWebhookDeliveryResumesFromTheStoredCursorAfterARestart(t *testing.T) {
 	cfg.Disabled = true
 	w := newHookWorld(t, cfg)
 	cfg.Disabled = false
-	sealer, err := referrals.NewSealer(w.dataKey)
+	sealer, err := seal.New(w.dataKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	startWorker := func() (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
-		hub := referrals.NewHub(w.log)
+		hub := outbox.NewHub(w.log)
 		go hub.Listen(ctx, w.pool)
 		stopped := make(chan struct{})
 		go func() {
-			referrals.NewWebhookWorker(w.pool, sealer, hub, cfg, w.log).Run(ctx)
+			webhooks.NewWorker(w.pool, sealer, hub, cfg, w.log).Run(ctx)
 			close(stopped)
 		}()
 		var once sync.Once
@@ -701,7 +703,7 @@ func TestWebhookRequestsAreCheckedBeforeTheDatabase(t *testing.T) {
 	// Good URLs are taken, up to ten per organisation; the eleventh is
 	// refused until one is deleted.
 	var ids []string
-	for i := 0; i < referrals.MaxWebhooks; i++ {
+	for i := 0; i < webhooks.MaxWebhooks; i++ {
 		c := transports[[]string{"grpc", "http"}[i%2]]
 		resp, err := c.CreateWebhook(context.Background(), &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{
 			Url: good[i%len(good)], Description: fmt.Sprintf("hook %d", i)}})
@@ -772,7 +774,7 @@ func TestConcurrentWebhookCreationsStopAtTheLimit(t *testing.T) {
 	}
 }
 
-// httpWebhooks is the WebhookService over the HTTP gateway's routes;
+// httpWebhooks is the Service over the HTTP gateway's routes;
 // errors come back as statuses rebuilt from the JSON body, after checking
 // the HTTP status matches.
 type httpWebhooks struct {

@@ -1,4 +1,4 @@
-package referrals
+package people
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package referrals
+package webhooks
 
 // Where webhooks may deliver. A webhook URL is chosen by a caller, and
 // SPARC connects to it from inside the operator's network: without a rule
@@ -151,7 +151,7 @@ func allowedAddress(address string) error {
 // answers (not followed), no proxy (a proxy would resolve and connect
 // past the address check), and unless cfg.AllowPrivate every connection
 // is checked on the address it actually goes to.
-func newWebhookClient(cfg WebhookConfig) *http.Client {
+func newWebhookClient(cfg Config) *http.Client {
 	d := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
 	if !cfg.AllowPrivate {
 		d.Control = func(_, address string, _ syscall.RawConn) error { return allowedAddress(address) }

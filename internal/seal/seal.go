@@ -1,4 +1,7 @@
-package referrals
+// Package seal encrypts personal details and secrets at rest (AES-256-GCM)
+// with a key from configuration, never from the database: people's contact
+// details and NHS numbers, and webhooks' signing secrets.
+package seal
 
 import (
 	"crypto/aes"
@@ -15,8 +18,8 @@ type Sealer struct {
 	aead cipher.AEAD
 }
 
-// NewSealer returns a sealer for a 32-byte key.
-func NewSealer(key []byte) (*Sealer, error) {
+// New returns a sealer for a 32-byte key.
+func New(key []byte) (*Sealer, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("data key must be 32 bytes, got %d", len(key))
 	}

@@ -1,0 +1,145 @@
+// Package orgs manages the organisations that share a SPARC instance: GP
+// practices, link-worker services, community groups, councils. Their kind,
+// name, status and area codes are public; contact details and the area
+// polygon are shown only to authenticated callers.
+package orgs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/pagetoken"
+)
+
+// Service implements OrganisationServiceServer.
+type Service struct {
+	sparcv1.UnimplementedOrganisationServiceServer
+	store  *Store
+	tokens *pagetoken.Signer
+}
+
+// NewService returns the organisation service.
+func NewService(store *Store, tokens *pagetoken.Signer) *Service {
+	return &Service{store: store, tokens: tokens}
+}
+
+// publicView strips what anonymous callers may not see.
+func publicView(ctx context.Context, o *sparcv1.Organisation) *sparcv1.Organisation {
+	if auth.FromContext(ctx) != nil {
+		return o
+	}
+	o.ContactEmail, o.ContactPhone, o.AreaGeojson = "", "", ""
+	return o
+}
+
+// CreateOrganisation creates an organisation (network admin; the policy
+// admits no one else).
+func (s *Service) CreateOrganisation(ctx context.Context, req *sparcv1.CreateOrganisationRequest) (*sparcv1.Organisation, error) {
+	if req.GetOrganisation() == nil {
+		return nil, apierr.Invalid("organisation", "is required")
+	}
+	o := proto.Clone(req.GetOrganisation()).(*sparcv1.Organisation)
+	o.Id, o.Etag, o.CreateTime, o.UpdateTime = "", "", nil, nil
+	o.Name = strings.TrimSpace(o.Name)
+	if o.Status == sparcv1.OrganisationStatus_ORGANISATION_STATUS_UNSPECIFIED {
+		o.Status = sparcv1.OrganisationStatus_ORGANISATION_STATUS_ACTIVE
+	}
+	if err := check(o); err != nil {
+		return nil, err
+	}
+	return s.store.Create(ctx, uuid.New(), o)
+}
+
+// GetOrganisation returns one organisation (public fields for anonymous callers).
+func (s *Service) GetOrganisation(ctx context.Context, req *sparcv1.GetOrganisationRequest) (*sparcv1.Organisation, error) {
+	id, err := parseID("id", req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return publicView(ctx, o), nil
+}
+
+// ListOrganisations lists organisations by name.
+func (s *Service) ListOrganisations(ctx context.Context, req *sparcv1.ListOrganisationsRequest) (*sparcv1.ListOrganisationsResponse, error) {
+	var v apierr.InvalidArgument
+	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
+	var kinds []string
+	for i, k := range req.GetKinds() {
+		c, ok := kindCode[k]
+		if !ok {
+			v.Add(fmt.Sprintf("kinds[%d]", i), "unknown organisation kind %d", k)
+		}
+		kinds = append(kinds, c)
+	}
+	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListOrganisationsRequest) { r.PageToken, r.PageSize = "", 0 })
+	var after *cursor
+	if req.GetPageToken() != "" {
+		after = &cursor{}
+		if err := s.tokens.Decode(req.GetPageToken(), hash, after); err != nil {
+			v.Add("page_token", "%v", err)
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	list, err := s.store.List(ctx, kinds, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	resp := &sparcv1.ListOrganisationsResponse{}
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		if resp.NextPageToken, err = s.tokens.Encode(hash, cursor{Name: last.GetName(), ID: uuid.MustParse(last.GetId())}); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range list {
+		resp.Organisations = append(resp.Organisations, publicView(ctx, o))
+	}
+	return resp, nil
+}
+
+// UpdateOrganisation changes the masked fields: an organisation's admin
+// its own organisation (not its status), the network admin any.
+func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrganisationRequest) (*sparcv1.Organisation, error) {
+	in := req.GetOrganisation()
+	if in == nil {
+		return nil, apierr.Invalid("organisation", "is required")
+	}
+	id, paths, err := validateUpdate(req)
+	if err != nil {
+		return nil, err
+	}
+	// An organisation's admin changes its own organisation only; another
+	// looks like a missing one. Row-level security (0041) is the second wall.
+	p := auth.FromContext(ctx)
+	if !p.CanAdminister(id.String()) {
+		return nil, fmt.Errorf("organisation %s: %w", id, apierr.ErrNotFound)
+	}
+	return s.store.Update(ctx, id, in.GetEtag(), func(cur *sparcv1.Organisation) error {
+		// Suspending (or re-activating) an organisation is the network's
+		// decision: its own admin could otherwise lift a suspension.
+		was := cur.GetStatus()
+		if err := applyMask(cur, in, paths); err != nil {
+			return err
+		}
+		if cur.GetStatus() != was && !p.IsNetworkAdmin() {
+			return status.Error(codes.PermissionDenied, "only the network admin changes an organisation's status")
+		}
+		return nil
+	})
+}

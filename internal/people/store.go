@@ -1,0 +1,172 @@
+package people
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/etag"
+)
+
+// The people table is read and written here only (CreateReferral's one
+// statement also reads a person's provider view, under FOR SHARE, to copy
+// it onto the referral in the same round trip).
+
+const personColumns = `id, organisation_id, display_name, age_band, year_of_birth, postcode, contact_method,
+	contact_sealed, nhs_number_sealed, what_matters, needs, consent_share, consent_scopes, consent_time,
+	objection_time, created_at, updated_at, version`
+
+// Parameters of insertPersonSQL and updatePersonSQL $1–$14 are args's.
+const (
+	insertPersonSQL = `INSERT INTO people (display_name, age_band, year_of_birth, postcode,
+			postcode_outward, contact_method, contact_sealed, nhs_number_sealed, what_matters, needs,
+			consent_share, consent_scopes, consent_time, objection_time, id, organisation_id, provider_view)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			RETURNING ` + personColumns
+
+	getPersonSQL    = `SELECT ` + personColumns + ` FROM people WHERE id = $1 AND purged_at IS NULL`
+	lockPersonSQL   = getPersonSQL + ` FOR UPDATE`
+	updatePersonSQL = `UPDATE people SET display_name = $1, age_band = $2, year_of_birth = $3,
+			postcode = $4, postcode_outward = $5, contact_method = $6, contact_sealed = $7, nhs_number_sealed = $8,
+			what_matters = $9, needs = $10, consent_share = $11, consent_scopes = $12, consent_time = $13,
+			objection_time = $14, version = version + 1, updated_at = clock_timestamp()
+			WHERE id = $15 RETURNING ` + personColumns
+	setProviderViewSQL = `UPDATE people SET provider_view = $2 WHERE id = $1`
+	// People created before provider views were kept get theirs when
+	// first referred.
+	fillProviderViewSQL = `UPDATE people SET provider_view = $2 WHERE id = $1 AND provider_view IS NULL`
+)
+
+func (s *Service) scan(r pgx.Row) (*sparcv1.Person, error) {
+	var p sparcv1.Person
+	var id, org uuid.UUID
+	var yob *int32
+	var method string
+	var contact, nhs []byte
+	var share bool
+	var scopes []string
+	var consentAt, objectedAt *time.Time
+	var created, updated time.Time
+	var version int64
+	if err := r.Scan(&id, &org, &p.DisplayName, &p.AgeBand, &yob, &p.Postcode, &method, &contact, &nhs,
+		&p.WhatMatters, &p.Needs, &share, &scopes, &consentAt, &objectedAt, &created, &updated, &version); err != nil {
+		return nil, err
+	}
+	p.Id, p.OrganisationId = id.String(), org.String()
+	if yob != nil {
+		p.YearOfBirth = *yob
+	}
+	p.ContactMethod = contactFromCode[method]
+	if contact != nil {
+		var err error
+		if p.Contact, err = s.OpenContact(contact, id); err != nil {
+			return nil, err
+		}
+	}
+	if nhs != nil {
+		plain, err := s.sealer.Open(nhs, id[:])
+		if err != nil {
+			return nil, fmt.Errorf("opening NHS number of person %s: %w", id, err)
+		}
+		p.NhsNumber = string(plain)
+	}
+	p.Consent = &sparcv1.Consent{ShareWithProvider: share}
+	for _, sc := range scopes {
+		p.Consent.Scopes = append(p.Consent.Scopes, scopeFromCode[sc])
+	}
+	if consentAt != nil {
+		p.Consent.ConsentTime = timestamppb.New(*consentAt)
+	}
+	if objectedAt != nil {
+		p.Consent.ObjectionTime = timestamppb.New(*objectedAt)
+	}
+	p.CreateTime, p.UpdateTime = timestamppb.New(created), timestamppb.New(updated)
+	p.Etag = etag.Of(id, version, updated)
+	return &p, nil
+}
+
+// args are the stored columns of p ($1–$14 of insertPersonSQL and
+// updatePersonSQL), sealing its contact details and NHS number.
+func (s *Service) args(id uuid.UUID, p *sparcv1.Person) ([]any, error) {
+	var contact, nhs []byte
+	var err error
+	if c := p.GetContact(); c != nil && (c.GetPhone() != "" || c.GetEmail() != "" || c.GetAddress() != "") {
+		if contact, err = s.sealer.Seal(encodeContact(c), id[:]); err != nil {
+			return nil, err
+		}
+	}
+	if p.GetNhsNumber() != "" {
+		if nhs, err = s.sealer.Seal([]byte(p.GetNhsNumber()), id[:]); err != nil {
+			return nil, err
+		}
+	}
+	var yob *int32
+	if p.GetYearOfBirth() != 0 {
+		y := p.GetYearOfBirth()
+		yob = &y
+	}
+	scopes := []string{}
+	for _, sc := range p.GetConsent().GetScopes() {
+		scopes = append(scopes, scopeCode[sc])
+	}
+	var consentAt *time.Time
+	if t := p.GetConsent().GetConsentTime(); t != nil {
+		x := t.AsTime()
+		consentAt = &x
+	}
+	var objected *time.Time
+	if t := p.GetConsent().GetObjectionTime(); t != nil {
+		x := t.AsTime()
+		objected = &x
+	}
+	needs := p.GetNeeds()
+	if needs == nil {
+		needs = []string{}
+	}
+	return []any{p.GetDisplayName(), p.GetAgeBand(), yob, p.GetPostcode(), outward(p.GetPostcode()),
+		contactCode[p.GetContactMethod()], contact, nhs, p.GetWhatMatters(), needs,
+		p.GetConsent().GetShareWithProvider(), scopes, consentAt, objected}, nil
+}
+
+// insert stores a new person of org with its provider view.
+func (s *Service) insert(ctx context.Context, tx pgx.Tx, id uuid.UUID, org string, p *sparcv1.Person, view []byte) (*sparcv1.Person, error) {
+	args, err := s.args(id, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.scan(tx.QueryRow(ctx, insertPersonSQL, append(args, id, org, view)...))
+}
+
+// update stores p's details over person id's.
+func (s *Service) update(ctx context.Context, tx pgx.Tx, id uuid.UUID, p *sparcv1.Person) (*sparcv1.Person, error) {
+	args, err := s.args(id, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.scan(tx.QueryRow(ctx, updatePersonSQL, append(args, id)...))
+}
+
+// Get reads a person of the caller's organisation (row-level security
+// hides the others) in tx; a purged or unknown person is not found.
+func (s *Service) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*sparcv1.Person, error) {
+	return s.get(ctx, tx, id, false)
+}
+
+func (s *Service) get(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (*sparcv1.Person, error) {
+	q := getPersonSQL
+	if lock {
+		q = lockPersonSQL
+	}
+	p, err := s.scan(tx.QueryRow(ctx, q, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("person %s: %w", id, apierr.ErrNotFound)
+	}
+	return p, err
+}

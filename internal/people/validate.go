@@ -1,0 +1,135 @@
+package people
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/vocab"
+)
+
+var contactCode = map[sparcv1.ContactMethod]string{
+	sparcv1.ContactMethod_CONTACT_METHOD_UNSPECIFIED: "unspecified",
+	sparcv1.ContactMethod_CONTACT_METHOD_PHONE:       "phone",
+	sparcv1.ContactMethod_CONTACT_METHOD_EMAIL:       "email",
+	sparcv1.ContactMethod_CONTACT_METHOD_POST:        "post",
+	sparcv1.ContactMethod_CONTACT_METHOD_IN_PERSON:   "in_person",
+}
+
+var scopeCode = map[sparcv1.ConsentScope]string{
+	sparcv1.ConsentScope_CONSENT_SCOPE_BASIC:   "basic",
+	sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT: "contact",
+	sparcv1.ConsentScope_CONSENT_SCOPE_NOTES:   "notes",
+}
+
+var (
+	contactFromCode = vocab.FromCodes(contactCode)
+	scopeFromCode   = vocab.FromCodes(scopeCode)
+	ageBands        = map[string]bool{"0-15": true, "16-17": true, "18-24": true, "25-34": true, "35-44": true,
+		"45-54": true, "55-64": true, "65-74": true, "75+": true}
+	phoneRe = regexp.MustCompile(`^\+?[0-9 ()\-]{5,32}$`)
+)
+
+// ValidNHSNumber applies the NHS number modulus 11 check.
+func ValidNHSNumber(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	sum := 0
+	for i := 0; i < 9; i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return false
+		}
+		sum += int(d) * (10 - i)
+	}
+	check := 11 - sum%11
+	if check == 11 {
+		check = 0
+	}
+	return check != 10 && s[9] >= '0' && s[9] <= '9' && int(s[9]-'0') == check
+}
+
+func normaliseNHS(s string) string {
+	return strings.NewReplacer(" ", "", "-", "").Replace(s)
+}
+
+// outward returns the part of a postcode analytics may use: the GB outward
+// code ("B7 4AL" → "B7") or the NL digits ("3011 AB" → "3011").
+func outward(postcode string) string {
+	p := strings.ToUpper(strings.ReplaceAll(postcode, " ", ""))
+	if len(p) >= 4 && p[0] >= '0' && p[0] <= '9' {
+		return p[:4]
+	}
+	if len(p) >= 5 {
+		return p[:len(p)-3]
+	}
+	return ""
+}
+
+func validatePerson(p *sparcv1.Person, v *apierr.InvalidArgument) {
+	name := strings.TrimSpace(p.GetDisplayName())
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		v.Add("person.display_name", "is required, at most 100 characters (initials are enough)")
+	}
+	if b := p.GetAgeBand(); b != "" && !ageBands[b] {
+		v.Add("person.age_band", "%q is not an age band (0-15, 16-17, 18-24, 25-34, 35-44, 45-54, 55-64, 65-74, 75+)", b)
+	}
+	if y := p.GetYearOfBirth(); y != 0 && (y < 1900 || y > int32(time.Now().Year())) {
+		v.Add("person.year_of_birth", "must be between 1900 and this year")
+	}
+	if len(p.GetPostcode()) > 10 {
+		v.Add("person.postcode", "is longer than 10 characters")
+	}
+	if _, ok := contactCode[p.GetContactMethod()]; !ok {
+		v.Add("person.contact_method", "unknown contact method")
+	}
+	if c := p.GetContact(); c != nil {
+		if c.GetPhone() != "" && !phoneRe.MatchString(c.GetPhone()) {
+			v.Add("person.contact.phone", "is not a phone number")
+		}
+		if e := c.GetEmail(); e != "" {
+			if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+				v.Add("person.contact.email", "is not a plain email address")
+			}
+		}
+		if utf8.RuneCountInString(c.GetAddress()) > 500 {
+			v.Add("person.contact.address", "is longer than 500 characters")
+		}
+	}
+	if n := p.GetNhsNumber(); n != "" && !ValidNHSNumber(n) {
+		v.Add("person.nhs_number", "is not a valid NHS number (10 digits passing the modulus 11 check)")
+	}
+	if utf8.RuneCountInString(p.GetWhatMatters()) > 2000 {
+		v.Add("person.what_matters", "is longer than 2,000 characters")
+	}
+	for i, n := range p.GetNeeds() {
+		if !vocab.IsCategory(n) {
+			v.Add(fmt.Sprintf("person.needs[%d]", i), "unknown category %q", n)
+		}
+	}
+	for i, sc := range p.GetConsent().GetScopes() {
+		if _, ok := scopeCode[sc]; !ok {
+			v.Add(fmt.Sprintf("person.consent.scopes[%d]", i), "unknown consent scope")
+		}
+	}
+}
+
+func prepare(p *sparcv1.Person) {
+	p.DisplayName = strings.TrimSpace(p.DisplayName)
+	p.Postcode = strings.ToUpper(strings.TrimSpace(p.Postcode))
+	p.NhsNumber = normaliseNHS(p.NhsNumber)
+	if c := p.GetConsent(); c != nil && c.GetShareWithProvider() && c.GetConsentTime() == nil {
+		c.ConsentTime = timestamppb.Now()
+	}
+}
+
+var personPaths = map[string]bool{"display_name": true, "age_band": true, "year_of_birth": true, "postcode": true,
+	"contact_method": true, "contact": true, "nhs_number": true, "what_matters": true, "needs": true, "consent": true}
