@@ -21,6 +21,7 @@ import (
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
@@ -59,6 +60,30 @@ func (trusted) Flush(context.Context) {}
 
 const accessAssets = 2000
 
+// trustedServer is the comparison server: the same wiring on the same
+// database, its guard trusting every call as a group editor of org (a
+// second sparcd that does not deliver webhooks, as a replica would run).
+// Its own pool, as large as the server's: both lose the same connections
+// to their listeners.
+func trustedServer(ctx context.Context, b *bench, org uuid.UUID) (*server.Server, func(), error) {
+	pool, err := db.OpenApp(ctx, b.url, int32(b.cfg.maxConns))
+	if err != nil {
+		return nil, nil, err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sctx, stop := context.WithCancel(context.Background())
+	a, err := app.New(sctx, pool, app.Config{Auth: benchAuth, Webhooks: webhooks.Config{Disabled: true},
+		Server: benchServer(quiet), Guard: trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}})
+	if err != nil {
+		stop()
+		pool.Close()
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(sctx) }()
+	return a.Server(), func() { stop(); <-done; pool.Close() }, nil
+}
+
 func runAccess(ctx context.Context, b *bench) error {
 	org := uuid.NewSHA1(uuid.NameSpaceURL, []byte("sparcbench/access/org"))
 	if _, err := b.raw.Exec(ctx, `INSERT INTO organisations (id, kind, name) VALUES ($1, 'community_group', 'Benchmark group')
@@ -94,27 +119,11 @@ func runAccess(ctx context.Context, b *bench) error {
 		return fmt.Errorf("no assets to update")
 	}
 
-	// The comparison server: the same wiring on the same database, its
-	// guard trusting every call (a second sparcd that does not deliver
-	// webhooks, as a replica would run). Its own pool, as large as the
-	// server's: both lose the same connections to their listeners.
-	pool, err := db.OpenApp(ctx, b.url, int32(b.cfg.maxConns))
+	plain, stopPlain, err := trustedServer(ctx, b, org)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	trustedApp, err := app.New(sctx, pool, app.Config{Auth: benchAuth, Webhooks: webhooks.Config{Disabled: true},
-		Server: benchServer(quiet), Guard: trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}})
-	if err != nil {
-		return err
-	}
-	plain := trustedApp.Server()
-	done := make(chan error, 1)
-	go func() { done <- trustedApp.Serve(sctx) }()
-	defer func() { stop(); <-done }()
+	defer stopPlain()
 
 	dial := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {
 		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
