@@ -45,6 +45,7 @@ import (
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // Principal is an authenticated caller.
@@ -342,24 +343,11 @@ func (l *Layer) GuardHTTP(route string, next http.Handler, refuse func(http.Resp
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := httproute.NewRecorder(w)
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		l.finish(ctx, rec, httpError(sw.status))
+		l.finish(ctx, rec, httpError(sw.Status))
 	})
 }
-
-// statusWriter notes the status a plain route answered, for its audit.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // httpError is the outcome of a plain route's answer as the audit records
 // a method's: nil for success, else the status of the gRPC code the

@@ -6,7 +6,8 @@
 // handler, the query parameters it takes and how it words a 400. Who may
 // call it is not the domain's to say: the route's pattern is its key in
 // the one access policy (auth.Policy), applied by the same guard as every
-// gRPC method.
+// gRPC method. Recorder, which notes a handler's status, serves the
+// server's log and the guard's audit alike.
 package httproute
 
 import (
@@ -28,6 +29,34 @@ type Route struct {
 	// google.rpc.Status as the gateway writes.
 	BadRequest func(w http.ResponseWriter, r *http.Request, field, description string)
 }
+
+// Recorder notes the status a handler answered, for the server's log and
+// the guard's audit, passing flushes (streams) through.
+type Recorder struct {
+	http.ResponseWriter
+	Status int // 200 until the handler says otherwise
+}
+
+// NewRecorder wraps w.
+func NewRecorder(w http.ResponseWriter) *Recorder {
+	return &Recorder{ResponseWriter: w, Status: http.StatusOK}
+}
+
+// WriteHeader notes code and sends it.
+func (r *Recorder) WriteHeader(code int) {
+	r.Status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush sends what is buffered, when the writer can.
+func (r *Recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // queryViolationPrefix starts the text of a QueryViolation: the gateway
 // keeps only an error's text, so the field is read back from it.

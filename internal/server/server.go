@@ -419,32 +419,14 @@ func outgoingHeader(key string) (string, bool) {
 	return runtime.MetadataHeaderPrefix + key, true
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 func (s *Server) logHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := httproute.NewRecorder(w)
 		next.ServeHTTP(rec, r)
 		if s.log.Enabled(r.Context(), slog.LevelInfo) {
 			s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "latency", time.Since(start))
+				"status", rec.Status, "latency", time.Since(start))
 		}
 	})
 }
