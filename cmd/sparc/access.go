@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -26,6 +27,8 @@ func init() {
 	register("keys list", "list API keys: prefix, role, created, last used (admin key: your organisation's; network admin key: all)", keysList)
 	register("keys revoke", "revoke an API key (admin key: your organisation's; network admin key: any)", keysRevoke)
 	register("keys bootstrap", "issue the first network admin key directly in the database (sparcd stopped)", keysBootstrap)
+	// It may create, start and migrate the embedded database first.
+	commands["keys bootstrap"].timeout = 5 * time.Minute
 	register("audit list", "read the audit log (admin key: your organisation's events; network admin key: all)", auditList)
 }
 

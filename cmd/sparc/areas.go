@@ -11,6 +11,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/areas/areaclient"
 )
 
 func init() {
@@ -35,7 +36,7 @@ func openInput(c *cli, name string) (io.ReadCloser, error) {
 func areasImport(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("areas import"), "areas import FILE.geojson --kind KIND --code-field FIELD --name-field FIELD [--parent-field FIELD]")
 	var kind string
-	var f areas.GeoJSONFields
+	var f areaclient.GeoJSONFields
 	fs.StringVar(&kind, "kind", "", "kind of every area in the file: "+strings.Join(areas.KnownKinds, ", ")+", or your own")
 	fs.StringVar(&f.Code, "code-field", "code", "feature property holding the area code (e.g. LSOA21CD, BU_CODE)")
 	fs.StringVar(&f.Name, "name-field", "name", "feature property holding the area name (e.g. LSOA21NM, BU_NAAM)")
@@ -52,7 +53,7 @@ func areasImport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer in.Close()
-	res, err := areas.ImportGeoJSON(ctx, sparcv1.NewAreaServiceClient(c.conn), in, pos[0], kind, f)
+	res, err := areaclient.ImportGeoJSON(ctx, sparcv1.NewAreaServiceClient(c.conn), in, pos[0], kind, f)
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (m columnMap) Set(v string) error {
 
 func areasAttributes(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("areas attributes"), "areas attributes import FILE.csv --code-column COLUMN --column NAME=COLUMN ... [--skip-unknown]")
-	cols := areas.CSVColumns{Attributes: map[string]string{}}
+	cols := areaclient.CSVColumns{Attributes: map[string]string{}}
 	var skip bool
 	fs.StringVar(&cols.Code, "code-column", "code", "CSV column holding the area code")
 	fs.Var(columnMap(cols.Attributes), "column", "attribute NAME=COLUMN to import (repeatable); the name population sets the area's population")
@@ -107,7 +108,7 @@ func areasAttributes(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer in.Close()
-	res, err := areas.ImportCSV(ctx, sparcv1.NewAreaServiceClient(c.conn), in, pos[1], cols, skip)
+	res, err := areaclient.ImportCSV(ctx, sparcv1.NewAreaServiceClient(c.conn), in, pos[1], cols, skip)
 	if err != nil {
 		return err
 	}

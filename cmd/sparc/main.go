@@ -45,6 +45,9 @@ type command struct {
 	name    string // e.g. "assets search"
 	summary string
 	run     func(ctx context.Context, c *cli, args []string) error
+	// timeout replaces --timeout's default for a command that does more
+	// than one call (starting a database, importing a file).
+	timeout time.Duration
 }
 
 var commands = map[string]*command{}
@@ -91,7 +94,7 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", envOr("SPARC_ADDR", "127.0.0.1:9090"), "sparcd gRPC address (env SPARC_ADDR)")
 	fs.StringVar(&c.output, "o", "table", "output: table or json")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for the command")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for the command (longer defaults for keys bootstrap)")
 	// The key's default is read after parsing so -h never prints it.
 	fs.StringVar(&c.key, "key", "", "API key for writes and private data (env SPARC_API_KEY); reads of the directory need none")
 	var transport transportFlags
@@ -122,6 +125,9 @@ func runWithInput(stdin io.Reader, args []string, stdout, stderr io.Writer) int 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if cmd.timeout > 0 && !flagsSet(fs)["timeout"] {
+		c.timeout = cmd.timeout
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	dial := []grpc.DialOption{

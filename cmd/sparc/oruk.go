@@ -13,7 +13,7 @@ import (
 	"time"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/oruk"
+	"github.com/sparc-network/sparc/internal/oruk/orukclient"
 )
 
 func init() {
@@ -54,8 +54,8 @@ func importORUK(ctx context.Context, c *cli, args []string) error {
 	if *conc < 1 || *conc > 64 || *perPage < 1 || *perPage > 1000 || *reqTimeout <= 0 {
 		return usagef("--concurrency must be 1 to 64, --per-page 1 to 1000, --request-timeout positive")
 	}
-	var recs []oruk.RawRecord
-	var fetchErrs []oruk.FetchError
+	var recs []orukclient.RawRecord
+	var fetchErrs []orukclient.FetchError
 	src := *source
 	if *file != "" {
 		var b []byte
@@ -68,14 +68,14 @@ func importORUK(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return fmt.Errorf("reading feed: %w", err)
 		}
-		if recs, err = oruk.ParseDump(b); err != nil {
+		if recs, err = orukclient.ParseDump(b); err != nil {
 			return fmt.Errorf("%s: %w", *file, err)
 		}
 		if src == "" {
 			src = "file:" + filepath.Base(*file)
 		}
 	} else {
-		f := &oruk.Fetcher{Client: &http.Client{}, Concurrency: *conc, RequestTimeout: *reqTimeout, PerPage: *perPage}
+		f := &orukclient.Fetcher{Client: &http.Client{}, Concurrency: *conc, RequestTimeout: *reqTimeout, PerPage: *perPage}
 		var err error
 		if recs, fetchErrs, err = f.Fetch(ctx, *feedURL); err != nil {
 			return fmt.Errorf("nothing imported: %w", err)
@@ -85,7 +85,7 @@ func importORUK(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	client := sparcv1.NewDirectoryImportServiceClient(c.conn)
-	rep, err := oruk.Import(ctx, recs, fetchErrs, oruk.MapOptions{Source: src, DefaultKind: k, Owner: *owner}, *owner != "",
+	rep, err := orukclient.Import(ctx, recs, fetchErrs, orukclient.MapOptions{Source: src, DefaultKind: k, Owner: *owner}, *owner != "",
 		func(ctx context.Context, req *sparcv1.UpsertSourcedAssetsRequest) (*sparcv1.UpsertSourcedAssetsResponse, error) {
 			return client.UpsertSourcedAssets(ctx, req)
 		})
@@ -103,7 +103,7 @@ func importORUK(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-func printReport(c *cli, rep *oruk.Report) error {
+func printReport(c *cli, rep *orukclient.Report) error {
 	if c.output == "json" {
 		enc := json.NewEncoder(c.out)
 		enc.SetIndent("", "  ")
@@ -122,13 +122,13 @@ func printReport(c *cli, rep *oruk.Report) error {
 	return w.Flush()
 }
 
-// exportORUK writes the directory as one ORUK page (see oruk.Export).
+// exportORUK writes the directory as one ORUK page (see orukclient.Export).
 func exportORUK(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags("export oruk")
 	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
-	n, err := oruk.Export(ctx, c.out, sparcv1.NewAssetServiceClient(c.conn), sparcv1.NewOrganisationServiceClient(c.conn))
+	n, err := orukclient.Export(ctx, c.out, sparcv1.NewAssetServiceClient(c.conn), sparcv1.NewOrganisationServiceClient(c.conn))
 	if err != nil {
 		return err
 	}

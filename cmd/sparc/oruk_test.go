@@ -14,7 +14,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/demo"
-	"github.com/sparc-network/sparc/internal/oruk"
+	"github.com/sparc-network/sparc/internal/oruk/orukclient"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
@@ -46,7 +46,7 @@ func TestExportThenImportORUKWithTheCLI(t *testing.T) {
 		t.Errorf("first import: %q, want %q", out, want)
 	}
 	out = mustSparc(t, asAdmin(dst), "-o", "json", "import", "oruk", "--file", file)
-	var rep oruk.Report
+	var rep orukclient.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Unchanged != int(n) || rep.Created+rep.Updated != 0 {
 		t.Errorf("second import: %+v (%v)", rep, err)
 	}

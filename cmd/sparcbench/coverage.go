@@ -20,6 +20,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/areas/areaclient"
 	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/server"
@@ -246,7 +247,7 @@ func streamFeatures(ctx context.Context, r io.Reader) func() ([]*sparcv1.AreaFea
 	go func() {
 		defer close(ch)
 		var cur []*sparcv1.AreaFeature
-		err := areas.ReadGeoJSON(r, areas.GeoJSONFields{Code: "code", Name: "name"}, func(f *sparcv1.AreaFeature) error {
+		err := areaclient.ReadGeoJSON(r, areaclient.GeoJSONFields{Code: "code", Name: "name"}, func(f *sparcv1.AreaFeature) error {
 			cur = append(cur, f)
 			if len(cur) == 500 {
 				select {

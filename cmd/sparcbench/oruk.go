@@ -22,6 +22,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/oruk"
+	"github.com/sparc-network/sparc/internal/oruk/orukclient"
 )
 
 // The Open Referral UK section (issue 7): the ORUK read API against the
@@ -241,18 +242,18 @@ func (b *bench) orukImport(ctx context.Context, pl *places) error {
 	}
 	defer conn.Close()
 	client := sparcv1.NewDirectoryImportServiceClient(conn)
-	run := func() (*oruk.Report, time.Duration, cpuUse, error) {
+	run := func() (*orukclient.Report, time.Duration, cpuUse, error) {
 		cpu0 := b.cpu.sample()
 		start := time.Now()
 		raw, err := os.ReadFile(file)
 		if err != nil {
 			return nil, 0, cpuUse{}, err
 		}
-		recs, err := oruk.ParseDump(raw)
+		recs, err := orukclient.ParseDump(raw)
 		if err != nil {
 			return nil, 0, cpuUse{}, err
 		}
-		rep, err := oruk.Import(ctx, recs, nil, oruk.MapOptions{Source: orukImportSource}, false,
+		rep, err := orukclient.Import(ctx, recs, nil, orukclient.MapOptions{Source: orukImportSource}, false,
 			func(ctx context.Context, req *sparcv1.UpsertSourcedAssetsRequest) (*sparcv1.UpsertSourcedAssetsResponse, error) {
 				return client.UpsertSourcedAssets(ctx, req)
 			})
@@ -260,7 +261,7 @@ func (b *bench) orukImport(ctx context.Context, pl *places) error {
 		return rep, took, b.cpu.sample().sub(cpu0), err
 	}
 	b.printf("\nimport: %d synthetic services in a %.1f MB dump file, read, parsed, mapped and upserted over gRPC in batches of %d\n",
-		orukImportServices, float64(len(dump))/1e6, oruk.BatchSize)
+		orukImportServices, float64(len(dump))/1e6, orukclient.BatchSize)
 	w := b.table()
 	fmt.Fprintln(w, "import\tservices\tcreated\tunchanged\trejected\tseconds\tservices/s\tGo CPU µs/service\tPG CPU µs/service\tother cores\t")
 	for _, name := range []string{"first import (all new)", "re-import (all unchanged)"} {

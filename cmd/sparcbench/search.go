@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -213,7 +214,7 @@ func (b *bench) agree(ctx context.Context, paths []path, cases []searchCase) (fl
 				total += len(ids)
 				continue
 			}
-			// Paths that report sessions (raw SQL decoded with encoding/json,
+			// Paths that report sessions (raw SQL from the store's columns,
 			// gRPC decoded by the store) must agree on them too.
 			full := len(ids) > 0 && strings.Contains(ids[0], "|")
 			cmp := func(x string) string {
@@ -260,20 +261,10 @@ func (b *bench) rawSearch(ctx context.Context, c *searchCase) ([]string, error) 
 			ids = append(ids, r.id.String())
 			continue
 		}
-		var ss []struct {
-			Day        int    `json:"day"`
-			StartTime  string `json:"start_time"`
-			EndTime    string `json:"end_time"`
-			Timezone   string `json:"timezone"`
-			ValidFrom  string `json:"valid_from"`
-			ValidUntil string `json:"valid_until"`
-		}
-		if err := json.Unmarshal(r.sessions, &ss); err != nil {
-			return nil, fmt.Errorf("sessions of %s: %w", r.id, err)
-		}
+		// Six values per session: day, start, end, zone, valid from, until.
 		fp := r.id.String() + "|"
-		for _, s := range ss {
-			fp += fmt.Sprintf("%d %s %s %s %s %s;", s.Day, s.StartTime, s.EndTime, s.Timezone, s.ValidFrom, s.ValidUntil)
+		for i := 0; i+6 <= len(r.sessions); i += 6 {
+			fp += strings.Join(r.sessions[i:i+6], " ") + ";"
 		}
 		ids = append(ids, fp)
 	}
@@ -291,7 +282,7 @@ type rawRow struct {
 	lat, lng                             float64
 	address, postcode, locality, country string
 	serviceArea                          string
-	sessions                             []byte
+	sessions                             pgtype.FlatArray[string] // the store's session values
 	cost, costNote                       string
 	accessibility, languages             []string
 	minAge, maxAge                       *int32

@@ -337,7 +337,7 @@ func prepare(ctx context.Context, cfg config, a *app.App, log *slog.Logger) ([][
 	if n > 0 {
 		log.Info("demo directory loaded", "assets", n)
 	}
-	na, err := areas.LoadDemo(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
+	na, err := demo.ImportAreas(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
 	if err != nil {
 		return nil, fmt.Errorf("loading demo areas: %w", err)
 	}

@@ -14,14 +14,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/areas/areaclient"
 	"github.com/sparc-network/sparc/internal/demo"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 var (
-	lsoaFields = areas.GeoJSONFields{Code: "code", Name: "name", Parent: "msoa_code"}
-	msoaFields = areas.GeoJSONFields{Code: "code", Name: "name"}
+	lsoaFields = areaclient.GeoJSONFields{Code: "code", Name: "name", Parent: "msoa_code"}
+	msoaFields = areaclient.GeoJSONFields{Code: "code", Name: "name"}
 )
 
 func demoFile(t *testing.T, name string) []byte {
@@ -44,9 +44,9 @@ func featureCount(t *testing.T, b []byte) int {
 	return len(fc.Features)
 }
 
-func importFile(t *testing.T, c sparcv1.AreaServiceClient, b []byte, name, kind string, f areas.GeoJSONFields) (*sparcv1.ImportAreasResponse, error) {
+func importFile(t *testing.T, c sparcv1.AreaServiceClient, b []byte, name, kind string, f areaclient.GeoJSONFields) (*sparcv1.ImportAreasResponse, error) {
 	t.Helper()
-	return areas.ImportGeoJSON(context.Background(), c, bytes.NewReader(b), name, kind, f)
+	return areaclient.ImportGeoJSON(context.Background(), c, bytes.NewReader(b), name, kind, f)
 }
 
 // snapshot fingerprints every stored area (all columns that an import
@@ -72,7 +72,7 @@ func TestImportingRealBoundaryFilesStoresValidAreasAndReportsRepairs(t *testing.
 	var repairedTotal int
 	for _, f := range []struct {
 		file, kind string
-		fields     areas.GeoJSONFields
+		fields     areaclient.GeoJSONFields
 	}{
 		{"birmingham-msoa-2011.geojson", "msoa", msoaFields},
 		{"birmingham-lsoa-2011.geojson", "lsoa", lsoaFields},
@@ -168,8 +168,8 @@ func TestBadFilesAreRejectedWithTheirLocationAndChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	csvFile := demoFile(t, "demo-lsoa-2011-deprivation-population.csv")
-	cols := areas.CSVColumns{Code: "lsoa_code", Attributes: map[string]string{"population": "population_2019", "imd_decile": "imd_decile"}}
-	if _, err := areas.ImportCSV(ctx, c, bytes.NewReader(wirralRows(t, csvFile)), "deprivation.csv", cols, false); err != nil {
+	cols := areaclient.CSVColumns{Code: "lsoa_code", Attributes: map[string]string{"population": "population_2019", "imd_decile": "imd_decile"}}
+	if _, err := areaclient.ImportCSV(ctx, c, bytes.NewReader(wirralRows(t, csvFile)), "deprivation.csv", cols, false); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, env)
@@ -242,7 +242,7 @@ func TestBadFilesAreRejectedWithTheirLocationAndChangeNothing(t *testing.T) {
 	}
 	for _, tc := range csvCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := areas.ImportCSV(ctx, c, bytes.NewReader(tc.file), "bad.csv", cols, false)
+			_, err := areaclient.ImportCSV(ctx, c, bytes.NewReader(tc.file), "bad.csv", cols, false)
 			checkError(t, err, tc.want)
 			if after := snapshot(t, env); after != before {
 				t.Fatalf("a rejected file changed the stored areas")
@@ -310,10 +310,10 @@ func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	csvFile := demoFile(t, "demo-lsoa-2011-deprivation-population.csv")
-	cols := areas.CSVColumns{Code: "lsoa_code", Attributes: map[string]string{
+	cols := areaclient.CSVColumns{Code: "lsoa_code", Attributes: map[string]string{
 		"population": "population_2019", "imd_decile": "imd_decile", "imd_score": "imd_score"}}
 	// The demo CSV also holds Birmingham and Wirral, which are not loaded.
-	res, err := areas.ImportCSV(ctx, c, bytes.NewReader(csvFile), "demo.csv", cols, true)
+	res, err := areaclient.ImportCSV(ctx, c, bytes.NewReader(csvFile), "demo.csv", cols, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +321,8 @@ func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 		t.Errorf("updated %d skipped %d, want 368 and %d", res.GetUpdated(), res.GetSkippedUnknown(), 1213-368)
 	}
 	// A second file adds an attribute without losing the first ones.
-	if _, err := areas.ImportCSV(ctx, c, strings.NewReader("code,wimd_rank\nW01001495,17\n"), "wimd.csv",
-		areas.CSVColumns{Code: "code", Attributes: map[string]string{"wimd_rank": "wimd_rank"}}, false); err != nil {
+	if _, err := areaclient.ImportCSV(ctx, c, strings.NewReader("code,wimd_rank\nW01001495,17\n"), "wimd.csv",
+		areaclient.CSVColumns{Code: "code", Attributes: map[string]string{"wimd_rank": "wimd_rank"}}, false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -368,7 +368,7 @@ func TestListingAreasPagesByCodeWithFilters(t *testing.T) {
 	ctx := context.Background()
 	for _, f := range []struct {
 		file, kind string
-		fields     areas.GeoJSONFields
+		fields     areaclient.GeoJSONFields
 	}{
 		{"wirral-msoa-2011.geojson", "msoa", msoaFields},
 		{"wirral-lsoa-2011.geojson", "lsoa", lsoaFields},

@@ -1,9 +1,10 @@
 // Package areas holds the official geographies coverage maps are drawn
-// over (LSOAs and MSOAs with IMD/WIMD, Dutch buurten and wijken): the
-// streaming file readers used by the CLI and the demo loader, the SQL store
+// over (LSOAs and MSOAs with IMD/WIMD, Dutch buurten and wijken): the SQL
+// store, the only code that touches the areas and area_kinds tables
 // (boundaries repaired with ST_MakeValid, projected once to the national
 // grid), and the AreaService gRPC handlers. Imports are all-or-nothing per
-// file and report every bad feature or row by its number.
+// file and report every bad feature or row by its number. The file readers
+// and the uploader the CLI uses are in package areaclient.
 package areas
 
 import (
@@ -342,6 +343,13 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 	}
 	resp.Areas = list
 	return resp, nil
+}
+
+// DeprivationAttribute returns the declared deprivation attribute of
+// kind, or "" when none is declared (the demo loader checks with it
+// whether the demo areas are loaded).
+func (s *Service) DeprivationAttribute(ctx context.Context, kind string) (string, error) {
+	return s.store.deprivationAttribute(ctx, kind)
 }
 
 // SetDeprivationMeasure declares a kind's deprivation attribute.

@@ -92,6 +92,9 @@ func countryArgs() []any {
 	return a
 }
 
+// listRepairsSQL lists the features whose geometry was repaired.
+const listRepairsSQL = `SELECT feature_number, code, reason FROM area_checked WHERE reason IS NOT NULL ORDER BY feature_number`
+
 const findAreaProblems = `
 SELECT c.feature_number, c.code,
 	CASE
@@ -184,7 +187,7 @@ func (s *Store) ImportAreas(ctx context.Context, kind string, next func() ([]*sp
 		if err := vs.err(); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT feature_number, code, reason FROM area_checked WHERE reason IS NOT NULL ORDER BY feature_number`)
+		rows, err = tx.Query(ctx, listRepairsSQL)
 		if err != nil {
 			return fmt.Errorf("listing repairs: %w", err)
 		}
@@ -245,6 +248,22 @@ type AttributeResult struct {
 	Updated, SkippedUnknown int64
 }
 
+// Statements of ImportAttributes: rows are staged, unknown codes found,
+// and the values merged into the areas' attributes (a population column
+// sets the population).
+const (
+	createAttrStaging = `CREATE TEMP TABLE attr_import (
+	line_number bigint NOT NULL, code text NOT NULL, vals jsonb NOT NULL, population bigint) ON COMMIT DROP`
+	unknownAttrCodes = `
+SELECT i.line_number, i.code FROM attr_import i
+WHERE NOT EXISTS (SELECT 1 FROM areas a WHERE a.code = i.code)
+ORDER BY i.line_number`
+	mergeAttributes = `
+UPDATE areas a SET attributes = a.attributes || i.vals,
+	population = coalesce(i.population, a.population), updated_at = now()
+FROM attr_import i WHERE a.code = i.code`
+)
+
 // ImportAttributes merges the rows next returns into their areas'
 // attributes (and population) in one transaction, all or nothing. Rows
 // whose code matches no area fail the import, or are counted and skipped
@@ -256,8 +275,7 @@ func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next fun
 		if err := once.start(); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE attr_import (
-			line_number bigint NOT NULL, code text NOT NULL, vals jsonb NOT NULL, population bigint) ON COMMIT DROP`); err != nil {
+		if _, err := tx.Exec(ctx, createAttrStaging); err != nil {
 			return fmt.Errorf("creating attribute staging table: %w", err)
 		}
 		for {
@@ -281,10 +299,7 @@ func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next fun
 				return fmt.Errorf("staging attributes: %w", err)
 			}
 		}
-		rows, err := tx.Query(ctx, `
-			SELECT i.line_number, i.code FROM attr_import i
-			WHERE NOT EXISTS (SELECT 1 FROM areas a WHERE a.code = i.code)
-			ORDER BY i.line_number`)
+		rows, err := tx.Query(ctx, unknownAttrCodes)
 		if err != nil {
 			return fmt.Errorf("finding unknown codes: %w", err)
 		}
@@ -308,10 +323,7 @@ func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next fun
 				return err
 			}
 		}
-		tag, err := tx.Exec(ctx, `
-			UPDATE areas a SET attributes = a.attributes || i.vals,
-				population = coalesce(i.population, a.population), updated_at = now()
-			FROM attr_import i WHERE a.code = i.code`)
+		tag, err := tx.Exec(ctx, mergeAttributes)
 		if err != nil {
 			return fmt.Errorf("writing attributes: %w", err)
 		}
@@ -324,14 +336,20 @@ func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next fun
 	return res, nil
 }
 
-// GeoJSONExpr renders the boundary of area "a" as RFC 7946 GeoJSON
+// geoJSONExpr renders the boundary of area "a" as RFC 7946 GeoJSON
 // (exterior rings counter-clockwise, holes clockwise: the boundary files
 // wind the other way), optionally simplified in the national grid by the
 // tolerance in the SQL parameter tol (metres).
-func GeoJSONExpr(tol string) string {
+func geoJSONExpr(tol string) string {
 	return `ST_AsGeoJSON(ST_ForcePolygonCCW(CASE WHEN ` + tol + ` > 0
 		THEN ST_Multi(ST_Transform(ST_SimplifyPreserveTopology(a.geom_local, ` + tol + `), 4326)) ELSE a.geom END), 6)`
 }
+
+// The boundary simplified by parameter $2 or $4.
+var (
+	geoJSONSQL2 = geoJSONExpr("$2::float8")
+	geoJSONSQL4 = geoJSONExpr("$4::float8")
+)
 
 const areaColumns = `a.code, a.name, a.kind, a.parent_code, a.population, a.attributes, a.country,
 	ST_Y(a.ref_point), ST_X(a.ref_point)`
@@ -351,13 +369,19 @@ func scanArea(r pgx.CollectableRow) (*sparcv1.Area, error) {
 	return a, nil
 }
 
+// getAreaSQL reads area $1, with its boundary simplified by $2 metres
+// (getAreaWithGeometrySQL).
+const getAreaSQL = `SELECT ` + areaColumns + `, NULL::text FROM areas a WHERE a.code = $1 AND $2::float8 >= 0`
+
+var getAreaWithGeometrySQL = `SELECT ` + areaColumns + `, ` + geoJSONSQL2 + ` FROM areas a WHERE a.code = $1 AND $2::float8 >= 0`
+
 // Get returns one area.
 func (s *Store) Get(ctx context.Context, code string, withGeometry bool, simplify float64) (*sparcv1.Area, error) {
-	geomCol := "NULL::text"
+	sql := getAreaSQL
 	if withGeometry {
-		geomCol = GeoJSONExpr("$2::float8")
+		sql = getAreaWithGeometrySQL
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+areaColumns+`, `+geomCol+` FROM areas a WHERE a.code = $1 AND $2::float8 >= 0`, code, simplify)
+	rows, err := s.pool.Query(ctx, sql, code, simplify)
 	if err != nil {
 		return nil, fmt.Errorf("reading area %s: %w", code, err)
 	}
@@ -381,22 +405,31 @@ type ListQuery struct {
 	Limit        int
 }
 
+// listAreasWhere selects areas of kind $1 and parent $2 ("" = any) that
+// meet bbox $3 (NULL = anywhere), after code $5, in code order, up to $6;
+// boundaries are simplified by $4 metres (listAreasWithGeometrySQL).
+const listAreasWhere = ` FROM areas a
+WHERE ($1 = '' OR a.kind = $1) AND ($2 = '' OR a.parent_code = $2)
+  AND ($3::float8[] IS NULL OR (a.geom && ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326)
+       AND ST_Intersects(a.geom, ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326))))
+  AND $4::float8 >= 0 AND a.code > $5
+ORDER BY a.code LIMIT $6`
+
+const listAreasSQL = `SELECT ` + areaColumns + `, NULL::text` + listAreasWhere
+
+var listAreasWithGeometrySQL = `SELECT ` + areaColumns + `, ` + geoJSONSQL4 + listAreasWhere
+
 // List returns up to q.Limit+1 areas in code order.
 func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Area, error) {
-	geomCol := "NULL::text"
+	sql := listAreasSQL
 	if q.WithGeometry {
-		geomCol = GeoJSONExpr("$4::float8")
+		sql = listAreasWithGeometrySQL
 	}
 	var bbox []float64
 	if q.BBox != nil {
 		bbox = q.BBox[:]
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+areaColumns+`, `+geomCol+` FROM areas a
-		WHERE ($1 = '' OR a.kind = $1) AND ($2 = '' OR a.parent_code = $2)
-		  AND ($3::float8[] IS NULL OR (a.geom && ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326)
-		       AND ST_Intersects(a.geom, ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326))))
-		  AND $4::float8 >= 0 AND a.code > $5
-		ORDER BY a.code LIMIT $6`, q.Kind, q.Parent, bbox, q.Simplify, q.After, q.Limit+1)
+	rows, err := s.pool.Query(ctx, sql, q.Kind, q.Parent, bbox, q.Simplify, q.After, q.Limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("listing areas: %w", err)
 	}
@@ -414,22 +447,30 @@ var scaleCode = map[sparcv1.DeprivationScale]string{
 	sparcv1.DeprivationScale_DEPRIVATION_SCALE_SCORE:  "score",
 }
 
+// Statements of deprivation measures: whether kind $1 has areas, declare
+// its measure ($2 attribute, $3 scale), read its attribute.
+const (
+	kindExistsSQL = `SELECT EXISTS (SELECT 1 FROM areas WHERE kind = $1)`
+	setMeasureSQL = `
+INSERT INTO area_kinds (kind, deprivation_attribute, deprivation_scale) VALUES ($1, $2, $3)
+ON CONFLICT (kind) DO UPDATE SET deprivation_attribute = EXCLUDED.deprivation_attribute,
+	deprivation_scale = EXCLUDED.deprivation_scale`
+	measureSQL = `SELECT coalesce(deprivation_attribute, '') FROM area_kinds WHERE kind = $1`
+)
+
 // SetDeprivationMeasure declares the deprivation attribute of a kind. The
 // kind must have areas, so a typo does not silently declare a new kind.
 func (s *Store) SetDeprivationMeasure(ctx context.Context, m *sparcv1.DeprivationMeasure) error {
 	return db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM areas WHERE kind = $1)`, m.GetKind()).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, kindExistsSQL, m.GetKind()).Scan(&exists); err != nil {
 			return fmt.Errorf("checking kind %s: %w", m.GetKind(), err)
 		}
 		if !exists {
 			return &apierr.PreconditionError{Type: "AREA_KIND", Subject: "areaKinds/" + m.GetKind(),
 				Description: fmt.Sprintf("there are no areas of kind %q; import them before declaring their deprivation measure", m.GetKind())}
 		}
-		_, err := tx.Exec(ctx, `
-			INSERT INTO area_kinds (kind, deprivation_attribute, deprivation_scale) VALUES ($1, $2, $3)
-			ON CONFLICT (kind) DO UPDATE SET deprivation_attribute = EXCLUDED.deprivation_attribute,
-				deprivation_scale = EXCLUDED.deprivation_scale`,
+		_, err := tx.Exec(ctx, setMeasureSQL,
 			m.GetKind(), m.GetAttribute(), scaleCode[m.GetScale()])
 		if err != nil {
 			return fmt.Errorf("declaring deprivation measure of %s: %w", m.GetKind(), err)
@@ -442,7 +483,7 @@ func (s *Store) SetDeprivationMeasure(ctx context.Context, m *sparcv1.Deprivatio
 // kind, or "" when none is declared.
 func (s *Store) deprivationAttribute(ctx context.Context, kind string) (string, error) {
 	var attr string
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(deprivation_attribute, '') FROM area_kinds WHERE kind = $1`, kind).Scan(&attr)
+	err := s.pool.QueryRow(ctx, measureSQL, kind).Scan(&attr)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -451,3 +492,128 @@ func (s *Store) deprivationAttribute(ctx context.Context, kind string) (string, 
 	}
 	return attr, nil
 }
+
+// CoverageArea is an area as a coverage computation reads it: its
+// figures, its deprivation value (the attribute its kind declares) and
+// its Web Mercator bounding box, for tiles.
+type CoverageArea struct {
+	Code, Name, Kind, Parent, Country string
+	Population                        int64
+	RefLat, RefLng                    float64
+	Deprivation                       *float64
+	Scale                             string // decile, rank, score; "" without a measure
+	Measure                           string
+	Web                               [4]float64
+}
+
+// coverageAreasSQL reads an area set ($1 parent, $2 kind, $3 bbox, all
+// optional; $4 limit) in code order.
+const coverageAreasSQL = `
+SELECT a.code, a.name, a.kind, a.parent_code, a.country, coalesce(a.population, 0),
+	ST_Y(a.ref_point), ST_X(a.ref_point),
+	(a.attributes ->> k.deprivation_attribute)::float8, coalesce(k.deprivation_scale, ''),
+	coalesce(k.deprivation_attribute, ''),
+	ST_XMin(a.geom_web::box2d), ST_YMin(a.geom_web::box2d), ST_XMax(a.geom_web::box2d), ST_YMax(a.geom_web::box2d)
+FROM areas a
+LEFT JOIN area_kinds k ON k.kind = a.kind
+WHERE ($1 = '' OR a.parent_code = $1)
+  AND ($2 = '' OR a.kind = $2)
+  AND ($3::float8[] IS NULL OR (a.geom && ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326)
+       AND ST_Intersects(a.geom, ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326))))
+ORDER BY a.code
+LIMIT $4`
+
+// CoverageAreas returns up to limit areas of parent and kind ("" = any)
+// that meet bbox (nil = anywhere), in code order.
+func (s *Store) CoverageAreas(ctx context.Context, parent, kind string, bbox *[4]float64, limit int) ([]*CoverageArea, error) {
+	var box []float64
+	if bbox != nil {
+		box = bbox[:]
+	}
+	rows, err := s.pool.Query(ctx, coverageAreasSQL, parent, kind, box, limit)
+	if err != nil {
+		return nil, fmt.Errorf("selecting areas: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*CoverageArea, error) {
+		a := &CoverageArea{}
+		err := r.Scan(&a.Code, &a.Name, &a.Kind, &a.Parent, &a.Country, &a.Population, &a.RefLat, &a.RefLng,
+			&a.Deprivation, &a.Scale, &a.Measure, &a.Web[0], &a.Web[1], &a.Web[2], &a.Web[3])
+		return a, err
+	})
+}
+
+// fingerprintSQL changes whenever areas or deprivation measures change:
+// the count catches deletes, the latest update time the rest.
+const fingerprintSQL = `
+SELECT (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM areas),
+       (SELECT coalesce(string_agg(kind || ':' || coalesce(deprivation_attribute, '') || ':' || coalesce(deprivation_scale, ''), ',' ORDER BY kind), '') FROM area_kinds)`
+
+// Fingerprint is a short text that changes whenever areas or deprivation
+// measures change, for caches of what is computed from them.
+func (s *Store) Fingerprint(ctx context.Context) (string, error) {
+	var a, k string
+	if err := s.pool.QueryRow(ctx, fingerprintSQL).Scan(&a, &k); err != nil {
+		return "", fmt.Errorf("reading area fingerprint: %w", err)
+	}
+	return a + "|" + k, nil
+}
+
+// Figures are per-area values drawn on a coverage tile, one slice entry
+// per area code.
+type Figures struct {
+	Codes          []string
+	Scores, Places []*float64
+	Inside, Within []int32
+	Deciles        []int32
+}
+
+// figuresTileSQL draws the areas given by code ($4) with their figures
+// ($5..$9), clipped to tile $1/$2/$3, as layer "coverage".
+const figuresTileSQL = `
+WITH c AS (
+	SELECT * FROM unnest($4::text[], $5::float8[], $6::int[], $7::int[], $8::int[], $9::float8[])
+		AS c(code, coverage_score, assets_inside, assets_within_walk, deprivation_decile, weekly_places_per_1000)
+), t AS (
+	SELECT a.code, a.name, c.coverage_score, c.assets_inside, c.assets_within_walk,
+		c.deprivation_decile, c.weekly_places_per_1000,
+		ST_AsMVTGeom(CASE WHEN $1 <= 12 THEN a.geom_web_low ELSE a.geom_web END,
+			ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom
+	FROM c JOIN areas a ON a.code = c.code
+)
+SELECT coalesce(ST_AsMVT(t.*, 'coverage', 4096, 'geom'), '') FROM t WHERE t.geom IS NOT NULL`
+
+// FiguresTile renders tile z/x/y of the areas in f with their figures
+// as a Mapbox vector tile.
+func (s *Store) FiguresTile(ctx context.Context, z, x, y int, f Figures) ([]byte, error) {
+	var tile []byte
+	err := s.pool.QueryRow(ctx, figuresTileSQL, z, x, y, f.Codes, f.Scores, f.Inside, f.Within, f.Deciles, f.Places).Scan(&tile)
+	if err != nil {
+		return nil, fmt.Errorf("rendering coverage tile %d/%d/%d: %w", z, x, y, err)
+	}
+	return tile, nil
+}
+
+// EachBoundary calls fn with the GeoJSON boundary (see geoJSONExpr,
+// simplified by tol metres) of each area of codes, in code order,
+// streaming: a national set is never held in memory.
+func (s *Store) EachBoundary(ctx context.Context, codes []string, tol float64, fn func(code, geojson string) error) error {
+	rows, err := s.pool.Query(ctx, boundariesSQL, codes, tol)
+	if err != nil {
+		return fmt.Errorf("reading area geometry: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var code, geom string
+		if err := rows.Scan(&code, &geom); err != nil {
+			return fmt.Errorf("reading area geometry: %w", err)
+		}
+		if err := fn(code, geom); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// boundariesSQL: the areas of codes ($1) with their boundaries simplified
+// by $2 metres, in code order.
+var boundariesSQL = `SELECT a.code, ` + geoJSONSQL2 + ` FROM areas a WHERE a.code = ANY($1) ORDER BY a.code`

@@ -2,6 +2,12 @@
 // store and the AssetService gRPC handlers. Handlers validate every request
 // in Go before touching the database and return errors from package apierr;
 // the server maps them to gRPC status in one interceptor.
+//
+// The store (store*.go, all the package's SQL, as named statements) is the
+// only code that touches the assets table: other domains read the
+// directory through its methods, the Open Referral listing
+// (store_listing.go) and coverage's joins, tiles and fingerprint
+// (store_coverage.go).
 package assets
 
 import (
@@ -156,11 +162,7 @@ func (s *Service) DeleteAsset(ctx context.Context, req *sparcv1.DeleteAssetReque
 func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest) (*sparcv1.ListAssetsResponse, error) {
 	var v apierr.InvalidArgument
 	q := ListQuery{Limit: pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v), Owner: req.GetOwnerOrganisation()}
-	if o := q.Owner; o != "" {
-		if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
-			v.Add("owner_organisation", "%q is not an organisation id (a UUID)", o)
-		}
-	}
+	checkOrgID(q.Owner, "owner_organisation", &v)
 	q.Categories = categoryFilter(req.GetCategories(), "categories", &v)
 	q.Kinds = kindFilter(req.GetKinds(), "kinds", &v)
 	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
@@ -309,7 +311,7 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 	if len(req.GetQuery()) > maxQueryLen {
 		v.Add("query", "is %d bytes, more than the maximum of %d", len(req.GetQuery()), maxQueryLen)
 	} else if req.GetQuery() != "" {
-		q.Text = textQuery(req.GetQuery())
+		q.Text = TextQuery(req.GetQuery())
 		if q.Text == "" {
 			v.Add("query", "has no words to search for")
 		}

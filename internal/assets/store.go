@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -34,11 +36,26 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // returned as numbers and GeoJSON so Go never parses WKB.
 const selectColumns = `a.id, a.kind, a.name, a.description, a.categories,
 	ST_Y(a.location::geometry), ST_X(a.location::geometry), a.address, a.postcode, a.locality, a.country,
-	COALESCE(ST_AsGeoJSON(a.service_area, 7), ''), a.sessions, a.cost_kind, a.cost_note,
+	COALESCE(ST_AsGeoJSON(a.service_area, 7), ''), ` + sessionsColumn + `, a.cost_kind, a.cost_note,
 	a.accessibility, a.languages, a.min_age, a.max_age,
 	a.contact_name, a.contact_email, a.contact_phone, a.contact_website,
 	a.capacity, a.accepting_referrals, a.status, COALESCE(a.owner_organisation::text, ''),
 	a.last_verified_at, a.created_at, a.updated_at, a.version`
+
+// sessionsColumn reads the sessions column as one text array of
+// sessionFields values per session. jsonb is stored parsed, so
+// PostgreSQL takes the fields out without reading JSON text, and pgx
+// decodes the array from the binary protocol: Go parses no JSON on the
+// read path. Measured per row (two sessions): encoding/json took 9-11 µs
+// in Go, this 3-4 µs in Go (as the hand-written parser it replaced) plus
+// 1.5 µs in PostgreSQL; for a page of twenty that is about 2.5% of a
+// search's CPU against 9% for encoding/json.
+const sessionsColumn = `ARRAY(SELECT ARRAY[coalesce(s->>'day', ''), coalesce(s->>'start_time', ''),
+	coalesce(s->>'end_time', ''), coalesce(s->>'timezone', ''), coalesce(s->>'valid_from', ''),
+	coalesce(s->>'valid_until', '')] FROM jsonb_array_elements(a.sessions) s)`
+
+// sessionFields is the number of values sessionsColumn gives per session.
+const sessionFields = 6
 
 // sessionJSON is the stored shape of a session (see the sessions column).
 type sessionJSON struct {
@@ -55,7 +72,7 @@ type row struct {
 	id                       uuid.UUID
 	kind, status, cost       string
 	lat, lng                 float64
-	sessions                 []byte
+	sessions                 pgtype.FlatArray[string] // see sessionsColumn
 	minAge, maxAge, capacity *int32
 	lastVerified             *time.Time
 	created, updated         time.Time
@@ -100,141 +117,60 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 	a.CreateTime = timestamppb.New(r.created)
 	a.UpdateTime = timestamppb.New(r.updated)
 	a.Etag = etag.Of(r.id, r.version, r.updated)
-	ss, ok := scanSessions(r.sessions)
-	if !ok {
-		var js []sessionJSON
-		if err := json.Unmarshal(r.sessions, &js); err != nil {
-			return nil, fmt.Errorf("decoding sessions of asset %s: %w", a.Id, err)
-		}
-		ss = make([]*sparcv1.Session, len(js))
-		for i, s := range js {
-			ss[i] = &sparcv1.Session{Day: sparcv1.Weekday(s.Day), StartTime: s.StartTime, EndTime: s.EndTime,
-				Timezone: s.Timezone, ValidFrom: s.ValidFrom, ValidUntil: s.ValidUntil}
-		}
+	ss, err := decodeSessions(r.sessions)
+	if err != nil {
+		return nil, fmt.Errorf("decoding sessions of asset %s: %w", a.Id, err)
 	}
 	a.Sessions = ss
 	return a, nil
 }
 
-// scanSessions reads the sessions column directly when it has the shape
-// writeArgs stores: an array of flat objects whose values are plain ASCII
-// strings (no escapes) and small integers. encoding/json's reflection took a fifth of a
-// search's CPU; this takes a fraction of that. ok is false for anything
-// else (escapes, unknown keys, other layouts), which encoding/json reads.
-func scanSessions(b []byte) (out []*sparcv1.Session, ok bool) {
-	i := 0
-	ws := func() {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-			i++
-		}
+// decodeSessions reads the values of sessionsColumn.
+func decodeSessions(f []string) ([]*sparcv1.Session, error) {
+	if len(f)%sessionFields != 0 {
+		return nil, fmt.Errorf("%d session values, not a multiple of %d", len(f), sessionFields)
 	}
-	str := func() (string, bool) {
-		if i >= len(b) || b[i] != '"' {
-			return "", false
-		}
-		j := i + 1
-		for j < len(b) && b[j] != '"' {
-			if b[j] == '\\' || b[j] < 0x20 || b[j] >= 0x80 {
-				return "", false
-			}
-			j++
-		}
-		if j >= len(b) {
-			return "", false
-		}
-		s := string(b[i+1 : j])
-		i = j + 1
-		return s, true
+	if len(f) == 0 {
+		return nil, nil
 	}
-	ws()
-	if i >= len(b) || b[i] != '[' {
-		return nil, false
+	ss := make([]*sparcv1.Session, len(f)/sessionFields)
+	for i := range ss {
+		v := f[i*sessionFields : (i+1)*sessionFields]
+		day, err := strconv.Atoi(v[0])
+		if err != nil {
+			return nil, fmt.Errorf("session %d: day %q: %w", i, v[0], err)
+		}
+		ss[i] = &sparcv1.Session{Day: sparcv1.Weekday(day), StartTime: v[1], EndTime: v[2],
+			Timezone: v[3], ValidFrom: v[4], ValidUntil: v[5]}
 	}
-	i++
-	ws()
-	if i < len(b) && b[i] == ']' {
-		i++
-		ws()
-		return nil, i == len(b)
-	}
-	for {
-		ws()
-		if i >= len(b) || b[i] != '{' {
-			return nil, false
-		}
-		i++
-		s := &sparcv1.Session{}
-		for {
-			ws()
-			key, ok := str()
-			if !ok {
-				return nil, false
-			}
-			ws()
-			if i >= len(b) || b[i] != ':' {
-				return nil, false
-			}
-			i++
-			ws()
-			if key == "day" {
-				n, j := 0, i
-				for j < len(b) && b[j] >= '0' && b[j] <= '9' && j-i < 3 {
-					n = n*10 + int(b[j]-'0')
-					j++
-				}
-				if j == i || (b[i] == '0' && j > i+1) {
-					return nil, false
-				}
-				i = j
-				s.Day = sparcv1.Weekday(n)
-			} else {
-				v, ok := str()
-				if !ok {
-					return nil, false
-				}
-				switch key {
-				case "start_time":
-					s.StartTime = v
-				case "end_time":
-					s.EndTime = v
-				case "timezone":
-					s.Timezone = v
-				case "valid_from":
-					s.ValidFrom = v
-				case "valid_until":
-					s.ValidUntil = v
-				default:
-					return nil, false
-				}
-			}
-			ws()
-			if i < len(b) && b[i] == ',' {
-				i++
-				continue
-			}
-			if i < len(b) && b[i] == '}' {
-				i++
-				break
-			}
-			return nil, false
-		}
-		out = append(out, s)
-		ws()
-		if i < len(b) && b[i] == ',' {
-			i++
-			continue
-		}
-		if i < len(b) && b[i] == ']' {
-			i++
-			ws()
-			return out, i == len(b)
-		}
-		return nil, false
-	}
+	return ss, nil
 }
 
-// writeArgs returns the column values of a for insert and update.
-func writeArgs(a *sparcv1.Asset) ([]any, error) {
+// record is an asset as its row stores it: one field per writable column
+// of assets, named after the column. Statements take their parameters
+// from it (params) and COPY its columns by name (values).
+type record struct {
+	ID                                                      uuid.UUID
+	Kind, Name, Description                                 string
+	Categories                                              []string
+	Lng, Lat                                                float64 // location
+	Address, Postcode, Locality, Country                    string
+	ServiceArea                                             *string // GeoJSON; NULL when none
+	Sessions                                                []byte  // jsonb, see sessionJSON
+	CostKind, CostNote                                      string
+	Accessibility, Languages                                []string
+	MinAge, MaxAge                                          *int32
+	ContactName, ContactEmail, ContactPhone, ContactWebsite string
+	Capacity                                                *int32
+	AcceptingReferrals                                      bool
+	Status                                                  string
+	Owner                                                   *uuid.UUID // owner_organisation; NULL when unowned
+	LastVerified                                            *time.Time
+	Source, SourceID                                        string // provenance of imported assets
+}
+
+// recordOf returns the stored form of a under id.
+func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 	ss := make([]sessionJSON, 0, len(a.GetSessions()))
 	for _, s := range a.GetSessions() {
 		ss = append(ss, sessionJSON{Day: int32(s.GetDay()), StartTime: s.GetStartTime(), EndTime: s.GetEndTime(),
@@ -244,37 +180,95 @@ func writeArgs(a *sparcv1.Asset) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var serviceArea *string
-	if a.GetServiceAreaGeojson() != "" {
-		sa := a.GetServiceAreaGeojson()
-		serviceArea = &sa
+	l, c := a.GetLocation(), a.GetContact()
+	r := &record{
+		ID: id, Kind: kindCode[a.GetKind()], Name: a.GetName(), Description: a.GetDescription(),
+		Categories: nonNil(a.GetCategories()), Lng: l.GetLongitude(), Lat: l.GetLatitude(),
+		Address: l.GetAddress(), Postcode: l.GetPostcode(), Locality: l.GetLocality(), Country: l.GetCountry(),
+		Sessions: sessions, CostKind: costCode[a.GetCost().GetKind()], CostNote: a.GetCost().GetNote(),
+		Accessibility: nonNil(a.GetAccessibility()), Languages: nonNil(a.GetLanguages()),
+		ContactName: c.GetName(), ContactEmail: c.GetEmail(), ContactPhone: c.GetPhone(), ContactWebsite: c.GetWebsite(),
+		Capacity: a.Capacity, AcceptingReferrals: a.GetAcceptingReferrals(), Status: statusCode[a.GetStatus()],
 	}
-	var lastVerified *time.Time
-	if a.GetLastVerifiedTime() != nil {
-		t := a.GetLastVerifiedTime().AsTime()
-		lastVerified = &t
+	if sa := a.GetServiceAreaGeojson(); sa != "" {
+		r.ServiceArea = &sa
 	}
-	var minAge, maxAge *int32
 	if ar := a.GetAgeRange(); ar != nil {
-		minAge, maxAge = ar.MinAge, ar.MaxAge
+		r.MinAge, r.MaxAge = ar.MinAge, ar.MaxAge
 	}
-	var owner any // NULL when unowned
 	if a.GetOwnerOrganisation() != "" {
-		id, err := uuid.Parse(a.GetOwnerOrganisation())
+		owner, err := uuid.Parse(a.GetOwnerOrganisation())
 		if err != nil {
 			return nil, fmt.Errorf("owner organisation: %w", err)
 		}
-		owner = id
+		r.Owner = &owner
 	}
-	l, c := a.GetLocation(), a.GetContact()
+	if a.GetLastVerifiedTime() != nil {
+		t := a.GetLastVerifiedTime().AsTime()
+		r.LastVerified = &t
+	}
+	return r, nil
+}
+
+// params returns the parameters of insertSQL and updateSQL ($1..$28).
+func (r *record) params() []any {
 	return []any{
-		kindCode[a.GetKind()], a.GetName(), a.GetDescription(), nonNil(a.GetCategories()),
-		l.GetLongitude(), l.GetLatitude(), l.GetAddress(), l.GetPostcode(), l.GetLocality(), l.GetCountry(),
-		serviceArea, sessions, costCode[a.GetCost().GetKind()], a.GetCost().GetNote(),
-		nonNil(a.GetAccessibility()), nonNil(a.GetLanguages()), minAge, maxAge,
-		c.GetName(), c.GetEmail(), c.GetPhone(), c.GetWebsite(),
-		a.Capacity, a.GetAcceptingReferrals(), statusCode[a.GetStatus()], owner, lastVerified,
-	}, nil
+		r.Kind, r.Name, r.Description, r.Categories,
+		r.Lng, r.Lat, r.Address, r.Postcode, r.Locality, r.Country,
+		r.ServiceArea, r.Sessions, r.CostKind, r.CostNote,
+		r.Accessibility, r.Languages, r.MinAge, r.MaxAge,
+		r.ContactName, r.ContactEmail, r.ContactPhone, r.ContactWebsite,
+		r.Capacity, r.AcceptingReferrals, r.Status, r.Owner, r.LastVerified, r.ID,
+	}
+}
+
+// copyColumns are the columns COPY writes for a new asset (COPY takes no
+// service area: it would need the GeoJSON parsed in Go).
+var copyColumns = []string{"id", "kind", "name", "description", "categories", "location", "address", "postcode",
+	"locality", "country", "sessions", "cost_kind", "cost_note", "accessibility", "languages",
+	"min_age", "max_age", "contact_name", "contact_email", "contact_phone", "contact_website",
+	"capacity", "accepting_referrals", "status", "owner_organisation", "last_verified_at"}
+
+// columnValue gives a record's value of each column COPY can write, in the
+// form binary COPY takes (the location as EWKB).
+var columnValue = map[string]func(r *record) any{
+	"id":                  func(r *record) any { return r.ID },
+	"kind":                func(r *record) any { return r.Kind },
+	"name":                func(r *record) any { return r.Name },
+	"description":         func(r *record) any { return r.Description },
+	"categories":          func(r *record) any { return r.Categories },
+	"location":            func(r *record) any { return pointEWKB(r.Lng, r.Lat) },
+	"address":             func(r *record) any { return r.Address },
+	"postcode":            func(r *record) any { return r.Postcode },
+	"locality":            func(r *record) any { return r.Locality },
+	"country":             func(r *record) any { return r.Country },
+	"sessions":            func(r *record) any { return r.Sessions },
+	"cost_kind":           func(r *record) any { return r.CostKind },
+	"cost_note":           func(r *record) any { return r.CostNote },
+	"accessibility":       func(r *record) any { return r.Accessibility },
+	"languages":           func(r *record) any { return r.Languages },
+	"min_age":             func(r *record) any { return r.MinAge },
+	"max_age":             func(r *record) any { return r.MaxAge },
+	"contact_name":        func(r *record) any { return r.ContactName },
+	"contact_email":       func(r *record) any { return r.ContactEmail },
+	"contact_phone":       func(r *record) any { return r.ContactPhone },
+	"contact_website":     func(r *record) any { return r.ContactWebsite },
+	"capacity":            func(r *record) any { return r.Capacity },
+	"accepting_referrals": func(r *record) any { return r.AcceptingReferrals },
+	"status":              func(r *record) any { return r.Status },
+	"owner_organisation":  func(r *record) any { return r.Owner },
+	"last_verified_at":    func(r *record) any { return r.LastVerified },
+	"source":              func(r *record) any { return r.Source },
+	"source_id":           func(r *record) any { return r.SourceID },
+}
+
+// values returns the record's values of cols, for COPY.
+func (r *record) values(cols []string) []any {
+	out := make([]any, len(cols))
+	for i, c := range cols {
+		out[i] = columnValue[c](r)
+	}
+	return out
 }
 
 func nonNil(s []string) []string {
@@ -284,7 +278,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// Parameters $1..$27 in writeArgs order; $28 is the id.
+// Parameters: record.params.
 const insertSQL = `
 INSERT INTO assets (kind, name, description, categories,
 	location, address, postcode, locality, country,
@@ -314,14 +308,13 @@ WHERE id = $28`
 
 // Create inserts a and returns it as stored.
 func (s *Store) Create(ctx context.Context, id uuid.UUID, a *sparcv1.Asset) (*sparcv1.Asset, error) {
-	args, err := writeArgs(a)
+	rec, err := recordOf(id, a)
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, id)
 	var out *sparcv1.Asset
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertSQL, args...); err != nil {
+		if _, err := tx.Exec(ctx, insertSQL, rec.params()...); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 				return fmt.Errorf("asset %s: %w", id, apierr.ErrAlreadyExists)
@@ -346,10 +339,19 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// Statements of one asset by id ($1).
+const (
+	getSQL       = `SELECT ` + selectColumns + ` FROM assets a WHERE a.id = $1`
+	getLockedSQL = getSQL + ` FOR UPDATE`
+	// lockSQL locks the row and reads what a delete checks.
+	lockSQL   = `SELECT version, updated_at, COALESCE(owner_organisation::text, '') FROM assets WHERE id = $1 FOR UPDATE`
+	deleteSQL = `DELETE FROM assets WHERE id = $1`
+)
+
 func getTx(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (*sparcv1.Asset, error) {
-	sql := `SELECT ` + selectColumns + ` FROM assets a WHERE a.id = $1`
+	sql := getSQL
 	if forUpdate {
-		sql += ` FOR UPDATE`
+		sql = getLockedSQL
 	}
 	var r row
 	if err := q.QueryRow(ctx, sql, id).Scan(r.targets()...); err != nil {
@@ -381,11 +383,11 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		if err := mutate(cur); err != nil {
 			return err
 		}
-		args, err := writeArgs(cur)
+		rec, err := recordOf(id, cur)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, updateSQL, append(args, id)...); err != nil {
+		if _, err := tx.Exec(ctx, updateSQL, rec.params()...); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return apierr.Invalid("asset.owner_organisation", "organisation %s does not exist", cur.GetOwnerOrganisation())
@@ -405,7 +407,7 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		var version int64
 		var updated time.Time
 		var owner string
-		err := tx.QueryRow(ctx, `SELECT version, updated_at, COALESCE(owner_organisation::text, '') FROM assets WHERE id = $1 FOR UPDATE`, id).Scan(&version, &updated, &owner)
+		err := tx.QueryRow(ctx, lockSQL, id).Scan(&version, &updated, &owner)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrNotFound)
 		}
@@ -418,7 +420,7 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		if wantEtag != "" && wantEtag != etag.Of(id, version, updated) {
 			return fmt.Errorf("asset %s: %w", id, apierr.ErrStaleEtag)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM assets WHERE id = $1`, id); err != nil {
+		if _, err := tx.Exec(ctx, deleteSQL, id); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return &apierr.PreconditionError{Type: "ASSET_HAS_REFERRALS", Subject: "assets/" + id.String(),
@@ -430,13 +432,26 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 	})
 }
 
+// Statements of BulkInsert. COPY cannot write a table under row-level
+// security, so an application-role caller copies into a private staging
+// table and moves the rows with INSERT ... SELECT, which the policies
+// check.
+const rlsActiveSQL = `SELECT row_security_active('assets')`
+const loadTableSQL = `CREATE TEMP TABLE assets_load (LIKE assets INCLUDING DEFAULTS) ON COMMIT DROP`
+
+var loadInsertSQL = func() string {
+	quoted := make([]string, len(copyColumns))
+	for i, c := range copyColumns {
+		quoted[i] = pgx.Identifier{c}.Sanitize()
+	}
+	list := strings.Join(quoted, ", ")
+	return `INSERT INTO assets (` + list + `) SELECT ` + list + ` FROM assets_load`
+}()
+
 // BulkInsert loads many new assets with COPY in one transaction: all or
 // none. Assets must already be validated; ids are assigned when empty.
 func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64, error) {
-	cols := []string{"id", "kind", "name", "description", "categories", "location", "address", "postcode",
-		"locality", "country", "sessions", "cost_kind", "cost_note", "accessibility", "languages",
-		"min_age", "max_age", "contact_name", "contact_email", "contact_phone", "contact_website",
-		"capacity", "accepting_referrals", "status", "owner_organisation", "last_verified_at"}
+	cols := copyColumns
 	i := 0
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		if i >= len(assets) {
@@ -454,22 +469,17 @@ func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64,
 				return nil, err
 			}
 		}
-		w, err := writeArgs(a)
+		rec, err := recordOf(id, a)
 		if err != nil {
 			return nil, err
 		}
-		loc := pointEWKB(a.GetLocation().GetLongitude(), a.GetLocation().GetLatitude())
-		return []any{id, w[0], w[1], w[2], w[3], loc, w[6], w[7], w[8], w[9], w[11], w[12], w[13], w[14], w[15],
-			w[16], w[17], w[18], w[19], w[20], w[21], w[22], w[23], w[24], w[25], w[26]}, nil
+		return rec.values(cols), nil
 	})
 	var n int64
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		i = 0
-		// COPY cannot write a table under row-level security, so an
-		// application-role caller copies into a private staging table and
-		// moves the rows with INSERT ... SELECT, which the policies check.
 		var rls bool
-		if err := tx.QueryRow(ctx, `SELECT row_security_active('assets')`).Scan(&rls); err != nil {
+		if err := tx.QueryRow(ctx, rlsActiveSQL).Scan(&rls); err != nil {
 			return err
 		}
 		if !rls {
@@ -477,18 +487,13 @@ func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64,
 			n, err = tx.CopyFrom(ctx, pgx.Identifier{"assets"}, cols, src)
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE assets_load (LIKE assets INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+		if _, err := tx.Exec(ctx, loadTableSQL); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"assets_load"}, cols, src); err != nil {
 			return err
 		}
-		quoted := make([]string, len(cols))
-		for i, c := range cols {
-			quoted[i] = pgx.Identifier{c}.Sanitize()
-		}
-		list := strings.Join(quoted, ", ")
-		tag, err := tx.Exec(ctx, `INSERT INTO assets (`+list+`) SELECT `+list+` FROM assets_load`)
+		tag, err := tx.Exec(ctx, loadInsertSQL)
 		n = tag.RowsAffected()
 		return err
 	})

@@ -150,11 +150,7 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 	if _, ok := statusCode[a.GetStatus()]; !ok || a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
 		v.Add(f("status"), "must be ACTIVE, PAUSED or CLOSED")
 	}
-	if o := a.GetOwnerOrganisation(); o != "" {
-		if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
-			v.Add(f("owner_organisation"), "%q is not an organisation id (a UUID)", o)
-		}
-	}
+	checkOrgID(a.GetOwnerOrganisation(), f("owner_organisation"), v)
 	if t := a.GetLastVerifiedTime(); t != nil {
 		if err := t.CheckValid(); err != nil {
 			v.Add(f("last_verified_time"), "%v", err)
@@ -263,4 +259,15 @@ func checkArea(mp *geom.MultiPolygon) error {
 		}
 	}
 	return nil
+}
+
+// checkOrgID checks an optional organisation id: a UUID in its canonical
+// 36-character form, as the API returns them.
+func checkOrgID(o, field string, v *apierr.InvalidArgument) {
+	if o == "" {
+		return
+	}
+	if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
+		v.Add(field, "%q is not an organisation id (a UUID)", o)
+	}
 }

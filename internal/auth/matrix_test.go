@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -777,9 +778,9 @@ func infrastructureRows() []matrixRow {
 			if err != nil {
 				return err
 			}
-			if err := s.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil {
+			if err := s.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil && !errors.Is(err, io.EOF) {
 				return err
-			}
+			} // io.EOF: the server already ended the stream; Recv gives its status
 			_, err = s.Recv()
 			return err
 		}
@@ -788,9 +789,9 @@ func infrastructureRows() []matrixRow {
 			return err
 		}
 		//lint:ignore SA1019 the server still offers v1alpha reflection (older grpcurl), so the matrix covers it
-		if err := s.Send(&reflectionv1alpha.ServerReflectionRequest{MessageRequest: &reflectionv1alpha.ServerReflectionRequest_ListServices{}}); err != nil {
+		if err := s.Send(&reflectionv1alpha.ServerReflectionRequest{MessageRequest: &reflectionv1alpha.ServerReflectionRequest_ListServices{}}); err != nil && !errors.Is(err, io.EOF) {
 			return err
-		}
+		} // io.EOF: the server already ended the stream; Recv gives its status
 		_, err = s.Recv()
 		return err
 	}

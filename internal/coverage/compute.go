@@ -2,7 +2,6 @@ package coverage
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -186,25 +186,10 @@ feed:
 // walk runs the walking-distance join for some areas of one country and
 // stores the figures in them (each area is in one chunk only).
 func (s *Store) walk(ctx context.Context, c areas.Country, codes []string, q Query, byCode map[string]*area) error {
-	rows, err := s.pool.Query(ctx, walkSQL(c), walkArgs(codes, q)...)
-	if err != nil {
-		return fmt.Errorf("computing walking-distance coverage: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var code string
-		var inside, within int32
-		var sessions, places float64
-		if err := rows.Scan(&code, &inside, &within, &sessions, &places); err != nil {
-			return fmt.Errorf("reading walking-distance coverage: %w", err)
-		}
+	return s.assets.WalkCoverage(ctx, c.Code, codes, q.WalkMeters, assetFilter(q), func(code string, w assets.WalkCounts) {
 		a := byCode[code]
-		a.Inside, a.Within, a.Sessions, a.Places = inside, within, sessions, places
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("computing walking-distance coverage: %w", err)
-	}
-	return nil
+		a.Inside, a.Within, a.Sessions, a.Places = w.Inside, w.Within, w.Sessions, w.Places
+	})
 }
 
 // candidateSet holds the assets of one country that count for a query.
@@ -214,26 +199,12 @@ type candidateSet struct {
 }
 
 func (s *Store) readCandidates(ctx context.Context, c areas.Country, q Query, cs *candidateSet) error {
-	rows, err := s.pool.Query(ctx, candidatesSQL(c), candidateArgs(q)...)
-	if err != nil {
-		return fmt.Errorf("reading assets for nearest distances: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var lat, lng float64
-		var cats []string
-		if err := rows.Scan(&lat, &lng, &cats); err != nil {
-			return fmt.Errorf("reading assets for nearest distances: %w", err)
-		}
+	return s.assets.EachCounted(ctx, c.Code, assetFilter(q), func(lat, lng float64, cats []string) {
 		cs.lat = append(cs.lat, lat)
 		cs.lng = append(cs.lng, lng)
 		cs.cosLat = append(cs.cosLat, math.Cos(lat*(math.Pi/180)))
 		cs.categories = append(cs.categories, cats)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading assets for nearest distances: %w", err)
-	}
-	return nil
+	})
 }
 
 // index builds the grid over the candidates of one category ("" = all).

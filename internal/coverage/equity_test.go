@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/areas/areaclient"
 	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -43,12 +43,12 @@ func equityAreas(t *testing.T, env *testenv.Env) (centres map[int][][2]float64) 
 		centres[decile] = append(centres[decile], [2]float64{lat, lng})
 	}
 	fc.WriteString("]}")
-	if _, err := areas.ImportGeoJSON(ctx, c, strings.NewReader(fc.String()), "equity.geojson", "test_lsoa",
-		areas.GeoJSONFields{Code: "code", Name: "name"}); err != nil {
+	if _, err := areaclient.ImportGeoJSON(ctx, c, strings.NewReader(fc.String()), "equity.geojson", "test_lsoa",
+		areaclient.GeoJSONFields{Code: "code", Name: "name"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := areas.ImportCSV(ctx, c, strings.NewReader(csv.String()), "equity.csv",
-		areas.CSVColumns{Code: "code", Attributes: map[string]string{"population": "population", "imd_decile": "decile"}}, false); err != nil {
+	if _, err := areaclient.ImportCSV(ctx, c, strings.NewReader(csv.String()), "equity.csv",
+		areaclient.CSVColumns{Code: "code", Attributes: map[string]string{"population": "population", "imd_decile": "decile"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.SetDeprivationMeasure(ctx, &sparcv1.SetDeprivationMeasureRequest{

@@ -26,7 +26,7 @@ func newDemoEnv(t *testing.T) *demoEnv {
 	if _, err := demo.Load(ctx, env.AppPool, env.App.Assets); err != nil {
 		t.Fatalf("loading demo assets: %v", err)
 	}
-	if n, err := areas.LoadDemo(ctx, areas.NewService(env.App.Areas, env.App.Tokens)); err != nil || n == 0 {
+	if n, err := demo.ImportAreas(ctx, areas.NewService(env.App.Areas, env.App.Tokens)); err != nil || n == 0 {
 		t.Fatalf("loading demo areas: %d, %v", n, err)
 	}
 	return &demoEnv{Env: env, Areas: sparcv1.NewAreaServiceClient(env.Conn), Coverage: sparcv1.NewCoverageServiceClient(env.Conn)}

@@ -21,7 +21,6 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
-	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/httproute"
 )
 
@@ -29,20 +28,20 @@ import (
 // map page, beside the gRPC gateway.
 type HTTP struct {
 	svc      *Service
-	pool     *pgxpool.Pool
 	log      *slog.Logger
 	tiles    *tileCache
 	rendered *renderedTiles
 }
 
-// NewHTTP returns the HTTP handlers over svc; pool serves geometry. log
-// is the server's configured logger (so --log-format applies); nil
-// discards.
-func NewHTTP(svc *Service, pool *pgxpool.Pool, log *slog.Logger) *HTTP {
+// NewHTTP returns the HTTP handlers over svc, whose store also serves
+// geometry and tiles (the pool is no longer used; the composition root
+// still passes it). log is the server's configured logger (so
+// --log-format applies); nil discards.
+func NewHTTP(svc *Service, _ *pgxpool.Pool, log *slog.Logger) *HTTP {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &HTTP{svc: svc, pool: pool, log: log, tiles: newTileCache(pool), rendered: newRenderedTiles(renderedTileBytes)}
+	return &HTTP{svc: svc, log: log, tiles: newTileCache(svc.store), rendered: newRenderedTiles(renderedTileBytes)}
 }
 
 // Routes are the plain-HTTP routes to serve, with the query parameters
@@ -184,23 +183,11 @@ func (h *HTTP) geoJSON(w http.ResponseWriter, r *http.Request) {
 	for i, a := range res.Areas {
 		codes[i] = a.Code
 	}
-	rows, err := h.pool.Query(ctx, `SELECT a.code, `+areas.GeoJSONExpr("$2::float8")+`
-		FROM areas a WHERE a.code = ANY($1) ORDER BY a.code`, codes, tol)
-	if err != nil {
-		h.writeError(w, r, fmt.Errorf("reading area geometry: %w", err))
-		return
-	}
-	defer rows.Close()
 	w.Header().Set("Content-Type", "application/geo+json")
 	w.Header().Set("Content-Disposition", `inline; filename="coverage.geojson"`)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	err = writeFeatures(bw, res, func() (string, string, bool, error) {
-		if !rows.Next() {
-			return "", "", false, rows.Err()
-		}
-		var code, geom string
-		err := rows.Scan(&code, &geom)
-		return code, geom, true, err
+	err = writeFeatures(bw, res, func(each func(code, geom string) error) error {
+		return h.svc.store.areas.EachBoundary(ctx, codes, tol, each)
 	})
 	if err == nil {
 		err = bw.Flush()
@@ -211,21 +198,22 @@ func (h *HTTP) geoJSON(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeFeatures(w *bufio.Writer, res *Result, next func() (code, geom string, ok bool, err error)) error {
+// writeFeatures writes res as a FeatureCollection with the boundaries
+// boundaries gives, one call of each per area in code order.
+func writeFeatures(w *bufio.Writer, res *Result, boundaries func(each func(code, geom string) error) error) error {
 	if _, err := w.WriteString(`{"type":"FeatureCollection","features":[`); err != nil {
 		return err
 	}
-	for i, a := range res.Areas {
-		code, geom, ok, err := next()
-		if err != nil {
-			return err
+	i := 0
+	err := boundaries(func(code, geom string) error {
+		if i >= len(res.Areas) || code != res.Areas[i].Code {
+			return fmt.Errorf("area %s changed while the GeoJSON was written", code)
 		}
-		if !ok || code != a.Code {
-			return fmt.Errorf("area %s changed while the GeoJSON was written", a.Code)
-		}
+		a := res.Areas[i]
 		if i > 0 {
 			w.WriteByte(',')
 		}
+		i++
 		w.WriteString(`{"type":"Feature","id":`)
 		writeJSON(w, a.Code)
 		w.WriteString(`,"geometry":`)
@@ -239,11 +227,16 @@ func writeFeatures(w *bufio.Writer, res *Result, next func() (code, geom string,
 			w.WriteByte(':')
 			writeJSON(w, p.jsonValue())
 		}
-		if _, err := w.WriteString("}}\n"); err != nil {
-			return err
-		}
+		_, err := w.WriteString("}}\n")
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	_, err := w.WriteString("]}\n")
+	if i < len(res.Areas) {
+		return fmt.Errorf("area %s changed while the GeoJSON was written", res.Areas[i].Code)
+	}
+	_, err = w.WriteString("]}\n")
 	return err
 }
 

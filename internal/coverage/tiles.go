@@ -5,16 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/areas"
 )
 
 const (
@@ -32,60 +30,14 @@ const (
 	mvtContentType    = "application/vnd.mapbox-vector-tile"
 )
 
-// fingerprintSQL changes whenever assets, areas or deprivation measures
-// change: counts catch deletes, the latest update time catches the rest.
-const fingerprintSQL = `
-SELECT (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM assets),
-       (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM areas),
-       (SELECT coalesce(string_agg(kind || ':' || coalesce(deprivation_attribute, '') || ':' || coalesce(deprivation_scale, ''), ',' ORDER BY kind), '') FROM area_kinds)`
-
-// assetTileSQL draws active assets as points; the && test on the
-// longitude/latitude index uses the tile (with its buffer) in WGS84.
-// From zoom clusterMaxZoom down, assets closer than half a pixel (8 of
-// the tile's 4096 units, displayed at 256 px) are drawn as one point with
-// only their count, so a tile over a whole city stays small (a unique id
-// per point was most of its bytes); ids, names and categories come from
-// zoom clusterMaxZoom+1.
-const assetTileSQL = `
-WITH p AS (
-	SELECT s.id::text AS id, s.name, s.kind, array_to_string(s.categories, ',') AS categories,
-		ST_AsMVTGeom(ST_Transform(s.location::geometry, 3857), ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom
-	FROM assets s
-	WHERE s.status = 'active'
-	  AND s.location::geometry && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096), 4326)
-), t AS (
-	SELECT id, name, kind, categories, 1 AS count, geom FROM p WHERE $1 > $4 AND geom IS NOT NULL
-	UNION ALL
-	SELECT NULL, NULL, NULL, NULL, count(*)::int,
-		ST_SetSRID(ST_MakePoint(floor(ST_X(geom) / 8) * 8 + 4, floor(ST_Y(geom) / 8) * 8 + 4), 3857)
-	FROM p WHERE $1 <= $4 AND geom IS NOT NULL
-	GROUP BY floor(ST_X(geom) / 8), floor(ST_Y(geom) / 8)
-)
-SELECT coalesce(ST_AsMVT(t.*, 'assets', 4096, 'geom'), '') FROM t`
-
 // clusterMaxZoom is the highest zoom at which asset tiles merge nearby
 // assets.
 const clusterMaxZoom = 11
 
-// coverageTileSQL draws the areas given by code ($4) with their figures
-// ($5..$9, computed in Go and cached), clipped to the tile.
-const coverageTileSQL = `
-WITH c AS (
-	SELECT * FROM unnest($4::text[], $5::float8[], $6::int[], $7::int[], $8::int[], $9::float8[])
-		AS c(code, coverage_score, assets_inside, assets_within_walk, deprivation_decile, weekly_places_per_1000)
-), t AS (
-	SELECT a.code, a.name, c.coverage_score, c.assets_inside, c.assets_within_walk,
-		c.deprivation_decile, c.weekly_places_per_1000,
-		ST_AsMVTGeom(CASE WHEN $1 <= 12 THEN a.geom_web_low ELSE a.geom_web END,
-			ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom
-	FROM c JOIN areas a ON a.code = c.code
-)
-SELECT coalesce(ST_AsMVT(t.*, 'coverage', 4096, 'geom'), '') FROM t WHERE t.geom IS NOT NULL`
-
 // tileCache keeps the data fingerprint (briefly) and whole coverage
 // results per query, so a tile needs one small query, not a computation.
 type tileCache struct {
-	pool *pgxpool.Pool
+	store *Store
 
 	mu         sync.Mutex
 	fp         string
@@ -102,8 +54,8 @@ type cachedCoverage struct {
 	err  error
 }
 
-func newTileCache(pool *pgxpool.Pool) *tileCache {
-	return &tileCache{pool: pool, coverages: map[string]*cachedCoverage{}}
+func newTileCache(store *Store) *tileCache {
+	return &tileCache{store: store, coverages: map[string]*cachedCoverage{}}
 }
 
 // fingerprint returns the data fingerprint. While tiles are being asked
@@ -145,11 +97,7 @@ func (c *tileCache) refresh() {
 }
 
 func (c *tileCache) readFingerprint(ctx context.Context) (string, error) {
-	var a, b, k string
-	if err := c.pool.QueryRow(ctx, fingerprintSQL).Scan(&a, &b, &k); err != nil {
-		return "", fmt.Errorf("reading data fingerprint: %w", err)
-	}
-	return a + "|" + b + "|" + k, nil
+	return c.store.fingerprint(ctx)
 }
 
 // coverage returns the result of q for data fingerprint fp, computing it
@@ -313,9 +261,9 @@ func (h *HTTP) assetTile(w http.ResponseWriter, r *http.Request) {
 		writeTile(w, tile)
 		return
 	}
-	var tile []byte
-	if err := h.pool.QueryRow(r.Context(), assetTileSQL, z, x, y, clusterMaxZoom).Scan(&tile); err != nil {
-		h.writeError(w, r, fmt.Errorf("rendering asset tile %d/%d/%d: %w", z, x, y, err))
+	tile, err := h.svc.store.assets.PointsTile(r.Context(), z, x, y, clusterMaxZoom)
+	if err != nil {
+		h.writeError(w, r, err)
 		return
 	}
 	h.rendered.put(etag, tile)
@@ -360,28 +308,23 @@ func (h *HTTP) coverageTile(w http.ResponseWriter, r *http.Request) {
 	}
 	b := tileBounds(z, x, y)
 	pad := (b[2] - b[0]) * 64 / 4096
-	var (
-		codes          []string
-		scores, places []*float64
-		inside, within []int32
-		deciles        []int32
-	)
+	var f areas.Figures
 	for _, a := range res.Areas {
 		if a.Web[0] > b[2]+pad || a.Web[2] < b[0]-pad || a.Web[1] > b[3]+pad || a.Web[3] < b[1]-pad {
 			continue
 		}
 		s := score(a, q.WalkMeters)
-		codes = append(codes, a.Code)
-		scores = append(scores, &s)
-		inside = append(inside, a.Inside)
-		within = append(within, a.Within)
-		deciles = append(deciles, a.Decile)
-		places = append(places, rate(a.Places, a.Population))
+		f.Codes = append(f.Codes, a.Code)
+		f.Scores = append(f.Scores, &s)
+		f.Inside = append(f.Inside, a.Inside)
+		f.Within = append(f.Within, a.Within)
+		f.Deciles = append(f.Deciles, a.Decile)
+		f.Places = append(f.Places, rate(a.Places, a.Population))
 	}
 	var tile []byte
-	if len(codes) > 0 {
-		if err := h.pool.QueryRow(r.Context(), coverageTileSQL, z, x, y, codes, scores, inside, within, deciles, places).Scan(&tile); err != nil {
-			h.writeError(w, r, fmt.Errorf("rendering coverage tile %d/%d/%d: %w", z, x, y, err))
+	if len(f.Codes) > 0 {
+		if tile, err = h.svc.store.areas.FiguresTile(r.Context(), z, x, y, f); err != nil {
+			h.writeError(w, r, err)
 			return
 		}
 	}

@@ -52,13 +52,15 @@ type API struct {
 	log *slog.Logger
 }
 
-// NewAPI returns the API over the asset table. log is the server's
-// configured logger (so --log-format applies); nil discards.
-func NewAPI(pool *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
+// NewAPI returns the API over the asset store, through which it reads
+// the directory (the pool is no longer used; the composition root still
+// passes it). log is the server's configured logger (so --log-format
+// applies); nil discards.
+func NewAPI(_ *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{st: &store{pool: pool, assets: as}, log: log}
+	return &API{st: &store{assets: as}, log: log}
 }
 
 // Routes returns the API's handlers for the HTTP server. Each declares
@@ -306,12 +308,12 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 	if err := p.format(); err != nil {
 		return f, 0, 0, err
 	}
-	f.limit, f.offset = perPage, (page-1)*perPage
+	f.Limit, f.Offset = perPage, (page-1)*perPage
 	if s := p.str("search"); s != "" {
 		if len(s) > maxSearchLen {
 			return f, 0, 0, badParam("search", "is %d bytes, more than the maximum of %d", len(s), maxSearchLen)
 		}
-		if f.text = textQuery(s); f.text == "" {
+		if f.Text = assets.TextQuery(s); f.Text == "" {
 			return f, 0, 0, badParam("search", "has no words to search for")
 		}
 	}
@@ -323,13 +325,15 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 		hit, ok := termByID[id]
 		switch {
 		case !ok:
-			f.none = true
-		case hit.tax.code == taxCategories:
-			f.categories = []string{hit.term.code}
-		case hit.tax.code == taxKinds:
-			f.kinds = []string{hit.term.code}
-		default:
-			f.attribute = hit.term.code
+			f.None = true
+		case hit.tax.code == TaxCategories:
+			f.Categories = []string{hit.term.code}
+		case hit.tax.code == TaxKinds:
+			f.Kinds = []string{hit.term.code}
+		case hit.term.code == AttrCapacity:
+			f.HasCapacity = true
+		case hit.term.code == AttrTimezone:
+			f.OtherZone = true
 		}
 	}
 	if p.has("taxonomy_id") {
@@ -338,12 +342,12 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 			return f, 0, 0, badParam("taxonomy_id", "%q is not a UUID", p.str("taxonomy_id"))
 		}
 		switch id {
-		case taxonomyID(taxCategories):
-			f.hasCategory = true
-		case taxonomyID(taxKinds), taxonomyID(taxAttributes):
+		case taxonomyID(TaxCategories):
+			f.HasCategory = true
+		case taxonomyID(TaxKinds), taxonomyID(TaxAttributes):
 			// every service carries a kind and the accepting_referrals attribute
 		default:
-			f.none = true
+			f.None = true
 		}
 	}
 	if p.has("organization_id") {
@@ -352,7 +356,7 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 			return f, 0, 0, badParam("organization_id", "%q is not a UUID", p.str("organization_id"))
 		}
 		owner := id.String()
-		f.owner = &owner
+		f.Owner = &owner
 	}
 	if p.has("modified_after") {
 		s := p.str("modified_after")
@@ -362,54 +366,64 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 				return f, 0, 0, badParam("modified_after", "%q is not an RFC 3339 date-time (2025-01-31T09:00:00Z) or a date (2025-01-31)", s)
 			}
 		}
-		f.modifiedAfter = &t
+		f.ModifiedAfter = &t
 	}
-	// Proximity: a postcode (located from the directory's own addresses) or
-	// a latitude and longitude, within proximity metres.
-	lat, err := p.float("latitude", -90, 90)
+	near, err := a.proximity(ctx, p)
 	if err != nil {
 		return f, 0, 0, err
+	}
+	f.Near = near
+	return f, page, perPage, nil
+}
+
+// proximity reads the proximity filter: a postcode (located from the
+// directory's own addresses) or a latitude and longitude, within
+// proximity metres; nil when none is asked for.
+func (a *API) proximity(ctx context.Context, p params) (*assets.Near, error) {
+	lat, err := p.float("latitude", -90, 90)
+	if err != nil {
+		return nil, err
 	}
 	lng, err := p.float("longitude", -180, 180)
 	if err != nil {
-		return f, 0, 0, err
+		return nil, err
 	}
 	radius, err := p.float("proximity", 0, maxRadius)
 	if err != nil {
-		return f, 0, 0, err
+		return nil, err
 	}
 	if radius != nil && *radius <= 0 {
-		return f, 0, 0, badParam("proximity", "must be more than 0 metres")
+		return nil, badParam("proximity", "must be more than 0 metres")
 	}
 	switch {
 	case (lat == nil) != (lng == nil):
-		return f, 0, 0, badParam("latitude", "latitude and longitude go together")
+		return nil, badParam("latitude", "latitude and longitude go together")
 	case lat != nil && p.has("postcode"):
-		return f, 0, 0, badParam("postcode", "give a postcode or latitude and longitude, not both")
+		return nil, badParam("postcode", "give a postcode or latitude and longitude, not both")
 	case p.has("postcode"):
 		pc := normalisePostcode(p.str("postcode"))
 		if pc == "" || len(pc) > 16 {
-			return f, 0, 0, badParam("postcode", "%q is not a postcode", p.str("postcode"))
+			return nil, badParam("postcode", "%q is not a postcode", p.str("postcode"))
 		}
-		y, x, ok, err := a.st.postcodeCentre(ctx, pc)
+		y, x, ok, err := a.st.assets.PostcodeCentre(ctx, pc)
 		if err != nil {
-			return f, 0, 0, err
+			return nil, err
 		}
 		if !ok {
-			return f, 0, 0, badParam("postcode", "%s is not an address in this directory, so SPARC cannot place it; search with latitude and longitude instead", pc)
+			return nil, badParam("postcode", "%s is not an address in this directory, so SPARC cannot place it; search with latitude and longitude instead", pc)
 		}
 		lat, lng = &y, &x
 	case radius != nil && lat == nil:
-		return f, 0, 0, badParam("proximity", "needs a postcode, or latitude and longitude, to measure from")
+		return nil, badParam("proximity", "needs a postcode, or latitude and longitude, to measure from")
 	}
-	if lat != nil {
-		r := float64(defaultRadius)
-		if radius != nil {
-			r = *radius
-		}
-		f.near = &assets.Near{Lat: *lat, Lng: *lng, RadiusMeters: r}
+	if lat == nil {
+		return nil, nil
 	}
-	return f, page, perPage, nil
+	r := float64(defaultRadius)
+	if radius != nil {
+		r = *radius
+	}
+	return &assets.Near{Lat: *lat, Lng: *lng, RadiusMeters: r}, nil
 }
 
 func normalisePostcode(s string) string {
@@ -586,7 +600,7 @@ func (a *API) organizations(r *http.Request) (any, error) {
 const maxOrgServices = 1000
 
 func (a *API) orgServices(ctx context.Context, owner string, full bool) ([]Service, error) {
-	list, orgs, _, err := a.st.list(ctx, filter{owner: &owner, limit: maxOrgServices})
+	list, orgs, _, err := a.st.list(ctx, filter{Owner: &owner, Limit: maxOrgServices})
 	if err != nil {
 		return nil, err
 	}

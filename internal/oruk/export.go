@@ -25,7 +25,7 @@ var dayNames = []string{"", "Monday", "Tuesday", "Wednesday", "Thursday", "Frida
 
 // countryZone is the time zone schedules are read in when a service names
 // none: ORUK times are local times of the service's country.
-var countryZone = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
+var CountryZone = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
 
 // OrgInfo is what ORUK shows of an asset's owner organisation (its public
 // fields).
@@ -168,17 +168,17 @@ func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
 		})
 	}
 	if k := kindCode(a.GetKind()); k != "" {
-		attr(taxKinds, k, "")
+		attr(TaxKinds, k, "")
 	}
 	for _, c := range a.GetCategories() {
-		attr(taxCategories, c, "")
+		attr(TaxCategories, c, "")
 	}
-	attr(taxAttributes, attrAcceptingReferrals, strconv.FormatBool(a.GetAcceptingReferrals()))
+	attr(TaxAttributes, AttrAcceptingReferrals, strconv.FormatBool(a.GetAcceptingReferrals()))
 	if a.Capacity != nil {
-		attr(taxAttributes, attrCapacity, strconv.Itoa(int(a.GetCapacity())))
+		attr(TaxAttributes, AttrCapacity, strconv.Itoa(int(a.GetCapacity())))
 	}
-	if tz := sessionZone(a); tz != "" && tz != countryZone[loc.GetCountry()] {
-		attr(taxAttributes, attrTimezone, tz)
+	if tz := sessionZone(a); tz != "" && tz != CountryZone[loc.GetCountry()] {
+		attr(TaxAttributes, AttrTimezone, tz)
 	}
 	return s
 }
@@ -239,7 +239,7 @@ func languageName(code string) string {
 
 // languageCode finds the ISO 639-1 code for a language given by code or
 // English name.
-func languageCode(l Language) string {
+func LanguageCode(l Language) string {
 	if c := strings.ToLower(strings.TrimSpace(l.Code)); c != "" {
 		return c
 	}

@@ -17,26 +17,26 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/oruk"
+	"github.com/sparc-network/sparc/internal/oruk/orukclient"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 // importer runs imports through the server's DirectoryImportService as
 // the test admin, as `sparc import oruk` does.
-func importer(env *testenv.Env) oruk.UpsertFunc {
+func importer(env *testenv.Env) orukclient.UpsertFunc {
 	c := sparcv1.NewDirectoryImportServiceClient(env.Conn)
 	return func(ctx context.Context, req *sparcv1.UpsertSourcedAssetsRequest) (*sparcv1.UpsertSourcedAssetsResponse, error) {
 		return c.UpsertSourcedAssets(ctx, req)
 	}
 }
 
-func importDump(t *testing.T, env *testenv.Env, source string, dump []byte) *oruk.Report {
+func importDump(t *testing.T, env *testenv.Env, source string, dump []byte) *orukclient.Report {
 	t.Helper()
-	recs, err := oruk.ParseDump(dump)
+	recs, err := orukclient.ParseDump(dump)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", source, err)
 	}
-	rep, err := oruk.Import(context.Background(), recs, nil, oruk.MapOptions{Source: source}, false, importer(env))
+	rep, err := orukclient.Import(context.Background(), recs, nil, orukclient.MapOptions{Source: source}, false, importer(env))
 	if err != nil {
 		t.Fatalf("importing %s: %v", source, err)
 	}
@@ -46,7 +46,7 @@ func importDump(t *testing.T, env *testenv.Env, source string, dump []byte) *oru
 func export(t *testing.T, env *testenv.Env) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := oruk.Export(context.Background(), &buf, env.Assets, sparcv1.NewOrganisationServiceClient(env.Conn)); err != nil {
+	if _, err := orukclient.Export(context.Background(), &buf, env.Assets, sparcv1.NewOrganisationServiceClient(env.Conn)); err != nil {
 		t.Fatalf("exporting: %v", err)
 	}
 	return buf.Bytes()
@@ -83,7 +83,7 @@ func fixCoordinates(b []byte) []byte {
 	return []byte(s)
 }
 
-func problems(rep *oruk.Report, severity string) []string {
+func problems(rep *orukclient.Report, severity string) []string {
 	var out []string
 	for _, p := range rep.Problems {
 		if p.Severity == severity {
@@ -285,7 +285,7 @@ func TestBadFeedsAreReportedAndNothingOfABadRecordIsWritten(t *testing.T) {
 	}
 	t.Run("invalid JSON", func(t *testing.T) {
 		for _, b := range []string{`{"contents": [`, `not json`, ``, `{"contents": [{"id": "x",}]}`} {
-			if _, err := oruk.ParseDump([]byte(b)); err == nil || !strings.Contains(err.Error(), "feed") {
+			if _, err := orukclient.ParseDump([]byte(b)); err == nil || !strings.Contains(err.Error(), "feed") {
 				t.Errorf("%q: err %v, want a clear feed error", b, err)
 			}
 		}
@@ -347,14 +347,14 @@ func TestRemoteFeedIsReadPageByPageWithDetails(t *testing.T) {
 	f := newFeed(23)
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	recs, fetchErrs, err := (&oruk.Fetcher{PerPage: 5, Concurrency: 3, RequestTimeout: 5 * time.Second}).Fetch(context.Background(), srv.URL+"/openreferral")
+	recs, fetchErrs, err := (&orukclient.Fetcher{PerPage: 5, Concurrency: 3, RequestTimeout: 5 * time.Second}).Fetch(context.Background(), srv.URL+"/openreferral")
 	if err != nil || len(fetchErrs) != 0 || len(recs) != 23 {
 		t.Fatalf("fetch: %d records, %v, %v", len(recs), fetchErrs, err)
 	}
 	if got := f.requests.Load(); got != 5+23 {
 		t.Errorf("%d requests, want 5 list pages + 23 details", got)
 	}
-	rep, err := oruk.Import(context.Background(), recs, fetchErrs, oruk.MapOptions{Source: srv.URL}, false, importer(env))
+	rep, err := orukclient.Import(context.Background(), recs, fetchErrs, orukclient.MapOptions{Source: srv.URL}, false, importer(env))
 	if err != nil || rep.Created != 23 || rep.Rejected != 0 {
 		t.Fatalf("import: %+v, %v", rep, err)
 	}
@@ -371,14 +371,14 @@ func TestAFeedThatStallsIsReportedAndNothingHalfImported(t *testing.T) {
 		srv := httptest.NewServer(f)
 		defer srv.Close()
 		start := time.Now()
-		recs, fetchErrs, err := (&oruk.Fetcher{RequestTimeout: 300 * time.Millisecond}).Fetch(context.Background(), srv.URL+"/openreferral")
+		recs, fetchErrs, err := (&orukclient.Fetcher{RequestTimeout: 300 * time.Millisecond}).Fetch(context.Background(), srv.URL+"/openreferral")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("fetch took %s; the timeout is 300ms", took)
 		}
-		rep, err := oruk.Import(context.Background(), recs, fetchErrs, oruk.MapOptions{Source: srv.URL}, false, importer(env))
+		rep, err := orukclient.Import(context.Background(), recs, fetchErrs, orukclient.MapOptions{Source: srv.URL}, false, importer(env))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -397,7 +397,7 @@ func TestAFeedThatStallsIsReportedAndNothingHalfImported(t *testing.T) {
 		f.stall = func(r *http.Request) bool { return r.URL.Query().Get("page") == "2" }
 		srv := httptest.NewServer(f)
 		defer srv.Close()
-		_, _, err := (&oruk.Fetcher{PerPage: 5, RequestTimeout: 300 * time.Millisecond}).Fetch(context.Background(), srv.URL+"/openreferral")
+		_, _, err := (&orukclient.Fetcher{PerPage: 5, RequestTimeout: 300 * time.Millisecond}).Fetch(context.Background(), srv.URL+"/openreferral")
 		if err == nil || !strings.Contains(err.Error(), "page 2") || !strings.Contains(err.Error(), "no answer within") {
 			t.Fatalf("err %v, want page 2 timed out", err)
 		}
@@ -412,12 +412,12 @@ func TestOneSPARCImportsAnothersORUKAPI(t *testing.T) {
 	t.Parallel()
 	src := demoServer(t)
 	dst := testenv.NewServer(t)
-	recs, fetchErrs, err := (&oruk.Fetcher{PerPage: 100}).Fetch(context.Background(), src.HTTPBase+"/openreferral")
+	recs, fetchErrs, err := (&orukclient.Fetcher{PerPage: 100}).Fetch(context.Background(), src.HTTPBase+"/openreferral")
 	if err != nil || len(fetchErrs) != 0 {
 		t.Fatal(err, fetchErrs)
 	}
 	want := allAssets(t, src)
-	rep, err := oruk.Import(context.Background(), recs, nil, oruk.MapOptions{Source: src.HTTPBase}, false, importer(dst))
+	rep, err := orukclient.Import(context.Background(), recs, nil, orukclient.MapOptions{Source: src.HTTPBase}, false, importer(dst))
 	if err != nil || rep.Created != len(want) || rep.Rejected != 0 {
 		t.Fatalf("import: %+v %v", rep, err)
 	}

@@ -1,11 +1,11 @@
 // Package oruk speaks Open Referral UK (HSDS-UK 3.0) for SPARC's directory:
 // the public read API under /openreferral/ (services, organizations,
 // service_at_locations, taxonomies and taxonomy terms, as the ORUK 3.0
-// OpenAPI document defines them), the mapping between SPARC assets and
-// ORUK services, the importer that reads an ORUK feed (a paged API or a
-// dump file) into assets, the exporter that writes the directory as an
-// ORUK dump the importer reads back unchanged, and the gRPC service the
-// import talks to. docs/openreferral.md documents the mapping.
+// OpenAPI document defines them), the ORUK model and taxonomies, the
+// mapping from SPARC assets to ORUK services, and the gRPC service imports
+// write through. It reads assets only through the asset store. The
+// client side (reading a feed into assets, exporting a dump) is package
+// orukclient. docs/openreferral.md documents the mapping.
 package oruk
 
 // The types below are the ORUK 3.0 objects SPARC reads and writes, with

@@ -26,10 +26,10 @@ type ImportService struct {
 // NewImportService returns the import service.
 func NewImportService(store *assets.Store) *ImportService { return &ImportService{store: store} }
 
-const (
-	maxBatch     = BatchSize
-	maxSourceLen = 500
-)
+// MaxBatch is the most records one UpsertSourcedAssets call takes.
+const MaxBatch = 1000
+
+const maxSourceLen = 500
 
 // UpsertSourcedAssets validates the request's envelope, then lets the
 // store validate and write each record on its own.
@@ -41,8 +41,8 @@ func (s *ImportService) UpsertSourcedAssets(ctx context.Context, req *sparcv1.Up
 	case n > maxSourceLen:
 		v.Add("source", "is %d characters, more than the maximum of %d", n, maxSourceLen)
 	}
-	if n := len(req.GetRecords()); n > maxBatch {
-		v.Add("records", "has %d entries, more than the maximum of %d per call", n, maxBatch)
+	if n := len(req.GetRecords()); n > MaxBatch {
+		v.Add("records", "has %d entries, more than the maximum of %d per call", n, MaxBatch)
 	}
 	recs := make([]assets.SourcedAsset, len(req.GetRecords()))
 	seen := map[uuid.UUID]int{}

@@ -13,7 +13,7 @@ import (
 
 // namespace seeds the UUIDv5 ids of things that are not tied to one asset
 // (taxonomies, terms, organizations named by a plain owner string).
-var namespace = uuid.MustParse("0d6f3c1e-5b7a-4e0c-8a55-3f1b2c9d7e41")
+var Namespace = uuid.MustParse("0d6f3c1e-5b7a-4e0c-8a55-3f1b2c9d7e41")
 
 // derivedID is the stable id of one part of an asset's ORUK record (its
 // location, service_at_location, schedules, ...): the asset id XOR a mask
@@ -62,17 +62,17 @@ const (
 
 // Taxonomies SPARC publishes. Their terms are what assets carry.
 const (
-	taxCategories = "sparc-categories"
-	taxKinds      = "abcd-asset-kinds"
-	taxAttributes = "sparc-service-attributes"
+	TaxCategories = "sparc-categories"
+	TaxKinds      = "abcd-asset-kinds"
+	TaxAttributes = "sparc-service-attributes"
 )
 
 // Terms of the service attributes taxonomy: values SPARC keeps that ORUK
 // has no field for, carried as attributes with a value (HSDS 3.0).
 const (
-	attrAcceptingReferrals = "accepting_referrals"
-	attrCapacity           = "capacity"
-	attrTimezone           = "timezone"
+	AttrAcceptingReferrals = "accepting_referrals"
+	AttrCapacity           = "capacity"
+	AttrTimezone           = "timezone"
 )
 
 // taxonomyDef is one published taxonomy with its terms.
@@ -97,33 +97,43 @@ var kindTerms = []struct {
 	{sparcv1.AssetKind_ASSET_KIND_CULTURE, termDef{"culture", "Culture", "Culture, heritage and the stories of a place."}},
 }
 
+// KindOfTerm is the asset kind a term of the kinds taxonomy stands for.
+func KindOfTerm(code string) (sparcv1.AssetKind, bool) {
+	for _, kt := range kindTerms {
+		if kt.term.code == code {
+			return kt.kind, true
+		}
+	}
+	return sparcv1.AssetKind_ASSET_KIND_UNSPECIFIED, false
+}
+
 var taxonomies = func() []taxonomyDef {
-	cats := taxonomyDef{code: taxCategories, name: "SPARC categories",
+	cats := taxonomyDef{code: TaxCategories, name: "SPARC categories",
 		description: "What a community asset offers, SPARC's controlled vocabulary shared with referral reasons."}
 	for _, t := range vocab.Categories {
 		cats.terms = append(cats.terms, termDef{t.Code, t.LabelEN, t.LabelEN + " (Dutch: " + t.LabelNL + ")"})
 	}
-	kinds := taxonomyDef{code: taxKinds, name: "ABCD asset kinds",
+	kinds := taxonomyDef{code: TaxKinds, name: "ABCD asset kinds",
 		description: "The six asset types of asset-based community development."}
 	for _, k := range kindTerms {
 		kinds.terms = append(kinds.terms, k.term)
 	}
-	attrs := taxonomyDef{code: taxAttributes, name: "SPARC service attributes",
+	attrs := taxonomyDef{code: TaxAttributes, name: "SPARC service attributes",
 		description: "Facts about a service that ORUK has no field for; the attribute's value holds the fact.",
 		terms: []termDef{
-			{attrAcceptingReferrals, "Accepting referrals", "Whether the service accepts referrals from social prescribing link workers (value true or false)."},
-			{attrCapacity, "Capacity", "Places per session (value: a whole number)."},
-			{attrTimezone, "Time zone", "IANA time zone of the schedules' local times when not the country's usual one."},
+			{AttrAcceptingReferrals, "Accepting referrals", "Whether the service accepts referrals from social prescribing link workers (value true or false)."},
+			{AttrCapacity, "Capacity", "Places per session (value: a whole number)."},
+			{AttrTimezone, "Time zone", "IANA time zone of the schedules' local times when not the country's usual one."},
 		}}
 	return []taxonomyDef{cats, kinds, attrs}
 }()
 
 func taxonomyID(code string) uuid.UUID {
-	return uuid.NewSHA1(namespace, []byte("taxonomy/"+code))
+	return uuid.NewSHA1(Namespace, []byte("taxonomy/"+code))
 }
 
 func termID(taxonomy, code string) uuid.UUID {
-	return uuid.NewSHA1(namespace, []byte("taxonomy_term/"+taxonomy+"/"+code))
+	return uuid.NewSHA1(Namespace, []byte("taxonomy_term/"+taxonomy+"/"+code))
 }
 
 // termLookup finds a published term by id.
@@ -183,7 +193,7 @@ func termOf(taxCode, code string) TaxonomyTerm {
 // matchTerm finds which SPARC term an imported taxonomy term stands for:
 // by our term id, else by code or English label within a taxonomy whose
 // name is ours or absent. ok is false for terms of other taxonomies.
-func matchTerm(t *TaxonomyTerm, termIDStr string) (taxCode, code string, ok bool) {
+func MatchTerm(t *TaxonomyTerm, termIDStr string) (taxCode, code string, ok bool) {
 	ids := []string{termIDStr}
 	if t != nil {
 		ids = append(ids, t.ID)

@@ -1,4 +1,4 @@
-package areas
+package areaclient
 
 import (
 	"bufio"

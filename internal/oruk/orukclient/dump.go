@@ -1,4 +1,4 @@
-package oruk
+package orukclient
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"io"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/oruk"
 )
 
 // Export writes every asset (all statuses) as one ORUK page of fully
@@ -17,7 +18,7 @@ import (
 // the result back.
 func Export(ctx context.Context, w io.Writer, as sparcv1.AssetServiceClient, os sparcv1.OrganisationServiceClient) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	orgs := Orgs{}
+	orgs := oruk.Orgs{}
 	bw.WriteString(`{"contents":[`)
 	n := 0
 	req := &sparcv1.ListAssetsRequest{PageSize: 100}
@@ -33,10 +34,10 @@ func Export(ctx context.Context, w io.Writer, as sparcv1.AssetServiceClient, os 
 					if err != nil {
 						return n, fmt.Errorf("reading owner organisation %s: %w", owner, err)
 					}
-					orgs[owner] = OrgInfo{Name: o.GetName(), Website: o.GetWebsite()}
+					orgs[owner] = oruk.OrgInfo{Name: o.GetName(), Website: o.GetWebsite()}
 				}
 			}
-			b, err := json.Marshal(ServiceOf(a, orgs))
+			b, err := json.Marshal(oruk.ServiceOf(a, orgs))
 			if err != nil {
 				return n, err
 			}

@@ -50,7 +50,7 @@ type UpsertResult struct {
 
 // upsertSQL inserts or, for an existing id, updates only when a stored
 // value differs, so an unchanged re-import keeps version and update time.
-// Parameters $1..$28 follow writeArgs then the id (as insertSQL); $29 and
+// Parameters $1..$28 are record.params (as insertSQL); $29 and
 // $30 are source and source_id (written on insert only: provenance is the
 // first import); $31 says whether to overwrite the owner of an existing
 // asset. RETURNING gives no row when nothing changed.
@@ -144,11 +144,12 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 			results[i] = UpsertResult{Outcome: OutcomeRejected, Err: err}
 			continue
 		}
-		args, err := writeArgs(a)
+		row, err := recordOf(r.ID, a)
 		if err != nil {
 			return nil, err
 		}
-		todo = append(todo, prepared{i: i, rec: r, asset: a, args: args})
+		row.Source, row.SourceID = r.Source, r.SourceID
+		todo = append(todo, prepared{i: i, rec: r, asset: a, row: row})
 	}
 	if len(todo) == 0 {
 		return results, nil
@@ -197,26 +198,20 @@ func notYours() error {
 // security filtered some); the per-record path finds which.
 var errRowsRefused = errors.New("rows refused")
 
-// prepared is a validated record with its column values (writeArgs).
+// prepared is a validated record with its stored form.
 type prepared struct {
 	i     int
 	rec   SourcedAsset
 	asset *sparcv1.Asset
-	args  []any
+	row   *record
 }
 
-// stagingCols are the columns copied into the staging table, in the
-// order stagingRow writes them.
-var stagingCols = []string{"id", "kind", "name", "description", "categories", "location", "address", "postcode",
-	"locality", "country", "sessions", "cost_kind", "cost_note", "accessibility", "languages",
-	"min_age", "max_age", "contact_name", "contact_email", "contact_phone", "contact_website",
-	"capacity", "accepting_referrals", "status", "owner_organisation", "last_verified_at", "source", "source_id", "op"}
+// stagingCols are the columns copied into the staging table: those of a
+// new asset, its provenance, and op (insert or update).
+var stagingCols = append(append([]string(nil), copyColumns...), "source", "source_id", "op")
 
 func stagingRow(p prepared, op string) []any {
-	w := p.args
-	loc := pointEWKB(p.asset.GetLocation().GetLongitude(), p.asset.GetLocation().GetLatitude())
-	return []any{p.rec.ID, w[0], w[1], w[2], w[3], loc, w[6], w[7], w[8], w[9], w[11], w[12], w[13], w[14], w[15],
-		w[16], w[17], w[18], w[19], w[20], w[21], w[22], w[23], w[24], w[25], w[26], p.rec.Source, p.rec.SourceID, op}
+	return append(p.row.values(stagingCols[:len(stagingCols)-1]), op)
 }
 
 const (
@@ -243,6 +238,13 @@ FROM assets_import WHERE op = 'insert'`
 FROM assets_import s WHERE s.op = 'update' AND a.id = s.id`
 )
 
+// Statements of the assets with ids in $1.
+const (
+	getManySQL       = `SELECT ` + selectColumns + ` FROM assets a WHERE a.id = ANY($1)`
+	getManyLockedSQL = getManySQL + ` FOR UPDATE`
+	ownersOfSQL      = `SELECT id, COALESCE(owner_organisation::text, '') FROM assets WHERE id = ANY($1)`
+)
+
 // upsertFast is the one-transaction path described at UpsertSourced.
 func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []UpsertResult, others map[int]bool) error {
 	ids := make([]uuid.UUID, len(todo))
@@ -253,24 +255,11 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 	// row-level security (it would take them for new ones), so owners are
 	// read first, unlocked: the directory is public anyway.
 	caller := auth.FromContext(ctx)
-	owners, err := tx.Query(ctx, `SELECT id, COALESCE(owner_organisation::text, '') FROM assets WHERE id = ANY($1)`, ids)
+	ownerOf, err := ownersOf(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
-	ownerOf := map[uuid.UUID]string{}
-	for owners.Next() {
-		var id uuid.UUID
-		var owner string
-		if err := owners.Scan(&id, &owner); err != nil {
-			owners.Close()
-			return err
-		}
-		ownerOf[id] = owner
-	}
-	if err := owners.Err(); err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, `SELECT `+selectColumns+` FROM assets a WHERE a.id = ANY($1) FOR UPDATE`, ids)
+	rows, err := tx.Query(ctx, getManyLockedSQL, ids)
 	if err != nil {
 		return err
 	}
@@ -346,6 +335,26 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 	return nil
 }
 
+// ownersOf reads the owner organisation ("" when unowned) of each of ids
+// that exists.
+func ownersOf(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	rows, err := tx.Query(ctx, ownersOfSQL, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uuid.UUID]string{}
+	for rows.Next() {
+		var id uuid.UUID
+		var owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			return nil, err
+		}
+		out[id] = owner
+	}
+	return out, rows.Err()
+}
+
 // sameForImport reports whether storing next would change cur: the
 // writable fields compared, ownership only when the import sets it.
 func sameForImport(cur, next *sparcv1.Asset, setOwner bool) bool {
@@ -371,7 +380,7 @@ func upsertOne(ctx context.Context, tx pgx.Tx, p prepared, isolate bool) (string
 		}
 		q = sp
 	}
-	args := append(append([]any(nil), p.args...), p.rec.ID, p.rec.Source, p.rec.SourceID, p.rec.SetOwner)
+	args := append(p.row.params(), p.rec.Source, p.rec.SourceID, p.rec.SetOwner)
 	rows, err := q.Query(ctx, upsertSQL, args...)
 	out := OutcomeUnchanged
 	if err == nil {
@@ -420,7 +429,7 @@ func (s *Store) GetMany(ctx context.Context, ids []uuid.UUID) ([]*sparcv1.Asset,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns+` FROM assets a WHERE a.id = ANY($1)`, ids)
+	rows, err := s.pool.Query(ctx, getManySQL, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading assets: %w", err)
 	}

@@ -1,4 +1,4 @@
-package oruk
+package orukclient
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/oruk"
 )
 
 // Problem is one line of the import report.
@@ -48,7 +49,7 @@ func (r *Report) Errors() int {
 type UpsertFunc func(ctx context.Context, req *sparcv1.UpsertSourcedAssetsRequest) (*sparcv1.UpsertSourcedAssetsResponse, error)
 
 // BatchSize is the number of records per upsert call (the RPC's maximum).
-const BatchSize = 1000
+const BatchSize = oruk.MaxBatch
 
 // batchesInFlight is how many upsert calls an import has running at once.
 const batchesInFlight = 2
@@ -83,7 +84,7 @@ func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o Map
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(recs); i += workers {
-				var s Service
+				var s oruk.Service
 				if err := json.Unmarshal(recs[i].JSON, &s); err != nil {
 					decoded[i].err = err
 					continue

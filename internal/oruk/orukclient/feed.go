@@ -1,4 +1,4 @@
-package oruk
+package orukclient
 
 import (
 	"bytes"

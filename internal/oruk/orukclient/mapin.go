@@ -1,4 +1,4 @@
-package oruk
+package orukclient
 
 import (
 	"fmt"
@@ -14,6 +14,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/geo"
+	"github.com/sparc-network/sparc/internal/oruk"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -54,7 +55,7 @@ var (
 // MapService turns one ORUK service into assets, one per physical
 // location. Service-level problems reject the whole service (one Mapped
 // with Errors); a bad location rejects only its own asset.
-func MapService(s Service, o MapOptions) []Mapped {
+func MapService(s oruk.Service, o MapOptions) []Mapped {
 	var errs, warns []string
 	if strings.TrimSpace(s.ID) == "" {
 		errs = append(errs, "id: required field is missing")
@@ -95,7 +96,7 @@ func MapService(s Service, o MapOptions) []Mapped {
 	cost(s, base.Cost)
 	zone := attributes(s, base, &warns)
 	for i, l := range s.Languages {
-		c := languageCode(l)
+		c := oruk.LanguageCode(l)
 		switch {
 		case c == "":
 			warns = append(warns, fmt.Sprintf("languages[%d]: no ISO 639-1 code or known name; not kept", i))
@@ -123,7 +124,7 @@ func MapService(s Service, o MapOptions) []Mapped {
 	}
 
 	// Locations: virtual and postal-only places have no map position.
-	var sals []ServiceAtLocation
+	var sals []oruk.ServiceAtLocation
 	for i, sal := range s.ServiceAtLocations {
 		if sal.Location != nil && (sal.Location.LocationType == "virtual" || sal.Location.LocationType == "postal") {
 			warns = append(warns, fmt.Sprintf("service_at_locations[%d]: %s location; SPARC lists places on a map, not kept", i, sal.Location.LocationType))
@@ -167,7 +168,7 @@ func MapService(s Service, o MapOptions) []Mapped {
 		if len(m.Errors) == 0 {
 			tz := zone
 			if tz == "" {
-				tz = countryZone[a.GetLocation().GetCountry()]
+				tz = oruk.CountryZone[a.GetLocation().GetCountry()]
 			}
 			var sw []string
 			a.Sessions, sw = sessionsByZone(tz)
@@ -190,12 +191,12 @@ func assetID(source, serviceID, key string) uuid.UUID {
 	case isUUID && key == serviceID:
 		return sid
 	case isUUID:
-		return uuid.NewSHA1(namespace, []byte("record/"+key))
+		return uuid.NewSHA1(oruk.Namespace, []byte("record/"+key))
 	}
-	return uuid.NewSHA1(namespace, []byte("record/"+source+"\n"+key))
+	return uuid.NewSHA1(oruk.Namespace, []byte("record/"+source+"\n"+key))
 }
 
-func ages(s Service, a *sparcv1.Asset, errs *[]string) {
+func ages(s oruk.Service, a *sparcv1.Asset, errs *[]string) {
 	age := func(f *float64, field string) *int32 {
 		if f == nil {
 			return nil
@@ -225,7 +226,7 @@ var phoneChars = regexp.MustCompile(`^\+?[0-9 ()\-]{5,32}$`)
 // contact fills the asset's contact from the service's email, url, first
 // named contact and first phone. A malformed optional value is left out
 // with a warning rather than rejecting the service.
-func contact(s Service, c *sparcv1.Contact, warns *[]string) {
+func contact(s oruk.Service, c *sparcv1.Contact, warns *[]string) {
 	c.Website = strings.TrimSpace(s.URL)
 	c.Email = strings.TrimSpace(s.Email)
 	for _, ct := range s.Contacts {
@@ -263,7 +264,7 @@ func contact(s Service, c *sparcv1.Contact, warns *[]string) {
 
 // cost reads the first cost option: its option word (Free, Low cost,
 // Paid) or amount (0 is free) gives the kind; the rest becomes the note.
-func cost(s Service, c *sparcv1.Cost) {
+func cost(s oruk.Service, c *sparcv1.Cost) {
 	var notes []string
 	for i, co := range s.CostOptions {
 		opt := strings.TrimSpace(co.Option)
@@ -313,11 +314,11 @@ func isKindWord(s string) bool {
 // attributes reads SPARC's own terms (kind, categories, service facts)
 // and reports other taxonomies' terms, which SPARC cannot keep. It
 // returns the time zone attribute, if any.
-func attributes(s Service, a *sparcv1.Asset, warns *[]string) string {
+func attributes(s oruk.Service, a *sparcv1.Asset, warns *[]string) string {
 	var zone string
 	var unknown []string
 	for _, at := range s.Attributes {
-		tax, code, ok := matchTerm(at.TaxonomyTerm, at.TaxonomyTermID)
+		tax, code, ok := oruk.MatchTerm(at.TaxonomyTerm, at.TaxonomyTermID)
 		if !ok {
 			name := at.TaxonomyTermID
 			if at.TaxonomyTerm != nil {
@@ -330,26 +331,24 @@ func attributes(s Service, a *sparcv1.Asset, warns *[]string) string {
 			continue
 		}
 		switch tax {
-		case taxKinds:
-			for _, kt := range kindTerms {
-				if kt.term.code == code {
-					a.Kind = kt.kind
-				}
+		case oruk.TaxKinds:
+			if k, ok := oruk.KindOfTerm(code); ok {
+				a.Kind = k
 			}
-		case taxCategories:
+		case oruk.TaxCategories:
 			if vocab.IsCategory(code) && !containsStr(a.Categories, code) {
 				a.Categories = append(a.Categories, code)
 			}
-		case taxAttributes:
+		case oruk.TaxAttributes:
 			v := strings.TrimSpace(at.Value)
 			switch code {
-			case attrAcceptingReferrals:
+			case oruk.AttrAcceptingReferrals:
 				b, err := strconv.ParseBool(v)
 				if err != nil {
 					*warns = append(*warns, fmt.Sprintf("attribute accepting_referrals: value %q is not true or false; not kept", v))
 				}
 				a.AcceptingReferrals = b
-			case attrCapacity:
+			case oruk.AttrCapacity:
 				n, err := strconv.Atoi(v)
 				if err != nil {
 					*warns = append(*warns, fmt.Sprintf("attribute capacity: value %q is not a whole number; not kept", v))
@@ -357,7 +356,7 @@ func attributes(s Service, a *sparcv1.Asset, warns *[]string) string {
 				}
 				n32 := int32(n)
 				a.Capacity = &n32
-			case attrTimezone:
+			case oruk.AttrTimezone:
 				zone = v
 			}
 		}
@@ -371,7 +370,7 @@ func attributes(s Service, a *sparcv1.Asset, warns *[]string) string {
 // location fills the asset's place from an ORUK location. Coordinates are
 // required and must be real WGS84 values: the HSDS examples' latitude
 // 100 is rejected here with its path in the feed.
-func location(l *Location, a *sparcv1.Asset, path string, warns *[]string) []string {
+func location(l *oruk.Location, a *sparcv1.Asset, path string, warns *[]string) []string {
 	if l == nil {
 		return []string{path + ".location: missing; SPARC assets need a place"}
 	}
@@ -391,7 +390,7 @@ func location(l *Location, a *sparcv1.Asset, path string, warns *[]string) []str
 	if l.Latitude != nil && l.Longitude != nil {
 		loc.Latitude, loc.Longitude = *l.Latitude, *l.Longitude
 	}
-	var addr *Address
+	var addr *oruk.Address
 	for i := range l.Addresses {
 		if addr == nil || (l.Addresses[i].AddressType == "physical" && addr.AddressType != "physical") {
 			addr = &l.Addresses[i]
@@ -439,7 +438,7 @@ func countryCode(c string) (string, bool) {
 	return "", false
 }
 
-func accessibilityCode(ac Accessibility) string {
+func accessibilityCode(ac oruk.Accessibility) string {
 	for _, s := range []string{ac.Accessibility, ac.Details, ac.Description} {
 		s = strings.TrimSpace(s)
 		for _, t := range vocab.Accessibility {
@@ -454,7 +453,7 @@ func accessibilityCode(ac Accessibility) string {
 // sessions turns weekly schedules into sessions, one per day of byday.
 // What SPARC's weekly sessions cannot say (monthly rules, intervals other
 // than 1, missing times) is reported and left out.
-func sessions(schedules []Schedule, tz string) ([]*sparcv1.Session, []string) {
+func sessions(schedules []oruk.Schedule, tz string) ([]*sparcv1.Session, []string) {
 	var out []*sparcv1.Session
 	var warns []string
 	for i, sc := range schedules {

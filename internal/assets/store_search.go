@@ -30,7 +30,7 @@ type SearchQuery struct {
 	Age                *int32
 	AcceptingReferrals *bool
 	OpenAt             *time.Time
-	Text               string // already reduced to prefix terms, see textQuery
+	Text               string // already reduced to prefix terms, see TextQuery
 	HasPlaces          bool
 	Statuses           []string
 
@@ -41,6 +41,13 @@ type SearchQuery struct {
 // Near is a point and a radius in metres.
 type Near struct {
 	Lat, Lng, RadiusMeters float64
+}
+
+// point is the centre as EWKT, the parameter the statements cast to
+// geography.
+func (n *Near) point() string {
+	return fmt.Sprintf("SRID=4326;POINT(%s %s)",
+		strconv.FormatFloat(n.Lng, 'g', -1, 64), strconv.FormatFloat(n.Lat, 'g', -1, 64))
 }
 
 // Cursor is the keyset position after the last result of a page.
@@ -64,6 +71,26 @@ type args []any
 func (a *args) add(v any) string {
 	*a = append(*a, v)
 	return "$" + strconv.Itoa(len(*a))
+}
+
+// near returns the KNN distance to n's centre and the radius predicate:
+// both on the sphere (use_spheroid = false), so the filter and the order
+// agree and use the same GiST index.
+func (a *args) near(n *Near) (dist, within string) {
+	pt := a.add(n.point())
+	return "(a.location <-> " + pt + "::geography)",
+		"ST_DWithin(a.location, " + pt + "::geography, " + a.add(n.RadiusMeters) + ", false)"
+}
+
+// tagged appends the category (any of) and kind filters to where.
+func (a *args) tagged(where []string, categories, kinds []string) []string {
+	if len(categories) > 0 {
+		where = append(where, "a.categories && "+a.add(categories)+"::text[]")
+	}
+	if len(kinds) > 0 {
+		where = append(where, "a.kind = ANY("+a.add(kinds)+"::text[])")
+	}
+	return where
 }
 
 // Search runs q and returns up to q.Limit+1 hits (one extra tells the
@@ -142,10 +169,9 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	distExpr, rankExpr := "0::float8", "0::real"
 
 	if q.Near != nil {
-		pt := p.add(fmt.Sprintf("SRID=4326;POINT(%s %s)",
-			strconv.FormatFloat(q.Near.Lng, 'g', -1, 64), strconv.FormatFloat(q.Near.Lat, 'g', -1, 64)))
-		distExpr = "(a.location <-> " + pt + "::geography)"
-		where = append(where, "ST_DWithin(a.location, "+pt+"::geography, "+p.add(q.Near.RadiusMeters)+", false)")
+		var within string
+		distExpr, within = p.near(q.Near)
+		where = append(where, within)
 	}
 	if q.BBox != nil {
 		b := q.BBox
@@ -157,17 +183,11 @@ func SearchSQL(q SearchQuery) (string, []any) {
 		where = append(where, "ST_Intersects(a.location::geometry, ST_SetSRID(ST_GeomFromGeoJSON("+p.add(q.WithinGeoJSON)+"), 4326))")
 	}
 	if q.Text != "" {
-		tq := p.add(q.Text)
-		tsq := "(to_tsquery('sparc_en', " + tq + ") || to_tsquery('sparc_nl', " + tq + "))"
+		tsq := tsquerySQL(p.add(q.Text))
 		where = append(where, "a.search_doc @@ "+tsq)
 		rankExpr = "ts_rank(a.search_doc, " + tsq + ")"
 	}
-	if len(q.Categories) > 0 {
-		where = append(where, "a.categories && "+p.add(q.Categories)+"::text[]")
-	}
-	if len(q.Kinds) > 0 {
-		where = append(where, "a.kind = ANY("+p.add(q.Kinds)+"::text[])")
-	}
+	where = p.tagged(where, q.Categories, q.Kinds)
 	if q.FreeOnly {
 		where = append(where, "a.cost_kind = 'free'")
 	}
@@ -192,24 +212,9 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	}
 	where = append(where, "a.status = ANY("+p.add(q.Statuses)+"::text[])")
 
-	var order string
-	switch {
-	case q.Near != nil:
-		order = distExpr + ", a.id"
-		if q.After != nil {
-			where = append(where, "("+distExpr+", a.id) > ("+p.add(q.After.Distance)+"::float8, "+p.add(q.After.ID)+"::uuid)")
-		}
-	case q.Text != "":
-		order = rankExpr + " DESC, a.id"
-		if q.After != nil {
-			r, id := p.add(q.After.Rank), p.add(q.After.ID)
-			where = append(where, "("+rankExpr+" < "+r+"::real OR ("+rankExpr+" = "+r+"::real AND a.id > "+id+"::uuid))")
-		}
-	default:
-		order = `a.name COLLATE "C", a.id`
-		if q.After != nil {
-			where = append(where, `(a.name COLLATE "C", a.id) > (`+p.add(q.After.Name)+`::text COLLATE "C", `+p.add(q.After.ID)+`::uuid)`)
-		}
+	order, after := pageOrder(q, &p, distExpr, rankExpr)
+	if after != "" {
+		where = append(where, after)
 	}
 	if q.Near != nil {
 		limit := p.add(q.Limit + 1)
@@ -225,6 +230,30 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	return sql, p
 }
 
+// pageOrder returns the ORDER BY of q and the predicate that starts the
+// page after q.After ("" for the first page).
+func pageOrder(q SearchQuery, p *args, distExpr, rankExpr string) (order, after string) {
+	switch {
+	case q.Near != nil:
+		order = distExpr + ", a.id"
+		if q.After != nil {
+			after = "(" + distExpr + ", a.id) > (" + p.add(q.After.Distance) + "::float8, " + p.add(q.After.ID) + "::uuid)"
+		}
+	case q.Text != "":
+		order = rankExpr + " DESC, a.id"
+		if q.After != nil {
+			r, id := p.add(q.After.Rank), p.add(q.After.ID)
+			after = "(" + rankExpr + " < " + r + "::real OR (" + rankExpr + " = " + r + "::real AND a.id > " + id + "::uuid))"
+		}
+	default:
+		order = `a.name COLLATE "C", a.id`
+		if q.After != nil {
+			after = `(a.name COLLATE "C", a.id) > (` + p.add(q.After.Name) + `::text COLLATE "C", ` + p.add(q.After.ID) + `::uuid)`
+		}
+	}
+	return order, after
+}
+
 // openAtSQL tests whether any session runs at instant t, in the session's
 // own time zone, within its validity dates.
 func openAtSQL(t string) string {
@@ -236,10 +265,17 @@ func openAtSQL(t string) string {
 		AND (s.valid_until IS NULL OR ` + local + `::date <= s.valid_until))`
 }
 
-// textQuery turns free text into a tsquery string of prefix terms joined
-// by AND ("walk tues" → "walk:* & tues:*"). Only letters and digits pass,
-// so user input can never inject tsquery operators.
-func textQuery(s string) string {
+// tsquerySQL matches the tsquery parameter tq in both text search
+// configurations, English and Dutch.
+func tsquerySQL(tq string) string {
+	return "(to_tsquery('sparc_en', " + tq + ") || to_tsquery('sparc_nl', " + tq + "))"
+}
+
+// TextQuery turns free text into a tsquery string of prefix terms joined
+// by AND ("walk tues" → "walk:* & tues:*"), for SearchQuery.Text and
+// Listing.Text. Only letters and digits pass, so user input can never
+// inject tsquery operators.
+func TextQuery(s string) string {
 	var terms []string
 	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 		terms = append(terms, strings.ToLower(w)+":*")
@@ -266,12 +302,7 @@ type ListCursor struct {
 func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Asset, error) {
 	var p args
 	where := []string{"true"}
-	if len(q.Categories) > 0 {
-		where = append(where, "a.categories && "+p.add(q.Categories)+"::text[]")
-	}
-	if len(q.Kinds) > 0 {
-		where = append(where, "a.kind = ANY("+p.add(q.Kinds)+"::text[])")
-	}
+	where = p.tagged(where, q.Categories, q.Kinds)
 	if len(q.Statuses) > 0 {
 		where = append(where, "a.status = ANY("+p.add(q.Statuses)+"::text[])")
 	}
@@ -308,19 +339,4 @@ func collect(rows pgx.Rows) ([]*sparcv1.Asset, error) {
 		out = append(out, a)
 	}
 	return out, rows.Err()
-}
-
-// Columns is the select list Scan reads (the table aliased as a), for
-// other packages' queries that return whole assets with their own
-// columns after them, e.g. the Open Referral listing.
-const Columns = selectColumns
-
-// Scan reads one row that starts with Columns into an asset; extra
-// receive the row's further columns.
-func Scan(rows pgx.Rows, extra ...any) (*sparcv1.Asset, error) {
-	var r row
-	if err := rows.Scan(r.targets(extra...)...); err != nil {
-		return nil, fmt.Errorf("reading asset: %w", err)
-	}
-	return r.asset()
 }
