@@ -349,33 +349,25 @@ func (l *Layer) GuardHTTP(route string, next http.Handler, refuse func(http.Resp
 	})
 }
 
+// httpCodes are the gRPC codes the gateway answers with each HTTP status.
+var httpCodes = map[int]codes.Code{
+	http.StatusBadRequest: codes.InvalidArgument, http.StatusUnauthorized: codes.Unauthenticated,
+	http.StatusForbidden: codes.PermissionDenied, http.StatusNotFound: codes.NotFound,
+	http.StatusConflict: codes.Aborted, http.StatusPreconditionFailed: codes.FailedPrecondition,
+	http.StatusTooManyRequests: codes.ResourceExhausted, http.StatusServiceUnavailable: codes.Unavailable,
+	http.StatusGatewayTimeout: codes.DeadlineExceeded,
+}
+
 // httpError is the outcome of a plain route's answer as the audit records
-// a method's: nil for success, else the status of the gRPC code the
-// gateway answers with that HTTP status.
+// a method's: nil for success, else a status of the gRPC code the gateway
+// answers with that HTTP status (Unknown for the others).
 func httpError(code int) error {
 	if code < 400 {
 		return nil
 	}
-	c := codes.Unknown
-	switch code {
-	case http.StatusBadRequest:
-		c = codes.InvalidArgument
-	case http.StatusUnauthorized:
-		c = codes.Unauthenticated
-	case http.StatusForbidden:
-		c = codes.PermissionDenied
-	case http.StatusNotFound:
-		c = codes.NotFound
-	case http.StatusConflict:
-		c = codes.Aborted
-	case http.StatusPreconditionFailed:
-		c = codes.FailedPrecondition
-	case http.StatusTooManyRequests:
-		c = codes.ResourceExhausted
-	case http.StatusServiceUnavailable:
-		c = codes.Unavailable
-	case http.StatusGatewayTimeout:
-		c = codes.DeadlineExceeded
+	c, ok := httpCodes[code]
+	if !ok {
+		c = codes.Unknown
 	}
 	return status.Error(c, http.StatusText(code))
 }

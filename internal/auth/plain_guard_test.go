@@ -146,14 +146,7 @@ func TestAuditedPlainRouteIsGuardedAndAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Auth.SetRule(route, auth.Rule{Roles: []string{auth.RoleAdmin}, Audit: true})
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
+	testenv.Serve(t, ctx, cancel, a)
 	base := "http://" + a.Server().HTTPAddr()
 	org := uuid.New()
 	if _, err := owner.Exec(context.Background(), `INSERT INTO organisations (id, kind, name) VALUES ($1, 'community_group', 'Private route test')`, org); err != nil {

@@ -60,16 +60,8 @@ func tlsServer(t *testing.T, files server.TLSFiles) (*server.Server, *syncBuffer
 		cancel()
 		t.Fatal(err)
 	}
-	srv := a.Server()
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return srv, logs
+	testenv.Serve(t, ctx, cancel, a)
+	return a.Server(), logs
 }
 
 func httpsClient(roots *x509.CertPool, certs ...tls.Certificate) *http.Client {

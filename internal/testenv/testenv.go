@@ -206,16 +206,9 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		cancel()
 		t.Fatalf("starting server: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
+	Serve(t, ctx, cancel, a)
 	srv := a.Server()
 	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr(), t: t}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
 	env.AdminOrg = env.NewOrg(t, "Test admin organisation", "other")
 	env.AdminKey = env.Key(t, env.AdminOrg, auth.RoleAdmin)
 	env.Conn = env.ConnWithKey(t, env.AdminKey)
@@ -223,6 +216,19 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	env.Assets = sparcv1.NewAssetServiceClient(env.Conn)
 	env.HTTP = &http.Client{Transport: keyTransport{key: env.AdminKey}, Timeout: 30 * time.Second}
 	return env
+}
+
+// Serve answers calls with a, built with ctx, until the test ends; then
+// cancel ends ctx and the test fails unless the app shut down cleanly.
+func Serve(t testing.TB, ctx context.Context, cancel context.CancelFunc, a *app.App) {
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
 }
 
 // NewOrg creates an organisation directly in the database and returns its id.

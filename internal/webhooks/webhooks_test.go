@@ -81,15 +81,8 @@ func newHookWorld(t *testing.T, cfg webhooks.Config) *hookWorld {
 		cancel()
 		t.Fatal(err)
 	}
+	testenv.Serve(t, ctx, cancel, a)
 	srv := a.Server()
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
 	w.grpcAddr, w.httpBase = srv.GRPCAddr(), "http://"+srv.HTTPAddr()
 
 	w.lwOrg, w.groupOrg = w.org(t, "Ladywood link workers", "link_worker_service"), w.org(t, "Saltley walking group", "community_group")
