@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"time"
 
@@ -17,16 +18,18 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
 // The access-control section (issue 4): what authentication, the policy
 // check, rate limiting and the audit event cost, on the write path
 // (UpdateAsset by a group editor) and on public search. The comparison is
-// a second server built from the same services whose authorisation layer
-// only sets the caller (no key lookup, no audit): the difference between
+// a second server built by the same root whose guard only sets the
+// caller (no key lookup, no audit): the difference between
 // the two is the cost of auth + audit. The raw SQL of the write without
 // auth/audit is shown as the limit.
 func init() {
@@ -50,10 +53,36 @@ func (t trusted) Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo,
 	return h(srv, ss)
 }
 
-func (trusted) AdmitHTTP(context.Context, string) (time.Duration, bool) { return 0, true }
-func (trusted) Flush(context.Context)                                   {}
+func (trusted) GuardHTTP(_ string, next http.Handler, _ func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return next
+}
+func (trusted) Flush(context.Context) {}
 
 const accessAssets = 2000
+
+// trustedServer is the comparison server: the same wiring on the same
+// database, its guard trusting every call as a group editor of org (a
+// second sparcd that does not deliver webhooks, as a replica would run).
+// Its own pool, as large as the server's: both lose the same connections
+// to their listeners.
+func trustedServer(ctx context.Context, b *bench, org uuid.UUID) (*server.Server, func(), error) {
+	pool, err := db.OpenApp(ctx, b.url, int32(b.cfg.maxConns))
+	if err != nil {
+		return nil, nil, err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sctx, stop := context.WithCancel(context.Background())
+	a, err := app.New(sctx, pool, app.Config{Auth: benchAuth, Webhooks: webhooks.Config{Disabled: true},
+		Server: benchServer(quiet), Guard: trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}})
+	if err != nil {
+		stop()
+		pool.Close()
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(sctx) }()
+	return a.Server(), func() { stop(); <-done; pool.Close() }, nil
+}
 
 func runAccess(ctx context.Context, b *bench) error {
 	org := uuid.NewSHA1(uuid.NameSpaceURL, []byte("sparcbench/access/org"))
@@ -90,20 +119,11 @@ func runAccess(ctx context.Context, b *bench) error {
 		return fmt.Errorf("no assets to update")
 	}
 
-	// The comparison server: same app, same pool, trusted caller.
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := b.app.Services()
-	svc.Auth = trusted{p: &auth.Principal{Name: "bench", Org: org.String(), Role: auth.RoleGroupEditor}}
-	sctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	plain, err := server.New(sctx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: quiet,
-		ShutdownTimeout: 5 * time.Second}, b.app.Pool, svc)
+	plain, stopPlain, err := trustedServer(ctx, b, org)
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- plain.Serve(sctx) }()
-	defer func() { stop(); <-done }()
+	defer stopPlain()
 
 	dial := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {
 		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}

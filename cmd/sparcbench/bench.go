@@ -28,6 +28,12 @@ import (
 // server, and would otherwise cap every keyed measurement at 20/s.
 var benchAuth = auth.Config{RatePerSecond: 1e9, Burst: 1e9}
 
+// benchServer is the configuration of the benchmark's servers: free
+// loopback ports, logs at log's level.
+func benchServer(log *slog.Logger) app.ServerConfig {
+	return app.ServerConfig{Logger: log, ShutdownTimeout: 5 * time.Second}
+}
+
 // bench is the environment every section shares: the database, the app
 // and its servers as sparcd runs them, and clients for each path.
 type bench struct {
@@ -106,29 +112,21 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	if err != nil {
 		return nil, err
 	}
-	if b.app, err = app.New(ctx, pool, app.Config{Auth: benchAuth}); err != nil {
+	// Warn level: per-request logs would measure the logger, not SPARC.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srvCtx, cancel := context.WithCancel(context.Background())
+	b.stopSrv = cancel
+	if b.app, err = app.New(srvCtx, pool, app.Config{Auth: benchAuth, Server: benchServer(log)}); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	if b.search, err = db.OpenApp(ctx, b.url, int32(cfg.maxConns)); err != nil {
 		return nil, err
 	}
-
-	// Warn level: per-request logs would measure the logger, not SPARC.
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srvCtx, cancel := context.WithCancel(context.Background())
-	b.stopSrv = cancel
-	b.srv, err = server.New(srvCtx, server.Config{
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log,
-		ShutdownTimeout: 5 * time.Second, Routes: b.app.Routes(),
-	}, pool, b.app.Services())
-	if err != nil {
-		return nil, err
-	}
 	// As sparcd: the key cache's listener, referral wake-ups, webhooks.
-	b.app.Run(srvCtx)
+	b.srv = b.app.Server()
 	b.srvDone = make(chan error, 1)
-	go func() { b.srvDone <- b.srv.Serve(srvCtx) }()
+	go func() { b.srvDone <- b.app.Serve(srvCtx) }()
 
 	if b.conn, err = grpc.NewClient(b.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		return nil, fmt.Errorf("dialling gRPC: %w", err)

@@ -106,21 +106,17 @@ func newCoverageBench(ctx context.Context, b *bench) (*coverageBench, error) {
 		cb.pool.Close()
 		return nil, err
 	}
-	if cb.app, err = app.New(ctx, cb.pool); err != nil {
-		cb.pool.Close()
-		return nil, err
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srvCtx, cancel := context.WithCancel(context.Background())
 	cb.stop = cancel
-	if cb.srv, err = server.New(srvCtx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log,
-		ShutdownTimeout: 5 * time.Second, Routes: cb.app.Routes()}, cb.pool, cb.app.Services()); err != nil {
+	if cb.app, err = app.New(srvCtx, cb.pool, app.Config{Server: benchServer(log)}); err != nil {
 		cancel()
 		cb.pool.Close()
 		return nil, err
 	}
+	cb.srv = cb.app.Server()
 	cb.done = make(chan error, 1)
-	go func() { cb.done <- cb.srv.Serve(srvCtx) }()
+	go func() { cb.done <- cb.app.Serve(srvCtx) }()
 	cb.httpBase = "http://" + cb.srv.HTTPAddr()
 	return cb, nil
 }

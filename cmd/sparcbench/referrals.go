@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -19,22 +18,19 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/referrals"
-	"github.com/sparc-network/sparc/internal/server"
 )
 
 // referralConc is the client concurrency issue 5 states its targets for.
 const referralConc = 32
 
-// referralBench is a sparcd of its own for the referral section: the
-// shared one keeps sparcd's default rate limit (20 requests/s per key),
-// which would measure the limiter; this one runs as the application role
-// (row-level security on) with the limit out of the way.
+// referralBench measures referrals through the shared server (the
+// application role, row-level security on, the rate limit out of the
+// way) against the raw statements on a pool of its own.
 type referralBench struct {
-	pool    *pgxpool.Pool // application role, for the server and the raw path
+	pool    *pgxpool.Pool // application role, for the raw path
 	conn    *grpc.ClientConn
 	conns   []*grpc.ClientConn
 	lw      sparcv1.ReferralServiceClient // link worker of lwOrg
@@ -51,25 +47,7 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 	if rb.pool, err = db.OpenApp(ctx, b.url, int32(b.cfg.maxConns)); err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srvCtx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(srvCtx, rb.pool, app.Config{Auth: auth.Config{RatePerSecond: 1e6, Burst: 1e6}, Logger: log})
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	srv, err := server.New(srvCtx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log,
-		ShutdownTimeout: 2 * time.Second, Routes: a.Routes()}, rb.pool, a.Services())
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	a.Run(srvCtx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(srvCtx) }()
 	rb.stop = func() {
-		cancel()
-		<-done
 		for _, c := range rb.conns {
 			c.Close()
 		}
@@ -108,7 +86,7 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 	}
 	rb.keyName = "key:" + lwKey[:14]
 	dial := func(key string) (*grpc.ClientConn, error) {
-		return grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		return grpc.NewClient(b.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithPerRPCCredentials(bearer(key)))
 	}
 	var groupConn *grpc.ClientConn

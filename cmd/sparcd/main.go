@@ -21,6 +21,8 @@ import (
 	"time"
 	_ "time/tzdata" // session time zones must resolve even without system tzdata
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -218,19 +220,11 @@ func run(cfg config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	url := cfg.databaseURL
-	var cluster *pgcluster.Cluster
-	if url == "" {
-		var err error
-		cluster, err = pgcluster.Start(ctx, pgcluster.Options{
-			Dir: cfg.dataDir, BinDir: cfg.pgBin, Database: "sparc", Logger: log,
-		})
-		if err != nil {
-			if errors.Is(err, pgcluster.ErrInUse) {
-				return err
-			}
-			return fmt.Errorf("starting embedded database: %w", err)
-		}
+	url, cluster, err := startDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if cluster != nil {
 		defer func() {
 			if err := cluster.Stop(); err != nil {
 				log.Error("stopping embedded database", "err", err)
@@ -238,21 +232,8 @@ func run(cfg config, log *slog.Logger) error {
 				log.Info("embedded database stopped")
 			}
 		}()
-		url = cluster.URL("sparc")
 	}
-
-	// Migrations run as the login of url (the schema owner); requests are
-	// served as the unprivileged application role, bound by row-level security.
-	owner, err := db.Open(ctx, url, 2)
-	if err != nil {
-		return err
-	}
-	err = db.Migrate(ctx, owner)
-	owner.Close()
-	if err != nil {
-		return err
-	}
-	pool, err := db.OpenApp(ctx, url, int32(cfg.maxConns))
+	pool, err := openPool(ctx, url, cfg.maxConns)
 	if err != nil {
 		return err
 	}
@@ -267,62 +248,115 @@ func run(cfg config, log *slog.Logger) error {
 		defer sup.Stop()
 		health = func(context.Context) error { return sup.Healthy() }
 	}
+	appCfg, err := appConfig(ctx, cfg, log, health)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, pool, appCfg)
+	if err != nil {
+		return err
+	}
+	demoKeys, err := prepare(ctx, cfg, a, log)
+	if err != nil {
+		return err
+	}
+	announce(cfg, a.Server(), demoKeys, log)
+	return a.Serve(ctx)
+}
+
+// startDatabase returns the database URL: DATABASE_URL, or the embedded
+// cluster's, started here (the caller stops it).
+func startDatabase(ctx context.Context, cfg config, log *slog.Logger) (string, *pgcluster.Cluster, error) {
+	if cfg.databaseURL != "" {
+		return cfg.databaseURL, nil, nil
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{
+		Dir: cfg.dataDir, BinDir: cfg.pgBin, Database: "sparc", Logger: log,
+	})
+	if err != nil {
+		if errors.Is(err, pgcluster.ErrInUse) {
+			return "", nil, err
+		}
+		return "", nil, fmt.Errorf("starting embedded database: %w", err)
+	}
+	return cluster.URL("sparc"), cluster, nil
+}
+
+// openPool migrates the database and opens the pool requests are served
+// on. Migrations run as the login of url (the schema owner); requests are
+// served as the unprivileged application role, bound by row-level security.
+func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	owner, err := db.Open(ctx, url, 2)
+	if err != nil {
+		return nil, err
+	}
+	err = db.Migrate(ctx, owner)
+	owner.Close()
+	if err != nil {
+		return nil, err
+	}
+	return db.OpenApp(ctx, url, int32(maxConns))
+}
+
+// appConfig turns the flags into the composition root's configuration.
+func appConfig(ctx context.Context, cfg config, log *slog.Logger, health func(context.Context) error) (app.Config, error) {
 	authCfg := auth.Config{RatePerSecond: cfg.rate, Burst: cfg.burst, Logger: log,
 		Anonymous: cfg.anonymous, FailedAuth: cfg.badAuth, MaxStreams: cfg.maxStreams}
 	if cfg.oidc.Enabled() {
+		var err error
 		if authCfg.OIDC, err = auth.NewOIDC(ctx, cfg.oidc); err != nil {
-			return err
+			return app.Config{}, err
 		}
 	}
 	key, err := dataKey(cfg)
 	if err != nil {
-		return err
+		return app.Config{}, err
 	}
-	a, err := app.New(ctx, pool, app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Logger: log})
-	if err != nil {
-		return err
-	}
+	return app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Logger: log,
+		Server: server.Config{GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr, ShutdownTimeout: cfg.shutdownTimeout,
+			TLS: cfg.tls, Edge: cfg.edge, Health: health}}, nil
+}
+
+// prepare does the one-off tasks asked for before serving: the bootstrap
+// admin key and the demo data, whose keys it returns.
+func prepare(ctx context.Context, cfg config, a *app.App, log *slog.Logger) ([][2]string, error) {
 	if cfg.bootstrapAdmin != "" {
-		key, org, err := auth.Bootstrap(ctx, pool, cfg.bootstrapAdmin)
+		key, org, err := auth.Bootstrap(ctx, a.Pool, cfg.bootstrapAdmin)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fmt.Fprintf(os.Stderr, "\nNetwork admin API key for organisation %s (%s), shown once:\n  %s\n\n", cfg.bootstrapAdmin, org, key)
 	}
-	var demoKeys [][2]string
-	if cfg.demo {
-		n, err := demo.Load(ctx, pool, a.Assets)
-		if err != nil {
-			return fmt.Errorf("loading demo data: %w", err)
-		}
-		if n > 0 {
-			log.Info("demo directory loaded", "assets", n)
-		}
-		na, err := demo.ImportAreas(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
-		if err != nil {
-			return fmt.Errorf("loading demo areas: %w", err)
-		}
-		if na > 0 {
-			log.Info("demo areas loaded (LSOA and MSOA boundaries, deprivation)", "areas", na)
-		}
-		keyFile := ""
-		if cfg.databaseURL == "" {
-			keyFile = filepath.Join(cfg.dataDir, "demo-keys.txt")
-		}
-		if demoKeys, err = demo.Keys(ctx, pool, keyFile); err != nil {
-			return fmt.Errorf("issuing demo keys: %w", err)
-		}
+	if !cfg.demo {
+		return nil, nil
 	}
-
-	srv, err := server.New(ctx, server.Config{
-		GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr,
-		ShutdownTimeout: cfg.shutdownTimeout, Logger: log, Routes: a.Routes(), TLS: cfg.tls,
-		Edge: cfg.edge, Health: health,
-	}, pool, a.Services())
+	n, err := demo.Load(ctx, a.Pool, a.Assets)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("loading demo data: %w", err)
 	}
-	a.Run(ctx)
+	if n > 0 {
+		log.Info("demo directory loaded", "assets", n)
+	}
+	na, err := demo.ImportAreas(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
+	if err != nil {
+		return nil, fmt.Errorf("loading demo areas: %w", err)
+	}
+	if na > 0 {
+		log.Info("demo areas loaded (LSOA and MSOA boundaries, deprivation)", "areas", na)
+	}
+	keyFile := ""
+	if cfg.databaseURL == "" {
+		keyFile = filepath.Join(cfg.dataDir, "demo-keys.txt")
+	}
+	keys, err := demo.Keys(ctx, a.Pool, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("issuing demo keys: %w", err)
+	}
+	return keys, nil
+}
+
+// announce says where SPARC serves, and the demo keys.
+func announce(cfg config, srv *server.Server, demoKeys [][2]string, log *slog.Logger) {
 	scheme := tlsNote(cfg, srv, log)
 	log.Info("sparcd serving", "http", scheme+"://"+srv.HTTPAddr(), "grpc", srv.GRPCAddr(), "trusted_proxies", cfg.edge.TrustedProxies.String())
 	if len(demoKeys) > 0 {
@@ -333,7 +367,6 @@ func run(cfg config, log *slog.Logger) error {
 	}
 	fmt.Fprintf(os.Stderr, "\nSPARC is ready.\n  HTTP/JSON: %[1]s://%[2]s  (OpenAPI: %[1]s://%[2]s/openapi.json)\n  gRPC:      %[3]s\n  try: curl '%[1]s://%[2]s/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=3000'\n\n",
 		scheme, srv.HTTPAddr(), srv.GRPCAddr())
-	return srv.Serve(ctx)
 }
 
 // tlsNote returns the HTTP scheme served and warns when a port reachable

@@ -352,30 +352,59 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 			}
 		}()
 	}
-	time.Sleep(2 * time.Second)
+	// Enough searches answered well before SIGTERM (the margin below) for
+	// the check at the end to mean something.
+	const margin = 500 * time.Millisecond
+	waitFor(t, time.Minute, "ten searches answered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, o := range outcomes {
+			if o.err == nil && o.status == 200 && time.Since(o.start) > margin {
+				n++
+			}
+		}
+		return n >= 10
+	})
 
-	// A create whose body is only half sent: in flight at SIGTERM.
+	// A create whose body is only half sent: in flight at SIGTERM. It asks
+	// to be told to go on (Expect: 100-continue), which the server says
+	// once the handler reads the body: then the request is surely in
+	// flight.
 	body := fmt.Sprintf(assetJSON, "Created across shutdown")
 	conn, err := net.Dial("tcp", d.http)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /v1/assets HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		d.http, key, len(body), body[:len(body)/2])
-	time.Sleep(300 * time.Millisecond)
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "POST /v1/assets HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		d.http, key, len(body))
+	br := bufio.NewReader(conn)
+	if cont, err := http.ReadResponse(br, nil); err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("the create was not told to go on: %v %v", cont, err)
+	}
+	if _, err := io.WriteString(conn, body[:len(body)/2]); err != nil {
+		t.Fatal(err)
+	}
 
 	sigterm := time.Now()
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	// By now the server has stopped accepting; finish the request.
-	time.Sleep(500 * time.Millisecond)
+	// Finish the request once the server has stopped accepting.
+	waitFor(t, 30*time.Second, "the HTTP port refusing connections", func() bool {
+		c, err := net.DialTimeout("tcp", d.http, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
 	if _, err := io.WriteString(conn, body[len(body)/2:]); err != nil {
 		t.Fatalf("finishing the in-flight request: %v", err)
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("in-flight create got no response: %v\n%s", err, d.log())
 	}
@@ -393,7 +422,6 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 	// Requests that started well before SIGTERM all succeeded; later ones
 	// either succeeded or could not reach the closed server, but none got
 	// an error status.
-	const margin = 500 * time.Millisecond
 	var before, after, refused int
 	for _, o := range outcomes {
 		switch {
@@ -418,6 +446,21 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 		t.Fatalf("only %d requests ran before SIGTERM: no load", before)
 	}
 	return created.ID
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("no %s after %v", what, timeout)
+		}
+	}
 }
 
 func isConnectionError(err error) bool {

@@ -1,12 +1,18 @@
-// Package app wires SPARC's domain stores and services together over one
-// database pool. sparcd and the test harness both build the server from
-// here, so tests exercise exactly what production runs.
+// Package app is SPARC's one composition root: over one database pool it
+// builds the domain stores and services, the authorisation layer, the
+// plain HTTP routes the domains hand over, and the servers, each once.
+// sparcd, the test harness (internal/testenv) and the benchmark all build
+// SPARC here, so tests and benchmarks exercise exactly what production
+// runs. It is the only package under internal/ that knows the transport
+// (internal/server): domains hand their routes over as httproute.Route.
 package app
 
 import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,6 +22,7 @@ import (
 	"github.com/sparc-network/sparc/internal/audit"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/coverage"
+	"github.com/sparc-network/sparc/internal/httproute"
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/oruk"
 	"github.com/sparc-network/sparc/internal/outbox"
@@ -44,7 +51,20 @@ type App struct {
 	hub           *outbox.Hub
 	webhooks      *webhooks.Worker
 	cfg           Config
+
+	srv      *server.Server
+	routes   []httproute.Route
+	runOnce  sync.Once
+	unserved func() bool // stops giving the listeners back when New's context ends
 }
+
+// Settings of the servers, as the transport defines them: callers of the
+// root name them here and import no transport.
+type (
+	ServerConfig = server.Config
+	Edge         = server.Edge
+	TLSFiles     = server.TLSFiles
+)
 
 // Config tunes an app; the zero value serves tests and benchmarks.
 type Config struct {
@@ -59,6 +79,14 @@ type Config struct {
 	// Webhooks: delivery backoff, timeout and whether this server delivers.
 	Webhooks webhooks.Config
 	Logger   *slog.Logger
+	// Server: addresses, TLS, edge limits, liveness, shutdown timeout.
+	// Empty addresses: free loopback ports; nil Logger: Logger. Its Routes
+	// are served beside the domains' (a test's own).
+	Server ServerConfig
+	// Guard replaces the authorisation layer as the one guard of every
+	// route. nil (sparcd, the tests): the layer. Only the benchmark sets
+	// one, a guard that trusts every call, to measure what the layer costs.
+	Guard server.Interceptor
 }
 
 // DefaultAuth is the authorisation configuration when none is given:
@@ -106,16 +134,74 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	persons := people.NewService(pool, sealer, referrals.CopySharedPerson)
 	hub := outbox.NewHub(cfg.Logger)
 	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
-	return &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
+	a := &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
 		Keys: auth.NewKeyStore(pool), Audit: trail, Auth: layer,
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
 		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
-		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}, nil
+		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}
+	if err := a.listen(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
-// Run does the app's background work until ctx ends: the referral
-// notification listener, webhook delivery and the retention purge (hourly).
+// listen builds the servers: every service and every plain route behind
+// one guard. They listen from now on; a server that is never served gives
+// its listeners back when New's context ends.
+func (a *App) listen(ctx context.Context) error {
+	sc := a.cfg.Server
+	if sc.GRPCAddr == "" {
+		sc.GRPCAddr = "127.0.0.1:0"
+	}
+	if sc.HTTPAddr == "" {
+		sc.HTTPAddr = "127.0.0.1:0"
+	}
+	if sc.Logger == nil {
+		sc.Logger = a.cfg.Logger
+	}
+	// One coverage service, behind both the gRPC method and the downloads.
+	cov := coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool))
+	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
+	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
+	svc := a.services(cov)
+	if a.cfg.Guard != nil {
+		svc.Auth = a.cfg.Guard
+	}
+	srv, err := server.New(ctx, sc, a.Pool, svc)
+	if err != nil {
+		return err
+	}
+	a.srv = srv
+	a.unserved = context.AfterFunc(ctx, srv.Close)
+	return nil
+}
+
+// Serve does the app's background work (Run) and answers calls until ctx
+// ends, then shuts the servers down: in-flight calls finish within the
+// shutdown timeout. Closing the pool is the caller's job, afterwards.
+func (a *App) Serve(ctx context.Context) error {
+	if !a.unserved() {
+		return nil // New's context has ended: the listeners are gone
+	}
+	a.Run(ctx)
+	return a.srv.Serve(ctx)
+}
+
+// Server is the app's running servers: their addresses.
+func (a *App) Server() *server.Server { return a.srv }
+
+// Routes are the plain HTTP routes the domains hand over, as served.
+func (a *App) Routes() []httproute.Route { return a.routes }
+
+// Run does the app's background work until ctx ends, once however often
+// it is called: the referral notification listener, webhook delivery and
+// the retention purge (hourly). Serve runs it; an app that serves no
+// calls (a second instance purging) runs it alone.
 func (a *App) Run(ctx context.Context) {
+	a.runOnce.Do(func() { a.run(ctx) })
+}
+
+func (a *App) run(ctx context.Context) {
 	go a.hub.Listen(ctx, a.Pool)
 	go a.Auth.Listen(ctx, a.Pool)
 	if !a.cfg.Webhooks.Disabled {
@@ -148,8 +234,8 @@ func (a *App) Run(ctx context.Context) {
 	}()
 }
 
-// Services returns the API implementations to serve.
-func (a *App) Services() server.Services {
+// services are the API implementations to serve, guarded by the layer.
+func (a *App) services(cov *coverage.Service) server.Services {
 	return server.Services{
 		Assets:          assets.NewService(a.Assets, a.Tokens),
 		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
@@ -157,18 +243,10 @@ func (a *App) Services() server.Services {
 		Audit:           audit.NewService(a.Audit, a.Tokens),
 		DirectoryImport: oruk.NewImportService(a.Assets),
 		Areas:           areas.NewService(a.Areas, a.Tokens),
-		Coverage:        coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)),
+		Coverage:        cov,
 		People:          a.People,
 		Referrals:       a.Referrals,
 		Webhooks:        a.Webhooks,
 		Auth:            a.Auth,
 	}
-}
-
-// Routes returns the plain-HTTP handlers served beside the gateway.
-func (a *App) Routes() []server.Route {
-	var routes []server.Route
-	routes = append(routes, oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).Routes()...)
-	routes = append(routes, coverage.NewHTTP(coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool)), a.Pool, a.cfg.Logger).Routes()...)
-	return routes
 }

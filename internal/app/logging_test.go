@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -105,7 +104,7 @@ func TestPlainHTTPRoutesLogThroughTheConfiguredLogger(t *testing.T) {
 	var configured bytes.Buffer
 	owner := testenv.NewPool(t)
 	pool := testenv.AppPool(t, owner)
-	a, err := app.New(context.Background(), pool, app.Config{Logger: slog.New(slog.NewJSONHandler(&configured, nil))})
+	a, err := app.New(t.Context(), pool, app.Config{Logger: slog.New(slog.NewJSONHandler(&configured, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

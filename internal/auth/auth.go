@@ -27,6 +27,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
 	"strings"
 	"time"
 
@@ -43,6 +45,7 @@ import (
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // Principal is an authenticated caller.
@@ -159,7 +162,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 	return &Layer{pool: pool, keys: NewKeyStore(pool), audit: cfg.Audit, cfg: cfg, limiter: newLimiter(cfg.RatePerSecond, cfg.Burst, time.Now),
 		anon: limiterFor(cfg.Anonymous, time.Now), failed: limiterFor(cfg.FailedAuth, time.Now),
 		streams: newStreamCounter(cfg.MaxStreams), denied: newDeniedLog(cfg.Audit, cfg.Logger, cfg.DeniedWindow),
-		policy: Policy, log: cfg.Logger, cache: newKeyCache()}, nil
+		policy: maps.Clone(Policy), log: cfg.Logger, cache: newKeyCache()}, nil
 }
 
 // Flush writes the denied calls still being summed. The server calls it
@@ -317,20 +320,56 @@ func tooMany(wait time.Duration, what string) error {
 	return st.Err()
 }
 
-// AdmitHTTP admits one call of a plain HTTP route (Open Referral, coverage
-// downloads, tiles), which reaches no gRPC interceptor. Those routes are
-// open data and ignore credentials, so the call spends a token of its
-// client address's anonymous budget; when none is left the refusal is
-// audited like any other and the wait returned. ctx carries the edge's
-// caller.Info.
-func (l *Layer) AdmitHTTP(ctx context.Context, route string) (time.Duration, bool) {
-	c := callerOf(ctx)
-	wait, ok := l.anon.take(caller.LimitKey(c.Addr))
-	if !ok {
-		rec := &AuditEvent{Principal: "anonymous", Method: "HTTP " + route, RequestID: c.RequestID, Peer: addrString(c)}
-		l.denied.add(ctx, rec, codes.ResourceExhausted.String())
+// GuardHTTP guards a plain HTTP route (Open Referral, coverage downloads,
+// tiles), which reaches no gRPC interceptor, with the same admit as every
+// method: route (its pattern) is its key in the policy, and a route
+// missing there is refused; the Authorization header is the call's
+// credentials; the caller's key, or its client address, spends the same
+// budgets; refusals, and every call of an audited route, are audited with
+// the edge's request id (ctx carries its caller.Info). A refused call
+// is handed to refuse and never reaches next.
+func (l *Layer) GuardHTTP(route string, next http.Handler, refuse func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		md := metadata.MD{}
+		if v := r.Header.Values("Authorization"); len(v) > 0 {
+			md["authorization"] = v
+		}
+		ctx, rec, err := l.admit(metadata.NewIncomingContext(r.Context(), md), route, r)
+		if err != nil {
+			refuse(w, r, err)
+			return
+		}
+		if rec == nil {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		sw := httproute.NewRecorder(w)
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		l.finish(ctx, rec, httpError(sw.Status))
+	})
+}
+
+// httpCodes are the gRPC codes the gateway answers with each HTTP status.
+var httpCodes = map[int]codes.Code{
+	http.StatusBadRequest: codes.InvalidArgument, http.StatusUnauthorized: codes.Unauthenticated,
+	http.StatusForbidden: codes.PermissionDenied, http.StatusNotFound: codes.NotFound,
+	http.StatusConflict: codes.Aborted, http.StatusPreconditionFailed: codes.FailedPrecondition,
+	http.StatusTooManyRequests: codes.ResourceExhausted, http.StatusServiceUnavailable: codes.Unavailable,
+	http.StatusGatewayTimeout: codes.DeadlineExceeded,
+}
+
+// httpError is the outcome of a plain route's answer as the audit records
+// a method's: nil for success, else a status of the gRPC code the gateway
+// answers with that HTTP status (Unknown for the others).
+func httpError(code int) error {
+	if code < 400 {
+		return nil
 	}
-	return wait, ok
+	c, ok := httpCodes[code]
+	if !ok {
+		c = codes.Unknown
+	}
+	return status.Error(c, http.StatusText(code))
 }
 
 func codeOf(err error) codes.Code {
@@ -441,8 +480,12 @@ func callerOf(ctx context.Context) caller.Info {
 }
 
 // resourceFor names what a call addresses, e.g. "assets/<id>", or the
-// collection ("assets") for calls without an id.
+// collection ("assets") for calls without an id; for a plain route, the
+// path it was called on.
 func resourceFor(method string, req any) string {
+	if r, ok := req.(*http.Request); ok { // a plain route: its path
+		return strings.TrimPrefix(r.URL.Path, "/")
+	}
 	svc := method
 	if i := strings.LastIndex(method, "/"); i > 0 {
 		svc = method[:i]

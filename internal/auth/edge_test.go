@@ -20,7 +20,6 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
-	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
@@ -292,18 +291,15 @@ func TestDeniedCallCountsAreWrittenWhenTheWindowEndsAndAtShutdown(t *testing.T) 
 		pool := testenv.AppPool(t, owner)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		a, err := app.New(ctx, pool, app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		srv, err := server.New(ctx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: quiet,
-			ShutdownTimeout: 5 * time.Second}, pool, a.Services())
+		a, err := app.New(ctx, pool, app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000},
+			Server: app.ServerConfig{Logger: quiet, ShutdownTimeout: 5 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		srv := a.Server()
 		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx) }()
+		go func() { done <- a.Serve(ctx) }()
 		conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)

@@ -18,7 +18,7 @@ const (
 	RoleNetworkAdmin = "network_admin"
 )
 
-// Rule says who may call one RPC.
+// Rule says who may call one RPC or plain HTTP route.
 type Rule struct {
 	// Public methods need no key (open data). A key, if sent, must be valid.
 	Public bool
@@ -38,9 +38,12 @@ type Rule struct {
 
 var anyRole = []string(nil)
 
-// Policy lists every RPC the server offers. A method missing here is
-// refused (fail closed). Adding an RPC? Add its rule here AND a row to the
-// authorisation matrix test (internal/auth/matrix_test.go).
+// Policy lists every RPC the server offers, by full method name, and every
+// plain HTTP route, by its pattern ("GET /openreferral/services"): one
+// table for the one guard. A method or route missing here is refused
+// (fail closed). Adding an RPC or a route? Add its rule here AND a row to
+// the authorisation matrix test (internal/auth/matrix_test.go; plain
+// routes in matrix_plain_test.go).
 var Policy = map[string]Rule{
 	// Directory: open data to read; the owner organisation's editors and
 	// admin to write (Principal.CanWriteOwnedBy), never another's.
@@ -102,6 +105,32 @@ var Policy = map[string]Rule{
 	"/grpc.health.v1.Health/Watch":                                   {Public: true},
 	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {Public: true},
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {Public: true},
+
+	// Plain HTTP routes, served beside the gateway: the same open data
+	// in other forms. The API's OpenAPI document; Open Referral UK, the
+	// directory as other directories read it (CORS open, hence the
+	// preflight); coverage as downloads, vector tiles and the map page.
+	"GET /openapi.json":                           {Public: true, Roles: anyRole},
+	"GET /openreferral/{$}":                       {Public: true, Roles: anyRole},
+	"GET /openreferral":                           {Public: true, Roles: anyRole},
+	"GET /openreferral/openapi.json":              {Public: true, Roles: anyRole},
+	"GET /openreferral/services":                  {Public: true, Roles: anyRole},
+	"GET /openreferral/services/{id}":             {Public: true, Roles: anyRole},
+	"GET /openreferral/service_at_locations":      {Public: true, Roles: anyRole},
+	"GET /openreferral/service_at_locations/{id}": {Public: true, Roles: anyRole},
+	"GET /openreferral/organizations":             {Public: true, Roles: anyRole},
+	"GET /openreferral/organizations/{id}":        {Public: true, Roles: anyRole},
+	"GET /openreferral/taxonomies":                {Public: true, Roles: anyRole},
+	"GET /openreferral/taxonomies/{id}":           {Public: true, Roles: anyRole},
+	"GET /openreferral/taxonomy_terms":            {Public: true, Roles: anyRole},
+	"GET /openreferral/taxonomy_terms/{id}":       {Public: true, Roles: anyRole},
+	"OPTIONS /openreferral/":                      {Public: true, Roles: anyRole},
+	"GET /v1/coverage.geojson":                    {Public: true, Roles: anyRole},
+	"GET /v1/coverage.csv":                        {Public: true, Roles: anyRole},
+	"GET /tiles/assets/{z}/{x}/{y}":               {Public: true, Roles: anyRole},
+	"GET /tiles/coverage/{z}/{x}/{y}":             {Public: true, Roles: anyRole},
+	"GET /map":                                    {Public: true, Roles: anyRole},
+	"GET /map/{file}":                             {Public: true, Roles: anyRole},
 }
 
 func (r Rule) allows(role string) bool {

@@ -21,7 +21,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
-	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // HTTP serves coverage as downloads (GeoJSON, CSV), vector tiles and the
@@ -47,10 +47,11 @@ func NewHTTP(svc *Service, _ *pgxpool.Pool, log *slog.Logger) *HTTP {
 // Routes are the plain-HTTP routes to serve, with the query parameters
 // each takes (any other is refused by the server): those of
 // ComputeCoverage, plus simplify_meters for GeoJSON and the map's view.
-func (h *HTTP) Routes() []server.Route {
+// Each pattern is also its key in the access policy (auth.Policy).
+func (h *HTTP) Routes() []httproute.Route {
 	q := []string{"parent_code", "kind", "bbox", "categories", "window_start", "window_end", "walking_distance_meters", "summary_only"}
 	with := func(extra ...string) []string { return append(slices.Clip(q), extra...) }
-	return []server.Route{
+	return []httproute.Route{
 		{Pattern: "GET /v1/coverage.geojson", Handler: http.HandlerFunc(h.geoJSON), Params: with("simplify_meters")},
 		{Pattern: "GET /v1/coverage.csv", Handler: http.HandlerFunc(h.csv), Params: q},
 		{Pattern: "GET /tiles/assets/{z}/{x}/{y}", Handler: http.HandlerFunc(h.assetTile)},
@@ -73,7 +74,7 @@ func parseQuery(values url.Values, extra ...string) (Query, error) {
 	}
 	req := &sparcv1.ComputeCoverageRequest{}
 	if err := runtime.PopulateQueryParameters(req, vals, utilities.NewDoubleArray(nil)); err != nil {
-		field, desc := server.QueryError(err)
+		field, desc := httproute.QueryError(err)
 		return Query{}, apierr.Invalid(field, "%s", desc)
 	}
 	return ParseRequest(req)

@@ -22,7 +22,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/assets"
-	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // Version is the ORUK version SPARC speaks.
@@ -66,13 +66,14 @@ func NewAPI(_ *pgxpool.Pool, as *assets.Store, log *slog.Logger) *API {
 // Routes returns the API's handlers for the HTTP server. Each declares
 // the query parameters it takes: the server refuses any other (and text
 // that is not UTF-8 or holds NUL) before the handler runs, answering in
-// this API's error form.
-func (a *API) Routes() []server.Route {
-	h := func(pattern string, fn func(*http.Request) (any, error), params ...string) server.Route {
-		return server.Route{Pattern: "GET " + Prefix + pattern, Handler: a.handle(fn), Params: params, BadRequest: badRequest}
+// this API's error form. Each pattern is also its key in the access
+// policy (auth.Policy).
+func (a *API) Routes() []httproute.Route {
+	h := func(pattern string, fn func(*http.Request) (any, error), params ...string) httproute.Route {
+		return httproute.Route{Pattern: "GET " + Prefix + pattern, Handler: a.handle(fn), Params: params, BadRequest: badRequest}
 	}
 	listParams := []string{"search", "page", "per_page", "format"}
-	return []server.Route{
+	return []httproute.Route{
 		h("/{$}", a.root),
 		h("", a.root),
 		{Pattern: "GET " + Prefix + "/openapi.json", BadRequest: badRequest, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

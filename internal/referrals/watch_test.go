@@ -23,7 +23,6 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
-	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
@@ -224,20 +223,15 @@ func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {
 func extraServer(t *testing.T, env *testenv.Env) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := app.New(ctx, env.AppPool, app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: quiet, Server: app.ServerConfig{Logger: quiet, ShutdownTimeout: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ShutdownTimeout: 500 * time.Millisecond, Routes: a.Routes()},
-		env.AppPool, a.Services())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Run(ctx)
+	srv := a.Server()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	go func() { done <- a.Serve(ctx) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

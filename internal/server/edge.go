@@ -11,15 +11,12 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +24,6 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -286,25 +282,6 @@ func (w *streamWriter) Flush() {
 }
 
 func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// limitRoute admits a plain HTTP route's calls through the authorisation
-// layer's anonymous budget (the gateway's routes are admitted on the gRPC
-// side), answering 429 with Retry-After when the client's is spent.
-func (s *Server) limitRoute(pattern string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wait, ok := s.auth.AdmitHTTP(r.Context(), pattern)
-		if ok {
-			h.ServeHTTP(w, r)
-			return
-		}
-		secs := max(1, int(math.Ceil(wait.Seconds())))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.ResourceExhausted,
-			"message": "too many calls without an API key from this address; retry after " + strconv.Itoa(secs) + "s", "details": []any{}})
-	})
-}
 
 // releasedConn runs release once, before the connection closes (so the
 // address is forgotten before anyone else can be given it).

@@ -30,8 +30,10 @@ func (a *recordingAuth) Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 	return h(srv, ss)
 }
 
-func (a *recordingAuth) AdmitHTTP(context.Context, string) (time.Duration, bool) { return 0, true }
-func (a *recordingAuth) Flush(context.Context)                                   {}
+func (a *recordingAuth) GuardHTTP(_ string, next http.Handler, _ func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return next
+}
+func (a *recordingAuth) Flush(context.Context) {}
 
 func (a *recordingAuth) calls() []bool {
 	a.mu.Lock()

@@ -16,6 +16,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // The gateway turns a request it cannot read (a body that is not JSON of
@@ -85,14 +88,34 @@ func (s *Server) httpError(ctx context.Context, mux *runtime.ServeMux, m runtime
 			err = status.Error(st.Code(), "internal error")
 		}
 	case codes.ResourceExhausted, codes.Unavailable: // rate limits, database outages
-		for _, d := range st.Details() {
-			if ri, ok := d.(*errdetails.RetryInfo); ok {
-				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
-				w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			}
-		}
+		retryAfter(w, st)
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// retryAfter sets Retry-After from the status's RetryInfo, if it has one.
+func retryAfter(w http.ResponseWriter, st *status.Status) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		}
+	}
+}
+
+// refuseHTTP answers a plain route's call that the guard refused as the
+// gateway answers a refused method: the status as JSON, its HTTP code,
+// Retry-After when the refusal says when to come back. An unexpected
+// error (the database failing while the key is looked up) is logged and
+// answered generically, as finish does for gRPC.
+func (s *Server) refuseHTTP(w http.ResponseWriter, r *http.Request, err error) {
+	st, unexpected := apierr.ToStatus(err)
+	if unexpected {
+		s.log.ErrorContext(r.Context(), "guard failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	st = boundStatus(st)
+	retryAfter(w, st)
+	writeStatusCode(w, runtime.HTTPStatusFromCode(st.Code()), st)
 }
 
 // violation is a status with one field violation, its message in the form
@@ -123,10 +146,8 @@ var (
 // gatewayViolation turns the message of a gateway INVALID_ARGUMENT into a
 // field and a description without Go's parser text (strconv, proto).
 func gatewayViolation(msg string) (field, desc string) {
-	if rest, ok := strings.CutPrefix(msg, queryViolationPrefix); ok {
-		if f, d, ok := strings.Cut(rest, ": "); ok {
-			return f, d
-		}
+	if f, d, ok := httproute.ParseQueryViolation(msg); ok {
+		return f, d
 	}
 	field = gatewayField(msg)
 	switch {

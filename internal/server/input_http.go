@@ -19,6 +19,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // The HTTP side of input at the edge. Before any route runs: the path and
@@ -28,7 +30,7 @@ import (
 // must be one the route takes: the gateway's query parser refuses names
 // that are not fields of the request message, routes whose body is the
 // whole message take none, and plain routes declare theirs
-// (Route.Params). A method the path does not serve is 405 with Allow.
+// (httproute.Route.Params). A method the path does not serve is 405 with Allow.
 
 // gwRoute is one HTTP binding of a gRPC method (google.api.http).
 type gwRoute struct {
@@ -356,11 +358,7 @@ func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities
 
 // queryViolation is an error the generated gateway code turns into an
 // INVALID_ARGUMENT status by its text; httpError reads the field back.
-func queryViolation(field, format string, args ...any) error {
-	return fmt.Errorf("%s%s: %s", queryViolationPrefix, field, fmt.Sprintf(format, args...))
-}
-
-const queryViolationPrefix = "invalid query parameter "
+var queryViolation = httproute.QueryViolation
 
 // resolveQueryKey finds the field a query key names (proto or JSON names,
 // dotted through singular messages, field[key] for maps).
@@ -442,16 +440,4 @@ func expected(fd protoreflect.FieldDescriptor) string {
 		return "must be base64"
 	}
 	return "has a value of the wrong type"
-}
-
-// QueryError names the parameter and the problem of an error from
-// runtime.PopulateQueryParameters, for plain routes that parse a request
-// message from the query as the gateway does.
-func QueryError(err error) (field, description string) {
-	if rest, ok := strings.CutPrefix(err.Error(), queryViolationPrefix); ok {
-		if f, d, ok := strings.Cut(rest, ": "); ok {
-			return f, d
-		}
-	}
-	return "query", "has a parameter the request does not take, or a value of the wrong type"
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/sparc-network/sparc/gen/openapi"
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // Services are the API implementations to serve. Every domain adds its
@@ -55,13 +56,16 @@ type Services struct {
 	Auth Interceptor
 }
 
-// Interceptor guards every gRPC call (and so every gateway call).
+// Interceptor is the one guard: every gRPC call (and so every gateway
+// call) and every plain HTTP route passes it, under one access policy.
 type Interceptor interface {
 	Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error)
 	Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error
-	// AdmitHTTP admits a call of a plain HTTP route (Route), which no gRPC
-	// interceptor sees; false, with the wait, to refuse it (429).
-	AdmitHTTP(ctx context.Context, route string) (time.Duration, bool)
+	// GuardHTTP guards a plain HTTP route, which no gRPC interceptor
+	// sees, as the interceptors guard a method: route (the pattern) is its
+	// key in the policy. A refused call is written by refuse, with the
+	// error saying why, and never reaches next.
+	GuardHTTP(route string, next http.Handler, refuse func(http.ResponseWriter, *http.Request, error)) http.Handler
 	// Flush writes what the layer still holds (summed audit events); called
 	// at shutdown after the last call.
 	Flush(ctx context.Context)
@@ -102,17 +106,9 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 	return nil
 }
 
-// Route is an extra plain-HTTP handler (tiles, Open Referral, ...).
-type Route struct {
-	Pattern string // http.ServeMux pattern, e.g. "GET /tiles/{z}/{x}/{y}"
-	Handler http.Handler
-	// Params are the query parameters the route takes; any other is a 400
-	// before Handler runs (see edge.go).
-	Params []string
-	// BadRequest writes a 400 in the route's own error format; nil: a
-	// google.rpc.Status as the gateway writes.
-	BadRequest func(w http.ResponseWriter, r *http.Request, field, description string)
-}
+// Route is a plain HTTP route served beside the gateway. Domains declare
+// theirs in internal/httproute, which knows no transport.
+type Route = httproute.Route
 
 // Config says where to listen.
 type Config struct {
@@ -148,7 +144,8 @@ type Server struct {
 }
 
 // New listens on both addresses (":0" picks a free port) and wires the
-// services; call Serve to start answering.
+// services; call Serve to start answering, or Close to give the listeners
+// back without serving.
 func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
@@ -165,6 +162,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	if err != nil {
 		return nil, err
 	}
+	if svc.Auth == nil {
+		return nil, errors.New("server: no authorisation layer configured (refusing to serve without one)")
+	}
 	s.gwLis = tr.gateway
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listening for gRPC on %s: %w", cfg.GRPCAddr, err)
@@ -175,10 +175,6 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	}
 	s.grpcLis, s.httpLis = s.limitConns(s.grpcLis), s.limitConns(s.httpLis)
 
-	if svc.Auth == nil {
-		s.closeListeners()
-		return nil, errors.New("server: no authorisation layer configured (refusing to serve without one)")
-	}
 	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor, checkUnary, svc.Auth.Unary),
 		grpc.ChainStreamInterceptor(s.streamInterceptor, checkStream, svc.Auth.Stream),
@@ -199,10 +195,34 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		s.closeListeners()
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
 	}
+	handler, err := s.httpHandler(ctx, svc)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	// No server-wide ReadTimeout or WriteTimeout: edgeHTTP sets them per
+	// request, so that streams can lift them.
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Edge.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Edge.IdleTimeout,
+		MaxHeaderBytes:    cfg.Edge.MaxHeaderBytes,
+		TLSConfig:         tr.httpTLS,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn), // TLS handshake failures, with the other logs
+	}
+	return s, nil
+}
+
+// httpHandler is the HTTP port: the gateway, the probes and the plain
+// routes behind the edge (logging, who the caller is, time and size
+// bounds, input checks). Every route but the probes passes the guard:
+// gateway routes on the gRPC side, plain routes here.
+func (s *Server) httpHandler(ctx context.Context, svc Services) (http.Handler, error) {
+	cfg := s.cfg
 	mux := http.NewServeMux()
-	guard := newInputGuard(mux, cfg.Routes)
+	input := newInputGuard(mux, cfg.Routes)
 	gw := runtime.NewServeMux(
-		runtime.WithErrorHandler(s.httpError), runtime.WithRoutingErrorHandler(guard.routingError),
+		runtime.WithErrorHandler(s.httpError), runtime.WithRoutingErrorHandler(input.routingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMetadata(gatewayMetadata),
@@ -215,45 +235,39 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 		}),
 	)
 	if err := svc.gateway(ctx, gw, s.loopback); err != nil {
-		s.closeListeners()
 		return nil, fmt.Errorf("registering gateway: %w", err)
 	}
-
 	mux.Handle("/", gw)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		if cfg.Health != nil {
-			if err := cfg.Health(r.Context()); err != nil {
-				s.log.Error("liveness check failed", "err", err)
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = w.Write([]byte("unhealthy\n"))
-				return
-			}
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	// Health probes are not guarded: they come from the orchestrator, and
+	// a refused probe would restart a healthy server.
+	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /openapi.json", s.limitRoute("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi.JSON)
-	})))
-	// Plain routes pass no gRPC interceptor: they are rate-limited here.
-	// (Health probes are not: they come from the orchestrator, and a
-	// refused probe would restart a healthy server.)
-	for _, r := range cfg.Routes {
-		mux.Handle(r.Pattern, s.limitRoute(r.Pattern, r.Handler))
+	plain := append([]Route{{Pattern: openAPIRoute, Handler: http.HandlerFunc(serveOpenAPI)}}, cfg.Routes...)
+	for _, r := range plain {
+		mux.Handle(r.Pattern, s.auth.GuardHTTP(r.Pattern, r.Handler, s.refuseHTTP))
 	}
-	// No server-wide ReadTimeout or WriteTimeout: edgeHTTP sets them per
-	// request, so that streams can lift them.
-	s.http = &http.Server{
-		Handler:           s.logHTTP(s.edgeHTTP(limitBodies(guard, cfg.MaxRequestBytes))),
-		ReadHeaderTimeout: cfg.Edge.ReadHeaderTimeout,
-		IdleTimeout:       cfg.Edge.IdleTimeout,
-		MaxHeaderBytes:    cfg.Edge.MaxHeaderBytes,
-		TLSConfig:         tr.httpTLS,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn), // TLS handshake failures, with the other logs
+	return s.logHTTP(s.edgeHTTP(limitBodies(input, cfg.MaxRequestBytes))), nil
+}
+
+// openAPIRoute serves the API's OpenAPI document; its key in the policy.
+const openAPIRoute = "GET /openapi.json"
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openapi.JSON)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	if s.cfg.Health != nil {
+		if err := s.cfg.Health(r.Context()); err != nil {
+			s.log.Error("liveness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("unhealthy\n"))
+			return
+		}
 	}
-	return s, nil
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // GRPCAddr is the address the gRPC server listens on.
@@ -310,6 +324,13 @@ func (s *Server) shutdown() {
 func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
+}
+
+// Close gives back the listeners and the gateway's connection of a
+// server that will not serve (Serve releases them itself at shutdown).
+func (s *Server) Close() {
+	s.closeListeners()
+	_ = s.loopback.Close()
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
@@ -398,32 +419,14 @@ func outgoingHeader(key string) (string, bool) {
 	return runtime.MetadataHeaderPrefix + key, true
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 func (s *Server) logHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := httproute.NewRecorder(w)
 		next.ServeHTTP(rec, r)
 		if s.log.Enabled(r.Context(), slog.LevelInfo) {
 			s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "latency", time.Since(start))
+				"status", rec.Status, "latency", time.Since(start))
 		}
 	})
 }

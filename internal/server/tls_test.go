@@ -53,30 +53,15 @@ func tlsServer(t *testing.T, files server.TLSFiles) (*server.Server, *syncBuffer
 	t.Helper()
 	pool := testenv.AppPool(t, testenv.NewPool(t))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, pool)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
-	srv, err := server.New(ctx, server.Config{
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)), Routes: a.Routes(), TLS: files,
-	}, pool, a.Services())
+	a, err := app.New(ctx, pool, app.Config{Server: server.Config{ShutdownTimeout: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), TLS: files}})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	a.Run(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return srv, logs
+	testenv.Serve(t, ctx, cancel, a)
+	return a.Server(), logs
 }
 
 func httpsClient(roots *x509.CertPool, certs ...tls.Certificate) *http.Client {

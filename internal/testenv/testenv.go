@@ -37,8 +37,8 @@ import (
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/httproute"
 	"github.com/sparc-network/sparc/internal/pgcluster"
-	"github.com/sparc-network/sparc/internal/server"
 )
 
 const templateDB = "sparc_template"
@@ -145,7 +145,7 @@ type Env struct {
 	App       *app.App
 	Pool      *pgxpool.Pool // owner pool: fixtures and direct checks
 	AppPool   *pgxpool.Pool // the pool the server runs on (application role)
-	Server    *server.Server
+	Server    Addrs
 	Conn      *grpc.ClientConn // sends AdminKey on every call
 	HTTPBase  string           // e.g. http://127.0.0.1:41234
 	HTTP      *http.Client     // sends AdminKey unless the request sets Authorization
@@ -159,15 +159,24 @@ type Env struct {
 	network *grpc.ClientConn
 }
 
+// Addrs says where a server listens.
+type Addrs interface {
+	GRPCAddr() string
+	HTTPAddr() string
+}
+
 // Options change the server a test gets.
 type Options struct {
-	Auth      auth.Config     // zero: a rate limit high enough not to matter
-	Retention time.Duration   // zero: no purge
-	TLS       server.TLSFiles // zero: plaintext; with TLS, dial with your own credentials
+	Auth      auth.Config   // zero: a rate limit high enough not to matter
+	Retention time.Duration // zero: no purge
+	TLS       app.TLSFiles  // zero: plaintext; with TLS, dial with your own credentials
 	// WebhooksAllowPrivate lets webhooks reach loopback receivers
 	// (httptest servers); sparcd refuses them by default.
 	WebhooksAllowPrivate bool
-	Edge                 server.Edge // zero: sparcd's defaults
+	Edge                 app.Edge // zero: sparcd's defaults
+	// Routes are served beside the domains' plain routes, behind the same
+	// guard (a test's own, e.g. one the policy does not list).
+	Routes []httproute.Route
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -177,46 +186,29 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	t.Helper()
 	owner := NewPool(t)
 	pool := AppPool(t, owner)
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg := app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}}
-	var tlsFiles server.TLSFiles
-	var edge server.Edge
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("SPARC_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	cfg := app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000},
+		Server: app.ServerConfig{Logger: logger, ShutdownTimeout: 5 * time.Second}}
 	if len(opts) > 0 {
-		tlsFiles = opts[0].TLS
 		if opts[0].Auth.RatePerSecond > 0 {
 			cfg.Auth = opts[0].Auth
 		}
 		cfg.Retention = opts[0].Retention
 		cfg.Webhooks.AllowPrivate = opts[0].WebhooksAllowPrivate
-		edge = opts[0].Edge
+		cfg.Server.TLS, cfg.Server.Edge, cfg.Server.Routes = opts[0].TLS, opts[0].Edge, opts[0].Routes
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, pool, cfg)
-	if err != nil {
-		cancel()
-		t.Fatalf("building app: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("SPARC_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	srv, err := server.New(ctx, server.Config{
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: logger,
-		ShutdownTimeout: 5 * time.Second, Routes: a.Routes(), TLS: tlsFiles, Edge: edge,
-	}, pool, a.Services())
 	if err != nil {
 		cancel()
 		t.Fatalf("starting server: %v", err)
 	}
-	a.Run(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	Serve(t, ctx, cancel, a)
+	srv := a.Server()
 	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr(), t: t}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
 	env.AdminOrg = env.NewOrg(t, "Test admin organisation", "other")
 	env.AdminKey = env.Key(t, env.AdminOrg, auth.RoleAdmin)
 	env.Conn = env.ConnWithKey(t, env.AdminKey)
@@ -224,6 +216,19 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	env.Assets = sparcv1.NewAssetServiceClient(env.Conn)
 	env.HTTP = &http.Client{Transport: keyTransport{key: env.AdminKey}, Timeout: 30 * time.Second}
 	return env
+}
+
+// Serve answers calls with a, built with ctx, until the test ends; then
+// cancel ends ctx and the test fails unless the app shut down cleanly.
+func Serve(t testing.TB, ctx context.Context, cancel context.CancelFunc, a *app.App) {
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
 }
 
 // NewOrg creates an organisation directly in the database and returns its id.

@@ -38,7 +38,6 @@ import (
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/outbox"
 	"github.com/sparc-network/sparc/internal/seal"
-	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/testenv"
 	"github.com/sparc-network/sparc/internal/webhooks"
 )
@@ -77,26 +76,13 @@ func newHookWorld(t *testing.T, cfg webhooks.Config) *hookWorld {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, w.pool, app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000},
-		DataKey: w.dataKey, Webhooks: cfg, Logger: w.log})
+		DataKey: w.dataKey, Webhooks: cfg, Logger: w.log, Server: app.ServerConfig{ShutdownTimeout: 2 * time.Second}})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: w.log,
-		ShutdownTimeout: 2 * time.Second}, w.pool, a.Services())
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	a.Run(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
+	testenv.Serve(t, ctx, cancel, a)
+	srv := a.Server()
 	w.grpcAddr, w.httpBase = srv.GRPCAddr(), "http://"+srv.HTTPAddr()
 
 	w.lwOrg, w.groupOrg = w.org(t, "Ladywood link workers", "link_worker_service"), w.org(t, "Saltley walking group", "community_group")
