@@ -75,12 +75,13 @@ func TestConcurrentCreatesAreExactlyOnceAcrossADatabaseCrash(t *testing.T) {
 	if err := env.AppPool.QueryRow(ctx, "SHOW synchronous_commit").Scan(&sc); err != nil || sc != "on" {
 		t.Fatalf("synchronous_commit = %q (%v), want on", sc, err)
 	}
-	var confirmed, retries atomic.Int64
+	var confirmed, retries, atKill atomic.Int64
 	crashed := make(chan error, 1)
 	go func() {
 		for confirmed.Load() < killAfter && ctx.Err() == nil {
 			time.Sleep(time.Millisecond)
 		}
+		atKill.Store(confirmed.Load())
 		if err := cluster.Kill(); err != nil {
 			crashed <- err
 			return
@@ -137,10 +138,13 @@ func TestConcurrentCreatesAreExactlyOnceAcrossADatabaseCrash(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if retries.Load() == 0 {
-		t.Fatal("no call failed: the crash did not happen while creates were running")
+	// The crash came with creates still to make (32 in flight): the server
+	// rides out a short restart by retrying idempotent writes itself, so
+	// clients may or may not have seen a failure and retried.
+	if n := atKill.Load(); n >= creates {
+		t.Fatalf("the crash came after all %d creates were confirmed", n)
 	}
-	t.Logf("%d creates confirmed after %d client retries", confirmed.Load(), retries.Load())
+	t.Logf("killed after %d of %d creates; %d confirmed, after %d client retries", atKill.Load(), creates, confirmed.Load(), retries.Load())
 
 	var total, distinct, badTimelines, badOutbox int64
 	query(t, env.Pool, func() error {
