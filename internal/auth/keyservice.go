@@ -62,13 +62,7 @@ func (s *KeyService) ListApiKeys(ctx context.Context, req *sparcv1.ListApiKeysRe
 	}
 	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
 	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListApiKeysRequest) { r.PageToken, r.PageSize = "", 0 })
-	var after *keyCursor
-	if req.GetPageToken() != "" {
-		after = &keyCursor{}
-		if err := s.tokens.Decode(req.GetPageToken(), hash, after); err != nil {
-			v.Add("page_token", "%v", err)
-		}
-	}
+	after := pagetoken.After[keyCursor](s.tokens, req.GetPageToken(), hash, &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

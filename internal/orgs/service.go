@@ -85,13 +85,7 @@ func (s *Service) ListOrganisations(ctx context.Context, req *sparcv1.ListOrgani
 		kinds = append(kinds, c)
 	}
 	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListOrganisationsRequest) { r.PageToken, r.PageSize = "", 0 })
-	var after *cursor
-	if req.GetPageToken() != "" {
-		after = &cursor{}
-		if err := s.tokens.Decode(req.GetPageToken(), hash, after); err != nil {
-			v.Add("page_token", "%v", err)
-		}
-	}
+	after := pagetoken.After[cursor](s.tokens, req.GetPageToken(), hash, &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

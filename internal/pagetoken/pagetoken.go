@@ -155,3 +155,18 @@ func Size(requested int32, def, max int, v *apierr.InvalidArgument) int {
 	}
 	return int(requested)
 }
+
+// After decodes a list call's page token into the position it carries:
+// nil for the first page (no token), and for a bad token a page_token
+// violation in v (the position is then the zero value and the call
+// answers INVALID_ARGUMENT before using it).
+func After[T any](s *Signer, token string, queryHash []byte, v *apierr.InvalidArgument) *T {
+	if token == "" {
+		return nil
+	}
+	after := new(T)
+	if err := s.Decode(token, queryHash, after); err != nil {
+		v.Add("page_token", "%v", err)
+	}
+	return after
+}

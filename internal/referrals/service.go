@@ -278,13 +278,8 @@ func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsR
 		statuses = append(statuses, c)
 	}
 	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListReferralsRequest) { r.PageToken, r.PageSize = "", 0 })
-	q := listQuery{org: caller.Org, referring: referring, providing: providing, statuses: statuses, limit: limit}
-	if req.GetPageToken() != "" {
-		q.after = &listCursor{}
-		if err := s.tokens.Decode(req.GetPageToken(), hash, q.after); err != nil {
-			v.Add("page_token", "%v", err)
-		}
-	}
+	q := listQuery{org: caller.Org, referring: referring, providing: providing, statuses: statuses, limit: limit,
+		after: pagetoken.After[listCursor](s.tokens, req.GetPageToken(), hash, &v)}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
