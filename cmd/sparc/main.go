@@ -486,6 +486,27 @@ func oneID(pos []string) (string, error) {
 	return "", usagef("expected one ID, got %d arguments", len(pos))
 }
 
+// oneName returns the resource name of the single positional argument
+// of "get NAME"-style commands. People type or paste either the full name
+// ("assets/3f25…") or the bare id the console shows; a bare id is taken
+// as an id in collection (the first segment of the resource's name).
+func oneName(collection string, pos []string) (string, error) {
+	arg, err := oneID(pos)
+	if err != nil || strings.Contains(arg, "/") {
+		return arg, err
+	}
+	return collection + "/" + arg, nil
+}
+
+// nameOf is the flag-value form of oneName: "" stays "", a bare id gets
+// the collection prefix.
+func nameOf(collection, v string) string {
+	if v == "" || strings.Contains(v, "/") {
+		return v
+	}
+	return collection + "/" + v
+}
+
 // readInput reads a file, or standard input for "-".
 func readInput(c *cli, name string) ([]byte, error) {
 	if name == "-" {
