@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -390,45 +389,6 @@ func assetsDelete(ctx context.Context, c *cli, args []string) error {
 	}
 	_, err = fmt.Fprintf(c.out, "deleted assets/%s\n", strings.TrimPrefix(id, "assets/"))
 	return err
-}
-
-// pageFlags are the paging flags of list and search.
-type pageFlags struct {
-	size  int
-	token string
-	all   bool
-}
-
-func (p *pageFlags) bind(fs *flag.FlagSet) {
-	fs.IntVar(&p.size, "page-size", 0, "results per page (server default 20, maximum 100)")
-	fs.StringVar(&p.token, "page-token", "", "token from a previous page of the same query")
-	fs.BoolVar(&p.all, "all", false, "follow every page and print all results")
-}
-
-func (p *pageFlags) pageSize() (int32, error) {
-	if p.size == 0 && p.all {
-		return 100, nil // fewer round trips when fetching everything
-	}
-	if p.size < 0 {
-		return 0, usagef("--page-size must not be negative")
-	}
-	return int32Flag("page-size", p.size)
-}
-
-// followPages calls fetch with each page token until the last page (or
-// once without --all); fetch returns the next token.
-func (p *pageFlags) followPages(fetch func(token string) (string, error)) (string, error) {
-	token := p.token
-	for {
-		next, err := fetch(token)
-		if err != nil || !p.all || next == "" {
-			return next, err
-		}
-		if next == token {
-			return "", errors.New("server returned the same page token twice; stopping")
-		}
-		token = next
-	}
 }
 
 func assetsList(ctx context.Context, c *cli, args []string) error {
