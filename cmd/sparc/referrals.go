@@ -130,16 +130,16 @@ func peopleCreate(ctx context.Context, c *cli, args []string) error {
 }
 
 func peopleGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("people get"), "people get ID")
+	fs := withSynopsis(newFlags("people get"), "people get NAME   (people/ID or the bare ID)")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("people", pos)
 	if err != nil {
 		return err
 	}
-	p, err := sparcv1.NewPersonServiceClient(c.conn).GetPerson(ctx, &sparcv1.GetPersonRequest{Id: id})
+	p, err := sparcv1.NewPersonServiceClient(c.conn).GetPerson(ctx, &sparcv1.GetPersonRequest{Name: name})
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func peopleGet(ctx context.Context, c *cli, args []string) error {
 }
 
 func peopleUpdate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("people update"), "people update ID [--name N] [--phone P] [--consent SCOPES|none] ... [--etag E]")
+	fs := withSynopsis(newFlags("people update"), "people update NAME [--name N] [--phone P] [--consent SCOPES|none] ... [--etag E]")
 	var pf personFlags
 	var etag string
 	pf.bind(fs)
@@ -156,7 +156,7 @@ func peopleUpdate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("people", pos)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func peopleUpdate(ctx context.Context, c *cli, args []string) error {
 	if len(paths) == 0 {
 		return usagef("nothing to update: give at least one detail flag (or use 'people object')")
 	}
-	p.Id, p.Etag = id, etag
+	p.Name, p.Etag = name, etag
 	out, err := sparcv1.NewPersonServiceClient(c.conn).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: p,
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
 	if err != nil {
@@ -177,17 +177,17 @@ func peopleUpdate(ctx context.Context, c *cli, args []string) error {
 }
 
 func peopleObject(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("people object"), "people object ID")
+	fs := withSynopsis(newFlags("people object"), "people object NAME")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("people", pos)
 	if err != nil {
 		return err
 	}
 	out, err := sparcv1.NewPersonServiceClient(c.conn).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{
-		Person: &sparcv1.Person{Id: id}, Object: true})
+		Person: &sparcv1.Person{Name: name}, Object: true})
 	if err != nil {
 		return err
 	}
@@ -211,8 +211,8 @@ func (c *cli) printPerson(p *sparcv1.Person) error {
 	}
 	ct := p.GetContact()
 	return c.keyValues([][2]string{
-		{"ID", p.GetId()},
-		{"NAME", p.GetDisplayName()},
+		{"NAME", p.GetName()},
+		{"DISPLAY NAME", p.GetDisplayName()},
 		{"AGE", joinNonEmpty(" ", p.GetAgeBand(), yearOrEmpty(p.GetYearOfBirth()))},
 		{"POSTCODE", p.GetPostcode()},
 		{"CONTACT", joinNonEmpty(" ", shortEnum(p.GetContactMethod().String(), "CONTACT_METHOD_")+":",
@@ -247,12 +247,12 @@ func parseReferralStatus(flagName, v string) (sparcv1.ReferralStatus, error) {
 }
 
 func referralsCreate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("referrals create"), "referrals create --person ID --asset ID [--reason CAT...] [--note TEXT] [--priority routine|urgent] [--draft] [--request-id ID]")
+	fs := withSynopsis(newFlags("referrals create"), "referrals create --person NAME --asset NAME [--reason CAT...] [--note TEXT] [--priority routine|urgent] [--draft] [--request-id ID]")
 	var person, asset, note, priority, requestID string
 	var reasons stringList
 	var draft bool
-	fs.StringVar(&person, "person", "", "person id (from 'people create')")
-	fs.StringVar(&asset, "asset", "", "asset id of the activity")
+	fs.StringVar(&person, "person", "", "the person (people/ID from 'people create', or the bare ID)")
+	fs.StringVar(&asset, "asset", "", "the asset of the activity (assets/ID or the bare ID)")
 	fs.Var(&reasons, "reason", "reason category code (repeatable or comma-separated)")
 	fs.StringVar(&note, "note", "", "what the provider needs to know (hidden from them without consent)")
 	fs.StringVar(&priority, "priority", "routine", "routine or urgent")
@@ -279,7 +279,7 @@ func referralsCreate(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	r, err := sparcv1.NewReferralServiceClient(c.conn).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: requestID,
-		PersonId: person, AssetId: asset, Reasons: reasons, ProviderNote: note, Priority: sparcv1.ReferralPriority(pr), Draft: draft})
+		Person: nameOf("people", person), Asset: nameOf("assets", asset), Reasons: reasons, ProviderNote: note, Priority: sparcv1.ReferralPriority(pr), Draft: draft})
 	if err != nil {
 		return err
 	}
@@ -287,16 +287,16 @@ func referralsCreate(ctx context.Context, c *cli, args []string) error {
 }
 
 func referralsGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("referrals get"), "referrals get ID")
+	fs := withSynopsis(newFlags("referrals get"), "referrals get NAME   (referrals/ID or the bare ID)")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("referrals", pos)
 	if err != nil {
 		return err
 	}
-	r, err := sparcv1.NewReferralServiceClient(c.conn).GetReferral(ctx, &sparcv1.GetReferralRequest{Id: id})
+	r, err := sparcv1.NewReferralServiceClient(c.conn).GetReferral(ctx, &sparcv1.GetReferralRequest{Name: name})
 	if err != nil {
 		return err
 	}
@@ -332,15 +332,10 @@ func referralsList(ctx context.Context, c *cli, args []string) error {
 	if req.PageSize, err = p.pageSize(); err != nil {
 		return err
 	}
-	var all []*sparcv1.Referral
-	next, err := p.followPages(func(token string) (string, error) {
+	all, next, err := collect(&p, func(token string) ([]*sparcv1.Referral, string, error) {
 		req.PageToken = token
 		resp, err := sparcv1.NewReferralServiceClient(c.conn).ListReferrals(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		all = append(all, resp.GetReferrals()...)
-		return resp.GetNextPageToken(), nil
+		return resp.GetReferrals(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return err
@@ -349,10 +344,10 @@ func referralsList(ctx context.Context, c *cli, args []string) error {
 		return c.printJSON(&sparcv1.ListReferralsResponse{Referrals: all, NextPageToken: next})
 	}
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tSTATUS\tPRIORITY\tPERSON\tASSET\tUPDATED")
+	fmt.Fprintln(w, "NAME\tSTATUS\tPRIORITY\tPERSON\tASSET\tUPDATED")
 	for _, r := range all {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.GetId(), statusText(r), shortEnum(r.GetPriority().String(), "REFERRAL_PRIORITY_"),
-			orDash(truncate(clean(r.GetPerson().GetDisplayName()), 24)), r.GetAssetId(), formatTime(r.GetUpdateTime()))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.GetName(), statusText(r), shortEnum(r.GetPriority().String(), "REFERRAL_PRIORITY_"),
+			orDash(truncate(clean(r.GetPersonDetails().GetDisplayName()), 24)), r.GetAsset(), formatTime(r.GetUpdateTime()))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -368,7 +363,7 @@ func statusText(r *sparcv1.Referral) string {
 }
 
 func referralsTransition(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("referrals transition"), "referrals transition ID --to STATUS [--reason CODE] [--note TEXT] [--etag E]")
+	fs := withSynopsis(newFlags("referrals transition"), "referrals transition NAME --to STATUS [--reason CODE] [--note TEXT] [--etag E]")
 	var to, reason, note, etag string
 	fs.StringVar(&to, "to", "", "new status: "+enumChoices(sparcv1.ReferralStatus_name, "REFERRAL_STATUS_"))
 	fs.StringVar(&reason, "reason", "", "coded reason, required for rejected, cancelled, on_hold and failed (see docs/referrals.md)")
@@ -378,7 +373,7 @@ func referralsTransition(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("referrals", pos)
 	if err != nil {
 		return err
 	}
@@ -389,7 +384,7 @@ func referralsTransition(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := sparcv1.NewReferralServiceClient(c.conn).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: id,
+	r, err := sparcv1.NewReferralServiceClient(c.conn).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: name,
 		ToStatus: st, Reason: reason, Note: note, Etag: etag})
 	if err != nil {
 		return err
@@ -429,7 +424,7 @@ func wellbeingMeasure(ons4Flag, ons4, swemFlag, swem string) (*sparcv1.Wellbeing
 }
 
 func referralsOutcome(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("referrals outcome"), "referrals outcome ID [--sessions N] [--baseline-ons4 a,b,c,d] [--baseline-swemwbs 7 items] [--followup-ons4 ...] [--followup-swemwbs ...] [--what-changed TEXT]")
+	fs := withSynopsis(newFlags("referrals outcome"), "referrals outcome NAME [--sessions N] [--baseline-ons4 a,b,c,d] [--baseline-swemwbs 7 items] [--followup-ons4 ...] [--followup-swemwbs ...] [--what-changed TEXT]")
 	var sessions int
 	var bOns4, bSwem, fOns4, fSwem, changed, etag string
 	fs.IntVar(&sessions, "sessions", 0, "sessions attended so far (replaces the count)")
@@ -443,11 +438,11 @@ func referralsOutcome(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("referrals", pos)
 	if err != nil {
 		return err
 	}
-	req := &sparcv1.RecordOutcomeRequest{Id: id, WhatChanged: changed, Etag: etag}
+	req := &sparcv1.RecordOutcomeRequest{Name: name, WhatChanged: changed, Etag: etag}
 	if flagsSet(fs)["sessions"] {
 		n, err := int32Flag("sessions", sessions)
 		if err != nil {
@@ -475,7 +470,7 @@ func (c *cli) printReferral(r *sparcv1.Referral) error {
 	if c.output == "json" {
 		return c.printJSON(r)
 	}
-	p := r.GetPerson()
+	p := r.GetPersonDetails()
 	o := r.GetOutcome()
 	m := func(w *sparcv1.WellbeingMeasure) string {
 		if w == nil {
@@ -495,15 +490,15 @@ func (c *cli) printReferral(r *sparcv1.Referral) error {
 		return strings.Join(parts, "; ")
 	}
 	err := c.keyValues([][2]string{
-		{"ID", r.GetId()},
+		{"NAME", r.GetName()},
 		{"STATUS", statusText(r)},
 		{"PRIORITY", shortEnum(r.GetPriority().String(), "REFERRAL_PRIORITY_")},
 		{"PERSON", joinNonEmpty(" ", p.GetDisplayName(), p.GetAgeBand(), joinNonEmpty(", ", p.GetContact().GetPhone(),
 			p.GetContact().GetEmail(), p.GetContact().GetAddress()))},
 		{"WHAT MATTERS", p.GetWhatMatters()},
-		{"ASSET", r.GetAssetId()},
-		{"REFERRER", r.GetReferringOrganisationId() + " " + r.GetLinkWorker()},
-		{"PROVIDER", r.GetProviderOrganisationId()},
+		{"ASSET", r.GetAsset()},
+		{"REFERRER", joinNonEmpty(" ", r.GetReferringOrganisation(), r.GetLinkWorker())},
+		{"PROVIDER", r.GetProviderOrganisation()},
 		{"REASONS", strings.Join(r.GetReasons(), ",")},
 		{"NOTE", r.GetProviderNote()},
 		{"SESSIONS", strconv.Itoa(int(o.GetSessionsAttended()))},
@@ -594,16 +589,16 @@ func referralsWatch(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintln(c.out, string(b)) // one change per line, as the HTTP stream
 			continue
 		}
-		fmt.Fprintf(c.out, "%s  %-16s  %s  %-28s  %s\n", formatTime(ch.GetTime()), ch.GetType(), ch.GetReferralId(),
+		fmt.Fprintf(c.out, "%s  %-16s  %s  %-28s  %s\n", formatTime(ch.GetTime()), ch.GetType(), ch.GetReferral(),
 			change(ch.GetFromStatus(), ch.GetToStatus()), ch.GetCursor())
 	}
 	return nil
 }
 
 func referralsStats(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("referrals stats"), "referrals stats [--org ID | --area CODE] [--from T] [--to T]")
+	fs := withSynopsis(newFlags("referrals stats"), "referrals stats [--org NAME | --area CODE] [--from T] [--to T]")
 	var org, area, from, to string
-	fs.StringVar(&org, "org", "", "referring organisation (default: yours; others' figures are suppressed)")
+	fs.StringVar(&org, "org", "", "referring organisation, organisations/ID or the bare ID (default: yours; others' figures are suppressed)")
 	fs.StringVar(&area, "area", "", "area code: referrals to assets inside it (always suppressed)")
 	fs.StringVar(&from, "from", "", "only referrals created at or after (RFC 3339 or YYYY-MM-DD)")
 	fs.StringVar(&to, "to", "", "only referrals created before")
@@ -614,7 +609,7 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	req := &sparcv1.GetReferralStatsRequest{OrganisationId: org, AreaCode: area}
+	req := &sparcv1.ComputeReferralStatsRequest{Organisation: nameOf("organisations", org), AreaCode: area}
 	if from != "" {
 		if req.StartTime, err = parseTime("from", from); err != nil {
 			return err
@@ -625,7 +620,7 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 	}
-	s, err := sparcv1.NewReferralServiceClient(c.conn).GetReferralStats(ctx, req)
+	s, err := sparcv1.NewReferralServiceClient(c.conn).ComputeReferralStats(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -39,48 +39,50 @@ func TestReferralLoopFromTheCommandLine(t *testing.T) {
 	if person.GetNhsNumber() != "9434765919" || person.GetContact().GetPhone() != "0121 496 0000" || len(person.GetConsent().GetScopes()) != 2 {
 		t.Fatalf("person %v", person)
 	}
-	if out := mustSparc(t, lw, "people", "get", person.GetId()); !strings.Contains(out, "shares basic,contact since") || !strings.Contains(out, "9434765919") {
+	if out := mustSparc(t, lw, "people", "get", person.GetName()); !strings.Contains(out, "shares basic,contact since") || !strings.Contains(out, "9434765919") {
 		t.Fatalf("people get:\n%s", out)
 	}
 
-	r := decode(t, mustSparc(t, lw, "referrals", "create", "--person", person.GetId(), "--asset", asset.GetId(),
+	r := decode(t, mustSparc(t, lw, "referrals", "create", "--person", person.GetName(), "--asset", asset.GetId(),
 		"--reason", "social_connection", "--note", "Prefers mornings", "--request-id", "cli-1", "-o", "json"), &sparcv1.Referral{})
 	if r.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_REQUESTED {
 		t.Fatalf("created %v", r)
 	}
-	// The same request id again is the same referral.
-	again := decode(t, mustSparc(t, lw, "referrals", "create", "--person", person.GetId(), "--asset", asset.GetId(),
+	// The same request id again is the same referral, the person given
+	// by name or by bare id.
+	bareID := strings.TrimPrefix(person.GetName(), "people/")
+	again := decode(t, mustSparc(t, lw, "referrals", "create", "--person", bareID, "--asset", asset.GetId(),
 		"--reason", "social_connection", "--note", "Prefers mornings", "--request-id", "cli-1", "-o", "json"), &sparcv1.Referral{})
-	if again.GetId() != r.GetId() {
-		t.Fatalf("retry made %s, first was %s", again.GetId(), r.GetId())
+	if again.GetName() != r.GetName() || !strings.HasPrefix(r.GetName(), "referrals/") {
+		t.Fatalf("retry made %s, first was %s", again.GetName(), r.GetName())
 	}
 
 	// The group's inbox lists it with the consented name, not the NHS number.
 	inbox := mustSparc(t, group, "referrals", "list", "--side", "providing")
 	rows := tableRows(t, inbox)
-	if len(rows) != 1 || rows[0]["ID"] != r.GetId() || rows[0]["STATUS"] != "requested" || rows[0]["PERSON"] != "A. K." {
+	if len(rows) != 1 || rows[0]["NAME"] != r.GetName() || rows[0]["STATUS"] != "requested" || rows[0]["PERSON"] != "A. K." {
 		t.Fatalf("inbox:\n%s", inbox)
 	}
-	if out := mustSparc(t, group, "referrals", "get", r.GetId()); strings.Contains(out, "9434765919") || !strings.Contains(out, "0121 496 0000") {
+	if out := mustSparc(t, group, "referrals", "get", r.GetName()); strings.Contains(out, "9434765919") || !strings.Contains(out, "0121 496 0000") {
 		t.Fatalf("provider view:\n%s", out)
 	}
 
 	// A move the provider may not make is refused with the allowed ones.
-	bad := sparc(t, group, "referrals", "transition", r.GetId(), "--to", "completed")
+	bad := sparc(t, group, "referrals", "transition", r.GetName(), "--to", "completed")
 	if bad.code != exitFailure || !strings.Contains(bad.stderr, "FAILED_PRECONDITION") || !strings.Contains(bad.stderr, "allowed now: accepted, cancelled, rejected") {
 		t.Fatalf("exit %d, stderr:\n%s", bad.code, bad.stderr)
 	}
-	noReason := sparc(t, group, "referrals", "transition", r.GetId(), "--to", "rejected")
+	noReason := sparc(t, group, "referrals", "transition", strings.TrimPrefix(r.GetName(), "referrals/"), "--to", "rejected")
 	if noReason.code != exitFailure || !strings.Contains(noReason.stderr, "reason: moving to rejected needs a reason, one of: no_capacity") {
 		t.Fatalf("reject without a reason: exit %d, stderr:\n%s", noReason.code, noReason.stderr)
 	}
-	accepted := mustSparc(t, group, "referrals", "transition", r.GetId(), "--to", "accepted", "--note", "See you Tuesday")
+	accepted := mustSparc(t, group, "referrals", "transition", r.GetName(), "--to", "accepted", "--note", "See you Tuesday")
 	if !regexp.MustCompile(`STATUS\s+accepted\n`).MatchString(accepted) || !strings.Contains(accepted, "requested → accepted") {
 		t.Fatalf("accept:\n%s", accepted)
 	}
-	mustSparc(t, lw, "referrals", "outcome", r.GetId(), "--baseline-ons4", "4,5,4,7", "--baseline-swemwbs", "2,2,3,2,2,3,2")
-	mustSparc(t, group, "referrals", "outcome", r.GetId(), "--sessions", "3")
-	done := decode(t, mustSparc(t, lw, "referrals", "outcome", r.GetId(), "--followup-ons4", "7,7,6,4",
+	mustSparc(t, lw, "referrals", "outcome", r.GetName(), "--baseline-ons4", "4,5,4,7", "--baseline-swemwbs", "2,2,3,2,2,3,2")
+	mustSparc(t, group, "referrals", "outcome", r.GetName(), "--sessions", "3")
+	done := decode(t, mustSparc(t, lw, "referrals", "outcome", r.GetName(), "--followup-ons4", "7,7,6,4",
 		"--followup-swemwbs", "3,4,3,3,4,3,3", "--what-changed", "Walks twice a week", "-o", "json"), &sparcv1.Referral{})
 	if done.GetOutcome().GetSessionsAttended() != 3 || done.GetOutcome().GetFollowUp().GetOns4()[0] != 7 || len(done.GetTimeline()) != 5 {
 		t.Fatalf("outcome %v with %d events", done.GetOutcome(), len(done.GetTimeline()))
@@ -123,11 +125,11 @@ func TestReferralLoopFromTheCommandLine(t *testing.T) {
 	}
 
 	// Objection: the group sees nothing personal any more.
-	mustSparc(t, lw, "people", "object", person.GetId())
-	if out := mustSparc(t, group, "referrals", "get", r.GetId()); strings.Contains(out, "A. K.") || strings.Contains(out, "0121") || strings.Contains(out, "Prefers mornings") {
+	mustSparc(t, lw, "people", "object", bareID)
+	if out := mustSparc(t, group, "referrals", "get", strings.TrimPrefix(r.GetName(), "referrals/")); strings.Contains(out, "A. K.") || strings.Contains(out, "0121") || strings.Contains(out, "Prefers mornings") {
 		t.Fatalf("after objection the provider sees:\n%s", out)
 	}
-	updated := decode(t, mustSparc(t, lw, "people", "update", person.GetId(), "--consent", "basic", "-o", "json"), &sparcv1.Person{})
+	updated := decode(t, mustSparc(t, lw, "people", "update", person.GetName(), "--consent", "basic", "-o", "json"), &sparcv1.Person{})
 	if updated.GetConsent().GetObjectionTime() != nil || !updated.GetConsent().GetShareWithProvider() {
 		t.Fatalf("consent given again: %v", updated.GetConsent())
 	}

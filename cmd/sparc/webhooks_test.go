@@ -82,7 +82,7 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, err := sparcv1.NewReferralServiceClient(lw).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(),
-		PersonId: p.GetId(), AssetId: asset.GetId()})
+		Person: p.GetName(), Asset: "assets/" + asset.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	if len(bodies) != 1 || !strings.Contains(bodies[0], ref.GetId()) {
+	if len(bodies) != 1 || !strings.Contains(bodies[0], ref.GetName()) {
 		t.Fatalf("received %v", bodies)
 	}
 	mac := hmac.New(sha256.New, []byte(secret[1]))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,7 +116,7 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 		if err != nil {
 			return nil, fmt.Errorf("creating a person: %w", err)
 		}
-		rb.people = append(rb.people, person.GetId())
+		rb.people = append(rb.people, strings.TrimPrefix(person.GetName(), "people/"))
 	}
 	rb.asset = asset.GetId()
 	return rb, nil
@@ -136,7 +137,7 @@ func (bearer) RequireTransportSecurity() bool { return false }
 func (rb *referralBench) create(prefix string) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
 		_, err := rb.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: prefix + strconv.Itoa(i),
-			PersonId: rb.people[i%len(rb.people)], AssetId: rb.asset, Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings"})
+			Person: "people/" + rb.people[i%len(rb.people)], Asset: "assets/" + rb.asset, Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings"})
 		return err
 	}
 }

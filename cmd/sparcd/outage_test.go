@@ -151,7 +151,7 @@ func newCrashFixture(t *testing.T, d *daemon) *crashFixture {
 		"categories":["social_connection"],"accepting_referrals":true,
 		"location":{"latitude":52.4862,"longitude":-1.8904,"country":"GB"}}`)["id"].(string)
 	f.personID = mustCall(t, d, "POST", "/v1/people", f.lwKey,
-		`{"display_name":"O. T.","consent":{"share_with_provider":true,"scopes":["CONSENT_SCOPE_BASIC"]}}`)["id"].(string)
+		`{"display_name":"O. T.","consent":{"share_with_provider":true,"scopes":["CONSENT_SCOPE_BASIC"]}}`)["name"].(string)
 	return f
 }
 
@@ -234,19 +234,19 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 				default:
 				}
 				rid := fmt.Sprintf("outage-%04d", nextReq.Add(1))
-				body := fmt.Sprintf(`{"request_id":%q,"person_id":%q,"asset_id":%q,"reasons":["social_connection"]}`, rid, f.personID, f.assetID)
+				body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":"assets/%s","reasons":["social_connection"]}`, rid, f.personID, f.assetID)
 				for attempt := 0; ; attempt++ {
 					start := time.Now()
 					r, err := call(d, "POST", "/v1/referrals", f.lwKey, body)
 					record(loadResult{start: start, what: "create", status: r.status, reply: r, err: err})
 					if err == nil && r.status == 200 {
-						var ref struct{ ID string }
-						if json.Unmarshal(r.body, &ref) != nil || ref.ID == "" {
+						var ref struct{ Name string }
+						if json.Unmarshal(r.body, &ref) != nil || ref.Name == "" {
 							t.Errorf("create %s: %s", rid, r.body)
 							return
 						}
 						mu.Lock()
-						confirmed[rid] = ref.ID
+						confirmed[rid] = ref.Name
 						mu.Unlock()
 						created.Add(1)
 						break
@@ -340,14 +340,14 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 	// Exactly once: retrying each create now gives the referral first
 	// confirmed, and the database holds one referral per request id.
 	for rid, id := range confirmed {
-		body := fmt.Sprintf(`{"request_id":%q,"person_id":%q,"asset_id":%q,"reasons":["social_connection"]}`, rid, f.personID, f.assetID)
-		if got := mustCall(t, d, "POST", "/v1/referrals", f.lwKey, body)["id"]; got != id {
+		body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":"assets/%s","reasons":["social_connection"]}`, rid, f.personID, f.assetID)
+		if got := mustCall(t, d, "POST", "/v1/referrals", f.lwKey, body)["name"]; got != id {
 			t.Errorf("retrying %s gave referral %v, first answer %s", rid, got, id)
 		}
 	}
 	owner := ownerPool(t, f.dbURL) // the first one's connections died with the server
 	stored := map[string]string{}
-	rows, err := owner.Query(ctx, `SELECT request_id, id::text FROM referrals WHERE referring_org = $1`, f.lwOrg)
+	rows, err := owner.Query(ctx, `SELECT request_id, 'referrals/' || id::text FROM referrals WHERE referring_org = $1`, f.lwOrg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -294,7 +294,9 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	}
 	if !rule.allows(p.Role) {
 		var err error
-		if id := resourceName(req); rule.Resource != "" && id != "" {
+		if id := resourceName(req); rule.Resource != "" && strings.Contains(id, "/") {
+			err = fmt.Errorf("%s: %w", id, apierr.ErrNotFound) // as the service says it of a missing one
+		} else if rule.Resource != "" && id != "" {
 			err = fmt.Errorf("%s %s: %w", rule.Resource, id, apierr.ErrNotFound)
 		} else {
 			err = status.Errorf(codes.PermissionDenied, "the %s role may not call %s", p.Role, method[strings.LastIndex(method, "/")+1:])
@@ -496,8 +498,10 @@ func resourceFor(method string, req any) string {
 		return ""
 	}
 	coll := strings.ToLower(svc[:1]) + svc[1:] + "s"
-	if id := resourceName(req); id != "" {
-		return coll + "/" + strings.TrimPrefix(id, coll+"/")
+	if id := resourceName(req); strings.Contains(id, "/") {
+		return id // a resource name (AIP-122) names itself
+	} else if id != "" {
+		return coll + "/" + id
 	}
 	return coll
 }

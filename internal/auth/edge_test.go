@@ -349,7 +349,7 @@ func TestWatchStreamsPerKeyAreCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := sparcv1.NewReferralServiceClient(conn).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: "cap-1",
-		PersonId: person.GetId(), AssetId: asset.GetId(), Reasons: []string{"social_connection"}}); err != nil {
+		Person: person.GetName(), Asset: "assets/" + asset.GetId(), Reasons: []string{"social_connection"}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -97,14 +97,14 @@ type fixture struct {
 func (f *fixture) person(t *testing.T, target string) string {
 	t.Helper()
 	if target == "missing" {
-		return uuid.NewString()
+		return "people/" + uuid.NewString()
 	}
 	p, err := sparcv1.NewPersonServiceClient(f.lw[target]).CreatePerson(context.Background(),
 		&sparcv1.CreatePersonRequest{Person: &sparcv1.Person{DisplayName: "M. X."}})
 	if err != nil {
 		t.Fatalf("creating fixture person: %v", err)
 	}
-	return p.GetId()
+	return p.GetName()
 }
 
 // referralAsset is an asset of the target's organisation that takes referrals.
@@ -132,14 +132,14 @@ func (f *fixture) referralAsset(t *testing.T, target string) string {
 func (f *fixture) referral(t *testing.T, target string) string {
 	t.Helper()
 	if target == "missing" {
-		return uuid.NewString()
+		return "referrals/" + uuid.NewString()
 	}
 	r, err := sparcv1.NewReferralServiceClient(f.lw[target]).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{
-		RequestId: uuid.NewString(), PersonId: f.person(t, target), AssetId: f.referralAsset(t, target)})
+		RequestId: uuid.NewString(), Person: f.person(t, target), Asset: "assets/" + f.referralAsset(t, target)})
 	if err != nil {
 		t.Fatalf("creating fixture referral: %v", err)
 	}
-	return r.GetId()
+	return r.GetName()
 }
 
 // webhook creates a webhook of the target's organisation (through its
@@ -607,20 +607,20 @@ func personRows() []matrixRow {
 		}, table(allOK, allOK, allPD, allPD, allPD, allUnauth)},
 		{"/sparc.v1.PersonService/GetPerson", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := pc(c).GetPerson(ctx, &sparcv1.GetPersonRequest{Id: id})
+				_, err := pc(c).GetPerson(ctx, &sparcv1.GetPersonRequest{Name: id})
 				return err
 			},
-			http:  func(id string) (string, string, any) { return "GET", "/v1/people/" + id, nil },
+			http:  func(id string) (string, string, any) { return "GET", "/v1/" + id, nil },
 			setup: personTarget,
 		}, table(writeOwned, writeOwned, allNF, allNF, allNF, allUnauth)},
 		{"/sparc.v1.PersonService/UpdatePerson", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := pc(c).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: id, WhatMatters: "Music"},
+				_, err := pc(c).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: id, WhatMatters: "Music"},
 					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"what_matters"}}})
 				return err
 			},
 			http: func(id string) (string, string, any) {
-				return "PATCH", "/v1/people/" + id + "?update_mask=what_matters", map[string]any{"what_matters": "Music"}
+				return "PATCH", "/v1/" + id + "?update_mask=what_matters", map[string]any{"what_matters": "Music"}
 			},
 			setup: personTarget,
 		}, table(writeOwned, writeOwned, allNF, allNF, allNF, allUnauth)},
@@ -636,7 +636,7 @@ func referralRows() []matrixRow {
 	// A referral request: a person of the target's organisation and an
 	// asset of it ("person asset").
 	referTarget := func(t *testing.T, f *fixture, target string) string {
-		return f.person(t, target) + " " + f.referralAsset(t, target)
+		return f.person(t, target) + " assets/" + f.referralAsset(t, target)
 	}
 	// Party to a referral: the organisation that made it or received it.
 	party := table(writeOwned, writeOwned, writeOwned, allNF, allNF, allUnauth)
@@ -644,21 +644,21 @@ func referralRows() []matrixRow {
 		{"/sparc.v1.ReferralService/CreateReferral", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, ids string) error {
 				person, asset, _ := strings.Cut(ids, " ")
-				_, err := rc(c).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), PersonId: person, AssetId: asset})
+				_, err := rc(c).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), Person: person, Asset: asset})
 				return err
 			},
 			http: func(ids string) (string, string, any) {
 				person, asset, _ := strings.Cut(ids, " ")
-				return "POST", "/v1/referrals", map[string]any{"request_id": uuid.NewString(), "person_id": person, "asset_id": asset}
+				return "POST", "/v1/referrals", map[string]any{"request_id": uuid.NewString(), "person": person, "asset": asset}
 			},
 			setup: referTarget,
 		}, table(writeOwned, writeOwned, allPD, allPD, allPD, allUnauth)},
 		{"/sparc.v1.ReferralService/GetReferral", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := rc(c).GetReferral(ctx, &sparcv1.GetReferralRequest{Id: id})
+				_, err := rc(c).GetReferral(ctx, &sparcv1.GetReferralRequest{Name: id})
 				return err
 			},
-			http:  func(id string) (string, string, any) { return "GET", "/v1/referrals/" + id, nil },
+			http:  func(id string) (string, string, any) { return "GET", "/v1/" + id, nil },
 			setup: referralTarget,
 		}, party},
 		{"/sparc.v1.ReferralService/ListReferrals", call{
@@ -672,23 +672,23 @@ func referralRows() []matrixRow {
 		{"/sparc.v1.ReferralService/TransitionReferral", call{
 			// Cancelling: either party may, from requested.
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := rc(c).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: id,
+				_, err := rc(c).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: id,
 					ToStatus: sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, Reason: "duplicate"})
 				return err
 			},
 			http: func(id string) (string, string, any) {
-				return "POST", "/v1/referrals/" + id + ":transition", map[string]any{"to_status": "REFERRAL_STATUS_CANCELLED", "reason": "duplicate"}
+				return "POST", "/v1/" + id + ":transition", map[string]any{"to_status": "REFERRAL_STATUS_CANCELLED", "reason": "duplicate"}
 			},
 			setup: referralTarget,
 		}, party},
 		{"/sparc.v1.ReferralService/RecordOutcome", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
 				n := int32(1)
-				_, err := rc(c).RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: id, SessionsAttended: &n})
+				_, err := rc(c).RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: id, SessionsAttended: &n})
 				return err
 			},
 			http: func(id string) (string, string, any) {
-				return "POST", "/v1/referrals/" + id + ":recordOutcome", map[string]any{"sessions_attended": 1}
+				return "POST", "/v1/" + id + ":recordOutcome", map[string]any{"sessions_attended": 1}
 			},
 			setup: referralTarget,
 		}, party},
@@ -709,14 +709,14 @@ func referralRows() []matrixRow {
 			setup:  func(t *testing.T, f *fixture, _ string) string { return f.referral(t, "own") },
 			stream: true,
 		}, table(allOK, allOK, allOK, allPD, allPD, allUnauth)},
-		{"/sparc.v1.ReferralService/GetReferralStats", call{
+		{"/sparc.v1.ReferralService/ComputeReferralStats", call{
 			// Aggregates of any organisation: suppressed unless its own.
 			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
-				_, err := rc(c).GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: org})
+				_, err := rc(c).ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{Organisation: "organisations/" + org})
 				return err
 			},
 			http: func(org string) (string, string, any) {
-				return "GET", "/v1/referrals:stats?organisation_id=" + org, nil
+				return "GET", "/v1/referrals:computeStats?organisation=organisations/" + org, nil
 			},
 			setup: orgTarget,
 		}, table(allOK, allOK, allOK, allOK, allPD, allUnauth)},
@@ -1151,7 +1151,7 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Need-to-know: running the network is no reason to read people.
-	if _, err := pc(network).GetPerson(ctx, &sparcv1.GetPersonRequest{Id: person.GetId()}); status.Code(err) != codes.NotFound {
+	if _, err := pc(network).GetPerson(ctx, &sparcv1.GetPersonRequest{Name: person.GetName()}); status.Code(err) != codes.NotFound {
 		t.Errorf("network admin reading a person: %v, want NotFound", err)
 	}
 	if _, err := rc(network).ListReferrals(ctx, &sparcv1.ListReferralsRequest{}); status.Code(err) != codes.PermissionDenied {
@@ -1184,7 +1184,7 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"status"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pc(lw).GetPerson(ctx, &sparcv1.GetPersonRequest{Id: person.GetId()}); status.Code(err) != codes.Unauthenticated {
+	if _, err := pc(lw).GetPerson(ctx, &sparcv1.GetPersonRequest{Name: person.GetName()}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("a suspended organisation's key: %v, want Unauthenticated", err)
 	}
 }
@@ -1222,11 +1222,11 @@ func TestReferralAcrossOrganisationsMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := rc(conns["A link_worker"]).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(),
-			PersonId: p.GetId(), AssetId: asset.GetId()})
+			Person: p.GetName(), Asset: "assets/" + asset.GetId()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r.GetId(), p.GetId()
+		return r.GetName(), p.GetName()
 	}
 	type op struct {
 		name string
@@ -1234,24 +1234,24 @@ func TestReferralAcrossOrganisationsMatrix(t *testing.T) {
 	}
 	transition := func(to sparcv1.ReferralStatus) func(c *grpc.ClientConn, referral, _ string) error {
 		return func(c *grpc.ClientConn, referral, _ string) error {
-			_, err := rc(c).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: referral, ToStatus: to})
+			_, err := rc(c).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: referral, ToStatus: to})
 			return err
 		}
 	}
 	ops := []op{
 		{"GetReferral", func(c *grpc.ClientConn, r, _ string) error {
-			_, err := rc(c).GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r})
+			_, err := rc(c).GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r})
 			return err
 		}},
 		{"GetPerson", func(c *grpc.ClientConn, _, p string) error {
-			_, err := pc(c).GetPerson(ctx, &sparcv1.GetPersonRequest{Id: p})
+			_, err := pc(c).GetPerson(ctx, &sparcv1.GetPersonRequest{Name: p})
 			return err
 		}},
 		{"accept (provider's move)", transition(sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED)},
 		{"entered in error (referrer's move)", transition(sparcv1.ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR)},
 		{"RecordOutcome", func(c *grpc.ClientConn, r, _ string) error {
 			n := int32(1)
-			_, err := rc(c).RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: r, SessionsAttended: &n})
+			_, err := rc(c).RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: r, SessionsAttended: &n})
 			return err
 		}},
 	}

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"strings"
+
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -95,7 +97,7 @@ var Policy = map[string]Rule{
 	"/sparc.v1.ReferralService/TransitionReferral":                   {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
 	"/sparc.v1.ReferralService/RecordOutcome":                        {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
 	"/sparc.v1.ReferralService/WatchReferrals":                       {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true},
-	"/sparc.v1.ReferralService/GetReferralStats":                     {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor, RoleAreaAnalyst}, Audit: true},
+	"/sparc.v1.ReferralService/ComputeReferralStats":                 {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor, RoleAreaAnalyst}, Audit: true},
 	"/sparc.v1.WebhookService/CreateWebhook":                         {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true},
 	"/sparc.v1.WebhookService/GetWebhook":                            {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "webhook"},
 	"/sparc.v1.WebhookService/ListWebhooks":                          {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true},
@@ -145,26 +147,41 @@ func (r Rule) allows(role string) bool {
 	return false
 }
 
-// resourceName finds the id a request addresses: a top-level "id" field,
-// or the "id" of its single message field ("asset.id").
+// resourceName finds the resource a request addresses: a top-level
+// resource name ("name": "referrals/…", AIP-131) or "id" field, or that
+// of its single message field ("person.name", "asset.id").
 func resourceName(req any) string {
 	m, ok := req.(proto.Message)
 	if !ok {
 		return ""
 	}
 	r := m.ProtoReflect()
-	fields := r.Descriptor().Fields()
-	if fd := fields.ByName("id"); fd != nil && fd.Kind() == protoreflect.StringKind {
-		return r.Get(fd).String()
+	if id, ok := nameOrID(r); ok {
+		return id
 	}
+	fields := r.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && r.Has(fd) {
-			sub := r.Get(fd).Message()
-			if id := sub.Descriptor().Fields().ByName("id"); id != nil && id.Kind() == protoreflect.StringKind {
-				return sub.Get(id).String()
+			if id, ok := nameOrID(r.Get(fd).Message()); ok {
+				return id
 			}
 		}
 	}
 	return ""
+}
+
+// nameOrID reads m's resource name, or else its id. A "name" without a
+// slash is a display name, not a resource name.
+func nameOrID(m protoreflect.Message) (string, bool) {
+	fields := m.Descriptor().Fields()
+	if fd := fields.ByName("name"); fd != nil && fd.Kind() == protoreflect.StringKind && !fd.IsList() {
+		if name := m.Get(fd).String(); strings.Contains(name, "/") {
+			return name, true
+		}
+	}
+	if fd := fields.ByName("id"); fd != nil && fd.Kind() == protoreflect.StringKind {
+		return m.Get(fd).String(), true
+	}
+	return "", false
 }

@@ -143,10 +143,10 @@ func newFixture(t *testing.T, env *testenv.Env, lwKey string) fixture {
 	lw := env.ConnWithKey(t, lwKey)
 	if p, err := sparcv1.NewPersonServiceClient(lw).CreatePerson(ctx, &sparcv1.CreatePersonRequest{
 		Person: &sparcv1.Person{DisplayName: "H. Ostile", Postcode: "B1 1AA"}}); err == nil {
-		f.person = p.GetId()
+		f.person = strings.TrimPrefix(p.GetName(), "people/")
 		if r, err := sparcv1.NewReferralServiceClient(lw).CreateReferral(ctx, &sparcv1.CreateReferralRequest{
-			RequestId: uuid.NewString(), PersonId: f.person, AssetId: f.asset, Reasons: []string{"physical_activity"}}); err == nil {
-			f.referral = r.GetId()
+			RequestId: uuid.NewString(), Person: "people/" + f.person, Asset: "assets/" + f.asset, Reasons: []string{"physical_activity"}}); err == nil {
+			f.referral = strings.TrimPrefix(r.GetName(), "referrals/")
 		} else {
 			t.Logf("fixture referral: %v (probing with a random id)", err)
 		}

@@ -7,16 +7,16 @@ package people
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
@@ -48,6 +48,10 @@ func (s *Service) CreatePerson(ctx context.Context, req *sparcv1.CreatePersonReq
 		return nil, apierr.Invalid("person", "is required")
 	}
 	p := proto.Clone(req.GetPerson()).(*sparcv1.Person)
+	// Output-only fields in the input are ignored (AIP-203): the server
+	// names the person, and only UpdatePerson's object records an
+	// objection.
+	p.Name, p.Organisation, p.CreateTime, p.UpdateTime, p.Etag = "", "", nil, nil, ""
 	prepare(p)
 	if p.Consent != nil {
 		p.Consent.ObjectionTime = nil
@@ -59,8 +63,7 @@ func (s *Service) CreatePerson(ctx context.Context, req *sparcv1.CreatePersonReq
 	}
 	caller := auth.FromContext(ctx)
 	id := uuid.New()
-	p.Id = id.String()
-	view, err := s.shared(p)
+	view, err := s.shared(id, p)
 	if err != nil {
 		return nil, err
 	}
@@ -75,12 +78,13 @@ func (s *Service) CreatePerson(ctx context.Context, req *sparcv1.CreatePersonReq
 
 // GetPerson returns a person of the caller's organisation.
 func (s *Service) GetPerson(ctx context.Context, req *sparcv1.GetPersonRequest) (*sparcv1.Person, error) {
-	id, err := uuid.Parse(strings.TrimPrefix(req.GetId(), "people/"))
-	if err != nil {
-		return nil, apierr.Invalid("id", "is not a person id (a UUID)")
+	var v apierr.InvalidArgument
+	id := aip.ParseName(&v, "name", aip.People, req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	var out *sparcv1.Person
-	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var err error
 		out, err = s.get(ctx, tx, id, false)
 		return err
@@ -96,49 +100,37 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		return nil, apierr.Invalid("person", "is required")
 	}
 	var v apierr.InvalidArgument
-	id, err := uuid.Parse(strings.TrimPrefix(in.GetId(), "people/"))
-	if err != nil {
-		v.Add("person.id", "is not a person id (a UUID)")
-	}
-	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 && !req.GetObject() {
-		v.Add("update_mask", "name the fields to change (or set object to withdraw consent)")
-	}
-	for i, p := range paths {
-		if !personPaths[p] {
-			v.Add(fmt.Sprintf("update_mask.paths[%d]", i), "%q is not an updatable field", p)
-		}
+	id := aip.ParseName(&v, "person.name", aip.People, in.GetName())
+	aip.CheckEtag(&v, "person.etag", in.GetEtag())
+	mask := personFields.Parse(&v, "update_mask", req.GetUpdateMask(), in)
+	if mask.Empty() && !req.GetObject() {
+		v.Add("update_mask", "nothing to change: set the fields to change (or name them in the mask), or set object to withdraw consent")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var out *sparcv1.Person
-	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		cur, err := s.get(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
 		if in.GetEtag() != "" && in.GetEtag() != cur.GetEtag() {
-			return fmt.Errorf("person %s: %w", id, apierr.ErrStaleEtag)
+			return fmt.Errorf("%s: %w", aip.Name(aip.People, id), apierr.ErrStaleEtag)
 		}
 		objectedBefore := cur.GetConsent().GetObjectionTime()
-		src, dst := in.ProtoReflect(), cur.ProtoReflect()
-		for _, p := range paths {
-			fd := dst.Descriptor().Fields().ByName(protoreflect.Name(p))
-			if src.Has(fd) {
-				dst.Set(fd, src.Get(fd))
-			} else {
-				dst.Clear(fd)
-			}
-		}
+		mask.Apply(cur, in)
 		if cur.Consent == nil {
 			cur.Consent = &sparcv1.Consent{}
 		}
-		// Objection is sticky until consent is given again explicitly.
+		// Objection is sticky until consent is given again explicitly:
+		// share_with_provider set by this update, as the whole consent or
+		// that one field.
 		cur.Consent.ObjectionTime = objectedBefore
+		givesConsent := slices.Contains(mask.Paths(), "consent") || slices.Contains(mask.Paths(), "consent.share_with_provider")
 		if req.GetObject() {
 			cur.Consent = &sparcv1.Consent{ObjectionTime: timestamppb.Now()}
-		} else if contains(paths, "consent") && in.GetConsent().GetShareWithProvider() {
+		} else if givesConsent && in.GetConsent().GetShareWithProvider() {
 			cur.Consent.ObjectionTime = nil
 			cur.Consent.ConsentTime = nil
 		}
@@ -151,7 +143,7 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		if out, err = s.update(ctx, tx, id, cur); err != nil {
 			return err
 		}
-		shared, err := s.shared(out)
+		shared, err := s.shared(id, out)
 		if err != nil {
 			return err
 		}
@@ -167,13 +159,4 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		return tx.SendBatch(ctx, b).Close()
 	})
 	return out, err
-}
-
-func contains(xs []string, x string) bool {
-	for _, s := range xs {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/etag"
 )
@@ -59,7 +60,7 @@ func (s *Service) scan(r pgx.Row) (*sparcv1.Person, error) {
 		&p.WhatMatters, &p.Needs, &share, &scopes, &consentAt, &objectedAt, &created, &updated, &version); err != nil {
 		return nil, err
 	}
-	p.Id, p.OrganisationId = id.String(), org.String()
+	p.Name, p.Organisation = aip.Name(aip.People, id), aip.Name(aip.Organisations, org)
 	if yob != nil {
 		p.YearOfBirth = *yob
 	}
@@ -166,7 +167,7 @@ func (s *Service) get(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (
 	}
 	p, err := s.scan(tx.QueryRow(ctx, q, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("person %s: %w", id, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.People, id), apierr.ErrNotFound)
 	}
 	return p, err
 }

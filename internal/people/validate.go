@@ -6,11 +6,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
@@ -75,19 +75,14 @@ func outward(postcode string) string {
 }
 
 func validatePerson(p *sparcv1.Person, v *apierr.InvalidArgument) {
-	name := strings.TrimSpace(p.GetDisplayName())
-	if name == "" || utf8.RuneCountInString(name) > 100 {
-		v.Add("person.display_name", "is required, at most 100 characters (initials are enough)")
-	}
+	aip.Text(v, "person.display_name", p.GetDisplayName(), true, 100) // initials are enough
 	if b := p.GetAgeBand(); b != "" && !ageBands[b] {
 		v.Add("person.age_band", "%q is not an age band (0-15, 16-17, 18-24, 25-34, 35-44, 45-54, 55-64, 65-74, 75+)", b)
 	}
 	if y := p.GetYearOfBirth(); y != 0 && (y < 1900 || y > int32(time.Now().Year())) {
 		v.Add("person.year_of_birth", "must be between 1900 and this year")
 	}
-	if len(p.GetPostcode()) > 10 {
-		v.Add("person.postcode", "is longer than 10 characters")
-	}
+	aip.Text(v, "person.postcode", p.GetPostcode(), false, 10)
 	if _, ok := contactCode[p.GetContactMethod()]; !ok {
 		v.Add("person.contact_method", "unknown contact method")
 	}
@@ -100,16 +95,12 @@ func validatePerson(p *sparcv1.Person, v *apierr.InvalidArgument) {
 				v.Add("person.contact.email", "is not a plain email address")
 			}
 		}
-		if utf8.RuneCountInString(c.GetAddress()) > 500 {
-			v.Add("person.contact.address", "is longer than 500 characters")
-		}
+		aip.Text(v, "person.contact.address", c.GetAddress(), false, 500)
 	}
 	if n := p.GetNhsNumber(); n != "" && !ValidNHSNumber(n) {
 		v.Add("person.nhs_number", "is not a valid NHS number (10 digits passing the modulus 11 check)")
 	}
-	if utf8.RuneCountInString(p.GetWhatMatters()) > 2000 {
-		v.Add("person.what_matters", "is longer than 2,000 characters")
-	}
+	aip.Text(v, "person.what_matters", p.GetWhatMatters(), false, 2000)
 	for i, n := range p.GetNeeds() {
 		if !vocab.IsCategory(n) {
 			v.Add(fmt.Sprintf("person.needs[%d]", i), "unknown category %q", n)
@@ -131,5 +122,10 @@ func prepare(p *sparcv1.Person) {
 	}
 }
 
-var personPaths = map[string]bool{"display_name": true, "age_band": true, "year_of_birth": true, "postcode": true,
-	"contact_method": true, "contact": true, "nhs_number": true, "what_matters": true, "needs": true, "consent": true}
+// personFields are what UpdatePerson may change (AIP-134 masks, with
+// "contact.phone" and "consent.scopes" as sub-paths); the output-only
+// fields a client may send back are skipped.
+var personFields = aip.NewFields(&sparcv1.Person{},
+	[]string{"display_name", "age_band", "year_of_birth", "postcode", "contact_method", "contact", "nhs_number",
+		"what_matters", "needs", "consent"},
+	"name", "organisation", "create_time", "update_time", "etag")

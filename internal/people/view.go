@@ -36,7 +36,7 @@ func (s *Service) FillProviderView(ctx context.Context, id uuid.UUID) error {
 		if err != nil {
 			return err
 		}
-		view, err := s.shared(p)
+		view, err := s.shared(id, p)
 		if err != nil {
 			return err
 		}
@@ -55,10 +55,11 @@ type sharedPerson struct {
 	WhatMatters   string `json:"what_matters,omitempty"`
 }
 
-// shared builds the provider's view from consent: nothing without consent
-// or after an objection; name and age band for "basic"; contact details for
-// "contact"; notes for "notes". The NHS number is never shared.
-func (s *Service) shared(p *sparcv1.Person) ([]byte, error) {
+// shared builds the provider's view of person id from consent: nothing
+// without consent or after an objection; name and age band for "basic";
+// contact details for "contact"; notes for "notes". The NHS number is
+// never shared.
+func (s *Service) shared(id uuid.UUID, p *sparcv1.Person) ([]byte, error) {
 	c := p.GetConsent()
 	var sp sharedPerson
 	if c.GetShareWithProvider() && c.GetObjectionTime() == nil {
@@ -68,12 +69,11 @@ func (s *Service) shared(p *sparcv1.Person) ([]byte, error) {
 				sp.DisplayName, sp.AgeBand = p.GetDisplayName(), p.GetAgeBand()
 			case sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT:
 				if ct := p.GetContact(); ct != nil {
-					id := uuid.MustParse(p.GetId())
 					sealed, err := s.sealer.Seal(encodeContact(ct), id[:])
 					if err != nil {
 						return nil, err
 					}
-					sp.ContactSealed, sp.PersonID = sealed, p.GetId()
+					sp.ContactSealed, sp.PersonID = sealed, id.String()
 				}
 				sp.ContactMethod = contactCode[p.GetContactMethod()]
 			case sparcv1.ConsentScope_CONSENT_SCOPE_NOTES:

@@ -26,7 +26,7 @@ func TestCreateReferralAnswersWhatAReadReturns(t *testing.T) {
 	}{
 		{"a person as created now", func(*testing.T, *world, *sparcv1.Person) {}, 1},
 		{"a person recorded before provider views were kept", func(t *testing.T, w *world, p *sparcv1.Person) {
-			if _, err := w.env.Pool.Exec(context.Background(), `UPDATE people SET provider_view = NULL WHERE id = $1`, p.GetId()); err != nil {
+			if _, err := w.env.Pool.Exec(context.Background(), `UPDATE people SET provider_view = NULL WHERE id = $1`, idOf(p.GetName())); err != nil {
 				t.Fatal(err)
 			}
 		}, 1},
@@ -49,23 +49,23 @@ func TestCreateReferralAnswersWhatAReadReturns(t *testing.T) {
 					t.Fatalf("call %d answered\n%v\nthe first answered\n%v", i+1, r, first)
 				}
 			}
-			read, err := w.lw.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: first.GetId()})
+			read, err := w.lw.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: first.GetName()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !proto.Equal(read, first) {
 				t.Fatalf("create answered\n%v\na read returns\n%v", first, read)
 			}
-			if first.GetPerson().GetContact().GetPhone() != "0121 496 0000" || len(first.GetTimeline()) != 1 {
+			if first.GetPersonDetails().GetContact().GetPhone() != "0121 496 0000" || len(first.GetTimeline()) != 1 {
 				t.Errorf("the link worker's view lacks the person or the timeline: %v", first)
 			}
-			seen, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: first.GetId()})
+			seen, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: first.GetName()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if seen.GetPerson().GetDisplayName() != "A. Khan" || seen.GetPerson().GetContact().GetPhone() != "0121 496 0000" ||
-				seen.GetPerson().GetWhatMatters() != "" {
-				t.Errorf("provider sees %v, want name and phone (consented) and no notes", seen.GetPerson())
+			if seen.GetPersonDetails().GetDisplayName() != "A. Khan" || seen.GetPersonDetails().GetContact().GetPhone() != "0121 496 0000" ||
+				seen.GetPersonDetails().GetWhatMatters() != "" {
+				t.Errorf("provider sees %v, want name and phone (consented) and no notes", seen.GetPersonDetails())
 			}
 			var audited, views int
 			if err := w.env.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events
@@ -77,7 +77,7 @@ func TestCreateReferralAnswersWhatAReadReturns(t *testing.T) {
 				t.Errorf("%d audit events for %d calls", audited, tc.calls)
 			}
 			if err := w.env.Pool.QueryRow(ctx, `SELECT count(*) FROM people WHERE id = $1 AND provider_view IS NOT NULL`,
-				p.GetId()).Scan(&views); err != nil || views != 1 {
+				idOf(p.GetName())).Scan(&views); err != nil || views != 1 {
 				t.Errorf("the person has no provider view after a referral (%v)", err)
 			}
 		})
@@ -100,17 +100,17 @@ func TestObjectionDuringConcurrentCreatesReachesEveryReferral(t *testing.T) {
 		go func() {
 			<-start
 			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("race-%d-%d", nextID(), i),
-				PersonId: p.GetId(), AssetId: w.asset.GetId(), ProviderNote: "Mentions the person by name"})
+				Person: p.GetName(), Asset: assetName(w.asset), ProviderNote: "Mentions the person by name"})
 			if err != nil {
 				errs <- err
 				return
 			}
-			ids <- r.GetId()
+			ids <- r.GetName()
 		}()
 	}
 	go func() {
 		<-start
-		_, err := w.lwPeople.UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: p.GetId()}, Object: true})
+		_, err := w.lwPeople.UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: p.GetName()}, Object: true})
 		errs <- err
 	}()
 	close(start)
@@ -131,8 +131,8 @@ func TestObjectionDuringConcurrentCreatesReachesEveryReferral(t *testing.T) {
 		t.Fatalf("the group lists %d referrals, want %d", len(list.GetReferrals()), n)
 	}
 	for _, r := range list.GetReferrals() {
-		if r.GetPerson() != nil || r.GetProviderNote() != "" {
-			t.Errorf("after the objection the provider still sees %v / note %q on %s", r.GetPerson(), r.GetProviderNote(), r.GetId())
+		if r.GetPersonDetails() != nil || r.GetProviderNote() != "" {
+			t.Errorf("after the objection the provider still sees %v / note %q on %s", r.GetPersonDetails(), r.GetProviderNote(), r.GetName())
 		}
 	}
 }
@@ -161,7 +161,7 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 	}
 	before := count()
 	req := func(rid, person, asset string) *sparcv1.CreateReferralRequest {
-		return &sparcv1.CreateReferralRequest{RequestId: rid, PersonId: person, AssetId: asset,
+		return &sparcv1.CreateReferralRequest{RequestId: rid, Person: person, Asset: asset,
 			Reasons: []string{"social_connection"}, ProviderNote: "Prefers morning walks"}
 	}
 	for _, tc := range []struct {
@@ -170,10 +170,12 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 		code codes.Code
 		says string
 	}{
-		{"an unknown person", req("nobody", "4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11", w.asset.GetId()), codes.NotFound, "person"},
-		{"an unknown asset", req("nowhere", p.GetId(), "4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12"), codes.NotFound, "asset"},
-		{"an asset not accepting referrals", req("closed", p.GetId(), closed.GetId()), codes.FailedPrecondition, "not accepting"},
-		{"a request id used for another referral", req("first", p.GetId(), closed.GetId()), codes.InvalidArgument, "request_id"},
+		{"an unknown person", req("nobody", "people/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11", assetName(w.asset)), codes.NotFound,
+			"people/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11: not found"},
+		{"an unknown asset", req("nowhere", p.GetName(), "assets/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12"), codes.NotFound,
+			"assets/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12: not found"},
+		{"an asset not accepting referrals", req("closed", p.GetName(), assetName(closed)), codes.FailedPrecondition, "not accepting"},
+		{"a request id used for another referral", req("first", p.GetName(), assetName(closed)), codes.InvalidArgument, "request_id"},
 	} {
 		_, err := w.lw.CreateReferral(ctx, tc.req)
 		if status.Code(err) != tc.code || !strings.Contains(err.Error(), tc.says) {
@@ -183,14 +185,14 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 	if n := count(); n != before {
 		t.Errorf("%d referrals written by refused calls", n-before)
 	}
-	if _, err := w.env.Pool.Exec(ctx, `UPDATE people SET purged_at = now() WHERE id = $1`, p.GetId()); err != nil {
+	if _, err := w.env.Pool.Exec(ctx, `UPDATE people SET purged_at = now() WHERE id = $1`, idOf(p.GetName())); err != nil {
 		t.Fatal(err)
 	}
-	again, err := w.lw.CreateReferral(ctx, req("first", p.GetId(), w.asset.GetId()))
-	if err != nil || again.GetId() != first.GetId() {
-		t.Fatalf("replay after the person was purged: %v, %v; want referral %s", again.GetId(), err, first.GetId())
+	again, err := w.lw.CreateReferral(ctx, req("first", p.GetName(), assetName(w.asset)))
+	if err != nil || again.GetName() != first.GetName() {
+		t.Fatalf("replay after the person was purged: %v, %v; want referral %s", again.GetName(), err, first.GetName())
 	}
-	if _, err := w.lw.CreateReferral(ctx, req("after-purge", p.GetId(), w.asset.GetId())); status.Code(err) != codes.NotFound {
+	if _, err := w.lw.CreateReferral(ctx, req("after-purge", p.GetName(), assetName(w.asset))); status.Code(err) != codes.NotFound {
 		t.Errorf("a new referral of a purged person: %v, want NotFound", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/disclosure"
 )
@@ -54,7 +55,7 @@ func TestStatsCannotBeDifferencedByShiftingTheWindow(t *testing.T) {
 	backdate(t, w, at)
 	ms := time.Millisecond
 	ask := func(c sparcv1.ReferralServiceClient, from, to time.Time) (*sparcv1.ReferralStats, error) {
-		return c.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: w.lwOrg,
+		return c.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{Organisation: aip.NameOf(aip.Organisations, w.lwOrg),
 			StartTime: timestamppb.New(from), EndTime: timestamppb.New(to)})
 	}
 	windows := [][2]time.Time{{at.Add(-ms), at.Add(ms)}, {at, at.Add(2 * ms)}, {at.Add(ms), at.Add(3 * ms)},
@@ -84,7 +85,7 @@ func TestStatsCannotBeDifferencedByShiftingTheWindow(t *testing.T) {
 			}
 		}
 	}
-	if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+	if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := ask(w.outside, at.Add(-ms), at.Add(ms)); err != nil || !proto.Equal(got, first) {
@@ -124,11 +125,11 @@ func TestStatsTotalsCannotBeDifferencedIntoAWithheldCell(t *testing.T) {
 		r := w.refer(t, p, fmt.Sprintf("parts-%d", i))
 		switch {
 		case i < 8:
-			if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+			if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 				t.Fatal(err)
 			}
 		case i == 8:
-			if _, err := move(w.lw, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "no_longer_needed"); err != nil {
+			if _, err := move(w.lw, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "no_longer_needed"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -137,7 +138,7 @@ func TestStatsTotalsCannotBeDifferencedIntoAWithheldCell(t *testing.T) {
 	march := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	ask := func(from, to time.Time) *sparcv1.ReferralStats {
 		t.Helper()
-		s, err := w.analyst.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: w.lwOrg,
+		s, err := w.analyst.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{Organisation: aip.NameOf(aip.Organisations, w.lwOrg),
 			StartTime: timestamppb.New(from), EndTime: timestamppb.New(to)})
 		if err != nil {
 			t.Fatal(err)

@@ -2,14 +2,17 @@ package referrals_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -67,7 +70,7 @@ func (w *world) person(t *testing.T, scopes ...sparcv1.ConsentScope) *sparcv1.Pe
 func (w *world) refer(t *testing.T, p *sparcv1.Person, requestID string) *sparcv1.Referral {
 	t.Helper()
 	r, err := w.lw.CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: requestID,
-		PersonId: p.GetId(), AssetId: w.asset.GetId(), Reasons: []string{"social_connection"},
+		Person: p.GetName(), Asset: assetName(w.asset), Reasons: []string{"social_connection"},
 		ProviderNote: "Prefers morning walks"})
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +83,27 @@ var ids atomic.Int64
 // nextID numbers request ids within the test binary.
 func nextID() int64 { return ids.Add(1) }
 
-func move(c sparcv1.ReferralServiceClient, id string, to sparcv1.ReferralStatus, reason string) (*sparcv1.Referral, error) {
-	return c.TransitionReferral(context.Background(), &sparcv1.TransitionReferralRequest{Id: id, ToStatus: to, Reason: reason})
+func move(c sparcv1.ReferralServiceClient, name string, to sparcv1.ReferralStatus, reason string) (*sparcv1.Referral, error) {
+	return c.TransitionReferral(context.Background(), &sparcv1.TransitionReferralRequest{Name: name, ToStatus: to, Reason: reason})
+}
+
+// assetName is the resource name of an asset made by AssetService.
+func assetName(a *sparcv1.Asset) string { return aip.NameOf(aip.Assets, a.GetId()) }
+
+// idOf is the id in a resource name, as the tables hold it.
+func idOf(name string) string { return name[strings.LastIndex(name, "/")+1:] }
+
+// violated lists the fields an InvalidArgument error names.
+func violated(err error) []string {
+	var fields []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	return fields
 }
 
 func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
@@ -93,47 +115,47 @@ func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
 		t.Fatalf("link worker reads back %q %v", p.GetNhsNumber(), p.GetContact())
 	}
 	r := w.refer(t, p, "req-1")
-	if r.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_REQUESTED || r.GetProviderOrganisationId() != w.groupOrg {
-		t.Fatalf("created %v for provider %s", r.GetStatus(), r.GetProviderOrganisationId())
+	if r.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_REQUESTED || r.GetProviderOrganisation() != aip.NameOf(aip.Organisations, w.groupOrg) {
+		t.Fatalf("created %v for provider %s", r.GetStatus(), r.GetProviderOrganisation())
 	}
 
 	// The group sees the name, age band and phone (consented), not the notes.
-	seen, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+	seen, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen.GetPerson().GetDisplayName() != "A. Khan" || seen.GetPerson().GetContact().GetPhone() != "0121 496 0000" ||
-		seen.GetPerson().GetWhatMatters() != "" || seen.GetProviderNote() != "Prefers morning walks" {
+	if seen.GetPersonDetails().GetDisplayName() != "A. Khan" || seen.GetPersonDetails().GetContact().GetPhone() != "0121 496 0000" ||
+		seen.GetPersonDetails().GetWhatMatters() != "" || seen.GetProviderNote() != "Prefers morning walks" {
 		t.Fatalf("provider view: %v", seen)
 	}
 	// Nobody else sees it at all.
-	if _, err := w.outside.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()}); status.Code(err) != codes.NotFound {
+	if _, err := w.outside.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()}); status.Code(err) != codes.NotFound {
 		t.Fatalf("another organisation: %v, want NotFound", err)
 	}
 
-	if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+	if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 		t.Fatal(err)
 	}
 	// The only place is taken: a second accept is refused, the referral
 	// stays requested (waiting list).
 	r2 := w.refer(t, w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC), "req-2")
-	if _, err := move(w.group, r2.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); status.Code(err) != codes.FailedPrecondition {
+	if _, err := move(w.group, r2.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("accept with no place left: %v, want FailedPrecondition", err)
 	}
-	if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_IN_PROGRESS, ""); err != nil {
+	if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_IN_PROGRESS, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.lw.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: r.GetId(),
+	_, err = w.lw.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: r.GetName(),
 		Baseline: &sparcv1.WellbeingMeasure{Ons4: []int32{4, 5, 4, 7}, Swemwbs: []int32{2, 2, 3, 2, 2, 3, 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.group.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: r.GetId(), SessionsAttended: proto.Int32(6),
+	_, err = w.group.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: r.GetName(), SessionsAttended: proto.Int32(6),
 		FollowUp: &sparcv1.WellbeingMeasure{Ons4: []int32{7, 7, 6, 4}, Swemwbs: []int32{3, 4, 3, 3, 4, 3, 3}}, WhatChanged: "Walks twice a week"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_COMPLETED, "")
+	done, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_COMPLETED, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +166,12 @@ func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
 		t.Errorf("outcome %v", done.GetOutcome())
 	}
 	// Completing freed the place: the waiting referral can now be accepted.
-	if _, err := move(w.group, r2.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+	if _, err := move(w.group, r2.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 		t.Fatalf("accept after a place was freed: %v", err)
 	}
 
 	// The referring organisation gets exact figures about itself.
-	stats, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{})
+	stats, err := w.lw.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +186,7 @@ func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
 	}
 	// Anyone else gets them suppressed: 2 referrals is a small number.
 	backdate(t, w, statsMonth) // others see months that have ended
-	other, err := w.analyst.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: w.lwOrg})
+	other, err := w.analyst.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{Organisation: aip.NameOf(aip.Organisations, w.lwOrg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,22 +201,22 @@ func TestObjectionHidesEverythingPersonalFromTheProvider(t *testing.T) {
 	ctx := context.Background()
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC, sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT, sparcv1.ConsentScope_CONSENT_SCOPE_NOTES)
 	r := w.refer(t, p, "req-obj")
-	before, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+	before, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.GetPerson().GetWhatMatters() == "" || before.GetPerson().GetContact() == nil {
-		t.Fatalf("with full consent the provider should see notes and contact: %v", before.GetPerson())
+	if before.GetPersonDetails().GetWhatMatters() == "" || before.GetPersonDetails().GetContact() == nil {
+		t.Fatalf("with full consent the provider should see notes and contact: %v", before.GetPersonDetails())
 	}
-	if _, err := w.lwPeople.UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: p.GetId()}, Object: true}); err != nil {
+	if _, err := w.lwPeople.UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: p.GetName()}, Object: true}); err != nil {
 		t.Fatal(err)
 	}
-	after, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+	after, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.GetPerson() != nil || after.GetProviderNote() != "" {
-		t.Fatalf("after objection the provider still sees %v / note %q", after.GetPerson(), after.GetProviderNote())
+	if after.GetPersonDetails() != nil || after.GetProviderNote() != "" {
+		t.Fatalf("after objection the provider still sees %v / note %q", after.GetPersonDetails(), after.GetProviderNote())
 	}
 	// The provider's view never carries the NHS number in any form.
 	if s := after.String() + before.String(); contains(s, "9434765919") || contains(s, "943 476 5919") {

@@ -2,7 +2,7 @@ package referrals_test
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +20,7 @@ func TestCreateReferralIsIdempotentByRequestID(t *testing.T) {
 	w := newWorld(t, 0)
 	ctx := context.Background()
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
-	req := &sparcv1.CreateReferralRequest{RequestId: "idem-1", PersonId: p.GetId(), AssetId: w.asset.GetId(),
+	req := &sparcv1.CreateReferralRequest{RequestId: "idem-1", Person: p.GetName(), Asset: assetName(w.asset),
 		Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings", Priority: sparcv1.ReferralPriority_REFERRAL_PRIORITY_URGENT}
 	first, err := w.lw.CreateReferral(ctx, req)
 	if err != nil {
@@ -30,9 +30,9 @@ func TestCreateReferralIsIdempotentByRequestID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.GetId() != first.GetId() || again.GetEtag() != first.GetEtag() || len(again.GetTimeline()) != 1 {
-		t.Fatalf("retry returned %s (etag %s, %d events), first was %s (etag %s)", again.GetId(), again.GetEtag(),
-			len(again.GetTimeline()), first.GetId(), first.GetEtag())
+	if again.GetName() != first.GetName() || again.GetEtag() != first.GetEtag() || len(again.GetTimeline()) != 1 {
+		t.Fatalf("retry returned %s (etag %s, %d events), first was %s (etag %s)", again.GetName(), again.GetEtag(),
+			len(again.GetTimeline()), first.GetName(), first.GetEtag())
 	}
 
 	// The same id with anything else changed is refused, naming request_id.
@@ -43,10 +43,10 @@ func TestCreateReferralIsIdempotentByRequestID(t *testing.T) {
 			r.Priority = sparcv1.ReferralPriority_REFERRAL_PRIORITY_ROUTINE
 		},
 		"draft":  func(r *sparcv1.CreateReferralRequest) { r.Draft = true },
-		"person": func(r *sparcv1.CreateReferralRequest) { r.PersonId = w.person(t).GetId() },
+		"person": func(r *sparcv1.CreateReferralRequest) { r.Person = w.person(t).GetName() },
 	}
 	for name, change := range changes {
-		other := &sparcv1.CreateReferralRequest{RequestId: req.RequestId, PersonId: req.PersonId, AssetId: req.AssetId,
+		other := &sparcv1.CreateReferralRequest{RequestId: req.RequestId, Person: req.Person, Asset: req.Asset,
 			Reasons: req.Reasons, ProviderNote: req.ProviderNote, Priority: req.Priority}
 		change(other)
 		_, err := w.lw.CreateReferral(ctx, other)
@@ -96,8 +96,8 @@ func TestConcurrentRetriesOfOneRequestMakeOneReferral(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "race", PersonId: p.GetId(), AssetId: w.asset.GetId()})
-			ids[i], errs[i] = r.GetId(), err
+			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "race", Person: p.GetName(), Asset: assetName(w.asset)})
+			ids[i], errs[i] = r.GetName(), err
 		}()
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -125,7 +125,7 @@ func TestConcurrentRetriesOfOneRequestMakeOneReferral(t *testing.T) {
 	}
 	var n, outboxRows int
 	if err := w.env.Pool.QueryRow(ctx, `SELECT count(*), (SELECT count(*) FROM referral_outbox WHERE referral_id = $1) FROM referrals
-		WHERE referring_org = $2`, ids[0], w.lwOrg).Scan(&n, &outboxRows); err != nil {
+		WHERE referring_org = $2`, idOf(ids[0]), w.lwOrg).Scan(&n, &outboxRows); err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 || outboxRows != 1 {
@@ -143,18 +143,22 @@ func TestCreateReferralRejectsBadRequestsBeforeTheDatabase(t *testing.T) {
 		req   *sparcv1.CreateReferralRequest
 		field string
 	}{
-		{"no request id", &sparcv1.CreateReferralRequest{PersonId: p.GetId(), AssetId: w.asset.GetId()}, "request_id"},
-		{"request id too long", &sparcv1.CreateReferralRequest{RequestId: strings.Repeat("r", 101), PersonId: p.GetId(), AssetId: w.asset.GetId()}, "request_id"},
-		{"bad person", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: "nobody", AssetId: w.asset.GetId()}, "person_id"},
-		{"bad asset", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: "12"}, "asset_id"},
-		{"unknown reason", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetId(), Reasons: []string{"loneliness"}}, "reasons[0]"},
-		{"long note", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetId(), ProviderNote: long}, "provider_note"},
-		{"unknown priority", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetId(), Priority: 9}, "priority"},
+		{"no request id", &sparcv1.CreateReferralRequest{Person: p.GetName(), Asset: assetName(w.asset)}, "request_id"},
+		{"request id too long", &sparcv1.CreateReferralRequest{RequestId: strings.Repeat("r", 101), Person: p.GetName(), Asset: assetName(w.asset)}, "request_id"},
+		{"bad person", &sparcv1.CreateReferralRequest{RequestId: "x", Person: "nobody", Asset: assetName(w.asset)}, "person"},
+		{"bad asset", &sparcv1.CreateReferralRequest{RequestId: "x", Person: p.GetName(), Asset: "12"}, "asset"},
+		{"no person", &sparcv1.CreateReferralRequest{RequestId: "x", Asset: assetName(w.asset)}, "person"},
+		{"a bare person id, not a name", &sparcv1.CreateReferralRequest{RequestId: "x", Person: idOf(p.GetName()), Asset: assetName(w.asset)}, "person"},
+		{"an asset's name as the person", &sparcv1.CreateReferralRequest{RequestId: "x", Person: assetName(w.asset), Asset: assetName(w.asset)}, "person"},
+		{"a person's name as the asset", &sparcv1.CreateReferralRequest{RequestId: "x", Person: p.GetName(), Asset: p.GetName()}, "asset"},
+		{"unknown reason", &sparcv1.CreateReferralRequest{RequestId: "x", Person: p.GetName(), Asset: assetName(w.asset), Reasons: []string{"loneliness"}}, "reasons[0]"},
+		{"long note", &sparcv1.CreateReferralRequest{RequestId: "x", Person: p.GetName(), Asset: assetName(w.asset), ProviderNote: long}, "provider_note"},
+		{"unknown priority", &sparcv1.CreateReferralRequest{RequestId: "x", Person: p.GetName(), Asset: assetName(w.asset), Priority: 9}, "priority"},
 	}
 	for _, tc := range cases {
 		_, err := w.lw.CreateReferral(context.Background(), tc.req)
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(fmt.Sprint(status.Convert(err).Details()), tc.field) {
-			t.Errorf("%s: %v, want InvalidArgument on %s", tc.name, err, tc.field)
+		if status.Code(err) != codes.InvalidArgument || !slices.Contains(violated(err), tc.field) {
+			t.Errorf("%s: %v (fields %v), want InvalidArgument on %s", tc.name, err, violated(err), tc.field)
 		}
 	}
 }

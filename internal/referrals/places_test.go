@@ -23,13 +23,13 @@ func TestSearchCanAskForAssetsWithAPlaceFreeNow(t *testing.T) {
 		t.Fatalf("before any acceptance: %d results with places, want 1", n)
 	}
 	ref := w.refer(t, w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC), "places-1")
-	if _, err := move(w.group, ref.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+	if _, err := move(w.group, ref.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := search(); n != 0 {
 		t.Fatalf("with its only place taken: %d results, want 0", n)
 	}
-	if _, err := move(w.lw, ref.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "person_declined"); err != nil {
+	if _, err := move(w.lw, ref.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "person_declined"); err != nil {
 		t.Fatal(err)
 	}
 	if n := search(); n != 1 {

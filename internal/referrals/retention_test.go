@@ -34,15 +34,15 @@ func newRetentionWorld(t *testing.T) *retentionWorld {
 	w.gone, w.kept, w.mixed = w.person(t, all...), w.person(t, all...), w.person(t, all...)
 	complete := func(r *sparcv1.Referral) *sparcv1.Referral {
 		t.Helper()
-		if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+		if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.group.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: r.GetId(), SessionsAttended: proto.Int32(4),
+		if _, err := w.group.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: r.GetName(), SessionsAttended: proto.Int32(4),
 			Baseline: &sparcv1.WellbeingMeasure{Swemwbs: []int32{2, 2, 2, 2, 2, 2, 2}},
 			FollowUp: &sparcv1.WellbeingMeasure{Swemwbs: []int32{3, 3, 3, 3, 3, 3, 3}}, WhatChanged: "Made friends"}); err != nil {
 			t.Fatal(err)
 		}
-		done, err := w.group.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: r.GetId(),
+		done, err := w.group.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: r.GetName(),
 			ToStatus: sparcv1.ReferralStatus_REFERRAL_STATUS_COMPLETED, Note: "Lovely to meet A. Khan"})
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +55,7 @@ func newRetentionWorld(t *testing.T) *retentionWorld {
 	w.mixedOpen = w.refer(t, w.mixed, "mixed-open")
 	// Closed two years ago.
 	if _, err := w.env.Pool.Exec(ctx, `UPDATE referrals SET closed_at = now() - interval '730 days' WHERE id = ANY($1::uuid[])`,
-		[]string{w.oldClosed.GetId(), w.mixedClosed.GetId()}); err != nil {
+		[]string{idOf(w.oldClosed.GetName()), idOf(w.mixedClosed.GetName())}); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -74,17 +74,17 @@ func (w *retentionWorld) check(t *testing.T) {
 		var x referralText
 		if err := w.env.Pool.QueryRow(ctx, `SELECT provider_note, what_changed, shared_person::text, purged_at IS NOT NULL,
 			(SELECT count(*) FROM referral_events e WHERE e.referral_id = r.id AND e.note <> '')
-			FROM referrals r WHERE id = $1`, id).Scan(&x.note, &x.changed, &x.shared, &x.purged, &x.eventNotes); err != nil {
+			FROM referrals r WHERE id = $1`, idOf(id)).Scan(&x.note, &x.changed, &x.shared, &x.purged, &x.eventNotes); err != nil {
 			t.Fatal(err)
 		}
 		return x
 	}
-	for _, id := range []string{w.oldClosed.GetId(), w.mixedClosed.GetId()} {
+	for _, id := range []string{w.oldClosed.GetName(), w.mixedClosed.GetName()} {
 		if x := read(id); !x.purged || x.note != "" || x.changed != "" || x.shared != "{}" || x.eventNotes != 0 {
 			t.Errorf("closed long ago, referral %s keeps %+v", id, x)
 		}
 	}
-	for _, id := range []string{w.open.GetId(), w.mixedOpen.GetId()} {
+	for _, id := range []string{w.open.GetName(), w.mixedOpen.GetName()} {
 		if x := read(id); x.purged || x.note == "" || x.shared == "{}" {
 			t.Errorf("open referral %s was purged: %+v", id, x)
 		}
@@ -95,12 +95,12 @@ func (w *retentionWorld) check(t *testing.T) {
 		var name, postcode, notes string
 		var contact, nhsSealed []byte
 		if err := w.env.Pool.QueryRow(ctx, `SELECT purged_at IS NOT NULL, display_name, postcode, what_matters, contact_sealed, nhs_number_sealed
-			FROM people WHERE id = $1`, p.GetId()).Scan(&purged, &name, &postcode, &notes, &contact, &nhsSealed); err != nil {
+			FROM people WHERE id = $1`, idOf(p.GetName())).Scan(&purged, &name, &postcode, &notes, &contact, &nhsSealed); err != nil {
 			t.Fatal(err)
 		}
 		empty := name == "" && postcode == "" && notes == "" && contact == nil && nhsSealed == nil
 		if purged != empty {
-			t.Errorf("person %s: purged %v but details left: %q %q %q %v %v", p.GetId(), purged, name, postcode, notes, contact != nil, nhsSealed != nil)
+			t.Errorf("person %s: purged %v but details left: %q %q %q %v %v", p.GetName(), purged, name, postcode, notes, contact != nil, nhsSealed != nil)
 		}
 		return purged
 	}
@@ -111,15 +111,15 @@ func (w *retentionWorld) check(t *testing.T) {
 		t.Error("a person with an open referral lost their details")
 	}
 	// The link worker can still read the purged referral, without details.
-	r, err := w.lw.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: w.oldClosed.GetId()})
+	r, err := w.lw.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: w.oldClosed.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.GetPerson() != nil || r.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_COMPLETED || r.GetOutcome().GetSessionsAttended() != 4 {
+	if r.GetPersonDetails() != nil || r.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_COMPLETED || r.GetOutcome().GetSessionsAttended() != 4 {
 		t.Errorf("purged referral reads %v", r)
 	}
 	// Anonymous aggregates still count everything.
-	stats, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{})
+	stats, err := w.lw.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

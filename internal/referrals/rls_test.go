@@ -80,11 +80,11 @@ func TestRowLevelSecurityBindsTheSideOnEveryReferralTable(t *testing.T) {
 	// sent (1 and 1); R's link worker registers a webhook.
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
 	sent := w.refer(t, p, "rls-sent")
-	if _, err := move(w.group, sent.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+	if _, err := move(w.group, sent.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "rls-draft", PersonId: p.GetId(),
-		AssetId: w.asset.GetId(), Draft: true}); err != nil {
+	if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "rls-draft", Person: p.GetName(),
+		Asset: assetName(w.asset), Draft: true}); err != nil {
 		t.Fatal(err)
 	}
 	hooks := sparcv1.NewWebhookServiceClient(w.env.ConnWithKey(t, w.env.Key(t, w.lwOrg, auth.RoleLinkWorker)))

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -22,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
@@ -75,16 +75,17 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, caller 
 	}
 	d := disclose(caller.Org, caller.Role, x.parties(), consent)
 	if d.side == 0 {
-		return nil, fmt.Errorf("referral %s: %w", x.id, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, x.id), apierr.ErrNotFound)
 	}
 	r := &sparcv1.Referral{
-		Id: x.id.String(), PersonId: x.person.String(), ReferringOrganisationId: x.referrer.String(),
-		LinkWorker: x.linkWorker, AssetId: x.asset.String(), Reasons: x.reasons, ProviderNote: x.note,
+		Name: aip.Name(aip.Referrals, x.id), Person: aip.Name(aip.People, x.person),
+		ReferringOrganisation: aip.Name(aip.Organisations, x.referrer), LinkWorker: x.linkWorker,
+		Asset: aip.Name(aip.Assets, x.asset), Reasons: x.reasons, ProviderNote: x.note,
 		Priority: priorityFromCode(x.priority), Status: statusFromCode[x.status], StatusReason: x.reason,
 		CreateTime: timestamppb.New(x.created), UpdateTime: timestamppb.New(x.updated), Etag: x.etag(),
 	}
 	if x.provider != nil {
-		r.ProviderOrganisationId = x.provider.String()
+		r.ProviderOrganisation = aip.Name(aip.Organisations, *x.provider)
 	}
 	o := &sparcv1.Outcome{SessionsAttended: x.attended, WhatChanged: x.whatChanged}
 	if x.firstAttended != nil {
@@ -109,13 +110,13 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, caller 
 			p, err = s.people.Get(ctx, tx, x.person)
 		}
 		if err == nil {
-			r.Person = &sparcv1.SharedPerson{DisplayName: p.GetDisplayName(), AgeBand: p.GetAgeBand(),
+			r.PersonDetails = &sparcv1.SharedPerson{DisplayName: p.GetDisplayName(), AgeBand: p.GetAgeBand(),
 				ContactMethod: p.GetContactMethod(), Contact: p.GetContact(), WhatMatters: p.GetWhatMatters()}
 		} else if !errors.Is(err, apierr.ErrNotFound) { // purged people simply have no details
 			return nil, err
 		}
 	} else {
-		r.Person = shared
+		r.PersonDetails = shared
 	}
 	if timeline == nil {
 		var err error
@@ -172,13 +173,14 @@ func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferra
 		case f.replayed:
 			return s.replay(ctx, in, caller)
 		case !f.personFound:
-			return nil, fmt.Errorf("person %s: %w", in.person, apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.People, in.person), apierr.ErrNotFound)
 		case f.assetStatus == nil:
-			return nil, fmt.Errorf("asset %s: %w", in.asset, apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.Assets, in.asset), apierr.ErrNotFound)
 		case *f.assetStatus != "active" || !f.assetAccepting:
-			return nil, &apierr.PreconditionError{Type: "ASSET_NOT_ACCEPTING", Subject: "assets/" + in.asset.String(),
-				Description: fmt.Sprintf("asset %s is not accepting referrals (status %s, accepting_referrals %v)",
-					in.asset, *f.assetStatus, f.assetAccepting)}
+			asset := aip.Name(aip.Assets, in.asset)
+			return nil, &apierr.PreconditionError{Type: "ASSET_NOT_ACCEPTING", Subject: asset,
+				Description: fmt.Sprintf("%s is not accepting referrals (status %s, accepting_referrals %v)",
+					asset, *f.assetStatus, f.assetAccepting)}
 		case !f.personViewed && !filled:
 			// People recorded before provider views were kept get theirs,
 			// and the statement runs once more.
@@ -204,7 +206,7 @@ func (s *Service) created(ctx context.Context, f *createFacts, caller *auth.Prin
 		}
 	}
 	timeline := []*sparcv1.ReferralEvent{{Time: timestamppb.New(f.eventTime), Actor: caller.Name,
-		ActorOrganisationId: caller.Org, ToStatus: statusFromCode[f.referral.status]}}
+		ActorOrganisation: aip.NameOf(aip.Organisations, caller.Org), ToStatus: statusFromCode[f.referral.status]}}
 	return s.render(ctx, nil, f.referral, caller, f.person, timeline)
 }
 
@@ -229,7 +231,7 @@ func (s *Service) replay(ctx context.Context, in createInput, caller *auth.Princ
 // GetReferral returns a referral as the caller's side may see it.
 func (s *Service) GetReferral(ctx context.Context, req *sparcv1.GetReferralRequest) (*sparcv1.Referral, error) {
 	var v apierr.InvalidArgument
-	id := parseUUID("id", req.GetId(), "referrals/", &v)
+	id := aip.ParseName(&v, "name", aip.Referrals, req.GetName())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -254,7 +256,7 @@ type listCursor struct {
 // visibility rule, visibility.go), newest change first.
 func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsRequest) (*sparcv1.ListReferralsResponse, error) {
 	var v apierr.InvalidArgument
-	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
+	page := aip.StartPage[listCursor](&v, s.tokens, req, 20, 100)
 	caller := auth.FromContext(ctx)
 	// The rule's sides as SQL, chosen here for the caller's role so that
 	// each is a plain index condition: the referring side, and the
@@ -277,9 +279,8 @@ func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsR
 		}
 		statuses = append(statuses, c)
 	}
-	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListReferralsRequest) { r.PageToken, r.PageSize = "", 0 })
-	q := listQuery{org: caller.Org, referring: referring, providing: providing, statuses: statuses, limit: limit,
-		after: pagetoken.After[listCursor](s.tokens, req.GetPageToken(), hash, &v)}
+	q := listQuery{org: caller.Org, referring: referring, providing: providing, statuses: statuses,
+		limit: page.Size, after: page.After}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -290,12 +291,11 @@ func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsR
 		if err != nil {
 			return err
 		}
-		if len(list) > limit {
-			list = list[:limit]
-			last := list[limit-1]
-			if resp.NextPageToken, err = s.tokens.Encode(hash, listCursor{Updated: last.updated.UnixMicro(), ID: last.id}); err != nil {
-				return err
-			}
+		list, resp.NextPageToken, err = aip.Next(page, list, func(x *referralRow) listCursor {
+			return listCursor{Updated: x.updated.UnixMicro(), ID: x.id}
+		})
+		if err != nil {
+			return err
 		}
 		for _, x := range list {
 			r, err := s.view(ctx, tx, x, caller)
@@ -315,7 +315,7 @@ func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsR
 // TransitionReferral moves a referral along the status model.
 func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.TransitionReferralRequest) (*sparcv1.Referral, error) {
 	var v apierr.InvalidArgument
-	id := parseUUID("id", req.GetId(), "referrals/", &v)
+	id := aip.ParseName(&v, "name", aip.Referrals, req.GetName())
 	to, ok := statusCode[req.GetToStatus()]
 	if !ok {
 		v.Add("to_status", "must be a referral status")
@@ -326,12 +326,8 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 	if len(reasons[to]) == 0 && req.GetReason() != "" {
 		v.Add("reason", "%s takes no reason", to)
 	}
-	if utf8.RuneCountInString(req.GetNote()) > 2000 {
-		v.Add("note", "is longer than 2,000 characters")
-	}
-	if e := req.GetEtag(); e != "" && len(e) != 16 {
-		v.Add("etag", "%q is not an etag returned by this API", e)
-	}
+	aip.Text(&v, "note", req.GetNote(), false, 2000)
+	aip.CheckEtag(&v, "etag", req.GetEtag())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -343,7 +339,7 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 			return err
 		}
 		if !canMove(x.status, to, sd) {
-			return &apierr.PreconditionError{Type: "INVALID_TRANSITION", Subject: "referrals/" + id.String(),
+			return &apierr.PreconditionError{Type: "INVALID_TRANSITION", Subject: aip.Name(aip.Referrals, id),
 				Description: fmt.Sprintf("the %s cannot move a referral from %s to %s; allowed now: %s",
 					sideName(sd), x.status, to, statusNames(allowed(x.status, sd)))}
 		}
@@ -379,15 +375,14 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 // RecordOutcome records attendance and wellbeing measures (either side).
 func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeRequest) (*sparcv1.Referral, error) {
 	var v apierr.InvalidArgument
-	id := parseUUID("id", req.GetId(), "referrals/", &v)
+	id := aip.ParseName(&v, "name", aip.Referrals, req.GetName())
 	if req.SessionsAttended != nil && (req.GetSessionsAttended() < 0 || req.GetSessionsAttended() > 1000) {
 		v.Add("sessions_attended", "must be 0 to 1000")
 	}
 	validMeasure(req.GetBaseline(), "baseline", &v)
 	validMeasure(req.GetFollowUp(), "follow_up", &v)
-	if utf8.RuneCountInString(req.GetWhatChanged()) > 2000 {
-		v.Add("what_changed", "is longer than 2,000 characters")
-	}
+	aip.Text(&v, "what_changed", req.GetWhatChanged(), false, 2000)
+	aip.CheckEtag(&v, "etag", req.GetEtag())
 	if req.SessionsAttended == nil && req.GetBaseline() == nil && req.GetFollowUp() == nil && req.GetWhatChanged() == "" {
 		v.Add("sessions_attended", "give attendance, a measure or what changed")
 	}
@@ -402,7 +397,7 @@ func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeR
 			return err
 		}
 		if x.status == "draft" || x.status == "entered_in_error" {
-			return &apierr.PreconditionError{Type: "NO_OUTCOME_YET", Subject: "referrals/" + id.String(),
+			return &apierr.PreconditionError{Type: "NO_OUTCOME_YET", Subject: aip.Name(aip.Referrals, id),
 				Description: fmt.Sprintf("a referral in status %s has no outcome to record", x.status)}
 		}
 		attended := x.attended

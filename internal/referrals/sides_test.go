@@ -30,29 +30,29 @@ func TestProviderOrganisationActsOnlyAsTheProvider(t *testing.T) {
 	referrerGE := conn(w.lwOrg, auth.RoleGroupEditor)
 	r := w.refer(t, w.person(t), "no-consent") // no consent; note "Prefers morning walks"
 
-	seen, err := providerAdmin.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+	seen, err := providerAdmin.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen.GetProviderNote() != "" || seen.GetPerson() != nil {
-		t.Errorf("the provider's admin reads note %q and person %v without consent", seen.GetProviderNote(), seen.GetPerson())
+	if seen.GetProviderNote() != "" || seen.GetPersonDetails() != nil {
+		t.Errorf("the provider's admin reads note %q and person %v without consent", seen.GetProviderNote(), seen.GetPersonDetails())
 	}
-	_, err = move(providerAdmin, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR, "")
+	_, err = move(providerAdmin, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR, "")
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("the provider's admin marks the referral entered in error: %v, want FailedPrecondition", err)
 	}
-	if _, err := move(providerAdmin, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+	if _, err := move(providerAdmin, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 		t.Fatalf("the provider's admin accepts: %v", err)
 	}
 	for name, c := range map[string]sparcv1.ReferralServiceClient{"the provider's link worker": providerLW,
 		"the referrer's group editor": referrerGE} {
-		if _, err := c.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()}); status.Code(err) != codes.NotFound {
+		if _, err := c.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()}); status.Code(err) != codes.NotFound {
 			t.Errorf("%s gets the referral: %v, want NotFound", name, err)
 		}
-		if _, err := move(c, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "other"); status.Code(err) != codes.NotFound {
+		if _, err := move(c, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "other"); status.Code(err) != codes.NotFound {
 			t.Errorf("%s cancels the referral: %v, want NotFound", name, err)
 		}
-		if _, err := c.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: r.GetId(), SessionsAttended: proto.Int32(1)}); status.Code(err) != codes.NotFound {
+		if _, err := c.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: r.GetName(), SessionsAttended: proto.Int32(1)}); status.Code(err) != codes.NotFound {
 			t.Errorf("%s records an outcome: %v, want NotFound", name, err)
 		}
 		list, err := c.ListReferrals(ctx, &sparcv1.ListReferralsRequest{PageSize: 100})
@@ -72,11 +72,11 @@ func TestProviderOrganisationActsOnlyAsTheProvider(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), r.GetId()) {
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), r.GetName()) {
 		t.Errorf("GET /v1/referrals as the provider's link worker: %d %s", resp.StatusCode, body)
 	}
 	// The move the provider's admin was refused is the referrer's to make.
-	if _, err := move(w.lw, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR, ""); err != nil {
+	if _, err := move(w.lw, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR, ""); err != nil {
 		t.Fatalf("the referrer marks it entered in error: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
@@ -27,16 +28,16 @@ func statCount(c disclosure.Cell) *sparcv1.StatCount {
 
 func exact(n int64) *sparcv1.StatCount { return &sparcv1.StatCount{Value: n} }
 
-// GetReferralStats returns aggregates for an organisation or an area. The
-// figures are exact only for the referring organisation's link workers
-// and admins asking about itself; every other view goes through the
-// disclosure rule (see released).
-func (s *Service) GetReferralStats(ctx context.Context, req *sparcv1.GetReferralStatsRequest) (*sparcv1.ReferralStats, error) {
+// ComputeReferralStats returns aggregates for an organisation or an
+// area. The figures are exact only for the referring organisation's link
+// workers and admins asking about itself; every other view goes through
+// the disclosure rule (see released).
+func (s *Service) ComputeReferralStats(ctx context.Context, req *sparcv1.ComputeReferralStatsRequest) (*sparcv1.ReferralStats, error) {
 	var v apierr.InvalidArgument
 	caller := auth.FromContext(ctx)
 	var org *uuid.UUID
-	if req.GetOrganisationId() != "" {
-		id := parseUUID("organisation_id", req.GetOrganisationId(), "organisations/", &v)
+	if req.GetOrganisation() != "" {
+		id := aip.ParseName(&v, "organisation", aip.Organisations, req.GetOrganisation())
 		org = &id
 	}
 	var area *string

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/referrals"
@@ -47,12 +48,12 @@ func statsWorld(t *testing.T) *world {
 	for i := range 13 {
 		r := w.refer(t, p, fmt.Sprintf("stats-%d", i))
 		if i < 4 {
-			if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
+			if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if i < 8 {
-			out := &sparcv1.RecordOutcomeRequest{Id: r.GetId(),
+			out := &sparcv1.RecordOutcomeRequest{Name: r.GetName(),
 				Baseline: &sparcv1.WellbeingMeasure{Ons4: []int32{5, 5, 5, 5}},
 				FollowUp: &sparcv1.WellbeingMeasure{Ons4: []int32{6, 7, 5, int32(5 - i%2*2)}}}
 			if i < 3 {
@@ -72,7 +73,7 @@ func statsWorld(t *testing.T) *world {
 	}
 	for i := range 2 {
 		if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("wirral-%d", i),
-			PersonId: p.GetId(), AssetId: wirral.GetId()}); err != nil {
+			Person: p.GetName(), Asset: wirral.GetName()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,7 +90,7 @@ func TestStatsAreExactForTheReferrerAndSuppressedForEveryoneElse(t *testing.T) {
 	t.Parallel()
 	w := statsWorld(t)
 	ctx := context.Background()
-	own, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{})
+	own, err := w.lw.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestStatsAreExactForTheReferrerAndSuppressedForEveryoneElse(t *testing.T) {
 		"the provider group":                  w.group,
 	}
 	for who, c := range others {
-		s, err := c.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{OrganisationId: w.lwOrg})
+		s, err := c.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{Organisation: aip.NameOf(aip.Organisations, w.lwOrg)})
 		if err != nil {
 			t.Fatalf("%s: %v", who, err)
 		}
@@ -140,20 +141,20 @@ func TestStatsAreExactForTheReferrerAndSuppressedForEveryoneElse(t *testing.T) {
 	}
 
 	// The period filter: nothing was created before March 2025.
-	old, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{EndTime: timestamppb.New(statsMonth.Add(-time.Hour))})
+	old, err := w.lw.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{EndTime: timestamppb.New(statsMonth.Add(-time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if old.GetTotal().GetValue() != 0 || len(old.GetByStatus()) != 0 {
 		t.Errorf("stats for before March 2025: %v", old)
 	}
-	if _, err := w.lw.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{StartTime: timestamppb.Now(),
+	if _, err := w.lw.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{StartTime: timestamppb.Now(),
 		EndTime: timestamppb.New(time.Now().Add(-time.Hour))}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("end before start: %v, want InvalidArgument", err)
 	}
 	// Group editors cannot read another organisation's stats exactly by
 	// asking for their own organisation either.
-	if s, err := w.group.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{}); err != nil || !s.GetSuppressed() {
+	if s, err := w.group.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{}); err != nil || !s.GetSuppressed() {
 		t.Errorf("group editor own stats: %v, %v; want suppressed", s, err)
 	}
 }
@@ -176,7 +177,7 @@ func TestAreaStatsCountReferralsToAssetsInsideTheArea(t *testing.T) {
 	}
 	analyst := sparcv1.NewReferralServiceClient(w.env.ConnWithKey(t, w.env.Key(t, w.env.NewOrg(t, "Public health", "public_health"), auth.RoleAreaAnalyst)))
 	for who, c := range map[string]sparcv1.ReferralServiceClient{"analyst": analyst, "referrer": w.lw} {
-		s, err := c.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{AreaCode: "E02999999"})
+		s, err := c.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{AreaCode: "E02999999"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +188,7 @@ func TestAreaStatsCountReferralsToAssetsInsideTheArea(t *testing.T) {
 			t.Errorf("%s: area stats %v", who, s)
 		}
 	}
-	if _, err := analyst.GetReferralStats(ctx, &sparcv1.GetReferralStatsRequest{AreaCode: "E02000000"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := analyst.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{AreaCode: "E02000000"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("unknown area: %v, want InvalidArgument", err)
 	}
 }

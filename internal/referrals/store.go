@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
@@ -122,10 +123,11 @@ func scanTimeline(rows pgx.Rows) ([]*sparcv1.ReferralEvent, error) {
 	for rows.Next() {
 		var e sparcv1.ReferralEvent
 		var t time.Time
-		var from, to string
-		if err := rows.Scan(&t, &e.Actor, &e.ActorOrganisationId, &from, &to, &e.Reason, &e.Note); err != nil {
+		var from, to, org string
+		if err := rows.Scan(&t, &e.Actor, &org, &from, &to, &e.Reason, &e.Note); err != nil {
 			return nil, err
 		}
+		e.ActorOrganisation = aip.NameOf(aip.Organisations, org)
 		e.Time, e.FromStatus, e.ToStatus = timestamppb.New(t), statusFromCode[from], statusFromCode[to]
 		out = append(out, &e)
 	}
@@ -183,14 +185,14 @@ func (s *store) load(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (*
 	}
 	x, err := scanReferral(tx.QueryRow(ctx, q, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, 0, fmt.Errorf("referral %s: %w", id, apierr.ErrNotFound)
+		return nil, 0, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, id), apierr.ErrNotFound)
 	}
 	if err != nil {
 		return nil, 0, err
 	}
 	sd := x.sideOf(auth.FromContext(ctx))
 	if sd == 0 {
-		return nil, 0, fmt.Errorf("referral %s: %w", id, apierr.ErrNotFound)
+		return nil, 0, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, id), apierr.ErrNotFound)
 	}
 	return x, sd, nil
 }
@@ -200,7 +202,7 @@ func (s *store) load(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (*
 func (s *store) loadForChange(ctx context.Context, tx pgx.Tx, id uuid.UUID, etag string) (*referralRow, side, error) {
 	x, sd, err := s.load(ctx, tx, id, true)
 	if err == nil && etag != "" && etag != x.etag() {
-		return nil, 0, fmt.Errorf("referral %s: %w", id, apierr.ErrStaleEtag)
+		return nil, 0, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, id), apierr.ErrStaleEtag)
 	}
 	return x, sd, err
 }
@@ -220,8 +222,9 @@ func (s *store) takePlace(ctx context.Context, tx pgx.Tx, asset uuid.UUID) error
 		return fmt.Errorf("taking a place: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return &apierr.PreconditionError{Type: "NO_PLACE_LEFT", Subject: "assets/" + asset.String(),
-			Description: fmt.Sprintf("all %d places of asset %s are taken; keep the referral requested as a waiting list", *capacity, asset)}
+		name := aip.Name(aip.Assets, asset)
+		return &apierr.PreconditionError{Type: "NO_PLACE_LEFT", Subject: name,
+			Description: fmt.Sprintf("all %d places of %s are taken; keep the referral requested as a waiting list", *capacity, name)}
 	}
 	return nil
 }
@@ -323,7 +326,7 @@ func (s *store) create(ctx context.Context, in createInput) (*createFacts, error
 					priority: in.priority, status: in.status, created: *created, updated: *updated, version: *version,
 					requestHash: in.hash, sent: in.status == "requested"}
 				x.eventTime = *evAt
-				x.person = &sparcv1.Person{Id: in.person.String(), DisplayName: *name, AgeBand: *band,
+				x.person = &sparcv1.Person{Name: aip.Name(aip.People, in.person), DisplayName: *name, AgeBand: *band,
 					ContactMethod: people.ContactMethod(*method), WhatMatters: *wm}
 			}
 			f = &x

@@ -78,7 +78,7 @@ func (w *world) at(t *testing.T, p *sparcv1.Person, st string) *sparcv1.Referral
 	t.Helper()
 	ctx := context.Background()
 	r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("%s-%p-%d", st, t, nextID()),
-		PersonId: p.GetId(), AssetId: w.asset.GetId(), Draft: st == "draft"})
+		Person: p.GetName(), Asset: assetName(w.asset), Draft: st == "draft"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func (w *world) at(t *testing.T, p *sparcv1.Person, st string) *sparcv1.Referral
 		if to == "entered_in_error" {
 			c = w.lw
 		}
-		if r, err = move(c, r.GetId(), statusByName[to], reasonFor(to)); err != nil {
+		if r, err = move(c, r.GetName(), statusByName[to], reasonFor(to)); err != nil {
 			t.Fatalf("bringing a referral to %s (%s): %v", st, to, err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestEveryTransitionForEverySide(t *testing.T) {
 					if allowed {
 						r = w.at(t, p, from)
 					}
-					got, err := move(clients[side], r.GetId(), statusByName[to], reasonFor(to))
+					got, err := move(clients[side], r.GetName(), statusByName[to], reasonFor(to))
 					name := fmt.Sprintf("%s → %s by %s", from, to, side)
 					switch {
 					case allowed:
@@ -168,7 +168,7 @@ func TestEveryTransitionForEverySide(t *testing.T) {
 				}
 			}
 			// Nothing refused changed the shared referral.
-			after, err := w.lw.GetReferral(context.Background(), &sparcv1.GetReferralRequest{Id: shared.GetId()})
+			after, err := w.lw.GetReferral(context.Background(), &sparcv1.GetReferralRequest{Name: shared.GetName()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,14 +193,14 @@ func TestStatusReasonsComeFromTheCodedList(t *testing.T) {
 		s := start[to]
 		r := w.at(t, p, s.from)
 		for _, bad := range []string{"", "because", "Other", "waiting list"} {
-			_, err := move(s.by, r.GetId(), statusByName[to], bad)
+			_, err := move(s.by, r.GetName(), statusByName[to], bad)
 			if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), strings.Join(codesList, ", ")) {
 				t.Errorf("%s with reason %q: %v, want InvalidArgument listing %v", to, bad, err, codesList)
 			}
 		}
 		for _, code := range codesList {
 			r := w.at(t, p, s.from)
-			got, err := move(s.by, r.GetId(), statusByName[to], code)
+			got, err := move(s.by, r.GetName(), statusByName[to], code)
 			if err != nil || got.GetStatusReason() != code {
 				t.Errorf("%s with reason %q: %v, %q", to, code, err, got.GetStatusReason())
 			}
@@ -208,10 +208,10 @@ func TestStatusReasonsComeFromTheCodedList(t *testing.T) {
 	}
 	// Statuses without a coded list take no reason.
 	r := w.at(t, p, "requested")
-	if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "other"); status.Code(err) != codes.InvalidArgument {
+	if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "other"); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("accepted with a reason: %v, want InvalidArgument", err)
 	}
-	if _, err := move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_UNSPECIFIED, ""); status.Code(err) != codes.InvalidArgument {
+	if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_UNSPECIFIED, ""); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("no target status: %v, want InvalidArgument", err)
 	}
 }
@@ -221,11 +221,11 @@ func TestTransitionWithAStaleEtagIsAborted(t *testing.T) {
 	w := newWorld(t, 0)
 	r := w.at(t, w.person(t), "requested")
 	ctx := context.Background()
-	if _, err := w.group.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: r.GetId(),
+	if _, err := w.group.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: r.GetName(),
 		ToStatus: sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, Etag: r.GetEtag()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.lw.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: r.GetId(),
+	_, err := w.lw.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: r.GetName(),
 		ToStatus: sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, Reason: "duplicate", Etag: r.GetEtag()})
 	if status.Code(err) != codes.Aborted {
 		t.Fatalf("cancel with the etag from before the acceptance: %v, want Aborted", err)

@@ -53,7 +53,7 @@ func TestProviderSeesOnlyWhatConsentCovers(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := w.refer(t, p, "vis-"+tc.name)
-		got, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+		got, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,12 +63,12 @@ func TestProviderSeesOnlyWhatConsentCovers(t *testing.T) {
 		}
 		var listed *sparcv1.Referral
 		for _, x := range list.GetReferrals() {
-			if x.GetId() == r.GetId() {
+			if x.GetName() == r.GetName() {
 				listed = x
 			}
 		}
 		// Every way the provider reads it: gRPC get and list, HTTP JSON.
-		resp, err := w.env.HTTP.Get(w.env.HTTPBase + "/v1/referrals/" + r.GetId())
+		resp, err := w.env.HTTP.Get(w.env.HTTPBase + "/v1/" + r.GetName())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,12 +96,12 @@ func TestProviderSeesOnlyWhatConsentCovers(t *testing.T) {
 			check("provider note", tc.want != providerSees{}, "Prefers morning walks")
 		}
 		// The link worker always sees the person's details.
-		mine, err := w.lw.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+		mine, err := w.lw.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mine.GetPerson().GetContact().GetPhone() != phone || mine.GetPerson().GetWhatMatters() != whatMatters {
-			t.Errorf("%s: the referrer sees %v", tc.name, mine.GetPerson())
+		if mine.GetPersonDetails().GetContact().GetPhone() != phone || mine.GetPersonDetails().GetWhatMatters() != whatMatters {
+			t.Errorf("%s: the referrer sees %v", tc.name, mine.GetPersonDetails())
 		}
 	}
 }
@@ -114,7 +114,7 @@ func TestConsentChangesReachExistingReferralsAtOnce(t *testing.T) {
 	r := w.refer(t, p, "consent-change")
 	view := func() *sparcv1.Referral {
 		t.Helper()
-		got, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+		got, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,34 +127,34 @@ func TestConsentChangesReachExistingReferralsAtOnce(t *testing.T) {
 		}
 	}
 	// Narrowing consent to "basic" takes contact and notes away.
-	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: p.GetId(), Consent: &sparcv1.Consent{ShareWithProvider: true,
+	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: p.GetName(), Consent: &sparcv1.Consent{ShareWithProvider: true,
 		Scopes: []sparcv1.ConsentScope{sparcv1.ConsentScope_CONSENT_SCOPE_BASIC}}}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"consent"}}})
-	if v := view(); v.GetPerson().GetDisplayName() != "A. Khan" || v.GetPerson().GetContact() != nil || v.GetPerson().GetWhatMatters() != "" {
-		t.Fatalf("after narrowing consent to basic: %v", v.GetPerson())
+	if v := view(); v.GetPersonDetails().GetDisplayName() != "A. Khan" || v.GetPersonDetails().GetContact() != nil || v.GetPersonDetails().GetWhatMatters() != "" {
+		t.Fatalf("after narrowing consent to basic: %v", v.GetPersonDetails())
 	}
 	// An objection takes everything personal away, from get and list.
-	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: p.GetId()}, Object: true})
-	if v := view(); v.GetPerson() != nil || v.GetProviderNote() != "" {
-		t.Fatalf("after objection: %v, note %q", v.GetPerson(), v.GetProviderNote())
+	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: p.GetName()}, Object: true})
+	if v := view(); v.GetPersonDetails() != nil || v.GetProviderNote() != "" {
+		t.Fatalf("after objection: %v, note %q", v.GetPersonDetails(), v.GetProviderNote())
 	}
 	list, err := w.group.ListReferrals(ctx, &sparcv1.ListReferralsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.GetReferrals()) != 1 || list.GetReferrals()[0].GetPerson() != nil || list.GetReferrals()[0].GetProviderNote() != "" {
+	if len(list.GetReferrals()) != 1 || list.GetReferrals()[0].GetPersonDetails() != nil || list.GetReferrals()[0].GetProviderNote() != "" {
 		t.Fatalf("after objection the list shows %v", list.GetReferrals())
 	}
 	// A changed detail does not undo the objection.
-	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: p.GetId(), WhatMatters: "Gardening"},
+	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: p.GetName(), WhatMatters: "Gardening"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"what_matters"}}})
-	if v := view(); v.GetPerson() != nil {
-		t.Fatalf("an edit after the objection re-shared %v", v.GetPerson())
+	if v := view(); v.GetPersonDetails() != nil {
+		t.Fatalf("an edit after the objection re-shared %v", v.GetPersonDetails())
 	}
 	// Consent given again explicitly shares again.
-	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Id: p.GetId(), Consent: &sparcv1.Consent{ShareWithProvider: true,
+	update(&sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: p.GetName(), Consent: &sparcv1.Consent{ShareWithProvider: true,
 		Scopes: []sparcv1.ConsentScope{sparcv1.ConsentScope_CONSENT_SCOPE_NOTES}}}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"consent"}}})
-	if v := view(); v.GetPerson().GetWhatMatters() != "Gardening" || v.GetPerson().GetDisplayName() != "" {
-		t.Fatalf("after consent to notes again: %v", v.GetPerson())
+	if v := view(); v.GetPersonDetails().GetWhatMatters() != "Gardening" || v.GetPersonDetails().GetDisplayName() != "" {
+		t.Fatalf("after consent to notes again: %v", v.GetPersonDetails())
 	}
 }
 
@@ -163,7 +163,7 @@ func TestDraftsStayWithTheReferrerUntilSent(t *testing.T) {
 	w := newWorld(t, 0)
 	ctx := context.Background()
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
-	d, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "draft", PersonId: p.GetId(), AssetId: w.asset.GetId(), Draft: true})
+	d, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "draft", Person: p.GetName(), Asset: assetName(w.asset), Draft: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,13 +171,13 @@ func TestDraftsStayWithTheReferrerUntilSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, gerr := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: d.GetId()}); gerr == nil || len(list.GetReferrals()) != 0 {
+	if _, gerr := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: d.GetName()}); gerr == nil || len(list.GetReferrals()) != 0 {
 		t.Fatalf("the provider sees a draft: get %v, list %v", gerr, list.GetReferrals())
 	}
-	if _, err := move(w.lw, d.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_REQUESTED, ""); err != nil {
+	if _, err := move(w.lw, d.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_REQUESTED, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: d.GetId()}); err != nil {
+	if _, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: d.GetName()}); err != nil {
 		t.Fatalf("once sent: %v", err)
 	}
 }
@@ -196,10 +196,10 @@ func TestEveryReadOfAReferralIsAudited(t *testing.T) {
 		}
 		return n
 	}
-	res := "referrals/" + r.GetId()
+	res := r.GetName()
 	for i := range 3 {
 		for _, c := range []sparcv1.ReferralServiceClient{w.lw, w.group} {
-			if _, err := c.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()}); err != nil {
+			if _, err := c.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -214,8 +214,8 @@ func TestEveryReadOfAReferralIsAudited(t *testing.T) {
 		}
 	}
 	// A refused read is audited as denied.
-	_, _ = w.outside.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
-	_, _ = w.analyst.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.GetId()})
+	_, _ = w.outside.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
+	_, _ = w.analyst.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.GetName()})
 	if got := count("GetReferral", res, "denied"); got != 2 {
 		t.Fatalf("%d denied reads audited, want 2", got)
 	}

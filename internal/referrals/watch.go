@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/outbox"
@@ -93,6 +94,6 @@ func ChangeFor(org, role string, c outbox.Change) *sparcv1.ReferralChange {
 	if sideFor(org, role, parties{referrer: c.Referrer, provider: c.Provider, sent: changeSent(c.From, c.To)}) == 0 {
 		return nil
 	}
-	return &sparcv1.ReferralChange{Cursor: c.Cursor.String(), ReferralId: c.Referral.String(), Type: c.Type,
+	return &sparcv1.ReferralChange{Cursor: c.Cursor.String(), Referral: aip.Name(aip.Referrals, c.Referral), Type: c.Type,
 		FromStatus: statusFromCode[c.From], ToStatus: statusFromCode[c.To], Time: timestamppb.New(c.Time)}
 }

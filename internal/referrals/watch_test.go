@@ -30,14 +30,14 @@ import (
 type change struct{ referral, kind, to string }
 
 func changeOf(c *sparcv1.ReferralChange) change {
-	return change{c.GetReferralId(), c.GetType(), c.GetToStatus().String()}
+	return change{c.GetReferral(), c.GetType(), c.GetToStatus().String()}
 }
 
 // outbox returns every change the organisation is party to, in the order
 // the outbox defines: (txid, seq).
 func outbox(t *testing.T, env *testenv.Env, org string) []change {
 	t.Helper()
-	rows, err := env.Pool.Query(context.Background(), `SELECT referral_id::text, type, to_status FROM referral_outbox
+	rows, err := env.Pool.Query(context.Background(), `SELECT 'referrals/' || referral_id::text, type, to_status FROM referral_outbox
 		WHERE referring_org = $1 OR provider_org = $1 ORDER BY txid, seq`, org)
 	if err != nil {
 		t.Fatal(err)
@@ -155,9 +155,9 @@ func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("watch-%d-%d", g, i),
-					PersonId: p.GetId(), AssetId: w.asset.GetId()})
+					Person: p.GetName(), Asset: assetName(w.asset)})
 				if err == nil {
-					_, err = move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "")
+					_, err = move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "")
 				}
 				if err != nil {
 					errs <- err
@@ -197,7 +197,7 @@ func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {
 	// Per referral: created, then accepted.
 	byRef := map[string][]string{}
 	for _, c := range got {
-		byRef[c.GetReferralId()] = append(byRef[c.GetReferralId()], c.GetType()+":"+c.GetToStatus().String())
+		byRef[c.GetReferral()] = append(byRef[c.GetReferral()], c.GetType()+":"+c.GetToStatus().String())
 	}
 	for id, kinds := range byRef {
 		if len(kinds) != 2 || kinds[0] != "created:REFERRAL_STATUS_REQUESTED" || kinds[1] != "status_changed:REFERRAL_STATUS_ACCEPTED" {
@@ -273,7 +273,7 @@ func TestWatcherResumesOnARestartedServerWithNoGapAndNoDuplicate(t *testing.T) {
 	create := func(n int, prefix string) {
 		for i := range n {
 			if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("%s-%d", prefix, i),
-				PersonId: p.GetId(), AssetId: w.asset.GetId()}); err != nil {
+				Person: p.GetName(), Asset: assetName(w.asset)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -321,7 +321,7 @@ func TestWatchCursorsAreCheckedAndNowSkipsThePast(t *testing.T) {
 	eventually(t, "the past to fall below the horizon", func() bool {
 		var below bool
 		if err := w.env.Pool.QueryRow(ctx, `SELECT bool_and(txid < pg_snapshot_xmin(pg_current_snapshot()))
-			FROM referral_outbox WHERE referral_id = $1`, past.GetId()).Scan(&below); err != nil {
+			FROM referral_outbox WHERE referral_id = $1`, idOf(past.GetName())).Scan(&below); err != nil {
 			t.Fatal(err)
 		}
 		return below
@@ -341,8 +341,8 @@ func TestWatchCursorsAreCheckedAndNowSkipsThePast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GetReferralId() != r.GetId() || c.GetType() != "created" {
-		t.Errorf("first change from now: %v, want the creation of %s", c, r.GetId())
+	if c.GetReferral() != r.GetName() || c.GetType() != "created" {
+		t.Errorf("first change from now: %v, want the creation of %s", c, r.GetName())
 	}
 }
 
@@ -370,7 +370,7 @@ func TestWatchOverHTTPIsNewlineDelimitedJSON(t *testing.T) {
 		var line struct {
 			Result struct {
 				Cursor     string `json:"cursor"`
-				ReferralID string `json:"referral_id"`
+				ReferralID string `json:"referral"`
 				Type       string `json:"type"`
 				ToStatus   string `json:"to_status"`
 			} `json:"result"`
@@ -386,7 +386,7 @@ func TestWatchOverHTTPIsNewlineDelimitedJSON(t *testing.T) {
 	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
-	if len(ids) != 2 || ids[0] != r1.GetId() || ids[1] != r2.GetId() {
-		t.Fatalf("streamed %v, want [%s %s]", ids, r1.GetId(), r2.GetId())
+	if len(ids) != 2 || ids[0] != r1.GetName() || ids[1] != r2.GetName() {
+		t.Fatalf("streamed %v, want [%s %s]", ids, r1.GetName(), r2.GetName())
 	}
 }

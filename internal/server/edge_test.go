@@ -249,11 +249,11 @@ func TestWatchOverHTTPOutlivesTheWriteTimeout(t *testing.T) {
 	}
 	refer := func(id string) string {
 		r, err := sparcv1.NewReferralServiceClient(lw).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: id,
-			PersonId: person.GetId(), AssetId: asset.GetId(), Reasons: []string{"social_connection"}})
+			Person: person.GetName(), Asset: "assets/" + asset.GetId(), Reasons: []string{"social_connection"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r.GetId()
+		return r.GetName()
 	}
 	first := refer("edge-1")
 
@@ -276,7 +276,7 @@ func TestWatchOverHTTPOutlivesTheWriteTimeout(t *testing.T) {
 		}
 		var line struct {
 			Result struct {
-				ReferralID string `json:"referral_id"`
+				ReferralID string `json:"referral"`
 			} `json:"result"`
 		}
 		if err := json.Unmarshal(lines.Bytes(), &line); err != nil {

@@ -12,7 +12,7 @@ import (
 type change struct{ referral, kind, to string }
 
 func changeOf(c *sparcv1.ReferralChange) change {
-	return change{c.GetReferralId(), c.GetType(), c.GetToStatus().String()}
+	return change{c.GetReferral(), c.GetType(), c.GetToStatus().String()}
 }
 
 // bearerKey sends an API key with every call.

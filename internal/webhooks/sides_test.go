@@ -109,27 +109,27 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return out.GetId()
+		return out.GetName()
 	}
 	refer := func(c *sideCaller, personID, asset, name string, draft bool) string {
 		t.Helper()
-		r, err := c.refs.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), PersonId: personID,
-			AssetId: asset, Draft: draft, ProviderNote: freeMarker + name + " note naming Jane Doe"})
+		r, err := c.refs.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), Person: personID,
+			Asset: "assets/" + asset, Draft: draft, ProviderNote: freeMarker + name + " note naming Jane Doe"})
 		if err != nil {
 			t.Fatalf("%s refers %s: %v", c.name, name, err)
 		}
-		return r.GetId()
+		return r.GetName()
 	}
 	step := func(c *sideCaller, id string, to sparcv1.ReferralStatus, reason, note string) {
 		t.Helper()
-		if _, err := c.refs.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Id: id, ToStatus: to, Reason: reason,
+		if _, err := c.refs.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: id, ToStatus: to, Reason: reason,
 			Note: freeMarker + note}); err != nil {
 			t.Fatalf("%s moves %s to %v: %v", c.name, id, to, err)
 		}
 	}
 	outcome := func(c *sideCaller, id, what string) {
 		t.Helper()
-		if _, err := c.refs.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: id, SessionsAttended: proto.Int32(2),
+		if _, err := c.refs.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: id, SessionsAttended: proto.Int32(2),
 			Baseline: &sparcv1.WellbeingMeasure{Ons4: []int32{3, 4, 5, 6}}, WhatChanged: freeMarker + what}); err != nil {
 			t.Fatalf("%s records an outcome of %s: %v", c.name, id, err)
 		}
@@ -205,7 +205,7 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 			barrierCursor := ""
 			if barrier != nil {
 				sessions++
-				if _, err := barrier.referrer.refs.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Id: barrier.id,
+				if _, err := barrier.referrer.refs.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: barrier.id,
 					SessionsAttended: proto.Int32(sessions)}); err != nil {
 					t.Fatal(err)
 				}
@@ -222,7 +222,7 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 			// Get: each referral against the oracle.
 			got := map[string]*sparcv1.Referral{}
 			for _, r := range refs {
-				g, err := c.refs.GetReferral(ctx, &sparcv1.GetReferralRequest{Id: r.id})
+				g, err := c.refs.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r.id})
 				seen := slices.Contains(r.seenBy, c.name)
 				switch {
 				case seen && err != nil:
@@ -238,9 +238,9 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 				got[r.id] = g
 				text := protojson.Format(g)
 				wantFree := slices.Contains(r.freeText, c.name)
-				if strings.Contains(text, freeMarker) != wantFree || (g.GetPerson() != nil) != wantFree {
+				if strings.Contains(text, freeMarker) != wantFree || (g.GetPersonDetails() != nil) != wantFree {
 					t.Errorf("get %q: free text shown = %v, person shown = %v, want %v:\n%s", r.name,
-						strings.Contains(text, freeMarker), g.GetPerson() != nil, wantFree, text)
+						strings.Contains(text, freeMarker), g.GetPersonDetails() != nil, wantFree, text)
 				}
 				if strings.Contains(text, sideNHS) {
 					t.Errorf("get %q shows the NHS number", r.name)
@@ -257,10 +257,10 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 					break
 				}
 				for _, r := range resp.GetReferrals() {
-					if listed[r.GetId()] != nil {
-						t.Errorf("list shows %q twice", names[r.GetId()])
+					if listed[r.GetName()] != nil {
+						t.Errorf("list shows %q twice", names[r.GetName()])
 					}
-					listed[r.GetId()] = r
+					listed[r.GetName()] = r
 				}
 				if token = resp.GetNextPageToken(); token == "" {
 					break
@@ -296,11 +296,11 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 				t.Helper()
 				last := map[string]sparcv1.ReferralStatus{}
 				for _, ch := range changes {
-					if got[ch.GetReferralId()] == nil {
-						t.Errorf("%s shows a change of %q (%s %v), which get does not show", how, names[ch.GetReferralId()],
+					if got[ch.GetReferral()] == nil {
+						t.Errorf("%s shows a change of %q (%s %v), which get does not show", how, names[ch.GetReferral()],
 							ch.GetType(), ch.GetToStatus())
 					}
-					last[ch.GetReferralId()] = ch.GetToStatus()
+					last[ch.GetReferral()] = ch.GetToStatus()
 				}
 				for id, g := range got {
 					if s, ok := last[id]; !ok || s != g.GetStatus() {

@@ -142,16 +142,16 @@ func refer(t *testing.T, people sparcv1.PersonServiceClient, c sparcv1.ReferralS
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), PersonId: p.GetId(), AssetId: asset, Draft: draft})
+	r, err := c.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), Person: p.GetName(), Asset: "assets/" + asset, Draft: draft})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.GetId()
+	return r.GetName()
 }
 
 func mustMove(t *testing.T, c sparcv1.ReferralServiceClient, id string, to sparcv1.ReferralStatus, reason string) {
 	t.Helper()
-	if _, err := c.TransitionReferral(context.Background(), &sparcv1.TransitionReferralRequest{Id: id, ToStatus: to, Reason: reason}); err != nil {
+	if _, err := c.TransitionReferral(context.Background(), &sparcv1.TransitionReferralRequest{Name: id, ToStatus: to, Reason: reason}); err != nil {
 		t.Fatalf("moving %s to %v: %v", id, to, err)
 	}
 }
@@ -276,7 +276,7 @@ func (w *hookWorld) cursorOf(t *testing.T, id string) startOf {
 // provider never sees).
 func (w *hookWorld) expected(t *testing.T, org string, start startOf, hidden ...string) []change {
 	t.Helper()
-	rows, err := w.owner.Query(context.Background(), `SELECT referral_id::text, type, to_status FROM referral_outbox
+	rows, err := w.owner.Query(context.Background(), `SELECT 'referrals/' || referral_id::text, type, to_status FROM referral_outbox
 		WHERE (txid, seq) > ($1::text::xid8, $2) AND (referring_org = $3 OR provider_org = $3) ORDER BY txid, seq`, start.txid, start.seq, org)
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func TestWebhookDeliversEveryChangeOfItsOrganisationOnceInOrderSigned(t *testing
 	theirs := refer(t, w.otherPeople, w.otherLW, w.otherAsset, false)
 	mustMove(t, w.group, r1, sparcv1.ReferralStatus_REFERRAL_STATUS_IN_PROGRESS, "")
 	n := int32(2)
-	if _, err := w.lw.RecordOutcome(context.Background(), &sparcv1.RecordOutcomeRequest{Id: r1, SessionsAttended: &n}); err != nil {
+	if _, err := w.lw.RecordOutcome(context.Background(), &sparcv1.RecordOutcomeRequest{Name: r1, SessionsAttended: &n}); err != nil {
 		t.Fatal(err)
 	}
 	mustMove(t, w.group, r2, sparcv1.ReferralStatus_REFERRAL_STATUS_REJECTED, "no_capacity")
@@ -374,11 +374,11 @@ func TestWebhookDeliversEveryChangeOfItsOrganisationOnceInOrderSigned(t *testing
 	checkDelivered(t, w.groupHooks, groupHook, groupRecv, wantGroup)
 	checkDelivered(t, w.otherHooks, otherHook, otherRecv, w.expected(t, w.otherOrg, otherStart))
 	for _, c := range append(lwRecv.acked(), groupRecv.acked()...) {
-		if c.GetReferralId() == theirs {
+		if c.GetReferral() == theirs {
 			t.Errorf("another organisation's change reached this one: %v", c)
 		}
 	}
-	if got := otherRecv.acked(); len(got) != 2 || got[0].GetReferralId() != theirs {
+	if got := otherRecv.acked(); len(got) != 2 || got[0].GetReferral() != theirs {
 		t.Errorf("the other organisation received %v, want its own two changes", got)
 	}
 }
@@ -514,7 +514,7 @@ func TestWebhookWaitsForALateCommitAndDeliversItFirst(t *testing.T) {
 	defer tx.Rollback(ctx) //nolint:errcheck
 	var late string
 	if err := tx.QueryRow(ctx, `INSERT INTO referral_outbox (referral_id, referring_org, type, to_status)
-		VALUES (gen_random_uuid(), $1, 'created', 'requested') RETURNING referral_id::text`, w.lwOrg).Scan(&late); err != nil {
+		VALUES (gen_random_uuid(), $1, 'created', 'requested') RETURNING 'referrals/' || referral_id::text`, w.lwOrg).Scan(&late); err != nil {
 		t.Fatal(err)
 	}
 	later := refer(t, w.people, w.lw, w.asset, false)

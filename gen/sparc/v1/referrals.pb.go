@@ -326,7 +326,7 @@ type Consent struct {
 	// When consent was given (set by the server when omitted).
 	ConsentTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=consent_time,json=consentTime,proto3" json:"consent_time,omitempty"`
 	// When the person objected (withdrew consent); from then on providers see
-	// nothing personal. Output only: set by UpdatePerson with objection.
+	// nothing personal. Set by UpdatePerson with object.
 	ObjectionTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=objection_time,json=objectionTime,proto3" json:"objection_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -392,9 +392,10 @@ func (x *Consent) GetObjectionTime() *timestamppb.Timestamp {
 
 type Person struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Output only: the organisation that holds the record.
-	OrganisationId string `protobuf:"bytes,2,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
+	// "people/{uuid}", assigned by the server.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The organisation that holds the record ("organisations/{uuid}").
+	Organisation string `protobuf:"bytes,2,opt,name=organisation,proto3" json:"organisation,omitempty"`
 	// Display name or initials, 1 to 100 characters.
 	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// "18-24", "25-34", ... "75+"; or year_of_birth.
@@ -411,11 +412,12 @@ type Person struct {
 	NhsNumber   string `protobuf:"bytes,9,opt,name=nhs_number,json=nhsNumber,proto3" json:"nhs_number,omitempty"`
 	WhatMatters string `protobuf:"bytes,10,opt,name=what_matters,json=whatMatters,proto3" json:"what_matters,omitempty"`
 	// Need categories (asset category codes).
-	Needs         []string               `protobuf:"bytes,11,rep,name=needs,proto3" json:"needs,omitempty"`
-	Consent       *Consent               `protobuf:"bytes,12,opt,name=consent,proto3" json:"consent,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag          string                 `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	Needs      []string               `protobuf:"bytes,11,rep,name=needs,proto3" json:"needs,omitempty"`
+	Consent    *Consent               `protobuf:"bytes,12,opt,name=consent,proto3" json:"consent,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Send the etag you read to update only that version.
+	Etag          string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -450,16 +452,16 @@ func (*Person) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *Person) GetId() string {
+func (x *Person) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
 
-func (x *Person) GetOrganisationId() string {
+func (x *Person) GetOrganisation() string {
 	if x != nil {
-		return x.OrganisationId
+		return x.Organisation
 	}
 	return ""
 }
@@ -600,8 +602,9 @@ func (x *CreatePersonRequest) GetPerson() *Person {
 }
 
 type GetPersonRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "people/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -636,16 +639,19 @@ func (*GetPersonRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *GetPersonRequest) GetId() string {
+func (x *GetPersonRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
 
 type UpdatePersonRequest struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Person     *Person                `protobuf:"bytes,1,opt,name=person,proto3" json:"person,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The person, by person.name, with the new values.
+	Person *Person `protobuf:"bytes,1,opt,name=person,proto3" json:"person,omitempty"`
+	// The fields to change (AIP-134): the paths given, "*" for all (a field
+	// left unset is cleared), or, without a mask, the fields person sets.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// Withdraw consent now (objection); overrides consent in the mask.
 	Object        bool `protobuf:"varint,3,opt,name=object,proto3" json:"object,omitempty"`
@@ -785,14 +791,15 @@ type ReferralEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
 	// Principal that made the change ("key:sparc_…").
-	Actor               string         `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	ActorOrganisationId string         `protobuf:"bytes,3,opt,name=actor_organisation_id,json=actorOrganisationId,proto3" json:"actor_organisation_id,omitempty"`
-	FromStatus          ReferralStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=sparc.v1.ReferralStatus" json:"from_status,omitempty"`
-	ToStatus            ReferralStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=sparc.v1.ReferralStatus" json:"to_status,omitempty"`
-	Reason              string         `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	Note                string         `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The actor's organisation ("organisations/{uuid}").
+	ActorOrganisation string         `protobuf:"bytes,3,opt,name=actor_organisation,json=actorOrganisation,proto3" json:"actor_organisation,omitempty"`
+	FromStatus        ReferralStatus `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=sparc.v1.ReferralStatus" json:"from_status,omitempty"`
+	ToStatus          ReferralStatus `protobuf:"varint,5,opt,name=to_status,json=toStatus,proto3,enum=sparc.v1.ReferralStatus" json:"to_status,omitempty"`
+	Reason            string         `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Note              string         `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ReferralEvent) Reset() {
@@ -839,9 +846,9 @@ func (x *ReferralEvent) GetActor() string {
 	return ""
 }
 
-func (x *ReferralEvent) GetActorOrganisationId() string {
+func (x *ReferralEvent) GetActorOrganisation() string {
 	if x != nil {
-		return x.ActorOrganisationId
+		return x.ActorOrganisation
 	}
 	return ""
 }
@@ -1012,25 +1019,35 @@ func (x *Outcome) GetWhatChanged() string {
 	return ""
 }
 
+// A referral is made by CreateReferral and changed only by the custom
+// methods TransitionReferral and RecordOutcome: IMMUTABLE fields come from
+// the create request, OUTPUT_ONLY ones from the server.
 type Referral struct {
-	state                   protoimpl.MessageState `protogen:"open.v1"`
-	Id                      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	PersonId                string                 `protobuf:"bytes,2,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
-	ReferringOrganisationId string                 `protobuf:"bytes,3,opt,name=referring_organisation_id,json=referringOrganisationId,proto3" json:"referring_organisation_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "referrals/{uuid}", assigned by the server.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The person referred ("people/{uuid}"); their details are in
+	// person_details.
+	Person string `protobuf:"bytes,2,opt,name=person,proto3" json:"person,omitempty"`
+	// The link worker's organisation ("organisations/{uuid}").
+	ReferringOrganisation string `protobuf:"bytes,3,opt,name=referring_organisation,json=referringOrganisation,proto3" json:"referring_organisation,omitempty"`
 	// Principal of the link worker who made it.
 	LinkWorker string `protobuf:"bytes,4,opt,name=link_worker,json=linkWorker,proto3" json:"link_worker,omitempty"`
-	AssetId    string `protobuf:"bytes,5,opt,name=asset_id,json=assetId,proto3" json:"asset_id,omitempty"`
-	// Output only: the asset's owner organisation.
-	ProviderOrganisationId string `protobuf:"bytes,6,opt,name=provider_organisation_id,json=providerOrganisationId,proto3" json:"provider_organisation_id,omitempty"`
+	// The asset referred to ("assets/{uuid}").
+	Asset string `protobuf:"bytes,5,opt,name=asset,proto3" json:"asset,omitempty"`
+	// The asset's owner organisation ("organisations/{uuid}").
+	ProviderOrganisation string `protobuf:"bytes,6,opt,name=provider_organisation,json=providerOrganisation,proto3" json:"provider_organisation,omitempty"`
 	// Reason categories (asset category codes).
 	Reasons []string `protobuf:"bytes,7,rep,name=reasons,proto3" json:"reasons,omitempty"`
 	// What the provider needs to know, up to 2,000 characters.
 	ProviderNote string           `protobuf:"bytes,8,opt,name=provider_note,json=providerNote,proto3" json:"provider_note,omitempty"`
 	Priority     ReferralPriority `protobuf:"varint,9,opt,name=priority,proto3,enum=sparc.v1.ReferralPriority" json:"priority,omitempty"`
-	Status       ReferralStatus   `protobuf:"varint,10,opt,name=status,proto3,enum=sparc.v1.ReferralStatus" json:"status,omitempty"`
-	StatusReason string           `protobuf:"bytes,11,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	// Changed by TransitionReferral.
+	Status       ReferralStatus `protobuf:"varint,10,opt,name=status,proto3,enum=sparc.v1.ReferralStatus" json:"status,omitempty"`
+	StatusReason string         `protobuf:"bytes,11,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
 	// The person, as far as the caller may see them.
-	Person        *SharedPerson          `protobuf:"bytes,12,opt,name=person,proto3" json:"person,omitempty"`
+	PersonDetails *SharedPerson `protobuf:"bytes,12,opt,name=person_details,json=personDetails,proto3" json:"person_details,omitempty"`
+	// Changed by RecordOutcome.
 	Outcome       *Outcome               `protobuf:"bytes,13,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	Timeline      []*ReferralEvent       `protobuf:"bytes,14,rep,name=timeline,proto3" json:"timeline,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
@@ -1070,23 +1087,23 @@ func (*Referral) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *Referral) GetId() string {
+func (x *Referral) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
 
-func (x *Referral) GetPersonId() string {
+func (x *Referral) GetPerson() string {
 	if x != nil {
-		return x.PersonId
+		return x.Person
 	}
 	return ""
 }
 
-func (x *Referral) GetReferringOrganisationId() string {
+func (x *Referral) GetReferringOrganisation() string {
 	if x != nil {
-		return x.ReferringOrganisationId
+		return x.ReferringOrganisation
 	}
 	return ""
 }
@@ -1098,16 +1115,16 @@ func (x *Referral) GetLinkWorker() string {
 	return ""
 }
 
-func (x *Referral) GetAssetId() string {
+func (x *Referral) GetAsset() string {
 	if x != nil {
-		return x.AssetId
+		return x.Asset
 	}
 	return ""
 }
 
-func (x *Referral) GetProviderOrganisationId() string {
+func (x *Referral) GetProviderOrganisation() string {
 	if x != nil {
-		return x.ProviderOrganisationId
+		return x.ProviderOrganisation
 	}
 	return ""
 }
@@ -1147,9 +1164,9 @@ func (x *Referral) GetStatusReason() string {
 	return ""
 }
 
-func (x *Referral) GetPerson() *SharedPerson {
+func (x *Referral) GetPersonDetails() *SharedPerson {
 	if x != nil {
-		return x.Person
+		return x.PersonDetails
 	}
 	return nil
 }
@@ -1193,9 +1210,11 @@ type CreateReferralRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client-chosen id (e.g. a UUID) that makes retries safe: the same id
 	// with the same request returns the first result.
-	RequestId    string           `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	PersonId     string           `protobuf:"bytes,2,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
-	AssetId      string           `protobuf:"bytes,3,opt,name=asset_id,json=assetId,proto3" json:"asset_id,omitempty"`
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The person to refer ("people/{uuid}").
+	Person string `protobuf:"bytes,2,opt,name=person,proto3" json:"person,omitempty"`
+	// The asset to refer them to ("assets/{uuid}").
+	Asset        string           `protobuf:"bytes,3,opt,name=asset,proto3" json:"asset,omitempty"`
 	Reasons      []string         `protobuf:"bytes,4,rep,name=reasons,proto3" json:"reasons,omitempty"`
 	ProviderNote string           `protobuf:"bytes,5,opt,name=provider_note,json=providerNote,proto3" json:"provider_note,omitempty"`
 	Priority     ReferralPriority `protobuf:"varint,6,opt,name=priority,proto3,enum=sparc.v1.ReferralPriority" json:"priority,omitempty"`
@@ -1242,16 +1261,16 @@ func (x *CreateReferralRequest) GetRequestId() string {
 	return ""
 }
 
-func (x *CreateReferralRequest) GetPersonId() string {
+func (x *CreateReferralRequest) GetPerson() string {
 	if x != nil {
-		return x.PersonId
+		return x.Person
 	}
 	return ""
 }
 
-func (x *CreateReferralRequest) GetAssetId() string {
+func (x *CreateReferralRequest) GetAsset() string {
 	if x != nil {
-		return x.AssetId
+		return x.Asset
 	}
 	return ""
 }
@@ -1285,8 +1304,9 @@ func (x *CreateReferralRequest) GetDraft() bool {
 }
 
 type GetReferralRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "referrals/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1321,9 +1341,9 @@ func (*GetReferralRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *GetReferralRequest) GetId() string {
+func (x *GetReferralRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -1452,9 +1472,10 @@ func (x *ListReferralsResponse) GetNextPageToken() string {
 }
 
 type TransitionReferralRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	ToStatus ReferralStatus         `protobuf:"varint,2,opt,name=to_status,json=toStatus,proto3,enum=sparc.v1.ReferralStatus" json:"to_status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "referrals/{uuid}".
+	Name     string         `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ToStatus ReferralStatus `protobuf:"varint,2,opt,name=to_status,json=toStatus,proto3,enum=sparc.v1.ReferralStatus" json:"to_status,omitempty"`
 	// Required for rejected, cancelled, on_hold and failed; from the coded
 	// list of each (see docs/referrals.md).
 	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1495,9 +1516,9 @@ func (*TransitionReferralRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *TransitionReferralRequest) GetId() string {
+func (x *TransitionReferralRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -1532,7 +1553,8 @@ func (x *TransitionReferralRequest) GetEtag() string {
 
 type RecordOutcomeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// "referrals/{uuid}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Sessions attended so far (replaces the count).
 	SessionsAttended *int32            `protobuf:"varint,2,opt,name=sessions_attended,json=sessionsAttended,proto3,oneof" json:"sessions_attended,omitempty"`
 	Baseline         *WellbeingMeasure `protobuf:"bytes,3,opt,name=baseline,proto3" json:"baseline,omitempty"`
@@ -1573,9 +1595,9 @@ func (*RecordOutcomeRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{16}
 }
 
-func (x *RecordOutcomeRequest) GetId() string {
+func (x *RecordOutcomeRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -1662,9 +1684,10 @@ func (x *WatchReferralsRequest) GetCursor() string {
 }
 
 type ReferralChange struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Cursor     string                 `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
-	ReferralId string                 `protobuf:"bytes,2,opt,name=referral_id,json=referralId,proto3" json:"referral_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Cursor string                 `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The referral that changed ("referrals/{uuid}").
+	Referral string `protobuf:"bytes,2,opt,name=referral,proto3" json:"referral,omitempty"`
 	// "created", "status_changed" or "outcome_recorded".
 	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	FromStatus    ReferralStatus         `protobuf:"varint,4,opt,name=from_status,json=fromStatus,proto3,enum=sparc.v1.ReferralStatus" json:"from_status,omitempty"`
@@ -1711,9 +1734,9 @@ func (x *ReferralChange) GetCursor() string {
 	return ""
 }
 
-func (x *ReferralChange) GetReferralId() string {
+func (x *ReferralChange) GetReferral() string {
 	if x != nil {
-		return x.ReferralId
+		return x.Referral
 	}
 	return ""
 }
@@ -1746,10 +1769,11 @@ func (x *ReferralChange) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
-type GetReferralStatsRequest struct {
+type ComputeReferralStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The referring organisation; empty for the caller's own.
-	OrganisationId string `protobuf:"bytes,1,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
+	// The referring organisation ("organisations/{uuid}"); empty for the
+	// caller's own.
+	Organisation string `protobuf:"bytes,1,opt,name=organisation,proto3" json:"organisation,omitempty"`
 	// Or an area code (see AreaService): referrals to assets inside it.
 	AreaCode string `protobuf:"bytes,2,opt,name=area_code,json=areaCode,proto3" json:"area_code,omitempty"`
 	// Referrals created in [start_time, end_time); open ends by default.
@@ -1761,20 +1785,20 @@ type GetReferralStatsRequest struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *GetReferralStatsRequest) Reset() {
-	*x = GetReferralStatsRequest{}
+func (x *ComputeReferralStatsRequest) Reset() {
+	*x = ComputeReferralStatsRequest{}
 	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *GetReferralStatsRequest) String() string {
+func (x *ComputeReferralStatsRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*GetReferralStatsRequest) ProtoMessage() {}
+func (*ComputeReferralStatsRequest) ProtoMessage() {}
 
-func (x *GetReferralStatsRequest) ProtoReflect() protoreflect.Message {
+func (x *ComputeReferralStatsRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1786,33 +1810,33 @@ func (x *GetReferralStatsRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use GetReferralStatsRequest.ProtoReflect.Descriptor instead.
-func (*GetReferralStatsRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use ComputeReferralStatsRequest.ProtoReflect.Descriptor instead.
+func (*ComputeReferralStatsRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *GetReferralStatsRequest) GetOrganisationId() string {
+func (x *ComputeReferralStatsRequest) GetOrganisation() string {
 	if x != nil {
-		return x.OrganisationId
+		return x.Organisation
 	}
 	return ""
 }
 
-func (x *GetReferralStatsRequest) GetAreaCode() string {
+func (x *ComputeReferralStatsRequest) GetAreaCode() string {
 	if x != nil {
 		return x.AreaCode
 	}
 	return ""
 }
 
-func (x *GetReferralStatsRequest) GetStartTime() *timestamppb.Timestamp {
+func (x *ComputeReferralStatsRequest) GetStartTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.StartTime
 	}
 	return nil
 }
 
-func (x *GetReferralStatsRequest) GetEndTime() *timestamppb.Timestamp {
+func (x *ComputeReferralStatsRequest) GetEndTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.EndTime
 	}
@@ -2053,20 +2077,21 @@ var File_sparc_v1_referrals_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\n" +
-	"\x18sparc/v1/referrals.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
+	"\x18sparc/v1/referrals.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
 	"\rPersonContact\x12\x14\n" +
 	"\x05phone\x18\x01 \x01(\tR\x05phone\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x18\n" +
-	"\aaddress\x18\x03 \x01(\tR\aaddress\"\xeb\x01\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\"\xf0\x01\n" +
 	"\aConsent\x12.\n" +
 	"\x13share_with_provider\x18\x01 \x01(\bR\x11shareWithProvider\x12.\n" +
 	"\x06scopes\x18\x02 \x03(\x0e2\x16.sparc.v1.ConsentScopeR\x06scopes\x12=\n" +
-	"\fconsent_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vconsentTime\x12A\n" +
-	"\x0eobjection_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\robjectionTime\"\xc5\x04\n" +
-	"\x06Person\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
-	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12!\n" +
-	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x19\n" +
+	"\fconsent_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vconsentTime\x12F\n" +
+	"\x0eobjection_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\robjectionTime\"\xb8\x05\n" +
+	"\x06Person\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12F\n" +
+	"\forganisation\x18\x02 \x01(\tB\"\xe0A\x03\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12&\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x19\n" +
 	"\bage_band\x18\x04 \x01(\tR\aageBand\x12\"\n" +
 	"\ryear_of_birth\x18\x05 \x01(\x05R\vyearOfBirth\x12\x1a\n" +
 	"\bpostcode\x18\x06 \x01(\tR\bpostcode\x12>\n" +
@@ -2077,18 +2102,20 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\fwhat_matters\x18\n" +
 	" \x01(\tR\vwhatMatters\x12\x14\n" +
 	"\x05needs\x18\v \x03(\tR\x05needs\x12+\n" +
-	"\aconsent\x18\f \x01(\v2\x11.sparc.v1.ConsentR\aconsent\x12;\n" +
-	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\aconsent\x18\f \x01(\v2\x11.sparc.v1.ConsentR\aconsent\x12@\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x0f \x01(\tR\x04etag\"?\n" +
-	"\x13CreatePersonRequest\x12(\n" +
-	"\x06person\x18\x01 \x01(\v2\x10.sparc.v1.PersonR\x06person\"\"\n" +
-	"\x10GetPersonRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x94\x01\n" +
-	"\x13UpdatePersonRequest\x12(\n" +
-	"\x06person\x18\x01 \x01(\v2\x10.sparc.v1.PersonR\x06person\x12;\n" +
+	"\x04etag\x18\x0f \x01(\tR\x04etag::\xeaA7\n" +
+	"\x14sparc.network/Person\x12\x0fpeople/{person}*\x06people2\x06person\"D\n" +
+	"\x13CreatePersonRequest\x12-\n" +
+	"\x06person\x18\x01 \x01(\v2\x10.sparc.v1.PersonB\x03\xe0A\x02R\x06person\"D\n" +
+	"\x10GetPersonRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14sparc.network/PersonR\x04name\"\x99\x01\n" +
+	"\x13UpdatePersonRequest\x12-\n" +
+	"\x06person\x18\x01 \x01(\v2\x10.sparc.v1.PersonB\x03\xe0A\x02R\x06person\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12\x16\n" +
 	"\x06object\x18\x03 \x01(\bR\x06object\"\xe2\x01\n" +
@@ -2097,11 +2124,12 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\bage_band\x18\x02 \x01(\tR\aageBand\x12>\n" +
 	"\x0econtact_method\x18\x03 \x01(\x0e2\x17.sparc.v1.ContactMethodR\rcontactMethod\x121\n" +
 	"\acontact\x18\x04 \x01(\v2\x17.sparc.v1.PersonContactR\acontact\x12!\n" +
-	"\fwhat_matters\x18\x05 \x01(\tR\vwhatMatters\"\xa7\x02\n" +
+	"\fwhat_matters\x18\x05 \x01(\tR\vwhatMatters\"\xc3\x02\n" +
 	"\rReferralEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
-	"\x05actor\x18\x02 \x01(\tR\x05actor\x122\n" +
-	"\x15actor_organisation_id\x18\x03 \x01(\tR\x13actorOrganisationId\x129\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12N\n" +
+	"\x12actor_organisation\x18\x03 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\x11actorOrganisation\x129\n" +
 	"\vfrom_status\x18\x04 \x01(\x0e2\x18.sparc.v1.ReferralStatusR\n" +
 	"fromStatus\x125\n" +
 	"\tto_status\x18\x05 \x01(\x0e2\x18.sparc.v1.ReferralStatusR\btoStatus\x12\x16\n" +
@@ -2116,40 +2144,48 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x13first_attended_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x11firstAttendedTime\x126\n" +
 	"\bbaseline\x18\x03 \x01(\v2\x1a.sparc.v1.WellbeingMeasureR\bbaseline\x127\n" +
 	"\tfollow_up\x18\x04 \x01(\v2\x1a.sparc.v1.WellbeingMeasureR\bfollowUp\x12!\n" +
-	"\fwhat_changed\x18\x05 \x01(\tR\vwhatChanged\"\xd7\x05\n" +
-	"\bReferral\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
-	"\tperson_id\x18\x02 \x01(\tR\bpersonId\x12:\n" +
-	"\x19referring_organisation_id\x18\x03 \x01(\tR\x17referringOrganisationId\x12\x1f\n" +
-	"\vlink_worker\x18\x04 \x01(\tR\n" +
-	"linkWorker\x12\x19\n" +
-	"\basset_id\x18\x05 \x01(\tR\aassetId\x128\n" +
-	"\x18provider_organisation_id\x18\x06 \x01(\tR\x16providerOrganisationId\x12\x18\n" +
-	"\areasons\x18\a \x03(\tR\areasons\x12#\n" +
-	"\rprovider_note\x18\b \x01(\tR\fproviderNote\x126\n" +
-	"\bpriority\x18\t \x01(\x0e2\x1a.sparc.v1.ReferralPriorityR\bpriority\x120\n" +
+	"\fwhat_changed\x18\x05 \x01(\tR\vwhatChanged\"\xdd\a\n" +
+	"\bReferral\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x124\n" +
+	"\x06person\x18\x02 \x01(\tB\x1c\xe0A\x05\xfaA\x16\n" +
+	"\x14sparc.network/PersonR\x06person\x12Y\n" +
+	"\x16referring_organisation\x18\x03 \x01(\tB\"\xe0A\x03\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\x15referringOrganisation\x12$\n" +
+	"\vlink_worker\x18\x04 \x01(\tB\x03\xe0A\x03R\n" +
+	"linkWorker\x121\n" +
+	"\x05asset\x18\x05 \x01(\tB\x1b\xe0A\x05\xfaA\x15\n" +
+	"\x13sparc.network/AssetR\x05asset\x12W\n" +
+	"\x15provider_organisation\x18\x06 \x01(\tB\"\xe0A\x03\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\x14providerOrganisation\x12\x1d\n" +
+	"\areasons\x18\a \x03(\tB\x03\xe0A\x05R\areasons\x12(\n" +
+	"\rprovider_note\x18\b \x01(\tB\x03\xe0A\x05R\fproviderNote\x12;\n" +
+	"\bpriority\x18\t \x01(\x0e2\x1a.sparc.v1.ReferralPriorityB\x03\xe0A\x05R\bpriority\x125\n" +
 	"\x06status\x18\n" +
-	" \x01(\x0e2\x18.sparc.v1.ReferralStatusR\x06status\x12#\n" +
-	"\rstatus_reason\x18\v \x01(\tR\fstatusReason\x12.\n" +
-	"\x06person\x18\f \x01(\v2\x16.sparc.v1.SharedPersonR\x06person\x12+\n" +
-	"\aoutcome\x18\r \x01(\v2\x11.sparc.v1.OutcomeR\aoutcome\x123\n" +
-	"\btimeline\x18\x0e \x03(\v2\x17.sparc.v1.ReferralEventR\btimeline\x12;\n" +
-	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	" \x01(\x0e2\x18.sparc.v1.ReferralStatusB\x03\xe0A\x03R\x06status\x12(\n" +
+	"\rstatus_reason\x18\v \x01(\tB\x03\xe0A\x03R\fstatusReason\x12B\n" +
+	"\x0eperson_details\x18\f \x01(\v2\x16.sparc.v1.SharedPersonB\x03\xe0A\x03R\rpersonDetails\x120\n" +
+	"\aoutcome\x18\r \x01(\v2\x11.sparc.v1.OutcomeB\x03\xe0A\x03R\aoutcome\x128\n" +
+	"\btimeline\x18\x0e \x03(\v2\x17.sparc.v1.ReferralEventB\x03\xe0A\x03R\btimeline\x12@\n" +
+	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x11 \x01(\tR\x04etag\"\xfb\x01\n" +
-	"\x15CreateReferralRequest\x12\x1d\n" +
+	"\x04etag\x18\x11 \x01(\tR\x04etag:F\xeaAC\n" +
+	"\x16sparc.network/Referral\x12\x14referrals/{referral}*\treferrals2\breferral\"\xb1\x02\n" +
+	"\x15CreateReferralRequest\x12\"\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n" +
-	"\tperson_id\x18\x02 \x01(\tR\bpersonId\x12\x19\n" +
-	"\basset_id\x18\x03 \x01(\tR\aassetId\x12\x18\n" +
+	"request_id\x18\x01 \x01(\tB\x03\xe0A\x02R\trequestId\x124\n" +
+	"\x06person\x18\x02 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14sparc.network/PersonR\x06person\x121\n" +
+	"\x05asset\x18\x03 \x01(\tB\x1b\xe0A\x02\xfaA\x15\n" +
+	"\x13sparc.network/AssetR\x05asset\x12\x18\n" +
 	"\areasons\x18\x04 \x03(\tR\areasons\x12#\n" +
 	"\rprovider_note\x18\x05 \x01(\tR\fproviderNote\x126\n" +
 	"\bpriority\x18\x06 \x01(\x0e2\x1a.sparc.v1.ReferralPriorityR\bpriority\x12\x14\n" +
-	"\x05draft\x18\a \x01(\bR\x05draft\"$\n" +
-	"\x12GetReferralRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x9c\x01\n" +
+	"\x05draft\x18\a \x01(\bR\x05draft\"H\n" +
+	"\x12GetReferralRequest\x122\n" +
+	"\x04name\x18\x01 \x01(\tB\x1e\xe0A\x02\xfaA\x18\n" +
+	"\x16sparc.network/ReferralR\x04name\"\x9c\x01\n" +
 	"\x14ListReferralsRequest\x12\x12\n" +
 	"\x04side\x18\x01 \x01(\tR\x04side\x124\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x18.sparc.v1.ReferralStatusR\bstatuses\x12\x1b\n" +
@@ -2158,15 +2194,17 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"q\n" +
 	"\x15ListReferralsResponse\x120\n" +
 	"\treferrals\x18\x01 \x03(\v2\x12.sparc.v1.ReferralR\treferrals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa2\x01\n" +
-	"\x19TransitionReferralRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
-	"\tto_status\x18\x02 \x01(\x0e2\x18.sparc.v1.ReferralStatusR\btoStatus\x12\x16\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x01\n" +
+	"\x19TransitionReferralRequest\x122\n" +
+	"\x04name\x18\x01 \x01(\tB\x1e\xe0A\x02\xfaA\x18\n" +
+	"\x16sparc.network/ReferralR\x04name\x12:\n" +
+	"\tto_status\x18\x02 \x01(\x0e2\x18.sparc.v1.ReferralStatusB\x03\xe0A\x02R\btoStatus\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x12\n" +
-	"\x04etag\x18\x05 \x01(\tR\x04etag\"\x96\x02\n" +
-	"\x14RecordOutcomeRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\"\xba\x02\n" +
+	"\x14RecordOutcomeRequest\x122\n" +
+	"\x04name\x18\x01 \x01(\tB\x1e\xe0A\x02\xfaA\x18\n" +
+	"\x16sparc.network/ReferralR\x04name\x120\n" +
 	"\x11sessions_attended\x18\x02 \x01(\x05H\x00R\x10sessionsAttended\x88\x01\x01\x126\n" +
 	"\bbaseline\x18\x03 \x01(\v2\x1a.sparc.v1.WellbeingMeasureR\bbaseline\x127\n" +
 	"\tfollow_up\x18\x04 \x01(\v2\x1a.sparc.v1.WellbeingMeasureR\bfollowUp\x12!\n" +
@@ -2174,18 +2212,19 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x04etag\x18\x06 \x01(\tR\x04etagB\x14\n" +
 	"\x12_sessions_attended\"/\n" +
 	"\x15WatchReferralsRequest\x12\x16\n" +
-	"\x06cursor\x18\x01 \x01(\tR\x06cursor\"\xff\x01\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\"\x97\x02\n" +
 	"\x0eReferralChange\x12\x16\n" +
-	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x1f\n" +
-	"\vreferral_id\x18\x02 \x01(\tR\n" +
-	"referralId\x12\x12\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x127\n" +
+	"\breferral\x18\x02 \x01(\tB\x1b\xfaA\x18\n" +
+	"\x16sparc.network/ReferralR\breferral\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x129\n" +
 	"\vfrom_status\x18\x04 \x01(\x0e2\x18.sparc.v1.ReferralStatusR\n" +
 	"fromStatus\x125\n" +
 	"\tto_status\x18\x05 \x01(\x0e2\x18.sparc.v1.ReferralStatusR\btoStatus\x12.\n" +
-	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd1\x01\n" +
-	"\x17GetReferralStatsRequest\x12'\n" +
-	"\x0forganisation_id\x18\x01 \x01(\tR\x0eorganisationId\x12\x1b\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf1\x01\n" +
+	"\x1bComputeReferralStatsRequest\x12C\n" +
+	"\forganisation\x18\x01 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12\x1b\n" +
 	"\tarea_code\x18\x02 \x01(\tR\bareaCode\x129\n" +
 	"\n" +
 	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
@@ -2246,20 +2285,20 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x10ReferralPriority\x12!\n" +
 	"\x1dREFERRAL_PRIORITY_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REFERRAL_PRIORITY_ROUTINE\x10\x01\x12\x1c\n" +
-	"\x18REFERRAL_PRIORITY_URGENT\x10\x022\xa9\x02\n" +
+	"\x18REFERRAL_PRIORITY_URGENT\x10\x022\xb1\x02\n" +
 	"\rPersonService\x12[\n" +
 	"\fCreatePerson\x12\x1d.sparc.v1.CreatePersonRequest\x1a\x10.sparc.v1.Person\"\x1a\x82\xd3\xe4\x93\x02\x14:\x06person\"\n" +
-	"/v1/people\x12R\n" +
-	"\tGetPerson\x12\x1a.sparc.v1.GetPersonRequest\x1a\x10.sparc.v1.Person\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/people/{id}\x12g\n" +
-	"\fUpdatePerson\x12\x1d.sparc.v1.UpdatePersonRequest\x1a\x10.sparc.v1.Person\"&\x82\xd3\xe4\x93\x02 :\x06person2\x16/v1/people/{person.id}2\xfc\x05\n" +
+	"/v1/people\x12V\n" +
+	"\tGetPerson\x12\x1a.sparc.v1.GetPersonRequest\x1a\x10.sparc.v1.Person\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=people/*}\x12k\n" +
+	"\fUpdatePerson\x12\x1d.sparc.v1.UpdatePersonRequest\x1a\x10.sparc.v1.Person\"*\x82\xd3\xe4\x93\x02$:\x06person2\x1a/v1/{person.name=people/*}2\x97\x06\n" +
 	"\x0fReferralService\x12_\n" +
-	"\x0eCreateReferral\x12\x1f.sparc.v1.CreateReferralRequest\x1a\x12.sparc.v1.Referral\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/referrals\x12[\n" +
-	"\vGetReferral\x12\x1c.sparc.v1.GetReferralRequest\x1a\x12.sparc.v1.Referral\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/referrals/{id}\x12g\n" +
-	"\rListReferrals\x12\x1e.sparc.v1.ListReferralsRequest\x1a\x1f.sparc.v1.ListReferralsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/referrals\x12w\n" +
-	"\x12TransitionReferral\x12#.sparc.v1.TransitionReferralRequest\x1a\x12.sparc.v1.Referral\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/referrals/{id}:transition\x12p\n" +
-	"\rRecordOutcome\x12\x1e.sparc.v1.RecordOutcomeRequest\x1a\x12.sparc.v1.Referral\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/referrals/{id}:recordOutcome\x12j\n" +
-	"\x0eWatchReferrals\x12\x1f.sparc.v1.WatchReferralsRequest\x1a\x18.sparc.v1.ReferralChange\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/referrals:watch0\x01\x12k\n" +
-	"\x10GetReferralStats\x12!.sparc.v1.GetReferralStatsRequest\x1a\x17.sparc.v1.ReferralStats\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/referrals:statsB5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
+	"\x0eCreateReferral\x12\x1f.sparc.v1.CreateReferralRequest\x1a\x12.sparc.v1.Referral\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/referrals\x12_\n" +
+	"\vGetReferral\x12\x1c.sparc.v1.GetReferralRequest\x1a\x12.sparc.v1.Referral\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=referrals/*}\x12g\n" +
+	"\rListReferrals\x12\x1e.sparc.v1.ListReferralsRequest\x1a\x1f.sparc.v1.ListReferralsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/referrals\x12{\n" +
+	"\x12TransitionReferral\x12#.sparc.v1.TransitionReferralRequest\x1a\x12.sparc.v1.Referral\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=referrals/*}:transition\x12t\n" +
+	"\rRecordOutcome\x12\x1e.sparc.v1.RecordOutcomeRequest\x1a\x12.sparc.v1.Referral\"/\x82\xd3\xe4\x93\x02):\x01*\"$/v1/{name=referrals/*}:recordOutcome\x12j\n" +
+	"\x0eWatchReferrals\x12\x1f.sparc.v1.WatchReferralsRequest\x1a\x18.sparc.v1.ReferralChange\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/referrals:watch0\x01\x12z\n" +
+	"\x14ComputeReferralStats\x12%.sparc.v1.ComputeReferralStatsRequest\x1a\x17.sparc.v1.ReferralStats\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/referrals:computeStatsB5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
 
 var (
 	file_sparc_v1_referrals_proto_rawDescOnce sync.Once
@@ -2276,36 +2315,36 @@ func file_sparc_v1_referrals_proto_rawDescGZIP() []byte {
 var file_sparc_v1_referrals_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_sparc_v1_referrals_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_sparc_v1_referrals_proto_goTypes = []any{
-	(ContactMethod)(0),                // 0: sparc.v1.ContactMethod
-	(ConsentScope)(0),                 // 1: sparc.v1.ConsentScope
-	(ReferralStatus)(0),               // 2: sparc.v1.ReferralStatus
-	(ReferralPriority)(0),             // 3: sparc.v1.ReferralPriority
-	(*PersonContact)(nil),             // 4: sparc.v1.PersonContact
-	(*Consent)(nil),                   // 5: sparc.v1.Consent
-	(*Person)(nil),                    // 6: sparc.v1.Person
-	(*CreatePersonRequest)(nil),       // 7: sparc.v1.CreatePersonRequest
-	(*GetPersonRequest)(nil),          // 8: sparc.v1.GetPersonRequest
-	(*UpdatePersonRequest)(nil),       // 9: sparc.v1.UpdatePersonRequest
-	(*SharedPerson)(nil),              // 10: sparc.v1.SharedPerson
-	(*ReferralEvent)(nil),             // 11: sparc.v1.ReferralEvent
-	(*WellbeingMeasure)(nil),          // 12: sparc.v1.WellbeingMeasure
-	(*Outcome)(nil),                   // 13: sparc.v1.Outcome
-	(*Referral)(nil),                  // 14: sparc.v1.Referral
-	(*CreateReferralRequest)(nil),     // 15: sparc.v1.CreateReferralRequest
-	(*GetReferralRequest)(nil),        // 16: sparc.v1.GetReferralRequest
-	(*ListReferralsRequest)(nil),      // 17: sparc.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),     // 18: sparc.v1.ListReferralsResponse
-	(*TransitionReferralRequest)(nil), // 19: sparc.v1.TransitionReferralRequest
-	(*RecordOutcomeRequest)(nil),      // 20: sparc.v1.RecordOutcomeRequest
-	(*WatchReferralsRequest)(nil),     // 21: sparc.v1.WatchReferralsRequest
-	(*ReferralChange)(nil),            // 22: sparc.v1.ReferralChange
-	(*GetReferralStatsRequest)(nil),   // 23: sparc.v1.GetReferralStatsRequest
-	(*StatCount)(nil),                 // 24: sparc.v1.StatCount
-	(*MeanChange)(nil),                // 25: sparc.v1.MeanChange
-	(*ReferralStats)(nil),             // 26: sparc.v1.ReferralStats
-	nil,                               // 27: sparc.v1.ReferralStats.ByStatusEntry
-	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 29: google.protobuf.FieldMask
+	(ContactMethod)(0),                  // 0: sparc.v1.ContactMethod
+	(ConsentScope)(0),                   // 1: sparc.v1.ConsentScope
+	(ReferralStatus)(0),                 // 2: sparc.v1.ReferralStatus
+	(ReferralPriority)(0),               // 3: sparc.v1.ReferralPriority
+	(*PersonContact)(nil),               // 4: sparc.v1.PersonContact
+	(*Consent)(nil),                     // 5: sparc.v1.Consent
+	(*Person)(nil),                      // 6: sparc.v1.Person
+	(*CreatePersonRequest)(nil),         // 7: sparc.v1.CreatePersonRequest
+	(*GetPersonRequest)(nil),            // 8: sparc.v1.GetPersonRequest
+	(*UpdatePersonRequest)(nil),         // 9: sparc.v1.UpdatePersonRequest
+	(*SharedPerson)(nil),                // 10: sparc.v1.SharedPerson
+	(*ReferralEvent)(nil),               // 11: sparc.v1.ReferralEvent
+	(*WellbeingMeasure)(nil),            // 12: sparc.v1.WellbeingMeasure
+	(*Outcome)(nil),                     // 13: sparc.v1.Outcome
+	(*Referral)(nil),                    // 14: sparc.v1.Referral
+	(*CreateReferralRequest)(nil),       // 15: sparc.v1.CreateReferralRequest
+	(*GetReferralRequest)(nil),          // 16: sparc.v1.GetReferralRequest
+	(*ListReferralsRequest)(nil),        // 17: sparc.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),       // 18: sparc.v1.ListReferralsResponse
+	(*TransitionReferralRequest)(nil),   // 19: sparc.v1.TransitionReferralRequest
+	(*RecordOutcomeRequest)(nil),        // 20: sparc.v1.RecordOutcomeRequest
+	(*WatchReferralsRequest)(nil),       // 21: sparc.v1.WatchReferralsRequest
+	(*ReferralChange)(nil),              // 22: sparc.v1.ReferralChange
+	(*ComputeReferralStatsRequest)(nil), // 23: sparc.v1.ComputeReferralStatsRequest
+	(*StatCount)(nil),                   // 24: sparc.v1.StatCount
+	(*MeanChange)(nil),                  // 25: sparc.v1.MeanChange
+	(*ReferralStats)(nil),               // 26: sparc.v1.ReferralStats
+	nil,                                 // 27: sparc.v1.ReferralStats.ByStatusEntry
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 29: google.protobuf.FieldMask
 }
 var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	1,  // 0: sparc.v1.Consent.scopes:type_name -> sparc.v1.ConsentScope
@@ -2330,7 +2369,7 @@ var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	12, // 19: sparc.v1.Outcome.follow_up:type_name -> sparc.v1.WellbeingMeasure
 	3,  // 20: sparc.v1.Referral.priority:type_name -> sparc.v1.ReferralPriority
 	2,  // 21: sparc.v1.Referral.status:type_name -> sparc.v1.ReferralStatus
-	10, // 22: sparc.v1.Referral.person:type_name -> sparc.v1.SharedPerson
+	10, // 22: sparc.v1.Referral.person_details:type_name -> sparc.v1.SharedPerson
 	13, // 23: sparc.v1.Referral.outcome:type_name -> sparc.v1.Outcome
 	11, // 24: sparc.v1.Referral.timeline:type_name -> sparc.v1.ReferralEvent
 	28, // 25: sparc.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
@@ -2344,8 +2383,8 @@ var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	2,  // 33: sparc.v1.ReferralChange.from_status:type_name -> sparc.v1.ReferralStatus
 	2,  // 34: sparc.v1.ReferralChange.to_status:type_name -> sparc.v1.ReferralStatus
 	28, // 35: sparc.v1.ReferralChange.time:type_name -> google.protobuf.Timestamp
-	28, // 36: sparc.v1.GetReferralStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	28, // 37: sparc.v1.GetReferralStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	28, // 36: sparc.v1.ComputeReferralStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	28, // 37: sparc.v1.ComputeReferralStatsRequest.end_time:type_name -> google.protobuf.Timestamp
 	24, // 38: sparc.v1.MeanChange.n:type_name -> sparc.v1.StatCount
 	27, // 39: sparc.v1.ReferralStats.by_status:type_name -> sparc.v1.ReferralStats.ByStatusEntry
 	24, // 40: sparc.v1.ReferralStats.total:type_name -> sparc.v1.StatCount
@@ -2363,7 +2402,7 @@ var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	19, // 52: sparc.v1.ReferralService.TransitionReferral:input_type -> sparc.v1.TransitionReferralRequest
 	20, // 53: sparc.v1.ReferralService.RecordOutcome:input_type -> sparc.v1.RecordOutcomeRequest
 	21, // 54: sparc.v1.ReferralService.WatchReferrals:input_type -> sparc.v1.WatchReferralsRequest
-	23, // 55: sparc.v1.ReferralService.GetReferralStats:input_type -> sparc.v1.GetReferralStatsRequest
+	23, // 55: sparc.v1.ReferralService.ComputeReferralStats:input_type -> sparc.v1.ComputeReferralStatsRequest
 	6,  // 56: sparc.v1.PersonService.CreatePerson:output_type -> sparc.v1.Person
 	6,  // 57: sparc.v1.PersonService.GetPerson:output_type -> sparc.v1.Person
 	6,  // 58: sparc.v1.PersonService.UpdatePerson:output_type -> sparc.v1.Person
@@ -2373,7 +2412,7 @@ var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	14, // 62: sparc.v1.ReferralService.TransitionReferral:output_type -> sparc.v1.Referral
 	14, // 63: sparc.v1.ReferralService.RecordOutcome:output_type -> sparc.v1.Referral
 	22, // 64: sparc.v1.ReferralService.WatchReferrals:output_type -> sparc.v1.ReferralChange
-	26, // 65: sparc.v1.ReferralService.GetReferralStats:output_type -> sparc.v1.ReferralStats
+	26, // 65: sparc.v1.ReferralService.ComputeReferralStats:output_type -> sparc.v1.ReferralStats
 	56, // [56:66] is the sub-list for method output_type
 	46, // [46:56] is the sub-list for method input_type
 	46, // [46:46] is the sub-list for extension type_name

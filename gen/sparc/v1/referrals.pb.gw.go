@@ -68,13 +68,13 @@ func request_PersonService_GetPerson_0(ctx context.Context, marshaler runtime.Ma
 		metadata runtime.ServerMetadata
 		err      error
 	)
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -89,19 +89,19 @@ func local_request_PersonService_GetPerson_0(ctx context.Context, marshaler runt
 		metadata runtime.ServerMetadata
 		err      error
 	)
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	msg, err := server.GetPerson(ctx, &protoReq)
 	return msg, metadata, err
 }
 
-var filter_PersonService_UpdatePerson_0 = &utilities.DoubleArray{Encoding: map[string]int{"person": 0, "id": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
+var filter_PersonService_UpdatePerson_0 = &utilities.DoubleArray{Encoding: map[string]int{"person": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
 func request_PersonService_UpdatePerson_0(ctx context.Context, marshaler runtime.Marshaler, client PersonServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
@@ -123,13 +123,13 @@ func request_PersonService_UpdatePerson_0(ctx context.Context, marshaler runtime
 			protoReq.UpdateMask = fieldMask
 		}
 	}
-	val, ok := pathParams["person.id"]
+	val, ok := pathParams["person.name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "person.id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "person.name")
 	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "person.id", val)
+	err = runtime.PopulateFieldFromPath(&protoReq, "person.name", val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "person.id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "person.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -164,13 +164,13 @@ func local_request_PersonService_UpdatePerson_0(ctx context.Context, marshaler r
 			protoReq.UpdateMask = fieldMask
 		}
 	}
-	val, ok := pathParams["person.id"]
+	val, ok := pathParams["person.name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "person.id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "person.name")
 	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "person.id", val)
+	err = runtime.PopulateFieldFromPath(&protoReq, "person.name", val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "person.id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "person.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -215,13 +215,13 @@ func request_ReferralService_GetReferral_0(ctx context.Context, marshaler runtim
 		metadata runtime.ServerMetadata
 		err      error
 	)
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -236,13 +236,13 @@ func local_request_ReferralService_GetReferral_0(ctx context.Context, marshaler 
 		metadata runtime.ServerMetadata
 		err      error
 	)
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	msg, err := server.GetReferral(ctx, &protoReq)
 	return msg, metadata, err
@@ -292,13 +292,13 @@ func request_ReferralService_TransitionReferral_0(ctx context.Context, marshaler
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -316,13 +316,13 @@ func local_request_ReferralService_TransitionReferral_0(ctx context.Context, mar
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	msg, err := server.TransitionReferral(ctx, &protoReq)
 	return msg, metadata, err
@@ -337,13 +337,13 @@ func request_ReferralService_RecordOutcome_0(ctx context.Context, marshaler runt
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -361,13 +361,13 @@ func local_request_ReferralService_RecordOutcome_0(ctx context.Context, marshale
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	msg, err := server.RecordOutcome(ctx, &protoReq)
 	return msg, metadata, err
@@ -401,38 +401,38 @@ func request_ReferralService_WatchReferrals_0(ctx context.Context, marshaler run
 	return stream, metadata, nil
 }
 
-var filter_ReferralService_GetReferralStats_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+var filter_ReferralService_ComputeReferralStats_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_ReferralService_GetReferralStats_0(ctx context.Context, marshaler runtime.Marshaler, client ReferralServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_ReferralService_ComputeReferralStats_0(ctx context.Context, marshaler runtime.Marshaler, client ReferralServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetReferralStatsRequest
+		protoReq ComputeReferralStatsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReferralService_GetReferralStats_0); err != nil {
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReferralService_ComputeReferralStats_0); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
 	}
-	msg, err := client.GetReferralStats(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	msg, err := client.ComputeReferralStats(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
 	return msg, metadata, err
 }
 
-func local_request_ReferralService_GetReferralStats_0(ctx context.Context, marshaler runtime.Marshaler, server ReferralServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_ReferralService_ComputeReferralStats_0(ctx context.Context, marshaler runtime.Marshaler, server ReferralServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetReferralStatsRequest
+		protoReq ComputeReferralStatsRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReferralService_GetReferralStats_0); err != nil {
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ReferralService_ComputeReferralStats_0); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	msg, err := server.GetReferralStats(ctx, &protoReq)
+	msg, err := server.ComputeReferralStats(ctx, &protoReq)
 	return msg, metadata, err
 }
 
@@ -468,7 +468,7 @@ func RegisterPersonServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.PersonService/GetPerson", runtime.WithHTTPPathPattern("/v1/people/{id}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.PersonService/GetPerson", runtime.WithHTTPPathPattern("/v1/{name=people/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -488,7 +488,7 @@ func RegisterPersonServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.PersonService/UpdatePerson", runtime.WithHTTPPathPattern("/v1/people/{person.id}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.PersonService/UpdatePerson", runtime.WithHTTPPathPattern("/v1/{person.name=people/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -538,7 +538,7 @@ func RegisterReferralServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/GetReferral", runtime.WithHTTPPathPattern("/v1/referrals/{id}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/GetReferral", runtime.WithHTTPPathPattern("/v1/{name=referrals/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -578,7 +578,7 @@ func RegisterReferralServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/TransitionReferral", runtime.WithHTTPPathPattern("/v1/referrals/{id}:transition"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/TransitionReferral", runtime.WithHTTPPathPattern("/v1/{name=referrals/*}:transition"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -598,7 +598,7 @@ func RegisterReferralServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/RecordOutcome", runtime.WithHTTPPathPattern("/v1/referrals/{id}:recordOutcome"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/RecordOutcome", runtime.WithHTTPPathPattern("/v1/{name=referrals/*}:recordOutcome"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -619,25 +619,25 @@ func RegisterReferralServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 		return
 	})
-	mux.Handle(http.MethodGet, pattern_ReferralService_GetReferralStats_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+	mux.Handle(http.MethodGet, pattern_ReferralService_ComputeReferralStats_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/GetReferralStats", runtime.WithHTTPPathPattern("/v1/referrals:stats"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ReferralService/ComputeReferralStats", runtime.WithHTTPPathPattern("/v1/referrals:computeStats"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		resp, md, err := local_request_ReferralService_GetReferralStats_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		resp, md, err := local_request_ReferralService_ComputeReferralStats_0(annotatedContext, inboundMarshaler, server, req, pathParams)
 		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
 		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
 		if err != nil {
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_ReferralService_GetReferralStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_ReferralService_ComputeReferralStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -700,7 +700,7 @@ func RegisterPersonServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.PersonService/GetPerson", runtime.WithHTTPPathPattern("/v1/people/{id}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.PersonService/GetPerson", runtime.WithHTTPPathPattern("/v1/{name=people/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -717,7 +717,7 @@ func RegisterPersonServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.PersonService/UpdatePerson", runtime.WithHTTPPathPattern("/v1/people/{person.id}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.PersonService/UpdatePerson", runtime.WithHTTPPathPattern("/v1/{person.name=people/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -735,8 +735,8 @@ func RegisterPersonServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 
 var (
 	pattern_PersonService_CreatePerson_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "people"}, ""))
-	pattern_PersonService_GetPerson_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "people", "id"}, ""))
-	pattern_PersonService_UpdatePerson_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "people", "person.id"}, ""))
+	pattern_PersonService_GetPerson_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "people", "name"}, ""))
+	pattern_PersonService_UpdatePerson_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "people", "person.name"}, ""))
 )
 
 var (
@@ -802,7 +802,7 @@ func RegisterReferralServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/GetReferral", runtime.WithHTTPPathPattern("/v1/referrals/{id}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/GetReferral", runtime.WithHTTPPathPattern("/v1/{name=referrals/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -836,7 +836,7 @@ func RegisterReferralServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/TransitionReferral", runtime.WithHTTPPathPattern("/v1/referrals/{id}:transition"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/TransitionReferral", runtime.WithHTTPPathPattern("/v1/{name=referrals/*}:transition"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -853,7 +853,7 @@ func RegisterReferralServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/RecordOutcome", runtime.WithHTTPPathPattern("/v1/referrals/{id}:recordOutcome"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/RecordOutcome", runtime.WithHTTPPathPattern("/v1/{name=referrals/*}:recordOutcome"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -883,42 +883,42 @@ func RegisterReferralServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ReferralService_WatchReferrals_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
 	})
-	mux.Handle(http.MethodGet, pattern_ReferralService_GetReferralStats_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+	mux.Handle(http.MethodGet, pattern_ReferralService_ComputeReferralStats_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/GetReferralStats", runtime.WithHTTPPathPattern("/v1/referrals:stats"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ReferralService/ComputeReferralStats", runtime.WithHTTPPathPattern("/v1/referrals:computeStats"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		resp, md, err := request_ReferralService_GetReferralStats_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		resp, md, err := request_ReferralService_ComputeReferralStats_0(annotatedContext, inboundMarshaler, client, req, pathParams)
 		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
 		if err != nil {
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_ReferralService_GetReferralStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_ReferralService_ComputeReferralStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	return nil
 }
 
 var (
-	pattern_ReferralService_CreateReferral_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, ""))
-	pattern_ReferralService_GetReferral_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "referrals", "id"}, ""))
-	pattern_ReferralService_ListReferrals_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, ""))
-	pattern_ReferralService_TransitionReferral_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "referrals", "id"}, "transition"))
-	pattern_ReferralService_RecordOutcome_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "referrals", "id"}, "recordOutcome"))
-	pattern_ReferralService_WatchReferrals_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, "watch"))
-	pattern_ReferralService_GetReferralStats_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, "stats"))
+	pattern_ReferralService_CreateReferral_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, ""))
+	pattern_ReferralService_GetReferral_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "referrals", "name"}, ""))
+	pattern_ReferralService_ListReferrals_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, ""))
+	pattern_ReferralService_TransitionReferral_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "referrals", "name"}, "transition"))
+	pattern_ReferralService_RecordOutcome_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "referrals", "name"}, "recordOutcome"))
+	pattern_ReferralService_WatchReferrals_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, "watch"))
+	pattern_ReferralService_ComputeReferralStats_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "referrals"}, "computeStats"))
 )
 
 var (
-	forward_ReferralService_CreateReferral_0     = runtime.ForwardResponseMessage
-	forward_ReferralService_GetReferral_0        = runtime.ForwardResponseMessage
-	forward_ReferralService_ListReferrals_0      = runtime.ForwardResponseMessage
-	forward_ReferralService_TransitionReferral_0 = runtime.ForwardResponseMessage
-	forward_ReferralService_RecordOutcome_0      = runtime.ForwardResponseMessage
-	forward_ReferralService_WatchReferrals_0     = runtime.ForwardResponseStream
-	forward_ReferralService_GetReferralStats_0   = runtime.ForwardResponseMessage
+	forward_ReferralService_CreateReferral_0       = runtime.ForwardResponseMessage
+	forward_ReferralService_GetReferral_0          = runtime.ForwardResponseMessage
+	forward_ReferralService_ListReferrals_0        = runtime.ForwardResponseMessage
+	forward_ReferralService_TransitionReferral_0   = runtime.ForwardResponseMessage
+	forward_ReferralService_RecordOutcome_0        = runtime.ForwardResponseMessage
+	forward_ReferralService_WatchReferrals_0       = runtime.ForwardResponseStream
+	forward_ReferralService_ComputeReferralStats_0 = runtime.ForwardResponseMessage
 )

@@ -207,13 +207,13 @@ var PersonService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	ReferralService_CreateReferral_FullMethodName     = "/sparc.v1.ReferralService/CreateReferral"
-	ReferralService_GetReferral_FullMethodName        = "/sparc.v1.ReferralService/GetReferral"
-	ReferralService_ListReferrals_FullMethodName      = "/sparc.v1.ReferralService/ListReferrals"
-	ReferralService_TransitionReferral_FullMethodName = "/sparc.v1.ReferralService/TransitionReferral"
-	ReferralService_RecordOutcome_FullMethodName      = "/sparc.v1.ReferralService/RecordOutcome"
-	ReferralService_WatchReferrals_FullMethodName     = "/sparc.v1.ReferralService/WatchReferrals"
-	ReferralService_GetReferralStats_FullMethodName   = "/sparc.v1.ReferralService/GetReferralStats"
+	ReferralService_CreateReferral_FullMethodName       = "/sparc.v1.ReferralService/CreateReferral"
+	ReferralService_GetReferral_FullMethodName          = "/sparc.v1.ReferralService/GetReferral"
+	ReferralService_ListReferrals_FullMethodName        = "/sparc.v1.ReferralService/ListReferrals"
+	ReferralService_TransitionReferral_FullMethodName   = "/sparc.v1.ReferralService/TransitionReferral"
+	ReferralService_RecordOutcome_FullMethodName        = "/sparc.v1.ReferralService/RecordOutcome"
+	ReferralService_WatchReferrals_FullMethodName       = "/sparc.v1.ReferralService/WatchReferrals"
+	ReferralService_ComputeReferralStats_FullMethodName = "/sparc.v1.ReferralService/ComputeReferralStats"
 )
 
 // ReferralServiceClient is the client API for ReferralService service.
@@ -237,8 +237,9 @@ type ReferralServiceClient interface {
 	// newline-delimited JSON.
 	WatchReferrals(ctx context.Context, in *WatchReferralsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReferralChange], error)
 	// Aggregate figures for an organisation or an area, with small numbers
-	// suppressed whenever they leave the referring organisation.
-	GetReferralStats(ctx context.Context, in *GetReferralStatsRequest, opts ...grpc.CallOption) (*ReferralStats, error)
+	// suppressed whenever they leave the referring organisation. A custom
+	// method (AIP-136): the figures are computed, not a stored resource.
+	ComputeReferralStats(ctx context.Context, in *ComputeReferralStatsRequest, opts ...grpc.CallOption) (*ReferralStats, error)
 }
 
 type referralServiceClient struct {
@@ -318,10 +319,10 @@ func (c *referralServiceClient) WatchReferrals(ctx context.Context, in *WatchRef
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ReferralService_WatchReferralsClient = grpc.ServerStreamingClient[ReferralChange]
 
-func (c *referralServiceClient) GetReferralStats(ctx context.Context, in *GetReferralStatsRequest, opts ...grpc.CallOption) (*ReferralStats, error) {
+func (c *referralServiceClient) ComputeReferralStats(ctx context.Context, in *ComputeReferralStatsRequest, opts ...grpc.CallOption) (*ReferralStats, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReferralStats)
-	err := c.cc.Invoke(ctx, ReferralService_GetReferralStats_FullMethodName, in, out, cOpts...)
+	err := c.cc.Invoke(ctx, ReferralService_ComputeReferralStats_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -349,8 +350,9 @@ type ReferralServiceServer interface {
 	// newline-delimited JSON.
 	WatchReferrals(*WatchReferralsRequest, grpc.ServerStreamingServer[ReferralChange]) error
 	// Aggregate figures for an organisation or an area, with small numbers
-	// suppressed whenever they leave the referring organisation.
-	GetReferralStats(context.Context, *GetReferralStatsRequest) (*ReferralStats, error)
+	// suppressed whenever they leave the referring organisation. A custom
+	// method (AIP-136): the figures are computed, not a stored resource.
+	ComputeReferralStats(context.Context, *ComputeReferralStatsRequest) (*ReferralStats, error)
 	mustEmbedUnimplementedReferralServiceServer()
 }
 
@@ -379,8 +381,8 @@ func (UnimplementedReferralServiceServer) RecordOutcome(context.Context, *Record
 func (UnimplementedReferralServiceServer) WatchReferrals(*WatchReferralsRequest, grpc.ServerStreamingServer[ReferralChange]) error {
 	return status.Error(codes.Unimplemented, "method WatchReferrals not implemented")
 }
-func (UnimplementedReferralServiceServer) GetReferralStats(context.Context, *GetReferralStatsRequest) (*ReferralStats, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetReferralStats not implemented")
+func (UnimplementedReferralServiceServer) ComputeReferralStats(context.Context, *ComputeReferralStatsRequest) (*ReferralStats, error) {
+	return nil, status.Error(codes.Unimplemented, "method ComputeReferralStats not implemented")
 }
 func (UnimplementedReferralServiceServer) mustEmbedUnimplementedReferralServiceServer() {}
 func (UnimplementedReferralServiceServer) testEmbeddedByValue()                         {}
@@ -504,20 +506,20 @@ func _ReferralService_WatchReferrals_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ReferralService_WatchReferralsServer = grpc.ServerStreamingServer[ReferralChange]
 
-func _ReferralService_GetReferralStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetReferralStatsRequest)
+func _ReferralService_ComputeReferralStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ComputeReferralStatsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(ReferralServiceServer).GetReferralStats(ctx, in)
+		return srv.(ReferralServiceServer).ComputeReferralStats(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: ReferralService_GetReferralStats_FullMethodName,
+		FullMethod: ReferralService_ComputeReferralStats_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(ReferralServiceServer).GetReferralStats(ctx, req.(*GetReferralStatsRequest))
+		return srv.(ReferralServiceServer).ComputeReferralStats(ctx, req.(*ComputeReferralStatsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -550,8 +552,8 @@ var ReferralService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ReferralService_RecordOutcome_Handler,
 		},
 		{
-			MethodName: "GetReferralStats",
-			Handler:    _ReferralService_GetReferralStats_Handler,
+			MethodName: "ComputeReferralStats",
+			Handler:    _ReferralService_ComputeReferralStats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -103,14 +103,14 @@ func TestConcurrentCreatesAreExactlyOnceAcrossADatabaseCrash(t *testing.T) {
 				if i >= creates {
 					return
 				}
-				req := &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("crash-%04d", i), PersonId: person.GetId(),
-					AssetId: asset.GetId(), Reasons: []string{"social_connection"}, ProviderNote: fmt.Sprintf("note %d", i)}
+				req := &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("crash-%04d", i), Person: person.GetName(),
+					Asset: "assets/" + asset.GetId(), Reasons: []string{"social_connection"}, ProviderNote: fmt.Sprintf("note %d", i)}
 				for attempt := 0; ; attempt++ {
 					callCtx, done := context.WithTimeout(ctx, 20*time.Second)
 					r, err := referrals.CreateReferral(callCtx, req)
 					done()
 					if err == nil {
-						got[i] = r.GetId()
+						got[i] = r.GetName()
 						confirmed.Add(1)
 						break
 					}
@@ -171,7 +171,7 @@ func TestConcurrentCreatesAreExactlyOnceAcrossADatabaseCrash(t *testing.T) {
 	// Each client got the referral its request id made, not another.
 	ids := map[string]string{}
 	query(t, env.Pool, func() error {
-		rows, err := env.Pool.Query(ctx, `SELECT request_id, id::text FROM referrals WHERE referring_org = $1`, lwOrg)
+		rows, err := env.Pool.Query(ctx, `SELECT request_id, 'referrals/' || id::text FROM referrals WHERE referring_org = $1`, lwOrg)
 		if err != nil {
 			return err
 		}
