@@ -73,7 +73,7 @@ func statsWorld(t *testing.T) *world {
 	}
 	for i := range 2 {
 		if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("wirral-%d", i),
-			Person: p.GetName(), Asset: wirral.GetName()}); err != nil {
+			Person: p.GetName(), Asset: assetName(wirral)}); err != nil {
 			t.Fatal(err)
 		}
 	}
