@@ -88,6 +88,12 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 		return gwRoute{}, false
 	}
 	rt := gwRoute{method: method}
+	// A variable bound to a resource name ("{name=people/*}") is its
+	// literal segments and one variable segment: "people/{name}".
+	path = boundVar.ReplaceAllStringFunc(path, func(v string) string {
+		m := boundVar.FindStringSubmatch(v)
+		return strings.Replace(m[2], "*", "{"+m[1]+"}", 1)
+	})
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	last := segs[len(segs)-1]
 	if i := strings.LastIndex(last, ":"); i >= 0 && !strings.Contains(last[i:], "}") {
@@ -117,6 +123,8 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 	}
 	return rt, true
 }
+
+var boundVar = regexp.MustCompile(`\{([^}=]+)=([^}]*)\}`)
 
 // match reports whether path (decoded) is one of the route's.
 func (rt gwRoute) match(path string) bool {
