@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -50,15 +50,11 @@ func (s *ImportService) UpsertSourcedAssets(ctx context.Context, req *sparcv1.Up
 }
 
 // checkRecords checks the envelope: the source, the batch size, and each
-// record's ids. The asset itself is the store's to check, record by record.
+// record's names. The asset itself is the store's to check, record by
+// record.
 func checkRecords(req *sparcv1.UpsertSourcedAssetsRequest) ([]assets.SourcedAsset, error) {
 	var v apierr.InvalidArgument
-	switch n := utf8.RuneCountInString(req.GetSource()); {
-	case n == 0:
-		v.Add("source", "is required (the feed's URL or file name)")
-	case n > maxSourceLen:
-		v.Add("source", "is %d characters, more than the maximum of %d", n, maxSourceLen)
-	}
+	aip.Text(&v, "source", req.GetSource(), true, maxSourceLen)
 	if n := len(req.GetRecords()); n > MaxBatch {
 		v.Add("records", "has %d entries, more than the maximum of %d per call", n, MaxBatch)
 	}
@@ -66,19 +62,13 @@ func checkRecords(req *sparcv1.UpsertSourcedAssetsRequest) ([]assets.SourcedAsse
 	seen := map[uuid.UUID]int{}
 	for i, r := range req.GetRecords() {
 		p := "records[" + strconv.Itoa(i) + "]"
-		id, err := uuid.Parse(r.GetAssetId())
-		if err != nil || len(r.GetAssetId()) != 36 {
-			v.Add(p+".asset_id", "%q is not a UUID", r.GetAssetId())
-		} else if j, dup := seen[id]; dup {
-			v.Add(p+".asset_id", "%s is also records[%d]; each asset once per call", id, j)
+		id := aip.ParseName(&v, p+".asset_name", aip.Assets, r.GetAssetName())
+		if j, dup := seen[id]; dup {
+			v.Add(p+".asset_name", "%s is also records[%d]; each asset once per call", r.GetAssetName(), j)
+		} else if id != uuid.Nil {
+			seen[id] = i
 		}
-		seen[id] = i
-		switch n := utf8.RuneCountInString(r.GetSourceId()); {
-		case n == 0:
-			v.Add(p+".source_id", "is required")
-		case n > maxSourceLen:
-			v.Add(p+".source_id", "is %d characters, more than the maximum of %d", n, maxSourceLen)
-		}
+		aip.Text(&v, p+".source_id", r.GetSourceId(), true, maxSourceLen)
 		recs[i] = assets.SourcedAsset{ID: id, Source: req.GetSource(), SourceID: r.GetSourceId(),
 			Asset: r.GetAsset(), SetOwner: req.GetSetOwner()}
 	}
@@ -123,7 +113,7 @@ func (s *ImportService) upsertOwn(ctx context.Context, recs []assets.SourcedAsse
 // resultOf reports what happened to one record, with the violations of a
 // rejected one.
 func resultOf(rec assets.SourcedAsset, r assets.UpsertResult) *sparcv1.UpsertResult {
-	out := &sparcv1.UpsertResult{SourceId: rec.SourceID, AssetId: rec.ID.String()}
+	out := &sparcv1.UpsertResult{SourceId: rec.SourceID, Asset: aip.Name(aip.Assets, rec.ID)}
 	switch r.Outcome {
 	case assets.OutcomeCreated:
 		out.Outcome = sparcv1.UpsertOutcome_UPSERT_OUTCOME_CREATED

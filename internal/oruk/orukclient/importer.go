@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/oruk"
 )
 
@@ -233,7 +234,7 @@ func sendBatches(ctx context.Context, todo []entry, head *sparcv1.UpsertSourcedA
 func (b *sent) send(ctx context.Context, head *sparcv1.UpsertSourcedAssetsRequest, upsert UpsertFunc) {
 	req := &sparcv1.UpsertSourcedAssetsRequest{Source: head.GetSource(), SetOwner: head.GetSetOwner()}
 	for _, e := range b.batch {
-		req.Records = append(req.Records, &sparcv1.SourcedAsset{SourceId: e.m.Key, AssetId: e.m.AssetID.String(), Asset: e.m.Asset})
+		req.Records = append(req.Records, &sparcv1.SourcedAsset{SourceId: e.m.Key, AssetName: aip.Name(aip.Assets, e.m.AssetID), Asset: e.m.Asset})
 	}
 	b.resp, b.err = upsert(ctx, req)
 	if b.err == nil && len(b.resp.GetResults()) != len(b.batch) {
