@@ -513,8 +513,13 @@ func (a *API) services(r *http.Request) (any, error) {
 	return assetPage(r.Context(), a, q, func(as *sparcv1.Asset, orgs Orgs) Service {
 		switch {
 		case minimal:
-			return Service{ID: as.GetId(), Name: as.GetName(), Status: serviceOf(as, levelList, nil).Status,
-				LastModified: as.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano)}
+			head := serviceOf(as, levelList, nil)
+			return Service{
+				ID:           head.ID,
+				Name:         head.Name,
+				Status:       head.Status,
+				LastModified: as.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano),
+			}
 		case q.full:
 			return serviceOf(as, levelFull, orgs)
 		}

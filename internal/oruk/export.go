@@ -64,7 +64,7 @@ const (
 func ServiceOf(a *sparcv1.Asset, orgs Orgs) Service { return serviceOf(a, levelFull, orgs) }
 
 func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
-	id := uuid.MustParse(a.GetId())
+	id := assetUUID(a)
 	s := serviceHead(a, id.String(), orgs)
 	if lv == levelList {
 		return s
@@ -90,6 +90,10 @@ func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
 	s.Attributes = sp.attributes(a)
 	return s
 }
+
+// assetUUID is the asset's id, which is its service's: ORUK ids are bare
+// UUIDs, not resource names.
+func assetUUID(a *sparcv1.Asset) uuid.UUID { return uuid.MustParse(a.GetId()) }
 
 // serviceHead is the list level of a service: its own fields and its
 // organization, without the nested objects.
@@ -144,7 +148,11 @@ func (sp servicePart) serviceAtLocation(a *sparcv1.Asset) ServiceAtLocation {
 	locID := sp.derived(partLocation)
 	lat, lng := loc.GetLatitude(), loc.GetLongitude()
 	l := &Location{
-		ID: locID, LocationType: "physical", Name: a.GetName(), Latitude: &lat, Longitude: &lng,
+		ID:           locID,
+		LocationType: "physical",
+		Name:         a.GetName(),
+		Latitude:     &lat,
+		Longitude:    &lng,
 		Addresses: []Address{{
 			ID: sp.derived(partAddress), LocationID: locID,
 			Address1: loc.GetAddress(), City: loc.GetLocality(), PostalCode: loc.GetPostcode(),
