@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -259,17 +258,11 @@ func checkError(t *testing.T, err error, want []string) {
 		t.Fatalf("import succeeded, want an error mentioning %q", want)
 	}
 	text := err.Error()
-	if st, ok := status.FromError(err); ok {
-		if st.Code() != codes.InvalidArgument && st.Code() != codes.Unknown {
-			t.Errorf("code %s, want INVALID_ARGUMENT: %v", st.Code(), err)
-		}
-		for _, d := range st.Details() {
-			if br, ok := d.(*errdetails.BadRequest); ok {
-				for _, v := range br.GetFieldViolations() {
-					text += "\n" + v.GetField() + ": " + v.GetDescription()
-				}
-			}
-		}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.InvalidArgument && st.Code() != codes.Unknown {
+		t.Errorf("code %s, want INVALID_ARGUMENT: %v", st.Code(), err)
+	}
+	for field, d := range fieldViolations(err) {
+		text += "\n" + field + ": " + d
 	}
 	for _, w := range want {
 		if !strings.Contains(text, w) {
