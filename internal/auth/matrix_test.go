@@ -536,7 +536,7 @@ func areaRows() []matrixRow {
 			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error { return importArea(ctx, c, "E01999999") },
 			http: func(string) (string, string, any) {
 				feature, _ := json.Marshal(map[string]any{"batch": map[string]any{"features": []any{map[string]any{
-					"feature_number": 1, "code": "E01999999", "name": "Matrix", "geometry_geojson": matrixSquare}}}})
+					"feature_number": 1, "code": "E01999999", "display_name": "Matrix", "geometry_geojson": matrixSquare}}}})
 				return "POST", "/v1/areas:import", ndjson(`{"header":{"kind":"lsoa"}}` + "\n" + string(feature) + "\n")
 			},
 			setup: noTarget,
