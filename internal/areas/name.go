@@ -32,10 +32,11 @@ func parseName(v *apierr.InvalidArgument, field, name string) string {
 	return code
 }
 
-// parseParentCode reads a parent filter: an area code, or the area's
-// name (the code is what boundary files and Area.parent_code hold, the
-// name what a client copies from Area.name).
-func parseParentCode(v *apierr.InvalidArgument, field, s string) string {
+// ParseParentCode reads a parent filter (of ListAreas and coverage
+// requests): an area code, or the area's name (the code is what boundary
+// files and Area.parent_code hold, the name what a client copies from
+// Area.name).
+func ParseParentCode(v *apierr.InvalidArgument, field, s string) string {
 	code := strings.TrimPrefix(s, collection)
 	if err := checkCode(code); err != nil {
 		v.Add(field, "%v", err)

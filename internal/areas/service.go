@@ -74,7 +74,7 @@ type AreaImport struct {
 // both use it.
 func (s *Service) Import(ctx context.Context, h AreaImport, next func() ([]*sparcv1.AreaFeature, error)) (*sparcv1.ImportAreasResponse, error) {
 	var v apierr.InvalidArgument
-	checkKind(h.Kind, "header.kind", &v)
+	CheckKind(&v, "header.kind", h.Kind)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -260,10 +260,10 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 	var v apierr.InvalidArgument
 	q := ListQuery{Kind: req.GetKind(), WithGeometry: req.GetIncludeGeometry(), Simplify: req.GetSimplifyMeters()}
 	if q.Kind != "" {
-		checkKind(q.Kind, "kind", &v)
+		CheckKind(&v, "kind", q.Kind)
 	}
 	if req.GetParentCode() != "" {
-		q.Parent = parseParentCode(&v, "parent_code", req.GetParentCode())
+		q.Parent = ParseParentCode(&v, "parent_code", req.GetParentCode())
 	}
 	if req.GetBbox() != "" {
 		b, err := geo.ParseBBox(req.GetBbox())
@@ -303,7 +303,7 @@ func (s *Service) DeprivationAttribute(ctx context.Context, kind string) (string
 // SetDeprivationMeasure declares a kind's deprivation attribute.
 func (s *Service) SetDeprivationMeasure(ctx context.Context, req *sparcv1.SetDeprivationMeasureRequest) (*sparcv1.DeprivationMeasure, error) {
 	var v apierr.InvalidArgument
-	checkKind(req.GetKind(), "kind", &v)
+	CheckKind(&v, "kind", req.GetKind())
 	if !attrRe.MatchString(req.GetAttribute()) || req.GetAttribute() == PopulationAttribute {
 		v.Add("attribute", "%q is not an attribute name (lower_snake_case, e.g. imd_decile; not population)", req.GetAttribute())
 	}

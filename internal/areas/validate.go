@@ -41,7 +41,9 @@ const PopulationAttribute = "population"
 // KnownKinds are the kinds documented for users; others are accepted.
 var KnownKinds = []string{"lsoa", "msoa", "ward", "local_authority", "buurt", "wijk", "gemeente"}
 
-func checkKind(kind, field string, v *apierr.InvalidArgument) {
+// CheckKind reports a kind that is not lower_snake_case of 1 to 40
+// characters; coverage requests check their kind with it too.
+func CheckKind(v *apierr.InvalidArgument, field, kind string) {
 	if !kindRe.MatchString(kind) {
 		v.Add(field, "%q is not an area kind: lower_snake_case, 1 to 40 characters (known kinds: %s)", kind, strings.Join(KnownKinds, ", "))
 	}
