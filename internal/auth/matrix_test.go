@@ -229,7 +229,7 @@ func importArea(ctx context.Context, c *grpc.ClientConn, code string) error {
 	}
 	_ = s.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Header{Header: &sparcv1.ImportAreasHeader{Kind: "lsoa"}}})
 	_ = s.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Batch{Batch: &sparcv1.AreaFeatureBatch{
-		Features: []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: code, Name: "Matrix", GeometryGeojson: matrixSquare}}}}})
+		Features: []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: code, DisplayName: "Matrix", GeometryGeojson: matrixSquare}}}}})
 	_, err = s.CloseAndRecv()
 	return err
 }
@@ -517,7 +517,7 @@ func areaRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.AreaService/GetArea", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, code string) error {
-				_, err := sparcv1.NewAreaServiceClient(c).GetArea(ctx, &sparcv1.GetAreaRequest{Code: code})
+				_, err := sparcv1.NewAreaServiceClient(c).GetArea(ctx, &sparcv1.GetAreaRequest{Name: "areas/" + code})
 				return err
 			},
 			http:  func(code string) (string, string, any) { return "GET", "/v1/areas/" + code, nil },
@@ -536,7 +536,7 @@ func areaRows() []matrixRow {
 			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error { return importArea(ctx, c, "E01999999") },
 			http: func(string) (string, string, any) {
 				feature, _ := json.Marshal(map[string]any{"batch": map[string]any{"features": []any{map[string]any{
-					"feature_number": 1, "code": "E01999999", "name": "Matrix", "geometry_geojson": matrixSquare}}}})
+					"feature_number": 1, "code": "E01999999", "display_name": "Matrix", "geometry_geojson": matrixSquare}}}})
 				return "POST", "/v1/areas:import", ndjson(`{"header":{"kind":"lsoa"}}` + "\n" + string(feature) + "\n")
 			},
 			setup: noTarget,
