@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -229,33 +228,22 @@ func TestHugeBadRequestDoesNotHurtOthers(t *testing.T) {
 	}
 	body, _ := json.Marshal(map[string]any{"name": "x", "categories": cats})
 
-	stop := make(chan struct{})
 	var searches, failed atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := http.Get(env.HTTPBase + "/v1/assets:search?latitude=52.48&longitude=-1.89&radius_meters=1000")
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				searches.Add(1)
-				if resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	load := testenv.NewLoad(t)
+	load.Go(4, func() bool {
+		resp, err := http.Get(env.HTTPBase + "/v1/assets:search?latitude=52.48&longitude=-1.89&radius_meters=1000")
+		if err != nil {
+			failed.Add(1)
+			return true
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		searches.Add(1)
+		if resp.StatusCode != http.StatusOK {
+			failed.Add(1)
+		}
+		return true
+	})
 	for range 5 {
 		res := do(t, env.HTTP, "POST", env.HTTPBase+"/v1/assets", env.AdminKey, string(body))
 		if res.status != http.StatusBadRequest {
@@ -273,14 +261,8 @@ func TestHugeBadRequestDoesNotHurtOthers(t *testing.T) {
 	if res.status != http.StatusBadRequest || len(res.raw) > 16<<10 || len(res.body.fields()) > 20 {
 		t.Errorf("1,000 bad categories: HTTP %d, %d bytes, %d violations; want 400, at most 16 KiB and 20", res.status, len(res.raw), len(res.body.fields()))
 	}
-	for searches.Load() < 20 {
-		resp, err := http.Get(env.HTTPBase + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-	}
-	close(stop)
-	wg.Wait()
+	testenv.Until(t, time.Minute, "20 searches beside the bad requests", func() bool { return searches.Load() >= 20 })
+	load.Stop()
 	if failed.Load() > 0 {
 		t.Fatalf("%d of %d searches beside the bad requests failed", failed.Load(), searches.Load())
 	}
