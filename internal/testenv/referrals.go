@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -54,4 +55,25 @@ func (r *Referrals) Refer(t testing.TB, requestID string) string {
 		t.Fatalf("referring: %v", err)
 	}
 	return ref.GetId()
+}
+
+// BackdateReferrals moves every referral of the test's database, with its
+// timeline, back so that the first was made at at: figures leaving the
+// referring organisation cover only months that have ended.
+func (e *Env) BackdateReferrals(t testing.TB, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	var first time.Time
+	if err := e.Pool.QueryRow(ctx, `SELECT min(created_at) FROM referrals`).Scan(&first); err != nil {
+		t.Fatalf("backdating referrals: %v", err)
+	}
+	shift := first.Sub(at)
+	if _, err := e.Pool.Exec(ctx, `UPDATE referrals SET created_at = created_at - $1::interval, updated_at = updated_at - $1,
+		requested_at = requested_at - $1, accepted_at = accepted_at - $1, first_attended_at = first_attended_at - $1,
+		baseline_at = baseline_at - $1, followup_at = followup_at - $1, closed_at = closed_at - $1`, shift); err != nil {
+		t.Fatalf("backdating referrals: %v", err)
+	}
+	if _, err := e.Pool.Exec(ctx, `UPDATE referral_events SET time = time - $1::interval`, shift); err != nil {
+		t.Fatalf("backdating referral events: %v", err)
+	}
 }
