@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -103,7 +102,7 @@ func TestPlainRouteOutsideThePolicyIsRefused(t *testing.T) {
 // and fails at once if it counts more.
 func deniedAudited(t *testing.T, owner *pgxpool.Pool, method string, want int) {
 	t.Helper()
-	testenv.Until(t, 20*time.Second, fmt.Sprintf("%d refused calls of %s audited", want, method), func() bool {
+	testenv.Until(t, 20*time.Second, "the refused calls of "+method+" audited", func() bool {
 		var n int
 		if err := owner.QueryRow(context.Background(), `SELECT COALESCE(sum(count), 0) FROM audit_events
 			WHERE method = $1 AND outcome = 'denied'`, method).Scan(&n); err != nil {
