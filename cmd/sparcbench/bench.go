@@ -93,7 +93,7 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 			return nil, fmt.Errorf("starting private cluster: %w", err)
 		}
 		b.url = b.cluster.URL("sparcbench")
-		b.cpu.pgPID = postmasterPID(filepath.Join(dir, "pgdata"))
+		b.cpu.pgPID, _ = b.cluster.PID() // 0: PostgreSQL's CPU is not measured
 		b.dbNote = "db: private cluster (fsync=off, synchronous_commit=off, full_page_writes=off)"
 	} else {
 		b.dbNote = "db: DATABASE_URL"

@@ -305,17 +305,3 @@ func treeCPU(pid int) (time.Duration, bool) {
 	}
 	return time.Duration(total) * clockTick, found
 }
-
-// postmasterPID reads the first line of pgdata/postmaster.pid.
-func postmasterPID(pgdata string) int {
-	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		return 0
-	}
-	return pid
-}
