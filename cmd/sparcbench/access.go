@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -123,28 +122,24 @@ func runAccess(ctx context.Context, b *bench) error {
 	}
 	defer stopPlain()
 
-	dial := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-		if key != "" {
-			opts = append(opts, grpc.WithPerRPCCredentials(bearerKey(key)))
-		}
-		c, err := grpc.NewClient(addr, opts...)
+	dialAssets := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {
+		c, err := dial(addr, key)
 		if err != nil {
 			return nil, nil, err
 		}
 		return sparcv1.NewAssetServiceClient(c), func() { c.Close() }, nil
 	}
-	withAuth, closeA, err := dial(b.srv.GRPCAddr(), key)
+	withAuth, closeA, err := dialAssets(b.srv.GRPCAddr(), key)
 	if err != nil {
 		return err
 	}
 	defer closeA()
-	without, closeB, err := dial(plain.GRPCAddr(), "")
+	without, closeB, err := dialAssets(plain.GRPCAddr(), "")
 	if err != nil {
 		return err
 	}
 	defer closeB()
-	anonymous, closeC, err := dial(b.srv.GRPCAddr(), "")
+	anonymous, closeC, err := dialAssets(b.srv.GRPCAddr(), "")
 	if err != nil {
 		return err
 	}

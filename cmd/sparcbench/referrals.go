@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -84,15 +83,11 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 		return nil, err
 	}
 	rb.keyName = "key:" + lwKey[:14]
-	dial := func(key string) (*grpc.ClientConn, error) {
-		return grpc.NewClient(b.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(bearer(key)))
-	}
 	var groupConn *grpc.ClientConn
-	if rb.conn, err = dial(lwKey); err != nil {
+	if rb.conn, err = dial(b.srv.GRPCAddr(), lwKey); err != nil {
 		return nil, err
 	}
-	if groupConn, err = dial(groupKey); err != nil {
+	if groupConn, err = dial(b.srv.GRPCAddr(), groupKey); err != nil {
 		return nil, err
 	}
 	rb.conns = append(rb.conns, rb.conn, groupConn)
@@ -122,15 +117,6 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 
 // benchPeople is how many people the link worker refers, in turn.
 const benchPeople = 256
-
-// bearer sends an API key with every call.
-type bearer string
-
-func (k bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(k)}, nil
-}
-
-func (bearer) RequireTransportSecurity() bool { return false }
 
 func (rb *referralBench) create(prefix string) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
