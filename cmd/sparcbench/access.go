@@ -7,13 +7,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -125,28 +122,24 @@ func runAccess(ctx context.Context, b *bench) error {
 	}
 	defer stopPlain()
 
-	dial := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-		if key != "" {
-			opts = append(opts, grpc.WithPerRPCCredentials(bearerKey(key)))
-		}
-		c, err := grpc.NewClient(addr, opts...)
+	dialAssets := func(addr, key string) (sparcv1.AssetServiceClient, func(), error) {
+		c, err := dial(addr, key)
 		if err != nil {
 			return nil, nil, err
 		}
 		return sparcv1.NewAssetServiceClient(c), func() { c.Close() }, nil
 	}
-	withAuth, closeA, err := dial(b.srv.GRPCAddr(), key)
+	withAuth, closeA, err := dialAssets(b.srv.GRPCAddr(), key)
 	if err != nil {
 		return err
 	}
 	defer closeA()
-	without, closeB, err := dial(plain.GRPCAddr(), "")
+	without, closeB, err := dialAssets(plain.GRPCAddr(), "")
 	if err != nil {
 		return err
 	}
 	defer closeB()
-	anonymous, closeC, err := dial(b.srv.GRPCAddr(), "")
+	anonymous, closeC, err := dialAssets(b.srv.GRPCAddr(), "")
 	if err != nil {
 		return err
 	}
@@ -193,51 +186,39 @@ func runAccess(ctx context.Context, b *bench) error {
 		}
 	}
 
-	type cell struct {
-		workload, path string
-		op             func(context.Context, int) error
-	}
-	groups := [][]cell{
-		{{"update asset", "raw SQL (no auth, no audit)", rawUpdate}, {"update asset", "gRPC without auth", update(without)},
-			{"update asset", "gRPC with key + audit", update(withAuth)}},
-		{{"public search", "gRPC without auth", search(without)}, {"public search", "gRPC anonymous", search(anonymous)}},
+	groups := []struct {
+		workload string
+		paths    []contender
+	}{
+		{"update asset", []contender{{"raw SQL (no auth, no audit)", rawUpdate}, {"gRPC without auth", update(without)},
+			{"gRPC with key + audit", update(withAuth)}}},
+		{"public search", []contender{{"gRPC without auth", search(without)}, {"gRPC anonymous", search(anonymous)}}},
 	}
 	w := b.table()
 	fmt.Fprintln(w, "workload\tconc\tpath\tp50 ms\tp99 ms\tQPS\toverhead\tCPU/req Go ms\tPG ms\toverhead/CPU\t")
 	for _, g := range groups {
 		for _, conc := range b.cfg.concurrency {
-			runs := map[string][]stretch{}
-			for r := range b.cfg.rounds {
-				for _, c := range g {
-					fmt.Fprintf(os.Stderr, "measuring %s, concurrency %d, %s, round %d/%d\n", c.workload, conc, c.path, r+1, b.cfg.rounds)
-					res, err := measure(ctx, b.cpu, conc, r*1000, b.cfg.warmup/time.Duration(b.cfg.rounds),
-						b.cfg.duration/time.Duration(b.cfg.rounds), b.cfg.requests/b.cfg.rounds, c.op)
-					if err != nil {
-						return fmt.Errorf("%s, %s: %w", c.workload, c.path, err)
-					}
-					runs[c.path] = append(runs[c.path], res)
-				}
+			res, err := b.compare(ctx, g.workload, conc, 1000, g.paths)
+			if err != nil {
+				return err
 			}
 			base := ""
 			var baseStats stats
-			for _, c := range g {
-				s, err := summarise(runs[c.path])
-				if err != nil {
-					return err
-				}
+			for _, c := range g.paths {
+				s := res[c.name]
 				over, overCPU := "", ""
-				if c.path == "gRPC without auth" {
-					base, baseStats = c.path, s
+				if c.name == "gRPC without auth" {
+					base, baseStats = c.name, s
 				} else if base != "" {
 					over = fmt.Sprintf("%+.1f%%", 100*(baseStats.qps/s.qps-1))
 					if s.perCPU() > 0 && baseStats.perCPU() > 0 {
 						overCPU = fmt.Sprintf("%+.1f%%", 100*(baseStats.perCPU()/s.perCPU()-1))
 					}
 					goal := 25.0
-					if c.workload == "public search" {
+					if g.workload == "public search" {
 						goal = 5
 					}
-					b.check(target{what: fmt.Sprintf("auth+audit cost, %s, conc %d (QPS)", c.workload, conc),
+					b.check(target{what: fmt.Sprintf("auth+audit cost, %s, conc %d (QPS)", g.workload, conc),
 						measured: 100 * (baseStats.qps/s.qps - 1), unit: "%", op: "<=", goal: goal, scale: "any size", atScale: true})
 					if overCPU != "" {
 						b.check(target{what: "  same, per CPU-second", measured: 100 * (baseStats.perCPU()/s.perCPU() - 1),
@@ -248,7 +229,7 @@ func runAccess(ctx context.Context, b *bench) error {
 				if s.pgCPU > 0 {
 					pg = fmt.Sprintf("%.3f", ms(s.pgCPU))
 				}
-				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%s\t%.3f\t%s\t%s\t\n", c.workload, conc, c.path,
+				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%s\t%.3f\t%s\t%s\t\n", g.workload, conc, c.name,
 					ms(s.p50), ms(s.p99), s.qps, over, ms(s.goCPU), pg, overCPU)
 			}
 		}

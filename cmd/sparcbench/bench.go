@@ -93,7 +93,7 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 			return nil, fmt.Errorf("starting private cluster: %w", err)
 		}
 		b.url = b.cluster.URL("sparcbench")
-		b.cpu.pgPID = postmasterPID(filepath.Join(dir, "pgdata"))
+		b.cpu.pgPID, _ = b.cluster.PID() // 0: PostgreSQL's CPU is not measured
 		b.dbNote = "db: private cluster (fsync=off, synchronous_commit=off, full_page_writes=off)"
 	} else {
 		b.dbNote = "db: DATABASE_URL"
@@ -128,7 +128,7 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	b.srvDone = make(chan error, 1)
 	go func() { b.srvDone <- b.app.Serve(srvCtx) }()
 
-	if b.conn, err = grpc.NewClient(b.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+	if b.conn, err = dial(b.srv.GRPCAddr(), ""); err != nil {
 		return nil, fmt.Errorf("dialling gRPC: %w", err)
 	}
 	b.grpc = sparcv1.NewAssetServiceClient(b.conn)
@@ -137,6 +137,16 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
 	}}
 	return b, nil
+}
+
+// dial connects to the gRPC server at addr, sending key with every call
+// ("" for anonymous calls).
+func dial(addr, key string) (*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if key != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerKey(key)))
+	}
+	return grpc.NewClient(addr, opts...)
 }
 
 func (b *bench) close() {

@@ -71,6 +71,44 @@ func summarise(runs []stretch) (stats, error) {
 	return s, nil
 }
 
+// contender is one way of doing an operation, measured against the
+// others that do the same.
+type contender struct {
+	name string
+	op   func(ctx context.Context, i int) error
+}
+
+// compare measures each contender from conc workers over the configured
+// rounds, the contenders taking turns within each round so that whatever
+// else the machine does meanwhile touches them alike, and summarises each
+// over its rounds. Round r starts at call number r*step, so that the
+// rounds go on through the inputs rather than repeat the first ones. what
+// names the cell in progress lines and errors.
+func (b *bench) compare(ctx context.Context, what string, conc, step int, cs []contender) (map[string]stats, error) {
+	rounds := b.cfg.rounds
+	runs := map[string][]stretch{}
+	for r := range rounds {
+		for _, c := range cs {
+			fmt.Fprintf(os.Stderr, "measuring %s, concurrency %d, %s, round %d/%d\n", what, conc, c.name, r+1, rounds)
+			res, err := measure(ctx, b.cpu, conc, r*step, b.cfg.warmup/time.Duration(rounds),
+				b.cfg.duration/time.Duration(rounds), b.cfg.requests/rounds, c.op)
+			if err != nil {
+				return nil, fmt.Errorf("%s, %s, concurrency %d: %w", what, c.name, conc, err)
+			}
+			runs[c.name] = append(runs[c.name], res)
+		}
+	}
+	out := map[string]stats{}
+	for _, c := range cs {
+		s, err := summarise(runs[c.name])
+		if err != nil {
+			return nil, fmt.Errorf("%s, %s, concurrency %d: %w", what, c.name, conc, err)
+		}
+		out[c.name] = s
+	}
+	return out, nil
+}
+
 // measure runs op from conc workers: first for the warm-up time, then
 // either for the duration or for a fixed number of requests, recording
 // each call's latency. i numbers the calls so op can cycle through its
@@ -266,18 +304,4 @@ func treeCPU(pid int) (time.Duration, bool) {
 		found = found || p == pid
 	}
 	return time.Duration(total) * clockTick, found
-}
-
-// postmasterPID reads the first line of pgdata/postmaster.pid.
-func postmasterPID(pgdata string) int {
-	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		return 0
-	}
-	return pid
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -86,15 +84,11 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 		return nil, err
 	}
 	rb.keyName = "key:" + lwKey[:14]
-	dial := func(key string) (*grpc.ClientConn, error) {
-		return grpc.NewClient(b.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(bearer(key)))
-	}
 	var groupConn *grpc.ClientConn
-	if rb.conn, err = dial(lwKey); err != nil {
+	if rb.conn, err = dial(b.srv.GRPCAddr(), lwKey); err != nil {
 		return nil, err
 	}
-	if groupConn, err = dial(groupKey); err != nil {
+	if groupConn, err = dial(b.srv.GRPCAddr(), groupKey); err != nil {
 		return nil, err
 	}
 	rb.conns = append(rb.conns, rb.conn, groupConn)
@@ -124,15 +118,6 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 
 // benchPeople is how many people the link worker refers, in turn.
 const benchPeople = 256
-
-// bearer sends an API key with every call.
-type bearer string
-
-func (k bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(k)}, nil
-}
-
-func (bearer) RequireTransportSecurity() bool { return false }
 
 func (rb *referralBench) create(prefix string) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
@@ -191,36 +176,20 @@ func runReferrals(ctx context.Context, b *bench) error {
 	}
 	defer rb.stop()
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	paths := []struct {
-		name string
-		op   func(ctx context.Context, i int) error
-	}{
+	paths := []contender{
 		{"raw SQL", rb.rawCreate("raw-" + run + "-")},
 		{"gRPC", rb.create("grpc-" + run + "-")},
 	}
 	b.printf("CreateReferral (new request id each call) at concurrency %d; raw SQL = the same writes (referral, event,\n"+
 		"outbox, audit) as one pipelined batch on the application role; %d rounds taking turns\n", referralConc, b.cfg.rounds)
-	runs := map[string][]stretch{}
-	for r := range b.cfg.rounds {
-		for _, p := range paths {
-			fmt.Fprintf(os.Stderr, "measuring referrals, %s, round %d/%d\n", p.name, r+1, b.cfg.rounds)
-			res, err := measure(ctx, b.cpu, referralConc, r*10_000_000, b.cfg.warmup/time.Duration(b.cfg.rounds),
-				b.cfg.duration/time.Duration(b.cfg.rounds), b.cfg.requests/b.cfg.rounds, p.op)
-			if err != nil {
-				return fmt.Errorf("%s: %w", p.name, err)
-			}
-			runs[p.name] = append(runs[p.name], res)
-		}
+	res, err := b.compare(ctx, "referrals", referralConc, 10_000_000, paths)
+	if err != nil {
+		return err
 	}
 	w := b.table()
 	fmt.Fprintln(w, "path\tconc\tp50 ms\tp99 ms\tcreates/s\tgRPC/raw\tCPU/req Go ms\tPG ms\treq/CPU-s\tgRPC/raw\tother cores\t")
-	res := map[string]stats{}
 	for _, p := range paths {
-		s, err := summarise(runs[p.name])
-		if err != nil {
-			return err
-		}
-		res[p.name] = s
+		s := res[p.name]
 		ratio, capRatio := "", ""
 		if p.name == "gRPC" {
 			ratio = fmt.Sprintf("%.2f", s.qps/res["raw SQL"].qps)

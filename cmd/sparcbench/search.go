@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,31 +86,20 @@ func runSearch(ctx context.Context, b *bench) error {
 			return fmt.Errorf("%s: %w", wl.name, err)
 		}
 		notes = append(notes, fmt.Sprintf("%s: %.1f results per query on average (checked: all paths return the same ids in the same order)", wl.name, hits))
+		cs := make([]contender, len(paths))
+		for pi, p := range paths {
+			cs[pi] = contender{p.name, func(ctx context.Context, i int) error {
+				_, err := p.do(ctx, &cases[i%len(cases)])
+				return err
+			}}
+		}
 		for _, conc := range b.cfg.concurrency {
-			runs := map[string][]stretch{}
-			rounds := b.cfg.rounds
-			for r := range rounds {
-				for _, p := range paths {
-					fmt.Fprintf(os.Stderr, "measuring %s, concurrency %d, %s, round %d/%d\n", wl.name, conc, p.name, r+1, rounds)
-					res, err := measure(ctx, b.cpu, conc, r*len(cases)/rounds, b.cfg.warmup/time.Duration(rounds),
-						b.cfg.duration/time.Duration(rounds), b.cfg.requests/rounds,
-						func(ctx context.Context, i int) error {
-							_, err := p.do(ctx, &cases[i%len(cases)])
-							return err
-						})
-					if err != nil {
-						return fmt.Errorf("%s, %s, concurrency %d: %w", wl.name, p.name, conc, err)
-					}
-					runs[p.name] = append(runs[p.name], res)
-				}
+			res, err := b.compare(ctx, wl.name, conc, len(cases)/b.cfg.rounds, cs)
+			if err != nil {
+				return err
 			}
-			res := map[string]stats{}
 			for _, p := range paths {
-				s, err := summarise(runs[p.name])
-				if err != nil {
-					return fmt.Errorf("%s, %s, concurrency %d: %w", wl.name, p.name, conc, err)
-				}
-				res[p.name] = s
+				s := res[p.name]
 				ratio, capRatio := "\t", ""
 				switch p.name {
 				case "gRPC":
@@ -327,21 +313,9 @@ func (b *bench) grpcSearch(ctx context.Context, c *searchCase) ([]string, error)
 // httpSearch sends GET /v1/assets:search and reads the whole body; ids are
 // decoded only when the caller looks at them (the agreement check).
 func (b *bench) httpSearch(ctx context.Context, c *searchCase) ([]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	body, err := b.fetch(ctx, c.url)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
 	}
 	if ctx.Value(decodeKey{}) == nil {
 		return nil, nil

@@ -72,6 +72,10 @@ type reply struct {
 
 var apiClient = &http.Client{Timeout: 30 * time.Second}
 
+// searchPath is a public search over the fixtures' asset: the load the
+// process tests put on a sparcd.
+const searchPath = "/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=5000"
+
 func call(d *daemon, method, path, key, body string) (reply, error) {
 	var rd io.Reader
 	if body != "" {
@@ -182,95 +186,61 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 		confirmed = map[string]string{} // request id -> referral id
 		created   atomic.Int64
 		nextReq   atomic.Int64
-		stop      = make(chan struct{})
-		wg        sync.WaitGroup
+		load      = testenv.NewLoad(t)
 	)
 	record := func(r loadResult) {
 		mu.Lock()
 		results = append(results, r)
 		mu.Unlock()
 	}
-	worker := func(what, key, method string, path func() string, body func() string) {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+	worker := func(n int, what, key, path string) {
+		load.Go(n, func() bool {
 			start := time.Now()
-			r, err := call(d, method, path(), key, body())
+			r, err := call(d, "GET", path, key, "")
 			record(loadResult{start: start, what: what, status: r.status, reply: r, err: err})
 			if r.status != 200 {
 				time.Sleep(20 * time.Millisecond) // a client backs off a little
 			}
-		}
+			return true
+		})
 	}
-	search := func() string { return "/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=5000" }
-	for range 3 {
-		wg.Add(1)
-		go worker("search", "", "GET", search, func() string { return "" })
-	}
+	worker(3, "search", "", searchPath)
 	// The plain-HTTP routes map errors themselves.
-	wg.Add(1)
-	go worker("openreferral", "", "GET", func() string { return "/openreferral/services?per_page=5" }, func() string { return "" })
-	wg.Add(1)
-	go worker("coverage csv", "", "GET", func() string { return "/v1/coverage.csv?kind=lsoa" }, func() string { return "" })
-	wg.Add(1)
-	go worker("list", f.lwKey, "GET", func() string { return "/v1/referrals?page_size=20" }, func() string { return "" })
-	wg.Add(1)
-	go worker("list with the doomed key", f.doomedKey, "GET", func() string { return "/v1/referrals?page_size=5" }, func() string { return "" })
+	worker(1, "openreferral", "", "/openreferral/services?per_page=5")
+	worker(1, "coverage csv", "", "/v1/coverage.csv?kind=lsoa")
+	worker(1, "list", f.lwKey, "/v1/referrals?page_size=20")
+	worker(1, "list with the doomed key", f.doomedKey, "/v1/referrals?page_size=5")
 	// Creators retry a request id until it is confirmed, as a client
 	// would, and only then take the next one: at the end no create is in
 	// doubt.
-	for range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+	load.Go(3, func() bool {
+		rid := fmt.Sprintf("outage-%04d", nextReq.Add(1))
+		body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":"assets/%s","reasons":["social_connection"]}`, rid, f.personID, f.assetID)
+		for attempt := 0; ; attempt++ {
+			start := time.Now()
+			r, err := call(d, "POST", "/v1/referrals", f.lwKey, body)
+			record(loadResult{start: start, what: "create", status: r.status, reply: r, err: err})
+			if err == nil && r.status == 200 {
+				var ref struct{ Name string }
+				if json.Unmarshal(r.body, &ref) != nil || ref.Name == "" {
+					t.Errorf("create %s: %s", rid, r.body)
+					return false
 				}
-				rid := fmt.Sprintf("outage-%04d", nextReq.Add(1))
-				body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":"assets/%s","reasons":["social_connection"]}`, rid, f.personID, f.assetID)
-				for attempt := 0; ; attempt++ {
-					start := time.Now()
-					r, err := call(d, "POST", "/v1/referrals", f.lwKey, body)
-					record(loadResult{start: start, what: "create", status: r.status, reply: r, err: err})
-					if err == nil && r.status == 200 {
-						var ref struct{ Name string }
-						if json.Unmarshal(r.body, &ref) != nil || ref.Name == "" {
-							t.Errorf("create %s: %s", rid, r.body)
-							return
-						}
-						mu.Lock()
-						confirmed[rid] = ref.Name
-						mu.Unlock()
-						created.Add(1)
-						break
-					}
-					if err == nil && r.status != 503 || attempt > 200 {
-						t.Errorf("create %s, attempt %d: %v HTTP %d %s", rid, attempt, err, r.status, r.body)
-						return
-					}
-					// Retry-After says 1 s; a busy client comes back sooner.
-					time.Sleep(100 * time.Millisecond)
-				}
+				mu.Lock()
+				confirmed[rid] = ref.Name
+				mu.Unlock()
+				created.Add(1)
+				return true
 			}
-		}()
-	}
-	stopLoad := func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-			wg.Wait()
+			if err == nil && r.status != 503 || attempt > 200 {
+				t.Errorf("create %s, attempt %d: %v HTTP %d %s", rid, attempt, err, r.status, r.body)
+				return false
+			}
+			// Retry-After says 1 s; a busy client comes back sooner.
+			time.Sleep(100 * time.Millisecond)
 		}
-	}
-	t.Cleanup(stopLoad)
-	waitUntil(t, time.Minute, "30 creates before the crash", func() bool { return created.Load() >= 30 })
+	})
+	testenv.Until(t, time.Minute, "30 creates before the crash", func() bool { return created.Load() >= 30 })
 
 	killed := time.Now()
 	if err := syscall.Kill(f.postmasterPID, syscall.SIGKILL); err != nil {
@@ -288,10 +258,10 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 		}
 		return false
 	}
-	waitUntil(t, 15*time.Second, "a request failing during the outage", sawOutage)
+	testenv.Until(t, 15*time.Second, "a request failing during the outage", sawOutage)
 	var back time.Duration
-	waitUntil(t, 15*time.Second-time.Since(killed), "an answer within 15 s of the crash", func() bool {
-		r, err := call(d, "GET", search(), "", "")
+	testenv.Until(t, 15*time.Second-time.Since(killed), "an answer within 15 s of the crash", func() bool {
+		r, err := call(d, "GET", searchPath, "", "")
 		back = time.Since(killed)
 		return err == nil && r.status == 200
 	})
@@ -302,8 +272,8 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 		}
 	}
 	after := created.Load()
-	waitUntil(t, time.Minute, "30 creates after the restart", func() bool { return created.Load() >= after+30 })
-	stopLoad()
+	testenv.Until(t, time.Minute, "30 creates after the restart", func() bool { return created.Load() >= after+30 })
+	load.Stop()
 
 	// Every request got an answer, and every failure was a 503 telling
 	// the client when to retry: never a 500.
@@ -376,7 +346,7 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 
 	// The LISTEN loops are back on the new server: the key cache's and the
 	// referral hub's.
-	waitUntil(t, 15*time.Second, "both LISTEN connections re-established", func() bool {
+	testenv.Until(t, 15*time.Second, "both LISTEN connections re-established", func() bool {
 		var n int
 		err := owner.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE application_name = 'sparcd' AND query ILIKE 'LISTEN %' AND backend_start > $1`, killed).Scan(&n)
@@ -391,7 +361,7 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 	if _, err := owner.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, f.doomedKeyID); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "the revoked key refused", func() bool {
+	testenv.Until(t, 5*time.Second, "the revoked key refused", func() bool {
 		r, err := call(d, "GET", "/v1/referrals?page_size=1", f.doomedKey, "")
 		return err == nil && r.status == 401
 	})
@@ -419,43 +389,31 @@ func TestSparcdHealthzFailsWhileTheDatabaseCannotComeBack(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "/healthz failing", func() bool {
+	testenv.Until(t, 30*time.Second, "/healthz failing", func() bool {
 		code, _ := getStatus(t, d.url("/healthz"))
 		return code == 503
 	})
 	if down := time.Since(killed); down < 2*time.Second {
 		t.Fatalf("/healthz failed %v after the crash, before --db-down-limit", down)
 	}
-	r, err := call(d, "GET", "/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=5000", "", "")
+	r, err := call(d, "GET", searchPath, "", "")
 	if err != nil || r.status != 503 || r.retryAfter == "" {
 		t.Fatalf("search while down: %v HTTP %d Retry-After %q %s", err, r.status, r.retryAfter, r.body)
 	}
 	// Logged at the first failed restart past the limit (backoff: 5 s at most).
-	waitUntil(t, 10*time.Second, "the outage logged as an error", func() bool {
+	testenv.Until(t, 10*time.Second, "the outage logged as an error", func() bool {
 		return strings.Contains(d.log(), "embedded PostgreSQL cannot be restarted")
 	})
 
 	if err := os.Rename(pgdata+".away", pgdata); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "healthy and answering again", func() bool {
+	testenv.Until(t, 30*time.Second, "healthy and answering again", func() bool {
 		code, _ := getStatus(t, d.url("/healthz"))
-		r, err := call(d, "GET", "/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=5000", "", "")
+		r, err := call(d, "GET", searchPath, "", "")
 		return code == 200 && err == nil && r.status == 200
 	})
 	d.stop()
-}
-
-// waitUntil polls cond until it holds, failing the test after limit.
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // Finding 10: sparcd running as root used to open up the data dir's

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,8 +68,7 @@ type daemon struct {
 	cmd     *exec.Cmd
 	dataDir string
 	http    string // host:port
-	mu      sync.Mutex
-	stderr  bytes.Buffer
+	stderr  testenv.LogBuffer
 	exited  chan struct{}
 	exitErr error
 }
@@ -99,9 +97,7 @@ func startSparcd(t *testing.T, bin, dataDir string, wantReady bool, flags ...str
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
 			line := sc.Text()
-			d.mu.Lock()
-			d.stderr.WriteString(line + "\n")
-			d.mu.Unlock()
+			_, _ = d.stderr.Write([]byte(line + "\n"))
 			if m := readyRe.FindStringSubmatch(line); m != nil {
 				select {
 				case ready <- m[1]:
@@ -126,11 +122,7 @@ func startSparcd(t *testing.T, bin, dataDir string, wantReady bool, flags ...str
 	return d
 }
 
-func (d *daemon) log() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.stderr.String()
-}
+func (d *daemon) log() string { return d.stderr.String() }
 
 // stop sends SIGTERM and waits for a clean exit with the embedded
 // PostgreSQL stopped.
@@ -320,42 +312,31 @@ type outcome struct {
 // It returns the id of that asset.
 func underLoad(t *testing.T, d *daemon, key string) string {
 	t.Helper()
-	stopLoad := make(chan struct{})
 	var mu sync.Mutex
 	var outcomes []outcome
-	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 30 * time.Second}
-	for w := 0; w < 6; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stopLoad:
-					return
-				default:
-				}
-				o := outcome{start: time.Now()}
-				resp, err := client.Get(d.url("/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=5000"))
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					o.status = resp.StatusCode
-				}
-				o.err, o.end = err, time.Now()
-				mu.Lock()
-				outcomes = append(outcomes, o)
-				mu.Unlock()
-				if err != nil {
-					time.Sleep(5 * time.Millisecond) // the server is going away
-				}
-			}
-		}()
-	}
+	load := testenv.NewLoad(t)
+	load.Go(6, func() bool {
+		o := outcome{start: time.Now()}
+		resp, err := client.Get(d.url(searchPath))
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			o.status = resp.StatusCode
+		}
+		o.err, o.end = err, time.Now()
+		mu.Lock()
+		outcomes = append(outcomes, o)
+		mu.Unlock()
+		if err != nil {
+			time.Sleep(5 * time.Millisecond) // the server is going away
+		}
+		return true
+	})
 	// Enough searches answered well before SIGTERM (the margin below) for
 	// the check at the end to mean something.
 	const margin = 500 * time.Millisecond
-	waitFor(t, time.Minute, "ten searches answered", func() bool {
+	testenv.Until(t, time.Minute, "ten searches answered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		n := 0
@@ -393,7 +374,7 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 		t.Fatal(err)
 	}
 	// Finish the request once the server has stopped accepting.
-	waitFor(t, 30*time.Second, "the HTTP port refusing connections", func() bool {
+	testenv.Until(t, 30*time.Second, "the HTTP port refusing connections", func() bool {
 		c, err := net.DialTimeout("tcp", d.http, time.Second)
 		if err != nil {
 			return true
@@ -416,8 +397,7 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 	}
 
 	d.waitClean()
-	close(stopLoad)
-	wg.Wait()
+	load.Stop()
 
 	// Requests that started well before SIGTERM all succeeded; later ones
 	// either succeeded or could not reach the closed server, but none got
@@ -446,21 +426,6 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 		t.Fatalf("only %d requests ran before SIGTERM: no load", before)
 	}
 	return created.ID
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("no %s after %v", what, timeout)
-		}
-	}
 }
 
 func isConnectionError(err error) bool {

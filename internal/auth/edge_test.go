@@ -269,20 +269,7 @@ func TestDeniedCallCountsAreWrittenWhenTheWindowEndsAndAtShutdown(t *testing.T) 
 		for range 50 {
 			_, _ = keys.ListApiKeys(context.Background(), &sparcv1.ListApiKeysRequest{})
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			var n int
-			if err := env.Pool.QueryRow(context.Background(), `SELECT COALESCE(sum(count), 0) FROM audit_events WHERE method = $1 AND outcome = 'denied'`,
-				method).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n == 50 {
-				break
-			}
-			if n > 50 || time.Now().After(deadline) {
-				t.Fatalf("%d of 50 denied calls audited", n)
-			}
-		}
+		deniedAudited(t, env.Pool, method, 50)
 	})
 
 	t.Run("shutdown", func(t *testing.T) {
@@ -332,26 +319,11 @@ func TestWatchStreamsPerKeyAreCapped(t *testing.T) {
 	t.Parallel()
 	const maxStreams = 3
 	env := testenv.NewServer(t, testenv.Options{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000, MaxStreams: maxStreams}})
-	lwOrg, groupOrg := env.NewOrg(t, "Link workers", "link_worker_service"), env.NewOrg(t, "Walking group", "community_group")
-	key := env.Key(t, lwOrg, auth.RoleLinkWorker)
-	conn := env.ConnWithKey(t, key)
 	// One referral, so a watch from the start sends a change at once: its
 	// first message shows that it was admitted.
-	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: groupOrg,
-		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	person, err := sparcv1.NewPersonServiceClient(conn).CreatePerson(context.Background(), &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{
-		DisplayName: "A. Khan", AgeBand: "65-74", Postcode: "B8 1AA", Needs: []string{"social_connection"}, Consent: &sparcv1.Consent{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sparcv1.NewReferralServiceClient(conn).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: "cap-1",
-		Person: person.GetName(), Asset: "assets/" + asset.GetId(), Reasons: []string{"social_connection"}}); err != nil {
-		t.Fatal(err)
-	}
+	refs := env.NewReferrals(t)
+	refs.Refer(t, "cap-1")
+	key, conn := refs.LinkWorkerKey, refs.LinkWorker
 
 	var streams []context.CancelFunc
 	defer func() {
@@ -410,30 +382,25 @@ func TestWatchStreamsPerKeyAreCapped(t *testing.T) {
 		t.Fatalf("watch %d over HTTP: %d, want 429", maxStreams+1, code)
 	}
 	// Another key of the same organisation has its own slots.
-	if err := watchGRPC(env.ConnWithKey(t, env.Key(t, lwOrg, auth.RoleLinkWorker))); err != nil {
+	if err := watchGRPC(env.ConnWithKey(t, env.Key(t, refs.Referrer, auth.RoleLinkWorker))); err != nil {
 		t.Fatalf("another key's watch: %v", err)
 	}
 	// Ending a watch frees its slot once the server has seen it end: the
 	// HTTP one's for a gRPC watch, then a gRPC one's for an HTTP watch.
-	deadline := time.Now().Add(20 * time.Second)
 	streams[maxStreams-1]()
-	for {
+	testenv.Until(t, 20*time.Second, "a watch admitted after the HTTP watch ended", func() bool {
 		err := watchGRPC(conn)
-		if err == nil {
-			break
-		}
-		if status.Code(err) != codes.ResourceExhausted || time.Now().After(deadline) {
+		if err != nil && status.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("watch after the HTTP watch ended: %v", err)
 		}
-	}
+		return err == nil
+	})
 	streams[0]()
-	for {
+	testenv.Until(t, 20*time.Second, "an HTTP watch admitted after a gRPC watch ended", func() bool {
 		code := watchHTTP()
-		if code == http.StatusOK {
-			break
-		}
-		if code != http.StatusTooManyRequests || time.Now().After(deadline) {
+		if code != http.StatusOK && code != http.StatusTooManyRequests {
 			t.Fatalf("HTTP watch after a gRPC watch ended: %d", code)
 		}
-	}
+		return code == http.StatusOK
+	})
 }

@@ -49,18 +49,15 @@ func plainCall(t *testing.T, base, path, key string) (int, string, []byte) {
 // before the answer; an allowed call's event right after its handler.
 func auditOf(t *testing.T, owner *pgxpool.Pool, requestID string) (principal, outcome, code, resource string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Until(t, 10*time.Second, "audit event of request "+requestID, func() bool {
 		err := owner.QueryRow(context.Background(), `SELECT principal, outcome, code, resource FROM audit_events
 			WHERE request_id = $1`, requestID).Scan(&principal, &outcome, &code, &resource)
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, pgx.ErrNoRows) || time.Now().After(deadline) {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			t.Fatalf("audit event of request %s: %v", requestID, err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil
+	})
+	return principal, outcome, code, resource
 }
 
 // A plain route missing from the policy is refused to everyone, as an
@@ -97,21 +94,25 @@ func TestPlainRouteOutsideThePolicyIsRefused(t *testing.T) {
 	if principal != "anonymous" || outcome != "denied" || code != "PermissionDenied" || resource != "unlisted" {
 		t.Errorf("first refusal audited as %s %s %s %s, want anonymous denied PermissionDenied unlisted", principal, outcome, code, resource)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	deniedAudited(t, env.Pool, "GET /unlisted", 3)
+}
+
+// deniedAudited waits until the audit log counts want refused calls of
+// method (refusals are summed over a window, written when it closes),
+// and fails at once if it counts more.
+func deniedAudited(t *testing.T, owner *pgxpool.Pool, method string, want int) {
+	t.Helper()
+	testenv.Until(t, 20*time.Second, "the refused calls of "+method+" audited", func() bool {
 		var n int
-		if err := env.Pool.QueryRow(context.Background(), `SELECT COALESCE(sum(count), 0) FROM audit_events
-			WHERE method = 'GET /unlisted' AND outcome = 'denied'`).Scan(&n); err != nil {
+		if err := owner.QueryRow(context.Background(), `SELECT COALESCE(sum(count), 0) FROM audit_events
+			WHERE method = $1 AND outcome = 'denied'`, method).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == 3 {
-			break
+		if n > want {
+			t.Fatalf("%d refused calls of %s audited, want %d", n, method, want)
 		}
-		if n > 3 || time.Now().After(deadline) {
-			t.Fatalf("%d of 3 refused calls audited", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n == want
+	})
 }
 
 // An audited plain route (no shipped route is one yet) is guarded and

@@ -291,6 +291,13 @@ func (c *Cluster) readPostmaster() (process, error) {
 	return processOf(pid), nil
 }
 
+// PID is the running server's (the postmaster's) process id, from
+// postmaster.pid: the process tree the benchmark charges CPU to.
+func (c *Cluster) PID() (int, error) {
+	p, err := c.readPostmaster()
+	return p.pid, err
+}
+
 // Kill sends SIGKILL to the postmaster, as a crash would, so tests can
 // prove that clients ride out a database failure. Restart brings it back.
 func (c *Cluster) Kill() error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,32 @@ func holdCluster(dir string) {
 	}
 	fmt.Println("ready", c.Port())
 	select {}
+}
+
+// startHelper runs this test binary as the child process that TestMain
+// turns into by env (holdCluster, superviseAsSubreaper) on dir, and
+// returns it with its output. Whatever the test does, the child and any
+// server it started are gone when the test ends.
+func startHelper(t *testing.T, env, dir string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if _, err := os.Stat(filepath.Join(dir, "pgdata", "postmaster.pid")); err == nil {
+			_ = exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgcluster.DefaultBinDir, "pg_ctl"),
+				"-D", filepath.Join(dir, "pgdata"), "-m", "immediate", "stop").Run()
+		}
+	})
+	return cmd, out
 }
 
 func start(t *testing.T, dir string) *pgcluster.Cluster {
@@ -106,25 +133,9 @@ func TestDataSurvivesRestartAndTheDirIsLockedWhileRunning(t *testing.T) {
 func TestCrashedOwnerLeavesARecoverableCluster(t *testing.T) {
 	t.Parallel()
 	dir := testenv.DataDir(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PGCLUSTER_HELPER_DIR="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Whatever happens below, leave no server running.
-	t.Cleanup(func() {
-		if _, err := os.Stat(filepath.Join(dir, "pgdata", "postmaster.pid")); err == nil {
-			_ = exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgcluster.DefaultBinDir, "pg_ctl"),
-				"-D", filepath.Join(dir, "pgdata"), "-m", "immediate", "stop").Run()
-		}
-	})
+	cmd, out := startHelper(t, "PGCLUSTER_HELPER_DIR", dir)
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "ready") {
-		_ = cmd.Process.Kill()
 		t.Fatalf("helper: %q %v", line, err)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {

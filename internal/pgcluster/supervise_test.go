@@ -9,11 +9,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,37 +19,6 @@ import (
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
-
-// logBuffer collects a logger's lines for the test to read.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// waitFor polls cond until it holds or limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	began := time.Now()
-	for !cond() {
-		if time.Since(began) > limit {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Since(began)
-}
 
 func postmasterPID(t *testing.T, pgdata string) int {
 	t.Helper()
@@ -72,7 +39,7 @@ func postmasterPID(t *testing.T, pgdata string) int {
 func TestSupervisorRestartsAKilledServer(t *testing.T) {
 	t.Parallel()
 	dir := testenv.DataDir(t)
-	var logs logBuffer
+	var logs testenv.LogBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Fast: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -151,7 +118,7 @@ func TestSupervisorReportsAServerThatCannotComeBack(t *testing.T) {
 	if err := sup.Healthy(); err != nil {
 		t.Fatalf("unhealthy at once, before DownLimit: %v", err)
 	}
-	waitFor(t, 20*time.Second, "Healthy failing", func() bool { return sup.Healthy() != nil })
+	testenv.Until(t, 20*time.Second, "Healthy failing", func() bool { return sup.Healthy() != nil })
 	if err := sup.Healthy(); !strings.Contains(err.Error(), "down for") || !strings.Contains(err.Error(), "pgdata") {
 		t.Fatalf("Healthy says %q; want how long and why", err)
 	}
@@ -160,7 +127,7 @@ func TestSupervisorReportsAServerThatCannotComeBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Healthy as soon as the new server runs; restarted once it is ready.
-	took := waitFor(t, 20*time.Second, "restarted and healthy", func() bool { return sup.Restarts() == 1 && sup.Healthy() == nil })
+	took := testenv.Until(t, 20*time.Second, "restarted and healthy", func() bool { return sup.Restarts() == 1 && sup.Healthy() == nil })
 	t.Logf("healthy %v after the data came back", took.Round(time.Millisecond))
 	if got := psql(t, c, "SELECT 1"); got != "1" || sup.Restarts() != 1 {
 		t.Fatalf("after recovery: %q, %d restarts", got, sup.Restarts())
@@ -265,21 +232,7 @@ func superviseAsSubreaper(dir string) {
 func TestSupervisorReapsTheServerItInherits(t *testing.T) {
 	t.Parallel()
 	dir := testenv.DataDir(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PGCLUSTER_SUBREAPER_DIR="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgcluster.DefaultBinDir, "pg_ctl"),
-			"-D", filepath.Join(dir, "pgdata"), "-m", "immediate", "stop").Run()
-	})
+	cmd, out := startHelper(t, "PGCLUSTER_SUBREAPER_DIR", dir)
 	lines := make(chan string, 4)
 	go func() {
 		sc := bufio.NewScanner(out)

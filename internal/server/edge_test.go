@@ -19,7 +19,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/testenv"
@@ -209,22 +208,14 @@ func TestConnectionsPerAddressAreCapped(t *testing.T) {
 	}()
 	// The server may not have accepted the held connections yet: wait
 	// until one more from the address is refused.
-	deadline := time.Now().Add(10 * time.Second)
-	for served("127.0.0.2") {
-		if time.Now().After(deadline) {
-			t.Fatalf("a connection beyond %d from one address is still served", perAddr)
-		}
-	}
+	testenv.Until(t, 10*time.Second, fmt.Sprintf("a connection beyond %d from one address refused", perAddr),
+		func() bool { return !served("127.0.0.2") })
 	if !served("127.0.0.3") {
 		t.Fatal("another address was refused too")
 	}
 	held[0].Close()
 	held = held[1:]
-	for !served("127.0.0.2") {
-		if time.Now().After(deadline) {
-			t.Fatal("a closed connection's slot was never given back")
-		}
-	}
+	testenv.Until(t, 10*time.Second, "a closed connection's slot given back", func() bool { return served("127.0.0.2") })
 }
 
 // The timeouts leave streams alone: a watch over HTTP outlives the write
@@ -233,34 +224,13 @@ func TestWatchOverHTTPOutlivesTheWriteTimeout(t *testing.T) {
 	t.Parallel()
 	const writeTimeout = time.Second
 	env := testenv.NewServer(t, testenv.Options{Edge: server.Edge{WriteTimeout: writeTimeout, BodyTimeout: writeTimeout}})
-	lwOrg, groupOrg := env.NewOrg(t, "Link workers", "link_worker_service"), env.NewOrg(t, "Walking group", "community_group")
-	lwKey := env.Key(t, lwOrg, auth.RoleLinkWorker)
-	lw := env.ConnWithKey(t, lwKey)
-	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: groupOrg,
-		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	person, err := sparcv1.NewPersonServiceClient(lw).CreatePerson(context.Background(), &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{
-		DisplayName: "A. Khan", AgeBand: "65-74", Postcode: "B8 1AA", Needs: []string{"social_connection"}, Consent: &sparcv1.Consent{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	refer := func(id string) string {
-		r, err := sparcv1.NewReferralServiceClient(lw).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: id,
-			Person: person.GetName(), Asset: "assets/" + asset.GetId(), Reasons: []string{"social_connection"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.GetName()
-	}
-	first := refer("edge-1")
+	refs := env.NewReferrals(t)
+	first := refs.Refer(t, "edge-1")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", env.HTTPBase+"/v1/referrals:watch", nil)
-	req.Header.Set("Authorization", "Bearer "+lwKey)
+	req.Header.Set("Authorization", "Bearer "+refs.LinkWorkerKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +260,7 @@ func TestWatchOverHTTPOutlivesTheWriteTimeout(t *testing.T) {
 	// The stream stays idle for longer than the write timeout: time passing
 	// is what is tested here, not a way to wait for something.
 	time.Sleep(3 * writeTimeout)
-	second := refer("edge-2")
+	second := refs.Refer(t, "edge-2")
 	if got := next(); got != second {
 		t.Fatalf("change after an idle spell for %s, want %s", got, second)
 	}

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -31,43 +29,17 @@ func TestUnreadableRequestsGetFieldViolations(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, env.HTTPBase+tc.path, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
+			res := do(t, env.HTTP, tc.method, env.HTTPBase+tc.path, "", tc.body)
+			wantAnswer(t, res, tc.status, tc.field)
+			if res.body.Code != 3 {
+				t.Fatalf("code %d (%s), want 3 (INVALID_ARGUMENT)", res.body.Code, res.body.Message)
 			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := env.HTTP.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var got struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-				Details []struct {
-					Type            string `json:"@type"`
-					FieldViolations []struct {
-						Field, Description string
-					} `json:"field_violations"`
-				} `json:"details"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-				t.Fatalf("HTTP %d, body is not the error JSON: %v", resp.StatusCode, err)
-			}
-			if resp.StatusCode != tc.status || got.Code != 3 {
-				t.Fatalf("HTTP %d code %d (%s), want HTTP %d code 3 (INVALID_ARGUMENT)", resp.StatusCode, got.Code, got.Message, tc.status)
-			}
-			var fields []string
-			for _, d := range got.Details {
+			for _, d := range res.body.Details {
 				for _, v := range d.FieldViolations {
-					fields = append(fields, v.Field)
 					if v.Description == "" {
 						t.Errorf("violation of %s has no description", v.Field)
 					}
 				}
-			}
-			if len(fields) == 0 || fields[0] != tc.field {
-				t.Errorf("field violations %v, want %q first (message %q)", fields, tc.field, got.Message)
 			}
 		})
 	}

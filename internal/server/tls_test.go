@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,31 +27,13 @@ import (
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-// syncBuffer collects a server's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // tlsServer runs the whole service (real database, every service, the
 // gateway) with files as its TLS set-up and returns it with its log.
-func tlsServer(t *testing.T, files server.TLSFiles) (*server.Server, *syncBuffer) {
+func tlsServer(t *testing.T, files server.TLSFiles) (*server.Server, *testenv.LogBuffer) {
 	t.Helper()
 	pool := testenv.AppPool(t, testenv.NewPool(t))
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	a, err := app.New(ctx, pool, app.Config{Server: server.Config{ShutdownTimeout: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), TLS: files}})
 	if err != nil {
