@@ -46,13 +46,19 @@ func webhooksCreate(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-func webhooksGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("webhooks get"), "webhooks get NAME (webhooks/ID, or the ID)")
+// webhookArg reads the arguments of "webhooks get|delete NAME" and
+// returns the webhook's name.
+func webhookArg(c *cli, command string, args []string) (string, error) {
+	fs := withSynopsis(newFlags(command), command+" NAME (webhooks/ID, or the ID)")
 	pos, err := c.parse(fs, args)
 	if err != nil {
-		return err
+		return "", err
 	}
-	name, err := oneName("webhooks", pos)
+	return oneName("webhooks", pos)
+}
+
+func webhooksGet(ctx context.Context, c *cli, args []string) error {
+	name, err := webhookArg(c, "webhooks get", args)
 	if err != nil {
 		return err
 	}
@@ -109,12 +115,7 @@ func webhooksList(ctx context.Context, c *cli, args []string) error {
 }
 
 func webhooksDelete(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("webhooks delete"), "webhooks delete NAME (webhooks/ID, or the ID)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("webhooks", pos)
+	name, err := webhookArg(c, "webhooks delete", args)
 	if err != nil {
 		return err
 	}
