@@ -155,7 +155,7 @@ func newFixture(t *testing.T, env *testenv.Env, lwKey string) fixture {
 	}
 	if w, err := sparcv1.NewWebhookServiceClient(lw).CreateWebhook(ctx, &sparcv1.CreateWebhookRequest{
 		Webhook: &sparcv1.Webhook{Url: "https://example.org/hostile"}}); err == nil {
-		f.webhook = w.GetWebhook().GetId()
+		f.webhook = strings.TrimPrefix(w.GetWebhook().GetName(), "webhooks/")
 	} else {
 		t.Logf("fixture webhook: %v (probing with a random id)", err)
 	}
