@@ -46,17 +46,23 @@ func webhooksCreate(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-func webhooksGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("webhooks get"), "webhooks get ID")
+// webhookArg reads the arguments of "webhooks get|delete NAME" and
+// returns the webhook's name.
+func webhookArg(c *cli, command string, args []string) (string, error) {
+	fs := withSynopsis(newFlags(command), command+" NAME (webhooks/ID, or the ID)")
 	pos, err := c.parse(fs, args)
 	if err != nil {
-		return err
+		return "", err
 	}
-	id, err := oneID(pos)
+	return oneName("webhooks", pos)
+}
+
+func webhooksGet(ctx context.Context, c *cli, args []string) error {
+	name, err := webhookArg(c, "webhooks get", args)
 	if err != nil {
 		return err
 	}
-	h, err := sparcv1.NewWebhookServiceClient(c.conn).GetWebhook(ctx, &sparcv1.GetWebhookRequest{Id: id})
+	h, err := sparcv1.NewWebhookServiceClient(c.conn).GetWebhook(ctx, &sparcv1.GetWebhookRequest{Name: name})
 	if err != nil {
 		return err
 	}
@@ -81,15 +87,10 @@ func webhooksList(ctx context.Context, c *cli, args []string) error {
 	if req.PageSize, err = p.pageSize(); err != nil {
 		return err
 	}
-	var all []*sparcv1.Webhook
-	next, err := p.followPages(func(token string) (string, error) {
+	all, next, err := collect(&p, func(token string) ([]*sparcv1.Webhook, string, error) {
 		req.PageToken = token
 		resp, err := sparcv1.NewWebhookServiceClient(c.conn).ListWebhooks(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		all = append(all, resp.GetWebhooks()...)
-		return resp.GetNextPageToken(), nil
+		return resp.GetWebhooks(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return err
@@ -98,9 +99,9 @@ func webhooksList(ctx context.Context, c *cli, args []string) error {
 		return c.printJSON(&sparcv1.ListWebhooksResponse{Webhooks: all, NextPageToken: next})
 	}
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tURL\tPENDING\tFAILURES\tLAST SUCCESS\tLAST ERROR\tDESCRIPTION")
+	fmt.Fprintln(w, "NAME\tURL\tPENDING\tFAILURES\tLAST SUCCESS\tLAST ERROR\tDESCRIPTION")
 	for _, h := range all {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", h.GetId(), truncate(clean(h.GetUrl()), 48), h.GetPending(),
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", h.GetName(), truncate(clean(h.GetUrl()), 48), h.GetPending(),
 			h.GetConsecutiveFailures(), orDash(formatTime(h.GetLastSuccessTime())), orDash(truncate(clean(h.GetLastError()), 32)),
 			orDash(truncate(clean(h.GetDescription()), 32)))
 	}
@@ -114,31 +115,27 @@ func webhooksList(ctx context.Context, c *cli, args []string) error {
 }
 
 func webhooksDelete(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("webhooks delete"), "webhooks delete ID")
-	pos, err := c.parse(fs, args)
+	name, err := webhookArg(c, "webhooks delete", args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	empty, err := sparcv1.NewWebhookServiceClient(c.conn).DeleteWebhook(ctx, &sparcv1.DeleteWebhookRequest{Name: name})
 	if err != nil {
-		return err
-	}
-	if _, err := sparcv1.NewWebhookServiceClient(c.conn).DeleteWebhook(ctx, &sparcv1.DeleteWebhookRequest{Id: id}); err != nil {
 		return err
 	}
 	if c.output == "json" {
-		return c.printJSON(&sparcv1.DeleteWebhookResponse{})
+		return c.printJSON(empty)
 	}
-	fmt.Fprintf(c.out, "deleted webhook %s: no more deliveries\n", id)
+	fmt.Fprintf(c.out, "deleted %s: no more deliveries\n", name)
 	return nil
 }
 
 func (c *cli) printWebhook(h *sparcv1.Webhook) error {
 	return c.keyValues([][2]string{
-		{"ID", h.GetId()},
+		{"NAME", h.GetName()},
 		{"URL", h.GetUrl()},
 		{"DESCRIPTION", h.GetDescription()},
-		{"ORGANISATION", h.GetOrganisationId()},
+		{"ORGANISATION", h.GetOrganisation()},
 		{"CREATED", formatTime(h.GetCreateTime())},
 		{"PENDING", strconv.FormatInt(h.GetPending(), 10)},
 		{"LAST SUCCESS", formatTime(h.GetLastSuccessTime())},

@@ -54,17 +54,17 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 	}
 
 	out := mustSparc(t, group, "webhooks", "create", "--url", recv.URL+"/sparc", "--description", "Inbox bridge")
-	id := regexp.MustCompile(`(?m)^ID\s+(\S+)$`).FindStringSubmatch(out)
+	name := regexp.MustCompile(`(?m)^NAME\s+(webhooks/\S+)$`).FindStringSubmatch(out)
 	secret := regexp.MustCompile(`(?m)^(whsec_[0-9a-f]{64})$`).FindStringSubmatch(out)
-	if id == nil || secret == nil || !strings.Contains(out, "shown only now") {
+	if name == nil || secret == nil || !strings.Contains(out, "shown only now") {
 		t.Fatalf("create:\n%s", out)
 	}
 	second := decode(t, mustSparc(t, group, "webhooks", "create", "--url", "https://example.org/in", "-o", "json"), &sparcv1.CreateWebhookResponse{})
-	if second.GetSecret() == "" || second.GetWebhook().GetOrganisationId() != groupOrg {
+	if second.GetSecret() == "" || second.GetWebhook().GetOrganisation() != "organisations/"+groupOrg {
 		t.Fatalf("create -o json: %v", second)
 	}
 	rows := tableRows(t, mustSparc(t, group, "webhooks", "list"))
-	if len(rows) != 2 || rows[0]["ID"] != id[1] || rows[0]["DESCRIPTION"] != "Inbox bridge" || rows[1]["ID"] != second.GetWebhook().GetId() {
+	if len(rows) != 2 || rows[0]["NAME"] != name[1] || rows[0]["DESCRIPTION"] != "Inbox bridge" || rows[1]["NAME"] != second.GetWebhook().GetName() {
 		t.Fatalf("list: %v", rows)
 	}
 
@@ -88,7 +88,7 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 	}
 	var h *sparcv1.Webhook
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		h = decode(t, mustSparc(t, group, "webhooks", "get", id[1], "-o", "json"), &sparcv1.Webhook{})
+		h = decode(t, mustSparc(t, group, "webhooks", "get", name[1], "-o", "json"), &sparcv1.Webhook{})
 		if h.GetLastSuccessTime() != nil {
 			break
 		}
@@ -106,18 +106,23 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 		t.Errorf("signature %s does not verify with the printed secret", signatures[0])
 	}
 	mu.Unlock()
-	if got := mustSparc(t, group, "webhooks", "get", id[1]); !regexp.MustCompile(`PENDING\s+0\n`).MatchString(got) ||
+	// A bare id names the webhook as well as its full name.
+	id := strings.TrimPrefix(name[1], "webhooks/")
+	if got := mustSparc(t, group, "webhooks", "get", id); !regexp.MustCompile(`PENDING\s+0\n`).MatchString(got) ||
 		!regexp.MustCompile(`LAST SUCCESS\s+\d{4}-`).MatchString(got) {
 		t.Errorf("get:\n%s", got)
 	}
 
-	if out := mustSparc(t, group, "webhooks", "delete", id[1]); !strings.Contains(out, "deleted webhook "+id[1]) {
+	if out := mustSparc(t, group, "webhooks", "delete", id); !strings.Contains(out, "deleted "+name[1]) {
 		t.Errorf("delete: %s", out)
 	}
-	if r := sparc(t, group, "webhooks", "get", id[1]); r.code != exitFailure || !strings.Contains(r.stderr, "NOT_FOUND") {
+	if out := mustSparc(t, group, "webhooks", "delete", second.GetWebhook().GetName(), "-o", "json"); strings.TrimSpace(out) != "{}" {
+		t.Errorf("delete -o json: %q, want the empty message", out)
+	}
+	if r := sparc(t, group, "webhooks", "get", name[1]); r.code != exitFailure || !strings.Contains(r.stderr, "NOT_FOUND") {
 		t.Errorf("get after delete: exit %d\n%s", r.code, r.stderr)
 	}
-	if rows := tableRows(t, mustSparc(t, group, "webhooks", "list")); len(rows) != 1 {
+	if rows := tableRows(t, mustSparc(t, group, "webhooks", "list")); len(rows) != 0 {
 		t.Errorf("list after delete: %v", rows)
 	}
 }

@@ -295,7 +295,7 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	if !rule.allows(p.Role) {
 		var err error
 		if id := resourceName(req); rule.Resource != "" && strings.Contains(id, "/") {
-			err = fmt.Errorf("%s: %w", id, apierr.ErrNotFound) // as the service says it of a missing one
+			err = fmt.Errorf("%s %w", id, apierr.ErrNotFound) // as the service says it of a missing one
 		} else if rule.Resource != "" && id != "" {
 			err = fmt.Errorf("%s %s: %w", rule.Resource, id, apierr.ErrNotFound)
 		} else {

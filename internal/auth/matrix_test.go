@@ -156,7 +156,7 @@ func (f *fixture) webhook(t *testing.T, target string) string {
 	if err != nil {
 		t.Fatalf("creating fixture webhook: %v", err)
 	}
-	return resp.GetWebhook().GetId()
+	return strings.TrimPrefix(resp.GetWebhook().GetName(), "webhooks/") // the id, as the URL holds it
 }
 
 // freeWebhooks deletes the target organisation's webhooks.
@@ -742,7 +742,7 @@ func webhookRows() []matrixRow {
 		}, table(allOK, allOK, allOK, allPD, allPD, allUnauth)},
 		{"/sparc.v1.WebhookService/GetWebhook", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := wc(c).GetWebhook(ctx, &sparcv1.GetWebhookRequest{Id: id})
+				_, err := wc(c).GetWebhook(ctx, &sparcv1.GetWebhookRequest{Name: "webhooks/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "GET", "/v1/webhooks/" + id, nil },
@@ -758,7 +758,7 @@ func webhookRows() []matrixRow {
 		}, table(allOK, allOK, allOK, allPD, allPD, allUnauth)},
 		{"/sparc.v1.WebhookService/DeleteWebhook", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := wc(c).DeleteWebhook(ctx, &sparcv1.DeleteWebhookRequest{Id: id})
+				_, err := wc(c).DeleteWebhook(ctx, &sparcv1.DeleteWebhookRequest{Name: "webhooks/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "DELETE", "/v1/webhooks/" + id, nil },

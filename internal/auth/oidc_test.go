@@ -228,7 +228,7 @@ func testOIDCTokens(t *testing.T, is *issuer, v auth.TokenVerifier) {
 	tok := sign(t, jose.RS256, is.rsaKey, "rsa-1", good)
 	hook, err := sparcv1.NewWebhookServiceClient(env.ConnWithKey(t, tok)).CreateWebhook(ctx, &sparcv1.CreateWebhookRequest{
 		Webhook: &sparcv1.Webhook{Url: "https://example.org/oidc"}})
-	if err != nil || hook.GetWebhook().GetOrganisationId() != org {
+	if err != nil || hook.GetWebhook().GetOrganisation() != "organisations/"+org {
 		t.Fatalf("create as the token's caller: %v, %v", hook, err)
 	}
 	var n int
@@ -241,7 +241,7 @@ func testOIDCTokens(t *testing.T, is *issuer, v auth.TokenVerifier) {
 	for _, spelling := range []string{strings.ToUpper(org), "{" + org + "}", strings.ReplaceAll(org, "-", ""), "urn:uuid:" + org} {
 		c := sparcv1.NewWebhookServiceClient(env.ConnWithKey(t, sign(t, jose.RS256, is.rsaKey, "rsa-1", with(good, "sparc_org", spelling))))
 		list, err := c.ListWebhooks(ctx, &sparcv1.ListWebhooksRequest{})
-		if err != nil || len(list.GetWebhooks()) != 1 || list.GetWebhooks()[0].GetId() != hook.GetWebhook().GetId() {
+		if err != nil || len(list.GetWebhooks()) != 1 || list.GetWebhooks()[0].GetName() != hook.GetWebhook().GetName() {
 			t.Errorf("organisation spelt %q: %v, %v; want the organisation's one webhook", spelling, list, err)
 		}
 	}

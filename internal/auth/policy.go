@@ -1,8 +1,6 @@
 package auth
 
 import (
-	"strings"
-
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -147,41 +145,37 @@ func (r Rule) allows(role string) bool {
 	return false
 }
 
-// resourceName finds the resource a request addresses: a top-level
-// resource name ("name": "referrals/…", AIP-131) or "id" field, or that
-// of its single message field ("person.name", "asset.id").
+// resourceName finds the id or resource name a request addresses: a
+// top-level "id" or "name" field, or that of its single message field
+// ("asset.id", "organisation.name").
 func resourceName(req any) string {
 	m, ok := req.(proto.Message)
 	if !ok {
 		return ""
 	}
 	r := m.ProtoReflect()
-	if id, ok := nameOrID(r); ok {
-		return id
-	}
 	fields := r.Descriptor().Fields()
+	if fd := idField(fields); fd != nil {
+		return r.Get(fd).String()
+	}
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && r.Has(fd) {
-			if id, ok := nameOrID(r.Get(fd).Message()); ok {
-				return id
+			sub := r.Get(fd).Message()
+			if id := idField(sub.Descriptor().Fields()); id != nil {
+				return sub.Get(id).String()
 			}
 		}
 	}
 	return ""
 }
 
-// nameOrID reads m's resource name, or else its id. A "name" without a
-// slash is a display name, not a resource name.
-func nameOrID(m protoreflect.Message) (string, bool) {
-	fields := m.Descriptor().Fields()
-	if fd := fields.ByName("name"); fd != nil && fd.Kind() == protoreflect.StringKind && !fd.IsList() {
-		if name := m.Get(fd).String(); strings.Contains(name, "/") {
-			return name, true
+// idField is the string field that identifies: "id", or "name" (AIP-122).
+func idField(fields protoreflect.FieldDescriptors) protoreflect.FieldDescriptor {
+	for _, n := range []protoreflect.Name{"id", "name"} {
+		if fd := fields.ByName(n); fd != nil && fd.Kind() == protoreflect.StringKind {
+			return fd
 		}
 	}
-	if fd := fields.ByName("id"); fd != nil && fd.Kind() == protoreflect.StringKind {
-		return m.Get(fd).String(), true
-	}
-	return "", false
+	return nil
 }

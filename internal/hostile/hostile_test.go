@@ -54,8 +54,6 @@ type document struct {
 			Type   string         `json:"type"`
 			Items  map[string]any `json:"items"`
 			Schema schema         `json:"schema"`
-
-			Pattern string `json:"pattern"` // a path variable's: "people/[^/]+" for a resource name
 		} `json:"parameters"`
 	} `json:"paths"`
 	Definitions map[string]schema `json:"definitions"`
@@ -84,12 +82,6 @@ func gatewayRoutes(t *testing.T) ([]route, *document) {
 			r := route{method: strings.ToUpper(method), template: path, stream: strings.Contains(op.OperationID, "Watch")}
 			for _, p := range op.Parameters {
 				switch p.In {
-				case "path":
-					// A resource name ("/v1/{name}", name "people/[^/]+") is
-					// its collection and an id: "/v1/people/{name}".
-					if coll, ok := strings.CutSuffix(p.Pattern, "/[^/]+"); ok {
-						r.template = strings.Replace(r.template, "{"+p.Name+"}", coll+"/{"+p.Name+"}", 1)
-					}
 				case "query":
 					q := param{name: p.Name, typ: p.Type}
 					if p.Type == "array" {
@@ -163,7 +155,7 @@ func newFixture(t *testing.T, env *testenv.Env, lwKey string) fixture {
 	}
 	if w, err := sparcv1.NewWebhookServiceClient(lw).CreateWebhook(ctx, &sparcv1.CreateWebhookRequest{
 		Webhook: &sparcv1.Webhook{Url: "https://example.org/hostile"}}); err == nil {
-		f.webhook = w.GetWebhook().GetId()
+		f.webhook = strings.TrimPrefix(w.GetWebhook().GetName(), "webhooks/")
 	} else {
 		t.Logf("fixture webhook: %v (probing with a random id)", err)
 	}

@@ -37,24 +37,9 @@ func changeOf(c *sparcv1.ReferralChange) change {
 // the outbox defines: (txid, seq).
 func outbox(t *testing.T, env *testenv.Env, org string) []change {
 	t.Helper()
-	rows, err := env.Pool.Query(context.Background(), `SELECT 'referrals/' || referral_id::text, type, to_status FROM referral_outbox
-		WHERE referring_org = $1 OR provider_org = $1 ORDER BY txid, seq`, org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []change
-	for rows.Next() {
-		var c change
-		var to string
-		if err := rows.Scan(&c.referral, &c.kind, &to); err != nil {
-			t.Fatal(err)
-		}
-		c.to = statusByName[to].String()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+	for _, c := range testenv.Outbox(t, env.Pool, org, "0", 0) {
+		out = append(out, change{c.Referral, c.Kind, c.To})
 	}
 	return out
 }
@@ -118,21 +103,7 @@ func receive(ctx context.Context, c sparcv1.ReferralServiceClient, cursor string
 
 func sameChanges(t *testing.T, got []*sparcv1.ReferralChange, want []change) {
 	t.Helper()
-	seen := map[string]bool{}
-	for _, c := range got {
-		if seen[c.GetCursor()] {
-			t.Errorf("change %s delivered twice", c.GetCursor())
-		}
-		seen[c.GetCursor()] = true
-	}
-	if len(got) != len(want) {
-		t.Fatalf("received %d changes, the outbox holds %d", len(got), len(want))
-	}
-	for i := range want {
-		if g := changeOf(got[i]); g != want[i] {
-			t.Fatalf("change %d is %v, want %v (outbox order)", i, g, want[i])
-		}
-	}
+	testenv.SameChanges(t, got, want, changeOf)
 }
 
 func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {

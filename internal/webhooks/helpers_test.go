@@ -2,17 +2,19 @@ package webhooks_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-// change is what a delivery is compared by (as the referrals' watch tests
-// compare streams).
-type change struct{ referral, kind, to string }
+// change is what a delivery is compared by with the outbox (as the
+// referrals' watch tests compare streams).
+type change = testenv.Change
 
 func changeOf(c *sparcv1.ReferralChange) change {
-	return change{c.GetReferral(), c.GetType(), c.GetToStatus().String()}
+	return change{Referral: c.GetReferral(), Kind: c.GetType(), To: c.GetToStatus().String()}
 }
 
 // bearerKey sends an API key with every call.
@@ -26,19 +28,9 @@ func (bearerKey) RequireTransportSecurity() bool { return false }
 // sameChanges checks that got holds want, in order, each once.
 func sameChanges(t *testing.T, got []*sparcv1.ReferralChange, want []change) {
 	t.Helper()
-	seen := map[string]bool{}
-	for _, c := range got {
-		if seen[c.GetCursor()] {
-			t.Errorf("change %s delivered twice", c.GetCursor())
-		}
-		seen[c.GetCursor()] = true
-	}
-	if len(got) != len(want) {
-		t.Fatalf("received %d changes, the outbox holds %d", len(got), len(want))
-	}
-	for i := range want {
-		if g := changeOf(got[i]); g != want[i] {
-			t.Fatalf("change %d is %v, want %v (outbox order)", i, g, want[i])
-		}
-	}
+	testenv.SameChanges(t, got, want, changeOf)
 }
+
+// idOf is the id in a webhook's name, as the database and the
+// SPARC-Webhook-Id header hold it.
+func idOf(h *sparcv1.Webhook) string { return strings.TrimPrefix(h.GetName(), "webhooks/") }

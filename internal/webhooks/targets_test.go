@@ -98,14 +98,14 @@ var lastErrorVocabulary = regexp.MustCompile(`^(HTTP [1-5][0-9][0-9]( [A-Za-z' -
 
 // failedOnce waits for each webhook's first recorded failure and returns
 // its last_error, read as the owner reads it.
-func failedOnce(t *testing.T, c sparcv1.WebhookServiceClient, ids map[string]string) map[string]string {
+func failedOnce(t *testing.T, c sparcv1.WebhookServiceClient, hooks map[string]string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for name, id := range ids {
+	for name, hook := range hooks {
 		var h *sparcv1.Webhook
 		waitFor(t, "a delivery attempt recorded for "+name, func() bool {
 			var err error
-			h, err = c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: id})
+			h, err = c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: hook})
 			return err == nil && (h.GetConsecutiveFailures() >= 1 || h.GetLastSuccessTime() != nil)
 		})
 		if h.GetLastSuccessTime() != nil {
@@ -134,7 +134,7 @@ func TestWebhookDeliveryRefusesNonPublicAddressesWhenConnecting(t *testing.T) {
 		"a loopback address":           recv.srv.URL + "/sparc",
 		"a mapped loopback address":    "http://[::ffff:127.0.0.1]:" + port + "/sparc",
 	}
-	ids := map[string]string{}
+	hooks := map[string]string{} // description → webhook name
 	for name, u := range targets {
 		resp, err := w.lwHooks.CreateWebhook(context.Background(), &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{
 			Url: "https://hooks.example.org/sparc", Description: name}})
@@ -142,13 +142,13 @@ func TestWebhookDeliveryRefusesNonPublicAddressesWhenConnecting(t *testing.T) {
 			t.Fatal(err)
 		}
 		recv.setSecret(resp.GetSecret())
-		ids[name] = resp.GetWebhook().GetId()
-		if _, err := w.owner.Exec(context.Background(), `UPDATE webhooks SET url = $2 WHERE id = $1`, ids[name], u); err != nil {
+		hooks[name] = resp.GetWebhook().GetName()
+		if _, err := w.owner.Exec(context.Background(), `UPDATE webhooks SET url = $2 WHERE id = $1`, idOf(resp.GetWebhook()), u); err != nil {
 			t.Fatal(err)
 		}
 	}
 	refer(t, w.people, w.lw, w.asset, false)
-	for name, msg := range failedOnce(t, w.lwHooks, ids) {
+	for name, msg := range failedOnce(t, w.lwHooks, hooks) {
 		if msg != "address not allowed or host not found (webhooks reach public addresses only)" {
 			t.Errorf("%s: last_error %q, want the address refusal", name, msg)
 		}
@@ -233,16 +233,16 @@ func TestWebhookLastErrorNeverQuotesWhatAnswered(t *testing.T) {
 		"redirect":          {redirect.URL + "/", "HTTP 307 Temporary Redirect"},
 		"postgresql":        {"http://" + pg + "/", ""}, // any phrase: what PostgreSQL does with HTTP is its business
 	}
-	ids := map[string]string{}
+	hooks := map[string]string{} // description → webhook name
 	for name, tg := range targets {
 		resp, err := w.lwHooks.CreateWebhook(context.Background(), &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{Url: tg.url, Description: name}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		ids[name] = resp.GetWebhook().GetId()
+		hooks[name] = resp.GetWebhook().GetName()
 	}
 	refer(t, w.people, w.lw, w.asset, false)
-	for name, msg := range failedOnce(t, w.lwHooks, ids) {
+	for name, msg := range failedOnce(t, w.lwHooks, hooks) {
 		if want := targets[name].want; want != "" && msg != want {
 			t.Errorf("%s: last_error %q, want %q", name, msg, want)
 		}

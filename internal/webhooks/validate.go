@@ -2,13 +2,31 @@ package webhooks
 
 import (
 	"net/url"
-	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 )
+
+// Limits of a webhook's text fields, in characters.
+const (
+	maxURL         = 2000
+	maxDescription = 200
+)
+
+// validCreate checks a CreateWebhook request: the webhook is required, its
+// url a deliverable one (see validWebhookURL), its description bounded.
+func validCreate(req *sparcv1.CreateWebhookRequest, allowPrivate bool) error {
+	var v apierr.InvalidArgument
+	if req.GetWebhook() == nil {
+		v.Add("webhook", "is required: the url (and a description) of the endpoint")
+		return v.Err()
+	}
+	validWebhookURL("webhook.url", req.GetWebhook().GetUrl(), allowPrivate, &v)
+	aip.Text(&v, "webhook.description", req.GetWebhook().GetDescription(), false, maxDescription)
+	return v.Err()
+}
 
 // validWebhookURL checks a receiver's URL: absolute, https, no
 // credentials in it, and (unless allowPrivate) not at a loopback, private,
@@ -22,8 +40,8 @@ func validWebhookURL(field, s string, allowPrivate bool, v *apierr.InvalidArgume
 		v.Add(field, "is required: the https URL that receives the changes")
 		return
 	}
-	if utf8.RuneCountInString(s) > 2000 {
-		v.Add(field, "is longer than 2,000 characters")
+	if utf8.RuneCountInString(s) > maxURL {
+		aip.Text(v, field, s, true, maxURL) // says how long it is
 		return
 	}
 	u, err := url.Parse(s)
@@ -52,12 +70,4 @@ func validWebhookURL(field, s string, allowPrivate bool, v *apierr.InvalidArgume
 	default:
 		v.Add(field, "must use https, not %s", u.Scheme)
 	}
-}
-
-func parseWebhookID(s string, v *apierr.InvalidArgument) uuid.UUID {
-	id, err := uuid.Parse(strings.TrimPrefix(s, "webhooks/"))
-	if err != nil {
-		v.Add("id", "is not an id (a UUID)")
-	}
-	return id
 }

@@ -32,6 +32,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
@@ -262,10 +264,10 @@ type startOf struct {
 	seq  int64
 }
 
-func (w *hookWorld) cursorOf(t *testing.T, id string) startOf {
+func (w *hookWorld) cursorOf(t *testing.T, hook *sparcv1.Webhook) startOf {
 	t.Helper()
 	var s startOf
-	if err := w.owner.QueryRow(context.Background(), `SELECT cursor_txid::text, cursor_seq FROM webhooks WHERE id = $1`, id).Scan(&s.txid, &s.seq); err != nil {
+	if err := w.owner.QueryRow(context.Background(), `SELECT cursor_txid::text, cursor_seq FROM webhooks WHERE id = $1`, idOf(hook)).Scan(&s.txid, &s.seq); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -276,26 +278,11 @@ func (w *hookWorld) cursorOf(t *testing.T, id string) startOf {
 // provider never sees).
 func (w *hookWorld) expected(t *testing.T, org string, start startOf, hidden ...string) []change {
 	t.Helper()
-	rows, err := w.owner.Query(context.Background(), `SELECT 'referrals/' || referral_id::text, type, to_status FROM referral_outbox
-		WHERE (txid, seq) > ($1::text::xid8, $2) AND (referring_org = $3 OR provider_org = $3) ORDER BY txid, seq`, start.txid, start.seq, org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []change
-	for rows.Next() {
-		var c change
-		var to string
-		if err := rows.Scan(&c.referral, &c.kind, &to); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(hidden, c.referral) {
-			c.to = "REFERRAL_STATUS_" + strings.ToUpper(to) // as ReferralStatus.String names it
+	for _, c := range testenv.Outbox(t, w.owner, org, start.txid, start.seq) {
+		if !slices.Contains(hidden, c.Referral) {
 			out = append(out, c)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -323,14 +310,14 @@ func checkDelivered(t *testing.T, c sparcv1.WebhookServiceClient, hook *sparcv1.
 	var h *sparcv1.Webhook
 	waitFor(t, "the webhook's cursor to reach the last delivery", func() bool {
 		var err error
-		h, err = c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: hook.GetId()})
+		h, err = c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: hook.GetName()})
 		return err == nil && h.GetPending() == 0
 	})
 	got := r.acked()
 	sameChanges(t, got, want)
 	for _, a := range r.snapshot() {
-		if a.webhookID != hook.GetId() {
-			t.Errorf("SPARC-Webhook-Id %q, want %s", a.webhookID, hook.GetId())
+		if a.webhookID != idOf(hook) {
+			t.Errorf("SPARC-Webhook-Id %q, want %s (the id in its name %s)", a.webhookID, idOf(hook), hook.GetName())
 		}
 		for _, p := range a.problems {
 			t.Errorf("delivery %s: %s", a.deliveryID, p)
@@ -347,7 +334,7 @@ func TestWebhookDeliversEveryChangeOfItsOrganisationOnceInOrderSigned(t *testing
 	lwRecv, groupRecv, otherRecv := newReceiver(t, 0), newReceiver(t, 0), newReceiver(t, 0)
 	lwHook, groupHook := createHook(t, w.lwHooks, lwRecv), createHook(t, w.groupHooks, groupRecv)
 	otherHook := createHook(t, w.otherHooks, otherRecv)
-	lwStart, groupStart, otherStart := w.cursorOf(t, lwHook.GetId()), w.cursorOf(t, groupHook.GetId()), w.cursorOf(t, otherHook.GetId())
+	lwStart, groupStart, otherStart := w.cursorOf(t, lwHook), w.cursorOf(t, groupHook), w.cursorOf(t, otherHook)
 
 	// The loop of two referrals, a draft the group never sees, and
 	// another organisation's referral that neither may receive.
@@ -388,7 +375,7 @@ func TestWebhookRetriesAFailedDeliveryWithTheSameDeliveryIDThenGoesOnInOrder(t *
 	w := newHookWorld(t, fastRetries)
 	recv := newReceiver(t, 3) // 500, 500, 500, then 204
 	hook := createHook(t, w.lwHooks, recv)
-	start := w.cursorOf(t, hook.GetId())
+	start := w.cursorOf(t, hook)
 	r := refer(t, w.people, w.lw, w.asset, false)
 	mustMove(t, w.group, r, sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "")
 	mustMove(t, w.lw, r, sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "person_declined")
@@ -407,7 +394,7 @@ func TestWebhookRetriesAFailedDeliveryWithTheSameDeliveryIDThenGoesOnInOrder(t *
 	var failures int
 	var lastFailure *time.Time
 	if err := w.owner.QueryRow(context.Background(), `SELECT consecutive_failures, last_failure_at FROM webhooks WHERE id = $1`,
-		hook.GetId()).Scan(&failures, &lastFailure); err != nil {
+		idOf(hook)).Scan(&failures, &lastFailure); err != nil {
 		t.Fatal(err)
 	}
 	if failures != 0 || lastFailure == nil {
@@ -426,7 +413,7 @@ func TestWebhookFailureStateAndBackoffAreRecorded(t *testing.T) {
 	var h *sparcv1.Webhook
 	waitFor(t, "a failure to be recorded", func() bool {
 		var err error
-		h, err = w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: hook.GetId()})
+		h, err = w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: hook.GetName()})
 		return err == nil && h.GetConsecutiveFailures() == 1
 	})
 	if h.GetLastError() != "HTTP 500 Internal Server Error" || h.GetLastFailureTime() == nil || h.GetPending() != 1 || h.GetLastSuccessTime() != nil {
@@ -470,7 +457,7 @@ func TestWebhookDeliveryResumesFromTheStoredCursorAfterARestart(t *testing.T) {
 	}
 	recv := newReceiver(t, 0)
 	hook := createHook(t, w.lwHooks, recv)
-	start := w.cursorOf(t, hook.GetId())
+	start := w.cursorOf(t, hook)
 
 	stop := startWorker()
 	r := refer(t, w.people, w.lw, w.asset, false)
@@ -481,7 +468,7 @@ func TestWebhookDeliveryResumesFromTheStoredCursorAfterARestart(t *testing.T) {
 	// Changes while no worker runs wait in the outbox.
 	mustMove(t, w.group, r, sparcv1.ReferralStatus_REFERRAL_STATUS_IN_PROGRESS, "")
 	r2 := refer(t, w.people, w.lw, w.asset, false)
-	h, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: hook.GetId()})
+	h, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: hook.GetName()})
 	if err != nil || h.GetPending() != 2 {
 		t.Fatalf("while stopped: %v, %v; want 2 pending", h, err)
 	}
@@ -502,7 +489,7 @@ func TestWebhookWaitsForALateCommitAndDeliversItFirst(t *testing.T) {
 	w := newHookWorld(t, cfg)
 	recv := newReceiver(t, 0)
 	hook := createHook(t, w.lwHooks, recv)
-	start := w.cursorOf(t, hook.GetId())
+	start := w.cursorOf(t, hook)
 	ctx := context.Background()
 
 	// An older transaction writes a change and stays open while a newer
@@ -527,7 +514,7 @@ func TestWebhookWaitsForALateCommitAndDeliversItFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := w.expected(t, w.lwOrg, start)
-	if len(want) != 2 || want[0].referral != late || want[1].referral != later {
+	if len(want) != 2 || want[0].Referral != late || want[1].Referral != later {
 		t.Fatalf("oracle %v, want the late change then the later one", want)
 	}
 	checkDelivered(t, w.lwHooks, hook, recv, want)
@@ -543,11 +530,11 @@ func TestDeletedWebhookReceivesNothingMore(t *testing.T) {
 	// The deleted one's turn has ended once its cursor moved past the
 	// change: any later turn starts by finding it deleted.
 	waitFor(t, "the cursor to pass the first change", func() bool {
-		h, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: deletedHook.GetId()})
+		h, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: deletedHook.GetName()})
 		return err == nil && h.GetPending() == 0 && h.GetLastSuccessTime() != nil
 	})
 
-	if _, err := w.lwHooks.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Id: deletedHook.GetId()}); err != nil {
+	if _, err := w.lwHooks.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Name: deletedHook.GetName()}); err != nil {
 		t.Fatal(err)
 	}
 	mustMove(t, w.group, r, sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "")
@@ -558,15 +545,15 @@ func TestDeletedWebhookReceivesNothingMore(t *testing.T) {
 	if got := deleted.snapshot(); len(got) != 1 {
 		t.Errorf("the deleted webhook received %d deliveries, want only the one before deletion", len(got))
 	}
-	if _, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: deletedHook.GetId()}); status.Code(err) != codes.NotFound {
+	if _, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: deletedHook.GetName()}); status.Code(err) != codes.NotFound {
 		t.Errorf("get after delete: %v, want NotFound", err)
 	}
 	list, err := w.lwHooks.ListWebhooks(context.Background(), &sparcv1.ListWebhooksRequest{})
-	if err != nil || len(list.GetWebhooks()) != 1 || list.GetWebhooks()[0].GetId() != keptHook.GetId() {
+	if err != nil || len(list.GetWebhooks()) != 1 || list.GetWebhooks()[0].GetName() != keptHook.GetName() {
 		t.Errorf("list after delete: %v, %v", list, err)
 	}
 	var secret []byte
-	if err := w.owner.QueryRow(context.Background(), `SELECT secret_sealed FROM webhooks WHERE id = $1`, deletedHook.GetId()).Scan(&secret); err != nil || secret != nil {
+	if err := w.owner.QueryRow(context.Background(), `SELECT secret_sealed FROM webhooks WHERE id = $1`, idOf(deletedHook)).Scan(&secret); err != nil || secret != nil {
 		t.Errorf("a deleted webhook keeps its sealed secret (%d bytes, %v)", len(secret), err)
 	}
 }
@@ -576,23 +563,24 @@ func TestWebhookIsOnlyVisibleToItsOrganisation(t *testing.T) {
 	w := newHookWorld(t, fastRetries)
 	recv := newReceiver(t, 0)
 	hook := createHook(t, w.lwHooks, recv)
-	if hook.GetOrganisationId() != w.lwOrg {
-		t.Fatalf("organisation %s, want the caller's %s", hook.GetOrganisationId(), w.lwOrg)
+	if want := "organisations/" + w.lwOrg; hook.GetOrganisation() != want {
+		t.Fatalf("organisation %s, want the caller's %s", hook.GetOrganisation(), want)
 	}
 	// A group editor of the same organisation sees it too.
 	sameOrg := sparcv1.NewWebhookServiceClient(w.conn(t, w.lwOrg, auth.RoleGroupEditor))
-	if _, err := sameOrg.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: "webhooks/" + hook.GetId()}); err != nil {
+	if _, err := sameOrg.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: hook.GetName()}); err != nil {
 		t.Errorf("same organisation, other role: %v", err)
 	}
 	for name, c := range map[string]sparcv1.WebhookServiceClient{
 		"grpc": w.otherHooks, "http": &httpWebhooks{t: t, base: w.httpBase, key: w.keys[w.otherOrg]}} {
 		t.Run(name, func(t *testing.T) {
-			for _, id := range []string{hook.GetId(), uuid.NewString()} {
-				if _, err := c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: id}); status.Code(err) != codes.NotFound {
-					t.Errorf("get %s: %v, want NotFound", id, err)
+			for _, name := range []string{hook.GetName(), "webhooks/" + uuid.NewString()} {
+				_, err := c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: name})
+				if status.Code(err) != codes.NotFound || !strings.Contains(status.Convert(err).Message(), name+" not found") {
+					t.Errorf("get %s: %v, want NotFound naming it", name, err)
 				}
-				if _, err := c.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Id: id}); status.Code(err) != codes.NotFound {
-					t.Errorf("delete %s: %v, want NotFound", id, err)
+				if _, err := c.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Name: name}); status.Code(err) != codes.NotFound {
+					t.Errorf("delete %s: %v, want NotFound", name, err)
 				}
 			}
 			list, err := c.ListWebhooks(context.Background(), &sparcv1.ListWebhooksRequest{})
@@ -601,7 +589,7 @@ func TestWebhookIsOnlyVisibleToItsOrganisation(t *testing.T) {
 			}
 		})
 	}
-	if _, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: hook.GetId()}); err != nil {
+	if _, err := w.lwHooks.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: hook.GetName()}); err != nil {
 		t.Errorf("still there for its owner: %v", err)
 	}
 }
@@ -636,9 +624,9 @@ func TestWebhookRequestsAreCheckedBeforeTheDatabase(t *testing.T) {
 		{"http to a private address", "http://10.0.0.8/sparc", "", []string{"webhook.url: must use https"}},
 		{"another scheme", "ftp://example.org/sparc", "", []string{"webhook.url: must use https, not ftp"}},
 		{"credentials", "https://user:pw@example.org/sparc", "", []string{"webhook.url: must not contain a user name or password"}},
-		{"too long", long, "", []string{"webhook.url: is longer than 2,000 characters"}},
-		{"long description", "https://example.org/sparc", strings.Repeat("é", 201), []string{"webhook.description: is longer than 200 characters"}},
-		{"both", "", strings.Repeat("x", 201), []string{"webhook.description: is longer than 200 characters", "webhook.url: is required"}},
+		{"too long", long, "", []string{"webhook.url: is 2001 characters, more than the maximum of 2000"}},
+		{"long description", "https://example.org/sparc", strings.Repeat("é", 201), []string{"webhook.description: is 201 characters, more than the maximum of 200"}},
+		{"both", "", strings.Repeat("x", 201), []string{"webhook.description: is 201 characters", "webhook.url: is required"}},
 	}
 	good := []string{"https://example.org/sparc?x=1", "http://127.0.0.1:9/sparc", "http://[::1]:9/sparc", "http://localhost/sparc",
 		"https://example.org/" + strings.Repeat("a", 1980)}
@@ -669,19 +657,22 @@ func TestWebhookRequestsAreCheckedBeforeTheDatabase(t *testing.T) {
 				}
 			})
 		}
-		for _, id := range []string{"", "not-a-uuid"} {
-			_, getErr := c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Id: id})
-			_, delErr := c.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Id: id})
+		// Names are "webhooks/" and a UUID in its one canonical spelling.
+		id := uuid.NewString()
+		for _, hookName := range []string{"", "not-a-uuid", id, "assets/" + id, "webhooks/not-a-uuid", "webhooks/" + strings.ToUpper(id),
+			"webhooks/" + id + "/x"} {
+			_, getErr := c.GetWebhook(context.Background(), &sparcv1.GetWebhookRequest{Name: hookName})
+			_, delErr := c.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Name: hookName})
 			for _, err := range []error{getErr, delErr} {
-				if id == "" && name == "http" {
-					// GET /v1/webhooks/ is not a route at all.
+				if name == "http" && (!strings.HasPrefix(hookName, "webhooks/") || strings.Count(hookName, "/") > 1) {
+					// Not a webhook's URL (/v1/webhooks/{id}) at all.
 					if status.Code(err) == codes.OK {
-						t.Errorf("%s: empty id accepted", name)
+						t.Errorf("%s: name %q accepted", name, hookName)
 					}
 					continue
 				}
-				if got := violations(err); status.Code(err) != codes.InvalidArgument || len(got) != 1 || !strings.HasPrefix(got[0], "id: ") {
-					t.Errorf("%s: id %q: %v %v", name, id, status.Code(err), got)
+				if got := violations(err); status.Code(err) != codes.InvalidArgument || len(got) != 1 || !strings.HasPrefix(got[0], "name: ") {
+					t.Errorf("%s: name %q: %v %v", name, hookName, status.Code(err), got)
 				}
 			}
 		}
@@ -703,7 +694,7 @@ func TestWebhookRequestsAreCheckedBeforeTheDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatalf("creating %s: %v", good[i%len(good)], err)
 		}
-		ids = append(ids, resp.GetWebhook().GetId())
+		ids = append(ids, resp.GetWebhook().GetName())
 	}
 	for name, c := range transports {
 		_, err := c.CreateWebhook(context.Background(), &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{Url: good[0]}})
@@ -715,7 +706,7 @@ func TestWebhookRequestsAreCheckedBeforeTheDatabase(t *testing.T) {
 	if _, err := w.otherHooks.CreateWebhook(context.Background(), &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{Url: good[0]}}); err != nil {
 		t.Errorf("another organisation: %v", err)
 	}
-	if _, err := w.lwHooks.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Id: ids[0]}); err != nil {
+	if _, err := w.lwHooks.DeleteWebhook(context.Background(), &sparcv1.DeleteWebhookRequest{Name: ids[0]}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.lwHooks.CreateWebhook(context.Background(), &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{Url: good[0]}}); err != nil {
@@ -731,7 +722,7 @@ func TestWebhookRequestsAreCheckedBeforeTheDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, h := range resp.GetWebhooks() {
-			listed = append(listed, h.GetId())
+			listed = append(listed, h.GetName())
 		}
 		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
 			break
@@ -739,6 +730,38 @@ func TestWebhookRequestsAreCheckedBeforeTheDatabase(t *testing.T) {
 	}
 	if len(listed) != 10 || listed[0] != ids[1] || listed[8] != ids[9] {
 		t.Errorf("listed %d webhooks %v; want ids[1:] then the new one", len(listed), listed)
+	}
+}
+
+// A create request's output-only fields are ignored (AIP-203): the server
+// names the webhook, it belongs to the caller's organisation and starts
+// with a clean delivery state. A request without a webhook is refused.
+func TestCreateWebhookIgnoresOutputOnlyFields(t *testing.T) {
+	t.Parallel()
+	w := newHookWorld(t, fastRetries)
+	ctx := context.Background()
+	chosen := "webhooks/" + uuid.NewString()
+	resp, err := w.lwHooks.CreateWebhook(ctx, &sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{
+		Name: chosen, Organisation: "organisations/" + w.otherOrg, Url: "https://example.org/h", Description: "mine",
+		CreateTime: timestamppb.New(time.Unix(0, 0)), LastSuccessTime: timestamppb.Now(), LastError: "HTTP 500",
+		ConsecutiveFailures: 3, Pending: 7, NextAttemptTime: timestamppb.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := resp.GetWebhook()
+	if h.GetName() == chosen || !strings.HasPrefix(h.GetName(), "webhooks/") || h.GetOrganisation() != "organisations/"+w.lwOrg {
+		t.Errorf("created %s of %s; want a server-assigned name in the caller's organisation", h.GetName(), h.GetOrganisation())
+	}
+	if time.Since(h.GetCreateTime().AsTime()) > time.Minute || h.GetLastSuccessTime() != nil || h.GetLastError() != "" ||
+		h.GetConsecutiveFailures() != 0 || h.GetPending() != 0 || h.GetNextAttemptTime() != nil || h.GetDescription() != "mine" {
+		t.Errorf("created with the request's output-only fields: %v", h)
+	}
+	if got, err := w.lwHooks.GetWebhook(ctx, &sparcv1.GetWebhookRequest{Name: h.GetName()}); err != nil || !proto.Equal(got, h) {
+		t.Errorf("get %s: %v, %v; want what create returned", h.GetName(), got, err)
+	}
+	_, err = w.lwHooks.CreateWebhook(ctx, &sparcv1.CreateWebhookRequest{})
+	if got := violations(err); status.Code(err) != codes.InvalidArgument || len(got) != 1 || !strings.HasPrefix(got[0], "webhook: is required") {
+		t.Errorf("no webhook: %v %v", status.Code(err), got)
 	}
 }
 
@@ -820,7 +843,7 @@ func (c *httpWebhooks) CreateWebhook(ctx context.Context, in *sparcv1.CreateWebh
 
 func (c *httpWebhooks) GetWebhook(ctx context.Context, in *sparcv1.GetWebhookRequest, _ ...grpc.CallOption) (*sparcv1.Webhook, error) {
 	out := &sparcv1.Webhook{}
-	return out, c.do(ctx, "GET", "/v1/webhooks/"+in.GetId(), nil, out)
+	return out, c.do(ctx, "GET", "/v1/"+in.GetName(), nil, out)
 }
 
 func (c *httpWebhooks) ListWebhooks(ctx context.Context, in *sparcv1.ListWebhooksRequest, _ ...grpc.CallOption) (*sparcv1.ListWebhooksResponse, error) {
@@ -829,9 +852,9 @@ func (c *httpWebhooks) ListWebhooks(ctx context.Context, in *sparcv1.ListWebhook
 	return out, c.do(ctx, "GET", "/v1/webhooks"+q, nil, out)
 }
 
-func (c *httpWebhooks) DeleteWebhook(ctx context.Context, in *sparcv1.DeleteWebhookRequest, _ ...grpc.CallOption) (*sparcv1.DeleteWebhookResponse, error) {
-	out := &sparcv1.DeleteWebhookResponse{}
-	return out, c.do(ctx, "DELETE", "/v1/webhooks/"+in.GetId(), nil, out)
+func (c *httpWebhooks) DeleteWebhook(ctx context.Context, in *sparcv1.DeleteWebhookRequest, _ ...grpc.CallOption) (*emptypb.Empty, error) {
+	out := &emptypb.Empty{}
+	return out, c.do(ctx, "DELETE", "/v1/"+in.GetName(), nil, out)
 }
 
 // testLogger discards the server's log unless SPARC_TEST_LOG is set.

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -102,6 +100,7 @@ func (c Config) backoff(n int) time.Duration {
 // read below, so one slow receiver would stall every watcher.
 type Worker struct {
 	pool   *pgxpool.Pool
+	store  *store
 	sealer *seal.Sealer
 	hub    *outbox.Hub
 	cfg    Config
@@ -117,7 +116,7 @@ func NewWorker(pool *pgxpool.Pool, sealer *seal.Sealer, hub *outbox.Hub, cfg Con
 		log = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	cfg = cfg.withDefaults()
-	return &Worker{pool: pool, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
+	return &Worker{pool: pool, store: &store{pool: pool}, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
 		client: newWebhookClient(cfg)}
 }
 
@@ -228,45 +227,27 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// active lists the webhooks to deliver to, of every organisation.
-func (w *Worker) active(ctx context.Context) (map[uuid.UUID]*hookState, error) {
-	rows, err := w.pool.Query(ctx, activeSQL)
-	if err != nil {
-		return nil, fmt.Errorf("listing webhooks: %w", err)
-	}
-	defer rows.Close()
-	now := time.Now()
-	out := map[uuid.UUID]*hookState{}
-	for rows.Next() {
-		var id uuid.UUID
-		var h hookState
-		var wait float64
-		if err := rows.Scan(&id, &h.org, &wait); err != nil {
-			return nil, err
-		}
-		h.notBefore = now.Add(time.Duration(wait * float64(time.Second)))
-		out[id] = &h
-	}
-	return out, rows.Err()
-}
-
 // refresh reads the live webhooks, keeping what hooks knew of each (the
 // wake-ups it has seen, its backoff); on failure it keeps hooks.
 func (w *Worker) refresh(ctx context.Context, hooks map[uuid.UUID]*hookState) map[uuid.UUID]*hookState {
-	list, err := w.active(ctx)
+	active, err := w.store.active(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("reading webhooks; trying again at the next poll", "err", err)
 		}
 		return hooks
 	}
-	for id, h := range list {
-		if old := hooks[id]; old != nil {
+	now := time.Now()
+	list := make(map[uuid.UUID]*hookState, len(active))
+	for _, a := range active {
+		h := &hookState{org: a.org, notBefore: now.Add(a.wait)}
+		if old := hooks[a.id]; old != nil {
 			h.seen = old.seen
 			if old.notBefore.After(h.notBefore) {
 				h.notBefore = old.notBefore
 			}
 		}
+		list[a.id] = h
 	}
 	return list
 }
@@ -319,8 +300,7 @@ func (w *Worker) deliver(ctx context.Context, id uuid.UUID, org string) (pending
 		}
 		return false, time.Second, false
 	}
-	var locked bool
-	if err := conn.QueryRow(ctx, tryLockSQL, int32(webhookDeliveryLockClass), lockKey(id)).Scan(&locked); err != nil || !locked {
+	if locked, err := tryLock(ctx, conn, id); err != nil || !locked {
 		conn.Release()
 		return false, 0, false // delivered elsewhere (or the database is away: the poll comes back)
 	}
@@ -330,7 +310,7 @@ func (w *Worker) deliver(ctx context.Context, id uuid.UUID, org string) (pending
 		// that cannot unlock is closed (which unlocks).
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(uctx, unlockSQL, int32(webhookDeliveryLockClass), lockKey(id)); err != nil {
+		if err := unlock(uctx, conn, id); err != nil {
 			_ = conn.Conn().Close(uctx)
 		}
 		conn.Release()
@@ -390,33 +370,17 @@ func (w *Worker) logErr(ctx context.Context, msg string, id uuid.UUID, err error
 	}
 }
 
-// asOrg starts a batch acting as org (no role): row-level security then
-// shows the worker exactly what a caller of that organisation sees. The
-// batch runs as one implicit transaction.
-func asOrg(org string) *pgx.Batch { return db.IdentityBatch(db.Identity{Org: org}) }
-
 // load reads the webhook for a turn and how long it still backs off.
 func (w *Worker) load(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID, org string) (*target, time.Duration, error) {
 	t := &target{id: id, org: org}
-	var sealed []byte
-	var wait float64
-	b := asOrg(org)
-	b.Queue(loadTargetSQL, id).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&t.url, &sealed, &t.cur.TxID, &t.cur.Seq, &t.failures, &wait, &t.role)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errWebhookGone
-		}
-		return err
-	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	sealed, wait, err := loadTarget(ctx, conn, t)
+	if err != nil {
 		return nil, 0, err
 	}
-	secret, err := w.sealer.Open(sealed, secretAD(id))
-	if err != nil {
+	if t.secret, err = w.sealer.Open(sealed, secretAD(id)); err != nil {
 		return nil, 0, fmt.Errorf("opening the signing secret (was the data key changed?): %w", err)
 	}
-	t.secret = secret
-	return t, time.Duration(wait * float64(time.Second)), nil
+	return t, wait, nil
 }
 
 // read returns the changes after t's cursor that t's organisation may see,
@@ -430,9 +394,7 @@ func (w *Worker) read(ctx context.Context, conn *pgxpool.Conn, t *target) ([]*sp
 	b := db.IdentityBatch(db.Identity{Org: t.org, Role: t.role})
 	// A deleted webhook gets nothing read after its deletion: at most the
 	// change already under way arrives (advance then finds it deleted).
-	b.Queue(aliveSQL, t.id).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&alive)
-	})
+	queueAlive(b, t.id, &alive)
 	outbox.QueueRead(b, t.cur, func(read []outbox.Change, p bool) {
 		// A change the rule refuses is stepped over: its cursor is passed
 		// with the next delivered change (the query states the same rule,
@@ -502,20 +464,10 @@ func (w *Worker) post(ctx context.Context, t *target, ch *sparcv1.ReferralChange
 // advance records an acknowledged change: the cursor moves past it (never
 // back) and the failure count clears.
 func (w *Worker) advance(ctx context.Context, conn *pgxpool.Conn, t *target, c outbox.Cursor) error {
-	var n int64
-	b := asOrg(t.org)
-	b.Queue(advanceSQL,
-		t.id, strconv.FormatUint(c.TxID, 10), c.Seq).Exec(func(tag pgconn.CommandTag) error {
-		n = tag.RowsAffected()
-		return nil
-	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	// errWebhookGone: deleted, or another server moved it on (its lock
+	// outlived a connection this server thought lost): stop either way.
+	if err := advance(ctx, conn, t, c); err != nil {
 		return err
-	}
-	if n == 0 {
-		// Deleted, or another server moved it on (its lock outlived a
-		// connection this server thought lost): stop either way.
-		return errWebhookGone
 	}
 	t.cur, t.failures = c, 0
 	return nil
@@ -529,17 +481,8 @@ func (w *Worker) fail(ctx context.Context, conn *pgxpool.Conn, t *target, cause 
 	if r := []rune(msg); len(r) > 200 {
 		msg = string(r[:200])
 	}
-	var n int64
-	b := asOrg(t.org)
-	b.Queue(failSQL, t.id, msg, wait.Microseconds()).Exec(func(tag pgconn.CommandTag) error {
-		n = tag.RowsAffected()
-		return nil
-	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	if err := recordFailure(ctx, conn, t, msg, wait); err != nil {
 		return 0, err
-	}
-	if n == 0 {
-		return 0, errWebhookGone
 	}
 	return wait, nil
 }

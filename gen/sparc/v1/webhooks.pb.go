@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -25,10 +26,10 @@ const (
 
 type Webhook struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Server-assigned UUID; resource name "webhooks/{id}".
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Always the caller's organisation.
-	OrganisationId string `protobuf:"bytes,2,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
+	// "webhooks/{uuid}", assigned by the server.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Always the caller's organisation ("organisations/{uuid}").
+	Organisation string `protobuf:"bytes,2,opt,name=organisation,proto3" json:"organisation,omitempty"`
 	// Where changes are POSTed: https, or http to a loopback host (127.0.0.1,
 	// ::1, localhost) for development. No user name or password; up to 2,000
 	// characters.
@@ -36,7 +37,7 @@ type Webhook struct {
 	// What the endpoint is for, up to 200 characters.
 	Description string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// Delivery state (output only).
+	// Delivery state.
 	// The last accepted delivery (a 2xx answer).
 	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
 	// The last failed attempt (another status, a timeout, no connection).
@@ -83,16 +84,16 @@ func (*Webhook) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_webhooks_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Webhook) GetId() string {
+func (x *Webhook) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
 
-func (x *Webhook) GetOrganisationId() string {
+func (x *Webhook) GetOrganisation() string {
 	if x != nil {
-		return x.OrganisationId
+		return x.Organisation
 	}
 	return ""
 }
@@ -162,7 +163,8 @@ func (x *Webhook) GetNextAttemptTime() *timestamppb.Timestamp {
 
 type CreateWebhookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// url and description; the other fields are set by the server.
+	// url and description; the other fields are set by the server (and
+	// ignored here).
 	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -205,6 +207,9 @@ func (x *CreateWebhookRequest) GetWebhook() *Webhook {
 	return nil
 }
 
+// CreateWebhook answers with this rather than the Webhook alone (AIP-133)
+// because the signing secret is not a field of the resource: it is shown
+// once, here, and no other call returns it.
 type CreateWebhookResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Webhook *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
@@ -260,8 +265,9 @@ func (x *CreateWebhookResponse) GetSecret() string {
 }
 
 type GetWebhookRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhooks/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -296,9 +302,9 @@ func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_webhooks_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *GetWebhookRequest) GetId() string {
+func (x *GetWebhookRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -410,8 +416,9 @@ func (x *ListWebhooksResponse) GetNextPageToken() string {
 }
 
 type DeleteWebhookRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "webhooks/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -446,92 +453,59 @@ func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_webhooks_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *DeleteWebhookRequest) GetId() string {
+func (x *DeleteWebhookRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
-}
-
-type DeleteWebhookResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteWebhookResponse) Reset() {
-	*x = DeleteWebhookResponse{}
-	mi := &file_sparc_v1_webhooks_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteWebhookResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteWebhookResponse) ProtoMessage() {}
-
-func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_webhooks_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
-func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_webhooks_proto_rawDescGZIP(), []int{7}
 }
 
 var File_sparc_v1_webhooks_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_webhooks_proto_rawDesc = "" +
 	"\n" +
-	"\x17sparc/v1/webhooks.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x03\n" +
-	"\aWebhook\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
-	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\x10\n" +
-	"\x03url\x18\x03 \x01(\tR\x03url\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\x12;\n" +
-	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12F\n" +
-	"\x11last_success_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12F\n" +
-	"\x11last_failure_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0flastFailureTime\x12\x1d\n" +
+	"\x17sparc/v1/webhooks.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x05\n" +
+	"\aWebhook\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12F\n" +
+	"\forganisation\x18\x02 \x01(\tB\"\xe0A\x03\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12\x18\n" +
+	"\x03url\x18\x03 \x01(\tB\x06\xe0A\x02\xe0A\x05R\x03url\x12%\n" +
+	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x05R\vdescription\x12@\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12K\n" +
+	"\x11last_success_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0flastSuccessTime\x12K\n" +
+	"\x11last_failure_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0flastFailureTime\x12\"\n" +
 	"\n" +
-	"last_error\x18\b \x01(\tR\tlastError\x121\n" +
-	"\x14consecutive_failures\x18\t \x01(\x05R\x13consecutiveFailures\x12\x18\n" +
+	"last_error\x18\b \x01(\tB\x03\xe0A\x03R\tlastError\x126\n" +
+	"\x14consecutive_failures\x18\t \x01(\x05B\x03\xe0A\x03R\x13consecutiveFailures\x12\x1d\n" +
 	"\apending\x18\n" +
-	" \x01(\x03R\apending\x12F\n" +
-	"\x11next_attempt_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\"C\n" +
-	"\x14CreateWebhookRequest\x12+\n" +
-	"\awebhook\x18\x01 \x01(\v2\x11.sparc.v1.WebhookR\awebhook\"\\\n" +
+	" \x01(\x03B\x03\xe0A\x03R\apending\x12K\n" +
+	"\x11next_attempt_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime:A\xeaA>\n" +
+	"\x15sparc.network/Webhook\x12\x12webhooks/{webhook}*\bwebhooks2\awebhook\"H\n" +
+	"\x14CreateWebhookRequest\x120\n" +
+	"\awebhook\x18\x01 \x01(\v2\x11.sparc.v1.WebhookB\x03\xe0A\x02R\awebhook\"\\\n" +
 	"\x15CreateWebhookResponse\x12+\n" +
 	"\awebhook\x18\x01 \x01(\v2\x11.sparc.v1.WebhookR\awebhook\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"#\n" +
-	"\x11GetWebhookRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"Q\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"F\n" +
+	"\x11GetWebhookRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15sparc.network/WebhookR\x04name\"Q\n" +
 	"\x13ListWebhooksRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListWebhooksResponse\x12-\n" +
 	"\bwebhooks\x18\x01 \x03(\v2\x11.sparc.v1.WebhookR\bwebhooks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"&\n" +
-	"\x14DeleteWebhookRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
-	"\x15DeleteWebhookResponse2\xac\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"I\n" +
+	"\x14DeleteWebhookRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xe0A\x02\xfaA\x17\n" +
+	"\x15sparc.network/WebhookR\x04name2\xab\x03\n" +
 	"\x0eWebhookService\x12o\n" +
-	"\rCreateWebhook\x12\x1e.sparc.v1.CreateWebhookRequest\x1a\x1f.sparc.v1.CreateWebhookResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\awebhook\"\f/v1/webhooks\x12W\n" +
+	"\rCreateWebhook\x12\x1e.sparc.v1.CreateWebhookRequest\x1a\x1f.sparc.v1.CreateWebhookResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\awebhook\"\f/v1/webhooks\x12[\n" +
 	"\n" +
-	"GetWebhook\x12\x1b.sparc.v1.GetWebhookRequest\x1a\x11.sparc.v1.Webhook\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/webhooks/{id}\x12c\n" +
-	"\fListWebhooks\x12\x1d.sparc.v1.ListWebhooksRequest\x1a\x1e.sparc.v1.ListWebhooksResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/webhooks\x12k\n" +
-	"\rDeleteWebhook\x12\x1e.sparc.v1.DeleteWebhookRequest\x1a\x1f.sparc.v1.DeleteWebhookResponse\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/webhooks/{id}B5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
+	"GetWebhook\x12\x1b.sparc.v1.GetWebhookRequest\x1a\x11.sparc.v1.Webhook\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=webhooks/*}\x12c\n" +
+	"\fListWebhooks\x12\x1d.sparc.v1.ListWebhooksRequest\x1a\x1e.sparc.v1.ListWebhooksResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/webhooks\x12f\n" +
+	"\rDeleteWebhook\x12\x1e.sparc.v1.DeleteWebhookRequest\x1a\x16.google.protobuf.Empty\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/{name=webhooks/*}B5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
 
 var (
 	file_sparc_v1_webhooks_proto_rawDescOnce sync.Once
@@ -545,7 +519,7 @@ func file_sparc_v1_webhooks_proto_rawDescGZIP() []byte {
 	return file_sparc_v1_webhooks_proto_rawDescData
 }
 
-var file_sparc_v1_webhooks_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_sparc_v1_webhooks_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_sparc_v1_webhooks_proto_goTypes = []any{
 	(*Webhook)(nil),               // 0: sparc.v1.Webhook
 	(*CreateWebhookRequest)(nil),  // 1: sparc.v1.CreateWebhookRequest
@@ -554,14 +528,14 @@ var file_sparc_v1_webhooks_proto_goTypes = []any{
 	(*ListWebhooksRequest)(nil),   // 4: sparc.v1.ListWebhooksRequest
 	(*ListWebhooksResponse)(nil),  // 5: sparc.v1.ListWebhooksResponse
 	(*DeleteWebhookRequest)(nil),  // 6: sparc.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil), // 7: sparc.v1.DeleteWebhookResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),         // 8: google.protobuf.Empty
 }
 var file_sparc_v1_webhooks_proto_depIdxs = []int32{
-	8,  // 0: sparc.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 1: sparc.v1.Webhook.last_success_time:type_name -> google.protobuf.Timestamp
-	8,  // 2: sparc.v1.Webhook.last_failure_time:type_name -> google.protobuf.Timestamp
-	8,  // 3: sparc.v1.Webhook.next_attempt_time:type_name -> google.protobuf.Timestamp
+	7,  // 0: sparc.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 1: sparc.v1.Webhook.last_success_time:type_name -> google.protobuf.Timestamp
+	7,  // 2: sparc.v1.Webhook.last_failure_time:type_name -> google.protobuf.Timestamp
+	7,  // 3: sparc.v1.Webhook.next_attempt_time:type_name -> google.protobuf.Timestamp
 	0,  // 4: sparc.v1.CreateWebhookRequest.webhook:type_name -> sparc.v1.Webhook
 	0,  // 5: sparc.v1.CreateWebhookResponse.webhook:type_name -> sparc.v1.Webhook
 	0,  // 6: sparc.v1.ListWebhooksResponse.webhooks:type_name -> sparc.v1.Webhook
@@ -572,7 +546,7 @@ var file_sparc_v1_webhooks_proto_depIdxs = []int32{
 	2,  // 11: sparc.v1.WebhookService.CreateWebhook:output_type -> sparc.v1.CreateWebhookResponse
 	0,  // 12: sparc.v1.WebhookService.GetWebhook:output_type -> sparc.v1.Webhook
 	5,  // 13: sparc.v1.WebhookService.ListWebhooks:output_type -> sparc.v1.ListWebhooksResponse
-	7,  // 14: sparc.v1.WebhookService.DeleteWebhook:output_type -> sparc.v1.DeleteWebhookResponse
+	8,  // 14: sparc.v1.WebhookService.DeleteWebhook:output_type -> google.protobuf.Empty
 	11, // [11:15] is the sub-list for method output_type
 	7,  // [7:11] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
@@ -591,7 +565,7 @@ func file_sparc_v1_webhooks_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_webhooks_proto_rawDesc), len(file_sparc_v1_webhooks_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
