@@ -116,7 +116,7 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 			return err
 		}
 		if in.GetEtag() != "" && in.GetEtag() != cur.GetEtag() {
-			return fmt.Errorf("%s %w", aip.Name(aip.People, id), apierr.ErrStaleEtag)
+			return fmt.Errorf("%s: %w", aip.Name(aip.People, id), apierr.ErrStaleEtag)
 		}
 		objectedBefore := cur.GetConsent().GetObjectionTime()
 		mask.Apply(cur, in)

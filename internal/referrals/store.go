@@ -202,7 +202,7 @@ func (s *store) load(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (*
 func (s *store) loadForChange(ctx context.Context, tx pgx.Tx, id uuid.UUID, etag string) (*referralRow, side, error) {
 	x, sd, err := s.load(ctx, tx, id, true)
 	if err == nil && etag != "" && etag != x.etag() {
-		return nil, 0, fmt.Errorf("%s %w", aip.Name(aip.Referrals, id), apierr.ErrStaleEtag)
+		return nil, 0, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, id), apierr.ErrStaleEtag)
 	}
 	return x, sd, err
 }
