@@ -145,8 +145,9 @@ func (r Rule) allows(role string) bool {
 	return false
 }
 
-// resourceName finds the id a request addresses: a top-level "id" field,
-// or the "id" of its single message field ("asset.id").
+// resourceName finds the id or resource name a request addresses: a
+// top-level "id" or "name" field, or that of its single message field
+// ("asset.id", "organisation.name").
 func resourceName(req any) string {
 	m, ok := req.(proto.Message)
 	if !ok {
@@ -154,17 +155,27 @@ func resourceName(req any) string {
 	}
 	r := m.ProtoReflect()
 	fields := r.Descriptor().Fields()
-	if fd := fields.ByName("id"); fd != nil && fd.Kind() == protoreflect.StringKind {
+	if fd := idField(fields); fd != nil {
 		return r.Get(fd).String()
 	}
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && r.Has(fd) {
 			sub := r.Get(fd).Message()
-			if id := sub.Descriptor().Fields().ByName("id"); id != nil && id.Kind() == protoreflect.StringKind {
+			if id := idField(sub.Descriptor().Fields()); id != nil {
 				return sub.Get(id).String()
 			}
 		}
 	}
 	return ""
+}
+
+// idField is the string field that identifies: "id", or "name" (AIP-122).
+func idField(fields protoreflect.FieldDescriptors) protoreflect.FieldDescriptor {
+	for _, n := range []protoreflect.Name{"id", "name"} {
+		if fd := fields.ByName(n); fd != nil && fd.Kind() == protoreflect.StringKind {
+			return fd
+		}
+	}
+	return nil
 }
