@@ -88,18 +88,31 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 		return gwRoute{}, false
 	}
 	rt := gwRoute{method: method}
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	last := segs[len(segs)-1]
-	if i := strings.LastIndex(last, ":"); i >= 0 && !strings.Contains(last[i:], "}") {
-		segs[len(segs)-1], rt.verb = last[:i], last[i+1:]
+	if i := strings.LastIndex(path, ":"); i >= 0 && !strings.ContainsAny(path[i:], "}/") {
+		path, rt.verb = path[:i], path[i+1:]
 	}
-	for _, s := range segs {
-		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-			name, _, _ := strings.Cut(s[1:len(s)-1], "=")
-			rt.segs, rt.vars = append(rt.segs, ""), append(rt.vars, name)
-		} else {
-			rt.segs, rt.vars = append(rt.segs, s), append(rt.vars, "")
+	// A variable may span segments, a resource name "{name=organisations/*}":
+	// its literal segments are matched, its "*" ones are the variable's.
+	for rest := strings.TrimPrefix(path, "/"); rest != ""; {
+		var s string
+		if strings.HasPrefix(rest, "{") && strings.Contains(rest, "}") {
+			s, rest, _ = strings.Cut(rest[1:], "}")
+			rest = strings.TrimPrefix(rest, "/")
+			name, pattern, found := strings.Cut(s, "=")
+			if !found {
+				pattern = "*"
+			}
+			for _, p := range strings.Split(pattern, "/") {
+				if p == "*" {
+					rt.segs, rt.vars = append(rt.segs, ""), append(rt.vars, name)
+				} else {
+					rt.segs, rt.vars = append(rt.segs, p), append(rt.vars, "")
+				}
+			}
+			continue
 		}
+		s, rest, _ = strings.Cut(rest, "/")
+		rt.segs, rt.vars = append(rt.segs, s), append(rt.vars, "")
 	}
 	// As protoc-gen-grpc-gateway decides whether to parse the query: a
 	// top-level field is bound when the body or a path variable names it
