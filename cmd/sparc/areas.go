@@ -17,7 +17,7 @@ import (
 func init() {
 	register("areas import", "import area boundaries: sparc areas import FILE.geojson --kind lsoa --code-field C --name-field N", areasImport)
 	register("areas attributes", "import area attributes: sparc areas attributes import FILE.csv --code-column C --column NAME=COLUMN ...", areasAttributes)
-	register("areas get", "show one area: sparc areas get CODE [--geometry]", areasGet)
+	register("areas get", "show one area: sparc areas get areas/CODE|CODE [--geometry]", areasGet)
 	register("areas list", "list areas by kind, parent or bounding box", areasList)
 	register("areas deprivation", "declare a kind's deprivation measure: --kind lsoa --attribute imd_decile --scale decile", areasDeprivation)
 }
@@ -124,7 +124,7 @@ func areasAttributes(ctx context.Context, c *cli, args []string) error {
 }
 
 func areasGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("areas get"), "areas get CODE [--geometry] [--simplify METRES]")
+	fs := withSynopsis(newFlags("areas get"), "areas get areas/CODE|CODE [--geometry] [--simplify METRES]")
 	var withGeom bool
 	var simplify float64
 	fs.BoolVar(&withGeom, "geometry", false, "include the boundary as GeoJSON")
@@ -133,11 +133,11 @@ func areasGet(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	code, err := oneID(pos)
+	name, err := oneName("areas", pos)
 	if err != nil {
 		return err
 	}
-	a, err := sparcv1.NewAreaServiceClient(c.conn).GetArea(ctx, &sparcv1.GetAreaRequest{Code: code, IncludeGeometry: withGeom, SimplifyMeters: simplify})
+	a, err := sparcv1.NewAreaServiceClient(c.conn).GetArea(ctx, &sparcv1.GetAreaRequest{Name: name, IncludeGeometry: withGeom, SimplifyMeters: simplify})
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func areasList(ctx context.Context, c *cli, args []string) error {
 	req := &sparcv1.ListAreasRequest{}
 	var limit int
 	fs.StringVar(&req.Kind, "kind", "", "only this kind")
-	fs.StringVar(&req.ParentCode, "parent", "", "only children of this area")
+	fs.StringVar(&req.ParentCode, "parent", "", "only children of this area (its code or name)")
 	fs.StringVar(&req.Bbox, "bbox", "", "only areas meeting this WGS84 box")
 	fs.IntVar(&limit, "limit", 100, "maximum areas to show (follows pages)")
 	if _, err := c.parse(fs, args); err != nil {
@@ -180,7 +180,7 @@ func areasList(ctx context.Context, c *cli, args []string) error {
 
 func printAreas(c *cli, list []*sparcv1.Area) error {
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tKIND\tNAME\tPARENT\tPOPULATION\tATTRIBUTES")
+	fmt.Fprintln(tw, "NAME\tKIND\tDISPLAY NAME\tPARENT\tPOPULATION\tATTRIBUTES")
 	for _, a := range list {
 		names := make([]string, 0, len(a.GetAttributes()))
 		for n := range a.GetAttributes() {
@@ -195,7 +195,7 @@ func printAreas(c *cli, list []*sparcv1.Area) error {
 		if a.Population != nil {
 			pop = fmt.Sprint(a.GetPopulation())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.GetCode(), a.GetKind(), a.GetName(), a.GetParentCode(), pop, strings.Join(attrs, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.GetName(), a.GetKind(), a.GetDisplayName(), a.GetParentCode(), pop, strings.Join(attrs, " "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

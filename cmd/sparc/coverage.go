@@ -27,7 +27,7 @@ func coverageCompute(ctx context.Context, c *cli, args []string) error {
 	var walk float64
 	fs.StringVar(&req.Kind, "kind", "", "all areas of this kind (e.g. lsoa)")
 	fs.StringVar(&req.Bbox, "bbox", "", "with --kind: only areas meeting this WGS84 box minLon,minLat,maxLon,maxLat")
-	fs.StringVar(&req.ParentCode, "parent", "", "the child areas of this area")
+	fs.StringVar(&req.ParentCode, "parent", "", "the child areas of this area (its code or name)")
 	fs.Var(&cats, "category", "category code to measure (repeatable or comma-separated); none means every asset")
 	fs.Float64Var(&walk, "walk", 800, "walking distance in metres from each area's boundary")
 	fs.StringVar(&req.WindowStart, "from", "", "only sessions running on or after this date (YYYY-MM-DD)")
@@ -49,7 +49,7 @@ func coverageCompute(ctx context.Context, c *cli, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	if len(resp.GetAreas()) > 0 {
-		fmt.Fprintln(tw, "CODE\tNAME\tDECILE\tINSIDE\tWITHIN WALK\tPLACES/1000\tSCORE\tNEAREST (m)\t")
+		fmt.Fprintln(tw, "AREA\tDISPLAY NAME\tDECILE\tINSIDE\tWITHIN WALK\tPLACES/1000\tSCORE\tNEAREST (m)\t")
 		for _, a := range resp.GetAreas() {
 			nearest := ""
 			for _, n := range a.GetNearest() {
@@ -62,7 +62,7 @@ func coverageCompute(ctx context.Context, c *cli, args []string) error {
 					nearest += "-"
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%.0f\t%s\t\n", a.GetCode(), truncate(a.GetName(), 30), decileText(a.GetDeprivationDecile()),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%.0f\t%s\t\n", a.GetArea(), truncate(a.GetDisplayName(), 30), decileText(a.GetDeprivationDecile()),
 				a.GetAssetsInside(), a.GetAssetsWithinWalk(), optFloat(a.WeeklyPlacesPer_1000), a.GetCoverageScore(), nearest)
 		}
 		fmt.Fprintln(tw)

@@ -302,7 +302,7 @@ func syntheticAreas() func() ([]*sparcv1.AreaFeature, error) {
 			ring = append(ring, ring[0])
 			n := row*cols + c
 			out = append(out, &sparcv1.AreaFeature{FeatureNumber: int64(n + 1), Code: fmt.Sprintf("S%08d", n),
-				Name: fmt.Sprintf("Synthetic %d", n), GeometryGeojson: `{"type":"Polygon","coordinates":[[` + strings.Join(ring, ",") + `]]}`})
+				DisplayName: fmt.Sprintf("Synthetic %d", n), GeometryGeojson: `{"type":"Polygon","coordinates":[[` + strings.Join(ring, ",") + `]]}`})
 		}
 		row++
 		return out, nil

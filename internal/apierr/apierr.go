@@ -137,7 +137,7 @@ func (e *InvalidArgument) GRPCStatus() *status.Status {
 	}
 	details := []protoadapt.MessageV1{br}
 	if more > 0 {
-		details = append(details, &errdetails.ErrorInfo{Reason: "TOO_MANY_VIOLATIONS", Domain: "sparc",
+		details = append(details, &errdetails.ErrorInfo{Reason: ReasonTooManyViolations, Domain: Domain,
 			Metadata: map[string]string{"total": strconv.Itoa(e.Total()), "reported": strconv.Itoa(len(vs))}})
 	}
 	st := status.New(codes.InvalidArgument, e.Error())
@@ -173,13 +173,18 @@ func (e *PreconditionError) GRPCStatus() *status.Status {
 }
 
 // ToStatus maps any error returned by a handler to the status sent to the
-// caller. Unknown errors become INTERNAL with a generic message: internal
+// caller, with an ErrorInfo naming the cause (AIP-193). Unknown errors become INTERNAL with a generic message: internal
 // details are logged, never sent. The second result says whether err was an
 // unexpected (server-side) failure worth logging at error level.
 func ToStatus(err error) (*status.Status, bool) {
 	if err == nil {
 		return status.New(codes.OK, ""), false
 	}
+	st, unexpected := toStatus(err)
+	return WithReason(st, reasonOf(err, st.Code()), nil), unexpected
+}
+
+func toStatus(err error) (*status.Status, bool) {
 	var gs interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &gs) {
 		st := gs.GRPCStatus()

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -129,11 +128,11 @@ func TestImportingRealBoundaryFilesStoresValidAreasAndReportsRepairs(t *testing.
 	}
 
 	// The stored area reads back with a point inside it and its parent.
-	a, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Code: "areas/E01007110", IncludeGeometry: true})
+	a, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Name: "areas/E01007110", IncludeGeometry: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.GetKind() != "lsoa" || a.GetCountry() != "GB" || a.GetParentCode() == "" || !strings.Contains(a.GetGeometryGeojson(), "MultiPolygon") {
+	if a.GetName() != "areas/E01007110" || a.GetCode() != "E01007110" || a.GetDisplayName() == "" || a.GetKind() != "lsoa" || a.GetCountry() != "GB" || a.GetParentCode() == "" || !strings.Contains(a.GetGeometryGeojson(), "MultiPolygon") {
 		t.Errorf("GetArea = %v", a)
 	}
 }
@@ -259,17 +258,11 @@ func checkError(t *testing.T, err error, want []string) {
 		t.Fatalf("import succeeded, want an error mentioning %q", want)
 	}
 	text := err.Error()
-	if st, ok := status.FromError(err); ok {
-		if st.Code() != codes.InvalidArgument && st.Code() != codes.Unknown {
-			t.Errorf("code %s, want INVALID_ARGUMENT: %v", st.Code(), err)
-		}
-		for _, d := range st.Details() {
-			if br, ok := d.(*errdetails.BadRequest); ok {
-				for _, v := range br.GetFieldViolations() {
-					text += "\n" + v.GetField() + ": " + v.GetDescription()
-				}
-			}
-		}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.InvalidArgument && st.Code() != codes.Unknown {
+		t.Errorf("code %s, want INVALID_ARGUMENT: %v", st.Code(), err)
+	}
+	for field, d := range fieldViolations(err) {
+		text += "\n" + field + ": " + d
 	}
 	for _, w := range want {
 		if !strings.Contains(text, w) {
@@ -337,7 +330,7 @@ func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 		if !strings.HasPrefix(rec[0], "W") {
 			continue
 		}
-		a, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Code: rec[0]})
+		a, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Name: "areas/" + rec[0]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +345,7 @@ func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 	if checked != 368 {
 		t.Errorf("checked %d Welsh rows, want 368", checked)
 	}
-	a, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Code: "W01001495"})
+	a, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Name: "areas/W01001495"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +434,8 @@ func TestListingAreasPagesByCodeWithFilters(t *testing.T) {
 			t.Errorf("ListAreas(%v) = %v, want INVALID_ARGUMENT", bad, err)
 		}
 	}
-	if _, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Code: "E01999999"}); status.Code(err) != codes.NotFound {
-		t.Errorf("GetArea of a missing code = %v, want NOT_FOUND", err)
+	if _, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Name: "areas/E01999999"}); status.Code(err) != codes.NotFound ||
+		!strings.Contains(err.Error(), "areas/E01999999 not found") {
+		t.Errorf("GetArea of a missing code = %v, want NOT_FOUND naming areas/E01999999", err)
 	}
 }

@@ -12,11 +12,11 @@ import (
 	"errors"
 	"io"
 	"math"
-	"strings"
 
 	"google.golang.org/grpc"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/pagetoken"
@@ -41,27 +41,15 @@ type featureChecker struct {
 	vs   violations
 }
 
-func (c *featureChecker) check(f *sparcv1.AreaFeature) bool {
+func (c *featureChecker) check(f *sparcv1.AreaFeature) (*sparcv1.AreaFeature, bool) {
 	n := f.GetFeatureNumber()
 	field := featureField(n)
-	ok := true
 	if n <= 0 {
 		c.vs.add(field, "feature_number must be 1 or more")
-		return false
+		return nil, false
 	}
-	if err := checkCode(f.GetCode()); err != nil {
-		c.vs.add(field+".code", "%v", err)
-		ok = false
-	} else if first, dup := c.seen[f.GetCode()]; dup {
-		c.vs.add(field+".code", "duplicate code %s (also feature %d)", f.GetCode(), first)
-		ok = false
-	} else {
-		c.seen[f.GetCode()] = n
-	}
-	if err := checkName(f.GetName()); err != nil {
-		c.vs.add(field+".name", "%v", err)
-		ok = false
-	}
+	ok := c.vs.code(field+".code", f.GetCode(), c.seen, n, "feature")
+	ok = c.vs.text(field+".display_name", f.GetDisplayName(), true, maxNameLen) && ok
 	if p := f.GetParentCode(); p != "" {
 		if err := checkCode(p); err != nil {
 			c.vs.add(field+".parent_code", "%v", err)
@@ -72,7 +60,7 @@ func (c *featureChecker) check(f *sparcv1.AreaFeature) bool {
 		c.vs.add(field+".geometry", "%v", err)
 		ok = false
 	}
-	return ok
+	return f, ok
 }
 
 // AreaImport is what an import is asked to do, from the stream header.
@@ -83,39 +71,15 @@ type AreaImport struct {
 
 // Import validates and stores the features next yields (io.EOF at the
 // end). It is the one import path: the gRPC stream and the demo loader
-// both use it. Features are checked as they arrive; after the first bad
-// one nothing more is staged, but the rest are still checked so that every
-// problem of the file is reported together.
+// both use it.
 func (s *Service) Import(ctx context.Context, h AreaImport, next func() ([]*sparcv1.AreaFeature, error)) (*sparcv1.ImportAreasResponse, error) {
 	var v apierr.InvalidArgument
-	checkKind(h.Kind, "header.kind", &v)
+	CheckKind(&v, "header.kind", h.Kind)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	chk := &featureChecker{seen: map[string]int64{}}
-	res, err := s.store.ImportAreas(ctx, h.Kind, func() ([]*sparcv1.AreaFeature, error) {
-		for {
-			batch, err := next()
-			if errors.Is(err, io.EOF) {
-				if verr := chk.vs.err(); verr != nil {
-					return nil, verr
-				}
-				return nil, io.EOF
-			}
-			if err != nil {
-				return nil, err
-			}
-			good := batch[:0:0]
-			for _, f := range batch {
-				if chk.check(f) {
-					good = append(good, f)
-				}
-			}
-			if chk.vs.err() == nil {
-				return good, nil
-			}
-		}
-	})
+	res, err := s.store.ImportAreas(ctx, h.Kind, checked(next, &chk.vs, chk.check))
 	if err != nil {
 		return nil, withSource(err, h.Source)
 	}
@@ -124,6 +88,66 @@ func (s *Service) Import(ctx context.Context, h AreaImport, next func() ([]*spar
 		out.Repaired = append(out.Repaired, &sparcv1.RepairedFeature{FeatureNumber: r.Number, Code: r.Code, Reason: r.Reason})
 	}
 	return out, nil
+}
+
+// checked wraps next so that every item is checked as it arrives and the
+// store is given the good ones. After the first bad item nothing more is
+// passed on, but the rest are still checked, so that every problem of
+// the file is reported together, as the error at the end of the stream.
+func checked[In, Out any](next func() ([]In, error), vs *violations, check func(In) (Out, bool)) func() ([]Out, error) {
+	return func() ([]Out, error) {
+		for {
+			batch, err := next()
+			if errors.Is(err, io.EOF) {
+				if verr := vs.err(); verr != nil {
+					return nil, verr
+				}
+				return nil, io.EOF
+			}
+			if err != nil {
+				return nil, err
+			}
+			var good []Out
+			for _, x := range batch {
+				if out, ok := check(x); ok {
+					good = append(good, out)
+				}
+			}
+			if vs.ok() {
+				return good, nil
+			}
+		}
+	}
+}
+
+// receiveImport reads an import stream through recv: the first message
+// must be the header (header returns nil for a message that is not one),
+// the others batches, whose items the returned next yields (io.EOF at the
+// end of the stream).
+func receiveImport[M any, H comparable, T any](recv func() (M, error), header func(M) H, items func(M) []T) (H, func() ([]T, error), error) {
+	var none H
+	first, err := recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return none, nil, apierr.Invalid("header", "the stream is empty: send a header first")
+		}
+		return none, nil, err
+	}
+	h := header(first)
+	if h == none {
+		return none, nil, apierr.Invalid("header", "the first message must be the header")
+	}
+	next := func() ([]T, error) {
+		msg, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		if header(msg) != none {
+			return nil, apierr.Invalid("header", "only the first message may be a header")
+		}
+		return items(msg), nil
+	}
+	return h, next, nil
 }
 
 // withSource names the file in the message of a validation error.
@@ -139,27 +163,12 @@ func withSource(err error, source string) error {
 
 // ImportAreas receives a header and feature batches and imports them.
 func (s *Service) ImportAreas(stream grpc.ClientStreamingServer[sparcv1.ImportAreasRequest, sparcv1.ImportAreasResponse]) error {
-	first, err := stream.Recv()
+	h, next, err := receiveImport(stream.Recv, (*sparcv1.ImportAreasRequest).GetHeader,
+		func(m *sparcv1.ImportAreasRequest) []*sparcv1.AreaFeature { return m.GetBatch().GetFeatures() })
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return apierr.Invalid("header", "the stream is empty: send a header first")
-		}
 		return err
 	}
-	h := first.GetHeader()
-	if h == nil {
-		return apierr.Invalid("header", "the first message must be the header (kind)")
-	}
-	res, err := s.Import(stream.Context(), AreaImport{Kind: h.GetKind(), Source: h.GetSourceName()}, func() ([]*sparcv1.AreaFeature, error) {
-		msg, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if msg.GetHeader() != nil {
-			return nil, apierr.Invalid("header", "only the first message may be a header")
-		}
-		return msg.GetBatch().GetFeatures(), nil
-	})
+	res, err := s.Import(stream.Context(), AreaImport{Kind: h.GetKind(), Source: h.GetSourceName()}, next)
 	if err != nil {
 		return err
 	}
@@ -170,29 +179,9 @@ func (s *Service) ImportAreas(stream grpc.ClientStreamingServer[sparcv1.ImportAr
 func (s *Service) ImportAttributes(ctx context.Context, source string, skipUnknown bool, next func() ([]*sparcv1.AttributeRow, error)) (*sparcv1.ImportAreaAttributesResponse, error) {
 	seen := map[string]int64{}
 	var vs violations
-	res, err := s.store.ImportAttributes(ctx, skipUnknown, func() ([]AttributeRow, error) {
-		for {
-			batch, err := next()
-			if errors.Is(err, io.EOF) {
-				if verr := vs.err(); verr != nil {
-					return nil, verr
-				}
-				return nil, io.EOF
-			}
-			if err != nil {
-				return nil, err
-			}
-			var good []AttributeRow
-			for _, r := range batch {
-				if row, ok := checkRow(r, seen, &vs); ok {
-					good = append(good, row)
-				}
-			}
-			if vs.err() == nil {
-				return good, nil
-			}
-		}
-	})
+	res, err := s.store.ImportAttributes(ctx, skipUnknown, checked(next, &vs, func(r *sparcv1.AttributeRow) (AttributeRow, bool) {
+		return checkRow(r, seen, &vs)
+	}))
 	if err != nil {
 		return nil, withSource(err, source)
 	}
@@ -206,16 +195,7 @@ func checkRow(r *sparcv1.AttributeRow, seen map[string]int64, vs *violations) (A
 		vs.add(field, "line_number must be 1 or more")
 		return AttributeRow{}, false
 	}
-	ok := true
-	if err := checkCode(r.GetCode()); err != nil {
-		vs.add(field+".code", "%v", err)
-		ok = false
-	} else if first, dup := seen[r.GetCode()]; dup {
-		vs.add(field+".code", "duplicate code %s (also line %d)", r.GetCode(), first)
-		ok = false
-	} else {
-		seen[r.GetCode()] = n
-	}
+	ok := vs.code(field+".code", r.GetCode(), seen, n, "line")
 	if len(r.GetValues()) > maxAttributes {
 		vs.add(field+".values", "has %d attributes, more than the maximum of %d", len(r.GetValues()), maxAttributes)
 		return AttributeRow{}, false
@@ -246,39 +226,16 @@ func checkRow(r *sparcv1.AttributeRow, seen map[string]int64, vs *violations) (A
 
 // ImportAreaAttributes receives a header and row batches and imports them.
 func (s *Service) ImportAreaAttributes(stream grpc.ClientStreamingServer[sparcv1.ImportAreaAttributesRequest, sparcv1.ImportAreaAttributesResponse]) error {
-	first, err := stream.Recv()
+	h, next, err := receiveImport(stream.Recv, (*sparcv1.ImportAreaAttributesRequest).GetHeader,
+		func(m *sparcv1.ImportAreaAttributesRequest) []*sparcv1.AttributeRow { return m.GetBatch().GetRows() })
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return apierr.Invalid("header", "the stream is empty: send a header first")
-		}
 		return err
 	}
-	h := first.GetHeader()
-	if h == nil {
-		return apierr.Invalid("header", "the first message must be the header")
-	}
-	res, err := s.ImportAttributes(stream.Context(), h.GetSourceName(), h.GetSkipUnknownCodes(), func() ([]*sparcv1.AttributeRow, error) {
-		msg, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if msg.GetHeader() != nil {
-			return nil, apierr.Invalid("header", "only the first message may be a header")
-		}
-		return msg.GetBatch().GetRows(), nil
-	})
+	res, err := s.ImportAttributes(stream.Context(), h.GetSourceName(), h.GetSkipUnknownCodes(), next)
 	if err != nil {
 		return err
 	}
 	return stream.SendAndClose(res)
-}
-
-func parseCode(s, field string, v *apierr.InvalidArgument) string {
-	s = strings.TrimPrefix(s, "areas/")
-	if err := checkCode(s); err != nil {
-		v.Add(field, "%v", err)
-	}
-	return s
 }
 
 func checkSimplify(m float64, v *apierr.InvalidArgument) {
@@ -290,7 +247,7 @@ func checkSimplify(m float64, v *apierr.InvalidArgument) {
 // GetArea returns one area.
 func (s *Service) GetArea(ctx context.Context, req *sparcv1.GetAreaRequest) (*sparcv1.Area, error) {
 	var v apierr.InvalidArgument
-	code := parseCode(req.GetCode(), "code", &v)
+	code := parseName(&v, "name", req.GetName())
 	checkSimplify(req.GetSimplifyMeters(), &v)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -303,10 +260,10 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 	var v apierr.InvalidArgument
 	q := ListQuery{Kind: req.GetKind(), WithGeometry: req.GetIncludeGeometry(), Simplify: req.GetSimplifyMeters()}
 	if q.Kind != "" {
-		checkKind(q.Kind, "kind", &v)
+		CheckKind(&v, "kind", q.Kind)
 	}
 	if req.GetParentCode() != "" {
-		q.Parent = parseCode(req.GetParentCode(), "parent_code", &v)
+		q.Parent = ParseParentCode(&v, "parent_code", req.GetParentCode())
 	}
 	if req.GetBbox() != "" {
 		b, err := geo.ParseBBox(req.GetBbox())
@@ -316,33 +273,24 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 		q.BBox = &b
 	}
 	checkSimplify(q.Simplify, &v)
-	q.Limit = pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v)
-	if q.WithGeometry && q.Limit > maxGeometryPage {
-		// Boundaries are large: keep a page well inside the message limit.
-		q.Limit = maxGeometryPage
-	}
-	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListAreasRequest) { r.PageToken, r.PageSize = "", 0 })
-	if req.GetPageToken() != "" {
-		if err := s.tokens.Decode(req.GetPageToken(), hash, &q.After); err != nil {
-			v.Add("page_token", "%v", err)
-		}
-	}
+	p := aip.StartPage[string](&v, s.tokens, req, defaultPageSize, maxPageSize)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	if q.WithGeometry {
+		// Boundaries are large: keep a page well inside the message limit.
+		p.Size = min(p.Size, maxGeometryPage)
+	}
+	q.After, q.Limit = p.After, p.Size
 	list, err := s.store.List(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	resp := &sparcv1.ListAreasResponse{}
-	if len(list) > q.Limit {
-		list = list[:q.Limit]
-		if resp.NextPageToken, err = s.tokens.Encode(hash, list[len(list)-1].GetCode()); err != nil {
-			return nil, err
-		}
+	list, next, err := aip.Next(p, list, func(a *sparcv1.Area) string { return a.GetCode() })
+	if err != nil {
+		return nil, err
 	}
-	resp.Areas = list
-	return resp, nil
+	return &sparcv1.ListAreasResponse{Areas: list, NextPageToken: next}, nil
 }
 
 // DeprivationAttribute returns the declared deprivation attribute of
@@ -355,7 +303,7 @@ func (s *Service) DeprivationAttribute(ctx context.Context, kind string) (string
 // SetDeprivationMeasure declares a kind's deprivation attribute.
 func (s *Service) SetDeprivationMeasure(ctx context.Context, req *sparcv1.SetDeprivationMeasureRequest) (*sparcv1.DeprivationMeasure, error) {
 	var v apierr.InvalidArgument
-	checkKind(req.GetKind(), "kind", &v)
+	CheckKind(&v, "kind", req.GetKind())
 	if !attrRe.MatchString(req.GetAttribute()) || req.GetAttribute() == PopulationAttribute {
 		v.Add("attribute", "%q is not an attribute name (lower_snake_case, e.g. imd_decile; not population)", req.GetAttribute())
 	}

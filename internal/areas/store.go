@@ -132,93 +132,134 @@ RETURNING (xmax = 0)`
 // repaired and upserted together. next returns io.EOF after the last
 // batch; any other error (a bad feature found by the caller, a broken
 // stream) rolls everything back, so previous areas stay as they were.
-//
-// The stream cannot be read twice, so a retry by db.InTx (after a deadlock
-// with a concurrent import of the same codes) is refused with ABORTED.
 func (s *Store) ImportAreas(ctx context.Context, kind string, next func() ([]*sparcv1.AreaFeature, error)) (ImportResult, error) {
 	var res ImportResult
-	var once oneShot
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		if err := once.start(); err != nil {
+	err := s.importTx(ctx, func(tx pgx.Tx) error {
+		err := stage(ctx, tx, createAreaStaging, "area_import", []string{"feature_number", "code", "name", "parent_code", "geojson"}, next,
+			func(f *sparcv1.AreaFeature) ([]any, error) {
+				return []any{f.GetFeatureNumber(), f.GetCode(), f.GetDisplayName(), f.GetParentCode(), f.GetGeometryGeojson()}, nil
+			})
+		if err != nil {
 			return err
-		}
-		if _, err := tx.Exec(ctx, createAreaStaging); err != nil {
-			return fmt.Errorf("creating area staging table: %w", err)
-		}
-		for {
-			batch, err := next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			rows := make([][]any, len(batch))
-			for i, f := range batch {
-				rows[i] = []any{f.GetFeatureNumber(), f.GetCode(), f.GetName(), f.GetParentCode(), f.GetGeometryGeojson()}
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"area_import"},
-				[]string{"feature_number", "code", "name", "parent_code", "geojson"}, pgx.CopyFromRows(rows)); err != nil {
-				return fmt.Errorf("staging areas: %w", err)
-			}
 		}
 		if _, err := tx.Exec(ctx, checkAreaStaging); err != nil {
 			return fmt.Errorf("checking area geometries: %w", err)
 		}
 		args := append(countryArgs(), kind)
-		rows, err := tx.Query(ctx, findAreaProblems, args...)
-		if err != nil {
-			return fmt.Errorf("checking areas: %w", err)
-		}
-		var vs violations
-		for rows.Next() {
-			var n int64
-			var code, problem string
-			if err := rows.Scan(&n, &code, &problem); err != nil {
-				rows.Close()
-				return err
-			}
-			vs.add(featureField(n), "%s: %s", code, problem)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("checking areas: %w", err)
-		}
-		if err := vs.err(); err != nil {
+		if err := areaProblems(ctx, tx, args); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, listRepairsSQL)
-		if err != nil {
-			return fmt.Errorf("listing repairs: %w", err)
+		if res.Repaired, err = repairs(ctx, tx); err != nil {
+			return err
 		}
-		res.Repaired, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Repair, error) {
-			var rp Repair
-			return rp, r.Scan(&rp.Number, &rp.Code, &rp.Reason)
-		})
-		if err != nil {
-			return fmt.Errorf("listing repairs: %w", err)
-		}
-		rows, err = tx.Query(ctx, upsertAreas, args...)
-		if err != nil {
-			return fmt.Errorf("writing areas: %w", err)
-		}
-		created, err := pgx.CollectRows(rows, pgx.RowTo[bool])
-		if err != nil {
-			return fmt.Errorf("writing areas: %w", err)
-		}
-		for _, c := range created {
-			if c {
-				res.Created++
-			} else {
-				res.Updated++
-			}
-		}
-		return nil
+		res.Created, res.Updated, err = upsertChecked(ctx, tx, args)
+		return err
 	})
 	if err != nil {
 		return ImportResult{}, err
 	}
 	return res, nil
+}
+
+// areaProblems reports the staged features that cannot be stored: those
+// whose geometry could not be repaired, that lie outside the national
+// grids, or whose code belongs to an area of another kind.
+func areaProblems(ctx context.Context, tx pgx.Tx, args []any) error {
+	rows, err := tx.Query(ctx, findAreaProblems, args...)
+	if err != nil {
+		return fmt.Errorf("checking areas: %w", err)
+	}
+	defer rows.Close()
+	var vs violations
+	for rows.Next() {
+		var n int64
+		var code, problem string
+		if err := rows.Scan(&n, &code, &problem); err != nil {
+			return err
+		}
+		vs.add(featureField(n), "%s: %s", code, problem)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("checking areas: %w", err)
+	}
+	return vs.err()
+}
+
+// repairs lists the staged features whose geometry was repaired.
+func repairs(ctx context.Context, tx pgx.Tx) ([]Repair, error) {
+	rows, err := tx.Query(ctx, listRepairsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("listing repairs: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Repair, error) {
+		var rp Repair
+		return rp, r.Scan(&rp.Number, &rp.Code, &rp.Reason)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing repairs: %w", err)
+	}
+	return list, nil
+}
+
+// upsertChecked writes the checked features and counts the areas created
+// and updated.
+func upsertChecked(ctx context.Context, tx pgx.Tx, args []any) (created, updated int64, err error) {
+	rows, err := tx.Query(ctx, upsertAreas, args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("writing areas: %w", err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return 0, 0, fmt.Errorf("writing areas: %w", err)
+	}
+	for _, c := range inserted {
+		if c {
+			created++
+		} else {
+			updated++
+		}
+	}
+	return created, updated, nil
+}
+
+// importTx runs fn in the one transaction of an import. An import
+// consumes a stream, which cannot be read twice, so a retry by db.InTx
+// (after a deadlock with a concurrent import of the same codes) is
+// refused with ABORTED.
+func (s *Store) importTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	var once oneShot
+	return db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		if err := once.start(); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// stage creates an import's staging table (create) and copies into it,
+// with COPY, the rows of every batch next returns until io.EOF.
+func stage[T any](ctx context.Context, tx pgx.Tx, create, table string, columns []string, next func() ([]T, error), row func(T) ([]any, error)) error {
+	if _, err := tx.Exec(ctx, create); err != nil {
+		return fmt.Errorf("creating staging table %s: %w", table, err)
+	}
+	for {
+		batch, err := next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rows := make([][]any, len(batch))
+		for i, x := range batch {
+			if rows[i], err = row(x); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("staging %s: %w", table, err)
+		}
+	}
 }
 
 // oneShot refuses a second run of a transaction that consumes a stream.
@@ -270,53 +311,18 @@ FROM attr_import i WHERE a.code = i.code`
 // when skipUnknown is set.
 func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next func() ([]AttributeRow, error)) (AttributeResult, error) {
 	var res AttributeResult
-	var once oneShot
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		if err := once.start(); err != nil {
+	err := s.importTx(ctx, func(tx pgx.Tx) error {
+		err := stage(ctx, tx, createAttrStaging, "attr_import", []string{"line_number", "code", "vals", "population"}, next,
+			func(r AttributeRow) ([]any, error) {
+				vals, err := json.Marshal(r.Values)
+				return []any{r.Line, r.Code, string(vals), r.Population}, err
+			})
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, createAttrStaging); err != nil {
-			return fmt.Errorf("creating attribute staging table: %w", err)
-		}
-		for {
-			batch, err := next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			rows := make([][]any, len(batch))
-			for i, r := range batch {
-				vals, err := json.Marshal(r.Values)
-				if err != nil {
-					return err
-				}
-				rows[i] = []any{r.Line, r.Code, string(vals), r.Population}
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"attr_import"},
-				[]string{"line_number", "code", "vals", "population"}, pgx.CopyFromRows(rows)); err != nil {
-				return fmt.Errorf("staging attributes: %w", err)
-			}
-		}
-		rows, err := tx.Query(ctx, unknownAttrCodes)
-		if err != nil {
-			return fmt.Errorf("finding unknown codes: %w", err)
-		}
 		var vs violations
-		for rows.Next() {
-			var line int64
-			var code string
-			if err := rows.Scan(&line, &code); err != nil {
-				rows.Close()
-				return err
-			}
-			res.SkippedUnknown++
-			vs.add(lineField(line)+".code", "code %q matches no area (import the areas first, or skip unknown codes)", code)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("finding unknown codes: %w", err)
+		if res.SkippedUnknown, err = unknownCodes(ctx, tx, &vs); err != nil {
+			return err
 		}
 		if !skipUnknown {
 			if err := vs.err(); err != nil {
@@ -334,6 +340,30 @@ func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next fun
 		return AttributeResult{}, err
 	}
 	return res, nil
+}
+
+// unknownCodes reports the staged rows whose code matches no area to vs
+// and counts them.
+func unknownCodes(ctx context.Context, tx pgx.Tx, vs *violations) (int64, error) {
+	rows, err := tx.Query(ctx, unknownAttrCodes)
+	if err != nil {
+		return 0, fmt.Errorf("finding unknown codes: %w", err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		var line int64
+		var code string
+		if err := rows.Scan(&line, &code); err != nil {
+			return 0, err
+		}
+		n++
+		vs.add(lineField(line)+".code", "code %q matches no area (import the areas first, or skip unknown codes)", code)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("finding unknown codes: %w", err)
+	}
+	return n, nil
 }
 
 // geoJSONExpr renders the boundary of area "a" as RFC 7946 GeoJSON
@@ -358,10 +388,11 @@ func scanArea(r pgx.CollectableRow) (*sparcv1.Area, error) {
 	a := &sparcv1.Area{}
 	var attrs map[string]float64
 	var geojson *string
-	if err := r.Scan(&a.Code, &a.Name, &a.Kind, &a.ParentCode, &a.Population, &attrs, &a.Country,
+	if err := r.Scan(&a.Code, &a.DisplayName, &a.Kind, &a.ParentCode, &a.Population, &attrs, &a.Country,
 		&a.ReferenceLatitude, &a.ReferenceLongitude, &geojson); err != nil {
 		return nil, err
 	}
+	a.Name = Name(a.Code)
 	a.Attributes = attrs
 	if geojson != nil {
 		a.GeometryGeojson = *geojson
@@ -387,7 +418,7 @@ func (s *Store) Get(ctx context.Context, code string, withGeometry bool, simplif
 	}
 	a, err := pgx.CollectExactlyOneRow(rows, scanArea)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("area %s: %w", code, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s %w", Name(code), apierr.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading area %s: %w", code, err)
@@ -401,7 +432,7 @@ type ListQuery struct {
 	BBox         *[4]float64
 	WithGeometry bool
 	Simplify     float64
-	After        string // last code of the previous page
+	After        *string // last code of the previous page, nil on the first
 	Limit        int
 }
 
@@ -429,7 +460,11 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Area, error) 
 	if q.BBox != nil {
 		bbox = q.BBox[:]
 	}
-	rows, err := s.pool.Query(ctx, sql, q.Kind, q.Parent, bbox, q.Simplify, q.After, q.Limit+1)
+	after := ""
+	if q.After != nil {
+		after = *q.After
+	}
+	rows, err := s.pool.Query(ctx, sql, q.Kind, q.Parent, bbox, q.Simplify, after, q.Limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("listing areas: %w", err)
 	}
@@ -497,13 +532,13 @@ func (s *Store) deprivationAttribute(ctx context.Context, kind string) (string, 
 // figures, its deprivation value (the attribute its kind declares) and
 // its Web Mercator bounding box, for tiles.
 type CoverageArea struct {
-	Code, Name, Kind, Parent, Country string
-	Population                        int64
-	RefLat, RefLng                    float64
-	Deprivation                       *float64
-	Scale                             string // decile, rank, score; "" without a measure
-	Measure                           string
-	Web                               [4]float64
+	Code, DisplayName, Kind, Parent, Country string
+	Population                               int64
+	RefLat, RefLng                           float64
+	Deprivation                              *float64
+	Scale                                    string // decile, rank, score; "" without a measure
+	Measure                                  string
+	Web                                      [4]float64
 }
 
 // coverageAreasSQL reads an area set ($1 parent, $2 kind, $3 bbox, all
@@ -536,7 +571,7 @@ func (s *Store) CoverageAreas(ctx context.Context, parent, kind string, bbox *[4
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*CoverageArea, error) {
 		a := &CoverageArea{}
-		err := r.Scan(&a.Code, &a.Name, &a.Kind, &a.Parent, &a.Country, &a.Population, &a.RefLat, &a.RefLng,
+		err := r.Scan(&a.Code, &a.DisplayName, &a.Kind, &a.Parent, &a.Country, &a.Population, &a.RefLat, &a.RefLng,
 			&a.Deprivation, &a.Scale, &a.Measure, &a.Web[0], &a.Web[1], &a.Web[2], &a.Web[3])
 		return a, err
 	})
@@ -574,7 +609,7 @@ WITH c AS (
 	SELECT * FROM unnest($4::text[], $5::float8[], $6::int[], $7::int[], $8::int[], $9::float8[])
 		AS c(code, coverage_score, assets_inside, assets_within_walk, deprivation_decile, weekly_places_per_1000)
 ), t AS (
-	SELECT a.code, a.name, c.coverage_score, c.assets_inside, c.assets_within_walk,
+	SELECT a.code, a.name AS display_name, c.coverage_score, c.assets_inside, c.assets_within_walk,
 		c.deprivation_decile, c.weekly_places_per_1000,
 		ST_AsMVTGeom(CASE WHEN $1 <= 12 THEN a.geom_web_low ELSE a.geom_web END,
 			ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom

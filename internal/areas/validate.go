@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
 
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 )
 
@@ -40,7 +41,9 @@ const PopulationAttribute = "population"
 // KnownKinds are the kinds documented for users; others are accepted.
 var KnownKinds = []string{"lsoa", "msoa", "ward", "local_authority", "buurt", "wijk", "gemeente"}
 
-func checkKind(kind, field string, v *apierr.InvalidArgument) {
+// CheckKind reports a kind that is not lower_snake_case of 1 to 40
+// characters; coverage requests check their kind with it too.
+func CheckKind(v *apierr.InvalidArgument, field, kind string) {
 	if !kindRe.MatchString(kind) {
 		v.Add(field, "%q is not an area kind: lower_snake_case, 1 to 40 characters (known kinds: %s)", kind, strings.Join(KnownKinds, ", "))
 	}
@@ -73,14 +76,46 @@ func (vs *violations) add(field, format string, args ...any) {
 	vs.v.Add(field, format, args...)
 }
 
+// ok reports whether no problem was found so far.
+func (vs *violations) ok() bool { return len(vs.v.Violations) == 0 }
+
+// err returns the problems found, with the count of those not listed, or
+// nil when there are none.
 func (vs *violations) err() error {
-	if len(vs.v.Violations) == 0 {
+	if vs.ok() {
 		return nil
 	}
+	out := &apierr.InvalidArgument{Violations: slices.Clone(vs.v.Violations)}
 	if vs.dropped > 0 {
-		vs.v.Add("file", "%d more problems not listed (the first %d are)", vs.dropped, maxViolations)
+		out.Add("file", "%d more problems not listed (the first %d are)", vs.dropped, maxViolations)
 	}
-	return &vs.v
+	return out
+}
+
+// text checks a text field with aip.Text, within the file's limit of
+// listed problems.
+func (vs *violations) text(field, s string, required bool, max int) bool {
+	var one apierr.InvalidArgument
+	aip.Text(&one, field, s, required, max)
+	for _, x := range one.Violations {
+		vs.add(x.Field, "%s", x.Description)
+	}
+	return one.Err() == nil
+}
+
+// code checks the code of item n (a feature or a line) and that no
+// earlier item of the file has it, remembering it in seen.
+func (vs *violations) code(field, code string, seen map[string]int64, n int64, item string) bool {
+	if err := checkCode(code); err != nil {
+		vs.add(field, "%v", err)
+		return false
+	}
+	if first, dup := seen[code]; dup {
+		vs.add(field, "duplicate code %s (also %s %d)", code, item, first)
+		return false
+	}
+	seen[code] = n
+	return true
 }
 
 // checkGeometry decodes a GeoJSON Polygon or MultiPolygon and checks what
@@ -139,16 +174,6 @@ func checkGeometry(doc string) error {
 	}
 	if vertices > maxAreaVertices {
 		return fmt.Errorf("has %d positions, more than the maximum of %d", vertices, maxAreaVertices)
-	}
-	return nil
-}
-
-func checkName(name string) error {
-	switch n := utf8.RuneCountInString(name); {
-	case name == "":
-		return errors.New("is missing (the name field is absent or empty)")
-	case n > maxNameLen:
-		return fmt.Errorf("is %d characters, more than the maximum of %d", n, maxNameLen)
 	}
 	return nil
 }

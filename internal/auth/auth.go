@@ -170,8 +170,8 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 func (l *Layer) Flush(ctx context.Context) { l.denied.flush(ctx) }
 
 var (
-	errNoCredentials = status.Error(codes.Unauthenticated, "this call needs an API key: send 'authorization: Bearer <key>'")
-	errBadCredential = status.Error(codes.Unauthenticated, "API key or token is not valid (malformed, unknown, revoked, or its organisation is suspended)")
+	errNoCredentials = apierr.Error(codes.Unauthenticated, "CREDENTIALS_MISSING", "this call needs an API key: send 'authorization: Bearer <key>'")
+	errBadCredential = apierr.Error(codes.Unauthenticated, "CREDENTIALS_INVALID", "API key or token is not valid (malformed, unknown, revoked, or its organisation is suspended)")
 )
 
 // Unary is the gRPC unary interceptor.
@@ -200,7 +200,7 @@ func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 	if info.IsServerStream {
 		slot := streamSlot(ctx)
 		if !l.streams.acquire(slot) {
-			err := status.Errorf(codes.ResourceExhausted, "this caller already has %d streams open, the most allowed; close one first", l.cfg.MaxStreams)
+			err := apierr.Error(codes.ResourceExhausted, "TOO_MANY_STREAMS", fmt.Sprintf("this caller already has %d streams open, the most allowed; close one first", l.cfg.MaxStreams))
 			var rec *AuditEvent
 			if call != nil {
 				rec = &call.ev
@@ -253,7 +253,7 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	rule, known := l.policy[method]
 	rec := l.record(ctx, method, req)
 	if !known {
-		err := status.Errorf(codes.PermissionDenied, "method %s is not covered by the access policy", method)
+		err := apierr.Error(codes.PermissionDenied, "METHOD_NOT_IN_POLICY", fmt.Sprintf("method %s is not covered by the access policy", method))
 		l.deny(ctx, rec, err)
 		return nil, nil, err
 	}
@@ -302,7 +302,7 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 		case rule.Resource != "" && id != "":
 			err = fmt.Errorf("%s %s: %w", rule.Resource, id, apierr.ErrNotFound)
 		default:
-			err = status.Errorf(codes.PermissionDenied, "the %s role may not call %s", p.Role, method[strings.LastIndex(method, "/")+1:])
+			err = apierr.Error(codes.PermissionDenied, "ROLE_NOT_PERMITTED", fmt.Sprintf("the %s role may not call %s", p.Role, method[strings.LastIndex(method, "/")+1:]))
 		}
 		l.deny(ctx, rec, err)
 		return nil, nil, err
@@ -322,7 +322,7 @@ func tooMany(wait time.Duration, what string) error {
 	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
 		st = d
 	}
-	return st.Err()
+	return apierr.WithReason(st, "RATE_LIMITED", nil).Err()
 }
 
 // GuardHTTP guards a plain HTTP route (Open Referral, coverage downloads,

@@ -229,7 +229,7 @@ func importArea(ctx context.Context, c *grpc.ClientConn, code string) error {
 	}
 	_ = s.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Header{Header: &sparcv1.ImportAreasHeader{Kind: "lsoa"}}})
 	_ = s.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Batch{Batch: &sparcv1.AreaFeatureBatch{
-		Features: []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: code, Name: "Matrix", GeometryGeojson: matrixSquare}}}}})
+		Features: []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: code, DisplayName: "Matrix", GeometryGeojson: matrixSquare}}}}})
 	_, err = s.CloseAndRecv()
 	return err
 }
@@ -367,7 +367,7 @@ func importRows() []matrixRow {
 			// The target is the owner organisation of the imported record.
 			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
 				resp, err := sparcv1.NewDirectoryImportServiceClient(c).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{
-					Source: "matrix", Records: []*sparcv1.SourcedAsset{{AssetId: uuid.NewString(), SourceId: uuid.NewString(), Asset: newAsset(org)}}})
+					Source: "matrix", Records: []*sparcv1.SourcedAsset{{AssetName: "assets/" + uuid.NewString(), SourceId: uuid.NewString(), Asset: newAsset(org)}}})
 				if err != nil {
 					return err
 				}
@@ -378,7 +378,7 @@ func importRows() []matrixRow {
 			},
 			http: func(org string) (string, string, any) {
 				return "POST", "/v1/assets:upsertSourced", map[string]any{"source": "matrix", "records": []any{map[string]any{
-					"asset_id": uuid.NewString(), "source_id": uuid.NewString(), "asset": map[string]any{
+					"asset_name": "assets/" + uuid.NewString(), "source_id": uuid.NewString(), "asset": map[string]any{
 						"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix import", "owner_organisation": org,
 						"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}}}}}
 			},
@@ -519,7 +519,7 @@ func areaRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.AreaService/GetArea", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, code string) error {
-				_, err := sparcv1.NewAreaServiceClient(c).GetArea(ctx, &sparcv1.GetAreaRequest{Code: code})
+				_, err := sparcv1.NewAreaServiceClient(c).GetArea(ctx, &sparcv1.GetAreaRequest{Name: "areas/" + code})
 				return err
 			},
 			http:  func(code string) (string, string, any) { return "GET", "/v1/areas/" + code, nil },
@@ -538,7 +538,7 @@ func areaRows() []matrixRow {
 			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error { return importArea(ctx, c, "E01999999") },
 			http: func(string) (string, string, any) {
 				feature, _ := json.Marshal(map[string]any{"batch": map[string]any{"features": []any{map[string]any{
-					"feature_number": 1, "code": "E01999999", "name": "Matrix", "geometry_geojson": matrixSquare}}}})
+					"feature_number": 1, "code": "E01999999", "display_name": "Matrix", "geometry_geojson": matrixSquare}}}})
 				return "POST", "/v1/areas:import", ndjson(`{"header":{"kind":"lsoa"}}` + "\n" + string(feature) + "\n")
 			},
 			setup: noTarget,
@@ -1033,8 +1033,8 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 		Organisation: &sparcv1.Organisation{Name: "organisations/" + orgA, Website: "https://evil.example"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
 	notFound("B's admin changing A", err, "organisations/"+orgA+": not found")
 	imp, err := sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
-		Records: []*sparcv1.SourcedAsset{{AssetId: uuid.NewString(), SourceId: "1", Asset: newAsset(orgA)},
-			{AssetId: assetA.GetId(), SourceId: "2", Asset: newAsset(orgB)}}})
+		Records: []*sparcv1.SourcedAsset{{AssetName: "assets/" + uuid.NewString(), SourceId: "1", Asset: newAsset(orgA)},
+			{AssetName: "assets/" + assetA.GetId(), SourceId: "2", Asset: newAsset(orgB)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1049,11 +1049,11 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	// A record without an owner is the importing admin's organisation's.
 	unowned := newAsset("")
 	imp, err = sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
-		Records: []*sparcv1.SourcedAsset{{AssetId: uuid.NewString(), SourceId: "3", Asset: unowned}}})
+		Records: []*sparcv1.SourcedAsset{{AssetName: "assets/" + uuid.NewString(), SourceId: "3", Asset: unowned}}})
 	if err != nil || imp.GetResults()[0].GetOutcome() != sparcv1.UpsertOutcome_UPSERT_OUTCOME_CREATED {
 		t.Fatalf("B's admin importing an unowned record: %v, %v", imp, err)
 	}
-	if a, err := ac(adminB).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: imp.GetResults()[0].GetAssetId()}); err != nil || a.GetOwnerOrganisation() != orgB {
+	if a, err := ac(adminB).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: strings.TrimPrefix(imp.GetResults()[0].GetAsset(), "assets/")}); err != nil || a.GetOwnerOrganisation() != orgB {
 		t.Errorf("imported unowned record owned by %q (%v), want B", a.GetOwnerOrganisation(), err)
 	}
 

@@ -60,81 +60,19 @@ func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(list) > maxAreas {
-		field := "kind"
-		if q.Parent != "" {
-			field = "parent_code"
-		}
-		return nil, apierr.Invalid(field, "selects more than %d areas; narrow it with bbox", maxAreas)
+	if err := checkAreaSet(q, len(list)); err != nil {
+		return nil, err
 	}
-	for _, c := range q.Categories {
-		if !vocab.IsCategory(c) {
-			return nil, apierr.Invalid("categories", "%q is not a category code", c)
-		}
-	}
-	cats := q.Categories
-	if len(cats) == 0 {
-		cats = []string{""}
-	}
-	byCode := make(map[string]*area, len(list))
-	byCountry := map[string][]*area{}
-	for _, a := range list {
-		a.Nearest = make([]*float64, len(cats))
-		byCode[a.Code] = a
-		byCountry[a.Country] = append(byCountry[a.Country], a)
-	}
-
-	type task struct {
-		run func(ctx context.Context) error
-	}
-	var tasks []task
-	candidates := map[string]*candidateSet{}
-	for _, c := range areas.Countries {
-		inCountry := byCountry[c.Code]
-		if len(inCountry) == 0 {
-			continue
-		}
-		cs := &candidateSet{}
-		candidates[c.Code] = cs
-		tasks = append(tasks, task{func(ctx context.Context) error { return s.readCandidates(ctx, c, q, cs) }})
-		for start := 0; start < len(inCountry); start += chunkSize {
-			chunk := inCountry[start:min(start+chunkSize, len(inCountry))]
-			codes := make([]string, len(chunk))
-			for i, a := range chunk {
-				codes[i] = a.Code
-			}
-			tasks = append(tasks, task{func(ctx context.Context) error { return s.walk(ctx, c, codes, q, byCode) }})
-		}
-	}
+	c := newComputation(q, list)
+	tasks := s.statements(c)
 	tm.Areas = time.Since(start)
 	start = time.Now()
-	if err := s.runAll(ctx, len(tasks), func(ctx context.Context, i int) error { return tasks[i].run(ctx) }); err != nil {
+	if err := s.runAll(ctx, len(tasks), func(ctx context.Context, i int) error { return tasks[i](ctx) }); err != nil {
 		return nil, err
 	}
 	tm.Statements = time.Since(start)
 	start = time.Now()
-	// One job per country and category, spread over the workers: each
-	// builds its grid and fills its own category's slot of every area.
-	type job struct {
-		country string
-		k       int
-	}
-	var jobs []job
-	for country := range candidates {
-		for k := range cats {
-			jobs = append(jobs, job{country, k})
-		}
-	}
-	if err := s.runAll(ctx, len(jobs), func(_ context.Context, i int) error {
-		j := jobs[i]
-		idx := candidates[j.country].index(cats[j.k])
-		for _, a := range byCountry[j.country] {
-			if d, ok := idx.nearest(a.RefLat, a.RefLng); ok {
-				a.Nearest[j.k] = &d
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := s.nearest(ctx, c); err != nil {
 		return nil, err
 	}
 	tm.Nearest = time.Since(start)
@@ -143,6 +81,100 @@ func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
 	sum := Summarise(list)
 	tm.Summary = time.Since(start)
 	return &Result{Query: q, Areas: list, Summary: sum, Timings: tm}, nil
+}
+
+// checkAreaSet refuses an area set of more than maxAreas (n is the
+// number read, at most one more) and categories outside the vocabulary.
+func checkAreaSet(q Query, n int) error {
+	if n > maxAreas {
+		field := "kind"
+		if q.Parent != "" {
+			field = "parent_code"
+		}
+		return apierr.Invalid(field, "selects more than %d areas; narrow it with bbox", maxAreas)
+	}
+	for _, c := range q.Categories {
+		if !vocab.IsCategory(c) {
+			return apierr.Invalid("categories", "%q is not a category code", c)
+		}
+	}
+	return nil
+}
+
+// computation is the state of one Compute: the area set by code and by
+// country, the categories measured ("" = any asset) and, once read, the
+// assets that count in each country.
+type computation struct {
+	q          Query
+	cats       []string
+	byCode     map[string]*area
+	byCountry  map[string][]*area
+	candidates map[string]*candidateSet
+}
+
+func newComputation(q Query, list []*area) *computation {
+	c := &computation{q: q, cats: q.Categories, byCode: make(map[string]*area, len(list)),
+		byCountry: map[string][]*area{}, candidates: map[string]*candidateSet{}}
+	if len(c.cats) == 0 {
+		c.cats = []string{""}
+	}
+	for _, a := range list {
+		a.Nearest = make([]*float64, len(c.cats))
+		c.byCode[a.Code] = a
+		c.byCountry[a.Country] = append(c.byCountry[a.Country], a)
+	}
+	return c
+}
+
+// statements plans the SQL of c: per country with areas, one read of the
+// assets that count and one walking-distance join per chunk of areas.
+// Each statement writes only its own part of c, so they can run at once.
+func (s *Store) statements(c *computation) []func(ctx context.Context) error {
+	var tasks []func(ctx context.Context) error
+	for _, country := range areas.Countries {
+		inCountry := c.byCountry[country.Code]
+		if len(inCountry) == 0 {
+			continue
+		}
+		cs := &candidateSet{}
+		c.candidates[country.Code] = cs
+		tasks = append(tasks, func(ctx context.Context) error { return s.readCandidates(ctx, country, c.q, cs) })
+		for start := 0; start < len(inCountry); start += chunkSize {
+			chunk := inCountry[start:min(start+chunkSize, len(inCountry))]
+			codes := make([]string, len(chunk))
+			for i, a := range chunk {
+				codes[i] = a.Code
+			}
+			tasks = append(tasks, func(ctx context.Context) error { return s.walk(ctx, country, codes, c.q, c.byCode) })
+		}
+	}
+	return tasks
+}
+
+// nearest finds each area's nearest candidate per category: one job per
+// country and category, spread over the workers; each builds its grid
+// and fills its own category's slot of every area.
+func (s *Store) nearest(ctx context.Context, c *computation) error {
+	type job struct {
+		country string
+		k       int
+	}
+	var jobs []job
+	for country := range c.candidates {
+		for k := range c.cats {
+			jobs = append(jobs, job{country, k})
+		}
+	}
+	return s.runAll(ctx, len(jobs), func(_ context.Context, i int) error {
+		j := jobs[i]
+		idx := c.candidates[j.country].index(c.cats[j.k])
+		for _, a := range c.byCountry[j.country] {
+			if d, ok := idx.nearest(a.RefLat, a.RefLng); ok {
+				a.Nearest[j.k] = &d
+			}
+		}
+		return nil
+	})
 }
 
 // runAll runs fn(0..n-1) on up to s.parallel goroutines and returns the

@@ -119,7 +119,7 @@ type prop struct {
 func props(a *area, q Query) []prop {
 	c := a.proto(q)
 	p := []prop{
-		{"code", c.Code}, {"name", c.Name}, {"kind", c.Kind}, {"parent_code", c.ParentCode},
+		{"code", c.Code}, {"area", c.Area}, {"display_name", c.DisplayName}, {"kind", c.Kind}, {"parent_code", c.ParentCode},
 		{"population", c.Population}, {"deprivation_value", c.DeprivationValue}, {"deprivation_decile", c.DeprivationDecile},
 		{"assets_inside", c.AssetsInside}, {"assets_within_walk", c.AssetsWithinWalk},
 		{"weekly_sessions_per_1000", c.WeeklySessionsPer_1000}, {"weekly_places_per_1000", c.WeeklyPlacesPer_1000},

@@ -135,6 +135,12 @@ func TestDownloadsAreRFC7946GeoJSONAndCSVWithTheAPIFigures(t *testing.T) {
 	if len(api.GetAreas()) < 3 {
 		t.Fatalf("parent %s has %d areas; choose a parent with children", parent, len(api.GetAreas()))
 	}
+	// The parent may be given by its name too.
+	byName, err := env.Coverage.ComputeCoverage(ctx, &sparcv1.ComputeCoverageRequest{
+		ParentCode: "areas/" + parent, Categories: []string{"food", "physical_activity"}, SummaryOnly: true})
+	if err != nil || byName.GetSummary().GetAreas() != int32(len(api.GetAreas())) {
+		t.Errorf("parent_code areas/%s: %d areas (%v), want %d", parent, byName.GetSummary().GetAreas(), err, len(api.GetAreas()))
+	}
 
 	resp, body := get(t, env, "/v1/coverage.geojson?"+query)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/geo+json" {
@@ -146,7 +152,10 @@ func TestDownloadsAreRFC7946GeoJSONAndCSVWithTheAPIFigures(t *testing.T) {
 	}
 	for i, a := range api.GetAreas() {
 		p := props[i]
-		if p["code"] != a.GetCode() || p["assets_within_walk"] != float64(a.GetAssetsWithinWalk()) ||
+		if a.GetArea() != "areas/"+a.GetCode() || a.GetDisplayName() == "" {
+			t.Errorf("area %s: area %q display name %q", a.GetCode(), a.GetArea(), a.GetDisplayName())
+		}
+		if p["code"] != a.GetCode() || p["area"] != a.GetArea() || p["display_name"] != a.GetDisplayName() || p["assets_within_walk"] != float64(a.GetAssetsWithinWalk()) ||
 			p["coverage_score"] != a.GetCoverageScore() || p["deprivation_decile"] != float64(a.GetDeprivationDecile()) {
 			t.Errorf("feature %d properties %v differ from the API's %v", i, p, a)
 		}
@@ -199,7 +208,7 @@ func TestDownloadsAreRFC7946GeoJSONAndCSVWithTheAPIFigures(t *testing.T) {
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	for _, h := range []string{"code", "assets_inside", "assets_within_walk", "weekly_places_per_1000", "coverage_score", "nearest_food_m", "nearest_physical_activity_m", "deprivation_decile"} {
+	for _, h := range []string{"code", "area", "display_name", "assets_inside", "assets_within_walk", "weekly_places_per_1000", "coverage_score", "nearest_food_m", "nearest_physical_activity_m", "deprivation_decile"} {
 		if _, ok := col[h]; !ok {
 			t.Fatalf("CSV header %v lacks %s", recs[0], h)
 		}
@@ -207,7 +216,7 @@ func TestDownloadsAreRFC7946GeoJSONAndCSVWithTheAPIFigures(t *testing.T) {
 	for i, a := range api.GetAreas() {
 		r := recs[i+1]
 		places, _ := strconv.ParseFloat(r[col["weekly_places_per_1000"]], 64)
-		if r[col["code"]] != a.GetCode() || r[col["assets_inside"]] != strconv.Itoa(int(a.GetAssetsInside())) ||
+		if r[col["code"]] != a.GetCode() || r[col["area"]] != a.GetArea() || r[col["display_name"]] != a.GetDisplayName() || r[col["assets_inside"]] != strconv.Itoa(int(a.GetAssetsInside())) ||
 			math.Abs(places-a.GetWeeklyPlacesPer_1000()) > 1e-9 {
 			t.Errorf("CSV row %v differs from the API's %v", r, a)
 		}
@@ -283,7 +292,8 @@ func TestVectorTilesDecodeAndHoldTheExpectedFeatures(t *testing.T) {
 			t.Errorf("area %s (reference point in the tile) is missing from it", a.GetCode())
 			continue
 		}
-		if p["coverage_score"] != a.GetCoverageScore() || p["assets_within_walk"] != float64(a.GetAssetsWithinWalk()) {
+		if p["coverage_score"] != a.GetCoverageScore() || p["assets_within_walk"] != float64(a.GetAssetsWithinWalk()) ||
+			p["display_name"] != a.GetDisplayName() {
 			t.Errorf("area %s: tile properties %v, API %v", a.GetCode(), p, a)
 		}
 	}

@@ -123,7 +123,7 @@ func TestCoverageMatchesABruteForceOracleOnRealAreas(t *testing.T) {
 	var strictRates, checkedAssets, sumInside, sumWithin int
 	for _, i := range sample {
 		got := resp.GetAreas()[i]
-		a, err := env.Areas.GetArea(ctx, &sparcv1.GetAreaRequest{Code: got.GetCode(), IncludeGeometry: true})
+		a, err := env.Areas.GetArea(ctx, &sparcv1.GetAreaRequest{Name: got.GetArea(), IncludeGeometry: true})
 		if err != nil {
 			t.Fatal(err)
 		}

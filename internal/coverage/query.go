@@ -9,6 +9,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
@@ -51,18 +52,17 @@ func (q Query) key() string {
 // ParseRequest validates a ComputeCoverageRequest.
 func ParseRequest(req *sparcv1.ComputeCoverageRequest) (Query, error) {
 	var v apierr.InvalidArgument
-	q := Query{Parent: strings.TrimPrefix(req.GetParentCode(), "areas/"), Kind: req.GetKind(), SummaryOnly: req.GetSummaryOnly()}
-	switch {
-	case q.Parent == "" && q.Kind == "":
+	q := Query{Kind: req.GetKind(), SummaryOnly: req.GetSummaryOnly()}
+	switch parent := req.GetParentCode(); {
+	case parent == "" && q.Kind == "":
 		v.Add("parent_code", "give parent_code (its child areas) or kind (all areas of a kind, optionally within bbox)")
-	case q.Parent != "" && (q.Kind != "" || req.GetBbox() != ""):
+	case parent != "" && (q.Kind != "" || req.GetBbox() != ""):
 		v.Add("parent_code", "give either parent_code, or kind with an optional bbox, not both")
+	case parent != "":
+		q.Parent = areas.ParseParentCode(&v, "parent_code", parent)
 	}
-	if q.Parent != "" && (len(q.Parent) > 64 || strings.ContainsAny(q.Parent, " /,")) {
-		v.Add("parent_code", "%q is not an area code", q.Parent)
-	}
-	if q.Kind != "" && !kindRe(q.Kind) {
-		v.Add("kind", "%q is not an area kind (lower_snake_case, e.g. lsoa)", q.Kind)
+	if q.Kind != "" {
+		areas.CheckKind(&v, "kind", q.Kind)
 	}
 	if req.GetBbox() != "" {
 		if q.Kind == "" && q.Parent == "" {
@@ -109,16 +109,4 @@ func checkDate(s, field string, v *apierr.InvalidArgument) string {
 		v.Add(field, "%q is not a date (YYYY-MM-DD)", s)
 	}
 	return s
-}
-
-func kindRe(s string) bool {
-	if len(s) == 0 || len(s) > 40 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

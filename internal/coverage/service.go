@@ -15,6 +15,7 @@ import (
 	"time"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/disclosure"
 )
 
@@ -132,7 +133,7 @@ func (r *Result) Proto() *sparcv1.ComputeCoverageResponse {
 
 func (a *area) proto(q Query) *sparcv1.AreaCoverage {
 	c := &sparcv1.AreaCoverage{
-		Code: a.Code, Name: a.Name, Kind: a.Kind, ParentCode: a.Parent, Population: a.Population,
+		Code: a.Code, DisplayName: a.DisplayName, Area: areas.Name(a.Code), Kind: a.Kind, ParentCode: a.Parent, Population: a.Population,
 		DeprivationValue: a.Deprivation, DeprivationDecile: a.Decile,
 		AssetsInside: a.Inside, AssetsWithinWalk: a.Within,
 		WeeklySessionsPer_1000: rate(a.Sessions, a.Population),

@@ -271,7 +271,7 @@ func (h *HTTP) assetTile(w http.ResponseWriter, r *http.Request) {
 }
 
 // coverageTile serves /tiles/coverage/{z}/{x}/{y}.mvt?kind=…: layer
-// "coverage", area polygons with code, name, coverage_score,
+// "coverage", area polygons with code, display_name, coverage_score,
 // assets_inside, assets_within_walk, deprivation_decile and
 // weekly_places_per_1000. The query parameters are those of
 // ComputeCoverage; the whole area set is computed once per data version

@@ -252,13 +252,28 @@ func (p params) format() error {
 	return nil
 }
 
-// paging reads page and per_page.
+// paging reads page and per_page, and the format a paged answer is
+// written in.
 func (p params) paging() (page, perPage int, err error) {
 	if page, err = p.int("page", 1, 1, maxPage); err != nil {
 		return
 	}
-	perPage, err = p.int("per_page", defaultPerPage, 1, maxPerPage)
-	return
+	if perPage, err = p.int("per_page", defaultPerPage, 1, maxPerPage); err != nil {
+		return
+	}
+	return page, perPage, p.format()
+}
+
+// uuid reads an optional id parameter; nil when it is not given.
+func (p params) uuid(k string) (*uuid.UUID, error) {
+	if !p.q.Has(k) {
+		return nil, nil
+	}
+	id, err := uuid.Parse(p.q.Get(k))
+	if err != nil {
+		return nil, badParam(k, "%q is not a UUID", p.q.Get(k))
+	}
+	return &id, nil
 }
 
 func pageOf[T any](contents []T, total, page, perPage int) Page[T] {
@@ -305,75 +320,94 @@ func (a *API) serviceFilter(ctx context.Context, p params) (filter, int, int, er
 	if err != nil {
 		return f, 0, 0, err
 	}
-	if err := p.format(); err != nil {
-		return f, 0, 0, err
-	}
 	f.Limit, f.Offset = perPage, (page-1)*perPage
-	if s := p.str("search"); s != "" {
-		if len(s) > maxSearchLen {
-			return f, 0, 0, badParam("search", "is %d bytes, more than the maximum of %d", len(s), maxSearchLen)
-		}
-		if f.Text = assets.TextQuery(s); f.Text == "" {
-			return f, 0, 0, badParam("search", "has no words to search for")
+	for _, read := range []func(params, *filter) error{searchFilter, termFilter, taxonomyFilter, ownerFilter, modifiedFilter} {
+		if err := read(p, &f); err != nil {
+			return f, 0, 0, err
 		}
 	}
-	if p.has("taxonomy_term_id") {
-		id, err := uuid.Parse(p.str("taxonomy_term_id"))
-		if err != nil {
-			return f, 0, 0, badParam("taxonomy_term_id", "%q is not a UUID", p.str("taxonomy_term_id"))
-		}
-		hit, ok := termByID[id]
-		switch {
-		case !ok:
-			f.None = true
-		case hit.tax.code == TaxCategories:
-			f.Categories = []string{hit.term.code}
-		case hit.tax.code == TaxKinds:
-			f.Kinds = []string{hit.term.code}
-		case hit.term.code == AttrCapacity:
-			f.HasCapacity = true
-		case hit.term.code == AttrTimezone:
-			f.OtherZone = true
-		}
-	}
-	if p.has("taxonomy_id") {
-		id, err := uuid.Parse(p.str("taxonomy_id"))
-		if err != nil {
-			return f, 0, 0, badParam("taxonomy_id", "%q is not a UUID", p.str("taxonomy_id"))
-		}
-		switch id {
-		case taxonomyID(TaxCategories):
-			f.HasCategory = true
-		case taxonomyID(TaxKinds), taxonomyID(TaxAttributes):
-			// every service carries a kind and the accepting_referrals attribute
-		default:
-			f.None = true
-		}
-	}
-	if p.has("organization_id") {
-		id, err := uuid.Parse(p.str("organization_id"))
-		if err != nil {
-			return f, 0, 0, badParam("organization_id", "%q is not a UUID", p.str("organization_id"))
-		}
-		owner := id.String()
-		f.Owner = &owner
-	}
-	if p.has("modified_after") {
-		s := p.str("modified_after")
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			if t, err = time.Parse(time.DateOnly, s); err != nil {
-				return f, 0, 0, badParam("modified_after", "%q is not an RFC 3339 date-time (2025-01-31T09:00:00Z) or a date (2025-01-31)", s)
-			}
-		}
-		f.ModifiedAfter = &t
-	}
-	near, err := a.proximity(ctx, p)
-	if err != nil {
+	if f.Near, err = a.proximity(ctx, p); err != nil {
 		return f, 0, 0, err
 	}
-	f.Near = near
 	return f, page, perPage, nil
+}
+
+func searchFilter(p params, f *filter) error {
+	s := p.str("search")
+	if s == "" {
+		return nil
+	}
+	if len(s) > maxSearchLen {
+		return badParam("search", "is %d bytes, more than the maximum of %d", len(s), maxSearchLen)
+	}
+	if f.Text = assets.TextQuery(s); f.Text == "" {
+		return badParam("search", "has no words to search for")
+	}
+	return nil
+}
+
+// termFilter reads taxonomy_term_id: a category or kind term, or one of
+// the service facts a service may carry; any other term matches nothing.
+func termFilter(p params, f *filter) error {
+	id, err := p.uuid("taxonomy_term_id")
+	if err != nil || id == nil {
+		return err
+	}
+	hit, ok := termByID[*id]
+	switch {
+	case !ok:
+		f.None = true
+	case hit.tax.code == TaxCategories:
+		f.Categories = []string{hit.term.code}
+	case hit.tax.code == TaxKinds:
+		f.Kinds = []string{hit.term.code}
+	case hit.term.code == AttrCapacity:
+		f.HasCapacity = true
+	case hit.term.code == AttrTimezone:
+		f.OtherZone = true
+	}
+	return nil
+}
+
+func taxonomyFilter(p params, f *filter) error {
+	id, err := p.uuid("taxonomy_id")
+	if err != nil || id == nil {
+		return err
+	}
+	switch *id {
+	case taxonomyID(TaxCategories):
+		f.HasCategory = true
+	case taxonomyID(TaxKinds), taxonomyID(TaxAttributes):
+		// every service carries a kind and the accepting_referrals attribute
+	default:
+		f.None = true
+	}
+	return nil
+}
+
+func ownerFilter(p params, f *filter) error {
+	id, err := p.uuid("organization_id")
+	if err != nil || id == nil {
+		return err
+	}
+	owner := id.String()
+	f.Owner = &owner
+	return nil
+}
+
+func modifiedFilter(p params, f *filter) error {
+	if !p.has("modified_after") {
+		return nil
+	}
+	s := p.str("modified_after")
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, s); err != nil {
+			return badParam("modified_after", "%q is not an RFC 3339 date-time (2025-01-31T09:00:00Z) or a date (2025-01-31)", s)
+		}
+	}
+	f.ModifiedAfter = &t
+	return nil
 }
 
 // proximity reads the proximity filter: a postcode (located from the
@@ -430,43 +464,67 @@ func normalisePostcode(s string) string {
 	return strings.Join(strings.Fields(strings.ToUpper(s)), " ")
 }
 
+// assetQuery is a checked services or service_at_locations query.
+type assetQuery struct {
+	p             params
+	f             filter
+	full          bool
+	page, perPage int
+}
+
+func (a *API) assetQuery(r *http.Request, allowed []string) (assetQuery, error) {
+	q := assetQuery{}
+	var err error
+	if q.p, err = checkParams(r, allowed...); err != nil {
+		return q, err
+	}
+	if q.f, q.page, q.perPage, err = a.serviceFilter(r.Context(), q.p); err != nil {
+		return q, err
+	}
+	q.full, err = q.p.boolean("full")
+	return q, err
+}
+
+// assetPage runs the query and writes each asset of the page with write.
+func assetPage[T any](ctx context.Context, a *API, q assetQuery, write func(as *sparcv1.Asset, orgs Orgs) T) (Page[T], error) {
+	list, orgs, total, err := a.st.list(ctx, q.f)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	out := make([]T, len(list))
+	for i, as := range list {
+		out[i] = write(as, orgs)
+	}
+	return pageOf(out, total, q.page, q.perPage), nil
+}
+
 func (a *API) services(r *http.Request) (any, error) {
-	p, err := checkParams(r, serviceParams...)
+	q, err := a.assetQuery(r, serviceParams)
 	if err != nil {
 		return nil, err
 	}
-	f, page, perPage, err := a.serviceFilter(r.Context(), p)
+	minimal, err := q.p.boolean("minimal")
 	if err != nil {
 		return nil, err
 	}
-	full, err := p.boolean("full")
-	if err != nil {
-		return nil, err
-	}
-	minimal, err := p.boolean("minimal")
-	if err != nil {
-		return nil, err
-	}
-	if full && minimal {
+	if q.full && minimal {
 		return nil, badParam("minimal", "cannot be combined with full=true")
 	}
-	list, orgs, total, err := a.st.list(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Service, len(list))
-	for i, as := range list {
+	return assetPage(r.Context(), a, q, func(as *sparcv1.Asset, orgs Orgs) Service {
 		switch {
 		case minimal:
-			out[i] = Service{ID: as.GetId(), Name: as.GetName(), Status: serviceOf(as, levelList, nil).Status,
-				LastModified: as.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano)}
-		case full:
-			out[i] = serviceOf(as, levelFull, orgs)
-		default:
-			out[i] = serviceOf(as, levelList, orgs)
+			head := serviceOf(as, levelList, nil)
+			return Service{
+				ID:           head.ID,
+				Name:         head.Name,
+				Status:       head.Status,
+				LastModified: as.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano),
+			}
+		case q.full:
+			return serviceOf(as, levelFull, orgs)
 		}
-	}
-	return pageOf(out, total, page, perPage), nil
+		return serviceOf(as, levelList, orgs)
+	})
 }
 
 func pathID(r *http.Request, what string) (uuid.UUID, error) {
@@ -479,20 +537,39 @@ func pathID(r *http.Request, what string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func (a *API) service(r *http.Request) (any, error) {
+// onlyID reads the path id of an endpoint that takes no query parameters.
+func onlyID(r *http.Request, what string) (uuid.UUID, error) {
 	if _, err := checkParams(r); err != nil {
-		return nil, err
+		return uuid.Nil, err
 	}
-	id, err := pathID(r, "service")
+	return pathID(r, what)
+}
+
+// oneAsset reads the asset a get-one endpoint names by its path id: the
+// asset's own id, or the id of one of its parts (a service_at_location).
+func (a *API) oneAsset(r *http.Request, what, part string) (*sparcv1.Asset, Orgs, error) {
+	id, err := onlyID(r, what)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	as, orgs, err := a.st.assetWithOrg(r.Context(), id)
+	assetID := id
+	if part != "" {
+		assetID = assetOf(id, part)
+	}
+	as, orgs, err := a.st.assetWithOrg(r.Context(), assetID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if as == nil {
-		return nil, notFound("service", id.String())
+		return nil, nil, notFound(what, id.String())
+	}
+	return as, orgs, nil
+}
+
+func (a *API) service(r *http.Request) (any, error) {
+	as, orgs, err := a.oneAsset(r, "service", "")
+	if err != nil {
+		return nil, err
 	}
 	return ServiceOf(as, orgs), nil
 }
@@ -513,57 +590,36 @@ func salOf(as *sparcv1.Asset, full bool, orgs Orgs) ServiceAtLocation {
 }
 
 func (a *API) serviceAtLocations(r *http.Request) (any, error) {
-	p, err := checkParams(r, salParams...)
+	q, err := a.assetQuery(r, salParams)
 	if err != nil {
 		return nil, err
 	}
-	f, page, perPage, err := a.serviceFilter(r.Context(), p)
-	if err != nil {
-		return nil, err
-	}
-	full, err := p.boolean("full")
-	if err != nil {
-		return nil, err
-	}
-	list, orgs, total, err := a.st.list(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ServiceAtLocation, len(list))
-	for i, as := range list {
-		out[i] = salOf(as, full, orgs)
-	}
-	return pageOf(out, total, page, perPage), nil
+	return assetPage(r.Context(), a, q, func(as *sparcv1.Asset, orgs Orgs) ServiceAtLocation {
+		return salOf(as, q.full, orgs)
+	})
 }
 
 func (a *API) serviceAtLocation(r *http.Request) (any, error) {
-	if _, err := checkParams(r); err != nil {
-		return nil, err
-	}
-	id, err := pathID(r, "service_at_location")
+	as, orgs, err := a.oneAsset(r, "service_at_location", partServiceAtLocation)
 	if err != nil {
 		return nil, err
-	}
-	as, orgs, err := a.st.assetWithOrg(r.Context(), assetOf(id, partServiceAtLocation))
-	if err != nil {
-		return nil, err
-	}
-	if as == nil {
-		return nil, notFound("service_at_location", id.String())
 	}
 	return salOf(as, true, orgs), nil
 }
 
+// pagedParams checks the query of a paged list of SPARC's own data
+// (organizations, taxonomies, terms) and reads its page.
+func pagedParams(r *http.Request, allowed ...string) (p params, page, perPage int, err error) {
+	if p, err = checkParams(r, allowed...); err != nil {
+		return p, 0, 0, err
+	}
+	page, perPage, err = p.paging()
+	return p, page, perPage, err
+}
+
 func (a *API) organizations(r *http.Request) (any, error) {
-	p, err := checkParams(r, "search", "full_service", "full", "page", "per_page", "format")
+	p, page, perPage, err := pagedParams(r, "search", "full_service", "full", "page", "per_page", "format")
 	if err != nil {
-		return nil, err
-	}
-	page, perPage, err := p.paging()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.format(); err != nil {
 		return nil, err
 	}
 	full, err := p.boolean("full")
@@ -581,39 +637,42 @@ func (a *API) organizations(r *http.Request) (any, error) {
 	if s := strings.ToLower(p.str("search")); s != "" {
 		all = slices.DeleteFunc(all, func(o orgRow) bool { return !strings.Contains(strings.ToLower(o.Name), s) })
 	}
-	total := len(all)
-	all = all[min((page-1)*perPage, total):min(page*perPage, total)]
-	out := make([]Organization, 0, len(all))
-	for _, o := range all {
-		org := *Orgs{o.id: o.OrgInfo}.organization(o.id)
-		if full || fullService {
-			if org.Services, err = a.orgServices(r.Context(), o.id, fullService); err != nil {
-				return nil, err
-			}
+	shown := window(all, page, perPage)
+	out := make([]Organization, 0, len(shown))
+	for _, o := range shown {
+		org, err := a.orgOf(r.Context(), o, full || fullService, fullService)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, org)
 	}
-	return pageOf(out, total, page, perPage), nil
+	return pageOf(out, len(all), page, perPage), nil
 }
 
 // maxOrgServices bounds the services nested in one organization.
 const maxOrgServices = 1000
 
-func (a *API) orgServices(ctx context.Context, owner string, full bool) ([]Service, error) {
-	list, orgs, _, err := a.st.list(ctx, filter{Owner: &owner, Limit: maxOrgServices})
+// orgOf is an owner as an ORUK organization, with its services nested
+// when nested is set (fully when full).
+func (a *API) orgOf(ctx context.Context, o orgRow, nested, full bool) (Organization, error) {
+	org := *Orgs{o.id: o.OrgInfo}.organization(o.id)
+	if !nested {
+		return org, nil
+	}
+	list, orgs, _, err := a.st.list(ctx, filter{Owner: &o.id, Limit: maxOrgServices})
 	if err != nil {
-		return nil, err
+		return org, err
 	}
-	out := make([]Service, len(list))
+	lv := levelList
+	if full {
+		lv = levelFull
+	}
+	org.Services = make([]Service, len(list))
 	for i, as := range list {
-		lv := levelList
-		if full {
-			lv = levelFull
-		}
-		out[i] = serviceOf(as, lv, orgs)
-		out[i].Organization = nil
+		org.Services[i] = serviceOf(as, lv, orgs)
+		org.Services[i].Organization = nil
 	}
-	return out, nil
+	return org, nil
 }
 
 func (a *API) organization(r *http.Request) (any, error) {
@@ -636,24 +695,12 @@ func (a *API) organization(r *http.Request) (any, error) {
 	if len(found) == 0 {
 		return nil, notFound("organization", id.String())
 	}
-	o := found[0]
-	org := *Orgs{o.id: o.OrgInfo}.organization(o.id)
-	if org.Services, err = a.orgServices(r.Context(), o.id, fullService); err != nil {
-		return nil, err
-	}
-	return org, nil
+	return a.orgOf(r.Context(), found[0], true, fullService)
 }
 
 func (a *API) taxonomies(r *http.Request) (any, error) {
-	p, err := checkParams(r, "search", "page", "per_page", "format")
+	p, page, perPage, err := pagedParams(r, "search", "page", "per_page", "format")
 	if err != nil {
-		return nil, err
-	}
-	page, perPage, err := p.paging()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.format(); err != nil {
 		return nil, err
 	}
 	s := strings.ToLower(p.str("search"))
@@ -663,19 +710,17 @@ func (a *API) taxonomies(r *http.Request) (any, error) {
 			all = append(all, tx.toORUK(false))
 		}
 	}
-	return pageSlice(all, page, perPage), nil
+	return pageOf(window(all, page, perPage), len(all), page, perPage), nil
 }
 
-func pageSlice[T any](all []T, page, perPage int) Page[T] {
+// window is the page's part of all.
+func window[T any](all []T, page, perPage int) []T {
 	total := len(all)
-	return pageOf(all[min((page-1)*perPage, total):min(page*perPage, total)], total, page, perPage)
+	return all[min((page-1)*perPage, total):min(page*perPage, total)]
 }
 
 func (a *API) taxonomy(r *http.Request) (any, error) {
-	if _, err := checkParams(r); err != nil {
-		return nil, err
-	}
-	id, err := pathID(r, "taxonomy")
+	id, err := onlyID(r, "taxonomy")
 	if err != nil {
 		return nil, err
 	}
@@ -688,32 +733,19 @@ func (a *API) taxonomy(r *http.Request) (any, error) {
 }
 
 func (a *API) taxonomyTerms(r *http.Request) (any, error) {
-	p, err := checkParams(r, "search", "page", "per_page", "format", "taxonomy_id", "top_only", "parent_id")
+	p, page, perPage, err := pagedParams(r, "search", "page", "per_page", "format", "taxonomy_id", "top_only", "parent_id")
 	if err != nil {
-		return nil, err
-	}
-	page, perPage, err := p.paging()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.format(); err != nil {
 		return nil, err
 	}
 	if _, err := p.boolean("top_only"); err != nil {
 		return nil, err // every SPARC term is a top term: the filter keeps all
 	}
-	var taxID *uuid.UUID
-	if p.has("taxonomy_id") {
-		id, err := uuid.Parse(p.str("taxonomy_id"))
-		if err != nil {
-			return nil, badParam("taxonomy_id", "%q is not a UUID", p.str("taxonomy_id"))
-		}
-		taxID = &id
+	taxID, err := p.uuid("taxonomy_id")
+	if err != nil {
+		return nil, err
 	}
-	if p.has("parent_id") {
-		if _, err := uuid.Parse(p.str("parent_id")); err != nil {
-			return nil, badParam("parent_id", "%q is not a UUID", p.str("parent_id"))
-		}
+	if _, err := p.uuid("parent_id"); err != nil {
+		return nil, err
 	}
 	s := strings.ToLower(p.str("search"))
 	all := []TaxonomyTerm{}
@@ -731,14 +763,11 @@ func (a *API) taxonomyTerms(r *http.Request) (any, error) {
 			}
 		}
 	}
-	return pageSlice(all, page, perPage), nil
+	return pageOf(window(all, page, perPage), len(all), page, perPage), nil
 }
 
 func (a *API) taxonomyTerm(r *http.Request) (any, error) {
-	if _, err := checkParams(r); err != nil {
-		return nil, err
-	}
-	id, err := pathID(r, "taxonomy_term")
+	id, err := onlyID(r, "taxonomy_term")
 	if err != nil {
 		return nil, err
 	}

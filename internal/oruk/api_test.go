@@ -15,16 +15,9 @@ import (
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-type page struct {
-	TotalItems int               `json:"total_items"`
-	TotalPages int               `json:"total_pages"`
-	PageNumber int               `json:"page_number"`
-	Size       int               `json:"size"`
-	FirstPage  bool              `json:"first_page"`
-	LastPage   bool              `json:"last_page"`
-	Empty      bool              `json:"empty"`
-	Contents   []json.RawMessage `json:"contents"`
-}
+// page is the ORUK list envelope with its items left undecoded; the
+// schema checks below hold its wire form to the published ORUK schemas.
+type page = oruk.Page[json.RawMessage]
 
 type idOnly struct {
 	ID string `json:"id"`

@@ -64,8 +64,40 @@ const (
 func ServiceOf(a *sparcv1.Asset, orgs Orgs) Service { return serviceOf(a, levelFull, orgs) }
 
 func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
-	id := uuid.MustParse(a.GetId())
-	sid := id.String()
+	id := assetUUID(a)
+	s := serviceHead(a, id.String(), orgs)
+	if lv == levelList {
+		return s
+	}
+	sp := servicePart{id: id, sid: id.String()}
+	s.ServiceAtLocations = []ServiceAtLocation{sp.serviceAtLocation(a)}
+	s.Schedules = sp.schedules(a)
+	if sa := a.GetServiceAreaGeojson(); sa != "" {
+		s.ServiceAreas = []ServiceArea{{ID: sp.derived(partServiceArea), ServiceID: sp.sid,
+			Name: "Area served", Extent: sa, ExtentType: "geojson"}}
+	}
+	for _, code := range a.GetLanguages() {
+		s.Languages = append(s.Languages, Language{ID: sp.derived("language/" + code), ServiceID: sp.sid,
+			Name: languageName(code), Code: code})
+	}
+	s.CostOptions = sp.costOptions(a.GetCost())
+	if n := a.GetContact().GetName(); n != "" {
+		s.Contacts = []Contact{{ID: sp.derived(partContact), ServiceID: sp.sid, Name: n}}
+	}
+	if p := a.GetContact().GetPhone(); p != "" {
+		s.Phones = []Phone{{ID: sp.derived(partPhone), ServiceID: sp.sid, Number: p}}
+	}
+	s.Attributes = sp.attributes(a)
+	return s
+}
+
+// assetUUID is the asset's id, which is its service's: ORUK ids are bare
+// UUIDs, not resource names.
+func assetUUID(a *sparcv1.Asset) uuid.UUID { return uuid.MustParse(a.GetId()) }
+
+// serviceHead is the list level of a service: its own fields and its
+// organization, without the nested objects.
+func serviceHead(a *sparcv1.Asset, sid string, orgs Orgs) Service {
 	s := Service{
 		ID:           sid,
 		Name:         a.GetName(),
@@ -97,73 +129,89 @@ func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
 	if t := a.GetUpdateTime(); t != nil {
 		s.LastModified = t.AsTime().UTC().Format(time.RFC3339Nano)
 	}
-	if lv == levelList {
-		return s
-	}
+	return s
+}
 
+// servicePart writes the objects nested in one asset's service, each with
+// an id derived from the asset's, so that every export gives them the
+// same ids.
+type servicePart struct {
+	id  uuid.UUID
+	sid string // id as a string, the objects' service_id
+}
+
+func (sp servicePart) derived(part string) string { return derivedID(sp.id, part).String() }
+
+// serviceAtLocation is the asset's one physical location.
+func (sp servicePart) serviceAtLocation(a *sparcv1.Asset) ServiceAtLocation {
 	loc := a.GetLocation()
-	locID := derivedID(id, partLocation).String()
+	locID := sp.derived(partLocation)
 	lat, lng := loc.GetLatitude(), loc.GetLongitude()
 	l := &Location{
-		ID: locID, LocationType: "physical", Name: a.GetName(), Latitude: &lat, Longitude: &lng,
+		ID:           locID,
+		LocationType: "physical",
+		Name:         a.GetName(),
+		Latitude:     &lat,
+		Longitude:    &lng,
 		Addresses: []Address{{
-			ID: derivedID(id, partAddress).String(), LocationID: locID,
+			ID: sp.derived(partAddress), LocationID: locID,
 			Address1: loc.GetAddress(), City: loc.GetLocality(), PostalCode: loc.GetPostcode(),
 			Country: loc.GetCountry(), AddressType: "physical",
 		}},
 	}
 	for _, code := range a.GetAccessibility() {
 		l.Accessibility = append(l.Accessibility, Accessibility{
-			ID: derivedID(id, "accessibility/"+code).String(), LocationID: locID,
+			ID: sp.derived("accessibility/" + code), LocationID: locID,
 			Description: accessibilityLabel(code), Accessibility: code,
 		})
 	}
-	s.ServiceAtLocations = []ServiceAtLocation{{
-		ID: derivedID(id, partServiceAtLocation).String(), ServiceID: sid, LocationID: locID, Location: l,
-	}}
+	return ServiceAtLocation{ID: sp.derived(partServiceAtLocation), ServiceID: sp.sid, LocationID: locID, Location: l}
+}
 
+// schedules writes each weekly session as a weekly schedule.
+func (sp servicePart) schedules(a *sparcv1.Asset) []Schedule {
+	var out []Schedule
 	for i, ss := range a.GetSessions() {
 		one := 1.0
-		s.Schedules = append(s.Schedules, Schedule{
-			ID: derivedID(id, "schedule/"+strconv.Itoa(i)).String(), ServiceID: sid,
+		out = append(out, Schedule{
+			ID: sp.derived("schedule/" + strconv.Itoa(i)), ServiceID: sp.sid,
 			Freq: "WEEKLY", Interval: &one, Byday: dayCodes[ss.GetDay()],
 			OpensAt: ss.GetStartTime() + ":00", ClosesAt: ss.GetEndTime() + ":00",
 			ValidFrom: ss.GetValidFrom(), ValidTo: ss.GetValidUntil(),
 			Description: fmt.Sprintf("Every %s, %s to %s", dayNames[ss.GetDay()], ss.GetStartTime(), ss.GetEndTime()),
 		})
 	}
-	if sa := a.GetServiceAreaGeojson(); sa != "" {
-		s.ServiceAreas = []ServiceArea{{ID: derivedID(id, partServiceArea).String(), ServiceID: sid,
-			Name: "Area served", Extent: sa, ExtentType: "geojson"}}
-	}
-	for _, code := range a.GetLanguages() {
-		s.Languages = append(s.Languages, Language{ID: derivedID(id, "language/"+code).String(), ServiceID: sid,
-			Name: languageName(code), Code: code})
-	}
-	if c := a.GetCost(); c.GetKind() != sparcv1.CostKind_COST_KIND_UNSPECIFIED || c.GetNote() != "" {
-		co := CostOption{ID: derivedID(id, partCostOption).String(), ServiceID: sid, AmountDescription: c.GetNote()}
-		switch c.GetKind() {
-		case sparcv1.CostKind_COST_KIND_FREE:
-			zero := 0.0
-			co.Option, co.Amount = "Free", &zero
-		case sparcv1.CostKind_COST_KIND_LOW_COST:
-			co.Option = "Low cost"
-		case sparcv1.CostKind_COST_KIND_PAID:
-			co.Option = "Paid"
-		}
-		s.CostOptions = []CostOption{co}
-	}
-	if n := a.GetContact().GetName(); n != "" {
-		s.Contacts = []Contact{{ID: derivedID(id, partContact).String(), ServiceID: sid, Name: n}}
-	}
-	if p := a.GetContact().GetPhone(); p != "" {
-		s.Phones = []Phone{{ID: derivedID(id, partPhone).String(), ServiceID: sid, Number: p}}
-	}
+	return out
+}
 
+// costOptions writes the cost as one cost option, none when it says
+// nothing.
+func (sp servicePart) costOptions(c *sparcv1.Cost) []CostOption {
+	if c.GetKind() == sparcv1.CostKind_COST_KIND_UNSPECIFIED && c.GetNote() == "" {
+		return nil
+	}
+	co := CostOption{ID: sp.derived(partCostOption), ServiceID: sp.sid, AmountDescription: c.GetNote()}
+	switch c.GetKind() {
+	case sparcv1.CostKind_COST_KIND_FREE:
+		zero := 0.0
+		co.Option, co.Amount = "Free", &zero
+	case sparcv1.CostKind_COST_KIND_LOW_COST:
+		co.Option = "Low cost"
+	case sparcv1.CostKind_COST_KIND_PAID:
+		co.Option = "Paid"
+	}
+	return []CostOption{co}
+}
+
+// attributes writes SPARC's own terms: the kind, the categories and the
+// service facts (accepting referrals, capacity, and the time zone when it
+// is not the country's).
+func (sp servicePart) attributes(a *sparcv1.Asset) []Attribute {
+	var out []Attribute
 	attr := func(taxCode, code, value string) {
 		t := termOf(taxCode, code)
-		s.Attributes = append(s.Attributes, Attribute{
-			ID: derivedID(id, "attribute/"+taxCode+"/"+code).String(), LinkID: sid, LinkType: "service",
+		out = append(out, Attribute{
+			ID: sp.derived("attribute/" + taxCode + "/" + code), LinkID: sp.sid, LinkType: "service",
 			TaxonomyTermID: t.ID, Value: value, TaxonomyTerm: &t,
 		})
 	}
@@ -177,10 +225,10 @@ func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
 	if a.Capacity != nil {
 		attr(TaxAttributes, AttrCapacity, strconv.Itoa(int(a.GetCapacity())))
 	}
-	if tz := sessionZone(a); tz != "" && tz != CountryZone[loc.GetCountry()] {
+	if tz := sessionZone(a); tz != "" && tz != CountryZone[a.GetLocation().GetCountry()] {
 		attr(TaxAttributes, AttrTimezone, tz)
 	}
-	return s
+	return out
 }
 
 // sessionZone is the time zone of the asset's sessions (the first one's;

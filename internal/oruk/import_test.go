@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -430,17 +434,63 @@ func TestUpsertRPCRefusesBadEnvelopes(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	c := sparcv1.NewDirectoryImportServiceClient(env.Conn)
-	for name, req := range map[string]*sparcv1.UpsertSourcedAssetsRequest{
-		"no source":     {Records: []*sparcv1.SourcedAsset{{SourceId: "a", AssetId: goodID}}},
-		"bad asset id":  {Source: "s", Records: []*sparcv1.SourcedAsset{{SourceId: "a", AssetId: "x"}}},
-		"no source id":  {Source: "s", Records: []*sparcv1.SourcedAsset{{AssetId: goodID}}},
-		"same id twice": {Source: "s", Records: []*sparcv1.SourcedAsset{{SourceId: "a", AssetId: goodID}, {SourceId: "b", AssetId: goodID}}},
-		"too many":      {Source: "s", Records: make([]*sparcv1.SourcedAsset, 1001)},
+	good := "assets/" + goodID
+	rec := func(sourceID, asset string) *sparcv1.SourcedAsset {
+		return &sparcv1.SourcedAsset{SourceId: sourceID, AssetName: asset}
+	}
+	for name, tc := range map[string]struct {
+		req   *sparcv1.UpsertSourcedAssetsRequest
+		field string
+	}{
+		"no source":          {&sparcv1.UpsertSourcedAssetsRequest{Records: []*sparcv1.SourcedAsset{rec("a", good)}}, "source"},
+		"blank source":       {&sparcv1.UpsertSourcedAssetsRequest{Source: " \t", Records: []*sparcv1.SourcedAsset{rec("a", good)}}, "source"},
+		"long source":        {&sparcv1.UpsertSourcedAssetsRequest{Source: strings.Repeat("é", 501)}, "source"},
+		"not a name":         {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: []*sparcv1.SourcedAsset{rec("a", "x")}}, "records[0].asset_name"},
+		"bare UUID":          {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: []*sparcv1.SourcedAsset{rec("a", goodID)}}, "records[0].asset_name"},
+		"another collection": {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: []*sparcv1.SourcedAsset{rec("a", "people/"+goodID)}}, "records[0].asset_name"},
+		"upper-case UUID":    {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: []*sparcv1.SourcedAsset{rec("a", strings.ToUpper(good))}}, "records[0].asset_name"},
+		"no asset name":      {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: []*sparcv1.SourcedAsset{rec("a", "")}}, "records[0].asset_name"},
+		"no source id":       {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: []*sparcv1.SourcedAsset{rec("", good)}}, "records[0].source_id"},
+		"same name twice":    {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: []*sparcv1.SourcedAsset{rec("a", good), rec("b", good)}}, "records[1].asset_name"},
+		"too many":           {&sparcv1.UpsertSourcedAssetsRequest{Source: "s", Records: make([]*sparcv1.SourcedAsset, 1001)}, "records"},
 	} {
-		if _, err := c.UpsertSourcedAssets(context.Background(), req); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
-			t.Errorf("%s: %v, want INVALID_ARGUMENT", name, err)
+		_, err := c.UpsertSourcedAssets(context.Background(), tc.req)
+		if status.Code(err) != codes.InvalidArgument || !slices.Contains(violations(err), tc.field) {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT with a violation on %s", name, err, tc.field)
 		}
 	}
+}
+
+// Every result names its record's asset by resource name, rejected ones
+// too, so a client can match results to assets without parsing.
+func TestUpsertResultsNameTheirAssets(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	c := sparcv1.NewDirectoryImportServiceClient(env.Conn)
+	resp, err := c.UpsertSourcedAssets(context.Background(), &sparcv1.UpsertSourcedAssetsRequest{Source: "s",
+		Records: []*sparcv1.SourcedAsset{{SourceId: "a", AssetName: "assets/" + goodID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resp.GetResults()
+	if len(r) != 1 || r[0].GetAsset() != "assets/"+goodID || r[0].GetSourceId() != "a" ||
+		r[0].GetOutcome() != sparcv1.UpsertOutcome_UPSERT_OUTCOME_REJECTED || len(r[0].GetViolations()) == 0 {
+		t.Fatalf("results %v, want one rejected (no asset) naming assets/%s", r, goodID)
+	}
+}
+
+// violations returns the BadRequest field paths of err.
+func violations(err error) []string {
+	st, _ := status.FromError(err)
+	var out []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out = append(out, v.GetField())
+			}
+		}
+	}
+	return out
 }
 
 // Service areas take the statement path (geometry compared in the

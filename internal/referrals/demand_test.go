@@ -16,11 +16,11 @@ func TestCoverageMapsShowReferralDemandWithSmallNumbersWithheld(t *testing.T) {
 	w := statsWorld(t) // 13 referrals to a Birmingham asset, 2 to a Wirral one
 	ctx := context.Background()
 	squares := []*sparcv1.AreaFeature{
-		{FeatureNumber: 1, Code: "E02999991", Name: "Central Birmingham",
+		{FeatureNumber: 1, Code: "E02999991", DisplayName: "Central Birmingham",
 			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.95,52.44],[-1.80,52.44],[-1.80,52.52],[-1.95,52.52],[-1.95,52.44]]]}`},
-		{FeatureNumber: 2, Code: "E02999992", Name: "North Wirral",
+		{FeatureNumber: 2, Code: "E02999992", DisplayName: "North Wirral",
 			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-3.10,53.35],[-2.95,53.35],[-2.95,53.43],[-3.10,53.43],[-3.10,53.35]]]}`},
-		{FeatureNumber: 3, Code: "E02999993", Name: "Nowhere near",
+		{FeatureNumber: 3, Code: "E02999993", DisplayName: "Nowhere near",
 			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-2.50,52.00],[-2.40,52.00],[-2.40,52.05],[-2.50,52.05],[-2.50,52.00]]]}`},
 	}
 	sent := false

@@ -177,7 +177,7 @@ func TestCoverageCannotBeDifferencedByDayWindows(t *testing.T) {
 			return nil, io.EOF
 		}
 		sent = true
-		return []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E01999999", Name: "Saltley",
+		return []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E01999999", DisplayName: "Saltley",
 			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.90,52.46],[-1.82,52.46],[-1.82,52.50],[-1.90,52.50],[-1.90,52.46]]]}`}}, nil
 	}); err != nil {
 		t.Fatal(err)

@@ -169,7 +169,7 @@ func TestAreaStatsCountReferralsToAssetsInsideTheArea(t *testing.T) {
 			return nil, io.EOF
 		}
 		sent = true
-		return []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E02999999", Name: "Test Birmingham",
+		return []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E02999999", DisplayName: "Test Birmingham",
 			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.95,52.44],[-1.80,52.44],[-1.80,52.52],[-1.95,52.52],[-1.95,52.44]]]}`}}, nil
 	}); err != nil {
 		t.Fatal(err)

@@ -90,7 +90,9 @@ func (s *Server) httpError(ctx context.Context, mux *runtime.ServeMux, m runtime
 	case codes.ResourceExhausted, codes.Unavailable: // rate limits, database outages
 		retryAfter(w, st)
 	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	// The gateway's own errors (a body that is not JSON, a path it has no
+	// route for) have no reason yet; the server's already do.
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, apierr.EnsureReason(status.Convert(err)).Err())
 }
 
 // retryAfter sets Retry-After from the status's RetryInfo, if it has one.
@@ -113,7 +115,7 @@ func (s *Server) refuseHTTP(w http.ResponseWriter, r *http.Request, err error) {
 	if unexpected {
 		s.log.ErrorContext(r.Context(), "guard failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	st = boundStatus(st)
+	st = apierr.EnsureReason(boundStatus(st))
 	retryAfter(w, st)
 	writeStatusCode(w, runtime.HTTPStatusFromCode(st.Code()), st)
 }
@@ -124,9 +126,9 @@ func violation(c codes.Code, field, description string) *status.Status {
 	st := status.New(c, "invalid argument: "+field+": "+description)
 	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 		{Field: field, Description: description}}}); err == nil {
-		return d
+		st = d
 	}
-	return st
+	return apierr.WithReason(st, apierr.ReasonInvalidFields, nil)
 }
 
 func hasDetail[T any](st *status.Status) bool {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/httproute"
 )
 
@@ -311,11 +312,17 @@ func (e *inputGuard) routingError(ctx context.Context, mux *runtime.ServeMux, m 
 	if httpStatus == http.StatusMethodNotAllowed || httpStatus == http.StatusNotFound {
 		if allow := e.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeStatusCode(w, http.StatusMethodNotAllowed, status.New(codes.Unimplemented,
-				fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allow, ", "))))
+			writeStatusCode(w, http.StatusMethodNotAllowed, apierr.WithReason(status.New(codes.Unimplemented,
+				fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, strings.Join(allow, ", "))), "METHOD_NOT_ALLOWED", nil))
 			return
 		}
 		httpStatus = http.StatusNotFound
+	}
+	if httpStatus == http.StatusNotFound {
+		// A path no route serves, told apart from a resource that does
+		// not exist (RESOURCE_NOT_FOUND) by its reason.
+		runtime.HTTPError(ctx, mux, m, w, r, apierr.Error(codes.NotFound, "ROUTE_NOT_FOUND", "Not Found"))
+		return
 	}
 	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 }

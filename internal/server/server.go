@@ -354,7 +354,7 @@ func (s *Server) finish(ctx context.Context, method string, start time.Time, err
 		err = status.Error(codes.Internal, "internal error")
 	}
 	st, unexpected := apierr.ToStatus(err)
-	st = boundStatus(st)
+	st = apierr.EnsureReason(boundStatus(st))
 	attrs := []any{"method", method, "code", st.Code().String(), "latency", time.Since(start)}
 	switch {
 	case unexpected:

@@ -78,16 +78,26 @@ func (DeprivationScale) EnumDescriptor() ([]byte, []int) {
 	return file_sparc_v1_areas_proto_rawDescGZIP(), []int{0}
 }
 
-// A neighbourhood or administrative area.
+// A neighbourhood or administrative area, named "areas/{code}" by its
+// official code, e.g. "areas/E01008881" (LSOA), "areas/BU05990110" (CBS
+// buurt). The code alone names an area, whatever its kind: ONS and CBS
+// codes are unique across their geographies (the prefix says which: E01
+// LSOA, E02 MSOA, BU buurt, WK wijk), and an import refuses a code that
+// already belongs to an area of another kind. Areas are written only by
+// the Import methods, never as an Area message, so every field but name
+// is output only.
 type Area struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Official code, e.g. "E01008881" (LSOA), "BU05990110" (CBS buurt).
-	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// "areas/{code}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The area's own name, e.g. "Birmingham 001A", "Centrum-Noord".
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Free text; known kinds: lsoa, msoa, ward, local_authority (GB);
 	// buurt, wijk, gemeente (NL).
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	// Code of the enclosing area (an LSOA's MSOA), empty when none.
+	// Code of the enclosing area (an LSOA's MSOA), empty when none. A code,
+	// as the boundary files and the parent_code filters have it; the
+	// parent's name is "areas/{parent_code}".
 	ParentCode string `protobuf:"bytes,4,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
 	// Residents; absent when not imported.
 	Population *int64 `protobuf:"varint,5,opt,name=population,proto3,oneof" json:"population,omitempty"`
@@ -101,8 +111,10 @@ type Area struct {
 	// which nearest-asset distances are measured.
 	ReferenceLatitude  float64 `protobuf:"fixed64,9,opt,name=reference_latitude,json=referenceLatitude,proto3" json:"reference_latitude,omitempty"`
 	ReferenceLongitude float64 `protobuf:"fixed64,10,opt,name=reference_longitude,json=referenceLongitude,proto3" json:"reference_longitude,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The official code, the last segment of name, e.g. "E01008881".
+	Code          string `protobuf:"bytes,11,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Area) Reset() {
@@ -135,16 +147,16 @@ func (*Area) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_areas_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Area) GetCode() string {
+func (x *Area) GetName() string {
 	if x != nil {
-		return x.Code
+		return x.Name
 	}
 	return ""
 }
 
-func (x *Area) GetName() string {
+func (x *Area) GetDisplayName() string {
 	if x != nil {
-		return x.Name
+		return x.DisplayName
 	}
 	return ""
 }
@@ -203,6 +215,13 @@ func (x *Area) GetReferenceLongitude() float64 {
 		return x.ReferenceLongitude
 	}
 	return 0
+}
+
+func (x *Area) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
 }
 
 // One message of an ImportAreas stream: the header first, then batches.
@@ -392,10 +411,13 @@ func (x *AreaFeatureBatch) GetFeatures() []*AreaFeature {
 type AreaFeature struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1-based position of the feature in the file, used in error messages.
-	FeatureNumber int64  `protobuf:"varint,1,opt,name=feature_number,json=featureNumber,proto3" json:"feature_number,omitempty"`
-	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
-	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	ParentCode    string `protobuf:"bytes,4,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
+	FeatureNumber int64 `protobuf:"varint,1,opt,name=feature_number,json=featureNumber,proto3" json:"feature_number,omitempty"`
+	// The area's official code: the area is named "areas/{code}".
+	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	// The area's own name, up to 200 characters.
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Code of the enclosing area, if any.
+	ParentCode string `protobuf:"bytes,4,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
 	// GeoJSON Polygon or MultiPolygon geometry (WGS84 longitude/latitude).
 	GeometryGeojson string `protobuf:"bytes,5,opt,name=geometry_geojson,json=geometryGeojson,proto3" json:"geometry_geojson,omitempty"`
 	unknownFields   protoimpl.UnknownFields
@@ -446,9 +468,9 @@ func (x *AreaFeature) GetCode() string {
 	return ""
 }
 
-func (x *AreaFeature) GetName() string {
+func (x *AreaFeature) GetDisplayName() string {
 	if x != nil {
-		return x.Name
+		return x.DisplayName
 	}
 	return ""
 }
@@ -778,8 +800,9 @@ func (x *AttributeRowBatch) GetRows() []*AttributeRow {
 type AttributeRow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1-based line number in the file, used in error messages.
-	LineNumber int64  `protobuf:"varint,1,opt,name=line_number,json=lineNumber,proto3" json:"line_number,omitempty"`
-	Code       string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	LineNumber int64 `protobuf:"varint,1,opt,name=line_number,json=lineNumber,proto3" json:"line_number,omitempty"`
+	// Code of an existing area.
+	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
 	// Attribute name to value. The name "population" sets the area's
 	// population (a whole number); other names are lower_snake_case.
 	Values        map[string]float64 `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
@@ -892,9 +915,10 @@ func (x *ImportAreaAttributesResponse) GetSkippedUnknown() int64 {
 }
 
 type GetAreaRequest struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Code            string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	IncludeGeometry bool                   `protobuf:"varint,2,opt,name=include_geometry,json=includeGeometry,proto3" json:"include_geometry,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The area, "areas/{code}".
+	Name            string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	IncludeGeometry bool   `protobuf:"varint,2,opt,name=include_geometry,json=includeGeometry,proto3" json:"include_geometry,omitempty"`
 	// Simplify the returned geometry to this tolerance in metres (0 = exact).
 	SimplifyMeters float64 `protobuf:"fixed64,3,opt,name=simplify_meters,json=simplifyMeters,proto3" json:"simplify_meters,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -931,9 +955,9 @@ func (*GetAreaRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_areas_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *GetAreaRequest) GetCode() string {
+func (x *GetAreaRequest) GetName() string {
 	if x != nil {
-		return x.Code
+		return x.Name
 	}
 	return ""
 }
@@ -953,9 +977,10 @@ func (x *GetAreaRequest) GetSimplifyMeters() float64 {
 }
 
 type ListAreasRequest struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	ParentCode string                 `protobuf:"bytes,2,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Only the children of this area: its code (or its name, "areas/{code}").
+	ParentCode string `protobuf:"bytes,2,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
 	// "minLon,minLat,maxLon,maxLat" (WGS84): areas that intersect the box.
 	Bbox            string  `protobuf:"bytes,3,opt,name=bbox,proto3" json:"bbox,omitempty"`
 	IncludeGeometry bool    `protobuf:"varint,4,opt,name=include_geometry,json=includeGeometry,proto3" json:"include_geometry,omitempty"`
@@ -1159,7 +1184,12 @@ func (x *SetDeprivationMeasureRequest) GetScale() DeprivationScale {
 	return DeprivationScale_DEPRIVATION_SCALE_UNSPECIFIED
 }
 
-// The deprivation measure of one kind of area.
+// The deprivation measure of one kind of area. It is a setting of the
+// kind, written by a PUT to /v1/areaKinds/{kind}/deprivationMeasure, and
+// not annotated as a (singleton, AIP-156) resource: a singleton needs a
+// parent resource, and an area kind is none (it has no message, no Get or
+// List, and exists only while areas of it do), nor does the measure have
+// a Get method to name it for.
 type DeprivationMeasure struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -1224,45 +1254,47 @@ var File_sparc_v1_areas_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_areas_proto_rawDesc = "" +
 	"\n" +
-	"\x14sparc/v1/areas.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\"\xbb\x03\n" +
-	"\x04Area\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
-	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1f\n" +
-	"\vparent_code\x18\x04 \x01(\tR\n" +
-	"parentCode\x12#\n" +
+	"\x14sparc/v1/areas.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"\xc9\x04\n" +
+	"\x04Area\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12&\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x03R\vdisplayName\x12\x17\n" +
+	"\x04kind\x18\x03 \x01(\tB\x03\xe0A\x03R\x04kind\x12$\n" +
+	"\vparent_code\x18\x04 \x01(\tB\x03\xe0A\x03R\n" +
+	"parentCode\x12(\n" +
 	"\n" +
-	"population\x18\x05 \x01(\x03H\x00R\n" +
-	"population\x88\x01\x01\x12>\n" +
+	"population\x18\x05 \x01(\x03B\x03\xe0A\x03H\x00R\n" +
+	"population\x88\x01\x01\x12C\n" +
 	"\n" +
-	"attributes\x18\x06 \x03(\v2\x1e.sparc.v1.Area.AttributesEntryR\n" +
-	"attributes\x12\x18\n" +
-	"\acountry\x18\a \x01(\tR\acountry\x12)\n" +
-	"\x10geometry_geojson\x18\b \x01(\tR\x0fgeometryGeojson\x12-\n" +
-	"\x12reference_latitude\x18\t \x01(\x01R\x11referenceLatitude\x12/\n" +
+	"attributes\x18\x06 \x03(\v2\x1e.sparc.v1.Area.AttributesEntryB\x03\xe0A\x03R\n" +
+	"attributes\x12\x1d\n" +
+	"\acountry\x18\a \x01(\tB\x03\xe0A\x03R\acountry\x12.\n" +
+	"\x10geometry_geojson\x18\b \x01(\tB\x03\xe0A\x03R\x0fgeometryGeojson\x122\n" +
+	"\x12reference_latitude\x18\t \x01(\x01B\x03\xe0A\x03R\x11referenceLatitude\x124\n" +
 	"\x13reference_longitude\x18\n" +
-	" \x01(\x01R\x12referenceLongitude\x1a=\n" +
+	" \x01(\x01B\x03\xe0A\x03R\x12referenceLongitude\x12\x17\n" +
+	"\x04code\x18\v \x01(\tB\x03\xe0A\x03R\x04code\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\r\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01:2\xeaA/\n" +
+	"\x12sparc.network/Area\x12\fareas/{area}*\x05areas2\x04areaB\r\n" +
 	"\v_population\"\x87\x01\n" +
 	"\x12ImportAreasRequest\x125\n" +
 	"\x06header\x18\x01 \x01(\v2\x1b.sparc.v1.ImportAreasHeaderH\x00R\x06header\x122\n" +
 	"\x05batch\x18\x02 \x01(\v2\x1a.sparc.v1.AreaFeatureBatchH\x00R\x05batchB\x06\n" +
-	"\x04part\"H\n" +
-	"\x11ImportAreasHeader\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1f\n" +
+	"\x04part\"M\n" +
+	"\x11ImportAreasHeader\x12\x17\n" +
+	"\x04kind\x18\x01 \x01(\tB\x03\xe0A\x02R\x04kind\x12\x1f\n" +
 	"\vsource_name\x18\x02 \x01(\tR\n" +
 	"sourceName\"E\n" +
 	"\x10AreaFeatureBatch\x121\n" +
-	"\bfeatures\x18\x01 \x03(\v2\x15.sparc.v1.AreaFeatureR\bfeatures\"\xa8\x01\n" +
-	"\vAreaFeature\x12%\n" +
-	"\x0efeature_number\x18\x01 \x01(\x03R\rfeatureNumber\x12\x12\n" +
-	"\x04code\x18\x02 \x01(\tR\x04code\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1f\n" +
+	"\bfeatures\x18\x01 \x03(\v2\x15.sparc.v1.AreaFeatureR\bfeatures\"\xcb\x01\n" +
+	"\vAreaFeature\x12*\n" +
+	"\x0efeature_number\x18\x01 \x01(\x03B\x03\xe0A\x02R\rfeatureNumber\x12\x17\n" +
+	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x02R\x04code\x12&\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x1f\n" +
 	"\vparent_code\x18\x04 \x01(\tR\n" +
-	"parentCode\x12)\n" +
-	"\x10geometry_geojson\x18\x05 \x01(\tR\x0fgeometryGeojson\"\x80\x01\n" +
+	"parentCode\x12.\n" +
+	"\x10geometry_geojson\x18\x05 \x01(\tB\x03\xe0A\x02R\x0fgeometryGeojson\"\x80\x01\n" +
 	"\x13ImportAreasResponse\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\x03R\acreated\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\x03R\aupdated\x125\n" +
@@ -1280,20 +1312,21 @@ const file_sparc_v1_areas_proto_rawDesc = "" +
 	"sourceName\x12,\n" +
 	"\x12skip_unknown_codes\x18\x02 \x01(\bR\x10skipUnknownCodes\"?\n" +
 	"\x11AttributeRowBatch\x12*\n" +
-	"\x04rows\x18\x01 \x03(\v2\x16.sparc.v1.AttributeRowR\x04rows\"\xba\x01\n" +
-	"\fAttributeRow\x12\x1f\n" +
-	"\vline_number\x18\x01 \x01(\x03R\n" +
-	"lineNumber\x12\x12\n" +
-	"\x04code\x18\x02 \x01(\tR\x04code\x12:\n" +
+	"\x04rows\x18\x01 \x03(\v2\x16.sparc.v1.AttributeRowR\x04rows\"\xc4\x01\n" +
+	"\fAttributeRow\x12$\n" +
+	"\vline_number\x18\x01 \x01(\x03B\x03\xe0A\x02R\n" +
+	"lineNumber\x12\x17\n" +
+	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x02R\x04code\x12:\n" +
 	"\x06values\x18\x03 \x03(\v2\".sparc.v1.AttributeRow.ValuesEntryR\x06values\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"a\n" +
 	"\x1cImportAreaAttributesResponse\x12\x18\n" +
 	"\aupdated\x18\x01 \x01(\x03R\aupdated\x12'\n" +
-	"\x0fskipped_unknown\x18\x02 \x01(\x03R\x0eskippedUnknown\"x\n" +
-	"\x0eGetAreaRequest\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12)\n" +
+	"\x0fskipped_unknown\x18\x02 \x01(\x03R\x0eskippedUnknown\"\x94\x01\n" +
+	"\x0eGetAreaRequest\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
+	"\x12sparc.network/AreaR\x04name\x12)\n" +
 	"\x10include_geometry\x18\x02 \x01(\bR\x0fincludeGeometry\x12'\n" +
 	"\x0fsimplify_meters\x18\x03 \x01(\x01R\x0esimplifyMeters\"\xeb\x01\n" +
 	"\x10ListAreasRequest\x12\x12\n" +
@@ -1308,11 +1341,11 @@ const file_sparc_v1_areas_proto_rawDesc = "" +
 	"page_token\x18\a \x01(\tR\tpageToken\"a\n" +
 	"\x11ListAreasResponse\x12$\n" +
 	"\x05areas\x18\x01 \x03(\v2\x0e.sparc.v1.AreaR\x05areas\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n" +
-	"\x1cSetDeprivationMeasureRequest\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
-	"\tattribute\x18\x02 \x01(\tR\tattribute\x120\n" +
-	"\x05scale\x18\x03 \x01(\x0e2\x1a.sparc.v1.DeprivationScaleR\x05scale\"x\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x91\x01\n" +
+	"\x1cSetDeprivationMeasureRequest\x12\x17\n" +
+	"\x04kind\x18\x01 \x01(\tB\x03\xe0A\x02R\x04kind\x12!\n" +
+	"\tattribute\x18\x02 \x01(\tB\x03\xe0A\x02R\tattribute\x125\n" +
+	"\x05scale\x18\x03 \x01(\x0e2\x1a.sparc.v1.DeprivationScaleB\x03\xe0A\x02R\x05scale\"x\n" +
 	"\x12DeprivationMeasure\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tattribute\x18\x02 \x01(\tR\tattribute\x120\n" +
@@ -1321,11 +1354,11 @@ const file_sparc_v1_areas_proto_rawDesc = "" +
 	"\x1dDEPRIVATION_SCALE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DEPRIVATION_SCALE_DECILE\x10\x01\x12\x1a\n" +
 	"\x16DEPRIVATION_SCALE_RANK\x10\x02\x12\x1b\n" +
-	"\x17DEPRIVATION_SCALE_SCORE\x10\x032\xc5\x04\n" +
+	"\x17DEPRIVATION_SCALE_SCORE\x10\x032\xc7\x04\n" +
 	"\vAreaService\x12i\n" +
 	"\vImportAreas\x12\x1c.sparc.v1.ImportAreasRequest\x1a\x1d.sparc.v1.ImportAreasResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/areas:import(\x01\x12\x8e\x01\n" +
-	"\x14ImportAreaAttributes\x12%.sparc.v1.ImportAreaAttributesRequest\x1a&.sparc.v1.ImportAreaAttributesResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/areas:importAttributes(\x01\x12M\n" +
-	"\aGetArea\x12\x18.sparc.v1.GetAreaRequest\x1a\x0e.sparc.v1.Area\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/areas/{code}\x12W\n" +
+	"\x14ImportAreaAttributes\x12%.sparc.v1.ImportAreaAttributesRequest\x1a&.sparc.v1.ImportAreaAttributesResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/areas:importAttributes(\x01\x12O\n" +
+	"\aGetArea\x12\x18.sparc.v1.GetAreaRequest\x1a\x0e.sparc.v1.Area\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=areas/*}\x12W\n" +
 	"\tListAreas\x12\x1a.sparc.v1.ListAreasRequest\x1a\x1b.sparc.v1.ListAreasResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/areas\x12\x91\x01\n" +
 	"\x15SetDeprivationMeasure\x12&.sparc.v1.SetDeprivationMeasureRequest\x1a\x1c.sparc.v1.DeprivationMeasure\"2\x82\xd3\xe4\x93\x02,:\x01*\x1a'/v1/areaKinds/{kind}/deprivationMeasureB5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
 

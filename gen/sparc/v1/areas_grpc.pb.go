@@ -32,7 +32,8 @@ const (
 //
 // AreaService holds the official geographies that coverage maps are drawn
 // over: LSOAs, MSOAs and wards with the English IMD, Welsh LSOAs with WIMD,
-// Dutch buurten and wijken. An area is named "areas/{code}".
+// Dutch buurten and wijken. An area is named "areas/{code}" by its
+// official code (see Area).
 type AreaServiceClient interface {
 	// Imports the areas of one file. The client streams a header first, then
 	// the features in batches; nothing is written until the stream ends, and
@@ -122,7 +123,8 @@ func (c *areaServiceClient) SetDeprivationMeasure(ctx context.Context, in *SetDe
 //
 // AreaService holds the official geographies that coverage maps are drawn
 // over: LSOAs, MSOAs and wards with the English IMD, Welsh LSOAs with WIMD,
-// Dutch buurten and wijken. An area is named "areas/{code}".
+// Dutch buurten and wijken. An area is named "areas/{code}" by its
+// official code (see Area).
 type AreaServiceServer interface {
 	// Imports the areas of one file. The client streams a header first, then
 	// the features in batches; nothing is written until the stream ends, and

@@ -24,8 +24,9 @@ const (
 
 type ComputeCoverageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The areas: give parent_code (all its children), or kind (all areas of
-	// the kind, optionally only those intersecting bbox).
+	// The areas: give parent_code (all its children; the parent's code or
+	// name, "areas/{code}"), or kind (all areas of the kind, optionally only
+	// those intersecting bbox).
 	ParentCode string `protobuf:"bytes,1,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
 	Kind       string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// "minLon,minLat,maxLon,maxLat" (WGS84), with kind.
@@ -217,11 +218,13 @@ func (x *ComputeCoverageResponse) GetReferralWindowEnd() string {
 
 // Coverage of one area.
 type AreaCoverage struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Code       string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Kind       string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	ParentCode string                 `protobuf:"bytes,4,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The area's code; the area is named by area.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The area's own name, e.g. "Birmingham 001A".
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Kind        string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	ParentCode  string `protobuf:"bytes,4,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
 	// Residents; 0 when unknown (rates are then absent).
 	Population int64 `protobuf:"varint,5,opt,name=population,proto3" json:"population,omitempty"`
 	// Value of the kind's deprivation attribute, when known.
@@ -250,8 +253,10 @@ type AreaCoverage struct {
 	// ST_PointOnSurface of the area.
 	ReferenceLatitude  float64 `protobuf:"fixed64,15,opt,name=reference_latitude,json=referenceLatitude,proto3" json:"reference_latitude,omitempty"`
 	ReferenceLongitude float64 `protobuf:"fixed64,16,opt,name=reference_longitude,json=referenceLongitude,proto3" json:"reference_longitude,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The area's resource name, "areas/{code}".
+	Area          string `protobuf:"bytes,17,opt,name=area,proto3" json:"area,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AreaCoverage) Reset() {
@@ -291,9 +296,9 @@ func (x *AreaCoverage) GetCode() string {
 	return ""
 }
 
-func (x *AreaCoverage) GetName() string {
+func (x *AreaCoverage) GetDisplayName() string {
 	if x != nil {
-		return x.Name
+		return x.DisplayName
 	}
 	return ""
 }
@@ -394,6 +399,13 @@ func (x *AreaCoverage) GetReferenceLongitude() float64 {
 		return x.ReferenceLongitude
 	}
 	return 0
+}
+
+func (x *AreaCoverage) GetArea() string {
+	if x != nil {
+		return x.Area
+	}
+	return ""
 }
 
 // Distance to the nearest asset of a category.
@@ -711,7 +723,7 @@ var File_sparc_v1_coverage_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\n" +
-	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\"\xbf\x02\n" +
+	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/resource.proto\"\xbf\x02\n" +
 	"\x16ComputeCoverageRequest\x12\x1f\n" +
 	"\vparent_code\x18\x01 \x01(\tR\n" +
 	"parentCode\x12\x12\n" +
@@ -731,10 +743,10 @@ const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\asummary\x18\x02 \x01(\v2\x19.sparc.v1.CoverageSummaryR\asummary\x126\n" +
 	"\x17walking_distance_meters\x18\x03 \x01(\x01R\x15walkingDistanceMeters\x122\n" +
 	"\x15referral_window_start\x18\x04 \x01(\tR\x13referralWindowStart\x12.\n" +
-	"\x13referral_window_end\x18\x05 \x01(\tR\x11referralWindowEnd\"\x8c\x06\n" +
+	"\x13referral_window_end\x18\x05 \x01(\tR\x11referralWindowEnd\"\xc8\x06\n" +
 	"\fAreaCoverage\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1f\n" +
 	"\vparent_code\x18\x04 \x01(\tR\n" +
 	"parentCode\x12\x1e\n" +
@@ -752,7 +764,9 @@ const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\x12referrals_per_1000\x18\r \x01(\x01H\x03R\x10referralsPer1000\x88\x01\x01\x12%\n" +
 	"\x0ecoverage_score\x18\x0e \x01(\x01R\rcoverageScore\x12-\n" +
 	"\x12reference_latitude\x18\x0f \x01(\x01R\x11referenceLatitude\x12/\n" +
-	"\x13reference_longitude\x18\x10 \x01(\x01R\x12referenceLongitudeB\x14\n" +
+	"\x13reference_longitude\x18\x10 \x01(\x01R\x12referenceLongitude\x12+\n" +
+	"\x04area\x18\x11 \x01(\tB\x17\xfaA\x14\n" +
+	"\x12sparc.network/AreaR\x04areaB\x14\n" +
 	"\x12_deprivation_valueB\x1b\n" +
 	"\x19_weekly_sessions_per_1000B\x19\n" +
 	"\x17_weekly_places_per_1000B\x15\n" +

@@ -84,11 +84,15 @@ func (UpsertOutcome) EnumDescriptor() ([]byte, []int) {
 type SourcedAsset struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The record's key in the source feed (e.g. an ORUK service id, plus the
-	// service_at_location id when a service has several locations).
+	// service_at_location id when a service has several locations), 1 to 500
+	// characters.
 	SourceId string `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
-	// The asset's id, derived by the importer from the source record so that
-	// a re-import finds the same asset.
-	AssetId       string `protobuf:"bytes,2,opt,name=asset_id,json=assetId,proto3" json:"asset_id,omitempty"`
+	// The asset's resource name, "assets/{uuid}", chosen by the importer from
+	// the source record so that a re-import finds the same asset. Named
+	// asset_name, not asset (AIP-122), because asset is the asset itself.
+	AssetName string `protobuf:"bytes,2,opt,name=asset_name,json=assetName,proto3" json:"asset_name,omitempty"`
+	// The asset's values, checked as CreateAsset checks them; a record
+	// without it is rejected alone.
 	Asset         *Asset `protobuf:"bytes,3,opt,name=asset,proto3" json:"asset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -131,9 +135,9 @@ func (x *SourcedAsset) GetSourceId() string {
 	return ""
 }
 
-func (x *SourcedAsset) GetAssetId() string {
+func (x *SourcedAsset) GetAssetName() string {
 	if x != nil {
-		return x.AssetId
+		return x.AssetName
 	}
 	return ""
 }
@@ -265,10 +269,12 @@ func (x *RecordViolation) GetDescription() string {
 }
 
 type UpsertResult struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	SourceId string                 `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
-	AssetId  string                 `protobuf:"bytes,2,opt,name=asset_id,json=assetId,proto3" json:"asset_id,omitempty"`
-	Outcome  UpsertOutcome          `protobuf:"varint,3,opt,name=outcome,proto3,enum=sparc.v1.UpsertOutcome" json:"outcome,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record's source_id, as sent.
+	SourceId string `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// The record's asset, "assets/{uuid}".
+	Asset   string        `protobuf:"bytes,2,opt,name=asset,proto3" json:"asset,omitempty"`
+	Outcome UpsertOutcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=sparc.v1.UpsertOutcome" json:"outcome,omitempty"`
 	// Why a record was rejected, in one line.
 	Error         string             `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	Violations    []*RecordViolation `protobuf:"bytes,5,rep,name=violations,proto3" json:"violations,omitempty"`
@@ -313,9 +319,9 @@ func (x *UpsertResult) GetSourceId() string {
 	return ""
 }
 
-func (x *UpsertResult) GetAssetId() string {
+func (x *UpsertResult) GetAsset() string {
 	if x != nil {
-		return x.AssetId
+		return x.Asset
 	}
 	return ""
 }
@@ -390,21 +396,24 @@ var File_sparc_v1_directory_import_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_directory_import_proto_rawDesc = "" +
 	"\n" +
-	"\x1fsparc/v1/directory_import.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x15sparc/v1/assets.proto\"m\n" +
-	"\fSourcedAsset\x12\x1b\n" +
-	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x19\n" +
-	"\basset_id\x18\x02 \x01(\tR\aassetId\x12%\n" +
-	"\x05asset\x18\x03 \x01(\v2\x0f.sparc.v1.AssetR\x05asset\"\x83\x01\n" +
-	"\x1aUpsertSourcedAssetsRequest\x12\x16\n" +
-	"\x06source\x18\x01 \x01(\tR\x06source\x120\n" +
+	"\x1fsparc/v1/directory_import.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x15sparc/v1/assets.proto\"\x98\x01\n" +
+	"\fSourcedAsset\x12 \n" +
+	"\tsource_id\x18\x01 \x01(\tB\x03\xe0A\x02R\bsourceId\x12:\n" +
+	"\n" +
+	"asset_name\x18\x02 \x01(\tB\x1b\xe0A\x02\xfaA\x15\n" +
+	"\x13sparc.network/AssetR\tassetName\x12*\n" +
+	"\x05asset\x18\x03 \x01(\v2\x0f.sparc.v1.AssetB\x03\xe0A\x02R\x05asset\"\x88\x01\n" +
+	"\x1aUpsertSourcedAssetsRequest\x12\x1b\n" +
+	"\x06source\x18\x01 \x01(\tB\x03\xe0A\x02R\x06source\x120\n" +
 	"\arecords\x18\x02 \x03(\v2\x16.sparc.v1.SourcedAssetR\arecords\x12\x1b\n" +
 	"\tset_owner\x18\x03 \x01(\bR\bsetOwner\"I\n" +
 	"\x0fRecordViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\"\xca\x01\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\"\xdf\x01\n" +
 	"\fUpsertResult\x12\x1b\n" +
-	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x19\n" +
-	"\basset_id\x18\x02 \x01(\tR\aassetId\x121\n" +
+	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12.\n" +
+	"\x05asset\x18\x02 \x01(\tB\x18\xfaA\x15\n" +
+	"\x13sparc.network/AssetR\x05asset\x121\n" +
 	"\aoutcome\x18\x03 \x01(\x0e2\x17.sparc.v1.UpsertOutcomeR\aoutcome\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x129\n" +
 	"\n" +

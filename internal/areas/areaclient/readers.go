@@ -141,7 +141,7 @@ func readFeatures(dec *json.Decoder, f GeoJSONFields, fn func(*sparcv1.AreaFeatu
 		af := &sparcv1.AreaFeature{
 			FeatureNumber: n,
 			Code:          propString(feat.Properties[f.Code]),
-			Name:          propString(feat.Properties[f.Name]),
+			DisplayName:   propString(feat.Properties[f.Name]),
 		}
 		if f.Parent != "" {
 			af.ParentCode = propString(feat.Properties[f.Parent])

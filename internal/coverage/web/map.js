@@ -258,7 +258,7 @@ window.addEventListener('mousemove', (e) => {
     }
     if (ctx.isPointInPath(path, e.offsetX, e.offsetY, 'evenodd')) {
       const p = f.props;
-      info.textContent = `${p.name} (${p.code}): score ${Math.round(p.coverage_score)}, ${p.assets_within_walk} assets within walking distance` +
+      info.textContent = `${p.display_name} (${p.code}): score ${Math.round(p.coverage_score)}, ${p.assets_within_walk} assets within walking distance` +
         (p.deprivation_decile ? `, deprivation decile ${p.deprivation_decile}` : '');
       return;
     }

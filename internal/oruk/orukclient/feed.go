@@ -92,121 +92,12 @@ func (f *Fetcher) Fetch(ctx context.Context, base string) ([]RawRecord, []FetchE
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, nil, fmt.Errorf("feed URL %q is not an http(s) URL", base)
 	}
-	client := f.Client
-	if client == nil {
-		client = http.DefaultClient
+	c := f.settings(u)
+	listed, err := c.list(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	conc, timeout, perPage, maxPages := f.Concurrency, f.RequestTimeout, f.PerPage, f.MaxPages
-	if conc <= 0 {
-		conc = 4
-	}
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	if perPage <= 0 {
-		perPage = 100
-	}
-	if maxPages <= 0 {
-		maxPages = 10000
-	}
-	get := func(ctx context.Context, path string, q url.Values) ([]byte, error) {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		ru := *u
-		ru.Path = u.Path + path
-		ru.RawQuery = q.Encode()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ru.String(), nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, fmt.Errorf("GET %s: no answer within %s", ru.String(), timeout)
-			}
-			return nil, fmt.Errorf("GET %s: %w", ru.String(), err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxFeedBytes+1))
-		if err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, fmt.Errorf("GET %s: response not complete within %s", ru.String(), timeout)
-			}
-			return nil, fmt.Errorf("GET %s: reading response: %w", ru.String(), err)
-		}
-		if len(b) > maxFeedBytes {
-			return nil, fmt.Errorf("GET %s: response larger than %d bytes", ru.String(), maxFeedBytes)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("GET %s: HTTP %d", ru.String(), resp.StatusCode)
-		}
-		return b, nil
-	}
-
-	var listed []RawRecord
-	for page := 1; page <= maxPages; page++ {
-		b, err := get(ctx, "/services", url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(perPage)}})
-		if err != nil {
-			return nil, nil, fmt.Errorf("listing services, page %d: %w", page, err)
-		}
-		var p struct {
-			TotalPages *int              `json:"total_pages"`
-			LastPage   *bool             `json:"last_page"`
-			Contents   []json.RawMessage `json:"contents"`
-		}
-		if err := json.Unmarshal(b, &p); err != nil {
-			return nil, nil, fmt.Errorf("listing services, page %d: not valid JSON: %w", page, err)
-		}
-		for i, c := range p.Contents {
-			listed = append(listed, RawRecord{Where: fmt.Sprintf("page %d item %d", page, i+1), JSON: c})
-		}
-		if len(p.Contents) == 0 || (p.LastPage != nil && *p.LastPage) || (p.TotalPages != nil && page >= *p.TotalPages) {
-			break
-		}
-		if page == maxPages {
-			return nil, nil, fmt.Errorf("listing services: more than %d pages", maxPages)
-		}
-	}
-
-	// Details, a bounded number at a time.
-	out := make([]RawRecord, len(listed))
-	errs := make([]*FetchError, len(listed))
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	for i, r := range listed {
-		var head struct {
-			ID                 any             `json:"id"`
-			ServiceAtLocations json.RawMessage `json:"service_at_locations"`
-		}
-		if json.Unmarshal(r.JSON, &head) != nil || head.ServiceAtLocations != nil {
-			out[i] = r // already full, or broken: the import reports it
-			continue
-		}
-		id, ok := head.ID.(string)
-		if !ok || id == "" {
-			out[i] = r
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = &FetchError{Where: r.Where, Err: ctx.Err()}
-				return
-			}
-			defer func() { <-sem }()
-			b, err := get(ctx, "/services/"+url.PathEscape(id), nil)
-			if err != nil {
-				errs[i] = &FetchError{Where: "service " + id, Err: err}
-				return
-			}
-			out[i] = RawRecord{Where: "service " + id, JSON: b}
-		}()
-	}
-	wg.Wait()
+	out, errs := c.details(ctx, listed)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("fetching service details: %w", err)
 	}
@@ -220,4 +111,150 @@ func (f *Fetcher) Fetch(ctx context.Context, base string) ([]RawRecord, []FetchE
 		recs = append(recs, out[i])
 	}
 	return recs, fetchErrs, nil
+}
+
+// feed is one fetch's view of the feed: the Fetcher's settings with their
+// defaults filled in, and the API root.
+type feed struct {
+	client                  *http.Client
+	base                    *url.URL
+	conc, perPage, maxPages int
+	timeout                 time.Duration
+}
+
+func (f *Fetcher) settings(base *url.URL) *feed {
+	c := &feed{client: f.Client, base: base, conc: f.Concurrency, timeout: f.RequestTimeout, perPage: f.PerPage, maxPages: f.MaxPages}
+	if c.client == nil {
+		c.client = http.DefaultClient
+	}
+	if c.conc <= 0 {
+		c.conc = 4
+	}
+	if c.timeout <= 0 {
+		c.timeout = 30 * time.Second
+	}
+	if c.perPage <= 0 {
+		c.perPage = 100
+	}
+	if c.maxPages <= 0 {
+		c.maxPages = 10000
+	}
+	return c
+}
+
+// get reads one response of the API under the request timeout, at most
+// maxFeedBytes of it, and refuses any status but 200.
+func (c *feed) get(ctx context.Context, path string, q url.Values) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ru := *c.base
+	ru.Path = c.base.Path + path
+	ru.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ru.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("GET %s: no answer within %s", ru.String(), c.timeout)
+		}
+		return nil, fmt.Errorf("GET %s: %w", ru.String(), err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxFeedBytes+1))
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("GET %s: response not complete within %s", ru.String(), c.timeout)
+		}
+		return nil, fmt.Errorf("GET %s: reading response: %w", ru.String(), err)
+	}
+	if len(b) > maxFeedBytes {
+		return nil, fmt.Errorf("GET %s: response larger than %d bytes", ru.String(), maxFeedBytes)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", ru.String(), resp.StatusCode)
+	}
+	return b, nil
+}
+
+// list reads the paged /services list to its last page.
+func (c *feed) list(ctx context.Context) ([]RawRecord, error) {
+	var listed []RawRecord
+	for page := 1; page <= c.maxPages; page++ {
+		b, err := c.get(ctx, "/services", url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(c.perPage)}})
+		if err != nil {
+			return nil, fmt.Errorf("listing services, page %d: %w", page, err)
+		}
+		var p struct {
+			TotalPages *int              `json:"total_pages"`
+			LastPage   *bool             `json:"last_page"`
+			Contents   []json.RawMessage `json:"contents"`
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("listing services, page %d: not valid JSON: %w", page, err)
+		}
+		for i, r := range p.Contents {
+			listed = append(listed, RawRecord{Where: fmt.Sprintf("page %d item %d", page, i+1), JSON: r})
+		}
+		if len(p.Contents) == 0 || (p.LastPage != nil && *p.LastPage) || (p.TotalPages != nil && page >= *p.TotalPages) {
+			break
+		}
+		if page == c.maxPages {
+			return nil, fmt.Errorf("listing services: more than %d pages", c.maxPages)
+		}
+	}
+	return listed, nil
+}
+
+// details reads /services/{id} for every listed service the list did not
+// give fully nested, a bounded number at a time. It returns the records,
+// in list order, and for each one the error that kept it out, if any.
+func (c *feed) details(ctx context.Context, listed []RawRecord) ([]RawRecord, []*FetchError) {
+	out := make([]RawRecord, len(listed))
+	errs := make([]*FetchError, len(listed))
+	sem := make(chan struct{}, c.conc)
+	var wg sync.WaitGroup
+	for i, r := range listed {
+		id, ok := needsDetails(r)
+		if !ok {
+			out[i] = r // already full, or broken: the import reports it
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = &FetchError{Where: r.Where, Err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			b, err := c.get(ctx, "/services/"+url.PathEscape(id), nil)
+			if err != nil {
+				errs[i] = &FetchError{Where: "service " + id, Err: err}
+				return
+			}
+			out[i] = RawRecord{Where: "service " + id, JSON: b}
+		}()
+	}
+	wg.Wait()
+	return out, errs
+}
+
+// needsDetails returns the id of a listed service that lacks its nested
+// locations: a readable record with a string id and no
+// service_at_locations.
+func needsDetails(r RawRecord) (string, bool) {
+	var head struct {
+		ID                 any             `json:"id"`
+		ServiceAtLocations json.RawMessage `json:"service_at_locations"`
+	}
+	if json.Unmarshal(r.JSON, &head) != nil || head.ServiceAtLocations != nil {
+		return "", false
+	}
+	id, ok := head.ID.(string)
+	return id, ok && id != ""
 }

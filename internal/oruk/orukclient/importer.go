@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/oruk"
 )
 
@@ -72,10 +73,28 @@ func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o Map
 	for _, fe := range fetchErrs {
 		rep.Services++
 		rep.Rejected++
-		rep.Problems = append(rep.Problems, Problem{Record: fe.Where, Severity: "error", Message: fe.Err.Error()})
+		rep.addError(fe.Where, fe.Err.Error())
 	}
-	// Decode and map every record first (duplicates can only be found
-	// with the whole feed in hand), spread over the CPUs.
+	mapped, serviceWhere := rep.collect(recs, decodeAll(recs, o))
+	todo := rep.screen(mapped, serviceWhere)
+	rep.Assets = len(todo)
+	batches := sendBatches(ctx, todo, &sparcv1.UpsertSourcedAssetsRequest{Source: o.Source, SetOwner: setOwner}, upsert)
+	if err := rep.count(batches, len(todo)); err != nil {
+		return rep, err
+	}
+	sort.SliceStable(rep.Problems, func(i, j int) bool {
+		return rep.Problems[i].Severity == "error" && rep.Problems[j].Severity != "error"
+	})
+	return rep, nil
+}
+
+func (r *Report) addError(record, msg string) {
+	r.Problems = append(r.Problems, Problem{Record: record, Severity: "error", Message: msg})
+}
+
+// decodeAll decodes and maps every record first (duplicates can only be
+// found with the whole feed in hand), spread over the CPUs.
+func decodeAll(recs []RawRecord, o MapOptions) []decodedRecord {
 	decoded := make([]decodedRecord, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/500))
 	var wg sync.WaitGroup
@@ -95,18 +114,35 @@ func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o Map
 		}()
 	}
 	wg.Wait()
+	return decoded
+}
 
-	type entry struct {
-		where string
-		m     Mapped
+// entry is one mapped asset with where its record is in the feed.
+type entry struct {
+	where string
+	m     Mapped
+}
+
+// label names the entry in the report: where, and its source id when the
+// service was split.
+func (e entry) label() string {
+	if e.m.Key == "" {
+		return e.where
 	}
+	return e.where + " (" + e.m.Key + ")"
+}
+
+// collect counts the decoded records, reports those that could not be
+// read, and returns the mapped assets with, per service id, where in the
+// feed that id stands.
+func (r *Report) collect(recs []RawRecord, decoded []decodedRecord) ([]entry, map[string][]string) {
 	var mapped []entry
 	serviceWhere := map[string][]string{}
 	for i, d := range decoded {
-		rep.Services++
+		r.Services++
 		if d.err != nil {
-			rep.Rejected++
-			rep.Problems = append(rep.Problems, Problem{Record: recs[i].Where, Severity: "error", Message: "not a readable service: " + cleanJSONError(d.err)})
+			r.Rejected++
+			r.addError(recs[i].Where, "not a readable service: "+cleanJSONError(d.err))
 			continue
 		}
 		if d.id != "" {
@@ -116,50 +152,55 @@ func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o Map
 			mapped = append(mapped, entry{where: recs[i].Where, m: m})
 		}
 	}
-	// Duplicate ids make the feed ambiguous: none of the copies is imported.
+	return mapped, serviceWhere
+}
+
+// screen reports every mapped asset's warnings and keeps those to send:
+// not rejected by the mapping and not a duplicate. Duplicate ids make the
+// feed ambiguous: none of the copies is imported.
+func (r *Report) screen(mapped []entry, serviceWhere map[string][]string) []entry {
 	keyCount := map[uuid.UUID]int{}
 	for _, e := range mapped {
 		if e.m.Asset != nil {
 			keyCount[e.m.AssetID]++
 		}
 	}
-	label := func(e entry) string {
-		if e.m.Key == "" {
-			return e.where
-		}
-		return e.where + " (" + e.m.Key + ")"
-	}
 	var todo []entry
 	for _, e := range mapped {
 		for _, w := range e.m.Warnings {
-			rep.Problems = append(rep.Problems, Problem{Record: label(e), Severity: "warning", Message: w})
+			r.Problems = append(r.Problems, Problem{Record: e.label(), Severity: "warning", Message: w})
 		}
 		switch {
 		case len(e.m.Errors) > 0:
-			rep.Rejected++
+			r.Rejected++
 			for _, msg := range e.m.Errors {
-				rep.Problems = append(rep.Problems, Problem{Record: label(e), Severity: "error", Message: msg})
+				r.addError(e.label(), msg)
 			}
 		case keyCount[e.m.AssetID] > 1:
-			rep.Rejected++
+			r.Rejected++
 			id := strings.SplitN(e.m.Key, "/", 2)[0]
-			rep.Problems = append(rep.Problems, Problem{Record: label(e), Severity: "error",
-				Message: fmt.Sprintf("duplicate id: service %s appears %d times in the feed (%s); none of them is imported",
-					id, len(serviceWhere[id]), strings.Join(serviceWhere[id], ", "))})
+			r.addError(e.label(), fmt.Sprintf("duplicate id: service %s appears %d times in the feed (%s); none of them is imported",
+				id, len(serviceWhere[id]), strings.Join(serviceWhere[id], ", ")))
 		default:
 			todo = append(todo, e)
 		}
 	}
-	rep.Assets = len(todo)
+	return todo
+}
 
-	// Send the batches, two in flight: while the database writes one, the
-	// server validates the next. Results are counted in batch order.
-	type sent struct {
-		start int
-		batch []entry
-		resp  *sparcv1.UpsertSourcedAssetsResponse
-		err   error
-	}
+// sent is one batch and how the server answered it.
+type sent struct {
+	start int
+	batch []entry
+	resp  *sparcv1.UpsertSourcedAssetsResponse
+	err   error
+}
+
+// sendBatches sends todo in batches, two in flight: while the database
+// writes one, the server validates the next. head carries the fields
+// every batch's request shares. After a failure no more batches are
+// sent; those not sent carry the context's error.
+func sendBatches(ctx context.Context, todo []entry, head *sparcv1.UpsertSourcedAssetsRequest, upsert UpsertFunc) []*sent {
 	var batches []*sent
 	for start := 0; start < len(todo); start += BatchSize {
 		batches = append(batches, &sent{start: start, batch: todo[start:min(start+BatchSize, len(todo))]})
@@ -167,7 +208,7 @@ func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o Map
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, batchesInFlight)
-	var swg sync.WaitGroup
+	var wg sync.WaitGroup
 	for _, b := range batches {
 		select {
 		case sem <- struct{}{}:
@@ -177,61 +218,69 @@ func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o Map
 			b.err = ctx.Err()
 			continue
 		}
-		swg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer swg.Done()
+			defer wg.Done()
 			defer func() { <-sem }()
-			req := &sparcv1.UpsertSourcedAssetsRequest{Source: o.Source, SetOwner: setOwner}
-			for _, e := range b.batch {
-				req.Records = append(req.Records, &sparcv1.SourcedAsset{SourceId: e.m.Key, AssetId: e.m.AssetID.String(), Asset: e.m.Asset})
-			}
-			b.resp, b.err = upsert(ctx, req)
-			if b.err == nil && len(b.resp.GetResults()) != len(b.batch) {
-				b.err = fmt.Errorf("server answered %d results for %d records", len(b.resp.GetResults()), len(b.batch))
-			}
-			if b.err != nil {
+			if b.send(ctx, head, upsert); b.err != nil {
 				cancel() // stop sending more after a failure
 			}
 		}()
 	}
-	swg.Wait()
+	wg.Wait()
+	return batches
+}
+
+func (b *sent) send(ctx context.Context, head *sparcv1.UpsertSourcedAssetsRequest, upsert UpsertFunc) {
+	req := &sparcv1.UpsertSourcedAssetsRequest{Source: head.GetSource(), SetOwner: head.GetSetOwner()}
+	for _, e := range b.batch {
+		req.Records = append(req.Records, &sparcv1.SourcedAsset{SourceId: e.m.Key, AssetName: aip.Name(aip.Assets, e.m.AssetID), Asset: e.m.Asset})
+	}
+	b.resp, b.err = upsert(ctx, req)
+	if b.err == nil && len(b.resp.GetResults()) != len(b.batch) {
+		b.err = fmt.Errorf("server answered %d results for %d records", len(b.resp.GetResults()), len(b.batch))
+	}
+}
+
+// count adds the server's answers to the report, in batch order, and
+// returns the first batch's failure, if any, saying which records it held.
+func (r *Report) count(batches []*sent, total int) error {
 	var firstErr error
 	for _, b := range batches {
 		if b.err != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("importing records %d to %d of %d: %w", b.start+1, b.start+len(b.batch), len(todo), b.err)
+				firstErr = fmt.Errorf("importing records %d to %d of %d: %w", b.start+1, b.start+len(b.batch), total, b.err)
 			}
 			continue
 		}
 		for i, res := range b.resp.GetResults() {
 			switch res.GetOutcome() {
 			case sparcv1.UpsertOutcome_UPSERT_OUTCOME_CREATED:
-				rep.Created++
+				r.Created++
 			case sparcv1.UpsertOutcome_UPSERT_OUTCOME_UPDATED:
-				rep.Updated++
+				r.Updated++
 			case sparcv1.UpsertOutcome_UPSERT_OUTCOME_UNCHANGED:
-				rep.Unchanged++
+				r.Unchanged++
 			default:
-				rep.Rejected++
-				msg := res.GetError()
-				if len(res.GetViolations()) > 0 {
-					var parts []string
-					for _, v := range res.GetViolations() {
-						parts = append(parts, v.GetField()+": "+v.GetDescription())
-					}
-					msg = strings.Join(parts, "; ")
-				}
-				rep.Problems = append(rep.Problems, Problem{Record: label(b.batch[i]), Severity: "error", Message: "rejected by SPARC: " + msg})
+				r.Rejected++
+				r.addError(b.batch[i].label(), "rejected by SPARC: "+rejection(res))
 			}
 		}
 	}
-	if firstErr != nil {
-		return rep, firstErr
+	return firstErr
+}
+
+// rejection says in one line why the server rejected a record: its field
+// violations when it gave any.
+func rejection(res *sparcv1.UpsertResult) string {
+	if len(res.GetViolations()) == 0 {
+		return res.GetError()
 	}
-	sort.SliceStable(rep.Problems, func(i, j int) bool {
-		return rep.Problems[i].Severity == "error" && rep.Problems[j].Severity != "error"
-	})
-	return rep, nil
+	var parts []string
+	for _, v := range res.GetViolations() {
+		parts = append(parts, v.GetField()+": "+v.GetDescription())
+	}
+	return strings.Join(parts, "; ")
 }
 
 // cleanJSONError shortens encoding/json's messages to what a feed author

@@ -57,20 +57,27 @@ var (
 // with Errors); a bad location rejects only its own asset.
 func MapService(s oruk.Service, o MapOptions) []Mapped {
 	var errs, warns []string
-	if strings.TrimSpace(s.ID) == "" {
-		errs = append(errs, "id: required field is missing")
+	base, zone := serviceAsset(s, o, &errs, &warns)
+	sals := physicalLocations(s, &warns)
+	if len(sals) == 0 && len(errs) == 0 {
+		errs = append(errs, "service_at_locations: no physical location; SPARC assets need a place with latitude and longitude")
 	}
-	if strings.TrimSpace(s.Name) == "" {
-		errs = append(errs, "name: required field is missing")
+	if len(errs) > 0 {
+		return []Mapped{{Key: s.ID, Errors: errs, Warnings: warns}}
 	}
-	status, ok := statusFromORUK[strings.ToLower(strings.TrimSpace(s.Status))]
-	switch {
-	case s.Status == "":
-		errs = append(errs, "status: required field is missing")
-	case !ok:
-		errs = append(errs, fmt.Sprintf("status: %q is not an ORUK status (active, inactive, defunct, temporarily closed)", s.Status))
+	sm := &serviceMapping{s: s, o: o, base: base, zone: zone, warns: warns, split: len(sals) > 1}
+	out := make([]Mapped, 0, len(sals))
+	for i, sal := range sals {
+		out = append(out, sm.locationAsset(i, sal))
 	}
+	return out
+}
 
+// serviceAsset maps what a service's assets share, everything but the
+// place and the sessions (whose time zone can depend on the place). It
+// returns the service's time zone attribute too, if any.
+func serviceAsset(s oruk.Service, o MapOptions, errs, warns *[]string) (*sparcv1.Asset, string) {
+	status := required(s, errs)
 	base := &sparcv1.Asset{
 		Name:              strings.TrimSpace(s.Name),
 		Description:       s.Description,
@@ -83,101 +90,138 @@ func MapService(s oruk.Service, o MapOptions) []Mapped {
 	if base.Kind == sparcv1.AssetKind_ASSET_KIND_UNSPECIFIED {
 		base.Kind = sparcv1.AssetKind_ASSET_KIND_INSTITUTION
 	}
-	ages(s, base, &errs)
+	ages(s, base, errs)
 	if s.AssuredDate != "" {
 		t, err := parseAssured(s.AssuredDate)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("assured_date: %q is not a date (YYYY-MM-DD) or RFC 3339 time", s.AssuredDate))
+			*errs = append(*errs, fmt.Sprintf("assured_date: %q is not a date (YYYY-MM-DD) or RFC 3339 time", s.AssuredDate))
 		} else {
 			base.LastVerifiedTime = timestamppb.New(t)
 		}
 	}
-	contact(s, base.Contact, &warns)
+	contact(s, base.Contact, warns)
 	cost(s, base.Cost)
-	zone := attributes(s, base, &warns)
+	zone := attributes(s, base, warns)
+	languages(s, base, warns)
+	serviceArea(s, base, warns)
+	if s.Fees != "" && base.Cost.Note == "" {
+		base.Cost.Note = strings.TrimSpace(s.Fees)
+	}
+	return base, zone
+}
+
+// required checks the fields ORUK requires of every service and returns
+// the SPARC status.
+func required(s oruk.Service, errs *[]string) sparcv1.AssetStatus {
+	if strings.TrimSpace(s.ID) == "" {
+		*errs = append(*errs, "id: required field is missing")
+	}
+	if strings.TrimSpace(s.Name) == "" {
+		*errs = append(*errs, "name: required field is missing")
+	}
+	status, ok := statusFromORUK[strings.ToLower(strings.TrimSpace(s.Status))]
+	switch {
+	case s.Status == "":
+		*errs = append(*errs, "status: required field is missing")
+	case !ok:
+		*errs = append(*errs, fmt.Sprintf("status: %q is not an ORUK status (active, inactive, defunct, temporarily closed)", s.Status))
+	}
+	return status
+}
+
+// languages keeps the languages with an ISO 639-1 code, once each.
+func languages(s oruk.Service, a *sparcv1.Asset, warns *[]string) {
 	for i, l := range s.Languages {
 		c := oruk.LanguageCode(l)
 		switch {
 		case c == "":
-			warns = append(warns, fmt.Sprintf("languages[%d]: no ISO 639-1 code or known name; not kept", i))
-		case !containsStr(base.Languages, c):
-			base.Languages = append(base.Languages, c)
+			*warns = append(*warns, fmt.Sprintf("languages[%d]: no ISO 639-1 code or known name; not kept", i))
+		case !containsStr(a.Languages, c):
+			a.Languages = append(a.Languages, c)
 		}
 	}
+}
+
+// serviceArea keeps the first service area that is a usable GeoJSON
+// polygon: SPARC keeps one.
+func serviceArea(s oruk.Service, a *sparcv1.Asset, warns *[]string) {
 	for i, sa := range s.ServiceAreas {
 		if !strings.EqualFold(sa.ExtentType, "geojson") {
-			warns = append(warns, fmt.Sprintf("service_areas[%d]: extent_type %q is not geojson; not kept", i, sa.ExtentType))
+			*warns = append(*warns, fmt.Sprintf("service_areas[%d]: extent_type %q is not geojson; not kept", i, sa.ExtentType))
 			continue
 		}
 		if _, err := geo.ParsePolygon(sa.Extent, 2000); err != nil {
-			warns = append(warns, fmt.Sprintf("service_areas[%d]: extent is not a usable GeoJSON polygon (%v); not kept", i, err))
+			*warns = append(*warns, fmt.Sprintf("service_areas[%d]: extent is not a usable GeoJSON polygon (%v); not kept", i, err))
 			continue
 		}
-		if base.ServiceAreaGeojson != "" {
-			warns = append(warns, fmt.Sprintf("service_areas[%d]: SPARC keeps one service area; not kept", i))
+		if a.ServiceAreaGeojson != "" {
+			*warns = append(*warns, fmt.Sprintf("service_areas[%d]: SPARC keeps one service area; not kept", i))
 			continue
 		}
-		base.ServiceAreaGeojson = sa.Extent
+		a.ServiceAreaGeojson = sa.Extent
 	}
-	if s.Fees != "" && base.Cost.Note == "" {
-		base.Cost.Note = strings.TrimSpace(s.Fees)
-	}
+}
 
-	// Locations: virtual and postal-only places have no map position.
+// physicalLocations returns the service's places on a map: virtual and
+// postal-only places have no map position.
+func physicalLocations(s oruk.Service, warns *[]string) []oruk.ServiceAtLocation {
 	var sals []oruk.ServiceAtLocation
 	for i, sal := range s.ServiceAtLocations {
 		if sal.Location != nil && (sal.Location.LocationType == "virtual" || sal.Location.LocationType == "postal") {
-			warns = append(warns, fmt.Sprintf("service_at_locations[%d]: %s location; SPARC lists places on a map, not kept", i, sal.Location.LocationType))
+			*warns = append(*warns, fmt.Sprintf("service_at_locations[%d]: %s location; SPARC lists places on a map, not kept", i, sal.Location.LocationType))
 			continue
 		}
 		sals = append(sals, sal)
 	}
-	if len(sals) == 0 && len(errs) == 0 {
-		errs = append(errs, "service_at_locations: no physical location; SPARC assets need a place with latitude and longitude")
-	}
-	if len(errs) > 0 {
-		return []Mapped{{Key: s.ID, Errors: errs, Warnings: warns}}
-	}
+	return sals
+}
 
-	sessionsByZone := func(tz string) ([]*sparcv1.Session, []string) {
-		return sessions(s.Schedules, tz)
+// serviceMapping is a valid service on its way to one asset per location:
+// what those assets share.
+type serviceMapping struct {
+	s     oruk.Service
+	o     MapOptions
+	base  *sparcv1.Asset
+	zone  string   // the service's time zone attribute, if any
+	warns []string // the service's warnings, repeated on each asset
+	split bool     // more than one location: the source id and name say which
+}
+
+// locationAsset maps the service at its i-th physical location.
+func (sm *serviceMapping) locationAsset(i int, sal oruk.ServiceAtLocation) Mapped {
+	s := sm.s
+	m := Mapped{Key: s.ID, Warnings: append([]string(nil), sm.warns...)}
+	if sm.split {
+		k := sal.ID
+		if k == "" && sal.Location != nil {
+			k = sal.Location.ID
+		}
+		m.Key = s.ID + "/" + k
 	}
-	out := make([]Mapped, 0, len(sals))
-	for i, sal := range sals {
-		m := Mapped{Key: s.ID, Warnings: append([]string(nil), warns...)}
-		if len(sals) > 1 {
-			k := sal.ID
-			if k == "" && sal.Location != nil {
-				k = sal.Location.ID
-			}
-			m.Key = s.ID + "/" + k
-		}
-		m.AssetID = assetID(o.Source, s.ID, m.Key)
-		a := proto.Clone(base).(*sparcv1.Asset)
-		path := fmt.Sprintf("service_at_locations[%d]", i)
-		if len(sals) > 1 && (sal.ID == "" && (sal.Location == nil || sal.Location.ID == "")) {
-			m.Errors = append(m.Errors, path+": id is required to tell the service's locations apart")
-		}
-		if lerrs := location(sal.Location, a, path, &m.Warnings); len(lerrs) > 0 {
-			m.Errors = append(m.Errors, lerrs...)
-		}
-		if len(sals) > 1 && sal.Location != nil && strings.TrimSpace(sal.Location.Name) != "" &&
-			!strings.EqualFold(strings.TrimSpace(sal.Location.Name), a.Name) {
-			a.Name = a.Name + " – " + strings.TrimSpace(sal.Location.Name)
-		}
-		if len(m.Errors) == 0 {
-			tz := zone
-			if tz == "" {
-				tz = oruk.CountryZone[a.GetLocation().GetCountry()]
-			}
-			var sw []string
-			a.Sessions, sw = sessionsByZone(tz)
-			m.Warnings = append(m.Warnings, sw...)
-			m.Asset = a
-		}
-		out = append(out, m)
+	m.AssetID = assetID(sm.o.Source, s.ID, m.Key)
+	a := proto.Clone(sm.base).(*sparcv1.Asset)
+	path := fmt.Sprintf("service_at_locations[%d]", i)
+	if sm.split && (sal.ID == "" && (sal.Location == nil || sal.Location.ID == "")) {
+		m.Errors = append(m.Errors, path+": id is required to tell the service's locations apart")
 	}
-	return out
+	if lerrs := location(sal.Location, a, path, &m.Warnings); len(lerrs) > 0 {
+		m.Errors = append(m.Errors, lerrs...)
+	}
+	if sm.split && sal.Location != nil && strings.TrimSpace(sal.Location.Name) != "" &&
+		!strings.EqualFold(strings.TrimSpace(sal.Location.Name), a.Name) {
+		a.Name = a.Name + " – " + strings.TrimSpace(sal.Location.Name)
+	}
+	if len(m.Errors) == 0 {
+		tz := sm.zone
+		if tz == "" {
+			tz = oruk.CountryZone[a.GetLocation().GetCountry()]
+		}
+		var sw []string
+		a.Sessions, sw = sessions(s.Schedules, tz)
+		m.Warnings = append(m.Warnings, sw...)
+		m.Asset = a
+	}
+	return m
 }
 
 // assetID is the asset a feed record maps to. A single-location service
