@@ -191,6 +191,12 @@ func (c *cli) printOrgs(list []*sparcv1.Organisation, next string) error {
 			shortEnum(o.GetKind().String(), "ORGANISATION_KIND_"), shortEnum(o.GetStatus().String(), "ORGANISATION_STATUS_"),
 			orDash(strings.Join(o.GetAreaCodes(), ",")))
 	}
+	return c.flushWithMore(w, next)
+}
+
+// flushWithMore prints a table and, when a page follows, how to get it
+// (on the notes stream, so the table stays data).
+func (c *cli) flushWithMore(w *tabwriter.Writer, next string) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -259,7 +265,7 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 			k.GetOrganisation(), formatTime(k.GetCreateTime()), formatTime(k.GetLastUsedTime()), formatTime(k.GetRevokeTime()),
 			truncate(k.GetDisplayName(), 32))
 	}
-	return w.Flush()
+	return c.flushWithMore(w, next)
 }
 
 func keysRevoke(ctx context.Context, c *cli, args []string) error {
@@ -380,5 +386,5 @@ func auditList(ctx context.Context, c *cli, args []string) error {
 			orDash(shortEnum(e.GetRole().String(), "ROLE_")), m[strings.LastIndex(m, "/")+1:], e.GetResource(),
 			e.GetOutcome(), e.GetCode(), e.GetPeer())
 	}
-	return w.Flush()
+	return c.flushWithMore(w, next)
 }

@@ -76,6 +76,10 @@ func TestAdminManagesOrganisationsKeysAndReadsTheAuditLog(t *testing.T) {
 	if !strings.HasPrefix(keyName, "apiKeys/") || !strings.Contains(list, org) {
 		t.Fatalf("keys list shows no key name or organisation name:\n%s", list)
 	}
+	if r := sparc(t, admin, "keys", "list", "--page-size", "1"); r.code != 0 || strings.Count(r.stdout, "apiKeys/") != 1 ||
+		!strings.Contains(r.stderr, "more results: --page-token ") {
+		t.Fatalf("keys list --page-size 1 (the admin has two keys): %+v", r)
+	}
 	mustSparc(t, admin, "keys", "revoke", keyName)
 	if r := sparc(t, editor, "assets", "create", "--name", "Another", "--kind", "association", "--lat", "52.49", "--lng", "-1.85", "--country", "GB"); r.code == 0 || !strings.Contains(r.stderr, "UNAUTHENTICATED") {
 		t.Fatalf("revoked key still works: %+v", r)
