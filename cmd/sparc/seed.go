@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -92,10 +93,10 @@ func demoOwner(ctx context.Context, c *cli) (string, error) {
 	case err == nil:
 		org := ""
 		for _, k := range keys.GetApiKeys() {
-			if org != "" && k.GetOrganisationId() != org {
+			if org != "" && strings.TrimPrefix(k.GetOrganisation(), "organisations/") != org {
 				return "", usagef("this key sees several organisations' keys (a network admin, who writes no assets): use an organisation's admin or group editor key")
 			}
-			org = k.GetOrganisationId()
+			org = strings.TrimPrefix(k.GetOrganisation(), "organisations/") // the id, as --owner takes it
 		}
 		if org != "" {
 			return org, nil
@@ -103,7 +104,7 @@ func demoOwner(ctx context.Context, c *cli) (string, error) {
 	case status.Code(err) != codes.PermissionDenied:
 		return "", fmt.Errorf("finding the key's organisation: %w", err)
 	}
-	if _, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: demo.Owner}); err == nil {
+	if _, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: "organisations/" + demo.Owner}); err == nil {
 		return demo.Owner, nil
 	} else if status.Code(err) != codes.NotFound {
 		return "", fmt.Errorf("looking up the demo organisation: %w", err)

@@ -144,7 +144,7 @@ func newCrashFixture(t *testing.T, d *daemon) *crashFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return k.GetId(), secret
+		return strings.TrimPrefix(k.GetName(), "apiKeys/"), secret
 	}
 	lw, group := org("Outage link workers", "link_worker_service"), org("Outage choir", "community_group")
 	f.lwOrg = lw.String()

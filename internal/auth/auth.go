@@ -294,9 +294,14 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	}
 	if !rule.allows(p.Role) {
 		var err error
-		if id := resourceName(req); rule.Resource != "" && id != "" {
+		switch id := resourceName(req); {
+		case rule.Resource != "" && strings.Contains(id, "/"):
+			// A resource name names itself, as the services' own
+			// not-found errors do.
+			err = fmt.Errorf("%s: %w", id, apierr.ErrNotFound)
+		case rule.Resource != "" && id != "":
 			err = fmt.Errorf("%s %s: %w", rule.Resource, id, apierr.ErrNotFound)
-		} else {
+		default:
 			err = apierr.Error(codes.PermissionDenied, "ROLE_NOT_PERMITTED", fmt.Sprintf("the %s role may not call %s", p.Role, method[strings.LastIndex(method, "/")+1:]))
 		}
 		l.deny(ctx, rec, err)

@@ -199,11 +199,11 @@ func (f *fixture) apiKey(t *testing.T, target string) string {
 		return uuid.NewString()
 	}
 	resp, err := sparcv1.NewApiKeyServiceClient(f.env.Network(t)).CreateApiKey(context.Background(),
-		&sparcv1.CreateApiKeyRequest{OrganisationId: f.org(target), Role: sparcv1.Role_ROLE_LINK_WORKER})
+		&sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + f.org(target), Role: sparcv1.Role_ROLE_LINK_WORKER})
 	if err != nil {
 		t.Fatalf("creating fixture key: %v", err)
 	}
-	return resp.GetApiKey().GetId()
+	return strings.TrimPrefix(resp.GetApiKey().GetName(), "apiKeys/")
 }
 
 // areaCode returns the code of an area that exists (areas are shared by
@@ -417,7 +417,7 @@ func organisationRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.OrganisationService/GetOrganisation", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := oc(c).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: id})
+				_, err := oc(c).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: "organisations/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "GET", "/v1/organisations/" + id, nil },
@@ -434,18 +434,18 @@ func organisationRows() []matrixRow {
 		{"/sparc.v1.OrganisationService/CreateOrganisation", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
 				_, err := oc(c).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
-					Name: "Matrix group", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}})
+					DisplayName: "Matrix group", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}})
 				return err
 			},
 			http: func(string) (string, string, any) {
-				return "POST", "/v1/organisations", map[string]any{"name": "Matrix group", "kind": "ORGANISATION_KIND_COMMUNITY_GROUP"}
+				return "POST", "/v1/organisations", map[string]any{"display_name": "Matrix group", "kind": "ORGANISATION_KIND_COMMUNITY_GROUP"}
 			},
 			setup: noTarget,
 		}, table(allPD, allPD, allPD, allPD, allOK, allUnauth)},
 		{"/sparc.v1.OrganisationService/UpdateOrganisation", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
 				_, err := oc(c).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-					Organisation: &sparcv1.Organisation{Id: id, Website: "https://example.org"},
+					Organisation: &sparcv1.Organisation{Name: "organisations/" + id, Website: "https://example.org"},
 					UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
 				return err
 			},
@@ -465,26 +465,28 @@ func apiKeyRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.ApiKeyService/CreateApiKey", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
-				_, err := kc(c).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org, Role: sparcv1.Role_ROLE_AREA_ANALYST})
+				_, err := kc(c).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + org, Role: sparcv1.Role_ROLE_AREA_ANALYST})
 				return err
 			},
 			http: func(org string) (string, string, any) {
-				return "POST", "/v1/apiKeys", map[string]any{"organisation_id": org, "role": "ROLE_AREA_ANALYST"}
+				return "POST", "/v1/apiKeys", map[string]any{"organisation": "organisations/" + org, "role": "ROLE_AREA_ANALYST"}
 			},
 			setup: orgTarget,
 		}, table(writeOwned, allPD, allPD, allPD, readOne, allUnauth)},
 		{"/sparc.v1.ApiKeyService/ListApiKeys", call{
 			// Another organisation's keys list empty (TestAdminOfOneOrganisationCannotRuleAnother).
 			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
-				_, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{OrganisationId: org})
+				_, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{Organisation: "organisations/" + org})
 				return err
 			},
-			http:  func(org string) (string, string, any) { return "GET", "/v1/apiKeys?organisation_id=" + org, nil },
+			http: func(org string) (string, string, any) {
+				return "GET", "/v1/apiKeys?organisation=organisations/" + org, nil
+			},
 			setup: orgTarget,
 		}, table(allOK, allPD, allPD, allPD, allOK, allUnauth)},
 		{"/sparc.v1.ApiKeyService/RevokeApiKey", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := kc(c).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: id})
+				_, err := kc(c).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: "apiKeys/" + id})
 				return err
 			},
 			http: func(id string) (string, string, any) {
@@ -1006,7 +1008,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyA, err := kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
+	keyA, err := kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1016,8 +1018,8 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 			t.Errorf("%s: %v, want NotFound %q (as for a missing one)", what, err, msg)
 		}
 	}
-	_, err = kc(adminB).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
-	notFound("B's admin minting a key of A", err, "organisation "+orgA+": not found")
+	_, err = kc(adminB).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
+	notFound("B's admin minting a key of A", err, "organisations/"+orgA+": not found")
 	_, err = ac(adminB).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: assetA.GetId(), Name: "Hijacked"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
 	notFound("B's admin renaming A's asset", err, "asset "+assetA.GetId()+": not found")
@@ -1025,11 +1027,11 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	notFound("B's admin deleting A's asset", err, "asset "+assetA.GetId()+": not found")
 	_, err = ac(adminB).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(orgA)})
 	notFound("B's admin creating an asset of A", err, "organisation "+orgA+": not found")
-	_, err = kc(adminB).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: keyA.GetApiKey().GetId()})
-	notFound("B's admin revoking A's key", err, "API key "+keyA.GetApiKey().GetId()+": not found")
+	_, err = kc(adminB).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: keyA.GetApiKey().GetName()})
+	notFound("B's admin revoking A's key", err, keyA.GetApiKey().GetName()+": not found")
 	_, err = oc(adminB).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Id: orgA, Website: "https://evil.example"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
-	notFound("B's admin changing A", err, "organisation "+orgA+": not found")
+		Organisation: &sparcv1.Organisation{Name: "organisations/" + orgA, Website: "https://evil.example"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
+	notFound("B's admin changing A", err, "organisations/"+orgA+": not found")
 	imp, err := sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
 		Records: []*sparcv1.SourcedAsset{{AssetName: "assets/" + uuid.NewString(), SourceId: "1", Asset: newAsset(orgA)},
 			{AssetName: "assets/" + assetA.GetId(), SourceId: "2", Asset: newAsset(orgB)}}})
@@ -1059,18 +1061,18 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	// for A's; A's admin sees its own.
 	listKeys := func(c *grpc.ClientConn, org string) []*sparcv1.ApiKey {
 		t.Helper()
-		resp, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{OrganisationId: org, IncludeRevoked: true})
+		resp, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{Organisation: org, IncludeRevoked: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp.GetApiKeys()
 	}
-	if got := listKeys(adminB, orgA); len(got) != 0 {
+	if got := listKeys(adminB, "organisations/"+orgA); len(got) != 0 {
 		t.Errorf("B's admin listing A's keys got %d, want none", len(got))
 	}
 	for _, k := range listKeys(adminB, "") {
-		if k.GetOrganisationId() != orgB {
-			t.Errorf("B's admin lists a key of %s", k.GetOrganisationId())
+		if k.GetOrganisation() != "organisations/"+orgB {
+			t.Errorf("B's admin lists a key of %s", k.GetOrganisation())
 		}
 	}
 	if got := listKeys(adminA, ""); len(got) != 2 {
@@ -1084,8 +1086,8 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 		t.Error("B's admin reads none of its own organisation's events")
 	}
 	for _, e := range events.GetEvents() {
-		if e.GetOrganisationId() != orgB {
-			t.Errorf("B's admin reads an event of %q: %s %s", e.GetOrganisationId(), e.GetPrincipal(), e.GetMethod())
+		if e.GetOrganisation() != "organisations/"+orgB {
+			t.Errorf("B's admin reads an event of %q: %s %s", e.GetOrganisation(), e.GetPrincipal(), e.GetMethod())
 		}
 	}
 
@@ -1105,12 +1107,12 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	// An organisation's admin cannot lift (or impose) a suspension on
 	// itself, nor promote anyone to network admin.
 	_, err = oc(adminA).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Id: orgA, Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
+		Organisation: &sparcv1.Organisation{Name: "organisations/" + orgA, Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"status"}}})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("A's admin changing A's status: %v, want PermissionDenied", err)
 	}
-	_, err = kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_NETWORK_ADMIN})
+	_, err = kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + orgA, Role: sparcv1.Role_ROLE_NETWORK_ADMIN})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("A's admin minting a network admin key: %v, want PermissionDenied", err)
 	}
@@ -1119,8 +1121,8 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if err := env.Pool.QueryRow(ctx, `SELECT id::text FROM api_keys WHERE prefix = $1`, env.Key(t, orgA, auth.RoleNetworkAdmin)[:14]).Scan(&networkKeyID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = kc(adminA).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: networkKeyID})
-	notFound("A's admin revoking a network admin key of A", err, "API key "+networkKeyID+": not found")
+	_, err = kc(adminA).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: "apiKeys/" + networkKeyID})
+	notFound("A's admin revoking a network admin key of A", err, "apiKeys/"+networkKeyID+": not found")
 }
 
 // The network admin runs the network: it creates an organisation, issues
@@ -1132,16 +1134,16 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 	ctx := context.Background()
 	network := env.Network(t)
 	org, err := oc(network).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
-		Name: "Saltley link workers", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_LINK_WORKER_SERVICE}})
+		DisplayName: "Saltley link workers", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_LINK_WORKER_SERVICE}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := kc(network).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org.GetId(), Role: sparcv1.Role_ROLE_ADMIN})
+	first, err := kc(network).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: org.GetName(), Role: sparcv1.Role_ROLE_ADMIN})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := env.ConnWithKey(t, first.GetSecret())
-	lwKey, err := kc(admin).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org.GetId(), Role: sparcv1.Role_ROLE_LINK_WORKER})
+	lwKey, err := kc(admin).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: org.GetName(), Role: sparcv1.Role_ROLE_LINK_WORKER})
 	if err != nil {
 		t.Fatalf("the new organisation's admin issuing its own key: %v", err)
 	}
@@ -1157,7 +1159,7 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 	if _, err := rc(network).ListReferrals(ctx, &sparcv1.ListReferralsRequest{}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("network admin listing referrals: %v, want PermissionDenied", err)
 	}
-	asset, err := ac(admin).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(org.GetId())})
+	asset, err := ac(admin).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(strings.TrimPrefix(org.GetName(), "organisations/"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1171,16 +1173,16 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, e := range events.GetEvents() {
-		seen[e.GetOrganisationId()] = true
+		seen[e.GetOrganisation()] = true
 	}
 	// The network admin's own calls are of its organisation; the new
 	// organisation's admin and link worker made the others.
-	if !seen[org.GetId()] || len(seen) < 2 {
+	if !seen[org.GetName()] || len(seen) < 2 {
 		t.Errorf("network audit covers organisations %v, want the new one and the network admin's", seen)
 	}
 	// Suspending the organisation stops its keys on the next call.
 	if _, err := oc(network).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Id: org.GetId(), Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
+		Organisation: &sparcv1.Organisation{Name: org.GetName(), Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"status"}}}); err != nil {
 		t.Fatal(err)
 	}

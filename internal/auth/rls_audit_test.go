@@ -216,7 +216,7 @@ func TestStoredKeyRowNeverContainsTheSecret(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	resp, err := sparcv1.NewApiKeyServiceClient(env.Conn).CreateApiKey(context.Background(),
-		&sparcv1.CreateApiKeyRequest{OrganisationId: env.AdminOrg, Role: sparcv1.Role_ROLE_LINK_WORKER, DisplayName: "Ladywood"})
+		&sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + env.AdminOrg, Role: sparcv1.Role_ROLE_LINK_WORKER, DisplayName: "Ladywood"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestStoredKeyRowNeverContainsTheSecret(t *testing.T) {
 		}
 	}
 	// Listing shows the prefix, never the secret.
-	list, err := sparcv1.NewApiKeyServiceClient(env.Conn).ListApiKeys(context.Background(), &sparcv1.ListApiKeysRequest{OrganisationId: env.AdminOrg})
+	list, err := sparcv1.NewApiKeyServiceClient(env.Conn).ListApiKeys(context.Background(), &sparcv1.ListApiKeysRequest{Organisation: "organisations/" + env.AdminOrg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestRevokedKeyStopsWorkingOnTheNextRequest(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	keys := sparcv1.NewApiKeyServiceClient(env.Conn)
-	resp, err := keys.CreateApiKey(context.Background(), &sparcv1.CreateApiKeyRequest{OrganisationId: env.AdminOrg, Role: sparcv1.Role_ROLE_ADMIN})
+	resp, err := keys.CreateApiKey(context.Background(), &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + env.AdminOrg, Role: sparcv1.Role_ROLE_ADMIN})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestRevokedKeyStopsWorkingOnTheNextRequest(t *testing.T) {
 	if _, err := c.ListAuditEvents(context.Background(), &sparcv1.ListAuditEventsRequest{}); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
-	if _, err := keys.RevokeApiKey(context.Background(), &sparcv1.RevokeApiKeyRequest{Id: resp.GetApiKey().GetId()}); err != nil {
+	if _, err := keys.RevokeApiKey(context.Background(), &sparcv1.RevokeApiKeyRequest{Name: resp.GetApiKey().GetName()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.ListAuditEvents(context.Background(), &sparcv1.ListAuditEventsRequest{}); status.Code(err) != codes.Unauthenticated {

@@ -49,11 +49,12 @@ type document struct {
 	Paths map[string]map[string]struct {
 		OperationID string `json:"operationId"`
 		Parameters  []struct {
-			Name   string         `json:"name"`
-			In     string         `json:"in"`
-			Type   string         `json:"type"`
-			Items  map[string]any `json:"items"`
-			Schema schema         `json:"schema"`
+			Name    string         `json:"name"`
+			In      string         `json:"in"`
+			Type    string         `json:"type"`
+			Pattern string         `json:"pattern"`
+			Items   map[string]any `json:"items"`
+			Schema  schema         `json:"schema"`
 		} `json:"parameters"`
 	} `json:"paths"`
 	Definitions map[string]schema `json:"definitions"`
@@ -82,6 +83,12 @@ func gatewayRoutes(t *testing.T) ([]route, *document) {
 			r := route{method: strings.ToUpper(method), template: path, stream: strings.Contains(op.OperationID, "Watch")}
 			for _, p := range op.Parameters {
 				switch p.In {
+				case "path":
+					// A resource name, {name} of pattern "organisations/[^/]+",
+					// is served as /v1/organisations/{name}.
+					if coll, ok := strings.CutSuffix(p.Pattern, "/[^/]+"); ok && !strings.Contains(coll, "/") {
+						r.template = strings.Replace(r.template, "{"+p.Name+"}", coll+"/{"+p.Name+"}", 1)
+					}
 				case "query":
 					q := param{name: p.Name, typ: p.Type}
 					if p.Type == "array" {
@@ -160,8 +167,8 @@ func newFixture(t *testing.T, env *testenv.Env, lwKey string) fixture {
 		t.Logf("fixture webhook: %v (probing with a random id)", err)
 	}
 	if k, err := sparcv1.NewApiKeyServiceClient(env.Conn).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{
-		OrganisationId: env.AdminOrg, Role: sparcv1.Role_ROLE_AREA_ANALYST, DisplayName: "hostile"}); err == nil {
-		f.key = k.GetApiKey().GetId()
+		Organisation: "organisations/" + env.AdminOrg, Role: sparcv1.Role_ROLE_AREA_ANALYST, DisplayName: "hostile"}); err == nil {
+		f.key = strings.TrimPrefix(k.GetApiKey().GetName(), "apiKeys/")
 	}
 	return f
 }

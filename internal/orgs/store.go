@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/etag"
@@ -83,11 +85,11 @@ func scan(r pgx.Row) (*sparcv1.Organisation, error) {
 	var kind, status string
 	var created, updated time.Time
 	var version int64
-	if err := r.Scan(&id, &kind, &o.Name, &o.ContactEmail, &o.ContactPhone, &o.Website, &o.AreaCodes,
+	if err := r.Scan(&id, &kind, &o.DisplayName, &o.ContactEmail, &o.ContactPhone, &o.Website, &o.AreaCodes,
 		&o.AreaGeojson, &status, &created, &updated, &version); err != nil {
 		return nil, err
 	}
-	o.Id = id.String()
+	o.Name = aip.Name(aip.Organisations, id)
 	o.Kind = kindFromCode[kind]
 	o.Status = statusFromCode[status]
 	o.CreateTime, o.UpdateTime = timestamppb.New(created), timestamppb.New(updated)
@@ -105,7 +107,7 @@ func args(o *sparcv1.Organisation) []any {
 	if codes == nil {
 		codes = []string{}
 	}
-	return []any{kindCode[o.GetKind()], o.GetName(), o.GetContactEmail(), o.GetContactPhone(), o.GetWebsite(),
+	return []any{kindCode[o.GetKind()], o.GetDisplayName(), o.GetContactEmail(), o.GetContactPhone(), o.GetWebsite(),
 		codes, area, statusCode[o.GetStatus()]}
 }
 
@@ -116,7 +118,7 @@ func (s *Store) Create(ctx context.Context, id uuid.UUID, o *sparcv1.Organisatio
 		var err error
 		out, err = scan(tx.QueryRow(ctx, insertSQL, append(args(o), id)...))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("organisation %s: %w", id, apierr.ErrAlreadyExists)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrAlreadyExists)
 		}
 		return err
 	})
@@ -127,17 +129,25 @@ func (s *Store) Create(ctx context.Context, id uuid.UUID, o *sparcv1.Organisatio
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (*sparcv1.Organisation, error) {
 	o, err := scan(s.pool.QueryRow(ctx, getSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("organisation %s: %w", id, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrNotFound)
 	}
 	return o, err
 }
 
+// cursor is an organisation's place in the list: (display name, id).
 type cursor struct {
 	Name string    `json:"n"`
 	ID   uuid.UUID `json:"i"`
 }
 
-// List returns up to limit+1 organisations after c in (name, id) order.
+// positionOf is o's cursor. Its name is the one scan made, so the id part
+// is a UUID.
+func positionOf(o *sparcv1.Organisation) cursor {
+	return cursor{Name: o.GetDisplayName(), ID: uuid.MustParse(strings.TrimPrefix(o.GetName(), string(aip.Organisations)+"/"))}
+}
+
+// List returns up to limit+1 organisations after c in (display name, id)
+// order.
 func (s *Store) List(ctx context.Context, kinds []string, after *cursor, limit int) ([]*sparcv1.Organisation, error) {
 	var afterName *string
 	var afterID *uuid.UUID
@@ -166,13 +176,13 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, etag string, mutate fu
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		cur, err := scan(tx.QueryRow(ctx, lockSQL, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("organisation %s: %w", id, apierr.ErrNotFound)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
 		if etag != "" && etag != cur.GetEtag() {
-			return fmt.Errorf("organisation %s: %w", id, apierr.ErrStaleEtag)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrStaleEtag)
 		}
 		if err := mutate(cur); err != nil {
 			return err
