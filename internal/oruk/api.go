@@ -458,7 +458,7 @@ func (a *API) services(r *http.Request) (any, error) {
 	for i, as := range list {
 		switch {
 		case minimal:
-			out[i] = Service{ID: as.GetId(), Name: as.GetName(), Status: serviceOf(as, levelList, nil).Status,
+			out[i] = Service{ID: assets.ID(as).String(), Name: as.GetDisplayName(), Status: serviceOf(as, levelList, nil).Status,
 				LastModified: as.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano)}
 		case full:
 			out[i] = serviceOf(as, levelFull, orgs)

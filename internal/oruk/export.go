@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -64,16 +63,16 @@ const (
 func ServiceOf(a *sparcv1.Asset, orgs Orgs) Service { return serviceOf(a, levelFull, orgs) }
 
 func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
-	id := uuid.MustParse(a.GetId())
+	id := assets.ID(a)
 	sid := id.String()
 	s := Service{
 		ID:           sid,
-		Name:         a.GetName(),
+		Name:         a.GetDisplayName(),
 		Description:  a.GetDescription(),
 		URL:          a.GetContact().GetWebsite(),
 		Email:        a.GetContact().GetEmail(),
 		Status:       statusToORUK[a.GetStatus()],
-		Organization: orgs.organization(a.GetOwnerOrganisation()),
+		Organization: orgs.organization(assets.OwnerID(a)),
 	}
 	if s.Status == "" {
 		s.Status = "active"

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -79,10 +80,10 @@ func (s *ImportService) UpsertSourcedAssets(ctx context.Context, req *sparcv1.Up
 		if a := r.Asset; a != nil {
 			if a.GetOwnerOrganisation() == "" && p != nil {
 				a = proto.Clone(a).(*sparcv1.Asset)
-				a.OwnerOrganisation = p.Org
+				a.OwnerOrganisation = aip.NameOf(aip.Organisations, p.Org)
 				r.Asset = a
 			}
-			if !p.CanWriteOwnedBy(a.GetOwnerOrganisation()) {
+			if !p.CanWriteOwnedBy(assets.OwnerID(a)) {
 				results[i] = assets.UpsertResult{Outcome: assets.OutcomeRejected,
 					Err: fmt.Errorf("organisation %s: %w", a.GetOwnerOrganisation(), apierr.ErrNotFound)}
 				continue
