@@ -282,7 +282,7 @@ func TestUpdateAssetRejectsBadInputAndLeavesAssetUnchanged(t *testing.T) {
 			{"bad name", &sparcv1.Asset{Name: "assets/nope", DisplayName: "x"}, mask("display_name"), codes.InvalidArgument, []string{"asset.name"}, false},
 			{"bare id as name", &sparcv1.Asset{Name: strings.TrimPrefix(cur.GetName(), "assets/"), DisplayName: "x"}, mask("display_name"), codes.InvalidArgument, []string{"asset.name"}, true},
 			{"star with another path", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x"}, mask("*", "display_name"), codes.InvalidArgument, []string{"update_mask.paths"}, false},
-			{"star clears what the request leaves out", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x"}, mask("*"), codes.InvalidArgument, []string{"asset.kind", "asset.location", "asset.status"}, false},
+			{"star clears what the request leaves out", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x"}, mask("*"), codes.InvalidArgument, []string{"asset.kind", "asset.location", "asset.status", "asset.owner_organisation"}, false},
 			{"owner as a bare id", &sparcv1.Asset{Name: cur.GetName(), OwnerOrganisation: env.AdminOrg}, mask("owner_organisation"), codes.InvalidArgument, []string{"asset.owner_organisation"}, false},
 			{"missing asset", &sparcv1.Asset{Name: "assets/3f2504e0-4f89-41d3-9a0c-0305e82c3301", DisplayName: "x"}, mask("display_name"), codes.NotFound, nil, false},
 			{"no asset", nil, mask("display_name"), codes.InvalidArgument, []string{"asset"}, true},
@@ -348,6 +348,7 @@ func TestUpdateAssetAppliesOnlyTheMaskedFields(t *testing.T) {
 			func(w *sparcv1.Asset) {
 				r := replacement(env.AdminOrg)
 				r.Name, r.Etag, r.CreateTime, r.UpdateTime = w.Name, w.Etag, w.CreateTime, w.UpdateTime
+				r.Cost, r.Contact = &sparcv1.Cost{}, &sparcv1.Contact{} // the store always returns both
 				proto.Reset(w)
 				proto.Merge(w, r)
 			}},

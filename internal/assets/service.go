@@ -134,12 +134,20 @@ func (s *Service) UpdateAsset(ctx context.Context, req *sparcv1.UpdateAssetReque
 	return s.store.Update(ctx, id, in.GetEtag(), canWrite(p, id), func(cur *sparcv1.Asset) error {
 		mask.Apply(cur, in)
 		normalise(cur)
+		// The caller owns the stored asset (allow said so): the merged one
+		// is validated first, as on create, then its owner checked.
+		var v apierr.InvalidArgument
+		validateAsset(cur, &v, "asset")
+		if cur.GetOwnerOrganisation() == "" {
+			v.Add("asset.owner_organisation", "is required: an asset stays with an organisation")
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
 		if !p.CanWriteOwnedBy(OwnerID(cur)) {
 			return notFoundOrg(cur.GetOwnerOrganisation())
 		}
-		var v apierr.InvalidArgument
-		validateAsset(cur, &v, "asset")
-		return v.Err()
+		return nil
 	})
 }
 

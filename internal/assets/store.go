@@ -368,7 +368,8 @@ func getTx(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (*sparc
 	return r.asset()
 }
 
-// Update locks the asset, lets allow veto the change by owner, checks
+// Update locks the asset, lets allow veto the change by owner (the
+// organisation's id, "" when unowned), checks
 // wantEtag (when not empty), lets mutate change it, and writes the result,
 // all in one transaction: concurrent updates serialise on the row lock and
 // none is lost.
@@ -379,7 +380,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		if err != nil {
 			return err
 		}
-		if err := allow(cur.GetOwnerOrganisation()); err != nil {
+		if err := allow(OwnerID(cur)); err != nil {
 			return err
 		}
 		if wantEtag != "" && wantEtag != cur.GetEtag() {

@@ -294,7 +294,9 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	}
 	if !rule.allows(p.Role) {
 		var err error
-		if id := resourceName(req); rule.Resource != "" && id != "" {
+		if id := resourceName(req); rule.Resource != "" && strings.Contains(id, "/") {
+			err = fmt.Errorf("%s: %w", id, apierr.ErrNotFound) // a resource name says what it is
+		} else if rule.Resource != "" && id != "" {
 			err = fmt.Errorf("%s %s: %w", rule.Resource, id, apierr.ErrNotFound)
 		} else {
 			err = status.Errorf(codes.PermissionDenied, "the %s role may not call %s", p.Role, method[strings.LastIndex(method, "/")+1:])

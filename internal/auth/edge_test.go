@@ -338,7 +338,7 @@ func TestWatchStreamsPerKeyAreCapped(t *testing.T) {
 	// One referral, so a watch from the start sends a change at once: its
 	// first message shows that it was admitted.
 	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: groupOrg,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Walking group", AcceptingReferrals: true, OwnerOrganisation: "organisations/" + groupOrg,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func TestWatchStreamsPerKeyAreCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := sparcv1.NewReferralServiceClient(conn).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: "cap-1",
-		PersonId: person.GetId(), AssetId: asset.GetId(), Reasons: []string{"social_connection"}}); err != nil {
+		PersonId: person.GetId(), AssetId: asset.GetName(), Reasons: []string{"social_connection"}}); err != nil {
 		t.Fatal(err)
 	}
 

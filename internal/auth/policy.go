@@ -145,8 +145,9 @@ func (r Rule) allows(role string) bool {
 	return false
 }
 
-// resourceName finds the id a request addresses: a top-level "id" field,
-// or the "id" of its single message field ("asset.id").
+// resourceName finds the id or resource name a request addresses: a
+// top-level "id" or (AIP-122) "name" field, or that of its single message
+// field ("asset.name").
 func resourceName(req any) string {
 	m, ok := req.(proto.Message)
 	if !ok {
@@ -154,17 +155,29 @@ func resourceName(req any) string {
 	}
 	r := m.ProtoReflect()
 	fields := r.Descriptor().Fields()
-	if fd := fields.ByName("id"); fd != nil && fd.Kind() == protoreflect.StringKind {
+	if fd := identifier(fields); fd != nil {
 		return r.Get(fd).String()
 	}
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && r.Has(fd) {
 			sub := r.Get(fd).Message()
-			if id := sub.Descriptor().Fields().ByName("id"); id != nil && id.Kind() == protoreflect.StringKind {
+			if id := identifier(sub.Descriptor().Fields()); id != nil {
 				return sub.Get(id).String()
 			}
 		}
 	}
 	return ""
+}
+
+// identifier is a message's "id" field, else its "name" field: a message
+// in AIP form names itself by "name" and has no "id" (one still holding
+// an id keeps a display "name" beside it).
+func identifier(fields protoreflect.FieldDescriptors) protoreflect.FieldDescriptor {
+	for _, n := range []protoreflect.Name{"id", "name"} {
+		if fd := fields.ByName(n); fd != nil && fd.Kind() == protoreflect.StringKind {
+			return fd
+		}
+	}
+	return nil
 }

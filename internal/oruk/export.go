@@ -104,7 +104,7 @@ func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
 	locID := derivedID(id, partLocation).String()
 	lat, lng := loc.GetLatitude(), loc.GetLongitude()
 	l := &Location{
-		ID: locID, LocationType: "physical", Name: a.GetName(), Latitude: &lat, Longitude: &lng,
+		ID: locID, LocationType: "physical", Name: a.GetDisplayName(), Latitude: &lat, Longitude: &lng,
 		Addresses: []Address{{
 			ID: derivedID(id, partAddress).String(), LocationID: locID,
 			Address1: loc.GetAddress(), City: loc.GetLocality(), PostalCode: loc.GetPostcode(),

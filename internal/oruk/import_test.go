@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/oruk/orukclient"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -63,7 +64,7 @@ func allAssets(t *testing.T, env *testenv.Env) map[string]*sparcv1.Asset {
 			t.Fatal(err)
 		}
 		for _, a := range resp.GetAssets() {
-			out[a.GetId()] = a
+			out[assets.ID(a).String()] = a
 		}
 		if resp.GetNextPageToken() == "" {
 			return out

@@ -85,7 +85,7 @@ func (s *ImportService) UpsertSourcedAssets(ctx context.Context, req *sparcv1.Up
 			}
 			if !p.CanWriteOwnedBy(assets.OwnerID(a)) {
 				results[i] = assets.UpsertResult{Outcome: assets.OutcomeRejected,
-					Err: fmt.Errorf("organisation %s: %w", a.GetOwnerOrganisation(), apierr.ErrNotFound)}
+					Err: fmt.Errorf("%s: %w", a.GetOwnerOrganisation(), apierr.ErrNotFound)}
 				continue
 			}
 		}

@@ -237,7 +237,7 @@ func TestWatchOverHTTPOutlivesTheWriteTimeout(t *testing.T) {
 	lwKey := env.Key(t, lwOrg, auth.RoleLinkWorker)
 	lw := env.ConnWithKey(t, lwKey)
 	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: groupOrg,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Walking group", AcceptingReferrals: true, OwnerOrganisation: "organisations/" + groupOrg,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestWatchOverHTTPOutlivesTheWriteTimeout(t *testing.T) {
 	}
 	refer := func(id string) string {
 		r, err := sparcv1.NewReferralServiceClient(lw).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: id,
-			PersonId: person.GetId(), AssetId: asset.GetId(), Reasons: []string{"social_connection"}})
+			PersonId: person.GetId(), AssetId: asset.GetName(), Reasons: []string{"social_connection"}})
 		if err != nil {
 			t.Fatal(err)
 		}

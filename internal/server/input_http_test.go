@@ -165,7 +165,7 @@ func TestBadTextIsRefusedOverGRPC(t *testing.T) {
 	})
 	t.Run("NUL in a list item of a nested message, anonymously", func(t *testing.T) {
 		_, err := sparcv1.NewAssetServiceClient(env.Anonymous()).CreateAsset(ctx, &sparcv1.CreateAssetRequest{
-			Asset: &sparcv1.Asset{Name: "x", Sessions: []*sparcv1.Session{{}, {Timezone: "Europe/London\x00"}}}})
+			Asset: &sparcv1.Asset{DisplayName: "x", Sessions: []*sparcv1.Session{{}, {Timezone: "Europe/London\x00"}}}})
 		check(t, err, "asset.sessions[1].timezone")
 	})
 	t.Run("list over the cap", func(t *testing.T) {

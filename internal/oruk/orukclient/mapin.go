@@ -72,7 +72,7 @@ func MapService(s oruk.Service, o MapOptions) []Mapped {
 	}
 
 	base := &sparcv1.Asset{
-		Name:              strings.TrimSpace(s.Name),
+		DisplayName:       strings.TrimSpace(s.Name),
 		Description:       s.Description,
 		Status:            status,
 		OwnerOrganisation: o.Owner,
@@ -162,8 +162,8 @@ func MapService(s oruk.Service, o MapOptions) []Mapped {
 			m.Errors = append(m.Errors, lerrs...)
 		}
 		if len(sals) > 1 && sal.Location != nil && strings.TrimSpace(sal.Location.Name) != "" &&
-			!strings.EqualFold(strings.TrimSpace(sal.Location.Name), a.Name) {
-			a.Name = a.Name + " – " + strings.TrimSpace(sal.Location.Name)
+			!strings.EqualFold(strings.TrimSpace(sal.Location.Name), a.DisplayName) {
+			a.DisplayName = a.DisplayName + " – " + strings.TrimSpace(sal.Location.Name)
 		}
 		if len(m.Errors) == 0 {
 			tz := zone
