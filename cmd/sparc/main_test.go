@@ -91,7 +91,7 @@ var columnSep = regexp.MustCompile(`\s{2,}`)
 func tableRows(t *testing.T, out string) []map[string]string {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(lines) == 0 || !strings.HasPrefix(lines[0], "ID") {
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "ID") && !strings.HasPrefix(lines[0], "NAME") {
 		t.Fatalf("not a table:\n%s", out)
 	}
 	header := columnSep.Split(strings.TrimSpace(lines[0]), -1)
