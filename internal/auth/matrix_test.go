@@ -173,13 +173,13 @@ func (f *fixture) freeWebhooks(t *testing.T, target string) {
 func (f *fixture) asset(t *testing.T, target string) string {
 	t.Helper()
 	if target == "missing" {
-		return "assets/" + uuid.NewString()
+		return uuid.NewString()
 	}
 	a, err := f.assets[target].CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: newAsset(f.org(target))})
 	if err != nil {
 		t.Fatalf("creating fixture asset: %v", err)
 	}
-	return a.GetName()
+	return strings.TrimPrefix(a.GetName(), "assets/")
 }
 
 func (f *fixture) org(target string) string {
@@ -290,10 +290,10 @@ func assetRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.AssetService/GetAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := ac(c).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: id})
+				_, err := ac(c).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: "assets/" + id})
 				return err
 			},
-			http:  func(id string) (string, string, any) { return "GET", "/v1/" + id, nil },
+			http:  func(id string) (string, string, any) { return "GET", "/v1/assets/" + id, nil },
 			setup: assetTarget,
 		}, public},
 		{"/sparc.v1.AssetService/ListAssets", call{
@@ -330,30 +330,30 @@ func assetRows() []matrixRow {
 				return err
 			},
 			http: func(org string) (string, string, any) {
-				return "POST", "/v1/assets", map[string]any{"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix choir",
-					"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}, "owner_organisation": org}
+				return "POST", "/v1/assets", map[string]any{"kind": "ASSET_KIND_ASSOCIATION", "display_name": "Matrix choir",
+					"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}, "owner_organisation": "organisations/" + org}
 			},
 			setup: orgTarget,
 		}, table(writeOwned, allPD, writeOwned, allPD, allPD, allUnauth)},
 		{"/sparc.v1.AssetService/UpdateAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
 				_, err := ac(c).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
-					Asset:      &sparcv1.Asset{Name: id, DisplayName: "Renamed"},
+					Asset:      &sparcv1.Asset{Name: "assets/" + id, DisplayName: "Renamed"},
 					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}},
 				})
 				return err
 			},
 			http: func(id string) (string, string, any) {
-				return "PATCH", "/v1/" + id + "?update_mask=display_name", map[string]any{"display_name": "Renamed"}
+				return "PATCH", "/v1/assets/" + id + "?update_mask=display_name", map[string]any{"display_name": "Renamed"}
 			},
 			setup: assetTarget,
 		}, table(writeOwned, allNF, writeOwned, allNF, allNF, allUnauth)},
 		{"/sparc.v1.AssetService/DeleteAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := ac(c).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: id})
+				_, err := ac(c).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: "assets/" + id})
 				return err
 			},
-			http:  func(id string) (string, string, any) { return "DELETE", "/v1/" + id, nil },
+			http:  func(id string) (string, string, any) { return "DELETE", "/v1/assets/" + id, nil },
 			setup: assetTarget,
 		}, table(writeOwned, allNF, writeOwned, allNF, allNF, allUnauth)},
 	}
@@ -380,7 +380,7 @@ func importRows() []matrixRow {
 			http: func(org string) (string, string, any) {
 				return "POST", "/v1/assets:upsertSourced", map[string]any{"source": "matrix", "records": []any{map[string]any{
 					"asset_id": uuid.NewString(), "source_id": uuid.NewString(), "asset": map[string]any{
-						"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix import", "owner_organisation": org,
+						"kind": "ASSET_KIND_ASSOCIATION", "display_name": "Matrix import", "owner_organisation": "organisations/" + org,
 						"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}}}}}
 			},
 			httpResult: func(body []byte) codes.Code {
