@@ -127,7 +127,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 			if a == nil {
 				t.Fatalf("the example's service id should be the asset id; have %v", before)
 			}
-			if a.GetName() != "Community Counselling" || a.GetLocation().GetLatitude() != 52.4796 ||
+			if a.GetDisplayName() != "Community Counselling" || a.GetLocation().GetLatitude() != 52.4796 ||
 				a.GetAgeRange().GetMinAge() != 12 || len(a.GetSessions()) != 2 || a.GetCost().GetKind() != sparcv1.CostKind_COST_KIND_PAID {
 				t.Errorf("mapped asset: %v", a)
 			}
@@ -199,7 +199,7 @@ func TestReimportUpdatesOnlyChangedRecords(t *testing.T) {
 		t.Fatalf("import of a changed record: %+v", rep)
 	}
 	all := allAssets(t, env)
-	if len(all) != 1 || all["ac148810-d857-441c-9679-408f346de14b"].GetName() != "Community Counselling Service" {
+	if len(all) != 1 || all["ac148810-d857-441c-9679-408f346de14b"].GetDisplayName() != "Community Counselling Service" {
 		t.Errorf("after update: %v", all)
 	}
 }
@@ -278,7 +278,7 @@ func TestBadFeedsAreReportedAndNothingOfABadRecordIsWritten(t *testing.T) {
 				t.Errorf("%d assets written (report: %d created), want %d", len(got), rep.Created, c.wantAsset)
 			}
 			for _, a := range got {
-				if a.GetName() != "Good" && a.GetName() != "Other" && a.GetName() != "Two places" {
+				if a.GetDisplayName() != "Good" && a.GetDisplayName() != "Other" && a.GetDisplayName() != "Two places" {
 					t.Errorf("a bad record was written: %v", a)
 				}
 			}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -88,17 +89,26 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 		return gwRoute{}, false
 	}
 	rt := gwRoute{method: method}
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	segs := templateSegments(strings.TrimPrefix(path, "/"))
 	last := segs[len(segs)-1]
 	if i := strings.LastIndex(last, ":"); i >= 0 && !strings.Contains(last[i:], "}") {
 		segs[len(segs)-1], rt.verb = last[:i], last[i+1:]
 	}
 	for _, s := range segs {
-		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-			name, _, _ := strings.Cut(s[1:len(s)-1], "=")
-			rt.segs, rt.vars = append(rt.segs, ""), append(rt.vars, name)
-		} else {
+		if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") {
 			rt.segs, rt.vars = append(rt.segs, s), append(rt.vars, "")
+			continue
+		}
+		// A variable is one segment ({id}) or, for a resource name, the
+		// segments of its pattern ({name=assets/*}: "assets" and one
+		// variable segment).
+		name, pattern, _ := strings.Cut(s[1:len(s)-1], "=")
+		for _, p := range strings.Split(cmp.Or(pattern, "*"), "/") {
+			if p == "*" {
+				rt.segs, rt.vars = append(rt.segs, ""), append(rt.vars, name)
+			} else {
+				rt.segs, rt.vars = append(rt.segs, p), append(rt.vars, "")
+			}
 		}
 	}
 	// As protoc-gen-grpc-gateway decides whether to parse the query: a
@@ -116,6 +126,24 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 		rt.noQuery = unbound == 0
 	}
 	return rt, true
+}
+
+// templateSegments splits a path template at the slashes outside its
+// variables: "v1/{name=assets/*}" is "v1" and "{name=assets/*}".
+func templateSegments(path string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, c := range path {
+		switch {
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+		case c == '/' && depth == 0:
+			out, start = append(out, path[start:i]), i+1
+		}
+	}
+	return append(out, path[start:])
 }
 
 // match reports whether path (decoded) is one of the route's.

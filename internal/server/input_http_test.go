@@ -93,7 +93,7 @@ func TestBadTextIsRefusedAtTheEdge(t *testing.T) {
 	}{
 		{"search query not UTF-8", "GET", "/v1/assets:search?query=%ff%fe&latitude=52&longitude=-1.9&radius_meters=100", "", "", "query"},
 		{"list category not UTF-8", "GET", "/v1/assets?categories=%ff", "", "", "categories"},
-		{"asset id not UTF-8", "GET", "/v1/assets/%ff%fe", "", "", "id"},
+		{"asset id not UTF-8", "GET", "/v1/assets/%ff%fe", "", "", "name"},
 		{"page token not UTF-8 with NUL", "GET", "/v1/assets?page_token=%ff%00", "", "", "page_token"},
 		{"page token with NUL", "GET", "/v1/assets?page_token=abc%00", "", "", "page_token"},
 		{"parameter name not UTF-8", "GET", "/v1/assets?%ff=1", "", "", "query"},
@@ -304,7 +304,7 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	}{
 		{"search with lat and lng", "GET", "/v1/assets:search?lat=52.48&lng=-1.89", 400, "lat"},
 		{"list with a typo", "GET", "/v1/assets?page-size=5", 400, "page-size"},
-		{"path field from the query", "GET", "/v1/assets/00000000-0000-0000-0000-000000000001?id=x", 400, "id"},
+		{"path field from the query", "GET", "/v1/assets/00000000-0000-0000-0000-000000000001?name=x", 400, "name"},
 		{"body field from the query", "POST", "/v1/assets?asset.name=x", 400, "asset.name"},
 		{"whole-body route", "POST", "/v1/referrals?priority=urgent", 400, "priority"},
 		{"singular field twice", "GET", "/v1/assets?page_size=1&page_size=2", 400, "page_size"},
