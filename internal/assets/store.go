@@ -25,7 +25,9 @@ import (
 	"github.com/sparc-network/sparc/internal/etag"
 )
 
-// Store is the SQL side of the asset directory.
+// Store is the SQL side of the asset directory. It takes and returns
+// assets in the API's form: name "assets/{uuid}" and owner_organisation
+// "organisations/{uuid}"; the table keeps the UUIDs.
 type Store struct {
 	pool *pgxpool.Pool
 }
