@@ -177,7 +177,7 @@ func checkSynthetic(ctx context.Context, b *bench, pl *places) error {
 		if err != nil {
 			return fmt.Errorf("synthetic asset rejected by CreateAsset: %w", err)
 		}
-		if _, err := client.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: a.GetId()}); err != nil {
+		if _, err := client.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: a.GetName()}); err != nil {
 			return fmt.Errorf("deleting checked synthetic asset: %w", err)
 		}
 	}
@@ -230,7 +230,7 @@ func syntheticAsset(rng *rand.Rand, pl *places, i int) *sparcv1.Asset {
 	p := pl.draw(rng)
 	act := activities[rng.IntN(len(activities))]
 	a := &sparcv1.Asset{
-		Name:        fmt.Sprintf("%s, %s #%d", act, p.neighbourhd, i),
+		DisplayName: fmt.Sprintf("%s, %s #%d", act, p.neighbourhd, i),
 		Description: sentences[rng.IntN(len(sentences))] + " " + sentences[rng.IntN(len(sentences))],
 		Location: &sparcv1.Location{Latitude: p.lat, Longitude: p.lng, Locality: p.locality, Country: p.country,
 			Address: fmt.Sprintf("%d %s", 1+rng.IntN(300), streets[rng.IntN(len(streets))])},

@@ -93,8 +93,8 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 	rb.conns = append(rb.conns, rb.conn, groupConn)
 	rb.lw, rb.group = sparcv1.NewReferralServiceClient(rb.conn), sparcv1.NewReferralServiceClient(groupConn)
 	asset, err := sparcv1.NewAssetServiceClient(groupConn).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "sparcbench walking group", AcceptingReferrals: true,
-		OwnerOrganisation: groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "sparcbench walking group", AcceptingReferrals: true,
+		OwnerOrganisation: "organisations/" + groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		return nil, fmt.Errorf("creating the referral asset: %w", err)
 	}
@@ -111,7 +111,7 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 		}
 		rb.people = append(rb.people, person.GetId())
 	}
-	rb.asset = asset.GetId()
+	rb.asset = asset.GetName()
 	return rb, nil
 }
 

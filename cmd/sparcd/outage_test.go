@@ -151,9 +151,9 @@ func newCrashFixture(t *testing.T, d *daemon) *crashFixture {
 	_, f.lwKey = key(lw, auth.RoleLinkWorker)
 	f.doomedKeyID, f.doomedKey = key(lw, auth.RoleLinkWorker)
 	_, f.groupEditorKey = key(group, auth.RoleGroupEditor)
-	f.assetID = mustCall(t, d, "POST", "/v1/assets", f.groupEditorKey, `{"kind":"ASSET_KIND_ASSOCIATION","name":"Outage choir",
+	f.assetID = mustCall(t, d, "POST", "/v1/assets", f.groupEditorKey, `{"kind":"ASSET_KIND_ASSOCIATION","display_name":"Outage choir",
 		"categories":["social_connection"],"accepting_referrals":true,
-		"location":{"latitude":52.4862,"longitude":-1.8904,"country":"GB"}}`)["id"].(string)
+		"location":{"latitude":52.4862,"longitude":-1.8904,"country":"GB"}}`)["name"].(string)
 	f.personID = mustCall(t, d, "POST", "/v1/people", f.lwKey,
 		`{"display_name":"O. T.","consent":{"share_with_provider":true,"scopes":["CONSENT_SCOPE_BASIC"]}}`)["id"].(string)
 	return f

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -122,8 +123,8 @@ func (f *fixture) referralAsset(t *testing.T, target string) string {
 	if err != nil {
 		t.Fatalf("creating fixture asset: %v", err)
 	}
-	f.referralAssets[target] = created.GetId()
-	return created.GetId()
+	f.referralAssets[target] = created.GetName()
+	return created.GetName()
 }
 
 // referral creates a referral made by the target's organisation to its
@@ -178,7 +179,7 @@ func (f *fixture) asset(t *testing.T, target string) string {
 	if err != nil {
 		t.Fatalf("creating fixture asset: %v", err)
 	}
-	return a.GetId()
+	return strings.TrimPrefix(a.GetName(), "assets/")
 }
 
 func (f *fixture) org(target string) string {
@@ -236,9 +237,9 @@ func importArea(ctx context.Context, c *grpc.ClientConn, code string) error {
 
 func newAsset(owner string) *sparcv1.Asset {
 	return &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Matrix walking group",
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Matrix walking group",
 		Location:          &sparcv1.Location{Latitude: 52.48, Longitude: -1.89, Country: "GB"},
-		OwnerOrganisation: owner,
+		OwnerOrganisation: aip.NameOf(aip.Organisations, owner),
 	}
 }
 
@@ -289,7 +290,7 @@ func assetRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.AssetService/GetAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := ac(c).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: id})
+				_, err := ac(c).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: "assets/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "GET", "/v1/assets/" + id, nil },
@@ -329,27 +330,27 @@ func assetRows() []matrixRow {
 				return err
 			},
 			http: func(org string) (string, string, any) {
-				return "POST", "/v1/assets", map[string]any{"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix choir",
-					"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}, "owner_organisation": org}
+				return "POST", "/v1/assets", map[string]any{"kind": "ASSET_KIND_ASSOCIATION", "display_name": "Matrix choir",
+					"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}, "owner_organisation": "organisations/" + org}
 			},
 			setup: orgTarget,
 		}, table(writeOwned, allPD, writeOwned, allPD, allPD, allUnauth)},
 		{"/sparc.v1.AssetService/UpdateAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
 				_, err := ac(c).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
-					Asset:      &sparcv1.Asset{Id: id, Name: "Renamed"},
-					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}},
+					Asset:      &sparcv1.Asset{Name: "assets/" + id, DisplayName: "Renamed"},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}},
 				})
 				return err
 			},
 			http: func(id string) (string, string, any) {
-				return "PATCH", "/v1/assets/" + id + "?update_mask=name", map[string]any{"name": "Renamed"}
+				return "PATCH", "/v1/assets/" + id + "?update_mask=display_name", map[string]any{"display_name": "Renamed"}
 			},
 			setup: assetTarget,
 		}, table(writeOwned, allNF, writeOwned, allNF, allNF, allUnauth)},
 		{"/sparc.v1.AssetService/DeleteAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := ac(c).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: id})
+				_, err := ac(c).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: "assets/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "DELETE", "/v1/assets/" + id, nil },
@@ -379,7 +380,7 @@ func importRows() []matrixRow {
 			http: func(org string) (string, string, any) {
 				return "POST", "/v1/assets:upsertSourced", map[string]any{"source": "matrix", "records": []any{map[string]any{
 					"asset_name": "assets/" + uuid.NewString(), "source_id": uuid.NewString(), "asset": map[string]any{
-						"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix import", "owner_organisation": org,
+						"kind": "ASSET_KIND_ASSOCIATION", "display_name": "Matrix import", "owner_organisation": "organisations/" + org,
 						"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}}}}}
 			},
 			httpResult: func(body []byte) codes.Code {
@@ -972,22 +973,22 @@ func TestForbiddenLooksLikeNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := uuid.NewString()
+	missing := "assets/" + uuid.NewString()
 	for _, role := range []string{auth.RoleAdmin, auth.RoleGroupEditor, auth.RoleLinkWorker, auth.RoleNetworkAdmin} {
 		c := sparcv1.NewAssetServiceClient(env.ConnWithKey(t, env.Key(t, orgA, role)))
 		upd := func(id string) error {
 			_, err := c.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{
-				Asset: &sparcv1.Asset{Id: id, Name: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+				Asset: &sparcv1.Asset{Name: id, DisplayName: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 			return err
 		}
-		e1, e2 := status.Convert(upd(theirs.GetId())), status.Convert(upd(missing))
+		e1, e2 := status.Convert(upd(theirs.GetName())), status.Convert(upd(missing))
 		if e1.Code() != codes.NotFound || e2.Code() != codes.NotFound {
 			t.Fatalf("%s: codes %v, %v; want NotFound for both", role, e1.Code(), e2.Code())
 		}
-		if want := "asset " + theirs.GetId() + ": not found"; e1.Message() != want {
+		if want := theirs.GetName() + ": not found"; e1.Message() != want {
 			t.Errorf("%s: forbidden message %q, want %q", role, e1.Message(), want)
 		}
-		if want := "asset " + missing + ": not found"; e2.Message() != want {
+		if want := missing + ": not found"; e2.Message() != want {
 			t.Errorf("%s: missing message %q, want %q", role, e2.Message(), want)
 		}
 	}
@@ -1020,13 +1021,13 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	}
 	_, err = kc(adminB).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
 	notFound("B's admin minting a key of A", err, "organisations/"+orgA+": not found")
-	_, err = ac(adminB).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: assetA.GetId(), Name: "Hijacked"},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
-	notFound("B's admin renaming A's asset", err, "asset "+assetA.GetId()+": not found")
-	_, err = ac(adminB).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: assetA.GetId()})
-	notFound("B's admin deleting A's asset", err, "asset "+assetA.GetId()+": not found")
+	_, err = ac(adminB).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Name: assetA.GetName(), DisplayName: "Hijacked"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+	notFound("B's admin renaming A's asset", err, assetA.GetName()+": not found")
+	_, err = ac(adminB).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: assetA.GetName()})
+	notFound("B's admin deleting A's asset", err, assetA.GetName()+": not found")
 	_, err = ac(adminB).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(orgA)})
-	notFound("B's admin creating an asset of A", err, "organisation "+orgA+": not found")
+	notFound("B's admin creating an asset of A", err, "organisations/"+orgA+": not found")
 	_, err = kc(adminB).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: keyA.GetApiKey().GetName()})
 	notFound("B's admin revoking A's key", err, keyA.GetApiKey().GetName()+": not found")
 	_, err = oc(adminB).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
@@ -1034,7 +1035,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	notFound("B's admin changing A", err, "organisations/"+orgA+": not found")
 	imp, err := sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
 		Records: []*sparcv1.SourcedAsset{{AssetName: "assets/" + uuid.NewString(), SourceId: "1", Asset: newAsset(orgA)},
-			{AssetName: "assets/" + assetA.GetId(), SourceId: "2", Asset: newAsset(orgB)}}})
+			{AssetName: assetA.GetName(), SourceId: "2", Asset: newAsset(orgB)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1043,7 +1044,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 			t.Errorf("B's admin importing record %d (an asset of A): %v, want rejected", i, r.GetOutcome())
 		}
 	}
-	if e := imp.GetResults()[0].GetError(); e != "organisation "+orgA+": not found" {
+	if e := imp.GetResults()[0].GetError(); e != "organisations/"+orgA+": not found" {
 		t.Errorf("import of an asset owned by A: error %q, want as for a missing organisation", e)
 	}
 	// A record without an owner is the importing admin's organisation's.
@@ -1053,7 +1054,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if err != nil || imp.GetResults()[0].GetOutcome() != sparcv1.UpsertOutcome_UPSERT_OUTCOME_CREATED {
 		t.Fatalf("B's admin importing an unowned record: %v, %v", imp, err)
 	}
-	if a, err := ac(adminB).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: strings.TrimPrefix(imp.GetResults()[0].GetAsset(), "assets/")}); err != nil || a.GetOwnerOrganisation() != orgB {
+	if a, err := ac(adminB).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: imp.GetResults()[0].GetAsset()}); err != nil || a.GetOwnerOrganisation() != "organisations/"+orgB {
 		t.Errorf("imported unowned record owned by %q (%v), want B", a.GetOwnerOrganisation(), err)
 	}
 
@@ -1092,7 +1093,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	}
 
 	// Nothing of A changed.
-	got, err := ac(adminA).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: assetA.GetId()})
+	got, err := ac(adminA).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: assetA.GetName()})
 	if err != nil || got.GetName() != assetA.GetName() {
 		t.Errorf("A's asset after B's attempts: %q, %v", got.GetName(), err)
 	}
@@ -1163,7 +1164,7 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ac(network).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: asset.GetId()}); status.Code(err) != codes.NotFound {
+	if _, err := ac(network).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: asset.GetName()}); status.Code(err) != codes.NotFound {
 		t.Errorf("network admin deleting an organisation's asset: %v, want NotFound", err)
 	}
 	// The whole network's audit, the new organisation's events included.
@@ -1224,7 +1225,7 @@ func TestReferralAcrossOrganisationsMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := rc(conns["A link_worker"]).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(),
-			PersonId: p.GetId(), AssetId: asset.GetId()})
+			PersonId: p.GetId(), AssetId: asset.GetName()})
 		if err != nil {
 			t.Fatal(err)
 		}

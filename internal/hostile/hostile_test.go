@@ -139,14 +139,14 @@ func newFixture(t *testing.T, env *testenv.Env, lwKey string) fixture {
 	ctx := context.Background()
 	f := fixture{org: env.AdminOrg, person: uuid.NewString(), referral: uuid.NewString(), webhook: uuid.NewString(), key: uuid.NewString()}
 	a, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Hostile walking group", AcceptingReferrals: true,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Hostile walking group", AcceptingReferrals: true,
 		Categories: []string{"physical_activity"},
 		Location:   &sparcv1.Location{Latitude: 52.48, Longitude: -1.89, Country: "GB", Postcode: "B1 1AA"},
 	}})
 	if err != nil {
 		t.Fatalf("creating the fixture asset: %v", err)
 	}
-	f.asset = a.GetId()
+	f.asset = strings.TrimPrefix(a.GetName(), "assets/")
 	lw := env.ConnWithKey(t, lwKey)
 	if p, err := sparcv1.NewPersonServiceClient(lw).CreatePerson(ctx, &sparcv1.CreatePersonRequest{
 		Person: &sparcv1.Person{DisplayName: "H. Ostile", Postcode: "B1 1AA"}}); err == nil {

@@ -100,7 +100,7 @@ func TestObjectionDuringConcurrentCreatesReachesEveryReferral(t *testing.T) {
 		go func() {
 			<-start
 			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("race-%d-%d", nextID(), i),
-				PersonId: p.GetId(), AssetId: w.asset.GetId(), ProviderNote: "Mentions the person by name"})
+				PersonId: p.GetId(), AssetId: w.asset.GetName(), ProviderNote: "Mentions the person by name"})
 			if err != nil {
 				errs <- err
 				return
@@ -147,8 +147,8 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
 	first := w.refer(t, p, "first")
 	closed, err := w.env.AssetsOf(t, w.groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Closed group", AcceptingReferrals: false,
-		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}, OwnerOrganisation: w.groupOrg}})
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Closed group", AcceptingReferrals: false,
+		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}, OwnerOrganisation: "organisations/" + w.groupOrg}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,10 +170,10 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 		code codes.Code
 		says string
 	}{
-		{"an unknown person", req("nobody", "4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11", w.asset.GetId()), codes.NotFound, "person"},
+		{"an unknown person", req("nobody", "4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11", w.asset.GetName()), codes.NotFound, "person"},
 		{"an unknown asset", req("nowhere", p.GetId(), "4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12"), codes.NotFound, "asset"},
-		{"an asset not accepting referrals", req("closed", p.GetId(), closed.GetId()), codes.FailedPrecondition, "not accepting"},
-		{"a request id used for another referral", req("first", p.GetId(), closed.GetId()), codes.InvalidArgument, "request_id"},
+		{"an asset not accepting referrals", req("closed", p.GetId(), closed.GetName()), codes.FailedPrecondition, "not accepting"},
+		{"a request id used for another referral", req("first", p.GetId(), closed.GetName()), codes.InvalidArgument, "request_id"},
 	} {
 		_, err := w.lw.CreateReferral(ctx, tc.req)
 		if status.Code(err) != tc.code || !strings.Contains(err.Error(), tc.says) {
@@ -186,11 +186,11 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 	if _, err := w.env.Pool.Exec(ctx, `UPDATE people SET purged_at = now() WHERE id = $1`, p.GetId()); err != nil {
 		t.Fatal(err)
 	}
-	again, err := w.lw.CreateReferral(ctx, req("first", p.GetId(), w.asset.GetId()))
+	again, err := w.lw.CreateReferral(ctx, req("first", p.GetId(), w.asset.GetName()))
 	if err != nil || again.GetId() != first.GetId() {
 		t.Fatalf("replay after the person was purged: %v, %v; want referral %s", again.GetId(), err, first.GetId())
 	}
-	if _, err := w.lw.CreateReferral(ctx, req("after-purge", p.GetId(), w.asset.GetId())); status.Code(err) != codes.NotFound {
+	if _, err := w.lw.CreateReferral(ctx, req("after-purge", p.GetId(), w.asset.GetName())); status.Code(err) != codes.NotFound {
 		t.Errorf("a new referral of a purged person: %v, want NotFound", err)
 	}
 }

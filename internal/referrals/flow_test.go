@@ -37,9 +37,9 @@ func newWorld(t *testing.T, capacity int32) *world {
 	w.group = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, w.groupOrg, auth.RoleGroupEditor)))
 	w.outside = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, otherOrg, auth.RoleLinkWorker)))
 	w.analyst = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, otherOrg, auth.RoleAreaAnalyst)))
-	a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group",
+	a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Saltley walking group",
 		Location:           &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"},
-		AcceptingReferrals: true, OwnerOrganisation: w.groupOrg}
+		AcceptingReferrals: true, OwnerOrganisation: "organisations/" + w.groupOrg}
 	if capacity > 0 {
 		a.Capacity = proto.Int32(capacity)
 	}
@@ -67,7 +67,7 @@ func (w *world) person(t *testing.T, scopes ...sparcv1.ConsentScope) *sparcv1.Pe
 func (w *world) refer(t *testing.T, p *sparcv1.Person, requestID string) *sparcv1.Referral {
 	t.Helper()
 	r, err := w.lw.CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{RequestId: requestID,
-		PersonId: p.GetId(), AssetId: w.asset.GetId(), Reasons: []string{"social_connection"},
+		PersonId: p.GetId(), AssetId: w.asset.GetName(), Reasons: []string{"social_connection"},
 		ProviderNote: "Prefers morning walks"})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func TestCreateReferralIsIdempotentByRequestID(t *testing.T) {
 	w := newWorld(t, 0)
 	ctx := context.Background()
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
-	req := &sparcv1.CreateReferralRequest{RequestId: "idem-1", PersonId: p.GetId(), AssetId: w.asset.GetId(),
+	req := &sparcv1.CreateReferralRequest{RequestId: "idem-1", PersonId: p.GetId(), AssetId: w.asset.GetName(),
 		Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings", Priority: sparcv1.ReferralPriority_REFERRAL_PRIORITY_URGENT}
 	first, err := w.lw.CreateReferral(ctx, req)
 	if err != nil {
@@ -96,7 +96,7 @@ func TestConcurrentRetriesOfOneRequestMakeOneReferral(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "race", PersonId: p.GetId(), AssetId: w.asset.GetId()})
+			r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "race", PersonId: p.GetId(), AssetId: w.asset.GetName()})
 			ids[i], errs[i] = r.GetId(), err
 		}()
 	}
@@ -143,13 +143,13 @@ func TestCreateReferralRejectsBadRequestsBeforeTheDatabase(t *testing.T) {
 		req   *sparcv1.CreateReferralRequest
 		field string
 	}{
-		{"no request id", &sparcv1.CreateReferralRequest{PersonId: p.GetId(), AssetId: w.asset.GetId()}, "request_id"},
-		{"request id too long", &sparcv1.CreateReferralRequest{RequestId: strings.Repeat("r", 101), PersonId: p.GetId(), AssetId: w.asset.GetId()}, "request_id"},
-		{"bad person", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: "nobody", AssetId: w.asset.GetId()}, "person_id"},
+		{"no request id", &sparcv1.CreateReferralRequest{PersonId: p.GetId(), AssetId: w.asset.GetName()}, "request_id"},
+		{"request id too long", &sparcv1.CreateReferralRequest{RequestId: strings.Repeat("r", 101), PersonId: p.GetId(), AssetId: w.asset.GetName()}, "request_id"},
+		{"bad person", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: "nobody", AssetId: w.asset.GetName()}, "person_id"},
 		{"bad asset", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: "12"}, "asset_id"},
-		{"unknown reason", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetId(), Reasons: []string{"loneliness"}}, "reasons[0]"},
-		{"long note", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetId(), ProviderNote: long}, "provider_note"},
-		{"unknown priority", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetId(), Priority: 9}, "priority"},
+		{"unknown reason", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetName(), Reasons: []string{"loneliness"}}, "reasons[0]"},
+		{"long note", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetName(), ProviderNote: long}, "provider_note"},
+		{"unknown priority", &sparcv1.CreateReferralRequest{RequestId: "x", PersonId: p.GetId(), AssetId: w.asset.GetName(), Priority: 9}, "priority"},
 	}
 	for _, tc := range cases {
 		_, err := w.lw.CreateReferral(context.Background(), tc.req)

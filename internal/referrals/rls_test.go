@@ -84,7 +84,7 @@ func TestRowLevelSecurityBindsTheSideOnEveryReferralTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "rls-draft", PersonId: p.GetId(),
-		AssetId: w.asset.GetId(), Draft: true}); err != nil {
+		AssetId: w.asset.GetName(), Draft: true}); err != nil {
 		t.Fatal(err)
 	}
 	hooks := sparcv1.NewWebhookServiceClient(w.env.ConnWithKey(t, w.env.Key(t, w.lwOrg, auth.RoleLinkWorker)))

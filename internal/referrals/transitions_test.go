@@ -78,7 +78,7 @@ func (w *world) at(t *testing.T, p *sparcv1.Person, st string) *sparcv1.Referral
 	t.Helper()
 	ctx := context.Background()
 	r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("%s-%p-%d", st, t, nextID()),
-		PersonId: p.GetId(), AssetId: w.asset.GetId(), Draft: st == "draft"})
+		PersonId: p.GetId(), AssetId: w.asset.GetName(), Draft: st == "draft"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,7 +163,7 @@ func TestDraftsStayWithTheReferrerUntilSent(t *testing.T) {
 	w := newWorld(t, 0)
 	ctx := context.Background()
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
-	d, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "draft", PersonId: p.GetId(), AssetId: w.asset.GetId(), Draft: true})
+	d, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: "draft", PersonId: p.GetId(), AssetId: w.asset.GetName(), Draft: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func TestWatcherResumingFromItsCursorGetsEveryChangeOnceInOrder(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				r, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("watch-%d-%d", g, i),
-					PersonId: p.GetId(), AssetId: w.asset.GetId()})
+					PersonId: p.GetId(), AssetId: w.asset.GetName()})
 				if err == nil {
 					_, err = move(w.group, r.GetId(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "")
 				}
@@ -244,7 +244,7 @@ func TestWatcherResumesOnARestartedServerWithNoGapAndNoDuplicate(t *testing.T) {
 	create := func(n int, prefix string) {
 		for i := range n {
 			if _, err := w.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("%s-%d", prefix, i),
-				PersonId: p.GetId(), AssetId: w.asset.GetId()}); err != nil {
+				PersonId: p.GetId(), AssetId: w.asset.GetName()}); err != nil {
 				t.Fatal(err)
 			}
 		}

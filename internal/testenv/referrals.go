@@ -19,7 +19,7 @@ type Referrals struct {
 	Referrer, Provider string // organisation ids
 	LinkWorkerKey      string
 	LinkWorker         *grpc.ClientConn // sends LinkWorkerKey
-	Asset, Person      string           // ids
+	Asset, Person      string           // the asset's name, the person's id
 }
 
 // NewReferrals makes two new organisations, the key, the asset and the
@@ -31,7 +31,7 @@ func (e *Env) NewReferrals(t testing.TB) *Referrals {
 	r.LinkWorkerKey = e.Key(t, r.Referrer, auth.RoleLinkWorker)
 	r.LinkWorker = e.ConnWithKey(t, r.LinkWorkerKey)
 	asset, err := e.AssetsOf(t, r.Provider).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: r.Provider,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Walking group", AcceptingReferrals: true, OwnerOrganisation: "organisations/" + r.Provider,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		t.Fatalf("creating the provider's asset: %v", err)
@@ -41,7 +41,7 @@ func (e *Env) NewReferrals(t testing.TB) *Referrals {
 	if err != nil {
 		t.Fatalf("creating the referrer's person: %v", err)
 	}
-	r.Asset, r.Person = asset.GetId(), person.GetId()
+	r.Asset, r.Person = asset.GetName(), person.GetId()
 	return r
 }
 

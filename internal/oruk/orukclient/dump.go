@@ -29,7 +29,7 @@ func Export(ctx context.Context, w io.Writer, as sparcv1.AssetServiceClient, os 
 			return n, fmt.Errorf("listing assets after %d: %w", n, err)
 		}
 		for _, a := range resp.GetAssets() {
-			if owner := a.GetOwnerOrganisation(); owner != "" {
+			if owner := strings.TrimPrefix(a.GetOwnerOrganisation(), "organisations/"); owner != "" { // oruk.Orgs is by id
 				if _, seen := orgs[owner]; !seen {
 					o, err := os.GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: "organisations/" + strings.TrimPrefix(owner, "organisations/")})
 					if err != nil {
