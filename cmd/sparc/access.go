@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 )
 
@@ -331,7 +331,7 @@ func keysBootstrap(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	key, org, err := auth.Bootstrap(ctx, pool, name)
+	key, org, err := orgs.Bootstrap(ctx, pool, name)
 	if err != nil {
 		return err
 	}

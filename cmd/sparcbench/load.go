@@ -16,6 +16,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -156,7 +157,7 @@ func runLoad(ctx context.Context, b *bench) error {
 func checkSynthetic(ctx context.Context, b *bench, pl *places) error {
 	// Bootstrap gives the network admin, who writes no assets: the assets
 	// are written by the admin of its organisation.
-	_, org, err := auth.Bootstrap(ctx, b.raw, "sparcbench")
+	_, org, err := orgs.Bootstrap(ctx, b.raw, "sparcbench")
 	if err != nil {
 		return fmt.Errorf("creating the benchmark's organisation: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -200,7 +201,7 @@ func bootstrapAdmin(t *testing.T, dataDir string) string {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	_, org, err := auth.Bootstrap(ctx, pool, "Process test admin")
+	_, org, err := orgs.Bootstrap(ctx, pool, "Process test admin")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,18 @@ const (
 		ON CONFLICT (id) DO NOTHING
 		RETURNING ` + columns
 
-	getSQL  = `SELECT ` + columns + ` FROM organisations WHERE id = $1`
+	getSQL = `SELECT ` + columns + ` FROM organisations WHERE id = $1`
+
+	// activeSQL: whether organisation $1 may act (its keys and tokens).
+	activeSQL = `SELECT status = 'active' FROM organisations WHERE id = $1`
+
+	// findOrCreateSQL: the oldest organisation named $1, else a new one
+	// of kind "other" with id $2.
+	findOrCreateSQL = `
+		WITH existing AS (SELECT id FROM organisations WHERE name = $1 ORDER BY created_at LIMIT 1),
+		ins AS (INSERT INTO organisations (id, kind, name) SELECT $2, 'other', $1
+		        WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING id)
+		SELECT id FROM existing UNION ALL SELECT id FROM ins`
 	lockSQL = getSQL + ` FOR UPDATE`
 
 	// listSQL: $1 kinds (NULL: all), $2/$3 after this (name, id) in
@@ -132,6 +143,32 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*sparcv1.Organisation, e
 		return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrNotFound)
 	}
 	return o, err
+}
+
+// Active reports whether organisation id exists and is active: the
+// access layer asks it of every token's organisation (auth.OrgDirectory).
+// An id that is not a UUID names no organisation.
+func (s *Store) Active(ctx context.Context, id string) (bool, error) {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return false, nil
+	}
+	var active bool
+	err = s.pool.QueryRow(ctx, activeSQL, uid).Scan(&active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return active, err
+}
+
+// FindOrCreate returns the id of the organisation named name, creating
+// it (kind "other") when there is none, for bootstrapping a deployment.
+func (s *Store) FindOrCreate(ctx context.Context, name string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, findOrCreateSQL, name, uuid.New()).Scan(&id)
+	})
+	return id, err
 }
 
 // cursor is an organisation's place in the list: (display name, id).
