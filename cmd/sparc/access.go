@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 )
 
@@ -46,7 +46,7 @@ func orgsCreate(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("orgs create"), "orgs create --name NAME --kind KIND [--email E] [--phone P] [--website URL] [--area CODE...]")
 	var name, kind, email, phone, website string
 	var areas stringList
-	fs.StringVar(&name, "name", "", "organisation name")
+	fs.StringVar(&name, "name", "", "display name")
 	fs.StringVar(&kind, "kind", "", "gp_practice, primary_care_network, link_worker_service, community_group, voluntary_organisation, local_authority, public_health, housing, health_board, other")
 	fs.StringVar(&email, "email", "", "contact email")
 	fs.StringVar(&phone, "phone", "", "contact phone")
@@ -60,7 +60,7 @@ func orgsCreate(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	o, err := sparcv1.NewOrganisationServiceClient(c.conn).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Name: name, Kind: k, ContactEmail: email, ContactPhone: phone, Website: website, AreaCodes: areas}})
+		Organisation: &sparcv1.Organisation{DisplayName: name, Kind: k, ContactEmail: email, ContactPhone: phone, Website: website, AreaCodes: areas}})
 	if err != nil {
 		return err
 	}
@@ -68,16 +68,16 @@ func orgsCreate(ctx context.Context, c *cli, args []string) error {
 }
 
 func orgsGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("orgs get"), "orgs get ID")
+	fs := withSynopsis(newFlags("orgs get"), "orgs get NAME (organisations/ID or ID)")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("organisations", pos)
 	if err != nil {
 		return err
 	}
-	o, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: id})
+	o, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: name})
 	if err != nil {
 		return err
 	}
@@ -106,15 +106,10 @@ func orgsList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	req.PageSize = size
-	var all []*sparcv1.Organisation
-	next, err := p.followPages(func(token string) (string, error) {
+	all, next, err := collect(&p, func(token string) ([]*sparcv1.Organisation, string, error) {
 		req.PageToken = token
 		resp, err := sparcv1.NewOrganisationServiceClient(c.conn).ListOrganisations(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		all = append(all, resp.GetOrganisations()...)
-		return resp.GetNextPageToken(), nil
+		return resp.GetOrganisations(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return err
@@ -123,10 +118,10 @@ func orgsList(ctx context.Context, c *cli, args []string) error {
 }
 
 func orgsUpdate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("orgs update"), "orgs update ID [--name N] [--kind K] [--email E] [--phone P] [--website URL] [--area CODE...] [--status active|suspended|closed] [--etag E]")
+	fs := withSynopsis(newFlags("orgs update"), "orgs update NAME [--name DISPLAY_NAME] [--kind K] [--email E] [--phone P] [--website URL] [--area CODE...] [--status active|suspended|closed] [--etag E]")
 	var name, kind, email, phone, website, st, etag string
 	var areas stringList
-	fs.StringVar(&name, "name", "", "organisation name")
+	fs.StringVar(&name, "name", "", "display name")
 	fs.StringVar(&kind, "kind", "", "organisation kind")
 	fs.StringVar(&email, "email", "", "contact email")
 	fs.StringVar(&phone, "phone", "", "contact phone")
@@ -138,16 +133,16 @@ func orgsUpdate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	orgName, err := oneName("organisations", pos)
 	if err != nil {
 		return err
 	}
-	o := &sparcv1.Organisation{Id: id, Etag: etag}
+	o := &sparcv1.Organisation{Name: orgName, Etag: etag}
 	var paths []string
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["name"] {
-		o.Name, paths = name, append(paths, "name")
+		o.DisplayName, paths = name, append(paths, "display_name")
 	}
 	if set["kind"] {
 		if o.Kind, err = parseOrgKind(kind); err != nil {
@@ -190,12 +185,18 @@ func (c *cli) printOrgs(list []*sparcv1.Organisation, next string) error {
 		return c.printJSON(&sparcv1.ListOrganisationsResponse{Organisations: list, NextPageToken: next})
 	}
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tKIND\tSTATUS\tAREAS")
+	fmt.Fprintln(w, "NAME\tDISPLAY NAME\tKIND\tSTATUS\tAREAS")
 	for _, o := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", o.GetId(), truncate(o.GetName(), 48),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", o.GetName(), truncate(o.GetDisplayName(), 48),
 			shortEnum(o.GetKind().String(), "ORGANISATION_KIND_"), shortEnum(o.GetStatus().String(), "ORGANISATION_STATUS_"),
 			orDash(strings.Join(o.GetAreaCodes(), ",")))
 	}
+	return c.flushWithMore(w, next)
+}
+
+// flushWithMore prints a table and, when a page follows, how to get it
+// (on the notes stream, so the table stays data).
+func (c *cli) flushWithMore(w *tabwriter.Writer, next string) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -206,9 +207,9 @@ func (c *cli) printOrgs(list []*sparcv1.Organisation, next string) error {
 }
 
 func keysCreate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("keys create"), "keys create --org ORG_ID --role admin|link_worker|group_editor|area_analyst|network_admin [--name TEXT]")
+	fs := withSynopsis(newFlags("keys create"), "keys create --org ORG --role admin|link_worker|group_editor|area_analyst|network_admin [--name TEXT]")
 	var org, role, name string
-	fs.StringVar(&org, "org", "", "organisation id (an admin: its own)")
+	fs.StringVar(&org, "org", "", "organisation, organisations/ID or ID (an admin: its own)")
 	fs.StringVar(&role, "role", "", "admin, link_worker, group_editor, area_analyst, or network_admin (by a network admin only)")
 	fs.StringVar(&name, "name", "", "what the key is for")
 	if _, err := c.parse(fs, args); err != nil {
@@ -218,24 +219,24 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := sparcv1.NewApiKeyServiceClient(c.conn).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org, Role: r, DisplayName: name})
+	resp, err := sparcv1.NewApiKeyServiceClient(c.conn).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: nameOf("organisations", org), Role: r, DisplayName: name})
 	if err != nil {
 		return err
 	}
 	if c.output == "json" {
 		return c.printJSON(resp)
 	}
-	fmt.Fprintf(c.out, "API key for %s (%s), shown only now; store it safely:\n%s\n", resp.GetApiKey().GetOrganisationId(),
+	fmt.Fprintf(c.out, "API key for %s (%s), shown only now; store it safely:\n%s\n", resp.GetApiKey().GetOrganisation(),
 		shortEnum(resp.GetApiKey().GetRole().String(), "ROLE_"), resp.GetSecret())
 	return nil
 }
 
 func keysList(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("keys list"), "keys list [--org ORG_ID] [--revoked] [--all]")
+	fs := withSynopsis(newFlags("keys list"), "keys list [--org ORG] [--revoked] [--page-size N] [--page-token T] [--all]")
 	var org string
 	var revoked bool
 	var p pageFlags
-	fs.StringVar(&org, "org", "", "only keys of this organisation")
+	fs.StringVar(&org, "org", "", "only keys of this organisation (organisations/ID or ID)")
 	fs.BoolVar(&revoked, "revoked", false, "include revoked keys")
 	p.bind(fs)
 	if _, err := c.parse(fs, args); err != nil {
@@ -245,16 +246,11 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := &sparcv1.ListApiKeysRequest{OrganisationId: org, IncludeRevoked: revoked, PageSize: size}
-	var all []*sparcv1.ApiKey
-	next, err := p.followPages(func(token string) (string, error) {
+	req := &sparcv1.ListApiKeysRequest{Organisation: nameOf("organisations", org), IncludeRevoked: revoked, PageSize: size}
+	all, next, err := collect(&p, func(token string) ([]*sparcv1.ApiKey, string, error) {
 		req.PageToken = token
 		resp, err := sparcv1.NewApiKeyServiceClient(c.conn).ListApiKeys(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		all = append(all, resp.GetApiKeys()...)
-		return resp.GetNextPageToken(), nil
+		return resp.GetApiKeys(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return err
@@ -263,33 +259,33 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 		return c.printJSON(&sparcv1.ListApiKeysResponse{ApiKeys: all, NextPageToken: next})
 	}
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tPREFIX\tROLE\tORGANISATION\tCREATED\tLAST USED\tREVOKED\tNAME")
+	fmt.Fprintln(w, "NAME\tPREFIX\tROLE\tORGANISATION\tCREATED\tLAST USED\tREVOKED\tNAME")
 	for _, k := range all {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.GetId(), k.GetPrefix(), shortEnum(k.GetRole().String(), "ROLE_"),
-			k.GetOrganisationId(), formatTime(k.GetCreateTime()), formatTime(k.GetLastUsedTime()), formatTime(k.GetRevokeTime()),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.GetName(), k.GetPrefix(), shortEnum(k.GetRole().String(), "ROLE_"),
+			k.GetOrganisation(), formatTime(k.GetCreateTime()), formatTime(k.GetLastUsedTime()), formatTime(k.GetRevokeTime()),
 			truncate(k.GetDisplayName(), 32))
 	}
-	return w.Flush()
+	return c.flushWithMore(w, next)
 }
 
 func keysRevoke(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("keys revoke"), "keys revoke KEY_ID")
+	fs := withSynopsis(newFlags("keys revoke"), "keys revoke NAME (apiKeys/ID or ID)")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("apiKeys", pos)
 	if err != nil {
 		return err
 	}
-	k, err := sparcv1.NewApiKeyServiceClient(c.conn).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: id})
+	k, err := sparcv1.NewApiKeyServiceClient(c.conn).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: name})
 	if err != nil {
 		return err
 	}
 	if c.output == "json" {
 		return c.printJSON(k)
 	}
-	fmt.Fprintf(c.out, "revoked %s (%s)\n", k.GetId(), k.GetPrefix())
+	fmt.Fprintf(c.out, "revoked %s (%s)\n", k.GetName(), k.GetPrefix())
 	return nil
 }
 
@@ -335,16 +331,16 @@ func keysBootstrap(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	key, org, err := auth.Bootstrap(ctx, pool, name)
+	key, org, err := orgs.Bootstrap(ctx, pool, name)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "Network admin API key for %s (organisation %s), shown only now:\n%s\n", name, org, key)
+	fmt.Fprintf(c.out, "Network admin API key for %s (organisations/%s), shown only now:\n%s\n", name, org, key)
 	return nil
 }
 
 func auditList(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("audit list"), "audit list [--since RFC3339] [--until RFC3339] [--principal P] [--resource R] [--outcome ok|denied|error] [--all]")
+	fs := withSynopsis(newFlags("audit list"), "audit list [--since RFC3339] [--until RFC3339] [--principal P] [--resource R] [--outcome ok|denied|error] [--page-size N] [--page-token T] [--all]")
 	var since, until, principal, resource, outcome string
 	var p pageFlags
 	fs.StringVar(&since, "since", "", "events at or after this time (RFC 3339)")
@@ -371,15 +367,10 @@ func auditList(ctx context.Context, c *cli, args []string) error {
 	if req.PageSize, err = p.pageSize(); err != nil {
 		return err
 	}
-	var all []*sparcv1.AuditEvent
-	next, err := p.followPages(func(token string) (string, error) {
+	all, next, err := collect(&p, func(token string) ([]*sparcv1.AuditEvent, string, error) {
 		req.PageToken = token
 		resp, err := sparcv1.NewAuditServiceClient(c.conn).ListAuditEvents(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		all = append(all, resp.GetEvents()...)
-		return resp.GetNextPageToken(), nil
+		return resp.GetEvents(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return err
@@ -395,5 +386,5 @@ func auditList(ctx context.Context, c *cli, args []string) error {
 			orDash(shortEnum(e.GetRole().String(), "ROLE_")), m[strings.LastIndex(m, "/")+1:], e.GetResource(),
 			e.GetOutcome(), e.GetCode(), e.GetPeer())
 	}
-	return w.Flush()
+	return c.flushWithMore(w, next)
 }

@@ -23,22 +23,31 @@ func TestAdminManagesOrganisationsKeysAndReadsTheAuditLog(t *testing.T) {
 	out := mustSparc(t, network, "-o", "json", "orgs", "create", "--name", "Saltley walking group", "--kind", "community_group", "--area", "E01009380")
 	var created struct {
 		Organisations []struct {
-			ID string `json:"id"`
+			Name        string `json:"name"`
+			DisplayName string `json:"display_name"`
 		} `json:"organisations"`
 	}
-	if err := json.Unmarshal([]byte(out), &created); err != nil || len(created.Organisations) != 1 {
+	if err := json.Unmarshal([]byte(out), &created); err != nil || len(created.Organisations) != 1 ||
+		!strings.HasPrefix(created.Organisations[0].Name, "organisations/") || created.Organisations[0].DisplayName != "Saltley walking group" {
 		t.Fatalf("orgs create -o json: %v\n%s", err, out)
 	}
-	org := created.Organisations[0].ID
+	org := created.Organisations[0].Name
+	id := strings.TrimPrefix(org, "organisations/")
+	// A bare id names the organisation as well as its full name.
+	if out := mustSparc(t, network, "orgs", "get", id); !strings.Contains(out, org) || !strings.Contains(out, "Saltley walking group") {
+		t.Fatalf("orgs get ID:\n%s", out)
+	}
 	if out := mustSparc(t, network, "orgs", "list", "--kind", "community_group"); !strings.Contains(out, "Saltley walking group") {
 		t.Fatalf("orgs list:\n%s", out)
 	}
-	adminKey := keyPattern.FindString(mustSparc(t, network, "keys", "create", "--org", org, "--role", "admin"))
+	adminKey := keyPattern.FindString(mustSparc(t, network, "keys", "create", "--org", id, "--role", "admin"))
 	if adminKey == "" {
 		t.Fatal("keys create printed no key")
 	}
 	admin := target{addr: network.addr, key: adminKey}
-	mustSparc(t, admin, "orgs", "update", org, "--website", "https://example.org/saltley")
+	if out := mustSparc(t, admin, "orgs", "update", org, "--website", "https://example.org/saltley", "--name", "Saltley walkers"); !strings.Contains(out, "Saltley walkers") {
+		t.Fatalf("orgs update:\n%s", out)
+	}
 	// An organisation's admin creates no organisations.
 	if r := sparc(t, admin, "orgs", "create", "--name", "Another", "--kind", "community_group"); r.code == 0 || !strings.Contains(r.stderr, "PERMISSION_DENIED") {
 		t.Fatalf("an organisation's admin created an organisation: %+v", r)
@@ -58,13 +67,20 @@ func TestAdminManagesOrganisationsKeysAndReadsTheAuditLog(t *testing.T) {
 	if !strings.Contains(list, key[:14]) || strings.Contains(list, key[15:]) {
 		t.Fatalf("keys list must show the prefix and never the secret:\n%s", list)
 	}
-	var id string
+	var keyName string
 	for _, line := range strings.Split(list, "\n") {
 		if strings.Contains(line, key[:14]) {
-			id = strings.Fields(line)[0]
+			keyName = strings.Fields(line)[0]
 		}
 	}
-	mustSparc(t, admin, "keys", "revoke", id)
+	if !strings.HasPrefix(keyName, "apiKeys/") || !strings.Contains(list, org) {
+		t.Fatalf("keys list shows no key name or organisation name:\n%s", list)
+	}
+	if r := sparc(t, admin, "keys", "list", "--page-size", "1"); r.code != 0 || strings.Count(r.stdout, "apiKeys/") != 1 ||
+		!strings.Contains(r.stderr, "more results: --page-token ") {
+		t.Fatalf("keys list --page-size 1 (the admin has two keys): %+v", r)
+	}
+	mustSparc(t, admin, "keys", "revoke", keyName)
 	if r := sparc(t, editor, "assets", "create", "--name", "Another", "--kind", "association", "--lat", "52.49", "--lng", "-1.85", "--country", "GB"); r.code == 0 || !strings.Contains(r.stderr, "UNAUTHENTICATED") {
 		t.Fatalf("revoked key still works: %+v", r)
 	}

@@ -20,9 +20,9 @@ import (
 
 func init() {
 	register("assets create", "create an asset from flags or a JSON file", assetsCreate)
-	register("assets get", "show one asset: sparc assets get ID", assetsGet)
-	register("assets update", "change the fields given as flags: sparc assets update ID --etag E ...", assetsUpdate)
-	register("assets delete", "delete an asset: sparc assets delete ID [--etag E]", assetsDelete)
+	register("assets get", "show one asset: sparc assets get NAME (assets/UUID or the UUID)", assetsGet)
+	register("assets update", "change the fields given as flags: sparc assets update NAME --etag E ...", assetsUpdate)
+	register("assets delete", "delete an asset: sparc assets delete NAME [--etag E]", assetsDelete)
 	register("assets list", "list assets by category, kind, status, owner, change time", assetsList)
 	register("assets search", "find assets near a point, in a box or polygon, with filters", assetsSearch)
 }
@@ -35,7 +35,7 @@ type assetField struct {
 
 // assetFields is in the order the mask is sent.
 var assetFields = []assetField{
-	{"name", "name"}, {"kind", "kind"}, {"description", "description"},
+	{"display-name", "display_name"}, {"name", "display_name"}, {"kind", "kind"}, {"description", "description"},
 	{"category", "categories"},
 	{"lat", "location.latitude"}, {"lng", "location.longitude"},
 	{"address", "location.address"}, {"postcode", "location.postcode"},
@@ -69,7 +69,8 @@ type assetFlags struct {
 }
 
 func (f *assetFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&f.name, "name", "", "display name")
+	fs.StringVar(&f.name, "display-name", "", "display name")
+	fs.StringVar(&f.name, "name", "", "same as --display-name")
 	fs.StringVar(&f.kind, "kind", "", "ABCD kind: "+enumChoices(sparcv1.AssetKind_name, "ASSET_KIND_"))
 	fs.StringVar(&f.description, "description", "", "description")
 	fs.Var(&f.categories, "category", "category code (repeatable or comma-separated; see GET /v1/vocabulary)")
@@ -94,7 +95,7 @@ func (f *assetFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.capacity, "capacity", 0, "places per session")
 	fs.BoolVar(&f.acceptingReferrals, "accepting-referrals", false, "accepts referrals from link workers (--accepting-referrals=false to stop)")
 	fs.StringVar(&f.status, "status", "", "status: "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
-	fs.StringVar(&f.owner, "owner", "", "owner organisation")
+	fs.StringVar(&f.owner, "owner", "", "owner organisation (organisations/UUID or the UUID)")
 	fs.StringVar(&f.verified, "verified", "", "when the listing was last confirmed true: RFC 3339 time, YYYY-MM-DD or \"now\"")
 	fs.StringVar(&f.file, "file", "", "`FILE` with an Asset as JSON (as printed by 'sparc -o json assets get'); \"-\" reads standard input; flags override its fields")
 }
@@ -113,7 +114,7 @@ func (f *assetFlags) asset(c *cli) (*sparcv1.Asset, []string, error) {
 		// part of an update.
 		a.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
 			switch fd.Name() {
-			case "id", "etag", "create_time", "update_time":
+			case "name", "etag", "create_time", "update_time":
 			default:
 				paths = append(paths, string(fd.Name()))
 			}
@@ -150,8 +151,8 @@ func (f *assetFlags) apply(c *cli, a *sparcv1.Asset, flag string) error {
 func (f *assetFlags) applyListing(a *sparcv1.Asset, flag string) error {
 	var err error
 	switch flag {
-	case "name":
-		a.Name = f.name
+	case "display-name", "name":
+		a.DisplayName = f.name
 	case "kind":
 		a.Kind, err = parseKind(f.kind)
 	case "description":
@@ -167,7 +168,7 @@ func (f *assetFlags) applyListing(a *sparcv1.Asset, flag string) error {
 	case "status":
 		a.Status, err = parseStatus(f.status)
 	case "owner":
-		a.OwnerOrganisation = f.owner
+		a.OwnerOrganisation = nameOf("organisations", f.owner)
 	case "verified":
 		a.LastVerifiedTime, err = parseTime("verified", f.verified)
 	}
@@ -271,10 +272,10 @@ func (f *assetFlags) applyOffer(a *sparcv1.Asset, flag string) error {
 }
 
 func assetsCreate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("assets create"), "assets create --name N --kind K --lat LAT --lng LNG --country GB|NL [flags]\n       sparc assets create --file asset.json [flags]")
+	fs := withSynopsis(newFlags("assets create"), "assets create --display-name N --kind K --lat LAT --lng LNG --country GB|NL [flags]\n       sparc assets create --file asset.json [flags]")
 	var af assetFlags
 	af.bind(fs)
-	id := fs.String("id", "", "asset id (a UUID) to create it under; by default the server picks one, or the file's \"id\" is used")
+	id := fs.String("id", "", "asset id (a UUID, or the name assets/UUID) to create it under; by default the server picks one, or the file's \"name\" is used")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -288,11 +289,12 @@ func assetsCreate(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if len(paths) == 0 {
-		return usagef("give the asset as flags (at least --name, --kind, --lat, --lng, --country) or --file")
+		return usagef("give the asset as flags (at least --display-name, --kind, --lat, --lng, --country) or --file")
 	}
-	req := &sparcv1.CreateAssetRequest{Asset: a, AssetId: *id}
+	// The request takes the id alone (AIP-133): the name's last segment.
+	req := &sparcv1.CreateAssetRequest{Asset: a, AssetId: strings.TrimPrefix(nameOf("assets", *id), "assets/")}
 	if req.AssetId == "" {
-		req.AssetId = a.GetId()
+		req.AssetId = strings.TrimPrefix(a.GetName(), "assets/")
 	}
 	created, err := sparcv1.NewAssetServiceClient(c.conn).CreateAsset(ctx, req)
 	if err != nil {
@@ -302,16 +304,16 @@ func assetsCreate(ctx context.Context, c *cli, args []string) error {
 }
 
 func assetsGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("assets get"), "assets get ID")
+	fs := withSynopsis(newFlags("assets get"), "assets get NAME")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("assets", pos)
 	if err != nil {
 		return err
 	}
-	a, err := sparcv1.NewAssetServiceClient(c.conn).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: id})
+	a, err := sparcv1.NewAssetServiceClient(c.conn).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: name})
 	if err != nil {
 		return err
 	}
@@ -319,7 +321,7 @@ func assetsGet(ctx context.Context, c *cli, args []string) error {
 }
 
 func assetsUpdate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("assets update"), "assets update ID [--etag E] --FIELD VALUE ... | --file asset.json | --clear PATH")
+	fs := withSynopsis(newFlags("assets update"), "assets update NAME [--etag E] --FIELD VALUE ... | --file asset.json | --clear PATH")
 	var af assetFlags
 	af.bind(fs)
 	var etag string
@@ -331,7 +333,7 @@ func assetsUpdate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("assets", pos)
 	if err != nil {
 		return err
 	}
@@ -350,9 +352,9 @@ func assetsUpdate(ctx context.Context, c *cli, args []string) error {
 		paths = append(paths, p)
 	}
 	if len(paths) == 0 {
-		return usagef("nothing to update: give the fields to change as flags (e.g. --name), --file or --clear")
+		return usagef("nothing to update: give the fields to change as flags (e.g. --display-name), --file or --clear")
 	}
-	a.Id = id
+	a.Name = name
 	if etag != "" || !af.set["file"] {
 		// An etag in the file (from "get -o json") makes the edit a safe
 		// read-modify-write; --etag overrides it.
@@ -368,7 +370,7 @@ func assetsUpdate(ctx context.Context, c *cli, args []string) error {
 }
 
 func assetsDelete(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("assets delete"), "assets delete ID [--etag E]")
+	fs := withSynopsis(newFlags("assets delete"), "assets delete NAME [--etag E]")
 	var etag string
 	fs.StringVar(&etag, "etag", "", "only delete if the asset still has this etag (else ABORTED)")
 	fs.StringVar(&etag, "if-match", "", "same as --etag")
@@ -376,18 +378,18 @@ func assetsDelete(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneID(pos)
+	name, err := oneName("assets", pos)
 	if err != nil {
 		return err
 	}
-	resp, err := sparcv1.NewAssetServiceClient(c.conn).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: id, Etag: etag})
+	resp, err := sparcv1.NewAssetServiceClient(c.conn).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: name, Etag: etag})
 	if err != nil {
 		return err
 	}
 	if c.output == "json" {
 		return c.printJSON(resp)
 	}
-	_, err = fmt.Fprintf(c.out, "deleted assets/%s\n", strings.TrimPrefix(id, "assets/"))
+	_, err = fmt.Fprintf(c.out, "deleted %s\n", name)
 	return err
 }
 
@@ -399,7 +401,7 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&categories, "category", "any of these category codes (repeatable or comma-separated)")
 	fs.Var(&kinds, "kind", "any of these kinds (repeatable or comma-separated): "+enumChoices(sparcv1.AssetKind_name, "ASSET_KIND_"))
 	fs.Var(&statuses, "status", "any of these statuses (repeatable or comma-separated; default all): "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
-	fs.StringVar(&owner, "owner", "", "owner organisation")
+	fs.StringVar(&owner, "owner", "", "owner organisation (organisations/UUID or the UUID)")
 	fs.StringVar(&since, "modified-since", "", "only assets changed at or after this RFC 3339 time (or YYYY-MM-DD)")
 	page.bind(fs)
 	pos, err := c.parse(fs, args)
@@ -409,7 +411,7 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	req := &sparcv1.ListAssetsRequest{Categories: categories, OwnerOrganisation: owner}
+	req := &sparcv1.ListAssetsRequest{Categories: categories, OwnerOrganisation: nameOf("organisations", owner)}
 	if req.PageSize, err = page.pageSize(); err != nil {
 		return err
 	}
@@ -425,20 +427,15 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	client := sparcv1.NewAssetServiceClient(c.conn)
-	all := &sparcv1.ListAssetsResponse{}
-	next, err := page.followPages(func(token string) (string, error) {
+	list, next, err := collect(&page, func(token string) ([]*sparcv1.Asset, string, error) {
 		req.PageToken = token
 		resp, err := client.ListAssets(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		all.Assets = append(all.Assets, resp.GetAssets()...)
-		return resp.GetNextPageToken(), nil
+		return resp.GetAssets(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return err
 	}
-	all.NextPageToken = next
+	all := &sparcv1.ListAssetsResponse{Assets: list, NextPageToken: next}
 	if c.output == "json" {
 		return c.printJSON(all)
 	}
@@ -553,20 +550,15 @@ func assetsSearch(ctx context.Context, c *cli, args []string) error {
 	}
 	page, point := f.page, set["lat"]
 	client := sparcv1.NewAssetServiceClient(c.conn)
-	all := &sparcv1.SearchAssetsResponse{}
-	next, err := page.followPages(func(token string) (string, error) {
+	results, next, err := collect(&page, func(token string) ([]*sparcv1.SearchResult, string, error) {
 		req.PageToken = token
 		resp, err := client.SearchAssets(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		all.Results = append(all.Results, resp.GetResults()...)
-		return resp.GetNextPageToken(), nil
+		return resp.GetResults(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return err
 	}
-	all.NextPageToken = next
+	all := &sparcv1.SearchAssetsResponse{Results: results, NextPageToken: next}
 	if c.output == "json" {
 		return c.printJSON(all)
 	}
@@ -586,21 +578,21 @@ type assetRow struct {
 
 const maxNameColumn = 48
 
-// printAssetTable prints one asset per line. Ids are printed in full so
+// printAssetTable prints one asset per line. Names are printed in full so
 // they can be pasted into get/update/delete.
 func (c *cli) printAssetTable(rows []assetRow, withDistance bool, next string) error {
 	if len(rows) == 0 {
 		fmt.Fprintln(c.out, "no assets found")
 	} else {
 		tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-		header := "ID\tNAME\tKIND\tCATEGORIES\t"
+		header := "NAME\tDISPLAY NAME\tKIND\tCATEGORIES\t"
 		if withDistance {
 			header += "DISTANCE\t"
 		}
 		fmt.Fprintln(tw, header+"LOCALITY\tSTATUS")
 		for _, r := range rows {
 			a := r.asset
-			line := a.GetId() + "\t" + clean(truncate(a.GetName(), maxNameColumn)) + "\t" + kindName(a.GetKind()) + "\t" +
+			line := a.GetName() + "\t" + clean(truncate(a.GetDisplayName(), maxNameColumn)) + "\t" + kindName(a.GetKind()) + "\t" +
 				orDash(strings.Join(a.GetCategories(), ",")) + "\t"
 			if withDistance {
 				line += formatDistance(r.distance) + "\t"
@@ -629,8 +621,8 @@ func (c *cli) printAsset(a *sparcv1.Asset) error {
 			fmt.Fprintf(tw, "%s\t%s\n", k, clean(v))
 		}
 	}
-	row("id", a.GetId())
 	row("name", a.GetName())
+	row("display name", a.GetDisplayName())
 	row("kind", kindName(a.GetKind()))
 	row("status", statusName(a.GetStatus()))
 	row("categories", strings.Join(a.GetCategories(), ", "))

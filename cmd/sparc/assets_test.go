@@ -64,7 +64,7 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 		{
 			name: "create from flags fills every field",
 			args: func() []string {
-				return []string{"-o", "json", "assets", "create", "--name", "Handsworth walking group", "--kind", "association",
+				return []string{"-o", "json", "assets", "create", "--display-name", "Handsworth walking group", "--kind", "association",
 					"--category", "physical_activity,social_connection", "--lat", "52.4862", "--lng", "-1.8904",
 					"--country", "gb", "--postcode", "b21 9ah", "--locality", "Birmingham", "--cost", "free",
 					"--accessibility", "step_free_access", "--language", "en", "--language", "pl",
@@ -73,9 +73,9 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 			},
 			check: func(t *testing.T, r result) {
 				a := decode(t, r.stdout, &sparcv1.Asset{})
-				id, etag, firstEtag = a.GetId(), a.GetEtag(), a.GetEtag()
+				id, etag, firstEtag = a.GetName(), a.GetEtag(), a.GetEtag()
 				want := &sparcv1.Asset{
-					Id: id, Etag: etag, Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Handsworth walking group",
+					Name: id, Etag: etag, Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Handsworth walking group",
 					Categories: []string{"physical_activity", "social_connection"},
 					Location: &sparcv1.Location{Latitude: lat, Longitude: lng, Country: "GB", Postcode: "B21 9AH",
 						Locality: "Birmingham"},
@@ -87,7 +87,7 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 					Accessibility: []string{"step_free_access"}, Languages: []string{"en", "pl"},
 					AgeRange: &sparcv1.AgeRange{MinAge: proto.Int32(18)}, Capacity: proto.Int32(12),
 					AcceptingReferrals: true, Status: sparcv1.AssetStatus_ASSET_STATUS_ACTIVE,
-					OwnerOrganisation: env.AdminOrg,
+					OwnerOrganisation: "organisations/" + env.AdminOrg, // --owner took the bare id
 				}
 				got := proto.Clone(a).(*sparcv1.Asset)
 				got.CreateTime, got.UpdateTime = nil, nil
@@ -104,7 +104,7 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 			args: func() []string { return []string{"assets", "get", id} },
 			check: func(t *testing.T, r result) {
 				for _, want := range [][2]string{
-					{"id", id}, {"name", "Handsworth walking group"}, {"kind", "association"},
+					{"name", id}, {"display name", "Handsworth walking group"}, {"kind", "association"},
 					{"session", "Tue 10:00-11:30 Europe/London"}, {"session", "Thu 14:00-15:00 Europe/London"},
 					{"cost", "free"}, {"capacity", "12"}, {"ages", "18 and over"}, {"etag", etag},
 					{"address", "B21 9AH, Birmingham, GB"}, {"referrals", "accepting"},
@@ -122,7 +122,7 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 			},
 			check: func(t *testing.T, r result) {
 				a := decode(t, r.stdout, &sparcv1.Asset{})
-				if a.GetName() != "Handsworth Tuesday walkers" || a.GetCapacity() != 15 {
+				if a.GetDisplayName() != "Handsworth Tuesday walkers" || a.GetCapacity() != 15 {
 					t.Fatalf("update not applied: %v", a)
 				}
 				if a.GetEtag() == etag {
@@ -144,11 +144,11 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 				if !strings.HasPrefix(r.stderr, "sparc: ABORTED: ") {
 					t.Fatalf("stderr %q", r.stderr)
 				}
-				a, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: id})
+				a, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: id})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if a.GetName() != "Handsworth Tuesday walkers" || a.GetEtag() != etag {
+				if a.GetDisplayName() != "Handsworth Tuesday walkers" || a.GetEtag() != etag {
 					t.Fatalf("stale update changed the asset: %v", a)
 				}
 			},
@@ -160,7 +160,7 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 			},
 			check: func(t *testing.T, r result) {
 				rows := tableRows(t, r.stdout)
-				if len(rows) != 1 || rows[0]["ID"] != id || rows[0]["NAME"] != "Handsworth Tuesday walkers" ||
+				if len(rows) != 1 || rows[0]["NAME"] != id || rows[0]["DISPLAY NAME"] != "Handsworth Tuesday walkers" ||
 					rows[0]["KIND"] != "association" || rows[0]["LOCALITY"] != "Birmingham" || rows[0]["STATUS"] != "active" {
 					t.Fatalf("rows %v", rows)
 				}
@@ -183,8 +183,11 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 			},
 		},
 		{
-			name:     "delete with a stale etag is refused",
-			args:     func() []string { return []string{"assets", "delete", id, "--etag", firstEtag} },
+			name: "delete with a stale etag is refused",
+			// The bare id the console shows works as well as the name.
+			args: func() []string {
+				return []string{"assets", "delete", strings.TrimPrefix(id, "assets/"), "--etag", firstEtag}
+			},
 			wantCode: exitFailure,
 			check: func(t *testing.T, r result) {
 				if !strings.HasPrefix(r.stderr, "sparc: ABORTED: ") {
@@ -196,7 +199,7 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 			name: "delete with the current etag",
 			args: func() []string { return []string{"assets", "delete", "--etag", etag, id} },
 			check: func(t *testing.T, r result) {
-				if r.stdout != "deleted assets/"+id+"\n" {
+				if r.stdout != "deleted "+id+"\n" {
 					t.Fatalf("stdout %q", r.stdout)
 				}
 			},
@@ -300,7 +303,7 @@ func TestBadCommandLinesFailBeforeCallingTheServer(t *testing.T) {
 		{"get without id", []string{"assets", "get"}, "missing the ID"},
 		{"get with two ids", []string{"assets", "get", id, id}, "expected one ID, got 2 arguments"},
 		{"update with nothing to change", []string{"assets", "update", id, "--etag", "0123456789abcdef"}, "nothing to update"},
-		{"update clearing a field it also sets", []string{"assets", "update", id, "--clear", "name", "--name", "x"}, "--clear name: the same field is also given a value"},
+		{"update clearing a field it also sets", []string{"assets", "update", id, "--clear", "display_name", "--display-name", "x"}, "--clear display_name: the same field is also given a value"},
 		{"delete without id", []string{"assets", "delete", "--etag", "0123456789abcdef"}, "missing the ID"},
 		{"list with a bad time", []string{"assets", "list", "--modified-since", "yesterday"}, `--modified-since: "yesterday" is not an RFC 3339 time`},
 		{"list with an unknown kind", []string{"assets", "list", "--kind", "association,club"}, `--kind: "club" is not one of`},
@@ -316,7 +319,7 @@ func TestBadCommandLinesFailBeforeCallingTheServer(t *testing.T) {
 		{"output format unknown", []string{"-o", "yaml", "assets", "list"}, "-o must be table or json"},
 		{"output format unknown after the command", []string{"assets", "list", "-o", "yaml"}, `-o must be table or json, not "yaml"`},
 		{"unknown command", []string{"assets", "frobnicate"}, "usage: sparc"},
-		{"help shows the synopsis", []string{"assets", "get", "-h"}, "usage: sparc assets get ID"},
+		{"help shows the synopsis", []string{"assets", "get", "-h"}, "usage: sparc assets get NAME"},
 		{"seed with no workers", []string{"seed-demo", "--concurrency", "0"}, "--concurrency must be between 1 and 64"},
 	}
 	for _, tt := range tests {
@@ -359,12 +362,12 @@ func TestServerRejectionsListEveryFieldViolation(t *testing.T) {
 			args: []string{"assets", "create", "--name", " ", "--kind", "association", "--lat", "95", "--lng", "200", "--country", "FR"},
 			call: func() error {
 				_, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-					Name: " ", Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION,
+					DisplayName: " ", Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION,
 					Location: &sparcv1.Location{Latitude: 95, Longitude: 200, Country: "FR"},
 				}})
 				return err
 			},
-			wantFields: []string{"asset.name", "asset.location.latitude", "asset.location.longitude", "asset.location.country"},
+			wantFields: []string{"asset.display_name", "asset.location.latitude", "asset.location.longitude", "asset.location.country"},
 		},
 		{
 			name: "create with a session ending before it starts",
@@ -372,7 +375,7 @@ func TestServerRejectionsListEveryFieldViolation(t *testing.T) {
 				"--session", "mon 11:00-10:00 Mars/Olympus", "--category", "knitting"},
 			call: func() error {
 				_, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-					Name: "x", Kind: sparcv1.AssetKind_ASSET_KIND_CULTURE, Categories: []string{"knitting"},
+					DisplayName: "x", Kind: sparcv1.AssetKind_ASSET_KIND_CULTURE, Categories: []string{"knitting"},
 					Location: &sparcv1.Location{Latitude: 52, Longitude: -1.9, Country: "GB"},
 					Sessions: []*sparcv1.Session{{Day: sparcv1.Weekday_WEEKDAY_MONDAY, StartTime: "11:00", EndTime: "10:00", Timezone: "Mars/Olympus"}},
 				}})
@@ -393,17 +396,17 @@ func TestServerRejectionsListEveryFieldViolation(t *testing.T) {
 			name: "get with an id that is not a uuid",
 			args: []string{"assets", "get", "walking-group"},
 			call: func() error {
-				_, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: "walking-group"})
+				_, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: "assets/walking-group"})
 				return err
 			},
-			wantFields: []string{"id"},
+			wantFields: []string{"name"},
 		},
 		{
 			name: "update with a malformed etag and an unknown mask path",
 			args: []string{"assets", "update", missing, "--etag", "W/\"1\"", "--clear", "colour"},
 			call: func() error {
 				_, err := env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
-					Asset: &sparcv1.Asset{Id: missing, Etag: "W/\"1\""}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"colour"}},
+					Asset: &sparcv1.Asset{Name: "assets/" + missing, Etag: "W/\"1\""}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"colour"}},
 				})
 				return err
 			},
@@ -475,22 +478,22 @@ func TestListPagesAndFilters(t *testing.T) {
 			kind = sparcv1.AssetKind_ASSET_KIND_INSTITUTION
 		}
 		a, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-			Name: "Group " + strconv.Itoa(i), Kind: kind,
+			DisplayName: "Group " + strconv.Itoa(i), Kind: kind,
 			Location: &sparcv1.Location{Latitude: 51.9 + float64(i)/100, Longitude: 4.45, Country: "NL", Locality: "Rotterdam"},
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		all = append(all, a.GetId())
+		all = append(all, a.GetName())
 		if kind == sparcv1.AssetKind_ASSET_KIND_INSTITUTION {
-			institutions = append(institutions, a.GetId())
+			institutions = append(institutions, a.GetName())
 		}
 	}
 	ids := func(out string) ([]string, string) {
 		resp := decode(t, out, &sparcv1.ListAssetsResponse{})
 		var ids []string
 		for _, a := range resp.GetAssets() {
-			ids = append(ids, a.GetId())
+			ids = append(ids, a.GetName())
 		}
 		return ids, resp.GetNextPageToken()
 	}
@@ -501,7 +504,7 @@ func TestListPagesAndFilters(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 		rows := tableRows(t, r.stdout)
-		if len(rows) != 3 || rows[0]["ID"] != all[0] || rows[0]["LOCALITY"] != "Rotterdam" || rows[0]["CATEGORIES"] != "-" {
+		if len(rows) != 3 || rows[0]["NAME"] != all[0] || rows[0]["LOCALITY"] != "Rotterdam" || rows[0]["CATEGORIES"] != "-" {
 			t.Fatalf("rows %v", rows)
 		}
 		if !strings.HasPrefix(r.stderr, "more results: repeat with --page-token ") {
@@ -548,9 +551,9 @@ func TestAssetsFromJSONFiles(t *testing.T) {
 	// JSON names (camelCase) as a person would write them by hand.
 	file := filepath.Join(dir, "asset.json")
 	if err := os.WriteFile(file, []byte(`{
-		"id": "`+fileID+`",
+		"name": "assets/`+fileID+`",
 		"kind": "ASSET_KIND_PHYSICAL_SPACE",
-		"name": "Moestuin Delfshaven",
+		"displayName": "Moestuin Delfshaven",
 		"categories": ["nature_green_space", "food"],
 		"location": {"latitude": 51.9105, "longitude": 4.443, "country": "NL", "locality": "Rotterdam"},
 		"sessions": [{"day": "WEEKDAY_SATURDAY", "startTime": "10:00", "endTime": "13:00", "timezone": "Europe/Amsterdam"}],
@@ -560,14 +563,14 @@ func TestAssetsFromJSONFiles(t *testing.T) {
 	}
 
 	created := decode(t, mustSparc(t, to, "-o", "json", "assets", "create", "--file", file, "--name", "Moestuin Delfshaven (flag)"), &sparcv1.Asset{})
-	if created.GetId() != fileID || created.GetName() != "Moestuin Delfshaven (flag)" || created.GetCapacity() != 15 ||
+	if created.GetName() != "assets/"+fileID || created.GetDisplayName() != "Moestuin Delfshaven (flag)" || created.GetCapacity() != 15 ||
 		created.GetSessions()[0].GetDay() != sparcv1.Weekday_WEEKDAY_SATURDAY {
 		t.Fatalf("created from file: %v", created)
 	}
 
 	b, _ := os.ReadFile(file)
 	fromStdin := decode(t, sparcOK(t, sparcWithInput(t, strings.NewReader(string(b)), to, "-o", "json", "assets", "create", "--file", "-", "--id", stdinID)), &sparcv1.Asset{})
-	if fromStdin.GetId() != stdinID || fromStdin.GetName() != "Moestuin Delfshaven" {
+	if fromStdin.GetName() != "assets/"+stdinID || fromStdin.GetDisplayName() != "Moestuin Delfshaven" {
 		t.Fatalf("created from stdin: %v", fromStdin)
 	}
 
@@ -578,14 +581,14 @@ func TestAssetsFromJSONFiles(t *testing.T) {
 	if err := json.Unmarshal([]byte(current), &doc); err != nil {
 		t.Fatal(err)
 	}
-	doc["name"] = "Moestuin Delfshaven-West"
+	doc["display_name"] = "Moestuin Delfshaven-West"
 	edited, _ := json.Marshal(doc)
 	editedFile := filepath.Join(dir, "edited.json")
 	if err := os.WriteFile(editedFile, edited, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	updated := decode(t, mustSparc(t, to, "-o", "json", "assets", "update", fileID, "--file", editedFile), &sparcv1.Asset{})
-	if updated.GetName() != "Moestuin Delfshaven-West" || updated.GetEtag() == created.GetEtag() {
+	if updated.GetDisplayName() != "Moestuin Delfshaven-West" || updated.GetEtag() == created.GetEtag() {
 		t.Fatalf("updated from file: %v", updated)
 	}
 	if r := sparc(t, to, "assets", "update", fileID, "--file", editedFile); r.code != exitFailure || !strings.HasPrefix(r.stderr, "sparc: ABORTED: ") {
@@ -609,7 +612,7 @@ func TestAssetsFromJSONFiles(t *testing.T) {
 	}
 
 	cleared := decode(t, mustSparc(t, to, "-o", "json", "assets", "update", fileID, "--clear", "capacity", "--clear", "location.locality"), &sparcv1.Asset{})
-	if cleared.Capacity != nil || cleared.GetLocation().GetLocality() != "" || cleared.GetLocation().GetCountry() != "NL" || cleared.GetName() != "Moestuin Delfshaven-West" {
+	if cleared.Capacity != nil || cleared.GetLocation().GetLocality() != "" || cleared.GetLocation().GetCountry() != "NL" || cleared.GetDisplayName() != "Moestuin Delfshaven-West" {
 		t.Fatalf("after --clear: %v", cleared)
 	}
 }

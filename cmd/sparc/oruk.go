@@ -85,7 +85,7 @@ func importORUK(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	client := sparcv1.NewDirectoryImportServiceClient(c.conn)
-	rep, err := orukclient.Import(ctx, recs, fetchErrs, orukclient.MapOptions{Source: src, DefaultKind: k, Owner: *owner}, *owner != "",
+	rep, err := orukclient.Import(ctx, recs, fetchErrs, orukclient.MapOptions{Source: src, DefaultKind: k, Owner: nameOf("organisations", *owner)}, *owner != "",
 		func(ctx context.Context, req *sparcv1.UpsertSourcedAssetsRequest) (*sparcv1.UpsertSourcedAssetsResponse, error) {
 			return client.UpsertSourcedAssets(ctx, req)
 		})

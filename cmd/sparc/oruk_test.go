@@ -70,10 +70,10 @@ func TestImportORUKReportsBadRecordsAndExitsNonZero(t *testing.T) {
 		!strings.Contains(r.stdout, "latitude: 100 is not a latitude") || !strings.Contains(r.stderr, "1 of the feed's records were not imported") {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
-	if _, err := env.Assets.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Id: "11111111-1111-4111-8111-111111111111"}); err != nil {
+	if _, err := env.Assets.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Name: "assets/11111111-1111-4111-8111-111111111111"}); err != nil {
 		t.Errorf("the good record is missing: %v", err)
 	}
-	if _, err := env.Assets.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Id: "22222222-2222-4222-8222-222222222222"}); status.Code(err) != codes.NotFound {
+	if _, err := env.Assets.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Name: "assets/22222222-2222-4222-8222-222222222222"}); status.Code(err) != codes.NotFound {
 		t.Errorf("the bad record: %v, want NOT_FOUND", err)
 	}
 }

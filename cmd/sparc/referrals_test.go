@@ -26,8 +26,8 @@ func TestReferralLoopFromTheCommandLine(t *testing.T) {
 	lw := target{addr: env.Server.GRPCAddr(), key: env.Key(t, lwOrg, auth.RoleLinkWorker)}
 	group := target{addr: env.Server.GRPCAddr(), key: env.Key(t, groupOrg, auth.RoleGroupEditor)}
 	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group", AcceptingReferrals: true,
-		Capacity: proto.Int32(10), OwnerOrganisation: groupOrg,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Saltley walking group", AcceptingReferrals: true,
+		Capacity: proto.Int32(10), OwnerOrganisation: "organisations/" + groupOrg,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestReferralLoopFromTheCommandLine(t *testing.T) {
 		t.Fatalf("people get:\n%s", out)
 	}
 
-	r := decode(t, mustSparc(t, lw, "referrals", "create", "--person", person.GetName(), "--asset", asset.GetId(),
+	r := decode(t, mustSparc(t, lw, "referrals", "create", "--person", person.GetName(), "--asset", asset.GetName(),
 		"--reason", "social_connection", "--note", "Prefers mornings", "--request-id", "cli-1", "-o", "json"), &sparcv1.Referral{})
 	if r.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_REQUESTED {
 		t.Fatalf("created %v", r)
@@ -51,7 +51,7 @@ func TestReferralLoopFromTheCommandLine(t *testing.T) {
 	// The same request id again is the same referral, the person given
 	// by name or by bare id.
 	bareID := strings.TrimPrefix(person.GetName(), "people/")
-	again := decode(t, mustSparc(t, lw, "referrals", "create", "--person", bareID, "--asset", asset.GetId(),
+	again := decode(t, mustSparc(t, lw, "referrals", "create", "--person", bareID, "--asset", asset.GetName(),
 		"--reason", "social_connection", "--note", "Prefers mornings", "--request-id", "cli-1", "-o", "json"), &sparcv1.Referral{})
 	if again.GetName() != r.GetName() || !strings.HasPrefix(r.GetName(), "referrals/") {
 		t.Fatalf("retry made %s, first was %s", again.GetName(), r.GetName())

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -26,7 +27,7 @@ func init() {
 func seedDemo(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("seed-demo"), "--key KEY seed-demo [--owner ORG_ID] [--concurrency N]")
 	concurrency := fs.Int("concurrency", 8, "requests in flight at once")
-	owner := fs.String("owner", "", "organisation id to own the demo assets (yours); default an admin key's own organisation, else the demo organisation of sparcd --demo")
+	owner := fs.String("owner", "", "organisation (organisations/UUID or the UUID) to own the demo assets (yours); default an admin key's own organisation, else the demo organisation of sparcd --demo")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -46,10 +47,11 @@ func seedDemo(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 	}
+	*owner = nameOf("organisations", *owner)
 	client := sparcv1.NewAssetServiceClient(c.conn)
 	// Skip what the owner already has: a repeat run then costs a few list
 	// calls, not one refused create per asset (writes are rate limited).
-	have, err := ownedIDs(ctx, client, *owner)
+	have, err := ownedNames(ctx, client, *owner)
 	if err != nil {
 		return fmt.Errorf("listing the demo organisation's assets: %w", err)
 	}
@@ -57,7 +59,7 @@ func seedDemo(ctx context.Context, c *cli, args []string) error {
 	present := 0
 	for _, a := range all {
 		a.OwnerOrganisation = *owner
-		if have[a.GetId()] {
+		if have[a.GetName()] {
 			present++
 		} else {
 			todo = append(todo, a)
@@ -92,10 +94,10 @@ func demoOwner(ctx context.Context, c *cli) (string, error) {
 	case err == nil:
 		org := ""
 		for _, k := range keys.GetApiKeys() {
-			if org != "" && k.GetOrganisationId() != org {
+			if org != "" && strings.TrimPrefix(k.GetOrganisation(), "organisations/") != org {
 				return "", usagef("this key sees several organisations' keys (a network admin, who writes no assets): use an organisation's admin or group editor key")
 			}
-			org = k.GetOrganisationId()
+			org = strings.TrimPrefix(k.GetOrganisation(), "organisations/") // the id, as --owner takes it
 		}
 		if org != "" {
 			return org, nil
@@ -103,7 +105,7 @@ func demoOwner(ctx context.Context, c *cli) (string, error) {
 	case status.Code(err) != codes.PermissionDenied:
 		return "", fmt.Errorf("finding the key's organisation: %w", err)
 	}
-	if _, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: demo.Owner}); err == nil {
+	if _, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: "organisations/" + demo.Owner}); err == nil {
 		return demo.Owner, nil
 	} else if status.Code(err) != codes.NotFound {
 		return "", fmt.Errorf("looking up the demo organisation: %w", err)
@@ -111,22 +113,19 @@ func demoOwner(ctx context.Context, c *cli) (string, error) {
 	return "", usagef("no demo organisation on this server: give --owner ORG_ID, your organisation's id")
 }
 
-// ownedIDs returns the ids of every asset owned by org.
-func ownedIDs(ctx context.Context, client sparcv1.AssetServiceClient, org string) (map[string]bool, error) {
-	ids := map[string]bool{}
+// ownedNames returns the names of every asset owned by org (a name).
+func ownedNames(ctx context.Context, client sparcv1.AssetServiceClient, org string) (map[string]bool, error) {
 	req := &sparcv1.ListAssetsRequest{OwnerOrganisation: org, PageSize: 100}
-	for {
+	list, _, err := collect(&pageFlags{all: true}, func(token string) ([]*sparcv1.Asset, string, error) {
+		req.PageToken = token
 		resp, err := client.ListAssets(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range resp.GetAssets() {
-			ids[a.GetId()] = true
-		}
-		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
-			return ids, nil
-		}
+		return resp.GetAssets(), resp.GetNextPageToken(), err
+	})
+	names := make(map[string]bool, len(list))
+	for _, a := range list {
+		names[a.GetName()] = true
 	}
+	return names, err
 }
 
 // createAll creates the assets with at most `workers` calls in flight and
@@ -145,7 +144,8 @@ func createAll(ctx context.Context, client sparcv1.AssetServiceClient, assets []
 		go func() {
 			defer wg.Done()
 			for a := range jobs {
-				_, err := client.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: a, AssetId: a.GetId()})
+				// The demo fixes each asset's name; the request takes its id.
+				_, err := client.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: a, AssetId: strings.TrimPrefix(a.GetName(), "assets/")})
 				mu.Lock()
 				switch {
 				case err == nil:
@@ -153,7 +153,7 @@ func createAll(ctx context.Context, client sparcv1.AssetServiceClient, assets []
 				case status.Code(err) == codes.AlreadyExists:
 					present++
 				case firstErr == nil:
-					firstErr = fmt.Errorf("demo asset %s (%s): %w", a.GetId(), a.GetName(), err)
+					firstErr = fmt.Errorf("demo asset %s (%s): %w", a.GetName(), a.GetDisplayName(), err)
 					cancel()
 				}
 				mu.Unlock()

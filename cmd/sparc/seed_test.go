@@ -41,12 +41,12 @@ func TestSeedDemoTwiceLoadsTheDirectoryOnce(t *testing.T) {
 				loadDemoOrgs(t, env)
 				return target{addr: env.Server.GRPCAddr(), key: env.Key(t, demo.Owner, auth.RoleAdmin)}
 			},
-			wantOwner: func(*testenv.Env) string { return demo.Owner },
+			wantOwner: func(*testenv.Env) string { return "organisations/" + demo.Owner },
 		},
 		{
 			name:      "bare server, an organisation's admin",
 			setup:     func(_ *testing.T, env *testenv.Env) target { return asAdmin(env) },
-			wantOwner: func(env *testenv.Env) string { return env.AdminOrg },
+			wantOwner: func(env *testenv.Env) string { return "organisations/" + env.AdminOrg },
 		},
 	}
 	for _, tt := range tests {
@@ -74,13 +74,13 @@ func TestSeedDemoTwiceLoadsTheDirectoryOnce(t *testing.T) {
 			listed := decode(t, mustSparc(t, to, "-o", "json", "assets", "list", "--all"), &sparcv1.ListAssetsResponse{})
 			var got, wantIDs []string
 			for _, a := range listed.GetAssets() {
-				got = append(got, a.GetId())
+				got = append(got, a.GetName())
 				if a.GetOwnerOrganisation() != owner {
-					t.Fatalf("asset %s owned by %q, want %q", a.GetId(), a.GetOwnerOrganisation(), owner)
+					t.Fatalf("asset %s owned by %q, want %q", a.GetName(), a.GetOwnerOrganisation(), owner)
 				}
 			}
 			for _, a := range want {
-				wantIDs = append(wantIDs, a.GetId())
+				wantIDs = append(wantIDs, a.GetName())
 			}
 			slices.Sort(got)
 			slices.Sort(wantIDs)
@@ -109,7 +109,7 @@ func TestSeedDemoAsGroupEditorNeedsItsOwnOrganisation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out["created"] != float64(len(want)) || out["owner_organisation"] != group {
+	if out["created"] != float64(len(want)) || out["owner_organisation"] != "organisations/"+group {
 		t.Fatalf("got %v", out)
 	}
 
@@ -117,7 +117,7 @@ func TestSeedDemoAsGroupEditorNeedsItsOwnOrganisation(t *testing.T) {
 	// every create and counts each ALREADY_EXISTS as present.
 	demoAdmin := target{addr: env.Server.GRPCAddr(), key: env.Key(t, demo.Owner, auth.RoleAdmin)}
 	again := decode(t, mustSparc(t, demoAdmin, "-o", "json", "seed-demo"), &structpb.Struct{}).AsMap()
-	if again["created"] != 0.0 || again["already_present"] != float64(len(want)) || again["owner_organisation"] != demo.Owner {
+	if again["created"] != 0.0 || again["already_present"] != float64(len(want)) || again["owner_organisation"] != "organisations/"+demo.Owner {
 		t.Fatalf("admin run after the editor's: %v", again)
 	}
 }
@@ -240,7 +240,7 @@ func TestSearchFlagsAskTheSameQueryAsTheAPI(t *testing.T) {
 					t.Fatalf("API: %v", err)
 				}
 				for _, r := range resp.GetResults() {
-					want = append(want, r.GetAsset().GetId())
+					want = append(want, r.GetAsset().GetName())
 				}
 				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
 					break
@@ -255,7 +255,7 @@ func TestSearchFlagsAskTheSameQueryAsTheAPI(t *testing.T) {
 			resp := decode(t, mustSparc(t, to, args...), &sparcv1.SearchAssetsResponse{})
 			var got []string
 			for _, r := range resp.GetResults() {
-				got = append(got, r.GetAsset().GetId())
+				got = append(got, r.GetAsset().GetName())
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("CLI found %d assets, API %d\nCLI: %v\nAPI: %v", len(got), len(want), got, want)

@@ -71,8 +71,8 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 	// A referral to the group's asset: one signed change arrives.
 	ctx := context.Background()
 	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group", AcceptingReferrals: true,
-		OwnerOrganisation: groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Saltley walking group", AcceptingReferrals: true,
+		OwnerOrganisation: "organisations/" + groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestWebhooksFromTheCommandLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, err := sparcv1.NewReferralServiceClient(lw).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(),
-		Person: p.GetName(), Asset: "assets/" + asset.GetId()})
+		Person: p.GetName(), Asset: asset.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}

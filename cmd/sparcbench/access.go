@@ -148,7 +148,7 @@ func runAccess(ctx context.Context, b *bench) error {
 	update := func(c sparcv1.AssetServiceClient) func(ctx context.Context, i int) error {
 		return func(ctx context.Context, i int) error {
 			_, err := c.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
-				Asset:      &sparcv1.Asset{Id: ids[i%len(ids)], Capacity: proto.Int32(int32(10 + i%50))},
+				Asset:      &sparcv1.Asset{Name: "assets/" + ids[i%len(ids)], Capacity: proto.Int32(int32(10 + i%50))},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"capacity"}}})
 			return err
 		}

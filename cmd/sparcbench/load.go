@@ -16,6 +16,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -156,7 +157,7 @@ func runLoad(ctx context.Context, b *bench) error {
 func checkSynthetic(ctx context.Context, b *bench, pl *places) error {
 	// Bootstrap gives the network admin, who writes no assets: the assets
 	// are written by the admin of its organisation.
-	_, org, err := auth.Bootstrap(ctx, b.raw, "sparcbench")
+	_, org, err := orgs.Bootstrap(ctx, b.raw, "sparcbench")
 	if err != nil {
 		return fmt.Errorf("creating the benchmark's organisation: %w", err)
 	}
@@ -177,7 +178,7 @@ func checkSynthetic(ctx context.Context, b *bench, pl *places) error {
 		if err != nil {
 			return fmt.Errorf("synthetic asset rejected by CreateAsset: %w", err)
 		}
-		if _, err := client.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: a.GetId()}); err != nil {
+		if _, err := client.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: a.GetName()}); err != nil {
 			return fmt.Errorf("deleting checked synthetic asset: %w", err)
 		}
 	}
@@ -230,7 +231,7 @@ func syntheticAsset(rng *rand.Rand, pl *places, i int) *sparcv1.Asset {
 	p := pl.draw(rng)
 	act := activities[rng.IntN(len(activities))]
 	a := &sparcv1.Asset{
-		Name:        fmt.Sprintf("%s, %s #%d", act, p.neighbourhd, i),
+		DisplayName: fmt.Sprintf("%s, %s #%d", act, p.neighbourhd, i),
 		Description: sentences[rng.IntN(len(sentences))] + " " + sentences[rng.IntN(len(sentences))],
 		Location: &sparcv1.Location{Latitude: p.lat, Longitude: p.lng, Locality: p.locality, Country: p.country,
 			Address: fmt.Sprintf("%d %s", 1+rng.IntN(300), streets[rng.IntN(len(streets))])},

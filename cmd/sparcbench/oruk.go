@@ -224,7 +224,7 @@ func (b *bench) orukImport(ctx context.Context, pl *places) error {
 		FirstPage: true, LastPage: true}
 	for i := range orukImportServices {
 		a := proto.Clone(syntheticAsset(rng, pl, i)).(*sparcv1.Asset)
-		a.Id = uuid.NewSHA1(uuid.NameSpaceURL, []byte("sparcbench/oruk/"+strconv.Itoa(i))).String()
+		a.Name = "assets/" + uuid.NewSHA1(uuid.NameSpaceURL, []byte("sparcbench/oruk/"+strconv.Itoa(i))).String()
 		a.OwnerOrganisation = ""
 		page.Contents = append(page.Contents, oruk.ServiceOf(a, nil))
 	}

@@ -94,8 +94,8 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 	rb.conns = append(rb.conns, rb.conn, groupConn)
 	rb.lw, rb.group = sparcv1.NewReferralServiceClient(rb.conn), sparcv1.NewReferralServiceClient(groupConn)
 	asset, err := sparcv1.NewAssetServiceClient(groupConn).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "sparcbench walking group", AcceptingReferrals: true,
-		OwnerOrganisation: groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "sparcbench walking group", AcceptingReferrals: true,
+		OwnerOrganisation: "organisations/" + groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		return nil, fmt.Errorf("creating the referral asset: %w", err)
 	}
@@ -112,7 +112,7 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 		}
 		rb.people = append(rb.people, strings.TrimPrefix(person.GetName(), "people/"))
 	}
-	rb.asset = asset.GetId()
+	rb.asset = asset.GetName()
 	return rb, nil
 }
 
@@ -122,7 +122,7 @@ const benchPeople = 256
 func (rb *referralBench) create(prefix string) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
 		_, err := rb.lw.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: prefix + strconv.Itoa(i),
-			Person: "people/" + rb.people[i%len(rb.people)], Asset: "assets/" + rb.asset, Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings"})
+			Person: "people/" + rb.people[i%len(rb.people)], Asset: rb.asset, Reasons: []string{"social_connection"}, ProviderNote: "Prefers mornings"})
 		return err
 	}
 }
@@ -138,7 +138,7 @@ func (rb *referralBench) rawCreate(prefix string) func(ctx context.Context, i in
 	for i, p := range rb.people {
 		people[i] = uuid.MustParse(p)
 	}
-	asset := [16]byte(uuid.MustParse(rb.asset))
+	asset := [16]byte(uuid.MustParse(strings.TrimPrefix(rb.asset, "assets/")))
 	return func(ctx context.Context, i int) error {
 		rid := prefix + strconv.Itoa(i)
 		hash := sha256.Sum256([]byte(rid))

@@ -172,7 +172,7 @@ func searchCases(svc *assets.Service, pl *places, wl workload, n int, seed uint6
 			req.Categories = []string{c}
 			v.Set("categories", c)
 		}
-		q, _, err := svc.SearchQuery(req)
+		q, err := svc.SearchQuery(req)
 		if err != nil {
 			return nil, fmt.Errorf("benchmark request rejected: %w", err)
 		}
@@ -299,7 +299,7 @@ func (b *bench) grpcSearch(ctx context.Context, c *searchCase) ([]string, error)
 	ids := make([]string, len(resp.GetResults()))
 	check := ctx.Value(decodeKey{}) != nil
 	for i, r := range resp.GetResults() {
-		ids[i] = r.GetAsset().GetId()
+		ids[i] = assets.ID(r.GetAsset()).String()
 		if check {
 			ids[i] += "|"
 			for _, s := range r.GetAsset().GetSessions() {
@@ -323,7 +323,7 @@ func (b *bench) httpSearch(ctx context.Context, c *searchCase) ([]string, error)
 	var out struct {
 		Results []struct {
 			Asset struct {
-				ID string `json:"id"`
+				Name string `json:"name"`
 			} `json:"asset"`
 		} `json:"results"`
 	}
@@ -332,7 +332,7 @@ func (b *bench) httpSearch(ctx context.Context, c *searchCase) ([]string, error)
 	}
 	ids := make([]string, len(out.Results))
 	for i, r := range out.Results {
-		ids[i] = r.Asset.ID
+		ids[i] = strings.TrimPrefix(r.Asset.Name, "assets/")
 	}
 	return ids, nil
 }

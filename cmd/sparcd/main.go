@@ -29,6 +29,7 @@ import (
 	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/webhooks"
@@ -321,7 +322,7 @@ func appConfig(ctx context.Context, cfg config, log *slog.Logger, health func(co
 // admin key and the demo data, whose keys it returns.
 func prepare(ctx context.Context, cfg config, a *app.App, log *slog.Logger) ([][2]string, error) {
 	if cfg.bootstrapAdmin != "" {
-		key, org, err := auth.Bootstrap(ctx, a.Pool, cfg.bootstrapAdmin)
+		key, org, err := orgs.Bootstrap(ctx, a.Pool, cfg.bootstrapAdmin)
 		if err != nil {
 			return nil, err
 		}

@@ -144,16 +144,16 @@ func newCrashFixture(t *testing.T, d *daemon) *crashFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return k.GetId(), secret
+		return strings.TrimPrefix(k.GetName(), "apiKeys/"), secret
 	}
 	lw, group := org("Outage link workers", "link_worker_service"), org("Outage choir", "community_group")
 	f.lwOrg = lw.String()
 	_, f.lwKey = key(lw, auth.RoleLinkWorker)
 	f.doomedKeyID, f.doomedKey = key(lw, auth.RoleLinkWorker)
 	_, f.groupEditorKey = key(group, auth.RoleGroupEditor)
-	f.assetID = mustCall(t, d, "POST", "/v1/assets", f.groupEditorKey, `{"kind":"ASSET_KIND_ASSOCIATION","name":"Outage choir",
+	f.assetID = mustCall(t, d, "POST", "/v1/assets", f.groupEditorKey, `{"kind":"ASSET_KIND_ASSOCIATION","display_name":"Outage choir",
 		"categories":["social_connection"],"accepting_referrals":true,
-		"location":{"latitude":52.4862,"longitude":-1.8904,"country":"GB"}}`)["id"].(string)
+		"location":{"latitude":52.4862,"longitude":-1.8904,"country":"GB"}}`)["name"].(string)
 	f.personID = mustCall(t, d, "POST", "/v1/people", f.lwKey,
 		`{"display_name":"O. T.","consent":{"share_with_provider":true,"scopes":["CONSENT_SCOPE_BASIC"]}}`)["name"].(string)
 	return f
@@ -215,7 +215,7 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 	// doubt.
 	load.Go(3, func() bool {
 		rid := fmt.Sprintf("outage-%04d", nextReq.Add(1))
-		body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":"assets/%s","reasons":["social_connection"]}`, rid, f.personID, f.assetID)
+		body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":%q,"reasons":["social_connection"]}`, rid, f.personID, f.assetID)
 		for attempt := 0; ; attempt++ {
 			start := time.Now()
 			r, err := call(d, "POST", "/v1/referrals", f.lwKey, body)
@@ -310,7 +310,7 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 	// Exactly once: retrying each create now gives the referral first
 	// confirmed, and the database holds one referral per request id.
 	for rid, id := range confirmed {
-		body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":"assets/%s","reasons":["social_connection"]}`, rid, f.personID, f.assetID)
+		body := fmt.Sprintf(`{"request_id":%q,"person":%q,"asset":%q,"reasons":["social_connection"]}`, rid, f.personID, f.assetID)
 		if got := mustCall(t, d, "POST", "/v1/referrals", f.lwKey, body)["name"]; got != id {
 			t.Errorf("retrying %s gave referral %v, first answer %s", rid, got, id)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -200,7 +201,7 @@ func bootstrapAdmin(t *testing.T, dataDir string) string {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	_, org, err := auth.Bootstrap(ctx, pool, "Process test admin")
+	_, org, err := orgs.Bootstrap(ctx, pool, "Process test admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func bootstrapAdmin(t *testing.T, dataDir string) string {
 	return key
 }
 
-const assetJSON = `{"kind":"ASSET_KIND_ASSOCIATION","name":%q,"categories":["physical_activity"],
+const assetJSON = `{"kind":"ASSET_KIND_ASSOCIATION","display_name":%q,"categories":["physical_activity"],
 	"location":{"latitude":52.4862,"longitude":-1.8904,"country":"GB"}}`
 
 func createOverHTTP(t *testing.T, d *daemon, key, name string) string {
@@ -226,12 +227,12 @@ func createOverHTTP(t *testing.T, d *daemon, key, name string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out struct{ ID string }
+	var out struct{ Name string }
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil || out.ID == "" {
+	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil || out.Name == "" {
 		t.Fatalf("create: HTTP %d %s", resp.StatusCode, body)
 	}
-	return out.ID
+	return strings.TrimPrefix(out.Name, "assets/")
 }
 
 func getStatus(t *testing.T, url string) (int, string) {
@@ -391,8 +392,8 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 	}
 	respBody, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var created struct{ ID string }
-	if resp.StatusCode != 200 || json.Unmarshal(respBody, &created) != nil || created.ID == "" {
+	var created struct{ Name string }
+	if resp.StatusCode != 200 || json.Unmarshal(respBody, &created) != nil || created.Name == "" {
 		t.Fatalf("in-flight create: HTTP %d %s", resp.StatusCode, respBody)
 	}
 
@@ -425,7 +426,7 @@ func underLoad(t *testing.T, d *daemon, key string) string {
 	if before < 10 {
 		t.Fatalf("only %d requests ran before SIGTERM: no load", before)
 	}
-	return created.ID
+	return strings.TrimPrefix(created.Name, "assets/")
 }
 
 func isConnectionError(err error) bool {

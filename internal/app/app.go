@@ -117,6 +117,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	}
 	trail := audit.NewStore(pool)
 	cfg.Auth.Audit = trail
+	cfg.Auth.Orgs = orgs.NewStore(pool)
 	layer, err := auth.New(pool, cfg.Auth)
 	if err != nil {
 		return nil, err

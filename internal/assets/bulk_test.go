@@ -25,7 +25,7 @@ func TestEveryColumnLandsInItsField(t *testing.T) {
 	store := assets.NewStore(env.Pool)
 	full := func() *sparcv1.Asset {
 		return &sparcv1.Asset{
-			Kind: sparcv1.AssetKind_ASSET_KIND_CULTURE, Name: "Every column", Description: "described",
+			Kind: sparcv1.AssetKind_ASSET_KIND_CULTURE, DisplayName: "Every column", Description: "described",
 			Categories: []string{"arts_creativity"},
 			Location: &sparcv1.Location{Latitude: 52.4801, Longitude: -1.9025, Address: "1 Street", Postcode: "B1 1AA",
 				Locality: "Birmingham", Country: "GB"},
@@ -36,7 +36,7 @@ func TestEveryColumnLandsInItsField(t *testing.T) {
 			AgeRange: &sparcv1.AgeRange{MinAge: proto.Int32(16), MaxAge: proto.Int32(99)},
 			Contact:  &sparcv1.Contact{Name: "Pat", Email: "pat@example.org", Phone: "+44 121 000 0000", Website: "https://example.org"},
 			Capacity: proto.Int32(12), AcceptingReferrals: true, Status: sparcv1.AssetStatus_ASSET_STATUS_PAUSED,
-			OwnerOrganisation: org,
+			OwnerOrganisation: "organisations/" + org,
 			LastVerifiedTime:  timestamppb.New(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)),
 		}
 	}
@@ -46,7 +46,7 @@ func TestEveryColumnLandsInItsField(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		got.Id, got.Etag, got.CreateTime, got.UpdateTime = "", "", nil, nil
+		got.Name, got.Etag, got.CreateTime, got.UpdateTime = "", "", nil, nil
 		if want := full(); !proto.Equal(got, want) {
 			t.Fatalf("%s stored\n%v\nwant\n%v", path, got, want)
 		}
@@ -54,7 +54,7 @@ func TestEveryColumnLandsInItsField(t *testing.T) {
 
 	bulk := full()
 	id := uuid.New()
-	bulk.Id = id.String()
+	bulk.Name = "assets/" + id.String()
 	if _, err := store.BulkInsert(ctx, []*sparcv1.Asset{bulk}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
@@ -46,13 +47,13 @@ func TestConcurrentEtagUpdatesLoseNothing(t *testing.T) {
 					errs <- fmt.Errorf("writer %d: no success after %d attempts", w, attempt)
 					return
 				}
-				cur, err := api.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: a.GetId()})
+				cur, err := api.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: a.GetName()})
 				if err != nil {
 					errs <- fmt.Errorf("writer %d: get: %w", w, err)
 					return
 				}
 				_, err = api.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
-					Asset: &sparcv1.Asset{Id: a.GetId(), Etag: cur.GetEtag(),
+					Asset: &sparcv1.Asset{Name: a.GetName(), Etag: cur.GetEtag(),
 						Capacity:    ptr(cur.GetCapacity() + 1),
 						Description: cur.GetDescription() + fmt.Sprintf("[%d]", w)},
 					UpdateMask: withMask("capacity", "description"),
@@ -82,7 +83,7 @@ func TestConcurrentEtagUpdatesLoseNothing(t *testing.T) {
 	for c := range conflicts {
 		total += c
 	}
-	got, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: a.GetId()})
+	got, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: a.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +113,8 @@ func TestConcurrentMaskedUpdatesWithoutEtagKeepEveryField(t *testing.T) {
 		patch func(i int) *sparcv1.Asset
 		check func(got *sparcv1.Asset, i int) bool
 	}{
-		{"name", func(i int) *sparcv1.Asset { return &sparcv1.Asset{Name: fmt.Sprintf("name %d", i)} },
-			func(g *sparcv1.Asset, i int) bool { return g.GetName() == fmt.Sprintf("name %d", i) }},
+		{"display_name", func(i int) *sparcv1.Asset { return &sparcv1.Asset{DisplayName: fmt.Sprintf("name %d", i)} },
+			func(g *sparcv1.Asset, i int) bool { return g.GetDisplayName() == fmt.Sprintf("name %d", i) }},
 		{"description", func(i int) *sparcv1.Asset { return &sparcv1.Asset{Description: fmt.Sprintf("desc %d", i)} },
 			func(g *sparcv1.Asset, i int) bool { return g.GetDescription() == fmt.Sprintf("desc %d", i) }},
 		{"capacity", func(i int) *sparcv1.Asset { return &sparcv1.Asset{Capacity: ptr(int32(i))} },
@@ -134,7 +135,7 @@ func TestConcurrentMaskedUpdatesWithoutEtagKeepEveryField(t *testing.T) {
 			defer wg.Done()
 			for i := 1; i <= rounds; i++ {
 				p := f.patch(i)
-				p.Id = a.GetId()
+				p.Name = a.GetName()
 				if _, err := env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: p, UpdateMask: withMask(f.mask)}); err != nil {
 					t.Errorf("%s round %d: %v", f.mask, i, err)
 					return
@@ -143,7 +144,7 @@ func TestConcurrentMaskedUpdatesWithoutEtagKeepEveryField(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	got, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: a.GetId()})
+	got, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: a.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestCreateDeleteRacesLeaveAConsistentState(t *testing.T) {
 					id := idList[(k+w)%ids]
 					if (round+w)%2 == 0 {
 						a := validAsset()
-						a.Name = fmt.Sprintf("race %s", id[:8])
+						a.DisplayName = fmt.Sprintf("race %s", id[:8])
 						_, err := api.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: a, AssetId: id})
 						switch status.Code(err) {
 						case codes.OK:
@@ -198,7 +199,7 @@ func TestCreateDeleteRacesLeaveAConsistentState(t *testing.T) {
 							t.Errorf("create %s: %v", id, err)
 						}
 					} else {
-						_, err := api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: id})
+						_, err := api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: "assets/" + id})
 						switch status.Code(err) {
 						case codes.OK:
 							events <- event{id, false}
@@ -232,17 +233,18 @@ func TestCreateDeleteRacesLeaveAConsistentState(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, a := range resp.GetAssets() {
-			if listed[a.GetId()] {
-				t.Fatalf("%s listed twice", a.GetId())
+			id := assets.ID(a).String()
+			if listed[id] {
+				t.Fatalf("%s listed twice", a.GetName())
 			}
-			listed[a.GetId()] = true
+			listed[id] = true
 		}
 		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
 			break
 		}
 	}
 	for _, id := range idList {
-		_, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: id})
+		_, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: "assets/" + id})
 		var rows int
 		if err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM assets WHERE id = $1`, id).Scan(&rows); err != nil {
 			t.Fatal(err)
@@ -307,7 +309,7 @@ func TestConcurrentDeletesWithOneEtagHaveOneWinner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := tr[w%2].api.DeleteAsset(context.Background(), &sparcv1.DeleteAssetRequest{Id: a.GetId(), Etag: a.GetEtag()})
+			_, err := tr[w%2].api.DeleteAsset(context.Background(), &sparcv1.DeleteAssetRequest{Name: a.GetName(), Etag: a.GetEtag()})
 			results <- status.Code(err)
 		}()
 	}

@@ -22,7 +22,7 @@ func TestPointSearchPagesThroughAssetsAtTheSameSpot(t *testing.T) {
 	const lat, lng = 52.4862, -1.8904
 	var batch []*sparcv1.Asset
 	add := func(name string, lat, lng float64) {
-		batch = append(batch, &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: name,
+		batch = append(batch, &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: name,
 			Status:   sparcv1.AssetStatus_ASSET_STATUS_ACTIVE,
 			Location: &sparcv1.Location{Latitude: lat, Longitude: lng, Country: "GB"}})
 	}
@@ -58,7 +58,7 @@ func TestPointSearchPagesThroughAssetsAtTheSameSpot(t *testing.T) {
 			}
 			seen := map[string]bool{}
 			for i, r := range got {
-				id := r.GetAsset().GetId()
+				id := r.GetAsset().GetName()
 				if seen[id] {
 					t.Fatalf("asset %s returned twice", id)
 				}
@@ -68,9 +68,9 @@ func TestPointSearchPagesThroughAssetsAtTheSameSpot(t *testing.T) {
 				}
 				prev := got[i-1]
 				if r.GetDistanceMeters() < prev.GetDistanceMeters() ||
-					r.GetDistanceMeters() == prev.GetDistanceMeters() && id < prev.GetAsset().GetId() {
+					r.GetDistanceMeters() == prev.GetDistanceMeters() && id < prev.GetAsset().GetName() {
 					t.Fatalf("result %d (%s at %.3f m) comes after %s at %.3f m", i, id, r.GetDistanceMeters(),
-						prev.GetAsset().GetId(), prev.GetDistanceMeters())
+						prev.GetAsset().GetName(), prev.GetDistanceMeters())
 				}
 			}
 			for _, r := range got[:9] {

@@ -138,8 +138,8 @@ func TestHTTPSearchByQueryString(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	far, near := validAsset(), validAsset()
-	far.Name, far.Location.Latitude, far.Location.Longitude = "Far", 52.4900, -1.8904
-	near.Name, near.Location.Latitude, near.Location.Longitude = "Near", 52.4865, -1.8904
+	far.DisplayName, far.Location.Latitude, far.Location.Longitude = "Far", 52.4900, -1.8904
+	near.DisplayName, near.Location.Latitude, near.Location.Longitude = "Near", 52.4865, -1.8904
 	create(t, env.Assets, far)
 	create(t, env.Assets, near)
 	api := &httpClient{t: t, base: env.HTTPBase} // anonymous: searching is open data
@@ -149,7 +149,7 @@ func TestHTTPSearchByQueryString(t *testing.T) {
 	}
 	var names []string
 	for _, r := range out.GetResults() {
-		names = append(names, r.GetAsset().GetName())
+		names = append(names, r.GetAsset().GetDisplayName())
 	}
 	if !slices.Equal(names, []string{"Near", "Far"}) {
 		t.Fatalf("results %v, want [Near Far]", names)
@@ -182,7 +182,8 @@ func TestListAssetsRejectsBadInput(t *testing.T) {
 		{"unknown category", &sparcv1.ListAssetsRequest{Categories: []string{"chess"}}, []string{"categories[0]"}, false},
 		{"unknown kind", &sparcv1.ListAssetsRequest{Kinds: []sparcv1.AssetKind{2, 77}}, []string{"kinds[1]"}, false},
 		{"unknown status", &sparcv1.ListAssetsRequest{Statuses: []sparcv1.AssetStatus{0}}, []string{"statuses[0]"}, false},
-		{"owner not an id", &sparcv1.ListAssetsRequest{OwnerOrganisation: "handsworth"}, []string{"owner_organisation"}, false},
+		{"owner not a name", &sparcv1.ListAssetsRequest{OwnerOrganisation: "handsworth"}, []string{"owner_organisation"}, false},
+		{"owner as a bare id", &sparcv1.ListAssetsRequest{OwnerOrganisation: "3f2504e0-4f89-41d3-9a0c-0305e82c3301"}, []string{"owner_organisation"}, false},
 		{"negative page size", &sparcv1.ListAssetsRequest{PageSize: -4}, []string{"page_size"}, false},
 		{"malformed page token", &sparcv1.ListAssetsRequest{PageToken: "%%%"}, []string{"page_token"}, false},
 		{"tampered page token", &sparcv1.ListAssetsRequest{PageToken: tamper(token)}, []string{"page_token"}, false},
@@ -221,9 +222,10 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	ctx := context.Background()
-	orgB := env.NewOrg(t, "Second organisation", "community_group")
+	orgBID := env.NewOrg(t, "Second organisation", "community_group")
+	orgB := "organisations/" + orgBID
 	// Each organisation's admin writes its own assets.
-	adminB := env.AssetsOf(t, orgB)
+	adminB := env.AssetsOf(t, orgBID)
 	as := func(a *sparcv1.Asset) sparcv1.AssetServiceClient {
 		if a.GetOwnerOrganisation() == orgB {
 			return adminB
@@ -236,7 +238,7 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 	var midpoint time.Time
 	for i := 0; i < 24; i++ {
 		a := validAsset()
-		a.Name = "Asset " + string(rune('A'+i))
+		a.DisplayName = "Asset " + string(rune('A'+i))
 		a.Kind = kinds[i%3]
 		a.Status = statuses[(i/3)%3]
 		a.Categories = [][]string{{"food"}, {"faith", "carers"}, {"food", "housing"}, nil}[i%4]
@@ -250,7 +252,7 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 	}
 	// Touch a few so update order differs from creation order.
 	for _, i := range []int{0, 5, 7} {
-		u, err := as(all[i]).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: all[i].GetId(), Description: "touched"},
+		u, err := as(all[i]).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Name: all[i].GetName(), Description: "touched"},
 			UpdateMask: withMask("description")})
 		if err != nil {
 			t.Fatal(err)
@@ -261,7 +263,7 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 		if c := a.GetUpdateTime().AsTime().Compare(b.GetUpdateTime().AsTime()); c != 0 {
 			return c
 		}
-		return strings.Compare(a.GetId(), b.GetId())
+		return strings.Compare(a.GetName(), b.GetName())
 	})
 	reqs := []*sparcv1.ListAssetsRequest{
 		{},
@@ -271,14 +273,14 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 		{Statuses: []sparcv1.AssetStatus{2}},
 		{OwnerOrganisation: orgB},
 		{ModifiedSince: timestamppb.New(midpoint)},
-		{Categories: []string{"food"}, Kinds: []sparcv1.AssetKind{2}, Statuses: []sparcv1.AssetStatus{1, 3}, OwnerOrganisation: env.AdminOrg},
+		{Categories: []string{"food"}, Kinds: []sparcv1.AssetKind{2}, Statuses: []sparcv1.AssetStatus{1, 3}, OwnerOrganisation: "organisations/" + env.AdminOrg},
 	}
 	for _, tr := range transports(t, env) {
 		for _, base := range reqs {
 			var want []string
 			for _, a := range all {
 				if listMatches(a, base) {
-					want = append(want, a.GetId())
+					want = append(want, a.GetName())
 				}
 			}
 			for _, size := range []int32{1, 4, 0} {
@@ -294,7 +296,7 @@ func TestListAssetsFiltersAndPagesAgainstOracle(t *testing.T) {
 						t.Fatalf("page of %d for page size %d", len(resp.GetAssets()), size)
 					}
 					for _, a := range resp.GetAssets() {
-						got = append(got, a.GetId())
+						got = append(got, a.GetName())
 					}
 					if resp.GetNextPageToken() == "" {
 						break
@@ -368,8 +370,8 @@ func TestTextSearchMatchesPrefixesStemsAndAccentsInEnglishAndDutch(t *testing.T)
 	ids := map[string]string{}
 	for k, name := range names {
 		a := validAsset()
-		a.Name, a.Description = name, ""
-		ids[create(t, env.Assets, a).GetId()] = k
+		a.DisplayName, a.Description = name, ""
+		ids[create(t, env.Assets, a).GetName()] = k
 	}
 	cases := []struct {
 		query string
@@ -399,7 +401,7 @@ func TestTextSearchMatchesPrefixesStemsAndAccentsInEnglishAndDutch(t *testing.T)
 				}
 				var got []string
 				for _, r := range resp.GetResults() {
-					got = append(got, ids[r.GetAsset().GetId()])
+					got = append(got, ids[r.GetAsset().GetName()])
 				}
 				slices.Sort(got)
 				if !slices.Equal(got, tc.want) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -56,10 +57,10 @@ func TestCreateAssetRejectsBadInputAndWritesNothing(t *testing.T) {
 		fields   []string
 		grpcOnly bool // the request has no HTTP/JSON form
 	}{
-		{"empty name", func(a *sparcv1.Asset) { a.Name = "" }, "", []string{"asset.name"}, false},
-		{"blank name", func(a *sparcv1.Asset) { a.Name = " \t " }, "", []string{"asset.name"}, false},
-		{"oversized name", func(a *sparcv1.Asset) { a.Name = long }, "", []string{"asset.name"}, false},
-		{"name with NUL", func(a *sparcv1.Asset) { a.Name = "walk\x00ing" }, "", []string{"asset.name"}, false},
+		{"empty display name", func(a *sparcv1.Asset) { a.DisplayName = "" }, "", []string{"asset.display_name"}, false},
+		{"blank display name", func(a *sparcv1.Asset) { a.DisplayName = " \t " }, "", []string{"asset.display_name"}, false},
+		{"oversized display name", func(a *sparcv1.Asset) { a.DisplayName = long }, "", []string{"asset.display_name"}, false},
+		{"display name with NUL", func(a *sparcv1.Asset) { a.DisplayName = "walk\x00ing" }, "", []string{"asset.display_name"}, false},
 		{"description with NUL", func(a *sparcv1.Asset) { a.Description = "tea\x00" }, "", []string{"asset.description"}, false},
 		{"oversized description", func(a *sparcv1.Asset) { a.Description = strings.Repeat("é", 5001) }, "", []string{"asset.description"}, false},
 		{"kind unspecified", func(a *sparcv1.Asset) { a.Kind = 0 }, "", []string{"asset.kind"}, false},
@@ -109,11 +110,15 @@ func TestCreateAssetRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"negative capacity", func(a *sparcv1.Asset) { a.Capacity = ptr(int32(-1)) }, "", []string{"asset.capacity"}, false},
 		{"unknown status", func(a *sparcv1.Asset) { a.Status = 7 }, "", []string{"asset.status"}, false},
 		{"verified in the future", func(a *sparcv1.Asset) { a.LastVerifiedTime = timestamppb.New(time.Now().Add(72 * time.Hour)) }, "", []string{"asset.last_verified_time"}, false},
-		{"owner not an organisation id", func(a *sparcv1.Asset) { a.OwnerOrganisation = "org\x00" }, "", []string{"asset.owner_organisation"}, false},
+		{"owner not an organisation name", func(a *sparcv1.Asset) { a.OwnerOrganisation = "org\x00" }, "", []string{"asset.owner_organisation"}, false},
+		{"owner as a bare id", func(a *sparcv1.Asset) { a.OwnerOrganisation = env.AdminOrg }, "", []string{"asset.owner_organisation"}, false},
+		{"owner of another collection", func(a *sparcv1.Asset) { a.OwnerOrganisation = "people/" + env.AdminOrg }, "", []string{"asset.owner_organisation"}, false},
 		{"address with NUL", func(a *sparcv1.Asset) { a.Location.Address = "1\x00 Road" }, "", []string{"asset.location.address"}, false},
 		{"asset id not a UUID", nil, "walking-group", []string{"asset_id"}, false},
-		{"several problems at once", func(a *sparcv1.Asset) { a.Name = ""; a.Location.Latitude = 95; a.Categories = []string{"x"} }, "",
-			[]string{"asset.name", "asset.location.latitude", "asset.categories[0]"}, false},
+		{"asset id given as a name", nil, "assets/3f2504e0-4f89-41d3-9a0c-0305e82c3301", []string{"asset_id"}, false},
+		{"asset id in upper case", nil, "3F2504E0-4F89-41D3-9A0C-0305E82C3301", []string{"asset_id"}, false},
+		{"several problems at once", func(a *sparcv1.Asset) { a.DisplayName = ""; a.Location.Latitude = 95; a.Categories = []string{"x"} }, "",
+			[]string{"asset.display_name", "asset.location.latitude", "asset.categories[0]"}, false},
 		{"missing asset", nil, "", []string{"asset"}, true}, // no HTTP form: the body is the asset
 	}
 	for _, tr := range transports(t, env) {
@@ -149,32 +154,29 @@ func TestCreateAssetStoresEveryFieldAndGetReturnsIt(t *testing.T) {
 			in := validAsset()
 			in.LastVerifiedTime = timestamppb.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 			created := create(t, tr.api, in)
-			if created.GetId() == "" || created.GetEtag() == "" || created.GetCreateTime() == nil || created.GetUpdateTime() == nil {
+			if created.GetName() == "" || created.GetEtag() == "" || created.GetCreateTime() == nil || created.GetUpdateTime() == nil {
 				t.Fatalf("output-only fields missing: %v", created)
 			}
 			// The server canonicalises: postcode upper case, service area as a
 			// MultiPolygon; everything else comes back as sent.
 			want := proto.Clone(in).(*sparcv1.Asset)
 			want.Location.Postcode = "B20 2RY"
-			want.OwnerOrganisation = org // defaults to the caller's
-			if d := diff(want, created, "id", "etag", "create_time", "update_time", "service_area_geojson"); d != "" {
+			want.OwnerOrganisation = "organisations/" + org // defaults to the caller's
+			if d := diff(want, created, "name", "etag", "create_time", "update_time", "service_area_geojson"); d != "" {
 				t.Fatalf("created asset differs from request (-want +got):\n%s", d)
 			}
 			if !strings.Contains(created.GetServiceAreaGeojson(), "MultiPolygon") {
 				t.Fatalf("service area = %q, want a MultiPolygon", created.GetServiceAreaGeojson())
 			}
-			ids := []string{created.GetId(), strings.ToUpper(created.GetId())}
-			if tr.name == "grpc" { // the resource-name form has no HTTP path
-				ids = append(ids, "assets/"+created.GetId())
+			if _, err := uuid.Parse(strings.TrimPrefix(created.GetName(), "assets/")); err != nil || !strings.HasPrefix(created.GetName(), "assets/") {
+				t.Fatalf("name = %q, want assets/{uuid}", created.GetName())
 			}
-			for _, id := range ids {
-				got, err := tr.api.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Id: id})
-				if err != nil {
-					t.Fatalf("get %s: %v", id, err)
-				}
-				if d := diff(created, got); d != "" {
-					t.Fatalf("get %s differs from create (-create +get):\n%s", id, d)
-				}
+			got, err := tr.api.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Name: created.GetName()})
+			if err != nil {
+				t.Fatalf("get %s: %v", created.GetName(), err)
+			}
+			if d := diff(created, got); d != "" {
+				t.Fatalf("get %s differs from create (-create +get):\n%s", created.GetName(), d)
 			}
 		})
 	}
@@ -190,8 +192,8 @@ func TestCreateAssetWithATakenIDIsAlreadyExists(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.GetId() != id {
-				t.Fatalf("id = %s, want %s", a.GetId(), id)
+			if a.GetName() != "assets/"+id {
+				t.Fatalf("name = %s, want assets/%s", a.GetName(), id)
 			}
 			before := countAssets(t, env)
 			_, err = tr.api.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: validAsset(), AssetId: id})
@@ -212,10 +214,14 @@ func TestGetAssetErrors(t *testing.T) {
 		field    string
 		grpcOnly bool
 	}{
-		{"empty id", "", codes.InvalidArgument, "id", true},
-		{"not a UUID", "handsworth", codes.InvalidArgument, "id", false},
-		{"UUID without dashes", "3f2504e04f8941d39a0c0305e82c3301", codes.InvalidArgument, "id", false},
-		{"missing asset", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", codes.NotFound, "", false},
+		{"empty name", "", codes.InvalidArgument, "name", true},
+		{"not a UUID", "assets/handsworth", codes.InvalidArgument, "name", false},
+		{"UUID without dashes", "assets/3f2504e04f8941d39a0c0305e82c3301", codes.InvalidArgument, "name", false},
+		{"UUID in upper case", "assets/3F2504E0-4F89-41D3-9A0C-0305E82C3301", codes.InvalidArgument, "name", false},
+		// The HTTP path always holds the collection: these have no HTTP form.
+		{"bare UUID", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", codes.InvalidArgument, "name", true},
+		{"name of another collection", "referrals/3f2504e0-4f89-41d3-9a0c-0305e82c3301", codes.InvalidArgument, "name", true},
+		{"missing asset", "assets/3f2504e0-4f89-41d3-9a0c-0305e82c3301", codes.NotFound, "", false},
 	}
 	for _, tr := range transports(t, env) {
 		for _, tc := range cases {
@@ -223,7 +229,7 @@ func TestGetAssetErrors(t *testing.T) {
 				continue
 			}
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
-				_, err := tr.api.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Id: tc.id})
+				_, err := tr.api.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Name: tc.id})
 				if tc.field != "" {
 					wantInvalid(t, err, tc.field)
 				} else {
@@ -242,8 +248,8 @@ func TestUpdateAssetRejectsBadInputAndLeavesAssetUnchanged(t *testing.T) {
 		// A real etag of an earlier version: update once, keep the old one.
 		stale := orig.GetEtag()
 		cur, err := tr.api.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{
-			Asset:      &sparcv1.Asset{Id: orig.GetId(), Name: "Handsworth Park walkers", Etag: orig.GetEtag()},
-			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}},
+			Asset:      &sparcv1.Asset{Name: orig.GetName(), DisplayName: "Handsworth Park walkers", Etag: orig.GetEtag()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -257,25 +263,29 @@ func TestUpdateAssetRejectsBadInputAndLeavesAssetUnchanged(t *testing.T) {
 			fields   []string
 			grpcOnly bool
 		}{
-			{"stale etag", &sparcv1.Asset{Id: cur.GetId(), Name: "x", Etag: stale}, mask("name"), codes.Aborted, nil, false},
-			{"malformed etag", &sparcv1.Asset{Id: cur.GetId(), Name: "x", Etag: "W/\"1\""}, mask("name"), codes.InvalidArgument, []string{"asset.etag"}, false},
-			{"unknown field in mask", &sparcv1.Asset{Id: cur.GetId(), Name: "x"}, mask("name", "colour"), codes.InvalidArgument, []string{"update_mask.paths[1]"}, false},
-			{"unknown sub-field in mask", &sparcv1.Asset{Id: cur.GetId()}, mask("location.altitude"), codes.InvalidArgument, []string{"update_mask.paths[0]"}, false},
-			{"empty name", &sparcv1.Asset{Id: cur.GetId(), Name: ""}, mask("name"), codes.InvalidArgument, []string{"asset.name"}, false},
-			{"oversized name", &sparcv1.Asset{Id: cur.GetId(), Name: strings.Repeat("n", 201)}, mask("name"), codes.InvalidArgument, []string{"asset.name"}, false},
-			{"latitude out of range", &sparcv1.Asset{Id: cur.GetId(), Location: &sparcv1.Location{Latitude: 100, Longitude: -1.9, Country: "GB"}}, mask("location"), codes.InvalidArgument, []string{"asset.location.latitude"}, false},
-			{"latitude sub-field NaN", &sparcv1.Asset{Id: cur.GetId(), Location: &sparcv1.Location{Latitude: math.NaN()}}, mask("location.latitude"), codes.InvalidArgument, []string{"asset.location.latitude"}, false},
-			{"clearing location", &sparcv1.Asset{Id: cur.GetId()}, mask("location"), codes.InvalidArgument, []string{"asset.location"}, false},
-			{"unknown category", &sparcv1.Asset{Id: cur.GetId(), Categories: []string{"gardening"}}, mask("categories"), codes.InvalidArgument, []string{"asset.categories[0]"}, false},
-			{"unknown kind", &sparcv1.Asset{Id: cur.GetId(), Kind: 12}, mask("kind"), codes.InvalidArgument, []string{"asset.kind"}, false},
-			{"self-intersecting service area", &sparcv1.Asset{Id: cur.GetId(), ServiceAreaGeojson: bowTie}, mask("service_area_geojson"), codes.InvalidArgument, []string{"asset.service_area_geojson"}, false},
-			{"service area with too many vertices", &sparcv1.Asset{Id: cur.GetId(), ServiceAreaGeojson: tooMany}, mask("service_area_geojson"), codes.InvalidArgument, []string{"asset.service_area_geojson"}, false},
-			{"session ends before it starts", &sparcv1.Asset{Id: cur.GetId(), Sessions: []*sparcv1.Session{{Day: 1, StartTime: "18:00", EndTime: "17:00", Timezone: "Europe/London"}}}, mask("sessions"), codes.InvalidArgument, []string{"asset.sessions[0].end_time"}, false},
-			{"bad timezone", &sparcv1.Asset{Id: cur.GetId(), Sessions: []*sparcv1.Session{{Day: 1, StartTime: "17:00", EndTime: "18:00", Timezone: "Europe/Londres"}}}, mask("sessions"), codes.InvalidArgument, []string{"asset.sessions[0].timezone"}, false},
-			{"age range inverted through a sub-field", &sparcv1.Asset{Id: cur.GetId(), AgeRange: &sparcv1.AgeRange{MaxAge: ptr(int32(10))}}, mask("age_range.max_age"), codes.InvalidArgument, []string{"asset.age_range"}, false},
-			{"bad id", &sparcv1.Asset{Id: "nope", Name: "x"}, mask("name"), codes.InvalidArgument, []string{"asset.id"}, false},
-			{"missing asset", &sparcv1.Asset{Id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301", Name: "x"}, mask("name"), codes.NotFound, nil, false},
-			{"no asset", nil, mask("name"), codes.InvalidArgument, []string{"asset"}, true},
+			{"stale etag", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x", Etag: stale}, mask("display_name"), codes.Aborted, nil, false},
+			{"malformed etag", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x", Etag: "W/\"1\""}, mask("display_name"), codes.InvalidArgument, []string{"asset.etag"}, false},
+			{"unknown field in mask", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x"}, mask("display_name", "colour"), codes.InvalidArgument, []string{"update_mask.paths[1]"}, false},
+			{"unknown sub-field in mask", &sparcv1.Asset{Name: cur.GetName()}, mask("location.altitude"), codes.InvalidArgument, []string{"update_mask.paths[0]"}, false},
+			{"empty display name", &sparcv1.Asset{Name: cur.GetName(), DisplayName: ""}, mask("display_name"), codes.InvalidArgument, []string{"asset.display_name"}, false},
+			{"oversized display name", &sparcv1.Asset{Name: cur.GetName(), DisplayName: strings.Repeat("n", 201)}, mask("display_name"), codes.InvalidArgument, []string{"asset.display_name"}, false},
+			{"latitude out of range", &sparcv1.Asset{Name: cur.GetName(), Location: &sparcv1.Location{Latitude: 100, Longitude: -1.9, Country: "GB"}}, mask("location"), codes.InvalidArgument, []string{"asset.location.latitude"}, false},
+			{"latitude sub-field NaN", &sparcv1.Asset{Name: cur.GetName(), Location: &sparcv1.Location{Latitude: math.NaN()}}, mask("location.latitude"), codes.InvalidArgument, []string{"asset.location.latitude"}, false},
+			{"clearing location", &sparcv1.Asset{Name: cur.GetName()}, mask("location"), codes.InvalidArgument, []string{"asset.location"}, false},
+			{"unknown category", &sparcv1.Asset{Name: cur.GetName(), Categories: []string{"gardening"}}, mask("categories"), codes.InvalidArgument, []string{"asset.categories[0]"}, false},
+			{"unknown kind", &sparcv1.Asset{Name: cur.GetName(), Kind: 12}, mask("kind"), codes.InvalidArgument, []string{"asset.kind"}, false},
+			{"self-intersecting service area", &sparcv1.Asset{Name: cur.GetName(), ServiceAreaGeojson: bowTie}, mask("service_area_geojson"), codes.InvalidArgument, []string{"asset.service_area_geojson"}, false},
+			{"service area with too many vertices", &sparcv1.Asset{Name: cur.GetName(), ServiceAreaGeojson: tooMany}, mask("service_area_geojson"), codes.InvalidArgument, []string{"asset.service_area_geojson"}, false},
+			{"session ends before it starts", &sparcv1.Asset{Name: cur.GetName(), Sessions: []*sparcv1.Session{{Day: 1, StartTime: "18:00", EndTime: "17:00", Timezone: "Europe/London"}}}, mask("sessions"), codes.InvalidArgument, []string{"asset.sessions[0].end_time"}, false},
+			{"bad timezone", &sparcv1.Asset{Name: cur.GetName(), Sessions: []*sparcv1.Session{{Day: 1, StartTime: "17:00", EndTime: "18:00", Timezone: "Europe/Londres"}}}, mask("sessions"), codes.InvalidArgument, []string{"asset.sessions[0].timezone"}, false},
+			{"age range inverted through a sub-field", &sparcv1.Asset{Name: cur.GetName(), AgeRange: &sparcv1.AgeRange{MaxAge: ptr(int32(10))}}, mask("age_range.max_age"), codes.InvalidArgument, []string{"asset.age_range"}, false},
+			{"bad name", &sparcv1.Asset{Name: "assets/nope", DisplayName: "x"}, mask("display_name"), codes.InvalidArgument, []string{"asset.name"}, false},
+			{"bare id as name", &sparcv1.Asset{Name: strings.TrimPrefix(cur.GetName(), "assets/"), DisplayName: "x"}, mask("display_name"), codes.InvalidArgument, []string{"asset.name"}, true},
+			{"star with another path", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x"}, mask("*", "display_name"), codes.InvalidArgument, []string{"update_mask.paths"}, false},
+			{"star clears what the request leaves out", &sparcv1.Asset{Name: cur.GetName(), DisplayName: "x"}, mask("*"), codes.InvalidArgument, []string{"asset.kind", "asset.location", "asset.status", "asset.owner_organisation"}, false},
+			{"owner as a bare id", &sparcv1.Asset{Name: cur.GetName(), OwnerOrganisation: env.AdminOrg}, mask("owner_organisation"), codes.InvalidArgument, []string{"asset.owner_organisation"}, false},
+			{"missing asset", &sparcv1.Asset{Name: "assets/3f2504e0-4f89-41d3-9a0c-0305e82c3301", DisplayName: "x"}, mask("display_name"), codes.NotFound, nil, false},
+			{"no asset", nil, mask("display_name"), codes.InvalidArgument, []string{"asset"}, true},
 		}
 		for _, tc := range cases {
 			if tc.grpcOnly && tr.name != "grpc" {
@@ -288,7 +298,7 @@ func TestUpdateAssetRejectsBadInputAndLeavesAssetUnchanged(t *testing.T) {
 				} else {
 					wantCode(t, err, tc.code)
 				}
-				got, err := tr.api.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Id: cur.GetId()})
+				got, err := tr.api.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Name: cur.GetName()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -309,9 +319,9 @@ func TestUpdateAssetAppliesOnlyTheMaskedFields(t *testing.T) {
 		patch  *sparcv1.Asset
 		expect func(want *sparcv1.Asset) // applies the expected change to the old asset
 	}{
-		{"name only", []string{"name"},
-			&sparcv1.Asset{Name: "  New name  ", Description: "ignored"},
-			func(w *sparcv1.Asset) { w.Name = "New name" }},
+		{"display name only", []string{"display_name"},
+			&sparcv1.Asset{DisplayName: "  New name  ", Description: "ignored"},
+			func(w *sparcv1.Asset) { w.DisplayName = "New name" }},
 		{"sub-field of cost", []string{"cost.note"},
 			&sparcv1.Asset{Cost: &sparcv1.Cost{Kind: sparcv1.CostKind_COST_KIND_PAID, Note: "£3"}},
 			func(w *sparcv1.Asset) { w.Cost.Note = "£3" }},
@@ -324,16 +334,31 @@ func TestUpdateAssetAppliesOnlyTheMaskedFields(t *testing.T) {
 				w.Categories = []string{"food"}
 				w.Sessions = []*sparcv1.Session{{Day: 5, StartTime: "12:00", EndTime: "13:30", Timezone: "Europe/London"}}
 			}},
-		{"output-only fields in the mask are ignored", []string{"name", "id", "etag", "create_time", "update_time"},
-			&sparcv1.Asset{Name: "Renamed"},
-			func(w *sparcv1.Asset) { w.Name = "Renamed" }},
+		{"output-only fields in the mask are ignored", []string{"display_name", "name", "etag", "create_time", "update_time"},
+			&sparcv1.Asset{DisplayName: "Renamed"},
+			func(w *sparcv1.Asset) { w.DisplayName = "Renamed" }},
+		// AIP-134: without a mask the update changes the fields the request
+		// sets; everything else stays.
+		{"no mask: the fields the request sets", nil,
+			&sparcv1.Asset{Description: "Only the description", Capacity: ptr(int32(3))},
+			func(w *sparcv1.Asset) { w.Description, w.Capacity = "Only the description", ptr(int32(3)) }},
+		// "*" replaces every writable field: what the request leaves unset
+		// (description, categories, sessions, contact...) is cleared.
+		{"star replaces the whole asset", []string{"*"}, replacement(env.AdminOrg),
+			func(w *sparcv1.Asset) {
+				r := replacement(env.AdminOrg)
+				r.Name, r.Etag, r.CreateTime, r.UpdateTime = w.Name, w.Etag, w.CreateTime, w.UpdateTime
+				r.Cost, r.Contact = &sparcv1.Cost{}, &sparcv1.Contact{} // the store always returns both
+				proto.Reset(w)
+				proto.Merge(w, r)
+			}},
 	}
 	for _, tr := range transports(t, env) {
 		for _, tc := range cases {
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
 				old := create(t, tr.api, validAsset())
 				patch := proto.Clone(tc.patch).(*sparcv1.Asset)
-				patch.Id, patch.Etag = old.GetId(), old.GetEtag()
+				patch.Name, patch.Etag = old.GetName(), old.GetEtag()
 				got, err := tr.api.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{Asset: patch, UpdateMask: &fieldmaskpb.FieldMask{Paths: tc.mask}})
 				if err != nil {
 					t.Fatal(err)
@@ -354,6 +379,13 @@ func TestUpdateAssetAppliesOnlyTheMaskedFields(t *testing.T) {
 	}
 }
 
+// replacement is a minimal valid asset owned by org, for full replaces.
+func replacement(org string) *sparcv1.Asset {
+	return &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_CULTURE, DisplayName: "Replaced",
+		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.9, Country: "GB"},
+		Status:   sparcv1.AssetStatus_ASSET_STATUS_PAUSED, OwnerOrganisation: "organisations/" + org}
+}
+
 // A client that reads an asset over HTTP, edits it and PATCHes the whole
 // document back (etag, id and timestamps included, no update_mask) must
 // succeed: the gateway derives the mask from the body.
@@ -363,12 +395,12 @@ func TestHTTPPatchWithoutMaskSendsBackWholeDocument(t *testing.T) {
 	api := &httpClient{t: t, base: env.HTTPBase, key: env.AdminKey}
 	old := create(t, api, validAsset())
 	edited := proto.Clone(old).(*sparcv1.Asset)
-	edited.Name = "Edited over HTTP"
+	edited.DisplayName = "Edited over HTTP"
 	got, err := api.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{Asset: edited})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.GetName() != "Edited over HTTP" || got.GetDescription() != old.GetDescription() {
+	if got.GetDisplayName() != "Edited over HTTP" || got.GetDescription() != old.GetDescription() {
 		t.Fatalf("got %v", got)
 	}
 	// Sent again with the now stale etag: 409.
@@ -378,7 +410,7 @@ func TestHTTPPatchWithoutMaskSendsBackWholeDocument(t *testing.T) {
 	// A partial document changes only what it names, down to sub-fields:
 	// {"location":{"locality":"Lozells"}} keeps the coordinates.
 	partial, err := api.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{
-		Asset: &sparcv1.Asset{Id: old.GetId(), Location: &sparcv1.Location{Locality: "Lozells"}}})
+		Asset: &sparcv1.Asset{Name: old.GetName(), Location: &sparcv1.Location{Locality: "Lozells"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +428,7 @@ func TestDeleteAsset(t *testing.T) {
 		t.Run(tr.name, func(t *testing.T) {
 			ctx := context.Background()
 			a := create(t, tr.api, validAsset())
-			b, err := tr.api.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: a.GetId(), Name: "v2"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+			b, err := tr.api.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Name: a.GetName(), DisplayName: "v2"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -405,14 +437,14 @@ func TestDeleteAsset(t *testing.T) {
 				code           codes.Code
 				field          string
 			}{
-				{"bad id", "42", "", codes.InvalidArgument, "id"},
-				{"malformed etag", a.GetId(), "not-an-etag", codes.InvalidArgument, "etag"},
-				{"stale etag", a.GetId(), a.GetEtag(), codes.Aborted, ""},
-				{"missing asset", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "", codes.NotFound, ""},
+				{"bad name", "assets/42", "", codes.InvalidArgument, "name"},
+				{"malformed etag", a.GetName(), "not-an-etag", codes.InvalidArgument, "etag"},
+				{"stale etag", a.GetName(), a.GetEtag(), codes.Aborted, ""},
+				{"missing asset", "assets/3f2504e0-4f89-41d3-9a0c-0305e82c3301", "", codes.NotFound, ""},
 			}
 			for _, tc := range cases {
 				before := countAssets(t, env)
-				_, err := tr.api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: tc.id, Etag: tc.etag})
+				_, err := tr.api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: tc.id, Etag: tc.etag})
 				if tc.field != "" {
 					wantInvalid(t, err, tc.field)
 				} else {
@@ -422,12 +454,12 @@ func TestDeleteAsset(t *testing.T) {
 					t.Fatalf("%s: failed delete removed a row", tc.name)
 				}
 			}
-			if _, err := tr.api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: b.GetId(), Etag: b.GetEtag()}); err != nil {
+			if _, err := tr.api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: b.GetName(), Etag: b.GetEtag()}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = tr.api.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: b.GetId()})
+			_, err = tr.api.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: b.GetName()})
 			wantCode(t, err, codes.NotFound)
-			_, err = tr.api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: b.GetId()})
+			_, err = tr.api.DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: b.GetName()})
 			wantCode(t, err, codes.NotFound)
 		})
 	}
@@ -436,28 +468,74 @@ func TestDeleteAsset(t *testing.T) {
 func TestListVocabularyReturnsTheShippedVocabulary(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
+	var want []*sparcv1.Term
+	for _, l := range []struct {
+		terms []vocab.Term
+		v     sparcv1.Vocabulary
+	}{{vocab.Categories, sparcv1.Vocabulary_VOCABULARY_CATEGORIES}, {vocab.Accessibility, sparcv1.Vocabulary_VOCABULARY_ACCESSIBILITY}} {
+		for _, w := range l.terms {
+			if w.LabelEN == "" || w.LabelNL == "" {
+				t.Fatalf("%s lacks a label", w.Code)
+			}
+			want = append(want, &sparcv1.Term{Code: w.Code, LabelEn: w.LabelEN, LabelNl: w.LabelNL, Vocabulary: l.v})
+		}
+	}
+	if len(vocab.Categories) != 16 {
+		t.Fatalf("%d categories; the issue lists 16", len(vocab.Categories))
+	}
+	same := func(t *testing.T, got []*sparcv1.Term) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%d terms, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if !proto.Equal(got[i], want[i]) {
+				t.Fatalf("term %d = %v, want %v", i, got[i], want[i])
+			}
+		}
+	}
 	for _, tr := range transports(t, env) {
 		t.Run(tr.name, func(t *testing.T) {
+			// One default page holds the whole vocabulary.
 			got, err := tr.api.ListVocabulary(context.Background(), &sparcv1.ListVocabularyRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			check := func(what string, terms []*sparcv1.Term, want []vocab.Term) {
-				if len(terms) != len(want) {
-					t.Fatalf("%s: %d terms, want %d", what, len(terms), len(want))
+			if got.GetNextPageToken() != "" {
+				t.Fatalf("the default page ends with a next page token")
+			}
+			same(t, got.GetTerms())
+
+			// Small pages walk the same terms once each, across the
+			// boundary between the two vocabularies.
+			var paged []*sparcv1.Term
+			req := &sparcv1.ListVocabularyRequest{PageSize: 5}
+			for pages := 1; ; pages++ {
+				if pages > len(want) {
+					t.Fatal("paging does not end")
 				}
-				for i, w := range want {
-					g := terms[i]
-					if g.GetCode() != w.Code || g.GetLabelEn() != w.LabelEN || g.GetLabelNl() != w.LabelNL || w.LabelEN == "" || w.LabelNL == "" {
-						t.Fatalf("%s[%d] = %v, want %+v", what, i, g, w)
-					}
+				resp, err := tr.api.ListVocabulary(context.Background(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(resp.GetTerms()) > 5 {
+					t.Fatalf("page of %d terms, asked for 5", len(resp.GetTerms()))
+				}
+				paged = append(paged, resp.GetTerms()...)
+				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+					break
 				}
 			}
-			check("categories", got.GetCategories(), vocab.Categories)
-			check("accessibility", got.GetAccessibility(), vocab.Accessibility)
-			if len(got.GetCategories()) != 16 {
-				t.Fatalf("%d categories; the issue lists 16", len(got.GetCategories()))
+			same(t, paged)
+
+			first, err := tr.api.ListVocabulary(context.Background(), &sparcv1.ListVocabularyRequest{PageSize: 5})
+			if err != nil {
+				t.Fatal(err)
 			}
+			_, err = tr.api.ListVocabulary(context.Background(), &sparcv1.ListVocabularyRequest{PageToken: tamper(first.GetNextPageToken())})
+			wantInvalid(t, err, "page_token")
+			_, err = tr.api.ListVocabulary(context.Background(), &sparcv1.ListVocabularyRequest{PageSize: -1})
+			wantInvalid(t, err, "page_size")
 		})
 	}
 }

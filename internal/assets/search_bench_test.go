@@ -27,7 +27,7 @@ func BenchmarkSearchNear(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var batch []*sparcv1.Asset
 	for i := range 20000 {
-		a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: fmt.Sprintf("Group %d", i),
+		a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: fmt.Sprintf("Group %d", i),
 			Status:   sparcv1.AssetStatus_ASSET_STATUS_ACTIVE,
 			Location: &sparcv1.Location{Latitude: 52.4 + rng.Float64()*0.2, Longitude: -2 + rng.Float64()*0.3, Country: "GB"}}
 		for range rng.IntN(4) {

@@ -137,12 +137,12 @@ func randomDirectory(r *rand.Rand, words []string) []*oracleAsset {
 		name, nameWords := phrase(1 + r.IntN(3))
 		if i > 0 && r.IntN(15) == 0 { // same name as another asset: a name tie
 			o := out[r.IntN(len(out))]
-			name, nameWords = o.a.GetName(), slices.Clone(o.words[:len(strings.Fields(o.a.GetName()))])
+			name, nameWords = o.a.GetDisplayName(), slices.Clone(o.words[:len(strings.Fields(o.a.GetDisplayName()))])
 		}
 		desc, descWords := phrase(r.IntN(4))
 		a := &sparcv1.Asset{
-			Id:   uuid.UUID(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.Uint64()), r.Uint64())).String(),
-			Kind: sparcv1.AssetKind(1 + r.IntN(6)), Name: name, Description: desc,
+			Name: "assets/" + uuid.UUID(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, r.Uint64()), r.Uint64())).String(),
+			Kind: sparcv1.AssetKind(1 + r.IntN(6)), DisplayName: name, Description: desc,
 			Categories:         subset(r, vocabCategories, 3),
 			Location:           &sparcv1.Location{Latitude: lat, Longitude: lng, Country: "GB"},
 			Sessions:           randomSessions(r),
@@ -165,7 +165,7 @@ func randomDirectory(r *rand.Rand, words []string) []*oracleAsset {
 			}
 			a.AgeRange = ar
 		}
-		out = append(out, &oracleAsset{a: a, id: a.GetId(), lat: lat, lng: lng, words: append(nameWords, descWords...)})
+		out = append(out, &oracleAsset{a: a, id: a.GetName(), lat: lat, lng: lng, words: append(nameWords, descWords...)})
 	}
 	return out
 }
@@ -474,7 +474,7 @@ func TestSearchMatchesBruteForceOracle(t *testing.T) {
 		for _, o := range dir {
 			in, d := p.contains(o)
 			if in && matches(o, req) {
-				want = append(want, hit{o.id, o.a.GetName(), d})
+				want = append(want, hit{o.id, o.a.GetDisplayName(), d})
 			}
 		}
 		if len(want) > 0 {
@@ -515,12 +515,12 @@ func TestSearchMatchesBruteForceOracle(t *testing.T) {
 				t.Fatalf("query %d: page of %d results for page size %d", qi, len(resp.GetResults()), size)
 			}
 			for _, res := range resp.GetResults() {
-				id := res.GetAsset().GetId()
+				id := res.GetAsset().GetName()
 				if seen[id] {
 					t.Fatalf("query %d (%s): asset %s returned twice while paging", qi, tr.name, id)
 				}
 				seen[id] = true
-				got = append(got, hit{id, res.GetAsset().GetName(), res.GetDistanceMeters()})
+				got = append(got, hit{id, res.GetAsset().GetDisplayName(), res.GetDistanceMeters()})
 			}
 			if resp.GetNextPageToken() == "" {
 				break
@@ -591,7 +591,7 @@ func where(byID map[string]*oracleAsset, ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		o := byID[id]
-		out[i] = fmt.Sprintf("%s at lat %v lng %v named %q described %q", id, o.lat, o.lng, o.a.GetName(), o.a.GetDescription())
+		out[i] = fmt.Sprintf("%s at lat %v lng %v named %q described %q", id, o.lat, o.lng, o.a.GetDisplayName(), o.a.GetDescription())
 	}
 	return out
 }

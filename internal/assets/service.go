@@ -12,7 +12,6 @@ package assets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -21,9 +20,11 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/geo"
@@ -44,6 +45,21 @@ func NewService(store *Store, tokens *pagetoken.Signer) *Service {
 	return &Service{store: store, tokens: tokens, now: time.Now}
 }
 
+// writableFields are the top-level fields an update may set: "*" means
+// all of them. Their sub-messages' fields are paths too
+// ("location.postcode", "cost.note").
+var writableFields = []string{
+	"kind", "display_name", "description", "categories", "location", "service_area_geojson", "sessions",
+	"cost", "accessibility", "languages", "age_range", "contact", "capacity", "accepting_referrals",
+	"status", "owner_organisation", "last_verified_time",
+}
+
+// assetFields reads update masks. The server's fields may be named and
+// are skipped (AIP-203): an HTTP client PATCHing back the document it
+// read sends them, and the gateway puts every field of the body in the
+// mask.
+var assetFields = aip.NewFields(&sparcv1.Asset{}, writableFields, "name", "etag", "create_time", "update_time")
+
 // CreateAsset validates and stores a new asset.
 func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetRequest) (*sparcv1.Asset, error) {
 	var v apierr.InvalidArgument
@@ -52,20 +68,17 @@ func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetReque
 	}
 	id := uuid.New()
 	if req.GetAssetId() != "" {
-		var err error
-		if id, err = parseID(req.GetAssetId()); err != nil {
-			v.Add("asset_id", "%v", err)
-		}
+		id = parseAssetID(&v, req.GetAssetId())
 	}
 	a := proto.Clone(req.GetAsset()).(*sparcv1.Asset)
 	clearOutputOnly(a)
 	// Owners default to the caller's organisation; editors and admins can
 	// only create for their own (another organisation looks like a missing
-	// one). Checked after validation, so a malformed owner id is reported
-	// as such; validation reads only the request.
+	// one). Checked after validation, so a malformed owner is reported as
+	// such; validation reads only the request.
 	p := auth.FromContext(ctx)
 	if a.GetOwnerOrganisation() == "" && p != nil {
-		a.OwnerOrganisation = p.Org
+		a.OwnerOrganisation = aip.NameOf(aip.Organisations, p.Org)
 	}
 	if a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
 		a.Status = sparcv1.AssetStatus_ASSET_STATUS_ACTIVE
@@ -75,17 +88,30 @@ func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetReque
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if !p.CanWriteOwnedBy(a.GetOwnerOrganisation()) {
+	if !p.CanWriteOwnedBy(OwnerID(a)) {
 		return nil, notFoundOrg(a.GetOwnerOrganisation())
 	}
 	return s.store.Create(ctx, id, a)
 }
 
+// parseAssetID reads CreateAssetRequest.asset_id: the client-chosen final
+// segment of the name (AIP-133), a UUID in its canonical form so that one
+// asset has one name.
+func parseAssetID(v *apierr.InvalidArgument, s string) uuid.UUID {
+	id, err := uuid.Parse(s)
+	if err != nil || id.String() != s {
+		v.Add("asset_id", "%q is not an asset id (a lower-case UUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301, without \"assets/\")", clip(s))
+		return uuid.Nil
+	}
+	return id
+}
+
 // GetAsset returns one asset.
 func (s *Service) GetAsset(ctx context.Context, req *sparcv1.GetAssetRequest) (*sparcv1.Asset, error) {
-	id, err := parseID(req.GetId())
-	if err != nil {
-		return nil, apierr.Invalid("id", "%v", err)
+	var v apierr.InvalidArgument
+	id := aip.ParseName(&v, "name", aip.Assets, req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	return s.store.Get(ctx, id)
 }
@@ -98,90 +124,59 @@ func (s *Service) UpdateAsset(ctx context.Context, req *sparcv1.UpdateAssetReque
 	if in == nil {
 		return nil, apierr.Invalid("asset", "is required")
 	}
-	id, err := parseID(in.GetId())
-	if err != nil {
-		v.Add("asset.id", "%v", err)
-	}
-	if in.GetEtag() != "" && !validEtag(in.GetEtag()) {
-		v.Add("asset.etag", "%q is not an etag returned by this API", in.GetEtag())
-	}
-	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		paths = writableFields
-	}
-	// Output-only fields in a mask are ignored (AIP-203): an HTTP client
-	// PATCHing back the document it read sends them, and the gateway puts
-	// every field of the body in the mask.
-	kept := make([]string, 0, len(paths))
-	for i, p := range paths {
-		switch {
-		case outputOnly[p]:
-		case !updatable[p]:
-			v.Add("update_mask.paths["+strconv.Itoa(i)+"]", "%q is not an updatable field (one of: %s)", p, strings.Join(updatablePaths(), ", "))
-		default:
-			kept = append(kept, p)
-		}
-	}
+	id := aip.ParseName(&v, "asset.name", aip.Assets, in.GetName())
+	aip.CheckEtag(&v, "asset.etag", in.GetEtag())
+	mask := assetFields.Parse(&v, "update_mask", req.GetUpdateMask(), in)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	mask := &fieldmaskpb.FieldMask{Paths: kept}
 	p := auth.FromContext(ctx)
 	return s.store.Update(ctx, id, in.GetEtag(), canWrite(p, id), func(cur *sparcv1.Asset) error {
-		applyMask(cur, in, mask)
+		mask.Apply(cur, in)
 		normalise(cur)
-		if !p.CanWriteOwnedBy(cur.GetOwnerOrganisation()) {
-			return notFoundOrg(cur.GetOwnerOrganisation())
-		}
+		// The caller owns the stored asset (allow said so): the merged one
+		// is validated first, as on create, then its owner checked.
 		var v apierr.InvalidArgument
 		validateAsset(cur, &v, "asset")
-		return v.Err()
+		if cur.GetOwnerOrganisation() == "" {
+			v.Add("asset.owner_organisation", "is required: an asset stays with an organisation")
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if !p.CanWriteOwnedBy(OwnerID(cur)) {
+			return notFoundOrg(cur.GetOwnerOrganisation())
+		}
+		return nil
 	})
 }
 
 // DeleteAsset removes an asset.
-func (s *Service) DeleteAsset(ctx context.Context, req *sparcv1.DeleteAssetRequest) (*sparcv1.DeleteAssetResponse, error) {
+func (s *Service) DeleteAsset(ctx context.Context, req *sparcv1.DeleteAssetRequest) (*emptypb.Empty, error) {
 	var v apierr.InvalidArgument
-	id, err := parseID(req.GetId())
-	if err != nil {
-		v.Add("id", "%v", err)
-	}
-	if req.GetEtag() != "" && !validEtag(req.GetEtag()) {
-		v.Add("etag", "%q is not an etag returned by this API", req.GetEtag())
-	}
+	id := aip.ParseName(&v, "name", aip.Assets, req.GetName())
+	aip.CheckEtag(&v, "etag", req.GetEtag())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.store.Delete(ctx, id, req.GetEtag(), canWrite(auth.FromContext(ctx), id)); err != nil {
 		return nil, err
 	}
-	return &sparcv1.DeleteAssetResponse{}, nil
+	return &emptypb.Empty{}, nil
 }
 
 // ListAssets lists assets in update order.
 func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest) (*sparcv1.ListAssetsResponse, error) {
 	var v apierr.InvalidArgument
-	q := ListQuery{Limit: pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v), Owner: req.GetOwnerOrganisation()}
-	checkOrgID(q.Owner, "owner_organisation", &v)
+	p := aip.StartPage[ListCursor](&v, s.tokens, req, defaultPageSize, maxPageSize)
+	q := ListQuery{Limit: p.Size, After: p.After}
+	if owner := aip.ParseOptionalName(&v, "owner_organisation", aip.Organisations, req.GetOwnerOrganisation()); owner != uuid.Nil {
+		q.Owner = owner.String()
+	}
 	q.Categories = categoryFilter(req.GetCategories(), "categories", &v)
 	q.Kinds = kindFilter(req.GetKinds(), "kinds", &v)
 	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
-	if t := req.GetModifiedSince(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			v.Add("modified_since", "%v", err)
-		} else {
-			tt := t.AsTime()
-			q.ModifiedSince = &tt
-		}
-	}
-	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListAssetsRequest) { r.PageToken, r.PageSize = "", 0 })
-	if req.GetPageToken() != "" {
-		var c ListCursor
-		if err := s.tokens.Decode(req.GetPageToken(), hash, &c); err != nil {
-			v.Add("page_token", "%v", err)
-		}
-		q.After = &c
-	}
+	q.ModifiedSince = timeFilter(req.GetModifiedSince(), "modified_since", &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -189,22 +184,18 @@ func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest
 	if err != nil {
 		return nil, err
 	}
-	resp := &sparcv1.ListAssetsResponse{}
-	if len(list) > q.Limit {
-		list = list[:q.Limit]
-		last := list[len(list)-1]
-		c := ListCursor{UpdatedMicros: last.GetUpdateTime().AsTime().UnixMicro(), ID: uuid.MustParse(last.GetId())}
-		if resp.NextPageToken, err = s.tokens.Encode(hash, c); err != nil {
-			return nil, err
-		}
+	list, next, err := aip.Next(p, list, func(a *sparcv1.Asset) ListCursor {
+		return ListCursor{UpdatedMicros: a.GetUpdateTime().AsTime().UnixMicro(), ID: ID(a)}
+	})
+	if err != nil {
+		return nil, err
 	}
-	resp.Assets = list
-	return resp, nil
+	return &sparcv1.ListAssetsResponse{Assets: list, NextPageToken: next}, nil
 }
 
 // SearchAssets finds assets by place, filters and text.
 func (s *Service) SearchAssets(ctx context.Context, req *sparcv1.SearchAssetsRequest) (*sparcv1.SearchAssetsResponse, error) {
-	q, hash, err := s.searchQuery(req)
+	q, p, err := s.searchQuery(req)
 	if err != nil {
 		return nil, err
 	}
@@ -212,32 +203,72 @@ func (s *Service) SearchAssets(ctx context.Context, req *sparcv1.SearchAssetsReq
 	if err != nil {
 		return nil, err
 	}
-	resp := &sparcv1.SearchAssetsResponse{}
-	if len(hits) > q.Limit {
-		hits = hits[:q.Limit]
-		last := hits[len(hits)-1]
-		c := Cursor{Distance: last.Distance, Rank: last.Rank, Name: last.Asset.GetName(), ID: uuid.MustParse(last.Asset.GetId())}
-		if resp.NextPageToken, err = s.tokens.Encode(hash, c); err != nil {
-			return nil, err
-		}
+	hits, next, err := aip.Next(p, hits, func(h Hit) Cursor {
+		return Cursor{Distance: h.Distance, Rank: h.Rank, Name: h.Asset.GetDisplayName(), ID: ID(h.Asset)}
+	})
+	if err != nil {
+		return nil, err
 	}
-	resp.Results = make([]*sparcv1.SearchResult, len(hits))
+	resp := &sparcv1.SearchAssetsResponse{NextPageToken: next, Results: make([]*sparcv1.SearchResult, len(hits))}
 	for i, h := range hits {
 		resp.Results[i] = &sparcv1.SearchResult{Asset: h.Asset, DistanceMeters: h.Distance}
 	}
 	return resp, nil
 }
 
-// SearchQuery validates a search request and returns the store query and
-// the query hash its page tokens are bound to. The benchmark uses it to run
-// exactly the SQL a search runs.
-func (s *Service) SearchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []byte, error) {
-	return s.searchQuery(req)
+// SearchQuery validates a search request and returns the store query. The
+// benchmark uses it to run exactly the SQL a search runs.
+func (s *Service) SearchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, error) {
+	q, _, err := s.searchQuery(req)
+	return q, err
 }
 
-func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []byte, error) {
+// searchQuery validates a search request and returns the store query and
+// its page.
+func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, *aip.Page[Cursor], error) {
 	var v apierr.InvalidArgument
-	q := SearchQuery{Limit: pagetoken.Size(req.GetPageSize(), defaultPageSize, maxPageSize, &v)}
+	p := aip.StartPage[Cursor](&v, s.tokens, req, defaultPageSize, maxPageSize)
+	q := SearchQuery{Limit: p.Size, After: p.After}
+	searchPlace(req, &q, &v)
+	q.Categories = categoryFilter(req.GetCategories(), "categories", &v)
+	q.Kinds = kindFilter(req.GetKinds(), "kinds", &v)
+	q.FreeOnly = req.GetFreeOnly()
+	checkCodes(req.GetAccessibility(), vocab.IsAccessibility, "accessibility", "accessibility feature", &v)
+	q.Accessibility = req.GetAccessibility()
+	if l := req.GetLanguage(); l != "" {
+		if !langCode.MatchString(l) {
+			v.Add("language", "%q is not an ISO 639 language code (lower case, e.g. \"en\")", clip(l))
+		}
+		q.Language = l
+	}
+	if req.Age != nil {
+		if req.GetAge() < 0 || req.GetAge() > maxAge {
+			v.Add("age", "must be between 0 and %d", maxAge)
+		}
+		age := req.GetAge()
+		q.Age = &age
+	}
+	q.AcceptingReferrals = req.AcceptingReferrals
+	q.HasPlaces = req.GetHasPlaces()
+	q.OpenAt = timeFilter(req.GetOpenAt(), "open_at", &v)
+	if len(req.GetQuery()) > maxQueryLen {
+		v.Add("query", "is %d bytes, more than the maximum of %d", len(req.GetQuery()), maxQueryLen)
+	} else if req.GetQuery() != "" {
+		q.Text = TextQuery(req.GetQuery())
+		if q.Text == "" {
+			v.Add("query", "has no words to search for")
+		}
+	}
+	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
+	if len(q.Statuses) == 0 {
+		q.Statuses = []string{"active"}
+	}
+	return q, p, v.Err()
+}
+
+// searchPlace reads where a search looks: a point and radius, a box or a
+// polygon, at most one of them.
+func searchPlace(req *sparcv1.SearchAssetsRequest, q *SearchQuery, v *apierr.InvalidArgument) {
 	places := 0
 	if req.Latitude != nil || req.Longitude != nil || req.RadiusMeters != nil {
 		places++
@@ -252,7 +283,7 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 				}
 			}
 		default:
-			validateLatLng(req.GetLatitude(), req.GetLongitude(), "latitude", "longitude", &v)
+			validateLatLng(req.GetLatitude(), req.GetLongitude(), "latitude", "longitude", v)
 			r := req.GetRadiusMeters()
 			if math.IsNaN(r) || r <= 0 || r > maxRadiusMeters {
 				v.Add("radius_meters", "must be greater than 0 and at most %d", maxRadiusMeters)
@@ -280,106 +311,94 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, []
 	if places > 1 {
 		v.Add("bbox", "give only one of a point (latitude, longitude, radius_meters), bbox or within_geojson")
 	}
-	q.Categories = categoryFilter(req.GetCategories(), "categories", &v)
-	q.Kinds = kindFilter(req.GetKinds(), "kinds", &v)
-	q.FreeOnly = req.GetFreeOnly()
-	checkCodes(req.GetAccessibility(), vocab.IsAccessibility, "accessibility", "accessibility feature", &v)
-	q.Accessibility = req.GetAccessibility()
-	if l := req.GetLanguage(); l != "" {
-		if !langCode.MatchString(l) {
-			v.Add("language", "%q is not an ISO 639 language code (lower case, e.g. \"en\")", l)
-		}
-		q.Language = l
-	}
-	if req.Age != nil {
-		if req.GetAge() < 0 || req.GetAge() > maxAge {
-			v.Add("age", "must be between 0 and %d", maxAge)
-		}
-		age := req.GetAge()
-		q.Age = &age
-	}
-	q.AcceptingReferrals = req.AcceptingReferrals
-	q.HasPlaces = req.GetHasPlaces()
-	if t := req.GetOpenAt(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			v.Add("open_at", "%v", err)
-		} else {
-			tt := t.AsTime()
-			q.OpenAt = &tt
-		}
-	}
-	if len(req.GetQuery()) > maxQueryLen {
-		v.Add("query", "is %d bytes, more than the maximum of %d", len(req.GetQuery()), maxQueryLen)
-	} else if req.GetQuery() != "" {
-		q.Text = TextQuery(req.GetQuery())
-		if q.Text == "" {
-			v.Add("query", "has no words to search for")
-		}
-	}
-	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
-	if len(q.Statuses) == 0 {
-		q.Statuses = []string{"active"}
-	}
-	hash := pagetoken.QueryHash(req, func(r *sparcv1.SearchAssetsRequest) { r.PageToken, r.PageSize = "", 0 })
-	if req.GetPageToken() != "" {
-		var c Cursor
-		if err := s.tokens.Decode(req.GetPageToken(), hash, &c); err != nil {
-			v.Add("page_token", "%v", err)
-		}
-		q.After = &c
-	}
-	return q, hash, v.Err()
 }
 
-// ListVocabulary returns the controlled vocabularies.
-func (s *Service) ListVocabulary(context.Context, *sparcv1.ListVocabularyRequest) (*sparcv1.ListVocabularyResponse, error) {
-	conv := func(ts []vocab.Term) []*sparcv1.Term {
-		out := make([]*sparcv1.Term, len(ts))
-		for i, t := range ts {
-			out[i] = &sparcv1.Term{Code: t.Code, LabelEn: t.LabelEN, LabelNl: t.LabelNL}
+// ListVocabulary returns the controlled vocabularies, a page at a time.
+// The terms are in memory: a page is a slice of vocab.All after the code
+// the page token holds.
+func (s *Service) ListVocabulary(_ context.Context, req *sparcv1.ListVocabularyRequest) (*sparcv1.ListVocabularyResponse, error) {
+	var v apierr.InvalidArgument
+	p := aip.StartPage[string](&v, s.tokens, req, defaultVocabularyPageSize, maxVocabularyPageSize)
+	start := 0
+	if p.After != nil {
+		var ok bool
+		if start, ok = vocab.After(*p.After); !ok {
+			v.Add("page_token", "the vocabulary changed since this token was issued; list again from the first page")
 		}
-		return out
 	}
-	return &sparcv1.ListVocabularyResponse{Categories: conv(vocab.Categories), Accessibility: conv(vocab.Accessibility)}, nil
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	terms, next, err := aip.Next(p, vocab.All[start:min(start+p.Size+1, len(vocab.All))], func(t vocab.Listed) string { return t.Code })
+	if err != nil {
+		return nil, err
+	}
+	resp := &sparcv1.ListVocabularyResponse{NextPageToken: next, Terms: make([]*sparcv1.Term, len(terms))}
+	for i, t := range terms {
+		resp.Terms[i] = &sparcv1.Term{Code: t.Code, LabelEn: t.LabelEN, LabelNl: t.LabelNL, Vocabulary: vocabularyOf[t.List]}
+	}
+	return resp, nil
+}
+
+var vocabularyOf = map[vocab.List]sparcv1.Vocabulary{
+	vocab.CategoryList:      sparcv1.Vocabulary_VOCABULARY_CATEGORIES,
+	vocab.AccessibilityList: sparcv1.Vocabulary_VOCABULARY_ACCESSIBILITY,
 }
 
 // canWrite vetoes changes to assets the caller does not own with the same
 // NOT_FOUND a missing asset gives, so ids of others cannot be probed.
+// owner is the stored organisation id ("" when unowned).
 func canWrite(p *auth.Principal, id uuid.UUID) func(owner string) error {
 	return func(owner string) error {
 		if !p.CanWriteOwnedBy(owner) {
-			return fmt.Errorf("asset %s: %w", id, apierr.ErrNotFound)
+			return notFound(id)
 		}
 		return nil
 	}
 }
 
+// notFound is the error of a missing (or hidden) asset, naming it by its
+// resource name.
+func notFound(id uuid.UUID) error {
+	return fmt.Errorf("%s: %w", aip.Name(aip.Assets, id), apierr.ErrNotFound)
+}
+
 func notFoundOrg(org string) error {
-	return fmt.Errorf("organisation %s: %w", org, apierr.ErrNotFound)
+	return fmt.Errorf("%s: %w", org, apierr.ErrNotFound)
 }
 
-func parseID(s string) (uuid.UUID, error) {
-	if s == "" {
-		return uuid.Nil, errors.New("is required")
-	}
-	s = strings.TrimPrefix(s, "assets/")
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
-		return uuid.Nil, errors.New("is not an asset id (a UUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301)")
-	}
-	return id, nil
+// OwnerID is the id of the asset's owner organisation ("" when unowned),
+// as auth.Principal compares it. A malformed name gives no organisation's
+// id, so a check on it fails; validateAsset reports the name itself.
+func OwnerID(a *sparcv1.Asset) string {
+	return strings.TrimPrefix(a.GetOwnerOrganisation(), string(aip.Organisations)+"/")
 }
 
-func validEtag(e string) bool {
-	if len(e) != 16 {
-		return false
+// ID is the id of an asset the store returned (its name is well-formed by
+// construction: it panics on any other).
+func ID(a *sparcv1.Asset) uuid.UUID {
+	return uuid.MustParse(strings.TrimPrefix(a.GetName(), string(aip.Assets)+"/"))
+}
+
+// clip keeps a hostile value from making an error message large.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
 	}
-	for _, c := range e {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
+	return s
+}
+
+// timeFilter reads an optional timestamp filter.
+func timeFilter(t *timestamppb.Timestamp, field string, v *apierr.InvalidArgument) *time.Time {
+	if t == nil {
+		return nil
 	}
-	return true
+	if err := t.CheckValid(); err != nil {
+		v.Add(field, "%v", err)
+		return nil
+	}
+	tt := t.AsTime()
+	return &tt
 }
 
 func categoryFilter(cs []string, field string, v *apierr.InvalidArgument) []string {
@@ -415,13 +434,13 @@ func statusFilter(ss []sparcv1.AssetStatus, field string, v *apierr.InvalidArgum
 
 // clearOutputOnly drops fields the server owns.
 func clearOutputOnly(a *sparcv1.Asset) {
-	a.Id, a.Etag, a.CreateTime, a.UpdateTime = "", "", nil, nil
+	a.Name, a.Etag, a.CreateTime, a.UpdateTime = "", "", nil, nil
 }
 
-// normalise trims names and fills empty messages so stored values are
+// normalise trims the display name and fills empty messages so stored values are
 // canonical (a blank name is caught by validation, not stored).
 func normalise(a *sparcv1.Asset) {
-	a.Name = strings.TrimSpace(a.Name)
+	a.DisplayName = strings.TrimSpace(a.DisplayName)
 	if l := a.GetLocation(); l != nil {
 		l.Postcode = strings.ToUpper(strings.TrimSpace(l.Postcode))
 		l.Country = strings.ToUpper(strings.TrimSpace(l.Country))

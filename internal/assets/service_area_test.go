@@ -27,7 +27,7 @@ func TestServiceAreaAndSearchPolygonAcceptEveryFormTheValidatorAccepts(t *testin
 		for _, f := range forms {
 			t.Run(tr.name+"/"+f.name, func(t *testing.T) {
 				a := validAsset()
-				a.Name = "Area " + tr.name + " " + f.name
+				a.DisplayName = "Area " + tr.name + " " + f.name
 				a.ServiceAreaGeojson = f.doc
 				got, err := tr.api.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: a})
 				if err != nil {
@@ -65,7 +65,7 @@ func TestServiceAreaIsValidatedAsStored(t *testing.T) {
 	}
 	// Accepted: then an unrelated update must still work.
 	_, err = env.Assets.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{
-		Asset: &sparcv1.Asset{Id: created.GetId(), Name: "Renamed"}, UpdateMask: withMask("name")})
+		Asset: &sparcv1.Asset{Name: created.GetName(), DisplayName: "Renamed"}, UpdateMask: withMask("display_name")})
 	if err != nil {
 		t.Fatalf("renaming an asset whose service area was accepted: %v", err)
 	}

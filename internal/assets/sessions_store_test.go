@@ -36,7 +36,7 @@ func TestSessionsReadBackAsWritten(t *testing.T) {
 	for i, ss := range sessions {
 		id := uuid.New()
 		ids = append(ids, id)
-		a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Sessions " + string(rune('A'+i)),
+		a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Sessions " + string(rune('A'+i)),
 			Status: sparcv1.AssetStatus_ASSET_STATUS_ACTIVE, Sessions: ss,
 			Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.89, Country: "GB"}}
 		got, err := store.Create(ctx, id, a)
@@ -69,7 +69,7 @@ func TestSessionsReadBackAsWritten(t *testing.T) {
 	}
 	for _, h := range hits {
 		for i, id := range ids {
-			if h.Asset.GetId() == id.String() {
+			if assets.ID(h.Asset) == id {
 				same(t, "Search", sessions[i], h.Asset.GetSessions())
 			}
 		}

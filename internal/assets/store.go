@@ -19,12 +19,15 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/etag"
 )
 
-// Store is the SQL side of the asset directory.
+// Store is the SQL side of the asset directory. It takes and returns
+// assets in the API's form: name "assets/{uuid}" and owner_organisation
+// "organisations/{uuid}"; the table keeps the UUIDs.
 type Store struct {
 	pool *pgxpool.Pool
 }
@@ -87,7 +90,7 @@ type row struct {
 // (a search's distance and rank), in one allocation.
 func (r *row) targets(extra ...any) []any {
 	t := make([]any, 0, 31+len(extra))
-	t = append(t, &r.id, &r.kind, &r.a.Name, &r.a.Description, &r.a.Categories,
+	t = append(t, &r.id, &r.kind, &r.a.DisplayName, &r.a.Description, &r.a.Categories,
 		&r.lat, &r.lng, &r.loc.Address, &r.loc.Postcode, &r.loc.Locality, &r.loc.Country,
 		&r.a.ServiceAreaGeojson, &r.sessions, &r.cost, &r.costMsg.Note,
 		&r.a.Accessibility, &r.a.Languages, &r.minAge, &r.maxAge,
@@ -99,7 +102,9 @@ func (r *row) targets(extra ...any) []any {
 
 func (r *row) asset() (*sparcv1.Asset, error) {
 	a := &r.a
-	a.Id = r.id.String()
+	// The table keeps UUIDs; the API names resources (AIP-122).
+	a.Name = aip.Name(aip.Assets, r.id)
+	a.OwnerOrganisation = aip.NameOf(aip.Organisations, a.OwnerOrganisation)
 	a.Kind = kindFromCode[r.kind]
 	a.Status = statusFromCode[r.status]
 	r.loc.Latitude, r.loc.Longitude = r.lat, r.lng
@@ -119,7 +124,7 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 	a.Etag = etag.Of(r.id, r.version, r.updated)
 	ss, err := decodeSessions(r.sessions)
 	if err != nil {
-		return nil, fmt.Errorf("decoding sessions of asset %s: %w", a.Id, err)
+		return nil, fmt.Errorf("decoding sessions of %s: %w", a.Name, err)
 	}
 	a.Sessions = ss
 	return a, nil
@@ -169,7 +174,8 @@ type record struct {
 	Source, SourceID                                        string // provenance of imported assets
 }
 
-// recordOf returns the stored form of a under id.
+// recordOf returns the stored form of a under id. a is in the API's form
+// (owner_organisation is an organisation's name).
 func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 	ss := make([]sessionJSON, 0, len(a.GetSessions()))
 	for _, s := range a.GetSessions() {
@@ -182,7 +188,7 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 	}
 	l, c := a.GetLocation(), a.GetContact()
 	r := &record{
-		ID: id, Kind: kindCode[a.GetKind()], Name: a.GetName(), Description: a.GetDescription(),
+		ID: id, Kind: kindCode[a.GetKind()], Name: a.GetDisplayName(), Description: a.GetDescription(),
 		Categories: nonNil(a.GetCategories()), Lng: l.GetLongitude(), Lat: l.GetLatitude(),
 		Address: l.GetAddress(), Postcode: l.GetPostcode(), Locality: l.GetLocality(), Country: l.GetCountry(),
 		Sessions: sessions, CostKind: costCode[a.GetCost().GetKind()], CostNote: a.GetCost().GetNote(),
@@ -197,9 +203,10 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 		r.MinAge, r.MaxAge = ar.MinAge, ar.MaxAge
 	}
 	if a.GetOwnerOrganisation() != "" {
-		owner, err := uuid.Parse(a.GetOwnerOrganisation())
-		if err != nil {
-			return nil, fmt.Errorf("owner organisation: %w", err)
+		var v apierr.InvalidArgument
+		owner := aip.ParseName(&v, "owner_organisation", aip.Organisations, a.GetOwnerOrganisation())
+		if err := v.Err(); err != nil {
+			return nil, err
 		}
 		r.Owner = &owner
 	}
@@ -317,7 +324,7 @@ func (s *Store) Create(ctx context.Context, id uuid.UUID, a *sparcv1.Asset) (*sp
 		if _, err := tx.Exec(ctx, insertSQL, rec.params()...); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-				return fmt.Errorf("asset %s: %w", id, apierr.ErrAlreadyExists)
+				return fmt.Errorf("%s: %w", aip.Name(aip.Assets, id), apierr.ErrAlreadyExists)
 			}
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return apierr.Invalid("asset.owner_organisation", "organisation %s does not exist", a.GetOwnerOrganisation())
@@ -356,14 +363,15 @@ func getTx(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (*sparc
 	var r row
 	if err := q.QueryRow(ctx, sql, id).Scan(r.targets()...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("asset %s: %w", id, apierr.ErrNotFound)
+			return nil, notFound(id)
 		}
 		return nil, fmt.Errorf("reading asset %s: %w", id, err)
 	}
 	return r.asset()
 }
 
-// Update locks the asset, lets allow veto the change by owner, checks
+// Update locks the asset, lets allow veto the change by owner (the
+// organisation's id, "" when unowned), checks
 // wantEtag (when not empty), lets mutate change it, and writes the result,
 // all in one transaction: concurrent updates serialise on the row lock and
 // none is lost.
@@ -374,11 +382,11 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		if err != nil {
 			return err
 		}
-		if err := allow(cur.GetOwnerOrganisation()); err != nil {
+		if err := allow(OwnerID(cur)); err != nil {
 			return err
 		}
 		if wantEtag != "" && wantEtag != cur.GetEtag() {
-			return fmt.Errorf("asset %s: %w", id, apierr.ErrStaleEtag)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Assets, id), apierr.ErrStaleEtag)
 		}
 		if err := mutate(cur); err != nil {
 			return err
@@ -409,7 +417,7 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		var owner string
 		err := tx.QueryRow(ctx, lockSQL, id).Scan(&version, &updated, &owner)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("asset %s: %w", id, apierr.ErrNotFound)
+			return notFound(id)
 		}
 		if err != nil {
 			return fmt.Errorf("locking asset %s: %w", id, err)
@@ -418,13 +426,13 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID, wantEtag string, allow
 			return err
 		}
 		if wantEtag != "" && wantEtag != etag.Of(id, version, updated) {
-			return fmt.Errorf("asset %s: %w", id, apierr.ErrStaleEtag)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Assets, id), apierr.ErrStaleEtag)
 		}
 		if _, err := tx.Exec(ctx, deleteSQL, id); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-				return &apierr.PreconditionError{Type: "ASSET_HAS_REFERRALS", Subject: "assets/" + id.String(),
-					Description: fmt.Sprintf("asset %s has referrals and cannot be deleted; set its status to closed instead", id)}
+				return &apierr.PreconditionError{Type: "ASSET_HAS_REFERRALS", Subject: aip.Name(aip.Assets, id),
+					Description: fmt.Sprintf("%s has referrals and cannot be deleted; set its status to closed instead", aip.Name(aip.Assets, id))}
 			}
 			return fmt.Errorf("deleting asset %s: %w", id, err)
 		}
@@ -449,7 +457,8 @@ var loadInsertSQL = func() string {
 }()
 
 // BulkInsert loads many new assets with COPY in one transaction: all or
-// none. Assets must already be validated; ids are assigned when empty.
+// none. Assets must already be validated; an asset without a name gets a
+// new id.
 func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64, error) {
 	cols := copyColumns
 	i := 0
@@ -463,10 +472,10 @@ func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64,
 			return nil, errors.New("bulk insert does not take service areas")
 		}
 		id := uuid.New()
-		if a.GetId() != "" {
-			var err error
-			if id, err = uuid.Parse(a.GetId()); err != nil {
-				return nil, err
+		if a.GetName() != "" {
+			var v apierr.InvalidArgument
+			if id = aip.ParseName(&v, "name", aip.Assets, a.GetName()); v.Err() != nil {
+				return nil, v.Err()
 			}
 		}
 		rec, err := recordOf(id, a)

@@ -251,31 +251,13 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 	for i, p := range todo {
 		ids[i] = p.rec.ID
 	}
-	// Another organisation's rows are invisible to FOR UPDATE under
-	// row-level security (it would take them for new ones), so owners are
-	// read first, unlocked: the directory is public anyway.
+	ownerOf, existing, err := lockExisting(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
 	caller := auth.FromContext(ctx)
-	ownerOf, err := ownersOf(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, getManyLockedSQL, ids)
-	if err != nil {
-		return err
-	}
-	existing, err := collect(rows)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]*sparcv1.Asset, len(existing))
-	for _, a := range existing {
-		byID[a.GetId()] = a
-	}
-	var staged [][]any
-	var inserts, updates int
-	setOwner := false
+	var plan importPlan
 	for _, p := range todo {
-		cur, found := byID[p.rec.ID.String()]
 		if owner, exists := ownerOf[p.rec.ID]; exists && !caller.CanWriteOwnedBy(owner) {
 			// Another organisation's asset: refused before comparing, so
 			// the outcome says nothing of what it holds.
@@ -283,8 +265,8 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 			others[p.i] = true
 			continue
 		}
-		switch {
-		case p.asset.GetServiceAreaGeojson() != "" || (found && cur.GetServiceAreaGeojson() != ""):
+		cur, found := existing[p.rec.ID]
+		if p.asset.GetServiceAreaGeojson() != "" || (found && cur.GetServiceAreaGeojson() != "") {
 			// Geometry text does not compare in Go; the statement
 			// compares the stored geometry.
 			o, err := upsertOne(ctx, tx, p, false)
@@ -292,44 +274,92 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 				return err
 			}
 			results[p.i] = UpsertResult{Outcome: o}
-		case !found:
-			staged = append(staged, stagingRow(p, "insert"))
-			inserts++
-			results[p.i] = UpsertResult{Outcome: OutcomeCreated}
-		case sameForImport(cur, p.asset, p.rec.SetOwner):
-			results[p.i] = UpsertResult{Outcome: OutcomeUnchanged}
-		default:
-			staged = append(staged, stagingRow(p, "update"))
-			updates++
-			setOwner = setOwner || p.rec.SetOwner
-			results[p.i] = UpsertResult{Outcome: OutcomeUpdated}
+			continue
 		}
+		results[p.i] = UpsertResult{Outcome: plan.add(p, cur)}
 	}
-	if len(staged) == 0 {
+	return plan.write(ctx, tx)
+}
+
+// lockExisting reads the owners of the assets with ids that exist and
+// locks and reads the rows the caller can see.
+func lockExisting(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]string, map[uuid.UUID]*sparcv1.Asset, error) {
+	// Another organisation's rows are invisible to FOR UPDATE under
+	// row-level security (it would take them for new ones), so owners are
+	// read first, unlocked: the directory is public anyway.
+	ownerOf, err := ownersOf(ctx, tx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := tx.Query(ctx, getManyLockedSQL, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := collect(rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	existing := make(map[uuid.UUID]*sparcv1.Asset, len(list))
+	for _, a := range list {
+		existing[ID(a)] = a
+	}
+	return ownerOf, existing, nil
+}
+
+// importPlan collects the rows of a batch that one COPY stages and one
+// INSERT and one UPDATE write.
+type importPlan struct {
+	staged           [][]any
+	inserts, updates int
+	setOwner         bool
+}
+
+// add plans a record whose stored asset is cur (nil when new) and returns
+// its outcome.
+func (pl *importPlan) add(p prepared, cur *sparcv1.Asset) string {
+	switch {
+	case cur == nil:
+		pl.staged = append(pl.staged, stagingRow(p, "insert"))
+		pl.inserts++
+		return OutcomeCreated
+	case sameForImport(cur, p.asset, p.rec.SetOwner):
+		return OutcomeUnchanged
+	default:
+		pl.staged = append(pl.staged, stagingRow(p, "update"))
+		pl.updates++
+		pl.setOwner = pl.setOwner || p.rec.SetOwner
+		return OutcomeUpdated
+	}
+}
+
+// write stages the planned rows and writes them. Fewer rows written than
+// planned (row security refused some) is errRowsRefused.
+func (pl *importPlan) write(ctx context.Context, tx pgx.Tx) error {
+	if len(pl.staged) == 0 {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, stagingCreateSQL); err != nil {
 		return err
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"assets_import"}, stagingCols, pgx.CopyFromRows(staged)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"assets_import"}, stagingCols, pgx.CopyFromRows(pl.staged)); err != nil {
 		return err
 	}
-	if inserts > 0 {
+	if pl.inserts > 0 {
 		tag, err := tx.Exec(ctx, stagingInsertSQL)
 		if err != nil {
 			return err
 		}
-		if int(tag.RowsAffected()) != inserts {
-			return fmt.Errorf("inserted %d of %d new assets: %w", tag.RowsAffected(), inserts, errRowsRefused)
+		if int(tag.RowsAffected()) != pl.inserts {
+			return fmt.Errorf("inserted %d of %d new assets: %w", tag.RowsAffected(), pl.inserts, errRowsRefused)
 		}
 	}
-	if updates > 0 {
-		tag, err := tx.Exec(ctx, stagingUpdateSQL, setOwner)
+	if pl.updates > 0 {
+		tag, err := tx.Exec(ctx, stagingUpdateSQL, pl.setOwner)
 		if err != nil {
 			return err
 		}
-		if int(tag.RowsAffected()) != updates {
-			return fmt.Errorf("updated %d of %d changed assets: %w", tag.RowsAffected(), updates, errRowsRefused)
+		if int(tag.RowsAffected()) != pl.updates {
+			return fmt.Errorf("updated %d of %d changed assets: %w", tag.RowsAffected(), pl.updates, errRowsRefused)
 		}
 	}
 	return nil
@@ -437,13 +467,13 @@ func (s *Store) GetMany(ctx context.Context, ids []uuid.UUID) ([]*sparcv1.Asset,
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*sparcv1.Asset, len(list))
+	byID := make(map[uuid.UUID]*sparcv1.Asset, len(list))
 	for _, a := range list {
-		byID[a.GetId()] = a
+		byID[ID(a)] = a
 	}
 	out := make([]*sparcv1.Asset, 0, len(list))
 	for _, id := range ids {
-		if a, ok := byID[id.String()]; ok {
+		if a, ok := byID[id]; ok {
 			out = append(out, a)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -180,7 +181,7 @@ func (c *httpClient) CreateAsset(ctx context.Context, in *sparcv1.CreateAssetReq
 
 func (c *httpClient) GetAsset(ctx context.Context, in *sparcv1.GetAssetRequest, _ ...grpc.CallOption) (*sparcv1.Asset, error) {
 	out := &sparcv1.Asset{}
-	if err := c.do(ctx, http.MethodGet, "/v1/assets/"+url.PathEscape(in.GetId()), nil, nil, out); err != nil {
+	if err := c.do(ctx, http.MethodGet, assetPath(in.GetName()), nil, nil, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -194,25 +195,32 @@ func (c *httpClient) UpdateAsset(ctx context.Context, in *sparcv1.UpdateAssetReq
 		q.Set("update_mask", strings.Join(paths, ","))
 	}
 	body := proto.Clone(in.GetAsset()).(*sparcv1.Asset)
-	id := body.GetId()
-	body.Id = ""
+	name := body.GetName()
+	body.Name = "" // the gateway takes asset.name from the URL
 	out := &sparcv1.Asset{}
-	if err := c.do(ctx, http.MethodPatch, "/v1/assets/"+url.PathEscape(id), q, body, out); err != nil {
+	if err := c.do(ctx, http.MethodPatch, assetPath(name), q, body, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *httpClient) DeleteAsset(ctx context.Context, in *sparcv1.DeleteAssetRequest, _ ...grpc.CallOption) (*sparcv1.DeleteAssetResponse, error) {
+func (c *httpClient) DeleteAsset(ctx context.Context, in *sparcv1.DeleteAssetRequest, _ ...grpc.CallOption) (*emptypb.Empty, error) {
 	q := url.Values{}
 	if in.GetEtag() != "" {
 		q.Set("etag", in.GetEtag())
 	}
-	out := &sparcv1.DeleteAssetResponse{}
-	if err := c.do(ctx, http.MethodDelete, "/v1/assets/"+url.PathEscape(in.GetId()), q, nil, out); err != nil {
+	out := &emptypb.Empty{}
+	if err := c.do(ctx, http.MethodDelete, assetPath(in.GetName()), q, nil, out); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// assetPath is the URL of the asset named name: /v1/assets/{uuid}. A
+// malformed name keeps its text after "assets/" in the path segment, for
+// the server to refuse.
+func assetPath(name string) string {
+	return "/v1/assets/" + url.PathEscape(strings.TrimPrefix(name, "assets/"))
 }
 
 func (c *httpClient) ListAssets(ctx context.Context, in *sparcv1.ListAssetsRequest, _ ...grpc.CallOption) (*sparcv1.ListAssetsResponse, error) {
@@ -233,7 +241,7 @@ func (c *httpClient) SearchAssets(ctx context.Context, in *sparcv1.SearchAssetsR
 
 func (c *httpClient) ListVocabulary(ctx context.Context, in *sparcv1.ListVocabularyRequest, _ ...grpc.CallOption) (*sparcv1.ListVocabularyResponse, error) {
 	out := &sparcv1.ListVocabularyResponse{}
-	if err := c.do(ctx, http.MethodGet, "/v1/vocabulary", nil, nil, out); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/vocabulary", queryOf(in), nil, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -297,7 +305,7 @@ func validAsset() *sparcv1.Asset {
 	minAge, maxAge, capacity := int32(18), int32(99), int32(12)
 	return &sparcv1.Asset{
 		Kind:        sparcv1.AssetKind_ASSET_KIND_ASSOCIATION,
-		Name:        "Handsworth Park walking group",
+		DisplayName: "Handsworth Park walking group",
 		Description: "A gentle hour round the park, then tea in the café.",
 		Categories:  []string{"physical_activity", "social_connection"},
 		Location: &sparcv1.Location{Latitude: 52.5047, Longitude: -1.9248, Address: "Hamstead Road",

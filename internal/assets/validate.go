@@ -6,14 +6,12 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/twpayne/go-geom"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/vocab"
@@ -32,10 +30,17 @@ const (
 	maxRadiusMeters   = 100000
 	defaultPageSize   = 20
 	maxPageSize       = 100
-	maxQueryLen       = 200
-	maxShortText      = 200
-	maxAddressLen     = 500
-	maxEdgeDegrees    = 90 // service area edges, stored as great circles
+	// The vocabulary is a few dozen terms held in memory: one default
+	// page holds all of it, so a client that does not page still gets
+	// every term.
+	defaultVocabularyPageSize = 100
+	maxVocabularyPageSize     = 1000
+	maxQueryLen               = 200
+	maxShortText              = 200
+	maxAddressLen             = 500
+	maxPostcodeLen            = 16
+	maxCostNoteLen            = 500
+	maxEdgeDegrees            = 90 // service area edges, stored as great circles
 	// minRingArea (square degrees, about a square metre in Britain): a
 	// ring enclosing less has collinear or repeated positions. PostGIS
 	// stores such a ring, but it serves nowhere and breaks the overlays of
@@ -53,60 +58,76 @@ var (
 
 // validateAsset checks an asset as it will be stored (after defaults and,
 // for updates, after the mask was applied). prefix is the field path of
-// the asset in the request ("asset").
+// the asset in the request ("asset"). Every problem is reported, not only
+// the first (AIP-193).
 func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 	f := func(name string) string { return prefix + "." + name }
-	name := strings.TrimSpace(a.GetName())
-	switch {
-	case name == "":
-		v.Add(f("name"), "is required")
-	case utf8.RuneCountInString(name) > maxNameLen:
-		v.Add(f("name"), "is %d characters, more than the maximum of %d", utf8.RuneCountInString(name), maxNameLen)
-	}
-	noNUL(name, f("name"), v)
-	maxLen(a.GetDescription(), maxDescriptionLen, f("description"), v)
+	aip.Text(v, f("display_name"), a.GetDisplayName(), true, maxNameLen)
+	aip.Text(v, f("description"), a.GetDescription(), false, maxDescriptionLen)
 	if _, ok := kindCode[a.GetKind()]; !ok || a.GetKind() == sparcv1.AssetKind_ASSET_KIND_UNSPECIFIED {
 		v.Add(f("kind"), "must be one of the six ABCD asset kinds (e.g. ASSET_KIND_ASSOCIATION)")
+	}
+	if _, ok := statusCode[a.GetStatus()]; !ok || a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
+		v.Add(f("status"), "must be ACTIVE, PAUSED or CLOSED")
 	}
 	if len(a.GetCategories()) > maxCategories {
 		v.Add(f("categories"), "has %d entries, more than the maximum of %d", len(a.GetCategories()), maxCategories)
 	}
 	checkCodes(a.GetCategories(), vocab.IsCategory, f("categories"), "category", v)
 	checkCodes(a.GetAccessibility(), vocab.IsAccessibility, f("accessibility"), "accessibility feature", v)
-
-	loc := a.GetLocation()
-	switch {
-	case loc == nil:
-		v.Add(f("location"), "is required")
-	default:
-		validateLatLng(loc.GetLatitude(), loc.GetLongitude(), f("location.latitude"), f("location.longitude"), v)
-		if loc.GetCountry() != "GB" && loc.GetCountry() != "NL" {
-			v.Add(f("location.country"), "must be GB or NL, got %q", loc.GetCountry())
-		}
-		maxLen(loc.GetAddress(), maxAddressLen, f("location.address"), v)
-		maxLen(loc.GetPostcode(), 16, f("location.postcode"), v)
-		maxLen(loc.GetLocality(), maxShortText, f("location.locality"), v)
-	}
-	if a.GetServiceAreaGeojson() != "" {
-		if mp, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err != nil {
-			v.Add(f("service_area_geojson"), "%v", err)
-		} else if err := geo.CheckSphereEdges(mp, maxEdgeDegrees); err != nil {
-			v.Add(f("service_area_geojson"), "%v", err)
-		} else if err := checkArea(mp); err != nil {
-			v.Add(f("service_area_geojson"), "%v", err)
-		}
-	}
+	validatePlace(a, v, f)
 	if len(a.GetSessions()) > maxSessions {
 		v.Add(f("sessions"), "has %d entries, more than the maximum of %d", len(a.GetSessions()), maxSessions)
 	}
 	for i, s := range a.GetSessions() {
 		validateSession(s, v, f("sessions")+"["+itoa(i)+"]")
 	}
+	validateWhoFor(a, v, f)
+	validateContact(a.GetContact(), v, f)
+	aip.ParseOptionalName(v, f("owner_organisation"), aip.Organisations, a.GetOwnerOrganisation())
+	if t := a.GetLastVerifiedTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			v.Add(f("last_verified_time"), "%v", err)
+		} else if t.AsTime().After(time.Now().Add(24 * time.Hour)) {
+			v.Add(f("last_verified_time"), "is in the future")
+		}
+	}
+}
+
+// validatePlace checks where the asset is and the area it serves.
+func validatePlace(a *sparcv1.Asset, v *apierr.InvalidArgument, f func(string) string) {
+	loc := a.GetLocation()
+	if loc == nil {
+		v.Add(f("location"), "is required")
+	} else {
+		validateLatLng(loc.GetLatitude(), loc.GetLongitude(), f("location.latitude"), f("location.longitude"), v)
+		if loc.GetCountry() != "GB" && loc.GetCountry() != "NL" {
+			v.Add(f("location.country"), "must be GB or NL, got %q", loc.GetCountry())
+		}
+		aip.Text(v, f("location.address"), loc.GetAddress(), false, maxAddressLen)
+		aip.Text(v, f("location.postcode"), loc.GetPostcode(), false, maxPostcodeLen)
+		aip.Text(v, f("location.locality"), loc.GetLocality(), false, maxShortText)
+	}
+	if a.GetServiceAreaGeojson() == "" {
+		return
+	}
+	if mp, err := geo.ParsePolygon(a.GetServiceAreaGeojson(), maxPolygonVerts); err != nil {
+		v.Add(f("service_area_geojson"), "%v", err)
+	} else if err := geo.CheckSphereEdges(mp, maxEdgeDegrees); err != nil {
+		v.Add(f("service_area_geojson"), "%v", err)
+	} else if err := checkArea(mp); err != nil {
+		v.Add(f("service_area_geojson"), "%v", err)
+	}
+}
+
+// validateWhoFor checks what decides whether a person can take part:
+// cost, languages, ages and places.
+func validateWhoFor(a *sparcv1.Asset, v *apierr.InvalidArgument, f func(string) string) {
 	if c := a.GetCost(); c != nil {
 		if _, ok := costCode[c.GetKind()]; !ok {
 			v.Add(f("cost.kind"), "unknown cost kind %d", c.GetKind())
 		}
-		maxLen(c.GetNote(), 500, f("cost.note"), v)
+		aip.Text(v, f("cost.note"), c.GetNote(), false, maxCostNoteLen)
 	}
 	if len(a.GetLanguages()) > maxLanguages {
 		v.Add(f("languages"), "has %d entries, more than the maximum of %d", len(a.GetLanguages()), maxLanguages)
@@ -127,35 +148,29 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 			v.Add(f("age_range"), "min_age %d is above max_age %d", ar.GetMinAge(), ar.GetMaxAge())
 		}
 	}
-	if c := a.GetContact(); c != nil {
-		maxLen(c.GetName(), maxShortText, f("contact.name"), v)
-		if c.GetEmail() != "" {
-			if addr, err := mail.ParseAddress(c.GetEmail()); err != nil || addr.Address != c.GetEmail() || len(c.GetEmail()) > 254 {
-				v.Add(f("contact.email"), "%q is not a plain email address", c.GetEmail())
-			}
-		}
-		if c.GetPhone() != "" && !phoneRe.MatchString(c.GetPhone()) {
-			v.Add(f("contact.phone"), "%q is not a phone number (digits, spaces, + ( ) -)", c.GetPhone())
-		}
-		if c.GetWebsite() != "" {
-			u, err := url.Parse(c.GetWebsite())
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(c.GetWebsite()) > 2000 {
-				v.Add(f("contact.website"), "%q is not an http(s) URL", c.GetWebsite())
-			}
-		}
-	}
 	if a.Capacity != nil && (a.GetCapacity() < 0 || a.GetCapacity() > maxCapacity) {
 		v.Add(f("capacity"), "must be between 0 and %d", maxCapacity)
 	}
-	if _, ok := statusCode[a.GetStatus()]; !ok || a.GetStatus() == sparcv1.AssetStatus_ASSET_STATUS_UNSPECIFIED {
-		v.Add(f("status"), "must be ACTIVE, PAUSED or CLOSED")
+}
+
+// validateContact checks how to reach the people behind the asset.
+func validateContact(c *sparcv1.Contact, v *apierr.InvalidArgument, f func(string) string) {
+	if c == nil {
+		return
 	}
-	checkOrgID(a.GetOwnerOrganisation(), f("owner_organisation"), v)
-	if t := a.GetLastVerifiedTime(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			v.Add(f("last_verified_time"), "%v", err)
-		} else if t.AsTime().After(time.Now().Add(24 * time.Hour)) {
-			v.Add(f("last_verified_time"), "is in the future")
+	aip.Text(v, f("contact.name"), c.GetName(), false, maxShortText)
+	if c.GetEmail() != "" {
+		if addr, err := mail.ParseAddress(c.GetEmail()); err != nil || addr.Address != c.GetEmail() || len(c.GetEmail()) > 254 {
+			v.Add(f("contact.email"), "%q is not a plain email address", c.GetEmail())
+		}
+	}
+	if c.GetPhone() != "" && !phoneRe.MatchString(c.GetPhone()) {
+		v.Add(f("contact.phone"), "%q is not a phone number (digits, spaces, + ( ) -)", c.GetPhone())
+	}
+	if c.GetWebsite() != "" {
+		u, err := url.Parse(c.GetWebsite())
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(c.GetWebsite()) > 2000 {
+			v.Add(f("contact.website"), "%q is not an http(s) URL", c.GetWebsite())
 		}
 	}
 }
@@ -228,21 +243,6 @@ func checkCodes(codes []string, known func(string) bool, field, what string, v *
 	}
 }
 
-func maxLen(s string, n int, field string, v *apierr.InvalidArgument) {
-	if l := utf8.RuneCountInString(s); l > n {
-		v.Add(field, "is %d characters, more than the maximum of %d", l, n)
-	}
-	noNUL(s, field, v)
-}
-
-// noNUL rejects the one character PostgreSQL text cannot hold, which would
-// otherwise fail the write with a database error.
-func noNUL(s, field string, v *apierr.InvalidArgument) {
-	if strings.IndexByte(s, 0) >= 0 {
-		v.Add(field, "must not contain the NUL character")
-	}
-}
-
 // checkArea refuses a service area with a degenerate ring: a polygon (or
 // hole) whose positions are collinear or repeated encloses no area.
 func checkArea(mp *geom.MultiPolygon) error {
@@ -259,15 +259,4 @@ func checkArea(mp *geom.MultiPolygon) error {
 		}
 	}
 	return nil
-}
-
-// checkOrgID checks an optional organisation id: a UUID in its canonical
-// 36-character form, as the API returns them.
-func checkOrgID(o, field string, v *apierr.InvalidArgument) {
-	if o == "" {
-		return
-	}
-	if _, err := uuid.Parse(o); err != nil || len(o) != 36 {
-		v.Add(field, "%q is not an organisation id (a UUID)", o)
-	}
 }

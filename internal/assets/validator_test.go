@@ -147,7 +147,7 @@ func FuzzSearchQuery(f *testing.F) {
 		if err := proto.Unmarshal(wire, &req); err != nil {
 			return // gRPC would refuse it before the handler
 		}
-		q, _, err := svc.SearchQuery(&req)
+		q, err := svc.SearchQuery(&req)
 		if err != nil {
 			if len(violations(err)) == 0 {
 				t.Fatalf("rejection without field violations: %v", err)
@@ -234,7 +234,7 @@ func TestAcceptedSearchRequestsRunWithoutDatabaseError(t *testing.T) {
 	}
 	accepted := 0
 	for _, req := range reqs {
-		q, _, err := svc.SearchQuery(req)
+		q, err := svc.SearchQuery(req)
 		if err != nil {
 			continue
 		}
@@ -258,7 +258,7 @@ func hostileAsset(r *rand.Rand) *sparcv1.Asset {
 		"a\tb\nc", "\xef\xbb\xbf", "%s %d {{.}}", "\u0000"}
 	switch r.IntN(12) {
 	case 0:
-		a.Name = pickS(texts...)
+		a.DisplayName = pickS(texts...)
 	case 1:
 		a.Description = pickS(texts...) + strings.Repeat("x", r.IntN(5100))
 	case 2:
@@ -317,7 +317,7 @@ func TestCreateValidatorAcceptsOnlyWhatTheDatabaseStores(t *testing.T) {
 		}
 		accepted++
 		// Writing it back as read (a full replace) must pass validation too.
-		if _, err := env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: created}); err != nil {
+		if _, err := env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: created, UpdateMask: withMask("*")}); err != nil {
 			t.Errorf("stored asset %v cannot be written back: %v", created, err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 )
@@ -101,7 +102,8 @@ type filter struct {
 	org                          string // one organisation's events only
 }
 
-// list returns up to limit events newest first. It runs in a transaction
+// list returns up to limit+1 events newest first (the one more tells
+// aip.Next that another page follows). It runs in a transaction
 // for the caller's identity (row-level security) but without the call's
 // audit event: that is written after it, by the authorisation layer, so a
 // page never lists the read that fetched it.
@@ -110,19 +112,21 @@ func (s *Store) list(ctx context.Context, f filter, limit int) ([]*sparcv1.Audit
 	err := db.InTx(db.WithoutRider(ctx), s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		out = nil
 		rows, err := tx.Query(ctx, listSQL, f.start, f.end, nullable(f.principal), nullable(f.resource),
-			nullable(f.outcome), nullableID(f.before), nullable(f.org), limit)
+			nullable(f.outcome), nullableID(f.before), nullable(f.org), limit+1)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var e sparcv1.AuditEvent
+			var id int64
 			var t time.Time
-			var role string
-			if err := rows.Scan(&e.Id, &t, &e.Principal, &e.OrganisationId, &role, &e.Method, &e.Resource,
+			var org, role string
+			if err := rows.Scan(&id, &t, &e.Principal, &org, &role, &e.Method, &e.Resource,
 				&e.Outcome, &e.Code, &e.RequestId, &e.Peer, &e.Count); err != nil {
 				return err
 			}
+			e.Name, e.Organisation = eventName(id), aip.NameOf(aip.Organisations, org)
 			e.Time, e.Role = timestamppb.New(t), auth.RoleFromCode(role)
 			out = append(out, &e)
 		}

@@ -1,7 +1,11 @@
 package audit
 
 import (
+	"strconv"
+	"strings"
+
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 )
 
@@ -32,4 +36,35 @@ func filterOf(req *sparcv1.ListAuditEventsRequest, v *apierr.InvalidArgument) fi
 		v.Add("outcome", "must be ok, denied or error")
 	}
 	return f
+}
+
+// Events are numbered by the table's identity column, not by UUIDs, so
+// their names ("auditEvents/42") are made and read here rather than by
+// aip.ParseName.
+
+// cursor is an event's place in the trail: its number.
+type cursor struct {
+	ID int64 `json:"i"`
+}
+
+func eventName(id int64) string {
+	return string(aip.AuditEvents) + "/" + strconv.FormatInt(id, 10)
+}
+
+// eventID reads the number in an event's name; ok is false for anything
+// but "auditEvents/" and a positive decimal number.
+func eventID(name string) (id int64, ok bool) {
+	n, found := strings.CutPrefix(name, string(aip.AuditEvents)+"/")
+	if !found || n == "" || n[0] == '0' || n[0] == '+' {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(n, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// positionOf is a listed event's cursor. Its name is the one the store
+// made, so it always reads.
+func positionOf(e *sparcv1.AuditEvent) cursor {
+	id, _ := eventID(e.GetName())
+	return cursor{ID: id}
 }

@@ -32,7 +32,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -117,9 +116,20 @@ type Config struct {
 	// one audit event. Zero: DefaultDeniedWindow (a minute).
 	DeniedWindow time.Duration
 	// Audit stores the audit trail (internal/audit's Store). Required.
-	Audit  AuditLog
-	OIDC   TokenVerifier
+	Audit AuditLog
+	OIDC  TokenVerifier
+	// Orgs answers whether a token's organisation may act
+	// (internal/orgs's Store, the owner of the organisations table).
+	// Required with OIDC: a key's organisation is checked when the key is
+	// looked up, a token's only here.
+	Orgs   OrgDirectory
 	Logger *slog.Logger
+}
+
+// OrgDirectory is what the access layer asks of organisations.
+type OrgDirectory interface {
+	// Active reports whether organisation id exists and is active.
+	Active(ctx context.Context, id string) (bool, error)
 }
 
 // Layer is the authorisation layer.
@@ -149,6 +159,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Layer, error) {
 	}
 	if cfg.Audit == nil {
 		return nil, errors.New("auth: no audit log to write to")
+	}
+	if cfg.OIDC != nil && cfg.Orgs == nil {
+		return nil, errors.New("auth: OIDC needs the organisation directory to check a token's organisation")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
@@ -294,11 +307,14 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 	}
 	if !rule.allows(p.Role) {
 		var err error
-		if id := resourceName(req); rule.Resource != "" && strings.Contains(id, "/") {
-			err = fmt.Errorf("%s %w", id, apierr.ErrNotFound) // as the service says it of a missing one
-		} else if rule.Resource != "" && id != "" {
+		switch id := resourceName(req); {
+		case rule.Resource != "" && strings.Contains(id, "/"):
+			// A resource name names itself, as the services' own
+			// not-found errors do.
+			err = fmt.Errorf("%s: %w", id, apierr.ErrNotFound)
+		case rule.Resource != "" && id != "":
 			err = fmt.Errorf("%s %s: %w", rule.Resource, id, apierr.ErrNotFound)
-		} else {
+		default:
 			err = apierr.Error(codes.PermissionDenied, "ROLE_NOT_PERMITTED", fmt.Sprintf("the %s role may not call %s", p.Role, method[strings.LastIndex(method, "/")+1:]))
 		}
 		l.deny(ctx, rec, err)
@@ -412,14 +428,13 @@ func (l *Layer) authenticate(ctx context.Context, rec *AuditEvent, mayLookup fun
 		return nil, errBadCredential
 	}
 	rec.Principal = p.Name
-	var active bool
-	err = l.pool.QueryRow(ctx, `SELECT status = 'active' FROM organisations WHERE id = $1`, p.Org).Scan(&active)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !active) {
-		l.log.Info("token rejected: organisation unknown or not active", "org", p.Org)
-		return nil, errBadCredential
-	}
+	active, err := l.cfg.Orgs.Active(ctx, p.Org)
 	if err != nil {
 		return nil, fmt.Errorf("checking token organisation: %w", err)
+	}
+	if !active {
+		l.log.Info("token rejected: organisation unknown or not active", "org", p.Org)
+		return nil, errBadCredential
 	}
 	return p, nil
 }
@@ -498,10 +513,15 @@ func resourceFor(method string, req any) string {
 		return ""
 	}
 	coll := strings.ToLower(svc[:1]) + svc[1:] + "s"
-	if id := resourceName(req); strings.Contains(id, "/") {
-		return id // a resource name (AIP-122) names itself
-	} else if id != "" {
-		return coll + "/" + id
+	if id := resourceName(req); id != "" {
+		return coll + "/" + strings.TrimPrefix(id, coll+"/")
 	}
 	return coll
+}
+
+// NetworkContext returns ctx acting as the network admin named name, for
+// trusted tasks without a request (bootstrap, demo loading) that create
+// organisations, issue keys or load shared geographies.
+func NetworkContext(ctx context.Context, name string) context.Context {
+	return WithPrincipal(ctx, &Principal{Name: name, Role: RoleNetworkAdmin})
 }

@@ -3,13 +3,13 @@ package auth
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 )
@@ -38,7 +38,7 @@ func (s *KeyService) CreateApiKey(ctx context.Context, req *sparcv1.CreateApiKey
 	// itself to the whole network).
 	p := FromContext(ctx)
 	if !p.CanAdminister(org.String()) {
-		return nil, fmt.Errorf("organisation %s: %w", org, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, org), apierr.ErrNotFound)
 	}
 	if role == RoleNetworkAdmin && !p.IsNetworkAdmin() {
 		return nil, status.Error(codes.PermissionDenied, "only a network admin may issue ROLE_NETWORK_ADMIN keys")
@@ -54,15 +54,10 @@ func (s *KeyService) CreateApiKey(ctx context.Context, req *sparcv1.CreateApiKey
 func (s *KeyService) ListApiKeys(ctx context.Context, req *sparcv1.ListApiKeysRequest) (*sparcv1.ListApiKeysResponse, error) {
 	var v apierr.InvalidArgument
 	var org *uuid.UUID
-	if req.GetOrganisationId() != "" {
-		id, ok := parseOrgID(req.GetOrganisationId(), &v)
-		if ok {
-			org = &id
-		}
+	if id := aip.ParseOptionalName(&v, "organisation", aip.Organisations, req.GetOrganisation()); id != uuid.Nil {
+		org = &id
 	}
-	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
-	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListApiKeysRequest) { r.PageToken, r.PageSize = "", 0 })
-	after := pagetoken.After[keyCursor](s.tokens, req.GetPageToken(), hash, &v)
+	page := aip.StartPage[keyCursor](&v, s.tokens, req, 20, 100)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -77,33 +72,26 @@ func (s *KeyService) ListApiKeys(ctx context.Context, req *sparcv1.ListApiKeysRe
 	if own != nil {
 		org = own
 	}
-	list, err := s.store.List(ctx, org, req.GetIncludeRevoked(), after, limit)
+	list, err := s.store.List(ctx, org, req.GetIncludeRevoked(), page.After, page.Size)
 	if err != nil {
 		return nil, err
 	}
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[limit-1]
-		c := keyCursor{Created: last.GetCreateTime().AsTime().UnixMicro(), ID: uuid.MustParse(last.GetId())}
-		if resp.NextPageToken, err = s.tokens.Encode(hash, c); err != nil {
-			return nil, err
-		}
-	}
-	resp.ApiKeys = list
-	return resp, nil
+	resp.ApiKeys, resp.NextPageToken, err = aip.Next(page, list, positionOfKey)
+	return resp, err
 }
 
 // RevokeApiKey revokes a key.
 func (s *KeyService) RevokeApiKey(ctx context.Context, req *sparcv1.RevokeApiKeyRequest) (*sparcv1.ApiKey, error) {
-	id, err := uuid.Parse(strings.TrimPrefix(req.GetId(), "apiKeys/"))
-	if err != nil {
-		return nil, apierr.Invalid("id", "is not an API key id (a UUID)")
+	var v apierr.InvalidArgument
+	id := aip.ParseName(&v, "name", aip.APIKeys, req.GetName())
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	// An organisation's admin revokes its own organisation's keys only;
 	// another's is NOT_FOUND, like a missing one.
 	org, ok := administered(FromContext(ctx))
 	if !ok {
-		return nil, fmt.Errorf("API key %s: %w", id, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.APIKeys, id), apierr.ErrNotFound)
 	}
 	return s.store.Revoke(ctx, id, org)
 }

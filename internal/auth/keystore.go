@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/db"
 )
@@ -61,7 +63,7 @@ func scanKey(r pgx.Row) (*sparcv1.ApiKey, error) {
 	if err := r.Scan(&id, &org, &role, &k.Prefix, &k.DisplayName, &created, &used, &revoked); err != nil {
 		return nil, err
 	}
-	k.Id, k.OrganisationId, k.Role = id.String(), org.String(), RoleFromCode(role)
+	k.Name, k.Organisation, k.Role = aip.Name(aip.APIKeys, id), aip.Name(aip.Organisations, org), RoleFromCode(role)
 	k.CreateTime = timestamppb.New(created)
 	if used != nil {
 		k.LastUsedTime = timestamppb.New(*used)
@@ -86,7 +88,7 @@ func (s *KeyStore) Create(ctx context.Context, org uuid.UUID, role, name string)
 		out, err = scanKey(tx.QueryRow(ctx, insertKeySQL, uuid.New(), org, role, prefix, hash, name))
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
-			return fmt.Errorf("organisation %s: %w", org, apierr.ErrNotFound)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, org), apierr.ErrNotFound)
 		}
 		return err
 	})
@@ -99,6 +101,13 @@ func (s *KeyStore) Create(ctx context.Context, org uuid.UUID, role, name string)
 type keyCursor struct {
 	Created int64     `json:"c"`
 	ID      uuid.UUID `json:"i"`
+}
+
+// positionOfKey is a listed key's place in creation order. The name is
+// the one scanKey made, so its id part is a UUID.
+func positionOfKey(k *sparcv1.ApiKey) keyCursor {
+	return keyCursor{Created: k.GetCreateTime().AsTime().UnixMicro(),
+		ID: uuid.MustParse(strings.TrimPrefix(k.GetName(), string(aip.APIKeys)+"/"))}
 }
 
 // List returns up to limit+1 keys in creation order, of org (nil: every
@@ -143,7 +152,7 @@ func (s *KeyStore) Revoke(ctx context.Context, id uuid.UUID, org *uuid.UUID) (*s
 		var err error
 		out, err = scanKey(tx.QueryRow(ctx, revokeKeySQL, id, org))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("API key %s: %w", id, apierr.ErrNotFound)
+			return fmt.Errorf("%s: %w", aip.Name(aip.APIKeys, id), apierr.ErrNotFound)
 		}
 		return err
 	})

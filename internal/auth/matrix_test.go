@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -122,8 +123,8 @@ func (f *fixture) referralAsset(t *testing.T, target string) string {
 	if err != nil {
 		t.Fatalf("creating fixture asset: %v", err)
 	}
-	f.referralAssets[target] = created.GetId()
-	return created.GetId()
+	f.referralAssets[target] = created.GetName()
+	return created.GetName()
 }
 
 // referral creates a referral made by the target's organisation to its
@@ -135,7 +136,7 @@ func (f *fixture) referral(t *testing.T, target string) string {
 		return "referrals/" + uuid.NewString()
 	}
 	r, err := sparcv1.NewReferralServiceClient(f.lw[target]).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{
-		RequestId: uuid.NewString(), Person: f.person(t, target), Asset: "assets/" + f.referralAsset(t, target)})
+		RequestId: uuid.NewString(), Person: f.person(t, target), Asset: f.referralAsset(t, target)})
 	if err != nil {
 		t.Fatalf("creating fixture referral: %v", err)
 	}
@@ -178,7 +179,7 @@ func (f *fixture) asset(t *testing.T, target string) string {
 	if err != nil {
 		t.Fatalf("creating fixture asset: %v", err)
 	}
-	return a.GetId()
+	return strings.TrimPrefix(a.GetName(), "assets/")
 }
 
 func (f *fixture) org(target string) string {
@@ -199,11 +200,11 @@ func (f *fixture) apiKey(t *testing.T, target string) string {
 		return uuid.NewString()
 	}
 	resp, err := sparcv1.NewApiKeyServiceClient(f.env.Network(t)).CreateApiKey(context.Background(),
-		&sparcv1.CreateApiKeyRequest{OrganisationId: f.org(target), Role: sparcv1.Role_ROLE_LINK_WORKER})
+		&sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + f.org(target), Role: sparcv1.Role_ROLE_LINK_WORKER})
 	if err != nil {
 		t.Fatalf("creating fixture key: %v", err)
 	}
-	return resp.GetApiKey().GetId()
+	return strings.TrimPrefix(resp.GetApiKey().GetName(), "apiKeys/")
 }
 
 // areaCode returns the code of an area that exists (areas are shared by
@@ -236,9 +237,9 @@ func importArea(ctx context.Context, c *grpc.ClientConn, code string) error {
 
 func newAsset(owner string) *sparcv1.Asset {
 	return &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Matrix walking group",
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Matrix walking group",
 		Location:          &sparcv1.Location{Latitude: 52.48, Longitude: -1.89, Country: "GB"},
-		OwnerOrganisation: owner,
+		OwnerOrganisation: aip.NameOf(aip.Organisations, owner),
 	}
 }
 
@@ -289,7 +290,7 @@ func assetRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.AssetService/GetAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := ac(c).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: id})
+				_, err := ac(c).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: "assets/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "GET", "/v1/assets/" + id, nil },
@@ -329,27 +330,27 @@ func assetRows() []matrixRow {
 				return err
 			},
 			http: func(org string) (string, string, any) {
-				return "POST", "/v1/assets", map[string]any{"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix choir",
-					"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}, "owner_organisation": org}
+				return "POST", "/v1/assets", map[string]any{"kind": "ASSET_KIND_ASSOCIATION", "display_name": "Matrix choir",
+					"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}, "owner_organisation": "organisations/" + org}
 			},
 			setup: orgTarget,
 		}, table(writeOwned, allPD, writeOwned, allPD, allPD, allUnauth)},
 		{"/sparc.v1.AssetService/UpdateAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
 				_, err := ac(c).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
-					Asset:      &sparcv1.Asset{Id: id, Name: "Renamed"},
-					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}},
+					Asset:      &sparcv1.Asset{Name: "assets/" + id, DisplayName: "Renamed"},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}},
 				})
 				return err
 			},
 			http: func(id string) (string, string, any) {
-				return "PATCH", "/v1/assets/" + id + "?update_mask=name", map[string]any{"name": "Renamed"}
+				return "PATCH", "/v1/assets/" + id + "?update_mask=display_name", map[string]any{"display_name": "Renamed"}
 			},
 			setup: assetTarget,
 		}, table(writeOwned, allNF, writeOwned, allNF, allNF, allUnauth)},
 		{"/sparc.v1.AssetService/DeleteAsset", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := ac(c).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: id})
+				_, err := ac(c).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: "assets/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "DELETE", "/v1/assets/" + id, nil },
@@ -379,7 +380,7 @@ func importRows() []matrixRow {
 			http: func(org string) (string, string, any) {
 				return "POST", "/v1/assets:upsertSourced", map[string]any{"source": "matrix", "records": []any{map[string]any{
 					"asset_name": "assets/" + uuid.NewString(), "source_id": uuid.NewString(), "asset": map[string]any{
-						"kind": "ASSET_KIND_ASSOCIATION", "name": "Matrix import", "owner_organisation": org,
+						"kind": "ASSET_KIND_ASSOCIATION", "display_name": "Matrix import", "owner_organisation": "organisations/" + org,
 						"location": map[string]any{"latitude": 52.48, "longitude": -1.89, "country": "GB"}}}}}
 			},
 			httpResult: func(body []byte) codes.Code {
@@ -417,7 +418,7 @@ func organisationRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.OrganisationService/GetOrganisation", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := oc(c).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: id})
+				_, err := oc(c).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: "organisations/" + id})
 				return err
 			},
 			http:  func(id string) (string, string, any) { return "GET", "/v1/organisations/" + id, nil },
@@ -434,18 +435,18 @@ func organisationRows() []matrixRow {
 		{"/sparc.v1.OrganisationService/CreateOrganisation", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
 				_, err := oc(c).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
-					Name: "Matrix group", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}})
+					DisplayName: "Matrix group", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}})
 				return err
 			},
 			http: func(string) (string, string, any) {
-				return "POST", "/v1/organisations", map[string]any{"name": "Matrix group", "kind": "ORGANISATION_KIND_COMMUNITY_GROUP"}
+				return "POST", "/v1/organisations", map[string]any{"display_name": "Matrix group", "kind": "ORGANISATION_KIND_COMMUNITY_GROUP"}
 			},
 			setup: noTarget,
 		}, table(allPD, allPD, allPD, allPD, allOK, allUnauth)},
 		{"/sparc.v1.OrganisationService/UpdateOrganisation", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
 				_, err := oc(c).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-					Organisation: &sparcv1.Organisation{Id: id, Website: "https://example.org"},
+					Organisation: &sparcv1.Organisation{Name: "organisations/" + id, Website: "https://example.org"},
 					UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
 				return err
 			},
@@ -465,26 +466,28 @@ func apiKeyRows() []matrixRow {
 	return []matrixRow{
 		{"/sparc.v1.ApiKeyService/CreateApiKey", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
-				_, err := kc(c).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org, Role: sparcv1.Role_ROLE_AREA_ANALYST})
+				_, err := kc(c).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + org, Role: sparcv1.Role_ROLE_AREA_ANALYST})
 				return err
 			},
 			http: func(org string) (string, string, any) {
-				return "POST", "/v1/apiKeys", map[string]any{"organisation_id": org, "role": "ROLE_AREA_ANALYST"}
+				return "POST", "/v1/apiKeys", map[string]any{"organisation": "organisations/" + org, "role": "ROLE_AREA_ANALYST"}
 			},
 			setup: orgTarget,
 		}, table(writeOwned, allPD, allPD, allPD, readOne, allUnauth)},
 		{"/sparc.v1.ApiKeyService/ListApiKeys", call{
 			// Another organisation's keys list empty (TestAdminOfOneOrganisationCannotRuleAnother).
 			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
-				_, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{OrganisationId: org})
+				_, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{Organisation: "organisations/" + org})
 				return err
 			},
-			http:  func(org string) (string, string, any) { return "GET", "/v1/apiKeys?organisation_id=" + org, nil },
+			http: func(org string) (string, string, any) {
+				return "GET", "/v1/apiKeys?organisation=organisations/" + org, nil
+			},
 			setup: orgTarget,
 		}, table(allOK, allPD, allPD, allPD, allOK, allUnauth)},
 		{"/sparc.v1.ApiKeyService/RevokeApiKey", call{
 			grpc: func(ctx context.Context, c *grpc.ClientConn, id string) error {
-				_, err := kc(c).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: id})
+				_, err := kc(c).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: "apiKeys/" + id})
 				return err
 			},
 			http: func(id string) (string, string, any) {
@@ -636,7 +639,7 @@ func referralRows() []matrixRow {
 	// A referral request: a person of the target's organisation and an
 	// asset of it ("person asset").
 	referTarget := func(t *testing.T, f *fixture, target string) string {
-		return f.person(t, target) + " assets/" + f.referralAsset(t, target)
+		return f.person(t, target) + " " + f.referralAsset(t, target)
 	}
 	// Party to a referral: the organisation that made it or received it.
 	party := table(writeOwned, writeOwned, writeOwned, allNF, allNF, allUnauth)
@@ -970,22 +973,22 @@ func TestForbiddenLooksLikeNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := uuid.NewString()
+	missing := "assets/" + uuid.NewString()
 	for _, role := range []string{auth.RoleAdmin, auth.RoleGroupEditor, auth.RoleLinkWorker, auth.RoleNetworkAdmin} {
 		c := sparcv1.NewAssetServiceClient(env.ConnWithKey(t, env.Key(t, orgA, role)))
 		upd := func(id string) error {
 			_, err := c.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{
-				Asset: &sparcv1.Asset{Id: id, Name: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+				Asset: &sparcv1.Asset{Name: id, DisplayName: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 			return err
 		}
-		e1, e2 := status.Convert(upd(theirs.GetId())), status.Convert(upd(missing))
+		e1, e2 := status.Convert(upd(theirs.GetName())), status.Convert(upd(missing))
 		if e1.Code() != codes.NotFound || e2.Code() != codes.NotFound {
 			t.Fatalf("%s: codes %v, %v; want NotFound for both", role, e1.Code(), e2.Code())
 		}
-		if want := "asset " + theirs.GetId() + ": not found"; e1.Message() != want {
+		if want := theirs.GetName() + ": not found"; e1.Message() != want {
 			t.Errorf("%s: forbidden message %q, want %q", role, e1.Message(), want)
 		}
-		if want := "asset " + missing + ": not found"; e2.Message() != want {
+		if want := missing + ": not found"; e2.Message() != want {
 			t.Errorf("%s: missing message %q, want %q", role, e2.Message(), want)
 		}
 	}
@@ -1006,7 +1009,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyA, err := kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
+	keyA, err := kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1016,23 +1019,23 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 			t.Errorf("%s: %v, want NotFound %q (as for a missing one)", what, err, msg)
 		}
 	}
-	_, err = kc(adminB).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
-	notFound("B's admin minting a key of A", err, "organisation "+orgA+": not found")
-	_, err = ac(adminB).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: assetA.GetId(), Name: "Hijacked"},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
-	notFound("B's admin renaming A's asset", err, "asset "+assetA.GetId()+": not found")
-	_, err = ac(adminB).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: assetA.GetId()})
-	notFound("B's admin deleting A's asset", err, "asset "+assetA.GetId()+": not found")
+	_, err = kc(adminB).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + orgA, Role: sparcv1.Role_ROLE_LINK_WORKER})
+	notFound("B's admin minting a key of A", err, "organisations/"+orgA+": not found")
+	_, err = ac(adminB).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Name: assetA.GetName(), DisplayName: "Hijacked"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+	notFound("B's admin renaming A's asset", err, assetA.GetName()+": not found")
+	_, err = ac(adminB).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: assetA.GetName()})
+	notFound("B's admin deleting A's asset", err, assetA.GetName()+": not found")
 	_, err = ac(adminB).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(orgA)})
-	notFound("B's admin creating an asset of A", err, "organisation "+orgA+": not found")
-	_, err = kc(adminB).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: keyA.GetApiKey().GetId()})
-	notFound("B's admin revoking A's key", err, "API key "+keyA.GetApiKey().GetId()+": not found")
+	notFound("B's admin creating an asset of A", err, "organisations/"+orgA+": not found")
+	_, err = kc(adminB).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: keyA.GetApiKey().GetName()})
+	notFound("B's admin revoking A's key", err, keyA.GetApiKey().GetName()+": not found")
 	_, err = oc(adminB).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Id: orgA, Website: "https://evil.example"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
-	notFound("B's admin changing A", err, "organisation "+orgA+": not found")
+		Organisation: &sparcv1.Organisation{Name: "organisations/" + orgA, Website: "https://evil.example"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website"}}})
+	notFound("B's admin changing A", err, "organisations/"+orgA+": not found")
 	imp, err := sparcv1.NewDirectoryImportServiceClient(adminB).UpsertSourcedAssets(ctx, &sparcv1.UpsertSourcedAssetsRequest{Source: "feed",
 		Records: []*sparcv1.SourcedAsset{{AssetName: "assets/" + uuid.NewString(), SourceId: "1", Asset: newAsset(orgA)},
-			{AssetName: "assets/" + assetA.GetId(), SourceId: "2", Asset: newAsset(orgB)}}})
+			{AssetName: assetA.GetName(), SourceId: "2", Asset: newAsset(orgB)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1041,7 +1044,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 			t.Errorf("B's admin importing record %d (an asset of A): %v, want rejected", i, r.GetOutcome())
 		}
 	}
-	if e := imp.GetResults()[0].GetError(); e != "organisation "+orgA+": not found" {
+	if e := imp.GetResults()[0].GetError(); e != "organisations/"+orgA+": not found" {
 		t.Errorf("import of an asset owned by A: error %q, want as for a missing organisation", e)
 	}
 	// A record without an owner is the importing admin's organisation's.
@@ -1051,7 +1054,7 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if err != nil || imp.GetResults()[0].GetOutcome() != sparcv1.UpsertOutcome_UPSERT_OUTCOME_CREATED {
 		t.Fatalf("B's admin importing an unowned record: %v, %v", imp, err)
 	}
-	if a, err := ac(adminB).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: strings.TrimPrefix(imp.GetResults()[0].GetAsset(), "assets/")}); err != nil || a.GetOwnerOrganisation() != orgB {
+	if a, err := ac(adminB).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: imp.GetResults()[0].GetAsset()}); err != nil || a.GetOwnerOrganisation() != "organisations/"+orgB {
 		t.Errorf("imported unowned record owned by %q (%v), want B", a.GetOwnerOrganisation(), err)
 	}
 
@@ -1059,18 +1062,18 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	// for A's; A's admin sees its own.
 	listKeys := func(c *grpc.ClientConn, org string) []*sparcv1.ApiKey {
 		t.Helper()
-		resp, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{OrganisationId: org, IncludeRevoked: true})
+		resp, err := kc(c).ListApiKeys(ctx, &sparcv1.ListApiKeysRequest{Organisation: org, IncludeRevoked: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp.GetApiKeys()
 	}
-	if got := listKeys(adminB, orgA); len(got) != 0 {
+	if got := listKeys(adminB, "organisations/"+orgA); len(got) != 0 {
 		t.Errorf("B's admin listing A's keys got %d, want none", len(got))
 	}
 	for _, k := range listKeys(adminB, "") {
-		if k.GetOrganisationId() != orgB {
-			t.Errorf("B's admin lists a key of %s", k.GetOrganisationId())
+		if k.GetOrganisation() != "organisations/"+orgB {
+			t.Errorf("B's admin lists a key of %s", k.GetOrganisation())
 		}
 	}
 	if got := listKeys(adminA, ""); len(got) != 2 {
@@ -1084,13 +1087,13 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 		t.Error("B's admin reads none of its own organisation's events")
 	}
 	for _, e := range events.GetEvents() {
-		if e.GetOrganisationId() != orgB {
-			t.Errorf("B's admin reads an event of %q: %s %s", e.GetOrganisationId(), e.GetPrincipal(), e.GetMethod())
+		if e.GetOrganisation() != "organisations/"+orgB {
+			t.Errorf("B's admin reads an event of %q: %s %s", e.GetOrganisation(), e.GetPrincipal(), e.GetMethod())
 		}
 	}
 
 	// Nothing of A changed.
-	got, err := ac(adminA).GetAsset(ctx, &sparcv1.GetAssetRequest{Id: assetA.GetId()})
+	got, err := ac(adminA).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: assetA.GetName()})
 	if err != nil || got.GetName() != assetA.GetName() {
 		t.Errorf("A's asset after B's attempts: %q, %v", got.GetName(), err)
 	}
@@ -1105,12 +1108,12 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	// An organisation's admin cannot lift (or impose) a suspension on
 	// itself, nor promote anyone to network admin.
 	_, err = oc(adminA).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Id: orgA, Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
+		Organisation: &sparcv1.Organisation{Name: "organisations/" + orgA, Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"status"}}})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("A's admin changing A's status: %v, want PermissionDenied", err)
 	}
-	_, err = kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: orgA, Role: sparcv1.Role_ROLE_NETWORK_ADMIN})
+	_, err = kc(adminA).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + orgA, Role: sparcv1.Role_ROLE_NETWORK_ADMIN})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("A's admin minting a network admin key: %v, want PermissionDenied", err)
 	}
@@ -1119,8 +1122,8 @@ func TestAdminOfOneOrganisationCannotRuleAnother(t *testing.T) {
 	if err := env.Pool.QueryRow(ctx, `SELECT id::text FROM api_keys WHERE prefix = $1`, env.Key(t, orgA, auth.RoleNetworkAdmin)[:14]).Scan(&networkKeyID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = kc(adminA).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Id: networkKeyID})
-	notFound("A's admin revoking a network admin key of A", err, "API key "+networkKeyID+": not found")
+	_, err = kc(adminA).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: "apiKeys/" + networkKeyID})
+	notFound("A's admin revoking a network admin key of A", err, "apiKeys/"+networkKeyID+": not found")
 }
 
 // The network admin runs the network: it creates an organisation, issues
@@ -1132,16 +1135,16 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 	ctx := context.Background()
 	network := env.Network(t)
 	org, err := oc(network).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
-		Name: "Saltley link workers", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_LINK_WORKER_SERVICE}})
+		DisplayName: "Saltley link workers", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_LINK_WORKER_SERVICE}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := kc(network).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org.GetId(), Role: sparcv1.Role_ROLE_ADMIN})
+	first, err := kc(network).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: org.GetName(), Role: sparcv1.Role_ROLE_ADMIN})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := env.ConnWithKey(t, first.GetSecret())
-	lwKey, err := kc(admin).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{OrganisationId: org.GetId(), Role: sparcv1.Role_ROLE_LINK_WORKER})
+	lwKey, err := kc(admin).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{Organisation: org.GetName(), Role: sparcv1.Role_ROLE_LINK_WORKER})
 	if err != nil {
 		t.Fatalf("the new organisation's admin issuing its own key: %v", err)
 	}
@@ -1157,11 +1160,11 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 	if _, err := rc(network).ListReferrals(ctx, &sparcv1.ListReferralsRequest{}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("network admin listing referrals: %v, want PermissionDenied", err)
 	}
-	asset, err := ac(admin).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(org.GetId())})
+	asset, err := ac(admin).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: newAsset(strings.TrimPrefix(org.GetName(), "organisations/"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ac(network).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: asset.GetId()}); status.Code(err) != codes.NotFound {
+	if _, err := ac(network).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: asset.GetName()}); status.Code(err) != codes.NotFound {
 		t.Errorf("network admin deleting an organisation's asset: %v, want NotFound", err)
 	}
 	// The whole network's audit, the new organisation's events included.
@@ -1171,16 +1174,16 @@ func TestNetworkAdminRunsTheNetwork(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, e := range events.GetEvents() {
-		seen[e.GetOrganisationId()] = true
+		seen[e.GetOrganisation()] = true
 	}
 	// The network admin's own calls are of its organisation; the new
 	// organisation's admin and link worker made the others.
-	if !seen[org.GetId()] || len(seen) < 2 {
+	if !seen[org.GetName()] || len(seen) < 2 {
 		t.Errorf("network audit covers organisations %v, want the new one and the network admin's", seen)
 	}
 	// Suspending the organisation stops its keys on the next call.
 	if _, err := oc(network).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Id: org.GetId(), Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
+		Organisation: &sparcv1.Organisation{Name: org.GetName(), Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_SUSPENDED},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"status"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -1222,7 +1225,7 @@ func TestReferralAcrossOrganisationsMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := rc(conns["A link_worker"]).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(),
-			Person: p.GetName(), Asset: "assets/" + asset.GetId()})
+			Person: p.GetName(), Asset: asset.GetName()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ func TestRowLevelSecurityBindsTheApplicationRole(t *testing.T) {
 				if err != nil || tag.RowsAffected() != c.wantUpdate {
 					t.Errorf("UPDATE changed %d rows (%v), want %d", tag.RowsAffected(), err, c.wantUpdate)
 				}
-				tag, err = tx.Exec(context.Background(), `DELETE FROM assets WHERE id = $1`, asset.GetId())
+				tag, err = tx.Exec(context.Background(), `DELETE FROM assets WHERE id = $1`, strings.TrimPrefix(asset.GetName(), "assets/"))
 				if err != nil || tag.RowsAffected() != c.wantUpdate {
 					t.Errorf("DELETE removed %d rows (%v), want %d", tag.RowsAffected(), err, c.wantUpdate)
 				}
@@ -137,8 +137,8 @@ func TestAuditRecordsAllowedDeniedAndFailedCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	rename := func(c sparcv1.AssetServiceClient, name string) error {
-		_, err := c.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Id: a.GetId(), Name: name},
-			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+		_, err := c.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: &sparcv1.Asset{Name: a.GetName(), DisplayName: name},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 		return err
 	}
 	if err := rename(editor, "Renamed"); err != nil {
@@ -154,11 +154,11 @@ func TestAuditRecordsAllowedDeniedAndFailedCalls(t *testing.T) {
 		t.Fatalf("empty name: %v", err)
 	}
 	// A public read leaves no event: open data is not personal data.
-	if _, err := anon.GetAsset(ctx, &sparcv1.GetAssetRequest{Id: a.GetId()}); err != nil {
+	if _, err := anon.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: a.GetName()}); err != nil {
 		t.Fatal(err)
 	}
 
-	resource := "assets/" + a.GetId()
+	resource := a.GetName()
 	rows, err := env.Pool.Query(ctx, `SELECT principal, role, outcome, code FROM audit_events
 		WHERE resource = $1 ORDER BY id`, resource)
 	if err != nil {
@@ -202,13 +202,13 @@ func TestChangeIsRolledBackWhenItsAuditEventCannotBeWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = env.Assets.UpdateAsset(context.Background(), &sparcv1.UpdateAssetRequest{
-		Asset: &sparcv1.Asset{Id: a.GetId(), Name: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+		Asset: &sparcv1.Asset{Name: a.GetName(), DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 	if err == nil {
 		t.Fatal("update succeeded without its audit event")
 	}
-	got, err := env.Assets.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Id: a.GetId()})
-	if err != nil || got.GetName() != a.GetName() {
-		t.Fatalf("asset after failed audit: %q (%v), want unchanged %q", got.GetName(), err, a.GetName())
+	got, err := env.Assets.GetAsset(context.Background(), &sparcv1.GetAssetRequest{Name: a.GetName()})
+	if err != nil || got.GetDisplayName() != a.GetDisplayName() {
+		t.Fatalf("asset after failed audit: %q (%v), want unchanged %q", got.GetDisplayName(), err, a.GetDisplayName())
 	}
 }
 
@@ -216,7 +216,7 @@ func TestStoredKeyRowNeverContainsTheSecret(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	resp, err := sparcv1.NewApiKeyServiceClient(env.Conn).CreateApiKey(context.Background(),
-		&sparcv1.CreateApiKeyRequest{OrganisationId: env.AdminOrg, Role: sparcv1.Role_ROLE_LINK_WORKER, DisplayName: "Ladywood"})
+		&sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + env.AdminOrg, Role: sparcv1.Role_ROLE_LINK_WORKER, DisplayName: "Ladywood"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestStoredKeyRowNeverContainsTheSecret(t *testing.T) {
 		}
 	}
 	// Listing shows the prefix, never the secret.
-	list, err := sparcv1.NewApiKeyServiceClient(env.Conn).ListApiKeys(context.Background(), &sparcv1.ListApiKeysRequest{OrganisationId: env.AdminOrg})
+	list, err := sparcv1.NewApiKeyServiceClient(env.Conn).ListApiKeys(context.Background(), &sparcv1.ListApiKeysRequest{Organisation: "organisations/" + env.AdminOrg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestRevokedKeyStopsWorkingOnTheNextRequest(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	keys := sparcv1.NewApiKeyServiceClient(env.Conn)
-	resp, err := keys.CreateApiKey(context.Background(), &sparcv1.CreateApiKeyRequest{OrganisationId: env.AdminOrg, Role: sparcv1.Role_ROLE_ADMIN})
+	resp, err := keys.CreateApiKey(context.Background(), &sparcv1.CreateApiKeyRequest{Organisation: "organisations/" + env.AdminOrg, Role: sparcv1.Role_ROLE_ADMIN})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestRevokedKeyStopsWorkingOnTheNextRequest(t *testing.T) {
 	if _, err := c.ListAuditEvents(context.Background(), &sparcv1.ListAuditEventsRequest{}); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
-	if _, err := keys.RevokeApiKey(context.Background(), &sparcv1.RevokeApiKeyRequest{Id: resp.GetApiKey().GetId()}); err != nil {
+	if _, err := keys.RevokeApiKey(context.Background(), &sparcv1.RevokeApiKeyRequest{Name: resp.GetApiKey().GetName()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.ListAuditEvents(context.Background(), &sparcv1.ListAuditEventsRequest{}); status.Code(err) != codes.Unauthenticated {

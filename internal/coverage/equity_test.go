@@ -93,8 +93,8 @@ func TestEquitySummaryOfAConstructedSetGivesTheKnownAnswer(t *testing.T) {
 			centres := equityAreas(t, env)
 			for i, c := range centres[tc.servedDecile] {
 				if _, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-					Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: fmt.Sprintf("Food club %d", i),
-					Categories: []string{"food"}, Capacity: proto.Int32(10), OwnerOrganisation: env.AdminOrg,
+					Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: fmt.Sprintf("Food club %d", i),
+					Categories: []string{"food"}, Capacity: proto.Int32(10), OwnerOrganisation: "organisations/" + env.AdminOrg,
 					Location: &sparcv1.Location{Latitude: c[0], Longitude: c[1], Country: "GB"},
 					Sessions: []*sparcv1.Session{{Day: sparcv1.Weekday_WEEKDAY_FRIDAY, StartTime: "12:00", EndTime: "14:00", Timezone: "Europe/London"}},
 				}}); err != nil {
@@ -245,8 +245,8 @@ func TestSessionWindowCountsOnlySessionsRunningInIt(t *testing.T) {
 		{session("2026-01-01", "2026-12-31"), session("2027-01-01", "")}, // one of two runs in the window
 	} {
 		if _, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-			Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: fmt.Sprintf("Club %d", i), Categories: []string{"food"},
-			Capacity: proto.Int32(10), OwnerOrganisation: env.AdminOrg, Sessions: sessions,
+			Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: fmt.Sprintf("Club %d", i), Categories: []string{"food"},
+			Capacity: proto.Int32(10), OwnerOrganisation: "organisations/" + env.AdminOrg, Sessions: sessions,
 			Location: &sparcv1.Location{Latitude: centre[0] + float64(i)*0.0005, Longitude: centre[1], Country: "GB"},
 		}}); err != nil {
 			t.Fatal(err)

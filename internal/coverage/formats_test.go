@@ -372,7 +372,7 @@ func TestVectorTilesDecodeAndHoldTheExpectedFeatures(t *testing.T) {
 	resp, _ = get(t, env, assetPath)
 	oldTag := resp.Header.Get("ETag")
 	created, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "New lunch club", OwnerOrganisation: env.AdminOrg,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "New lunch club", OwnerOrganisation: "organisations/" + env.AdminOrg,
 		Location: &sparcv1.Location{Latitude: all[first].lat, Longitude: all[first].lng, Country: "GB"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -393,10 +393,10 @@ func TestVectorTilesDecodeAndHoldTheExpectedFeatures(t *testing.T) {
 	}
 	found := false
 	for _, f := range layers["assets"].features {
-		found = found || f.props["id"] == created.GetId()
+		found = found || f.props["id"] == strings.TrimPrefix(created.GetName(), "assets/")
 	}
 	if !found {
-		t.Errorf("the new asset %s is not in its tile", created.GetId())
+		t.Errorf("the new asset %s is not in its tile", created.GetName())
 	}
 
 	for _, bad := range []string{"/tiles/assets/12/99999/1.mvt", "/tiles/assets/12/1/1.png", "/tiles/coverage/23/0/0.mvt?kind=lsoa",

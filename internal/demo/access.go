@@ -12,8 +12,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/orgs"
 )
 
 // Org is a demo organisation.
@@ -63,18 +66,20 @@ func OwnerContext(ctx context.Context) context.Context {
 	return auth.WithPrincipal(ctx, &auth.Principal{Name: "system:demo", Org: Owner, Role: auth.RoleAdmin})
 }
 
-// LoadOrgs creates the demo organisations when missing.
+// LoadOrgs creates the demo organisations when missing, through the
+// organisations' store like any other organisation.
 func LoadOrgs(ctx context.Context, pool *pgxpool.Pool) error {
 	ctx = AdminContext(ctx)
-	return db.InTx(ctx, pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		for _, o := range Orgs {
-			if _, err := tx.Exec(ctx, `INSERT INTO organisations (id, kind, name, website)
-				VALUES ($1, $2, $3, 'https://example.org/demo') ON CONFLICT (id) DO NOTHING`, uuid.MustParse(o.ID), o.Kind, o.Name); err != nil {
-				return fmt.Errorf("creating demo organisation %q: %w", o.Name, err)
-			}
+	store := orgs.NewStore(pool)
+	for _, o := range Orgs {
+		kind := sparcv1.OrganisationKind(sparcv1.OrganisationKind_value["ORGANISATION_KIND_"+strings.ToUpper(o.Kind)])
+		_, err := store.Create(ctx, uuid.MustParse(o.ID), &sparcv1.Organisation{Kind: kind, DisplayName: o.Name,
+			Website: "https://example.org/demo", Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_ACTIVE})
+		if err != nil && !errors.Is(err, apierr.ErrAlreadyExists) {
+			return fmt.Errorf("creating demo organisation %q: %w", o.Name, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Keys returns one working demo key per role, as "role=key" lines. Keys are

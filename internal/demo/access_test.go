@@ -57,7 +57,7 @@ func TestDemoLoadsAndKeepsOneWorkingKeyPerRoleUnderRowLevelSecurity(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sparcv1.NewAssetServiceClient(env.ConnWithKey(t, roles[auth.RoleAdmin])).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Id: all[0].GetId()}); err != nil {
+	if _, err := sparcv1.NewAssetServiceClient(env.ConnWithKey(t, roles[auth.RoleAdmin])).DeleteAsset(ctx, &sparcv1.DeleteAssetRequest{Name: all[0].GetName()}); err != nil {
 		t.Errorf("demo admin deleting a demo asset: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 )
 
 //go:embed data/*.geojson
@@ -115,7 +116,7 @@ func Assets() ([]*sparcv1.Asset, error) {
 			lng, lat := PointIn(area.Rings, rng)
 			t := templatesGB[rng.IntN(len(templatesGB))]
 			a := t.asset(rng, fmt.Sprintf("%s, %s", t.Name, area.Name), area.Locality, "GB", "Europe/London", lat, lng)
-			a.Id = uuid.NewSHA1(namespace, []byte(fmt.Sprintf("%s/%d", r.Name, i))).String()
+			a.Name = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(fmt.Sprintf("%s/%d", r.Name, i))))
 			out = append(out, a)
 		}
 	}
@@ -125,7 +126,7 @@ func Assets() ([]*sparcv1.Asset, error) {
 		lng := n.Lng + (rng.Float64()-0.5)*0.018
 		t := templatesNL[rng.IntN(len(templatesNL))]
 		a := t.asset(rng, fmt.Sprintf("%s %s", t.Name, n.Name), "Rotterdam", "NL", "Europe/Amsterdam", lat, lng)
-		a.Id = uuid.NewSHA1(namespace, []byte(fmt.Sprintf("Rotterdam/%d", i))).String()
+		a.Name = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(fmt.Sprintf("Rotterdam/%d", i))))
 		out = append(out, a)
 	}
 	return out, nil
@@ -177,7 +178,7 @@ type template struct {
 func (t template) asset(rng *rand.Rand, name, locality, country, tz string, lat, lng float64) *sparcv1.Asset {
 	a := &sparcv1.Asset{
 		Kind:        t.Kind,
-		Name:        name + " (demo)",
+		DisplayName: name + " (demo)",
 		Description: "DEMO LISTING, not a real service. " + t.Description,
 		Categories:  t.Categories,
 		Location: &sparcv1.Location{Latitude: round6(lat), Longitude: round6(lng),
@@ -187,7 +188,7 @@ func (t template) asset(rng *rand.Rand, name, locality, country, tz string, lat,
 		Languages:          t.Languages,
 		AcceptingReferrals: rng.IntN(4) != 0,
 		Status:             sparcv1.AssetStatus_ASSET_STATUS_ACTIVE,
-		OwnerOrganisation:  Owner,
+		OwnerOrganisation:  aip.NameOf(aip.Organisations, Owner),
 		Contact:            &sparcv1.Contact{Name: "Demo contact", Email: "demo@example.org"},
 	}
 	if t.Day != 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sparc-network/sparc/internal/assets"
@@ -22,7 +21,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, store *assets.Store) (int64, 
 	if err != nil {
 		return 0, err
 	}
-	if _, err := store.Get(ctx, uuid.MustParse(all[0].GetId())); err == nil {
+	if _, err := store.Get(ctx, assets.ID(all[0])); err == nil {
 		return 0, nil
 	}
 	n, err := store.BulkInsert(ctx, all)

@@ -49,11 +49,12 @@ type document struct {
 	Paths map[string]map[string]struct {
 		OperationID string `json:"operationId"`
 		Parameters  []struct {
-			Name   string         `json:"name"`
-			In     string         `json:"in"`
-			Type   string         `json:"type"`
-			Items  map[string]any `json:"items"`
-			Schema schema         `json:"schema"`
+			Name    string         `json:"name"`
+			In      string         `json:"in"`
+			Type    string         `json:"type"`
+			Pattern string         `json:"pattern"`
+			Items   map[string]any `json:"items"`
+			Schema  schema         `json:"schema"`
 		} `json:"parameters"`
 	} `json:"paths"`
 	Definitions map[string]schema `json:"definitions"`
@@ -82,6 +83,12 @@ func gatewayRoutes(t *testing.T) ([]route, *document) {
 			r := route{method: strings.ToUpper(method), template: path, stream: strings.Contains(op.OperationID, "Watch")}
 			for _, p := range op.Parameters {
 				switch p.In {
+				case "path":
+					// A resource name, {name} of pattern "organisations/[^/]+",
+					// is served as /v1/organisations/{name}.
+					if coll, ok := strings.CutSuffix(p.Pattern, "/[^/]+"); ok && !strings.Contains(coll, "/") {
+						r.template = strings.Replace(r.template, "{"+p.Name+"}", coll+"/{"+p.Name+"}", 1)
+					}
 				case "query":
 					q := param{name: p.Name, typ: p.Type}
 					if p.Type == "array" {
@@ -132,14 +139,14 @@ func newFixture(t *testing.T, env *testenv.Env, lwKey string) fixture {
 	ctx := context.Background()
 	f := fixture{org: env.AdminOrg, person: uuid.NewString(), referral: uuid.NewString(), webhook: uuid.NewString(), key: uuid.NewString()}
 	a, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Hostile walking group", AcceptingReferrals: true,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Hostile walking group", AcceptingReferrals: true,
 		Categories: []string{"physical_activity"},
 		Location:   &sparcv1.Location{Latitude: 52.48, Longitude: -1.89, Country: "GB", Postcode: "B1 1AA"},
 	}})
 	if err != nil {
 		t.Fatalf("creating the fixture asset: %v", err)
 	}
-	f.asset = a.GetId()
+	f.asset = strings.TrimPrefix(a.GetName(), "assets/")
 	lw := env.ConnWithKey(t, lwKey)
 	if p, err := sparcv1.NewPersonServiceClient(lw).CreatePerson(ctx, &sparcv1.CreatePersonRequest{
 		Person: &sparcv1.Person{DisplayName: "H. Ostile", Postcode: "B1 1AA"}}); err == nil {
@@ -160,8 +167,8 @@ func newFixture(t *testing.T, env *testenv.Env, lwKey string) fixture {
 		t.Logf("fixture webhook: %v (probing with a random id)", err)
 	}
 	if k, err := sparcv1.NewApiKeyServiceClient(env.Conn).CreateApiKey(ctx, &sparcv1.CreateApiKeyRequest{
-		OrganisationId: env.AdminOrg, Role: sparcv1.Role_ROLE_AREA_ANALYST, DisplayName: "hostile"}); err == nil {
-		f.key = k.GetApiKey().GetId()
+		Organisation: "organisations/" + env.AdminOrg, Role: sparcv1.Role_ROLE_AREA_ANALYST, DisplayName: "hostile"}); err == nil {
+		f.key = strings.TrimPrefix(k.GetApiKey().GetName(), "apiKeys/")
 	}
 	return f
 }

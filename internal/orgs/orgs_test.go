@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -34,14 +36,16 @@ func TestCreateOrganisationRejectsBadInputNamingTheField(t *testing.T) {
 	env := testenv.NewServer(t)
 	c := sparcv1.NewOrganisationServiceClient(env.Network(t))
 	good := func() *sparcv1.Organisation {
-		return &sparcv1.Organisation{Name: "Saltley Men's Shed", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}
+		return &sparcv1.Organisation{DisplayName: "Saltley Men's Shed", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}
 	}
 	cases := []struct {
 		name  string
 		edit  func(*sparcv1.Organisation)
 		field string
 	}{
-		{"empty name", func(o *sparcv1.Organisation) { o.Name = "  " }, "organisation.name"},
+		{"empty display name", func(o *sparcv1.Organisation) { o.DisplayName = "  " }, "organisation.display_name"},
+		{"long display name", func(o *sparcv1.Organisation) { o.DisplayName = strings.Repeat("é", 201) }, "organisation.display_name"},
+		{"long phone", func(o *sparcv1.Organisation) { o.ContactPhone = strings.Repeat("0", 33) }, "organisation.contact_phone"},
 		{"unknown kind", func(o *sparcv1.Organisation) { o.Kind = 99 }, "organisation.kind"},
 		{"bad email", func(o *sparcv1.Organisation) { o.ContactEmail = "not an email" }, "organisation.contact_email"},
 		{"bad website", func(o *sparcv1.Organisation) { o.Website = "ftp://example.org" }, "organisation.website"},
@@ -78,19 +82,19 @@ func TestAnonymousCallersSeeOnlyPublicFields(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
 	o, err := sparcv1.NewOrganisationServiceClient(env.Network(t)).CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Name: "Wirral Council", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_LOCAL_AUTHORITY,
+		Organisation: &sparcv1.Organisation{DisplayName: "Wirral Council", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_LOCAL_AUTHORITY,
 			ContactEmail: "socialprescribing@example.gov.uk", ContactPhone: "0151 606 2000", AreaCodes: []string{"E08000015"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon, err := sparcv1.NewOrganisationServiceClient(env.Anonymous()).GetOrganisation(context.Background(), &sparcv1.GetOrganisationRequest{Id: o.GetId()})
+	anon, err := sparcv1.NewOrganisationServiceClient(env.Anonymous()).GetOrganisation(context.Background(), &sparcv1.GetOrganisationRequest{Name: o.GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if anon.GetContactEmail() != "" || anon.GetContactPhone() != "" || anon.GetName() != "Wirral Council" || len(anon.GetAreaCodes()) != 1 {
+	if anon.GetContactEmail() != "" || anon.GetContactPhone() != "" || anon.GetDisplayName() != "Wirral Council" || anon.GetName() != o.GetName() || len(anon.GetAreaCodes()) != 1 {
 		t.Fatalf("anonymous view: %v", anon)
 	}
-	keyed, err := sparcv1.NewOrganisationServiceClient(env.Conn).GetOrganisation(context.Background(), &sparcv1.GetOrganisationRequest{Id: o.GetId()})
+	keyed, err := sparcv1.NewOrganisationServiceClient(env.Conn).GetOrganisation(context.Background(), &sparcv1.GetOrganisationRequest{Name: o.GetName()})
 	if err != nil || keyed.GetContactEmail() == "" {
 		t.Fatalf("keyed view: %v %v", keyed, err)
 	}
@@ -101,14 +105,14 @@ func TestUpdateOrganisationWithStaleEtagIsAborted(t *testing.T) {
 	env := testenv.NewServer(t)
 	c := sparcv1.NewOrganisationServiceClient(env.Network(t))
 	o, err := c.CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
-		Name: "Gwent food club", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_VOLUNTARY_ORGANISATION}})
+		DisplayName: "Gwent food club", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_VOLUNTARY_ORGANISATION}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	upd := func(etag, name string) error {
 		_, err := c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
-			Organisation: &sparcv1.Organisation{Id: o.GetId(), Name: name, Etag: etag},
-			UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+			Organisation: &sparcv1.Organisation{Name: o.GetName(), DisplayName: name, Etag: etag},
+			UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 		return err
 	}
 	if err := upd(o.GetEtag(), "Gwent Food Club"); err != nil {
@@ -120,10 +124,98 @@ func TestUpdateOrganisationWithStaleEtagIsAborted(t *testing.T) {
 	if err := upd("", "x"); err != nil {
 		t.Fatal(err)
 	}
+	// "name" identifies the organisation: a mask naming it (a client
+	// still meaning the display name) is refused, like an unknown path.
+	for _, path := range []string{"id", "name"} {
+		_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
+			Organisation: &sparcv1.Organisation{Name: o.GetName()}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website", path}}})
+		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[update_mask.paths[1]]" {
+			t.Fatalf("mask path %q: %v with fields %v, want a violation on update_mask.paths[1]", path, err, fields(err))
+		}
+	}
+	if err := upd("0123", "x"); status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation.etag]" {
+		t.Fatalf("malformed etag: %v with fields %v", err, fields(err))
+	}
+}
+
+// Organisations are addressed by "organisations/{uuid}" and nothing else;
+// a well-formed name of no organisation is NOT_FOUND, naming it.
+func TestOrganisationNamesAreStrict(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	c := sparcv1.NewOrganisationServiceClient(env.Network(t))
+	chosen := "organisations/" + uuid.NewString() // output only: ignored (AIP-203)
+	o, err := c.CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
+		Name: chosen, DisplayName: "Named by the server", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_OTHER}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := strings.CutPrefix(o.GetName(), "organisations/")
+	if _, err := uuid.Parse(id); !ok || err != nil || o.GetName() == chosen {
+		t.Fatalf("created organisation named %q, want organisations/{uuid} assigned by the server", o.GetName())
+	}
+	for _, bad := range []string{"", id, "apiKeys/" + id, "organisations/" + strings.ToUpper(id), "organisations/" + id + "/x"} {
+		_, err := c.GetOrganisation(context.Background(), &sparcv1.GetOrganisationRequest{Name: bad})
+		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[name]" {
+			t.Errorf("get %q: %v with fields %v, want a violation on name", bad, err, fields(err))
+		}
+		_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
+			Organisation: &sparcv1.Organisation{Name: bad, Website: "https://example.org"}})
+		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation.name]" {
+			t.Errorf("update %q: %v with fields %v, want a violation on organisation.name", bad, err, fields(err))
+		}
+	}
+	missing := "organisations/" + uuid.NewString()
+	_, err = c.GetOrganisation(context.Background(), &sparcv1.GetOrganisationRequest{Name: missing})
+	if st := status.Convert(err); st.Code() != codes.NotFound || st.Message() != missing+": not found" {
+		t.Errorf("missing organisation: %v, want NotFound %q", err, missing+": not found")
+	}
+	_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{})
+	if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation]" {
+		t.Errorf("update without an organisation: %v with fields %v", err, fields(err))
+	}
+}
+
+// AIP-134: without a mask only the fields the request sets change; "*"
+// replaces every writable field, clearing the ones left unset.
+func TestUpdateOrganisationMasks(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	c := sparcv1.NewOrganisationServiceClient(env.Network(t))
+	o, err := c.CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
+		DisplayName: "Leeds Older People's Forum", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_VOLUNTARY_ORGANISATION,
+		ContactEmail: "hello@example.org", Website: "https://example.org", AreaCodes: []string{"E08000035"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	implied, err := c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
+		Organisation: &sparcv1.Organisation{Name: o.GetName(), Website: "https://example.org/forum"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if implied.GetWebsite() != "https://example.org/forum" || implied.GetContactEmail() != "hello@example.org" ||
+		implied.GetDisplayName() != o.GetDisplayName() || len(implied.GetAreaCodes()) != 1 ||
+		implied.GetStatus() != sparcv1.OrganisationStatus_ORGANISATION_STATUS_ACTIVE {
+		t.Fatalf("no mask changed more than the website: %v", implied)
+	}
+	full, err := c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
+		Organisation: &sparcv1.Organisation{Name: o.GetName(), DisplayName: "LOPF", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_OTHER,
+			Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_ACTIVE},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"*"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.GetDisplayName() != "LOPF" || full.GetKind() != sparcv1.OrganisationKind_ORGANISATION_KIND_OTHER ||
+		full.GetWebsite() != "" || full.GetContactEmail() != "" || len(full.GetAreaCodes()) != 0 || full.GetName() != o.GetName() {
+		t.Fatalf("* did not replace the whole organisation: %v", full)
+	}
+	// "*" with an unset status is a full replacement too: it clears the
+	// status, which an organisation must have.
 	_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{Id: o.GetId()}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"id"}}})
-	if status.Code(err) != codes.InvalidArgument {
-		t.Fatalf("unknown mask path: %v", err)
+		Organisation: &sparcv1.Organisation{Name: o.GetName(), DisplayName: "LOPF", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_OTHER},
+		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"*"}}})
+	if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation.status]" {
+		t.Fatalf("* without a status: %v with fields %v", err, fields(err))
 	}
 }
 
@@ -134,11 +226,11 @@ func TestListOrganisationsPagesByNameWithoutGapsOrRepeats(t *testing.T) {
 	want := map[string]bool{}
 	for i := 0; i < 23; i++ {
 		o, err := c.CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{Organisation: &sparcv1.Organisation{
-			Name: fmt.Sprintf("Group %02d", 22-i), Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}})
+			DisplayName: fmt.Sprintf("Group %02d", 22-i), Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[o.GetId()] = true
+		want[o.GetName()] = true
 	}
 	seen := map[string]bool{}
 	last := ""
@@ -150,10 +242,10 @@ func TestListOrganisationsPagesByNameWithoutGapsOrRepeats(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, o := range resp.GetOrganisations() {
-			if seen[o.GetId()] || o.GetName() < last {
-				t.Fatalf("page %d: %s repeated or out of order", pages, o.GetName())
+			if seen[o.GetName()] || !want[o.GetName()] || o.GetDisplayName() < last {
+				t.Fatalf("page %d: %s repeated, unknown or out of order", pages, o.GetDisplayName())
 			}
-			seen[o.GetId()], last = true, o.GetName()
+			seen[o.GetName()], last = true, o.GetDisplayName()
 		}
 		if token = resp.GetNextPageToken(); token == "" {
 			break

@@ -1,6 +1,6 @@
 // Package orgs manages the organisations that share a SPARC instance: GP
 // practices, link-worker services, community groups, councils. Their kind,
-// name, status and area codes are public; contact details and the area
+// display name, status and area codes are public; contact details and the area
 // polygon are shown only to authenticated callers.
 package orgs
 
@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/pagetoken"
@@ -47,9 +48,11 @@ func (s *Service) CreateOrganisation(ctx context.Context, req *sparcv1.CreateOrg
 	if req.GetOrganisation() == nil {
 		return nil, apierr.Invalid("organisation", "is required")
 	}
+	// The server names the organisation and owns its times (AIP-203: an
+	// output-only field in input is ignored).
 	o := proto.Clone(req.GetOrganisation()).(*sparcv1.Organisation)
-	o.Id, o.Etag, o.CreateTime, o.UpdateTime = "", "", nil, nil
-	o.Name = strings.TrimSpace(o.Name)
+	o.Name, o.Etag, o.CreateTime, o.UpdateTime = "", "", nil, nil
+	o.DisplayName = strings.TrimSpace(o.DisplayName)
 	if o.Status == sparcv1.OrganisationStatus_ORGANISATION_STATUS_UNSPECIFIED {
 		o.Status = sparcv1.OrganisationStatus_ORGANISATION_STATUS_ACTIVE
 	}
@@ -61,8 +64,9 @@ func (s *Service) CreateOrganisation(ctx context.Context, req *sparcv1.CreateOrg
 
 // GetOrganisation returns one organisation (public fields for anonymous callers).
 func (s *Service) GetOrganisation(ctx context.Context, req *sparcv1.GetOrganisationRequest) (*sparcv1.Organisation, error) {
-	id, err := parseID("id", req.GetId())
-	if err != nil {
+	var v apierr.InvalidArgument
+	id := aip.ParseName(&v, "name", aip.Organisations, req.GetName())
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	o, err := s.store.Get(ctx, id)
@@ -72,10 +76,9 @@ func (s *Service) GetOrganisation(ctx context.Context, req *sparcv1.GetOrganisat
 	return publicView(ctx, o), nil
 }
 
-// ListOrganisations lists organisations by name.
+// ListOrganisations lists organisations by display name.
 func (s *Service) ListOrganisations(ctx context.Context, req *sparcv1.ListOrganisationsRequest) (*sparcv1.ListOrganisationsResponse, error) {
 	var v apierr.InvalidArgument
-	limit := pagetoken.Size(req.GetPageSize(), 20, 100, &v)
 	var kinds []string
 	for i, k := range req.GetKinds() {
 		c, ok := kindCode[k]
@@ -84,22 +87,17 @@ func (s *Service) ListOrganisations(ctx context.Context, req *sparcv1.ListOrgani
 		}
 		kinds = append(kinds, c)
 	}
-	hash := pagetoken.QueryHash(req, func(r *sparcv1.ListOrganisationsRequest) { r.PageToken, r.PageSize = "", 0 })
-	after := pagetoken.After[cursor](s.tokens, req.GetPageToken(), hash, &v)
+	page := aip.StartPage[cursor](&v, s.tokens, req, 20, 100)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	list, err := s.store.List(ctx, kinds, after, limit)
+	list, err := s.store.List(ctx, kinds, page.After, page.Size)
 	if err != nil {
 		return nil, err
 	}
 	resp := &sparcv1.ListOrganisationsResponse{}
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[limit-1]
-		if resp.NextPageToken, err = s.tokens.Encode(hash, cursor{Name: last.GetName(), ID: uuid.MustParse(last.GetId())}); err != nil {
-			return nil, err
-		}
+	if list, resp.NextPageToken, err = aip.Next(page, list, positionOf); err != nil {
+		return nil, err
 	}
 	for _, o := range list {
 		resp.Organisations = append(resp.Organisations, publicView(ctx, o))
@@ -110,25 +108,22 @@ func (s *Service) ListOrganisations(ctx context.Context, req *sparcv1.ListOrgani
 // UpdateOrganisation changes the masked fields: an organisation's admin
 // its own organisation (not its status), the network admin any.
 func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrganisationRequest) (*sparcv1.Organisation, error) {
-	in := req.GetOrganisation()
-	if in == nil {
-		return nil, apierr.Invalid("organisation", "is required")
-	}
-	id, paths, err := validateUpdate(req)
+	id, mask, err := validateUpdate(req)
 	if err != nil {
 		return nil, err
 	}
+	in := req.GetOrganisation()
 	// An organisation's admin changes its own organisation only; another
 	// looks like a missing one. Row-level security (0041) is the second wall.
 	p := auth.FromContext(ctx)
 	if !p.CanAdminister(id.String()) {
-		return nil, fmt.Errorf("organisation %s: %w", id, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrNotFound)
 	}
 	return s.store.Update(ctx, id, in.GetEtag(), func(cur *sparcv1.Organisation) error {
 		// Suspending (or re-activating) an organisation is the network's
 		// decision: its own admin could otherwise lift a suspension.
 		was := cur.GetStatus()
-		if err := applyMask(cur, in, paths); err != nil {
+		if err := applyMask(cur, in, mask); err != nil {
 			return err
 		}
 		if cur.GetStatus() != was && !p.IsNetworkAdmin() {

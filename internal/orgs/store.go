@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/etag"
@@ -60,7 +62,18 @@ const (
 		ON CONFLICT (id) DO NOTHING
 		RETURNING ` + columns
 
-	getSQL  = `SELECT ` + columns + ` FROM organisations WHERE id = $1`
+	getSQL = `SELECT ` + columns + ` FROM organisations WHERE id = $1`
+
+	// activeSQL: whether organisation $1 may act (its keys and tokens).
+	activeSQL = `SELECT status = 'active' FROM organisations WHERE id = $1`
+
+	// findOrCreateSQL: the oldest organisation named $1, else a new one
+	// of kind "other" with id $2.
+	findOrCreateSQL = `
+		WITH existing AS (SELECT id FROM organisations WHERE name = $1 ORDER BY created_at LIMIT 1),
+		ins AS (INSERT INTO organisations (id, kind, name) SELECT $2, 'other', $1
+		        WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING id)
+		SELECT id FROM existing UNION ALL SELECT id FROM ins`
 	lockSQL = getSQL + ` FOR UPDATE`
 
 	// listSQL: $1 kinds (NULL: all), $2/$3 after this (name, id) in
@@ -83,11 +96,11 @@ func scan(r pgx.Row) (*sparcv1.Organisation, error) {
 	var kind, status string
 	var created, updated time.Time
 	var version int64
-	if err := r.Scan(&id, &kind, &o.Name, &o.ContactEmail, &o.ContactPhone, &o.Website, &o.AreaCodes,
+	if err := r.Scan(&id, &kind, &o.DisplayName, &o.ContactEmail, &o.ContactPhone, &o.Website, &o.AreaCodes,
 		&o.AreaGeojson, &status, &created, &updated, &version); err != nil {
 		return nil, err
 	}
-	o.Id = id.String()
+	o.Name = aip.Name(aip.Organisations, id)
 	o.Kind = kindFromCode[kind]
 	o.Status = statusFromCode[status]
 	o.CreateTime, o.UpdateTime = timestamppb.New(created), timestamppb.New(updated)
@@ -105,7 +118,7 @@ func args(o *sparcv1.Organisation) []any {
 	if codes == nil {
 		codes = []string{}
 	}
-	return []any{kindCode[o.GetKind()], o.GetName(), o.GetContactEmail(), o.GetContactPhone(), o.GetWebsite(),
+	return []any{kindCode[o.GetKind()], o.GetDisplayName(), o.GetContactEmail(), o.GetContactPhone(), o.GetWebsite(),
 		codes, area, statusCode[o.GetStatus()]}
 }
 
@@ -116,7 +129,7 @@ func (s *Store) Create(ctx context.Context, id uuid.UUID, o *sparcv1.Organisatio
 		var err error
 		out, err = scan(tx.QueryRow(ctx, insertSQL, append(args(o), id)...))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("organisation %s: %w", id, apierr.ErrAlreadyExists)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrAlreadyExists)
 		}
 		return err
 	})
@@ -127,17 +140,51 @@ func (s *Store) Create(ctx context.Context, id uuid.UUID, o *sparcv1.Organisatio
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (*sparcv1.Organisation, error) {
 	o, err := scan(s.pool.QueryRow(ctx, getSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("organisation %s: %w", id, apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrNotFound)
 	}
 	return o, err
 }
 
+// Active reports whether organisation id exists and is active: the
+// access layer asks it of every token's organisation (auth.OrgDirectory).
+// An id that is not a UUID names no organisation.
+func (s *Store) Active(ctx context.Context, id string) (bool, error) {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return false, nil
+	}
+	var active bool
+	err = s.pool.QueryRow(ctx, activeSQL, uid).Scan(&active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return active, err
+}
+
+// FindOrCreate returns the id of the organisation named name, creating
+// it (kind "other") when there is none, for bootstrapping a deployment.
+func (s *Store) FindOrCreate(ctx context.Context, name string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, findOrCreateSQL, name, uuid.New()).Scan(&id)
+	})
+	return id, err
+}
+
+// cursor is an organisation's place in the list: (display name, id).
 type cursor struct {
 	Name string    `json:"n"`
 	ID   uuid.UUID `json:"i"`
 }
 
-// List returns up to limit+1 organisations after c in (name, id) order.
+// positionOf is o's cursor. Its name is the one scan made, so the id part
+// is a UUID.
+func positionOf(o *sparcv1.Organisation) cursor {
+	return cursor{Name: o.GetDisplayName(), ID: uuid.MustParse(strings.TrimPrefix(o.GetName(), string(aip.Organisations)+"/"))}
+}
+
+// List returns up to limit+1 organisations after c in (display name, id)
+// order.
 func (s *Store) List(ctx context.Context, kinds []string, after *cursor, limit int) ([]*sparcv1.Organisation, error) {
 	var afterName *string
 	var afterID *uuid.UUID
@@ -166,13 +213,13 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, etag string, mutate fu
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		cur, err := scan(tx.QueryRow(ctx, lockSQL, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("organisation %s: %w", id, apierr.ErrNotFound)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
 		if etag != "" && etag != cur.GetEtag() {
-			return fmt.Errorf("organisation %s: %w", id, apierr.ErrStaleEtag)
+			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrStaleEtag)
 		}
 		if err := mutate(cur); err != nil {
 			return err

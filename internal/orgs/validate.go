@@ -5,12 +5,11 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/geo"
 )
@@ -18,10 +17,7 @@ import (
 // validate checks an organisation as it is to be stored; problems are
 // added to v.
 func validate(o *sparcv1.Organisation, v *apierr.InvalidArgument) {
-	name := strings.TrimSpace(o.GetName())
-	if name == "" || utf8.RuneCountInString(name) > 200 {
-		v.Add("organisation.name", "is required, at most 200 characters")
-	}
+	aip.Text(v, "organisation.display_name", o.GetDisplayName(), true, 200)
 	if _, ok := kindCode[o.GetKind()]; !ok {
 		v.Add("organisation.kind", "must be one of the organisation kinds (e.g. ORGANISATION_KIND_COMMUNITY_GROUP)")
 	}
@@ -33,9 +29,7 @@ func validate(o *sparcv1.Organisation, v *apierr.InvalidArgument) {
 			v.Add("organisation.contact_email", "%q is not a plain email address", e)
 		}
 	}
-	if len(o.GetContactPhone()) > 32 {
-		v.Add("organisation.contact_phone", "is longer than 32 characters")
-	}
+	aip.Text(v, "organisation.contact_phone", o.GetContactPhone(), false, 32)
 	if w := o.GetWebsite(); w != "" {
 		if u, err := url.Parse(w); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			v.Add("organisation.website", "%q is not an http(s) URL", w)
@@ -45,9 +39,7 @@ func validate(o *sparcv1.Organisation, v *apierr.InvalidArgument) {
 		v.Add("organisation.area_codes", "has more than 1000 codes")
 	}
 	for i, c := range o.GetAreaCodes() {
-		if c == "" || len(c) > 32 {
-			v.Add(fmt.Sprintf("organisation.area_codes[%d]", i), "must be 1 to 32 characters")
-		}
+		aip.Text(v, fmt.Sprintf("organisation.area_codes[%d]", i), c, true, 32)
 	}
 	if g := o.GetAreaGeojson(); g != "" {
 		if _, err := geo.ParsePolygon(g, 10000); err != nil {
@@ -56,54 +48,33 @@ func validate(o *sparcv1.Organisation, v *apierr.InvalidArgument) {
 	}
 }
 
-func parseID(field, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(strings.TrimPrefix(s, "organisations/"))
-	if err != nil {
-		return uuid.Nil, apierr.Invalid(field, "is not an organisation id (a UUID)")
-	}
-	return id, nil
-}
-
-var updatable = map[string]bool{"kind": true, "name": true, "contact_email": true, "contact_phone": true,
-	"website": true, "area_codes": true, "area_geojson": true, "status": true}
+// fields is what an update may change. The name identifies the
+// organisation and is not among them: a mask naming it is refused, which
+// tells a client still using "name" for the display name what changed.
+var fields = aip.NewFields(&sparcv1.Organisation{},
+	[]string{"kind", "display_name", "contact_email", "contact_phone", "website", "area_codes", "area_geojson", "status"},
+	"create_time", "update_time", "etag")
 
 // validateUpdate checks an update request and returns the organisation's
-// id and the fields to change (all updatable ones for an empty mask).
-func validateUpdate(req *sparcv1.UpdateOrganisationRequest) (uuid.UUID, []string, error) {
-	in := req.GetOrganisation()
-	id, err := parseID("organisation.id", in.GetId())
-	if err != nil {
-		return uuid.Nil, nil, err
-	}
-	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		paths = []string{"kind", "name", "contact_email", "contact_phone", "website", "area_codes", "area_geojson", "status"}
-	}
+// id and the fields to change (AIP-134).
+func validateUpdate(req *sparcv1.UpdateOrganisationRequest) (uuid.UUID, aip.Mask, error) {
 	var v apierr.InvalidArgument
-	for i, p := range paths {
-		if !updatable[p] {
-			v.Add(fmt.Sprintf("update_mask.paths[%d]", i), "%q is not an updatable field", p)
-		}
+	in := req.GetOrganisation()
+	if in == nil {
+		v.Add("organisation", "is required")
+		return uuid.Nil, aip.Mask{}, v.Err()
 	}
-	if e := in.GetEtag(); e != "" && len(e) != 16 {
-		v.Add("organisation.etag", "%q is not an etag returned by this API", e)
-	}
-	return id, paths, v.Err()
+	id := aip.ParseName(&v, "organisation.name", aip.Organisations, in.GetName())
+	mask := fields.Parse(&v, "update_mask", req.GetUpdateMask(), in)
+	aip.CheckEtag(&v, "organisation.etag", in.GetEtag())
+	return id, mask, v.Err()
 }
 
-// applyMask copies the fields named by paths from in to cur (clearing
-// those in does not set) and checks the result.
-func applyMask(cur, in *sparcv1.Organisation, paths []string) error {
-	src, dst := in.ProtoReflect(), cur.ProtoReflect()
-	for _, p := range paths {
-		fd := dst.Descriptor().Fields().ByName(protoreflect.Name(p))
-		if src.Has(fd) {
-			dst.Set(fd, src.Get(fd))
-		} else {
-			dst.Clear(fd)
-		}
-	}
-	cur.Name = strings.TrimSpace(cur.Name)
+// applyMask copies the masked fields from in to cur (clearing those in
+// does not set) and checks the result.
+func applyMask(cur, in *sparcv1.Organisation, mask aip.Mask) error {
+	mask.Apply(cur, in)
+	cur.DisplayName = strings.TrimSpace(cur.DisplayName)
 	return check(cur)
 }
 

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/oruk"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -183,7 +184,7 @@ func TestFiltersAgreeWithTheNativeAPI(t *testing.T) {
 			}
 			var want []string
 			for _, r := range native.GetResults() {
-				want = append(want, r.GetAsset().GetId())
+				want = append(want, assets.ID(r.GetAsset()).String())
 			}
 			var p page
 			getJSON(t, env.HTTPBase, fmt.Sprintf("/services?latitude=%g&longitude=%g&proximity=%g&per_page=20", pt[0], pt[1], pt[2]), &p)
@@ -368,9 +369,9 @@ func TestPostcodeProximityUsesTheDirectorysAddresses(t *testing.T) {
 	ctx := context.Background()
 	for i, pt := range [][2]float64{{52.4800, -1.9000}, {52.4810, -1.9010}, {52.6000, -1.7000}} {
 		_, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-			Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: fmt.Sprintf("Group %d", i),
+			Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: fmt.Sprintf("Group %d", i),
 			Location:          &sparcv1.Location{Latitude: pt[0], Longitude: pt[1], Postcode: []string{"B1 1AA", "B1 1AA", "B20 2BB"}[i], Country: "GB"},
-			OwnerOrganisation: env.AdminOrg,
+			OwnerOrganisation: "organisations/" + env.AdminOrg,
 		}})
 		if err != nil {
 			t.Fatal(err)

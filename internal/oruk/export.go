@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -93,19 +94,19 @@ func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
 
 // assetUUID is the asset's id, which is its service's: ORUK ids are bare
 // UUIDs, not resource names.
-func assetUUID(a *sparcv1.Asset) uuid.UUID { return uuid.MustParse(a.GetId()) }
+func assetUUID(a *sparcv1.Asset) uuid.UUID { return assets.ID(a) }
 
 // serviceHead is the list level of a service: its own fields and its
 // organization, without the nested objects.
 func serviceHead(a *sparcv1.Asset, sid string, orgs Orgs) Service {
 	s := Service{
 		ID:           sid,
-		Name:         a.GetName(),
+		Name:         a.GetDisplayName(),
 		Description:  a.GetDescription(),
 		URL:          a.GetContact().GetWebsite(),
 		Email:        a.GetContact().GetEmail(),
 		Status:       statusToORUK[a.GetStatus()],
-		Organization: orgs.organization(a.GetOwnerOrganisation()),
+		Organization: orgs.organization(assets.OwnerID(a)),
 	}
 	if s.Status == "" {
 		s.Status = "active"
@@ -150,7 +151,7 @@ func (sp servicePart) serviceAtLocation(a *sparcv1.Asset) ServiceAtLocation {
 	l := &Location{
 		ID:           locID,
 		LocationType: "physical",
-		Name:         a.GetName(),
+		Name:         a.GetDisplayName(),
 		Latitude:     &lat,
 		Longitude:    &lng,
 		Addresses: []Address{{

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/oruk/orukclient"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
@@ -67,7 +68,7 @@ func allAssets(t *testing.T, env *testenv.Env) map[string]*sparcv1.Asset {
 			t.Fatal(err)
 		}
 		for _, a := range resp.GetAssets() {
-			out[a.GetId()] = a
+			out[assets.ID(a).String()] = a
 		}
 		if resp.GetNextPageToken() == "" {
 			return out
@@ -130,7 +131,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 			if a == nil {
 				t.Fatalf("the example's service id should be the asset id; have %v", before)
 			}
-			if a.GetName() != "Community Counselling" || a.GetLocation().GetLatitude() != 52.4796 ||
+			if a.GetDisplayName() != "Community Counselling" || a.GetLocation().GetLatitude() != 52.4796 ||
 				a.GetAgeRange().GetMinAge() != 12 || len(a.GetSessions()) != 2 || a.GetCost().GetKind() != sparcv1.CostKind_COST_KIND_PAID {
 				t.Errorf("mapped asset: %v", a)
 			}
@@ -202,7 +203,7 @@ func TestReimportUpdatesOnlyChangedRecords(t *testing.T) {
 		t.Fatalf("import of a changed record: %+v", rep)
 	}
 	all := allAssets(t, env)
-	if len(all) != 1 || all["ac148810-d857-441c-9679-408f346de14b"].GetName() != "Community Counselling Service" {
+	if len(all) != 1 || all["ac148810-d857-441c-9679-408f346de14b"].GetDisplayName() != "Community Counselling Service" {
 		t.Errorf("after update: %v", all)
 	}
 }
@@ -281,7 +282,7 @@ func TestBadFeedsAreReportedAndNothingOfABadRecordIsWritten(t *testing.T) {
 				t.Errorf("%d assets written (report: %d created), want %d", len(got), rep.Created, c.wantAsset)
 			}
 			for _, a := range got {
-				if a.GetName() != "Good" && a.GetName() != "Other" && a.GetName() != "Two places" {
+				if a.GetDisplayName() != "Good" && a.GetDisplayName() != "Other" && a.GetDisplayName() != "Two places" {
 					t.Errorf("a bad record was written: %v", a)
 				}
 			}

@@ -89,12 +89,12 @@ func (s *ImportService) upsertOwn(ctx context.Context, recs []assets.SourcedAsse
 		if a := r.Asset; a != nil {
 			if a.GetOwnerOrganisation() == "" && p != nil {
 				a = proto.Clone(a).(*sparcv1.Asset)
-				a.OwnerOrganisation = p.Org
+				a.OwnerOrganisation = aip.NameOf(aip.Organisations, p.Org)
 				r.Asset = a
 			}
-			if !p.CanWriteOwnedBy(a.GetOwnerOrganisation()) {
+			if !p.CanWriteOwnedBy(assets.OwnerID(a)) {
 				results[i] = assets.UpsertResult{Outcome: assets.OutcomeRejected,
-					Err: fmt.Errorf("organisation %s: %w", a.GetOwnerOrganisation(), apierr.ErrNotFound)}
+					Err: fmt.Errorf("%s: %w", a.GetOwnerOrganisation(), apierr.ErrNotFound)}
 				continue
 			}
 		}

@@ -122,7 +122,7 @@ func (s *store) assetWithOrg(ctx context.Context, id uuid.UUID) (*sparcv1.Asset,
 	}
 	a := list[0]
 	orgs := Orgs{}
-	if owner := a.GetOwnerOrganisation(); owner != "" {
+	if owner := assets.OwnerID(a); owner != "" {
 		o, ok, err := s.assets.OwnerOf(ctx, uuid.MustParse(owner))
 		if err != nil {
 			return nil, nil, err

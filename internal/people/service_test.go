@@ -90,7 +90,7 @@ func TestPersonNamesAreReadStrictly(t *testing.T) {
 	}
 	missing := "people/" + uuid.NewString()
 	if _, err := people.GetPerson(ctx, &sparcv1.GetPersonRequest{Name: missing}); status.Code(err) != codes.NotFound ||
-		status.Convert(err).Message() != missing+" not found" {
+		status.Convert(err).Message() != missing+": not found" {
 		t.Errorf("a missing person: %v, want NotFound naming %s", err, missing)
 	}
 	_, err = people.UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: &sparcv1.Person{Name: p.GetName(), WhatMatters: "x", Etag: "not-an-etag"}})

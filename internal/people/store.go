@@ -167,7 +167,7 @@ func (s *Service) get(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (
 	}
 	p, err := s.scan(tx.QueryRow(ctx, q, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%s %w", aip.Name(aip.People, id), apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.People, id), apierr.ErrNotFound)
 	}
 	return p, err
 }

@@ -147,8 +147,8 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 	p := w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC)
 	first := w.refer(t, p, "first")
 	closed, err := w.env.AssetsOf(t, w.groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Closed group", AcceptingReferrals: false,
-		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}, OwnerOrganisation: w.groupOrg}})
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Closed group", AcceptingReferrals: false,
+		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}, OwnerOrganisation: "organisations/" + w.groupOrg}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +171,9 @@ func TestCreateReferralSaysWhyItWroteNothing(t *testing.T) {
 		says string
 	}{
 		{"an unknown person", req("nobody", "people/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11", assetName(w.asset)), codes.NotFound,
-			"people/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11 not found"},
+			"people/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e11: not found"},
 		{"an unknown asset", req("nowhere", p.GetName(), "assets/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12"), codes.NotFound,
-			"assets/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12 not found"},
+			"assets/4d0d2b6c-5a5e-4c43-9a0e-2f3c7a1b9e12: not found"},
 		{"an asset not accepting referrals", req("closed", p.GetName(), assetName(closed)), codes.FailedPrecondition, "not accepting"},
 		{"a request id used for another referral", req("first", p.GetName(), assetName(closed)), codes.InvalidArgument, "request_id"},
 	} {

@@ -40,9 +40,9 @@ func newWorld(t *testing.T, capacity int32) *world {
 	w.group = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, w.groupOrg, auth.RoleGroupEditor)))
 	w.outside = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, otherOrg, auth.RoleLinkWorker)))
 	w.analyst = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, otherOrg, auth.RoleAreaAnalyst)))
-	a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Saltley walking group",
+	a := &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Saltley walking group",
 		Location:           &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"},
-		AcceptingReferrals: true, OwnerOrganisation: w.groupOrg}
+		AcceptingReferrals: true, OwnerOrganisation: "organisations/" + w.groupOrg}
 	if capacity > 0 {
 		a.Capacity = proto.Int32(capacity)
 	}
@@ -88,7 +88,7 @@ func move(c sparcv1.ReferralServiceClient, name string, to sparcv1.ReferralStatu
 }
 
 // assetName is the resource name of an asset made by AssetService.
-func assetName(a *sparcv1.Asset) string { return aip.NameOf(aip.Assets, a.GetId()) }
+func assetName(a *sparcv1.Asset) string { return a.GetName() }
 
 // idOf is the id in a resource name, as the tables hold it.
 func idOf(name string) string { return name[strings.LastIndex(name, "/")+1:] }

@@ -57,7 +57,7 @@ func TestReferralsAreAddressedByResourceName(t *testing.T) {
 			}
 		}
 		missing := "referrals/" + uuid.NewString()
-		if err := call(missing); status.Code(err) != codes.NotFound || status.Convert(err).Message() != missing+" not found" {
+		if err := call(missing); status.Code(err) != codes.NotFound || status.Convert(err).Message() != missing+": not found" {
 			t.Errorf("%s of a missing referral: %v, want NotFound naming %s", method, err, missing)
 		}
 	}

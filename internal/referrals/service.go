@@ -75,7 +75,7 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, caller 
 	}
 	d := disclose(caller.Org, caller.Role, x.parties(), consent)
 	if d.side == 0 {
-		return nil, fmt.Errorf("%s %w", aip.Name(aip.Referrals, x.id), apierr.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, x.id), apierr.ErrNotFound)
 	}
 	r := &sparcv1.Referral{
 		Name: aip.Name(aip.Referrals, x.id), Person: aip.Name(aip.People, x.person),
@@ -173,9 +173,9 @@ func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferra
 		case f.replayed:
 			return s.replay(ctx, in, caller)
 		case !f.personFound:
-			return nil, fmt.Errorf("%s %w", aip.Name(aip.People, in.person), apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.People, in.person), apierr.ErrNotFound)
 		case f.assetStatus == nil:
-			return nil, fmt.Errorf("%s %w", aip.Name(aip.Assets, in.asset), apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.Assets, in.asset), apierr.ErrNotFound)
 		case *f.assetStatus != "active" || !f.assetAccepting:
 			asset := aip.Name(aip.Assets, in.asset)
 			return nil, &apierr.PreconditionError{Type: "ASSET_NOT_ACCEPTING", Subject: asset,

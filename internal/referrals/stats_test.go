@@ -66,7 +66,7 @@ func statsWorld(t *testing.T) *world {
 		}
 	}
 	wirral, err := w.env.AssetsOf(t, w.groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Wirral walkers", AcceptingReferrals: true, OwnerOrganisation: w.groupOrg,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Wirral walkers", AcceptingReferrals: true, OwnerOrganisation: "organisations/" + w.groupOrg,
 		Location: &sparcv1.Location{Latitude: 53.39, Longitude: -3.02, Country: "GB"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -185,14 +185,14 @@ func (s *store) load(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool) (*
 	}
 	x, err := scanReferral(tx.QueryRow(ctx, q, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, 0, fmt.Errorf("%s %w", aip.Name(aip.Referrals, id), apierr.ErrNotFound)
+		return nil, 0, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, id), apierr.ErrNotFound)
 	}
 	if err != nil {
 		return nil, 0, err
 	}
 	sd := x.sideOf(auth.FromContext(ctx))
 	if sd == 0 {
-		return nil, 0, fmt.Errorf("%s %w", aip.Name(aip.Referrals, id), apierr.ErrNotFound)
+		return nil, 0, fmt.Errorf("%s: %w", aip.Name(aip.Referrals, id), apierr.ErrNotFound)
 	}
 	return x, sd, nil
 }

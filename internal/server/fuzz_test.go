@@ -56,7 +56,7 @@ func FuzzRequestWalker(f *testing.F) {
 		f.Add(append([]byte{kind}, b...))
 	}
 	seed(0, &sparcv1.SearchAssetsRequest{Query: "walk", Categories: []string{"food"}})
-	seed(1, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{Name: "x\x00", Sessions: []*sparcv1.Session{{Timezone: "Europe/London"}}}})
+	seed(1, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{DisplayName: "x\x00", Sessions: []*sparcv1.Session{{Timezone: "Europe/London"}}}})
 	seed(2, &sparcv1.CreateReferralRequest{Reasons: make([]string, 1001)})
 	seed(3, &sparcv1.ImportAreaAttributesRequest{Part: &sparcv1.ImportAreaAttributesRequest_Batch{
 		Batch: &sparcv1.AttributeRowBatch{Rows: []*sparcv1.AttributeRow{{Code: "E01", Values: map[string]float64{"a\x00": 1}}}}}})

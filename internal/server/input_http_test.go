@@ -104,17 +104,17 @@ func TestBadTextIsRefusedAtTheEdge(t *testing.T) {
 	}{
 		{"search query not UTF-8", "GET", "/v1/assets:search?query=%ff%fe&latitude=52&longitude=-1.9&radius_meters=100", "", "", "query"},
 		{"list category not UTF-8", "GET", "/v1/assets?categories=%ff", "", "", "categories"},
-		{"asset id not UTF-8", "GET", "/v1/assets/%ff%fe", "", "", "id"},
+		{"asset id not UTF-8", "GET", "/v1/assets/%ff%fe", "", "", "name"},
 		{"page token not UTF-8 with NUL", "GET", "/v1/assets?page_token=%ff%00", "", "", "page_token"},
 		{"page token with NUL", "GET", "/v1/assets?page_token=abc%00", "", "", "page_token"},
 		{"parameter name not UTF-8", "GET", "/v1/assets?%ff=1", "", "", "query"},
 		{"malformed query", "GET", "/v1/assets?page_size=%zz", "", "", "query"},
-		{"NUL in a path", "GET", "/v1/organisations/a%00b", "", "", "id"},
+		{"NUL in a path", "GET", "/v1/organisations/a%00b", "", "", "name"},
 		{"person name with NUL", "POST", "/v1/people", lw, `{"display_name":"Sam\u0000"}`, "person.display_name"},
 		{"referral note with NUL", "POST", "/v1/referrals", lw, `{"request_id":"r1","provider_note":"x\u0000"}`, "provider_note"},
 		{"outcome text with NUL", "POST", "/v1/referrals/00000000-0000-0000-0000-000000000001:recordOutcome", lw, `{"what_changed":"\u0000"}`, "what_changed"},
 		{"webhook url with NUL", "POST", "/v1/webhooks", env.AdminKey, `{"url":"https://example.org/\u0000"}`, "webhook.url"},
-		{"organisation name with NUL", "POST", "/v1/organisations", env.AdminKey, `{"name":"Org\u0000"}`, "organisation.name"},
+		{"organisation name with NUL", "POST", "/v1/organisations", env.AdminKey, `{"display_name":"Org\u0000"}`, "organisation.display_name"},
 		{"API key name with NUL", "POST", "/v1/apiKeys", env.AdminKey, `{"display_name":"k\u0000"}`, "display_name"},
 		{"audit filter with NUL", "GET", "/v1/auditEvents?principal=a%00", env.AdminKey, "", "principal"},
 		{"coverage CSV kind with NUL", "GET", "/v1/coverage.csv?kind=lsoa%00", "", "", "kind"},
@@ -171,7 +171,7 @@ func TestBadTextIsRefusedOverGRPC(t *testing.T) {
 	})
 	t.Run("NUL in a list item of a nested message, anonymously", func(t *testing.T) {
 		_, err := sparcv1.NewAssetServiceClient(env.Anonymous()).CreateAsset(ctx, &sparcv1.CreateAssetRequest{
-			Asset: &sparcv1.Asset{Name: "x", Sessions: []*sparcv1.Session{{}, {Timezone: "Europe/London\x00"}}}})
+			Asset: &sparcv1.Asset{DisplayName: "x", Sessions: []*sparcv1.Session{{}, {Timezone: "Europe/London\x00"}}}})
 		check(t, err, "asset.sessions[1].timezone")
 	})
 	t.Run("list over the cap", func(t *testing.T) {
@@ -293,7 +293,7 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	}{
 		{"search with lat and lng", "GET", "/v1/assets:search?lat=52.48&lng=-1.89", 400, "lat"},
 		{"list with a typo", "GET", "/v1/assets?page-size=5", 400, "page-size"},
-		{"path field from the query", "GET", "/v1/assets/00000000-0000-0000-0000-000000000001?id=x", 400, "id"},
+		{"path field from the query", "GET", "/v1/assets/00000000-0000-0000-0000-000000000001?name=x", 400, "name"},
 		{"body field from the query", "POST", "/v1/assets?asset.name=x", 400, "asset.name"},
 		{"whole-body route", "POST", "/v1/referrals?priority=urgent", 400, "priority"},
 		{"singular field twice", "GET", "/v1/assets?page_size=1&page_size=2", 400, "page_size"},

@@ -19,7 +19,7 @@ type Referrals struct {
 	Referrer, Provider string // organisation ids
 	LinkWorkerKey      string
 	LinkWorker         *grpc.ClientConn // sends LinkWorkerKey
-	Asset, Person      string           // the asset's id, the person's name (people/…)
+	Asset, Person      string           // names: assets/…, people/…
 }
 
 // NewReferrals makes two new organisations, the key, the asset and the
@@ -31,7 +31,7 @@ func (e *Env) NewReferrals(t testing.TB) *Referrals {
 	r.LinkWorkerKey = e.Key(t, r.Referrer, auth.RoleLinkWorker)
 	r.LinkWorker = e.ConnWithKey(t, r.LinkWorkerKey)
 	asset, err := e.AssetsOf(t, r.Provider).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: r.Provider,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Walking group", AcceptingReferrals: true, OwnerOrganisation: "organisations/" + r.Provider,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		t.Fatalf("creating the provider's asset: %v", err)
@@ -41,7 +41,7 @@ func (e *Env) NewReferrals(t testing.TB) *Referrals {
 	if err != nil {
 		t.Fatalf("creating the referrer's person: %v", err)
 	}
-	r.Asset, r.Person = asset.GetId(), person.GetName()
+	r.Asset, r.Person = asset.GetName(), person.GetName()
 	return r
 }
 
@@ -50,7 +50,7 @@ func (e *Env) NewReferrals(t testing.TB) *Referrals {
 func (r *Referrals) Refer(t testing.TB, requestID string) string {
 	t.Helper()
 	ref, err := sparcv1.NewReferralServiceClient(r.LinkWorker).CreateReferral(context.Background(), &sparcv1.CreateReferralRequest{
-		RequestId: requestID, Person: r.Person, Asset: "assets/" + r.Asset, Reasons: []string{"social_connection"}})
+		RequestId: requestID, Person: r.Person, Asset: r.Asset, Reasons: []string{"social_connection"}})
 	if err != nil {
 		t.Fatalf("referring: %v", err)
 	}

@@ -45,10 +45,53 @@ var Accessibility = []Term{
 	{"dementia_friendly", "Dementia friendly", "Dementievriendelijk"},
 }
 
+// List says which vocabulary a term is in.
+type List int
+
+// The vocabularies.
+const (
+	CategoryList List = iota + 1
+	AccessibilityList
+)
+
+// Listed is a term with the vocabulary it is in.
+type Listed struct {
+	Term
+	List List
+}
+
+// All is every term, categories first, each vocabulary in its published
+// order: the order the API lists them in, a page at a time.
+var All = func() []Listed {
+	out := make([]Listed, 0, len(Categories)+len(Accessibility))
+	for _, t := range Categories {
+		out = append(out, Listed{t, CategoryList})
+	}
+	for _, t := range Accessibility {
+		out = append(out, Listed{t, AccessibilityList})
+	}
+	return out
+}()
+
 var (
 	categorySet      = index(Categories)
 	accessibilitySet = index(Accessibility)
+	position         = func() map[string]int {
+		m := make(map[string]int, len(All))
+		for i, t := range All {
+			m[t.Code] = i
+		}
+		return m
+	}()
 )
+
+// After returns the index in All of the term after the one with code, the
+// start of the page after a page that ended with code. ok is false when no
+// term has the code.
+func After(code string) (i int, ok bool) {
+	i, ok = position[code]
+	return i + 1, ok
+}
 
 func index(ts []Term) map[string]bool {
 	m := make(map[string]bool, len(ts))

@@ -88,13 +88,13 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 	assets := map[string]string{}
 	for _, o := range []string{"R", "P", "T"} {
 		a, err := sparcv1.NewAssetServiceClient(env.ConnWithKey(t, env.Key(t, orgs[o], auth.RoleGroupEditor))).CreateAsset(ctx,
-			&sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: o + " group",
-				AcceptingReferrals: true, OwnerOrganisation: orgs[o],
+			&sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: o + " group",
+				AcceptingReferrals: true, OwnerOrganisation: "organisations/" + orgs[o],
 				Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		assets[o] = a.GetId()
+		assets[o] = a.GetName()
 	}
 	person := func(c *sideCaller, consent bool) string {
 		t.Helper()
@@ -114,7 +114,7 @@ func TestEveryReadPathShowsWhatGetShows(t *testing.T) {
 	refer := func(c *sideCaller, personID, asset, name string, draft bool) string {
 		t.Helper()
 		r, err := c.refs.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), Person: personID,
-			Asset: "assets/" + asset, Draft: draft, ProviderNote: freeMarker + name + " note naming Jane Doe"})
+			Asset: asset, Draft: draft, ProviderNote: freeMarker + name + " note naming Jane Doe"})
 		if err != nil {
 			t.Fatalf("%s refers %s: %v", c.name, name, err)
 		}

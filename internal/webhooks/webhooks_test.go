@@ -127,12 +127,12 @@ func (w *hookWorld) conn(t *testing.T, org, role string) *grpc.ClientConn {
 func (w *hookWorld) newAsset(t *testing.T, c *grpc.ClientConn, owner string) string {
 	t.Helper()
 	a, err := sparcv1.NewAssetServiceClient(c).CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Walking group", AcceptingReferrals: true, OwnerOrganisation: owner,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Walking group", AcceptingReferrals: true, OwnerOrganisation: "organisations/" + owner,
 		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a.GetId()
+	return a.GetName()
 }
 
 // refer creates a referral of a new person (with consent to share basics).
@@ -144,7 +144,7 @@ func refer(t *testing.T, people sparcv1.PersonServiceClient, c sparcv1.ReferralS
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), Person: p.GetName(), Asset: "assets/" + asset, Draft: draft})
+	r, err := c.CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: uuid.NewString(), Person: p.GetName(), Asset: asset, Draft: draft})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,11 +220,11 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 
 type Organisation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Server-assigned UUID; resource name "organisations/{id}".
-	Id   string           `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// "organisations/{uuid}", the UUID assigned by the server.
+	Name string           `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Kind OrganisationKind `protobuf:"varint,2,opt,name=kind,proto3,enum=sparc.v1.OrganisationKind" json:"kind,omitempty"`
 	// 1 to 200 characters.
-	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Contact details; only returned to callers with a key.
 	ContactEmail string `protobuf:"bytes,4,opt,name=contact_email,json=contactEmail,proto3" json:"contact_email,omitempty"`
 	ContactPhone string `protobuf:"bytes,5,opt,name=contact_phone,json=contactPhone,proto3" json:"contact_phone,omitempty"`
@@ -232,11 +232,13 @@ type Organisation struct {
 	// Area of operation as area codes (e.g. ONS LSOA/LAD or CBS codes).
 	AreaCodes []string `protobuf:"bytes,7,rep,name=area_codes,json=areaCodes,proto3" json:"area_codes,omitempty"`
 	// Or as a GeoJSON Polygon/MultiPolygon; only returned to callers with a key.
-	AreaGeojson   string                 `protobuf:"bytes,8,opt,name=area_geojson,json=areaGeojson,proto3" json:"area_geojson,omitempty"`
-	Status        OrganisationStatus     `protobuf:"varint,9,opt,name=status,proto3,enum=sparc.v1.OrganisationStatus" json:"status,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag          string                 `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	AreaGeojson string `protobuf:"bytes,8,opt,name=area_geojson,json=areaGeojson,proto3" json:"area_geojson,omitempty"`
+	// ACTIVE when unset at creation; only the network admin changes it.
+	Status     OrganisationStatus     `protobuf:"varint,9,opt,name=status,proto3,enum=sparc.v1.OrganisationStatus" json:"status,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Send it back on update to change only the version you read.
+	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,9 +273,9 @@ func (*Organisation) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_access_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Organisation) GetId() string {
+func (x *Organisation) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -285,9 +287,9 @@ func (x *Organisation) GetKind() OrganisationKind {
 	return OrganisationKind_ORGANISATION_KIND_UNSPECIFIED
 }
 
-func (x *Organisation) GetName() string {
+func (x *Organisation) GetDisplayName() string {
 	if x != nil {
-		return x.Name
+		return x.DisplayName
 	}
 	return ""
 }
@@ -400,8 +402,9 @@ func (x *CreateOrganisationRequest) GetOrganisation() *Organisation {
 }
 
 type GetOrganisationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "organisations/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -436,9 +439,9 @@ func (*GetOrganisationRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_access_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *GetOrganisationRequest) GetId() string {
+func (x *GetOrganisationRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -506,7 +509,7 @@ func (x *ListOrganisationsRequest) GetKinds() []OrganisationKind {
 
 type ListOrganisationsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Ordered by name, then id.
+	// Ordered by display name, then name.
 	Organisations []*Organisation `protobuf:"bytes,1,rep,name=organisations,proto3" json:"organisations,omitempty"`
 	NextPageToken string          `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -558,8 +561,11 @@ func (x *ListOrganisationsResponse) GetNextPageToken() string {
 }
 
 type UpdateOrganisationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Organisation  *Organisation          `protobuf:"bytes,1,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its name says which organisation changes.
+	Organisation *Organisation `protobuf:"bytes,1,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	// The fields to change (AIP-134): "*" replaces every writable field;
+	// without a mask, the fields the request sets change.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -609,11 +615,15 @@ func (x *UpdateOrganisationRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// An API key, without its secret. Issued by CreateApiKey, whose request
+// sets its organisation, role and display name for good.
 type ApiKey struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	OrganisationId string                 `protobuf:"bytes,2,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
-	Role           Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=sparc.v1.Role" json:"role,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "apiKeys/{uuid}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The organisation the key acts for, "organisations/{uuid}".
+	Organisation string `protobuf:"bytes,2,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	Role         Role   `protobuf:"varint,3,opt,name=role,proto3,enum=sparc.v1.Role" json:"role,omitempty"`
 	// Public part of the key, e.g. "sparc_k3x9q2mf"; safe to show and log.
 	Prefix        string                 `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	DisplayName   string                 `protobuf:"bytes,5,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
@@ -654,16 +664,16 @@ func (*ApiKey) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_access_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *ApiKey) GetId() string {
+func (x *ApiKey) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
 
-func (x *ApiKey) GetOrganisationId() string {
+func (x *ApiKey) GetOrganisation() string {
 	if x != nil {
-		return x.OrganisationId
+		return x.Organisation
 	}
 	return ""
 }
@@ -711,9 +721,10 @@ func (x *ApiKey) GetRevokeTime() *timestamppb.Timestamp {
 }
 
 type CreateApiKeyRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrganisationId string                 `protobuf:"bytes,1,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
-	Role           Role                   `protobuf:"varint,2,opt,name=role,proto3,enum=sparc.v1.Role" json:"role,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "organisations/{uuid}"; an organisation's admin: its own.
+	Organisation string `protobuf:"bytes,1,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	Role         Role   `protobuf:"varint,2,opt,name=role,proto3,enum=sparc.v1.Role" json:"role,omitempty"`
 	// What the key is for ("Ladywood PCN link workers"), up to 200 characters.
 	DisplayName   string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -750,9 +761,9 @@ func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_access_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *CreateApiKeyRequest) GetOrganisationId() string {
+func (x *CreateApiKeyRequest) GetOrganisation() string {
 	if x != nil {
-		return x.OrganisationId
+		return x.Organisation
 	}
 	return ""
 }
@@ -825,11 +836,13 @@ func (x *CreateApiKeyResponse) GetSecret() string {
 }
 
 type ListApiKeysRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrganisationId string                 `protobuf:"bytes,1,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
-	IncludeRevoked bool                   `protobuf:"varint,2,opt,name=include_revoked,json=includeRevoked,proto3" json:"include_revoked,omitempty"`
-	PageSize       int32                  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken      string                 `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this organisation's keys, "organisations/{uuid}" (empty: every
+	// key the caller administers).
+	Organisation   string `protobuf:"bytes,1,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	IncludeRevoked bool   `protobuf:"varint,2,opt,name=include_revoked,json=includeRevoked,proto3" json:"include_revoked,omitempty"`
+	PageSize       int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken      string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -864,9 +877,9 @@ func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_access_proto_rawDescGZIP(), []int{9}
 }
 
-func (x *ListApiKeysRequest) GetOrganisationId() string {
+func (x *ListApiKeysRequest) GetOrganisation() string {
 	if x != nil {
-		return x.OrganisationId
+		return x.Organisation
 	}
 	return ""
 }
@@ -945,8 +958,9 @@ func (x *ListApiKeysResponse) GetNextPageToken() string {
 }
 
 type RevokeApiKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "apiKeys/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -981,24 +995,28 @@ func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_access_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *RevokeApiKeyRequest) GetId() string {
+func (x *RevokeApiKeyRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
 
+// One entry of the append-only audit trail; the server writes every field.
 type AuditEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Time  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// "auditEvents/{n}": events are numbered in the order they are written.
+	Name string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// "key:<prefix>", "oidc:<subject>" or "anonymous".
-	Principal      string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
-	OrganisationId string `protobuf:"bytes,4,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
-	Role           Role   `protobuf:"varint,5,opt,name=role,proto3,enum=sparc.v1.Role" json:"role,omitempty"`
+	Principal string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The principal's organisation, "organisations/{uuid}" (empty when
+	// anonymous).
+	Organisation string `protobuf:"bytes,4,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	Role         Role   `protobuf:"varint,5,opt,name=role,proto3,enum=sparc.v1.Role" json:"role,omitempty"`
 	// Full gRPC method, e.g. "/sparc.v1.AssetService/UpdateAsset".
 	Method string `protobuf:"bytes,6,opt,name=method,proto3" json:"method,omitempty"`
-	// Resource name, e.g. "assets/{id}".
+	// Resource name, e.g. "assets/{uuid}".
 	Resource string `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
 	// "ok", "denied" or "error".
 	Outcome string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
@@ -1045,11 +1063,11 @@ func (*AuditEvent) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_access_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *AuditEvent) GetId() int64 {
+func (x *AuditEvent) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
-	return 0
+	return ""
 }
 
 func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
@@ -1066,9 +1084,9 @@ func (x *AuditEvent) GetPrincipal() string {
 	return ""
 }
 
-func (x *AuditEvent) GetOrganisationId() string {
+func (x *AuditEvent) GetOrganisation() string {
 	if x != nil {
-		return x.OrganisationId
+		return x.Organisation
 	}
 	return ""
 }
@@ -1279,28 +1297,30 @@ var File_sparc_v1_access_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/access.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x03\n" +
-	"\fOrganisation\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
-	"\x04kind\x18\x02 \x01(\x0e2\x1a.sparc.v1.OrganisationKindR\x04kind\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\x12#\n" +
+	"\x15sparc/v1/access.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x04\n" +
+	"\fOrganisation\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x123\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1a.sparc.v1.OrganisationKindB\x03\xe0A\x02R\x04kind\x12&\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12#\n" +
 	"\rcontact_email\x18\x04 \x01(\tR\fcontactEmail\x12#\n" +
 	"\rcontact_phone\x18\x05 \x01(\tR\fcontactPhone\x12\x18\n" +
 	"\awebsite\x18\x06 \x01(\tR\awebsite\x12\x1d\n" +
 	"\n" +
 	"area_codes\x18\a \x03(\tR\tareaCodes\x12!\n" +
 	"\farea_geojson\x18\b \x01(\tR\vareaGeojson\x124\n" +
-	"\x06status\x18\t \x01(\x0e2\x1c.sparc.v1.OrganisationStatusR\x06status\x12;\n" +
+	"\x06status\x18\t \x01(\x0e2\x1c.sparc.v1.OrganisationStatusR\x06status\x12@\n" +
 	"\vcreate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etag\"W\n" +
-	"\x19CreateOrganisationRequest\x12:\n" +
-	"\forganisation\x18\x01 \x01(\v2\x16.sparc.v1.OrganisationR\forganisation\"(\n" +
-	"\x16GetOrganisationRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x88\x01\n" +
+	"\x04etag\x18\f \x01(\tR\x04etag:Z\xeaAW\n" +
+	"\x1asparc.network/Organisation\x12\x1corganisations/{organisation}*\rorganisations2\forganisation\"\\\n" +
+	"\x19CreateOrganisationRequest\x12?\n" +
+	"\forganisation\x18\x01 \x01(\v2\x16.sparc.v1.OrganisationB\x03\xe0A\x02R\forganisation\"P\n" +
+	"\x16GetOrganisationRequest\x126\n" +
+	"\x04name\x18\x01 \x01(\tB\"\xe0A\x02\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\x04name\"\x88\x01\n" +
 	"\x18ListOrganisationsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1308,56 +1328,64 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\x05kinds\x18\x03 \x03(\x0e2\x1a.sparc.v1.OrganisationKindR\x05kinds\"\x81\x01\n" +
 	"\x19ListOrganisationsResponse\x12<\n" +
 	"\rorganisations\x18\x01 \x03(\v2\x16.sparc.v1.OrganisationR\rorganisations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x01\n" +
-	"\x19UpdateOrganisationRequest\x12:\n" +
-	"\forganisation\x18\x01 \x01(\v2\x16.sparc.v1.OrganisationR\forganisation\x12;\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x99\x01\n" +
+	"\x19UpdateOrganisationRequest\x12?\n" +
+	"\forganisation\x18\x01 \x01(\v2\x16.sparc.v1.OrganisationB\x03\xe0A\x02R\forganisation\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"\xdc\x02\n" +
-	"\x06ApiKey\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
-	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\"\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x0e.sparc.v1.RoleR\x04role\x12\x16\n" +
-	"\x06prefix\x18\x04 \x01(\tR\x06prefix\x12!\n" +
-	"\fdisplay_name\x18\x05 \x01(\tR\vdisplayName\x12;\n" +
-	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12@\n" +
-	"\x0elast_used_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\flastUsedTime\x12;\n" +
-	"\vrevoke_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\"\x85\x01\n" +
-	"\x13CreateApiKeyRequest\x12'\n" +
-	"\x0forganisation_id\x18\x01 \x01(\tR\x0eorganisationId\x12\"\n" +
-	"\x04role\x18\x02 \x01(\x0e2\x0e.sparc.v1.RoleR\x04role\x12!\n" +
+	"updateMask\"\xe1\x03\n" +
+	"\x06ApiKey\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12F\n" +
+	"\forganisation\x18\x02 \x01(\tB\"\xe0A\x05\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12'\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x0e.sparc.v1.RoleB\x03\xe0A\x05R\x04role\x12\x1b\n" +
+	"\x06prefix\x18\x04 \x01(\tB\x03\xe0A\x03R\x06prefix\x12&\n" +
+	"\fdisplay_name\x18\x05 \x01(\tB\x03\xe0A\x05R\vdisplayName\x12@\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12E\n" +
+	"\x0elast_used_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\flastUsedTime\x12@\n" +
+	"\vrevoke_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"revokeTime:=\xeaA:\n" +
+	"\x14sparc.network/ApiKey\x12\x11apiKeys/{api_key}*\aapiKeys2\x06apiKey\"\xa9\x01\n" +
+	"\x13CreateApiKeyRequest\x12F\n" +
+	"\forganisation\x18\x01 \x01(\tB\"\xe0A\x02\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12'\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x0e.sparc.v1.RoleB\x03\xe0A\x02R\x04role\x12!\n" +
 	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\"Y\n" +
 	"\x14CreateApiKeyResponse\x12)\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x10.sparc.v1.ApiKeyR\x06apiKey\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xa2\x01\n" +
-	"\x12ListApiKeysRequest\x12'\n" +
-	"\x0forganisation_id\x18\x01 \x01(\tR\x0eorganisationId\x12'\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xbe\x01\n" +
+	"\x12ListApiKeysRequest\x12C\n" +
+	"\forganisation\x18\x01 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12'\n" +
 	"\x0finclude_revoked\x18\x02 \x01(\bR\x0eincludeRevoked\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"j\n" +
 	"\x13ListApiKeysResponse\x12+\n" +
 	"\bapi_keys\x18\x01 \x03(\v2\x10.sparc.v1.ApiKeyR\aapiKeys\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"%\n" +
-	"\x13RevokeApiKeyRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xe2\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"G\n" +
+	"\x13RevokeApiKeyRequest\x120\n" +
+	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
+	"\x14sparc.network/ApiKeyR\x04name\"\x8f\x04\n" +
 	"\n" +
-	"AuditEvent\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +
-	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n" +
-	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12'\n" +
-	"\x0forganisation_id\x18\x04 \x01(\tR\x0eorganisationId\x12\"\n" +
-	"\x04role\x18\x05 \x01(\x0e2\x0e.sparc.v1.RoleR\x04role\x12\x16\n" +
-	"\x06method\x18\x06 \x01(\tR\x06method\x12\x1a\n" +
-	"\bresource\x18\a \x01(\tR\bresource\x12\x18\n" +
-	"\aoutcome\x18\b \x01(\tR\aoutcome\x12\x12\n" +
-	"\x04code\x18\t \x01(\tR\x04code\x12\x1d\n" +
+	"AuditEvent\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x123\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x04time\x12!\n" +
+	"\tprincipal\x18\x03 \x01(\tB\x03\xe0A\x03R\tprincipal\x12F\n" +
+	"\forganisation\x18\x04 \x01(\tB\"\xe0A\x03\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12'\n" +
+	"\x04role\x18\x05 \x01(\x0e2\x0e.sparc.v1.RoleB\x03\xe0A\x03R\x04role\x12\x1b\n" +
+	"\x06method\x18\x06 \x01(\tB\x03\xe0A\x03R\x06method\x12\x1f\n" +
+	"\bresource\x18\a \x01(\tB\x03\xe0A\x03R\bresource\x12\x1d\n" +
+	"\aoutcome\x18\b \x01(\tB\x03\xe0A\x03R\aoutcome\x12\x17\n" +
+	"\x04code\x18\t \x01(\tB\x03\xe0A\x03R\x04code\x12\"\n" +
 	"\n" +
 	"request_id\x18\n" +
-	" \x01(\tR\trequestId\x12\x12\n" +
-	"\x04peer\x18\v \x01(\tR\x04peer\x12\x14\n" +
-	"\x05count\x18\f \x01(\x05R\x05count\"\x9a\x02\n" +
+	" \x01(\tB\x03\xe0A\x03R\trequestId\x12\x17\n" +
+	"\x04peer\x18\v \x01(\tB\x03\xe0A\x03R\x04peer\x12\x19\n" +
+	"\x05count\x18\f \x01(\x05B\x03\xe0A\x03R\x05count:Q\xeaAN\n" +
+	"\x18sparc.network/AuditEvent\x12\x19auditEvents/{audit_event}*\vauditEvents2\n" +
+	"auditEvent\"\x9a\x02\n" +
 	"\x16ListAuditEventsRequest\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
@@ -1396,16 +1424,16 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\x10ROLE_LINK_WORKER\x10\x02\x12\x15\n" +
 	"\x11ROLE_GROUP_EDITOR\x10\x03\x12\x15\n" +
 	"\x11ROLE_AREA_ANALYST\x10\x04\x12\x16\n" +
-	"\x12ROLE_NETWORK_ADMIN\x10\x052\x86\x04\n" +
+	"\x12ROLE_NETWORK_ADMIN\x10\x052\x8e\x04\n" +
 	"\x13OrganisationService\x12z\n" +
-	"\x12CreateOrganisation\x12#.sparc.v1.CreateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"'\x82\xd3\xe4\x93\x02!:\forganisation\"\x11/v1/organisations\x12k\n" +
-	"\x0fGetOrganisation\x12 .sparc.v1.GetOrganisationRequest\x1a\x16.sparc.v1.Organisation\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/organisations/{id}\x12w\n" +
-	"\x11ListOrganisations\x12\".sparc.v1.ListOrganisationsRequest\x1a#.sparc.v1.ListOrganisationsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/organisations\x12\x8c\x01\n" +
-	"\x12UpdateOrganisation\x12#.sparc.v1.UpdateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"9\x82\xd3\xe4\x93\x023:\forganisation2#/v1/organisations/{organisation.id}2\xbc\x02\n" +
+	"\x12CreateOrganisation\x12#.sparc.v1.CreateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"'\x82\xd3\xe4\x93\x02!:\forganisation\"\x11/v1/organisations\x12o\n" +
+	"\x0fGetOrganisation\x12 .sparc.v1.GetOrganisationRequest\x1a\x16.sparc.v1.Organisation\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=organisations/*}\x12w\n" +
+	"\x11ListOrganisations\x12\".sparc.v1.ListOrganisationsRequest\x1a#.sparc.v1.ListOrganisationsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/organisations\x12\x90\x01\n" +
+	"\x12UpdateOrganisation\x12#.sparc.v1.UpdateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"=\x82\xd3\xe4\x93\x027:\forganisation2'/v1/{organisation.name=organisations/*}2\xc0\x02\n" +
 	"\rApiKeyService\x12e\n" +
 	"\fCreateApiKey\x12\x1d.sparc.v1.CreateApiKeyRequest\x1a\x1e.sparc.v1.CreateApiKeyResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/apiKeys\x12_\n" +
-	"\vListApiKeys\x12\x1c.sparc.v1.ListApiKeysRequest\x1a\x1d.sparc.v1.ListApiKeysResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/apiKeys\x12c\n" +
-	"\fRevokeApiKey\x12\x1d.sparc.v1.RevokeApiKeyRequest\x1a\x10.sparc.v1.ApiKey\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/apiKeys/{id}:revoke2\x7f\n" +
+	"\vListApiKeys\x12\x1c.sparc.v1.ListApiKeysRequest\x1a\x1d.sparc.v1.ListApiKeysResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/apiKeys\x12g\n" +
+	"\fRevokeApiKey\x12\x1d.sparc.v1.RevokeApiKeyRequest\x1a\x10.sparc.v1.ApiKey\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=apiKeys/*}:revoke2\x7f\n" +
 	"\fAuditService\x12o\n" +
 	"\x0fListAuditEvents\x12 .sparc.v1.ListAuditEventsRequest\x1a!.sparc.v1.ListAuditEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEventsB5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
 

@@ -68,13 +68,13 @@ func request_OrganisationService_GetOrganisation_0(ctx context.Context, marshale
 		metadata runtime.ServerMetadata
 		err      error
 	)
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -89,13 +89,13 @@ func local_request_OrganisationService_GetOrganisation_0(ctx context.Context, ma
 		metadata runtime.ServerMetadata
 		err      error
 	)
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	msg, err := server.GetOrganisation(ctx, &protoReq)
 	return msg, metadata, err
@@ -136,7 +136,7 @@ func local_request_OrganisationService_ListOrganisations_0(ctx context.Context, 
 	return msg, metadata, err
 }
 
-var filter_OrganisationService_UpdateOrganisation_0 = &utilities.DoubleArray{Encoding: map[string]int{"organisation": 0, "id": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
+var filter_OrganisationService_UpdateOrganisation_0 = &utilities.DoubleArray{Encoding: map[string]int{"organisation": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
 func request_OrganisationService_UpdateOrganisation_0(ctx context.Context, marshaler runtime.Marshaler, client OrganisationServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
@@ -158,13 +158,13 @@ func request_OrganisationService_UpdateOrganisation_0(ctx context.Context, marsh
 			protoReq.UpdateMask = fieldMask
 		}
 	}
-	val, ok := pathParams["organisation.id"]
+	val, ok := pathParams["organisation.name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "organisation.id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "organisation.name")
 	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "organisation.id", val)
+	err = runtime.PopulateFieldFromPath(&protoReq, "organisation.name", val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "organisation.id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "organisation.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -199,13 +199,13 @@ func local_request_OrganisationService_UpdateOrganisation_0(ctx context.Context,
 			protoReq.UpdateMask = fieldMask
 		}
 	}
-	val, ok := pathParams["organisation.id"]
+	val, ok := pathParams["organisation.name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "organisation.id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "organisation.name")
 	}
-	err = runtime.PopulateFieldFromPath(&protoReq, "organisation.id", val)
+	err = runtime.PopulateFieldFromPath(&protoReq, "organisation.name", val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "organisation.id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "organisation.name", err)
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -288,13 +288,13 @@ func request_ApiKeyService_RevokeApiKey_0(ctx context.Context, marshaler runtime
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -312,13 +312,13 @@ func local_request_ApiKeyService_RevokeApiKey_0(ctx context.Context, marshaler r
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	val, ok := pathParams["id"]
+	val, ok := pathParams["name"]
 	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
 	}
-	protoReq.Id, err = runtime.String(val)
+	protoReq.Name, err = runtime.String(val)
 	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
 	}
 	msg, err := server.RevokeApiKey(ctx, &protoReq)
 	return msg, metadata, err
@@ -391,7 +391,7 @@ func RegisterOrganisationServiceHandlerServer(ctx context.Context, mux *runtime.
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.OrganisationService/GetOrganisation", runtime.WithHTTPPathPattern("/v1/organisations/{id}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.OrganisationService/GetOrganisation", runtime.WithHTTPPathPattern("/v1/{name=organisations/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -431,7 +431,7 @@ func RegisterOrganisationServiceHandlerServer(ctx context.Context, mux *runtime.
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.OrganisationService/UpdateOrganisation", runtime.WithHTTPPathPattern("/v1/organisations/{organisation.id}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.OrganisationService/UpdateOrganisation", runtime.WithHTTPPathPattern("/v1/{organisation.name=organisations/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -501,7 +501,7 @@ func RegisterApiKeyServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ApiKeyService/RevokeApiKey", runtime.WithHTTPPathPattern("/v1/apiKeys/{id}:revoke"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sparc.v1.ApiKeyService/RevokeApiKey", runtime.WithHTTPPathPattern("/v1/{name=apiKeys/*}:revoke"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -606,7 +606,7 @@ func RegisterOrganisationServiceHandlerClient(ctx context.Context, mux *runtime.
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.OrganisationService/GetOrganisation", runtime.WithHTTPPathPattern("/v1/organisations/{id}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.OrganisationService/GetOrganisation", runtime.WithHTTPPathPattern("/v1/{name=organisations/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -640,7 +640,7 @@ func RegisterOrganisationServiceHandlerClient(ctx context.Context, mux *runtime.
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.OrganisationService/UpdateOrganisation", runtime.WithHTTPPathPattern("/v1/organisations/{organisation.id}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.OrganisationService/UpdateOrganisation", runtime.WithHTTPPathPattern("/v1/{organisation.name=organisations/*}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -658,9 +658,9 @@ func RegisterOrganisationServiceHandlerClient(ctx context.Context, mux *runtime.
 
 var (
 	pattern_OrganisationService_CreateOrganisation_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "organisations"}, ""))
-	pattern_OrganisationService_GetOrganisation_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "organisations", "id"}, ""))
+	pattern_OrganisationService_GetOrganisation_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "organisations", "name"}, ""))
 	pattern_OrganisationService_ListOrganisations_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "organisations"}, ""))
-	pattern_OrganisationService_UpdateOrganisation_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "organisations", "organisation.id"}, ""))
+	pattern_OrganisationService_UpdateOrganisation_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "organisations", "organisation.name"}, ""))
 )
 
 var (
@@ -744,7 +744,7 @@ func RegisterApiKeyServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ApiKeyService/RevokeApiKey", runtime.WithHTTPPathPattern("/v1/apiKeys/{id}:revoke"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sparc.v1.ApiKeyService/RevokeApiKey", runtime.WithHTTPPathPattern("/v1/{name=apiKeys/*}:revoke"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -763,7 +763,7 @@ func RegisterApiKeyServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 var (
 	pattern_ApiKeyService_CreateApiKey_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "apiKeys"}, ""))
 	pattern_ApiKeyService_ListApiKeys_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "apiKeys"}, ""))
-	pattern_ApiKeyService_RevokeApiKey_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "apiKeys", "id"}, "revoke"))
+	pattern_ApiKeyService_RevokeApiKey_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "apiKeys", "name"}, "revoke"))
 )
 
 var (

@@ -30,7 +30,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // OrganisationService manages the organisations sharing a SPARC instance.
-// Public fields (id, kind, name, status, area codes) are open data; contact
+// Public fields (name, kind, display name, status, area codes) are open data; contact
 // details need a key. The network admin creates organisations and changes
 // any of them (status included); an organisation's admin changes its own
 // details.
@@ -94,7 +94,7 @@ func (c *organisationServiceClient) UpdateOrganisation(ctx context.Context, in *
 // for forward compatibility.
 //
 // OrganisationService manages the organisations sharing a SPARC instance.
-// Public fields (id, kind, name, status, area codes) are open data; contact
+// Public fields (name, kind, display name, status, area codes) are open data; contact
 // details need a key. The network admin creates organisations and changes
 // any of them (status included); an organisation's admin changes its own
 // details.

@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -263,14 +264,68 @@ func (Weekday) EnumDescriptor() ([]byte, []int) {
 	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{3}
 }
 
+// The controlled vocabularies, named after the Asset field their codes go
+// in.
+type Vocabulary int32
+
+const (
+	Vocabulary_VOCABULARY_UNSPECIFIED Vocabulary = 0
+	// Codes of Asset.categories (and of referral reasons and coverage).
+	Vocabulary_VOCABULARY_CATEGORIES Vocabulary = 1
+	// Codes of Asset.accessibility.
+	Vocabulary_VOCABULARY_ACCESSIBILITY Vocabulary = 2
+)
+
+// Enum value maps for Vocabulary.
+var (
+	Vocabulary_name = map[int32]string{
+		0: "VOCABULARY_UNSPECIFIED",
+		1: "VOCABULARY_CATEGORIES",
+		2: "VOCABULARY_ACCESSIBILITY",
+	}
+	Vocabulary_value = map[string]int32{
+		"VOCABULARY_UNSPECIFIED":   0,
+		"VOCABULARY_CATEGORIES":    1,
+		"VOCABULARY_ACCESSIBILITY": 2,
+	}
+)
+
+func (x Vocabulary) Enum() *Vocabulary {
+	p := new(Vocabulary)
+	*p = x
+	return p
+}
+
+func (x Vocabulary) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Vocabulary) Descriptor() protoreflect.EnumDescriptor {
+	return file_sparc_v1_assets_proto_enumTypes[4].Descriptor()
+}
+
+func (Vocabulary) Type() protoreflect.EnumType {
+	return &file_sparc_v1_assets_proto_enumTypes[4]
+}
+
+func (x Vocabulary) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Vocabulary.Descriptor instead.
+func (Vocabulary) EnumDescriptor() ([]byte, []int) {
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{4}
+}
+
 // A community asset listing.
 type Asset struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Server-assigned UUID; the resource name is "assets/{id}".
-	Id   string    `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The resource name, "assets/{uuid}". The UUID is server-assigned unless
+	// CreateAssetRequest.asset_id chooses it.
+	Name string    `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Kind AssetKind `protobuf:"varint,2,opt,name=kind,proto3,enum=sparc.v1.AssetKind" json:"kind,omitempty"`
 	// Display name, 1 to 200 characters.
-	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Up to 5,000 characters.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	// Category codes from the controlled vocabulary (see ListVocabulary).
@@ -291,17 +346,17 @@ type Asset struct {
 	// Places per session; absent when the group does not count places.
 	Capacity *int32 `protobuf:"varint,14,opt,name=capacity,proto3,oneof" json:"capacity,omitempty"`
 	// Whether the group accepts referrals from link workers.
-	AcceptingReferrals bool        `protobuf:"varint,15,opt,name=accepting_referrals,json=acceptingReferrals,proto3" json:"accepting_referrals,omitempty"`
-	Status             AssetStatus `protobuf:"varint,16,opt,name=status,proto3,enum=sparc.v1.AssetStatus" json:"status,omitempty"`
-	// Organisation that owns and maintains the listing.
+	AcceptingReferrals bool `protobuf:"varint,15,opt,name=accepting_referrals,json=acceptingReferrals,proto3" json:"accepting_referrals,omitempty"`
+	// Defaults to ACTIVE on create.
+	Status AssetStatus `protobuf:"varint,16,opt,name=status,proto3,enum=sparc.v1.AssetStatus" json:"status,omitempty"`
+	// Organisation that owns and maintains the listing, as its resource name
+	// "organisations/{uuid}". Defaults to the caller's organisation on create.
 	OwnerOrganisation string `protobuf:"bytes,17,opt,name=owner_organisation,json=ownerOrganisation,proto3" json:"owner_organisation,omitempty"`
 	// When the owner last confirmed the listing is true.
 	LastVerifiedTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=last_verified_time,json=lastVerifiedTime,proto3" json:"last_verified_time,omitempty"`
-	// Output only.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// Output only.
-	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// Output only. Changes on every update; send it back to update safely.
+	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes on every update; send it back to update safely.
 	Etag          string `protobuf:"bytes,21,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -337,9 +392,9 @@ func (*Asset) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Asset) GetId() string {
+func (x *Asset) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -351,9 +406,9 @@ func (x *Asset) GetKind() AssetKind {
 	return AssetKind_ASSET_KIND_UNSPECIFIED
 }
 
-func (x *Asset) GetName() string {
+func (x *Asset) GetDisplayName() string {
 	if x != nil {
-		return x.Name
+		return x.DisplayName
 	}
 	return ""
 }
@@ -840,8 +895,10 @@ func (x *Contact) GetWebsite() string {
 
 type CreateAssetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Asset *Asset                 `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
-	// Optional client-chosen UUID, for idempotent loading.
+	// The new asset; its name is ignored (set by the server).
+	Asset *Asset `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
+	// Optional client-chosen id (AIP-133): a bare UUID, which becomes the
+	// asset's name "assets/{asset_id}". For idempotent loading.
 	AssetId       string `protobuf:"bytes,2,opt,name=asset_id,json=assetId,proto3" json:"asset_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -892,8 +949,9 @@ func (x *CreateAssetRequest) GetAssetId() string {
 }
 
 type GetAssetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "assets/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -928,20 +986,21 @@ func (*GetAssetRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *GetAssetRequest) GetId() string {
+func (x *GetAssetRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
 
 type UpdateAssetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The asset with its id and the new values of the masked fields. Its etag,
-	// when set, must match the current one.
+	// The asset with its name and the new values of the masked fields. Its
+	// etag, when set, must match the current one.
 	Asset *Asset `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
-	// Fields to update, by proto name (e.g. "name", "location", "cost.note").
-	// Empty means every writable field.
+	// Fields to update, by proto name (e.g. "display_name", "location",
+	// "cost.note"). "*" replaces every writable field (an unset one is
+	// cleared); no mask means the fields the request sets.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -993,7 +1052,8 @@ func (x *UpdateAssetRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 
 type DeleteAssetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// "assets/{uuid}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// When set, the delete only happens if the asset is unchanged.
 	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1030,9 +1090,9 @@ func (*DeleteAssetRequest) Descriptor() ([]byte, []int) {
 	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{9}
 }
 
-func (x *DeleteAssetRequest) GetId() string {
+func (x *DeleteAssetRequest) GetName() string {
 	if x != nil {
-		return x.Id
+		return x.Name
 	}
 	return ""
 }
@@ -1042,42 +1102,6 @@ func (x *DeleteAssetRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
-}
-
-type DeleteAssetResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteAssetResponse) Reset() {
-	*x = DeleteAssetResponse{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteAssetResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteAssetResponse) ProtoMessage() {}
-
-func (x *DeleteAssetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DeleteAssetResponse.ProtoReflect.Descriptor instead.
-func (*DeleteAssetResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{10}
 }
 
 type ListAssetsRequest struct {
@@ -1090,8 +1114,9 @@ type ListAssetsRequest struct {
 	// Any of these kinds.
 	Kinds []AssetKind `protobuf:"varint,4,rep,packed,name=kinds,proto3,enum=sparc.v1.AssetKind" json:"kinds,omitempty"`
 	// Any of these statuses; default all.
-	Statuses          []AssetStatus `protobuf:"varint,5,rep,packed,name=statuses,proto3,enum=sparc.v1.AssetStatus" json:"statuses,omitempty"`
-	OwnerOrganisation string        `protobuf:"bytes,6,opt,name=owner_organisation,json=ownerOrganisation,proto3" json:"owner_organisation,omitempty"`
+	Statuses []AssetStatus `protobuf:"varint,5,rep,packed,name=statuses,proto3,enum=sparc.v1.AssetStatus" json:"statuses,omitempty"`
+	// Only assets of this organisation, "organisations/{uuid}".
+	OwnerOrganisation string `protobuf:"bytes,6,opt,name=owner_organisation,json=ownerOrganisation,proto3" json:"owner_organisation,omitempty"`
 	// Only assets changed at or after this time.
 	ModifiedSince *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=modified_since,json=modifiedSince,proto3" json:"modified_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1100,7 +1125,7 @@ type ListAssetsRequest struct {
 
 func (x *ListAssetsRequest) Reset() {
 	*x = ListAssetsRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[11]
+	mi := &file_sparc_v1_assets_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1137,7 @@ func (x *ListAssetsRequest) String() string {
 func (*ListAssetsRequest) ProtoMessage() {}
 
 func (x *ListAssetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[11]
+	mi := &file_sparc_v1_assets_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1150,7 @@ func (x *ListAssetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssetsRequest.ProtoReflect.Descriptor instead.
 func (*ListAssetsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{11}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListAssetsRequest) GetPageSize() int32 {
@@ -1189,7 +1214,7 @@ type ListAssetsResponse struct {
 
 func (x *ListAssetsResponse) Reset() {
 	*x = ListAssetsResponse{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[12]
+	mi := &file_sparc_v1_assets_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1226,7 @@ func (x *ListAssetsResponse) String() string {
 func (*ListAssetsResponse) ProtoMessage() {}
 
 func (x *ListAssetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[12]
+	mi := &file_sparc_v1_assets_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1239,7 @@ func (x *ListAssetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssetsResponse.ProtoReflect.Descriptor instead.
 func (*ListAssetsResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{12}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListAssetsResponse) GetAssets() []*Asset {
@@ -1277,7 +1302,7 @@ type SearchAssetsRequest struct {
 
 func (x *SearchAssetsRequest) Reset() {
 	*x = SearchAssetsRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[13]
+	mi := &file_sparc_v1_assets_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1314,7 @@ func (x *SearchAssetsRequest) String() string {
 func (*SearchAssetsRequest) ProtoMessage() {}
 
 func (x *SearchAssetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[13]
+	mi := &file_sparc_v1_assets_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1327,7 @@ func (x *SearchAssetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAssetsRequest.ProtoReflect.Descriptor instead.
 func (*SearchAssetsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{13}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SearchAssetsRequest) GetLatitude() float64 {
@@ -1442,7 +1467,7 @@ type SearchResult struct {
 
 func (x *SearchResult) Reset() {
 	*x = SearchResult{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[14]
+	mi := &file_sparc_v1_assets_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1479,7 @@ func (x *SearchResult) String() string {
 func (*SearchResult) ProtoMessage() {}
 
 func (x *SearchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[14]
+	mi := &file_sparc_v1_assets_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1492,7 @@ func (x *SearchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResult.ProtoReflect.Descriptor instead.
 func (*SearchResult) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{14}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SearchResult) GetAsset() *Asset {
@@ -1494,7 +1519,7 @@ type SearchAssetsResponse struct {
 
 func (x *SearchAssetsResponse) Reset() {
 	*x = SearchAssetsResponse{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[15]
+	mi := &file_sparc_v1_assets_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1531,7 @@ func (x *SearchAssetsResponse) String() string {
 func (*SearchAssetsResponse) ProtoMessage() {}
 
 func (x *SearchAssetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[15]
+	mi := &file_sparc_v1_assets_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1544,7 @@ func (x *SearchAssetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAssetsResponse.ProtoReflect.Descriptor instead.
 func (*SearchAssetsResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{15}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SearchAssetsResponse) GetResults() []*SearchResult {
@@ -1537,14 +1562,18 @@ func (x *SearchAssetsResponse) GetNextPageToken() string {
 }
 
 type ListVocabularyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum terms, default 100 (the whole vocabulary today), maximum 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListVocabularyRequest) Reset() {
 	*x = ListVocabularyRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[16]
+	mi := &file_sparc_v1_assets_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1585,7 @@ func (x *ListVocabularyRequest) String() string {
 func (*ListVocabularyRequest) ProtoMessage() {}
 
 func (x *ListVocabularyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[16]
+	mi := &file_sparc_v1_assets_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,23 +1598,39 @@ func (x *ListVocabularyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVocabularyRequest.ProtoReflect.Descriptor instead.
 func (*ListVocabularyRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{16}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListVocabularyRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListVocabularyRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
 }
 
 // A controlled term with its labels.
 type Term struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Stable code used in the API.
-	Code          string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	LabelEn       string `protobuf:"bytes,2,opt,name=label_en,json=labelEn,proto3" json:"label_en,omitempty"`
-	LabelNl       string `protobuf:"bytes,3,opt,name=label_nl,json=labelNl,proto3" json:"label_nl,omitempty"`
+	Code    string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	LabelEn string `protobuf:"bytes,2,opt,name=label_en,json=labelEn,proto3" json:"label_en,omitempty"`
+	LabelNl string `protobuf:"bytes,3,opt,name=label_nl,json=labelNl,proto3" json:"label_nl,omitempty"`
+	// The vocabulary the code belongs to.
+	Vocabulary    Vocabulary `protobuf:"varint,4,opt,name=vocabulary,proto3,enum=sparc.v1.Vocabulary" json:"vocabulary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Term) Reset() {
 	*x = Term{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[17]
+	mi := &file_sparc_v1_assets_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1642,7 @@ func (x *Term) String() string {
 func (*Term) ProtoMessage() {}
 
 func (x *Term) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[17]
+	mi := &file_sparc_v1_assets_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1655,7 @@ func (x *Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Term.ProtoReflect.Descriptor instead.
 func (*Term) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{17}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Term) GetCode() string {
@@ -1634,17 +1679,25 @@ func (x *Term) GetLabelNl() string {
 	return ""
 }
 
+func (x *Term) GetVocabulary() Vocabulary {
+	if x != nil {
+		return x.Vocabulary
+	}
+	return Vocabulary_VOCABULARY_UNSPECIFIED
+}
+
 type ListVocabularyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Categories    []*Term                `protobuf:"bytes,1,rep,name=categories,proto3" json:"categories,omitempty"`
-	Accessibility []*Term                `protobuf:"bytes,2,rep,name=accessibility,proto3" json:"accessibility,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Categories first, then accessibility features.
+	Terms         []*Term `protobuf:"bytes,3,rep,name=terms,proto3" json:"terms,omitempty"`
+	NextPageToken string  `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListVocabularyResponse) Reset() {
 	*x = ListVocabularyResponse{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[18]
+	mi := &file_sparc_v1_assets_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1709,7 @@ func (x *ListVocabularyResponse) String() string {
 func (*ListVocabularyResponse) ProtoMessage() {}
 
 func (x *ListVocabularyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[18]
+	mi := &file_sparc_v1_assets_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,37 +1722,37 @@ func (x *ListVocabularyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVocabularyResponse.ProtoReflect.Descriptor instead.
 func (*ListVocabularyResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{18}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *ListVocabularyResponse) GetCategories() []*Term {
+func (x *ListVocabularyResponse) GetTerms() []*Term {
 	if x != nil {
-		return x.Categories
+		return x.Terms
 	}
 	return nil
 }
 
-func (x *ListVocabularyResponse) GetAccessibility() []*Term {
+func (x *ListVocabularyResponse) GetNextPageToken() string {
 	if x != nil {
-		return x.Accessibility
+		return x.NextPageToken
 	}
-	return nil
+	return ""
 }
 
 var File_sparc_v1_assets_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\a\n" +
-	"\x05Asset\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
-	"\x04kind\x18\x02 \x01(\x0e2\x13.sparc.v1.AssetKindR\x04kind\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\x12 \n" +
+	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\b\n" +
+	"\x05Asset\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12,\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x13.sparc.v1.AssetKindB\x03\xe0A\x02R\x04kind\x12&\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1e\n" +
 	"\n" +
 	"categories\x18\x05 \x03(\tR\n" +
-	"categories\x12.\n" +
-	"\blocation\x18\x06 \x01(\v2\x12.sparc.v1.LocationR\blocation\x120\n" +
+	"categories\x123\n" +
+	"\blocation\x18\x06 \x01(\v2\x12.sparc.v1.LocationB\x03\xe0A\x02R\blocation\x120\n" +
 	"\x14service_area_geojson\x18\a \x01(\tR\x12serviceAreaGeojson\x12-\n" +
 	"\bsessions\x18\b \x03(\v2\x11.sparc.v1.SessionR\bsessions\x12\"\n" +
 	"\x04cost\x18\t \x01(\v2\x0e.sparc.v1.CostR\x04cost\x12$\n" +
@@ -1710,28 +1763,30 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\acontact\x18\r \x01(\v2\x11.sparc.v1.ContactR\acontact\x12\x1f\n" +
 	"\bcapacity\x18\x0e \x01(\x05H\x00R\bcapacity\x88\x01\x01\x12/\n" +
 	"\x13accepting_referrals\x18\x0f \x01(\bR\x12acceptingReferrals\x12-\n" +
-	"\x06status\x18\x10 \x01(\x0e2\x15.sparc.v1.AssetStatusR\x06status\x12-\n" +
-	"\x12owner_organisation\x18\x11 \x01(\tR\x11ownerOrganisation\x12H\n" +
-	"\x12last_verified_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastVerifiedTime\x12;\n" +
-	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\x06status\x18\x10 \x01(\x0e2\x15.sparc.v1.AssetStatusR\x06status\x12N\n" +
+	"\x12owner_organisation\x18\x11 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\x11ownerOrganisation\x12H\n" +
+	"\x12last_verified_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastVerifiedTime\x12@\n" +
+	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x15 \x01(\tR\x04etagB\v\n" +
-	"\t_capacity\"\xb0\x01\n" +
+	"\x04etag\x18\x15 \x01(\tR\x04etag:7\xeaA4\n" +
+	"\x13sparc.network/Asset\x12\x0eassets/{asset}*\x06assets2\x05assetB\v\n" +
+	"\t_capacity\"\xb5\x01\n" +
 	"\bLocation\x12\x1a\n" +
 	"\blatitude\x18\x01 \x01(\x01R\blatitude\x12\x1c\n" +
 	"\tlongitude\x18\x02 \x01(\x01R\tlongitude\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x1a\n" +
 	"\bpostcode\x18\x04 \x01(\tR\bpostcode\x12\x1a\n" +
-	"\blocality\x18\x05 \x01(\tR\blocality\x12\x18\n" +
-	"\acountry\x18\x06 \x01(\tR\acountry\"\xc4\x01\n" +
-	"\aSession\x12#\n" +
-	"\x03day\x18\x01 \x01(\x0e2\x11.sparc.v1.WeekdayR\x03day\x12\x1d\n" +
+	"\blocality\x18\x05 \x01(\tR\blocality\x12\x1d\n" +
+	"\acountry\x18\x06 \x01(\tB\x03\xe0A\x02R\acountry\"\xd8\x01\n" +
+	"\aSession\x12(\n" +
+	"\x03day\x18\x01 \x01(\x0e2\x11.sparc.v1.WeekdayB\x03\xe0A\x02R\x03day\x12\"\n" +
 	"\n" +
-	"start_time\x18\x02 \x01(\tR\tstartTime\x12\x19\n" +
-	"\bend_time\x18\x03 \x01(\tR\aendTime\x12\x1a\n" +
-	"\btimezone\x18\x04 \x01(\tR\btimezone\x12\x1d\n" +
+	"start_time\x18\x02 \x01(\tB\x03\xe0A\x02R\tstartTime\x12\x1e\n" +
+	"\bend_time\x18\x03 \x01(\tB\x03\xe0A\x02R\aendTime\x12\x1f\n" +
+	"\btimezone\x18\x04 \x01(\tB\x03\xe0A\x02R\btimezone\x12\x1d\n" +
 	"\n" +
 	"valid_from\x18\x05 \x01(\tR\tvalidFrom\x12\x1f\n" +
 	"\vvalid_until\x18\x06 \x01(\tR\n" +
@@ -1750,20 +1805,21 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x18\n" +
-	"\awebsite\x18\x04 \x01(\tR\awebsite\"V\n" +
-	"\x12CreateAssetRequest\x12%\n" +
-	"\x05asset\x18\x01 \x01(\v2\x0f.sparc.v1.AssetR\x05asset\x12\x19\n" +
-	"\basset_id\x18\x02 \x01(\tR\aassetId\"!\n" +
-	"\x0fGetAssetRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"x\n" +
-	"\x12UpdateAssetRequest\x12%\n" +
-	"\x05asset\x18\x01 \x01(\v2\x0f.sparc.v1.AssetR\x05asset\x12;\n" +
+	"\awebsite\x18\x04 \x01(\tR\awebsite\"[\n" +
+	"\x12CreateAssetRequest\x12*\n" +
+	"\x05asset\x18\x01 \x01(\v2\x0f.sparc.v1.AssetB\x03\xe0A\x02R\x05asset\x12\x19\n" +
+	"\basset_id\x18\x02 \x01(\tR\aassetId\"B\n" +
+	"\x0fGetAssetRequest\x12/\n" +
+	"\x04name\x18\x01 \x01(\tB\x1b\xe0A\x02\xfaA\x15\n" +
+	"\x13sparc.network/AssetR\x04name\"}\n" +
+	"\x12UpdateAssetRequest\x12*\n" +
+	"\x05asset\x18\x01 \x01(\v2\x0f.sparc.v1.AssetB\x03\xe0A\x02R\x05asset\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"8\n" +
-	"\x12DeleteAssetRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x15\n" +
-	"\x13DeleteAssetResponse\"\xbf\x02\n" +
+	"updateMask\"Y\n" +
+	"\x12DeleteAssetRequest\x12/\n" +
+	"\x04name\x18\x01 \x01(\tB\x1b\xe0A\x02\xfaA\x15\n" +
+	"\x13sparc.network/AssetR\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xe0\x02\n" +
 	"\x11ListAssetsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1772,8 +1828,9 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"categories\x18\x03 \x03(\tR\n" +
 	"categories\x12)\n" +
 	"\x05kinds\x18\x04 \x03(\x0e2\x13.sparc.v1.AssetKindR\x05kinds\x121\n" +
-	"\bstatuses\x18\x05 \x03(\x0e2\x15.sparc.v1.AssetStatusR\bstatuses\x12-\n" +
-	"\x12owner_organisation\x18\x06 \x01(\tR\x11ownerOrganisation\x12A\n" +
+	"\bstatuses\x18\x05 \x03(\x0e2\x15.sparc.v1.AssetStatusR\bstatuses\x12N\n" +
+	"\x12owner_organisation\x18\x06 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\x11ownerOrganisation\x12A\n" +
 	"\x0emodified_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rmodifiedSince\"e\n" +
 	"\x12ListAssetsResponse\x12'\n" +
 	"\x06assets\x18\x01 \x03(\v2\x0f.sparc.v1.AssetR\x06assets\x12&\n" +
@@ -1813,17 +1870,22 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x0fdistance_meters\x18\x02 \x01(\x01R\x0edistanceMeters\"p\n" +
 	"\x14SearchAssetsResponse\x120\n" +
 	"\aresults\x18\x01 \x03(\v2\x16.sparc.v1.SearchResultR\aresults\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x17\n" +
-	"\x15ListVocabularyRequest\"P\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"S\n" +
+	"\x15ListVocabularyRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x86\x01\n" +
 	"\x04Term\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x19\n" +
 	"\blabel_en\x18\x02 \x01(\tR\alabelEn\x12\x19\n" +
-	"\blabel_nl\x18\x03 \x01(\tR\alabelNl\"~\n" +
-	"\x16ListVocabularyResponse\x12.\n" +
+	"\blabel_nl\x18\x03 \x01(\tR\alabelNl\x124\n" +
 	"\n" +
-	"categories\x18\x01 \x03(\v2\x0e.sparc.v1.TermR\n" +
-	"categories\x124\n" +
-	"\raccessibility\x18\x02 \x03(\v2\x0e.sparc.v1.TermR\raccessibility*\xcf\x01\n" +
+	"vocabulary\x18\x04 \x01(\x0e2\x14.sparc.v1.VocabularyR\n" +
+	"vocabulary\"\x8d\x01\n" +
+	"\x16ListVocabularyResponse\x12$\n" +
+	"\x05terms\x18\x03 \x03(\v2\x0e.sparc.v1.TermR\x05terms\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageTokenJ\x04\b\x01\x10\x02J\x04\b\x02\x10\x03R\n" +
+	"categoriesR\raccessibility*\xcf\x01\n" +
 	"\tAssetKind\x12\x1a\n" +
 	"\x16ASSET_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ASSET_KIND_INDIVIDUAL\x10\x01\x12\x1a\n" +
@@ -1850,13 +1912,18 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n" +
 	"\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n" +
 	"\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n" +
-	"\x0eWEEKDAY_SUNDAY\x10\a2\xb5\x05\n" +
+	"\x0eWEEKDAY_SUNDAY\x10\a*a\n" +
+	"\n" +
+	"Vocabulary\x12\x1a\n" +
+	"\x16VOCABULARY_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15VOCABULARY_CATEGORIES\x10\x01\x12\x1c\n" +
+	"\x18VOCABULARY_ACCESSIBILITY\x10\x022\xba\x05\n" +
 	"\fAssetService\x12W\n" +
 	"\vCreateAsset\x12\x1c.sparc.v1.CreateAssetRequest\x1a\x0f.sparc.v1.Asset\"\x19\x82\xd3\xe4\x93\x02\x13:\x05asset\"\n" +
-	"/v1/assets\x12O\n" +
-	"\bGetAsset\x12\x19.sparc.v1.GetAssetRequest\x1a\x0f.sparc.v1.Asset\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/assets/{id}\x12b\n" +
-	"\vUpdateAsset\x12\x1c.sparc.v1.UpdateAssetRequest\x1a\x0f.sparc.v1.Asset\"$\x82\xd3\xe4\x93\x02\x1e:\x05asset2\x15/v1/assets/{asset.id}\x12c\n" +
-	"\vDeleteAsset\x12\x1c.sparc.v1.DeleteAssetRequest\x1a\x1d.sparc.v1.DeleteAssetResponse\"\x17\x82\xd3\xe4\x93\x02\x11*\x0f/v1/assets/{id}\x12[\n" +
+	"/v1/assets\x12S\n" +
+	"\bGetAsset\x12\x19.sparc.v1.GetAssetRequest\x1a\x0f.sparc.v1.Asset\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=assets/*}\x12f\n" +
+	"\vUpdateAsset\x12\x1c.sparc.v1.UpdateAssetRequest\x1a\x0f.sparc.v1.Asset\"(\x82\xd3\xe4\x93\x02\":\x05asset2\x19/v1/{asset.name=assets/*}\x12`\n" +
+	"\vDeleteAsset\x12\x1c.sparc.v1.DeleteAssetRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/{name=assets/*}\x12[\n" +
 	"\n" +
 	"ListAssets\x12\x1b.sparc.v1.ListAssetsRequest\x1a\x1c.sparc.v1.ListAssetsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/assets\x12h\n" +
@@ -1875,24 +1942,24 @@ func file_sparc_v1_assets_proto_rawDescGZIP() []byte {
 	return file_sparc_v1_assets_proto_rawDescData
 }
 
-var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sparc_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_sparc_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_sparc_v1_assets_proto_goTypes = []any{
 	(AssetKind)(0),                 // 0: sparc.v1.AssetKind
 	(AssetStatus)(0),               // 1: sparc.v1.AssetStatus
 	(CostKind)(0),                  // 2: sparc.v1.CostKind
 	(Weekday)(0),                   // 3: sparc.v1.Weekday
-	(*Asset)(nil),                  // 4: sparc.v1.Asset
-	(*Location)(nil),               // 5: sparc.v1.Location
-	(*Session)(nil),                // 6: sparc.v1.Session
-	(*Cost)(nil),                   // 7: sparc.v1.Cost
-	(*AgeRange)(nil),               // 8: sparc.v1.AgeRange
-	(*Contact)(nil),                // 9: sparc.v1.Contact
-	(*CreateAssetRequest)(nil),     // 10: sparc.v1.CreateAssetRequest
-	(*GetAssetRequest)(nil),        // 11: sparc.v1.GetAssetRequest
-	(*UpdateAssetRequest)(nil),     // 12: sparc.v1.UpdateAssetRequest
-	(*DeleteAssetRequest)(nil),     // 13: sparc.v1.DeleteAssetRequest
-	(*DeleteAssetResponse)(nil),    // 14: sparc.v1.DeleteAssetResponse
+	(Vocabulary)(0),                // 4: sparc.v1.Vocabulary
+	(*Asset)(nil),                  // 5: sparc.v1.Asset
+	(*Location)(nil),               // 6: sparc.v1.Location
+	(*Session)(nil),                // 7: sparc.v1.Session
+	(*Cost)(nil),                   // 8: sparc.v1.Cost
+	(*AgeRange)(nil),               // 9: sparc.v1.AgeRange
+	(*Contact)(nil),                // 10: sparc.v1.Contact
+	(*CreateAssetRequest)(nil),     // 11: sparc.v1.CreateAssetRequest
+	(*GetAssetRequest)(nil),        // 12: sparc.v1.GetAssetRequest
+	(*UpdateAssetRequest)(nil),     // 13: sparc.v1.UpdateAssetRequest
+	(*DeleteAssetRequest)(nil),     // 14: sparc.v1.DeleteAssetRequest
 	(*ListAssetsRequest)(nil),      // 15: sparc.v1.ListAssetsRequest
 	(*ListAssetsResponse)(nil),     // 16: sparc.v1.ListAssetsResponse
 	(*SearchAssetsRequest)(nil),    // 17: sparc.v1.SearchAssetsRequest
@@ -1903,45 +1970,46 @@ var file_sparc_v1_assets_proto_goTypes = []any{
 	(*ListVocabularyResponse)(nil), // 22: sparc.v1.ListVocabularyResponse
 	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
 	(*fieldmaskpb.FieldMask)(nil),  // 24: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),          // 25: google.protobuf.Empty
 }
 var file_sparc_v1_assets_proto_depIdxs = []int32{
 	0,  // 0: sparc.v1.Asset.kind:type_name -> sparc.v1.AssetKind
-	5,  // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
-	6,  // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
-	7,  // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
-	8,  // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
-	9,  // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
+	6,  // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
+	7,  // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
+	8,  // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
+	9,  // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
+	10, // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
 	1,  // 6: sparc.v1.Asset.status:type_name -> sparc.v1.AssetStatus
 	23, // 7: sparc.v1.Asset.last_verified_time:type_name -> google.protobuf.Timestamp
 	23, // 8: sparc.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
 	23, // 9: sparc.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 10: sparc.v1.Session.day:type_name -> sparc.v1.Weekday
 	2,  // 11: sparc.v1.Cost.kind:type_name -> sparc.v1.CostKind
-	4,  // 12: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
-	4,  // 13: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
+	5,  // 12: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
+	5,  // 13: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
 	24, // 14: sparc.v1.UpdateAssetRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 15: sparc.v1.ListAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
 	1,  // 16: sparc.v1.ListAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
 	23, // 17: sparc.v1.ListAssetsRequest.modified_since:type_name -> google.protobuf.Timestamp
-	4,  // 18: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
+	5,  // 18: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
 	0,  // 19: sparc.v1.SearchAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
 	23, // 20: sparc.v1.SearchAssetsRequest.open_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: sparc.v1.SearchAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
-	4,  // 22: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
+	5,  // 22: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
 	18, // 23: sparc.v1.SearchAssetsResponse.results:type_name -> sparc.v1.SearchResult
-	21, // 24: sparc.v1.ListVocabularyResponse.categories:type_name -> sparc.v1.Term
-	21, // 25: sparc.v1.ListVocabularyResponse.accessibility:type_name -> sparc.v1.Term
-	10, // 26: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
-	11, // 27: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
-	12, // 28: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
-	13, // 29: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
+	4,  // 24: sparc.v1.Term.vocabulary:type_name -> sparc.v1.Vocabulary
+	21, // 25: sparc.v1.ListVocabularyResponse.terms:type_name -> sparc.v1.Term
+	11, // 26: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
+	12, // 27: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
+	13, // 28: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
+	14, // 29: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
 	15, // 30: sparc.v1.AssetService.ListAssets:input_type -> sparc.v1.ListAssetsRequest
 	17, // 31: sparc.v1.AssetService.SearchAssets:input_type -> sparc.v1.SearchAssetsRequest
 	20, // 32: sparc.v1.AssetService.ListVocabulary:input_type -> sparc.v1.ListVocabularyRequest
-	4,  // 33: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
-	4,  // 34: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
-	4,  // 35: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
-	14, // 36: sparc.v1.AssetService.DeleteAsset:output_type -> sparc.v1.DeleteAssetResponse
+	5,  // 33: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
+	5,  // 34: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
+	5,  // 35: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
+	25, // 36: sparc.v1.AssetService.DeleteAsset:output_type -> google.protobuf.Empty
 	16, // 37: sparc.v1.AssetService.ListAssets:output_type -> sparc.v1.ListAssetsResponse
 	19, // 38: sparc.v1.AssetService.SearchAssets:output_type -> sparc.v1.SearchAssetsResponse
 	22, // 39: sparc.v1.AssetService.ListVocabulary:output_type -> sparc.v1.ListVocabularyResponse
@@ -1959,14 +2027,14 @@ func file_sparc_v1_assets_proto_init() {
 	}
 	file_sparc_v1_assets_proto_msgTypes[0].OneofWrappers = []any{}
 	file_sparc_v1_assets_proto_msgTypes[4].OneofWrappers = []any{}
-	file_sparc_v1_assets_proto_msgTypes[13].OneofWrappers = []any{}
+	file_sparc_v1_assets_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_assets_proto_rawDesc), len(file_sparc_v1_assets_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   19,
+			NumEnums:      5,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -36,21 +37,24 @@ const (
 // groups, places and people a neighbourhood already has (ABCD). Reads are
 // open data; writes belong to the asset's owner organisation.
 type AssetServiceClient interface {
-	// Creates an asset. The server assigns the id unless asset_id is given.
+	// Creates an asset. The server assigns the id (the UUID of its name)
+	// unless asset_id is given.
 	CreateAsset(ctx context.Context, in *CreateAssetRequest, opts ...grpc.CallOption) (*Asset, error)
 	// Returns one asset.
 	GetAsset(ctx context.Context, in *GetAssetRequest, opts ...grpc.CallOption) (*Asset, error)
-	// Updates the fields named in update_mask. With an etag, the update only
-	// applies when the asset has not changed since it was read (else ABORTED).
+	// Updates the fields named in update_mask ("*" for all; without a mask,
+	// the fields the request sets). With an etag, the update only applies
+	// when the asset has not changed since it was read (else ABORTED).
 	UpdateAsset(ctx context.Context, in *UpdateAssetRequest, opts ...grpc.CallOption) (*Asset, error)
 	// Deletes an asset. With an etag, only when it is current.
-	DeleteAsset(ctx context.Context, in *DeleteAssetRequest, opts ...grpc.CallOption) (*DeleteAssetResponse, error)
+	DeleteAsset(ctx context.Context, in *DeleteAssetRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Lists assets with simple filters, newest change last, paginated.
 	ListAssets(ctx context.Context, in *ListAssetsRequest, opts ...grpc.CallOption) (*ListAssetsResponse, error)
 	// Finds assets near a point, in a box or polygon, with filters and text.
 	SearchAssets(ctx context.Context, in *SearchAssetsRequest, opts ...grpc.CallOption) (*SearchAssetsResponse, error)
 	// Returns the controlled vocabularies (categories, accessibility features)
-	// with English and Dutch labels.
+	// with English and Dutch labels, paginated: categories first, then
+	// accessibility features, each in its published order.
 	ListVocabulary(ctx context.Context, in *ListVocabularyRequest, opts ...grpc.CallOption) (*ListVocabularyResponse, error)
 }
 
@@ -92,9 +96,9 @@ func (c *assetServiceClient) UpdateAsset(ctx context.Context, in *UpdateAssetReq
 	return out, nil
 }
 
-func (c *assetServiceClient) DeleteAsset(ctx context.Context, in *DeleteAssetRequest, opts ...grpc.CallOption) (*DeleteAssetResponse, error) {
+func (c *assetServiceClient) DeleteAsset(ctx context.Context, in *DeleteAssetRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteAssetResponse)
+	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, AssetService_DeleteAsset_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -140,21 +144,24 @@ func (c *assetServiceClient) ListVocabulary(ctx context.Context, in *ListVocabul
 // groups, places and people a neighbourhood already has (ABCD). Reads are
 // open data; writes belong to the asset's owner organisation.
 type AssetServiceServer interface {
-	// Creates an asset. The server assigns the id unless asset_id is given.
+	// Creates an asset. The server assigns the id (the UUID of its name)
+	// unless asset_id is given.
 	CreateAsset(context.Context, *CreateAssetRequest) (*Asset, error)
 	// Returns one asset.
 	GetAsset(context.Context, *GetAssetRequest) (*Asset, error)
-	// Updates the fields named in update_mask. With an etag, the update only
-	// applies when the asset has not changed since it was read (else ABORTED).
+	// Updates the fields named in update_mask ("*" for all; without a mask,
+	// the fields the request sets). With an etag, the update only applies
+	// when the asset has not changed since it was read (else ABORTED).
 	UpdateAsset(context.Context, *UpdateAssetRequest) (*Asset, error)
 	// Deletes an asset. With an etag, only when it is current.
-	DeleteAsset(context.Context, *DeleteAssetRequest) (*DeleteAssetResponse, error)
+	DeleteAsset(context.Context, *DeleteAssetRequest) (*emptypb.Empty, error)
 	// Lists assets with simple filters, newest change last, paginated.
 	ListAssets(context.Context, *ListAssetsRequest) (*ListAssetsResponse, error)
 	// Finds assets near a point, in a box or polygon, with filters and text.
 	SearchAssets(context.Context, *SearchAssetsRequest) (*SearchAssetsResponse, error)
 	// Returns the controlled vocabularies (categories, accessibility features)
-	// with English and Dutch labels.
+	// with English and Dutch labels, paginated: categories first, then
+	// accessibility features, each in its published order.
 	ListVocabulary(context.Context, *ListVocabularyRequest) (*ListVocabularyResponse, error)
 	mustEmbedUnimplementedAssetServiceServer()
 }
@@ -175,7 +182,7 @@ func (UnimplementedAssetServiceServer) GetAsset(context.Context, *GetAssetReques
 func (UnimplementedAssetServiceServer) UpdateAsset(context.Context, *UpdateAssetRequest) (*Asset, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateAsset not implemented")
 }
-func (UnimplementedAssetServiceServer) DeleteAsset(context.Context, *DeleteAssetRequest) (*DeleteAssetResponse, error) {
+func (UnimplementedAssetServiceServer) DeleteAsset(context.Context, *DeleteAssetRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAsset not implemented")
 }
 func (UnimplementedAssetServiceServer) ListAssets(context.Context, *ListAssetsRequest) (*ListAssetsResponse, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/oruk"
@@ -28,13 +29,13 @@ func Export(ctx context.Context, w io.Writer, as sparcv1.AssetServiceClient, os 
 			return n, fmt.Errorf("listing assets after %d: %w", n, err)
 		}
 		for _, a := range resp.GetAssets() {
-			if owner := a.GetOwnerOrganisation(); owner != "" {
+			if owner := strings.TrimPrefix(a.GetOwnerOrganisation(), "organisations/"); owner != "" { // oruk.Orgs is by id
 				if _, seen := orgs[owner]; !seen {
-					o, err := os.GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Id: owner})
+					o, err := os.GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: "organisations/" + strings.TrimPrefix(owner, "organisations/")})
 					if err != nil {
 						return n, fmt.Errorf("reading owner organisation %s: %w", owner, err)
 					}
-					orgs[owner] = oruk.OrgInfo{Name: o.GetName(), Website: o.GetWebsite()}
+					orgs[owner] = oruk.OrgInfo{Name: o.GetDisplayName(), Website: o.GetWebsite()}
 				}
 			}
 			b, err := json.Marshal(oruk.ServiceOf(a, orgs))

@@ -79,7 +79,7 @@ func MapService(s oruk.Service, o MapOptions) []Mapped {
 func serviceAsset(s oruk.Service, o MapOptions, errs, warns *[]string) (*sparcv1.Asset, string) {
 	status := required(s, errs)
 	base := &sparcv1.Asset{
-		Name:              strings.TrimSpace(s.Name),
+		DisplayName:       strings.TrimSpace(s.Name),
 		Description:       s.Description,
 		Status:            status,
 		OwnerOrganisation: o.Owner,
@@ -208,8 +208,8 @@ func (sm *serviceMapping) locationAsset(i int, sal oruk.ServiceAtLocation) Mappe
 		m.Errors = append(m.Errors, lerrs...)
 	}
 	if sm.split && sal.Location != nil && strings.TrimSpace(sal.Location.Name) != "" &&
-		!strings.EqualFold(strings.TrimSpace(sal.Location.Name), a.Name) {
-		a.Name = a.Name + " – " + strings.TrimSpace(sal.Location.Name)
+		!strings.EqualFold(strings.TrimSpace(sal.Location.Name), a.DisplayName) {
+		a.DisplayName = a.DisplayName + " – " + strings.TrimSpace(sal.Location.Name)
 	}
 	if len(m.Errors) == 0 {
 		tz := sm.zone

@@ -49,9 +49,9 @@ func TestConcurrentCreatesAreExactlyOnceAcrossADatabaseCrash(t *testing.T) {
 	conn := env.ConnWithKey(t, env.Key(t, lwOrg, auth.RoleLinkWorker))
 	people, referrals := sparcv1.NewPersonServiceClient(conn), sparcv1.NewReferralServiceClient(conn)
 	asset, err := env.AssetsOf(t, groupOrg).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Name: "Crash-test choir", AcceptingReferrals: true,
+		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Crash-test choir", AcceptingReferrals: true,
 		Location:          &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"},
-		OwnerOrganisation: groupOrg}})
+		OwnerOrganisation: "organisations/" + groupOrg}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestConcurrentCreatesAreExactlyOnceAcrossADatabaseCrash(t *testing.T) {
 					return
 				}
 				req := &sparcv1.CreateReferralRequest{RequestId: fmt.Sprintf("crash-%04d", i), Person: person.GetName(),
-					Asset: "assets/" + asset.GetId(), Reasons: []string{"social_connection"}, ProviderNote: fmt.Sprintf("note %d", i)}
+					Asset: asset.GetName(), Reasons: []string{"social_connection"}, ProviderNote: fmt.Sprintf("note %d", i)}
 				for attempt := 0; ; attempt++ {
 					callCtx, done := context.WithTimeout(ctx, 20*time.Second)
 					r, err := referrals.CreateReferral(callCtx, req)

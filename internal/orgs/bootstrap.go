@@ -1,4 +1,4 @@
-package auth
+package orgs
 
 import (
 	"context"
@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/auth"
 )
 
 // Bootstrap issues the first network admin key, for an organisation named
@@ -26,28 +24,14 @@ func Bootstrap(ctx context.Context, pool *pgxpool.Pool, orgName string) (key str
 	if orgName == "" || len(orgName) > 200 {
 		return "", "", errors.New("bootstrap: organisation name must be 1 to 200 characters")
 	}
-	ctx = NetworkContext(ctx, "system:bootstrap")
-	var id uuid.UUID
-	err = db.InTx(ctx, pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `
-		WITH existing AS (SELECT id FROM organisations WHERE name = $1 ORDER BY created_at LIMIT 1),
-		ins AS (INSERT INTO organisations (id, kind, name) SELECT $2, 'other', $1
-		        WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING id)
-		SELECT id FROM existing UNION ALL SELECT id FROM ins`, orgName, uuid.New()).Scan(&id)
-	})
+	ctx = auth.NetworkContext(ctx, "system:bootstrap")
+	id, err := NewStore(pool).FindOrCreate(ctx, orgName)
 	if err != nil {
 		return "", "", fmt.Errorf("bootstrap: finding or creating organisation: %w", err)
 	}
-	_, key, err = NewKeyStore(pool).Create(ctx, id, RoleNetworkAdmin, "bootstrap network admin key")
+	_, key, err = auth.NewKeyStore(pool).Create(ctx, id, auth.RoleNetworkAdmin, "bootstrap network admin key")
 	if err != nil {
 		return "", "", fmt.Errorf("bootstrap: %w", err)
 	}
 	return key, id.String(), nil
-}
-
-// NetworkContext returns ctx acting as the network admin named name, for
-// trusted tasks without a request (bootstrap, demo loading) that create
-// organisations, issue keys or load shared geographies.
-func NetworkContext(ctx context.Context, name string) context.Context {
-	return WithPrincipal(ctx, &Principal{Name: name, Role: RoleNetworkAdmin})
 }
