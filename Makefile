@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated postgis chromium tools third_party build clean
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium tools third_party build clean
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -25,7 +25,8 @@ help:
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 30s) each"
 	@echo "make bench     benchmark tables: service vs raw SQL"
 	@echo "make generate  regenerate gen/ from proto/"
-	@echo "make lint      buf lint, go vet, staticcheck, gofmt, go mod tidy check"
+	@echo "make lint      buf lint, buf breaking, go vet, staticcheck, gofmt, go mod tidy check"
+	@echo "make api-snapshot  record proto/ as the released API that buf breaking compares with"
 
 run: postgis
 	go run ./cmd/sparcd --demo
@@ -81,11 +82,14 @@ $(TOOLS)/.stamp-staticcheck-$(STATICCHECK_VERSION):
 tools: $(TOOLS)/.stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO)-$(PROTOC_GEN_GO_GRPC)-$(GRPC_GATEWAY_VERSION) \
 	$(TOOLS)/.stamp-staticcheck-$(STATICCHECK_VERSION)
 
-# googleapis protos (Apache 2.0) ship inside the grpc-gateway v1 Go module.
+# googleapis protos (Apache 2.0): annotations and http ship inside the
+# grpc-gateway v1 Go module; resource and field_behavior are committed in
+# proto/vendor (see its README).
 third_party:
 	@mkdir -p third_party/google/api
 	@dir=$$(go mod download -json github.com/grpc-ecosystem/grpc-gateway@$(GATEWAY_V1_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
 		for f in annotations http; do install -m 644 $$dir/third_party/googleapis/google/api/$$f.proto third_party/google/api/; done
+	@install -m 644 proto/vendor/google/api/resource.proto proto/vendor/google/api/field_behavior.proto third_party/google/api/
 
 generate: tools third_party
 	rm -rf gen/sparc gen/openapi/sparc.swagger.json
@@ -99,8 +103,18 @@ check-generated: tools third_party
 	if ! diff -r -q "$$tmp/gen/sparc" gen/sparc || ! diff -q "$$tmp/gen/openapi/sparc.swagger.json" gen/openapi/sparc.swagger.json; then \
 		echo "gen/ is out of date with proto/: run 'make generate' and commit"; exit 1; fi
 
+# The API as released, for `buf breaking`: a change that would break
+# clients fails lint. When a break is deliberate (a new major version, or
+# an API not yet released), run `make api-snapshot` and say so in the commit.
+API_SNAPSHOT := testdata/api/sparc-v1.binpb
+
+api-snapshot: tools third_party
+	@mkdir -p $(dir $(API_SNAPSHOT))
+	$(BUF) build proto -o $(API_SNAPSHOT)
+
 lint: tools third_party
 	$(BUF) lint
+	$(BUF) breaking proto --against $(API_SNAPSHOT)
 	go vet ./...
 	$(STATICCHECK) ./...
 	@go mod tidy -diff >/dev/null 2>&1 || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; go mod tidy -diff; exit 1; }
