@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // Fuzz targets for the input checks at the edge; `make fuzz` runs each
@@ -147,9 +148,9 @@ func FuzzQueryParser(f *testing.F) {
 			}
 			return
 		}
-		field, desc := gatewayViolation(err.Error())
-		if field == "" || desc == "" {
-			t.Fatalf("refusal %q names no field", err)
+		field, desc, ok := httproute.ParseQueryViolation(err.Error())
+		if !ok || field == "" || desc == "" {
+			t.Fatalf("refusal %q is not a query violation naming its parameter", err)
 		}
 		for _, internal := range []string{"strconv", "parsing "} {
 			if strings.Contains(desc, internal) {

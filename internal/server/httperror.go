@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -140,39 +139,16 @@ func hasDetail[T any](st *status.Status) bool {
 	return false
 }
 
-var (
-	pathParamRe  = regexp.MustCompile(`parameter: ([A-Za-z0-9_.]+)`)
-	queryParamRe = regexp.MustCompile(`field "?([A-Za-z0-9_.]+)"?`)
-)
-
-// gatewayViolation turns the message of a gateway INVALID_ARGUMENT into a
-// field and a description without Go's parser text (strconv, proto).
+// gatewayViolation turns the message of an INVALID_ARGUMENT the gateway
+// made itself into a field violation. There are two kinds, both told apart
+// without reading Go's parser text: a query parameter the strict query
+// parser refused (its QueryViolation names the parameter and the problem),
+// or a body the gateway could not decode. Path variables cannot fail: they
+// are all resource names or other strings.
 func gatewayViolation(msg string) (field, desc string) {
 	if f, d, ok := httproute.ParseQueryViolation(msg); ok {
 		return f, d
 	}
-	field = gatewayField(msg)
-	switch {
-	case field == "body":
-		msg = strings.TrimPrefix(strings.TrimPrefix(msg, "proto:"), "\u00a0")
-		return field, "is not JSON of this request: " + strings.TrimSpace(msg)
-	case strings.Contains(msg, "strconv.") || strings.Contains(msg, "parsing "):
-		return field, "has a value of the wrong type"
-	}
-	return field, msg
-}
-
-// gatewayField names the request part a gateway error is about: the body
-// when JSON decoding failed (the message names the field inside it), else a
-// path or query parameter when the message names one.
-func gatewayField(msg string) string {
-	if strings.HasPrefix(msg, "proto:") || strings.Contains(msg, "unexpected EOF") {
-		return "body"
-	}
-	for _, re := range []*regexp.Regexp{pathParamRe, queryParamRe} {
-		if m := re.FindStringSubmatch(msg); m != nil {
-			return m[1]
-		}
-	}
-	return "body"
+	msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(msg, "proto:"), "\u00a0"))
+	return "body", "is not JSON of this request: " + msg
 }
