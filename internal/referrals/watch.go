@@ -59,7 +59,10 @@ func (s *Service) WatchReferrals(req *sparcv1.WatchReferralsRequest, stream grpc
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			// The caller's deadline or cancel ends the stream with that
+			// status, never OK: an OK end would tell a client that raced its
+			// own deadline that the server closed the watch deliberately.
+			return ctx.Err()
 		case <-wake:
 		case <-time.After(wait):
 		}
