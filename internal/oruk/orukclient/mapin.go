@@ -14,6 +14,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/geo"
+	"github.com/sparc-network/sparc/internal/netfmt"
 	"github.com/sparc-network/sparc/internal/oruk"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
@@ -296,13 +297,20 @@ func contact(s oruk.Service, c *sparcv1.Contact, warns *[]string) {
 		*warns = append(*warns, fmt.Sprintf("phone %q is not a plain phone number; not kept", c.Phone))
 		c.Phone = ""
 	}
-	if c.Website != "" && !strings.HasPrefix(c.Website, "http://") && !strings.HasPrefix(c.Website, "https://") {
-		*warns = append(*warns, fmt.Sprintf("url %q is not an http(s) URL; not kept", c.Website))
-		c.Website = ""
+	// The formats ORUK's schemas assert (uri, email), checked as the
+	// server checks them: a feed's malformed optional value is left out
+	// with a warning instead of rejecting the whole service.
+	if c.Website != "" {
+		if err := netfmt.Website(c.Website); err != nil {
+			*warns = append(*warns, fmt.Sprintf("url %q is not an http(s) URL (it %v); not kept", c.Website, err))
+			c.Website = ""
+		}
 	}
-	if c.Email != "" && (strings.ContainsAny(c.Email, " <>,;") || !strings.Contains(c.Email, "@")) {
-		*warns = append(*warns, fmt.Sprintf("email %q is not a plain email address; not kept", c.Email))
-		c.Email = ""
+	if c.Email != "" {
+		if err := netfmt.Email(c.Email); err != nil {
+			*warns = append(*warns, fmt.Sprintf("email %q is not a plain email address (it %v); not kept", c.Email, err))
+			c.Email = ""
+		}
 	}
 }
 
