@@ -101,6 +101,7 @@ func serviceAsset(s oruk.Service, o MapOptions, errs, warns *[]string) (*sparcv1
 		}
 	}
 	contact(s, base.Contact, warns)
+	organizationContact(s.Organization, base.Contact, warns)
 	cost(s, base.Cost)
 	zone := attributes(s, base, warns)
 	languages(s, base, warns)
@@ -312,6 +313,68 @@ func contact(s oruk.Service, c *sparcv1.Contact, warns *[]string) {
 			c.Email = ""
 		}
 	}
+}
+
+// organizationContact fills what the service's own contact leaves empty
+// from its source organisation (an ORUK organization's website and
+// email), checked as the service's are. The organisation itself is not
+// created in SPARC: see SourceOrg.
+func organizationContact(o *oruk.Organization, c *sparcv1.Contact, warns *[]string) {
+	if o == nil {
+		return
+	}
+	if w := strings.TrimSpace(o.Website); w != "" && c.Website == "" {
+		if err := netfmt.Website(w); err != nil {
+			*warns = append(*warns, fmt.Sprintf("organization.website %q is not an http(s) URL (it %v); not kept", w, err))
+		} else {
+			c.Website = w
+		}
+	}
+	if e := strings.TrimSpace(o.Email); e != "" && c.Email == "" {
+		if err := netfmt.Email(e); err != nil {
+			*warns = append(*warns, fmt.Sprintf("organization.email %q is not a plain email address (it %v); not kept", e, err))
+		} else {
+			c.Email = e
+		}
+	}
+}
+
+// SourceOrg is an organisation a feed's services name (ORUK
+// organization), as the import report lists it.
+//
+// SPARC does not create organisations from a feed. An import runs as the
+// importing organisation's admin, and only the network admin creates
+// organisations (docs/security.md): letting an import create them would
+// let any organisation's admin create organisations and then own nothing
+// it could administer, or write listings in another organisation's name.
+// So imported services stay owned by the importing organisation (their
+// owner_organisation), the source organisation's website and email fill
+// the listing's contact where the service gives none, and the report
+// lists the source organisations so that the network admin can create
+// those that should run their own listings (sparc orgs create) and hand
+// them over.
+type SourceOrg struct {
+	ID       string `json:"id,omitempty"`
+	Name     string `json:"name"`
+	Website  string `json:"website,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Services int    `json:"services"` // services of the feed naming it
+}
+
+// sourceOrg is the organisation a service names, nil when none.
+func sourceOrg(s oruk.Service) *SourceOrg {
+	o := s.Organization
+	if o == nil || strings.TrimSpace(o.Name) == "" {
+		return nil
+	}
+	so := &SourceOrg{ID: strings.TrimSpace(o.ID), Name: strings.TrimSpace(o.Name)}
+	if netfmt.Website(strings.TrimSpace(o.Website)) == nil {
+		so.Website = strings.TrimSpace(o.Website)
+	}
+	if netfmt.Email(strings.TrimSpace(o.Email)) == nil {
+		so.Email = strings.TrimSpace(o.Email)
+	}
+	return so
 }
 
 // cost reads the first cost option: its option word (Free, Low cost,
