@@ -55,7 +55,7 @@ func TestDemoAssetsHaveFictionalWellFormedAddressesAndPhones(t *testing.T) {
 			if !dramaRange[regionOf(a)].MatchString(phone) {
 				t.Errorf("%s (%s): phone %q is not in the region's Ofcom drama range", a.GetDisplayName(), regionOf(a), phone)
 			}
-			districts[strings.Fields(loc.GetPostcode()+" x")[0]] = true
+			districts[strings.Fields(loc.GetPostcode() + " x")[0]] = true
 		case "NL":
 			if !nlPostcode.MatchString(loc.GetPostcode()) || !nlPhone.MatchString(phone) {
 				t.Errorf("%s: postcode %q, phone %q", a.GetDisplayName(), loc.GetPostcode(), phone)

@@ -25,13 +25,13 @@ type Problem struct {
 
 // Report says what an import did.
 type Report struct {
-	Source    string    `json:"source"`
-	Services  int       `json:"services"` // service records read from the feed
-	Assets    int       `json:"assets"`   // assets the valid records map to
-	Created   int       `json:"created"`
-	Updated   int       `json:"updated"`
-	Unchanged int       `json:"unchanged"`
-	Rejected  int       `json:"rejected"` // records (services or locations) not imported
+	Source    string `json:"source"`
+	Services  int    `json:"services"` // service records read from the feed
+	Assets    int    `json:"assets"`   // assets the valid records map to
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+	Rejected  int    `json:"rejected"` // records (services or locations) not imported
 	// Organizations are the source organisations the feed's services
 	// name, by name; their services are imported as the importing
 	// organisation's (see SourceOrg).
