@@ -114,6 +114,14 @@ func serviceHead(a *sparcv1.Asset, sid string, orgs Orgs) Service {
 	if s.Status == "" {
 		s.Status = "active"
 	}
+	// Values stored before SPARC checked these formats are left out
+	// rather than making the whole document fail the official schema.
+	if s.URL != "" && netfmt.Website(s.URL) != nil {
+		s.URL = ""
+	}
+	if s.Email != "" && netfmt.Email(s.Email) != nil {
+		s.Email = ""
+	}
 	if s.Organization != nil {
 		s.OrganizationID = s.Organization.ID
 	}

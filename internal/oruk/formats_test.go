@@ -197,3 +197,32 @@ func TestPausedAndClosedAssetsExportWithORUKStatuses(t *testing.T) {
 		}
 	}
 }
+
+// A website or email stored before SPARC checked their formats (written
+// here straight into the table) is left out of the ORUK documents, which
+// still validate.
+func TestStoredMalformedContactsAreLeftOutOfORUK(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	created, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: testAsset(env, "Old listing")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := assets.ID(created).String()
+	if _, err := env.Pool.Exec(ctx, `UPDATE assets SET contact_website = $1, contact_email = $2 WHERE id = $3`,
+		badWebsites[0], badEmails[0], id); err != nil {
+		t.Fatal(err)
+	}
+	var s struct{ URL, Email string }
+	b := getJSON(t, env.HTTPBase, "/services/"+id, &s)
+	validate(t, "service.json", b)
+	if s.URL != "" || s.Email != "" {
+		t.Errorf("url %q, email %q: want both left out", s.URL, s.Email)
+	}
+	code, _, b := get(t, env.HTTPBase, "/services?full=true")
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d", code)
+	}
+	validate(t, "service_list.json", b)
+}
