@@ -101,7 +101,7 @@ func serviceAsset(s oruk.Service, o MapOptions, errs, warns *[]string) (*sparcv1
 		}
 	}
 	contact(s, base.Contact, warns)
-	organizationContact(s.Organization, base.Contact, warns)
+	checkOrganization(s.Organization, warns)
 	cost(s, base.Cost)
 	zone := attributes(s, base, warns)
 	languages(s, base, warns)
@@ -315,26 +315,22 @@ func contact(s oruk.Service, c *sparcv1.Contact, warns *[]string) {
 	}
 }
 
-// organizationContact fills what the service's own contact leaves empty
-// from its source organisation (an ORUK organization's website and
-// email), checked as the service's are. The organisation itself is not
-// created in SPARC: see SourceOrg.
-func organizationContact(o *oruk.Organization, c *sparcv1.Contact, warns *[]string) {
+// checkOrganization reports a source organisation's website or email
+// that ORUK's formats refuse: the import report lists the organisation
+// without it. Neither fills the listing's own contact, so that a SPARC
+// export (whose organization is the owner) imports back unchanged.
+func checkOrganization(o *oruk.Organization, warns *[]string) {
 	if o == nil {
 		return
 	}
-	if w := strings.TrimSpace(o.Website); w != "" && c.Website == "" {
+	if w := strings.TrimSpace(o.Website); w != "" {
 		if err := netfmt.Website(w); err != nil {
 			*warns = append(*warns, fmt.Sprintf("organization.website %q is not an http(s) URL (it %v); not kept", w, err))
-		} else {
-			c.Website = w
 		}
 	}
-	if e := strings.TrimSpace(o.Email); e != "" && c.Email == "" {
+	if e := strings.TrimSpace(o.Email); e != "" {
 		if err := netfmt.Email(e); err != nil {
 			*warns = append(*warns, fmt.Sprintf("organization.email %q is not a plain email address (it %v); not kept", e, err))
-		} else {
-			c.Email = e
 		}
 	}
 }
@@ -345,14 +341,12 @@ func organizationContact(o *oruk.Organization, c *sparcv1.Contact, warns *[]stri
 // SPARC does not create organisations from a feed. An import runs as the
 // importing organisation's admin, and only the network admin creates
 // organisations (docs/security.md): letting an import create them would
-// let any organisation's admin create organisations and then own nothing
-// it could administer, or write listings in another organisation's name.
-// So imported services stay owned by the importing organisation (their
-// owner_organisation), the source organisation's website and email fill
-// the listing's contact where the service gives none, and the report
-// lists the source organisations so that the network admin can create
-// those that should run their own listings (sparc orgs create) and hand
-// them over.
+// let any organisation's admin create organisations, or write listings in
+// another organisation's name. So imported services stay owned by the
+// importing organisation (their owner_organisation), and the report
+// lists the source organisations, with their website and email when
+// ORUK's formats accept them, so that the network admin can create those
+// that should run their own listings (sparc orgs create).
 type SourceOrg struct {
 	ID       string `json:"id,omitempty"`
 	Name     string `json:"name"`
