@@ -111,6 +111,19 @@ func printReport(c *cli, rep *orukclient.Report) error {
 	}
 	fmt.Fprintf(c.out, "source %s: %d services read, %d assets: %d created, %d updated, %d unchanged; %d records rejected\n",
 		rep.Source, rep.Services, rep.Assets, rep.Created, rep.Updated, rep.Unchanged, rep.Rejected)
+	if n := len(rep.Organizations); n > 0 {
+		// Imported services stay the importing organisation's: only the
+		// network admin creates organisations (sparc orgs create).
+		names := make([]string, 0, min(n, 5))
+		for _, o := range rep.Organizations[:min(n, 5)] {
+			names = append(names, fmt.Sprintf("%s (%d)", o.Name, o.Services))
+		}
+		more := ""
+		if n > 5 {
+			more = fmt.Sprintf(" and %d more (-o json lists them)", n-5)
+		}
+		fmt.Fprintf(c.out, "source organisations, imported as your organisation's listings: %s%s\n", strings.Join(names, ", "), more)
+	}
 	if len(rep.Problems) == 0 {
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/geo"
+	"github.com/sparc-network/sparc/internal/netfmt"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -160,17 +160,20 @@ func validateContact(c *sparcv1.Contact, v *apierr.InvalidArgument, f func(strin
 	}
 	aip.Text(v, f("contact.name"), c.GetName(), false, maxShortText)
 	if c.GetEmail() != "" {
-		if addr, err := mail.ParseAddress(c.GetEmail()); err != nil || addr.Address != c.GetEmail() || len(c.GetEmail()) > 254 {
+		// ORUK's "email" format, so that /openreferral/services validates.
+		if addr, err := mail.ParseAddress(c.GetEmail()); err != nil || addr.Address != c.GetEmail() {
 			v.Add(f("contact.email"), "%q is not a plain email address", c.GetEmail())
+		} else if err := netfmt.Email(c.GetEmail()); err != nil {
+			v.Add(f("contact.email"), "%q is not a plain email address: it %v", c.GetEmail(), err)
 		}
 	}
 	if c.GetPhone() != "" && !phoneRe.MatchString(c.GetPhone()) {
 		v.Add(f("contact.phone"), "%q is not a phone number (digits, spaces, + ( ) -)", c.GetPhone())
 	}
 	if c.GetWebsite() != "" {
-		u, err := url.Parse(c.GetWebsite())
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(c.GetWebsite()) > 2000 {
-			v.Add(f("contact.website"), "%q is not an http(s) URL", c.GetWebsite())
+		// ORUK's "uri" format (RFC 3986), so that /openreferral/services validates.
+		if err := netfmt.Website(c.GetWebsite()); err != nil {
+			v.Add(f("contact.website"), "%q is not an http(s) URL: it %v", c.GetWebsite(), err)
 		}
 	}
 }

@@ -116,7 +116,9 @@ func Assets() ([]*sparcv1.Asset, error) {
 			lng, lat := PointIn(area.Rings, rng)
 			t := templatesGB[rng.IntN(len(templatesGB))]
 			a := t.asset(rng, fmt.Sprintf("%s, %s", t.Name, area.Name), area.Locality, "GB", "Europe/London", lat, lng)
-			a.Name = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(fmt.Sprintf("%s/%d", r.Name, i))))
+			key := fmt.Sprintf("%s/%d", r.Name, i)
+			a.Name = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(key)))
+			placeGB(a, r.Name, area, key)
 			out = append(out, a)
 		}
 	}
@@ -126,10 +128,56 @@ func Assets() ([]*sparcv1.Asset, error) {
 		lng := n.Lng + (rng.Float64()-0.5)*0.018
 		t := templatesNL[rng.IntN(len(templatesNL))]
 		a := t.asset(rng, fmt.Sprintf("%s %s", t.Name, n.Name), "Rotterdam", "NL", "Europe/Amsterdam", lat, lng)
-		a.Name = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(fmt.Sprintf("Rotterdam/%d", i))))
+		key := fmt.Sprintf("Rotterdam/%d", i)
+		a.Name = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(key)))
+		placeNL(a, key)
 		out = append(out, a)
 	}
+	for _, f := range fixed {
+		out = append(out, f.asset())
+	}
 	return out, nil
+}
+
+// fixedAsset is a demo asset placed by hand rather than drawn at random:
+// the documentation's examples (the README's filtered search, the
+// referral walk-through, the CLI's link-worker search) name or find
+// these, so they work whatever the random draw places elsewhere.
+type fixedAsset struct {
+	key               string // seeds the id
+	template          template
+	name, locality    string
+	address, postcode string
+	phone             string
+	lat, lng          float64
+	day               sparcv1.Weekday
+}
+
+// fixed are the hand-placed demo assets. Their ids never change, and
+// they are appended after the drawn ones so those keep theirs.
+var fixed = []fixedAsset{
+	{
+		// Central Birmingham, about 1.5 km west of the README's search
+		// point; Tuesdays 10:00-11:30, free, step-free, taking referrals
+		// with 25 places a session.
+		key: "Fixed/ladywood-walking-group", template: templatesGB[0], name: "Ladywood walking group",
+		locality: "Birmingham", address: "Reservoir gates, 12 Foundry Walk", postcode: "B1 3XJ",
+		phone: "0121 496 0500", lat: 52.481700, lng: -1.910500, day: tue,
+	},
+}
+
+// LadywoodWalkingGroup is the asset the README's referral walk-through
+// refers to.
+var LadywoodWalkingGroup = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(fixed[0].key)))
+
+func (f fixedAsset) asset() *sparcv1.Asset {
+	a := f.template.asset(rand.New(rand.NewPCG(0, 0)), f.name, f.locality, "GB", "Europe/London", f.lat, f.lng)
+	a.Name = aip.Name(aip.Assets, uuid.NewSHA1(namespace, []byte(f.key)))
+	a.AcceptingReferrals = true
+	a.Location.Address, a.Location.Postcode = f.address, f.postcode
+	a.Sessions[0].Day = f.day
+	setPhone(a, f.phone)
+	return a
 }
 
 // PointIn returns a pseudo-random point inside the polygon parts, by

@@ -517,6 +517,7 @@ func (a *API) services(r *http.Request) (any, error) {
 			return Service{
 				ID:           head.ID,
 				Name:         head.Name,
+				Description:  head.Description, // required by ORUK: the real one, not ""
 				Status:       head.Status,
 				LastModified: as.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano),
 			}

@@ -10,6 +10,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/assets"
+	"github.com/sparc-network/sparc/internal/netfmt"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
 
@@ -46,7 +47,9 @@ func (o Orgs) organization(owner string) *Organization {
 		return nil
 	}
 	org := &Organization{ID: owner, Name: info.Name, Description: ""}
-	if strings.HasPrefix(info.Website, "http://") || strings.HasPrefix(info.Website, "https://") {
+	// ORUK's website is a "uri": a value stored before SPARC checked the
+	// format is left out rather than failing the whole document.
+	if netfmt.Website(info.Website) == nil {
 		org.Website = info.Website
 	}
 	return org
@@ -110,6 +113,14 @@ func serviceHead(a *sparcv1.Asset, sid string, orgs Orgs) Service {
 	}
 	if s.Status == "" {
 		s.Status = "active"
+	}
+	// Values stored before SPARC checked these formats are left out
+	// rather than making the whole document fail the official schema.
+	if s.URL != "" && netfmt.Website(s.URL) != nil {
+		s.URL = ""
+	}
+	if s.Email != "" && netfmt.Email(s.Email) != nil {
+		s.Email = ""
 	}
 	if s.Organization != nil {
 		s.OrganizationID = s.Organization.ID

@@ -25,14 +25,18 @@ type Problem struct {
 
 // Report says what an import did.
 type Report struct {
-	Source    string    `json:"source"`
-	Services  int       `json:"services"` // service records read from the feed
-	Assets    int       `json:"assets"`   // assets the valid records map to
-	Created   int       `json:"created"`
-	Updated   int       `json:"updated"`
-	Unchanged int       `json:"unchanged"`
-	Rejected  int       `json:"rejected"` // records (services or locations) not imported
-	Problems  []Problem `json:"problems"`
+	Source    string `json:"source"`
+	Services  int    `json:"services"` // service records read from the feed
+	Assets    int    `json:"assets"`   // assets the valid records map to
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+	Rejected  int    `json:"rejected"` // records (services or locations) not imported
+	// Organizations are the source organisations the feed's services
+	// name, by name; their services are imported as the importing
+	// organisation's (see SourceOrg).
+	Organizations []SourceOrg `json:"organizations"`
+	Problems      []Problem   `json:"problems"`
 }
 
 // Errors counts the report's error lines.
@@ -58,6 +62,7 @@ const batchesInFlight = 2
 // decodedRecord is one feed record after decoding and mapping.
 type decodedRecord struct {
 	id     string
+	org    *SourceOrg
 	mapped []Mapped
 	err    error
 }
@@ -69,13 +74,14 @@ type decodedRecord struct {
 // batches written before such a failure stay written, each record whole,
 // and the report counts them.
 func Import(ctx context.Context, recs []RawRecord, fetchErrs []FetchError, o MapOptions, setOwner bool, upsert UpsertFunc) (*Report, error) {
-	rep := &Report{Source: o.Source, Problems: []Problem{}}
+	rep := &Report{Source: o.Source, Problems: []Problem{}, Organizations: []SourceOrg{}}
 	for _, fe := range fetchErrs {
 		rep.Services++
 		rep.Rejected++
 		rep.addError(fe.Where, fe.Err.Error())
 	}
 	mapped, serviceWhere := rep.collect(recs, decodeAll(recs, o))
+	sort.SliceStable(rep.Organizations, func(i, j int) bool { return rep.Organizations[i].Name < rep.Organizations[j].Name })
 	todo := rep.screen(mapped, serviceWhere)
 	rep.Assets = len(todo)
 	batches := sendBatches(ctx, todo, &sparcv1.UpsertSourcedAssetsRequest{Source: o.Source, SetOwner: setOwner}, upsert)
@@ -109,6 +115,7 @@ func decodeAll(recs []RawRecord, o MapOptions) []decodedRecord {
 					continue
 				}
 				decoded[i].id = s.ID
+				decoded[i].org = sourceOrg(s)
 				decoded[i].mapped = MapService(s, o)
 			}
 		}()
@@ -138,8 +145,19 @@ func (e entry) label() string {
 func (r *Report) collect(recs []RawRecord, decoded []decodedRecord) ([]entry, map[string][]string) {
 	var mapped []entry
 	serviceWhere := map[string][]string{}
+	orgAt := map[string]int{}
 	for i, d := range decoded {
 		r.Services++
+		if o := d.org; o != nil {
+			k := o.ID + "\n" + o.Name
+			if j, ok := orgAt[k]; ok {
+				r.Organizations[j].Services++
+			} else {
+				orgAt[k] = len(r.Organizations)
+				o.Services = 1
+				r.Organizations = append(r.Organizations, *o)
+			}
+		}
 		if d.err != nil {
 			r.Rejected++
 			r.addError(recs[i].Where, "not a readable service: "+cleanJSONError(d.err))

@@ -14,6 +14,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/geo"
+	"github.com/sparc-network/sparc/internal/netfmt"
 	"github.com/sparc-network/sparc/internal/oruk"
 	"github.com/sparc-network/sparc/internal/vocab"
 )
@@ -100,6 +101,7 @@ func serviceAsset(s oruk.Service, o MapOptions, errs, warns *[]string) (*sparcv1
 		}
 	}
 	contact(s, base.Contact, warns)
+	checkOrganization(s.Organization, warns)
 	cost(s, base.Cost)
 	zone := attributes(s, base, warns)
 	languages(s, base, warns)
@@ -296,14 +298,77 @@ func contact(s oruk.Service, c *sparcv1.Contact, warns *[]string) {
 		*warns = append(*warns, fmt.Sprintf("phone %q is not a plain phone number; not kept", c.Phone))
 		c.Phone = ""
 	}
-	if c.Website != "" && !strings.HasPrefix(c.Website, "http://") && !strings.HasPrefix(c.Website, "https://") {
-		*warns = append(*warns, fmt.Sprintf("url %q is not an http(s) URL; not kept", c.Website))
-		c.Website = ""
+	// The formats ORUK's schemas assert (uri, email), checked as the
+	// server checks them: a feed's malformed optional value is left out
+	// with a warning instead of rejecting the whole service.
+	if c.Website != "" {
+		if err := netfmt.Website(c.Website); err != nil {
+			*warns = append(*warns, fmt.Sprintf("url %q is not an http(s) URL (it %v); not kept", c.Website, err))
+			c.Website = ""
+		}
 	}
-	if c.Email != "" && (strings.ContainsAny(c.Email, " <>,;") || !strings.Contains(c.Email, "@")) {
-		*warns = append(*warns, fmt.Sprintf("email %q is not a plain email address; not kept", c.Email))
-		c.Email = ""
+	if c.Email != "" {
+		if err := netfmt.Email(c.Email); err != nil {
+			*warns = append(*warns, fmt.Sprintf("email %q is not a plain email address (it %v); not kept", c.Email, err))
+			c.Email = ""
+		}
 	}
+}
+
+// checkOrganization reports a source organisation's website or email
+// that ORUK's formats refuse: the import report lists the organisation
+// without it. Neither fills the listing's own contact, so that a SPARC
+// export (whose organization is the owner) imports back unchanged.
+func checkOrganization(o *oruk.Organization, warns *[]string) {
+	if o == nil {
+		return
+	}
+	if w := strings.TrimSpace(o.Website); w != "" {
+		if err := netfmt.Website(w); err != nil {
+			*warns = append(*warns, fmt.Sprintf("organization.website %q is not an http(s) URL (it %v); not kept", w, err))
+		}
+	}
+	if e := strings.TrimSpace(o.Email); e != "" {
+		if err := netfmt.Email(e); err != nil {
+			*warns = append(*warns, fmt.Sprintf("organization.email %q is not a plain email address (it %v); not kept", e, err))
+		}
+	}
+}
+
+// SourceOrg is an organisation a feed's services name (ORUK
+// organization), as the import report lists it.
+//
+// SPARC does not create organisations from a feed. An import runs as the
+// importing organisation's admin, and only the network admin creates
+// organisations (docs/security.md): letting an import create them would
+// let any organisation's admin create organisations, or write listings in
+// another organisation's name. So imported services stay owned by the
+// importing organisation (their owner_organisation), and the report
+// lists the source organisations, with their website and email when
+// ORUK's formats accept them, so that the network admin can create those
+// that should run their own listings (sparc orgs create).
+type SourceOrg struct {
+	ID       string `json:"id,omitempty"`
+	Name     string `json:"name"`
+	Website  string `json:"website,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Services int    `json:"services"` // services of the feed naming it
+}
+
+// sourceOrg is the organisation a service names, nil when none.
+func sourceOrg(s oruk.Service) *SourceOrg {
+	o := s.Organization
+	if o == nil || strings.TrimSpace(o.Name) == "" {
+		return nil
+	}
+	so := &SourceOrg{ID: strings.TrimSpace(o.ID), Name: strings.TrimSpace(o.Name)}
+	if netfmt.Website(strings.TrimSpace(o.Website)) == nil {
+		so.Website = strings.TrimSpace(o.Website)
+	}
+	if netfmt.Email(strings.TrimSpace(o.Email)) == nil {
+		so.Email = strings.TrimSpace(o.Email)
+	}
+	return so
 }
 
 // cost reads the first cost option: its option word (Free, Low cost,
