@@ -56,7 +56,7 @@ const (
 	// link worker may not list keys, but reads a colleague's name on a
 	// referral).
 	keyNamesSQL = `SELECT prefix, display_name FROM sparc_key_names($1)`
-	keyUsedSQL = `SELECT sparc_key_used($1)`
+	keyUsedSQL  = `SELECT sparc_key_used($1)`
 )
 
 func scanKey(r pgx.Row) (*sparcv1.ApiKey, error) {
