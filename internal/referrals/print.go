@@ -90,18 +90,18 @@ func language(r *http.Request) (string, bool) {
 
 // printData is what the template fills in.
 type printData struct {
-	T                                printText
-	Person, Asset, Description       string
-	Address                          []string
-	When                             string
-	Sessions                         []string
-	Contact                          string
-	ContactLines                     []string
-	Cost                             string
-	Accessibility                    []string
-	Directions                       string
-	MapURL                           string
-	Referrer, LinkWorker, Reference  string
+	T                               printText
+	Person, Asset, Description      string
+	Address                         []string
+	When                            string
+	Sessions                        []string
+	Contact                         string
+	ContactLines                    []string
+	Cost                            string
+	Accessibility                   []string
+	Directions                      string
+	MapURL                          string
+	Referrer, LinkWorker, Reference string
 }
 
 func (s *Service) print(w http.ResponseWriter, r *http.Request) {
