@@ -26,13 +26,13 @@ import (
 // readable is a referral between two organisations with named keys and
 // an asset with an address and a weekly session.
 type readable struct {
-	env                  *testenv.Env
-	lwOrg, groupOrg      string
-	lwKey, groupKey      string
-	lw, group, outsider  sparcv1.ReferralServiceClient
-	asset                *sparcv1.Asset
-	people               sparcv1.PersonServiceClient
-	lwPrincipal, referee string
+	env                 *testenv.Env
+	lwOrg, groupOrg     string
+	lwKey, groupKey     string
+	lw, group, outsider sparcv1.ReferralServiceClient
+	asset               *sparcv1.Asset
+	people              sparcv1.PersonServiceClient
+	lwPrincipal         string
 }
 
 // namedKey issues a key with a display name, as CreateApiKey does.
