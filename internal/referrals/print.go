@@ -3,14 +3,16 @@ package referrals
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
@@ -40,8 +42,16 @@ var printFiles embed.FS
 var printPage = template.Must(template.New("print.html").ParseFS(printFiles, "print.html"))
 
 // Routes are the plain HTTP routes of referrals: the printable page.
-func (s *Service) Routes() []httproute.Route {
-	return []httproute.Route{{Pattern: PrintRoute, Handler: http.HandlerFunc(s.print), Params: []string{"language"}}}
+// log takes what goes wrong unexpectedly.
+func (s *Service) Routes(log *slog.Logger) []httproute.Route {
+	p := &printer{s: s, log: log}
+	return []httproute.Route{{Pattern: PrintRoute, Handler: http.HandlerFunc(p.print), Params: []string{"language"}}}
+}
+
+// printer serves the printable page.
+type printer struct {
+	s   *Service
+	log *slog.Logger
 }
 
 // printText is the page's wording in one language.
@@ -104,15 +114,18 @@ type printData struct {
 	Referrer, LinkWorker, Reference string
 }
 
-func (s *Service) print(w http.ResponseWriter, r *http.Request) {
+func (p *printer) print(w http.ResponseWriter, r *http.Request) {
+	s := p.s
 	lang, ok := language(r)
 	if !ok {
-		writeProblem(w, http.StatusBadRequest, "language: must be en or nl")
+		p.writeError(w, r, apierr.Invalid("language", "must be en or nl"))
 		return
 	}
+	name := "referrals/" + r.PathValue("id")
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		writeProblem(w, http.StatusNotFound, "not found")
+		// Not an id: as missing as any, under the same message.
+		p.writeError(w, r, fmt.Errorf("%s: %w", name, apierr.ErrNotFound))
 		return
 	}
 	ctx := r.Context()
@@ -125,7 +138,7 @@ func (s *Service) print(w http.ResponseWriter, r *http.Request) {
 		}
 		// The referring side only: the page names the person.
 		if caller == nil || sideFor(caller.Org, caller.Role, x.parties()) != referrer {
-			return apierr.ErrNotFound
+			return fmt.Errorf("%s: %w", name, apierr.ErrNotFound)
 		}
 		ref, err := s.view(ctx, tx, x, caller)
 		if err != nil {
@@ -138,17 +151,13 @@ func (s *Service) print(w http.ResponseWriter, r *http.Request) {
 		data = fill(lang, ref, l.assets[x.asset])
 		return nil
 	})
-	switch {
-	case errors.Is(err, apierr.ErrNotFound):
-		writeProblem(w, http.StatusNotFound, "not found")
-		return
-	case err != nil:
-		writeProblem(w, http.StatusInternalServerError, "could not read the referral")
+	if err != nil {
+		p.writeError(w, r, err)
 		return
 	}
 	var buf bytes.Buffer
 	if err := printPage.Execute(&buf, data); err != nil {
-		writeProblem(w, http.StatusInternalServerError, "could not write the page")
+		p.writeError(w, r, fmt.Errorf("writing the printable page: %w", err))
 		return
 	}
 	h := w.Header()
@@ -160,11 +169,21 @@ func (s *Service) print(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-func writeProblem(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+// writeError answers with the status the gRPC API would give, as the
+// gateway writes it (google.rpc.Status JSON with its ErrorInfo reason).
+func (p *printer) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	st, unexpected := apierr.ToStatus(err)
+	if unexpected {
+		p.log.ErrorContext(r.Context(), "printing a referral failed", "path", r.URL.Path, "err", err)
+	}
+	body, _ := protojson.MarshalOptions{UseProtoNames: true}.Marshal(st.Proto())
+	if apierr.IsUnavailable(err) {
+		w.Header().Set("Retry-After", apierr.RetryAfter)
+	}
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_, _ = fmt.Fprintln(w, msg)
+	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	_, _ = w.Write(body)
 }
 
 // when writes an occurrence in the reader's language: "Tuesday 8

@@ -88,8 +88,9 @@ func TestPrintableReferral(t *testing.T) {
 			}
 		}
 	}
-	if code, _, _ := printPage(t, env, path+"?language=fr", w.lwKey); code != http.StatusBadRequest {
-		t.Errorf("language=fr: HTTP %d, want 400", code)
+	if code, _, body := printPage(t, env, path+"?language=fr", w.lwKey); code != http.StatusBadRequest ||
+		!strings.Contains(body, `"field":"language"`) {
+		t.Errorf("language=fr: HTTP %d %s, want 400 naming the field", code, body)
 	}
 	if code, _, _ := printPage(t, env, path+"?colour=red", w.lwKey); code != http.StatusBadRequest {
 		t.Errorf("unknown parameter: HTTP %d, want 400", code)
@@ -112,6 +113,9 @@ func TestPrintableReferral(t *testing.T) {
 		}
 		if strings.Contains(body, "A. Khan") || strings.Contains(body, "Saltley") {
 			t.Errorf("%s: the refusal shows the referral: %s", tc.name, body)
+		}
+		if tc.want == http.StatusNotFound && !strings.Contains(body, `"reason":"RESOURCE_NOT_FOUND"`) {
+			t.Errorf("%s: the refusal is not the API's not-found: %s", tc.name, body)
 		}
 	}
 }
