@@ -489,6 +489,16 @@ func (c *cli) printReferral(r *sparcv1.Referral) error {
 		}
 		return strings.Join(parts, "; ")
 	}
+	// The readable summary (names, where, when) beside the names it reads.
+	sum := r.GetSummary()
+	next := ""
+	if n := sum.GetNextSession(); n != nil {
+		at := strings.Replace(n.GetLocalStart(), "T", " ", 1)
+		if len(at) > 16 {
+			at = at[:16] // to the minute
+		}
+		next = at + " (" + n.GetTimeZone() + ")"
+	}
 	err := c.keyValues([][2]string{
 		{"NAME", r.GetName()},
 		{"STATUS", statusText(r)},
@@ -496,9 +506,12 @@ func (c *cli) printReferral(r *sparcv1.Referral) error {
 		{"PERSON", joinNonEmpty(" ", p.GetDisplayName(), p.GetAgeBand(), joinNonEmpty(", ", p.GetContact().GetPhone(),
 			p.GetContact().GetEmail(), p.GetContact().GetAddress()))},
 		{"WHAT MATTERS", p.GetWhatMatters()},
-		{"ASSET", r.GetAsset()},
-		{"REFERRER", joinNonEmpty(" ", r.GetReferringOrganisation(), r.GetLinkWorker())},
-		{"PROVIDER", r.GetProviderOrganisation()},
+		{"ASSET", joinNonEmpty(" ", sum.GetAssetDisplayName(), paren(r.GetAsset()))},
+		{"WHERE", joinNonEmpty(", ", sum.GetAddress(), sum.GetLocality(), sum.GetPostcode())},
+		{"NEXT SESSION", next},
+		{"REFERRER", joinNonEmpty(" ", sum.GetReferringOrganisationDisplayName(), paren(r.GetReferringOrganisation()),
+			sum.GetLinkWorkerDisplayName(), paren(r.GetLinkWorker()))},
+		{"PROVIDER", joinNonEmpty(" ", sum.GetProviderOrganisationDisplayName(), paren(r.GetProviderOrganisation()))},
 		{"REASONS", strings.Join(r.GetReasons(), ",")},
 		{"NOTE", r.GetProviderNote()},
 		{"SESSIONS", strconv.Itoa(int(o.GetSessionsAttended()))},
@@ -684,4 +697,12 @@ func statsRows(s *sparcv1.ReferralStats) [][2]string {
 		kv = append(kv, [2]string{"NOTE", "whole months that have ended; counts 1-7 suppressed, others rounded to the nearest 5"})
 	}
 	return kv
+}
+
+// paren is s in brackets, or nothing when s is empty.
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
 }

@@ -66,6 +66,11 @@ func TestReferralLoopFromTheCommandLine(t *testing.T) {
 	if out := mustSparc(t, group, "referrals", "get", r.GetName()); strings.Contains(out, "9434765919") || !strings.Contains(out, "0121 496 0000") {
 		t.Fatalf("provider view:\n%s", out)
 	}
+	// It reads with names: the asset's and the organisations'.
+	if out := mustSparc(t, group, "referrals", "get", r.GetName()); !strings.Contains(out, "Saltley walking group ("+asset.GetName()+")") ||
+		!strings.Contains(out, "Ladywood link workers (organisations/"+lwOrg+")") {
+		t.Fatalf("provider view without names:\n%s", out)
+	}
 
 	// A move the provider may not make is refused with the allowed ones.
 	bad := sparc(t, group, "referrals", "transition", r.GetName(), "--to", "completed")

@@ -163,6 +163,7 @@ func (a *App) listen(ctx context.Context) error {
 	// One coverage service, behind both the gRPC method and the downloads.
 	cov := coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool))
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
+	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
 	svc := a.services(cov)
 	if a.cfg.Guard != nil {

@@ -36,13 +36,14 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // a time is stamped when it is written (clock_timestamp, not the
 // transaction's start).
 const insertSQL = `INSERT INTO audit_events
-	(principal, organisation_id, role, method, resource, outcome, code, request_id, peer, count, time)
-	VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, clock_timestamp()))`
+	(principal, organisation_id, role, method, resource, outcome, code, request_id, peer, count, time,
+		principal_display_name)
+	VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11::timestamptz, clock_timestamp()), $12)`
 
 // listSQL pages through the trail newest first. Every filter is optional
 // (NULL: not applied); $7 confines the page to one organisation's events.
 const listSQL = `SELECT id, time, principal, COALESCE(organisation_id::text, ''), role, method,
-		resource, outcome, code, request_id, peer, count
+		resource, outcome, code, request_id, peer, count, principal_display_name
 	FROM audit_events
 	WHERE ($1::timestamptz IS NULL OR time >= $1)
 		AND ($2::timestamptz IS NULL OR time < $2)
@@ -61,7 +62,8 @@ func (s *Store) Statement(ev auth.AuditEvent) db.Statement {
 		at = ev.Time
 	}
 	return db.Statement{SQL: insertSQL, Args: []any{text(ev.Principal), nullable(ev.Org), text(ev.Role), text(ev.Method),
-		text(ev.Resource), text(ev.Outcome), text(ev.Code), text(ev.RequestID), text(ev.Peer), max(ev.Count, 1), at}}
+		text(ev.Resource), text(ev.Outcome), text(ev.Code), text(ev.RequestID), text(ev.Peer), max(ev.Count, 1), at,
+		text(ev.DisplayName)}}
 }
 
 // text drops NUL, which PostgreSQL cannot store in text: a call naming a
@@ -123,7 +125,7 @@ func (s *Store) list(ctx context.Context, f filter, limit int) ([]*sparcv1.Audit
 			var t time.Time
 			var org, role string
 			if err := rows.Scan(&id, &t, &e.Principal, &org, &role, &e.Method, &e.Resource,
-				&e.Outcome, &e.Code, &e.RequestId, &e.Peer, &e.Count); err != nil {
+				&e.Outcome, &e.Code, &e.RequestId, &e.Peer, &e.Count, &e.PrincipalDisplayName); err != nil {
 				return err
 			}
 			e.Name, e.Organisation = eventName(id), aip.NameOf(aip.Organisations, org)

@@ -13,6 +13,7 @@ import (
 // resource, from where, and how it ended.
 type AuditEvent struct {
 	Principal, Org, Role, Method, Resource, RequestID, Peer string
+	DisplayName                                             string    // the principal's display name, when it has one
 	Outcome, Code                                           string    // ok, denied or error; the gRPC code name
 	Count                                                   int       // zero: one call; more for summed denials
 	Time                                                    time.Time // zero: when written; else the last summed call's

@@ -53,6 +53,10 @@ type Principal struct {
 	KeyID string // API key id, empty for tokens
 	Org   string // organisation UUID
 	Role  string
+	// DisplayName is the named user or purpose inside the organisation
+	// ("Amira Khan, Ladywood PCN"): the key's display name, or a token's
+	// name claim. People read it; Name stays the stable identifier.
+	DisplayName string
 }
 
 // CanWriteOwnedBy reports whether p may change a resource (an asset)
@@ -220,7 +224,7 @@ func (l *Layer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 			} else {
 				rec = l.record(ctx, info.FullMethod, nil)
 				if p := FromContext(ctx); p != nil {
-					rec.Principal, rec.Org, rec.Role = p.Name, p.Org, p.Role
+					rec.Principal, rec.Org, rec.Role, rec.DisplayName = p.Name, p.Org, p.Role, p.DisplayName
 				}
 			}
 			l.deny(ctx, rec, err)
@@ -297,7 +301,7 @@ func (l *Layer) admit(ctx context.Context, method string, req any) (context.Cont
 		}
 		return ctx, nil, nil
 	}
-	rec.Principal, rec.Org, rec.Role = p.Name, p.Org, p.Role
+	rec.Principal, rec.Org, rec.Role, rec.DisplayName = p.Name, p.Org, p.Role, p.DisplayName
 	// Refused calls spend the key's tokens too: a key probing methods it
 	// may not call is held to the same rate as any other.
 	if wait, ok := l.limiter.take(p.Name); !ok {

@@ -49,9 +49,14 @@ const (
 	// No identity is set while authenticating, so row-level security on
 	// api_keys would hide every key: these SECURITY DEFINER functions
 	// (migration 0041) read the one row by prefix and stamp its use.
-	lookupKeySQL = `SELECT id::text, organisation_id::text, role, secret_sha256, revoked_at, last_used_at, org_status
-		FROM sparc_key_lookup($1)`
-	keyUsedSQL = `SELECT sparc_key_used($1)`
+	lookupKeySQL = `SELECT id::text, organisation_id::text, role, secret_sha256, revoked_at, last_used_at, org_status,
+		display_name FROM sparc_key_lookup($1)`
+	// keyNamesSQL: the display names of the caller's own organisation's
+	// keys among the prefixes $1 (SECURITY DEFINER, migration 0056: a
+	// link worker may not list keys, but reads a colleague's name on a
+	// referral).
+	keyNamesSQL = `SELECT prefix, display_name FROM sparc_key_names($1)`
+	keyUsedSQL  = `SELECT sparc_key_used($1)`
 )
 
 func scanKey(r pgx.Row) (*sparcv1.ApiKey, error) {
@@ -167,7 +172,7 @@ func (s *KeyStore) lookup(ctx context.Context, prefix string) (cachedKey, error)
 		orgStatus         string
 		revoked, lastUsed *time.Time
 	)
-	err := s.pool.QueryRow(ctx, lookupKeySQL, prefix).Scan(&k.p.KeyID, &k.p.Org, &k.p.Role, &k.hash, &revoked, &lastUsed, &orgStatus)
+	err := s.pool.QueryRow(ctx, lookupKeySQL, prefix).Scan(&k.p.KeyID, &k.p.Org, &k.p.Role, &k.hash, &revoked, &lastUsed, &orgStatus, &k.p.DisplayName)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, errBadCredential
 	}
@@ -188,4 +193,35 @@ func (s *KeyStore) lookup(ctx context.Context, prefix string) (cachedKey, error)
 func (s *KeyStore) used(ctx context.Context, id string) error {
 	_, err := s.pool.Exec(ctx, keyUsedSQL, id)
 	return err
+}
+
+// DisplayNames returns the display names of principals ("key:<prefix>")
+// of the caller's own organisation among names, keyed by principal name,
+// in one query on tx (the caller's identity). Names of other
+// organisations' keys, and of token subjects (whose names are not
+// stored), are absent.
+func (s *KeyStore) DisplayNames(ctx context.Context, tx pgx.Tx, names []string) (map[string]string, error) {
+	var prefixes []string
+	for _, n := range names {
+		if p, ok := strings.CutPrefix(n, "key:"); ok {
+			prefixes = append(prefixes, p)
+		}
+	}
+	out := map[string]string{}
+	if len(prefixes) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, keyNamesSQL, prefixes)
+	if err != nil {
+		return nil, fmt.Errorf("reading key display names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p, n string
+		if err := rows.Scan(&p, &n); err != nil {
+			return nil, err
+		}
+		out["key:"+p] = n
+	}
+	return out, rows.Err()
 }

@@ -108,5 +108,12 @@ func plainRows() []matrixRow {
 		plainRow("GET /tiles/coverage/{z}/{x}/{y}", "/tiles/coverage/0/0/0.mvt"+cov),
 		plainRow("GET /map", "/map"),
 		plainRow("GET /map/{file}", "/map/map.js"),
+		// The printable referral: the referring side's link workers and
+		// admin; the fixture's referral is to the organisation's own
+		// asset, so its group editor is the provider, refused as not found.
+		{"GET /v1/referrals/{id}/print", call{
+			http:  func(id string) (string, string, any) { return "GET", "/v1/" + id + "/print", nil },
+			setup: func(t *testing.T, f *fixture, target string) string { return f.referral(t, target) },
+		}, table(writeOwned, writeOwned, allNF, allPD, allPD, allUnauth)},
 	}
 }

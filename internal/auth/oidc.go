@@ -314,5 +314,22 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (*Principal, error) {
 	// The canonical spelling: the organisation id is compared as text
 	// (ownership, audit) and PostgreSQL does not read every form uuid.Parse
 	// does ("urn:uuid:…" was an internal error).
-	return &Principal{Name: "oidc:" + tok.Subject, Org: org.String(), Role: role}, nil
+	return &Principal{Name: "oidc:" + tok.Subject, Org: org.String(), Role: role, DisplayName: nameClaim(claims)}, nil
+}
+
+// nameClaim is the token's standard "name" claim (OpenID Connect Core
+// 5.1) as a display name: the named user people read in referrals and the
+// audit trail. A missing or unusable one (not text, control characters)
+// is no name rather than a refusal; a long one is cut to 200 characters,
+// as a key's display name is capped.
+func nameClaim(claims map[string]any) string {
+	n, _ := claims["name"].(string)
+	n = strings.TrimSpace(n)
+	if !utf8.ValidString(n) || strings.ContainsFunc(n, unicode.IsControl) {
+		return ""
+	}
+	if r := []rune(n); len(r) > 200 {
+		n = string(r[:200])
+	}
+	return n
 }

@@ -245,6 +245,17 @@ func testOIDCTokens(t *testing.T, is *issuer, v auth.TokenVerifier) {
 			t.Errorf("organisation spelt %q: %v, %v; want the organisation's one webhook", spelling, list, err)
 		}
 	}
+	// A token's name claim is the principal's display name, kept in the
+	// audit trail beside the subject.
+	named := with(good, "name", "Jo Bloggs")
+	if _, err := sparcv1.NewWebhookServiceClient(env.ConnWithKey(t, sign(t, jose.RS256, is.rsaKey, "rsa-1", named))).CreateWebhook(ctx,
+		&sparcv1.CreateWebhookRequest{Webhook: &sparcv1.Webhook{Url: "https://example.org/oidc-named"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE principal = $1 AND principal_display_name = 'Jo Bloggs'
+		AND method = '/sparc.v1.WebhookService/CreateWebhook'`, "oidc:"+good["sub"].(string)).Scan(&n); err != nil || n != 1 {
+		t.Errorf("audit rows naming the token's display name: %d, %v", n, err)
+	}
 	analyst := sign(t, jose.ES256, is.ecKey, "ec-1", is.claims(org, auth.RoleAreaAnalyst))
 	if g, h := oidcCall(t, env, analyst); g != codes.PermissionDenied || h != http.StatusForbidden {
 		t.Errorf("area analyst token listing webhooks: gRPC %v, HTTP %d; want PermissionDenied", g, h)

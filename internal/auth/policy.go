@@ -131,6 +131,11 @@ var Policy = map[string]Rule{
 	"GET /tiles/coverage/{z}/{x}/{y}":             {Public: true, Roles: anyRole},
 	"GET /map":                                    {Public: true, Roles: anyRole},
 	"GET /map/{file}":                             {Public: true, Roles: anyRole},
+	// The printable referral names the person: the referring side only.
+	// The group editor passes here so that the provider and another
+	// organisation get the same 404 as a missing referral from the
+	// handler's side check (internal/referrals/print.go); audited.
+	"GET /v1/referrals/{id}/print": {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
 }
 
 func (r Rule) allows(role string) bool {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -23,8 +24,10 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/aip"
 	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/outbox"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 	"github.com/sparc-network/sparc/internal/people"
@@ -38,11 +41,16 @@ type Service struct {
 	people *people.Service
 	tokens *pagetoken.Signer
 	hub    *outbox.Hub
+	// The owners' stores the readable summary reads (summary.go).
+	assets *assets.Store
+	orgs   *orgs.Store
+	keys   *auth.KeyStore
 }
 
 // NewService returns the referral service. hub wakes watchers.
 func NewService(pool *pgxpool.Pool, ppl *people.Service, tokens *pagetoken.Signer, hub *outbox.Hub) *Service {
-	return &Service{pool: pool, store: &store{pool: pool}, people: ppl, tokens: tokens, hub: hub}
+	return &Service{pool: pool, store: &store{pool: pool}, people: ppl, tokens: tokens, hub: hub,
+		assets: assets.NewStore(pool), orgs: orgs.NewStore(pool), keys: auth.NewKeyStore(pool)}
 }
 
 func ints(xs []int16) []int32 {
@@ -140,6 +148,11 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, caller 
 	if !d.freeText {
 		r.ProviderNote, o.WhatChanged = "", ""
 	}
+	l, err := s.lookupsFor(ctx, tx, x, caller)
+	if err != nil {
+		return nil, err
+	}
+	r.Summary = l.summary(x, d, time.Now())
 	return r, nil
 }
 
@@ -297,6 +310,12 @@ func (s *Service) ListReferrals(ctx context.Context, req *sparcv1.ListReferralsR
 		if err != nil {
 			return err
 		}
+		// The page's names in one query per owner store, not one per row.
+		l, err := s.lookup(ctx, tx, list, caller)
+		if err != nil {
+			return err
+		}
+		ctx := withLookups(ctx, l)
 		for _, x := range list {
 			r, err := s.view(ctx, tx, x, caller)
 			if errors.Is(err, apierr.ErrNotFound) {

@@ -243,8 +243,8 @@ func (s *store) takePlace(ctx context.Context, tx pgx.Tx, asset uuid.UUID) error
 // Parameters: $1 id, $2 person, $3 referring organisation, $4 link worker,
 // $5 asset, $6 reasons, $7 provider note, $8 priority, $9 status, $10
 // request id, $11 request hash; the audit event's principal, organisation,
-// role, method, resource, request id and peer ($12–$18) and whether to
-// write it ($19).
+// role, method, resource, request id and peer ($12–$18), whether to
+// write it ($19) and the principal's display name ($20).
 const createSQL = `WITH p AS (
 		SELECT id, provider_view, display_name, age_band, contact_method, contact_sealed, what_matters FROM people
 		WHERE id = $2 AND purged_at IS NULL FOR SHARE),
@@ -261,8 +261,9 @@ const createSQL = `WITH p AS (
 		SELECT $1, $3, ins.provider_org, $4, $3, $9 FROM ins RETURNING time),
 	ob AS (INSERT INTO referral_outbox (referral_id, referring_org, provider_org, type, to_status)
 		SELECT $1, $3, ins.provider_org, 'created', $9 FROM ins),
-	au AS (INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer)
-		SELECT $12, NULLIF($13, '')::uuid, $14, $15, $16, 'ok', 'OK', $17, $18 FROM ins WHERE $19)
+	au AS (INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer,
+			principal_display_name)
+		SELECT $12, NULLIF($13, '')::uuid, $14, $15, $16, 'ok', 'OK', $17, $18, $20 FROM ins WHERE $19)
 	SELECT ins.provider_org, ins.created_at, ins.updated_at, ins.version, ev.time,
 		p.display_name, p.age_band, p.contact_method, p.contact_sealed, p.what_matters,
 		CASE WHEN ins.version IS NULL THEN EXISTS (SELECT 1 FROM referrals WHERE referring_org = $3 AND request_id = $10) END,
@@ -306,6 +307,7 @@ func (s *store) create(ctx context.Context, in createInput) (*createFacts, error
 		b.Queue(createSQL, pgUUID(in.id), pgUUID(in.person), in.referrer, in.linkWorker, pgUUID(in.asset), in.reasons,
 			in.note, in.priority, in.status, in.reqID, in.hash,
 			rec.Principal, rec.Org, rec.Role, rec.Method, rec.Resource, rec.RequestID, rec.Peer, audit,
+			rec.DisplayName, // $20, after the others so that parallel edits of the list above stay apart
 		).QueryRow(func(row pgx.Row) error {
 			var (
 				x                      createFacts

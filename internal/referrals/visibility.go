@@ -61,6 +61,16 @@ type sight struct {
 	// timeline notes. Free text may name the person, so the provider gets
 	// it only when the person consented to share anything personal.
 	freeText bool
+	// summary: the readable names of the referral (ReferralSummary): the
+	// asset's name, address and next session, and both organisations'
+	// names. Either side: the asset and organisations are public, and
+	// both sides already hold their names.
+	summary bool
+	// linkWorkerName: the link worker's display name. The referrer's
+	// alone: the link worker is the referring organisation's staff, and
+	// the provider deals with that organisation (least data; the
+	// referring organisation's name is in the summary).
+	linkWorkerName bool
 }
 
 // disclose is the rule in full: a caller (organisation and role), the
@@ -71,9 +81,9 @@ type sight struct {
 func disclose(org, role string, p parties, consent bool) sight {
 	switch sd := sideFor(org, role, p); sd {
 	case referrer:
-		return sight{side: referrer, freeText: true}
+		return sight{side: referrer, freeText: true, summary: true, linkWorkerName: true}
 	case provider:
-		return sight{side: provider, freeText: consent}
+		return sight{side: provider, freeText: consent, summary: true}
 	}
 	return sight{}
 }

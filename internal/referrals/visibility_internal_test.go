@@ -17,9 +17,10 @@ func TestDiscloseDecidesSideAndFreeTextFromOrganisationRoleSentAndConsent(t *tes
 	want := func(org uuid.UUID, role string, sent, consent bool) sight {
 		switch {
 		case org == ref && (role == auth.RoleAdmin || role == auth.RoleLinkWorker):
-			return sight{side: referrer, freeText: true}
+			return sight{side: referrer, freeText: true, summary: true, linkWorkerName: true}
 		case org == prov && sent && (role == auth.RoleAdmin || role == auth.RoleGroupEditor):
-			return sight{side: provider, freeText: consent}
+			// The provider reads the summary but not the link worker's name.
+			return sight{side: provider, freeText: consent, summary: true}
 		}
 		return sight{}
 	}

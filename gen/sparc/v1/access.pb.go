@@ -1028,9 +1028,13 @@ type AuditEvent struct {
 	// How many calls the event stands for: denied calls of one kind (same
 	// principal, address, method and code) are summed, the first written at
 	// once and the rest in one event per minute. 1 for every other event.
-	Count         int32 `protobuf:"varint,12,opt,name=count,proto3" json:"count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Count int32 `protobuf:"varint,12,opt,name=count,proto3" json:"count,omitempty"`
+	// The principal's display name as it was at the call: the API key's
+	// display name, or the name claim of an identity-provider token
+	// ("Amira Khan"); empty when it has none.
+	PrincipalDisplayName string `protobuf:"bytes,13,opt,name=principal_display_name,json=principalDisplayName,proto3" json:"principal_display_name,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *AuditEvent) Reset() {
@@ -1145,6 +1149,13 @@ func (x *AuditEvent) GetCount() int32 {
 		return x.Count
 	}
 	return 0
+}
+
+func (x *AuditEvent) GetPrincipalDisplayName() string {
+	if x != nil {
+		return x.PrincipalDisplayName
+	}
+	return ""
 }
 
 type ListAuditEventsRequest struct {
@@ -1366,7 +1377,7 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"G\n" +
 	"\x13RevokeApiKeyRequest\x120\n" +
 	"\x04name\x18\x01 \x01(\tB\x1c\xe0A\x02\xfaA\x16\n" +
-	"\x14sparc.network/ApiKeyR\x04name\"\x8f\x04\n" +
+	"\x14sparc.network/ApiKeyR\x04name\"\xca\x04\n" +
 	"\n" +
 	"AuditEvent\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x123\n" +
@@ -1383,7 +1394,8 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"request_id\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\trequestId\x12\x17\n" +
 	"\x04peer\x18\v \x01(\tB\x03\xe0A\x03R\x04peer\x12\x19\n" +
-	"\x05count\x18\f \x01(\x05B\x03\xe0A\x03R\x05count:Q\xeaAN\n" +
+	"\x05count\x18\f \x01(\x05B\x03\xe0A\x03R\x05count\x129\n" +
+	"\x16principal_display_name\x18\r \x01(\tB\x03\xe0A\x03R\x14principalDisplayName:Q\xeaAN\n" +
 	"\x18sparc.network/AuditEvent\x12\x19auditEvents/{audit_event}*\vauditEvents2\n" +
 	"auditEvent\"\x9a\x02\n" +
 	"\x16ListAuditEventsRequest\x129\n" +

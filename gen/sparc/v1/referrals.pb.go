@@ -1048,11 +1048,15 @@ type Referral struct {
 	// The person, as far as the caller may see them.
 	PersonDetails *SharedPerson `protobuf:"bytes,12,opt,name=person_details,json=personDetails,proto3" json:"person_details,omitempty"`
 	// Changed by RecordOutcome.
-	Outcome       *Outcome               `protobuf:"bytes,13,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Timeline      []*ReferralEvent       `protobuf:"bytes,14,rep,name=timeline,proto3" json:"timeline,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Etag          string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	Outcome    *Outcome               `protobuf:"bytes,13,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Timeline   []*ReferralEvent       `protobuf:"bytes,14,rep,name=timeline,proto3" json:"timeline,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag       string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	// What people read instead of the names above: the asset, where and
+	// when it next meets, the organisations and the link worker, as the
+	// caller's side may see them (docs/referrals.md, "Readable referrals").
+	Summary       *ReferralSummary `protobuf:"bytes,40,opt,name=summary,proto3" json:"summary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1206,6 +1210,205 @@ func (x *Referral) GetEtag() string {
 	return ""
 }
 
+func (x *Referral) GetSummary() *ReferralSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+// The readable side of a referral, resolved from the names it holds when
+// it is read (not a copy kept on the referral: a renamed asset reads with
+// its new name). Every field may be empty: an asset deleted since, an
+// organisation gone, a link worker whose name is not known.
+type ReferralSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The asset's display name.
+	AssetDisplayName string `protobuf:"bytes,1,opt,name=asset_display_name,json=assetDisplayName,proto3" json:"asset_display_name,omitempty"`
+	// Where it meets: the asset's address, postcode and locality.
+	Address  string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Postcode string `protobuf:"bytes,3,opt,name=postcode,proto3" json:"postcode,omitempty"`
+	Locality string `protobuf:"bytes,4,opt,name=locality,proto3" json:"locality,omitempty"`
+	// The next session from the time of the read, in the session's own time
+	// zone; unset when the asset has no weekly session ahead.
+	NextSession *NextSession `protobuf:"bytes,5,opt,name=next_session,json=nextSession,proto3" json:"next_session,omitempty"`
+	// The organisations' display names.
+	ProviderOrganisationDisplayName  string `protobuf:"bytes,6,opt,name=provider_organisation_display_name,json=providerOrganisationDisplayName,proto3" json:"provider_organisation_display_name,omitempty"`
+	ReferringOrganisationDisplayName string `protobuf:"bytes,7,opt,name=referring_organisation_display_name,json=referringOrganisationDisplayName,proto3" json:"referring_organisation_display_name,omitempty"`
+	// The link worker's display name (their key's display name). Only the
+	// referring side reads it: the provider deals with the referring
+	// organisation, not with its staff by name (least data).
+	LinkWorkerDisplayName string `protobuf:"bytes,8,opt,name=link_worker_display_name,json=linkWorkerDisplayName,proto3" json:"link_worker_display_name,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *ReferralSummary) Reset() {
+	*x = ReferralSummary{}
+	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReferralSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReferralSummary) ProtoMessage() {}
+
+func (x *ReferralSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReferralSummary.ProtoReflect.Descriptor instead.
+func (*ReferralSummary) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReferralSummary) GetAssetDisplayName() string {
+	if x != nil {
+		return x.AssetDisplayName
+	}
+	return ""
+}
+
+func (x *ReferralSummary) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *ReferralSummary) GetPostcode() string {
+	if x != nil {
+		return x.Postcode
+	}
+	return ""
+}
+
+func (x *ReferralSummary) GetLocality() string {
+	if x != nil {
+		return x.Locality
+	}
+	return ""
+}
+
+func (x *ReferralSummary) GetNextSession() *NextSession {
+	if x != nil {
+		return x.NextSession
+	}
+	return nil
+}
+
+func (x *ReferralSummary) GetProviderOrganisationDisplayName() string {
+	if x != nil {
+		return x.ProviderOrganisationDisplayName
+	}
+	return ""
+}
+
+func (x *ReferralSummary) GetReferringOrganisationDisplayName() string {
+	if x != nil {
+		return x.ReferringOrganisationDisplayName
+	}
+	return ""
+}
+
+func (x *ReferralSummary) GetLinkWorkerDisplayName() string {
+	if x != nil {
+		return x.LinkWorkerDisplayName
+	}
+	return ""
+}
+
+// One occurrence of an asset's weekly session.
+type NextSession struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The session's IANA time zone, e.g. "Europe/London".
+	TimeZone string `protobuf:"bytes,3,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Start and end as wall-clock time in that zone, "2026-12-08T10:30:00"
+	// (ISO 8601 local date-time, no offset), as people read them.
+	LocalStart    string `protobuf:"bytes,4,opt,name=local_start,json=localStart,proto3" json:"local_start,omitempty"`
+	LocalEnd      string `protobuf:"bytes,5,opt,name=local_end,json=localEnd,proto3" json:"local_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NextSession) Reset() {
+	*x = NextSession{}
+	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NextSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NextSession) ProtoMessage() {}
+
+func (x *NextSession) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NextSession.ProtoReflect.Descriptor instead.
+func (*NextSession) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *NextSession) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *NextSession) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *NextSession) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *NextSession) GetLocalStart() string {
+	if x != nil {
+		return x.LocalStart
+	}
+	return ""
+}
+
+func (x *NextSession) GetLocalEnd() string {
+	if x != nil {
+		return x.LocalEnd
+	}
+	return ""
+}
+
 type CreateReferralRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client-chosen id (e.g. a UUID) that makes retries safe: the same id
@@ -1226,7 +1429,7 @@ type CreateReferralRequest struct {
 
 func (x *CreateReferralRequest) Reset() {
 	*x = CreateReferralRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1441,7 @@ func (x *CreateReferralRequest) String() string {
 func (*CreateReferralRequest) ProtoMessage() {}
 
 func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1454,7 @@ func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralRequest.ProtoReflect.Descriptor instead.
 func (*CreateReferralRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{11}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateReferralRequest) GetRequestId() string {
@@ -1313,7 +1516,7 @@ type GetReferralRequest struct {
 
 func (x *GetReferralRequest) Reset() {
 	*x = GetReferralRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1528,7 @@ func (x *GetReferralRequest) String() string {
 func (*GetReferralRequest) ProtoMessage() {}
 
 func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1541,7 @@ func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralRequest.ProtoReflect.Descriptor instead.
 func (*GetReferralRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{12}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetReferralRequest) GetName() string {
@@ -1362,7 +1565,7 @@ type ListReferralsRequest struct {
 
 func (x *ListReferralsRequest) Reset() {
 	*x = ListReferralsRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1577,7 @@ func (x *ListReferralsRequest) String() string {
 func (*ListReferralsRequest) ProtoMessage() {}
 
 func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1590,7 @@ func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsRequest.ProtoReflect.Descriptor instead.
 func (*ListReferralsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{13}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListReferralsRequest) GetSide() string {
@@ -1429,7 +1632,7 @@ type ListReferralsResponse struct {
 
 func (x *ListReferralsResponse) Reset() {
 	*x = ListReferralsResponse{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1644,7 @@ func (x *ListReferralsResponse) String() string {
 func (*ListReferralsResponse) ProtoMessage() {}
 
 func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1657,7 @@ func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsResponse.ProtoReflect.Descriptor instead.
 func (*ListReferralsResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{14}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListReferralsResponse) GetReferrals() []*Referral {
@@ -1488,7 +1691,7 @@ type TransitionReferralRequest struct {
 
 func (x *TransitionReferralRequest) Reset() {
 	*x = TransitionReferralRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1703,7 @@ func (x *TransitionReferralRequest) String() string {
 func (*TransitionReferralRequest) ProtoMessage() {}
 
 func (x *TransitionReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1716,7 @@ func (x *TransitionReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionReferralRequest.ProtoReflect.Descriptor instead.
 func (*TransitionReferralRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{15}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TransitionReferralRequest) GetName() string {
@@ -1567,7 +1770,7 @@ type RecordOutcomeRequest struct {
 
 func (x *RecordOutcomeRequest) Reset() {
 	*x = RecordOutcomeRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1782,7 @@ func (x *RecordOutcomeRequest) String() string {
 func (*RecordOutcomeRequest) ProtoMessage() {}
 
 func (x *RecordOutcomeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1795,7 @@ func (x *RecordOutcomeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOutcomeRequest.ProtoReflect.Descriptor instead.
 func (*RecordOutcomeRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{16}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RecordOutcomeRequest) GetName() string {
@@ -1648,7 +1851,7 @@ type WatchReferralsRequest struct {
 
 func (x *WatchReferralsRequest) Reset() {
 	*x = WatchReferralsRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1863,7 @@ func (x *WatchReferralsRequest) String() string {
 func (*WatchReferralsRequest) ProtoMessage() {}
 
 func (x *WatchReferralsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1876,7 @@ func (x *WatchReferralsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchReferralsRequest.ProtoReflect.Descriptor instead.
 func (*WatchReferralsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{17}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchReferralsRequest) GetCursor() string {
@@ -1699,7 +1902,7 @@ type ReferralChange struct {
 
 func (x *ReferralChange) Reset() {
 	*x = ReferralChange{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1914,7 @@ func (x *ReferralChange) String() string {
 func (*ReferralChange) ProtoMessage() {}
 
 func (x *ReferralChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1927,7 @@ func (x *ReferralChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralChange.ProtoReflect.Descriptor instead.
 func (*ReferralChange) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{18}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReferralChange) GetCursor() string {
@@ -1787,7 +1990,7 @@ type ComputeReferralStatsRequest struct {
 
 func (x *ComputeReferralStatsRequest) Reset() {
 	*x = ComputeReferralStatsRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2002,7 @@ func (x *ComputeReferralStatsRequest) String() string {
 func (*ComputeReferralStatsRequest) ProtoMessage() {}
 
 func (x *ComputeReferralStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2015,7 @@ func (x *ComputeReferralStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeReferralStatsRequest.ProtoReflect.Descriptor instead.
 func (*ComputeReferralStatsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{19}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ComputeReferralStatsRequest) GetOrganisation() string {
@@ -1856,7 +2059,7 @@ type StatCount struct {
 
 func (x *StatCount) Reset() {
 	*x = StatCount{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +2071,7 @@ func (x *StatCount) String() string {
 func (*StatCount) ProtoMessage() {}
 
 func (x *StatCount) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +2084,7 @@ func (x *StatCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatCount.ProtoReflect.Descriptor instead.
 func (*StatCount) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{20}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StatCount) GetValue() int64 {
@@ -1909,7 +2112,7 @@ type MeanChange struct {
 
 func (x *MeanChange) Reset() {
 	*x = MeanChange{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2124,7 @@ func (x *MeanChange) String() string {
 func (*MeanChange) ProtoMessage() {}
 
 func (x *MeanChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2137,7 @@ func (x *MeanChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeanChange.ProtoReflect.Descriptor instead.
 func (*MeanChange) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{21}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MeanChange) GetMean() float64 {
@@ -1982,7 +2185,7 @@ type ReferralStats struct {
 
 func (x *ReferralStats) Reset() {
 	*x = ReferralStats{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2197,7 @@ func (x *ReferralStats) String() string {
 func (*ReferralStats) ProtoMessage() {}
 
 func (x *ReferralStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2210,7 @@ func (x *ReferralStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralStats.ProtoReflect.Descriptor instead.
 func (*ReferralStats) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{22}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReferralStats) GetByStatus() map[string]*StatCount {
@@ -2144,7 +2347,7 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x13first_attended_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x11firstAttendedTime\x126\n" +
 	"\bbaseline\x18\x03 \x01(\v2\x1a.sparc.v1.WellbeingMeasureR\bbaseline\x127\n" +
 	"\tfollow_up\x18\x04 \x01(\v2\x1a.sparc.v1.WellbeingMeasureR\bfollowUp\x12!\n" +
-	"\fwhat_changed\x18\x05 \x01(\tR\vwhatChanged\"\xdd\a\n" +
+	"\fwhat_changed\x18\x05 \x01(\tR\vwhatChanged\"\x97\b\n" +
 	"\bReferral\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x124\n" +
 	"\x06person\x18\x02 \x01(\tB\x1c\xe0A\x05\xfaA\x16\n" +
@@ -2170,8 +2373,26 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x11 \x01(\tR\x04etag:F\xeaAC\n" +
-	"\x16sparc.network/Referral\x12\x14referrals/{referral}*\treferrals2\breferral\"\xb1\x02\n" +
+	"\x04etag\x18\x11 \x01(\tR\x04etag\x128\n" +
+	"\asummary\x18( \x01(\v2\x19.sparc.v1.ReferralSummaryB\x03\xe0A\x03R\asummary:F\xeaAC\n" +
+	"\x16sparc.network/Referral\x12\x14referrals/{referral}*\treferrals2\breferral\"\xa0\x03\n" +
+	"\x0fReferralSummary\x12,\n" +
+	"\x12asset_display_name\x18\x01 \x01(\tR\x10assetDisplayName\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
+	"\bpostcode\x18\x03 \x01(\tR\bpostcode\x12\x1a\n" +
+	"\blocality\x18\x04 \x01(\tR\blocality\x128\n" +
+	"\fnext_session\x18\x05 \x01(\v2\x15.sparc.v1.NextSessionR\vnextSession\x12K\n" +
+	"\"provider_organisation_display_name\x18\x06 \x01(\tR\x1fproviderOrganisationDisplayName\x12M\n" +
+	"#referring_organisation_display_name\x18\a \x01(\tR referringOrganisationDisplayName\x127\n" +
+	"\x18link_worker_display_name\x18\b \x01(\tR\x15linkWorkerDisplayName\"\xda\x01\n" +
+	"\vNextSession\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
+	"\ttime_zone\x18\x03 \x01(\tR\btimeZone\x12\x1f\n" +
+	"\vlocal_start\x18\x04 \x01(\tR\n" +
+	"localStart\x12\x1b\n" +
+	"\tlocal_end\x18\x05 \x01(\tR\blocalEnd\"\xb1\x02\n" +
 	"\x15CreateReferralRequest\x12\"\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\x03\xe0A\x02R\trequestId\x124\n" +
@@ -2313,7 +2534,7 @@ func file_sparc_v1_referrals_proto_rawDescGZIP() []byte {
 }
 
 var file_sparc_v1_referrals_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sparc_v1_referrals_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_sparc_v1_referrals_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_sparc_v1_referrals_proto_goTypes = []any{
 	(ContactMethod)(0),                  // 0: sparc.v1.ContactMethod
 	(ConsentScope)(0),                   // 1: sparc.v1.ConsentScope
@@ -2330,41 +2551,43 @@ var file_sparc_v1_referrals_proto_goTypes = []any{
 	(*WellbeingMeasure)(nil),            // 12: sparc.v1.WellbeingMeasure
 	(*Outcome)(nil),                     // 13: sparc.v1.Outcome
 	(*Referral)(nil),                    // 14: sparc.v1.Referral
-	(*CreateReferralRequest)(nil),       // 15: sparc.v1.CreateReferralRequest
-	(*GetReferralRequest)(nil),          // 16: sparc.v1.GetReferralRequest
-	(*ListReferralsRequest)(nil),        // 17: sparc.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),       // 18: sparc.v1.ListReferralsResponse
-	(*TransitionReferralRequest)(nil),   // 19: sparc.v1.TransitionReferralRequest
-	(*RecordOutcomeRequest)(nil),        // 20: sparc.v1.RecordOutcomeRequest
-	(*WatchReferralsRequest)(nil),       // 21: sparc.v1.WatchReferralsRequest
-	(*ReferralChange)(nil),              // 22: sparc.v1.ReferralChange
-	(*ComputeReferralStatsRequest)(nil), // 23: sparc.v1.ComputeReferralStatsRequest
-	(*StatCount)(nil),                   // 24: sparc.v1.StatCount
-	(*MeanChange)(nil),                  // 25: sparc.v1.MeanChange
-	(*ReferralStats)(nil),               // 26: sparc.v1.ReferralStats
-	nil,                                 // 27: sparc.v1.ReferralStats.ByStatusEntry
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 29: google.protobuf.FieldMask
+	(*ReferralSummary)(nil),             // 15: sparc.v1.ReferralSummary
+	(*NextSession)(nil),                 // 16: sparc.v1.NextSession
+	(*CreateReferralRequest)(nil),       // 17: sparc.v1.CreateReferralRequest
+	(*GetReferralRequest)(nil),          // 18: sparc.v1.GetReferralRequest
+	(*ListReferralsRequest)(nil),        // 19: sparc.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),       // 20: sparc.v1.ListReferralsResponse
+	(*TransitionReferralRequest)(nil),   // 21: sparc.v1.TransitionReferralRequest
+	(*RecordOutcomeRequest)(nil),        // 22: sparc.v1.RecordOutcomeRequest
+	(*WatchReferralsRequest)(nil),       // 23: sparc.v1.WatchReferralsRequest
+	(*ReferralChange)(nil),              // 24: sparc.v1.ReferralChange
+	(*ComputeReferralStatsRequest)(nil), // 25: sparc.v1.ComputeReferralStatsRequest
+	(*StatCount)(nil),                   // 26: sparc.v1.StatCount
+	(*MeanChange)(nil),                  // 27: sparc.v1.MeanChange
+	(*ReferralStats)(nil),               // 28: sparc.v1.ReferralStats
+	nil,                                 // 29: sparc.v1.ReferralStats.ByStatusEntry
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
 }
 var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	1,  // 0: sparc.v1.Consent.scopes:type_name -> sparc.v1.ConsentScope
-	28, // 1: sparc.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
-	28, // 2: sparc.v1.Consent.objection_time:type_name -> google.protobuf.Timestamp
+	30, // 1: sparc.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
+	30, // 2: sparc.v1.Consent.objection_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: sparc.v1.Person.contact_method:type_name -> sparc.v1.ContactMethod
 	4,  // 4: sparc.v1.Person.contact:type_name -> sparc.v1.PersonContact
 	5,  // 5: sparc.v1.Person.consent:type_name -> sparc.v1.Consent
-	28, // 6: sparc.v1.Person.create_time:type_name -> google.protobuf.Timestamp
-	28, // 7: sparc.v1.Person.update_time:type_name -> google.protobuf.Timestamp
+	30, // 6: sparc.v1.Person.create_time:type_name -> google.protobuf.Timestamp
+	30, // 7: sparc.v1.Person.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 8: sparc.v1.CreatePersonRequest.person:type_name -> sparc.v1.Person
 	6,  // 9: sparc.v1.UpdatePersonRequest.person:type_name -> sparc.v1.Person
-	29, // 10: sparc.v1.UpdatePersonRequest.update_mask:type_name -> google.protobuf.FieldMask
+	31, // 10: sparc.v1.UpdatePersonRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 11: sparc.v1.SharedPerson.contact_method:type_name -> sparc.v1.ContactMethod
 	4,  // 12: sparc.v1.SharedPerson.contact:type_name -> sparc.v1.PersonContact
-	28, // 13: sparc.v1.ReferralEvent.time:type_name -> google.protobuf.Timestamp
+	30, // 13: sparc.v1.ReferralEvent.time:type_name -> google.protobuf.Timestamp
 	2,  // 14: sparc.v1.ReferralEvent.from_status:type_name -> sparc.v1.ReferralStatus
 	2,  // 15: sparc.v1.ReferralEvent.to_status:type_name -> sparc.v1.ReferralStatus
-	28, // 16: sparc.v1.WellbeingMeasure.time:type_name -> google.protobuf.Timestamp
-	28, // 17: sparc.v1.Outcome.first_attended_time:type_name -> google.protobuf.Timestamp
+	30, // 16: sparc.v1.WellbeingMeasure.time:type_name -> google.protobuf.Timestamp
+	30, // 17: sparc.v1.Outcome.first_attended_time:type_name -> google.protobuf.Timestamp
 	12, // 18: sparc.v1.Outcome.baseline:type_name -> sparc.v1.WellbeingMeasure
 	12, // 19: sparc.v1.Outcome.follow_up:type_name -> sparc.v1.WellbeingMeasure
 	3,  // 20: sparc.v1.Referral.priority:type_name -> sparc.v1.ReferralPriority
@@ -2372,52 +2595,56 @@ var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	10, // 22: sparc.v1.Referral.person_details:type_name -> sparc.v1.SharedPerson
 	13, // 23: sparc.v1.Referral.outcome:type_name -> sparc.v1.Outcome
 	11, // 24: sparc.v1.Referral.timeline:type_name -> sparc.v1.ReferralEvent
-	28, // 25: sparc.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	28, // 26: sparc.v1.Referral.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 27: sparc.v1.CreateReferralRequest.priority:type_name -> sparc.v1.ReferralPriority
-	2,  // 28: sparc.v1.ListReferralsRequest.statuses:type_name -> sparc.v1.ReferralStatus
-	14, // 29: sparc.v1.ListReferralsResponse.referrals:type_name -> sparc.v1.Referral
-	2,  // 30: sparc.v1.TransitionReferralRequest.to_status:type_name -> sparc.v1.ReferralStatus
-	12, // 31: sparc.v1.RecordOutcomeRequest.baseline:type_name -> sparc.v1.WellbeingMeasure
-	12, // 32: sparc.v1.RecordOutcomeRequest.follow_up:type_name -> sparc.v1.WellbeingMeasure
-	2,  // 33: sparc.v1.ReferralChange.from_status:type_name -> sparc.v1.ReferralStatus
-	2,  // 34: sparc.v1.ReferralChange.to_status:type_name -> sparc.v1.ReferralStatus
-	28, // 35: sparc.v1.ReferralChange.time:type_name -> google.protobuf.Timestamp
-	28, // 36: sparc.v1.ComputeReferralStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	28, // 37: sparc.v1.ComputeReferralStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	24, // 38: sparc.v1.MeanChange.n:type_name -> sparc.v1.StatCount
-	27, // 39: sparc.v1.ReferralStats.by_status:type_name -> sparc.v1.ReferralStats.ByStatusEntry
-	24, // 40: sparc.v1.ReferralStats.total:type_name -> sparc.v1.StatCount
-	25, // 41: sparc.v1.ReferralStats.ons4_change:type_name -> sparc.v1.MeanChange
-	25, // 42: sparc.v1.ReferralStats.swemwbs_change:type_name -> sparc.v1.MeanChange
-	28, // 43: sparc.v1.ReferralStats.start_time:type_name -> google.protobuf.Timestamp
-	28, // 44: sparc.v1.ReferralStats.end_time:type_name -> google.protobuf.Timestamp
-	24, // 45: sparc.v1.ReferralStats.ByStatusEntry.value:type_name -> sparc.v1.StatCount
-	7,  // 46: sparc.v1.PersonService.CreatePerson:input_type -> sparc.v1.CreatePersonRequest
-	8,  // 47: sparc.v1.PersonService.GetPerson:input_type -> sparc.v1.GetPersonRequest
-	9,  // 48: sparc.v1.PersonService.UpdatePerson:input_type -> sparc.v1.UpdatePersonRequest
-	15, // 49: sparc.v1.ReferralService.CreateReferral:input_type -> sparc.v1.CreateReferralRequest
-	16, // 50: sparc.v1.ReferralService.GetReferral:input_type -> sparc.v1.GetReferralRequest
-	17, // 51: sparc.v1.ReferralService.ListReferrals:input_type -> sparc.v1.ListReferralsRequest
-	19, // 52: sparc.v1.ReferralService.TransitionReferral:input_type -> sparc.v1.TransitionReferralRequest
-	20, // 53: sparc.v1.ReferralService.RecordOutcome:input_type -> sparc.v1.RecordOutcomeRequest
-	21, // 54: sparc.v1.ReferralService.WatchReferrals:input_type -> sparc.v1.WatchReferralsRequest
-	23, // 55: sparc.v1.ReferralService.ComputeReferralStats:input_type -> sparc.v1.ComputeReferralStatsRequest
-	6,  // 56: sparc.v1.PersonService.CreatePerson:output_type -> sparc.v1.Person
-	6,  // 57: sparc.v1.PersonService.GetPerson:output_type -> sparc.v1.Person
-	6,  // 58: sparc.v1.PersonService.UpdatePerson:output_type -> sparc.v1.Person
-	14, // 59: sparc.v1.ReferralService.CreateReferral:output_type -> sparc.v1.Referral
-	14, // 60: sparc.v1.ReferralService.GetReferral:output_type -> sparc.v1.Referral
-	18, // 61: sparc.v1.ReferralService.ListReferrals:output_type -> sparc.v1.ListReferralsResponse
-	14, // 62: sparc.v1.ReferralService.TransitionReferral:output_type -> sparc.v1.Referral
-	14, // 63: sparc.v1.ReferralService.RecordOutcome:output_type -> sparc.v1.Referral
-	22, // 64: sparc.v1.ReferralService.WatchReferrals:output_type -> sparc.v1.ReferralChange
-	26, // 65: sparc.v1.ReferralService.ComputeReferralStats:output_type -> sparc.v1.ReferralStats
-	56, // [56:66] is the sub-list for method output_type
-	46, // [46:56] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	30, // 25: sparc.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	30, // 26: sparc.v1.Referral.update_time:type_name -> google.protobuf.Timestamp
+	15, // 27: sparc.v1.Referral.summary:type_name -> sparc.v1.ReferralSummary
+	16, // 28: sparc.v1.ReferralSummary.next_session:type_name -> sparc.v1.NextSession
+	30, // 29: sparc.v1.NextSession.start_time:type_name -> google.protobuf.Timestamp
+	30, // 30: sparc.v1.NextSession.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 31: sparc.v1.CreateReferralRequest.priority:type_name -> sparc.v1.ReferralPriority
+	2,  // 32: sparc.v1.ListReferralsRequest.statuses:type_name -> sparc.v1.ReferralStatus
+	14, // 33: sparc.v1.ListReferralsResponse.referrals:type_name -> sparc.v1.Referral
+	2,  // 34: sparc.v1.TransitionReferralRequest.to_status:type_name -> sparc.v1.ReferralStatus
+	12, // 35: sparc.v1.RecordOutcomeRequest.baseline:type_name -> sparc.v1.WellbeingMeasure
+	12, // 36: sparc.v1.RecordOutcomeRequest.follow_up:type_name -> sparc.v1.WellbeingMeasure
+	2,  // 37: sparc.v1.ReferralChange.from_status:type_name -> sparc.v1.ReferralStatus
+	2,  // 38: sparc.v1.ReferralChange.to_status:type_name -> sparc.v1.ReferralStatus
+	30, // 39: sparc.v1.ReferralChange.time:type_name -> google.protobuf.Timestamp
+	30, // 40: sparc.v1.ComputeReferralStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	30, // 41: sparc.v1.ComputeReferralStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	26, // 42: sparc.v1.MeanChange.n:type_name -> sparc.v1.StatCount
+	29, // 43: sparc.v1.ReferralStats.by_status:type_name -> sparc.v1.ReferralStats.ByStatusEntry
+	26, // 44: sparc.v1.ReferralStats.total:type_name -> sparc.v1.StatCount
+	27, // 45: sparc.v1.ReferralStats.ons4_change:type_name -> sparc.v1.MeanChange
+	27, // 46: sparc.v1.ReferralStats.swemwbs_change:type_name -> sparc.v1.MeanChange
+	30, // 47: sparc.v1.ReferralStats.start_time:type_name -> google.protobuf.Timestamp
+	30, // 48: sparc.v1.ReferralStats.end_time:type_name -> google.protobuf.Timestamp
+	26, // 49: sparc.v1.ReferralStats.ByStatusEntry.value:type_name -> sparc.v1.StatCount
+	7,  // 50: sparc.v1.PersonService.CreatePerson:input_type -> sparc.v1.CreatePersonRequest
+	8,  // 51: sparc.v1.PersonService.GetPerson:input_type -> sparc.v1.GetPersonRequest
+	9,  // 52: sparc.v1.PersonService.UpdatePerson:input_type -> sparc.v1.UpdatePersonRequest
+	17, // 53: sparc.v1.ReferralService.CreateReferral:input_type -> sparc.v1.CreateReferralRequest
+	18, // 54: sparc.v1.ReferralService.GetReferral:input_type -> sparc.v1.GetReferralRequest
+	19, // 55: sparc.v1.ReferralService.ListReferrals:input_type -> sparc.v1.ListReferralsRequest
+	21, // 56: sparc.v1.ReferralService.TransitionReferral:input_type -> sparc.v1.TransitionReferralRequest
+	22, // 57: sparc.v1.ReferralService.RecordOutcome:input_type -> sparc.v1.RecordOutcomeRequest
+	23, // 58: sparc.v1.ReferralService.WatchReferrals:input_type -> sparc.v1.WatchReferralsRequest
+	25, // 59: sparc.v1.ReferralService.ComputeReferralStats:input_type -> sparc.v1.ComputeReferralStatsRequest
+	6,  // 60: sparc.v1.PersonService.CreatePerson:output_type -> sparc.v1.Person
+	6,  // 61: sparc.v1.PersonService.GetPerson:output_type -> sparc.v1.Person
+	6,  // 62: sparc.v1.PersonService.UpdatePerson:output_type -> sparc.v1.Person
+	14, // 63: sparc.v1.ReferralService.CreateReferral:output_type -> sparc.v1.Referral
+	14, // 64: sparc.v1.ReferralService.GetReferral:output_type -> sparc.v1.Referral
+	20, // 65: sparc.v1.ReferralService.ListReferrals:output_type -> sparc.v1.ListReferralsResponse
+	14, // 66: sparc.v1.ReferralService.TransitionReferral:output_type -> sparc.v1.Referral
+	14, // 67: sparc.v1.ReferralService.RecordOutcome:output_type -> sparc.v1.Referral
+	24, // 68: sparc.v1.ReferralService.WatchReferrals:output_type -> sparc.v1.ReferralChange
+	28, // 69: sparc.v1.ReferralService.ComputeReferralStats:output_type -> sparc.v1.ReferralStats
+	60, // [60:70] is the sub-list for method output_type
+	50, // [50:60] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_referrals_proto_init() }
@@ -2425,14 +2652,14 @@ func file_sparc_v1_referrals_proto_init() {
 	if File_sparc_v1_referrals_proto != nil {
 		return
 	}
-	file_sparc_v1_referrals_proto_msgTypes[16].OneofWrappers = []any{}
+	file_sparc_v1_referrals_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_referrals_proto_rawDesc), len(file_sparc_v1_referrals_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
