@@ -147,6 +147,7 @@ func (rb *referralBench) rawCreate(prefix string) func(ctx context.Context, i in
 		bt.Queue(referrals.BenchCreateStatement(), [16]byte(uuid.New()), people[i%len(people)], rb.lwOrg, rb.keyName, asset,
 			[]string{"social_connection"}, "Prefers mornings", "routine", "requested", rid, hash[:],
 			rb.keyName, rb.lwOrg, auth.RoleLinkWorker, "/sparc.v1.ReferralService/CreateReferral", "referrals", rid, "127.0.0.1", true,
+			"", // the key's display name: the bench keys have none
 		).Query(func(rows pgx.Rows) error {
 			// The whole row, as the service reads it; its first column
 			// is NULL when nothing was written.

@@ -148,11 +148,13 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, caller 
 	if !d.freeText {
 		r.ProviderNote, o.WhatChanged = "", ""
 	}
-	l, err := s.lookupsFor(ctx, tx, x, caller)
-	if err != nil {
-		return nil, err
+	if summaryWanted(ctx) {
+		l, err := s.lookupsFor(ctx, tx, x, caller)
+		if err != nil {
+			return nil, err
+		}
+		r.Summary = l.summary(x, d, time.Now())
 	}
-	r.Summary = l.summary(x, d, time.Now())
 	return r, nil
 }
 
@@ -220,7 +222,7 @@ func (s *Service) created(ctx context.Context, f *createFacts, caller *auth.Prin
 	}
 	timeline := []*sparcv1.ReferralEvent{{Time: timestamppb.New(f.eventTime), Actor: caller.Name,
 		ActorOrganisation: aip.NameOf(aip.Organisations, caller.Org), ToStatus: statusFromCode[f.referral.status]}}
-	return s.render(ctx, nil, f.referral, caller, f.person, timeline)
+	return s.render(withoutSummary(ctx), nil, f.referral, caller, f.person, timeline)
 }
 
 // replay answers a request id used before with the referral it created,
@@ -235,7 +237,7 @@ func (s *Service) replay(ctx context.Context, in createInput, caller *auth.Princ
 		if string(existing.requestHash) != string(in.hash) {
 			return apierr.Invalid("request_id", "was already used for a different referral; use a new request_id for a new referral")
 		}
-		out, err = s.view(ctx, tx, existing, caller)
+		out, err = s.view(withoutSummary(ctx), tx, existing, caller) // as the create answered
 		return err
 	})
 	return out, err

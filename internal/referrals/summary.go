@@ -92,6 +92,20 @@ func (s *Service) lookup(ctx context.Context, tx pgx.Tx, rows []*referralRow, ca
 	return l, nil
 }
 
+type noSummaryKey struct{}
+
+// withoutSummary marks a render that leaves the summary out: CreateReferral's
+// answer. The summary's three reads in other domains' stores (and their
+// transactions) almost tripled the CPU of a create, 0.73 → 2.0 ms measured
+// with sparcbench, on the path link workers use most; the caller has just
+// chosen the asset and knows the organisations, and Get and List carry the
+// summary.
+func withoutSummary(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noSummaryKey{}, true)
+}
+
+func summaryWanted(ctx context.Context) bool { return ctx.Value(noSummaryKey{}) == nil }
+
 // lookupsFor is the page's lookups carried by ctx when they cover x, or
 // x's own, read now.
 func (s *Service) lookupsFor(ctx context.Context, tx pgx.Tx, x *referralRow, caller *auth.Principal) (*lookups, error) {
