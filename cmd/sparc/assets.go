@@ -742,7 +742,11 @@ func parseStatuses(vs []string) ([]sparcv1.AssetStatus, error) {
 	return out, nil
 }
 
-var weekdays = []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+// weekdays in English and Dutch, Monday first. Any prefix of two letters
+// or more names a day ("tue", "di", "donderdag"): no two-letter prefix is
+// shared by two days, in either language or across them.
+var weekdays = [][]string{{"monday", "maandag"}, {"tuesday", "dinsdag"}, {"wednesday", "woensdag"},
+	{"thursday", "donderdag"}, {"friday", "vrijdag"}, {"saturday", "zaterdag"}, {"sunday", "zondag"}}
 
 // zoneOf is the time zone a session gets when --session names none.
 var zoneOf = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
@@ -751,7 +755,7 @@ var zoneOf = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
 // here; the server judges the times and the zone and names the field.
 func parseSession(s, country string) (*sparcv1.Session, error) {
 	bad := func(why string) error {
-		return usagef("--session %q: %s (want \"DAY HH:MM-HH:MM [ZONE]\", e.g. \"tue 10:00-11:30 Europe/London\")", s, why)
+		return usagef("--session %q: %s (want \"DAY HH:MM-HH:MM [ZONE]\", e.g. \"tue 10:00-11:30 Europe/London\" or \"dinsdag 10:00-11:30\")", s, why)
 	}
 	parts := strings.Fields(s)
 	if len(parts) < 2 || len(parts) > 3 {
@@ -759,10 +763,11 @@ func parseSession(s, country string) (*sparcv1.Session, error) {
 	}
 	day := sparcv1.Weekday_WEEKDAY_UNSPECIFIED
 	d := strings.ToLower(parts[0])
-	for i, w := range weekdays {
-		if len(d) >= 2 && strings.HasPrefix(w, d) {
-			day = sparcv1.Weekday(i + 1)
-			break
+	for i, names := range weekdays {
+		for _, w := range names {
+			if len(d) >= 2 && strings.HasPrefix(w, d) {
+				day = sparcv1.Weekday(i + 1)
+			}
 		}
 	}
 	if day == sparcv1.Weekday_WEEKDAY_UNSPECIFIED {
