@@ -48,7 +48,7 @@ var assetFields = []assetField{
 	{"phone", "contact.phone"}, {"website", "contact.website"},
 	{"capacity", "capacity"}, {"accepting-referrals", "accepting_referrals"},
 	{"status", "status"}, {"owner", "owner_organisation"},
-	{"verified", "last_verified_time"},
+	{"verified", "last_verified_time"}, {"availability", "availability"},
 }
 
 // assetFlags are the flags shared by create and update.
@@ -64,6 +64,7 @@ type assetFlags struct {
 	contactName, email, phone, website   string
 	acceptingReferrals                   bool
 	status, owner, verified              string
+	availability                         string
 	file                                 string
 	set                                  map[string]bool // flags given
 }
@@ -95,6 +96,7 @@ func (f *assetFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.capacity, "capacity", 0, "places per session")
 	fs.BoolVar(&f.acceptingReferrals, "accepting-referrals", false, "accepts referrals from link workers (--accepting-referrals=false to stop)")
 	fs.StringVar(&f.status, "status", "", "status: "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
+	fs.StringVar(&f.availability, "availability", "", "how it runs (open-at searches follow it): "+enumChoices(sparcv1.Availability_name, "AVAILABILITY_"))
 	fs.StringVar(&f.owner, "owner", "", "owner organisation (organisations/UUID or the UUID)")
 	fs.StringVar(&f.verified, "verified", "", "when the listing was last confirmed true: RFC 3339 time, YYYY-MM-DD or \"now\"")
 	fs.StringVar(&f.file, "file", "", "`FILE` with an Asset as JSON (as printed by 'sparc -o json assets get'); \"-\" reads standard input; flags override its fields")
@@ -167,6 +169,10 @@ func (f *assetFlags) applyListing(a *sparcv1.Asset, flag string) error {
 		a.AcceptingReferrals = f.acceptingReferrals
 	case "status":
 		a.Status, err = parseStatus(f.status)
+	case "availability":
+		var n int32
+		n, err = parseEnum("availability", f.availability, sparcv1.Availability_value, sparcv1.Availability_name, "AVAILABILITY_")
+		a.Availability = sparcv1.Availability(n)
 	case "owner":
 		a.OwnerOrganisation = nameOf("organisations", f.owner)
 	case "verified":
@@ -632,6 +638,9 @@ func (c *cli) printAsset(a *sparcv1.Asset) error {
 	}
 	if a.GetServiceAreaGeojson() != "" {
 		row("service area", fmt.Sprintf("GeoJSON, %d bytes (see -o json)", len(a.GetServiceAreaGeojson())))
+	}
+	if av := a.GetAvailability(); av != sparcv1.Availability_AVAILABILITY_UNSPECIFIED {
+		row("availability", strings.ToLower(strings.TrimPrefix(av.String(), "AVAILABILITY_")))
 	}
 	for _, s := range a.GetSessions() {
 		row("session", formatSession(s))

@@ -80,7 +80,7 @@ type row struct {
 	lastVerified             *time.Time
 	created, updated         time.Time
 	version                  int64
-	availability             string
+	availability             *string // NULL: not said
 	a                        sparcv1.Asset
 	loc                      sparcv1.Location
 	costMsg                  sparcv1.Cost
@@ -108,7 +108,9 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 	a.OwnerOrganisation = aip.NameOf(aip.Organisations, a.OwnerOrganisation)
 	a.Kind = kindFromCode[r.kind]
 	a.Status = statusFromCode[r.status]
-	a.Availability = availabilityFromCode[r.availability]
+	if r.availability != nil {
+		a.Availability = availabilityFromCode[*r.availability]
+	}
 	r.loc.Latitude, r.loc.Longitude = r.lat, r.lng
 	a.Location = &r.loc
 	r.costMsg.Kind = costFromCode[r.cost]
@@ -173,8 +175,8 @@ type record struct {
 	Status                                                  string
 	Owner                                                   *uuid.UUID // owner_organisation; NULL when unowned
 	LastVerified                                            *time.Time
-	Source, SourceID                                        string // provenance of imported assets
-	Availability                                            string
+	Source, SourceID                                        string  // provenance of imported assets
+	Availability                                            *string // NULL when not said
 }
 
 // recordOf returns the stored form of a under id. a is in the API's form
@@ -198,7 +200,9 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 		Accessibility: nonNil(a.GetAccessibility()), Languages: nonNil(a.GetLanguages()),
 		ContactName: c.GetName(), ContactEmail: c.GetEmail(), ContactPhone: c.GetPhone(), ContactWebsite: c.GetWebsite(),
 		Capacity: a.Capacity, AcceptingReferrals: a.GetAcceptingReferrals(), Status: statusCode[a.GetStatus()],
-		Availability: availabilityCode[a.GetAvailability()],
+	}
+	if c := availabilityCode[a.GetAvailability()]; c != "" {
+		r.Availability = &c
 	}
 	if sa := a.GetServiceAreaGeojson(); sa != "" {
 		r.ServiceArea = &sa

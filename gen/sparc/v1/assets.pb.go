@@ -269,7 +269,8 @@ func (Weekday) EnumDescriptor() ([]byte, []int) {
 type Availability int32
 
 const (
-	// Read as AVAILABILITY_SESSIONS (the default on create).
+	// Not said: the asset runs in its weekly sessions, as with
+	// AVAILABILITY_SESSIONS (it reads back unspecified, as written).
 	Availability_AVAILABILITY_UNSPECIFIED Availability = 0
 	// It runs in its weekly sessions: open_at matches while a session runs.
 	Availability_AVAILABILITY_SESSIONS Availability = 1

@@ -21,6 +21,8 @@ ALTER TABLE assets ADD COLUMN search_words text GENERATED ALWAYS AS
 CREATE INDEX assets_search_words_trgm ON assets USING gin (search_words gin_trgm_ops);
 
 -- How an asset runs (sparc.v1.Availability): open_at follows it instead of
--- leaving out every asset without sessions.
-ALTER TABLE assets ADD COLUMN availability text NOT NULL DEFAULT 'sessions'
+-- leaving out every asset without sessions. NULL when the listing does not
+-- say, read as in sessions: an asset reads back as it was written, and
+-- existing listings and clients see no new value.
+ALTER TABLE assets ADD COLUMN availability text
     CONSTRAINT assets_availability CHECK (availability IN ('sessions', 'drop_in', 'by_appointment', 'always_available'));
