@@ -25,7 +25,7 @@ const (
 	// finds too much ("eet" in "weet", "les" in "alles").
 	minPartLen = 4
 	// minLabelLen: a word finds the categories whose label has a word
-	// starting with it (or, in Dutch, containing it) from three letters on.
+	// starting with it from three letters on.
 	minLabelLen = 3
 )
 
@@ -97,10 +97,9 @@ func fold(s string) string {
 // ligature spells the letters that do not decompose as unaccent does.
 var ligature = map[rune]string{'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'ł': "l", 'đ': "d", 'ĳ': "ij"}
 
-// labelCategories returns the categories whose English or Dutch label
-// matches w: a label word starting with it, or for the Dutch label (where
-// compounds are written as one word: "Vrijwilligerswerk", "schuldhulp")
-// containing it.
+// labelCategories returns the categories whose English or Dutch label has
+// a word starting with w. Not inside label words: the labels are few and
+// short, and a part finds the wrong one ("taal" is inside "Mentaal").
 func labelCategories(w string) []string {
 	if utf8.RuneCountInString(w) < minLabelLen {
 		return nil
@@ -115,18 +114,13 @@ func labelCategories(w string) []string {
 }
 
 type labelWords struct {
-	code   string
-	en, nl []string
+	code  string
+	words []string // of the English and the Dutch label
 }
 
 func (c labelWords) matches(w string) bool {
-	for _, l := range c.en {
+	for _, l := range c.words {
 		if strings.HasPrefix(l, w) {
-			return true
-		}
-	}
-	for _, l := range c.nl {
-		if strings.HasPrefix(l, w) || (utf8.RuneCountInString(w) >= minPartLen && strings.Contains(l, w)) {
 			return true
 		}
 	}
@@ -147,7 +141,7 @@ var categoryLabels = func() []labelWords {
 	}
 	out := make([]labelWords, len(vocab.Categories))
 	for i, t := range vocab.Categories {
-		out[i] = labelWords{code: t.Code, en: split(t.LabelEN), nl: split(t.LabelNL)}
+		out[i] = labelWords{code: t.Code, words: append(split(t.LabelEN), split(t.LabelNL)...)}
 	}
 	return out
 }()
@@ -204,11 +198,14 @@ func textSQL(t *Text, p *args) (where, rank string) {
 		and, or = append(and, prefix), append(or, prefix)
 		c := []string{"a.search_doc @@ " + tsquerySQL(p.add(prefix))}
 		n := utf8.RuneCountInString(w.Folded)
-		if n >= minPrefixLen {
+		switch {
+		case n >= minPartLen:
+			// One trigram index scan for both: a word containing it, which
+			// is enough in Dutch and must be its start elsewhere.
+			c = append(c, "(a.search_words LIKE "+p.add("%"+w.Folded+"%")+
+				" AND (a.country = 'NL' OR a.search_words LIKE "+p.add("%'"+w.Folded+"%")+"))")
+		case n >= minPrefixLen:
 			c = append(c, "a.search_words LIKE "+p.add("%'"+w.Folded+"%"))
-		}
-		if n >= minPartLen {
-			c = append(c, "(a.country = 'NL' AND a.search_words LIKE "+p.add("%"+w.Folded+"%")+")")
 		}
 		if len(w.Categories) > 0 {
 			c = append(c, "a.categories && "+p.add(w.Categories)+"::text[]")

@@ -62,6 +62,7 @@ func TestTextSearchFindsCompoundPartsWordStartsAndCategoryLabels(t *testing.T) {
 		"garden":   textAsset("Community gardening club", "GB", "social_connection"),
 		"housing":  textAsset("Housing advice surgery", "GB", "housing"),
 		"walk":     textAsset("Walking group", "GB", "social_connection"),
+		"welzijn":  textAsset("Wellbeing walk", "GB", "mental_wellbeing"),
 	}
 	keys := map[string]string{}
 	for k, a := range listings {
@@ -92,6 +93,10 @@ func TestTextSearchFindsCompoundPartsWordStartsAndCategoryLabels(t *testing.T) {
 		{query: "eten", want: []string{"moestuin", "tuinclub"}},
 		{query: "bewegen ouderen", want: []string{"zwem"}},
 		{query: "bewegen koor", want: nil},
+		{query: "mentaal", want: []string{"welzijn"}},
+		// A label is matched by word start only: "taal" is inside
+		// "Mentaal" (welzijn) but finds no listing.
+		{query: "taal", want: nil},
 		// English words are not searched inside: "sing" is not "housing".
 		{query: "sing", want: nil},
 		{query: "ing", want: nil},
@@ -106,7 +111,7 @@ func TestTextSearchFindsCompoundPartsWordStartsAndCategoryLabels(t *testing.T) {
 		{query: "ko_r", want: nil},
 		{query: "k%r", want: nil},
 		{query: "walk | tuin:*", want: nil},
-		{query: "the walk", want: []string{"walk"}},
+		{query: "the walk", want: []string{"walk", "welzijn"}},
 	}
 	for _, tr := range transports(t, env) {
 		for _, tc := range cases {
