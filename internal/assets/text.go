@@ -170,33 +170,46 @@ nog zal me zij nu ge geen omdat iets worden toch al waren veel meer doen toen mo
 alles onder ja eens hier wie werd altijd doch wordt wezen kunnen ons zelf tegen na reeds wil kon niets uw
 iemand geweest andere`
 
-// textSQL returns the predicate that every word of t matches the asset,
-// and the rank of a match (text searches without a point are ordered by
-// it). A word matches
-//   - by full-text prefix, stemmed, in English or Dutch (search_doc, as
-//     before): "walk" finds "walking";
-//   - by the start of a word as written (search_words, from three
-//     letters): "gardeni" finds "gardening", whose stem is 'garden';
+// textSQL returns the predicate that t matches the asset, and the rank of
+// a match (text searches without a point are ordered by it). t matches
+//   - by full text, as before: every word a stemmed prefix in English or
+//     Dutch (search_doc): "walk" finds "walking";
+//   - or with every word matching in one of these ways:
+//   - the start of a word as written (search_words, from three letters):
+//     "gardeni" finds "gardening", whose stem is 'garden';
 //   - inside a word of a Dutch listing (from four letters): "koor" finds
 //     "Buurtkoor". Only Dutch: English writes compounds apart, and inside
 //     its words "sing" would find "housing";
-//   - by a category label (English or Dutch) of the asset: "bewegen".
+//   - a category label (English or Dutch) of the asset: "bewegen".
 //
-// Each branch has its index (GIN on search_doc, trigrams on search_words,
-// GIN on categories), so a text search without a point is a BitmapOr per
-// word and a BitmapAnd over the words; in a point search the predicate
-// filters the rows the KNN scan walks.
+// The word-by-word matches use the trigram index on search_words and the
+// GIN index on categories, and the full-text match one GIN scan of
+// search_doc for the whole query, as before: a scan per word there costs
+// more than the trigram scans together (a common word's prefix lists many
+// lexemes). What this leaves out: a query mixing a word found only by its
+// stem ("walks" for "walking") with one found only inside a compound or by
+// label. In a point search the predicate filters the rows the KNN scan
+// walks.
 //
 // Full-text matches rank first: rank is 1 when the whole query matches as
-// full text (the search of before), plus its ts_rank over any of the words
-// (below 1), so within each group more and better-placed words come first.
+// full text, plus its ts_rank over any of the words (below 1), so within
+// each group more and better-placed words come first.
 func textSQL(t *Text, p *args) (where, rank string) {
-	var and, or []string
-	conds := make([]string, 0, len(t.Words))
+	var and, or, conds []string
+	// Word by word only when every word can match so (a word of one or two
+	// letters matches only as full text); no parameter may go unused.
+	wordByWord := true
 	for _, w := range t.Words {
-		prefix := w.Folded + ":*"
-		and, or = append(and, prefix), append(or, prefix)
-		c := []string{"a.search_doc @@ " + tsquerySQL(p.add(prefix))}
+		and, or = append(and, w.Folded+":*"), append(or, w.Folded+":*")
+		if utf8.RuneCountInString(w.Folded) < minPrefixLen && len(w.Categories) == 0 {
+			wordByWord = false
+		}
+	}
+	for _, w := range t.Words {
+		if !wordByWord {
+			break
+		}
+		var c []string
 		n := utf8.RuneCountInString(w.Folded)
 		switch {
 		case n >= minPartLen:
@@ -215,5 +228,9 @@ func textSQL(t *Text, p *args) (where, rank string) {
 	all := tsquerySQL(p.add(strings.Join(and, " & ")))
 	anyWord := tsquerySQL(p.add(strings.Join(or, " | ")))
 	rank = "((a.search_doc @@ " + all + ")::int + ts_rank(a.search_doc, " + anyWord + "))::real"
-	return strings.Join(conds, " AND "), rank
+	where = "a.search_doc @@ " + all
+	if conds != nil {
+		where = "(" + where + " OR (" + strings.Join(conds, " AND ") + "))"
+	}
+	return where, rank
 }
