@@ -48,7 +48,7 @@ var assetFields = []assetField{
 	{"phone", "contact.phone"}, {"website", "contact.website"},
 	{"capacity", "capacity"}, {"accepting-referrals", "accepting_referrals"},
 	{"status", "status"}, {"owner", "owner_organisation"},
-	{"verified", "last_verified_time"},
+	{"verified", "last_verified_time"}, {"availability", "availability"},
 }
 
 // assetFlags are the flags shared by create and update.
@@ -64,6 +64,7 @@ type assetFlags struct {
 	contactName, email, phone, website   string
 	acceptingReferrals                   bool
 	status, owner, verified              string
+	availability                         string
 	file                                 string
 	set                                  map[string]bool // flags given
 }
@@ -95,6 +96,7 @@ func (f *assetFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.capacity, "capacity", 0, "places per session")
 	fs.BoolVar(&f.acceptingReferrals, "accepting-referrals", false, "accepts referrals from link workers (--accepting-referrals=false to stop)")
 	fs.StringVar(&f.status, "status", "", "status: "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
+	fs.StringVar(&f.availability, "availability", "", "how it runs (open-at searches follow it): "+enumChoices(sparcv1.Availability_name, "AVAILABILITY_"))
 	fs.StringVar(&f.owner, "owner", "", "owner organisation (organisations/UUID or the UUID)")
 	fs.StringVar(&f.verified, "verified", "", "when the listing was last confirmed true: RFC 3339 time, YYYY-MM-DD or \"now\"")
 	fs.StringVar(&f.file, "file", "", "`FILE` with an Asset as JSON (as printed by 'sparc -o json assets get'); \"-\" reads standard input; flags override its fields")
@@ -167,6 +169,10 @@ func (f *assetFlags) applyListing(a *sparcv1.Asset, flag string) error {
 		a.AcceptingReferrals = f.acceptingReferrals
 	case "status":
 		a.Status, err = parseStatus(f.status)
+	case "availability":
+		var n int32
+		n, err = parseEnum("availability", f.availability, sparcv1.Availability_value, sparcv1.Availability_name, "AVAILABILITY_")
+		a.Availability = sparcv1.Availability(n)
 	case "owner":
 		a.OwnerOrganisation = nameOf("organisations", f.owner)
 	case "verified":
@@ -633,6 +639,9 @@ func (c *cli) printAsset(a *sparcv1.Asset) error {
 	if a.GetServiceAreaGeojson() != "" {
 		row("service area", fmt.Sprintf("GeoJSON, %d bytes (see -o json)", len(a.GetServiceAreaGeojson())))
 	}
+	if av := a.GetAvailability(); av != sparcv1.Availability_AVAILABILITY_UNSPECIFIED {
+		row("availability", strings.ToLower(strings.TrimPrefix(av.String(), "AVAILABILITY_")))
+	}
 	for _, s := range a.GetSessions() {
 		row("session", formatSession(s))
 	}
@@ -742,7 +751,11 @@ func parseStatuses(vs []string) ([]sparcv1.AssetStatus, error) {
 	return out, nil
 }
 
-var weekdays = []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+// weekdays in English and Dutch, Monday first. Any prefix of two letters
+// or more names a day ("tue", "di", "donderdag"): no two-letter prefix is
+// shared by two days, in either language or across them.
+var weekdays = [][]string{{"monday", "maandag"}, {"tuesday", "dinsdag"}, {"wednesday", "woensdag"},
+	{"thursday", "donderdag"}, {"friday", "vrijdag"}, {"saturday", "zaterdag"}, {"sunday", "zondag"}}
 
 // zoneOf is the time zone a session gets when --session names none.
 var zoneOf = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
@@ -751,7 +764,7 @@ var zoneOf = map[string]string{"GB": "Europe/London", "NL": "Europe/Amsterdam"}
 // here; the server judges the times and the zone and names the field.
 func parseSession(s, country string) (*sparcv1.Session, error) {
 	bad := func(why string) error {
-		return usagef("--session %q: %s (want \"DAY HH:MM-HH:MM [ZONE]\", e.g. \"tue 10:00-11:30 Europe/London\")", s, why)
+		return usagef("--session %q: %s (want \"DAY HH:MM-HH:MM [ZONE]\", e.g. \"tue 10:00-11:30 Europe/London\" or \"dinsdag 10:00-11:30\")", s, why)
 	}
 	parts := strings.Fields(s)
 	if len(parts) < 2 || len(parts) > 3 {
@@ -759,10 +772,11 @@ func parseSession(s, country string) (*sparcv1.Session, error) {
 	}
 	day := sparcv1.Weekday_WEEKDAY_UNSPECIFIED
 	d := strings.ToLower(parts[0])
-	for i, w := range weekdays {
-		if len(d) >= 2 && strings.HasPrefix(w, d) {
-			day = sparcv1.Weekday(i + 1)
-			break
+	for i, names := range weekdays {
+		for _, w := range names {
+			if len(d) >= 2 && strings.HasPrefix(w, d) {
+				day = sparcv1.Weekday(i + 1)
+			}
 		}
 	}
 	if day == sparcv1.Weekday_WEEKDAY_UNSPECIFIED {

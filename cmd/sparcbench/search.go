@@ -123,12 +123,13 @@ func runSearch(ctx context.Context, b *bench) error {
 	for _, n := range notes {
 		b.printf("%s\n", n)
 	}
+
 	b.printf("CPU/req: Go = this process (servers and load generator), PG = the benchmark's PostgreSQL, per request.\n" +
 		"req/CPU-s = requests per second of that CPU (Go + PG): the QPS the path would reach on cores of its own,\n" +
 		"and its ratio, the same comparison as the QPS ratio without the bias of sharing the machine.\n" +
 		"other cores = busy CPU meanwhile not charged to either (other processes on the machine, and kernel\n" +
 		"network work such as loopback TCP that no process is charged for).\n")
-	return nil
+	return b.runTextSearch(ctx, svc, pl)
 }
 
 func (b *bench) searchTargets(wl workload, conc int, res map[string]stats) {
@@ -279,6 +280,7 @@ type rawRow struct {
 	lastVerified                         *time.Time
 	created, updated                     time.Time
 	version                              int64
+	availability                         *string
 	distance                             float64
 	rank                                 float32
 }
@@ -288,7 +290,7 @@ func (r *rawRow) targets() []any {
 		&r.address, &r.postcode, &r.locality, &r.country, &r.serviceArea, &r.sessions, &r.cost, &r.costNote,
 		&r.accessibility, &r.languages, &r.minAge, &r.maxAge, &r.contactName, &r.email, &r.phone, &r.website,
 		&r.capacity, &r.accepting, &r.status, &r.owner, &r.lastVerified, &r.created, &r.updated, &r.version,
-		&r.distance, &r.rank}
+		&r.availability, &r.distance, &r.rank}
 }
 
 func (b *bench) grpcSearch(ctx context.Context, c *searchCase) ([]string, error) {

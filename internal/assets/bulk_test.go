@@ -38,6 +38,7 @@ func TestEveryColumnLandsInItsField(t *testing.T) {
 			Capacity: proto.Int32(12), AcceptingReferrals: true, Status: sparcv1.AssetStatus_ASSET_STATUS_PAUSED,
 			OwnerOrganisation: "organisations/" + org,
 			LastVerifiedTime:  timestamppb.New(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)),
+			Availability:      sparcv1.Availability_AVAILABILITY_BY_APPOINTMENT,
 		}
 	}
 	check := func(path string, id uuid.UUID) {

@@ -31,6 +31,21 @@ var (
 		sparcv1.CostKind_COST_KIND_LOW_COST:    "low_cost",
 		sparcv1.CostKind_COST_KIND_PAID:        "paid",
 	}
+	// Unspecified is stored as NULL and runs in sessions, the default
+	// (sparc.v1.Availability).
+	availabilityCode = map[sparcv1.Availability]string{
+		sparcv1.Availability_AVAILABILITY_UNSPECIFIED:      "",
+		sparcv1.Availability_AVAILABILITY_SESSIONS:         "sessions",
+		sparcv1.Availability_AVAILABILITY_DROP_IN:          "drop_in",
+		sparcv1.Availability_AVAILABILITY_BY_APPOINTMENT:   "by_appointment",
+		sparcv1.Availability_AVAILABILITY_ALWAYS_AVAILABLE: "always_available",
+	}
+	availabilityFromCode = map[string]sparcv1.Availability{
+		"sessions":         sparcv1.Availability_AVAILABILITY_SESSIONS,
+		"drop_in":          sparcv1.Availability_AVAILABILITY_DROP_IN,
+		"by_appointment":   sparcv1.Availability_AVAILABILITY_BY_APPOINTMENT,
+		"always_available": sparcv1.Availability_AVAILABILITY_ALWAYS_AVAILABLE,
+	}
 	kindFromCode   = vocab.FromCodes(kindCode)
 	statusFromCode = vocab.FromCodes(statusCode)
 	costFromCode   = vocab.FromCodes(costCode)

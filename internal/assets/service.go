@@ -51,7 +51,7 @@ func NewService(store *Store, tokens *pagetoken.Signer) *Service {
 var writableFields = []string{
 	"kind", "display_name", "description", "categories", "location", "service_area_geojson", "sessions",
 	"cost", "accessibility", "languages", "age_range", "contact", "capacity", "accepting_referrals",
-	"status", "owner_organisation", "last_verified_time",
+	"status", "owner_organisation", "last_verified_time", "availability",
 }
 
 // assetFields reads update masks. The server's fields may be named and
@@ -254,10 +254,11 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, *a
 	if len(req.GetQuery()) > maxQueryLen {
 		v.Add("query", "is %d bytes, more than the maximum of %d", len(req.GetQuery()), maxQueryLen)
 	} else if req.GetQuery() != "" {
-		q.Text = TextQuery(req.GetQuery())
-		if q.Text == "" {
-			v.Add("query", "has no words to search for")
+		t, problem := ParseText(req.GetQuery())
+		if problem != "" {
+			v.Add("query", "%s", problem)
 		}
+		q.Text = &t
 	}
 	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
 	if len(q.Statuses) == 0 {

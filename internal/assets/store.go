@@ -43,7 +43,7 @@ const selectColumns = `a.id, a.kind, a.name, a.description, a.categories,
 	a.accessibility, a.languages, a.min_age, a.max_age,
 	a.contact_name, a.contact_email, a.contact_phone, a.contact_website,
 	a.capacity, a.accepting_referrals, a.status, COALESCE(a.owner_organisation::text, ''),
-	a.last_verified_at, a.created_at, a.updated_at, a.version`
+	a.last_verified_at, a.created_at, a.updated_at, a.version, a.availability`
 
 // sessionsColumn reads the sessions column as one text array of
 // sessionFields values per session. jsonb is stored parsed, so
@@ -80,6 +80,7 @@ type row struct {
 	lastVerified             *time.Time
 	created, updated         time.Time
 	version                  int64
+	availability             *string // NULL: not said
 	a                        sparcv1.Asset
 	loc                      sparcv1.Location
 	costMsg                  sparcv1.Cost
@@ -89,14 +90,14 @@ type row struct {
 // targets returns the scan targets of the asset columns followed by extra
 // (a search's distance and rank), in one allocation.
 func (r *row) targets(extra ...any) []any {
-	t := make([]any, 0, 31+len(extra))
+	t := make([]any, 0, 32+len(extra))
 	t = append(t, &r.id, &r.kind, &r.a.DisplayName, &r.a.Description, &r.a.Categories,
 		&r.lat, &r.lng, &r.loc.Address, &r.loc.Postcode, &r.loc.Locality, &r.loc.Country,
 		&r.a.ServiceAreaGeojson, &r.sessions, &r.cost, &r.costMsg.Note,
 		&r.a.Accessibility, &r.a.Languages, &r.minAge, &r.maxAge,
 		&r.contact.Name, &r.contact.Email, &r.contact.Phone, &r.contact.Website,
 		&r.capacity, &r.a.AcceptingReferrals, &r.status, &r.a.OwnerOrganisation,
-		&r.lastVerified, &r.created, &r.updated, &r.version)
+		&r.lastVerified, &r.created, &r.updated, &r.version, &r.availability)
 	return append(t, extra...)
 }
 
@@ -107,6 +108,9 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 	a.OwnerOrganisation = aip.NameOf(aip.Organisations, a.OwnerOrganisation)
 	a.Kind = kindFromCode[r.kind]
 	a.Status = statusFromCode[r.status]
+	if r.availability != nil {
+		a.Availability = availabilityFromCode[*r.availability]
+	}
 	r.loc.Latitude, r.loc.Longitude = r.lat, r.lng
 	a.Location = &r.loc
 	r.costMsg.Kind = costFromCode[r.cost]
@@ -171,7 +175,8 @@ type record struct {
 	Status                                                  string
 	Owner                                                   *uuid.UUID // owner_organisation; NULL when unowned
 	LastVerified                                            *time.Time
-	Source, SourceID                                        string // provenance of imported assets
+	Source, SourceID                                        string  // provenance of imported assets
+	Availability                                            *string // NULL when not said
 }
 
 // recordOf returns the stored form of a under id. a is in the API's form
@@ -196,6 +201,9 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 		ContactName: c.GetName(), ContactEmail: c.GetEmail(), ContactPhone: c.GetPhone(), ContactWebsite: c.GetWebsite(),
 		Capacity: a.Capacity, AcceptingReferrals: a.GetAcceptingReferrals(), Status: statusCode[a.GetStatus()],
 	}
+	if c := availabilityCode[a.GetAvailability()]; c != "" {
+		r.Availability = &c
+	}
 	if sa := a.GetServiceAreaGeojson(); sa != "" {
 		r.ServiceArea = &sa
 	}
@@ -217,7 +225,7 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 	return r, nil
 }
 
-// params returns the parameters of insertSQL and updateSQL ($1..$28).
+// params returns the parameters of insertSQL and updateSQL ($1..$29).
 func (r *record) params() []any {
 	return []any{
 		r.Kind, r.Name, r.Description, r.Categories,
@@ -226,6 +234,7 @@ func (r *record) params() []any {
 		r.Accessibility, r.Languages, r.MinAge, r.MaxAge,
 		r.ContactName, r.ContactEmail, r.ContactPhone, r.ContactWebsite,
 		r.Capacity, r.AcceptingReferrals, r.Status, r.Owner, r.LastVerified, r.ID,
+		r.Availability,
 	}
 }
 
@@ -234,7 +243,7 @@ func (r *record) params() []any {
 var copyColumns = []string{"id", "kind", "name", "description", "categories", "location", "address", "postcode",
 	"locality", "country", "sessions", "cost_kind", "cost_note", "accessibility", "languages",
 	"min_age", "max_age", "contact_name", "contact_email", "contact_phone", "contact_website",
-	"capacity", "accepting_referrals", "status", "owner_organisation", "last_verified_at"}
+	"capacity", "accepting_referrals", "status", "owner_organisation", "last_verified_at", "availability"}
 
 // columnValue gives a record's value of each column COPY can write, in the
 // form binary COPY takes (the location as EWKB).
@@ -267,6 +276,7 @@ var columnValue = map[string]func(r *record) any{
 	"last_verified_at":    func(r *record) any { return r.LastVerified },
 	"source":              func(r *record) any { return r.Source },
 	"source_id":           func(r *record) any { return r.SourceID },
+	"availability":        func(r *record) any { return r.Availability },
 }
 
 // values returns the record's values of cols, for COPY.
@@ -292,13 +302,15 @@ INSERT INTO assets (kind, name, description, categories,
 	service_area, sessions, cost_kind, cost_note,
 	accessibility, languages, min_age, max_age,
 	contact_name, contact_email, contact_phone, contact_website,
-	capacity, accepting_referrals, status, owner_organisation, last_verified_at, id)
+	capacity, accepting_referrals, status, owner_organisation, last_verified_at, id,
+	availability)
 VALUES ($1, $2, $3, $4,
 	ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography, $7, $8, $9, $10,
 	ST_Multi(ST_GeomFromGeoJSON($11))::geography, $12, $13, $14,
 	$15, $16, $17, $18,
 	$19, $20, $21, $22,
-	$23, $24, $25, $26, $27, $28)`
+	$23, $24, $25, $26, $27, $28,
+	$29)`
 
 const updateSQL = `
 UPDATE assets SET kind = $1, name = $2, description = $3, categories = $4,
@@ -309,7 +321,7 @@ UPDATE assets SET kind = $1, name = $2, description = $3, categories = $4,
 	min_age = $17, max_age = $18, contact_name = $19, contact_email = $20,
 	contact_phone = $21, contact_website = $22, capacity = $23,
 	accepting_referrals = $24, status = $25, owner_organisation = $26,
-	last_verified_at = $27,
+	last_verified_at = $27, availability = $29,
 	version = version + 1, updated_at = clock_timestamp()
 WHERE id = $28`
 

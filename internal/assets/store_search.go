@@ -30,7 +30,7 @@ type SearchQuery struct {
 	Age                *int32
 	AcceptingReferrals *bool
 	OpenAt             *time.Time
-	Text               string // already reduced to prefix terms, see TextQuery
+	Text               *Text // see ParseText
 	HasPlaces          bool
 	Statuses           []string
 
@@ -155,7 +155,37 @@ func SearchBatch(q SearchQuery) *pgx.Batch {
 	return b
 }
 
+// BaselineSearchBatch is SearchBatch with BaselineSearchSQL.
+func BaselineSearchBatch(q SearchQuery) *pgx.Batch {
+	b := &pgx.Batch{}
+	if q.Near != nil {
+		b.Queue(knnPlanSQL)
+	}
+	sql, p := BaselineSearchSQL(q)
+	b.Queue(sql, p...)
+	return b
+}
+
 // SearchSQL returns the statement and arguments Search runs for q.
+func SearchSQL(q SearchQuery) (string, []any) { return searchSQL(q, false) }
+
+// BaselineSearchSQL is SearchSQL with the text search of before compound
+// and partial matching (stemmed full-text prefixes only), kept for the
+// benchmark to compare the two in one run.
+func BaselineSearchSQL(q SearchQuery) (string, []any) { return searchSQL(q, true) }
+
+// baselineTextSQL is the text predicate and rank of before issue 14: every
+// word a stemmed full-text prefix in English or Dutch.
+func baselineTextSQL(t *Text, p *args) (where, rank string) {
+	words := make([]string, len(t.Words))
+	for i, w := range t.Words {
+		words[i] = w.Folded + ":*"
+	}
+	tsq := tsquerySQL(p.add(strings.Join(words, " & ")))
+	return "a.search_doc @@ " + tsq, "ts_rank(a.search_doc, " + tsq + ")"
+}
+
+// searchSQL builds the statement of q (see SearchSQL).
 //
 // A point search is a KNN scan in a subquery: the nearest Limit+1 rows by
 // distance alone (the only order the index can give), WITH TIES so that no
@@ -163,7 +193,7 @@ func SearchBatch(q SearchQuery) *pgx.Batch {
 // then orders by (distance, id), the page order, and keeps Limit+1. Every
 // row of the true page is in the subquery: those nearer than the last
 // distance are, and WITH TIES adds all at that distance.
-func SearchSQL(q SearchQuery) (string, []any) {
+func searchSQL(q SearchQuery, baseline bool) (string, []any) {
 	var p args
 	var where []string
 	distExpr, rankExpr := "0::float8", "0::real"
@@ -182,10 +212,14 @@ func SearchSQL(q SearchQuery) (string, []any) {
 	if q.WithinGeoJSON != "" {
 		where = append(where, "ST_Intersects(a.location::geometry, ST_SetSRID(ST_GeomFromGeoJSON("+p.add(q.WithinGeoJSON)+"), 4326))")
 	}
-	if q.Text != "" {
-		tsq := tsquerySQL(p.add(q.Text))
-		where = append(where, "a.search_doc @@ "+tsq)
-		rankExpr = "ts_rank(a.search_doc, " + tsq + ")"
+	if q.Text != nil {
+		var match string
+		if baseline {
+			match, rankExpr = baselineTextSQL(q.Text, &p)
+		} else {
+			match, rankExpr = textSQL(q.Text, &p)
+		}
+		where = append(where, match)
 	}
 	where = p.tagged(where, q.Categories, q.Kinds)
 	if q.FreeOnly {
@@ -239,7 +273,7 @@ func pageOrder(q SearchQuery, p *args, distExpr, rankExpr string) (order, after 
 		if q.After != nil {
 			after = "(" + distExpr + ", a.id) > (" + p.add(q.After.Distance) + "::float8, " + p.add(q.After.ID) + "::uuid)"
 		}
-	case q.Text != "":
+	case q.Text != nil:
 		order = rankExpr + " DESC, a.id"
 		if q.After != nil {
 			r, id := p.add(q.After.Rank), p.add(q.After.ID)
@@ -254,15 +288,20 @@ func pageOrder(q SearchQuery, p *args, distExpr, rankExpr string) (order, after 
 	return order, after
 }
 
-// openAtSQL tests whether any session runs at instant t, in the session's
-// own time zone, within its validity dates.
+// openAtSQL tests whether an asset is open at instant t as its
+// availability says: always available at any time; by appointment without
+// sessions at any time (one can be arranged); else (sessions, drop-in
+// opening hours, appointment hours) when a session runs at t, in the
+// session's own time zone, within its validity dates.
 func openAtSQL(t string) string {
 	local := "(" + t + "::timestamptz AT TIME ZONE s.timezone)"
-	return `EXISTS (SELECT 1 FROM jsonb_to_recordset(a.sessions) AS s(day int, start_time text, end_time text, timezone text, valid_from date, valid_until date)
+	return `(a.availability = 'always_available'
+		OR (a.availability = 'by_appointment' AND a.sessions = '[]'::jsonb)
+		OR EXISTS (SELECT 1 FROM jsonb_to_recordset(a.sessions) AS s(day int, start_time text, end_time text, timezone text, valid_from date, valid_until date)
 		WHERE extract(isodow FROM ` + local + `) = s.day
 		AND ` + local + `::time >= s.start_time::time AND ` + local + `::time < s.end_time::time
 		AND (s.valid_from IS NULL OR ` + local + `::date >= s.valid_from)
-		AND (s.valid_until IS NULL OR ` + local + `::date <= s.valid_until))`
+		AND (s.valid_until IS NULL OR ` + local + `::date <= s.valid_until)))`
 }
 
 // tsquerySQL matches the tsquery parameter tq in both text search

@@ -82,6 +82,12 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 	for i, s := range a.GetSessions() {
 		validateSession(s, v, f("sessions")+"["+itoa(i)+"]")
 	}
+	switch _, ok := availabilityCode[a.GetAvailability()]; {
+	case !ok:
+		v.Add(f("availability"), "unknown availability %d", a.GetAvailability())
+	case a.GetAvailability() == sparcv1.Availability_AVAILABILITY_DROP_IN && len(a.GetSessions()) == 0:
+		v.Add(f("sessions"), "a drop-in (availability AVAILABILITY_DROP_IN) needs its opening hours as sessions")
+	}
 	validateWhoFor(a, v, f)
 	validateContact(a.GetContact(), v, f)
 	aip.ParseOptionalName(v, f("owner_organisation"), aip.Organisations, a.GetOwnerOrganisation())

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -375,6 +376,7 @@ func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities
 			return queryViolation(k, "is given %d times; give it once", len(values[k]))
 		}
 	}
+	values = timestampsNow(md, values)
 	def := &runtime.DefaultQueryParser{}
 	err := def.Parse(msg, values, filter)
 	if err == nil {
@@ -389,6 +391,32 @@ func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities
 		}
 	}
 	return queryViolation(keys[0], "conflicts with another parameter (the same field given twice, or two choices of one group)")
+}
+
+// timestampsNow reads "now" in a timestamp parameter as the server's
+// current time (open_at=now): a browser or curl user has no clock to put
+// in the URL, and the server's is the one that decides what is open.
+func timestampsNow(md protoreflect.MessageDescriptor, values url.Values) url.Values {
+	var out url.Values
+	for k, vs := range values {
+		if len(vs) != 1 || !strings.EqualFold(vs[0], "now") {
+			continue
+		}
+		if _, fd, ok := resolveQueryKey(md, k); !ok || fd.Message() == nil || fd.Message().FullName() != "google.protobuf.Timestamp" {
+			continue
+		}
+		if out == nil {
+			out = make(url.Values, len(values))
+			for k2, v2 := range values {
+				out[k2] = v2
+			}
+		}
+		out[k] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
+	}
+	if out == nil {
+		return values
+	}
+	return out
 }
 
 // queryViolation is an error the generated gateway code turns into an

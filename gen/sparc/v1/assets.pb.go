@@ -264,6 +264,73 @@ func (Weekday) EnumDescriptor() ([]byte, []int) {
 	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{3}
 }
 
+// How an asset runs, which decides what SearchAssetsRequest.open_at
+// matches.
+type Availability int32
+
+const (
+	// Not said: the asset runs in its weekly sessions, as with
+	// AVAILABILITY_SESSIONS (it reads back unspecified, as written).
+	Availability_AVAILABILITY_UNSPECIFIED Availability = 0
+	// It runs in its weekly sessions: open_at matches while a session runs.
+	Availability_AVAILABILITY_SESSIONS Availability = 1
+	// Drop in during opening hours, given as sessions (at least one):
+	// open_at matches while it is open.
+	Availability_AVAILABILITY_DROP_IN Availability = 2
+	// By appointment. Sessions, when given, are the hours in which
+	// appointments are held and open_at matches within them; without any,
+	// open_at matches at any time (an appointment can be arranged for it).
+	Availability_AVAILABILITY_BY_APPOINTMENT Availability = 3
+	// Always available (a 24-hour line, an open park, an online resource):
+	// open_at matches at any time.
+	Availability_AVAILABILITY_ALWAYS_AVAILABLE Availability = 4
+)
+
+// Enum value maps for Availability.
+var (
+	Availability_name = map[int32]string{
+		0: "AVAILABILITY_UNSPECIFIED",
+		1: "AVAILABILITY_SESSIONS",
+		2: "AVAILABILITY_DROP_IN",
+		3: "AVAILABILITY_BY_APPOINTMENT",
+		4: "AVAILABILITY_ALWAYS_AVAILABLE",
+	}
+	Availability_value = map[string]int32{
+		"AVAILABILITY_UNSPECIFIED":      0,
+		"AVAILABILITY_SESSIONS":         1,
+		"AVAILABILITY_DROP_IN":          2,
+		"AVAILABILITY_BY_APPOINTMENT":   3,
+		"AVAILABILITY_ALWAYS_AVAILABLE": 4,
+	}
+)
+
+func (x Availability) Enum() *Availability {
+	p := new(Availability)
+	*p = x
+	return p
+}
+
+func (x Availability) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Availability) Descriptor() protoreflect.EnumDescriptor {
+	return file_sparc_v1_assets_proto_enumTypes[4].Descriptor()
+}
+
+func (Availability) Type() protoreflect.EnumType {
+	return &file_sparc_v1_assets_proto_enumTypes[4]
+}
+
+func (x Availability) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Availability.Descriptor instead.
+func (Availability) EnumDescriptor() ([]byte, []int) {
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{4}
+}
+
 // The controlled vocabularies, named after the Asset field their codes go
 // in.
 type Vocabulary int32
@@ -301,11 +368,11 @@ func (x Vocabulary) String() string {
 }
 
 func (Vocabulary) Descriptor() protoreflect.EnumDescriptor {
-	return file_sparc_v1_assets_proto_enumTypes[4].Descriptor()
+	return file_sparc_v1_assets_proto_enumTypes[5].Descriptor()
 }
 
 func (Vocabulary) Type() protoreflect.EnumType {
-	return &file_sparc_v1_assets_proto_enumTypes[4]
+	return &file_sparc_v1_assets_proto_enumTypes[5]
 }
 
 func (x Vocabulary) Number() protoreflect.EnumNumber {
@@ -314,7 +381,7 @@ func (x Vocabulary) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Vocabulary.Descriptor instead.
 func (Vocabulary) EnumDescriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{4}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{5}
 }
 
 // A community asset listing.
@@ -357,7 +424,10 @@ type Asset struct {
 	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes on every update; send it back to update safely.
-	Etag          string `protobuf:"bytes,21,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,21,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How it runs: in weekly sessions (the default), drop-in during opening
+	// hours, by appointment or always available. open_at searches follow it.
+	Availability  Availability `protobuf:"varint,30,opt,name=availability,proto3,enum=sparc.v1.Availability" json:"availability,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -537,6 +607,13 @@ func (x *Asset) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Asset) GetAvailability() Availability {
+	if x != nil {
+		return x.Availability
+	}
+	return Availability_AVAILABILITY_UNSPECIFIED
 }
 
 // Where an asset is.
@@ -1282,10 +1359,17 @@ type SearchAssetsRequest struct {
 	Age *int32 `protobuf:"varint,11,opt,name=age,proto3,oneof" json:"age,omitempty"`
 	// Only assets accepting referrals (true) or not (false).
 	AcceptingReferrals *bool `protobuf:"varint,12,opt,name=accepting_referrals,json=acceptingReferrals,proto3,oneof" json:"accepting_referrals,omitempty"`
-	// Only assets with a session running at this instant, judged in each
-	// session's own time zone.
+	// Only assets open at this instant: a session (or opening hours) running
+	// then, judged in each session's own time zone, as the asset's
+	// availability says (always-available assets match any time). Over
+	// HTTP, open_at=now means the server's current time.
 	OpenAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=open_at,json=openAt,proto3" json:"open_at,omitempty"`
-	// Free text, matched by word prefix in English and Dutch, accents ignored.
+	// Free text, accents and case ignored, every word must match: by word
+	// prefix in English and Dutch (stemmed or as typed, so "gardeni" finds
+	// "gardening"), inside Dutch compound words from four letters on ("koor"
+	// finds "Buurtkoor") and by the English or Dutch label of the asset's
+	// categories ("bewegen"). Common words of either language ("the", "de")
+	// are left out; a query of nothing else is refused.
 	Query string `protobuf:"bytes,14,opt,name=query,proto3" json:"query,omitempty"`
 	// Statuses to include; default active only.
 	Statuses []AssetStatus `protobuf:"varint,15,rep,packed,name=statuses,proto3,enum=sparc.v1.AssetStatus" json:"statuses,omitempty"`
@@ -1743,7 +1827,7 @@ var File_sparc_v1_assets_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\b\n" +
+	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\b\n" +
 	"\x05Asset\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x13.sparc.v1.AssetKindB\x03\xe0A\x02R\x04kind\x12&\n" +
@@ -1771,7 +1855,8 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x15 \x01(\tR\x04etag:7\xeaA4\n" +
+	"\x04etag\x18\x15 \x01(\tR\x04etag\x12:\n" +
+	"\favailability\x18\x1e \x01(\x0e2\x16.sparc.v1.AvailabilityR\favailability:7\xeaA4\n" +
 	"\x13sparc.network/Asset\x12\x0eassets/{asset}*\x06assets2\x05assetB\v\n" +
 	"\t_capacity\"\xb5\x01\n" +
 	"\bLocation\x12\x1a\n" +
@@ -1912,7 +1997,13 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n" +
 	"\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n" +
 	"\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n" +
-	"\x0eWEEKDAY_SUNDAY\x10\a*a\n" +
+	"\x0eWEEKDAY_SUNDAY\x10\a*\xa5\x01\n" +
+	"\fAvailability\x12\x1c\n" +
+	"\x18AVAILABILITY_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15AVAILABILITY_SESSIONS\x10\x01\x12\x18\n" +
+	"\x14AVAILABILITY_DROP_IN\x10\x02\x12\x1f\n" +
+	"\x1bAVAILABILITY_BY_APPOINTMENT\x10\x03\x12!\n" +
+	"\x1dAVAILABILITY_ALWAYS_AVAILABLE\x10\x04*a\n" +
 	"\n" +
 	"Vocabulary\x12\x1a\n" +
 	"\x16VOCABULARY_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -1942,82 +2033,84 @@ func file_sparc_v1_assets_proto_rawDescGZIP() []byte {
 	return file_sparc_v1_assets_proto_rawDescData
 }
 
-var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_sparc_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_sparc_v1_assets_proto_goTypes = []any{
 	(AssetKind)(0),                 // 0: sparc.v1.AssetKind
 	(AssetStatus)(0),               // 1: sparc.v1.AssetStatus
 	(CostKind)(0),                  // 2: sparc.v1.CostKind
 	(Weekday)(0),                   // 3: sparc.v1.Weekday
-	(Vocabulary)(0),                // 4: sparc.v1.Vocabulary
-	(*Asset)(nil),                  // 5: sparc.v1.Asset
-	(*Location)(nil),               // 6: sparc.v1.Location
-	(*Session)(nil),                // 7: sparc.v1.Session
-	(*Cost)(nil),                   // 8: sparc.v1.Cost
-	(*AgeRange)(nil),               // 9: sparc.v1.AgeRange
-	(*Contact)(nil),                // 10: sparc.v1.Contact
-	(*CreateAssetRequest)(nil),     // 11: sparc.v1.CreateAssetRequest
-	(*GetAssetRequest)(nil),        // 12: sparc.v1.GetAssetRequest
-	(*UpdateAssetRequest)(nil),     // 13: sparc.v1.UpdateAssetRequest
-	(*DeleteAssetRequest)(nil),     // 14: sparc.v1.DeleteAssetRequest
-	(*ListAssetsRequest)(nil),      // 15: sparc.v1.ListAssetsRequest
-	(*ListAssetsResponse)(nil),     // 16: sparc.v1.ListAssetsResponse
-	(*SearchAssetsRequest)(nil),    // 17: sparc.v1.SearchAssetsRequest
-	(*SearchResult)(nil),           // 18: sparc.v1.SearchResult
-	(*SearchAssetsResponse)(nil),   // 19: sparc.v1.SearchAssetsResponse
-	(*ListVocabularyRequest)(nil),  // 20: sparc.v1.ListVocabularyRequest
-	(*Term)(nil),                   // 21: sparc.v1.Term
-	(*ListVocabularyResponse)(nil), // 22: sparc.v1.ListVocabularyResponse
-	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 24: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),          // 25: google.protobuf.Empty
+	(Availability)(0),              // 4: sparc.v1.Availability
+	(Vocabulary)(0),                // 5: sparc.v1.Vocabulary
+	(*Asset)(nil),                  // 6: sparc.v1.Asset
+	(*Location)(nil),               // 7: sparc.v1.Location
+	(*Session)(nil),                // 8: sparc.v1.Session
+	(*Cost)(nil),                   // 9: sparc.v1.Cost
+	(*AgeRange)(nil),               // 10: sparc.v1.AgeRange
+	(*Contact)(nil),                // 11: sparc.v1.Contact
+	(*CreateAssetRequest)(nil),     // 12: sparc.v1.CreateAssetRequest
+	(*GetAssetRequest)(nil),        // 13: sparc.v1.GetAssetRequest
+	(*UpdateAssetRequest)(nil),     // 14: sparc.v1.UpdateAssetRequest
+	(*DeleteAssetRequest)(nil),     // 15: sparc.v1.DeleteAssetRequest
+	(*ListAssetsRequest)(nil),      // 16: sparc.v1.ListAssetsRequest
+	(*ListAssetsResponse)(nil),     // 17: sparc.v1.ListAssetsResponse
+	(*SearchAssetsRequest)(nil),    // 18: sparc.v1.SearchAssetsRequest
+	(*SearchResult)(nil),           // 19: sparc.v1.SearchResult
+	(*SearchAssetsResponse)(nil),   // 20: sparc.v1.SearchAssetsResponse
+	(*ListVocabularyRequest)(nil),  // 21: sparc.v1.ListVocabularyRequest
+	(*Term)(nil),                   // 22: sparc.v1.Term
+	(*ListVocabularyResponse)(nil), // 23: sparc.v1.ListVocabularyResponse
+	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 25: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),          // 26: google.protobuf.Empty
 }
 var file_sparc_v1_assets_proto_depIdxs = []int32{
 	0,  // 0: sparc.v1.Asset.kind:type_name -> sparc.v1.AssetKind
-	6,  // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
-	7,  // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
-	8,  // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
-	9,  // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
-	10, // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
+	7,  // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
+	8,  // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
+	9,  // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
+	10, // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
+	11, // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
 	1,  // 6: sparc.v1.Asset.status:type_name -> sparc.v1.AssetStatus
-	23, // 7: sparc.v1.Asset.last_verified_time:type_name -> google.protobuf.Timestamp
-	23, // 8: sparc.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
-	23, // 9: sparc.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 10: sparc.v1.Session.day:type_name -> sparc.v1.Weekday
-	2,  // 11: sparc.v1.Cost.kind:type_name -> sparc.v1.CostKind
-	5,  // 12: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
-	5,  // 13: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
-	24, // 14: sparc.v1.UpdateAssetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 15: sparc.v1.ListAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
-	1,  // 16: sparc.v1.ListAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
-	23, // 17: sparc.v1.ListAssetsRequest.modified_since:type_name -> google.protobuf.Timestamp
-	5,  // 18: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
-	0,  // 19: sparc.v1.SearchAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
-	23, // 20: sparc.v1.SearchAssetsRequest.open_at:type_name -> google.protobuf.Timestamp
-	1,  // 21: sparc.v1.SearchAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
-	5,  // 22: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
-	18, // 23: sparc.v1.SearchAssetsResponse.results:type_name -> sparc.v1.SearchResult
-	4,  // 24: sparc.v1.Term.vocabulary:type_name -> sparc.v1.Vocabulary
-	21, // 25: sparc.v1.ListVocabularyResponse.terms:type_name -> sparc.v1.Term
-	11, // 26: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
-	12, // 27: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
-	13, // 28: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
-	14, // 29: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
-	15, // 30: sparc.v1.AssetService.ListAssets:input_type -> sparc.v1.ListAssetsRequest
-	17, // 31: sparc.v1.AssetService.SearchAssets:input_type -> sparc.v1.SearchAssetsRequest
-	20, // 32: sparc.v1.AssetService.ListVocabulary:input_type -> sparc.v1.ListVocabularyRequest
-	5,  // 33: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
-	5,  // 34: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
-	5,  // 35: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
-	25, // 36: sparc.v1.AssetService.DeleteAsset:output_type -> google.protobuf.Empty
-	16, // 37: sparc.v1.AssetService.ListAssets:output_type -> sparc.v1.ListAssetsResponse
-	19, // 38: sparc.v1.AssetService.SearchAssets:output_type -> sparc.v1.SearchAssetsResponse
-	22, // 39: sparc.v1.AssetService.ListVocabulary:output_type -> sparc.v1.ListVocabularyResponse
-	33, // [33:40] is the sub-list for method output_type
-	26, // [26:33] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	24, // 7: sparc.v1.Asset.last_verified_time:type_name -> google.protobuf.Timestamp
+	24, // 8: sparc.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
+	24, // 9: sparc.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 10: sparc.v1.Asset.availability:type_name -> sparc.v1.Availability
+	3,  // 11: sparc.v1.Session.day:type_name -> sparc.v1.Weekday
+	2,  // 12: sparc.v1.Cost.kind:type_name -> sparc.v1.CostKind
+	6,  // 13: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
+	6,  // 14: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
+	25, // 15: sparc.v1.UpdateAssetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 16: sparc.v1.ListAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
+	1,  // 17: sparc.v1.ListAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
+	24, // 18: sparc.v1.ListAssetsRequest.modified_since:type_name -> google.protobuf.Timestamp
+	6,  // 19: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
+	0,  // 20: sparc.v1.SearchAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
+	24, // 21: sparc.v1.SearchAssetsRequest.open_at:type_name -> google.protobuf.Timestamp
+	1,  // 22: sparc.v1.SearchAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
+	6,  // 23: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
+	19, // 24: sparc.v1.SearchAssetsResponse.results:type_name -> sparc.v1.SearchResult
+	5,  // 25: sparc.v1.Term.vocabulary:type_name -> sparc.v1.Vocabulary
+	22, // 26: sparc.v1.ListVocabularyResponse.terms:type_name -> sparc.v1.Term
+	12, // 27: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
+	13, // 28: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
+	14, // 29: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
+	15, // 30: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
+	16, // 31: sparc.v1.AssetService.ListAssets:input_type -> sparc.v1.ListAssetsRequest
+	18, // 32: sparc.v1.AssetService.SearchAssets:input_type -> sparc.v1.SearchAssetsRequest
+	21, // 33: sparc.v1.AssetService.ListVocabulary:input_type -> sparc.v1.ListVocabularyRequest
+	6,  // 34: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
+	6,  // 35: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
+	6,  // 36: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
+	26, // 37: sparc.v1.AssetService.DeleteAsset:output_type -> google.protobuf.Empty
+	17, // 38: sparc.v1.AssetService.ListAssets:output_type -> sparc.v1.ListAssetsResponse
+	20, // 39: sparc.v1.AssetService.SearchAssets:output_type -> sparc.v1.SearchAssetsResponse
+	23, // 40: sparc.v1.AssetService.ListVocabulary:output_type -> sparc.v1.ListVocabularyResponse
+	34, // [34:41] is the sub-list for method output_type
+	27, // [27:34] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_assets_proto_init() }
@@ -2033,7 +2126,7 @@ func file_sparc_v1_assets_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_assets_proto_rawDesc), len(file_sparc_v1_assets_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
