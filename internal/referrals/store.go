@@ -277,13 +277,15 @@ func (s *store) markOverrideSent(ctx context.Context, tx pgx.Tx, id uuid.UUID, c
 // asset's age range; unknown ages and an asset without a range always
 // pass. An override ($20, non-empty) lets a refused person through and is
 // then kept as a second timeline entry (reason overrideReason, the text as
-// its note; the provider sees the entry without the text, see render).
+// its note; the provider sees the entry without the text, see render),
+// written by the same INSERT as the first: another table written in the
+// statement would cost its executor set-up on every call, rows or not.
 //
 // Parameters: $1 id, $2 person, $3 referring organisation, $4 link worker,
 // $5 asset, $6 reasons, $7 provider note, $8 priority, $9 status, $10
 // request id, $11 request hash; the audit event's principal, organisation,
 // role, method, resource, request id and peer ($12–$18) and whether to
-// write it ($19); the eligibility override reason ($20, ” for none).
+// write it ($19); the eligibility override reason ($20, empty for none).
 const createSQL = `WITH p AS (
 		SELECT id, provider_view, display_name, age_band, contact_method, contact_sealed, what_matters,
 			sparc_age_span(age_band, year_of_birth) AS ages FROM people
@@ -298,23 +300,25 @@ const createSQL = `WITH p AS (
 		FROM p, a, e WHERE p.provider_view IS NOT NULL AND (NOT e.excluded OR $20 <> '')
 		ON CONFLICT (referring_org, request_id) DO NOTHING
 		RETURNING provider_org, created_at, updated_at, version),
-	ev AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, to_status)
-		SELECT $1, $3, ins.provider_org, $4, $3, $9 FROM ins RETURNING time),
-	ov AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, from_status, to_status, reason, note)
-		SELECT $1, $3, ins.provider_org, $4, $3, $9, $9, '` + overrideReason + `', $20 FROM ins, ev, e WHERE e.excluded
-		RETURNING time),
+	ev AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, from_status, to_status, reason, note)
+		SELECT $1, $3, ins.provider_org, $4, $3, v.from_status, $9, v.reason, v.note
+		FROM ins, e, (VALUES (1, '', '', ''), (2, $9, '` + overrideReason + `', $20)) v (n, from_status, reason, note)
+		WHERE v.n = 1 OR e.excluded ORDER BY v.n
+		RETURNING time, reason <> '' AS override),
 	ob AS (INSERT INTO referral_outbox (referral_id, referring_org, provider_org, type, to_status)
 		SELECT $1, $3, ins.provider_org, 'created', $9 FROM ins),
 	au AS (INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer)
 		SELECT $12, NULLIF($13, '')::uuid, $14, $15, $16, 'ok', 'OK', $17, $18 FROM ins WHERE $19)
-	SELECT ins.provider_org, ins.created_at, ins.updated_at, ins.version, ev.time, ov.time,
+	SELECT ins.provider_org, ins.created_at, ins.updated_at, ins.version, evs.time, evs.override_time,
 		p.display_name, p.age_band, p.contact_method, p.contact_sealed, p.what_matters,
 		CASE WHEN ins.version IS NULL THEN EXISTS (SELECT 1 FROM referrals WHERE referring_org = $3 AND request_id = $10) END,
 		p.id IS NOT NULL, p.provider_view IS NOT NULL,
 		CASE WHEN ins.version IS NULL THEN (SELECT status FROM assets WHERE id = $5) END,
 		CASE WHEN ins.version IS NULL THEN (SELECT accepting_referrals AND owner_organisation IS NOT NULL FROM assets WHERE id = $5) END,
 		CASE WHEN ins.version IS NULL THEN e.excluded END, lower(p.ages), upper(p.ages) - 1, a.min_age, a.max_age
-	FROM (VALUES (1)) one (x) LEFT JOIN ins ON true LEFT JOIN ev ON true LEFT JOIN ov ON true
+	FROM (VALUES (1)) one (x) LEFT JOIN ins ON true
+		LEFT JOIN (SELECT min(time) FILTER (WHERE NOT override) AS time, min(time) FILTER (WHERE override) AS override_time
+			FROM ev) evs ON true
 		LEFT JOIN p ON true LEFT JOIN a ON true LEFT JOIN e ON true`
 
 // overrideReason is the timeline reason of an eligibility override.
