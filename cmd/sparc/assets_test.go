@@ -86,6 +86,7 @@ func TestAssetLifecycleFromTheCommandLine(t *testing.T) {
 					Cost:          &sparcv1.Cost{Kind: sparcv1.CostKind_COST_KIND_FREE},
 					Accessibility: []string{"step_free_access"}, Languages: []string{"en", "pl"},
 					AgeRange: &sparcv1.AgeRange{MinAge: proto.Int32(18)}, Capacity: proto.Int32(12),
+					PlacesLeft:         proto.Int32(12), // no referral holds a place
 					AcceptingReferrals: true, Status: sparcv1.AssetStatus_ASSET_STATUS_ACTIVE,
 					OwnerOrganisation: "organisations/" + env.AdminOrg, // --owner took the bare id
 				}

@@ -247,8 +247,8 @@ func parseReferralStatus(flagName, v string) (sparcv1.ReferralStatus, error) {
 }
 
 func referralsCreate(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("referrals create"), "referrals create --person NAME --asset NAME [--reason CAT...] [--note TEXT] [--priority routine|urgent] [--draft] [--request-id ID]")
-	var person, asset, note, priority, requestID string
+	fs := withSynopsis(newFlags("referrals create"), "referrals create --person NAME --asset NAME [--reason CAT...] [--note TEXT] [--priority routine|urgent] [--draft] [--override-reason TEXT] [--request-id ID]")
+	var person, asset, note, priority, requestID, override string
 	var reasons stringList
 	var draft bool
 	fs.StringVar(&person, "person", "", "the person (people/ID from 'people create', or the bare ID)")
@@ -257,6 +257,7 @@ func referralsCreate(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&note, "note", "", "what the provider needs to know (hidden from them without consent)")
 	fs.StringVar(&priority, "priority", "routine", "routine or urgent")
 	fs.BoolVar(&draft, "draft", false, "keep it as a draft, not yet sent to the provider")
+	fs.StringVar(&override, "override-reason", "", "refer although the asset's age range excludes the person, saying why (kept in the timeline; the provider sees only that the age check was overridden)")
 	fs.StringVar(&requestID, "request-id", "", "makes a retry safe: the same id returns the first referral (default: a new UUID, printed to stderr)")
 	pos, err := c.parse(fs, args)
 	if err != nil {
@@ -279,7 +280,8 @@ func referralsCreate(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	r, err := sparcv1.NewReferralServiceClient(c.conn).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: requestID,
-		Person: nameOf("people", person), Asset: nameOf("assets", asset), Reasons: reasons, ProviderNote: note, Priority: sparcv1.ReferralPriority(pr), Draft: draft})
+		Person: nameOf("people", person), Asset: nameOf("assets", asset), Reasons: reasons, ProviderNote: note, Priority: sparcv1.ReferralPriority(pr), Draft: draft,
+		EligibilityOverrideReason: override})
 	if err != nil {
 		return err
 	}
@@ -526,7 +528,11 @@ func (c *cli) printReferral(r *sparcv1.Referral) error {
 	fmt.Fprintln(c.out, "\nTIMELINE")
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	for _, e := range r.GetTimeline() {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", formatTime(e.GetTime()), change(e.GetFromStatus(), e.GetToStatus()),
+		what := change(e.GetFromStatus(), e.GetToStatus())
+		if e.GetReason() == "age_eligibility_overridden" {
+			what = "age check overridden"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", formatTime(e.GetTime()), what,
 			orDash(e.GetReason()), e.GetActor(), clean(e.GetNote()))
 	}
 	return w.Flush()

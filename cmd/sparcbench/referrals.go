@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -95,6 +96,9 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 	rb.lw, rb.group = sparcv1.NewReferralServiceClient(rb.conn), sparcv1.NewReferralServiceClient(groupConn)
 	asset, err := sparcv1.NewAssetServiceClient(groupConn).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
 		Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "sparcbench walking group", AcceptingReferrals: true,
+		// An age range, so that every create runs the age check (the
+		// people are 65-74: eligible).
+		AgeRange:          &sparcv1.AgeRange{MinAge: proto.Int32(18)},
 		OwnerOrganisation: "organisations/" + groupOrg, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.86, Country: "GB"}}})
 	if err != nil {
 		return nil, fmt.Errorf("creating the referral asset: %w", err)
@@ -129,7 +133,8 @@ func (rb *referralBench) create(prefix string) func(ctx context.Context, i int) 
 
 // rawCreate is the statement CreateReferral runs (its test hook
 // referrals.BenchCreateStatement: referral, timeline event, outbox row and
-// audit event, written only if the person and asset allow it) after the caller's identity for row-level
+// audit event, written only if the person and asset allow it, the age
+// check included) after the caller's identity for row-level
 // security, as one pipelined batch (one implicit transaction, one round
 // trip): the limit the service is measured against. (The service's
 // wake-up NOTIFY is sent after commit, one for many changes.)
@@ -148,6 +153,7 @@ func (rb *referralBench) rawCreate(prefix string) func(ctx context.Context, i in
 			[]string{"social_connection"}, "Prefers mornings", "routine", "requested", rid, hash[:],
 			rb.keyName, rb.lwOrg, auth.RoleLinkWorker, "/sparc.v1.ReferralService/CreateReferral", "referrals", rid, "127.0.0.1", true,
 			"", // the key's display name: the bench keys have none
+			"", // no eligibility override
 		).Query(func(rows pgx.Rows) error {
 			// The whole row, as the service reads it; its first column
 			// is NULL when nothing was written.

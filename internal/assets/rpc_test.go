@@ -162,6 +162,7 @@ func TestCreateAssetStoresEveryFieldAndGetReturnsIt(t *testing.T) {
 			want := proto.Clone(in).(*sparcv1.Asset)
 			want.Location.Postcode = "B20 2RY"
 			want.OwnerOrganisation = "organisations/" + org // defaults to the caller's
+			want.PlacesLeft = want.Capacity                 // no referral holds a place
 			if d := diff(want, created, "name", "etag", "create_time", "update_time", "service_area_geojson"); d != "" {
 				t.Fatalf("created asset differs from request (-want +got):\n%s", d)
 			}
@@ -365,6 +366,7 @@ func TestUpdateAssetAppliesOnlyTheMaskedFields(t *testing.T) {
 				}
 				want := proto.Clone(old).(*sparcv1.Asset)
 				tc.expect(want)
+				want.PlacesLeft = want.Capacity // no referral holds a place
 				if d := diff(want, got, "etag", "update_time"); d != "" {
 					t.Fatalf("updated asset (-want +got):\n%s", d)
 				}

@@ -58,7 +58,7 @@ var writableFields = []string{
 // are skipped (AIP-203): an HTTP client PATCHing back the document it
 // read sends them, and the gateway puts every field of the body in the
 // mask.
-var assetFields = aip.NewFields(&sparcv1.Asset{}, writableFields, "name", "etag", "create_time", "update_time")
+var assetFields = aip.NewFields(&sparcv1.Asset{}, writableFields, "name", "etag", "create_time", "update_time", "places_left")
 
 // CreateAsset validates and stores a new asset.
 func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetRequest) (*sparcv1.Asset, error) {
@@ -435,7 +435,7 @@ func statusFilter(ss []sparcv1.AssetStatus, field string, v *apierr.InvalidArgum
 
 // clearOutputOnly drops fields the server owns.
 func clearOutputOnly(a *sparcv1.Asset) {
-	a.Name, a.Etag, a.CreateTime, a.UpdateTime = "", "", nil, nil
+	a.Name, a.Etag, a.CreateTime, a.UpdateTime, a.PlacesLeft = "", "", nil, nil, nil
 }
 
 // normalise trims the display name and fills empty messages so stored values are

@@ -43,7 +43,15 @@ const selectColumns = `a.id, a.kind, a.name, a.description, a.categories,
 	a.accessibility, a.languages, a.min_age, a.max_age,
 	a.contact_name, a.contact_email, a.contact_phone, a.contact_website,
 	a.capacity, a.accepting_referrals, a.status, COALESCE(a.owner_organisation::text, ''),
-	a.last_verified_at, a.created_at, a.updated_at, a.version, a.availability`
+	a.last_verified_at, a.created_at, a.updated_at, a.version, a.availability, ` + placesLeftColumn
+
+// placesLeftColumn is Asset.places_left: the capacity less the places
+// referrals hold (asset_places, written by package referrals), NULL when
+// the asset does not count places. One primary-key lookup per row read,
+// only for assets with a capacity; searches compute it for the page's
+// rows only (see SearchSQL).
+const placesLeftColumn = `CASE WHEN a.capacity IS NOT NULL THEN greatest(a.capacity -
+	COALESCE((SELECT pl.taken FROM asset_places pl WHERE pl.asset_id = a.id), 0), 0) END`
 
 // sessionsColumn reads the sessions column as one text array of
 // sessionFields values per session. jsonb is stored parsed, so
@@ -77,6 +85,7 @@ type row struct {
 	lat, lng                 float64
 	sessions                 pgtype.FlatArray[string] // see sessionsColumn
 	minAge, maxAge, capacity *int32
+	placesLeft               *int32
 	lastVerified             *time.Time
 	created, updated         time.Time
 	version                  int64
@@ -97,7 +106,7 @@ func (r *row) targets(extra ...any) []any {
 		&r.a.Accessibility, &r.a.Languages, &r.minAge, &r.maxAge,
 		&r.contact.Name, &r.contact.Email, &r.contact.Phone, &r.contact.Website,
 		&r.capacity, &r.a.AcceptingReferrals, &r.status, &r.a.OwnerOrganisation,
-		&r.lastVerified, &r.created, &r.updated, &r.version, &r.availability)
+		&r.lastVerified, &r.created, &r.updated, &r.version, &r.availability, &r.placesLeft)
 	return append(t, extra...)
 }
 
@@ -120,6 +129,7 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 		a.AgeRange = &sparcv1.AgeRange{MinAge: r.minAge, MaxAge: r.maxAge}
 	}
 	a.Capacity = r.capacity
+	a.PlacesLeft = r.placesLeft
 	if r.lastVerified != nil {
 		a.LastVerifiedTime = timestamppb.New(*r.lastVerified)
 	}

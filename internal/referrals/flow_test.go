@@ -136,11 +136,12 @@ func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
 	if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
 		t.Fatal(err)
 	}
-	// The only place is taken: a second accept is refused, the referral
-	// stays requested (waiting list).
+	// The only place is taken: a second accept puts the referral on the
+	// waiting list.
 	r2 := w.refer(t, w.person(t, sparcv1.ConsentScope_CONSENT_SCOPE_BASIC), "req-2")
-	if _, err := move(w.group, r2.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); status.Code(err) != codes.FailedPrecondition {
-		t.Fatalf("accept with no place left: %v, want FailedPrecondition", err)
+	if got, err := move(w.group, r2.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil ||
+		got.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_WAITLISTED {
+		t.Fatalf("accept with no place left: %v %v, want WAITLISTED", got.GetStatus(), err)
 	}
 	if _, err := move(w.group, r.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_IN_PROGRESS, ""); err != nil {
 		t.Fatal(err)
@@ -165,9 +166,10 @@ func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
 	if done.GetOutcome().GetSessionsAttended() != 6 || done.GetOutcome().GetFirstAttendedTime() == nil {
 		t.Errorf("outcome %v", done.GetOutcome())
 	}
-	// Completing freed the place: the waiting referral can now be accepted.
-	if _, err := move(w.group, r2.GetName(), sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, ""); err != nil {
-		t.Fatalf("accept after a place was freed: %v", err)
+	// Completing freed the place: the waiting referral was offered it.
+	if got, err := w.group.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: r2.GetName()}); err != nil ||
+		got.GetStatus() != sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED {
+		t.Fatalf("the waiting referral after a place was freed: %v %v, want ACCEPTED", got.GetStatus(), err)
 	}
 
 	// The referring organisation gets exact figures about itself.

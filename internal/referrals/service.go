@@ -139,7 +139,9 @@ func (s *Service) render(ctx context.Context, tx pgx.Tx, x *referralRow, caller 
 		if d.side == provider && !changeSent(statusCode[e.GetFromStatus()], statusCode[e.GetToStatus()]) {
 			continue
 		}
-		if !d.freeText && e.GetNote() != "" {
+		// An override's reason is the referrer's own account: the
+		// provider learns that the age check was overridden, not why.
+		if (!d.freeText || (d.side == provider && e.GetReason() == overrideReason)) && e.GetNote() != "" {
 			e = proto.Clone(e).(*sparcv1.ReferralEvent)
 			e.Note = ""
 		}
@@ -196,6 +198,8 @@ func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferra
 			return nil, &apierr.PreconditionError{Type: "ASSET_NOT_ACCEPTING", Subject: asset,
 				Description: fmt.Sprintf("%s is not accepting referrals (status %s, accepting_referrals %v)",
 					asset, *f.assetStatus, f.assetAccepting)}
+		case f.ageExcluded:
+			return nil, ageRefusal(in, f)
 		case !f.personViewed && !filled:
 			// People recorded before provider views were kept get theirs,
 			// and the statement runs once more.
@@ -211,6 +215,30 @@ func (s *Service) CreateReferral(ctx context.Context, req *sparcv1.CreateReferra
 	}
 }
 
+// ageRefusal is the error of a referral refused by the age rule: it names
+// the rule, the person's ages and the asset's range, and the way round it.
+func ageRefusal(in createInput, f *createFacts) error {
+	asset := aip.Name(aip.Assets, in.asset)
+	return &apierr.PreconditionError{Type: "AGE_NOT_ELIGIBLE", Subject: asset, Description: fmt.Sprintf(
+		"%s takes ages %s and the person is aged %s: a person is refused when every age their age band "+
+			"(or, without one, year of birth) allows lies outside the asset's age range; "+
+			"give eligibility_override_reason to refer them anyway",
+		asset, ageText(f.ageRange[0], f.ageRange[1]), ageText(f.ages[0], f.ages[1]))}
+}
+
+// ageText writes an inclusive age range: "18+", "16-17", "up to 15".
+func ageText(lo, hi *int32) string {
+	switch {
+	case lo != nil && hi != nil:
+		return fmt.Sprintf("%d-%d", *lo, *hi)
+	case lo != nil:
+		return fmt.Sprintf("%d+", *lo)
+	case hi != nil:
+		return fmt.Sprintf("up to %d", *hi)
+	}
+	return "any"
+}
+
 // created renders a referral createSQL just wrote: its timeline is its
 // first entry, and the person is as the statement read them.
 func (s *Service) created(ctx context.Context, f *createFacts, caller *auth.Principal) (*sparcv1.Referral, error) {
@@ -220,8 +248,14 @@ func (s *Service) created(ctx context.Context, f *createFacts, caller *auth.Prin
 			return nil, err
 		}
 	}
+	org := aip.NameOf(aip.Organisations, caller.Org)
 	timeline := []*sparcv1.ReferralEvent{{Time: timestamppb.New(f.eventTime), Actor: caller.Name,
-		ActorOrganisation: aip.NameOf(aip.Organisations, caller.Org), ToStatus: statusFromCode[f.referral.status]}}
+		ActorOrganisation: org, ToStatus: statusFromCode[f.referral.status]}}
+	if f.overrideTime != nil {
+		st := statusFromCode[f.referral.status]
+		timeline = append(timeline, &sparcv1.ReferralEvent{Time: timestamppb.New(*f.overrideTime), Actor: caller.Name,
+			ActorOrganisation: org, FromStatus: st, ToStatus: st, Reason: overrideReason, Note: f.overrideNote})
+	}
 	return s.render(withoutSummary(ctx), nil, f.referral, caller, f.person, timeline)
 }
 
@@ -364,21 +398,38 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 				Description: fmt.Sprintf("the %s cannot move a referral from %s to %s; allowed now: %s",
 					sideName(sd), x.status, to, statusNames(allowed(x.status, sd)))}
 		}
-		holds := x.holdsPlace
-		switch {
-		case to == "accepted":
-			if err := s.store.takePlace(ctx, tx, x.asset); err != nil {
+		holds, reason := x.holdsPlace, req.GetReason()
+		if to == "accepted" {
+			taken, capacity, err := s.store.takePlace(ctx, tx, x.asset)
+			switch {
+			case err != nil:
 				return err
+			case taken:
+				holds = true
+			case x.status == "waitlisted":
+				name := aip.Name(aip.Assets, x.asset)
+				return &apierr.PreconditionError{Type: "NO_PLACE_LEFT", Subject: name,
+					Description: fmt.Sprintf("all %d places of %s are taken; the referral keeps its turn on the waiting list", *capacity, name)}
+			default:
+				// Accepting a full asset puts the referral on its waiting
+				// list; the next freed place is offered in order.
+				to, reason = "waitlisted", "no_place_left"
 			}
-			holds = true
-		case terminal[to] && x.holdsPlace:
-			if err := s.store.freePlace(ctx, tx, x.asset); err != nil {
-				return err
-			}
-			holds = false
 		}
-		if err := s.store.transition(ctx, tx, x, caller, to, req.GetReason(), req.GetNote(), holds); err != nil {
+		if err := s.store.transition(ctx, tx, x, caller, to, reason, req.GetNote(), holds); err != nil {
 			return err
+		}
+		if terminal[to] && x.holdsPlace {
+			// The place goes back, to the first on the waiting list if
+			// any, in this transaction.
+			if _, err := s.store.releasePlace(ctx, tx, x.id); err != nil {
+				return err
+			}
+		}
+		if x.status == "draft" && to == "requested" {
+			if err := s.store.markOverrideSent(ctx, tx, x.id, caller); err != nil {
+				return err
+			}
 		}
 		x, _, err = s.store.load(ctx, tx, id, false)
 		if err != nil {

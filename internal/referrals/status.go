@@ -19,6 +19,7 @@ var statusCode = map[sparcv1.ReferralStatus]string{
 	sparcv1.ReferralStatus_REFERRAL_STATUS_COMPLETED:        "completed",
 	sparcv1.ReferralStatus_REFERRAL_STATUS_FAILED:           "failed",
 	sparcv1.ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR: "entered_in_error",
+	sparcv1.ReferralStatus_REFERRAL_STATUS_WAITLISTED:       "waitlisted",
 }
 
 var statusFromCode = func() map[string]sparcv1.ReferralStatus {
@@ -40,9 +41,15 @@ const (
 // transitions is the Gravity Project SDOH referral state machine with
 // the side allowed to make each move. Both sides may cancel; only the
 // referrer marks entered_in_error (allowed from any status, added below).
+// waitlisted is no move of its own: accepting an asset whose places are
+// all taken lands there (TransitionReferral), and the waiting list moves
+// it to accepted when a place frees (sparc_release_place, migration
+// 0052); the provider may also accept it once a place is free, or reject
+// it.
 var transitions = map[string]map[string][]side{
 	"draft":       {"requested": {referrer}, "cancelled": {referrer}},
 	"requested":   {"accepted": {provider}, "rejected": {provider}, "cancelled": {referrer, provider}},
+	"waitlisted":  {"accepted": {provider}, "rejected": {provider}, "cancelled": {referrer, provider}},
 	"accepted":    {"in_progress": {provider}, "on_hold": {provider}, "cancelled": {referrer, provider}, "completed": {provider}, "failed": {provider}},
 	"in_progress": {"on_hold": {provider}, "cancelled": {referrer, provider}, "completed": {provider}, "failed": {provider}},
 	"on_hold":     {"in_progress": {provider}, "cancelled": {referrer, provider}, "completed": {provider}, "failed": {provider}},

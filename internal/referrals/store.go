@@ -80,8 +80,17 @@ const (
 	assetCapacitySQL = `SELECT capacity FROM assets WHERE id = $1`
 	takePlaceSQL     = `INSERT INTO asset_places AS p (asset_id, taken) SELECT $1, 1 WHERE $2 > 0
 		ON CONFLICT (asset_id) DO UPDATE SET taken = p.taken + 1 WHERE p.taken < $2`
-	freePlaceSQL  = `UPDATE asset_places SET taken = taken - 1 WHERE asset_id = $1 AND taken > 0`
+	// releasePlaceSQL gives back the place of a referral just closed and
+	// offers it to the asset's waiting list (migration 0052).
+	releasePlaceSQL = `SELECT sparc_release_place($1)`
+	// overrideSentSQL shows the provider, when a draft is sent, that its
+	// creation overrode the age check (the entry of the draft's creation is
+	// the referrer's alone): the same reason, without the text.
+	overrideSentSQL = `INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, from_status, to_status, reason)
+		SELECT r.id, r.referring_org, r.provider_org, $2, $3, 'requested', 'requested', '` + overrideReason + `' FROM referrals r
+		WHERE r.id = $1 AND EXISTS (SELECT 1 FROM referral_events e WHERE e.referral_id = r.id AND e.reason = '` + overrideReason + `')`
 	transitionSQL = `UPDATE referrals SET status = $2, status_reason = $3, holds_place = $4,
+			waitlisted_at = CASE WHEN $2 = 'waitlisted' THEN clock_timestamp() END,
 			requested_at = CASE WHEN $2 = 'requested' AND requested_at IS NULL THEN clock_timestamp() ELSE requested_at END,
 			accepted_at = CASE WHEN $2 = 'accepted' AND accepted_at IS NULL THEN clock_timestamp() ELSE accepted_at END,
 			closed_at = CASE WHEN $5 THEN clock_timestamp() ELSE NULL END,
@@ -207,24 +216,46 @@ func (s *store) loadForChange(ctx context.Context, tx pgx.Tx, id uuid.UUID, etag
 	return x, sd, err
 }
 
-// takePlace takes one place on an asset that counts places; an asset
-// without a capacity has no limit.
-func (s *store) takePlace(ctx context.Context, tx pgx.Tx, asset uuid.UUID) error {
+// takePlace takes one place on an asset that counts places, and reports
+// whether there was one; an asset without a capacity has no limit. The
+// asset_places row stays locked to the end of the transaction even when
+// no place was free (ON CONFLICT DO UPDATE locks the row it skips), so a
+// referral put on the waiting list is there before a concurrent release
+// of a place looks for the next one (sparc_release_place).
+func (s *store) takePlace(ctx context.Context, tx pgx.Tx, asset uuid.UUID) (bool, *int32, error) {
 	var capacity *int32
 	if err := tx.QueryRow(ctx, assetCapacitySQL, asset).Scan(&capacity); err != nil {
-		return fmt.Errorf("reading capacity: %w", err)
+		return false, nil, fmt.Errorf("reading capacity: %w", err)
 	}
 	if capacity == nil {
-		return nil
+		return true, nil, nil
 	}
 	tag, err := tx.Exec(ctx, takePlaceSQL, asset, *capacity)
 	if err != nil {
-		return fmt.Errorf("taking a place: %w", err)
+		return false, nil, fmt.Errorf("taking a place: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		name := aip.Name(aip.Assets, asset)
-		return &apierr.PreconditionError{Type: "NO_PLACE_LEFT", Subject: name,
-			Description: fmt.Sprintf("all %d places of %s are taken; keep the referral requested as a waiting list", *capacity, name)}
+	return tag.RowsAffected() > 0, capacity, nil
+}
+
+// releasePlace gives back the place the closed referral id held and
+// offers it to the first referral waiting for the asset; it returns that
+// referral, if any (uuid.Nil otherwise).
+func (s *store) releasePlace(ctx context.Context, tx pgx.Tx, id uuid.UUID) (uuid.UUID, error) {
+	var offered *uuid.UUID
+	if err := tx.QueryRow(ctx, releasePlaceSQL, pgUUID(id)).Scan(&offered); err != nil {
+		return uuid.Nil, fmt.Errorf("releasing a place: %w", err)
+	}
+	if offered == nil {
+		return uuid.Nil, nil
+	}
+	return *offered, nil
+}
+
+// markOverrideSent records, as a referral leaves draft, that its creation
+// overrode the age check (overrideSentSQL); nothing when it did not.
+func (s *store) markOverrideSent(ctx context.Context, tx pgx.Tx, id uuid.UUID, caller *auth.Principal) error {
+	if _, err := tx.Exec(ctx, overrideSentSQL, pgUUID(id), caller.Name, caller.Org); err != nil {
+		return fmt.Errorf("recording the override for the provider: %w", err)
 	}
 	return nil
 }
@@ -232,45 +263,68 @@ func (s *store) takePlace(ctx context.Context, tx pgx.Tx, asset uuid.UUID) error
 // createSQL is CreateReferral as one statement: the new referral, its
 // first timeline entry, its outbox row and the call's audit event, written
 // only if the person exists with a provider view, the asset accepts
-// referrals and the request id is new. It always returns one row: what it
-// wrote, or (its first columns null) why it wrote nothing, for the caller
-// to react to (see createFacts). The reasons are read only when nothing
-// was written, so the common case costs no more than the insert. The
-// person is locked FOR SHARE so that a concurrent consent change either
-// waits for this referral (and rewrites its copy of the view) or goes
-// first (and this copies the new view).
+// referrals, the person is of an age the asset takes (or the link worker
+// overrides that) and the request id is new. It always returns one row:
+// what it wrote, or (its first columns null) why it wrote nothing, for the
+// caller to react to (see createFacts). The reasons are read only when
+// nothing was written, so the common case costs no more than the insert.
+// The person is locked FOR SHARE so that a concurrent consent change
+// either waits for this referral (and rewrites its copy of the view) or
+// goes first (and this copies the new view).
+//
+// Age eligibility (migration 0052): the person's possible ages
+// (sparc_age_span of their age band, else year of birth) must overlap the
+// asset's age range; unknown ages and an asset without a range always
+// pass. An override ($21, non-empty) lets a refused person through and is
+// then kept as a second timeline entry (reason overrideReason, the text as
+// its note; the provider sees the entry without the text, see render),
+// written by the same INSERT as the first: another table written in the
+// statement would cost its executor set-up on every call, rows or not.
 //
 // Parameters: $1 id, $2 person, $3 referring organisation, $4 link worker,
 // $5 asset, $6 reasons, $7 provider note, $8 priority, $9 status, $10
 // request id, $11 request hash; the audit event's principal, organisation,
 // role, method, resource, request id and peer ($12–$18), whether to
-// write it ($19) and the principal's display name ($20).
+// write it ($19), the principal's display name ($20) and the eligibility
+// override reason ($21, empty for none).
 const createSQL = `WITH p AS (
-		SELECT id, provider_view, display_name, age_band, contact_method, contact_sealed, what_matters FROM people
+		SELECT id, provider_view, display_name, age_band, contact_method, contact_sealed, what_matters,
+			sparc_age_span(age_band, year_of_birth) AS ages FROM people
 		WHERE id = $2 AND purged_at IS NULL FOR SHARE),
-	a AS (SELECT owner_organisation FROM assets
+	a AS (SELECT owner_organisation, min_age, max_age, int4range(min_age, max_age, '[]') AS ages FROM assets
 		WHERE id = $5 AND status = 'active' AND accepting_referrals AND owner_organisation IS NOT NULL),
+	e AS (SELECT p.ages IS NOT NULL AND NOT (p.ages && a.ages) AS excluded FROM p, a),
 	ins AS (INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org, reasons,
 			provider_note, priority, status, shared_person, request_id, request_hash, requested_at)
 		SELECT $1, p.id, $3, $4, $5, a.owner_organisation, $6, $7, $8, $9, p.provider_view, $10, $11,
 			CASE WHEN $9 = 'requested' THEN clock_timestamp() END
-		FROM p, a WHERE p.provider_view IS NOT NULL
+		FROM p, a, e WHERE p.provider_view IS NOT NULL AND (NOT e.excluded OR $21 <> '')
 		ON CONFLICT (referring_org, request_id) DO NOTHING
 		RETURNING provider_org, created_at, updated_at, version),
-	ev AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, to_status)
-		SELECT $1, $3, ins.provider_org, $4, $3, $9 FROM ins RETURNING time),
+	ev AS (INSERT INTO referral_events (referral_id, referring_org, provider_org, actor, actor_org, from_status, to_status, reason, note)
+		SELECT $1, $3, ins.provider_org, $4, $3, v.from_status, $9, v.reason, v.note
+		FROM ins, e, (VALUES (1, '', '', ''), (2, $9, '` + overrideReason + `', $21)) v (n, from_status, reason, note)
+		WHERE v.n = 1 OR e.excluded ORDER BY v.n
+		RETURNING time, reason <> '' AS override),
 	ob AS (INSERT INTO referral_outbox (referral_id, referring_org, provider_org, type, to_status)
 		SELECT $1, $3, ins.provider_org, 'created', $9 FROM ins),
 	au AS (INSERT INTO audit_events (principal, organisation_id, role, method, resource, outcome, code, request_id, peer,
 			principal_display_name)
 		SELECT $12, NULLIF($13, '')::uuid, $14, $15, $16, 'ok', 'OK', $17, $18, $20 FROM ins WHERE $19)
-	SELECT ins.provider_org, ins.created_at, ins.updated_at, ins.version, ev.time,
+	SELECT ins.provider_org, ins.created_at, ins.updated_at, ins.version, evs.time, evs.override_time,
 		p.display_name, p.age_band, p.contact_method, p.contact_sealed, p.what_matters,
 		CASE WHEN ins.version IS NULL THEN EXISTS (SELECT 1 FROM referrals WHERE referring_org = $3 AND request_id = $10) END,
 		p.id IS NOT NULL, p.provider_view IS NOT NULL,
 		CASE WHEN ins.version IS NULL THEN (SELECT status FROM assets WHERE id = $5) END,
-		CASE WHEN ins.version IS NULL THEN (SELECT accepting_referrals AND owner_organisation IS NOT NULL FROM assets WHERE id = $5) END
-	FROM (VALUES (1)) one (x) LEFT JOIN ins ON true LEFT JOIN ev ON true LEFT JOIN p ON true`
+		CASE WHEN ins.version IS NULL THEN (SELECT accepting_referrals AND owner_organisation IS NOT NULL FROM assets WHERE id = $5) END,
+		CASE WHEN ins.version IS NULL THEN e.excluded END, lower(p.ages), upper(p.ages) - 1, a.min_age, a.max_age
+	FROM (VALUES (1)) one (x) LEFT JOIN ins ON true
+		LEFT JOIN (SELECT min(time) FILTER (WHERE NOT override) AS time, min(time) FILTER (WHERE override) AS override_time
+			FROM ev) evs ON true
+		LEFT JOIN p ON true LEFT JOIN a ON true LEFT JOIN e ON true`
+
+// overrideReason is the timeline reason of an eligibility override.
+const overrideReason = "age_eligibility_overridden"
 
 // createInput is what createSQL writes.
 type createInput struct {
@@ -279,6 +333,7 @@ type createInput struct {
 	reasons                       []string
 	note, priority, status, reqID string
 	hash                          []byte
+	override                      string // eligibility override reason, "" for none
 }
 
 // createFacts is createSQL's answer. When the referral was written
@@ -287,6 +342,8 @@ type createInput struct {
 type createFacts struct {
 	referral      *referralRow
 	eventTime     time.Time
+	overrideTime  *time.Time // the override's timeline entry, when one was needed
+	overrideNote  string     // and its text
 	person        *sparcv1.Person
 	contactSealed []byte
 
@@ -294,6 +351,11 @@ type createFacts struct {
 	personFound, personViewed bool    // the person exists; it has a provider view
 	assetStatus               *string // nil: no such asset
 	assetAccepting            bool    // accepting referrals, with an owner
+	// ageExcluded: the person's ages lie wholly outside the asset's range
+	// and no override was given; ages and ageRange say what was compared.
+	ageExcluded bool
+	ages        [2]*int32 // the person's possible ages, inclusive (nil upper: no upper bound)
+	ageRange    [2]*int32 // the asset's min_age and max_age
 }
 
 // create runs createSQL in one round trip, writing the call's audit event
@@ -308,20 +370,26 @@ func (s *store) create(ctx context.Context, in createInput) (*createFacts, error
 			in.note, in.priority, in.status, in.reqID, in.hash,
 			rec.Principal, rec.Org, rec.Role, rec.Method, rec.Resource, rec.RequestID, rec.Peer, audit,
 			rec.DisplayName, // $20, after the others so that parallel edits of the list above stay apart
+			in.override,     // $21
 		).QueryRow(func(row pgx.Row) error {
 			var (
-				x                      createFacts
-				provider               *uuid.UUID
-				created, updated, evAt *time.Time
-				version                *int64
-				name, band, method, wm *string
-				replayed, accepting    *bool
+				x                            createFacts
+				provider                     *uuid.UUID
+				created, updated, evAt       *time.Time
+				version                      *int64
+				name, band, method, wm       *string
+				replayed, accepting, exclude *bool
 			)
-			if err := row.Scan(&provider, &created, &updated, &version, &evAt, &name, &band, &method, &x.contactSealed, &wm,
-				&replayed, &x.personFound, &x.personViewed, &x.assetStatus, &accepting); err != nil {
+			if err := row.Scan(&provider, &created, &updated, &version, &evAt, &x.overrideTime, &name, &band, &method,
+				&x.contactSealed, &wm, &replayed, &x.personFound, &x.personViewed, &x.assetStatus, &accepting,
+				&exclude, &x.ages[0], &x.ages[1], &x.ageRange[0], &x.ageRange[1]); err != nil {
 				return fmt.Errorf("inserting referral: %w", err)
 			}
 			x.replayed, x.assetAccepting = replayed != nil && *replayed, accepting != nil && *accepting
+			x.ageExcluded = exclude != nil && *exclude && in.override == ""
+			if x.overrideTime != nil {
+				x.overrideNote = in.override
+			}
 			if version != nil {
 				x.referral = &referralRow{id: in.id, person: in.person, referrer: uuid.MustParse(in.referrer),
 					linkWorker: in.linkWorker, asset: in.asset, provider: provider, reasons: in.reasons, note: in.note,
@@ -422,12 +490,6 @@ func (s *store) transition(ctx context.Context, tx pgx.Tx, x *referralRow, calle
 		return fmt.Errorf("updating referral: %w", err)
 	}
 	return appendEvent(ctx, tx, x.id, caller, x.status, to, reason, note, "status_changed")
-}
-
-// freePlace gives back the place a closing referral held on asset.
-func (s *store) freePlace(ctx context.Context, tx pgx.Tx, asset uuid.UUID) error {
-	_, err := tx.Exec(ctx, freePlaceSQL, asset)
-	return err
 }
 
 // recordOutcome stores attendance (attended), measures (nil ones keep

@@ -3,6 +3,7 @@ package referrals
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -38,6 +39,7 @@ func validateCreate(req *sparcv1.CreateReferralRequest, caller *auth.Principal) 
 		}
 	}
 	aip.Text(&v, "provider_note", req.GetProviderNote(), false, 2000)
+	aip.Text(&v, "eligibility_override_reason", req.GetEligibilityOverrideReason(), false, 500)
 	if _, ok := priorityCode[req.GetPriority()]; !ok {
 		v.Add("priority", "unknown priority")
 	}
@@ -61,7 +63,7 @@ func validateCreate(req *sparcv1.CreateReferralRequest, caller *auth.Principal) 
 	}
 	return createInput{id: uuid.New(), person: personID, asset: assetID, referrer: caller.Org, linkWorker: caller.Name,
 		reasons: reasons, note: req.GetProviderNote(), priority: priorityCode[req.GetPriority()], status: status,
-		reqID: req.GetRequestId(), hash: hash[:]}, nil
+		reqID: req.GetRequestId(), hash: hash[:], override: strings.TrimSpace(req.GetEligibilityOverrideReason())}, nil
 }
 
 func validMeasure(m *sparcv1.WellbeingMeasure, field string, v *apierr.InvalidArgument) {

@@ -427,7 +427,12 @@ type Asset struct {
 	Etag string `protobuf:"bytes,21,opt,name=etag,proto3" json:"etag,omitempty"`
 	// How it runs: in weekly sessions (the default), drop-in during opening
 	// hours, by appointment or always available. open_at searches follow it.
-	Availability  Availability `protobuf:"varint,30,opt,name=availability,proto3,enum=sparc.v1.Availability" json:"availability,omitempty"`
+	Availability Availability `protobuf:"varint,30,opt,name=availability,proto3,enum=sparc.v1.Availability" json:"availability,omitempty"`
+	// Places left in each session: capacity minus the places held by accepted
+	// referrals (accepted, in progress, on hold). Absent when the asset does
+	// not count places (no capacity). 0 means full: accepting a referral then
+	// puts it on the waiting list.
+	PlacesLeft    *int32 `protobuf:"varint,22,opt,name=places_left,json=placesLeft,proto3,oneof" json:"places_left,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -614,6 +619,13 @@ func (x *Asset) GetAvailability() Availability {
 		return x.Availability
 	}
 	return Availability_AVAILABILITY_UNSPECIFIED
+}
+
+func (x *Asset) GetPlacesLeft() int32 {
+	if x != nil && x.PlacesLeft != nil {
+		return *x.PlacesLeft
+	}
+	return 0
 }
 
 // Where an asset is.
@@ -1827,7 +1839,7 @@ var File_sparc_v1_assets_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\b\n" +
+	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\t\n" +
 	"\x05Asset\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x13.sparc.v1.AssetKindB\x03\xe0A\x02R\x04kind\x12&\n" +
@@ -1856,9 +1868,12 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\vupdate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x15 \x01(\tR\x04etag\x12:\n" +
-	"\favailability\x18\x1e \x01(\x0e2\x16.sparc.v1.AvailabilityR\favailability:7\xeaA4\n" +
+	"\favailability\x18\x1e \x01(\x0e2\x16.sparc.v1.AvailabilityR\favailability\x12)\n" +
+	"\vplaces_left\x18\x16 \x01(\x05B\x03\xe0A\x03H\x01R\n" +
+	"placesLeft\x88\x01\x01:7\xeaA4\n" +
 	"\x13sparc.network/Asset\x12\x0eassets/{asset}*\x06assets2\x05assetB\v\n" +
-	"\t_capacity\"\xb5\x01\n" +
+	"\t_capacityB\x0e\n" +
+	"\f_places_left\"\xb5\x01\n" +
 	"\bLocation\x12\x1a\n" +
 	"\blatitude\x18\x01 \x01(\x01R\blatitude\x12\x1c\n" +
 	"\tlongitude\x18\x02 \x01(\x01R\tlongitude\x12\x18\n" +

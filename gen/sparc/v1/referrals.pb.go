@@ -150,6 +150,12 @@ const (
 	ReferralStatus_REFERRAL_STATUS_COMPLETED        ReferralStatus = 8
 	ReferralStatus_REFERRAL_STATUS_FAILED           ReferralStatus = 9
 	ReferralStatus_REFERRAL_STATUS_ENTERED_IN_ERROR ReferralStatus = 10
+	// Accepted while every place of the asset was taken: the referral waits
+	// its turn (FIFO). When a place frees, the first waitlisted referral of
+	// the asset is accepted in the same transaction (timeline reason
+	// "place_freed"). Not a status to move to: accepting a full asset puts a
+	// referral here.
+	ReferralStatus_REFERRAL_STATUS_WAITLISTED ReferralStatus = 11
 )
 
 // Enum value maps for ReferralStatus.
@@ -166,6 +172,7 @@ var (
 		8:  "REFERRAL_STATUS_COMPLETED",
 		9:  "REFERRAL_STATUS_FAILED",
 		10: "REFERRAL_STATUS_ENTERED_IN_ERROR",
+		11: "REFERRAL_STATUS_WAITLISTED",
 	}
 	ReferralStatus_value = map[string]int32{
 		"REFERRAL_STATUS_UNSPECIFIED":      0,
@@ -179,6 +186,7 @@ var (
 		"REFERRAL_STATUS_COMPLETED":        8,
 		"REFERRAL_STATUS_FAILED":           9,
 		"REFERRAL_STATUS_ENTERED_IN_ERROR": 10,
+		"REFERRAL_STATUS_WAITLISTED":       11,
 	}
 )
 
@@ -1422,9 +1430,16 @@ type CreateReferralRequest struct {
 	ProviderNote string           `protobuf:"bytes,5,opt,name=provider_note,json=providerNote,proto3" json:"provider_note,omitempty"`
 	Priority     ReferralPriority `protobuf:"varint,6,opt,name=priority,proto3,enum=sparc.v1.ReferralPriority" json:"priority,omitempty"`
 	// Create as a draft instead of sending it to the provider.
-	Draft         bool `protobuf:"varint,7,opt,name=draft,proto3" json:"draft,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Draft bool `protobuf:"varint,7,opt,name=draft,proto3" json:"draft,omitempty"`
+	// Why the person should be referred although the asset's age range
+	// excludes them (up to 500 characters). Without it such a referral is
+	// refused (FAILED_PRECONDITION, reason AGE_NOT_ELIGIBLE). When the
+	// override was needed it is kept in the timeline: the referring side reads
+	// this text, the provider only that an override happened (reason
+	// "age_eligibility_overridden").
+	EligibilityOverrideReason string `protobuf:"bytes,8,opt,name=eligibility_override_reason,json=eligibilityOverrideReason,proto3" json:"eligibility_override_reason,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *CreateReferralRequest) Reset() {
@@ -1504,6 +1519,13 @@ func (x *CreateReferralRequest) GetDraft() bool {
 		return x.Draft
 	}
 	return false
+}
+
+func (x *CreateReferralRequest) GetEligibilityOverrideReason() string {
+	if x != nil {
+		return x.EligibilityOverrideReason
+	}
+	return ""
 }
 
 type GetReferralRequest struct {
@@ -2392,7 +2414,7 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\ttime_zone\x18\x03 \x01(\tR\btimeZone\x12\x1f\n" +
 	"\vlocal_start\x18\x04 \x01(\tR\n" +
 	"localStart\x12\x1b\n" +
-	"\tlocal_end\x18\x05 \x01(\tR\blocalEnd\"\xb1\x02\n" +
+	"\tlocal_end\x18\x05 \x01(\tR\blocalEnd\"\xf1\x02\n" +
 	"\x15CreateReferralRequest\x12\"\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\x03\xe0A\x02R\trequestId\x124\n" +
@@ -2403,7 +2425,8 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\areasons\x18\x04 \x03(\tR\areasons\x12#\n" +
 	"\rprovider_note\x18\x05 \x01(\tR\fproviderNote\x126\n" +
 	"\bpriority\x18\x06 \x01(\x0e2\x1a.sparc.v1.ReferralPriorityR\bpriority\x12\x14\n" +
-	"\x05draft\x18\a \x01(\bR\x05draft\"H\n" +
+	"\x05draft\x18\a \x01(\bR\x05draft\x12>\n" +
+	"\x1beligibility_override_reason\x18\b \x01(\tR\x19eligibilityOverrideReason\"H\n" +
 	"\x12GetReferralRequest\x122\n" +
 	"\x04name\x18\x01 \x01(\tB\x1e\xe0A\x02\xfaA\x18\n" +
 	"\x16sparc.network/ReferralR\x04name\"\x9c\x01\n" +
@@ -2489,7 +2512,7 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x19CONSENT_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CONSENT_SCOPE_BASIC\x10\x01\x12\x19\n" +
 	"\x15CONSENT_SCOPE_CONTACT\x10\x02\x12\x17\n" +
-	"\x13CONSENT_SCOPE_NOTES\x10\x03*\xe5\x02\n" +
+	"\x13CONSENT_SCOPE_NOTES\x10\x03*\x85\x03\n" +
 	"\x0eReferralStatus\x12\x1f\n" +
 	"\x1bREFERRAL_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REFERRAL_STATUS_DRAFT\x10\x01\x12\x1d\n" +
@@ -2502,7 +2525,8 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x19REFERRAL_STATUS_COMPLETED\x10\b\x12\x1a\n" +
 	"\x16REFERRAL_STATUS_FAILED\x10\t\x12$\n" +
 	" REFERRAL_STATUS_ENTERED_IN_ERROR\x10\n" +
-	"*r\n" +
+	"\x12\x1e\n" +
+	"\x1aREFERRAL_STATUS_WAITLISTED\x10\v*r\n" +
 	"\x10ReferralPriority\x12!\n" +
 	"\x1dREFERRAL_PRIORITY_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REFERRAL_PRIORITY_ROUTINE\x10\x01\x12\x1c\n" +
