@@ -260,6 +260,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		People:          a.People,
 		Referrals:       a.Referrals,
 		Webhooks:        a.Webhooks,
+		Notifications:   notify.NewService(a.Pool, a.notify != nil),
 		Auth:            a.Auth,
 	}
 }

@@ -30,6 +30,7 @@ type mailServer struct {
 
 	mu   sync.Mutex
 	srv  *smtp.Server
+	l    net.Listener // closed by stop too: Close misses a listener Serve has not registered yet
 	got  []received
 	auth int // successful AUTHs
 }
@@ -67,16 +68,19 @@ func (m *mailServer) start() {
 	}
 	m.addr = l.Addr().String()
 	m.mu.Lock()
-	m.srv = s
+	m.srv, m.l = s, l
 	m.mu.Unlock()
 	go func() { _ = s.Serve(l) }()
 }
 
 func (m *mailServer) stop() {
 	m.mu.Lock()
-	s := m.srv
-	m.srv = nil
+	s, l := m.srv, m.l
+	m.srv, m.l = nil, nil
 	m.mu.Unlock()
+	if l != nil {
+		_ = l.Close()
+	}
 	if s != nil {
 		_ = s.Close()
 	}

@@ -43,7 +43,7 @@ type fixture struct {
 }
 
 type options struct {
-	server func(*mailServer)   // before it starts
+	server func(*mailServer)    // before it starts
 	config func(*notify.Config) // before the worker starts
 }
 
@@ -207,7 +207,7 @@ func TestEmailsReachTheRightSideInOrder(t *testing.T) {
 	f := newFixture(t, options{})
 	lw := sparcv1.NewReferralServiceClient(f.refs.LinkWorker)
 
-	draft := f.refer(t, true)                                                              // a draft: the provider may not see it
+	draft := f.refer(t, true)                                                                  // a draft: the provider may not see it
 	f.move(t, lw, draft, sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, "no_longer_needed") // withdrawn unsent: still nobody's news
 	r1 := f.refer(t, false)
 	f.move(t, f.provider, r1, sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED, "")

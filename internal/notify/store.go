@@ -11,8 +11,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/etag"
 	"github.com/sparc-network/sparc/internal/outbox"
 	"github.com/sparc-network/sparc/internal/referrals"
 )
@@ -176,4 +180,81 @@ func execOne(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, q *pgx.Queue
 		return errOff
 	}
 	return nil
+}
+
+// The settings service's SQL, in the caller's transaction (row-level
+// security: its own organisation's admin only).
+const (
+	settingsColumns = `enabled, language, emails_sent, last_success_at, last_failure_at, last_error,
+		consecutive_failures, next_attempt_at, version, updated_at`
+	getSettingsSQL  = `SELECT ` + settingsColumns + ` FROM email_notifications WHERE organisation_id = $1`
+	lockSettingsSQL = getSettingsSQL + ` FOR UPDATE`
+	// updateSettingsSQL writes $1's settings ($2 enabled, $3 language).
+	// Turned back on, the cursor moves to the horizon: what changed while
+	// email was off is not sent (a flood of stale news), what changes from
+	// now on is.
+	updateSettingsSQL = `UPDATE email_notifications SET
+			cursor_txid = CASE WHEN $2 AND NOT enabled THEN pg_snapshot_xmin(pg_current_snapshot()) ELSE cursor_txid END,
+			cursor_seq = CASE WHEN $2 AND NOT enabled THEN 0 ELSE cursor_seq END,
+			consecutive_failures = CASE WHEN $2 AND NOT enabled THEN 0 ELSE consecutive_failures END,
+			next_attempt_at = CASE WHEN $2 AND NOT enabled THEN NULL ELSE next_attempt_at END,
+			enabled = $2, language = $3, version = version + 1, updated_at = clock_timestamp()
+		WHERE organisation_id = $1
+		RETURNING ` + settingsColumns
+)
+
+// settingsStore runs the settings service's SQL.
+type settingsStore struct{ pool *pgxpool.Pool }
+
+func scanSettings(org uuid.UUID, row pgx.Row) (*sparcv1.EmailNotificationSettings, error) {
+	var s sparcv1.EmailNotificationSettings
+	var success, failure, next *time.Time
+	var version int64
+	var updated time.Time
+	if err := row.Scan(&s.Enabled, &s.LanguageCode, &s.EmailsSent, &success, &failure, &s.LastError,
+		&s.ConsecutiveFailures, &next, &version, &updated); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("%s: %w", settingsName(org), apierr.ErrNotFound)
+		}
+		return nil, err
+	}
+	for _, t := range []struct {
+		at  *time.Time
+		out **timestamppb.Timestamp
+	}{{success, &s.LastSuccessTime}, {failure, &s.LastFailureTime}, {next, &s.NextAttemptTime}} {
+		if t.at != nil {
+			*t.out = timestamppb.New(*t.at)
+		}
+	}
+	s.Etag = etag.Of(org, version, updated)
+	return &s, nil
+}
+
+func (s *settingsStore) get(ctx context.Context, org uuid.UUID) (*sparcv1.EmailNotificationSettings, error) {
+	var out *sparcv1.EmailNotificationSettings
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanSettings(org, tx.QueryRow(ctx, getSettingsSQL, org))
+		return err
+	})
+	return out, err
+}
+
+// update changes org's settings with mutate, only at version wantEtag
+// when given.
+func (s *settingsStore) update(ctx context.Context, org uuid.UUID, wantEtag string, mutate func(*sparcv1.EmailNotificationSettings)) (*sparcv1.EmailNotificationSettings, error) {
+	var out *sparcv1.EmailNotificationSettings
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		cur, err := scanSettings(org, tx.QueryRow(ctx, lockSettingsSQL, org))
+		if err != nil {
+			return err
+		}
+		if wantEtag != "" && wantEtag != cur.Etag {
+			return fmt.Errorf("%s: %w", settingsName(org), apierr.ErrStaleEtag)
+		}
+		mutate(cur)
+		out, err = scanSettings(org, tx.QueryRow(ctx, updateSettingsSQL, org, cur.GetEnabled(), cur.GetLanguageCode()))
+		return err
+	})
+	return out, err
 }

@@ -21,6 +21,7 @@ CREATE TABLE email_notifications (
     last_error           text NOT NULL DEFAULT '',
     consecutive_failures integer NOT NULL DEFAULT 0,
     next_attempt_at      timestamptz,
+    version              bigint NOT NULL DEFAULT 1,
     updated_at           timestamptz NOT NULL DEFAULT now()
 );
 
@@ -39,15 +40,14 @@ END $$;
 CREATE TRIGGER email_notifications_for_new_org AFTER INSERT ON organisations
     FOR EACH ROW EXECUTE FUNCTION email_notifications_for_new_org();
 
--- An organisation sees and changes only its own row (its admin, through
--- the service; the worker acting as the organisation). Rows are made and
--- removed with their organisation only.
+-- An organisation's admin sees and changes only its own organisation's
+-- row (through the service; the worker acts as the organisation's admin).
+-- Rows are made and removed with their organisation only.
 ALTER TABLE email_notifications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE email_notifications FORCE ROW LEVEL SECURITY;
 CREATE POLICY email_notifications_own ON email_notifications
-    USING (current_user <> 'sparc_app' OR organisation_id = sparc_org())
-    WITH CHECK (current_user <> 'sparc_app' OR organisation_id = sparc_org());
-GRANT SELECT, UPDATE ON email_notifications TO sparc_app;
+    USING (current_user <> 'sparc_app' OR (organisation_id = sparc_org() AND sparc_role() = 'admin'))
+    WITH CHECK (current_user <> 'sparc_app' OR (organisation_id = sparc_org() AND sparc_role() = 'admin'));
 REVOKE INSERT, DELETE ON email_notifications FROM sparc_app;
 
 -- The worker serves every organisation: it learns which ones have email
