@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/notify"
 	"github.com/sparc-network/sparc/internal/outbox"
@@ -49,8 +50,20 @@ type options struct {
 
 func newFixture(t *testing.T, o options) *fixture {
 	t.Helper()
-	env := testenv.NewServer(t)
-	f := &fixture{env: env, refs: env.NewReferrals(t), mail: &mailServer{t: t}}
+	f := &fixture{mail: &mailServer{t: t}}
+	if o.server != nil {
+		o.server(f.mail)
+	}
+	f.mail.start()
+	t.Cleanup(f.mail.stop)
+	f.cfg = notify.Config{SMTP: &notify.SMTP{Host: "127.0.0.1", Port: f.mail.port(), NoTLS: true},
+		From: "SPARC <sparc@sparc.example>", PublicURL: "https://sparc.example/",
+		BackoffBase: 20 * time.Millisecond, BackoffCap: 200 * time.Millisecond, Poll: 200 * time.Millisecond, Timeout: 5 * time.Second}
+	if o.config != nil {
+		o.config(&f.cfg)
+	}
+	env := startApp(t, f.cfg)
+	f.env, f.refs = env, env.NewReferrals(t)
 	ctx := context.Background()
 	bystander := env.NewOrg(t, "Bystander", "community_group")
 	for org, addr := range map[string]string{f.refs.Provider: providerEmail, f.refs.Referrer: referrerEmail, bystander: bystanderMail} {
@@ -68,25 +81,35 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	f.person = p.GetName()
 	f.provider = sparcv1.NewReferralServiceClient(env.ConnWithKey(t, env.Key(t, f.refs.Provider, auth.RoleGroupEditor)))
-	if o.server != nil {
-		o.server(f.mail)
-	}
-	f.mail.start()
-	t.Cleanup(f.mail.stop)
-	f.cfg = notify.Config{SMTP: &notify.SMTP{Host: "127.0.0.1", Port: f.mail.port(), NoTLS: true},
-		From: "SPARC <sparc@sparc.example>", PublicURL: "https://sparc.example/",
-		BackoffBase: 20 * time.Millisecond, BackoffCap: 200 * time.Millisecond, Poll: 200 * time.Millisecond, Timeout: 5 * time.Second}
-	if o.config != nil {
-		o.config(&f.cfg)
-	}
-	f.startWorker(t)
 	return f
 }
 
-// startWorker runs a worker until the test ends and checks that it stops
-// when told to.
-func (f *fixture) startWorker(t *testing.T) {
+// startApp runs SPARC as sparcd does with --smtp-url (the composition
+// root starts the email worker with the app) over a fresh database, until
+// the test ends; the test fails unless it then shuts down cleanly.
+func startApp(t *testing.T, cfg notify.Config) *testenv.Env {
 	t.Helper()
+	owner := testenv.NewPool(t)
+	pool := testenv.AppPool(t, owner)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, pool, app.Config{Auth: auth.Config{RatePerSecond: 10000, Burst: 10000}, Notify: cfg,
+		Server: app.ServerConfig{ShutdownTimeout: 5 * time.Second}})
+	if err != nil {
+		cancel()
+		t.Fatalf("starting the app: %v", err)
+	}
+	testenv.Serve(t, ctx, cancel, a)
+	return &testenv.Env{App: a, Pool: owner, AppPool: pool, Server: a.Server(), HTTPBase: "http://" + a.Server().HTTPAddr()}
+}
+
+// TestWorkerStopsWhenTold: a worker on its own (as app.Run starts it)
+// returns soon after its context ends, with an organisation backing off
+// against a mail server that is down.
+func TestWorkerStopsWhenTold(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, options{})
+	f.mail.stop()
+	f.refer(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	hub := outbox.NewHub(nil)
 	go hub.Listen(ctx, f.env.AppPool)
@@ -97,14 +120,13 @@ func (f *fixture) startWorker(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the worker did not stop within 10 s of its context ending")
-		}
-	})
+	testenv.Until(t, 30*time.Second, "a failure recorded", func() bool { return f.state(t, f.refs.Provider).failures > 0 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Error("the worker did not stop within 10 s of its context ending")
+	}
 }
 
 // refer makes a referral (sent unless draft) and returns its id.
