@@ -6,12 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
@@ -114,5 +117,62 @@ func TestFailuresVisibleThroughTheAPI(t *testing.T) {
 	}
 	if strings.Contains(s.GetLastError(), "s3cret") {
 		t.Error("the error shows credentials")
+	}
+}
+
+// TestNewOrganisationsGetSettings: an organisation created through the
+// API (as the application role) has its settings at once, on by default.
+func TestNewOrganisationsGetSettings(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	o, err := sparcv1.NewOrganisationServiceClient(env.Network(t)).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{
+		Organisation: &sparcv1.Organisation{DisplayName: "New group", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_COMMUNITY_GROUP,
+			ContactEmail: "new@group.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := strings.TrimPrefix(o.GetName(), "organisations/")
+	admin := sparcv1.NewNotificationServiceClient(env.ConnWithKey(t, env.Key(t, org, auth.RoleAdmin)))
+	s, err := admin.GetEmailNotificationSettings(ctx, &sparcv1.GetEmailNotificationSettingsRequest{Name: o.GetName() + "/emailNotificationSettings"})
+	if err != nil || !s.GetEnabled() || s.GetRecipient() != "new@group.example" || s.GetDeliveryConfigured() {
+		t.Errorf("settings of a new organisation: %v, %v", s, err)
+	}
+}
+
+// TestRowLevelSecurity: the second wall. Acting as one organisation's
+// admin the application role sees and changes only that organisation's
+// row; as any other role of it, none; and it cannot make or remove rows.
+func TestRowLevelSecurity(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	a, b := env.NewOrg(t, "A", "community_group"), env.NewOrg(t, "B", "community_group")
+	for _, tc := range []struct {
+		role      string
+		seen, upd int64
+	}{{auth.RoleAdmin, 1, 0}, {auth.RoleLinkWorker, 0, 0}, {auth.RoleGroupEditor, 0, 0}} {
+		var seen int64
+		var upd int64
+		bt := db.IdentityBatch(db.Identity{Org: a, Role: tc.role})
+		bt.Queue(`SELECT count(*) FROM email_notifications`).QueryRow(func(r pgx.Row) error { return r.Scan(&seen) })
+		bt.Queue(`UPDATE email_notifications SET language = 'nl' WHERE organisation_id = $1`, b).Exec(func(tag pgconn.CommandTag) error {
+			upd = tag.RowsAffected()
+			return nil
+		})
+		if err := env.AppPool.SendBatch(ctx, bt).Close(); err != nil {
+			t.Fatal(err)
+		}
+		if seen != tc.seen || upd != tc.upd {
+			t.Errorf("as %s of A: sees %d rows, changed %d of B's; want %d and %d", tc.role, seen, upd, tc.seen, tc.upd)
+		}
+		for _, q := range []string{`INSERT INTO email_notifications (organisation_id, cursor_txid) VALUES ('` + a + `', '1')`,
+			`DELETE FROM email_notifications WHERE organisation_id = '` + a + `'`} {
+			bt := db.IdentityBatch(db.Identity{Org: a, Role: tc.role})
+			bt.Queue(q)
+			if err := env.AppPool.SendBatch(ctx, bt).Close(); err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Errorf("as %s of A, %s: %v; want permission denied", tc.role, q, err)
+			}
+		}
 	}
 }
