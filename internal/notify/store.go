@@ -38,6 +38,10 @@ const (
 	loadSQL = `SELECT language, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
 			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision
 		FROM email_notifications WHERE organisation_id = $1 AND enabled`
+	// enabledSQL says whether $1 has email on and its stored cursor is
+	// still the turn's ($2 txid, $3 seq): turning email off and on moves it.
+	enabledSQL = `SELECT enabled AND cursor_txid = $2::text::xid8 AND cursor_seq = $3
+		FROM email_notifications WHERE organisation_id = $1`
 	// advanceSQL moves $1's cursor past handled changes ($2 txid, $3 seq),
 	// never backwards, counting $4 emails sent.
 	advanceSQL = `UPDATE email_notifications SET cursor_txid = $2::text::xid8, cursor_seq = $3,
@@ -130,14 +134,28 @@ func load(ctx context.Context, conn *pgxpool.Conn, r *recipient) (time.Duration,
 }
 
 // readChanges reads the changes after r's cursor that r's organisation
-// sees on either side, and whether committed ones wait behind the horizon.
+// sees on either side, and whether committed ones wait behind the horizon;
+// errOff when email was turned off (or off and on, which moves the
+// cursor) since the turn began, so that the turn stops and the next one
+// starts from the stored cursor. The check runs just before the read in
+// the same batch; a change of settings committing between the two can let
+// one email through, and advance then stops the turn.
 func readChanges(ctx context.Context, conn *pgxpool.Conn, r *recipient) ([]outbox.Change, bool, error) {
 	var changes []outbox.Change
-	var pending bool
+	var pending, on bool
 	b := asOrg(r.org)
+	b.Queue(enabledSQL, r.org, strconv.FormatUint(r.cur.TxID, 10), r.cur.Seq).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&on); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
 	outbox.QueueRead(b, r.cur, func(c []outbox.Change, p bool) { changes, pending = c, p })
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, false, fmt.Errorf("reading referral changes: %w", err)
+	}
+	if !on {
+		return nil, false, errOff
 	}
 	return changes, pending, nil
 }
@@ -190,11 +208,13 @@ const (
 	getSettingsSQL  = `SELECT ` + settingsColumns + ` FROM email_notifications WHERE organisation_id = $1`
 	lockSettingsSQL = getSettingsSQL + ` FOR UPDATE`
 	// updateSettingsSQL writes $1's settings ($2 enabled, $3 language).
-	// Turned back on, the cursor moves to the horizon: what changed while
-	// email was off is not sent (a flood of stale news), what changes from
-	// now on is.
+	// Turned back on, the cursor moves to this transaction: changes of
+	// transactions that began before it (made while email was off) are not
+	// sent, a flood of stale news; those of transactions after it are. (Not
+	// the horizon, as for a new organisation: a transaction left open
+	// elsewhere would hold it back before changes made while off.)
 	updateSettingsSQL = `UPDATE email_notifications SET
-			cursor_txid = CASE WHEN $2 AND NOT enabled THEN pg_snapshot_xmin(pg_current_snapshot()) ELSE cursor_txid END,
+			cursor_txid = CASE WHEN $2 AND NOT enabled THEN pg_current_xact_id() ELSE cursor_txid END,
 			cursor_seq = CASE WHEN $2 AND NOT enabled THEN 0 ELSE cursor_seq END,
 			consecutive_failures = CASE WHEN $2 AND NOT enabled THEN 0 ELSE consecutive_failures END,
 			next_attempt_at = CASE WHEN $2 AND NOT enabled THEN NULL ELSE next_attempt_at END,

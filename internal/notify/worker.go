@@ -276,6 +276,9 @@ func (w *Worker) deliver(ctx context.Context, org string) (pending bool, wait ti
 	}()
 	for {
 		changes, pending, err := readChanges(ctx, conn, r)
+		if errors.Is(err, errOff) {
+			return false, 0
+		}
 		if err != nil {
 			w.logErr(ctx, "email notifications: reading changes", org, err)
 			return false, time.Second
