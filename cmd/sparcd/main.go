@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,6 +31,7 @@ import (
 	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
+	"github.com/sparc-network/sparc/internal/notify"
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/server"
@@ -54,6 +57,7 @@ type config struct {
 	dataKey            string
 	retention          time.Duration
 	webhooks           webhooks.Config
+	mail               mailFlags
 	tls                server.TLSFiles
 	anonymous, badAuth auth.Limit
 	maxStreams         int
@@ -153,6 +157,9 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.tls.KeyFile, "tls-key", env("SPARC_TLS_KEY", ""), "PEM private key of --tls-cert (env SPARC_TLS_KEY)")
 	fs.StringVar(&c.tls.ClientCAFile, "tls-client-ca", env("SPARC_TLS_CLIENT_CA", ""), "PEM CA certificates: require a client certificate they issued on both ports, mTLS (env SPARC_TLS_CLIENT_CA)")
 	fs.BoolVar(&c.webhooks.AllowPrivate, "webhook-allow-private", env("SPARC_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhooks reach loopback, private and link-local addresses, for development only (env SPARC_WEBHOOK_ALLOW_PRIVATE=true)")
+	fs.StringVar(&c.mail.smtpURL, "smtp-url", env("SPARC_SMTP_URL", ""), "email notifications through this SMTP server: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS); empty: no emails (env SPARC_SMTP_URL)")
+	fs.StringVar(&c.mail.from, "mail-from", env("SPARC_MAIL_FROM", ""), "sender address of email notifications, e.g. \"SPARC <sparc@example.org>\" (env SPARC_MAIL_FROM)")
+	fs.StringVar(&c.mail.publicURL, "public-url", env("SPARC_PUBLIC_URL", ""), "base URL of this service in links sent by email, e.g. https://sparc.example.org (env SPARC_PUBLIC_URL)")
 	fs.StringVar(&c.bootstrapAdmin, "bootstrap-admin", "", "issue a network admin API key (creates and suspends organisations, issues their keys) for the organisation with this name (created if missing) and print it")
 	edgeFlags(fs, &c)
 	if err := fs.Parse(args); err != nil {
@@ -313,9 +320,40 @@ func appConfig(ctx context.Context, cfg config, log *slog.Logger, health func(co
 	if err != nil {
 		return app.Config{}, err
 	}
-	return app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Logger: log,
+	mail, err := cfg.mail.config()
+	if err != nil {
+		return app.Config{}, err
+	}
+	return app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Notify: mail, Logger: log,
 		Server: server.Config{GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr, ShutdownTimeout: cfg.shutdownTimeout,
 			TLS: cfg.tls, Edge: cfg.edge, Health: health}}, nil
+}
+
+// mailFlags are the email notification flags (internal/notify).
+type mailFlags struct{ smtpURL, from, publicURL string }
+
+// config reads the email flags: off without --smtp-url; with it,
+// --mail-from is required.
+func (f mailFlags) config() (notify.Config, error) {
+	if f.smtpURL == "" {
+		return notify.Config{}, nil
+	}
+	smtp, err := notify.ParseSMTPURL(f.smtpURL)
+	if err != nil {
+		return notify.Config{}, fmt.Errorf("--smtp-url: %w", err)
+	}
+	if f.from == "" {
+		return notify.Config{}, errors.New("--smtp-url needs --mail-from (SPARC_MAIL_FROM), the sender address")
+	}
+	if _, err := mail.ParseAddress(f.from); err != nil {
+		return notify.Config{}, fmt.Errorf("--mail-from %q: %w", f.from, err)
+	}
+	if f.publicURL != "" {
+		if u, err := url.Parse(f.publicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return notify.Config{}, fmt.Errorf("--public-url %q: want an http(s) URL", f.publicURL)
+		}
+	}
+	return notify.Config{SMTP: smtp, From: f.from, PublicURL: f.publicURL}, nil
 }
 
 // prepare does the one-off tasks asked for before serving: the bootstrap

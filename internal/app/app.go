@@ -23,6 +23,7 @@ import (
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/httproute"
+	"github.com/sparc-network/sparc/internal/notify"
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/oruk"
 	"github.com/sparc-network/sparc/internal/outbox"
@@ -50,6 +51,7 @@ type App struct {
 	Webhooks      *webhooks.Service
 	hub           *outbox.Hub
 	webhooks      *webhooks.Worker
+	notify        *notify.Worker // nil: email notifications off
 	cfg           Config
 
 	srv      *server.Server
@@ -78,7 +80,9 @@ type Config struct {
 	Retention time.Duration
 	// Webhooks: delivery backoff, timeout and whether this server delivers.
 	Webhooks webhooks.Config
-	Logger   *slog.Logger
+	// Notify: the SMTP server and sender of email notifications; zero: off.
+	Notify notify.Config
+	Logger *slog.Logger
 	// Server: addresses, TLS, edge limits, liveness, shutdown timeout.
 	// Empty addresses: free loopback ports; nil Logger: Logger. Its Routes
 	// are served beside the domains' (a test's own).
@@ -140,6 +144,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
 		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
 		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}
+	if cfg.Notify.Enabled() {
+		if a.notify, err = notify.NewWorker(pool, hub, cfg.Notify, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.listen(ctx); err != nil {
 		return nil, err
 	}
@@ -196,8 +205,8 @@ func (a *App) Server() *server.Server { return a.srv }
 func (a *App) Routes() []httproute.Route { return a.routes }
 
 // Run does the app's background work until ctx ends, once however often
-// it is called: the referral notification listener, webhook delivery and
-// the retention purge (hourly). Serve runs it; an app that serves no
+// it is called: the referral notification listener, webhook delivery,
+// email notifications and the retention purge (hourly). Serve runs it; an app that serves no
 // calls (a second instance purging) runs it alone.
 func (a *App) Run(ctx context.Context) {
 	a.runOnce.Do(func() { a.run(ctx) })
@@ -208,6 +217,9 @@ func (a *App) run(ctx context.Context) {
 	go a.Auth.Listen(ctx, a.Pool)
 	if !a.cfg.Webhooks.Disabled {
 		go a.webhooks.Run(ctx)
+	}
+	if a.notify != nil {
+		go a.notify.Run(ctx)
 	}
 	if a.cfg.Retention <= 0 {
 		return
@@ -249,6 +261,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		People:          a.People,
 		Referrals:       a.Referrals,
 		Webhooks:        a.Webhooks,
+		Notifications:   notify.NewService(a.Pool, a.notify != nil),
 		Auth:            a.Auth,
 	}
 }

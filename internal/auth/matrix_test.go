@@ -276,7 +276,7 @@ var (
 func matrix() []matrixRow {
 	var all []matrixRow
 	for _, rows := range [][]matrixRow{assetRows(), importRows(), organisationRows(), apiKeyRows(), auditRows(),
-		areaRows(), coverageRows(), personRows(), referralRows(), webhookRows(), infrastructureRows(), plainRows()} {
+		areaRows(), coverageRows(), personRows(), referralRows(), webhookRows(), notificationRows(), infrastructureRows(), plainRows()} {
 		all = append(all, rows...)
 	}
 	return all

@@ -100,6 +100,8 @@ var Policy = map[string]Rule{
 	"/sparc.v1.WebhookService/GetWebhook":                            {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "webhook"},
 	"/sparc.v1.WebhookService/ListWebhooks":                          {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true},
 	"/sparc.v1.WebhookService/DeleteWebhook":                         {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "webhook"},
+	"/sparc.v1.NotificationService/GetEmailNotificationSettings":     {Roles: []string{RoleAdmin}, Audit: true, Resource: "emailNotificationSettings"},
+	"/sparc.v1.NotificationService/UpdateEmailNotificationSettings":  {Roles: []string{RoleAdmin}, Audit: true, Resource: "emailNotificationSettings"},
 	"/grpc.health.v1.Health/Check":                                   {Public: true},
 	"/grpc.health.v1.Health/List":                                    {Public: true},
 	"/grpc.health.v1.Health/Watch":                                   {Public: true},

@@ -1,0 +1,280 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/etag"
+	"github.com/sparc-network/sparc/internal/outbox"
+	"github.com/sparc-network/sparc/internal/referrals"
+)
+
+// The email_notifications table (migration 0053) is read and written here
+// only: by the worker, on the connection that holds an organisation's
+// delivery lock, acting as that organisation (row-level security binds
+// it), and by the settings service in the caller's transaction. Changes
+// are read through package outbox, asset names through package referrals,
+// contact addresses through package orgs.
+
+const (
+	// activeSQL lists the organisations with email on and how long each still backs off.
+	activeSQL = `SELECT organisation_id::text, wait_seconds FROM sparc_email_notifications_active()`
+	// tryLockSQL and unlockSQL hold one organisation's email lock on a session.
+	tryLockSQL = `SELECT pg_try_advisory_lock($1, $2)`
+	unlockSQL  = `SELECT pg_advisory_unlock($1, $2)`
+	// loadSQL reads what a turn needs of organisation $1's settings.
+	loadSQL = `SELECT language, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
+			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision
+		FROM email_notifications WHERE organisation_id = $1 AND enabled`
+	// enabledSQL says whether $1 has email on and its stored cursor is
+	// still the turn's ($2 txid, $3 seq): turning email off and on moves it.
+	enabledSQL = `SELECT enabled AND cursor_txid = $2::text::xid8 AND cursor_seq = $3
+		FROM email_notifications WHERE organisation_id = $1`
+	// advanceSQL moves $1's cursor past handled changes ($2 txid, $3 seq),
+	// never backwards, counting $4 emails sent.
+	advanceSQL = `UPDATE email_notifications SET cursor_txid = $2::text::xid8, cursor_seq = $3,
+			emails_sent = emails_sent + $4,
+			last_success_at = CASE WHEN $4 > 0 THEN clock_timestamp() ELSE last_success_at END,
+			last_error = '', consecutive_failures = 0, next_attempt_at = NULL
+		WHERE organisation_id = $1 AND enabled AND (cursor_txid, cursor_seq) < ($2::text::xid8, $3)`
+	// failSQL records a failed email to $1: $2 the error, $3 the wait before the next attempt (µs).
+	failSQL = `UPDATE email_notifications SET consecutive_failures = consecutive_failures + 1,
+			last_failure_at = clock_timestamp(), last_error = $2,
+			next_attempt_at = clock_timestamp() + $3 * interval '1 microsecond'
+		WHERE organisation_id = $1 AND enabled`
+)
+
+// Advisory lock class ("SEN1"): one organisation's email delivery.
+const emailLockClass = 0x53454e31
+
+// lockKey folds an id into the second key of an advisory lock. Two ids
+// folding alike only make their holders take turns.
+func lockKey(id uuid.UUID) int32 {
+	var k uint32
+	for i := 0; i < 16; i += 4 {
+		k ^= uint32(id[i])<<24 | uint32(id[i+1])<<16 | uint32(id[i+2])<<8 | uint32(id[i+3])
+	}
+	return int32(k)
+}
+
+// asOrg starts a batch acting as org's admin: the role that sees both
+// sides of its referrals in the outbox (row-level security), of which
+// eventFor keeps each side's own events.
+func asOrg(org string) *pgx.Batch { return db.IdentityBatch(db.Identity{Org: org, Role: "admin"}) }
+
+// activeOrg is an organisation as the scheduler lists it.
+type activeOrg struct {
+	org  string
+	wait time.Duration
+}
+
+func active(ctx context.Context, pool *pgxpool.Pool) ([]activeOrg, error) {
+	rows, err := pool.Query(ctx, activeSQL)
+	if err != nil {
+		return nil, fmt.Errorf("listing organisations with email on: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (activeOrg, error) {
+		var a activeOrg
+		var wait float64
+		err := r.Scan(&a.org, &wait)
+		a.wait = time.Duration(wait * float64(time.Second))
+		return a, err
+	})
+}
+
+func tryLock(ctx context.Context, conn *pgxpool.Conn, org uuid.UUID) (bool, error) {
+	var locked bool
+	err := conn.QueryRow(ctx, tryLockSQL, int32(emailLockClass), lockKey(org)).Scan(&locked)
+	return locked, err
+}
+
+func unlock(ctx context.Context, conn *pgxpool.Conn, org uuid.UUID) error {
+	_, err := conn.Exec(ctx, unlockSQL, int32(emailLockClass), lockKey(org))
+	return err
+}
+
+// errOff: the organisation turned email off (or is gone) during a turn.
+var errOff = errors.New("email notifications off")
+
+// recipient is one organisation's delivery state for a turn.
+type recipient struct {
+	org      string
+	lang     string
+	cur      outbox.Cursor
+	failures int
+}
+
+// load reads r.org's settings; errOff when email is off.
+func load(ctx context.Context, conn *pgxpool.Conn, r *recipient) (time.Duration, error) {
+	var wait float64
+	b := asOrg(r.org)
+	b.Queue(loadSQL, r.org).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&r.lang, &r.cur.TxID, &r.cur.Seq, &r.failures, &wait)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errOff
+		}
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return 0, err
+	}
+	return time.Duration(wait * float64(time.Second)), nil
+}
+
+// readChanges reads the changes after r's cursor that r's organisation
+// sees on either side, and whether committed ones wait behind the horizon;
+// errOff when email was turned off (or off and on, which moves the
+// cursor) since the turn began, so that the turn stops and the next one
+// starts from the stored cursor. The check runs just before the read in
+// the same batch; a change of settings committing between the two can let
+// one email through, and advance then stops the turn.
+func readChanges(ctx context.Context, conn *pgxpool.Conn, r *recipient) ([]outbox.Change, bool, error) {
+	var changes []outbox.Change
+	var pending, on bool
+	b := asOrg(r.org)
+	b.Queue(enabledSQL, r.org, strconv.FormatUint(r.cur.TxID, 10), r.cur.Seq).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&on); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	outbox.QueueRead(b, r.cur, func(c []outbox.Change, p bool) { changes, pending = c, p })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, false, fmt.Errorf("reading referral changes: %w", err)
+	}
+	if !on {
+		return nil, false, errOff
+	}
+	return changes, pending, nil
+}
+
+// subjects reads the asset names of referrals ids, as r's organisation.
+func subjects(ctx context.Context, conn *pgxpool.Conn, r *recipient, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	var out map[uuid.UUID]string
+	b := asOrg(r.org)
+	referrals.QueueSubjects(b, ids, func(m map[uuid.UUID]string) { out = m })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("reading asset names: %w", err)
+	}
+	return out, nil
+}
+
+// advance moves r's stored cursor to c, counting sent emails; errOff
+// when nothing moved (email turned off, or another server moved it on).
+func advance(ctx context.Context, conn *pgxpool.Conn, r *recipient, c outbox.Cursor, sent int) error {
+	b := asOrg(r.org)
+	return execOne(ctx, conn, b, b.Queue(advanceSQL, r.org, strconv.FormatUint(c.TxID, 10), c.Seq, sent))
+}
+
+// recordFailure stores a failed email: the error shown to the
+// organisation and the wait before the next attempt.
+func recordFailure(ctx context.Context, conn *pgxpool.Conn, r *recipient, msg string, wait time.Duration) error {
+	b := asOrg(r.org)
+	return execOne(ctx, conn, b, b.Queue(failSQL, r.org, msg, wait.Microseconds()))
+}
+
+func execOne(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, q *pgx.QueuedQuery) error {
+	var n int64
+	q.Exec(func(tag pgconn.CommandTag) error {
+		n = tag.RowsAffected()
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if n == 0 {
+		return errOff
+	}
+	return nil
+}
+
+// The settings service's SQL, in the caller's transaction (row-level
+// security: its own organisation's admin only).
+const (
+	settingsColumns = `enabled, language, emails_sent, last_success_at, last_failure_at, last_error,
+		consecutive_failures, next_attempt_at, version, updated_at`
+	getSettingsSQL  = `SELECT ` + settingsColumns + ` FROM email_notifications WHERE organisation_id = $1`
+	lockSettingsSQL = getSettingsSQL + ` FOR UPDATE`
+	// updateSettingsSQL writes $1's settings ($2 enabled, $3 language).
+	// Turned back on, the cursor moves to this transaction: changes of
+	// transactions that began before it (made while email was off) are not
+	// sent, a flood of stale news; those of transactions after it are. (Not
+	// the horizon, as for a new organisation: a transaction left open
+	// elsewhere would hold it back before changes made while off.)
+	updateSettingsSQL = `UPDATE email_notifications SET
+			cursor_txid = CASE WHEN $2 AND NOT enabled THEN pg_current_xact_id() ELSE cursor_txid END,
+			cursor_seq = CASE WHEN $2 AND NOT enabled THEN 0 ELSE cursor_seq END,
+			consecutive_failures = CASE WHEN $2 AND NOT enabled THEN 0 ELSE consecutive_failures END,
+			next_attempt_at = CASE WHEN $2 AND NOT enabled THEN NULL ELSE next_attempt_at END,
+			enabled = $2, language = $3, version = version + 1, updated_at = clock_timestamp()
+		WHERE organisation_id = $1
+		RETURNING ` + settingsColumns
+)
+
+// settingsStore runs the settings service's SQL.
+type settingsStore struct{ pool *pgxpool.Pool }
+
+func scanSettings(org uuid.UUID, row pgx.Row) (*sparcv1.EmailNotificationSettings, error) {
+	var s sparcv1.EmailNotificationSettings
+	var success, failure, next *time.Time
+	var version int64
+	var updated time.Time
+	if err := row.Scan(&s.Enabled, &s.LanguageCode, &s.EmailsSent, &success, &failure, &s.LastError,
+		&s.ConsecutiveFailures, &next, &version, &updated); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("%s: %w", settingsName(org), apierr.ErrNotFound)
+		}
+		return nil, err
+	}
+	for _, t := range []struct {
+		at  *time.Time
+		out **timestamppb.Timestamp
+	}{{success, &s.LastSuccessTime}, {failure, &s.LastFailureTime}, {next, &s.NextAttemptTime}} {
+		if t.at != nil {
+			*t.out = timestamppb.New(*t.at)
+		}
+	}
+	s.Etag = etag.Of(org, version, updated)
+	return &s, nil
+}
+
+func (s *settingsStore) get(ctx context.Context, org uuid.UUID) (*sparcv1.EmailNotificationSettings, error) {
+	var out *sparcv1.EmailNotificationSettings
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanSettings(org, tx.QueryRow(ctx, getSettingsSQL, org))
+		return err
+	})
+	return out, err
+}
+
+// update changes org's settings with mutate, only at version wantEtag
+// when given.
+func (s *settingsStore) update(ctx context.Context, org uuid.UUID, wantEtag string, mutate func(*sparcv1.EmailNotificationSettings)) (*sparcv1.EmailNotificationSettings, error) {
+	var out *sparcv1.EmailNotificationSettings
+	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		cur, err := scanSettings(org, tx.QueryRow(ctx, lockSettingsSQL, org))
+		if err != nil {
+			return err
+		}
+		if wantEtag != "" && wantEtag != cur.Etag {
+			return fmt.Errorf("%s: %w", settingsName(org), apierr.ErrStaleEtag)
+		}
+		mutate(cur)
+		out, err = scanSettings(org, tx.QueryRow(ctx, updateSettingsSQL, org, cur.GetEnabled(), cur.GetLanguageCode()))
+		return err
+	})
+	return out, err
+}
