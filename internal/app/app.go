@@ -28,6 +28,7 @@ import (
 	"github.com/sparc-network/sparc/internal/outbox"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 	"github.com/sparc-network/sparc/internal/people"
+	"github.com/sparc-network/sparc/internal/postcodes"
 	"github.com/sparc-network/sparc/internal/referrals"
 	"github.com/sparc-network/sparc/internal/seal"
 	"github.com/sparc-network/sparc/internal/server"
@@ -48,6 +49,7 @@ type App struct {
 	People        *people.Service
 	Referrals     *referrals.Service
 	Webhooks      *webhooks.Service
+	Postcodes     *postcodes.Store
 	hub           *outbox.Hub
 	webhooks      *webhooks.Worker
 	cfg           Config
@@ -140,6 +142,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
 		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
 		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}
+	a.Postcodes = postcodes.NewStore(pool)
 	if err := a.listen(ctx); err != nil {
 		return nil, err
 	}
@@ -162,7 +165,7 @@ func (a *App) listen(ctx context.Context) error {
 	}
 	// One coverage service, behind both the gRPC method and the downloads.
 	cov := coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool))
-	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
+	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
 	svc := a.services(cov)
 	if a.cfg.Guard != nil {
@@ -238,7 +241,7 @@ func (a *App) run(ctx context.Context) {
 // services are the API implementations to serve, guarded by the layer.
 func (a *App) services(cov *coverage.Service) server.Services {
 	return server.Services{
-		Assets:          assets.NewService(a.Assets, a.Tokens),
+		Assets:          assets.NewService(a.Assets, a.Tokens).WithPostcodes(postcodes.NewLocator(a.Postcodes)),
 		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
 		APIKeys:         auth.NewKeyService(a.Keys, a.Tokens),
 		Audit:           audit.NewService(a.Audit, a.Tokens),
@@ -248,6 +251,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		People:          a.People,
 		Referrals:       a.Referrals,
 		Webhooks:        a.Webhooks,
+		Postcodes:       postcodes.NewService(a.Postcodes),
 		Auth:            a.Auth,
 	}
 }

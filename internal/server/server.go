@@ -50,6 +50,8 @@ type Services struct {
 	Referrals sparcv1.ReferralServiceServer
 	// Webhooks push referral changes to an organisation's endpoints.
 	Webhooks sparcv1.WebhookServiceServer
+	// Postcodes places British and Dutch postcodes (open data).
+	Postcodes sparcv1.PostcodeServiceServer
 
 	// Auth is the authorisation layer, run inside the error-mapping and
 	// logging interceptors so its refusals are reported like any error.
@@ -83,6 +85,7 @@ func (svc Services) register(g *grpc.Server) {
 	sparcv1.RegisterPersonServiceServer(g, svc.People)
 	sparcv1.RegisterReferralServiceServer(g, svc.Referrals)
 	sparcv1.RegisterWebhookServiceServer(g, svc.Webhooks)
+	sparcv1.RegisterPostcodeServiceServer(g, svc.Postcodes)
 }
 
 // gateway adds every service's HTTP/JSON routes.
@@ -98,6 +101,7 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 		sparcv1.RegisterPersonServiceHandler,
 		sparcv1.RegisterReferralServiceHandler,
 		sparcv1.RegisterWebhookServiceHandler,
+		sparcv1.RegisterPostcodeServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			return err
