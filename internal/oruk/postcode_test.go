@@ -25,7 +25,7 @@ func TestPostcodeProximityUsesThePostcodeDataFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, loc := range []*sparcv1.Location{
-		{Latitude: 52.4810, Longitude: -1.9030, Country: "GB"},                     // near B1 1BB, no postcode
+		{Latitude: 52.4810, Longitude: -1.9030, Country: "GB"},                      // near B1 1BB, no postcode
 		{Latitude: 60.1540, Longitude: -1.1490, Country: "GB", Postcode: "ZE1 0AA"}, // Lerwick: no ZE data loaded
 	} {
 		if _, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
