@@ -157,7 +157,9 @@ func (r *Reader) row(rec []string) (Row, error) {
 	}
 	row := Row{Line: r.line, Code: code, Lat: lat, Lng: lng, Source: r.source, RawPostcode: raw,
 		LSOA: r.field(rec, "lsoa11", "lsoa_code"), Council: r.field(rec, "lad_code", "council_code")}
-	if m := r.field(rec, "municipality_code"); row.Council == "" && m != "" {
+	// A PC4 across several municipalities lists them all ("1961|1978"):
+	// its council is not known.
+	if m := r.field(rec, "municipality_code"); row.Council == "" && m != "" && !strings.Contains(m, "|") {
 		row.Council = "GM" + m
 	}
 	if q := r.field(rec, "positional_quality", "quality"); q != "" {
