@@ -48,43 +48,28 @@ func (p Place) Approximate() bool { return p.Match != MatchPostcode }
 // data, so it cannot be placed even approximately.
 var ErrUnknownDistrict = errors.New("unknown postcode district")
 
+// lookupSQL places a postcode in one round trip of three primary-key
+// probes: the postcode itself (level 1), else its sector's centre (2),
+// else its district's (3), kept in postcode_areas by the imports. An
+// approximate point has no LSOA; its council is the sector's or
+// district's when all its postcodes share one.
 const lookupSQL = `
-SELECT ST_Y(location::geometry), ST_X(location::geometry), lsoa_code, council_code, source
-FROM postcodes WHERE country = $1 AND postcode = $2`
+SELECT 1 AS level, ST_Y(location::geometry), ST_X(location::geometry), lsoa_code, council_code, source
+FROM postcodes WHERE country = $1 AND postcode = $2
+UNION ALL
+SELECT level, lat, lng, '', council, source FROM postcode_areas WHERE country = $1 AND code IN ($3, $4)
+ORDER BY level LIMIT 1`
 
-// lookupAreaSQL is the fallback for a postcode the data lacks: the mean
-// of its sector's postcodes, else of its district's (level 2, 3). The
-// council is given when the whole group shares one; never an LSOA. Means
-// of latitude and longitude are fine at a district's scale (a few km).
-const lookupAreaSQL = `
-SELECT level, lat, lng, council, source FROM (
-	SELECT 2 AS level, avg(ST_Y(location::geometry)) AS lat, avg(ST_X(location::geometry)) AS lng,
-		CASE WHEN count(DISTINCT council_code) = 1 THEN min(council_code) ELSE '' END AS council, min(source) AS source, count(*) AS n
-	FROM postcodes WHERE country = $1 AND sector = $2
-	UNION ALL
-	SELECT 3, avg(ST_Y(location::geometry)), avg(ST_X(location::geometry)),
-		CASE WHEN count(DISTINCT council_code) = 1 THEN min(council_code) ELSE '' END, min(source), count(*)
-	FROM postcodes WHERE country = $1 AND district = $3
-) s WHERE n > 0 ORDER BY level LIMIT 1`
-
-// Lookup places a postcode: itself when the data has it (one index
-// probe), else its sector's or district's centre; ErrUnknownDistrict when
-// neither is there.
+// Lookup places a postcode: itself when the data has it, else its
+// sector's or district's centre; ErrUnknownDistrict when neither is there.
 func (s *Store) Lookup(ctx context.Context, c Code) (Place, error) {
-	p := Place{Code: c, Match: MatchPostcode}
-	err := s.pool.QueryRow(ctx, lookupSQL, c.Country, c.Key).Scan(&p.Lat, &p.Lng, &p.LSOA, &p.Council, &p.Source)
-	if err == nil {
-		return p, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return Place{}, fmt.Errorf("looking up postcode: %w", err)
-	}
-	err = s.pool.QueryRow(ctx, lookupAreaSQL, c.Country, c.Sector, c.District).Scan(&p.Match, &p.Lat, &p.Lng, &p.Council, &p.Source)
+	p := Place{Code: c}
+	err := s.pool.QueryRow(ctx, lookupSQL, c.Country, c.Key, c.Sector, c.District).Scan(&p.Match, &p.Lat, &p.Lng, &p.LSOA, &p.Council, &p.Source)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Place{}, ErrUnknownDistrict
 	}
 	if err != nil {
-		return Place{}, fmt.Errorf("looking up postcode sector: %w", err)
+		return Place{}, fmt.Errorf("looking up postcode: %w", err)
 	}
 	return p, nil
 }
@@ -128,6 +113,23 @@ ON CONFLICT (country, postcode) DO UPDATE SET
 	lsoa_code = EXCLUDED.lsoa_code, council_code = EXCLUDED.council_code,
 	quality = EXCLUDED.quality, source = EXCLUDED.source`
 
+// refreshAreasSQL recomputes the centres of the sectors and districts the
+// staged rows touch, from all their postcodes (loaded before or now).
+// Means of latitude and longitude are fine at a district's scale.
+const refreshAreasSQL = `
+INSERT INTO postcode_areas AS a (country, code, level, lat, lng, council, source, postcodes)
+SELECT country, sector, 2, avg(ST_Y(location::geometry)), avg(ST_X(location::geometry)),
+	CASE WHEN count(DISTINCT council_code) = 1 THEN min(council_code) ELSE '' END, min(source), count(*)
+FROM postcodes WHERE (country, sector) IN (SELECT DISTINCT country, sector FROM postcode_import)
+GROUP BY country, sector
+UNION ALL
+SELECT country, district, 3, avg(ST_Y(location::geometry)), avg(ST_X(location::geometry)),
+	CASE WHEN count(DISTINCT council_code) = 1 THEN min(council_code) ELSE '' END, min(source), count(*)
+FROM postcodes WHERE (country, district) IN (SELECT DISTINCT country, district FROM postcode_import)
+GROUP BY country, district
+ON CONFLICT (country, code) DO UPDATE SET level = EXCLUDED.level, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
+	council = EXCLUDED.council, source = EXCLUDED.source, postcodes = EXCLUDED.postcodes`
+
 // Import loads the rows next yields (io.EOF at the end) in one
 // transaction, staged with COPY as they are read, so a file loads whole
 // or not at all and a postcode already there is replaced. progress, when
@@ -160,6 +162,9 @@ func (s *Store) Import(ctx context.Context, next func() (Row, error), progress f
 			return fmt.Errorf("writing postcodes: %w", err)
 		}
 		written = tag.RowsAffected()
+		if _, err := tx.Exec(ctx, refreshAreasSQL); err != nil {
+			return fmt.Errorf("computing sector and district centres: %w", err)
+		}
 		return nil
 	})
 	return written, err

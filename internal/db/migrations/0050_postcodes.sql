@@ -26,6 +26,33 @@ CREATE TABLE postcodes (
 CREATE INDEX postcodes_sector ON postcodes (country, sector);
 CREATE INDEX postcodes_district ON postcodes (country, district);
 
+-- The centre of each sector and district (the mean of its postcodes),
+-- kept by every import for the postcodes it loads, so that placing a new
+-- postcode is an index probe like placing a known one. code is a sector
+-- ("B1 1", NL "303") or a district ("B1", NL "30"); they never collide.
+CREATE TABLE postcode_areas (
+    country  text NOT NULL CHECK (country IN ('GB', 'NL')),
+    code     text NOT NULL,
+    level    smallint NOT NULL CHECK (level IN (2, 3)), -- 2 sector, 3 district
+    lat      float8 NOT NULL,
+    lng      float8 NOT NULL,
+    -- The council when all its postcodes share one, else ''.
+    council  text NOT NULL,
+    source   text NOT NULL,
+    postcodes integer NOT NULL,
+    PRIMARY KEY (country, code)
+);
+
+ALTER TABLE postcode_areas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE postcode_areas FORCE ROW LEVEL SECURITY;
+CREATE POLICY postcode_areas_read ON postcode_areas FOR SELECT USING (true);
+CREATE POLICY postcode_areas_insert ON postcode_areas FOR INSERT
+    WITH CHECK (current_user <> 'sparc_app' OR sparc_role() = 'network_admin');
+CREATE POLICY postcode_areas_update ON postcode_areas FOR UPDATE
+    USING (current_user <> 'sparc_app' OR sparc_role() = 'network_admin')
+    WITH CHECK (current_user <> 'sparc_app' OR sparc_role() = 'network_admin');
+REVOKE DELETE, TRUNCATE ON postcode_areas FROM sparc_app;
+
 ALTER TABLE postcodes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE postcodes FORCE ROW LEVEL SECURITY;
 CREATE POLICY postcodes_read ON postcodes FOR SELECT USING (true);
