@@ -113,6 +113,10 @@ func postcodesImport(ctx context.Context, c *cli, args []string) error {
 	progress := func(rows int64) {
 		pct := 100 * float64(counted.n.Load()) / float64(max(st.Size(), 1))
 		fmt.Fprintf(c.errOut, "\r%s %5.1f%%  %d rows  %s", bar(pct, 30), pct, rows, time.Since(start).Round(time.Second))
+		if counted.n.Load() == st.Size() {
+			// The last call comes after the whole file is staged.
+			fmt.Fprint(c.errOut, "  read; writing the postcodes and their sector and district centres")
+		}
 	}
 	n, err := postcodes.NewStore(owner).Import(ctx, r.Next, progress)
 	fmt.Fprintln(c.errOut)
