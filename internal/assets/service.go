@@ -207,10 +207,17 @@ func (s *Service) UpdateAsset(ctx context.Context, req *sparcv1.UpdateAssetReque
 	}
 	p := auth.FromContext(ctx)
 	return s.store.Update(ctx, id, in.GetEtag(), canWrite(p, id), func(cur *sparcv1.Asset) error {
+		was := cur.GetLocation().GetPostcode() + "|" + cur.GetLocation().GetCountry()
 		mask.Apply(cur, in)
 		normalise(cur)
-		if err := s.placePostcode(ctx, cur, "asset"); err != nil {
-			return err
+		// Only a changed postcode or country is checked, and a location
+		// without a point placed: an asset imported before postcodes were
+		// validated can still have its other fields updated.
+		l := cur.GetLocation()
+		if l.GetPostcode()+"|"+l.GetCountry() != was || (l.GetLatitude() == 0 && l.GetLongitude() == 0) {
+			if err := s.placePostcode(ctx, cur, "asset"); err != nil {
+				return err
+			}
 		}
 		// The caller owns the stored asset (allow said so): the merged one
 		// is validated first, as on create, then its owner checked.

@@ -360,4 +360,32 @@ func TestAssetIsPlacedAtItsPostcodeWhenGivenNoPoint(t *testing.T) {
 	if got, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: nl.GetName()}); err != nil || got.GetLocation().GetPostcode() != "3012" {
 		t.Errorf("after a refused update: %v (%v)", got.GetLocation(), err)
 	}
+	// Sending the same location again without its point places it again.
+	up, err = env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
+		Asset:      &sparcv1.Asset{Name: nl.GetName(), Location: &sparcv1.Location{Postcode: "3012", Country: "NL"}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"location"}}})
+	if err != nil || !near(up.GetLocation().GetLatitude(), 51.9183) {
+		t.Errorf("same postcode, no point: %v (%v)", up.GetLocation(), err)
+	}
+
+	// An asset stored before postcodes were validated (an import) keeps
+	// its postcode through updates of other fields; changing it checks it.
+	legacy, err := create(&sparcv1.Location{Latitude: 52.49, Longitude: -1.89, Country: "GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Pool.Exec(ctx, `UPDATE assets SET postcode = 'B1' WHERE id = $1`, strings.TrimPrefix(legacy.GetName(), "assets/")); err != nil {
+		t.Fatal(err)
+	}
+	rename := func(mask string, a *sparcv1.Asset) error {
+		a.Name = legacy.GetName()
+		_, err := env.Assets.UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{Asset: a, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{mask}}})
+		return err
+	}
+	if err := rename("display_name", &sparcv1.Asset{DisplayName: "Renamed"}); err != nil {
+		t.Errorf("renaming an asset with a legacy postcode: %v", err)
+	}
+	if f := violation(t, rename("location.postcode", &sparcv1.Asset{Location: &sparcv1.Location{Postcode: "B2"}})); f != "asset.location.postcode" {
+		t.Errorf("changing to a bad postcode: violation on %q", f)
+	}
 }
