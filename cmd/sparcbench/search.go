@@ -41,6 +41,7 @@ type searchCase struct {
 	req   *sparcv1.SearchAssetsRequest
 	query assets.SearchQuery
 	url   string
+	alt   *searchCase // the same search in another form (postcode section)
 }
 
 // path is one way of running a search case.

@@ -383,6 +383,13 @@ func prepare(ctx context.Context, cfg config, a *app.App, log *slog.Logger) ([][
 	if na > 0 {
 		log.Info("demo areas loaded (LSOA and MSOA boundaries, deprivation)", "areas", na)
 	}
+	np, err := demo.LoadPostcodes(ctx, a.Pool)
+	if err != nil {
+		return nil, fmt.Errorf("loading demo postcodes: %w", err)
+	}
+	if np > 0 {
+		log.Info("demo postcodes loaded (GB demo areas, NL PC4)", "postcodes", np)
+	}
 	keyFile := ""
 	if cfg.databaseURL == "" {
 		keyFile = filepath.Join(cfg.dataDir, "demo-keys.txt")

@@ -29,6 +29,7 @@ import (
 	"github.com/sparc-network/sparc/internal/outbox"
 	"github.com/sparc-network/sparc/internal/pagetoken"
 	"github.com/sparc-network/sparc/internal/people"
+	"github.com/sparc-network/sparc/internal/postcodes"
 	"github.com/sparc-network/sparc/internal/referrals"
 	"github.com/sparc-network/sparc/internal/seal"
 	"github.com/sparc-network/sparc/internal/server"
@@ -49,6 +50,7 @@ type App struct {
 	People        *people.Service
 	Referrals     *referrals.Service
 	Webhooks      *webhooks.Service
+	Postcodes     *postcodes.Store
 	hub           *outbox.Hub
 	webhooks      *webhooks.Worker
 	notify        *notify.Worker // nil: email notifications off
@@ -149,6 +151,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 			return nil, err
 		}
 	}
+	a.Postcodes = postcodes.NewStore(pool)
 	if err := a.listen(ctx); err != nil {
 		return nil, err
 	}
@@ -171,7 +174,7 @@ func (a *App) listen(ctx context.Context) error {
 	}
 	// One coverage service, behind both the gRPC method and the downloads.
 	cov := coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool))
-	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
+	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
 	svc := a.services(cov)
@@ -251,7 +254,7 @@ func (a *App) run(ctx context.Context) {
 // services are the API implementations to serve, guarded by the layer.
 func (a *App) services(cov *coverage.Service) server.Services {
 	return server.Services{
-		Assets:          assets.NewService(a.Assets, a.Tokens),
+		Assets:          assets.NewService(a.Assets, a.Tokens).WithPostcodes(postcodes.NewLocator(a.Postcodes)),
 		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
 		APIKeys:         auth.NewKeyService(a.Keys, a.Tokens),
 		Audit:           audit.NewService(a.Audit, a.Tokens),
@@ -262,6 +265,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		Referrals:       a.Referrals,
 		Webhooks:        a.Webhooks,
 		Notifications:   notify.NewService(a.Pool, a.notify != nil),
+		Postcodes:       postcodes.NewService(a.Postcodes),
 		Auth:            a.Auth,
 	}
 }

@@ -38,6 +38,78 @@ type Service struct {
 	store  *Store
 	tokens *pagetoken.Signer
 	now    func() time.Time
+	// postcodes places postcodes (internal/postcodes, wired by the app);
+	// nil: postcodes are free text and search has no postcode.
+	postcodes Postcodes
+}
+
+// Postcodes validates and places postcodes; the postcodes domain
+// implements it. Its errors are InvalidArgument on the field given.
+type Postcodes interface {
+	// Normalise checks postcode for country and returns it as an address
+	// writes it ("B1 1BB", "3039 AK").
+	Normalise(field, country, postcode string) (string, error)
+	// Locate returns the postcode's point (country "" decides by the
+	// postcode), approximate when it is its sector's or district's centre.
+	Locate(ctx context.Context, field, country, postcode string) (lat, lng float64, approximate bool, err error)
+}
+
+// WithPostcodes makes the service validate assets' postcodes for their
+// country, place an asset given only a postcode, and search from a
+// postcode.
+func (s *Service) WithPostcodes(p Postcodes) *Service {
+	s.postcodes = p
+	return s
+}
+
+// placePostcode validates the location's postcode for its country (the
+// stored form is the normalised one) and, when the location has no point
+// (0, 0, which is in the Gulf of Guinea, never in GB or NL), places the
+// asset at the postcode. A given point is kept: the postcode never moves
+// an asset its owner placed.
+func (s *Service) placePostcode(ctx context.Context, a *sparcv1.Asset, prefix string) error {
+	loc := a.GetLocation()
+	if s.postcodes == nil || loc == nil || loc.GetPostcode() == "" || (loc.GetCountry() != "GB" && loc.GetCountry() != "NL") {
+		return nil // no postcode, or a country that validation reports
+	}
+	field := prefix + ".location.postcode"
+	pc, err := s.postcodes.Normalise(field, loc.GetCountry(), loc.GetPostcode())
+	if err != nil {
+		return err
+	}
+	loc.Postcode = pc
+	if loc.GetLatitude() != 0 || loc.GetLongitude() != 0 {
+		return nil
+	}
+	lat, lng, _, err := s.postcodes.Locate(ctx, field, loc.GetCountry(), pc)
+	if err != nil {
+		return err
+	}
+	loc.Latitude, loc.Longitude = lat, lng
+	return nil
+}
+
+// searchFromPostcode turns a search from a postcode into the same search
+// from the postcode's point: the request is copied with latitude and
+// longitude set, so everything after (validation, the page token's query,
+// the SQL) is the point search's.
+func (s *Service) searchFromPostcode(ctx context.Context, req *sparcv1.SearchAssetsRequest) (*sparcv1.SearchAssetsRequest, error) {
+	if req.GetPostcode() == "" {
+		return req, nil
+	}
+	if req.Latitude != nil || req.Longitude != nil {
+		return nil, apierr.Invalid("postcode", "give a postcode or latitude and longitude, not both")
+	}
+	if s.postcodes == nil {
+		return nil, apierr.Invalid("postcode", "this server has no postcode data: search with latitude and longitude")
+	}
+	lat, lng, _, err := s.postcodes.Locate(ctx, "postcode", "", req.GetPostcode())
+	if err != nil {
+		return nil, err
+	}
+	out := proto.Clone(req).(*sparcv1.SearchAssetsRequest)
+	out.Latitude, out.Longitude = &lat, &lng
+	return out, nil
 }
 
 // NewService returns the asset service.
@@ -84,6 +156,9 @@ func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetReque
 		a.Status = sparcv1.AssetStatus_ASSET_STATUS_ACTIVE
 	}
 	normalise(a)
+	if err := s.placePostcode(ctx, a, "asset"); err != nil {
+		return nil, err
+	}
 	validateAsset(a, &v, "asset")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -132,8 +207,18 @@ func (s *Service) UpdateAsset(ctx context.Context, req *sparcv1.UpdateAssetReque
 	}
 	p := auth.FromContext(ctx)
 	return s.store.Update(ctx, id, in.GetEtag(), canWrite(p, id), func(cur *sparcv1.Asset) error {
+		was := cur.GetLocation().GetPostcode() + "|" + cur.GetLocation().GetCountry()
 		mask.Apply(cur, in)
 		normalise(cur)
+		// Only a changed postcode or country is checked, and a location
+		// without a point placed: an asset imported before postcodes were
+		// validated can still have its other fields updated.
+		l := cur.GetLocation()
+		if l.GetPostcode()+"|"+l.GetCountry() != was || (l.GetLatitude() == 0 && l.GetLongitude() == 0) {
+			if err := s.placePostcode(ctx, cur, "asset"); err != nil {
+				return err
+			}
+		}
 		// The caller owns the stored asset (allow said so): the merged one
 		// is validated first, as on create, then its owner checked.
 		var v apierr.InvalidArgument
@@ -195,6 +280,10 @@ func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest
 
 // SearchAssets finds assets by place, filters and text.
 func (s *Service) SearchAssets(ctx context.Context, req *sparcv1.SearchAssetsRequest) (*sparcv1.SearchAssetsResponse, error) {
+	req, err := s.searchFromPostcode(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	q, p, err := s.searchQuery(req)
 	if err != nil {
 		return nil, err

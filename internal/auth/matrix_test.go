@@ -223,6 +223,24 @@ func (f *fixture) areaCode(t *testing.T, target string) string {
 	return f.area
 }
 
+// postcodeRow: any caller reads a postcode; one of an unknown district is
+// INVALID_ARGUMENT.
+var postcodeRow = row{ok, ok, inval}
+
+// postcode loads one postcode (an owner's fixture, as `sparc postcodes
+// import` writes) and returns its code; "missing" is of no known district.
+func (f *fixture) postcode(t *testing.T, target string) string {
+	t.Helper()
+	if target == "missing" {
+		return "ZE11AA"
+	}
+	if _, err := f.env.Pool.Exec(context.Background(), `INSERT INTO postcodes (country, postcode, sector, district, location, source)
+		VALUES ('GB', 'B1 1BB', 'B1 1', 'B1', 'POINT(-1.903188 52.480579)', 'codepoint-open') ON CONFLICT DO NOTHING`); err != nil {
+		t.Fatalf("loading fixture postcode: %v", err)
+	}
+	return "B11BB"
+}
+
 func importArea(ctx context.Context, c *grpc.ClientConn, code string) error {
 	s, err := sparcv1.NewAreaServiceClient(c).ImportAreas(ctx)
 	if err != nil {
@@ -534,6 +552,15 @@ func areaRows() []matrixRow {
 			http:  func(string) (string, string, any) { return "GET", "/v1/areas?kind=lsoa", nil },
 			setup: noTarget,
 		}, publicList},
+		{"/sparc.v1.PostcodeService/GetPostcode", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, code string) error {
+				_, err := sparcv1.NewPostcodeServiceClient(c).GetPostcode(ctx, &sparcv1.GetPostcodeRequest{Name: "postcodes/" + code})
+				return err
+			},
+			http:  func(code string) (string, string, any) { return "GET", "/v1/postcodes/" + code, nil },
+			setup: func(t *testing.T, f *fixture, target string) string { return f.postcode(t, target) },
+			// Open data; a postcode of no known district is a bad argument, not a missing resource.
+		}, table(postcodeRow, postcodeRow, postcodeRow, postcodeRow, postcodeRow, postcodeRow)},
 		{"/sparc.v1.AreaService/ImportAreas", call{
 			// Re-importing the same code updates it, so every cell can succeed.
 			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error { return importArea(ctx, c, "E01999999") },

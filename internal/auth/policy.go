@@ -75,7 +75,9 @@ var Policy = map[string]Rule{
 	// Official geographies and coverage maps are computed from open data
 	// (the directory, boundaries, deprivation): public. Loading them
 	// changes what every organisation sees, so it is the network admin's.
-	"/sparc.v1.AreaService/GetArea":               {Public: true, Roles: anyRole},
+	"/sparc.v1.AreaService/GetArea": {Public: true, Roles: anyRole},
+	// Postcodes: open data (OS Code-Point Open, GeoNames), public.
+	"/sparc.v1.PostcodeService/GetPostcode":       {Public: true, Roles: anyRole},
 	"/sparc.v1.AreaService/ListAreas":             {Public: true, Roles: anyRole},
 	"/sparc.v1.AreaService/ImportAreas":           {Roles: []string{RoleNetworkAdmin}, Audit: true},
 	"/sparc.v1.AreaService/ImportAreaAttributes":  {Roles: []string{RoleNetworkAdmin}, Audit: true},

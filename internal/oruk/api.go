@@ -50,6 +50,22 @@ const (
 type API struct {
 	st  *store
 	log *slog.Logger
+	// postcodes places a postcode= filter from the postcode data
+	// (internal/postcodes); nil, or a postcode it cannot place: the mean
+	// of the directory's own addresses at that postcode, as before.
+	postcodes Locator
+}
+
+// Locator places postcodes; the postcodes domain implements it. Its
+// errors are InvalidArgument on the field given.
+type Locator interface {
+	Locate(ctx context.Context, field, country, postcode string) (lat, lng float64, approximate bool, err error)
+}
+
+// WithPostcodes makes postcode= use the postcode data first.
+func (a *API) WithPostcodes(l Locator) *API {
+	a.postcodes = l
+	return a
 }
 
 // NewAPI returns the API over the asset store, through which it reads
@@ -439,11 +455,27 @@ func (a *API) proximity(ctx context.Context, p params) (*assets.Near, error) {
 		if pc == "" || len(pc) > 16 {
 			return nil, badParam("postcode", "%q is not a postcode", p.str("postcode"))
 		}
+		var located error
+		if a.postcodes != nil {
+			y, x, _, err := a.postcodes.Locate(ctx, "postcode", "", pc)
+			var bad *apierr.InvalidArgument
+			if err == nil {
+				lat, lng = &y, &x
+				break
+			} else if !errors.As(err, &bad) {
+				return nil, err
+			}
+			located = err
+		}
 		y, x, ok, err := a.st.assets.PostcodeCentre(ctx, pc)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
+			if located != nil {
+				return nil, badParam("postcode", "%s, and no address in this directory has it either; search with latitude and longitude instead",
+					strings.TrimPrefix(located.Error(), "invalid argument: postcode: "))
+			}
 			return nil, badParam("postcode", "%s is not an address in this directory, so SPARC cannot place it; search with latitude and longitude instead", pc)
 		}
 		lat, lng = &y, &x

@@ -52,6 +52,8 @@ type Services struct {
 	Webhooks sparcv1.WebhookServiceServer
 	// Notifications: an organisation's email notification settings.
 	Notifications sparcv1.NotificationServiceServer
+	// Postcodes places British and Dutch postcodes (open data).
+	Postcodes sparcv1.PostcodeServiceServer
 
 	// Auth is the authorisation layer, run inside the error-mapping and
 	// logging interceptors so its refusals are reported like any error.
@@ -86,6 +88,7 @@ func (svc Services) register(g *grpc.Server) {
 	sparcv1.RegisterReferralServiceServer(g, svc.Referrals)
 	sparcv1.RegisterWebhookServiceServer(g, svc.Webhooks)
 	sparcv1.RegisterNotificationServiceServer(g, svc.Notifications)
+	sparcv1.RegisterPostcodeServiceServer(g, svc.Postcodes)
 }
 
 // gateway adds every service's HTTP/JSON routes.
@@ -102,6 +105,7 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 		sparcv1.RegisterReferralServiceHandler,
 		sparcv1.RegisterWebhookServiceHandler,
 		sparcv1.RegisterNotificationServiceHandler,
+		sparcv1.RegisterPostcodeServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			return err

@@ -1391,7 +1391,14 @@ type SearchAssetsRequest struct {
 	PageToken string `protobuf:"bytes,17,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only assets with a place free now (capacity not all taken by accepted
 	// referrals); assets that do not count places always qualify.
-	HasPlaces     bool `protobuf:"varint,18,opt,name=has_places,json=hasPlaces,proto3" json:"has_places,omitempty"`
+	HasPlaces bool `protobuf:"varint,18,opt,name=has_places,json=hasPlaces,proto3" json:"has_places,omitempty"`
+	// Point search from a postcode instead of latitude and longitude (GB or
+	// NL, any case and spacing), with radius_meters as for a point: the
+	// search runs from the postcode's point (GET /v1/postcodes/{postcode}),
+	// its sector's or district's centre when the postcode is new. A
+	// postcode that is not well-formed or whose district is unknown is
+	// INVALID_ARGUMENT on postcode.
+	Postcode      string `protobuf:"bytes,24,opt,name=postcode,proto3" json:"postcode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1550,6 +1557,13 @@ func (x *SearchAssetsRequest) GetHasPlaces() bool {
 		return x.HasPlaces
 	}
 	return false
+}
+
+func (x *SearchAssetsRequest) GetPostcode() string {
+	if x != nil {
+		return x.Postcode
+	}
+	return ""
 }
 
 type SearchResult struct {
@@ -1934,7 +1948,7 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x0emodified_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rmodifiedSince\"e\n" +
 	"\x12ListAssetsResponse\x12'\n" +
 	"\x06assets\x18\x01 \x03(\v2\x0f.sparc.v1.AssetR\x06assets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdb\x05\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf7\x05\n" +
 	"\x13SearchAssetsRequest\x12\x1f\n" +
 	"\blatitude\x18\x01 \x01(\x01H\x00R\blatitude\x88\x01\x01\x12!\n" +
 	"\tlongitude\x18\x02 \x01(\x01H\x01R\tlongitude\x88\x01\x01\x12(\n" +
@@ -1958,7 +1972,8 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x11 \x01(\tR\tpageToken\x12\x1d\n" +
 	"\n" +
-	"has_places\x18\x12 \x01(\bR\thasPlacesB\v\n" +
+	"has_places\x18\x12 \x01(\bR\thasPlaces\x12\x1a\n" +
+	"\bpostcode\x18\x18 \x01(\tR\bpostcodeB\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
 	"_longitudeB\x10\n" +
