@@ -51,9 +51,9 @@ func (s *Service) unindexed(ctx context.Context, after uuid.UUID) ([]uuid.UUID, 
 	var ids []uuid.UUID
 	var indexes [][]byte
 	for rows.Next() {
-		var id uuid.UUID
+		var id, org uuid.UUID
 		var sealed []byte
-		if err := rows.Scan(&id, &sealed); err != nil {
+		if err := rows.Scan(&id, &org, &sealed); err != nil {
 			return nil, nil, err
 		}
 		plain, err := s.sealer.Open(sealed, id[:])
@@ -62,7 +62,7 @@ func (s *Service) unindexed(ctx context.Context, after uuid.UUID) ([]uuid.UUID, 
 			// index made now would be too. Refuse to start.
 			return nil, nil, fmt.Errorf("indexing NHS numbers: opening that of person %s: %w", id, err)
 		}
-		ids, indexes = append(ids, id), append(indexes, s.nhsIndex(normaliseNHS(string(plain))))
+		ids, indexes = append(ids, id), append(indexes, s.nhsIndex(org, normaliseNHS(string(plain))))
 	}
 	return ids, indexes, rows.Err()
 }

@@ -40,6 +40,7 @@ func (s *Service) SearchPeople(ctx context.Context, req *sparcv1.SearchPeopleReq
 	var v apierr.InvalidArgument
 	page := aip.StartPage[uuid.UUID](&v, s.tokens, req, defaultPageSize, maxPageSize)
 	key := parseSearch(req, &v)
+	org, _ := uuid.Parse(auth.FromContext(ctx).Org)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func (s *Service) SearchPeople(ctx context.Context, req *sparcv1.SearchPeopleReq
 		// One page however small page_size is: a token would carry a hash
 		// of the request, and so of the number.
 		page.Size = maxPageSize
-		q, args = searchPeopleByNHSSQL, []any{s.nhsIndex(key.nhs)}
+		q, args = searchPeopleByNHSSQL, []any{s.nhsIndex(org, key.nhs)}
 	case key.postcode != "":
 		q, args = searchPeopleByPostcodeSQL, []any{key.postcode}
 	default:
@@ -70,14 +71,17 @@ func (s *Service) SearchPeople(ctx context.Context, req *sparcv1.SearchPeopleReq
 // named in the query (row-level security binds it again), after the
 // page's position, key arguments last.
 func (s *Service) page(ctx context.Context, page *aip.Page[uuid.UUID], q string, key ...any) ([]*sparcv1.Person, string, error) {
-	org := auth.FromContext(ctx).Org
+	org, err := uuid.Parse(auth.FromContext(ctx).Org)
+	if err != nil {
+		return nil, "", nil // no organisation, no people (the policy admits none such)
+	}
 	after := uuid.Nil
 	if page.After != nil {
 		after = *page.After
 	}
 	var people []*sparcv1.Person
 	var token string
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		rows, err := summaries(ctx, tx, q, append([]any{org, after, page.Size + 1}, key...)...)
 		if err != nil {
 			return err

@@ -92,7 +92,7 @@ func (s *Service) CreatePerson(ctx context.Context, req *sparcv1.CreatePersonReq
 			// The insert met the unique NHS number index (and waited for a
 			// concurrent create to commit): this statement's fresh
 			// snapshot sees the person who has the number.
-			other, found, err := existingNHS(ctx, tx, caller.Org, s.nhsIndex(p.GetNhsNumber()), id)
+			other, found, err := existingNHS(ctx, tx, caller.Org, s.nhsIndex(orgID(caller.Org), p.GetNhsNumber()), id)
 			if err != nil {
 				return err
 			}
@@ -198,18 +198,18 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 // leaves the transaction able to name that person.
 func (s *Service) save(ctx context.Context, tx pgx.Tx, id uuid.UUID, org string, cur *sparcv1.Person, newNHS bool) (*sparcv1.Person, error) {
 	if !newNHS || cur.GetNhsNumber() == "" {
-		return s.update(ctx, tx, id, cur)
+		return s.update(ctx, tx, id, orgID(org), cur)
 	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.update(ctx, sp, id, cur)
+	out, err := s.update(ctx, sp, id, orgID(org), cur)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "people_nhs_number_index" {
 		if err := sp.Rollback(ctx); err != nil {
 			return nil, err
 		}
-		other, found, err := existingNHS(ctx, tx, org, s.nhsIndex(cur.GetNhsNumber()), id)
+		other, found, err := existingNHS(ctx, tx, org, s.nhsIndex(orgID(org), cur.GetNhsNumber()), id)
 		if err != nil {
 			return nil, err
 		}

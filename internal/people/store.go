@@ -92,7 +92,7 @@ const (
 // Backfill of the NHS number blind index (IndexNHSNumbers): owner
 // functions, as it runs for every organisation before any caller (0051).
 const (
-	unindexedNHSSQL = `SELECT id, nhs_number_sealed FROM sparc_people_unindexed($1, $2)`
+	unindexedNHSSQL = `SELECT id, organisation_id, nhs_number_sealed FROM sparc_people_unindexed($1, $2)`
 	setNHSIndexSQL  = `SELECT indexed, duplicates FROM sparc_people_set_nhs_index($1, $2)`
 )
 
@@ -264,24 +264,33 @@ func (s *Service) insert(ctx context.Context, tx pgx.Tx, id uuid.UUID, org strin
 	if err != nil {
 		return nil, err
 	}
-	return s.scan(tx.QueryRow(ctx, insertPersonSQL, append(args, id, org, view, s.nhsIndex(p.GetNhsNumber()))...))
+	return s.scan(tx.QueryRow(ctx, insertPersonSQL, append(args, id, org, view, s.nhsIndex(orgID(org), p.GetNhsNumber()))...))
 }
 
 // update stores p's details over person id's.
-func (s *Service) update(ctx context.Context, tx pgx.Tx, id uuid.UUID, p *sparcv1.Person) (*sparcv1.Person, error) {
+func (s *Service) update(ctx context.Context, tx pgx.Tx, id, org uuid.UUID, p *sparcv1.Person) (*sparcv1.Person, error) {
 	args, err := s.args(id, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.scan(tx.QueryRow(ctx, updatePersonSQL, append(args, id, s.nhsIndex(p.GetNhsNumber()))...))
+	return s.scan(tx.QueryRow(ctx, updatePersonSQL, append(args, id, s.nhsIndex(org, p.GetNhsNumber()))...))
 }
 
-// nhsIndex is the blind index of a normalised NHS number; nil for none.
-func (s *Service) nhsIndex(nhs string) []byte {
+// nhsIndex is the blind index of a normalised NHS number held by org;
+// nil for none. The organisation is part of what is blinded, so equal
+// numbers in two organisations give unrelated indexes: a copy of the
+// database does not show which organisations hold the same person.
+func (s *Service) nhsIndex(org uuid.UUID, nhs string) []byte {
 	if nhs == "" {
 		return nil
 	}
-	return s.nhsBlind.Of([]byte(nhs))
+	return s.nhsBlind.Of(append(org[:], nhs...))
+}
+
+// orgID reads an organisation id as the caller carries it.
+func orgID(s string) uuid.UUID {
+	id, _ := uuid.Parse(s)
+	return id
 }
 
 // Get reads a person of the caller's organisation (row-level security

@@ -4,8 +4,10 @@
 --
 -- NHS numbers stay sealed (AES-GCM with a random nonce, so equal numbers
 -- never look equal). Exact search and the one-number-per-organisation rule
--- use a keyed blind index instead: HMAC-SHA256 of the normalised number
--- under a key derived from the data key (internal/seal). The database never
+-- use a keyed blind index instead: HMAC-SHA256 of the organisation's id and
+-- the normalised number under a key derived from the data key
+-- (internal/seal), so the same person held by two organisations does not
+-- show as such either. The database never
 -- sees the key, so this migration cannot fill the column for existing rows:
 -- the application does at start-up (people.IndexNHSNumbers), in batches,
 -- through the two functions below.
@@ -47,9 +49,9 @@ CREATE TRIGGER people_nhs_index_follows_number BEFORE INSERT OR UPDATE ON people
 -- repeats one already indexed in its organisation (two people registered
 -- with one number before this rule) stays unindexed and is reported.
 CREATE FUNCTION sparc_people_unindexed(p_after uuid, p_limit integer)
-RETURNS TABLE (id uuid, nhs_number_sealed bytea)
+RETURNS TABLE (id uuid, organisation_id uuid, nhs_number_sealed bytea)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT p.id, p.nhs_number_sealed FROM people p
+    SELECT p.id, p.organisation_id, p.nhs_number_sealed FROM people p
     WHERE p.nhs_number_sealed IS NOT NULL AND p.nhs_number_index IS NULL AND p.id > p_after
     ORDER BY p.id LIMIT p_limit
 $$;
