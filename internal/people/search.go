@@ -2,6 +2,7 @@ package people
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -97,4 +98,19 @@ func (s *Service) page(ctx context.Context, page *aip.Page[uuid.UUID], q string,
 		return nil
 	})
 	return people, token, err
+}
+
+// BenchSearchStatements are the statements SearchPeople runs by NHS number
+// and by name, for the benchmark's raw SQL path (cmd/sparcbench): $1
+// organisation, $2 the page's position (uuid.Nil first), $3 rows, then the
+// key (byNHS: its blind index; byName: lower bound, upper bound, year,
+// bands).
+func BenchSearchStatements() (byNHS, byName string) {
+	return searchPeopleByNHSSQL, searchPeopleByNameSQL
+}
+
+// BenchNameRange is the name range SearchPeople searches for prefix.
+func BenchNameRange(prefix string) (lower, upper string) {
+	lower = strings.ToLower(strings.TrimSpace(prefix))
+	return lower, prefixEnd(lower)
 }
