@@ -60,6 +60,18 @@ RETURNS TABLE (indexed bigint, duplicates uuid[])
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE n bigint := 0; dup uuid[] := '{}';
 BEGIN
+    -- The whole batch in one statement; only a batch with a duplicate
+    -- goes row by row, to index all the others.
+    BEGIN
+        UPDATE people SET nhs_number_index = v.idx
+        FROM unnest(p_ids, p_indexes) AS v (id, idx)
+        WHERE people.id = v.id AND people.nhs_number_sealed IS NOT NULL AND people.nhs_number_index IS NULL;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN QUERY SELECT n, dup;
+        RETURN;
+    EXCEPTION WHEN unique_violation THEN
+        n := 0;
+    END;
     FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
         BEGIN
             UPDATE people SET nhs_number_index = p_indexes[i]
