@@ -56,11 +56,7 @@ func (s *Service) SearchPeople(ctx context.Context, req *sparcv1.SearchPeopleReq
 	case key.postcode != "":
 		q, args = searchPeopleByPostcodeSQL, []any{key.postcode}
 	default:
-		var upper *string
-		if key.nameUpper != "" {
-			upper = &key.nameUpper
-		}
-		q, args = searchPeopleByNameSQL, []any{key.nameLower, upper, key.year, key.bands}
+		q, args = searchPeopleByNameSQL, []any{key.nameLower, key.nameUpper, key.year, key.bands}
 	}
 	resp := &sparcv1.SearchPeopleResponse{}
 	var err error

@@ -81,10 +81,17 @@ const (
 	searchPeopleByNHSSQL = peopleOfSQL + ` AND nhs_number_index = $4` + peoplePageSQL
 	// $4 <= lower-cased name < $5: the prefix as a range of people_by_name
 	// (a LIKE with a parameter cannot use the index in a generic plan).
+	// The range's start and the page's position are one row comparison:
+	// the page starts at the later of the two (the first page's position
+	// is before every name). Two separate lower bounds on one column make
+	// the index scan start at the looser one and walk every name before
+	// the prefix (measured: 100 ms for "Zara" among 100k).
 	// $6: a year of birth or NULL; $7: the age bands that year fits.
-	searchPeopleByNameSQL = peopleOfSQL + ` AND lower(display_name) COLLATE "C" >= $4
-			AND ($5::text IS NULL OR lower(display_name) COLLATE "C" < $5)
-			AND ($6::integer IS NULL OR year_of_birth = $6 OR (year_of_birth IS NULL AND age_band = ANY($7::text[])))` + peoplePageSQL
+	searchPeopleByNameSQL = peopleOfSQL + ` AND lower(display_name) COLLATE "C" < $5
+			AND ($6::integer IS NULL OR year_of_birth = $6 OR (year_of_birth IS NULL AND age_band = ANY($7::text[])))
+			AND (lower(display_name) COLLATE "C", id) >
+			(greatest(coalesce((SELECT lower(display_name) COLLATE "C" FROM people WHERE id = $2), ''), $4::text COLLATE "C"), $2)
+			ORDER BY lower(display_name) COLLATE "C", id LIMIT $3`
 	// $4: the postcode without spaces (people_by_postcode).
 	searchPeopleByPostcodeSQL = peopleOfSQL + ` AND postcode <> '' AND replace(postcode, ' ', '') = $4` + peoplePageSQL
 )

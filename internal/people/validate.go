@@ -134,8 +134,8 @@ var personFields = aip.NewFields(&sparcv1.Person{},
 	"name", "organisation", "create_time", "update_time", "etag")
 
 // searchKey is a SearchPeople request, checked and normalised: one of an
-// NHS number, a name range (nameLower <= lower(name) < nameUpper; no upper
-// bound when empty) with an optional year, or a postcode without spaces.
+// NHS number, a name range (nameLower <= lower(name) < nameUpper) with an
+// optional year, or a postcode without spaces.
 type searchKey struct {
 	nhs                  string
 	nameLower, nameUpper string
@@ -188,18 +188,22 @@ func parseSearch(req *sparcv1.SearchPeopleRequest, v *apierr.InvalidArgument) se
 
 // prefixEnd is the least string above every string starting with p in
 // byte order (the "C" collation people_by_name uses): p with its last
-// rune incremented, as UTF-8 orders like code points. "" when there is
-// none (the range is then open above).
+// rune incremented, as UTF-8 orders like code points (trailing U+10FFFF
+// carry over; all of them: a bound above any name).
 func prefixEnd(p string) string {
-	r, size := utf8.DecodeLastRuneInString(p)
-	if r == utf8.RuneError || r == unicode.MaxRune {
-		return ""
+	rs := []rune(p)
+	for len(rs) > 0 && rs[len(rs)-1] == unicode.MaxRune {
+		rs = rs[:len(rs)-1]
 	}
-	next := r + 1
+	if len(rs) == 0 {
+		return strings.Repeat(string(unicode.MaxRune), utf8.RuneCountInString(p)+1)
+	}
+	next := rs[len(rs)-1] + 1
 	if next >= 0xD800 && next <= 0xDFFF { // surrogates are not characters
 		next = 0xE000
 	}
-	return p[:len(p)-size] + string(next)
+	rs[len(rs)-1] = next
+	return string(rs)
 }
 
 // bandsOfYear are the age bands of someone born in year: their age is
