@@ -6,4 +6,5 @@ var (
 	ListPeopleSQL             = listPeopleSQL
 	SearchPeopleByNHSSQL      = searchPeopleByNHSSQL
 	SearchPeopleByPostcodeSQL = searchPeopleByPostcodeSQL
+	SearchPeopleByNameSQL     = searchPeopleByNameSQL
 )

@@ -562,3 +562,52 @@ func TestNHSNumberStaysSealed(t *testing.T) {
 		t.Fatalf("an index outlived its number: %d (%v)", left, err)
 	}
 }
+
+// Under row-level security PostgreSQL applies a query's conditions after
+// the policy's unless they are leakproof: a search key behind a function
+// (lower(), replace()) would walk the whole organisation. Each search,
+// run as the server runs it, reaches its index with its key.
+func TestSearchesUseTheirIndexUnderRowLevelSecurity(t *testing.T) {
+	t.Parallel()
+	w := newTwoOrgs(t)
+	ctx := context.Background()
+	if _, err := w.env.Pool.Exec(ctx, `INSERT INTO people (id, organisation_id, display_name, postcode)
+		SELECT gen_random_uuid(), $1, 'Person ' || i, 'B' || (i % 50) || ' 1AA' FROM generate_series(1, 5000) i`, w.orgA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.env.Pool.Exec(ctx, `ANALYZE people`); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := people.BenchNameRange("person 49")
+	for _, q := range []struct {
+		name, sql, key string
+		args      []any
+	}{
+		{"name", people.SearchPeopleByNameSQL, "ROW(name_key, id) >", []any{lo, hi, nil, []string{}}},
+		{"postcode", people.SearchPeopleByPostcodeSQL, "postcode_key = ", []any{"B491AA"}},
+		{"NHS number", people.SearchPeopleByNHSSQL, "nhs_number_index = ", []any{make([]byte, 32)}},
+		{"list", people.ListPeopleSQL, "ROW(name_key, id) >", nil},
+	} {
+		tx, err := w.env.AppPool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT set_config('sparc.org', $1, true), set_config('sparc.role', 'link_worker', true)`, w.orgA); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN "+q.sql, append([]any{w.orgA, uuid.Nil, 21}, q.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		tx.Rollback(ctx) //nolint:errcheck
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(plan, func(l string) bool {
+			return strings.Contains(l, "Index Cond") && strings.Contains(l, q.key)
+		}) {
+			t.Errorf("%s search: %s is not an index condition under row-level security:\n%s", q.name, q.key, strings.Join(plan, "\n"))
+		}
+	}
+}

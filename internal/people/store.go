@@ -71,29 +71,32 @@ const (
 	needs, consent_share, consent_scopes, consent_time, objection_time, created_at, updated_at, version`
 	peopleOfSQL = `SELECT ` + summaryColumns + ` FROM people WHERE organisation_id = $1 AND purged_at IS NULL`
 	// The row comparison and the order are people_by_name's columns, so a
-	// page is one index range whatever its depth.
-	peoplePageSQL = ` AND (lower(display_name) COLLATE "C", id) >
-			(coalesce((SELECT lower(display_name) COLLATE "C" FROM people WHERE id = $2), ''), $2)
-			ORDER BY lower(display_name) COLLATE "C", id LIMIT $3`
+	// page is one index range whatever its depth. Row-level security holds
+	// back from the index every condition PostgreSQL cannot prove
+	// leakproof (0051): so each compares a stored column with a leakproof
+	// operator to parameters, and the page's position (coalesce, greatest:
+	// not provably leakproof) is computed in a sub-select.
+	peoplePageSQL = ` AND (name_key, id) > ((SELECT coalesce(max(name_key), '' COLLATE "C") FROM people WHERE id = $2), $2)
+			ORDER BY name_key, id LIMIT $3`
 
 	listPeopleSQL = peopleOfSQL + peoplePageSQL
 	// $4: the blind index of the NHS number.
 	searchPeopleByNHSSQL = peopleOfSQL + ` AND nhs_number_index = $4` + peoplePageSQL
 	// $4 <= lower-cased name < $5: the prefix as a range of people_by_name
 	// (a LIKE with a parameter cannot use the index in a generic plan).
-	// The range's start and the page's position are one row comparison:
-	// the page starts at the later of the two (the first page's position
-	// is before every name). Two separate lower bounds on one column make
+	// The range's start and the page's position are one lower bound: the
+	// page starts at the later of the two (the first page's position is
+	// before every name). Two separate lower bounds on one column can make
 	// the index scan start at the looser one and walk every name before
 	// the prefix (measured: 100 ms for "Zara" among 100k).
 	// $6: a year of birth or NULL; $7: the age bands that year fits.
-	searchPeopleByNameSQL = peopleOfSQL + ` AND lower(display_name) COLLATE "C" < $5
+	searchPeopleByNameSQL = peopleOfSQL + ` AND name_key < $5
 			AND ($6::integer IS NULL OR year_of_birth = $6 OR (year_of_birth IS NULL AND age_band = ANY($7::text[])))
-			AND (lower(display_name) COLLATE "C", id) >
-			(greatest(coalesce((SELECT lower(display_name) COLLATE "C" FROM people WHERE id = $2), ''), $4::text COLLATE "C"), $2)
-			ORDER BY lower(display_name) COLLATE "C", id LIMIT $3`
-	// $4: the postcode without spaces (people_by_postcode).
-	searchPeopleByPostcodeSQL = peopleOfSQL + ` AND postcode <> '' AND replace(postcode, ' ', '') = $4` + peoplePageSQL
+			AND (name_key, id) > ((SELECT greatest(coalesce(max(name_key), '' COLLATE "C"), $4::text COLLATE "C")
+				FROM people WHERE id = $2), $2)
+			ORDER BY name_key, id LIMIT $3`
+	// $4: the postcode without spaces (postcode_key, people_by_postcode).
+	searchPeopleByPostcodeSQL = peopleOfSQL + ` AND postcode_key <> '' AND postcode_key = $4` + peoplePageSQL
 )
 
 // Backfill of the NHS number blind index (IndexNHSNumbers): owner
