@@ -581,7 +581,7 @@ func TestSearchesUseTheirIndexUnderRowLevelSecurity(t *testing.T) {
 	lo, hi := people.BenchNameRange("person 49")
 	for _, q := range []struct {
 		name, sql, key string
-		args      []any
+		args           []any
 	}{
 		{"name", people.SearchPeopleByNameSQL, "ROW(name_key, id) >", []any{lo, hi, nil, []string{}}},
 		{"postcode", people.SearchPeopleByPostcodeSQL, "postcode_key = ", []any{"B491AA"}},
