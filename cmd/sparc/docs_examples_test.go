@@ -31,6 +31,10 @@ func docsDemoServer(t *testing.T) *testenv.Env {
 	if n, err := demo.Load(context.Background(), env.Pool, env.App.Assets); err != nil || n == 0 {
 		t.Fatalf("loading the demo directory: %d, %v", n, err)
 	}
+	// make run (sparcd --demo) loads the demo postcodes too.
+	if _, err := demo.LoadPostcodes(context.Background(), env.Pool); err != nil {
+		t.Fatalf("loading the demo postcodes: %v", err)
+	}
 	return env
 }
 
@@ -117,6 +121,9 @@ func TestREADMEQueriesFindDemoAssets(t *testing.T) {
 		path := m[1]
 		if strings.Contains(path, "…") || strings.Contains(path, "{") || path == "/openreferral/" {
 			continue // placeholders to fill in, and the version document
+		}
+		if strings.Contains(path, "open_at=now") {
+			continue // depends on the hour the test runs, as --open-at now below
 		}
 		ran++
 		t.Run(path, func(t *testing.T) {

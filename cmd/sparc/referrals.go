@@ -28,6 +28,8 @@ func init() {
 	register("people get", "show a person with their details and consent (link worker key)", peopleGet)
 	register("people update", "change a person's details or consent (link worker key)", peopleUpdate)
 	register("people object", "record a person's objection: providers see nothing personal from now on", peopleObject)
+	register("people list", "list your organisation's people by display name (link worker key)", peopleList)
+	register("people search", "find people of your organisation by NHS number, name prefix (+ year of birth) or postcode", peopleSearch)
 	register("referrals create", "refer a person to an asset (link worker key); safe to repeat with --request-id", referralsCreate)
 	register("referrals get", "show a referral with its timeline, as your side may see it", referralsGet)
 	register("referrals list", "list the referrals your organisation made or received", referralsList)
@@ -192,6 +194,93 @@ func peopleObject(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	return c.printPerson(out)
+}
+
+func peopleList(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("people list"), "people list [--all]")
+	var p pageFlags
+	p.bind(fs)
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	req := &sparcv1.ListPeopleRequest{}
+	if req.PageSize, err = p.pageSize(); err != nil {
+		return err
+	}
+	all, next, err := collect(&p, func(token string) ([]*sparcv1.Person, string, error) {
+		req.PageToken = token
+		resp, err := sparcv1.NewPersonServiceClient(c.conn).ListPeople(ctx, req)
+		return resp.GetPeople(), resp.GetNextPageToken(), err
+	})
+	if err != nil {
+		return err
+	}
+	if c.output == "json" {
+		return c.printJSON(&sparcv1.ListPeopleResponse{People: all, NextPageToken: next})
+	}
+	return c.printPeople(all, next)
+}
+
+func peopleSearch(ctx context.Context, c *cli, args []string) error {
+	fs := withSynopsis(newFlags("people search"),
+		"people search (--nhs-number N | --name PREFIX [--born YEAR] | --postcode P) [--all]\n"+
+			"  The CLI speaks gRPC: the NHS number is never in a URL.")
+	req := &sparcv1.SearchPeopleRequest{}
+	var born int
+	fs.StringVar(&req.NhsNumber, "nhs-number", "", "exact NHS number (spaces and dashes ignored)")
+	fs.StringVar(&req.DisplayNamePrefix, "name", "", "the start of the display name, any case (at least 2 characters)")
+	fs.IntVar(&born, "born", 0, "with --name: year of birth (people with only a fitting age band match too)")
+	fs.StringVar(&req.Postcode, "postcode", "", "full postcode, any case and spacing")
+	var p pageFlags
+	p.bind(fs)
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	req.YearOfBirth = int32(born)
+	if req.PageSize, err = p.pageSize(); err != nil {
+		return err
+	}
+	all, next, err := collect(&p, func(token string) ([]*sparcv1.Person, string, error) {
+		req.PageToken = token
+		resp, err := sparcv1.NewPersonServiceClient(c.conn).SearchPeople(ctx, req)
+		return resp.GetPeople(), resp.GetNextPageToken(), err
+	})
+	if err != nil {
+		return err
+	}
+	if c.output == "json" {
+		return c.printJSON(&sparcv1.SearchPeopleResponse{People: all, NextPageToken: next})
+	}
+	return c.printPeople(all, next)
+}
+
+// printPeople prints list and search results: summaries (no contact,
+// NHS number or notes; 'people get' shows them).
+func (c *cli) printPeople(all []*sparcv1.Person, next string) error {
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tDISPLAY NAME\tAGE\tPOSTCODE\tUPDATED")
+	for _, p := range all {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.GetName(), truncate(clean(p.GetDisplayName()), 32),
+			orDash(joinNonEmpty(" ", p.GetAgeBand(), yearOrEmpty(p.GetYearOfBirth()))), orDash(clean(p.GetPostcode())), formatTime(p.GetUpdateTime()))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(all) == 0 && c.errOut != nil {
+		fmt.Fprintln(c.errOut, "nobody found")
+	}
+	if next != "" && c.errOut != nil {
+		fmt.Fprintf(c.errOut, "more results: --page-token %s\n", next)
+	}
+	return nil
 }
 
 func (c *cli) printPerson(p *sparcv1.Person) error {

@@ -138,7 +138,21 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	if err != nil {
 		return nil, err
 	}
-	persons := people.NewService(pool, sealer, referrals.CopySharedPerson)
+	persons, err := people.NewService(pool, sealer, tokens, referrals.CopySharedPerson)
+	if err != nil {
+		return nil, err
+	}
+	// Before serving: NHS numbers sealed before their blind index existed
+	// get one (a no-op probe once done), so search and the
+	// one-number-per-organisation rule see everyone from the first call.
+	if n, dups, err := persons.IndexNHSNumbers(ctx); err != nil {
+		return nil, err
+	} else if len(dups) > 0 {
+		cfg.Logger.Warn("people sharing an NHS number with another of their organisation stay out of NHS number search until updated",
+			"indexed", n, "people", dups)
+	} else if n > 0 {
+		cfg.Logger.Info("indexed NHS numbers", "people", n)
+	}
 	hub := outbox.NewHub(cfg.Logger)
 	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
 	a := &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),

@@ -654,6 +654,24 @@ func personRows() []matrixRow {
 			},
 			setup: personTarget,
 		}, table(writeOwned, writeOwned, allNF, allNF, allNF, allUnauth)},
+		// Lists and searches answer inside the caller's organisation only
+		// (people's own tests show what they return across organisations).
+		{"/sparc.v1.PersonService/ListPeople", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := pc(c).ListPeople(ctx, &sparcv1.ListPeopleRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/people", nil },
+			setup: noTarget,
+		}, table(allOK, allOK, allPD, allPD, allPD, allUnauth)},
+		{"/sparc.v1.PersonService/SearchPeople", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := pc(c).SearchPeople(ctx, &sparcv1.SearchPeopleRequest{DisplayNamePrefix: "M."})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/people:search?display_name_prefix=M.", nil },
+			setup: noTarget,
+		}, table(allOK, allOK, allPD, allPD, allPD, allUnauth)},
 	}
 }
 

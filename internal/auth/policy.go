@@ -91,6 +91,8 @@ var Policy = map[string]Rule{
 	"/sparc.v1.PersonService/CreatePerson":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},
 	"/sparc.v1.PersonService/GetPerson":                              {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true, Resource: "person"},
 	"/sparc.v1.PersonService/UpdatePerson":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true, Resource: "person"},
+	"/sparc.v1.PersonService/ListPeople":                             {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},
+	"/sparc.v1.PersonService/SearchPeople":                           {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},
 	"/sparc.v1.ReferralService/CreateReferral":                       {Roles: []string{RoleAdmin, RoleLinkWorker}, Audit: true},
 	"/sparc.v1.ReferralService/GetReferral":                          {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
 	"/sparc.v1.ReferralService/ListReferrals":                        {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true},

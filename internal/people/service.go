@@ -1,16 +1,20 @@
 // Package people holds the people a link-worker service refers: their
 // details (contact and NHS number sealed at rest), consent and objection,
 // and the provider view each referral copies from consent. Row-level
-// security keeps a person to the organisation that recorded them.
+// security keeps a person to the organisation that recorded them; lists
+// and searches (search.go) stay inside it, and find an NHS number through
+// its keyed blind index, never by opening sealed values.
 package people
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -20,6 +24,7 @@ import (
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/pagetoken"
 	"github.com/sparc-network/sparc/internal/seal"
 )
 
@@ -33,13 +38,25 @@ type Service struct {
 	sparcv1.UnimplementedPersonServiceServer
 	pool     *pgxpool.Pool
 	sealer   *seal.Sealer
+	nhsBlind *seal.BlindIndex
+	tokens   *pagetoken.Signer
 	copyView CopyView
 }
 
 // NewService returns the person service. copyView, when not nil, keeps
 // the copies of provider views in step with consent.
-func NewService(pool *pgxpool.Pool, sealer *seal.Sealer, copyView CopyView) *Service {
-	return &Service{pool: pool, sealer: sealer, copyView: copyView}
+func NewService(pool *pgxpool.Pool, sealer *seal.Sealer, tokens *pagetoken.Signer, copyView CopyView) (*Service, error) {
+	blind, err := sealer.BlindIndex("nhs_number")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{pool: pool, sealer: sealer, nhsBlind: blind, tokens: tokens, copyView: copyView}, nil
+}
+
+// alreadyExists is the error for a second person with one NHS number in
+// an organisation: it names the first, whom the caller may read.
+func alreadyExists(existing uuid.UUID) error {
+	return fmt.Errorf("%s: %w (a person of this organisation has this NHS number)", aip.Name(aip.People, existing), apierr.ErrAlreadyExists)
 }
 
 // CreatePerson records a person for the caller's organisation.
@@ -71,6 +88,19 @@ func (s *Service) CreatePerson(ctx context.Context, req *sparcv1.CreatePersonReq
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var err error
 		out, err = s.insert(ctx, tx, id, caller.Org, p, view)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The insert met the unique NHS number index (and waited for a
+			// concurrent create to commit): this statement's fresh
+			// snapshot sees the person who has the number.
+			other, found, err := existingNHS(ctx, tx, caller.Org, s.nhsIndex(orgID(caller.Org), p.GetNhsNumber()), id)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return errors.New("person insert returned no row and no person has the NHS number")
+			}
+			return alreadyExists(other)
+		}
 		return err
 	})
 	return out, err
@@ -109,6 +139,7 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	caller := auth.FromContext(ctx)
 	var out *sparcv1.Person
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		cur, err := s.get(ctx, tx, id, true)
@@ -118,7 +149,7 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		if in.GetEtag() != "" && in.GetEtag() != cur.GetEtag() {
 			return fmt.Errorf("%s: %w", aip.Name(aip.People, id), apierr.ErrStaleEtag)
 		}
-		objectedBefore := cur.GetConsent().GetObjectionTime()
+		objectedBefore, oldNHS := cur.GetConsent().GetObjectionTime(), cur.GetNhsNumber()
 		mask.Apply(cur, in)
 		if cur.Consent == nil {
 			cur.Consent = &sparcv1.Consent{}
@@ -140,7 +171,7 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		if err := v.Err(); err != nil {
 			return err
 		}
-		if out, err = s.update(ctx, tx, id, cur); err != nil {
+		if out, err = s.save(ctx, tx, id, caller.Org, cur, cur.GetNhsNumber() != oldNHS); err != nil {
 			return err
 		}
 		shared, err := s.shared(id, out)
@@ -159,4 +190,36 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		return tx.SendBatch(ctx, b).Close()
 	})
 	return out, err
+}
+
+// save writes cur over person id. A new NHS number may be another
+// person's: the update then runs in a savepoint, so that the unique index's
+// refusal (which waits for a concurrent writer of the number to commit)
+// leaves the transaction able to name that person.
+func (s *Service) save(ctx context.Context, tx pgx.Tx, id uuid.UUID, org string, cur *sparcv1.Person, newNHS bool) (*sparcv1.Person, error) {
+	if !newNHS || cur.GetNhsNumber() == "" {
+		return s.update(ctx, tx, id, orgID(org), cur)
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.update(ctx, sp, id, orgID(org), cur)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "people_nhs_number_index" {
+		if err := sp.Rollback(ctx); err != nil {
+			return nil, err
+		}
+		other, found, err := existingNHS(ctx, tx, org, s.nhsIndex(orgID(org), cur.GetNhsNumber()), id)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, errors.New("the NHS number index refused an update and no person has the number")
+		}
+		return nil, alreadyExists(other)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, sp.Commit(ctx)
 }

@@ -18,7 +18,10 @@ import (
 
 // The people table is read and written here only (CreateReferral's one
 // statement also reads a person's provider view, under FOR SHARE, to copy
-// it onto the referral in the same round trip).
+// it onto the referral in the same round trip). The NHS number is stored
+// twice, neither time in clear: sealed (nhs_number_sealed, read back by
+// GetPerson) and as its blind index (nhs_number_index, searched and unique
+// per organisation, never read back).
 
 const personColumns = `id, organisation_id, display_name, age_band, year_of_birth, postcode, contact_method,
 	contact_sealed, nhs_number_sealed, what_matters, needs, consent_share, consent_scopes, consent_time,
@@ -26,10 +29,16 @@ const personColumns = `id, organisation_id, display_name, age_band, year_of_birt
 
 // Parameters of insertPersonSQL and updatePersonSQL $1–$14 are args's.
 const (
+	// A person whose NHS number another person of the organisation has
+	// (the blind index, $18) is not inserted: no row comes back, and
+	// CreatePerson names the other (existingNHSSQL). The unique index
+	// decides between concurrent creates.
 	insertPersonSQL = `INSERT INTO people (display_name, age_band, year_of_birth, postcode,
 			postcode_outward, contact_method, contact_sealed, nhs_number_sealed, what_matters, needs,
-			consent_share, consent_scopes, consent_time, objection_time, id, organisation_id, provider_view)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			consent_share, consent_scopes, consent_time, objection_time, id, organisation_id, provider_view,
+			nhs_number_index)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			ON CONFLICT (organisation_id, nhs_number_index) DO NOTHING
 			RETURNING ` + personColumns
 
 	getPersonSQL    = `SELECT ` + personColumns + ` FROM people WHERE id = $1 AND purged_at IS NULL`
@@ -37,13 +46,136 @@ const (
 	updatePersonSQL = `UPDATE people SET display_name = $1, age_band = $2, year_of_birth = $3,
 			postcode = $4, postcode_outward = $5, contact_method = $6, contact_sealed = $7, nhs_number_sealed = $8,
 			what_matters = $9, needs = $10, consent_share = $11, consent_scopes = $12, consent_time = $13,
-			objection_time = $14, version = version + 1, updated_at = clock_timestamp()
+			objection_time = $14, nhs_number_index = $16, version = version + 1, updated_at = clock_timestamp()
 			WHERE id = $15 RETURNING ` + personColumns
 	setProviderViewSQL = `UPDATE people SET provider_view = $2 WHERE id = $1`
 	// People created before provider views were kept get theirs when
 	// first referred.
 	fillProviderViewSQL = `UPDATE people SET provider_view = $2 WHERE id = $1 AND provider_view IS NULL`
+
+	// The person of organisation $1, other than $3, with blind index $2.
+	existingNHSSQL = `SELECT id FROM people WHERE organisation_id = $1 AND nhs_number_index = $2 AND id <> $3
+			ORDER BY created_at LIMIT 1`
 )
+
+// Lists and searches: summaries (summaryColumns) of organisation $1's
+// people in display-name order, after person $2 (uuid.Nil on the first
+// page: its position is then before every name), at most $3, and the
+// search key from $4. The organisation is named in every query although
+// row-level security already binds it: each wall holds on its own
+// (TestPeopleStayInTheirOrganisation, TestRowLevelSecurityAloneKeepsPeopleApart).
+// The keyset position is the row's, read here, so page tokens carry an id
+// and never a name.
+const (
+	summaryColumns = `id, organisation_id, display_name, age_band, year_of_birth, postcode, contact_method,
+	needs, consent_share, consent_scopes, consent_time, objection_time, created_at, updated_at, version`
+	peopleOfSQL = `SELECT ` + summaryColumns + ` FROM people WHERE organisation_id = $1 AND purged_at IS NULL`
+	// The row comparison and the order are people_by_name's columns, so a
+	// page is one index range whatever its depth. Row-level security holds
+	// back from the index every condition PostgreSQL cannot prove
+	// leakproof (0051): so each compares a stored column with a leakproof
+	// operator to parameters, and the page's position (coalesce, greatest:
+	// not provably leakproof) is computed in a sub-select.
+	peoplePageSQL = ` AND (name_key, id) > ((SELECT coalesce(max(name_key), '' COLLATE "C") FROM people WHERE id = $2), $2)
+			ORDER BY name_key, id LIMIT $3`
+
+	listPeopleSQL = peopleOfSQL + peoplePageSQL
+	// $4: the blind index of the NHS number.
+	searchPeopleByNHSSQL = peopleOfSQL + ` AND nhs_number_index = $4` + peoplePageSQL
+	// $4 <= lower-cased name < $5: the prefix as a range of people_by_name
+	// (a LIKE with a parameter cannot use the index in a generic plan).
+	// The range's start and the page's position are one lower bound: the
+	// page starts at the later of the two (the first page's position is
+	// before every name). Two separate lower bounds on one column can make
+	// the index scan start at the looser one and walk every name before
+	// the prefix (measured: 100 ms for "Zara" among 100k).
+	// $6: a year of birth or NULL; $7: the age bands that year fits.
+	searchPeopleByNameSQL = peopleOfSQL + ` AND name_key < $5
+			AND ($6::integer IS NULL OR year_of_birth = $6 OR (year_of_birth IS NULL AND age_band = ANY($7::text[])))
+			AND (name_key, id) > ((SELECT greatest(coalesce(max(name_key), '' COLLATE "C"), $4::text COLLATE "C")
+				FROM people WHERE id = $2), $2)
+			ORDER BY name_key, id LIMIT $3`
+	// $4: the postcode without spaces (postcode_key, people_by_postcode).
+	searchPeopleByPostcodeSQL = peopleOfSQL + ` AND postcode_key <> '' AND postcode_key = $4` + peoplePageSQL
+)
+
+// Backfill of the NHS number blind index (IndexNHSNumbers): owner
+// functions, as it runs for every organisation before any caller (0051).
+const (
+	unindexedNHSSQL = `SELECT id, organisation_id, nhs_number_sealed FROM sparc_people_unindexed($1, $2)`
+	setNHSIndexSQL  = `SELECT indexed, duplicates FROM sparc_people_set_nhs_index($1, $2)`
+)
+
+// scanSummary reads a row of summaryColumns: what a list shows, nothing
+// sealed and no notes.
+func scanSummary(r pgx.Row) (*sparcv1.Person, uuid.UUID, error) {
+	var p sparcv1.Person
+	var id, org uuid.UUID
+	var yob *int32
+	var method string
+	var share bool
+	var scopes []string
+	var consentAt, objectedAt *time.Time
+	var created, updated time.Time
+	var version int64
+	if err := r.Scan(&id, &org, &p.DisplayName, &p.AgeBand, &yob, &p.Postcode, &method, &p.Needs, &share, &scopes,
+		&consentAt, &objectedAt, &created, &updated, &version); err != nil {
+		return nil, id, err
+	}
+	p.Name, p.Organisation = aip.Name(aip.People, id), aip.Name(aip.Organisations, org)
+	if yob != nil {
+		p.YearOfBirth = *yob
+	}
+	p.ContactMethod = contactFromCode[method]
+	p.Consent = &sparcv1.Consent{ShareWithProvider: share}
+	for _, sc := range scopes {
+		p.Consent.Scopes = append(p.Consent.Scopes, scopeFromCode[sc])
+	}
+	if consentAt != nil {
+		p.Consent.ConsentTime = timestamppb.New(*consentAt)
+	}
+	if objectedAt != nil {
+		p.Consent.ObjectionTime = timestamppb.New(*objectedAt)
+	}
+	p.CreateTime, p.UpdateTime = timestamppb.New(created), timestamppb.New(updated)
+	p.Etag = etag.Of(id, version, updated)
+	return &p, id, nil
+}
+
+// summaryRow is a person of a list with its keyset position.
+type summaryRow struct {
+	id     uuid.UUID
+	person *sparcv1.Person
+}
+
+// summaries runs a list or search query (q and its arguments) in tx.
+func summaries(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]summaryRow, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []summaryRow
+	for rows.Next() {
+		p, id, err := scanSummary(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, summaryRow{id: id, person: p})
+	}
+	return out, rows.Err()
+}
+
+// existingNHS returns the person of org other than except whose NHS
+// number has index idx, if any.
+func existingNHS(ctx context.Context, tx pgx.Tx, org string, idx []byte, except uuid.UUID) (uuid.UUID, bool, error) {
+	var id uuid.UUID
+	err := tx.QueryRow(ctx, existingNHSSQL, org, idx, except).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return id, false, nil
+	}
+	return id, err == nil, err
+}
 
 func (s *Service) scan(r pgx.Row) (*sparcv1.Person, error) {
 	var p sparcv1.Person
@@ -142,16 +274,33 @@ func (s *Service) insert(ctx context.Context, tx pgx.Tx, id uuid.UUID, org strin
 	if err != nil {
 		return nil, err
 	}
-	return s.scan(tx.QueryRow(ctx, insertPersonSQL, append(args, id, org, view)...))
+	return s.scan(tx.QueryRow(ctx, insertPersonSQL, append(args, id, org, view, s.nhsIndex(orgID(org), p.GetNhsNumber()))...))
 }
 
 // update stores p's details over person id's.
-func (s *Service) update(ctx context.Context, tx pgx.Tx, id uuid.UUID, p *sparcv1.Person) (*sparcv1.Person, error) {
+func (s *Service) update(ctx context.Context, tx pgx.Tx, id, org uuid.UUID, p *sparcv1.Person) (*sparcv1.Person, error) {
 	args, err := s.args(id, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.scan(tx.QueryRow(ctx, updatePersonSQL, append(args, id)...))
+	return s.scan(tx.QueryRow(ctx, updatePersonSQL, append(args, id, s.nhsIndex(org, p.GetNhsNumber()))...))
+}
+
+// nhsIndex is the blind index of a normalised NHS number held by org;
+// nil for none. The organisation is part of what is blinded, so equal
+// numbers in two organisations give unrelated indexes: a copy of the
+// database does not show which organisations hold the same person.
+func (s *Service) nhsIndex(org uuid.UUID, nhs string) []byte {
+	if nhs == "" {
+		return nil
+	}
+	return s.nhsBlind.Of(append(org[:], nhs...))
+}
+
+// orgID reads an organisation id as the caller carries it.
+func orgID(s string) uuid.UUID {
+	id, _ := uuid.Parse(s)
+	return id
 }
 
 // Get reads a person of the caller's organisation (row-level security

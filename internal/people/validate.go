@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -129,3 +132,106 @@ var personFields = aip.NewFields(&sparcv1.Person{},
 	[]string{"display_name", "age_band", "year_of_birth", "postcode", "contact_method", "contact", "nhs_number",
 		"what_matters", "needs", "consent"},
 	"name", "organisation", "create_time", "update_time", "etag")
+
+// searchKey is a SearchPeople request, checked and normalised: one of an
+// NHS number, a name range (nameLower <= lower(name) < nameUpper) with an
+// optional year, or a postcode without spaces.
+type searchKey struct {
+	nhs                  string
+	nameLower, nameUpper string
+	year                 *int32
+	bands                []string
+	postcode             string
+}
+
+func parseSearch(req *sparcv1.SearchPeopleRequest, v *apierr.InvalidArgument) searchKey {
+	var k searchKey
+	keys := 0
+	if n := req.GetNhsNumber(); n != "" {
+		keys++
+		k.nhs = normaliseNHS(n)
+		if !ValidNHSNumber(k.nhs) {
+			v.Add("nhs_number", "is not a valid NHS number (10 digits passing the modulus 11 check)")
+		}
+	}
+	if p := req.GetDisplayNamePrefix(); p != "" {
+		keys++
+		aip.Text(v, "display_name_prefix", p, true, 100)
+		k.nameLower = strings.ToLower(strings.TrimSpace(p))
+		if utf8.RuneCountInString(k.nameLower) < 2 {
+			v.Add("display_name_prefix", "must have at least 2 characters")
+		}
+		k.nameUpper = prefixEnd(k.nameLower)
+	}
+	if y := req.GetYearOfBirth(); y != 0 {
+		if req.GetDisplayNamePrefix() == "" {
+			v.Add("year_of_birth", "narrows a search by display_name_prefix; set one")
+		}
+		if y < 1900 || y > int32(time.Now().Year()) {
+			v.Add("year_of_birth", "must be between 1900 and this year")
+		}
+		k.year, k.bands = &y, bandsOfYear(y, time.Now().Year())
+	}
+	if pc := req.GetPostcode(); pc != "" {
+		keys++
+		aip.Text(v, "postcode", pc, false, 10)
+		k.postcode = strings.ToUpper(strings.Join(strings.Fields(pc), ""))
+		if k.postcode == "" {
+			v.Add("postcode", "is blank")
+		}
+	}
+	if keys != 1 {
+		v.Add("nhs_number", "set exactly one of nhs_number, display_name_prefix and postcode")
+	}
+	return k
+}
+
+// prefixEnd is the least string above every string starting with p in
+// byte order (the "C" collation people_by_name uses): p with its last
+// rune incremented, as UTF-8 orders like code points (trailing U+10FFFF
+// carry over; all of them: a bound above any name).
+func prefixEnd(p string) string {
+	rs := []rune(p)
+	for len(rs) > 0 && rs[len(rs)-1] == unicode.MaxRune {
+		rs = rs[:len(rs)-1]
+	}
+	if len(rs) == 0 {
+		return strings.Repeat(string(unicode.MaxRune), utf8.RuneCountInString(p)+1)
+	}
+	next := rs[len(rs)-1] + 1
+	if next >= 0xD800 && next <= 0xDFFF { // surrogates are not characters
+		next = 0xE000
+	}
+	rs[len(rs)-1] = next
+	return string(rs)
+}
+
+// bandsOfYear are the age bands of someone born in year: their age is
+// now-year or one less, depending on their birthday. "" stands for people
+// without a band, whom a year cannot rule out either.
+func bandsOfYear(year int32, now int) []string {
+	bands := []string{""}
+	for _, age := range []int{now - int(year) - 1, now - int(year)} {
+		if b := bandOf(age); b != "" && !slices.Contains(bands, b) {
+			bands = append(bands, b)
+		}
+	}
+	return bands
+}
+
+func bandOf(age int) string {
+	switch {
+	case age < 0:
+		return ""
+	case age <= 15:
+		return "0-15"
+	case age <= 17:
+		return "16-17"
+	case age <= 24:
+		return "18-24"
+	case age >= 75:
+		return "75+"
+	}
+	lo := (age-25)/10*10 + 25
+	return fmt.Sprintf("%d-%d", lo, lo+9)
+}

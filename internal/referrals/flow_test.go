@@ -3,6 +3,7 @@ package referrals_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -53,11 +54,24 @@ func newWorld(t *testing.T, capacity int32) *world {
 	return w
 }
 
+// nextNHS is a new NHS number for the world's next person (the first
+// "943 476 5919", spaced as people type it): one person per number in an
+// organisation.
+func (w *world) nextNHS() string {
+	n, _ := worldPeople.LoadOrStore(w, new(atomic.Int32))
+	if i := int(n.(*atomic.Int32).Add(1)) - 1; i > 0 {
+		return nhsNumber(i)
+	}
+	return "943 476 5919"
+}
+
+var worldPeople sync.Map // *world → *atomic.Int32
+
 func (w *world) person(t *testing.T, scopes ...sparcv1.ConsentScope) *sparcv1.Person {
 	t.Helper()
 	p, err := w.lwPeople.CreatePerson(context.Background(), &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{
 		DisplayName: "A. Khan", AgeBand: "65-74", Postcode: "B8 1AA", ContactMethod: sparcv1.ContactMethod_CONTACT_METHOD_PHONE,
-		Contact: &sparcv1.PersonContact{Phone: "0121 496 0000"}, NhsNumber: "943 476 5919", WhatMatters: "Getting out of the house",
+		Contact: &sparcv1.PersonContact{Phone: "0121 496 0000"}, NhsNumber: w.nextNHS(), WhatMatters: "Getting out of the house",
 		Needs:   []string{"social_connection"},
 		Consent: &sparcv1.Consent{ShareWithProvider: len(scopes) > 0, Scopes: scopes},
 	}})

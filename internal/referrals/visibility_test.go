@@ -2,6 +2,7 @@ package referrals_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -13,10 +14,27 @@ import (
 )
 
 const (
-	nhs         = "9434765919"
 	phone       = "0121 496 0000"
 	whatMatters = "Getting out of the house"
 )
+
+// nhsNumber is the i-th of distinct valid NHS numbers (modulus 11), the
+// first "9434765919": an organisation holds one person per number.
+func nhsNumber(i int) string {
+	if i == 0 {
+		return "9434765919"
+	}
+	for k := i * 11; ; k++ {
+		base := fmt.Sprintf("%09d", 600_000_000+k)
+		sum := 0
+		for j := range 9 {
+			sum += int(base[j]-'0') * (10 - j)
+		}
+		if check := (11 - sum%11) % 11; check < 10 {
+			return base + fmt.Sprint(check)
+		}
+	}
+}
 
 // providerSees is what the group may see of the person for one consent.
 type providerSees struct {
@@ -44,7 +62,8 @@ func TestProviderSeesOnlyWhatConsentCovers(t *testing.T) {
 		{"basic and notes", true, []sparcv1.ConsentScope{basic, notes}, providerSees{name: true, notes: true}},
 		{"everything", true, []sparcv1.ConsentScope{basic, contact, notes}, providerSees{name: true, contact: true, notes: true}},
 	}
-	for _, tc := range cases {
+	for i, tc := range cases {
+		nhs := nhsNumber(i) // one person per NHS number in an organisation
 		p, err := w.lwPeople.CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{
 			DisplayName: "A. Khan", AgeBand: "65-74", Postcode: "B8 1AA", ContactMethod: sparcv1.ContactMethod_CONTACT_METHOD_PHONE,
 			Contact: &sparcv1.PersonContact{Phone: phone}, NhsNumber: nhs, WhatMatters: whatMatters,

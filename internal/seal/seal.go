@@ -1,6 +1,7 @@
 // Package seal encrypts personal details and secrets at rest (AES-256-GCM)
 // with a key from configuration, never from the database: people's contact
-// details and NHS numbers, and webhooks' signing secrets.
+// details and NHS numbers, and webhooks' signing secrets. Blind indexes
+// (keyed HMACs, blind.go) let a sealed value be found by equality.
 package seal
 
 import (
@@ -16,6 +17,8 @@ import (
 // of the database alone does not reveal contact details or NHS numbers.
 type Sealer struct {
 	aead cipher.AEAD
+	// key derives the blind indexes' keys (blind.go); it never seals.
+	key []byte
 }
 
 // New returns a sealer for a 32-byte key.
@@ -31,7 +34,7 @@ func New(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, key: append([]byte(nil), key...)}, nil
 }
 
 // Seal encrypts plain; the nonce is stored in front of the ciphertext.

@@ -718,6 +718,257 @@ func (x *UpdatePersonRequest) GetObject() bool {
 	return false
 }
 
+type ListPeopleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 100; 20 when unset.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the page before.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPeopleRequest) Reset() {
+	*x = ListPeopleRequest{}
+	mi := &file_sparc_v1_referrals_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPeopleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPeopleRequest) ProtoMessage() {}
+
+func (x *ListPeopleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_referrals_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPeopleRequest.ProtoReflect.Descriptor instead.
+func (*ListPeopleRequest) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListPeopleRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPeopleRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListPeopleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	People        []*Person              `protobuf:"bytes,1,rep,name=people,proto3" json:"people,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPeopleResponse) Reset() {
+	*x = ListPeopleResponse{}
+	mi := &file_sparc_v1_referrals_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPeopleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPeopleResponse) ProtoMessage() {}
+
+func (x *ListPeopleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_referrals_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPeopleResponse.ProtoReflect.Descriptor instead.
+func (*ListPeopleResponse) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListPeopleResponse) GetPeople() []*Person {
+	if x != nil {
+		return x.People
+	}
+	return nil
+}
+
+func (x *ListPeopleResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Exactly one of nhs_number, display_name_prefix and postcode.
+type SearchPeopleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exact; spaces and dashes are ignored; must pass the modulus 11 check.
+	// Matched through a keyed blind index: the number stays sealed.
+	NhsNumber string `protobuf:"bytes,1,opt,name=nhs_number,json=nhsNumber,proto3" json:"nhs_number,omitempty"`
+	// The start of the display name, any case (at least 2 characters).
+	DisplayNamePrefix string `protobuf:"bytes,2,opt,name=display_name_prefix,json=displayNamePrefix,proto3" json:"display_name_prefix,omitempty"`
+	// With display_name_prefix only: people born that year, and people whose
+	// year is not recorded but whose age band fits it (or who have none).
+	YearOfBirth int32 `protobuf:"varint,3,opt,name=year_of_birth,json=yearOfBirth,proto3" json:"year_of_birth,omitempty"`
+	// The full postcode, any case and spacing.
+	Postcode string `protobuf:"bytes,4,opt,name=postcode,proto3" json:"postcode,omitempty"`
+	// At most 100; 20 when unset. A search by NHS number returns its match
+	// (or nothing) on one page.
+	PageSize      int32  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchPeopleRequest) Reset() {
+	*x = SearchPeopleRequest{}
+	mi := &file_sparc_v1_referrals_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchPeopleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchPeopleRequest) ProtoMessage() {}
+
+func (x *SearchPeopleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_referrals_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchPeopleRequest.ProtoReflect.Descriptor instead.
+func (*SearchPeopleRequest) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SearchPeopleRequest) GetNhsNumber() string {
+	if x != nil {
+		return x.NhsNumber
+	}
+	return ""
+}
+
+func (x *SearchPeopleRequest) GetDisplayNamePrefix() string {
+	if x != nil {
+		return x.DisplayNamePrefix
+	}
+	return ""
+}
+
+func (x *SearchPeopleRequest) GetYearOfBirth() int32 {
+	if x != nil {
+		return x.YearOfBirth
+	}
+	return 0
+}
+
+func (x *SearchPeopleRequest) GetPostcode() string {
+	if x != nil {
+		return x.Postcode
+	}
+	return ""
+}
+
+func (x *SearchPeopleRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchPeopleRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type SearchPeopleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	People        []*Person              `protobuf:"bytes,1,rep,name=people,proto3" json:"people,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchPeopleResponse) Reset() {
+	*x = SearchPeopleResponse{}
+	mi := &file_sparc_v1_referrals_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchPeopleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchPeopleResponse) ProtoMessage() {}
+
+func (x *SearchPeopleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_referrals_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchPeopleResponse.ProtoReflect.Descriptor instead.
+func (*SearchPeopleResponse) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SearchPeopleResponse) GetPeople() []*Person {
+	if x != nil {
+		return x.People
+	}
+	return nil
+}
+
+func (x *SearchPeopleResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // The person as the provider may see them: only what consent covers.
 type SharedPerson struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -732,7 +983,7 @@ type SharedPerson struct {
 
 func (x *SharedPerson) Reset() {
 	*x = SharedPerson{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[6]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +995,7 @@ func (x *SharedPerson) String() string {
 func (*SharedPerson) ProtoMessage() {}
 
 func (x *SharedPerson) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[6]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +1008,7 @@ func (x *SharedPerson) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedPerson.ProtoReflect.Descriptor instead.
 func (*SharedPerson) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{6}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SharedPerson) GetDisplayName() string {
@@ -812,7 +1063,7 @@ type ReferralEvent struct {
 
 func (x *ReferralEvent) Reset() {
 	*x = ReferralEvent{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[7]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +1075,7 @@ func (x *ReferralEvent) String() string {
 func (*ReferralEvent) ProtoMessage() {}
 
 func (x *ReferralEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[7]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +1088,7 @@ func (x *ReferralEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralEvent.ProtoReflect.Descriptor instead.
 func (*ReferralEvent) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{7}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReferralEvent) GetTime() *timestamppb.Timestamp {
@@ -902,7 +1153,7 @@ type WellbeingMeasure struct {
 
 func (x *WellbeingMeasure) Reset() {
 	*x = WellbeingMeasure{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[8]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1165,7 @@ func (x *WellbeingMeasure) String() string {
 func (*WellbeingMeasure) ProtoMessage() {}
 
 func (x *WellbeingMeasure) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[8]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1178,7 @@ func (x *WellbeingMeasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WellbeingMeasure.ProtoReflect.Descriptor instead.
 func (*WellbeingMeasure) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{8}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WellbeingMeasure) GetOns4() []int32 {
@@ -964,7 +1215,7 @@ type Outcome struct {
 
 func (x *Outcome) Reset() {
 	*x = Outcome{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[9]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1227,7 @@ func (x *Outcome) String() string {
 func (*Outcome) ProtoMessage() {}
 
 func (x *Outcome) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[9]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1240,7 @@ func (x *Outcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Outcome.ProtoReflect.Descriptor instead.
 func (*Outcome) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{9}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Outcome) GetSessionsAttended() int32 {
@@ -1071,7 +1322,7 @@ type Referral struct {
 
 func (x *Referral) Reset() {
 	*x = Referral{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[10]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1334,7 @@ func (x *Referral) String() string {
 func (*Referral) ProtoMessage() {}
 
 func (x *Referral) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[10]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1347,7 @@ func (x *Referral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Referral.ProtoReflect.Descriptor instead.
 func (*Referral) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{10}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Referral) GetName() string {
@@ -1253,7 +1504,7 @@ type ReferralSummary struct {
 
 func (x *ReferralSummary) Reset() {
 	*x = ReferralSummary{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1516,7 @@ func (x *ReferralSummary) String() string {
 func (*ReferralSummary) ProtoMessage() {}
 
 func (x *ReferralSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[11]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1529,7 @@ func (x *ReferralSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralSummary.ProtoReflect.Descriptor instead.
 func (*ReferralSummary) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{11}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReferralSummary) GetAssetDisplayName() string {
@@ -1354,7 +1605,7 @@ type NextSession struct {
 
 func (x *NextSession) Reset() {
 	*x = NextSession{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1617,7 @@ func (x *NextSession) String() string {
 func (*NextSession) ProtoMessage() {}
 
 func (x *NextSession) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[12]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1630,7 @@ func (x *NextSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextSession.ProtoReflect.Descriptor instead.
 func (*NextSession) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{12}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *NextSession) GetStartTime() *timestamppb.Timestamp {
@@ -1444,7 +1695,7 @@ type CreateReferralRequest struct {
 
 func (x *CreateReferralRequest) Reset() {
 	*x = CreateReferralRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1707,7 @@ func (x *CreateReferralRequest) String() string {
 func (*CreateReferralRequest) ProtoMessage() {}
 
 func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[13]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1720,7 @@ func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralRequest.ProtoReflect.Descriptor instead.
 func (*CreateReferralRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{13}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateReferralRequest) GetRequestId() string {
@@ -1538,7 +1789,7 @@ type GetReferralRequest struct {
 
 func (x *GetReferralRequest) Reset() {
 	*x = GetReferralRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1801,7 @@ func (x *GetReferralRequest) String() string {
 func (*GetReferralRequest) ProtoMessage() {}
 
 func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[14]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1814,7 @@ func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralRequest.ProtoReflect.Descriptor instead.
 func (*GetReferralRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{14}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetReferralRequest) GetName() string {
@@ -1587,7 +1838,7 @@ type ListReferralsRequest struct {
 
 func (x *ListReferralsRequest) Reset() {
 	*x = ListReferralsRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1850,7 @@ func (x *ListReferralsRequest) String() string {
 func (*ListReferralsRequest) ProtoMessage() {}
 
 func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[15]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1863,7 @@ func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsRequest.ProtoReflect.Descriptor instead.
 func (*ListReferralsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{15}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListReferralsRequest) GetSide() string {
@@ -1654,7 +1905,7 @@ type ListReferralsResponse struct {
 
 func (x *ListReferralsResponse) Reset() {
 	*x = ListReferralsResponse{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1917,7 @@ func (x *ListReferralsResponse) String() string {
 func (*ListReferralsResponse) ProtoMessage() {}
 
 func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[16]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1930,7 @@ func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsResponse.ProtoReflect.Descriptor instead.
 func (*ListReferralsResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{16}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListReferralsResponse) GetReferrals() []*Referral {
@@ -1713,7 +1964,7 @@ type TransitionReferralRequest struct {
 
 func (x *TransitionReferralRequest) Reset() {
 	*x = TransitionReferralRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1976,7 @@ func (x *TransitionReferralRequest) String() string {
 func (*TransitionReferralRequest) ProtoMessage() {}
 
 func (x *TransitionReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[17]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1989,7 @@ func (x *TransitionReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionReferralRequest.ProtoReflect.Descriptor instead.
 func (*TransitionReferralRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{17}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TransitionReferralRequest) GetName() string {
@@ -1792,7 +2043,7 @@ type RecordOutcomeRequest struct {
 
 func (x *RecordOutcomeRequest) Reset() {
 	*x = RecordOutcomeRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2055,7 @@ func (x *RecordOutcomeRequest) String() string {
 func (*RecordOutcomeRequest) ProtoMessage() {}
 
 func (x *RecordOutcomeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[18]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2068,7 @@ func (x *RecordOutcomeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordOutcomeRequest.ProtoReflect.Descriptor instead.
 func (*RecordOutcomeRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{18}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordOutcomeRequest) GetName() string {
@@ -1873,7 +2124,7 @@ type WatchReferralsRequest struct {
 
 func (x *WatchReferralsRequest) Reset() {
 	*x = WatchReferralsRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +2136,7 @@ func (x *WatchReferralsRequest) String() string {
 func (*WatchReferralsRequest) ProtoMessage() {}
 
 func (x *WatchReferralsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[19]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2149,7 @@ func (x *WatchReferralsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchReferralsRequest.ProtoReflect.Descriptor instead.
 func (*WatchReferralsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{19}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchReferralsRequest) GetCursor() string {
@@ -1924,7 +2175,7 @@ type ReferralChange struct {
 
 func (x *ReferralChange) Reset() {
 	*x = ReferralChange{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2187,7 @@ func (x *ReferralChange) String() string {
 func (*ReferralChange) ProtoMessage() {}
 
 func (x *ReferralChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[20]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2200,7 @@ func (x *ReferralChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralChange.ProtoReflect.Descriptor instead.
 func (*ReferralChange) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{20}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReferralChange) GetCursor() string {
@@ -2012,7 +2263,7 @@ type ComputeReferralStatsRequest struct {
 
 func (x *ComputeReferralStatsRequest) Reset() {
 	*x = ComputeReferralStatsRequest{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2275,7 @@ func (x *ComputeReferralStatsRequest) String() string {
 func (*ComputeReferralStatsRequest) ProtoMessage() {}
 
 func (x *ComputeReferralStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[21]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2288,7 @@ func (x *ComputeReferralStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeReferralStatsRequest.ProtoReflect.Descriptor instead.
 func (*ComputeReferralStatsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{21}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ComputeReferralStatsRequest) GetOrganisation() string {
@@ -2081,7 +2332,7 @@ type StatCount struct {
 
 func (x *StatCount) Reset() {
 	*x = StatCount{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2344,7 @@ func (x *StatCount) String() string {
 func (*StatCount) ProtoMessage() {}
 
 func (x *StatCount) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[22]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2357,7 @@ func (x *StatCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatCount.ProtoReflect.Descriptor instead.
 func (*StatCount) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{22}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatCount) GetValue() int64 {
@@ -2134,7 +2385,7 @@ type MeanChange struct {
 
 func (x *MeanChange) Reset() {
 	*x = MeanChange{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[23]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2397,7 @@ func (x *MeanChange) String() string {
 func (*MeanChange) ProtoMessage() {}
 
 func (x *MeanChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[23]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2410,7 @@ func (x *MeanChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeanChange.ProtoReflect.Descriptor instead.
 func (*MeanChange) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{23}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MeanChange) GetMean() float64 {
@@ -2207,7 +2458,7 @@ type ReferralStats struct {
 
 func (x *ReferralStats) Reset() {
 	*x = ReferralStats{}
-	mi := &file_sparc_v1_referrals_proto_msgTypes[24]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2470,7 @@ func (x *ReferralStats) String() string {
 func (*ReferralStats) ProtoMessage() {}
 
 func (x *ReferralStats) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_referrals_proto_msgTypes[24]
+	mi := &file_sparc_v1_referrals_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2483,7 @@ func (x *ReferralStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralStats.ProtoReflect.Descriptor instead.
 func (*ReferralStats) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{24}
+	return file_sparc_v1_referrals_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReferralStats) GetByStatus() map[string]*StatCount {
@@ -2343,7 +2594,26 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x06person\x18\x01 \x01(\v2\x10.sparc.v1.PersonB\x03\xe0A\x02R\x06person\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12\x16\n" +
-	"\x06object\x18\x03 \x01(\bR\x06object\"\xe2\x01\n" +
+	"\x06object\x18\x03 \x01(\bR\x06object\"O\n" +
+	"\x11ListPeopleRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"f\n" +
+	"\x12ListPeopleResponse\x12(\n" +
+	"\x06people\x18\x01 \x03(\v2\x10.sparc.v1.PersonR\x06people\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe0\x01\n" +
+	"\x13SearchPeopleRequest\x12\x1d\n" +
+	"\n" +
+	"nhs_number\x18\x01 \x01(\tR\tnhsNumber\x12.\n" +
+	"\x13display_name_prefix\x18\x02 \x01(\tR\x11displayNamePrefix\x12\"\n" +
+	"\ryear_of_birth\x18\x03 \x01(\x05R\vyearOfBirth\x12\x1a\n" +
+	"\bpostcode\x18\x04 \x01(\tR\bpostcode\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"h\n" +
+	"\x14SearchPeopleResponse\x12(\n" +
+	"\x06people\x18\x01 \x03(\v2\x10.sparc.v1.PersonR\x06people\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe2\x01\n" +
 	"\fSharedPerson\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12\x19\n" +
 	"\bage_band\x18\x02 \x01(\tR\aageBand\x12>\n" +
@@ -2530,12 +2800,16 @@ const file_sparc_v1_referrals_proto_rawDesc = "" +
 	"\x10ReferralPriority\x12!\n" +
 	"\x1dREFERRAL_PRIORITY_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REFERRAL_PRIORITY_ROUTINE\x10\x01\x12\x1c\n" +
-	"\x18REFERRAL_PRIORITY_URGENT\x10\x022\xb1\x02\n" +
+	"\x18REFERRAL_PRIORITY_URGENT\x10\x022\x91\x04\n" +
 	"\rPersonService\x12[\n" +
 	"\fCreatePerson\x12\x1d.sparc.v1.CreatePersonRequest\x1a\x10.sparc.v1.Person\"\x1a\x82\xd3\xe4\x93\x02\x14:\x06person\"\n" +
 	"/v1/people\x12V\n" +
 	"\tGetPerson\x12\x1a.sparc.v1.GetPersonRequest\x1a\x10.sparc.v1.Person\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=people/*}\x12k\n" +
-	"\fUpdatePerson\x12\x1d.sparc.v1.UpdatePersonRequest\x1a\x10.sparc.v1.Person\"*\x82\xd3\xe4\x93\x02$:\x06person2\x1a/v1/{person.name=people/*}2\x97\x06\n" +
+	"\fUpdatePerson\x12\x1d.sparc.v1.UpdatePersonRequest\x1a\x10.sparc.v1.Person\"*\x82\xd3\xe4\x93\x02$:\x06person2\x1a/v1/{person.name=people/*}\x12[\n" +
+	"\n" +
+	"ListPeople\x12\x1b.sparc.v1.ListPeopleRequest\x1a\x1c.sparc.v1.ListPeopleResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/people\x12\x80\x01\n" +
+	"\fSearchPeople\x12\x1d.sparc.v1.SearchPeopleRequest\x1a\x1e.sparc.v1.SearchPeopleResponse\"1\x82\xd3\xe4\x93\x02+Z\x16:\x01*\"\x11/v1/people:search\x12\x11/v1/people:search2\x97\x06\n" +
 	"\x0fReferralService\x12_\n" +
 	"\x0eCreateReferral\x12\x1f.sparc.v1.CreateReferralRequest\x1a\x12.sparc.v1.Referral\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/referrals\x12_\n" +
 	"\vGetReferral\x12\x1c.sparc.v1.GetReferralRequest\x1a\x12.sparc.v1.Referral\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=referrals/*}\x12g\n" +
@@ -2558,7 +2832,7 @@ func file_sparc_v1_referrals_proto_rawDescGZIP() []byte {
 }
 
 var file_sparc_v1_referrals_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sparc_v1_referrals_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_sparc_v1_referrals_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_sparc_v1_referrals_proto_goTypes = []any{
 	(ContactMethod)(0),                  // 0: sparc.v1.ContactMethod
 	(ConsentScope)(0),                   // 1: sparc.v1.ConsentScope
@@ -2570,105 +2844,115 @@ var file_sparc_v1_referrals_proto_goTypes = []any{
 	(*CreatePersonRequest)(nil),         // 7: sparc.v1.CreatePersonRequest
 	(*GetPersonRequest)(nil),            // 8: sparc.v1.GetPersonRequest
 	(*UpdatePersonRequest)(nil),         // 9: sparc.v1.UpdatePersonRequest
-	(*SharedPerson)(nil),                // 10: sparc.v1.SharedPerson
-	(*ReferralEvent)(nil),               // 11: sparc.v1.ReferralEvent
-	(*WellbeingMeasure)(nil),            // 12: sparc.v1.WellbeingMeasure
-	(*Outcome)(nil),                     // 13: sparc.v1.Outcome
-	(*Referral)(nil),                    // 14: sparc.v1.Referral
-	(*ReferralSummary)(nil),             // 15: sparc.v1.ReferralSummary
-	(*NextSession)(nil),                 // 16: sparc.v1.NextSession
-	(*CreateReferralRequest)(nil),       // 17: sparc.v1.CreateReferralRequest
-	(*GetReferralRequest)(nil),          // 18: sparc.v1.GetReferralRequest
-	(*ListReferralsRequest)(nil),        // 19: sparc.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),       // 20: sparc.v1.ListReferralsResponse
-	(*TransitionReferralRequest)(nil),   // 21: sparc.v1.TransitionReferralRequest
-	(*RecordOutcomeRequest)(nil),        // 22: sparc.v1.RecordOutcomeRequest
-	(*WatchReferralsRequest)(nil),       // 23: sparc.v1.WatchReferralsRequest
-	(*ReferralChange)(nil),              // 24: sparc.v1.ReferralChange
-	(*ComputeReferralStatsRequest)(nil), // 25: sparc.v1.ComputeReferralStatsRequest
-	(*StatCount)(nil),                   // 26: sparc.v1.StatCount
-	(*MeanChange)(nil),                  // 27: sparc.v1.MeanChange
-	(*ReferralStats)(nil),               // 28: sparc.v1.ReferralStats
-	nil,                                 // 29: sparc.v1.ReferralStats.ByStatusEntry
-	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
+	(*ListPeopleRequest)(nil),           // 10: sparc.v1.ListPeopleRequest
+	(*ListPeopleResponse)(nil),          // 11: sparc.v1.ListPeopleResponse
+	(*SearchPeopleRequest)(nil),         // 12: sparc.v1.SearchPeopleRequest
+	(*SearchPeopleResponse)(nil),        // 13: sparc.v1.SearchPeopleResponse
+	(*SharedPerson)(nil),                // 14: sparc.v1.SharedPerson
+	(*ReferralEvent)(nil),               // 15: sparc.v1.ReferralEvent
+	(*WellbeingMeasure)(nil),            // 16: sparc.v1.WellbeingMeasure
+	(*Outcome)(nil),                     // 17: sparc.v1.Outcome
+	(*Referral)(nil),                    // 18: sparc.v1.Referral
+	(*ReferralSummary)(nil),             // 19: sparc.v1.ReferralSummary
+	(*NextSession)(nil),                 // 20: sparc.v1.NextSession
+	(*CreateReferralRequest)(nil),       // 21: sparc.v1.CreateReferralRequest
+	(*GetReferralRequest)(nil),          // 22: sparc.v1.GetReferralRequest
+	(*ListReferralsRequest)(nil),        // 23: sparc.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),       // 24: sparc.v1.ListReferralsResponse
+	(*TransitionReferralRequest)(nil),   // 25: sparc.v1.TransitionReferralRequest
+	(*RecordOutcomeRequest)(nil),        // 26: sparc.v1.RecordOutcomeRequest
+	(*WatchReferralsRequest)(nil),       // 27: sparc.v1.WatchReferralsRequest
+	(*ReferralChange)(nil),              // 28: sparc.v1.ReferralChange
+	(*ComputeReferralStatsRequest)(nil), // 29: sparc.v1.ComputeReferralStatsRequest
+	(*StatCount)(nil),                   // 30: sparc.v1.StatCount
+	(*MeanChange)(nil),                  // 31: sparc.v1.MeanChange
+	(*ReferralStats)(nil),               // 32: sparc.v1.ReferralStats
+	nil,                                 // 33: sparc.v1.ReferralStats.ByStatusEntry
+	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 35: google.protobuf.FieldMask
 }
 var file_sparc_v1_referrals_proto_depIdxs = []int32{
 	1,  // 0: sparc.v1.Consent.scopes:type_name -> sparc.v1.ConsentScope
-	30, // 1: sparc.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
-	30, // 2: sparc.v1.Consent.objection_time:type_name -> google.protobuf.Timestamp
+	34, // 1: sparc.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
+	34, // 2: sparc.v1.Consent.objection_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: sparc.v1.Person.contact_method:type_name -> sparc.v1.ContactMethod
 	4,  // 4: sparc.v1.Person.contact:type_name -> sparc.v1.PersonContact
 	5,  // 5: sparc.v1.Person.consent:type_name -> sparc.v1.Consent
-	30, // 6: sparc.v1.Person.create_time:type_name -> google.protobuf.Timestamp
-	30, // 7: sparc.v1.Person.update_time:type_name -> google.protobuf.Timestamp
+	34, // 6: sparc.v1.Person.create_time:type_name -> google.protobuf.Timestamp
+	34, // 7: sparc.v1.Person.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 8: sparc.v1.CreatePersonRequest.person:type_name -> sparc.v1.Person
 	6,  // 9: sparc.v1.UpdatePersonRequest.person:type_name -> sparc.v1.Person
-	31, // 10: sparc.v1.UpdatePersonRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 11: sparc.v1.SharedPerson.contact_method:type_name -> sparc.v1.ContactMethod
-	4,  // 12: sparc.v1.SharedPerson.contact:type_name -> sparc.v1.PersonContact
-	30, // 13: sparc.v1.ReferralEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 14: sparc.v1.ReferralEvent.from_status:type_name -> sparc.v1.ReferralStatus
-	2,  // 15: sparc.v1.ReferralEvent.to_status:type_name -> sparc.v1.ReferralStatus
-	30, // 16: sparc.v1.WellbeingMeasure.time:type_name -> google.protobuf.Timestamp
-	30, // 17: sparc.v1.Outcome.first_attended_time:type_name -> google.protobuf.Timestamp
-	12, // 18: sparc.v1.Outcome.baseline:type_name -> sparc.v1.WellbeingMeasure
-	12, // 19: sparc.v1.Outcome.follow_up:type_name -> sparc.v1.WellbeingMeasure
-	3,  // 20: sparc.v1.Referral.priority:type_name -> sparc.v1.ReferralPriority
-	2,  // 21: sparc.v1.Referral.status:type_name -> sparc.v1.ReferralStatus
-	10, // 22: sparc.v1.Referral.person_details:type_name -> sparc.v1.SharedPerson
-	13, // 23: sparc.v1.Referral.outcome:type_name -> sparc.v1.Outcome
-	11, // 24: sparc.v1.Referral.timeline:type_name -> sparc.v1.ReferralEvent
-	30, // 25: sparc.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	30, // 26: sparc.v1.Referral.update_time:type_name -> google.protobuf.Timestamp
-	15, // 27: sparc.v1.Referral.summary:type_name -> sparc.v1.ReferralSummary
-	16, // 28: sparc.v1.ReferralSummary.next_session:type_name -> sparc.v1.NextSession
-	30, // 29: sparc.v1.NextSession.start_time:type_name -> google.protobuf.Timestamp
-	30, // 30: sparc.v1.NextSession.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 31: sparc.v1.CreateReferralRequest.priority:type_name -> sparc.v1.ReferralPriority
-	2,  // 32: sparc.v1.ListReferralsRequest.statuses:type_name -> sparc.v1.ReferralStatus
-	14, // 33: sparc.v1.ListReferralsResponse.referrals:type_name -> sparc.v1.Referral
-	2,  // 34: sparc.v1.TransitionReferralRequest.to_status:type_name -> sparc.v1.ReferralStatus
-	12, // 35: sparc.v1.RecordOutcomeRequest.baseline:type_name -> sparc.v1.WellbeingMeasure
-	12, // 36: sparc.v1.RecordOutcomeRequest.follow_up:type_name -> sparc.v1.WellbeingMeasure
-	2,  // 37: sparc.v1.ReferralChange.from_status:type_name -> sparc.v1.ReferralStatus
-	2,  // 38: sparc.v1.ReferralChange.to_status:type_name -> sparc.v1.ReferralStatus
-	30, // 39: sparc.v1.ReferralChange.time:type_name -> google.protobuf.Timestamp
-	30, // 40: sparc.v1.ComputeReferralStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	30, // 41: sparc.v1.ComputeReferralStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	26, // 42: sparc.v1.MeanChange.n:type_name -> sparc.v1.StatCount
-	29, // 43: sparc.v1.ReferralStats.by_status:type_name -> sparc.v1.ReferralStats.ByStatusEntry
-	26, // 44: sparc.v1.ReferralStats.total:type_name -> sparc.v1.StatCount
-	27, // 45: sparc.v1.ReferralStats.ons4_change:type_name -> sparc.v1.MeanChange
-	27, // 46: sparc.v1.ReferralStats.swemwbs_change:type_name -> sparc.v1.MeanChange
-	30, // 47: sparc.v1.ReferralStats.start_time:type_name -> google.protobuf.Timestamp
-	30, // 48: sparc.v1.ReferralStats.end_time:type_name -> google.protobuf.Timestamp
-	26, // 49: sparc.v1.ReferralStats.ByStatusEntry.value:type_name -> sparc.v1.StatCount
-	7,  // 50: sparc.v1.PersonService.CreatePerson:input_type -> sparc.v1.CreatePersonRequest
-	8,  // 51: sparc.v1.PersonService.GetPerson:input_type -> sparc.v1.GetPersonRequest
-	9,  // 52: sparc.v1.PersonService.UpdatePerson:input_type -> sparc.v1.UpdatePersonRequest
-	17, // 53: sparc.v1.ReferralService.CreateReferral:input_type -> sparc.v1.CreateReferralRequest
-	18, // 54: sparc.v1.ReferralService.GetReferral:input_type -> sparc.v1.GetReferralRequest
-	19, // 55: sparc.v1.ReferralService.ListReferrals:input_type -> sparc.v1.ListReferralsRequest
-	21, // 56: sparc.v1.ReferralService.TransitionReferral:input_type -> sparc.v1.TransitionReferralRequest
-	22, // 57: sparc.v1.ReferralService.RecordOutcome:input_type -> sparc.v1.RecordOutcomeRequest
-	23, // 58: sparc.v1.ReferralService.WatchReferrals:input_type -> sparc.v1.WatchReferralsRequest
-	25, // 59: sparc.v1.ReferralService.ComputeReferralStats:input_type -> sparc.v1.ComputeReferralStatsRequest
-	6,  // 60: sparc.v1.PersonService.CreatePerson:output_type -> sparc.v1.Person
-	6,  // 61: sparc.v1.PersonService.GetPerson:output_type -> sparc.v1.Person
-	6,  // 62: sparc.v1.PersonService.UpdatePerson:output_type -> sparc.v1.Person
-	14, // 63: sparc.v1.ReferralService.CreateReferral:output_type -> sparc.v1.Referral
-	14, // 64: sparc.v1.ReferralService.GetReferral:output_type -> sparc.v1.Referral
-	20, // 65: sparc.v1.ReferralService.ListReferrals:output_type -> sparc.v1.ListReferralsResponse
-	14, // 66: sparc.v1.ReferralService.TransitionReferral:output_type -> sparc.v1.Referral
-	14, // 67: sparc.v1.ReferralService.RecordOutcome:output_type -> sparc.v1.Referral
-	24, // 68: sparc.v1.ReferralService.WatchReferrals:output_type -> sparc.v1.ReferralChange
-	28, // 69: sparc.v1.ReferralService.ComputeReferralStats:output_type -> sparc.v1.ReferralStats
-	60, // [60:70] is the sub-list for method output_type
-	50, // [50:60] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	35, // 10: sparc.v1.UpdatePersonRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 11: sparc.v1.ListPeopleResponse.people:type_name -> sparc.v1.Person
+	6,  // 12: sparc.v1.SearchPeopleResponse.people:type_name -> sparc.v1.Person
+	0,  // 13: sparc.v1.SharedPerson.contact_method:type_name -> sparc.v1.ContactMethod
+	4,  // 14: sparc.v1.SharedPerson.contact:type_name -> sparc.v1.PersonContact
+	34, // 15: sparc.v1.ReferralEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 16: sparc.v1.ReferralEvent.from_status:type_name -> sparc.v1.ReferralStatus
+	2,  // 17: sparc.v1.ReferralEvent.to_status:type_name -> sparc.v1.ReferralStatus
+	34, // 18: sparc.v1.WellbeingMeasure.time:type_name -> google.protobuf.Timestamp
+	34, // 19: sparc.v1.Outcome.first_attended_time:type_name -> google.protobuf.Timestamp
+	16, // 20: sparc.v1.Outcome.baseline:type_name -> sparc.v1.WellbeingMeasure
+	16, // 21: sparc.v1.Outcome.follow_up:type_name -> sparc.v1.WellbeingMeasure
+	3,  // 22: sparc.v1.Referral.priority:type_name -> sparc.v1.ReferralPriority
+	2,  // 23: sparc.v1.Referral.status:type_name -> sparc.v1.ReferralStatus
+	14, // 24: sparc.v1.Referral.person_details:type_name -> sparc.v1.SharedPerson
+	17, // 25: sparc.v1.Referral.outcome:type_name -> sparc.v1.Outcome
+	15, // 26: sparc.v1.Referral.timeline:type_name -> sparc.v1.ReferralEvent
+	34, // 27: sparc.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	34, // 28: sparc.v1.Referral.update_time:type_name -> google.protobuf.Timestamp
+	19, // 29: sparc.v1.Referral.summary:type_name -> sparc.v1.ReferralSummary
+	20, // 30: sparc.v1.ReferralSummary.next_session:type_name -> sparc.v1.NextSession
+	34, // 31: sparc.v1.NextSession.start_time:type_name -> google.protobuf.Timestamp
+	34, // 32: sparc.v1.NextSession.end_time:type_name -> google.protobuf.Timestamp
+	3,  // 33: sparc.v1.CreateReferralRequest.priority:type_name -> sparc.v1.ReferralPriority
+	2,  // 34: sparc.v1.ListReferralsRequest.statuses:type_name -> sparc.v1.ReferralStatus
+	18, // 35: sparc.v1.ListReferralsResponse.referrals:type_name -> sparc.v1.Referral
+	2,  // 36: sparc.v1.TransitionReferralRequest.to_status:type_name -> sparc.v1.ReferralStatus
+	16, // 37: sparc.v1.RecordOutcomeRequest.baseline:type_name -> sparc.v1.WellbeingMeasure
+	16, // 38: sparc.v1.RecordOutcomeRequest.follow_up:type_name -> sparc.v1.WellbeingMeasure
+	2,  // 39: sparc.v1.ReferralChange.from_status:type_name -> sparc.v1.ReferralStatus
+	2,  // 40: sparc.v1.ReferralChange.to_status:type_name -> sparc.v1.ReferralStatus
+	34, // 41: sparc.v1.ReferralChange.time:type_name -> google.protobuf.Timestamp
+	34, // 42: sparc.v1.ComputeReferralStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	34, // 43: sparc.v1.ComputeReferralStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	30, // 44: sparc.v1.MeanChange.n:type_name -> sparc.v1.StatCount
+	33, // 45: sparc.v1.ReferralStats.by_status:type_name -> sparc.v1.ReferralStats.ByStatusEntry
+	30, // 46: sparc.v1.ReferralStats.total:type_name -> sparc.v1.StatCount
+	31, // 47: sparc.v1.ReferralStats.ons4_change:type_name -> sparc.v1.MeanChange
+	31, // 48: sparc.v1.ReferralStats.swemwbs_change:type_name -> sparc.v1.MeanChange
+	34, // 49: sparc.v1.ReferralStats.start_time:type_name -> google.protobuf.Timestamp
+	34, // 50: sparc.v1.ReferralStats.end_time:type_name -> google.protobuf.Timestamp
+	30, // 51: sparc.v1.ReferralStats.ByStatusEntry.value:type_name -> sparc.v1.StatCount
+	7,  // 52: sparc.v1.PersonService.CreatePerson:input_type -> sparc.v1.CreatePersonRequest
+	8,  // 53: sparc.v1.PersonService.GetPerson:input_type -> sparc.v1.GetPersonRequest
+	9,  // 54: sparc.v1.PersonService.UpdatePerson:input_type -> sparc.v1.UpdatePersonRequest
+	10, // 55: sparc.v1.PersonService.ListPeople:input_type -> sparc.v1.ListPeopleRequest
+	12, // 56: sparc.v1.PersonService.SearchPeople:input_type -> sparc.v1.SearchPeopleRequest
+	21, // 57: sparc.v1.ReferralService.CreateReferral:input_type -> sparc.v1.CreateReferralRequest
+	22, // 58: sparc.v1.ReferralService.GetReferral:input_type -> sparc.v1.GetReferralRequest
+	23, // 59: sparc.v1.ReferralService.ListReferrals:input_type -> sparc.v1.ListReferralsRequest
+	25, // 60: sparc.v1.ReferralService.TransitionReferral:input_type -> sparc.v1.TransitionReferralRequest
+	26, // 61: sparc.v1.ReferralService.RecordOutcome:input_type -> sparc.v1.RecordOutcomeRequest
+	27, // 62: sparc.v1.ReferralService.WatchReferrals:input_type -> sparc.v1.WatchReferralsRequest
+	29, // 63: sparc.v1.ReferralService.ComputeReferralStats:input_type -> sparc.v1.ComputeReferralStatsRequest
+	6,  // 64: sparc.v1.PersonService.CreatePerson:output_type -> sparc.v1.Person
+	6,  // 65: sparc.v1.PersonService.GetPerson:output_type -> sparc.v1.Person
+	6,  // 66: sparc.v1.PersonService.UpdatePerson:output_type -> sparc.v1.Person
+	11, // 67: sparc.v1.PersonService.ListPeople:output_type -> sparc.v1.ListPeopleResponse
+	13, // 68: sparc.v1.PersonService.SearchPeople:output_type -> sparc.v1.SearchPeopleResponse
+	18, // 69: sparc.v1.ReferralService.CreateReferral:output_type -> sparc.v1.Referral
+	18, // 70: sparc.v1.ReferralService.GetReferral:output_type -> sparc.v1.Referral
+	24, // 71: sparc.v1.ReferralService.ListReferrals:output_type -> sparc.v1.ListReferralsResponse
+	18, // 72: sparc.v1.ReferralService.TransitionReferral:output_type -> sparc.v1.Referral
+	18, // 73: sparc.v1.ReferralService.RecordOutcome:output_type -> sparc.v1.Referral
+	28, // 74: sparc.v1.ReferralService.WatchReferrals:output_type -> sparc.v1.ReferralChange
+	32, // 75: sparc.v1.ReferralService.ComputeReferralStats:output_type -> sparc.v1.ReferralStats
+	64, // [64:76] is the sub-list for method output_type
+	52, // [52:64] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_referrals_proto_init() }
@@ -2676,14 +2960,14 @@ func file_sparc_v1_referrals_proto_init() {
 	if File_sparc_v1_referrals_proto != nil {
 		return
 	}
-	file_sparc_v1_referrals_proto_msgTypes[18].OneofWrappers = []any{}
+	file_sparc_v1_referrals_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_referrals_proto_rawDesc), len(file_sparc_v1_referrals_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   26,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -22,6 +22,8 @@ const (
 	PersonService_CreatePerson_FullMethodName = "/sparc.v1.PersonService/CreatePerson"
 	PersonService_GetPerson_FullMethodName    = "/sparc.v1.PersonService/GetPerson"
 	PersonService_UpdatePerson_FullMethodName = "/sparc.v1.PersonService/UpdatePerson"
+	PersonService_ListPeople_FullMethodName   = "/sparc.v1.PersonService/ListPeople"
+	PersonService_SearchPeople_FullMethodName = "/sparc.v1.PersonService/SearchPeople"
 )
 
 // PersonServiceClient is the client API for PersonService service.
@@ -36,6 +38,15 @@ type PersonServiceClient interface {
 	// Updates details or consent. Withdrawing consent (objection) takes
 	// effect at once on every referral of the person.
 	UpdatePerson(ctx context.Context, in *UpdatePersonRequest, opts ...grpc.CallOption) (*Person, error)
+	// Lists the people the caller's organisation holds, in display-name
+	// order, each as a summary (no contact details, NHS number or notes:
+	// GetPerson reads those).
+	ListPeople(ctx context.Context, in *ListPeopleRequest, opts ...grpc.CallOption) (*ListPeopleResponse, error)
+	// Finds people of the caller's organisation by NHS number, by the start
+	// of the display name (optionally with year of birth), or by postcode;
+	// summaries as in ListPeople. POST keeps the NHS number out of URLs and
+	// the logs of proxies on the way.
+	SearchPeople(ctx context.Context, in *SearchPeopleRequest, opts ...grpc.CallOption) (*SearchPeopleResponse, error)
 }
 
 type personServiceClient struct {
@@ -76,6 +87,26 @@ func (c *personServiceClient) UpdatePerson(ctx context.Context, in *UpdatePerson
 	return out, nil
 }
 
+func (c *personServiceClient) ListPeople(ctx context.Context, in *ListPeopleRequest, opts ...grpc.CallOption) (*ListPeopleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPeopleResponse)
+	err := c.cc.Invoke(ctx, PersonService_ListPeople_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *personServiceClient) SearchPeople(ctx context.Context, in *SearchPeopleRequest, opts ...grpc.CallOption) (*SearchPeopleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchPeopleResponse)
+	err := c.cc.Invoke(ctx, PersonService_SearchPeople_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PersonServiceServer is the server API for PersonService service.
 // All implementations must embed UnimplementedPersonServiceServer
 // for forward compatibility.
@@ -88,6 +119,15 @@ type PersonServiceServer interface {
 	// Updates details or consent. Withdrawing consent (objection) takes
 	// effect at once on every referral of the person.
 	UpdatePerson(context.Context, *UpdatePersonRequest) (*Person, error)
+	// Lists the people the caller's organisation holds, in display-name
+	// order, each as a summary (no contact details, NHS number or notes:
+	// GetPerson reads those).
+	ListPeople(context.Context, *ListPeopleRequest) (*ListPeopleResponse, error)
+	// Finds people of the caller's organisation by NHS number, by the start
+	// of the display name (optionally with year of birth), or by postcode;
+	// summaries as in ListPeople. POST keeps the NHS number out of URLs and
+	// the logs of proxies on the way.
+	SearchPeople(context.Context, *SearchPeopleRequest) (*SearchPeopleResponse, error)
 	mustEmbedUnimplementedPersonServiceServer()
 }
 
@@ -106,6 +146,12 @@ func (UnimplementedPersonServiceServer) GetPerson(context.Context, *GetPersonReq
 }
 func (UnimplementedPersonServiceServer) UpdatePerson(context.Context, *UpdatePersonRequest) (*Person, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePerson not implemented")
+}
+func (UnimplementedPersonServiceServer) ListPeople(context.Context, *ListPeopleRequest) (*ListPeopleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPeople not implemented")
+}
+func (UnimplementedPersonServiceServer) SearchPeople(context.Context, *SearchPeopleRequest) (*SearchPeopleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchPeople not implemented")
 }
 func (UnimplementedPersonServiceServer) mustEmbedUnimplementedPersonServiceServer() {}
 func (UnimplementedPersonServiceServer) testEmbeddedByValue()                       {}
@@ -182,6 +228,42 @@ func _PersonService_UpdatePerson_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PersonService_ListPeople_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPeopleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PersonServiceServer).ListPeople(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PersonService_ListPeople_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PersonServiceServer).ListPeople(ctx, req.(*ListPeopleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PersonService_SearchPeople_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchPeopleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PersonServiceServer).SearchPeople(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PersonService_SearchPeople_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PersonServiceServer).SearchPeople(ctx, req.(*SearchPeopleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PersonService_ServiceDesc is the grpc.ServiceDesc for PersonService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -200,6 +282,14 @@ var PersonService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdatePerson",
 			Handler:    _PersonService_UpdatePerson_Handler,
+		},
+		{
+			MethodName: "ListPeople",
+			Handler:    _PersonService_ListPeople_Handler,
+		},
+		{
+			MethodName: "SearchPeople",
+			Handler:    _PersonService_SearchPeople_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
