@@ -16,6 +16,6 @@ func CheckEtag(v *apierr.InvalidArgument, field, etag string) {
 		ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
 	}
 	if !ok {
-		v.Add(field, "%q is not an etag returned by this API", clip(etag))
+		v.Add(field, "%q is not an etag returned by this API", apierr.Clip(etag, 80))
 	}
 }

@@ -83,7 +83,7 @@ func (f *Fields) Parse(v *apierr.InvalidArgument, field string, m *fieldmaskpb.F
 		switch {
 		case f.outputOnly[p]:
 		case !f.updatable[p]:
-			v.Add(fmt.Sprintf("%s.paths[%d]", field, i), "%q is not an updatable field (one of: %s, or * for all)", clip(p), strings.Join(f.sortedWritable(), ", "))
+			v.Add(fmt.Sprintf("%s.paths[%d]", field, i), "%q is not an updatable field (one of: %s, or * for all)", apierr.Clip(p, 80), strings.Join(f.sortedWritable(), ", "))
 		case !slices.Contains(kept, p):
 			kept = append(kept, p)
 		}

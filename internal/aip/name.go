@@ -57,7 +57,7 @@ func ParseName(v *apierr.InvalidArgument, field string, c Collection, name strin
 	id, ok := parse(c, name)
 	if !ok {
 		v.Add(field, "%q is not the name of %s %s (expected %s/ and a UUID such as %s/3f2504e0-4f89-41d3-9a0c-0305e82c3301)",
-			clip(name), article(singular[c]), singular[c], c, c)
+			apierr.Clip(name, 80), article(singular[c]), singular[c], c, c)
 		return uuid.Nil
 	}
 	return id
@@ -86,12 +86,4 @@ func article(noun string) string {
 		return "an"
 	}
 	return "a"
-}
-
-// clip keeps a hostile value from making the error message large.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }

@@ -93,13 +93,15 @@ func (e *InvalidArgument) reported() ([]Violation, int) {
 	n := min(len(e.Violations), MaxReported)
 	out := make([]Violation, n)
 	for i, v := range e.Violations[:n] {
-		out[i] = Violation{Field: clip(v.Field, maxFieldLen), Description: clip(v.Description, maxDescription)}
+		out[i] = Violation{Field: Clip(v.Field, maxFieldLen), Description: Clip(v.Description, maxDescription)}
 	}
 	return out, e.Total() - n
 }
 
-// clip makes s valid UTF-8 of at most max bytes, marking a cut with "…".
-func clip(s string, max int) string {
+// Clip makes s valid UTF-8 of at most max bytes, marking a cut with "…":
+// how a caller's value is quoted in an error message, so that a hostile
+// value cannot make the message large or invalid.
+func Clip(s string, max int) string {
 	s = strings.ToValidUTF8(s, "\ufffd")
 	if len(s) <= max {
 		return s

@@ -26,7 +26,7 @@ func parseName(v *apierr.InvalidArgument, field, name string) string {
 	}
 	code, ok := strings.CutPrefix(name, collection)
 	if !ok || checkCode(code) != nil {
-		v.Add(field, "%q is not the name of an area (expected areas/ and an area code such as areas/E01008881)", clip(name))
+		v.Add(field, "%q is not the name of an area (expected areas/ and an area code such as areas/E01008881)", apierr.Clip(name, 80))
 		return ""
 	}
 	return code
@@ -42,12 +42,4 @@ func ParseParentCode(v *apierr.InvalidArgument, field, s string) string {
 		v.Add(field, "%v", err)
 	}
 	return code
-}
-
-// clip keeps a hostile value from making an error message large.
-func clip(s string) string {
-	if len(s) > 80 {
-		return strings.ToValidUTF8(s[:80], "") + "…"
-	}
-	return s
 }

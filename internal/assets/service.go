@@ -175,7 +175,7 @@ func (s *Service) CreateAsset(ctx context.Context, req *sparcv1.CreateAssetReque
 func parseAssetID(v *apierr.InvalidArgument, s string) uuid.UUID {
 	id, err := uuid.Parse(s)
 	if err != nil || id.String() != s {
-		v.Add("asset_id", "%q is not an asset id (a lower-case UUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301, without \"assets/\")", clip(s))
+		v.Add("asset_id", "%q is not an asset id (a lower-case UUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301, without \"assets/\")", apierr.Clip(s, 80))
 		return uuid.Nil
 	}
 	return id
@@ -326,7 +326,7 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, *a
 	q.Accessibility = req.GetAccessibility()
 	if l := req.GetLanguage(); l != "" {
 		if !langCode.MatchString(l) {
-			v.Add("language", "%q is not an ISO 639 language code (lower case, e.g. \"en\")", clip(l))
+			v.Add("language", "%q is not an ISO 639 language code (lower case, e.g. \"en\")", apierr.Clip(l, 80))
 		}
 		q.Language = l
 	}
@@ -468,14 +468,6 @@ func OwnerID(a *sparcv1.Asset) string {
 // construction: it panics on any other).
 func ID(a *sparcv1.Asset) uuid.UUID {
 	return uuid.MustParse(strings.TrimPrefix(a.GetName(), string(aip.Assets)+"/"))
-}
-
-// clip keeps a hostile value from making an error message large.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }
 
 // timeFilter reads an optional timestamp filter.

@@ -11,6 +11,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/sparc-network/sparc/internal/apierr"
 )
 
 // Row is one postcode to load.
@@ -145,15 +147,15 @@ func (r *Reader) row(rec []string) (Row, error) {
 	raw := r.field(rec, "postcode")
 	code, err := Parse(r.country, raw)
 	if err != nil {
-		return Row{}, fmt.Errorf("postcode %q: %w", clip(raw), err)
+		return Row{}, fmt.Errorf("postcode %q: %w", apierr.Clip(raw, 64), err)
 	}
 	lat, err := strconv.ParseFloat(r.field(rec, "latitude"), 64)
 	if err != nil || math.IsNaN(lat) || lat < -90 || lat > 90 {
-		return Row{}, fmt.Errorf("latitude %q is not a number between -90 and 90", clip(r.field(rec, "latitude")))
+		return Row{}, fmt.Errorf("latitude %q is not a number between -90 and 90", apierr.Clip(r.field(rec, "latitude"), 64))
 	}
 	lng, err := strconv.ParseFloat(r.field(rec, "longitude"), 64)
 	if err != nil || math.IsNaN(lng) || lng < -180 || lng > 180 {
-		return Row{}, fmt.Errorf("longitude %q is not a number between -180 and 180", clip(r.field(rec, "longitude")))
+		return Row{}, fmt.Errorf("longitude %q is not a number between -180 and 180", apierr.Clip(r.field(rec, "longitude"), 64))
 	}
 	row := Row{Line: r.line, Code: code, Lat: lat, Lng: lng, Source: r.source, RawPostcode: raw,
 		LSOA: r.field(rec, "lsoa11", "lsoa_code"), Council: r.field(rec, "lad_code", "council_code")}
@@ -165,12 +167,12 @@ func (r *Reader) row(rec []string) (Row, error) {
 	if q := r.field(rec, "positional_quality", "quality"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 16)
 		if err != nil || n < 0 {
-			return Row{}, fmt.Errorf("positional_quality %q is not a small whole number", clip(q))
+			return Row{}, fmt.Errorf("positional_quality %q is not a small whole number", apierr.Clip(q, 64))
 		}
 		row.Quality = int16(n)
 	}
 	if !codeText(row.LSOA) || !codeText(row.Council) {
-		return Row{}, fmt.Errorf("lsoa or council code %q/%q is not a code (letters and digits, at most 16)", clip(row.LSOA), clip(row.Council))
+		return Row{}, fmt.Errorf("lsoa or council code %q/%q is not a code (letters and digits, at most 16)", apierr.Clip(row.LSOA, 64), apierr.Clip(row.Council, 64))
 	}
 	if row.Source == "" {
 		row.Source = SourceCodePoint

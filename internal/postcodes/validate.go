@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sparc-network/sparc/internal/apierr"
 )
 
 // Countries whose postcodes SPARC knows.
@@ -131,14 +133,7 @@ func parseNL(c string) (Code, error) {
 func ParseName(name string) (Code, error) {
 	code, ok := strings.CutPrefix(name, Collection+"/")
 	if !ok || strings.Contains(code, "/") {
-		return Code{}, fmt.Errorf("%w: %q is not a postcode's name (postcodes/{postcode}, e.g. postcodes/B11BB)", ErrNotPostcode, clip(name))
+		return Code{}, fmt.Errorf("%w: %q is not a postcode's name (postcodes/{postcode}, e.g. postcodes/B11BB)", ErrNotPostcode, apierr.Clip(name, 64))
 	}
 	return Parse("", code)
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }
