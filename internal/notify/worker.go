@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/mail"
 	"time"
 
@@ -75,15 +74,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// backoff is the wait after the n-th consecutive failure (n ≥ 1):
-// exponential, capped, half fixed and half random.
-func (c Config) backoff(n int) time.Duration {
-	d := c.BackoffCap
-	if n <= 30 {
-		d = min(c.BackoffBase<<(n-1), c.BackoffCap)
-	}
-	return d/2 + rand.N(d/2+1)
-}
+// backoff is the wait after the n-th consecutive failure (outbox.Backoff).
+func (c Config) backoff(n int) time.Duration { return outbox.Backoff(n, c.BackoffBase, c.BackoffCap) }
 
 // Worker sends the emails. Several servers may run one: an organisation
 // is served under a session-level advisory lock on the connection its turn

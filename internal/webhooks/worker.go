@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -71,16 +70,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// backoff is the wait after the n-th consecutive failure (n ≥ 1):
-// exponential, capped, with "equal jitter" (half fixed, half random) so
-// that webhooks failing together do not retry together.
-func (c Config) backoff(n int) time.Duration {
-	d := c.BackoffCap
-	if n <= 30 {
-		d = min(c.BackoffBase<<(n-1), c.BackoffCap)
-	}
-	return d/2 + rand.N(d/2+1)
-}
+// backoff is the wait after the n-th consecutive failure (outbox.Backoff).
+func (c Config) backoff(n int) time.Duration { return outbox.Backoff(n, c.BackoffBase, c.BackoffCap) }
 
 // Worker delivers the outbox to webhooks: for each webhook, every
 // change its organisation may see (the stream WatchReferrals gives that
