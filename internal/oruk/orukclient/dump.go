@@ -31,7 +31,7 @@ func Export(ctx context.Context, w io.Writer, as sparcv1.AssetServiceClient, os 
 		for _, a := range resp.GetAssets() {
 			if owner := strings.TrimPrefix(a.GetOwnerOrganisation(), "organisations/"); owner != "" { // oruk.Orgs is by id
 				if _, seen := orgs[owner]; !seen {
-					o, err := os.GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: "organisations/" + strings.TrimPrefix(owner, "organisations/")})
+					o, err := os.GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: a.GetOwnerOrganisation()})
 					if err != nil {
 						return n, fmt.Errorf("reading owner organisation %s: %w", owner, err)
 					}
