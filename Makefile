@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium tools third_party build clean
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler tools third_party build clean
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -31,7 +31,7 @@ help:
 run: postgis
 	go run ./cmd/sparcd --demo
 
-test: postgis chromium check-generated lint
+test: postgis chromium poppler check-generated lint
 	go test -race -count=1 -timeout 20m ./...
 
 # Every Go fuzz target (func FuzzXxx in a _test.go file), one at a time as
@@ -57,6 +57,13 @@ chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		echo "installing chromium (map page test)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# pdftotext and pdfinfo for the printable referral's PDF test (internal/referrals).
+poppler:
+	@if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdfinfo >/dev/null 2>&1; then \
+		echo "installing poppler-utils (printable referral PDF test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils >/dev/null; \
 	fi
 
 postgis:

@@ -27,8 +27,8 @@ import (
 // and how to get there, in English or Dutch. It names the person, so only
 // the referring side prints it (the provider has its own view, through
 // GetReferral); anyone else, and a referral that does not exist, is the
-// same 404. PDF: the page's print CSS makes "Print to PDF" in any browser
-// one A4 page (docs/referrals.md).
+// same 404. As HTML with print CSS (one A4 page from any browser) or as
+// a PDF (print_pdf.go), by ?format= or Accept (docs/referrals.md).
 
 // PrintRoute is the route's pattern, its key in the access policy. Go's
 // ServeMux matches whole path segments, so the custom-method spelling
@@ -45,7 +45,7 @@ var printPage = template.Must(template.New("print.html").ParseFS(printFiles, "pr
 // log takes what goes wrong unexpectedly.
 func (s *Service) Routes(log *slog.Logger) []httproute.Route {
 	p := &printer{s: s, log: log}
-	return []httproute.Route{{Pattern: PrintRoute, Handler: http.HandlerFunc(p.print), Params: []string{"language"}}}
+	return []httproute.Route{{Pattern: PrintRoute, Handler: http.HandlerFunc(p.print), Params: []string{"language", "format"}}}
 }
 
 // printer serves the printable page.
@@ -121,6 +121,11 @@ func (p *printer) print(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, r, apierr.Invalid("language", "must be en or nl"))
 		return
 	}
+	format, ok := printFormat(r)
+	if !ok {
+		p.writeError(w, r, apierr.Invalid("format", "must be html or pdf"))
+		return
+	}
 	name := "referrals/" + r.PathValue("id")
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
@@ -155,6 +160,10 @@ func (p *printer) print(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, r, err)
 		return
 	}
+	if format == "pdf" {
+		p.writePDF(w, r, lang, data)
+		return
+	}
 	var buf bytes.Buffer
 	if err := printPage.Execute(&buf, data); err != nil {
 		p.writeError(w, r, fmt.Errorf("writing the printable page: %w", err))
@@ -166,6 +175,7 @@ func (p *printer) print(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store") // it names a person
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Vary", "Accept, Accept-Language")
 	_, _ = w.Write(buf.Bytes())
 }
 
