@@ -254,7 +254,7 @@ func pdfText(s string) string {
 		case unicode.IsSpace(r):
 			space()
 		case unicode.IsControl(r), unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.So, unicode.Sk, unicode.Co, unicode.Cs):
-		case unicode.Is(unicode.Pd, r):
+		case unicode.Is(unicode.Pd, r), r == '−': // dashes and the minus sign
 			b.WriteByte('-')
 		default:
 			b.WriteString(pdfFallback(r))
@@ -283,13 +283,15 @@ func pdfFallback(r rune) string {
 	return string(out)
 }
 
-// pdfMeta is s for the document's title (UTF-16 in the PDF, so any
-// letter is kept) without control and format characters.
+// pdfMeta is s for the document's title, which the PDF holds in UTF-16
+// (so Arabic is kept), without control and format characters and
+// without what lies beyond the Basic Multilingual Plane (emoji): the PDF
+// library writes those as two wrong characters.
 func pdfMeta(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r > 0xFFFF {
 			return -1
 		}
 		return r
-	}, s)
+	}, s)), " ")
 }
