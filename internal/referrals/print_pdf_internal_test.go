@@ -16,7 +16,7 @@ func TestPDFText(t *testing.T) {
 		"Cafe\u0301":                     "Café", // combining accent, composed
 		"Łódź Kraków Dvořák Ő":           "?ódz Kraków Dvorák O",
 		"ﬁne ① ½":                        "fine 1 ½",
-		"walk 🌳🏳️‍🌈 1️⃣ together":           "walk 1 together",
+		"walk 🌳🏳️‍🌈 1️⃣ together":        "walk 1 together",
 		"\u202egnikaw\u202c \u200bzero":  "gnikaw zero",
 		"مشي 中文":                         "??? ??",
 		"line\nbreak\ttab\r\x01\x7f end": "line break tab end",
