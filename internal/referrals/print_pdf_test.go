@@ -12,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
@@ -164,37 +162,7 @@ func TestPrintableReferralPDF(t *testing.T) {
 		t.Errorf("format=docx: HTTP %d %s, want 400 naming the field", code, body)
 	}
 
-	// Only the referring side prints it, as the HTML page: the provider
-	// (the other side of the referral), another organisation and a
-	// missing referral are the API's 404, audited as refused; no key is 401.
-	// The PDF passes the same check as the page: it is rendered after it.
-	outsider := env.Key(t, env.NewOrg(t, "Another link worker service", "link_worker_service"), auth.RoleLinkWorker)
-	for _, tc := range []struct {
-		name, path, key string
-		want            int
-	}{
-		{"provider", path, w.groupKey, http.StatusNotFound},
-		{"another organisation", path, outsider, http.StatusNotFound},
-		{"missing referral", "/v1/referrals/" + uuid.NewString() + "/print", w.lwKey, http.StatusNotFound},
-		{"anonymous", path, "", http.StatusUnauthorized},
-	} {
-		for i, how := range [][]string{{"?format=pdf"}, {"", "Accept", "application/pdf"}} {
-			code, h, body := printPage(t, env, tc.path+how[0], tc.key, how[1:]...)
-			if code != tc.want || strings.HasPrefix(body, "%PDF") || strings.Contains(body, "A. Khan") {
-				t.Errorf("%s %v: HTTP %d %.200s, want %d without the referral", tc.name, how, code, body, tc.want)
-			}
-			if tc.want == http.StatusNotFound && !strings.Contains(body, `"reason":"RESOURCE_NOT_FOUND"`) {
-				t.Errorf("%s: the refusal is not the API's not-found: %s", tc.name, body)
-			}
-			// A caller's first refusal is written at once, with its
-			// request id; later ones are summed (docs/security.md).
-			if tc.key != "" && i == 0 {
-				if got := auditedAs(t, env, h.Get("X-Request-Id")); !strings.HasPrefix(got, "denied NotFound") {
-					t.Errorf("%s: audited as %q, want denied NotFound", tc.name, got)
-				}
-			}
-		}
-	}
+	// Who may print it, as HTML or PDF: TestPrintableReferral.
 }
 
 // Whatever an asset holds, its PDF is one A4 page: a description of the
