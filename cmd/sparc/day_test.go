@@ -92,20 +92,27 @@ func TestLinkWorkersDayInREADME(t *testing.T) {
 		if strings.Contains(out, "9434765919") || strings.Contains(out, "943 476 5919") {
 			t.Errorf("day %d: the group read the NHS number:\n%s", day, out)
 		}
-		// What each step printed, in order.
-		printed := out
-		for _, want := range []string{
-			"referrals@groups.example\n",
-			" m  Ladywood walking group (demo)\n",
-			`{"status":"REFERRAL_STATUS_REQUESTED","person_details":{"display_name":"A. K.",`,
-			"REFERRAL_STATUS_ACCEPTED\n", "6\nREFERRAL_STATUS_COMPLETED\n",
-			`{"status":"REFERRAL_STATUS_COMPLETED","outcome":{"sessions_attended":6`,
-		} {
-			i := strings.Index(printed, want)
-			if i < 0 {
-				t.Fatalf("day %d: the walk-through did not print %q (in this order):\n%s", day, want, out)
+		// What each step printed, in order: the section's sample output
+		// (its "# → " lines, "…" standing for what varies) among it.
+		var want []string
+		for _, l := range strings.Split(script, "\n") {
+			if sample, ok := strings.CutPrefix(l, "# → "); ok {
+				if !strings.HasSuffix(sample, "…") {
+					sample += "\n" // the whole line
+				}
+				want = append(want, strings.Split(sample, "…")...)
 			}
-			printed = printed[i+len(want):]
+		}
+		if len(want) < 8 {
+			t.Fatalf("the day's section shows %d samples of output; has its form changed?", len(want))
+		}
+		printed := out
+		for _, w := range want {
+			i := strings.Index(printed, w)
+			if i < 0 {
+				t.Fatalf("day %d: the walk-through did not print %q (in this order):\n%s", day, w, out)
+			}
+			printed = printed[i+len(w):]
 		}
 
 		// The printed referral: one page, the asset, where and when in
