@@ -59,11 +59,13 @@ chromium:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-# pdftotext and pdfinfo for the printable referral's PDF test (internal/referrals).
+# pdftotext and pdfinfo for the printable referral's PDF test (internal/referrals);
+# curl and jq for the README's link worker's day, which a test runs as written.
 poppler:
-	@if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdfinfo >/dev/null 2>&1; then \
-		echo "installing poppler-utils (printable referral PDF test)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils >/dev/null; \
+	@if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdfinfo >/dev/null 2>&1 \
+		|| ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then \
+		echo "installing poppler-utils, curl and jq (PDF and README tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils curl jq >/dev/null; \
 	fi
 
 postgis:
