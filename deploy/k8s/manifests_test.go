@@ -220,3 +220,25 @@ func TestManifestsFollowTheRules(t *testing.T) {
 		t.Errorf("the scheduled backup is of %v, not %s", get(sb.Raw, "spec", "cluster", "name"), cluster.Name)
 	}
 }
+
+// The point-in-time recovery cluster of the runbook decodes strictly too,
+// and recovers from the backups database.yaml writes.
+func TestRecoveryManifestDecodes(t *testing.T) {
+	v := validator(t)
+	objs, err := v.File("recovery/sparc-db-pitr.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := v.File("database.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].Kind != "Cluster" {
+		t.Fatalf("recovery manifest: %+v", objs)
+	}
+	ext := objs[0].Raw["spec"].(map[string]any)["externalClusters"].([]any)[0].(map[string]any)["barmanObjectStore"].(map[string]any)
+	src := live[0].Raw["spec"].(map[string]any)["backup"].(map[string]any)["barmanObjectStore"].(map[string]any)
+	if ext["destinationPath"] != src["destinationPath"] {
+		t.Errorf("recovery reads %v, backups go to %v", ext["destinationPath"], src["destinationPath"])
+	}
+}
