@@ -191,7 +191,7 @@ func Restore(ctx context.Context, opts Options, archive string) (err error) {
 }
 
 // grantee matches the roles an archive's SQL grants to or makes owners.
-var grantee = regexp.MustCompile(`^(?:GRANT|ALTER DEFAULT PRIVILEGES|ALTER [A-Z ]+ OWNER) .* TO ("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?: WITH GRANT OPTION)?;$`)
+var grantee = regexp.MustCompile(`^(?:GRANT .* TO |ALTER DEFAULT PRIVILEGES .* TO |ALTER .* OWNER TO )("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?: WITH GRANT OPTION)?;$`)
 
 // archiveRoles lists the roles the archive's schema names, read from its
 // SQL (pg_restore without a database writes it out; --schema-only keeps
