@@ -56,30 +56,41 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataKey, "data-key", env("SPARC_DATA_KEY", ""), "base64 32-byte data key, when not kept in the data dir (env SPARC_DATA_KEY)")
 }
 
+// parseCommand parses the flags of backup or restore: where the database
+// is, the archive (fileFlag, required) and the key file (keyFlag).
+func parseCommand(name string, args []string, out io.Writer, fileFlag, fileUsage, keyFlag, keyUsage, usage string) (f dbFlags, file, keyFile string, err error) {
+	fs := flag.NewFlagSet("sparcd "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	f.register(fs)
+	fs.StringVar(&file, fileFlag, "", fileUsage)
+	fs.StringVar(&keyFile, keyFlag, "", keyUsage)
+	if err := fs.Parse(args); err != nil {
+		return f, "", "", err
+	}
+	if file == "" || fs.NArg() > 0 {
+		return f, "", "", fmt.Errorf("usage: sparcd %s %s", name, usage)
+	}
+	return f, file, keyFile, nil
+}
+
 // backup writes a pg_dump custom-format archive of the database, taken
 // from one snapshot while sparcd serves. The data key that seals contact
 // details and NHS numbers is never in the archive: with --key-to it is
 // copied to a file of its own, to be kept apart from the archive.
 func backup(args []string, out io.Writer) error {
-	var f dbFlags
-	var to, keyTo string
-	fs := flag.NewFlagSet("sparcd backup", flag.ContinueOnError)
-	fs.SetOutput(out)
-	f.register(fs)
-	fs.StringVar(&to, "to", "", "write the archive to this file (replaced atomically; mode 0600)")
-	fs.StringVar(&keyTo, "key-to", "", "embedded database only: also copy the data key to this new file (mode 0600); keep it apart from the archive")
-	if err := fs.Parse(args); err != nil {
+	f, to, keyTo, err := parseCommand("backup", args, out,
+		"to", "write the archive to this file (replaced atomically; mode 0600)",
+		"key-to", "embedded database only: also copy the data key to this new file (mode 0600); keep it apart from the archive",
+		"--to FILE [--key-to KEYFILE]")
+	if err != nil {
 		return err
-	}
-	if to == "" || fs.NArg() > 0 {
-		return errors.New("usage: sparcd backup --to FILE [--key-to KEYFILE]")
 	}
 	if keyTo != "" && f.databaseURL != "" {
 		return errors.New("--key-to is for the embedded database, whose key sparcd keeps; with DATABASE_URL the key is SPARC_DATA_KEY, in your secret store")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	err := writeAtomically(to, func(w io.Writer) error {
+	err = writeAtomically(to, func(w io.Writer) error {
 		if f.databaseURL != "" {
 			return pgcluster.DumpURL(ctx, f.pgBin, f.databaseURL, w)
 		}
@@ -117,18 +128,12 @@ func backup(args []string, out io.Writer) error {
 // which backups leave out: --key-from (written into the data dir) or
 // SPARC_DATA_KEY (which sparcd must then be given).
 func restore(args []string, out io.Writer) error {
-	var f dbFlags
-	var from, keyFrom string
-	fs := flag.NewFlagSet("sparcd restore", flag.ContinueOnError)
-	fs.SetOutput(out)
-	f.register(fs)
-	fs.StringVar(&from, "from", "", "archive written by sparcd backup")
-	fs.StringVar(&keyFrom, "key-from", "", "file holding the data key of the backed-up database (its data dir's data-key, or the --key-to copy)")
-	if err := fs.Parse(args); err != nil {
+	f, from, keyFrom, err := parseCommand("restore", args, out,
+		"from", "archive written by sparcd backup",
+		"key-from", "file holding the data key of the backed-up database (its data dir's data-key, or the --key-to copy)",
+		"--from FILE --data-dir EMPTY_DIR (--key-from KEYFILE | SPARC_DATA_KEY=...)")
+	if err != nil {
 		return err
-	}
-	if from == "" || fs.NArg() > 0 {
-		return errors.New("usage: sparcd restore --from FILE --data-dir EMPTY_DIR (--key-from KEYFILE | SPARC_DATA_KEY=...)")
 	}
 	if f.databaseURL != "" {
 		return errors.New("restore creates an embedded database; for an external one use pg_restore (docs/operations-backup.md), or unset DATABASE_URL")

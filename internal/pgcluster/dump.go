@@ -75,7 +75,7 @@ func runningConn(dir, database string) (conn, error) {
 func urlConn(raw string) (conn, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return conn{}, errors.New("the database URL must be postgres://user:password@host/database?...")
+		return conn{}, errors.New("the database URL must have the form postgres://user:password@host/database")
 	}
 	password, _ := u.User.Password()
 	if u.User != nil {
