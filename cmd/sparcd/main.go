@@ -206,6 +206,9 @@ func newLogger(c config) (*slog.Logger, error) {
 }
 
 func main() {
+	if code, ok := subcommand(os.Args[1:]); ok { // backup, restore, --version
+		os.Exit(code)
+	}
 	cfg, err := parseConfig(os.Args[1:])
 	if err != nil {
 		os.Exit(2)
