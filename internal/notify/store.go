@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -30,10 +29,7 @@ import (
 
 const (
 	// activeSQL lists the organisations with email on and how long each still backs off.
-	activeSQL = `SELECT organisation_id::text, wait_seconds FROM sparc_email_notifications_active()`
-	// tryLockSQL and unlockSQL hold one organisation's email lock on a session.
-	tryLockSQL = `SELECT pg_try_advisory_lock($1, $2)`
-	unlockSQL  = `SELECT pg_advisory_unlock($1, $2)`
+	activeSQL = `SELECT organisation_id, wait_seconds FROM sparc_email_notifications_active()`
 	// loadSQL reads what a turn needs of organisation $1's settings.
 	loadSQL = `SELECT language, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
 			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision
@@ -56,53 +52,30 @@ const (
 		WHERE organisation_id = $1 AND enabled`
 )
 
-// Advisory lock class ("SEN1"): one organisation's email delivery.
+// Advisory lock class ("SEN1"): one organisation's email delivery
+// (outbox.Scheduler takes it).
 const emailLockClass = 0x53454e31
-
-// lockKey folds an id into the second key of an advisory lock. Two ids
-// folding alike only make their holders take turns.
-func lockKey(id uuid.UUID) int32 {
-	var k uint32
-	for i := 0; i < 16; i += 4 {
-		k ^= uint32(id[i])<<24 | uint32(id[i+1])<<16 | uint32(id[i+2])<<8 | uint32(id[i+3])
-	}
-	return int32(k)
-}
 
 // asOrg starts a batch acting as org's admin: the role that sees both
 // sides of its referrals in the outbox (row-level security), of which
 // eventFor keeps each side's own events.
 func asOrg(org string) *pgx.Batch { return db.IdentityBatch(db.Identity{Org: org, Role: "admin"}) }
 
-// activeOrg is an organisation as the scheduler lists it.
-type activeOrg struct {
-	org  string
-	wait time.Duration
-}
-
-func active(ctx context.Context, pool *pgxpool.Pool) ([]activeOrg, error) {
+// active lists the organisations with email on, each with how long it
+// still backs off.
+func active(ctx context.Context, pool *pgxpool.Pool) ([]outbox.Target, error) {
 	rows, err := pool.Query(ctx, activeSQL)
 	if err != nil {
 		return nil, fmt.Errorf("listing organisations with email on: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (activeOrg, error) {
-		var a activeOrg
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.Target, error) {
+		var t outbox.Target
 		var wait float64
-		err := r.Scan(&a.org, &wait)
-		a.wait = time.Duration(wait * float64(time.Second))
-		return a, err
+		err := r.Scan(&t.ID, &wait)
+		t.Org = t.ID.String()
+		t.Wait = time.Duration(wait * float64(time.Second))
+		return t, err
 	})
-}
-
-func tryLock(ctx context.Context, conn *pgxpool.Conn, org uuid.UUID) (bool, error) {
-	var locked bool
-	err := conn.QueryRow(ctx, tryLockSQL, int32(emailLockClass), lockKey(org)).Scan(&locked)
-	return locked, err
-}
-
-func unlock(ctx context.Context, conn *pgxpool.Conn, org uuid.UUID) error {
-	_, err := conn.Exec(ctx, unlockSQL, int32(emailLockClass), lockKey(org))
-	return err
 }
 
 // errOff: the organisation turned email off (or is gone) during a turn.
@@ -175,29 +148,14 @@ func subjects(ctx context.Context, conn *pgxpool.Conn, r *recipient, ids []uuid.
 // when nothing moved (email turned off, or another server moved it on).
 func advance(ctx context.Context, conn *pgxpool.Conn, r *recipient, c outbox.Cursor, sent int) error {
 	b := asOrg(r.org)
-	return execOne(ctx, conn, b, b.Queue(advanceSQL, r.org, strconv.FormatUint(c.TxID, 10), c.Seq, sent))
+	return outbox.ExecOne(ctx, conn, b, b.Queue(advanceSQL, r.org, strconv.FormatUint(c.TxID, 10), c.Seq, sent), errOff)
 }
 
 // recordFailure stores a failed email: the error shown to the
 // organisation and the wait before the next attempt.
 func recordFailure(ctx context.Context, conn *pgxpool.Conn, r *recipient, msg string, wait time.Duration) error {
 	b := asOrg(r.org)
-	return execOne(ctx, conn, b, b.Queue(failSQL, r.org, msg, wait.Microseconds()))
-}
-
-func execOne(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, q *pgx.QueuedQuery) error {
-	var n int64
-	q.Exec(func(tag pgconn.CommandTag) error {
-		n = tag.RowsAffected()
-		return nil
-	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
-	if n == 0 {
-		return errOff
-	}
-	return nil
+	return outbox.ExecOne(ctx, conn, b, b.Queue(failSQL, r.org, msg, wait.Microseconds()), errOff)
 }
 
 // The settings service's SQL, in the caller's transaction (row-level
