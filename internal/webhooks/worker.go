@@ -51,22 +51,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.BackoffBase <= 0 {
-		c.BackoffBase = time.Second
-	}
-	if c.BackoffCap <= 0 {
-		c.BackoffCap = 10 * time.Minute
-	}
-	c.BackoffCap = max(c.BackoffCap, c.BackoffBase)
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.Poll <= 0 {
-		c.Poll = 5 * time.Second
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 4
-	}
+	outbox.Defaults(&c.BackoffBase, &c.BackoffCap, &c.Poll, &c.Timeout, &c.Concurrency, 10 * time.Second, 4)
 	return c
 }
 
