@@ -56,7 +56,7 @@ type Config struct {
 func (c Config) Enabled() bool { return c.SMTP != nil }
 
 func (c Config) withDefaults() Config {
-	outbox.Defaults(&c.BackoffBase, &c.BackoffCap, &c.Poll, &c.Timeout, &c.Concurrency, 30 * time.Second, 2)
+	outbox.Defaults(&c.BackoffBase, &c.BackoffCap, &c.Poll, &c.Timeout, &c.Concurrency, 30*time.Second, 2)
 	return c
 }
 

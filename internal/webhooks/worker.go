@@ -51,7 +51,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	outbox.Defaults(&c.BackoffBase, &c.BackoffCap, &c.Poll, &c.Timeout, &c.Concurrency, 10 * time.Second, 4)
+	outbox.Defaults(&c.BackoffBase, &c.BackoffCap, &c.Poll, &c.Timeout, &c.Concurrency, 10*time.Second, 4)
 	return c
 }
 
