@@ -61,7 +61,7 @@ func (a *advancer) run() {
 		c, sent := a.want, a.sent
 		a.have, a.sent = false, 0
 		a.mu.Unlock()
-		if err := advance(a.ctx, a.conn, a.r, c, sent); err != nil {
+		if err := advance(a.ctx, a.conn, a.r, c, sent, tally{}); err != nil {
 			a.mu.Lock()
 			a.err = err
 			a.mu.Unlock()

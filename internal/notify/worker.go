@@ -46,6 +46,9 @@ type Config struct {
 	// Poll is how often the organisations are listed again and each looked
 	// at without a notification. Zero: 5 s.
 	Poll time.Duration
+	// Now is the clock deciding when a daily digest is due; nil: time.Now.
+	// Tests set it.
+	Now func() time.Time
 	// Concurrency is how many organisations are served at once, each on a
 	// database connection (and, while it reads the contact address, a
 	// second one briefly: keep it below half the pool). Zero: 2.
@@ -134,6 +137,15 @@ func (w *Worker) deliver(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) 
 		}
 	}()
 	var to string // read once a turn has something to send
+	if r.digest.on {
+		now := time.Now
+		if w.cfg.Now != nil {
+			now = w.cfg.Now
+		}
+		if stop, wait := w.sendDigest(ctx, conn, r, &sess, &to, now()); stop {
+			return false, wait
+		}
+	}
 	for {
 		changes, pending, err := readChanges(ctx, conn, r)
 		if errors.Is(err, errOff) {
@@ -145,6 +157,12 @@ func (w *Worker) deliver(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) 
 		}
 		if len(changes) == 0 {
 			return pending, 0
+		}
+		if r.digest.on {
+			if err := w.count(ctx, conn, r, changes); err != nil {
+				return false, w.afterDBError(ctx, org, err)
+			}
+			continue
 		}
 		type email struct {
 			c outbox.Change
@@ -192,16 +210,8 @@ func (w *Worker) deliver(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) 
 				w.logErr(ctx, "email notifications: composing", org, err)
 				return false, time.Minute
 			}
-			if sess == nil {
-				if sess, err = w.cfg.SMTP.dial(ctx, w.cfg.Timeout); err != nil {
-					sess = nil
-					return w.sendFailed(ctx, conn, r, adv, fmt.Errorf("connecting to the mail server: %s", describe(err)))
-				}
-			}
-			if err := sess.send(w.from.Address, to, msg, w.cfg.Timeout); err != nil {
-				sess.client.Close()
-				sess = nil
-				return w.sendFailed(ctx, conn, r, adv, errors.New(describe(err)))
+			if err := w.send(ctx, &sess, to, msg); err != nil {
+				return w.sendFailed(ctx, conn, r, adv, err)
 			}
 			// Accepted by the server: move past it (and the changes before
 			// it that email nobody).
@@ -212,6 +222,98 @@ func (w *Worker) deliver(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) 
 			return false, w.afterDBError(ctx, org, err)
 		}
 	}
+}
+
+// count moves r past changes in digest mode: its events are counted for
+// the next digest instead of emailed.
+func (w *Worker) count(ctx context.Context, conn *pgxpool.Conn, r *recipient, changes []outbox.Change) error {
+	var t tally
+	for _, c := range changes {
+		if e, ok := eventFor(r.org, c); ok {
+			t.add(e)
+		}
+	}
+	last := changes[len(changes)-1].Cursor
+	if err := advance(ctx, conn, r, last, 0, t); err != nil {
+		return err
+	}
+	r.cur, r.failures = last, 0
+	return nil
+}
+
+// sendDigest sends r's daily digest when, at now in its time zone, its
+// hour has come and the day has none yet: the events counted since the
+// previous one, or nothing when there were none (the day is recorded
+// either way). The day's row, written once the SMTP server accepted the
+// email, keeps it to one a day across servers (the turn holds the
+// organisation's lock); a crash between the two resends it with the same
+// Message-ID. stop: the turn ends (a failure, recorded, with its wait).
+func (w *Worker) sendDigest(ctx context.Context, conn *pgxpool.Conn, r *recipient, sess **session, to *string, now time.Time) (stop bool, wait time.Duration) {
+	loc, err := zone(r.digest.zone)
+	if err != nil {
+		loc = time.UTC // validated when set; a zone the running binary no longer knows
+	}
+	local := now.In(loc)
+	day := local.Format(time.DateOnly)
+	if local.Hour() < r.digest.hour || r.digest.lastDay >= day {
+		return false, 0
+	}
+	t := r.digest.counted
+	emailed := t != tally{}
+	if emailed {
+		if *to == "" {
+			if *to, err = w.recipientAddress(ctx, uuid.MustParse(r.org)); err != nil {
+				_, wait := w.failed(ctx, conn, r, err)
+				return true, wait
+			}
+		}
+		subject, body, err := render(r.lang, eventDigest, content{Day: day, Counts: t, Link: listLink(w.cfg.PublicURL)})
+		if err != nil {
+			w.logErr(ctx, "email notifications: rendering the digest", r.org, err)
+			return true, time.Minute
+		}
+		msg, err := composeID(w.from, *to, "digest."+day+"."+r.org, subject, body, now)
+		if err != nil {
+			w.logErr(ctx, "email notifications: composing the digest", r.org, err)
+			return true, time.Minute
+		}
+		if err := w.send(ctx, sess, *to, msg); err != nil {
+			if ctx.Err() != nil {
+				return true, 0
+			}
+			_, wait := w.failed(ctx, conn, r, err)
+			return true, wait
+		}
+	}
+	switch err := recordDigest(ctx, conn, r, day, t, emailed); {
+	case errors.Is(err, errOff):
+		// Email turned off, or the day's digest recorded meanwhile (by a
+		// server whose lock this one's turn outlived): nothing to undo.
+		return true, 0
+	case err != nil:
+		w.logErr(ctx, "email notifications: recording the digest", r.org, err)
+		return true, time.Second
+	}
+	r.digest.lastDay, r.digest.counted, r.failures = day, tally{}, 0
+	return false, 0
+}
+
+// send hands msg to the SMTP server on *sess, connecting first when
+// needed; a failed session is dropped.
+func (w *Worker) send(ctx context.Context, sess **session, to string, msg []byte) error {
+	if *sess == nil {
+		s, err := w.cfg.SMTP.dial(ctx, w.cfg.Timeout)
+		if err != nil {
+			return fmt.Errorf("connecting to the mail server: %s", describe(err))
+		}
+		*sess = s
+	}
+	if err := (*sess).send(w.from.Address, to, msg, w.cfg.Timeout); err != nil {
+		(*sess).client.Close()
+		*sess = nil
+		return errors.New(describe(err))
+	}
+	return nil
 }
 
 // sendFailed ends a turn whose email the server did not accept: the
