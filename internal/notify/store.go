@@ -42,15 +42,25 @@ const (
 	enabledSQL = `SELECT enabled AND daily_digest = $4 AND cursor_txid = $2::text::xid8 AND cursor_seq = $3
 		FROM email_notifications WHERE organisation_id = $1`
 	// advanceSQL moves $1's cursor past handled changes ($2 txid, $3 seq),
-	// never backwards, counting $4 emails sent and, for the digest, $5-$8
-	// events of each kind.
-	advanceSQL = `UPDATE email_notifications SET cursor_txid = $2::text::xid8, cursor_seq = $3,
+	// never backwards and only while email is on (moves), counting $4
+	// emails sent and, for the digest, $5-$8 events of each kind (those
+	// only with the move, so a change is counted once). Emails the server
+	// accepted count even when email was turned off meanwhile: they were
+	// sent. It answers whether the cursor is at $2/$3 with email on: if
+	// not, the turn stops.
+	advanceSQL = `UPDATE email_notifications SET
+			cursor_txid = CASE WHEN ` + movesSQL + ` THEN $2::text::xid8 ELSE cursor_txid END,
+			cursor_seq = CASE WHEN ` + movesSQL + ` THEN $3 ELSE cursor_seq END,
 			emails_sent = emails_sent + $4,
-			digest_arrived = digest_arrived + $5, digest_accepted = digest_accepted + $6,
-			digest_declined = digest_declined + $7, digest_attended = digest_attended + $8,
+			digest_arrived = digest_arrived + CASE WHEN ` + movesSQL + ` THEN $5 ELSE 0 END,
+			digest_accepted = digest_accepted + CASE WHEN ` + movesSQL + ` THEN $6 ELSE 0 END,
+			digest_declined = digest_declined + CASE WHEN ` + movesSQL + ` THEN $7 ELSE 0 END,
+			digest_attended = digest_attended + CASE WHEN ` + movesSQL + ` THEN $8 ELSE 0 END,
 			last_success_at = CASE WHEN $4 > 0 THEN clock_timestamp() ELSE last_success_at END,
 			last_error = '', consecutive_failures = 0, next_attempt_at = NULL
-		WHERE organisation_id = $1 AND enabled AND (cursor_txid, cursor_seq) < ($2::text::xid8, $3)`
+		WHERE organisation_id = $1 AND (` + movesSQL + ` OR $4 > 0)
+		RETURNING enabled AND cursor_txid = $2::text::xid8 AND cursor_seq = $3`
+	movesSQL = `(enabled AND (cursor_txid, cursor_seq) < ($2::text::xid8, $3))`
 	// failSQL records a failed email to $1: $2 the error, $3 the wait before the next attempt (µs).
 	failSQL = `UPDATE email_notifications SET consecutive_failures = consecutive_failures + 1,
 			last_failure_at = clock_timestamp(), last_error = $2,
@@ -58,7 +68,8 @@ const (
 		WHERE organisation_id = $1 AND enabled`
 	// digestSQL records organisation $1's digest for local day $2: the
 	// counts it told ($3-$6), whether it was emailed ($7, not when all are
-	// zero); they leave the running counts. Nothing when the day has one.
+	// zero); they leave the running counts (even if email was turned off
+	// meanwhile: they were told). Nothing when the day has one.
 	digestSQL = `WITH d AS (
 			INSERT INTO email_digests (organisation_id, day, arrived, accepted, declined, attended, emailed)
 			VALUES ($1, $2::date, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING emailed)
@@ -67,7 +78,7 @@ const (
 			emails_sent = emails_sent + CASE WHEN $7 THEN 1 ELSE 0 END,
 			last_success_at = CASE WHEN $7 THEN clock_timestamp() ELSE last_success_at END,
 			last_error = '', consecutive_failures = 0, next_attempt_at = NULL
-		WHERE organisation_id = $1 AND enabled AND EXISTS (SELECT 1 FROM d)`
+		WHERE organisation_id = $1 AND EXISTS (SELECT 1 FROM d)`
 )
 
 // Advisory lock class ("SEN1"): one organisation's email delivery
@@ -195,9 +206,22 @@ func subjects(ctx context.Context, conn *pgxpool.Conn, r *recipient, ids []uuid.
 // digest's events; errOff when nothing moved (email turned off, or
 // another server moved it on).
 func advance(ctx context.Context, conn *pgxpool.Conn, r *recipient, c outbox.Cursor, sent int, t tally) error {
+	var at bool
 	b := asOrg(r.org)
-	return outbox.ExecOne(ctx, conn, b, b.Queue(advanceSQL, r.org, strconv.FormatUint(c.TxID, 10), c.Seq, sent,
-		t.Arrived, t.Accepted, t.Declined, t.Attended), errOff)
+	b.Queue(advanceSQL, r.org, strconv.FormatUint(c.TxID, 10), c.Seq, sent,
+		t.Arrived, t.Accepted, t.Declined, t.Attended).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&at); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if !at {
+		return errOff
+	}
+	return nil
 }
 
 // recordDigest stores r's digest for local day: t was told (emailed

@@ -78,6 +78,7 @@ type Worker struct {
 	from  *mail.Address
 	log   *slog.Logger
 	sched *outbox.Scheduler
+	smtp  *sessions
 }
 
 // NewWorker checks cfg and returns a worker; Run delivers until its
@@ -94,13 +95,17 @@ func NewWorker(pool *pgxpool.Pool, hub *outbox.Hub, cfg Config, log *slog.Logger
 		return nil, fmt.Errorf("mail from %q: %w", cfg.From, err)
 	}
 	w := &Worker{pool: pool, orgs: orgs.NewStore(pool), cfg: cfg.withDefaults(), from: from, log: log}
+	w.smtp = &sessions{smtp: w.cfg.SMTP, timeout: w.cfg.Timeout, max: w.cfg.Concurrency}
 	w.sched = outbox.NewScheduler(pool, hub, turns{w}, outbox.SchedulerConfig{Name: "email notifications",
 		LockClass: emailLockClass, Poll: w.cfg.Poll, Concurrency: w.cfg.Concurrency}, log)
 	return w, nil
 }
 
 // Run delivers until ctx ends, then waits for the turns under way.
-func (w *Worker) Run(ctx context.Context) { w.sched.Run(ctx) }
+func (w *Worker) Run(ctx context.Context) {
+	w.sched.Run(ctx)
+	w.smtp.closeAll()
+}
 
 // turns is the worker as its scheduler sees it (outbox.Deliverer).
 type turns struct{ w *Worker }
@@ -114,7 +119,8 @@ func (t turns) Deliver(ctx context.Context, conn *pgxpool.Conn, o outbox.Target)
 
 // deliver takes one turn for an organisation on conn, which holds its
 // lock: it emails the changes after its cursor until none is ready or one
-// fails. The emails of a turn share one SMTP connection, and the cursor
+// fails. The emails of a turn share one SMTP connection (kept for later
+// turns: sessions), and the cursor
 // moves behind them (advancer) instead of between them, so one
 // organisation's emails go at the SMTP server's pace, not at the pace of
 // an SMTP conversation plus a database round trip each.
@@ -130,10 +136,10 @@ func (w *Worker) deliver(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) 
 	case wait > 0:
 		return false, wait
 	}
-	var sess *session
+	var sess *session // taken from w.smtp when the turn first sends
 	defer func() {
 		if sess != nil {
-			sess.close()
+			w.smtp.put(sess)
 		}
 	}()
 	var to string // read once a turn has something to send
@@ -302,7 +308,7 @@ func (w *Worker) sendDigest(ctx context.Context, conn *pgxpool.Conn, r *recipien
 // needed; a failed session is dropped.
 func (w *Worker) send(ctx context.Context, sess **session, to string, msg []byte) error {
 	if *sess == nil {
-		s, err := w.cfg.SMTP.dial(ctx, w.cfg.Timeout)
+		s, err := w.smtp.get(ctx)
 		if err != nil {
 			return fmt.Errorf("connecting to the mail server: %s", describe(err))
 		}
