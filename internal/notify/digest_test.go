@@ -41,12 +41,19 @@ func (f *fixture) counted(t *testing.T, org string) counted {
 	return c
 }
 
+// settingsOf returns a client as org's admin and the name of its settings.
+func (f *fixture) settingsOf(t *testing.T, org string) (sparcv1.NotificationServiceClient, string) {
+	t.Helper()
+	return sparcv1.NewNotificationServiceClient(f.env.ConnWithKey(t, f.env.Key(t, org, auth.RoleAdmin))),
+		"organisations/" + org + "/emailNotificationSettings"
+}
+
 // digestOn turns org's daily digest on at 08:00 Amsterdam time, in lang.
 func (f *fixture) digestOn(t *testing.T, org, lang string) {
 	t.Helper()
-	admin := sparcv1.NewNotificationServiceClient(f.env.ConnWithKey(t, f.env.Key(t, org, auth.RoleAdmin)))
+	admin, name := f.settingsOf(t, org)
 	s, err := admin.UpdateEmailNotificationSettings(context.Background(), &sparcv1.UpdateEmailNotificationSettingsRequest{
-		Settings: &sparcv1.EmailNotificationSettings{Name: "organisations/" + org + "/emailNotificationSettings",
+		Settings: &sparcv1.EmailNotificationSettings{Name: name,
 			DailyDigest: true, DigestHour: 8, TimeZone: "Europe/Amsterdam", LanguageCode: lang},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"daily_digest", "digest_hour", "time_zone", "language_code"}}})
 	if err != nil || !s.GetDailyDigest() || s.GetDigestHour() != 8 || s.GetTimeZone() != "Europe/Amsterdam" {
@@ -116,17 +123,7 @@ func TestDailyDigest(t *testing.T) {
 	})
 
 	// A second replica: the day has its digest, whoever takes the turn.
-	ctx, cancel := context.WithCancel(context.Background())
-	hub := outbox.NewHub(nil)
-	go hub.Listen(ctx, f.env.AppPool)
-	w, err := notify.NewWorker(f.env.AppPool, hub, f.cfg, nil)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	f.replica(t)
 	clk.Set(time.Date(2030, 3, 10, 23, 59, 0, 0, ams))
 	for i := range 3 {
 		f.refer(t, false)
@@ -152,14 +149,28 @@ func TestDailyDigest(t *testing.T) {
 	}
 }
 
+// replica runs a second email worker on the same database, as another
+// sparcd with --smtp-url would, until the test ends.
+func (f *fixture) replica(t *testing.T) {
+	t.Helper()
+	w, err := notify.NewWorker(f.env.AppPool, outbox.NewHub(nil), f.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(ctx) }() // its hub never listens: it polls
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
 // TestDigestSettings: the defaults, and bad hours and zones refused as
 // INVALID_ARGUMENT naming the field, with nothing written.
 func TestDigestSettings(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, options{})
+	admin, name := f.settingsOf(t, f.refs.Provider)
 	ctx := context.Background()
-	admin := sparcv1.NewNotificationServiceClient(f.env.ConnWithKey(t, f.env.Key(t, f.refs.Provider, auth.RoleAdmin)))
-	name := "organisations/" + f.refs.Provider + "/emailNotificationSettings"
 	s, err := admin.GetEmailNotificationSettings(ctx, &sparcv1.GetEmailNotificationSettingsRequest{Name: name})
 	if err != nil || s.GetDailyDigest() || s.GetDigestHour() != 8 || s.GetTimeZone() != "Europe/London" {
 		t.Fatalf("defaults: %v, %v", s, err)
@@ -190,7 +201,7 @@ func TestDigestSettings(t *testing.T) {
 	}
 	// Another organisation's admin does not see them (row-level security
 	// and the service's check).
-	other := sparcv1.NewNotificationServiceClient(f.env.ConnWithKey(t, f.env.Key(t, f.refs.Referrer, auth.RoleAdmin)))
+	other, _ := f.settingsOf(t, f.refs.Referrer)
 	if _, err := other.UpdateEmailNotificationSettings(ctx, &sparcv1.UpdateEmailNotificationSettingsRequest{
 		Settings:   &sparcv1.EmailNotificationSettings{Name: name, DailyDigest: true},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"daily_digest"}}}); status.Code(err) != codes.NotFound {
