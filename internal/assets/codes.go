@@ -46,12 +46,28 @@ var (
 		"by_appointment":   sparcv1.Availability_AVAILABILITY_BY_APPOINTMENT,
 		"always_available": sparcv1.Availability_AVAILABILITY_ALWAYS_AVAILABLE,
 	}
-	kindFromCode   = vocab.FromCodes(kindCode)
-	statusFromCode = vocab.FromCodes(statusCode)
-	costFromCode   = vocab.FromCodes(costCode)
+	// An asset that does not say is in person (every listing before
+	// remote services): normalise writes DELIVERY_MODE_IN_PERSON for it.
+	deliveryCode = map[sparcv1.DeliveryMode]string{
+		sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON:  "in_person",
+		sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE:  "telephone",
+		sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE:     "online",
+		sparcv1.DeliveryMode_DELIVERY_MODE_HOME_VISIT: "home_visit",
+	}
+	deliveryFromCode = vocab.FromCodes(deliveryCode)
+	kindFromCode     = vocab.FromCodes(kindCode)
+	statusFromCode   = vocab.FromCodes(statusCode)
+	costFromCode     = vocab.FromCodes(costCode)
 )
 
 // KindCode returns the stored code of an asset kind ("association").
 func KindCode(k sparcv1.AssetKind) string { return kindCode[k] }
+
+// IsRemote reports whether a is a remote service (telephone, online, home
+// visit): it has no point and is found by its service area.
+func IsRemote(a *sparcv1.Asset) bool {
+	m := a.GetDeliveryMode()
+	return m != sparcv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED && m != sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON
+}
 
 func itoa(i int) string { return strconv.Itoa(i) }
