@@ -537,9 +537,6 @@ func normalise(a *sparcv1.Asset) {
 		l.Postcode = strings.ToUpper(strings.TrimSpace(l.Postcode))
 		l.Country = strings.ToUpper(strings.TrimSpace(l.Country))
 	}
-	if a.DeliveryMode == sparcv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED {
-		a.DeliveryMode = sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON
-	}
 	if sa := a.GetServiceArea(); sa != nil {
 		for i, c := range sa.AreaCodes {
 			sa.AreaCodes[i] = strings.TrimSpace(c)

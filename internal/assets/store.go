@@ -91,7 +91,8 @@ type row struct {
 	created, updated         time.Time
 	version                  int64
 	availability             *string // NULL: not said
-	delivery, areaCountry    string
+	delivery                 *string // NULL: not said (in person)
+	areaCountry              string
 	areaCodes                []string
 	a                        sparcv1.Asset
 	loc                      sparcv1.Location
@@ -125,7 +126,9 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 		a.Availability = availabilityFromCode[*r.availability]
 	}
 	r.loc.Latitude, r.loc.Longitude = r.lat, r.lng
-	a.DeliveryMode = deliveryFromCode[r.delivery]
+	if r.delivery != nil {
+		a.DeliveryMode = deliveryFromCode[*r.delivery]
+	}
 	if len(r.areaCodes) > 0 || r.areaCountry != "" {
 		a.ServiceArea = &sparcv1.ServiceArea{AreaCodes: r.areaCodes, Country: r.areaCountry}
 	}
@@ -195,7 +198,7 @@ type record struct {
 	LastVerified                                            *time.Time
 	Source, SourceID                                        string  // provenance of imported assets
 	Availability                                            *string // NULL when not said
-	Delivery                                                string  // in_person, or remote: no location
+	Delivery                                                *string // NULL when not said (in person); remote: no location
 	AreaCodes                                               []string
 	AreaCountry                                             string
 }
@@ -221,11 +224,10 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 		Accessibility: nonNil(a.GetAccessibility()), Languages: nonNil(a.GetLanguages()),
 		ContactName: c.GetName(), ContactEmail: c.GetEmail(), ContactPhone: c.GetPhone(), ContactWebsite: c.GetWebsite(),
 		Capacity: a.Capacity, AcceptingReferrals: a.GetAcceptingReferrals(), Status: statusCode[a.GetStatus()],
-		Delivery: deliveryCode[a.GetDeliveryMode()], AreaCodes: nonNil(a.GetServiceArea().GetAreaCodes()),
-		AreaCountry: a.GetServiceArea().GetCountry(),
+		AreaCodes: nonNil(a.GetServiceArea().GetAreaCodes()), AreaCountry: a.GetServiceArea().GetCountry(),
 	}
-	if r.Delivery == "" {
-		r.Delivery = deliveryCode[sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON]
+	if c := deliveryCode[a.GetDeliveryMode()]; c != "" {
+		r.Delivery = &c
 	}
 	if c := availabilityCode[a.GetAvailability()]; c != "" {
 		r.Availability = &c
@@ -272,8 +274,8 @@ func (r *record) params() []any {
 // services), the union of the named areas' boundaries ($31), or the drawn
 // area ($11).
 const (
-	locationSQL = `CASE WHEN $30 = 'in_person' THEN ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography END`
-	reachSQL    = `CASE WHEN $30 = 'in_person' THEN NULL
+	locationSQL = `CASE WHEN coalesce($30, 'in_person') = 'in_person' THEN ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography END`
+	reachSQL    = `CASE WHEN coalesce($30, 'in_person') = 'in_person' THEN NULL
 		WHEN $32 = 'GB' THEN ST_Multi(ST_MakeEnvelope(-8.75, 49.8, 1.85, 60.95, 4326))
 		WHEN $32 = 'NL' THEN ST_Multi(ST_MakeEnvelope(3.2, 50.7, 7.3, 53.7, 4326))
 		WHEN cardinality($31::text[]) > 0 THEN (SELECT ST_Multi(ST_Union(ar.geom)) FROM areas ar WHERE ar.code = ANY($31::text[]))
