@@ -2,7 +2,6 @@ package assets_test
 
 import (
 	"context"
-	"io"
 	"slices"
 	"testing"
 
@@ -10,32 +9,12 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-// remoteAreas loads two test councils as the area import does: "north"
-// over Handsworth (52.49..52.52) and "south" over Selly Oak (52.42..52.45).
-func remoteAreas(t *testing.T, env *testenv.Env) {
-	t.Helper()
-	sent := false
-	_, err := areas.NewStore(env.Pool).ImportAreas(context.Background(), "lad", func() ([]*sparcv1.AreaFeature, error) {
-		if sent {
-			return nil, io.EOF
-		}
-		sent = true
-		return []*sparcv1.AreaFeature{
-			{FeatureNumber: 1, Code: "E08999901", DisplayName: "North test council",
-				GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.96,52.49],[-1.88,52.49],[-1.88,52.52],[-1.96,52.52],[-1.96,52.49]]]}`},
-			{FeatureNumber: 2, Code: "E08999902", DisplayName: "South test council",
-				GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.96,52.42],[-1.88,52.42],[-1.88,52.45],[-1.96,52.45],[-1.96,52.42]]]}`},
-		}, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+// remoteAreas loads the two test councils of testenv.RemoteTestAreas.
+func remoteAreas(t *testing.T, env *testenv.Env) { env.LoadAreas(t, "lad", testenv.RemoteTestAreas) }
 
 // remoteAsset is a telephone befriending line covering the given council
 // codes.

@@ -60,13 +60,15 @@ var (
 func MapService(s oruk.Service, o MapOptions) []Mapped {
 	var errs, warns []string
 	base, zone := serviceAsset(s, o, &errs, &warns)
-	sals := physicalLocations(s, &warns)
+	sals, others := physicalLocations(s)
 	if len(errs) > 0 {
 		return []Mapped{{Key: s.ID, Errors: errs, Warnings: warns}}
 	}
 	if len(sals) == 0 {
+		// Its virtual or postal location gives a remote service its address.
 		return []Mapped{remoteAsset(s, o, base, zone, warns)}
 	}
+	warns = append(warns, others...)
 	if base.ServiceArea != nil || assets.IsRemote(base) {
 		warns = append(warns, "service_areas and delivery_mode by name are kept for services without a physical location only; this one is listed at its locations")
 		base.ServiceArea, base.DeliveryMode = nil, sparcv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED
@@ -245,18 +247,18 @@ func remoteAsset(s oruk.Service, o MapOptions, a *sparcv1.Asset, zone string, wa
 	return m
 }
 
-// physicalLocations returns the service's places on a map: virtual and
-// postal-only places have no map position.
-func physicalLocations(s oruk.Service, warns *[]string) []oruk.ServiceAtLocation {
-	var sals []oruk.ServiceAtLocation
+// physicalLocations returns the service's places on a map (virtual and
+// postal-only places have no map position), and a warning for each other
+// place, which is not kept when the service has a physical one.
+func physicalLocations(s oruk.Service) (sals []oruk.ServiceAtLocation, others []string) {
 	for i, sal := range s.ServiceAtLocations {
 		if sal.Location != nil && (sal.Location.LocationType == "virtual" || sal.Location.LocationType == "postal") {
-			*warns = append(*warns, fmt.Sprintf("service_at_locations[%d]: %s location; SPARC lists places on a map, not kept", i, sal.Location.LocationType))
+			others = append(others, fmt.Sprintf("service_at_locations[%d]: %s location; SPARC lists places on a map, not kept", i, sal.Location.LocationType))
 			continue
 		}
 		sals = append(sals, sal)
 	}
-	return sals
+	return sals, others
 }
 
 // serviceMapping is a valid service on its way to one asset per location:
