@@ -26,7 +26,7 @@ func RemoteAssets() []*sparcv1.Asset {
 			Description: "DEMO LISTING, not a real service. " + description,
 			Categories:  cats, Location: &sparcv1.Location{Country: country},
 			Cost:         &sparcv1.Cost{Kind: sparcv1.CostKind_COST_KIND_FREE},
-			Availability: sparcv1.Availability_AVAILABILITY_BY_APPOINTMENT, AcceptingReferrals: true,
+			AcceptingReferrals: true,
 			Status: sparcv1.AssetStatus_ASSET_STATUS_ACTIVE, OwnerOrganisation: aip.NameOf(aip.Organisations, Owner),
 		}
 	}
@@ -44,7 +44,6 @@ func RemoteAssets() []*sparcv1.Asset {
 	luister := remote("luisterlijn", "Luisterlijn",
 		"Dag en nacht een luisterend oor aan de telefoon, in heel Nederland.",
 		sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE, "NL", []string{"social_connection"})
-	luister.Availability = sparcv1.Availability_AVAILABILITY_ALWAYS_AVAILABLE
 	luister.Contact = &sparcv1.Contact{Name: "Demo contact", Phone: "+31 10 000 0000"}
 	luister.ServiceArea = &sparcv1.ServiceArea{Country: "NL"}
 	return []*sparcv1.Asset{line, yoga, luister}
