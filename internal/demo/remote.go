@@ -25,9 +25,9 @@ func RemoteAssets() []*sparcv1.Asset {
 			Kind: association, DisplayName: name + " (demo)", DeliveryMode: mode,
 			Description: "DEMO LISTING, not a real service. " + description,
 			Categories:  cats, Location: &sparcv1.Location{Country: country},
-			Cost:         &sparcv1.Cost{Kind: sparcv1.CostKind_COST_KIND_FREE},
+			Cost:               &sparcv1.Cost{Kind: sparcv1.CostKind_COST_KIND_FREE},
 			AcceptingReferrals: true,
-			Status: sparcv1.AssetStatus_ASSET_STATUS_ACTIVE, OwnerOrganisation: aip.NameOf(aip.Organisations, Owner),
+			Status:             sparcv1.AssetStatus_ASSET_STATUS_ACTIVE, OwnerOrganisation: aip.NameOf(aip.Organisations, Owner),
 		}
 	}
 	line := remote("wirral-befriending-line", "Wirral befriending line",
