@@ -283,6 +283,9 @@ type rawRow struct {
 	version                              int64
 	availability                         *string
 	placesLeft                           *int32
+	delivery                             *string
+	areaCodes                            []string
+	areaCountry                          string
 	distance                             float64
 	rank                                 float32
 }
@@ -292,7 +295,7 @@ func (r *rawRow) targets() []any {
 		&r.address, &r.postcode, &r.locality, &r.country, &r.serviceArea, &r.sessions, &r.cost, &r.costNote,
 		&r.accessibility, &r.languages, &r.minAge, &r.maxAge, &r.contactName, &r.email, &r.phone, &r.website,
 		&r.capacity, &r.accepting, &r.status, &r.owner, &r.lastVerified, &r.created, &r.updated, &r.version,
-		&r.availability, &r.placesLeft, &r.distance, &r.rank}
+		&r.availability, &r.placesLeft, &r.delivery, &r.areaCodes, &r.areaCountry, &r.distance, &r.rank}
 }
 
 func (b *bench) grpcSearch(ctx context.Context, c *searchCase) ([]string, error) {

@@ -267,5 +267,31 @@ func fill(lang string, ref *sparcv1.Referral, a *sparcv1.Asset) printData {
 		d.MapURL = fmt.Sprintf("https://www.openstreetmap.org/?mlat=%.5f&mlon=%.5f#map=17/%.5f/%.5f",
 			loc.GetLatitude(), loc.GetLongitude(), loc.GetLatitude(), loc.GetLongitude())
 	}
+	d.Directions = remoteDirections(lang, a)
 	return d
+}
+
+// remoteDirections is how to reach a remote service (it has no place to
+// go to): its phone number or website, said in lang; "" for in person.
+func remoteDirections(lang string, a *sparcv1.Asset) string {
+	how, ok := remoteHow[lang][a.GetDeliveryMode()]
+	if !ok {
+		return ""
+	}
+	c := a.GetContact()
+	first, second := c.GetPhone(), c.GetWebsite()
+	if a.GetDeliveryMode() == sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE {
+		first, second = second, first
+	}
+	if first == "" {
+		first = second
+	}
+	return strings.TrimSuffix(how+": "+first, ": ")
+}
+
+var remoteHow = map[string]map[sparcv1.DeliveryMode]string{
+	"en": {sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE: "By telephone", sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE: "Online",
+		sparcv1.DeliveryMode_DELIVERY_MODE_HOME_VISIT: "At your home; to arrange the visit"},
+	"nl": {sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE: "Telefonisch", sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE: "Online",
+		sparcv1.DeliveryMode_DELIVERY_MODE_HOME_VISIT: "Bij u thuis; voor een afspraak"},
 }

@@ -1,0 +1,35 @@
+package testenv
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/areas"
+)
+
+// RemoteTestAreas are two test councils: "E08999901" over Handsworth,
+// Birmingham (52.49..52.52 N, 1.96..1.88 W) and "E08999902" over Selly
+// Oak (52.42..52.45 N), for services that name the areas they cover.
+var RemoteTestAreas = []*sparcv1.AreaFeature{
+	{FeatureNumber: 1, Code: "E08999901", DisplayName: "North test council",
+		GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.96,52.49],[-1.88,52.49],[-1.88,52.52],[-1.96,52.52],[-1.96,52.49]]]}`},
+	{FeatureNumber: 2, Code: "E08999902", DisplayName: "South test council",
+		GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.96,52.42],[-1.88,52.42],[-1.88,52.45],[-1.96,52.45],[-1.96,52.42]]]}`},
+}
+
+// LoadAreas stores features as areas of kind, as the area import does.
+func (e *Env) LoadAreas(t testing.TB, kind string, features []*sparcv1.AreaFeature) {
+	t.Helper()
+	sent := false
+	if _, err := areas.NewStore(e.Pool).ImportAreas(context.Background(), kind, func() ([]*sparcv1.AreaFeature, error) {
+		if sent {
+			return nil, io.EOF
+		}
+		sent = true
+		return features, nil
+	}); err != nil {
+		t.Fatalf("loading areas: %v", err)
+	}
+}
