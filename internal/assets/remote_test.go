@@ -2,6 +2,8 @@ package assets_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -233,6 +235,42 @@ func TestSearchListsRemoteServicesAfterInPersonResults(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Over HTTP a person types the filter's short form, in any case;
+	// the full enum name still works and an unknown word is a 400.
+	httpNames := func(query string) (int, []string) {
+		resp, err := env.HTTP.Get(env.HTTPBase + "/v1/assets:search?latitude=52.5047&longitude=-1.9248&radius_meters=2000&" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Results []struct {
+				Asset struct{ Name string }
+			}
+		}
+		if resp.StatusCode != http.StatusOK {
+			return resp.StatusCode, nil
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range out.Results {
+			names = append(names, r.Asset.Name)
+		}
+		return resp.StatusCode, names
+	}
+	for q, want := range map[string][]string{
+		"remote=only": {line, choirName}, "remote=Only": {line, choirName}, "remote=REMOTE_FILTER_ONLY": {line, choirName},
+		"remote=exclude": near, "remote=include": all,
+	} {
+		if code, got := httpNames(q); code != http.StatusOK || !slices.Equal(got, want) {
+			t.Errorf("%s: HTTP %d, %v; want %v", q, code, got, want)
+		}
+	}
+	if code, _ := httpNames("remote=sometimes"); code != http.StatusBadRequest {
+		t.Errorf("remote=sometimes: HTTP %d, want 400", code)
 	}
 	// Without a place, a text search finds any remote service it matches
 	// (not the paused one), after the in-person results.
