@@ -3,6 +3,7 @@ package people
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -76,24 +77,23 @@ func (s *Service) page(ctx context.Context, page *aip.Page[uuid.UUID], q string,
 	if page.After != nil {
 		after = *page.After
 	}
-	var people []*sparcv1.Person
-	var token string
-	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		rows, err := summaries(ctx, tx, q, append([]any{org, after, page.Size + 1}, key...)...)
-		if err != nil {
-			return err
-		}
-		rows, token, err = aip.Next(page, rows, func(r summaryRow) uuid.UUID { return r.id })
-		if err != nil {
-			return err
-		}
-		people = make([]*sparcv1.Person, len(rows))
-		for i, r := range rows {
-			people[i] = r.person
-		}
-		return nil
-	})
-	return people, token, err
+	// One round trip: the caller's identity (row-level security), the
+	// call's audit event and the query, as one implicit transaction.
+	var rows []summaryRow
+	if err := db.Read(ctx, s.pool, func(b *pgx.Batch) {
+		querySummaries(b, &rows, q, append([]any{org, after, page.Size + 1}, key...)...)
+	}); err != nil {
+		return nil, "", err
+	}
+	rows, token, err := aip.Next(page, rows, func(r summaryRow) uuid.UUID { return r.id })
+	if err != nil {
+		return nil, "", err
+	}
+	people := make([]*sparcv1.Person, len(rows))
+	for i, r := range rows {
+		people[i] = r.person
+	}
+	return people, token, nil
 }
 
 // BenchSearchStatements are the statements SearchPeople runs by NHS number
@@ -110,3 +110,7 @@ func BenchNameRange(prefix string) (lower, upper string) {
 	lower = strings.ToLower(strings.TrimSpace(prefix))
 	return lower, prefixEnd(lower)
 }
+
+// BenchYearBands are the age bands SearchPeople accepts, besides the
+// year itself, for a year of birth.
+func BenchYearBands(year int32) []string { return bandsOfYear(year, time.Now().Year()) }

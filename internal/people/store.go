@@ -148,22 +148,20 @@ type summaryRow struct {
 	person *sparcv1.Person
 }
 
-// summaries runs a list or search query (q and its arguments) in tx.
-func summaries(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]summaryRow, error) {
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []summaryRow
-	for rows.Next() {
-		p, id, err := scanSummary(rows)
-		if err != nil {
-			return nil, err
+// querySummaries queues a list or search query (q and its arguments) on
+// b, its rows read into out.
+func querySummaries(b *pgx.Batch, out *[]summaryRow, q string, args ...any) {
+	b.Queue(q, args...).Query(func(rows pgx.Rows) error {
+		*out = (*out)[:0]
+		for rows.Next() {
+			p, id, err := scanSummary(rows)
+			if err != nil {
+				return err
+			}
+			*out = append(*out, summaryRow{id: id, person: p})
 		}
-		out = append(out, summaryRow{id: id, person: p})
-	}
-	return out, rows.Err()
+		return rows.Err()
+	})
 }
 
 // existingNHS returns the person of org other than except whose NHS
