@@ -56,8 +56,10 @@ func (s *Service) SearchPeople(ctx context.Context, req *sparcv1.SearchPeopleReq
 		q, args = searchPeopleByNHSSQL, []any{s.nhsIndex(org, key.nhs)}
 	case key.postcode != "":
 		q, args = searchPeopleByPostcodeSQL, []any{key.postcode}
+	case key.year != nil:
+		q, args = searchPeopleByNameYearSQL, []any{key.nameLower, key.nameUpper, *key.year, key.bands}
 	default:
-		q, args = searchPeopleByNameSQL, []any{key.nameLower, key.nameUpper, key.year, key.bands}
+		q, args = searchPeopleByNameSQL, []any{key.nameLower, key.nameUpper}
 	}
 	resp := &sparcv1.SearchPeopleResponse{}
 	var err error
@@ -96,13 +98,13 @@ func (s *Service) page(ctx context.Context, page *aip.Page[uuid.UUID], q string,
 	return people, token, nil
 }
 
-// BenchSearchStatements are the statements SearchPeople runs by NHS number
-// and by name, for the benchmark's raw SQL path (cmd/sparcbench): $1
-// organisation, $2 the page's position (uuid.Nil first), $3 rows, then the
-// key (byNHS: its blind index; byName: lower bound, upper bound, year,
-// bands).
-func BenchSearchStatements() (byNHS, byName string) {
-	return searchPeopleByNHSSQL, searchPeopleByNameSQL
+// BenchSearchStatements are the statements SearchPeople runs by NHS number,
+// by name and by name and year of birth, for the benchmark's raw SQL path
+// (cmd/sparcbench): $1 organisation, $2 the page's position (uuid.Nil
+// first), $3 rows, then the key (byNHS: its blind index; byName: lower
+// bound, upper bound; byNameYear: those, the year and BenchYearBands).
+func BenchSearchStatements() (byNHS, byName, byNameYear string) {
+	return searchPeopleByNHSSQL, searchPeopleByNameSQL, searchPeopleByNameYearSQL
 }
 
 // BenchNameRange is the name range SearchPeople searches for prefix.
