@@ -187,7 +187,10 @@ func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch) (c
 // the reads or not at all: InTx's guarantees for a read that needs no
 // decision in Go between statements, in one round trip instead of three
 // (begin, read, commit). It is retried like InTx, so queue runs again on
-// each attempt (callbacks must reset what they set).
+// each attempt (callbacks must reset what they set). A callback's own
+// error (reading a row in Go) comes after PostgreSQL committed: the rider
+// is then not recorded as written, so the call's outcome is audited once
+// more, never lost.
 func Read(ctx context.Context, pool *pgxpool.Pool, queue func(*pgx.Batch)) error {
 	id := IdentityFrom(ctx)
 	r := riderFrom(ctx)
