@@ -57,6 +57,10 @@ func TestCachedPlacesFollowImportsFromElsewhere(t *testing.T) {
 		return err == nil && p.Match == postcodes.MatchPostcode && p.LSOA == "E01033625"
 	})
 
+	// The server's own store listens too (app.Run), so searches from a
+	// postcode use its cache.
+	testenv.Until(t, 10*time.Second, "the server's cache to go live", func() bool { return postcodes.CacheLive(env.App.Postcodes) })
+
 	cancel()
 	<-done
 	if postcodes.CacheLive(store) || postcodes.CachedPlaces(store) != 0 {
