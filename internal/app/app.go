@@ -232,6 +232,7 @@ func (a *App) Run(ctx context.Context) {
 func (a *App) run(ctx context.Context) {
 	go a.hub.Listen(ctx, a.Pool)
 	go a.Auth.Listen(ctx, a.Pool)
+	go a.Postcodes.Listen(ctx, a.cfg.Logger)
 	if !a.cfg.Webhooks.Disabled {
 		go a.webhooks.Run(ctx)
 	}

@@ -181,6 +181,36 @@ func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch) (c
 	})
 }
 
+// Read sends the reads queue adds (with Queue(...).Query callbacks) as
+// one implicit transaction in one round trip, after the caller's identity
+// and ctx's pending rider (the call's audit event), which commits with
+// the reads or not at all: InTx's guarantees for a read that needs no
+// decision in Go between statements, in one round trip instead of three
+// (begin, read, commit). It is retried like InTx, so queue runs again on
+// each attempt (callbacks must reset what they set). A callback's own
+// error (reading a row in Go) comes after PostgreSQL committed: the rider
+// is then not recorded as written, so the call's outcome is audited once
+// more, never lost.
+func Read(ctx context.Context, pool *pgxpool.Pool, queue func(*pgx.Batch)) error {
+	id := IdentityFrom(ctx)
+	r := riderFrom(ctx)
+	return retry(ctx, func() error {
+		b := IdentityBatch(id)
+		carried := r.pending()
+		if carried {
+			b.Queue(r.stmt.SQL, r.stmt.Args...)
+		}
+		queue(b)
+		if err := pool.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if carried {
+			r.written.Store(true)
+		}
+		return nil
+	})
+}
+
 // IdentityBatch returns a batch whose first statement scopes id to the
 // batch's implicit transaction (set_config(..., true) = SET LOCAL), for
 // the row-level security policies of the statements queued after it.
