@@ -1,0 +1,106 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// queryTracer makes a span of each query and batch (pgx's QueryTracer and
+// BatchTracer; github.com/exaring/otelpgx is not on the module proxy
+// here, and the few lines below hold exactly what may be recorded).
+//
+// It records the statement text (SPARC's SQL is constants with
+// placeholders) and never the arguments, which carry names and NHS
+// numbers. A failed query records its SQLSTATE only: PostgreSQL's detail
+// repeats the offending row's values ("Key (x)=(...) already exists").
+//
+// Queries outside a traced request (the workers' polls, the notification
+// listener) make no spans: they would be traces of their own, each one
+// query long, and cost on every poll.
+type queryTracer struct{ tracer trace.Tracer }
+
+var dbSystem = semconv.DBSystemNamePostgreSQL
+
+func (q *queryTracer) start(ctx context.Context, name string, attrs ...attribute.KeyValue) context.Context {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	ctx, _ = q.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(append(attrs, dbSystem)...))
+	return ctx
+}
+
+// end ends the span start began in ctx, if any.
+func end(ctx context.Context, err error) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	failed(span, err)
+	span.End()
+}
+
+// failed marks span failed by err, saying no more than the SQLSTATE.
+func failed(span trace.Span, err error) {
+	if err == nil {
+		return
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		span.SetAttributes(semconv.DBResponseStatusCode(pg.Code))
+		span.SetStatus(codes.Error, "SQLSTATE "+pg.Code)
+		return
+	}
+	span.SetStatus(codes.Error, "query failed")
+}
+
+// operation is the statement's first keyword (SELECT, INSERT, WITH...).
+func operation(sql string) string {
+	sql = strings.TrimSpace(sql)
+	if i := strings.IndexAny(sql, " \t\n("); i > 0 {
+		sql = sql[:i]
+	}
+	return strings.ToUpper(sql)
+}
+
+func (q *queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	op := operation(data.SQL)
+	return q.start(ctx, "db "+op, semconv.DBOperationName(op), semconv.DBQueryText(data.SQL))
+}
+
+func (q *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	end(ctx, data.Err)
+}
+
+func (q *queryTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	return q.start(ctx, "db batch", semconv.DBOperationName("BATCH"), semconv.DBOperationBatchSize(data.Batch.Len()))
+}
+
+// TraceBatchQuery makes a child span of the batch span for each of its
+// statements, from when pgx began reading its result.
+func (q *queryTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return
+	}
+	op := operation(data.SQL)
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(dbSystem, semconv.DBOperationName(op), semconv.DBQueryText(data.SQL))}
+	if !data.ReadStartTime.IsZero() {
+		opts = append(opts, trace.WithTimestamp(data.ReadStartTime))
+	}
+	_, span := q.tracer.Start(ctx, "db "+op, opts...)
+	failed(span, data.Err)
+	span.End()
+}
+
+func (q *queryTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchEndData) {
+	end(ctx, data.Err)
+}
