@@ -92,9 +92,9 @@ func (m *Metrics) Register(cs ...Collector) { m.reg.MustRegister(cs...) }
 // open watch streams, refusals and import progress.
 func (m *Metrics) Hooks() server.Hooks {
 	return server.Hooks{
-		Unary:   []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), m.countImports},
-		Stream:  []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), m.countWatches},
-		HTTP:    []func(http.Handler) http.Handler{m.instrumentHTTP},
+		Unary:      []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), m.countImports},
+		Stream:     []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), m.countWatches},
+		HTTP:       []func(http.Handler) http.Handler{m.instrumentHTTP},
 		Refused:    m.countRefusal,
 		Registered: func(g *grpc.Server) { m.grpc.InitializeMetrics(g) }, // every method's series from the start, at zero
 	}

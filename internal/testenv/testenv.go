@@ -38,8 +38,8 @@ import (
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/httproute"
-	"github.com/sparc-network/sparc/internal/telemetry"
 	"github.com/sparc-network/sparc/internal/pgcluster"
+	"github.com/sparc-network/sparc/internal/telemetry"
 )
 
 const templateDB = "sparc_template"
