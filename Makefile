@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium tools third_party build clean
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium promtool tools third_party build clean
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -57,6 +57,13 @@ chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		echo "installing chromium (map page test)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# promtool (Debian's prometheus package) checks deploy/prometheus in lint.
+promtool:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+		echo "installing promtool (Prometheus rules check)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
 postgis:
@@ -112,7 +119,9 @@ api-snapshot: tools third_party
 	@mkdir -p $(dir $(API_SNAPSHOT))
 	$(BUF) build proto -o $(API_SNAPSHOT)
 
-lint: tools third_party
+lint: tools third_party promtool
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/sparc-rules.yml
 	$(BUF) lint
 	$(BUF) breaking proto --against $(API_SNAPSHOT)
 	go vet ./...

@@ -10,7 +10,7 @@ import (
 )
 
 // backlogSQL reads organisation $1's email delivery state, as its admin.
-var backlogSQL = `SELECT n.consecutive_failures > 0, ` + outbox.BacklogColumns("n.cursor_txid", "n.cursor_seq") + `
+var backlogSQL = `SELECT n.consecutive_failures > 0, ` + outbox.BacklogColumns("n.cursor_txid", "n.cursor_seq", "sparc_role()") + `
 	FROM email_notifications n WHERE n.organisation_id = $1 AND n.enabled`
 
 // maxBacklogOrgs bounds the organisations one Backlog reads.

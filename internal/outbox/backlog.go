@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,11 +20,12 @@ type Backlog struct {
 
 // BacklogColumns are the SQL columns of one endpoint's backlog after its
 // cursor (txid and seq name the consumer's cursor columns): the changes
-// it may see (row-level security and VisibleChange, under the
-// transaction's identity), counted up to 10,000, and when the first of
-// them was made.
-func BacklogColumns(txid, seq string) string {
-	after := `(txid, seq) > (` + txid + `, ` + seq + `) AND ` + VisibleChange
+// it may see, counted up to 10,000, and when the first of them was made.
+// What it may see is row-level security under the transaction's
+// organisation and VisibleChange for role, an SQL expression: the
+// endpoint's own role column, or sparc_role() for the transaction's.
+func BacklogColumns(txid, seq, role string) string {
+	after := `(txid, seq) > (` + txid + `, ` + seq + `) AND ` + strings.ReplaceAll(VisibleChange, "sparc_role()", role)
 	return `(SELECT count(*) FROM (SELECT 1 FROM referral_outbox WHERE ` + after + ` LIMIT 10000) p),
 		(SELECT time FROM referral_outbox WHERE ` + after + ` ORDER BY txid, seq LIMIT 1)`
 }

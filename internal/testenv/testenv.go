@@ -183,6 +183,7 @@ type Options struct {
 	// carries the query tracer.
 	Tracing     *telemetry.Tracing
 	MetricsAddr string
+	Metrics     []telemetry.Collector
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -214,7 +215,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		cfg.Webhooks.AllowPrivate = opts[0].WebhooksAllowPrivate
 		cfg.Server.TLS, cfg.Server.Edge, cfg.Server.Routes = opts[0].TLS, opts[0].Edge, opts[0].Routes
 	}
-	cfg.Tracing, cfg.MetricsAddr = o.Tracing, o.MetricsAddr
+	cfg.Tracing, cfg.MetricsAddr, cfg.Metrics = o.Tracing, o.MetricsAddr, o.Metrics
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {
