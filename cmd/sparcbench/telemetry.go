@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/assets"
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/telemetry"
+)
+
+// telemetryPool is each variant's pool: four servers share the private
+// cluster's 200 connections with the other sections'.
+const telemetryPool = 16
+
+// telemetryConc is the concurrency of both rows here.
+const telemetryConc = 16
+
+// variant is one server with telemetry set one way.
+type variant struct {
+	name     string
+	metrics  bool
+	tracing  bool
+	app      *app.App
+	pool     *pgxpool.Pool
+	conn     *grpc.ClientConn
+	httpBase string
+	stop     func()
+}
+
+// runTelemetry measures what metrics and tracing cost on the search and
+// CreateReferral rows: four servers in this process over the same
+// database, telemetry off, metrics on, tracing on (every request sampled,
+// exported over OTLP gRPC to a receiver in this process) and both, taking
+// turns within each round like the paths of the other sections.
+func runTelemetry(ctx context.Context, b *bench) error {
+	received, stopCollector, err := otlpReceiver()
+	if err != nil {
+		return err
+	}
+	defer stopCollector()
+	variants := []*variant{{name: "off"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true}, {name: "both", metrics: true, tracing: true}}
+	defer func() {
+		for _, v := range variants {
+			if v.stop != nil {
+				v.stop()
+			}
+		}
+	}()
+	for _, v := range variants {
+		if err := v.start(ctx, b); err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
+
+	rb, err := newReferralBench(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer rb.stop()
+	pl, err := newPlaces()
+	if err != nil {
+		return err
+	}
+	svc := assets.NewService(b.app.Assets, b.app.Tokens)
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	search := make([]contender, len(variants))
+	create := make([]contender, len(variants))
+	for i, v := range variants {
+		cases, err := searchCases(svc, pl, workloads[0], b.cfg.queries, b.cfg.seed+100, v.httpBase)
+		if err != nil {
+			return err
+		}
+		search[i] = contender{v.name, func(ctx context.Context, i int) error {
+			_, err := b.fetch(ctx, cases[i%len(cases)].url)
+			return err
+		}}
+		conn, err := dial(v.app.Server().GRPCAddr(), rb.lwKey)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		vrb := *rb
+		vrb.lw = sparcv1.NewReferralServiceClient(conn)
+		create[i] = contender{v.name, vrb.create("tel-" + v.name + "-" + run + "-")}
+	}
+	b.printf("four servers in this process over one database (pools of %d), telemetry off / metrics on / tracing on\n"+
+		"(every request sampled, batched and exported over OTLP gRPC to a receiver in this process, whose CPU is\n"+
+		"charged to the tracing rows) / both; concurrency %d; %d rounds taking turns. Metrics are not scraped.\n",
+		telemetryPool, telemetryConc, b.cfg.rounds)
+	w := b.table()
+	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\treq/CPU-s\tCPU/req vs off\tother cores\t")
+	for _, row := range []struct {
+		name string
+		cs   []contender
+		step int
+	}{{"search HTTP (" + workloads[0].name + ")", search, b.cfg.queries / b.cfg.rounds}, {"CreateReferral gRPC", create, 10_000_000}} {
+		res, err := b.compare(ctx, "telemetry "+row.name, telemetryConc, row.step, row.cs)
+		if err != nil {
+			return err
+		}
+		off := res["off"]
+		for _, v := range variants {
+			s := res[v.name]
+			cost := ""
+			if v.name != "off" && s.perCPU() > 0 {
+				over := 100 * (off.perCPU()/s.perCPU() - 1)
+				cost = fmt.Sprintf("%+.1f%%", over)
+				b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
+			}
+			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%.0f\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
+				ms(s.goCPU), ms(s.pgCPU), s.perCPU(), cost, s.otherCores)
+		}
+	}
+	w.Flush()
+	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry.\n"+
+		"spans received by the OTLP receiver: %d (the exporter batches; some may still be in flight)\n", received.Load())
+	return nil
+}
+
+// start builds v's server as sparcd would with --metrics-addr and the
+// OTEL_EXPORTER_OTLP_* variables set: its own pool, traced when tracing.
+func (v *variant) start(ctx context.Context, b *bench) error {
+	var tracing *telemetry.Tracing
+	if v.tracing {
+		var err error
+		if tracing, err = telemetry.TracingFromEnv(ctx); err != nil || tracing == nil {
+			return fmt.Errorf("tracing from the environment: %v", err)
+		}
+	}
+	pool, err := db.OpenAppTraced(ctx, b.url, telemetryPool, tracing.QueryTracer())
+	if err != nil {
+		return err
+	}
+	cfg := app.Config{Auth: benchAuth, Server: benchServer(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		Tracing: tracing}
+	if v.metrics {
+		cfg.MetricsAddr = "127.0.0.1:0"
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(sctx, pool, cfg)
+	if err != nil {
+		cancel()
+		pool.Close()
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(sctx) }()
+	v.app, v.pool, v.httpBase = a, pool, "http://"+a.Server().HTTPAddr()
+	v.stop = func() {
+		cancel()
+		<-done
+		_ = tracing.Shutdown(context.Background())
+		pool.Close()
+	}
+	return nil
+}
+
+// otlpReceiver is a local collector: an OTLP gRPC trace receiver on a
+// loopback port that counts the spans it gets. It points the standard
+// variables at itself for TracingFromEnv.
+func otlpReceiver() (*atomic.Int64, func(), error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &receiver{}
+	g := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(g, r)
+	go func() { _ = g.Serve(lis) }()
+	os.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+lis.Addr().String())
+	os.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	return &r.spans, g.Stop, nil
+}
+
+type receiver struct {
+	coltracepb.UnimplementedTraceServiceServer
+	spans atomic.Int64
+}
+
+func (r *receiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			r.spans.Add(int64(len(ss.GetSpans())))
+		}
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
