@@ -80,25 +80,29 @@ func (q *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 	end(ctx, data.Err)
 }
 
+// TraceBatchStart makes one span of a batch (a transaction's opening
+// BEGIN, identity and first statement, or a worker's reads), with its
+// statements' text joined: a span per statement would cost more than
+// many of the statements.
 func (q *queryTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
-	return q.start(ctx, "db batch", semconv.DBOperationName("BATCH"), semconv.DBOperationBatchSize(data.Batch.Len()))
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	sqls := make([]string, len(data.Batch.QueuedQueries))
+	for i, qq := range data.Batch.QueuedQueries {
+		sqls[i] = qq.SQL
+	}
+	return q.start(ctx, "db batch", semconv.DBOperationName("BATCH"), semconv.DBOperationBatchSize(len(sqls)),
+		semconv.DBQueryText(strings.Join(sqls, ";\n")))
 }
 
-// TraceBatchQuery makes a child span of the batch span for each of its
-// statements, from when pgx began reading its result.
+// TraceBatchQuery marks the batch's span failed by a failed statement.
 func (q *queryTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
-	if !trace.SpanFromContext(ctx).IsRecording() {
-		return
+	if data.Err != nil {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			failed(span, data.Err)
+		}
 	}
-	op := operation(data.SQL)
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(dbSystem, semconv.DBOperationName(op), semconv.DBQueryText(data.SQL))}
-	if !data.ReadStartTime.IsZero() {
-		opts = append(opts, trace.WithTimestamp(data.ReadStartTime))
-	}
-	_, span := q.tracer.Start(ctx, "db "+op, opts...)
-	failed(span, data.Err)
-	span.End()
 }
 
 func (q *queryTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchEndData) {

@@ -20,6 +20,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/caller"
@@ -97,10 +99,9 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 	return t.shutdown(ctx)
 }
 
-// Hooks are the transport's spans: otelgrpc on the gRPC server and on
-// the gateway's in-process client (so the trace crosses that hop),
-// otelhttp on the HTTP port, and the caller's request id and
-// organisation on each call's span.
+// Hooks are the transport's spans: otelgrpc on the gRPC server, otelhttp
+// on the HTTP port, the trace context across the gateway's in-process
+// hop, and the caller's request id and organisation on each call's span.
 func (t *Tracing) Hooks() server.Hooks {
 	if t == nil {
 		return server.Hooks{}
@@ -108,14 +109,21 @@ func (t *Tracing) Hooks() server.Hooks {
 	// The instrumentations' own metrics are off: Prometheus counts.
 	mp := metricnoop.NewMeterProvider()
 	grpcOpts := []otelgrpc.Option{otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop), otelgrpc.WithMeterProvider(mp)}
+	// The API is public: a client's trace context starts no trace of ours
+	// and decides no sampling (it would let anyone have every call
+	// traced); the span links to it instead. Only the gateway's own
+	// in-process calls continue its trace.
+	grpcOpts = append(grpcOpts, otelgrpc.WithPublicEndpointFn(func(ctx context.Context, _ *stats.RPCTagInfo) bool { return !server.ViaGateway(ctx) }))
 	return server.Hooks{
 		ServerOptions: []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(grpcOpts...))},
-		DialOptions:   []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(grpcOpts...))},
-		InnerUnary:    []grpc.UnaryServerInterceptor{attributeUnary},
-		InnerStream:   []grpc.StreamServerInterceptor{attributeStream},
+		// The gateway's in-process hop only carries the trace context: a
+		// client span there would repeat the server span beneath it.
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(t.injectUnary), grpc.WithChainStreamInterceptor(t.injectStream)},
+		InnerUnary:  []grpc.UnaryServerInterceptor{attributeUnary},
+		InnerStream: []grpc.StreamServerInterceptor{attributeStream},
 		HTTP: []func(http.Handler) http.Handler{func(next http.Handler) http.Handler {
 			return otelhttp.NewHandler(requestIDOnSpan(next), "sparc",
-				otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop), otelhttp.WithMeterProvider(mp),
+				otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop), otelhttp.WithMeterProvider(mp), otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
 				otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "HTTP " + r.Method }))
 		}},
 	}
@@ -164,4 +172,43 @@ func requestIDOnSpan(next http.Handler) http.Handler {
 			trace.SpanFromContext(r.Context()).SetAttributes(AttrRequestID.String(id))
 		}
 	})
+}
+
+// inject puts ctx's trace context into the outgoing gRPC metadata.
+func (t *Tracing) inject(ctx context.Context) context.Context {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	md = md.Copy()
+	t.prop.Inject(ctx, metadataCarrier(md))
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+func (t *Tracing) injectUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(t.inject(ctx), method, req, reply, cc, opts...)
+}
+
+func (t *Tracing) injectStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(t.inject(ctx), desc, cc, method, opts...)
+}
+
+// metadataCarrier is gRPC metadata as a propagation carrier.
+type metadataCarrier metadata.MD
+
+func (c metadataCarrier) Get(key string) string {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+func (c metadataCarrier) Keys() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	return out
 }
