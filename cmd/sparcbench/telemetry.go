@@ -46,7 +46,6 @@ type variant struct {
 	ratio    string // OTEL_TRACES_SAMPLER_ARG of parentbased_traceidratio; empty: every request
 	app      *app.App
 	pool     *pgxpool.Pool
-	conn     *grpc.ClientConn
 	httpBase string
 	stop     func()
 }

@@ -103,7 +103,7 @@ func (ss spans) server(t *testing.T, method, id string) sdktrace.ReadOnlySpan {
 func attrValue(s sdktrace.ReadOnlySpan, key string) (string, bool) {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit(), true
+			return kv.Value.String(), true
 		}
 	}
 	return "", false
@@ -192,16 +192,16 @@ func TestSpansOfSearchAndReferral(t *testing.T) {
 	for _, s := range rec.Ended() {
 		var texts []string
 		for _, kv := range s.Attributes() {
-			texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 		}
 		for _, e := range s.Events() {
 			texts = append(texts, e.Name)
 			for _, kv := range e.Attributes {
-				texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+				texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 			}
 		}
 		for _, kv := range s.Resource().Attributes() {
-			texts = append(texts, kv.Value.Emit())
+			texts = append(texts, kv.Value.String())
 		}
 		texts = append(texts, s.Name(), s.Status().Description)
 		for _, text := range texts {
