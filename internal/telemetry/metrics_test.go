@@ -131,6 +131,9 @@ func TestMetricsOfARunningServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Refer(t, "metrics-test-1")
+	// A referral between two other organisations: not the webhook's to
+	// deliver, so not in its backlog (row-level security, as its reads).
+	env.NewReferrals(t).Refer(t, "metrics-test-other")
 	// The anonymous budget is one call: the second is refused.
 	anon := sparcv1.NewAssetServiceClient(env.Anonymous())
 	search := &sparcv1.SearchAssetsRequest{Latitude: proto.Float64(52.48), Longitude: proto.Float64(-1.86), RadiusMeters: proto.Float64(3000)}
@@ -173,6 +176,9 @@ func TestMetricsOfARunningServer(t *testing.T) {
 		{"sparc_db_pool_connections", nil, 1},
 		{"sparc_db_pool_acquires_total", nil, 1},
 		{"sparc_import_records_total", nil, 1},
+	}
+	if v, _ := value(fams, "sparc_delivery_backlog_changes", map[string]string{"channel": "webhook"}); v != 1 {
+		t.Errorf("webhook backlog %v, want 1: the one change its organisation may see", v)
 	}
 	for _, c := range checks {
 		v, ok := value(fams, c.name, c.labels)
