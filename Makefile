@@ -122,6 +122,7 @@ api-snapshot: tools third_party
 lint: tools third_party promtool
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/sparc-rules.yml
+	cd deploy/prometheus && promtool test rules sparc-rules.test.yml
 	$(BUF) lint
 	$(BUF) breaking proto --against $(API_SNAPSHOT)
 	go vet ./...
