@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler tools third_party build clean image deploy-test deploy-lint
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool tools third_party build clean image deploy-test deploy-lint
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -94,6 +94,13 @@ poppler:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils curl jq >/dev/null; \
 	fi
 
+# promtool (Debian's prometheus package) checks deploy/prometheus in lint.
+promtool:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+		echo "installing promtool (Prometheus rules check)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	fi
+
 postgis:
 	@if [ ! -f $(POSTGIS) ]; then \
 		echo "installing PostGIS (postgresql-15-postgis-3)"; \
@@ -147,7 +154,10 @@ api-snapshot: tools third_party
 	@mkdir -p $(dir $(API_SNAPSHOT))
 	$(BUF) build proto -o $(API_SNAPSHOT)
 
-lint: tools third_party
+lint: tools third_party promtool
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/sparc-rules.yml
+	cd deploy/prometheus && promtool test rules sparc-rules.test.yml
 	$(BUF) lint
 	$(BUF) breaking proto --against $(API_SNAPSHOT)
 	go vet ./...
