@@ -78,7 +78,7 @@ func root(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, _ := status.FromError(apierr.Error(codes.NotFound, "ROUTE_NOT_FOUND", "Not Found"))
-	b, _ := protojson.Marshal(st.Proto())
+	b, _ := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(st.Proto()) // as the gateway writes it
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = w.Write(b)

@@ -25,7 +25,7 @@ export function field(label: string, input: Field['input'], apiField: string, hi
 }
 
 /** Violations' field names the API may use for one input, beyond its own. */
-const aliases: Record<string, string> = { name: 'postcode', 'person.name': 'person', 'asset.location.postcode': 'postcode' };
+const aliases: Record<string, string> = { name: 'postcode', 'person.name': 'person' };
 
 /** Our own wording for the fields the console asks for; others get the generic one. */
 const fieldMessages: Record<string, Key> = {
@@ -70,7 +70,7 @@ export function showError(form: HTMLElement, err: unknown) {
     const name = v.field.replace(/\[\d+\]$/, '');
     const input = form.querySelector<HTMLElement>(`[data-field="${CSS.escape(name)}"]`) ??
       form.querySelector<HTMLElement>(`[data-field="${CSS.escape(aliases[name] ?? '')}"]`);
-    const msg = err.reason === LOCAL ? v.description : describe(name, v.description);
+    const msg = err.reason === LOCAL ? v.description : describe(input?.dataset.field ?? name, v.description);
     const slot = input && document.getElementById(input.id + '-error');
     if (input && slot) {
       input.setAttribute('aria-invalid', 'true');

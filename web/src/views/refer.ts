@@ -24,12 +24,12 @@ export async function referView(main: HTMLElement, assetId: string) {
   let person: Person | undefined;
 
   // Step 1: find.
-  const prefix = field(t('person.namePrefix'), h('input', { type: 'text', autocomplete: 'off' }), 'display_name_prefix', t('person.namePrefixHint'));
-  const findYear = field(t('person.yearOfBirth'), h('input', { type: 'number', inputmode: 'numeric', min: 1900, max: 2100 }), 'year_of_birth');
+  const prefix = field(t('who.namePrefix'), h('input', { type: 'text', autocomplete: 'off' }), 'display_name_prefix', t('who.namePrefixHint'));
+  const findYear = field(t('who.yearOfBirth'), h('input', { type: 'number', inputmode: 'numeric', min: 1900, max: 2100 }), 'year_of_birth');
   const found = h('ul', { class: 'people', id: 'people' });
   const foundStatus = h('p', { role: 'status', 'aria-live': 'polite' });
-  const find = h('form', { class: 'card', novalidate: true, id: 'find-person' }, h('h3', {}, t('person.find')), formAlert(),
-    h('div', { class: 'row' }, prefix.wrap, findYear.wrap), h('button', { type: 'submit' }, t('person.search')), foundStatus, found);
+  const find = h('form', { class: 'card', novalidate: true, id: 'find-person' }, h('h3', {}, t('who.find')), formAlert(),
+    h('div', { class: 'row' }, prefix.wrap, findYear.wrap), h('button', { type: 'submit' }, t('who.search')), foundStatus, found);
   find.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearErrors(find);
@@ -38,20 +38,20 @@ export async function referView(main: HTMLElement, assetId: string) {
         display_name_prefix: prefix.input.value.trim(), year_of_birth: Number(findYear.input.value) || undefined, page_size: 20,
       });
       const people = r.people ?? [];
-      foundStatus.textContent = people.length ? t('person.foundCount', { count: people.length }) : t('person.noneFound');
+      foundStatus.textContent = people.length ? t('who.foundCount', { count: people.length }) : t('who.noneFound');
       fill(found, people.map((p) => h('li', {}, h('span', {}, [p.display_name, p.year_of_birth || p.age_band, p.postcode].filter(Boolean).join(' · ')),
-        h('button', { type: 'button', onclick: () => choose(p) }, t('person.choose', { name: p.display_name })))));
+        h('button', { type: 'button', onclick: () => choose(p) }, t('who.choose', { name: p.display_name })))));
     } catch (err) {
       showError(find, err);
     }
   });
 
   // Step 1, or: register, consent explained before it is captured.
-  const name = field(t('person.displayName'), h('input', { type: 'text', autocomplete: 'off', required: true, maxlength: 100 }), 'person.display_name', t('person.displayNameHint'));
-  const year = field(t('person.yearOfBirth'), h('input', { type: 'number', inputmode: 'numeric', min: 1900, max: 2100 }), 'person.year_of_birth');
-  const pc = field(t('person.postcode'), h('input', { type: 'text', autocomplete: 'off' }), 'person.postcode');
-  const phone = field(t('person.phone'), h('input', { type: 'tel', autocomplete: 'off' }), 'person.contact.phone');
-  const email = field(t('person.email'), h('input', { type: 'email', autocomplete: 'off' }), 'person.contact.email');
+  const name = field(t('who.displayName'), h('input', { type: 'text', autocomplete: 'off', required: true, maxlength: 100 }), 'person.display_name', t('who.displayNameHint'));
+  const year = field(t('who.yearOfBirth'), h('input', { type: 'number', inputmode: 'numeric', min: 1900, max: 2100 }), 'person.year_of_birth');
+  const pc = field(t('who.postcode'), h('input', { type: 'text', autocomplete: 'off' }), 'person.postcode');
+  const phone = field(t('who.phone'), h('input', { type: 'tel', autocomplete: 'off' }), 'person.contact.phone');
+  const email = field(t('who.email'), h('input', { type: 'email', autocomplete: 'off' }), 'person.contact.email');
   const share = h('input', { type: 'checkbox', id: 'consent-share' });
   const scope = (id: string, text: string) => {
     const box = h('input', { type: 'checkbox', id, disabled: true });
@@ -72,9 +72,9 @@ export async function referView(main: HTMLElement, assetId: string) {
     h('div', { class: 'check' }, share, h('label', { for: 'consent-share' }, t('consent.share'))),
     h('div', { class: 'scopes' }, sContact.el, sNotes.el),
     h('p', { class: 'field-error', id: 'consent-error', hidden: true }));
-  const register = h('form', { class: 'card', novalidate: true, id: 'register-person' }, h('h3', {}, t('person.register')), formAlert(),
+  const register = h('form', { class: 'card', novalidate: true, id: 'register-person' }, h('h3', {}, t('who.register')), formAlert(),
     name.wrap, h('div', { class: 'row' }, year.wrap, pc.wrap), h('div', { class: 'row' }, phone.wrap, email.wrap), consent,
-    h('button', { type: 'submit' }, t('person.registerSubmit')));
+    h('button', { type: 'submit', id: 'register' }, t('who.registerSubmit')));
   register.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearErrors(register);

@@ -38,14 +38,11 @@ async function openPrint(id: string, errorEl: HTMLElement) {
   const win = window.open('', '_blank'); // opened on the click, so no pop-up blocker stops it
   try {
     const html = await call<string>('GET', `/v1/referrals/${id}/print?language=${lang()}`, undefined, 'text/html');
-    const doc = new DOMParser().parseFromString(html, 'text/html');
-    for (const style of doc.querySelectorAll('style')) {
-      const link = doc.createElement('link');
-      link.rel = 'stylesheet';
-      link.href = URL.createObjectURL(new Blob([style.textContent ?? ''], { type: 'text/css' }));
-      style.replaceWith(link);
-    }
-    const url = URL.createObjectURL(new Blob(['<!DOCTYPE html>\n' + doc.documentElement.outerHTML], { type: 'text/html' }));
+    // A string edit, not DOMParser: a parsed document's <style> counts as
+    // inline style under this page's CSP. The page is our own template.
+    const styled = html.replace(/<style>([\s\S]*?)<\/style>/g, (_, css: string) =>
+      `<link rel="stylesheet" href="${URL.createObjectURL(new Blob([css], { type: 'text/css' }))}">`);
+    const url = URL.createObjectURL(new Blob([styled], { type: 'text/html' }));
     if (win) win.location.href = url;
     else window.location.href = url;
   } catch (err) {

@@ -67,6 +67,16 @@ export async function searchView(main: HTMLElement) {
     return m;
   }).catch(() => undefined); // no WebGL: the list alone
 
+  // The postcode's place, asked once per postcode: a filter change is one call.
+  let lastPlace: { postcode: string; place: Promise<Postcode> } | undefined;
+  const placeOf = (pc: string) => {
+    if (lastPlace?.postcode !== pc) {
+      lastPlace = { postcode: pc, place: call<Postcode>('GET', '/v1/postcodes/' + encodeURIComponent(pc)) };
+      lastPlace.place.catch(() => (lastPlace = undefined));
+    }
+    return lastPlace.place;
+  };
+
   let seq = 0;
   async function search() {
     state.postcode = postcode.input.value.trim();
@@ -81,7 +91,7 @@ export async function searchView(main: HTMLElement) {
     status.textContent = t('search.searching');
     try {
       const [place, res] = await Promise.all([
-        call<Postcode>('GET', '/v1/postcodes/' + encodeURIComponent(state.postcode)),
+        placeOf(state.postcode),
         call<{ results: SearchResult[] }>('GET', '/v1/assets:search' + query({
           postcode: state.postcode, radius_meters: state.radius, categories: state.categories, free_only: state.free,
           open_at: state.openNow ? 'now' : undefined, accepting_referrals: state.accepting || undefined, page_size: 50,
