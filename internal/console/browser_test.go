@@ -127,7 +127,7 @@ func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 // run runs one action that returns a value.
 func run[T any](b *browser, a chromedp.Action[T]) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
@@ -172,9 +172,14 @@ func (b *browser) noCSPViolations(screen string) {
 	}
 }
 
-func (b *browser) screenshot(name string) {
+// screenshot saves the whole page (viewport only: just what is on screen).
+func (b *browser) screenshot(name string, viewportOnly ...bool) {
 	b.t.Helper()
-	png := run(b, chromedp.FullScreenshot(100))
+	shot := chromedp.FullScreenshot(100)
+	if len(viewportOnly) > 0 && viewportOnly[0] {
+		shot = chromedp.CaptureScreenshot()
+	}
+	png := run(b, shot)
 	if err := os.WriteFile(filepath.Join(repoRoot(b.t), "docs", name), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
@@ -246,34 +251,47 @@ func TestLinkWorkerJourneyInChromium(t *testing.T) {
 	if !strings.Contains(status, "B1 1BB") {
 		t.Errorf("status after the search: %q", status)
 	}
-	mapDrawn := eval[bool](b, `new Promise((ok) => { const t0 = Date.now(); (function poll() {
-		const c = document.querySelector('#map canvas'); if (c) ok(true); else if (Date.now() - t0 > 20000) ok(false); else setTimeout(poll, 100); })(); })`)
-	if !mapDrawn {
-		t.Error("the results map has no canvas")
+	// The map in step with the list: every result drawn (a point, or
+	// inside a cluster).
+	listed := eval[int](b, `document.querySelectorAll('#results li').length`)
+	drawn := eval[string](b, `new Promise((ok) => { const t0 = Date.now(); (function poll() {
+		const n = document.getElementById('map').dataset.shown; if (n || Date.now() - t0 > 30000) ok(n || ''); else setTimeout(poll, 100); })(); })`)
+	if drawn != fmt.Sprint(listed) {
+		t.Errorf("the map shows %q results, the list %d", drawn, listed)
 	}
 	b.checkAxe("search results")
 	b.screenshot("console-search.png")
 
-	// Filter change → results on screen, measured in the page.
-	var times []float64
+	// Filter change → results on screen, measured in the page: the whole
+	// (from the click to the frame after the list changed) and the API
+	// call's share of it (Resource Timing), so the console's own share is
+	// known on a machine whose database is busy.
+	type timing struct{ Total, API float64 }
+	var totals, own []float64
 	for i := range 8 {
 		box := []string{"#f-free", "#f-free", "#f-open", "#f-open", "#cat-physical_activity", "#cat-physical_activity", "#f-free", "#f-free"}[i]
-		ms := eval[float64](b, fmt.Sprintf(`new Promise((ok) => {
+		m := eval[timing](b, fmt.Sprintf(`new Promise((ok) => {
 			const t0 = performance.now();
-			document.addEventListener('sparc:results', () => requestAnimationFrame(() => ok(performance.now() - t0)), {once: true});
+			document.addEventListener('sparc:results', () => requestAnimationFrame(() => {
+				const api = performance.getEntriesByType('resource').filter((e) => e.name.includes('assets:search') && e.startTime >= t0).pop();
+				ok({Total: performance.now() - t0, API: api ? api.duration : 0});
+			}), {once: true});
 			const box = document.querySelector(%q);
 			if (box.closest('details')) box.closest('details').open = true;
 			box.click();
 		})`, box))
-		times = append(times, ms)
+		totals = append(totals, m.Total)
+		own = append(own, m.Total-m.API)
 	}
-	sort.Float64s(times)
-	t.Logf("search results on screen after a filter change: fastest %.0f ms, median %.0f ms, slowest %.0f ms over %d changes (budget %v; the machine is shared)",
-		times[0], times[len(times)/2], times[len(times)-1], len(times), filterChangeBudget)
-	// The fastest: what the console costs when the machine lets it run; a
-	// console that is slow every time fails, a busy machine does not.
-	if time.Duration(times[0]*float64(time.Millisecond)) > filterChangeBudget {
-		t.Errorf("filter change to results: fastest %.0f ms, budget %v", times[0], filterChangeBudget)
+	sort.Float64s(totals)
+	sort.Float64s(own)
+	t.Logf("search results on screen after a filter change: fastest %.0f ms, median %.0f ms, slowest %.0f ms over %d changes; the console's own share (without the API call) median %.0f ms, slowest %.0f ms (budget %v; the machine is shared)",
+		totals[0], totals[len(totals)/2], totals[len(totals)-1], len(totals), own[len(own)/2], own[len(own)-1], filterChangeBudget)
+	// Asserted: the fastest whole run, and the console's own share at the
+	// median. A console that is slow fails; a machine that stalls one
+	// call or one frame does not.
+	if time.Duration(totals[0]*float64(time.Millisecond)) > filterChangeBudget || time.Duration(own[len(own)/2]*float64(time.Millisecond)) > filterChangeBudget {
+		t.Errorf("filter change to results: fastest %.0f ms, console's median share %.0f ms; budget %v", totals[0], own[len(own)/2], filterChangeBudget)
 	}
 
 	// The first result: its detail.
@@ -406,7 +424,7 @@ func TestLinkWorkerJourneyInChromium(t *testing.T) {
 			t.Errorf("%s screen at 320 px is %d px wide", screen, width)
 		}
 	}
-	b.screenshot("console-mobile.png")
+	b.screenshot("console-mobile.png", true)
 	b.noCSPViolations("Dutch and 320 px")
 }
 

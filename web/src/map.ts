@@ -85,6 +85,13 @@ export async function resultsMap(el: HTMLElement, onPick: (id: string) => void):
         for (const f of features) b.extend(f.geometry.coordinates as [number, number]);
         if (centre) b.extend(centre);
         if (!b.isEmpty()) map.fitBounds(b, { padding: 40, maxZoom: 15, duration: 0 });
+        // When drawn, the map says how many results it shows (points and
+        // the points inside clusters): the list and the map agree.
+        map.once('idle', () => {
+          const drawn = map.queryRenderedFeatures({ layers: ['points', 'clusters'] })
+            .reduce((n, f) => n + (f.properties.point_count ?? 1), 0);
+          el.dataset.shown = String(drawn);
+        });
       });
     },
     destroy: () => map.remove(),
