@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,17 +34,6 @@ const (
 	filterChangeBudget = 300 * time.Millisecond
 	consoleGzipBudget  = 350 << 10
 )
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium is not installed: run `make chromium` (Debian package chromium)")
-	return ""
-}
 
 // repoRoot is two levels up from this package.
 func repoRoot(t *testing.T) string {
@@ -96,7 +84,7 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(testenv.Chromium(t)), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900), chromedp.Flag("enable-unsafe-swiftshader", true),
 		chromedp.Flag("use-angle", "swiftshader"), chromedp.Flag("lang", "en-GB"))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -1,9 +1,9 @@
 // One asset: what, where, when (each session in the asset's own time zone,
 // which is named), cost, accessibility, places left, contact; and, for a
 // signed-in link worker, the way to refer someone to it.
-import { call, signedIn, ApiError } from '../api';
+import { signedIn } from '../api';
 import { h, fill } from '../dom';
-import { apiMessage } from '../forms';
+import { loadOr } from './load';
 import { t, label } from '../i18n';
 import { session, zoneName } from '../format';
 import { vocabulary } from '../vocab';
@@ -14,13 +14,8 @@ export const costText = (a: Asset) =>
 
 export async function assetView(main: HTMLElement, id: string) {
   fill(main, h('p', { role: 'status' }, t('common.loading')));
-  let a: Asset;
-  try {
-    a = await call<Asset>('GET', '/v1/assets/' + id);
-  } catch (err) {
-    fill(main, h('h1', {}, t('asset.title')), h('p', { role: 'alert' }, err instanceof ApiError ? apiMessage(err) : t('error.generic')));
-    return;
-  }
+  const a = await loadOr<Asset>(main, t('asset.title'), '/v1/assets/' + id);
+  if (!a) return;
   const terms = await vocabulary().catch(() => new Map());
   const zones = [...new Set(a.sessions.map((s) => s.timezone))];
   const dl = (...pairs: [string, Node | string | null][]) =>

@@ -4,22 +4,18 @@
 // the referral: reasons (the asset's categories), a note for the provider,
 // priority. The request id is chosen once per form, so a retried submit
 // cannot make two referrals.
-import { call, ApiError } from '../api';
+import { call } from '../api';
 import { h, fill } from '../dom';
-import { field, formAlert, showError, clearErrors, apiMessage } from '../forms';
+import { field, formAlert, showError, clearErrors } from '../forms';
+import { loadOr } from './load';
 import { t, label } from '../i18n';
 import { vocabulary } from '../vocab';
 import type { Asset, Person, Referral } from '../types';
 import { idOf } from '../types';
 
 export async function referView(main: HTMLElement, assetId: string) {
-  let asset: Asset;
-  try {
-    asset = await call<Asset>('GET', '/v1/assets/' + assetId);
-  } catch (err) {
-    fill(main, h('h1', {}, t('refer.title')), h('p', { role: 'alert' }, err instanceof ApiError ? apiMessage(err) : t('error.generic')));
-    return;
-  }
+  const asset = await loadOr<Asset>(main, t('refer.title'), '/v1/assets/' + assetId);
+  if (!asset) return;
   const terms = await vocabulary().catch(() => new Map());
   let person: Person | undefined;
 

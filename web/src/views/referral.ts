@@ -7,18 +7,14 @@
 import { call, ApiError } from '../api';
 import { h, fill } from '../dom';
 import { apiMessage } from '../forms';
+import { loadOr } from './load';
 import { t, lang } from '../i18n';
 import { when, zoneName } from '../format';
 import type { Referral } from '../types';
 
 export async function referralView(main: HTMLElement, id: string) {
-  let r: Referral;
-  try {
-    r = await call<Referral>('GET', '/v1/referrals/' + id);
-  } catch (err) {
-    fill(main, h('h1', {}, t('referral.title')), h('p', { role: 'alert' }, err instanceof ApiError ? apiMessage(err) : t('error.generic')));
-    return;
-  }
+  const r = await loadOr<Referral>(main, t('referral.title'), '/v1/referrals/' + id);
+  if (!r) return;
   const s = r.summary;
   const next = s?.next_session;
   const printError = h('p', { role: 'alert', class: 'form-error', hidden: true });

@@ -122,8 +122,10 @@ export async function searchView(main: HTMLElement) {
         a.accepting_referrals ? null : h('p', { class: 'meta' }, t('asset.notAccepting')));
     }));
     list.dataset.seq = String(Number(list.dataset.seq) + 1);
-    map?.show(results, [place.longitude, place.latitude]);
-    if (!map) void mapReady.then((m) => m?.show(results, [place.longitude, place.latitude]));
+    // The list first: the map redraws after the list has been painted,
+    // so its (WebGL) work never holds the results back.
+    const centre: [number, number] = [place.longitude, place.latitude];
+    requestAnimationFrame(() => setTimeout(() => void mapReady.then((m) => alive && m?.show(results, centre))));
     document.dispatchEvent(new CustomEvent('sparc:results', { detail: results.length }));
   }
 
