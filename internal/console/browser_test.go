@@ -222,8 +222,9 @@ func TestLinkWorkerJourneyInChromium(t *testing.T) {
 	b.checkAxe("search (empty)")
 
 	// Sign in with the key.
-	b.do(chromedp.Click(css("#signin-link")), chromedp.WaitVisible(css("input[type=password]")),
-		chromedp.SendKeys(css("input[type=password]"), lwKey), chromedp.Click(css("form button[type=submit]")), chromedp.WaitVisible(css("#signout")))
+	b.do(chromedp.Click(css("#signin-link")), chromedp.WaitVisible(css("input[type=password]")))
+	b.checkAxe("sign-in")
+	b.do(chromedp.SendKeys(css("input[type=password]"), lwKey), chromedp.Click(css("form button[type=submit]")), chromedp.WaitVisible(css("#signout")))
 	if b.text("h1") != "Find activities near someone" {
 		t.Fatalf("after sign-in: %q", b.text("h1"))
 	}
@@ -414,6 +415,12 @@ func TestLinkWorkerJourneyInChromium(t *testing.T) {
 	}
 	b.screenshot("console-mobile.png", true)
 	b.noCSPViolations("Dutch and 320 px")
+
+	// Sign out: the key is gone from the tab.
+	b.do(chromedp.Click(css("#signout")), chromedp.WaitVisible(css("#signin-link")))
+	if eval[bool](b, `sessionStorage.getItem('sparc.apiKey') !== null`) {
+		t.Error("the key is still in the tab after signing out")
+	}
 }
 
 // The console's own JavaScript and CSS (MapLibre excluded), gzipped, is
