@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium node web tools third_party build clean
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium node web screenshots tools third_party build clean
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -74,6 +74,10 @@ $(WEB_DIST): $(WEB_DEPS) web/build.mjs web/tsconfig.json $(shell find web/src -t
 $(WEB_DEPS): web/package.json web/package-lock.json | node
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
+
+# The console's screenshots in docs/ (README), from its browser test.
+screenshots: postgis chromium web
+	SPARC_SCREENSHOTS=1 go test -count=1 ./internal/console/ -run TestLinkWorkerJourneyInChromium
 
 node:
 	@if ! command -v npm >/dev/null 2>&1; then \
