@@ -17,22 +17,23 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool tools third_party build clean image deploy-test deploy-lint
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool node web screenshots tools third_party build clean image deploy-test deploy-lint
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
 	@echo "make test      run every test (real PostgreSQL + PostGIS, -race)"
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 30s) each"
 	@echo "make bench     benchmark tables: service vs raw SQL"
+	@echo "make web       build the web console (web/ into internal/console/dist)"
 	@echo "make generate  regenerate gen/ from proto/"
 	@echo "make lint      buf lint, buf breaking, go vet, staticcheck, gofmt, go mod tidy check"
 	@echo "make api-snapshot  record proto/ as the released API that buf breaking compares with"
 	@echo "make image     build the sparcd container image (OCI tarball, no Docker daemon) into $(IMAGE)"
 
-run: postgis
+run: postgis web
 	go run ./cmd/sparcd --demo
 
-test: postgis chromium poppler check-generated lint
+test: postgis chromium poppler web check-generated lint
 	go test -race -count=1 -timeout 20m ./...
 	$(MAKE) deploy-test
 
@@ -51,7 +52,7 @@ fuzz:
 bench: postgis
 	go run ./cmd/sparcbench $(BENCH_FLAGS)
 
-build:
+build: web
 	go build -o bin/ ./cmd/...
 
 # The sparcd container image, built without a Docker daemon by deploy/image
@@ -78,7 +79,7 @@ deploy-lint: tools
 	@set -e; for m in $(DEPLOY_MODULES); do (cd $$m && go vet ./... && $(STATICCHECK) ./... && \
 		{ go mod tidy -diff >/dev/null 2>&1 || { echo "$$m: go.mod/go.sum are not tidy: run 'go mod tidy' there"; exit 1; }; }); done
 
-# Headless Chromium for the map page test (internal/coverage).
+# Headless Chromium for the browser tests (internal/coverage, internal/console).
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		echo "installing chromium (map page test)"; \
@@ -99,6 +100,31 @@ promtool:
 	@if ! command -v promtool >/dev/null 2>&1; then \
 		echo "installing promtool (Prometheus rules check)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	fi
+
+# The web console: installed from the committed lockfile (npm ci) when
+# the lockfile changes, built when a source changes. dist/ is not
+# committed; sparcd embeds what is there (internal/console).
+WEB_DIST := internal/console/dist/index.html
+WEB_DEPS := web/node_modules/.stamp
+
+web: $(WEB_DIST)
+
+$(WEB_DIST): $(WEB_DEPS) web/build.mjs web/tsconfig.json $(shell find web/src -type f 2>/dev/null)
+	cd web && npx tsc --noEmit -p . && node build.mjs
+
+$(WEB_DEPS): web/package.json web/package-lock.json | node
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+# The console's screenshots in docs/ (README), from its browser test.
+screenshots: postgis chromium web
+	SPARC_SCREENSHOTS=1 go test -count=1 ./internal/console/ -run TestLinkWorkerJourneyInChromium
+
+node:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing nodejs and npm (web console build)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; \
 	fi
 
 postgis:

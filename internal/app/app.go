@@ -21,6 +21,7 @@ import (
 	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/audit"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/console"
 	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/httproute"
 	"github.com/sparc-network/sparc/internal/notify"
@@ -200,6 +201,7 @@ func (a *App) listen(ctx context.Context) error {
 	cov := coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool))
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
+	a.routes = append(a.routes, console.Routes()...)                 // the web console at /app/
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
 	svc := a.services(cov)
 	if a.cfg.Guard != nil {

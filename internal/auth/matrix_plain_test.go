@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -83,6 +85,22 @@ func serviceAtLocation(t *testing.T, f *fixture, target string) string {
 	return orukID(t, f, "/openreferral/services/"+f.asset(t, target))
 }
 
+// consoleAsset is the name of the console's script, as its page names it.
+func consoleAsset(t *testing.T, f *fixture) string {
+	t.Helper()
+	resp, err := http.Get(f.env.HTTPBase + "/app/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`/app/assets/(app-[\w-]+\.js)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("GET /app/: HTTP %d, no script named (is the console built? make web)", resp.StatusCode)
+	}
+	return string(m[1])
+}
+
 // Open data in other forms: open to every caller with a valid key or none.
 func plainRows() []matrixRow {
 	const cov = "?kind=lsoa"
@@ -108,6 +126,14 @@ func plainRows() []matrixRow {
 		plainRow("GET /tiles/coverage/{z}/{x}/{y}", "/tiles/coverage/0/0/0.mvt"+cov),
 		plainRow("GET /map", "/map"),
 		plainRow("GET /map/{file}", "/map/map.js"),
+		// The web console: / is a 404 to an API client (a browser is
+		// redirected, in internal/console's tests); its files are public.
+		{"GET /{$}", plainRow("GET /{$}", "/").call, table(allNF, allNF, allNF, allNF, allNF, allNF)},
+		plainRow("GET /app/{$}", "/app/"),
+		{"GET /app/assets/{file}", call{
+			http:  func(file string) (string, string, any) { return "GET", "/app/assets/" + file, nil },
+			setup: func(t *testing.T, f *fixture, _ string) string { return consoleAsset(t, f) },
+		}, publicList},
 		// The printable referral: the referring side's link workers and
 		// admin; the fixture's referral is to the organisation's own
 		// asset, so its group editor is the provider, refused as not found.

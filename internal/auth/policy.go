@@ -137,6 +137,11 @@ var Policy = map[string]Rule{
 	"GET /tiles/coverage/{z}/{x}/{y}":             {Public: true, Roles: anyRole},
 	"GET /map":                                    {Public: true, Roles: anyRole},
 	"GET /map/{file}":                             {Public: true, Roles: anyRole},
+	// The web console (internal/console): static files, no data; / sends
+	// a browser there.
+	"GET /{$}":               {Public: true, Roles: anyRole},
+	"GET /app/{$}":           {Public: true, Roles: anyRole},
+	"GET /app/assets/{file}": {Public: true, Roles: anyRole},
 	// The printable referral names the person: the referring side only.
 	// The group editor passes here so that the provider and another
 	// organisation get the same 404 as a missing referral from the

@@ -18,6 +18,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/demo"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 func get(t *testing.T, env *demoEnv, path string, header ...string) (*http.Response, []byte) {
@@ -408,25 +409,13 @@ func TestVectorTilesDecodeAndHoldTheExpectedFeatures(t *testing.T) {
 	}
 }
 
-// chromium finds the browser `make chromium` installs.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium is not installed: run `make chromium` (Debian package chromium)")
-	return ""
-}
-
 func TestMapPageRendersCoverageAndAssetsInHeadlessChromium(t *testing.T) {
 	t.Parallel()
 	env := newDemoEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	url := env.HTTPBase + "/map?lat=52.48&lng=-1.89&z=12"
-	cmd := exec.CommandContext(ctx, chromium(t), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+	cmd := exec.CommandContext(ctx, testenv.Chromium(t), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+t.TempDir(), "--window-size=1024,768", "--virtual-time-budget=30000", "--dump-dom", url)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())

@@ -1,0 +1,77 @@
+// The console's shell: header (navigation, language, sign-in state), a
+// hash router, and one view at a time in <main>. Each view is a function
+// that renders into main and may return a clean-up.
+import { signedIn, signOut } from './api';
+import { h, fill } from './dom';
+import { lang, setLang, t, type Lang } from './i18n';
+import { signInView } from './views/signin';
+import { searchView } from './views/search';
+import { assetView } from './views/asset';
+import { referView } from './views/refer';
+import { referralView } from './views/referral';
+
+export type Cleanup = (() => void) | void;
+type View = (main: HTMLElement, arg: string) => Cleanup | Promise<Cleanup>;
+
+const routes: [RegExp, View][] = [
+  [/^#\/signin$/, signInView],
+  [/^#\/asset\/([\w-]+)$/, assetView],
+  [/^#\/refer\/([\w-]+)$/, referView],
+  [/^#\/referral\/([\w-]+)$/, referralView],
+  [/^(#\/?)?$/, searchView],
+];
+
+const header = h('header', { class: 'top' });
+const main = h('main', { id: 'main', tabindex: '-1' });
+let cleanup: Cleanup;
+
+function renderHeader() {
+  const select = h('select', { id: 'lang', onchange: () => { setLang(select.value as Lang); render(); } },
+    h('option', { value: 'en', lang: 'en' }, 'English'), h('option', { value: 'nl', lang: 'nl' }, 'Nederlands'));
+  select.value = lang();
+  fill(header,
+    h('a', { class: 'skip', href: '#main', onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, t('nav.skip')),
+    h('a', { class: 'brand', href: '#/' }, 'SPARC'),
+    h('nav', { 'aria-label': t('nav.label') },
+      h('a', { href: '#/' }, t('nav.search')),
+      signedIn()
+        ? h('button', { type: 'button', id: 'signout', onclick: () => { signOut(); location.hash = '#/signin'; render(); } }, t('nav.signOut'))
+        : h('a', { href: '#/signin', id: 'signin-link' }, t('nav.signIn'))),
+    h('div', { class: 'lang' }, h('label', { for: 'lang' }, t('nav.language')), select));
+}
+
+/** Renders the view the hash names. Also re-run on a language change. */
+export async function render() {
+  document.documentElement.lang = lang();
+  document.title = t('app.title');
+  renderHeader();
+  if (typeof cleanup === 'function') cleanup();
+  cleanup = undefined;
+  const hash = location.hash;
+  for (const [re, view] of routes) {
+    const m = re.exec(hash);
+    if (m) {
+      main.replaceChildren();
+      cleanup = await view(main, m[1] ?? '');
+      return;
+    }
+  }
+  fill(main, h('h1', {}, t('error.notFound')));
+}
+
+/** Goes to a view and moves focus to its heading, as a page load would. */
+export function go(hash: string) {
+  location.hash = hash;
+}
+
+document.body.append(header, main);
+window.addEventListener('hashchange', async () => {
+  await render();
+  (main.querySelector('h1') as HTMLElement | null)?.setAttribute('tabindex', '-1');
+  (main.querySelector('h1') as HTMLElement | null)?.focus();
+});
+// The first screen is on: the browser tests measure this mark from navigation.
+void render().then(() => {
+  performance.mark('sparc-ready');
+  document.body.setAttribute('data-ready', '');
+});
