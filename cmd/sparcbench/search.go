@@ -89,10 +89,7 @@ func runSearch(ctx context.Context, b *bench) error {
 		notes = append(notes, fmt.Sprintf("%s: %.1f results per query on average (checked: all paths return the same ids in the same order)", wl.name, hits))
 		cs := make([]contender, len(paths))
 		for pi, p := range paths {
-			cs[pi] = contender{p.name, func(ctx context.Context, i int) error {
-				_, err := p.do(ctx, &cases[i%len(cases)])
-				return err
-			}}
+			cs[pi] = overCases(p.name, cases, p.do)
 		}
 		for _, conc := range b.cfg.concurrency {
 			res, err := b.compare(ctx, wl.name, conc, len(cases)/b.cfg.rounds, cs)
@@ -110,12 +107,8 @@ func runSearch(ctx context.Context, b *bench) error {
 					ratio = fmt.Sprintf("HTTP/gRPC\t%.2f", s.qps/res["gRPC"].qps)
 					capRatio = fmt.Sprintf("%.2f", s.perCPU()/res["gRPC"].perCPU())
 				}
-				pg := "-"
-				if s.pgCPU > 0 {
-					pg = fmt.Sprintf("%.3f", ms(s.pgCPU))
-				}
 				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%s\t%.3f\t%s\t%.0f\t%s\t%.2f\t\n", wl.name, conc, p.name,
-					ms(s.p50), ms(s.p99), s.qps, ratio, ms(s.goCPU), pg, s.perCPU(), capRatio, s.otherCores)
+					ms(s.p50), ms(s.p99), s.qps, ratio, ms(s.goCPU), s.pgMS(), s.perCPU(), capRatio, s.otherCores)
 			}
 			b.searchTargets(wl, conc, res)
 		}
