@@ -22,13 +22,8 @@ import (
 // fieldViolations returns the BadRequest violations of err by field.
 func fieldViolations(err error) map[string]string {
 	out := map[string]string{}
-	st, _ := status.FromError(err)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out[v.GetField()] = v.GetDescription()
-			}
-		}
+	for _, v := range testenv.FieldViolations(err) {
+		out[v.GetField()] = v.GetDescription()
 	}
 	return out
 }
