@@ -52,10 +52,11 @@ const (
 	lookupKeySQL = `SELECT id::text, organisation_id::text, role, secret_sha256, revoked_at, last_used_at, org_status,
 		display_name FROM sparc_key_lookup($1)`
 	// keyNamesSQL: the display names of the caller's own organisation's
-	// keys among the prefixes $1 (SECURITY DEFINER, migration 0056: a
+	// keys among the prefixes $1, by principal name ("key:<prefix>")
+	// (SECURITY DEFINER, migration 0056: a
 	// link worker may not list keys, but reads a colleague's name on a
 	// referral).
-	keyNamesSQL = `SELECT prefix, display_name FROM sparc_key_names($1)`
+	keyNamesSQL = `SELECT 'key:' || prefix, display_name FROM sparc_key_names($1)`
 	keyUsedSQL  = `SELECT sparc_key_used($1)`
 )
 
@@ -207,21 +208,12 @@ func (s *KeyStore) DisplayNames(ctx context.Context, tx pgx.Tx, names []string) 
 			prefixes = append(prefixes, p)
 		}
 	}
-	out := map[string]string{}
 	if len(prefixes) == 0 {
-		return out, nil
+		return map[string]string{}, nil
 	}
-	rows, err := tx.Query(ctx, keyNamesSQL, prefixes)
+	out, err := db.Pairs[string, string](ctx, tx, keyNamesSQL, prefixes)
 	if err != nil {
 		return nil, fmt.Errorf("reading key display names: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var p, n string
-		if err := rows.Scan(&p, &n); err != nil {
-			return nil, err
-		}
-		out["key:"+p] = n
-	}
-	return out, rows.Err()
+	return out, nil
 }
