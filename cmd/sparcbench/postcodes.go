@@ -98,15 +98,11 @@ func runPostcode(ctx context.Context, b *bench) error {
 			}
 			cases[i] = pointAndPostcode(b.httpBase, lat, lng, c)
 		}
-		hits, err := b.agree(ctx, paths, cases)
+		hits, cs, err := b.race(ctx, wl.name, paths, cases)
 		if err != nil {
-			return fmt.Errorf("%s: %w", wl.name, err)
+			return err
 		}
 		notes = append(notes, fmt.Sprintf("%s: %.1f results per query on average (checked: postcode and point return the same ids in the same order)", wl.name, hits))
-		cs := make([]contender, len(paths))
-		for pi, p := range paths {
-			cs[pi] = overCases(p.name, cases, p.do)
-		}
 		for _, conc := range b.cfg.concurrency {
 			res, err := b.compare(ctx, wl.name, conc, max(len(cases)/b.cfg.rounds, 1), cs)
 			if err != nil {

@@ -82,15 +82,11 @@ func runSearch(ctx context.Context, b *bench) error {
 		if err != nil {
 			return err
 		}
-		hits, err := b.agree(ctx, paths, cases)
+		hits, cs, err := b.race(ctx, wl.name, paths, cases)
 		if err != nil {
-			return fmt.Errorf("%s: %w", wl.name, err)
+			return err
 		}
 		notes = append(notes, fmt.Sprintf("%s: %.1f results per query on average (checked: all paths return the same ids in the same order)", wl.name, hits))
-		cs := make([]contender, len(paths))
-		for pi, p := range paths {
-			cs[pi] = overCases(p.name, cases, p.do)
-		}
 		for _, conc := range b.cfg.concurrency {
 			res, err := b.compare(ctx, wl.name, conc, len(cases)/b.cfg.rounds, cs)
 			if err != nil {
@@ -174,6 +170,20 @@ func searchCases(svc *assets.Service, pl *places, wl workload, n int, seed uint6
 		out[i] = searchCase{req: req, query: q, url: httpBase + "/v1/assets:search?" + v.Encode()}
 	}
 	return out, nil
+}
+
+// race checks that the paths agree on the cases (see agree) and returns
+// the mean number of results with the paths as contenders over the cases.
+func (b *bench) race(ctx context.Context, workload string, paths []path, cases []searchCase) (float64, []contender, error) {
+	hits, err := b.agree(ctx, paths, cases)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", workload, err)
+	}
+	cs := make([]contender, len(paths))
+	for i, p := range paths {
+		cs[i] = overCases(p.name, cases, p.do)
+	}
+	return hits, cs, nil
 }
 
 // agree checks on a sample that every path returns the same assets in the
