@@ -197,26 +197,14 @@ func (c *cli) printPeople(resp interface {
 	if err != nil {
 		return err
 	}
-	if c.output == "json" {
-		return c.printJSON(resp)
-	}
-	all, next := resp.GetPeople(), resp.GetNextPageToken()
-	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tDISPLAY NAME\tAGE\tPOSTCODE\tUPDATED")
-	for _, p := range all {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.GetName(), truncate(clean(p.GetDisplayName()), 32),
+	err = printList(c, resp, resp.GetPeople(), "NAME\tDISPLAY NAME\tAGE\tPOSTCODE\tUPDATED", func(p *sparcv1.Person) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", p.GetName(), truncate(clean(p.GetDisplayName()), 32),
 			orDash(joinNonEmpty(" ", p.GetAgeBand(), yearOrEmpty(p.GetYearOfBirth()))), orDash(clean(p.GetPostcode())), formatTime(p.GetUpdateTime()))
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if len(all) == 0 && c.errOut != nil {
+	})
+	if err == nil && len(resp.GetPeople()) == 0 && c.output != "json" && c.errOut != nil {
 		fmt.Fprintln(c.errOut, "nobody found")
 	}
-	if next != "" && c.errOut != nil {
-		fmt.Fprintf(c.errOut, "more results: --page-token %s\n", next)
-	}
-	return nil
+	return err
 }
 
 // printPerson prints the person a call answered with, or returns the
