@@ -88,15 +88,13 @@ func (s *KeyStore) Create(ctx context.Context, org uuid.UUID, role, name string)
 	if err != nil {
 		return nil, "", err
 	}
-	var out *sparcv1.ApiKey
-	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanKey(tx.QueryRow(ctx, insertKeySQL, uuid.New(), org, role, prefix, hash, name))
+	out, err := db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.ApiKey, error) {
+		out, err := scanKey(tx.QueryRow(ctx, insertKeySQL, uuid.New(), org, role, prefix, hash, name))
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
-			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, org), apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, org), apierr.ErrNotFound)
 		}
-		return err
+		return out, err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("creating API key: %w", err)
@@ -153,16 +151,13 @@ func (s *KeyStore) List(ctx context.Context, org *uuid.UUID, revoked bool, after
 // organisation's admin), only a key of that organisation and never a
 // network admin's: another is NOT_FOUND, like a missing one.
 func (s *KeyStore) Revoke(ctx context.Context, id uuid.UUID, org *uuid.UUID) (*sparcv1.ApiKey, error) {
-	var out *sparcv1.ApiKey
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanKey(tx.QueryRow(ctx, revokeKeySQL, id, org))
+	return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.ApiKey, error) {
+		out, err := scanKey(tx.QueryRow(ctx, revokeKeySQL, id, org))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%s: %w", aip.Name(aip.APIKeys, id), apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.APIKeys, id), apierr.ErrNotFound)
 		}
-		return err
+		return out, err
 	})
-	return out, err
 }
 
 // lookup reads a key that is usable now: known, not revoked, of an active

@@ -262,19 +262,16 @@ func (s *Service) created(ctx context.Context, f *createFacts, caller *auth.Prin
 // replay answers a request id used before with the referral it created,
 // if the request is the same.
 func (s *Service) replay(ctx context.Context, in createInput, caller *auth.Principal) (*sparcv1.Referral, error) {
-	var out *sparcv1.Referral
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.Referral, error) {
 		existing, err := s.store.byRequestID(ctx, tx, caller.Org, in.reqID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if string(existing.requestHash) != string(in.hash) {
-			return apierr.Invalid("request_id", "was already used for a different referral; use a new request_id for a new referral")
+			return nil, apierr.Invalid("request_id", "was already used for a different referral; use a new request_id for a new referral")
 		}
-		out, err = s.view(withoutSummary(ctx), tx, existing, caller) // as the create answered
-		return err
+		return s.view(withoutSummary(ctx), tx, existing, caller) // as the create answered
 	})
-	return out, err
 }
 
 // GetReferral returns a referral as the caller's side may see it.
@@ -284,16 +281,13 @@ func (s *Service) GetReferral(ctx context.Context, req *sparcv1.GetReferralReque
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var out *sparcv1.Referral
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.Referral, error) {
 		x, _, err := s.store.load(ctx, tx, id, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
-		return err
+		return s.view(ctx, tx, x, auth.FromContext(ctx))
 	})
-	return out, err
 }
 
 type listCursor struct {
@@ -433,20 +427,18 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 // and answers with the referral as it now is, as the caller may see it;
 // watchers hear of it once committed.
 func (s *Service) change(ctx context.Context, id uuid.UUID, etag string, apply func(tx pgx.Tx, x *referralRow, sd side) error) (*sparcv1.Referral, error) {
-	var out *sparcv1.Referral
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	out, err := db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.Referral, error) {
 		x, sd, err := s.store.loadForChange(ctx, tx, id, etag)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := apply(tx, x, sd); err != nil {
-			return err
+			return nil, err
 		}
 		if x, _, err = s.store.load(ctx, tx, id, false); err != nil {
-			return err
+			return nil, err
 		}
-		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
-		return err
+		return s.view(ctx, tx, x, auth.FromContext(ctx))
 	})
 	if err == nil {
 		s.hub.Changed()
