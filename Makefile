@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium tools third_party build clean
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool tools third_party build clean image deploy-test deploy-lint
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -27,12 +27,14 @@ help:
 	@echo "make generate  regenerate gen/ from proto/"
 	@echo "make lint      buf lint, buf breaking, go vet, staticcheck, gofmt, go mod tidy check"
 	@echo "make api-snapshot  record proto/ as the released API that buf breaking compares with"
+	@echo "make image     build the sparcd container image (OCI tarball, no Docker daemon) into $(IMAGE)"
 
 run: postgis
 	go run ./cmd/sparcd --demo
 
-test: postgis chromium check-generated lint
+test: postgis chromium poppler check-generated lint
 	go test -race -count=1 -timeout 20m ./...
+	$(MAKE) deploy-test
 
 # Every Go fuzz target (func FuzzXxx in a _test.go file), one at a time as
 # go test requires, for FUZZTIME each, from its committed corpus in
@@ -52,11 +54,51 @@ bench: postgis
 build:
 	go build -o bin/ ./cmd/...
 
+# The sparcd container image, built without a Docker daemon by deploy/image
+# (go-containerregistry): an OCI image layout tarball holding the static
+# binary (migrations embedded), CA certificates and time zones. VERSION is
+# what sparcd --version prints; file times come from the last commit, so the
+# same commit gives the same image digest.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE   := bin/sparcd-image.tar
+image:
+	@mkdir -p bin/image
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/image/sparcd ./cmd/sparcd
+	cd deploy/image && SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) go run . --binary ../../bin/image/sparcd \
+		--version $(VERSION) --zoneinfo "$$(go env GOROOT)/lib/time/zoneinfo.zip" --out ../../$(IMAGE)
+
+# deploy/k8s (the manifests, decoded strictly into the upstream API types)
+# and deploy/image are Go modules of their own, kept out of sparcd's
+# dependencies: ./... does not reach them.
+DEPLOY_MODULES := deploy/k8s deploy/image
+deploy-test:
+	@set -e; for m in $(DEPLOY_MODULES); do echo "go test $$m"; (cd $$m && go test -count=1 ./...); done
+
+deploy-lint: tools
+	@set -e; for m in $(DEPLOY_MODULES); do (cd $$m && go vet ./... && $(STATICCHECK) ./... && \
+		{ go mod tidy -diff >/dev/null 2>&1 || { echo "$$m: go.mod/go.sum are not tidy: run 'go mod tidy' there"; exit 1; }; }); done
+
 # Headless Chromium for the map page test (internal/coverage).
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		echo "installing chromium (map page test)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# pdftotext and pdfinfo for the printable referral's PDF test (internal/referrals);
+# curl and jq for the README's link worker's day, which a test runs as written.
+poppler:
+	@if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdfinfo >/dev/null 2>&1 \
+		|| ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then \
+		echo "installing poppler-utils, curl and jq (PDF and README tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils curl jq >/dev/null; \
+	fi
+
+# promtool (Debian's prometheus package) checks deploy/prometheus in lint.
+promtool:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+		echo "installing promtool (Prometheus rules check)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
 postgis:
@@ -112,11 +154,15 @@ api-snapshot: tools third_party
 	@mkdir -p $(dir $(API_SNAPSHOT))
 	$(BUF) build proto -o $(API_SNAPSHOT)
 
-lint: tools third_party
+lint: tools third_party promtool
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/sparc-rules.yml
+	cd deploy/prometheus && promtool test rules sparc-rules.test.yml
 	$(BUF) lint
 	$(BUF) breaking proto --against $(API_SNAPSHOT)
 	go vet ./...
 	$(STATICCHECK) ./...
+	$(MAKE) deploy-lint
 	@go mod tidy -diff >/dev/null 2>&1 || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; go mod tidy -diff; exit 1; }
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^gen/' || true); \
 		if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi

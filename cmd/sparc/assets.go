@@ -49,6 +49,7 @@ var assetFields = []assetField{
 	{"capacity", "capacity"}, {"accepting-referrals", "accepting_referrals"},
 	{"status", "status"}, {"owner", "owner_organisation"},
 	{"verified", "last_verified_time"}, {"availability", "availability"},
+	{"delivery", "delivery_mode"}, {"area-code", "service_area"}, {"area-country", "service_area"},
 }
 
 // assetFlags are the flags shared by create and update.
@@ -65,6 +66,8 @@ type assetFlags struct {
 	acceptingReferrals                   bool
 	status, owner, verified              string
 	availability                         string
+	delivery, areaCountry                string
+	areaCodes                            stringList
 	file                                 string
 	set                                  map[string]bool // flags given
 }
@@ -97,6 +100,10 @@ func (f *assetFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.acceptingReferrals, "accepting-referrals", false, "accepts referrals from link workers (--accepting-referrals=false to stop)")
 	fs.StringVar(&f.status, "status", "", "status: "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
 	fs.StringVar(&f.availability, "availability", "", "how it runs (open-at searches follow it): "+enumChoices(sparcv1.Availability_name, "AVAILABILITY_"))
+	fs.StringVar(&f.delivery, "delivery", "", "how it reaches people: "+enumChoices(sparcv1.DeliveryMode_name, "DELIVERY_MODE_")+
+		" (a remote service has no --lat/--lng and gives --area-code, --area-country or --service-area)")
+	fs.Var(&f.areaCodes, "area-code", "code of an area a remote service covers, e.g. E08000025 (repeatable or comma-separated; see sparc areas)")
+	fs.StringVar(&f.areaCountry, "area-country", "", "a remote service covering the whole country: GB or NL")
 	fs.StringVar(&f.owner, "owner", "", "owner organisation (organisations/UUID or the UUID)")
 	fs.StringVar(&f.verified, "verified", "", "when the listing was last confirmed true: RFC 3339 time, YYYY-MM-DD or \"now\"")
 	fs.StringVar(&f.file, "file", "", "`FILE` with an Asset as JSON (as printed by 'sparc -o json assets get'); \"-\" reads standard input; flags override its fields")
@@ -138,7 +145,7 @@ func (f *assetFlags) asset(c *cli) (*sparcv1.Asset, []string, error) {
 // apply sets the field of one flag on a.
 func (f *assetFlags) apply(c *cli, a *sparcv1.Asset, flag string) error {
 	switch flag {
-	case "lat", "lng", "address", "postcode", "locality", "country", "service-area":
+	case "lat", "lng", "address", "postcode", "locality", "country", "service-area", "area-code", "area-country":
 		return f.applyPlace(c, a, flag)
 	case "contact-name", "email", "phone", "website":
 		f.applyContact(a, flag)
@@ -169,6 +176,10 @@ func (f *assetFlags) applyListing(a *sparcv1.Asset, flag string) error {
 		a.AcceptingReferrals = f.acceptingReferrals
 	case "status":
 		a.Status, err = parseStatus(f.status)
+	case "delivery":
+		var n int32
+		n, err = parseEnum("delivery", f.delivery, sparcv1.DeliveryMode_value, sparcv1.DeliveryMode_name, "DELIVERY_MODE_")
+		a.DeliveryMode = sparcv1.DeliveryMode(n)
 	case "availability":
 		var n int32
 		n, err = parseEnum("availability", f.availability, sparcv1.Availability_value, sparcv1.Availability_name, "AVAILABILITY_")
@@ -206,6 +217,8 @@ func (f *assetFlags) applyPlace(c *cli, a *sparcv1.Asset, flag string) error {
 			return err
 		}
 		a.ServiceAreaGeojson = g
+	case "area-code", "area-country":
+		a.ServiceArea = &sparcv1.ServiceArea{AreaCodes: f.areaCodes, Country: strings.ToUpper(f.areaCountry)}
 	}
 	return nil
 }
@@ -406,6 +419,7 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 type searchFlags struct {
 	lat, lng                                   float64
 	radius, bbox, within, language, openAt     string
+	remote                                     string
 	query                                      string
 	categories, kinds, statuses, accessibility stringList
 	free, accepting                            bool
@@ -429,6 +443,8 @@ func (f *searchFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.accepting, "accepting-referrals", false, "only assets accepting referrals (=false: only those not accepting)")
 	fs.StringVar(&f.openAt, "open-at", "", "only assets with a session running at this RFC 3339 time, or \"now\"")
 	fs.StringVar(&f.query, "query", "", "words to match (prefixes; English and Dutch); also given as arguments")
+	fs.StringVar(&f.remote, "remote", "", "remote services (telephone, online, home visits) covering the place, listed after the others: "+
+		enumChoices(sparcv1.RemoteFilter_name, "REMOTE_FILTER_")+" (default include)")
 	f.page.bind(fs)
 }
 
@@ -485,6 +501,13 @@ func (f *searchFlags) request(c *cli, set map[string]bool, words []string) (*spa
 			return nil, err
 		}
 	}
+	if set["remote"] {
+		n, err := parseEnum("remote", f.remote, sparcv1.RemoteFilter_value, sparcv1.RemoteFilter_name, "REMOTE_FILTER_")
+		if err != nil {
+			return nil, err
+		}
+		req.Remote = sparcv1.RemoteFilter(n)
+	}
 	if req.PageSize, err = f.page.pageSize(); err != nil {
 		return nil, err
 	}
@@ -517,6 +540,11 @@ func assetsSearch(ctx context.Context, c *cli, args []string) error {
 
 // --- output ---
 
+// isRemote: a telephone, online or home-visit service, which has no point.
+func isRemote(a *sparcv1.Asset) bool {
+	return a.GetDeliveryMode() > sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON
+}
+
 type assetRow struct {
 	asset    *sparcv1.Asset
 	distance float64
@@ -544,7 +572,9 @@ func (c *cli) printAssetTable(resp page, rows []assetRow, withDistance bool) err
 			a := r.asset
 			line := a.GetName() + "\t" + clean(truncate(a.GetDisplayName(), maxNameColumn)) + "\t" + kindName(a.GetKind()) + "\t" +
 				orDash(strings.Join(a.GetCategories(), ",")) + "\t"
-			if withDistance {
+			if withDistance && isRemote(a) {
+				line += "remote\t"
+			} else if withDistance {
 				line += formatDistance(r.distance) + "\t"
 			}
 			line += orDash(clean(a.GetLocation().GetLocality())) + "\t" + statusName(a.GetStatus())
@@ -580,12 +610,24 @@ func (c *cli) printAsset(a *sparcv1.Asset, err error) error {
 	row("kind", kindName(a.GetKind()))
 	row("status", statusName(a.GetStatus()))
 	row("categories", strings.Join(a.GetCategories(), ", "))
-	if l := a.GetLocation(); l != nil {
+	if l := a.GetLocation(); l != nil && !isRemote(a) {
 		row("location", fmt.Sprintf("%.6f, %.6f", l.GetLatitude(), l.GetLongitude()))
+	}
+	if l := a.GetLocation(); l != nil {
 		row("address", joinNonEmpty(", ", l.GetAddress(), l.GetPostcode(), l.GetLocality(), l.GetCountry()))
+	}
+	if isRemote(a) {
+		row("delivery", shortEnum(a.GetDeliveryMode().String(), "DELIVERY_MODE_")+" (remote: no location, found by its service area)")
 	}
 	if a.GetServiceAreaGeojson() != "" {
 		row("service area", fmt.Sprintf("GeoJSON, %d bytes (see -o json)", len(a.GetServiceAreaGeojson())))
+	}
+	if sa := a.GetServiceArea(); sa != nil {
+		v := strings.Join(sa.GetAreaCodes(), ", ")
+		if sa.GetCountry() != "" {
+			v = "the whole of " + sa.GetCountry()
+		}
+		row("service area", v)
 	}
 	if av := a.GetAvailability(); av != sparcv1.Availability_AVAILABILITY_UNSPECIFIED {
 		row("availability", strings.ToLower(strings.TrimPrefix(av.String(), "AVAILABILITY_")))

@@ -116,7 +116,7 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srvCtx, cancel := context.WithCancel(context.Background())
 	b.stopSrv = cancel
-	if b.app, err = app.New(srvCtx, pool, app.Config{Auth: benchAuth, Server: benchServer(log)}); err != nil {
+	if b.app, err = app.New(srvCtx, pool, app.Config{Auth: benchAuth, Server: benchServer(log), DataKey: benchDataKey}); err != nil {
 		pool.Close()
 		return nil, err
 	}

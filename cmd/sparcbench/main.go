@@ -37,8 +37,9 @@ type section struct {
 // sections in the order they run. Add a benchmark by adding a section.
 var sections = []section{
 	{name: "load", doc: "bulk load of synthetic assets (COPY) and ANALYZE", run: runLoad},
-	{name: "search", doc: "nearest-20-within-2 km: raw SQL vs gRPC vs HTTP; text search now vs before", needs: []string{"load"}, run: runSearch},
+	{name: "search", doc: "nearest-20-within-2 km: raw SQL vs gRPC vs HTTP", needs: []string{"load"}, run: runSearch},
 	{name: "referrals", doc: "CreateReferral at concurrency 32, gRPC vs raw SQL; watch delivery latency", run: runReferrals},
+	{name: "telemetry", doc: "search and CreateReferral with metrics and tracing off and on", needs: []string{"load"}, run: runTelemetry},
 }
 
 type config struct {

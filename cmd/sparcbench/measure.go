@@ -105,7 +105,10 @@ func (b *bench) compare(ctx context.Context, what string, conc, step int, cs []c
 	rounds := b.cfg.rounds
 	runs := map[string][]stretch{}
 	for r := range rounds {
-		for _, c := range cs {
+		// Each round starts with the next contender: none always goes
+		// first (after the previous cell, or before the table grows).
+		for k := range cs {
+			c := cs[(k+r)%len(cs)]
 			fmt.Fprintf(os.Stderr, "measuring %s, concurrency %d, %s, round %d/%d\n", what, conc, c.name, r+1, rounds)
 			res, err := measure(ctx, b.cpu, conc, r*step, b.cfg.warmup/time.Duration(rounds),
 				b.cfg.duration/time.Duration(rounds), b.cfg.requests/rounds, c.op)

@@ -37,6 +37,7 @@ type referralBench struct {
 	group   sparcv1.ReferralServiceClient // group editor of groupOrg
 	lwOrg   string
 	keyName string // principal of the link worker's key, for the raw path
+	lwKey   string // the link worker's key, for other servers (telemetry)
 	people  []string
 	asset   string
 	stop    func()
@@ -84,7 +85,7 @@ func newReferralBench(ctx context.Context, b *bench) (_ *referralBench, err erro
 	if err != nil {
 		return nil, err
 	}
-	rb.keyName = "key:" + lwKey[:14]
+	rb.keyName, rb.lwKey = "key:"+lwKey[:14], lwKey
 	var groupConn *grpc.ClientConn
 	if rb.conn, err = dial(b.srv.GRPCAddr(), lwKey); err != nil {
 		return nil, err

@@ -35,6 +35,21 @@ var textWorkloads = []struct {
 	{"near + text, words both find", true, typedBoth}, {"near + text, words only now finds", true, typedNew},
 }
 
+func init() {
+	sections = append(sections, section{
+		name:  "textsearch",
+		doc:   "text search with compound and partial matching vs the text search of before (raw SQL), and over gRPC",
+		needs: []string{"load"},
+		run: func(ctx context.Context, b *bench) error {
+			pl, err := newPlaces()
+			if err != nil {
+				return err
+			}
+			return b.runTextSearch(ctx, assets.NewService(b.app.Assets, b.app.Tokens), pl)
+		},
+	})
+}
+
 // runTextSearch compares the text search with compound and partial
 // matching (assets.SearchSQL) with the text search of before
 // (assets.BaselineSearchSQL: stemmed full-text prefixes only), both as raw

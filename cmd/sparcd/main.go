@@ -35,6 +35,7 @@ import (
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/telemetry"
 	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
@@ -62,6 +63,7 @@ type config struct {
 	anonymous, badAuth auth.Limit
 	maxStreams         int
 	edge               server.Edge
+	metricsAddr        string
 }
 
 func env(key, def string) string {
@@ -132,6 +134,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.grpcAddr, "grpc-addr", env("SPARC_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env SPARC_GRPC_ADDR)")
 	fs.StringVar(&c.httpAddr, "http-addr", env("SPARC_HTTP_ADDR", "127.0.0.1:8080"), "HTTP/JSON listen address (env SPARC_HTTP_ADDR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL; empty runs the embedded database (env DATABASE_URL)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("SPARC_METRICS_ADDR", ""), "Prometheus /metrics listen address, apart from the API ports; empty: off (env SPARC_METRICS_ADDR). Traces: the OTEL_EXPORTER_OTLP_* variables")
 	fs.StringVar(&c.dataDir, "data-dir", env("SPARC_DATA_DIR", ".sparc"), "embedded database directory (env SPARC_DATA_DIR)")
 	fs.StringVar(&c.pgBin, "pg-bin", env("SPARC_PG_BIN", pgcluster.DefaultBinDir), "PostgreSQL server binaries for the embedded database (env SPARC_PG_BIN)")
 	fs.DurationVar(&c.dbDownLimit, "db-down-limit", envDuration("SPARC_DB_DOWN_LIMIT", 30*time.Second), "how long the embedded database may stay down, restarts failing, before /healthz fails (env SPARC_DB_DOWN_LIMIT)")
@@ -206,6 +209,9 @@ func newLogger(c config) (*slog.Logger, error) {
 }
 
 func main() {
+	if code, ok := subcommand(os.Args[1:]); ok { // backup, restore, --version
+		os.Exit(code)
+	}
 	cfg, err := parseConfig(os.Args[1:])
 	if err != nil {
 		os.Exit(2)
@@ -241,7 +247,14 @@ func run(cfg config, log *slog.Logger) error {
 			}
 		}()
 	}
-	pool, err := openPool(ctx, url, cfg.maxConns)
+	// Traces only when OTEL_EXPORTER_OTLP_ENDPOINT asks: otherwise nothing
+	// is installed. Flushed after the pool closes (deferred first).
+	tracing, err := telemetry.TracingFromEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tracing.Shutdown(context.Background()) }()
+	pool, err := openPool(ctx, url, cfg.maxConns, tracing)
 	if err != nil {
 		return err
 	}
@@ -251,15 +264,18 @@ func run(cfg config, log *slog.Logger) error {
 	// fails only when it cannot be brought back. Supervision ends before
 	// the pool closes.
 	var health func(context.Context) error
+	var supervised []telemetry.Collector
 	if cluster != nil {
 		sup := cluster.Supervise(pgcluster.SuperviseOptions{DownLimit: cfg.dbDownLimit, Restarted: pool.Reset})
 		defer sup.Stop()
 		health = func(context.Context) error { return sup.Healthy() }
+		supervised = append(supervised, telemetry.EmbeddedDatabase(sup.Restarts, sup.Healthy))
 	}
 	appCfg, err := appConfig(ctx, cfg, log, health)
 	if err != nil {
 		return err
 	}
+	appCfg.MetricsAddr, appCfg.Metrics, appCfg.Tracing = cfg.metricsAddr, supervised, tracing
 	a, err := app.New(ctx, pool, appCfg)
 	if err != nil {
 		return err
@@ -269,6 +285,12 @@ func run(cfg config, log *slog.Logger) error {
 		return err
 	}
 	announce(cfg, a.Server(), demoKeys, log)
+	if addr := a.MetricsAddr(); addr != "" {
+		log.Info("metrics serving", "addr", "http://"+addr+"/metrics")
+	}
+	if tracing != nil {
+		log.Info("exporting traces over OTLP")
+	}
 	return a.Serve(ctx)
 }
 
@@ -293,7 +315,7 @@ func startDatabase(ctx context.Context, cfg config, log *slog.Logger) (string, *
 // openPool migrates the database and opens the pool requests are served
 // on. Migrations run as the login of url (the schema owner); requests are
 // served as the unprivileged application role, bound by row-level security.
-func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+func openPool(ctx context.Context, url string, maxConns int, tracing *telemetry.Tracing) (*pgxpool.Pool, error) {
 	owner, err := db.Open(ctx, url, 2)
 	if err != nil {
 		return nil, err
@@ -303,7 +325,7 @@ func openPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, err
 	if err != nil {
 		return nil, err
 	}
-	return db.OpenApp(ctx, url, int32(maxConns))
+	return db.OpenAppTraced(ctx, url, int32(maxConns), tracing.QueryTracer())
 }
 
 // appConfig turns the flags into the composition root's configuration.

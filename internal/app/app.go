@@ -33,6 +33,7 @@ import (
 	"github.com/sparc-network/sparc/internal/referrals"
 	"github.com/sparc-network/sparc/internal/seal"
 	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/telemetry"
 	"github.com/sparc-network/sparc/internal/webhooks"
 )
 
@@ -57,6 +58,7 @@ type App struct {
 	cfg           Config
 
 	srv      *server.Server
+	metrics  *telemetry.Listener // nil: no --metrics-addr
 	routes   []httproute.Route
 	runOnce  sync.Once
 	unserved func() bool // stops giving the listeners back when New's context ends
@@ -93,6 +95,14 @@ type Config struct {
 	// route. nil (sparcd, the tests): the layer. Only the benchmark sets
 	// one, a guard that trusts every call, to measure what the layer costs.
 	Guard server.Interceptor
+	// MetricsAddr serves Prometheus /metrics on a listener of its own
+	// (":0": a free port); empty: no metrics. Metrics are extra sources
+	// (sparcd: the embedded database's supervisor).
+	MetricsAddr string
+	Metrics     []telemetry.Collector
+	// Tracing exports spans (telemetry.TracingFromEnv); nil: off. The
+	// pool should carry its QueryTracer (db.OpenAppTraced).
+	Tracing *telemetry.Tracing
 }
 
 // DefaultAuth is the authorisation configuration when none is given:
@@ -195,13 +205,51 @@ func (a *App) listen(ctx context.Context) error {
 	if a.cfg.Guard != nil {
 		svc.Auth = a.cfg.Guard
 	}
+	sc.Hooks = sc.Hooks.Merge(a.cfg.Tracing.Hooks())
+	if a.cfg.MetricsAddr != "" {
+		m := a.newMetrics()
+		sc.Hooks = sc.Hooks.Merge(m.Hooks())
+		var err error
+		if a.metrics, err = m.Listen(a.cfg.MetricsAddr); err != nil {
+			return err
+		}
+	}
 	srv, err := server.New(ctx, sc, a.Pool, svc)
 	if err != nil {
+		a.closeMetrics()
 		return err
 	}
 	a.srv = srv
-	a.unserved = context.AfterFunc(ctx, srv.Close)
+	a.unserved = context.AfterFunc(ctx, func() { srv.Close(); a.closeMetrics() })
 	return nil
+}
+
+// newMetrics is the registry over this app's sources: the pool, the
+// database, the delivery backlogs (each read by its owner) and the
+// caller's.
+func (a *App) newMetrics() *telemetry.Metrics {
+	m := telemetry.NewMetrics(a.cfg.Logger)
+	m.Register(telemetry.Pool(a.Pool), telemetry.Database(a.Pool),
+		telemetry.Deliveries("webhook", a.webhooks.Backlog, a.cfg.Logger))
+	if a.notify != nil {
+		m.Register(telemetry.Deliveries("email", a.notify.Backlog, a.cfg.Logger))
+	}
+	m.Register(a.cfg.Metrics...)
+	return m
+}
+
+func (a *App) closeMetrics() {
+	if a.metrics != nil {
+		a.metrics.Close()
+	}
+}
+
+// MetricsAddr is where /metrics is served; empty when off.
+func (a *App) MetricsAddr() string {
+	if a.metrics == nil {
+		return ""
+	}
+	return a.metrics.Addr()
 }
 
 // Serve does the app's background work (Run) and answers calls until ctx
@@ -212,6 +260,13 @@ func (a *App) Serve(ctx context.Context) error {
 		return nil // New's context has ended: the listeners are gone
 	}
 	a.Run(ctx)
+	if a.metrics != nil {
+		go func() {
+			if err := a.metrics.Serve(ctx); err != nil {
+				a.cfg.Logger.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	return a.srv.Serve(ctx)
 }
 
@@ -232,6 +287,7 @@ func (a *App) Run(ctx context.Context) {
 func (a *App) run(ctx context.Context) {
 	go a.hub.Listen(ctx, a.Pool)
 	go a.Auth.Listen(ctx, a.Pool)
+	go a.Postcodes.Listen(ctx, a.cfg.Logger)
 	if !a.cfg.Webhooks.Disabled {
 		go a.webhooks.Run(ctx)
 	}

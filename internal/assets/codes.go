@@ -46,12 +46,45 @@ var (
 		"by_appointment":   sparcv1.Availability_AVAILABILITY_BY_APPOINTMENT,
 		"always_available": sparcv1.Availability_AVAILABILITY_ALWAYS_AVAILABLE,
 	}
+	// Unspecified is stored as NULL and is in person (every listing
+	// before remote services).
+	deliveryCode = map[sparcv1.DeliveryMode]string{
+		sparcv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED: "",
+		sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON:   "in_person",
+		sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE:   "telephone",
+		sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE:      "online",
+		sparcv1.DeliveryMode_DELIVERY_MODE_HOME_VISIT:  "home_visit",
+	}
+	deliveryFromCode = map[string]sparcv1.DeliveryMode{
+		"in_person":  sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON,
+		"telephone":  sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE,
+		"online":     sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE,
+		"home_visit": sparcv1.DeliveryMode_DELIVERY_MODE_HOME_VISIT,
+	}
 	kindFromCode   = vocab.FromCodes(kindCode)
 	statusFromCode = vocab.FromCodes(statusCode)
 	costFromCode   = vocab.FromCodes(costCode)
 )
 
+// DeliveryCode returns the stored code of a delivery mode ("telephone"),
+// "" for an unspecified one.
+func DeliveryCode(m sparcv1.DeliveryMode) string { return deliveryCode[m] }
+
+// DeliveryOfCode is the delivery mode of a stored code; ok is false for
+// an unknown one.
+func DeliveryOfCode(code string) (m sparcv1.DeliveryMode, ok bool) {
+	m, ok = deliveryFromCode[code]
+	return m, ok
+}
+
 // KindCode returns the stored code of an asset kind ("association").
 func KindCode(k sparcv1.AssetKind) string { return kindCode[k] }
+
+// IsRemote reports whether a is a remote service (telephone, online, home
+// visit): it has no point and is found by its service area.
+func IsRemote(a *sparcv1.Asset) bool {
+	m := a.GetDeliveryMode()
+	return m != sparcv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED && m != sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON
+}
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -78,8 +78,8 @@ func (s *Service) placePostcode(ctx context.Context, a *sparcv1.Asset, prefix st
 		return err
 	}
 	loc.Postcode = pc
-	if loc.GetLatitude() != 0 || loc.GetLongitude() != 0 {
-		return nil
+	if loc.GetLatitude() != 0 || loc.GetLongitude() != 0 || IsRemote(a) {
+		return nil // placed by its owner, or remote: no point to place
 	}
 	lat, lng, _, err := s.postcodes.Locate(ctx, field, loc.GetCountry(), pc)
 	if err != nil {
@@ -123,7 +123,7 @@ func NewService(store *Store, tokens *pagetoken.Signer) *Service {
 var writableFields = []string{
 	"kind", "display_name", "description", "categories", "location", "service_area_geojson", "sessions",
 	"cost", "accessibility", "languages", "age_range", "contact", "capacity", "accepting_referrals",
-	"status", "owner_organisation", "last_verified_time", "availability",
+	"status", "owner_organisation", "last_verified_time", "availability", "delivery_mode", "service_area",
 }
 
 // assetFields reads update masks. The server's fields may be named and
@@ -293,14 +293,14 @@ func (s *Service) SearchAssets(ctx context.Context, req *sparcv1.SearchAssetsReq
 		return nil, err
 	}
 	hits, next, err := aip.Next(p, hits, func(h Hit) Cursor {
-		return Cursor{Distance: h.Distance, Rank: h.Rank, Name: h.Asset.GetDisplayName(), ID: ID(h.Asset)}
+		return Cursor{Distance: h.Distance, Rank: h.Rank, Name: h.Asset.GetDisplayName(), ID: ID(h.Asset), Remote: h.Remote}
 	})
 	if err != nil {
 		return nil, err
 	}
 	resp := &sparcv1.SearchAssetsResponse{NextPageToken: next, Results: make([]*sparcv1.SearchResult, len(hits))}
 	for i, h := range hits {
-		resp.Results[i] = &sparcv1.SearchResult{Asset: h.Asset, DistanceMeters: h.Distance}
+		resp.Results[i] = &sparcv1.SearchResult{Asset: h.Asset, DistanceMeters: h.Distance, Remote: h.Remote}
 	}
 	return resp, nil
 }
@@ -350,6 +350,16 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, *a
 		q.Text = &t
 	}
 	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
+	switch req.GetRemote() {
+	case sparcv1.RemoteFilter_REMOTE_FILTER_UNSPECIFIED, sparcv1.RemoteFilter_REMOTE_FILTER_INCLUDE:
+		q.Remote = RemoteInclude
+	case sparcv1.RemoteFilter_REMOTE_FILTER_ONLY:
+		q.Remote = RemoteOnly
+	case sparcv1.RemoteFilter_REMOTE_FILTER_EXCLUDE:
+		q.Remote = RemoteExclude
+	default:
+		v.Add("remote", "unknown remote filter %d (REMOTE_FILTER_INCLUDE, ONLY or EXCLUDE)", req.GetRemote())
+	}
 	if len(q.Statuses) == 0 {
 		q.Statuses = []string{"active"}
 	}
@@ -526,6 +536,15 @@ func normalise(a *sparcv1.Asset) {
 	if l := a.GetLocation(); l != nil {
 		l.Postcode = strings.ToUpper(strings.TrimSpace(l.Postcode))
 		l.Country = strings.ToUpper(strings.TrimSpace(l.Country))
+	}
+	if sa := a.GetServiceArea(); sa != nil {
+		for i, c := range sa.AreaCodes {
+			sa.AreaCodes[i] = strings.TrimSpace(c)
+		}
+		sa.Country = strings.ToUpper(strings.TrimSpace(sa.Country))
+		if len(sa.AreaCodes) == 0 && sa.Country == "" {
+			a.ServiceArea = nil // reads back absent
+		}
 	}
 	// The store hands the service area to PostGIS, which must get the
 	// canonical 2D MultiPolygon (see geo.EncodeMultiPolygon), rounded to

@@ -38,12 +38,13 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // selectColumns is the column list scanAsset reads, in order. Geometry is
 // returned as numbers and GeoJSON so Go never parses WKB.
 const selectColumns = `a.id, a.kind, a.name, a.description, a.categories,
-	ST_Y(a.location::geometry), ST_X(a.location::geometry), a.address, a.postcode, a.locality, a.country,
+	COALESCE(ST_Y(a.location::geometry), 0), COALESCE(ST_X(a.location::geometry), 0), a.address, a.postcode, a.locality, a.country,
 	COALESCE(ST_AsGeoJSON(a.service_area, 7), ''), ` + sessionsColumn + `, a.cost_kind, a.cost_note,
 	a.accessibility, a.languages, a.min_age, a.max_age,
 	a.contact_name, a.contact_email, a.contact_phone, a.contact_website,
 	a.capacity, a.accepting_referrals, a.status, COALESCE(a.owner_organisation::text, ''),
-	a.last_verified_at, a.created_at, a.updated_at, a.version, a.availability, ` + placesLeftColumn
+	a.last_verified_at, a.created_at, a.updated_at, a.version, a.availability, ` + placesLeftColumn + `,
+	a.delivery, a.area_codes, a.area_country`
 
 // placesLeftColumn is Asset.places_left: the capacity less the places
 // referrals hold (asset_places, written by package referrals), NULL when
@@ -90,6 +91,9 @@ type row struct {
 	created, updated         time.Time
 	version                  int64
 	availability             *string // NULL: not said
+	delivery                 *string // NULL: not said (in person)
+	areaCountry              string
+	areaCodes                []string
 	a                        sparcv1.Asset
 	loc                      sparcv1.Location
 	costMsg                  sparcv1.Cost
@@ -99,14 +103,15 @@ type row struct {
 // targets returns the scan targets of the asset columns followed by extra
 // (a search's distance and rank), in one allocation.
 func (r *row) targets(extra ...any) []any {
-	t := make([]any, 0, 32+len(extra))
+	t := make([]any, 0, 36+len(extra))
 	t = append(t, &r.id, &r.kind, &r.a.DisplayName, &r.a.Description, &r.a.Categories,
 		&r.lat, &r.lng, &r.loc.Address, &r.loc.Postcode, &r.loc.Locality, &r.loc.Country,
 		&r.a.ServiceAreaGeojson, &r.sessions, &r.cost, &r.costMsg.Note,
 		&r.a.Accessibility, &r.a.Languages, &r.minAge, &r.maxAge,
 		&r.contact.Name, &r.contact.Email, &r.contact.Phone, &r.contact.Website,
 		&r.capacity, &r.a.AcceptingReferrals, &r.status, &r.a.OwnerOrganisation,
-		&r.lastVerified, &r.created, &r.updated, &r.version, &r.availability, &r.placesLeft)
+		&r.lastVerified, &r.created, &r.updated, &r.version, &r.availability, &r.placesLeft,
+		&r.delivery, &r.areaCodes, &r.areaCountry)
 	return append(t, extra...)
 }
 
@@ -121,6 +126,12 @@ func (r *row) asset() (*sparcv1.Asset, error) {
 		a.Availability = availabilityFromCode[*r.availability]
 	}
 	r.loc.Latitude, r.loc.Longitude = r.lat, r.lng
+	if r.delivery != nil {
+		a.DeliveryMode = deliveryFromCode[*r.delivery]
+	}
+	if len(r.areaCodes) > 0 || r.areaCountry != "" {
+		a.ServiceArea = &sparcv1.ServiceArea{AreaCodes: r.areaCodes, Country: r.areaCountry}
+	}
 	a.Location = &r.loc
 	r.costMsg.Kind = costFromCode[r.cost]
 	a.Cost = &r.costMsg
@@ -187,6 +198,9 @@ type record struct {
 	LastVerified                                            *time.Time
 	Source, SourceID                                        string  // provenance of imported assets
 	Availability                                            *string // NULL when not said
+	Delivery                                                *string // NULL when not said (in person); remote: no location
+	AreaCodes                                               []string
+	AreaCountry                                             string
 }
 
 // recordOf returns the stored form of a under id. a is in the API's form
@@ -210,6 +224,10 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 		Accessibility: nonNil(a.GetAccessibility()), Languages: nonNil(a.GetLanguages()),
 		ContactName: c.GetName(), ContactEmail: c.GetEmail(), ContactPhone: c.GetPhone(), ContactWebsite: c.GetWebsite(),
 		Capacity: a.Capacity, AcceptingReferrals: a.GetAcceptingReferrals(), Status: statusCode[a.GetStatus()],
+		AreaCodes: nonNil(a.GetServiceArea().GetAreaCodes()), AreaCountry: a.GetServiceArea().GetCountry(),
+	}
+	if c := deliveryCode[a.GetDeliveryMode()]; c != "" {
+		r.Delivery = &c
 	}
 	if c := availabilityCode[a.GetAvailability()]; c != "" {
 		r.Availability = &c
@@ -235,7 +253,7 @@ func recordOf(id uuid.UUID, a *sparcv1.Asset) (*record, error) {
 	return r, nil
 }
 
-// params returns the parameters of insertSQL and updateSQL ($1..$29).
+// params returns the parameters of insertSQL and updateSQL ($1..$32).
 func (r *record) params() []any {
 	return []any{
 		r.Kind, r.Name, r.Description, r.Categories,
@@ -244,9 +262,25 @@ func (r *record) params() []any {
 		r.Accessibility, r.Languages, r.MinAge, r.MaxAge,
 		r.ContactName, r.ContactEmail, r.ContactPhone, r.ContactWebsite,
 		r.Capacity, r.AcceptingReferrals, r.Status, r.Owner, r.LastVerified, r.ID,
-		r.Availability,
+		r.Availability, r.Delivery, r.AreaCodes, r.AreaCountry,
 	}
 }
+
+// locationSQL and reachSQL are the location and reach (migration 0057) of
+// a record's parameters: a point for an in-person asset; for a remote one
+// no point, and the area it covers resolved now, so that a search asks
+// one indexed question of reach: the whole country's box ($32; GB and NL
+// boxes do not overlap, so a point in either finds that country's
+// services), the union of the named areas' boundaries ($31), or the drawn
+// area ($11).
+const (
+	locationSQL = `CASE WHEN coalesce($30, 'in_person') = 'in_person' THEN ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography END`
+	reachSQL    = `CASE WHEN coalesce($30, 'in_person') = 'in_person' THEN NULL
+		WHEN $32 = 'GB' THEN ST_Multi(ST_MakeEnvelope(-8.75, 49.8, 1.85, 60.95, 4326))
+		WHEN $32 = 'NL' THEN ST_Multi(ST_MakeEnvelope(3.2, 50.7, 7.3, 53.7, 4326))
+		WHEN cardinality($31::text[]) > 0 THEN (SELECT ST_Multi(ST_Union(ar.geom)) FROM areas ar WHERE ar.code = ANY($31::text[]))
+		ELSE ST_Multi(ST_GeomFromGeoJSON($11)) END`
+)
 
 // copyColumns are the columns COPY writes for a new asset (COPY takes no
 // service area: it would need the GeoJSON parsed in Go).
@@ -313,18 +347,18 @@ INSERT INTO assets (kind, name, description, categories,
 	accessibility, languages, min_age, max_age,
 	contact_name, contact_email, contact_phone, contact_website,
 	capacity, accepting_referrals, status, owner_organisation, last_verified_at, id,
-	availability)
+	availability, delivery, area_codes, area_country, reach)
 VALUES ($1, $2, $3, $4,
-	ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography, $7, $8, $9, $10,
+	` + locationSQL + `, $7, $8, $9, $10,
 	ST_Multi(ST_GeomFromGeoJSON($11))::geography, $12, $13, $14,
 	$15, $16, $17, $18,
 	$19, $20, $21, $22,
 	$23, $24, $25, $26, $27, $28,
-	$29)`
+	$29, $30, $31, $32, ` + reachSQL + `)`
 
 const updateSQL = `
 UPDATE assets SET kind = $1, name = $2, description = $3, categories = $4,
-	location = ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography,
+	location = ` + locationSQL + `,
 	address = $7, postcode = $8, locality = $9, country = $10,
 	service_area = ST_Multi(ST_GeomFromGeoJSON($11))::geography, sessions = $12,
 	cost_kind = $13, cost_note = $14, accessibility = $15, languages = $16,
@@ -332,8 +366,43 @@ UPDATE assets SET kind = $1, name = $2, description = $3, categories = $4,
 	contact_phone = $21, contact_website = $22, capacity = $23,
 	accepting_referrals = $24, status = $25, owner_organisation = $26,
 	last_verified_at = $27, availability = $29,
+	delivery = $30, area_codes = $31, area_country = $32, reach = ` + reachSQL + `,
 	version = version + 1, updated_at = clock_timestamp()
 WHERE id = $28`
+
+// unknownAreasSQL returns the codes of $1, with their positions (from 0),
+// that name no area of country $2: a remote service's area codes must
+// resolve to boundaries when it is written.
+const unknownAreasSQL = `SELECT u.i - 1, u.c FROM unnest($1::text[]) WITH ORDINALITY u(c, i)
+	WHERE NOT EXISTS (SELECT 1 FROM areas ar WHERE ar.code = u.c AND ar.country = $2) ORDER BY u.i`
+
+type rowsQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// checkAreaCodes reports each of a's service area codes that is not an
+// area of its country as a field violation under prefix ("asset").
+func checkAreaCodes(ctx context.Context, q rowsQuerier, a *sparcv1.Asset, prefix string) error {
+	codes := a.GetServiceArea().GetAreaCodes()
+	if len(codes) == 0 {
+		return nil
+	}
+	rows, err := q.Query(ctx, unknownAreasSQL, codes, a.GetLocation().GetCountry())
+	if err != nil {
+		return fmt.Errorf("checking area codes: %w", err)
+	}
+	var v apierr.InvalidArgument
+	var i int
+	var code string
+	if _, err := pgx.ForEachRow(rows, []any{&i, &code}, func() error {
+		v.Add(prefix+".service_area.area_codes["+itoa(i)+"]", "%q is not the code of an area of %s (see GET /v1/areas)",
+			apierr.Clip(code, 40), a.GetLocation().GetCountry())
+		return nil
+	}); err != nil {
+		return fmt.Errorf("checking area codes: %w", err)
+	}
+	return v.Err()
+}
 
 // Create inserts a and returns it as stored.
 func (s *Store) Create(ctx context.Context, id uuid.UUID, a *sparcv1.Asset) (*sparcv1.Asset, error) {
@@ -343,6 +412,9 @@ func (s *Store) Create(ctx context.Context, id uuid.UUID, a *sparcv1.Asset) (*sp
 	}
 	var out *sparcv1.Asset
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+		if err := checkAreaCodes(ctx, tx, a, "asset"); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, insertSQL, rec.params()...); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -415,6 +487,9 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, wantEtag string, allow
 		}
 		rec, err := recordOf(id, cur)
 		if err != nil {
+			return err
+		}
+		if err := checkAreaCodes(ctx, tx, cur, "asset"); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, updateSQL, rec.params()...); err != nil {
@@ -490,8 +565,8 @@ func (s *Store) BulkInsert(ctx context.Context, assets []*sparcv1.Asset) (int64,
 		}
 		a := assets[i]
 		i++
-		if a.GetServiceAreaGeojson() != "" {
-			return nil, errors.New("bulk insert does not take service areas")
+		if a.GetServiceAreaGeojson() != "" || IsRemote(a) {
+			return nil, errors.New("bulk insert does not take service areas or remote services")
 		}
 		id := uuid.New()
 		if a.GetName() != "" {

@@ -110,10 +110,12 @@ func (s *Store) WalkCoverage(ctx context.Context, country string, codes []string
 }
 
 // candidatesSQL reads the assets of one country that count for a
-// coverage ($1 categories, $2/$3 window).
+// coverage ($1 categories, $2/$3 window). Remote services (no location)
+// never count: coverage measures what people can walk to. (walkSQL and
+// the tiles leave them out by their NULL location too.)
 func candidatesSQL(country string) string {
 	return `SELECT ST_Y(s.location::geometry), ST_X(s.location::geometry), s.categories
-FROM assets s WHERE s.country = '` + country + `' AND ` + coverageFilterSQL("$1", "$2", "$3")
+FROM assets s WHERE s.country = '` + country + `' AND s.location IS NOT NULL AND ` + coverageFilterSQL("$1", "$2", "$3")
 }
 
 // EachCounted calls fn with the position and categories of each asset of

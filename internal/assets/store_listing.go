@@ -218,9 +218,9 @@ const (
 	// ownerSQL: one organisation's public fields, whether or not it owns
 	// assets.
 	ownerSQL = `SELECT o.id::text, o.name, o.website FROM organisations o WHERE o.id = $1`
-	// postcodeCentreSQL: how many assets are at a postcode, and their mean
-	// position.
-	postcodeCentreSQL = `SELECT count(*), COALESCE(avg(ST_Y(a.location::geometry)), 0), COALESCE(avg(ST_X(a.location::geometry)), 0)
+	// postcodeCentreSQL: how many assets with a point are at a postcode,
+	// and their mean position (a remote service's postal address has none).
+	postcodeCentreSQL = `SELECT count(a.location), COALESCE(avg(ST_Y(a.location::geometry)), 0), COALESCE(avg(ST_X(a.location::geometry)), 0)
 		FROM assets a WHERE a.postcode = $1`
 )
 

@@ -33,10 +33,29 @@ type SearchQuery struct {
 	Text               *Text // see ParseText
 	HasPlaces          bool
 	Statuses           []string
+	// Remote says which services the search returns by delivery:
+	// RemoteInclude (in person, then remote), RemoteOnly, RemoteExclude.
+	Remote string
 
 	Limit int
 	After *Cursor
 }
+
+// SearchQuery.Remote values.
+const (
+	RemoteInclude = "include"
+	RemoteOnly    = "only"
+	RemoteExclude = "exclude"
+)
+
+// inPerson reports whether the search reads in-person assets: not when it
+// asks for remote services only, nor on a page that starts among them.
+func (q SearchQuery) inPerson() bool {
+	return q.Remote != RemoteOnly && (q.After == nil || !q.After.Remote)
+}
+
+// remote reports whether the search reads remote services.
+func (q SearchQuery) remote() bool { return q.Remote != RemoteExclude }
 
 // Near is a point and a radius in metres.
 type Near struct {
@@ -56,6 +75,9 @@ type Cursor struct {
 	Rank     float32   `json:"r,omitempty"`
 	Name     string    `json:"n,omitempty"`
 	ID       uuid.UUID `json:"i"`
+	// Remote: the page ends among the remote services, which follow the
+	// in-person results; the next page holds remote services only.
+	Remote bool `json:"m,omitempty"`
 }
 
 // Hit is one search result.
@@ -63,6 +85,7 @@ type Hit struct {
 	Asset    *sparcv1.Asset
 	Distance float64
 	Rank     float32
+	Remote   bool // a remote service whose area covers the search place
 }
 
 // args numbers query parameters as they are added.
@@ -94,15 +117,39 @@ func (a *args) tagged(where []string, categories, kinds []string) []string {
 }
 
 // Search runs q and returns up to q.Limit+1 hits (one extra tells the
-// caller whether another page exists).
+// caller whether another page exists): the in-person assets in the page
+// order, then, when they do not fill the page, the remote services whose
+// area covers the search place, in their own order (text rank, else
+// name). A full page of in-person results costs nothing more than before;
+// the page where they run out takes a second round trip for the remote
+// services (an indexed ST_Covers on their resolved areas).
 //
 // Point searches use the GiST index in KNN order (location <-> point), the
 // sphere distance PostGIS computes for geography; the radius test uses the
 // same sphere (use_spheroid = false) so the filter and the order agree.
 func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
-	br := s.pool.SendBatch(ctx, SearchBatch(q))
+	var hits []Hit
+	if q.inPerson() {
+		var err error
+		if hits, err = s.search(ctx, SearchBatch(q), q.Limit+1, q.Near != nil, false); err != nil {
+			return nil, err
+		}
+	}
+	if !q.remote() || len(hits) > q.Limit {
+		return hits, nil
+	}
+	r := q
+	r.Limit = q.Limit - len(hits)
+	more, err := s.search(ctx, RemoteSearchBatch(r), r.Limit+1, false, true)
+	return append(hits, more...), err
+}
+
+// search sends one search batch (with planner settings first when knn)
+// and reads its hits.
+func (s *Store) search(ctx context.Context, b *pgx.Batch, capacity int, knn, remote bool) ([]Hit, error) {
+	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	if q.Near != nil {
+	if knn {
 		if _, err := br.Exec(); err != nil {
 			return nil, fmt.Errorf("searching assets: %w", err)
 		}
@@ -112,10 +159,10 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 		return nil, fmt.Errorf("searching assets: %w", err)
 	}
 	defer rows.Close()
-	hits := make([]Hit, 0, q.Limit+1)
+	hits := make([]Hit, 0, capacity)
 	for rows.Next() {
 		r := &row{}
-		var h Hit
+		h := Hit{Remote: remote}
 		if err := rows.Scan(r.targets(&h.Distance, &h.Rank)...); err != nil {
 			return nil, fmt.Errorf("reading search result: %w", err)
 		}
@@ -155,6 +202,15 @@ func SearchBatch(q SearchQuery) *pgx.Batch {
 	return b
 }
 
+// RemoteSearchBatch is the batch of the remote services of q (see
+// Search): no planner settings, its own statement.
+func RemoteSearchBatch(q SearchQuery) *pgx.Batch {
+	b := &pgx.Batch{}
+	sql, p := RemoteSearchSQL(q)
+	b.Queue(sql, p...)
+	return b
+}
+
 // BaselineSearchBatch is SearchBatch with BaselineSearchSQL.
 func BaselineSearchBatch(q SearchQuery) *pgx.Batch {
 	b := &pgx.Batch{}
@@ -166,8 +222,43 @@ func BaselineSearchBatch(q SearchQuery) *pgx.Batch {
 	return b
 }
 
-// SearchSQL returns the statement and arguments Search runs for q.
+// SearchSQL returns the statement and arguments Search runs for q's
+// in-person assets.
 func SearchSQL(q SearchQuery) (string, []any) { return searchSQL(q, false) }
+
+// RemoteSearchSQL returns the statement of q's remote services: those
+// whose resolved area (reach, migration 0057) covers the search point or
+// meets its box or polygon (any, without a place), with q's filters, in
+// the order of a search without a point (text rank, else name), from
+// q.After when it is a remote service's (a page that crosses from the
+// in-person results starts at the first).
+func RemoteSearchSQL(q SearchQuery) (string, []any) {
+	var p args
+	var where []string
+	switch {
+	case q.Near != nil:
+		where = append(where, "ST_Covers(a.reach, "+p.add(q.Near.point())+"::geometry)")
+	case q.BBox != nil:
+		b := q.BBox
+		where = append(where, "ST_Intersects(a.reach, ST_MakeEnvelope("+p.add(b[0])+", "+p.add(b[1])+", "+p.add(b[2])+", "+p.add(b[3])+", 4326))")
+	case q.WithinGeoJSON != "":
+		where = append(where, "ST_Intersects(a.reach, ST_SetSRID(ST_GeomFromGeoJSON("+p.add(q.WithinGeoJSON)+"), 4326))")
+	default:
+		where = append(where, "a.reach IS NOT NULL")
+	}
+	where, rankExpr := filterSQL(q, &p, where, false)
+	r := q
+	r.Near = nil
+	if q.After != nil && !q.After.Remote {
+		r.After = nil
+	}
+	order, after := pageOrder(r, &p, "0::float8", rankExpr)
+	if after != "" {
+		where = append(where, after)
+	}
+	return "SELECT " + selectColumns + ", 0::float8, " + rankExpr + " FROM assets a WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY " + order + " LIMIT " + p.add(q.Limit+1), p
+}
 
 // BaselineSearchSQL is SearchSQL with the text search of before compound
 // and partial matching (stemmed full-text prefixes only), kept for the
@@ -196,7 +287,7 @@ func baselineTextSQL(t *Text, p *args) (where, rank string) {
 func searchSQL(q SearchQuery, baseline bool) (string, []any) {
 	var p args
 	var where []string
-	distExpr, rankExpr := "0::float8", "0::real"
+	distExpr := "0::float8"
 
 	if q.Near != nil {
 		var within string
@@ -212,12 +303,40 @@ func searchSQL(q SearchQuery, baseline bool) (string, []any) {
 	if q.WithinGeoJSON != "" {
 		where = append(where, "ST_Intersects(a.location::geometry, ST_SetSRID(ST_GeomFromGeoJSON("+p.add(q.WithinGeoJSON)+"), 4326))")
 	}
+	if q.Near == nil && q.BBox == nil && q.WithinGeoJSON == "" {
+		where = append(where, "a.location IS NOT NULL") // remote services are the other group
+	}
+	where, rankExpr := filterSQL(q, &p, where, baseline)
+
+	order, after := pageOrder(q, &p, distExpr, rankExpr)
+	if after != "" {
+		where = append(where, after)
+	}
+	if q.Near != nil {
+		limit := p.add(q.Limit + 1)
+		sql := "SELECT " + selectColumns + ", a.knn_distance, " + rankExpr +
+			" FROM (SELECT a.*, " + distExpr + " AS knn_distance FROM assets a WHERE " + strings.Join(where, " AND ") +
+			" ORDER BY " + distExpr + " FETCH FIRST " + limit + " ROWS WITH TIES) a" +
+			" ORDER BY a.knn_distance, a.id LIMIT " + limit
+		return sql, p
+	}
+	sql := "SELECT " + selectColumns + ", " + distExpr + ", " + rankExpr +
+		" FROM assets a WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY " + order + " LIMIT " + p.add(q.Limit+1)
+	return sql, p
+}
+
+// filterSQL appends q's filters other than its place to where (their
+// parameters to p) and returns them with the text rank expression
+// ("0::real" without text).
+func filterSQL(q SearchQuery, p *args, where []string, baseline bool) ([]string, string) {
+	rankExpr := "0::real"
 	if q.Text != nil {
 		var match string
 		if baseline {
-			match, rankExpr = baselineTextSQL(q.Text, &p)
+			match, rankExpr = baselineTextSQL(q.Text, p)
 		} else {
-			match, rankExpr = textSQL(q.Text, &p)
+			match, rankExpr = textSQL(q.Text, p)
 		}
 		where = append(where, match)
 	}
@@ -245,23 +364,7 @@ func searchSQL(q SearchQuery, baseline bool) (string, []any) {
 		where = append(where, "(a.capacity IS NULL OR a.capacity > COALESCE((SELECT pl.taken FROM asset_places pl WHERE pl.asset_id = a.id), 0))")
 	}
 	where = append(where, "a.status = ANY("+p.add(q.Statuses)+"::text[])")
-
-	order, after := pageOrder(q, &p, distExpr, rankExpr)
-	if after != "" {
-		where = append(where, after)
-	}
-	if q.Near != nil {
-		limit := p.add(q.Limit + 1)
-		sql := "SELECT " + selectColumns + ", a.knn_distance, " + rankExpr +
-			" FROM (SELECT a.*, " + distExpr + " AS knn_distance FROM assets a WHERE " + strings.Join(where, " AND ") +
-			" ORDER BY " + distExpr + " FETCH FIRST " + limit + " ROWS WITH TIES) a" +
-			" ORDER BY a.knn_distance, a.id LIMIT " + limit
-		return sql, p
-	}
-	sql := "SELECT " + selectColumns + ", " + distExpr + ", " + rankExpr +
-		" FROM assets a WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY " + order + " LIMIT " + p.add(q.Limit+1)
-	return sql, p
+	return where, rankExpr
 }
 
 // pageOrder returns the ORDER BY of q and the predicate that starts the

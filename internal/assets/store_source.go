@@ -50,9 +50,9 @@ type UpsertResult struct {
 
 // upsertSQL inserts or, for an existing id, updates only when a stored
 // value differs, so an unchanged re-import keeps version and update time.
-// Parameters $1..$29 are record.params (as insertSQL); $30 and
-// $31 are source and source_id (written on insert only: provenance is the
-// first import); $32 says whether to overwrite the owner of an existing
+// Parameters $1..$32 are record.params (as insertSQL); $33 and
+// $34 are source and source_id (written on insert only: provenance is the
+// first import); $35 says whether to overwrite the owner of an existing
 // asset. RETURNING gives no row when nothing changed.
 const upsertSQL = `
 INSERT INTO assets AS a (kind, name, description, categories,
@@ -61,14 +61,14 @@ INSERT INTO assets AS a (kind, name, description, categories,
 	accessibility, languages, min_age, max_age,
 	contact_name, contact_email, contact_phone, contact_website,
 	capacity, accepting_referrals, status, owner_organisation, last_verified_at, id,
-	availability, source, source_id)
+	availability, delivery, area_codes, area_country, reach, source, source_id)
 VALUES ($1, $2, $3, $4,
-	ST_SetSRID(ST_MakePoint($5, $6), 4326)::geography, $7, $8, $9, $10,
+	` + locationSQL + `, $7, $8, $9, $10,
 	ST_Multi(ST_GeomFromGeoJSON($11))::geography, $12, $13, $14,
 	$15, $16, $17, $18,
 	$19, $20, $21, $22,
 	$23, $24, $25, $26, $27, $28,
-	$29, $30, $31)
+	$29, $30, $31, $32, ` + reachSQL + `, $33, $34)
 ON CONFLICT (id) DO UPDATE SET
 	kind = EXCLUDED.kind, name = EXCLUDED.name, description = EXCLUDED.description,
 	categories = EXCLUDED.categories, location = EXCLUDED.location, address = EXCLUDED.address,
@@ -81,21 +81,25 @@ ON CONFLICT (id) DO UPDATE SET
 	contact_phone = EXCLUDED.contact_phone, contact_website = EXCLUDED.contact_website,
 	capacity = EXCLUDED.capacity, accepting_referrals = EXCLUDED.accepting_referrals,
 	status = EXCLUDED.status,
-	owner_organisation = CASE WHEN $32 THEN EXCLUDED.owner_organisation ELSE a.owner_organisation END,
+	owner_organisation = CASE WHEN $35 THEN EXCLUDED.owner_organisation ELSE a.owner_organisation END,
 	last_verified_at = EXCLUDED.last_verified_at, availability = EXCLUDED.availability,
+	delivery = EXCLUDED.delivery, area_codes = EXCLUDED.area_codes, area_country = EXCLUDED.area_country,
+	reach = EXCLUDED.reach,
 	version = a.version + 1, updated_at = clock_timestamp()
 WHERE (a.kind, a.name, a.description, a.categories, ST_AsEWKB(a.location::geometry), a.address,
 	a.postcode, a.locality, a.country, ST_AsEWKB(a.service_area::geometry), a.sessions,
 	a.cost_kind, a.cost_note, a.accessibility, a.languages, a.min_age, a.max_age,
 	a.contact_name, a.contact_email, a.contact_phone, a.contact_website,
-	a.capacity, a.accepting_referrals, a.status, a.last_verified_at, a.availability)
+	a.capacity, a.accepting_referrals, a.status, a.last_verified_at, a.availability,
+	a.delivery, a.area_codes, a.area_country, ST_AsEWKB(a.reach))
 	IS DISTINCT FROM
 	(EXCLUDED.kind, EXCLUDED.name, EXCLUDED.description, EXCLUDED.categories, ST_AsEWKB(EXCLUDED.location::geometry), EXCLUDED.address,
 	EXCLUDED.postcode, EXCLUDED.locality, EXCLUDED.country, ST_AsEWKB(EXCLUDED.service_area::geometry), EXCLUDED.sessions,
 	EXCLUDED.cost_kind, EXCLUDED.cost_note, EXCLUDED.accessibility, EXCLUDED.languages, EXCLUDED.min_age, EXCLUDED.max_age,
 	EXCLUDED.contact_name, EXCLUDED.contact_email, EXCLUDED.contact_phone, EXCLUDED.contact_website,
-	EXCLUDED.capacity, EXCLUDED.accepting_referrals, EXCLUDED.status, EXCLUDED.last_verified_at, EXCLUDED.availability)
-	OR ($32 AND a.owner_organisation IS DISTINCT FROM EXCLUDED.owner_organisation)
+	EXCLUDED.capacity, EXCLUDED.accepting_referrals, EXCLUDED.status, EXCLUDED.last_verified_at, EXCLUDED.availability,
+	EXCLUDED.delivery, EXCLUDED.area_codes, EXCLUDED.area_country, ST_AsEWKB(EXCLUDED.reach))
+	OR ($35 AND a.owner_organisation IS DISTINCT FROM EXCLUDED.owner_organisation)
 RETURNING (xmax = 0)`
 
 // UpsertSourced validates each record with the same rules as CreateAsset
@@ -140,7 +144,15 @@ func (s *Store) UpsertSourced(ctx context.Context, recs []SourcedAsset) ([]Upser
 			v.Add("source", "source and source_id are required")
 		}
 		validateAsset(a, &v, "asset")
-		if err := v.Err(); err != nil {
+		err := v.Err()
+		if err == nil {
+			err = checkAreaCodes(ctx, s.pool, a, "asset")
+			var bad *apierr.InvalidArgument
+			if err != nil && !errors.As(err, &bad) {
+				return nil, err
+			}
+		}
+		if err != nil {
 			results[i] = UpsertResult{Outcome: OutcomeRejected, Err: err}
 			continue
 		}
@@ -266,9 +278,11 @@ func upsertFast(ctx context.Context, tx pgx.Tx, todo []prepared, results []Upser
 			continue
 		}
 		cur, found := existing[p.rec.ID]
-		if p.asset.GetServiceAreaGeojson() != "" || (found && cur.GetServiceAreaGeojson() != "") {
-			// Geometry text does not compare in Go; the statement
-			// compares the stored geometry.
+		if p.asset.GetServiceAreaGeojson() != "" || IsRemote(p.asset) ||
+			(found && (cur.GetServiceAreaGeojson() != "" || IsRemote(cur))) {
+			// Geometry text does not compare in Go, and a remote
+			// service's area is resolved in SQL; the statement compares
+			// the stored geometry.
 			o, err := upsertOne(ctx, tx, p, false)
 			if err != nil {
 				return err

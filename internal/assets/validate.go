@@ -27,6 +27,8 @@ const (
 	maxAge            = 120
 	maxCapacity       = 100000
 	maxPolygonVerts   = 2000
+	maxAreaCodes      = 500 // a remote service's named areas (a region's LSOAs)
+	maxAreaCodeLen    = 32
 	maxRadiusMeters   = 100000
 	defaultPageSize   = 20
 	maxPageSize       = 100
@@ -103,10 +105,21 @@ func validateAsset(a *sparcv1.Asset, v *apierr.InvalidArgument, prefix string) {
 // validatePlace checks where the asset is and the area it serves.
 func validatePlace(a *sparcv1.Asset, v *apierr.InvalidArgument, f func(string) string) {
 	loc := a.GetLocation()
+	remote := IsRemote(a)
+	if _, ok := deliveryCode[a.GetDeliveryMode()]; !ok {
+		v.Add(f("delivery_mode"), "unknown delivery mode %d", a.GetDeliveryMode())
+	}
 	if loc == nil {
 		v.Add(f("location"), "is required")
 	} else {
 		validateLatLng(loc.GetLatitude(), loc.GetLongitude(), f("location.latitude"), f("location.longitude"), v)
+		hasPoint := loc.GetLatitude() != 0 || loc.GetLongitude() != 0
+		switch {
+		case remote && hasPoint:
+			v.Add(f("location.latitude"), "a remote service (delivery_mode %s) has no point: it is found by its service area; leave latitude and longitude 0", a.GetDeliveryMode())
+		case !remote && !hasPoint:
+			v.Add(f("location.latitude"), "an in-person asset needs its point (latitude and longitude, or a postcode to place it); a telephone, online or home-visit service sets delivery_mode and a service area instead")
+		}
 		if loc.GetCountry() != "GB" && loc.GetCountry() != "NL" {
 			v.Add(f("location.country"), "must be GB or NL, got %q", loc.GetCountry())
 		}
@@ -114,6 +127,7 @@ func validatePlace(a *sparcv1.Asset, v *apierr.InvalidArgument, f func(string) s
 		aip.Text(v, f("location.postcode"), loc.GetPostcode(), false, maxPostcodeLen)
 		aip.Text(v, f("location.locality"), loc.GetLocality(), false, maxShortText)
 	}
+	validateServiceArea(a, remote, v, f)
 	if a.GetServiceAreaGeojson() == "" {
 		return
 	}
@@ -123,6 +137,50 @@ func validatePlace(a *sparcv1.Asset, v *apierr.InvalidArgument, f func(string) s
 		v.Add(f("service_area_geojson"), "%v", err)
 	} else if err := checkArea(mp); err != nil {
 		v.Add(f("service_area_geojson"), "%v", err)
+	}
+}
+
+// validateServiceArea checks the named area of a remote service: exactly
+// one of a drawn area (service_area_geojson), area codes and a whole
+// country; an in-person asset names none. Whether the codes exist is the
+// store's check (checkAreaCodes), made when the asset is written.
+func validateServiceArea(a *sparcv1.Asset, remote bool, v *apierr.InvalidArgument, f func(string) string) {
+	sa := a.GetServiceArea()
+	codes, country := sa.GetAreaCodes(), sa.GetCountry()
+	if !remote {
+		if len(codes) > 0 || country != "" {
+			v.Add(f("service_area"), "only a remote service (delivery_mode TELEPHONE, ONLINE or HOME_VISIT) is found by a named service area; an in-person asset is found by its point")
+		}
+		return
+	}
+	given := 0
+	for _, set := range []bool{a.GetServiceAreaGeojson() != "", len(codes) > 0, country != ""} {
+		if set {
+			given++
+		}
+	}
+	switch {
+	case given == 0:
+		v.Add(f("service_area"), "a remote service needs the area it serves: service_area.area_codes, service_area.country or service_area_geojson")
+	case given > 1:
+		v.Add(f("service_area"), "give one service area: service_area.area_codes, service_area.country or service_area_geojson")
+	}
+	if country != "" && country != a.GetLocation().GetCountry() {
+		v.Add(f("service_area.country"), "%q is not the asset's country (location.country %q)", apierr.Clip(country, 8), a.GetLocation().GetCountry())
+	}
+	if len(codes) > maxAreaCodes {
+		v.Add(f("service_area.area_codes"), "has %d entries, more than the maximum of %d", len(codes), maxAreaCodes)
+		return
+	}
+	seen := make(map[string]bool, len(codes))
+	for i, c := range codes {
+		switch {
+		case c == "" || len(c) > maxAreaCodeLen:
+			v.Add(f("service_area.area_codes")+"["+itoa(i)+"]", "must be an area code of 1 to %d bytes", maxAreaCodeLen)
+		case seen[c]:
+			v.Add(f("service_area.area_codes")+"["+itoa(i)+"]", "duplicate area code %q", apierr.Clip(c, 40))
+		}
+		seen[c] = true
 	}
 }
 

@@ -292,7 +292,8 @@ func TestVectorTilesDecodeAndHoldTheExpectedFeatures(t *testing.T) {
 
 	// Asset tile at zoom 14 around the first demo asset: every active
 	// asset in the tile is there, at its position.
-	rows, err := env.Pool.Query(ctx, `SELECT id::text, ST_Y(location::geometry), ST_X(location::geometry) FROM assets WHERE status = 'active'`)
+	rows, err := env.Pool.Query(ctx, `SELECT id::text, ST_Y(location::geometry), ST_X(location::geometry) FROM assets
+		WHERE status = 'active' AND location IS NOT NULL`) // remote services have no point to draw
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,8 @@ type oracleAsset struct {
 func loadOracleAssets(t *testing.T, env *demoEnv) []oracleAsset {
 	t.Helper()
 	rows, err := env.Pool.Query(context.Background(), `SELECT ST_Y(location::geometry), ST_X(location::geometry), categories,
-		jsonb_array_length(sessions), coalesce(capacity, 0), country FROM assets WHERE status = 'active'`)
+		jsonb_array_length(sessions), coalesce(capacity, 0), country FROM assets WHERE status = 'active'
+		AND location IS NOT NULL`) // remote services (the demo has some) are never walked to
 	if err != nil {
 		t.Fatal(err)
 	}

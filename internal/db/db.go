@@ -28,10 +28,10 @@ var migrations embed.FS
 
 // Open connects a pool to url and checks the server is reachable.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
-	return open(ctx, url, maxConns, "")
+	return open(ctx, url, maxConns, "", nil)
 }
 
-func open(ctx context.Context, url string, maxConns int32, role string) (*pgxpool.Pool, error) {
+func open(ctx context.Context, url string, maxConns int32, role string, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database url: %w", err)
@@ -40,6 +40,7 @@ func open(ctx context.Context, url string, maxConns int32, role string) (*pgxpoo
 		cfg.MaxConns = maxConns
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "sparcd"
+	cfg.ConnConfig.Tracer = tracer
 	if role != "" {
 		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 			_, err := c.Exec(ctx, "SET ROLE "+pgx.Identifier{role}.Sanitize())
@@ -175,6 +176,36 @@ func Pipeline(ctx context.Context, pool *pgxpool.Pool, build func(*pgx.Batch) (c
 			return err
 		}
 		if carried != nil && carried() && r.pending() {
+			r.written.Store(true)
+		}
+		return nil
+	})
+}
+
+// Read sends the reads queue adds (with Queue(...).Query callbacks) as
+// one implicit transaction in one round trip, after the caller's identity
+// and ctx's pending rider (the call's audit event), which commits with
+// the reads or not at all: InTx's guarantees for a read that needs no
+// decision in Go between statements, in one round trip instead of three
+// (begin, read, commit). It is retried like InTx, so queue runs again on
+// each attempt (callbacks must reset what they set). A callback's own
+// error (reading a row in Go) comes after PostgreSQL committed: the rider
+// is then not recorded as written, so the call's outcome is audited once
+// more, never lost.
+func Read(ctx context.Context, pool *pgxpool.Pool, queue func(*pgx.Batch)) error {
+	id := IdentityFrom(ctx)
+	r := riderFrom(ctx)
+	return retry(ctx, func() error {
+		b := IdentityBatch(id)
+		carried := r.pending()
+		if carried {
+			b.Queue(r.stmt.SQL, r.stmt.Args...)
+		}
+		queue(b)
+		if err := pool.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if carried {
 			r.written.Store(true)
 		}
 		return nil

@@ -28,5 +28,6 @@ func Load(ctx context.Context, pool *pgxpool.Pool, store *assets.Store) (int64, 
 	if err != nil {
 		return 0, fmt.Errorf("inserting demo assets: %w", err)
 	}
-	return n, nil
+	nr, err := loadRemote(ctx, store)
+	return n + nr, err
 }

@@ -43,6 +43,8 @@ const (
 	eventAccepted event = "accepted"
 	eventDeclined event = "declined"
 	eventAttended event = "attended"
+	// eventDigest is the daily digest: counts, no single referral.
+	eventDigest event = "digest"
 )
 
 // referrerEvents are the status changes the referring side is emailed
@@ -74,6 +76,9 @@ func eventFor(org string, c outbox.Change) (event, bool) {
 type content struct {
 	Asset string
 	Link  string
+	// The digest's: its local day (YYYY-MM-DD) and counts.
+	Day    string
+	Counts tally
 }
 
 // render fills the templates of lang for event e.
@@ -104,6 +109,14 @@ func link(publicURL string, referral uuid.UUID) string {
 	return strings.TrimRight(publicURL, "/") + "/v1/referrals/" + referral.String()
 }
 
+// listLink is where the reader finds the organisation's referrals.
+func listLink(publicURL string) string {
+	if publicURL == "" {
+		return "referrals"
+	}
+	return strings.TrimRight(publicURL, "/") + "/v1/referrals"
+}
+
 // oneLine makes text safe for a header: asset names are typed by their
 // owners, and a line break in a subject would start a header of its own.
 func oneLine(s string) string {
@@ -120,6 +133,11 @@ func oneLine(s string) string {
 // recipient organisation, so a receiver can drop the rare second copy of
 // an email resent after a lost acknowledgement.
 func compose(from *mail.Address, to string, org string, cur outbox.Cursor, subject, body string, at time.Time) ([]byte, error) {
+	return composeID(from, to, fmt.Sprintf("%d.%d.%s", cur.TxID, cur.Seq, org), subject, body, at)
+}
+
+// composeID is compose with the local part of the Message-ID.
+func composeID(from *mail.Address, to, id, subject, body string, at time.Time) ([]byte, error) {
 	domain := "sparc.invalid"
 	if _, d, ok := strings.Cut(from.Address, "@"); ok {
 		domain = d
@@ -129,7 +147,7 @@ func compose(from *mail.Address, to string, org string, cur outbox.Cursor, subje
 	fmt.Fprintf(&b, "To: %s\r\n", to)
 	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", oneLine(subject)))
 	fmt.Fprintf(&b, "Date: %s\r\n", at.UTC().Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%d.%d.%s@%s>\r\n", cur.TxID, cur.Seq, org, domain)
+	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", id, domain)
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n")
 	b.WriteString("Auto-Submitted: auto-generated\r\n\r\n")
 	qp := quotedprintable.NewWriter(&b)

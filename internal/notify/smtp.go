@@ -9,6 +9,7 @@ import (
 	"net/smtp"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -180,6 +181,81 @@ func (s *session) send(from, to string, msg []byte, timeout time.Duration) error
 		return fmt.Errorf("DATA: %w", err)
 	}
 	return nil
+}
+
+// reset readies a session kept from an earlier turn: RSET, which also
+// shows whether the server still holds the connection.
+func (s *session) reset(timeout time.Duration) error {
+	_ = s.conn.SetDeadline(time.Now().Add(timeout))
+	return s.client.Reset()
+}
+
+// sessions keeps SMTP connections open between turns: connecting costs a
+// TCP handshake, the greeting, EHLO, usually a TLS handshake and AUTH,
+// several round trips to a mail server that may be far away, where an
+// email costs four. One server's turns share them (the SMTP server is
+// the same for every organisation); a session idle for longer than
+// sessionIdle, or that fails RSET (the server closed it), is replaced by
+// a new connection, so a stale one is never taken for an outage.
+type sessions struct {
+	smtp    *SMTP
+	timeout time.Duration
+	max     int
+
+	mu   sync.Mutex
+	idle []idleSession
+}
+
+type idleSession struct {
+	s     *session
+	since time.Time
+}
+
+// sessionIdle is how long a session is kept unused: well under the five
+// minutes RFC 5321 (4.5.3.2.7) lets a server wait for the next command.
+const sessionIdle = 30 * time.Second
+
+// get returns a kept session that still works, or a new one.
+func (p *sessions) get(ctx context.Context) (*session, error) {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return p.smtp.dial(ctx, p.timeout)
+		}
+		it := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if time.Since(it.since) < sessionIdle && it.s.reset(min(p.timeout, 5*time.Second)) == nil {
+			return it.s, nil
+		}
+		_ = it.s.client.Close()
+	}
+}
+
+// put keeps s for a later turn (or ends it when enough are kept).
+func (p *sessions) put(s *session) {
+	p.mu.Lock()
+	if len(p.idle) < p.max {
+		p.idle = append(p.idle, idleSession{s, time.Now()})
+		s = nil
+	}
+	p.mu.Unlock()
+	if s != nil {
+		s.close()
+	}
+}
+
+// closeAll ends the kept sessions.
+func (p *sessions) closeAll() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, it := range idle {
+		it.s.close()
+	}
 }
 
 // close ends the session politely when it can.

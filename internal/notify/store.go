@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -30,79 +29,82 @@ import (
 
 const (
 	// activeSQL lists the organisations with email on and how long each still backs off.
-	activeSQL = `SELECT organisation_id::text, wait_seconds FROM sparc_email_notifications_active()`
-	// tryLockSQL and unlockSQL hold one organisation's email lock on a session.
-	tryLockSQL = `SELECT pg_try_advisory_lock($1, $2)`
-	unlockSQL  = `SELECT pg_advisory_unlock($1, $2)`
+	activeSQL = `SELECT organisation_id, wait_seconds FROM sparc_email_notifications_active()`
 	// loadSQL reads what a turn needs of organisation $1's settings.
 	loadSQL = `SELECT language, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
-			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision
+			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision,
+			daily_digest, digest_hour, time_zone, digest_arrived, digest_accepted, digest_declined, digest_attended,
+			COALESCE((SELECT max(day)::text FROM email_digests d WHERE d.organisation_id = $1), '')
 		FROM email_notifications WHERE organisation_id = $1 AND enabled`
-	// enabledSQL says whether $1 has email on and its stored cursor is
-	// still the turn's ($2 txid, $3 seq): turning email off and on moves it.
-	enabledSQL = `SELECT enabled AND cursor_txid = $2::text::xid8 AND cursor_seq = $3
+	// enabledSQL says whether $1 has email on, in the turn's mode ($4
+	// daily digest), and its stored cursor is still the turn's ($2 txid, $3
+	// seq): turning email off and on moves it.
+	enabledSQL = `SELECT enabled AND daily_digest = $4 AND cursor_txid = $2::text::xid8 AND cursor_seq = $3
 		FROM email_notifications WHERE organisation_id = $1`
 	// advanceSQL moves $1's cursor past handled changes ($2 txid, $3 seq),
-	// never backwards, counting $4 emails sent.
-	advanceSQL = `UPDATE email_notifications SET cursor_txid = $2::text::xid8, cursor_seq = $3,
+	// never backwards and only while email is on (moves), counting $4
+	// emails sent and, for the digest, $5-$8 events of each kind (those
+	// only with the move, so a change is counted once). Emails the server
+	// accepted count even when email was turned off meanwhile: they were
+	// sent. It answers whether the cursor is at $2/$3 with email on: if
+	// not, the turn stops.
+	advanceSQL = `UPDATE email_notifications SET
+			cursor_txid = CASE WHEN ` + movesSQL + ` THEN $2::text::xid8 ELSE cursor_txid END,
+			cursor_seq = CASE WHEN ` + movesSQL + ` THEN $3 ELSE cursor_seq END,
 			emails_sent = emails_sent + $4,
+			digest_arrived = digest_arrived + CASE WHEN ` + movesSQL + ` THEN $5 ELSE 0 END,
+			digest_accepted = digest_accepted + CASE WHEN ` + movesSQL + ` THEN $6 ELSE 0 END,
+			digest_declined = digest_declined + CASE WHEN ` + movesSQL + ` THEN $7 ELSE 0 END,
+			digest_attended = digest_attended + CASE WHEN ` + movesSQL + ` THEN $8 ELSE 0 END,
 			last_success_at = CASE WHEN $4 > 0 THEN clock_timestamp() ELSE last_success_at END,
 			last_error = '', consecutive_failures = 0, next_attempt_at = NULL
-		WHERE organisation_id = $1 AND enabled AND (cursor_txid, cursor_seq) < ($2::text::xid8, $3)`
+		WHERE organisation_id = $1 AND (` + movesSQL + ` OR $4 > 0)
+		RETURNING enabled AND cursor_txid = $2::text::xid8 AND cursor_seq = $3`
+	movesSQL = `(enabled AND (cursor_txid, cursor_seq) < ($2::text::xid8, $3))`
 	// failSQL records a failed email to $1: $2 the error, $3 the wait before the next attempt (µs).
 	failSQL = `UPDATE email_notifications SET consecutive_failures = consecutive_failures + 1,
 			last_failure_at = clock_timestamp(), last_error = $2,
 			next_attempt_at = clock_timestamp() + $3 * interval '1 microsecond'
 		WHERE organisation_id = $1 AND enabled`
+	// digestSQL records organisation $1's digest for local day $2: the
+	// counts it told ($3-$6), whether it was emailed ($7, not when all are
+	// zero); they leave the running counts (even if email was turned off
+	// meanwhile: they were told). Nothing when the day has one.
+	digestSQL = `WITH d AS (
+			INSERT INTO email_digests (organisation_id, day, arrived, accepted, declined, attended, emailed)
+			VALUES ($1, $2::date, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING emailed)
+		UPDATE email_notifications SET digest_arrived = digest_arrived - $3, digest_accepted = digest_accepted - $4,
+			digest_declined = digest_declined - $5, digest_attended = digest_attended - $6,
+			emails_sent = emails_sent + CASE WHEN $7 THEN 1 ELSE 0 END,
+			last_success_at = CASE WHEN $7 THEN clock_timestamp() ELSE last_success_at END,
+			last_error = '', consecutive_failures = 0, next_attempt_at = NULL
+		WHERE organisation_id = $1 AND EXISTS (SELECT 1 FROM d)`
 )
 
-// Advisory lock class ("SEN1"): one organisation's email delivery.
+// Advisory lock class ("SEN1"): one organisation's email delivery
+// (outbox.Scheduler takes it).
 const emailLockClass = 0x53454e31
-
-// lockKey folds an id into the second key of an advisory lock. Two ids
-// folding alike only make their holders take turns.
-func lockKey(id uuid.UUID) int32 {
-	var k uint32
-	for i := 0; i < 16; i += 4 {
-		k ^= uint32(id[i])<<24 | uint32(id[i+1])<<16 | uint32(id[i+2])<<8 | uint32(id[i+3])
-	}
-	return int32(k)
-}
 
 // asOrg starts a batch acting as org's admin: the role that sees both
 // sides of its referrals in the outbox (row-level security), of which
 // eventFor keeps each side's own events.
 func asOrg(org string) *pgx.Batch { return db.IdentityBatch(db.Identity{Org: org, Role: "admin"}) }
 
-// activeOrg is an organisation as the scheduler lists it.
-type activeOrg struct {
-	org  string
-	wait time.Duration
-}
-
-func active(ctx context.Context, pool *pgxpool.Pool) ([]activeOrg, error) {
+// active lists the organisations with email on, each with how long it
+// still backs off.
+func active(ctx context.Context, pool *pgxpool.Pool) ([]outbox.Target, error) {
 	rows, err := pool.Query(ctx, activeSQL)
 	if err != nil {
 		return nil, fmt.Errorf("listing organisations with email on: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (activeOrg, error) {
-		var a activeOrg
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.Target, error) {
+		var t outbox.Target
 		var wait float64
-		err := r.Scan(&a.org, &wait)
-		a.wait = time.Duration(wait * float64(time.Second))
-		return a, err
+		err := r.Scan(&t.ID, &wait)
+		t.Org = t.ID.String()
+		t.Wait = time.Duration(wait * float64(time.Second))
+		return t, err
 	})
-}
-
-func tryLock(ctx context.Context, conn *pgxpool.Conn, org uuid.UUID) (bool, error) {
-	var locked bool
-	err := conn.QueryRow(ctx, tryLockSQL, int32(emailLockClass), lockKey(org)).Scan(&locked)
-	return locked, err
-}
-
-func unlock(ctx context.Context, conn *pgxpool.Conn, org uuid.UUID) error {
-	_, err := conn.Exec(ctx, unlockSQL, int32(emailLockClass), lockKey(org))
-	return err
 }
 
 // errOff: the organisation turned email off (or is gone) during a turn.
@@ -114,6 +116,33 @@ type recipient struct {
 	lang     string
 	cur      outbox.Cursor
 	failures int
+	digest   digest
+}
+
+// tally counts events for the digest.
+type tally struct{ Arrived, Accepted, Declined, Attended int }
+
+// add counts e.
+func (t *tally) add(e event) {
+	switch e {
+	case eventArrived:
+		t.Arrived++
+	case eventAccepted:
+		t.Accepted++
+	case eventDeclined:
+		t.Declined++
+	case eventAttended:
+		t.Attended++
+	}
+}
+
+// digest is an organisation's digest settings and what it has counted.
+type digest struct {
+	on      bool
+	hour    int
+	zone    string
+	counted tally
+	lastDay string // the local day of the last digest, YYYY-MM-DD; empty: none yet
 }
 
 // load reads r.org's settings; errOff when email is off.
@@ -121,7 +150,9 @@ func load(ctx context.Context, conn *pgxpool.Conn, r *recipient) (time.Duration,
 	var wait float64
 	b := asOrg(r.org)
 	b.Queue(loadSQL, r.org).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&r.lang, &r.cur.TxID, &r.cur.Seq, &r.failures, &wait)
+		d := &r.digest
+		err := row.Scan(&r.lang, &r.cur.TxID, &r.cur.Seq, &r.failures, &wait, &d.on, &d.hour, &d.zone,
+			&d.counted.Arrived, &d.counted.Accepted, &d.counted.Declined, &d.counted.Attended, &d.lastDay)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errOff
 		}
@@ -144,7 +175,7 @@ func readChanges(ctx context.Context, conn *pgxpool.Conn, r *recipient) ([]outbo
 	var changes []outbox.Change
 	var pending, on bool
 	b := asOrg(r.org)
-	b.Queue(enabledSQL, r.org, strconv.FormatUint(r.cur.TxID, 10), r.cur.Seq).QueryRow(func(row pgx.Row) error {
+	b.Queue(enabledSQL, r.org, strconv.FormatUint(r.cur.TxID, 10), r.cur.Seq, r.digest.on).QueryRow(func(row pgx.Row) error {
 		if err := row.Scan(&on); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -171,43 +202,52 @@ func subjects(ctx context.Context, conn *pgxpool.Conn, r *recipient, ids []uuid.
 	return out, nil
 }
 
-// advance moves r's stored cursor to c, counting sent emails; errOff
-// when nothing moved (email turned off, or another server moved it on).
-func advance(ctx context.Context, conn *pgxpool.Conn, r *recipient, c outbox.Cursor, sent int) error {
+// advance moves r's stored cursor to c, counting sent emails and the
+// digest's events; errOff when nothing moved (email turned off, or
+// another server moved it on).
+func advance(ctx context.Context, conn *pgxpool.Conn, r *recipient, c outbox.Cursor, sent int, t tally) error {
+	var at bool
 	b := asOrg(r.org)
-	return execOne(ctx, conn, b, b.Queue(advanceSQL, r.org, strconv.FormatUint(c.TxID, 10), c.Seq, sent))
+	b.Queue(advanceSQL, r.org, strconv.FormatUint(c.TxID, 10), c.Seq, sent,
+		t.Arrived, t.Accepted, t.Declined, t.Attended).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&at); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if !at {
+		return errOff
+	}
+	return nil
+}
+
+// recordDigest stores r's digest for local day: t was told (emailed
+// unless all zero); errOff when the day has one already.
+func recordDigest(ctx context.Context, conn *pgxpool.Conn, r *recipient, day string, t tally, emailed bool) error {
+	b := asOrg(r.org)
+	return outbox.ExecOne(ctx, conn, b, b.Queue(digestSQL, r.org, day, t.Arrived, t.Accepted, t.Declined, t.Attended, emailed), errOff)
 }
 
 // recordFailure stores a failed email: the error shown to the
 // organisation and the wait before the next attempt.
 func recordFailure(ctx context.Context, conn *pgxpool.Conn, r *recipient, msg string, wait time.Duration) error {
 	b := asOrg(r.org)
-	return execOne(ctx, conn, b, b.Queue(failSQL, r.org, msg, wait.Microseconds()))
-}
-
-func execOne(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, q *pgx.QueuedQuery) error {
-	var n int64
-	q.Exec(func(tag pgconn.CommandTag) error {
-		n = tag.RowsAffected()
-		return nil
-	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
-	if n == 0 {
-		return errOff
-	}
-	return nil
+	return outbox.ExecOne(ctx, conn, b, b.Queue(failSQL, r.org, msg, wait.Microseconds()), errOff)
 }
 
 // The settings service's SQL, in the caller's transaction (row-level
 // security: its own organisation's admin only).
 const (
 	settingsColumns = `enabled, language, emails_sent, last_success_at, last_failure_at, last_error,
-		consecutive_failures, next_attempt_at, version, updated_at`
+		consecutive_failures, next_attempt_at, version, updated_at, daily_digest, digest_hour, time_zone`
 	getSettingsSQL  = `SELECT ` + settingsColumns + ` FROM email_notifications WHERE organisation_id = $1`
 	lockSettingsSQL = getSettingsSQL + ` FOR UPDATE`
-	// updateSettingsSQL writes $1's settings ($2 enabled, $3 language).
+	// updateSettingsSQL writes $1's settings ($2 enabled, $3 language, $4
+	// daily digest, $5 its hour, $6 its time zone). A digest turned on
+	// counts from then on.
 	// Turned back on, the cursor moves to this transaction: changes of
 	// transactions that began before it (made while email was off) are not
 	// sent, a flood of stale news; those of transactions after it are. (Not
@@ -218,7 +258,12 @@ const (
 			cursor_seq = CASE WHEN $2 AND NOT enabled THEN 0 ELSE cursor_seq END,
 			consecutive_failures = CASE WHEN $2 AND NOT enabled THEN 0 ELSE consecutive_failures END,
 			next_attempt_at = CASE WHEN $2 AND NOT enabled THEN NULL ELSE next_attempt_at END,
-			enabled = $2, language = $3, version = version + 1, updated_at = clock_timestamp()
+			digest_arrived = CASE WHEN $4 AND NOT daily_digest THEN 0 ELSE digest_arrived END,
+			digest_accepted = CASE WHEN $4 AND NOT daily_digest THEN 0 ELSE digest_accepted END,
+			digest_declined = CASE WHEN $4 AND NOT daily_digest THEN 0 ELSE digest_declined END,
+			digest_attended = CASE WHEN $4 AND NOT daily_digest THEN 0 ELSE digest_attended END,
+			enabled = $2, language = $3, daily_digest = $4, digest_hour = $5, time_zone = $6,
+			version = version + 1, updated_at = clock_timestamp()
 		WHERE organisation_id = $1
 		RETURNING ` + settingsColumns
 )
@@ -232,7 +277,7 @@ func scanSettings(org uuid.UUID, row pgx.Row) (*sparcv1.EmailNotificationSetting
 	var version int64
 	var updated time.Time
 	if err := row.Scan(&s.Enabled, &s.LanguageCode, &s.EmailsSent, &success, &failure, &s.LastError,
-		&s.ConsecutiveFailures, &next, &version, &updated); err != nil {
+		&s.ConsecutiveFailures, &next, &version, &updated, &s.DailyDigest, &s.DigestHour, &s.TimeZone); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, fmt.Errorf("%s: %w", settingsName(org), apierr.ErrNotFound)
 		}
@@ -273,7 +318,8 @@ func (s *settingsStore) update(ctx context.Context, org uuid.UUID, wantEtag stri
 			return fmt.Errorf("%s: %w", settingsName(org), apierr.ErrStaleEtag)
 		}
 		mutate(cur)
-		out, err = scanSettings(org, tx.QueryRow(ctx, updateSettingsSQL, org, cur.GetEnabled(), cur.GetLanguageCode()))
+		out, err = scanSettings(org, tx.QueryRow(ctx, updateSettingsSQL, org, cur.GetEnabled(), cur.GetLanguageCode(),
+			cur.GetDailyDigest(), cur.GetDigestHour(), cur.GetTimeZone()))
 		return err
 	})
 	return out, err

@@ -46,8 +46,12 @@ type Config struct {
 	// Poll is how often the organisations are listed again and each looked
 	// at without a notification. Zero: 5 s.
 	Poll time.Duration
+	// Now is the clock deciding when a daily digest is due; nil: time.Now.
+	// Tests set it.
+	Now func() time.Time
 	// Concurrency is how many organisations are served at once, each on a
-	// database connection. Zero: 2.
+	// database connection (and, while it reads the contact address, a
+	// second one briefly: keep it below half the pool). Zero: 2.
 	Concurrency int
 }
 
@@ -55,39 +59,26 @@ type Config struct {
 func (c Config) Enabled() bool { return c.SMTP != nil }
 
 func (c Config) withDefaults() Config {
-	if c.BackoffBase <= 0 {
-		c.BackoffBase = time.Second
-	}
-	if c.BackoffCap <= 0 {
-		c.BackoffCap = 10 * time.Minute
-	}
-	c.BackoffCap = max(c.BackoffCap, c.BackoffBase)
-	if c.Timeout <= 0 {
-		c.Timeout = 30 * time.Second
-	}
-	if c.Poll <= 0 {
-		c.Poll = 5 * time.Second
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 2
-	}
+	outbox.Defaults(&c.BackoffBase, &c.BackoffCap, &c.Poll, &c.Timeout, &c.Concurrency, 30*time.Second, 2)
 	return c
 }
 
 // backoff is the wait after the n-th consecutive failure (outbox.Backoff).
 func (c Config) backoff(n int) time.Duration { return outbox.Backoff(n, c.BackoffBase, c.BackoffCap) }
 
-// Worker sends the emails. Several servers may run one: an organisation
-// is served under a session-level advisory lock on the connection its turn
-// uses (as webhooks are, and for the same reason: no transaction stays
-// open across the SMTP conversation to hold back the outbox horizon).
+// Worker sends the emails. Several servers may run one: outbox.Scheduler
+// gives each organisation its turns under a session-level advisory lock on
+// the connection the turn uses (as webhooks are, and for the same reason:
+// no transaction stays open across the SMTP conversation to hold back the
+// outbox horizon).
 type Worker struct {
-	pool *pgxpool.Pool
-	orgs *orgs.Store
-	hub  *outbox.Hub
-	cfg  Config
-	from *mail.Address
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	orgs  *orgs.Store
+	cfg   Config
+	from  *mail.Address
+	log   *slog.Logger
+	sched *outbox.Scheduler
+	smtp  *sessions
 }
 
 // NewWorker checks cfg and returns a worker; Run delivers until its
@@ -103,153 +94,38 @@ func NewWorker(pool *pgxpool.Pool, hub *outbox.Hub, cfg Config, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("mail from %q: %w", cfg.From, err)
 	}
-	return &Worker{pool: pool, orgs: orgs.NewStore(pool), hub: hub, cfg: cfg.withDefaults(), from: from, log: log}, nil
+	w := &Worker{pool: pool, orgs: orgs.NewStore(pool), cfg: cfg.withDefaults(), from: from, log: log}
+	w.smtp = &sessions{smtp: w.cfg.SMTP, timeout: w.cfg.Timeout, max: w.cfg.Concurrency}
+	w.sched = outbox.NewScheduler(pool, hub, turns{w}, outbox.SchedulerConfig{Name: "email notifications",
+		LockClass: emailLockClass, Poll: w.cfg.Poll, Concurrency: w.cfg.Concurrency}, log)
+	return w, nil
 }
 
-// orgState is what the scheduler knows of one organisation.
-type orgState struct {
-	notBefore time.Time
-	seen      uint64
-}
-
-type turnResult struct {
-	org     string
-	gen     uint64
-	pending bool
-	wait    time.Duration
-}
-
-// Run delivers until ctx ends, then waits for the turns under way. It
-// schedules as the webhook worker does: every wake-up starts a turn for
-// each idle organisation not backing off; one busy when a wake-up comes
-// goes again when it finishes; the poll catches missed notifications.
+// Run delivers until ctx ends, then waits for the turns under way.
 func (w *Worker) Run(ctx context.Context) {
-	var (
-		list      = map[string]*orgState{}
-		running   = map[string]bool{}
-		done      = make(chan turnResult)
-		slots     = make(chan struct{}, w.cfg.Concurrency)
-		gen       = uint64(1)
-		refreshAt time.Time
-		soon      time.Time
-		retry     time.Duration
-		timer     = time.NewTimer(time.Hour)
-	)
-	defer timer.Stop()
-	for {
-		wake := w.hub.Wait()
-		now := time.Now()
-		if !now.Before(refreshAt) {
-			list = w.refresh(ctx, list)
-			refreshAt = now.Add(w.cfg.Poll)
-		}
-		next := refreshAt
-		if !soon.IsZero() && soon.Before(next) {
-			next = soon
-		}
-		for org, s := range list {
-			switch {
-			case running[org] || s.seen >= gen:
-			case s.notBefore.After(now):
-				if s.notBefore.Before(next) {
-					next = s.notBefore
-				}
-			default:
-				running[org] = true
-				go w.turn(ctx, org, gen, slots, done)
-			}
-		}
-		timer.Reset(time.Until(next))
-		select {
-		case <-ctx.Done():
-			for len(running) > 0 {
-				delete(running, (<-done).org)
-			}
-			return
-		case <-wake:
-			gen++
-		case <-timer.C:
-			if !soon.IsZero() && !time.Now().Before(soon) {
-				soon = time.Time{}
-			}
-			gen++
-		case r := <-done:
-			delete(running, r.org)
-			s := list[r.org]
-			if s == nil {
-				break
-			}
-			s.seen = r.gen
-			if r.wait > 0 {
-				s.notBefore = time.Now().Add(r.wait)
-			}
-			if r.pending {
-				retry = min(max(2*retry, 5*time.Millisecond), outbox.PollInterval)
-				soon = time.Now().Add(retry)
-			} else {
-				retry = 0
-			}
-		}
-	}
+	w.sched.Run(ctx)
+	w.smtp.closeAll()
 }
 
-func (w *Worker) refresh(ctx context.Context, old map[string]*orgState) map[string]*orgState {
-	orgs, err := active(ctx, w.pool)
-	if err != nil {
-		if ctx.Err() == nil {
-			w.log.Warn("email notifications: listing organisations; trying again at the next poll", "err", err)
-		}
-		return old
-	}
-	now := time.Now()
-	list := make(map[string]*orgState, len(orgs))
-	for _, a := range orgs {
-		s := &orgState{notBefore: now.Add(a.wait)}
-		if o := old[a.org]; o != nil {
-			s.seen = o.seen
-			if o.notBefore.After(s.notBefore) {
-				s.notBefore = o.notBefore
-			}
-		}
-		list[a.org] = s
-	}
-	return list
+// turns is the worker as its scheduler sees it (outbox.Deliverer).
+type turns struct{ w *Worker }
+
+func (t turns) Targets(ctx context.Context) ([]outbox.Target, error) { return active(ctx, t.w.pool) }
+
+func (t turns) Deliver(ctx context.Context, conn *pgxpool.Conn, o outbox.Target) outbox.Turn {
+	pending, wait := t.w.deliver(ctx, conn, o.ID)
+	return outbox.Turn{Pending: pending, Wait: wait}
 }
 
-func (w *Worker) turn(ctx context.Context, org string, gen uint64, slots chan struct{}, done chan<- turnResult) {
-	r := turnResult{org: org, gen: gen}
-	select {
-	case slots <- struct{}{}:
-		r.pending, r.wait = w.deliver(ctx, org)
-		<-slots
-	case <-ctx.Done():
-	}
-	done <- r
-}
-
-// deliver takes one turn for an organisation: under its lock, it emails
-// the changes after its cursor until none is ready or one fails.
-func (w *Worker) deliver(ctx context.Context, org string) (pending bool, wait time.Duration) {
-	id, err := uuid.Parse(org)
-	if err != nil {
-		return false, time.Minute
-	}
-	conn, err := w.pool.Acquire(ctx)
-	if err != nil {
-		return false, time.Second
-	}
-	if locked, err := tryLock(ctx, conn, id); err != nil || !locked {
-		conn.Release()
-		return false, 0
-	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := unlock(uctx, conn, id); err != nil {
-			_ = conn.Conn().Close(uctx)
-		}
-		conn.Release()
-	}()
+// deliver takes one turn for an organisation on conn, which holds its
+// lock: it emails the changes after its cursor until none is ready or one
+// fails. The emails of a turn share one SMTP connection (kept for later
+// turns: sessions), and the cursor
+// moves behind them (advancer) instead of between them, so one
+// organisation's emails go at the SMTP server's pace, not at the pace of
+// an SMTP conversation plus a database round trip each.
+func (w *Worker) deliver(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) (pending bool, wait time.Duration) {
+	org := id.String()
 	r := &recipient{org: org}
 	switch wait, err := load(ctx, conn, r); {
 	case errors.Is(err, errOff):
@@ -260,12 +136,22 @@ func (w *Worker) deliver(ctx context.Context, org string) (pending bool, wait ti
 	case wait > 0:
 		return false, wait
 	}
-	var sess *session
+	var sess *session // taken from w.smtp when the turn first sends
 	defer func() {
 		if sess != nil {
-			sess.close()
+			w.smtp.put(sess)
 		}
 	}()
+	var to string // read once a turn has something to send
+	if r.digest.on {
+		now := time.Now
+		if w.cfg.Now != nil {
+			now = w.cfg.Now
+		}
+		if stop, wait := w.sendDigest(ctx, conn, r, &sess, &to, now()); stop {
+			return false, wait
+		}
+	}
 	for {
 		changes, pending, err := readChanges(ctx, conn, r)
 		if errors.Is(err, errOff) {
@@ -277,6 +163,12 @@ func (w *Worker) deliver(ctx context.Context, org string) (pending bool, wait ti
 		}
 		if len(changes) == 0 {
 			return pending, 0
+		}
+		if r.digest.on {
+			if err := w.count(ctx, conn, r, changes); err != nil {
+				return false, w.afterDBError(ctx, org, err)
+			}
+			continue
 		}
 		type email struct {
 			c outbox.Change
@@ -291,60 +183,156 @@ func (w *Worker) deliver(ctx context.Context, org string) (pending bool, wait ti
 			}
 		}
 		var names map[uuid.UUID]string
-		var to string
 		if len(emails) > 0 {
 			if names, err = subjects(ctx, conn, r, ids); err != nil {
 				w.logErr(ctx, "email notifications", org, err)
 				return false, time.Second
 			}
-			if to, err = w.recipientAddress(ctx, id); err != nil {
-				return w.failed(ctx, conn, r, err)
+			if to == "" {
+				if to, err = w.recipientAddress(ctx, id); err != nil {
+					return w.failed(ctx, conn, r, err)
+				}
 			}
 		}
+		// From here until adv.finish the advancer owns conn.
+		adv := startAdvancer(ctx, conn, r)
 		for _, m := range emails {
+			if adv.stopped() {
+				break
+			}
 			asset, ok := names[m.c.Referral]
 			if !ok {
 				continue // the referral is no longer visible (entered in error, purged): nothing to tell
 			}
 			subject, body, err := render(r.lang, m.e, content{Asset: asset, Link: link(w.cfg.PublicURL, m.c.Referral)})
 			if err != nil {
+				adv.finish()
 				w.logErr(ctx, "email notifications: rendering", org, err)
 				return false, time.Minute
 			}
 			msg, err := compose(w.from, to, org, m.c.Cursor, subject, body, time.Now())
 			if err != nil {
+				adv.finish()
 				w.logErr(ctx, "email notifications: composing", org, err)
 				return false, time.Minute
 			}
-			if sess == nil {
-				if sess, err = w.cfg.SMTP.dial(ctx, w.cfg.Timeout); err != nil {
-					sess = nil
-					if ctx.Err() != nil {
-						return false, 0
-					}
-					return w.failed(ctx, conn, r, fmt.Errorf("connecting to the mail server: %s", describe(err)))
-				}
-			}
-			if err := sess.send(w.from.Address, to, msg, w.cfg.Timeout); err != nil {
-				sess.client.Close()
-				sess = nil
-				if ctx.Err() != nil {
-					return false, 0
-				}
-				return w.failed(ctx, conn, r, errors.New(describe(err)))
+			if err := w.send(ctx, &sess, to, msg); err != nil {
+				return w.sendFailed(ctx, conn, r, adv, err)
 			}
 			// Accepted by the server: move past it (and the changes before
-			// it that email nobody) before the next.
-			if err := w.advance(ctx, conn, r, m.c.Cursor, 1); err != nil {
-				return false, w.afterDBError(ctx, org, err)
-			}
+			// it that email nobody).
+			adv.moved(m.c.Cursor, 1)
 		}
-		if last := changes[len(changes)-1].Cursor; r.cur != last {
-			if err := w.advance(ctx, conn, r, last, 0); err != nil {
-				return false, w.afterDBError(ctx, org, err)
-			}
+		adv.moved(changes[len(changes)-1].Cursor, 0)
+		if err := adv.finish(); err != nil {
+			return false, w.afterDBError(ctx, org, err)
 		}
 	}
+}
+
+// count moves r past changes in digest mode: its events are counted for
+// the next digest instead of emailed.
+func (w *Worker) count(ctx context.Context, conn *pgxpool.Conn, r *recipient, changes []outbox.Change) error {
+	var t tally
+	for _, c := range changes {
+		if e, ok := eventFor(r.org, c); ok {
+			t.add(e)
+		}
+	}
+	last := changes[len(changes)-1].Cursor
+	if err := advance(ctx, conn, r, last, 0, t); err != nil {
+		return err
+	}
+	r.cur, r.failures = last, 0
+	return nil
+}
+
+// sendDigest sends r's daily digest when, at now in its time zone, its
+// hour has come and the day has none yet: the events counted since the
+// previous one, or nothing when there were none (the day is recorded
+// either way). The day's row, written once the SMTP server accepted the
+// email, keeps it to one a day across servers (the turn holds the
+// organisation's lock); a crash between the two resends it with the same
+// Message-ID. stop: the turn ends (a failure, recorded, with its wait).
+func (w *Worker) sendDigest(ctx context.Context, conn *pgxpool.Conn, r *recipient, sess **session, to *string, now time.Time) (stop bool, wait time.Duration) {
+	loc, err := zone(r.digest.zone)
+	if err != nil {
+		loc = time.UTC // validated when set; a zone the running binary no longer knows
+	}
+	local := now.In(loc)
+	day := local.Format(time.DateOnly)
+	if local.Hour() < r.digest.hour || r.digest.lastDay >= day {
+		return false, 0
+	}
+	t := r.digest.counted
+	emailed := t != tally{}
+	if emailed {
+		if *to == "" {
+			if *to, err = w.recipientAddress(ctx, uuid.MustParse(r.org)); err != nil {
+				_, wait := w.failed(ctx, conn, r, err)
+				return true, wait
+			}
+		}
+		subject, body, err := render(r.lang, eventDigest, content{Day: day, Counts: t, Link: listLink(w.cfg.PublicURL)})
+		if err != nil {
+			w.logErr(ctx, "email notifications: rendering the digest", r.org, err)
+			return true, time.Minute
+		}
+		msg, err := composeID(w.from, *to, "digest."+day+"."+r.org, subject, body, now)
+		if err != nil {
+			w.logErr(ctx, "email notifications: composing the digest", r.org, err)
+			return true, time.Minute
+		}
+		if err := w.send(ctx, sess, *to, msg); err != nil {
+			if ctx.Err() != nil {
+				return true, 0
+			}
+			_, wait := w.failed(ctx, conn, r, err)
+			return true, wait
+		}
+	}
+	switch err := recordDigest(ctx, conn, r, day, t, emailed); {
+	case errors.Is(err, errOff):
+		// Email turned off, or the day's digest recorded meanwhile (by a
+		// server whose lock this one's turn outlived): nothing to undo.
+		return true, 0
+	case err != nil:
+		w.logErr(ctx, "email notifications: recording the digest", r.org, err)
+		return true, time.Second
+	}
+	r.digest.lastDay, r.digest.counted, r.failures = day, tally{}, 0
+	return false, 0
+}
+
+// send hands msg to the SMTP server on *sess, connecting first when
+// needed; a failed session is dropped.
+func (w *Worker) send(ctx context.Context, sess **session, to string, msg []byte) error {
+	if *sess == nil {
+		s, err := w.smtp.get(ctx)
+		if err != nil {
+			return fmt.Errorf("connecting to the mail server: %s", describe(err))
+		}
+		*sess = s
+	}
+	if err := (*sess).send(w.from.Address, to, msg, w.cfg.Timeout); err != nil {
+		(*sess).client.Close()
+		*sess = nil
+		return errors.New(describe(err))
+	}
+	return nil
+}
+
+// sendFailed ends a turn whose email the server did not accept: the
+// cursor first reaches the last email accepted (none is sent twice), then
+// the failure is recorded.
+func (w *Worker) sendFailed(ctx context.Context, conn *pgxpool.Conn, r *recipient, adv *advancer, cause error) (bool, time.Duration) {
+	if err := adv.finish(); err != nil {
+		return false, w.afterDBError(ctx, r.org, err)
+	}
+	if ctx.Err() != nil {
+		return false, 0 // shutting down: not the mail server's failure
+	}
+	return w.failed(ctx, conn, r, cause)
 }
 
 // recipientAddress is the organisation's contact address, checked.
@@ -361,14 +349,6 @@ func (w *Worker) recipientAddress(ctx context.Context, org uuid.UUID) (string, e
 		return "", errors.New("the organisation's contact email is not a valid address")
 	}
 	return a.Address, nil
-}
-
-func (w *Worker) advance(ctx context.Context, conn *pgxpool.Conn, r *recipient, c outbox.Cursor, sent int) error {
-	if err := advance(ctx, conn, r, c, sent); err != nil {
-		return err
-	}
-	r.cur, r.failures = c, 0
-	return nil
 }
 
 func (w *Worker) afterDBError(ctx context.Context, org string, err error) time.Duration {

@@ -168,6 +168,11 @@ func TestPagingVisitsEveryServiceOnce(t *testing.T) {
 
 // The ORUK filters must select what the native API selects for the same
 // question: proximity (same order), category terms and text.
+// inPersonOnly: ORUK's proximity lists the services at locations within
+// the distance; remote services have none (the native search lists them
+// after, by their service area).
+const inPersonOnly = sparcv1.RemoteFilter_REMOTE_FILTER_EXCLUDE
+
 func TestFiltersAgreeWithTheNativeAPI(t *testing.T) {
 	t.Parallel()
 	env := demoServer(t)
@@ -178,7 +183,7 @@ func TestFiltersAgreeWithTheNativeAPI(t *testing.T) {
 		for _, pt := range [][3]float64{{52.48, -1.89, 3000}, {51.92, 4.48, 1500}, {53.39, -3.02, 50000}} {
 			native, err := env.Assets.SearchAssets(ctx, &sparcv1.SearchAssetsRequest{
 				Latitude: proto.Float64(pt[0]), Longitude: proto.Float64(pt[1]), RadiusMeters: proto.Float64(pt[2]),
-				PageSize: 20, Statuses: all})
+				PageSize: 20, Statuses: all, Remote: inPersonOnly})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +202,7 @@ func TestFiltersAgreeWithTheNativeAPI(t *testing.T) {
 			// total_items counts what the native search finds in all.
 			n := 0
 			req := &sparcv1.SearchAssetsRequest{Latitude: proto.Float64(pt[0]), Longitude: proto.Float64(pt[1]),
-				RadiusMeters: proto.Float64(pt[2]), PageSize: 100, Statuses: all}
+				RadiusMeters: proto.Float64(pt[2]), PageSize: 100, Statuses: all, Remote: inPersonOnly}
 			for {
 				resp, err := env.Assets.SearchAssets(ctx, req)
 				if err != nil {

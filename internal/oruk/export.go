@@ -76,10 +76,7 @@ func serviceOf(a *sparcv1.Asset, lv level, orgs Orgs) Service {
 	sp := servicePart{id: id, sid: id.String()}
 	s.ServiceAtLocations = []ServiceAtLocation{sp.serviceAtLocation(a)}
 	s.Schedules = sp.schedules(a)
-	if sa := a.GetServiceAreaGeojson(); sa != "" {
-		s.ServiceAreas = []ServiceArea{{ID: sp.derived(partServiceArea), ServiceID: sp.sid,
-			Name: "Area served", Extent: sa, ExtentType: "geojson"}}
-	}
+	s.ServiceAreas = sp.serviceAreas(a)
 	for _, code := range a.GetLanguages() {
 		s.Languages = append(s.Languages, Language{ID: sp.derived("language/" + code), ServiceID: sp.sid,
 			Name: languageName(code), Code: code})
@@ -154,7 +151,32 @@ type servicePart struct {
 
 func (sp servicePart) derived(part string) string { return derivedID(sp.id, part).String() }
 
-// serviceAtLocation is the asset's one physical location.
+// serviceAreas writes the area the asset serves: its drawn area as
+// GeoJSON, and a remote service's named area as one text extent per area
+// code, or its country's code for the whole country (what the importer
+// reads back).
+func (sp servicePart) serviceAreas(a *sparcv1.Asset) []ServiceArea {
+	var out []ServiceArea
+	if sa := a.GetServiceAreaGeojson(); sa != "" {
+		out = append(out, ServiceArea{ID: sp.derived(partServiceArea), ServiceID: sp.sid,
+			Name: "Area served", Extent: sa, ExtentType: "geojson"})
+	}
+	for _, code := range a.GetServiceArea().GetAreaCodes() {
+		out = append(out, ServiceArea{ID: sp.derived(partServiceArea + "/" + code), ServiceID: sp.sid,
+			Name: code, Extent: code, ExtentType: "text"})
+	}
+	if c := a.GetServiceArea().GetCountry(); c != "" {
+		out = append(out, ServiceArea{ID: sp.derived(partServiceArea + "/country"), ServiceID: sp.sid,
+			Name: CountryName[c], Extent: c, ExtentType: "text"})
+	}
+	return out
+}
+
+// CountryName names SPARC's countries in ORUK's service areas.
+var CountryName = map[string]string{"GB": "United Kingdom", "NL": "Netherlands"}
+
+// serviceAtLocation is the asset's one location: physical, or for a
+// remote service (no point) virtual, with the address it gives.
 func (sp servicePart) serviceAtLocation(a *sparcv1.Asset) ServiceAtLocation {
 	loc := a.GetLocation()
 	locID := sp.derived(partLocation)
@@ -170,6 +192,10 @@ func (sp servicePart) serviceAtLocation(a *sparcv1.Asset) ServiceAtLocation {
 			Address1: loc.GetAddress(), City: loc.GetLocality(), PostalCode: loc.GetPostcode(),
 			Country: loc.GetCountry(), AddressType: "physical",
 		}},
+	}
+	if assets.IsRemote(a) {
+		l.LocationType, l.Latitude, l.Longitude = "virtual", nil, nil
+		l.Addresses[0].AddressType = "postal"
 	}
 	for _, code := range a.GetAccessibility() {
 		l.Accessibility = append(l.Accessibility, Accessibility{
@@ -236,6 +262,9 @@ func (sp servicePart) attributes(a *sparcv1.Asset) []Attribute {
 	attr(TaxAttributes, AttrAcceptingReferrals, strconv.FormatBool(a.GetAcceptingReferrals()))
 	if a.Capacity != nil {
 		attr(TaxAttributes, AttrCapacity, strconv.Itoa(int(a.GetCapacity())))
+	}
+	if assets.IsRemote(a) {
+		attr(TaxAttributes, AttrDeliveryMode, assets.DeliveryCode(a.GetDeliveryMode()))
 	}
 	if tz := sessionZone(a); tz != "" && tz != CountryZone[a.GetLocation().GetCountry()] {
 		attr(TaxAttributes, AttrTimezone, tz)

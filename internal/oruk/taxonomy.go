@@ -73,6 +73,7 @@ const (
 	AttrAcceptingReferrals = "accepting_referrals"
 	AttrCapacity           = "capacity"
 	AttrTimezone           = "timezone"
+	AttrDeliveryMode       = "delivery_mode"
 )
 
 // taxonomyDef is one published taxonomy with its terms.
@@ -124,6 +125,7 @@ var taxonomies = func() []taxonomyDef {
 			{AttrAcceptingReferrals, "Accepting referrals", "Whether the service accepts referrals from social prescribing link workers (value true or false)."},
 			{AttrCapacity, "Capacity", "Places per session (value: a whole number)."},
 			{AttrTimezone, "Time zone", "IANA time zone of the schedules' local times when not the country's usual one."},
+			{AttrDeliveryMode, "Delivery mode", "How a service without a physical location reaches people (value telephone, online or home_visit); its service_areas say where."},
 		}}
 	return []taxonomyDef{cats, kinds, attrs}
 }()

@@ -1,7 +1,9 @@
 // Package outbox carries referral changes to the readers that follow them
-// (the WatchReferrals stream and webhook deliveries): the hub that wakes
-// them, through PostgreSQL notifications across servers, and the gapless
-// read of the referral_outbox table after a cursor. The changes are written
+// (the WatchReferrals stream, webhook and email deliveries): the hub that
+// wakes them, through PostgreSQL notifications across servers, the gapless
+// read of the referral_outbox table after a cursor, and the Scheduler that
+// gives each delivery target (a webhook, an organisation's email) its
+// turns under a lock shared by every server. The changes are written
 // by package referrals in the same transaction as the referral (a
 // transactional outbox); what a reader may see of each one is referrals'
 // visibility rule, applied by the caller of Read.

@@ -12,6 +12,13 @@ import (
 // notifySQL tells every server's hub that referrals changed.
 const notifySQL = `SELECT pg_notify('sparc_referrals', '')`
 
+// tryLockSQL and unlockSQL hold one delivery target's lock on a session
+// (Scheduler).
+const (
+	tryLockSQL = `SELECT pg_try_advisory_lock($1, $2)`
+	unlockSQL  = `SELECT pg_advisory_unlock($1, $2)`
+)
+
 // horizonSQL is the cursor before every transaction still running: a
 // reader starting there misses nothing committed later.
 const horizonSQL = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`

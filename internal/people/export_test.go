@@ -7,4 +7,5 @@ var (
 	SearchPeopleByNHSSQL      = searchPeopleByNHSSQL
 	SearchPeopleByPostcodeSQL = searchPeopleByPostcodeSQL
 	SearchPeopleByNameSQL     = searchPeopleByNameSQL
+	SearchPeopleByNameYearSQL = searchPeopleByNameYearSQL
 )

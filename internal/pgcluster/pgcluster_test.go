@@ -159,3 +159,64 @@ func TestMissingBinariesAreReportedClearly(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Dump of a stopped data dir starts the cluster for the dump and stops it
+// after; Restore refuses a data dir that holds anything, and an archive
+// that is not one leaves nothing behind.
+func TestDumpStoppedClusterAndRestoreRefusals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := testenv.DataDir(t)
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Psql(ctx, "sparc", "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('dumped while stopped')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "a.dump")
+	f, err := os.Create(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgcluster.Dump(ctx, pgcluster.Options{Dir: dir, Fast: true}, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := os.Stat(filepath.Join(dir, "pgdata", "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Dump left the cluster it started running: %v", err)
+	}
+	fresh := filepath.Join(testenv.DataDir(t), "fresh")
+	if err := pgcluster.Restore(ctx, pgcluster.Options{Dir: fresh, Fast: true}, archive); err != nil {
+		t.Fatal(err)
+	}
+	r, err := pgcluster.Start(ctx, pgcluster.Options{Dir: fresh, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Psql(ctx, "sparc", "SELECT v FROM kept")
+	if stopErr := r.Stop(); stopErr != nil {
+		t.Fatal(stopErr)
+	}
+	if err != nil || strings.TrimSpace(out) != "dumped while stopped" {
+		t.Fatalf("restored table: %q %v", out, err)
+	}
+
+	if err := pgcluster.Restore(ctx, pgcluster.Options{Dir: dir, Fast: true}, archive); !errors.Is(err, pgcluster.ErrNotEmpty) {
+		t.Fatalf("restore over a cluster: %v, want ErrNotEmpty", err)
+	}
+	garbage := filepath.Join(t.TempDir(), "not-a-dump")
+	if err := os.WriteFile(garbage, []byte("PGDMP but not really"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := testenv.DataDir(t)
+	if err := pgcluster.Restore(ctx, pgcluster.Options{Dir: empty, Fast: true}, garbage); err == nil {
+		t.Fatal("a file that is not an archive restores")
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Fatalf("a failed restore left %d entries in %s", len(entries), empty)
+	}
+}

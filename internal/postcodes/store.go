@@ -15,12 +15,15 @@ import (
 // Store is the SQL side of postcodes, the only code that touches the
 // postcodes table.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	cache *placeCache // see cache.go; used only while Listen runs
 }
 
 // NewStore returns a store over pool: an application pool for lookups and
 // the demo loader (as the network admin), the owner's for the CLI import.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, cache: newPlaceCache(placeCacheSize, placeCacheTTL)}
+}
 
 // Match is what a place is the centre of.
 type Match int
@@ -63,7 +66,11 @@ ORDER BY level LIMIT 1`
 // Lookup places a postcode: itself when the data has it, else its
 // sector's or district's centre; ErrUnknownDistrict when neither is there.
 func (s *Store) Lookup(ctx context.Context, c Code) (Place, error) {
-	p := Place{Code: c}
+	p, ok, gen := s.cache.get(c)
+	if ok {
+		return p, nil
+	}
+	p = Place{Code: c}
 	err := s.pool.QueryRow(ctx, lookupSQL, c.Country, c.Key, c.Sector, c.District).Scan(&p.Match, &p.Lat, &p.Lng, &p.LSOA, &p.Council, &p.Source)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Place{}, ErrUnknownDistrict
@@ -71,6 +78,7 @@ func (s *Store) Lookup(ctx context.Context, c Code) (Place, error) {
 	if err != nil {
 		return Place{}, fmt.Errorf("looking up postcode: %w", err)
 	}
+	s.cache.put(p, gen)
 	return p, nil
 }
 
@@ -165,8 +173,16 @@ func (s *Store) Import(ctx context.Context, next func() (Row, error), progress f
 		if _, err := tx.Exec(ctx, refreshAreasSQL); err != nil {
 			return fmt.Errorf("computing sector and district centres: %w", err)
 		}
+		// Delivered on commit: every server's cache of places drops what
+		// it holds (cache.go).
+		if _, err := tx.Exec(ctx, notifyPostcodes); err != nil {
+			return fmt.Errorf("announcing the import: %w", err)
+		}
 		return nil
 	})
+	if err == nil {
+		s.cache.drop()
+	}
 	return written, err
 }
 

@@ -27,8 +27,8 @@ import (
 // and how to get there, in English or Dutch. It names the person, so only
 // the referring side prints it (the provider has its own view, through
 // GetReferral); anyone else, and a referral that does not exist, is the
-// same 404. PDF: the page's print CSS makes "Print to PDF" in any browser
-// one A4 page (docs/referrals.md).
+// same 404. As HTML with print CSS (one A4 page from any browser) or as
+// a PDF (print_pdf.go), by ?format= or Accept (docs/referrals.md).
 
 // PrintRoute is the route's pattern, its key in the access policy. Go's
 // ServeMux matches whole path segments, so the custom-method spelling
@@ -45,7 +45,7 @@ var printPage = template.Must(template.New("print.html").ParseFS(printFiles, "pr
 // log takes what goes wrong unexpectedly.
 func (s *Service) Routes(log *slog.Logger) []httproute.Route {
 	p := &printer{s: s, log: log}
-	return []httproute.Route{{Pattern: PrintRoute, Handler: http.HandlerFunc(p.print), Params: []string{"language"}}}
+	return []httproute.Route{{Pattern: PrintRoute, Handler: http.HandlerFunc(p.print), Params: []string{"language", "format"}}}
 }
 
 // printer serves the printable page.
@@ -121,6 +121,11 @@ func (p *printer) print(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, r, apierr.Invalid("language", "must be en or nl"))
 		return
 	}
+	format, ok := printFormat(r)
+	if !ok {
+		p.writeError(w, r, apierr.Invalid("format", "must be html or pdf"))
+		return
+	}
 	name := "referrals/" + r.PathValue("id")
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
@@ -155,6 +160,10 @@ func (p *printer) print(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, r, err)
 		return
 	}
+	if format == "pdf" {
+		p.writePDF(w, r, lang, data)
+		return
+	}
 	var buf bytes.Buffer
 	if err := printPage.Execute(&buf, data); err != nil {
 		p.writeError(w, r, fmt.Errorf("writing the printable page: %w", err))
@@ -166,6 +175,7 @@ func (p *printer) print(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store") // it names a person
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Vary", "Accept, Accept-Language")
 	_, _ = w.Write(buf.Bytes())
 }
 
@@ -257,5 +267,31 @@ func fill(lang string, ref *sparcv1.Referral, a *sparcv1.Asset) printData {
 		d.MapURL = fmt.Sprintf("https://www.openstreetmap.org/?mlat=%.5f&mlon=%.5f#map=17/%.5f/%.5f",
 			loc.GetLatitude(), loc.GetLongitude(), loc.GetLatitude(), loc.GetLongitude())
 	}
+	d.Directions = remoteDirections(lang, a)
 	return d
+}
+
+// remoteDirections is how to reach a remote service (it has no place to
+// go to): its phone number or website, said in lang; "" for in person.
+func remoteDirections(lang string, a *sparcv1.Asset) string {
+	how, ok := remoteHow[lang][a.GetDeliveryMode()]
+	if !ok {
+		return ""
+	}
+	c := a.GetContact()
+	first, second := c.GetPhone(), c.GetWebsite()
+	if a.GetDeliveryMode() == sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE {
+		first, second = second, first
+	}
+	if first == "" {
+		first = second
+	}
+	return strings.TrimSuffix(how+": "+first, ": ")
+}
+
+var remoteHow = map[string]map[sparcv1.DeliveryMode]string{
+	"en": {sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE: "By telephone", sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE: "Online",
+		sparcv1.DeliveryMode_DELIVERY_MODE_HOME_VISIT: "At your home; to arrange the visit"},
+	"nl": {sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE: "Telefonisch", sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE: "Online",
+		sparcv1.DeliveryMode_DELIVERY_MODE_HOME_VISIT: "Bij u thuis; voor een afspraak"},
 }

@@ -52,7 +52,8 @@ func printPage(t *testing.T, env *testenv.Env, path, key string, header ...strin
 
 // The referring side prints the referral, in English or Dutch, with the
 // asset's own text escaped; the provider, another organisation and a
-// missing referral are the same 404, and no key is a 401.
+// missing referral are the same 404, audited as refused, and no key is a
+// 401, whether the page or its PDF is asked for.
 func TestPrintableReferral(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
@@ -96,6 +97,9 @@ func TestPrintableReferral(t *testing.T) {
 		t.Errorf("unknown parameter: HTTP %d, want 400", code)
 	}
 
+	// As HTML and as PDF (rendered after the same check), asked for by
+	// ?format= or Accept. A caller's first refusal is audited at once,
+	// with its request id; later ones are summed (docs/security.md).
 	outsider := env.Key(t, env.NewOrg(t, "Another link worker service", "link_worker_service"), auth.RoleLinkWorker)
 	for _, tc := range []struct {
 		name, path, key string
@@ -107,15 +111,22 @@ func TestPrintableReferral(t *testing.T) {
 		{"not an id", "/v1/referrals/nope/print", w.lwKey, http.StatusNotFound},
 		{"anonymous", path, "", http.StatusUnauthorized},
 	} {
-		code, _, body := printPage(t, env, tc.path, tc.key)
-		if code != tc.want {
-			t.Errorf("%s: HTTP %d, want %d", tc.name, code, tc.want)
-		}
-		if strings.Contains(body, "A. Khan") || strings.Contains(body, "Saltley") {
-			t.Errorf("%s: the refusal shows the referral: %s", tc.name, body)
-		}
-		if tc.want == http.StatusNotFound && !strings.Contains(body, `"reason":"RESOURCE_NOT_FOUND"`) {
-			t.Errorf("%s: the refusal is not the API's not-found: %s", tc.name, body)
+		for i, how := range [][]string{{""}, {"?format=pdf"}, {"", "Accept", "application/pdf"}} {
+			code, h, body := printPage(t, env, tc.path+how[0], tc.key, how[1:]...)
+			if code != tc.want {
+				t.Errorf("%s %q: HTTP %d, want %d", tc.name, how, code, tc.want)
+			}
+			if strings.Contains(body, "A. Khan") || strings.Contains(body, "Saltley") || strings.HasPrefix(body, "%PDF") {
+				t.Errorf("%s %q: the refusal shows the referral: %.200s", tc.name, how, body)
+			}
+			if tc.want == http.StatusNotFound && !strings.Contains(body, `"reason":"RESOURCE_NOT_FOUND"`) {
+				t.Errorf("%s %q: the refusal is not the API's not-found: %s", tc.name, how, body)
+			}
+			if tc.key != "" && tc.key != w.lwKey && i == 0 {
+				if got := auditedAs(t, env, h.Get("X-Request-Id")); !strings.HasPrefix(got, "denied NotFound") {
+					t.Errorf("%s: audited as %q, want denied NotFound", tc.name, got)
+				}
+			}
 		}
 	}
 }

@@ -115,6 +115,9 @@ func (s *Server) refuseHTTP(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "guard failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	st = apierr.EnsureReason(boundStatus(st))
+	if s.cfg.Hooks.Refused != nil {
+		s.cfg.Hooks.Refused(st)
+	}
 	retryAfter(w, st)
 	writeStatusCode(w, runtime.HTTPStatusFromCode(st.Code()), st)
 }

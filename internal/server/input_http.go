@@ -376,7 +376,7 @@ func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities
 			return queryViolation(k, "is given %d times; give it once", len(values[k]))
 		}
 	}
-	values = timestampsNow(md, values)
+	values = queryShorthands(md, values)
 	def := &runtime.DefaultQueryParser{}
 	err := def.Parse(msg, values, filter)
 	if err == nil {
@@ -393,30 +393,75 @@ func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities
 	return queryViolation(keys[0], "conflicts with another parameter (the same field given twice, or two choices of one group)")
 }
 
-// timestampsNow reads "now" in a timestamp parameter as the server's
-// current time (open_at=now): a browser or curl user has no clock to put
-// in the URL, and the server's is the one that decides what is open.
-func timestampsNow(md protoreflect.MessageDescriptor, values url.Values) url.Values {
+// queryShorthands rewrites the two shorthands a person types in a URL
+// before the standard parser reads the query:
+//   - "now" in a timestamp parameter is the server's current time
+//     (open_at=now): a browser or curl user has no clock to put in the URL,
+//     and the server's is the one that decides what is open;
+//   - an enum value without its type's prefix (remote=only for
+//     REMOTE_FILTER_ONLY, any case), since AIP-126 prefixes every value with
+//     its enum's name only to keep them unique in the proto namespace.
+//
+// The full forms keep working; values that are neither are left for the
+// parser to refuse with its usual field violation.
+func queryShorthands(md protoreflect.MessageDescriptor, values url.Values) url.Values {
 	var out url.Values
-	for k, vs := range values {
-		if len(vs) != 1 || !strings.EqualFold(vs[0], "now") {
-			continue
-		}
-		if _, fd, ok := resolveQueryKey(md, k); !ok || fd.Message() == nil || fd.Message().FullName() != "google.protobuf.Timestamp" {
-			continue
-		}
+	set := func(k, v string) {
 		if out == nil {
 			out = make(url.Values, len(values))
 			for k2, v2 := range values {
 				out[k2] = v2
 			}
 		}
-		out[k] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
+		out[k] = []string{v}
+	}
+	for k, vs := range values {
+		if len(vs) != 1 {
+			continue
+		}
+		_, fd, ok := resolveQueryKey(md, k)
+		if !ok {
+			continue
+		}
+		switch {
+		case fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Timestamp" && strings.EqualFold(vs[0], "now"):
+			set(k, time.Now().UTC().Format(time.RFC3339Nano))
+		case fd.Enum() != nil:
+			if full, ok := enumShorthand(fd.Enum(), vs[0]); ok {
+				set(k, full)
+			}
+		}
 	}
 	if out == nil {
 		return values
 	}
 	return out
+}
+
+// enumShorthand finds the value whose name is the enum's common prefix
+// followed by short (REMOTE_FILTER_ + ONLY), when short is not already a
+// value's full name or number.
+func enumShorthand(ed protoreflect.EnumDescriptor, short string) (string, bool) {
+	vals := ed.Values()
+	if short == "" || vals.Len() == 0 || vals.ByName(protoreflect.Name(short)) != nil {
+		return "", false
+	}
+	prefix := string(vals.Get(0).Name())
+	for i := 1; i < vals.Len(); i++ {
+		name := string(vals.Get(i).Name())
+		for !strings.HasPrefix(name, prefix) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	if j := strings.LastIndexByte(prefix, '_'); j >= 0 {
+		prefix = prefix[:j+1]
+	} else {
+		return "", false
+	}
+	if v := vals.ByName(protoreflect.Name(prefix + strings.ToUpper(short))); v != nil {
+		return string(v.Name()), true
+	}
+	return "", false
 }
 
 // queryViolation is an error the generated gateway code turns into an

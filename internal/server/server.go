@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,6 +134,8 @@ type Config struct {
 	// fails (e.g. the embedded database cannot be restarted), so that a
 	// process manager restarts sparcd.
 	Health func(context.Context) error
+	// Hooks: metrics and traces (internal/telemetry); zero: none.
+	Hooks Hooks
 }
 
 // Server is a running pair of gRPC and HTTP listeners.
@@ -183,22 +186,26 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	}
 	s.grpcLis, s.httpLis = s.limitConns(s.grpcLis), s.limitConns(s.httpLis)
 
-	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor, checkUnary, svc.Auth.Unary),
-		grpc.ChainStreamInterceptor(s.streamInterceptor, checkStream, svc.Auth.Stream),
+	hk := cfg.Hooks
+	s.grpc = grpc.NewServer(append(append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(slices.Concat(hk.Unary, []grpc.UnaryServerInterceptor{s.unaryInterceptor, checkUnary, svc.Auth.Unary}, hk.InnerUnary)...),
+		grpc.ChainStreamInterceptor(slices.Concat(hk.Stream, []grpc.StreamServerInterceptor{s.streamInterceptor, checkStream, svc.Auth.Stream}, hk.InnerStream)...),
 		grpc.ForceServerCodecV2(newInputCodec()),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		tr.grpcCreds,
-	}, s.grpcEdgeOptions()...)...)
+	}, s.grpcEdgeOptions()...), hk.ServerOptions...)...)
 	svc.register(s.grpc)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	if hk.Registered != nil {
+		hk.Registered(s.grpc)
+	}
 
 	// The gateway calls the gRPC server over an in-process connection so
 	// that HTTP requests pass through the same interceptors (errors,
 	// logging, auth) without a network hop TLS would have to cover.
-	s.loopback, err = grpc.NewClient(tr.target, tr.dial...)
+	s.loopback, err = grpc.NewClient(tr.target, append(slices.Clip(tr.dial), hk.DialOptions...)...)
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
@@ -254,7 +261,7 @@ func (s *Server) httpHandler(ctx context.Context, svc Services) (http.Handler, e
 	for _, r := range plain {
 		mux.Handle(r.Pattern, s.auth.GuardHTTP(r.Pattern, r.Handler, s.refuseHTTP))
 	}
-	return s.logHTTP(s.edgeHTTP(limitBodies(input, cfg.MaxRequestBytes))), nil
+	return cfg.Hooks.WrapHTTP(s.logHTTP(s.edgeHTTP(limitBodies(input, cfg.MaxRequestBytes)))), nil
 }
 
 // openAPIRoute serves the API's OpenAPI document; its key in the policy.
@@ -363,6 +370,9 @@ func (s *Server) finish(ctx context.Context, method string, start time.Time, err
 	}
 	st, unexpected := apierr.ToStatus(err)
 	st = apierr.EnsureReason(boundStatus(st))
+	if s.cfg.Hooks.Refused != nil {
+		s.cfg.Hooks.Refused(st)
+	}
 	attrs := []any{"method", method, "code", st.Code().String(), "latency", time.Since(start)}
 	switch {
 	case unexpected:

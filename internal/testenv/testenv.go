@@ -39,6 +39,7 @@ import (
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/httproute"
 	"github.com/sparc-network/sparc/internal/pgcluster"
+	"github.com/sparc-network/sparc/internal/telemetry"
 )
 
 const templateDB = "sparc_template"
@@ -177,6 +178,12 @@ type Options struct {
 	// Routes are served beside the domains' plain routes, behind the same
 	// guard (a test's own, e.g. one the policy does not list).
 	Routes []httproute.Route
+	// Tracing and MetricsAddr turn telemetry on (internal/telemetry), as
+	// sparcd's OTEL_* variables and --metrics-addr do: the app pool then
+	// carries the query tracer.
+	Tracing     *telemetry.Tracing
+	MetricsAddr string
+	Metrics     []telemetry.Collector
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -185,7 +192,15 @@ type Options struct {
 func NewServer(t testing.TB, opts ...Options) *Env {
 	t.Helper()
 	owner := NewPool(t)
-	pool := AppPool(t, owner)
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	pool, err := db.OpenAppTraced(context.Background(), owner.Config().ConnString(), 16, o.Tracing.QueryTracer())
+	if err != nil {
+		t.Fatalf("opening application pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("SPARC_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -200,6 +215,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		cfg.Webhooks.AllowPrivate = opts[0].WebhooksAllowPrivate
 		cfg.Server.TLS, cfg.Server.Edge, cfg.Server.Routes = opts[0].TLS, opts[0].Edge, opts[0].Routes
 	}
+	cfg.Tracing, cfg.MetricsAddr, cfg.Metrics = o.Tracing, o.MetricsAddr, o.Metrics
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {

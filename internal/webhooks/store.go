@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -37,9 +36,6 @@ const webhookColumns = `w.id, w.organisation_id, w.url, w.description, w.created
 const (
 	// activeSQL lists the live webhooks of every organisation and how long each waits before its next attempt.
 	activeSQL = `SELECT id, organisation_id::text, wait_seconds FROM sparc_webhooks_active()`
-	// tryLockSQL and unlockSQL hold one webhook's delivery lock on a session.
-	tryLockSQL = `SELECT pg_try_advisory_lock($1, $2)`
-	unlockSQL  = `SELECT pg_advisory_unlock($1, $2)`
 	// loadTargetSQL reads what a delivery needs of a webhook ($1).
 	loadTargetSQL = `SELECT url, secret_sealed, cursor_txid::text::bigint, cursor_seq, consecutive_failures,
 			GREATEST(COALESCE(extract(epoch FROM next_attempt_at - clock_timestamp()), 0), 0)::double precision, role
@@ -85,16 +81,6 @@ const (
 	webhookDeliveryLockClass = 0x53574431
 )
 
-// lockKey folds an id into the second key of an advisory lock. Two ids
-// folding alike only make their holders take turns.
-func lockKey(id uuid.UUID) int32 {
-	var k uint32
-	for i := 0; i < 16; i += 4 {
-		k ^= uint32(id[i])<<24 | uint32(id[i+1])<<16 | uint32(id[i+2])<<8 | uint32(id[i+3])
-	}
-	return int32(k)
-}
-
 // store runs the SQL of webhooks: the service's calls through pool, the
 // worker's on the connection it delivers with.
 type store struct {
@@ -131,7 +117,7 @@ func (s *store) create(ctx context.Context, id, org uuid.UUID, url, description 
 	var out *sparcv1.Webhook
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		// Two concurrent creations must not both see room for one more.
-		if _, err := tx.Exec(ctx, lockOrgSQL, int32(webhookOrgLockClass), lockKey(org)); err != nil {
+		if _, err := tx.Exec(ctx, lockOrgSQL, int32(webhookOrgLockClass), outbox.LockKey(org)); err != nil {
 			return fmt.Errorf("locking organisation's webhooks: %w", err)
 		}
 		var n int
@@ -216,40 +202,20 @@ func (s *store) delete(ctx context.Context, id uuid.UUID) error {
 	})
 }
 
-// activeHook is a live webhook as the worker's scheduler lists it.
-type activeHook struct {
-	id   uuid.UUID
-	org  string
-	wait time.Duration // before its next attempt (backoff)
-}
-
-// active lists the live webhooks of every organisation.
-func (s *store) active(ctx context.Context) ([]activeHook, error) {
+// active lists the live webhooks of every organisation, each with how
+// long it still backs off.
+func (s *store) active(ctx context.Context) ([]outbox.Target, error) {
 	rows, err := s.pool.Query(ctx, activeSQL)
 	if err != nil {
 		return nil, fmt.Errorf("listing webhooks: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (activeHook, error) {
-		var h activeHook
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (outbox.Target, error) {
+		var t outbox.Target
 		var wait float64
-		err := r.Scan(&h.id, &h.org, &wait)
-		h.wait = time.Duration(wait * float64(time.Second))
-		return h, err
+		err := r.Scan(&t.ID, &t.Org, &wait)
+		t.Wait = time.Duration(wait * float64(time.Second))
+		return t, err
 	})
-}
-
-// tryLock takes webhook id's delivery lock for conn's session, unless
-// another session holds it.
-func tryLock(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) (bool, error) {
-	var locked bool
-	err := conn.QueryRow(ctx, tryLockSQL, int32(webhookDeliveryLockClass), lockKey(id)).Scan(&locked)
-	return locked, err
-}
-
-// unlock releases the lock tryLock took.
-func unlock(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID) error {
-	_, err := conn.Exec(ctx, unlockSQL, int32(webhookDeliveryLockClass), lockKey(id))
-	return err
 }
 
 // asOrg starts a batch acting as org (no role): row-level security then
@@ -287,29 +253,12 @@ func queueAlive(b *pgx.Batch, id uuid.UUID, alive *bool) {
 // clears its failures; errWebhookGone when nothing moved (see Worker.advance).
 func advance(ctx context.Context, conn *pgxpool.Conn, t *target, c outbox.Cursor) error {
 	b := asOrg(t.org)
-	return execOne(ctx, conn, b, b.Queue(advanceSQL, t.id, strconv.FormatUint(c.TxID, 10), c.Seq))
+	return outbox.ExecOne(ctx, conn, b, b.Queue(advanceSQL, t.id, strconv.FormatUint(c.TxID, 10), c.Seq), errWebhookGone)
 }
 
 // recordFailure stores a failed delivery to t: the error shown to its
 // owner and the wait before the next attempt.
 func recordFailure(ctx context.Context, conn *pgxpool.Conn, t *target, msg string, wait time.Duration) error {
 	b := asOrg(t.org)
-	return execOne(ctx, conn, b, b.Queue(failSQL, t.id, msg, wait.Microseconds()))
-}
-
-// execOne sends b, whose last statement q updates one live webhook, and
-// returns errWebhookGone when q changed no row.
-func execOne(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, q *pgx.QueuedQuery) error {
-	var n int64
-	q.Exec(func(tag pgconn.CommandTag) error {
-		n = tag.RowsAffected()
-		return nil
-	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
-	if n == 0 {
-		return errWebhookGone
-	}
-	return nil
+	return outbox.ExecOne(ctx, conn, b, b.Queue(failSQL, t.id, msg, wait.Microseconds()), errWebhookGone)
 }

@@ -51,22 +51,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.BackoffBase <= 0 {
-		c.BackoffBase = time.Second
-	}
-	if c.BackoffCap <= 0 {
-		c.BackoffCap = 10 * time.Minute
-	}
-	c.BackoffCap = max(c.BackoffCap, c.BackoffBase)
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.Poll <= 0 {
-		c.Poll = 5 * time.Second
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 4
-	}
+	outbox.Defaults(&c.BackoffBase, &c.BackoffCap, &c.Poll, &c.Timeout, &c.Concurrency, 10*time.Second, 4)
 	return c
 }
 
@@ -80,24 +65,15 @@ func (c Config) backoff(n int) time.Duration { return outbox.Backoff(n, c.Backof
 // delivery is at least once and survives restarts; a failure backs off
 // exponentially and is recorded on the webhook.
 //
-// Several servers may run workers. Each delivery to a webhook happens
-// under a session-level advisory lock keyed by the webhook, taken with
-// pg_try_advisory_lock on the connection the delivery uses: a webhook
-// busy elsewhere is skipped, and a lost connection (a crashed server)
-// frees its lock. A row lock (SELECT … FOR UPDATE) would have to be held
-// by a transaction open across the HTTP calls, up to the timeout per
-// change; a transaction holding a row lock has a transaction id, and an
-// open one holds back the horizon that WatchReferrals and every webhook
-// read below, so one slow receiver would stall every watcher.
+// Several servers may run workers: outbox.Scheduler gives each webhook
+// its turns, under a session-level advisory lock keyed by the webhook.
 type Worker struct {
-	pool   *pgxpool.Pool
 	store  *store
 	sealer *seal.Sealer
-	hub    *outbox.Hub
 	cfg    Config
 	client *http.Client
 	log    *slog.Logger
-	kick   chan struct{}
+	sched  *outbox.Scheduler
 }
 
 // NewWorker returns a worker; Run delivers until its context ends.
@@ -107,162 +83,28 @@ func NewWorker(pool *pgxpool.Pool, sealer *seal.Sealer, hub *outbox.Hub, cfg Con
 		log = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
 	}
 	cfg = cfg.withDefaults()
-	return &Worker{pool: pool, store: &store{pool: pool}, sealer: sealer, hub: hub, cfg: cfg, log: log, kick: make(chan struct{}, 1),
-		client: newWebhookClient(cfg)}
+	w := &Worker{store: &store{pool: pool}, sealer: sealer, cfg: cfg, log: log, client: newWebhookClient(cfg)}
+	w.sched = outbox.NewScheduler(pool, hub, turns{w}, outbox.SchedulerConfig{Name: "webhook delivery",
+		LockClass: webhookDeliveryLockClass, Poll: cfg.Poll, Concurrency: cfg.Concurrency}, log)
+	return w
 }
 
 // Refresh asks the worker to read the list of webhooks again now (one was
 // created or deleted through this server).
-func (w *Worker) Refresh() {
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
-}
-
-// hookState is what the scheduler knows of one webhook.
-type hookState struct {
-	org       string
-	notBefore time.Time // backing off until then
-	seen      uint64    // wake-ups it has read past (see Run)
-}
-
-// delivered is the outcome of one turn of deliveries to a webhook.
-type delivered struct {
-	id      uuid.UUID
-	gen     uint64        // the wake-up count when the turn started
-	pending bool          // committed changes wait behind the horizon
-	wait    time.Duration // back off this long
-	gone    bool          // the webhook was deleted
-}
+func (w *Worker) Refresh() { w.sched.Refresh() }
 
 // Run delivers until ctx ends, then waits for the deliveries under way to
-// stop. Wake-ups (the hub) start a turn for every idle webhook; a webhook
-// still busy when one arrives takes another turn when it finishes, so no
-// change waits for the next wake-up. The poll interval is the fallback for
-// missed notifications.
-func (w *Worker) Run(ctx context.Context) {
-	var (
-		hooks     = map[uuid.UUID]*hookState{}
-		running   = map[uuid.UUID]bool{}
-		done      = make(chan delivered)
-		slots     = make(chan struct{}, w.cfg.Concurrency)
-		gen       = uint64(1) // counts wake-ups (notifications and timers); a new webhook has seen none
-		refreshAt time.Time
-		soon      time.Time // look again then: changes were pending
-		retry     time.Duration
-		timer     = time.NewTimer(time.Hour)
-	)
-	defer timer.Stop()
-	for {
-		wake := w.hub.Wait()
-		now := time.Now()
-		if !now.Before(refreshAt) {
-			hooks = w.refresh(ctx, hooks)
-			refreshAt = now.Add(w.cfg.Poll)
-		}
-		next := refreshAt
-		if !soon.IsZero() && soon.Before(next) {
-			next = soon
-		}
-		for id, h := range hooks {
-			switch {
-			case running[id] || h.seen >= gen:
-			case h.notBefore.After(now):
-				if h.notBefore.Before(next) {
-					next = h.notBefore
-				}
-			default:
-				running[id] = true
-				go w.turn(ctx, id, h.org, gen, slots, done)
-			}
-		}
-		timer.Reset(time.Until(next))
-		select {
-		case <-ctx.Done():
-			for len(running) > 0 {
-				delete(running, (<-done).id)
-			}
-			return
-		case <-wake:
-			gen++
-		case <-w.kick:
-			refreshAt = time.Time{}
-			gen++
-		case <-timer.C:
-			if !soon.IsZero() && !time.Now().Before(soon) {
-				soon = time.Time{}
-			}
-			gen++
-		case r := <-done:
-			delete(running, r.id)
-			h := hooks[r.id]
-			if h == nil {
-				break
-			}
-			if r.gone {
-				delete(hooks, r.id)
-				break
-			}
-			h.finished(r)
-			if r.pending {
-				// A change waits behind an older transaction that may
-				// change no referral and so wake nobody when it ends:
-				// look again soon, backing off as WatchReferrals does.
-				retry = min(max(2*retry, 5*time.Millisecond), outbox.PollInterval)
-				soon = time.Now().Add(retry)
-			} else {
-				retry = 0
-			}
-		}
-	}
-}
+// stop.
+func (w *Worker) Run(ctx context.Context) { w.sched.Run(ctx) }
 
-// refresh reads the live webhooks, keeping what hooks knew of each (the
-// wake-ups it has seen, its backoff); on failure it keeps hooks.
-func (w *Worker) refresh(ctx context.Context, hooks map[uuid.UUID]*hookState) map[uuid.UUID]*hookState {
-	active, err := w.store.active(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			w.log.Warn("reading webhooks; trying again at the next poll", "err", err)
-		}
-		return hooks
-	}
-	now := time.Now()
-	list := make(map[uuid.UUID]*hookState, len(active))
-	for _, a := range active {
-		h := &hookState{org: a.org, notBefore: now.Add(a.wait)}
-		if old := hooks[a.id]; old != nil {
-			h.seen = old.seen
-			if old.notBefore.After(h.notBefore) {
-				h.notBefore = old.notBefore
-			}
-		}
-		list[a.id] = h
-	}
-	return list
-}
+// turns is the worker as its scheduler sees it (outbox.Deliverer).
+type turns struct{ w *Worker }
 
-// turn delivers to one webhook when a slot is free and reports on done.
-func (w *Worker) turn(ctx context.Context, id uuid.UUID, org string, gen uint64, slots chan struct{}, done chan<- delivered) {
-	r := delivered{id: id, gen: gen}
-	select {
-	case slots <- struct{}{}:
-		r.pending, r.wait, r.gone = w.deliver(ctx, id, org)
-		<-slots
-	case <-ctx.Done():
-	}
-	done <- r
-}
+func (t turns) Targets(ctx context.Context) ([]outbox.Target, error) { return t.w.store.active(ctx) }
 
-// finished records a turn: the webhook read everything committed before
-// its turn began, so it goes again at the next wake-up (at once if one
-// came during the turn), not before its backoff.
-func (h *hookState) finished(r delivered) {
-	h.seen = r.gen
-	if r.wait > 0 {
-		h.notBefore = time.Now().Add(r.wait)
-	}
+func (t turns) Deliver(ctx context.Context, conn *pgxpool.Conn, h outbox.Target) outbox.Turn {
+	pending, wait, gone := t.w.deliver(ctx, conn, h.ID, h.Org)
+	return outbox.Turn{Pending: pending, Wait: wait, Gone: gone}
 }
 
 // target is a webhook as one turn of deliveries uses it.
@@ -279,33 +121,11 @@ type target struct {
 // errWebhookGone: the webhook was deleted while its turn went on.
 var errWebhookGone = errors.New("webhook deleted")
 
-// deliver takes one turn for a webhook: under its lock, it sends the
+// deliver takes one turn for a webhook on conn, which holds its lock: it sends the
 // changes after its cursor until none is ready, a delivery fails or the
 // webhook is deleted. Database trouble ends the turn quietly after a log
 // line: the next turn starts from the stored cursor.
-func (w *Worker) deliver(ctx context.Context, id uuid.UUID, org string) (pending bool, wait time.Duration, gone bool) {
-	conn, err := w.pool.Acquire(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			w.log.Warn("webhook delivery: no database connection", "webhook", id, "err", err)
-		}
-		return false, time.Second, false
-	}
-	if locked, err := tryLock(ctx, conn, id); err != nil || !locked {
-		conn.Release()
-		return false, 0, false // delivered elsewhere (or the database is away: the poll comes back)
-	}
-	defer func() {
-		// The lock belongs to the session: a connection returned to the
-		// pool still holding it would block this webhook for good, so one
-		// that cannot unlock is closed (which unlocks).
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := unlock(uctx, conn, id); err != nil {
-			_ = conn.Conn().Close(uctx)
-		}
-		conn.Release()
-	}()
+func (w *Worker) deliver(ctx context.Context, conn *pgxpool.Conn, id uuid.UUID, org string) (pending bool, wait time.Duration, gone bool) {
 	t, wait, err := w.load(ctx, conn, id, org)
 	switch {
 	case errors.Is(err, errWebhookGone):

@@ -331,6 +331,126 @@ func (Availability) EnumDescriptor() ([]byte, []int) {
 	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{4}
 }
 
+// How a service reaches people.
+type DeliveryMode int32
+
+const (
+	// Not said: in person, as DELIVERY_MODE_IN_PERSON.
+	DeliveryMode_DELIVERY_MODE_UNSPECIFIED DeliveryMode = 0
+	// At its location: found by distance from the search point.
+	DeliveryMode_DELIVERY_MODE_IN_PERSON DeliveryMode = 1
+	// By telephone (a befriending line): found by its service area.
+	DeliveryMode_DELIVERY_MODE_TELEPHONE DeliveryMode = 2
+	// Online (a video group, a forum): found by its service area.
+	DeliveryMode_DELIVERY_MODE_ONLINE DeliveryMode = 3
+	// At the person's home: found by its service area.
+	DeliveryMode_DELIVERY_MODE_HOME_VISIT DeliveryMode = 4
+)
+
+// Enum value maps for DeliveryMode.
+var (
+	DeliveryMode_name = map[int32]string{
+		0: "DELIVERY_MODE_UNSPECIFIED",
+		1: "DELIVERY_MODE_IN_PERSON",
+		2: "DELIVERY_MODE_TELEPHONE",
+		3: "DELIVERY_MODE_ONLINE",
+		4: "DELIVERY_MODE_HOME_VISIT",
+	}
+	DeliveryMode_value = map[string]int32{
+		"DELIVERY_MODE_UNSPECIFIED": 0,
+		"DELIVERY_MODE_IN_PERSON":   1,
+		"DELIVERY_MODE_TELEPHONE":   2,
+		"DELIVERY_MODE_ONLINE":      3,
+		"DELIVERY_MODE_HOME_VISIT":  4,
+	}
+)
+
+func (x DeliveryMode) Enum() *DeliveryMode {
+	p := new(DeliveryMode)
+	*p = x
+	return p
+}
+
+func (x DeliveryMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeliveryMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_sparc_v1_assets_proto_enumTypes[5].Descriptor()
+}
+
+func (DeliveryMode) Type() protoreflect.EnumType {
+	return &file_sparc_v1_assets_proto_enumTypes[5]
+}
+
+func (x DeliveryMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeliveryMode.Descriptor instead.
+func (DeliveryMode) EnumDescriptor() ([]byte, []int) {
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{5}
+}
+
+// Which services a search returns by delivery: in person (by distance),
+// remote (by service area), or both.
+type RemoteFilter int32
+
+const (
+	// Both: REMOTE_FILTER_INCLUDE.
+	RemoteFilter_REMOTE_FILTER_UNSPECIFIED RemoteFilter = 0
+	// In-person results first, then the remote services whose area covers
+	// the search place.
+	RemoteFilter_REMOTE_FILTER_INCLUDE RemoteFilter = 1
+	// Only remote services.
+	RemoteFilter_REMOTE_FILTER_ONLY RemoteFilter = 2
+	// Only in-person services.
+	RemoteFilter_REMOTE_FILTER_EXCLUDE RemoteFilter = 3
+)
+
+// Enum value maps for RemoteFilter.
+var (
+	RemoteFilter_name = map[int32]string{
+		0: "REMOTE_FILTER_UNSPECIFIED",
+		1: "REMOTE_FILTER_INCLUDE",
+		2: "REMOTE_FILTER_ONLY",
+		3: "REMOTE_FILTER_EXCLUDE",
+	}
+	RemoteFilter_value = map[string]int32{
+		"REMOTE_FILTER_UNSPECIFIED": 0,
+		"REMOTE_FILTER_INCLUDE":     1,
+		"REMOTE_FILTER_ONLY":        2,
+		"REMOTE_FILTER_EXCLUDE":     3,
+	}
+)
+
+func (x RemoteFilter) Enum() *RemoteFilter {
+	p := new(RemoteFilter)
+	*p = x
+	return p
+}
+
+func (x RemoteFilter) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RemoteFilter) Descriptor() protoreflect.EnumDescriptor {
+	return file_sparc_v1_assets_proto_enumTypes[6].Descriptor()
+}
+
+func (RemoteFilter) Type() protoreflect.EnumType {
+	return &file_sparc_v1_assets_proto_enumTypes[6]
+}
+
+func (x RemoteFilter) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RemoteFilter.Descriptor instead.
+func (RemoteFilter) EnumDescriptor() ([]byte, []int) {
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{6}
+}
+
 // The controlled vocabularies, named after the Asset field their codes go
 // in.
 type Vocabulary int32
@@ -368,11 +488,11 @@ func (x Vocabulary) String() string {
 }
 
 func (Vocabulary) Descriptor() protoreflect.EnumDescriptor {
-	return file_sparc_v1_assets_proto_enumTypes[5].Descriptor()
+	return file_sparc_v1_assets_proto_enumTypes[7].Descriptor()
 }
 
 func (Vocabulary) Type() protoreflect.EnumType {
-	return &file_sparc_v1_assets_proto_enumTypes[5]
+	return &file_sparc_v1_assets_proto_enumTypes[7]
 }
 
 func (x Vocabulary) Number() protoreflect.EnumNumber {
@@ -381,7 +501,7 @@ func (x Vocabulary) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Vocabulary.Descriptor instead.
 func (Vocabulary) EnumDescriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{5}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{7}
 }
 
 // A community asset listing.
@@ -432,7 +552,17 @@ type Asset struct {
 	// referrals (accepted, in progress, on hold). Absent when the asset does
 	// not count places (no capacity). 0 means full: accepting a referral then
 	// puts it on the waiting list.
-	PlacesLeft    *int32 `protobuf:"varint,22,opt,name=places_left,json=placesLeft,proto3,oneof" json:"places_left,omitempty"`
+	PlacesLeft *int32 `protobuf:"varint,22,opt,name=places_left,json=placesLeft,proto3,oneof" json:"places_left,omitempty"`
+	// How the service reaches people. In person (the default) needs a point
+	// (or a postcode to place it); a telephone, online or home-visit service
+	// has no point (location keeps its country, and may keep an address and
+	// postcode, but latitude and longitude stay 0) and needs a service area:
+	// service_area_geojson, or service_area's area codes or whole country.
+	DeliveryMode DeliveryMode `protobuf:"varint,40,opt,name=delivery_mode,json=deliveryMode,proto3,enum=sparc.v1.DeliveryMode" json:"delivery_mode,omitempty"`
+	// Where a remote service (delivery_mode other than in person) is
+	// available, when not given as service_area_geojson: exactly one of the
+	// two areas is set.
+	ServiceArea   *ServiceArea `protobuf:"bytes,41,opt,name=service_area,json=serviceArea,proto3" json:"service_area,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -628,6 +758,80 @@ func (x *Asset) GetPlacesLeft() int32 {
 	return 0
 }
 
+func (x *Asset) GetDeliveryMode() DeliveryMode {
+	if x != nil {
+		return x.DeliveryMode
+	}
+	return DeliveryMode_DELIVERY_MODE_UNSPECIFIED
+}
+
+func (x *Asset) GetServiceArea() *ServiceArea {
+	if x != nil {
+		return x.ServiceArea
+	}
+	return nil
+}
+
+// The area a remote service covers, by name: a list of areas or a whole
+// country. (A drawn area is Asset.service_area_geojson.) The server
+// resolves it to the union of the areas' boundaries when the asset is
+// written; searches match that shape, and the codes read back as given.
+type ServiceArea struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Codes of areas from the areas table (councils, LSOAs, wards: any kind
+	// of the asset's country), at most 500, e.g. "E08000025". Unknown codes
+	// are INVALID_ARGUMENT naming them.
+	AreaCodes []string `protobuf:"bytes,1,rep,name=area_codes,json=areaCodes,proto3" json:"area_codes,omitempty"`
+	// The whole country, "GB" or "NL" (the asset's location.country).
+	Country       string `protobuf:"bytes,2,opt,name=country,proto3" json:"country,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceArea) Reset() {
+	*x = ServiceArea{}
+	mi := &file_sparc_v1_assets_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceArea) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceArea) ProtoMessage() {}
+
+func (x *ServiceArea) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_assets_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceArea.ProtoReflect.Descriptor instead.
+func (*ServiceArea) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ServiceArea) GetAreaCodes() []string {
+	if x != nil {
+		return x.AreaCodes
+	}
+	return nil
+}
+
+func (x *ServiceArea) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
 // Where an asset is.
 type Location struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -646,7 +850,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[1]
+	mi := &file_sparc_v1_assets_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +862,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[1]
+	mi := &file_sparc_v1_assets_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +875,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{1}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Location) GetLatitude() float64 {
@@ -736,7 +940,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[2]
+	mi := &file_sparc_v1_assets_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +952,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[2]
+	mi := &file_sparc_v1_assets_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +965,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{2}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Session) GetDay() Weekday {
@@ -818,7 +1022,7 @@ type Cost struct {
 
 func (x *Cost) Reset() {
 	*x = Cost{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[3]
+	mi := &file_sparc_v1_assets_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +1034,7 @@ func (x *Cost) String() string {
 func (*Cost) ProtoMessage() {}
 
 func (x *Cost) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[3]
+	mi := &file_sparc_v1_assets_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +1047,7 @@ func (x *Cost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cost.ProtoReflect.Descriptor instead.
 func (*Cost) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{3}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Cost) GetKind() CostKind {
@@ -871,7 +1075,7 @@ type AgeRange struct {
 
 func (x *AgeRange) Reset() {
 	*x = AgeRange{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[4]
+	mi := &file_sparc_v1_assets_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1087,7 @@ func (x *AgeRange) String() string {
 func (*AgeRange) ProtoMessage() {}
 
 func (x *AgeRange) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[4]
+	mi := &file_sparc_v1_assets_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1100,7 @@ func (x *AgeRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgeRange.ProtoReflect.Descriptor instead.
 func (*AgeRange) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{4}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AgeRange) GetMinAge() int32 {
@@ -926,7 +1130,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[5]
+	mi := &file_sparc_v1_assets_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1142,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[5]
+	mi := &file_sparc_v1_assets_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1155,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{5}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Contact) GetName() string {
@@ -995,7 +1199,7 @@ type CreateAssetRequest struct {
 
 func (x *CreateAssetRequest) Reset() {
 	*x = CreateAssetRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[6]
+	mi := &file_sparc_v1_assets_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1211,7 @@ func (x *CreateAssetRequest) String() string {
 func (*CreateAssetRequest) ProtoMessage() {}
 
 func (x *CreateAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[6]
+	mi := &file_sparc_v1_assets_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1224,7 @@ func (x *CreateAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAssetRequest.ProtoReflect.Descriptor instead.
 func (*CreateAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{6}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateAssetRequest) GetAsset() *Asset {
@@ -1047,7 +1251,7 @@ type GetAssetRequest struct {
 
 func (x *GetAssetRequest) Reset() {
 	*x = GetAssetRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[7]
+	mi := &file_sparc_v1_assets_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1263,7 @@ func (x *GetAssetRequest) String() string {
 func (*GetAssetRequest) ProtoMessage() {}
 
 func (x *GetAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[7]
+	mi := &file_sparc_v1_assets_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1276,7 @@ func (x *GetAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAssetRequest.ProtoReflect.Descriptor instead.
 func (*GetAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{7}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetAssetRequest) GetName() string {
@@ -1097,7 +1301,7 @@ type UpdateAssetRequest struct {
 
 func (x *UpdateAssetRequest) Reset() {
 	*x = UpdateAssetRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[8]
+	mi := &file_sparc_v1_assets_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1313,7 @@ func (x *UpdateAssetRequest) String() string {
 func (*UpdateAssetRequest) ProtoMessage() {}
 
 func (x *UpdateAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[8]
+	mi := &file_sparc_v1_assets_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1326,7 @@ func (x *UpdateAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAssetRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{8}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateAssetRequest) GetAsset() *Asset {
@@ -1151,7 +1355,7 @@ type DeleteAssetRequest struct {
 
 func (x *DeleteAssetRequest) Reset() {
 	*x = DeleteAssetRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[9]
+	mi := &file_sparc_v1_assets_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1367,7 @@ func (x *DeleteAssetRequest) String() string {
 func (*DeleteAssetRequest) ProtoMessage() {}
 
 func (x *DeleteAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[9]
+	mi := &file_sparc_v1_assets_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1380,7 @@ func (x *DeleteAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAssetRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{9}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteAssetRequest) GetName() string {
@@ -1214,7 +1418,7 @@ type ListAssetsRequest struct {
 
 func (x *ListAssetsRequest) Reset() {
 	*x = ListAssetsRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[10]
+	mi := &file_sparc_v1_assets_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1430,7 @@ func (x *ListAssetsRequest) String() string {
 func (*ListAssetsRequest) ProtoMessage() {}
 
 func (x *ListAssetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[10]
+	mi := &file_sparc_v1_assets_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1443,7 @@ func (x *ListAssetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssetsRequest.ProtoReflect.Descriptor instead.
 func (*ListAssetsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{10}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListAssetsRequest) GetPageSize() int32 {
@@ -1303,7 +1507,7 @@ type ListAssetsResponse struct {
 
 func (x *ListAssetsResponse) Reset() {
 	*x = ListAssetsResponse{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[11]
+	mi := &file_sparc_v1_assets_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1519,7 @@ func (x *ListAssetsResponse) String() string {
 func (*ListAssetsResponse) ProtoMessage() {}
 
 func (x *ListAssetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[11]
+	mi := &file_sparc_v1_assets_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1532,7 @@ func (x *ListAssetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssetsResponse.ProtoReflect.Descriptor instead.
 func (*ListAssetsResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{11}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListAssetsResponse) GetAssets() []*Asset {
@@ -1398,14 +1602,20 @@ type SearchAssetsRequest struct {
 	// its sector's or district's centre when the postcode is new. A
 	// postcode that is not well-formed or whose district is unknown is
 	// INVALID_ARGUMENT on postcode.
-	Postcode      string `protobuf:"bytes,24,opt,name=postcode,proto3" json:"postcode,omitempty"`
+	Postcode string `protobuf:"bytes,24,opt,name=postcode,proto3" json:"postcode,omitempty"`
+	// Remote services (telephone, online, home visits): included after the
+	// in-person results by default, or only them, or none. A remote service
+	// is found when its service area covers the search point (or meets the
+	// box or polygon; any service area without a place). Over HTTP,
+	// remote=REMOTE_FILTER_ONLY or remote=2.
+	Remote        RemoteFilter `protobuf:"varint,40,opt,name=remote,proto3,enum=sparc.v1.RemoteFilter" json:"remote,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchAssetsRequest) Reset() {
 	*x = SearchAssetsRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[12]
+	mi := &file_sparc_v1_assets_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1627,7 @@ func (x *SearchAssetsRequest) String() string {
 func (*SearchAssetsRequest) ProtoMessage() {}
 
 func (x *SearchAssetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[12]
+	mi := &file_sparc_v1_assets_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1640,7 @@ func (x *SearchAssetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAssetsRequest.ProtoReflect.Descriptor instead.
 func (*SearchAssetsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{12}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SearchAssetsRequest) GetLatitude() float64 {
@@ -1566,18 +1776,29 @@ func (x *SearchAssetsRequest) GetPostcode() string {
 	return ""
 }
 
+func (x *SearchAssetsRequest) GetRemote() RemoteFilter {
+	if x != nil {
+		return x.Remote
+	}
+	return RemoteFilter_REMOTE_FILTER_UNSPECIFIED
+}
+
 type SearchResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Asset *Asset                 `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
-	// Great-circle distance from the search point in metres (point searches).
+	// Great-circle distance from the search point in metres (point searches
+	// of in-person assets; 0 for remote ones).
 	DistanceMeters float64 `protobuf:"fixed64,2,opt,name=distance_meters,json=distanceMeters,proto3" json:"distance_meters,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// A remote service (telephone, online, home visit) whose service area
+	// covers the search place; remote results follow the in-person ones.
+	Remote        bool `protobuf:"varint,3,opt,name=remote,proto3" json:"remote,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchResult) Reset() {
 	*x = SearchResult{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[13]
+	mi := &file_sparc_v1_assets_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1810,7 @@ func (x *SearchResult) String() string {
 func (*SearchResult) ProtoMessage() {}
 
 func (x *SearchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[13]
+	mi := &file_sparc_v1_assets_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1823,7 @@ func (x *SearchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResult.ProtoReflect.Descriptor instead.
 func (*SearchResult) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{13}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SearchResult) GetAsset() *Asset {
@@ -1619,6 +1840,13 @@ func (x *SearchResult) GetDistanceMeters() float64 {
 	return 0
 }
 
+func (x *SearchResult) GetRemote() bool {
+	if x != nil {
+		return x.Remote
+	}
+	return false
+}
+
 type SearchAssetsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Results       []*SearchResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
@@ -1629,7 +1857,7 @@ type SearchAssetsResponse struct {
 
 func (x *SearchAssetsResponse) Reset() {
 	*x = SearchAssetsResponse{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[14]
+	mi := &file_sparc_v1_assets_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1869,7 @@ func (x *SearchAssetsResponse) String() string {
 func (*SearchAssetsResponse) ProtoMessage() {}
 
 func (x *SearchAssetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[14]
+	mi := &file_sparc_v1_assets_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1882,7 @@ func (x *SearchAssetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAssetsResponse.ProtoReflect.Descriptor instead.
 func (*SearchAssetsResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{14}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SearchAssetsResponse) GetResults() []*SearchResult {
@@ -1683,7 +1911,7 @@ type ListVocabularyRequest struct {
 
 func (x *ListVocabularyRequest) Reset() {
 	*x = ListVocabularyRequest{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[15]
+	mi := &file_sparc_v1_assets_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1923,7 @@ func (x *ListVocabularyRequest) String() string {
 func (*ListVocabularyRequest) ProtoMessage() {}
 
 func (x *ListVocabularyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[15]
+	mi := &file_sparc_v1_assets_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1936,7 @@ func (x *ListVocabularyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVocabularyRequest.ProtoReflect.Descriptor instead.
 func (*ListVocabularyRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{15}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListVocabularyRequest) GetPageSize() int32 {
@@ -1740,7 +1968,7 @@ type Term struct {
 
 func (x *Term) Reset() {
 	*x = Term{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[16]
+	mi := &file_sparc_v1_assets_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1980,7 @@ func (x *Term) String() string {
 func (*Term) ProtoMessage() {}
 
 func (x *Term) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[16]
+	mi := &file_sparc_v1_assets_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +1993,7 @@ func (x *Term) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Term.ProtoReflect.Descriptor instead.
 func (*Term) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{16}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Term) GetCode() string {
@@ -1807,7 +2035,7 @@ type ListVocabularyResponse struct {
 
 func (x *ListVocabularyResponse) Reset() {
 	*x = ListVocabularyResponse{}
-	mi := &file_sparc_v1_assets_proto_msgTypes[17]
+	mi := &file_sparc_v1_assets_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +2047,7 @@ func (x *ListVocabularyResponse) String() string {
 func (*ListVocabularyResponse) ProtoMessage() {}
 
 func (x *ListVocabularyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_assets_proto_msgTypes[17]
+	mi := &file_sparc_v1_assets_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +2060,7 @@ func (x *ListVocabularyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVocabularyResponse.ProtoReflect.Descriptor instead.
 func (*ListVocabularyResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{17}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListVocabularyResponse) GetTerms() []*Term {
@@ -1853,7 +2081,7 @@ var File_sparc_v1_assets_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\t\n" +
+	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\t\n" +
 	"\x05Asset\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x13.sparc.v1.AssetKindB\x03\xe0A\x02R\x04kind\x12&\n" +
@@ -1884,10 +2112,16 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x04etag\x18\x15 \x01(\tR\x04etag\x12:\n" +
 	"\favailability\x18\x1e \x01(\x0e2\x16.sparc.v1.AvailabilityR\favailability\x12)\n" +
 	"\vplaces_left\x18\x16 \x01(\x05B\x03\xe0A\x03H\x01R\n" +
-	"placesLeft\x88\x01\x01:7\xeaA4\n" +
+	"placesLeft\x88\x01\x01\x12;\n" +
+	"\rdelivery_mode\x18( \x01(\x0e2\x16.sparc.v1.DeliveryModeR\fdeliveryMode\x128\n" +
+	"\fservice_area\x18) \x01(\v2\x15.sparc.v1.ServiceAreaR\vserviceArea:7\xeaA4\n" +
 	"\x13sparc.network/Asset\x12\x0eassets/{asset}*\x06assets2\x05assetB\v\n" +
 	"\t_capacityB\x0e\n" +
-	"\f_places_left\"\xb5\x01\n" +
+	"\f_places_left\"F\n" +
+	"\vServiceArea\x12\x1d\n" +
+	"\n" +
+	"area_codes\x18\x01 \x03(\tR\tareaCodes\x12\x18\n" +
+	"\acountry\x18\x02 \x01(\tR\acountry\"\xb5\x01\n" +
 	"\bLocation\x12\x1a\n" +
 	"\blatitude\x18\x01 \x01(\x01R\blatitude\x12\x1c\n" +
 	"\tlongitude\x18\x02 \x01(\x01R\tlongitude\x12\x18\n" +
@@ -1948,7 +2182,7 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x0emodified_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rmodifiedSince\"e\n" +
 	"\x12ListAssetsResponse\x12'\n" +
 	"\x06assets\x18\x01 \x03(\v2\x0f.sparc.v1.AssetR\x06assets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf7\x05\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x06\n" +
 	"\x13SearchAssetsRequest\x12\x1f\n" +
 	"\blatitude\x18\x01 \x01(\x01H\x00R\blatitude\x88\x01\x01\x12!\n" +
 	"\tlongitude\x18\x02 \x01(\x01H\x01R\tlongitude\x88\x01\x01\x12(\n" +
@@ -1973,16 +2207,18 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"page_token\x18\x11 \x01(\tR\tpageToken\x12\x1d\n" +
 	"\n" +
 	"has_places\x18\x12 \x01(\bR\thasPlaces\x12\x1a\n" +
-	"\bpostcode\x18\x18 \x01(\tR\bpostcodeB\v\n" +
+	"\bpostcode\x18\x18 \x01(\tR\bpostcode\x12.\n" +
+	"\x06remote\x18( \x01(\x0e2\x16.sparc.v1.RemoteFilterR\x06remoteB\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
 	"_longitudeB\x10\n" +
 	"\x0e_radius_metersB\x06\n" +
 	"\x04_ageB\x16\n" +
-	"\x14_accepting_referrals\"^\n" +
+	"\x14_accepting_referrals\"v\n" +
 	"\fSearchResult\x12%\n" +
 	"\x05asset\x18\x01 \x01(\v2\x0f.sparc.v1.AssetR\x05asset\x12'\n" +
-	"\x0fdistance_meters\x18\x02 \x01(\x01R\x0edistanceMeters\"p\n" +
+	"\x0fdistance_meters\x18\x02 \x01(\x01R\x0edistanceMeters\x12\x16\n" +
+	"\x06remote\x18\x03 \x01(\bR\x06remote\"p\n" +
 	"\x14SearchAssetsResponse\x120\n" +
 	"\aresults\x18\x01 \x03(\v2\x16.sparc.v1.SearchResultR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"S\n" +
@@ -2033,7 +2269,18 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x15AVAILABILITY_SESSIONS\x10\x01\x12\x18\n" +
 	"\x14AVAILABILITY_DROP_IN\x10\x02\x12\x1f\n" +
 	"\x1bAVAILABILITY_BY_APPOINTMENT\x10\x03\x12!\n" +
-	"\x1dAVAILABILITY_ALWAYS_AVAILABLE\x10\x04*a\n" +
+	"\x1dAVAILABILITY_ALWAYS_AVAILABLE\x10\x04*\x9f\x01\n" +
+	"\fDeliveryMode\x12\x1d\n" +
+	"\x19DELIVERY_MODE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17DELIVERY_MODE_IN_PERSON\x10\x01\x12\x1b\n" +
+	"\x17DELIVERY_MODE_TELEPHONE\x10\x02\x12\x18\n" +
+	"\x14DELIVERY_MODE_ONLINE\x10\x03\x12\x1c\n" +
+	"\x18DELIVERY_MODE_HOME_VISIT\x10\x04*{\n" +
+	"\fRemoteFilter\x12\x1d\n" +
+	"\x19REMOTE_FILTER_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15REMOTE_FILTER_INCLUDE\x10\x01\x12\x16\n" +
+	"\x12REMOTE_FILTER_ONLY\x10\x02\x12\x19\n" +
+	"\x15REMOTE_FILTER_EXCLUDE\x10\x03*a\n" +
 	"\n" +
 	"Vocabulary\x12\x1a\n" +
 	"\x16VOCABULARY_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -2063,84 +2310,90 @@ func file_sparc_v1_assets_proto_rawDescGZIP() []byte {
 	return file_sparc_v1_assets_proto_rawDescData
 }
 
-var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_sparc_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_sparc_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_sparc_v1_assets_proto_goTypes = []any{
 	(AssetKind)(0),                 // 0: sparc.v1.AssetKind
 	(AssetStatus)(0),               // 1: sparc.v1.AssetStatus
 	(CostKind)(0),                  // 2: sparc.v1.CostKind
 	(Weekday)(0),                   // 3: sparc.v1.Weekday
 	(Availability)(0),              // 4: sparc.v1.Availability
-	(Vocabulary)(0),                // 5: sparc.v1.Vocabulary
-	(*Asset)(nil),                  // 6: sparc.v1.Asset
-	(*Location)(nil),               // 7: sparc.v1.Location
-	(*Session)(nil),                // 8: sparc.v1.Session
-	(*Cost)(nil),                   // 9: sparc.v1.Cost
-	(*AgeRange)(nil),               // 10: sparc.v1.AgeRange
-	(*Contact)(nil),                // 11: sparc.v1.Contact
-	(*CreateAssetRequest)(nil),     // 12: sparc.v1.CreateAssetRequest
-	(*GetAssetRequest)(nil),        // 13: sparc.v1.GetAssetRequest
-	(*UpdateAssetRequest)(nil),     // 14: sparc.v1.UpdateAssetRequest
-	(*DeleteAssetRequest)(nil),     // 15: sparc.v1.DeleteAssetRequest
-	(*ListAssetsRequest)(nil),      // 16: sparc.v1.ListAssetsRequest
-	(*ListAssetsResponse)(nil),     // 17: sparc.v1.ListAssetsResponse
-	(*SearchAssetsRequest)(nil),    // 18: sparc.v1.SearchAssetsRequest
-	(*SearchResult)(nil),           // 19: sparc.v1.SearchResult
-	(*SearchAssetsResponse)(nil),   // 20: sparc.v1.SearchAssetsResponse
-	(*ListVocabularyRequest)(nil),  // 21: sparc.v1.ListVocabularyRequest
-	(*Term)(nil),                   // 22: sparc.v1.Term
-	(*ListVocabularyResponse)(nil), // 23: sparc.v1.ListVocabularyResponse
-	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 25: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),          // 26: google.protobuf.Empty
+	(DeliveryMode)(0),              // 5: sparc.v1.DeliveryMode
+	(RemoteFilter)(0),              // 6: sparc.v1.RemoteFilter
+	(Vocabulary)(0),                // 7: sparc.v1.Vocabulary
+	(*Asset)(nil),                  // 8: sparc.v1.Asset
+	(*ServiceArea)(nil),            // 9: sparc.v1.ServiceArea
+	(*Location)(nil),               // 10: sparc.v1.Location
+	(*Session)(nil),                // 11: sparc.v1.Session
+	(*Cost)(nil),                   // 12: sparc.v1.Cost
+	(*AgeRange)(nil),               // 13: sparc.v1.AgeRange
+	(*Contact)(nil),                // 14: sparc.v1.Contact
+	(*CreateAssetRequest)(nil),     // 15: sparc.v1.CreateAssetRequest
+	(*GetAssetRequest)(nil),        // 16: sparc.v1.GetAssetRequest
+	(*UpdateAssetRequest)(nil),     // 17: sparc.v1.UpdateAssetRequest
+	(*DeleteAssetRequest)(nil),     // 18: sparc.v1.DeleteAssetRequest
+	(*ListAssetsRequest)(nil),      // 19: sparc.v1.ListAssetsRequest
+	(*ListAssetsResponse)(nil),     // 20: sparc.v1.ListAssetsResponse
+	(*SearchAssetsRequest)(nil),    // 21: sparc.v1.SearchAssetsRequest
+	(*SearchResult)(nil),           // 22: sparc.v1.SearchResult
+	(*SearchAssetsResponse)(nil),   // 23: sparc.v1.SearchAssetsResponse
+	(*ListVocabularyRequest)(nil),  // 24: sparc.v1.ListVocabularyRequest
+	(*Term)(nil),                   // 25: sparc.v1.Term
+	(*ListVocabularyResponse)(nil), // 26: sparc.v1.ListVocabularyResponse
+	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 28: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),          // 29: google.protobuf.Empty
 }
 var file_sparc_v1_assets_proto_depIdxs = []int32{
 	0,  // 0: sparc.v1.Asset.kind:type_name -> sparc.v1.AssetKind
-	7,  // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
-	8,  // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
-	9,  // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
-	10, // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
-	11, // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
+	10, // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
+	11, // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
+	12, // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
+	13, // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
+	14, // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
 	1,  // 6: sparc.v1.Asset.status:type_name -> sparc.v1.AssetStatus
-	24, // 7: sparc.v1.Asset.last_verified_time:type_name -> google.protobuf.Timestamp
-	24, // 8: sparc.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
-	24, // 9: sparc.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
+	27, // 7: sparc.v1.Asset.last_verified_time:type_name -> google.protobuf.Timestamp
+	27, // 8: sparc.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
+	27, // 9: sparc.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 10: sparc.v1.Asset.availability:type_name -> sparc.v1.Availability
-	3,  // 11: sparc.v1.Session.day:type_name -> sparc.v1.Weekday
-	2,  // 12: sparc.v1.Cost.kind:type_name -> sparc.v1.CostKind
-	6,  // 13: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
-	6,  // 14: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
-	25, // 15: sparc.v1.UpdateAssetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 16: sparc.v1.ListAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
-	1,  // 17: sparc.v1.ListAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
-	24, // 18: sparc.v1.ListAssetsRequest.modified_since:type_name -> google.protobuf.Timestamp
-	6,  // 19: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
-	0,  // 20: sparc.v1.SearchAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
-	24, // 21: sparc.v1.SearchAssetsRequest.open_at:type_name -> google.protobuf.Timestamp
-	1,  // 22: sparc.v1.SearchAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
-	6,  // 23: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
-	19, // 24: sparc.v1.SearchAssetsResponse.results:type_name -> sparc.v1.SearchResult
-	5,  // 25: sparc.v1.Term.vocabulary:type_name -> sparc.v1.Vocabulary
-	22, // 26: sparc.v1.ListVocabularyResponse.terms:type_name -> sparc.v1.Term
-	12, // 27: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
-	13, // 28: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
-	14, // 29: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
-	15, // 30: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
-	16, // 31: sparc.v1.AssetService.ListAssets:input_type -> sparc.v1.ListAssetsRequest
-	18, // 32: sparc.v1.AssetService.SearchAssets:input_type -> sparc.v1.SearchAssetsRequest
-	21, // 33: sparc.v1.AssetService.ListVocabulary:input_type -> sparc.v1.ListVocabularyRequest
-	6,  // 34: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
-	6,  // 35: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
-	6,  // 36: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
-	26, // 37: sparc.v1.AssetService.DeleteAsset:output_type -> google.protobuf.Empty
-	17, // 38: sparc.v1.AssetService.ListAssets:output_type -> sparc.v1.ListAssetsResponse
-	20, // 39: sparc.v1.AssetService.SearchAssets:output_type -> sparc.v1.SearchAssetsResponse
-	23, // 40: sparc.v1.AssetService.ListVocabulary:output_type -> sparc.v1.ListVocabularyResponse
-	34, // [34:41] is the sub-list for method output_type
-	27, // [27:34] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	5,  // 11: sparc.v1.Asset.delivery_mode:type_name -> sparc.v1.DeliveryMode
+	9,  // 12: sparc.v1.Asset.service_area:type_name -> sparc.v1.ServiceArea
+	3,  // 13: sparc.v1.Session.day:type_name -> sparc.v1.Weekday
+	2,  // 14: sparc.v1.Cost.kind:type_name -> sparc.v1.CostKind
+	8,  // 15: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
+	8,  // 16: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
+	28, // 17: sparc.v1.UpdateAssetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 18: sparc.v1.ListAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
+	1,  // 19: sparc.v1.ListAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
+	27, // 20: sparc.v1.ListAssetsRequest.modified_since:type_name -> google.protobuf.Timestamp
+	8,  // 21: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
+	0,  // 22: sparc.v1.SearchAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
+	27, // 23: sparc.v1.SearchAssetsRequest.open_at:type_name -> google.protobuf.Timestamp
+	1,  // 24: sparc.v1.SearchAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
+	6,  // 25: sparc.v1.SearchAssetsRequest.remote:type_name -> sparc.v1.RemoteFilter
+	8,  // 26: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
+	22, // 27: sparc.v1.SearchAssetsResponse.results:type_name -> sparc.v1.SearchResult
+	7,  // 28: sparc.v1.Term.vocabulary:type_name -> sparc.v1.Vocabulary
+	25, // 29: sparc.v1.ListVocabularyResponse.terms:type_name -> sparc.v1.Term
+	15, // 30: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
+	16, // 31: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
+	17, // 32: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
+	18, // 33: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
+	19, // 34: sparc.v1.AssetService.ListAssets:input_type -> sparc.v1.ListAssetsRequest
+	21, // 35: sparc.v1.AssetService.SearchAssets:input_type -> sparc.v1.SearchAssetsRequest
+	24, // 36: sparc.v1.AssetService.ListVocabulary:input_type -> sparc.v1.ListVocabularyRequest
+	8,  // 37: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
+	8,  // 38: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
+	8,  // 39: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
+	29, // 40: sparc.v1.AssetService.DeleteAsset:output_type -> google.protobuf.Empty
+	20, // 41: sparc.v1.AssetService.ListAssets:output_type -> sparc.v1.ListAssetsResponse
+	23, // 42: sparc.v1.AssetService.SearchAssets:output_type -> sparc.v1.SearchAssetsResponse
+	26, // 43: sparc.v1.AssetService.ListVocabulary:output_type -> sparc.v1.ListVocabularyResponse
+	37, // [37:44] is the sub-list for method output_type
+	30, // [30:37] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_assets_proto_init() }
@@ -2149,15 +2402,15 @@ func file_sparc_v1_assets_proto_init() {
 		return
 	}
 	file_sparc_v1_assets_proto_msgTypes[0].OneofWrappers = []any{}
-	file_sparc_v1_assets_proto_msgTypes[4].OneofWrappers = []any{}
-	file_sparc_v1_assets_proto_msgTypes[12].OneofWrappers = []any{}
+	file_sparc_v1_assets_proto_msgTypes[5].OneofWrappers = []any{}
+	file_sparc_v1_assets_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_assets_proto_rawDesc), len(file_sparc_v1_assets_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   18,
+			NumEnums:      8,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

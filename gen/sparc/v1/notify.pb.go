@@ -53,7 +53,18 @@ type EmailNotificationSettings struct {
 	// When the next attempt is due after failures; unset when none waits.
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
 	// Send it back to update only this version.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The daily digest. On: one email a day, after digest_hour in
+	// time_zone, counting the referrals that arrived, were accepted, declined
+	// or started attending since the previous digest, with a link (no
+	// personal data), instead of one email per event; a day with nothing to
+	// tell sends nothing. Off (default): one email per event.
+	DailyDigest bool `protobuf:"varint,13,opt,name=daily_digest,json=dailyDigest,proto3" json:"daily_digest,omitempty"`
+	// The local hour (0-23) from which the day's digest is sent (default 8).
+	DigestHour int32 `protobuf:"varint,14,opt,name=digest_hour,json=digestHour,proto3" json:"digest_hour,omitempty"`
+	// The IANA time zone of digest_hour, e.g. "Europe/London" (default) or
+	// "Europe/Amsterdam".
+	TimeZone      string `protobuf:"bytes,15,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,6 +183,27 @@ func (x *EmailNotificationSettings) GetEtag() string {
 	return ""
 }
 
+func (x *EmailNotificationSettings) GetDailyDigest() bool {
+	if x != nil {
+		return x.DailyDigest
+	}
+	return false
+}
+
+func (x *EmailNotificationSettings) GetDigestHour() int32 {
+	if x != nil {
+		return x.DigestHour
+	}
+	return 0
+}
+
+func (x *EmailNotificationSettings) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
 type GetEmailNotificationSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "organisations/{uuid}/emailNotificationSettings".
@@ -274,7 +306,7 @@ var File_sparc_v1_notify_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_notify_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/notify.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x05\n" +
+	"\x15sparc/v1/notify.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x06\n" +
 	"\x19EmailNotificationSettings\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12#\n" +
@@ -290,7 +322,11 @@ const file_sparc_v1_notify_proto_rawDesc = "" +
 	"\x14consecutive_failures\x18\n" +
 	" \x01(\x05B\x03\xe0A\x03R\x13consecutiveFailures\x12K\n" +
 	"\x11next_attempt_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etag:\x9b\x01\xeaA\x97\x01\n" +
+	"\x04etag\x18\f \x01(\tR\x04etag\x12!\n" +
+	"\fdaily_digest\x18\r \x01(\bR\vdailyDigest\x12\x1f\n" +
+	"\vdigest_hour\x18\x0e \x01(\x05R\n" +
+	"digestHour\x12\x1b\n" +
+	"\ttime_zone\x18\x0f \x01(\tR\btimeZone:\x9b\x01\xeaA\x97\x01\n" +
 	"'sparc.network/EmailNotificationSettings\x126organisations/{organisation}/emailNotificationSettings*\x19emailNotificationSettings2\x19emailNotificationSettings\"j\n" +
 	"#GetEmailNotificationSettingsRequest\x12C\n" +
 	"\x04name\x18\x01 \x01(\tB/\xe0A\x02\xfaA)\n" +

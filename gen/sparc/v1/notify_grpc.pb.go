@@ -35,7 +35,8 @@ const (
 type NotificationServiceClient interface {
 	// Returns the settings and delivery state of the caller's organisation.
 	GetEmailNotificationSettings(ctx context.Context, in *GetEmailNotificationSettingsRequest, opts ...grpc.CallOption) (*EmailNotificationSettings, error)
-	// Changes the masked settings (enabled, language_code).
+	// Changes the masked settings (enabled, language_code, daily_digest,
+	// digest_hour, time_zone).
 	UpdateEmailNotificationSettings(ctx context.Context, in *UpdateEmailNotificationSettingsRequest, opts ...grpc.CallOption) (*EmailNotificationSettings, error)
 }
 
@@ -79,7 +80,8 @@ func (c *notificationServiceClient) UpdateEmailNotificationSettings(ctx context.
 type NotificationServiceServer interface {
 	// Returns the settings and delivery state of the caller's organisation.
 	GetEmailNotificationSettings(context.Context, *GetEmailNotificationSettingsRequest) (*EmailNotificationSettings, error)
-	// Changes the masked settings (enabled, language_code).
+	// Changes the masked settings (enabled, language_code, daily_digest,
+	// digest_hour, time_zone).
 	UpdateEmailNotificationSettings(context.Context, *UpdateEmailNotificationSettingsRequest) (*EmailNotificationSettings, error)
 	mustEmbedUnimplementedNotificationServiceServer()
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/geo"
 	"github.com/sparc-network/sparc/internal/netfmt"
 	"github.com/sparc-network/sparc/internal/oruk"
@@ -59,12 +60,18 @@ var (
 func MapService(s oruk.Service, o MapOptions) []Mapped {
 	var errs, warns []string
 	base, zone := serviceAsset(s, o, &errs, &warns)
-	sals := physicalLocations(s, &warns)
-	if len(sals) == 0 && len(errs) == 0 {
-		errs = append(errs, "service_at_locations: no physical location; SPARC assets need a place with latitude and longitude")
-	}
+	sals, others := physicalLocations(s)
 	if len(errs) > 0 {
 		return []Mapped{{Key: s.ID, Errors: errs, Warnings: warns}}
+	}
+	if len(sals) == 0 {
+		// Its virtual or postal location gives a remote service its address.
+		return []Mapped{remoteAsset(s, o, base, zone, warns)}
+	}
+	warns = append(warns, others...)
+	if base.ServiceArea != nil || assets.IsRemote(base) {
+		warns = append(warns, "service_areas and delivery_mode by name are kept for services without a physical location only; this one is listed at its locations")
+		base.ServiceArea, base.DeliveryMode = nil, sparcv1.DeliveryMode_DELIVERY_MODE_UNSPECIFIED
 	}
 	sm := &serviceMapping{s: s, o: o, base: base, zone: zone, warns: warns, split: len(sals) > 1}
 	out := make([]Mapped, 0, len(sals))
@@ -145,11 +152,18 @@ func languages(s oruk.Service, a *sparcv1.Asset, warns *[]string) {
 }
 
 // serviceArea keeps the first service area that is a usable GeoJSON
-// polygon: SPARC keeps one.
+// polygon (SPARC keeps one drawn area), and the text extents as a named
+// area: a country ("GB", "United Kingdom", "NL") for the whole country,
+// else an area code (what SPARC's export writes). A named area is kept for
+// a service without a physical location only (see MapService).
 func serviceArea(s oruk.Service, a *sparcv1.Asset, warns *[]string) {
 	for i, sa := range s.ServiceAreas {
+		if strings.EqualFold(sa.ExtentType, "text") {
+			textArea(i, sa, a, warns)
+			continue
+		}
 		if !strings.EqualFold(sa.ExtentType, "geojson") {
-			*warns = append(*warns, fmt.Sprintf("service_areas[%d]: extent_type %q is not geojson; not kept", i, sa.ExtentType))
+			*warns = append(*warns, fmt.Sprintf("service_areas[%d]: extent_type %q is not geojson or text; not kept", i, sa.ExtentType))
 			continue
 		}
 		if _, err := geo.ParsePolygon(sa.Extent, 2000); err != nil {
@@ -164,18 +178,87 @@ func serviceArea(s oruk.Service, a *sparcv1.Asset, warns *[]string) {
 	}
 }
 
-// physicalLocations returns the service's places on a map: virtual and
-// postal-only places have no map position.
-func physicalLocations(s oruk.Service, warns *[]string) []oruk.ServiceAtLocation {
-	var sals []oruk.ServiceAtLocation
+// textArea reads the text extent of service area i into a's named area.
+func textArea(i int, sa oruk.ServiceArea, a *sparcv1.Asset, warns *[]string) {
+	ext := strings.TrimSpace(sa.Extent)
+	if a.ServiceArea == nil {
+		a.ServiceArea = &sparcv1.ServiceArea{}
+	}
+	switch c, ok := countryCode(ext); {
+	case ext == "":
+		*warns = append(*warns, fmt.Sprintf("service_areas[%d]: empty text extent; not kept", i))
+	case ok:
+		a.ServiceArea.Country = c
+	case !containsStr(a.ServiceArea.AreaCodes, ext):
+		a.ServiceArea.AreaCodes = append(a.ServiceArea.AreaCodes, ext)
+	}
+}
+
+// remoteAsset maps a service without a physical location to a remote
+// asset: no point, found by its service area. Its delivery mode is the
+// SPARC attribute when given, else telephone for a service with a phone
+// and no website, else online; its area is the drawn one, else the named
+// one, else (none given) the whole country; its country and address are
+// those of its virtual or postal location, GB without one.
+func remoteAsset(s oruk.Service, o MapOptions, a *sparcv1.Asset, zone string, warns []string) Mapped {
+	m := Mapped{Key: s.ID, AssetID: assetID(o.Source, s.ID, s.ID), Warnings: warns}
+	if !assets.IsRemote(a) {
+		a.DeliveryMode = sparcv1.DeliveryMode_DELIVERY_MODE_ONLINE
+		if a.GetContact().GetPhone() != "" && a.GetContact().GetWebsite() == "" {
+			a.DeliveryMode = sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE
+		}
+	}
+	a.Location = &sparcv1.Location{Country: "GB"}
+	for i, sal := range s.ServiceAtLocations {
+		if sal.Location == nil || len(sal.Location.Addresses) == 0 {
+			continue
+		}
+		// Its address only: a remote service has no point (0, 0).
+		var zero float64
+		l := *sal.Location
+		l.Latitude, l.Longitude = &zero, &zero
+		if errs := location(&l, a, fmt.Sprintf("service_at_locations[%d]", i), &m.Warnings); len(errs) > 0 {
+			m.Errors = append(m.Errors, errs...)
+		}
+		break
+	}
+	named := a.GetServiceArea()
+	switch {
+	case a.ServiceAreaGeojson != "" && named != nil:
+		m.Warnings = append(m.Warnings, "service_areas: SPARC keeps one service area, the GeoJSON one; the named areas are not kept")
+		a.ServiceArea = nil
+	case a.ServiceAreaGeojson == "" && (named == nil || (len(named.AreaCodes) == 0 && named.Country == "")):
+		m.Warnings = append(m.Warnings, "service_areas: none usable; the service is taken to cover the whole country")
+		a.ServiceArea = &sparcv1.ServiceArea{Country: a.Location.Country}
+	case named != nil && named.Country != "" && len(named.AreaCodes) > 0:
+		m.Warnings = append(m.Warnings, "service_areas: the whole country is kept, not the area codes")
+		named.AreaCodes = nil
+	}
+	if len(m.Errors) == 0 {
+		tz := zone
+		if tz == "" {
+			tz = oruk.CountryZone[a.Location.Country]
+		}
+		var sw []string
+		a.Sessions, sw = sessions(s.Schedules, tz)
+		m.Warnings = append(m.Warnings, sw...)
+		m.Asset = a
+	}
+	return m
+}
+
+// physicalLocations returns the service's places on a map (virtual and
+// postal-only places have no map position), and a warning for each other
+// place, which is not kept when the service has a physical one.
+func physicalLocations(s oruk.Service) (sals []oruk.ServiceAtLocation, others []string) {
 	for i, sal := range s.ServiceAtLocations {
 		if sal.Location != nil && (sal.Location.LocationType == "virtual" || sal.Location.LocationType == "postal") {
-			*warns = append(*warns, fmt.Sprintf("service_at_locations[%d]: %s location; SPARC lists places on a map, not kept", i, sal.Location.LocationType))
+			others = append(others, fmt.Sprintf("service_at_locations[%d]: %s location; SPARC lists places on a map, not kept", i, sal.Location.LocationType))
 			continue
 		}
 		sals = append(sals, sal)
 	}
-	return sals
+	return sals, others
 }
 
 // serviceMapping is a valid service on its way to one asset per location:
@@ -467,6 +550,12 @@ func attributes(s oruk.Service, a *sparcv1.Asset, warns *[]string) string {
 				a.Capacity = &n32
 			case oruk.AttrTimezone:
 				zone = v
+			case oruk.AttrDeliveryMode:
+				if m, ok := assets.DeliveryOfCode(v); ok {
+					a.DeliveryMode = m
+				} else {
+					*warns = append(*warns, fmt.Sprintf("attribute delivery_mode: value %q is not telephone, online, home_visit or in_person; not kept", v))
+				}
 			}
 		}
 	}

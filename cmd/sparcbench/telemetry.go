@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/assets"
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/telemetry"
+)
+
+// telemetryPool is each variant's pool: five servers share the private
+// cluster's 200 connections with the other sections'.
+const telemetryPool = 16
+
+// telemetryConc is the concurrency of both rows here.
+const telemetryConc = 16
+
+// benchDataKey seals personal details for every server of the run, so
+// that people made through one are readable by the others (telemetry).
+var benchDataKey = func() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}()
+
+// variant is one server with telemetry set one way.
+type variant struct {
+	name     string
+	metrics  bool
+	tracing  bool
+	ratio    string // OTEL_TRACES_SAMPLER_ARG of parentbased_traceidratio; empty: every request
+	app      *app.App
+	pool     *pgxpool.Pool
+	httpBase string
+	stop     func()
+}
+
+// runTelemetry measures what metrics and tracing cost on the search and
+// CreateReferral rows: five servers in this process over the same
+// database, telemetry off, metrics on, tracing on (every request sampled,
+// and 10%, exported over OTLP gRPC to a receiver in this process) and
+// both, taking turns within each round like the paths of the other
+// sections.
+func runTelemetry(ctx context.Context, b *bench) error {
+	received, stopCollector, err := otlpReceiver()
+	if err != nil {
+		return err
+	}
+	defer stopCollector()
+	variants := []*variant{{name: "off"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true},
+		{name: "tracing 10%", tracing: true, ratio: "0.1"}, {name: "metrics+tracing 10%", metrics: true, tracing: true, ratio: "0.1"}}
+	defer func() {
+		for _, v := range variants {
+			if v.stop != nil {
+				v.stop()
+			}
+		}
+	}()
+	for _, v := range variants {
+		if err := v.start(ctx, b); err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
+
+	rb, err := newReferralBench(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer rb.stop()
+	pl, err := newPlaces()
+	if err != nil {
+		return err
+	}
+	svc := assets.NewService(b.app.Assets, b.app.Tokens)
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	search := make([]contender, len(variants))
+	create := make([]contender, len(variants))
+	for i, v := range variants {
+		cases, err := searchCases(svc, pl, workloads[0], b.cfg.queries, b.cfg.seed+100, v.httpBase)
+		if err != nil {
+			return err
+		}
+		search[i] = contender{v.name, func(ctx context.Context, i int) error {
+			_, err := b.fetch(ctx, cases[i%len(cases)].url)
+			return err
+		}}
+		conn, err := dial(v.app.Server().GRPCAddr(), rb.lwKey)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		vrb := *rb
+		vrb.lw = sparcv1.NewReferralServiceClient(conn)
+		create[i] = contender{v.name, vrb.create("tel-" + v.name + "-" + run + "-")}
+	}
+	b.printf("%d servers in this process over one database (pools of %d): telemetry off, metrics on, tracing on (every\n"+
+		"request sampled, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio; spans batched and exported over OTLP\n"+
+		"gRPC to a receiver in this process that decodes nothing), and both; concurrency %d; %d rounds taking turns.\n"+
+		"Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
+	w := b.table()
+	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\treq/CPU-s\tCPU/req vs off\tGo only\tother cores\t")
+	for _, row := range []struct {
+		name string
+		cs   []contender
+		step int
+	}{{"search HTTP (" + workloads[0].name + ")", search, b.cfg.queries / b.cfg.rounds}, {"CreateReferral gRPC", create, 10_000_000}} {
+		res, err := b.compare(ctx, "telemetry "+row.name, telemetryConc, row.step, row.cs)
+		if err != nil {
+			return err
+		}
+		off := res["off"]
+		for _, v := range variants {
+			s := res[v.name]
+			cost, goCost := "", ""
+			if v.name != "off" && s.perCPU() > 0 {
+				over := 100 * (off.perCPU()/s.perCPU() - 1)
+				cost, goCost = fmt.Sprintf("%+.1f%%", over), fmt.Sprintf("%+.1f%%", 100*(float64(s.goCPU)/float64(off.goCPU)-1))
+				b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
+			}
+			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%.0f\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
+				ms(s.goCPU), ms(s.pgCPU), s.perCPU(), cost, goCost, s.otherCores)
+		}
+	}
+	w.Flush()
+	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry; Go only =\n"+
+		"the same for this process's CPU alone (the database's work does not change with telemetry: its spread is noise).\n"+
+		"OTLP received: %.1f MB of spans (the exporter batches; some may still be in flight)\n", float64(received.Load())/1e6)
+	return nil
+}
+
+// start builds v's server as sparcd would with --metrics-addr and the
+// OTEL_EXPORTER_OTLP_* variables set: its own pool, traced when tracing.
+func (v *variant) start(ctx context.Context, b *bench) error {
+	var tracing *telemetry.Tracing
+	if v.tracing {
+		if v.ratio != "" {
+			os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+			os.Setenv("OTEL_TRACES_SAMPLER_ARG", v.ratio)
+			defer os.Unsetenv("OTEL_TRACES_SAMPLER")
+			defer os.Unsetenv("OTEL_TRACES_SAMPLER_ARG")
+		}
+		var err error
+		if tracing, err = telemetry.TracingFromEnv(ctx); err != nil || tracing == nil {
+			return fmt.Errorf("tracing from the environment: %v", err)
+		}
+	}
+	pool, err := db.OpenAppTraced(ctx, b.url, telemetryPool, tracing.QueryTracer())
+	if err != nil {
+		return err
+	}
+	cfg := app.Config{Auth: benchAuth, Server: benchServer(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		Tracing: tracing, DataKey: benchDataKey}
+	if v.metrics {
+		cfg.MetricsAddr = "127.0.0.1:0"
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(sctx, pool, cfg)
+	if err != nil {
+		cancel()
+		pool.Close()
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(sctx) }()
+	v.app, v.pool, v.httpBase = a, pool, "http://"+a.Server().HTTPAddr()
+	v.stop = func() {
+		cancel()
+		<-done
+		_ = tracing.Shutdown(context.Background())
+		pool.Close()
+	}
+	return nil
+}
+
+// otlpReceiver is a local collector: an OTLP gRPC trace receiver on a
+// loopback port. It counts the bytes it gets without decoding them (a
+// collector runs elsewhere; its decoding is not sparcd's cost). It points
+// the standard variables at itself for TracingFromEnv.
+func otlpReceiver() (*atomic.Int64, func(), error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &countingCodec{}
+	g := grpc.NewServer(grpc.ForceServerCodec(c))
+	coltracepb.RegisterTraceServiceServer(g, &receiver{})
+	go func() { _ = g.Serve(lis) }()
+	os.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+lis.Addr().String())
+	os.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	return &c.bytes, g.Stop, nil
+}
+
+type receiver struct {
+	coltracepb.UnimplementedTraceServiceServer
+}
+
+func (receiver) Export(context.Context, *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// countingCodec counts what it receives and decodes nothing; it encodes
+// the (empty) answers as protobuf.
+type countingCodec struct{ bytes atomic.Int64 }
+
+func (c *countingCodec) Marshal(v any) ([]byte, error) { return proto.Marshal(v.(proto.Message)) }
+
+func (c *countingCodec) Unmarshal(data []byte, _ any) error {
+	c.bytes.Add(int64(len(data)))
+	return nil
+}
+
+func (c *countingCodec) Name() string { return "proto" }

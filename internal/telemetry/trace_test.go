@@ -1,0 +1,218 @@
+package telemetry_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/metadata"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+
+	"github.com/sparc-network/sparc/internal/telemetry"
+	"github.com/sparc-network/sparc/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// A person no span may mention: a name and an NHS number no SQL text,
+// id or path could hold by chance.
+const (
+	personName = "Zebedee Quillfeather"
+	surname    = "Quillfeather"
+	nhsNumber  = "9434765919"
+)
+
+// tracedServer is a server whose spans end up in the returned recorder,
+// as they would reach a collector over OTLP.
+func tracedServer(t *testing.T) (*testenv.Env, *tracetest.SpanRecorder) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	return testenv.NewServer(t, testenv.Options{Tracing: telemetry.NewTracing(tp)}), rec
+}
+
+// call sends an HTTP request with key and returns the response's request
+// id, failing the test unless it answers 200.
+func call(t *testing.T, env *testenv.Env, key, method, path string, body any) (string, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), method, env.HTTPBase+path, r)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(out, &m)
+	return resp.Header.Get("X-Request-Id"), m
+}
+
+// spans indexes the ended spans by id.
+type spans map[trace.SpanID]sdktrace.ReadOnlySpan
+
+func index(rec *tracetest.SpanRecorder) spans {
+	out := spans{}
+	for _, s := range rec.Ended() {
+		out[s.SpanContext().SpanID()] = s
+	}
+	return out
+}
+
+func (ss spans) parent(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan { return ss[s.Parent().SpanID()] }
+
+// chain is s and its ancestors, s first.
+func (ss spans) chain(s sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for ; s != nil; s = ss.parent(s) {
+		out = append(out, s)
+	}
+	return out
+}
+
+// server returns the gRPC server span of method with request id id.
+func (ss spans) server(t *testing.T, method, id string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	for _, s := range ss {
+		if s.SpanKind() == trace.SpanKindServer && s.Name() == method && attr(s, telemetry.AttrRequestID) == id {
+			return s
+		}
+	}
+	t.Fatalf("no server span %s with request id %q among %d spans", method, id, len(ss))
+	return nil
+}
+
+// attrValue is s's attribute key.
+func attrValue(s sdktrace.ReadOnlySpan, key string) (string, bool) {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.String(), true
+		}
+	}
+	return "", false
+}
+
+func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
+	v, _ := attrValue(s, string(key))
+	return v
+}
+
+// checkTree checks that the call's gRPC server span hangs from the HTTP
+// span of the same request id (across the gateway's in-process hop), and
+// that database spans hang from the gRPC span.
+func (ss spans) checkTree(t *testing.T, method, id, org string) {
+	t.Helper()
+	rpc := ss.server(t, method, id)
+	gateway := ss.parent(rpc)
+	if gateway == nil || gateway.SpanKind() != trace.SpanKindServer || !strings.HasPrefix(gateway.Name(), "HTTP ") {
+		t.Fatalf("%s: parent of the gRPC server span is %v, want the HTTP span", method, gateway)
+	}
+	if got := attr(gateway, telemetry.AttrRequestID); got != id {
+		t.Errorf("%s: HTTP span's request id %q, want %q", method, got, id)
+	}
+	if got := attr(rpc, telemetry.AttrOrganisation); got != org {
+		t.Errorf("%s: gRPC span's organisation %q, want the caller's %q", method, got, org)
+	}
+	queries := 0
+	for _, s := range ss {
+		if _, ok := attrValue(s, "db.query.text"); !ok {
+			continue
+		}
+		for _, a := range ss.chain(s)[1:] {
+			if a.SpanContext().SpanID() == rpc.SpanContext().SpanID() {
+				queries++
+				break
+			}
+		}
+	}
+	if queries == 0 {
+		t.Errorf("%s: no database span under the gRPC span", method)
+	}
+}
+
+func TestSpansOfSearchAndReferral(t *testing.T) {
+	env, rec := tracedServer(t)
+	r := env.NewReferrals(t)
+	lw := r.LinkWorkerKey
+
+	searchID, _ := call(t, env, env.AdminKey, "GET", "/v1/assets:search?latitude=52.48&longitude=-1.86&radius_meters=3000", nil)
+	_, person := call(t, env, lw, "POST", "/v1/people", map[string]any{
+		"display_name": personName, "nhs_number": nhsNumber, "age_band": "65-74", "postcode": "B8 1AA",
+		"needs": []string{"social_connection"}, "consent": map[string]any{}})
+	// Searching by NHS number in the query string: the path is recorded,
+	// the query never.
+	call(t, env, lw, "GET", "/v1/people:search?nhs_number="+nhsNumber, nil)
+	call(t, env, lw, "POST", "/v1/people:search", map[string]any{"display_name_prefix": surname[:4]})
+	// A client's trace context is not continued (the API is public): a
+	// gRPC call and an HTTP call claiming a sampled trace of their own.
+	const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	header := "00-" + clientTrace + "-00f067aa0ba902b7-01"
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", env.HTTPBase+"/v1/assets:search?latitude=52.48&longitude=-1.86&radius_meters=3000", nil)
+	req.Header.Set("traceparent", header)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if _, err := env.Assets.ListAssets(metadata.AppendToOutgoingContext(t.Context(), "traceparent", header), &sparcv1.ListAssetsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	referID, _ := call(t, env, lw, "POST", "/v1/referrals", map[string]any{
+		"request_id": "trace-test-1", "person": person["name"], "asset": r.Asset, "reasons": []string{"social_connection"}})
+
+	ss := index(rec)
+	for _, s := range ss {
+		if s.SpanContext().TraceID().String() == clientTrace {
+			t.Errorf("span %q continues a client's trace", s.Name())
+		}
+	}
+	ss.checkTree(t, "sparc.v1.AssetService/SearchAssets", searchID, env.AdminOrg)
+	ss.checkTree(t, "sparc.v1.ReferralService/CreateReferral", referID, r.Referrer)
+
+	// No attribute, event, status or resource of any span holds the
+	// person's name, surname or NHS number (in any spacing).
+	forbidden := []string{personName, surname, strings.ToLower(surname), nhsNumber, "943 476 5919", "943-476-5919"}
+	for _, s := range rec.Ended() {
+		var texts []string
+		for _, kv := range s.Attributes() {
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
+		}
+		for _, e := range s.Events() {
+			texts = append(texts, e.Name)
+			for _, kv := range e.Attributes {
+				texts = append(texts, string(kv.Key)+"="+kv.Value.String())
+			}
+		}
+		for _, kv := range s.Resource().Attributes() {
+			texts = append(texts, kv.Value.String())
+		}
+		texts = append(texts, s.Name(), s.Status().Description)
+		for _, text := range texts {
+			for _, f := range forbidden {
+				if strings.Contains(text, f) {
+					t.Errorf("span %q carries personal data (%q): %s", s.Name(), f, text)
+				}
+			}
+		}
+	}
+	if n := len(rec.Ended()); n < 10 {
+		t.Errorf("only %d spans recorded", n)
+	}
+}

@@ -1,0 +1,214 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
+
+	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/caller"
+	"github.com/sparc-network/sparc/internal/server"
+)
+
+// The attributes SPARC adds to spans: who is calling, never about whom.
+// A request id and an organisation's id identify no person; names, NHS
+// numbers and SQL arguments are never recorded.
+const (
+	AttrRequestID    = attribute.Key("sparc.request_id")
+	AttrOrganisation = attribute.Key("sparc.organisation")
+)
+
+// Tracing is the OpenTelemetry half: spans of the HTTP gateway, the gRPC
+// server and its in-process client, and database queries. A nil
+// *Tracing is off and adds nothing.
+type Tracing struct {
+	tp       trace.TracerProvider
+	prop     propagation.TextMapPropagator
+	shutdown func(context.Context) error
+}
+
+// TracingFromEnv exports spans over OTLP as the standard variables say
+// (OTEL_EXPORTER_OTLP_ENDPOINT or ..._TRACES_ENDPOINT, _PROTOCOL
+// grpc or http/protobuf, _HEADERS, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER...); nil (off) when no
+// endpoint is set, OTEL_SDK_DISABLED is true or OTEL_TRACES_EXPORTER is
+// none.
+func TracingFromEnv(ctx context.Context) (*Tracing, error) {
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" ||
+		strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || os.Getenv("OTEL_TRACES_EXPORTER") == "none" {
+		return nil, nil
+	}
+	protocol := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if protocol == "" {
+		protocol = os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	var exp sdktrace.SpanExporter
+	var err error
+	switch protocol {
+	case "", "http/protobuf": // the specification's default
+		exp, err = otlptracehttp.New(ctx)
+	case "grpc":
+		exp, err = otlptracegrpc.New(ctx)
+	default:
+		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q: want grpc or http/protobuf", protocol)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
+	}
+	res, err := resource.New(ctx, resource.WithAttributes(semconv.ServiceName("sparcd")),
+		resource.WithFromEnv(), resource.WithTelemetrySDK())
+	if err != nil {
+		return nil, fmt.Errorf("trace resource: %w", err)
+	}
+	// The provider reads OTEL_TRACES_SAMPLER (default: every trace, or as
+	// the caller's trace decided) and OTEL_BSP_* itself.
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	t := NewTracing(tp)
+	t.shutdown = tp.Shutdown
+	return t, nil
+}
+
+// NewTracing traces with tp (tests: an in-memory exporter).
+func NewTracing(tp trace.TracerProvider) *Tracing {
+	return &Tracing{tp: tp, prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+}
+
+// Shutdown flushes the spans still held and stops the exporter.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if t == nil || t.shutdown == nil {
+		return nil
+	}
+	return t.shutdown(ctx)
+}
+
+// Hooks are the transport's spans: otelgrpc on the gRPC server, otelhttp
+// on the HTTP port, the trace context across the gateway's in-process
+// hop, and the caller's request id and organisation on each call's span.
+func (t *Tracing) Hooks() server.Hooks {
+	if t == nil {
+		return server.Hooks{}
+	}
+	// The instrumentations' own metrics are off: Prometheus counts.
+	mp := metricnoop.NewMeterProvider()
+	grpcOpts := []otelgrpc.Option{otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop), otelgrpc.WithMeterProvider(mp)}
+	// The API is public: a client's trace context starts no trace of ours
+	// and decides no sampling (it would let anyone have every call
+	// traced); the span links to it instead. Only the gateway's own
+	// in-process calls continue its trace.
+	grpcOpts = append(grpcOpts, otelgrpc.WithPublicEndpointFn(func(ctx context.Context, _ *stats.RPCTagInfo) bool { return !server.ViaGateway(ctx) }))
+	return server.Hooks{
+		ServerOptions: []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(grpcOpts...))},
+		// The gateway's in-process hop only carries the trace context: a
+		// client span there would repeat the server span beneath it.
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(t.injectUnary), grpc.WithChainStreamInterceptor(t.injectStream)},
+		InnerUnary:  []grpc.UnaryServerInterceptor{attributeUnary},
+		InnerStream: []grpc.StreamServerInterceptor{attributeStream},
+		HTTP: []func(http.Handler) http.Handler{func(next http.Handler) http.Handler {
+			return otelhttp.NewHandler(requestIDOnSpan(next), "sparc",
+				otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop), otelhttp.WithMeterProvider(mp), otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
+				otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "HTTP " + r.Method }))
+		}},
+	}
+}
+
+// QueryTracer is the pgx tracer for the application pool (nil when off).
+func (t *Tracing) QueryTracer() pgx.QueryTracer {
+	if t == nil {
+		return nil
+	}
+	return &queryTracer{tracer: t.tp.Tracer("github.com/sparc-network/sparc/internal/telemetry")}
+}
+
+// callAttributes are the caller's request id (the edge decided it) and,
+// once the authorisation layer admitted the call, its organisation.
+func callAttributes(ctx context.Context) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	if c, ok := caller.From(ctx); ok && c.RequestID != "" {
+		span.SetAttributes(AttrRequestID.String(c.RequestID))
+	}
+	if p := auth.FromContext(ctx); p != nil && p.Org != "" {
+		span.SetAttributes(AttrOrganisation.String(p.Org))
+	}
+}
+
+func attributeUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	callAttributes(ctx)
+	return h(ctx, req)
+}
+
+func attributeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	callAttributes(ss.Context())
+	return h(srv, ss)
+}
+
+// requestIDOnSpan puts the request id the edge answered with on the HTTP
+// span: the edge decides it inside this handler, so it is read afterwards
+// from the response.
+func requestIDOnSpan(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if id := w.Header().Get("X-Request-Id"); id != "" {
+			trace.SpanFromContext(r.Context()).SetAttributes(AttrRequestID.String(id))
+		}
+	})
+}
+
+// inject puts ctx's trace context into the outgoing gRPC metadata.
+func (t *Tracing) inject(ctx context.Context) context.Context {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	md = md.Copy()
+	t.prop.Inject(ctx, metadataCarrier(md))
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+func (t *Tracing) injectUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(t.inject(ctx), method, req, reply, cc, opts...)
+}
+
+func (t *Tracing) injectStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(t.inject(ctx), desc, cc, method, opts...)
+}
+
+// metadataCarrier is gRPC metadata as a propagation carrier.
+type metadataCarrier metadata.MD
+
+func (c metadataCarrier) Get(key string) string {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+func (c metadataCarrier) Keys() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	return out
+}
