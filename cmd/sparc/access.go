@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -42,46 +42,39 @@ func parseRole(v string) (sparcv1.Role, error) {
 	return sparcv1.Role(r), err
 }
 
+// orgFlags are the detail flags of orgs create and update.
+type orgFlags struct {
+	name, kind, email, phone, website string
+	areas                             stringList
+}
+
+func (f *orgFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", "display name")
+	fs.StringVar(&f.kind, "kind", "", "gp_practice, primary_care_network, link_worker_service, community_group, voluntary_organisation, local_authority, public_health, housing, health_board, other")
+	fs.StringVar(&f.email, "email", "", "contact email")
+	fs.StringVar(&f.phone, "phone", "", "contact phone")
+	fs.StringVar(&f.website, "website", "", "website")
+	fs.Var(&f.areas, "area", "area code of operation (repeatable or comma-separated; update replaces the list)")
+}
+
 func orgsCreate(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("orgs create"), "orgs create --name NAME --kind KIND [--email E] [--phone P] [--website URL] [--area CODE...]")
-	var name, kind, email, phone, website string
-	var areas stringList
-	fs.StringVar(&name, "name", "", "display name")
-	fs.StringVar(&kind, "kind", "", "gp_practice, primary_care_network, link_worker_service, community_group, voluntary_organisation, local_authority, public_health, housing, health_board, other")
-	fs.StringVar(&email, "email", "", "contact email")
-	fs.StringVar(&phone, "phone", "", "contact phone")
-	fs.StringVar(&website, "website", "", "website")
-	fs.Var(&areas, "area", "area code of operation (repeatable or comma-separated)")
+	var f orgFlags
+	f.bind(fs)
 	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
-	k, err := parseOrgKind(kind)
+	k, err := parseOrgKind(f.kind)
 	if err != nil {
 		return err
 	}
-	o, err := sparcv1.NewOrganisationServiceClient(c.conn).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{
-		Organisation: &sparcv1.Organisation{DisplayName: name, Kind: k, ContactEmail: email, ContactPhone: phone, Website: website, AreaCodes: areas}})
-	if err != nil {
-		return err
-	}
-	return c.printOrgs([]*sparcv1.Organisation{o}, "")
+	return c.printOrg(sparcv1.NewOrganisationServiceClient(c.conn).CreateOrganisation(ctx, &sparcv1.CreateOrganisationRequest{
+		Organisation: &sparcv1.Organisation{DisplayName: f.name, Kind: k, ContactEmail: f.email, ContactPhone: f.phone, Website: f.website, AreaCodes: f.areas}}))
 }
 
 func orgsGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("orgs get"), "orgs get NAME (organisations/ID or ID)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("organisations", pos)
-	if err != nil {
-		return err
-	}
-	o, err := sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation(ctx, &sparcv1.GetOrganisationRequest{Name: name})
-	if err != nil {
-		return err
-	}
-	return c.printOrgs([]*sparcv1.Organisation{o}, "")
+	return getByName(ctx, c, args, "orgs get", "orgs get NAME (organisations/ID or ID)", "organisations",
+		sparcv1.NewOrganisationServiceClient(c.conn).GetOrganisation, c.printOrg)
 }
 
 func orgsList(ctx context.Context, c *cli, args []string) error {
@@ -94,73 +87,51 @@ func orgsList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	req := &sparcv1.ListOrganisationsRequest{}
-	for _, k := range kinds {
-		kk, err := parseOrgKind(k)
-		if err != nil {
-			return err
-		}
-		req.Kinds = append(req.Kinds, kk)
+	var err error
+	if req.Kinds, err = parseEach(kinds, parseOrgKind); err != nil {
+		return err
 	}
-	size, err := p.pageSize()
+	resp, err := listPages(ctx, &p, req, sparcv1.NewOrganisationServiceClient(c.conn).ListOrganisations)
 	if err != nil {
 		return err
 	}
-	req.PageSize = size
-	all, next, err := collect(&p, func(token string) ([]*sparcv1.Organisation, string, error) {
-		req.PageToken = token
-		resp, err := sparcv1.NewOrganisationServiceClient(c.conn).ListOrganisations(ctx, req)
-		return resp.GetOrganisations(), resp.GetNextPageToken(), err
-	})
-	if err != nil {
-		return err
-	}
-	return c.printOrgs(all, next)
+	return c.printOrgs(resp)
 }
 
 func orgsUpdate(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("orgs update"), "orgs update NAME [--name DISPLAY_NAME] [--kind K] [--email E] [--phone P] [--website URL] [--area CODE...] [--status active|suspended|closed] [--etag E]")
-	var name, kind, email, phone, website, st, etag string
-	var areas stringList
-	fs.StringVar(&name, "name", "", "display name")
-	fs.StringVar(&kind, "kind", "", "organisation kind")
-	fs.StringVar(&email, "email", "", "contact email")
-	fs.StringVar(&phone, "phone", "", "contact phone")
-	fs.StringVar(&website, "website", "", "website")
-	fs.Var(&areas, "area", "area codes (replace the list)")
+	var f orgFlags
+	var st, etag string
+	f.bind(fs)
 	fs.StringVar(&st, "status", "", "active, suspended (its keys stop working) or closed")
 	fs.StringVar(&etag, "etag", "", "only update if unchanged since this etag")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	orgName, err := oneName("organisations", pos)
+	orgName, err := c.parseName(fs, args, "organisations")
 	if err != nil {
 		return err
 	}
 	o := &sparcv1.Organisation{Name: orgName, Etag: etag}
 	var paths []string
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := flagsSet(fs)
 	if set["name"] {
-		o.DisplayName, paths = name, append(paths, "display_name")
+		o.DisplayName, paths = f.name, append(paths, "display_name")
 	}
 	if set["kind"] {
-		if o.Kind, err = parseOrgKind(kind); err != nil {
+		if o.Kind, err = parseOrgKind(f.kind); err != nil {
 			return err
 		}
 		paths = append(paths, "kind")
 	}
 	if set["email"] {
-		o.ContactEmail, paths = email, append(paths, "contact_email")
+		o.ContactEmail, paths = f.email, append(paths, "contact_email")
 	}
 	if set["phone"] {
-		o.ContactPhone, paths = phone, append(paths, "contact_phone")
+		o.ContactPhone, paths = f.phone, append(paths, "contact_phone")
 	}
 	if set["website"] {
-		o.Website, paths = website, append(paths, "website")
+		o.Website, paths = f.website, append(paths, "website")
 	}
 	if set["area"] {
-		o.AreaCodes, paths = areas, append(paths, "area_codes")
+		o.AreaCodes, paths = f.areas, append(paths, "area_codes")
 	}
 	if set["status"] {
 		s, err := parseEnum("status", st, sparcv1.OrganisationStatus_value, sparcv1.OrganisationStatus_name, "ORGANISATION_STATUS_")
@@ -172,38 +143,25 @@ func orgsUpdate(ctx context.Context, c *cli, args []string) error {
 	if len(paths) == 0 {
 		return usagef("nothing to update: give at least one field flag")
 	}
-	out, err := sparcv1.NewOrganisationServiceClient(c.conn).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
-		Organisation: o, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+	return c.printOrg(sparcv1.NewOrganisationServiceClient(c.conn).UpdateOrganisation(ctx, &sparcv1.UpdateOrganisationRequest{
+		Organisation: o, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}}))
+}
+
+// printOrg prints the organisation a call answered with as a list of one
+// (-o json too), or returns the call's error.
+func (c *cli) printOrg(o *sparcv1.Organisation, err error) error {
 	if err != nil {
 		return err
 	}
-	return c.printOrgs([]*sparcv1.Organisation{out}, "")
+	return c.printOrgs(&sparcv1.ListOrganisationsResponse{Organisations: []*sparcv1.Organisation{o}})
 }
 
-func (c *cli) printOrgs(list []*sparcv1.Organisation, next string) error {
-	if c.output == "json" {
-		return c.printJSON(&sparcv1.ListOrganisationsResponse{Organisations: list, NextPageToken: next})
-	}
-	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tDISPLAY NAME\tKIND\tSTATUS\tAREAS")
-	for _, o := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", o.GetName(), truncate(o.GetDisplayName(), 48),
+func (c *cli) printOrgs(resp *sparcv1.ListOrganisationsResponse) error {
+	return printList(c, resp, resp.GetOrganisations(), "NAME\tDISPLAY NAME\tKIND\tSTATUS\tAREAS", func(o *sparcv1.Organisation) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", o.GetName(), truncate(o.GetDisplayName(), 48),
 			shortEnum(o.GetKind().String(), "ORGANISATION_KIND_"), shortEnum(o.GetStatus().String(), "ORGANISATION_STATUS_"),
 			orDash(strings.Join(o.GetAreaCodes(), ",")))
-	}
-	return c.flushWithMore(w, next)
-}
-
-// flushWithMore prints a table and, when a page follows, how to get it
-// (on the notes stream, so the table stays data).
-func (c *cli) flushWithMore(w *tabwriter.Writer, next string) error {
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if next != "" && c.errOut != nil {
-		fmt.Fprintf(c.errOut, "more results: --page-token %s\n", next)
-	}
-	return nil
+	})
 }
 
 func keysCreate(ctx context.Context, c *cli, args []string) error {
@@ -223,12 +181,8 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.output == "json" {
-		return c.printJSON(resp)
-	}
-	fmt.Fprintf(c.out, "API key for %s (%s), shown only now; store it safely:\n%s\n", resp.GetApiKey().GetOrganisation(),
+	return c.printResult(resp, "API key for %s (%s), shown only now; store it safely:\n%s\n", resp.GetApiKey().GetOrganisation(),
 		shortEnum(resp.GetApiKey().GetRole().String(), "ROLE_"), resp.GetSecret())
-	return nil
 }
 
 func keysList(ctx context.Context, c *cli, args []string) error {
@@ -242,51 +196,26 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
-	size, err := p.pageSize()
+	resp, err := listPages(ctx, &p, &sparcv1.ListApiKeysRequest{Organisation: nameOf("organisations", org), IncludeRevoked: revoked},
+		sparcv1.NewApiKeyServiceClient(c.conn).ListApiKeys)
 	if err != nil {
 		return err
 	}
-	req := &sparcv1.ListApiKeysRequest{Organisation: nameOf("organisations", org), IncludeRevoked: revoked, PageSize: size}
-	all, next, err := collect(&p, func(token string) ([]*sparcv1.ApiKey, string, error) {
-		req.PageToken = token
-		resp, err := sparcv1.NewApiKeyServiceClient(c.conn).ListApiKeys(ctx, req)
-		return resp.GetApiKeys(), resp.GetNextPageToken(), err
-	})
-	if err != nil {
-		return err
-	}
-	if c.output == "json" {
-		return c.printJSON(&sparcv1.ListApiKeysResponse{ApiKeys: all, NextPageToken: next})
-	}
-	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tPREFIX\tROLE\tORGANISATION\tCREATED\tLAST USED\tREVOKED\tNAME")
-	for _, k := range all {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.GetName(), k.GetPrefix(), shortEnum(k.GetRole().String(), "ROLE_"),
+	return printList(c, resp, resp.GetApiKeys(), "NAME\tPREFIX\tROLE\tORGANISATION\tCREATED\tLAST USED\tREVOKED\tNAME", func(k *sparcv1.ApiKey) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", k.GetName(), k.GetPrefix(), shortEnum(k.GetRole().String(), "ROLE_"),
 			k.GetOrganisation(), formatTime(k.GetCreateTime()), formatTime(k.GetLastUsedTime()), formatTime(k.GetRevokeTime()),
 			truncate(k.GetDisplayName(), 32))
-	}
-	return c.flushWithMore(w, next)
+	})
 }
 
 func keysRevoke(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("keys revoke"), "keys revoke NAME (apiKeys/ID or ID)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("apiKeys", pos)
-	if err != nil {
-		return err
-	}
-	k, err := sparcv1.NewApiKeyServiceClient(c.conn).RevokeApiKey(ctx, &sparcv1.RevokeApiKeyRequest{Name: name})
-	if err != nil {
-		return err
-	}
-	if c.output == "json" {
-		return c.printJSON(k)
-	}
-	fmt.Fprintf(c.out, "revoked %s (%s)\n", k.GetName(), k.GetPrefix())
-	return nil
+	return getByName(ctx, c, args, "keys revoke", "keys revoke NAME (apiKeys/ID or ID)", "apiKeys",
+		sparcv1.NewApiKeyServiceClient(c.conn).RevokeApiKey, func(k *sparcv1.ApiKey, err error) error {
+			if err != nil {
+				return err
+			}
+			return c.printResult(k, "revoked %s (%s)\n", k.GetName(), k.GetPrefix())
+		})
 }
 
 // keysBootstrap works on the database directly, not through sparcd: it is
@@ -306,26 +235,11 @@ func keysBootstrap(ctx context.Context, c *cli, args []string) error {
 	if strings.TrimSpace(name) == "" {
 		return usagef("--org-name is required")
 	}
-	if url == "" {
-		cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dataDir, Database: "sparc"})
-		if errors.Is(err, pgcluster.ErrInUse) {
-			return fmt.Errorf("%w\n(sparcd is running on this data dir: stop it, or restart it with --bootstrap-admin %q)", err, name)
-		}
-		if err != nil {
-			return err
-		}
-		defer cluster.Stop() //nolint:errcheck
-		url = cluster.URL("sparc")
-	}
-	owner, err := db.Open(ctx, url, 2)
+	_, url, stop, err := openOwner(ctx, url, dataDir, fmt.Sprintf("stop it, or restart it with --bootstrap-admin %q", name))
 	if err != nil {
 		return err
 	}
-	err = db.Migrate(ctx, owner)
-	owner.Close()
-	if err != nil {
-		return err
-	}
+	defer stop()
 	pool, err := db.OpenApp(ctx, url, 2)
 	if err != nil {
 		return err
@@ -337,6 +251,35 @@ func keysBootstrap(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.out, "Network admin API key for %s (organisations/%s), shown only now:\n%s\n", name, org, key)
 	return nil
+}
+
+// openOwner opens the database at url as its owner, migrated; with url ""
+// the embedded one in dataDir, which it starts (and inUse says what to do
+// when sparcd holds it). It returns the URL it opened; stop closes the
+// pool and stops the database it started.
+func openOwner(ctx context.Context, url, dataDir, inUse string) (owner *pgxpool.Pool, openedURL string, stop func(), err error) {
+	stopCluster := func() {}
+	if url == "" {
+		cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dataDir, Database: "sparc"})
+		if errors.Is(err, pgcluster.ErrInUse) {
+			return nil, "", nil, fmt.Errorf("%w\n(sparcd is running on this data dir: %s)", err, inUse)
+		}
+		if err != nil {
+			return nil, "", nil, err
+		}
+		stopCluster = func() { _ = cluster.Stop() }
+		url = cluster.URL("sparc")
+	}
+	if owner, err = db.Open(ctx, url, 2); err == nil {
+		if err = db.Migrate(ctx, owner); err != nil {
+			owner.Close()
+		}
+	}
+	if err != nil {
+		stopCluster()
+		return nil, "", nil, err
+	}
+	return owner, url, func() { owner.Close(); stopCluster() }, nil
 }
 
 func auditList(ctx context.Context, c *cli, args []string) error {
@@ -354,37 +297,20 @@ func auditList(ctx context.Context, c *cli, args []string) error {
 	}
 	req := &sparcv1.ListAuditEventsRequest{Principal: principal, Resource: resource, Outcome: outcome}
 	var err error
-	if since != "" {
-		if req.StartTime, err = parseTime("since", since); err != nil {
-			return err
-		}
-	}
-	if until != "" {
-		if req.EndTime, err = parseTime("until", until); err != nil {
-			return err
-		}
-	}
-	if req.PageSize, err = p.pageSize(); err != nil {
+	if req.StartTime, err = optionalTime("since", since); err != nil {
 		return err
 	}
-	all, next, err := collect(&p, func(token string) ([]*sparcv1.AuditEvent, string, error) {
-		req.PageToken = token
-		resp, err := sparcv1.NewAuditServiceClient(c.conn).ListAuditEvents(ctx, req)
-		return resp.GetEvents(), resp.GetNextPageToken(), err
-	})
+	if req.EndTime, err = optionalTime("until", until); err != nil {
+		return err
+	}
+	resp, err := listPages(ctx, &p, req, sparcv1.NewAuditServiceClient(c.conn).ListAuditEvents)
 	if err != nil {
 		return err
 	}
-	if c.output == "json" {
-		return c.printJSON(&sparcv1.ListAuditEventsResponse{Events: all, NextPageToken: next})
-	}
-	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TIME\tPRINCIPAL\tROLE\tMETHOD\tRESOURCE\tOUTCOME\tCODE\tPEER")
-	for _, e := range all {
+	return printList(c, resp, resp.GetEvents(), "TIME\tPRINCIPAL\tROLE\tMETHOD\tRESOURCE\tOUTCOME\tCODE\tPEER", func(e *sparcv1.AuditEvent) string {
 		m := e.GetMethod()
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(e.GetTime()), e.GetPrincipal(),
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", formatTime(e.GetTime()), e.GetPrincipal(),
 			orDash(shortEnum(e.GetRole().String(), "ROLE_")), m[strings.LastIndex(m, "/")+1:], e.GetResource(),
 			e.GetOutcome(), e.GetCode(), e.GetPeer())
-	}
-	return c.flushWithMore(w, next)
+	})
 }

@@ -129,11 +129,7 @@ func areasGet(ctx context.Context, c *cli, args []string) error {
 	var simplify float64
 	fs.BoolVar(&withGeom, "geometry", false, "include the boundary as GeoJSON")
 	fs.Float64Var(&simplify, "simplify", 0, "simplify the boundary to this tolerance in metres")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("areas", pos)
+	name, err := c.parseName(fs, args, "areas")
 	if err != nil {
 		return err
 	}
@@ -227,9 +223,5 @@ func areasDeprivation(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.output == "json" {
-		return c.printJSON(m)
-	}
-	fmt.Fprintf(c.out, "%s: deprivation measured by %s (%s)\n", m.GetKind(), m.GetAttribute(), shortEnum(m.GetScale().String(), "DEPRIVATION_SCALE_"))
-	return nil
+	return c.printResult(m, "%s: deprivation measured by %s (%s)\n", m.GetKind(), m.GetAttribute(), shortEnum(m.GetScale().String(), "DEPRIVATION_SCALE_"))
 }

@@ -315,28 +315,11 @@ func assetsCreate(ctx context.Context, c *cli, args []string) error {
 	if req.AssetId == "" {
 		req.AssetId = strings.TrimPrefix(a.GetName(), "assets/")
 	}
-	created, err := sparcv1.NewAssetServiceClient(c.conn).CreateAsset(ctx, req)
-	if err != nil {
-		return err
-	}
-	return c.printAsset(created)
+	return c.printAsset(sparcv1.NewAssetServiceClient(c.conn).CreateAsset(ctx, req))
 }
 
 func assetsGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("assets get"), "assets get NAME")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("assets", pos)
-	if err != nil {
-		return err
-	}
-	a, err := sparcv1.NewAssetServiceClient(c.conn).GetAsset(ctx, &sparcv1.GetAssetRequest{Name: name})
-	if err != nil {
-		return err
-	}
-	return c.printAsset(a)
+	return getByName(ctx, c, args, "assets get", "assets get NAME", "assets", sparcv1.NewAssetServiceClient(c.conn).GetAsset, c.printAsset)
 }
 
 func assetsUpdate(ctx context.Context, c *cli, args []string) error {
@@ -348,11 +331,7 @@ func assetsUpdate(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&etag, "etag", "", "only update if the asset still has this etag (else ABORTED): a safe read-modify-write")
 	fs.StringVar(&etag, "if-match", "", "same as --etag")
 	fs.Var(&clear, "clear", "field `PATH` to empty, e.g. capacity or location.postcode (repeatable)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("assets", pos)
+	name, err := c.parseName(fs, args, "assets")
 	if err != nil {
 		return err
 	}
@@ -379,13 +358,9 @@ func assetsUpdate(ctx context.Context, c *cli, args []string) error {
 		// read-modify-write; --etag overrides it.
 		a.Etag = etag
 	}
-	updated, err := sparcv1.NewAssetServiceClient(c.conn).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
+	return c.printAsset(sparcv1.NewAssetServiceClient(c.conn).UpdateAsset(ctx, &sparcv1.UpdateAssetRequest{
 		Asset: a, UpdateMask: &fieldmaskpb.FieldMask{Paths: dedupe(paths)},
-	})
-	if err != nil {
-		return err
-	}
-	return c.printAsset(updated)
+	}))
 }
 
 func assetsDelete(ctx context.Context, c *cli, args []string) error {
@@ -393,11 +368,7 @@ func assetsDelete(ctx context.Context, c *cli, args []string) error {
 	var etag string
 	fs.StringVar(&etag, "etag", "", "only delete if the asset still has this etag (else ABORTED)")
 	fs.StringVar(&etag, "if-match", "", "same as --etag")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("assets", pos)
+	name, err := c.parseName(fs, args, "assets")
 	if err != nil {
 		return err
 	}
@@ -405,11 +376,7 @@ func assetsDelete(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.output == "json" {
-		return c.printJSON(resp)
-	}
-	_, err = fmt.Fprintf(c.out, "deleted %s\n", name)
-	return err
+	return c.printResult(resp, "deleted %s\n", name)
 }
 
 func assetsList(ctx context.Context, c *cli, args []string) error {
@@ -423,46 +390,29 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&owner, "owner", "", "owner organisation (organisations/UUID or the UUID)")
 	fs.StringVar(&since, "modified-since", "", "only assets changed at or after this RFC 3339 time (or YYYY-MM-DD)")
 	page.bind(fs)
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	req := &sparcv1.ListAssetsRequest{Categories: categories, OwnerOrganisation: nameOf("organisations", owner)}
-	if req.PageSize, err = page.pageSize(); err != nil {
+	var err error
+	if req.Kinds, err = parseEach(kinds, parseKind); err != nil {
 		return err
 	}
-	if req.Kinds, err = parseKinds(kinds); err != nil {
+	if req.Statuses, err = parseEach(statuses, parseStatus); err != nil {
 		return err
 	}
-	if req.Statuses, err = parseStatuses(statuses); err != nil {
+	if req.ModifiedSince, err = optionalTime("modified-since", since); err != nil {
 		return err
 	}
-	if since != "" {
-		if req.ModifiedSince, err = parseTime("modified-since", since); err != nil {
-			return err
-		}
-	}
-	client := sparcv1.NewAssetServiceClient(c.conn)
-	list, next, err := collect(&page, func(token string) ([]*sparcv1.Asset, string, error) {
-		req.PageToken = token
-		resp, err := client.ListAssets(ctx, req)
-		return resp.GetAssets(), resp.GetNextPageToken(), err
-	})
+	resp, err := listPages(ctx, &page, req, sparcv1.NewAssetServiceClient(c.conn).ListAssets)
 	if err != nil {
 		return err
 	}
-	all := &sparcv1.ListAssetsResponse{Assets: list, NextPageToken: next}
-	if c.output == "json" {
-		return c.printJSON(all)
-	}
-	rows := make([]assetRow, len(all.GetAssets()))
-	for i, a := range all.GetAssets() {
+	rows := make([]assetRow, len(resp.GetAssets()))
+	for i, a := range resp.GetAssets() {
 		rows[i] = assetRow{asset: a}
 	}
-	return c.printAssetTable(rows, false, next)
+	return c.printAssetTable(resp, rows, false)
 }
 
 // searchFlags are the filters of 'assets search'.
@@ -530,10 +480,10 @@ func (f *searchFlags) request(c *cli, set map[string]bool, words []string) (*spa
 			return nil, err
 		}
 	}
-	if req.Kinds, err = parseKinds(f.kinds); err != nil {
+	if req.Kinds, err = parseEach(f.kinds, parseKind); err != nil {
 		return nil, err
 	}
-	if req.Statuses, err = parseStatuses(f.statuses); err != nil {
+	if req.Statuses, err = parseEach(f.statuses, parseStatus); err != nil {
 		return nil, err
 	}
 	if set["age"] {
@@ -577,25 +527,15 @@ func assetsSearch(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	page, point := f.page, set["lat"]
-	client := sparcv1.NewAssetServiceClient(c.conn)
-	results, next, err := collect(&page, func(token string) ([]*sparcv1.SearchResult, string, error) {
-		req.PageToken = token
-		resp, err := client.SearchAssets(ctx, req)
-		return resp.GetResults(), resp.GetNextPageToken(), err
-	})
+	resp, err := listPages(ctx, &f.page, req, sparcv1.NewAssetServiceClient(c.conn).SearchAssets)
 	if err != nil {
 		return err
 	}
-	all := &sparcv1.SearchAssetsResponse{Results: results, NextPageToken: next}
-	if c.output == "json" {
-		return c.printJSON(all)
-	}
-	rows := make([]assetRow, len(all.GetResults()))
-	for i, r := range all.GetResults() {
+	rows := make([]assetRow, len(resp.GetResults()))
+	for i, r := range resp.GetResults() {
 		rows[i] = assetRow{asset: r.GetAsset(), distance: r.GetDistanceMeters()}
 	}
-	return c.printAssetTable(rows, point, next)
+	return c.printAssetTable(resp, rows, set["lat"])
 }
 
 // --- output ---
@@ -612,9 +552,13 @@ type assetRow struct {
 
 const maxNameColumn = 48
 
-// printAssetTable prints one asset per line. Names are printed in full so
-// they can be pasted into get/update/delete.
-func (c *cli) printAssetTable(rows []assetRow, withDistance bool, next string) error {
+// printAssetTable prints a list or search answer (as JSON with -o json):
+// one asset per line. Names are printed in full so they can be pasted
+// into get/update/delete.
+func (c *cli) printAssetTable(resp page, rows []assetRow, withDistance bool) error {
+	if c.output == "json" {
+		return c.printJSON(resp)
+	}
 	if len(rows) == 0 {
 		fmt.Fprintln(c.out, "no assets found")
 	} else {
@@ -640,14 +584,18 @@ func (c *cli) printAssetTable(rows []assetRow, withDistance bool, next string) e
 			return err
 		}
 	}
-	if next != "" && c.errOut != nil {
+	if next := resp.GetNextPageToken(); next != "" && c.errOut != nil {
 		fmt.Fprintf(c.errOut, "more results: repeat with --page-token %s (or --all)\n", next)
 	}
 	return nil
 }
 
-// printAsset prints one asset as "field  value" lines, or as JSON.
-func (c *cli) printAsset(a *sparcv1.Asset) error {
+// printAsset prints the asset a call answered with as "field  value"
+// lines, or as JSON; or returns the call's error.
+func (c *cli) printAsset(a *sparcv1.Asset, err error) error {
+	if err != nil {
+		return err
+	}
 	if c.output == "json" {
 		return c.printJSON(a)
 	}
@@ -767,30 +715,6 @@ func parseKind(v string) (sparcv1.AssetKind, error) {
 func parseStatus(v string) (sparcv1.AssetStatus, error) {
 	n, err := parseEnum("status", v, sparcv1.AssetStatus_value, sparcv1.AssetStatus_name, "ASSET_STATUS_")
 	return sparcv1.AssetStatus(n), err
-}
-
-func parseKinds(vs []string) ([]sparcv1.AssetKind, error) {
-	var out []sparcv1.AssetKind
-	for _, v := range vs {
-		k, err := parseKind(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, nil
-}
-
-func parseStatuses(vs []string) ([]sparcv1.AssetStatus, error) {
-	var out []sparcv1.AssetStatus
-	for _, v := range vs {
-		s, err := parseStatus(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
 }
 
 // weekdays in English and Dutch, Monday first. Any prefix of two letters

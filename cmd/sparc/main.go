@@ -439,6 +439,19 @@ func parseEnum(flagName, v string, values map[string]int32, names map[int32]stri
 	return 0, usagef("--%s: %q is not one of: %s", flagName, v, enumChoices(names, prefix))
 }
 
+// parseEach parses each value of a repeatable flag with parse.
+func parseEach[T any](vs []string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, v := range vs {
+		x, err := parse(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
 // enumChoices lists an enum's values as the CLI spells them
 // ("association, institution, ...").
 func enumChoices(names map[int32]string, prefix string) string {
@@ -468,6 +481,15 @@ func parseTime(flagName, v string) (*timestamppb.Timestamp, error) {
 	return nil, usagef("--%s: %q is not an RFC 3339 time (2026-11-25T10:00:00Z), a date (2026-11-25) or \"now\"", flagName, v)
 }
 
+// optionalTime is parseTime for a flag that may be left out: "" is no
+// time.
+func optionalTime(flagName, v string) (*timestamppb.Timestamp, error) {
+	if v == "" {
+		return nil, nil
+	}
+	return parseTime(flagName, v)
+}
+
 func int32Flag(name string, n int) (int32, error) {
 	if n < math.MinInt32 || n > math.MaxInt32 {
 		return 0, usagef("--%s: %d is out of range", name, n)
@@ -486,11 +508,16 @@ func oneID(pos []string) (string, error) {
 	return "", usagef("expected one ID, got %d arguments", len(pos))
 }
 
-// oneName returns the resource name of the single positional argument
-// of "get NAME"-style commands. People type or paste either the full name
-// ("assets/3f25…") or the bare id the console shows; a bare id is taken
-// as an id in collection (the first segment of the resource's name).
-func oneName(collection string, pos []string) (string, error) {
+// parseName parses the flags of a "get NAME"-style command and returns
+// the resource name of its single positional argument. People type or
+// paste either the full name ("assets/3f25…") or the bare id the console
+// shows; a bare id is taken as an id in collection (the first segment of
+// the resource's name).
+func (c *cli) parseName(fs *flag.FlagSet, args []string, collection string) (string, error) {
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return "", err
+	}
 	arg, err := oneID(pos)
 	if err != nil || strings.Contains(arg, "/") {
 		return arg, err
@@ -498,7 +525,17 @@ func oneName(collection string, pos []string) (string, error) {
 	return collection + "/" + arg, nil
 }
 
-// nameOf is the flag-value form of oneName: "" stays "", a bare id gets
+// parseFlagsOnly parses the flags of a command that takes no positional
+// arguments, and refuses any.
+func (c *cli) parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	pos, err := c.parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = usagef("unexpected argument %q", pos[0])
+	}
+	return err
+}
+
+// nameOf is the flag-value form of parseName: "" stays "", a bare id gets
 // the collection prefix.
 func nameOf(collection, v string) string {
 	if v == "" || strings.Contains(v, "/") {

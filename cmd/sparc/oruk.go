@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -58,13 +56,7 @@ func importORUK(ctx context.Context, c *cli, args []string) error {
 	var fetchErrs []orukclient.FetchError
 	src := *source
 	if *file != "" {
-		var b []byte
-		var err error
-		if *file == "-" {
-			b, err = io.ReadAll(c.in)
-		} else {
-			b, err = os.ReadFile(*file)
-		}
+		b, err := readInput(c, *file)
 		if err != nil {
 			return fmt.Errorf("reading feed: %w", err)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/db"
-	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/postcodes"
 )
 
@@ -88,27 +85,13 @@ func postcodesImport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	if url == "" {
-		cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dataDir, Database: "sparc"})
-		if errors.Is(err, pgcluster.ErrInUse) {
-			return fmt.Errorf("%w\n(sparcd is running on this data dir: stop it, or give --database-url)", err)
-		}
-		if err != nil {
-			return err
-		}
-		defer cluster.Stop() //nolint:errcheck
-		url = cluster.URL("sparc")
-	}
 	// The owner writes reference data (the table's policies let only the
 	// owner and the network admin write it).
-	owner, err := db.Open(ctx, url, 2)
+	owner, _, stop, err := openOwner(ctx, url, dataDir, "stop it, or give --database-url")
 	if err != nil {
 		return err
 	}
-	defer owner.Close()
-	if err := db.Migrate(ctx, owner); err != nil {
-		return err
-	}
+	defer stop()
 	start := time.Now()
 	progress := func(rows int64) {
 		pct := 100 * float64(counted.n.Load()) / float64(max(st.Size(), 1))

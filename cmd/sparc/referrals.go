@@ -110,12 +110,8 @@ func peopleCreate(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("people create"), "people create --name NAME [--age-band B] [--postcode P] [--phone P] [--consent basic,contact,notes] ...")
 	var pf personFlags
 	pf.bind(fs)
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	if strings.TrimSpace(pf.name) == "" {
 		return usagef("--name is required (initials are enough)")
@@ -124,28 +120,12 @@ func peopleCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := sparcv1.NewPersonServiceClient(c.conn).CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: p})
-	if err != nil {
-		return err
-	}
-	return c.printPerson(out)
+	return c.printPerson(sparcv1.NewPersonServiceClient(c.conn).CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: p}))
 }
 
 func peopleGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("people get"), "people get NAME   (people/ID or the bare ID)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("people", pos)
-	if err != nil {
-		return err
-	}
-	p, err := sparcv1.NewPersonServiceClient(c.conn).GetPerson(ctx, &sparcv1.GetPersonRequest{Name: name})
-	if err != nil {
-		return err
-	}
-	return c.printPerson(p)
+	return getByName(ctx, c, args, "people get", "people get NAME   (people/ID or the bare ID)", "people",
+		sparcv1.NewPersonServiceClient(c.conn).GetPerson, c.printPerson)
 }
 
 func peopleUpdate(ctx context.Context, c *cli, args []string) error {
@@ -154,11 +134,7 @@ func peopleUpdate(ctx context.Context, c *cli, args []string) error {
 	var etag string
 	pf.bind(fs)
 	fs.StringVar(&etag, "etag", "", "only update if unchanged since this etag")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("people", pos)
+	name, err := c.parseName(fs, args, "people")
 	if err != nil {
 		return err
 	}
@@ -170,59 +146,27 @@ func peopleUpdate(ctx context.Context, c *cli, args []string) error {
 		return usagef("nothing to update: give at least one detail flag (or use 'people object')")
 	}
 	p.Name, p.Etag = name, etag
-	out, err := sparcv1.NewPersonServiceClient(c.conn).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: p,
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
-	if err != nil {
-		return err
-	}
-	return c.printPerson(out)
+	return c.printPerson(sparcv1.NewPersonServiceClient(c.conn).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{Person: p,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}}))
 }
 
 func peopleObject(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("people object"), "people object NAME")
-	pos, err := c.parse(fs, args)
+	name, err := c.parseName(withSynopsis(newFlags("people object"), "people object NAME"), args, "people")
 	if err != nil {
 		return err
 	}
-	name, err := oneName("people", pos)
-	if err != nil {
-		return err
-	}
-	out, err := sparcv1.NewPersonServiceClient(c.conn).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{
-		Person: &sparcv1.Person{Name: name}, Object: true})
-	if err != nil {
-		return err
-	}
-	return c.printPerson(out)
+	return c.printPerson(sparcv1.NewPersonServiceClient(c.conn).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{
+		Person: &sparcv1.Person{Name: name}, Object: true}))
 }
 
 func peopleList(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("people list"), "people list [--all]")
 	var p pageFlags
 	p.bind(fs)
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	req := &sparcv1.ListPeopleRequest{}
-	if req.PageSize, err = p.pageSize(); err != nil {
-		return err
-	}
-	all, next, err := collect(&p, func(token string) ([]*sparcv1.Person, string, error) {
-		req.PageToken = token
-		resp, err := sparcv1.NewPersonServiceClient(c.conn).ListPeople(ctx, req)
-		return resp.GetPeople(), resp.GetNextPageToken(), err
-	})
-	if err != nil {
-		return err
-	}
-	if c.output == "json" {
-		return c.printJSON(&sparcv1.ListPeopleResponse{People: all, NextPageToken: next})
-	}
-	return c.printPeople(all, next)
+	return c.printPeople(listPages(ctx, &p, &sparcv1.ListPeopleRequest{}, sparcv1.NewPersonServiceClient(c.conn).ListPeople))
 }
 
 func peopleSearch(ctx context.Context, c *cli, args []string) error {
@@ -237,53 +181,38 @@ func peopleSearch(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&req.Postcode, "postcode", "", "full postcode, any case and spacing")
 	var p pageFlags
 	p.bind(fs)
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	req.YearOfBirth = int32(born)
-	if req.PageSize, err = p.pageSize(); err != nil {
-		return err
-	}
-	all, next, err := collect(&p, func(token string) ([]*sparcv1.Person, string, error) {
-		req.PageToken = token
-		resp, err := sparcv1.NewPersonServiceClient(c.conn).SearchPeople(ctx, req)
-		return resp.GetPeople(), resp.GetNextPageToken(), err
-	})
+	return c.printPeople(listPages(ctx, &p, req, sparcv1.NewPersonServiceClient(c.conn).SearchPeople))
+}
+
+// printPeople prints list and search results, or the error of the call:
+// summaries (no contact, NHS number or notes; 'people get' shows them).
+func (c *cli) printPeople(resp interface {
+	page
+	GetPeople() []*sparcv1.Person
+}, err error) error {
 	if err != nil {
 		return err
 	}
-	if c.output == "json" {
-		return c.printJSON(&sparcv1.SearchPeopleResponse{People: all, NextPageToken: next})
-	}
-	return c.printPeople(all, next)
-}
-
-// printPeople prints list and search results: summaries (no contact,
-// NHS number or notes; 'people get' shows them).
-func (c *cli) printPeople(all []*sparcv1.Person, next string) error {
-	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tDISPLAY NAME\tAGE\tPOSTCODE\tUPDATED")
-	for _, p := range all {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.GetName(), truncate(clean(p.GetDisplayName()), 32),
+	err = printList(c, resp, resp.GetPeople(), "NAME\tDISPLAY NAME\tAGE\tPOSTCODE\tUPDATED", func(p *sparcv1.Person) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", p.GetName(), truncate(clean(p.GetDisplayName()), 32),
 			orDash(joinNonEmpty(" ", p.GetAgeBand(), yearOrEmpty(p.GetYearOfBirth()))), orDash(clean(p.GetPostcode())), formatTime(p.GetUpdateTime()))
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if len(all) == 0 && c.errOut != nil {
+	})
+	if err == nil && len(resp.GetPeople()) == 0 && c.output != "json" && c.errOut != nil {
 		fmt.Fprintln(c.errOut, "nobody found")
 	}
-	if next != "" && c.errOut != nil {
-		fmt.Fprintf(c.errOut, "more results: --page-token %s\n", next)
-	}
-	return nil
+	return err
 }
 
-func (c *cli) printPerson(p *sparcv1.Person) error {
+// printPerson prints the person a call answered with, or returns the
+// call's error.
+func (c *cli) printPerson(p *sparcv1.Person, err error) error {
+	if err != nil {
+		return err
+	}
 	if c.output == "json" {
 		return c.printJSON(p)
 	}
@@ -348,12 +277,8 @@ func referralsCreate(ctx context.Context, c *cli, args []string) error {
 	fs.BoolVar(&draft, "draft", false, "keep it as a draft, not yet sent to the provider")
 	fs.StringVar(&override, "override-reason", "", "refer although the asset's age range excludes the person, saying why (kept in the timeline; the provider sees only that the age check was overridden)")
 	fs.StringVar(&requestID, "request-id", "", "makes a retry safe: the same id returns the first referral (default: a new UUID, printed to stderr)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	if person == "" || asset == "" {
 		return usagef("--person and --asset are required")
@@ -368,30 +293,14 @@ func referralsCreate(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintf(c.errOut, "request id %s (repeat with --request-id %s if unsure it went through)\n", requestID, requestID)
 		}
 	}
-	r, err := sparcv1.NewReferralServiceClient(c.conn).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: requestID,
+	return c.printReferral(sparcv1.NewReferralServiceClient(c.conn).CreateReferral(ctx, &sparcv1.CreateReferralRequest{RequestId: requestID,
 		Person: nameOf("people", person), Asset: nameOf("assets", asset), Reasons: reasons, ProviderNote: note, Priority: sparcv1.ReferralPriority(pr), Draft: draft,
-		EligibilityOverrideReason: override})
-	if err != nil {
-		return err
-	}
-	return c.printReferral(r)
+		EligibilityOverrideReason: override}))
 }
 
 func referralsGet(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("referrals get"), "referrals get NAME   (referrals/ID or the bare ID)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("referrals", pos)
-	if err != nil {
-		return err
-	}
-	r, err := sparcv1.NewReferralServiceClient(c.conn).GetReferral(ctx, &sparcv1.GetReferralRequest{Name: name})
-	if err != nil {
-		return err
-	}
-	return c.printReferral(r)
+	return getByName(ctx, c, args, "referrals get", "referrals get NAME   (referrals/ID or the bare ID)", "referrals",
+		sparcv1.NewReferralServiceClient(c.conn).GetReferral, c.printReferral)
 }
 
 func referralsList(ctx context.Context, c *cli, args []string) error {
@@ -402,51 +311,26 @@ func referralsList(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&side, "side", "", "referring (made by your organisation), providing (received) or both (default)")
 	fs.Var(&statuses, "status", "any of these statuses (repeatable or comma-separated): "+enumChoices(sparcv1.ReferralStatus_name, "REFERRAL_STATUS_"))
 	p.bind(fs)
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	if side != "" && side != "referring" && side != "providing" {
 		return usagef("--side must be referring or providing, not %q", side)
 	}
 	req := &sparcv1.ListReferralsRequest{Side: side}
-	for _, s := range statuses {
-		st, err := parseReferralStatus("status", s)
-		if err != nil {
-			return err
-		}
-		req.Statuses = append(req.Statuses, st)
-	}
-	if req.PageSize, err = p.pageSize(); err != nil {
-		return err
-	}
-	all, next, err := collect(&p, func(token string) ([]*sparcv1.Referral, string, error) {
-		req.PageToken = token
-		resp, err := sparcv1.NewReferralServiceClient(c.conn).ListReferrals(ctx, req)
-		return resp.GetReferrals(), resp.GetNextPageToken(), err
-	})
+	var err error
+	req.Statuses, err = parseEach(statuses, func(v string) (sparcv1.ReferralStatus, error) { return parseReferralStatus("status", v) })
 	if err != nil {
 		return err
 	}
-	if c.output == "json" {
-		return c.printJSON(&sparcv1.ListReferralsResponse{Referrals: all, NextPageToken: next})
-	}
-	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tSTATUS\tPRIORITY\tPERSON\tASSET\tUPDATED")
-	for _, r := range all {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.GetName(), statusText(r), shortEnum(r.GetPriority().String(), "REFERRAL_PRIORITY_"),
-			orDash(truncate(clean(r.GetPersonDetails().GetDisplayName()), 24)), r.GetAsset(), formatTime(r.GetUpdateTime()))
-	}
-	if err := w.Flush(); err != nil {
+	resp, err := listPages(ctx, &p, req, sparcv1.NewReferralServiceClient(c.conn).ListReferrals)
+	if err != nil {
 		return err
 	}
-	if next != "" && c.errOut != nil {
-		fmt.Fprintf(c.errOut, "more results: --page-token %s\n", next)
-	}
-	return nil
+	return printList(c, resp, resp.GetReferrals(), "NAME\tSTATUS\tPRIORITY\tPERSON\tASSET\tUPDATED", func(r *sparcv1.Referral) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.GetName(), statusText(r), shortEnum(r.GetPriority().String(), "REFERRAL_PRIORITY_"),
+			orDash(truncate(clean(r.GetPersonDetails().GetDisplayName()), 24)), r.GetAsset(), formatTime(r.GetUpdateTime()))
+	})
 }
 
 func statusText(r *sparcv1.Referral) string {
@@ -460,11 +344,7 @@ func referralsTransition(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&reason, "reason", "", "coded reason, required for rejected, cancelled, on_hold and failed (see docs/referrals.md)")
 	fs.StringVar(&note, "note", "", "note for the timeline")
 	fs.StringVar(&etag, "etag", "", "only change it if unchanged since this etag")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("referrals", pos)
+	name, err := c.parseName(fs, args, "referrals")
 	if err != nil {
 		return err
 	}
@@ -475,12 +355,8 @@ func referralsTransition(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := sparcv1.NewReferralServiceClient(c.conn).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: name,
-		ToStatus: st, Reason: reason, Note: note, Etag: etag})
-	if err != nil {
-		return err
-	}
-	return c.printReferral(r)
+	return c.printReferral(sparcv1.NewReferralServiceClient(c.conn).TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: name,
+		ToStatus: st, Reason: reason, Note: note, Etag: etag}))
 }
 
 // scoreList parses a comma-separated list of whole numbers ("4,5,4,7").
@@ -525,11 +401,7 @@ func referralsOutcome(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&fSwem, "followup-swemwbs", "", "SWEMWBS at follow-up")
 	fs.StringVar(&changed, "what-changed", "", "what changed for the person, in their words")
 	fs.StringVar(&etag, "etag", "", "only record if unchanged since this etag")
-	pos, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	name, err := oneName("referrals", pos)
+	name, err := c.parseName(fs, args, "referrals")
 	if err != nil {
 		return err
 	}
@@ -550,14 +422,15 @@ func referralsOutcome(ctx context.Context, c *cli, args []string) error {
 	if req.SessionsAttended == nil && req.Baseline == nil && req.FollowUp == nil && changed == "" {
 		return usagef("nothing to record: give --sessions, a measure or --what-changed")
 	}
-	r, err := sparcv1.NewReferralServiceClient(c.conn).RecordOutcome(ctx, req)
+	return c.printReferral(sparcv1.NewReferralServiceClient(c.conn).RecordOutcome(ctx, req))
+}
+
+// printReferral prints the referral a call answered with, or returns the
+// call's error.
+func (c *cli) printReferral(r *sparcv1.Referral, err error) error {
 	if err != nil {
 		return err
 	}
-	return c.printReferral(r)
-}
-
-func (c *cli) printReferral(r *sparcv1.Referral) error {
 	if c.output == "json" {
 		return c.printJSON(r)
 	}
@@ -590,7 +463,7 @@ func (c *cli) printReferral(r *sparcv1.Referral) error {
 		}
 		next = at + " (" + n.GetTimeZone() + ")"
 	}
-	err := c.keyValues([][2]string{
+	err = c.keyValues([][2]string{
 		{"NAME", r.GetName()},
 		{"STATUS", statusText(r)},
 		{"PRIORITY", shortEnum(r.GetPriority().String(), "REFERRAL_PRIORITY_")},
@@ -654,12 +527,8 @@ func referralsWatch(ctx context.Context, c *cli, args []string) error {
 	var count int
 	fs.StringVar(&cursor, "cursor", "", "resume after this cursor (printed with each change); \"now\" skips the past; default: the oldest change kept")
 	fs.IntVar(&count, "count", 0, "stop after this many changes (0: keep watching)")
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	if count < 0 {
 		return usagef("--count must not be negative")
@@ -710,23 +579,16 @@ func referralsStats(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&area, "area", "", "area code: referrals to assets inside it (always suppressed)")
 	fs.StringVar(&from, "from", "", "only referrals created at or after (RFC 3339 or YYYY-MM-DD)")
 	fs.StringVar(&to, "to", "", "only referrals created before")
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
 	req := &sparcv1.ComputeReferralStatsRequest{Organisation: nameOf("organisations", org), AreaCode: area}
-	if from != "" {
-		if req.StartTime, err = parseTime("from", from); err != nil {
-			return err
-		}
+	var err error
+	if req.StartTime, err = optionalTime("from", from); err != nil {
+		return err
 	}
-	if to != "" {
-		if req.EndTime, err = parseTime("to", to); err != nil {
-			return err
-		}
+	if req.EndTime, err = optionalTime("to", to); err != nil {
+		return err
 	}
 	s, err := sparcv1.NewReferralServiceClient(c.conn).ComputeReferralStats(ctx, req)
 	if err != nil {

@@ -28,12 +28,8 @@ func seedDemo(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("seed-demo"), "--key KEY seed-demo [--owner ORG_ID] [--concurrency N]")
 	concurrency := fs.Int("concurrency", 8, "requests in flight at once")
 	owner := fs.String("owner", "", "organisation (organisations/UUID or the UUID) to own the demo assets (yours); default an admin key's own organisation, else the demo organisation of sparcd --demo")
-	pos, err := c.parse(fs, args)
-	if err != nil {
+	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	if *concurrency < 1 || *concurrency > 64 {
 		return usagef("--concurrency must be between 1 and 64")

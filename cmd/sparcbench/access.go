@@ -225,12 +225,8 @@ func runAccess(ctx context.Context, b *bench) error {
 							unit: "%", op: "<=", goal: goal, scale: "any size", atScale: true})
 					}
 				}
-				pg := "-"
-				if s.pgCPU > 0 {
-					pg = fmt.Sprintf("%.3f", ms(s.pgCPU))
-				}
 				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%s\t%.3f\t%s\t%s\t\n", g.workload, conc, c.name,
-					ms(s.p50), ms(s.p99), s.qps, over, ms(s.goCPU), pg, overCPU)
+					ms(s.p50), ms(s.p99), s.qps, over, ms(s.goCPU), s.pgMS(), overCPU)
 			}
 		}
 	}

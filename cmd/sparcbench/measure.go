@@ -45,6 +45,15 @@ func (s stats) perCPU() float64 {
 	return 1 / (s.goCPU + s.pgCPU).Seconds()
 }
 
+// pgMS is PostgreSQL's CPU per request in milliseconds, or "-" when it
+// is not measurable.
+func (s stats) pgMS() string {
+	if s.pgCPU <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", ms(s.pgCPU))
+}
+
 func summarise(runs []stretch) (stats, error) {
 	var s stats
 	var lat []time.Duration
@@ -76,6 +85,14 @@ func summarise(runs []stretch) (stats, error) {
 type contender struct {
 	name string
 	op   func(ctx context.Context, i int) error
+}
+
+// overCases is the contender that does op on the cases in turn.
+func overCases[C, R any](name string, cases []C, op func(context.Context, *C) (R, error)) contender {
+	return contender{name, func(ctx context.Context, i int) error {
+		_, err := op(ctx, &cases[i%len(cases)])
+		return err
+	}}
 }
 
 // compare measures each contender from conc workers over the configured

@@ -98,18 +98,11 @@ func runPostcode(ctx context.Context, b *bench) error {
 			}
 			cases[i] = pointAndPostcode(b.httpBase, lat, lng, c)
 		}
-		hits, err := b.agree(ctx, paths, cases)
+		hits, cs, err := b.race(ctx, wl.name, paths, cases)
 		if err != nil {
-			return fmt.Errorf("%s: %w", wl.name, err)
+			return err
 		}
 		notes = append(notes, fmt.Sprintf("%s: %.1f results per query on average (checked: postcode and point return the same ids in the same order)", wl.name, hits))
-		cs := make([]contender, len(paths))
-		for pi, p := range paths {
-			cs[pi] = contender{p.name, func(ctx context.Context, i int) error {
-				_, err := p.do(ctx, &cases[i%len(cases)])
-				return err
-			}}
-		}
 		for _, conc := range b.cfg.concurrency {
 			res, err := b.compare(ctx, wl.name, conc, max(len(cases)/b.cfg.rounds, 1), cs)
 			if err != nil {
@@ -126,12 +119,8 @@ func runPostcode(ctx context.Context, b *bench) error {
 							measured: 100 * float64(s.p50) / float64(pt.p50), unit: "%", op: "<=", goal: 110, scale: "any", atScale: true})
 					}
 				}
-				pg := "-"
-				if s.pgCPU > 0 {
-					pg = fmt.Sprintf("%.3f", ms(s.pgCPU))
-				}
 				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%s\t%.0f\t%s\t\n", wl.name, conc, p.name,
-					ms(s.p50), ms(s.p99), s.qps, ms(s.goCPU), pg, s.perCPU(), ratio)
+					ms(s.p50), ms(s.p99), s.qps, ms(s.goCPU), s.pgMS(), s.perCPU(), ratio)
 			}
 		}
 	}

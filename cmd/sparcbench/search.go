@@ -82,18 +82,11 @@ func runSearch(ctx context.Context, b *bench) error {
 		if err != nil {
 			return err
 		}
-		hits, err := b.agree(ctx, paths, cases)
+		hits, cs, err := b.race(ctx, wl.name, paths, cases)
 		if err != nil {
-			return fmt.Errorf("%s: %w", wl.name, err)
+			return err
 		}
 		notes = append(notes, fmt.Sprintf("%s: %.1f results per query on average (checked: all paths return the same ids in the same order)", wl.name, hits))
-		cs := make([]contender, len(paths))
-		for pi, p := range paths {
-			cs[pi] = contender{p.name, func(ctx context.Context, i int) error {
-				_, err := p.do(ctx, &cases[i%len(cases)])
-				return err
-			}}
-		}
 		for _, conc := range b.cfg.concurrency {
 			res, err := b.compare(ctx, wl.name, conc, len(cases)/b.cfg.rounds, cs)
 			if err != nil {
@@ -110,12 +103,8 @@ func runSearch(ctx context.Context, b *bench) error {
 					ratio = fmt.Sprintf("HTTP/gRPC\t%.2f", s.qps/res["gRPC"].qps)
 					capRatio = fmt.Sprintf("%.2f", s.perCPU()/res["gRPC"].perCPU())
 				}
-				pg := "-"
-				if s.pgCPU > 0 {
-					pg = fmt.Sprintf("%.3f", ms(s.pgCPU))
-				}
 				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%s\t%.3f\t%s\t%.0f\t%s\t%.2f\t\n", wl.name, conc, p.name,
-					ms(s.p50), ms(s.p99), s.qps, ratio, ms(s.goCPU), pg, s.perCPU(), capRatio, s.otherCores)
+					ms(s.p50), ms(s.p99), s.qps, ratio, ms(s.goCPU), s.pgMS(), s.perCPU(), capRatio, s.otherCores)
 			}
 			b.searchTargets(wl, conc, res)
 		}
@@ -181,6 +170,20 @@ func searchCases(svc *assets.Service, pl *places, wl workload, n int, seed uint6
 		out[i] = searchCase{req: req, query: q, url: httpBase + "/v1/assets:search?" + v.Encode()}
 	}
 	return out, nil
+}
+
+// race checks that the paths agree on the cases (see agree) and returns
+// the mean number of results with the paths as contenders over the cases.
+func (b *bench) race(ctx context.Context, workload string, paths []path, cases []searchCase) (float64, []contender, error) {
+	hits, err := b.agree(ctx, paths, cases)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", workload, err)
+	}
+	cs := make([]contender, len(paths))
+	for i, p := range paths {
+		cs[i] = overCases(p.name, cases, p.do)
+	}
+	return hits, cs, nil
 }
 
 // agree checks on a sample that every path returns the same assets in the

@@ -120,10 +120,7 @@ func (b *bench) runTextSearch(ctx context.Context, svc *assets.Service, pl *plac
 		}
 		cs := make([]contender, len(paths))
 		for i, p := range paths {
-			cs[i] = contender{p.name, func(ctx context.Context, i int) error {
-				_, err := p.do(ctx, &cases[i%len(cases)])
-				return err
-			}}
+			cs[i] = overCases(p.name, cases, p.do)
 		}
 		for _, conc := range b.cfg.concurrency {
 			res, err := b.compare(ctx, wl.name, conc, len(cases)/b.cfg.rounds, cs)
@@ -132,12 +129,8 @@ func (b *bench) runTextSearch(ctx context.Context, svc *assets.Service, pl *plac
 			}
 			for _, p := range paths {
 				s := res[p.name]
-				pg := "-"
-				if s.pgCPU > 0 {
-					pg = fmt.Sprintf("%.3f", ms(s.pgCPU))
-				}
 				fmt.Fprintf(w, "%s\t%d\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%s\t%.1f\t\n", wl.name, conc, p.name,
-					ms(s.p50), ms(s.p99), s.qps, ms(s.goCPU), pg, hits[p.name])
+					ms(s.p50), ms(s.p99), s.qps, ms(s.goCPU), s.pgMS(), hits[p.name])
 			}
 			// Only where both find the same is a ratio of latencies a cost:
 			// for the other words "before" finds nothing.

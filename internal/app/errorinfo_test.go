@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -72,16 +71,7 @@ func TestEveryErrorNamesItsReasonInTheSparcDomain(t *testing.T) {
 		{"wrong method", "DELETE", "/v1/assets", "", 405, "METHOD_NOT_ALLOWED"},
 	}
 	for _, c := range httpCases {
-		req, err := http.NewRequest(c.method, env.HTTPBase+c.path, strings.NewReader(c.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := env.HTTP.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := env.Do(t, c.method, c.path, c.body)
 		if resp.StatusCode != c.code {
 			t.Errorf("HTTP %s: status %d (%s), want %d", c.name, resp.StatusCode, b, c.code)
 			continue

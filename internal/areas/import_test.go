@@ -48,6 +48,22 @@ func importFile(t *testing.T, c sparcv1.AreaServiceClient, b []byte, name, kind 
 	return areaclient.ImportGeoJSON(context.Background(), c, bytes.NewReader(b), name, kind, f)
 }
 
+// mustImport imports a boundary file the test relies on.
+func mustImport(t *testing.T, c sparcv1.AreaServiceClient, b []byte, name, kind string, f areaclient.GeoJSONFields) {
+	t.Helper()
+	if _, err := importFile(t, c, b, name, kind, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newAreaServer starts a server and returns it with an area client acting
+// as the network admin, who imports boundaries.
+func newAreaServer(t *testing.T) (*testenv.Env, sparcv1.AreaServiceClient) {
+	t.Helper()
+	env := testenv.NewServer(t)
+	return env, sparcv1.NewAreaServiceClient(env.Network(t))
+}
+
 // snapshot fingerprints every stored area (all columns that an import
 // writes) so a test can prove a failed import changed nothing.
 func snapshot(t *testing.T, env *testenv.Env) string {
@@ -64,8 +80,7 @@ func snapshot(t *testing.T, env *testenv.Env) string {
 
 func TestImportingRealBoundaryFilesStoresValidAreasAndReportsRepairs(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Network(t))
+	env, c := newAreaServer(t)
 	ctx := context.Background()
 
 	var repairedTotal int
@@ -159,13 +174,10 @@ func props(f map[string]any) map[string]any { return f["properties"].(map[string
 
 func TestBadFilesAreRejectedWithTheirLocationAndChangeNothing(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Network(t))
+	env, c := newAreaServer(t)
 	ctx := context.Background()
 	wirral := demoFile(t, "wirral-lsoa-2011.geojson")
-	if _, err := importFile(t, c, wirral, "wirral", "lsoa", lsoaFields); err != nil {
-		t.Fatal(err)
-	}
+	mustImport(t, c, wirral, "wirral", "lsoa", lsoaFields)
 	csvFile := demoFile(t, "demo-lsoa-2011-deprivation-population.csv")
 	cols := areaclient.CSVColumns{Code: "lsoa_code", Attributes: map[string]string{"population": "population_2019", "imd_decile": "imd_decile"}}
 	if _, err := areaclient.ImportCSV(ctx, c, bytes.NewReader(wirralRows(t, csvFile)), "deprivation.csv", cols, false); err != nil {
@@ -296,12 +308,9 @@ func wirralRows(t *testing.T, csvFile []byte) []byte {
 
 func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Network(t))
+	_, c := newAreaServer(t)
 	ctx := context.Background()
-	if _, err := importFile(t, c, demoFile(t, "gwent-lsoa-2011.geojson"), "gwent", "lsoa", lsoaFields); err != nil {
-		t.Fatal(err)
-	}
+	mustImport(t, c, demoFile(t, "gwent-lsoa-2011.geojson"), "gwent", "lsoa", lsoaFields)
 	csvFile := demoFile(t, "demo-lsoa-2011-deprivation-population.csv")
 	cols := areaclient.CSVColumns{Code: "lsoa_code", Attributes: map[string]string{
 		"population": "population_2019", "imd_decile": "imd_decile", "imd_score": "imd_score"}}
@@ -356,8 +365,7 @@ func TestAttributesAreMergedIntoAreasAndPopulationSet(t *testing.T) {
 
 func TestListingAreasPagesByCodeWithFilters(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Network(t))
+	_, c := newAreaServer(t)
 	ctx := context.Background()
 	for _, f := range []struct {
 		file, kind string
@@ -366,9 +374,7 @@ func TestListingAreasPagesByCodeWithFilters(t *testing.T) {
 		{"wirral-msoa-2011.geojson", "msoa", msoaFields},
 		{"wirral-lsoa-2011.geojson", "lsoa", lsoaFields},
 	} {
-		if _, err := importFile(t, c, demoFile(t, f.file), f.file, f.kind, f.fields); err != nil {
-			t.Fatal(err)
-		}
+		mustImport(t, c, demoFile(t, f.file), f.file, f.kind, f.fields)
 	}
 	var listed []string
 	req := &sparcv1.ListAreasRequest{Kind: "lsoa", PageSize: 50}

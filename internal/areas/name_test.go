@@ -22,25 +22,17 @@ import (
 // fieldViolations returns the BadRequest violations of err by field.
 func fieldViolations(err error) map[string]string {
 	out := map[string]string{}
-	st, _ := status.FromError(err)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out[v.GetField()] = v.GetDescription()
-			}
-		}
+	for _, v := range testenv.FieldViolations(err) {
+		out[v.GetField()] = v.GetDescription()
 	}
 	return out
 }
 
 func TestAreasAreNamedByTheirCodeAndGetAreaTakesTheName(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Network(t))
+	env, c := newAreaServer(t)
 	ctx := context.Background()
-	if _, err := importFile(t, c, demoFile(t, "wirral-msoa-2011.geojson"), "wirral-msoa", "msoa", msoaFields); err != nil {
-		t.Fatal(err)
-	}
+	mustImport(t, c, demoFile(t, "wirral-msoa-2011.geojson"), "wirral-msoa", "msoa", msoaFields)
 	a, err := c.GetArea(ctx, &sparcv1.GetAreaRequest{Name: "areas/E02001501"})
 	if err != nil {
 		t.Fatal(err)
@@ -73,12 +65,9 @@ func TestAreasAreNamedByTheirCodeAndGetAreaTakesTheName(t *testing.T) {
 
 func TestListingAreasFiltersByParentCodeOrNameAndBoundsGeometryPages(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Network(t))
+	_, c := newAreaServer(t)
 	ctx := context.Background()
-	if _, err := importFile(t, c, demoFile(t, "wirral-lsoa-2011.geojson"), "wirral", "lsoa", lsoaFields); err != nil {
-		t.Fatal(err)
-	}
+	mustImport(t, c, demoFile(t, "wirral-lsoa-2011.geojson"), "wirral", "lsoa", lsoaFields)
 	byCode, err := c.ListAreas(ctx, &sparcv1.ListAreasRequest{ParentCode: "E02001501"})
 	if err != nil {
 		t.Fatal(err)
@@ -119,8 +108,7 @@ func TestListingAreasFiltersByParentCodeOrNameAndBoundsGeometryPages(t *testing.
 
 func TestImportReportsBadDisplayNamesAndCountsProblemsOnce(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t)
-	c := sparcv1.NewAreaServiceClient(env.Network(t))
+	_, c := newAreaServer(t)
 	square := `{"type":"Polygon","coordinates":[[[-1.9,52.4],[-1.8,52.4],[-1.8,52.5],[-1.9,52.5],[-1.9,52.4]]]}`
 	var features []string
 	for i := 1; i <= 62; i++ {

@@ -23,21 +23,17 @@ import (
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-// Each client below dials from its own loopback address (all of
-// 127.0.0.0/8 is local on Linux), so per-address budgets can be told apart.
-func dialerFrom(src string) *net.Dialer {
-	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-}
-
+// Each client below dials from its own loopback address
+// (testenv.DialerFrom), so per-address budgets can be told apart.
 func httpFrom(src string) *http.Client {
-	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: dialerFrom(src).DialContext}}
+	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: testenv.DialerFrom(src).DialContext}}
 }
 
 func grpcFrom(t *testing.T, env *testenv.Env, src, key string) *grpc.ClientConn {
 	t.Helper()
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return dialerFrom(src).DialContext(ctx, "tcp", addr)
+			return testenv.DialerFrom(src).DialContext(ctx, "tcp", addr)
 		})}
 	if key != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearerKey(key)))

@@ -52,10 +52,11 @@ const (
 	lookupKeySQL = `SELECT id::text, organisation_id::text, role, secret_sha256, revoked_at, last_used_at, org_status,
 		display_name FROM sparc_key_lookup($1)`
 	// keyNamesSQL: the display names of the caller's own organisation's
-	// keys among the prefixes $1 (SECURITY DEFINER, migration 0056: a
+	// keys among the prefixes $1, by principal name ("key:<prefix>")
+	// (SECURITY DEFINER, migration 0056: a
 	// link worker may not list keys, but reads a colleague's name on a
 	// referral).
-	keyNamesSQL = `SELECT prefix, display_name FROM sparc_key_names($1)`
+	keyNamesSQL = `SELECT 'key:' || prefix, display_name FROM sparc_key_names($1)`
 	keyUsedSQL  = `SELECT sparc_key_used($1)`
 )
 
@@ -87,15 +88,13 @@ func (s *KeyStore) Create(ctx context.Context, org uuid.UUID, role, name string)
 	if err != nil {
 		return nil, "", err
 	}
-	var out *sparcv1.ApiKey
-	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanKey(tx.QueryRow(ctx, insertKeySQL, uuid.New(), org, role, prefix, hash, name))
+	out, err := db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.ApiKey, error) {
+		out, err := scanKey(tx.QueryRow(ctx, insertKeySQL, uuid.New(), org, role, prefix, hash, name))
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
-			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, org), apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, org), apierr.ErrNotFound)
 		}
-		return err
+		return out, err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("creating API key: %w", err)
@@ -152,16 +151,13 @@ func (s *KeyStore) List(ctx context.Context, org *uuid.UUID, revoked bool, after
 // organisation's admin), only a key of that organisation and never a
 // network admin's: another is NOT_FOUND, like a missing one.
 func (s *KeyStore) Revoke(ctx context.Context, id uuid.UUID, org *uuid.UUID) (*sparcv1.ApiKey, error) {
-	var out *sparcv1.ApiKey
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanKey(tx.QueryRow(ctx, revokeKeySQL, id, org))
+	return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.ApiKey, error) {
+		out, err := scanKey(tx.QueryRow(ctx, revokeKeySQL, id, org))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%s: %w", aip.Name(aip.APIKeys, id), apierr.ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.APIKeys, id), apierr.ErrNotFound)
 		}
-		return err
+		return out, err
 	})
-	return out, err
 }
 
 // lookup reads a key that is usable now: known, not revoked, of an active
@@ -207,21 +203,12 @@ func (s *KeyStore) DisplayNames(ctx context.Context, tx pgx.Tx, names []string) 
 			prefixes = append(prefixes, p)
 		}
 	}
-	out := map[string]string{}
 	if len(prefixes) == 0 {
-		return out, nil
+		return map[string]string{}, nil
 	}
-	rows, err := tx.Query(ctx, keyNamesSQL, prefixes)
+	out, err := db.Pairs[string, string](ctx, tx, keyNamesSQL, prefixes)
 	if err != nil {
 		return nil, fmt.Errorf("reading key display names: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var p, n string
-		if err := rows.Scan(&p, &n); err != nil {
-			return nil, err
-		}
-		out["key:"+p] = n
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -18,18 +17,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
-
-func fields(err error) []string {
-	var out []string
-	for _, d := range status.Convert(err).Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out = append(out, v.GetField())
-			}
-		}
-	}
-	return out
-}
 
 func TestCreateOrganisationRejectsBadInputNamingTheField(t *testing.T) {
 	t.Parallel()
@@ -60,8 +47,8 @@ func TestCreateOrganisationRejectsBadInputNamingTheField(t *testing.T) {
 			o := good()
 			tc.edit(o)
 			_, err := c.CreateOrganisation(context.Background(), &sparcv1.CreateOrganisationRequest{Organisation: o})
-			if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != fmt.Sprint([]string{tc.field}) {
-				t.Fatalf("got %v with fields %v, want InvalidArgument on %s", err, fields(err), tc.field)
+			if status.Code(err) != codes.InvalidArgument || fmt.Sprint(testenv.Fields(err)) != fmt.Sprint([]string{tc.field}) {
+				t.Fatalf("got %v with fields %v, want InvalidArgument on %s", err, testenv.Fields(err), tc.field)
 			}
 		})
 	}
@@ -129,12 +116,12 @@ func TestUpdateOrganisationWithStaleEtagIsAborted(t *testing.T) {
 	for _, path := range []string{"id", "name"} {
 		_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
 			Organisation: &sparcv1.Organisation{Name: o.GetName()}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"website", path}}})
-		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[update_mask.paths[1]]" {
-			t.Fatalf("mask path %q: %v with fields %v, want a violation on update_mask.paths[1]", path, err, fields(err))
+		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(testenv.Fields(err)) != "[update_mask.paths[1]]" {
+			t.Fatalf("mask path %q: %v with fields %v, want a violation on update_mask.paths[1]", path, err, testenv.Fields(err))
 		}
 	}
-	if err := upd("0123", "x"); status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation.etag]" {
-		t.Fatalf("malformed etag: %v with fields %v", err, fields(err))
+	if err := upd("0123", "x"); status.Code(err) != codes.InvalidArgument || fmt.Sprint(testenv.Fields(err)) != "[organisation.etag]" {
+		t.Fatalf("malformed etag: %v with fields %v", err, testenv.Fields(err))
 	}
 }
 
@@ -156,13 +143,13 @@ func TestOrganisationNamesAreStrict(t *testing.T) {
 	}
 	for _, bad := range []string{"", id, "apiKeys/" + id, "organisations/" + strings.ToUpper(id), "organisations/" + id + "/x"} {
 		_, err := c.GetOrganisation(context.Background(), &sparcv1.GetOrganisationRequest{Name: bad})
-		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[name]" {
-			t.Errorf("get %q: %v with fields %v, want a violation on name", bad, err, fields(err))
+		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(testenv.Fields(err)) != "[name]" {
+			t.Errorf("get %q: %v with fields %v, want a violation on name", bad, err, testenv.Fields(err))
 		}
 		_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
 			Organisation: &sparcv1.Organisation{Name: bad, Website: "https://example.org"}})
-		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation.name]" {
-			t.Errorf("update %q: %v with fields %v, want a violation on organisation.name", bad, err, fields(err))
+		if status.Code(err) != codes.InvalidArgument || fmt.Sprint(testenv.Fields(err)) != "[organisation.name]" {
+			t.Errorf("update %q: %v with fields %v, want a violation on organisation.name", bad, err, testenv.Fields(err))
 		}
 	}
 	missing := "organisations/" + uuid.NewString()
@@ -171,8 +158,8 @@ func TestOrganisationNamesAreStrict(t *testing.T) {
 		t.Errorf("missing organisation: %v, want NotFound %q", err, missing+": not found")
 	}
 	_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{})
-	if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation]" {
-		t.Errorf("update without an organisation: %v with fields %v", err, fields(err))
+	if status.Code(err) != codes.InvalidArgument || fmt.Sprint(testenv.Fields(err)) != "[organisation]" {
+		t.Errorf("update without an organisation: %v with fields %v", err, testenv.Fields(err))
 	}
 }
 
@@ -214,8 +201,8 @@ func TestUpdateOrganisationMasks(t *testing.T) {
 	_, err = c.UpdateOrganisation(context.Background(), &sparcv1.UpdateOrganisationRequest{
 		Organisation: &sparcv1.Organisation{Name: o.GetName(), DisplayName: "LOPF", Kind: sparcv1.OrganisationKind_ORGANISATION_KIND_OTHER},
 		UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"*"}}})
-	if status.Code(err) != codes.InvalidArgument || fmt.Sprint(fields(err)) != "[organisation.status]" {
-		t.Fatalf("* without a status: %v with fields %v", err, fields(err))
+	if status.Code(err) != codes.InvalidArgument || fmt.Sprint(testenv.Fields(err)) != "[organisation.status]" {
+		t.Fatalf("* without a status: %v with fields %v", err, testenv.Fields(err))
 	}
 }
 

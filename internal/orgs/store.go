@@ -124,16 +124,13 @@ func args(o *sparcv1.Organisation) []any {
 
 // Create inserts an organisation with id.
 func (s *Store) Create(ctx context.Context, id uuid.UUID, o *sparcv1.Organisation) (*sparcv1.Organisation, error) {
-	var out *sparcv1.Organisation
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		var err error
-		out, err = scan(tx.QueryRow(ctx, insertSQL, append(args(o), id)...))
+	return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.Organisation, error) {
+		out, err := scan(tx.QueryRow(ctx, insertSQL, append(args(o), id)...))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrAlreadyExists)
+			return nil, fmt.Errorf("%s: %w", aip.Name(aip.Organisations, id), apierr.ErrAlreadyExists)
 		}
-		return err
+		return out, err
 	})
-	return out, err
 }
 
 // Get returns one organisation.

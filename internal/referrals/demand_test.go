@@ -2,11 +2,10 @@ package referrals_test
 
 import (
 	"context"
-	"io"
 	"testing"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
-	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 // Coverage maps show referral demand per area: the referrals received by
@@ -15,27 +14,10 @@ func TestCoverageMapsShowReferralDemandWithSmallNumbersWithheld(t *testing.T) {
 	t.Parallel()
 	w := statsWorld(t) // 13 referrals to a Birmingham asset, 2 to a Wirral one
 	ctx := context.Background()
-	squares := []*sparcv1.AreaFeature{
-		{FeatureNumber: 1, Code: "E02999991", DisplayName: "Central Birmingham",
-			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.95,52.44],[-1.80,52.44],[-1.80,52.52],[-1.95,52.52],[-1.95,52.44]]]}`},
-		{FeatureNumber: 2, Code: "E02999992", DisplayName: "North Wirral",
-			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-3.10,53.35],[-2.95,53.35],[-2.95,53.43],[-3.10,53.43],[-3.10,53.35]]]}`},
-		{FeatureNumber: 3, Code: "E02999993", DisplayName: "Nowhere near",
-			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-2.50,52.00],[-2.40,52.00],[-2.40,52.05],[-2.50,52.05],[-2.50,52.00]]]}`},
-	}
-	sent := false
-	if _, err := areas.NewStore(w.env.Pool).ImportAreas(ctx, "demand_test", func() ([]*sparcv1.AreaFeature, error) {
-		if sent {
-			return nil, io.EOF
-		}
-		sent = true
-		return squares, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.env.Pool.Exec(ctx, `UPDATE areas SET population = 5000 WHERE kind = 'demand_test'`); err != nil {
-		t.Fatal(err)
-	}
+	w.env.ImportAreas(t, "demand_test", 5000,
+		&sparcv1.AreaFeature{Code: "E02999991", DisplayName: "Central Birmingham", GeometryGeojson: testenv.Box(-1.95, 52.44, -1.80, 52.52)},
+		&sparcv1.AreaFeature{Code: "E02999992", DisplayName: "North Wirral", GeometryGeojson: testenv.Box(-3.10, 53.35, -2.95, 53.43)},
+		&sparcv1.AreaFeature{Code: "E02999993", DisplayName: "Nowhere near", GeometryGeojson: testenv.Box(-2.50, 52.00, -2.40, 52.05)})
 	// Coverage is open data: asked anonymously.
 	resp, err := sparcv1.NewCoverageServiceClient(w.env.Anonymous()).ComputeCoverage(ctx, &sparcv1.ComputeCoverageRequest{Kind: "demand_test"})
 	if err != nil {

@@ -3,7 +3,6 @@ package referrals_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -14,8 +13,8 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/aip"
-	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/disclosure"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 // backdate moves every referral of the world, with its timeline, so that
@@ -172,20 +171,8 @@ func TestCoverageCannotBeDifferencedByDayWindows(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 0)
 	ctx := context.Background()
-	sent := false
-	if _, err := areas.NewStore(w.env.Pool).ImportAreas(ctx, "day_test", func() ([]*sparcv1.AreaFeature, error) {
-		if sent {
-			return nil, io.EOF
-		}
-		sent = true
-		return []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E01999999", DisplayName: "Saltley",
-			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.90,52.46],[-1.82,52.46],[-1.82,52.50],[-1.90,52.50],[-1.90,52.46]]]}`}}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.env.Pool.Exec(ctx, `UPDATE areas SET population = 1500 WHERE kind = 'day_test'`); err != nil {
-		t.Fatal(err)
-	}
+	w.env.ImportAreas(t, "day_test", 1500, &sparcv1.AreaFeature{Code: "E01999999", DisplayName: "Saltley",
+		GeometryGeojson: testenv.Box(-1.90, 52.46, -1.82, 52.50)})
 	anon := sparcv1.NewCoverageServiceClient(w.env.Anonymous())
 	day := func(d string) *sparcv1.ComputeCoverageResponse {
 		t.Helper()

@@ -15,6 +15,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 const overrideReason = "age_eligibility_overridden"
@@ -135,8 +136,8 @@ func TestAgeOverrideIsKeptInTheTimelineAndItsReasonStaysWithTheReferrer(t *testi
 	bad := proto.Clone(req).(*sparcv1.CreateReferralRequest)
 	bad.EligibilityOverrideReason = strings.Repeat("x", 501)
 	if _, err := w.lw.CreateReferral(ctx, bad); status.Code(err) != codes.InvalidArgument ||
-		strings.Join(violated(err), ",") != "eligibility_override_reason" {
-		t.Fatalf("a 501-character override: %v (%v)", err, violated(err))
+		strings.Join(testenv.Fields(err), ",") != "eligibility_override_reason" {
+		t.Fatalf("a 501-character override: %v (%v)", err, testenv.Fields(err))
 	}
 	const why = "Her mother attends with her; the choir agreed by phone"
 	req.EligibilityOverrideReason = why

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -106,19 +105,6 @@ func assetName(a *sparcv1.Asset) string { return a.GetName() }
 
 // idOf is the id in a resource name, as the tables hold it.
 func idOf(name string) string { return name[strings.LastIndex(name, "/")+1:] }
-
-// violated lists the fields an InvalidArgument error names.
-func violated(err error) []string {
-	var fields []string
-	for _, d := range status.Convert(err).Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				fields = append(fields, v.GetField())
-			}
-		}
-	}
-	return fields
-}
 
 func TestReferralClosesTheLoopFromRequestToOutcome(t *testing.T) {
 	t.Parallel()

@@ -13,6 +13,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 func TestCreateReferralIsIdempotentByRequestID(t *testing.T) {
@@ -157,8 +158,8 @@ func TestCreateReferralRejectsBadRequestsBeforeTheDatabase(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := w.lw.CreateReferral(context.Background(), tc.req)
-		if status.Code(err) != codes.InvalidArgument || !slices.Contains(violated(err), tc.field) {
-			t.Errorf("%s: %v (fields %v), want InvalidArgument on %s", tc.name, err, violated(err), tc.field)
+		if status.Code(err) != codes.InvalidArgument || !slices.Contains(testenv.Fields(err), tc.field) {
+			t.Errorf("%s: %v (fields %v), want InvalidArgument on %s", tc.name, err, testenv.Fields(err), tc.field)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/aip"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 // A referral names itself and what it refers to by resource names, and
@@ -56,8 +57,8 @@ func TestReferralsAreAddressedByResourceName(t *testing.T) {
 	}
 	for method, call := range calls {
 		for _, bad := range []string{"", id, "people/" + id, "referrals/" + strings.ToUpper(id), "referrals/" + id + ":x", "referrals/1"} {
-			if err := call(bad); status.Code(err) != codes.InvalidArgument || !slices.Contains(violated(err), "name") {
-				t.Errorf("%s %q: %v (fields %v), want InvalidArgument on name", method, bad, err, violated(err))
+			if err := call(bad); status.Code(err) != codes.InvalidArgument || !slices.Contains(testenv.Fields(err), "name") {
+				t.Errorf("%s %q: %v (fields %v), want InvalidArgument on name", method, bad, err, testenv.Fields(err))
 			}
 		}
 		missing := "referrals/" + uuid.NewString()
@@ -67,18 +68,18 @@ func TestReferralsAreAddressedByResourceName(t *testing.T) {
 	}
 	_, err = w.lw.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: r.GetName(),
 		ToStatus: sparcv1.ReferralStatus_REFERRAL_STATUS_CANCELLED, Reason: "duplicate", Etag: "ABCDEF0123456789"})
-	if !slices.Contains(violated(err), "etag") {
+	if !slices.Contains(testenv.Fields(err), "etag") {
 		t.Errorf("an etag this API never issues: %v, want a violation on etag", err)
 	}
 	_, err = w.lw.RecordOutcome(ctx, &sparcv1.RecordOutcomeRequest{Name: r.GetName(), SessionsAttended: &n, Etag: "x"})
-	if !slices.Contains(violated(err), "etag") {
+	if !slices.Contains(testenv.Fields(err), "etag") {
 		t.Errorf("RecordOutcome with a malformed etag: %v, want a violation on etag", err)
 	}
 
 	// Statistics name the organisation; a bare id is not a name.
 	for _, bad := range []string{w.lwOrg, "assets/" + w.lwOrg} {
 		_, err := w.lw.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{Organisation: bad})
-		if status.Code(err) != codes.InvalidArgument || !slices.Contains(violated(err), "organisation") {
+		if status.Code(err) != codes.InvalidArgument || !slices.Contains(testenv.Fields(err), "organisation") {
 			t.Errorf("stats of %q: %v, want InvalidArgument on organisation", bad, err)
 		}
 	}
@@ -128,7 +129,7 @@ func TestListReferralsPages(t *testing.T) {
 		t.Fatalf("pages gave %v, want %v", seen, made)
 	}
 	_, err := w.lw.ListReferrals(ctx, &sparcv1.ListReferralsRequest{PageSize: 2, Side: "providing", PageToken: firstToken})
-	if status.Code(err) != codes.InvalidArgument || !slices.Contains(violated(err), "page_token") {
+	if status.Code(err) != codes.InvalidArgument || !slices.Contains(testenv.Fields(err), "page_token") {
 		t.Errorf("a token of another query: %v, want InvalidArgument on page_token", err)
 	}
 }

@@ -262,19 +262,16 @@ func (s *Service) created(ctx context.Context, f *createFacts, caller *auth.Prin
 // replay answers a request id used before with the referral it created,
 // if the request is the same.
 func (s *Service) replay(ctx context.Context, in createInput, caller *auth.Principal) (*sparcv1.Referral, error) {
-	var out *sparcv1.Referral
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.Referral, error) {
 		existing, err := s.store.byRequestID(ctx, tx, caller.Org, in.reqID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if string(existing.requestHash) != string(in.hash) {
-			return apierr.Invalid("request_id", "was already used for a different referral; use a new request_id for a new referral")
+			return nil, apierr.Invalid("request_id", "was already used for a different referral; use a new request_id for a new referral")
 		}
-		out, err = s.view(withoutSummary(ctx), tx, existing, caller) // as the create answered
-		return err
+		return s.view(withoutSummary(ctx), tx, existing, caller) // as the create answered
 	})
-	return out, err
 }
 
 // GetReferral returns a referral as the caller's side may see it.
@@ -284,16 +281,13 @@ func (s *Service) GetReferral(ctx context.Context, req *sparcv1.GetReferralReque
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var out *sparcv1.Referral
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.Referral, error) {
 		x, _, err := s.store.load(ctx, tx, id, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
-		return err
+		return s.view(ctx, tx, x, auth.FromContext(ctx))
 	})
-	return out, err
 }
 
 type listCursor struct {
@@ -387,12 +381,7 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
-	var out *sparcv1.Referral
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		x, sd, err := s.store.loadForChange(ctx, tx, id, req.GetEtag())
-		if err != nil {
-			return err
-		}
+	return s.change(ctx, id, req.GetEtag(), func(tx pgx.Tx, x *referralRow, sd side) error {
 		if !canMove(x.status, to, sd) {
 			return &apierr.PreconditionError{Type: "INVALID_TRANSITION", Subject: aip.Name(aip.Referrals, id),
 				Description: fmt.Sprintf("the %s cannot move a referral from %s to %s; allowed now: %s",
@@ -427,16 +416,29 @@ func (s *Service) TransitionReferral(ctx context.Context, req *sparcv1.Transitio
 			}
 		}
 		if x.status == "draft" && to == "requested" {
-			if err := s.store.markOverrideSent(ctx, tx, x.id, caller); err != nil {
-				return err
-			}
+			return s.store.markOverrideSent(ctx, tx, x.id, caller)
 		}
-		x, _, err = s.store.load(ctx, tx, id, false)
+		return nil
+	})
+}
+
+// change makes a change to referral id in a transaction: it loads the
+// referral for the change (refusing a stale etag), lets apply write it,
+// and answers with the referral as it now is, as the caller may see it;
+// watchers hear of it once committed.
+func (s *Service) change(ctx context.Context, id uuid.UUID, etag string, apply func(tx pgx.Tx, x *referralRow, sd side) error) (*sparcv1.Referral, error) {
+	out, err := db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.Referral, error) {
+		x, sd, err := s.store.loadForChange(ctx, tx, id, etag)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
-		return err
+		if err := apply(tx, x, sd); err != nil {
+			return nil, err
+		}
+		if x, _, err = s.store.load(ctx, tx, id, false); err != nil {
+			return nil, err
+		}
+		return s.view(ctx, tx, x, auth.FromContext(ctx))
 	})
 	if err == nil {
 		s.hub.Changed()
@@ -462,12 +464,7 @@ func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeR
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
-	var out *sparcv1.Referral
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		x, _, err := s.store.loadForChange(ctx, tx, id, req.GetEtag())
-		if err != nil {
-			return err
-		}
+	return s.change(ctx, id, req.GetEtag(), func(tx pgx.Tx, x *referralRow, _ side) error {
 		if x.status == "draft" || x.status == "entered_in_error" {
 			return &apierr.PreconditionError{Type: "NO_OUTCOME_YET", Subject: aip.Name(aip.Referrals, id),
 				Description: fmt.Sprintf("a referral in status %s has no outcome to record", x.status)}
@@ -476,17 +473,6 @@ func (s *Service) RecordOutcome(ctx context.Context, req *sparcv1.RecordOutcomeR
 		if req.SessionsAttended != nil {
 			attended = req.GetSessionsAttended()
 		}
-		if err := s.store.recordOutcome(ctx, tx, x, caller, attended, req.GetBaseline(), req.GetFollowUp(), req.GetWhatChanged()); err != nil {
-			return err
-		}
-		if x, _, err = s.store.load(ctx, tx, id, false); err != nil {
-			return err
-		}
-		out, err = s.view(ctx, tx, x, auth.FromContext(ctx))
-		return err
+		return s.store.recordOutcome(ctx, tx, x, caller, attended, req.GetBaseline(), req.GetFollowUp(), req.GetWhatChanged())
 	})
-	if err == nil {
-		s.hub.Changed()
-	}
-	return out, err
 }

@@ -2,7 +2,6 @@ package referrals_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,17 +60,8 @@ func TestProviderOrganisationActsOnlyAsTheProvider(t *testing.T) {
 		}
 	}
 	// The finding as it was found: the provider's link worker over HTTP.
-	req, err := http.NewRequest(http.MethodGet, w.env.HTTPBase+"/v1/referrals?page_size=100", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+w.env.Key(t, w.groupOrg, auth.RoleLinkWorker))
-	resp, err := w.env.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := w.env.Do(t, http.MethodGet, "/v1/referrals?page_size=100", "",
+		"Authorization", "Bearer "+w.env.Key(t, w.groupOrg, auth.RoleLinkWorker))
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), r.GetName()) {
 		t.Errorf("GET /v1/referrals as the provider's link worker: %d %s", resp.StatusCode, body)
 	}

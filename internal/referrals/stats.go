@@ -77,24 +77,20 @@ func (s *Service) ComputeReferralStats(ctx context.Context, req *sparcv1.Compute
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var out *sparcv1.ReferralStats
-	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
+	out, err := db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*sparcv1.ReferralStats, error) {
 		if area != nil {
 			exists, err := s.store.areaExists(ctx, tx, *area)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !exists {
-				return apierr.Invalid("area_code", "no area has code %q", *area)
+				return nil, apierr.Invalid("area_code", "no area has code %q", *area)
 			}
 		}
-		var err error
 		if suppress {
-			out, err = released(ctx, tx, org, area, from, to)
-		} else {
-			out, err = exactStats(ctx, tx, org, from, to)
+			return released(ctx, tx, org, area, from, to)
 		}
-		return err
+		return exactStats(ctx, tx, org, from, to)
 	})
 	if err != nil {
 		return nil, err

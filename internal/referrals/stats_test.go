@@ -3,7 +3,6 @@ package referrals_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -13,9 +12,9 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/aip"
-	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/testenv"
 )
 
 func TestSuppressWithholdsOneToSevenAndRoundsTheRestToFives(t *testing.T) {
@@ -164,17 +163,8 @@ func TestAreaStatsCountReferralsToAssetsInsideTheArea(t *testing.T) {
 	w := statsWorld(t)
 	ctx := context.Background()
 	// A square over central Birmingham, stored as the area import does.
-	sent := false
-	if _, err := areas.NewStore(w.env.Pool).ImportAreas(ctx, "msoa", func() ([]*sparcv1.AreaFeature, error) {
-		if sent {
-			return nil, io.EOF
-		}
-		sent = true
-		return []*sparcv1.AreaFeature{{FeatureNumber: 1, Code: "E02999999", DisplayName: "Test Birmingham",
-			GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.95,52.44],[-1.80,52.44],[-1.80,52.52],[-1.95,52.52],[-1.95,52.44]]]}`}}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w.env.ImportAreas(t, "msoa", 0, &sparcv1.AreaFeature{Code: "E02999999", DisplayName: "Test Birmingham",
+		GeometryGeojson: testenv.Box(-1.95, 52.44, -1.80, 52.52)})
 	analyst := sparcv1.NewReferralServiceClient(w.env.ConnWithKey(t, w.env.Key(t, w.env.NewOrg(t, "Public health", "public_health"), auth.RoleAreaAnalyst)))
 	for who, c := range map[string]sparcv1.ReferralServiceClient{"analyst": analyst, "referrer": w.lw} {
 		s, err := c.ComputeReferralStats(ctx, &sparcv1.ComputeReferralStatsRequest{AreaCode: "E02999999"})

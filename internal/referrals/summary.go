@@ -47,13 +47,9 @@ func withLookups(ctx context.Context, l *lookups) context.Context {
 // transaction of its own.
 func (s *Service) lookup(ctx context.Context, tx pgx.Tx, rows []*referralRow, caller *auth.Principal) (*lookups, error) {
 	if tx == nil {
-		var out *lookups
-		err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-			var err error
-			out, err = s.lookup(ctx, tx, rows, caller)
-			return err
+		return db.InTxResult(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) (*lookups, error) {
+			return s.lookup(ctx, tx, rows, caller)
 		})
-		return out, err
 	}
 	var assetIDs, orgIDs []uuid.UUID
 	var workers []string

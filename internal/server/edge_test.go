@@ -24,12 +24,6 @@ import (
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-// dialerFrom dials from a given loopback address (all of 127.0.0.0/8 is
-// local on Linux), so one test can act as several clients.
-func dialerFrom(src string) *net.Dialer {
-	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-}
-
 // Finding 4: slow-body connections (headers, then a byte now and then)
 // were never closed, and 20,400 of them exhausted the server's file
 // descriptors. Now each is closed once its body timeout passes, however
@@ -173,7 +167,7 @@ func TestConnectionsPerAddressAreCapped(t *testing.T) {
 	env := testenv.NewServer(t, testenv.Options{Edge: server.Edge{MaxConnsPerAddr: perAddr}})
 	// served reports whether a new connection from src is answered.
 	served := func(src string) bool {
-		c, err := dialerFrom(src).Dial("tcp", env.Server.HTTPAddr())
+		c, err := testenv.DialerFrom(src).Dial("tcp", env.Server.HTTPAddr())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +189,7 @@ func TestConnectionsPerAddressAreCapped(t *testing.T) {
 	}
 	var held []net.Conn
 	for range perAddr {
-		c, err := dialerFrom("127.0.0.2").Dial("tcp", env.Server.HTTPAddr())
+		c, err := testenv.DialerFrom("127.0.0.2").Dial("tcp", env.Server.HTTPAddr())
 		if err != nil {
 			t.Fatal(err)
 		}

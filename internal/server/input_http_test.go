@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
@@ -152,14 +151,7 @@ func TestBadTextIsRefusedOverGRPC(t *testing.T) {
 		if st.Code() != codes.InvalidArgument {
 			t.Fatalf("got %v %q, want INVALID_ARGUMENT", st.Code(), st.Message())
 		}
-		var fields []string
-		for _, d := range st.Details() {
-			if br, ok := d.(*errdetails.BadRequest); ok {
-				for _, v := range br.GetFieldViolations() {
-					fields = append(fields, v.GetField())
-				}
-			}
-		}
+		fields := testenv.Fields(err)
 		if len(fields) == 0 || fields[0] != field {
 			t.Fatalf("fields %v, want %q first", fields, field)
 		}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 
@@ -13,10 +14,8 @@ import (
 // Birmingham (52.49..52.52 N, 1.96..1.88 W) and "E08999902" over Selly
 // Oak (52.42..52.45 N), for services that name the areas they cover.
 var RemoteTestAreas = []*sparcv1.AreaFeature{
-	{FeatureNumber: 1, Code: "E08999901", DisplayName: "North test council",
-		GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.96,52.49],[-1.88,52.49],[-1.88,52.52],[-1.96,52.52],[-1.96,52.49]]]}`},
-	{FeatureNumber: 2, Code: "E08999902", DisplayName: "South test council",
-		GeometryGeojson: `{"type":"Polygon","coordinates":[[[-1.96,52.42],[-1.88,52.42],[-1.88,52.45],[-1.96,52.45],[-1.96,52.42]]]}`},
+	{FeatureNumber: 1, Code: "E08999901", DisplayName: "North test council", GeometryGeojson: Box(-1.96, 52.49, -1.88, 52.52)},
+	{FeatureNumber: 2, Code: "E08999902", DisplayName: "South test council", GeometryGeojson: Box(-1.96, 52.42, -1.88, 52.45)},
 }
 
 // LoadAreas stores features as areas of kind, as the area import does.
@@ -32,4 +31,26 @@ func (e *Env) LoadAreas(t testing.TB, kind string, features []*sparcv1.AreaFeatu
 	}); err != nil {
 		t.Fatalf("loading areas: %v", err)
 	}
+}
+
+// ImportAreas stores areas of kind as LoadAreas does, numbering the
+// features in order, each with population residents when it is not 0.
+func (e *Env) ImportAreas(t testing.TB, kind string, population int, features ...*sparcv1.AreaFeature) {
+	t.Helper()
+	for i, f := range features {
+		f.FeatureNumber = int64(i + 1)
+	}
+	e.LoadAreas(t, kind, features)
+	if population == 0 {
+		return
+	}
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE areas SET population = $1 WHERE kind = $2`, population, kind); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Box is a GeoJSON polygon: the box between two corners, in WGS84.
+func Box(minLon, minLat, maxLon, maxLat float64) string {
+	return fmt.Sprintf(`{"type":"Polygon","coordinates":[[[%g,%g],[%g,%g],[%g,%g],[%g,%g],[%g,%g]]]}`,
+		minLon, minLat, maxLon, minLat, maxLon, maxLat, minLon, maxLat, minLon, minLat)
 }

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
 
 // batchBytes bounds one streamed message well below the server's 4 MiB
-// request limit; batchItems keeps batches of tiny features reasonable.
+// request limit; batchItems keeps batches of tiny features reasonable
+// (twice as many attribute rows, which are smaller still).
 const (
 	batchBytes = 1 << 20
 	batchItems = 500
@@ -21,31 +23,58 @@ const (
 // of kind. A file that cannot be read (broken JSON) cancels the stream, so
 // the server writes nothing.
 func ImportGeoJSON(ctx context.Context, c sparcv1.AreaServiceClient, r io.Reader, source, kind string, fields GeoJSONFields) (*sparcv1.ImportAreasResponse, error) {
+	return upload(ctx, c.ImportAreas, source, batchItems,
+		&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Header{
+			Header: &sparcv1.ImportAreasHeader{Kind: kind, SourceName: source}}},
+		func(batch []*sparcv1.AreaFeature) *sparcv1.ImportAreasRequest {
+			return &sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Batch{
+				Batch: &sparcv1.AreaFeatureBatch{Features: batch}}}
+		},
+		func(emit func(*sparcv1.AreaFeature) error) error { return ReadGeoJSON(r, fields, emit) })
+}
+
+// ImportCSV streams the rows of a CSV attributes file to the server.
+func ImportCSV(ctx context.Context, c sparcv1.AreaServiceClient, r io.Reader, source string, cols CSVColumns, skipUnknown bool) (*sparcv1.ImportAreaAttributesResponse, error) {
+	return upload(ctx, c.ImportAreaAttributes, source, 2*batchItems,
+		&sparcv1.ImportAreaAttributesRequest{Part: &sparcv1.ImportAreaAttributesRequest_Header{
+			Header: &sparcv1.ImportAttributesHeader{SourceName: source, SkipUnknownCodes: skipUnknown}}},
+		func(batch []*sparcv1.AttributeRow) *sparcv1.ImportAreaAttributesRequest {
+			return &sparcv1.ImportAreaAttributesRequest{Part: &sparcv1.ImportAreaAttributesRequest_Batch{
+				Batch: &sparcv1.AttributeRowBatch{Rows: batch}}}
+		},
+		func(emit func(*sparcv1.AttributeRow) error) error { return ReadAttributesCSV(r, cols, emit) })
+}
+
+// upload streams an import: the header, then the items read emits, in
+// batches of at most maxItems and about batchBytes, and returns the
+// server's answer. An item that cannot be read cancels the stream, so the
+// server rolls back and writes nothing.
+func upload[Req, Resp any, Item proto.Message](ctx context.Context,
+	open func(context.Context, ...grpc.CallOption) (grpc.ClientStreamingClient[Req, Resp], error),
+	source string, maxItems int, header *Req, batchOf func([]Item) *Req, read func(emit func(Item) error) error) (*Resp, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.ImportAreas(ctx)
+	stream, err := open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Header{
-		Header: &sparcv1.ImportAreasHeader{Kind: kind, SourceName: source}}}); err != nil {
+	if err := stream.Send(header); err != nil {
 		return nil, recvErr(stream.CloseAndRecv, err)
 	}
-	var batch []*sparcv1.AreaFeature
+	var batch []Item
 	size := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := stream.Send(&sparcv1.ImportAreasRequest{Part: &sparcv1.ImportAreasRequest_Batch{
-			Batch: &sparcv1.AreaFeatureBatch{Features: batch}}})
+		err := stream.Send(batchOf(batch))
 		batch, size = nil, 0
 		return err
 	}
-	err = ReadGeoJSON(r, fields, func(f *sparcv1.AreaFeature) error {
-		batch = append(batch, f)
-		size += proto.Size(f)
-		if size >= batchBytes || len(batch) >= batchItems {
+	err = read(func(item Item) error {
+		batch = append(batch, item)
+		size += proto.Size(item)
+		if size >= batchBytes || len(batch) >= maxItems {
 			return flush()
 		}
 		return nil
@@ -59,49 +88,6 @@ func ImportGeoJSON(ctx context.Context, c sparcv1.AreaServiceClient, r io.Reader
 			return nil, rerr
 		}
 		cancel() // abandon the stream: the server rolls back
-		return nil, fmt.Errorf("%s: %w", source, err)
-	}
-	return stream.CloseAndRecv()
-}
-
-// ImportCSV streams the rows of a CSV attributes file to the server.
-func ImportCSV(ctx context.Context, c sparcv1.AreaServiceClient, r io.Reader, source string, cols CSVColumns, skipUnknown bool) (*sparcv1.ImportAreaAttributesResponse, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := c.ImportAreaAttributes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := stream.Send(&sparcv1.ImportAreaAttributesRequest{Part: &sparcv1.ImportAreaAttributesRequest_Header{
-		Header: &sparcv1.ImportAttributesHeader{SourceName: source, SkipUnknownCodes: skipUnknown}}}); err != nil {
-		return nil, recvErr(stream.CloseAndRecv, err)
-	}
-	var batch []*sparcv1.AttributeRow
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := stream.Send(&sparcv1.ImportAreaAttributesRequest{Part: &sparcv1.ImportAreaAttributesRequest_Batch{
-			Batch: &sparcv1.AttributeRowBatch{Rows: batch}}})
-		batch = nil
-		return err
-	}
-	err = ReadAttributesCSV(r, cols, func(row *sparcv1.AttributeRow) error {
-		batch = append(batch, row)
-		if len(batch) >= 2*batchItems {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		if err == io.EOF {
-			_, rerr := stream.CloseAndRecv()
-			return nil, rerr
-		}
-		cancel()
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	return stream.CloseAndRecv()
