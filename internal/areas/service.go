@@ -200,7 +200,13 @@ func checkRow(r *sparcv1.AttributeRow, seen map[string]int64, vs *violations) (A
 		vs.add(field+".values", "has %d attributes, more than the maximum of %d", len(r.GetValues()), maxAttributes)
 		return AttributeRow{}, false
 	}
-	row := AttributeRow{Line: n, Code: r.GetCode(), Values: map[string]float64{}}
+	row := AttributeRow{Line: n, Code: r.GetCode(), Values: map[string]float64{}, Council: r.GetCouncilCode()}
+	if row.Council != "" {
+		if err := checkCode(row.Council); err != nil {
+			vs.add(field+".council_code", "%v", err)
+			ok = false
+		}
+	}
 	for name, val := range r.GetValues() {
 		switch {
 		case !attrRe.MatchString(name):

@@ -25,6 +25,8 @@ const (
 // Query is a validated coverage request.
 type Query struct {
 	Parent, Kind string
+	// Council narrows the set to the areas of one council ("" = any).
+	Council string
 	BBox         *[4]float64
 	// Category codes from the vocabulary, deduplicated, in request order;
 	// empty means every asset.
@@ -38,7 +40,7 @@ type Query struct {
 // key identifies the query's answer, for the tile cache.
 func (q Query) key() string {
 	var b strings.Builder
-	b.WriteString(q.Parent + "|" + q.Kind + "|")
+	b.WriteString(q.Parent + "|" + q.Kind + "|" + q.Council + "|")
 	if q.BBox != nil {
 		for _, f := range q.BBox {
 			b.WriteString(strconv.FormatFloat(f, 'g', -1, 64) + ",")
@@ -63,6 +65,12 @@ func ParseRequest(req *sparcv1.ComputeCoverageRequest) (Query, error) {
 	}
 	if q.Kind != "" {
 		areas.CheckKind(&v, "kind", q.Kind)
+	}
+	if c := req.GetCouncil(); c != "" {
+		q.Council = areas.ParseParentCode(&v, "council", c)
+		if req.GetParentCode() == "" && q.Kind == "" {
+			v.Add("council", "give kind too (e.g. council=%s&kind=lsoa): a council holds areas of several kinds", c)
+		}
 	}
 	if req.GetBbox() != "" {
 		if q.Kind == "" && q.Parent == "" {

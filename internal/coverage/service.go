@@ -75,6 +75,9 @@ func NewService(store *Store, referrals ReferralDemand) *Service {
 // Compute validates nothing: q comes from ParseRequest. It adds referral
 // figures when a ReferralDemand is configured.
 func (s *Service) Compute(ctx context.Context, q Query) (*Result, error) {
+	if err := s.store.checkSet(ctx, q); err != nil {
+		return nil, err
+	}
 	res, err := s.store.Compute(ctx, q)
 	if err != nil {
 		return nil, err
@@ -141,6 +144,7 @@ func (a *area) proto(q Query) *sparcv1.AreaCoverage {
 		ReferralsPer_1000:      a.Referrals,
 		CoverageScore:          score(a, q.WalkMeters),
 		ReferenceLatitude:      a.RefLat, ReferenceLongitude: a.RefLng,
+		CouncilCode:            a.Council, CouncilRank: a.CouncilRank, CouncilAreas: a.CouncilAreas,
 	}
 	cats := q.Categories
 	if len(cats) == 0 {
