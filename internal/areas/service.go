@@ -325,3 +325,9 @@ func (s *Service) SetDeprivationMeasure(ctx context.Context, req *sparcv1.SetDep
 	}
 	return m, nil
 }
+
+// CouncilExists reports whether any area belongs to council code (the
+// demo loader checks with it whether its councils are loaded).
+func (s *Service) CouncilExists(ctx context.Context, code string) (bool, error) {
+	return s.store.CouncilExists(ctx, code)
+}
