@@ -56,7 +56,7 @@ func ParseRequest(req *sparcv1.ComputeCoverageRequest) (Query, error) {
 	var v apierr.InvalidArgument
 	q := Query{Kind: req.GetKind(), SummaryOnly: req.GetSummaryOnly()}
 	switch parent := req.GetParentCode(); {
-	case parent == "" && q.Kind == "":
+	case parent == "" && q.Kind == "" && req.GetCouncil() == "": // council alone: reported below
 		v.Add("parent_code", "give parent_code (its child areas) or kind (all areas of a kind, optionally within bbox)")
 	case parent != "" && (q.Kind != "" || req.GetBbox() != ""):
 		v.Add("parent_code", "give either parent_code, or kind with an optional bbox, not both")
