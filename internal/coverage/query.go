@@ -27,7 +27,7 @@ type Query struct {
 	Parent, Kind string
 	// Council narrows the set to the areas of one council ("" = any).
 	Council string
-	BBox         *[4]float64
+	BBox    *[4]float64
 	// Category codes from the vocabulary, deduplicated, in request order;
 	// empty means every asset.
 	Categories []string

@@ -144,7 +144,7 @@ func (a *area) proto(q Query) *sparcv1.AreaCoverage {
 		ReferralsPer_1000:      a.Referrals,
 		CoverageScore:          score(a, q.WalkMeters),
 		ReferenceLatitude:      a.RefLat, ReferenceLongitude: a.RefLng,
-		CouncilCode:            a.Council, CouncilRank: a.CouncilRank, CouncilAreas: a.CouncilAreas,
+		CouncilCode: a.Council, CouncilRank: a.CouncilRank, CouncilAreas: a.CouncilAreas,
 	}
 	cats := q.Categories
 	if len(cats) == 0 {
