@@ -2,11 +2,9 @@ package areas_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,11 +17,7 @@ import (
 // gunzipDemo reads a gzipped demo data file.
 func gunzipDemo(t *testing.T, path string) []byte {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(demoFile(t, strings.TrimPrefix(path, "data/"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
+	b, err := demo.ReadAreaData(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,9 @@ package coverage_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -182,11 +180,7 @@ func TestRotterdamBuurtenImportWithIncomeQuintilesAndEquity(t *testing.T) {
 	t.Parallel()
 	env := newDemoEnv(t)
 	ctx := context.Background()
-	zr, err := gzip.NewReader(bytes.NewReader(mustRead(t, demo.BuurtFile)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
+	raw, err := demo.ReadAreaData(demo.BuurtFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,13 +279,4 @@ func TestRotterdamBuurtenImportWithIncomeQuintilesAndEquity(t *testing.T) {
 	if !strings.Contains(a.GetGeometryGeojson(), "MultiPolygon") || a.GetCouncilCode() != "GM0599" {
 		t.Errorf("repaired %s: %.200s council %q", bowCode, a.GetGeometryGeojson(), a.GetCouncilCode())
 	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := demo.AreaData.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

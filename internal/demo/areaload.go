@@ -91,7 +91,7 @@ func importRegions(ctx context.Context, svc *areas.Service) (int64, error) {
 // importFeatures imports one embedded GeoJSON file (gzipped when its name
 // ends in .gz) as areas of kind.
 func importFeatures(ctx context.Context, svc *areas.Service, path, kind string, fields areaclient.GeoJSONFields) (int64, error) {
-	b, err := readData(path)
+	b, err := ReadAreaData(path)
 	if err != nil {
 		return 0, err
 	}
@@ -104,7 +104,7 @@ func importFeatures(ctx context.Context, svc *areas.Service, path, kind string, 
 
 // importAttributes imports one embedded CSV file of area attributes.
 func importAttributes(ctx context.Context, svc *areas.Service, path string, cols areaclient.CSVColumns) error {
-	b, err := readData(path)
+	b, err := ReadAreaData(path)
 	if err != nil {
 		return err
 	}

@@ -152,7 +152,7 @@ func importBuurten(ctx context.Context, svc *areas.Service) (int64, error) {
 	if attr, err := svc.DeprivationAttribute(ctx, BuurtKind); err != nil || attr == IncomeAttribute {
 		return 0, err
 	}
-	b, err := readData(BuurtFile)
+	b, err := ReadAreaData(BuurtFile)
 	if err != nil {
 		return 0, err
 	}

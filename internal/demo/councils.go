@@ -51,8 +51,8 @@ func importCouncils(ctx context.Context, svc *areas.Service) (int64, error) {
 	return n, nil
 }
 
-// readData reads an embedded data file, gunzipped when it ends in .gz.
-func readData(path string) ([]byte, error) {
+// ReadAreaData reads an embedded area data file, gunzipped when it ends in .gz.
+func ReadAreaData(path string) ([]byte, error) {
 	b, err := AreaData.ReadFile(path)
 	if err != nil || !strings.HasSuffix(path, ".gz") {
 		return b, err
