@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/areas"
@@ -51,8 +52,15 @@ var AreaMeasure = &sparcv1.SetDeprivationMeasureRequest{
 // is skipped when it is loaded already (a database loaded by an older
 // demo gets the parts it lacks). It returns how many areas it imported.
 func ImportAreas(ctx context.Context, svc *areas.Service) (int64, error) {
+	return ImportAreasLogged(ctx, svc, slog.New(slog.DiscardHandler))
+}
+
+// ImportAreasLogged is ImportAreas reporting to log what the real files
+// lacked (features skipped, figures missing, rings repaired).
+func ImportAreasLogged(ctx context.Context, svc *areas.Service, log *slog.Logger) (int64, error) {
+	buurten := func(ctx context.Context, svc *areas.Service) (int64, error) { return importBuurten(ctx, svc, log) }
 	var total int64
-	for _, part := range []func(context.Context, *areas.Service) (int64, error){importRegions, importCouncils, importBuurten} {
+	for _, part := range []func(context.Context, *areas.Service) (int64, error){importRegions, importCouncils, buurten} {
 		n, err := part(ctx, svc)
 		if err != nil {
 			return 0, err

@@ -148,7 +148,7 @@ func incomeQuintiles(rows []*sparcv1.AttributeRow) {
 
 // importBuurten imports the demo's Rotterdam buurten unless their measure
 // (declared last) is there, and logs what the file lacked.
-func importBuurten(ctx context.Context, svc *areas.Service) (int64, error) {
+func importBuurten(ctx context.Context, svc *areas.Service, log *slog.Logger) (int64, error) {
 	if attr, err := svc.DeprivationAttribute(ctx, BuurtKind); err != nil || attr == IncomeAttribute {
 		return 0, err
 	}
@@ -161,7 +161,7 @@ func importBuurten(ctx context.Context, svc *areas.Service) (int64, error) {
 		return 0, err
 	}
 	if len(rep.Skipped) > 0 || len(rep.Repaired) > 0 || rep.WithoutIncome > 0 || rep.WithoutPopulation > 0 {
-		slog.WarnContext(ctx, "demo buurten imported with gaps", "file", BuurtFile, "imported", rep.Imported,
+		log.WarnContext(ctx, "demo buurten imported with gaps", "file", BuurtFile, "imported", rep.Imported,
 			"skipped", len(rep.Skipped), "repaired", len(rep.Repaired),
 			"without_income", rep.WithoutIncome, "without_population", rep.WithoutPopulation)
 	}
