@@ -365,6 +365,18 @@ UPDATE areas p SET council_code = s.council, updated_at = now()
 FROM (SELECT parent_code, min(council_code) AS council FROM areas WHERE parent_code <> ''
 	GROUP BY parent_code HAVING count(DISTINCT council_code) = 1 AND min(council_code) <> '') s
 WHERE p.code = s.parent_code AND p.council_code = '' AND s.council <> p.code`
+	// A council's area (a local authority boundary) without a population
+	// of its own gets the sum over its member areas of one kind: the kind
+	// with the most members (the finest partition, LSOAs rather than
+	// MSOAs), once every member of that kind has a population.
+	rollUpCouncilPopulation = `
+UPDATE areas c SET population = s.pop, population_derived = true, updated_at = now()
+FROM (SELECT DISTINCT ON (council_code) council_code, pop FROM (
+		SELECT council_code, sum(population)::bigint AS pop, count(*) AS n FROM areas WHERE council_code <> ''
+		GROUP BY council_code, kind HAVING count(*) = count(population)) k
+	ORDER BY council_code, n DESC) s
+WHERE c.code = s.council_code AND (c.population IS NULL OR c.population_derived)
+  AND c.population IS DISTINCT FROM s.pop`
 )
 
 // maxRollUpLevels bounds the levels rollUp climbs (LSOA -> MSOA -> local
@@ -372,10 +384,11 @@ WHERE p.code = s.parent_code AND p.council_code = '' AND s.council <> p.code`
 const maxRollUpLevels = 8
 
 // rollUp derives the parents' populations and councils from their
-// children's, level by level, after an import changed areas or their
+// children's, level by level, and the councils' populations from their
+// areas, after an import changed areas or their
 // figures: a statement per level until nothing changes.
 func rollUp(ctx context.Context, tx pgx.Tx) error {
-	for _, stmt := range []string{rollUpPopulation, rollUpCouncil} {
+	for _, stmt := range []string{rollUpPopulation, rollUpCouncil, rollUpCouncilPopulation} {
 		for range maxRollUpLevels {
 			tag, err := tx.Exec(ctx, stmt)
 			if err != nil {

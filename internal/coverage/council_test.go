@@ -94,6 +94,19 @@ func TestCoverageByCouncilRanksWithinItAndRefusesUnknownCouncilsAndKinds(t *test
 		}
 	}
 
+	// The councils' own boundaries take the population of their LSOAs.
+	las, err := env.Coverage.ComputeCoverage(ctx, &sparcv1.ComputeCoverageRequest{Kind: demo.CouncilKind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	laPop := map[string]int64{}
+	for _, a := range las.GetAreas() {
+		laPop[a.GetCode()] = a.GetPopulation()
+	}
+	if len(laPop) != 7 || laPop[wirral] != 324011 || laPop["E08000025"] != 1141816 { // ONS mid-2019
+		t.Errorf("council populations %v; want 7, Wirral 324,011 and Birmingham 1,141,816", laPop)
+	}
+
 	// Unknown councils and kinds: 400 with the field, everywhere.
 	for _, bad := range []struct {
 		req   *sparcv1.ComputeCoverageRequest
