@@ -10,6 +10,16 @@ import (
 	"github.com/sparc-network/sparc/internal/areas"
 )
 
+// checkedCompute is Compute for the JSON answer and the downloads, which
+// refuse a kind or council without areas (see checkSet). Tiles do not: a
+// map layer over a place without areas is just empty.
+func (s *Service) checkedCompute(ctx context.Context, q Query) (*Result, error) {
+	if err := s.store.checkSet(ctx, q); err != nil {
+		return nil, err
+	}
+	return s.Compute(ctx, q)
+}
+
 // checkSet refuses a kind no area has and a council no area belongs to:
 // either is a typo whose answer would be an empty set, which a download
 // cannot tell from a place without areas.

@@ -140,6 +140,11 @@ func TestCoverageByCouncilRanksWithinItAndRefusesUnknownCouncilsAndKinds(t *test
 		}
 	}
 
+	// A map layer of a kind without areas is empty, not an error.
+	if resp, body := get(t, env, "/tiles/coverage/12/2025/1362.mvt?kind=ward"); resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		t.Errorf("tile of kind ward: %s %.200s, want an empty tile", resp.Status, body)
+	}
+
 	// The downloads of the council carry every figure, rounded.
 	resp, body := get(t, env, "/v1/coverage.csv?kind=lsoa&council="+wirral+"&categories=food")
 	if resp.StatusCode != http.StatusOK {

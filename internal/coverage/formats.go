@@ -203,7 +203,7 @@ func (h *HTTP) geoJSON(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.svc.Compute(ctx, q)
+	res, err := h.svc.checkedCompute(ctx, q)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -294,7 +294,7 @@ func (h *HTTP) csv(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.svc.Compute(r.Context(), q)
+	res, err := h.svc.checkedCompute(r.Context(), q)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

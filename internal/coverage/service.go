@@ -75,9 +75,6 @@ func NewService(store *Store, referrals ReferralDemand) *Service {
 // Compute validates nothing: q comes from ParseRequest. It adds referral
 // figures when a ReferralDemand is configured.
 func (s *Service) Compute(ctx context.Context, q Query) (*Result, error) {
-	if err := s.store.checkSet(ctx, q); err != nil {
-		return nil, err
-	}
 	res, err := s.store.Compute(ctx, q)
 	if err != nil {
 		return nil, err
@@ -110,7 +107,7 @@ func (s *Service) ComputeCoverage(ctx context.Context, req *sparcv1.ComputeCover
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Compute(ctx, q)
+	res, err := s.checkedCompute(ctx, q)
 	if err != nil {
 		return nil, err
 	}
