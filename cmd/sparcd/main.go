@@ -398,12 +398,12 @@ func prepare(ctx context.Context, cfg config, a *app.App, log *slog.Logger) ([][
 	if n > 0 {
 		log.Info("demo directory loaded", "assets", n)
 	}
-	na, err := demo.ImportAreas(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
+	na, err := demo.ImportAreasLogged(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens), log)
 	if err != nil {
 		return nil, fmt.Errorf("loading demo areas: %w", err)
 	}
 	if na > 0 {
-		log.Info("demo areas loaded (LSOA and MSOA boundaries, deprivation)", "areas", na)
+		log.Info("demo areas loaded (LSOA, MSOA and council boundaries, deprivation; Rotterdam buurten)", "areas", na)
 	}
 	np, err := demo.LoadPostcodes(ctx, a.Pool)
 	if err != nil {
