@@ -38,6 +38,11 @@ type OIDC struct {
 	Client *http.Client
 }
 
+// callbackParams are what an OpenID provider sends back to /app/ (RFC
+// 6749 4.1.2, RFC 9207, OpenID Connect Session Management); the page
+// reads them, the server ignores them.
+var callbackParams = []string{"code", "state", "error", "error_description", "error_uri", "iss", "session_state"}
+
 // retryGap is the least time between two discovery attempts after one
 // failed: a provider that is down must not be asked on every page load.
 const retryGap = 30 * time.Second

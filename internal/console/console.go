@@ -68,7 +68,7 @@ func Routes(cfg Config) []httproute.Route {
 	return []httproute.Route{
 		{Pattern: ConfigRoute, Handler: http.HandlerFunc(s.config)},
 		{Pattern: RootRoute, Handler: http.HandlerFunc(root)},
-		{Pattern: IndexRoute, Handler: http.HandlerFunc(s.index)},
+		{Pattern: IndexRoute, Handler: http.HandlerFunc(s.index), Params: callbackParams},
 		{Pattern: AssetRoute, Handler: http.HandlerFunc(s.asset)},
 	}
 }

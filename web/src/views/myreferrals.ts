@@ -30,7 +30,8 @@ export function myReferralsView(main: HTMLElement) {
   const list = h('ul', { class: 'myref', id: 'myref-list' });
   const live = h('p', { class: 'status', role: 'status', id: 'myref-live' });
   const alert = h('p', { role: 'alert', class: 'form-error', hidden: true });
-  fill(main, h('h1', {}, t('myref.title')), live, alert, list);
+  const empty = h('p', { id: 'myref-empty', hidden: true }, t('myref.none'));
+  fill(main, h('h1', {}, t('myref.title')), live, alert, empty, list);
   const rows = new Map<string, HTMLElement>();
   const abort = new AbortController();
   let cursor = '';
@@ -47,12 +48,13 @@ export function myReferralsView(main: HTMLElement) {
     if (old) old.replaceWith(li);
     else list.prepend(li);
     rows.set(id, li);
+    empty.hidden = true;
   };
 
   const relist = async () => {
     const res = await call<{ referrals?: Referral[] }>('GET', '/v1/referrals?side=referring&page_size=50');
     for (const r of (res.referrals ?? []).slice().reverse()) row(r); // newest ends on top
-    if (!rows.size) live.textContent = t('myref.none');
+    empty.hidden = rows.size > 0;
   };
 
   const apply = async (c: Change) => {
