@@ -394,3 +394,36 @@ func TestOIDCSignInWithPKCEInChromium(t *testing.T) {
 		"De aanmelding kon niet worden gecontroleerd: ze is niet in dit tabblad begonnen of is al gebruikt. Log opnieuw in.", 0)
 	b.noCSPViolations("OIDC errors")
 }
+
+// Without a provider, or with one whose discovery document names another
+// issuer (a provider sparcd must not send people to), the console offers
+// the key only and its policy connects to nothing but its own origin.
+func TestConsoleConfigWithoutAUsableProvider(t *testing.T) {
+	wrong := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 200, map[string]string{"issuer": "https://elsewhere.example", "authorization_endpoint": "https://elsewhere.example/a",
+			"token_endpoint": "https://elsewhere.example/t"})
+	}))
+	t.Cleanup(wrong.Close)
+	for name, opts := range map[string]testenv.Options{
+		"no issuer":        {},
+		"another issuer's": {Console: app.ConsoleConfig{OIDC: console.OIDC{Issuer: wrong.URL, ClientID: consoleClient}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := testenv.NewServer(t, opts)
+			for _, path := range []string{"/app/config.json", "/app/"} {
+				resp, err := http.Get(env.HTTPBase + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if path == "/app/config.json" && strings.TrimSpace(string(body)) != `{"oidc":null}` {
+					t.Errorf("config.json: HTTP %d %s", resp.StatusCode, body)
+				}
+				if csp := resp.Header.Get("Content-Security-Policy"); csp != console.CSP {
+					t.Errorf("%s: CSP %s", path, csp)
+				}
+			}
+		})
+	}
+}
