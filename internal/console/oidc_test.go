@@ -304,6 +304,7 @@ func TestOIDCSignInWithPKCEInChromium(t *testing.T) {
 	b := newBrowser(t)
 	b.do(chromedp.Navigate(base+"/app/#/signin"), chromedp.WaitVisible(css("#oidc-signin")))
 	b.checkAxe("sign-in (OIDC)")
+	b.screenshot("console-signin-oidc.png")
 
 	// The whole flow: to the provider and back, signed in.
 	b.do(chromedp.Click(css("#oidc-signin")))

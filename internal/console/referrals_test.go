@@ -92,6 +92,7 @@ func TestMyReferralsLiveAndOutcomesInChromium(t *testing.T) {
 		t.Fatalf("row status %q", s)
 	}
 	b.checkAxe("my referrals")
+	b.screenshot("console-myreferrals.png")
 	// The watch is open once its first read is in the audit log (before
 	// that, a change could precede the stream's starting point "now").
 	testenv.Until(t, 30*time.Second, "the console's watch open", func() bool {
@@ -160,6 +161,7 @@ func TestMyReferralsLiveAndOutcomesInChromium(t *testing.T) {
 		t.Errorf("focus on %q, want the first invalid item", b.focused())
 	}
 	b.checkAxe("outcome (with errors)")
+	b.screenshot("console-outcome.png")
 	// The API's own check, next to its field: what changed is too long.
 	for i, v := range []string{"7", "8", "6", "3"} {
 		setValue("baseline.ons4["+string(rune('0'+i))+"]", v)
