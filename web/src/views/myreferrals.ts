@@ -13,6 +13,7 @@ import { t, locale, type Key } from '../i18n';
 import { idOf, type Referral } from '../types';
 
 interface Change { cursor: string; referral: string; type: string; to_status: string }
+type Mine = Referral & { referring_organisation: string };
 
 const statuses: Record<string, Key> = {
   REFERRAL_STATUS_DRAFT: 'myref.status.draft', REFERRAL_STATUS_REQUESTED: 'myref.status.requested',
@@ -35,6 +36,7 @@ export function myReferralsView(main: HTMLElement) {
   const rows = new Map<string, HTMLElement>();
   const abort = new AbortController();
   let cursor = '';
+  let ours = ''; // the caller's organisation, once a listed referral names it
 
   const row = (r: Referral) => {
     const id = idOf(r.name);
@@ -52,15 +54,18 @@ export function myReferralsView(main: HTMLElement) {
   };
 
   const relist = async () => {
-    const res = await call<{ referrals?: Referral[] }>('GET', '/v1/referrals?side=referring&page_size=50');
+    const res = await call<{ referrals?: Mine[] }>('GET', '/v1/referrals?side=referring&page_size=50');
     for (const r of (res.referrals ?? []).slice().reverse()) row(r); // newest ends on top
+    ours ||= res.referrals?.[0]?.referring_organisation ?? '';
     empty.hidden = rows.size > 0;
   };
 
   const apply = async (c: Change) => {
     cursor = c.cursor;
     try {
-      row(await call<Referral>('GET', '/v1/' + c.referral));
+      const r = await call<Mine>('GET', '/v1/' + c.referral);
+      // The watch covers both sides: one received, not listed, stays out.
+      if (rows.has(idOf(r.name)) || !ours || r.referring_organisation === ours) row(r);
     } catch {
       // gone from view (e.g. entered in error and hidden): leave the row
     }
@@ -81,6 +86,10 @@ export function myReferralsView(main: HTMLElement) {
         if (!res.ok || !res.body) throw new ApiError(res.status, '', res.statusText, []);
         delay = 1000;
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        // The first change of a stream from "now" proves the server's
+        // starting point is behind us: read the list again, for what
+        // changed between the first read and that point.
+        let fresh = !resumed;
         let buf = '';
         for (;;) {
           const { value, done } = await reader.read();
@@ -93,6 +102,10 @@ export function myReferralsView(main: HTMLElement) {
             if (!line) continue;
             const msg = JSON.parse(line) as { result?: Change; error?: unknown };
             if (msg.result) await apply(msg.result);
+            if (msg.result && fresh) {
+              fresh = false;
+              await relist();
+            }
           }
         }
       } catch (err) {
