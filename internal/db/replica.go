@@ -43,8 +43,10 @@ func OpenRead(ctx context.Context, url string, maxConns int32, tracer pgx.QueryT
 var ErrReplicaBehind = errors.New("read replica has not replayed the write yet")
 
 // WALPosition returns the primary's write-ahead log position after
-// everything committed so far (pg_current_wal_lsn), such as the caller's
-// own write: the position a replica must replay before it shows the write.
+// everything committed so far, such as the caller's own write: the
+// position a replica must replay before it shows the write. It is the
+// insert position: the write position (pg_current_wal_lsn) may still be
+// short of a commit made with synchronous_commit off.
 func WALPosition(ctx context.Context, primary *pgxpool.Pool) (string, error) {
 	var lsn string
 	if err := primary.QueryRow(ctx, walPositionSQL).Scan(&lsn); err != nil {
@@ -53,7 +55,7 @@ func WALPosition(ctx context.Context, primary *pgxpool.Pool) (string, error) {
 	return lsn, nil
 }
 
-const walPositionSQL = `SELECT pg_current_wal_lsn()::text`
+const walPositionSQL = `SELECT pg_current_wal_insert_lsn()::text`
 
 // replayedSQL is true once the server has replayed lsn. A server that is
 // not in recovery (the read pool is the primary itself) has everything:
