@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,4 +88,12 @@ func WaitReplayed(ctx context.Context, read *pgxpool.Pool, lsn string, bound tim
 		}
 		wait = min(2*wait, 20*time.Millisecond)
 	}
+}
+
+// MigrationCount is the number of embedded migrations: a migrated
+// database records each once in schema_migrations, however many sparcd
+// replicas started on it together.
+func MigrationCount() int {
+	files, _ := fs.Glob(migrations, "migrations/*.sql")
+	return len(files)
 }
