@@ -167,7 +167,8 @@ func (h *hookSink) changes() []*sparcv1.ReferralChange {
 	return append([]*sparcv1.ReferralChange(nil), h.got...)
 }
 
-// Three sparcd processes on one database: they run the migrations once
+// Three sparcd processes on one database, reading from a streaming
+// replica of it (--database-read-url): they run the migrations once
 // (under the advisory lock) though they start together; a watch stream on
 // each, and a webhook, receive every referral change exactly once
 // whichever replica made it; each email is sent once; a revoked key is
@@ -200,9 +201,17 @@ func TestThreeReplicasOneDatabase(t *testing.T) {
 	hookSrv := httptest.NewServer(hooks)
 	t.Cleanup(hookSrv.Close)
 
+	owner, err := db.Open(ctx, c.URL(name), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(owner.Close)
+	// Reads go to a streaming replica of the database, as in production.
+	rep := testenv.StartReplica(t)
+	_ = rep.ReadPool(t, owner) // the replica has the new database
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	flags := []string{"--database-url", c.URL(name), "--data-key", base64.StdEncoding.EncodeToString(key),
+	flags := []string{"--database-url", c.URL(name), "--database-read-url", rep.URL(t, c.URL(name)), "--data-key", base64.StdEncoding.EncodeToString(key),
 		"--webhook-allow-private", "--smtp-url", "smtp://" + ml.Addr().String() + "?tls=none", "--mail-from", "sparc@sparc.example",
 		"--rate-limit", "100000", "--rate-burst", "100000", "--shutdown-timeout", "10s"}
 	began := time.Now()
@@ -212,11 +221,6 @@ func TestThreeReplicasOneDatabase(t *testing.T) {
 	// Migrations ran once each: every embedded file recorded once, and
 	// three concurrent starts all succeeded (without the lock, two would
 	// race to create the same tables and one would exit).
-	owner, err := db.Open(ctx, c.URL(name), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(owner.Close)
 	var applied, distinct int
 	if err := owner.QueryRow(ctx, `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&applied, &distinct); err != nil {
 		t.Fatal(err)
@@ -287,6 +291,12 @@ func TestThreeReplicasOneDatabase(t *testing.T) {
 		t.Fatalf("emails: %d distinct, %d sent more than once; want %d, each once", n, repeated, referrals+1)
 	}
 	stopStreams()
+
+	// Every replica reads from the replica (sparcd's read pool sessions).
+	var readers int
+	if _, err := fmt.Sscan(rep.Psql(t, name, `SELECT count(DISTINCT client_port) FROM pg_stat_activity WHERE application_name = '`+db.ReadApplicationName+`'`), &readers); err != nil || readers < len(procs) {
+		t.Fatalf("%d read pool sessions on the replica (%v), want at least one per sparcd", readers, err)
+	}
 
 	revokeSeenByAll(t, env, procs, refs.Provider)
 	rollingRestart(t, bin, procs, flags, refs)
