@@ -459,7 +459,13 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Asset, error)
 	}
 	sql := "SELECT " + selectColumns + " FROM assets a WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY a.updated_at, a.id LIMIT " + p.add(q.Limit+1)
-	rows, err := s.read.Query(ctx, sql, p...)
+	// A list of one owner's assets is what its editors reload after their
+	// own change: the primary. The public feed may lag on a replica.
+	pool := s.read
+	if q.Owner != "" {
+		pool = s.pool
+	}
+	rows, err := pool.Query(ctx, sql, p...)
 	if err != nil {
 		return nil, fmt.Errorf("listing assets: %w", err)
 	}
