@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,11 @@ func TestReadReplicaRouting(t *testing.T) {
 	got, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: second.GetName()})
 	if err != nil || got.GetDisplayName() != "Replica orchestra" {
 		t.Fatalf("get after create (read your write): %v, %v", got, err)
+	}
+	// An organisation's list of its own assets reads the primary.
+	own, err := env.Assets.ListAssets(ctx, &sparcv1.ListAssetsRequest{OwnerOrganisation: second.GetOwnerOrganisation(), PageSize: 50})
+	if err != nil || !slices.ContainsFunc(own.GetAssets(), func(a *sparcv1.Asset) bool { return a.GetName() == second.GetName() }) {
+		t.Fatalf("listing the owner's assets right after its create: %v (err %v)", own.GetAssets(), err)
 	}
 	if names := searchNames(t, env, "replica orchestra"); len(names) != 0 {
 		t.Fatalf("search was not served by the paused replica: found %v", names)
