@@ -83,7 +83,7 @@ func startReplica(c *pgcluster.Cluster) (*Replica, error) {
 	// hot_standby_feedback: the primary's vacuum keeps rows a replica
 	// query still reads, so searches are not cancelled by replay.
 	o := "-p " + r.port + " -k " + top + " -c listen_addresses=127.0.0.1 -c hot_standby=on -c hot_standby_feedback=on" +
-		" -c shared_buffers=64MB -c fsync=off -c max_connections=200"
+		" -c shared_buffers=128MB -c fsync=off -c max_connections=200" // as the primary
 	if out, err := r.run(ctx, "pg_ctl", "-D", r.dir, "-o", o, "-l", filepath.Join(top, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		return nil, fmt.Errorf("starting replica: %w\n%s", err, out)
 	}
