@@ -29,7 +29,7 @@ import (
 // search: this process (servers and clients) plus the PostgreSQL backends
 // of the pool that served the searches. On a 2-core machine primary and
 // replica share the cores, so the replica cannot add capacity here: what
-// it shows is that routing costs nothing measurable per search.
+// it shows is what routing to a replica costs per search.
 //
 //	go test -run '^$' -bench SearchReadReplica -benchtime 20000x ./internal/app/
 func BenchmarkSearchReadReplica(b *testing.B) {
