@@ -43,6 +43,7 @@ import (
 type config struct {
 	grpcAddr, httpAddr string
 	databaseURL        string
+	databaseReadURL    string
 	dataDir            string
 	pgBin              string
 	dbDownLimit        time.Duration
@@ -136,6 +137,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.grpcAddr, "grpc-addr", env("SPARC_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env SPARC_GRPC_ADDR)")
 	fs.StringVar(&c.httpAddr, "http-addr", env("SPARC_HTTP_ADDR", "127.0.0.1:8080"), "HTTP/JSON listen address (env SPARC_HTTP_ADDR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL; empty runs the embedded database (env DATABASE_URL)")
+	fs.StringVar(&c.databaseReadURL, "database-read-url", env("SPARC_DATABASE_READ_URL", ""), "a streaming replica of the database for search, listings, Open Referral, coverage and tiles; empty: the primary serves them (env SPARC_DATABASE_READ_URL)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", env("SPARC_METRICS_ADDR", ""), "Prometheus /metrics listen address, apart from the API ports; empty: off (env SPARC_METRICS_ADDR). Traces: the OTEL_EXPORTER_OTLP_* variables")
 	fs.StringVar(&c.dataDir, "data-dir", env("SPARC_DATA_DIR", ".sparc"), "embedded database directory (env SPARC_DATA_DIR)")
 	fs.StringVar(&c.pgBin, "pg-bin", env("SPARC_PG_BIN", pgcluster.DefaultBinDir), "PostgreSQL server binaries for the embedded database (env SPARC_PG_BIN)")
@@ -279,6 +281,12 @@ func run(cfg config, log *slog.Logger) error {
 		return err
 	}
 	appCfg.MetricsAddr, appCfg.Metrics, appCfg.Tracing = cfg.metricsAddr, supervised, tracing
+	if cfg.databaseReadURL != "" {
+		if appCfg.ReadPool, err = db.OpenRead(ctx, cfg.databaseReadURL, int32(cfg.maxConns), tracing.QueryTracer()); err != nil {
+			return fmt.Errorf("read replica: %w", err)
+		}
+		defer appCfg.ReadPool.Close()
+	}
 	a, err := app.New(ctx, pool, appCfg)
 	if err != nil {
 		return err

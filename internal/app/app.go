@@ -108,6 +108,11 @@ type Config struct {
 	// Tracing exports spans (telemetry.TracingFromEnv); nil: off. The
 	// pool should carry its QueryTracer (db.OpenAppTraced).
 	Tracing *telemetry.Tracing
+	// ReadPool, a read replica's pool (db.OpenRead), serves search,
+	// listings, Open Referral, coverage and tiles; nil: the primary pool
+	// serves everything. Writes and reads after a caller's own write stay
+	// on the primary (docs/operations.md, Read replicas).
+	ReadPool *pgxpool.Pool
 }
 
 // DefaultAuth is the authorisation configuration when none is given:
@@ -170,9 +175,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	}
 	hub := outbox.NewHub(cfg.Logger)
 	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
-	a := &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool), Organisations: orgs.NewStore(pool),
+	read := pool
+	if cfg.ReadPool != nil {
+		read = cfg.ReadPool
+	}
+	a := &App{Pool: pool, Tokens: tokens, Assets: assets.NewStore(pool).ReadingFrom(read), Organisations: orgs.NewStore(pool),
 		Keys: auth.NewKeyStore(pool), Audit: trail, Auth: layer,
-		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(pool, 0),
+		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(read, 0), // coverage only reads
 		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
 		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}
 	if cfg.Notify.Enabled() {

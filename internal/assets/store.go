@@ -30,10 +30,24 @@ import (
 // "organisations/{uuid}"; the table keeps the UUIDs.
 type Store struct {
 	pool *pgxpool.Pool
+	// read serves the reads that may lag pool by a replica's replay delay
+	// (search, listings, Open Referral, coverage, tiles); pool unless
+	// ReadingFrom. Get and every write, and reads inside them, use pool.
+	read *pgxpool.Pool
 }
 
 // NewStore returns a store over pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, read: pool} }
+
+// ReadingFrom returns a copy of s whose search, listing and coverage reads
+// go to read (a read replica's pool, db.OpenRead); nil keeps the primary.
+func (s *Store) ReadingFrom(read *pgxpool.Pool) *Store {
+	c := *s
+	if read != nil {
+		c.read = read
+	}
+	return &c
+}
 
 // selectColumns is the column list scanAsset reads, in order. Geometry is
 // returned as numbers and GeoJSON so Go never parses WKB.

@@ -90,7 +90,7 @@ func (s *Store) WalkCoverage(ctx context.Context, country string, codes []string
 	if err := checkCountry(country); err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, walkSQL(country), codes, walkMeters, f.categories(), f.WindowStart, f.WindowEnd)
+	rows, err := s.read.Query(ctx, walkSQL(country), codes, walkMeters, f.categories(), f.WindowStart, f.WindowEnd)
 	if err != nil {
 		return fmt.Errorf("computing walking-distance coverage: %w", err)
 	}
@@ -124,7 +124,7 @@ func (s *Store) EachCounted(ctx context.Context, country string, f CoverageFilte
 	if err := checkCountry(country); err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, candidatesSQL(country), f.categories(), f.WindowStart, f.WindowEnd)
+	rows, err := s.read.Query(ctx, candidatesSQL(country), f.categories(), f.WindowStart, f.WindowEnd)
 	if err != nil {
 		return fmt.Errorf("reading assets for nearest distances: %w", err)
 	}
@@ -151,7 +151,7 @@ const fingerprintSQL = `SELECT count(*) || '/' || coalesce(max(updated_at)::text
 // changes, for caches of what is computed from it.
 func (s *Store) Fingerprint(ctx context.Context) (string, error) {
 	var fp string
-	if err := s.pool.QueryRow(ctx, fingerprintSQL).Scan(&fp); err != nil {
+	if err := s.read.QueryRow(ctx, fingerprintSQL).Scan(&fp); err != nil {
 		return "", fmt.Errorf("reading asset fingerprint: %w", err)
 	}
 	return fp, nil
@@ -185,7 +185,7 @@ SELECT coalesce(ST_AsMVT(t.*, 'assets', 4096, 'geom'), '') FROM t`
 // comma-separated), clustered up to zoom clusterMaxZoom.
 func (s *Store) PointsTile(ctx context.Context, z, x, y, clusterMaxZoom int) ([]byte, error) {
 	var tile []byte
-	if err := s.pool.QueryRow(ctx, pointsTileSQL, z, x, y, clusterMaxZoom).Scan(&tile); err != nil {
+	if err := s.read.QueryRow(ctx, pointsTileSQL, z, x, y, clusterMaxZoom).Scan(&tile); err != nil {
 		return nil, fmt.Errorf("rendering asset tile %d/%d/%d: %w", z, x, y, err)
 	}
 	return tile, nil

@@ -148,7 +148,7 @@ func (s *Store) ListingPage(ctx context.Context, l Listing) ([]*sparcv1.Asset, m
 		}
 		return rows.Err()
 	})
-	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
+	if err := s.read.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, nil, fmt.Errorf("listing services: %w", err)
 	}
 	return list, owners, nil
@@ -163,7 +163,7 @@ func (s *Store) ListingCount(ctx context.Context, l Listing) (int, error) {
 	}
 	var total int
 	b.Queue(sql, p...).QueryRow(func(r pgx.Row) error { return r.Scan(&total) })
-	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
+	if err := s.read.SendBatch(ctx, &b).Close(); err != nil {
 		return 0, fmt.Errorf("counting services: %w", err)
 	}
 	return total, nil
@@ -226,7 +226,7 @@ const (
 
 // Owners returns the organisations that own at least one asset, by name.
 func (s *Store) Owners(ctx context.Context) ([]Owner, error) {
-	rows, err := s.pool.Query(ctx, ownersSQL)
+	rows, err := s.read.Query(ctx, ownersSQL)
 	if err != nil {
 		return nil, fmt.Errorf("listing organisations: %w", err)
 	}
@@ -243,7 +243,7 @@ func (s *Store) Owners(ctx context.Context) ([]Owner, error) {
 // OwnerOf returns the public fields of organisation id; ok is false when
 // there is none.
 func (s *Store) OwnerOf(ctx context.Context, id uuid.UUID) (o Owner, ok bool, err error) {
-	err = s.pool.QueryRow(ctx, ownerSQL, id).Scan(&o.ID, &o.Name, &o.Website)
+	err = s.read.QueryRow(ctx, ownerSQL, id).Scan(&o.ID, &o.Name, &o.Website)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Owner{}, false, nil
 	}
@@ -257,7 +257,7 @@ func (s *Store) OwnerOf(ctx context.Context, id uuid.UUID) (o Owner, ok bool, er
 // false when none is there.
 func (s *Store) PostcodeCentre(ctx context.Context, postcode string) (lat, lng float64, ok bool, err error) {
 	var n int
-	if err = s.pool.QueryRow(ctx, postcodeCentreSQL, postcode).Scan(&n, &lat, &lng); err != nil {
+	if err = s.read.QueryRow(ctx, postcodeCentreSQL, postcode).Scan(&n, &lat, &lng); err != nil {
 		return 0, 0, false, fmt.Errorf("looking up postcode: %w", err)
 	}
 	return lat, lng, n > 0, nil

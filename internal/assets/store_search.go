@@ -147,7 +147,7 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 // search sends one search batch (with planner settings first when knn)
 // and reads its hits.
 func (s *Store) search(ctx context.Context, b *pgx.Batch, capacity int, knn, remote bool) ([]Hit, error) {
-	br := s.pool.SendBatch(ctx, b)
+	br := s.read.SendBatch(ctx, b)
 	defer br.Close()
 	if knn {
 		if _, err := br.Exec(); err != nil {
@@ -459,7 +459,13 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Asset, error)
 	}
 	sql := "SELECT " + selectColumns + " FROM assets a WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY a.updated_at, a.id LIMIT " + p.add(q.Limit+1)
-	rows, err := s.pool.Query(ctx, sql, p...)
+	// A list of one owner's assets is what its editors reload after their
+	// own change: the primary. The public feed may lag on a replica.
+	pool := s.read
+	if q.Owner != "" {
+		pool = s.pool
+	}
+	rows, err := pool.Query(ctx, sql, p...)
 	if err != nil {
 		return nil, fmt.Errorf("listing assets: %w", err)
 	}

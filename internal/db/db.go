@@ -28,10 +28,10 @@ var migrations embed.FS
 
 // Open connects a pool to url and checks the server is reachable.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
-	return open(ctx, url, maxConns, "", nil)
+	return open(ctx, url, maxConns, "", nil, nil)
 }
 
-func open(ctx context.Context, url string, maxConns int32, role string, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
+func open(ctx context.Context, url string, maxConns int32, role string, tracer pgx.QueryTracer, params map[string]string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database url: %w", err)
@@ -41,6 +41,9 @@ func open(ctx context.Context, url string, maxConns int32, role string, tracer p
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "sparcd"
 	cfg.ConnConfig.Tracer = tracer
+	for k, v := range params {
+		cfg.ConnConfig.RuntimeParams[k] = v
+	}
 	if role != "" {
 		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 			_, err := c.Exec(ctx, "SET ROLE "+pgx.Identifier{role}.Sanitize())

@@ -88,13 +88,13 @@ func riderFrom(ctx context.Context) *Rider {
 // connection switches to AppRole, so row-level security applies even when
 // url logs in as the schema owner.
 func OpenApp(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
-	return open(ctx, url, maxConns, AppRole, nil)
+	return open(ctx, url, maxConns, AppRole, nil, nil)
 }
 
 // OpenAppTraced is OpenApp with tracer on every connection (query spans,
 // internal/telemetry); a nil tracer traces nothing.
 func OpenAppTraced(ctx context.Context, url string, maxConns int32, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
-	return open(ctx, url, maxConns, AppRole, tracer)
+	return open(ctx, url, maxConns, AppRole, tracer, nil)
 }
 
 // beginBatch returns the batch that begins a transaction with iso, scopes

@@ -56,6 +56,7 @@ var (
 // Main runs the package's tests and stops the cluster afterwards.
 func Main(m *testing.M) int {
 	code := m.Run()
+	StopReplica()
 	if cluster != nil {
 		if err := cluster.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "testenv: stopping cluster:", err)
@@ -146,6 +147,7 @@ type Env struct {
 	App       *app.App
 	Pool      *pgxpool.Pool // owner pool: fixtures and direct checks
 	AppPool   *pgxpool.Pool // the pool the server runs on (application role)
+	ReadPool  *pgxpool.Pool // Options.Replica's read pool; nil without
 	Server    Addrs
 	Conn      *grpc.ClientConn // sends AdminKey on every call
 	HTTPBase  string           // e.g. http://127.0.0.1:41234
@@ -185,6 +187,9 @@ type Options struct {
 	MetricsAddr string
 	Metrics     []telemetry.Collector
 	Console     app.ConsoleConfig // the web console's sign-in (OIDC); zero: keys only
+	// Replica: the app reads search, listings, ORUK and coverage from this
+	// streaming replica (StartReplica), as sparcd --database-read-url.
+	Replica *Replica
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -217,6 +222,9 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		cfg.Server.TLS, cfg.Server.Edge, cfg.Server.Routes = opts[0].TLS, opts[0].Edge, opts[0].Routes
 	}
 	cfg.Tracing, cfg.MetricsAddr, cfg.Metrics, cfg.Console = o.Tracing, o.MetricsAddr, o.Metrics, o.Console
+	if o.Replica != nil {
+		cfg.ReadPool = o.Replica.ReadPool(t, owner)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {
@@ -225,7 +233,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	}
 	Serve(t, ctx, cancel, a)
 	srv := a.Server()
-	env := &Env{App: a, Pool: owner, AppPool: pool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr(), t: t}
+	env := &Env{App: a, Pool: owner, AppPool: pool, ReadPool: cfg.ReadPool, Server: srv, HTTPBase: "http://" + srv.HTTPAddr(), t: t}
 	env.AdminOrg = env.NewOrg(t, "Test admin organisation", "other")
 	env.AdminKey = env.Key(t, env.AdminOrg, auth.RoleAdmin)
 	env.Conn = env.ConnWithKey(t, env.AdminKey)
