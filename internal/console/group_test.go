@@ -18,9 +18,10 @@ import (
 
 // The community group's journey in a real browser against a real sparcd
 // with the demo data, signed in with the demo group editor's key: the
-// referral inbox (two referrals made first through the API by the demo
-// link worker: one accepted by keyboard alone, then attended; one
-// declined with a coded reason), a new listing with a session (a field
+// referral inbox (referrals made first through the API by the demo link
+// worker: one accepted by keyboard alone, then attended; one declined
+// with a coded reason; one accepted at a full listing, so waitlisted),
+// "still true" from the list of listings, a new listing with a session (a field
 // violation next to its session field first), an edit that meets an
 // update made through the API between load and save (explained, the edit
 // kept and re-applied on top), and "still true". Every outcome is checked
@@ -41,7 +42,7 @@ func TestGroupJourneyInChromium(t *testing.T) {
 		t.Fatalf("a demo asset taking referrals: %v (%d found)", err, len(found.GetResults()))
 	}
 	asset := found.GetResults()[0].GetAsset()
-	refer := func(name string) *sparcv1.Referral {
+	refer := func(name string, asset *sparcv1.Asset) *sparcv1.Referral {
 		p, err := lwPeople.CreatePerson(ctx, &sparcv1.CreatePersonRequest{Person: &sparcv1.Person{DisplayName: name, AgeBand: "65-74",
 			Contact: &sparcv1.PersonContact{Phone: "0121 496 0000"}, WhatMatters: "not for the group",
 			Consent: &sparcv1.Consent{ShareWithProvider: true, Scopes: []sparcv1.ConsentScope{sparcv1.ConsentScope_CONSENT_SCOPE_BASIC, sparcv1.ConsentScope_CONSENT_SCOPE_CONTACT}}}})
@@ -55,8 +56,20 @@ func TestGroupJourneyInChromium(t *testing.T) {
 		}
 		return r
 	}
-	first, second := refer("Group Journey"), refer("Declined Person")
+	first, second := refer("Group Journey", asset), refer("Declined Person", asset)
 	id1, id2 := strings.TrimPrefix(first.GetName(), "referrals/"), strings.TrimPrefix(second.GetName(), "referrals/")
+	// A listing of one place, taken: accepting one more puts it on the waiting list.
+	small, err := geAssets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION,
+		DisplayName: "Allotment of one", Categories: asset.GetCategories()[:1], Capacity: ptr(int32(1)), AcceptingReferrals: true,
+		Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.91, Country: "GB"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, waiting := refer("Place Taker", small), refer("Waiting Person", small)
+	if _, err := geReferrals.TransitionReferral(ctx, &sparcv1.TransitionReferralRequest{Name: taken.GetName(), ToStatus: sparcv1.ReferralStatus_REFERRAL_STATUS_ACCEPTED}); err != nil {
+		t.Fatal(err)
+	}
+	idW := strings.TrimPrefix(waiting.GetName(), "referrals/")
 	referral := func(name string) *sparcv1.Referral {
 		r, err := geReferrals.GetReferral(ctx, &sparcv1.GetReferralRequest{Name: name})
 		if err != nil {
@@ -99,6 +112,18 @@ func TestGroupJourneyInChromium(t *testing.T) {
 		t.Errorf("after Attended: %v with %d sessions, want in progress with 1", r.GetStatus(), r.GetOutcome().GetSessionsAttended())
 	}
 
+	// Accepting when every place is taken: the waiting list, said.
+	b.do(chromedp.Click(css("#accept-" + idW)))
+	testenv.Until(t, 20*time.Second, "the accept answered", func() bool {
+		return eval[bool](b, `!document.getElementById('accept-`+idW+`')`)
+	})
+	if got := b.text("#inbox-status"); !strings.HasPrefix(got, "Every place is taken: Waiting Person is on the waiting list") || !eval[bool](b, `!!document.querySelector('#ref-`+idW+` .referral_status_waitlisted')`) {
+		t.Errorf("status after accepting onto the waiting list: %q", got)
+	}
+	if s := referral(waiting.GetName()).GetStatus(); s != sparcv1.ReferralStatus_REFERRAL_STATUS_WAITLISTED {
+		t.Errorf("accepted at a full listing, the referral is %v", s)
+	}
+
 	// Decline the other with a coded reason.
 	b.do(chromedp.Click(css("#decline-"+id2)), chromedp.WaitVisible(css("#decline-reason-"+id2)),
 		chromedp.SetValue(css("#decline-reason-"+id2), "not_suitable"), chromedp.Click(css("#decline-confirm-"+id2)),
@@ -111,6 +136,14 @@ func TestGroupJourneyInChromium(t *testing.T) {
 	// My listings: the organisation is known from the referrals it received.
 	b.do(chromedp.Click(css(`nav a[href="#/group"]`)), chromedp.WaitVisible(css("#listings li")))
 	b.checkAxe("my listings")
+	smallID := strings.TrimPrefix(small.GetName(), "assets/")
+	b.do(chromedp.WaitVisible(css("#still-"+smallID)), chromedp.Click(css("#still-"+smallID)))
+	testenv.Until(t, 20*time.Second, "still true from the list", func() bool {
+		return strings.HasPrefix(eval[string](b, `document.getElementById('verified-`+smallID+`').textContent`), "Confirmed still true on")
+	})
+	if v, err := geAssets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: small.GetName()}); err != nil || v.GetLastVerifiedTime() == nil {
+		t.Errorf("still true from the list: last_verified_time %v (%v)", v.GetLastVerifiedTime(), err)
+	}
 
 	// A new listing with one session; an end before the start is refused
 	// next to that session's end time.

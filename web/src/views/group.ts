@@ -25,6 +25,7 @@ export interface Listing extends Asset {
   etag: string;
   owner_organisation: string;
   last_verified_time?: string;
+  update_time?: string;
   sessions: (Session & { valid_from?: string; valid_until?: string })[];
 }
 
@@ -66,25 +67,28 @@ export async function groupListingsView(main: HTMLElement) {
 
   const status = h('p', { role: 'status', 'aria-live': 'polite', id: 'group-status' });
   const list = h('ul', { class: 'results group-list', id: 'listings' });
-  const more = h('button', { type: 'button', hidden: true }, t('group.listings.more'));
   fill(main, h('h1', {}, t('group.listings.title')),
     h('p', {}, h('a', { class: 'button primary', href: '#/group/new', id: 'new-listing' }, t('group.listings.new'))),
-    status, list, more);
-
-  let token = '';
-  const page = async () => {
-    try {
-      const r = await call<{ assets?: Listing[]; next_page_token?: string }>('GET', '/v1/assets' + query({ owner_organisation: org, page_size: 50, page_token: token }));
-      for (const a of r.assets ?? []) list.append(item(a, status));
+    status, list);
+  // Every page (the API lists oldest change first), shown most recently
+  // changed first: what the person just added or edited is on top. A group
+  // has a handful of listings; the cap keeps a large directory bounded.
+  const all: Listing[] = [];
+  try {
+    let token = '';
+    for (let i = 0; i < 20; i++) {
+      const r = await call<{ assets?: Listing[]; next_page_token?: string }>('GET', '/v1/assets' + query({ owner_organisation: org, page_size: 100, page_token: token }));
+      all.push(...(r.assets ?? []));
       token = r.next_page_token ?? '';
-      more.hidden = !token;
-      if (!list.children.length) status.textContent = t('group.listings.none');
-    } catch (err) {
-      status.textContent = err instanceof ApiError ? apiMessage(err) : t('error.generic');
+      if (!token) break;
     }
-  };
-  more.addEventListener('click', () => void page());
-  await page();
+  } catch (err) {
+    status.textContent = err instanceof ApiError ? apiMessage(err) : t('error.generic');
+    return;
+  }
+  all.sort((a, b) => (b.update_time ?? '').localeCompare(a.update_time ?? ''));
+  fill(list, all.map((a) => item(a, status)));
+  status.textContent = all.length ? t('group.listings.count', { count: all.length }) : t('group.listings.none');
 }
 
 function item(a: Listing, status: HTMLElement): HTMLElement {
