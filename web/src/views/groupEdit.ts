@@ -11,8 +11,8 @@
 import { call, ApiError, type Violation } from '../api';
 import { h, fill, uid } from '../dom';
 import { field, formAlert, showError, clearErrors, apiMessage, LOCAL } from '../forms';
-import { t, label, lang, locale, type Key } from '../i18n';
-import { session as sessionLine, zoneName } from '../format';
+import { t, label, lang, type Key } from '../i18n';
+import { session as sessionLine, weekday, zoneName } from '../format';
 import { vocabulary } from '../vocab';
 import { loadMap } from '../map';
 import type { Term } from '../types';
@@ -396,7 +396,7 @@ class Editor {
 /** One session's fields; change(remove) re-renders the list. */
 function sessionRow(s: SessionValues, i: number, count: number, change: (remove: boolean) => void, rows: (() => SessionValues)[]): HTMLElement {
   const f = (n: string) => `asset.sessions[${i}].${n}`;
-  const day = field(t('group.s.day'), h('select', {}, weekdays.map((d, j) => h('option', { value: d }, new Intl.DateTimeFormat(locale(), { weekday: 'long', timeZone: 'UTC' }).format(Date.UTC(2024, 0, 1 + j))))), f('day'));
+  const day = field(t('group.s.day'), h('select', {}, weekdays.map((d) => h('option', { value: d }, weekday(d)))), f('day'));
   day.input.value = s.day;
   const start = field(t('group.s.start'), h('input', { type: 'time', value: s.start_time, required: true }), f('start_time'));
   const end = field(t('group.s.end'), h('input', { type: 'time', value: s.end_time, required: true }), f('end_time'));
