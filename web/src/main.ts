@@ -4,7 +4,10 @@
 import { signedIn, signOut } from './api';
 import { h, fill } from './dom';
 import { lang, setLang, t, type Lang } from './i18n';
-import { signInView } from './views/signin';
+import { authView } from './views/auth';
+import { finishSignIn } from './oidc';
+import { myReferralsView } from './views/myreferrals';
+import { outcomeView } from './views/outcome';
 import { searchView } from './views/search';
 import { assetView } from './views/asset';
 import { referView } from './views/refer';
@@ -17,7 +20,9 @@ export type Cleanup = (() => void) | void;
 type View = (main: HTMLElement, arg: string) => Cleanup | Promise<Cleanup>;
 
 const routes: [RegExp, View][] = [
-  [/^#\/signin$/, signInView],
+  [/^#\/signin$/, authView],
+  [/^#\/my-referrals$/, myReferralsView],
+  [/^#\/outcome\/([\w-]+)$/, outcomeView],
   [/^#\/asset\/([\w-]+)$/, assetView],
   [/^#\/refer\/([\w-]+)$/, referView],
   [/^#\/referral\/([\w-]+)$/, referralView],
@@ -38,6 +43,7 @@ function renderHeader() {
     h('a', { class: 'brand', href: '#/' }, 'SPARC'),
     h('nav', { 'aria-label': t('nav.label') },
       h('a', { href: '#/' }, t('nav.search')),
+      signedIn() && h('a', { href: '#/my-referrals', id: 'myref-link' }, t('myref.nav')),
       signedIn() && groupNav(),
       signedIn()
         ? h('button', { type: 'button', id: 'signout', onclick: () => { signOut(); location.hash = '#/signin'; render(); } }, t('nav.signOut'))
@@ -76,7 +82,7 @@ window.addEventListener('hashchange', async () => {
   (main.querySelector('h1') as HTMLElement | null)?.focus();
 });
 // The first screen is on: the browser tests measure this mark from navigation.
-void render().then(() => {
+void finishSignIn().then(render).then(() => {
   performance.mark('sparc-ready');
   document.body.setAttribute('data-ready', '');
 });
