@@ -119,7 +119,7 @@ $(WEB_DEPS): web/package.json web/package-lock.json | node
 
 # The console's screenshots in docs/ (README), from its browser test.
 screenshots: postgis chromium web
-	SPARC_SCREENSHOTS=1 go test -count=1 ./internal/console/ -run TestLinkWorkerJourneyInChromium
+	SPARC_SCREENSHOTS=1 go test -count=1 ./internal/console/ -run 'InChromium$$'
 
 node:
 	@if ! command -v npm >/dev/null 2>&1; then \

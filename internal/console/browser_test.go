@@ -49,6 +49,13 @@ func repoRoot(t *testing.T) string {
 // a demo link worker's key.
 func demoServer(t *testing.T) (base, linkWorkerKey string) {
 	t.Helper()
+	env, keys := demoEnv(t)
+	return env.HTTPBase, keys["link_worker"]
+}
+
+// demoEnv is demoServer with every demo key, by role.
+func demoEnv(t *testing.T) (*testenv.Env, map[string]string) {
+	t.Helper()
 	env := testenv.NewServer(t)
 	ctx := demo.AdminContext(context.Background())
 	if _, err := demo.Load(ctx, env.AppPool, env.App.Assets); err != nil {
@@ -64,13 +71,11 @@ func demoServer(t *testing.T) (base, linkWorkerKey string) {
 	if err != nil {
 		t.Fatalf("demo keys: %v", err)
 	}
+	byRole := map[string]string{}
 	for _, k := range keys {
-		if k[0] == "link_worker" {
-			return env.HTTPBase, k[1]
-		}
+		byRole[k[0]] = k[1]
 	}
-	t.Fatal("no demo link worker key")
-	return "", ""
+	return env, byRole
 }
 
 // browser is one headless chromium tab; CSP violations are collected from

@@ -12,6 +12,9 @@ import { searchView } from './views/search';
 import { assetView } from './views/asset';
 import { referView } from './views/refer';
 import { referralView } from './views/referral';
+import { groupListingsView, groupNav } from './views/group';
+import { groupEditView } from './views/groupEdit';
+import { groupInboxView } from './views/groupInbox';
 
 export type Cleanup = (() => void) | void;
 type View = (main: HTMLElement, arg: string) => Cleanup | Promise<Cleanup>;
@@ -23,6 +26,7 @@ const routes: [RegExp, View][] = [
   [/^#\/asset\/([\w-]+)$/, assetView],
   [/^#\/refer\/([\w-]+)$/, referView],
   [/^#\/referral\/([\w-]+)$/, referralView],
+  [/^#\/group$/, groupListingsView], [/^#\/group\/inbox$/, groupInboxView], [/^#\/group\/(?:new|asset\/([\w-]+))$/, groupEditView],
   [/^(#\/?)?$/, searchView],
 ];
 
@@ -40,6 +44,7 @@ function renderHeader() {
     h('nav', { 'aria-label': t('nav.label') },
       h('a', { href: '#/' }, t('nav.search')),
       signedIn() && h('a', { href: '#/my-referrals', id: 'myref-link' }, t('myref.nav')),
+      signedIn() && groupNav(),
       signedIn()
         ? h('button', { type: 'button', id: 'signout', onclick: () => { signOut(); location.hash = '#/signin'; render(); } }, t('nav.signOut'))
         : h('a', { href: '#/signin', id: 'signin-link' }, t('nav.signIn'))),

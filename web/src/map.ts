@@ -13,7 +13,7 @@ declare const MAPLIBRE_URL: string;
 declare const MAPLIBRE_WORKER_URL: string;
 
 let lib: Promise<typeof ML> | undefined;
-const load = () =>
+export const loadMap = () =>
   (lib ??= (import(MAPLIBRE_URL) as Promise<typeof ML>).then((m) => {
     m.setWorkerUrl(MAPLIBRE_WORKER_URL);
     return m;
@@ -26,7 +26,7 @@ export interface ResultsMap {
 
 /** A map in el; onPick is called with an asset id when a point is chosen. */
 export async function resultsMap(el: HTMLElement, onPick: (id: string) => void): Promise<ResultsMap> {
-  const ml = await load();
+  const ml = await loadMap();
   const map = new ml.Map({
     container: el,
     center: [-1.8904, 52.4862],
