@@ -9,6 +9,8 @@ import { searchView } from './views/search';
 import { assetView } from './views/asset';
 import { referView } from './views/refer';
 import { referralView } from './views/referral';
+import { officerView } from './views/officer';
+import { adminView } from './views/admin';
 
 export type Cleanup = (() => void) | void;
 type View = (main: HTMLElement, arg: string) => Cleanup | Promise<Cleanup>;
@@ -18,6 +20,8 @@ const routes: [RegExp, View][] = [
   [/^#\/asset\/([\w-]+)$/, assetView],
   [/^#\/refer\/([\w-]+)$/, referView],
   [/^#\/referral\/([\w-]+)$/, referralView],
+  [/^#\/coverage$/, officerView],
+  [/^#\/admin$/, adminView],
   [/^(#\/?)?$/, searchView],
 ];
 
@@ -34,6 +38,8 @@ function renderHeader() {
     h('a', { class: 'brand', href: '#/' }, 'SPARC'),
     h('nav', { 'aria-label': t('nav.label') },
       h('a', { href: '#/' }, t('nav.search')),
+      h('a', { href: '#/coverage', id: 'nav-coverage' }, t('officer.nav')),
+      signedIn() ? h('a', { href: '#/admin', id: 'nav-admin' }, t('admin.nav')) : null,
       signedIn()
         ? h('button', { type: 'button', id: 'signout', onclick: () => { signOut(); location.hash = '#/signin'; render(); } }, t('nav.signOut'))
         : h('a', { href: '#/signin', id: 'signin-link' }, t('nav.signIn'))),
