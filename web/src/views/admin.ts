@@ -34,7 +34,8 @@ function confirmThen(text: string, yes: string, act: () => Promise<void>): Promi
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'primary danger', id: 'confirm-yes', onclick: async () => { dialog.close(); await act(); done(); } }, yes),
         h('button', { type: 'button', id: 'confirm-no', onclick: () => { dialog.close(); done(); } }, t('admin.cancel'))));
-    dialog.addEventListener('close', () => dialog.remove());
+    const back = document.activeElement as HTMLElement | null; // focus returns there (Escape included)
+    dialog.addEventListener('close', () => { dialog.remove(); if (back?.isConnected) back.focus(); done(); });
     document.body.append(dialog);
     dialog.showModal();
     (dialog.querySelector('#confirm-no') as HTMLElement).focus();

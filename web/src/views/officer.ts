@@ -95,7 +95,7 @@ export async function officerView(main: HTMLElement) {
     const classes = new Map<string, number>();
     rows.forEach((a, i) => values[i] !== null && classes.set(a.code, classOf(values[i]!, breaks)));
     map?.paint(state.kind, classes);
-    status.textContent = t('officer.shown', { count: num(rows.length, 0), measure: t(m.label) });
+    status.textContent = t('officer.shown', { count: num(rows.length, 0) });
     fill(downloads, t('officer.download'), ' ',
       h('a', { href: '/v1/coverage.csv' + q, download: 'coverage.csv', id: 'dl-csv' }, 'CSV'), ' · ',
       h('a', { href: '/v1/coverage.geojson' + q, download: 'coverage.geojson', id: 'dl-geojson' }, 'GeoJSON'),
