@@ -6,7 +6,7 @@
 // all; a refusal is shown where it happened, in the user's language.
 import { call, query, ApiError } from '../api';
 import { h, fill } from '../dom';
-import { field, formAlert, showError, clearErrors, apiMessage } from '../forms';
+import { field, formAlert, showError, clearErrors, apiMessage, type Field } from '../forms';
 import { t, type Key } from '../i18n';
 import { auditSection, roles, stamp } from './admin-audit';
 
@@ -42,6 +42,23 @@ function confirmThen(text: string, yes: string, act: () => Promise<void>): Promi
   });
 }
 
+/** A card form that creates something: violations land next to its fields. */
+function createForm(id: string, title: string, fields: Field[], submit: string, send: () => Promise<void>) {
+  const form = h('form', { class: 'card', id, novalidate: true },
+    h('h3', {}, title), formAlert(), h('div', { class: 'row' }, fields.map((f) => f.wrap)),
+    h('button', { type: 'submit', class: 'primary' }, submit));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    try {
+      await send();
+    } catch (err) {
+      showError(form, err);
+    }
+  });
+  return form;
+}
+
 /** A link within the page: the hash is the router's, so it moves focus itself. */
 const jump = (heading: string, text: string) => h('a', {
   href: '#/admin', onclick: (e: Event) => {
@@ -68,19 +85,10 @@ export async function adminView(main: HTMLElement) {
   const orgName = field(t('admin.orgName'), h('input', { type: 'text', required: true, autocomplete: 'organization' }), 'organisation.display_name');
   const orgKind = field(t('admin.orgKind'), h('select', {}, options(kinds)), 'organisation.kind');
   const orgEmail = field(t('admin.orgEmail'), h('input', { type: 'email', autocomplete: 'email' }), 'organisation.contact_email');
-  const orgForm = h('form', { class: 'card', id: 'org-form', novalidate: true },
-    h('h3', {}, t('admin.newOrg')), formAlert(), h('div', { class: 'row' }, orgName.wrap, orgKind.wrap, orgEmail.wrap),
-    h('button', { type: 'submit', class: 'primary' }, t('admin.createOrg')));
-  orgForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearErrors(orgForm);
-    try {
-      await call('POST', '/v1/organisations', { display_name: orgName.input.value, kind: orgKind.input.value, contact_email: orgEmail.input.value });
-      orgName.input.value = orgEmail.input.value = '';
-      await loadOrgs();
-    } catch (err) {
-      showError(orgForm, err);
-    }
+  const orgForm = createForm('org-form', t('admin.newOrg'), [orgName, orgKind, orgEmail], t('admin.createOrg'), async () => {
+    await call('POST', '/v1/organisations', { display_name: orgName.input.value, kind: orgKind.input.value, contact_email: orgEmail.input.value });
+    orgName.input.value = orgEmail.input.value = '';
+    await loadOrgs();
   });
 
   async function setStatus(o: Org, status: string) {
@@ -125,21 +133,12 @@ export async function adminView(main: HTMLElement) {
   const keyRole = field(t('admin.keyRole'), h('select', {}, options(roles)), 'role');
   const keyName = field(t('admin.keyName'), h('input', { type: 'text', autocomplete: 'off' }), 'display_name', t('admin.keyNameHint'));
   const secretBox = h('div', { id: 'new-key', class: 'card secret', hidden: true });
-  const keyForm = h('form', { class: 'card', id: 'key-form', novalidate: true },
-    h('h3', {}, t('admin.newKey')), formAlert(), h('div', { class: 'row' }, keyOrg.wrap, keyRole.wrap, keyName.wrap),
-    h('button', { type: 'submit', class: 'primary' }, t('admin.createKey')));
-  keyForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearErrors(keyForm);
-    try {
-      const r = await call<{ api_key: ApiKey; secret: string }>('POST', '/v1/apiKeys',
-        { organisation: keyOrg.input.value, role: keyRole.input.value, display_name: keyName.input.value.trim() });
-      keyName.input.value = '';
-      showSecret(r.api_key, r.secret);
-      await loadKeys();
-    } catch (err) {
-      showError(keyForm, err);
-    }
+  const keyForm = createForm('key-form', t('admin.newKey'), [keyOrg, keyRole, keyName], t('admin.createKey'), async () => {
+    const r = await call<{ api_key: ApiKey; secret: string }>('POST', '/v1/apiKeys',
+      { organisation: keyOrg.input.value, role: keyRole.input.value, display_name: keyName.input.value.trim() });
+    keyName.input.value = '';
+    showSecret(r.api_key, r.secret);
+    await loadKeys();
   });
 
   function showSecret(k: ApiKey, secret: string) {
