@@ -15,6 +15,7 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -183,7 +184,8 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 	t.Run("admin", func(t *testing.T) {
 		b.t = t
 		signIn(keys[auth.RoleNetworkAdmin])
-		b.do(chromedp.Click(css("#nav-admin")), chromedp.WaitVisible(css("#key-list li")), chromedp.WaitVisible(css("#audit-table tbody tr")))
+		b.do(chromedp.Click(css("#nav-admin")), chromedp.WaitVisible(css("#key-list li")))
+		waitFor(b, `document.getElementById('audit-status').textContent.replace('Loading…', '')`)
 		b.checkAxe("admin")
 
 		// A new key: its secret shown once, with the warning; it works.
@@ -216,7 +218,11 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		revoke := fmt.Sprintf(`#key-list li[data-prefix=%q] button.danger`, prefix)
 		b.do(chromedp.Click(css(revoke)), chromedp.WaitVisible(css("dialog[open] #confirm-no")))
 		b.checkAxe("admin (revoke confirmation)")
-		b.do(chromedp.Click(css("#confirm-no")), chromedp.WaitNotPresent(css("dialog")))
+		b.key(kb.Escape) // cancels, and focus returns to the button
+		b.do(chromedp.WaitNotPresent(css("dialog")))
+		if on := eval[string](b, `document.activeElement.closest('li') ? document.activeElement.closest('li').dataset.prefix : ''`); on != prefix {
+			t.Errorf("after Escape, focus is in the row of %q, want %q", on, prefix)
+		}
 		if s := eval[int](b, works); s != 200 {
 			t.Fatalf("after cancelling, the key answers %d", s)
 		}
@@ -258,6 +264,11 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 			}
 		}
 		b.checkAxe("admin (audit filtered)")
+		// The time range goes to the API: nothing after 2099.
+		b.do(chromedp.SetValue(css("#audit-form [data-field=start_time]"), "2099-01-01T00:00"), chromedp.Click(css("#audit-form button[type=submit]")))
+		if got := waitFor(b, `document.getElementById('audit-status').textContent.replace('Loading…', '')`); got != "No events match these filters." || eval[int](b, `document.querySelectorAll('#audit-table tbody tr').length`) != 0 {
+			t.Errorf("audit events from 2099: %q", got)
+		}
 
 		// An organisation created, then suspended after a confirmation.
 		b.do(chromedp.SendKeys(css("#org-form [data-field='organisation.display_name']"), "Officer Test Allotments"),
