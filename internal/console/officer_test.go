@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,6 +91,15 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 			t.Error("the API's summary has no decile to compare with")
 		}
 
+		// A click on the map chooses the area under it.
+		type point struct{ X, Y float64 }
+		centre := eval[point](b, `(() => { const r = document.getElementById('coverage-map').getBoundingClientRect(); return {X: r.left + r.width / 2, Y: r.top + r.height / 2} })()`)
+		b.do(chromedp.MouseClickXY(centre.X, centre.Y))
+		clicked := waitFor(b, `document.getElementById('area-detail').dataset.code || ''`)
+		if !eval[bool](b, fmt.Sprintf(`!!document.querySelector('#cov-table tr.chosen[data-code=%q]')`, clicked)) {
+			t.Errorf("the area clicked on the map (%s) is not marked in the table", clicked)
+		}
+
 		// Choose an area by keyboard: its figures per category.
 		code := eval[string](b, `document.querySelector('#cov-table tbody tr').dataset.code`)
 		eval[bool](b, `document.querySelector('#cov-table tbody tr button').focus(); true`)
@@ -155,6 +165,18 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		if features != len(screen) {
 			t.Errorf("the GeoJSON has %d areas with a boundary, the screen %d", features, len(screen))
 		}
+
+		// Another kind of area: the map's shapes and the figures follow.
+		seq = eval[string](b, `document.getElementById('cov-table').dataset.seq`)
+		eval[bool](b, `(() => { const k = document.getElementById('cov-kind'); k.value = 'msoa'; k.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		waitFor(b, fmt.Sprintf(`document.getElementById('cov-table').dataset.seq !== %q ? 'y' : ''`, seq))
+		if codes := eval[[]string](b, `[...document.querySelectorAll('#cov-table tbody tr')].map((tr) => tr.dataset.code.slice(0, 3))`); len(codes) == 0 || slices.IndexFunc(codes, func(c string) bool { return c != "E02" && c != "W02" }) >= 0 {
+			t.Errorf("MSOA codes on screen: %v", codes)
+		}
+		if strings.Contains(eval[string](b, `document.getElementById('dl-csv').href`), "kind=lsoa") {
+			t.Error("the CSV link still names LSOAs")
+		}
+		eval[bool](b, `(() => { const k = document.getElementById('cov-kind'); k.value = 'lsoa'; k.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
 
 		// The deprivation overlay and its key.
 		b.do(chromedp.Click(css("#cov-deprivation")), chromedp.WaitVisible(css("#cov-legend .swatch.hatch")))
