@@ -54,6 +54,10 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 			t.Fatalf("map painted %q areas, table %d rows", painted, rows)
 		}
 		b.checkAxe("coverage map")
+		// Councils are offered only when the directory has some (the demo has none).
+		if kinds := eval[[]string](b, `[...document.querySelectorAll('#cov-kind option')].map((o) => o.value)`); !slices.Equal(kinds, []string{"lsoa", "msoa"}) {
+			t.Errorf("area kinds offered: %v, want lsoa and msoa", kinds)
+		}
 
 		// Weekly places per 1,000: the measure the API's equity summary
 		// also averages per decile, so the chart can be checked against it.
