@@ -92,6 +92,7 @@ func areasAttributes(ctx context.Context, c *cli, args []string) error {
 	var skip bool
 	fs.StringVar(&cols.Code, "code-column", "code", "CSV column holding the area code")
 	fs.Var(columnMap(cols.Attributes), "column", "attribute NAME=COLUMN to import (repeatable); the name population sets the area's population")
+	fs.StringVar(&cols.Council, "council-column", "", "CSV column holding each area's council code (e.g. lad_code of an LSOA -> local authority lookup)")
 	fs.BoolVar(&skip, "skip-unknown", false, "skip rows whose code matches no area (e.g. a national file over regional areas) instead of failing")
 	pos, err := c.parse(fs, args)
 	if err != nil {
@@ -100,8 +101,8 @@ func areasAttributes(ctx context.Context, c *cli, args []string) error {
 	if len(pos) != 2 || pos[0] != "import" {
 		return usagef("usage: sparc areas attributes import FILE.csv --code-column COLUMN --column NAME=COLUMN ...")
 	}
-	if len(cols.Attributes) == 0 {
-		return usagef("give at least one --column NAME=COLUMN")
+	if len(cols.Attributes) == 0 && cols.Council == "" {
+		return usagef("give at least one --column NAME=COLUMN or --council-column COLUMN")
 	}
 	in, err := openInput(c, pos[1])
 	if err != nil {

@@ -21,13 +21,14 @@ func init() {
 const maxCoverageResponse = 512 << 20
 
 func coverageCompute(ctx context.Context, c *cli, args []string) error {
-	fs := withSynopsis(newFlags("coverage"), "coverage (--kind K [--bbox B] | --parent CODE) [--category C ...] [--walk METRES] [--from DATE] [--until DATE] [--summary-only]")
+	fs := withSynopsis(newFlags("coverage"), "coverage (--kind K [--bbox B] | --parent CODE) [--council CODE] [--category C ...] [--walk METRES] [--from DATE] [--until DATE] [--summary-only]")
 	req := &sparcv1.ComputeCoverageRequest{}
 	var cats stringList
 	var walk float64
 	fs.StringVar(&req.Kind, "kind", "", "all areas of this kind (e.g. lsoa)")
 	fs.StringVar(&req.Bbox, "bbox", "", "with --kind: only areas meeting this WGS84 box minLon,minLat,maxLon,maxLat")
 	fs.StringVar(&req.ParentCode, "parent", "", "the child areas of this area (its code or name)")
+	fs.StringVar(&req.Council, "council", "", "with --kind or --parent: only the areas of this council (e.g. E08000025)")
 	fs.Var(&cats, "category", "category code to measure (repeatable or comma-separated); none means every asset")
 	fs.Float64Var(&walk, "walk", 800, "walking distance in metres from each area's boundary")
 	fs.StringVar(&req.WindowStart, "from", "", "only sessions running on or after this date (YYYY-MM-DD)")

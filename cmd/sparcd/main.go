@@ -29,6 +29,7 @@ import (
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/caller"
+	"github.com/sparc-network/sparc/internal/console"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/demo"
 	"github.com/sparc-network/sparc/internal/notify"
@@ -54,6 +55,7 @@ type config struct {
 	burst              int
 	bootstrapAdmin     string
 	oidc               auth.OIDCConfig
+	consoleScopes      string
 	trustedProxies     string
 	dataKey            string
 	retention          time.Duration
@@ -150,6 +152,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.oidc.JWKSURL, "oidc-jwks-url", env("SPARC_OIDC_JWKS_URL", ""), "issuer's signing keys URL (env SPARC_OIDC_JWKS_URL)")
 	fs.StringVar(&c.oidc.JWKSFile, "oidc-jwks-file", env("SPARC_OIDC_JWKS_FILE", ""), "issuer's signing keys as a JWKS file (env SPARC_OIDC_JWKS_FILE)")
 	fs.StringVar(&c.oidc.OrgClaim, "oidc-org-claim", env("SPARC_OIDC_ORG_CLAIM", "sparc_org"), "token claim with the SPARC organisation id (env SPARC_OIDC_ORG_CLAIM)")
+	fs.StringVar(&c.consoleScopes, "console-oidc-scopes", env("SPARC_CONSOLE_OIDC_SCOPES", "openid profile"), "scopes the web console asks the OIDC issuer for; its client id is --oidc-audience (env SPARC_CONSOLE_OIDC_SCOPES)")
 	fs.StringVar(&c.oidc.RoleClaim, "oidc-role-claim", env("SPARC_OIDC_ROLE_CLAIM", "sparc_role"), "token claim with the SPARC role (env SPARC_OIDC_ROLE_CLAIM)")
 	fs.StringVar(&c.dataKey, "data-key", env("SPARC_DATA_KEY", ""), "base64 32-byte key sealing personal details at rest (env SPARC_DATA_KEY); required with DATABASE_URL, kept in the data dir otherwise")
 	fs.DurationVar(&c.retention, "retention", envDuration("SPARC_RETENTION", 365*24*time.Hour), "purge person details and free text of referrals closed longer ago (env SPARC_RETENTION; 0 keeps them)")
@@ -346,7 +349,10 @@ func appConfig(ctx context.Context, cfg config, log *slog.Logger, health func(co
 	if err != nil {
 		return app.Config{}, err
 	}
-	return app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Notify: mail, Logger: log,
+	// The console signs people in with the issuer (code + PKCE) and sends
+	// the ID token, whose audience is its client id: --oidc-audience.
+	web := app.ConsoleConfig{OIDC: console.OIDC{Issuer: cfg.oidc.Issuer, ClientID: cfg.oidc.Audience, Scopes: strings.Fields(cfg.consoleScopes)}}
+	return app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Notify: mail, Logger: log, Console: web,
 		Server: server.Config{GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr, ShutdownTimeout: cfg.shutdownTimeout,
 			TLS: cfg.tls, Edge: cfg.edge, Health: health}}, nil
 }
@@ -398,12 +404,12 @@ func prepare(ctx context.Context, cfg config, a *app.App, log *slog.Logger) ([][
 	if n > 0 {
 		log.Info("demo directory loaded", "assets", n)
 	}
-	na, err := demo.ImportAreas(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens))
+	na, err := demo.ImportAreasLogged(demo.AdminContext(ctx), areas.NewService(a.Areas, a.Tokens), log)
 	if err != nil {
 		return nil, fmt.Errorf("loading demo areas: %w", err)
 	}
 	if na > 0 {
-		log.Info("demo areas loaded (LSOA and MSOA boundaries, deprivation)", "areas", na)
+		log.Info("demo areas loaded (LSOA, MSOA and council boundaries, deprivation; Rotterdam buurten)", "areas", na)
 	}
 	np, err := demo.LoadPostcodes(ctx, a.Pool)
 	if err != nil {

@@ -208,7 +208,7 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 	worker(3, "search", "", searchPath)
 	// The plain-HTTP routes map errors themselves.
 	worker(1, "openreferral", "", "/openreferral/services?per_page=5")
-	worker(1, "coverage csv", "", "/v1/coverage.csv?kind=lsoa")
+	worker(1, "coverage csv", "", "/v1/coverage.csv?parent_code=E02001875") // no areas loaded: an unknown kind is a 400
 	worker(1, "list", f.lwKey, "/v1/referrals?page_size=20")
 	worker(1, "list with the doomed key", f.doomedKey, "/v1/referrals?page_size=5")
 	// Creators retry a request id until it is confirmed, as a client

@@ -71,6 +71,8 @@ type (
 	ServerConfig = server.Config
 	Edge         = server.Edge
 	TLSFiles     = server.TLSFiles
+	// ConsoleConfig is the web console's (internal/console).
+	ConsoleConfig = console.Config
 )
 
 // Config tunes an app; the zero value serves tests and benchmarks.
@@ -101,6 +103,8 @@ type Config struct {
 	// (sparcd: the embedded database's supervisor).
 	MetricsAddr string
 	Metrics     []telemetry.Collector
+	// Console tells the web console how people sign in (OIDC); zero: keys.
+	Console ConsoleConfig
 	// Tracing exports spans (telemetry.TracingFromEnv); nil: off. The
 	// pool should carry its QueryTracer (db.OpenAppTraced).
 	Tracing *telemetry.Tracing
@@ -201,7 +205,7 @@ func (a *App) listen(ctx context.Context) error {
 	cov := coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool))
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
-	a.routes = append(a.routes, console.Routes()...)                 // the web console at /app/
+	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)    // the web console at /app/
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
 	svc := a.services(cov)
 	if a.cfg.Guard != nil {

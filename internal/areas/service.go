@@ -200,7 +200,13 @@ func checkRow(r *sparcv1.AttributeRow, seen map[string]int64, vs *violations) (A
 		vs.add(field+".values", "has %d attributes, more than the maximum of %d", len(r.GetValues()), maxAttributes)
 		return AttributeRow{}, false
 	}
-	row := AttributeRow{Line: n, Code: r.GetCode(), Values: map[string]float64{}}
+	row := AttributeRow{Line: n, Code: r.GetCode(), Values: map[string]float64{}, Council: r.GetCouncilCode()}
+	if row.Council != "" {
+		if err := checkCode(row.Council); err != nil {
+			vs.add(field+".council_code", "%v", err)
+			ok = false
+		}
+	}
 	for name, val := range r.GetValues() {
 		switch {
 		case !attrRe.MatchString(name):
@@ -318,4 +324,10 @@ func (s *Service) SetDeprivationMeasure(ctx context.Context, req *sparcv1.SetDep
 		return nil, err
 	}
 	return m, nil
+}
+
+// CouncilExists reports whether any area belongs to council code (the
+// demo loader checks with it whether its councils are loaded).
+func (s *Service) CouncilExists(ctx context.Context, code string) (bool, error) {
+	return s.store.CouncilExists(ctx, code)
 }

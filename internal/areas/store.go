@@ -152,8 +152,10 @@ func (s *Store) ImportAreas(ctx context.Context, kind string, next func() ([]*sp
 		if res.Repaired, err = repairs(ctx, tx); err != nil {
 			return err
 		}
-		res.Created, res.Updated, err = upsertChecked(ctx, tx, args)
-		return err
+		if res.Created, res.Updated, err = upsertChecked(ctx, tx, args); err != nil {
+			return err
+		}
+		return rollUp(ctx, tx)
 	})
 	if err != nil {
 		return ImportResult{}, err
@@ -282,6 +284,7 @@ type AttributeRow struct {
 	Code       string
 	Values     map[string]float64
 	Population *int64
+	Council    string // "" keeps the area's council
 }
 
 // AttributeResult says what an attributes import changed.
@@ -294,14 +297,17 @@ type AttributeResult struct {
 // sets the population).
 const (
 	createAttrStaging = `CREATE TEMP TABLE attr_import (
-	line_number bigint NOT NULL, code text NOT NULL, vals jsonb NOT NULL, population bigint) ON COMMIT DROP`
+	line_number bigint NOT NULL, code text NOT NULL, vals jsonb NOT NULL, population bigint,
+	council text NOT NULL) ON COMMIT DROP`
 	unknownAttrCodes = `
 SELECT i.line_number, i.code FROM attr_import i
 WHERE NOT EXISTS (SELECT 1 FROM areas a WHERE a.code = i.code)
 ORDER BY i.line_number`
 	mergeAttributes = `
 UPDATE areas a SET attributes = a.attributes || i.vals,
-	population = coalesce(i.population, a.population), updated_at = now()
+	population = coalesce(i.population, a.population),
+	population_derived = a.population_derived AND i.population IS NULL,
+	council_code = CASE WHEN i.council <> '' THEN i.council ELSE a.council_code END, updated_at = now()
 FROM attr_import i WHERE a.code = i.code`
 )
 
@@ -312,10 +318,10 @@ FROM attr_import i WHERE a.code = i.code`
 func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next func() ([]AttributeRow, error)) (AttributeResult, error) {
 	var res AttributeResult
 	err := s.importTx(ctx, func(tx pgx.Tx) error {
-		err := stage(ctx, tx, createAttrStaging, "attr_import", []string{"line_number", "code", "vals", "population"}, next,
+		err := stage(ctx, tx, createAttrStaging, "attr_import", []string{"line_number", "code", "vals", "population", "council"}, next,
 			func(r AttributeRow) ([]any, error) {
 				vals, err := json.Marshal(r.Values)
-				return []any{r.Line, r.Code, string(vals), r.Population}, err
+				return []any{r.Line, r.Code, string(vals), r.Population, r.Council}, err
 			})
 		if err != nil {
 			return err
@@ -334,12 +340,66 @@ func (s *Store) ImportAttributes(ctx context.Context, skipUnknown bool, next fun
 			return fmt.Errorf("writing attributes: %w", err)
 		}
 		res.Updated = tag.RowsAffected()
-		return nil
+		return rollUp(ctx, tx)
 	})
 	if err != nil {
 		return AttributeResult{}, err
 	}
 	return res, nil
+}
+
+// Statements of rollUp. A parent's population, when no file gave it (or
+// it was derived before), is the sum of its children's, once every child
+// has one (a partial sum would understate it). A parent without a council
+// takes its children's when they all share one (an MSOA lies in one local
+// authority), unless that council is the parent itself.
+const (
+	rollUpPopulation = `
+UPDATE areas p SET population = s.pop, population_derived = true, updated_at = now()
+FROM (SELECT parent_code, sum(population)::bigint AS pop FROM areas WHERE parent_code <> ''
+	GROUP BY parent_code HAVING count(*) = count(population)) s
+WHERE p.code = s.parent_code AND (p.population IS NULL OR p.population_derived)
+  AND p.population IS DISTINCT FROM s.pop`
+	rollUpCouncil = `
+UPDATE areas p SET council_code = s.council, updated_at = now()
+FROM (SELECT parent_code, min(council_code) AS council FROM areas WHERE parent_code <> ''
+	GROUP BY parent_code HAVING count(DISTINCT council_code) = 1 AND min(council_code) <> '') s
+WHERE p.code = s.parent_code AND p.council_code = '' AND s.council <> p.code`
+	// A council's area (a local authority boundary) without a population
+	// of its own gets the sum over its member areas of one kind: the kind
+	// with the most members (the finest partition, LSOAs rather than
+	// MSOAs), once every member of that kind has a population.
+	rollUpCouncilPopulation = `
+UPDATE areas c SET population = s.pop, population_derived = true, updated_at = now()
+FROM (SELECT DISTINCT ON (council_code) council_code, pop FROM (
+		SELECT council_code, sum(population)::bigint AS pop, count(*) AS n FROM areas WHERE council_code <> ''
+		GROUP BY council_code, kind HAVING count(*) = count(population)) k
+	ORDER BY council_code, n DESC) s
+WHERE c.code = s.council_code AND (c.population IS NULL OR c.population_derived)
+  AND c.population IS DISTINCT FROM s.pop`
+)
+
+// maxRollUpLevels bounds the levels rollUp climbs (LSOA -> MSOA -> local
+// authority is two), so a cycle of parents cannot loop for ever.
+const maxRollUpLevels = 8
+
+// rollUp derives the parents' populations and councils from their
+// children's, level by level, and the councils' populations from their
+// areas, after an import changed areas or their
+// figures: a statement per level until nothing changes.
+func rollUp(ctx context.Context, tx pgx.Tx) error {
+	for _, stmt := range []string{rollUpPopulation, rollUpCouncil, rollUpCouncilPopulation} {
+		for range maxRollUpLevels {
+			tag, err := tx.Exec(ctx, stmt)
+			if err != nil {
+				return fmt.Errorf("deriving parents' figures: %w", err)
+			}
+			if tag.RowsAffected() == 0 {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // unknownCodes reports the staged rows whose code matches no area to vs
@@ -382,14 +442,14 @@ var (
 )
 
 const areaColumns = `a.code, a.name, a.kind, a.parent_code, a.population, a.attributes, a.country,
-	ST_Y(a.ref_point), ST_X(a.ref_point)`
+	ST_Y(a.ref_point), ST_X(a.ref_point), a.council_code`
 
 func scanArea(r pgx.CollectableRow) (*sparcv1.Area, error) {
 	a := &sparcv1.Area{}
 	var attrs map[string]float64
 	var geojson *string
 	if err := r.Scan(&a.Code, &a.DisplayName, &a.Kind, &a.ParentCode, &a.Population, &attrs, &a.Country,
-		&a.ReferenceLatitude, &a.ReferenceLongitude, &geojson); err != nil {
+		&a.ReferenceLatitude, &a.ReferenceLongitude, &a.CouncilCode, &geojson); err != nil {
 		return nil, err
 	}
 	a.Name = Name(a.Code)
@@ -533,6 +593,7 @@ func (s *Store) deprivationAttribute(ctx context.Context, kind string) (string, 
 // its Web Mercator bounding box, for tiles.
 type CoverageArea struct {
 	Code, DisplayName, Kind, Parent, Country string
+	Council                                  string // "" when unknown
 	Population                               int64
 	RefLat, RefLng                           float64
 	Deprivation                              *float64
@@ -541,13 +602,13 @@ type CoverageArea struct {
 	Web                                      [4]float64
 }
 
-// coverageAreasSQL reads an area set ($1 parent, $2 kind, $3 bbox, all
-// optional; $4 limit) in code order.
+// coverageAreasSQL reads an area set ($1 parent, $2 kind, $3 bbox, $5
+// council, all optional; $4 limit) in code order.
 const coverageAreasSQL = `
 SELECT a.code, a.name, a.kind, a.parent_code, a.country, coalesce(a.population, 0),
 	ST_Y(a.ref_point), ST_X(a.ref_point),
 	(a.attributes ->> k.deprivation_attribute)::float8, coalesce(k.deprivation_scale, ''),
-	coalesce(k.deprivation_attribute, ''),
+	coalesce(k.deprivation_attribute, ''), a.council_code,
 	ST_XMin(a.geom_web::box2d), ST_YMin(a.geom_web::box2d), ST_XMax(a.geom_web::box2d), ST_YMax(a.geom_web::box2d)
 FROM areas a
 LEFT JOIN area_kinds k ON k.kind = a.kind
@@ -555,26 +616,54 @@ WHERE ($1 = '' OR a.parent_code = $1)
   AND ($2 = '' OR a.kind = $2)
   AND ($3::float8[] IS NULL OR (a.geom && ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326)
        AND ST_Intersects(a.geom, ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326))))
+  AND ($5 = '' OR a.council_code = $5)
 ORDER BY a.code
 LIMIT $4`
 
-// CoverageAreas returns up to limit areas of parent and kind ("" = any)
-// that meet bbox (nil = anywhere), in code order.
-func (s *Store) CoverageAreas(ctx context.Context, parent, kind string, bbox *[4]float64, limit int) ([]*CoverageArea, error) {
+// AreaSet selects the areas of a coverage computation; "" and nil mean
+// any.
+type AreaSet struct {
+	Parent, Kind, Council string
+	BBox                  *[4]float64
+}
+
+// CoverageAreas returns up to limit areas of set, in code order.
+func (s *Store) CoverageAreas(ctx context.Context, set AreaSet, limit int) ([]*CoverageArea, error) {
 	var box []float64
-	if bbox != nil {
-		box = bbox[:]
+	if set.BBox != nil {
+		box = set.BBox[:]
 	}
-	rows, err := s.pool.Query(ctx, coverageAreasSQL, parent, kind, box, limit)
+	rows, err := s.pool.Query(ctx, coverageAreasSQL, set.Parent, set.Kind, box, limit, set.Council)
 	if err != nil {
 		return nil, fmt.Errorf("selecting areas: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*CoverageArea, error) {
 		a := &CoverageArea{}
 		err := r.Scan(&a.Code, &a.DisplayName, &a.Kind, &a.Parent, &a.Country, &a.Population, &a.RefLat, &a.RefLng,
-			&a.Deprivation, &a.Scale, &a.Measure, &a.Web[0], &a.Web[1], &a.Web[2], &a.Web[3])
+			&a.Deprivation, &a.Scale, &a.Measure, &a.Council, &a.Web[0], &a.Web[1], &a.Web[2], &a.Web[3])
 		return a, err
 	})
+}
+
+// councilExistsSQL: whether any area belongs to council $1.
+const councilExistsSQL = `SELECT EXISTS (SELECT 1 FROM areas WHERE council_code = $1 AND council_code <> '')`
+
+// CouncilExists reports whether any area belongs to council code.
+func (s *Store) CouncilExists(ctx context.Context, code string) (bool, error) {
+	return s.exists(ctx, councilExistsSQL, code)
+}
+
+// KindExists reports whether any area is of kind.
+func (s *Store) KindExists(ctx context.Context, kind string) (bool, error) {
+	return s.exists(ctx, kindExistsSQL, kind)
+}
+
+func (s *Store) exists(ctx context.Context, sql, arg string) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, sql, arg).Scan(&ok); err != nil {
+		return false, fmt.Errorf("checking %q: %w", arg, err)
+	}
+	return ok, nil
 }
 
 // fingerprintSQL changes whenever areas or deprivation measures change:

@@ -130,6 +130,7 @@ func plainRows() []matrixRow {
 		// redirected, in internal/console's tests); its files are public.
 		{"GET /{$}", plainRow("GET /{$}", "/").call, table(allNF, allNF, allNF, allNF, allNF, allNF)},
 		plainRow("GET /app/{$}", "/app/"),
+		plainRow("GET /app/config.json", "/app/config.json"),
 		{"GET /app/assets/{file}", call{
 			http:  func(file string) (string, string, any) { return "GET", "/app/assets/" + file, nil },
 			setup: func(t *testing.T, f *fixture, _ string) string { return consoleAsset(t, f) },

@@ -142,6 +142,7 @@ var Policy = map[string]Rule{
 	"GET /{$}":               {Public: true, Roles: anyRole},
 	"GET /app/{$}":           {Public: true, Roles: anyRole},
 	"GET /app/assets/{file}": {Public: true, Roles: anyRole},
+	"GET /app/config.json":   {Public: true, Roles: anyRole}, // how to sign in: nothing secret
 	// The printable referral names the person: the referring side only.
 	// The group editor passes here so that the provider and another
 	// organisation get the same 404 as a missing referral from the

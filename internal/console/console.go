@@ -19,6 +19,7 @@ package console
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -59,11 +60,15 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self' blob:; img-
 	"connect-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Routes are the console's plain HTTP routes.
-func Routes() []httproute.Route {
+func Routes(cfg Config) []httproute.Route {
 	s := &server{}
+	if cfg.OIDC.Issuer != "" {
+		s.oidc = &discovery{cfg: cfg.OIDC}
+	}
 	return []httproute.Route{
+		{Pattern: ConfigRoute, Handler: http.HandlerFunc(s.config)},
 		{Pattern: RootRoute, Handler: http.HandlerFunc(root)},
-		{Pattern: IndexRoute, Handler: http.HandlerFunc(s.index)},
+		{Pattern: IndexRoute, Handler: http.HandlerFunc(s.index), Params: callbackParams},
 		{Pattern: AssetRoute, Handler: http.HandlerFunc(s.asset)},
 	}
 }
@@ -84,9 +89,9 @@ func root(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// securityHeaders are sent with every console response.
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", CSP)
+// headers are the security headers of every console response.
+func (s *server) headers(ctx context.Context, h http.Header) {
+	h.Set("Content-Security-Policy", s.csp(ctx))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -100,6 +105,7 @@ const notBuilt = "The SPARC console is not built into this binary: run `make web
 type server struct {
 	once  sync.Once
 	files map[string]*file // by name under dist/assets
+	oidc  *discovery       // nil: sign-in by API key only
 }
 
 // file is one embedded asset, with its gzip form when that is smaller.
@@ -142,7 +148,7 @@ func contentType(name string) string {
 }
 
 func (s *server) index(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w.Header())
+	s.headers(r.Context(), w.Header())
 	b, err := dist.ReadFile("dist/index.html")
 	if err != nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -159,7 +165,7 @@ func (s *server) index(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) asset(w http.ResponseWriter, r *http.Request) {
 	s.once.Do(s.load)
-	securityHeaders(w.Header())
+	s.headers(r.Context(), w.Header())
 	f, ok := s.files[r.PathValue("file")]
 	if !ok {
 		http.NotFound(w, r)

@@ -54,9 +54,9 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 			t.Fatalf("map painted %q areas, table %d rows", painted, rows)
 		}
 		b.checkAxe("coverage map")
-		// Councils are offered only when the directory has some (the demo has none).
-		if kinds := eval[[]string](b, `[...document.querySelectorAll('#cov-kind option')].map((o) => o.value)`); !slices.Equal(kinds, []string{"lsoa", "msoa"}) {
-			t.Errorf("area kinds offered: %v, want lsoa and msoa", kinds)
+		// Councils are offered when the directory has some (the demo has seven).
+		if kinds := eval[[]string](b, `[...document.querySelectorAll('#cov-kind option')].map((o) => o.value)`); !slices.Equal(kinds, []string{"lsoa", "msoa", "local_authority"}) {
+			t.Errorf("area kinds offered: %v, want lsoa, msoa and local_authority", kinds)
 		}
 
 		// Weekly places per 1,000: the measure the API's equity summary
@@ -93,7 +93,7 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 			if d.Mean == nil || d.Decile < 1 || d.Decile > 10 {
 				continue
 			}
-			if !sameNumber(onScreen[d.Decile-1], strconv.FormatFloat(*d.Mean, 'f', -1, 64)) {
+			if !sameNumber(onScreen[d.Decile-1], strconv.FormatFloat(*d.Mean, 'f', -1, 64), 9) {
 				t.Errorf("decile %d: the chart's table says %q, the API's summary %v", d.Decile, onScreen[d.Decile-1], *d.Mean)
 			}
 			checked++
@@ -167,7 +167,7 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 				t.Errorf("the CSV has area %s, the screen does not", c)
 				continue
 			}
-			if !sameNumber(v, shown) {
+			if !sameNumber(v, shown, 2) { // rates are downloaded to 2 decimals
 				t.Errorf("area %s: places per 1,000 %q in the CSV, %q on screen", c, v, shown)
 			}
 		}
@@ -391,12 +391,13 @@ func setWidth(t *testing.T, b *browser, w int64) {
 	}
 }
 
-// sameNumber: two decimal texts (empty = no value) are the same figure.
-func sameNumber(a, b string) bool {
+// sameNumber: two decimal texts (empty = no value) are the same figure
+// to the given number of decimals (a download's rounding).
+func sameNumber(a, b string, decimals int) bool {
 	if a == "" || b == "" {
 		return a == b
 	}
 	x, err1 := strconv.ParseFloat(a, 64)
 	y, err2 := strconv.ParseFloat(b, 64)
-	return err1 == nil && err2 == nil && math.Abs(x-y) <= 1e-9*math.Max(1, math.Abs(x))
+	return err1 == nil && err2 == nil && math.Abs(x-y) <= 0.5*math.Pow(10, -float64(decimals))+1e-9*math.Max(1, math.Abs(x))
 }

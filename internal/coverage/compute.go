@@ -78,6 +78,7 @@ func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
 	tm.Nearest = time.Since(start)
 	start = time.Now()
 	assignDeciles(list)
+	rankWithinCouncils(list, q.WalkMeters)
 	sum := Summarise(list)
 	tm.Summary = time.Since(start)
 	return &Result{Query: q, Areas: list, Summary: sum, Timings: tm}, nil

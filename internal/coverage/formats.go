@@ -49,7 +49,7 @@ func NewHTTP(svc *Service, _ *pgxpool.Pool, log *slog.Logger) *HTTP {
 // ComputeCoverage, plus simplify_meters for GeoJSON and the map's view.
 // Each pattern is also its key in the access policy (auth.Policy).
 func (h *HTTP) Routes() []httproute.Route {
-	q := []string{"parent_code", "kind", "bbox", "categories", "window_start", "window_end", "walking_distance_meters", "summary_only"}
+	q := []string{"parent_code", "kind", "council", "bbox", "categories", "window_start", "window_end", "walking_distance_meters", "summary_only"}
 	with := func(extra ...string) []string { return append(slices.Clip(q), extra...) }
 	return []httproute.Route{
 		{Pattern: "GET /v1/coverage.geojson", Handler: http.HandlerFunc(h.geoJSON), Params: with("simplify_meters")},
@@ -112,38 +112,67 @@ func simplifyParam(values url.Values) (float64, error) {
 type prop struct {
 	name  string
 	value any // nil, string, int32, int64, float64 or *float64
+	// decimals rounds a float value (the JSON answer keeps full
+	// precision; downloads are read by people and spreadsheets).
+	decimals int
 }
 
+// Decimals of the download figures: coordinates 6 (about 0.1 m), rates
+// and scores 2, distances 1 (0.1 m), deprivation values 4 (IMD scores
+// have 3).
+const (
+	coordDecimals       = 6
+	rateDecimals        = 2
+	distanceDecimals    = 1
+	deprivationDecimals = 4
+)
+
 // props lists an area's coverage figures, flat, for GeoJSON properties
-// and CSV columns alike.
+// and CSV columns alike: every per-area figure of the JSON answer.
 func props(a *area, q Query) []prop {
 	c := a.proto(q)
 	p := []prop{
-		{"code", c.Code}, {"area", c.Area}, {"display_name", c.DisplayName}, {"kind", c.Kind}, {"parent_code", c.ParentCode},
-		{"population", c.Population}, {"deprivation_value", c.DeprivationValue}, {"deprivation_decile", c.DeprivationDecile},
-		{"assets_inside", c.AssetsInside}, {"assets_within_walk", c.AssetsWithinWalk},
-		{"weekly_sessions_per_1000", c.WeeklySessionsPer_1000}, {"weekly_places_per_1000", c.WeeklyPlacesPer_1000},
-		{"coverage_score", c.CoverageScore},
-		{"reference_latitude", c.ReferenceLatitude}, {"reference_longitude", c.ReferenceLongitude},
+		{"code", c.Code, 0}, {"area", c.Area, 0}, {"display_name", c.DisplayName, 0}, {"kind", c.Kind, 0},
+		{"parent_code", c.ParentCode, 0}, {"council_code", c.CouncilCode, 0},
+		{"population", c.Population, 0}, {"deprivation_value", c.DeprivationValue, deprivationDecimals},
+		{"deprivation_decile", c.DeprivationDecile, 0},
+		{"assets_inside", c.AssetsInside, 0}, {"assets_within_walk", c.AssetsWithinWalk, 0},
+		{"weekly_sessions_per_1000", c.WeeklySessionsPer_1000, rateDecimals},
+		{"weekly_places_per_1000", c.WeeklyPlacesPer_1000, rateDecimals},
+		{"referrals_per_1000", c.ReferralsPer_1000, rateDecimals},
+		{"coverage_score", c.CoverageScore, rateDecimals},
+		{"council_rank", c.CouncilRank, 0}, {"council_areas", c.CouncilAreas, 0},
+		{"reference_latitude", c.ReferenceLatitude, coordDecimals}, {"reference_longitude", c.ReferenceLongitude, coordDecimals},
 	}
 	for _, n := range c.Nearest {
 		name := "nearest_any_m"
 		if n.Category != "" {
 			name = "nearest_" + n.Category + "_m"
 		}
-		p = append(p, prop{name, n.DistanceMeters})
+		p = append(p, prop{name, n.DistanceMeters, distanceDecimals})
 	}
 	return p
 }
 
+// jsonValue is the value to write, floats rounded to p.decimals.
 func (p prop) jsonValue() any {
-	if f, ok := p.value.(*float64); ok {
-		if f == nil {
+	switch v := p.value.(type) {
+	case *float64:
+		if v == nil {
 			return nil
 		}
-		return *f
+		return round(*v, p.decimals)
+	case float64:
+		return round(v, p.decimals)
 	}
 	return p.value
+}
+
+// round rounds v to d decimals (half away from zero); printed with the
+// shortest representation, the result has no float noise.
+func round(v float64, d int) float64 {
+	f := math.Pow10(d)
+	return math.Round(v*f) / f
 }
 
 func (p prop) text() string {
@@ -174,7 +203,7 @@ func (h *HTTP) geoJSON(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.svc.Compute(ctx, q)
+	res, err := h.svc.checkedCompute(ctx, q)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -201,11 +230,21 @@ func (h *HTTP) geoJSON(w http.ResponseWriter, r *http.Request) {
 // writeFeatures writes res as a FeatureCollection with the boundaries
 // boundaries gives, one call of each per area in code order.
 func writeFeatures(w *bufio.Writer, res *Result, boundaries func(each func(code, geom string) error) error) error {
-	if _, err := w.WriteString(`{"type":"FeatureCollection","features":[`); err != nil {
+	// The answer's own figures (walking distance, referral window, equity
+	// summary) are foreign members of the collection, as in the JSON.
+	head := res.Proto()
+	head.Areas = nil
+	meta, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(head)
+	if err != nil {
+		return err
+	}
+	w.WriteString(`{"type":"FeatureCollection",`)
+	w.Write(meta[1 : len(meta)-1]) // the members, without their braces
+	if _, err := w.WriteString(`,"features":[`); err != nil {
 		return err
 	}
 	i := 0
-	err := boundaries(func(code, geom string) error {
+	err = boundaries(func(code, geom string) error {
 		if i >= len(res.Areas) || code != res.Areas[i].Code {
 			return fmt.Errorf("area %s changed while the GeoJSON was written", code)
 		}
@@ -255,7 +294,7 @@ func (h *HTTP) csv(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.svc.Compute(r.Context(), q)
+	res, err := h.svc.checkedCompute(r.Context(), q)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -25,7 +25,9 @@ const (
 // Query is a validated coverage request.
 type Query struct {
 	Parent, Kind string
-	BBox         *[4]float64
+	// Council narrows the set to the areas of one council ("" = any).
+	Council string
+	BBox    *[4]float64
 	// Category codes from the vocabulary, deduplicated, in request order;
 	// empty means every asset.
 	Categories []string
@@ -38,7 +40,7 @@ type Query struct {
 // key identifies the query's answer, for the tile cache.
 func (q Query) key() string {
 	var b strings.Builder
-	b.WriteString(q.Parent + "|" + q.Kind + "|")
+	b.WriteString(q.Parent + "|" + q.Kind + "|" + q.Council + "|")
 	if q.BBox != nil {
 		for _, f := range q.BBox {
 			b.WriteString(strconv.FormatFloat(f, 'g', -1, 64) + ",")
@@ -54,7 +56,7 @@ func ParseRequest(req *sparcv1.ComputeCoverageRequest) (Query, error) {
 	var v apierr.InvalidArgument
 	q := Query{Kind: req.GetKind(), SummaryOnly: req.GetSummaryOnly()}
 	switch parent := req.GetParentCode(); {
-	case parent == "" && q.Kind == "":
+	case parent == "" && q.Kind == "" && req.GetCouncil() == "": // council alone: reported below
 		v.Add("parent_code", "give parent_code (its child areas) or kind (all areas of a kind, optionally within bbox)")
 	case parent != "" && (q.Kind != "" || req.GetBbox() != ""):
 		v.Add("parent_code", "give either parent_code, or kind with an optional bbox, not both")
@@ -63,6 +65,12 @@ func ParseRequest(req *sparcv1.ComputeCoverageRequest) (Query, error) {
 	}
 	if q.Kind != "" {
 		areas.CheckKind(&v, "kind", q.Kind)
+	}
+	if c := req.GetCouncil(); c != "" {
+		q.Council = areas.ParseParentCode(&v, "council", c)
+		if req.GetParentCode() == "" && q.Kind == "" {
+			v.Add("council", "give kind too (e.g. council=%s&kind=lsoa): a council holds areas of several kinds", c)
+		}
 	}
 	if req.GetBbox() != "" {
 		if q.Kind == "" && q.Parent == "" {

@@ -107,7 +107,7 @@ func (s *Service) ComputeCoverage(ctx context.Context, req *sparcv1.ComputeCover
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Compute(ctx, q)
+	res, err := s.checkedCompute(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +141,7 @@ func (a *area) proto(q Query) *sparcv1.AreaCoverage {
 		ReferralsPer_1000:      a.Referrals,
 		CoverageScore:          score(a, q.WalkMeters),
 		ReferenceLatitude:      a.RefLat, ReferenceLongitude: a.RefLng,
+		CouncilCode: a.Council, CouncilRank: a.CouncilRank, CouncilAreas: a.CouncilAreas,
 	}
 	cats := q.Categories
 	if len(cats) == 0 {

@@ -39,12 +39,15 @@ type area struct {
 	Nearest          []*float64 // per category of the query
 	Decile           int32
 	Referrals        *float64 // per 1,000, when a ReferralDemand is configured
+	// Rank among the computation's areas of its council and kind (1 =
+	// least served) and how many there are; 0 without a council.
+	CouncilRank, CouncilAreas int32
 }
 
 // loadAreas reads the area set of q (one more than maxAreas tells the
 // caller it is too many), in code order.
 func (s *Store) loadAreas(ctx context.Context, q Query) ([]*area, error) {
-	list, err := s.areas.CoverageAreas(ctx, q.Parent, q.Kind, q.BBox, maxAreas+1)
+	list, err := s.areas.CoverageAreas(ctx, areas.AreaSet{Parent: q.Parent, Kind: q.Kind, Council: q.Council, BBox: q.BBox}, maxAreas+1)
 	if err != nil {
 		return nil, err
 	}

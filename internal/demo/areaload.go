@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/areas"
@@ -46,9 +47,32 @@ var AreaMeasure = &sparcv1.SetDeprivationMeasureRequest{
 }
 
 // ImportAreas imports the demo areas, their attributes and deprivation
-// measure through the same path as the API, unless they are loaded
-// already. It returns how many areas it imported.
+// measures through the same path as the API: the LSOAs and MSOAs of the
+// demo regions, then their councils, then Rotterdam's buurten. Each part
+// is skipped when it is loaded already (a database loaded by an older
+// demo gets the parts it lacks). It returns how many areas it imported.
 func ImportAreas(ctx context.Context, svc *areas.Service) (int64, error) {
+	return ImportAreasLogged(ctx, svc, slog.New(slog.DiscardHandler))
+}
+
+// ImportAreasLogged is ImportAreas reporting to log what the real files
+// lacked (features skipped, figures missing, rings repaired).
+func ImportAreasLogged(ctx context.Context, svc *areas.Service, log *slog.Logger) (int64, error) {
+	buurten := func(ctx context.Context, svc *areas.Service) (int64, error) { return importBuurten(ctx, svc, log) }
+	var total int64
+	for _, part := range []func(context.Context, *areas.Service) (int64, error){importRegions, importCouncils, buurten} {
+		n, err := part(ctx, svc)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// importRegions imports the LSOAs and MSOAs of the demo regions with their
+// deprivation and population.
+func importRegions(ctx context.Context, svc *areas.Service) (int64, error) {
 	// The measure is declared last: when it is there, so is the rest.
 	if attr, err := svc.DeprivationAttribute(ctx, AreaMeasure.GetKind()); err != nil {
 		return 0, err
@@ -57,41 +81,64 @@ func ImportAreas(ctx context.Context, svc *areas.Service) (int64, error) {
 	}
 	var total int64
 	for _, f := range AreaFiles {
-		b, err := AreaData.ReadFile(f.Path)
+		n, err := importFeatures(ctx, svc, f.Path, f.Kind, f.Fields)
 		if err != nil {
 			return 0, err
 		}
-		res, err := svc.Import(ctx, areas.AreaImport{Kind: f.Kind, Source: f.Path}, featureBatches(bytes.NewReader(b), f.Fields))
-		if err != nil {
-			return 0, fmt.Errorf("importing %s: %w", f.Path, err)
-		}
-		total += res.GetCreated() + res.GetUpdated()
+		total += n
 	}
-	b, err := AreaData.ReadFile(AreaAttributes.Path)
-	if err != nil {
+	if err := importAttributes(ctx, svc, AreaAttributes.Path, AreaAttributes.Columns); err != nil {
 		return 0, err
-	}
-	var rows []*sparcv1.AttributeRow
-	if err := areaclient.ReadAttributesCSV(bytes.NewReader(b), AreaAttributes.Columns, func(r *sparcv1.AttributeRow) error {
-		rows = append(rows, r)
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("reading %s: %w", AreaAttributes.Path, err)
-	}
-	sent := false
-	if _, err := svc.ImportAttributes(ctx, AreaAttributes.Path, false, func() ([]*sparcv1.AttributeRow, error) {
-		if sent {
-			return nil, io.EOF
-		}
-		sent = true
-		return rows, nil
-	}); err != nil {
-		return 0, fmt.Errorf("importing %s: %w", AreaAttributes.Path, err)
 	}
 	if _, err := svc.SetDeprivationMeasure(ctx, AreaMeasure); err != nil {
 		return 0, err
 	}
 	return total, nil
+}
+
+// importFeatures imports one embedded GeoJSON file (gzipped when its name
+// ends in .gz) as areas of kind.
+func importFeatures(ctx context.Context, svc *areas.Service, path, kind string, fields areaclient.GeoJSONFields) (int64, error) {
+	b, err := ReadAreaData(path)
+	if err != nil {
+		return 0, err
+	}
+	res, err := svc.Import(ctx, areas.AreaImport{Kind: kind, Source: path}, featureBatches(bytes.NewReader(b), fields))
+	if err != nil {
+		return 0, fmt.Errorf("importing %s: %w", path, err)
+	}
+	return res.GetCreated() + res.GetUpdated(), nil
+}
+
+// importAttributes imports one embedded CSV file of area attributes.
+func importAttributes(ctx context.Context, svc *areas.Service, path string, cols areaclient.CSVColumns) error {
+	b, err := ReadAreaData(path)
+	if err != nil {
+		return err
+	}
+	var rows []*sparcv1.AttributeRow
+	if err := areaclient.ReadAttributesCSV(bytes.NewReader(b), cols, func(r *sparcv1.AttributeRow) error {
+		rows = append(rows, r)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if _, err := svc.ImportAttributes(ctx, path, false, once(rows)); err != nil {
+		return fmt.Errorf("importing %s: %w", path, err)
+	}
+	return nil
+}
+
+// once yields items as one batch, then io.EOF.
+func once[T any](items []T) func() ([]T, error) {
+	done := false
+	return func() ([]T, error) {
+		if done {
+			return nil, io.EOF
+		}
+		done = true
+		return items, nil
+	}
 }
 
 // featureBatches reads a GeoJSON file in memory into one batch (demo files
@@ -102,15 +149,8 @@ func featureBatches(r io.Reader, fields areaclient.GeoJSONFields) func() ([]*spa
 		all = append(all, f)
 		return nil
 	})
-	done := false
-	return func() ([]*sparcv1.AreaFeature, error) {
-		if err != nil {
-			return nil, err
-		}
-		if done {
-			return nil, io.EOF
-		}
-		done = true
-		return all, nil
+	if err != nil {
+		return func() ([]*sparcv1.AreaFeature, error) { return nil, err }
 	}
+	return once(all)
 }

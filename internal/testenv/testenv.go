@@ -184,6 +184,7 @@ type Options struct {
 	Tracing     *telemetry.Tracing
 	MetricsAddr string
 	Metrics     []telemetry.Collector
+	Console     app.ConsoleConfig // the web console's sign-in (OIDC); zero: keys only
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -215,7 +216,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		cfg.Webhooks.AllowPrivate = opts[0].WebhooksAllowPrivate
 		cfg.Server.TLS, cfg.Server.Edge, cfg.Server.Routes = opts[0].TLS, opts[0].Edge, opts[0].Routes
 	}
-	cfg.Tracing, cfg.MetricsAddr, cfg.Metrics = o.Tracing, o.MetricsAddr, o.Metrics
+	cfg.Tracing, cfg.MetricsAddr, cfg.Metrics, cfg.Console = o.Tracing, o.MetricsAddr, o.Metrics, o.Console
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, pool, cfg)
 	if err != nil {

@@ -21,7 +21,15 @@ export const apiKey: Credentials & { signIn(key: string): void; signedIn(): bool
   signedIn: () => sessionStorage.getItem(KEY) !== null,
 };
 
-let credentials: Credentials = apiKey;
+// Every way of signing in the console knows; the first signed in is used.
+const sources: Credentials[] = [apiKey];
+export const addCredentials = (c: Credentials) => void sources.push(c);
+const credentials: Credentials = {
+  authorization: () => sources.map((c) => c.authorization()).find((a) => a !== undefined),
+  signOut: () => sources.forEach((c) => c.signOut()),
+};
+/** The Authorization header value now, for calls not made through call() (streams). */
+export const authorization = () => credentials.authorization();
 export const signedIn = () => credentials.authorization() !== undefined;
 export const signOut = () => credentials.signOut();
 

@@ -38,6 +38,7 @@ const fieldMessages: Record<string, Key> = {
   display_name_prefix: 'error.field.namePrefix',
   provider_note: 'error.field.note',
   reasons: 'error.field.reasons',
+  what_changed: 'outcome.error.whatChanged',
 };
 
 /** The message for one violation, in the user's language. */
@@ -68,7 +69,8 @@ export function showError(form: HTMLElement, err: unknown) {
   const unplaced: string[] = [];
   for (const v of err.violations) {
     const name = v.field.replace(/\[\d+\]$/, '');
-    const input = form.querySelector<HTMLElement>(`[data-field="${CSS.escape(name)}"]`) ??
+    const input = form.querySelector<HTMLElement>(`[data-field="${CSS.escape(v.field)}"]`) ?? // an item of a list, e.g. baseline.ons4[2]
+      form.querySelector<HTMLElement>(`[data-field="${CSS.escape(name)}"]`) ??
       form.querySelector<HTMLElement>(`[data-field="${CSS.escape(aliases[name] ?? '')}"]`);
     const msg = err.reason === LOCAL ? v.description : describe(input?.dataset.field ?? name, v.description);
     const slot = input && document.getElementById(input.id + '-error');

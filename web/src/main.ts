@@ -4,7 +4,10 @@
 import { signedIn, signOut } from './api';
 import { h, fill } from './dom';
 import { lang, setLang, t, type Lang } from './i18n';
-import { signInView } from './views/signin';
+import { authView } from './views/auth';
+import { finishSignIn } from './oidc';
+import { myReferralsView } from './views/myreferrals';
+import { outcomeView } from './views/outcome';
 import { searchView } from './views/search';
 import { assetView } from './views/asset';
 import { referView } from './views/refer';
@@ -16,7 +19,9 @@ export type Cleanup = (() => void) | void;
 type View = (main: HTMLElement, arg: string) => Cleanup | Promise<Cleanup>;
 
 const routes: [RegExp, View][] = [
-  [/^#\/signin$/, signInView],
+  [/^#\/signin$/, authView],
+  [/^#\/my-referrals$/, myReferralsView],
+  [/^#\/outcome\/([\w-]+)$/, outcomeView],
   [/^#\/asset\/([\w-]+)$/, assetView],
   [/^#\/refer\/([\w-]+)$/, referView],
   [/^#\/referral\/([\w-]+)$/, referralView],
@@ -40,6 +45,7 @@ function renderHeader() {
       h('a', { href: '#/' }, t('nav.search')),
       h('a', { href: '#/coverage', id: 'nav-coverage' }, t('officer.nav')),
       signedIn() ? h('a', { href: '#/admin', id: 'nav-admin' }, t('admin.nav')) : null,
+      signedIn() && h('a', { href: '#/my-referrals', id: 'myref-link' }, t('myref.nav')),
       signedIn()
         ? h('button', { type: 'button', id: 'signout', onclick: () => { signOut(); location.hash = '#/signin'; render(); } }, t('nav.signOut'))
         : h('a', { href: '#/signin', id: 'signin-link' }, t('nav.signIn'))),
@@ -77,7 +83,7 @@ window.addEventListener('hashchange', async () => {
   (main.querySelector('h1') as HTMLElement | null)?.focus();
 });
 // The first screen is on: the browser tests measure this mark from navigation.
-void render().then(() => {
+void finishSignIn().then(render).then(() => {
   performance.mark('sparc-ready');
   document.body.setAttribute('data-ready', '');
 });

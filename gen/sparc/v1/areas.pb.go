@@ -112,7 +112,10 @@ type Area struct {
 	ReferenceLatitude  float64 `protobuf:"fixed64,9,opt,name=reference_latitude,json=referenceLatitude,proto3" json:"reference_latitude,omitempty"`
 	ReferenceLongitude float64 `protobuf:"fixed64,10,opt,name=reference_longitude,json=referenceLongitude,proto3" json:"reference_longitude,omitempty"`
 	// The official code, the last segment of name, e.g. "E01008881".
-	Code          string `protobuf:"bytes,11,opt,name=code,proto3" json:"code,omitempty"`
+	Code string `protobuf:"bytes,11,opt,name=code,proto3" json:"code,omitempty"`
+	// Code of the council (local authority, gemeente) the area belongs to;
+	// empty when unknown.
+	CouncilCode   string `protobuf:"bytes,12,opt,name=council_code,json=councilCode,proto3" json:"council_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -220,6 +223,13 @@ func (x *Area) GetReferenceLongitude() float64 {
 func (x *Area) GetCode() string {
 	if x != nil {
 		return x.Code
+	}
+	return ""
+}
+
+func (x *Area) GetCouncilCode() string {
+	if x != nil {
+		return x.CouncilCode
 	}
 	return ""
 }
@@ -805,7 +815,10 @@ type AttributeRow struct {
 	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
 	// Attribute name to value. The name "population" sets the area's
 	// population (a whole number); other names are lower_snake_case.
-	Values        map[string]float64 `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Values map[string]float64 `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Code of the council (local authority, gemeente) the area belongs to,
+	// e.g. from an LSOA -> local authority lookup; empty keeps the current.
+	CouncilCode   string `protobuf:"bytes,4,opt,name=council_code,json=councilCode,proto3" json:"council_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -859,6 +872,13 @@ func (x *AttributeRow) GetValues() map[string]float64 {
 		return x.Values
 	}
 	return nil
+}
+
+func (x *AttributeRow) GetCouncilCode() string {
+	if x != nil {
+		return x.CouncilCode
+	}
+	return ""
 }
 
 type ImportAreaAttributesResponse struct {
@@ -1254,7 +1274,7 @@ var File_sparc_v1_areas_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_areas_proto_rawDesc = "" +
 	"\n" +
-	"\x14sparc/v1/areas.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"\xc9\x04\n" +
+	"\x14sparc/v1/areas.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"\xf1\x04\n" +
 	"\x04Area\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x03R\vdisplayName\x12\x17\n" +
@@ -1272,7 +1292,8 @@ const file_sparc_v1_areas_proto_rawDesc = "" +
 	"\x12reference_latitude\x18\t \x01(\x01B\x03\xe0A\x03R\x11referenceLatitude\x124\n" +
 	"\x13reference_longitude\x18\n" +
 	" \x01(\x01B\x03\xe0A\x03R\x12referenceLongitude\x12\x17\n" +
-	"\x04code\x18\v \x01(\tB\x03\xe0A\x03R\x04code\x1a=\n" +
+	"\x04code\x18\v \x01(\tB\x03\xe0A\x03R\x04code\x12&\n" +
+	"\fcouncil_code\x18\f \x01(\tB\x03\xe0A\x03R\vcouncilCode\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01:2\xeaA/\n" +
@@ -1312,12 +1333,13 @@ const file_sparc_v1_areas_proto_rawDesc = "" +
 	"sourceName\x12,\n" +
 	"\x12skip_unknown_codes\x18\x02 \x01(\bR\x10skipUnknownCodes\"?\n" +
 	"\x11AttributeRowBatch\x12*\n" +
-	"\x04rows\x18\x01 \x03(\v2\x16.sparc.v1.AttributeRowR\x04rows\"\xc4\x01\n" +
+	"\x04rows\x18\x01 \x03(\v2\x16.sparc.v1.AttributeRowR\x04rows\"\xe7\x01\n" +
 	"\fAttributeRow\x12$\n" +
 	"\vline_number\x18\x01 \x01(\x03B\x03\xe0A\x02R\n" +
 	"lineNumber\x12\x17\n" +
 	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x02R\x04code\x12:\n" +
-	"\x06values\x18\x03 \x03(\v2\".sparc.v1.AttributeRow.ValuesEntryR\x06values\x1a9\n" +
+	"\x06values\x18\x03 \x03(\v2\".sparc.v1.AttributeRow.ValuesEntryR\x06values\x12!\n" +
+	"\fcouncil_code\x18\x04 \x01(\tR\vcouncilCode\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"a\n" +

@@ -43,7 +43,11 @@ type ComputeCoverageRequest struct {
 	// at most 5,000.
 	WalkingDistanceMeters *float64 `protobuf:"fixed64,7,opt,name=walking_distance_meters,json=walkingDistanceMeters,proto3,oneof" json:"walking_distance_meters,omitempty"`
 	// Leave out the per-area rows and return the summary only.
-	SummaryOnly   bool `protobuf:"varint,8,opt,name=summary_only,json=summaryOnly,proto3" json:"summary_only,omitempty"`
+	SummaryOnly bool `protobuf:"varint,8,opt,name=summary_only,json=summaryOnly,proto3" json:"summary_only,omitempty"`
+	// Only the areas of this council (local authority code, e.g. E08000025,
+	// or gemeente code, e.g. GM0599), with kind or parent_code. A code no
+	// area belongs to is refused.
+	Council       string `protobuf:"bytes,9,opt,name=council,proto3" json:"council,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -132,6 +136,13 @@ func (x *ComputeCoverageRequest) GetSummaryOnly() bool {
 		return x.SummaryOnly
 	}
 	return false
+}
+
+func (x *ComputeCoverageRequest) GetCouncil() string {
+	if x != nil {
+		return x.Council
+	}
+	return ""
 }
 
 type ComputeCoverageResponse struct {
@@ -254,7 +265,18 @@ type AreaCoverage struct {
 	ReferenceLatitude  float64 `protobuf:"fixed64,15,opt,name=reference_latitude,json=referenceLatitude,proto3" json:"reference_latitude,omitempty"`
 	ReferenceLongitude float64 `protobuf:"fixed64,16,opt,name=reference_longitude,json=referenceLongitude,proto3" json:"reference_longitude,omitempty"`
 	// The area's resource name, "areas/{code}".
-	Area          string `protobuf:"bytes,17,opt,name=area,proto3" json:"area,omitempty"`
+	Area string `protobuf:"bytes,17,opt,name=area,proto3" json:"area,omitempty"`
+	// The council (local authority or gemeente) the area belongs to; empty
+	// when unknown.
+	CouncilCode string `protobuf:"bytes,18,opt,name=council_code,json=councilCode,proto3" json:"council_code,omitempty"`
+	// The area's rank among the answer's areas of its council and kind:
+	// 1 = least served (lowest coverage score, then fewest weekly places
+	// per 1,000, then fewest assets within walking distance); 0 without a
+	// council.
+	CouncilRank int32 `protobuf:"varint,19,opt,name=council_rank,json=councilRank,proto3" json:"council_rank,omitempty"`
+	// How many of the answer's areas share its council and kind (the rank's
+	// denominator); 0 without a council.
+	CouncilAreas  int32 `protobuf:"varint,20,opt,name=council_areas,json=councilAreas,proto3" json:"council_areas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +428,27 @@ func (x *AreaCoverage) GetArea() string {
 		return x.Area
 	}
 	return ""
+}
+
+func (x *AreaCoverage) GetCouncilCode() string {
+	if x != nil {
+		return x.CouncilCode
+	}
+	return ""
+}
+
+func (x *AreaCoverage) GetCouncilRank() int32 {
+	if x != nil {
+		return x.CouncilRank
+	}
+	return 0
+}
+
+func (x *AreaCoverage) GetCouncilAreas() int32 {
+	if x != nil {
+		return x.CouncilAreas
+	}
+	return 0
 }
 
 // Distance to the nearest asset of a category.
@@ -723,7 +766,7 @@ var File_sparc_v1_coverage_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\n" +
-	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/resource.proto\"\xbf\x02\n" +
+	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/resource.proto\"\xd9\x02\n" +
 	"\x16ComputeCoverageRequest\x12\x1f\n" +
 	"\vparent_code\x18\x01 \x01(\tR\n" +
 	"parentCode\x12\x12\n" +
@@ -736,14 +779,15 @@ const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\n" +
 	"window_end\x18\x06 \x01(\tR\twindowEnd\x12;\n" +
 	"\x17walking_distance_meters\x18\a \x01(\x01H\x00R\x15walkingDistanceMeters\x88\x01\x01\x12!\n" +
-	"\fsummary_only\x18\b \x01(\bR\vsummaryOnlyB\x1a\n" +
+	"\fsummary_only\x18\b \x01(\bR\vsummaryOnly\x12\x18\n" +
+	"\acouncil\x18\t \x01(\tR\acouncilB\x1a\n" +
 	"\x18_walking_distance_meters\"\x98\x02\n" +
 	"\x17ComputeCoverageResponse\x12,\n" +
 	"\x05areas\x18\x01 \x03(\v2\x16.sparc.v1.AreaCoverageR\x05areas\x123\n" +
 	"\asummary\x18\x02 \x01(\v2\x19.sparc.v1.CoverageSummaryR\asummary\x126\n" +
 	"\x17walking_distance_meters\x18\x03 \x01(\x01R\x15walkingDistanceMeters\x122\n" +
 	"\x15referral_window_start\x18\x04 \x01(\tR\x13referralWindowStart\x12.\n" +
-	"\x13referral_window_end\x18\x05 \x01(\tR\x11referralWindowEnd\"\xc8\x06\n" +
+	"\x13referral_window_end\x18\x05 \x01(\tR\x11referralWindowEnd\"\xb3\a\n" +
 	"\fAreaCoverage\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
@@ -766,7 +810,10 @@ const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\x12reference_latitude\x18\x0f \x01(\x01R\x11referenceLatitude\x12/\n" +
 	"\x13reference_longitude\x18\x10 \x01(\x01R\x12referenceLongitude\x12+\n" +
 	"\x04area\x18\x11 \x01(\tB\x17\xfaA\x14\n" +
-	"\x12sparc.network/AreaR\x04areaB\x14\n" +
+	"\x12sparc.network/AreaR\x04area\x12!\n" +
+	"\fcouncil_code\x18\x12 \x01(\tR\vcouncilCode\x12!\n" +
+	"\fcouncil_rank\x18\x13 \x01(\x05R\vcouncilRank\x12#\n" +
+	"\rcouncil_areas\x18\x14 \x01(\x05R\fcouncilAreasB\x14\n" +
 	"\x12_deprivation_valueB\x1b\n" +
 	"\x19_weekly_sessions_per_1000B\x19\n" +
 	"\x17_weekly_places_per_1000B\x15\n" +

@@ -181,6 +181,9 @@ func propString(raw json.RawMessage) string {
 type CSVColumns struct {
 	Code       string
 	Attributes map[string]string
+	// Council, when set, is the column holding each area's council code
+	// (an LSOA -> local authority lookup's lad_code).
+	Council string
 }
 
 // ReadAttributesCSV streams the rows of a CSV file with a header line and
@@ -223,6 +226,12 @@ func ReadAttributesCSV(r io.Reader, cols CSVColumns, fn func(*sparcv1.AttributeR
 		}
 		attrs = append(attrs, attrCol{name, i})
 	}
+	councilIdx := -1
+	if cols.Council != "" {
+		if councilIdx, ok = index[cols.Council]; !ok {
+			return &FileError{Where: "line 1", Err: fmt.Errorf("no column %q in the header (columns: %s)", cols.Council, strings.Join(header, ", "))}
+		}
+	}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -237,6 +246,9 @@ func ReadAttributesCSV(r io.Reader, cols CSVColumns, fn func(*sparcv1.AttributeR
 			return err
 		}
 		row := &sparcv1.AttributeRow{LineNumber: int64(line), Code: strings.TrimSpace(rec[codeIdx]), Values: map[string]float64{}}
+		if councilIdx >= 0 {
+			row.CouncilCode = strings.TrimSpace(rec[councilIdx])
+		}
 		for _, a := range attrs {
 			cell := strings.TrimSpace(rec[a.idx])
 			if cell == "" {

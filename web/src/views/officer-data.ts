@@ -40,8 +40,8 @@ export interface CoverageResponse {
 
 export type Measure = 'walk' | 'nearest' | 'sessions' | 'places' | 'referrals';
 
-/** Each measure: its label, how it reads from a row, its CSV column (when the CSV has one). */
-export const measures: Record<Measure, { label: Key; value: (a: AreaCoverage) => number | null; column: (category: string) => string | undefined; unit?: 'm' }> = {
+/** Each measure: its label, how it reads from a row, its column in the downloads. */
+export const measures: Record<Measure, { label: Key; value: (a: AreaCoverage) => number | null; column: (category: string) => string; unit?: 'm' }> = {
   walk: { label: 'officer.measure.walk', value: (a) => a.assets_within_walk ?? 0, column: () => 'assets_within_walk' },
   nearest: {
     label: 'officer.measure.nearest', value: (a) => a.nearest?.[0]?.distance_meters ?? null,
@@ -49,7 +49,7 @@ export const measures: Record<Measure, { label: Key; value: (a: AreaCoverage) =>
   },
   sessions: { label: 'officer.measure.sessions', value: (a) => a.weekly_sessions_per_1000 ?? null, column: () => 'weekly_sessions_per_1000' },
   places: { label: 'officer.measure.places', value: (a) => a.weekly_places_per_1000 ?? null, column: () => 'weekly_places_per_1000' },
-  referrals: { label: 'officer.measure.referrals', value: (a) => a.referrals_per_1000 ?? null, column: () => undefined },
+  referrals: { label: 'officer.measure.referrals', value: (a) => a.referrals_per_1000 ?? null, column: () => 'referrals_per_1000' },
 };
 
 /** The coverage parameters shared by the JSON call and the downloads, so a download holds what is on screen. */

@@ -98,8 +98,7 @@ export async function officerView(main: HTMLElement) {
     status.textContent = t('officer.shown', { count: num(rows.length, 0) });
     fill(downloads, t('officer.download'), ' ',
       h('a', { href: '/v1/coverage.csv' + q, download: 'coverage.csv', id: 'dl-csv' }, 'CSV'), ' · ',
-      h('a', { href: '/v1/coverage.geojson' + q, download: 'coverage.geojson', id: 'dl-geojson' }, 'GeoJSON'),
-      m.column(state.category) ? null : h('span', { class: 'hint' }, ' ' + t('officer.notInDownload')));
+      h('a', { href: '/v1/coverage.geojson' + q, download: 'coverage.geojson', id: 'dl-geojson', 'data-column': m.column(state.category) }, 'GeoJSON'));
     renderLegend(breaks);
     renderTable();
     fill(equity, equityChart(rows, res.summary ?? undefined, state.measure));
