@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -187,7 +188,41 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		if strings.Contains(eval[string](b, `document.getElementById('dl-csv').href`), "kind=lsoa") {
 			t.Error("the CSV link still names LSOAs")
 		}
-		eval[bool](b, `(() => { const k = document.getElementById('cov-kind'); k.value = 'lsoa'; k.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		choose := func(id, value string) {
+			seq := eval[string](b, `document.getElementById('cov-table').dataset.seq`)
+			eval[bool](b, fmt.Sprintf(`(() => { const k = document.getElementById(%q); k.value = %q; k.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, id, value))
+			waitFor(b, fmt.Sprintf(`document.getElementById('cov-table').dataset.seq !== %q ? 'y' : ''`, seq))
+		}
+		choose("cov-kind", "lsoa")
+
+		// One council: all its LSOAs, wherever the map was, and only its.
+		choose("cov-council", "E08000015") // Wirral
+		type area struct{ Code, Council string }
+		var inCouncil []area
+		rawJSON := eval[string](b, `fetch('/v1/coverage' + new URL(document.getElementById('dl-csv').href).search).then((r) => r.text())`)
+		var answer struct {
+			Areas []struct {
+				Code    string `json:"code"`
+				Council string `json:"council_code"`
+			} `json:"areas"`
+		}
+		if err := json.Unmarshal([]byte(rawJSON), &answer); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range answer.Areas {
+			inCouncil = append(inCouncil, area{a.Code, a.Council})
+		}
+		shownCodes := eval[[]string](b, `[...document.querySelectorAll('#cov-table tbody tr')].map((tr) => tr.dataset.code)`)
+		if len(inCouncil) < 100 || len(shownCodes) != len(inCouncil) || slices.IndexFunc(inCouncil, func(a area) bool { return a.Council != "E08000015" }) >= 0 {
+			t.Errorf("Wirral: %d areas on screen, %d in the link's answer, all of Wirral: %v", len(shownCodes), len(inCouncil), inCouncil[:min(3, len(inCouncil))])
+		}
+		if href := eval[string](b, `document.getElementById('dl-csv').href`); !strings.Contains(href, "council=E08000015") || strings.Contains(href, "bbox=") {
+			t.Errorf("the CSV link for one council: %s", href)
+		}
+		if st := b.text("#cov-side-status"); !strings.Contains(st, "Wirral") {
+			t.Errorf("status for one council: %q", st)
+		}
+		choose("cov-council", "")
 
 		// The deprivation overlay and its key.
 		b.do(chromedp.Click(css("#cov-deprivation")), chromedp.WaitVisible(css("#cov-legend .swatch.hatch")))

@@ -11,6 +11,7 @@ export interface AreaCoverage {
   display_name: string;
   kind: string;
   parent_code: string;
+  council_code?: string;
   population: string | number;
   deprivation_decile?: number;
   assets_inside?: number;
@@ -53,7 +54,8 @@ export const measures: Record<Measure, { label: Key; value: (a: AreaCoverage) =>
 };
 
 /** The coverage parameters shared by the JSON call and the downloads, so a download holds what is on screen. */
-export const coverageQuery = (kind: string, category: string, bbox?: string) => query({ kind, categories: category || undefined, bbox });
+export const coverageQuery = (kind: string, category: string, bbox?: string, council?: string) =>
+  query({ kind, categories: category || undefined, council: council || undefined, bbox });
 
 /** Up to five classes by quantile of the values; breaks are each class's upper bound. */
 export function classify(values: number[]): number[] {

@@ -19,6 +19,8 @@ export interface CoverageMap {
   /** The view as "minLon,minLat,maxLon,maxLat", 4 decimals. */
   bbox(): string;
   onMove(f: () => void): void;
+  /** Shows the box [west, south, east, north]. */
+  fit(box: [number, number, number, number]): void;
   destroy(): void;
 }
 
@@ -85,6 +87,7 @@ export async function coverageMap(el: HTMLElement, kind: string, onPick: (code: 
       return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(4)).join(',');
     },
     onMove: (f) => map.on('moveend', f),
+    fit: (box) => map.fitBounds(box, { padding: 30, duration: 0, maxZoom: 14 }),
     destroy: () => map.remove(),
   };
 }

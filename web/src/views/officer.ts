@@ -16,8 +16,8 @@ import { coverageMap, palette, noValue, type CoverageMap } from './officer-map';
 import { measures, coverageQuery, classify, classOf, num, show, type Measure, type AreaCoverage, type CoverageResponse } from './officer-data';
 import { equityChart } from './officer-equity';
 
-interface State { kind: string; category: string; measure: Measure; deprivation: boolean; selected?: string }
-const state: State = { kind: 'lsoa', category: '', measure: 'walk', deprivation: false };
+interface State { kind: string; category: string; measure: Measure; deprivation: boolean; council: string; selected?: string }
+const state: State = { kind: 'lsoa', category: '', measure: 'walk', deprivation: false, council: '' };
 
 const kindLabels: Record<string, Key> = { lsoa: 'officer.kind.lsoa', msoa: 'officer.kind.msoa', local_authority: 'officer.kind.council' };
 
@@ -32,7 +32,9 @@ export async function officerView(main: HTMLElement) {
   const terms = await vocabulary().catch(() => new Map());
   const categories = [...terms.values()].filter((x) => x.vocabulary === 'VOCABULARY_CATEGORIES');
   // Councils are offered when the directory has any.
-  const councils = await call<{ areas?: unknown[] }>('GET', '/v1/areas' + query({ kind: 'local_authority', page_size: 1 })).then((r) => (r.areas ?? []).length > 0, () => false);
+  const councilList = await call<{ areas?: { code: string; display_name: string }[] }>('GET', '/v1/areas' + query({ kind: 'local_authority', page_size: 100 }))
+    .then((r) => (r.areas ?? []).sort((a, b) => a.display_name.localeCompare(b.display_name)), () => []);
+  const councils = councilList.length > 0;
 
   const select = (id: string, text: string, options: [string, string][], value: string) => {
     const s = h('select', { id }, options.map(([v, l]) => h('option', { value: v }, l)));
@@ -42,13 +44,16 @@ export async function officerView(main: HTMLElement) {
   const kind = select('cov-kind', t('officer.kind'), Object.entries(kindLabels).filter(([k]) => k !== 'local_authority' || councils).map(([k, l]) => [k, t(l)]), state.kind);
   const category = select('cov-category', t('officer.category'),
     [['', t('officer.allCategories')], ...categories.map((c): [string, string] => [c.code, label(c, c.code)])], state.category);
+  // One council's areas, wherever the map is (when the directory has councils).
+  const council = select('cov-council', t('officer.council'),
+    [['', t('officer.allCouncils')], ...councilList.map((c): [string, string] => [c.code, c.display_name])], state.council);
   const measure = select('cov-measure', t('officer.measure'), (Object.keys(measures) as Measure[]).map((m) => [m, t(measures[m].label)]), state.measure);
   const depBox = h('input', { type: 'checkbox', id: 'cov-deprivation', checked: state.deprivation });
   const form = h('form', { class: 'coverage-controls', novalidate: true, 'aria-label': t('officer.controls') },
-    h('div', { class: 'row' }, kind.el, category.el, measure.el),
+    h('div', { class: 'row' }, kind.el, councils ? council.el : null, category.el, measure.el),
     h('div', { class: 'check' }, depBox, h('label', { for: 'cov-deprivation' }, t('officer.deprivation'))));
 
-  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const status = h('p', { class: 'status', id: 'cov-side-status', role: 'status', 'aria-live': 'polite' });
   const legend = h('div', { class: 'legend', id: 'cov-legend' });
   const downloads = h('p', { class: 'downloads' });
   const detail = h('section', { id: 'area-detail', 'aria-labelledby': 'area-h', hidden: true });
@@ -74,14 +79,20 @@ export async function officerView(main: HTMLElement) {
     state.kind = kind.s.value;
     state.category = category.s.value;
     state.measure = measure.s.value as Measure;
+    const fit = council.s.value !== state.council;
+    state.council = council.s.value;
     const mine = ++seq;
     status.textContent = t('common.loading');
-    const q = coverageQuery(state.kind, state.category, map?.bbox());
+    const q = coverageQuery(state.kind, state.category, state.council ? undefined : map?.bbox(), state.council);
     try {
       const res = await call<CoverageResponse>('GET', '/v1/coverage' + q);
       if (mine !== seq || !alive) return;
       rows = res.areas ?? [];
       render(res, q);
+      if (fit && state.council && rows.length) {
+        const lng = rows.map((r) => r.reference_longitude), lat = rows.map((r) => r.reference_latitude);
+        map?.fit([Math.min(...lng), Math.min(...lat), Math.max(...lng), Math.max(...lat)]);
+      }
     } catch (err) {
       if (mine !== seq || !alive) return;
       status.textContent = err instanceof ApiError ? apiMessage(err) : t('error.generic');
@@ -95,7 +106,8 @@ export async function officerView(main: HTMLElement) {
     const classes = new Map<string, number>();
     rows.forEach((a, i) => values[i] !== null && classes.set(a.code, classOf(values[i]!, breaks)));
     map?.paint(state.kind, classes);
-    status.textContent = t('officer.shown', { count: num(rows.length, 0) });
+    const name = councilList.find((c) => c.code === state.council)?.display_name;
+    status.textContent = name ? t('officer.shownCouncil', { count: num(rows.length, 0), council: name }) : t('officer.shown', { count: num(rows.length, 0) });
     fill(downloads, t('officer.download'), ' ',
       h('a', { href: '/v1/coverage.csv' + q, download: 'coverage.csv', id: 'dl-csv' }, 'CSV'), ' · ',
       h('a', { href: '/v1/coverage.geojson' + q, download: 'coverage.geojson', id: 'dl-geojson', 'data-column': m.column(state.category) }, 'GeoJSON'));
@@ -186,7 +198,7 @@ export async function officerView(main: HTMLElement) {
     map = m;
     m.deprivation(state.deprivation);
     let timer: number | undefined;
-    m.onMove(() => { clearTimeout(timer); timer = window.setTimeout(() => void load(), 300); });
+    m.onMove(() => { clearTimeout(timer); if (!state.council) timer = window.setTimeout(() => void load(), 300); });
     return m;
   }).catch(() => undefined); // no WebGL: the table alone, all areas of the kind
 
