@@ -227,6 +227,13 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		// The deprivation overlay and its key.
 		b.do(chromedp.Click(css("#cov-deprivation")), chromedp.WaitVisible(css("#cov-legend .swatch.hatch")))
 		b.checkAxe("coverage with deprivation")
+		if !eval[bool](b, `document.getElementById('area-detail').hidden`) {
+			t.Error("the area chosen in Birmingham still has its panel after the map moved to Wirral")
+		}
+		code = eval[string](b, `document.querySelector('#cov-table tbody tr').dataset.code`)
+		eval[bool](b, `document.querySelector('#cov-table tbody tr button').focus(); true`)
+		b.key("\r")
+		waitFor(b, fmt.Sprintf(`document.getElementById('area-detail').dataset.code === %q && !document.getElementById('area-detail').hidden ? 'y' : ''`, code))
 		b.screenshot("console-officer.png")
 
 		// 320 px: one column, the map below the list, no sideways scrolling.

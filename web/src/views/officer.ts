@@ -106,6 +106,12 @@ export async function officerView(main: HTMLElement) {
     const classes = new Map<string, number>();
     rows.forEach((a, i) => values[i] !== null && classes.set(a.code, classOf(values[i]!, breaks)));
     map?.paint(state.kind, classes);
+    if (state.selected && !rows.some((a) => a.code === state.selected)) {
+      // The chosen area has left the figures (another kind, council or view): its panel goes too.
+      state.selected = undefined;
+      map?.select(undefined);
+      detail.hidden = true;
+    }
     const name = councilList.find((c) => c.code === state.council)?.display_name;
     status.textContent = name ? t('officer.shownCouncil', { count: num(rows.length, 0), council: name }) : t('officer.shown', { count: num(rows.length, 0) });
     fill(downloads, t('officer.download'), ' ',
