@@ -15,6 +15,8 @@ import { referralView } from './views/referral';
 import { groupListingsView, groupNav } from './views/group';
 import { groupEditView } from './views/groupEdit';
 import { groupInboxView } from './views/groupInbox';
+import { officerView } from './views/officer';
+import { adminView } from './views/admin';
 
 export type Cleanup = (() => void) | void;
 type View = (main: HTMLElement, arg: string) => Cleanup | Promise<Cleanup>;
@@ -27,6 +29,8 @@ const routes: [RegExp, View][] = [
   [/^#\/refer\/([\w-]+)$/, referView],
   [/^#\/referral\/([\w-]+)$/, referralView],
   [/^#\/group$/, groupListingsView], [/^#\/group\/inbox$/, groupInboxView], [/^#\/group\/(?:new|asset\/([\w-]+))$/, groupEditView],
+  [/^#\/coverage$/, officerView],
+  [/^#\/admin$/, adminView],
   [/^(#\/?)?$/, searchView],
 ];
 
@@ -43,6 +47,8 @@ function renderHeader() {
     h('a', { class: 'brand', href: '#/' }, 'SPARC'),
     h('nav', { 'aria-label': t('nav.label') },
       h('a', { href: '#/' }, t('nav.search')),
+      h('a', { href: '#/coverage', id: 'nav-coverage' }, t('officer.nav')),
+      signedIn() ? h('a', { href: '#/admin', id: 'nav-admin' }, t('admin.nav')) : null,
       signedIn() && h('a', { href: '#/my-referrals', id: 'myref-link' }, t('myref.nav')),
       signedIn() && groupNav(),
       signedIn()

@@ -13,6 +13,7 @@ declare const MAPLIBRE_URL: string;
 declare const MAPLIBRE_WORKER_URL: string;
 
 let lib: Promise<typeof ML> | undefined;
+
 export const loadMap = () =>
   (lib ??= (import(MAPLIBRE_URL) as Promise<typeof ML>).then((m) => {
     m.setWorkerUrl(MAPLIBRE_WORKER_URL);
