@@ -220,7 +220,7 @@ func (a *App) listen(ctx context.Context) error {
 	if a.cfg.Guard != nil {
 		svc.Auth = a.cfg.Guard
 	}
-	sc.Hooks = sc.Hooks.Merge(a.cfg.Tracing.Hooks())
+	sc.Hooks = sc.Hooks.Merge(a.cfg.Tracing.Hooks(server.ViaGateway))
 	if a.cfg.MetricsAddr != "" {
 		m := a.newMetrics()
 		sc.Hooks = sc.Hooks.Merge(m.Hooks())

@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/hooks"
 	"github.com/sparc-network/sparc/internal/httproute"
-	"github.com/sparc-network/sparc/internal/server"
 )
 
 // Latency buckets (seconds) for gRPC and HTTP: fine below the 300 ms
@@ -90,8 +90,8 @@ func (m *Metrics) Register(cs ...Collector) { m.reg.MustRegister(cs...) }
 
 // Hooks are the transport's instruments: request counts and latencies,
 // open watch streams, refusals and import progress.
-func (m *Metrics) Hooks() server.Hooks {
-	return server.Hooks{
+func (m *Metrics) Hooks() hooks.Hooks {
+	return hooks.Hooks{
 		Unary:      []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), m.countImports},
 		Stream:     []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), m.countWatches},
 		HTTP:       []func(http.Handler) http.Handler{m.instrumentHTTP},

@@ -7,7 +7,7 @@
 // domains (delivery backlogs, the embedded database's restarts) it reads
 // through small functions their owners export, handed over by the
 // composition root (internal/app). It hands the transport
-// (internal/server) its interceptors and handlers as server.Hooks.
+// (internal/server) its interceptors and handlers as hooks.Hooks.
 //
 // Both halves cost nothing when off: without --metrics-addr no metric is
 // recorded, and without an OTLP endpoint no tracer, stats handler or

@@ -25,7 +25,7 @@ import (
 
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/caller"
-	"github.com/sparc-network/sparc/internal/server"
+	"github.com/sparc-network/sparc/internal/hooks"
 )
 
 // The attributes SPARC adds to spans: who is calling, never about whom.
@@ -102,9 +102,11 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 // Hooks are the transport's spans: otelgrpc on the gRPC server, otelhttp
 // on the HTTP port, the trace context across the gateway's in-process
 // hop, and the caller's request id and organisation on each call's span.
-func (t *Tracing) Hooks() server.Hooks {
+// viaGateway tells the gateway's in-process calls (whose trace context
+// is ours) from network clients' (whose is not).
+func (t *Tracing) Hooks(viaGateway func(context.Context) bool) hooks.Hooks {
 	if t == nil {
-		return server.Hooks{}
+		return hooks.Hooks{}
 	}
 	// The instrumentations' own metrics are off: Prometheus counts.
 	mp := metricnoop.NewMeterProvider()
@@ -113,8 +115,8 @@ func (t *Tracing) Hooks() server.Hooks {
 	// and decides no sampling (it would let anyone have every call
 	// traced); the span links to it instead. Only the gateway's own
 	// in-process calls continue its trace.
-	grpcOpts = append(grpcOpts, otelgrpc.WithPublicEndpointFn(func(ctx context.Context, _ *stats.RPCTagInfo) bool { return !server.ViaGateway(ctx) }))
-	return server.Hooks{
+	grpcOpts = append(grpcOpts, otelgrpc.WithPublicEndpointFn(func(ctx context.Context, _ *stats.RPCTagInfo) bool { return !viaGateway(ctx) }))
+	return hooks.Hooks{
 		ServerOptions: []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(grpcOpts...))},
 		// The gateway's in-process hop only carries the trace context: a
 		// client span there would repeat the server span beneath it.
