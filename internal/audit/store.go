@@ -52,6 +52,7 @@ const listSQL = `SELECT id, time, principal, COALESCE(organisation_id::text, '')
 		AND ($5::text IS NULL OR outcome = $5)
 		AND ($6::bigint IS NULL OR id < $6)
 		AND ($7::uuid IS NULL OR organisation_id = $7)
+		AND ($9::text IS NULL OR method = $9 OR (right($9, 1) = '/' AND starts_with(method, $9)))
 	ORDER BY id DESC LIMIT $8`
 
 // Statement returns the insert of ev, for db.InTx to run in the round trip
@@ -100,6 +101,7 @@ func (s *Store) Insert(ctx context.Context, events ...auth.AuditEvent) error {
 type filter struct {
 	start, end                   *time.Time
 	principal, resource, outcome string
+	method                       string // a full method name, or a service's ending in "/"
 	before                       int64  // events with a lower id only (the page token)
 	org                          string // one organisation's events only
 }
@@ -114,7 +116,7 @@ func (s *Store) list(ctx context.Context, f filter, limit int) ([]*sparcv1.Audit
 	err := db.InTx(db.WithoutRider(ctx), s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		out = nil
 		rows, err := tx.Query(ctx, listSQL, f.start, f.end, nullable(f.principal), nullable(f.resource),
-			nullable(f.outcome), nullableID(f.before), nullable(f.org), limit+1)
+			nullable(f.outcome), nullableID(f.before), nullable(f.org), limit+1, nullable(f.method))
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 // filterOf checks the request's filters and returns them; problems are
 // added to v.
 func filterOf(req *sparcv1.ListAuditEventsRequest, v *apierr.InvalidArgument) filter {
-	f := filter{principal: req.GetPrincipal(), resource: req.GetResource(), outcome: req.GetOutcome()}
+	f := filter{principal: req.GetPrincipal(), resource: req.GetResource(), outcome: req.GetOutcome(), method: req.GetMethod()}
 	if t := req.GetStartTime(); t != nil {
 		if err := t.CheckValid(); err != nil {
 			v.Add("start_time", "%v", err)
@@ -30,6 +31,9 @@ func filterOf(req *sparcv1.ListAuditEventsRequest, v *apierr.InvalidArgument) fi
 	if f.start != nil && f.end != nil && f.end.Before(*f.start) {
 		v.Add("end_time", "is before start_time")
 	}
+	if f.method != "" && (len(f.method) > 300 || !methodFilter.MatchString(f.method)) {
+		v.Add("method", "must be a full method name (/sparc.v1.ApiKeyService/RevokeApiKey) or a service ending in / (/sparc.v1.ApiKeyService/)")
+	}
 	switch f.outcome {
 	case "", "ok", "denied", "error":
 	default:
@@ -37,6 +41,12 @@ func filterOf(req *sparcv1.ListAuditEventsRequest, v *apierr.InvalidArgument) fi
 	}
 	return f
 }
+
+// methodFilter is a gRPC method's full name, or its service's with the
+// method left off: what the trail stores in its method column is always
+// the full name, so anything else could match nothing (or, with LIKE's
+// wildcards, too much).
+var methodFilter = regexp.MustCompile(`^/[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*/([A-Za-z_][A-Za-z0-9_]*)?$`)
 
 // Events are numbered by the table's identity column, not by UUIDs, so
 // their names ("auditEvents/42") are made and read here rather than by

@@ -473,6 +473,15 @@ func organisationRows() []matrixRow {
 			},
 			setup: orgTarget,
 		}, table(writeOwned, allNF, allNF, allNF, readOne, allUnauth)},
+		// Who am I: every role, about itself only (contents: TestGetCallerSaysWhoCalls).
+		{"/sparc.v1.OrganisationService/GetCaller", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := oc(c).GetCaller(ctx, &sparcv1.GetCallerRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/caller", nil },
+			setup: noTarget,
+		}, table(allOK, allOK, allOK, allOK, allOK, allUnauth)},
 	}
 }
 

@@ -38,6 +38,10 @@ type Rule struct {
 
 var anyRole = []string(nil)
 
+// everyRole is every role, for methods open to any authenticated caller
+// (not public: an empty Roles would admit no one).
+var everyRole = []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor, RoleAreaAnalyst, RoleNetworkAdmin}
+
 // Policy lists every RPC the server offers, by full method name, and every
 // plain HTTP route, by its pattern ("GET /openreferral/services"): one
 // table for the one guard. A method or route missing here is refused
@@ -64,6 +68,10 @@ var Policy = map[string]Rule{
 	"/sparc.v1.OrganisationService/ListOrganisations":  {Public: true, Roles: anyRole},
 	"/sparc.v1.OrganisationService/CreateOrganisation": {Roles: []string{RoleNetworkAdmin}, Audit: true},
 	"/sparc.v1.OrganisationService/UpdateOrganisation": {Roles: []string{RoleAdmin, RoleNetworkAdmin}, Audit: true, Resource: "organisation", Credentials: true},
+	// Who am I: every role may ask who its own credentials stand for
+	// (nothing another caller's); without credentials there is no one.
+	// Not audited: it reads only what the caller sent and public fields.
+	"/sparc.v1.OrganisationService/GetCaller": {Roles: everyRole},
 
 	// Keys and audit: an organisation's admin for its own organisation
 	// (Principal.CanAdminister), the network admin for all; every call is

@@ -132,3 +132,29 @@ func (s *Service) UpdateOrganisation(ctx context.Context, req *sparcv1.UpdateOrg
 		return nil
 	})
 }
+
+// GetCaller says who is calling: the principal the credentials stand for,
+// its organisation (read here, for its name and kind) and its role. The
+// policy admits only authenticated callers; the principal is the access
+// layer's, never the request's.
+func (s *Service) GetCaller(ctx context.Context, _ *sparcv1.GetCallerRequest) (*sparcv1.Caller, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, status.Error(codes.Unauthenticated, "GetCaller needs an API key or a token")
+	}
+	c := &sparcv1.Caller{Principal: p.Name, DisplayName: p.DisplayName, Role: auth.RoleFromCode(p.Role),
+		Organisation: aip.NameOf(aip.Organisations, p.Org)}
+	if p.KeyID != "" {
+		c.ApiKey = aip.NameOf(aip.APIKeys, p.KeyID)
+	}
+	id, err := uuid.Parse(p.Org)
+	if err != nil {
+		return c, nil
+	}
+	o, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading the caller's organisation: %w", err)
+	}
+	c.OrganisationDisplayName, c.OrganisationKind = o.GetDisplayName(), o.GetKind()
+	return c, nil
+}

@@ -560,6 +560,143 @@ func (x *ListOrganisationsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_sparc_v1_access_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_access_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{5}
+}
+
+// The principal a call acts as.
+type Caller struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As the audit log names it: "key:<prefix>" or "oidc:<subject>".
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The API key's display name, or the token's name claim ("Amira Khan");
+	// empty when it has none.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The key, "apiKeys/{uuid}"; empty for an identity-provider token.
+	ApiKey string `protobuf:"bytes,3,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// The organisation the caller acts for, "organisations/{uuid}".
+	Organisation string `protobuf:"bytes,4,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	// That organisation's display name.
+	OrganisationDisplayName string `protobuf:"bytes,5,opt,name=organisation_display_name,json=organisationDisplayName,proto3" json:"organisation_display_name,omitempty"`
+	// That organisation's kind.
+	OrganisationKind OrganisationKind `protobuf:"varint,6,opt,name=organisation_kind,json=organisationKind,proto3,enum=sparc.v1.OrganisationKind" json:"organisation_kind,omitempty"`
+	// The role the caller acts with (one per key or token).
+	Role          Role `protobuf:"varint,7,opt,name=role,proto3,enum=sparc.v1.Role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Caller) Reset() {
+	*x = Caller{}
+	mi := &file_sparc_v1_access_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Caller) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Caller) ProtoMessage() {}
+
+func (x *Caller) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_access_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Caller.ProtoReflect.Descriptor instead.
+func (*Caller) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Caller) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *Caller) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Caller) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+func (x *Caller) GetOrganisation() string {
+	if x != nil {
+		return x.Organisation
+	}
+	return ""
+}
+
+func (x *Caller) GetOrganisationDisplayName() string {
+	if x != nil {
+		return x.OrganisationDisplayName
+	}
+	return ""
+}
+
+func (x *Caller) GetOrganisationKind() OrganisationKind {
+	if x != nil {
+		return x.OrganisationKind
+	}
+	return OrganisationKind_ORGANISATION_KIND_UNSPECIFIED
+}
+
+func (x *Caller) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
 type UpdateOrganisationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Its name says which organisation changes.
@@ -573,7 +710,7 @@ type UpdateOrganisationRequest struct {
 
 func (x *UpdateOrganisationRequest) Reset() {
 	*x = UpdateOrganisationRequest{}
-	mi := &file_sparc_v1_access_proto_msgTypes[5]
+	mi := &file_sparc_v1_access_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +722,7 @@ func (x *UpdateOrganisationRequest) String() string {
 func (*UpdateOrganisationRequest) ProtoMessage() {}
 
 func (x *UpdateOrganisationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[5]
+	mi := &file_sparc_v1_access_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +735,7 @@ func (x *UpdateOrganisationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrganisationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOrganisationRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{5}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateOrganisationRequest) GetOrganisation() *Organisation {
@@ -636,7 +773,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_sparc_v1_access_proto_msgTypes[6]
+	mi := &file_sparc_v1_access_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +785,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[6]
+	mi := &file_sparc_v1_access_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +798,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{6}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApiKey) GetName() string {
@@ -733,7 +870,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_sparc_v1_access_proto_msgTypes[7]
+	mi := &file_sparc_v1_access_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +882,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[7]
+	mi := &file_sparc_v1_access_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +895,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{7}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateApiKeyRequest) GetOrganisation() string {
@@ -793,7 +930,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_sparc_v1_access_proto_msgTypes[8]
+	mi := &file_sparc_v1_access_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +942,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[8]
+	mi := &file_sparc_v1_access_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +955,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{8}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -849,7 +986,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_sparc_v1_access_proto_msgTypes[9]
+	mi := &file_sparc_v1_access_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +998,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[9]
+	mi := &file_sparc_v1_access_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +1011,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{9}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListApiKeysRequest) GetOrganisation() string {
@@ -915,7 +1052,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_sparc_v1_access_proto_msgTypes[10]
+	mi := &file_sparc_v1_access_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1064,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[10]
+	mi := &file_sparc_v1_access_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1077,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{10}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -967,7 +1104,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_sparc_v1_access_proto_msgTypes[11]
+	mi := &file_sparc_v1_access_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1116,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[11]
+	mi := &file_sparc_v1_access_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1129,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{11}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RevokeApiKeyRequest) GetName() string {
@@ -1039,7 +1176,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_sparc_v1_access_proto_msgTypes[12]
+	mi := &file_sparc_v1_access_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1188,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[12]
+	mi := &file_sparc_v1_access_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1201,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{12}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AuditEvent) GetName() string {
@@ -1165,16 +1302,20 @@ type ListAuditEventsRequest struct {
 	Principal string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
 	Resource  string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
 	// "ok", "denied" or "error".
-	Outcome       string `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	PageSize      int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Outcome   string `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	PageSize  int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only events of this method, its full gRPC name
+	// ("/sparc.v1.ApiKeyService/RevokeApiKey"), or of every method of one
+	// service when it ends in "/" ("/sparc.v1.ApiKeyService/").
+	Method        string `protobuf:"bytes,8,opt,name=method,proto3" json:"method,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_sparc_v1_access_proto_msgTypes[13]
+	mi := &file_sparc_v1_access_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1327,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[13]
+	mi := &file_sparc_v1_access_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1340,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{13}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListAuditEventsRequest) GetStartTime() *timestamppb.Timestamp {
@@ -1251,6 +1392,13 @@ func (x *ListAuditEventsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListAuditEventsRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
 type ListAuditEventsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Newest first.
@@ -1262,7 +1410,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_sparc_v1_access_proto_msgTypes[14]
+	mi := &file_sparc_v1_access_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1422,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_access_proto_msgTypes[14]
+	mi := &file_sparc_v1_access_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1435,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_access_proto_rawDescGZIP(), []int{14}
+	return file_sparc_v1_access_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -1339,7 +1487,18 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\x05kinds\x18\x03 \x03(\x0e2\x1a.sparc.v1.OrganisationKindR\x05kinds\"\x81\x01\n" +
 	"\x19ListOrganisationsResponse\x12<\n" +
 	"\rorganisations\x18\x01 \x03(\v2\x16.sparc.v1.OrganisationR\rorganisations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x99\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x12\n" +
+	"\x10GetCallerRequest\"\xeb\x02\n" +
+	"\x06Caller\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x122\n" +
+	"\aapi_key\x18\x03 \x01(\tB\x19\xfaA\x16\n" +
+	"\x14sparc.network/ApiKeyR\x06apiKey\x12C\n" +
+	"\forganisation\x18\x04 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\x12:\n" +
+	"\x19organisation_display_name\x18\x05 \x01(\tR\x17organisationDisplayName\x12G\n" +
+	"\x11organisation_kind\x18\x06 \x01(\x0e2\x1a.sparc.v1.OrganisationKindR\x10organisationKind\x12\"\n" +
+	"\x04role\x18\a \x01(\x0e2\x0e.sparc.v1.RoleR\x04role\"\x99\x01\n" +
 	"\x19UpdateOrganisationRequest\x12?\n" +
 	"\forganisation\x18\x01 \x01(\v2\x16.sparc.v1.OrganisationB\x03\xe0A\x02R\forganisation\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -1397,7 +1556,7 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\x05count\x18\f \x01(\x05B\x03\xe0A\x03R\x05count\x129\n" +
 	"\x16principal_display_name\x18\r \x01(\tB\x03\xe0A\x03R\x14principalDisplayName:Q\xeaAN\n" +
 	"\x18sparc.network/AuditEvent\x12\x19auditEvents/{audit_event}*\vauditEvents2\n" +
-	"auditEvent\"\x9a\x02\n" +
+	"auditEvent\"\xb2\x02\n" +
 	"\x16ListAuditEventsRequest\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
@@ -1407,7 +1566,8 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\aoutcome\x18\x05 \x01(\tR\aoutcome\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageToken\"o\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06method\x18\b \x01(\tR\x06method\"o\n" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.sparc.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb0\x03\n" +
@@ -1436,12 +1596,14 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"\x10ROLE_LINK_WORKER\x10\x02\x12\x15\n" +
 	"\x11ROLE_GROUP_EDITOR\x10\x03\x12\x15\n" +
 	"\x11ROLE_AREA_ANALYST\x10\x04\x12\x16\n" +
-	"\x12ROLE_NETWORK_ADMIN\x10\x052\x8e\x04\n" +
+	"\x12ROLE_NETWORK_ADMIN\x10\x052\xdd\x04\n" +
 	"\x13OrganisationService\x12z\n" +
 	"\x12CreateOrganisation\x12#.sparc.v1.CreateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"'\x82\xd3\xe4\x93\x02!:\forganisation\"\x11/v1/organisations\x12o\n" +
 	"\x0fGetOrganisation\x12 .sparc.v1.GetOrganisationRequest\x1a\x16.sparc.v1.Organisation\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=organisations/*}\x12w\n" +
 	"\x11ListOrganisations\x12\".sparc.v1.ListOrganisationsRequest\x1a#.sparc.v1.ListOrganisationsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/organisations\x12\x90\x01\n" +
-	"\x12UpdateOrganisation\x12#.sparc.v1.UpdateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"=\x82\xd3\xe4\x93\x027:\forganisation2'/v1/{organisation.name=organisations/*}2\xc0\x02\n" +
+	"\x12UpdateOrganisation\x12#.sparc.v1.UpdateOrganisationRequest\x1a\x16.sparc.v1.Organisation\"=\x82\xd3\xe4\x93\x027:\forganisation2'/v1/{organisation.name=organisations/*}\x12M\n" +
+	"\tGetCaller\x12\x1a.sparc.v1.GetCallerRequest\x1a\x10.sparc.v1.Caller\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/caller2\xc0\x02\n" +
 	"\rApiKeyService\x12e\n" +
 	"\fCreateApiKey\x12\x1d.sparc.v1.CreateApiKeyRequest\x1a\x1e.sparc.v1.CreateApiKeyResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/apiKeys\x12_\n" +
 	"\vListApiKeys\x12\x1c.sparc.v1.ListApiKeysRequest\x1a\x1d.sparc.v1.ListApiKeysResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/apiKeys\x12g\n" +
@@ -1462,7 +1624,7 @@ func file_sparc_v1_access_proto_rawDescGZIP() []byte {
 }
 
 var file_sparc_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sparc_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_sparc_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_sparc_v1_access_proto_goTypes = []any{
 	(OrganisationKind)(0),             // 0: sparc.v1.OrganisationKind
 	(OrganisationStatus)(0),           // 1: sparc.v1.OrganisationStatus
@@ -1472,62 +1634,68 @@ var file_sparc_v1_access_proto_goTypes = []any{
 	(*GetOrganisationRequest)(nil),    // 5: sparc.v1.GetOrganisationRequest
 	(*ListOrganisationsRequest)(nil),  // 6: sparc.v1.ListOrganisationsRequest
 	(*ListOrganisationsResponse)(nil), // 7: sparc.v1.ListOrganisationsResponse
-	(*UpdateOrganisationRequest)(nil), // 8: sparc.v1.UpdateOrganisationRequest
-	(*ApiKey)(nil),                    // 9: sparc.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),       // 10: sparc.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),      // 11: sparc.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),        // 12: sparc.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),       // 13: sparc.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),       // 14: sparc.v1.RevokeApiKeyRequest
-	(*AuditEvent)(nil),                // 15: sparc.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),    // 16: sparc.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),   // 17: sparc.v1.ListAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),     // 18: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 19: google.protobuf.FieldMask
+	(*GetCallerRequest)(nil),          // 8: sparc.v1.GetCallerRequest
+	(*Caller)(nil),                    // 9: sparc.v1.Caller
+	(*UpdateOrganisationRequest)(nil), // 10: sparc.v1.UpdateOrganisationRequest
+	(*ApiKey)(nil),                    // 11: sparc.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),       // 12: sparc.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),      // 13: sparc.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),        // 14: sparc.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),       // 15: sparc.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),       // 16: sparc.v1.RevokeApiKeyRequest
+	(*AuditEvent)(nil),                // 17: sparc.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),    // 18: sparc.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),   // 19: sparc.v1.ListAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 21: google.protobuf.FieldMask
 }
 var file_sparc_v1_access_proto_depIdxs = []int32{
 	0,  // 0: sparc.v1.Organisation.kind:type_name -> sparc.v1.OrganisationKind
 	1,  // 1: sparc.v1.Organisation.status:type_name -> sparc.v1.OrganisationStatus
-	18, // 2: sparc.v1.Organisation.create_time:type_name -> google.protobuf.Timestamp
-	18, // 3: sparc.v1.Organisation.update_time:type_name -> google.protobuf.Timestamp
+	20, // 2: sparc.v1.Organisation.create_time:type_name -> google.protobuf.Timestamp
+	20, // 3: sparc.v1.Organisation.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 4: sparc.v1.CreateOrganisationRequest.organisation:type_name -> sparc.v1.Organisation
 	0,  // 5: sparc.v1.ListOrganisationsRequest.kinds:type_name -> sparc.v1.OrganisationKind
 	3,  // 6: sparc.v1.ListOrganisationsResponse.organisations:type_name -> sparc.v1.Organisation
-	3,  // 7: sparc.v1.UpdateOrganisationRequest.organisation:type_name -> sparc.v1.Organisation
-	19, // 8: sparc.v1.UpdateOrganisationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 9: sparc.v1.ApiKey.role:type_name -> sparc.v1.Role
-	18, // 10: sparc.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	18, // 11: sparc.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	18, // 12: sparc.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: sparc.v1.CreateApiKeyRequest.role:type_name -> sparc.v1.Role
-	9,  // 14: sparc.v1.CreateApiKeyResponse.api_key:type_name -> sparc.v1.ApiKey
-	9,  // 15: sparc.v1.ListApiKeysResponse.api_keys:type_name -> sparc.v1.ApiKey
-	18, // 16: sparc.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 17: sparc.v1.AuditEvent.role:type_name -> sparc.v1.Role
-	18, // 18: sparc.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	18, // 19: sparc.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	15, // 20: sparc.v1.ListAuditEventsResponse.events:type_name -> sparc.v1.AuditEvent
-	4,  // 21: sparc.v1.OrganisationService.CreateOrganisation:input_type -> sparc.v1.CreateOrganisationRequest
-	5,  // 22: sparc.v1.OrganisationService.GetOrganisation:input_type -> sparc.v1.GetOrganisationRequest
-	6,  // 23: sparc.v1.OrganisationService.ListOrganisations:input_type -> sparc.v1.ListOrganisationsRequest
-	8,  // 24: sparc.v1.OrganisationService.UpdateOrganisation:input_type -> sparc.v1.UpdateOrganisationRequest
-	10, // 25: sparc.v1.ApiKeyService.CreateApiKey:input_type -> sparc.v1.CreateApiKeyRequest
-	12, // 26: sparc.v1.ApiKeyService.ListApiKeys:input_type -> sparc.v1.ListApiKeysRequest
-	14, // 27: sparc.v1.ApiKeyService.RevokeApiKey:input_type -> sparc.v1.RevokeApiKeyRequest
-	16, // 28: sparc.v1.AuditService.ListAuditEvents:input_type -> sparc.v1.ListAuditEventsRequest
-	3,  // 29: sparc.v1.OrganisationService.CreateOrganisation:output_type -> sparc.v1.Organisation
-	3,  // 30: sparc.v1.OrganisationService.GetOrganisation:output_type -> sparc.v1.Organisation
-	7,  // 31: sparc.v1.OrganisationService.ListOrganisations:output_type -> sparc.v1.ListOrganisationsResponse
-	3,  // 32: sparc.v1.OrganisationService.UpdateOrganisation:output_type -> sparc.v1.Organisation
-	11, // 33: sparc.v1.ApiKeyService.CreateApiKey:output_type -> sparc.v1.CreateApiKeyResponse
-	13, // 34: sparc.v1.ApiKeyService.ListApiKeys:output_type -> sparc.v1.ListApiKeysResponse
-	9,  // 35: sparc.v1.ApiKeyService.RevokeApiKey:output_type -> sparc.v1.ApiKey
-	17, // 36: sparc.v1.AuditService.ListAuditEvents:output_type -> sparc.v1.ListAuditEventsResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	0,  // 7: sparc.v1.Caller.organisation_kind:type_name -> sparc.v1.OrganisationKind
+	2,  // 8: sparc.v1.Caller.role:type_name -> sparc.v1.Role
+	3,  // 9: sparc.v1.UpdateOrganisationRequest.organisation:type_name -> sparc.v1.Organisation
+	21, // 10: sparc.v1.UpdateOrganisationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 11: sparc.v1.ApiKey.role:type_name -> sparc.v1.Role
+	20, // 12: sparc.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	20, // 13: sparc.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	20, // 14: sparc.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	2,  // 15: sparc.v1.CreateApiKeyRequest.role:type_name -> sparc.v1.Role
+	11, // 16: sparc.v1.CreateApiKeyResponse.api_key:type_name -> sparc.v1.ApiKey
+	11, // 17: sparc.v1.ListApiKeysResponse.api_keys:type_name -> sparc.v1.ApiKey
+	20, // 18: sparc.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 19: sparc.v1.AuditEvent.role:type_name -> sparc.v1.Role
+	20, // 20: sparc.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	20, // 21: sparc.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	17, // 22: sparc.v1.ListAuditEventsResponse.events:type_name -> sparc.v1.AuditEvent
+	4,  // 23: sparc.v1.OrganisationService.CreateOrganisation:input_type -> sparc.v1.CreateOrganisationRequest
+	5,  // 24: sparc.v1.OrganisationService.GetOrganisation:input_type -> sparc.v1.GetOrganisationRequest
+	6,  // 25: sparc.v1.OrganisationService.ListOrganisations:input_type -> sparc.v1.ListOrganisationsRequest
+	10, // 26: sparc.v1.OrganisationService.UpdateOrganisation:input_type -> sparc.v1.UpdateOrganisationRequest
+	8,  // 27: sparc.v1.OrganisationService.GetCaller:input_type -> sparc.v1.GetCallerRequest
+	12, // 28: sparc.v1.ApiKeyService.CreateApiKey:input_type -> sparc.v1.CreateApiKeyRequest
+	14, // 29: sparc.v1.ApiKeyService.ListApiKeys:input_type -> sparc.v1.ListApiKeysRequest
+	16, // 30: sparc.v1.ApiKeyService.RevokeApiKey:input_type -> sparc.v1.RevokeApiKeyRequest
+	18, // 31: sparc.v1.AuditService.ListAuditEvents:input_type -> sparc.v1.ListAuditEventsRequest
+	3,  // 32: sparc.v1.OrganisationService.CreateOrganisation:output_type -> sparc.v1.Organisation
+	3,  // 33: sparc.v1.OrganisationService.GetOrganisation:output_type -> sparc.v1.Organisation
+	7,  // 34: sparc.v1.OrganisationService.ListOrganisations:output_type -> sparc.v1.ListOrganisationsResponse
+	3,  // 35: sparc.v1.OrganisationService.UpdateOrganisation:output_type -> sparc.v1.Organisation
+	9,  // 36: sparc.v1.OrganisationService.GetCaller:output_type -> sparc.v1.Caller
+	13, // 37: sparc.v1.ApiKeyService.CreateApiKey:output_type -> sparc.v1.CreateApiKeyResponse
+	15, // 38: sparc.v1.ApiKeyService.ListApiKeys:output_type -> sparc.v1.ListApiKeysResponse
+	11, // 39: sparc.v1.ApiKeyService.RevokeApiKey:output_type -> sparc.v1.ApiKey
+	19, // 40: sparc.v1.AuditService.ListAuditEvents:output_type -> sparc.v1.ListAuditEventsResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_access_proto_init() }
@@ -1541,7 +1709,7 @@ func file_sparc_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_access_proto_rawDesc), len(file_sparc_v1_access_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -23,6 +23,7 @@ const (
 	OrganisationService_GetOrganisation_FullMethodName    = "/sparc.v1.OrganisationService/GetOrganisation"
 	OrganisationService_ListOrganisations_FullMethodName  = "/sparc.v1.OrganisationService/ListOrganisations"
 	OrganisationService_UpdateOrganisation_FullMethodName = "/sparc.v1.OrganisationService/UpdateOrganisation"
+	OrganisationService_GetCaller_FullMethodName          = "/sparc.v1.OrganisationService/GetCaller"
 )
 
 // OrganisationServiceClient is the client API for OrganisationService service.
@@ -39,6 +40,11 @@ type OrganisationServiceClient interface {
 	GetOrganisation(ctx context.Context, in *GetOrganisationRequest, opts ...grpc.CallOption) (*Organisation, error)
 	ListOrganisations(ctx context.Context, in *ListOrganisationsRequest, opts ...grpc.CallOption) (*ListOrganisationsResponse, error)
 	UpdateOrganisation(ctx context.Context, in *UpdateOrganisationRequest, opts ...grpc.CallOption) (*Organisation, error)
+	// Says who is calling: the API key or identity-provider subject the
+	// request's credentials stand for, its organisation and its role, so a
+	// client (the web console) shows what the caller uses without guessing.
+	// Needs credentials: an anonymous call is UNAUTHENTICATED.
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*Caller, error)
 }
 
 type organisationServiceClient struct {
@@ -89,6 +95,16 @@ func (c *organisationServiceClient) UpdateOrganisation(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *organisationServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*Caller, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Caller)
+	err := c.cc.Invoke(ctx, OrganisationService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrganisationServiceServer is the server API for OrganisationService service.
 // All implementations must embed UnimplementedOrganisationServiceServer
 // for forward compatibility.
@@ -103,6 +119,11 @@ type OrganisationServiceServer interface {
 	GetOrganisation(context.Context, *GetOrganisationRequest) (*Organisation, error)
 	ListOrganisations(context.Context, *ListOrganisationsRequest) (*ListOrganisationsResponse, error)
 	UpdateOrganisation(context.Context, *UpdateOrganisationRequest) (*Organisation, error)
+	// Says who is calling: the API key or identity-provider subject the
+	// request's credentials stand for, its organisation and its role, so a
+	// client (the web console) shows what the caller uses without guessing.
+	// Needs credentials: an anonymous call is UNAUTHENTICATED.
+	GetCaller(context.Context, *GetCallerRequest) (*Caller, error)
 	mustEmbedUnimplementedOrganisationServiceServer()
 }
 
@@ -124,6 +145,9 @@ func (UnimplementedOrganisationServiceServer) ListOrganisations(context.Context,
 }
 func (UnimplementedOrganisationServiceServer) UpdateOrganisation(context.Context, *UpdateOrganisationRequest) (*Organisation, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateOrganisation not implemented")
+}
+func (UnimplementedOrganisationServiceServer) GetCaller(context.Context, *GetCallerRequest) (*Caller, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedOrganisationServiceServer) mustEmbedUnimplementedOrganisationServiceServer() {}
 func (UnimplementedOrganisationServiceServer) testEmbeddedByValue()                             {}
@@ -218,6 +242,24 @@ func _OrganisationService_UpdateOrganisation_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrganisationService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrganisationServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrganisationService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrganisationServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrganisationService_ServiceDesc is the grpc.ServiceDesc for OrganisationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -240,6 +282,10 @@ var OrganisationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateOrganisation",
 			Handler:    _OrganisationService_UpdateOrganisation_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _OrganisationService_GetCaller_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
