@@ -12,7 +12,8 @@ import { searchView } from './views/search';
 import { assetView } from './views/asset';
 import { referView } from './views/refer';
 import { referralView } from './views/referral';
-import { groupListingsView, groupNav } from './views/group';
+import { groupListingsView } from './views/group';
+import { screens, whoAmI, caller } from './caller';
 import { groupEditView } from './views/groupEdit';
 import { groupInboxView } from './views/groupInbox';
 import { officerView } from './views/officer';
@@ -42,15 +43,20 @@ function renderHeader() {
   const select = h('select', { id: 'lang', onchange: () => { setLang(select.value as Lang); render(); } },
     h('option', { value: 'en', lang: 'en' }, 'English'), h('option', { value: 'nl', lang: 'nl' }, 'Nederlands'));
   select.value = lang();
+  const shown = screens(signedIn());
+  const link = (screen: (typeof shown)[number], href: string, id: string, text: string) => shown.includes(screen) ? h('a', { href, id }, text) : null;
+  const who = caller();
   fill(header,
     h('a', { class: 'skip', href: '#main', onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, t('nav.skip')),
     h('a', { class: 'brand', href: '#/' }, 'SPARC'),
     h('nav', { 'aria-label': t('nav.label') },
-      h('a', { href: '#/' }, t('nav.search')),
-      h('a', { href: '#/coverage', id: 'nav-coverage' }, t('officer.nav')),
-      signedIn() ? h('a', { href: '#/admin', id: 'nav-admin' }, t('admin.nav')) : null,
-      signedIn() && h('a', { href: '#/my-referrals', id: 'myref-link' }, t('myref.nav')),
-      signedIn() && groupNav(),
+      link('search', '#/', 'nav-search', t('nav.search')),
+      link('myReferrals', '#/my-referrals', 'myref-link', t('myref.nav')),
+      link('listings', '#/group', 'nav-listings', t('group.nav.listings')),
+      link('inbox', '#/group/inbox', 'nav-inbox', t('group.nav.inbox')),
+      link('coverage', '#/coverage', 'nav-coverage', t('officer.nav')),
+      link('admin', '#/admin', 'nav-admin', t('admin.nav')),
+      who ? h('span', { class: 'who', id: 'who' }, t('nav.who', { name: who.display_name || who.principal, org: who.organisation_display_name })) : null,
       signedIn()
         ? h('button', { type: 'button', id: 'signout', onclick: () => { signOut(); location.hash = '#/signin'; render(); } }, t('nav.signOut'))
         : h('a', { href: '#/signin', id: 'signin-link' }, t('nav.signIn'))),
@@ -61,6 +67,8 @@ function renderHeader() {
 export async function render() {
   document.documentElement.lang = lang();
   document.title = t('app.title');
+  // The header offers the caller's screens: who they are is asked once per sign-in.
+  if (signedIn()) await whoAmI();
   renderHeader();
   if (typeof cleanup === 'function') cleanup();
   cleanup = undefined;

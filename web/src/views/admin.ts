@@ -9,6 +9,7 @@ import { h, fill } from '../dom';
 import { field, formAlert, showError, clearErrors, apiMessage, type Field } from '../forms';
 import { t, type Key } from '../i18n';
 import { auditSection, roles, stamp } from './admin-audit';
+import { confirmThen } from '../confirm';
 
 export interface Org { name: string; display_name: string; kind: string; status: string; etag: string; contact_email: string }
 interface ApiKey { name: string; organisation: string; role: string; prefix: string; display_name: string; create_time: string; last_used_time: string | null; revoke_time: string | null }
@@ -25,22 +26,6 @@ const statuses: Record<string, Key> = {
 };
 
 const options = (m: Record<string, Key>) => Object.entries(m).map(([v, k]) => h('option', { value: v }, t(k)));
-
-/** A button that asks first, in a modal dialog (focus kept inside, Escape cancels). */
-function confirmThen(text: string, yes: string, act: () => Promise<void>): Promise<void> {
-  return new Promise((done) => {
-    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-text' },
-      h('p', { id: 'confirm-text' }, text),
-      h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'primary danger', id: 'confirm-yes', onclick: async () => { dialog.close(); await act(); done(); } }, yes),
-        h('button', { type: 'button', id: 'confirm-no', onclick: () => { dialog.close(); done(); } }, t('admin.cancel'))));
-    const back = document.activeElement as HTMLElement | null; // focus returns there (Escape included)
-    dialog.addEventListener('close', () => { dialog.remove(); if (back?.isConnected) back.focus(); done(); });
-    document.body.append(dialog);
-    dialog.showModal();
-    (dialog.querySelector('#confirm-no') as HTMLElement).focus();
-  });
-}
 
 /** A card form that creates something: violations land next to its fields. */
 function createForm(id: string, title: string, fields: Field[], submit: string, send: () => Promise<void>) {

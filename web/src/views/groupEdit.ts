@@ -1,6 +1,10 @@
 // Creating and editing a listing: name, description, sessions (weekday,
-// times, time zone, dates), cost, accessibility, places, referrals, a pin
-// on the map (a click, the postcode, or the numbers) and categories.
+// times, time zone, dates), cost, accessibility, places, referrals, how
+// people take part (in person, with a pin on the map placed by a click,
+// the postcode or the numbers; or by telephone, online or at home, with
+// the area served: council or LSOA codes, or the whole country) and
+// categories. An existing listing can be paused or closed (after a
+// confirmation that says what it does to searches) and reopened.
 //
 // A save sends only the fields the person changed (update_mask) with the
 // etag read. When someone else saved in between (ABORTED, reason
@@ -17,7 +21,8 @@ import { vocabulary } from '../vocab';
 import { loadMap } from '../map';
 import type { Term } from '../types';
 import { idOf } from '../types';
-import { rememberOrg, confirmStillTrue, verifiedText, type Listing } from './group';
+import { confirmStillTrue, verifiedText, statusText, type Listing } from './group';
+import { confirmThen } from '../confirm';
 
 interface SessionValues { day: string; start_time: string; end_time: string; timezone: string; valid_from: string; valid_until: string }
 interface Values {
@@ -30,9 +35,16 @@ interface Values {
   capacity: string;
   accepting_referrals: boolean;
   location: { latitude: number; longitude: number; address: string; postcode: string; locality: string; country: string };
+  delivery_mode: string;
+  /** A remote service's named area; drawn: the listing has a drawn area (service_area_geojson), kept as it is. */
+  service_area: { area_codes: string[]; country: string; drawn: boolean };
 }
 type Name = keyof Values;
-const names: Name[] = ['display_name', 'description', 'categories', 'sessions', 'cost', 'accessibility', 'capacity', 'accepting_referrals', 'location'];
+const names: Name[] = ['display_name', 'description', 'categories', 'sessions', 'cost', 'accessibility', 'capacity', 'accepting_referrals', 'location', 'delivery_mode', 'service_area'];
+const IN_PERSON = 'DELIVERY_MODE_IN_PERSON';
+const deliveryModes: [string, Key][] = [[IN_PERSON, 'group.delivery.inPerson'], ['DELIVERY_MODE_TELEPHONE', 'group.delivery.telephone'],
+  ['DELIVERY_MODE_ONLINE', 'group.delivery.online'], ['DELIVERY_MODE_HOME_VISIT', 'group.delivery.homeVisit']];
+const isRemote = (v: Values) => v.delivery_mode !== IN_PERSON;
 
 // The API's field paths ("asset.cost.note") are written in double quotes:
 // the i18n test takes single-quoted 'namespace.name' for catalogue keys.
@@ -43,6 +55,7 @@ const weekdays = ['WEEKDAY_MONDAY', 'WEEKDAY_TUESDAY', 'WEEKDAY_WEDNESDAY', 'WEE
 const fieldLabel: Record<Name, Key> = {
   display_name: 'group.f.name', description: 'group.f.description', categories: 'group.f.categories', sessions: 'group.f.sessions',
   cost: 'group.f.cost', accessibility: 'group.f.accessibility', capacity: 'group.f.capacity', accepting_referrals: 'group.f.accepting', location: 'group.f.location',
+  delivery_mode: 'group.f.delivery', service_area: 'group.f.serviceArea',
 };
 
 /** The default zone of a new session: the listing's own, else its country's, else the browser's. */
@@ -67,6 +80,8 @@ function fromListing(a: Listing | undefined): Values {
       latitude: a?.location?.latitude ?? 0, longitude: a?.location?.longitude ?? 0, address: a?.location?.address ?? '',
       postcode: a?.location?.postcode ?? '', locality: a?.location?.locality ?? '', country: a?.location?.country || 'GB',
     },
+    delivery_mode: a?.delivery_mode && a.delivery_mode !== 'DELIVERY_MODE_UNSPECIFIED' ? a.delivery_mode : IN_PERSON,
+    service_area: { area_codes: a?.service_area?.area_codes ?? [], country: a?.service_area?.country ?? '', drawn: !!a?.service_area_geojson },
   };
 }
 
@@ -77,7 +92,10 @@ const changed = (from: Values, to: Values) => names.filter((k) => !same(from, to
 function body(v: Values, keys: Name[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of keys) {
-    if (k === 'capacity') {
+    if (k === 'service_area') {
+      // In person: none (a masked update clears it). A drawn area is kept as it is.
+      if (isRemote(v) && !v.service_area.drawn) out.service_area = v.service_area.country ? { country: v.service_area.country } : { area_codes: v.service_area.area_codes };
+    } else if (k === 'capacity') {
       if (v.capacity !== '') out.capacity = Number(v.capacity);
     } else if (k === 'sessions') {
       out.sessions = v.sessions.map((s) => Object.fromEntries(Object.entries(s).filter(([, x]) => x !== '')));
@@ -85,6 +103,9 @@ function body(v: Values, keys: Name[]): Record<string, unknown> {
   }
   return out;
 }
+
+/** The update mask for the changed fields: a named service area replaces a drawn one. */
+const maskOf = (v: Values, keys: Name[]) => keys.flatMap((k) => (k === 'service_area' && !v.service_area.drawn ? [k, 'service_area_geojson'] : [k])).join(',');
 
 /** Our own words, in the user's language, for the violations of the fields this form asks for. */
 const messages: [RegExp, Key][] = [
@@ -101,13 +122,19 @@ const messages: [RegExp, Key][] = [
   [/^asset\.capacity$/, 'group.err.capacity'],
   [/^asset\.cost/, 'group.err.cost'],
   [/^asset\.(categories|accessibility)/, 'group.err.codes'],
+  [/^asset\.service_area(_geojson)?$/, 'group.err.serviceArea'],
+  [/^asset\.service_area\.country$/, 'group.err.serviceCountry'],
 ];
-function translated(err: unknown): unknown {
+const areaCode = /^asset\.service_area\.area_codes\[(\d+)\]$/;
+function translated(err: unknown, sent: Values): unknown {
   if (!(err instanceof ApiError) || !err.violations.length) return err;
-  const vs: Violation[] = err.violations.map((v) => {
+  // Codes refused one by one (unknown, duplicate) are named together next to the codes.
+  const bad = err.violations.flatMap((v) => { const m = areaCode.exec(v.field); return m ? [sent.service_area.area_codes[Number(m[1])] ?? m[1]] : []; });
+  const vs: Violation[] = err.violations.filter((v) => !areaCode.test(v.field)).map((v) => {
     const key = messages.find(([re]) => re.test(v.field))?.[1];
     return { field: v.field, description: key ? t(key) : lang() === 'en' ? v.description : t('error.field', { description: v.description }) };
   });
+  if (bad.length) vs.push({ field: 'asset.service_area.area_codes', description: t('group.err.areaCodes', { codes: bad.join(', ') }) });
   return new ApiError(err.status, LOCAL, err.message, vs);
 }
 
@@ -137,6 +164,7 @@ class Editor {
   private conflict = h('section', { class: 'conflict', id: 'conflict', role: 'alert', tabindex: '-1', hidden: true, 'aria-labelledby': 'conflict-h' });
   private status = h('p', { role: 'status', 'aria-live': 'polite', id: 'edit-status' });
   private destroyMap: (() => void) | undefined;
+  private resizeMap: (() => void) | undefined;
 
   constructor(private main: HTMLElement, private terms: Map<string, Term>) {}
 
@@ -228,6 +256,14 @@ class Editor {
       }
     });
 
+    // How people take part; a remote service has no pin but the area it serves.
+    const delivery = deliveryFields(v);
+    const pinPart = h('div', { id: 'pin-part', hidden: isRemote(v) },
+      h('p', { class: 'hint' }, t('group.pin.hint')),
+      h('p', {}, fromPostcode), pinStatus, mapEl,
+      h('div', { class: 'row' }, lat.wrap, lng.wrap));
+    delivery.onChange((remote) => { pinPart.hidden = remote; if (!remote) this.resizeMap?.(); });
+
     const save = h('button', { type: 'submit', class: 'primary', id: 'save' }, t('group.save'));
     const b = base;
     this.form = h('form', { class: 'group-edit', novalidate: true },
@@ -237,11 +273,10 @@ class Editor {
       h('fieldset', {}, h('legend', {}, t('group.f.cost')), h('div', { class: 'row' }, costKind.wrap, costNote.wrap)),
       h('fieldset', {}, h('legend', {}, t('group.f.places')), capacity.wrap,
         h('div', { class: 'check' }, accepting, h('label', { for: accepting.id }, t('group.f.accepting')))),
+      delivery.wrap,
       h('fieldset', {}, h('legend', {}, t('group.f.location')),
         h('div', { class: 'row' }, address.wrap, postcode.wrap, locality.wrap, country.wrap),
-        h('p', { class: 'hint' }, t('group.pin.hint')),
-        h('p', {}, fromPostcode), pinStatus, mapEl,
-        h('div', { class: 'row' }, lat.wrap, lng.wrap)),
+        pinPart),
       cats.fs, access.fs,
       h('p', { class: 'row' }, save, h('a', { href: '#/group' }, t('group.back'))));
 
@@ -255,9 +290,11 @@ class Editor {
       capacity: capacity.input.value.trim(),
       accepting_referrals: accepting.checked,
       location: {
-        latitude: Number(lat.input.value) || 0, longitude: Number(lng.input.value) || 0,
+        // A remote service has no point: the API wants 0, 0.
+        latitude: delivery.remote() ? 0 : Number(lat.input.value) || 0, longitude: delivery.remote() ? 0 : Number(lng.input.value) || 0,
         address: address.input.value.trim(), postcode: postcode.input.value.trim(), locality: locality.input.value.trim(), country: country.input.value,
       },
+      ...delivery.read(country.input.value),
     });
     this.form.addEventListener('submit', (e) => { e.preventDefault(); void this.save(); });
 
@@ -279,6 +316,7 @@ class Editor {
       h('p', {}, h('a', { href: '#/group' }, t('group.back'))),
       h('h1', {}, b ? t('group.edit.titleNamed', { name: b.display_name }) : t('group.new.title')),
       b ? h('p', { class: 'meta' }, verified, ' ', still) : null,
+      b ? this.lifecycle() : null,
       this.status, this.conflict, this.form);
 
     // The map is an aid: the numbers and the postcode do the same by keyboard.
@@ -303,6 +341,7 @@ class Editor {
       if (loc.longitude || loc.latitude) marker.setLngLat(centre).addTo(map);
       map.on('click', (e) => setPin(e.lngLat.lat, e.lngLat.lng));
       this.destroyMap = () => map.remove();
+      this.resizeMap = () => map.resize();
     }).catch(() => { mapEl.hidden = true; });
   }
 
@@ -314,7 +353,6 @@ class Editor {
     try {
       if (!this.base) {
         const made = await call<Listing>('POST', '/v1/assets', { kind: 'ASSET_KIND_ASSOCIATION', ...body(now, names) });
-        rememberOrg(made.owner_organisation);
         this.status.textContent = t('group.saved');
         location.hash = '#/group/asset/' + idOf(made.name);
         return;
@@ -323,13 +361,52 @@ class Editor {
         this.status.textContent = t('group.nothingChanged');
         return;
       }
-      const saved = await call<Listing>('PATCH', `/v1/${this.base.name}?update_mask=${keys.join(',')}`, { name: this.base.name, etag: this.base.etag, ...body(now, keys) });
+      const saved = await call<Listing>('PATCH', `/v1/${this.base.name}?update_mask=${maskOf(now, keys)}`, { name: this.base.name, etag: this.base.etag, ...body(now, keys) });
       this.conflict.hidden = true;
       this.show(saved, fromListing(saved));
       this.status.textContent = t('group.saved');
     } catch (err) {
       if (isConflict(err)) return this.onConflict(now);
-      showError(this.form, translated(err));
+      showError(this.form, translated(err, now));
+    }
+  }
+
+  /**
+   * Paused or closed: out of searches and no new referrals (the API
+   * searches active listings only and refers only to them), said before
+   * it is done. Like "still true", it sends only the status with the etag
+   * read, so what is typed in the form stays.
+   */
+  private lifecycle(): HTMLElement {
+    const box = h('section', { class: 'card lifecycle', id: 'lifecycle', 'aria-labelledby': 'lifecycle-h' });
+    const draw = () => {
+      const a = this.base!;
+      const st = a.status === 'ASSET_STATUS_PAUSED' || a.status === 'ASSET_STATUS_CLOSED' ? a.status : 'ASSET_STATUS_ACTIVE';
+      const to = (status: string, id: string, key: Key, confirm?: Key) => {
+        const button = h('button', { type: 'button', id, class: confirm ? 'danger' : 'primary' }, t(key));
+        const act = () => this.setStatus(status).then(() => { draw(); box.querySelector<HTMLElement>('#lifecycle-now')?.focus(); });
+        button.addEventListener('click', () => void (confirm ? confirmThen(t(confirm, { name: a.display_name }), t(key), act) : act()));
+        return button;
+      };
+      fill(box, h('h2', { id: 'lifecycle-h' }, t('group.life.title')),
+        h('p', { id: 'lifecycle-now', tabindex: '-1' }, h('strong', {}, statusText(st)), ': ', t(({ ASSET_STATUS_PAUSED: 'group.life.pausedNow', ASSET_STATUS_CLOSED: 'group.life.closedNow' } as Record<string, Key>)[st] ?? 'group.life.activeNow')),
+        h('p', { class: 'row' },
+          st === 'ASSET_STATUS_ACTIVE' ? to('ASSET_STATUS_PAUSED', 'pause', 'group.life.pause', 'group.life.pauseConfirm') : null,
+          st !== 'ASSET_STATUS_CLOSED' ? to('ASSET_STATUS_CLOSED', 'close', 'group.life.close', 'group.life.closeConfirm') : null,
+          st !== 'ASSET_STATUS_ACTIVE' ? to('ASSET_STATUS_ACTIVE', 'reopen', 'group.life.reopen') : null));
+    };
+    draw();
+    return box;
+  }
+
+  private async setStatus(status: string) {
+    try {
+      const now = await call<Listing>('PATCH', `/v1/${this.base!.name}?update_mask=status`, { name: this.base!.name, etag: this.base!.etag, status });
+      this.base = now;
+      this.status.textContent = t('group.life.done', { name: now.display_name, status: statusText(now.status) });
+    } catch (err) {
+      if (isConflict(err)) return this.onConflict(this.read());
+      showError(this.form, err);
     }
   }
 
@@ -387,6 +464,8 @@ class Editor {
       case 'cost': return ({ COST_KIND_FREE: t('cost.free'), COST_KIND_LOW_COST: t('cost.low'), COST_KIND_PAID: t('cost.paid') } as Record<string, string>)[v.cost.kind] + (v.cost.note ? ` (${v.cost.note})` : '');
       case 'capacity': return v.capacity || t('group.capacity.none');
       case 'accepting_referrals': return v.accepting_referrals ? t('asset.accepting') : t('asset.notAccepting');
+      case 'delivery_mode': return t(deliveryModes.find(([m]) => m === v.delivery_mode)?.[1] ?? 'group.delivery.inPerson');
+      case 'service_area': return v.service_area.drawn ? t('group.area.drawn') : v.service_area.country ? t('group.area.country') : v.service_area.area_codes.join(', ') || t('asset.none');
       case 'location': return [v.location.address, v.location.postcode, v.location.locality].filter(Boolean).join(', ') + ` (${v.location.latitude.toFixed(5)}, ${v.location.longitude.toFixed(5)})`;
       default: return String(v[k]);
     }
@@ -412,4 +491,45 @@ function sessionRow(s: SessionValues, i: number, count: number, change: (remove:
   return h('fieldset', { class: 'session' }, h('legend', {}, t('group.sessions.n', { n: i + 1, count })),
     h('div', { class: 'row' }, day.wrap, start.wrap, end.wrap, zone.wrap),
     h('div', { class: 'row' }, from.wrap, until.wrap, remove));
+}
+
+/**
+ * How people take part and, for a remote service, where: the whole country
+ * or council or LSOA codes (a drawn area, which the API also takes, is kept
+ * when the listing has one; drawing is not offered here).
+ */
+function deliveryFields(v: Values) {
+  const mode = field(t('group.f.delivery'), h('select', {}, deliveryModes.map(([m, k]) => h('option', { value: m }, t(k)))), 'asset.delivery_mode', t('group.delivery.hint'));
+  mode.input.value = v.delivery_mode;
+  const sa = v.service_area;
+  const radio = (value: string, key: Key, checked: boolean) => {
+    const input = h('input', { type: 'radio', name: 'area-kind', value, id: 'area-' + value, checked });
+    return { input, wrap: h('div', { class: 'check' }, input, h('label', { for: input.id }, t(key))) };
+  };
+  const country = radio('country', 'group.area.country', !!sa.country);
+  const codes = radio('codes', 'group.area.codes', !sa.country && !sa.drawn);
+  const drawn = sa.drawn ? radio('drawn', 'group.area.drawn', !sa.country && !sa.area_codes.length) : null;
+  const list = field(t('group.area.codesLabel'), h('input', { type: 'text', value: sa.area_codes.join(', '), autocomplete: 'off', spellcheck: 'false' }), 'asset.service_area.area_codes', t('group.area.codesHint'));
+  const areaId = uid('area');
+  const area = h('fieldset', { id: areaId, 'data-field': 'asset.service_area', tabindex: '-1', 'aria-describedby': areaId + '-error', hidden: v.delivery_mode === IN_PERSON },
+    h('legend', {}, t('group.f.serviceArea')), h('p', { class: 'hint' }, t('group.area.hint')),
+    country.wrap, codes.wrap, list.wrap, drawn?.wrap,
+    h('p', { class: 'field-error', id: areaId + '-error', hidden: true }));
+  const remote = () => mode.input.value !== IN_PERSON;
+  const listeners: ((remote: boolean) => void)[] = [];
+  mode.input.addEventListener('change', () => { area.hidden = !remote(); listeners.forEach((f) => f(remote())); });
+  // Typing codes chooses "these areas".
+  list.input.addEventListener('input', () => { codes.input.checked = true; });
+  return {
+    wrap: h('fieldset', {}, h('legend', {}, t('group.f.delivery')), mode.wrap, area),
+    remote,
+    onChange: (f: (remote: boolean) => void) => void listeners.push(f),
+    read: (countryCode: string): Pick<Values, 'delivery_mode' | 'service_area'> => {
+      if (!remote()) return { delivery_mode: mode.input.value, service_area: { area_codes: [], country: '', drawn: sa.drawn } };
+      if (drawn?.input.checked) return { delivery_mode: mode.input.value, service_area: { area_codes: [], country: '', drawn: true } };
+      if (country.input.checked) return { delivery_mode: mode.input.value, service_area: { area_codes: [], country: countryCode, drawn: false } };
+      const parsed = list.input.value.split(/[\s,;]+/).map((c) => c.trim().toUpperCase()).filter(Boolean);
+      return { delivery_mode: mode.input.value, service_area: { area_codes: parsed, country: '', drawn: false } };
+    },
+  };
 }

@@ -41,28 +41,50 @@ const declineReasons: [string, Key][] = [
 ];
 const open = ['REFERRAL_STATUS_REQUESTED', 'REFERRAL_STATUS_WAITLISTED', 'REFERRAL_STATUS_ACCEPTED', 'REFERRAL_STATUS_IN_PROGRESS', 'REFERRAL_STATUS_ON_HOLD'];
 
+/** Referrals a page: a page of cards a person can take in; "Show more" reads the next. */
+const PAGE = 25;
+
 export async function groupInboxView(main: HTMLElement) {
   const terms = await vocabulary().catch(() => new Map<string, Term>());
   const status = h('p', { role: 'status', 'aria-live': 'polite', id: 'inbox-status' });
   const list = h('ul', { class: 'inbox', id: 'inbox' });
   const closed = h('input', { type: 'checkbox', id: 'inbox-closed' });
+  const more = h('button', { type: 'button', id: 'inbox-more', hidden: true }, t('group.inbox.more'));
   fill(main, h('h1', {}, t('group.inbox.title')),
     h('p', { class: 'hint' }, t('group.inbox.privacy')),
     h('div', { class: 'check' }, closed, h('label', { for: 'inbox-closed' }, t('group.inbox.showClosed'))),
-    status, list);
-  const load = async () => {
+    status, list, more);
+  // Pages follow the API's page token (newest change first); a referral
+  // moved meanwhile can come round again, so each is shown once.
+  let token = '', seq = 0;
+  const shown = new Set<string>();
+  const load = async (first: boolean) => {
+    const mine = ++seq;
+    if (first) { token = ''; shown.clear(); fill(list); }
     status.textContent = t('common.loading');
+    more.disabled = true;
     try {
-      const r = await call<{ referrals?: Incoming[] }>('GET', '/v1/referrals' + query({ side: 'providing', page_size: 100, statuses: closed.checked ? undefined : open }));
-      const all = r.referrals ?? [];
-      fill(list, all.map((x) => card(x, terms, status)));
-      status.textContent = all.length ? t('group.inbox.count', { count: all.length }) : t('group.inbox.none');
+      const r = await call<{ referrals?: Incoming[]; next_page_token?: string }>('GET', '/v1/referrals' + query({
+        side: 'providing', page_size: PAGE, page_token: token || undefined, statuses: closed.checked ? undefined : open }));
+      if (mine !== seq) return;
+      const fresh = (r.referrals ?? []).filter((x) => !shown.has(x.name));
+      fresh.forEach((x) => shown.add(x.name));
+      const cards = fresh.map((x) => card(x, terms, status));
+      list.append(...cards);
+      token = r.next_page_token ?? '';
+      more.hidden = !token;
+      status.textContent = !shown.size ? t('group.inbox.none') : token ? t('group.inbox.countMore', { count: shown.size }) : t('group.inbox.count', { count: shown.size });
+      // "Show more" by keyboard carries on at the first new card.
+      if (!first) cards[0]?.querySelector<HTMLElement>('h2')?.focus();
     } catch (err) {
       status.textContent = err instanceof ApiError ? apiMessage(err) : t('error.generic');
+    } finally {
+      more.disabled = false;
     }
   };
-  closed.addEventListener('change', () => void load());
-  await load();
+  closed.addEventListener('change', () => void load(true));
+  more.addEventListener('click', () => void load(false));
+  await load(true);
 }
 
 function card(r: Incoming, terms: Map<string, Term>, status: HTMLElement): HTMLElement {
