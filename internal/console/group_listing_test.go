@@ -182,7 +182,7 @@ func TestGroupListingStatusAreaAndInboxPagesInChromium(t *testing.T) {
 	// Then by keyboard alone: Enter on Pause, Shift+Tab from Cancel to Pause, Enter.
 	b.key("\r")
 	b.do(chromedp.WaitVisible(css("#confirm-yes")))
-	b.do(chromedp.KeyEvent("\t", chromedp.KeyModifiers(8))) // Shift+Tab
+	b.do(chromedp.KeyEvent("\t", chromedp.KeyModifiers(chromedp.ModifierShift))) // Shift+Tab
 	if b.focused() != "confirm-yes" {
 		t.Fatalf("Shift+Tab in the dialog: focus on %q", b.focused())
 	}

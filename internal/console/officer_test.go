@@ -248,8 +248,17 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		setWidth(t, b, 1280)
 		b.noCSPViolations("coverage")
 
-		// The analyst is not an admin: the keys section says so.
-		b.do(chromedp.Click(css("#nav-admin")), chromedp.WaitVisible(css("#admin-keys .form-error:not([hidden])")))
+		// By keyboard alone: the header's link, an area, the CSV.
+		officerByKeyboard(t, b)
+
+		// The analyst's header offers coverage only (GET /v1/caller says the role).
+		if nav := eval[[]string](b, `[...document.querySelectorAll('header nav a')].map((a) => a.id)`); !slices.Equal(nav, []string{"nav-coverage"}) {
+			t.Errorf("an area analyst's header links: %v, want nav-coverage only", nav)
+		}
+		// The analyst is not an admin: the keys section says so (the screen
+		// is not offered, but an address typed in still asks the API).
+		eval[bool](b, `location.hash = '#/admin'; true`)
+		b.do(chromedp.WaitVisible(css("#admin-keys .form-error:not([hidden])")))
 		if got := b.text("#admin-keys .form-error:not([hidden])"); got != "Your key does not allow this." {
 			t.Errorf("an analyst on the admin screen is told %q", got)
 		}
@@ -260,6 +269,10 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		b.t = t
 		signIn(keys[auth.RoleNetworkAdmin])
 		b.do(chromedp.Click(css("#nav-admin")), chromedp.WaitVisible(css("#key-list li")))
+		// The network admin reads no referrals and keeps no listings: those screens are not offered.
+		if nav := eval[[]string](b, `[...document.querySelectorAll('header nav a')].map((a) => a.id)`); !slices.Equal(nav, []string{"nav-search", "nav-coverage", "nav-admin"}) {
+			t.Errorf("the network admin's header links: %v, want search, coverage and admin", nav)
+		}
 		waitFor(b, `document.getElementById('audit-status').textContent.replace('Loading…', '')`)
 		b.checkAxe("admin")
 
@@ -331,14 +344,25 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		if created == nil || revoked == nil || revoked.Resource != keyName {
 			t.Fatalf("the audit log lacks the key's creation or its revocation (of %s): %+v", keyName, list)
 		}
-		b.do(chromedp.SetValue(css("#audit-form [data-field=principal]"), revoked.Principal), chromedp.SetValue(css("#audit-form [data-field=method]"), "Revoke"),
+		b.do(chromedp.SetValue(css("#audit-form [data-field=principal]"), revoked.Principal), chromedp.SetValue(css("#audit-form [data-field=method]"), "ApiKeyService.RevokeApiKey"),
 			chromedp.Click(css("#audit-form button[type=submit]")))
 		for _, e := range events(1) {
 			if e.Principal != revoked.Principal || !strings.HasSuffix(e.Method, "/RevokeApiKey") {
 				t.Errorf("filtered by actor %s and method, the log shows %+v", revoked.Principal, e)
 			}
 		}
+		// The API filters by method (the console reads only what it shows).
+		if last := eval[string](b, `performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/v1/auditEvents')).pop()`); !strings.Contains(last, "method=%2Fsparc.v1.ApiKeyService%2FRevokeApiKey") {
+			t.Errorf("the audit call does not ask the API for the method: %s", last)
+		}
 		b.checkAxe("admin (audit filtered)")
+		// A method the API cannot take: its violation next to the method field.
+		b.do(chromedp.SetValue(css("#audit-form [data-field=method]"), "ApiKey Service"), chromedp.Click(css("#audit-form button[type=submit]")))
+		methodErr := waitFor(b, `(() => { const el = document.querySelector('#audit-form [data-field=method]'); return el.getAttribute('aria-invalid') && document.getElementById(el.id + '-error').textContent; })()`)
+		if !strings.Contains(methodErr, "full method name") {
+			t.Errorf("a bad method filter says %q next to the field", methodErr)
+		}
+		eval[bool](b, `document.querySelector('#audit-form [data-field=method]').value = ''; true`)
 		// The time range goes to the API: nothing after 2099.
 		b.do(chromedp.SetValue(css("#audit-form [data-field=start_time]"), "2099-01-01T00:00"), chromedp.Click(css("#audit-form button[type=submit]")))
 		if got := waitFor(b, `document.getElementById('audit-status').textContent.replace('Loading…', '')`); got != "No events match these filters." || eval[int](b, `document.querySelectorAll('#audit-table tbody tr').length`) != 0 {
@@ -442,4 +466,51 @@ func sameNumber(a, b string, decimals int) bool {
 	x, err1 := strconv.ParseFloat(a, 64)
 	y, err2 := strconv.ParseFloat(b, 64)
 	return err1 == nil && err2 == nil && math.Abs(x-y) <= 0.5*math.Pow(10, -float64(decimals))+1e-9*math.Max(1, math.Abs(x))
+}
+
+// officerByKeyboard runs the officer's journey with the keyboard alone:
+// from another screen, Tab to the header's coverage link and Enter (focus
+// on the heading), Tab to the first area of the table and Enter (its
+// figures, focus on their heading), Shift+Tab back to the CSV link and
+// Enter: the browser downloads the file.
+func officerByKeyboard(t *testing.T, b *browser) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
+		t.Fatal(err)
+	}
+	// The search screen puts focus in its postcode field: Shift+Tab goes back to the header.
+	b.do(chromedp.Navigate(eval[string](b, `location.origin`)+"/app/#/"), chromedp.WaitVisible(css("#nav-coverage")))
+	for i := 0; b.focused() != "nav-coverage"; i++ {
+		if i == 10 {
+			t.Fatalf("Shift+Tab did not reach the header's coverage link (focus on %q)", b.focused())
+		}
+		b.do(chromedp.KeyEvent("\t", chromedp.KeyModifiers(chromedp.ModifierShift)))
+	}
+	b.key("\r")
+	waitFor(b, `document.activeElement && document.activeElement.tagName === 'H1' && document.querySelectorAll('#cov-table tbody tr button').length > 0 ? 'y' : ''`)
+	for i := 0; ; i++ {
+		if i == 30 {
+			t.Fatalf("Tab did not reach the table's first area (focus on %q)", b.focused())
+		}
+		b.key("\t")
+		if eval[bool](b, `document.activeElement === document.querySelector('#cov-table tbody tr button')`) {
+			break
+		}
+	}
+	code := eval[string](b, `document.activeElement.closest('tr').dataset.code`)
+	b.key("\r")
+	waitFor(b, fmt.Sprintf(`document.getElementById('area-detail').dataset.code === %q && document.activeElement.id === 'area-h' ? 'y' : ''`, code))
+	for i := 0; b.focused() != "dl-csv"; i++ {
+		if i == 10 {
+			t.Fatalf("Shift+Tab did not reach the CSV link (focus on %q)", b.focused())
+		}
+		b.do(chromedp.KeyEvent("\t", chromedp.KeyModifiers(chromedp.ModifierShift)))
+	}
+	b.key("\r")
+	testenv.Until(t, 30*time.Second, "the CSV downloaded by keyboard", func() bool {
+		file, err := os.ReadFile(filepath.Join(dir, "coverage.csv"))
+		return err == nil && strings.Count(string(file), "\n") > 1 && strings.HasSuffix(string(file), "\n")
+	})
+	b.checkAxe("coverage (by keyboard)")
 }
