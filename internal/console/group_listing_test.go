@@ -232,3 +232,15 @@ func setField(b *browser, sel, v string) {
 	b.t.Helper()
 	eval[bool](b, fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = %q; el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`, sel, v))
 }
+
+// shiftTabTo presses Shift+Tab until the element with id has focus (at most n times).
+func (b *browser) shiftTabTo(id string, n int) {
+	b.t.Helper()
+	for range n {
+		b.do(chromedp.KeyEvent("\t", chromedp.KeyModifiers(chromedp.ModifierShift)))
+		if b.focused() == id {
+			return
+		}
+	}
+	b.t.Fatalf("Shift+Tab did not reach #%s within %d presses (focus on %q)", id, n, b.focused())
+}

@@ -481,12 +481,7 @@ func officerByKeyboard(t *testing.T, b *browser) {
 	}
 	// The search screen puts focus in its postcode field: Shift+Tab goes back to the header.
 	b.do(chromedp.Navigate(eval[string](b, `location.origin`)+"/app/#/"), chromedp.WaitVisible(css("#nav-coverage")))
-	for i := 0; b.focused() != "nav-coverage"; i++ {
-		if i == 10 {
-			t.Fatalf("Shift+Tab did not reach the header's coverage link (focus on %q)", b.focused())
-		}
-		b.do(chromedp.KeyEvent("\t", chromedp.KeyModifiers(chromedp.ModifierShift)))
-	}
+	b.shiftTabTo("nav-coverage", 10)
 	b.key("\r")
 	waitFor(b, `document.activeElement && document.activeElement.tagName === 'H1' && document.querySelectorAll('#cov-table tbody tr button').length > 0 ? 'y' : ''`)
 	for i := 0; ; i++ {
