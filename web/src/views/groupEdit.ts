@@ -499,7 +499,7 @@ function sessionRow(s: SessionValues, i: number, count: number, change: (remove:
  * when the listing has one; drawing is not offered here).
  */
 function deliveryFields(v: Values) {
-  const mode = field(t('group.f.delivery'), h('select', {}, deliveryModes.map(([m, k]) => h('option', { value: m }, t(k)))), 'asset.delivery_mode', t('group.delivery.hint'));
+  const mode = field(t('group.f.deliveryMode'), h('select', {}, deliveryModes.map(([m, k]) => h('option', { value: m }, t(k)))), 'asset.delivery_mode', t('group.delivery.hint'));
   mode.input.value = v.delivery_mode;
   const sa = v.service_area;
   const radio = (value: string, key: Key, checked: boolean) => {
