@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -329,6 +330,13 @@ func TestOIDCSignInWithPKCEInChromium(t *testing.T) {
 	b.do(chromedp.Click(css("#myref-link")), chromedp.WaitVisible(css("#myref-empty")))
 	if live := b.text("#myref-empty") + "|" + b.text("#myref-live") + "|" + fmt.Sprint(eval[bool](b, `document.querySelector('main [role=alert]').hidden`)); live != "No referrals yet.|Live: changes appear here as they happen.|true" {
 		t.Errorf("my referrals with the OIDC token: %q", live)
+	}
+	// GET /v1/caller with the token: the name claim, the organisation, a link worker's screens.
+	if got := b.text("#who"); got != "Signed in as Olivia Okafor, OIDC link workers" {
+		t.Errorf("the header with the OIDC token says %q", got)
+	}
+	if nav := eval[[]string](b, `[...document.querySelectorAll('header nav a')].map((a) => a.id)`); !slices.Equal(nav, []string{"nav-search", "myref-link"}) {
+		t.Errorf("a link worker's header links (OIDC): %v", nav)
 	}
 	var who string
 	testenv.Until(t, 20*time.Second, "the audit log names the OIDC user", func() bool {
