@@ -11,7 +11,9 @@
 # Environment: HA_DIR (work directory; default a new one under /tmp),
 # HA_KEEP=1 (keep it after the run, logs included), HA_BEFORE / HA_AFTER
 # (load before the kill and after the new primary, default 20s / 30s),
-# HA_REPLICAS (sparcd processes, default 3), HA_PORT_BASE (default 25400).
+# HA_REPLICAS (sparcd processes, default 3), HA_PORT_BASE (default 25400),
+# HA_KILL=node (kill the primary's Patroni too: a lost machine, failed
+# over when its leader key expires, instead of a crashed PostgreSQL).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -181,5 +183,5 @@ nodes=pg1=$HA_DIR/pg1/data,pg2=$HA_DIR/pg2/data,pg3=$HA_DIR/pg3/data
 	--db "postgres://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$RW_PORT/sparc?sslmode=disable" \
 	--patroni "http://127.0.0.1:$API_PORT_1,http://127.0.0.1:$API_PORT_2,http://127.0.0.1:$API_PORT_3" \
 	--nodes "$nodes" --as-postgres "${as_pg[*]}" --logs "$(join "${sparcd_logs[@]}")" \
-	--before "${HA_BEFORE:-20s}" --after "${HA_AFTER:-30s}"
+	--before "${HA_BEFORE:-20s}" --after "${HA_AFTER:-30s}" --kill-node="$([ "${HA_KILL:-}" = node ] && echo true || echo false)"
 patronictl -c "$HA_DIR/pg1.yml" list

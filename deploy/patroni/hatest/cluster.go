@@ -61,9 +61,16 @@ func describe(ms []member) string {
 }
 
 // killPostmaster sends SIGKILL to the postmaster of dataDir, as the
-// postgres user (the data directory is readable by it only).
-func killPostmaster(ctx context.Context, asPostgres []string, dataDir string) error {
-	args := append(append([]string{}, asPostgres...), "sh", "-c", `kill -9 "$(head -1 "$1/postmaster.pid")"`, "sh", dataDir)
+// postgres user (the data directory is readable by it only). With node,
+// the node's Patroni (its pid in ../patroni.pid, ha-test.sh writes it) is
+// killed first: the machine is lost, and the others wait for the leader
+// key to expire (ttl) instead of being told.
+func killPostmaster(ctx context.Context, asPostgres []string, dataDir string, node bool) error {
+	script := `kill -9 "$(head -1 "$1/postmaster.pid")"`
+	if node {
+		script = `kill -9 "$(cat "$1/../patroni.pid")" && ` + script
+	}
+	args := append(append([]string{}, asPostgres...), "sh", "-c", script, "sh", dataDir)
 	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kill -9 of the postmaster in %s: %v: %s", dataDir, err, out)

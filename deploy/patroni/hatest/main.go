@@ -42,6 +42,7 @@ type config struct {
 	before, after        time.Duration
 	maxWriteGap          time.Duration
 	writers, searchers   int
+	killNode             bool // Patroni too, not only the postmaster
 }
 
 func main() {
@@ -79,6 +80,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.before, "before", 20*time.Second, "load before the kill")
 	fs.DurationVar(&c.after, "after", 30*time.Second, "load after the new primary is elected")
 	fs.DurationVar(&c.maxWriteGap, "max-write-gap", 30*time.Second, "target: longest time without a successful write")
+	fs.BoolVar(&c.killNode, "kill-node", false, "kill the primary's Patroni as well as its postmaster (a lost machine: failover waits for the leader key's ttl)")
 	fs.IntVar(&c.writers, "writers", 4, "concurrent CreateReferral loops")
 	fs.IntVar(&c.searchers, "searchers", 2, "concurrent SearchAssets loops")
 	if err := fs.Parse(args); err != nil {

@@ -14,7 +14,7 @@ import (
 // report is the run's figures.
 type report struct {
 	replicas                      int
-	oldLeader, newLeader          string
+	oldLeader, newLeader, killed  string
 	before, after                 string
 	killAt                        time.Time
 	elected, healed               time.Duration
@@ -140,9 +140,9 @@ func (r *report) print(w io.Writer, cfg config) (missed int) {
 		}
 		fmt.Fprintf(w, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
 	}
-	fmt.Fprintf(w, "\n== HA test: %d sparcd replicas, Patroni primary %s killed (kill -9 of its postmaster) ==\n", r.replicas, r.oldLeader)
+	fmt.Fprintf(w, "\n== HA test: %d sparcd replicas, Patroni primary %s killed (%s) ==\n", r.replicas, r.oldLeader, r.killed)
 	fmt.Fprintf(w, "cluster before:%s\ncluster after: %s\n", r.before, r.after)
-	fmt.Fprintf(w, "new primary %s elected %.1fs after the kill; all three nodes running again %.1fs after it (%v)\n",
+	fmt.Fprintf(w, "new primary %s elected %.1fs after the kill; every surviving node running again %.1fs after it (%v)\n",
 		r.newLeader, r.elected.Seconds(), r.healed.Seconds(), r.healedOK)
 	fmt.Fprintf(w, "writes: %d CreateReferral request ids, %d acknowledged, %d needed a retry, %d failed attempts\n",
 		len(r.writes), r.acked, r.retried, r.writeTally.failed)

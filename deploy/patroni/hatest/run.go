@@ -111,11 +111,15 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		return nil, fmt.Errorf("no data directory for the leader %q (cluster:%s)", r.oldLeader, r.before)
 	}
 	killAt = time.Now()
-	if err := killPostmaster(ctx, cfg.asPostgres, dir); err != nil {
+	if err := killPostmaster(ctx, cfg.asPostgres, dir, cfg.killNode); err != nil {
 		l.finish()
 		return nil, err
 	}
-	fmt.Printf("killed the postmaster of %s (the primary) at %s\n", r.oldLeader, killAt.Format(time.TimeOnly))
+	r.killed = "kill -9 of its postmaster"
+	if cfg.killNode {
+		r.killed = "kill -9 of its Patroni and postmaster"
+	}
+	fmt.Printf("killed %s (the primary): %s at %s\n", r.oldLeader, r.killed, killAt.Format(time.TimeOnly))
 	newLeader, msAfter, err := waitLeader(ctx, cfg.patroni, r.oldLeader, 2*time.Minute)
 	if err != nil {
 		l.finish()
@@ -126,7 +130,11 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	time.Sleep(cfg.after)
 	l.finish()
 	loadEnd := time.Now()
-	r.healed, msAfter, r.healedOK = waitHealed(ctx, cfg.patroni, len(cfg.nodes), 3*time.Minute)
+	nodes := len(cfg.nodes)
+	if cfg.killNode {
+		nodes-- // the lost machine does not come back
+	}
+	r.healed, msAfter, r.healedOK = waitHealed(ctx, cfg.patroni, nodes, 3*time.Minute)
 	r.healed += loadEnd.Sub(killAt)
 	r.after = describe(msAfter)
 
