@@ -84,10 +84,14 @@ deploy-lint: tools
 # etcd, three PostgreSQL 15 + PostGIS nodes with synchronous replication
 # and HAProxy on this machine, three sparcd replicas under load, the
 # primary killed; fails when a target is missed. Not part of `make test`
-# (about three minutes of a loaded machine). PostgreSQL runs as the
-# postgres user, so it needs root or sudo.
+# (about two minutes of a loaded machine). PostgreSQL runs as the
+# postgres user, so the script needs root or sudo; the binaries are built
+# here, as the invoking user, and the script is given the HA_* variables
+# (deploy/patroni/ha-test.sh lists them).
 ha-test: postgis ha-packages
-	$(SUDO) env "PATH=$$PATH" "HOME=$$HOME" "GOCACHE=$$(go env GOCACHE)" "GOMODCACHE=$(GOMODCACHE)" deploy/patroni/ha-test.sh
+	go build -o bin/ha/sparcd ./cmd/sparcd
+	go build -o bin/ha/hatest ./deploy/patroni/hatest
+	$(SUDO) env HA_BIN=$(CURDIR)/bin/ha $$(env | grep -E '^HA_[A-Z_]+=' | grep -v '^HA_BIN=') deploy/patroni/ha-test.sh
 
 ha-packages:
 	@if ! command -v patroni >/dev/null 2>&1 || ! command -v etcd >/dev/null 2>&1 || ! command -v haproxy >/dev/null 2>&1 \

@@ -8,7 +8,8 @@
 # the postgres user) and the Debian packages `make ha-test` installs:
 # patroni, etcd-server, haproxy, postgresql-15-postgis-3.
 #
-# Environment: HA_DIR (work directory; default a new one under /tmp),
+# Environment: HA_BIN (a directory holding sparcd and hatest already
+# built; default: build them into the work directory), HA_DIR (work directory; default a new one under /tmp),
 # HA_KEEP=1 (keep it after the run, logs included), HA_BEFORE / HA_AFTER
 # (load before the kill and after the new primary, default 20s / 30s),
 # HA_REPLICAS (sparcd processes, default 3), HA_PORT_BASE (default 25400),
@@ -148,8 +149,13 @@ unset PGPASSWORD
 
 # sparcd, built once; the first replica loads the demo directory and
 # prints its keys, the others start on the migrated database.
-echo "ha-test: building sparcd and the load driver"
-(cd "$repo" && go build -o "$HA_DIR/sparcd" ./cmd/sparcd && go build -o "$HA_DIR/hatest" ./deploy/patroni/hatest)
+if [ -n "${HA_BIN:-}" ]; then
+	bin=$HA_BIN # built by make ha-test as the invoking user
+else
+	echo "ha-test: building sparcd and the load driver"
+	bin=$HA_DIR
+	(cd "$repo" && go build -o "$bin/sparcd" ./cmd/sparcd && go build -o "$bin/hatest" ./deploy/patroni/hatest)
+fi
 data_key=$(head -c 32 /dev/urandom | base64)
 db_url="postgres://sparc:$sparc_password@127.0.0.1:$RW_PORT/sparc?sslmode=disable"
 read_url="postgres://sparc:$sparc_password@127.0.0.1:$RO_PORT/sparc?sslmode=disable"
@@ -159,7 +165,7 @@ start_sparcd() { # index, extra flags...
 	shift
 	local g=127.0.0.1:$((base + 40 + i)) h=127.0.0.1:$((base + 50 + i))
 	SPARC_DATA_KEY=$data_key DATABASE_URL=$db_url SPARC_DATABASE_READ_URL=$read_url \
-		"$HA_DIR/sparcd" --grpc-addr "$g" --http-addr "$h" --log-format json \
+		"$bin/sparcd" --grpc-addr "$g" --http-addr "$h" --log-format json \
 		--webhook-allow-private --webhook-max-backoff 2s --rate-limit 100000 --rate-burst 100000 \
 		--data-dir "$HA_DIR/sparcd-$i" "$@" > "$logs/sparcd-$i.log" 2>&1 &
 	pids+=($!)
@@ -179,7 +185,7 @@ echo "ha-test: $replicas sparcd replicas ready"
 
 join() { local IFS=,; echo "$*"; }
 nodes=pg1=$HA_DIR/pg1/data,pg2=$HA_DIR/pg2/data,pg3=$HA_DIR/pg3/data
-"$HA_DIR/hatest" --grpc "$(join "${grpc_addrs[@]}")" --http "$(join "${http_addrs[@]}")" --key "$key" \
+"$bin/hatest" --grpc "$(join "${grpc_addrs[@]}")" --http "$(join "${http_addrs[@]}")" --key "$key" \
 	--db "postgres://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$RW_PORT/sparc?sslmode=disable" \
 	--patroni "http://127.0.0.1:$API_PORT_1,http://127.0.0.1:$API_PORT_2,http://127.0.0.1:$API_PORT_3" \
 	--nodes "$nodes" --as-postgres "${as_pg[*]}" --logs "$(join "${sparcd_logs[@]}")" \

@@ -87,6 +87,7 @@ type load struct {
 	all                  []*write
 	wg                   sync.WaitGroup
 	stop                 chan struct{}
+	once                 sync.Once
 	searchLat, searchLng float64
 }
 
@@ -103,7 +104,11 @@ func (l *load) start(ctx context.Context, writers, searchers int) {
 	}
 }
 
-func (l *load) finish() { close(l.stop); l.wg.Wait() }
+// finish stops the load and waits for it; it may be called again.
+func (l *load) finish() {
+	l.once.Do(func() { close(l.stop) })
+	l.wg.Wait()
+}
 
 func (l *load) stopped() bool {
 	select {

@@ -85,16 +85,7 @@ func (r *report) check(ctx context.Context, cfg config, f *fixture, streams []*s
 			r.duplicated++
 		}
 	}
-	// The outbox, in the order streams and webhooks deliver it.
-	rows, err = conn.Query(ctx, `SELECT 'referrals/' || referral_id::text, type, 'REFERRAL_STATUS_' || upper(to_status::text)
-		FROM referral_outbox WHERE referring_org = $1 OR provider_org = $1 ORDER BY txid, seq`, org)
-	if err != nil {
-		return err
-	}
-	want, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (change, error) {
-		var c change
-		return c, row.Scan(&c.referral, &c.kind, &c.to)
-	})
+	want, err := outbox(ctx, conn, org)
 	if err != nil {
 		return err
 	}
@@ -111,22 +102,41 @@ func (r *report) check(ctx context.Context, cfg config, f *fixture, streams []*s
 	hooks.mu.Unlock()
 	r.hookMissing, _, r.hookDisordered = compare(hooks.changes(), want)
 	r.hookRepeats, r.hookRepeatsDocumented = hooks.repeats()
-	// LISTEN sessions on the new primary: each replica's referral, credential
-	// and postcode listeners must be back.
-	rows, err = conn.Query(ctx, `SELECT query, count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' GROUP BY query`)
+	r.listeners, err = listeners(ctx, conn)
+	return err
+}
+
+// outbox returns the changes org's watch streams and webhooks deliver, in
+// their order.
+func outbox(ctx context.Context, conn *pgx.Conn, org string) ([]change, error) {
+	rows, err := conn.Query(ctx, `SELECT 'referrals/' || referral_id::text, type, 'REFERRAL_STATUS_' || upper(to_status::text)
+		FROM referral_outbox WHERE referring_org = $1 OR provider_org = $1 ORDER BY txid, seq`, org)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.listeners = map[string]int{}
-	for rows.Next() {
-		var q string
-		var n int
-		if err := rows.Scan(&q, &n); err != nil {
-			return err
-		}
-		r.listeners[q] = n
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (change, error) {
+		var c change
+		return c, row.Scan(&c.referral, &c.kind, &c.to)
+	})
+}
+
+// listeners counts the LISTEN sessions by channel: each replica's
+// referral, credential and postcode listeners must be back on the new
+// primary.
+func listeners(ctx context.Context, conn *pgx.Conn) (map[string]int, error) {
+	rows, err := conn.Query(ctx, `SELECT query, count(*)::int FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %' GROUP BY query`)
+	if err != nil {
+		return nil, err
 	}
-	return rows.Err()
+	out := map[string]int{}
+	var q string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&q, &n}, func() error {
+		out[q] = n
+		return nil
+	})
+	return out, err
 }
 
 // print writes the report and returns how many targets were missed.

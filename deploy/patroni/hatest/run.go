@@ -58,126 +58,140 @@ func setUp(ctx context.Context, conns []*grpc.ClientConn) (*fixture, error) {
 	return f, nil
 }
 
+// harness is what the load runs against and what watches its effects.
+type harness struct {
+	conns   []*grpc.ClientConn
+	fixture *fixture
+	hooks   *hookSink
+	streams []*stream
+}
+
 // run sets up, loads, kills the primary, loads on, and collects the figures.
 func run(ctx context.Context, cfg config) (*report, error) {
 	conns, err := dial(cfg)
 	if err != nil {
 		return nil, err
 	}
+	h := &harness{conns: conns}
 	// The webhook first: it receives the changes made after its creation,
 	// the setup's referrals included, as the watch streams (from the
 	// oldest change) do.
-	hooks, err := startHookSink()
-	if err != nil {
+	if h.hooks, err = startHookSink(); err != nil {
 		return nil, err
 	}
-	defer hooks.srv.Close()
+	defer h.hooks.srv.Close()
 	if _, err := sparcv1.NewWebhookServiceClient(conns[0]).CreateWebhook(ctx, &sparcv1.CreateWebhookRequest{
-		Webhook: &sparcv1.Webhook{Url: hooks.url}}); err != nil {
+		Webhook: &sparcv1.Webhook{Url: h.hooks.url}}); err != nil {
 		return nil, fmt.Errorf("creating the webhook: %w", err)
 	}
-	f, err := setUp(ctx, conns)
-	if err != nil {
+	if h.fixture, err = setUp(ctx, conns); err != nil {
 		return nil, err
 	}
 	sctx, stopStreams := context.WithCancel(ctx)
 	defer stopStreams()
-	streams := make([]*stream, len(conns))
-	for i, c := range conns {
-		streams[i] = watchStream(sctx, c)
+	for _, c := range conns {
+		h.streams = append(h.streams, watchStream(sctx, c))
 	}
+	r, err := failover(ctx, sctx, cfg, h)
+	if err != nil {
+		return nil, err
+	}
+	fence, err := h.fence(ctx, "fence-"+r.killAt.Format(time.RFC3339Nano))
+	if err != nil {
+		return nil, err
+	}
+	r.caughtUp = until(2*time.Minute, func() bool {
+		for _, s := range h.streams {
+			if !has(s.changes(), fence) {
+				return false
+			}
+		}
+		return has(h.hooks.changes(), fence)
+	})
+	stopStreams()
+	if err := r.check(ctx, cfg, h.fixture, h.streams, h.hooks); err != nil {
+		return nil, err
+	}
+	r.logs = summariseLogs(cfg.logs, r.killAt)
+	return r, nil
+}
 
-	r := &report{replicas: len(conns)}
-	var killAt time.Time
-	t0 := func() time.Time { return killAt }
-	l := &load{conns: conns, people: f.people, assets: f.assets, searchLat: lat, searchLng: lng}
+// failover runs the load for cfg.before, kills the primary, waits for
+// Patroni to promote another node, runs the load for cfg.after, stops it
+// and waits for the cluster to heal. probeCtx bounds the readiness probes.
+func failover(ctx, probeCtx context.Context, cfg config, h *harness) (*report, error) {
+	r := &report{replicas: len(h.conns), killed: "kill -9 of its postmaster"}
+	if cfg.killNode {
+		r.killed = "kill -9 of its Patroni and postmaster"
+	}
+	l := &load{conns: h.conns, people: h.fixture.people, assets: h.fixture.assets, searchLat: lat, searchLng: lng}
 	loadStart := time.Now()
-	killAt = loadStart.Add(cfg.before) // provisional, for the probe's times
-	pr := &probe{}
-	pr.run(sctx, cfg.httpAddrs, t0)
+	r.killAt = loadStart.Add(cfg.before) // provisional, for the probe's times until the kill
+	r.probe = &probe{}
+	r.probe.run(probeCtx, cfg.httpAddrs, func() time.Time { return r.killAt })
 	l.start(ctx, cfg.writers, cfg.searchers)
+	defer l.finish()
 	time.Sleep(cfg.before)
 
 	ms, err := members(ctx, cfg.patroni)
 	if err != nil {
-		l.finish()
 		return nil, err
 	}
-	r.oldLeader = leader(ms)
-	r.before = describe(ms)
+	r.oldLeader, r.before = leader(ms), describe(ms)
 	dir, ok := cfg.nodes[r.oldLeader]
 	if !ok {
-		l.finish()
 		return nil, fmt.Errorf("no data directory for the leader %q (cluster:%s)", r.oldLeader, r.before)
 	}
-	killAt = time.Now()
+	r.killAt = time.Now()
 	if err := killPostmaster(ctx, cfg.asPostgres, dir, cfg.killNode); err != nil {
-		l.finish()
 		return nil, err
 	}
-	r.killed = "kill -9 of its postmaster"
-	if cfg.killNode {
-		r.killed = "kill -9 of its Patroni and postmaster"
-	}
-	fmt.Printf("killed %s (the primary): %s at %s\n", r.oldLeader, r.killed, killAt.Format(time.TimeOnly))
+	fmt.Printf("killed %s (the primary): %s at %s\n", r.oldLeader, r.killed, r.killAt.Format(time.TimeOnly))
 	newLeader, msAfter, err := waitLeader(ctx, cfg.patroni, r.oldLeader, 2*time.Minute)
 	if err != nil {
-		l.finish()
 		return nil, err
 	}
-	r.newLeader, r.elected = newLeader, time.Since(killAt)
+	r.newLeader, r.elected = newLeader, time.Since(r.killAt)
 	fmt.Printf("Patroni promoted %s after %.1fs:%s\n", newLeader, r.elected.Seconds(), describe(msAfter))
 	time.Sleep(cfg.after)
 	l.finish()
 	loadEnd := time.Now()
+
 	nodes := len(cfg.nodes)
 	if cfg.killNode {
 		nodes-- // the lost machine does not come back
 	}
 	r.healed, msAfter, r.healedOK = waitHealed(ctx, cfg.patroni, nodes, 3*time.Minute)
-	r.healed += loadEnd.Sub(killAt)
+	r.healed += loadEnd.Sub(r.killAt)
 	r.after = describe(msAfter)
-
 	r.writeGap, r.writeGapStart = l.writes.longestGap(loadStart, loadEnd)
 	r.searchGap, r.searchGapStart = l.searches.longestGap(loadStart, loadEnd)
-	r.killAt, r.writes, r.writeTally, r.searchTally, r.probe = killAt, l.writesSnapshot(), &l.writes, &l.searches, pr
-
-	// A fence: one more referral, after which every channel has caught up.
-	fw := &write{requestID: "fence-" + killAt.Format(time.RFC3339Nano), person: f.people[1], asset: f.assets[0]}
-	for attempt := 0; fw.name == "" && attempt < 120; attempt++ {
-		ref, err := sparcv1.NewReferralServiceClient(conns[attempt%len(conns)]).CreateReferral(ctx, &sparcv1.CreateReferralRequest{
-			RequestId: fw.requestID, Person: fw.person, Asset: fw.asset, Reasons: []string{"social_connection"}})
-		if err != nil {
-			time.Sleep(500 * time.Millisecond)
-			continue
-		}
-		fw.name = ref.GetName()
-	}
-	if fw.name == "" {
-		return nil, fmt.Errorf("the fence referral could not be created after the failover")
-	}
-	has := func(cs []*sparcv1.ReferralChange) bool {
-		for i := len(cs) - 1; i >= 0; i-- {
-			if cs[i].GetReferral() == fw.name {
-				return true
-			}
-		}
-		return false
-	}
-	r.caughtUp = until(2*time.Minute, func() bool {
-		for _, s := range streams {
-			if !has(s.changes()) {
-				return false
-			}
-		}
-		return has(hooks.changes())
-	})
-	stopStreams()
-	if err := r.check(ctx, cfg, f, streams, hooks); err != nil {
-		return nil, err
-	}
-	r.logs = summariseLogs(cfg.logs, killAt)
+	r.writes, r.writeTally, r.searchTally = l.writesSnapshot(), &l.writes, &l.searches
 	return r, nil
+}
+
+// fence creates one more referral after the failover, retrying with its
+// request id; once every channel has it, each has caught up (they deliver
+// in outbox order).
+func (h *harness) fence(ctx context.Context, requestID string) (string, error) {
+	for attempt := 0; attempt < 120; attempt++ {
+		ref, err := sparcv1.NewReferralServiceClient(h.conns[attempt%len(h.conns)]).CreateReferral(ctx, &sparcv1.CreateReferralRequest{
+			RequestId: requestID, Person: h.fixture.people[1], Asset: h.fixture.assets[0], Reasons: []string{"social_connection"}})
+		if err == nil {
+			return ref.GetName(), nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return "", fmt.Errorf("the fence referral could not be created after the failover")
+}
+
+func has(cs []*sparcv1.ReferralChange, referral string) bool {
+	for i := len(cs) - 1; i >= 0; i-- {
+		if cs[i].GetReferral() == referral {
+			return true
+		}
+	}
+	return false
 }
 
 func until(bound time.Duration, cond func() bool) bool {
