@@ -71,8 +71,8 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("hatest", flag.ContinueOnError)
 	fs.StringVar(&grpcs, "grpc", "", "sparcd gRPC addresses, comma-separated")
 	fs.StringVar(&https, "http", "", "sparcd HTTP addresses, same order")
-	fs.StringVar(&c.key, "key", "", "a link worker's API key")
-	fs.StringVar(&c.dbURL, "db", "", "the database as its superuser, through the read-write port (checks only)")
+	fs.StringVar(&c.key, "key", os.Getenv("HATEST_KEY"), "a link worker's API key; default $HATEST_KEY")
+	fs.StringVar(&c.dbURL, "db", os.Getenv("HATEST_DB"), "the database as its superuser, through the read-write port (checks only); default $HATEST_DB, which keeps the password out of the process list")
 	fs.StringVar(&patroni, "patroni", "", "Patroni REST API URLs, comma-separated")
 	fs.StringVar(&nodes, "nodes", "", "member=data-dir pairs, comma-separated (where the postmaster.pid to kill is)")
 	fs.StringVar(&asPG, "as-postgres", "runuser -u postgres --", "command prefix to act as the postgres user")
@@ -106,7 +106,7 @@ func parseFlags(args []string) (config, error) {
 	case len(c.grpcAddrs) == 0 || len(c.grpcAddrs) != len(c.httpAddrs):
 		return c, fmt.Errorf("--grpc and --http must list the same replicas")
 	case c.key == "" || c.dbURL == "" || len(c.patroni) == 0 || len(c.nodes) == 0:
-		return c, fmt.Errorf("--key, --db, --patroni and --nodes are required")
+		return c, fmt.Errorf("--key (or HATEST_KEY), --db (or HATEST_DB), --patroni and --nodes are required")
 	}
 	return c, nil
 }
