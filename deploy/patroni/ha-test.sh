@@ -39,6 +39,11 @@ replicas=${HA_REPLICAS:-3}
 
 HA_DIR=${HA_DIR:-$(mktemp -d /tmp/sparc-ha.XXXXXX)}
 export HA_DIR
+# The work directory is removed at the end: never one holding anything.
+if [ -d "$HA_DIR" ] && [ -n "$(ls -A "$HA_DIR")" ]; then
+	echo "ha-test: HA_DIR $HA_DIR is not empty"
+	exit 2
+fi
 mkdir -p "$HA_DIR"
 chmod 755 "$HA_DIR"
 logs=$HA_DIR/logs
@@ -110,6 +115,7 @@ for n in 1 2 3; do
 	mkdir -p "$HA_DIR/pg$n/log"
 	chown -R postgres:postgres "$HA_DIR/pg$n" "$HA_DIR/pg$n.yml"
 	chmod 700 "$HA_DIR/pg$n"
+	chmod 600 "$HA_DIR/pg$n.yml" # it holds the passwords
 	"${as_pg[@]}" sh -c 'echo $$ > "$1"; exec patroni "$2"' sh "$HA_DIR/pg$n/patroni.pid" "$HA_DIR/pg$n.yml" \
 		> "$logs/patroni-pg$n.log" 2>&1 &
 	patroni_pidfiles+=("$HA_DIR/pg$n/patroni.pid")
@@ -185,8 +191,9 @@ echo "ha-test: $replicas sparcd replicas ready"
 
 join() { local IFS=,; echo "$*"; }
 nodes=pg1=$HA_DIR/pg1/data,pg2=$HA_DIR/pg2/data,pg3=$HA_DIR/pg3/data
-"$bin/hatest" --grpc "$(join "${grpc_addrs[@]}")" --http "$(join "${http_addrs[@]}")" --key "$key" \
-	--db "postgres://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$RW_PORT/sparc?sslmode=disable" \
+# The key and the superuser's URL through the environment, out of ps.
+HATEST_KEY=$key HATEST_DB="postgres://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$RW_PORT/sparc?sslmode=disable" \
+	"$bin/hatest" --grpc "$(join "${grpc_addrs[@]}")" --http "$(join "${http_addrs[@]}")" \
 	--patroni "http://127.0.0.1:$API_PORT_1,http://127.0.0.1:$API_PORT_2,http://127.0.0.1:$API_PORT_3" \
 	--nodes "$nodes" --as-postgres "${as_pg[*]}" --logs "$(join "${sparcd_logs[@]}")" \
 	--before "${HA_BEFORE:-20s}" --after "${HA_AFTER:-30s}" --kill-node="$([ "${HA_KILL:-}" = node ] && echo true || echo false)"
