@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -75,5 +77,17 @@ func TestLongestGap(t *testing.T) {
 	// No success at all: the whole window.
 	if gap, _ := newTally().longestGap(t0, t0.Add(time.Minute)); gap != time.Minute {
 		t.Fatalf("gap without successes %v, want the window", gap)
+	}
+}
+
+// A failover may cost retries, never an error the retry policy gives up on.
+func TestUnretryableErrorsAreCounted(t *testing.T) {
+	tl := newTally()
+	tl.record(status.Error(codes.Unavailable, "the database is unavailable; retry shortly"))
+	tl.record(status.Error(codes.DeadlineExceeded, "context deadline exceeded"))
+	tl.record(status.Error(codes.Internal, "internal error"))
+	tl.record(nil)
+	if n := tl.unretryable(); n != 1 {
+		t.Fatalf("%d unretryable failures, want 1 (the INTERNAL)", n)
 	}
 }

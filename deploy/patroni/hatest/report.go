@@ -184,6 +184,15 @@ func (r *report) print(w io.Writer, cfg config) (missed int) {
 	target(r.hookMissing == 0 && r.hookDisordered == 0 && r.hookRepeats == r.hookRepeatsDocumented,
 		"webhook: %d deliveries of %d outbox changes, %d missing, %d out of order, %d repeats (%d of them the documented at-least-once repeat of the change acknowledged just before)",
 		r.hookDeliveries, r.outbox, r.hookMissing, r.hookDisordered, r.hookRepeats, r.hookRepeatsDocumented)
+	odd := r.writeTally.unretryable() + r.searchTally.unretryable()
+	for _, st := range r.streams {
+		for k, n := range st.errs {
+			if !retryable(k) {
+				odd += n
+			}
+		}
+	}
+	target(odd == 0, "client errors other than UNAVAILABLE or DEADLINE_EXCEEDED (what the retry policy retries): %d", odd)
 	listening := len(r.listeners) >= 2
 	for _, n := range r.listeners {
 		listening = listening && n >= r.replicas
@@ -203,4 +212,22 @@ func printErrs(w io.Writer, what string, t *tally, rel func(time.Time) string) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "%s %s ×%d (%s)\n", what, strings.TrimSpace(k), t.errs[k], rel(t.first[k]))
 	}
+}
+
+// retryable says whether an error key ("Code: message") is one a client
+// retries through a failover.
+func retryable(key string) bool {
+	return strings.HasPrefix(key, "Unavailable:") || strings.HasPrefix(key, "DeadlineExceeded:")
+}
+
+// unretryable counts the failures a client would not retry.
+func (t *tally) unretryable() (n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, c := range t.errs {
+		if !retryable(k) {
+			n += c
+		}
+	}
+	return n
 }
