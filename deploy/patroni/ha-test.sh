@@ -4,8 +4,8 @@
 # replicas on it, mixed load, the primary's postmaster killed (kill -9),
 # and the figures of the failover (deploy/patroni/hatest prints them and
 # exits non-zero when a target is missed). Everything it starts is
-# stopped on exit, success or not. Needs root or sudo (PostgreSQL runs as
-# the postgres user) and the Debian packages `make ha-test` installs:
+# stopped on exit, success or not. Runs as root (PostgreSQL runs as the
+# postgres user, through runuser) and needs the Debian packages `make ha-test` installs:
 # patroni, etcd-server, haproxy, postgresql-15-postgis-3.
 #
 # Environment: HA_BIN (a directory holding sparcd and hatest already
@@ -20,11 +20,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-if [ "$(id -u)" = 0 ]; then
-	as_pg=(runuser -u postgres --)
-else
-	as_pg=(sudo -u postgres --)
-fi
+# Root hands the data directories to the postgres user and runs Patroni
+# as it (make ha-test runs this script with sudo when needed).
+[ "$(id -u)" = 0 ] || { echo "ha-test: run as root (make ha-test uses sudo)"; exit 2; }
+as_pg=(runuser -u postgres --)
 for tool in patroni etcd haproxy envsubst psql curl; do
 	command -v "$tool" >/dev/null || { echo "ha-test: $tool is missing (make ha-test installs it)"; exit 2; }
 done
