@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool node web screenshots tools third_party build clean image deploy-test deploy-lint
+.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool node web screenshots tools third_party build clean image deploy-test deploy-lint ha-test ha-packages
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -28,6 +28,7 @@ help:
 	@echo "make generate  regenerate gen/ from proto/"
 	@echo "make lint      buf lint, buf breaking, go vet, staticcheck, gofmt, go mod tidy check"
 	@echo "make api-snapshot  record proto/ as the released API that buf breaking compares with"
+	@echo "make ha-test   Patroni failover under load: etcd, 3 PostgreSQL nodes, HAProxy, 3 sparcd (deploy/patroni, ~3 min, root or sudo)"
 	@echo "make image     build the sparcd container image (OCI tarball, no Docker daemon) into $(IMAGE)"
 
 run: postgis web
@@ -78,6 +79,26 @@ deploy-test:
 deploy-lint: tools
 	@set -e; for m in $(DEPLOY_MODULES); do (cd $$m && go vet ./... && $(STATICCHECK) ./... && \
 		{ go mod tidy -diff >/dev/null 2>&1 || { echo "$$m: go.mod/go.sum are not tidy: run 'go mod tidy' there"; exit 1; }; }); done
+
+# High availability on Patroni (deploy/patroni, docs/operations-ha.md):
+# etcd, three PostgreSQL 15 + PostGIS nodes with synchronous replication
+# and HAProxy on this machine, three sparcd replicas under load, the
+# primary killed; fails when a target is missed. Not part of `make test`
+# (about two minutes of a loaded machine). PostgreSQL runs as the
+# postgres user, so the script needs root or sudo; the binaries are built
+# here, as the invoking user, and the script is given the HA_* variables
+# (deploy/patroni/ha-test.sh lists them).
+ha-test: postgis ha-packages
+	go build -o bin/ha/sparcd ./cmd/sparcd
+	go build -o bin/ha/hatest ./deploy/patroni/hatest
+	$(SUDO) env HA_BIN=$(CURDIR)/bin/ha $$(env | grep -E '^HA_[A-Z_]+=' | grep -v '^HA_BIN=') deploy/patroni/ha-test.sh
+
+ha-packages:
+	@if ! command -v patroni >/dev/null 2>&1 || ! command -v etcd >/dev/null 2>&1 || ! command -v haproxy >/dev/null 2>&1 \
+		|| ! command -v envsubst >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then \
+		echo "installing patroni, etcd-server, haproxy, envsubst and curl (make ha-test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends patroni python3-etcd etcd-server haproxy gettext-base curl >/dev/null; \
+	fi
 
 # Headless Chromium for the browser tests (internal/coverage, internal/console).
 chromium:

@@ -252,9 +252,14 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}
-	// A connection cut mid-message: pgconn wraps the read's EOF in one of
-	// its errors, which all say whether they are safe to retry. A bare EOF
-	// from anything else is no outage.
+	// A connection cut mid-message. Reading a result, pgconn returns the
+	// bare io.ErrUnexpectedEOF (a proxy in front of a failing-over
+	// database cuts connections so: HAProxy on Patroni); elsewhere it
+	// wraps the EOF in one of its errors, which all say whether they are
+	// safe to retry. A bare io.EOF from anything else is no outage.
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
 	var fromPgconn interface{ SafeToRetry() bool }
-	return errors.As(err, &fromPgconn) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
+	return errors.As(err, &fromPgconn) && errors.Is(err, io.EOF)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -60,6 +61,10 @@ func TestDatabaseOutagesAreUnavailable(t *testing.T) {
 	}
 	_, closed := victim.Exec(ctx, "SELECT 1")
 
+	// A proxy in front of the server (HAProxy on Patroni) cuts the
+	// connection while a result is on its way: a failover.
+	cut := cutMidResult(ctx, t, url)
+
 	// Failures of the request itself.
 	_, uniqueViolation := killer.Exec(ctx, "CREATE TEMP TABLE t (k int PRIMARY KEY); INSERT INTO t VALUES (1), (1)")
 	badPassword := strings.Replace(url, "postgres://postgres:", "postgres://postgres:wrong", 1)
@@ -73,6 +78,7 @@ func TestDatabaseOutagesAreUnavailable(t *testing.T) {
 		{"connection refused", fmt.Errorf("searching assets: %w", refused), codes.Unavailable},
 		{"session terminated (57P01)", fmt.Errorf("listing: %w", terminated), codes.Unavailable},
 		{"use of the closed connection", closed, codes.Unavailable},
+		{"connection cut mid-result by a proxy", fmt.Errorf("searching assets: %w", cut), codes.Unavailable},
 		{"retries ended by the deadline", errors.Join(refused, context.DeadlineExceeded), codes.Unavailable},
 		{"starting up (57P03)", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, codes.Unavailable},
 		{"crash shutdown (57P02)", &pgconn.PgError{Code: "57P02"}, codes.Unavailable},
@@ -109,4 +115,55 @@ func TestDatabaseOutagesAreUnavailable(t *testing.T) {
 			t.Errorf("%s: retry delay %v, want %v", c.name, delay, apierr.RetryDelay)
 		}
 	}
+}
+
+// cutMidResult runs a batch through a TCP proxy to the server at dbURL
+// (a unix socket, as testenv gives) and closes the proxy's connections
+// while the batch's result is awaited, as HAProxy's shutdown-sessions does
+// when Patroni demotes or loses the node: the error pgx returns (a bare
+// io.ErrUnexpectedEOF, not wrapped by pgconn).
+func cutMidResult(ctx context.Context, t *testing.T, dbURL string) error {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	socket := q.Get("host") + "/.s.PGSQL." + q.Get("port")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cut := make(chan struct{})
+	go func() {
+		client, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer client.Close()
+		server, err := net.Dial("unix", socket)
+		if err != nil {
+			return
+		}
+		defer server.Close()
+		go func() { _, _ = io.Copy(server, client) }()
+		go func() { _, _ = io.Copy(client, server) }()
+		<-cut
+	}()
+	q.Del("host")
+	q.Del("port")
+	u.RawQuery, u.Host = q.Encode(), l.Addr().String()
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	b := &pgx.Batch{}
+	b.Queue("SELECT pg_sleep(5)")
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	time.AfterFunc(200*time.Millisecond, func() { close(cut) })
+	_, err = br.Query()
+	return err
 }

@@ -3,7 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"io"
+	"errors"
 	"strings"
 	"testing"
 
@@ -122,7 +122,7 @@ func TestReasonsNameTheCauseNotOnlyTheCode(t *testing.T) {
 		{&apierr.PreconditionError{Type: "NO_PLACE_LEFT", Description: "full"}, "NO_PLACE_LEFT"},
 		{apierr.ErrAlreadyExists, apierr.ReasonAlreadyExists},
 		{apierr.Invalid("x", "bad"), apierr.ReasonInvalidFields},
-		{io.ErrUnexpectedEOF, apierr.ReasonInternal},
+		{errors.New("an unforeseen failure"), apierr.ReasonInternal},
 	} {
 		st, _ := apierr.ToStatus(c.err)
 		if got := grpcReason(st); got != c.reason {
