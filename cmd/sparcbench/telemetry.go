@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -72,7 +73,12 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		}
 	}()
 	for _, v := range variants {
-		if err := v.start(ctx, b); err != nil {
+		// Goroutines inherit their creator's labels: every goroutine of
+		// v's server (connections, handlers, pool, span exporter) carries
+		// variant=NAME in a -cpuprofile, the load generator none.
+		var err error
+		pprof.Do(ctx, pprof.Labels("variant", v.name), func(ctx context.Context) { err = v.start(ctx, b) })
+		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
 		}
 	}

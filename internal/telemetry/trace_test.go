@@ -37,7 +37,7 @@ func tracedServer(t *testing.T) (*testenv.Env, *tracetest.SpanRecorder) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
-	return testenv.NewServer(t, testenv.Options{Tracing: telemetry.NewTracing(tp)}), rec
+	return testenv.NewServer(t, testenv.Options{Tracing: telemetry.NewTracing(tp, telemetry.SQLText())}), rec
 }
 
 // call sends an HTTP request with key and returns the response's request
@@ -132,11 +132,12 @@ func (ss spans) checkTree(t *testing.T, method, id, org string) {
 	}
 	queries := 0
 	for _, s := range ss {
-		if _, ok := attrValue(s, "db.query.text"); !ok {
+		if _, ok := attrValue(s, "db.query.summary"); !ok {
 			continue
 		}
 		for _, a := range ss.chain(s)[1:] {
 			if a.SpanContext().SpanID() == rpc.SpanContext().SpanID() {
+				t.Logf("%s: db span %q %q", method, s.Name(), attr(s, "db.query.summary"))
 				queries++
 				break
 			}

@@ -43,14 +43,24 @@ type Tracing struct {
 	tp       trace.TracerProvider
 	prop     propagation.TextMapPropagator
 	shutdown func(context.Context) error
+	sqlText  bool // database spans carry the statement text too
 }
+
+// Option changes what NewTracing records.
+type Option func(*Tracing)
+
+// SQLText has database spans carry their statement's text
+// (db.query.text) as well as its summary: SPARC_TRACE_SQL=text. The text
+// is constants with placeholders, never the arguments, but it makes each
+// span several times bigger to build, send and store.
+func SQLText() Option { return func(t *Tracing) { t.sqlText = true } }
 
 // TracingFromEnv exports spans over OTLP as the standard variables say
 // (OTEL_EXPORTER_OTLP_ENDPOINT or ..._TRACES_ENDPOINT, _PROTOCOL
 // grpc or http/protobuf, _HEADERS, OTEL_SERVICE_NAME,
 // OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER...); nil (off) when no
 // endpoint is set, OTEL_SDK_DISABLED is true or OTEL_TRACES_EXPORTER is
-// none.
+// none. SPARC_TRACE_SQL=text adds each statement's text to its span.
 func TracingFromEnv(ctx context.Context) (*Tracing, error) {
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" ||
 		strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || os.Getenv("OTEL_TRACES_EXPORTER") == "none" {
@@ -81,14 +91,22 @@ func TracingFromEnv(ctx context.Context) (*Tracing, error) {
 	// The provider reads OTEL_TRACES_SAMPLER (default: every trace, or as
 	// the caller's trace decided) and OTEL_BSP_* itself.
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	t := NewTracing(tp)
+	var opts []Option
+	if os.Getenv("SPARC_TRACE_SQL") == "text" {
+		opts = append(opts, SQLText())
+	}
+	t := NewTracing(tp, opts...)
 	t.shutdown = tp.Shutdown
 	return t, nil
 }
 
 // NewTracing traces with tp (tests: an in-memory exporter).
-func NewTracing(tp trace.TracerProvider) *Tracing {
-	return &Tracing{tp: tp, prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+func NewTracing(tp trace.TracerProvider, opts ...Option) *Tracing {
+	t := &Tracing{tp: tp, prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
 }
 
 // Shutdown flushes the spans still held and stops the exporter.
@@ -136,7 +154,7 @@ func (t *Tracing) QueryTracer() pgx.QueryTracer {
 	if t == nil {
 		return nil
 	}
-	return &queryTracer{tracer: t.tp.Tracer("github.com/sparc-network/sparc/internal/telemetry")}
+	return newQueryTracer(t.tp.Tracer("github.com/sparc-network/sparc/internal/telemetry"), t.sqlText)
 }
 
 // callAttributes are the caller's request id (the edge decided it) and,
@@ -146,12 +164,14 @@ func callAttributes(ctx context.Context) {
 	if !span.IsRecording() {
 		return
 	}
+	attrs := make([]attribute.KeyValue, 0, 2)
 	if c, ok := caller.From(ctx); ok && c.RequestID != "" {
-		span.SetAttributes(AttrRequestID.String(c.RequestID))
+		attrs = append(attrs, AttrRequestID.String(c.RequestID))
 	}
 	if p := auth.FromContext(ctx); p != nil && p.Org != "" {
-		span.SetAttributes(AttrOrganisation.String(p.Org))
+		attrs = append(attrs, AttrOrganisation.String(p.Org))
 	}
+	span.SetAttributes(attrs...)
 }
 
 func attributeUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
