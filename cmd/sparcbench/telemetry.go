@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,7 @@ type variant struct {
 	metrics  bool
 	tracing  bool
 	ratio    string // OTEL_TRACES_SAMPLER_ARG of parentbased_traceidratio; empty: every request
+	sqlText  bool   // SPARC_TRACE_SQL=text: database spans carry the statement text
 	app      *app.App
 	pool     *pgxpool.Pool
 	httpBase string
@@ -52,11 +54,11 @@ type variant struct {
 }
 
 // runTelemetry measures what metrics and tracing cost on the search and
-// CreateReferral rows: five servers in this process over the same
+// CreateReferral rows: six servers in this process over the same
 // database, telemetry off, metrics on, tracing on (every request sampled,
-// and 10%, exported over OTLP gRPC to a receiver in this process) and
-// both, taking turns within each round like the paths of the other
-// sections.
+// with and without the statements' text, and 10%, exported over OTLP gRPC
+// to a receiver in this process) and both, taking turns within each round
+// like the paths of the other sections.
 func runTelemetry(ctx context.Context, b *bench) error {
 	received, stopCollector, err := otlpReceiver()
 	if err != nil {
@@ -64,7 +66,8 @@ func runTelemetry(ctx context.Context, b *bench) error {
 	}
 	defer stopCollector()
 	variants := []*variant{{name: "off"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true},
-		{name: "tracing 10%", tracing: true, ratio: "0.1"}, {name: "metrics+tracing 10%", metrics: true, tracing: true, ratio: "0.1"}}
+		{name: "tracing+SQL text", tracing: true, sqlText: true}, {name: "metrics+tracing", metrics: true, tracing: true},
+		{name: "tracing 10%", tracing: true, ratio: "0.1"}}
 	defer func() {
 		for _, v := range variants {
 			if v.stop != nil {
@@ -115,11 +118,11 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		create[i] = contender{v.name, vrb.create("tel-" + v.name + "-" + run + "-")}
 	}
 	b.printf("%d servers in this process over one database (pools of %d): telemetry off, metrics on, tracing on (every\n"+
-		"request sampled, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio; spans batched and exported over OTLP\n"+
-		"gRPC to a receiver in this process that decodes nothing), and both; concurrency %d; %d rounds taking turns.\n"+
-		"Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
+		"request sampled, with or without SPARC_TRACE_SQL=text, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio;\n"+
+		"spans batched and exported over OTLP gRPC to a receiver in this process that decodes nothing), and both;\n"+
+		"concurrency %d; %d rounds taking turns. Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
 	w := b.table()
-	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\treq/CPU-s\tCPU/req vs off\tGo only\tother cores\t")
+	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\tCPU/req vs off\tper round: median [min, max]\tGo only\tQPS vs off, per round\tother cores\t")
 	for _, row := range []struct {
 		name string
 		cs   []contender
@@ -132,21 +135,46 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		off := res["off"]
 		for _, v := range variants {
 			s := res[v.name]
-			cost, goCost := "", ""
+			cost, rounds, goCost, qps := "", "", "", ""
 			if v.name != "off" && s.perCPU() > 0 {
 				over := 100 * (off.perCPU()/s.perCPU() - 1)
 				cost, goCost = fmt.Sprintf("%+.1f%%", over), fmt.Sprintf("%+.1f%%", 100*(float64(s.goCPU)/float64(off.goCPU)-1))
+				rounds = pairedSpread(s, off, func(r stretch) float64 { return (r.cpu.self + r.cpu.pg).Seconds() / float64(len(r.lat)) })
+				qps = pairedSpread(s, off, func(r stretch) float64 { return float64(len(r.lat)) / r.elapsed.Seconds() })
 				b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
 			}
-			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%.0f\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
-				ms(s.goCPU), ms(s.pgCPU), s.perCPU(), cost, goCost, s.otherCores)
+			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%s\t%s\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
+				ms(s.goCPU), ms(s.pgCPU), cost, rounds, goCost, qps, s.otherCores)
 		}
 	}
 	w.Flush()
-	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry; Go only =\n"+
-		"the same for this process's CPU alone (the database's work does not change with telemetry: its spread is noise).\n"+
+	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry over all rounds;\n"+
+		"per round = the same, and QPS, of each round against off's in the same round (they ran back to back), median\n"+
+		"[min, max] over the rounds; Go only = this process's CPU alone (servers, load generator, OTLP receiver; the\n"+
+		"database's work does not change with telemetry: its spread is noise).\n"+
 		"OTLP received: %.1f MB of spans (the exporter batches; some may still be in flight)\n", float64(received.Load())/1e6)
 	return nil
+}
+
+// pairedSpread compares s with base round by round (the same round ran
+// them back to back, under the same load from elsewhere): f of each of
+// s's rounds over f of base's, as a change in percent, median [min, max].
+func pairedSpread(s, base stats, f func(stretch) float64) string {
+	var d []float64
+	for i := range min(len(s.runs), len(base.runs)) {
+		if a, b := f(s.runs[i]), f(base.runs[i]); b > 0 && len(s.runs[i].lat) > 0 {
+			d = append(d, 100*(a/b-1))
+		}
+	}
+	if len(d) == 0 {
+		return "-"
+	}
+	slices.Sort(d)
+	med := d[len(d)/2]
+	if len(d)%2 == 0 {
+		med = (d[len(d)/2-1] + d[len(d)/2]) / 2
+	}
+	return fmt.Sprintf("%+.1f%% [%+.1f, %+.1f]", med, d[0], d[len(d)-1])
 }
 
 // start builds v's server as sparcd would with --metrics-addr and the
@@ -154,6 +182,10 @@ func runTelemetry(ctx context.Context, b *bench) error {
 func (v *variant) start(ctx context.Context, b *bench) error {
 	var tracing *telemetry.Tracing
 	if v.tracing {
+		if v.sqlText {
+			os.Setenv("SPARC_TRACE_SQL", "text")
+			defer os.Unsetenv("SPARC_TRACE_SQL")
+		}
 		if v.ratio != "" {
 			os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
 			os.Setenv("OTEL_TRACES_SAMPLER_ARG", v.ratio)
