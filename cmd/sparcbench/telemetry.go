@@ -122,7 +122,7 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		"spans batched and exported over OTLP gRPC to a receiver in this process that decodes nothing), and both;\n"+
 		"concurrency %d; %d rounds taking turns. Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
 	w := b.table()
-	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\tCPU/req vs off\tper round: median [min, max]\tGo only\tQPS vs off, per round\tother cores\t")
+	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\tCPU/req vs off\tper round\tGo CPU/req vs off's Go+PG, per round\tQPS vs off, per round\tother cores\t")
 	for _, row := range []struct {
 		name string
 		cs   []contender
@@ -138,9 +138,16 @@ func runTelemetry(ctx context.Context, b *bench) error {
 			cost, rounds, goCost, qps := "", "", "", ""
 			if v.name != "off" && s.perCPU() > 0 {
 				over := 100 * (off.perCPU()/s.perCPU() - 1)
-				cost, goCost = fmt.Sprintf("%+.1f%%", over), fmt.Sprintf("%+.1f%%", 100*(float64(s.goCPU)/float64(off.goCPU)-1))
-				rounds = pairedSpread(s, off, func(r stretch) float64 { return (r.cpu.self + r.cpu.pg).Seconds() / float64(len(r.lat)) })
-				qps = pairedSpread(s, off, func(r stretch) float64 { return float64(len(r.lat)) / r.elapsed.Seconds() })
+				cost = fmt.Sprintf("%+.1f%%", over)
+				rounds = pairedSpread(s, off, func(a, b stretch) float64 { return 100 * (perReq(a, true)/perReq(b, true) - 1) })
+				// The database's work is the same with telemetry on or
+				// off: its CPU only adds noise, so this compares this
+				// process's extra CPU with the whole row's.
+				offAll := (off.goCPU + off.pgCPU).Seconds()
+				goCost = pairedSpread(s, off, func(a, b stretch) float64 { return 100 * (perReq(a, false) - perReq(b, false)) / offAll })
+				qps = pairedSpread(s, off, func(a, b stretch) float64 {
+					return 100 * (float64(len(a.lat))/a.elapsed.Seconds()/(float64(len(b.lat))/b.elapsed.Seconds()) - 1)
+				})
 				b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
 			}
 			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%s\t%s\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
@@ -150,31 +157,42 @@ func runTelemetry(ctx context.Context, b *bench) error {
 	w.Flush()
 	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry over all rounds;\n"+
 		"per round = the same, and QPS, of each round against off's in the same round (they ran back to back), median\n"+
-		"[min, max] over the rounds; Go only = this process's CPU alone (servers, load generator, OTLP receiver; the\n"+
-		"database's work does not change with telemetry: its spread is noise).\n"+
+		"[min, max] over the rounds; Go CPU/req vs off's Go+PG = this process's extra CPU per request (servers, load\n"+
+		"generator, OTLP receiver) over off's whole CPU per request, per round: the database's work does not change\n"+
+		"with telemetry, so its CPU only adds noise to the comparison.\n"+
 		"OTLP received: %.1f MB of spans (the exporter batches; some may still be in flight)\n", float64(received.Load())/1e6)
 	return nil
 }
 
 // pairedSpread compares s with base round by round (the same round ran
-// them back to back, under the same load from elsewhere): f of each of
-// s's rounds over f of base's, as a change in percent, median [min, max].
-func pairedSpread(s, base stats, f func(stretch) float64) string {
-	var d []float64
+// them back to back, under the same load from elsewhere): d of each
+// round's pair, in percent, median [min, max] over the rounds.
+func pairedSpread(s, base stats, d func(a, b stretch) float64) string {
+	var ds []float64
 	for i := range min(len(s.runs), len(base.runs)) {
-		if a, b := f(s.runs[i]), f(base.runs[i]); b > 0 && len(s.runs[i].lat) > 0 {
-			d = append(d, 100*(a/b-1))
+		if len(s.runs[i].lat) > 0 && len(base.runs[i].lat) > 0 {
+			ds = append(ds, d(s.runs[i], base.runs[i]))
 		}
 	}
-	if len(d) == 0 {
+	if len(ds) == 0 {
 		return "-"
 	}
-	slices.Sort(d)
-	med := d[len(d)/2]
-	if len(d)%2 == 0 {
-		med = (d[len(d)/2-1] + d[len(d)/2]) / 2
+	slices.Sort(ds)
+	med := ds[len(ds)/2]
+	if len(ds)%2 == 0 {
+		med = (ds[len(ds)/2-1] + ds[len(ds)/2]) / 2
 	}
-	return fmt.Sprintf("%+.1f%% [%+.1f, %+.1f]", med, d[0], d[len(d)-1])
+	return fmt.Sprintf("%+.1f%% [%+.1f, %+.1f]", med, ds[0], ds[len(ds)-1])
+}
+
+// perReq is a stretch's CPU seconds per request: this process's, and
+// PostgreSQL's too when withPG.
+func perReq(r stretch, withPG bool) float64 {
+	cpu := r.cpu.self
+	if withPG {
+		cpu += r.cpu.pg
+	}
+	return cpu.Seconds() / float64(len(r.lat))
 }
 
 // start builds v's server as sparcd would with --metrics-addr and the
