@@ -46,7 +46,6 @@ type variant struct {
 	metrics  bool
 	tracing  bool
 	ratio    string // OTEL_TRACES_SAMPLER_ARG of parentbased_traceidratio; empty: every request
-	sqlText  bool   // SPARC_TRACE_SQL=text: database spans carry the statement text
 	app      *app.App
 	pool     *pgxpool.Pool
 	httpBase string
@@ -55,8 +54,8 @@ type variant struct {
 
 // runTelemetry measures what metrics and tracing cost on the search and
 // CreateReferral rows: six servers in this process over the same
-// database, telemetry off, metrics on, tracing on (every request sampled,
-// with and without the statements' text, and 10%, exported over OTLP gRPC
+// database, telemetry off (twice: the second shows the noise), metrics
+// on, tracing on (every request sampled, and 10%, exported over OTLP gRPC
 // to a receiver in this process) and both, taking turns within each round
 // like the paths of the other sections.
 func runTelemetry(ctx context.Context, b *bench) error {
@@ -65,9 +64,11 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		return err
 	}
 	defer stopCollector()
-	variants := []*variant{{name: "off"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true},
-		{name: "tracing+SQL text", tracing: true, sqlText: true}, {name: "metrics+tracing", metrics: true, tracing: true},
-		{name: "tracing 10%", tracing: true, ratio: "0.1"}}
+	// "off again" is a second server without telemetry: how far it lands
+	// from "off" is the noise of the comparison (cost of the SQL text:
+	// BenchmarkSpanCost in internal/telemetry).
+	variants := []*variant{{name: "off"}, {name: "off again"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true},
+		{name: "metrics+tracing", metrics: true, tracing: true}, {name: "tracing 10%", tracing: true, ratio: "0.1"}}
 	defer func() {
 		for _, v := range variants {
 			if v.stop != nil {
@@ -117,8 +118,8 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		vrb.lw = sparcv1.NewReferralServiceClient(conn)
 		create[i] = contender{v.name, vrb.create("tel-" + v.name + "-" + run + "-")}
 	}
-	b.printf("%d servers in this process over one database (pools of %d): telemetry off, metrics on, tracing on (every\n"+
-		"request sampled, with or without SPARC_TRACE_SQL=text, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio;\n"+
+	b.printf("%d servers in this process over one database (pools of %d): telemetry off (twice: \"off again\" shows the\n"+
+		"noise), metrics on, tracing on (every request sampled, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio;\n"+
 		"spans batched and exported over OTLP gRPC to a receiver in this process that decodes nothing), and both;\n"+
 		"concurrency %d; %d rounds taking turns. Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
 	w := b.table()
@@ -200,16 +201,15 @@ func perReq(r stretch, withPG bool) float64 {
 func (v *variant) start(ctx context.Context, b *bench) error {
 	var tracing *telemetry.Tracing
 	if v.tracing {
-		if v.sqlText {
-			os.Setenv("SPARC_TRACE_SQL", "text")
-			defer os.Unsetenv("SPARC_TRACE_SQL")
-		}
+		// Every request unless a ratio is given (sparcd's default
+		// without OTEL_TRACES_SAMPLER is telemetry.DefaultSampleRatio).
+		os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
 		if v.ratio != "" {
 			os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
 			os.Setenv("OTEL_TRACES_SAMPLER_ARG", v.ratio)
-			defer os.Unsetenv("OTEL_TRACES_SAMPLER")
 			defer os.Unsetenv("OTEL_TRACES_SAMPLER_ARG")
 		}
+		defer os.Unsetenv("OTEL_TRACES_SAMPLER")
 		var err error
 		if tracing, err = telemetry.TracingFromEnv(ctx); err != nil || tracing == nil {
 			return fmt.Errorf("tracing from the environment: %v", err)

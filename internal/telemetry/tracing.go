@@ -36,6 +36,15 @@ const (
 	AttrOrganisation = attribute.Key("sparc.organisation")
 )
 
+// DefaultSampleRatio is the share of requests traced when
+// OTEL_TRACES_SAMPLER names no sampler (parentbased_traceidratio: the
+// edge decides, every span beneath follows). Tracing every request costs
+// up to about 5% of a search's CPU on the development machine
+// (docs/operations.md, "Cost"), over the objective's margin; one in ten
+// costs a fraction of that and still shows every path under load.
+// OTEL_TRACES_SAMPLER=parentbased_always_on traces every request.
+const DefaultSampleRatio = 0.1
+
 // Tracing is the OpenTelemetry half: spans of the HTTP gateway, the gRPC
 // server and its in-process client, and database queries. A nil
 // *Tracing is off and adds nothing.
@@ -58,7 +67,8 @@ func SQLText() Option { return func(t *Tracing) { t.sqlText = true } }
 // TracingFromEnv exports spans over OTLP as the standard variables say
 // (OTEL_EXPORTER_OTLP_ENDPOINT or ..._TRACES_ENDPOINT, _PROTOCOL
 // grpc or http/protobuf, _HEADERS, OTEL_SERVICE_NAME,
-// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER...); nil (off) when no
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER (default here:
+// DefaultSampleRatio)...); nil (off) when no
 // endpoint is set, OTEL_SDK_DISABLED is true or OTEL_TRACES_EXPORTER is
 // none. SPARC_TRACE_SQL=text adds each statement's text to its span.
 func TracingFromEnv(ctx context.Context) (*Tracing, error) {
@@ -88,14 +98,19 @@ func TracingFromEnv(ctx context.Context) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
-	// The provider reads OTEL_TRACES_SAMPLER (default: every trace, or as
-	// the caller's trace decided) and OTEL_BSP_* itself.
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	var opts []Option
-	if os.Getenv("SPARC_TRACE_SQL") == "text" {
-		opts = append(opts, SQLText())
+	// The provider reads OTEL_TRACES_SAMPLER and OTEL_BSP_* itself. When
+	// no sampler is named, SPARC samples DefaultSampleRatio of requests
+	// rather than the specification's every one: see DefaultSampleRatio.
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}
+	if os.Getenv("OTEL_TRACES_SAMPLER") == "" {
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(DefaultSampleRatio))))
 	}
-	t := NewTracing(tp, opts...)
+	tp := sdktrace.NewTracerProvider(opts...)
+	var topts []Option
+	if os.Getenv("SPARC_TRACE_SQL") == "text" {
+		topts = append(topts, SQLText())
+	}
+	t := NewTracing(tp, topts...)
 	t.shutdown = tp.Shutdown
 	return t, nil
 }
