@@ -149,7 +149,9 @@ func runTelemetry(ctx context.Context, b *bench) error {
 				qps = pairedSpread(s, off, func(a, b stretch) float64 {
 					return 100 * (float64(len(a.lat))/a.elapsed.Seconds()/(float64(len(b.lat))/b.elapsed.Seconds()) - 1)
 				})
-				b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
+				if v.name != "off again" { // the noise, not a cost
+					b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
+				}
 			}
 			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%s\t%s\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
 				ms(s.goCPU), ms(s.pgCPU), cost, rounds, goCost, qps, s.otherCores)

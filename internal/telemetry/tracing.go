@@ -40,7 +40,7 @@ const (
 // OTEL_TRACES_SAMPLER names no sampler (parentbased_traceidratio: the
 // edge decides, every span beneath follows). Tracing every request costs
 // up to about 5% of a search's CPU on the development machine
-// (docs/operations.md, "Cost"), over the objective's margin; one in ten
+// (docs/operations.md, "Cost"), at the edge of the 5% objective; one in ten
 // costs a fraction of that and still shows every path under load.
 // OTEL_TRACES_SAMPLER=parentbased_always_on traces every request.
 const DefaultSampleRatio = 0.1
