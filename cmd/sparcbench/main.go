@@ -87,7 +87,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep the private cluster here across runs (default: a temp dir, removed)")
 	fs.BoolVar(&c.reuse, "reuse", false, "skip loading when exactly -assets synthetic assets are already there")
 	fs.IntVar(&c.maxConns, "max-db-conns", 32, "server database pool size (sparcd's default)")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk and referrals sections (server and load generator share the process)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk, referrals and telemetry sections (server and load generator share the process; telemetry's servers carry the pprof label variant=NAME)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -185,7 +185,7 @@ func run(cfg config) error {
 	for _, s := range selected(cfg.only) {
 		b.printf("\n== %s: %s\n", s.name, s.doc)
 		var stopProfile func()
-		if (s.name == "search" || s.name == "oruk" || s.name == "referrals") && cfg.cpuProfile != "" {
+		if (s.name == "search" || s.name == "oruk" || s.name == "referrals" || s.name == "telemetry") && cfg.cpuProfile != "" {
 			if stopProfile, err = startProfile(cfg.cpuProfile); err != nil {
 				return err
 			}

@@ -34,6 +34,8 @@ type stats struct {
 	// otherCores is the CPU that everything else on the machine used
 	// meanwhile, in cores: the benchmark shares the machine with it.
 	otherCores float64
+	// runs are the rounds' stretches, in order (paired comparisons).
+	runs []stretch
 }
 
 // perCPU is requests per CPU-second of the benchmark's own processes (this
@@ -55,7 +57,7 @@ func (s stats) pgMS() string {
 }
 
 func summarise(runs []stretch) (stats, error) {
-	var s stats
+	s := stats{runs: runs}
 	var lat []time.Duration
 	var cpu cpuUse
 	for _, r := range runs {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -51,19 +53,22 @@ type variant struct {
 }
 
 // runTelemetry measures what metrics and tracing cost on the search and
-// CreateReferral rows: five servers in this process over the same
-// database, telemetry off, metrics on, tracing on (every request sampled,
-// and 10%, exported over OTLP gRPC to a receiver in this process) and
-// both, taking turns within each round like the paths of the other
-// sections.
+// CreateReferral rows: six servers in this process over the same
+// database, telemetry off (twice: the second shows the noise), metrics
+// on, tracing on (every request sampled, and 10%, exported over OTLP gRPC
+// to a receiver in this process) and both, taking turns within each round
+// like the paths of the other sections.
 func runTelemetry(ctx context.Context, b *bench) error {
 	received, stopCollector, err := otlpReceiver()
 	if err != nil {
 		return err
 	}
 	defer stopCollector()
-	variants := []*variant{{name: "off"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true},
-		{name: "tracing 10%", tracing: true, ratio: "0.1"}, {name: "metrics+tracing 10%", metrics: true, tracing: true, ratio: "0.1"}}
+	// "off again" is a second server without telemetry: how far it lands
+	// from "off" is the noise of the comparison (cost of the SQL text:
+	// BenchmarkSpanCost in internal/telemetry).
+	variants := []*variant{{name: "off"}, {name: "off again"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true},
+		{name: "metrics+tracing", metrics: true, tracing: true}, {name: "tracing 10%", tracing: true, ratio: "0.1"}}
 	defer func() {
 		for _, v := range variants {
 			if v.stop != nil {
@@ -72,7 +77,12 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		}
 	}()
 	for _, v := range variants {
-		if err := v.start(ctx, b); err != nil {
+		// Goroutines inherit their creator's labels: every goroutine of
+		// v's server (connections, handlers, pool, span exporter) carries
+		// variant=NAME in a -cpuprofile, the load generator none.
+		var err error
+		pprof.Do(ctx, pprof.Labels("variant", v.name), func(ctx context.Context) { err = v.start(ctx, b) })
+		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
 		}
 	}
@@ -108,12 +118,12 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		vrb.lw = sparcv1.NewReferralServiceClient(conn)
 		create[i] = contender{v.name, vrb.create("tel-" + v.name + "-" + run + "-")}
 	}
-	b.printf("%d servers in this process over one database (pools of %d): telemetry off, metrics on, tracing on (every\n"+
-		"request sampled, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio; spans batched and exported over OTLP\n"+
-		"gRPC to a receiver in this process that decodes nothing), and both; concurrency %d; %d rounds taking turns.\n"+
-		"Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
+	b.printf("%d servers in this process over one database (pools of %d): telemetry off (twice: \"off again\" shows the\n"+
+		"noise), metrics on, tracing on (every request sampled, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio;\n"+
+		"spans batched and exported over OTLP gRPC to a receiver in this process that decodes nothing), and both;\n"+
+		"concurrency %d; %d rounds taking turns. Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
 	w := b.table()
-	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\treq/CPU-s\tCPU/req vs off\tGo only\tother cores\t")
+	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\tCPU/req vs off\tper round\tGo CPU/req vs off's Go+PG, per round\tQPS vs off, per round\tother cores\t")
 	for _, row := range []struct {
 		name string
 		cs   []contender
@@ -126,21 +136,66 @@ func runTelemetry(ctx context.Context, b *bench) error {
 		off := res["off"]
 		for _, v := range variants {
 			s := res[v.name]
-			cost, goCost := "", ""
+			cost, rounds, goCost, qps := "", "", "", ""
 			if v.name != "off" && s.perCPU() > 0 {
 				over := 100 * (off.perCPU()/s.perCPU() - 1)
-				cost, goCost = fmt.Sprintf("%+.1f%%", over), fmt.Sprintf("%+.1f%%", 100*(float64(s.goCPU)/float64(off.goCPU)-1))
-				b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
+				cost = fmt.Sprintf("%+.1f%%", over)
+				rounds = pairedSpread(s, off, func(a, b stretch) float64 { return 100 * (perReq(a, true)/perReq(b, true) - 1) })
+				// The database's work is the same with telemetry on or
+				// off: its CPU only adds noise, so this compares this
+				// process's extra CPU with the whole row's.
+				offAll := (off.goCPU + off.pgCPU).Seconds()
+				goCost = pairedSpread(s, off, func(a, b stretch) float64 { return 100 * (perReq(a, false) - perReq(b, false)) / offAll })
+				qps = pairedSpread(s, off, func(a, b stretch) float64 {
+					return 100 * (float64(len(a.lat))/a.elapsed.Seconds()/(float64(len(b.lat))/b.elapsed.Seconds()) - 1)
+				})
+				if v.name != "off again" { // the noise, not a cost
+					b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
+				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%.0f\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
-				ms(s.goCPU), ms(s.pgCPU), s.perCPU(), cost, goCost, s.otherCores)
+			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%s\t%s\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
+				ms(s.goCPU), ms(s.pgCPU), cost, rounds, goCost, qps, s.otherCores)
 		}
 	}
 	w.Flush()
-	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry; Go only =\n"+
-		"the same for this process's CPU alone (the database's work does not change with telemetry: its spread is noise).\n"+
+	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry over all rounds;\n"+
+		"per round = the same, and QPS, of each round against off's in the same round (they ran back to back), median\n"+
+		"[min, max] over the rounds; Go CPU/req vs off's Go+PG = this process's extra CPU per request (servers, load\n"+
+		"generator, OTLP receiver) over off's whole CPU per request, per round: the database's work does not change\n"+
+		"with telemetry, so its CPU only adds noise to the comparison.\n"+
 		"OTLP received: %.1f MB of spans (the exporter batches; some may still be in flight)\n", float64(received.Load())/1e6)
 	return nil
+}
+
+// pairedSpread compares s with base round by round (the same round ran
+// them back to back, under the same load from elsewhere): d of each
+// round's pair, in percent, median [min, max] over the rounds.
+func pairedSpread(s, base stats, d func(a, b stretch) float64) string {
+	var ds []float64
+	for i := range min(len(s.runs), len(base.runs)) {
+		if len(s.runs[i].lat) > 0 && len(base.runs[i].lat) > 0 {
+			ds = append(ds, d(s.runs[i], base.runs[i]))
+		}
+	}
+	if len(ds) == 0 {
+		return "-"
+	}
+	slices.Sort(ds)
+	med := ds[len(ds)/2]
+	if len(ds)%2 == 0 {
+		med = (ds[len(ds)/2-1] + ds[len(ds)/2]) / 2
+	}
+	return fmt.Sprintf("%+.1f%% [%+.1f, %+.1f]", med, ds[0], ds[len(ds)-1])
+}
+
+// perReq is a stretch's CPU seconds per request: this process's, and
+// PostgreSQL's too when withPG.
+func perReq(r stretch, withPG bool) float64 {
+	cpu := r.cpu.self
+	if withPG {
+		cpu += r.cpu.pg
+	}
+	return cpu.Seconds() / float64(len(r.lat))
 }
 
 // start builds v's server as sparcd would with --metrics-addr and the
@@ -148,12 +203,15 @@ func runTelemetry(ctx context.Context, b *bench) error {
 func (v *variant) start(ctx context.Context, b *bench) error {
 	var tracing *telemetry.Tracing
 	if v.tracing {
+		// Every request unless a ratio is given (sparcd's default
+		// without OTEL_TRACES_SAMPLER is telemetry.DefaultSampleRatio).
+		os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
 		if v.ratio != "" {
 			os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
 			os.Setenv("OTEL_TRACES_SAMPLER_ARG", v.ratio)
-			defer os.Unsetenv("OTEL_TRACES_SAMPLER")
 			defer os.Unsetenv("OTEL_TRACES_SAMPLER_ARG")
 		}
+		defer os.Unsetenv("OTEL_TRACES_SAMPLER")
 		var err error
 		if tracing, err = telemetry.TracingFromEnv(ctx); err != nil || tracing == nil {
 			return fmt.Errorf("tracing from the environment: %v", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,11 +34,11 @@ const (
 
 // tracedServer is a server whose spans end up in the returned recorder,
 // as they would reach a collector over OTLP.
-func tracedServer(t *testing.T) (*testenv.Env, *tracetest.SpanRecorder) {
+func tracedServer(t *testing.T, opts ...telemetry.Option) (*testenv.Env, *tracetest.SpanRecorder) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
-	return testenv.NewServer(t, testenv.Options{Tracing: telemetry.NewTracing(tp)}), rec
+	return testenv.NewServer(t, testenv.Options{Tracing: telemetry.NewTracing(tp, opts...)}), rec
 }
 
 // call sends an HTTP request with key and returns the response's request
@@ -116,8 +117,8 @@ func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 
 // checkTree checks that the call's gRPC server span hangs from the HTTP
 // span of the same request id (across the gateway's in-process hop), and
-// that database spans hang from the gRPC span.
-func (ss spans) checkTree(t *testing.T, method, id, org string) {
+// that database spans hang from the gRPC span; it returns those.
+func (ss spans) checkTree(t *testing.T, method, id, org string) []sdktrace.ReadOnlySpan {
 	t.Helper()
 	rpc := ss.server(t, method, id)
 	gateway := ss.parent(rpc)
@@ -130,64 +131,44 @@ func (ss spans) checkTree(t *testing.T, method, id, org string) {
 	if got := attr(rpc, telemetry.AttrOrganisation); got != org {
 		t.Errorf("%s: gRPC span's organisation %q, want the caller's %q", method, got, org)
 	}
-	queries := 0
+	var queries []sdktrace.ReadOnlySpan
 	for _, s := range ss {
-		if _, ok := attrValue(s, "db.query.text"); !ok {
+		if attr(s, "db.system.name") != "postgresql" {
 			continue
 		}
 		for _, a := range ss.chain(s)[1:] {
 			if a.SpanContext().SpanID() == rpc.SpanContext().SpanID() {
-				queries++
+				queries = append(queries, s)
 				break
 			}
 		}
 	}
-	if queries == 0 {
+	if len(queries) == 0 {
 		t.Errorf("%s: no database span under the gRPC span", method)
 	}
+	return queries
 }
 
-func TestSpansOfSearchAndReferral(t *testing.T) {
-	env, rec := tracedServer(t)
-	r := env.NewReferrals(t)
-	lw := r.LinkWorkerKey
-
-	searchID, _ := call(t, env, env.AdminKey, "GET", "/v1/assets:search?latitude=52.48&longitude=-1.86&radius_meters=3000", nil)
-	_, person := call(t, env, lw, "POST", "/v1/people", map[string]any{
-		"display_name": personName, "nhs_number": nhsNumber, "age_band": "65-74", "postcode": "B8 1AA",
-		"needs": []string{"social_connection"}, "consent": map[string]any{}})
-	// Searching by NHS number in the query string: the path is recorded,
-	// the query never.
-	call(t, env, lw, "GET", "/v1/people:search?nhs_number="+nhsNumber, nil)
-	call(t, env, lw, "POST", "/v1/people:search", map[string]any{"display_name_prefix": surname[:4]})
-	// A client's trace context is not continued (the API is public): a
-	// gRPC call and an HTTP call claiming a sampled trace of their own.
-	const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
-	header := "00-" + clientTrace + "-00f067aa0ba902b7-01"
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", env.HTTPBase+"/v1/assets:search?latitude=52.48&longitude=-1.86&radius_meters=3000", nil)
-	req.Header.Set("traceparent", header)
-	if resp, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
-		resp.Body.Close()
-	}
-	if _, err := env.Assets.ListAssets(metadata.AppendToOutgoingContext(t.Context(), "traceparent", header), &sparcv1.ListAssetsRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	referID, _ := call(t, env, lw, "POST", "/v1/referrals", map[string]any{
-		"request_id": "trace-test-1", "person": person["name"], "asset": r.Asset, "reasons": []string{"social_connection"}})
-
-	ss := index(rec)
-	for _, s := range ss {
-		if s.SpanContext().TraceID().String() == clientTrace {
-			t.Errorf("span %q continues a client's trace", s.Name())
+// summaries are the database spans' db.query.summary, failing the test
+// for a span without one.
+func summaries(t *testing.T, queries []sdktrace.ReadOnlySpan) []string {
+	t.Helper()
+	var out []string
+	for _, q := range queries {
+		sum := attr(q, "db.query.summary")
+		if sum == "" || q.SpanKind() != trace.SpanKindClient {
+			t.Errorf("database span %q: kind %v, summary %q", q.Name(), q.SpanKind(), sum)
 		}
+		out = append(out, sum)
 	}
-	ss.checkTree(t, "sparc.v1.AssetService/SearchAssets", searchID, env.AdminOrg)
-	ss.checkTree(t, "sparc.v1.ReferralService/CreateReferral", referID, r.Referrer)
+	return out
+}
 
-	// No attribute, event, status or resource of any span holds the
-	// person's name, surname or NHS number (in any spacing).
+// noPersonalData fails the test if any attribute, event, status or
+// resource of any span holds the person's name, surname or NHS number
+// (in any spacing).
+func noPersonalData(t *testing.T, rec *tracetest.SpanRecorder) {
+	t.Helper()
 	forbidden := []string{personName, surname, strings.ToLower(surname), nhsNumber, "943 476 5919", "943-476-5919"}
 	for _, s := range rec.Ended() {
 		var texts []string
@@ -212,7 +193,95 @@ func TestSpansOfSearchAndReferral(t *testing.T) {
 			}
 		}
 	}
+}
+
+// createPerson makes the person no span may mention, through HTTP, and
+// returns their resource name.
+func createPerson(t *testing.T, env *testenv.Env, key string) string {
+	t.Helper()
+	_, person := call(t, env, key, "POST", "/v1/people", map[string]any{
+		"display_name": personName, "nhs_number": nhsNumber, "age_band": "65-74", "postcode": "B8 1AA",
+		"needs": []string{"social_connection"}, "consent": map[string]any{}})
+	name, _ := person["name"].(string)
+	if name == "" {
+		t.Fatalf("creating a person: no name in %v", person)
+	}
+	return name
+}
+
+func TestSpansOfSearchAndReferral(t *testing.T) {
+	env, rec := tracedServer(t)
+	r := env.NewReferrals(t)
+	lw := r.LinkWorkerKey
+
+	searchID, _ := call(t, env, env.AdminKey, "GET", "/v1/assets:search?latitude=52.48&longitude=-1.86&radius_meters=3000", nil)
+	person := createPerson(t, env, lw)
+	// Searching by NHS number in the query string: the path is recorded,
+	// the query never.
+	call(t, env, lw, "GET", "/v1/people:search?nhs_number="+nhsNumber, nil)
+	call(t, env, lw, "POST", "/v1/people:search", map[string]any{"display_name_prefix": surname[:4]})
+	// A client's trace context is not continued (the API is public): a
+	// gRPC call and an HTTP call claiming a sampled trace of their own.
+	const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	header := "00-" + clientTrace + "-00f067aa0ba902b7-01"
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", env.HTTPBase+"/v1/assets:search?latitude=52.48&longitude=-1.86&radius_meters=3000", nil)
+	req.Header.Set("traceparent", header)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if _, err := env.Assets.ListAssets(metadata.AppendToOutgoingContext(t.Context(), "traceparent", header), &sparcv1.ListAssetsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	referID, _ := call(t, env, lw, "POST", "/v1/referrals", map[string]any{
+		"request_id": "trace-test-1", "person": person, "asset": r.Asset, "reasons": []string{"social_connection"}})
+
+	ss := index(rec)
+	for _, s := range ss {
+		if s.SpanContext().TraceID().String() == clientTrace {
+			t.Errorf("span %q continues a client's trace", s.Name())
+		}
+	}
+	searchDB := summaries(t, ss.checkTree(t, "sparc.v1.AssetService/SearchAssets", searchID, env.AdminOrg))
+	referDB := summaries(t, ss.checkTree(t, "sparc.v1.ReferralService/CreateReferral", referID, r.Referrer))
+	// Database spans are named by their statements' summaries (the
+	// operation and its table), the referral's insert among them.
+	if !slices.ContainsFunc(referDB, func(s string) bool { return strings.Contains(s, "INSERT referrals") }) {
+		t.Errorf("CreateReferral's database spans %q: none says INSERT referrals", referDB)
+	}
+	if !slices.ContainsFunc(searchDB, func(s string) bool { return strings.Contains(s, "SELECT ") }) {
+		t.Errorf("SearchAssets' database spans %q: none says SELECT", searchDB)
+	}
+	// Without SPARC_TRACE_SQL=text no span carries a statement's text.
+	for _, s := range rec.Ended() {
+		if q, ok := attrValue(s, "db.query.text"); ok {
+			t.Errorf("span %q carries the statement text %.60q", s.Name(), q)
+		}
+	}
+	noPersonalData(t, rec)
 	if n := len(rec.Ended()); n < 10 {
 		t.Errorf("only %d spans recorded", n)
 	}
+}
+
+// With SQLText (SPARC_TRACE_SQL=text) database spans carry each
+// statement's text too, with placeholders and never the arguments.
+func TestSpansWithStatementText(t *testing.T) {
+	env, rec := tracedServer(t, telemetry.SQLText())
+	r := env.NewReferrals(t)
+	person := createPerson(t, env, r.LinkWorkerKey)
+	referID, _ := call(t, env, r.LinkWorkerKey, "POST", "/v1/referrals", map[string]any{
+		"request_id": "trace-test-text", "person": person, "asset": r.Asset, "reasons": []string{"social_connection"}})
+	found := false
+	for _, q := range index(rec).checkTree(t, "sparc.v1.ReferralService/CreateReferral", referID, r.Referrer) {
+		text := attr(q, "db.query.text")
+		if strings.Contains(text, "INSERT INTO referrals") && strings.Contains(text, "$1") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no database span under CreateReferral carries the referral's INSERT text")
+	}
+	noPersonalData(t, rec)
 }

@@ -36,6 +36,15 @@ const (
 	AttrOrganisation = attribute.Key("sparc.organisation")
 )
 
+// DefaultSampleRatio is the share of requests traced when
+// OTEL_TRACES_SAMPLER names no sampler (parentbased_traceidratio: the
+// edge decides, every span beneath follows). Tracing every request costs
+// up to about 5% of a search's CPU on the development machine
+// (docs/operations.md, "Cost"), at the edge of the 5% objective; one in ten
+// costs a fraction of that and still shows every path under load.
+// OTEL_TRACES_SAMPLER=parentbased_always_on traces every request.
+const DefaultSampleRatio = 0.1
+
 // Tracing is the OpenTelemetry half: spans of the HTTP gateway, the gRPC
 // server and its in-process client, and database queries. A nil
 // *Tracing is off and adds nothing.
@@ -43,14 +52,25 @@ type Tracing struct {
 	tp       trace.TracerProvider
 	prop     propagation.TextMapPropagator
 	shutdown func(context.Context) error
+	sqlText  bool // database spans carry the statement text too
 }
+
+// Option changes what NewTracing records.
+type Option func(*Tracing)
+
+// SQLText has database spans carry their statement's text
+// (db.query.text) as well as its summary: SPARC_TRACE_SQL=text. The text
+// is constants with placeholders, never the arguments, but it makes each
+// span several times bigger to build, send and store.
+func SQLText() Option { return func(t *Tracing) { t.sqlText = true } }
 
 // TracingFromEnv exports spans over OTLP as the standard variables say
 // (OTEL_EXPORTER_OTLP_ENDPOINT or ..._TRACES_ENDPOINT, _PROTOCOL
 // grpc or http/protobuf, _HEADERS, OTEL_SERVICE_NAME,
-// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER...); nil (off) when no
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER (default here:
+// DefaultSampleRatio)...); nil (off) when no
 // endpoint is set, OTEL_SDK_DISABLED is true or OTEL_TRACES_EXPORTER is
-// none.
+// none. SPARC_TRACE_SQL=text adds each statement's text to its span.
 func TracingFromEnv(ctx context.Context) (*Tracing, error) {
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" ||
 		strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || os.Getenv("OTEL_TRACES_EXPORTER") == "none" {
@@ -78,17 +98,30 @@ func TracingFromEnv(ctx context.Context) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
-	// The provider reads OTEL_TRACES_SAMPLER (default: every trace, or as
-	// the caller's trace decided) and OTEL_BSP_* itself.
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	t := NewTracing(tp)
+	// The provider reads OTEL_TRACES_SAMPLER and OTEL_BSP_* itself. When
+	// no sampler is named, SPARC samples DefaultSampleRatio of requests
+	// rather than the specification's every one: see DefaultSampleRatio.
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}
+	if os.Getenv("OTEL_TRACES_SAMPLER") == "" {
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(DefaultSampleRatio))))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	var topts []Option
+	if os.Getenv("SPARC_TRACE_SQL") == "text" {
+		topts = append(topts, SQLText())
+	}
+	t := NewTracing(tp, topts...)
 	t.shutdown = tp.Shutdown
 	return t, nil
 }
 
 // NewTracing traces with tp (tests: an in-memory exporter).
-func NewTracing(tp trace.TracerProvider) *Tracing {
-	return &Tracing{tp: tp, prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+func NewTracing(tp trace.TracerProvider, opts ...Option) *Tracing {
+	t := &Tracing{tp: tp, prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
 }
 
 // Shutdown flushes the spans still held and stops the exporter.
@@ -136,7 +169,7 @@ func (t *Tracing) QueryTracer() pgx.QueryTracer {
 	if t == nil {
 		return nil
 	}
-	return &queryTracer{tracer: t.tp.Tracer("github.com/sparc-network/sparc/internal/telemetry")}
+	return newQueryTracer(t.tp.Tracer("github.com/sparc-network/sparc/internal/telemetry"), t.sqlText)
 }
 
 // callAttributes are the caller's request id (the edge decided it) and,
@@ -146,12 +179,14 @@ func callAttributes(ctx context.Context) {
 	if !span.IsRecording() {
 		return
 	}
+	attrs := make([]attribute.KeyValue, 0, 2)
 	if c, ok := caller.From(ctx); ok && c.RequestID != "" {
-		span.SetAttributes(AttrRequestID.String(c.RequestID))
+		attrs = append(attrs, AttrRequestID.String(c.RequestID))
 	}
 	if p := auth.FromContext(ctx); p != nil && p.Org != "" {
-		span.SetAttributes(AttrOrganisation.String(p.Org))
+		attrs = append(attrs, AttrOrganisation.String(p.Org))
 	}
+	span.SetAttributes(attrs...)
 }
 
 func attributeUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
