@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -75,6 +76,37 @@ func index(rec *tracetest.SpanRecorder) spans {
 		out[s.SpanContext().SpanID()] = s
 	}
 	return out
+}
+
+// ended waits until the HTTP span of every request id in ids has ended,
+// then indexes the spans. The client has its answer before the server's
+// outermost span ends (the handler writes, then returns), so reading the
+// recorder straight after a call can miss that call's spans.
+func ended(t *testing.T, rec *tracetest.SpanRecorder, ids ...string) spans {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ss := index(rec)
+		done := map[string]bool{}
+		for _, s := range ss {
+			if s.SpanKind() == trace.SpanKindServer && strings.HasPrefix(s.Name(), "HTTP ") {
+				done[attr(s, telemetry.AttrRequestID)] = true
+			}
+		}
+		missing := ""
+		for _, id := range ids {
+			if !done[id] {
+				missing = id
+			}
+		}
+		if missing == "" {
+			return ss
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the HTTP span of request %q has not ended after 10 s (%d spans ended)", missing, len(ss))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (ss spans) parent(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan { return ss[s.Parent().SpanID()] }
@@ -237,7 +269,7 @@ func TestSpansOfSearchAndReferral(t *testing.T) {
 	referID, _ := call(t, env, lw, "POST", "/v1/referrals", map[string]any{
 		"request_id": "trace-test-1", "person": person, "asset": r.Asset, "reasons": []string{"social_connection"}})
 
-	ss := index(rec)
+	ss := ended(t, rec, searchID, referID)
 	for _, s := range ss {
 		if s.SpanContext().TraceID().String() == clientTrace {
 			t.Errorf("span %q continues a client's trace", s.Name())
@@ -274,7 +306,7 @@ func TestSpansWithStatementText(t *testing.T) {
 	referID, _ := call(t, env, r.LinkWorkerKey, "POST", "/v1/referrals", map[string]any{
 		"request_id": "trace-test-text", "person": person, "asset": r.Asset, "reasons": []string{"social_connection"}})
 	found := false
-	for _, q := range index(rec).checkTree(t, "sparc.v1.ReferralService/CreateReferral", referID, r.Referrer) {
+	for _, q := range ended(t, rec, referID).checkTree(t, "sparc.v1.ReferralService/CreateReferral", referID, r.Referrer) {
 		text := attr(q, "db.query.text")
 		if strings.Contains(text, "INSERT INTO referrals") && strings.Contains(text, "$1") {
 			found = true
