@@ -152,6 +152,8 @@ var Policy = map[string]Rule{
 	// organisation get the same 404 as a missing referral from the
 	// handler's side check (internal/referrals/print.go); audited.
 	"GET /v1/referrals/{id}/print": {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
+	// Demand by where people live as CSV: as ComputeDemand.
+	"GET /v1/demand.csv": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
 }
 
 func (r Rule) allows(role string) bool {

@@ -2,10 +2,16 @@ package coverage
 
 import (
 	"context"
+	"encoding/csv"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/aip"
@@ -13,6 +19,7 @@ import (
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/disclosure"
+	"github.com/sparc-network/sparc/internal/httproute"
 )
 
 // Demand where people live (docs/coverage.md): referrals counted in the
@@ -227,3 +234,63 @@ func countRate(c *sparcv1.StatCount, population int64) *float64 {
 
 // demandKinds lists, for messages, what kinds demand is usually asked by.
 var demandKinds = strings.Join([]string{"lsoa", "msoa", "local_authority", "buurt", "wijk"}, ", ")
+
+// demandParams are the query parameters of the demand download: those of
+// ComputeDemand.
+var demandParams = []string{"kind", "council", "window_start", "window_end", "organisation"}
+
+// demandCSV writes demand by where people live as CSV, one row per area
+// (the JSON's figures, rates to 2 decimals, an empty cell for a withheld
+// count or an absent rate), for the same callers as ComputeDemand (the
+// route's policy) with the same refusals.
+func (h *HTTP) demandCSV(w http.ResponseWriter, r *http.Request) {
+	req := &sparcv1.ComputeDemandRequest{}
+	if err := runtime.PopulateQueryParameters(req, r.URL.Query(), utilities.NewDoubleArray(nil)); err != nil {
+		field, desc := httproute.QueryError(err)
+		h.writeError(w, r, apierr.Invalid(field, "%s", desc))
+		return
+	}
+	res, err := h.svc.ComputeDemand(r.Context(), req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="demand.csv"`)
+	if err := WriteDemandCSV(w, res); err != nil {
+		h.log.ErrorContext(r.Context(), "writing demand CSV", "err", err)
+	}
+}
+
+// WriteDemandCSV writes a demand answer as CSV with a header row; every
+// row carries the window and whether the figures are exact.
+func WriteDemandCSV(w io.Writer, res *sparcv1.ComputeDemandResponse) error {
+	cw := csv.NewWriter(w)
+	count := func(c *sparcv1.StatCount) []string {
+		if c.GetSuppressed() {
+			return []string{"", "true"}
+		}
+		return []string{strconv.FormatInt(c.GetValue(), 10), "false"}
+	}
+	rate := func(f *float64) string {
+		if f == nil {
+			return ""
+		}
+		return strconv.FormatFloat(round(*f, 2), 'f', -1, 64)
+	}
+	_ = cw.Write([]string{"code", "area", "display_name", "kind", "parent_code", "council_code", "population",
+		"referrals", "referrals_withheld", "unmet", "unmet_withheld", "referrals_per_1000", "unmet_per_1000",
+		"window_start", "window_end", "exact"})
+	for _, a := range res.GetAreas() {
+		rec := []string{a.GetCode(), a.GetArea(), a.GetDisplayName(), a.GetKind(), a.GetParentCode(), a.GetCouncilCode(),
+			strconv.FormatInt(a.GetPopulation(), 10)}
+		rec = append(append(rec, count(a.GetReferrals())...), count(a.GetUnmet())...)
+		rec = append(rec, rate(a.ReferralsPer_1000), rate(a.UnmetPer_1000), res.GetWindowStart(), res.GetWindowEnd(),
+			strconv.FormatBool(res.GetExact()))
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

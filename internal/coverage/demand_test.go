@@ -2,11 +2,14 @@ package coverage_test
 
 import (
 	"context"
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -274,6 +277,15 @@ func TestDemandWherePeopleLive(t *testing.T) {
 	if got := areasOf(w.analystC, "lsoa", "")[lsoa1]; got.GetReferralsPer_1000() != 15 || got.UnmetPer_1000 != nil {
 		t.Errorf("released lsoa1 rates: %v, %v; want 15 and none (withheld)", got.ReferralsPer_1000, got.UnmetPer_1000)
 	}
+	// The CSV download carries the same figures, withheld cells empty.
+	analystKey := w.env.Key(t, w.orgC, auth.RoleAreaAnalyst)
+	resp, body := w.env.Do(t, "GET", "/v1/demand.csv?kind=msoa&window_start=2025-03-01&window_end=2025-03-31", "", "Authorization", "Bearer "+analystKey)
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil || resp.StatusCode != http.StatusOK || len(rows) != 2 ||
+		strings.Join(rows[0], ",") != "code,area,display_name,kind,parent_code,council_code,population,referrals,referrals_withheld,unmet,unmet_withheld,referrals_per_1000,unmet_per_1000,window_start,window_end,exact" ||
+		strings.Join(rows[1], ",") != msoa+",areas/"+msoa+",Test MSOA,msoa,,"+council+",2000,20,false,,true,10,,2025-03-01,2025-03-31,false" {
+		t.Errorf("demand CSV: %d %q, %v", resp.StatusCode, rows, err)
+	}
 	// B's one referral, asked by A's admin and C's analyst: withheld.
 	for _, c := range []sparcv1.CoverageServiceClient{w.adminA, w.analystC} {
 		if got := areasOf(c, "lsoa", orgB); figures(got[lsoa1]) != "~/0" || figures(got[lsoa2]) != "0/0" {
@@ -407,9 +419,11 @@ func TestDemandRefusesBadInput(t *testing.T) {
 		Organisation: "organisations/" + w.orgA}); err != nil || !res.GetExact() {
 		t.Errorf("A's admin about A today: %v, %v", res, err)
 	}
-	for q, field := range map[string]string{"kind=ward": "kind", "kind=lsoa&window_start=2025-02-30": "window_start",
-		"kind=lsoa&council=E08999999": "council"} {
-		resp, body := w.env.Do(t, "GET", "/v1/coverage:computeDemand?"+q, "")
+	for q, field := range map[string]string{"/v1/coverage:computeDemand?kind=ward": "kind",
+		"/v1/coverage:computeDemand?kind=lsoa&window_start=2025-02-30": "window_start",
+		"/v1/coverage:computeDemand?kind=lsoa&council=E08999999": "council", "/v1/demand.csv?kind=ward": "kind",
+		"/v1/demand.csv?kind=lsoa&window_end=2025-3-1": "window_end", "/v1/demand.csv?kind=lsoa&exact=true": "exact"} {
+		resp, body := w.env.Do(t, "GET", q, "")
 		var st struct {
 			Details []struct {
 				FieldViolations []struct{ Field string } `json:"field_violations"`
@@ -418,7 +432,7 @@ func TestDemandRefusesBadInput(t *testing.T) {
 		_ = json.Unmarshal(body, &st)
 		if resp.StatusCode != http.StatusBadRequest || len(st.Details) == 0 || len(st.Details[0].FieldViolations) != 1 ||
 			st.Details[0].FieldViolations[0].Field != field {
-			t.Errorf("GET ?%s: %d %s, want 400 with a field violation on %s", q, resp.StatusCode, body, field)
+			t.Errorf("GET %s: %d %s, want 400 with a field violation on %s", q, resp.StatusCode, body, field)
 		}
 	}
 }
