@@ -1,8 +1,8 @@
 package coverage_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -421,7 +421,7 @@ func TestDemandRefusesBadInput(t *testing.T) {
 	}
 	for q, field := range map[string]string{"/v1/coverage:computeDemand?kind=ward": "kind",
 		"/v1/coverage:computeDemand?kind=lsoa&window_start=2025-02-30": "window_start",
-		"/v1/coverage:computeDemand?kind=lsoa&council=E08999999": "council", "/v1/demand.csv?kind=ward": "kind",
+		"/v1/coverage:computeDemand?kind=lsoa&council=E08999999":       "council", "/v1/demand.csv?kind=ward": "kind",
 		"/v1/demand.csv?kind=lsoa&window_end=2025-3-1": "window_end", "/v1/demand.csv?kind=lsoa&exact=true": "exact"} {
 		resp, body := w.env.Do(t, "GET", q, "")
 		var st struct {
