@@ -16,15 +16,25 @@ CREATE INDEX referrals_created ON referrals (created_at);
 
 CREATE FUNCTION sparc_referrals_by_home_area_monthly(p_org uuid, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (home_area text, rolls_up_to text[], month timestamptz, unmet boolean, n bigint)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+-- The planner's cost for a year of referrals passes jit_above_cost, and
+-- compiling the plan took 5.7 s of a 9.8 s run (100,000 referrals).
+SET jit = off AS $$
     WITH RECURSIVE r AS (
         SELECT coalesce(rf.home_area, '') AS home_area, date_trunc('month', rf.created_at, 'UTC') AS month,
                coalesce(st.to_status, rf.status) AS status_then,
                coalesce(st.reason, rf.status_reason) AS reason_then
         FROM referrals rf
+        -- The timeline is read only for referrals changed since p_to (a
+        -- minute's margin: a change stamps the row and its timeline entry
+        -- in one statement); the others still have the status they had
+        -- then. Every status change sets updated_at (TransitionReferral,
+        -- sparc_release_place). Without this, the timeline probes were
+        -- most of the time for a year of referrals.
         LEFT JOIN LATERAL (
             SELECT e.to_status, e.reason FROM referral_events e
-            WHERE e.referral_id = rf.id AND (e.time < p_to OR e.from_status = '')
+            WHERE rf.updated_at >= p_to - interval '1 minute'
+              AND e.referral_id = rf.id AND (e.time < p_to OR e.from_status = '')
             ORDER BY e.id DESC LIMIT 1) st ON true
         WHERE rf.created_at >= p_from AND rf.created_at < p_to
           AND (p_org IS NULL OR rf.referring_org = p_org)
@@ -34,20 +44,20 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
                count(*) AS n
         FROM r WHERE r.status_then NOT IN ('draft', 'entered_in_error')
         GROUP BY 1, 2, 3
+    ), homes AS (
+        SELECT DISTINCT c.home_area AS home FROM counted c WHERE c.home_area <> ''
     ), chain (home, code, depth) AS (
         SELECT a.code, a.parent_code, 1 FROM areas a
-        WHERE a.code IN (SELECT c.home_area FROM counted c) AND a.parent_code <> ''
+        WHERE a.code IN (SELECT h.home FROM homes h) AND a.parent_code <> ''
         UNION ALL
         SELECT ch.home, a.parent_code, ch.depth + 1 FROM chain ch JOIN areas a ON a.code = ch.code
         WHERE a.parent_code <> '' AND ch.depth < 8
     ), up AS (
-        SELECT h.home, array_agg(DISTINCT x.code) AS codes
-        FROM (SELECT DISTINCT c.home_area AS home FROM counted c WHERE c.home_area <> '') h
-        JOIN LATERAL (
-            SELECT ch.code FROM chain ch WHERE ch.home = h.home
-            UNION ALL
-            SELECT a.council_code FROM areas a WHERE a.code = h.home AND a.council_code <> '') x ON true
-        GROUP BY h.home
+        SELECT x.home, array_agg(DISTINCT x.code) AS codes
+        FROM (SELECT ch.home, ch.code FROM chain ch
+              UNION ALL
+              SELECT a.code, a.council_code FROM areas a JOIN homes h ON h.home = a.code WHERE a.council_code <> '') x
+        GROUP BY x.home
     )
     SELECT c.home_area, coalesce(up.codes, '{}'), c.month, c.unmet, c.n
     FROM counted c LEFT JOIN up ON up.home = c.home_area
