@@ -414,6 +414,18 @@ func TestDemandRefusesBadInput(t *testing.T) {
 			t.Errorf("%v: %v (fields %v), want InvalidArgument on %s", c.req, err, testenv.Fields(err), c.field)
 		}
 	}
+	// A council narrows the answer to its areas, of the kind asked.
+	for _, c := range []struct{ kind, council, want string }{{"lsoa", council, lsoa1 + "," + lsoa2}, {"buurt", "GM0599", buurt},
+		{"msoa", council, msoa}} {
+		res, err := w.analystC.ComputeDemand(ctx, &sparcv1.ComputeDemandRequest{Kind: c.kind, Council: c.council, WindowEnd: "2025-03-31"})
+		var codes []string
+		for _, a := range res.GetAreas() {
+			codes = append(codes, a.GetCode())
+		}
+		if err != nil || strings.Join(codes, ",") != c.want {
+			t.Errorf("%s of council %s: %v, %v; want %s", c.kind, c.council, codes, err, c.want)
+		}
+	}
 	// The organisation's own admin may ask about the current month, exactly.
 	if res, err := w.adminA.ComputeDemand(ctx, &sparcv1.ComputeDemandRequest{Kind: "lsoa", WindowStart: today, WindowEnd: today,
 		Organisation: "organisations/" + w.orgA}); err != nil || !res.GetExact() {
