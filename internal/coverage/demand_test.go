@@ -319,13 +319,20 @@ func TestDemandWherePeopleLive(t *testing.T) {
 		t.Errorf("a2 after moving: home area %v, want %s", got, lsoa1)
 	}
 	w.refer(t, w.lwA, a2, 1)
+	// And a March referral refused today for want of places is unmet
+	// from today, not in March: statuses count as they stood at the
+	// window's end.
+	w.move(t, r[5], sparcv1.ReferralStatus_REFERRAL_STATUS_REJECTED, "no_capacity", sparcv1.ReferralStatus_REFERRAL_STATUS_REJECTED)
 	if after, err := ask(w.analystC, "lsoa", ""); err != nil || !proto.Equal(before, after) {
-		t.Errorf("March after a2 moved: %v, %v; want it unchanged: %v", after, err, before)
+		t.Errorf("March after a2 moved and a March referral was refused today: %v, %v; want it unchanged: %v", after, err, before)
+	}
+	if got := areasOf(w.adminA, "lsoa", orgA); figures(got[lsoa1]) != "12/3" {
+		t.Errorf("A's exact March after a refusal today: lsoa1 %s, want 12/3", figures(got[lsoa1]))
 	}
 	openRes, err := w.adminA.ComputeDemand(ctx, &sparcv1.ComputeDemandRequest{Kind: "lsoa", Organisation: orgA})
 	open := byCode(t, openRes, err)
-	if figures(open[lsoa1]) != "13/3" || figures(open[lsoa2]) != "2/0" {
-		t.Errorf("A's open window after a2 moved: lsoa1 %s, lsoa2 %s; want 13/3 and 2/0", figures(open[lsoa1]), figures(open[lsoa2]))
+	if figures(open[lsoa1]) != "13/4" || figures(open[lsoa2]) != "2/0" {
+		t.Errorf("A's open window after a2 moved: lsoa1 %s, lsoa2 %s; want 13/4 and 2/0", figures(open[lsoa1]), figures(open[lsoa2]))
 	}
 	// Clearing the postcode clears the home area.
 	if _, err := sparcv1.NewPersonServiceClient(w.lwA).UpdatePerson(ctx, &sparcv1.UpdatePersonRequest{
