@@ -158,10 +158,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	if err != nil {
 		return nil, err
 	}
+	places := postcodes.NewStore(pool)
 	persons, err := people.NewService(pool, sealer, tokens, referrals.CopySharedPerson)
 	if err != nil {
 		return nil, err
 	}
+	persons.WithHomeAreas(postcodes.NewHomeAreas(places, areas.NewStore(pool)))
 	// Before serving: NHS numbers sealed before their blind index existed
 	// get one (a no-op probe once done), so search and the
 	// one-number-per-organisation rule see everyone from the first call.
@@ -172,6 +174,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 			"indexed", n, "people", dups)
 	} else if n > 0 {
 		cfg.Logger.Info("indexed NHS numbers", "people", n)
+	}
+	// And people recorded before home areas were kept get theirs.
+	if n, err := persons.PlaceHomes(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		cfg.Logger.Info("placed people's home areas", "people", n)
 	}
 	hub := outbox.NewHub(cfg.Logger)
 	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
@@ -189,7 +197,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 			return nil, err
 		}
 	}
-	a.Postcodes = postcodes.NewStore(pool)
+	a.Postcodes = places
 	if err := a.listen(ctx); err != nil {
 		return nil, err
 	}
@@ -211,7 +219,8 @@ func (a *App) listen(ctx context.Context) error {
 		sc.Logger = a.cfg.Logger
 	}
 	// One coverage service, behind both the gRPC method and the downloads.
-	cov := coverage.NewService(a.Coverage, referrals.NewDemand(a.Pool))
+	demand := referrals.NewDemand(a.Pool)
+	cov := coverage.NewService(a.Coverage, demand).WithHomeDemand(demand)
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
 	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)    // the web console at /app/

@@ -122,6 +122,14 @@ func plainRows() []matrixRow {
 		plainRow("OPTIONS /openreferral/", "/openreferral/services"), // a browser's preflight (204)
 		plainRow("GET /v1/coverage.geojson", "/v1/coverage.geojson"+cov),
 		plainRow("GET /v1/coverage.csv", "/v1/coverage.csv"+cov),
+		// Demand by where people live: as ComputeDemand (admins and area
+		// analysts, any organisation's figures, released unless their own).
+		{"GET /v1/demand.csv", call{
+			http: func(org string) (string, string, any) {
+				return "GET", "/v1/demand.csv?kind=lsoa&organisation=organisations/" + org, nil
+			},
+			setup: func(t *testing.T, f *fixture, target string) string { f.areaCode(t, "own"); return f.org(target) },
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
 		plainRow("GET /tiles/assets/{z}/{x}/{y}", "/tiles/assets/0/0/0.mvt"),
 		plainRow("GET /tiles/coverage/{z}/{x}/{y}", "/tiles/coverage/0/0/0.mvt"+cov),
 		plainRow("GET /map", "/map"),

@@ -624,6 +624,21 @@ func coverageRows() []matrixRow {
 			http:  func(string) (string, string, any) { return "GET", "/v1/coverage?kind=lsoa", nil },
 			setup: func(t *testing.T, f *fixture, _ string) string { return f.areaCode(t, "own") },
 		}, publicList},
+		{"/sparc.v1.CoverageService/ComputeDemand", call{
+			// Demand by home area, for any organisation (or all): exact
+			// for its own admin, released under the disclosure rule
+			// otherwise; never to link workers, group editors or the
+			// network admin.
+			grpc: func(ctx context.Context, c *grpc.ClientConn, org string) error {
+				_, err := sparcv1.NewCoverageServiceClient(c).ComputeDemand(ctx,
+					&sparcv1.ComputeDemandRequest{Kind: "lsoa", Organisation: "organisations/" + org})
+				return err
+			},
+			http: func(org string) (string, string, any) {
+				return "GET", "/v1/coverage:computeDemand?kind=lsoa&organisation=organisations/" + org, nil
+			},
+			setup: func(t *testing.T, f *fixture, target string) string { f.areaCode(t, "own"); return f.org(target) },
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
 	}
 }
 

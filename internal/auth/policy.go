@@ -91,6 +91,10 @@ var Policy = map[string]Rule{
 	"/sparc.v1.AreaService/ImportAreaAttributes":  {Roles: []string{RoleNetworkAdmin}, Audit: true},
 	"/sparc.v1.AreaService/SetDeprivationMeasure": {Roles: []string{RoleNetworkAdmin}, Audit: true},
 	"/sparc.v1.CoverageService/ComputeCoverage":   {Public: true, Roles: anyRole},
+	// Demand by where people live is computed from referrals, not open
+	// data: the roles that read aggregates (admins, area analysts), under
+	// the disclosure rule; audited.
+	"/sparc.v1.CoverageService/ComputeDemand": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
 
 	// People and referrals: need-to-know, always audited. Row-level
 	// security further limits every row to the organisations it concerns.
@@ -156,6 +160,8 @@ var Policy = map[string]Rule{
 	// organisation get the same 404 as a missing referral from the
 	// handler's side check (internal/referrals/print.go); audited.
 	"GET /v1/referrals/{id}/print": {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
+	// Demand by where people live as CSV: as ComputeDemand.
+	"GET /v1/demand.csv": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
 }
 
 func (r Rule) allows(role string) bool {

@@ -65,6 +65,8 @@ type Service struct {
 	sparcv1.UnimplementedCoverageServiceServer
 	store     *Store
 	referrals ReferralDemand // nil: no referral figures
+	// nil: no demand by home area (demand.go)
+	homeDemand HomeDemand
 }
 
 // NewService returns the coverage service; referrals may be nil.

@@ -41,6 +41,7 @@ type Service struct {
 	nhsBlind *seal.BlindIndex
 	tokens   *pagetoken.Signer
 	copyView CopyView
+	homes    HomeAreaFinder // nil: home areas are left for the start-up backfill
 }
 
 // NewService returns the person service. copyView, when not nil, keeps
@@ -84,10 +85,14 @@ func (s *Service) CreatePerson(ctx context.Context, req *sparcv1.CreatePersonReq
 	if err != nil {
 		return nil, err
 	}
+	home, err := s.homeOf(ctx, p.GetPostcode())
+	if err != nil {
+		return nil, err
+	}
 	var out *sparcv1.Person
 	err = db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		var err error
-		out, err = s.insert(ctx, tx, id, caller.Org, p, view)
+		out, err = s.insert(ctx, tx, id, caller.Org, p, view, home)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The insert met the unique NHS number index (and waited for a
 			// concurrent create to commit): this statement's fresh
@@ -140,6 +145,15 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
+	// Derived before the transaction, which holds the person's row: the
+	// lookup uses connections of its own.
+	var home homeArea
+	if mask.Has("postcode") {
+		var err error
+		if home, err = s.homeOf(ctx, in.GetPostcode()); err != nil {
+			return nil, err
+		}
+	}
 	var out *sparcv1.Person
 	err := db.InTx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
 		cur, err := s.get(ctx, tx, id, true)
@@ -171,7 +185,7 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 		if err := v.Err(); err != nil {
 			return err
 		}
-		if out, err = s.save(ctx, tx, id, caller.Org, cur, cur.GetNhsNumber() != oldNHS); err != nil {
+		if out, err = s.save(ctx, tx, id, caller.Org, cur, cur.GetNhsNumber() != oldNHS, home); err != nil {
 			return err
 		}
 		shared, err := s.shared(id, out)
@@ -196,15 +210,15 @@ func (s *Service) UpdatePerson(ctx context.Context, req *sparcv1.UpdatePersonReq
 // person's: the update then runs in a savepoint, so that the unique index's
 // refusal (which waits for a concurrent writer of the number to commit)
 // leaves the transaction able to name that person.
-func (s *Service) save(ctx context.Context, tx pgx.Tx, id uuid.UUID, org string, cur *sparcv1.Person, newNHS bool) (*sparcv1.Person, error) {
+func (s *Service) save(ctx context.Context, tx pgx.Tx, id uuid.UUID, org string, cur *sparcv1.Person, newNHS bool, home homeArea) (*sparcv1.Person, error) {
 	if !newNHS || cur.GetNhsNumber() == "" {
-		return s.update(ctx, tx, id, orgID(org), cur)
+		return s.update(ctx, tx, id, orgID(org), cur, home)
 	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.update(ctx, sp, id, orgID(org), cur)
+	out, err := s.update(ctx, sp, id, orgID(org), cur, home)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "people_nhs_number_index" {
 		if err := sp.Rollback(ctx); err != nil {
 			return nil, err

@@ -29,6 +29,9 @@ const personColumns = `id, organisation_id, display_name, age_band, year_of_birt
 
 // Parameters of insertPersonSQL and updatePersonSQL $1–$14 are args's.
 const (
+	// $19 (insert) and $17-$18 (update) are the home area (home.go):
+	// the update sets it ($18, NULL when it cannot be derived now) only
+	// when the postcode was changed ($17).
 	// A person whose NHS number another person of the organisation has
 	// (the blind index, $18) is not inserted: no row comes back, and
 	// CreatePerson names the other (existingNHSSQL). The unique index
@@ -36,8 +39,8 @@ const (
 	insertPersonSQL = `INSERT INTO people (display_name, age_band, year_of_birth, postcode,
 			postcode_outward, contact_method, contact_sealed, nhs_number_sealed, what_matters, needs,
 			consent_share, consent_scopes, consent_time, objection_time, id, organisation_id, provider_view,
-			nhs_number_index)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			nhs_number_index, home_area)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 			ON CONFLICT (organisation_id, nhs_number_index) DO NOTHING
 			RETURNING ` + personColumns
 
@@ -46,7 +49,8 @@ const (
 	updatePersonSQL = `UPDATE people SET display_name = $1, age_band = $2, year_of_birth = $3,
 			postcode = $4, postcode_outward = $5, contact_method = $6, contact_sealed = $7, nhs_number_sealed = $8,
 			what_matters = $9, needs = $10, consent_share = $11, consent_scopes = $12, consent_time = $13,
-			objection_time = $14, nhs_number_index = $16, version = version + 1, updated_at = clock_timestamp()
+			objection_time = $14, nhs_number_index = $16, version = version + 1, updated_at = clock_timestamp(),
+			home_area = CASE WHEN $17 THEN $18 ELSE home_area END
 			WHERE id = $15 RETURNING ` + personColumns
 	setProviderViewSQL = `UPDATE people SET provider_view = $2 WHERE id = $1`
 	// People created before provider views were kept get theirs when
@@ -113,6 +117,13 @@ const (
 const (
 	unindexedNHSSQL = `SELECT id, organisation_id, nhs_number_sealed FROM sparc_people_unindexed($1, $2)`
 	setNHSIndexSQL  = `SELECT indexed, duplicates FROM sparc_people_set_nhs_index($1, $2)`
+)
+
+// Backfill of home areas (PlaceHomes): owner functions too (0063). They
+// read only the postcode, which is not sealed, of people not yet placed.
+const (
+	unplacedSQL     = `SELECT id, postcode FROM sparc_people_unplaced($1, $2)`
+	setHomeAreasSQL = `SELECT sparc_people_set_home_area($1, $2)`
 )
 
 // scanSummary reads a row of summaryColumns: what a list shows, nothing
@@ -276,21 +287,22 @@ func (s *Service) args(id uuid.UUID, p *sparcv1.Person) ([]any, error) {
 }
 
 // insert stores a new person of org with its provider view.
-func (s *Service) insert(ctx context.Context, tx pgx.Tx, id uuid.UUID, org string, p *sparcv1.Person, view []byte) (*sparcv1.Person, error) {
+func (s *Service) insert(ctx context.Context, tx pgx.Tx, id uuid.UUID, org string, p *sparcv1.Person, view []byte, home homeArea) (*sparcv1.Person, error) {
 	args, err := s.args(id, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.scan(tx.QueryRow(ctx, insertPersonSQL, append(args, id, org, view, s.nhsIndex(orgID(org), p.GetNhsNumber()))...))
+	return s.scan(tx.QueryRow(ctx, insertPersonSQL, append(args, id, org, view, s.nhsIndex(orgID(org), p.GetNhsNumber()), home.code)...))
 }
 
-// update stores p's details over person id's.
-func (s *Service) update(ctx context.Context, tx pgx.Tx, id, org uuid.UUID, p *sparcv1.Person) (*sparcv1.Person, error) {
+// update stores p's details over person id's, and its home area when the
+// postcode was changed.
+func (s *Service) update(ctx context.Context, tx pgx.Tx, id, org uuid.UUID, p *sparcv1.Person, home homeArea) (*sparcv1.Person, error) {
 	args, err := s.args(id, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.scan(tx.QueryRow(ctx, updatePersonSQL, append(args, id, s.nhsIndex(org, p.GetNhsNumber()))...))
+	return s.scan(tx.QueryRow(ctx, updatePersonSQL, append(args, id, s.nhsIndex(org, p.GetNhsNumber()), home.set, home.code)...))
 }
 
 // nhsIndex is the blind index of a normalised NHS number held by org;

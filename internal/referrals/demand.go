@@ -9,9 +9,10 @@ import (
 )
 
 // Demand counts referrals per area for coverage maps (it implements
-// coverage.ReferralDemand). A referral counts in the area holding its
-// asset: people's home areas are not kept (least data), so the map shows
-// where demand lands against the places on offer there.
+// coverage.ReferralDemand and coverage.HomeDemand). ReferralsByArea counts
+// a referral in the area holding its asset: where demand lands, against
+// the places on offer there. ReferralsByHomeArea (home_demand.go) counts
+// it where its person lives.
 type Demand struct{ pool *pgxpool.Pool }
 
 // NewDemand returns the demand counter.

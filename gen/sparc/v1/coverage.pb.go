@@ -762,11 +762,318 @@ func (x *QuintileComparison) GetGap() float64 {
 	return 0
 }
 
+type ComputeDemandRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The areas to answer for: every area of this kind (required). A
+	// referral counts in its person's home area (kind lsoa or buurt) and in
+	// every area that contains it by the parent relation (an LSOA's MSOA, a
+	// buurt's wijk) or as its council (kind local_authority). A kind no area
+	// has is refused.
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Only the areas of this council (e.g. E08000025, GM0599). A code no
+	// area belongs to is refused.
+	Council string `protobuf:"bytes,2,opt,name=council,proto3" json:"council,omitempty"`
+	// Referrals made in this window ("YYYY-MM-DD", inclusive); empty bounds
+	// are open. Unless the figures are exact, the window is widened to whole
+	// calendar months (UTC) and cut at the end of the last month that has
+	// ended (the response says which); a window holding no such month is
+	// refused.
+	WindowStart string `protobuf:"bytes,3,opt,name=window_start,json=windowStart,proto3" json:"window_start,omitempty"`
+	WindowEnd   string `protobuf:"bytes,4,opt,name=window_end,json=windowEnd,proto3" json:"window_end,omitempty"`
+	// Only referrals made by this organisation ("organisations/{uuid}");
+	// empty for every organisation's. The organisation's own admin asking
+	// about it gets exact figures over the window as asked.
+	Organisation  string `protobuf:"bytes,5,opt,name=organisation,proto3" json:"organisation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputeDemandRequest) Reset() {
+	*x = ComputeDemandRequest{}
+	mi := &file_sparc_v1_coverage_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeDemandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeDemandRequest) ProtoMessage() {}
+
+func (x *ComputeDemandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_coverage_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeDemandRequest.ProtoReflect.Descriptor instead.
+func (*ComputeDemandRequest) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ComputeDemandRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ComputeDemandRequest) GetCouncil() string {
+	if x != nil {
+		return x.Council
+	}
+	return ""
+}
+
+func (x *ComputeDemandRequest) GetWindowStart() string {
+	if x != nil {
+		return x.WindowStart
+	}
+	return ""
+}
+
+func (x *ComputeDemandRequest) GetWindowEnd() string {
+	if x != nil {
+		return x.WindowEnd
+	}
+	return ""
+}
+
+func (x *ComputeDemandRequest) GetOrganisation() string {
+	if x != nil {
+		return x.Organisation
+	}
+	return ""
+}
+
+type ComputeDemandResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One row per area of the kind (and council), ordered by code; areas
+	// where nobody referred lives have zeros.
+	Areas []*AreaDemand `protobuf:"bytes,1,rep,name=areas,proto3" json:"areas,omitempty"`
+	// The window the figures cover ("YYYY-MM-DD", inclusive).
+	WindowStart string `protobuf:"bytes,2,opt,name=window_start,json=windowStart,proto3" json:"window_start,omitempty"`
+	WindowEnd   string `protobuf:"bytes,3,opt,name=window_end,json=windowEnd,proto3" json:"window_end,omitempty"`
+	// True when the figures are exact; false when they were released under
+	// the disclosure rule (each area and month counted on its own, 1 to 7
+	// withheld, the rest rounded to 5, and every sum built from those).
+	Exact bool `protobuf:"varint,4,opt,name=exact,proto3" json:"exact,omitempty"`
+	// Referrals in the window whose person had no home area when referred
+	// (no postcode, one the data does not hold exactly, or outside the
+	// loaded areas): counted nowhere above.
+	WithoutHomeArea *StatCount `protobuf:"bytes,5,opt,name=without_home_area,json=withoutHomeArea,proto3" json:"without_home_area,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ComputeDemandResponse) Reset() {
+	*x = ComputeDemandResponse{}
+	mi := &file_sparc_v1_coverage_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeDemandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeDemandResponse) ProtoMessage() {}
+
+func (x *ComputeDemandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_coverage_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeDemandResponse.ProtoReflect.Descriptor instead.
+func (*ComputeDemandResponse) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ComputeDemandResponse) GetAreas() []*AreaDemand {
+	if x != nil {
+		return x.Areas
+	}
+	return nil
+}
+
+func (x *ComputeDemandResponse) GetWindowStart() string {
+	if x != nil {
+		return x.WindowStart
+	}
+	return ""
+}
+
+func (x *ComputeDemandResponse) GetWindowEnd() string {
+	if x != nil {
+		return x.WindowEnd
+	}
+	return ""
+}
+
+func (x *ComputeDemandResponse) GetExact() bool {
+	if x != nil {
+		return x.Exact
+	}
+	return false
+}
+
+func (x *ComputeDemandResponse) GetWithoutHomeArea() *StatCount {
+	if x != nil {
+		return x.WithoutHomeArea
+	}
+	return nil
+}
+
+// Referral demand of the people living in one area.
+type AreaDemand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The area's resource name, "areas/{code}".
+	Area        string `protobuf:"bytes,2,opt,name=area,proto3" json:"area,omitempty"`
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Kind        string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	ParentCode  string `protobuf:"bytes,5,opt,name=parent_code,json=parentCode,proto3" json:"parent_code,omitempty"`
+	CouncilCode string `protobuf:"bytes,6,opt,name=council_code,json=councilCode,proto3" json:"council_code,omitempty"`
+	// Residents; 0 when unknown (rates are then absent).
+	Population int64 `protobuf:"varint,7,opt,name=population,proto3" json:"population,omitempty"`
+	// Referrals made for people living in the area.
+	Referrals *StatCount `protobuf:"bytes,8,opt,name=referrals,proto3" json:"referrals,omitempty"`
+	// Of those, unmet as at the window's end: waitlisted, or rejected for
+	// want of places (reason no_capacity).
+	Unmet *StatCount `protobuf:"bytes,9,opt,name=unmet,proto3" json:"unmet,omitempty"`
+	// Per 1,000 residents; absent when withheld or without population.
+	ReferralsPer_1000 *float64 `protobuf:"fixed64,10,opt,name=referrals_per_1000,json=referralsPer1000,proto3,oneof" json:"referrals_per_1000,omitempty"`
+	UnmetPer_1000     *float64 `protobuf:"fixed64,11,opt,name=unmet_per_1000,json=unmetPer1000,proto3,oneof" json:"unmet_per_1000,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *AreaDemand) Reset() {
+	*x = AreaDemand{}
+	mi := &file_sparc_v1_coverage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AreaDemand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AreaDemand) ProtoMessage() {}
+
+func (x *AreaDemand) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_coverage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AreaDemand.ProtoReflect.Descriptor instead.
+func (*AreaDemand) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AreaDemand) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *AreaDemand) GetArea() string {
+	if x != nil {
+		return x.Area
+	}
+	return ""
+}
+
+func (x *AreaDemand) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *AreaDemand) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AreaDemand) GetParentCode() string {
+	if x != nil {
+		return x.ParentCode
+	}
+	return ""
+}
+
+func (x *AreaDemand) GetCouncilCode() string {
+	if x != nil {
+		return x.CouncilCode
+	}
+	return ""
+}
+
+func (x *AreaDemand) GetPopulation() int64 {
+	if x != nil {
+		return x.Population
+	}
+	return 0
+}
+
+func (x *AreaDemand) GetReferrals() *StatCount {
+	if x != nil {
+		return x.Referrals
+	}
+	return nil
+}
+
+func (x *AreaDemand) GetUnmet() *StatCount {
+	if x != nil {
+		return x.Unmet
+	}
+	return nil
+}
+
+func (x *AreaDemand) GetReferralsPer_1000() float64 {
+	if x != nil && x.ReferralsPer_1000 != nil {
+		return *x.ReferralsPer_1000
+	}
+	return 0
+}
+
+func (x *AreaDemand) GetUnmetPer_1000() float64 {
+	if x != nil && x.UnmetPer_1000 != nil {
+		return *x.UnmetPer_1000
+	}
+	return 0
+}
+
 var File_sparc_v1_coverage_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\n" +
-	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/resource.proto\"\xd9\x02\n" +
+	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/resource.proto\x1a\x18sparc/v1/referrals.proto\"\xd9\x02\n" +
 	"\x16ComputeCoverageRequest\x12\x1f\n" +
 	"\vparent_code\x18\x01 \x01(\tR\n" +
 	"parentCode\x12\x12\n" +
@@ -851,9 +1158,45 @@ const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\x0e_most_deprivedB\x11\n" +
 	"\x0f_least_deprivedB\b\n" +
 	"\x06_ratioB\x06\n" +
-	"\x04_gap2\x7f\n" +
+	"\x04_gap\"\xcb\x01\n" +
+	"\x14ComputeDemandRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\acouncil\x18\x02 \x01(\tR\acouncil\x12!\n" +
+	"\fwindow_start\x18\x03 \x01(\tR\vwindowStart\x12\x1d\n" +
+	"\n" +
+	"window_end\x18\x04 \x01(\tR\twindowEnd\x12C\n" +
+	"\forganisation\x18\x05 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1asparc.network/OrganisationR\forganisation\"\xdc\x01\n" +
+	"\x15ComputeDemandResponse\x12*\n" +
+	"\x05areas\x18\x01 \x03(\v2\x14.sparc.v1.AreaDemandR\x05areas\x12!\n" +
+	"\fwindow_start\x18\x02 \x01(\tR\vwindowStart\x12\x1d\n" +
+	"\n" +
+	"window_end\x18\x03 \x01(\tR\twindowEnd\x12\x14\n" +
+	"\x05exact\x18\x04 \x01(\bR\x05exact\x12?\n" +
+	"\x11without_home_area\x18\x05 \x01(\v2\x13.sparc.v1.StatCountR\x0fwithoutHomeArea\"\xce\x03\n" +
+	"\n" +
+	"AreaDemand\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12+\n" +
+	"\x04area\x18\x02 \x01(\tB\x17\xfaA\x14\n" +
+	"\x12sparc.network/AreaR\x04area\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x1f\n" +
+	"\vparent_code\x18\x05 \x01(\tR\n" +
+	"parentCode\x12!\n" +
+	"\fcouncil_code\x18\x06 \x01(\tR\vcouncilCode\x12\x1e\n" +
+	"\n" +
+	"population\x18\a \x01(\x03R\n" +
+	"population\x121\n" +
+	"\treferrals\x18\b \x01(\v2\x13.sparc.v1.StatCountR\treferrals\x12)\n" +
+	"\x05unmet\x18\t \x01(\v2\x13.sparc.v1.StatCountR\x05unmet\x121\n" +
+	"\x12referrals_per_1000\x18\n" +
+	" \x01(\x01H\x00R\x10referralsPer1000\x88\x01\x01\x12)\n" +
+	"\x0eunmet_per_1000\x18\v \x01(\x01H\x01R\funmetPer1000\x88\x01\x01B\x15\n" +
+	"\x13_referrals_per_1000B\x11\n" +
+	"\x0f_unmet_per_10002\xf5\x01\n" +
 	"\x0fCoverageService\x12l\n" +
-	"\x0fComputeCoverage\x12 .sparc.v1.ComputeCoverageRequest\x1a!.sparc.v1.ComputeCoverageResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/coverageB5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
+	"\x0fComputeCoverage\x12 .sparc.v1.ComputeCoverageRequest\x1a!.sparc.v1.ComputeCoverageResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/coverage\x12t\n" +
+	"\rComputeDemand\x12\x1e.sparc.v1.ComputeDemandRequest\x1a\x1f.sparc.v1.ComputeDemandResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/coverage:computeDemandB5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
 
 var (
 	file_sparc_v1_coverage_proto_rawDescOnce sync.Once
@@ -867,7 +1210,7 @@ func file_sparc_v1_coverage_proto_rawDescGZIP() []byte {
 	return file_sparc_v1_coverage_proto_rawDescData
 }
 
-var file_sparc_v1_coverage_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sparc_v1_coverage_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_sparc_v1_coverage_proto_goTypes = []any{
 	(*ComputeCoverageRequest)(nil),  // 0: sparc.v1.ComputeCoverageRequest
 	(*ComputeCoverageResponse)(nil), // 1: sparc.v1.ComputeCoverageResponse
@@ -876,21 +1219,31 @@ var file_sparc_v1_coverage_proto_goTypes = []any{
 	(*CoverageSummary)(nil),         // 4: sparc.v1.CoverageSummary
 	(*DecileSummary)(nil),           // 5: sparc.v1.DecileSummary
 	(*QuintileComparison)(nil),      // 6: sparc.v1.QuintileComparison
+	(*ComputeDemandRequest)(nil),    // 7: sparc.v1.ComputeDemandRequest
+	(*ComputeDemandResponse)(nil),   // 8: sparc.v1.ComputeDemandResponse
+	(*AreaDemand)(nil),              // 9: sparc.v1.AreaDemand
+	(*StatCount)(nil),               // 10: sparc.v1.StatCount
 }
 var file_sparc_v1_coverage_proto_depIdxs = []int32{
-	2, // 0: sparc.v1.ComputeCoverageResponse.areas:type_name -> sparc.v1.AreaCoverage
-	4, // 1: sparc.v1.ComputeCoverageResponse.summary:type_name -> sparc.v1.CoverageSummary
-	3, // 2: sparc.v1.AreaCoverage.nearest:type_name -> sparc.v1.CategoryDistance
-	5, // 3: sparc.v1.CoverageSummary.deciles:type_name -> sparc.v1.DecileSummary
-	6, // 4: sparc.v1.CoverageSummary.places_per_1000:type_name -> sparc.v1.QuintileComparison
-	6, // 5: sparc.v1.CoverageSummary.share_without_asset_within_walk:type_name -> sparc.v1.QuintileComparison
-	0, // 6: sparc.v1.CoverageService.ComputeCoverage:input_type -> sparc.v1.ComputeCoverageRequest
-	1, // 7: sparc.v1.CoverageService.ComputeCoverage:output_type -> sparc.v1.ComputeCoverageResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	2,  // 0: sparc.v1.ComputeCoverageResponse.areas:type_name -> sparc.v1.AreaCoverage
+	4,  // 1: sparc.v1.ComputeCoverageResponse.summary:type_name -> sparc.v1.CoverageSummary
+	3,  // 2: sparc.v1.AreaCoverage.nearest:type_name -> sparc.v1.CategoryDistance
+	5,  // 3: sparc.v1.CoverageSummary.deciles:type_name -> sparc.v1.DecileSummary
+	6,  // 4: sparc.v1.CoverageSummary.places_per_1000:type_name -> sparc.v1.QuintileComparison
+	6,  // 5: sparc.v1.CoverageSummary.share_without_asset_within_walk:type_name -> sparc.v1.QuintileComparison
+	9,  // 6: sparc.v1.ComputeDemandResponse.areas:type_name -> sparc.v1.AreaDemand
+	10, // 7: sparc.v1.ComputeDemandResponse.without_home_area:type_name -> sparc.v1.StatCount
+	10, // 8: sparc.v1.AreaDemand.referrals:type_name -> sparc.v1.StatCount
+	10, // 9: sparc.v1.AreaDemand.unmet:type_name -> sparc.v1.StatCount
+	0,  // 10: sparc.v1.CoverageService.ComputeCoverage:input_type -> sparc.v1.ComputeCoverageRequest
+	7,  // 11: sparc.v1.CoverageService.ComputeDemand:input_type -> sparc.v1.ComputeDemandRequest
+	1,  // 12: sparc.v1.CoverageService.ComputeCoverage:output_type -> sparc.v1.ComputeCoverageResponse
+	8,  // 13: sparc.v1.CoverageService.ComputeDemand:output_type -> sparc.v1.ComputeDemandResponse
+	12, // [12:14] is the sub-list for method output_type
+	10, // [10:12] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_coverage_proto_init() }
@@ -898,19 +1251,21 @@ func file_sparc_v1_coverage_proto_init() {
 	if File_sparc_v1_coverage_proto != nil {
 		return
 	}
+	file_sparc_v1_referrals_proto_init()
 	file_sparc_v1_coverage_proto_msgTypes[0].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[2].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[3].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[4].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[5].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[6].OneofWrappers = []any{}
+	file_sparc_v1_coverage_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_coverage_proto_rawDesc), len(file_sparc_v1_coverage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	CoverageService_ComputeCoverage_FullMethodName = "/sparc.v1.CoverageService/ComputeCoverage"
+	CoverageService_ComputeDemand_FullMethodName   = "/sparc.v1.CoverageService/ComputeDemand"
 )
 
 // CoverageServiceClient is the client API for CoverageService service.
@@ -34,6 +35,12 @@ const (
 type CoverageServiceClient interface {
 	// Computes coverage for a set of areas.
 	ComputeCoverage(ctx context.Context, in *ComputeCoverageRequest, opts ...grpc.CallOption) (*ComputeCoverageResponse, error)
+	// Referral demand by where people live: referrals per 1,000 residents
+	// by the home area (LSOA or buurt, from the postcode) of the person
+	// referred, rolled up to parents and councils, and unmet demand
+	// (waitlisted, or rejected for want of places). Admins and area
+	// analysts; figures under the disclosure rule (docs/security.md).
+	ComputeDemand(ctx context.Context, in *ComputeDemandRequest, opts ...grpc.CallOption) (*ComputeDemandResponse, error)
 }
 
 type coverageServiceClient struct {
@@ -54,6 +61,16 @@ func (c *coverageServiceClient) ComputeCoverage(ctx context.Context, in *Compute
 	return out, nil
 }
 
+func (c *coverageServiceClient) ComputeDemand(ctx context.Context, in *ComputeDemandRequest, opts ...grpc.CallOption) (*ComputeDemandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ComputeDemandResponse)
+	err := c.cc.Invoke(ctx, CoverageService_ComputeDemand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoverageServiceServer is the server API for CoverageService service.
 // All implementations must embed UnimplementedCoverageServiceServer
 // for forward compatibility.
@@ -66,6 +83,12 @@ func (c *coverageServiceClient) ComputeCoverage(ctx context.Context, in *Compute
 type CoverageServiceServer interface {
 	// Computes coverage for a set of areas.
 	ComputeCoverage(context.Context, *ComputeCoverageRequest) (*ComputeCoverageResponse, error)
+	// Referral demand by where people live: referrals per 1,000 residents
+	// by the home area (LSOA or buurt, from the postcode) of the person
+	// referred, rolled up to parents and councils, and unmet demand
+	// (waitlisted, or rejected for want of places). Admins and area
+	// analysts; figures under the disclosure rule (docs/security.md).
+	ComputeDemand(context.Context, *ComputeDemandRequest) (*ComputeDemandResponse, error)
 	mustEmbedUnimplementedCoverageServiceServer()
 }
 
@@ -78,6 +101,9 @@ type UnimplementedCoverageServiceServer struct{}
 
 func (UnimplementedCoverageServiceServer) ComputeCoverage(context.Context, *ComputeCoverageRequest) (*ComputeCoverageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ComputeCoverage not implemented")
+}
+func (UnimplementedCoverageServiceServer) ComputeDemand(context.Context, *ComputeDemandRequest) (*ComputeDemandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ComputeDemand not implemented")
 }
 func (UnimplementedCoverageServiceServer) mustEmbedUnimplementedCoverageServiceServer() {}
 func (UnimplementedCoverageServiceServer) testEmbeddedByValue()                         {}
@@ -118,6 +144,24 @@ func _CoverageService_ComputeCoverage_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoverageService_ComputeDemand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ComputeDemandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoverageServiceServer).ComputeDemand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoverageService_ComputeDemand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoverageServiceServer).ComputeDemand(ctx, req.(*ComputeDemandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CoverageService_ServiceDesc is the grpc.ServiceDesc for CoverageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -128,6 +172,10 @@ var CoverageService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ComputeCoverage",
 			Handler:    _CoverageService_ComputeCoverage_Handler,
+		},
+		{
+			MethodName: "ComputeDemand",
+			Handler:    _CoverageService_ComputeDemand_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
