@@ -290,6 +290,14 @@ func checkRemote(b *browser, covers ...string) {
 	}
 }
 
+// mapInStep waits until the map has drawn the results listed (it draws
+// after the list is painted, and fits its view to them then).
+func mapInStep(b *browser) {
+	b.t.Helper()
+	waitFor(b, `(() => { const m = document.getElementById('map');
+		return m.maplibre && m.dataset.shownFor === document.getElementById('results').dataset.seq && m.maplibre.loaded() && 'x'; })()`)
+}
+
 // lastSearch is the query of the page's last search call (Resource Timing).
 func lastSearch(b *browser) url.Values {
 	b.t.Helper()
@@ -303,7 +311,7 @@ func lastSearch(b *browser) url.Values {
 // searchFromTheMap: a click on the map searches around that point; "search
 // around the map's centre" (by keyboard) around the centre.
 func searchFromTheMap(t *testing.T, b *browser, base, key string) {
-	waitFor(b, `document.getElementById('map').maplibre && document.getElementById('map').maplibre.loaded() && 'x'`)
+	mapInStep(b)
 	type click struct{ X, Y, Lat, Lng float64 }
 	// A pixel with no result on it (a click there is a search, not a choice).
 	at := eval[click](b, `(() => { const m = document.getElementById('map').maplibre, c = m.getCanvas();
@@ -353,6 +361,7 @@ func searchFromTheMap(t *testing.T, b *browser, base, key string) {
 // (HTML labels, hidden from screen readers: the list names them); far
 // out, no labels.
 func mapLabels(t *testing.T, b *browser, base, key string) {
+	mapInStep(b)
 	var first apiAsset
 	apiGet(t, base, key, "/v1/assets/"+eval[string](b, `document.querySelector('#results li:not(.remote)').id.slice(2)`), &first.Asset)
 	name := first.Asset.DisplayName

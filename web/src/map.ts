@@ -103,7 +103,8 @@ export const areaLabels = (ml: typeof ML, map: ML.Map, layer: string, minzoom: n
   });
 
 export interface ResultsMap {
-  show(results: SearchResult[], centre?: [number, number]): void;
+  /** Draws results; when drawn, the container's data-shown-for is tag (the list's data-seq). */
+  show(results: SearchResult[], centre?: [number, number], tag?: string): void;
   /** The centre of the view, [longitude, latitude]. */
   centre(): [number, number];
   destroy(): void;
@@ -176,7 +177,7 @@ export async function resultsMap(el: HTMLElement, onPick: (id: string) => void, 
   });
   const ready = new Promise<void>((r) => (map.loaded() ? r() : map.once('load', () => r())));
   return {
-    show(results, centre) {
+    show(results, centre, tag = '') {
       void ready.then(() => {
         const features = results.map((r) => ({
           type: 'Feature' as const,
@@ -197,6 +198,7 @@ export async function resultsMap(el: HTMLElement, onPick: (id: string) => void, 
           const drawn = map.queryRenderedFeatures({ layers: ['points', 'clusters'] })
             .reduce((n, f) => n + (f.properties.point_count ?? 1), 0);
           el.dataset.shown = String(drawn);
+          el.dataset.shownFor = tag;
           assetLabels();
         });
       });

@@ -18,7 +18,7 @@ import type { Area, Postcode, SearchResult, Term } from '../types';
 import { idOf } from '../types';
 
 /** Where a search starts: a postcode (its place asked once), or a known point. */
-type Origin = { postcode: string } | { label: string; lat: number; lng: number };
+type Origin = { postcode: string } | { label: string; lat: number; lng: number; area?: string };
 
 interface State {
   origin?: Origin;
@@ -103,18 +103,34 @@ function filterQuery() {
   };
 }
 
+// The postcode's place, asked once per postcode: a filter change is one call.
+let lastPlace: { postcode: string; place: Promise<Postcode> } | undefined;
+const placeOf = (pc: string) => {
+  if (lastPlace?.postcode !== pc) {
+    lastPlace = { postcode: pc, place: call<Postcode>('GET', '/v1/postcodes/' + encodeURIComponent(pc)) };
+    lastPlace.place.catch(() => (lastPlace = undefined));
+  }
+  return lastPlace.place;
+};
+/** Where the search starts: a label for the status, the point, whether approximate. */
+const where = async (o: Origin) => {
+  if (!('postcode' in o)) return { ...o, approximate: false };
+  const p = await placeOf(o.postcode);
+  return { label: p.postcode, lng: p.longitude, lat: p.latitude, approximate: p.approximate };
+};
+const params = (o: Origin) => ('postcode' in o ? { postcode: o.postcode } : { latitude: o.lat.toFixed(6), longitude: o.lng.toFixed(6) });
+
 export async function searchView(main: HTMLElement) {
   const terms = await vocabulary().catch(() => new Map<string, Term>());
   const pc = state.origin && 'postcode' in state.origin ? state.origin.postcode : '';
   const postcode = field(t('search.postcode'), h('input', { type: 'text', autocomplete: 'postal-code', value: pc }), 'postcode', t('search.postcodeHint'));
   const radius = select('f-radius', t('search.radius'), 'radius_meters', ['1000', '2000', '5000', '10000'].map((m) => [m, distance(Number(m))]), state.radius);
-  const place = field(t('search.place'), h('input', { type: 'text', id: 'place', autocomplete: 'off', value: state.origin && 'label' in state.origin ? state.origin.label : '' }), 'display_name_prefix', t('search.placeHint'));
-  const findPlace = h('button', { type: 'button', id: 'find-place' }, t('search.findPlace'));
-  const places = h('ul', { class: 'places-found', id: 'places', hidden: true });
+  const place = placeFinder(state.origin && 'area' in state.origin ? state.origin.label : '',
+    (a) => from({ label: a.display_name, lat: a.reference_latitude, lng: a.reference_longitude, area: a.code }));
   const filters = filterFields(terms);
   const form = h('form', { class: 'search', novalidate: true, role: 'search' }, formAlert(),
     h('div', { class: 'row' }, postcode.wrap, radius.wrap, h('button', { type: 'submit', class: 'primary' }, t('search.submit'))),
-    h('div', { class: 'row' }, place.wrap, findPlace), places, filters.el);
+    place.el, filters.el);
 
   const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const list = h('ol', { class: 'results', id: 'results', 'data-seq': '0' });
@@ -139,27 +155,14 @@ export async function searchView(main: HTMLElement) {
     return undefined;
   });
 
-  // The postcode's place, asked once per postcode: a filter change is one call.
-  let lastPlace: { postcode: string; place: Promise<Postcode> } | undefined;
-  const placeOf = (pc: string) => {
-    if (lastPlace?.postcode !== pc) {
-      lastPlace = { postcode: pc, place: call<Postcode>('GET', '/v1/postcodes/' + encodeURIComponent(pc)) };
-      lastPlace.place.catch(() => (lastPlace = undefined));
-    }
-    return lastPlace.place;
-  };
-  /** Where the search starts: a label for the status, the point, whether approximate. */
-  const where = async (o: Origin) => {
-    if (!('postcode' in o)) return { ...o, approximate: false };
-    const p = await placeOf(o.postcode);
-    return { label: p.postcode, lng: p.longitude, lat: p.latitude, approximate: p.approximate };
-  };
-  const params = (o: Origin) => ('postcode' in o ? { postcode: o.postcode } : { latitude: o.lat.toFixed(6), longitude: o.lng.toFixed(6) });
-
   let seq = 0;
   async function search() {
     state.radius = radius.input.value;
     filters.read();
+    // A postcode in its box is where the search starts (a place or a
+    // point chosen empties the box).
+    const pc = postcode.input.value.trim();
+    if (pc) state.origin = { postcode: pc };
     if (!state.origin) return;
     const mine = ++seq;
     clearErrors(form);
@@ -191,42 +194,17 @@ export async function searchView(main: HTMLElement) {
     // have no point: they are not drawn.
     const centre: [number, number] = [at.lng, at.lat];
     const onMap = results.filter((r) => !r.remote);
-    requestAnimationFrame(() => setTimeout(() => void mapReady.then((m) => alive && m?.show(onMap, centre))));
+    const tag = list.dataset.seq;
+    requestAnimationFrame(() => setTimeout(() => void mapReady.then((m) => alive && m?.show(onMap, centre, tag))));
     document.dispatchEvent(new CustomEvent('sparc:results', { detail: results.length }));
   }
 
   /** Searches from o (a place chosen, the map). */
   function from(o: Origin) {
     state.origin = o;
-    if ('label' in o) postcode.input.value = '';
+    postcode.input.value = '';
+    if (!('area' in o)) place.clear();
     void search();
-  }
-
-  /** Finds the places named so: one call, the shortest names first (a council before its neighbourhoods). */
-  async function findPlaces() {
-    const name = place.input.value.trim();
-    clearErrors(form);
-    try {
-      const res = await call<{ areas?: Area[] }>('GET', '/v1/areas' + query({ display_name_prefix: name, page_size: 8 }));
-      const found = res.areas ?? [];
-      places.hidden = false;
-      fill(places, found.length
-        ? found.map((a) => h('li', {}, h('button', {
-          type: 'button', class: 'link', 'data-code': a.code,
-          onclick: () => {
-            place.input.value = a.display_name;
-            fill(places);
-            places.hidden = true;
-            from({ label: a.display_name, lat: a.reference_latitude, lng: a.reference_longitude });
-            place.input.focus();
-          },
-        }, a.display_name, h('span', { class: 'meta' }, ' · ' + (placeKinds[a.kind] ? t(placeKinds[a.kind]) : a.kind)))))
-        : h('li', { class: 'meta' }, t('search.noPlace', { name })));
-      places.querySelector<HTMLElement>('button')?.focus();
-    } catch (err) {
-      places.hidden = true;
-      showError(form, err);
-    }
   }
 
   form.addEventListener('submit', (e) => {
@@ -239,15 +217,8 @@ export async function searchView(main: HTMLElement) {
       postcode.input.focus();
       return;
     }
-    place.input.value = '';
-    state.origin = { postcode: pc };
+    place.clear();
     void search();
-  });
-  findPlace.addEventListener('click', () => void findPlaces());
-  place.input.addEventListener('keydown', (e) => {
-    if ((e as KeyboardEvent).key !== 'Enter') return;
-    e.preventDefault(); // not the postcode search
-    void findPlaces();
   });
   here.addEventListener('click', () => {
     const c = map?.centre();
@@ -261,6 +232,49 @@ export async function searchView(main: HTMLElement) {
     alive = false;
     map?.destroy();
   };
+}
+
+/**
+ * The place box: "Find place" (or Enter in the box) lists the places named
+ * so, one call, the shortest names first (a council before its
+ * neighbourhoods), with their kind; focus moves to the first; choosing one
+ * calls onChoose. The API's refusal lands next to the box.
+ */
+function placeFinder(initial: string, onChoose: (a: Area) => void) {
+  const place = field(t('search.place'), h('input', { type: 'text', id: 'place', autocomplete: 'off', value: initial }), 'display_name_prefix', t('search.placeHint'));
+  const button = h('button', { type: 'button', id: 'find-place' }, t('search.findPlace'));
+  const places = h('ul', { class: 'places-found', id: 'places', hidden: true });
+  const choose = (a: Area) => {
+    place.input.value = a.display_name;
+    fill(places);
+    places.hidden = true;
+    onChoose(a);
+    place.input.focus();
+  };
+  const kind = (a: Area) => ' · ' + (placeKinds[a.kind] ? t(placeKinds[a.kind]) : a.kind);
+  async function find() {
+    const name = place.input.value.trim(), form = place.wrap.closest('form')!;
+    clearErrors(form);
+    try {
+      const found = (await call<{ areas?: Area[] }>('GET', '/v1/areas' + query({ display_name_prefix: name, page_size: 8 }))).areas ?? [];
+      places.hidden = false;
+      fill(places, found.length
+        ? found.map((a) => h('li', {}, h('button', { type: 'button', class: 'link', 'data-code': a.code, onclick: () => choose(a) },
+          a.display_name, h('span', { class: 'meta' }, kind(a)))))
+        : h('li', { class: 'meta' }, t('search.noPlace', { name })));
+      places.querySelector<HTMLElement>('button')?.focus();
+    } catch (err) {
+      places.hidden = true;
+      showError(form, err);
+    }
+  }
+  button.addEventListener('click', () => void find());
+  place.input.addEventListener('keydown', (e) => {
+    if ((e as KeyboardEvent).key !== 'Enter') return;
+    e.preventDefault(); // not the postcode search
+    void find();
+  });
+  return { el: [h('div', { class: 'row' }, place.wrap, button), places], clear: () => (place.input.value = '') };
 }
 
 /** One result: a link to the asset, distance or how a remote service works and what it covers. */
