@@ -200,6 +200,7 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 		same(f.name, got, ids(want))
 		if f.id == "f-remote" && f.value == "REMOTE_FILTER_ONLY" {
 			checkRemote(b, "covers all of United Kingdom", "covers an area that includes the place searched")
+			remoteAssetPage(t, b)
 		}
 		// Back to no filter.
 		b.listed(func() {
@@ -296,6 +297,19 @@ func mapInStep(b *browser) {
 	b.t.Helper()
 	waitFor(b, `(() => { const m = document.getElementById('map');
 		return m.maplibre && m.dataset.shownFor === document.getElementById('results').dataset.seq && m.maplibre.loaded() && 'x'; })()`)
+}
+
+// remoteAssetPage: a remote service's page says how it works and what it
+// covers; back at the search, the same search again.
+func remoteAssetPage(t *testing.T, b *browser) {
+	b.do(chromedp.Click(css("#results li.remote a")), chromedp.WaitVisible(css("dl.facts")))
+	facts := b.text("dl.facts")
+	if !strings.Contains(facts, "How") || !strings.Contains(facts, "Area covered") || !strings.Contains(facts, "covers ") {
+		t.Errorf("a remote service's page: %q", facts)
+	}
+	b.checkAxe("asset (remote service)")
+	eval[bool](b, `history.back(); true`)
+	waitFor(b, `document.getElementById('results') && document.getElementById('results').dataset.seq === '1' && 'x'`)
 }
 
 // lastSearch is the query of the page's last search call (Resource Timing).

@@ -23,8 +23,12 @@ const areaName = (code: string) => {
   return names.get(code)!;
 };
 
-/** "Covers: Wirral, Sefton and 3 more" (names of the first three areas), a country, or a drawn area. */
-export async function coverText(a: Asset): Promise<string> {
+/**
+ * "covers Wirral, Sefton and 3 more areas" (names of the first three
+ * areas), a country, or a drawn area: drawn says it (a search result's
+ * drawn area covers the place searched; an asset page does not know one).
+ */
+export async function coverText(a: Asset, drawn = t('search.coversDrawn')): Promise<string> {
   const sa = a.service_area;
   if (sa?.country) {
     let country = sa.country;
@@ -41,5 +45,5 @@ export async function coverText(a: Asset): Promise<string> {
     const more = codes.length - first.length;
     return t('search.coversAreas', { areas: first.join(', ') }) + (more > 0 ? ' ' + t('search.coversMore', { count: more }) : '');
   }
-  return t('search.coversDrawn');
+  return drawn;
 }

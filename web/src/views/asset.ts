@@ -33,7 +33,7 @@ export async function assetView(main: HTMLElement, id: string) {
   const c = a.contact;
   const address = [a.location.address, a.location.postcode, a.location.locality].filter(Boolean).join(', ');
   const remote = isRemote(a);
-  const covers = remote ? await coverText(a) : '';
+  const covers = remote ? await coverText(a, t('asset.coversDrawn')) : '';
   const langNames = new Intl.DisplayNames([locale()], { type: 'language' });
   const places = a.places_left !== undefined && a.places_left !== null ? t('asset.placesLeft', { count: a.places_left }) : t('asset.placesUnknown');
   fill(main,
