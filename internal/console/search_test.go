@@ -119,6 +119,12 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 		}
 	}
 
+	// An empty place box is not a search for every area.
+	b.do(chromedp.Click(css("#find-place")))
+	if got := waitFor(b, placeError); got != "Enter at least 2 letters of the name." || eval[bool](b, `!document.getElementById('places').hidden`) {
+		t.Errorf("Find place with an empty box: %q", got)
+	}
+
 	// A place by name, by keyboard: the council first (shortest names
 	// first), then its results around the council's point.
 	var code string
@@ -244,7 +250,7 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 	}
 	eval[bool](b, `(() => { const p = document.getElementById('place'); p.value = 'F'; p.focus(); return true })()`)
 	b.key("\r")
-	if got := waitFor(b, `(() => { const e = document.querySelector('[data-field=display_name_prefix]'); const s = document.getElementById(e.id + '-error'); return !s.hidden && s.textContent })()`); got != "Vul minstens 2 letters van de naam in." {
+	if got := waitFor(b, placeError); got != "Vul minstens 2 letters van de naam in." {
 		t.Errorf("Dutch error next to the place: %q", got)
 	}
 	b.listed(func() { setField(b, "f-radius", "2000") })
@@ -278,6 +284,9 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 	b.checkAxe("search (320 px)")
 	b.noCSPViolations("search (Dutch, 320 px)")
 }
+
+// placeError is the text of the error next to the place box, when shown.
+const placeError = `(() => { const e = document.querySelector('[data-field=display_name_prefix]'); const s = document.getElementById(e.id + '-error'); return !s.hidden && s.textContent })()`
 
 // checkRemote: the remote results are marked and say the areas they cover.
 func checkRemote(b *browser, covers ...string) {

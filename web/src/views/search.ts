@@ -8,7 +8,7 @@
 // tab, so coming back from an asset shows it again.
 import { call, query, ApiError } from '../api';
 import { h, fill } from '../dom';
-import { field, formAlert, showError, clearErrors } from '../forms';
+import { field, formAlert, showError, clearErrors, LOCAL } from '../forms';
 import { t, label, locale, type Key } from '../i18n';
 import { distance } from '../format';
 import { vocabulary } from '../vocab';
@@ -256,6 +256,8 @@ function placeFinder(initial: string, onChoose: (a: Area) => void) {
     const name = place.input.value.trim(), form = place.wrap.closest('form')!;
     clearErrors(form);
     try {
+      // Empty, the list call would list every area: said here, as the API says one letter.
+      if (!name) throw new ApiError(400, LOCAL, '', [{ field: 'display_name_prefix', description: t('error.field.namePrefix') }]);
       const found = (await call<{ areas?: Area[] }>('GET', '/v1/areas' + query({ display_name_prefix: name, page_size: 8 }))).areas ?? [];
       places.hidden = false;
       fill(places, found.length
