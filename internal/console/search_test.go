@@ -439,8 +439,8 @@ func (s frameStats) String() string {
 // fails when it is slow on a machine that is not.
 func panFrames(t *testing.T, b *browser) {
 	type run struct {
-		Full, Bare []float64
-		Directory  int
+		Full, NoDirectory, NoAreas, Bare []float64
+		Directory                        int
 	}
 	r := eval[run](b, `new Promise(async (ok) => {
 		const m = document.getElementById('map').maplibre;
@@ -457,23 +457,29 @@ func panFrames(t *testing.T, b *browser) {
 			running = false;
 			return frames;
 		};
-		const layers = m.getStyle().layers.map((l) => l.id).filter((id) => id !== 'background');
-		const show = (on) => layers.forEach((id) => m.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none'));
+		const all = m.getStyle().layers.map((l) => l.id).filter((id) => id !== 'background');
+		const only = async (hidden) => {
+			all.forEach((id) => m.setLayoutProperty(id, 'visibility', hidden.includes(id) ? 'none' : 'visible'));
+			await idle();
+			return pan();
+		};
 		m.jumpTo({center: [-1.8904, 52.4862], zoom: 12});
 		await idle();
 		const directory = m.queryRenderedFeatures({layers: ['directory']}).length;
-		const full = [], bare = [];
+		const out = {Full: [], NoDirectory: [], NoAreas: [], Bare: [], Directory: directory};
 		for (let i = 0; i < 2; i++) {
-			full.push(...await pan());
-			show(false); await idle();
-			bare.push(...await pan());
-			show(true); await idle();
+			out.Full.push(...await only([]));
+			out.NoDirectory.push(...await only(['directory']));
+			out.NoAreas.push(...await only(['areas-fill', 'areas-line']));
+			out.Bare.push(...await only(all));
 		}
-		ok({Full: full, Bare: bare, Directory: directory});
+		await only([]);
+		ok(out);
 	})`)
 	if r.Directory < 20 || len(r.Full) < 10 || len(r.Bare) < 10 {
 		t.Fatalf("at zoom 12 over Birmingham: %d directory points drawn, %d and %d frames", r.Directory, len(r.Full), len(r.Bare))
 	}
+	t.Logf("without the directory layer: %v; without the area outlines: %v", statsOf(r.NoDirectory), statsOf(r.NoAreas))
 	full, bare := statsOf(r.Full), statsOf(r.Bare)
 	t.Logf("panning at zoom 12 over Birmingham, %d directory points in view: the map %v; the background alone (the machine's pace) %v", r.Directory, full, bare)
 	// Responsive: a median frame within 50 ms (20 frames a second), unless

@@ -124,7 +124,9 @@ function resultsStyle(): ML.StyleSpecification {
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } },
-      { id: 'areas-fill', type: 'fill', source: 'areas', 'source-layer': 'coverage', paint: { 'fill-color': '#e6efe9' } },
+      // No antialiasing: it draws every polygon's outline again, and the
+      // line layer draws the outlines (a cheaper frame while panning).
+      { id: 'areas-fill', type: 'fill', source: 'areas', 'source-layer': 'coverage', paint: { 'fill-color': '#e6efe9', 'fill-antialias': false } },
       { id: 'areas-line', type: 'line', source: 'areas', 'source-layer': 'coverage', paint: { 'line-color': '#8aa39a', 'line-width': 0.6 } },
       {
         id: 'directory', type: 'circle', source: 'directory', 'source-layer': 'assets',
