@@ -12,6 +12,8 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 
@@ -261,7 +263,8 @@ func (s *Service) GetArea(ctx context.Context, req *sparcv1.GetAreaRequest) (*sp
 	return s.store.Get(ctx, code, req.GetIncludeGeometry(), req.GetSimplifyMeters())
 }
 
-// ListAreas lists areas in code order.
+// ListAreas lists areas in code order, or by name length when asked by
+// the start of a word of the name.
 func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) (*sparcv1.ListAreasResponse, error) {
 	var v apierr.InvalidArgument
 	q := ListQuery{Kind: req.GetKind(), WithGeometry: req.GetIncludeGeometry(), Simplify: req.GetSimplifyMeters()}
@@ -279,15 +282,15 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 		q.BBox = &b
 	}
 	checkSimplify(q.Simplify, &v)
+	if req.GetDisplayNamePrefix() != "" {
+		return s.listByName(ctx, req, q, &v)
+	}
 	p := aip.StartPage[string](&v, s.tokens, req, defaultPageSize, maxPageSize)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if q.WithGeometry {
-		// Boundaries are large: keep a page well inside the message limit.
-		p.Size = min(p.Size, maxGeometryPage)
-	}
-	q.After, q.Limit = p.After, p.Size
+	q.After, q.Limit = p.After, pageLimit(p.Size, q.WithGeometry)
+	p.Size = q.Limit
 	list, err := s.store.List(ctx, q)
 	if err != nil {
 		return nil, err
@@ -297,6 +300,42 @@ func (s *Service) ListAreas(ctx context.Context, req *sparcv1.ListAreasRequest) 
 		return nil, err
 	}
 	return &sparcv1.ListAreasResponse{Areas: list, NextPageToken: next}, nil
+}
+
+// listByName is ListAreas by the start of a word of the name: shortest
+// names first, paged by (length, name, code).
+func (s *Service) listByName(ctx context.Context, req *sparcv1.ListAreasRequest, q ListQuery, v *apierr.InvalidArgument) (*sparcv1.ListAreasResponse, error) {
+	prefix := strings.TrimSpace(req.GetDisplayNamePrefix())
+	aip.Text(v, "display_name_prefix", prefix, true, maxPrefixLen)
+	if n := utf8.RuneCountInString(prefix); n > 0 && n < minPrefixLen {
+		v.Add("display_name_prefix", "must have at least %d characters", minPrefixLen)
+	}
+	p := aip.StartPage[NamePosition](v, s.tokens, req, defaultPageSize, maxPageSize)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	q.Limit = pageLimit(p.Size, q.WithGeometry)
+	p.Size = q.Limit
+	list, err := s.store.ListByName(ctx, NameQuery{ListQuery: q, Prefix: LikePrefix(prefix), After: p.After})
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := aip.Next(p, list, func(a *sparcv1.Area) NamePosition {
+		return NamePosition{Len: utf8.RuneCountInString(a.GetDisplayName()), Name: a.GetDisplayName(), Code: a.GetCode()}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sparcv1.ListAreasResponse{Areas: list, NextPageToken: next}, nil
+}
+
+// pageLimit keeps a page with boundaries (they are large) well inside the
+// message limit.
+func pageLimit(size int, withGeometry bool) int {
+	if withGeometry {
+		return min(size, maxGeometryPage)
+	}
+	return size
 }
 
 // DeprivationAttribute returns the declared deprivation attribute of

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -496,35 +497,84 @@ type ListQuery struct {
 	Limit        int
 }
 
-// listAreasWhere selects areas of kind $1 and parent $2 ("" = any) that
-// meet bbox $3 (NULL = anywhere), after code $5, in code order, up to $6;
-// boundaries are simplified by $4 metres (listAreasWithGeometrySQL).
-const listAreasWhere = ` FROM areas a
+// NameQuery is a validated listing by the start of a word of the name.
+type NameQuery struct {
+	ListQuery
+	// Prefix is the start of a word, LIKE-escaped (see LikePrefix).
+	Prefix string
+	After  *NamePosition // the last area of the previous page, nil on the first
+}
+
+// NamePosition is an area's place in a name listing: shortest names
+// first, then by name (bytewise) and code.
+type NamePosition struct {
+	Len        int
+	Name, Code string
+}
+
+// areasFrom selects areas of kind $1 and parent $2 ("" = any) that meet
+// bbox $3 (NULL = anywhere); boundaries are simplified by $4 metres.
+const areasFrom = ` FROM areas a
 WHERE ($1 = '' OR a.kind = $1) AND ($2 = '' OR a.parent_code = $2)
   AND ($3::float8[] IS NULL OR (a.geom && ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326)
        AND ST_Intersects(a.geom, ST_MakeEnvelope($3[1], $3[2], $3[3], $3[4], 4326))))
-  AND $4::float8 >= 0 AND a.code > $5
-ORDER BY a.code LIMIT $6`
+  AND $4::float8 >= 0`
 
-const listAreasSQL = `SELECT ` + areaColumns + `, NULL::text` + listAreasWhere
+// byCode: after code $5, in code order, up to $6.
+const byCode = ` AND a.code > $5 ORDER BY a.code LIMIT $6`
 
-var listAreasWithGeometrySQL = `SELECT ` + areaColumns + `, ` + geoJSONSQL4 + listAreasWhere
+// wordsOf folds a name for matching by word start: accents and case
+// dropped, word separators made spaces, one space in front.
+func wordsOf(expr string) string {
+	return `(' ' || translate(lower(unaccent(` + expr + `)), '-/''(),', '      '))`
+}
+
+// byName: a word of the name starts with $7 (LIKE-escaped); after
+// position ($8 name length, $9 name, $5 code) in that order, up to $6.
+// The folded names are computed per row: a seq scan of the areas, a few
+// milliseconds for a country's LSOAs, MSOAs and buurten.
+var byName = ` AND ` + wordsOf("a.name") + ` LIKE '%' || ` + wordsOf("$7::text") + ` || '%'
+  AND (char_length(a.name), a.name COLLATE "C", a.code) > ($8::int, $9::text COLLATE "C", $5)
+ORDER BY char_length(a.name), a.name COLLATE "C", a.code LIMIT $6`
+
+// LikePrefix escapes a LIKE pattern's wildcards in s.
+func LikePrefix(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// listSelect is the SELECT of a listing, with or without boundaries.
+func listSelect(withGeometry bool) string {
+	if withGeometry {
+		return `SELECT ` + areaColumns + `, ` + geoJSONSQL4
+	}
+	return `SELECT ` + areaColumns + `, NULL::text`
+}
 
 // List returns up to q.Limit+1 areas in code order.
 func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Area, error) {
-	sql := listAreasSQL
-	if q.WithGeometry {
-		sql = listAreasWithGeometrySQL
-	}
-	var bbox []float64
-	if q.BBox != nil {
-		bbox = q.BBox[:]
-	}
 	after := ""
 	if q.After != nil {
 		after = *q.After
 	}
-	rows, err := s.pool.Query(ctx, sql, q.Kind, q.Parent, bbox, q.Simplify, after, q.Limit+1)
+	return s.list(ctx, listSelect(q.WithGeometry)+areasFrom+byCode, q, after, q.Limit+1)
+}
+
+// ListByName returns up to q.Limit+1 areas with a word of their name
+// starting with q.Prefix, shortest names first.
+func (s *Store) ListByName(ctx context.Context, q NameQuery) ([]*sparcv1.Area, error) {
+	pos := NamePosition{Len: -1}
+	if q.After != nil {
+		pos = *q.After
+	}
+	return s.list(ctx, listSelect(q.WithGeometry)+areasFrom+byName, q.ListQuery, pos.Code, q.Limit+1, q.Prefix, pos.Len, pos.Name)
+}
+
+func (s *Store) list(ctx context.Context, sql string, q ListQuery, args ...any) ([]*sparcv1.Area, error) {
+	var bbox []float64
+	if q.BBox != nil {
+		bbox = q.BBox[:]
+	}
+	rows, err := s.pool.Query(ctx, sql, append([]any{q.Kind, q.Parent, bbox, q.Simplify}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("listing areas: %w", err)
 	}

@@ -27,6 +27,8 @@ const (
 	maxPageSize       = 1000
 	maxGeometryPage   = 100
 	maxSimplifyMeters = 5000
+	minPrefixLen      = 2 // of a name search: one letter would match most areas
+	maxPrefixLen      = 100
 )
 
 var (

@@ -251,9 +251,9 @@ func TestLinkWorkerJourneyInChromium(t *testing.T) {
 	if !strings.Contains(status, "B1 1BB") {
 		t.Errorf("status after the search: %q", status)
 	}
-	// The map in step with the list: every result drawn (a point, or
-	// inside a cluster).
-	listed := eval[int](b, `document.querySelectorAll('#results li').length`)
+	// The map in step with the list: every in-person result drawn (a
+	// point, or inside a cluster); remote services have no point.
+	listed := eval[int](b, `document.querySelectorAll('#results li:not(.remote)').length`)
 	drawn := eval[string](b, `new Promise((ok) => { const t0 = Date.now(); (function poll() {
 		const n = document.getElementById('map').dataset.shown; if (n || Date.now() - t0 > 30000) ok(n || ''); else setTimeout(poll, 100); })(); })`)
 	if drawn != fmt.Sprint(listed) {
@@ -269,7 +269,7 @@ func TestLinkWorkerJourneyInChromium(t *testing.T) {
 	type timing struct{ Total, API float64 }
 	var totals, own []float64
 	for i := range 8 {
-		box := []string{"#f-free", "#f-free", "#f-open", "#f-open", "#cat-physical_activity", "#cat-physical_activity", "#f-free", "#f-free"}[i]
+		box := []string{"#f-free", "#f-free", "#acc-step_free_access", "#acc-step_free_access", "#cat-physical_activity", "#cat-physical_activity", "#f-free", "#f-free"}[i]
 		m := eval[timing](b, fmt.Sprintf(`new Promise((ok) => {
 			const t0 = performance.now();
 			document.addEventListener('sparc:results', () => requestAnimationFrame(() => {

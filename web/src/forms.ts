@@ -39,6 +39,7 @@ const fieldMessages: Record<string, Key> = {
   provider_note: 'error.field.note',
   reasons: 'error.field.reasons',
   what_changed: 'outcome.error.whatChanged',
+  age: 'search.ageError',
 };
 
 /** The message for one violation, in the user's language. */

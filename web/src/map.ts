@@ -1,9 +1,18 @@
 // The results map: MapLibre GL JS over SPARC's own vector tiles (area
-// outlines from /tiles/coverage), the search results as a clustered
-// GeoJSON source. MapLibre is loaded on first use from our own origin
-// (build.mjs copies it), so the first screen does not wait for it. No
-// glyph server exists offline, so clusters show their size by radius and
-// the list beside the map names every asset.
+// outlines from /tiles/coverage, the whole directory from /tiles/assets,
+// faint), the search results as a clustered GeoJSON source on top, the
+// search's starting point marked. MapLibre is loaded on first use from our
+// own origin (build.mjs copies it), so the first screen does not wait for
+// it.
+//
+// Labels are HTML, not map text: MapLibre draws text only from glyph
+// PBFs, which would need a glyph server or a font build step; nothing may
+// be fetched from elsewhere (offline, CSP). HTML labels (maplibregl.Marker
+// with our own element) use the system font, need no build step or new
+// package, and cost DOM only for what is in view: they are made when the
+// map is idle, for the features drawn in view, at close zooms only,
+// at most a few dozen. They are hidden from screen readers: the list
+// beside the map names every result.
 import type * as ML from 'maplibre-gl';
 import { t } from './i18n';
 import type { SearchResult } from './types';
@@ -20,61 +29,157 @@ export const loadMap = () =>
     return m;
   }));
 
+/** What a label layer shows: features of layers, from zoom minzoom, at most max. */
+export interface LabelSpec {
+  layers: string[];
+  minzoom: number;
+  max: number;
+  className: string;
+  /** Text, key (one label per key) and position of a feature; undefined skips it. */
+  label(f: ML.MapGeoJSONFeature): { text: string; key: string; at: [number, number] } | undefined;
+}
+
+/**
+ * HTML labels for the features of spec.layers drawn in view, redrawn when
+ * the map is idle (panning moves them with the map, nothing is
+ * computed per frame but their position). Returns a function that redraws
+ * them now (after new data).
+ */
+export function htmlLabels(ml: typeof ML, map: ML.Map, spec: LabelSpec): () => void {
+  const shown = new Map<string, ML.Marker>();
+  const redraw = () => {
+    const want = new Map<string, { text: string; at: [number, number] }>();
+    if (map.getZoom() >= spec.minzoom) {
+      for (const f of map.queryRenderedFeatures({ layers: spec.layers })) {
+        const l = spec.label(f);
+        if (l && !want.has(l.key)) want.set(l.key, l);
+        if (want.size >= spec.max) break;
+      }
+    }
+    for (const [key, m] of shown) {
+      if (!want.has(key)) {
+        m.remove();
+        shown.delete(key);
+      }
+    }
+    for (const [key, l] of want) {
+      if (shown.has(key)) continue;
+      const el = document.createElement('div');
+      el.className = 'map-label ' + spec.className;
+      el.setAttribute('aria-hidden', 'true');
+      el.textContent = l.text;
+      shown.set(key, new ml.Marker({ element: el, anchor: 'top', offset: [0, 6] }).setLngLat(l.at).addTo(map));
+    }
+    map.getContainer().dataset[spec.className.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())] = String(shown.size);
+  };
+  map.on('idle', redraw); // after a move, once its tiles are drawn
+  return redraw;
+}
+
+/** A point inside view near the middle of a (tile-clipped) polygon feature: its box's centre, kept in view. */
+function polygonLabelPoint(map: ML.Map, f: ML.MapGeoJSONFeature): [number, number] | undefined {
+  const g = f.geometry as { type: string; coordinates: unknown };
+  const rings = g.type === 'Polygon' ? [(g.coordinates as number[][][])[0]]
+    : g.type === 'MultiPolygon' ? (g.coordinates as number[][][][]).map((p) => p[0]) : [];
+  let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
+  for (const r of rings) for (const [x, y] of r) {
+    w = Math.min(w, x); e = Math.max(e, x); s = Math.min(s, y); n = Math.max(n, y);
+  }
+  if (!isFinite(w)) return undefined;
+  const v = map.getBounds();
+  const x = Math.min(Math.max((w + e) / 2, v.getWest()), v.getEast()), y = Math.min(Math.max((s + n) / 2, v.getSouth()), v.getNorth());
+  return [x, y];
+}
+
+/** Area names (tiles' display_name) as labels, one per area code, from zoom minzoom. */
+export const areaLabels = (ml: typeof ML, map: ML.Map, layer: string, minzoom: number) =>
+  htmlLabels(ml, map, {
+    layers: [layer], minzoom, max: 40, className: 'area-label',
+    label: (f) => {
+      const at = polygonLabelPoint(map, f);
+      const text = f.properties.display_name;
+      return at && text ? { text: String(text), key: String(f.properties.code), at } : undefined;
+    },
+  });
+
 export interface ResultsMap {
-  show(results: SearchResult[], centre?: [number, number]): void;
+  /** Draws results; when drawn, the container's data-shown-for is tag (the list's data-seq). */
+  show(results: SearchResult[], centre?: [number, number], tag?: string): void;
+  /** The centre of the view, [longitude, latitude]. */
+  centre(): [number, number];
   destroy(): void;
 }
 
-/** A map in el; onPick is called with an asset id when a point is chosen. */
-export async function resultsMap(el: HTMLElement, onPick: (id: string) => void): Promise<ResultsMap> {
-  const ml = await loadMap();
-  const map = new ml.Map({
-    container: el,
-    center: [-1.8904, 52.4862],
-    zoom: 11,
-    attributionControl: false,
-    style: {
-      version: 8,
-      sources: {
-        areas: { type: 'vector', tiles: [location.origin + '/tiles/coverage/{z}/{x}/{y}.mvt?kind=lsoa'], minzoom: 9, maxzoom: 14 },
-        results: { type: 'geojson', data: { type: 'FeatureCollection', features: [] }, cluster: true, clusterRadius: 40, clusterMaxZoom: 14 },
-      },
-      layers: [
-        { id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } },
-        { id: 'areas-fill', type: 'fill', source: 'areas', 'source-layer': 'coverage', paint: { 'fill-color': '#e6efe9' } },
-        { id: 'areas-line', type: 'line', source: 'areas', 'source-layer': 'coverage', paint: { 'line-color': '#8aa39a', 'line-width': 0.6 } },
-        {
-          id: 'clusters', type: 'circle', source: 'results', filter: ['has', 'point_count'],
-          paint: { 'circle-color': '#1d5c8c', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2,
-            'circle-radius': ['step', ['get', 'point_count'], 12, 5, 16, 20, 22] },
-        },
-        {
-          id: 'points', type: 'circle', source: 'results', filter: ['!', ['has', 'point_count']],
-          paint: { 'circle-color': '#c0392b', 'circle-radius': 7, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 },
-        },
-      ],
+const empty = { type: 'FeatureCollection' as const, features: [] };
+
+function resultsStyle(): ML.StyleSpecification {
+  const tiles = (path: string) => [location.origin + path];
+  return {
+    version: 8,
+    sources: {
+      areas: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=lsoa'), minzoom: 9, maxzoom: 14 },
+      directory: { type: 'vector', tiles: tiles('/tiles/assets/{z}/{x}/{y}.mvt'), minzoom: 6, maxzoom: 14 },
+      results: { type: 'geojson', data: empty, cluster: true, clusterRadius: 40, clusterMaxZoom: 14 },
+      origin: { type: 'geojson', data: empty },
     },
-  });
+    layers: [
+      { id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } },
+      // No antialiasing: it draws every polygon's outline again, and the
+      // line layer draws the outlines (a cheaper frame while panning).
+      { id: 'areas-fill', type: 'fill', source: 'areas', 'source-layer': 'coverage', paint: { 'fill-color': '#e6efe9', 'fill-antialias': false } },
+      { id: 'areas-line', type: 'line', source: 'areas', 'source-layer': 'coverage', paint: { 'line-color': '#8aa39a', 'line-width': 0.6 } },
+      {
+        id: 'directory', type: 'circle', source: 'directory', 'source-layer': 'assets',
+        paint: { 'circle-color': '#6b6b6b', 'circle-opacity': 0.55, 'circle-radius': ['interpolate', ['linear'], ['get', 'count'], 1, 2.5, 20, 6] },
+      },
+      {
+        id: 'origin', type: 'circle', source: 'origin',
+        paint: { 'circle-color': '#fff', 'circle-radius': 6, 'circle-stroke-color': '#1b1b1b', 'circle-stroke-width': 3 },
+      },
+      {
+        id: 'clusters', type: 'circle', source: 'results', filter: ['has', 'point_count'],
+        paint: { 'circle-color': '#1d5c8c', 'circle-opacity': 0.85, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2,
+          'circle-radius': ['step', ['get', 'point_count'], 12, 5, 16, 20, 22] },
+      },
+      {
+        id: 'points', type: 'circle', source: 'results', filter: ['!', ['has', 'point_count']],
+        paint: { 'circle-color': '#c0392b', 'circle-radius': 7, 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 },
+      },
+    ],
+  };
+}
+
+/**
+ * A map in el; onPick is called with an asset id when a result is chosen,
+ * onPoint with [longitude, latitude] when the map is clicked elsewhere.
+ */
+export async function resultsMap(el: HTMLElement, onPick: (id: string) => void, onPoint: (at: [number, number]) => void): Promise<ResultsMap> {
+  const ml = await loadMap();
+  const map = new ml.Map({ container: el, center: [-1.8904, 52.4862], zoom: 11, attributionControl: false, style: resultsStyle() });
+  // For the browser test's frame-time measurement (a programmatic pan).
+  Object.defineProperty(el, 'maplibre', { value: map });
   map.addControl(new ml.NavigationControl({ showCompass: false }));
   map.getCanvas().setAttribute('aria-label', t('map.label'));
-  map.on('click', 'points', (e) => {
-    const id = e.features?.[0]?.properties?.id;
-    if (id) onPick(String(id));
-  });
-  map.on('click', 'clusters', async (e) => {
-    const f = e.features?.[0];
-    if (!f) return;
-    const src = map.getSource('results') as ML.GeoJSONSource;
-    const zoom = await src.getClusterExpansionZoom(f.properties.cluster_id);
-    map.easeTo({ center: (f.geometry as { coordinates: number[] }).coordinates as [number, number], zoom });
+  map.on('click', (e) => {
+    const hit = map.queryRenderedFeatures(e.point, { layers: ['points', 'clusters'] })[0];
+    if (!hit) return onPoint([e.lngLat.lng, e.lngLat.lat]);
+    if (hit.layer.id === 'points') return onPick(String(hit.properties.id));
+    void (map.getSource('results') as ML.GeoJSONSource).getClusterExpansionZoom(hit.properties.cluster_id)
+      .then((zoom) => map.easeTo({ center: (hit.geometry as { coordinates: number[] }).coordinates as [number, number], zoom }));
   });
   for (const layer of ['points', 'clusters']) {
     map.on('mouseenter', layer, () => (map.getCanvas().style.cursor = 'pointer'));
     map.on('mouseleave', layer, () => (map.getCanvas().style.cursor = ''));
   }
+  map.getCanvas().style.cursor = 'crosshair';
+  areaLabels(ml, map, 'areas-fill', 13.5);
+  const assetLabels = htmlLabels(ml, map, {
+    layers: ['points'], minzoom: 14, max: 40, className: 'asset-label',
+    label: (f) => ({ text: String(f.properties.name), key: String(f.properties.id), at: (f.geometry as { coordinates: [number, number] }).coordinates }),
+  });
   const ready = new Promise<void>((r) => (map.loaded() ? r() : map.once('load', () => r())));
   return {
-    show(results, centre) {
+    show(results, centre, tag = '') {
       void ready.then(() => {
         const features = results.map((r) => ({
           type: 'Feature' as const,
@@ -82,6 +187,9 @@ export async function resultsMap(el: HTMLElement, onPick: (id: string) => void):
           geometry: { type: 'Point' as const, coordinates: [r.asset.location.longitude, r.asset.location.latitude] },
         }));
         (map.getSource('results') as ML.GeoJSONSource).setData({ type: 'FeatureCollection', features });
+        (map.getSource('origin') as ML.GeoJSONSource).setData(centre
+          ? { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: centre } }] }
+          : empty);
         const b = new ml.LngLatBounds();
         for (const f of features) b.extend(f.geometry.coordinates as [number, number]);
         if (centre) b.extend(centre);
@@ -92,9 +200,12 @@ export async function resultsMap(el: HTMLElement, onPick: (id: string) => void):
           const drawn = map.queryRenderedFeatures({ layers: ['points', 'clusters'] })
             .reduce((n, f) => n + (f.properties.point_count ?? 1), 0);
           el.dataset.shown = String(drawn);
+          el.dataset.shownFor = tag;
+          assetLabels();
         });
       });
     },
+    centre: () => map.getCenter().toArray() as [number, number],
     destroy: () => map.remove(),
   };
 }

@@ -18,9 +18,15 @@ export interface Asset {
   places_left?: number;
   accepting_referrals: boolean;
   availability: string;
-  age_range: { min_age: number; max_age: number } | null;
+  age_range: { min_age?: number; max_age?: number } | null;
+  /** DELIVERY_MODE_IN_PERSON (or absent), _TELEPHONE, _ONLINE, _HOME_VISIT. */
+  delivery_mode?: string;
+  service_area?: { area_codes?: string[]; country?: string } | null;
+  service_area_geojson?: string;
 }
-export interface SearchResult { asset: Asset; distance_meters: number }
+/** remote: a service whose area covers the place searched (after the in-person ones, no point). */
+export interface SearchResult { asset: Asset; distance_meters: number; remote?: boolean }
+export interface Area { name: string; code: string; display_name: string; kind: string; reference_latitude: number; reference_longitude: number }
 export interface Postcode { name: string; postcode: string; latitude: number; longitude: number; approximate: boolean; attribution: string }
 export interface Person { name: string; display_name: string; year_of_birth: number; postcode: string; age_band: string }
 export interface Referral {

@@ -1006,10 +1006,18 @@ type ListAreasRequest struct {
 	IncludeGeometry bool    `protobuf:"varint,4,opt,name=include_geometry,json=includeGeometry,proto3" json:"include_geometry,omitempty"`
 	SimplifyMeters  float64 `protobuf:"fixed64,5,opt,name=simplify_meters,json=simplifyMeters,proto3" json:"simplify_meters,omitempty"`
 	// Maximum results, default 100, maximum 1,000 (100 with geometry).
-	PageSize      int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageSize  int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only areas whose name, or a word of it, starts with this (2 to 100
+	// characters; case and accents ignored; words are split at spaces,
+	// hyphens, slashes, apostrophes, brackets and commas): "wirr" finds
+	// "Wirral" and "Wirral 001A", "noord" finds "Centrum-Noord". With it
+	// the shortest names come first, so a council comes before its MSOAs
+	// and an MSOA before its LSOAs, then by name and code; a place search
+	// (the web console's) reads the first page.
+	DisplayNamePrefix string `protobuf:"bytes,8,opt,name=display_name_prefix,json=displayNamePrefix,proto3" json:"display_name_prefix,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ListAreasRequest) Reset() {
@@ -1087,6 +1095,13 @@ func (x *ListAreasRequest) GetPageSize() int32 {
 func (x *ListAreasRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAreasRequest) GetDisplayNamePrefix() string {
+	if x != nil {
+		return x.DisplayNamePrefix
 	}
 	return ""
 }
@@ -1350,7 +1365,7 @@ const file_sparc_v1_areas_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x1a\xe0A\x02\xfaA\x14\n" +
 	"\x12sparc.network/AreaR\x04name\x12)\n" +
 	"\x10include_geometry\x18\x02 \x01(\bR\x0fincludeGeometry\x12'\n" +
-	"\x0fsimplify_meters\x18\x03 \x01(\x01R\x0esimplifyMeters\"\xeb\x01\n" +
+	"\x0fsimplify_meters\x18\x03 \x01(\x01R\x0esimplifyMeters\"\x9b\x02\n" +
 	"\x10ListAreasRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1f\n" +
 	"\vparent_code\x18\x02 \x01(\tR\n" +
@@ -1360,7 +1375,8 @@ const file_sparc_v1_areas_proto_rawDesc = "" +
 	"\x0fsimplify_meters\x18\x05 \x01(\x01R\x0esimplifyMeters\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageToken\"a\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12.\n" +
+	"\x13display_name_prefix\x18\b \x01(\tR\x11displayNamePrefix\"a\n" +
 	"\x11ListAreasResponse\x12$\n" +
 	"\x05areas\x18\x01 \x03(\v2\x0e.sparc.v1.AreaR\x05areas\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x91\x01\n" +

@@ -46,7 +46,8 @@ type AreaServiceClient interface {
 	ImportAreaAttributes(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportAreaAttributesRequest, ImportAreaAttributesResponse], error)
 	// Returns one area.
 	GetArea(ctx context.Context, in *GetAreaRequest, opts ...grpc.CallOption) (*Area, error)
-	// Lists areas by kind, parent or bounding box, ordered by code.
+	// Lists areas by kind, parent, bounding box or the start of a word of
+	// their name, ordered by code (by name length with a name).
 	ListAreas(ctx context.Context, in *ListAreasRequest, opts ...grpc.CallOption) (*ListAreasResponse, error)
 	// Declares which attribute measures deprivation for a kind of area; the
 	// coverage equity summary groups areas by it.
@@ -137,7 +138,8 @@ type AreaServiceServer interface {
 	ImportAreaAttributes(grpc.ClientStreamingServer[ImportAreaAttributesRequest, ImportAreaAttributesResponse]) error
 	// Returns one area.
 	GetArea(context.Context, *GetAreaRequest) (*Area, error)
-	// Lists areas by kind, parent or bounding box, ordered by code.
+	// Lists areas by kind, parent, bounding box or the start of a word of
+	// their name, ordered by code (by name length with a name).
 	ListAreas(context.Context, *ListAreasRequest) (*ListAreasResponse, error)
 	// Declares which attribute measures deprivation for a kind of area; the
 	// coverage equity summary groups areas by it.

@@ -4,13 +4,23 @@
 import { signedIn } from '../api';
 import { h, fill } from '../dom';
 import { loadOr } from './load';
-import { t, label } from '../i18n';
+import { t, label, locale } from '../i18n';
 import { session, zoneName } from '../format';
+import { coverText, deliveryText, isRemote } from '../remote';
 import { vocabulary } from '../vocab';
 import type { Asset } from '../types';
 
 export const costText = (a: Asset) =>
   ({ COST_KIND_FREE: t('cost.free'), COST_KIND_LOW_COST: t('cost.low'), COST_KIND_PAID: t('cost.paid') })[a.cost?.kind ?? ''] ?? t('cost.unknown');
+
+/** The ages an activity is for, or null when open to all. */
+function ages(a: Asset): string | null {
+  const min = a.age_range?.min_age, max = a.age_range?.max_age;
+  if (min && max) return t('asset.agesBetween', { min, max });
+  if (min) return t('asset.agesFrom', { min });
+  if (max) return t('asset.agesTo', { max });
+  return null;
+}
 
 export async function assetView(main: HTMLElement, id: string) {
   fill(main, h('p', { role: 'status' }, t('common.loading')));
@@ -22,6 +32,9 @@ export async function assetView(main: HTMLElement, id: string) {
     h('dl', { class: 'facts' }, pairs.filter(([, v]) => v !== null && v !== '').map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   const c = a.contact;
   const address = [a.location.address, a.location.postcode, a.location.locality].filter(Boolean).join(', ');
+  const remote = isRemote(a);
+  const covers = remote ? await coverText(a, t('asset.coversDrawn')) : '';
+  const langNames = new Intl.DisplayNames([locale()], { type: 'language' });
   const places = a.places_left !== undefined && a.places_left !== null ? t('asset.placesLeft', { count: a.places_left }) : t('asset.placesUnknown');
   fill(main,
     h('p', {}, h('a', { href: '#/' }, t('asset.back'))),
@@ -35,9 +48,13 @@ export async function assetView(main: HTMLElement, id: string) {
     h('section', { 'aria-labelledby': 'facts-h' }, h('h2', { id: 'facts-h' }, t('asset.details')),
       dl(
         [t('asset.where'), address],
+        [t('asset.how'), remote ? deliveryText(a) : null],
+        [t('asset.covers'), covers],
         [t('asset.categories'), a.categories.map((x) => label(terms.get(x), x)).join(', ')],
         [t('asset.cost'), costText(a) + (a.cost?.note ? ` (${a.cost.note})` : '')],
         [t('asset.accessibility'), a.accessibility.length ? h('ul', {}, a.accessibility.map((x) => h('li', {}, label(terms.get(x), x)))) : t('asset.none')],
+        [t('asset.languages'), (a.languages ?? []).map((l) => langNames.of(l) ?? l).join(', ')],
+        [t('asset.ages'), ages(a)],
         [t('asset.places'), places],
         [t('asset.referrals'), a.accepting_referrals ? t('asset.accepting') : t('asset.notAccepting')],
       )),

@@ -5,7 +5,7 @@
 // deprived fifth (deciles 1-2) from the tiles' deprivation_decile; the
 // hatch is drawn here (no sprite server).
 import type * as ML from 'maplibre-gl';
-import { loadMap } from '../map';
+import { areaLabels, loadMap } from '../map';
 import { t } from '../i18n';
 
 export const palette = ['#eff3ff', '#bdd7e7', '#6baed6', '#3182bd', '#08519c'];
@@ -66,6 +66,7 @@ export async function coverageMap(el: HTMLElement, kind: string, onPick: (code: 
     const code = e.features?.[0]?.properties?.code;
     if (code) onPick(String(code));
   });
+  areaLabels(ml, map, 'cov-fill', 12.5); // names when close: HTML labels, see map.ts
   map.on('mouseenter', 'cov-fill', () => (map.getCanvas().style.cursor = 'pointer'));
   map.on('mouseleave', 'cov-fill', () => (map.getCanvas().style.cursor = ''));
   await new Promise<void>((r) => (map.loaded() ? r() : map.once('load', () => r())));
