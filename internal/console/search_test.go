@@ -86,8 +86,10 @@ func (b *browser) listed(action func()) ([]string, string) {
 	return eval[[]string](b, `[...document.querySelectorAll('#results li')].map((li) => li.id.slice(2))`), b.text(".status")
 }
 
-// setField sets a filter's value and tells the page, as a user's change does.
-func setField(b *browser, id, value string) {
+// setValueByID sets a filter's value and tells the page, as a user's
+// change does (a change event only: the search listens for change, and an
+// input event too would search twice).
+func setValueByID(b *browser, id, value string) {
 	b.t.Helper()
 	eval[bool](b, fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, id, value))
 }
@@ -151,7 +153,7 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 
 	// Every filter, one at a time from 5 km: the list is the API's for
 	// the same filter, which leaves some out and keeps some.
-	got, _ = b.listed(func() { setField(b, "f-radius", "5000") })
+	got, _ = b.listed(func() { setValueByID(b, "f-radius", "5000") })
 	place.Set("radius_meters", "5000")
 	all := apiSearch(t, base, key, place)
 	if len(all) >= 50 {
@@ -190,7 +192,7 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 			}
 		}
 		if f.id == "f-when" {
-			b.listed(func() { setField(b, "f-open", "at") }) // open now until a time is entered
+			b.listed(func() { setValueByID(b, "f-open", "at") }) // open now until a time is entered
 			if eval[bool](b, `document.getElementById('f-when').closest('.field').hidden`) {
 				t.Error("the day and time field is hidden after choosing \"at a chosen time\"")
 			}
@@ -200,7 +202,7 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 			case strings.HasPrefix(f.id, "acc-"):
 				eval[bool](b, fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.closest('details').open = true; e.click(); return true })()`, f.id))
 			default:
-				setField(b, f.id, f.value)
+				setValueByID(b, f.id, f.value)
 			}
 		})
 		same(f.name, got, ids(want))
@@ -214,9 +216,9 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 			case strings.HasPrefix(f.id, "acc-"):
 				eval[bool](b, fmt.Sprintf(`document.getElementById(%q).click(); true`, f.id))
 			case f.id == "f-when":
-				setField(b, "f-open", "")
+				setValueByID(b, "f-open", "")
 			default:
-				setField(b, f.id, f.reset)
+				setValueByID(b, f.id, f.reset)
 			}
 		})
 	}
@@ -229,12 +231,12 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 	b.checkAxe("search (remote services)")
 
 	// An age the API refuses: its message next to the age, in our words.
-	setField(b, "f-age", "200")
+	setValueByID(b, "f-age", "200")
 	if got := waitFor(b, `!document.getElementById('f-age-error').hidden && document.getElementById('f-age-error').textContent`); got != "Enter an age in whole years, from 0 to 120." ||
 		eval[string](b, `document.getElementById('f-age').getAttribute('aria-invalid')`) != "true" {
 		t.Errorf("age 200: %q next to the age", got)
 	}
-	b.listed(func() { setField(b, "f-age", "") })
+	b.listed(func() { setValueByID(b, "f-age", "") })
 
 	searchFromTheMap(t, b, base, key)
 	mapLabels(t, b, base, key)
@@ -253,7 +255,7 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 	if got := waitFor(b, placeError); got != "Vul minstens 2 letters van de naam in." {
 		t.Errorf("Dutch error next to the place: %q", got)
 	}
-	b.listed(func() { setField(b, "f-radius", "2000") })
+	b.listed(func() { setValueByID(b, "f-radius", "2000") })
 	got, status = b.listed(func() {
 		code = findPlace(b, "feijen")
 		if first := b.text("#places li:first-child button"); first != "Feijenoord · buurt" {
