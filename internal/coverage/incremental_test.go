@@ -216,7 +216,7 @@ func TestStoredCoverageFollowsRandomWrites(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	w := newWriter(t, env, seed)
-	for i := range 60 {
+	for i := range 40 {
 		what := w.step()
 		waitApplied(t, env, coverage.DefaultWalkMeters)
 		compareStored(t, stored, scratch, fmt.Sprintf("step %d (%s)", i, what), coverage.DefaultWalkMeters)
