@@ -189,9 +189,10 @@ func (s *Store) Nearest(ctx context.Context, country string, probes []NearProbe,
 }
 
 // WalkGroup is the walking-distance figures of one area over the assets
-// carrying one set of categories.
+// carrying one list of categories (the same set in another order is
+// another group: the caller merges them).
 type WalkGroup struct {
-	Categories string // sorted, comma-joined
+	Categories string // comma-joined
 	WalkCounts
 }
 
@@ -199,14 +200,14 @@ type WalkGroup struct {
 // no window), grouped by the assets' category sets instead of filtered.
 func walkGroupsSQL(country string) string {
 	return `
-SELECT a.code, array_to_string(ARRAY(SELECT DISTINCT c FROM unnest(s.categories) c ORDER BY c), ',') AS cats,
+SELECT a.code, array_to_string(s.categories, ','),
 	count(*) FILTER (WHERE ST_Intersects(a.geom_local, s.location_grid)), count(*),
 	coalesce(sum(jsonb_array_length(s.sessions)), 0),
 	coalesce(sum(jsonb_array_length(s.sessions)::float8 * coalesce(s.capacity, 0)), 0)
 FROM areas a
 JOIN assets s ON s.country = '` + country + `' AND ST_DWithin(a.geom_local, s.location_grid, $2)
 WHERE a.code = ANY($1) AND s.status = 'active'
-GROUP BY a.code, cats`
+GROUP BY a.code, s.categories`
 }
 
 // WalkGroups calls fn with the figures of each area of codes (all of

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -187,24 +186,23 @@ func (m *Maintainer) applyBatch(ctx context.Context, conn *pgxpool.Conn, g *gene
 				return err
 			}
 		}
-		return moveCursor(ctx, tx, g, to, bound(rows))
+		return moveCursor(ctx, tx, g, to)
 	})
 	if err != nil {
 		return 0, false, err
 	}
-	g.Cursor, g.Bound = to, max(g.Bound, bound(rows))
+	g.Cursor = to
 	return len(changes), pending, nil
 }
 
 // moveCursorSQL moves a generation's cursor from where this turn found it
-// ($2, $3) to ($4, $5) and raises its nearest bound to $6; no row: it was
-// moved meanwhile (another server), and this transaction rolls back.
-const moveCursorSQL = `UPDATE coverage_generations SET cursor_txid = $4::text::xid8, cursor_seq = $5,
-	nearest_bound = greatest(nearest_bound, $6)
+// ($2, $3) to ($4, $5); no row: it was moved meanwhile (another server),
+// and this transaction rolls back.
+const moveCursorSQL = `UPDATE coverage_generations SET cursor_txid = $4::text::xid8, cursor_seq = $5
 WHERE id = $1 AND cursor_txid = $2::text::xid8 AND cursor_seq = $3`
 
-func moveCursor(ctx context.Context, tx pgx.Tx, g *generation, to outbox.Cursor, b float64) error {
-	tag, err := tx.Exec(ctx, moveCursorSQL, g.ID, fmt.Sprint(g.Cursor.TxID), g.Cursor.Seq, fmt.Sprint(to.TxID), to.Seq, b)
+func moveCursor(ctx context.Context, tx pgx.Tx, g *generation, to outbox.Cursor) error {
+	tag, err := tx.Exec(ctx, moveCursorSQL, g.ID, fmt.Sprint(g.Cursor.TxID), g.Cursor.Seq, fmt.Sprint(to.TxID), to.Seq)
 	if err != nil {
 		return fmt.Errorf("moving the coverage cursor: %w", err)
 	}
@@ -221,29 +219,40 @@ func moveCursor(ctx context.Context, tx pgx.Tx, g *generation, to outbox.Cursor,
 // changed asset is now nearer to. Recomputing from the current state
 // makes applying a change twice, or after later ones, harmless.
 func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []assets.Change) ([]*storedArea, error) {
+	now := time.Now()
+	ph := phases{start: now, last: now}
 	walkCodes, err := m.walkAffected(ctx, g, changes)
 	if err != nil {
 		return nil, err
 	}
+	ph.lap("walk areas")
 	pairs, err := m.nearestAffected(ctx, g, changes)
 	if err != nil {
 		return nil, err
 	}
+	ph.lap("nearest pairs")
 	codes := slices.Clone(walkCodes)
 	for _, p := range pairs {
 		codes = append(codes, p.code)
 	}
 	slices.Sort(codes)
 	codes = slices.Compact(codes)
-	rows, err := readStored(ctx, m.store.db, g.ID, codes)
+	rows, err := readStored(ctx, m.store.db, g, codes, true)
 	if err != nil {
 		return nil, err
 	}
+	ph.lap("read rows")
 	if err := m.regroup(ctx, g, rows, walkCodes); err != nil {
 		return nil, err
 	}
+	ph.lap("walking joins")
 	if err := m.renearest(ctx, g, rows, pairs); err != nil {
 		return nil, err
+	}
+	ph.lap("nearest searches")
+	if ph.total() > slowBatch {
+		m.log.Warn("coverage: a slow batch of asset changes", "changes", len(changes), "areas_walk", len(walkCodes),
+			"nearest_pairs", len(pairs), "phases", ph.String())
 	}
 	out := make([]*storedArea, 0, len(rows))
 	for _, code := range codes {
@@ -253,6 +262,25 @@ func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []ass
 	}
 	return out, nil
 }
+
+// slowBatch is the recomputation time past which a batch is logged.
+const slowBatch = 500 * time.Millisecond
+
+// phases times the steps of a recomputation, for the slow-batch log.
+type phases struct {
+	start, last time.Time
+	text        string
+}
+
+func (p *phases) lap(name string) {
+	now := time.Now()
+	p.text += fmt.Sprintf(" %s=%s", name, now.Sub(p.last).Round(time.Millisecond))
+	p.last = now
+}
+
+func (p *phases) total() time.Duration { return p.last.Sub(p.start) }
+
+func (p *phases) String() string { return p.text }
 
 // walkAffected lists the areas within g's walking distance of any old or
 // new position of the changes (areas imported since g was built are not
@@ -293,8 +321,12 @@ type slotPair struct {
 // of the changed assets, or farther than one of them now is.
 func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes []assets.Change) ([]slotPair, error) {
 	ids := make([]uuid.UUID, 0, len(changes))
+	var old positions
 	for _, c := range changes {
 		ids = append(ids, c.Asset)
+		if c.Old != nil {
+			old.add(c.Old.Lat, c.Old.Lng, c.Old.Country, "")
+		}
 	}
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
 	ids = slices.Compact(ids)
@@ -302,41 +334,12 @@ func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes
 	if err != nil {
 		return nil, err
 	}
-	return nearestPairs(ctx, m.store.db, g, ids, counted)
-}
-
-// nearestPairsSQL: the slots whose nearest asset is one of $2, and those
-// farther (with a metre's margin for the two distance formulas) than an
-// asset now counted ($3 lat, $4 lng, $5 country, $6 comma-joined
-// categories) within the generation's bound $7 of the area's reference
-// point. $8 are the generation's slot categories.
-const nearestPairsSQL = `
-SELECT r.code, i - 1 FROM coverage_results r CROSS JOIN LATERAL generate_subscripts(r.nearest_asset, 1) i
-WHERE r.generation = $1 AND r.nearest_asset && $2::uuid[] AND r.nearest_asset[i] = ANY($2)
-UNION
-SELECT r.code, s.i - 1
-FROM unnest($3::float8[], $4::float8[], $5::text[], $6::text[]) p(lat, lng, country, cats)
-CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326)::geography AS pt) q
-JOIN coverage_results r ON r.generation = $1 AND r.country = p.country AND ST_DWithin(r.ref, q.pt, $7, false)
-CROSS JOIN LATERAL (SELECT array_position($8::text[], c) AS i FROM unnest(string_to_array(p.cats, ',') || ''::text) c) s
-WHERE s.i IS NOT NULL AND (r.nearest[s.i] < 0 OR r.nearest[s.i] >= ST_Distance(r.ref, q.pt, false) - 1)`
-
-// farthest stands for an unbounded search radius (half the Earth's
-// circumference).
-const farthest = 2.1e7
-
-func nearestPairs(ctx context.Context, q assetsQuerier, g *generation, ids []uuid.UUID, counted []assets.Counted) ([]slotPair, error) {
-	n := len(counted)
-	lats, lngs, countries, cats := make([]float64, n), make([]float64, n), make([]string, n), make([]string, n)
-	for i, c := range counted {
-		lats[i], lngs[i], countries[i] = c.Lat, c.Lng, c.Country
-		cats[i] = joinCategories(c.Categories)
+	var now positions
+	for _, c := range counted {
+		now.add(c.Lat, c.Lng, c.Country, joinCategories(c.Categories))
 	}
-	b := g.Bound + 1
-	if math.IsInf(b, 1) || b > farthest {
-		b = farthest
-	}
-	rows, err := q.Query(ctx, nearestPairsSQL, g.ID, ids, lats, lngs, countries, cats, b, g.Categories)
+	rows, err := m.store.db.Query(ctx, nearestPairsSQL, g.ID, ids, old.lat, old.lng, old.country,
+		now.lat, now.lng, now.country, now.cats, g.Categories)
 	if err != nil {
 		return nil, fmt.Errorf("finding areas whose nearest asset changed: %w", err)
 	}
@@ -346,6 +349,43 @@ func nearestPairs(ctx context.Context, q assetsQuerier, g *generation, ids []uui
 		return p, err
 	})
 }
+
+// positions are parallel arrays of positions for SQL.
+type positions struct {
+	lat, lng      []float64
+	country, cats []string
+}
+
+func (p *positions) add(lat, lng float64, country, cats string) {
+	p.lat, p.lng = append(p.lat, lat), append(p.lng, lng)
+	p.country, p.cats = append(p.country, country), append(p.cats, cats)
+}
+
+// nearestPairsSQL finds, through the areas' reach boxes (an asset can be,
+// or become, an area's nearest only inside its box):
+//
+//   - from the changed assets' old positions ($3 lat, $4 lng, $5
+//     country), the slots whose nearest asset is one of them ($2): it was
+//     inside the box when stored, and its next change records that place;
+//   - from the positions of those now counted ($6 lat, $7 lng, $8
+//     country, $9 comma-joined categories), the slots of their categories
+//     whose nearest is farther (with a metre's margin for the two
+//     distance formulas) than the asset now is.
+//
+// $10 are the generation's slot categories.
+const nearestPairsSQL = `
+SELECT r.code, i - 1
+FROM unnest($3::float8[], $4::float8[], $5::text[]) o(lat, lng, country)
+JOIN coverage_results r ON r.reach && ST_SetSRID(ST_MakePoint(o.lng, o.lat), 4326) AND r.generation = $1 AND r.country = o.country
+CROSS JOIN LATERAL generate_subscripts(r.nearest_asset, 1) i
+WHERE r.nearest_asset[i] = ANY($2)
+UNION
+SELECT r.code, s.i - 1
+FROM unnest($6::float8[], $7::float8[], $8::text[], $9::text[]) p(lat, lng, country, cats)
+CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS pt) q
+JOIN coverage_results r ON r.reach && q.pt AND r.generation = $1 AND r.country = p.country
+CROSS JOIN LATERAL (SELECT array_position($10::text[], c) AS i FROM unnest(string_to_array(p.cats, ',') || ''::text) c) s
+WHERE s.i IS NOT NULL AND (r.nearest[s.i] < 0 OR r.nearest[s.i] >= ST_Distance(r.ref, q.pt::geography, false) - 1)`
 
 // joinCategories joins category codes (which hold no commas) for SQL.
 func joinCategories(cats []string) string {
@@ -364,13 +404,13 @@ func (m *Maintainer) regroup(ctx context.Context, g *generation, rows map[string
 	byCountry := map[string][]string{}
 	for _, code := range codes {
 		if r := rows[code]; r != nil {
-			r.Groups, r.Inside, r.Within, r.Sessions, r.Places = []string{}, []int32{}, []int32{}, []float64{}, []float64{}
+			r.Groups = nil
 			byCountry[r.Country] = append(byCountry[r.Country], code)
 		}
 	}
 	for country, list := range byCountry {
 		if err := m.store.assets.WalkGroups(ctx, country, list, g.Walk, func(code string, w assets.WalkGroup) {
-			rows[code].addGroup(w)
+			rows[code].addGroup(g, w)
 		}); err != nil {
 			return err
 		}
@@ -378,12 +418,24 @@ func (m *Maintainer) regroup(ctx context.Context, g *generation, rows map[string
 	return nil
 }
 
-func (r *storedArea) addGroup(w assets.WalkGroup) {
-	r.Groups = append(r.Groups, w.Categories)
-	r.Inside = append(r.Inside, w.Inside)
-	r.Within = append(r.Within, w.Within)
-	r.Sessions = append(r.Sessions, w.Sessions)
-	r.Places = append(r.Places, w.Places)
+// addGroup adds one group of assets to r. Two category sets with the
+// same mask in g (categories g has no slot for) are one group.
+func (r *storedArea) addGroup(g *generation, w assets.WalkGroup) {
+	m := g.mask(w.Categories)
+	for i := range r.Groups {
+		if r.Groups[i].Mask == m {
+			r.Groups[i].add(w.WalkCounts)
+			return
+		}
+	}
+	r.Groups = append(r.Groups, walkGroup{Mask: m, Inside: w.Inside, Within: w.Within, Sessions: w.Sessions, Places: w.Places})
+}
+
+func (wg *walkGroup) add(c assets.WalkCounts) {
+	wg.Inside += c.Inside
+	wg.Within += c.Within
+	wg.Sessions += c.Sessions
+	wg.Places += c.Places
 }
 
 // renearest finds the nearest asset of each pair's slot again: the index

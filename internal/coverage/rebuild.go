@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,12 +76,7 @@ func (m *Maintainer) Rebuild(ctx context.Context, conn *pgxpool.Conn, fp string)
 		g.ID, fmt.Sprint(g.Cursor.TxID)); err != nil {
 		return 0, err
 	}
-	b, err := m.build(ctx, g)
-	if err != nil {
-		return 0, err
-	}
-	g.Bound = b
-	if _, err := conn.Exec(ctx, `UPDATE coverage_generations SET nearest_bound = $2 WHERE id = $1`, g.ID, b); err != nil {
+	if err := m.build(ctx, g); err != nil {
 		return 0, err
 	}
 	for {
@@ -164,26 +158,22 @@ func switchTo(ctx context.Context, conn *pgxpool.Conn, id int32) error {
 
 // build computes and stores every area's results into g (all kinds),
 // per country and chunk of areas as Compute does, reporting progress in
-// g's row, the log and Status. It returns the generation's nearest bound.
-func (m *Maintainer) build(ctx context.Context, g *generation) (float64, error) {
+// g's row, the log and Status.
+func (m *Maintainer) build(ctx context.Context, g *generation) error {
 	list, err := m.store.areas.CoverageAreas(ctx, areas.AreaSet{}, math.MaxInt32)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	g.Total = int32(len(list))
 	if _, err := m.store.db.Exec(ctx, `UPDATE coverage_generations SET areas_total = $2 WHERE id = $1`, g.ID, g.Total); err != nil {
-		return 0, err
+		return err
 	}
 	m.progress(g, 0)
 	byCountry := map[string][]*areas.CoverageArea{}
 	for _, a := range list {
 		byCountry[a.Country] = append(byCountry[a.Country], a)
 	}
-	var (
-		done atomic.Int32
-		mu   sync.Mutex
-		b    float64
-	)
+	var done atomic.Int32
 	for _, country := range areas.Countries {
 		inCountry := byCountry[country.Code]
 		if len(inCountry) == 0 {
@@ -191,26 +181,22 @@ func (m *Maintainer) build(ctx context.Context, g *generation) (float64, error) 
 		}
 		idx, cs, err := m.slotIndexes(ctx, country.Code, g.Categories)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		chunks := (len(inCountry) + chunkSize - 1) / chunkSize
 		err = m.store.runAll(ctx, chunks, func(ctx context.Context, i int) error {
 			chunk := inCountry[i*chunkSize : min((i+1)*chunkSize, len(inCountry))]
-			rows, err := m.buildChunk(ctx, g, chunk, idx, cs)
-			if err != nil {
+			if err := m.buildChunk(ctx, g, chunk, idx, cs); err != nil {
 				return err
 			}
-			mu.Lock()
-			b = max(b, bound(rows))
-			mu.Unlock()
 			m.progress(g, done.Add(int32(len(chunk))))
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // slotIndexes reads the assets of country that count and indexes them
@@ -229,13 +215,12 @@ func (m *Maintainer) slotIndexes(ctx context.Context, country string, cats []str
 
 // buildChunk computes and writes the rows of some areas of one country.
 func (m *Maintainer) buildChunk(ctx context.Context, g *generation, chunk []*areas.CoverageArea, idx []*pointIndex,
-	cs *candidateSet) ([]*storedArea, error) {
+	cs *candidateSet) error {
 	rows := make(map[string]*storedArea, len(chunk))
 	list := make([]*storedArea, len(chunk))
 	codes := make([]string, len(chunk))
 	for i, a := range chunk {
 		r := &storedArea{Code: a.Code, Country: a.Country, RefLat: a.RefLat, RefLng: a.RefLng,
-			Groups: []string{}, Inside: []int32{}, Within: []int32{}, Sessions: []float64{}, Places: []float64{},
 			Nearest: make([]float64, len(idx)), NearestAsset: make([]uuid.UUID, len(idx))}
 		for k, p := range idx {
 			r.Nearest[k], r.NearestAsset[k] = cs.nearestIn(p, a.RefLat, a.RefLng)
@@ -243,12 +228,11 @@ func (m *Maintainer) buildChunk(ctx context.Context, g *generation, chunk []*are
 		rows[a.Code], list[i], codes[i] = r, r, a.Code
 	}
 	if err := m.store.assets.WalkGroups(ctx, chunk[0].Country, codes, g.Walk, func(code string, w assets.WalkGroup) {
-		rows[code].addGroup(w)
+		rows[code].addGroup(g, w)
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	err := pgx.BeginFunc(ctx, m.store.db, func(tx pgx.Tx) error { return writeStored(ctx, tx, g.ID, list) })
-	return list, err
+	return pgx.BeginFunc(ctx, m.store.db, func(tx pgx.Tx) error { return writeStored(ctx, tx, g.ID, list) })
 }
 
 // progress records how many areas of g are built.

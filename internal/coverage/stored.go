@@ -2,6 +2,7 @@ package coverage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -31,7 +32,6 @@ type generation struct {
 	Done       int32
 	Total      int32
 	Cursor     outbox.Cursor
-	Bound      float64 // at least every stored nearest distance
 }
 
 // slotCategories are the nearest slots of a new generation: any asset,
@@ -48,13 +48,13 @@ func slotCategories() []string {
 func (g *generation) slot(category string) int { return slices.Index(g.Categories, category) }
 
 const generationColumns = `id, walk_meters, categories, areas_fingerprint, state, areas_done, areas_total,
-	cursor_txid::text::bigint, cursor_seq, nearest_bound`
+	cursor_txid::text::bigint, cursor_seq`
 
 // readGeneration reads the generation matching cond (nil: none).
 func readGeneration(ctx context.Context, q pgx.Tx, cond string, args ...any) (*generation, error) {
 	var g generation
 	err := q.QueryRow(ctx, `SELECT `+generationColumns+` FROM coverage_generations WHERE `+cond, args...).Scan(
-		&g.ID, &g.Walk, &g.Categories, &g.AreasFP, &g.State, &g.Done, &g.Total, &g.Cursor.TxID, &g.Cursor.Seq, &g.Bound)
+		&g.ID, &g.Walk, &g.Categories, &g.AreasFP, &g.State, &g.Done, &g.Total, &g.Cursor.TxID, &g.Cursor.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -79,34 +79,89 @@ type storedArea struct {
 	Code, Country  string
 	RefLat, RefLng float64
 	// Walking-distance figures per category set of the assets counted.
-	Groups           []string
-	Inside, Within   []int32
-	Sessions, Places []float64
+	Groups []walkGroup
 	// Per nearest slot: the distance (-1: none) and the asset.
 	Nearest      []float64
 	NearestAsset []uuid.UUID
 }
 
-var storedColumns = []string{"generation", "code", "country", "ref_lat", "ref_lng", "groups", "inside", "within",
-	"sessions", "places", "nearest", "nearest_asset"}
+// walkGroup is the walking-distance figures of the assets carrying one
+// set of categories: Mask has bit k for the generation's slot k.
+type walkGroup struct {
+	Mask             uint32
+	Inside, Within   int32
+	Sessions, Places float64
+}
 
-// readStoredSQL reads the rows of generation $1 for the codes $2.
-const readStoredSQL = `SELECT code, country, ref_lat, ref_lng, groups, inside, within, sessions, places, nearest, nearest_asset
+// groupBytes is the size of one packed walkGroup.
+const groupBytes = 4 + 4 + 4 + 8 + 8
+
+// pack encodes what a read needs: the group count, the groups, then the
+// nearest distances (little-endian).
+func (r *storedArea) pack() []byte {
+	b := make([]byte, 0, 4+len(r.Groups)*groupBytes+8*len(r.Nearest))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Groups)))
+	for _, g := range r.Groups {
+		b = binary.LittleEndian.AppendUint32(b, g.Mask)
+		b = binary.LittleEndian.AppendUint32(b, uint32(g.Inside))
+		b = binary.LittleEndian.AppendUint32(b, uint32(g.Within))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(g.Sessions))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(g.Places))
+	}
+	for _, d := range r.Nearest {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d))
+	}
+	return b
+}
+
+// unpack decodes pack's bytes into r (slots nearest distances).
+func (r *storedArea) unpack(b []byte, slots int) error {
+	if len(b) < 4 {
+		return fmt.Errorf("stored coverage of %s is truncated", r.Code)
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if len(b) != 4+n*groupBytes+8*slots {
+		return fmt.Errorf("stored coverage of %s has %d bytes, not %d", r.Code, len(b), 4+n*groupBytes+8*slots)
+	}
+	b = b[4:]
+	r.Groups = make([]walkGroup, n)
+	for i := range r.Groups {
+		r.Groups[i] = walkGroup{Mask: binary.LittleEndian.Uint32(b), Inside: int32(binary.LittleEndian.Uint32(b[4:])),
+			Within: int32(binary.LittleEndian.Uint32(b[8:])), Sessions: math.Float64frombits(binary.LittleEndian.Uint64(b[12:])),
+			Places: math.Float64frombits(binary.LittleEndian.Uint64(b[20:]))}
+		b = b[groupBytes:]
+	}
+	r.Nearest = make([]float64, slots)
+	for k := range r.Nearest {
+		r.Nearest[k] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*k:]))
+	}
+	return nil
+}
+
+var storedColumns = []string{"generation", "code", "country", "ref_lat", "ref_lng", "packed", "nearest", "nearest_asset", "reach_m"}
+
+// readStoredSQL reads the rows of generation $1 for the codes $2; $3:
+// with the nearest assets (the worker) or not (reads).
+const readStoredSQL = `SELECT code, country, ref_lat, ref_lng, packed, CASE WHEN $3 THEN nearest_asset END
 FROM coverage_results WHERE generation = $1 AND code = ANY($2)`
 
-// readStored reads the rows of generation gen for codes, by code.
-func readStored(ctx context.Context, q assetsQuerier, gen int32, codes []string) (map[string]*storedArea, error) {
-	rows, err := q.Query(ctx, readStoredSQL, gen, codes)
+// readStored reads the rows of generation g for codes, by code, with
+// the nearest assets when assets is set.
+func readStored(ctx context.Context, q assetsQuerier, g *generation, codes []string, assets bool) (map[string]*storedArea, error) {
+	rows, err := q.Query(ctx, readStoredSQL, g.ID, codes, assets)
 	if err != nil {
 		return nil, fmt.Errorf("reading stored coverage: %w", err)
 	}
 	defer rows.Close()
 	out := make(map[string]*storedArea, len(codes))
+	var packed []byte
 	for rows.Next() {
 		r := &storedArea{}
-		if err := rows.Scan(&r.Code, &r.Country, &r.RefLat, &r.RefLng, &r.Groups, &r.Inside, &r.Within, &r.Sessions,
-			&r.Places, &r.Nearest, &r.NearestAsset); err != nil {
+		if err := rows.Scan(&r.Code, &r.Country, &r.RefLat, &r.RefLng, &packed, &r.NearestAsset); err != nil {
 			return nil, fmt.Errorf("reading stored coverage: %w", err)
+		}
+		if err := r.unpack(packed, len(g.Categories)); err != nil {
+			return nil, err
 		}
 		out[r.Code] = r
 	}
@@ -124,8 +179,7 @@ func writeStored(ctx context.Context, tx pgx.Tx, gen int32, list []*storedArea) 
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"coverage_results"}, storedColumns, pgx.CopyFromSlice(len(list), func(i int) ([]any, error) {
 		r := list[i]
-		return []any{gen, r.Code, r.Country, r.RefLat, r.RefLng, r.Groups, r.Inside, r.Within, r.Sessions, r.Places,
-			r.Nearest, r.NearestAsset}, nil
+		return []any{gen, r.Code, r.Country, r.RefLat, r.RefLng, r.pack(), r.Nearest, r.NearestAsset, r.reach()}, nil
 	}))
 	if err != nil {
 		return fmt.Errorf("writing stored coverage: %w", err)
@@ -133,16 +187,14 @@ func writeStored(ctx context.Context, tx pgx.Tx, gen int32, list []*storedArea) 
 	return nil
 }
 
-// bound is the largest nearest distance of list, +Inf when one has none.
-func bound(list []*storedArea) float64 {
+// reach is the largest nearest distance of r, +Inf when a slot has none.
+func (r *storedArea) reach() float64 {
 	b := 0.0
-	for _, r := range list {
-		for _, d := range r.Nearest {
-			if d < 0 {
-				return math.Inf(1)
-			}
-			b = max(b, d)
+	for _, d := range r.Nearest {
+		if d < 0 {
+			return math.Inf(1)
 		}
+		b = max(b, d)
 	}
 	return b
 }
@@ -195,13 +247,13 @@ func (s *Store) fromStored(ctx context.Context, q Query) (*Result, bool, error) 
 	for i, a := range list {
 		codes[i] = a.Code
 	}
-	rows, err := readStored(ctx, s.db, g.ID, codes)
+	rows, err := readStored(ctx, s.db, g, codes, false)
 	if err != nil || len(rows) < len(list) {
 		return nil, false, err // areas imported since: computed until the rebuild is done
 	}
-	match := groupMatcher(q.Categories)
+	want := g.queryMask(q.Categories)
 	for _, a := range list {
-		rows[a.Code].fill(a, slots, match)
+		rows[a.Code].fill(a, slots, want)
 	}
 	tm.Statements = time.Since(start)
 	res := finish(q, list, tm)
@@ -243,37 +295,39 @@ func after(a, b outbox.Cursor) bool {
 	return a.TxID > b.TxID || (a.TxID == b.TxID && a.Seq > b.Seq)
 }
 
-// groupMatcher says whether a stored category group counts for a query
-// for cats (any of them; none: every asset), remembering each group seen.
-func groupMatcher(cats []string) func(group string) bool {
-	seen := map[string]bool{}
-	return func(group string) bool {
-		if len(cats) == 0 {
-			return true
+// queryMask is the slot mask of the query's categories in g (none: every
+// asset matches).
+func (g *generation) queryMask(cats []string) uint32 {
+	var m uint32
+	for _, c := range cats {
+		if i := g.slot(c); i > 0 && i < 32 {
+			m |= 1 << i
 		}
-		m, ok := seen[group]
-		if !ok {
-			for c := range strings.SplitSeq(group, ",") {
-				if slices.Contains(cats, c) {
-					m = true
-					break
-				}
-			}
-			seen[group] = m
-		}
-		return m
 	}
+	return m
 }
 
-// fill sets a's figures from the stored row: the groups matching the
-// query summed, and the nearest distance of each query category's slot.
-func (r *storedArea) fill(a *area, slots []int, match func(string) bool) {
-	for i, g := range r.Groups {
-		if match(g) {
-			a.Inside += r.Inside[i]
-			a.Within += r.Within[i]
-			a.Sessions += r.Sessions[i]
-			a.Places += r.Places[i]
+// mask is the slot mask of a comma-joined category set.
+func (g *generation) mask(cats string) uint32 {
+	var m uint32
+	for c := range strings.SplitSeq(cats, ",") {
+		if i := g.slot(c); i > 0 && i < 32 {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// fill sets a's figures from the stored row: the groups carrying any of
+// the query's categories (all when want is 0) summed, and the nearest
+// distance of each query category's slot.
+func (r *storedArea) fill(a *area, slots []int, want uint32) {
+	for _, g := range r.Groups {
+		if want == 0 || g.Mask&want != 0 {
+			a.Inside += g.Inside
+			a.Within += g.Within
+			a.Sessions += g.Sessions
+			a.Places += g.Places
 		}
 	}
 	a.Nearest = make([]*float64, len(slots))
