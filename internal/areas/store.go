@@ -766,7 +766,7 @@ func (s *Store) CodesNear(ctx context.Context, country string, lats, lngs []floa
 	if srid == 0 || len(lats) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, codesNearSQL(srid), lats, lngs, meters)
+	rows, err := s.pool.Query(ctx, codesNearSQL(srid), pgx.QueryExecModeDescribeExec, lats, lngs, meters)
 	if err != nil {
 		return nil, fmt.Errorf("finding areas near assets: %w", err)
 	}

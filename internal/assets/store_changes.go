@@ -171,7 +171,8 @@ func (s *Store) Nearest(ctx context.Context, country string, probes []NearProbe,
 	for i, p := range probes {
 		nums[i], lats[i], lngs[i], cats[i] = int32(i), p.Lat, p.Lng, p.Category
 	}
-	rows, err := s.pool.Query(ctx, nearestSQL(country), nums, lats, lngs, cats, k)
+	// Planned for these arguments (an unnamed statement), not generically.
+	rows, err := s.pool.Query(ctx, nearestSQL(country), pgx.QueryExecModeDescribeExec, nums, lats, lngs, cats, k)
 	if err != nil {
 		return fmt.Errorf("finding nearest assets: %w", err)
 	}

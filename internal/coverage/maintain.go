@@ -338,7 +338,9 @@ func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes
 	for _, c := range counted {
 		now.add(c.Lat, c.Lng, c.Country, joinCategories(c.Categories))
 	}
-	rows, err := m.store.db.Query(ctx, nearestPairsSQL, g.ID, ids, old.lat, old.lng, old.country,
+	// Planned for these arguments (an unnamed statement): a cached
+	// generic plan does not know how few positions there are.
+	rows, err := m.store.db.Query(ctx, nearestPairsSQL, pgx.QueryExecModeDescribeExec, g.ID, ids, old.lat, old.lng, old.country,
 		now.lat, now.lng, now.country, now.cats, g.Categories)
 	if err != nil {
 		return nil, fmt.Errorf("finding areas whose nearest asset changed: %w", err)
