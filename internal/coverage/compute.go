@@ -74,11 +74,8 @@ func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
 func (s *Store) ComputeFromScratch(ctx context.Context, q Query) (*Result, error) {
 	var tm Timings
 	start := time.Now()
-	list, err := s.loadAreas(ctx, q)
+	list, err := s.areaSet(ctx, q)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAreaSet(q, len(list)); err != nil {
 		return nil, err
 	}
 	c := newComputation(q, list)
@@ -105,6 +102,15 @@ func finish(q Query, list []*area, tm Timings) *Result {
 	sum := Summarise(list)
 	tm.Summary = time.Since(start)
 	return &Result{Query: q, Areas: list, Summary: sum, Timings: tm}
+}
+
+// areaSet reads and checks the area set of q.
+func (s *Store) areaSet(ctx context.Context, q Query) ([]*area, error) {
+	list, err := s.loadAreas(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return list, checkAreaSet(q, len(list))
 }
 
 // checkAreaSet refuses an area set of more than maxAreas (n is the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -336,7 +337,7 @@ func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes
 	}
 	var now positions
 	for _, c := range counted {
-		now.add(c.Lat, c.Lng, c.Country, joinCategories(c.Categories))
+		now.add(c.Lat, c.Lng, c.Country, strings.Join(c.Categories, ",")) // category codes hold no commas
 	}
 	// Planned for these arguments (an unnamed statement): a cached
 	// generic plan does not know how few positions there are.
@@ -388,18 +389,6 @@ CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS pt) q
 JOIN coverage_results r ON r.reach && q.pt AND r.generation = $1 AND r.country = p.country
 CROSS JOIN LATERAL (SELECT array_position($10::text[], c) AS i FROM unnest(string_to_array(p.cats, ',') || ''::text) c) s
 WHERE s.i IS NOT NULL AND (r.nearest[s.i] < 0 OR r.nearest[s.i] >= ST_Distance(r.ref, q.pt::geography, false) - 1)`
-
-// joinCategories joins category codes (which hold no commas) for SQL.
-func joinCategories(cats []string) string {
-	out := ""
-	for i, c := range cats {
-		if i > 0 {
-			out += ","
-		}
-		out += c
-	}
-	return out
-}
 
 // regroup recomputes the walking-distance groups of the codes among rows.
 func (m *Maintainer) regroup(ctx context.Context, g *generation, rows map[string]*storedArea, codes []string) error {

@@ -234,11 +234,8 @@ func (s *Store) fromStored(ctx context.Context, q Query) (*Result, bool, error) 
 	}
 	var tm Timings
 	start := time.Now()
-	list, err := s.loadAreas(ctx, q)
+	list, err := s.areaSet(ctx, q)
 	if err != nil {
-		return nil, false, err
-	}
-	if err := checkAreaSet(q, len(list)); err != nil {
 		return nil, false, err
 	}
 	tm.Areas = time.Since(start)
