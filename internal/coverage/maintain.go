@@ -227,7 +227,7 @@ func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []ass
 		return nil, err
 	}
 	ph.lap("walk areas")
-	pairs, err := m.nearestAffected(ctx, g, changes)
+	pairs, counted, err := m.nearestAffected(ctx, g, changes)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +247,7 @@ func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []ass
 		return nil, err
 	}
 	ph.lap("walking joins")
-	if err := m.renearest(ctx, g, rows, pairs); err != nil {
+	if err := m.renearest(ctx, g, rows, mergePairs(pairs), counted); err != nil {
 		return nil, err
 	}
 	ph.lap("nearest searches")
@@ -316,11 +316,15 @@ func (m *Maintainer) walkAffected(ctx context.Context, g *generation, changes []
 type slotPair struct {
 	code string
 	slot int
+	// lost: its nearest asset is a changed one, so it needs a search;
+	// otherwise a changed asset may be nearer than the stored nearest,
+	// which is still there: the nearer of the two is the answer.
+	lost bool
 }
 
 // nearestAffected lists the (area, slot) pairs whose nearest asset is one
 // of the changed assets, or farther than one of them now is.
-func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes []assets.Change) ([]slotPair, error) {
+func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes []assets.Change) ([]slotPair, []assets.Counted, error) {
 	ids := make([]uuid.UUID, 0, len(changes))
 	var old positions
 	for _, c := range changes {
@@ -333,7 +337,7 @@ func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes
 	ids = slices.Compact(ids)
 	counted, err := m.store.assets.CountedByID(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var now positions
 	for _, c := range counted {
@@ -344,13 +348,14 @@ func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes
 	rows, err := m.store.db.Query(ctx, nearestPairsSQL, pgx.QueryExecModeDescribeExec, g.ID, ids, old.lat, old.lng, old.country,
 		now.lat, now.lng, now.country, now.cats, g.Categories)
 	if err != nil {
-		return nil, fmt.Errorf("finding areas whose nearest asset changed: %w", err)
+		return nil, nil, fmt.Errorf("finding areas whose nearest asset changed: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (slotPair, error) {
+	pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (slotPair, error) {
 		var p slotPair
-		err := r.Scan(&p.code, &p.slot)
+		err := r.Scan(&p.code, &p.slot, &p.lost)
 		return p, err
 	})
+	return pairs, counted, err
 }
 
 // positions are parallel arrays of positions for SQL.
@@ -377,13 +382,13 @@ func (p *positions) add(lat, lng float64, country, cats string) {
 //
 // $10 are the generation's slot categories.
 const nearestPairsSQL = `
-SELECT r.code, i - 1
+SELECT r.code, i - 1, true
 FROM unnest($3::float8[], $4::float8[], $5::text[]) o(lat, lng, country)
 JOIN coverage_results r ON r.reach && ST_SetSRID(ST_MakePoint(o.lng, o.lat), 4326) AND r.generation = $1 AND r.country = o.country
 CROSS JOIN LATERAL generate_subscripts(r.nearest_asset, 1) i
 WHERE r.nearest_asset[i] = ANY($2)
 UNION
-SELECT r.code, s.i - 1
+SELECT r.code, s.i - 1, false
 FROM unnest($6::float8[], $7::float8[], $8::text[], $9::text[]) p(lat, lng, country, cats)
 CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS pt) q
 JOIN coverage_results r ON r.reach && q.pt AND r.generation = $1 AND r.country = p.country
@@ -429,14 +434,38 @@ func (wg *walkGroup) add(c assets.WalkCounts) {
 	wg.Places += c.Places
 }
 
-// renearest finds the nearest asset of each pair's slot again: the index
-// proposes a few candidates per pair, measured here with the grid
-// search's own distance, so the figure is the from-scratch one.
-func (m *Maintainer) renearest(ctx context.Context, g *generation, rows map[string]*storedArea, pairs []slotPair) error {
+// mergePairs makes one pair of each (area, slot), lost when any was.
+func mergePairs(pairs []slotPair) []slotPair {
+	at := map[[2]any]int{}
+	var out []slotPair
+	for _, p := range pairs {
+		k := [2]any{p.code, p.slot}
+		if i, ok := at[k]; ok {
+			out[i].lost = out[i].lost || p.lost
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, p)
+	}
+	return out
+}
+
+// renearest finds the nearest asset of each pair's slot again. A pair
+// whose nearest asset changed gets a search: the index proposes a few
+// candidates, measured here with the grid search's own distance, so the
+// figure is the from-scratch one. Any other pair keeps its stored nearest
+// unless one of the changed assets now counted is nearer.
+func (m *Maintainer) renearest(ctx context.Context, g *generation, rows map[string]*storedArea, pairs []slotPair,
+	counted []assets.Counted) error {
 	byCountry := map[string][]slotPair{}
 	for _, p := range pairs {
-		if r := rows[p.code]; r != nil {
+		r := rows[p.code]
+		switch {
+		case r == nil:
+		case p.lost:
 			byCountry[r.Country] = append(byCountry[r.Country], p)
+		default:
+			r.nearerOf(p.slot, g.Categories[p.slot], counted)
 		}
 	}
 	for country, list := range byCountry {
@@ -457,6 +486,21 @@ func (m *Maintainer) renearest(ctx context.Context, g *generation, rows map[stri
 		}
 	}
 	return nil
+}
+
+// nearerOf sets slot (category, "" = any) to the nearest of the counted
+// assets of r's country carrying it, when nearer than the stored one.
+func (r *storedArea) nearerOf(slot int, category string, counted []assets.Counted) {
+	var cs candidateSet
+	for _, c := range counted {
+		if c.Country == r.Country && (category == "" || slices.Contains(c.Categories, category)) {
+			cs.add(c.ID, c.Lat, c.Lng, nil)
+		}
+	}
+	d, id := cs.nearestTo(r.RefLat, r.RefLng)
+	if d >= 0 && (r.Nearest[slot] < 0 || d < r.Nearest[slot]) {
+		r.Nearest[slot], r.NearestAsset[slot] = d, id
+	}
 }
 
 // nearestTo is the distance to the nearest of the candidates and which
