@@ -61,6 +61,7 @@ type App struct {
 	srv      *server.Server
 	metrics  *telemetry.Listener // nil: no --metrics-addr
 	routes   []httproute.Route
+	coverage *coverage.Maintainer // nil: coverage computed per read
 	runOnce  sync.Once
 	unserved func() bool // stops giving the listeners back when New's context ends
 }
@@ -89,7 +90,10 @@ type Config struct {
 	Webhooks webhooks.Config
 	// Notify: the SMTP server and sender of email notifications; zero: off.
 	Notify notify.Config
-	Logger *slog.Logger
+	// Coverage: whether coverage results are stored and kept current
+	// (sparcd) or computed for every read (zero: tests, benchmarks).
+	Coverage coverage.Config
+	Logger   *slog.Logger
 	// Server: addresses, TLS, edge limits, liveness, shutdown timeout.
 	// Empty addresses: free loopback ports; nil Logger: Logger. Its Routes
 	// are served beside the domains' (a test's own).
@@ -192,6 +196,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		Areas: areas.NewStore(pool), Coverage: coverage.NewStore(read, 0), // coverage only reads
 		People: persons, Referrals: referrals.NewService(pool, persons, tokens, hub),
 		Webhooks: webhooks.NewService(pool, sealer, tokens, worker), hub: hub, webhooks: worker, cfg: cfg}
+	if cfg.Coverage.Maintain {
+		a.Coverage = a.Coverage.WithStoredResults()
+		a.coverage = coverage.NewMaintainer(pool, cfg.Coverage, cfg.Logger)
+	}
 	if cfg.Notify.Enabled() {
 		if a.notify, err = notify.NewWorker(pool, hub, cfg.Notify, cfg.Logger); err != nil {
 			return nil, err
@@ -317,6 +325,9 @@ func (a *App) run(ctx context.Context) {
 	}
 	if a.notify != nil {
 		go a.notify.Run(ctx)
+	}
+	if a.coverage != nil {
+		go a.coverage.Run(ctx)
 	}
 	if a.cfg.Retention <= 0 {
 		return

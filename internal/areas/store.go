@@ -791,3 +791,34 @@ func (s *Store) EachBoundary(ctx context.Context, codes []string, tol float64, f
 // boundariesSQL: the areas of codes ($1) with their boundaries simplified
 // by $2 metres, in code order.
 var boundariesSQL = `SELECT a.code, ` + geoJSONSQL2 + ` FROM areas a WHERE a.code = ANY($1) ORDER BY a.code`
+
+// codesNearSQL lists the areas of one national grid (srid inlined, so
+// the grid's partial index on geom_local serves it) within $3 metres of
+// any of the WGS84 points ($1 latitudes, $2 longitudes): those whose
+// walking-distance figures an asset there changes. The point is
+// transformed as assets.location_grid is, so the test is the coverage
+// join's own.
+func codesNearSQL(srid int) string {
+	return `SELECT DISTINCT a.code FROM unnest($1::float8[], $2::float8[]) p(lat, lng)
+JOIN areas a ON a.srid = ` + strconv.Itoa(srid) + `
+	AND ST_DWithin(a.geom_local, ST_Transform(ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326), ` + strconv.Itoa(srid) + `), $3)`
+}
+
+// CodesNear returns the codes of country's areas within meters of any of
+// the points (latitude, longitude), in its national grid.
+func (s *Store) CodesNear(ctx context.Context, country string, lats, lngs []float64, meters float64) ([]string, error) {
+	srid := 0
+	for _, c := range Countries {
+		if c.Code == country {
+			srid = c.SRID
+		}
+	}
+	if srid == 0 || len(lats) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, codesNearSQL(srid), pgx.QueryExecModeDescribeExec, lats, lngs, meters)
+	if err != nil {
+		return nil, fmt.Errorf("finding areas near assets: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

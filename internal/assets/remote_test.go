@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -282,7 +283,7 @@ func TestSearchListsRemoteServicesAfterInPersonResults(t *testing.T) {
 		t.Fatalf("text search for the befriending line: %v", r)
 	}
 	counted := 0
-	if err := assets.NewStore(env.Pool).EachCounted(ctx, "GB", assets.CoverageFilter{}, func(float64, float64, []string) { counted++ }); err != nil {
+	if err := assets.NewStore(env.Pool).EachCounted(ctx, "GB", assets.CoverageFilter{}, func(uuid.UUID, float64, float64, []string) { counted++ }); err != nil {
 		t.Fatal(err)
 	}
 	if counted != len(near) {

@@ -3,6 +3,8 @@ package assets
 import (
 	"context"
 	"fmt"
+
+	"github.com/google/uuid"
 )
 
 // The reads coverage maps make of the directory (package coverage
@@ -114,13 +116,13 @@ func (s *Store) WalkCoverage(ctx context.Context, country string, codes []string
 // never count: coverage measures what people can walk to. (walkSQL and
 // the tiles leave them out by their NULL location too.)
 func candidatesSQL(country string) string {
-	return `SELECT ST_Y(s.location::geometry), ST_X(s.location::geometry), s.categories
+	return `SELECT s.id, ST_Y(s.location::geometry), ST_X(s.location::geometry), s.categories
 FROM assets s WHERE s.country = '` + country + `' AND s.location IS NOT NULL AND ` + coverageFilterSQL("$1", "$2", "$3")
 }
 
-// EachCounted calls fn with the position and categories of each asset of
-// country that counts for f.
-func (s *Store) EachCounted(ctx context.Context, country string, f CoverageFilter, fn func(lat, lng float64, categories []string)) error {
+// EachCounted calls fn with the id, position and categories of each asset
+// of country that counts for f.
+func (s *Store) EachCounted(ctx context.Context, country string, f CoverageFilter, fn func(id uuid.UUID, lat, lng float64, categories []string)) error {
 	if err := checkCountry(country); err != nil {
 		return err
 	}
@@ -130,12 +132,13 @@ func (s *Store) EachCounted(ctx context.Context, country string, f CoverageFilte
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var id uuid.UUID
 		var lat, lng float64
 		var cats []string
-		if err := rows.Scan(&lat, &lng, &cats); err != nil {
+		if err := rows.Scan(&id, &lat, &lng, &cats); err != nil {
 			return fmt.Errorf("reading assets for nearest distances: %w", err)
 		}
-		fn(lat, lng, cats)
+		fn(id, lat, lng, cats)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading assets for nearest distances: %w", err)

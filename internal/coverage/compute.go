@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/assets"
@@ -28,6 +30,8 @@ type Result struct {
 	// The window referral figures cover, [from, to) in whole months; zero
 	// when there are none.
 	ReferralsFrom, ReferralsTo time.Time
+	// Stored: answered from the stored results, not computed.
+	Stored bool
 }
 
 // Timings say where a computation spent its time (for benchmarks and
@@ -53,14 +57,25 @@ type Timings struct {
 // One KNN query per category in SQL (even with a partial index per
 // category) took about 1.1 s per category for 32,844 areas; the grid does
 // all categories in a fraction of that.
+//
+// With stored results (WithStoredResults), a query they answer (no
+// session window, their walking distance) is read from them instead
+// (fromStored); the answer is the same.
 func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
+	if s.stored {
+		if res, ok, err := s.fromStored(ctx, q); err != nil || ok {
+			return res, err
+		}
+	}
+	return s.ComputeFromScratch(ctx, q)
+}
+
+// ComputeFromScratch is Compute without stored results.
+func (s *Store) ComputeFromScratch(ctx context.Context, q Query) (*Result, error) {
 	var tm Timings
 	start := time.Now()
-	list, err := s.loadAreas(ctx, q)
+	list, err := s.areaSet(ctx, q)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAreaSet(q, len(list)); err != nil {
 		return nil, err
 	}
 	c := newComputation(q, list)
@@ -76,12 +91,26 @@ func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
 		return nil, err
 	}
 	tm.Nearest = time.Since(start)
-	start = time.Now()
+	return finish(q, list, tm), nil
+}
+
+// finish ranks and summarises the computed areas.
+func finish(q Query, list []*area, tm Timings) *Result {
+	start := time.Now()
 	assignDeciles(list)
 	rankWithinCouncils(list, q.WalkMeters)
 	sum := Summarise(list)
 	tm.Summary = time.Since(start)
-	return &Result{Query: q, Areas: list, Summary: sum, Timings: tm}, nil
+	return &Result{Query: q, Areas: list, Summary: sum, Timings: tm}
+}
+
+// areaSet reads and checks the area set of q.
+func (s *Store) areaSet(ctx context.Context, q Query) ([]*area, error) {
+	list, err := s.loadAreas(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return list, checkAreaSet(q, len(list))
 }
 
 // checkAreaSet refuses an area set of more than maxAreas (n is the
@@ -227,17 +256,22 @@ func (s *Store) walk(ctx context.Context, c areas.Country, codes []string, q Que
 
 // candidateSet holds the assets of one country that count for a query.
 type candidateSet struct {
+	ids              []uuid.UUID
 	lat, lng, cosLat []float64
 	categories       [][]string
 }
 
+// add appends one candidate.
+func (cs *candidateSet) add(id uuid.UUID, lat, lng float64, cats []string) {
+	cs.ids = append(cs.ids, id)
+	cs.lat = append(cs.lat, lat)
+	cs.lng = append(cs.lng, lng)
+	cs.cosLat = append(cs.cosLat, math.Cos(lat*(math.Pi/180)))
+	cs.categories = append(cs.categories, cats)
+}
+
 func (s *Store) readCandidates(ctx context.Context, c areas.Country, q Query, cs *candidateSet) error {
-	return s.assets.EachCounted(ctx, c.Code, assetFilter(q), func(lat, lng float64, cats []string) {
-		cs.lat = append(cs.lat, lat)
-		cs.lng = append(cs.lng, lng)
-		cs.cosLat = append(cs.cosLat, math.Cos(lat*(math.Pi/180)))
-		cs.categories = append(cs.categories, cats)
-	})
+	return s.assets.EachCounted(ctx, c.Code, assetFilter(q), cs.add)
 }
 
 // index builds the grid over the candidates of one category ("" = all).

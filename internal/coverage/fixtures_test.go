@@ -19,9 +19,9 @@ type demoEnv struct {
 	Coverage sparcv1.CoverageServiceClient
 }
 
-func newDemoEnv(t *testing.T) *demoEnv {
+func newDemoEnv(t *testing.T, opts ...testenv.Options) *demoEnv {
 	t.Helper()
-	env := testenv.NewServer(t)
+	env := testenv.NewServer(t, opts...)
 	ctx := demo.AdminContext(context.Background())
 	if _, err := demo.Load(ctx, env.AppPool, env.App.Assets); err != nil {
 		t.Fatalf("loading demo assets: %v", err)

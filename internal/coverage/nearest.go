@@ -62,12 +62,19 @@ func (p *pointIndex) key(lat, lng float64) [2]int32 {
 }
 
 // nearest returns the great-circle distance from (lat, lng) to the nearest
-// point, or false when there are none. It searches rings of cells around
-// the query's cell and stops once no unsearched cell can hold a point
-// nearer than the best found.
+// point, or false when there are none.
 func (p *pointIndex) nearest(lat, lng float64) (float64, bool) {
+	d, _, ok := p.nearestPoint(lat, lng)
+	return d, ok
+}
+
+// nearestPoint returns the distance to the nearest point and its
+// position in lat/lng, or false when there are none. It searches rings
+// of cells around the query's cell and stops once no unsearched cell can
+// hold a point nearer than the best found.
+func (p *pointIndex) nearestPoint(lat, lng float64) (float64, int32, bool) {
 	if len(p.cells) == 0 {
-		return 0, false
+		return 0, -1, false
 	}
 	// The shorter cell side, in metres, wherever the search can go: cell
 	// widths shrink with the cosine of the highest latitude involved. A
@@ -81,14 +88,14 @@ func (p *pointIndex) nearest(lat, lng float64) (float64, bool) {
 	// distance); the distance is computed as geo.SphereDistance does.
 	const rad = math.Pi / 180
 	cosQ := math.Cos(lat * rad)
-	bestH, found := math.Inf(1), false
+	bestH, best, found := math.Inf(1), int32(-1), false
 	dist := func(h float64) float64 { return 2 * geo.EarthRadius * math.Asin(math.Min(1, math.Sqrt(h))) }
 	consider := func(pts []int32) {
 		for _, i := range pts {
 			sφ := math.Sin((p.lat[i] - lat) * rad / 2)
 			sλ := math.Sin((p.lng[i] - lng) * rad / 2)
 			if h := sφ*sφ + cosQ*p.cosLat[i]*sλ*sλ; h < bestH {
-				bestH, found = h, true
+				bestH, best, found = h, i, true
 			}
 		}
 	}
@@ -108,7 +115,7 @@ func (p *pointIndex) nearest(lat, lng float64) (float64, bool) {
 		}
 		p.ring(q, r, consider)
 	}
-	return dist(bestH), found
+	return dist(bestH), best, found
 }
 
 // ring calls fn with the points of each non-empty cell at Chebyshev

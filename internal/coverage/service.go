@@ -6,8 +6,10 @@
 // Mapbox Vector Tiles, and a small offline map page (/map). The
 // computation is planned as several indexed statements on the national
 // grid (see Compute); PostGIS builds GeoJSON and MVT, Go streams them.
-// Coverage owns no tables: it reads areas through the area store and
-// assets through the asset store, which hold the SQL.
+// It reads areas through the area store and assets through the asset
+// store, which hold the SQL; its own tables hold the stored results that
+// the Maintainer keeps current from the asset-change outbox (stored.go,
+// maintain.go).
 package coverage
 
 import (

@@ -2,6 +2,7 @@ package coverage
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,12 +13,17 @@ import (
 
 // Store reads what coverage is computed from: areas through the area
 // store and assets through the asset store, which own their tables and
-// the SQL over them. Coverage has no tables of its own.
+// the SQL over them. Coverage's own tables hold the stored results
+// (stored.go).
 type Store struct {
+	db     *pgxpool.Pool
 	areas  *areas.Store
 	assets *assets.Store
 	// parallel bounds the statements one computation runs at once.
 	parallel int
+	// stored: answer from the stored results when they can (sparcd, with
+	// a Maintainer keeping them current); false: always from scratch.
+	stored bool
 }
 
 // NewStore returns a store over pool running up to parallel statements
@@ -26,7 +32,16 @@ func NewStore(pool *pgxpool.Pool, parallel int) *Store {
 	if parallel <= 0 {
 		parallel = min(8, max(2, runtime.NumCPU()))
 	}
-	return &Store{areas: areas.NewStore(pool), assets: assets.NewStore(pool), parallel: parallel}
+	return &Store{db: pool, areas: areas.NewStore(pool), assets: assets.NewStore(pool), parallel: parallel}
+}
+
+// WithStoredResults returns a copy of s that answers from the stored
+// results when they can answer (see fromStored); a Maintainer must keep
+// them current.
+func (s *Store) WithStoredResults() *Store {
+	c := *s
+	c.stored = true
+	return &c
 }
 
 // area is one area of a computation: what is read about it and what is
@@ -64,7 +79,8 @@ func assetFilter(q Query) assets.CoverageFilter {
 }
 
 // fingerprint changes whenever assets, areas or deprivation measures
-// change.
+// change, and with stored results whenever they do (a change is applied
+// after the asset's write, so a tile computed in between must not stay).
 func (s *Store) fingerprint(ctx context.Context) (string, error) {
 	a, err := s.assets.Fingerprint(ctx)
 	if err != nil {
@@ -74,5 +90,12 @@ func (s *Store) fingerprint(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return a + "|" + b, nil
+	if !s.stored {
+		return a + "|" + b, nil
+	}
+	g, err := s.currentGeneration(ctx)
+	if err != nil || g == nil {
+		return a + "|" + b, err
+	}
+	return fmt.Sprintf("%s|%s|%d:%d:%d", a, b, g.ID, g.Cursor.TxID, g.Cursor.Seq), nil
 }

@@ -36,6 +36,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/auth"
+	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/httproute"
 	"github.com/sparc-network/sparc/internal/pgcluster"
@@ -190,6 +191,9 @@ type Options struct {
 	// Replica: the app reads search, listings, ORUK and coverage from this
 	// streaming replica (StartReplica), as sparcd --database-read-url.
 	Replica *Replica
+	// Coverage: stored coverage results kept current, as sparcd keeps
+	// them; zero: computed for every read.
+	Coverage coverage.Config
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -222,6 +226,7 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 		cfg.Server.TLS, cfg.Server.Edge, cfg.Server.Routes = opts[0].TLS, opts[0].Edge, opts[0].Routes
 	}
 	cfg.Tracing, cfg.MetricsAddr, cfg.Metrics, cfg.Console = o.Tracing, o.MetricsAddr, o.Metrics, o.Console
+	cfg.Coverage = o.Coverage
 	if o.Replica != nil {
 		cfg.ReadPool = o.Replica.ReadPool(t, owner)
 	}

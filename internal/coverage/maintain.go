@@ -1,0 +1,523 @@
+package coverage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sparc-network/sparc/internal/assets"
+	"github.com/sparc-network/sparc/internal/outbox"
+)
+
+// Config says whether and how coverage results are stored.
+type Config struct {
+	// Maintain keeps the stored results current and answers reads from
+	// them (sparcd); off, every read computes from scratch.
+	Maintain bool
+	// WalkMeters is the stored results' walking distance; 0:
+	// DefaultWalkMeters. Changing it rebuilds them.
+	WalkMeters float64
+	// Poll is how often the asset changes are looked at; 0: 50 ms.
+	Poll time.Duration
+}
+
+// Lock class and targets of the maintainer's two kinds of turns: applying
+// asset changes to the current generation, and building a new one.
+const lockClass = 0x636f7667 // "covg"
+
+var (
+	applyTarget   = uuid.MustParse("00000000-0000-0000-0000-00000000c0a1")
+	rebuildTarget = uuid.MustParse("00000000-0000-0000-0000-00000000c0b1")
+)
+
+const (
+	// changeBatch is how many asset changes one transaction applies.
+	changeBatch = 500
+	// nearestCandidates is how many assets the index proposes per area
+	// and category whose nearest must be found again; the nearest by
+	// this package's distance is among them (the orders differ only
+	// between assets at the same distance to a micrometre).
+	nearestCandidates = 4
+	// rebuildCheck is how often the maintainer checks whether the
+	// results must be rebuilt (walking distance, categories or areas
+	// changed).
+	rebuildCheck = 2 * time.Second
+)
+
+// Maintainer keeps the stored results current: one outbox.Scheduler with
+// two targets, each turn under its own advisory lock shared by every
+// sparcd, so replicas neither apply a change twice at once nor build
+// twice. Apply turns read the asset changes after the current
+// generation's cursor (below the horizon, in order) and recompute the
+// areas within reach of each change's old and new position; rebuild
+// turns build a new generation when the walking distance, the category
+// list or the areas changed, beside the current one, then switch.
+type Maintainer struct {
+	store  *Store // over the primary
+	cfg    Config
+	log    *slog.Logger
+	sched  *outbox.Scheduler
+	status atomic.Pointer[Status]
+	// trimmed is when applied changes were last trimmed (apply turns
+	// only: one at a time).
+	trimmed time.Time
+}
+
+// Status is the state of the stored results as this server last saw it.
+type Status struct {
+	Generation int32   // current generation (0: none yet)
+	WalkMeters float64 // its walking distance
+	Applied    outbox.Cursor
+	// Rebuilding: a new generation is being built (Done of Total areas).
+	Rebuilding  bool
+	Done, Total int32
+}
+
+// NewMaintainer returns a maintainer over the primary pool.
+func NewMaintainer(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Maintainer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WalkMeters <= 0 {
+		cfg.WalkMeters = DefaultWalkMeters
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 50 * time.Millisecond
+	}
+	m := &Maintainer{store: NewStore(pool, 0), cfg: cfg, log: log}
+	m.status.Store(&Status{})
+	// Its own hub: asset writes wake nobody; the poll finds them.
+	m.sched = outbox.NewScheduler(pool, outbox.NewHub(log), m,
+		outbox.SchedulerConfig{Name: "coverage maintenance", LockClass: lockClass, Poll: cfg.Poll, Concurrency: 2}, log)
+	return m
+}
+
+// Run maintains the results until ctx ends.
+func (m *Maintainer) Run(ctx context.Context) { m.sched.Run(ctx) }
+
+// Status returns the state last seen.
+func (m *Maintainer) Status() Status { return *m.status.Load() }
+
+// Targets are the two kinds of turns.
+func (m *Maintainer) Targets(context.Context) ([]outbox.Target, error) {
+	return []outbox.Target{{ID: applyTarget}, {ID: rebuildTarget}}, nil
+}
+
+// Deliver takes one turn on conn, whose session holds the turn's lock.
+func (m *Maintainer) Deliver(ctx context.Context, conn *pgxpool.Conn, t outbox.Target) outbox.Turn {
+	var err error
+	turn := outbox.Turn{}
+	if t.ID == applyTarget {
+		turn.Pending, err = m.applyTurn(ctx, conn)
+	} else {
+		turn.Wait = rebuildCheck
+		err = m.rebuildTurn(ctx, conn)
+	}
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn("coverage maintenance: trying again", "err", err)
+		turn.Wait = time.Second
+	}
+	return turn
+}
+
+// applyTurn applies the changes after the current generation's cursor
+// until none is ready; pending: committed changes wait behind the horizon.
+func (m *Maintainer) applyTurn(ctx context.Context, conn *pgxpool.Conn) (bool, error) {
+	g, err := m.store.currentGeneration(ctx)
+	if err != nil || g == nil {
+		return false, err
+	}
+	applied := 0
+	for {
+		n, pending, err := m.applyBatch(ctx, conn, g)
+		applied += n
+		st := *m.status.Load()
+		st.Generation, st.WalkMeters, st.Applied = g.ID, g.Walk, g.Cursor
+		m.status.Store(&st)
+		if err != nil || n < changeBatch {
+			if err == nil && applied > 0 {
+				err = m.trim(ctx)
+			}
+			return pending, err
+		}
+	}
+}
+
+// trimEvery spaces the trimming of applied changes.
+const trimEvery = 10 * time.Second
+
+// trim deletes the changes every generation has applied, at most once
+// per trimEvery.
+func (m *Maintainer) trim(ctx context.Context) error {
+	if time.Since(m.trimmed) < trimEvery {
+		return nil
+	}
+	m.trimmed = time.Now()
+	var before *uint64
+	if err := m.store.db.QueryRow(ctx, `SELECT min(cursor_txid)::text::bigint FROM coverage_generations`).Scan(&before); err != nil || before == nil {
+		return err
+	}
+	_, err := m.store.assets.TrimChanges(ctx, outbox.Cursor{TxID: *before})
+	return err
+}
+
+// applyBatch applies up to changeBatch changes after g's cursor to g, in
+// one transaction with the cursor's move, and moves g.Cursor on.
+func (m *Maintainer) applyBatch(ctx context.Context, conn *pgxpool.Conn, g *generation) (int, bool, error) {
+	changes, pending, err := m.store.assets.Changes(ctx, conn, g.Cursor, changeBatch)
+	if err != nil || len(changes) == 0 {
+		return 0, pending, err
+	}
+	rows, err := m.recompute(ctx, g, changes)
+	if err != nil {
+		return 0, false, err
+	}
+	to := changes[len(changes)-1].Cursor
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if len(rows) > 0 {
+			if err := writeStored(ctx, tx, g.ID, rows); err != nil {
+				return err
+			}
+		}
+		return moveCursor(ctx, tx, g, to)
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	g.Cursor = to
+	return len(changes), pending, nil
+}
+
+// moveCursorSQL moves a generation's cursor from where this turn found it
+// ($2, $3) to ($4, $5); no row: it was moved meanwhile (another server),
+// and this transaction rolls back.
+const moveCursorSQL = `UPDATE coverage_generations SET cursor_txid = $4::text::xid8, cursor_seq = $5
+WHERE id = $1 AND cursor_txid = $2::text::xid8 AND cursor_seq = $3`
+
+func moveCursor(ctx context.Context, tx pgx.Tx, g *generation, to outbox.Cursor) error {
+	tag, err := tx.Exec(ctx, moveCursorSQL, g.ID, fmt.Sprint(g.Cursor.TxID), g.Cursor.Seq, fmt.Sprint(to.TxID), to.Seq)
+	if err != nil {
+		return fmt.Errorf("moving the coverage cursor: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("coverage generation %d was moved on meanwhile", g.ID)
+	}
+	return nil
+}
+
+// recompute returns the rows of g that changes affect, recomputed from
+// the current state of the assets: the walking-distance groups of the
+// areas within g's walking distance of an old or new position, and the
+// nearest distances of the areas whose nearest asset changed or that a
+// changed asset is now nearer to. Recomputing from the current state
+// makes applying a change twice, or after later ones, harmless.
+func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []assets.Change) ([]*storedArea, error) {
+	now := time.Now()
+	ph := phases{start: now, last: now}
+	walkCodes, err := m.walkAffected(ctx, g, changes)
+	if err != nil {
+		return nil, err
+	}
+	ph.lap("walk areas")
+	pairs, counted, err := m.nearestAffected(ctx, g, changes)
+	if err != nil {
+		return nil, err
+	}
+	ph.lap("nearest pairs")
+	codes := slices.Clone(walkCodes)
+	for _, p := range pairs {
+		codes = append(codes, p.code)
+	}
+	slices.Sort(codes)
+	codes = slices.Compact(codes)
+	rows, err := readStored(ctx, m.store.db, g, codes, true)
+	if err != nil {
+		return nil, err
+	}
+	ph.lap("read rows")
+	if err := m.regroup(ctx, g, rows, walkCodes); err != nil {
+		return nil, err
+	}
+	ph.lap("walking joins")
+	if err := m.renearest(ctx, g, rows, mergePairs(pairs), counted); err != nil {
+		return nil, err
+	}
+	ph.lap("nearest searches")
+	if ph.total() > slowBatch {
+		m.log.Warn("coverage: a slow batch of asset changes", "changes", len(changes), "areas_walk", len(walkCodes),
+			"nearest_pairs", len(pairs), "phases", ph.String())
+	}
+	out := make([]*storedArea, 0, len(rows))
+	for _, code := range codes {
+		if r := rows[code]; r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// slowBatch is the recomputation time past which a batch is logged.
+const slowBatch = 500 * time.Millisecond
+
+// phases times the steps of a recomputation, for the slow-batch log.
+type phases struct {
+	start, last time.Time
+	text        string
+}
+
+func (p *phases) lap(name string) {
+	now := time.Now()
+	p.text += fmt.Sprintf(" %s=%s", name, now.Sub(p.last).Round(time.Millisecond))
+	p.last = now
+}
+
+func (p *phases) total() time.Duration { return p.last.Sub(p.start) }
+
+func (p *phases) String() string { return p.text }
+
+// walkAffected lists the areas within g's walking distance of any old or
+// new position of the changes (areas imported since g was built are not
+// in g and are skipped later).
+func (m *Maintainer) walkAffected(ctx context.Context, g *generation, changes []assets.Change) ([]string, error) {
+	type pts struct{ lat, lng []float64 }
+	by := map[string]*pts{}
+	for _, c := range changes {
+		for _, p := range []*assets.Position{c.Old, c.New} {
+			if p == nil {
+				continue
+			}
+			if by[p.Country] == nil {
+				by[p.Country] = &pts{}
+			}
+			by[p.Country].lat = append(by[p.Country].lat, p.Lat)
+			by[p.Country].lng = append(by[p.Country].lng, p.Lng)
+		}
+	}
+	var out []string
+	for country, p := range by {
+		codes, err := m.store.areas.CodesNear(ctx, country, p.lat, p.lng, g.Walk)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, codes...)
+	}
+	return out, nil
+}
+
+// slotPair is one area's nearest slot to find again.
+type slotPair struct {
+	code string
+	slot int
+	// lost: its nearest asset is a changed one, so it needs a search;
+	// otherwise a changed asset may be nearer than the stored nearest,
+	// which is still there: the nearer of the two is the answer.
+	lost bool
+}
+
+// nearestAffected lists the (area, slot) pairs whose nearest asset is one
+// of the changed assets, or farther than one of them now is.
+func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes []assets.Change) ([]slotPair, []assets.Counted, error) {
+	ids := make([]uuid.UUID, 0, len(changes))
+	var old positions
+	for _, c := range changes {
+		ids = append(ids, c.Asset)
+		if c.Old != nil {
+			old.add(c.Old.Lat, c.Old.Lng, c.Old.Country, "")
+		}
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids)
+	counted, err := m.store.assets.CountedByID(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var now positions
+	for _, c := range counted {
+		now.add(c.Lat, c.Lng, c.Country, strings.Join(c.Categories, ",")) // category codes hold no commas
+	}
+	// Planned for these arguments (an unnamed statement): a cached
+	// generic plan does not know how few positions there are.
+	rows, err := m.store.db.Query(ctx, nearestPairsSQL, pgx.QueryExecModeDescribeExec, g.ID, ids, old.lat, old.lng, old.country,
+		now.lat, now.lng, now.country, now.cats, g.Categories)
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding areas whose nearest asset changed: %w", err)
+	}
+	pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (slotPair, error) {
+		var p slotPair
+		err := r.Scan(&p.code, &p.slot, &p.lost)
+		return p, err
+	})
+	return pairs, counted, err
+}
+
+// positions are parallel arrays of positions for SQL.
+type positions struct {
+	lat, lng      []float64
+	country, cats []string
+}
+
+func (p *positions) add(lat, lng float64, country, cats string) {
+	p.lat, p.lng = append(p.lat, lat), append(p.lng, lng)
+	p.country, p.cats = append(p.country, country), append(p.cats, cats)
+}
+
+// nearestPairsSQL finds, through the areas' reach boxes (an asset can be,
+// or become, an area's nearest only inside its box):
+//
+//   - from the changed assets' old positions ($3 lat, $4 lng, $5
+//     country), the slots whose nearest asset is one of them ($2): it was
+//     inside the box when stored, and its next change records that place;
+//   - from the positions of those now counted ($6 lat, $7 lng, $8
+//     country, $9 comma-joined categories), the slots of their categories
+//     whose nearest is farther (with a metre's margin for the two
+//     distance formulas) than the asset now is.
+//
+// $10 are the generation's slot categories.
+const nearestPairsSQL = `
+SELECT r.code, i - 1, true
+FROM unnest($3::float8[], $4::float8[], $5::text[]) o(lat, lng, country)
+JOIN coverage_results r ON r.reach && ST_SetSRID(ST_MakePoint(o.lng, o.lat), 4326) AND r.generation = $1 AND r.country = o.country
+CROSS JOIN LATERAL generate_subscripts(r.nearest_asset, 1) i
+WHERE r.nearest_asset[i] = ANY($2)
+UNION
+SELECT r.code, s.i - 1, false
+FROM unnest($6::float8[], $7::float8[], $8::text[], $9::text[]) p(lat, lng, country, cats)
+CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS pt) q
+JOIN coverage_results r ON r.reach && q.pt AND r.generation = $1 AND r.country = p.country
+CROSS JOIN LATERAL (SELECT array_position($10::text[], c) AS i FROM unnest(string_to_array(p.cats, ',') || ''::text) c) s
+WHERE s.i IS NOT NULL AND (r.nearest[s.i] < 0 OR r.nearest[s.i] >= ST_Distance(r.ref, q.pt::geography, false) - 1)`
+
+// regroup recomputes the walking-distance groups of the codes among rows.
+func (m *Maintainer) regroup(ctx context.Context, g *generation, rows map[string]*storedArea, codes []string) error {
+	byCountry := map[string][]string{}
+	for _, code := range codes {
+		if r := rows[code]; r != nil {
+			r.Groups = nil
+			byCountry[r.Country] = append(byCountry[r.Country], code)
+		}
+	}
+	for country, list := range byCountry {
+		if err := m.store.assets.WalkGroups(ctx, country, list, g.Walk, func(code string, w assets.WalkGroup) {
+			rows[code].addGroup(g, w)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addGroup adds one group of assets to r. Two category sets with the
+// same mask in g (categories g has no slot for) are one group.
+func (r *storedArea) addGroup(g *generation, w assets.WalkGroup) {
+	m := g.mask(w.Categories)
+	for i := range r.Groups {
+		if r.Groups[i].Mask == m {
+			r.Groups[i].add(w.WalkCounts)
+			return
+		}
+	}
+	r.Groups = append(r.Groups, walkGroup{Mask: m, Inside: w.Inside, Within: w.Within, Sessions: w.Sessions, Places: w.Places})
+}
+
+func (wg *walkGroup) add(c assets.WalkCounts) {
+	wg.Inside += c.Inside
+	wg.Within += c.Within
+	wg.Sessions += c.Sessions
+	wg.Places += c.Places
+}
+
+// mergePairs makes one pair of each (area, slot), lost when any was.
+func mergePairs(pairs []slotPair) []slotPair {
+	at := map[[2]any]int{}
+	var out []slotPair
+	for _, p := range pairs {
+		k := [2]any{p.code, p.slot}
+		if i, ok := at[k]; ok {
+			out[i].lost = out[i].lost || p.lost
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, p)
+	}
+	return out
+}
+
+// renearest finds the nearest asset of each pair's slot again. A pair
+// whose nearest asset changed gets a search: the index proposes a few
+// candidates, measured here with the grid search's own distance, so the
+// figure is the from-scratch one. Any other pair keeps its stored nearest
+// unless one of the changed assets now counted is nearer.
+func (m *Maintainer) renearest(ctx context.Context, g *generation, rows map[string]*storedArea, pairs []slotPair,
+	counted []assets.Counted) error {
+	byCountry := map[string][]slotPair{}
+	for _, p := range pairs {
+		r := rows[p.code]
+		switch {
+		case r == nil:
+		case p.lost:
+			byCountry[r.Country] = append(byCountry[r.Country], p)
+		default:
+			r.nearerOf(p.slot, g.Categories[p.slot], counted)
+		}
+	}
+	for country, list := range byCountry {
+		probes := make([]assets.NearProbe, len(list))
+		found := make([]candidateSet, len(list))
+		for i, p := range list {
+			r := rows[p.code]
+			probes[i] = assets.NearProbe{Lat: r.RefLat, Lng: r.RefLng, Category: g.Categories[p.slot]}
+		}
+		if err := m.store.assets.Nearest(ctx, country, probes, nearestCandidates, func(i int, id uuid.UUID, lat, lng float64) {
+			found[i].add(id, lat, lng, nil)
+		}); err != nil {
+			return err
+		}
+		for i, p := range list {
+			r := rows[p.code]
+			r.Nearest[p.slot], r.NearestAsset[p.slot] = found[i].nearestTo(r.RefLat, r.RefLng)
+		}
+	}
+	return nil
+}
+
+// nearerOf sets slot (category, "" = any) to the nearest of the counted
+// assets of r's country carrying it, when nearer than the stored one.
+func (r *storedArea) nearerOf(slot int, category string, counted []assets.Counted) {
+	var cs candidateSet
+	for _, c := range counted {
+		if c.Country == r.Country && (category == "" || slices.Contains(c.Categories, category)) {
+			cs.add(c.ID, c.Lat, c.Lng, nil)
+		}
+	}
+	d, id := cs.nearestTo(r.RefLat, r.RefLng)
+	if d >= 0 && (r.Nearest[slot] < 0 || d < r.Nearest[slot]) {
+		r.Nearest[slot], r.NearestAsset[slot] = d, id
+	}
+}
+
+// nearestTo is the distance to the nearest of the candidates and which
+// it is (-1 and the zero id when there are none).
+func (cs *candidateSet) nearestTo(lat, lng float64) (float64, uuid.UUID) {
+	idx := make([]int32, len(cs.ids))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	return cs.nearestIn(newPointIndex(cs.lat, cs.lng, cs.cosLat, idx), lat, lng)
+}
+
+// nearestIn is nearestTo over an index of cs.
+func (cs *candidateSet) nearestIn(p *pointIndex, lat, lng float64) (float64, uuid.UUID) {
+	d, i, ok := p.nearestPoint(lat, lng)
+	if !ok {
+		return -1, uuid.Nil
+	}
+	return d, cs.ids[i]
+}
