@@ -134,16 +134,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	if len(cfgs) > 0 {
 		cfg = cfgs[0]
 	}
-	if cfg.Auth.RatePerSecond == 0 && cfg.Auth.Burst == 0 {
-		oidc := cfg.Auth.OIDC
-		cfg.Auth = DefaultAuth
-		cfg.Auth.OIDC = oidc
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
-	}
-	if cfg.Auth.Logger == nil {
-		cfg.Auth.Logger = cfg.Logger
+	if err := cfg.fillDefaults(); err != nil {
+		return nil, err
 	}
 	trail := audit.NewStore(pool)
 	cfg.Auth.Audit = trail
@@ -151,12 +143,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	layer, err := auth.New(pool, cfg.Auth)
 	if err != nil {
 		return nil, err
-	}
-	if len(cfg.DataKey) == 0 {
-		cfg.DataKey = make([]byte, 32)
-		if _, err := rand.Read(cfg.DataKey); err != nil {
-			return nil, err
-		}
 	}
 	sealer, err := seal.New(cfg.DataKey)
 	if err != nil {
@@ -168,22 +154,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		return nil, err
 	}
 	persons.WithHomeAreas(postcodes.NewHomeAreas(places, areas.NewStore(pool)))
-	// Before serving: NHS numbers sealed before their blind index existed
-	// get one (a no-op probe once done), so search and the
-	// one-number-per-organisation rule see everyone from the first call.
-	if n, dups, err := persons.IndexNHSNumbers(ctx); err != nil {
+	if err := catchUpPeople(ctx, persons, cfg.Logger); err != nil {
 		return nil, err
-	} else if len(dups) > 0 {
-		cfg.Logger.Warn("people sharing an NHS number with another of their organisation stay out of NHS number search until updated",
-			"indexed", n, "people", dups)
-	} else if n > 0 {
-		cfg.Logger.Info("indexed NHS numbers", "people", n)
-	}
-	// And people recorded before home areas were kept get theirs.
-	if n, err := persons.PlaceHomes(ctx); err != nil {
-		return nil, err
-	} else if n > 0 {
-		cfg.Logger.Info("placed people's home areas", "people", n)
 	}
 	hub := outbox.NewHub(cfg.Logger)
 	worker := webhooks.NewWorker(pool, sealer, hub, cfg.Webhooks, cfg.Logger)
@@ -210,6 +182,51 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		return nil, err
 	}
 	return a, nil
+}
+
+// fillDefaults completes a Config the tests and the benchmark leave
+// mostly empty.
+func (cfg *Config) fillDefaults() error {
+	if cfg.Auth.RatePerSecond == 0 && cfg.Auth.Burst == 0 {
+		oidc := cfg.Auth.OIDC
+		cfg.Auth = DefaultAuth
+		cfg.Auth.OIDC = oidc
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler) // never the process default: it ignores --log-format
+	}
+	if cfg.Auth.Logger == nil {
+		cfg.Auth.Logger = cfg.Logger
+	}
+	if len(cfg.DataKey) == 0 {
+		cfg.DataKey = make([]byte, 32)
+		if _, err := rand.Read(cfg.DataKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUpPeople runs, before serving, what people recorded by an earlier
+// version lack: NHS numbers sealed before their blind index existed get
+// one (a no-op probe once done), so search and the
+// one-number-per-organisation rule see everyone from the first call; and
+// people recorded before home areas were kept get theirs.
+func catchUpPeople(ctx context.Context, persons *people.Service, log *slog.Logger) error {
+	if n, dups, err := persons.IndexNHSNumbers(ctx); err != nil {
+		return err
+	} else if len(dups) > 0 {
+		log.Warn("people sharing an NHS number with another of their organisation stay out of NHS number search until updated",
+			"indexed", n, "people", dups)
+	} else if n > 0 {
+		log.Info("indexed NHS numbers", "people", n)
+	}
+	if n, err := persons.PlaceHomes(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("placed people's home areas", "people", n)
+	}
+	return nil
 }
 
 // listen builds the servers: every service and every plain route behind
