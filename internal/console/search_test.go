@@ -382,9 +382,9 @@ func searchFromTheMap(t *testing.T, b *browser, base, key string) {
 	}
 }
 
-// mapLabels: close in, the results and the areas are named on the map
+// mapLabels: close in, the results and the LSOAs are named on the map
 // (HTML labels, hidden from screen readers: the list names them); far
-// out, no labels.
+// out, only the councils.
 func mapLabels(t *testing.T, b *browser, base, key string) {
 	mapInStep(b)
 	var first apiAsset
@@ -404,8 +404,28 @@ func mapLabels(t *testing.T, b *browser, base, key string) {
 	}
 	b.screenshot("console-search-labels.png", true)
 	b.checkAxe("search (map labels)")
-	eval[bool](b, `document.getElementById('map').maplibre.jumpTo({zoom: 11}); true`)
+	// Further out the LSOAs and results go unnamed, and the councils (the
+	// base layer's outlines from afar) are named: each label one of the
+	// councils the API lists.
+	eval[bool](b, `document.getElementById('map').maplibre.jumpTo({zoom: 10}); true`)
 	waitFor(b, `document.getElementById('map').dataset.areaLabel === '0' && document.getElementById('map').dataset.assetLabel === '0' && 'x'`)
+	var councils struct {
+		Areas []struct {
+			DisplayName string `json:"display_name"`
+		} `json:"areas"`
+	}
+	apiGet(t, base, key, "/v1/areas?kind=local_authority&page_size=100", &councils)
+	known := map[string]bool{}
+	for _, c := range councils.Areas {
+		known[c.DisplayName] = true
+	}
+	for _, n := range strings.Split(waitFor(b, `[...document.querySelectorAll('#map .council-label')].map((l) => l.textContent).join('|')`), "|") {
+		if !known[n] {
+			t.Errorf("council label %q is not a council's name (councils: %v)", n, known)
+		}
+	}
+	eval[bool](b, `document.getElementById('map').maplibre.jumpTo({zoom: 13}); true`)
+	waitFor(b, `document.getElementById('map').dataset.councilLabel === '0' && 'x'`)
 }
 
 // frameStats summarises frame times (ms).

@@ -1,5 +1,6 @@
-// The results map: MapLibre GL JS over SPARC's own vector tiles (area
-// outlines from /tiles/coverage, the whole directory from /tiles/assets,
+// The results map: MapLibre GL JS over SPARC's own vector tiles (council,
+// MSOA and LSOA outlines from /tiles/coverage as the base layer, councils
+// named from afar and LSOAs close in; the whole directory from /tiles/assets,
 // faint), the search results as a clustered GeoJSON source on top, the
 // search's starting point marked. MapLibre is loaded on first use from our
 // own origin (build.mjs copies it), so the first screen does not wait for
@@ -33,6 +34,8 @@ export const loadMap = () =>
 export interface LabelSpec {
   layers: string[];
   minzoom: number;
+  /** Shown below this zoom only (none: at every zoom from minzoom). */
+  maxzoom?: number;
   max: number;
   className: string;
   /** Text, key (one label per key) and position of a feature; undefined skips it. */
@@ -49,7 +52,8 @@ export function htmlLabels(ml: typeof ML, map: ML.Map, spec: LabelSpec): () => v
   const shown = new Map<string, ML.Marker>();
   const redraw = () => {
     const want = new Map<string, { text: string; at: [number, number] }>();
-    if (map.getZoom() >= spec.minzoom) {
+    const z = map.getZoom();
+    if (z >= spec.minzoom && z < (spec.maxzoom ?? Infinity)) {
       for (const f of map.queryRenderedFeatures({ layers: spec.layers })) {
         const l = spec.label(f);
         if (l && !want.has(l.key)) want.set(l.key, l);
@@ -91,10 +95,10 @@ function polygonLabelPoint(map: ML.Map, f: ML.MapGeoJSONFeature): [number, numbe
   return [x, y];
 }
 
-/** Area names (tiles' display_name) as labels, one per area code, from zoom minzoom. */
-export const areaLabels = (ml: typeof ML, map: ML.Map, layer: string, minzoom: number) =>
+/** Area names (tiles' display_name) as labels, one per area code, from zoom minzoom (below maxzoom). */
+export const areaLabels = (ml: typeof ML, map: ML.Map, layer: string, minzoom: number, maxzoom?: number, className = 'area-label') =>
   htmlLabels(ml, map, {
-    layers: [layer], minzoom, max: 40, className: 'area-label',
+    layers: [layer], minzoom, maxzoom, max: 40, className,
     label: (f) => {
       const at = polygonLabelPoint(map, f);
       const text = f.properties.display_name;
@@ -117,6 +121,9 @@ function resultsStyle(): ML.StyleSpecification {
   return {
     version: 8,
     sources: {
+      // The base layer: councils from afar, MSOAs and LSOAs closer in.
+      councils: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=local_authority'), minzoom: 6, maxzoom: 14 },
+      msoas: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=msoa'), minzoom: 9, maxzoom: 14 },
       areas: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=lsoa'), minzoom: 9, maxzoom: 14 },
       directory: { type: 'vector', tiles: tiles('/tiles/assets/{z}/{x}/{y}.mvt'), minzoom: 6, maxzoom: 14 },
       results: { type: 'geojson', data: empty, cluster: true, clusterRadius: 40, clusterMaxZoom: 14 },
@@ -128,6 +135,11 @@ function resultsStyle(): ML.StyleSpecification {
       // line layer draws the outlines (a cheaper frame while panning).
       { id: 'areas-fill', type: 'fill', source: 'areas', 'source-layer': 'coverage', paint: { 'fill-color': '#e6efe9', 'fill-antialias': false } },
       { id: 'areas-line', type: 'line', source: 'areas', 'source-layer': 'coverage', paint: { 'line-color': '#8aa39a', 'line-width': 0.6 } },
+      { id: 'msoas-line', type: 'line', source: 'msoas', 'source-layer': 'coverage', minzoom: 9, paint: { 'line-color': '#5f7d73', 'line-width': 1.1 } },
+      // Transparent, for the council names' features: a fill is what
+      // queryRenderedFeatures finds anywhere inside the council.
+      { id: 'councils-fill', type: 'fill', source: 'councils', 'source-layer': 'coverage', paint: { 'fill-opacity': 0 } },
+      { id: 'councils-line', type: 'line', source: 'councils', 'source-layer': 'coverage', paint: { 'line-color': '#3d5a51', 'line-width': 2 } },
       {
         id: 'directory', type: 'circle', source: 'directory', 'source-layer': 'assets',
         paint: { 'circle-color': '#6b6b6b', 'circle-opacity': 0.55, 'circle-radius': ['interpolate', ['linear'], ['get', 'count'], 1, 2.5, 20, 6] },
@@ -173,6 +185,7 @@ export async function resultsMap(el: HTMLElement, onPick: (id: string) => void, 
   }
   map.getCanvas().style.cursor = 'crosshair';
   areaLabels(ml, map, 'areas-fill', 13.5);
+  areaLabels(ml, map, 'councils-fill', 7, 11.5, 'council-label');
   const assetLabels = htmlLabels(ml, map, {
     layers: ['points'], minzoom: 14, max: 40, className: 'asset-label',
     label: (f) => ({ text: String(f.properties.name), key: String(f.properties.id), at: (f.geometry as { coordinates: [number, number] }).coordinates }),
