@@ -251,15 +251,7 @@ func (h *HTTP) demandCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.svc.ComputeDemand(r.Context(), req)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="demand.csv"`)
-	if err := WriteDemandCSV(w, res); err != nil {
-		h.log.ErrorContext(r.Context(), "writing demand CSV", "err", err)
-	}
+	sendCSV(h, w, r, "demand.csv", res, err, WriteDemandCSV)
 }
 
 // WriteDemandCSV writes a demand answer as CSV with a header row; every

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -296,19 +297,26 @@ func (h *HTTP) csv(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.svc.checkedCompute(r.Context(), q)
+	sendCSV(h, w, r, "coverage.csv", res, err, WriteCSV)
+}
+
+// sendCSV answers res, or the error computing it, as a CSV download
+// named filename. A failure while writing is only logged: the status
+// line has gone.
+func sendCSV[T any](h *HTTP, w http.ResponseWriter, r *http.Request, filename string, res T, err error, write func(io.Writer, T) error) {
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="coverage.csv"`)
-	if err := WriteCSV(w, res); err != nil {
-		h.log.ErrorContext(r.Context(), "writing coverage CSV", "err", err)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	if err := write(w, res); err != nil {
+		h.log.ErrorContext(r.Context(), "writing a CSV download", "file", filename, "err", err)
 	}
 }
 
 // WriteCSV writes the result as CSV with a header row.
-func WriteCSV(w interface{ Write([]byte) (int, error) }, res *Result) error {
+func WriteCSV(w io.Writer, res *Result) error {
 	cw := csv.NewWriter(w)
 	var header []string
 	for _, p := range props(&area{Nearest: make([]*float64, max(1, len(res.Query.Categories)))}, res.Query) {
