@@ -816,9 +816,14 @@ func (s *Store) CodesNear(ctx context.Context, country string, lats, lngs []floa
 	if srid == 0 || len(lats) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, codesNearSQL(srid), pgx.QueryExecModeDescribeExec, lats, lngs, meters)
-	if err != nil {
-		return nil, fmt.Errorf("finding areas near assets: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	var codes []string
+	err := db.WithoutJIT(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, codesNearSQL(srid), pgx.QueryExecModeDescribeExec, lats, lngs, meters)
+		if err != nil {
+			return fmt.Errorf("finding areas near assets: %w", err)
+		}
+		codes, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return codes, err
 }

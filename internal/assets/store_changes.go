@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/outbox"
 )
 
@@ -172,21 +173,23 @@ func (s *Store) Nearest(ctx context.Context, country string, probes []NearProbe,
 		nums[i], lats[i], lngs[i], cats[i] = int32(i), p.Lat, p.Lng, p.Category
 	}
 	// Planned for these arguments (an unnamed statement), not generically.
-	rows, err := s.pool.Query(ctx, nearestSQL(country), pgx.QueryExecModeDescribeExec, nums, lats, lngs, cats, k)
-	if err != nil {
-		return fmt.Errorf("finding nearest assets: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i int32
-		var id uuid.UUID
-		var lat, lng float64
-		if err := rows.Scan(&i, &id, &lat, &lng); err != nil {
+	return db.WithoutJIT(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, nearestSQL(country), pgx.QueryExecModeDescribeExec, nums, lats, lngs, cats, k)
+		if err != nil {
 			return fmt.Errorf("finding nearest assets: %w", err)
 		}
-		fn(int(i), id, lat, lng)
-	}
-	return rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var i int32
+			var id uuid.UUID
+			var lat, lng float64
+			if err := rows.Scan(&i, &id, &lat, &lng); err != nil {
+				return fmt.Errorf("finding nearest assets: %w", err)
+			}
+			fn(int(i), id, lat, lng)
+		}
+		return rows.Err()
+	})
 }
 
 // WalkGroup is the walking-distance figures of one area over the assets
@@ -198,17 +201,21 @@ type WalkGroup struct {
 }
 
 // walkGroupsSQL is walkSQL for the standard coverage (every active asset,
-// no window), grouped by the assets' category sets instead of filtered.
+// no window), grouped by the assets' category sets instead of filtered:
+// per area (a lateral join), so no sort of all the pairs with their
+// geometries, which spilled to disk for a few thousand areas.
 func walkGroupsSQL(country string) string {
 	return `
-SELECT a.code, array_to_string(s.categories, ','),
-	count(*) FILTER (WHERE ST_Intersects(a.geom_local, s.location_grid)), count(*),
-	coalesce(sum(jsonb_array_length(s.sessions)), 0),
-	coalesce(sum(jsonb_array_length(s.sessions)::float8 * coalesce(s.capacity, 0)), 0)
-FROM areas a
-JOIN assets s ON s.country = '` + country + `' AND ST_DWithin(a.geom_local, s.location_grid, $2)
-WHERE a.code = ANY($1) AND s.status = 'active'
-GROUP BY a.code, s.categories`
+SELECT a.code, g.* FROM areas a
+CROSS JOIN LATERAL (
+	SELECT array_to_string(s.categories, ','),
+		count(*) FILTER (WHERE ST_Intersects(a.geom_local, s.location_grid)), count(*),
+		coalesce(sum(jsonb_array_length(s.sessions)), 0),
+		coalesce(sum(jsonb_array_length(s.sessions)::float8 * coalesce(s.capacity, 0)), 0)
+	FROM assets s
+	WHERE s.country = '` + country + `' AND ST_DWithin(a.geom_local, s.location_grid, $2) AND s.status = 'active'
+	GROUP BY s.categories) g
+WHERE a.code = ANY($1)`
 }
 
 // WalkGroups calls fn with the figures of each area of codes (all of
@@ -217,18 +224,20 @@ func (s *Store) WalkGroups(ctx context.Context, country string, codes []string, 
 	if err := checkCountry(country); err != nil {
 		return err
 	}
-	rows, err := s.read.Query(ctx, walkGroupsSQL(country), codes, walkMeters)
-	if err != nil {
-		return fmt.Errorf("computing walking-distance groups: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var code string
-		var g WalkGroup
-		if err := rows.Scan(&code, &g.Categories, &g.Inside, &g.Within, &g.Sessions, &g.Places); err != nil {
-			return fmt.Errorf("reading walking-distance groups: %w", err)
+	return db.WithoutJIT(ctx, s.read, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, walkGroupsSQL(country), codes, walkMeters)
+		if err != nil {
+			return fmt.Errorf("computing walking-distance groups: %w", err)
 		}
-		fn(code, g)
-	}
-	return rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var code string
+			var g WalkGroup
+			if err := rows.Scan(&code, &g.Categories, &g.Inside, &g.Within, &g.Sessions, &g.Places); err != nil {
+				return fmt.Errorf("reading walking-distance groups: %w", err)
+			}
+			fn(code, g)
+		}
+		return rows.Err()
+	})
 }
