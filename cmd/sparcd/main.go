@@ -451,7 +451,7 @@ func announce(cfg config, srv *server.Server, demoKeys [][2]string, log *slog.Lo
 			fmt.Fprintf(os.Stderr, "  %-13s %s\n", k[0], k[1])
 		}
 	}
-	fmt.Fprintf(os.Stderr, "\nSPARC is ready.\n  HTTP/JSON: %[1]s://%[2]s  (OpenAPI: %[1]s://%[2]s/openapi.json)\n  gRPC:      %[3]s\n  try: curl '%[1]s://%[2]s/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=3000'\n\n",
+	fmt.Fprintf(os.Stderr, "\nSPARC is ready.\n  Console:   %[1]s://%[2]s/app/  (sign in with an API key)\n  HTTP/JSON: %[1]s://%[2]s  (OpenAPI: %[1]s://%[2]s/openapi.json)\n  gRPC:      %[3]s\n  try: curl '%[1]s://%[2]s/v1/assets:search?latitude=52.4862&longitude=-1.8904&radius_meters=3000'\n\n",
 		scheme, srv.HTTPAddr(), srv.GRPCAddr())
 }
 
