@@ -158,12 +158,16 @@ func TestGroupListingStatusAreaAndInboxPagesInChromium(t *testing.T) {
 	}
 	b.checkAxe("edit listing (remote)")
 
-	// The whole country instead.
+	// The whole country instead. The editor is drawn again from the saved
+	// listing when the answer arrives, which says so in its status line
+	// (emptied first: the save before said the same).
+	eval[bool](b, `(() => { document.getElementById('edit-status').textContent = ''; return true })()`)
 	b.do(chromedp.Click(css("#area-country")), chromedp.Click(css("#save")))
 	testenv.Until(t, 20*time.Second, "the whole country saved", func() bool {
 		a, err := geAssets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: name})
 		return err == nil && a.GetServiceArea().GetCountry() == "GB" && len(a.GetServiceArea().GetAreaCodes()) == 0
 	})
+	waitFor(b, `document.getElementById('edit-status').textContent`)
 
 	// Pause: asked first; Escape cancels and nothing changes.
 	b.do(chromedp.WaitVisible(css("#pause")), chromedp.Click(css("#pause")), chromedp.WaitVisible(css("dialog.confirm")))

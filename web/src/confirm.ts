@@ -12,8 +12,16 @@ export function confirmThen(text: string, yes: string, act: () => Promise<void>)
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'primary danger', id: 'confirm-yes', onclick: async () => { dialog.close(); await act(); done(); } }, yes),
         h('button', { type: 'button', id: 'confirm-no', onclick: () => { dialog.close(); done(); } }, t('admin.cancel'))));
-    const back = document.activeElement as HTMLElement | null; // focus returns there (Escape included)
-    dialog.addEventListener('close', () => { dialog.remove(); if (back?.isConnected) back.focus(); done(); });
+    // Focus returns to the button that asked (Escape included); if the
+    // screen was redrawn meanwhile (a save's answer arriving), to the
+    // button with its id in the new drawing.
+    const back = document.activeElement as HTMLElement | null;
+    const backID = back?.id;
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      (back?.isConnected ? back : backID ? document.getElementById(backID) : null)?.focus();
+      done();
+    });
     document.body.append(dialog);
     dialog.showModal();
     (dialog.querySelector('#confirm-no') as HTMLElement).focus();
