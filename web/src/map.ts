@@ -123,7 +123,7 @@ function resultsStyle(): ML.StyleSpecification {
     sources: {
       // The base layer: councils from afar, MSOAs and LSOAs closer in.
       councils: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=local_authority'), minzoom: 6, maxzoom: 14 },
-      msoas: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=msoa'), minzoom: 9, maxzoom: 14 },
+      msoas: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=msoa'), minzoom: 9, maxzoom: 12 },
       areas: { type: 'vector', tiles: tiles('/tiles/coverage/{z}/{x}/{y}.mvt?kind=lsoa'), minzoom: 9, maxzoom: 14 },
       directory: { type: 'vector', tiles: tiles('/tiles/assets/{z}/{x}/{y}.mvt'), minzoom: 6, maxzoom: 14 },
       results: { type: 'geojson', data: empty, cluster: true, clusterRadius: 40, clusterMaxZoom: 14 },
@@ -131,14 +131,15 @@ function resultsStyle(): ML.StyleSpecification {
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } },
-      // No antialiasing: it draws every polygon's outline again, and the
-      // line layer draws the outlines (a cheaper frame while panning).
-      { id: 'areas-fill', type: 'fill', source: 'areas', 'source-layer': 'coverage', paint: { 'fill-color': '#e6efe9', 'fill-antialias': false } },
+      // Outlines only, no fill: a fill of every LSOA in view was the
+      // largest cost of a frame while panning (software WebGL), for a
+      // tint; the line features also give the areas' names.
       { id: 'areas-line', type: 'line', source: 'areas', 'source-layer': 'coverage', paint: { 'line-color': '#8aa39a', 'line-width': 0.6 } },
-      { id: 'msoas-line', type: 'line', source: 'msoas', 'source-layer': 'coverage', minzoom: 9, paint: { 'line-color': '#5f7d73', 'line-width': 1.1 } },
-      // Transparent, for the council names' features: a fill is what
-      // queryRenderedFeatures finds anywhere inside the council.
-      { id: 'councils-fill', type: 'fill', source: 'councils', 'source-layer': 'coverage', paint: { 'fill-opacity': 0 } },
+      // MSOAs between the councils and the LSOAs (from zoom 12 the LSOAs
+      // draw their outlines, and a third outline layer costs frames
+      // while panning); councils only as lines, whose features also give
+      // the councils' names: no fill of whole councils to draw.
+      { id: 'msoas-line', type: 'line', source: 'msoas', 'source-layer': 'coverage', minzoom: 9, maxzoom: 12, paint: { 'line-color': '#5f7d73', 'line-width': 1.1 } },
       { id: 'councils-line', type: 'line', source: 'councils', 'source-layer': 'coverage', paint: { 'line-color': '#3d5a51', 'line-width': 2 } },
       {
         id: 'directory', type: 'circle', source: 'directory', 'source-layer': 'assets',
@@ -184,8 +185,8 @@ export async function resultsMap(el: HTMLElement, onPick: (id: string) => void, 
     map.on('mouseleave', layer, () => (map.getCanvas().style.cursor = ''));
   }
   map.getCanvas().style.cursor = 'crosshair';
-  areaLabels(ml, map, 'areas-fill', 13.5);
-  areaLabels(ml, map, 'councils-fill', 7, 11.5, 'council-label');
+  areaLabels(ml, map, 'areas-line', 13.5);
+  areaLabels(ml, map, 'councils-line', 7, 11.5, 'council-label');
   const assetLabels = htmlLabels(ml, map, {
     layers: ['points'], minzoom: 14, max: 40, className: 'asset-label',
     label: (f) => ({ text: String(f.properties.name), key: String(f.properties.id), at: (f.geometry as { coordinates: [number, number] }).coordinates }),
