@@ -7,11 +7,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Pairs runs a query of two columns, a key and its value, on tx and
-// returns the rows as a map: how a domain reads, say, the display names
-// of the things a page of rows refers to, in one round trip.
-func Pairs[K comparable, V any](ctx context.Context, tx pgx.Tx, sql string, args ...any) (map[K]V, error) {
-	rows, err := tx.Query(ctx, sql, args...)
+// Pairs runs a query of two columns, a key and its value, on q (a
+// transaction, a connection or a pool) and returns the rows as a map: how
+// a domain reads, say, the display names of the things a page of rows
+// refers to, in one round trip.
+func Pairs[K comparable, V any](ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args ...any) (map[K]V, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}

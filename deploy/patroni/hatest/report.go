@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sparc-network/sparc/internal/db"
 )
 
 // report is the run's figures.
@@ -124,19 +126,8 @@ func outbox(ctx context.Context, conn *pgx.Conn, org string) ([]change, error) {
 // referral, credential and postcode listeners must be back on the new
 // primary.
 func listeners(ctx context.Context, conn *pgx.Conn) (map[string]int, error) {
-	rows, err := conn.Query(ctx, `SELECT query, count(*)::int FROM pg_stat_activity
+	return db.Pairs[string, int](ctx, conn, `SELECT query, count(*)::int FROM pg_stat_activity
 		WHERE datname = current_database() AND query LIKE 'LISTEN %' GROUP BY query`)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	var q string
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&q, &n}, func() error {
-		out[q] = n
-		return nil
-	})
-	return out, err
 }
 
 // print writes the report and returns how many targets were missed.
