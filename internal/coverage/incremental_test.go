@@ -258,7 +258,16 @@ func TestStoredCoverageRebuildsOnWalkChange(t *testing.T) {
 		w.step()
 	}
 	waitApplied(t, env, 500)
-	if st := second.Status(); st.Generation == 0 || st.WalkMeters != 500 || st.Done != st.Total || st.Total == 0 {
+	// The maintainer publishes its status just after the switch commits,
+	// so the database can show the new generation a moment before it.
+	rebuilt := func(st coverage.Status) bool {
+		return st.Generation != 0 && st.WalkMeters == 500 && st.Done == st.Total && st.Total != 0
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !rebuilt(second.Status()) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := second.Status(); !rebuilt(st) {
 		t.Fatalf("status after the rebuild: %+v", st)
 	}
 	compareStored(t, stored, stored, "after the rebuild", 500)
