@@ -135,6 +135,21 @@ func eval[T any](b *browser, js string) T {
 	return run(b, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 }
 
+// evalDuringNavigation is eval for a poll that may run while the page
+// navigates (a redirect to another origin, say): the browser refuses to
+// evaluate in a document that is going away, so an error reads as the
+// zero value and the poll asks again.
+func evalDuringNavigation[T any](b *browser, js string) T {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		var zero T
+		return zero
+	}
+	return v
+}
+
 func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 
 func (b *browser) text(sel string) string {

@@ -310,7 +310,9 @@ func TestOIDCSignInWithPKCEInChromium(t *testing.T) {
 	// The whole flow: to the provider and back, signed in.
 	b.do(chromedp.Click(css("#oidc-signin")))
 	testenv.Until(t, 30*time.Second, "signed in through the provider", func() bool {
-		return eval[bool](b, `!!document.getElementById('signout')`)
+		// Two navigations (to the provider, back to the console) run
+		// under this poll.
+		return evalDuringNavigation[bool](b, `!!document.getElementById('signout')`)
 	})
 	got := p.attempts()
 	if len(got) != 1 || !got[0].ok {
@@ -359,7 +361,9 @@ func TestOIDCSignInWithPKCEInChromium(t *testing.T) {
 		before := len(p.attempts())
 		b.do(chromedp.Navigate(base+"/app/#/signin"), chromedp.WaitVisible(css("#oidc-signin")), chromedp.Click(css("#oidc-signin")))
 		testenv.Until(t, 20*time.Second, "the held authorization request", func() bool {
-			return eval[string](b, `document.body ? document.body.innerText : ''`) == "held"
+			// The click starts a navigation to the provider: ask until
+			// the provider's page is the one answering.
+			return evalDuringNavigation[string](b, `document.body ? document.body.innerText : ''`) == "held"
 		})
 		c, state := code(p.lastAuthorize())
 		b.do(chromedp.Navigate(base+"/app/?"+url.Values{"code": {c}, "state": {state}}.Encode()), chromedp.WaitVisible(css("#auth-error")))
