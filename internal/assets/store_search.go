@@ -37,6 +37,10 @@ type SearchQuery struct {
 	// RemoteInclude (in person, then remote), RemoteOnly, RemoteExclude.
 	Remote string
 
+	// Basic asks for the BASIC view (sparcv1.AssetView): the hits carry
+	// only what a result list shows, which is cheaper to read and send.
+	Basic bool
+
 	Limit int
 	After *Cursor
 }
@@ -430,6 +434,7 @@ type ListQuery struct {
 	Categories, Kinds, Statuses []string
 	Owner                       string
 	ModifiedSince               *time.Time
+	Basic                       bool // the BASIC view, as SearchQuery.Basic
 	Limit                       int
 	After                       *ListCursor
 }

@@ -331,6 +331,64 @@ func (Availability) EnumDescriptor() ([]byte, []int) {
 	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{4}
 }
 
+// How much of an asset a list or search returns (AIP-157).
+type AssetView int32
+
+const (
+	// The default: ASSET_VIEW_FULL, the answer before views existed.
+	AssetView_ASSET_VIEW_UNSPECIFIED AssetView = 0
+	// What a list of results shows: name, display_name, kind, categories,
+	// location (latitude, longitude, locality and country only), cost (kind
+	// only), accessibility, accepting_referrals, places_left, status,
+	// delivery_mode, service_area and next_session_time. The other fields
+	// are left unset. Cheaper to read and to send: prefer it for result
+	// lists and maps, and GetAsset for one asset's page.
+	AssetView_ASSET_VIEW_BASIC AssetView = 1
+	// Every field.
+	AssetView_ASSET_VIEW_FULL AssetView = 2
+)
+
+// Enum value maps for AssetView.
+var (
+	AssetView_name = map[int32]string{
+		0: "ASSET_VIEW_UNSPECIFIED",
+		1: "ASSET_VIEW_BASIC",
+		2: "ASSET_VIEW_FULL",
+	}
+	AssetView_value = map[string]int32{
+		"ASSET_VIEW_UNSPECIFIED": 0,
+		"ASSET_VIEW_BASIC":       1,
+		"ASSET_VIEW_FULL":        2,
+	}
+)
+
+func (x AssetView) Enum() *AssetView {
+	p := new(AssetView)
+	*p = x
+	return p
+}
+
+func (x AssetView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AssetView) Descriptor() protoreflect.EnumDescriptor {
+	return file_sparc_v1_assets_proto_enumTypes[5].Descriptor()
+}
+
+func (AssetView) Type() protoreflect.EnumType {
+	return &file_sparc_v1_assets_proto_enumTypes[5]
+}
+
+func (x AssetView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AssetView.Descriptor instead.
+func (AssetView) EnumDescriptor() ([]byte, []int) {
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{5}
+}
+
 // How a service reaches people.
 type DeliveryMode int32
 
@@ -376,11 +434,11 @@ func (x DeliveryMode) String() string {
 }
 
 func (DeliveryMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_sparc_v1_assets_proto_enumTypes[5].Descriptor()
+	return file_sparc_v1_assets_proto_enumTypes[6].Descriptor()
 }
 
 func (DeliveryMode) Type() protoreflect.EnumType {
-	return &file_sparc_v1_assets_proto_enumTypes[5]
+	return &file_sparc_v1_assets_proto_enumTypes[6]
 }
 
 func (x DeliveryMode) Number() protoreflect.EnumNumber {
@@ -389,7 +447,7 @@ func (x DeliveryMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DeliveryMode.Descriptor instead.
 func (DeliveryMode) EnumDescriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{5}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{6}
 }
 
 // Which services a search returns by delivery: in person (by distance),
@@ -435,11 +493,11 @@ func (x RemoteFilter) String() string {
 }
 
 func (RemoteFilter) Descriptor() protoreflect.EnumDescriptor {
-	return file_sparc_v1_assets_proto_enumTypes[6].Descriptor()
+	return file_sparc_v1_assets_proto_enumTypes[7].Descriptor()
 }
 
 func (RemoteFilter) Type() protoreflect.EnumType {
-	return &file_sparc_v1_assets_proto_enumTypes[6]
+	return &file_sparc_v1_assets_proto_enumTypes[7]
 }
 
 func (x RemoteFilter) Number() protoreflect.EnumNumber {
@@ -448,7 +506,7 @@ func (x RemoteFilter) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RemoteFilter.Descriptor instead.
 func (RemoteFilter) EnumDescriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{6}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{7}
 }
 
 // The controlled vocabularies, named after the Asset field their codes go
@@ -488,11 +546,11 @@ func (x Vocabulary) String() string {
 }
 
 func (Vocabulary) Descriptor() protoreflect.EnumDescriptor {
-	return file_sparc_v1_assets_proto_enumTypes[7].Descriptor()
+	return file_sparc_v1_assets_proto_enumTypes[8].Descriptor()
 }
 
 func (Vocabulary) Type() protoreflect.EnumType {
-	return &file_sparc_v1_assets_proto_enumTypes[7]
+	return &file_sparc_v1_assets_proto_enumTypes[8]
 }
 
 func (x Vocabulary) Number() protoreflect.EnumNumber {
@@ -501,7 +559,7 @@ func (x Vocabulary) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Vocabulary.Descriptor instead.
 func (Vocabulary) EnumDescriptor() ([]byte, []int) {
-	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{7}
+	return file_sparc_v1_assets_proto_rawDescGZIP(), []int{8}
 }
 
 // A community asset listing.
@@ -562,9 +620,15 @@ type Asset struct {
 	// Where a remote service (delivery_mode other than in person) is
 	// available, when not given as service_area_geojson: exactly one of the
 	// two areas is set.
-	ServiceArea   *ServiceArea `protobuf:"bytes,41,opt,name=service_area,json=serviceArea,proto3" json:"service_area,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ServiceArea *ServiceArea `protobuf:"bytes,41,opt,name=service_area,json=serviceArea,proto3" json:"service_area,omitempty"`
+	// When the next session starts, from the time of the request: the
+	// earliest start of a weekly session (or drop-in or appointment hours)
+	// within its validity dates, in the session's own time zone. Absent when
+	// no session is to come (always available, by appointment without
+	// hours, or every session ended). Set in both views.
+	NextSessionTime *timestamppb.Timestamp `protobuf:"bytes,42,opt,name=next_session_time,json=nextSessionTime,proto3" json:"next_session_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Asset) Reset() {
@@ -768,6 +832,13 @@ func (x *Asset) GetDeliveryMode() DeliveryMode {
 func (x *Asset) GetServiceArea() *ServiceArea {
 	if x != nil {
 		return x.ServiceArea
+	}
+	return nil
+}
+
+func (x *Asset) GetNextSessionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextSessionTime
 	}
 	return nil
 }
@@ -1412,6 +1483,8 @@ type ListAssetsRequest struct {
 	OwnerOrganisation string `protobuf:"bytes,6,opt,name=owner_organisation,json=ownerOrganisation,proto3" json:"owner_organisation,omitempty"`
 	// Only assets changed at or after this time.
 	ModifiedSince *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=modified_since,json=modifiedSince,proto3" json:"modified_since,omitempty"`
+	// How much of each asset to return; default FULL.
+	View          AssetView `protobuf:"varint,8,opt,name=view,proto3,enum=sparc.v1.AssetView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1493,6 +1566,13 @@ func (x *ListAssetsRequest) GetModifiedSince() *timestamppb.Timestamp {
 		return x.ModifiedSince
 	}
 	return nil
+}
+
+func (x *ListAssetsRequest) GetView() AssetView {
+	if x != nil {
+		return x.View
+	}
+	return AssetView_ASSET_VIEW_UNSPECIFIED
 }
 
 type ListAssetsResponse struct {
@@ -1608,7 +1688,10 @@ type SearchAssetsRequest struct {
 	// is found when its service area covers the search point (or meets the
 	// box or polygon; any service area without a place). Over HTTP,
 	// remote=REMOTE_FILTER_ONLY or remote=2.
-	Remote        RemoteFilter `protobuf:"varint,40,opt,name=remote,proto3,enum=sparc.v1.RemoteFilter" json:"remote,omitempty"`
+	Remote RemoteFilter `protobuf:"varint,40,opt,name=remote,proto3,enum=sparc.v1.RemoteFilter" json:"remote,omitempty"`
+	// How much of each asset to return; default FULL. Over HTTP,
+	// view=ASSET_VIEW_BASIC or view=1.
+	View          AssetView `protobuf:"varint,41,opt,name=view,proto3,enum=sparc.v1.AssetView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1781,6 +1864,13 @@ func (x *SearchAssetsRequest) GetRemote() RemoteFilter {
 		return x.Remote
 	}
 	return RemoteFilter_REMOTE_FILTER_UNSPECIFIED
+}
+
+func (x *SearchAssetsRequest) GetView() AssetView {
+	if x != nil {
+		return x.View
+	}
+	return AssetView_ASSET_VIEW_UNSPECIFIED
 }
 
 type SearchResult struct {
@@ -2081,7 +2171,8 @@ var File_sparc_v1_assets_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\t\n" +
+	"\x15sparc/v1/assets.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\n" +
+	"\n" +
 	"\x05Asset\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x13.sparc.v1.AssetKindB\x03\xe0A\x02R\x04kind\x12&\n" +
@@ -2114,7 +2205,8 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\vplaces_left\x18\x16 \x01(\x05B\x03\xe0A\x03H\x01R\n" +
 	"placesLeft\x88\x01\x01\x12;\n" +
 	"\rdelivery_mode\x18( \x01(\x0e2\x16.sparc.v1.DeliveryModeR\fdeliveryMode\x128\n" +
-	"\fservice_area\x18) \x01(\v2\x15.sparc.v1.ServiceAreaR\vserviceArea:7\xeaA4\n" +
+	"\fservice_area\x18) \x01(\v2\x15.sparc.v1.ServiceAreaR\vserviceArea\x12K\n" +
+	"\x11next_session_time\x18* \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextSessionTime:7\xeaA4\n" +
 	"\x13sparc.network/Asset\x12\x0eassets/{asset}*\x06assets2\x05assetB\v\n" +
 	"\t_capacityB\x0e\n" +
 	"\f_places_left\"F\n" +
@@ -2167,7 +2259,7 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x12DeleteAssetRequest\x12/\n" +
 	"\x04name\x18\x01 \x01(\tB\x1b\xe0A\x02\xfaA\x15\n" +
 	"\x13sparc.network/AssetR\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xe0\x02\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x89\x03\n" +
 	"\x11ListAssetsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2179,10 +2271,11 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\bstatuses\x18\x05 \x03(\x0e2\x15.sparc.v1.AssetStatusR\bstatuses\x12N\n" +
 	"\x12owner_organisation\x18\x06 \x01(\tB\x1f\xfaA\x1c\n" +
 	"\x1asparc.network/OrganisationR\x11ownerOrganisation\x12A\n" +
-	"\x0emodified_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rmodifiedSince\"e\n" +
+	"\x0emodified_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rmodifiedSince\x12'\n" +
+	"\x04view\x18\b \x01(\x0e2\x13.sparc.v1.AssetViewR\x04view\"e\n" +
 	"\x12ListAssetsResponse\x12'\n" +
 	"\x06assets\x18\x01 \x03(\v2\x0f.sparc.v1.AssetR\x06assets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x06\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd0\x06\n" +
 	"\x13SearchAssetsRequest\x12\x1f\n" +
 	"\blatitude\x18\x01 \x01(\x01H\x00R\blatitude\x88\x01\x01\x12!\n" +
 	"\tlongitude\x18\x02 \x01(\x01H\x01R\tlongitude\x88\x01\x01\x12(\n" +
@@ -2208,7 +2301,8 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\n" +
 	"has_places\x18\x12 \x01(\bR\thasPlaces\x12\x1a\n" +
 	"\bpostcode\x18\x18 \x01(\tR\bpostcode\x12.\n" +
-	"\x06remote\x18( \x01(\x0e2\x16.sparc.v1.RemoteFilterR\x06remoteB\v\n" +
+	"\x06remote\x18( \x01(\x0e2\x16.sparc.v1.RemoteFilterR\x06remote\x12'\n" +
+	"\x04view\x18) \x01(\x0e2\x13.sparc.v1.AssetViewR\x04viewB\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
 	"_longitudeB\x10\n" +
@@ -2269,7 +2363,11 @@ const file_sparc_v1_assets_proto_rawDesc = "" +
 	"\x15AVAILABILITY_SESSIONS\x10\x01\x12\x18\n" +
 	"\x14AVAILABILITY_DROP_IN\x10\x02\x12\x1f\n" +
 	"\x1bAVAILABILITY_BY_APPOINTMENT\x10\x03\x12!\n" +
-	"\x1dAVAILABILITY_ALWAYS_AVAILABLE\x10\x04*\x9f\x01\n" +
+	"\x1dAVAILABILITY_ALWAYS_AVAILABLE\x10\x04*R\n" +
+	"\tAssetView\x12\x1a\n" +
+	"\x16ASSET_VIEW_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10ASSET_VIEW_BASIC\x10\x01\x12\x13\n" +
+	"\x0fASSET_VIEW_FULL\x10\x02*\x9f\x01\n" +
 	"\fDeliveryMode\x12\x1d\n" +
 	"\x19DELIVERY_MODE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DELIVERY_MODE_IN_PERSON\x10\x01\x12\x1b\n" +
@@ -2310,7 +2408,7 @@ func file_sparc_v1_assets_proto_rawDescGZIP() []byte {
 	return file_sparc_v1_assets_proto_rawDescData
 }
 
-var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_sparc_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
 var file_sparc_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_sparc_v1_assets_proto_goTypes = []any{
 	(AssetKind)(0),                 // 0: sparc.v1.AssetKind
@@ -2318,82 +2416,86 @@ var file_sparc_v1_assets_proto_goTypes = []any{
 	(CostKind)(0),                  // 2: sparc.v1.CostKind
 	(Weekday)(0),                   // 3: sparc.v1.Weekday
 	(Availability)(0),              // 4: sparc.v1.Availability
-	(DeliveryMode)(0),              // 5: sparc.v1.DeliveryMode
-	(RemoteFilter)(0),              // 6: sparc.v1.RemoteFilter
-	(Vocabulary)(0),                // 7: sparc.v1.Vocabulary
-	(*Asset)(nil),                  // 8: sparc.v1.Asset
-	(*ServiceArea)(nil),            // 9: sparc.v1.ServiceArea
-	(*Location)(nil),               // 10: sparc.v1.Location
-	(*Session)(nil),                // 11: sparc.v1.Session
-	(*Cost)(nil),                   // 12: sparc.v1.Cost
-	(*AgeRange)(nil),               // 13: sparc.v1.AgeRange
-	(*Contact)(nil),                // 14: sparc.v1.Contact
-	(*CreateAssetRequest)(nil),     // 15: sparc.v1.CreateAssetRequest
-	(*GetAssetRequest)(nil),        // 16: sparc.v1.GetAssetRequest
-	(*UpdateAssetRequest)(nil),     // 17: sparc.v1.UpdateAssetRequest
-	(*DeleteAssetRequest)(nil),     // 18: sparc.v1.DeleteAssetRequest
-	(*ListAssetsRequest)(nil),      // 19: sparc.v1.ListAssetsRequest
-	(*ListAssetsResponse)(nil),     // 20: sparc.v1.ListAssetsResponse
-	(*SearchAssetsRequest)(nil),    // 21: sparc.v1.SearchAssetsRequest
-	(*SearchResult)(nil),           // 22: sparc.v1.SearchResult
-	(*SearchAssetsResponse)(nil),   // 23: sparc.v1.SearchAssetsResponse
-	(*ListVocabularyRequest)(nil),  // 24: sparc.v1.ListVocabularyRequest
-	(*Term)(nil),                   // 25: sparc.v1.Term
-	(*ListVocabularyResponse)(nil), // 26: sparc.v1.ListVocabularyResponse
-	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 28: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),          // 29: google.protobuf.Empty
+	(AssetView)(0),                 // 5: sparc.v1.AssetView
+	(DeliveryMode)(0),              // 6: sparc.v1.DeliveryMode
+	(RemoteFilter)(0),              // 7: sparc.v1.RemoteFilter
+	(Vocabulary)(0),                // 8: sparc.v1.Vocabulary
+	(*Asset)(nil),                  // 9: sparc.v1.Asset
+	(*ServiceArea)(nil),            // 10: sparc.v1.ServiceArea
+	(*Location)(nil),               // 11: sparc.v1.Location
+	(*Session)(nil),                // 12: sparc.v1.Session
+	(*Cost)(nil),                   // 13: sparc.v1.Cost
+	(*AgeRange)(nil),               // 14: sparc.v1.AgeRange
+	(*Contact)(nil),                // 15: sparc.v1.Contact
+	(*CreateAssetRequest)(nil),     // 16: sparc.v1.CreateAssetRequest
+	(*GetAssetRequest)(nil),        // 17: sparc.v1.GetAssetRequest
+	(*UpdateAssetRequest)(nil),     // 18: sparc.v1.UpdateAssetRequest
+	(*DeleteAssetRequest)(nil),     // 19: sparc.v1.DeleteAssetRequest
+	(*ListAssetsRequest)(nil),      // 20: sparc.v1.ListAssetsRequest
+	(*ListAssetsResponse)(nil),     // 21: sparc.v1.ListAssetsResponse
+	(*SearchAssetsRequest)(nil),    // 22: sparc.v1.SearchAssetsRequest
+	(*SearchResult)(nil),           // 23: sparc.v1.SearchResult
+	(*SearchAssetsResponse)(nil),   // 24: sparc.v1.SearchAssetsResponse
+	(*ListVocabularyRequest)(nil),  // 25: sparc.v1.ListVocabularyRequest
+	(*Term)(nil),                   // 26: sparc.v1.Term
+	(*ListVocabularyResponse)(nil), // 27: sparc.v1.ListVocabularyResponse
+	(*timestamppb.Timestamp)(nil),  // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 29: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),          // 30: google.protobuf.Empty
 }
 var file_sparc_v1_assets_proto_depIdxs = []int32{
 	0,  // 0: sparc.v1.Asset.kind:type_name -> sparc.v1.AssetKind
-	10, // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
-	11, // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
-	12, // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
-	13, // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
-	14, // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
+	11, // 1: sparc.v1.Asset.location:type_name -> sparc.v1.Location
+	12, // 2: sparc.v1.Asset.sessions:type_name -> sparc.v1.Session
+	13, // 3: sparc.v1.Asset.cost:type_name -> sparc.v1.Cost
+	14, // 4: sparc.v1.Asset.age_range:type_name -> sparc.v1.AgeRange
+	15, // 5: sparc.v1.Asset.contact:type_name -> sparc.v1.Contact
 	1,  // 6: sparc.v1.Asset.status:type_name -> sparc.v1.AssetStatus
-	27, // 7: sparc.v1.Asset.last_verified_time:type_name -> google.protobuf.Timestamp
-	27, // 8: sparc.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
-	27, // 9: sparc.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
+	28, // 7: sparc.v1.Asset.last_verified_time:type_name -> google.protobuf.Timestamp
+	28, // 8: sparc.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
+	28, // 9: sparc.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 10: sparc.v1.Asset.availability:type_name -> sparc.v1.Availability
-	5,  // 11: sparc.v1.Asset.delivery_mode:type_name -> sparc.v1.DeliveryMode
-	9,  // 12: sparc.v1.Asset.service_area:type_name -> sparc.v1.ServiceArea
-	3,  // 13: sparc.v1.Session.day:type_name -> sparc.v1.Weekday
-	2,  // 14: sparc.v1.Cost.kind:type_name -> sparc.v1.CostKind
-	8,  // 15: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
-	8,  // 16: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
-	28, // 17: sparc.v1.UpdateAssetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 18: sparc.v1.ListAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
-	1,  // 19: sparc.v1.ListAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
-	27, // 20: sparc.v1.ListAssetsRequest.modified_since:type_name -> google.protobuf.Timestamp
-	8,  // 21: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
-	0,  // 22: sparc.v1.SearchAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
-	27, // 23: sparc.v1.SearchAssetsRequest.open_at:type_name -> google.protobuf.Timestamp
-	1,  // 24: sparc.v1.SearchAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
-	6,  // 25: sparc.v1.SearchAssetsRequest.remote:type_name -> sparc.v1.RemoteFilter
-	8,  // 26: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
-	22, // 27: sparc.v1.SearchAssetsResponse.results:type_name -> sparc.v1.SearchResult
-	7,  // 28: sparc.v1.Term.vocabulary:type_name -> sparc.v1.Vocabulary
-	25, // 29: sparc.v1.ListVocabularyResponse.terms:type_name -> sparc.v1.Term
-	15, // 30: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
-	16, // 31: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
-	17, // 32: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
-	18, // 33: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
-	19, // 34: sparc.v1.AssetService.ListAssets:input_type -> sparc.v1.ListAssetsRequest
-	21, // 35: sparc.v1.AssetService.SearchAssets:input_type -> sparc.v1.SearchAssetsRequest
-	24, // 36: sparc.v1.AssetService.ListVocabulary:input_type -> sparc.v1.ListVocabularyRequest
-	8,  // 37: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
-	8,  // 38: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
-	8,  // 39: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
-	29, // 40: sparc.v1.AssetService.DeleteAsset:output_type -> google.protobuf.Empty
-	20, // 41: sparc.v1.AssetService.ListAssets:output_type -> sparc.v1.ListAssetsResponse
-	23, // 42: sparc.v1.AssetService.SearchAssets:output_type -> sparc.v1.SearchAssetsResponse
-	26, // 43: sparc.v1.AssetService.ListVocabulary:output_type -> sparc.v1.ListVocabularyResponse
-	37, // [37:44] is the sub-list for method output_type
-	30, // [30:37] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	6,  // 11: sparc.v1.Asset.delivery_mode:type_name -> sparc.v1.DeliveryMode
+	10, // 12: sparc.v1.Asset.service_area:type_name -> sparc.v1.ServiceArea
+	28, // 13: sparc.v1.Asset.next_session_time:type_name -> google.protobuf.Timestamp
+	3,  // 14: sparc.v1.Session.day:type_name -> sparc.v1.Weekday
+	2,  // 15: sparc.v1.Cost.kind:type_name -> sparc.v1.CostKind
+	9,  // 16: sparc.v1.CreateAssetRequest.asset:type_name -> sparc.v1.Asset
+	9,  // 17: sparc.v1.UpdateAssetRequest.asset:type_name -> sparc.v1.Asset
+	29, // 18: sparc.v1.UpdateAssetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 19: sparc.v1.ListAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
+	1,  // 20: sparc.v1.ListAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
+	28, // 21: sparc.v1.ListAssetsRequest.modified_since:type_name -> google.protobuf.Timestamp
+	5,  // 22: sparc.v1.ListAssetsRequest.view:type_name -> sparc.v1.AssetView
+	9,  // 23: sparc.v1.ListAssetsResponse.assets:type_name -> sparc.v1.Asset
+	0,  // 24: sparc.v1.SearchAssetsRequest.kinds:type_name -> sparc.v1.AssetKind
+	28, // 25: sparc.v1.SearchAssetsRequest.open_at:type_name -> google.protobuf.Timestamp
+	1,  // 26: sparc.v1.SearchAssetsRequest.statuses:type_name -> sparc.v1.AssetStatus
+	7,  // 27: sparc.v1.SearchAssetsRequest.remote:type_name -> sparc.v1.RemoteFilter
+	5,  // 28: sparc.v1.SearchAssetsRequest.view:type_name -> sparc.v1.AssetView
+	9,  // 29: sparc.v1.SearchResult.asset:type_name -> sparc.v1.Asset
+	23, // 30: sparc.v1.SearchAssetsResponse.results:type_name -> sparc.v1.SearchResult
+	8,  // 31: sparc.v1.Term.vocabulary:type_name -> sparc.v1.Vocabulary
+	26, // 32: sparc.v1.ListVocabularyResponse.terms:type_name -> sparc.v1.Term
+	16, // 33: sparc.v1.AssetService.CreateAsset:input_type -> sparc.v1.CreateAssetRequest
+	17, // 34: sparc.v1.AssetService.GetAsset:input_type -> sparc.v1.GetAssetRequest
+	18, // 35: sparc.v1.AssetService.UpdateAsset:input_type -> sparc.v1.UpdateAssetRequest
+	19, // 36: sparc.v1.AssetService.DeleteAsset:input_type -> sparc.v1.DeleteAssetRequest
+	20, // 37: sparc.v1.AssetService.ListAssets:input_type -> sparc.v1.ListAssetsRequest
+	22, // 38: sparc.v1.AssetService.SearchAssets:input_type -> sparc.v1.SearchAssetsRequest
+	25, // 39: sparc.v1.AssetService.ListVocabulary:input_type -> sparc.v1.ListVocabularyRequest
+	9,  // 40: sparc.v1.AssetService.CreateAsset:output_type -> sparc.v1.Asset
+	9,  // 41: sparc.v1.AssetService.GetAsset:output_type -> sparc.v1.Asset
+	9,  // 42: sparc.v1.AssetService.UpdateAsset:output_type -> sparc.v1.Asset
+	30, // 43: sparc.v1.AssetService.DeleteAsset:output_type -> google.protobuf.Empty
+	21, // 44: sparc.v1.AssetService.ListAssets:output_type -> sparc.v1.ListAssetsResponse
+	24, // 45: sparc.v1.AssetService.SearchAssets:output_type -> sparc.v1.SearchAssetsResponse
+	27, // 46: sparc.v1.AssetService.ListVocabulary:output_type -> sparc.v1.ListVocabularyResponse
+	40, // [40:47] is the sub-list for method output_type
+	33, // [33:40] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_assets_proto_init() }
@@ -2409,7 +2511,7 @@ func file_sparc_v1_assets_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_assets_proto_rawDesc), len(file_sparc_v1_assets_proto_rawDesc)),
-			NumEnums:      8,
+			NumEnums:      9,
 			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
