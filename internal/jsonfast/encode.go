@@ -1,0 +1,258 @@
+// Package jsonfast writes the gateway's hottest responses (searches,
+// listings and single assets) as JSON without protojson's reflection.
+//
+// Over HTTP a search cost about three times the server CPU of the same
+// search over gRPC (0.9 ms against 0.3 ms), and most of the difference was
+// protojson walking the answer through protoreflect, one field and one
+// interface call at a time. The encoders here read the generated structs
+// directly and append to one buffer.
+//
+// The JSON is the API's, byte for byte: the same as protojson with the
+// gateway's options (proto names, unpopulated fields emitted) apart from
+// the insignificant spaces protojson inserts at random. The tests prove
+// it: every response type is filled at random through protoreflect
+// thousands of times and both encoders' outputs compared token by token,
+// and a field the proto gains but these encoders do not know fails a test
+// until it is added here. What the encoders cannot write exactly as
+// protojson would (invalid UTF-8, a timestamp out of range, a nil list
+// element) is handed to protojson, so errors stay protojson's.
+package jsonfast
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// errFallback says the value is one protojson must write (or refuse).
+var errFallback = errors.New("jsonfast: value left to protojson")
+
+// enc appends JSON to b; the first failure sticks in err and the callers
+// check it once, at the end of a message.
+type enc struct {
+	b   []byte
+	err error
+}
+
+func (e *enc) raw(s string) { e.b = append(e.b, s...) }
+
+func (e *enc) null() { e.b = append(e.b, "null"...) }
+
+func (e *enc) boolean(v bool) {
+	if v {
+		e.b = append(e.b, "true"...)
+	} else {
+		e.b = append(e.b, "false"...)
+	}
+}
+
+func (e *enc) int32(v int32) { e.b = strconv.AppendInt(e.b, int64(v), 10) }
+
+// optionalInt32 is a proto3 optional int32 that is set (an unset one is
+// left out, as protojson leaves out unset members of a oneof).
+func (e *enc) optionalInt32(name string, v *int32) {
+	if v != nil {
+		e.raw(name)
+		e.int32(*v)
+	}
+}
+
+// double is protojson's float formatting (its internal json encoder, after
+// encoding/json): NaN and infinities as strings, shortest round-trip
+// digits, exponent form below 1e-6 and from 1e21 with "e-07" shortened to
+// "e-7".
+func (e *enc) double(n float64) {
+	switch {
+	case math.IsNaN(n):
+		e.raw(`"NaN"`)
+		return
+	case math.IsInf(n, +1):
+		e.raw(`"Infinity"`)
+		return
+	case math.IsInf(n, -1):
+		e.raw(`"-Infinity"`)
+		return
+	}
+	format := byte('f')
+	if abs := math.Abs(n); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	e.b = strconv.AppendFloat(e.b, n, format, -1, 64)
+	if format == 'e' {
+		n := len(e.b)
+		if n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
+			e.b[n-2] = e.b[n-1]
+			e.b = e.b[:n-1]
+		}
+	}
+}
+
+// plain marks the ASCII bytes a JSON string carries as they are: protojson
+// escapes only '"', '\\' and the control characters below 0x20 (not '<',
+// '>', '&', DEL or U+2028/U+2029, unlike encoding/json).
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hex = "0123456789abcdef"
+
+// str writes s as protojson does; invalid UTF-8 is left to protojson,
+// which refuses it.
+func (e *enc) str(s string) {
+	b := append(e.b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plain[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			e.err = errFallback
+			return
+		}
+		i += n
+	}
+	b = append(b, s[start:]...)
+	e.b = append(b, '"')
+}
+
+func (e *enc) strs(list []string) {
+	e.b = append(e.b, '[')
+	for i, s := range list {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.str(s)
+	}
+	e.b = append(e.b, ']')
+}
+
+// enumNames holds an enum's value names as JSON strings, indexed by
+// number; a number without a name is written as a number, as protojson
+// does.
+type enumNames []string
+
+func namesOf(d protoreflect.EnumDescriptor) enumNames {
+	vals := d.Values()
+	var max protoreflect.EnumNumber
+	for i := 0; i < vals.Len(); i++ {
+		max = maxNum(max, vals.Get(i).Number())
+	}
+	names := make(enumNames, max+1)
+	for i := 0; i < vals.Len(); i++ {
+		v := vals.Get(i)
+		// protojson names the first value declared with a number.
+		if v.Number() >= 0 && names[v.Number()] == "" {
+			names[v.Number()] = `"` + string(v.Name()) + `"`
+		}
+	}
+	return names
+}
+
+func maxNum(a, b protoreflect.EnumNumber) protoreflect.EnumNumber {
+	if b > a {
+		return b
+	}
+	return a
+}
+
+func (e *enc) enum(names enumNames, v int32) {
+	if v >= 0 && int(v) < len(names) && names[v] != "" {
+		e.raw(names[v])
+		return
+	}
+	e.int32(v)
+}
+
+// The range protojson accepts: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z.
+const (
+	minTimestampSeconds = -62135596800
+	maxTimestampSeconds = 253402300799
+)
+
+// timestamp is RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as
+// protojson writes google.protobuf.Timestamp; null when unset.
+func (e *enc) timestamp(t *timestamppb.Timestamp) {
+	if t == nil {
+		e.null()
+		return
+	}
+	secs, nanos := t.GetSeconds(), t.GetNanos()
+	if secs < minTimestampSeconds || secs > maxTimestampSeconds || nanos < 0 || nanos > 999999999 {
+		e.err = errFallback
+		return
+	}
+	u := time.Unix(secs, 0).UTC()
+	year, month, day := u.Date()
+	hour, minute, second := u.Clock()
+	b := append(e.b, '"')
+	b = digits(b, year, 4)
+	b = append(b, '-')
+	b = digits(b, int(month), 2)
+	b = append(b, '-')
+	b = digits(b, day, 2)
+	b = append(b, 'T')
+	b = digits(b, hour, 2)
+	b = append(b, ':')
+	b = digits(b, minute, 2)
+	b = append(b, ':')
+	b = digits(b, second, 2)
+	if nanos != 0 {
+		b = append(b, '.')
+		switch {
+		case nanos%1e6 == 0:
+			b = digits(b, int(nanos/1e6), 3)
+		case nanos%1e3 == 0:
+			b = digits(b, int(nanos/1e3), 6)
+		default:
+			b = digits(b, int(nanos), 9)
+		}
+	}
+	e.b = append(b, 'Z', '"')
+}
+
+// digits appends v, 0 <= v < 10^width, zero-padded to width.
+func digits(b []byte, v, width int) []byte {
+	n := len(b)
+	for range width {
+		b = append(b, '0')
+	}
+	for i := len(b) - 1; i >= n; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
+}

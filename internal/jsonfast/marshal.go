@@ -1,0 +1,90 @@
+package jsonfast
+
+import (
+	"sync"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
+
+// GatewayOptions are the protojson options whose output Encode
+// reproduces: the gateway's.
+var GatewayOptions = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+
+// Encode returns v as JSON, as protojson with GatewayOptions writes it,
+// when v is a response this package knows (a search or list answer, an
+// asset). It returns false for any other value, and for a value protojson
+// must write or refuse itself (invalid UTF-8, a timestamp out of range, a
+// nil list element).
+func Encode(v any) ([]byte, bool) {
+	bp := buffers.Get().(*[]byte)
+	e := enc{b: (*bp)[:0]}
+	switch m := v.(type) {
+	case *sparcv1.SearchAssetsResponse:
+		if m == nil {
+			return release(bp, e.b, false)
+		}
+		e.searchAssetsResponse(m)
+	case *sparcv1.Asset:
+		if m == nil {
+			return release(bp, e.b, false)
+		}
+		e.asset(m)
+	case *sparcv1.ListAssetsResponse:
+		if m == nil {
+			return release(bp, e.b, false)
+		}
+		e.listAssetsResponse(m)
+	default:
+		return release(bp, e.b, false)
+	}
+	return release(bp, e.b, e.err == nil)
+}
+
+// buffers keep the encoding space between responses, so that a response
+// costs one allocation of its exact size (the gateway keeps the slice it
+// is given, so the pooled one cannot be handed out).
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// maxPooled bounds the buffers kept: one huge answer should not pin its
+// buffer for good.
+const maxPooled = 1 << 20
+
+func release(bp *[]byte, b []byte, ok bool) ([]byte, bool) {
+	var out []byte
+	if ok {
+		out = make([]byte, len(b))
+		copy(out, b)
+	}
+	if cap(b) <= maxPooled {
+		*bp = b[:0]
+		buffers.Put(bp)
+	}
+	return out, ok
+}
+
+// Marshaler is the gateway's JSON marshaler: Encode for the responses it
+// knows, the wrapped JSONPb for everything else (errors, streams, other
+// services) and for decoding, content type and delimiter.
+type Marshaler struct {
+	*runtime.JSONPb
+	fast bool
+}
+
+// NewMarshaler wraps j. The fast path is on only when j's marshal options
+// are GatewayOptions, the only ones Encode reproduces.
+func NewMarshaler(j *runtime.JSONPb) *Marshaler {
+	return &Marshaler{JSONPb: j, fast: j.MarshalOptions == GatewayOptions}
+}
+
+// Marshal writes v as j would.
+func (m *Marshaler) Marshal(v any) ([]byte, error) {
+	if m.fast {
+		if b, ok := Encode(v); ok {
+			return b, nil
+		}
+	}
+	return m.JSONPb.Marshal(v)
+}
