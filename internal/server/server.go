@@ -32,6 +32,7 @@ import (
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/httproute"
+	"github.com/sparc-network/sparc/internal/jsonfast"
 )
 
 // Services are the API implementations to serve. Every domain adds its
@@ -242,11 +243,13 @@ func (s *Server) httpHandler(ctx context.Context, svc Services) (http.Handler, e
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMetadata(gatewayMetadata),
 		runtime.WithMiddlewares(s.streamDeadlines(streamRoutes(s.grpc))),
+		// Searches, listings and assets are written by jsonfast (the same
+		// bytes, without protojson's reflection); the rest by JSONPb.
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: jsonfast.NewMarshaler(&runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
+			}),
 		}),
 	)
 	if err := svc.gateway(ctx, gw, s.loopback); err != nil {
