@@ -19,206 +19,200 @@ var (
 	deliveryModeNames = namesOf(sparcv1.DeliveryMode(0).Descriptor())
 )
 
-func (e *enc) searchAssetsResponse(m *sparcv1.SearchAssetsResponse) {
-	e.raw(`{"results":[`)
+func (e *enc) searchAssetsResponse(b []byte, m *sparcv1.SearchAssetsResponse) []byte {
+	b = append(b, `{"results":[`...)
 	for i, r := range m.Results {
 		if r == nil {
 			// protojson writes a nil element as an empty message; rare
 			// enough (it cannot come over gRPC) to leave to it.
-			e.err = errFallback
-			return
+			e.refused = true
+			return b
 		}
 		if i > 0 {
-			e.raw(",")
+			b = append(b, ',')
 		}
-		e.searchResult(r)
+		b = e.searchResult(b, r)
 	}
-	e.raw(`],"next_page_token":`)
-	e.str(m.NextPageToken)
-	e.raw("}")
+	b = append(b, `],"next_page_token":`...)
+	b = e.str(b, m.NextPageToken)
+	return append(b, '}')
 }
 
-func (e *enc) searchResult(m *sparcv1.SearchResult) {
-	e.raw(`{"asset":`)
-	e.asset(m.Asset)
-	e.raw(`,"distance_meters":`)
-	e.double(m.DistanceMeters)
-	e.raw(`,"remote":`)
-	e.boolean(m.Remote)
-	e.raw("}")
+func (e *enc) searchResult(b []byte, m *sparcv1.SearchResult) []byte {
+	b = append(b, `{"asset":`...)
+	b = e.asset(b, m.Asset)
+	b = append(b, `,"distance_meters":`...)
+	b = appendDouble(b, m.DistanceMeters)
+	b = append(b, `,"remote":`...)
+	b = appendBool(b, m.Remote)
+	return append(b, '}')
 }
 
-func (e *enc) listAssetsResponse(m *sparcv1.ListAssetsResponse) {
-	e.raw(`{"assets":[`)
+func (e *enc) listAssetsResponse(b []byte, m *sparcv1.ListAssetsResponse) []byte {
+	b = append(b, `{"assets":[`...)
 	for i, a := range m.Assets {
 		if a == nil {
-			e.err = errFallback
-			return
+			e.refused = true
+			return b
 		}
 		if i > 0 {
-			e.raw(",")
+			b = append(b, ',')
 		}
-		e.asset(a)
+		b = e.asset(b, a)
 	}
-	e.raw(`],"next_page_token":`)
-	e.str(m.NextPageToken)
-	e.raw("}")
+	b = append(b, `],"next_page_token":`...)
+	b = e.str(b, m.NextPageToken)
+	return append(b, '}')
 }
 
-func (e *enc) asset(m *sparcv1.Asset) {
+func (e *enc) asset(b []byte, m *sparcv1.Asset) []byte {
 	if m == nil {
-		e.null()
-		return
+		return append(b, "null"...)
 	}
-	e.raw(`{"name":`)
-	e.str(m.Name)
-	e.raw(`,"kind":`)
-	e.enum(assetKindNames, int32(m.Kind))
-	e.raw(`,"display_name":`)
-	e.str(m.DisplayName)
-	e.raw(`,"description":`)
-	e.str(m.Description)
-	e.raw(`,"categories":`)
-	e.strs(m.Categories)
-	e.raw(`,"location":`)
-	e.location(m.Location)
-	e.raw(`,"service_area_geojson":`)
-	e.str(m.ServiceAreaGeojson)
-	e.raw(`,"sessions":[`)
+	b = append(b, `{"name":`...)
+	b = e.str(b, m.Name)
+	b = append(b, `,"kind":`...)
+	b = appendEnum(b, assetKindNames, int32(m.Kind))
+	b = append(b, `,"display_name":`...)
+	b = e.str(b, m.DisplayName)
+	b = append(b, `,"description":`...)
+	b = e.str(b, m.Description)
+	b = append(b, `,"categories":`...)
+	b = e.strs(b, m.Categories)
+	b = append(b, `,"location":`...)
+	b = e.location(b, m.Location)
+	b = append(b, `,"service_area_geojson":`...)
+	b = e.str(b, m.ServiceAreaGeojson)
+	b = append(b, `,"sessions":[`...)
 	for i, s := range m.Sessions {
 		if s == nil {
-			e.err = errFallback
-			return
+			e.refused = true
+			return b
 		}
 		if i > 0 {
-			e.raw(",")
+			b = append(b, ',')
 		}
-		e.session(s)
+		b = e.session(b, s)
 	}
-	e.raw(`],"cost":`)
-	e.cost(m.Cost)
-	e.raw(`,"accessibility":`)
-	e.strs(m.Accessibility)
-	e.raw(`,"languages":`)
-	e.strs(m.Languages)
-	e.raw(`,"age_range":`)
-	e.ageRange(m.AgeRange)
-	e.raw(`,"contact":`)
-	e.contact(m.Contact)
-	e.optionalInt32(`,"capacity":`, m.Capacity)
-	e.raw(`,"accepting_referrals":`)
-	e.boolean(m.AcceptingReferrals)
-	e.raw(`,"status":`)
-	e.enum(assetStatusNames, int32(m.Status))
-	e.raw(`,"owner_organisation":`)
-	e.str(m.OwnerOrganisation)
-	e.raw(`,"last_verified_time":`)
-	e.timestamp(m.LastVerifiedTime)
-	e.raw(`,"create_time":`)
-	e.timestamp(m.CreateTime)
-	e.raw(`,"update_time":`)
-	e.timestamp(m.UpdateTime)
-	e.raw(`,"etag":`)
-	e.str(m.Etag)
-	e.raw(`,"availability":`)
-	e.enum(availabilityNames, int32(m.Availability))
-	e.optionalInt32(`,"places_left":`, m.PlacesLeft)
-	e.raw(`,"delivery_mode":`)
-	e.enum(deliveryModeNames, int32(m.DeliveryMode))
-	e.raw(`,"service_area":`)
-	e.serviceArea(m.ServiceArea)
-	e.raw(`,"next_session_time":`)
-	e.timestamp(m.NextSessionTime)
-	e.raw("}")
+	b = append(b, `],"cost":`...)
+	b = e.cost(b, m.Cost)
+	b = append(b, `,"accessibility":`...)
+	b = e.strs(b, m.Accessibility)
+	b = append(b, `,"languages":`...)
+	b = e.strs(b, m.Languages)
+	b = append(b, `,"age_range":`...)
+	b = e.ageRange(b, m.AgeRange)
+	b = append(b, `,"contact":`...)
+	b = e.contact(b, m.Contact)
+	b = appendOptionalInt32(b, `,"capacity":`, m.Capacity)
+	b = append(b, `,"accepting_referrals":`...)
+	b = appendBool(b, m.AcceptingReferrals)
+	b = append(b, `,"status":`...)
+	b = appendEnum(b, assetStatusNames, int32(m.Status))
+	b = append(b, `,"owner_organisation":`...)
+	b = e.str(b, m.OwnerOrganisation)
+	b = append(b, `,"last_verified_time":`...)
+	b = e.timestamp(b, m.LastVerifiedTime)
+	b = append(b, `,"create_time":`...)
+	b = e.timestamp(b, m.CreateTime)
+	b = append(b, `,"update_time":`...)
+	b = e.timestamp(b, m.UpdateTime)
+	b = append(b, `,"etag":`...)
+	b = e.str(b, m.Etag)
+	b = append(b, `,"availability":`...)
+	b = appendEnum(b, availabilityNames, int32(m.Availability))
+	b = appendOptionalInt32(b, `,"places_left":`, m.PlacesLeft)
+	b = append(b, `,"delivery_mode":`...)
+	b = appendEnum(b, deliveryModeNames, int32(m.DeliveryMode))
+	b = append(b, `,"service_area":`...)
+	b = e.serviceArea(b, m.ServiceArea)
+	b = append(b, `,"next_session_time":`...)
+	b = e.timestamp(b, m.NextSessionTime)
+	return append(b, '}')
 }
 
-func (e *enc) location(m *sparcv1.Location) {
+func (e *enc) location(b []byte, m *sparcv1.Location) []byte {
 	if m == nil {
-		e.null()
-		return
+		return append(b, "null"...)
 	}
-	e.raw(`{"latitude":`)
-	e.double(m.Latitude)
-	e.raw(`,"longitude":`)
-	e.double(m.Longitude)
-	e.raw(`,"address":`)
-	e.str(m.Address)
-	e.raw(`,"postcode":`)
-	e.str(m.Postcode)
-	e.raw(`,"locality":`)
-	e.str(m.Locality)
-	e.raw(`,"country":`)
-	e.str(m.Country)
-	e.raw("}")
+	b = append(b, `{"latitude":`...)
+	b = appendDouble(b, m.Latitude)
+	b = append(b, `,"longitude":`...)
+	b = appendDouble(b, m.Longitude)
+	b = append(b, `,"address":`...)
+	b = e.str(b, m.Address)
+	b = append(b, `,"postcode":`...)
+	b = e.str(b, m.Postcode)
+	b = append(b, `,"locality":`...)
+	b = e.str(b, m.Locality)
+	b = append(b, `,"country":`...)
+	b = e.str(b, m.Country)
+	return append(b, '}')
 }
 
-func (e *enc) session(m *sparcv1.Session) {
-	e.raw(`{"day":`)
-	e.enum(weekdayNames, int32(m.Day))
-	e.raw(`,"start_time":`)
-	e.str(m.StartTime)
-	e.raw(`,"end_time":`)
-	e.str(m.EndTime)
-	e.raw(`,"timezone":`)
-	e.str(m.Timezone)
-	e.raw(`,"valid_from":`)
-	e.str(m.ValidFrom)
-	e.raw(`,"valid_until":`)
-	e.str(m.ValidUntil)
-	e.raw("}")
+func (e *enc) session(b []byte, m *sparcv1.Session) []byte {
+	b = append(b, `{"day":`...)
+	b = appendEnum(b, weekdayNames, int32(m.Day))
+	b = append(b, `,"start_time":`...)
+	b = e.str(b, m.StartTime)
+	b = append(b, `,"end_time":`...)
+	b = e.str(b, m.EndTime)
+	b = append(b, `,"timezone":`...)
+	b = e.str(b, m.Timezone)
+	b = append(b, `,"valid_from":`...)
+	b = e.str(b, m.ValidFrom)
+	b = append(b, `,"valid_until":`...)
+	b = e.str(b, m.ValidUntil)
+	return append(b, '}')
 }
 
-func (e *enc) cost(m *sparcv1.Cost) {
+func (e *enc) cost(b []byte, m *sparcv1.Cost) []byte {
 	if m == nil {
-		e.null()
-		return
+		return append(b, "null"...)
 	}
-	e.raw(`{"kind":`)
-	e.enum(costKindNames, int32(m.Kind))
-	e.raw(`,"note":`)
-	e.str(m.Note)
-	e.raw("}")
+	b = append(b, `{"kind":`...)
+	b = appendEnum(b, costKindNames, int32(m.Kind))
+	b = append(b, `,"note":`...)
+	b = e.str(b, m.Note)
+	return append(b, '}')
 }
 
 // ageRange has only optional fields, so the comma depends on min_age.
-func (e *enc) ageRange(m *sparcv1.AgeRange) {
+func (e *enc) ageRange(b []byte, m *sparcv1.AgeRange) []byte {
 	if m == nil {
-		e.null()
-		return
+		return append(b, "null"...)
 	}
-	e.raw("{")
-	e.optionalInt32(`"min_age":`, m.MinAge)
+	b = append(b, "{"...)
+	b = appendOptionalInt32(b, `"min_age":`, m.MinAge)
 	if m.MinAge != nil && m.MaxAge != nil {
-		e.raw(",")
+		b = append(b, ',')
 	}
-	e.optionalInt32(`"max_age":`, m.MaxAge)
-	e.raw("}")
+	b = appendOptionalInt32(b, `"max_age":`, m.MaxAge)
+	return append(b, '}')
 }
 
-func (e *enc) contact(m *sparcv1.Contact) {
+func (e *enc) contact(b []byte, m *sparcv1.Contact) []byte {
 	if m == nil {
-		e.null()
-		return
+		return append(b, "null"...)
 	}
-	e.raw(`{"name":`)
-	e.str(m.Name)
-	e.raw(`,"email":`)
-	e.str(m.Email)
-	e.raw(`,"phone":`)
-	e.str(m.Phone)
-	e.raw(`,"website":`)
-	e.str(m.Website)
-	e.raw("}")
+	b = append(b, `{"name":`...)
+	b = e.str(b, m.Name)
+	b = append(b, `,"email":`...)
+	b = e.str(b, m.Email)
+	b = append(b, `,"phone":`...)
+	b = e.str(b, m.Phone)
+	b = append(b, `,"website":`...)
+	b = e.str(b, m.Website)
+	return append(b, '}')
 }
 
-func (e *enc) serviceArea(m *sparcv1.ServiceArea) {
+func (e *enc) serviceArea(b []byte, m *sparcv1.ServiceArea) []byte {
 	if m == nil {
-		e.null()
-		return
+		return append(b, "null"...)
 	}
-	e.raw(`{"area_codes":`)
-	e.strs(m.AreaCodes)
-	e.raw(`,"country":`)
-	e.str(m.Country)
-	e.raw("}")
+	b = append(b, `{"area_codes":`...)
+	b = e.strs(b, m.AreaCodes)
+	b = append(b, `,"country":`...)
+	b = e.str(b, m.Country)
+	return append(b, '}')
 }

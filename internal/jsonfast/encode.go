@@ -19,7 +19,6 @@
 package jsonfast
 
 import (
-	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -29,67 +28,58 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// errFallback says the value is one protojson must write (or refuse).
-var errFallback = errors.New("jsonfast: value left to protojson")
-
-// enc appends JSON to b; the first failure sticks in err and the callers
-// check it once, at the end of a message.
+// enc remembers whether a value must be left to protojson. The buffer is
+// passed and returned rather than kept in enc: a slice stored through a
+// pointer costs a GC write barrier on every append.
 type enc struct {
-	b   []byte
-	err error
+	refused bool
 }
 
-func (e *enc) raw(s string) { e.b = append(e.b, s...) }
-
-func (e *enc) null() { e.b = append(e.b, "null"...) }
-
-func (e *enc) boolean(v bool) {
+func appendBool(b []byte, v bool) []byte {
 	if v {
-		e.b = append(e.b, "true"...)
-	} else {
-		e.b = append(e.b, "false"...)
+		return append(b, "true"...)
 	}
+	return append(b, "false"...)
 }
 
-func (e *enc) int32(v int32) { e.b = strconv.AppendInt(e.b, int64(v), 10) }
+func appendInt32(b []byte, v int32) []byte { return strconv.AppendInt(b, int64(v), 10) }
 
-// optionalInt32 is a proto3 optional int32 that is set (an unset one is
-// left out, as protojson leaves out unset members of a oneof).
-func (e *enc) optionalInt32(name string, v *int32) {
+// appendOptionalInt32 writes a proto3 optional int32 that is set; an unset
+// one is left out, as protojson leaves out unset members of a oneof.
+func appendOptionalInt32(b []byte, name string, v *int32) []byte {
 	if v != nil {
-		e.raw(name)
-		e.int32(*v)
+		b = append(b, name...)
+		b = appendInt32(b, *v)
 	}
+	return b
 }
 
 // double is protojson's float formatting (its internal json encoder, after
 // encoding/json): NaN and infinities as strings, shortest round-trip
 // digits, exponent form below 1e-6 and from 1e21 with "e-07" shortened to
 // "e-7".
-func (e *enc) double(n float64) {
+func appendDouble(b []byte, n float64) []byte {
 	switch {
 	case math.IsNaN(n):
-		e.raw(`"NaN"`)
-		return
+		return append(b, `"NaN"`...)
 	case math.IsInf(n, +1):
-		e.raw(`"Infinity"`)
-		return
+		return append(b, `"Infinity"`...)
 	case math.IsInf(n, -1):
-		e.raw(`"-Infinity"`)
-		return
+		return append(b, `"-Infinity"`...)
 	}
 	format := byte('f')
 	if abs := math.Abs(n); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
 	}
-	e.b = strconv.AppendFloat(e.b, n, format, -1, 64)
+	b = strconv.AppendFloat(b, n, format, -1, 64)
 	if format == 'e' {
-		n := len(e.b)
-		if n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
-			e.b[n-2] = e.b[n-1]
-			e.b = e.b[:n-1]
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
 		}
 	}
+	return b
 }
 
 // plain marks the ASCII bytes a JSON string carries as they are: protojson
@@ -106,8 +96,8 @@ const hex = "0123456789abcdef"
 
 // str writes s as protojson does; invalid UTF-8 is left to protojson,
 // which refuses it.
-func (e *enc) str(s string) {
-	b := append(e.b, '"')
+func (e *enc) str(b []byte, s string) []byte {
+	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -139,24 +129,24 @@ func (e *enc) str(s string) {
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n == 1 {
-			e.err = errFallback
-			return
+			e.refused = true
+			return b
 		}
 		i += n
 	}
 	b = append(b, s[start:]...)
-	e.b = append(b, '"')
+	return append(b, '"')
 }
 
-func (e *enc) strs(list []string) {
-	e.b = append(e.b, '[')
+func (e *enc) strs(b []byte, list []string) []byte {
+	b = append(b, '[')
 	for i, s := range list {
 		if i > 0 {
-			e.b = append(e.b, ',')
+			b = append(b, ',')
 		}
-		e.str(s)
+		b = e.str(b, s)
 	}
-	e.b = append(e.b, ']')
+	return append(b, ']')
 }
 
 // enumNames holds an enum's value names as JSON strings, indexed by
@@ -188,12 +178,11 @@ func maxNum(a, b protoreflect.EnumNumber) protoreflect.EnumNumber {
 	return a
 }
 
-func (e *enc) enum(names enumNames, v int32) {
+func appendEnum(b []byte, names enumNames, v int32) []byte {
 	if v >= 0 && int(v) < len(names) && names[v] != "" {
-		e.raw(names[v])
-		return
+		return append(b, names[v]...)
 	}
-	e.int32(v)
+	return appendInt32(b, v)
 }
 
 // The range protojson accepts: 0001-01-01T00:00:00Z to
@@ -205,20 +194,19 @@ const (
 
 // timestamp is RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as
 // protojson writes google.protobuf.Timestamp; null when unset.
-func (e *enc) timestamp(t *timestamppb.Timestamp) {
+func (e *enc) timestamp(b []byte, t *timestamppb.Timestamp) []byte {
 	if t == nil {
-		e.null()
-		return
+		return append(b, "null"...)
 	}
 	secs, nanos := t.GetSeconds(), t.GetNanos()
 	if secs < minTimestampSeconds || secs > maxTimestampSeconds || nanos < 0 || nanos > 999999999 {
-		e.err = errFallback
-		return
+		e.refused = true
+		return b
 	}
 	u := time.Unix(secs, 0).UTC()
 	year, month, day := u.Date()
 	hour, minute, second := u.Clock()
-	b := append(e.b, '"')
+	b = append(b, '"')
 	b = digits(b, year, 4)
 	b = append(b, '-')
 	b = digits(b, int(month), 2)
@@ -241,7 +229,7 @@ func (e *enc) timestamp(t *timestamppb.Timestamp) {
 			b = digits(b, int(nanos), 9)
 		}
 	}
-	e.b = append(b, 'Z', '"')
+	return append(b, 'Z', '"')
 }
 
 // digits appends v, 0 <= v < 10^width, zero-padded to width.

@@ -19,28 +19,29 @@ var GatewayOptions = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulat
 // must write or refuse itself (invalid UTF-8, a timestamp out of range, a
 // nil list element).
 func Encode(v any) ([]byte, bool) {
+	var e enc
 	bp := buffers.Get().(*[]byte)
-	e := enc{b: (*bp)[:0]}
+	b := (*bp)[:0]
 	switch m := v.(type) {
 	case *sparcv1.SearchAssetsResponse:
 		if m == nil {
-			return release(bp, e.b, false)
+			return release(bp, b, false)
 		}
-		e.searchAssetsResponse(m)
+		b = e.searchAssetsResponse(b, m)
 	case *sparcv1.Asset:
 		if m == nil {
-			return release(bp, e.b, false)
+			return release(bp, b, false)
 		}
-		e.asset(m)
+		b = e.asset(b, m)
 	case *sparcv1.ListAssetsResponse:
 		if m == nil {
-			return release(bp, e.b, false)
+			return release(bp, b, false)
 		}
-		e.listAssetsResponse(m)
+		b = e.listAssetsResponse(b, m)
 	default:
-		return release(bp, e.b, false)
+		return release(bp, b, false)
 	}
-	return release(bp, e.b, e.err == nil)
+	return release(bp, b, !e.refused)
 }
 
 // buffers keep the encoding space between responses, so that a response
