@@ -24,6 +24,8 @@ var hot = []proto.Message{
 	&sparcv1.SearchAssetsResponse{},
 	&sparcv1.ListAssetsResponse{},
 	&sparcv1.Asset{},
+	&sparcv1.ListVocabularyResponse{},
+	&sparcv1.Postcode{},
 }
 
 // sameAsProtojson fails t unless Encode writes m exactly as protojson
@@ -434,6 +436,8 @@ func TestWhatProtojsonRefusesIsLeftToIt(t *testing.T) {
 		{"a nil asset in a list", &sparcv1.ListAssetsResponse{Assets: []*sparcv1.Asset{nil}}},
 		{"a nil session", &sparcv1.Asset{Sessions: []*sparcv1.Session{nil}}},
 		{"a nil response", (*sparcv1.SearchAssetsResponse)(nil)},
+		{"a nil term", &sparcv1.ListVocabularyResponse{Terms: []*sparcv1.Term{nil}}},
+		{"invalid UTF-8 in a postcode's attribution", &sparcv1.Postcode{Attribution: "\xc3("}},
 		{"another message", &sparcv1.Term{Code: "x"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,9 +15,9 @@ var GatewayOptions = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulat
 
 // Encode returns v as JSON, as protojson with GatewayOptions writes it,
 // when v is a response this package knows (a search or list answer, an
-// asset). It returns false for any other value, and for a value protojson
-// must write or refuse itself (invalid UTF-8, a timestamp out of range, a
-// nil list element).
+// asset, the vocabulary, a postcode). It returns false for any other
+// value, and for a value protojson must write or refuse itself (invalid
+// UTF-8, a timestamp out of range, a nil list element).
 func Encode(v any) ([]byte, bool) {
 	var e enc
 	bp := buffers.Get().(*[]byte)
@@ -38,6 +38,16 @@ func Encode(v any) ([]byte, bool) {
 			return release(bp, b, false)
 		}
 		b = e.listAssetsResponse(b, m)
+	case *sparcv1.ListVocabularyResponse:
+		if m == nil {
+			return release(bp, b, false)
+		}
+		b = e.listVocabularyResponse(b, m)
+	case *sparcv1.Postcode:
+		if m == nil {
+			return release(bp, b, false)
+		}
+		b = e.postcode(b, m)
 	default:
 		return release(bp, b, false)
 	}

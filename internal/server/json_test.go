@@ -18,9 +18,10 @@ import (
 	"github.com/sparc-network/sparc/internal/testenv"
 )
 
-// The gateway writes searches, listings and assets with jsonfast: the
-// bodies must be what protojson, with the gateway's options, makes of the
-// same answers over gRPC (apart from protojson's random spaces).
+// The gateway writes searches, listings, assets, the vocabulary and
+// postcodes with jsonfast: the bodies must be what protojson, with the
+// gateway's options, makes of the same answers over gRPC (apart from
+// protojson's random spaces).
 func TestGatewayJSONIsProtojsonOfTheGRPCAnswer(t *testing.T) {
 	env := testenv.NewServer(t)
 	ctx := context.Background()
@@ -48,6 +49,11 @@ func TestGatewayJSONIsProtojsonOfTheGRPCAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := env.Pool.Exec(ctx, `INSERT INTO postcodes (country, postcode, sector, district, location, source)
+		VALUES ('GB', 'B1 1BB', 'B1 1', 'B1', 'POINT(-1.903188 52.480579)', 'codepoint-open')`); err != nil {
+		t.Fatal(err)
+	}
+	postcodes := sparcv1.NewPostcodeServiceClient(env.Conn)
 	near := &sparcv1.SearchAssetsRequest{Latitude: proto.Float64(52.4862), Longitude: proto.Float64(-1.8904),
 		RadiusMeters: proto.Float64(5000), PageSize: 20}
 	basic := proto.CloneOf(near)
@@ -72,6 +78,14 @@ func TestGatewayJSONIsProtojsonOfTheGRPCAnswer(t *testing.T) {
 		{"the awkward asset", "/v1/" + awkward.Name,
 			func() (proto.Message, error) {
 				return env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: awkward.Name})
+			}},
+		{"the vocabulary", "/v1/vocabulary",
+			func() (proto.Message, error) {
+				return env.Assets.ListVocabulary(ctx, &sparcv1.ListVocabularyRequest{})
+			}},
+		{"a postcode", "/v1/postcodes/B11BB",
+			func() (proto.Message, error) {
+				return postcodes.GetPostcode(ctx, &sparcv1.GetPostcodeRequest{Name: "postcodes/B11BB"})
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

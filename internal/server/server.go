@@ -243,8 +243,9 @@ func (s *Server) httpHandler(ctx context.Context, svc Services) (http.Handler, e
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMetadata(gatewayMetadata),
 		runtime.WithMiddlewares(s.streamDeadlines(streamRoutes(s.grpc))),
-		// Searches, listings and assets are written by jsonfast (the same
-		// bytes, without protojson's reflection); the rest by JSONPb.
+		// Searches, listings, assets, the vocabulary and postcodes are
+		// written by jsonfast (the same bytes, without protojson's
+		// reflection); the rest by JSONPb.
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: jsonfast.NewMarshaler(&runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
