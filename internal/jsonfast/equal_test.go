@@ -93,7 +93,7 @@ func fill(r *rand.Rand, m protoreflect.Message, depth int) {
 			list := m.Mutable(fd).List()
 			n := r.IntN(4)
 			if depth == 0 && fd.Message() != nil {
-				n = r.IntN(25) // pages of results
+				n = r.IntN(8) // pages of results: variety per asset matters more than length
 			}
 			for range n {
 				if fd.Message() != nil {
