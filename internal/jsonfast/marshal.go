@@ -87,7 +87,11 @@ type Marshaler struct {
 // NewMarshaler wraps j. The fast path is on only when j's marshal options
 // are GatewayOptions, the only ones Encode reproduces.
 func NewMarshaler(j *runtime.JSONPb) *Marshaler {
-	return &Marshaler{JSONPb: j, fast: j.MarshalOptions == GatewayOptions}
+	// Resolver first: == on an interface holding an incomparable type
+	// panics, and a resolver only matters for Any, which Encode never
+	// writes.
+	o := j.MarshalOptions
+	return &Marshaler{JSONPb: j, fast: o.Resolver == nil && o == GatewayOptions}
 }
 
 // Marshal writes v as j would.
