@@ -54,10 +54,10 @@ func appendOptionalInt32(b []byte, name string, v *int32) []byte {
 	return b
 }
 
-// double is protojson's float formatting (its internal json encoder, after
-// encoding/json): NaN and infinities as strings, shortest round-trip
-// digits, exponent form below 1e-6 and from 1e21 with "e-07" shortened to
-// "e-7".
+// appendDouble is protojson's float formatting (its internal json
+// encoder, after encoding/json): NaN and infinities as strings, shortest
+// round-trip digits, exponent form below 1e-6 and from 1e21 with "e-07"
+// shortened to "e-7".
 func appendDouble(b []byte, n float64) []byte {
 	switch {
 	case math.IsNaN(n):
