@@ -479,6 +479,9 @@ func (cb *coverageBench) explainPairs(ctx context.Context, m *coverage.Maintaine
 	}
 	cb.printf("nearest-pairs statement for 500 changed assets, %s (EXPLAIN ANALYZE):\n", when)
 	for line := range strings.SplitSeq(plan, "\n") {
+		if len(line) > 140 { // the arguments are printed inline: 500 ids
+			line = line[:140] + "..."
+		}
 		cb.printf("  | %s\n", line)
 	}
 	return nil
