@@ -240,16 +240,22 @@ func moveCursor(ctx context.Context, tx pgx.Tx, g *generation, to outbox.Cursor)
 // changed asset is now nearer to. Recomputing from the current state
 // makes applying a change twice, or after later ones, harmless.
 func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []assets.Change, ph *phases) ([]*storedArea, error) {
-	walkCodes, err := m.walkAffected(ctx, g, changes)
+	// Two pairs of independent steps run side by side, each on its own
+	// connection: on an otherwise idle machine a batch takes the longer
+	// of each pair rather than their sum.
+	var walkCodes []string
+	var pairs []slotPair
+	var counted []assets.Counted
+	err := ph.both("walk areas", func() (err error) {
+		walkCodes, err = m.walkAffected(ctx, g, changes)
+		return err
+	}, "nearest pairs", func() (err error) {
+		pairs, counted, err = m.nearestAffected(ctx, g, changes)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	ph.lap("walk areas")
-	pairs, counted, err := m.nearestAffected(ctx, g, changes)
-	if err != nil {
-		return nil, err
-	}
-	ph.lap("nearest pairs")
 	codes := slices.Clone(walkCodes)
 	for _, p := range pairs {
 		codes = append(codes, p.code)
@@ -265,15 +271,18 @@ func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []ass
 		before[code] = r.snapshot()
 	}
 	ph.lap("read rows")
-	if err := m.regroup(ctx, g, rows, walkCodes); err != nil {
-		return nil, err
-	}
-	ph.lap("walking joins")
-	searched, err := m.renearest(ctx, g, rows, mergePairs(pairs), counted)
+	// regroup sets the rows' Groups, renearest their Nearest and
+	// NearestAsset: different fields, so the two may run together.
+	searched := 0
+	err = ph.both("walking joins", func() error {
+		return m.regroup(ctx, g, rows, walkCodes)
+	}, "nearest searches", func() (err error) {
+		searched, err = m.renearest(ctx, g, rows, mergePairs(pairs), counted)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	ph.lap("nearest searches")
 	// Only the rows whose figures changed are written: a move of 150 m
 	// changes the walking counts of the few areas whose edge it crossed
 	// and the nearest of those it is nearest to, not the ~6 areas per
@@ -330,6 +339,29 @@ func (p *phases) lap(name string) {
 	p.names, p.took = append(p.names, name), append(p.took, now.Sub(p.last))
 	p.text += fmt.Sprintf(" %s=%s", name, now.Sub(p.last).Round(time.Millisecond))
 	p.last = now
+}
+
+// both runs a and b at once and records each one's time; the next lap
+// starts when both are done.
+func (p *phases) both(aName string, a func() error, bName string, b func() error) error {
+	var wg sync.WaitGroup
+	var aErr error
+	var aTook time.Duration
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		aErr = a()
+		aTook = time.Since(start)
+	}()
+	start := time.Now()
+	bErr := b()
+	bTook := time.Since(start)
+	wg.Wait()
+	p.names, p.took = append(p.names, aName, bName), append(p.took, aTook, bTook)
+	p.text += fmt.Sprintf(" %s=%s %s=%s (together)", aName, aTook.Round(time.Millisecond), bName, bTook.Round(time.Millisecond))
+	p.last = time.Now()
+	return cmp.Or(aErr, bErr)
 }
 
 func (p *phases) total() time.Duration { return p.last.Sub(p.start) }
