@@ -106,11 +106,9 @@ func runCoverageIncremental(ctx context.Context, b *bench) error {
 	cb.check(target{what: "stored read / from scratch", measured: readMed.Seconds() / scratchMed.Seconds(), unit: "x", op: "<=", goal: 0.5,
 		scale: "32,844 areas", atScale: atScale})
 
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); m.Run(runCtx) }()
-	defer func() { stop(); wg.Wait() }()
+	run := &maintainerRun{m: m}
+	run.start(ctx)
+	defer run.stop()
 
 	ids, err := cb.assetIDs(ctx, 5000)
 	if err != nil {
@@ -137,7 +135,7 @@ func runCoverageIncremental(ctx context.Context, b *bench) error {
 	if _, _, err := cb.compareReads(ctx, stored, scratch, q); err != nil {
 		return fmt.Errorf("after the writes: %w", err)
 	}
-	ratio, err := cb.writeCost(ctx, ids)
+	ratio, err := cb.writeCost(ctx, ids, run)
 	if err != nil {
 		return err
 	}
@@ -335,50 +333,82 @@ func (cb *coverageBench) applied(ctx context.Context, committed time.Time) (time
 	}
 }
 
-// writeCost times sequential asset writes with the change recorded and
-// applied (coverage's triggers on, the maintainer running) against writes
-// with coverage's triggers off, in alternating rounds. Only coverage's
-// triggers are switched (found by their function): other triggers on
-// assets (search's feed) are part of both. Before each round the
-// maintainer catches up, untimed, so no round inherits another's
-// backlog (a "without" round overlapping the applying of the previous
-// "with" round made the ratio anything from 0.94x to 1.73x); the first
-// write after a switch is not timed (ALTER TABLE invalidates the cached
-// plans of the write path).
-func (cb *coverageBench) writeCost(ctx context.Context, ids []uuid.UUID) (float64, error) {
-	var triggers []string
+// maintainerRun starts and stops the maintainer's loop.
+type maintainerRun struct {
+	m      *coverage.Maintainer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (r *maintainerRun) start(ctx context.Context) {
+	if r.cancel != nil {
+		return
+	}
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.m.Run(ctx) }()
+}
+
+func (r *maintainerRun) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		r.wg.Wait()
+		r.cancel = nil
+	}
+}
+
+// writeCost times sequential asset writes in three modes, in rotating
+// rounds: "without" (coverage's triggers off, the maintainer stopped),
+// "triggers only" (the change recorded, the maintainer stopped: the cost
+// on the write path itself) and "with maintenance" (recorded and applied
+// as it comes: the target's figure, which adds the maintainer's
+// competition for the CPU and the database). Only coverage's triggers are
+// switched (found by their function): other triggers on assets (search's
+// feed) are part of every mode. Before each round the maintainer catches
+// up, untimed, so no round inherits another's backlog (a "without" round
+// overlapping the applying of the previous "with" round made the ratio
+// anything from 0.94x to 1.73x); the first write after a switch is not
+// timed (ALTER TABLE invalidates the cached plans of the write path).
+func (cb *coverageBench) writeCost(ctx context.Context, ids []uuid.UUID, run *maintainerRun) (float64, error) {
+	var trigNames []string
 	rows, err := cb.pool.Query(ctx, `SELECT tgname FROM pg_trigger
 		WHERE tgrelid = 'assets'::regclass AND tgfoid = 'sparc_asset_changed'::regproc ORDER BY tgname`)
 	if err != nil {
 		return 0, err
 	}
-	if triggers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+	if trigNames, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		return 0, err
 	}
-	if len(triggers) == 0 {
+	if len(trigNames) == 0 {
 		return 0, fmt.Errorf("no coverage triggers on assets")
 	}
 	toggle := func(mode string) error {
 		var parts []string
-		for _, t := range triggers {
+		for _, t := range trigNames {
 			parts = append(parts, mode+" TRIGGER "+t)
 		}
 		_, err := cb.pool.Exec(ctx, `ALTER TABLE assets `+strings.Join(parts, ", "))
 		return err
 	}
 	rng := rand.New(rand.NewPCG(5, 5))
-	var with, without []time.Duration
+	const without, triggers, with = 0, 1, 2
+	names := []string{"without", "triggers only", "with maintenance"}
+	took := make([][]time.Duration, 3)
 	next := 0
-	for round := range 2 * writeCostRounds {
-		on := round%2 == 1
-		mode := "DISABLE"
-		if on {
-			mode = "ENABLE"
-		}
-		if err := toggle(mode); err != nil {
+	for round := range 3 * writeCostRounds {
+		mode := round % 3
+		run.start(ctx) // catch up with the previous round's changes
+		if err := cb.waitApplied(ctx); err != nil {
 			return 0, err
 		}
-		if err := cb.waitApplied(ctx); err != nil {
+		if mode != with {
+			run.stop()
+		}
+		state := "DISABLE"
+		if mode != without {
+			state = "ENABLE"
+		}
+		if err := toggle(state); err != nil {
 			return 0, err
 		}
 		for i := range writeCostWrites + 1 {
@@ -387,26 +417,27 @@ func (cb *coverageBench) writeCost(ctx context.Context, ids []uuid.UUID) (float6
 				return 0, err
 			}
 			next++
-			switch took := time.Since(start); {
-			case i == 0: // the first after the switch replans
-			case on:
-				with = append(with, took)
-			default:
-				without = append(without, took)
+			if i > 0 { // the first after the switch replans
+				took[mode] = append(took[mode], time.Since(start))
 			}
 		}
 	}
 	if err := toggle("ENABLE"); err != nil {
 		return 0, err
 	}
-	wm, wom := median(with), median(without)
-	ratio := wm.Seconds() / wom.Seconds()
-	cb.printf("asset write (store update, sequential, %d per mode in %d alternating rounds, coverage triggers %s):\n"+
-		"  with maintenance median %.2f ms (p90 %.2f, mean %.2f); without median %.2f ms (p90 %.2f, mean %.2f): medians %.2fx, means %.2fx\n",
-		len(with), 2*writeCostRounds, strings.Join(triggers, ", "),
-		ms(wm), ms(sortedQuantile(with, 0.9)), ms(mean(with)), ms(wom), ms(sortedQuantile(without, 0.9)), ms(mean(without)), ratio,
-		mean(with).Seconds()/mean(without).Seconds())
-	return ratio, nil
+	run.start(ctx)
+	if err := cb.waitApplied(ctx); err != nil {
+		return 0, err
+	}
+	base := median(took[without])
+	cb.printf("asset write (store update, sequential, %d per mode in %d rotating rounds; coverage triggers %s):\n",
+		len(took[with]), 3*writeCostRounds, strings.Join(trigNames, ", "))
+	for mode, ds := range took {
+		m := median(ds)
+		cb.printf("  %-17s median %.2f ms (p90 %.2f, mean %.2f): %.2fx the median without\n",
+			names[mode], ms(m), ms(sortedQuantile(ds, 0.9)), ms(mean(ds)), m.Seconds()/base.Seconds())
+	}
+	return median(took[with]).Seconds() / base.Seconds(), nil
 }
 
 // waitApplied waits until the stored results applied every change so far.
