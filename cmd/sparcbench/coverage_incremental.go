@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -33,11 +36,29 @@ func init() {
 }
 
 const (
-	freshnessRate     = 200 // asset writes per second
-	freshnessDuration = 30 * time.Second
-	writeCostRounds   = 3
-	writeCostWrites   = 100 // per round and mode
+	freshnessRate = 200 // asset writes per second
+	// writeCostRounds alternating rounds per mode, of writeCostWrites
+	// each: many short rounds, so a burst of other work on the machine
+	// lands on both modes, and medians per write, so one stall (an
+	// autovacuum, another process) does not decide the ratio.
+	writeCostRounds = 10
+	writeCostWrites = 50
 )
+
+// freshnessDuration is how long the writers run: 30 s, or
+// BENCH_COVERAGE_FRESHNESS (a Go duration) for a shorter run on a
+// shared machine.
+func freshnessDuration() (time.Duration, error) {
+	v := os.Getenv("BENCH_COVERAGE_FRESHNESS")
+	if v == "" {
+		return 30 * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 5*time.Second {
+		return 0, fmt.Errorf("BENCH_COVERAGE_FRESHNESS=%q: want a duration of at least 5s", v)
+	}
+	return d, nil
+}
 
 func runCoverageIncremental(ctx context.Context, b *bench) error {
 	cb, err := newCoverageBench(ctx, b)
@@ -85,16 +106,18 @@ func runCoverageIncremental(ctx context.Context, b *bench) error {
 	cb.check(target{what: "stored read / from scratch", measured: readMed.Seconds() / scratchMed.Seconds(), unit: "x", op: "<=", goal: 0.5,
 		scale: "32,844 areas", atScale: atScale})
 
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); m.Run(runCtx) }()
-	defer func() { stop(); wg.Wait() }()
+	run := &maintainerRun{m: m}
+	run.start(ctx)
+	defer run.stop()
 
 	ids, err := cb.assetIDs(ctx, 5000)
 	if err != nil {
 		return err
 	}
+	if err := cb.explainPairs(ctx, m, ids, "before the writes"); err != nil {
+		return err
+	}
+	m.ResetBatches()
 	p99, err := cb.freshness(ctx, ids)
 	if err != nil {
 		return err
@@ -105,10 +128,14 @@ func runCoverageIncremental(ctx context.Context, b *bench) error {
 	if err := cb.caughtUp(ctx); err != nil {
 		return err
 	}
+	cb.batchTimes(m.Batches())
+	if err := cb.explainPairs(ctx, m, ids, "after the writes"); err != nil {
+		return err
+	}
 	if _, _, err := cb.compareReads(ctx, stored, scratch, q); err != nil {
 		return fmt.Errorf("after the writes: %w", err)
 	}
-	ratio, err := cb.writeCost(ctx, ids)
+	ratio, err := cb.writeCost(ctx, ids, run)
 	if err != nil {
 		return err
 	}
@@ -202,7 +229,11 @@ func (cb *coverageBench) move(ctx context.Context, rng *rand.Rand, id uuid.UUID)
 // stored results have applied it (the current generation's cursor passes
 // the newest change seen right after the commit: an upper bound).
 func (cb *coverageBench) freshness(ctx context.Context, ids []uuid.UUID) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, freshnessDuration)
+	d, err := freshnessDuration()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	jobs := make(chan uuid.UUID, 64)
 	var writes, failures atomic.Int64
@@ -302,39 +333,187 @@ func (cb *coverageBench) applied(ctx context.Context, committed time.Time) (time
 	}
 }
 
-// writeCost times sequential asset writes with the change recorded and
-// applied (the maintainer running) against writes with the recording
-// triggers off, alternating rounds in the same run.
-func (cb *coverageBench) writeCost(ctx context.Context, ids []uuid.UUID) (float64, error) {
-	rng := rand.New(rand.NewPCG(5, 5))
-	var with, without time.Duration
-	for round := range 2 * writeCostRounds {
-		on := round%2 == 1
-		mode := "DISABLE"
-		if on {
-			mode = "ENABLE"
-		}
-		if _, err := cb.pool.Exec(ctx, `ALTER TABLE assets `+mode+` TRIGGER USER`); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		for i := range writeCostWrites {
-			if err := cb.move(ctx, rng, ids[(round*writeCostWrites+i)%len(ids)]); err != nil {
-				return 0, err
-			}
-		}
-		if on {
-			with += time.Since(start)
-		} else {
-			without += time.Since(start)
-		}
+// maintainerRun starts and stops the maintainer's loop.
+type maintainerRun struct {
+	m      *coverage.Maintainer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (r *maintainerRun) start(ctx context.Context) {
+	if r.cancel != nil {
+		return
 	}
-	if _, err := cb.pool.Exec(ctx, `ALTER TABLE assets ENABLE TRIGGER USER`); err != nil {
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.m.Run(ctx) }()
+}
+
+func (r *maintainerRun) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		r.wg.Wait()
+		r.cancel = nil
+	}
+}
+
+// writeCost times sequential asset writes in three modes, in rotating
+// rounds: "without" (coverage's triggers off, the maintainer stopped),
+// "triggers only" (the change recorded, the maintainer stopped: the cost
+// on the write path itself) and "with maintenance" (recorded and applied
+// as it comes: the target's figure, which adds the maintainer's
+// competition for the CPU and the database). Only coverage's triggers are
+// switched (found by their function): other triggers on assets (search's
+// feed) are part of every mode. Before each round the maintainer catches
+// up, untimed, so no round inherits another's backlog (a "without" round
+// overlapping the applying of the previous "with" round made the ratio
+// anything from 0.94x to 1.73x); the first write after a switch is not
+// timed (ALTER TABLE invalidates the cached plans of the write path).
+func (cb *coverageBench) writeCost(ctx context.Context, ids []uuid.UUID, run *maintainerRun) (float64, error) {
+	var trigNames []string
+	rows, err := cb.pool.Query(ctx, `SELECT tgname FROM pg_trigger
+		WHERE tgrelid = 'assets'::regclass AND tgfoid = 'sparc_asset_changed'::regproc ORDER BY tgname`)
+	if err != nil {
 		return 0, err
 	}
-	n := float64(writeCostRounds * writeCostWrites)
-	ratio := with.Seconds() / without.Seconds()
-	cb.printf("asset write (store update, sequential, %d per mode in %d alternating rounds): with maintenance %.2f ms, without %.2f ms: %.2fx\n",
-		writeCostRounds*writeCostWrites, 2*writeCostRounds, with.Seconds()*1000/n, without.Seconds()*1000/n, ratio)
-	return ratio, nil
+	if trigNames, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return 0, err
+	}
+	if len(trigNames) == 0 {
+		return 0, fmt.Errorf("no coverage triggers on assets")
+	}
+	toggle := func(mode string) error {
+		var parts []string
+		for _, t := range trigNames {
+			parts = append(parts, mode+" TRIGGER "+t)
+		}
+		_, err := cb.pool.Exec(ctx, `ALTER TABLE assets `+strings.Join(parts, ", "))
+		return err
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	const without, triggers, with = 0, 1, 2
+	names := []string{"without", "triggers only", "with maintenance"}
+	took := make([][]time.Duration, 3)
+	next := 0
+	for round := range 3 * writeCostRounds {
+		mode := round % 3
+		run.start(ctx) // catch up with the previous round's changes
+		if err := cb.waitApplied(ctx); err != nil {
+			return 0, err
+		}
+		if mode != with {
+			run.stop()
+		}
+		state := "DISABLE"
+		if mode != without {
+			state = "ENABLE"
+		}
+		if err := toggle(state); err != nil {
+			return 0, err
+		}
+		for i := range writeCostWrites + 1 {
+			start := time.Now()
+			if err := cb.move(ctx, rng, ids[next%len(ids)]); err != nil {
+				return 0, err
+			}
+			next++
+			if i > 0 { // the first after the switch replans
+				took[mode] = append(took[mode], time.Since(start))
+			}
+		}
+	}
+	if err := toggle("ENABLE"); err != nil {
+		return 0, err
+	}
+	run.start(ctx)
+	if err := cb.waitApplied(ctx); err != nil {
+		return 0, err
+	}
+	base := median(took[without])
+	cb.printf("asset write (store update, sequential, %d per mode in %d rotating rounds; coverage triggers %s):\n",
+		len(took[with]), 3*writeCostRounds, strings.Join(trigNames, ", "))
+	for mode, ds := range took {
+		m := median(ds)
+		cb.printf("  %-17s median %.2f ms (p90 %.2f, mean %.2f): %.2fx the median without\n",
+			names[mode], ms(m), ms(sortedQuantile(ds, 0.9)), ms(mean(ds)), m.Seconds()/base.Seconds())
+	}
+	return median(took[with]).Seconds() / base.Seconds(), nil
+}
+
+// waitApplied waits until the stored results applied every change so far.
+func (cb *coverageBench) waitApplied(ctx context.Context) error {
+	_, err := cb.applied(ctx, time.Now())
+	return err
+}
+
+// sortedQuantile is the q-quantile of ds (sorted in place; 0 if empty).
+func sortedQuantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return quantile(ds, q)
+}
+
+func median(ds []time.Duration) time.Duration { return sortedQuantile(ds, 0.5) }
+
+func mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t / time.Duration(len(ds))
+}
+
+// batchTimes prints the distribution of the maintainer's batches during
+// the freshness run: per-batch apply time (reading the changes to the
+// commit), changes per batch, and where the time went per 500 changes.
+func (cb *coverageBench) batchTimes(bs []coverage.Batch) {
+	if len(bs) == 0 {
+		cb.printf("apply batches: none recorded\n")
+		return
+	}
+	var took, sizes []time.Duration
+	phase := map[string]time.Duration{}
+	var names []string
+	changes := 0
+	for _, b := range bs {
+		took = append(took, b.Took)
+		sizes = append(sizes, time.Duration(b.Changes))
+		changes += b.Changes
+		for _, p := range b.Phases {
+			if _, ok := phase[p.Name]; !ok {
+				names = append(names, p.Name)
+			}
+			phase[p.Name] += p.Took
+		}
+	}
+	cb.printf("apply batches during the writes: %d, %d changes; per batch p50 %.0f ms, p99 %.0f ms, max %.0f ms; changes per batch p50 %d, max %d\n",
+		len(bs), changes, ms(sortedQuantile(took, 0.5)), ms(sortedQuantile(took, 0.99)), ms(took[len(took)-1]),
+		int(sortedQuantile(sizes, 0.5)), int(sizes[len(sizes)-1]))
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %.3f s", n, phase[n].Seconds()*500/float64(changes)))
+	}
+	cb.printf("  per 500 changes: %s\n", strings.Join(parts, ", "))
+}
+
+// explainPairs prints the nearest-pairs statement's plan and time for a
+// batch of 500 assets, so a plan that went bad shows in the output.
+func (cb *coverageBench) explainPairs(ctx context.Context, m *coverage.Maintainer, ids []uuid.UUID, when string) error {
+	plan, err := m.ExplainNearestPairs(ctx, ids[:min(500, len(ids))])
+	if err != nil {
+		return fmt.Errorf("explaining the nearest-pairs statement: %w", err)
+	}
+	cb.printf("nearest-pairs statement for 500 changed assets, %s (EXPLAIN ANALYZE):\n", when)
+	for line := range strings.SplitSeq(plan, "\n") {
+		if len(line) > 140 { // the arguments are printed inline: 500 ids
+			line = line[:140] + "..."
+		}
+		cb.printf("  | %s\n", line)
+	}
+	return nil
 }

@@ -245,7 +245,7 @@ func (a *App) listen(ctx context.Context) error {
 	}
 	// One coverage service, behind both the gRPC method and the downloads.
 	demand := referrals.NewDemand(a.Pool)
-	cov := coverage.NewService(a.Coverage, demand).WithHomeDemand(demand)
+	cov := coverage.NewService(a.Coverage, demand).WithHomeDemand(demand).WithSettings(a.Pool, a.coverage != nil, a.cfg.Coverage.WalkMeters)
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
 	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)    // the web console at /app/
@@ -282,6 +282,9 @@ func (a *App) newMetrics() *telemetry.Metrics {
 		telemetry.Deliveries("webhook", a.webhooks.Backlog, a.cfg.Logger))
 	if a.notify != nil {
 		m.Register(telemetry.Deliveries("email", a.notify.Backlog, a.cfg.Logger))
+	}
+	if a.coverage != nil {
+		m.Register(a.coverage) // rebuild progress, apply batches
 	}
 	m.Register(a.cfg.Metrics...)
 	return m

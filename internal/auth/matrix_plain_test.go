@@ -130,6 +130,12 @@ func plainRows() []matrixRow {
 			},
 			setup: func(t *testing.T, f *fixture, target string) string { f.areaCode(t, "own"); return f.org(target) },
 		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		{"GET /v1/demand.geojson", call{
+			http: func(org string) (string, string, any) {
+				return "GET", "/v1/demand.geojson?kind=lsoa&organisation=organisations/" + org, nil
+			},
+			setup: func(t *testing.T, f *fixture, target string) string { f.areaCode(t, "own"); return f.org(target) },
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
 		plainRow("GET /tiles/assets/{z}/{x}/{y}", "/tiles/assets/0/0/0.mvt"),
 		plainRow("GET /tiles/coverage/{z}/{x}/{y}", "/tiles/coverage/0/0/0.mvt"+cov),
 		plainRow("GET /map", "/map"),

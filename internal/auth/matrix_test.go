@@ -639,6 +639,27 @@ func coverageRows() []matrixRow {
 			},
 			setup: func(t *testing.T, f *fixture, target string) string { f.areaCode(t, "own"); return f.org(target) },
 		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		{"/sparc.v1.CoverageService/GetCoverageSettings", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewCoverageServiceClient(c).GetCoverageSettings(ctx, &sparcv1.GetCoverageSettingsRequest{Name: "coverageSettings"})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/coverageSettings", nil },
+			setup: noTarget,
+		}, publicList},
+		// The walking distance changes what every organisation sees: the
+		// network admin's, as area imports are.
+		{"/sparc.v1.CoverageService/UpdateCoverageSettings", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewCoverageServiceClient(c).UpdateCoverageSettings(ctx, &sparcv1.UpdateCoverageSettingsRequest{
+					Settings: &sparcv1.CoverageSettings{Name: "coverageSettings", WalkingDistanceMeters: 800}})
+				return err
+			},
+			http: func(string) (string, string, any) {
+				return "PATCH", "/v1/coverageSettings", map[string]any{"walking_distance_meters": 800}
+			},
+			setup: noTarget,
+		}, table(allPD, allPD, allPD, allPD, allOK, allUnauth)},
 	}
 }
 

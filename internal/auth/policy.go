@@ -95,6 +95,11 @@ var Policy = map[string]Rule{
 	// data: the roles that read aggregates (admins, area analysts), under
 	// the disclosure rule; audited.
 	"/sparc.v1.CoverageService/ComputeDemand": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
+	// The stored coverage's walking distance and state: the state is as
+	// open as the coverage; changing the distance changes every answer,
+	// so it is the network admin's.
+	"/sparc.v1.CoverageService/GetCoverageSettings":    {Public: true, Roles: anyRole},
+	"/sparc.v1.CoverageService/UpdateCoverageSettings": {Roles: []string{RoleNetworkAdmin}, Audit: true},
 
 	// People and referrals: need-to-know, always audited. Row-level
 	// security further limits every row to the organisations it concerns.
@@ -161,7 +166,8 @@ var Policy = map[string]Rule{
 	// handler's side check (internal/referrals/print.go); audited.
 	"GET /v1/referrals/{id}/print": {Roles: []string{RoleAdmin, RoleLinkWorker, RoleGroupEditor}, Audit: true, Resource: "referral"},
 	// Demand by where people live as CSV: as ComputeDemand.
-	"GET /v1/demand.csv": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
+	"GET /v1/demand.csv":     {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
+	"GET /v1/demand.geojson": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
 }
 
 func (r Rule) allows(role string) bool {

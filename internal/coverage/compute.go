@@ -63,6 +63,17 @@ type Timings struct {
 // (fromStored); the answer is the same.
 func (s *Store) Compute(ctx context.Context, q Query) (*Result, error) {
 	if s.stored {
+		// No distance asked: the one the stored results serve (set through
+		// UpdateCoverageSettings; the previous one until a rebuild is done).
+		if q.WalkDefault {
+			g, err := s.currentGeneration(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if g != nil {
+				q.WalkMeters = g.Walk
+			}
+		}
 		if res, ok, err := s.fromStored(ctx, q); err != nil || ok {
 			return res, err
 		}

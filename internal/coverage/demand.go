@@ -1,10 +1,14 @@
 package coverage
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +16,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/aip"
@@ -252,6 +258,128 @@ func (h *HTTP) demandCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.svc.ComputeDemand(r.Context(), req)
 	sendCSV(h, w, r, "demand.csv", res, err, WriteDemandCSV)
+}
+
+// demandGeoJSON writes demand by where people live as a GeoJSON
+// FeatureCollection: each area's boundary (PostGIS writes it, RFC 7946
+// winding, 6 decimals, simplify_meters as the coverage GeoJSON) with the
+// CSV's figures as properties (rates to 2 decimals; a withheld count is
+// null with its _withheld flag set), and the window, exactness and the
+// referrals without a home area as foreign members. Same callers and
+// refusals as ComputeDemand.
+func (h *HTTP) demandGeoJSON(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	vals := url.Values{}
+	for k, v := range r.URL.Query() {
+		if k != "simplify_meters" {
+			vals[k] = v
+		}
+	}
+	req := &sparcv1.ComputeDemandRequest{}
+	if err := runtime.PopulateQueryParameters(req, vals, utilities.NewDoubleArray(nil)); err != nil {
+		field, desc := httproute.QueryError(err)
+		h.writeError(w, r, apierr.Invalid(field, "%s", desc))
+		return
+	}
+	tol, err := simplifyParam(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res, err := h.svc.ComputeDemand(ctx, req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	codes := make([]string, len(res.GetAreas()))
+	for i, a := range res.GetAreas() {
+		codes[i] = a.GetCode()
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Header().Set("Content-Disposition", `attachment; filename="demand.geojson"`)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err = WriteDemandGeoJSON(bw, res, func(each func(code, geom string) error) error {
+		return h.svc.store.areas.EachBoundary(ctx, codes, tol, each)
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		h.log.ErrorContext(ctx, "writing demand GeoJSON", "err", err) // headers are sent: the truncated document tells the client
+	}
+}
+
+// demandProps are an area's demand figures as GeoJSON properties, in
+// the CSV's column order and rounding.
+func demandProps(a *sparcv1.AreaDemand) []prop {
+	count := func(c *sparcv1.StatCount) any {
+		if c.GetSuppressed() {
+			return nil
+		}
+		return c.GetValue()
+	}
+	return []prop{
+		{"code", a.GetCode(), 0}, {"area", a.GetArea(), 0}, {"display_name", a.GetDisplayName(), 0}, {"kind", a.GetKind(), 0},
+		{"parent_code", a.GetParentCode(), 0}, {"council_code", a.GetCouncilCode(), 0}, {"population", a.GetPopulation(), 0},
+		{"referrals", count(a.GetReferrals()), 0}, {"referrals_withheld", a.GetReferrals().GetSuppressed(), 0},
+		{"unmet", count(a.GetUnmet()), 0}, {"unmet_withheld", a.GetUnmet().GetSuppressed(), 0},
+		{"referrals_per_1000", a.ReferralsPer_1000, rateDecimals}, {"unmet_per_1000", a.UnmetPer_1000, rateDecimals},
+	}
+}
+
+// WriteDemandGeoJSON writes res as a FeatureCollection with the
+// boundaries boundaries gives (each area once, any order).
+func WriteDemandGeoJSON(w *bufio.Writer, res *sparcv1.ComputeDemandResponse, boundaries func(each func(code, geom string) error) error) error {
+	head := proto.Clone(res).(*sparcv1.ComputeDemandResponse)
+	head.Areas = nil
+	meta, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(head)
+	if err != nil {
+		return err
+	}
+	byCode := make(map[string]*sparcv1.AreaDemand, len(res.GetAreas()))
+	for _, a := range res.GetAreas() {
+		byCode[a.GetCode()] = a
+	}
+	w.WriteString(`{"type":"FeatureCollection",`)
+	w.Write(meta[1 : len(meta)-1]) // the members, without their braces
+	if _, err := w.WriteString(`,"features":[`); err != nil {
+		return err
+	}
+	n := 0
+	err = boundaries(func(code, geom string) error {
+		a := byCode[code]
+		if a == nil {
+			return fmt.Errorf("area %s is not in the demand answer", code)
+		}
+		delete(byCode, code)
+		if n > 0 {
+			w.WriteByte(',')
+		}
+		n++
+		w.WriteString(`{"type":"Feature","id":`)
+		writeJSON(w, code)
+		w.WriteString(`,"geometry":`)
+		w.WriteString(geom)
+		w.WriteString(`,"properties":{`)
+		for j, p := range demandProps(a) {
+			if j > 0 {
+				w.WriteByte(',')
+			}
+			writeJSON(w, p.name)
+			w.WriteByte(':')
+			writeJSON(w, p.jsonValue())
+		}
+		_, err := w.WriteString("}}\n")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(byCode) > 0 {
+		return fmt.Errorf("%d areas of the demand answer changed while the GeoJSON was written", len(byCode))
+	}
+	_, err = w.WriteString("]}\n")
+	return err
 }
 
 // WriteDemandCSV writes a demand answer as CSV with a header row; every

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,6 +287,10 @@ func TestDemandWherePeopleLive(t *testing.T) {
 		strings.Join(rows[1], ",") != msoa+",areas/"+msoa+",Test MSOA,msoa,,"+council+",2000,20,false,,true,10,,2025-03-01,2025-03-31,false" {
 		t.Errorf("demand CSV: %d %q, %v", resp.StatusCode, rows, err)
 	}
+	// The GeoJSON download: valid GeoJSON, the CSV's figures.
+	for _, kind := range []string{"lsoa", "msoa"} {
+		checkDemandGeoJSON(t, w.env, analystKey, "kind="+kind+"&window_start=2025-03-01&window_end=2025-03-31")
+	}
 	// B's one referral, asked by A's admin and C's analyst: withheld.
 	for _, c := range []sparcv1.CoverageServiceClient{w.adminA, w.analystC} {
 		if got := areasOf(c, "lsoa", orgB); figures(got[lsoa1]) != "~/0" || figures(got[lsoa2]) != "0/0" {
@@ -441,7 +446,9 @@ func TestDemandRefusesBadInput(t *testing.T) {
 	for q, field := range map[string]string{"/v1/coverage:computeDemand?kind=ward": "kind",
 		"/v1/coverage:computeDemand?kind=lsoa&window_start=2025-02-30": "window_start",
 		"/v1/coverage:computeDemand?kind=lsoa&council=E08999999":       "council", "/v1/demand.csv?kind=ward": "kind",
-		"/v1/demand.csv?kind=lsoa&window_end=2025-3-1": "window_end", "/v1/demand.csv?kind=lsoa&exact=true": "exact"} {
+		"/v1/demand.csv?kind=lsoa&window_end=2025-3-1": "window_end", "/v1/demand.csv?kind=lsoa&exact=true": "exact",
+		"/v1/demand.geojson?kind=ward": "kind", "/v1/demand.geojson?kind=lsoa&council=E08999999": "council",
+		"/v1/demand.geojson?kind=lsoa&simplify_meters=-1": "simplify_meters", "/v1/demand.geojson?kind=lsoa&exact=true": "exact"} {
 		resp, body := w.env.Do(t, "GET", q, "")
 		var st struct {
 			Details []struct {
@@ -452,6 +459,131 @@ func TestDemandRefusesBadInput(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || len(st.Details) == 0 || len(st.Details[0].FieldViolations) != 1 ||
 			st.Details[0].FieldViolations[0].Field != field {
 			t.Errorf("GET %s: %d %s, want 400 with a field violation on %s", q, resp.StatusCode, body, field)
+		}
+	}
+}
+
+// checkDemandGeoJSON fetches /v1/demand.geojson?query and checks that it
+// is an RFC 7946 FeatureCollection (polygonal geometries, WGS84
+// coordinates of at most 6 decimals, closed rings) whose features carry,
+// property by property, the cells of /v1/demand.csv?query, and the
+// window and exactness as foreign members.
+func checkDemandGeoJSON(t *testing.T, env *testenv.Env, key, query string) {
+	t.Helper()
+	resp, body := env.Do(t, "GET", "/v1/demand.csv?"+query, "", "Authorization", "Bearer "+key)
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil || resp.StatusCode != http.StatusOK || len(rows) < 2 {
+		t.Fatalf("demand CSV %s: %d %q %v", query, resp.StatusCode, body, err)
+	}
+	resp, body = env.Do(t, "GET", "/v1/demand.geojson?"+query, "", "Authorization", "Bearer "+key)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/geo+json" {
+		t.Fatalf("demand GeoJSON %s: %d %s %s", query, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var fc struct {
+		Type        string `json:"type"`
+		WindowStart string `json:"window_start"`
+		WindowEnd   string `json:"window_end"`
+		Exact       *bool  `json:"exact"`
+		Features    []struct {
+			Type     string `json:"type"`
+			ID       string `json:"id"`
+			Geometry struct {
+				Type        string          `json:"type"`
+				Coordinates json.RawMessage `json:"coordinates"`
+			} `json:"geometry"`
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"features"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&fc); err != nil {
+		t.Fatalf("demand GeoJSON %s is not JSON: %v\n%s", query, err, body)
+	}
+	header := rows[0]
+	if fc.Type != "FeatureCollection" || fc.Exact == nil || len(fc.Features) != len(rows)-1 ||
+		fc.WindowStart != rows[1][slices.Index(header, "window_start")] || fc.WindowEnd != rows[1][slices.Index(header, "window_end")] ||
+		strconv.FormatBool(*fc.Exact) != rows[1][slices.Index(header, "exact")] {
+		t.Fatalf("demand GeoJSON %s: type %q, window %s..%s, exact %v, %d features for %d CSV rows", query, fc.Type,
+			fc.WindowStart, fc.WindowEnd, fc.Exact, len(fc.Features), len(rows)-1)
+	}
+	csvByCode := map[string][]string{}
+	for _, r := range rows[1:] {
+		csvByCode[r[0]] = r
+	}
+	for _, f := range fc.Features {
+		row := csvByCode[f.ID]
+		if f.Type != "Feature" || row == nil {
+			t.Fatalf("feature %q (%s) has no CSV row", f.ID, f.Type)
+		}
+		if f.Geometry.Type != "Polygon" && f.Geometry.Type != "MultiPolygon" {
+			t.Errorf("%s: geometry %s, want a polygon", f.ID, f.Geometry.Type)
+		}
+		checkRings(t, f.ID, f.Geometry.Type, f.Geometry.Coordinates)
+		for i, col := range header {
+			if col == "window_start" || col == "window_end" || col == "exact" {
+				continue // members of the collection
+			}
+			raw, ok := f.Properties[col]
+			if !ok {
+				t.Errorf("%s: no property %s", f.ID, col)
+				continue
+			}
+			var v any
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			if err := d.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			switch x := v.(type) {
+			case nil:
+			case string:
+				got = x
+			case bool:
+				got = strconv.FormatBool(x)
+			case json.Number:
+				got = x.String()
+			}
+			if got != row[i] {
+				t.Errorf("%s: property %s is %s, the CSV has %q", f.ID, col, raw, row[i])
+			}
+		}
+	}
+}
+
+// checkRings checks a GeoJSON polygon's or multipolygon's rings: closed,
+// at least four positions, WGS84, at most 6 decimals.
+func checkRings(t *testing.T, id, typ string, coords json.RawMessage) {
+	t.Helper()
+	var polys [][][][]json.Number
+	d := json.NewDecoder(bytes.NewReader(coords))
+	d.UseNumber()
+	if typ == "Polygon" {
+		var p [][][]json.Number
+		if err := d.Decode(&p); err != nil {
+			t.Fatalf("%s: coordinates: %v", id, err)
+		}
+		polys = [][][][]json.Number{p}
+	} else if err := d.Decode(&polys); err != nil {
+		t.Fatalf("%s: coordinates: %v", id, err)
+	}
+	for _, p := range polys {
+		for _, ring := range p {
+			if len(ring) < 4 || !slices.Equal(ring[0], ring[len(ring)-1]) {
+				t.Fatalf("%s: a ring of %d positions, open or too short", id, len(ring))
+			}
+			for _, pos := range ring {
+				lng, _ := pos[0].Float64()
+				lat, _ := pos[1].Float64()
+				if len(pos) != 2 || lng < -180 || lng > 180 || lat < -90 || lat > 90 {
+					t.Fatalf("%s: position %v is not WGS84 longitude, latitude", id, pos)
+				}
+				for _, c := range pos {
+					if _, frac, ok := strings.Cut(c.String(), "."); ok && len(frac) > 6 {
+						t.Fatalf("%s: coordinate %s has more than 6 decimals", id, c)
+					}
+				}
+			}
 		}
 	}
 }

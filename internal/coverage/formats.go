@@ -56,6 +56,7 @@ func (h *HTTP) Routes() []httproute.Route {
 		{Pattern: "GET /v1/coverage.geojson", Handler: http.HandlerFunc(h.geoJSON), Params: with("simplify_meters")},
 		{Pattern: "GET /v1/coverage.csv", Handler: http.HandlerFunc(h.csv), Params: q},
 		{Pattern: "GET /v1/demand.csv", Handler: http.HandlerFunc(h.demandCSV), Params: demandParams}, // demand.go
+		{Pattern: "GET /v1/demand.geojson", Handler: http.HandlerFunc(h.demandGeoJSON), Params: append(slices.Clip(demandParams), "simplify_meters")},
 		{Pattern: "GET /tiles/assets/{z}/{x}/{y}", Handler: http.HandlerFunc(h.assetTile)},
 		{Pattern: "GET /tiles/coverage/{z}/{x}/{y}", Handler: http.HandlerFunc(h.coverageTile), Params: q},
 		{Pattern: "GET /map", Handler: http.HandlerFunc(serveMapPage), Params: with("lat", "lng", "z")},

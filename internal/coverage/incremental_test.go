@@ -276,7 +276,7 @@ func TestStoredCoverageRebuildsOnWalkChange(t *testing.T) {
 		waitApplied(t, env, 500)
 		compareStored(t, stored, stored, fmt.Sprintf("after the rebuild, step %d (%s)", i, what), 500)
 	}
-	q, _ := coverage.ParseRequest(&sparcv1.ComputeCoverageRequest{Kind: "lsoa"}) // 800 m: no longer stored
+	q, _ := coverage.ParseRequest(&sparcv1.ComputeCoverageRequest{Kind: "lsoa", WalkingDistanceMeters: new(800.0)}) // no longer stored
 	if res, err := stored.Compute(ctx, q); err != nil || res.Stored {
 		t.Fatalf("800 m answered from the 500 m results (%v)", err)
 	}

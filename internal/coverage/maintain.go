@@ -1,11 +1,13 @@
 package coverage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +72,12 @@ type Maintainer struct {
 	// trimmed is when applied changes were last trimmed (apply turns
 	// only: one at a time).
 	trimmed time.Time
+	batches batchLog
+	// chunk is how many areas a rebuild computes and writes at a
+	// time (chunkSize; tests set fewer to see progress in steps), and
+	// onProgress, when set (tests), is called after each is recorded.
+	chunk      int
+	onProgress func(done, total int32)
 }
 
 // Status is the state of the stored results as this server last saw it.
@@ -93,7 +101,7 @@ func NewMaintainer(pool *pgxpool.Pool, cfg Config, log *slog.Logger) *Maintainer
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
 	}
-	m := &Maintainer{store: NewStore(pool, 0), cfg: cfg, log: log}
+	m := &Maintainer{store: NewStore(pool, 0), cfg: cfg, log: log, chunk: chunkSize}
 	m.status.Store(&Status{})
 	// Its own hub: asset writes wake nobody; the poll finds them.
 	m.sched = outbox.NewScheduler(pool, outbox.NewHub(log), m,
@@ -196,6 +204,11 @@ func (m *Maintainer) applyBatch(ctx context.Context, conn *pgxpool.Conn, g *gene
 		return 0, false, err
 	}
 	ph.lap("write")
+	b := Batch{Changes: len(changes), Took: ph.total()}
+	for i, name := range ph.names {
+		b.Phases = append(b.Phases, Phase{Name: name, Took: ph.took[i]})
+	}
+	m.batches.add(b)
 	if ph.total() > slowBatch {
 		m.log.Warn("coverage: a slow batch of asset changes", "changes", len(changes), "rows", len(rows), "phases", ph.String())
 	}
@@ -227,16 +240,22 @@ func moveCursor(ctx context.Context, tx pgx.Tx, g *generation, to outbox.Cursor)
 // changed asset is now nearer to. Recomputing from the current state
 // makes applying a change twice, or after later ones, harmless.
 func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []assets.Change, ph *phases) ([]*storedArea, error) {
-	walkCodes, err := m.walkAffected(ctx, g, changes)
+	// Two pairs of independent steps run side by side, each on its own
+	// connection: on an otherwise idle machine a batch takes the longer
+	// of each pair rather than their sum.
+	var walkCodes []string
+	var pairs []slotPair
+	var counted []assets.Counted
+	err := ph.both("walk areas", func() (err error) {
+		walkCodes, err = m.walkAffected(ctx, g, changes)
+		return err
+	}, "nearest pairs", func() (err error) {
+		pairs, counted, err = m.nearestAffected(ctx, g, changes)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	ph.lap("walk areas")
-	pairs, counted, err := m.nearestAffected(ctx, g, changes)
-	if err != nil {
-		return nil, err
-	}
-	ph.lap("nearest pairs")
 	codes := slices.Clone(walkCodes)
 	for _, p := range pairs {
 		codes = append(codes, p.code)
@@ -247,45 +266,180 @@ func (m *Maintainer) recompute(ctx context.Context, g *generation, changes []ass
 	if err != nil {
 		return nil, err
 	}
-	ph.lap("read rows")
-	if err := m.regroup(ctx, g, rows, walkCodes); err != nil {
-		return nil, err
+	before := make(map[string]storedArea, len(rows))
+	for code, r := range rows {
+		before[code] = r.snapshot()
 	}
-	ph.lap("walking joins")
-	searched, err := m.renearest(ctx, g, rows, mergePairs(pairs), counted)
+	ph.lap("read rows")
+	// regroup sets the rows' Groups, renearest their Nearest and
+	// NearestAsset: different fields, so the two may run together.
+	searched := 0
+	err = ph.both("walking joins", func() error {
+		return m.regroup(ctx, g, rows, walkCodes)
+	}, "nearest searches", func() (err error) {
+		searched, err = m.renearest(ctx, g, rows, mergePairs(pairs), counted)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	ph.lap("nearest searches")
-	ph.text += fmt.Sprintf(" (areas_walk=%d nearest_pairs=%d searched=%d)", len(walkCodes), len(pairs), searched)
+	// Only the rows whose figures changed are written: a move of 150 m
+	// changes the walking counts of the few areas whose edge it crossed
+	// and the nearest of those it is nearest to, not the ~6 areas per
+	// position recomputed. Writing the rest cost most of a batch (1.7 s
+	// per 500 changes under load, with the dead rows autovacuum then
+	// cleans up) and competed with the asset writes for the CPU.
 	out := make([]*storedArea, 0, len(rows))
 	for _, code := range codes {
-		if r := rows[code]; r != nil {
+		if r := rows[code]; r != nil && !r.same(before[code]) {
 			out = append(out, r)
 		}
 	}
+	ph.text += fmt.Sprintf(" (areas_walk=%d nearest_pairs=%d searched=%d recomputed=%d changed=%d)",
+		len(walkCodes), len(pairs), searched, len(rows), len(out))
 	return out, nil
+}
+
+// snapshot is a copy of r's figures, to tell afterwards whether they
+// changed.
+func (r *storedArea) snapshot() storedArea {
+	c := *r
+	c.Groups, c.Nearest, c.NearestAsset = slices.Clone(r.Groups), slices.Clone(r.Nearest), slices.Clone(r.NearestAsset)
+	return c
+}
+
+// same says whether r holds the figures of b: the same walking groups in
+// any order, nearest distances and nearest assets.
+func (r *storedArea) same(b storedArea) bool {
+	if len(r.Groups) != len(b.Groups) || !slices.Equal(r.Nearest, b.Nearest) || !slices.Equal(r.NearestAsset, b.NearestAsset) {
+		return false
+	}
+	byMask := func(x, y walkGroup) int { return cmp.Compare(x.Mask, y.Mask) }
+	x, y := slices.Clone(r.Groups), slices.Clone(b.Groups)
+	slices.SortFunc(x, byMask)
+	slices.SortFunc(y, byMask)
+	return slices.Equal(x, y)
 }
 
 // slowBatch is the time (recomputing and writing) past which a batch is
 // logged with its phases.
 const slowBatch = 500 * time.Millisecond
 
-// phases times the steps of a recomputation, for the slow-batch log.
+// phases times the steps of a recomputation, for the slow-batch log and
+// the batch record.
 type phases struct {
 	start, last time.Time
+	names       []string
+	took        []time.Duration
 	text        string
 }
 
 func (p *phases) lap(name string) {
 	now := time.Now()
+	p.names, p.took = append(p.names, name), append(p.took, now.Sub(p.last))
 	p.text += fmt.Sprintf(" %s=%s", name, now.Sub(p.last).Round(time.Millisecond))
 	p.last = now
+}
+
+// both runs a and b at once and records each one's time; the next lap
+// starts when both are done.
+func (p *phases) both(aName string, a func() error, bName string, b func() error) error {
+	var wg sync.WaitGroup
+	var aErr error
+	var aTook time.Duration
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		aErr = a()
+		aTook = time.Since(start)
+	}()
+	start := time.Now()
+	bErr := b()
+	bTook := time.Since(start)
+	wg.Wait()
+	p.names, p.took = append(p.names, aName, bName), append(p.took, aTook, bTook)
+	p.text += fmt.Sprintf(" %s=%s %s=%s (together)", aName, aTook.Round(time.Millisecond), bName, bTook.Round(time.Millisecond))
+	p.last = time.Now()
+	return cmp.Or(aErr, bErr)
 }
 
 func (p *phases) total() time.Duration { return p.last.Sub(p.start) }
 
 func (p *phases) String() string { return p.text }
+
+// Batch is one applied batch of asset changes: how many, how long from
+// reading the changes to the commit, and the time of each phase.
+type Batch struct {
+	Changes int
+	Took    time.Duration
+	Phases  []Phase
+}
+
+// Phase is the time of one step of a batch.
+type Phase struct {
+	Name string
+	Took time.Duration
+}
+
+// batchLog keeps the latest applied batches (for the benchmark's
+// distribution) and totals (for the metrics).
+type batchLog struct {
+	mu      sync.Mutex
+	recent  []Batch // ring of the latest keptBatches
+	next    int
+	count   uint64
+	changes uint64
+	seconds float64
+	buckets []uint64 // per batchBuckets bound, cumulative at read time
+}
+
+// keptBatches is how many recent batches the log keeps.
+const keptBatches = 8192
+
+// batchBuckets are the bounds (seconds) of the apply-time histogram.
+var batchBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}
+
+func (l *batchLog) add(b Batch) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.recent) < keptBatches {
+		l.recent = append(l.recent, b)
+	} else {
+		l.recent[l.next] = b
+	}
+	l.next = (l.next + 1) % keptBatches
+	l.count++
+	l.changes += uint64(b.Changes)
+	l.seconds += b.Took.Seconds()
+	if l.buckets == nil {
+		l.buckets = make([]uint64, len(batchBuckets))
+	}
+	for i, le := range batchBuckets {
+		if b.Took.Seconds() <= le {
+			l.buckets[i]++
+			break
+		}
+	}
+}
+
+// Batches returns the latest applied batches (up to 8,192), oldest first.
+func (m *Maintainer) Batches() []Batch {
+	l := &m.batches
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.recent) < keptBatches {
+		return slices.Clone(l.recent)
+	}
+	return append(slices.Clone(l.recent[l.next:]), l.recent[:l.next]...)
+}
+
+// ResetBatches forgets the recorded batches (the benchmark's phases).
+func (m *Maintainer) ResetBatches() {
+	m.batches.mu.Lock()
+	defer m.batches.mu.Unlock()
+	m.batches.recent, m.batches.next = nil, 0
+}
 
 // walkAffected lists the areas within g's walking distance of any old or
 // new position of the changes (areas imported since g was built are not
@@ -347,12 +501,9 @@ func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes
 	for _, c := range counted {
 		now.add(c.Lat, c.Lng, c.Country, strings.Join(c.Categories, ",")) // category codes hold no commas
 	}
-	// Planned for these arguments (an unnamed statement): a cached
-	// generic plan does not know how few positions there are.
 	var pairs []slotPair
-	err = db.WithoutJIT(ctx, m.store.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, nearestPairsSQL, pgx.QueryExecModeDescribeExec, g.ID, ids, old.lat, old.lng, old.country,
-			now.lat, now.lng, now.country, now.cats, g.Categories)
+	err = pinnedPlan(ctx, m.store.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, nearestPairsSQL, nearestPairsArgs(g, ids, old, now)...)
 		if err != nil {
 			return fmt.Errorf("finding areas whose nearest asset changed: %w", err)
 		}
@@ -364,6 +515,11 @@ func (m *Maintainer) nearestAffected(ctx context.Context, g *generation, changes
 		return err
 	})
 	return pairs, counted, err
+}
+
+// nearestPairsArgs are nearestPairsSQL's arguments.
+func nearestPairsArgs(g *generation, ids []uuid.UUID, old, now positions) []any {
+	return []any{g.ID, ids, old.lat, old.lng, old.country, now.lat, now.lng, now.country, now.cats, g.Categories}
 }
 
 // positions are parallel arrays of positions for SQL.
@@ -390,25 +546,51 @@ func (p *positions) add(lat, lng float64, country, cats string) {
 //
 // $10 are the generation's slot categories.
 //
-// Each position probes the reach index in a lateral subquery kept apart
-// by OFFSET 0: as a plain join the planner at times hashed the positions
-// on country and tested every area's box against each (a parallel
-// sequential scan, 5 million tests: 3-11 s a batch instead of 0.1 s).
+// The plan must not depend on estimates, because it ran at 0.1 s a batch
+// in one run and 2.4-3.3 s in the next on the same data (docs/coverage.md):
+// each position probes the reach index in a lateral subquery fenced by
+// OFFSET 0 (so it runs once per position; quals are never pushed into it)
+// whose only condition is the box test, so the only index it can use is
+// coverage_results_reach_gist. The generation and country are tested
+// outside the fence: inside, a stale estimate of "generation = $1" (a new
+// generation's id is in no statistics until the next ANALYZE) led the
+// planner to AND the reach bitmap with a bitmap of the whole generation
+// from the primary key, for every position. pinnedPlan turns off the
+// sequential and bitmap scans, so the one plan left is a nested loop of
+// GiST index scans: cost in proportion to the boxes holding each point.
 const nearestPairsSQL = `
 SELECT r.code, i - 1, true
 FROM unnest($3::float8[], $4::float8[], $5::text[]) o(lat, lng, country)
-CROSS JOIN LATERAL (SELECT r.code, r.nearest_asset FROM coverage_results r
-	WHERE r.reach && ST_SetSRID(ST_MakePoint(o.lng, o.lat), 4326) AND r.generation = $1 AND r.country = o.country OFFSET 0) r
+CROSS JOIN LATERAL (SELECT r.generation, r.code, r.country, r.nearest_asset FROM coverage_results r
+	WHERE r.reach && ST_SetSRID(ST_MakePoint(o.lng, o.lat), 4326) OFFSET 0) r
 CROSS JOIN LATERAL generate_subscripts(r.nearest_asset, 1) i
-WHERE r.nearest_asset[i] = ANY($2)
+WHERE r.generation = $1 AND r.country = o.country AND r.nearest_asset[i] = ANY($2)
 UNION
 SELECT r.code, s.i - 1, false
 FROM unnest($6::float8[], $7::float8[], $8::text[], $9::text[]) p(lat, lng, country, cats)
 CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS pt) q
-CROSS JOIN LATERAL (SELECT r.code, r.nearest, r.ref FROM coverage_results r
-	WHERE r.reach && q.pt AND r.generation = $1 AND r.country = p.country OFFSET 0) r
+CROSS JOIN LATERAL (SELECT r.generation, r.code, r.country, r.nearest, r.ref FROM coverage_results r
+	WHERE r.reach && q.pt OFFSET 0) r
 CROSS JOIN LATERAL (SELECT array_position($10::text[], c) AS i FROM unnest(string_to_array(p.cats, ',') || ''::text) c) s
-WHERE s.i IS NOT NULL AND (r.nearest[s.i] < 0 OR r.nearest[s.i] >= ST_Distance(r.ref, q.pt::geography, false) - 1)`
+WHERE r.generation = $1 AND r.country = p.country
+  AND s.i IS NOT NULL AND (r.nearest[s.i] < 0 OR r.nearest[s.i] >= ST_Distance(r.ref, q.pt::geography, false) - 1)`
+
+// pinnedPlan runs fn in a transaction without JIT (the statements read a
+// few thousand rows but per-row lateral searches are estimated at
+// 10^5-10^6, past jit_above_cost, and compiling cost more than running)
+// and without sequential or bitmap scans, so a statement written for
+// index scans (nearestPairsSQL) gets them whatever the statistics say.
+// The settings are transaction-local.
+func pinnedPlan(ctx context.Context, b interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, fn func(pgx.Tx) error) error {
+	return db.WithoutJIT(ctx, b, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)`); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
 
 // regroup recomputes the walking-distance groups of the codes among rows.
 func (m *Maintainer) regroup(ctx context.Context, g *generation, rows map[string]*storedArea, codes []string) error {
@@ -559,4 +741,34 @@ func (cs *candidateSet) nearestIn(p *pointIndex, lat, lng float64) (float64, uui
 		return -1, uuid.Nil
 	}
 	return d, cs.ids[i]
+}
+
+// ExplainNearestPairs runs EXPLAIN ANALYZE of the nearest-pairs statement
+// as a batch moving the assets ids (each from and to where it is now)
+// would run it on the current generation, and returns the plan: the
+// benchmark prints it, so a plan that went bad shows.
+func (m *Maintainer) ExplainNearestPairs(ctx context.Context, ids []uuid.UUID) (string, error) {
+	g, err := m.store.currentGeneration(ctx)
+	if err != nil || g == nil {
+		return "", err
+	}
+	counted, err := m.store.assets.CountedByID(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	var old, now positions
+	for _, c := range counted {
+		old.add(c.Lat, c.Lng, c.Country, "")
+		now.add(c.Lat, c.Lng, c.Country, strings.Join(c.Categories, ","))
+	}
+	var plan []string
+	err = pinnedPlan(ctx, m.store.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) `+nearestPairsSQL, nearestPairsArgs(g, ids, old, now)...)
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return strings.Join(plan, "\n"), err
 }

@@ -34,7 +34,10 @@ type Query struct {
 	// Inclusive session window, "YYYY-MM-DD" or "" for open.
 	WindowStart, WindowEnd string
 	WalkMeters             float64
-	SummaryOnly            bool
+	// WalkDefault: the request gave no walking distance; with stored
+	// results, WalkMeters becomes the distance they serve (Compute).
+	WalkDefault bool
+	SummaryOnly bool
 }
 
 // key identifies the query's answer, for the tile cache.
@@ -98,7 +101,7 @@ func ParseRequest(req *sparcv1.ComputeCoverageRequest) (Query, error) {
 	if q.WindowStart != "" && q.WindowEnd != "" && q.WindowStart > q.WindowEnd {
 		v.Add("window_end", "must not be before window_start")
 	}
-	q.WalkMeters = DefaultWalkMeters
+	q.WalkMeters, q.WalkDefault = DefaultWalkMeters, req.WalkingDistanceMeters == nil
 	if req.WalkingDistanceMeters != nil {
 		w := req.GetWalkingDistanceMeters()
 		if math.IsNaN(w) || w <= 0 || w > maxWalkMeters {

@@ -30,26 +30,36 @@ func (m *Maintainer) rebuildTurn(ctx context.Context, conn *pgxpool.Conn) error 
 	if err != nil {
 		return err
 	}
+	walk, err := m.desiredWalk(ctx)
+	if err != nil {
+		return err
+	}
 	cats := slotCategories()
-	if g != nil && g.Walk == m.cfg.WalkMeters && slices.Equal(g.Categories, cats) && g.AreasFP == fp {
+	if g != nil && g.Walk == walk && slices.Equal(g.Categories, cats) && g.AreasFP == fp {
 		return nil
 	}
 	reason := "no stored results yet"
-	if g != nil {
-		reason = "walking distance, categories or areas changed"
+	switch {
+	case g == nil:
+	case g.Walk != walk:
+		reason = fmt.Sprintf("walking distance changed from %g m", g.Walk)
+	case !slices.Equal(g.Categories, cats):
+		reason = "the vocabulary's categories changed"
+	default:
+		reason = "areas changed"
 	}
 	m.log.Info("coverage: rebuilding the stored results in the background; reads use the previous ones until done",
-		"reason", reason, "walk_meters", m.cfg.WalkMeters)
-	_, err = m.Rebuild(ctx, conn, fp)
+		"reason", reason, "walk_meters", walk)
+	_, err = m.Rebuild(ctx, conn, fp, walk)
 	return err
 }
 
-// Rebuild builds a generation from scratch on conn (which holds the
-// rebuild lock) and its helpers, applies the asset changes made
+// Rebuild builds a generation for walk from scratch on conn (which holds
+// the rebuild lock) and its helpers, applies the asset changes made
 // meanwhile, and makes it current in one transaction. fp is the areas'
 // fingerprint read before anything else, so an import committed during
 // the build is noticed at the next check. It returns the build's time.
-func (m *Maintainer) Rebuild(ctx context.Context, conn *pgxpool.Conn, fp string) (time.Duration, error) {
+func (m *Maintainer) Rebuild(ctx context.Context, conn *pgxpool.Conn, fp string, walk float64) (time.Duration, error) {
 	start := time.Now()
 	var g *generation
 	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
@@ -57,7 +67,7 @@ func (m *Maintainer) Rebuild(ctx context.Context, conn *pgxpool.Conn, fp string)
 		if _, err := tx.Exec(ctx, `DELETE FROM coverage_generations WHERE state = 'building'`); err != nil {
 			return err
 		}
-		g = &generation{Walk: m.cfg.WalkMeters, Categories: slotCategories(), AreasFP: fp, State: "building"}
+		g = &generation{Walk: walk, Categories: slotCategories(), AreasFP: fp, State: "building"}
 		return tx.QueryRow(ctx, `INSERT INTO coverage_generations (walk_meters, categories, areas_fingerprint, cursor_txid)
 			VALUES ($1, $2, $3, pg_current_xact_id()) RETURNING id`, g.Walk, g.Categories, fp).Scan(&g.ID)
 	})
@@ -118,7 +128,11 @@ func (m *Maintainer) RebuildNow(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	return m.Rebuild(ctx, conn, fp)
+	walk, err := m.desiredWalk(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return m.Rebuild(ctx, conn, fp, walk)
 }
 
 // waitForOlderWrites waits until every transaction that took its id
@@ -183,9 +197,10 @@ func (m *Maintainer) build(ctx context.Context, g *generation) error {
 		if err != nil {
 			return err
 		}
-		chunks := (len(inCountry) + chunkSize - 1) / chunkSize
+		size := m.chunk
+		chunks := (len(inCountry) + size - 1) / size
 		err = m.store.runAll(ctx, chunks, func(ctx context.Context, i int) error {
-			chunk := inCountry[i*chunkSize : min((i+1)*chunkSize, len(inCountry))]
+			chunk := inCountry[i*size : min((i+1)*size, len(inCountry))]
 			if err := m.buildChunk(ctx, g, chunk, idx, cs); err != nil {
 				return err
 			}
@@ -246,4 +261,7 @@ func (m *Maintainer) progress(g *generation, done int32) {
 		m.log.Warn("coverage: recording rebuild progress", "err", err)
 	}
 	m.log.Info("coverage: rebuilding", "generation", g.ID, "areas_done", done, "areas_total", g.Total)
+	if m.onProgress != nil {
+		m.onProgress(done, g.Total)
+	}
 }

@@ -69,6 +69,8 @@ type Service struct {
 	referrals ReferralDemand // nil: no referral figures
 	// nil: no demand by home area (demand.go)
 	homeDemand HomeDemand
+	// nil: no settings calls (settings.go)
+	settings *settingsConfig
 }
 
 // NewService returns the coverage service; referrals may be nil.

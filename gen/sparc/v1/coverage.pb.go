@@ -10,6 +10,8 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +23,280 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// The stored coverage's settings (a singleton of the network), with the
+// state of the stored results.
+type CoverageSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "coverageSettings".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The walking distance (metres, greater than 0, at most 5,000) the
+	// stored results are kept for; requests that give no
+	// walking_distance_meters use the distance being served.
+	WalkingDistanceMeters float64 `protobuf:"fixed64,2,opt,name=walking_distance_meters,json=walkingDistanceMeters,proto3" json:"walking_distance_meters,omitempty"`
+	// The state of the stored results.
+	Status        *StoredCoverageStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CoverageSettings) Reset() {
+	*x = CoverageSettings{}
+	mi := &file_sparc_v1_coverage_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CoverageSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CoverageSettings) ProtoMessage() {}
+
+func (x *CoverageSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_coverage_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CoverageSettings.ProtoReflect.Descriptor instead.
+func (*CoverageSettings) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CoverageSettings) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CoverageSettings) GetWalkingDistanceMeters() float64 {
+	if x != nil {
+		return x.WalkingDistanceMeters
+	}
+	return 0
+}
+
+func (x *CoverageSettings) GetStatus() *StoredCoverageStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// The state of the stored coverage results.
+type StoredCoverageStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether results are stored and kept current (false: every read
+	// computes from scratch).
+	Maintained bool `protobuf:"varint,1,opt,name=maintained,proto3" json:"maintained,omitempty"`
+	// The walking distance of the results serving reads (0: none yet).
+	ServingWalkingDistanceMeters float64 `protobuf:"fixed64,2,opt,name=serving_walking_distance_meters,json=servingWalkingDistanceMeters,proto3" json:"serving_walking_distance_meters,omitempty"`
+	// When those results were built.
+	BuiltTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=built_time,json=builtTime,proto3" json:"built_time,omitempty"`
+	// A rebuild in progress (after a change of walking distance, an area
+	// import or a vocabulary change): its walking distance and how many of
+	// the areas it has built.
+	Rebuilding                   bool                   `protobuf:"varint,4,opt,name=rebuilding,proto3" json:"rebuilding,omitempty"`
+	RebuildWalkingDistanceMeters float64                `protobuf:"fixed64,5,opt,name=rebuild_walking_distance_meters,json=rebuildWalkingDistanceMeters,proto3" json:"rebuild_walking_distance_meters,omitempty"`
+	RebuildAreasDone             int32                  `protobuf:"varint,6,opt,name=rebuild_areas_done,json=rebuildAreasDone,proto3" json:"rebuild_areas_done,omitempty"`
+	RebuildAreasTotal            int32                  `protobuf:"varint,7,opt,name=rebuild_areas_total,json=rebuildAreasTotal,proto3" json:"rebuild_areas_total,omitempty"`
+	RebuildStartTime             *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=rebuild_start_time,json=rebuildStartTime,proto3" json:"rebuild_start_time,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *StoredCoverageStatus) Reset() {
+	*x = StoredCoverageStatus{}
+	mi := &file_sparc_v1_coverage_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredCoverageStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredCoverageStatus) ProtoMessage() {}
+
+func (x *StoredCoverageStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_coverage_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredCoverageStatus.ProtoReflect.Descriptor instead.
+func (*StoredCoverageStatus) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StoredCoverageStatus) GetMaintained() bool {
+	if x != nil {
+		return x.Maintained
+	}
+	return false
+}
+
+func (x *StoredCoverageStatus) GetServingWalkingDistanceMeters() float64 {
+	if x != nil {
+		return x.ServingWalkingDistanceMeters
+	}
+	return 0
+}
+
+func (x *StoredCoverageStatus) GetBuiltTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BuiltTime
+	}
+	return nil
+}
+
+func (x *StoredCoverageStatus) GetRebuilding() bool {
+	if x != nil {
+		return x.Rebuilding
+	}
+	return false
+}
+
+func (x *StoredCoverageStatus) GetRebuildWalkingDistanceMeters() float64 {
+	if x != nil {
+		return x.RebuildWalkingDistanceMeters
+	}
+	return 0
+}
+
+func (x *StoredCoverageStatus) GetRebuildAreasDone() int32 {
+	if x != nil {
+		return x.RebuildAreasDone
+	}
+	return 0
+}
+
+func (x *StoredCoverageStatus) GetRebuildAreasTotal() int32 {
+	if x != nil {
+		return x.RebuildAreasTotal
+	}
+	return 0
+}
+
+func (x *StoredCoverageStatus) GetRebuildStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RebuildStartTime
+	}
+	return nil
+}
+
+type GetCoverageSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "coverageSettings".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCoverageSettingsRequest) Reset() {
+	*x = GetCoverageSettingsRequest{}
+	mi := &file_sparc_v1_coverage_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCoverageSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCoverageSettingsRequest) ProtoMessage() {}
+
+func (x *GetCoverageSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_coverage_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCoverageSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetCoverageSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetCoverageSettingsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpdateCoverageSettingsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Settings *CoverageSettings      `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The fields to change ("walking_distance_meters", or "*"); none: those
+	// set.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCoverageSettingsRequest) Reset() {
+	*x = UpdateCoverageSettingsRequest{}
+	mi := &file_sparc_v1_coverage_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCoverageSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCoverageSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateCoverageSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sparc_v1_coverage_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCoverageSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCoverageSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UpdateCoverageSettingsRequest) GetSettings() *CoverageSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *UpdateCoverageSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
 
 type ComputeCoverageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -54,7 +330,7 @@ type ComputeCoverageRequest struct {
 
 func (x *ComputeCoverageRequest) Reset() {
 	*x = ComputeCoverageRequest{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[0]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -66,7 +342,7 @@ func (x *ComputeCoverageRequest) String() string {
 func (*ComputeCoverageRequest) ProtoMessage() {}
 
 func (x *ComputeCoverageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[0]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -79,7 +355,7 @@ func (x *ComputeCoverageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeCoverageRequest.ProtoReflect.Descriptor instead.
 func (*ComputeCoverageRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{0}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ComputeCoverageRequest) GetParentCode() string {
@@ -164,7 +440,7 @@ type ComputeCoverageResponse struct {
 
 func (x *ComputeCoverageResponse) Reset() {
 	*x = ComputeCoverageResponse{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[1]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +452,7 @@ func (x *ComputeCoverageResponse) String() string {
 func (*ComputeCoverageResponse) ProtoMessage() {}
 
 func (x *ComputeCoverageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[1]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +465,7 @@ func (x *ComputeCoverageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeCoverageResponse.ProtoReflect.Descriptor instead.
 func (*ComputeCoverageResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{1}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ComputeCoverageResponse) GetAreas() []*AreaCoverage {
@@ -283,7 +559,7 @@ type AreaCoverage struct {
 
 func (x *AreaCoverage) Reset() {
 	*x = AreaCoverage{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[2]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +571,7 @@ func (x *AreaCoverage) String() string {
 func (*AreaCoverage) ProtoMessage() {}
 
 func (x *AreaCoverage) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[2]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +584,7 @@ func (x *AreaCoverage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AreaCoverage.ProtoReflect.Descriptor instead.
 func (*AreaCoverage) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{2}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AreaCoverage) GetCode() string {
@@ -464,7 +740,7 @@ type CategoryDistance struct {
 
 func (x *CategoryDistance) Reset() {
 	*x = CategoryDistance{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[3]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +752,7 @@ func (x *CategoryDistance) String() string {
 func (*CategoryDistance) ProtoMessage() {}
 
 func (x *CategoryDistance) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[3]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +765,7 @@ func (x *CategoryDistance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryDistance.ProtoReflect.Descriptor instead.
 func (*CategoryDistance) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{3}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CategoryDistance) GetCategory() string {
@@ -529,7 +805,7 @@ type CoverageSummary struct {
 
 func (x *CoverageSummary) Reset() {
 	*x = CoverageSummary{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[4]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +817,7 @@ func (x *CoverageSummary) String() string {
 func (*CoverageSummary) ProtoMessage() {}
 
 func (x *CoverageSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[4]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +830,7 @@ func (x *CoverageSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoverageSummary.ProtoReflect.Descriptor instead.
 func (*CoverageSummary) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{4}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CoverageSummary) GetAreas() int32 {
@@ -629,7 +905,7 @@ type DecileSummary struct {
 
 func (x *DecileSummary) Reset() {
 	*x = DecileSummary{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[5]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +917,7 @@ func (x *DecileSummary) String() string {
 func (*DecileSummary) ProtoMessage() {}
 
 func (x *DecileSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[5]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +930,7 @@ func (x *DecileSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecileSummary.ProtoReflect.Descriptor instead.
 func (*DecileSummary) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{5}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DecileSummary) GetDecile() int32 {
@@ -706,7 +982,7 @@ type QuintileComparison struct {
 
 func (x *QuintileComparison) Reset() {
 	*x = QuintileComparison{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[6]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +994,7 @@ func (x *QuintileComparison) String() string {
 func (*QuintileComparison) ProtoMessage() {}
 
 func (x *QuintileComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[6]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +1007,7 @@ func (x *QuintileComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuintileComparison.ProtoReflect.Descriptor instead.
 func (*QuintileComparison) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{6}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *QuintileComparison) GetMostDeprived() float64 {
@@ -790,7 +1066,7 @@ type ComputeDemandRequest struct {
 
 func (x *ComputeDemandRequest) Reset() {
 	*x = ComputeDemandRequest{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[7]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +1078,7 @@ func (x *ComputeDemandRequest) String() string {
 func (*ComputeDemandRequest) ProtoMessage() {}
 
 func (x *ComputeDemandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[7]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +1091,7 @@ func (x *ComputeDemandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeDemandRequest.ProtoReflect.Descriptor instead.
 func (*ComputeDemandRequest) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{7}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ComputeDemandRequest) GetKind() string {
@@ -875,7 +1151,7 @@ type ComputeDemandResponse struct {
 
 func (x *ComputeDemandResponse) Reset() {
 	*x = ComputeDemandResponse{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[8]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1163,7 @@ func (x *ComputeDemandResponse) String() string {
 func (*ComputeDemandResponse) ProtoMessage() {}
 
 func (x *ComputeDemandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[8]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1176,7 @@ func (x *ComputeDemandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeDemandResponse.ProtoReflect.Descriptor instead.
 func (*ComputeDemandResponse) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{8}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ComputeDemandResponse) GetAreas() []*AreaDemand {
@@ -964,7 +1240,7 @@ type AreaDemand struct {
 
 func (x *AreaDemand) Reset() {
 	*x = AreaDemand{}
-	mi := &file_sparc_v1_coverage_proto_msgTypes[9]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1252,7 @@ func (x *AreaDemand) String() string {
 func (*AreaDemand) ProtoMessage() {}
 
 func (x *AreaDemand) ProtoReflect() protoreflect.Message {
-	mi := &file_sparc_v1_coverage_proto_msgTypes[9]
+	mi := &file_sparc_v1_coverage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1265,7 @@ func (x *AreaDemand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AreaDemand.ProtoReflect.Descriptor instead.
 func (*AreaDemand) Descriptor() ([]byte, []int) {
-	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{9}
+	return file_sparc_v1_coverage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AreaDemand) GetCode() string {
@@ -1073,7 +1349,33 @@ var File_sparc_v1_coverage_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_coverage_proto_rawDesc = "" +
 	"\n" +
-	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/resource.proto\x1a\x18sparc/v1/referrals.proto\"\xd9\x02\n" +
+	"\x17sparc/v1/coverage.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18sparc/v1/referrals.proto\"\xfb\x01\n" +
+	"\x10CoverageSettings\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x126\n" +
+	"\x17walking_distance_meters\x18\x02 \x01(\x01R\x15walkingDistanceMeters\x12;\n" +
+	"\x06status\x18\x03 \x01(\v2\x1e.sparc.v1.StoredCoverageStatusB\x03\xe0A\x03R\x06status:Y\xeaAV\n" +
+	"\x1esparc.network/CoverageSettings\x12\x10coverageSettings*\x10coverageSettings2\x10coverageSettings\"\xc7\x03\n" +
+	"\x14StoredCoverageStatus\x12\x1e\n" +
+	"\n" +
+	"maintained\x18\x01 \x01(\bR\n" +
+	"maintained\x12E\n" +
+	"\x1fserving_walking_distance_meters\x18\x02 \x01(\x01R\x1cservingWalkingDistanceMeters\x129\n" +
+	"\n" +
+	"built_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tbuiltTime\x12\x1e\n" +
+	"\n" +
+	"rebuilding\x18\x04 \x01(\bR\n" +
+	"rebuilding\x12E\n" +
+	"\x1frebuild_walking_distance_meters\x18\x05 \x01(\x01R\x1crebuildWalkingDistanceMeters\x12,\n" +
+	"\x12rebuild_areas_done\x18\x06 \x01(\x05R\x10rebuildAreasDone\x12.\n" +
+	"\x13rebuild_areas_total\x18\a \x01(\x05R\x11rebuildAreasTotal\x12H\n" +
+	"\x12rebuild_start_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x10rebuildStartTime\"X\n" +
+	"\x1aGetCoverageSettingsRequest\x12:\n" +
+	"\x04name\x18\x01 \x01(\tB&\xe0A\x02\xfaA \n" +
+	"\x1esparc.network/CoverageSettingsR\x04name\"\x99\x01\n" +
+	"\x1dUpdateCoverageSettingsRequest\x12;\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1a.sparc.v1.CoverageSettingsB\x03\xe0A\x02R\bsettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\xd9\x02\n" +
 	"\x16ComputeCoverageRequest\x12\x1f\n" +
 	"\vparent_code\x18\x01 \x01(\tR\n" +
 	"parentCode\x12\x12\n" +
@@ -1193,10 +1495,12 @@ const file_sparc_v1_coverage_proto_rawDesc = "" +
 	" \x01(\x01H\x00R\x10referralsPer1000\x88\x01\x01\x12)\n" +
 	"\x0eunmet_per_1000\x18\v \x01(\x01H\x01R\funmetPer1000\x88\x01\x01B\x15\n" +
 	"\x13_referrals_per_1000B\x11\n" +
-	"\x0f_unmet_per_10002\xf5\x01\n" +
+	"\x0f_unmet_per_10002\x8b\x04\n" +
 	"\x0fCoverageService\x12l\n" +
 	"\x0fComputeCoverage\x12 .sparc.v1.ComputeCoverageRequest\x1a!.sparc.v1.ComputeCoverageResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/coverage\x12t\n" +
-	"\rComputeDemand\x12\x1e.sparc.v1.ComputeDemandRequest\x1a\x1f.sparc.v1.ComputeDemandResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/coverage:computeDemandB5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
+	"\rComputeDemand\x12\x1e.sparc.v1.ComputeDemandRequest\x1a\x1f.sparc.v1.ComputeDemandResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/coverage:computeDemand\x12|\n" +
+	"\x13GetCoverageSettings\x12$.sparc.v1.GetCoverageSettingsRequest\x1a\x1a.sparc.v1.CoverageSettings\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=coverageSettings}\x12\x95\x01\n" +
+	"\x16UpdateCoverageSettings\x12'.sparc.v1.UpdateCoverageSettingsRequest\x1a\x1a.sparc.v1.CoverageSettings\"6\x82\xd3\xe4\x93\x020:\bsettings2$/v1/{settings.name=coverageSettings}B5Z3github.com/sparc-network/sparc/gen/sparc/v1;sparcv1b\x06proto3"
 
 var (
 	file_sparc_v1_coverage_proto_rawDescOnce sync.Once
@@ -1210,40 +1514,55 @@ func file_sparc_v1_coverage_proto_rawDescGZIP() []byte {
 	return file_sparc_v1_coverage_proto_rawDescData
 }
 
-var file_sparc_v1_coverage_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_sparc_v1_coverage_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_sparc_v1_coverage_proto_goTypes = []any{
-	(*ComputeCoverageRequest)(nil),  // 0: sparc.v1.ComputeCoverageRequest
-	(*ComputeCoverageResponse)(nil), // 1: sparc.v1.ComputeCoverageResponse
-	(*AreaCoverage)(nil),            // 2: sparc.v1.AreaCoverage
-	(*CategoryDistance)(nil),        // 3: sparc.v1.CategoryDistance
-	(*CoverageSummary)(nil),         // 4: sparc.v1.CoverageSummary
-	(*DecileSummary)(nil),           // 5: sparc.v1.DecileSummary
-	(*QuintileComparison)(nil),      // 6: sparc.v1.QuintileComparison
-	(*ComputeDemandRequest)(nil),    // 7: sparc.v1.ComputeDemandRequest
-	(*ComputeDemandResponse)(nil),   // 8: sparc.v1.ComputeDemandResponse
-	(*AreaDemand)(nil),              // 9: sparc.v1.AreaDemand
-	(*StatCount)(nil),               // 10: sparc.v1.StatCount
+	(*CoverageSettings)(nil),              // 0: sparc.v1.CoverageSettings
+	(*StoredCoverageStatus)(nil),          // 1: sparc.v1.StoredCoverageStatus
+	(*GetCoverageSettingsRequest)(nil),    // 2: sparc.v1.GetCoverageSettingsRequest
+	(*UpdateCoverageSettingsRequest)(nil), // 3: sparc.v1.UpdateCoverageSettingsRequest
+	(*ComputeCoverageRequest)(nil),        // 4: sparc.v1.ComputeCoverageRequest
+	(*ComputeCoverageResponse)(nil),       // 5: sparc.v1.ComputeCoverageResponse
+	(*AreaCoverage)(nil),                  // 6: sparc.v1.AreaCoverage
+	(*CategoryDistance)(nil),              // 7: sparc.v1.CategoryDistance
+	(*CoverageSummary)(nil),               // 8: sparc.v1.CoverageSummary
+	(*DecileSummary)(nil),                 // 9: sparc.v1.DecileSummary
+	(*QuintileComparison)(nil),            // 10: sparc.v1.QuintileComparison
+	(*ComputeDemandRequest)(nil),          // 11: sparc.v1.ComputeDemandRequest
+	(*ComputeDemandResponse)(nil),         // 12: sparc.v1.ComputeDemandResponse
+	(*AreaDemand)(nil),                    // 13: sparc.v1.AreaDemand
+	(*timestamppb.Timestamp)(nil),         // 14: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 15: google.protobuf.FieldMask
+	(*StatCount)(nil),                     // 16: sparc.v1.StatCount
 }
 var file_sparc_v1_coverage_proto_depIdxs = []int32{
-	2,  // 0: sparc.v1.ComputeCoverageResponse.areas:type_name -> sparc.v1.AreaCoverage
-	4,  // 1: sparc.v1.ComputeCoverageResponse.summary:type_name -> sparc.v1.CoverageSummary
-	3,  // 2: sparc.v1.AreaCoverage.nearest:type_name -> sparc.v1.CategoryDistance
-	5,  // 3: sparc.v1.CoverageSummary.deciles:type_name -> sparc.v1.DecileSummary
-	6,  // 4: sparc.v1.CoverageSummary.places_per_1000:type_name -> sparc.v1.QuintileComparison
-	6,  // 5: sparc.v1.CoverageSummary.share_without_asset_within_walk:type_name -> sparc.v1.QuintileComparison
-	9,  // 6: sparc.v1.ComputeDemandResponse.areas:type_name -> sparc.v1.AreaDemand
-	10, // 7: sparc.v1.ComputeDemandResponse.without_home_area:type_name -> sparc.v1.StatCount
-	10, // 8: sparc.v1.AreaDemand.referrals:type_name -> sparc.v1.StatCount
-	10, // 9: sparc.v1.AreaDemand.unmet:type_name -> sparc.v1.StatCount
-	0,  // 10: sparc.v1.CoverageService.ComputeCoverage:input_type -> sparc.v1.ComputeCoverageRequest
-	7,  // 11: sparc.v1.CoverageService.ComputeDemand:input_type -> sparc.v1.ComputeDemandRequest
-	1,  // 12: sparc.v1.CoverageService.ComputeCoverage:output_type -> sparc.v1.ComputeCoverageResponse
-	8,  // 13: sparc.v1.CoverageService.ComputeDemand:output_type -> sparc.v1.ComputeDemandResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	1,  // 0: sparc.v1.CoverageSettings.status:type_name -> sparc.v1.StoredCoverageStatus
+	14, // 1: sparc.v1.StoredCoverageStatus.built_time:type_name -> google.protobuf.Timestamp
+	14, // 2: sparc.v1.StoredCoverageStatus.rebuild_start_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: sparc.v1.UpdateCoverageSettingsRequest.settings:type_name -> sparc.v1.CoverageSettings
+	15, // 4: sparc.v1.UpdateCoverageSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 5: sparc.v1.ComputeCoverageResponse.areas:type_name -> sparc.v1.AreaCoverage
+	8,  // 6: sparc.v1.ComputeCoverageResponse.summary:type_name -> sparc.v1.CoverageSummary
+	7,  // 7: sparc.v1.AreaCoverage.nearest:type_name -> sparc.v1.CategoryDistance
+	9,  // 8: sparc.v1.CoverageSummary.deciles:type_name -> sparc.v1.DecileSummary
+	10, // 9: sparc.v1.CoverageSummary.places_per_1000:type_name -> sparc.v1.QuintileComparison
+	10, // 10: sparc.v1.CoverageSummary.share_without_asset_within_walk:type_name -> sparc.v1.QuintileComparison
+	13, // 11: sparc.v1.ComputeDemandResponse.areas:type_name -> sparc.v1.AreaDemand
+	16, // 12: sparc.v1.ComputeDemandResponse.without_home_area:type_name -> sparc.v1.StatCount
+	16, // 13: sparc.v1.AreaDemand.referrals:type_name -> sparc.v1.StatCount
+	16, // 14: sparc.v1.AreaDemand.unmet:type_name -> sparc.v1.StatCount
+	4,  // 15: sparc.v1.CoverageService.ComputeCoverage:input_type -> sparc.v1.ComputeCoverageRequest
+	11, // 16: sparc.v1.CoverageService.ComputeDemand:input_type -> sparc.v1.ComputeDemandRequest
+	2,  // 17: sparc.v1.CoverageService.GetCoverageSettings:input_type -> sparc.v1.GetCoverageSettingsRequest
+	3,  // 18: sparc.v1.CoverageService.UpdateCoverageSettings:input_type -> sparc.v1.UpdateCoverageSettingsRequest
+	5,  // 19: sparc.v1.CoverageService.ComputeCoverage:output_type -> sparc.v1.ComputeCoverageResponse
+	12, // 20: sparc.v1.CoverageService.ComputeDemand:output_type -> sparc.v1.ComputeDemandResponse
+	0,  // 21: sparc.v1.CoverageService.GetCoverageSettings:output_type -> sparc.v1.CoverageSettings
+	0,  // 22: sparc.v1.CoverageService.UpdateCoverageSettings:output_type -> sparc.v1.CoverageSettings
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_coverage_proto_init() }
@@ -1252,20 +1571,20 @@ func file_sparc_v1_coverage_proto_init() {
 		return
 	}
 	file_sparc_v1_referrals_proto_init()
-	file_sparc_v1_coverage_proto_msgTypes[0].OneofWrappers = []any{}
-	file_sparc_v1_coverage_proto_msgTypes[2].OneofWrappers = []any{}
-	file_sparc_v1_coverage_proto_msgTypes[3].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[4].OneofWrappers = []any{}
-	file_sparc_v1_coverage_proto_msgTypes[5].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[6].OneofWrappers = []any{}
+	file_sparc_v1_coverage_proto_msgTypes[7].OneofWrappers = []any{}
+	file_sparc_v1_coverage_proto_msgTypes[8].OneofWrappers = []any{}
 	file_sparc_v1_coverage_proto_msgTypes[9].OneofWrappers = []any{}
+	file_sparc_v1_coverage_proto_msgTypes[10].OneofWrappers = []any{}
+	file_sparc_v1_coverage_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sparc_v1_coverage_proto_rawDesc), len(file_sparc_v1_coverage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

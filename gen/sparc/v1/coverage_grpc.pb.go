@@ -19,8 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CoverageService_ComputeCoverage_FullMethodName = "/sparc.v1.CoverageService/ComputeCoverage"
-	CoverageService_ComputeDemand_FullMethodName   = "/sparc.v1.CoverageService/ComputeDemand"
+	CoverageService_ComputeCoverage_FullMethodName        = "/sparc.v1.CoverageService/ComputeCoverage"
+	CoverageService_ComputeDemand_FullMethodName          = "/sparc.v1.CoverageService/ComputeDemand"
+	CoverageService_GetCoverageSettings_FullMethodName    = "/sparc.v1.CoverageService/GetCoverageSettings"
+	CoverageService_UpdateCoverageSettings_FullMethodName = "/sparc.v1.CoverageService/UpdateCoverageSettings"
 )
 
 // CoverageServiceClient is the client API for CoverageService service.
@@ -41,6 +43,14 @@ type CoverageServiceClient interface {
 	// (waitlisted, or rejected for want of places). Admins and area
 	// analysts; figures under the disclosure rule (docs/security.md).
 	ComputeDemand(ctx context.Context, in *ComputeDemandRequest, opts ...grpc.CallOption) (*ComputeDemandResponse, error)
+	// The stored coverage's settings and state: the walking distance it is
+	// kept for, the one serving reads, and a rebuild's progress.
+	GetCoverageSettings(ctx context.Context, in *GetCoverageSettingsRequest, opts ...grpc.CallOption) (*CoverageSettings, error)
+	// Changes the walking distance the coverage is kept for (the network
+	// admin). Every server's maintainer notices within seconds and rebuilds
+	// in the background; reads keep the previous results until the rebuild
+	// is done. No restart.
+	UpdateCoverageSettings(ctx context.Context, in *UpdateCoverageSettingsRequest, opts ...grpc.CallOption) (*CoverageSettings, error)
 }
 
 type coverageServiceClient struct {
@@ -71,6 +81,26 @@ func (c *coverageServiceClient) ComputeDemand(ctx context.Context, in *ComputeDe
 	return out, nil
 }
 
+func (c *coverageServiceClient) GetCoverageSettings(ctx context.Context, in *GetCoverageSettingsRequest, opts ...grpc.CallOption) (*CoverageSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CoverageSettings)
+	err := c.cc.Invoke(ctx, CoverageService_GetCoverageSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coverageServiceClient) UpdateCoverageSettings(ctx context.Context, in *UpdateCoverageSettingsRequest, opts ...grpc.CallOption) (*CoverageSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CoverageSettings)
+	err := c.cc.Invoke(ctx, CoverageService_UpdateCoverageSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoverageServiceServer is the server API for CoverageService service.
 // All implementations must embed UnimplementedCoverageServiceServer
 // for forward compatibility.
@@ -89,6 +119,14 @@ type CoverageServiceServer interface {
 	// (waitlisted, or rejected for want of places). Admins and area
 	// analysts; figures under the disclosure rule (docs/security.md).
 	ComputeDemand(context.Context, *ComputeDemandRequest) (*ComputeDemandResponse, error)
+	// The stored coverage's settings and state: the walking distance it is
+	// kept for, the one serving reads, and a rebuild's progress.
+	GetCoverageSettings(context.Context, *GetCoverageSettingsRequest) (*CoverageSettings, error)
+	// Changes the walking distance the coverage is kept for (the network
+	// admin). Every server's maintainer notices within seconds and rebuilds
+	// in the background; reads keep the previous results until the rebuild
+	// is done. No restart.
+	UpdateCoverageSettings(context.Context, *UpdateCoverageSettingsRequest) (*CoverageSettings, error)
 	mustEmbedUnimplementedCoverageServiceServer()
 }
 
@@ -104,6 +142,12 @@ func (UnimplementedCoverageServiceServer) ComputeCoverage(context.Context, *Comp
 }
 func (UnimplementedCoverageServiceServer) ComputeDemand(context.Context, *ComputeDemandRequest) (*ComputeDemandResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ComputeDemand not implemented")
+}
+func (UnimplementedCoverageServiceServer) GetCoverageSettings(context.Context, *GetCoverageSettingsRequest) (*CoverageSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCoverageSettings not implemented")
+}
+func (UnimplementedCoverageServiceServer) UpdateCoverageSettings(context.Context, *UpdateCoverageSettingsRequest) (*CoverageSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCoverageSettings not implemented")
 }
 func (UnimplementedCoverageServiceServer) mustEmbedUnimplementedCoverageServiceServer() {}
 func (UnimplementedCoverageServiceServer) testEmbeddedByValue()                         {}
@@ -162,6 +206,42 @@ func _CoverageService_ComputeDemand_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoverageService_GetCoverageSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCoverageSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoverageServiceServer).GetCoverageSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoverageService_GetCoverageSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoverageServiceServer).GetCoverageSettings(ctx, req.(*GetCoverageSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoverageService_UpdateCoverageSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCoverageSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoverageServiceServer).UpdateCoverageSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoverageService_UpdateCoverageSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoverageServiceServer).UpdateCoverageSettings(ctx, req.(*UpdateCoverageSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CoverageService_ServiceDesc is the grpc.ServiceDesc for CoverageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -176,6 +256,14 @@ var CoverageService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ComputeDemand",
 			Handler:    _CoverageService_ComputeDemand_Handler,
+		},
+		{
+			MethodName: "GetCoverageSettings",
+			Handler:    _CoverageService_GetCoverageSettings_Handler,
+		},
+		{
+			MethodName: "UpdateCoverageSettings",
+			Handler:    _CoverageService_UpdateCoverageSettings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
