@@ -187,15 +187,16 @@ func search(ctx context.Context, pool *pgxpool.Pool, sql string, p []any, capaci
 }
 
 // ExplainSearch returns the plan of q's in-person statement as Search runs
-// it (same statement, same pool and settings), one line per plan line:
-// the tests check that a point search walks the GiST index in KNN order.
+// it (same statement, same pool and settings), with the planner settings
+// that differ from the server's (EXPLAIN (SETTINGS)): the tests check that
+// a point search walks the GiST index in KNN order.
 func (s *Store) ExplainSearch(ctx context.Context, q SearchQuery) (string, error) {
 	pool, err := s.pointsOr(q.Near != nil)
 	if err != nil {
 		return "", err
 	}
 	sql, p := SearchSQL(q)
-	rows, err := pool.Query(ctx, "EXPLAIN "+sql, p...)
+	rows, err := pool.Query(ctx, "EXPLAIN (SETTINGS) "+sql, p...)
 	if err != nil {
 		return "", fmt.Errorf("explaining search: %w", err)
 	}
