@@ -75,13 +75,16 @@ func TestBasicViewSetsExactlyTheDocumentedFields(t *testing.T) {
 	inPerson := validAsset() // every field set that an in-person asset can have
 	inPerson.LastVerifiedTime = timestamppb.New(time.Now().Add(-time.Hour).Truncate(time.Second))
 	inPerson.Availability = sparcv1.Availability_AVAILABILITY_DROP_IN
-	inPerson.OwnerOrganisation = env.AdminOrg
+	inPerson.OwnerOrganisation = "organisations/" + env.AdminOrg
+	inPerson.DeliveryMode = sparcv1.DeliveryMode_DELIVERY_MODE_IN_PERSON
 	remote := validAsset()
 	remote.DisplayName = "Phone befriending"
 	remote.DeliveryMode = sparcv1.DeliveryMode_DELIVERY_MODE_TELEPHONE
 	remote.Location = &sparcv1.Location{Country: "GB", Address: "PO Box 1", Locality: "Birmingham"}
 	remote.ServiceAreaGeojson = ""
 	remote.ServiceArea = &sparcv1.ServiceArea{Country: "GB"}
+	remote.LastVerifiedTime = inPerson.LastVerifiedTime
+	remote.Availability = sparcv1.Availability_AVAILABILITY_SESSIONS
 	create(t, env.Assets, inPerson)
 	create(t, env.Assets, remote)
 
