@@ -279,12 +279,17 @@ func (b *bench) agree(ctx context.Context, paths []path, cases []searchCase) (fl
 }
 
 // minimalSearch is the least SQL that gives the ids of the page: id and
-// distance, the radius and the status filter (the search returns active
-// assets), KNN order and the store's limit (page size and one), on the
-// point search pool as the store's searches run.
+// distance, the radius, the status filter (the search returns active
+// assets) and the workload's category, KNN order and the store's limit
+// (page size and one), on the point search pool as the store's searches
+// run.
 func (b *bench) minimalSearch(ctx context.Context, c *searchCase) ([]string, error) {
 	n := c.query.Near
-	rows, err := b.points.Query(ctx, minimalSQL, pointEWKT(n.Lat, n.Lng), n.RadiusMeters, c.query.Limit+1)
+	sql, p := minimalSQL, []any{pointEWKT(n.Lat, n.Lng), n.RadiusMeters, c.query.Limit + 1}
+	if len(c.query.Categories) > 0 {
+		sql, p = minimalCategorySQL, append(p, c.query.Categories)
+	}
+	rows, err := b.points.Query(ctx, sql, p...)
 	if err != nil {
 		return nil, err
 	}
@@ -304,9 +309,14 @@ func (b *bench) minimalSearch(ctx context.Context, c *searchCase) ([]string, err
 	return ids[:min(len(ids), searchSize)], nil
 }
 
-const minimalSQL = `SELECT id, location <-> $1::geography FROM assets
+const (
+	minimalSQL = `SELECT id, location <-> $1::geography FROM assets
 	WHERE ST_DWithin(location, $1::geography, $2, false) AND status = 'active'
 	ORDER BY location <-> $1::geography LIMIT $3`
+	minimalCategorySQL = `SELECT id, location <-> $1::geography FROM assets
+	WHERE ST_DWithin(location, $1::geography, $2, false) AND status = 'active' AND categories && $4::text[]
+	ORDER BY location <-> $1::geography LIMIT $3`
+)
 
 func pointEWKT(lat, lng float64) string {
 	return "SRID=4326;POINT(" + strconv.FormatFloat(lng, 'g', -1, 64) + " " + strconv.FormatFloat(lat, 'g', -1, 64) + ")"

@@ -118,6 +118,9 @@ func (l Listing) pageSQL() (string, []any) {
 }
 
 // ListingPage returns one page of l with the owners of its assets by id.
+// The assets are whole (selectColumns), not the BASIC view: an Open
+// Referral service list carries each service's description, url, email,
+// ages, assured date and last change, none of them in BASIC.
 func (s *Store) ListingPage(ctx context.Context, l Listing) ([]*sparcv1.Asset, map[string]Owner, error) {
 	sql, p := l.pageSQL()
 	// A proximity page runs, as Search, on the point search pool: else the
