@@ -29,15 +29,17 @@ var PointSearchParams = map[string]string{"enable_bitmapscan": "off", "jit": "of
 // PointSearchPool opens a pool on read's server, role and settings with
 // PointSearchParams added: the pool of point searches (Search, and the
 // proximity listings of Open Referral). It connects lazily, as its
-// searches need connections, up to read's size, and lets idle ones go
-// after a minute. Nothing else may use it: text searches without a
-// point need bitmap scans (a GIN index has no other).
+// searches need connections, up to half read's size (the connections a
+// server may open grow by that much: see docs/operations.md), and lets
+// idle ones go after a minute. Nothing else may use it: text searches
+// without a point need bitmap scans (a GIN index has no other).
 func PointSearchPool(read *pgxpool.Pool) (*pgxpool.Pool, error) {
 	cfg := read.Config() // a copy: AfterConnect (the role), tracer and parameters included
 	for k, v := range PointSearchParams {
 		cfg.ConnConfig.RuntimeParams[k] = v
 	}
 	cfg.MinConns = 0
+	cfg.MaxConns = max(2, cfg.MaxConns/2)
 	cfg.MaxConnIdleTime = time.Minute
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
