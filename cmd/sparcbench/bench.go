@@ -17,6 +17,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/db"
 	"github.com/sparc-network/sparc/internal/pgcluster"
@@ -48,6 +49,7 @@ type bench struct {
 	app      *app.App      // the server's app, over the server's pool
 	raw      *pgxpool.Pool // the schema owner's pool: migrations, loading, set-up
 	search   *pgxpool.Pool // raw SQL searches, as the application role like the server
+	points   *pgxpool.Pool // raw SQL point searches: search with the store's point search settings
 	srv      *server.Server
 	stopSrv  context.CancelFunc
 	srvDone  chan error
@@ -123,6 +125,9 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	if b.search, err = db.OpenApp(ctx, b.url, int32(cfg.maxConns)); err != nil {
 		return nil, err
 	}
+	if b.points, err = assets.PointSearchPool(b.search); err != nil {
+		return nil, err
+	}
 	// As sparcd: the key cache's listener, referral wake-ups, webhooks.
 	b.srv = b.app.Server()
 	b.srvDone = make(chan error, 1)
@@ -163,6 +168,9 @@ func (b *bench) close() {
 				fmt.Fprintln(os.Stderr, "sparcbench: server:", err)
 			}
 		}
+	}
+	if b.points != nil {
+		b.points.Close()
 	}
 	if b.search != nil {
 		b.search.Close()

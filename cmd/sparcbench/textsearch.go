@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -75,16 +74,10 @@ func (b *bench) runTextSearch(ctx context.Context, svc *assets.Service, pl *plac
 			}
 			cases[i] = searchCase{req: req, query: q, url: b.httpBase + "/v1/assets:search?" + v.Encode()}
 		}
-		raw := func(batch func(assets.SearchQuery) *pgx.Batch) func(ctx context.Context, c *searchCase) (int, error) {
+		raw := func(stmt func(assets.SearchQuery) (string, []any)) func(ctx context.Context, c *searchCase) (int, error) {
 			return func(ctx context.Context, c *searchCase) (int, error) {
-				br := b.search.SendBatch(ctx, batch(c.query))
-				defer br.Close()
-				if c.query.Near != nil {
-					if _, err := br.Exec(); err != nil {
-						return 0, err
-					}
-				}
-				rows, err := br.Query()
+				sql, p := stmt(c.query)
+				rows, err := b.searchPool(c.query).Query(ctx, sql, p...)
 				if err != nil {
 					return 0, err
 				}
@@ -100,8 +93,8 @@ func (b *bench) runTextSearch(ctx context.Context, svc *assets.Service, pl *plac
 			name string
 			do   func(ctx context.Context, c *searchCase) (int, error)
 		}{
-			{"before (raw SQL)", raw(assets.BaselineSearchBatch)},
-			{"now (raw SQL)", raw(assets.SearchBatch)},
+			{"before (raw SQL)", raw(assets.BaselineSearchSQL)},
+			{"now (raw SQL)", raw(assets.SearchSQL)},
 			{"now (gRPC)", func(ctx context.Context, c *searchCase) (int, error) {
 				resp, err := b.grpc.SearchAssets(ctx, c.req)
 				return len(resp.GetResults()), err

@@ -262,6 +262,7 @@ func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest
 	q.Kinds = kindFilter(req.GetKinds(), "kinds", &v)
 	q.Statuses = statusFilter(req.GetStatuses(), "statuses", &v)
 	q.ModifiedSince = timeFilter(req.GetModifiedSince(), "modified_since", &v)
+	q.Basic = basicView(req.GetView(), &v)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -269,13 +270,15 @@ func (s *Service) ListAssets(ctx context.Context, req *sparcv1.ListAssetsRequest
 	if err != nil {
 		return nil, err
 	}
-	list, next, err := aip.Next(p, list, func(a *sparcv1.Asset) ListCursor {
-		return ListCursor{UpdatedMicros: a.GetUpdateTime().AsTime().UnixMicro(), ID: ID(a)}
-	})
+	list, next, err := aip.Next(p, list, func(l Listed) ListCursor { return l.Cursor })
 	if err != nil {
 		return nil, err
 	}
-	return &sparcv1.ListAssetsResponse{Assets: list, NextPageToken: next}, nil
+	resp := &sparcv1.ListAssetsResponse{Assets: make([]*sparcv1.Asset, len(list)), NextPageToken: next}
+	for i, l := range list {
+		resp.Assets[i] = l.Asset
+	}
+	return resp, nil
 }
 
 // SearchAssets finds assets by place, filters and text.
@@ -363,6 +366,7 @@ func (s *Service) searchQuery(req *sparcv1.SearchAssetsRequest) (SearchQuery, *a
 	if len(q.Statuses) == 0 {
 		q.Statuses = []string{"active"}
 	}
+	q.Basic = basicView(req.GetView(), &v)
 	return q, p, v.Err()
 }
 
@@ -526,7 +530,7 @@ func statusFilter(ss []sparcv1.AssetStatus, field string, v *apierr.InvalidArgum
 
 // clearOutputOnly drops fields the server owns.
 func clearOutputOnly(a *sparcv1.Asset) {
-	a.Name, a.Etag, a.CreateTime, a.UpdateTime, a.PlacesLeft = "", "", nil, nil, nil
+	a.Name, a.Etag, a.CreateTime, a.UpdateTime, a.PlacesLeft, a.NextSessionTime = "", "", nil, nil, nil, nil
 }
 
 // normalise trims the display name and fills empty messages so stored values are

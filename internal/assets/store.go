@@ -34,10 +34,12 @@ type Store struct {
 	// (search, listings, Open Referral, coverage, tiles); pool unless
 	// ReadingFrom. Get and every write, and reads inside them, use pool.
 	read *pgxpool.Pool
+	// knn is read's pool for point searches (see PointSearchPool).
+	knn *pointPool
 }
 
 // NewStore returns a store over pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, read: pool} }
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, read: pool, knn: &pointPool{}} }
 
 // ReadingFrom returns a copy of s whose search, listing and coverage reads
 // go to read (a read replica's pool, db.OpenRead); nil keeps the primary.
@@ -45,6 +47,7 @@ func (s *Store) ReadingFrom(read *pgxpool.Pool) *Store {
 	c := *s
 	if read != nil {
 		c.read = read
+		c.knn = &pointPool{} // the point searches' pool follows read
 	}
 	return &c
 }
@@ -91,6 +94,135 @@ type sessionJSON struct {
 	Timezone   string `json:"timezone"`
 	ValidFrom  string `json:"valid_from,omitempty"`
 	ValidUntil string `json:"valid_until,omitempty"`
+}
+
+// basicColumns is the column list of the BASIC view (sparcv1.AssetView),
+// in the order basicRow reads it: what a list of results shows, and the
+// availability and sessions next_session_time is computed from. It leaves
+// out the wide columns (description, the service area's GeoJSON, contacts,
+// address) and those only an asset's page shows. Measured at 100k assets
+// (PostgreSQL CPU per point search of 21 rows, under load): id and
+// distance alone about 0.22 ms, these columns 0.37 ms, selectColumns
+// 0.42 ms; reading the sessions or not was within the noise, so BASIC
+// reads them as FULL does rather than asking PostgreSQL for the next start.
+const basicColumns = `a.id, a.kind, a.name, a.categories,
+	COALESCE(ST_Y(a.location::geometry), 0), COALESCE(ST_X(a.location::geometry), 0), a.locality, a.country,
+	` + sessionsColumn + `, a.cost_kind, a.accessibility, a.accepting_referrals, a.status, a.availability,
+	` + placesLeftColumn + `, a.delivery, a.area_codes, a.area_country`
+
+// viewColumns returns the column list of a view: basicColumns or
+// selectColumns.
+func viewColumns(basic bool) string {
+	if basic {
+		return basicColumns
+	}
+	return selectColumns
+}
+
+// viewRow reads one asset in a view: its scan targets followed by extra
+// (a search's distance and rank), and the asset with next_session_time
+// from now.
+type viewRow interface {
+	targets(extra ...any) []any
+	view(now time.Time) (*sparcv1.Asset, error)
+}
+
+// newViewRow returns the row of the view: basicRow or row.
+func newViewRow(basic bool) viewRow {
+	if basic {
+		return &basicRow{}
+	}
+	return &row{}
+}
+
+// basicRow holds scan targets for one asset in the BASIC view
+// (basicColumns).
+type basicRow struct {
+	id                 uuid.UUID
+	kind, status, cost string
+	lat, lng           float64
+	sessions           pgtype.FlatArray[string] // see sessionsColumn
+	availability       *string
+	placesLeft         *int32
+	delivery           *string
+	areaCountry        string
+	areaCodes          []string
+	a                  sparcv1.Asset
+	loc                sparcv1.Location
+	costMsg            sparcv1.Cost
+}
+
+func (r *basicRow) targets(extra ...any) []any {
+	t := make([]any, 0, 18+len(extra))
+	t = append(t, &r.id, &r.kind, &r.a.DisplayName, &r.a.Categories,
+		&r.lat, &r.lng, &r.loc.Locality, &r.loc.Country,
+		&r.sessions, &r.cost, &r.a.Accessibility, &r.a.AcceptingReferrals, &r.status, &r.availability,
+		&r.placesLeft, &r.delivery, &r.areaCodes, &r.areaCountry)
+	return append(t, extra...)
+}
+
+// view returns the BASIC asset: the fields the AssetView comment lists,
+// set as the full asset sets them, and nothing else.
+func (r *basicRow) view(now time.Time) (*sparcv1.Asset, error) {
+	a := &r.a
+	a.Name = aip.Name(aip.Assets, r.id)
+	a.Kind = kindFromCode[r.kind]
+	a.Status = statusFromCode[r.status]
+	r.loc.Latitude, r.loc.Longitude = r.lat, r.lng
+	a.Location = &r.loc
+	r.costMsg.Kind = costFromCode[r.cost]
+	a.Cost = &r.costMsg
+	a.PlacesLeft = r.placesLeft
+	if r.delivery != nil {
+		a.DeliveryMode = deliveryFromCode[*r.delivery]
+	}
+	if len(r.areaCodes) > 0 || r.areaCountry != "" {
+		a.ServiceArea = &sparcv1.ServiceArea{AreaCodes: r.areaCodes, Country: r.areaCountry}
+	}
+	next, err := nextSessionTime(r.availability, r.sessions, now)
+	if err != nil {
+		return nil, fmt.Errorf("sessions of %s: %w", a.Name, err)
+	}
+	a.NextSessionTime = next
+	return a, nil
+}
+
+// view returns the full asset with next_session_time from now.
+func (r *row) view(now time.Time) (*sparcv1.Asset, error) {
+	a, err := r.asset()
+	if err != nil {
+		return nil, err
+	}
+	a.NextSessionTime, err = nextSessionTime(r.availability, r.sessions, now)
+	return a, err
+}
+
+// nextSessionTime is Asset.next_session_time from the values of
+// sessionsColumn and the availability column (see nextSessionStart).
+func nextSessionTime(availability *string, f []string, now time.Time) (*timestamppb.Timestamp, error) {
+	if len(f)%sessionFields != 0 {
+		return nil, fmt.Errorf("%d session values, not a multiple of %d", len(f), sessionFields)
+	}
+	if len(f) == 0 {
+		return nil, nil
+	}
+	ss := make([]session, len(f)/sessionFields)
+	for i := range ss {
+		v := f[i*sessionFields : (i+1)*sessionFields]
+		day, err := strconv.Atoi(v[0])
+		if err != nil {
+			return nil, fmt.Errorf("session %d: day %q: %w", i, v[0], err)
+		}
+		ss[i] = session{day: day, start: v[1], zone: v[3], from: v[4], until: v[5]}
+	}
+	var avail string
+	if availability != nil {
+		avail = *availability
+	}
+	if t, ok := nextSessionStart(avail, ss, now); ok {
+		return timestamppb.New(t), nil
+	}
+	return nil, nil
 }
 
 // row holds scan targets for one asset.

@@ -118,15 +118,19 @@ func (l Listing) pageSQL() (string, []any) {
 }
 
 // ListingPage returns one page of l with the owners of its assets by id.
+// The assets are whole (selectColumns), not the BASIC view: an Open
+// Referral service list carries each service's description, url, email,
+// ages, assured date and last change, none of them in BASIC.
 func (s *Store) ListingPage(ctx context.Context, l Listing) ([]*sparcv1.Asset, map[string]Owner, error) {
 	sql, p := l.pageSQL()
-	var b pgx.Batch
-	if l.Near != nil {
-		// Transaction-local (the batch's implicit transaction), as Search:
-		// without it the planner reads and sorts every asset in the circle
-		// instead of walking the index in KNN order.
-		b.Queue(knnPlanSQL)
+	// A proximity page runs, as Search, on the point search pool: else the
+	// planner reads and sorts every asset in the circle instead of
+	// walking the index in KNN order.
+	pool, err := s.pointsOr(l.Near != nil)
+	if err != nil {
+		return nil, nil, err
 	}
+	var b pgx.Batch
 	var list []*sparcv1.Asset
 	owners := map[string]Owner{}
 	b.Queue(sql, p...).Query(func(rows pgx.Rows) error {
@@ -148,7 +152,7 @@ func (s *Store) ListingPage(ctx context.Context, l Listing) ([]*sparcv1.Asset, m
 		}
 		return rows.Err()
 	})
-	if err := s.read.SendBatch(ctx, &b).Close(); err != nil {
+	if err := pool.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, nil, fmt.Errorf("listing services: %w", err)
 	}
 	return list, owners, nil
@@ -156,14 +160,13 @@ func (s *Store) ListingPage(ctx context.Context, l Listing) ([]*sparcv1.Asset, m
 
 // ListingCount counts the assets l matches.
 func (s *Store) ListingCount(ctx context.Context, l Listing) (int, error) {
-	var b pgx.Batch
 	sql, p := l.countSQL()
-	if l.Near != nil {
-		b.Queue(knnPlanSQL) // the count's index-only plan, see countSQL
+	pool, err := s.pointsOr(l.Near != nil) // the count's index-only plan, see countSQL
+	if err != nil {
+		return 0, err
 	}
 	var total int
-	b.Queue(sql, p...).QueryRow(func(r pgx.Row) error { return r.Scan(&total) })
-	if err := s.read.SendBatch(ctx, &b).Close(); err != nil {
+	if err := pool.QueryRow(ctx, sql, p...).Scan(&total); err != nil {
 		return 0, fmt.Errorf("counting services: %w", err)
 	}
 	return total, nil

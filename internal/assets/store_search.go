@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
@@ -126,16 +127,24 @@ func (a *args) tagged(where []string, categories, kinds []string) []string {
 // area covers the search place, in their own order (text rank, else
 // name). A full page of in-person results costs nothing more than before;
 // the page where they run out takes a second round trip for the remote
-// services (an indexed ST_Covers on their resolved areas).
+// services (an indexed ST_Covers on their resolved areas). The hits carry
+// q's view (q.Basic), with next_session_time from the time of the call.
 //
 // Point searches use the GiST index in KNN order (location <-> point), the
 // sphere distance PostGIS computes for geography; the radius test uses the
 // same sphere (use_spheroid = false) so the filter and the order agree.
+// They run on the point search pool (PointSearchPool), whose connections
+// keep the planner on that index: one statement, one round trip.
 func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
+	now := time.Now()
 	var hits []Hit
 	if q.inPerson() {
-		var err error
-		if hits, err = s.search(ctx, SearchBatch(q), q.Limit+1, q.Near != nil, false); err != nil {
+		pool, err := s.pointsOr(q.Near != nil)
+		if err != nil {
+			return nil, err
+		}
+		sql, p := SearchSQL(q)
+		if hits, err = search(ctx, pool, sql, p, q.Limit+1, q.Basic, false, now); err != nil {
 			return nil, err
 		}
 	}
@@ -144,33 +153,27 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 	}
 	r := q
 	r.Limit = q.Limit - len(hits)
-	more, err := s.search(ctx, RemoteSearchBatch(r), r.Limit+1, false, true)
+	sql, p := RemoteSearchSQL(r)
+	more, err := search(ctx, s.read, sql, p, r.Limit+1, q.Basic, true, now)
 	return append(hits, more...), err
 }
 
-// search sends one search batch (with planner settings first when knn)
-// and reads its hits.
-func (s *Store) search(ctx context.Context, b *pgx.Batch, capacity int, knn, remote bool) ([]Hit, error) {
-	br := s.read.SendBatch(ctx, b)
-	defer br.Close()
-	if knn {
-		if _, err := br.Exec(); err != nil {
-			return nil, fmt.Errorf("searching assets: %w", err)
-		}
-	}
-	rows, err := br.Query()
+// search runs one search statement on pool and reads its hits in the view
+// (basic or full).
+func search(ctx context.Context, pool *pgxpool.Pool, sql string, p []any, capacity int, basic, remote bool, now time.Time) ([]Hit, error) {
+	rows, err := pool.Query(ctx, sql, p...)
 	if err != nil {
 		return nil, fmt.Errorf("searching assets: %w", err)
 	}
 	defer rows.Close()
 	hits := make([]Hit, 0, capacity)
 	for rows.Next() {
-		r := &row{}
+		r := newViewRow(basic)
 		h := Hit{Remote: remote}
 		if err := rows.Scan(r.targets(&h.Distance, &h.Rank)...); err != nil {
 			return nil, fmt.Errorf("reading search result: %w", err)
 		}
-		a, err := r.asset()
+		a, err := r.view(now)
 		if err != nil {
 			return nil, err
 		}
@@ -183,47 +186,22 @@ func (s *Store) search(ctx context.Context, b *pgx.Batch, capacity int, knn, rem
 	return hits, nil
 }
 
-// knnPlanSQL keeps a point search on the GiST index walked in distance
-// order (KNN), which reads about one page of rows however many assets the
-// radius holds. PostGIS estimates ST_DWithin on geography at a handful of
-// rows, so the planner otherwise prefers a bitmap scan that reads and sorts
-// every asset in the circle: 18 ms instead of 0.4 ms at 100k assets, and
-// ten times more at 1M. The settings are transaction-local: they end with
-// the implicit transaction of the batch (one round trip, one Sync).
-const knnPlanSQL = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)`
-
-// SearchBatch returns what Search sends for q in one round trip: for point
-// searches the planner settings above, then the search statement. The
-// benchmark sends the same batch directly to measure the service's
-// overhead against its limit.
-func SearchBatch(q SearchQuery) *pgx.Batch {
-	b := &pgx.Batch{}
-	if q.Near != nil {
-		b.Queue(knnPlanSQL)
+// ExplainSearch returns the plan of q's in-person statement as Search runs
+// it (same statement, same pool and settings), with the planner settings
+// that differ from the server's (EXPLAIN (SETTINGS)): the tests check that
+// a point search walks the GiST index in KNN order.
+func (s *Store) ExplainSearch(ctx context.Context, q SearchQuery) (string, error) {
+	pool, err := s.pointsOr(q.Near != nil)
+	if err != nil {
+		return "", err
 	}
 	sql, p := SearchSQL(q)
-	b.Queue(sql, p...)
-	return b
-}
-
-// RemoteSearchBatch is the batch of the remote services of q (see
-// Search): no planner settings, its own statement.
-func RemoteSearchBatch(q SearchQuery) *pgx.Batch {
-	b := &pgx.Batch{}
-	sql, p := RemoteSearchSQL(q)
-	b.Queue(sql, p...)
-	return b
-}
-
-// BaselineSearchBatch is SearchBatch with BaselineSearchSQL.
-func BaselineSearchBatch(q SearchQuery) *pgx.Batch {
-	b := &pgx.Batch{}
-	if q.Near != nil {
-		b.Queue(knnPlanSQL)
+	rows, err := pool.Query(ctx, "EXPLAIN (SETTINGS) "+sql, p...)
+	if err != nil {
+		return "", fmt.Errorf("explaining search: %w", err)
 	}
-	sql, p := BaselineSearchSQL(q)
-	b.Queue(sql, p...)
-	return b
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return strings.Join(lines, "\n"), err
 }
 
 // SearchSQL returns the statement and arguments Search runs for q's
@@ -260,7 +238,7 @@ func RemoteSearchSQL(q SearchQuery) (string, []any) {
 	if after != "" {
 		where = append(where, after)
 	}
-	return "SELECT " + selectColumns + ", 0::float8, " + rankExpr + " FROM assets a WHERE " + strings.Join(where, " AND ") +
+	return "SELECT " + viewColumns(q.Basic) + ", 0::float8, " + rankExpr + " FROM assets a WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + order + " LIMIT " + p.add(q.Limit+1), p
 }
 
@@ -287,7 +265,12 @@ func baselineTextSQL(t *Text, p *args) (where, rank string) {
 // asset at the same distance as the last one is cut off; the outer query
 // then orders by (distance, id), the page order, and keeps Limit+1. Every
 // row of the true page is in the subquery: those nearer than the last
-// distance are, and WITH TIES adds all at that distance.
+// distance are, and WITH TIES adds all at that distance. The subquery
+// costs nothing measurable (100k assets: the same PostgreSQL CPU as the
+// bare KNN query with the status filter); ordering the KNN scan by
+// (distance, id) directly is no alternative, as PostgreSQL 15 then sorts
+// every asset in the circle (no incremental sort over an index's
+// ordering operator).
 func searchSQL(q SearchQuery, baseline bool) (string, []any) {
 	var p args
 	var where []string
@@ -318,13 +301,13 @@ func searchSQL(q SearchQuery, baseline bool) (string, []any) {
 	}
 	if q.Near != nil {
 		limit := p.add(q.Limit + 1)
-		sql := "SELECT " + selectColumns + ", a.knn_distance, " + rankExpr +
+		sql := "SELECT " + viewColumns(q.Basic) + ", a.knn_distance, " + rankExpr +
 			" FROM (SELECT a.*, " + distExpr + " AS knn_distance FROM assets a WHERE " + strings.Join(where, " AND ") +
 			" ORDER BY " + distExpr + " FETCH FIRST " + limit + " ROWS WITH TIES) a" +
 			" ORDER BY a.knn_distance, a.id LIMIT " + limit
 		return sql, p
 	}
-	sql := "SELECT " + selectColumns + ", " + distExpr + ", " + rankExpr +
+	sql := "SELECT " + viewColumns(q.Basic) + ", " + distExpr + ", " + rankExpr +
 		" FROM assets a WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + order + " LIMIT " + p.add(q.Limit+1)
 	return sql, p
@@ -445,8 +428,15 @@ type ListCursor struct {
 	ID            uuid.UUID `json:"i"`
 }
 
-// List returns up to q.Limit+1 assets in (update_time, id) order.
-func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Asset, error) {
+// Listed is one asset of a list and its place in the list's order.
+type Listed struct {
+	Asset  *sparcv1.Asset
+	Cursor ListCursor
+}
+
+// List returns up to q.Limit+1 assets in (update_time, id) order, in q's
+// view, with next_session_time from the time of the call.
+func (s *Store) List(ctx context.Context, q ListQuery) ([]Listed, error) {
 	var p args
 	where := []string{"true"}
 	where = p.tagged(where, q.Categories, q.Kinds)
@@ -462,7 +452,8 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Asset, error)
 	if q.After != nil {
 		where = append(where, "(a.updated_at, a.id) > ("+p.add(time.UnixMicro(q.After.UpdatedMicros))+"::timestamptz, "+p.add(q.After.ID)+"::uuid)")
 	}
-	sql := "SELECT " + selectColumns + " FROM assets a WHERE " + strings.Join(where, " AND ") +
+	// The page order's key comes last: the BASIC view has no update_time.
+	sql := "SELECT " + viewColumns(q.Basic) + ", a.updated_at FROM assets a WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY a.updated_at, a.id LIMIT " + p.add(q.Limit+1)
 	// A list of one owner's assets is what its editors reload after their
 	// own change: the primary. The public feed may lag on a replica.
@@ -474,7 +465,22 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*sparcv1.Asset, error)
 	if err != nil {
 		return nil, fmt.Errorf("listing assets: %w", err)
 	}
-	return collect(rows)
+	defer rows.Close()
+	now := time.Now()
+	var out []Listed
+	for rows.Next() {
+		r := newViewRow(q.Basic)
+		var updated time.Time
+		if err := rows.Scan(r.targets(&updated)...); err != nil {
+			return nil, fmt.Errorf("reading asset: %w", err)
+		}
+		a, err := r.view(now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Listed{Asset: a, Cursor: ListCursor{UpdatedMicros: updated.UnixMicro(), ID: ID(a)}})
+	}
+	return out, rows.Err()
 }
 
 func collect(rows pgx.Rows) ([]*sparcv1.Asset, error) {

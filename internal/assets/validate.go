@@ -288,6 +288,19 @@ func validateSession(s *sparcv1.Session, v *apierr.InvalidArgument, p string) {
 	}
 }
 
+// basicView reads the view of a list or search (AIP-157): whether it is
+// BASIC; unspecified is FULL.
+func basicView(view sparcv1.AssetView, v *apierr.InvalidArgument) bool {
+	switch view {
+	case sparcv1.AssetView_ASSET_VIEW_UNSPECIFIED, sparcv1.AssetView_ASSET_VIEW_FULL:
+		return false
+	case sparcv1.AssetView_ASSET_VIEW_BASIC:
+		return true
+	}
+	v.Add("view", "unknown view %d (ASSET_VIEW_BASIC or ASSET_VIEW_FULL)", view)
+	return false
+}
+
 func validateLatLng(lat, lng float64, latField, lngField string, v *apierr.InvalidArgument) {
 	if math.IsNaN(lat) || math.IsInf(lat, 0) || lat < -90 || lat > 90 {
 		v.Add(latField, "must be a number between -90 and 90")

@@ -150,6 +150,11 @@ func TestSearchByPlaceMapAndEveryFilterInChromium(t *testing.T) {
 	place := coords(wirral.Lat, wirral.Lng)
 	place.Set("radius_meters", "2000")
 	same("around Wirral", got, ids(apiSearch(t, base, key, place)))
+	// The list and the map show only BASIC fields: the page asks for that view.
+	if n := eval[int](b, `(() => { const s = performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/v1/assets:search'));
+		return s.every((n) => new URL(n).searchParams.get('view') === 'ASSET_VIEW_BASIC') ? s.length : -1; })()`); n < 1 {
+		t.Errorf("the search page's searches do not all ask for view=ASSET_VIEW_BASIC (%d)", n)
+	}
 
 	// Every filter, one at a time from 5 km: the list is the API's for
 	// the same filter, which leaves some out and keeps some.

@@ -92,10 +92,16 @@ function filterFields(terms: Map<string, Term>) {
   return { el, read };
 }
 
-/** The search parameters of the filters (state), beyond where. */
+/**
+ * The search parameters of the filters (state), beyond where. The list
+ * and the map show only what the BASIC view carries (name, distance,
+ * locality, cost kind, categories, places left, referrals, delivery and
+ * covered area): the asset's page reads the rest.
+ */
 function filterQuery() {
   const at = state.open === 'at' && state.when ? new Date(state.when) : undefined;
   return {
+    view: 'ASSET_VIEW_BASIC',
     radius_meters: state.radius, categories: state.categories, accessibility: state.accessibility, free_only: state.free,
     open_at: state.open === 'now' || (state.open === 'at' && !at) ? 'now' : at && !isNaN(at.getTime()) ? at.toISOString() : undefined,
     age: state.age || undefined, language: state.language || undefined, remote: state.remote || undefined,

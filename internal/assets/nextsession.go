@@ -1,0 +1,113 @@
+package assets
+
+import (
+	"sync"
+	"time"
+)
+
+// session is what the next start of a weekly session depends on, as the
+// store reads it (sessionsColumn): ISO weekday (Monday 1 … Sunday 7),
+// start "HH:MM" in zone, and the validity dates "YYYY-MM-DD" (inclusive,
+// in the session's zone; "" for open-ended).
+type session struct {
+	day                      int
+	start, zone, from, until string
+}
+
+// nextSessionStart returns when the next of ss starts at or after now:
+// for each session the first of its weekdays, from the session's own
+// local date of now, whose start is not before now and which lies within
+// its validity dates; the earliest of those. ok is false when none is to
+// come (no sessions, every one ended) and for an asset that is always
+// available, which has no sessions to wait for.
+//
+// The start is the wall-clock time in the session's zone on that date, so
+// a 10:00 session is at 10:00 local on both sides of a daylight saving
+// change. A session that is running now counts from its next start. A
+// session the store cannot read (an unknown zone, a malformed time; the
+// API refuses both on write) is skipped rather than failing the read.
+func nextSessionStart(availability string, ss []session, now time.Time) (next time.Time, ok bool) {
+	if availability == "always_available" {
+		return time.Time{}, false
+	}
+	for _, s := range ss {
+		t, found := s.nextStart(now)
+		if found && (!ok || t.Before(next)) {
+			next, ok = t, true
+		}
+	}
+	return next, ok
+}
+
+// nextStart is nextSessionStart for one session.
+func (s session) nextStart(now time.Time) (time.Time, bool) {
+	if s.day < 1 || s.day > 7 {
+		return time.Time{}, false
+	}
+	hh, mm, ok := clock(s.start)
+	if !ok {
+		return time.Time{}, false
+	}
+	loc, ok := zone(s.zone)
+	if !ok {
+		return time.Time{}, false
+	}
+	y, m, d := now.In(loc).Date()
+	date := time.Date(y, m, d, 0, 0, 0, 0, time.UTC) // a calendar date: UTC days have no DST
+	if s.from != "" {
+		from, err := time.Parse(time.DateOnly, s.from)
+		if err != nil {
+			return time.Time{}, false
+		}
+		if from.After(date) {
+			date = from
+		}
+	}
+	// The first date on or after date that falls on the session's weekday
+	// (Go counts Sunday as 0, ISO as 7).
+	date = date.AddDate(0, 0, (s.day%7-int(date.Weekday())+7)%7)
+	start := time.Date(date.Year(), date.Month(), date.Day(), hh, mm, 0, 0, loc)
+	if start.Before(now) {
+		date = date.AddDate(0, 0, 7)
+		start = time.Date(date.Year(), date.Month(), date.Day(), hh, mm, 0, 0, loc)
+	}
+	if s.until != "" {
+		until, err := time.Parse(time.DateOnly, s.until)
+		if err != nil || date.After(until) {
+			return time.Time{}, false
+		}
+	}
+	return start, true
+}
+
+// clock parses "HH:MM".
+func clock(s string) (hh, mm int, ok bool) {
+	if len(s) != 5 || s[2] != ':' {
+		return 0, 0, false
+	}
+	digit := func(c byte) int { return int(c - '0') }
+	for _, i := range []int{0, 1, 3, 4} {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, 0, false
+		}
+	}
+	hh, mm = digit(s[0])*10+digit(s[1]), digit(s[3])*10+digit(s[4])
+	return hh, mm, hh < 24 && mm < 60
+}
+
+// zones caches time.LoadLocation, which reads and parses the zone's data
+// on every call: a page of results names the same one or two zones.
+var zones sync.Map // string → *time.Location, or nil when unknown
+
+func zone(name string) (*time.Location, bool) {
+	if v, ok := zones.Load(name); ok {
+		loc, _ := v.(*time.Location)
+		return loc, loc != nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		loc = nil
+	}
+	zones.Store(name, loc)
+	return loc, loc != nil
+}
