@@ -607,7 +607,9 @@ func getTx(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (*sparc
 		}
 		return nil, fmt.Errorf("reading asset %s: %w", id, err)
 	}
-	return r.asset()
+	// The asset's page, and the answer to a create or update, say when
+	// it next meets, as a search result does.
+	return r.view(time.Now())
 }
 
 // Update locks the asset, lets allow veto the change by owner (the

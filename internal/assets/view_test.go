@@ -127,6 +127,15 @@ func TestBasicViewSetsExactlyTheDocumentedFields(t *testing.T) {
 	if !full[1].GetRemote() || basic[1].GetAsset().GetServiceArea().GetCountry() != "GB" {
 		t.Fatalf("the remote service should follow, with its area: %v", basic[1])
 	}
+	// The asset's own page says when it next meets, as its search result
+	// does (the same weekly session, so the same instant).
+	got, err := env.Assets.GetAsset(ctx, &sparcv1.GetAssetRequest{Name: full[0].GetAsset().GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := got.GetNextSessionTime(), full[0].GetAsset().GetNextSessionTime(); g == nil || !g.AsTime().Equal(w.AsTime()) {
+		t.Errorf("GetAsset next_session_time %v, the search's %v", g, w)
+	}
 }
 
 // The two views of a search are the same search: the same assets, in the

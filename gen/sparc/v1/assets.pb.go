@@ -625,7 +625,7 @@ type Asset struct {
 	// earliest start of a weekly session (or drop-in or appointment hours)
 	// within its validity dates, in the session's own time zone. Absent when
 	// no session is to come (always available, by appointment without
-	// hours, or every session ended). Set in both views.
+	// hours, or every session ended). Set in both views, and by GetAsset.
 	NextSessionTime *timestamppb.Timestamp `protobuf:"bytes,42,opt,name=next_session_time,json=nextSessionTime,proto3" json:"next_session_time,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
