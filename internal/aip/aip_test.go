@@ -86,6 +86,8 @@ func TestMaskFollowsAIP134(t *testing.T) {
 		{"no mask: the fields the request sets", nil, []string{"description", "location"}, ""},
 		{"star: every writable field", []string{"*"}, []string{"description", "categories", "location"}, ""},
 		{"named paths, output-only skipped, repeats once", []string{"location.postcode", "etag", "create_time", "location.postcode"}, []string{"location.postcode"}, ""},
+		// Not named to NewFields: the proto marks them OUTPUT_ONLY.
+		{"output-only by the proto's field behaviour skipped", []string{"description", "places_left", "next_session_time"}, []string{"description"}, ""},
 		{"unknown path", []string{"description", "owner"}, nil, "update_mask.paths[1]"},
 		{"star with others", []string{"*", "description"}, nil, "update_mask.paths"},
 	}

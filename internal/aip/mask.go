@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -25,11 +26,20 @@ type Fields struct {
 // NewFields describes resource (any message of the type) with the given
 // writable fields; outputOnly names the fields the server owns, which a
 // mask may name and which are then skipped: an HTTP client PATCHing back
-// the document it read sends them (AIP-203). It panics on a field the
-// message lacks, a programming error found by any test.
+// the document it read sends them (AIP-203). Fields the proto marks
+// OUTPUT_ONLY (google.api.field_behavior) are among them without being
+// named, so a field added later cannot break that round trip. It panics
+// on a field the message lacks, a programming error found by any test.
 func NewFields(resource proto.Message, writable []string, outputOnly ...string) *Fields {
 	f := &Fields{writable: writable, updatable: map[string]bool{}, outputOnly: map[string]bool{}}
 	desc := resource.ProtoReflect().Descriptor()
+	for i := 0; i < desc.Fields().Len(); i++ {
+		fd := desc.Fields().Get(i)
+		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		if slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY) {
+			f.outputOnly[string(fd.Name())] = true
+		}
+	}
 	for _, name := range outputOnly {
 		if desc.Fields().ByName(protoreflect.Name(name)) == nil {
 			panic(fmt.Sprintf("aip: %s has no field %q", desc.FullName(), name))
