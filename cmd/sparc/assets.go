@@ -382,13 +382,14 @@ func assetsDelete(ctx context.Context, c *cli, args []string) error {
 func assetsList(ctx context.Context, c *cli, args []string) error {
 	fs := withSynopsis(newFlags("assets list"), "assets list [filters] [--all]")
 	var categories, kinds, statuses stringList
-	var owner, since string
+	var owner, since, view string
 	var page pageFlags
 	fs.Var(&categories, "category", "any of these category codes (repeatable or comma-separated)")
 	fs.Var(&kinds, "kind", "any of these kinds (repeatable or comma-separated): "+enumChoices(sparcv1.AssetKind_name, "ASSET_KIND_"))
 	fs.Var(&statuses, "status", "any of these statuses (repeatable or comma-separated; default all): "+enumChoices(sparcv1.AssetStatus_name, "ASSET_STATUS_"))
 	fs.StringVar(&owner, "owner", "", "owner organisation (organisations/UUID or the UUID)")
 	fs.StringVar(&since, "modified-since", "", "only assets changed at or after this RFC 3339 time (or YYYY-MM-DD)")
+	bindView(fs, &view)
 	page.bind(fs)
 	if err := c.parseFlagsOnly(fs, args); err != nil {
 		return err
@@ -402,6 +403,9 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if req.ModifiedSince, err = optionalTime("modified-since", since); err != nil {
+		return err
+	}
+	if req.View, err = parseView(view); err != nil {
 		return err
 	}
 	resp, err := listPages(ctx, &page, req, sparcv1.NewAssetServiceClient(c.conn).ListAssets)
@@ -419,7 +423,7 @@ func assetsList(ctx context.Context, c *cli, args []string) error {
 type searchFlags struct {
 	lat, lng                                   float64
 	radius, bbox, within, language, openAt     string
-	remote                                     string
+	remote, view                               string
 	query                                      string
 	categories, kinds, statuses, accessibility stringList
 	free, accepting                            bool
@@ -445,7 +449,20 @@ func (f *searchFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.query, "query", "", "words to match (prefixes; English and Dutch); also given as arguments")
 	fs.StringVar(&f.remote, "remote", "", "remote services (telephone, online, home visits) covering the place, listed after the others: "+
 		enumChoices(sparcv1.RemoteFilter_name, "REMOTE_FILTER_")+" (default include)")
+	bindView(fs, &f.view)
 	f.page.bind(fs)
+}
+
+// bindView binds --view of list and search: how much of each asset the
+// server sends (AIP-157).
+func bindView(fs *flag.FlagSet, view *string) {
+	fs.StringVar(view, "view", "full", "how much of each asset: "+enumChoices(sparcv1.AssetView_name, "ASSET_VIEW_")+
+		" (basic: what a result list needs, with the next session; cheaper to read and send)")
+}
+
+func parseView(v string) (sparcv1.AssetView, error) {
+	n, err := parseEnum("view", v, sparcv1.AssetView_value, sparcv1.AssetView_name, "ASSET_VIEW_")
+	return sparcv1.AssetView(n), err
 }
 
 // request builds the search from the flags given (set) and the words.
@@ -507,6 +524,9 @@ func (f *searchFlags) request(c *cli, set map[string]bool, words []string) (*spa
 			return nil, err
 		}
 		req.Remote = sparcv1.RemoteFilter(n)
+	}
+	if req.View, err = parseView(f.view); err != nil {
+		return nil, err
 	}
 	if req.PageSize, err = f.page.pageSize(); err != nil {
 		return nil, err

@@ -309,6 +309,8 @@ func TestBadCommandLinesFailBeforeCallingTheServer(t *testing.T) {
 		{"list with a bad time", []string{"assets", "list", "--modified-since", "yesterday"}, `--modified-since: "yesterday" is not an RFC 3339 time`},
 		{"list with an unknown kind", []string{"assets", "list", "--kind", "association,club"}, `--kind: "club" is not one of`},
 		{"list with an unknown status", []string{"assets", "list", "--status", "open"}, `--status: "open" is not one of: active, paused, closed`},
+		{"list with an unknown view", []string{"assets", "list", "--view", "summary"}, `--view: "summary" is not one of: basic, full`},
+		{"search with an unknown view", []string{"assets", "search", "--lat", "52", "--lng", "-1", "--view", "none"}, `--view: "none" is not one of: basic, full`},
 		{"list with a negative page size", []string{"assets", "list", "--page-size", "-1"}, "--page-size must not be negative"},
 		{"search with latitude only", []string{"assets", "search", "--lat", "52"}, "--lat and --lng go together"},
 		{"search radius without a point", []string{"assets", "search", "--radius", "2km"}, "--radius needs --lat and --lng"},
@@ -479,8 +481,9 @@ func TestListPagesAndFilters(t *testing.T) {
 			kind = sparcv1.AssetKind_ASSET_KIND_INSTITUTION
 		}
 		a, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
-			DisplayName: "Group " + strconv.Itoa(i), Kind: kind,
+			DisplayName: "Group " + strconv.Itoa(i), Kind: kind, Description: "Meets on Tuesdays.",
 			Location: &sparcv1.Location{Latitude: 51.9 + float64(i)/100, Longitude: 4.45, Country: "NL", Locality: "Rotterdam"},
+			Sessions: []*sparcv1.Session{{Day: sparcv1.Weekday_WEEKDAY_TUESDAY, StartTime: "10:00", EndTime: "11:00", Timezone: "Europe/Amsterdam"}},
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -529,6 +532,42 @@ func TestListPagesAndFilters(t *testing.T) {
 		got, _ := ids(mustSparc(t, to, "-o", "json", "assets", "list", "--kind", "institution", "--all"))
 		if !slices.Equal(got, institutions) {
 			t.Fatalf("got %v, want %v", got, institutions)
+		}
+	})
+	// --view basic asks for the BASIC view: the description and sessions
+	// stay behind, the next session comes (the same as in full, the
+	// default).
+	t.Run("view basic leaves out what a list does not show", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"-o", "json", "assets", "list", "--all"},
+			{"-o", "json", "assets", "search", "--lat", "51.93", "--lng", "4.45", "--radius", "10km", "--all"},
+		} {
+			assetsOf := func(out string) []*sparcv1.Asset {
+				if args[3] == "list" {
+					return decode(t, out, &sparcv1.ListAssetsResponse{}).GetAssets()
+				}
+				var as []*sparcv1.Asset
+				for _, r := range decode(t, out, &sparcv1.SearchAssetsResponse{}).GetResults() {
+					as = append(as, r.GetAsset())
+				}
+				return as
+			}
+			full := assetsOf(mustSparc(t, to, args...))
+			basic := assetsOf(mustSparc(t, to, append(slices.Clone(args), "--view", "basic")...))
+			if len(full) != len(all) || len(basic) != len(all) {
+				t.Fatalf("%s: %d assets in full, %d in basic, want %d", args[3], len(full), len(basic), len(all))
+			}
+			for i, f := range full {
+				b := basic[i]
+				if f.GetDescription() == "" || len(f.GetSessions()) != 1 || f.GetNextSessionTime() == nil {
+					t.Errorf("%s (full) %s: description %q, %d sessions, next %v", args[3], f.GetName(), f.GetDescription(), len(f.GetSessions()), f.GetNextSessionTime())
+				}
+				if b.GetName() != f.GetName() || b.GetDisplayName() != f.GetDisplayName() || b.GetDescription() != "" || len(b.GetSessions()) != 0 ||
+					!proto.Equal(b.GetNextSessionTime(), f.GetNextSessionTime()) {
+					t.Errorf("%s --view basic %s: %q, description %q, %d sessions, next %v (full: next %v)", args[3], b.GetName(),
+						b.GetDisplayName(), b.GetDescription(), len(b.GetSessions()), b.GetNextSessionTime(), f.GetNextSessionTime())
+				}
+			}
 		}
 	})
 	t.Run("modified since the future lists nothing", func(t *testing.T) {

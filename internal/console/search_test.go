@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,8 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
 
 // The link worker's search beyond the postcode, in Chromium against a
@@ -515,4 +520,102 @@ func panFrames(t *testing.T, b *browser) {
 	if full.median > 50 && full.median > 2*bare.median {
 		t.Errorf("panning at zoom 12: median frame %.1f ms, the background alone %.1f ms", full.median, bare.median)
 	}
+}
+
+// Each result says when the activity next meets ("Next: Tue 8 Dec, 10:00";
+// "Volgende: di 8 dec, 10:00"), read from the API's next_session_time for
+// the same search and written here in the browser's time zone: the list
+// asks for the BASIC view, which carries no sessions (so no zone of the
+// asset's own), and the page shows the start in the browser's zone. An
+// activity that is always available has nothing to wait for and says
+// nothing. A link worker in Birmingham in English, one in Rotterdam in
+// Dutch (a zone an hour off UTC, so a page that wrote UTC would fail).
+func TestSearchShowsTheNextSessionInChromium(t *testing.T) {
+	env, keys := demoEnv(t)
+	base, key := env.HTTPBase, keys["link_worker"]
+	alwaysOpen := func(name string, lat, lng float64, country string) string {
+		a, err := env.Assets.CreateAsset(context.Background(), &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{
+			DisplayName: name, Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, Categories: []string{"social_connection"},
+			Location:     &sparcv1.Location{Latitude: lat, Longitude: lng, Country: country},
+			Availability: sparcv1.Availability_AVAILABILITY_ALWAYS_AVAILABLE, AcceptingReferrals: true,
+			Status: sparcv1.AssetStatus_ASSET_STATUS_ACTIVE,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimPrefix(a.GetName(), "assets/")
+	}
+	birmingham := alwaysOpen("Open door café (test)", 52.4810, -1.9040, "GB")       // by B1 1BB
+	rotterdam := alwaysOpen("Inloophuis altijd open (test)", 51.9220, 4.4790, "NL") // by 3011
+
+	b := newBrowser(t)
+	inZone := func(zone string) *time.Location {
+		t.Helper()
+		if _, err := chromedp.Call(b.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone}); err != nil {
+			t.Fatal(err)
+		}
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	dutchDays := [...]string{"zo", "ma", "di", "wo", "do", "vr", "za"}
+	dutchMonths := [...]string{"jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"}
+	check := func(lang, postcode, alwaysID string, loc *time.Location) {
+		t.Helper()
+		b.do(chromedp.Reload(), chromedp.WaitReady(css("body[data-ready]")), chromedp.WaitVisible(css("input[autocomplete=postal-code]")))
+		got, _ := b.listed(func() {
+			b.do(chromedp.SendKeys(css("input[autocomplete=postal-code]"), postcode), chromedp.Click(css("form.search button[type=submit]")))
+		})
+		shown := eval[map[string]string](b, `Object.fromEntries([...document.querySelectorAll('#results li')].map((li) => [li.id.slice(2), li.querySelector('.next') ? li.querySelector('.next').textContent : '']))`)
+		var res struct {
+			Results []struct {
+				Asset struct {
+					Name            string
+					NextSessionTime *time.Time `json:"next_session_time"`
+				}
+			}
+		}
+		apiGet(t, base, key, "/v1/assets:search?"+url.Values{"postcode": {postcode}, "radius_meters": {"2000"}, "page_size": {"50"}}.Encode(), &res)
+		var with int
+		for _, r := range res.Results {
+			id := strings.TrimPrefix(r.Asset.Name, "assets/")
+			want := ""
+			if n := r.Asset.NextSessionTime; n != nil {
+				at := n.In(loc)
+				want = "Next: " + at.Format("Mon 2 Jan, 15:04")
+				if lang == "nl" {
+					want = fmt.Sprintf("Volgende: %s %d %s, %s", dutchDays[at.Weekday()], at.Day(), dutchMonths[at.Month()-1], at.Format("15:04"))
+				}
+				with++
+			} else if id == alwaysID {
+				alwaysID = "" // found, and with no next session
+			}
+			if shown[id] != want {
+				t.Errorf("%s near %s, %s: the page says %q, want %q (next_session_time %v)", lang, postcode, id, shown[id], want, r.Asset.NextSessionTime)
+			}
+		}
+		if with == 0 || alwaysID != "" || len(got) != len(res.Results) {
+			t.Errorf("%s near %s: %d of %d results with a next session, the always-available one (%s) not found without one; the page lists %d",
+				lang, postcode, with, len(res.Results), alwaysID, len(got))
+		}
+		b.checkAxe("search (next sessions, " + lang + ")")
+	}
+
+	london := inZone("Europe/London")
+	b.do(chromedp.Navigate(base+"/app/"), chromedp.WaitReady(css("body[data-ready]")))
+	// A British browser (headless Chromium says en-US whatever --lang):
+	// the page writes dates in the browser's own English.
+	if _, err := chromedp.Call(b.ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+		UserAgent: eval[string](b, `navigator.userAgent`), AcceptLanguage: "en-GB"}); err != nil {
+		t.Fatal(err)
+	}
+	eval[bool](b, fmt.Sprintf(`sessionStorage.setItem('sparc.apiKey', %q); localStorage.setItem('sparc.lang', 'en'); true`, key))
+	check("en", "B1 1BB", birmingham, london)
+
+	amsterdam := inZone("Europe/Amsterdam")
+	eval[bool](b, `localStorage.setItem('sparc.lang', 'nl'); true`)
+	check("nl", "3011", rotterdam, amsterdam)
+	b.noCSPViolations("search (next sessions)")
 }

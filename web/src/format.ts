@@ -35,6 +35,23 @@ export const session = (s: Session) => t('session.line', { day: weekday(s.day), 
 export const when = (iso: string, tz?: string) =>
   new Intl.DateTimeFormat(locale(), { dateStyle: 'full', timeStyle: 'short', timeZone: tz }).format(new Date(iso));
 
+/**
+ * "Tue 3 Dec, 10:00" ("di 3 dec, 10:00"; "Tue, Dec 3, 9:30 AM" in the
+ * US): a start, short, as the locale writes it, in tz; in the browser's
+ * own zone when tz is not given (or is one this browser does not know).
+ * The hour has two digits on a 24-hour clock ("09:30", as the locale's
+ * own short times), one on a 12-hour clock ("9:30 AM").
+ */
+export function shortWhen(iso: string, tz?: string): string {
+  const h12 = new Intl.DateTimeFormat(locale(), { hour: 'numeric' }).resolvedOptions().hour12;
+  const opts: Intl.DateTimeFormatOptions = { weekday: 'short', day: 'numeric', month: 'short', hour: h12 ? 'numeric' : '2-digit', minute: '2-digit' };
+  try {
+    return new Intl.DateTimeFormat(locale(), { ...opts, timeZone: tz }).format(new Date(iso));
+  } catch {
+    return new Intl.DateTimeFormat(locale(), opts).format(new Date(iso));
+  }
+}
+
 export function distance(m: number): string {
   const f = new Intl.NumberFormat(locale(), { style: 'unit', unit: m < 1000 ? 'meter' : 'kilometer', maximumFractionDigits: m < 1000 ? 0 : 1 });
   return f.format(m < 1000 ? Math.round(m / 10) * 10 : m / 1000);

@@ -23,6 +23,8 @@ export interface Asset {
   delivery_mode?: string;
   service_area?: { area_codes?: string[]; country?: string } | null;
   service_area_geojson?: string;
+  /** When the next session starts (RFC 3339); absent or null when none is to come. */
+  next_session_time?: string | null;
 }
 /** remote: a service whose area covers the place searched (after the in-person ones, no point). */
 export interface SearchResult { asset: Asset; distance_meters: number; remote?: boolean }

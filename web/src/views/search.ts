@@ -10,11 +10,11 @@ import { call, query, ApiError } from '../api';
 import { h, fill } from '../dom';
 import { field, formAlert, showError, clearErrors, LOCAL } from '../forms';
 import { t, label, locale, type Key } from '../i18n';
-import { distance } from '../format';
+import { distance, shortWhen } from '../format';
 import { vocabulary } from '../vocab';
 import { resultsMap, type ResultsMap } from '../map';
 import { coverText, deliveryText } from '../remote';
-import type { Area, Postcode, SearchResult, Term } from '../types';
+import type { Area, Asset, Postcode, SearchResult, Term } from '../types';
 import { idOf } from '../types';
 
 /** Where a search starts: a postcode (its place asked once), or a known point. */
@@ -95,8 +95,8 @@ function filterFields(terms: Map<string, Term>) {
 /**
  * The search parameters of the filters (state), beyond where. The list
  * and the map show only what the BASIC view carries (name, distance,
- * locality, cost kind, categories, places left, referrals, delivery and
- * covered area): the asset's page reads the rest.
+ * locality, cost kind, categories, places left, referrals, delivery,
+ * covered area and next session): the asset's page reads the rest.
  */
 function filterQuery() {
   const at = state.open === 'at' && state.when ? new Date(state.when) : undefined;
@@ -297,6 +297,21 @@ function resultItem(r: SearchResult, terms: Map<string, Term>) {
       ? h('p', { class: 'meta' }, h('strong', { class: 'badge' }, t('search.remoteBadge')), ' ' + [deliveryText(a), cost].filter(Boolean).join(' · ') + ' · ', covers)
       : h('p', { class: 'meta' }, [distance(r.distance_meters), a.location.locality, cost].filter(Boolean).join(' · ')),
     h('p', { class: 'tags' }, a.categories.map((c) => label(terms.get(c), c)).join(', ')),
+    a.next_session_time ? h('p', { class: 'next' }, t('search.next', { when: shortWhen(a.next_session_time, zoneOf(a)) })) : null,
     a.places_left !== undefined && a.places_left !== null ? h('p', { class: 'places' }, t('asset.placesLeft', { count: a.places_left })) : null,
     a.accepting_referrals ? null : h('p', { class: 'meta' }, t('asset.notAccepting')));
+}
+
+/**
+ * The zone an asset's next session is shown in: its sessions' own, when
+ * the result carries them (the FULL view) and they agree on one. The list
+ * asks for the BASIC view, which carries next_session_time but not the
+ * sessions, so the start is then shown in the browser's zone: the same
+ * instant, and the same clock time for a link worker searching near where
+ * they work (each of SPARC's countries is one zone). Asking each asset
+ * for its zone would be a call per result, the cost BASIC is there to save.
+ */
+function zoneOf(a: Asset): string | undefined {
+  const zones = new Set((a.sessions ?? []).map((s) => s.timezone).filter(Boolean));
+  return zones.size === 1 ? [...zones][0] : undefined;
 }
