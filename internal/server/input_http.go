@@ -96,6 +96,7 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 	if i := strings.LastIndex(last, ":"); i >= 0 && !strings.Contains(last[i:], "}") {
 		segs[len(segs)-1], rt.verb = last[:i], last[i+1:]
 	}
+	var bound []string // the path's variables, even one without a wildcard ({name=coverageSettings})
 	for _, s := range segs {
 		if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") {
 			rt.segs, rt.vars = append(rt.segs, s), append(rt.vars, "")
@@ -105,6 +106,7 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 		// segments of its pattern ({name=assets/*}: "assets" and one
 		// variable segment).
 		name, pattern, _ := strings.Cut(s[1:len(s)-1], "=")
+		bound = append(bound, name)
 		for _, p := range strings.Split(cmp.Or(pattern, "*"), "/") {
 			if p == "*" {
 				rt.segs, rt.vars = append(rt.segs, ""), append(rt.vars, name)
@@ -121,7 +123,7 @@ func parseRule(r *annotations.HttpRule, in protoreflect.MessageDescriptor) (gwRo
 		unbound := 0
 		for i := 0; i < in.Fields().Len(); i++ {
 			name := string(in.Fields().Get(i).Name())
-			if name != r.GetBody() && !slices.Contains(rt.vars, name) {
+			if name != r.GetBody() && !slices.Contains(bound, name) {
 				unbound++
 			}
 		}

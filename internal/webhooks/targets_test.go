@@ -211,7 +211,10 @@ func TestWebhookLastErrorNeverQuotesWhatAnswered(t *testing.T) {
 	banner := rawListener(t, "SSH-2.0-OpenSSH_9.6 leak-banner\r\n", true)
 	status503 := rawListener(t, "HTTP/1.1 503 leak-reason\r\nContent-Length: 9\r\nConnection: close\r\n\r\nleak-body", false)
 	silent := rawListener(t, "", false)
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port nothing listens on. On 127.0.0.2, which no other test binds:
+	// a port freed on 127.0.0.1 can be taken at once by a parallel test's
+	// receiver, which would then answer (a clean run caught it).
+	closed, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
