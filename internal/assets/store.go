@@ -34,6 +34,8 @@ type Store struct {
 	// (search, listings, Open Referral, coverage, tiles); pool unless
 	// ReadingFrom. Get and every write, and reads inside them, use pool.
 	read *pgxpool.Pool
+	// index answers the point searches it can (index.go); nil: none.
+	index *Index
 }
 
 // NewStore returns a store over pool.

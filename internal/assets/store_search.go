@@ -132,6 +132,9 @@ func (a *args) tagged(where []string, categories, kinds []string) []string {
 // sphere distance PostGIS computes for geography; the radius test uses the
 // same sphere (use_spheroid = false) so the filter and the order agree.
 func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
+	if hits, ok, err := s.searchIndex(ctx, q); ok || err != nil {
+		return hits, err
+	}
 	var hits []Hit
 	if q.inPerson() {
 		var err error
