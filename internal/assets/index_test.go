@@ -1,13 +1,13 @@
 package assets_test
 
 import (
-	"errors"
-	"strings"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
