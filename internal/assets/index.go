@@ -42,6 +42,9 @@ import (
 
 // IndexConfig tunes the search index.
 type IndexConfig struct {
+	// Enabled turns the index on (sparcd: --search-index, on by
+	// default); off, every search goes to PostGIS.
+	Enabled bool
 	// Poll is how often the feed is read when no notification came
 	// (LISTEN asset_index wakes the reader at once); 0: 25 ms.
 	Poll time.Duration
