@@ -368,6 +368,8 @@ func (a *App) run(ctx context.Context) {
 	}
 	if a.index != nil {
 		go a.index.Run(ctx)
+	} else {
+		go a.Assets.TrimIndexFeed(ctx, 5*time.Minute, a.cfg.Logger) // other servers' indexes may read it
 	}
 	if a.cfg.Retention <= 0 {
 		return

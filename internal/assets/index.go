@@ -216,6 +216,25 @@ func (ix *Index) Step(ctx context.Context) error {
 	}
 }
 
+// TrimIndexFeed trims the index feed every minute (keeping what is
+// younger than keep) until ctx ends: what a server without the index
+// runs, since the triggers record the feed whether or not an index reads
+// it (a server with the index trims in its Step).
+func (s *Store) TrimIndexFeed(ctx context.Context, keep time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.TrimIndexChanges(ctx, keep); err != nil && ctx.Err() == nil && log != nil {
+				log.Warn("trimming the search index feed", "err", err)
+			}
+		}
+	}
+}
+
 // load reads every located asset into a new index from after the feed's
 // horizon (every change of a transaction before it is in what the read
 // sees; the later ones follow from the feed) and publishes it.

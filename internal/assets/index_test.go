@@ -14,6 +14,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -491,5 +494,66 @@ func TestIndexReloadsAfterAGapInTheFeed(t *testing.T) {
 		Limit: 5, Remote: assets.RemoteExclude, Basic: true})
 	if err != nil || len(hits) != 1 || hits[0].Asset.GetName() != aip.Name(aip.Assets, id) {
 		t.Fatalf("after the reload: %v, %v; want the asset whose change was trimmed", names(hits), err)
+	}
+}
+
+// Over the API: a write's response carries its consistency token (gRPC
+// header, and HTTP header through the gateway); the writer's next search
+// finds the write, answered by the index; a search may carry the token.
+func TestIndexConsistencyTokensOverTheAPI(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t, testenv.Options{SearchIndex: assets.IndexConfig{Enabled: true}})
+	ctx := context.Background()
+	ix := env.App.Assets.Index()
+	for deadline := time.Now().Add(30 * time.Second); !ix.Loaded(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the index did not load within 30 s")
+		}
+	}
+	var md metadata.MD
+	a := validAsset()
+	created, err := env.Assets.CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: a}, grpc.Header(&md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := md.Get(assets.ConsistencyHeader)
+	if len(tok) != 1 || !strings.HasPrefix(tok[0], "c1.") {
+		t.Fatalf("CreateAsset's header %s: %v, want one token", assets.ConsistencyHeader, tok)
+	}
+	req := &sparcv1.SearchAssetsRequest{Latitude: proto.Float64(a.GetLocation().GetLatitude()),
+		Longitude: proto.Float64(a.GetLocation().GetLongitude()), RadiusMeters: proto.Float64(50)}
+	before := ix.Stats().Answered
+	resp, err := env.Assets.SearchAssets(ctx, req) // no token: the write waited for this server's index
+	if err != nil || len(resp.GetResults()) != 1 || resp.GetResults()[0].GetAsset().GetName() != created.GetName() {
+		t.Fatalf("the writer's next search: %v, %v; want the new asset", resp.GetResults(), err)
+	}
+	if ix.Stats().Answered != before+1 {
+		t.Fatalf("stats %+v: the index should have answered", ix.Stats())
+	}
+	tctx := metadata.AppendToOutgoingContext(ctx, assets.ConsistencyHeader, tok[0])
+	if resp, err := env.Assets.SearchAssets(tctx, req); err != nil || len(resp.GetResults()) != 1 {
+		t.Fatalf("with the token: %v, %v", resp.GetResults(), err)
+	}
+
+	// HTTP: the gateway forwards the header both ways.
+	b := validAsset()
+	b.Location.Latitude += 0.01
+	body, err := protojson.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr, out := env.Do(t, "POST", "/v1/assets", string(body), "Content-Type", "application/json")
+	if hr.StatusCode != 200 {
+		t.Fatalf("POST /v1/assets: %d %s", hr.StatusCode, out)
+	}
+	htok := hr.Header.Get("Grpc-Metadata-" + assets.ConsistencyHeader)
+	if !strings.HasPrefix(htok, "c1.") {
+		t.Fatalf("HTTP response headers %v: no consistency token", hr.Header)
+	}
+	path := fmt.Sprintf("/v1/assets:search?latitude=%v&longitude=%v&radius_meters=50", b.GetLocation().GetLatitude(), b.GetLocation().GetLongitude())
+	hr, out = env.Do(t, "GET", path, "", "Grpc-Metadata-"+assets.ConsistencyHeader, htok)
+	var sr sparcv1.SearchAssetsResponse
+	if err := protojson.Unmarshal(out, &sr); hr.StatusCode != 200 || err != nil || len(sr.GetResults()) != 1 {
+		t.Fatalf("HTTP search with the token: %d %s %v", hr.StatusCode, out, err)
 	}
 }
