@@ -80,6 +80,7 @@ type Index struct {
 	ix      *nearby.Index[*indexed]
 	cursor  outbox.Cursor
 	trimmed time.Time
+	words   interner
 
 	reloads, applied, fallbacks, answered atomic.Int64
 	lagNanos                              atomic.Int64 // newest applied change: commit to publication
@@ -108,6 +109,39 @@ type indexed struct {
 	areaCodes                        []string
 	areaCountry                      string
 	sessions                         []*sparcv1.Session
+}
+
+// interner keeps one copy of each of the few strings that most assets
+// repeat (codes, localities, session times and zones): the rows read
+// bring a copy each, a third of an entry's memory before interning.
+type interner map[string]string
+
+func (in interner) s(v string) string {
+	if w, ok := in[v]; ok {
+		return w
+	}
+	in[v] = v
+	return v
+}
+
+func (in interner) all(vs []string) []string {
+	if len(vs) == 0 {
+		return nil
+	}
+	for i, v := range vs {
+		vs[i] = in.s(v)
+	}
+	return vs
+}
+
+func (in interner) intern(e *indexed) {
+	e.kind, e.status, e.cost, e.availability, e.delivery = in.s(e.kind), in.s(e.status), in.s(e.cost), in.s(e.availability), in.s(e.delivery)
+	e.locality, e.country, e.areaCountry = in.s(e.locality), in.s(e.country), in.s(e.areaCountry)
+	e.categories, e.accessibility, e.langs, e.areaCodes = in.all(e.categories), in.all(e.accessibility), in.all(e.langs), in.all(e.areaCodes)
+	for _, ss := range e.sessions {
+		ss.StartTime, ss.EndTime, ss.Timezone = in.s(ss.StartTime), in.s(ss.EndTime), in.s(ss.Timezone)
+		ss.ValidFrom, ss.ValidUntil = in.s(ss.ValidFrom), in.s(ss.ValidUntil)
+	}
 }
 
 // NewIndex returns the search index of s (not loaded: Run loads it).
@@ -243,9 +277,17 @@ func (ix *Index) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("search index: reading the horizon: %w", err)
 	}
-	fresh := nearby.New[*indexed]()
-	if err := ix.store.indexRows(ctx, nil, func(e *indexed) { fresh.Set(e.id, e.lat, e.lng, e) }); err != nil {
+	parts, err := ix.store.indexAll(ctx)
+	if err != nil {
 		return err
+	}
+	fresh := nearby.New[*indexed]()
+	ix.words = interner{}
+	for _, part := range parts {
+		for _, e := range part {
+			ix.words.intern(e)
+			fresh.Set(e.id, e.lat, e.lng, e)
+		}
 	}
 	ix.ix, ix.cursor = fresh, h
 	ix.publish()
@@ -273,6 +315,7 @@ func (ix *Index) apply(ctx context.Context) (int, bool, error) {
 	found := make(map[uuid.UUID]bool, len(ids))
 	err = ix.store.indexRows(ctx, ids, func(e *indexed) {
 		found[e.id] = true
+		ix.words.intern(e)
 		ix.ix.Set(e.id, e.lat, e.lng, e)
 	})
 	if err != nil {

@@ -134,6 +134,26 @@ func catchUp(t testing.TB, s indexedStore) {
 	}
 }
 
+// stepUntil steps ix (from a goroutine of its own) until it has applied
+// the consistency token's position.
+func stepUntil(ctx context.Context, ix *assets.Index, tok string) error {
+	var c outbox.Cursor
+	if _, err := fmt.Sscanf(tok, "c1.%d.%d", &c.TxID, &c.Seq); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for before(ix.Applied(), c) {
+		if err := ix.Step(ctx); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the index stayed behind %v for 30 s", c)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
 func before(a, b outbox.Cursor) bool { return a.TxID < b.TxID || (a.TxID == b.TxID && a.Seq < b.Seq) }
 
 // basicOf is a FULL asset cut to the BASIC view (sparcv1.AssetView).
@@ -406,7 +426,11 @@ func TestIndexReadsYourWritesThroughTheToken(t *testing.T) {
 	pool := testenv.NewPool(t)
 	ctx := context.Background()
 	store := assets.NewStore(pool)
-	behind := newIndexed(t, pool, assets.IndexConfig{Wait: 100 * time.Millisecond}, false) // never stepped: stays behind
+	// Never stepped until the second search: behind. A wait of a second,
+	// not sparcd's 100 ms, so that a loaded machine cannot make the
+	// catching up below miss it.
+	const wait = time.Second
+	behind := newIndexed(t, pool, assets.IndexConfig{Wait: wait}, false)
 	id := uuid.New()
 	if _, err := store.Create(ctx, id, &sparcv1.Asset{Kind: sparcv1.AssetKind_ASSET_KIND_ASSOCIATION, DisplayName: "Choir",
 		Status: sparcv1.AssetStatus_ASSET_STATUS_ACTIVE, Location: &sparcv1.Location{Latitude: 52.48, Longitude: -1.89, Country: "GB"}}); err != nil {
@@ -427,18 +451,22 @@ func TestIndexReadsYourWritesThroughTheToken(t *testing.T) {
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("with the token: %d hits, %v; want the new asset (from PostGIS)", len(hits), err)
 	}
-	if waited := time.Since(start); waited < 100*time.Millisecond {
-		t.Fatalf("answered in %v: the index cannot have had the write, so it must have waited 100 ms first", waited)
+	if waited := time.Since(start); waited < wait {
+		t.Fatalf("answered in %v: the index cannot have had the write, so it must have waited %v first", waited, wait)
 	}
 	if got := behind.ix.Stats(); got.Fallbacks != 1 || got.Answered != 1 {
 		t.Fatalf("stats %+v: want one search answered by the index, one sent to PostGIS", got)
 	}
 	// The index catches up while the search waits: it answers.
+	caught := make(chan error, 1)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		catchUp(t, behind)
+		caught <- stepUntil(ctx, behind.ix, tok)
 	}()
 	hits, err = behind.Search(withTok, q)
+	if err := <-caught; err != nil {
+		t.Fatal(err)
+	}
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("after catching up: %d hits, %v", len(hits), err)
 	}
@@ -502,7 +530,9 @@ func TestIndexReloadsAfterAGapInTheFeed(t *testing.T) {
 // finds the write, answered by the index; a search may carry the token.
 func TestIndexConsistencyTokensOverTheAPI(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewServer(t, testenv.Options{SearchIndex: assets.IndexConfig{Enabled: true}})
+	// Writes wait for this server's index up to Wait: long here, so that
+	// a loaded machine cannot make the search below miss (sparcd: 100 ms).
+	env := testenv.NewServer(t, testenv.Options{SearchIndex: assets.IndexConfig{Enabled: true, Wait: 10 * time.Second}})
 	ctx := context.Background()
 	ix := env.App.Assets.Index()
 	for deadline := time.Now().Add(30 * time.Second); !ix.Loaded(); time.Sleep(time.Millisecond) {

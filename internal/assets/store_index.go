@@ -2,8 +2,10 @@ package assets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,20 +26,57 @@ const indexColumns = `a.id, ST_Y(a.location::geometry), ST_X(a.location::geometr
 	a.min_age, a.max_age, a.capacity, coalesce(pl.taken, 0), a.accepting_referrals, a.name, a.locality, a.country,
 	a.area_codes, a.area_country, ` + sessionsColumn
 
-// indexRowsSQL reads the located assets (all when $1 is NULL, else those
-// of $1): the in-person side of the search (remote services have no
-// location).
+// indexRowsSQL reads the located assets (those of $1, or all when $1 is
+// NULL, with ids from $2 up to $3 when given): the in-person side of the
+// search (remote services have no location).
 const indexRowsSQL = `SELECT ` + indexColumns + `
 FROM assets a LEFT JOIN asset_places pl ON pl.asset_id = a.id
-WHERE a.location IS NOT NULL AND ($1::uuid[] IS NULL OR a.id = ANY($1))`
+WHERE a.location IS NOT NULL AND ($1::uuid[] IS NULL OR a.id = ANY($1))
+  AND ($2::uuid IS NULL OR a.id >= $2) AND ($3::uuid IS NULL OR a.id < $3)`
 
-// indexRows calls fn with each located asset of ids (nil: all).
+// loadParts is how many id ranges a load reads at once, each on its own
+// connection: the database's share of a load (building each row's
+// sessions array, sending it) then runs on as many cores.
+const loadParts = 4
+
+// indexAll reads every located asset, in loadParts ranges at once. Each
+// range's snapshot is taken after the caller read the horizon, which is
+// all a load needs (see Index.load).
+func (s *Store) indexAll(ctx context.Context) ([][]*indexed, error) {
+	parts := make([][]*indexed, loadParts)
+	errs := make([]error, loadParts)
+	var wg sync.WaitGroup
+	for i := range loadParts {
+		var lo, hi *uuid.UUID
+		if i > 0 {
+			lo = &uuid.UUID{byte(256 * i / loadParts)}
+		}
+		if i < loadParts-1 {
+			hi = &uuid.UUID{byte(256 * (i + 1) / loadParts)}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.indexRange(ctx, nil, lo, hi, func(e *indexed) { parts[i] = append(parts[i], e) })
+		}()
+	}
+	wg.Wait()
+	return parts, errors.Join(errs...)
+}
+
+// indexRows calls fn with each located asset of ids.
 func (s *Store) indexRows(ctx context.Context, ids []uuid.UUID, fn func(*indexed)) error {
+	return s.indexRange(ctx, ids, nil, nil, fn)
+}
+
+// indexRange calls fn with each located asset of ids (nil: all) whose id
+// is from lo (nil: any) up to hi (nil: any).
+func (s *Store) indexRange(ctx context.Context, ids []uuid.UUID, lo, hi *uuid.UUID, fn func(*indexed)) error {
 	var arg any
 	if ids != nil {
 		arg = ids
 	}
-	rows, err := s.pool.Query(ctx, indexRowsSQL, arg)
+	rows, err := s.pool.Query(ctx, indexRowsSQL, arg, lo, hi)
 	if err != nil {
 		return fmt.Errorf("search index: reading assets: %w", err)
 	}
