@@ -41,9 +41,10 @@ test: postgis chromium poppler web check-generated lint
 
 # The search tests again with sparcd's in-memory search index answering
 # (strict: every search as fresh as PostGIS), so the oracle, paging,
-# remote-service and session tests check both paths.
+# remote-service, session and places-left tests check both paths.
 test-search-index: postgis
 	SPARC_TEST_SEARCH_INDEX=strict go test -race -count=1 -run 'Search|Remote|Point|Page|Session' ./internal/assets/
+	SPARC_TEST_SEARCH_INDEX=strict go test -race -count=1 -run 'TestSearchCanAskForAssetsWithAPlaceFreeNow|TestPlacesLeftInAssetReadsAndSearch' ./internal/referrals/
 
 # Every Go fuzz target (func FuzzXxx in a _test.go file), one at a time as
 # go test requires, for FUZZTIME each, from its committed corpus in
