@@ -587,3 +587,29 @@ func TestIndexConsistencyTokensOverTheAPI(t *testing.T) {
 		t.Fatalf("HTTP search with the token: %d %s %v", hr.StatusCode, out, err)
 	}
 }
+
+// A backlog larger than ReloadBacklog (a bulk load) is taken by loading
+// afresh rather than by re-reading every changed asset by id.
+func TestIndexLoadsAfreshAfterABigBacklog(t *testing.T) {
+	t.Parallel()
+	pool := testenv.NewPool(t)
+	ctx := context.Background()
+	idx := newIndexed(t, pool, assets.IndexConfig{ReloadBacklog: 100}, false)
+	r := rand.New(rand.NewPCG(16, 4))
+	dir := randomDirectory(r, inventedWords)[:2500]
+	batch := make([]*sparcv1.Asset, len(dir))
+	for i, o := range dir {
+		batch[i] = o.a
+		o.a.Status = sparcv1.AssetStatus_ASSET_STATUS_ACTIVE
+	}
+	if _, err := assets.NewStore(pool).BulkInsert(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, idx)
+	if st := idx.ix.Stats(); st.Reloads != 1 || st.Assets != len(batch) {
+		t.Fatalf("stats %+v: want one reload holding the %d assets", st, len(batch))
+	}
+	q := assets.SearchQuery{Near: &assets.Near{Lat: 52.5, Lng: -1.9, RadiusMeters: 3000}, Statuses: []string{"active"},
+		Limit: 10, Remote: assets.RemoteExclude, Basic: true}
+	compareSearches(t, ctx, idx, assets.NewStore(pool), q, "after the bulk load")
+}
