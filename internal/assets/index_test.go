@@ -163,7 +163,11 @@ func basicOf(a *sparcv1.Asset) *sparcv1.Asset {
 			Locality: a.GetLocation().GetLocality(), Country: a.GetLocation().GetCountry()},
 		Cost: &sparcv1.Cost{Kind: a.GetCost().GetKind()}, Accessibility: a.GetAccessibility(),
 		AcceptingReferrals: a.GetAcceptingReferrals(), PlacesLeft: a.PlacesLeft, Status: a.GetStatus(),
-		DeliveryMode: a.GetDeliveryMode(), ServiceArea: a.GetServiceArea()}
+		DeliveryMode: a.GetDeliveryMode(), ServiceArea: a.GetServiceArea(),
+		// Computed at request time on both paths (assets.IndexNextSession
+		// is the SQL path's function): equal unless a session starts
+		// between the two searches.
+		NextSessionTime: a.GetNextSessionTime()}
 	if len(b.Categories) == 0 {
 		b.Categories = nil
 	}
