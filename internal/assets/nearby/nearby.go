@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/golang/geo/s1"
 	"github.com/golang/geo/s2"
@@ -88,6 +89,7 @@ func less[V any](a, b point[V]) bool {
 // Index is the writer's side: one goroutine sets and deletes points and
 // takes snapshots for the readers.
 type Index[V any] struct {
+	hint *atomic.Uint64 // shared with the snapshots: see Snapshot.Nearest
 	tree *btree.BTreeG[point[V]]
 	byID map[uuid.UUID]point[V]
 }
@@ -96,7 +98,7 @@ type Index[V any] struct {
 func New[V any]() *Index[V] {
 	// No locks: the writer's tree has one goroutine, and snapshots are
 	// only read once published.
-	return &Index[V]{tree: btree.NewBTreeGOptions(less[V], btree.Options{NoLocks: true}), byID: map[uuid.UUID]point[V]{}}
+	return &Index[V]{hint: &atomic.Uint64{}, tree: btree.NewBTreeGOptions(less[V], btree.Options{NoLocks: true}), byID: map[uuid.UUID]point[V]{}}
 }
 
 func key(lat, lng float64) uint64 {
@@ -132,11 +134,17 @@ func (ix *Index[V]) Len() int { return len(ix.byID) }
 
 // Snapshot returns an immutable copy of the index as it is now, safe for
 // any number of concurrent readers while the writer goes on.
-func (ix *Index[V]) Snapshot() *Snapshot[V] { return &Snapshot[V]{tree: ix.tree.Copy()} }
+func (ix *Index[V]) Snapshot() *Snapshot[V] { return &Snapshot[V]{tree: ix.tree.Copy(), hint: ix.hint} }
 
 // Snapshot is a read-only copy of an Index.
 type Snapshot[V any] struct {
 	tree *btree.BTreeG[point[V]]
+	// hint is a moving average, over the searches that found their k, of
+	// the k-th distance divided by √k (float64 bits; 0: none yet): the
+	// first cap's radius for the next search, so that a dense city
+	// centre does not measure thousands of points and a sparse county
+	// does not take several rounds.
+	hint *atomic.Uint64
 }
 
 // Len is the number of points.
@@ -170,6 +178,9 @@ func (s *Snapshot[V]) Nearest(lat, lng, radius float64, k int, after *After, acc
 	center := s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lng))
 	coverer := &s2.RegionCoverer{MaxLevel: s2.MaxLevel, MaxCells: 8}
 	r := startRadius + 0.0
+	if unit := math.Float64frombits(s.hint.Load()); unit > 0 {
+		r = 1.3 * unit * math.Sqrt(float64(k))
+	}
 	if after != nil {
 		r += after.Distance
 	}
@@ -201,6 +212,13 @@ func (s *Snapshot[V]) Nearest(lat, lng, radius float64, k int, after *After, acc
 	})
 	if len(hits) > k {
 		hits = hits[:k]
+	}
+	if len(hits) == k && after == nil {
+		unit := hits[k-1].Distance / math.Sqrt(float64(k))
+		if old := math.Float64frombits(s.hint.Load()); old > 0 {
+			unit = 0.9*old + 0.1*unit
+		}
+		s.hint.Store(math.Float64bits(max(unit, 0.01)))
 	}
 	return hits
 }

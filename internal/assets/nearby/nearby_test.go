@@ -152,3 +152,20 @@ func BenchmarkNearest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNearestDense: as BenchmarkNearest over a hundredth of the area
+// (a city centre: the twenty nearest within about 20 m).
+func BenchmarkNearestDense(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ix := nearby.New[int]()
+	for i := range 100000 {
+		ix.Set(uuid.New(), 52.47+r.Float64()*0.02, -1.9+r.Float64()*0.03, i)
+	}
+	snap := ix.Snapshot()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if got := snap.Nearest(52.472+r.Float64()*0.016, -1.897+r.Float64()*0.024, 2000, 21, nil, nil); len(got) != 21 {
+			b.Fatal(len(got))
+		}
+	}
+}
