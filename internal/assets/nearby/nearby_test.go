@@ -55,7 +55,7 @@ func TestNearestEqualsBruteForce(t *testing.T) {
 		}
 		return 52.3 + r.Float64()*0.4, -2.1 + r.Float64()*0.5
 	}
-	for i := 0; i < 5000; i++ {
+	for i := 0; i < 3000; i++ {
 		id := uuid.New()
 		lat, lng := randomPoint()
 		p := pt{id, lat, lng, r.IntN(4)}
@@ -66,7 +66,7 @@ func TestNearestEqualsBruteForce(t *testing.T) {
 	for id := range pts {
 		ids = append(ids, id)
 	}
-	for q := 0; q < 400; q++ {
+	for q := 0; q < 300; q++ {
 		// Writes between queries: a move, a deletion.
 		id := ids[r.IntN(len(ids))]
 		if p, ok := pts[id]; ok {
