@@ -17,7 +17,7 @@ GATEWAY_V1_VERSION   := v1.16.0
 STATICCHECK_VERSION  := v0.8.2
 STATICCHECK          := $(TOOLS)/staticcheck
 
-.PHONY: help run test fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool node web screenshots tools third_party build clean image deploy-test deploy-lint ha-test ha-packages
+.PHONY: help run test test-search-index fuzz bench generate lint check-generated api-snapshot postgis chromium poppler promtool node web screenshots tools third_party build clean image deploy-test deploy-lint ha-test ha-packages
 
 help:
 	@echo "make run       start sparcd with the embedded database and demo data"
@@ -36,7 +36,15 @@ run: postgis web
 
 test: postgis chromium poppler web check-generated lint
 	go test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-search-index
 	$(MAKE) deploy-test
+
+# The search tests again with sparcd's in-memory search index answering
+# (strict: every search as fresh as PostGIS), so the oracle, paging,
+# remote-service, session and places-left tests check both paths.
+test-search-index: postgis
+	SPARC_TEST_SEARCH_INDEX=strict go test -race -count=1 -run 'Search|Remote|Point|Page|Session' ./internal/assets/
+	SPARC_TEST_SEARCH_INDEX=strict go test -race -count=1 -run 'TestSearchCanAskForAssetsWithAPlaceFreeNow|TestPlacesLeftInAssetReadsAndSearch' ./internal/referrals/
 
 # Every Go fuzz target (func FuzzXxx in a _test.go file), one at a time as
 # go test requires, for FUZZTIME each, from its committed corpus in

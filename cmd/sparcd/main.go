@@ -27,6 +27,7 @@ import (
 
 	"github.com/sparc-network/sparc/internal/app"
 	"github.com/sparc-network/sparc/internal/areas"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/caller"
 	"github.com/sparc-network/sparc/internal/console"
@@ -63,6 +64,7 @@ type config struct {
 	retention          time.Duration
 	webhooks           webhooks.Config
 	coverage           coverage.Config
+	searchIndex        bool
 	mail               mailFlags
 	tls                server.TLSFiles
 	anonymous, badAuth auth.Limit
@@ -161,6 +163,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.dataKey, "data-key", env("SPARC_DATA_KEY", ""), "base64 32-byte key sealing personal details at rest (env SPARC_DATA_KEY); required with DATABASE_URL, kept in the data dir otherwise")
 	fs.DurationVar(&c.retention, "retention", envDuration("SPARC_RETENTION", 365*24*time.Hour), "purge person details and free text of referrals closed longer ago (env SPARC_RETENTION; 0 keeps them)")
 	fs.Float64Var(&c.coverage.WalkMeters, "coverage-walk-meters", envFloat("SPARC_COVERAGE_WALK_METERS", coverage.DefaultWalkMeters), "walking distance of the stored coverage results while none is set through the API (UpdateCoverageSettings, which every server follows without a restart); changing either rebuilds them in the background (env SPARC_COVERAGE_WALK_METERS)")
+	fs.BoolVar(&c.searchIndex, "search-index", env("SPARC_SEARCH_INDEX", "on") != "off", "answer point searches from an in-memory index kept current from the database (docs/architecture.md); --search-index=false sends every search to PostGIS (env SPARC_SEARCH_INDEX=off)")
 	fs.BoolVar(&c.webhooks.Disabled, "no-webhook-delivery", env("SPARC_WEBHOOK_DELIVERY", "on") == "off", "do not deliver webhooks from this server (other replicas do; env SPARC_WEBHOOK_DELIVERY=off)")
 	fs.DurationVar(&c.webhooks.Timeout, "webhook-timeout", envDuration("SPARC_WEBHOOK_TIMEOUT", 10*time.Second), "bound on one webhook delivery (env SPARC_WEBHOOK_TIMEOUT)")
 	fs.DurationVar(&c.webhooks.BackoffCap, "webhook-max-backoff", envDuration("SPARC_WEBHOOK_MAX_BACKOFF", 10*time.Minute), "longest wait between retries to a failing webhook (env SPARC_WEBHOOK_MAX_BACKOFF)")
@@ -365,6 +368,7 @@ func appConfig(ctx context.Context, cfg config, log *slog.Logger, health func(co
 	web := app.ConsoleConfig{OIDC: console.OIDC{Issuer: cfg.oidc.Issuer, ClientID: cfg.oidc.Audience, Scopes: strings.Fields(cfg.consoleScopes)}}
 	return app.Config{Auth: authCfg, DataKey: key, Retention: cfg.retention, Webhooks: cfg.webhooks, Notify: mail,
 		Coverage: coverage.Config{Maintain: true, WalkMeters: cfg.coverage.WalkMeters}, Logger: log, Console: web,
+		SearchIndex: assets.IndexConfig{Enabled: cfg.searchIndex},
 		Server: server.Config{GRPCAddr: cfg.grpcAddr, HTTPAddr: cfg.httpAddr, ShutdownTimeout: cfg.shutdownTimeout,
 			TLS: cfg.tls, Edge: cfg.edge, Health: health}}, nil
 }

@@ -346,12 +346,13 @@ func TestSparcdRidesOutADatabaseCrash(t *testing.T) {
 	t.Logf("%d creates, each stored once", len(confirmed))
 
 	// The LISTEN loops are back on the new server: the key cache's, the
-	// referral hub's and the postcode cache's, each once.
-	testenv.Until(t, 15*time.Second, "the three LISTEN connections re-established", func() bool {
+	// referral hub's, the postcode cache's and the search index's, each
+	// once.
+	testenv.Until(t, 15*time.Second, "the four LISTEN connections re-established", func() bool {
 		var channels []string
 		err := owner.QueryRow(ctx, `SELECT coalesce(array_agg(query ORDER BY query), '{}') FROM pg_stat_activity
 			WHERE application_name = 'sparcd' AND query ILIKE 'LISTEN %' AND backend_start > $1`, killed).Scan(&channels)
-		return err == nil && slices.Equal(channels, []string{`LISTEN "sparc_credentials"`, `LISTEN "sparc_postcodes"`, `LISTEN "sparc_referrals"`})
+		return err == nil && slices.Equal(channels, []string{`LISTEN "asset_index"`, `LISTEN "sparc_credentials"`, `LISTEN "sparc_postcodes"`, `LISTEN "sparc_referrals"`})
 	})
 	// And the key cache hears of changes again: a key cached after the
 	// restart, revoked behind this sparcd's back (another replica, psql),

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
 
 	"github.com/sparc-network/sparc/internal/areas"
 	"github.com/sparc-network/sparc/internal/assets"
@@ -23,6 +24,7 @@ import (
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/console"
 	"github.com/sparc-network/sparc/internal/coverage"
+	"github.com/sparc-network/sparc/internal/hooks"
 	"github.com/sparc-network/sparc/internal/httproute"
 	"github.com/sparc-network/sparc/internal/notify"
 	"github.com/sparc-network/sparc/internal/orgs"
@@ -62,6 +64,7 @@ type App struct {
 	metrics  *telemetry.Listener // nil: no --metrics-addr
 	routes   []httproute.Route
 	coverage *coverage.Maintainer // nil: coverage computed per read
+	index    *assets.Index        // nil: every search goes to PostGIS
 	runOnce  sync.Once
 	unserved func() bool // stops giving the listeners back when New's context ends
 }
@@ -93,7 +96,10 @@ type Config struct {
 	// Coverage: whether coverage results are stored and kept current
 	// (sparcd) or computed for every read (zero: tests, benchmarks).
 	Coverage coverage.Config
-	Logger   *slog.Logger
+	// SearchIndex: the in-memory search index (docs/architecture.md, "The
+	// search index"); zero: off, every search goes to PostGIS.
+	SearchIndex assets.IndexConfig
+	Logger      *slog.Logger
 	// Server: addresses, TLS, edge limits, liveness, shutdown timeout.
 	// Empty addresses: free loopback ports; nil Logger: Logger. Its Routes
 	// are served beside the domains' (a test's own).
@@ -171,6 +177,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 	if cfg.Coverage.Maintain {
 		a.Coverage = a.Coverage.WithStoredResults()
 		a.coverage = coverage.NewMaintainer(pool, cfg.Coverage, cfg.Logger)
+	}
+	if cfg.SearchIndex.Enabled {
+		ic := cfg.SearchIndex
+		if ic.Logger == nil {
+			ic.Logger = cfg.Logger
+		}
+		a.index = assets.NewIndex(a.Assets, ic)
+		a.Assets = a.Assets.WithIndex(a.index)
 	}
 	if cfg.Notify.Enabled() {
 		if a.notify, err = notify.NewWorker(pool, hub, cfg.Notify, cfg.Logger); err != nil {
@@ -255,6 +269,12 @@ func (a *App) listen(ctx context.Context) error {
 		svc.Auth = a.cfg.Guard
 	}
 	sc.Hooks = sc.Hooks.Merge(a.cfg.Tracing.Hooks(server.ViaGateway))
+	// Consistency tokens of the search index (read-your-writes), after
+	// the authorisation layer: only calls it let through get one. Without
+	// the index nothing lags, and writes skip the token's query.
+	if a.index != nil {
+		sc.Hooks = sc.Hooks.Merge(hooks.Hooks{InnerUnary: []grpc.UnaryServerInterceptor{assets.ConsistencyInterceptor(a.Assets)}})
+	}
 	if a.cfg.MetricsAddr != "" {
 		m := a.newMetrics()
 		sc.Hooks = sc.Hooks.Merge(m.Hooks())
@@ -285,6 +305,9 @@ func (a *App) newMetrics() *telemetry.Metrics {
 	}
 	if a.coverage != nil {
 		m.Register(a.coverage) // rebuild progress, apply batches
+	}
+	if a.index != nil {
+		m.Register(a.index.Collector())
 	}
 	m.Register(a.cfg.Metrics...)
 	return m
@@ -348,6 +371,11 @@ func (a *App) run(ctx context.Context) {
 	}
 	if a.coverage != nil {
 		go a.coverage.Run(ctx)
+	}
+	if a.index != nil {
+		go a.index.Run(ctx)
+	} else {
+		go a.Assets.TrimIndexFeed(ctx, 5*time.Minute, a.cfg.Logger) // other servers' indexes may read it
 	}
 	if a.cfg.Retention <= 0 {
 		return

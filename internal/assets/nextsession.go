@@ -3,6 +3,10 @@ package assets
 import (
 	"sync"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
 
 // session is what the next start of a weekly session depends on, as the
@@ -110,4 +114,21 @@ func zone(name string) (*time.Location, bool) {
 	}
 	zones.Store(name, loc)
 	return loc, loc != nil
+}
+
+// nextSessionOf is Asset.next_session_time of sessions as the API carries
+// them, for the search index, which holds them so: the same rule
+// (nextSessionStart) as the store's read.
+func nextSessionOf(availability string, ss []*sparcv1.Session, now time.Time) *timestamppb.Timestamp {
+	if len(ss) == 0 {
+		return nil
+	}
+	in := make([]session, len(ss))
+	for i, s := range ss {
+		in[i] = session{day: int(s.GetDay()), start: s.GetStartTime(), zone: s.GetTimezone(), from: s.GetValidFrom(), until: s.GetValidUntil()}
+	}
+	if t, ok := nextSessionStart(availability, in, now); ok {
+		return timestamppb.New(t)
+	}
+	return nil
 }

@@ -36,6 +36,8 @@ type Store struct {
 	read *pgxpool.Pool
 	// knn is read's pool for point searches (see PointSearchPool).
 	knn *pointPool
+	// index answers the point searches it can (index.go); nil: none.
+	index *Index
 }
 
 // NewStore returns a store over pool.

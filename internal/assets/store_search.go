@@ -136,6 +136,9 @@ func (a *args) tagged(where []string, categories, kinds []string) []string {
 // They run on the point search pool (PointSearchPool), whose connections
 // keep the planner on that index: one statement, one round trip.
 func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
+	if hits, ok, err := s.searchIndex(ctx, q); ok || err != nil {
+		return hits, err
+	}
 	now := time.Now()
 	var hits []Hit
 	if q.inPerson() {

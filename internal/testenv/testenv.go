@@ -35,6 +35,7 @@ import (
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/app"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/db"
@@ -194,6 +195,11 @@ type Options struct {
 	// Coverage: stored coverage results kept current, as sparcd keeps
 	// them; zero: computed for every read.
 	Coverage coverage.Config
+	// SearchIndex: the in-memory search index, as sparcd runs it. Zero:
+	// off, unless SPARC_TEST_SEARCH_INDEX=strict, which turns it on in
+	// strict mode (every search as fresh as PostGIS) for every server of
+	// the run: the search tests then exercise the index path.
+	SearchIndex assets.IndexConfig
 }
 
 // NewServer starts gRPC and HTTP servers on free loopback ports over a
@@ -227,6 +233,10 @@ func NewServer(t testing.TB, opts ...Options) *Env {
 	}
 	cfg.Tracing, cfg.MetricsAddr, cfg.Metrics, cfg.Console = o.Tracing, o.MetricsAddr, o.Metrics, o.Console
 	cfg.Coverage = o.Coverage
+	cfg.SearchIndex = o.SearchIndex
+	if os.Getenv("SPARC_TEST_SEARCH_INDEX") == "strict" && !cfg.SearchIndex.Enabled {
+		cfg.SearchIndex = assets.IndexConfig{Enabled: true, Strict: true}
+	}
 	if o.Replica != nil {
 		cfg.ReadPool = o.Replica.ReadPool(t, owner)
 	}
