@@ -360,7 +360,7 @@ var mapKeyRe = regexp.MustCompile(`^(.*)\[(.*)\]$`)
 func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
 	// A search's query, the common case, without reflection (searchQuery);
 	// anything it does not take is parsed below from a clean message.
-	if m, ok := msg.(*sparcv1.SearchAssetsRequest); ok && len(filter.Encoding) == 0 && proto.Size(m) == 0 {
+	if m, ok := msg.(*sparcv1.SearchAssetsRequest); ok && len(filter.Encoding) == 0 && emptySearch(m) {
 		if searchQuery(m, values) {
 			return nil
 		}

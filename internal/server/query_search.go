@@ -79,6 +79,21 @@ func searchQuery(m *sparcv1.SearchAssetsRequest, values url.Values) bool {
 	return true
 }
 
+// emptySearch reports whether m has no field set, as the generated
+// gateway code hands it over (a fresh message); searchQuery then need not
+// merge with what it holds, and a refused query leaves nothing to keep.
+// Field by field because proto.Size, which would say the same, walks the
+// message by reflection (TestEmptySearchSeesEveryField keeps the list
+// complete).
+func emptySearch(m *sparcv1.SearchAssetsRequest) bool {
+	return m.Latitude == nil && m.Longitude == nil && m.RadiusMeters == nil && m.Bbox == "" &&
+		m.WithinGeojson == "" && len(m.Categories) == 0 && len(m.Kinds) == 0 && !m.FreeOnly &&
+		len(m.Accessibility) == 0 && m.Language == "" && m.Age == nil && m.AcceptingReferrals == nil &&
+		m.OpenAt == nil && m.Query == "" && len(m.Statuses) == 0 && m.PageSize == 0 && m.PageToken == "" &&
+		!m.HasPlaces && m.Postcode == "" && m.Remote == 0 && m.View == 0 &&
+		len(m.ProtoReflect().GetUnknown()) == 0
+}
+
 func text(s string) (string, error) { return s, nil }
 
 // single parses the one value of a singular field.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
@@ -116,6 +117,54 @@ func TestSearchQueryDecodedWithoutReflection(t *testing.T) {
 	})
 	if allocs > 10 {
 		t.Fatalf("parsing a search query made %v allocations; the decoder makes about 8", allocs)
+	}
+}
+
+// emptySearch must notice every field of the request, including any added
+// to the API later: the decoder would otherwise overwrite, not add to, a
+// message that already held something.
+func TestEmptySearchSeesEveryField(t *testing.T) {
+	if !emptySearch(&sparcv1.SearchAssetsRequest{}) {
+		t.Fatal("a fresh request is not empty")
+	}
+	fields := (&sparcv1.SearchAssetsRequest{}).ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		m := &sparcv1.SearchAssetsRequest{}
+		r := m.ProtoReflect()
+		switch {
+		case fd.IsList():
+			r.Mutable(fd).List().Append(r.Mutable(fd).List().NewElement())
+		case fd.Message() != nil:
+			r.Mutable(fd)
+		default:
+			// Present with its default value (optional) or a non-zero one.
+			v := fd.Default()
+			switch fd.Kind() {
+			case protoreflect.StringKind:
+				v = protoreflect.ValueOfString("x")
+			case protoreflect.BoolKind:
+				v = protoreflect.ValueOfBool(true)
+			case protoreflect.EnumKind:
+				v = protoreflect.ValueOfEnum(1)
+			case protoreflect.Int32Kind:
+				v = protoreflect.ValueOfInt32(1)
+			case protoreflect.DoubleKind:
+				v = protoreflect.ValueOfFloat64(1)
+			}
+			r.Set(fd, v)
+		}
+		if !r.Has(fd) {
+			t.Fatalf("could not set %s (kind %s) for the test", fd.Name(), fd.Kind())
+		}
+		if emptySearch(m) {
+			t.Errorf("emptySearch misses %s", fd.Name())
+		}
+	}
+	m := &sparcv1.SearchAssetsRequest{}
+	m.ProtoReflect().SetUnknown(protoreflect.RawFields{0x08, 0x01})
+	if emptySearch(m) {
+		t.Error("emptySearch misses unknown fields")
 	}
 }
 
