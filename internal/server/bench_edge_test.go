@@ -3,7 +3,10 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
@@ -31,5 +34,20 @@ func BenchmarkEdgeSearch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.ServeHTTP(w, r)
+	}
+}
+
+// The gateway's query parser on a search's query string (issue 16: its
+// share of an HTTP search).
+func BenchmarkSearchQuery(b *testing.B) {
+	values, err := url.ParseQuery("latitude=52.4862&longitude=-1.8904&radius_meters=5000&page_size=20&view=ASSET_VIEW_BASIC")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := (strictQuery{}).Parse(&sparcv1.SearchAssetsRequest{}, values, utilities.NewDoubleArray(nil)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/httproute"
 )
@@ -359,6 +360,19 @@ func init() { runtime.SetQueryParameterParser(strictQuery{})(nil) }
 var mapKeyRe = regexp.MustCompile(`^(.*)\[(.*)\]$`)
 
 func (strictQuery) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
+	// A search's query, the common case, without reflection (searchQuery);
+	// anything it does not take is parsed below from a clean message.
+	if m, ok := msg.(*sparcv1.SearchAssetsRequest); ok && len(filter.Encoding) == 0 && emptySearch(m) {
+		if searchQuery(m, values) {
+			return nil
+		}
+		proto.Reset(m)
+	}
+	return parseQuery(msg, values, filter)
+}
+
+// parseQuery is strictQuery's general way, for every request message.
+func parseQuery(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
 	keys := make([]string, 0, len(values))
 	for k := range values {
 		keys = append(keys, k)

@@ -96,6 +96,10 @@ func TestGatewayJSONIsProtojsonOfTheGRPCAnswer(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("content type %q", ct)
 			}
+			// Sent with its length, not chunked: one write (issue 16).
+			if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+				t.Errorf("Content-Length %d, Transfer-Encoding %v, for a body of %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
+			}
 			m, err := c.grpc()
 			if err != nil {
 				t.Fatal(err)

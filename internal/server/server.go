@@ -243,6 +243,12 @@ func (s *Server) httpHandler(ctx context.Context, svc Services) (http.Handler, e
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMetadata(gatewayMetadata),
 		runtime.WithMiddlewares(s.streamDeadlines(streamRoutes(s.grpc))),
+		// A unary answer is marshalled whole before it is written, so its
+		// length is known: with Content-Length net/http writes it in one
+		// go instead of chunked (a chunk header, the body, then the last
+		// chunk in its own write). Nothing between the gateway and the
+		// connection rewrites the body (no compression on this path).
+		runtime.WithWriteContentLength(),
 		// Searches, listings, assets, the vocabulary and postcodes are
 		// written by jsonfast (the same bytes, without protojson's
 		// reflection); the rest by JSONPb.
