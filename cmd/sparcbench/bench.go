@@ -58,6 +58,8 @@ type bench struct {
 	http     *http.Client
 	httpBase string
 
+	heapBefore uint64 // live heap before the server started (see indexReport)
+
 	cpu     *cpuSampler
 	targets []target
 }
@@ -118,7 +120,8 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srvCtx, cancel := context.WithCancel(context.Background())
 	b.stopSrv = cancel
-	if b.app, err = app.New(srvCtx, pool, app.Config{Auth: benchAuth, Server: benchServer(log), DataKey: benchDataKey}); err != nil {
+	if b.app, err = app.New(srvCtx, pool, app.Config{Auth: benchAuth, Server: benchServer(log), DataKey: benchDataKey,
+		SearchIndex: assets.IndexConfig{Enabled: cfg.searchIndex}}); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -131,6 +134,7 @@ func newBench(ctx context.Context, cfg config, out io.Writer) (_ *bench, err err
 	// As sparcd: the key cache's listener, referral wake-ups, webhooks.
 	b.srv = b.app.Server()
 	b.srvDone = make(chan error, 1)
+	b.heapBefore = liveHeap()
 	go func() { b.srvDone <- b.app.Serve(srvCtx) }()
 
 	if b.conn, err = dial(b.srv.GRPCAddr(), ""); err != nil {

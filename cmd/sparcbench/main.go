@@ -56,6 +56,7 @@ type config struct {
 	seed        uint64
 	dataDir     string
 	reuse       bool
+	searchIndex bool
 	maxConns    int
 	cpuProfile  string
 	databaseURL string
@@ -86,6 +87,7 @@ func parseConfig(args []string) (config, error) {
 	fs.Uint64Var(&c.seed, "seed", 2026, "random seed for assets and query points")
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep the private cluster here across runs (default: a temp dir, removed)")
 	fs.BoolVar(&c.reuse, "reuse", false, "skip loading when exactly -assets synthetic assets are already there")
+	fs.BoolVar(&c.searchIndex, "search-index", true, "serve with the in-memory search index, as sparcd does by default (the search section waits for it to load and reports its load time and memory)")
 	fs.IntVar(&c.maxConns, "max-db-conns", 32, "server database pool size (sparcd's default)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk, referrals and telemetry sections (server and load generator share the process; telemetry's servers carry the pprof label variant=NAME)")
 	if err := fs.Parse(args); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,6 +102,9 @@ func runSearch(ctx context.Context, b *bench) error {
 	} else {
 		b.printf("per cell and path: %v warm-up, then %v measured, in %d rounds taking turns with the other paths\n",
 			b.cfg.warmup, b.cfg.duration, b.cfg.rounds)
+	}
+	if err := b.indexReport(ctx, total); err != nil {
+		return err
 	}
 	w := b.table()
 	fmt.Fprintln(w, "workload\tconc\tpath\tp50 ms\tp99 ms\tQPS\tof minimal\tratio\t\tCPU/req Go ms\tPG ms\treq/CPU-s\tratio\tother cores\t")
@@ -471,3 +475,42 @@ func (b *bench) httpSearch(ctx context.Context, c *searchCase) ([]string, error)
 }
 
 type decodeKey struct{}
+
+// indexReport waits for the server's search index to load (when it is
+// on) and prints what the issue asks of it: load time and memory per
+// million assets. The memory is the growth of the live heap since the
+// server started, after a collection: mostly the index, plus whatever
+// else the server keeps (pools, caches), so an upper bound.
+func (b *bench) indexReport(ctx context.Context, total int64) error {
+	ix := b.app.SearchIndex()
+	if ix == nil {
+		b.printf("search index: off (-search-index=false): every search goes to PostGIS\n")
+		return nil
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for !ix.Loaded() || int64(ix.Stats().Assets) < total*9/10 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the search index did not load within 5 minutes (%d of %d assets)", ix.Stats().Assets, total)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	st := ix.Stats()
+	heap := int64(liveHeap()) - int64(b.heapBefore)
+	perM := float64(heap) / float64(max(st.Assets, 1)) * 1e6 / (1 << 20)
+	b.printf("search index: %d located assets loaded in %.2f s; live heap +%.0f MB since the server started (%.0f MB per million assets, an upper bound)\n",
+		st.Assets, st.LastLoad.Seconds(), float64(heap)/(1<<20), perM)
+	b.targets = append(b.targets, target{what: "search index load, per million assets", measured: st.LastLoad.Seconds() * 1e6 / float64(max(st.Assets, 1)), unit: "s", op: "<=", goal: 10, scale: "1M assets", atScale: total >= 1_000_000})
+	return nil
+}
+
+// liveHeap is the live heap after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}

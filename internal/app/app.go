@@ -348,6 +348,9 @@ func (a *App) Serve(ctx context.Context) error {
 // Server is the app's running servers: their addresses.
 func (a *App) Server() *server.Server { return a.srv }
 
+// SearchIndex is the in-memory search index, nil when it is off.
+func (a *App) SearchIndex() *assets.Index { return a.index }
+
 // Routes are the plain HTTP routes the domains hand over, as served.
 func (a *App) Routes() []httproute.Route { return a.routes }
 

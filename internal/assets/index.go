@@ -89,6 +89,7 @@ type Index struct {
 
 	reloads, applied, fallbacks, answered atomic.Int64
 	lagNanos                              atomic.Int64 // newest applied change: commit to publication
+	loadNanos                             atomic.Int64 // the last load, from its first read to publication
 }
 
 // indexState is one published snapshot and the feed position it holds
@@ -301,6 +302,7 @@ func (ix *Index) bigBacklog(ctx context.Context) (bool, error) {
 // horizon (every change of a transaction before it is in what the read
 // sees; the later ones follow from the feed) and publishes it.
 func (ix *Index) load(ctx context.Context) error {
+	start := time.Now()
 	// The head's seq first: what the load holds, for bigBacklog.
 	head, err := ix.store.IndexHead(ctx)
 	if err != nil {
@@ -324,6 +326,8 @@ func (ix *Index) load(ctx context.Context) error {
 	}
 	ix.ix, ix.cursor, ix.loadSeq = fresh, h, head.Seq
 	ix.publish()
+	ix.loadNanos.Store(int64(time.Since(start)))
+	ix.cfg.Logger.Info("search index loaded", "assets", fresh.Len(), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -686,13 +690,14 @@ func (e *indexed) basic(now time.Time) *sparcv1.Asset {
 type IndexStats struct {
 	Assets              int
 	Applied, Reloads    int64
-	Answered, Fallbacks int64 // point searches it answered; it could have but was not fresh enough
+	Answered, Fallbacks int64         // point searches it answered; it could have but was not fresh enough
+	LastLoad            time.Duration // the last (re)load, reading the assets to answering from them
 }
 
 // Stats returns the counters.
 func (ix *Index) Stats() IndexStats {
 	return IndexStats{Assets: ix.Len(), Applied: ix.applied.Load(), Reloads: ix.reloads.Load(),
-		Answered: ix.answered.Load(), Fallbacks: ix.fallbacks.Load()}
+		Answered: ix.answered.Load(), Fallbacks: ix.fallbacks.Load(), LastLoad: time.Duration(ix.loadNanos.Load())}
 }
 
 // Collector reports the index to Prometheus: its size, how far its
