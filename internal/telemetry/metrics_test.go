@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/assets"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/pgcluster"
 	"github.com/sparc-network/sparc/internal/telemetry"
@@ -87,9 +88,12 @@ func value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 func metricsServer(t *testing.T) (*testenv.Env, *testenv.Referrals) {
 	sup := testenv.Cluster(t).Supervise(pgcluster.SuperviseOptions{})
 	t.Cleanup(sup.Stop)
+	// The search index on, as sparcd runs by default: its figures are
+	// among those the rules and the dashboard read.
 	env := testenv.NewServer(t, testenv.Options{MetricsAddr: "127.0.0.1:0", WebhooksAllowPrivate: true,
-		Auth:    auth.Config{RatePerSecond: 10000, Burst: 10000, Anonymous: auth.Limit{Rate: 0.001, Burst: 1}},
-		Metrics: []telemetry.Collector{telemetry.EmbeddedDatabase(sup.Restarts, sup.Healthy)}})
+		SearchIndex: assets.IndexConfig{Enabled: true},
+		Auth:        auth.Config{RatePerSecond: 10000, Burst: 10000, Anonymous: auth.Limit{Rate: 0.001, Burst: 1}},
+		Metrics:     []telemetry.Collector{telemetry.EmbeddedDatabase(sup.Restarts, sup.Healthy)}})
 	return env, env.NewReferrals(t)
 }
 
