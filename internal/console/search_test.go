@@ -516,8 +516,10 @@ func panFrames(t *testing.T, b *browser) {
 	t.Logf("panning at zoom 12 over Birmingham, %d directory points in view: the map %v; the background alone (the machine's pace) %v", r.Directory, full, bare)
 	// Responsive: a median frame within 50 ms (20 frames a second), unless
 	// the machine cannot draw an empty map that fast either; then within
-	// twice its pace.
-	if full.median > 50 && full.median > 2*bare.median {
+	// twice its pace. Frames come at whole vsync intervals (16.7 ms) and
+	// their timestamps are rounded, so "twice" allows a millisecond: four
+	// frames against two (66.67 ms against 33.33) is twice, not more.
+	if full.median > 50 && full.median > 2*bare.median+1 {
 		t.Errorf("panning at zoom 12: median frame %.1f ms, the background alone %.1f ms", full.median, bare.median)
 	}
 }
