@@ -11,6 +11,12 @@
 // from rounded figures and rounded figures never leak a raw one.
 package network
 
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // NodeKind is what a node stands for.
 type NodeKind int
 
@@ -52,4 +58,61 @@ type Tie struct {
 type Graph struct {
 	Nodes []Node
 	Ties  []Tie
+}
+
+// NodeMeasures are one node's measures in a window (raw counts).
+type NodeMeasures struct {
+	DegreeIn, DegreeOut     int
+	StrengthIn, StrengthOut int64
+	// Betweenness on the directed, unweighted graph, normalised by
+	// (n-1)(n-2) (0 when n < 3).
+	Betweenness float64
+}
+
+// Measures are a Graph's measures (Measure, in measures.go).
+type Measures struct {
+	Nodes, Edges int
+	// Density is Edges / n(n-1).
+	Density float64
+	// Reciprocity is the share of ties whose reverse tie exists.
+	Reciprocity float64
+	// TopDecileShare is the share of referrals received by the top 10%
+	// of Group (or, at asset granularity, Asset) nodes by referrals
+	// received: ceil(10% of them), at least one.
+	TopDecileShare float64
+	// CrossQuintileShare is the share of ties, among those whose both
+	// ends have a quintile, whose ends' quintiles differ.
+	CrossQuintileShare float64
+	Referrals          int64
+	// PerNode is indexed like Graph.Nodes.
+	PerNode []NodeMeasures
+}
+
+// ChangeKind is how a tie changed between two windows.
+type ChangeKind int
+
+const (
+	Formed ChangeKind = iota + 1
+	Strengthened
+	Weakened
+	Lost
+)
+
+// Change is one tie that changed between two windows, by node keys.
+type Change struct {
+	From, To      string
+	Kind          ChangeKind
+	Before, After int64
+}
+
+// AnonymousCode is the code an organisation that is not public appears
+// as in every analytics output (network nodes, outcome providers,
+// reports): "anon-" and 8 hex characters of an HMAC-SHA256 of its id
+// under the server's secret, so it is stable across windows and requests
+// (a meeting can follow "anon-3f9a0c12" from one quarter to the next)
+// but cannot be turned back into the id without the secret.
+func AnonymousCode(secret []byte, orgID string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(orgID))
+	return "anon-" + hex.EncodeToString(m.Sum(nil))[:8]
 }
