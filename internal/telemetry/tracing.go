@@ -8,12 +8,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -21,7 +18,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/stats"
 
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/caller"
@@ -132,8 +128,8 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 	return t.shutdown(ctx)
 }
 
-// Hooks are the transport's spans: otelgrpc on the gRPC server, otelhttp
-// on the HTTP port, the trace context across the gateway's in-process
+// Hooks are the transport's spans (edge.go) on the gRPC server and
+// the HTTP port, the trace context across the gateway's in-process
 // hop, and the caller's request id and organisation on each call's span.
 // viaGateway tells the gateway's in-process calls (whose trace context
 // is ours) from network clients' (whose is not).
@@ -141,26 +137,16 @@ func (t *Tracing) Hooks(viaGateway func(context.Context) bool) hooks.Hooks {
 	if t == nil {
 		return hooks.Hooks{}
 	}
-	// The instrumentations' own metrics are off: Prometheus counts.
-	mp := metricnoop.NewMeterProvider()
-	grpcOpts := []otelgrpc.Option{otelgrpc.WithTracerProvider(t.tp), otelgrpc.WithPropagators(t.prop), otelgrpc.WithMeterProvider(mp)}
-	// The API is public: a client's trace context starts no trace of ours
-	// and decides no sampling (it would let anyone have every call
-	// traced); the span links to it instead. Only the gateway's own
-	// in-process calls continue its trace.
-	grpcOpts = append(grpcOpts, otelgrpc.WithPublicEndpointFn(func(ctx context.Context, _ *stats.RPCTagInfo) bool { return !viaGateway(ctx) }))
+	spans := &grpcSpans{t: t, tracer: t.tp.Tracer(tracerName), viaGateway: viaGateway}
 	return hooks.Hooks{
-		ServerOptions: []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(grpcOpts...))},
+		Unary:  []grpc.UnaryServerInterceptor{spans.unary},
+		Stream: []grpc.StreamServerInterceptor{spans.stream},
 		// The gateway's in-process hop only carries the trace context: a
 		// client span there would repeat the server span beneath it.
 		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(t.injectUnary), grpc.WithChainStreamInterceptor(t.injectStream)},
 		InnerUnary:  []grpc.UnaryServerInterceptor{attributeUnary},
 		InnerStream: []grpc.StreamServerInterceptor{attributeStream},
-		HTTP: []func(http.Handler) http.Handler{func(next http.Handler) http.Handler {
-			return otelhttp.NewHandler(requestIDOnSpan(next), "sparc",
-				otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop), otelhttp.WithMeterProvider(mp), otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
-				otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "HTTP " + r.Method }))
-		}},
+		HTTP:        []func(http.Handler) http.Handler{t.httpSpans},
 	}
 }
 
@@ -169,7 +155,7 @@ func (t *Tracing) QueryTracer() pgx.QueryTracer {
 	if t == nil {
 		return nil
 	}
-	return newQueryTracer(t.tp.Tracer("github.com/sparc-network/sparc/internal/telemetry"), t.sqlText)
+	return newQueryTracer(t.tp.Tracer(tracerName), t.sqlText)
 }
 
 // callAttributes are the caller's request id (the edge decided it) and,
@@ -197,18 +183,6 @@ func attributeUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grp
 func attributeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	callAttributes(ss.Context())
 	return h(srv, ss)
-}
-
-// requestIDOnSpan puts the request id the edge answered with on the HTTP
-// span: the edge decides it inside this handler, so it is read afterwards
-// from the response.
-func requestIDOnSpan(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r)
-		if id := w.Header().Get("X-Request-Id"); id != "" {
-			trace.SpanFromContext(r.Context()).SetAttributes(AttrRequestID.String(id))
-		}
-	})
 }
 
 // inject puts ctx's trace context into the outgoing gRPC metadata.
