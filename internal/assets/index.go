@@ -652,16 +652,6 @@ func (e *indexed) openAt(t time.Time) bool {
 	return false
 }
 
-// clockTime reads "15:04" or "15:04:05" as the time since midnight.
-func clockTime(s string) (time.Duration, bool) {
-	for _, layout := range []string{"15:04", "15:04:05"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second, true
-		}
-	}
-	return 0, false
-}
-
 // basic is the asset in the BASIC view (sparcv1.AssetView): a new message
 // per hit; its slices are the index's, clipped so an append copies.
 func (e *indexed) basic(now time.Time) *sparcv1.Asset {

@@ -156,27 +156,6 @@ func stepUntil(ctx context.Context, ix *assets.Index, tok string) error {
 
 func before(a, b outbox.Cursor) bool { return a.TxID < b.TxID || (a.TxID == b.TxID && a.Seq < b.Seq) }
 
-// basicOf is a FULL asset cut to the BASIC view (sparcv1.AssetView).
-func basicFieldsOf(a *sparcv1.Asset) *sparcv1.Asset {
-	b := &sparcv1.Asset{Name: a.GetName(), DisplayName: a.GetDisplayName(), Kind: a.GetKind(), Categories: a.GetCategories(),
-		Location: &sparcv1.Location{Latitude: a.GetLocation().GetLatitude(), Longitude: a.GetLocation().GetLongitude(),
-			Locality: a.GetLocation().GetLocality(), Country: a.GetLocation().GetCountry()},
-		Cost: &sparcv1.Cost{Kind: a.GetCost().GetKind()}, Accessibility: a.GetAccessibility(),
-		AcceptingReferrals: a.GetAcceptingReferrals(), PlacesLeft: a.PlacesLeft, Status: a.GetStatus(),
-		DeliveryMode: a.GetDeliveryMode(), ServiceArea: a.GetServiceArea(),
-		// Computed at request time on both paths, by the same rule
-		// (nextSessionStart): equal unless a session starts between the
-		// two searches.
-		NextSessionTime: a.GetNextSessionTime()}
-	if len(b.Categories) == 0 {
-		b.Categories = nil
-	}
-	if len(b.Accessibility) == 0 {
-		b.Accessibility = nil
-	}
-	return b
-}
-
 // sameHits fails unless the index's hits are PostGIS's: same assets in
 // the same order, the same distances (to a part in 10¹⁰), the same BASIC
 // fields.
@@ -193,7 +172,10 @@ func sameHits(t *testing.T, what string, got, want []assets.Hit) {
 		if math.Abs(g.Distance-w.Distance) > 1e-10*max(w.Distance, 1) {
 			t.Fatalf("%s: %s at %.17g m in the index, %.17g m in PostGIS", what, g.Asset.GetName(), g.Distance, w.Distance)
 		}
-		gb, wb := basicFieldsOf(g.Asset), basicFieldsOf(w.Asset)
+		// The BASIC fields (next_session_time is computed at request time
+		// on both paths by the same rule, nextSessionStart: equal unless a
+		// session starts between the two searches).
+		gb, wb := basicOf(t, g.Asset), basicOf(t, w.Asset)
 		if !proto.Equal(gb, wb) {
 			t.Fatalf("%s: %s differs\nindex:   %v\npostgis: %v", what, g.Asset.GetName(), gb, wb)
 		}

@@ -48,10 +48,11 @@ func (s session) nextStart(now time.Time) (time.Time, bool) {
 	if s.day < 1 || s.day > 7 {
 		return time.Time{}, false
 	}
-	hh, mm, ok := clock(s.start)
+	at, ok := clockTime(s.start)
 	if !ok {
 		return time.Time{}, false
 	}
+	hh, mm, sec := int(at/time.Hour), int(at%time.Hour/time.Minute), int(at%time.Minute/time.Second)
 	loc, ok := zone(s.zone)
 	if !ok {
 		return time.Time{}, false
@@ -70,10 +71,10 @@ func (s session) nextStart(now time.Time) (time.Time, bool) {
 	// The first date on or after date that falls on the session's weekday
 	// (Go counts Sunday as 0, ISO as 7).
 	date = date.AddDate(0, 0, (s.day%7-int(date.Weekday())+7)%7)
-	start := time.Date(date.Year(), date.Month(), date.Day(), hh, mm, 0, 0, loc)
+	start := time.Date(date.Year(), date.Month(), date.Day(), hh, mm, sec, 0, loc)
 	if start.Before(now) {
 		date = date.AddDate(0, 0, 7)
-		start = time.Date(date.Year(), date.Month(), date.Day(), hh, mm, 0, 0, loc)
+		start = time.Date(date.Year(), date.Month(), date.Day(), hh, mm, sec, 0, loc)
 	}
 	if s.until != "" {
 		until, err := time.Parse(time.DateOnly, s.until)
@@ -84,19 +85,26 @@ func (s session) nextStart(now time.Time) (time.Time, bool) {
 	return start, true
 }
 
-// clock parses "HH:MM".
-func clock(s string) (hh, mm int, ok bool) {
-	if len(s) != 5 || s[2] != ':' {
-		return 0, 0, false
+// clockTime reads a session's time of day, "HH:MM" (what the API
+// stores) or "HH:MM:SS", as the time since midnight: the one parser of
+// the next-session rule and the index's open_at filter. By hand, not
+// time.Parse: the index calls it for every candidate of a search.
+func clockTime(s string) (time.Duration, bool) {
+	if (len(s) != 5 && len(s) != 8) || s[2] != ':' || (len(s) == 8 && s[5] != ':') {
+		return 0, false
 	}
-	digit := func(c byte) int { return int(c - '0') }
-	for _, i := range []int{0, 1, 3, 4} {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, 0, false
+	var v [3]int
+	for i := range (len(s) + 1) / 3 { // 2 or 3 pairs
+		a, b := s[3*i], s[3*i+1]
+		if a < '0' || a > '9' || b < '0' || b > '9' {
+			return 0, false
 		}
+		v[i] = int(a-'0')*10 + int(b-'0')
 	}
-	hh, mm = digit(s[0])*10+digit(s[1]), digit(s[3])*10+digit(s[4])
-	return hh, mm, hh < 24 && mm < 60
+	if v[0] > 23 || v[1] > 59 || v[2] > 59 {
+		return 0, false
+	}
+	return time.Duration(v[0])*time.Hour + time.Duration(v[1])*time.Minute + time.Duration(v[2])*time.Second, true
 }
 
 // zones caches time.LoadLocation, which reads and parses the zone's data

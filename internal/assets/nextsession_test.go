@@ -91,3 +91,21 @@ func TestNextSessionStart(t *testing.T) {
 		})
 	}
 }
+
+// clockTime is the one reader of a session's time of day, for the
+// next-session rule and the index's open_at filter alike.
+func TestClockTime(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"00:00": 0, "09:30": 9*time.Hour + 30*time.Minute, "23:59": 23*time.Hour + 59*time.Minute,
+		"15:04:05": 15*time.Hour + 4*time.Minute + 5*time.Second,
+	} {
+		if got, ok := clockTime(in); !ok || got != want {
+			t.Errorf("clockTime(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "9:30", "24:00", "12:60", "12:00:60", "12-00", "1a:00", "12:00:0", "12:00:00Z", "１２:00"} {
+		if _, ok := clockTime(in); ok {
+			t.Errorf("clockTime(%q) accepted", in)
+		}
+	}
+}
