@@ -64,3 +64,13 @@ func TestSWEMWBSMetricTable(t *testing.T) {
 		}
 	}
 }
+
+// The DB tests' hand computations use t quantiles typed from tables;
+// they agree with tQuantile.
+func TestTableQuantilesAgree(t *testing.T) {
+	for df, q := range map[float64]float64{12: 2.178812829663418, 32: 2.036933343460101, 28: 2.048407141795244, 33: 2.034515297449338, 34: 2.032244509317718, 11: 2.200985160082949} {
+		if got := tQuantile(0.975, df); math.Abs(got-q) > 1e-9 {
+			t.Errorf("t(0.975, %g) = %.12f, table %.12f", df, got, q)
+		}
+	}
+}
