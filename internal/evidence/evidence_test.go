@@ -139,7 +139,7 @@ type fixture struct {
 
 var secret = []byte("test secret for anonymous codes")
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	owner := testenv.NewPool(t)
@@ -200,7 +200,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+func exec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
 	t.Helper()
 	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
@@ -218,7 +218,7 @@ func items(total int) []int16 {
 	return out
 }
 
-func (f *fixture) insert(t *testing.T, i int, r referral) {
+func (f *fixture) insert(t testing.TB, i int, r referral) {
 	t.Helper()
 	person, ref := uuid.NewString(), uuid.NewString()
 	exec(t, f.owner, `INSERT INTO people (id, organisation_id, display_name, postcode, home_area) VALUES ($1, $2, 'P', 'B1 1AA', $3)`,
@@ -361,7 +361,7 @@ func wilsonByHand(k, n int) (p, lo, hi float64) {
 	return p, c - h, c + h
 }
 
-func analyst(t *testing.T, f *fixture) context.Context {
+func analyst(t testing.TB, f *fixture) context.Context {
 	t.Helper()
 	return auth.WithPrincipal(context.Background(), &auth.Principal{Name: "key:test", Org: f.orgs["R"], Role: auth.RoleAreaAnalyst})
 }

@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,9 +48,11 @@ func areaKnown(ctx context.Context, tx pgx.Tx, code string) (bool, error) {
 }
 
 // outcomeSums reads the groups' sums for the referrals completed in
-// [from, to) of people living in area (nil: anywhere).
+// [from, to) of people living in area (nil: anywhere). The database works
+// in hundredths of a SWEMWBS metric point (the table's precision), so
+// its sums are exact integers; they are scaled back here.
 func outcomeSums(ctx context.Context, tx pgx.Tx, area *string, from, to time.Time) ([]groupRow, error) {
-	rows, err := tx.Query(ctx, outcomeSumsSQL, area, from, to, swemwbsMetric[:], swemwbsMID)
+	rows, err := tx.Query(ctx, outcomeSumsSQL, area, from, to, metricHundredths(), int32(math.Round(swemwbsMID*100)))
 	if err != nil {
 		return nil, fmt.Errorf("reading outcome sums: %w", err)
 	}
@@ -57,14 +60,26 @@ func outcomeSums(ctx context.Context, tx pgx.Tx, area *string, from, to time.Tim
 	var out []groupRow
 	for rows.Next() {
 		var g groupRow
-		var sum, sq []float64
-		if err := rows.Scan(&g.Dim, &g.Key, &g.Label, &g.Public, &g.N, &g.SwemN, &g.SwemSum, &g.SwemSq, &g.Improved,
+		var swemSum, swemSq int64
+		var sum, sq []int64
+		if err := rows.Scan(&g.Dim, &g.Key, &g.Label, &g.Public, &g.N, &g.SwemN, &swemSum, &swemSq, &g.Improved,
 			&g.Ons4N, &sum, &sq); err != nil {
 			return nil, fmt.Errorf("reading outcome sums: %w", err)
 		}
-		copy(g.Ons4Sum[:], sum)
-		copy(g.Ons4SumSq[:], sq)
+		g.SwemSum, g.SwemSq = float64(swemSum)/100, float64(swemSq)/10000
+		for i := range min(len(sum), len(sq), 4) {
+			g.Ons4Sum[i], g.Ons4SumSq[i] = float64(sum[i]), float64(sq[i])
+		}
 		out = append(out, g)
 	}
 	return out, rows.Err()
+}
+
+// metricHundredths is the SWEMWBS conversion table in hundredths.
+func metricHundredths() []int32 {
+	out := make([]int32, len(swemwbsMetric))
+	for i, m := range swemwbsMetric {
+		out[i] = int32(math.Round(m * 100))
+	}
+	return out
 }

@@ -23,9 +23,10 @@ ALTER TABLE organisations ADD COLUMN IF NOT EXISTS network_named boolean NOT NUL
 -- it (parent_code, any depth) or belongs to it as a council.
 --
 -- SWEMWBS totals (7..35) are converted to metric scores with p_metric
--- (index total - 6), rounded to the table's two decimals as numeric so
--- that "improved by at least p_mid" is decided exactly, not by float
--- rounding of 12.40 - 9.51.
+-- (index total - 6), given in hundredths (the table has two decimals),
+-- so changes, their sums and sums of squares are integers, exact, and
+-- "improved by at least p_mid" is decided exactly: 21.54 - 18.59 = 2.95
+-- is not 3.
 --
 -- A home area's quintile comes from its kind's deprivation measure
 -- (area_kinds, 0010): a decile d gives quintile ceil(d / 2); a rank (1
@@ -34,14 +35,15 @@ ALTER TABLE organisations ADD COLUMN IF NOT EXISTS network_named boolean NOT NUL
 --
 -- Per group: n (referrals with a baseline and follow-up of either
 -- measure), then per measure the count, the sum and the sum of squares of
--- the changes (follow-up minus baseline), and for SWEMWBS how many
--- improved by p_mid or more. A provider group also says its name and
--- whether it is public (lists an active asset, or opted in).
+-- the changes (follow-up minus baseline; SWEMWBS in hundredths of a
+-- metric point), and for SWEMWBS how many improved by p_mid or more. A
+-- provider group also says its name and whether it is public (lists an
+-- active asset, or opted in).
 CREATE FUNCTION sparc_outcome_sums(p_area text, p_from timestamptz, p_to timestamptz,
-                                   p_metric double precision[], p_mid numeric)
+                                   p_metric integer[], p_mid integer)
 RETURNS TABLE (dim text, key text, label text, public boolean, n bigint,
-               swem_n bigint, swem_sum double precision, swem_sumsq double precision, swem_improved bigint,
-               ons4_n bigint, ons4_sum double precision[], ons4_sumsq double precision[])
+               swem_n bigint, swem_sum bigint, swem_sumsq bigint, swem_improved bigint,
+               ons4_n bigint, ons4_sum bigint[], ons4_sumsq bigint[])
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
 SET jit = off AS $$
 BEGIN
@@ -60,27 +62,34 @@ BEGIN
         SELECT coalesce(rf.provider_org, ast.owner_organisation) AS provider, ast.categories, rf.home_area,
                CASE WHEN array_length(rf.baseline_swemwbs, 1) = 7 AND array_length(rf.followup_swemwbs, 1) = 7
                          AND rf.baseline_at < p_to AND rf.followup_at < p_to
-                    THEN round(p_metric[(SELECT sum(x) FROM unnest(rf.followup_swemwbs) x) - 6]::numeric, 2)
-                       - round(p_metric[(SELECT sum(x) FROM unnest(rf.baseline_swemwbs) x) - 6]::numeric, 2)
+                    THEN p_metric[rf.followup_swemwbs[1] + rf.followup_swemwbs[2] + rf.followup_swemwbs[3]
+                                  + rf.followup_swemwbs[4] + rf.followup_swemwbs[5] + rf.followup_swemwbs[6]
+                                  + rf.followup_swemwbs[7] - 6]
+                       - p_metric[rf.baseline_swemwbs[1] + rf.baseline_swemwbs[2] + rf.baseline_swemwbs[3]
+                                  + rf.baseline_swemwbs[4] + rf.baseline_swemwbs[5] + rf.baseline_swemwbs[6]
+                                  + rf.baseline_swemwbs[7] - 6]
                END AS swem,
-               CASE WHEN array_length(rf.baseline_ons4, 1) = 4 AND array_length(rf.followup_ons4, 1) = 4
-                         AND rf.baseline_at < p_to AND rf.followup_at < p_to
-                    THEN ARRAY[rf.followup_ons4[1] - rf.baseline_ons4[1], rf.followup_ons4[2] - rf.baseline_ons4[2],
-                               rf.followup_ons4[3] - rf.baseline_ons4[3], rf.followup_ons4[4] - rf.baseline_ons4[4]]::double precision[]
-               END AS ons4
+               (array_length(rf.baseline_ons4, 1) = 4 AND array_length(rf.followup_ons4, 1) = 4
+                AND rf.baseline_at < p_to AND rf.followup_at < p_to) AS has_ons4,
+               rf.followup_ons4[1] - rf.baseline_ons4[1] AS o1, rf.followup_ons4[2] - rf.baseline_ons4[2] AS o2,
+               rf.followup_ons4[3] - rf.baseline_ons4[3] AS o3, rf.followup_ons4[4] - rf.baseline_ons4[4] AS o4
         FROM referrals rf
         JOIN assets ast ON ast.id = rf.asset_id
         WHERE rf.status = 'completed' AND rf.closed_at >= p_from AND rf.closed_at < p_to
           AND (p_area IS NULL OR rf.home_area IN (SELECT i.code FROM inside i))
-    ), pairs AS (
-        SELECT * FROM r WHERE r.swem IS NOT NULL OR r.ons4 IS NOT NULL
+    ), pairs AS MATERIALIZED (
+        SELECT r.provider, r.categories, r.home_area, r.swem,
+               CASE WHEN r.has_ons4 THEN 1 END AS ons4,
+               CASE WHEN r.has_ons4 THEN r.o1 END AS o1, CASE WHEN r.has_ons4 THEN r.o2 END AS o2,
+               CASE WHEN r.has_ons4 THEN r.o3 END AS o3, CASE WHEN r.has_ons4 THEN r.o4 END AS o4
+        FROM r WHERE r.swem IS NOT NULL OR r.has_ons4
     ), ranked AS (
         SELECT a.code, k.deprivation_scale AS scale, (a.attributes ->> k.deprivation_attribute)::double precision AS v,
                ntile(5) OVER (PARTITION BY a.kind ORDER BY CASE k.deprivation_scale
                    WHEN 'score' THEN -(a.attributes ->> k.deprivation_attribute)::double precision
                    ELSE (a.attributes ->> k.deprivation_attribute)::double precision END) AS tile
         FROM areas a JOIN area_kinds k ON k.kind = a.kind
-        WHERE a.kind IN (SELECT DISTINCT h.kind FROM areas h WHERE h.code IN (SELECT p.home_area FROM pairs p))
+        WHERE a.kind IN (SELECT DISTINCT h.kind FROM areas h WHERE h.code IN (SELECT DISTINCT p.home_area FROM pairs p))
           AND jsonb_typeof(a.attributes -> k.deprivation_attribute) = 'number'
     ), quint AS (
         SELECT q.code, CASE WHEN q.scale = 'decile' THEN
@@ -88,30 +97,33 @@ BEGIN
                ELSE q.tile END AS quintile
         FROM ranked q
     ), grouped AS (
-        SELECT 'all'::text AS dim, 'all'::text AS key, p.* FROM pairs p
+        SELECT 'all'::text AS dim, 'all'::text AS key, p.swem, p.ons4, p.o1, p.o2, p.o3, p.o4 FROM pairs p
         UNION ALL
-        SELECT 'category', c.code, p.* FROM pairs p CROSS JOIN LATERAL unnest(p.categories) AS c (code)
+        SELECT 'category', c.code, p.swem, p.ons4, p.o1, p.o2, p.o3, p.o4
+        FROM pairs p CROSS JOIN LATERAL unnest(p.categories) AS c (code)
         UNION ALL
-        SELECT 'provider', p.provider::text, p.* FROM pairs p WHERE p.provider IS NOT NULL
+        SELECT 'provider', p.provider::text, p.swem, p.ons4, p.o1, p.o2, p.o3, p.o4 FROM pairs p WHERE p.provider IS NOT NULL
         UNION ALL
-        SELECT 'quintile', q.quintile::text, p.* FROM pairs p JOIN quint q ON q.code = p.home_area
-        WHERE q.quintile IS NOT NULL
+        SELECT 'quintile', q.quintile::text, p.swem, p.ons4, p.o1, p.o2, p.o3, p.o4
+        FROM pairs p JOIN quint q ON q.code = p.home_area WHERE q.quintile IS NOT NULL
+    ), agg AS (
+        SELECT g.dim, g.key, count(*) AS cnt,
+               count(g.swem) AS sn, coalesce(sum(g.swem), 0) AS ss, coalesce(sum(g.swem * g.swem), 0) AS ssq,
+               count(*) FILTER (WHERE g.swem >= p_mid) AS simp,
+               count(g.ons4) AS onn,
+               ARRAY[coalesce(sum(g.o1), 0), coalesce(sum(g.o2), 0), coalesce(sum(g.o3), 0), coalesce(sum(g.o4), 0)] AS os,
+               ARRAY[coalesce(sum(g.o1 * g.o1), 0), coalesce(sum(g.o2 * g.o2), 0),
+                     coalesce(sum(g.o3 * g.o3), 0), coalesce(sum(g.o4 * g.o4), 0)] AS osq
+        FROM grouped g GROUP BY g.dim, g.key
     )
-    SELECT g.dim, g.key,
-           CASE WHEN g.dim = 'provider' THEN max(o.name) ELSE '' END,
-           CASE WHEN g.dim = 'provider' THEN bool_or(coalesce(o.network_named, false) OR EXISTS (
-               SELECT 1 FROM assets x WHERE x.owner_organisation = o.id AND x.status = 'active')) ELSE false END,
-           count(*),
-           count(g.swem), coalesce(sum(g.swem), 0)::double precision, coalesce(sum(g.swem * g.swem), 0)::double precision,
-           count(*) FILTER (WHERE g.swem >= p_mid),
-           count(g.ons4),
-           ARRAY[coalesce(sum(g.ons4[1]), 0), coalesce(sum(g.ons4[2]), 0), coalesce(sum(g.ons4[3]), 0), coalesce(sum(g.ons4[4]), 0)],
-           ARRAY[coalesce(sum(g.ons4[1] ^ 2), 0), coalesce(sum(g.ons4[2] ^ 2), 0),
-                 coalesce(sum(g.ons4[3] ^ 2), 0), coalesce(sum(g.ons4[4] ^ 2), 0)]
-    FROM grouped g
-    LEFT JOIN organisations o ON g.dim = 'provider' AND o.id::text = g.key
-    GROUP BY g.dim, g.key
-    ORDER BY g.dim, g.key;
+    -- Names and whether a provider is public, once per group.
+    SELECT a.dim, a.key, coalesce(o.name, ''),
+           coalesce(o.network_named OR EXISTS (
+               SELECT 1 FROM assets x WHERE x.owner_organisation = o.id AND x.status = 'active'), false),
+           a.cnt, a.sn, a.ss, a.ssq, a.simp, a.onn, a.os, a.osq
+    FROM agg a
+    LEFT JOIN organisations o ON a.dim = 'provider' AND o.id::text = a.key
+    ORDER BY a.dim, a.key;
 END $$;
-REVOKE ALL ON FUNCTION sparc_outcome_sums(text, timestamptz, timestamptz, double precision[], numeric) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sparc_outcome_sums(text, timestamptz, timestamptz, double precision[], numeric) TO sparc_app;
+REVOKE ALL ON FUNCTION sparc_outcome_sums(text, timestamptz, timestamptz, integer[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sparc_outcome_sums(text, timestamptz, timestamptz, integer[], integer) TO sparc_app;
