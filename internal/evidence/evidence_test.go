@@ -591,3 +591,28 @@ func TestOutcomeSumsRefusesOtherRoles(t *testing.T) {
 		t.Fatal("a link worker read every organisation's outcome sums")
 	}
 }
+
+// With a rank instead of deciles, the five ranked LSOAs fall into five
+// equal-count groups, one each: L1 (rank 100, most deprived) quintile 1
+// ... L5 (rank 500) quintile 5.
+func TestOutcomeEvidenceQuintilesFromRanks(t *testing.T) {
+	f := newFixture(t)
+	exec(t, f.owner, `UPDATE area_kinds SET deprivation_attribute = 'imd_rank', deprivation_scale = 'rank' WHERE kind = 'lsoa'`)
+	for code, rank := range map[string]int{"L1": 100, "L2": 200, "L3": 300, "L4": 400, "L5": 500} {
+		exec(t, f.owner, `UPDATE areas SET attributes = jsonb_build_object('imd_rank', $2::int) WHERE code = $1`, code, rank)
+	}
+	got, err := f.svc.GetOutcomeEvidence(analyst(t, f), &sparcv1.GetOutcomeEvidenceRequest{Window: "2025"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// L1 5, L2 8, L3 8, L4 1, L5 13 cases: withheld, 10, 10, withheld, 15.
+	want := []struct {
+		value    int64
+		withheld bool
+	}{{0, true}, {10, false}, {10, false}, {0, true}, {15, false}}
+	for i, g := range got.GetByQuintile() {
+		if g.GetN().GetValue() != want[i].value || g.GetN().GetSuppressed() != want[i].withheld {
+			t.Errorf("quintile %s n %v, want %+v", g.GetKey(), g.GetN(), want[i])
+		}
+	}
+}
