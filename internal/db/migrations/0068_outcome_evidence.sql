@@ -31,7 +31,8 @@ ALTER TABLE organisations ADD COLUMN IF NOT EXISTS network_named boolean NOT NUL
 -- A home area's quintile comes from its kind's deprivation measure
 -- (area_kinds, 0010): a decile d gives quintile ceil(d / 2); a rank (1
 -- most deprived) or a score (higher more deprived) is cut into five
--- equal-count groups over every loaded area of that kind.
+-- equal-count groups over every loaded area of that kind (ties broken by
+-- code, so the same data always gives the same quintiles).
 --
 -- Per group: n (referrals with a baseline and follow-up of either
 -- measure), then per measure the count, the sum and the sum of squares of
@@ -87,7 +88,7 @@ BEGIN
         SELECT a.code, k.deprivation_scale AS scale, (a.attributes ->> k.deprivation_attribute)::double precision AS v,
                ntile(5) OVER (PARTITION BY a.kind ORDER BY CASE k.deprivation_scale
                    WHEN 'score' THEN -(a.attributes ->> k.deprivation_attribute)::double precision
-                   ELSE (a.attributes ->> k.deprivation_attribute)::double precision END) AS tile
+                   ELSE (a.attributes ->> k.deprivation_attribute)::double precision END, a.code) AS tile
         FROM areas a JOIN area_kinds k ON k.kind = a.kind
         WHERE a.kind IN (SELECT DISTINCT h.kind FROM areas h WHERE h.code IN (SELECT DISTINCT p.home_area FROM pairs p))
           AND jsonb_typeof(a.attributes -> k.deprivation_attribute) = 'number'
