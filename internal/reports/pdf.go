@@ -27,7 +27,8 @@ const (
 	marginBottom       = 18.0
 	contentW           = pageW - 2*marginL
 	bottomY            = pageH - marginBottom
-	fontFamily         = "Go"
+	fontRegular        = "Go-Regular"
+	fontBold           = "Go-Bold"
 	netSide            = 150.0 // the network drawing, square
 )
 
@@ -70,8 +71,10 @@ func renderPDF(v *view) ([]byte, error) {
 func renderPDFPass(v *view, total int) ([]byte, int, error) {
 	f := fpdf.New("P", "mm", "A4", "")
 	d := &pdfDoc{f: f, v: v, glyph: map[rune]bool{}, total: total}
-	f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
-	f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
+	// Two families rather than one with a bold style, so that the PDF's
+	// font names say which Go font each is.
+	f.AddUTF8FontFromBytes(fontRegular, "", goregular.TTF)
+	f.AddUTF8FontFromBytes(fontBold, "", gobold.TTF)
 	f.SetMargins(marginL, marginTop, marginL)
 	f.SetAutoPageBreak(true, marginBottom)
 	f.SetTitle(d.text(v.T.Title+": "+v.AreaCode+", "+v.Period), true)
@@ -128,7 +131,14 @@ func (d *pdfDoc) text(s string) string {
 	}, s)
 }
 
-func (d *pdfDoc) font(style string, size float64) { d.f.SetFont(fontFamily, style, size) }
+// font sets the regular face, or the bold one for style "B".
+func (d *pdfDoc) font(style string, size float64) {
+	if style == "B" {
+		d.f.SetFont(fontBold, "", size)
+		return
+	}
+	d.f.SetFont(fontRegular, "", size)
+}
 
 // header is the running title on every page after the first.
 func (d *pdfDoc) header() {
