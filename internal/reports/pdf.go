@@ -210,7 +210,7 @@ func (d *pdfDoc) titleBlock() {
 // heading starts a section.
 func (d *pdfDoc) heading(s string) {
 	f := d.f
-	d.ensure(20)
+	d.ensure(40) // a heading never ends a page
 	d.font("B", 15)
 	f.SetTextColor(31, 92, 153)
 	f.CellFormat(contentW, 8, d.text(s), "", 1, "L", false, 0, "")
@@ -271,15 +271,19 @@ func (d *pdfDoc) table(caption string, head []string, widths []float64, aligns s
 		w[i] = x * contentW
 	}
 	writeHead := func() {
-		d.font("B", 8)
 		f.SetFillColor(230, 236, 243)
 		x0, y0 := f.GetX(), f.GetY()
 		for i, h := range head {
-			// Header cells may take two lines.
+			// Header cells may take two lines, broken between words: the
+			// font shrinks until the longest word fits.
+			size := 8.0
+			for d.font("B", size); size > 5.5 && d.longestWord(h) > w[i]-2*f.GetCellMargin(); size -= 0.5 {
+				d.font("B", size-0.5)
+			}
 			f.SetXY(x0+sum(w[:i]), y0)
 			f.Rect(x0+sum(w[:i]), y0, w[i], hh, "F")
 			al := string(aligns[i])
-			lines := f.SplitText(d.text(h), w[i]-2*f.GetCellMargin())
+			lines := d.wrap(h, w[i]-2*f.GetCellMargin())
 			if len(lines) > 2 {
 				lines = lines[:2]
 				lines[1] = d.fit(lines[1]+"…", w[i])
@@ -320,6 +324,37 @@ func (d *pdfDoc) table(caption string, head []string, widths []float64, aligns s
 	}
 	f.SetDrawColor(0, 0, 0)
 	f.Ln(3)
+}
+
+// wrap breaks s into lines no wider than w (in the current font) at
+// spaces; a word wider than a line stays whole (longestWord sizes the
+// font to avoid it). fpdf's SplitText measures UTF-8 text wrongly.
+func (d *pdfDoc) wrap(s string, w float64) []string {
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(d.text(s)) {
+		switch {
+		case cur == "":
+			cur = word
+		case d.f.GetStringWidth(cur+" "+word) <= w:
+			cur += " " + word
+		default:
+			lines, cur = append(lines, cur), word
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
+}
+
+// longestWord is the width of s's widest word in the current font.
+func (d *pdfDoc) longestWord(s string) float64 {
+	w := 0.0
+	for _, word := range strings.Fields(d.text(s)) {
+		w = max(w, d.f.GetStringWidth(word))
+	}
+	return w
 }
 
 func sum(xs []float64) float64 {
@@ -368,7 +403,6 @@ func (d *pdfDoc) coverage() {
 		d.table(t.Decile+" ("+t.DecileNote+")", []string{t.Decile, t.ChildAreas, t.Population, t.MeanPlaces, t.ShareWithout},
 			[]float64{0.16, 0.16, 0.18, 0.25, 0.25}, "LRRRR", v.Cov.Deciles, nil)
 	}
-	d.f.AddPage()
 	d.heading(t.Gaps)
 	d.note(t.GapsIntro)
 	var rows []row
@@ -378,7 +412,7 @@ func (d *pdfDoc) coverage() {
 		hl = append(hl, g.Gap)
 	}
 	d.table("", []string{t.AreaCol, t.Decile, t.AssetsInside, t.AssetsWithinWalk, t.PlacesPer1000, t.CoverageScore},
-		[]float64{0.36, 0.12, 0.13, 0.14, 0.13, 0.12}, "LRRRRR", rows, hl)
+		[]float64{0.33, 0.15, 0.13, 0.13, 0.13, 0.13}, "LRRRRR", rows, hl)
 	d.more(v.Cov.GapsMore)
 	d.note(t.ShadedRows)
 }
