@@ -31,21 +31,47 @@ type layoutEdge struct{ A, B int }
 // the order the nodes came in.
 func layout(ids []string, edges []layoutEdge, radius []float64) []point {
 	n := len(ids)
-	pos := make([]point, n)
-	if n == 0 {
-		return pos
-	}
-	// The starting order: by id, so that the same network in another
-	// order lays out the same.
+	// Work in the order of the ids, so that neither the nodes' nor the
+	// ties' order changes a bit of the result (floating-point sums
+	// depend on their order).
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return ids[order[a]] < ids[order[b]] })
+	rank := make([]int, n)
+	r := make([]float64, n)
+	for k, i := range order {
+		rank[i] = k
+		r[k] = radius[i]
+	}
+	var es []layoutEdge
+	for _, e := range edges {
+		if e.A < 0 || e.B < 0 || e.A >= n || e.B >= n {
+			continue
+		}
+		es = append(es, layoutEdge{rank[e.A], rank[e.B]})
+	}
+	placed := layoutOrdered(es, r)
+	pos := make([]point, n)
+	for k, i := range order {
+		pos[i] = placed[k]
+	}
+	return pos
+}
+
+// layoutOrdered is layout with the nodes numbered in the order of their
+// ids: they start on a golden-angle spiral in that order.
+func layoutOrdered(edges []layoutEdge, radius []float64) []point {
+	n := len(radius)
+	pos := make([]point, n)
+	if n == 0 {
+		return pos
+	}
 	golden := math.Pi * (3 - math.Sqrt(5))
-	for rank, i := range order {
-		r := 0.5 * math.Sqrt((float64(rank)+0.5)/float64(n))
-		th := float64(rank) * golden
+	for i := range pos {
+		r := 0.5 * math.Sqrt((float64(i)+0.5)/float64(n))
+		th := float64(i) * golden
 		pos[i] = point{0.5 + r*math.Cos(th), 0.5 + r*math.Sin(th)}
 	}
 	if n == 1 {
