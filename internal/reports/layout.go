@@ -21,6 +21,11 @@ type point struct{ X, Y float64 }
 // function of the network only.
 const layoutIterations = 300
 
+// gravity pulls every node to the centre (in units of the ideal distance):
+// strong enough that groups with few ties do not pile up along the frame,
+// weak enough that clusters stay apart.
+const gravity = 0.5
+
 // layoutEdge is a tie between two node indices (direction does not
 // matter for the layout).
 type layoutEdge struct{ A, B int }
@@ -134,11 +139,11 @@ func layoutOrdered(edges []layoutEdge, radius []float64) []point {
 			disp[e.B].X += dx * f
 			disp[e.B].Y += dy * f
 		}
-		// A weak pull to the centre, so that parts of the network that
-		// are not joined to the rest do not drift to the edges.
+		// A pull to the centre, so that parts of the network that are
+		// not joined to the rest do not drift to the edges.
 		for i := range pos {
-			disp[i].X -= (pos[i].X - 0.5) * 0.05 / k
-			disp[i].Y -= (pos[i].Y - 0.5) * 0.05 / k
+			disp[i].X -= (pos[i].X - 0.5) * gravity / k
+			disp[i].Y -= (pos[i].Y - 0.5) * gravity / k
 		}
 		for i := range pos {
 			d := math.Hypot(disp[i].X, disp[i].Y)
