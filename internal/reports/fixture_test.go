@@ -94,8 +94,15 @@ const (
 // walking distance; outcomes with a suppressed quintile.
 func fixture() *fixed {
 	node := func(id, name string, kind sparcv1.NetworkNodeKind, q int32, in, out int64) *sparcv1.NetworkNode {
-		return &sparcv1.NetworkNode{Id: id, DisplayName: name, Kind: kind, Anonymous: name == "", DeprivationQuintile: q,
+		n := &sparcv1.NetworkNode{Id: id, DisplayName: name, Kind: kind, Anonymous: name == "", DeprivationQuintile: q,
 			StrengthIn: count(in), StrengthOut: count(out)}
+		if in > 0 {
+			n.DegreeIn = 2 // every group here has two referrers
+		}
+		if out > 0 {
+			n.DegreeOut = 2 // every referrer here refers to two groups
+		}
+		return n
 	}
 	ref, grp := sparcv1.NetworkNodeKind_NETWORK_NODE_KIND_REFERRER, sparcv1.NetworkNodeKind_NETWORK_NODE_KIND_GROUP
 	edge := func(s, t string, n int64) *sparcv1.NetworkEdge {

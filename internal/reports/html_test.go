@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 )
@@ -43,6 +44,7 @@ func TestHTMLReportInEnglish(t *testing.T) {
 	}
 	mustContain(t, body,
 		`<html lang="en">`,
+		`<th scope="row">Wellbeing Link North</th><td>Referring service</td><td class="n">1</td><td class="n">0</td><td class="n">2</td><td class="n">0</td><td class="n">60</td>`,
 		`<h1>Neighbourhood report</h1>`,
 		`>Assets and gaps against deprivation</h2>`,
 		`>Referral network</h2>`,
@@ -160,7 +162,13 @@ func TestReportAsksTheSourcesForTheAreaAndWindow(t *testing.T) {
 	if res, body := get(t, srv, reportPath("area=areas/"+fixtureArea+"&window=2026-q3")); res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", res.StatusCode, body)
 	}
-	if len(src.asked.coverage) != 1 {
+	// Without a window: the last quarter that has ended.
+	defer func(f func() time.Time) { now = f }(now)
+	now = func() time.Time { return time.Date(2026, 11, 15, 9, 0, 0, 0, time.UTC) }
+	if res, body := get(t, srv, reportPath("area="+fixtureArea)); res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	if len(src.asked.coverage) != 2 {
 		t.Fatalf("coverage asked %d times", len(src.asked.coverage))
 	}
 	c := src.asked.coverage[0]
@@ -174,10 +182,10 @@ func TestReportAsksTheSourcesForTheAreaAndWindow(t *testing.T) {
 		}
 		windows = append(windows, r.GetWindow())
 	}
-	if strings.Join(windows, ",") != "2026-Q3,2026-Q2" {
+	if strings.Join(windows, ",") != "2026-Q3,2026-Q2,2026-Q3,2026-Q2" {
 		t.Errorf("network asked for windows %v, want the window and the one before", windows)
 	}
-	if len(src.asked.outcomes) != 1 || src.asked.outcomes[0].GetWindow() != "2026-Q3" || src.asked.outcomes[0].GetArea() != fixtureArea {
+	if len(src.asked.outcomes) != 2 || src.asked.outcomes[1].GetWindow() != "2026-Q3" || src.asked.outcomes[0].GetArea() != fixtureArea {
 		t.Errorf("outcomes asked for %v", src.asked.outcomes)
 	}
 }

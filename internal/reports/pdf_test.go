@@ -169,3 +169,21 @@ func TestPDFReportRendersInBothLanguages(t *testing.T) {
 		})
 	}
 }
+
+// A name a group could type with characters the Go font cannot draw (an
+// emoji, Arabic) and bidi overrides that would reorder the text around
+// it: the page keeps the characters and drops the overrides; the PDF
+// shows "?" for each character it cannot draw, so the reader sees that
+// something is missing.
+func TestNamesTheFontCannotDraw(t *testing.T) {
+	src := fixture()
+	src.networks[fixtureWindow].Nodes[5].DisplayName = "Café Één — walk 🌳 مشي \u202egnikaw\u202c"
+	srv := serve(t, src)
+	_, page := get(t, srv, reportPath("area="+fixtureArea+"&window="+fixtureWindow+"&format=html"))
+	mustContain(t, page, "Café Één — walk 🌳 مشي gnikaw")
+	if strings.ContainsAny(page, "\u202e\u202c") {
+		t.Error("the page holds a bidi override")
+	}
+	_, pdf := get(t, srv, reportPath("area="+fixtureArea+"&window="+fixtureWindow+"&format=pdf"))
+	mustContain(t, pdfText(t, pdf), "Café Één — walk ? ??? gnikaw")
+}
