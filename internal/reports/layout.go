@@ -113,22 +113,26 @@ func layoutOrdered(edges []layoutEdge, radius []float64) []point {
 		for i := range disp {
 			disp[i] = point{}
 		}
-		// Repulsion between every pair: k²/d.
-		for i := 0; i < n; i++ {
-			for j := i + 1; j < n; j++ {
-				dx, dy := pos[i].X-pos[j].X, pos[i].Y-pos[j].Y
-				d2 := dx*dx + dy*dy
-				if d2 < 1e-12 {
-					// Coincident: a fixed nudge by index keeps it deterministic.
-					dx, dy, d2 = 1e-6*float64(i-j), 1e-6, 1e-12+1e-12*float64((i-j)*(i-j))
-				}
-				f := k * k / d2 // (k²/d) / d: the unit vector's length folded in
-				disp[i].X += dx * f
-				disp[i].Y += dy * f
-				disp[j].X -= dx * f
-				disp[j].Y -= dy * f
+		// Repulsion between nodes closer than 2k: k²/d. Farther nodes are
+		// left out, as in Fruchterman and Reingold's grid variant: it
+		// makes an iteration linear in the nodes rather than quadratic,
+		// and the pull to the centre holds the whole together.
+		newGrid(pos, 2*k).pairs(func(i, j int) {
+			dx, dy := pos[i].X-pos[j].X, pos[i].Y-pos[j].Y
+			d2 := dx*dx + dy*dy
+			if d2 > 4*k*k {
+				return
 			}
-		}
+			if d2 < 1e-12 {
+				// Coincident: a fixed nudge by index keeps it deterministic.
+				dx, dy, d2 = 1e-6*float64(i-j), 1e-6, 1e-12+1e-12*float64((i-j)*(i-j))
+			}
+			f := k * k / d2 // (k²/d) / d: the unit vector's length folded in
+			disp[i].X += dx * f
+			disp[i].Y += dy * f
+			disp[j].X -= dx * f
+			disp[j].Y -= dy * f
+		})
 		// Attraction along ties: d²/k.
 		for _, e := range es {
 			dx, dy := pos[e.A].X-pos[e.B].X, pos[e.A].Y-pos[e.B].Y
@@ -205,33 +209,87 @@ func fit(pos []point, radius []float64) {
 // separate pushes apart circles that overlap (closer than the sum of
 // their radii plus a gap), a fixed number of sweeps in index order.
 func separate(pos []point, radius []float64) {
-	n := len(pos)
+	gap := 2 * maxRadius(radius) * 1.15
+	if gap <= 0 {
+		return
+	}
 	for sweep := 0; sweep < 50; sweep++ {
 		moved := false
-		for i := 0; i < n; i++ {
-			for j := i + 1; j < n; j++ {
-				want := (radius[i] + radius[j]) * 1.15
-				dx, dy := pos[j].X-pos[i].X, pos[j].Y-pos[i].Y
-				d := math.Hypot(dx, dy)
-				if d >= want {
-					continue
-				}
-				if d < 1e-9 {
-					dx, dy, d = 1, 0, 1
-					if (i+j)%2 == 1 {
-						dx, dy = 0, 1
-					}
-				}
-				push := (want - d) / 2
-				pos[i].X -= dx / d * push
-				pos[i].Y -= dy / d * push
-				pos[j].X += dx / d * push
-				pos[j].Y += dy / d * push
-				moved = true
+		newGrid(pos, gap).pairs(func(i, j int) {
+			want := (radius[i] + radius[j]) * 1.15
+			dx, dy := pos[j].X-pos[i].X, pos[j].Y-pos[i].Y
+			d := math.Hypot(dx, dy)
+			if d >= want {
+				return
 			}
-		}
+			if d < 1e-9 {
+				dx, dy, d = 1, 0, 1
+				if (i+j)%2 == 1 {
+					dx, dy = 0, 1
+				}
+			}
+			push := (want - d) / 2
+			pos[i].X -= dx / d * push
+			pos[i].Y -= dy / d * push
+			pos[j].X += dx / d * push
+			pos[j].Y += dy / d * push
+			moved = true
+		})
 		if !moved {
 			return
+		}
+	}
+}
+
+// grid buckets points of the unit square into square cells, so that the
+// pairs closer than a cell's side are found without trying every pair.
+type grid struct {
+	side  int
+	cells [][]int // row-major; each cell's points in index order
+}
+
+// newGrid buckets pos into cells of the given size (points outside the
+// unit square go to the border cells).
+func newGrid(pos []point, size float64) *grid {
+	side := int(math.Ceil(1 / size))
+	side = max(1, min(side, 1024))
+	g := &grid{side: side, cells: make([][]int, side*side)}
+	for i, p := range pos {
+		g.cells[g.cell(p)] = append(g.cells[g.cell(p)], i)
+	}
+	return g
+}
+
+func (g *grid) cell(p point) int {
+	at := func(v float64) int {
+		c := int(math.Floor(v * float64(g.side)))
+		return max(0, min(c, g.side-1))
+	}
+	return at(p.Y)*g.side + at(p.X)
+}
+
+// pairs calls visit once for every pair of points in the same or
+// neighbouring cells, in a fixed order: a point with those after it in
+// its cell, then with the points of the cells right, below left, below
+// and below right.
+func (g *grid) pairs(visit func(i, j int)) {
+	for cy := 0; cy < g.side; cy++ {
+		for cx := 0; cx < g.side; cx++ {
+			here := g.cells[cy*g.side+cx]
+			for a, i := range here {
+				for _, j := range here[a+1:] {
+					visit(i, j)
+				}
+				for _, o := range [][2]int{{1, 0}, {-1, 1}, {0, 1}, {1, 1}} {
+					nx, ny := cx+o[0], cy+o[1]
+					if nx < 0 || nx >= g.side || ny >= g.side {
+						continue
+					}
+					for _, j := range g.cells[ny*g.side+nx] {
+						visit(i, j)
+					}
+				}
+			}
 		}
 	}
 }

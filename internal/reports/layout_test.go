@@ -148,7 +148,7 @@ func TestLargeNetworkStaysWithinThePage(t *testing.T) {
 	f := newFmtr("en")
 	start := time.Now()
 	dr := drawNetwork(f, nw, map[string]bool{})
-	if took := time.Since(start); took > 5*time.Second {
+	if took := time.Since(start); took > 10*time.Second { // about 0.15 s of CPU; -race and a shared machine slow it many times
 		t.Errorf("laying out 500 nodes took %v", took)
 	}
 	if len(dr.Nodes) != 500 || len(dr.Edges) != len(nw.Edges) {
@@ -168,7 +168,7 @@ func TestLargeNetworkStaysWithinThePage(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", res.StatusCode, pdf)
 	}
-	if took := time.Since(start); took > 10*time.Second {
+	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("the 500-node report took %v", took)
 	}
 	if pages := pageCount(t, pdf); pages > 8 {
