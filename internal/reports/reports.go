@@ -44,6 +44,26 @@ type Sources interface {
 	ComputeCoverage(context.Context, *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error)
 }
 
+// Analytics is the part of Sources the analytics service answers.
+type Analytics interface {
+	GetReferralNetwork(context.Context, *sparcv1.GetReferralNetworkRequest) (*sparcv1.ReferralNetwork, error)
+	GetOutcomeEvidence(context.Context, *sparcv1.GetOutcomeEvidenceRequest) (*sparcv1.OutcomeEvidence, error)
+}
+
+// Coverage is the part of Sources the coverage service answers.
+type Coverage interface {
+	ComputeCoverage(context.Context, *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error)
+}
+
+// Join makes Sources of the analytics and coverage services, for the
+// composition root: reports.NewHTTP(reports.Join(analytics, cov), log).
+func Join(a Analytics, c Coverage) Sources { return joined{a, c} }
+
+type joined struct {
+	Analytics
+	Coverage
+}
+
 // HTTP serves the report.
 type HTTP struct {
 	src Sources

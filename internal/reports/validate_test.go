@@ -124,3 +124,17 @@ func TestSourceErrorsKeepTheirStatus(t *testing.T) {
 		}
 	}
 }
+
+// Join serves the report from two services, as the composition root
+// wires it: the network and outcomes from one, coverage from the other.
+func TestJoinedSourcesServeTheReport(t *testing.T) {
+	a, c := fixture(), fixture()
+	srv := serve(t, Join(a, c))
+	if res, body := get(t, srv, reportPath("area="+fixtureArea+"&window="+fixtureWindow)); res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	if len(a.asked.network) != 2 || len(a.asked.outcomes) != 1 || len(a.asked.coverage) != 0 || len(c.asked.coverage) != 1 || len(c.asked.network) != 0 {
+		t.Errorf("asked the analytics for %d networks, %d outcomes, %d coverages; the coverage service for %d coverages and %d networks",
+			len(a.asked.network), len(a.asked.outcomes), len(a.asked.coverage), len(c.asked.coverage), len(c.asked.network))
+	}
+}
