@@ -44,23 +44,28 @@ type Sources interface {
 	ComputeCoverage(context.Context, *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error)
 }
 
-// Analytics is the part of Sources the analytics service answers.
-type Analytics interface {
-	GetReferralNetwork(context.Context, *sparcv1.GetReferralNetworkRequest) (*sparcv1.ReferralNetwork, error)
-	GetOutcomeEvidence(context.Context, *sparcv1.GetOutcomeEvidenceRequest) (*sparcv1.OutcomeEvidence, error)
-}
+// Network, Outcomes and Coverage are the parts of Sources, each answered
+// by one service.
+type (
+	Network interface {
+		GetReferralNetwork(context.Context, *sparcv1.GetReferralNetworkRequest) (*sparcv1.ReferralNetwork, error)
+	}
+	Outcomes interface {
+		GetOutcomeEvidence(context.Context, *sparcv1.GetOutcomeEvidenceRequest) (*sparcv1.OutcomeEvidence, error)
+	}
+	Coverage interface {
+		ComputeCoverage(context.Context, *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error)
+	}
+)
 
-// Coverage is the part of Sources the coverage service answers.
-type Coverage interface {
-	ComputeCoverage(context.Context, *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error)
-}
-
-// Join makes Sources of the analytics and coverage services, for the
-// composition root: reports.NewHTTP(reports.Join(analytics, cov), log).
-func Join(a Analytics, c Coverage) Sources { return joined{a, c} }
+// Join makes Sources of the services that answer each part, for the
+// composition root: reports.NewHTTP(reports.Join(analytics, analytics,
+// cov), log) when one service answers the network and the outcomes.
+func Join(n Network, o Outcomes, c Coverage) Sources { return joined{n, o, c} }
 
 type joined struct {
-	Analytics
+	Network
+	Outcomes
 	Coverage
 }
 

@@ -125,11 +125,12 @@ func TestSourceErrorsKeepTheirStatus(t *testing.T) {
 	}
 }
 
-// Join serves the report from two services, as the composition root
-// wires it: the network and outcomes from one, coverage from the other.
+// Join serves the report from the services that answer each part, as
+// the composition root wires it: here the network and outcomes from one,
+// coverage from another.
 func TestJoinedSourcesServeTheReport(t *testing.T) {
 	a, c := fixture(), fixture()
-	srv := serve(t, Join(a, c))
+	srv := serve(t, Join(a, a, c))
 	if res, body := get(t, srv, reportPath("area="+fixtureArea+"&window="+fixtureWindow)); res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", res.StatusCode, body)
 	}
