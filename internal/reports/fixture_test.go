@@ -26,6 +26,8 @@ type fixed struct {
 	networks map[string]*sparcv1.ReferralNetwork // by window
 	outcomes *sparcv1.OutcomeEvidence
 	err      error // returned by every call when set
+	// coverageFor answers ComputeCoverage when set.
+	coverageFor func(*sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error)
 
 	asked struct {
 		coverage []*sparcv1.ComputeCoverageRequest
@@ -63,6 +65,9 @@ func (s *fixed) ComputeCoverage(_ context.Context, r *sparcv1.ComputeCoverageReq
 	s.asked.coverage = append(s.asked.coverage, r)
 	if s.err != nil {
 		return nil, s.err
+	}
+	if s.coverageFor != nil {
+		return s.coverageFor(r)
 	}
 	return s.coverage, nil
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/window"
 )
 
@@ -25,14 +28,7 @@ type data struct {
 func gather(ctx context.Context, src Sources, q request) (*data, error) {
 	d := &data{area: q.area, window: q.window, made: now().UTC()}
 	var err error
-	// Coverage of the area's child areas (its MSOAs, LSOAs, wijken or
-	// buurten), with referral rates over the window.
-	last := q.window.End.AddDate(0, 0, -1)
-	d.coverage, err = src.ComputeCoverage(ctx, &sparcv1.ComputeCoverageRequest{
-		ParentCode:  q.area,
-		WindowStart: q.window.Start.Format(time.DateOnly),
-		WindowEnd:   last.Format(time.DateOnly),
-	})
+	d.coverage, err = coverage(ctx, src, q)
 	if err != nil {
 		return nil, err
 	}
@@ -53,4 +49,43 @@ func gather(ctx context.Context, src Sources, q request) (*data, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// councilKinds are the kinds of area tried, in order, for a council's
+// neighbourhoods when the area has no child areas of its own: councils
+// are usually loaded as a lookup (an area's council_code), not as parents.
+// Neighbourhoods a meeting talks about (MSOAs, wijken) come before the
+// finer LSOAs and buurten.
+var councilKinds = []string{"msoa", "wijk", "lsoa", "buurt"}
+
+// coverage is the coverage of the area's neighbourhoods over the window:
+// its child areas (an MSOA's LSOAs, a wijk's buurten), or, for a council,
+// its areas of the first of councilKinds it has. An area with neither (a
+// buurt) has an empty answer, which the report says.
+func coverage(ctx context.Context, src Sources, q request) (*sparcv1.ComputeCoverageResponse, error) {
+	req := &sparcv1.ComputeCoverageRequest{
+		ParentCode:  q.area,
+		WindowStart: q.window.Start.Format(time.DateOnly),
+		WindowEnd:   q.window.End.AddDate(0, 0, -1).Format(time.DateOnly), // inclusive
+	}
+	c, err := src.ComputeCoverage(ctx, req)
+	if err != nil || len(c.GetAreas()) > 0 {
+		return c, err
+	}
+	for _, kind := range councilKinds {
+		req := &sparcv1.ComputeCoverageRequest{Kind: kind, Council: q.area, WindowStart: req.GetWindowStart(), WindowEnd: req.GetWindowEnd()}
+		cc, err := src.ComputeCoverage(ctx, req)
+		if err != nil {
+			// Refused: no areas of the kind are loaded, or the area is no
+			// council. Anything else (access, an outage) ends the report.
+			if st, _ := apierr.ToStatus(err); st.Code() == codes.InvalidArgument {
+				continue
+			}
+			return nil, err
+		}
+		if len(cc.GetAreas()) > 0 {
+			return cc, nil
+		}
+	}
+	return c, nil
 }

@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
 )
 
 // mustContain fails for each of wants that body lacks.
@@ -212,5 +216,50 @@ func TestEmptyReportSaysThereIsNothing(t *testing.T) {
 				mustContain(t, pdfText(t, body), wants...)
 			}
 		}
+	}
+}
+
+// A council is usually no parent of areas (its areas name it as their
+// council): the report then shows the council's areas of the first kind
+// it has of MSOAs, wijken, LSOAs and buurten. A refusal of a kind the
+// service has no areas of moves on; a refusal of access ends the report.
+func TestCouncilCoverageByItsAreas(t *testing.T) {
+	src := fixture()
+	full := src.coverage
+	src.coverageFor = func(r *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error) {
+		switch {
+		case r.GetParentCode() == "GM0599":
+			return &sparcv1.ComputeCoverageResponse{Summary: &sparcv1.CoverageSummary{}}, nil
+		case r.GetKind() == "msoa":
+			return nil, apierr.Invalid("kind", "no areas of kind \"msoa\" are loaded")
+		case r.GetKind() == "wijk" && r.GetCouncil() == "GM0599":
+			return full, nil
+		}
+		return nil, status.Error(codes.PermissionDenied, "no")
+	}
+	srv := serve(t, src)
+	res, body := get(t, srv, reportPath("area=GM0599&window=2026-Q3&lang=nl"))
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	mustContain(t, body, "Aston North (E02000001)", "<dd>12.345</dd>")
+	var asked []string
+	for _, r := range src.asked.coverage {
+		asked = append(asked, r.GetParentCode()+"|"+r.GetKind()+"|"+r.GetCouncil()+"|"+r.GetWindowStart()+"|"+r.GetWindowEnd())
+	}
+	want := "GM0599|||2026-07-01|2026-09-30 |msoa|GM0599|2026-07-01|2026-09-30 |wijk|GM0599|2026-07-01|2026-09-30"
+	if got := strings.Join(asked, " "); got != want {
+		t.Errorf("coverage asked for\n%s\nwant\n%s", got, want)
+	}
+
+	// A refusal that is not about the kind ends the report with its status.
+	src.coverageFor = func(r *sparcv1.ComputeCoverageRequest) (*sparcv1.ComputeCoverageResponse, error) {
+		if r.GetParentCode() != "" {
+			return &sparcv1.ComputeCoverageResponse{}, nil
+		}
+		return nil, status.Error(codes.PermissionDenied, "no")
+	}
+	if res, body := get(t, srv, reportPath("area=GM0599&window=2026-Q3")); res.StatusCode != http.StatusForbidden {
+		t.Errorf("status %d, want 403: %s", res.StatusCode, body)
 	}
 }
