@@ -112,7 +112,7 @@ func TestHTMLReportInDutch(t *testing.T) {
 		`>Uitkomsten</h2>`,
 		`>Wat is er veranderd sinds de vorige periode</h2>`,
 		"juli tot en met september 2026 (2026-Q3)", "april tot en met juni 2026 (2026-Q2)",
-		"<dd>12.345</dd>", ">1.234,5<", "<dd>+0,125</dd>", "+50,0 pp",
+		"<dd>12.345</dd>", ">1.234,5<", "<dd>+0,125</dd>", "+50,0 procentpunt",
 		"(geen voorziening op loopafstand)",
 		"+2,40 (+1,10 tot +3,70)", "55,0% (45,0% tot 65,0%)", "−1,30 (−2,10 tot −0,50)",
 		"<td class=\"n\">minder dan 10</td>",

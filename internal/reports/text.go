@@ -40,7 +40,7 @@ type labels struct {
 
 	// What changed.
 	Changes, ChangesIntro, From, To, Change, Before, After, Formed, Strengthened, Weakened, Lost,
-	NoChanges, AndMore, SuppressedNote, ShadedRows string
+	NoChanges, AndMore, SuppressedNote, ShadedRows, Points string
 }
 
 var texts = map[string]*labels{
@@ -94,10 +94,11 @@ var texts = map[string]*labels{
 		NoChanges: "No ties changed.", AndMore: "and %s more",
 		SuppressedNote: "Small numbers are not shown (\"fewer than 10\") so that no one can be recognised.",
 		ShadedRows:     "Shaded rows: no asset within walking distance.",
+		Points:         "pp",
 	},
 	"nl": {
-		Lang: "nl", Title: "Buurtrapport", Subtitle: "Onderbouwing voor de lerende gemeenschap",
-		Window: "Periode", Area: "Gebied", Generated: "Gemaakt", Page: "Pagina", Of: "van", Contents: "Inhoud",
+		Lang: "nl", Title: "Buurtrapport", Subtitle: "Onderbouwing voor het lerend netwerk",
+		Window: "Periode", Area: "Gebied", Generated: "Opgesteld", Page: "Pagina", Of: "van", Contents: "Inhoud",
 
 		Coverage:      "Voorzieningen en witte vlekken naar achterstand",
 		CoverageIntro: "Voorzieningen in en rond de buurten van het gebied, naar de sociaaleconomische positie van elke buurt (deciel 1 is het tiende deel met de grootste achterstand).",
@@ -122,10 +123,10 @@ var texts = map[string]*labels{
 		AnonymousNote: "Organisaties die niet openbaar zijn, staan er met een anonieme code.",
 		Measure:       "Maat", ThisWindow: "Deze periode", PreviousWindow: "Vorige periode",
 		Nodes: "Organisaties", Edges: "Relaties", Density: "Dichtheid", Reciprocity: "Wederkerigheid (relaties over en weer)",
-		TopDecileShare: "Verwijzingen naar de 10% drukst bezochte groepen", CrossQuintileShare: "Relaties tussen buurten met verschillende achterstand",
+		TopDecileShare: "Verwijzingen naar de top 10% van de groepen", CrossQuintileShare: "Relaties tussen buurten met verschillende achterstand",
 		NewTies: "Nieuwe relaties", LostTies: "Verdwenen relaties", Referrals: "Verwijzingen", Organisations: "Meest actieve organisaties",
 		Organisation: "Organisatie", Kind: "Soort", Quintile: "Kwintiel", DegreeIn: "Relaties in", DegreeOut: "Relaties uit",
-		StrengthIn: "Verwijzingen in", StrengthOut: "Verwijzingen uit", Betweenness: "Tussenpositie",
+		StrengthIn: "Verwijzingen in", StrengthOut: "Verwijzingen uit", Betweenness: "Brugfunctie",
 		NoNetwork: "Geen verwijzingen in deze periode.", LabelledNote: "De tekening noemt de meest actieve organisaties bij naam.",
 
 		Outcomes:      "Uitkomsten",
@@ -145,6 +146,7 @@ var texts = map[string]*labels{
 		NoChanges: "Geen relaties veranderd.", AndMore: "en nog %s",
 		SuppressedNote: "Kleine aantallen worden niet getoond (\"minder dan 10\"), zodat niemand herkenbaar is.",
 		ShadedRows:     "Gekleurde rijen: geen voorziening op loopafstand.",
+		Points:         "procentpunt",
 	},
 }
 

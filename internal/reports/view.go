@@ -279,7 +279,7 @@ func coverageView(f fmtr, c *sparcv1.ComputeCoverageResponse) covView {
 		gap := "–"
 		if q.Gap != nil {
 			if cmpRow.pct {
-				gap = f.signed(100**q.Gap, 1) + " pp"
+				gap = f.signed(100**q.Gap, 1) + " " + t.Points // percentage points
 			} else {
 				gap = f.signed(*q.Gap, 1)
 			}
