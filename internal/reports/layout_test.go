@@ -190,3 +190,18 @@ func TestLargeNetworkStaysWithinThePage(t *testing.T) {
 		t.Errorf("%d change rows, want the cap of %d", n, maxChangeRows)
 	}
 }
+
+// The page drawn twice from the same figures is the same page, drawing
+// and all.
+func TestSameFiguresSamePage(t *testing.T) {
+	srv := serve(t, fixture())
+	q := reportPath("area=" + fixtureArea + "&window=" + fixtureWindow + "&format=html")
+	_, first := get(t, srv, q)
+	_, second := get(t, srv, q)
+	if first != second {
+		t.Error("two pages of the same figures differ")
+	}
+	if !strings.Contains(first, "<circle cx=") {
+		t.Fatal("no drawing")
+	}
+}
