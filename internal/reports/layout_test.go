@@ -194,6 +194,8 @@ func TestLargeNetworkStaysWithinThePage(t *testing.T) {
 // The page drawn twice from the same figures is the same page, drawing
 // and all.
 func TestSameFiguresSamePage(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	now = func() time.Time { return time.Date(2026, 11, 15, 9, 0, 0, 0, time.UTC) } // one date on both
 	srv := serve(t, fixture())
 	q := reportPath("area=" + fixtureArea + "&window=" + fixtureWindow + "&format=html")
 	_, first := get(t, srv, q)
