@@ -21,6 +21,8 @@ import {
 } from './network-data';
 
 const state: Filters & { selected?: string } = { window: '', area: '', granularity: '', period: '' };
+/** Networks rendered since the page loaded (main's data-loaded: the browser test waits on it). */
+let rendered = 0;
 
 const NS = 'http://www.w3.org/2000/svg';
 function svg(tag: string, attrs: Record<string, string | number>, ...children: (SVGElement | string)[]): SVGElement {
@@ -119,7 +121,7 @@ export async function networkView(main: HTMLElement) {
     renderChanges(net.changes ?? []);
     renderHistory();
     renderDetail();
-    main.dataset.loaded = String(seq);
+    main.dataset.loaded = String(++rendered);
   }
 
   // Downloads: links that carry the filters (and say so), fetched with the key on a click.
