@@ -130,6 +130,7 @@ func TestReferralNetworkInChromium(t *testing.T) {
 			t.Errorf("changed ties: %v", kinds)
 		}
 		b.checkAxe("referral network")
+		b.screenshot("console-network.png")
 
 		// Keyboard: a node takes focus, says what it is, and Tab goes on to the next.
 		eval[bool](b, `document.querySelector('#net-svg g.node').focus(); true`)
@@ -189,9 +190,15 @@ func TestReferralNetworkInChromium(t *testing.T) {
 		}
 		b.noCSPViolations("referral network")
 
-		// In Dutch: the labels, the withheld wording and the report's language.
+		// In Dutch: the labels, the withheld wording and the report's language;
+		// the same network drawn the same way (the layout is deterministic).
+		const positions = `[...document.querySelectorAll('#net-svg circle')].map((c) => c.getAttribute('cx') + ',' + c.getAttribute('cy'))`
+		before := eval[[]string](b, positions)
 		switchLang(b, "nl")
 		loaded(seq)
+		if after := eval[[]string](b, positions); !slices.Equal(before, after) {
+			t.Errorf("the same network drawn again: nodes at %v, before at %v", after, before)
+		}
 		if got := b.text("h1"); got != "Verwijsnetwerk" {
 			t.Errorf("Dutch heading %q", got)
 		}

@@ -9,8 +9,8 @@
 
 export interface Point { x: number; y: number }
 
-/** Ties as [from index, to index, weight]; the result fits [pad, width-pad] × [pad, height-pad]. */
-export function forceLayout(n: number, ties: [number, number, number][], width: number, height: number, pad = 30): Point[] {
+/** Ties as [from index, to index, weight]; the result fits [padX, width-padX] × [padY, height-padY]. */
+export function forceLayout(n: number, ties: [number, number, number][], width: number, height: number, padX = 30, padY = padX): Point[] {
   if (n === 0) return [];
   if (n === 1) return [{ x: width / 2, y: height / 2 }];
   const x = new Float64Array(n), y = new Float64Array(n), dx = new Float64Array(n), dy = new Float64Array(n);
@@ -66,7 +66,7 @@ export function forceLayout(n: number, ties: [number, number, number][], width: 
     minX = Math.min(minX, x[i]); maxX = Math.max(maxX, x[i]);
     minY = Math.min(minY, y[i]); maxY = Math.max(maxY, y[i]);
   }
-  const scale = Math.min((width - 2 * pad) / (maxX - minX || 1), (height - 2 * pad) / (maxY - minY || 1));
+  const scale = Math.min((width - 2 * padX) / (maxX - minX || 1), (height - 2 * padY) / (maxY - minY || 1));
   const ox = (width - (maxX - minX) * scale) / 2, oy = (height - (maxY - minY) * scale) / 2;
   return Array.from({ length: n }, (_, i) => ({ x: ox + (x[i] - minX) * scale, y: oy + (y[i] - minY) * scale }));
 }

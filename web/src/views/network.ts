@@ -163,7 +163,7 @@ export async function networkView(main: HTMLElement) {
     const W = 800, H = 560;
     const index = new Map(nodes.map((n, i) => [n.id, i]));
     const drawn = edges.filter((e) => index.has(e.source) && index.has(e.target));
-    const pos = forceLayout(nodes.length, drawn.map((e) => [index.get(e.source)!, index.get(e.target)!, weight(e.referrals)]), W, H, 36);
+    const pos = forceLayout(nodes.length, drawn.map((e) => [index.get(e.source)!, index.get(e.target)!, weight(e.referrals)]), W, H, 80, 36); // room for names beside the nodes at the edges
     const strength = nodes.map((n) => weight(n.strength_in) + weight(n.strength_out));
     const maxS = Math.max(1, ...strength);
     const radius = strength.map((s) => 5 + 13 * Math.sqrt(s / maxS));
