@@ -17,6 +17,8 @@ import (
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"google.golang.org/protobuf/proto"
 
@@ -212,6 +214,18 @@ func TestReferralNetworkInChromium(t *testing.T) {
 			t.Errorf("the Dutch screen's report is in %q", got)
 		}
 		b.checkAxe("referral network (nl)")
+
+		// 320 px: no sideways scrolling (the tables scroll in their own boxes).
+		if _, err := chromedp.Call(b.ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 320, Height: 640, DeviceScaleFactor: 1, Mobile: true}); err != nil {
+			t.Fatal(err)
+		}
+		if width := eval[int](b, `document.documentElement.scrollWidth`); width > 320 {
+			wide := eval[[]string](b, `[...document.querySelectorAll('main *')].filter((e) => e.getBoundingClientRect().right > 321).slice(0, 8).map((e) => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))`)
+			t.Errorf("the network screen at 320 px is %d px wide: %v", width, wide)
+		}
+		if _, err := chromedp.Call(b.ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+			t.Fatal(err)
+		}
 		switchLang(b, "en")
 	})
 
