@@ -120,6 +120,9 @@ func TestReferralNetworkInChromium(t *testing.T) {
 		if got := eval[string](b, `document.querySelector('#net-tie-table tr[data-source="grp-garden"]').cells[2].textContent`); got != "fewer than 8" {
 			t.Errorf("the garden's tie back (withheld): %q", got)
 		}
+		if got := eval[[]string](b, `[...document.querySelector('#net-tie-table tr[data-source="org-north"][data-target="grp-walk"]').cells].map((c) => c.textContent)`); !slices.Equal(got, []string{"Northside Link Workers", "Walking for Health", "25", "20", "5", "no_capacity: 5", "25", "0"}) {
+			t.Errorf("the tie from Northside to Walking for Health reads %q", got)
+		}
 		if !strings.Contains(b.text("#net-suppressed"), "1 to 7") {
 			t.Errorf("the disclosure note: %q", b.text("#net-suppressed"))
 		}

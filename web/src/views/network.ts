@@ -251,6 +251,7 @@ export async function networkView(main: HTMLElement) {
       h('dl', { class: 'facts' },
         h('dt', {}, t('network.col.kind')), h('dd', {}, kindLabel(n.kind) + (n.anonymous ? ` (${t('network.anonymous')})` : '')),
         h('dt', {}, t('network.col.quintile')), h('dd', {}, n.deprivation_quintile ? num(n.deprivation_quintile) : t('officer.none')),
+        n.organisation ? [h('dt', {}, t('network.col.organisation')), h('dd', {}, name(n.organisation))] : null,
         h('dt', {}, t('network.col.strengthIn')), h('dd', {}, count(n.strength_in)),
         h('dt', {}, t('network.col.strengthOut')), h('dd', {}, count(n.strength_out)),
         h('dt', {}, t('network.col.betweenness')), h('dd', {}, num(n.betweenness ?? 0, 3))),
@@ -295,14 +296,17 @@ export async function networkView(main: HTMLElement) {
   /** Ties with their outcome mix, as a table. */
   function tieTable(id: string, caption: string, edges: NetworkEdge[]) {
     const cols = ['network.col.from', 'network.col.to', 'network.m.referrals', 'network.col.accepted', 'network.col.declined',
-      'network.col.attended', 'network.col.completed'] as const;
+      'network.col.reasons', 'network.col.attended', 'network.col.completed'] as const;
+    // Declined by the provider's reason (its status reason code), each count released.
+    const reasons = (e: NetworkEdge) => Object.entries(e.declined_reasons ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([r, c]) => `${r}: ${count(c)}`).join(', ') || t('officer.none');
     return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': caption },
       h('table', { class: 'data', id },
         h('caption', {}, caption),
         h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, t(c))))),
         h('tbody', {}, edges.map((e) => h('tr', { 'data-source': e.source, 'data-target': e.target },
           h('td', {}, name(e.source)), h('td', {}, name(e.target)),
-          [e.referrals, e.accepted, e.declined, e.attended, e.completed].map((c) => h('td', {}, count(c))))))));
+          [e.referrals, e.accepted, e.declined].map((c) => h('td', {}, count(c))), h('td', {}, reasons(e)),
+          [e.attended, e.completed].map((c) => h('td', {}, count(c))))))));
   }
 
   function renderTies() {
