@@ -79,6 +79,25 @@ export async function call<T>(method: string, path: string, body?: unknown, acce
   return (await res.json()) as T;
 }
 
+/**
+ * A file the API serves (an export, a report) as a Blob, fetched with the
+ * caller's credentials: a plain link cannot carry them. Binary files (a
+ * PDF) stay as they are, which call()'s text would not.
+ */
+export async function fetchFile(path: string): Promise<Blob> {
+  const headers: Record<string, string> = {};
+  const auth = credentials.authorization();
+  if (auth) headers.Authorization = auth;
+  let res: Response;
+  try {
+    res = await fetch(path, { headers, credentials: 'omit' });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'network error', []);
+  }
+  if (!res.ok) throw await toError(res);
+  return res.blob();
+}
+
 async function toError(res: Response): Promise<ApiError> {
   let reason = '', message = res.statusText;
   const violations: Violation[] = [];

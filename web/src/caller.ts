@@ -42,15 +42,15 @@ export const caller = (): Caller | undefined => (kept?.auth === authorization() 
  * API still decides every call: a screen left out here is only not offered.
  * Signed out: the open screens (search and coverage are open data).
  */
-export type Screen = 'search' | 'myReferrals' | 'listings' | 'inbox' | 'coverage' | 'admin';
+export type Screen = 'search' | 'myReferrals' | 'listings' | 'inbox' | 'coverage' | 'network' | 'admin';
 const byRole: Record<Role, Screen[]> = {
   ROLE_LINK_WORKER: ['search', 'myReferrals'],
   ROLE_GROUP_EDITOR: ['listings', 'inbox'],
-  ROLE_AREA_ANALYST: ['coverage'],
-  ROLE_ADMIN: ['search', 'myReferrals', 'listings', 'inbox', 'coverage', 'admin'],
+  ROLE_AREA_ANALYST: ['coverage', 'network'],
+  ROLE_ADMIN: ['search', 'myReferrals', 'listings', 'inbox', 'coverage', 'network', 'admin'],
   ROLE_NETWORK_ADMIN: ['search', 'coverage', 'admin'],
 };
-const everything: Screen[] = ['search', 'myReferrals', 'listings', 'inbox', 'coverage', 'admin'];
+const everything: Screen[] = ['search', 'myReferrals', 'listings', 'inbox', 'coverage', 'network', 'admin'];
 
 /** The screens to offer: by role; every one when signed in but the role is unknown (the API decides). */
 export function screens(signedIn: boolean): Screen[] {
@@ -60,4 +60,4 @@ export function screens(signedIn: boolean): Screen[] {
 }
 
 /** Where a role starts: its first screen. */
-export const home = (c: Caller | undefined) => ({ search: '#/', myReferrals: '#/my-referrals', listings: '#/group', inbox: '#/group/inbox', coverage: '#/coverage', admin: '#/admin' })[(c && byRole[c.role]?.[0]) || 'search'];
+export const home = (c: Caller | undefined) => ({ search: '#/', myReferrals: '#/my-referrals', listings: '#/group', inbox: '#/group/inbox', coverage: '#/coverage', network: '#/network', admin: '#/admin' })[(c && byRole[c.role]?.[0]) || 'search'];

@@ -18,6 +18,7 @@ import { groupEditView } from './views/groupEdit';
 import { groupInboxView } from './views/groupInbox';
 import { officerView } from './views/officer';
 import { adminView } from './views/admin';
+import { networkView } from './views/network';
 
 export type Cleanup = (() => void) | void;
 type View = (main: HTMLElement, arg: string) => Cleanup | Promise<Cleanup>;
@@ -31,6 +32,7 @@ const routes: [RegExp, View][] = [
   [/^#\/referral\/([\w-]+)$/, referralView],
   [/^#\/group$/, groupListingsView], [/^#\/group\/inbox$/, groupInboxView], [/^#\/group\/(?:new|asset\/([\w-]+))$/, groupEditView],
   [/^#\/coverage$/, officerView],
+  [/^#\/network$/, networkView],
   [/^#\/admin$/, adminView],
   [/^(#\/?)?$/, searchView],
 ];
@@ -55,6 +57,7 @@ function renderHeader() {
       link('listings', '#/group', 'nav-listings', t('group.nav.listings')),
       link('inbox', '#/group/inbox', 'nav-inbox', t('group.nav.inbox')),
       link('coverage', '#/coverage', 'nav-coverage', t('officer.nav')),
+      link('network', '#/network', 'nav-network', t('network.nav')),
       link('admin', '#/admin', 'nav-admin', t('admin.nav')),
       who ? h('span', { class: 'who', id: 'who' }, t('nav.who', { name: who.display_name || who.principal, org: who.organisation_display_name })) : null,
       signedIn()
