@@ -1,6 +1,7 @@
 package network
 
 import (
+	"encoding/binary"
 	"runtime"
 	"slices"
 	"sync"
@@ -156,61 +157,148 @@ func (a adjacency) has(v, w int32) bool {
 // betweenness is the unnormalised betweenness of every node: for each
 // node v, the sum over ordered pairs s ≠ v ≠ t of the share of shortest
 // s→t paths through v (Brandes 2001, accumulating over successors so no
-// predecessor lists are kept).
+// predecessor lists are kept). Two reductions keep it exact and make it
+// fast on referral networks, where most nodes are groups or assets that
+// receive referrals and make none:
 //
-// Only sources that can contribute run a search. A shortest path with an
-// intermediate node leaves its source s for a successor w that itself
-// has a successor other than s; if no successor of s has one, the search
-// from s reaches nothing beyond distance 1 and adds 0 to every node. In a
-// referral network most nodes are groups or assets that refer no one, so
-// this skips most sources and the result stays exact (the tests check it
-// against an enumeration of all shortest paths).
+//   - Twin sinks are merged. Nodes with no successors and the same
+//     predecessors are at the same distance from every source with the
+//     same number of shortest paths, and only ever end a path; one node
+//     standing for c of them adds c·σ(v)/σ(w) where each would add
+//     σ(v)/σ(w). At asset granularity this removes most nodes and ties.
+//   - Only sources that can contribute run a search. A shortest path
+//     with an intermediate node leaves its source s for a successor w
+//     that itself has a successor other than s; if no successor of s has
+//     one, the search from s reaches nothing beyond distance 1 and adds
+//     0 to every node.
 //
-// The sources are split into a fixed number of chunks whose sums are
-// added in chunk order, so the result does not depend on how many cores
-// ran them.
+// The tests check the result against gonum's network.Betweenness and an
+// enumeration of all shortest paths. The sources are split into a fixed
+// number of chunks whose sums are added in chunk order, so the result
+// does not depend on how many cores ran them.
 func (a adjacency) betweenness() []float64 {
 	n := len(a.start) - 1
+	core, weight, orig := mergeTwinSinks(a)
 	var sources []int32
-	for s := range int32(n) {
-		for _, w := range a.out(s) {
-			if d := a.start[w+1] - a.start[w]; d > 1 || (d == 1 && a.to[a.start[w]] != s) {
+	for s := range int32(len(orig)) {
+		for _, w := range core.out(s) {
+			if d := core.start[w+1] - core.start[w]; d > 1 || (d == 1 && core.to[core.start[w]] != s) {
 				sources = append(sources, s)
 				break
 			}
 		}
 	}
 	const chunks = 8
-	if len(sources) < 64 {
-		cb := make([]float64, n)
-		newBrandes(n).run(a, sources, cb)
-		return cb
-	}
 	sums := make([][]float64, chunks)
-	work := make(chan int, chunks)
-	for c := range chunks {
-		work <- c
+	if len(sources) < 64 {
+		sums = [][]float64{make([]float64, len(orig))}
+		newBrandes(len(orig)).run(core, weight, sources, sums[0])
+	} else {
+		work := make(chan int, chunks)
+		for c := range chunks {
+			work <- c
+		}
+		close(work)
+		var wg sync.WaitGroup
+		for range min(chunks, runtime.GOMAXPROCS(0)) {
+			wg.Go(func() {
+				b := newBrandes(len(orig))
+				for c := range work {
+					lo, hi := c*len(sources)/chunks, (c+1)*len(sources)/chunks
+					sums[c] = make([]float64, len(orig))
+					b.run(core, weight, sources[lo:hi], sums[c])
+				}
+			})
+		}
+		wg.Wait()
 	}
-	close(work)
-	var wg sync.WaitGroup
-	for range min(chunks, runtime.GOMAXPROCS(0)) {
-		wg.Go(func() {
-			b := newBrandes(n)
-			for c := range work {
-				lo, hi := c*len(sources)/chunks, (c+1)*len(sources)/chunks
-				sums[c] = make([]float64, n)
-				b.run(a, sources[lo:hi], sums[c])
-			}
-		})
-	}
-	wg.Wait()
-	cb := sums[0]
-	for _, s := range sums[1:] {
-		for v, x := range s {
-			cb[v] += x
+	cb := make([]float64, n)
+	for i, v := range orig {
+		if v < 0 {
+			continue // merged sinks: never intermediate
+		}
+		for _, s := range sums {
+			cb[v] += s[i]
 		}
 	}
 	return cb
+}
+
+// mergeTwinSinks is a's graph with the sinks that have the same
+// predecessors merged into one node of that weight (every other node
+// weighs 1) and sinks without predecessors dropped. orig maps the
+// reduced graph's nodes to a's (-1 for a merged sink).
+func mergeTwinSinks(a adjacency) (core adjacency, weight []float64, orig []int32) {
+	n := int32(len(a.start) - 1)
+	sink := func(v int32) bool { return a.start[v+1] == a.start[v] }
+	// Predecessors of each sink, ascending (filled in order of u).
+	inStart := make([]int32, n+1)
+	for _, w := range a.to {
+		if sink(w) {
+			inStart[w+1]++
+		}
+	}
+	for v := range n {
+		inStart[v+1] += inStart[v]
+	}
+	in := make([]int32, inStart[n])
+	next := slices.Clone(inStart[:n])
+	for u := range n {
+		for _, w := range a.out(u) {
+			if sink(w) {
+				in[next[w]] = u
+				next[w]++
+			}
+		}
+	}
+	id := make([]int32, n)
+	for v := range n {
+		if !sink(v) {
+			id[v] = int32(len(orig))
+			orig = append(orig, v)
+			weight = append(weight, 1)
+		}
+	}
+	class := make(map[string]int32)
+	var key []byte
+	for w := range n {
+		if !sink(w) || inStart[w] == inStart[w+1] {
+			continue
+		}
+		key = key[:0]
+		for _, u := range in[inStart[w]:inStart[w+1]] {
+			key = binary.LittleEndian.AppendUint32(key, uint32(u))
+		}
+		c, ok := class[string(key)]
+		if !ok {
+			c = int32(len(orig))
+			class[string(key)] = c
+			orig = append(orig, -1)
+			weight = append(weight, 0)
+		}
+		weight[c]++
+		id[w] = c
+	}
+	// Out-lists in the reduced numbering; a node's ties to twins become
+	// one tie to their class.
+	core = adjacency{start: make([]int32, len(orig)+1), to: make([]int32, 0, len(a.to))}
+	last := make([]int32, len(orig)) // last node with a tie to each class, +1
+	for i, u := range orig {
+		if u >= 0 {
+			for _, w := range a.out(u) {
+				c := id[w]
+				if sink(w) {
+					if last[c] == int32(i)+1 {
+						continue
+					}
+					last[c] = int32(i) + 1
+				}
+				core.to = append(core.to, c)
+			}
+		}
+		core.start[i+1] = int32(len(core.to))
+	}
+	return core, weight, orig
 }
 
 // brandes is one worker's search state, sized once for the graph and
@@ -230,8 +318,9 @@ func newBrandes(n int) *brandes {
 	return b
 }
 
-// run adds to cb the dependencies of every node on each of sources.
-func (b *brandes) run(a adjacency, sources []int32, cb []float64) {
+// run adds to cb the dependencies of every node on each of sources;
+// weight is how many nodes each stands for.
+func (b *brandes) run(a adjacency, weight []float64, sources []int32, cb []float64) {
 	dist, sigma, delta := b.dist, b.sigma, b.delta
 	for _, s := range sources {
 		order := append(b.order[:0], s)
@@ -250,14 +339,15 @@ func (b *brandes) run(a adjacency, sources []int32, cb []float64) {
 			}
 		}
 		// Back from the farthest: v's dependency is the sum over its
-		// successors w on a shortest path of sigma[v]/sigma[w]·(1+delta[w]).
+		// successors w on a shortest path of sigma[v]/sigma[w]·(1+delta[w]),
+		// weight[w] for 1 where w stands for merged sinks.
 		for i := len(order) - 1; i > 0; i-- {
 			v := order[i]
 			dv := dist[v] + 1
 			var d float64
 			for _, w := range a.out(v) {
 				if dist[w] == dv {
-					d += (1 + delta[w]) / sigma[w]
+					d += (weight[w] + delta[w]) / sigma[w]
 				}
 			}
 			d *= sigma[v]
