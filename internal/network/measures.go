@@ -302,18 +302,25 @@ func mergeTwinSinks(a adjacency) (core adjacency, weight []float64, orig []int32
 }
 
 // brandes is one worker's search state, sized once for the graph and
-// reset after each source only where the search went.
+// reset after each source only where the search went. A node's state is
+// kept together: each tie followed touches one cache line, not three.
 type brandes struct {
-	dist  []int32 // -1: not reached
-	sigma []float64
-	delta []float64
+	node  []searchNode
 	order []int32 // reached nodes in BFS order (non-decreasing distance)
 }
 
+type searchNode struct {
+	dist  int32   // from the source; -1: not reached
+	sigma float64 // shortest paths from the source
+	// coef is (weight + dependency) / sigma, what each predecessor on a
+	// shortest path multiplies by its own sigma, once the node is done.
+	coef float64
+}
+
 func newBrandes(n int) *brandes {
-	b := &brandes{dist: make([]int32, n), sigma: make([]float64, n), delta: make([]float64, n), order: make([]int32, 0, n)}
-	for i := range b.dist {
-		b.dist[i] = -1
+	b := &brandes{node: make([]searchNode, n), order: make([]int32, 0, n)}
+	for i := range b.node {
+		b.node[i].dist = -1
 	}
 	return b
 }
@@ -321,41 +328,44 @@ func newBrandes(n int) *brandes {
 // run adds to cb the dependencies of every node on each of sources;
 // weight is how many nodes each stands for.
 func (b *brandes) run(a adjacency, weight []float64, sources []int32, cb []float64) {
-	dist, sigma, delta := b.dist, b.sigma, b.delta
+	node := b.node
 	for _, s := range sources {
 		order := append(b.order[:0], s)
-		dist[s], sigma[s] = 0, 1
+		node[s].dist, node[s].sigma = 0, 1
 		for head := 0; head < len(order); head++ {
 			v := order[head]
-			dv := dist[v] + 1
+			dv, sv := node[v].dist+1, node[v].sigma
 			for _, w := range a.out(v) {
-				if dist[w] < 0 {
-					dist[w] = dv
+				nw := &node[w]
+				if nw.dist < 0 {
+					nw.dist = dv
 					order = append(order, w)
 				}
-				if dist[w] == dv {
-					sigma[w] += sigma[v]
+				if nw.dist == dv {
+					nw.sigma += sv
 				}
 			}
 		}
-		// Back from the farthest: v's dependency is the sum over its
-		// successors w on a shortest path of sigma[v]/sigma[w]·(1+delta[w]),
-		// weight[w] for 1 where w stands for merged sinks.
+		// Back from the farthest: v's dependency is sigma[v] times the sum
+		// over its successors w on a shortest path of
+		// (weight[w] + dependency[w]) / sigma[w], where the weight is 1 but
+		// for merged sinks.
 		for i := len(order) - 1; i > 0; i-- {
 			v := order[i]
-			dv := dist[v] + 1
+			nv := &node[v]
+			dv := nv.dist + 1
 			var d float64
 			for _, w := range a.out(v) {
-				if dist[w] == dv {
-					d += (weight[w] + delta[w]) / sigma[w]
+				if nw := &node[w]; nw.dist == dv {
+					d += nw.coef
 				}
 			}
-			d *= sigma[v]
-			delta[v] = d
+			d *= nv.sigma
 			cb[v] += d
+			nv.coef = (weight[v] + d) / nv.sigma
 		}
 		for _, v := range order {
-			dist[v], sigma[v], delta[v] = -1, 0, 0
+			node[v] = searchNode{dist: -1}
 		}
 		b.order = order
 	}
