@@ -1,6 +1,8 @@
 package network
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -81,5 +83,62 @@ func TestCompareEdgeCases(t *testing.T) {
 	lost := []Change{{From: "A", To: "B", Kind: Lost, Before: 3}, {From: "B", To: "A", Kind: Lost, Before: 2}}
 	if got := Compare(g, &Graph{}); !slices.Equal(got, lost) {
 		t.Errorf("Compare(g, empty) = %+v, want %+v", got, lost)
+	}
+}
+
+// TestCompareMatchesPairwiseLookup checks Compare on random windows
+// against the definition applied tie by tie, with keys shared between
+// the windows in different node orders.
+func TestCompareMatchesPairwiseLookup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 3))
+	window := func() *Graph {
+		g := &Graph{}
+		for _, k := range rng.Perm(30)[:20] {
+			g.Nodes = append(g.Nodes, Node{Key: fmt.Sprintf("k%02d", k)})
+		}
+		for u := range g.Nodes {
+			for v := range g.Nodes {
+				if u != v && rng.IntN(8) == 0 {
+					g.Ties = append(g.Ties, Tie{From: u, To: v, Referrals: rng.Int64N(4)})
+				}
+			}
+		}
+		rng.Shuffle(len(g.Ties), func(i, j int) { g.Ties[i], g.Ties[j] = g.Ties[j], g.Ties[i] })
+		return g
+	}
+	for range 50 {
+		before, after := window(), window()
+		count := func(g *Graph) map[[2]string]int64 {
+			m := map[[2]string]int64{}
+			for _, t := range g.Ties {
+				m[[2]string{g.Nodes[t.From].Key, g.Nodes[t.To].Key}] = t.Referrals
+			}
+			return m
+		}
+		was, now := count(before), count(after)
+		var want []Change
+		for from := range 30 {
+			for to := range 30 {
+				k := [2]string{fmt.Sprintf("k%02d", from), fmt.Sprintf("k%02d", to)}
+				b, a := was[k], now[k]
+				c := Change{From: k[0], To: k[1], Before: b, After: a}
+				switch {
+				case b == 0 && a > 0:
+					c.Kind = Formed
+				case b > 0 && a == 0:
+					c.Kind = Lost
+				case b > 0 && a > b:
+					c.Kind = Strengthened
+				case a > 0 && a < b:
+					c.Kind = Weakened
+				default:
+					continue
+				}
+				want = append(want, c)
+			}
+		}
+		if got := Compare(before, after); !slices.Equal(got, want) {
+			t.Fatalf("Compare:\n got %+v\nwant %+v", got, want)
+		}
 	}
 }
