@@ -28,31 +28,45 @@ func Compare(before, after *Graph) []Change {
 	}
 	rankB, rankA, keys := rankKeys(before.Nodes, after.Nodes)
 	tb, ta := tieKeys(before, rankB), tieKeys(after, rankA)
-	var out []Change
-	change := func(k uint64, kind ChangeKind, b, a int64) {
+	// Two passes over the merge, counting then filling, so a national
+	// comparison allocates its result once.
+	n := mergeTies(tb, ta, func(uint64, ChangeKind, int64, int64) {})
+	out := make([]Change, 0, n)
+	mergeTies(tb, ta, func(k uint64, kind ChangeKind, b, a int64) {
 		out = append(out, Change{From: keys[k>>32], To: keys[uint32(k)], Kind: kind, Before: b, After: a})
+	})
+	return out
+}
+
+// mergeTies walks two sorted tie lists together and reports each change;
+// it returns how many there were.
+func mergeTies(tb, ta []rankedTie, change func(k uint64, kind ChangeKind, before, after int64)) int {
+	n := 0
+	report := func(k uint64, kind ChangeKind, b, a int64) {
+		change(k, kind, b, a)
+		n++
 	}
 	i, j := 0, 0
 	for i < len(tb) || j < len(ta) {
 		switch {
 		case j == len(ta) || (i < len(tb) && tb[i].key < ta[j].key):
-			change(tb[i].key, Lost, tb[i].referrals, 0)
+			report(tb[i].key, Lost, tb[i].referrals, 0)
 			i++
 		case i == len(tb) || ta[j].key < tb[i].key:
-			change(ta[j].key, Formed, 0, ta[j].referrals)
+			report(ta[j].key, Formed, 0, ta[j].referrals)
 			j++
 		default:
 			b, a := tb[i].referrals, ta[j].referrals
 			if a > b {
-				change(ta[j].key, Strengthened, b, a)
+				report(ta[j].key, Strengthened, b, a)
 			} else if a < b {
-				change(ta[j].key, Weakened, b, a)
+				report(ta[j].key, Weakened, b, a)
 			}
 			i++
 			j++
 		}
 	}
-	return out
+	return n
 }
 
 // rankKeys numbers the node keys of two graphs together in key order:
