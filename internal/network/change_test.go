@@ -1,0 +1,144 @@
+package network
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// Two windows by hand. The nodes are listed in a different order in each,
+// and C is new in the second, so ties must be matched by key, not index.
+//
+//	tie    before  after   change
+//	A→X      5       5     unchanged: left out
+//	A→Y      3       6     strengthened
+//	B→X      2       1     weakened
+//	B→Z      4       -     lost
+//	C→Z      -       2     formed
+//	X→A      1       -     lost
+func TestCompareHandMadeWindows(t *testing.T) {
+	before := &Graph{
+		Nodes: []Node{{Key: "A"}, {Key: "B"}, {Key: "X"}, {Key: "Y"}, {Key: "Z"}},
+		Ties: []Tie{
+			{From: 0, To: 2, Referrals: 5},
+			{From: 0, To: 3, Referrals: 3},
+			{From: 1, To: 2, Referrals: 2},
+			{From: 1, To: 4, Referrals: 4},
+			{From: 2, To: 0, Referrals: 1},
+		},
+	}
+	after := &Graph{
+		Nodes: []Node{{Key: "Z"}, {Key: "Y"}, {Key: "X"}, {Key: "C"}, {Key: "B"}, {Key: "A"}},
+		Ties: []Tie{
+			{From: 3, To: 0, Referrals: 2}, // C→Z
+			{From: 5, To: 2, Referrals: 5}, // A→X
+			{From: 4, To: 2, Referrals: 1}, // B→X
+			{From: 5, To: 1, Referrals: 6}, // A→Y
+		},
+	}
+	want := []Change{
+		{From: "A", To: "Y", Kind: Strengthened, Before: 3, After: 6},
+		{From: "B", To: "X", Kind: Weakened, Before: 2, After: 1},
+		{From: "B", To: "Z", Kind: Lost, Before: 4, After: 0},
+		{From: "C", To: "Z", Kind: Formed, Before: 0, After: 2},
+		{From: "X", To: "A", Kind: Lost, Before: 1, After: 0},
+	}
+	if got := Compare(before, after); !slices.Equal(got, want) {
+		t.Errorf("Compare:\n got %+v\nwant %+v", got, want)
+	}
+
+	// Reversed, every change turns round: formed ↔ lost, strengthened ↔
+	// weakened.
+	wantBack := []Change{
+		{From: "A", To: "Y", Kind: Weakened, Before: 6, After: 3},
+		{From: "B", To: "X", Kind: Strengthened, Before: 1, After: 2},
+		{From: "B", To: "Z", Kind: Formed, Before: 0, After: 4},
+		{From: "C", To: "Z", Kind: Lost, Before: 2, After: 0},
+		{From: "X", To: "A", Kind: Formed, Before: 0, After: 1},
+	}
+	if got := Compare(after, before); !slices.Equal(got, wantBack) {
+		t.Errorf("Compare reversed:\n got %+v\nwant %+v", got, wantBack)
+	}
+}
+
+func TestCompareEdgeCases(t *testing.T) {
+	g := &Graph{
+		Nodes: []Node{{Key: "A"}, {Key: "B"}, {Key: "C"}},
+		Ties:  []Tie{{From: 1, To: 0, Referrals: 2}, {From: 0, To: 1, Referrals: 3}, {From: 0, To: 2, Referrals: 0}},
+	}
+	if got := Compare(g, g); len(got) != 0 {
+		t.Errorf("Compare(g, g) = %+v, want no changes", got)
+	}
+	if got := Compare(nil, nil); len(got) != 0 {
+		t.Errorf("Compare(nil, nil) = %+v, want no changes", got)
+	}
+	// From nothing every tie with referrals is formed (A→C has none: it
+	// is not a tie), and to nothing every one is lost; ordered by keys
+	// whatever the tie order.
+	formed := []Change{{From: "A", To: "B", Kind: Formed, After: 3}, {From: "B", To: "A", Kind: Formed, After: 2}}
+	if got := Compare(nil, g); !slices.Equal(got, formed) {
+		t.Errorf("Compare(nil, g) = %+v, want %+v", got, formed)
+	}
+	lost := []Change{{From: "A", To: "B", Kind: Lost, Before: 3}, {From: "B", To: "A", Kind: Lost, Before: 2}}
+	if got := Compare(g, &Graph{}); !slices.Equal(got, lost) {
+		t.Errorf("Compare(g, empty) = %+v, want %+v", got, lost)
+	}
+}
+
+// TestCompareMatchesPairwiseLookup checks Compare on random windows
+// against the definition applied tie by tie, with keys shared between
+// the windows in different node orders.
+func TestCompareMatchesPairwiseLookup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 3))
+	window := func() *Graph {
+		g := &Graph{}
+		for _, k := range rng.Perm(30)[:20] {
+			g.Nodes = append(g.Nodes, Node{Key: fmt.Sprintf("k%02d", k)})
+		}
+		for u := range g.Nodes {
+			for v := range g.Nodes {
+				if u != v && rng.IntN(8) == 0 {
+					g.Ties = append(g.Ties, Tie{From: u, To: v, Referrals: rng.Int64N(4)})
+				}
+			}
+		}
+		rng.Shuffle(len(g.Ties), func(i, j int) { g.Ties[i], g.Ties[j] = g.Ties[j], g.Ties[i] })
+		return g
+	}
+	for range 50 {
+		before, after := window(), window()
+		count := func(g *Graph) map[[2]string]int64 {
+			m := map[[2]string]int64{}
+			for _, t := range g.Ties {
+				m[[2]string{g.Nodes[t.From].Key, g.Nodes[t.To].Key}] = t.Referrals
+			}
+			return m
+		}
+		was, now := count(before), count(after)
+		var want []Change
+		for from := range 30 {
+			for to := range 30 {
+				k := [2]string{fmt.Sprintf("k%02d", from), fmt.Sprintf("k%02d", to)}
+				b, a := was[k], now[k]
+				c := Change{From: k[0], To: k[1], Before: b, After: a}
+				switch {
+				case b == 0 && a > 0:
+					c.Kind = Formed
+				case b > 0 && a == 0:
+					c.Kind = Lost
+				case b > 0 && a > b:
+					c.Kind = Strengthened
+				case a > 0 && a < b:
+					c.Kind = Weakened
+				default:
+					continue
+				}
+				want = append(want, c)
+			}
+		}
+		if got := Compare(before, after); !slices.Equal(got, want) {
+			t.Fatalf("Compare:\n got %+v\nwant %+v", got, want)
+		}
+	}
+}
