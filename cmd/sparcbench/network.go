@@ -470,30 +470,52 @@ func (nb *networkBench) measure(ctx context.Context) error {
 	fmt.Fprintf(w, "raw SQL (GROUP BY referring_org, provider_org, status)\t%d\t%d\t%.3f\t%.3f\t(reference)\t\t\n",
 		ties, counted, raw[0].Seconds(), raw[len(raw)/2].Seconds())
 
+	// The network of the year (the target), then the same with its four
+	// quarters side by side (the change between windows; indicative).
 	client := sparcv1.NewAnalyticsServiceClient(nb.conn)
-	var edges, nodes int
-	rpc, err := timed(ctx, runs, func(ctx context.Context) error {
-		res, err := client.GetReferralNetwork(ctx, &sparcv1.GetReferralNetworkRequest{Window: fmt.Sprint(year),
-			Granularity: sparcv1.NetworkGranularity_NETWORK_GRANULARITY_ORGANISATIONS})
-		edges, nodes = len(res.GetEdges()), len(res.GetNodes())
-		return err
-	})
-	what := fmt.Sprintf("GetReferralNetwork %s (gRPC)", nb.scale.name)
-	if err != nil {
-		// The service may not be in this build yet: say so and go on.
-		st, _ := status.FromError(err)
-		fmt.Fprintf(w, "gRPC GetReferralNetwork (window %d, organisations)\t-\t-\t-\t-\t≤ %.0f s\tERROR %s: %s\t\n",
-			year, nb.scale.goal, st.Code(), st.Message())
-		w.Flush()
-		nb.printf("GetReferralNetwork failed (%v); the raw SQL row stands alone until the service answers.\n", err)
-		return nil
+	calls := []struct {
+		label  string
+		req    *sparcv1.GetReferralNetworkRequest
+		target bool
+	}{
+		{fmt.Sprintf("gRPC GetReferralNetwork (window %d, organisations)", year), &sparcv1.GetReferralNetworkRequest{Window: fmt.Sprint(year),
+			Granularity: sparcv1.NetworkGranularity_NETWORK_GRANULARITY_ORGANISATIONS}, true},
+		{fmt.Sprintf("gRPC GetReferralNetwork (window %d, organisations, by quarter)", year), &sparcv1.GetReferralNetworkRequest{Window: fmt.Sprint(year),
+			Granularity: sparcv1.NetworkGranularity_NETWORK_GRANULARITY_ORGANISATIONS, Period: sparcv1.NetworkPeriod_NETWORK_PERIOD_QUARTER}, false},
 	}
-	fmt.Fprintf(w, "gRPC GetReferralNetwork (window %d, organisations)\t%d edges, %d nodes\t\t%.3f\t%.3f\t≤ %.0f s\t%s\t\n",
-		year, edges, nodes, rpc[0].Seconds(), rpc[len(rpc)/2].Seconds(), nb.scale.goal, passMiss(rpc[len(rpc)/2].Seconds() <= nb.scale.goal))
+	for _, c := range calls {
+		var edges, nodes, windows int
+		rpc, err := timed(ctx, runs, func(ctx context.Context) error {
+			res, err := client.GetReferralNetwork(ctx, c.req)
+			edges, nodes, windows = len(res.GetEdges()), len(res.GetNodes()), len(res.GetHistory())
+			return err
+		})
+		goal := "(indicative)"
+		if c.target {
+			goal = fmt.Sprintf("≤ %.0f s", nb.scale.goal)
+		}
+		if err != nil {
+			// The service may not be in this build yet: say so and go on.
+			st, _ := status.FromError(err)
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t%s\tERROR %s: %s\t\n", c.label, goal, st.Code(), st.Message())
+			w.Flush()
+			nb.printf("GetReferralNetwork failed (%v); the raw SQL row stands alone until the service answers.\n", err)
+			return nil
+		}
+		median := rpc[len(rpc)/2].Seconds()
+		result := ""
+		if c.target {
+			result = passMiss(median <= nb.scale.goal)
+			nb.check(target{what: fmt.Sprintf("GetReferralNetwork %s (gRPC), median", nb.scale.name), measured: median, unit: "s", op: "<=",
+				goal: nb.scale.goal, scale: nb.scale.goalText, atScale: true})
+		}
+		fmt.Fprintf(w, "%s\t%d edges, %d nodes, %d windows\t\t%.3f\t%.3f\t%s\t%s\t\n", c.label, edges, nodes, windows,
+			rpc[0].Seconds(), median, goal, result)
+		if c.target {
+			defer nb.printf("gRPC/raw SQL (medians, the year): %.1f×\n", median/raw[len(raw)/2].Seconds())
+		}
+	}
 	w.Flush()
-	nb.printf("gRPC/raw SQL (medians): %.1f×\n", rpc[len(rpc)/2].Seconds()/raw[len(raw)/2].Seconds())
-	nb.check(target{what: what + ", median", measured: rpc[len(rpc)/2].Seconds(), unit: "s", op: "<=", goal: nb.scale.goal,
-		scale: nb.scale.goalText, atScale: true})
 	return nil
 }
 
