@@ -470,6 +470,35 @@ func (nb *networkBench) measure(ctx context.Context) error {
 	fmt.Fprintf(w, "raw SQL (GROUP BY referring_org, provider_org, status)\t%d\t%d\t%.3f\t%.3f\t(reference)\t\t\n",
 		ties, counted, raw[0].Seconds(), raw[len(raw)/2].Seconds())
 
+	// The network store's own statement, when this build has it
+	// (migration 0067's function): the database's share of the RPC.
+	var haveFn bool
+	if err := nb.pool.QueryRow(ctx, `SELECT to_regprocedure('sparc_referral_network(text, timestamptz, timestamptz)') IS NOT NULL`).Scan(&haveFn); err != nil {
+		return err
+	}
+	if haveFn {
+		var groups int
+		fn, err := timed(ctx, runs, func(ctx context.Context) error {
+			rows, err := nb.pool.Query(ctx, `SELECT * FROM sparc_referral_network(NULL, $1, $2)`, from, to)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			groups = 0
+			for rows.Next() {
+				groups++
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return fmt.Errorf("sparc_referral_network: %w", err)
+		}
+		fmt.Fprintf(w, "raw SQL sparc_referral_network (the store's function: by asset, month, status, quintiles)\t%d rows\t\t%.3f\t%.3f\t(reference)\t\t\n",
+			groups, fn[0].Seconds(), fn[len(fn)/2].Seconds())
+	} else {
+		fmt.Fprintf(w, "raw SQL sparc_referral_network (the store's function)\t-\t-\t-\t-\t(reference)\tabsent in this build\t\n")
+	}
+
 	// The network of the year (the target), then the same with its four
 	// quarters side by side (the change between windows; indicative).
 	client := sparcv1.NewAnalyticsServiceClient(nb.conn)
