@@ -8,8 +8,9 @@ package main
 // council-year ≤ 1 s, national year ≤ 10 s.
 //
 // The synthetic history is generated in the database, set-based
-// (generate_series, one INSERT … SELECT per table), not through 1.3M
-// RPCs: organisations, LSOAs with deprivation deciles, assets, people with
+// (generate_series and INSERT … SELECT: one statement per table, people
+// and referrals in eight seeded ranges on -load-workers connections),
+// not through 1.3M RPCs: organisations, LSOAs with deprivation deciles, assets, people with
 // home areas and referrals with a realistic status mix, timestamps in the
 // order the state machine gives them, coded reasons and ONS4/SWEMWBS
 // measures on completed referrals. It runs in a database of its own per

@@ -159,7 +159,7 @@ type histEvent struct {
 	reason   string
 }
 
-// HistReferral is one referral of the history.
+// histReferral is one referral of the history.
 type histReferral struct {
 	id                         uuid.UUID
 	person                     *histPerson
