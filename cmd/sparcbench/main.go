@@ -60,6 +60,8 @@ type config struct {
 	maxConns    int
 	cpuProfile  string
 	databaseURL string
+	// networkScale is the network section's history: council or national.
+	networkScale string
 }
 
 func parseConfig(args []string) (config, error) {
@@ -90,8 +92,12 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.searchIndex, "search-index", true, "serve with the in-memory search index, as sparcd does by default (the search section waits for it to load and reports its load time and memory)")
 	fs.IntVar(&c.maxConns, "max-db-conns", 32, "server database pool size (sparcd's default)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk, referrals and telemetry sections (server and load generator share the process; telemetry's servers carry the pprof label variant=NAME)")
+	fs.StringVar(&c.networkScale, "network-scale", "council", "the network section's synthetic year: council (200 organisations, 2,000 assets, 100k referrals; target 1 s) or national (150 councils, 1.3M referrals; target 10 s)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if _, ok := networkScales[c.networkScale]; !ok {
+		return c, fmt.Errorf("-network-scale %q: want council or national", c.networkScale)
 	}
 	if c.assets <= 0 || c.batch <= 0 || c.loadWorkers <= 0 || c.queries <= 0 || c.maxConns <= 0 || c.rounds <= 0 {
 		return c, fmt.Errorf("-assets, -batch, -load-workers, -queries, -rounds and -max-db-conns must be positive")

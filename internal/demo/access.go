@@ -69,9 +69,14 @@ func OwnerContext(ctx context.Context) context.Context {
 // LoadOrgs creates the demo organisations when missing, through the
 // organisations' store like any other organisation.
 func LoadOrgs(ctx context.Context, pool *pgxpool.Pool) error {
+	return loadOrgs(ctx, pool, Orgs)
+}
+
+// loadOrgs creates the organisations of list that are missing.
+func loadOrgs(ctx context.Context, pool *pgxpool.Pool, list []Org) error {
 	ctx = AdminContext(ctx)
 	store := orgs.NewStore(pool)
-	for _, o := range Orgs {
+	for _, o := range list {
 		kind := sparcv1.OrganisationKind(sparcv1.OrganisationKind_value["ORGANISATION_KIND_"+strings.ToUpper(o.Kind)])
 		_, err := store.Create(ctx, uuid.MustParse(o.ID), &sparcv1.Organisation{Kind: kind, DisplayName: o.Name,
 			Website: "https://example.org/demo", Status: sparcv1.OrganisationStatus_ORGANISATION_STATUS_ACTIVE})

@@ -3,7 +3,8 @@
 // LSOA boundaries of Birmingham, Wirral and Gwent, and in Rotterdam
 // neighbourhoods), so a new user sees a working map at once. The output is
 // deterministic: the same ids and places every time, so loading twice does
-// not duplicate anything.
+// not duplicate anything. LoadHistory adds a year of referral history
+// (history.go) for the relational analytics to show.
 package demo
 
 import (
