@@ -434,6 +434,15 @@ func prepare(ctx context.Context, cfg config, a *app.App, log *slog.Logger) ([][
 	if np > 0 {
 		log.Info("demo postcodes loaded (GB demo areas, NL PC4)", "postcodes", np)
 	}
+	// A year of referral history, so that the network, outcome evidence
+	// and neighbourhood report have something to show.
+	nh, err := demo.LoadHistory(ctx, a.Pool, a.Assets, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("loading the demo referral history: %w", err)
+	}
+	if nh > 0 {
+		log.Info("demo referral history loaded (a year, ending now)", "referrals", nh)
+	}
 	keyFile := ""
 	if cfg.databaseURL == "" {
 		keyFile = filepath.Join(cfg.dataDir, "demo-keys.txt")
