@@ -26,6 +26,7 @@ import (
 	"github.com/sparc-network/sparc/internal/coverage"
 	"github.com/sparc-network/sparc/internal/hooks"
 	"github.com/sparc-network/sparc/internal/httproute"
+	"github.com/sparc-network/sparc/internal/network"
 	"github.com/sparc-network/sparc/internal/notify"
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/oruk"
@@ -55,10 +56,15 @@ type App struct {
 	Referrals     *referrals.Service
 	Webhooks      *webhooks.Service
 	Postcodes     *postcodes.Store
-	hub           *outbox.Hub
-	webhooks      *webhooks.Worker
-	notify        *notify.Worker // nil: email notifications off
-	cfg           Config
+	// Network answers the referral network (GetReferralNetwork and its
+	// exports); AnonymousKey is the key of anonymous codes
+	// (network.AnonymousCode), for every analytics output.
+	Network      *network.Service
+	AnonymousKey []byte
+	hub          *outbox.Hub
+	webhooks     *webhooks.Worker
+	notify       *notify.Worker // nil: email notifications off
+	cfg          Config
 
 	srv      *server.Server
 	metrics  *telemetry.Listener // nil: no --metrics-addr
@@ -192,6 +198,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		}
 	}
 	a.Postcodes = places
+	if a.AnonymousKey, err = network.LoadSecret(ctx, pool); err != nil {
+		return nil, err
+	}
+	a.Network = network.NewService(network.NewStore(read), a.AnonymousKey)
 	if err := a.listen(ctx); err != nil {
 		return nil, err
 	}
@@ -261,8 +271,9 @@ func (a *App) listen(ctx context.Context) error {
 	demand := referrals.NewDemand(a.Pool)
 	cov := coverage.NewService(a.Coverage, demand).WithHomeDemand(demand).WithSettings(a.Pool, a.coverage != nil, a.cfg.Coverage.WalkMeters)
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
-	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
-	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)    // the web console at /app/
+	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...)                  // the printable referral
+	a.routes = append(a.routes, network.NewHTTP(a.Network, a.cfg.Logger).Routes()...) // GraphML and CSV
+	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)                     // the web console at /app/
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
 	svc := a.services(cov)
 	if a.cfg.Guard != nil {
@@ -422,6 +433,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		Webhooks:        a.Webhooks,
 		Notifications:   notify.NewService(a.Pool, a.notify != nil),
 		Postcodes:       postcodes.NewService(a.Postcodes),
+		Analytics:       analytics{Service: a.Network},
 		Auth:            a.Auth,
 	}
 }

@@ -136,6 +136,23 @@ func plainRows() []matrixRow {
 			},
 			setup: func(t *testing.T, f *fixture, target string) string { f.areaCode(t, "own"); return f.org(target) },
 		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		// The referral network's exports: as GetReferralNetwork.
+		{"GET /v1/referralNetwork.graphml", call{
+			http:  func(string) (string, string, any) { return "GET", "/v1/referralNetwork.graphml", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		{"GET /v1/referralNetwork.csv", call{
+			http:  func(string) (string, string, any) { return "GET", "/v1/referralNetwork.csv?table=edges", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		// The neighbourhood report (internal/reports): as
+		// GetReferralNetwork. Until its route is wired in app, nothing
+		// serves the path and every caller gets 404; then
+		// table(allOK, allPD, allPD, allOK, allPD, allUnauth).
+		{"GET /v1/reports/neighbourhood", call{
+			http:  func(string) (string, string, any) { return "GET", "/v1/reports/neighbourhood", nil },
+			setup: noTarget,
+		}, table(allNF, allNF, allNF, allNF, allNF, allNF)},
 		plainRow("GET /tiles/assets/{z}/{x}/{y}", "/tiles/assets/0/0/0.mvt"),
 		plainRow("GET /tiles/coverage/{z}/{x}/{y}", "/tiles/coverage/0/0/0.mvt"+cov),
 		plainRow("GET /map", "/map"),

@@ -55,6 +55,9 @@ const (
 	unaut = codes.Unauthenticated
 	inval = codes.InvalidArgument
 	fp    = codes.FailedPrecondition
+	// unimpl: a method whose implementation another package supplies
+	// (GetOutcomeEvidence until internal/evidence is wired in app).
+	unimpl = codes.Unimplemented
 )
 
 // row lists the codes for own, other, missing.
@@ -294,7 +297,7 @@ var (
 func matrix() []matrixRow {
 	var all []matrixRow
 	for _, rows := range [][]matrixRow{assetRows(), importRows(), organisationRows(), apiKeyRows(), auditRows(),
-		areaRows(), coverageRows(), personRows(), referralRows(), webhookRows(), notificationRows(), infrastructureRows(), plainRows()} {
+		areaRows(), coverageRows(), analyticsRows(), personRows(), referralRows(), webhookRows(), notificationRows(), infrastructureRows(), plainRows()} {
 		all = append(all, rows...)
 	}
 	return all
@@ -610,6 +613,33 @@ func areaRows() []matrixRow {
 			},
 			setup: noTarget,
 		}, table(allPD, allPD, allPD, allPD, allOK, allUnauth)},
+	}
+}
+
+// AnalyticsService: computed from every organisation's referrals,
+// released under the disclosure rule with anonymous codes: admins and
+// area analysts only (not link workers, group editors or the network
+// admin).
+func analyticsRows() []matrixRow {
+	return []matrixRow{
+		{"/sparc.v1.AnalyticsService/GetReferralNetwork", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewAnalyticsServiceClient(c).GetReferralNetwork(ctx, &sparcv1.GetReferralNetworkRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/referralNetwork", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		{"/sparc.v1.AnalyticsService/GetOutcomeEvidence", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewAnalyticsServiceClient(c).GetOutcomeEvidence(ctx, &sparcv1.GetOutcomeEvidenceRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/outcomeEvidence", nil },
+			setup: noTarget,
+			// Allowed callers reach the method: UNIMPLEMENTED until
+			// internal/evidence is wired in (then allOK).
+		}, table(row{unimpl, unimpl, unimpl}, allPD, allPD, row{unimpl, unimpl, unimpl}, allPD, allUnauth)},
 	}
 }
 
@@ -933,7 +963,7 @@ type ndjson string
 
 const matrixSquare = `{"type":"Polygon","coordinates":[[[-1.9,52.48],[-1.89,52.48],[-1.89,52.49],[-1.9,52.49],[-1.9,52.48]]]}`
 
-var httpStatus = map[codes.Code]int{ok: 200, nf: 404, pd: 403, unaut: 401, inval: 400, fp: 400}
+var httpStatus = map[codes.Code]int{ok: 200, nf: 404, pd: 403, unaut: 401, inval: 400, fp: 400, unimpl: 501}
 
 func TestAuthorisationMatrix(t *testing.T) {
 	t.Parallel()
