@@ -152,7 +152,8 @@ func plainRows() []matrixRow {
 		{"GET /v1/reports/neighbourhood", call{
 			http:  func(string) (string, string, any) { return "GET", "/v1/reports/neighbourhood", nil },
 			setup: noTarget,
-		}, table(allNF, allNF, allNF, allNF, allNF, allNF)},
+		}, map[string]row{"admin": allNF, "link_worker": allNF, "group_editor": allNF, "area_analyst": allNF,
+			"network_admin": allNF, "none": allNF, "revoked": allNF, "malformed": allNF}},
 		plainRow("GET /tiles/assets/{z}/{x}/{y}", "/tiles/assets/0/0/0.mvt"),
 		plainRow("GET /tiles/coverage/{z}/{x}/{y}", "/tiles/coverage/0/0/0.mvt"+cov),
 		plainRow("GET /map", "/map"),
