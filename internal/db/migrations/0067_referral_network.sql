@@ -58,8 +58,12 @@ SET jit = off AS $$
         UNION
         SELECT a.code, i.depth + 1 FROM inside i JOIN areas a ON a.parent_code = i.code
         WHERE a.parent_code <> '' AND i.depth < 8
-    ), region AS (
-        SELECT ar.geom FROM areas ar WHERE ar.code = p_area
+    ), located AS (
+        -- The assets inside the area, found once through the assets'
+        -- spatial index: testing each referral's asset against a
+        -- council's boundary would repeat the test per referral.
+        SELECT a.id FROM assets a JOIN areas ar ON ar.code = p_area
+        WHERE ST_Intersects(a.location::geometry, ar.geom)
     ), q AS MATERIALIZED (
         SELECT * FROM sparc_area_quintiles()
     ), r AS (
@@ -80,7 +84,7 @@ SET jit = off AS $$
         WHERE rf.created_at >= p_from AND rf.created_at < p_to
           AND (p_area IS NULL
                OR rf.home_area IN (SELECT i.code FROM inside i)
-               OR EXISTS (SELECT 1 FROM region g WHERE ST_Intersects(a.location::geometry, g.geom)))
+               OR rf.asset_id IN (SELECT l.id FROM located l))
     ), kept AS (
         SELECT * FROM r
         WHERE r.status_then NOT IN ('draft', 'entered_in_error') AND r.target_org IS NOT NULL
