@@ -11,6 +11,7 @@ import (
 // history is the rows of one read (every window a request needs lies in
 // it) with what the network shows of their organisations and assets.
 type history struct {
+	// rows in order of month, so a window's are one run of them.
 	rows   []Row
 	orgs   map[string]OrgInfo
 	assets map[string]AssetInfo
@@ -32,7 +33,9 @@ type built struct {
 	g *Graph
 	// months[i] are Ties[i]'s counts by month.
 	months []map[time.Time]*counts
-	index  map[string]int // node key -> position in g.Nodes
+	// released[i] is Ties[i] released (release(months[i])), once.
+	released []releasedTie
+	index    map[string]int // node key -> position in g.Nodes
 }
 
 // target is the node a row's referrals go to.
@@ -56,11 +59,10 @@ func (h *history) graph(from, to time.Time) *built {
 	homeQ := map[string]*[6]int64{}
 	groupAssets := map[string]map[string]int{}
 	assetQ := map[string]int{}
-	for i := range h.rows {
+	lo, _ := slices.BinarySearchFunc(h.rows, from, func(r Row, t time.Time) int { return r.Month.Compare(t) })
+	hi, _ := slices.BinarySearchFunc(h.rows, to, func(r Row, t time.Time) int { return r.Month.Compare(t) })
+	for i := lo; i < hi; i++ {
 		r := &h.rows[i]
-		if r.Month.Before(from) || !r.Month.Before(to) {
-			continue
-		}
 		t := h.target(r)
 		if t == r.Referrer {
 			continue
@@ -177,6 +179,10 @@ func (h *history) graph(from, to time.Time) *built {
 		ties2[i], months2[i] = b.g.Ties[j], b.months[j]
 	}
 	b.g.Ties, b.months = ties2, months2
+	b.released = make([]releasedTie, len(months2))
+	for i, m := range months2 {
+		b.released[i] = release(m)
+	}
 	return b
 }
 
@@ -228,19 +234,19 @@ func release(m map[time.Time]*counts) releasedTie {
 	return out
 }
 
-// tieMonths finds the months of the tie between two node keys (nil when
-// there is none).
-func (b *built) tieMonths(from, to string) map[time.Time]*counts {
+// tieReleased finds the released figures of the tie between two node
+// keys (all zero when there is none).
+func (b *built) tieReleased(from, to string) releasedTie {
 	i, ok1 := b.index[from]
 	j, ok2 := b.index[to]
 	if !ok1 || !ok2 {
-		return nil
+		return releasedTie{}
 	}
 	k, found := slices.BinarySearchFunc(b.g.Ties, [2]int{i, j}, func(t Tie, p [2]int) int {
 		return cmp.Or(cmp.Compare(t.From, p[0]), cmp.Compare(t.To, p[1]))
 	})
 	if !found {
-		return nil
+		return releasedTie{}
 	}
-	return b.months[k]
+	return b.released[k]
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -24,6 +25,8 @@ type Service struct {
 	store  *Store
 	secret []byte
 	now    func() time.Time
+	// codes memoises AnonymousCode (an HMAC per node and tie end).
+	codes sync.Map
 }
 
 // NewService answers from store, naming organisations that are not
@@ -110,6 +113,7 @@ func (s *Service) load(ctx context.Context, q query, from, to time.Time) (*histo
 	for _, r := range rows {
 		orgSet[r.Referrer], orgSet[r.Target], assetSet[r.Asset] = true, true, true
 	}
+	slices.SortFunc(rows, func(a, b Row) int { return a.Month.Compare(b.Month) })
 	h := &history{rows: rows, byAsset: q.byAsset}
 	if h.orgs, err = s.store.Organisations(ctx, keys(orgSet)); err != nil {
 		return nil, err
@@ -145,7 +149,12 @@ func (s *Service) id(b *built, key string) string {
 	if i, ok := b.index[key]; ok && b.g.Nodes[i].Public {
 		return key
 	}
-	return AnonymousCode(s.secret, key)
+	if c, ok := s.codes.Load(key); ok {
+		return c.(string)
+	}
+	c := AnonymousCode(s.secret, key)
+	s.codes.Store(key, c)
+	return c
 }
 
 var nodeKinds = map[NodeKind]sparcv1.NetworkNodeKind{
@@ -159,7 +168,7 @@ var nodeKinds = map[NodeKind]sparcv1.NetworkNodeKind{
 func (s *Service) nodes(b *built, m Measures, sup *suppression) []*sparcv1.NetworkNode {
 	in, outs := make([][]disclosure.Cell, len(b.g.Nodes)), make([][]disclosure.Cell, len(b.g.Nodes))
 	for i, t := range b.g.Ties {
-		cells := release(b.months[i]).cells
+		cells := b.released[i].cells
 		outs[t.From] = append(outs[t.From], cells...)
 		in[t.To] = append(in[t.To], cells...)
 	}
@@ -200,7 +209,7 @@ func (s *Service) orgID(b *built, org string) string {
 func (s *Service) edges(b *built, sup *suppression) []*sparcv1.NetworkEdge {
 	out := make([]*sparcv1.NetworkEdge, len(b.g.Ties))
 	for i, t := range b.g.Ties {
-		r := release(b.months[i])
+		r := b.released[i]
 		e := &sparcv1.NetworkEdge{Source: s.id(b, b.g.Nodes[t.From].Key), Target: s.id(b, b.g.Nodes[t.To].Key),
 			Referrals: sup.cell(r.referrals), Accepted: sup.cell(r.accepted), Declined: sup.cell(r.declined),
 			Attended: sup.cell(r.attended), Completed: sup.cell(r.completed)}
@@ -233,7 +242,7 @@ var changeKinds = map[ChangeKind]sparcv1.TieChangeKind{
 func (s *Service) changes(then, now *built, sup *suppression) []*sparcv1.TieChange {
 	var out []*sparcv1.TieChange
 	for _, c := range Compare(then.g, now.g) {
-		b, a := release(then.tieMonths(c.From, c.To)).referrals, release(now.tieMonths(c.From, c.To)).referrals
+		b, a := then.tieReleased(c.From, c.To).referrals, now.tieReleased(c.From, c.To).referrals
 		if (c.Kind == Strengthened || c.Kind == Weakened) && b == a {
 			continue
 		}
@@ -262,7 +271,7 @@ func (s *Service) changes(then, now *built, sup *suppression) []*sparcv1.TieChan
 func measures(b *built, m Measures, ch []*sparcv1.TieChange, sup *suppression) *sparcv1.NetworkMeasures {
 	var cells []disclosure.Cell
 	for i := range b.g.Ties {
-		cells = append(cells, release(b.months[i]).cells...)
+		cells = append(cells, b.released[i].cells...)
 	}
 	out := &sparcv1.NetworkMeasures{Nodes: int32(m.Nodes), Edges: int32(m.Edges), Density: m.Density, Reciprocity: m.Reciprocity,
 		TopDecileShare: m.TopDecileShare, CrossQuintileShare: m.CrossQuintileShare, Referrals: sup.cell(disclosure.Sum(cells...))}

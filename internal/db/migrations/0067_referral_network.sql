@@ -88,7 +88,7 @@ SET jit = off AS $$
     ), kept AS (
         SELECT * FROM r
         WHERE r.status_then NOT IN ('draft', 'entered_in_error') AND r.target_org IS NOT NULL
-    ), asset_q AS (
+    ), asset_q AS MATERIALIZED ( -- once per asset, not per row
         SELECT x.asset_id, coalesce((
             SELECT q.quintile FROM areas ar JOIN q ON q.code = ar.code
             WHERE q.quintile IS NOT NULL AND ST_Intersects(ar.geom, a.location::geometry)
@@ -104,7 +104,6 @@ SET jit = off AS $$
     JOIN asset_q aq ON aq.asset_id = k.asset_id
     LEFT JOIN q hq ON hq.code = k.home_area
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-    ORDER BY 1, 2, 3, 4, 5, 6, 7
 $$;
 REVOKE ALL ON FUNCTION sparc_referral_network(text, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sparc_referral_network(text, timestamptz, timestamptz) TO sparc_app;
