@@ -525,3 +525,26 @@ func readCSV(t *testing.T, b []byte) [][]string {
 	}
 	return rows
 }
+
+func TestReferralNetworkWindows(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	now := time.Date(2026, 12, 2, 23, 0, 0, 0, time.UTC)
+	svc := network.NewService(network.NewStore(env.AppPool), env.App.AnonymousKey).WithClock(func() time.Time { return now })
+	for _, c := range []struct{ asked, answered string }{
+		{"", "2026-Q3"},                      // the last quarter that has ended
+		{"2026-Q4", "2026-10-01/2026-12-01"}, // December is still running
+		{"2026-11-15/2026-11-20", "2026-11"}, // whole months
+		{"2026-02-10/2026-04-01", "2026-02-01/2026-04-01"},
+		{"2025", "2025"},
+	} {
+		res, err := svc.GetReferralNetwork(context.Background(), &sparcv1.GetReferralNetworkRequest{Window: c.asked})
+		if err != nil || res.GetWindow() != c.answered {
+			t.Errorf("window %q answered %q (%v), want %q", c.asked, res.GetWindow(), err, c.answered)
+		}
+	}
+	_, err := svc.GetReferralNetwork(context.Background(), &sparcv1.GetReferralNetworkRequest{Window: "2026-12"})
+	if status.Code(err) != codes.InvalidArgument || strings.Join(testenv.Fields(err), ",") != "window" {
+		t.Errorf("the running month: %v, want INVALID_ARGUMENT on window", err)
+	}
+}
