@@ -120,9 +120,9 @@ chromium:
 poppler:
 	@if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdfinfo >/dev/null 2>&1 \
 		|| ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1 \
-		|| ! command -v xmllint >/dev/null 2>&1 || ! python3 -c 'import networkx' >/dev/null 2>&1; then \
-		echo "installing poppler-utils, curl, jq, xmllint and NetworkX (PDF, README and GraphML tests)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils curl jq libxml2-utils python3-networkx >/dev/null; \
+		|| ! command -v xmllint >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import networkx, igraph' >/dev/null 2>&1; then \
+		echo "installing poppler-utils, curl, jq, xmllint, NetworkX and igraph (PDF, README and GraphML tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils curl jq libxml2-utils python3-networkx python3-igraph >/dev/null; \
 	fi
 
 # promtool (Debian's prometheus package) checks deploy/prometheus in lint.

@@ -474,9 +474,18 @@ func TestReferralNetworkExports(t *testing.T) {
 g = networkx.read_graphml(sys.argv[1])
 print(g.number_of_nodes(), g.number_of_edges(), g.is_directed(), g.nodes[%q]["label"], repr(g.edges[%q, %q]["weight"]), g.nodes[%q]["anonymous"])`,
 		w.lw2, w.lw2, w.g1, w.anon(w.lw1))
-	out, err := exec.Command("python3", "-c", script, file).CombinedOutput()
+	out, err := exec.Command(python, "-c", script, file).CombinedOutput()
 	if got := strings.TrimSpace(string(out)); err != nil || got != "4 4 True Practice South 20 True" {
 		t.Errorf("networkx: %v: %q", err, got)
+	}
+	// igraph (the R package's C core, through python-igraph) too.
+	script = fmt.Sprintf(`import igraph, sys
+g = igraph.Graph.Read_GraphML(sys.argv[1])
+v = g.vs.find(id=%q)
+print(g.vcount(), g.ecount(), g.is_directed(), v["label"], v.outdegree())`, w.lw2)
+	out, err = exec.Command(python, "-c", script, file).CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || got != "4 4 True Practice South 2" {
+		t.Errorf("igraph: %v: %q", err, got)
 	}
 	if bytes.Contains(graphml, []byte("Link workers North")) {
 		t.Errorf("GraphML names the anonymous link-worker service")
@@ -516,6 +525,10 @@ print(g.number_of_nodes(), g.number_of_edges(), g.is_directed(), g.nodes[%q]["la
 		t.Errorf("GraphML lacks node %s", js)
 	}
 }
+
+// python is the system's Python, where make poppler installs NetworkX and
+// python-igraph (Debian's python3-networkx, python3-igraph).
+const python = "/usr/bin/python3"
 
 func readCSV(t *testing.T, b []byte) [][]string {
 	t.Helper()
