@@ -272,10 +272,14 @@ func (a *App) listen(ctx context.Context) error {
 	cov := coverage.NewService(a.Coverage, demand).WithHomeDemand(demand).WithSettings(a.Pool, a.coverage != nil, a.cfg.Coverage.WalkMeters)
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...)                  // the printable referral
+	// One analytics service, behind the gRPC methods and the network's
+	// downloads (at merge: its evidence, and the neighbourhood report
+	// over it and cov).
+	an := analytics{Service: a.Network}
 	a.routes = append(a.routes, network.NewHTTP(a.Network, a.cfg.Logger).Routes()...) // GraphML and CSV
 	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)                     // the web console at /app/
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
-	svc := a.services(cov)
+	svc := a.services(cov, an)
 	if a.cfg.Guard != nil {
 		svc.Auth = a.cfg.Guard
 	}
@@ -419,7 +423,7 @@ func (a *App) run(ctx context.Context) {
 }
 
 // services are the API implementations to serve, guarded by the layer.
-func (a *App) services(cov *coverage.Service) server.Services {
+func (a *App) services(cov *coverage.Service, an analytics) server.Services {
 	return server.Services{
 		Assets:          assets.NewService(a.Assets, a.Tokens).WithPostcodes(postcodes.NewLocator(a.Postcodes)),
 		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
@@ -433,7 +437,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		Webhooks:        a.Webhooks,
 		Notifications:   notify.NewService(a.Pool, a.notify != nil),
 		Postcodes:       postcodes.NewService(a.Postcodes),
-		Analytics:       analytics{Service: a.Network},
+		Analytics:       an,
 		Auth:            a.Auth,
 	}
 }
