@@ -271,7 +271,7 @@ func (a *App) listen(ctx context.Context) error {
 	demand := referrals.NewDemand(a.Pool)
 	cov := coverage.NewService(a.Coverage, demand).WithHomeDemand(demand).WithSettings(a.Pool, a.coverage != nil, a.cfg.Coverage.WalkMeters)
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
-	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...)                  // the printable referral
+	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
 	// One analytics service, behind the gRPC methods and the network's
 	// downloads (at merge: its evidence, and the neighbourhood report
 	// over it and cov).
