@@ -27,7 +27,7 @@ type counts struct {
 	reasons                                            map[string]int64
 }
 
-// window is a Graph of one window with each tie's counts per month, from
+// built is the Graph of one window with each tie's counts per month, from
 // which its figures are released.
 type built struct {
 	g *Graph
@@ -89,6 +89,7 @@ func (h *history) graph(from, to time.Time) *built {
 			}
 			c.reasons[r.Reason] += r.N
 		}
+		// A target is a group (or an asset) even if it also refers.
 		if h.byAsset {
 			kinds[t] = Asset
 		} else {
@@ -110,14 +111,6 @@ func (h *history) graph(from, to time.Time) *built {
 			groupAssets[r.Target] = map[string]int{r.Asset: r.AssetQuintile}
 		} else {
 			ga[r.Asset] = r.AssetQuintile
-		}
-	}
-	// A referrer that turns out to be a target is a group.
-	for k, kind := range kinds {
-		if kind == Referrer {
-			if _, isGroup := groupAssets[k]; isGroup && !h.byAsset {
-				kinds[k] = Group
-			}
 		}
 	}
 	b := &built{g: &Graph{}, index: map[string]int{}}
