@@ -119,9 +119,10 @@ chromium:
 # curl and jq for the README's link worker's day, which a test runs as written.
 poppler:
 	@if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdfinfo >/dev/null 2>&1 \
-		|| ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then \
-		echo "installing poppler-utils, curl and jq (PDF and README tests)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils curl jq >/dev/null; \
+		|| ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1 \
+		|| ! command -v xmllint >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import networkx, igraph' >/dev/null 2>&1; then \
+		echo "installing poppler-utils, curl, jq, xmllint, NetworkX and igraph (PDF, README and GraphML tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils curl jq libxml2-utils python3-networkx python3-igraph >/dev/null; \
 	fi
 
 # promtool (Debian's prometheus package) checks deploy/prometheus in lint.

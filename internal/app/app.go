@@ -24,8 +24,10 @@ import (
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/console"
 	"github.com/sparc-network/sparc/internal/coverage"
+	"github.com/sparc-network/sparc/internal/evidence"
 	"github.com/sparc-network/sparc/internal/hooks"
 	"github.com/sparc-network/sparc/internal/httproute"
+	"github.com/sparc-network/sparc/internal/network"
 	"github.com/sparc-network/sparc/internal/notify"
 	"github.com/sparc-network/sparc/internal/orgs"
 	"github.com/sparc-network/sparc/internal/oruk"
@@ -34,6 +36,7 @@ import (
 	"github.com/sparc-network/sparc/internal/people"
 	"github.com/sparc-network/sparc/internal/postcodes"
 	"github.com/sparc-network/sparc/internal/referrals"
+	"github.com/sparc-network/sparc/internal/reports"
 	"github.com/sparc-network/sparc/internal/seal"
 	"github.com/sparc-network/sparc/internal/server"
 	"github.com/sparc-network/sparc/internal/telemetry"
@@ -55,10 +58,15 @@ type App struct {
 	Referrals     *referrals.Service
 	Webhooks      *webhooks.Service
 	Postcodes     *postcodes.Store
-	hub           *outbox.Hub
-	webhooks      *webhooks.Worker
-	notify        *notify.Worker // nil: email notifications off
-	cfg           Config
+	// Network answers the referral network (GetReferralNetwork and its
+	// exports); AnonymousKey is the key of anonymous codes
+	// (network.AnonymousCode), for every analytics output.
+	Network      *network.Service
+	AnonymousKey []byte
+	hub          *outbox.Hub
+	webhooks     *webhooks.Worker
+	notify       *notify.Worker // nil: email notifications off
+	cfg          Config
 
 	srv      *server.Server
 	metrics  *telemetry.Listener // nil: no --metrics-addr
@@ -192,6 +200,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfgs ...Config) (*App, error) 
 		}
 	}
 	a.Postcodes = places
+	if a.AnonymousKey, err = network.LoadSecret(ctx, pool); err != nil {
+		return nil, err
+	}
+	a.Network = network.NewService(network.NewStore(read), a.AnonymousKey)
 	if err := a.listen(ctx); err != nil {
 		return nil, err
 	}
@@ -262,9 +274,16 @@ func (a *App) listen(ctx context.Context) error {
 	cov := coverage.NewService(a.Coverage, demand).WithHomeDemand(demand).WithSettings(a.Pool, a.coverage != nil, a.cfg.Coverage.WalkMeters)
 	a.routes = append(oruk.NewAPI(a.Pool, a.Assets, a.cfg.Logger).WithPostcodes(postcodes.NewLocator(a.Postcodes)).Routes(), coverage.NewHTTP(cov, a.Pool, a.cfg.Logger).Routes()...)
 	a.routes = append(a.routes, a.Referrals.Routes(a.cfg.Logger)...) // the printable referral
-	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)    // the web console at /app/
+	// One analytics service, behind the gRPC methods, the network's
+	// downloads and the neighbourhood report (with cov). Evidence codes
+	// providers with the network's key, so an organisation has one
+	// anonymous code in every output.
+	an := analytics{Service: a.Network, evidence: evidence.New(a.Pool, a.AnonymousKey)}
+	a.routes = append(a.routes, network.NewHTTP(a.Network, a.cfg.Logger).Routes()...)                 // GraphML and CSV
+	a.routes = append(a.routes, reports.NewHTTP(reports.Join(an, an, cov), a.cfg.Logger).Routes()...) // the neighbourhood report
+	a.routes = append(a.routes, console.Routes(a.cfg.Console)...)                                     // the web console at /app/
 	sc.Routes = append(slices.Clip(sc.Routes), a.routes...)
-	svc := a.services(cov)
+	svc := a.services(cov, an)
 	if a.cfg.Guard != nil {
 		svc.Auth = a.cfg.Guard
 	}
@@ -408,7 +427,7 @@ func (a *App) run(ctx context.Context) {
 }
 
 // services are the API implementations to serve, guarded by the layer.
-func (a *App) services(cov *coverage.Service) server.Services {
+func (a *App) services(cov *coverage.Service, an analytics) server.Services {
 	return server.Services{
 		Assets:          assets.NewService(a.Assets, a.Tokens).WithPostcodes(postcodes.NewLocator(a.Postcodes)),
 		Organisations:   orgs.NewService(a.Organisations, a.Tokens),
@@ -422,6 +441,7 @@ func (a *App) services(cov *coverage.Service) server.Services {
 		Webhooks:        a.Webhooks,
 		Notifications:   notify.NewService(a.Pool, a.notify != nil),
 		Postcodes:       postcodes.NewService(a.Postcodes),
+		Analytics:       an,
 		Auth:            a.Auth,
 	}
 }

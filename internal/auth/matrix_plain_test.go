@@ -104,6 +104,9 @@ func consoleAsset(t *testing.T, f *fixture) string {
 // Open data in other forms: open to every caller with a valid key or none.
 func plainRows() []matrixRow {
 	const cov = "?kind=lsoa"
+	// A report of an area that does not exist is refused as the
+	// network's question about it is.
+	reportRow := row{ok, ok, inval}
 	return []matrixRow{
 		plainRow("GET /openapi.json", "/openapi.json"),
 		plainRow("GET /openreferral/{$}", "/openreferral/"),
@@ -136,6 +139,23 @@ func plainRows() []matrixRow {
 			},
 			setup: func(t *testing.T, f *fixture, target string) string { f.areaCode(t, "own"); return f.org(target) },
 		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		// The referral network's exports: as GetReferralNetwork.
+		{"GET /v1/referralNetwork.graphml", call{
+			http:  func(string) (string, string, any) { return "GET", "/v1/referralNetwork.graphml", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		{"GET /v1/referralNetwork.csv", call{
+			http:  func(string) (string, string, any) { return "GET", "/v1/referralNetwork.csv?table=edges", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		// The neighbourhood report (internal/reports): as
+		// GetReferralNetwork, of an area that exists or one that does not.
+		{"GET /v1/reports/neighbourhood", call{
+			http: func(code string) (string, string, any) {
+				return "GET", "/v1/reports/neighbourhood?format=html&area=" + code, nil
+			},
+			setup: func(t *testing.T, f *fixture, target string) string { return f.areaCode(t, target) },
+		}, table(reportRow, allPD, allPD, reportRow, allPD, allUnauth)},
 		plainRow("GET /tiles/assets/{z}/{x}/{y}", "/tiles/assets/0/0/0.mvt"),
 		plainRow("GET /tiles/coverage/{z}/{x}/{y}", "/tiles/coverage/0/0/0.mvt"+cov),
 		plainRow("GET /map", "/map"),

@@ -294,7 +294,7 @@ var (
 func matrix() []matrixRow {
 	var all []matrixRow
 	for _, rows := range [][]matrixRow{assetRows(), importRows(), organisationRows(), apiKeyRows(), auditRows(),
-		areaRows(), coverageRows(), personRows(), referralRows(), webhookRows(), notificationRows(), infrastructureRows(), plainRows()} {
+		areaRows(), coverageRows(), analyticsRows(), personRows(), referralRows(), webhookRows(), notificationRows(), infrastructureRows(), plainRows()} {
 		all = append(all, rows...)
 	}
 	return all
@@ -610,6 +610,31 @@ func areaRows() []matrixRow {
 			},
 			setup: noTarget,
 		}, table(allPD, allPD, allPD, allPD, allOK, allUnauth)},
+	}
+}
+
+// AnalyticsService: computed from every organisation's referrals,
+// released under the disclosure rule with anonymous codes: admins and
+// area analysts only (not link workers, group editors or the network
+// admin).
+func analyticsRows() []matrixRow {
+	return []matrixRow{
+		{"/sparc.v1.AnalyticsService/GetReferralNetwork", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewAnalyticsServiceClient(c).GetReferralNetwork(ctx, &sparcv1.GetReferralNetworkRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/referralNetwork", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
+		{"/sparc.v1.AnalyticsService/GetOutcomeEvidence", call{
+			grpc: func(ctx context.Context, c *grpc.ClientConn, _ string) error {
+				_, err := sparcv1.NewAnalyticsServiceClient(c).GetOutcomeEvidence(ctx, &sparcv1.GetOutcomeEvidenceRequest{})
+				return err
+			},
+			http:  func(string) (string, string, any) { return "GET", "/v1/outcomeEvidence", nil },
+			setup: noTarget,
+		}, table(allOK, allPD, allPD, allOK, allPD, allUnauth)},
 	}
 }
 

@@ -98,6 +98,14 @@ var Policy = map[string]Rule{
 	// The stored coverage's walking distance and state: the state is as
 	// open as the coverage; changing the distance changes every answer,
 	// so it is the network admin's.
+	// Relational analytics (docs/security.md, "Relational analytics"):
+	// the referral network and outcome evidence are computed from every
+	// organisation's referrals, so they are for the roles that read
+	// aggregates, released under the disclosure rule with organisations
+	// that are not public as anonymous codes; audited. The network admin
+	// is absent, as from referral statistics.
+	"/sparc.v1.AnalyticsService/GetReferralNetwork":    {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
+	"/sparc.v1.AnalyticsService/GetOutcomeEvidence":    {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
 	"/sparc.v1.CoverageService/GetCoverageSettings":    {Public: true, Roles: anyRole},
 	"/sparc.v1.CoverageService/UpdateCoverageSettings": {Roles: []string{RoleNetworkAdmin}, Audit: true},
 
@@ -168,6 +176,11 @@ var Policy = map[string]Rule{
 	// Demand by where people live as CSV: as ComputeDemand.
 	"GET /v1/demand.csv":     {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
 	"GET /v1/demand.geojson": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
+	// The referral network's exports and the neighbourhood report: as
+	// GetReferralNetwork.
+	"GET /v1/referralNetwork.graphml": {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
+	"GET /v1/referralNetwork.csv":     {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
+	"GET /v1/reports/neighbourhood":   {Roles: []string{RoleAdmin, RoleAreaAnalyst}, Audit: true},
 }
 
 func (r Rule) allows(role string) bool {

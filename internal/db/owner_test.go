@@ -88,4 +88,8 @@ func TestMigrationsAndAggregatesWorkForANonSuperuserOwner(t *testing.T) {
 	if err := app.QueryRow(ctx, `SELECT COALESCE(sum(n), 0) FROM sparc_referral_stats(NULL, NULL, now() - interval '1 day', now() + interval '1 day')`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("stats as a non-superuser owner counted %d (%v), want 1", n, err)
 	}
+	// So does the referral network's (migration 0067).
+	if err := app.QueryRow(ctx, `SELECT COALESCE(sum(n), 0) FROM sparc_referral_network(NULL, now() - interval '1 day', now() + interval '1 day')`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the referral network as a non-superuser owner counted %d (%v), want 1", n, err)
+	}
 }

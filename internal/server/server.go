@@ -56,6 +56,9 @@ type Services struct {
 	Notifications sparcv1.NotificationServiceServer
 	// Postcodes places British and Dutch postcodes (open data).
 	Postcodes sparcv1.PostcodeServiceServer
+	// Analytics: the referral network and outcome evidence, for admins
+	// and area analysts (relational analytics, issue 19).
+	Analytics sparcv1.AnalyticsServiceServer
 
 	// Auth is the authorisation layer, run inside the error-mapping and
 	// logging interceptors so its refusals are reported like any error.
@@ -91,6 +94,7 @@ func (svc Services) register(g *grpc.Server) {
 	sparcv1.RegisterWebhookServiceServer(g, svc.Webhooks)
 	sparcv1.RegisterNotificationServiceServer(g, svc.Notifications)
 	sparcv1.RegisterPostcodeServiceServer(g, svc.Postcodes)
+	sparcv1.RegisterAnalyticsServiceServer(g, svc.Analytics)
 }
 
 // gateway adds every service's HTTP/JSON routes.
@@ -108,6 +112,7 @@ func (svc Services) gateway(ctx context.Context, mux *runtime.ServeMux, conn *gr
 		sparcv1.RegisterWebhookServiceHandler,
 		sparcv1.RegisterNotificationServiceHandler,
 		sparcv1.RegisterPostcodeServiceHandler,
+		sparcv1.RegisterAnalyticsServiceHandler,
 	} {
 		if err := reg(ctx, mux, conn); err != nil {
 			return err

@@ -8,11 +8,6 @@
 -- intervals and shares from them and releases them under the disclosure
 -- rule (internal/evidence, internal/disclosure) before anything leaves.
 
--- An organisation's opt-in to appear by name in the analytics. The
--- column is the netcore migration's (0067), which runs first when both
--- are present; IF NOT EXISTS lets this one stand on its own.
-ALTER TABLE organisations ADD COLUMN IF NOT EXISTS network_named boolean NOT NULL DEFAULT false;
-
 -- The referrals counted: status completed (a completed referral can only
 -- move on to entered_in_error, a correction that rightly drops it),
 -- closed in [p_from, p_to), and, per measure, a baseline and a follow-up
@@ -28,11 +23,11 @@ ALTER TABLE organisations ADD COLUMN IF NOT EXISTS network_named boolean NOT NUL
 -- "improved by at least p_mid" is decided exactly: 21.54 - 18.59 = 2.95
 -- is not 3.
 --
--- A home area's quintile comes from its kind's deprivation measure
--- (area_kinds, 0010): a decile d gives quintile ceil(d / 2); a rank (1
--- most deprived) or a score (higher more deprived) is cut into five
--- equal-count groups over every loaded area of that kind (ties broken by
--- code, so the same data always gives the same quintiles).
+-- A home area's quintile is the network's (sparc_area_quintiles, 0067):
+-- a decile d gives quintile ceil(d / 2); a rank (1 most deprived) or a
+-- score (higher more deprived) is cut into five equal-count groups over
+-- every loaded area of that kind (ties broken by code, so the same data
+-- always gives the same quintiles).
 --
 -- Per group: n (referrals with a baseline and follow-up of either
 -- measure), then per measure the count, the sum and the sum of squares of
@@ -84,19 +79,10 @@ BEGIN
                CASE WHEN r.has_ons4 THEN r.o1 END AS o1, CASE WHEN r.has_ons4 THEN r.o2 END AS o2,
                CASE WHEN r.has_ons4 THEN r.o3 END AS o3, CASE WHEN r.has_ons4 THEN r.o4 END AS o4
         FROM r WHERE r.swem IS NOT NULL OR r.has_ons4
-    ), ranked AS (
-        SELECT a.code, k.deprivation_scale AS scale, (a.attributes ->> k.deprivation_attribute)::double precision AS v,
-               ntile(5) OVER (PARTITION BY a.kind ORDER BY CASE k.deprivation_scale
-                   WHEN 'score' THEN -(a.attributes ->> k.deprivation_attribute)::double precision
-                   ELSE (a.attributes ->> k.deprivation_attribute)::double precision END, a.code) AS tile
-        FROM areas a JOIN area_kinds k ON k.kind = a.kind
-        WHERE a.kind IN (SELECT DISTINCT h.kind FROM areas h WHERE h.code IN (SELECT DISTINCT p.home_area FROM pairs p))
-          AND jsonb_typeof(a.attributes -> k.deprivation_attribute) = 'number'
     ), quint AS (
-        SELECT q.code, CASE WHEN q.scale = 'decile' THEN
-                   CASE WHEN q.v BETWEEN 1 AND 10 AND q.v = trunc(q.v) THEN ceil(q.v / 2)::integer END
-               ELSE q.tile END AS quintile
-        FROM ranked q
+        -- The one quintile rule of the analytics (0067).
+        SELECT q.code, q.quintile FROM sparc_area_quintiles() q
+        WHERE q.code IN (SELECT DISTINCT p.home_area FROM pairs p)
     ), grouped AS (
         SELECT 'all'::text AS dim, 'all'::text AS key, p.swem, p.ons4, p.o1, p.o2, p.o3, p.o4 FROM pairs p
         UNION ALL
@@ -119,8 +105,7 @@ BEGIN
     )
     -- Names and whether a provider is public, once per group.
     SELECT a.dim, a.key, coalesce(o.name, ''),
-           coalesce(o.network_named OR EXISTS (
-               SELECT 1 FROM assets x WHERE x.owner_organisation = o.id AND x.status = 'active'), false),
+           coalesce(sparc_organisation_named(o.id), false),
            a.cnt, a.sn, a.ss, a.ssq, a.simp, a.onn, a.os, a.osq
     FROM agg a
     LEFT JOIN organisations o ON a.dim = 'provider' AND o.id::text = a.key
