@@ -104,9 +104,8 @@ func consoleAsset(t *testing.T, f *fixture) string {
 // Open data in other forms: open to every caller with a valid key or none.
 func plainRows() []matrixRow {
 	const cov = "?kind=lsoa"
-	// A report of an area that does not exist is refused as the
-	// network's question about it is.
-	reportRow := row{ok, ok, inval}
+	// A report of an area that does not exist: NOT_FOUND, as GetArea.
+	reportRow := row{ok, ok, nf}
 	return []matrixRow{
 		plainRow("GET /openapi.json", "/openapi.json"),
 		plainRow("GET /openreferral/{$}", "/openreferral/"),
