@@ -60,8 +60,9 @@ RETURNS TABLE (referring_org uuid, asset_id uuid, target_org uuid, month timesta
                home_quintile integer, asset_quintile integer, n bigint, accepted bigint, attended bigint, completed bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
 -- As 0064: the plan's cost passes jit_above_cost for a year of referrals,
--- and compiling it costs more than running it.
-SET jit = off AS $$
+-- and compiling it costs more than running it. A national year sorts
+-- about 120 MB of rows to group them: in memory, not on disk.
+SET jit = off SET work_mem = '128MB' AS $$
     WITH RECURSIVE inside (code, depth) AS (
         SELECT a.code, 0 FROM areas a WHERE a.code = p_area
         UNION
@@ -99,20 +100,26 @@ SET jit = off AS $$
     ), kept AS (
         SELECT * FROM r
         WHERE r.status_then NOT IN ('draft', 'entered_in_error') AND r.target_org IS NOT NULL
-    ), asset_q AS MATERIALIZED ( -- once per asset, not per row
-        SELECT x.asset_id, coalesce((
-            SELECT q.quintile FROM areas ar JOIN q ON q.code = ar.code
-            WHERE q.quintile IS NOT NULL AND ST_Intersects(ar.geom, a.location::geometry)
-            ORDER BY ST_Area(ar.geom), ar.code LIMIT 1), 0) AS quintile
-        FROM (SELECT DISTINCT k.asset_id FROM kept k) x JOIN assets a ON a.id = x.asset_id
+    ), asset_q AS MATERIALIZED (
+        -- Each asset's quintile: of the smallest area with one that it
+        -- stands in. Set-based, once per asset: the assets' areas through
+        -- the areas' spatial index, then one hash join with q (a
+        -- subquery per asset would scan q, which has no index, for every
+        -- asset: minutes for a national year).
+        SELECT DISTINCT ON (x.asset_id) x.asset_id, q.quintile
+        FROM (SELECT DISTINCT k.asset_id FROM kept k) x
+        JOIN assets a ON a.id = x.asset_id
+        JOIN areas ar ON ST_Intersects(ar.geom, a.location::geometry)
+        JOIN q ON q.code = ar.code AND q.quintile IS NOT NULL
+        ORDER BY x.asset_id, ST_Area(ar.geom), ar.code
     )
     SELECT k.referring_org, k.asset_id, k.target_org, k.month, k.status_then = 'rejected',
            CASE WHEN k.status_then = 'rejected' THEN k.reason_then ELSE '' END,
-           coalesce(hq.quintile, 0), aq.quintile,
+           coalesce(hq.quintile, 0), coalesce(aq.quintile, 0),
            count(*), count(*) FILTER (WHERE k.accepted), count(*) FILTER (WHERE k.attended),
            count(*) FILTER (WHERE k.status_then = 'completed')
     FROM kept k
-    JOIN asset_q aq ON aq.asset_id = k.asset_id
+    LEFT JOIN asset_q aq ON aq.asset_id = k.asset_id
     LEFT JOIN q hq ON hq.code = k.home_area
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 $$;
