@@ -54,9 +54,12 @@ func gather(ctx context.Context, src Sources, q request) (*data, error) {
 // councilKinds are the kinds of area tried, in order, for a council's
 // neighbourhoods when the area has no child areas of its own: councils
 // are usually loaded as a lookup (an area's council_code), not as parents.
-// Neighbourhoods a meeting talks about (MSOAs, wijken) come before the
-// finer LSOAs and buurten.
-var councilKinds = []string{"msoa", "wijk", "lsoa", "buurt"}
+// The areas that carry a deprivation measure come first: the IMD (and
+// WIMD) is published for LSOAs and the Dutch status score for buurten,
+// not for MSOAs or wijken, and a report that places neighbourhoods
+// against deprivation needs it (the gaps table is capped, so a council's
+// many LSOAs stay readable).
+var councilKinds = []string{"lsoa", "buurt", "msoa", "wijk"}
 
 // coverage is the coverage of the area's neighbourhoods over the window:
 // its child areas (an MSOA's LSOAs, a wijk's buurten), or, for a council,

@@ -221,7 +221,8 @@ func TestEmptyReportSaysThereIsNothing(t *testing.T) {
 
 // A council is usually no parent of areas (its areas name it as their
 // council): the report then shows the council's areas of the first kind
-// it has of MSOAs, wijken, LSOAs and buurten. A refusal of a kind the
+// it has of LSOAs, buurten, MSOAs and wijken (those with a deprivation
+// measure first). A refusal of a kind the
 // service has no areas of moves on; a refusal of access ends the report.
 func TestCouncilCoverageByItsAreas(t *testing.T) {
 	src := fixture()
@@ -230,9 +231,9 @@ func TestCouncilCoverageByItsAreas(t *testing.T) {
 		switch {
 		case r.GetParentCode() == "GM0599":
 			return &sparcv1.ComputeCoverageResponse{Summary: &sparcv1.CoverageSummary{}}, nil
-		case r.GetKind() == "msoa":
-			return nil, apierr.Invalid("kind", "no areas of kind \"msoa\" are loaded")
-		case r.GetKind() == "wijk" && r.GetCouncil() == "GM0599":
+		case r.GetKind() == "lsoa":
+			return nil, apierr.Invalid("kind", "no areas of kind \"lsoa\" are loaded")
+		case r.GetKind() == "buurt" && r.GetCouncil() == "GM0599":
 			return full, nil
 		}
 		return nil, status.Error(codes.PermissionDenied, "no")
@@ -247,7 +248,7 @@ func TestCouncilCoverageByItsAreas(t *testing.T) {
 	for _, r := range src.asked.coverage {
 		asked = append(asked, r.GetParentCode()+"|"+r.GetKind()+"|"+r.GetCouncil()+"|"+r.GetWindowStart()+"|"+r.GetWindowEnd())
 	}
-	want := "GM0599|||2026-07-01|2026-09-30 |msoa|GM0599|2026-07-01|2026-09-30 |wijk|GM0599|2026-07-01|2026-09-30"
+	want := "GM0599|||2026-07-01|2026-09-30 |lsoa|GM0599|2026-07-01|2026-09-30 |buurt|GM0599|2026-07-01|2026-09-30"
 	if got := strings.Join(asked, " "); got != want {
 		t.Errorf("coverage asked for\n%s\nwant\n%s", got, want)
 	}
