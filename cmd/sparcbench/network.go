@@ -47,14 +47,13 @@ func init() {
 
 // networkScale is the size of a synthetic referral history.
 type networkScale struct {
-	name                 string
-	councils             int
-	referrers, groups    int // organisations per council
-	assets, lsoas        int // per council
-	referrals            int // per council
-	goal                 float64
-	goalText, dbName     string
-	referralsDescription string
+	name              string
+	councils          int
+	referrers, groups int // organisations per council
+	assets, lsoas     int // per council
+	referrals         int // per council
+	goal              float64
+	goalText, dbName  string
 }
 
 var networkScales = map[string]networkScale{

@@ -54,7 +54,7 @@ type pdfDoc struct {
 // renderPDF writes v as a PDF. It lays the report out twice when needed:
 // the footer names the number of pages, which is known after the first.
 func renderPDF(v *view) ([]byte, error) {
-	b, pages, err := renderPDFPass(v, 0)
+	_, pages, err := renderPDFPass(v, 0)
 	if err != nil {
 		return nil, err
 	}

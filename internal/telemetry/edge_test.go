@@ -85,7 +85,7 @@ func TestHTTPSpan(t *testing.T) {
 			t.Errorf("request id %q", v.AsString())
 		}
 		for _, kv := range s.Attributes() {
-			text := kv.Value.Emit()
+			text := kv.Value.String()
 			if strings.Contains(text, "9434765919") {
 				t.Errorf("%s carries the query string: %q", kv.Key, text)
 			}
