@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
 	"github.com/sparc-network/sparc/internal/auth"
@@ -80,7 +81,12 @@ func newWorld(t *testing.T) *world {
 	w.lw2 = env.NewOrg(t, "Practice South", "gp_practice")
 	w.g1 = env.NewOrg(t, "Walking group", "community_group")
 	w.g2 = env.NewOrg(t, "Choir", "community_group")
-	exec(`UPDATE organisations SET network_named = true WHERE id = $1`, w.lw2)
+	// The practice opts in through the API, as its admin would.
+	if _, err := sparcv1.NewOrganisationServiceClient(env.ConnWithKey(t, env.Key(t, w.lw2, auth.RoleAdmin))).UpdateOrganisation(ctx,
+		&sparcv1.UpdateOrganisationRequest{Organisation: &sparcv1.Organisation{Name: "organisations/" + w.lw2, NamedInAnalytics: true},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"named_in_analytics"}}}); err != nil {
+		t.Fatalf("opting in: %v", err)
+	}
 	asset := func(org, name string, lng float64) string {
 		t.Helper()
 		a, err := env.AssetsOf(t, org).CreateAsset(ctx, &sparcv1.CreateAssetRequest{Asset: &sparcv1.Asset{

@@ -52,13 +52,13 @@ type Store struct{ pool *pgxpool.Pool }
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 const columns = `id, kind, name, contact_email, contact_phone, website, area_codes,
-	COALESCE(ST_AsGeoJSON(area, 7), ''), status, created_at, updated_at, version`
+	COALESCE(ST_AsGeoJSON(area, 7), ''), status, network_named, created_at, updated_at, version`
 
 const (
-	// insertSQL takes args' eight values and the id ($9).
+	// insertSQL takes args' nine values and the id ($10).
 	insertSQL = `INSERT INTO organisations
-		(kind, name, contact_email, contact_phone, website, area_codes, area, status, id)
-		VALUES ($1, $2, $3, $4, $5, $6, ST_Multi(ST_GeomFromGeoJSON($7))::geography, $8, $9)
+		(kind, name, contact_email, contact_phone, website, area_codes, area, status, network_named, id)
+		VALUES ($1, $2, $3, $4, $5, $6, ST_Multi(ST_GeomFromGeoJSON($7))::geography, $8, $9, $10)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING ` + columns
 
@@ -83,11 +83,11 @@ const (
 			AND ($2::text IS NULL OR (name COLLATE "C", id) > ($2::text COLLATE "C", $3::uuid))
 		ORDER BY name COLLATE "C", id LIMIT $4`
 
-	// updateSQL takes args' eight values and the id ($9).
+	// updateSQL takes args' nine values and the id ($10).
 	updateSQL = `UPDATE organisations SET kind = $1, name = $2, contact_email = $3,
 		contact_phone = $4, website = $5, area_codes = $6, area = ST_Multi(ST_GeomFromGeoJSON($7))::geography,
-		status = $8, version = version + 1, updated_at = clock_timestamp()
-		WHERE id = $9 RETURNING ` + columns
+		status = $8, network_named = $9, version = version + 1, updated_at = clock_timestamp()
+		WHERE id = $10 RETURNING ` + columns
 )
 
 func scan(r pgx.Row) (*sparcv1.Organisation, error) {
@@ -97,7 +97,7 @@ func scan(r pgx.Row) (*sparcv1.Organisation, error) {
 	var created, updated time.Time
 	var version int64
 	if err := r.Scan(&id, &kind, &o.DisplayName, &o.ContactEmail, &o.ContactPhone, &o.Website, &o.AreaCodes,
-		&o.AreaGeojson, &status, &created, &updated, &version); err != nil {
+		&o.AreaGeojson, &status, &o.NamedInAnalytics, &created, &updated, &version); err != nil {
 		return nil, err
 	}
 	o.Name = aip.Name(aip.Organisations, id)
@@ -119,7 +119,7 @@ func args(o *sparcv1.Organisation) []any {
 		codes = []string{}
 	}
 	return []any{kindCode[o.GetKind()], o.GetDisplayName(), o.GetContactEmail(), o.GetContactPhone(), o.GetWebsite(),
-		codes, area, statusCode[o.GetStatus()]}
+		codes, area, statusCode[o.GetStatus()], o.GetNamedInAnalytics()}
 }
 
 // Create inserts an organisation with id.

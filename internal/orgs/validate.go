@@ -52,7 +52,8 @@ func validate(o *sparcv1.Organisation, v *apierr.InvalidArgument) {
 // organisation and is not among them: a mask naming it is refused, which
 // tells a client still using "name" for the display name what changed.
 var fields = aip.NewFields(&sparcv1.Organisation{},
-	[]string{"kind", "display_name", "contact_email", "contact_phone", "website", "area_codes", "area_geojson", "status"},
+	[]string{"kind", "display_name", "contact_email", "contact_phone", "website", "area_codes", "area_geojson", "status",
+		"named_in_analytics"},
 	"create_time", "update_time", "etag")
 
 // validateUpdate checks an update request and returns the organisation's

@@ -238,9 +238,16 @@ type Organisation struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Send it back on update to change only the version you read.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The organisation agrees to appear by its name in the relational
+	// analytics (referral networks, outcome evidence, neighbourhood
+	// reports) for the admins and area analysts who read them; otherwise
+	// it appears there as an anonymous code. False unless its admin sets
+	// it. An organisation that lists an active asset is named anyway (its
+	// listings are open data). docs/security.md, "Relational analytics".
+	NamedInAnalytics bool `protobuf:"varint,13,opt,name=named_in_analytics,json=namedInAnalytics,proto3" json:"named_in_analytics,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Organisation) Reset() {
@@ -355,6 +362,13 @@ func (x *Organisation) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Organisation) GetNamedInAnalytics() bool {
+	if x != nil {
+		return x.NamedInAnalytics
+	}
+	return false
 }
 
 type CreateOrganisationRequest struct {
@@ -1456,7 +1470,7 @@ var File_sparc_v1_access_proto protoreflect.FileDescriptor
 
 const file_sparc_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x15sparc/v1/access.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x04\n" +
+	"\x15sparc/v1/access.proto\x12\bsparc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x05\n" +
 	"\fOrganisation\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.sparc.v1.OrganisationKindB\x03\xe0A\x02R\x04kind\x12&\n" +
@@ -1473,7 +1487,8 @@ const file_sparc_v1_access_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etag:Z\xeaAW\n" +
+	"\x04etag\x18\f \x01(\tR\x04etag\x12,\n" +
+	"\x12named_in_analytics\x18\r \x01(\bR\x10namedInAnalytics:Z\xeaAW\n" +
 	"\x1asparc.network/Organisation\x12\x1corganisations/{organisation}*\rorganisations2\forganisation\"\\\n" +
 	"\x19CreateOrganisationRequest\x12?\n" +
 	"\forganisation\x18\x01 \x01(\v2\x16.sparc.v1.OrganisationB\x03\xe0A\x02R\forganisation\"P\n" +
