@@ -135,7 +135,6 @@ func TestReferralNetworkInChromium(t *testing.T) {
 			t.Errorf("changed ties: %v", kinds)
 		}
 		b.checkAxe("referral network")
-		b.screenshot("console-network.png")
 
 		// Keyboard: a node takes focus, says what it is, and Tab goes on to the next.
 		eval[bool](b, `document.querySelector('#net-svg g.node').focus(); true`)

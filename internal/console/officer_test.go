@@ -395,7 +395,7 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 
 // officerServer is a sparcd with the demo directory and areas, and one
 // key per demo role.
-func officerServer(t *testing.T) (string, map[string]string) {
+func officerServer(t *testing.T, extra ...func(*testenv.Env) error) (string, map[string]string) {
 	t.Helper()
 	env := testenv.NewServer(t)
 	ctx := demo.AdminContext(context.Background())
@@ -414,6 +414,11 @@ func officerServer(t *testing.T) (string, map[string]string) {
 	} {
 		if err := step.run(); err != nil {
 			t.Fatalf("demo %s: %v", step.what, err)
+		}
+	}
+	for _, step := range extra {
+		if err := step(env); err != nil {
+			t.Fatalf("demo: %v", err)
 		}
 	}
 	keys := map[string]string{}
