@@ -251,9 +251,10 @@ func TestOfficerAndAdminJourneysInChromium(t *testing.T) {
 		// By keyboard alone: the header's link, an area, the CSV.
 		officerByKeyboard(t, b)
 
-		// The analyst's header offers coverage only (GET /v1/caller says the role).
-		if nav := eval[[]string](b, `[...document.querySelectorAll('header nav a')].map((a) => a.id)`); !slices.Equal(nav, []string{"nav-coverage"}) {
-			t.Errorf("an area analyst's header links: %v, want nav-coverage only", nav)
+		// The analyst's header offers coverage and the referral network
+		// only (GET /v1/caller says the role).
+		if nav := eval[[]string](b, `[...document.querySelectorAll('header nav a')].map((a) => a.id)`); !slices.Equal(nav, []string{"nav-coverage", "nav-network"}) {
+			t.Errorf("an area analyst's header links: %v, want nav-coverage and nav-network only", nav)
 		}
 		// The analyst is not an admin: the keys section says so (the screen
 		// is not offered, but an address typed in still asks the API).
