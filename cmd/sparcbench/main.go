@@ -91,7 +91,7 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.reuse, "reuse", false, "skip loading when exactly -assets synthetic assets are already there")
 	fs.BoolVar(&c.searchIndex, "search-index", true, "serve with the in-memory search index, as sparcd does by default (the search section waits for it to load and reports its load time and memory)")
 	fs.IntVar(&c.maxConns, "max-db-conns", 32, "server database pool size (sparcd's default)")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk, referrals and telemetry sections (server and load generator share the process; telemetry's servers carry the pprof label variant=NAME)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk, referrals, telemetry and network sections (server and load generator share the process; telemetry's servers carry the pprof label variant=NAME)")
 	fs.StringVar(&c.networkScale, "network-scale", "council", "the network section's synthetic year: council (200 organisations, 2,000 assets, 100k referrals; target 1 s) or national (150 councils, 1.3M referrals; target 10 s)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -193,7 +193,7 @@ func run(cfg config) error {
 	for _, s := range selected(cfg.only) {
 		b.printf("\n== %s: %s\n", s.name, s.doc)
 		var stopProfile func()
-		if (s.name == "search" || s.name == "oruk" || s.name == "referrals" || s.name == "telemetry") && cfg.cpuProfile != "" {
+		if (s.name == "search" || s.name == "oruk" || s.name == "referrals" || s.name == "telemetry" || s.name == "network") && cfg.cpuProfile != "" {
 			if stopProfile, err = startProfile(cfg.cpuProfile); err != nil {
 				return err
 			}

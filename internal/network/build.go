@@ -1,18 +1,36 @@
 package network
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sparc-network/sparc/internal/disclosure"
 )
 
-// history is the rows of one read (every window a request needs lies in
-// it) with what the network shows of their organisations and assets.
+// history is one read (every window a request needs lies in it) in the
+// form the windows are cut from: every organisation and asset numbered
+// once, in key order, so the builder works on small integers and flat
+// slices, never on maps of strings (a national year has 0.7M rows).
 type history struct {
-	// rows in order of month, so a window's are one run of them.
-	rows   []Row
+	// keys are the node keys (uuid text), ascending; ids numbers them.
+	keys []string
+	ids  map[string]int32
+	// ties in order of (referrer, target, month): a tie's rows are one
+	// run, its months in order.
+	ties  []tieRow
+	homes []homeRow
+	// reasons are the declined reasons; tieRow.reason indexes them.
+	reasons []string
+	// quintile of each key: an asset's, or an organisation's (the most
+	// common among the assets it runs, the most deprived of equals).
+	quintile []int8
+	// asset[k]: key k is an asset (a history by asset), else an
+	// organisation.
+	asset  []bool
 	orgs   map[string]OrgInfo
 	assets map[string]AssetInfo
 	// byAsset: nodes are the referring organisations and the assets
@@ -20,161 +38,317 @@ type history struct {
 	byAsset bool
 }
 
+// tieRow is a TieRow with its ends numbered: target is the asset when
+// the history is by asset. month counts calendar months (monthOf).
+type tieRow struct {
+	referrer, target int32
+	month            int32
+	reason           int32 // -1: not declined
+	n, accepted      int64
+	attended         int64
+	completed        int64
+}
+
+type homeRow struct {
+	referrer, month int32
+	quintile        int32
+	n               int64
+}
+
+// monthOf numbers t's calendar month (UTC): year*12 + month - 1.
+func monthOf(t time.Time) int32 {
+	t = t.UTC()
+	return int32(t.Year())*12 + int32(t.Month()) - 1
+}
+
+// newHistory numbers rd's organisations and assets and orders its rows.
+func newHistory(rd *Read, byAsset bool) *history {
+	h := &history{byAsset: byAsset}
+	target := func(r *TieRow) ID {
+		if byAsset {
+			return r.Asset
+		}
+		return r.Target
+	}
+	seen := map[ID]int32{}
+	var all []ID
+	add := func(id ID) {
+		if _, ok := seen[id]; !ok {
+			seen[id] = 0
+			all = append(all, id)
+		}
+	}
+	for i := range rd.Ties {
+		add(rd.Ties[i].Referrer)
+		add(target(&rd.Ties[i]))
+	}
+	// uuid text sorts as the bytes do (fixed-width lower-case hex), so
+	// the numbering is key order.
+	slices.SortFunc(all, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	h.keys = make([]string, len(all))
+	h.ids = make(map[string]int32, len(all))
+	for i, id := range all {
+		seen[id] = int32(i)
+		h.keys[i] = uuid.UUID(id).String()
+		h.ids[h.keys[i]] = int32(i)
+	}
+	reasons := map[string]int32{}
+	h.ties = make([]tieRow, len(rd.Ties))
+	for i := range rd.Ties {
+		r := &rd.Ties[i]
+		t := tieRow{referrer: seen[r.Referrer], target: seen[target(r)], month: monthOf(r.Month), reason: -1,
+			n: r.N, accepted: r.Accepted, attended: r.Attended, completed: r.Completed}
+		if r.Declined {
+			k, ok := reasons[r.Reason]
+			if !ok {
+				k = int32(len(h.reasons))
+				reasons[r.Reason] = k
+				h.reasons = append(h.reasons, r.Reason)
+			}
+			t.reason = k
+		}
+		h.ties[i] = t
+	}
+	h.ties = sortTies(h.ties)
+	for _, r := range rd.Homes {
+		if k, ok := seen[r.Referrer]; ok {
+			h.homes = append(h.homes, homeRow{referrer: k, month: monthOf(r.Month), quintile: int32(min(max(r.Quintile, 0), 5)), n: r.N})
+		}
+	}
+	h.asset = make([]bool, len(all))
+	if byAsset {
+		for i := range h.ties {
+			h.asset[h.ties[i].target] = true
+		}
+	}
+	// Quintiles: an asset's own; an organisation's, the mode of its
+	// assets'.
+	h.quintile = make([]int8, len(all))
+	byOrg := map[int32]*[6]int64{}
+	for _, p := range rd.Places {
+		q := min(max(p.Quintile, 0), 5)
+		if k, ok := seen[p.Asset]; ok && byAsset {
+			h.quintile[k] = int8(q)
+		}
+		if k, ok := seen[p.Org]; ok && p.Org != (ID{}) {
+			c := byOrg[k]
+			if c == nil {
+				c = &[6]int64{}
+				byOrg[k] = c
+			}
+			c[q]++
+		}
+	}
+	for k, c := range byOrg {
+		h.quintile[k] = int8(mode(*c))
+	}
+	return h
+}
+
+// sortTies orders rows by (referrer, target, month). A national year
+// has 0.7M rows of 48 bytes: sorting 16-byte (key, position) pairs and
+// placing each row once is three times faster than sorting the rows.
+func sortTies(rows []tieRow) []tieRow {
+	if len(rows) == 0 {
+		return rows
+	}
+	first, last, most := rows[0].month, rows[0].month, int32(0)
+	for _, r := range rows {
+		first, last, most = min(first, r.month), max(last, r.month), max(most, r.referrer, r.target)
+	}
+	if most >= 1<<24 || last-first >= 1<<16 {
+		slices.SortFunc(rows, func(x, y tieRow) int {
+			return cmp.Or(cmp.Compare(x.referrer, y.referrer), cmp.Compare(x.target, y.target), cmp.Compare(x.month, y.month))
+		})
+		return rows
+	}
+	type sortKey struct {
+		k uint64
+		i int32
+	}
+	order := make([]sortKey, len(rows))
+	for i, r := range rows {
+		// 24 bits each for the ends (16M organisations and assets), 16
+		// for the month (5,000 years).
+		order[i] = sortKey{uint64(r.referrer)<<40 | uint64(r.target)<<16 | uint64(r.month-first), int32(i)}
+	}
+	slices.SortFunc(order, func(x, y sortKey) int { return cmp.Compare(x.k, y.k) })
+	out := make([]tieRow, len(rows))
+	for j, o := range order {
+		out[j] = rows[o.i]
+	}
+	return out
+}
+
 // counts are one tie's raw counts in one calendar month: the disclosure
 // rule's cell (docs/security.md, "Disclosure control").
 type counts struct {
+	month                                              int32
 	referrals, accepted, declined, attended, completed int64
-	reasons                                            map[string]int64
+	// reasons: declined referrals by reason (an index into
+	// history.reasons); few per cell.
+	reasons []reasonCount
+}
+
+type reasonCount struct {
+	reason int32
+	n      int64
 }
 
 // built is the Graph of one window with each tie's counts per month, from
 // which its figures are released.
 type built struct {
+	h *history
 	g *Graph
-	// months[i] are Ties[i]'s counts by month.
-	months []map[time.Time]*counts
-	// released[i] is Ties[i] released (release(months[i])), once.
+	// released[i] is Ties[i] released from its month cells, once.
 	released []releasedTie
-	index    map[string]int // node key -> position in g.Nodes
+	// node[k] is key k's position in g.Nodes (-1: not in this window),
+	// key[i] the key of g.Nodes[i].
+	node, key []int32
 }
 
-// target is the node a row's referrals go to.
-func (h *history) target(r *Row) string {
-	if h.byAsset {
-		return r.Asset
+// keyed is b's ties with referrals by (key of From, key of To), sorted,
+// for mergeTies: two windows of one history number keys alike, so their
+// ties match without a string.
+func (b *built) keyed() []rankedTie {
+	out := make([]rankedTie, 0, len(b.g.Ties))
+	for i, t := range b.g.Ties {
+		if t.Referrals > 0 {
+			out = append(out, rankedTie{key: uint64(b.key[t.From])<<32 | uint64(b.key[t.To]), referrals: t.Referrals, tie: int32(i)})
+		}
 	}
-	return r.Target
+	slices.SortFunc(out, func(p, q rankedTie) int { return cmp.Compare(p.key, q.key) })
+	return out
 }
 
-// graph builds the network of the referrals made in [from, to): nodes in
-// order of kind then key, ties in order of (From, To). Referrals of an
-// organisation to its own assets are left out at organisation
-// granularity (a tie is between two nodes, never a loop).
+// has says whether key is a node of b.
+func (b *built) has(key string) bool {
+	_, ok := b.index(key)
+	return ok
+}
+
+// index is key's position in b.g.Nodes.
+func (b *built) index(key string) (int, bool) {
+	k, ok := b.h.ids[key]
+	if !ok || b.node[k] < 0 {
+		return 0, false
+	}
+	return int(b.node[k]), true
+}
+
+// graph builds the network of the referrals made in [from, to) (whole
+// months): nodes in order of kind then key, ties in order of (From, To).
+// Referrals of an organisation to its own assets are left out at
+// organisation granularity (a tie is between two nodes, never a loop).
 func (h *history) graph(from, to time.Time) *built {
-	type pair struct{ from, to string }
-	ties := map[pair]map[time.Time]*counts{}
-	kinds := map[string]NodeKind{}
-	// For quintiles: referrals by home quintile per referrer; quintile of
-	// each asset referred to per group.
-	homeQ := map[string]*[6]int64{}
-	groupAssets := map[string]map[string]int{}
-	assetQ := map[string]int{}
-	lo, _ := slices.BinarySearchFunc(h.rows, from, func(r Row, t time.Time) int { return r.Month.Compare(t) })
-	hi, _ := slices.BinarySearchFunc(h.rows, to, func(r Row, t time.Time) int { return r.Month.Compare(t) })
-	for i := lo; i < hi; i++ {
-		r := &h.rows[i]
-		t := h.target(r)
-		if t == r.Referrer {
+	lo, hi := monthOf(from), monthOf(to)
+	kind := make([]NodeKind, len(h.keys))
+	type pending struct {
+		referrer, target int32
+		cells            []counts
+	}
+	var ties []pending
+	for i := range h.ties {
+		r := &h.ties[i]
+		if r.month < lo || r.month >= hi || r.referrer == r.target {
 			continue
 		}
-		p := pair{r.Referrer, t}
-		m := ties[p]
-		if m == nil {
-			m = map[time.Time]*counts{}
-			ties[p] = m
+		if n := len(ties); n == 0 || ties[n-1].referrer != r.referrer || ties[n-1].target != r.target {
+			ties = append(ties, pending{referrer: r.referrer, target: r.target})
 		}
-		c := m[r.Month]
-		if c == nil {
-			c = &counts{}
-			m[r.Month] = c
+		t := &ties[len(ties)-1]
+		if n := len(t.cells); n == 0 || t.cells[n-1].month != r.month {
+			t.cells = append(t.cells, counts{month: r.month})
 		}
-		c.referrals += r.N
-		c.accepted += r.Accepted
-		c.attended += r.Attended
-		c.completed += r.Completed
-		if r.Declined {
-			c.declined += r.N
-			if c.reasons == nil {
-				c.reasons = map[string]int64{}
+		c := &t.cells[len(t.cells)-1]
+		c.referrals += r.n
+		c.accepted += r.accepted
+		c.attended += r.attended
+		c.completed += r.completed
+		if r.reason >= 0 {
+			c.declined += r.n
+			if j := slices.IndexFunc(c.reasons, func(x reasonCount) bool { return x.reason == r.reason }); j >= 0 {
+				c.reasons[j].n += r.n
+			} else {
+				c.reasons = append(c.reasons, reasonCount{r.reason, r.n})
 			}
-			c.reasons[r.Reason] += r.N
 		}
 		// A target is a group (or an asset) even if it also refers.
 		if h.byAsset {
-			kinds[t] = Asset
+			kind[r.target] = Asset
 		} else {
-			kinds[t] = Group
+			kind[r.target] = Group
 		}
-		if _, ok := kinds[r.Referrer]; !ok {
-			kinds[r.Referrer] = Referrer
-		}
-		if kinds[r.Referrer] == Referrer {
-			q := homeQ[r.Referrer]
-			if q == nil {
-				q = &[6]int64{}
-				homeQ[r.Referrer] = q
-			}
-			q[r.HomeQuintile] += r.N
-		}
-		assetQ[r.Asset] = r.AssetQuintile
-		if ga := groupAssets[r.Target]; ga == nil {
-			groupAssets[r.Target] = map[string]int{r.Asset: r.AssetQuintile}
-		} else {
-			ga[r.Asset] = r.AssetQuintile
+		if kind[r.referrer] == 0 {
+			kind[r.referrer] = Referrer
 		}
 	}
-	b := &built{g: &Graph{}, index: map[string]int{}}
-	for k, kind := range kinds {
-		n := Node{Key: k, Kind: kind}
-		switch kind {
-		case Asset:
-			a := h.assets[k]
-			n.Name, n.Org, n.Public, n.Quintile = a.Name, a.Org, true, assetQ[k]
-		case Group:
-			o := h.orgs[k]
-			n.Name, n.Public = o.Name, o.Public
-			var q [6]int64
-			for _, aq := range groupAssets[k] {
-				q[aq]++
-			}
-			n.Quintile = mode(q)
-		default:
-			o := h.orgs[k]
-			n.Name, n.Public = o.Name, o.Public
-			if q := homeQ[k]; q != nil {
-				n.Quintile = mode(*q)
-			}
+	// Where the people a referrer refers live, in this window.
+	homes := map[int32]*[6]int64{}
+	for _, r := range h.homes {
+		if r.month < lo || r.month >= hi || kind[r.referrer] != Referrer {
+			continue
 		}
-		b.g.Nodes = append(b.g.Nodes, n)
+		q := homes[r.referrer]
+		if q == nil {
+			q = &[6]int64{}
+			homes[r.referrer] = q
+		}
+		q[r.quintile] += r.n
 	}
-	slices.SortFunc(b.g.Nodes, func(x, y Node) int { return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Key, y.Key)) })
-	for i, n := range b.g.Nodes {
-		b.index[n.Key] = i
+	b := &built{h: h, g: &Graph{}, node: make([]int32, len(h.keys))}
+	for k := range b.node {
+		b.node[k] = -1
 	}
-	for p, m := range ties {
-		t := Tie{From: b.index[p.from], To: b.index[p.to]}
-		for _, c := range m {
+	// Nodes in order of kind, then key (key order is number order).
+	for _, want := range []NodeKind{Referrer, Group, Asset} {
+		for k, kd := range kind {
+			if kd != want {
+				continue
+			}
+			key := h.keys[k]
+			n := Node{Key: key, Kind: kd}
+			switch kd {
+			case Asset:
+				a := h.assets[key]
+				n.Name, n.Org, n.Public, n.Quintile = a.Name, a.Org, true, int(h.quintile[k])
+			case Group:
+				o := h.orgs[key]
+				n.Name, n.Public, n.Quintile = o.Name, o.Public, int(h.quintile[k])
+			default:
+				o := h.orgs[key]
+				n.Name, n.Public = o.Name, o.Public
+				if q := homes[int32(k)]; q != nil {
+					n.Quintile = mode(*q)
+				}
+			}
+			b.node[k] = int32(len(b.g.Nodes))
+			b.key = append(b.key, int32(k))
+			b.g.Nodes = append(b.g.Nodes, n)
+		}
+	}
+	order := make([]int, len(ties))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		x, y := &ties[i], &ties[j]
+		return cmp.Or(cmp.Compare(b.node[x.referrer], b.node[y.referrer]), cmp.Compare(b.node[x.target], b.node[y.target]))
+	})
+	b.g.Ties = make([]Tie, len(ties))
+	b.released = make([]releasedTie, len(ties))
+	for i, j := range order {
+		p := &ties[j]
+		t := Tie{From: int(b.node[p.referrer]), To: int(b.node[p.target])}
+		for _, c := range p.cells {
 			t.Referrals += c.referrals
 			t.Accepted += c.accepted
 			t.Declined += c.declined
 			t.Attended += c.attended
 			t.Completed += c.completed
-			for why, n := range c.reasons {
-				if t.DeclinedReasons == nil {
-					t.DeclinedReasons = map[string]int64{}
-				}
-				t.DeclinedReasons[why] += n
-			}
 		}
-		b.g.Ties = append(b.g.Ties, t)
-		b.months = append(b.months, m)
-	}
-	order := make([]int, len(b.g.Ties))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(i, j int) int {
-		x, y := b.g.Ties[i], b.g.Ties[j]
-		return cmp.Or(cmp.Compare(x.From, y.From), cmp.Compare(x.To, y.To))
-	})
-	ties2, months2 := make([]Tie, len(order)), make([]map[time.Time]*counts, len(order))
-	for i, j := range order {
-		ties2[i], months2[i] = b.g.Ties[j], b.months[j]
-	}
-	b.g.Ties, b.months = ties2, months2
-	b.released = make([]releasedTie, len(months2))
-	for i, m := range months2 {
-		b.released[i] = release(m)
+		b.g.Ties[i] = t
+		b.released[i] = h.release(p.cells)
 	}
 	return b
 }
@@ -203,17 +377,23 @@ type releasedTie struct {
 	cells []disclosure.Cell
 }
 
-func release(m map[time.Time]*counts) releasedTie {
-	var ref, acc, dec, att, com []disclosure.Cell
-	why := map[string][]disclosure.Cell{}
-	for _, c := range m {
-		ref = append(ref, disclosure.Count(c.referrals))
+func (h *history) release(cells []counts) releasedTie {
+	// One allocation for the five lists of month cells.
+	all := make([]disclosure.Cell, 5*len(cells))
+	ref, acc, dec, att, com := all[:len(cells):len(cells)], all[len(cells):len(cells):2*len(cells)],
+		all[2*len(cells):2*len(cells):3*len(cells)], all[3*len(cells):3*len(cells):4*len(cells)], all[4*len(cells):4*len(cells)]
+	var why map[string][]disclosure.Cell
+	for i, c := range cells {
+		ref[i] = disclosure.Count(c.referrals)
 		acc = append(acc, disclosure.Count(c.accepted))
 		dec = append(dec, disclosure.Count(c.declined))
 		att = append(att, disclosure.Count(c.attended))
 		com = append(com, disclosure.Count(c.completed))
-		for r, n := range c.reasons {
-			why[r] = append(why[r], disclosure.Count(n))
+		for _, r := range c.reasons {
+			if why == nil {
+				why = map[string][]disclosure.Cell{}
+			}
+			why[h.reasons[r.reason]] = append(why[h.reasons[r.reason]], disclosure.Count(r.n))
 		}
 	}
 	out := releasedTie{referrals: disclosure.Sum(ref...), accepted: disclosure.Sum(acc...), declined: disclosure.Sum(dec...),
@@ -225,21 +405,4 @@ func release(m map[time.Time]*counts) releasedTie {
 		}
 	}
 	return out
-}
-
-// tieReleased finds the released figures of the tie between two node
-// keys (all zero when there is none).
-func (b *built) tieReleased(from, to string) releasedTie {
-	i, ok1 := b.index[from]
-	j, ok2 := b.index[to]
-	if !ok1 || !ok2 {
-		return releasedTie{}
-	}
-	k, found := slices.BinarySearchFunc(b.g.Ties, [2]int{i, j}, func(t Tie, p [2]int) int {
-		return cmp.Or(cmp.Compare(t.From, p[0]), cmp.Compare(t.To, p[1]))
-	})
-	if !found {
-		return releasedTie{}
-	}
-	return b.released[k]
 }

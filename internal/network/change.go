@@ -107,14 +107,15 @@ func rankKeys(x, y []Node) (rankX, rankY []int32, keys []string) {
 type rankedTie struct {
 	key       uint64 // rank of From << 32 | rank of To
 	referrals int64
+	tie       int32 // position in its graph's Ties
 }
 
 // tieKeys is g's ties with referrals, by ranked key, sorted.
 func tieKeys(g *Graph, rank []int32) []rankedTie {
 	out := make([]rankedTie, 0, len(g.Ties))
-	for _, t := range g.Ties {
+	for i, t := range g.Ties {
 		if t.Referrals > 0 {
-			out = append(out, rankedTie{uint64(rank[t.From])<<32 | uint64(rank[t.To]), t.Referrals})
+			out = append(out, rankedTie{uint64(rank[t.From])<<32 | uint64(rank[t.To]), t.Referrals, int32(i)})
 		}
 	}
 	slices.SortFunc(out, func(p, q rankedTie) int { return cmp.Compare(p.key, q.key) })

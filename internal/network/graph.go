@@ -49,8 +49,6 @@ type Node struct {
 type Tie struct {
 	From, To                                           int
 	Referrals, Accepted, Declined, Attended, Completed int64
-	// DeclinedReasons counts declined referrals by status reason.
-	DeclinedReasons map[string]int64
 }
 
 // Graph is a window's referral network with raw counts. Nodes are unique

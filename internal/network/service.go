@@ -102,23 +102,26 @@ func firstOr(ws []window.Window, w window.Window) window.Window {
 	return w
 }
 
-// load reads the rows of [from, to) and what the network shows of their
-// organisations and assets.
+// load reads the referrals made in [from, to) and what the network shows
+// of their organisations and assets.
 func (s *Service) load(ctx context.Context, q query, from, to time.Time) (*history, error) {
-	rows, err := s.store.Rows(ctx, q.area, from, to)
+	rd, err := s.store.Read(ctx, q.area, from, to, q.byAsset)
 	if err != nil {
 		return nil, err
 	}
-	orgSet, assetSet := map[string]bool{}, map[string]bool{}
-	for _, r := range rows {
-		orgSet[r.Referrer], orgSet[r.Target], assetSet[r.Asset] = true, true, true
+	h := newHistory(rd, q.byAsset)
+	var orgs, assets []string
+	for k, key := range h.keys {
+		if h.asset[k] {
+			assets = append(assets, key)
+		} else {
+			orgs = append(orgs, key)
+		}
 	}
-	slices.SortFunc(rows, func(a, b Row) int { return a.Month.Compare(b.Month) })
-	h := &history{rows: rows, byAsset: q.byAsset}
-	if h.orgs, err = s.store.Organisations(ctx, keys(orgSet)); err != nil {
+	if h.orgs, err = s.store.Organisations(ctx, orgs); err != nil {
 		return nil, err
 	}
-	if h.assets, err = s.store.Assets(ctx, keys(assetSet)); err != nil {
+	if h.assets, err = s.store.Assets(ctx, assets); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -146,7 +149,7 @@ func (s *suppression) cell(c disclosure.Cell) *sparcv1.StatCount {
 // id is how node key appears: itself when public (an asset, a group with
 // listings, an organisation that opted in), else its anonymous code.
 func (s *Service) id(b *built, key string) string {
-	if i, ok := b.index[key]; ok && b.g.Nodes[i].Public {
+	if i, ok := b.index(key); ok && b.g.Nodes[i].Public {
 		return key
 	}
 	if c, ok := s.codes.Load(key); ok {
@@ -199,7 +202,7 @@ func (s *Service) nodes(b *built, m Measures, sup *suppression) []*sparcv1.Netwo
 // orgID is how an asset's organisation appears: by its id, as an
 // organisation running a listed asset is public (Store.Organisations).
 func (s *Service) orgID(b *built, org string) string {
-	if _, ok := b.index[org]; ok {
+	if b.has(org) {
 		return s.id(b, org)
 	}
 	return org
@@ -240,26 +243,37 @@ var changeKinds = map[ChangeKind]sparcv1.TieChangeKind{
 // are the same (both withheld, or the same multiple of 5) is left out: its
 // direction would tell what the rounding hides.
 func (s *Service) changes(then, now *built, sup *suppression) []*sparcv1.TieChange {
-	var out []*sparcv1.TieChange
-	for _, c := range Compare(then.g, now.g) {
-		b, a := then.tieReleased(c.From, c.To).referrals, now.tieReleased(c.From, c.To).referrals
-		if (c.Kind == Strengthened || c.Kind == Weakened) && b == a {
-			continue
+	// Both windows are cut from one history, so they number keys alike
+	// and the ties are matched as Compare matches them (mergeTies) on
+	// those numbers, without a string.
+	tb, ta := then.keyed(), now.keyed()
+	released := func(b *built, ties []rankedTie, k uint64) disclosure.Cell {
+		if i, ok := slices.BinarySearchFunc(ties, k, func(t rankedTie, k uint64) int { return cmp.Compare(t.key, k) }); ok {
+			return b.released[ties[i].tie].referrals
 		}
+		return disclosure.Cell{}
+	}
+	var out []*sparcv1.TieChange
+	mergeTies(tb, ta, func(k uint64, kind ChangeKind, _, _ int64) {
+		b, a := released(then, tb, k), released(now, ta, k)
+		if (kind == Strengthened || kind == Weakened) && b == a {
+			return
+		}
+		from, to := now.h.keys[k>>32], now.h.keys[uint32(k)]
 		// Ids from the window that has the node (a lost tie's ends may
 		// be gone now); publicity does not depend on the window.
 		ids := now
-		if _, ok := now.index[c.From]; !ok {
+		if !now.has(from) {
 			ids = then
 		}
-		src := s.id(ids, c.From)
+		src := s.id(ids, from)
 		ids = now
-		if _, ok := now.index[c.To]; !ok {
+		if !now.has(to) {
 			ids = then
 		}
-		out = append(out, &sparcv1.TieChange{Source: src, Target: s.id(ids, c.To), Kind: changeKinds[c.Kind],
+		out = append(out, &sparcv1.TieChange{Source: src, Target: s.id(ids, to), Kind: changeKinds[kind],
 			Before: sup.cell(b), After: sup.cell(a)})
-	}
+	})
 	slices.SortFunc(out, func(x, y *sparcv1.TieChange) int {
 		return cmp.Or(cmp.Compare(x.Source, y.Source), cmp.Compare(x.Target, y.Target))
 	})
