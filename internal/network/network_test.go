@@ -16,6 +16,8 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
@@ -565,5 +567,54 @@ func TestReferralNetworkWindows(t *testing.T) {
 	_, err := svc.GetReferralNetwork(context.Background(), &sparcv1.GetReferralNetworkRequest{Window: "2026-12"})
 	if status.Code(err) != codes.InvalidArgument || strings.Join(testenv.Fields(err), ",") != "window" {
 		t.Errorf("the running month: %v, want INVALID_ARGUMENT on window", err)
+	}
+}
+
+// A national network answer is tens of megabytes, past gRPC's default
+// 4 MB message. The HTTP gateway reaches the service through a gRPC
+// client of its own; left at that default it would refuse the answer as
+// RESOURCE_EXHAUSTED, which HTTP callers read as 429, "try again later",
+// for a question that can never fit. 300 referrers each referring once
+// to each of 150 groups make 45,000 ties, all formed since the quarter
+// before: an answer of over 4 MB.
+func TestReferralNetworkLargerThanOneGRPCMessageOverHTTP(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := env.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`INSERT INTO organisations (id, kind, name)
+		SELECT gen_random_uuid(), CASE WHEN g <= 300 THEN 'link_worker_service' ELSE 'community_group' END, 'Large ' || g
+		FROM generate_series(1, 450) g`)
+	exec(`INSERT INTO assets (id, kind, name, location, country, status, owner_organisation)
+		SELECT gen_random_uuid(), 'association', 'Asset of ' || o.name, ST_SetSRID(ST_MakePoint(-1.9, 52.47), 4326)::geography, 'GB', 'active', o.id
+		FROM organisations o WHERE o.kind = 'community_group' AND o.name LIKE 'Large %'`)
+	exec(`INSERT INTO people (id, organisation_id, display_name, postcode)
+		SELECT gen_random_uuid(), o.id, 'P', 'B1 1AA' FROM organisations o WHERE o.kind = 'link_worker_service' AND o.name LIKE 'Large %'`)
+	exec(`INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org, status, status_reason,
+			request_id, request_hash, requested_at, created_at, updated_at)
+		SELECT gen_random_uuid(), p.id, p.organisation_id, 'lw', a.id, a.owner_organisation, 'requested', '',
+		       gen_random_uuid()::text, '\x00', timestamptz '2026-07-03 10:00Z', timestamptz '2026-07-03 10:00Z', timestamptz '2026-07-03 10:00Z'
+		FROM people p CROSS JOIN assets a
+		WHERE a.name LIKE 'Asset of Large %'`)
+	key := env.Key(t, env.NewOrg(t, "Public health", "other"), auth.RoleAreaAnalyst)
+
+	resp, body := env.Do(t, "GET", "/v1/referralNetwork?window=2026-Q3", "", "Authorization", "Bearer "+key)
+	if resp.StatusCode != 200 {
+		t.Fatalf("HTTP %d %.300s", resp.StatusCode, body)
+	}
+	var res sparcv1.ReferralNetwork
+	if err := protojson.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(res.GetEdges()); got != 300*150 {
+		t.Errorf("%d edges, want %d", got, 300*150)
+	}
+	if size := proto.Size(&res); size <= 4<<20 {
+		t.Errorf("the answer is %d bytes: the test needs one over gRPC's default 4 MB", size)
 	}
 }

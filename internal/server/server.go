@@ -211,7 +211,15 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	// The gateway calls the gRPC server over an in-process connection so
 	// that HTTP requests pass through the same interceptors (errors,
 	// logging, auth) without a network hop TLS would have to cover.
-	s.loopback, err = grpc.NewClient(tr.target, append(slices.Clip(tr.dial), hk.DialOptions...)...)
+	//
+	// It takes the server's answers whole. A national referral network
+	// is tens of megabytes, past gRPC's default 4 MB for a received
+	// message, which the gateway would report as RESOURCE_EXHAUSTED (HTTP
+	// 429: "try again later", for a question that never fits). The
+	// answers are the server's own, sized by what it builds, so the bound
+	// here is only a backstop.
+	s.loopback, err = grpc.NewClient(tr.target, append(append(slices.Clip(tr.dial),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(gatewayMaxAnswer))), hk.DialOptions...)...)
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("dialling gRPC loopback: %w", err)
@@ -233,6 +241,10 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, svc Services) (*Se
 	}
 	return s, nil
 }
+
+// gatewayMaxAnswer is the largest answer the gateway takes from the
+// gRPC server: eight times a national year's referral network (34 MB).
+const gatewayMaxAnswer = 256 << 20
 
 // httpHandler is the HTTP port: the gateway, the probes and the plain
 // routes behind the edge (logging, who the caller is, time and size
