@@ -313,11 +313,16 @@ func meanT(t *testing.T, xs []float64) (m, lo, hi float64) {
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-6 }
 
-func checkEstimate(t *testing.T, what string, e *sparcv1.Estimate, m, lo, hi float64) {
+func checkEstimate(t *testing.T, what string, e *sparcv1.Estimate, n int, m, lo, hi float64) {
 	t.Helper()
 	if e.GetSuppressed() || !near(e.GetValue(), m) || !near(e.GetCiLow(), lo) || !near(e.GetCiHigh(), hi) {
 		t.Errorf("%s = %.6f [%.6f, %.6f] suppressed %v, want %.6f [%.6f, %.6f]", what, e.GetValue(), e.GetCiLow(), e.GetCiHigh(),
 			e.GetSuppressed(), m, lo, hi)
+	}
+	// Its cases, rounded to 5 as every released count (10..12 -> 10,
+	// 13..17 -> 15, ...).
+	if want := int64((n + 2) / 5 * 5); e.GetN().GetValue() != want || e.GetN().GetSuppressed() {
+		t.Errorf("%s over %v cases, want %d (%d rounded)", what, e.GetN(), want, n)
 	}
 }
 
@@ -325,7 +330,7 @@ func checkSuppressed(t *testing.T, what string, g *sparcv1.OutcomeGroup) {
 	t.Helper()
 	all := append([]*sparcv1.Estimate{g.GetSwemwbsChange(), g.GetSwemwbsImprovedShare()}, g.GetOns4Change()...)
 	for _, e := range all {
-		if !e.GetSuppressed() || e.GetValue() != 0 || e.GetCiLow() != 0 || e.GetCiHigh() != 0 {
+		if !e.GetSuppressed() || e.GetValue() != 0 || e.GetCiLow() != 0 || e.GetCiHigh() != 0 || e.GetN() != nil {
 			t.Errorf("%s: estimate %v released, want suppressed and zero", what, e)
 		}
 	}
@@ -335,7 +340,7 @@ func checkSuppressed(t *testing.T, what string, g *sparcv1.OutcomeGroup) {
 func checkGroup(t *testing.T, what string, g *sparcv1.OutcomeGroup, s stats) {
 	t.Helper()
 	m, lo, hi := meanT(t, s.swem)
-	checkEstimate(t, what+" SWEMWBS change", g.GetSwemwbsChange(), m, lo, hi)
+	checkEstimate(t, what+" SWEMWBS change", g.GetSwemwbsChange(), len(s.swem), m, lo, hi)
 	k := 0
 	for _, x := range s.swem {
 		if x >= 3 {
@@ -343,10 +348,10 @@ func checkGroup(t *testing.T, what string, g *sparcv1.OutcomeGroup, s stats) {
 		}
 	}
 	p, wlo, whi := wilsonByHand(k, len(s.swem))
-	checkEstimate(t, what+" SWEMWBS improved", g.GetSwemwbsImprovedShare(), p, wlo, whi)
+	checkEstimate(t, what+" SWEMWBS improved", g.GetSwemwbsImprovedShare(), len(s.swem), p, wlo, whi)
 	for i := range 4 {
 		m, lo, hi := meanT(t, s.ons4[i])
-		checkEstimate(t, fmt.Sprintf("%s ONS4[%d] change", what, i), g.GetOns4Change()[i], m, lo, hi)
+		checkEstimate(t, fmt.Sprintf("%s ONS4[%d] change", what, i), g.GetOns4Change()[i], len(s.ons4[i]), m, lo, hi)
 	}
 }
 
@@ -414,12 +419,12 @@ func TestOutcomeEvidenceOfACouncil(t *testing.T) {
 	if walk == nil || walk.GetLabel() != "Walking group" || walk.GetN().GetValue() != 10 {
 		t.Fatalf("the walking group is %v, want it named with n 10 (providers %v)", walk, got.GetByProvider())
 	}
-	checkEstimate(t, "walking group SWEMWBS", walk.GetSwemwbsChange(), 2.462, 1.1880138185675084, 3.7359861814324926)
-	checkEstimate(t, "walking group improved", walk.GetSwemwbsImprovedShare(), 0.5, 0.236593090512564, 0.7634069094874361)
-	checkEstimate(t, "walking group life satisfaction", walk.GetOns4Change()[0], 1.1, 0.2435611205782271, 1.956438879421773)
-	checkEstimate(t, "walking group worthwhile", walk.GetOns4Change()[1], 0.9, 0.3721633286804189, 1.4278366713195811)
-	checkEstimate(t, "walking group happiness", walk.GetOns4Change()[2], 1.5, 0.7273262309314648, 2.2726737690685352)
-	checkEstimate(t, "walking group anxiety", walk.GetOns4Change()[3], -1.1, -1.956438879421773, -0.2435611205782271)
+	checkEstimate(t, "walking group SWEMWBS", walk.GetSwemwbsChange(), 10, 2.462, 1.1880138185675084, 3.7359861814324926)
+	checkEstimate(t, "walking group improved", walk.GetSwemwbsImprovedShare(), 10, 0.5, 0.236593090512564, 0.7634069094874361)
+	checkEstimate(t, "walking group life satisfaction", walk.GetOns4Change()[0], 10, 1.1, 0.2435611205782271, 1.956438879421773)
+	checkEstimate(t, "walking group worthwhile", walk.GetOns4Change()[1], 10, 0.9, 0.3721633286804189, 1.4278366713195811)
+	checkEstimate(t, "walking group happiness", walk.GetOns4Change()[2], 10, 1.5, 0.7273262309314648, 2.2726737690685352)
+	checkEstimate(t, "walking group anxiety", walk.GetOns4Change()[3], 10, -1.1, -1.956438879421773, -0.2435611205782271)
 
 	// The arts collective is not public: an anonymous code, no label.
 	code := network.AnonymousCode(secret, f.orgs["P2"])

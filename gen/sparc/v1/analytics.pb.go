@@ -1022,7 +1022,12 @@ type Estimate struct {
 	CiLow  float64                `protobuf:"fixed64,2,opt,name=ci_low,json=ciLow,proto3" json:"ci_low,omitempty"`
 	CiHigh float64                `protobuf:"fixed64,3,opt,name=ci_high,json=ciHigh,proto3" json:"ci_high,omitempty"`
 	// Too few cases to release (value and interval are 0).
-	Suppressed    bool `protobuf:"varint,4,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	Suppressed bool `protobuf:"varint,4,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	// The cases the estimate is over (completed referrals with a baseline
+	// and a follow-up of its measure), released by the disclosure rule:
+	// SWEMWBS and ONS4 are often not both recorded, so this can be less
+	// than the group's n. Unset when the estimate is suppressed.
+	N             *StatCount `protobuf:"bytes,5,opt,name=n,proto3" json:"n,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1083,6 +1088,13 @@ func (x *Estimate) GetSuppressed() bool {
 		return x.Suppressed
 	}
 	return false
+}
+
+func (x *Estimate) GetN() *StatCount {
+	if x != nil {
+		return x.N
+	}
+	return nil
 }
 
 // The outcomes of one group of completed referrals.
@@ -1366,14 +1378,15 @@ const file_sparc_v1_analytics_proto_rawDesc = "" +
 	"suppressed\"G\n" +
 	"\x19GetOutcomeEvidenceRequest\x12\x16\n" +
 	"\x06window\x18\x01 \x01(\tR\x06window\x12\x12\n" +
-	"\x04area\x18\x02 \x01(\tR\x04area\"p\n" +
+	"\x04area\x18\x02 \x01(\tR\x04area\"\x93\x01\n" +
 	"\bEstimate\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x01R\x05value\x12\x15\n" +
 	"\x06ci_low\x18\x02 \x01(\x01R\x05ciLow\x12\x17\n" +
 	"\aci_high\x18\x03 \x01(\x01R\x06ciHigh\x12\x1e\n" +
 	"\n" +
 	"suppressed\x18\x04 \x01(\bR\n" +
-	"suppressed\"\x93\x02\n" +
+	"suppressed\x12!\n" +
+	"\x01n\x18\x05 \x01(\v2\x13.sparc.v1.StatCountR\x01n\"\x93\x02\n" +
 	"\fOutcomeGroup\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12!\n" +
@@ -1482,26 +1495,27 @@ var file_sparc_v1_analytics_proto_depIdxs = []int32{
 	7,  // 23: sparc.v1.ReferralNetwork.measures:type_name -> sparc.v1.NetworkMeasures
 	8,  // 24: sparc.v1.ReferralNetwork.changes:type_name -> sparc.v1.TieChange
 	9,  // 25: sparc.v1.ReferralNetwork.history:type_name -> sparc.v1.NetworkWindow
-	16, // 26: sparc.v1.OutcomeGroup.n:type_name -> sparc.v1.StatCount
-	12, // 27: sparc.v1.OutcomeGroup.swemwbs_change:type_name -> sparc.v1.Estimate
-	12, // 28: sparc.v1.OutcomeGroup.swemwbs_improved_share:type_name -> sparc.v1.Estimate
-	12, // 29: sparc.v1.OutcomeGroup.ons4_change:type_name -> sparc.v1.Estimate
-	17, // 30: sparc.v1.OutcomeEvidence.start_time:type_name -> google.protobuf.Timestamp
-	17, // 31: sparc.v1.OutcomeEvidence.end_time:type_name -> google.protobuf.Timestamp
-	13, // 32: sparc.v1.OutcomeEvidence.overall:type_name -> sparc.v1.OutcomeGroup
-	13, // 33: sparc.v1.OutcomeEvidence.by_category:type_name -> sparc.v1.OutcomeGroup
-	13, // 34: sparc.v1.OutcomeEvidence.by_provider:type_name -> sparc.v1.OutcomeGroup
-	13, // 35: sparc.v1.OutcomeEvidence.by_quintile:type_name -> sparc.v1.OutcomeGroup
-	16, // 36: sparc.v1.NetworkEdge.DeclinedReasonsEntry.value:type_name -> sparc.v1.StatCount
-	4,  // 37: sparc.v1.AnalyticsService.GetReferralNetwork:input_type -> sparc.v1.GetReferralNetworkRequest
-	11, // 38: sparc.v1.AnalyticsService.GetOutcomeEvidence:input_type -> sparc.v1.GetOutcomeEvidenceRequest
-	10, // 39: sparc.v1.AnalyticsService.GetReferralNetwork:output_type -> sparc.v1.ReferralNetwork
-	14, // 40: sparc.v1.AnalyticsService.GetOutcomeEvidence:output_type -> sparc.v1.OutcomeEvidence
-	39, // [39:41] is the sub-list for method output_type
-	37, // [37:39] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	16, // 26: sparc.v1.Estimate.n:type_name -> sparc.v1.StatCount
+	16, // 27: sparc.v1.OutcomeGroup.n:type_name -> sparc.v1.StatCount
+	12, // 28: sparc.v1.OutcomeGroup.swemwbs_change:type_name -> sparc.v1.Estimate
+	12, // 29: sparc.v1.OutcomeGroup.swemwbs_improved_share:type_name -> sparc.v1.Estimate
+	12, // 30: sparc.v1.OutcomeGroup.ons4_change:type_name -> sparc.v1.Estimate
+	17, // 31: sparc.v1.OutcomeEvidence.start_time:type_name -> google.protobuf.Timestamp
+	17, // 32: sparc.v1.OutcomeEvidence.end_time:type_name -> google.protobuf.Timestamp
+	13, // 33: sparc.v1.OutcomeEvidence.overall:type_name -> sparc.v1.OutcomeGroup
+	13, // 34: sparc.v1.OutcomeEvidence.by_category:type_name -> sparc.v1.OutcomeGroup
+	13, // 35: sparc.v1.OutcomeEvidence.by_provider:type_name -> sparc.v1.OutcomeGroup
+	13, // 36: sparc.v1.OutcomeEvidence.by_quintile:type_name -> sparc.v1.OutcomeGroup
+	16, // 37: sparc.v1.NetworkEdge.DeclinedReasonsEntry.value:type_name -> sparc.v1.StatCount
+	4,  // 38: sparc.v1.AnalyticsService.GetReferralNetwork:input_type -> sparc.v1.GetReferralNetworkRequest
+	11, // 39: sparc.v1.AnalyticsService.GetOutcomeEvidence:input_type -> sparc.v1.GetOutcomeEvidenceRequest
+	10, // 40: sparc.v1.AnalyticsService.GetReferralNetwork:output_type -> sparc.v1.ReferralNetwork
+	14, // 41: sparc.v1.AnalyticsService.GetOutcomeEvidence:output_type -> sparc.v1.OutcomeEvidence
+	40, // [40:42] is the sub-list for method output_type
+	38, // [38:40] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_sparc_v1_analytics_proto_init() }
