@@ -153,6 +153,9 @@ func fixture() *fixed {
 	}
 	overall := group("all", "", 1234, est(2.4, 1.1, 3.7))
 	overall.Ons4Change = []*sparcv1.Estimate{est(1.25, 0.5, 2), est(0.8, 0.1, 1.5), est(1.1, 0.3, 1.9), est(-1.3, -2.1, -0.5)}
+	for _, e := range overall.Ons4Change {
+		e.N = count(1185) // fewer than the group's 1,234: ONS4 not always recorded
+	}
 	outcomes := &sparcv1.OutcomeEvidence{
 		Window: fixtureWindow, Area: fixtureArea, StartTime: ts("2026-07-01"), EndTime: ts("2026-10-01"),
 		Overall: overall,

@@ -63,7 +63,7 @@ func TestHTMLReportInEnglish(t *testing.T) {
 		// The network: public names, the anonymous code, escaped text.
 		"Wellbeing Link North", "anon-7f3k2q9z", "Men's Shed Digbeth", "Café Één Repair Café",
 		// Outcomes with their intervals; the suppressed quintile.
-		"+2.40 (+1.10 to +3.70)", "55.0% (45.0% to 65.0%)", "−1.30 (−2.10 to −0.50)",
+		"+2.40 (+1.10 to +3.70)", "55.0% (45.0% to 65.0%)", "−1.30 (−2.10 to −0.50)", `<th scope="row">Anxiety</th><td class="n">1,185</td>`,
 		"<th scope=\"row\">Quintile 2</th><td class=\"n\">fewer than 10</td><td class=\"n\">fewer than 10</td>",
 		"anon-p9r8s7t6",
 		// What changed, and the measures side by side (previous, this).
@@ -114,7 +114,7 @@ func TestHTMLReportInDutch(t *testing.T) {
 		"juli tot en met september 2026 (2026-Q3)", "april tot en met juni 2026 (2026-Q2)",
 		"<dd>12.345</dd>", ">1.234,5<", "<dd>+0,125</dd>", "+50,0 procentpunt",
 		"(geen voorziening op loopafstand)",
-		"+2,40 (+1,10 tot +3,70)", "55,0% (45,0% tot 65,0%)", "−1,30 (−2,10 tot −0,50)",
+		"+2,40 (+1,10 tot +3,70)", "55,0% (45,0% tot 65,0%)", "−1,30 (−2,10 tot −0,50)", `<td class="n">1.185</td>`,
 		"<td class=\"n\">minder dan 10</td>",
 		"<td>ontstaan</td>", "<td>sterker</td>", "<td>zwakker</td>", "<td>verdwenen</td>",
 		`<th scope="row">Verwijzingen</th><td class="n">987</td><td class="n">1.234</td>`,

@@ -521,7 +521,7 @@ func (d *pdfDoc) outcomes() {
 	}
 	d.table("", []string{t.Group_, t.N, t.SwemwbsChange + " (" + t.CI + ")", t.ImprovedShare + " (" + t.CI + ")"},
 		[]float64{0.22, 0.16, 0.31, 0.31}, "LRRR", v.Out.Overall, nil)
-	d.table(t.Ons4Title, []string{t.Measure, t.Change + " (" + t.CI + ")"}, []float64{0.5, 0.5}, "LR", v.Out.Ons4, nil)
+	d.table(t.Ons4Title, []string{t.Measure, t.N, t.Change + " (" + t.CI + ")"}, []float64{0.4, 0.2, 0.4}, "LRR", v.Out.Ons4, nil)
 	d.subheading(t.ForestTitle)
 	d.forest(v.Out.Forest)
 	d.note(t.ForestDesc)

@@ -117,7 +117,7 @@ type drawEdge struct {
 type outView struct {
 	HasOverall bool
 	Overall    []row // group, n, SWEMWBS change, share improved
-	Ons4       []row // item, change
+	Ons4       []row // item, cases, change
 	Forest     forest
 	Groups     []row // every group of the forest, as a table
 }
@@ -471,7 +471,12 @@ func outcomeView(f fmtr, o *sparcv1.OutcomeEvidence) outView {
 		if i < len(all.GetOns4Change()) {
 			e = all.GetOns4Change()[i]
 		}
-		ov.Ons4 = append(ov.Ons4, row{item, f.estimate(e, false)})
+		// Its own cases: ONS4 is not always recorded with SWEMWBS.
+		n := "–"
+		if e.GetN() != nil {
+			n = f.count(e.GetN())
+		}
+		ov.Ons4 = append(ov.Ons4, row{item, n, f.estimate(e, false)})
 	}
 
 	fr := &ov.Forest
