@@ -76,7 +76,11 @@ type Read struct {
 // Read reads the referrals made in [from, to) of people living in area,
 // or to assets located in it ("" for everywhere), by asset or by
 // organisation only: the three parts at once, each on its own
-// connection.
+// connection. They do not share a snapshot, and need not: the windows the
+// network answers are months that have ended, whose referrals are counted
+// as they stood at the window's end, so every snapshot gives them the
+// same counts (an area import between the parts could move an asset's
+// quintile, which the next request shows anyway).
 func (s *Store) Read(ctx context.Context, area string, from, to time.Time, byAsset bool) (*Read, error) {
 	var a *string
 	if area != "" {
