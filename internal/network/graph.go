@@ -3,9 +3,11 @@
 // practices) and the groups and assets they refer to, its measures, how
 // it changes from one window to the next, and its exports (GraphML, CSV).
 //
-// The store (store.go) aggregates referrals into a Graph with raw counts;
-// the measures (measures.go) are computed on that Graph with gonum; the
-// service (service.go) applies the access rule, anonymises organisations
+// The store (store.go) reads referrals as counts by tie and month; the
+// builder (build.go) cuts each window's Graph from them with raw counts;
+// the measures (measures.go) are computed exactly on that Graph (checked
+// against gonum in the tests); the service (service.go) applies the
+// access rule, anonymises organisations
 // that are not public and releases every count under the disclosure rule
 // (package disclosure) only at the end, so measures are never computed
 // from rounded figures and rounded figures never leak a raw one.
