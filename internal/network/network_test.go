@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -616,5 +617,69 @@ func TestReferralNetworkLargerThanOneGRPCMessageOverHTTP(t *testing.T) {
 	}
 	if size := proto.Size(&res); size <= 4<<20 {
 		t.Errorf("the answer is %d bytes: the test needs one over gRPC's default 4 MB", size)
+	}
+}
+
+// Network reads take their turn: a national read holds three connections
+// and hundreds of megabytes of the database's memory for seconds, so the
+// service runs a bounded number at once and the rest wait, within their
+// deadline, without reaching the database. Here the bound is one, and
+// the first read is held on a lock of the referrals.
+func TestReferralNetworkReadsWaitTheirTurn(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	ctx := context.Background()
+	svc := network.NewService(network.NewStore(env.AppPool), env.App.AnonymousKey).WithConcurrentReads(1)
+	req := &sparcv1.GetReferralNetworkRequest{Window: "2026-Q3"}
+	// Statements of this database waiting for a lock on the referrals.
+	waiting := func() int {
+		t.Helper()
+		var n int
+		if err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+			WHERE NOT granted AND relation = 'referrals'::regclass
+			  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tx, err := env.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // released below; this is for a failed test
+	if _, err := tx.Exec(ctx, `LOCK TABLE referrals IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { _, err := svc.GetReferralNetwork(ctx, req); first <- err }()
+	for end := time.Now().Add(10 * time.Second); waiting() == 0 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // every statement of the first read in line
+	held := waiting()
+	if held == 0 {
+		t.Fatal("the first read never reached the lock")
+	}
+
+	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() { _, err := svc.GetReferralNetwork(short, req); second <- err }()
+	time.Sleep(700 * time.Millisecond)
+	if n := waiting(); n != held {
+		t.Errorf("with the second read waiting, %d statements wait on the referrals; want the first read's %d alone", n, held)
+	}
+	if err := <-second; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the second read ended with %v, want its deadline", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("the first read, once the lock went: %v", err)
+	}
+	// Its turn given back: the next read runs.
+	if _, err := svc.GetReferralNetwork(ctx, req); err != nil {
+		t.Errorf("a read after both: %v", err)
 	}
 }

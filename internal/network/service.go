@@ -25,6 +25,12 @@ type Service struct {
 	store  *Store
 	secret []byte
 	now    func() time.Time
+	// reads bounds the reads running at once in this process: a national
+	// read holds three connections and up to 256 MB of the database's
+	// memory for seconds, and more of them at once only make each slower
+	// (and the database with them). A request waits its turn, within its
+	// deadline.
+	reads chan struct{}
 	// codes memoises AnonymousCode (an HMAC per node and tie end).
 	codes sync.Map
 }
@@ -32,7 +38,18 @@ type Service struct {
 // NewService answers from store, naming organisations that are not
 // public by AnonymousCode under secret (LoadSecret).
 func NewService(store *Store, secret []byte) *Service {
-	return &Service{store: store, secret: secret, now: time.Now}
+	return &Service{store: store, secret: secret, now: time.Now, reads: make(chan struct{}, DefaultConcurrentReads)}
+}
+
+// DefaultConcurrentReads is how many network reads run at once: one per
+// core of the two-core machine the figures in docs/benchmarks.md were
+// measured on, each running its three statements in parallel.
+const DefaultConcurrentReads = 2
+
+// WithConcurrentReads bounds the reads running at once to n (at least 1).
+func (s *Service) WithConcurrentReads(n int) *Service {
+	s.reads = make(chan struct{}, max(n, 1))
+	return s
 }
 
 // WithClock makes the service read the time from now (tests).
@@ -105,7 +122,13 @@ func firstOr(ws []window.Window, w window.Window) window.Window {
 // load reads the referrals made in [from, to) and what the network shows
 // of their organisations and assets.
 func (s *Service) load(ctx context.Context, q query, from, to time.Time) (*history, error) {
+	select {
+	case s.reads <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for other referral network reads: %w", ctx.Err())
+	}
 	rd, err := s.store.Read(ctx, q.area, from, to, q.byAsset)
+	<-s.reads
 	if err != nil {
 		return nil, err
 	}
