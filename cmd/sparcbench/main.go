@@ -91,7 +91,7 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&c.reuse, "reuse", false, "skip loading when exactly -assets synthetic assets are already there")
 	fs.BoolVar(&c.searchIndex, "search-index", true, "serve with the in-memory search index, as sparcd does by default (the search section waits for it to load and reports its load time and memory)")
 	fs.IntVar(&c.maxConns, "max-db-conns", 32, "server database pool size (sparcd's default)")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk, referrals, telemetry and network sections (server and load generator share the process; telemetry's servers carry the pprof label variant=NAME)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search, oruk, referrals, telemetry and network sections (server and load generator share the process; telemetry's servers run in processes of their own)")
 	fs.StringVar(&c.networkScale, "network-scale", "council", "the network section's synthetic year: council (200 organisations, 2,000 assets, 100k referrals; target 1 s) or national (150 councils, 1.3M referrals; target 10 s)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -168,6 +168,14 @@ func selected(only []string) []section {
 
 func main() {
 	server.TuneGC() // as sparcd does: the servers run in this process
+	if spec := os.Getenv(telemetryChildEnv); spec != "" {
+		// A server of the telemetry section, in a process of its own.
+		if err := serveVariant(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "sparcbench telemetry server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseConfig(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sparcbench:", err)

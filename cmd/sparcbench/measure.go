@@ -20,6 +20,9 @@ type stretch struct {
 	lat     []time.Duration
 	elapsed time.Duration
 	cpu     cpuUse
+	// child is the CPU of the contender's own server process meanwhile,
+	// when it runs in one (contender.child).
+	child time.Duration
 }
 
 // stats summarise one cell (a path at a concurrency) over its rounds.
@@ -104,6 +107,14 @@ func overCases[C, R any](name string, cases []C, op func(context.Context, *C) (R
 // rounds go on through the inputs rather than repeat the first ones. what
 // names the cell in progress lines and errors.
 func (b *bench) compare(ctx context.Context, what string, conc, step int, cs []contender) (map[string]stats, error) {
+	return b.compareChildren(ctx, what, conc, step, cs, nil)
+}
+
+// compareChildren is compare for contenders whose servers run in processes
+// of their own: child[name] reads the CPU time that contender's server
+// process has used so far, recorded per stretch (stretch.child).
+func (b *bench) compareChildren(ctx context.Context, what string, conc, step int, cs []contender,
+	child map[string]func() time.Duration) (map[string]stats, error) {
 	rounds := b.cfg.rounds
 	runs := map[string][]stretch{}
 	for r := range rounds {
@@ -112,7 +123,7 @@ func (b *bench) compare(ctx context.Context, what string, conc, step int, cs []c
 		for k := range cs {
 			c := cs[(k+r)%len(cs)]
 			fmt.Fprintf(os.Stderr, "measuring %s, concurrency %d, %s, round %d/%d\n", what, conc, c.name, r+1, rounds)
-			res, err := measure(ctx, b.cpu, conc, r*step, b.cfg.warmup/time.Duration(rounds),
+			res, err := measure(ctx, b.cpu, child[c.name], conc, r*step, b.cfg.warmup/time.Duration(rounds),
 				b.cfg.duration/time.Duration(rounds), b.cfg.requests/rounds, c.op)
 			if err != nil {
 				return nil, fmt.Errorf("%s, %s, concurrency %d: %w", what, c.name, conc, err)
@@ -136,7 +147,7 @@ func (b *bench) compare(ctx context.Context, what string, conc, step int, cs []c
 // each call's latency. i numbers the calls so op can cycle through its
 // inputs; start is the first i. Every loop is bounded by time or count,
 // and ctx cancels it.
-func measure(ctx context.Context, sampler *cpuSampler, conc, start int, warmup, duration time.Duration, requests int,
+func measure(ctx context.Context, sampler *cpuSampler, child func() time.Duration, conc, start int, warmup, duration time.Duration, requests int,
 	op func(ctx context.Context, i int) error) (stretch, error) {
 	var next atomic.Int64
 	next.Store(int64(start))
@@ -149,10 +160,17 @@ func measure(ctx context.Context, sampler *cpuSampler, conc, start int, warmup, 
 	if requests <= 0 {
 		deadline = time.Now().Add(duration)
 	}
+	var child0 time.Duration
+	if child != nil {
+		child0 = child()
+	}
 	cpu0 := sampler.sample()
 	t0 := time.Now()
 	lat, err := drive(ctx, conc, &next, deadline, int64(requests), true, op)
 	r := stretch{lat: lat, elapsed: time.Since(t0), cpu: sampler.sample().sub(cpu0)}
+	if child != nil {
+		r.child = child() - child0
+	}
 	return r, err
 }
 

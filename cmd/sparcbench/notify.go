@@ -147,7 +147,7 @@ func runNotify(ctx context.Context, b *bench) error {
 	// must stay under.
 	var backlog []string
 	var backlogMu sync.Mutex
-	if _, err := measure(ctx, b.cpu, 8, 0, 0, 0, notifyBacklog, func(ctx context.Context, i int) error {
+	if _, err := measure(ctx, b.cpu, nil, 8, 0, 0, 0, notifyBacklog, func(ctx context.Context, i int) error {
 		r, err := rb.lw.CreateReferral(ctx, referralRequest(rb, fmt.Sprintf("drain-%s-%d", run, i), i))
 		if err == nil {
 			backlogMu.Lock()
@@ -220,7 +220,7 @@ func runNotify(ctx context.Context, b *bench) error {
 			mu.Unlock()
 			return nil
 		}
-		if _, err := measure(ctx, b.cpu, writers, 0, 0, b.cfg.duration, b.cfg.requests, op); err != nil {
+		if _, err := measure(ctx, b.cpu, nil, writers, 0, 0, b.cfg.duration, b.cfg.requests, op); err != nil {
 			return err
 		}
 		var lat, after []time.Duration

@@ -104,7 +104,7 @@ func runORUK(ctx context.Context, b *bench) error {
 		for r := range b.cfg.rounds {
 			for _, p := range paths {
 				fmt.Fprintf(os.Stderr, "measuring %s, concurrency %d, round %d/%d\n", p.name, conc, r+1, b.cfg.rounds)
-				res, err := measure(ctx, b.cpu, conc, r*len(cases)/b.cfg.rounds, b.cfg.warmup/time.Duration(b.cfg.rounds),
+				res, err := measure(ctx, b.cpu, nil, conc, r*len(cases)/b.cfg.rounds, b.cfg.warmup/time.Duration(b.cfg.rounds),
 					b.cfg.duration/time.Duration(b.cfg.rounds), b.cfg.requests/b.cfg.rounds,
 					func(ctx context.Context, i int) error { _, err := b.fetch(ctx, p.url(i)); return err })
 				if err != nil {

@@ -259,7 +259,7 @@ func (rb *referralBench) deliveryLatency(ctx context.Context, b *bench, writers 
 	}()
 	time.Sleep(200 * time.Millisecond) // the stream is open before the first write
 	prefix := fmt.Sprintf("watch-%s-%d-", run, writers)
-	res, err := measure(ctx, b.cpu, writers, 0, 0, b.cfg.duration, b.cfg.requests, rb.create(prefix))
+	res, err := measure(ctx, b.cpu, nil, writers, 0, 0, b.cfg.duration, b.cfg.requests, rb.create(prefix))
 	if err != nil {
 		return nil, err
 	}

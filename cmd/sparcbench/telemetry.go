@@ -3,17 +3,18 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
-	"runtime/pprof"
+	"os/exec"
 	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -25,39 +26,55 @@ import (
 	"github.com/sparc-network/sparc/internal/telemetry"
 )
 
-// telemetryPool is each variant's pool: five servers share the private
+// telemetryPool is each variant's pool: seven servers share the private
 // cluster's 200 connections with the other sections'.
 const telemetryPool = 16
 
 // telemetryConc is the concurrency of both rows here.
 const telemetryConc = 16
 
+// exportLag is how long a traced server may hold spans before exporting
+// them (the batch processor's 5 s schedule, and a margin): a row's CPU
+// is read that long after its last request, so the last batch counts.
+const exportLag = 6 * time.Second
+
 // benchDataKey seals personal details for every server of the run, so
-// that people made through one are readable by the others (telemetry).
+// that people made through one are readable by the others (telemetry's
+// server processes get it from their spec).
 var benchDataKey = func() []byte {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	return k
 }()
 
-// variant is one server with telemetry set one way.
+// variant is one server with telemetry set one way, in a process of its
+// own (a child of this one: see serveVariant).
 type variant struct {
-	name     string
-	metrics  bool
-	tracing  bool
-	ratio    string // OTEL_TRACES_SAMPLER_ARG of parentbased_traceidratio; empty: every request
-	app      *app.App
-	pool     *pgxpool.Pool
-	httpBase string
-	stop     func()
+	Name    string
+	Metrics bool
+	Tracing bool
+	Ratio   string // OTEL_TRACES_SAMPLER_ARG of parentbased_traceidratio; empty: every request
+	URL     string
+	DataKey []byte
+
+	cmd            *exec.Cmd
+	stdin          io.Closer
+	httpBase, grpc string
+	// calls counts the requests sent to it, warm-ups included: its
+	// process's CPU is divided by them.
+	calls atomic.Int64
 }
 
 // runTelemetry measures what metrics and tracing cost on the search and
-// CreateReferral rows: six servers in this process over the same
-// database, telemetry off (twice: the second shows the noise), metrics
-// on, tracing on (every request sampled, and 10%, exported over OTLP gRPC
-// to a receiver in this process) and both, taking turns within each round
-// like the paths of the other sections.
+// CreateReferral rows: seven servers over the same database, each in a
+// process of its own, telemetry off (twice: the second shows the noise),
+// metrics on, tracing on (every request sampled, and 10%, exported over
+// OTLP gRPC to a receiver in this process) and both, taking turns within
+// each round like the paths of the other sections. A server's cost is its
+// own process's CPU per request (read from /proc), so nothing another
+// server does (its garbage collection, its span exports after its turn,
+// the load generator) is counted against it, and every span it exports
+// is, however late.
 func runTelemetry(ctx context.Context, b *bench) error {
 	received, stopCollector, err := otlpReceiver()
 	if err != nil {
@@ -65,28 +82,21 @@ func runTelemetry(ctx context.Context, b *bench) error {
 	}
 	defer stopCollector()
 	// "off again" is a second server without telemetry: how far it lands
-	// from "off" is the noise of the comparison (cost of the SQL text:
-	// BenchmarkSpanCost in internal/telemetry).
-	variants := []*variant{{name: "off"}, {name: "off again"}, {name: "metrics", metrics: true}, {name: "tracing", tracing: true},
-		{name: "metrics+tracing", metrics: true, tracing: true}, {name: "tracing 10%", tracing: true, ratio: "0.1"},
+	// from "off" is the noise of the comparison.
+	variants := []*variant{{Name: "off"}, {Name: "off again"}, {Name: "metrics", Metrics: true}, {Name: "tracing", Tracing: true},
+		{Name: "metrics+tracing", Metrics: true, Tracing: true}, {Name: "tracing 10%", Tracing: true, Ratio: "0.1"},
 		// sparcd's defaults when both are on: the configuration the
 		// issue's 5% is about in practice.
-		{name: "metrics+tracing 10%", metrics: true, tracing: true, ratio: "0.1"}}
+		{Name: "metrics+tracing 10%", Metrics: true, Tracing: true, Ratio: "0.1"}}
 	defer func() {
 		for _, v := range variants {
-			if v.stop != nil {
-				v.stop()
-			}
+			v.stop()
 		}
 	}()
 	for _, v := range variants {
-		// Goroutines inherit their creator's labels: every goroutine of
-		// v's server (connections, handlers, pool, span exporter) carries
-		// variant=NAME in a -cpuprofile, the load generator none.
-		var err error
-		pprof.Do(ctx, pprof.Labels("variant", v.name), func(ctx context.Context) { err = v.start(ctx, b) })
-		if err != nil {
-			return fmt.Errorf("%s: %w", v.name, err)
+		v.URL, v.DataKey = b.url, benchDataKey
+		if err := v.start(ctx); err != nil {
+			return fmt.Errorf("%s: %w", v.Name, err)
 		}
 	}
 
@@ -103,71 +113,204 @@ func runTelemetry(ctx context.Context, b *bench) error {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	search := make([]contender, len(variants))
 	create := make([]contender, len(variants))
+	child := map[string]func() time.Duration{}
 	for i, v := range variants {
 		cases, err := searchCases(svc, pl, workloads[0], b.cfg.queries, b.cfg.seed+100, v.httpBase)
 		if err != nil {
 			return err
 		}
-		search[i] = contender{v.name, func(ctx context.Context, i int) error {
+		search[i] = contender{v.Name, func(ctx context.Context, i int) error {
+			v.calls.Add(1)
 			_, err := b.fetch(ctx, cases[i%len(cases)].url)
 			return err
 		}}
-		conn, err := dial(v.app.Server().GRPCAddr(), rb.lwKey)
+		conn, err := dial(v.grpc, rb.lwKey)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
 		vrb := *rb
 		vrb.lw = sparcv1.NewReferralServiceClient(conn)
-		create[i] = contender{v.name, vrb.create("tel-" + v.name + "-" + run + "-")}
+		op := vrb.create("tel-" + v.Name + "-" + run + "-")
+		create[i] = contender{v.Name, func(ctx context.Context, i int) error {
+			v.calls.Add(1)
+			return op(ctx, i)
+		}}
+		child[v.Name] = v.cpu
 	}
-	b.printf("%d servers in this process over one database (pools of %d): telemetry off (twice: \"off again\" shows the\n"+
-		"noise), metrics on, tracing on (every request sampled, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio;\n"+
+	b.printf("%d servers over one database, each in a process of its own (pools of %d): telemetry off (twice: \"off again\"\n"+
+		"shows the noise), metrics on, tracing on (every request sampled, or 10%% by OTEL_TRACES_SAMPLER=parentbased_traceidratio;\n"+
 		"spans batched and exported over OTLP gRPC to a receiver in this process that decodes nothing), and both;\n"+
 		"concurrency %d; %d rounds taking turns. Metrics are not scraped.\n", len(variants), telemetryPool, telemetryConc, b.cfg.rounds)
 	w := b.table()
-	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tCPU/req Go ms\tPG ms\tCPU/req vs off\tper round\tGo CPU/req vs off's Go+PG, per round\tQPS vs off, per round\tother cores\t")
+	fmt.Fprintln(w, "row\ttelemetry\tp50 ms\tp99 ms\tQPS\tserver CPU/req ms\tPG ms\tcost over off's server+PG\tper round\tQPS vs off, per round\tother cores\t")
 	for _, row := range []struct {
 		name string
 		cs   []contender
 		step int
 	}{{"search HTTP (" + workloads[0].name + ")", search, b.cfg.queries / b.cfg.rounds}, {"CreateReferral gRPC", create, 10_000_000}} {
-		res, err := b.compare(ctx, "telemetry "+row.name, telemetryConc, row.step, row.cs)
+		before := map[string]time.Duration{}
+		for _, v := range variants {
+			v.calls.Store(0)
+			before[v.Name] = v.cpu()
+		}
+		res, err := b.compareChildren(ctx, "telemetry "+row.name, telemetryConc, row.step, row.cs, child)
 		if err != nil {
 			return err
 		}
-		off := res["off"]
+		// Every span of the row exported, on its own server's account.
+		time.Sleep(exportLag)
+		perCall := map[string]float64{} // server CPU seconds per request over the whole row
 		for _, v := range variants {
-			s := res[v.name]
-			cost, rounds, goCost, qps := "", "", "", ""
-			if v.name != "off" && s.perCPU() > 0 {
-				over := 100 * (off.perCPU()/s.perCPU() - 1)
+			if n := v.calls.Load(); n > 0 {
+				perCall[v.Name] = (v.cpu() - before[v.Name]).Seconds() / float64(n)
+			}
+		}
+		off := res["off"]
+		offAll := perCall["off"] + off.pgCPU.Seconds()
+		for _, v := range variants {
+			s := res[v.Name]
+			cost, rounds, qps := "", "", ""
+			if v.Name != "off" && offAll > 0 {
+				over := 100 * (perCall[v.Name] - perCall["off"]) / offAll
 				cost = fmt.Sprintf("%+.1f%%", over)
-				rounds = pairedSpread(s, off, func(a, b stretch) float64 { return 100 * (perReq(a, true)/perReq(b, true) - 1) })
-				// The database's work is the same with telemetry on or
-				// off: its CPU only adds noise, so this compares this
-				// process's extra CPU with the whole row's.
-				offAll := (off.goCPU + off.pgCPU).Seconds()
-				goCost = pairedSpread(s, off, func(a, b stretch) float64 { return 100 * (perReq(a, false) - perReq(b, false)) / offAll })
+				rounds = pairedSpread(s, off, func(a, b stretch) float64 {
+					return 100 * (a.child.Seconds()/float64(len(a.lat)) - b.child.Seconds()/float64(len(b.lat))) / offAll
+				})
 				qps = pairedSpread(s, off, func(a, b stretch) float64 {
 					return 100 * (float64(len(a.lat))/a.elapsed.Seconds()/(float64(len(b.lat))/b.elapsed.Seconds()) - 1)
 				})
-				if v.name != "off again" { // the noise, not a cost
-					b.check(target{what: fmt.Sprintf("%s: %s CPU/req over off", row.name, v.name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
+				if v.Name != "off again" { // the noise, not a cost
+					b.check(target{what: fmt.Sprintf("%s: %s server CPU/req over off's server+PG", row.name, v.Name), measured: over, unit: "%", op: "<=", goal: 5, atScale: true})
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%s\t%s\t%s\t%s\t%.2f\t\n", row.name, v.name, ms(s.p50), ms(s.p99), s.qps,
-				ms(s.goCPU), ms(s.pgCPU), cost, rounds, goCost, qps, s.otherCores)
+			fmt.Fprintf(w, "%s\t%s\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%s\t%s\t%s\t%.2f\t\n", row.name, v.Name, ms(s.p50), ms(s.p99), s.qps,
+				1000*perCall[v.Name], ms(s.pgCPU), cost, rounds, qps, s.otherCores)
 		}
 	}
 	w.Flush()
-	b.printf("CPU/req vs off = extra CPU (Go + PostgreSQL) per request against the server without telemetry over all rounds;\n"+
-		"per round = the same, and QPS, of each round against off's in the same round (they ran back to back), median\n"+
-		"[min, max] over the rounds; Go CPU/req vs off's Go+PG = this process's extra CPU per request (servers, load\n"+
-		"generator, OTLP receiver) over off's whole CPU per request, per round: the database's work does not change\n"+
-		"with telemetry, so its CPU only adds noise to the comparison.\n"+
-		"OTLP received: %.1f MB of spans (the exporter batches; some may still be in flight)\n", float64(received.Load())/1e6)
+	b.printf("server CPU/req = the server process's CPU (user + system, /proc) over every request sent to it in the row,\n"+
+		"warm-ups included, read %s after the row so its last spans are exported; PG ms = the database's CPU per\n"+
+		"request (the same work with telemetry on or off); cost over off's server+PG = the extra server CPU per request\n"+
+		"over off's whole cost per request (server and database); per round = the same from each round's turn alone\n"+
+		"(spans exported after the turn are missed), against off's turn in the same round, median [min, max].\n"+
+		"OTLP received: %.1f MB of spans\n", exportLag, float64(received.Load())/1e6)
 	return nil
+}
+
+// start runs v's server in a child process (this program with
+// telemetryChildEnv set to v as JSON) and waits for its addresses.
+func (v *variant) start(ctx context.Context) error {
+	spec, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(os.Environ(), telemetryChildEnv+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	v.cmd, v.stdin = cmd, stdin
+	var addrs struct{ HTTP, GRPC string }
+	if err := json.NewDecoder(stdout).Decode(&addrs); err != nil {
+		return fmt.Errorf("reading the server's addresses: %w", err)
+	}
+	v.httpBase, v.grpc = "http://"+addrs.HTTP, addrs.GRPC
+	return nil
+}
+
+// stop ends v's server process: it stops when its stdin closes.
+func (v *variant) stop() {
+	if v.cmd == nil {
+		return
+	}
+	_ = v.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = v.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = v.cmd.Process.Kill()
+		<-done
+	}
+	v.cmd = nil
+}
+
+// cpu is the CPU time v's server process has used so far.
+func (v *variant) cpu() time.Duration {
+	if v.cmd == nil || v.cmd.Process == nil {
+		return 0
+	}
+	d, _ := treeCPU(v.cmd.Process.Pid)
+	return d
+}
+
+// telemetryChildEnv holds, in a child process, the variant it serves.
+const telemetryChildEnv = "SPARCBENCH_TELEMETRY_VARIANT"
+
+// serveVariant is a child process's whole work: build the server as
+// sparcd would with --metrics-addr and the OTEL_EXPORTER_OTLP_* variables
+// set (its own pool, traced when tracing), print its addresses as one
+// JSON line, serve until stdin closes.
+func serveVariant(spec string) error {
+	var v variant
+	if err := json.Unmarshal([]byte(spec), &v); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var tracing *telemetry.Tracing
+	if v.Tracing {
+		// Every request unless a ratio is given (sparcd's default
+		// without OTEL_TRACES_SAMPLER is telemetry.DefaultSampleRatio).
+		os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+		if v.Ratio != "" {
+			os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+			os.Setenv("OTEL_TRACES_SAMPLER_ARG", v.Ratio)
+		}
+		var err error
+		if tracing, err = telemetry.TracingFromEnv(ctx); err != nil || tracing == nil {
+			return fmt.Errorf("tracing from the environment: %v", err)
+		}
+	}
+	pool, err := db.OpenAppTraced(ctx, v.URL, telemetryPool, tracing.QueryTracer())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	cfg := app.Config{Auth: benchAuth, Server: benchServer(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		Tracing: tracing, DataKey: v.DataKey}
+	if v.Metrics {
+		cfg.MetricsAddr = "127.0.0.1:0"
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a, err := app.New(sctx, pool, cfg)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(sctx) }()
+	if err := json.NewEncoder(os.Stdout).Encode(struct{ HTTP, GRPC string }{a.Server().HTTPAddr(), a.Server().GRPCAddr()}); err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes it
+	cancel()
+	err = <-done
+	_ = tracing.Shutdown(context.Background())
+	return err
 }
 
 // pairedSpread compares s with base round by round (the same round ran
@@ -189,63 +332,6 @@ func pairedSpread(s, base stats, d func(a, b stretch) float64) string {
 		med = (ds[len(ds)/2-1] + ds[len(ds)/2]) / 2
 	}
 	return fmt.Sprintf("%+.1f%% [%+.1f, %+.1f]", med, ds[0], ds[len(ds)-1])
-}
-
-// perReq is a stretch's CPU seconds per request: this process's, and
-// PostgreSQL's too when withPG.
-func perReq(r stretch, withPG bool) float64 {
-	cpu := r.cpu.self
-	if withPG {
-		cpu += r.cpu.pg
-	}
-	return cpu.Seconds() / float64(len(r.lat))
-}
-
-// start builds v's server as sparcd would with --metrics-addr and the
-// OTEL_EXPORTER_OTLP_* variables set: its own pool, traced when tracing.
-func (v *variant) start(ctx context.Context, b *bench) error {
-	var tracing *telemetry.Tracing
-	if v.tracing {
-		// Every request unless a ratio is given (sparcd's default
-		// without OTEL_TRACES_SAMPLER is telemetry.DefaultSampleRatio).
-		os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
-		if v.ratio != "" {
-			os.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
-			os.Setenv("OTEL_TRACES_SAMPLER_ARG", v.ratio)
-			defer os.Unsetenv("OTEL_TRACES_SAMPLER_ARG")
-		}
-		defer os.Unsetenv("OTEL_TRACES_SAMPLER")
-		var err error
-		if tracing, err = telemetry.TracingFromEnv(ctx); err != nil || tracing == nil {
-			return fmt.Errorf("tracing from the environment: %v", err)
-		}
-	}
-	pool, err := db.OpenAppTraced(ctx, b.url, telemetryPool, tracing.QueryTracer())
-	if err != nil {
-		return err
-	}
-	cfg := app.Config{Auth: benchAuth, Server: benchServer(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-		Tracing: tracing, DataKey: benchDataKey}
-	if v.metrics {
-		cfg.MetricsAddr = "127.0.0.1:0"
-	}
-	sctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(sctx, pool, cfg)
-	if err != nil {
-		cancel()
-		pool.Close()
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(sctx) }()
-	v.app, v.pool, v.httpBase = a, pool, "http://"+a.Server().HTTPAddr()
-	v.stop = func() {
-		cancel()
-		<-done
-		_ = tracing.Shutdown(context.Background())
-		pool.Close()
-	}
-	return nil
 }
 
 // otlpReceiver is a local collector: an OTLP gRPC trace receiver on a
