@@ -306,8 +306,11 @@ func machineBusy() time.Duration {
 }
 
 // treeCPU sums the CPU time of pid and its direct children (the postmaster
-// and its backends and workers). Backends that exited in between are
-// missed; the benchmark's pools keep theirs open.
+// and its backends and workers), and of the children pid has reaped
+// (its cutime and cstime): a backend or autovacuum worker that exits
+// moves its time there, so the sum only grows. Without them a worker
+// exiting between two samples made PostgreSQL's CPU go backwards (the
+// CreateReferral rows' negative attribution of earlier sessions).
 func treeCPU(pid int) (time.Duration, bool) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -341,6 +344,11 @@ func treeCPU(pid int) (time.Duration, bool) {
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
 		st, _ := strconv.ParseInt(f[12], 10, 64)
 		total += ut + st
+		if p == pid && len(f) >= 15 {
+			cut, _ := strconv.ParseInt(f[13], 10, 64)
+			cst, _ := strconv.ParseInt(f[14], 10, 64)
+			total += cut + cst
+		}
 		found = found || p == pid
 	}
 	return time.Duration(total) * clockTick, found
