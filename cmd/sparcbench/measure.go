@@ -21,7 +21,7 @@ type stretch struct {
 	elapsed time.Duration
 	cpu     cpuUse
 	// child is the CPU of the contender's own server process meanwhile,
-	// when it runs in one (contender.child).
+	// when it runs in one (compareChildren).
 	child time.Duration
 }
 

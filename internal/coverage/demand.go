@@ -214,7 +214,7 @@ func (c *demandCells) release(exact bool) demandFigures {
 		return demandFigures{referrals: &sparcv1.StatCount{Value: met + unmet}, unmet: &sparcv1.StatCount{Value: unmet}}
 	}
 	met, unmet := released(c.met), released(c.unmet)
-	return demandFigures{referrals: statCount(disclosure.Sum(append(met, unmet...)...)), unmet: statCount(disclosure.Sum(unmet...))}
+	return demandFigures{referrals: disclosure.Sum(append(met, unmet...)...).StatCount(), unmet: disclosure.Sum(unmet...).StatCount()}
 }
 
 func released(counts []int64) []disclosure.Cell {
@@ -223,10 +223,6 @@ func released(counts []int64) []disclosure.Cell {
 		out[i] = disclosure.Count(n)
 	}
 	return out
-}
-
-func statCount(c disclosure.Cell) *sparcv1.StatCount {
-	return &sparcv1.StatCount{Value: c.Value, Suppressed: c.Withheld}
 }
 
 // countRate is a count per 1,000 residents; absent when withheld or the

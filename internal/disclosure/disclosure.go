@@ -19,7 +19,11 @@
 // is left: areas that nest (LSOA inside MSOA) are released independently.
 package disclosure
 
-import "time"
+import (
+	"time"
+
+	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+)
 
 // Cell is a released count.
 type Cell struct {
@@ -37,6 +41,12 @@ const (
 	maxWithheld   = 7
 	withheldValue = 4
 )
+
+// StatCount is c as it leaves in an answer: its value, and whether it
+// was withheld.
+func (c Cell) StatCount() *sparcv1.StatCount {
+	return &sparcv1.StatCount{Value: c.Value, Suppressed: c.Withheld}
+}
 
 // Count releases one count: 0 as it is, 1 to 7 withheld, anything else
 // rounded to the nearest 5.

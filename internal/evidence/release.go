@@ -164,17 +164,19 @@ func complement(part []*group, total int64, overallReleased bool, m measure) {
 // suppressed when anything of it is held back.
 func (g *group) proto(n disclosure.Cell, out *sparcv1.OutcomeEvidence) *sparcv1.OutcomeGroup {
 	o := &sparcv1.OutcomeGroup{Key: g.key, Label: g.label,
-		N:                    &sparcv1.StatCount{Value: n.Value, Suppressed: n.Withheld},
+		N:                    n.StatCount(),
 		SwemwbsChange:        &sparcv1.Estimate{Suppressed: true},
 		SwemwbsImprovedShare: &sparcv1.Estimate{Suppressed: true}}
 	if n.Withheld {
 		out.Suppressed = true
 	}
+	// A released estimate's own count of cases is at least minN, so
+	// disclosure.Count rounds it to 5 and never withholds it.
 	if g.released[swemwbs] {
 		m, lo, hi := meanCI(g.SwemN, g.SwemSum, g.SwemSq)
-		o.SwemwbsChange = &sparcv1.Estimate{Value: m, CiLow: lo, CiHigh: hi, N: estimateN(g.SwemN)}
+		o.SwemwbsChange = &sparcv1.Estimate{Value: m, CiLow: lo, CiHigh: hi, N: disclosure.Count(g.SwemN).StatCount()}
 		p, lo, hi := wilson(g.Improved, g.SwemN)
-		o.SwemwbsImprovedShare = &sparcv1.Estimate{Value: p, CiLow: lo, CiHigh: hi, N: estimateN(g.SwemN)}
+		o.SwemwbsImprovedShare = &sparcv1.Estimate{Value: p, CiLow: lo, CiHigh: hi, N: disclosure.Count(g.SwemN).StatCount()}
 	} else if g.SwemN > 0 {
 		out.Suppressed = true
 	}
@@ -182,7 +184,7 @@ func (g *group) proto(n disclosure.Cell, out *sparcv1.OutcomeEvidence) *sparcv1.
 		e := &sparcv1.Estimate{Suppressed: true}
 		if g.released[ons4] {
 			m, lo, hi := meanCI(g.Ons4N, g.Ons4Sum[i], g.Ons4SumSq[i])
-			e = &sparcv1.Estimate{Value: m, CiLow: lo, CiHigh: hi, N: estimateN(g.Ons4N)}
+			e = &sparcv1.Estimate{Value: m, CiLow: lo, CiHigh: hi, N: disclosure.Count(g.Ons4N).StatCount()}
 		}
 		o.Ons4Change = append(o.Ons4Change, e)
 	}
@@ -190,13 +192,6 @@ func (g *group) proto(n disclosure.Cell, out *sparcv1.OutcomeEvidence) *sparcv1.
 		out.Suppressed = true
 	}
 	return o
-}
-
-// estimateN is a released estimate's count of cases: at least minN, so
-// disclosure.Count rounds it to 5 and never withholds it.
-func estimateN(n int64) *sparcv1.StatCount {
-	c := disclosure.Count(n)
-	return &sparcv1.StatCount{Value: c.Value, Suppressed: c.Withheld}
 }
 
 func quintileLabel(q int) string {

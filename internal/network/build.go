@@ -379,16 +379,16 @@ type releasedTie struct {
 
 func (h *history) release(cells []counts) releasedTie {
 	// One allocation for the five lists of month cells.
-	all := make([]disclosure.Cell, 5*len(cells))
-	ref, acc, dec, att, com := all[:len(cells):len(cells)], all[len(cells):len(cells):2*len(cells)],
-		all[2*len(cells):2*len(cells):3*len(cells)], all[3*len(cells):3*len(cells):4*len(cells)], all[4*len(cells):4*len(cells)]
+	n := len(cells)
+	all := make([]disclosure.Cell, 5*n)
+	ref, acc, dec, att, com := all[:n:n], all[n:2*n:2*n], all[2*n:3*n:3*n], all[3*n:4*n:4*n], all[4*n:]
 	var why map[string][]disclosure.Cell
 	for i, c := range cells {
 		ref[i] = disclosure.Count(c.referrals)
-		acc = append(acc, disclosure.Count(c.accepted))
-		dec = append(dec, disclosure.Count(c.declined))
-		att = append(att, disclosure.Count(c.attended))
-		com = append(com, disclosure.Count(c.completed))
+		acc[i] = disclosure.Count(c.accepted)
+		dec[i] = disclosure.Count(c.declined)
+		att[i] = disclosure.Count(c.attended)
+		com[i] = disclosure.Count(c.completed)
 		for _, r := range c.reasons {
 			if why == nil {
 				why = map[string][]disclosure.Cell{}

@@ -166,7 +166,7 @@ func (s *suppression) cell(c disclosure.Cell) *sparcv1.StatCount {
 	if c.Withheld {
 		*s = true
 	}
-	return &sparcv1.StatCount{Value: c.Value, Suppressed: c.Withheld}
+	return c.StatCount()
 }
 
 // id is how node key appears: itself when public (an asset, a group with

@@ -20,11 +20,7 @@ import (
 // Suppress applies the small-number rule to a count leaving the referring
 // organisation (disclosure.Count): 1 to 7 are withheld, anything else is
 // rounded to the nearest 5.
-func Suppress(n int64) *sparcv1.StatCount { return statCount(disclosure.Count(n)) }
-
-func statCount(c disclosure.Cell) *sparcv1.StatCount {
-	return &sparcv1.StatCount{Value: c.Value, Suppressed: c.Withheld}
-}
+func Suppress(n int64) *sparcv1.StatCount { return disclosure.Count(n).StatCount() }
 
 func exact(n int64) *sparcv1.StatCount { return &sparcv1.StatCount{Value: n} }
 
@@ -221,17 +217,17 @@ func released(ctx context.Context, tx pgx.Tx, org *uuid.UUID, area *string, from
 		swem.add(m.swem, m.swemN)
 	}
 	for st, cells := range perStatus {
-		out.ByStatus[st] = statCount(disclosure.Sum(cells...))
+		out.ByStatus[st] = disclosure.Sum(cells...).StatCount()
 	}
-	out.Total = statCount(disclosure.Sum(totals...))
+	out.Total = disclosure.Sum(totals...).StatCount()
 	out.MedianDaysToAcceptance, out.MedianDaysToFirstAttendance = acc.mean(), att.mean()
 	if len(months) > 0 {
-		n := statCount(disclosure.Sum(ons4Ns...))
+		n := disclosure.Sum(ons4Ns...).StatCount()
 		for i := range ons4 {
 			out.Ons4Change = append(out.Ons4Change, ons4[i].change(n))
 		}
 	}
-	out.SwemwbsChange = swem.change(statCount(disclosure.Sum(swemNs...)))
+	out.SwemwbsChange = swem.change(disclosure.Sum(swemNs...).StatCount())
 	return out, nil
 }
 
