@@ -149,16 +149,22 @@ func TestReferralNetworkInChromium(t *testing.T) {
 
 		// The window filter: a month asks again with it.
 		eval[bool](b, fmt.Sprintf(`(() => { const s = document.getElementById('net-window'); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, lastMonth))
-		loaded(seq)
+		seq = loaded(seq)
 		if got := api.last("/v1/referralNetwork").Query.Get("window"); got != lastMonth {
 			t.Errorf("after choosing %s the network was asked for window %q", lastMonth, got)
 		}
-		// The area filter, and window by window.
+		// The area filter, then window by window: one change at a time, as a
+		// person makes them, so the last request seen is the one drawn (two
+		// changes at once race two requests to the server).
 		area := eval[string](b, `document.querySelector('#net-area option:nth-child(2)').value`)
-		eval[bool](b, fmt.Sprintf(`(() => { const s = document.getElementById('net-area'); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true}));
-			const p = document.getElementById('net-period'); p.value = 'NETWORK_PERIOD_MONTH'; p.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, area))
+		eval[bool](b, fmt.Sprintf(`(() => { const s = document.getElementById('net-area'); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`, area))
+		seq = loaded(seq)
+		if req := api.last("/v1/referralNetwork"); req.Query.Get("window") != lastMonth || req.Query.Get("area") != area || req.Query.Has("period") {
+			t.Errorf("after choosing area %s the request was %q", area, req.Query.Encode())
+		}
+		eval[bool](b, `(() => { const p = document.getElementById('net-period'); p.value = 'NETWORK_PERIOD_MONTH'; p.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
 		waitFor(b, `document.querySelectorAll('#net-history-table tbody tr').length === 2`)
-		seq = eval[string](b, `document.querySelector('main').dataset.loaded`)
+		seq = loaded(seq)
 		req = api.last("/v1/referralNetwork")
 		if req.Query.Get("window") != lastMonth || req.Query.Get("area") != area || req.Query.Get("period") != "NETWORK_PERIOD_MONTH" {
 			t.Errorf("after choosing area %s and month by month the request was %q", area, req.Query.Encode())
