@@ -207,6 +207,13 @@ func toStatus(err error) (*status.Status, bool) {
 		return unavailable(), false
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, "deadline exceeded"), false
+	case pgCode(err) == "42501":
+		// insufficient_privilege: the database's own wall (row-level
+		// security, the analytics guard of migration 0070) refused what
+		// the access policy let through. The caller learns only that it
+		// may not; logged as unexpected, as the policy should have
+		// refused first.
+		return status.New(codes.PermissionDenied, "permission denied"), true
 	}
 	return status.New(codes.Internal, "internal error"), true
 }
@@ -225,6 +232,15 @@ func unavailable() *status.Status {
 		return d
 	}
 	return st
+}
+
+// pgCode is the SQLSTATE of the PostgreSQL error in err ("" if none).
+func pgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
 }
 
 // IsUnavailable reports whether err means the database cannot be used at

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -29,6 +31,8 @@ func TestToStatusMapsEachErrorClassToItsCode(t *testing.T) {
 		{"a status error passes through", status.Error(codes.ResourceExhausted, "slow down"), codes.ResourceExhausted, false},
 		{"cancelled", fmt.Errorf("query: %w", context.Canceled), codes.Canceled, false},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), codes.DeadlineExceeded, false},
+		{"the database's own refusal is permission denied, and logged", fmt.Errorf("reading: %w",
+			&pgconn.PgError{Code: "42501", Message: "referral analytics are for admins and area analysts"}), codes.PermissionDenied, true},
 		{"anything else is internal and hidden", errors.New("pq: relation does not exist"), codes.Internal, true},
 	}
 	for _, c := range cases {
@@ -37,7 +41,7 @@ func TestToStatusMapsEachErrorClassToItsCode(t *testing.T) {
 			if st.Code() != c.code || unexpected != c.unexpected {
 				t.Fatalf("got %v (unexpected=%v), want %v (unexpected=%v)", st.Code(), unexpected, c.code, c.unexpected)
 			}
-			if c.code == codes.Internal && st.Message() != "internal error" {
+			if (c.code == codes.Internal && st.Message() != "internal error") || strings.Contains(st.Message(), "analysts") {
 				t.Fatalf("internal details leaked: %q", st.Message())
 			}
 		})

@@ -69,7 +69,7 @@ func BenchmarkCouncilYear(b *testing.B) {
 	req := &sparcv1.GetReferralNetworkRequest{Window: "2026", Area: council, Period: sparcv1.NetworkPeriod_NETWORK_PERIOD_QUARTER}
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := svc.GetReferralNetwork(ctx, req)
+		res, err := svc.GetReferralNetwork(asAnalyst(), req)
 		if err != nil {
 			b.Fatal(err)
 		}

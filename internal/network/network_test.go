@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	sparcv1 "github.com/sparc-network/sparc/gen/sparc/v1"
+	"github.com/sparc-network/sparc/internal/apierr"
 	"github.com/sparc-network/sparc/internal/auth"
 	"github.com/sparc-network/sparc/internal/network"
 	"github.com/sparc-network/sparc/internal/testenv"
@@ -548,6 +549,33 @@ func readCSV(t *testing.T, b []byte) [][]string {
 	return rows
 }
 
+// asAnalyst is a context acting as an area analyst, for the service
+// called directly (its store's functions answer analysts and admins only).
+func asAnalyst() context.Context {
+	return auth.WithPrincipal(context.Background(), &auth.Principal{Name: "key:test", Role: auth.RoleAreaAnalyst})
+}
+
+// Behind the access policy, the database refuses too: the service called
+// without it (as a route that forgot the policy would) for a link worker,
+// a group editor, the network admin or nobody gets no network, and the
+// caller is told PERMISSION_DENIED.
+func TestReferralNetworkWithoutThePolicyIsRefusedByTheDatabase(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewServer(t)
+	svc := network.NewService(network.NewStore(env.AppPool), env.App.AnonymousKey)
+	req := &sparcv1.GetReferralNetworkRequest{Window: "2026-Q3"}
+	for _, role := range []string{auth.RoleLinkWorker, auth.RoleGroupEditor, auth.RoleNetworkAdmin, ""} {
+		ctx := auth.WithPrincipal(context.Background(), &auth.Principal{Name: "key:test", Org: env.NewOrg(t, "Org of "+role, "link_worker_service"), Role: role})
+		res, err := svc.GetReferralNetwork(ctx, req)
+		if st, _ := apierr.ToStatus(err); res != nil || st.Code() != codes.PermissionDenied {
+			t.Errorf("role %q: %v (%v), want PERMISSION_DENIED and no network", role, res, err)
+		}
+	}
+	if _, err := svc.GetReferralNetwork(asAnalyst(), req); err != nil {
+		t.Errorf("an analyst: %v", err)
+	}
+}
+
 func TestReferralNetworkWindows(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
@@ -560,12 +588,12 @@ func TestReferralNetworkWindows(t *testing.T) {
 		{"2026-02-10/2026-04-01", "2026-02-01/2026-04-01"},
 		{"2025", "2025"},
 	} {
-		res, err := svc.GetReferralNetwork(context.Background(), &sparcv1.GetReferralNetworkRequest{Window: c.asked})
+		res, err := svc.GetReferralNetwork(asAnalyst(), &sparcv1.GetReferralNetworkRequest{Window: c.asked})
 		if err != nil || res.GetWindow() != c.answered {
 			t.Errorf("window %q answered %q (%v), want %q", c.asked, res.GetWindow(), err, c.answered)
 		}
 	}
-	_, err := svc.GetReferralNetwork(context.Background(), &sparcv1.GetReferralNetworkRequest{Window: "2026-12"})
+	_, err := svc.GetReferralNetwork(asAnalyst(), &sparcv1.GetReferralNetworkRequest{Window: "2026-12"})
 	if status.Code(err) != codes.InvalidArgument || strings.Join(testenv.Fields(err), ",") != "window" {
 		t.Errorf("the running month: %v, want INVALID_ARGUMENT on window", err)
 	}
@@ -628,7 +656,7 @@ func TestReferralNetworkLargerThanOneGRPCMessageOverHTTP(t *testing.T) {
 func TestReferralNetworkReadsWaitTheirTurn(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewServer(t)
-	ctx := context.Background()
+	ctx := asAnalyst()
 	svc := network.NewService(network.NewStore(env.AppPool), env.App.AnonymousKey).WithConcurrentReads(1)
 	req := &sparcv1.GetReferralNetworkRequest{Window: "2026-Q3"}
 	// Statements of this database waiting for a lock on the referrals.

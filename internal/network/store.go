@@ -11,12 +11,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sparc-network/sparc/internal/db"
 )
 
 // Store reads the referral network's raw material. Referrals of other
-// organisations are read through owner functions (migrations 0067 and
-// 0069) that return counts only; organisations, assets and areas are
-// open to read.
+// organisations are read through owner functions (migrations 0069 and
+// 0070) that return counts only, and only to a caller whose identity
+// (db.WithIdentity) is an admin's or an area analyst's; organisations,
+// assets and areas are open to read.
 type Store struct{ pool *pgxpool.Pool }
 
 // NewStore reads through pool (an application pool: row-level security
@@ -114,14 +117,19 @@ func (s *Store) Read(ctx context.Context, area string, from, to time.Time, byAss
 	return &out, nil
 }
 
-// collect runs sql and appends next() for each row scanned into dest.
+// collect runs sql, after the caller's identity (the owner functions
+// check it), and appends next() for each row scanned into dest. The call's
+// audit event is not its to write: three parts run at once, and the
+// authorisation layer records the event once after the read.
 func collect[T any](ctx context.Context, pool *pgxpool.Pool, sql string, args, dest []any, next func() T) ([]T, error) {
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
 	var out []T
-	_, err = pgx.ForEachRow(rows, dest, func() error { out = append(out, next()); return nil })
+	err := db.Read(db.WithoutRider(ctx), pool, func(b *pgx.Batch) {
+		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			out = out[:0] // a retried read starts again
+			_, err := pgx.ForEachRow(rows, dest, func() error { out = append(out, next()); return nil })
+			return err
+		})
+	})
 	return out, err
 }
 

@@ -1,0 +1,74 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sparc-network/sparc/internal/db"
+	"github.com/sparc-network/sparc/internal/testenv"
+)
+
+// The functions that read every organisation's referrals for analytics
+// run as the owner, past row-level security, and return counts only. The
+// access policy lets only admins and area analysts call the services in
+// front of them; the functions check the same themselves (migration
+// 0070), so a route that forgot the policy would still get no figures.
+// Each is called by the application role with each role's identity, and
+// with none.
+func TestAnalyticsFunctionsAnswerOnlyAdminsAndAreaAnalysts(t *testing.T) {
+	owner := testenv.NewPool(t)
+	app := testenv.AppPool(t, owner)
+	ctx := context.Background()
+	if _, err := owner.Exec(ctx, `
+		INSERT INTO organisations (id, kind, name) VALUES
+		  ('00000000-0000-4000-8000-00000000000a', 'link_worker_service', 'A'),
+		  ('00000000-0000-4000-8000-00000000000b', 'community_group', 'B');
+		INSERT INTO assets (id, kind, name, location, country, status, owner_organisation)
+		  VALUES ('00000000-0000-4000-8000-0000000000a1', 'association', 'Walk', 'SRID=4326;POINT(-1.9 52.48)', 'GB', 'active',
+		          '00000000-0000-4000-8000-00000000000b');
+		INSERT INTO people (id, organisation_id, display_name)
+		  VALUES ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a', 'A. K.');
+		INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org, status, request_id, request_hash, requested_at)
+		  VALUES ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a',
+		          'key:test', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-00000000000b', 'requested', 'r1', '\x00', now())`); err != nil {
+		t.Fatal(err)
+	}
+	const window = `NULL, now() - interval '1 day', now() + interval '1 day'`
+	functions := map[string]string{
+		"ties":             `SELECT count(*) FROM sparc_referral_network(` + window + `, false)`,
+		"ties by asset":    `SELECT count(*) FROM sparc_referral_network(` + window + `, true)`,
+		"homes":            `SELECT count(*) FROM sparc_referral_network_homes(` + window + `)`,
+		"places":           `SELECT count(*) FROM sparc_referral_network_places(` + window + `)`,
+		"places in an area": `SELECT count(*) FROM sparc_referral_network_places('E00000001', now() - interval '1 day', now() + interval '1 day')`,
+		"outcome sums":     `SELECT count(*) FROM sparc_outcome_sums(` + window + `, '{}', 300)`,
+	}
+	// The rows each answers an analyst: one tie, one home row (quintile
+	// unknown), the one asset's place, none in an unknown area, no
+	// completed referral.
+	want := map[string]int{"ties": 1, "ties by asset": 1, "homes": 1, "places": 1, "places in an area": 0, "outcome sums": 0}
+	for _, c := range []struct {
+		role    string
+		answers bool
+	}{
+		{"admin", true}, {"area_analyst", true},
+		{"link_worker", false}, {"group_editor", false}, {"network_admin", false}, {"", false},
+	} {
+		for name, sql := range functions {
+			var n int
+			b := db.IdentityBatch(db.Identity{Org: "00000000-0000-4000-8000-00000000000a", Role: c.role})
+			b.Queue(sql).QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
+			err := app.SendBatch(ctx, b).Close()
+			var pgErr *pgconn.PgError
+			switch {
+			case c.answers && (err != nil || n != want[name]):
+				t.Errorf("%s as %q: %d rows (%v), want %d", name, c.role, n, err, want[name])
+			case !c.answers && (!errors.As(err, &pgErr) || pgErr.Code != "42501"):
+				t.Errorf("%s as %q: %d rows (%v), want insufficient_privilege", name, c.role, n, err)
+			}
+		}
+	}
+}
