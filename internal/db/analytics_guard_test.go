@@ -39,12 +39,12 @@ func TestAnalyticsFunctionsAnswerOnlyAdminsAndAreaAnalysts(t *testing.T) {
 	}
 	const window = `NULL, now() - interval '1 day', now() + interval '1 day'`
 	functions := map[string]string{
-		"ties":             `SELECT count(*) FROM sparc_referral_network(` + window + `, false)`,
-		"ties by asset":    `SELECT count(*) FROM sparc_referral_network(` + window + `, true)`,
-		"homes":            `SELECT count(*) FROM sparc_referral_network_homes(` + window + `)`,
-		"places":           `SELECT count(*) FROM sparc_referral_network_places(` + window + `)`,
+		"ties":              `SELECT count(*) FROM sparc_referral_network(` + window + `, false)`,
+		"ties by asset":     `SELECT count(*) FROM sparc_referral_network(` + window + `, true)`,
+		"homes":             `SELECT count(*) FROM sparc_referral_network_homes(` + window + `)`,
+		"places":            `SELECT count(*) FROM sparc_referral_network_places(` + window + `)`,
 		"places in an area": `SELECT count(*) FROM sparc_referral_network_places('E00000001', now() - interval '1 day', now() + interval '1 day')`,
-		"outcome sums":     `SELECT count(*) FROM sparc_outcome_sums(` + window + `, '{}', 300)`,
+		"outcome sums":      `SELECT count(*) FROM sparc_outcome_sums(` + window + `, '{}', 300)`,
 	}
 	// The rows each answers an analyst: one tie, one home row (quintile
 	// unknown), the one asset's place, none in an unknown area, no
