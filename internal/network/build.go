@@ -112,7 +112,7 @@ func newHistory(rd *Read, byAsset bool) *history {
 	h.ties = sortTies(h.ties)
 	for _, r := range rd.Homes {
 		if k, ok := seen[r.Referrer]; ok {
-			h.homes = append(h.homes, homeRow{referrer: k, month: monthOf(r.Month), quintile: int32(min(max(r.Quintile, 0), 5)), n: r.N})
+			h.homes = append(h.homes, homeRow{referrer: k, month: monthOf(r.Month), quintile: int32(quintile(r.Quintile)), n: r.N})
 		}
 	}
 	h.asset = make([]bool, len(all))
@@ -126,7 +126,7 @@ func newHistory(rd *Read, byAsset bool) *history {
 	h.quintile = make([]int8, len(all))
 	byOrg := map[int32]*[6]int64{}
 	for _, p := range rd.Places {
-		q := min(max(p.Quintile, 0), 5)
+		q := quintile(p.Quintile)
 		if k, ok := seen[p.Asset]; ok && byAsset {
 			h.quintile[k] = int8(q)
 		}
@@ -406,3 +406,7 @@ func (h *history) release(cells []counts) releasedTie {
 	}
 	return out
 }
+
+// quintile is a deprivation quintile as the database sends it, held to
+// 0 (none) .. 5: an out-of-range value must not index past the counts.
+func quintile(q int) int { return min(max(q, 0), 5) }

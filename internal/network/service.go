@@ -260,15 +260,14 @@ var changeKinds = map[ChangeKind]sparcv1.TieChangeKind{
 	Lost:         sparcv1.TieChangeKind_TIE_CHANGE_KIND_LOST,
 }
 
-// changes are the ties that changed from one window to the next (Compare,
-// on raw counts), with their released figures before and after. A tie
+// changes are the ties that changed from one window to the next
+// (mergeTies, on raw counts), with their released figures before and after. A tie
 // that strengthened or weakened by so little that its released figures
 // are the same (both withheld, or the same multiple of 5) is left out: its
 // direction would tell what the rounding hides.
 func (s *Service) changes(then, now *built, sup *suppression) []*sparcv1.TieChange {
 	// Both windows are cut from one history, so they number keys alike
-	// and the ties are matched as Compare matches them (mergeTies) on
-	// those numbers, without a string.
+	// and the ties are matched on those numbers, without a string.
 	tb, ta := then.keyed(), now.keyed()
 	released := func(b *built, ties []rankedTie, k uint64) disclosure.Cell {
 		if i, ok := slices.BinarySearchFunc(ties, k, func(t rankedTie, k uint64) int { return cmp.Compare(t.key, k) }); ok {
