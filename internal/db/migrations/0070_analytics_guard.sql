@@ -20,44 +20,60 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION sparc_require_analytics() FROM PUBLIC;
 
--- The network's parts, as 0069 with the guard added. A condition with no
--- column is a one-time filter: the plan tests it once, before reading a
--- row, and the plans are otherwise those of 0069 (checked with EXPLAIN;
--- docs/benchmarks.md has the figures after the change).
+-- The network. Its three parts (0069) inline one reading of the
+-- referrals, sparc_network_referrals, so the guard goes there, in the
+-- reading's own condition: a condition with no column is a one-time
+-- filter, tested once before a row is read, and there the plans stay
+-- 0069's with that test on top (checked with EXPLAIN on the national
+-- benchmark history). Put in the outer query of sparc_referral_network
+-- instead, it let the planner flatten the reading, and the status as it
+-- stood at the window's end (a subquery for referrals changed since)
+-- would have been computed once per use instead of once per referral.
+-- The ties and the homes are guarded through it; the places, which read
+-- it only for an area, also test the guard themselves.
 
-CREATE OR REPLACE FUNCTION sparc_referral_network(p_area text, p_from timestamptz, p_to timestamptz, p_by_asset boolean)
-RETURNS TABLE (referring_org uuid, asset_id uuid, target_org uuid, month timestamptz, declined boolean, reason text,
-               n bigint, accepted bigint, attended bigint, completed bigint)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
--- As 0064: the plan's cost passes jit_above_cost for a year of referrals,
--- and compiling it costs more than running it. A national year's groups
--- take about 180 MB to hash (two years, the window and the one before,
--- twice that): in memory. The planner cannot see through the inlined
--- function's parameters, expects a few thousand rows and would sort 1.3M
--- to group them (1.5 s); hashing them takes 0.7 s.
-SET jit = off SET work_mem = '256MB' SET enable_sort = off AS $$
-    SELECT r.referring_org, CASE WHEN p_by_asset THEN r.asset_id END, r.target_org, r.month,
-           r.status_then = 'rejected', CASE WHEN r.status_then = 'rejected' THEN r.reason_then ELSE '' END,
-           count(*), count(*) FILTER (WHERE r.accepted), count(*) FILTER (WHERE r.attended),
-           count(*) FILTER (WHERE r.status_then = 'completed')
-    FROM sparc_network_referrals(p_area, p_from, p_to) r
-    WHERE sparc_require_analytics()
-    GROUP BY 1, 2, 3, 4, 5, 6
-$$;
-
-CREATE OR REPLACE FUNCTION sparc_referral_network_homes(p_area text, p_from timestamptz, p_to timestamptz)
-RETURNS TABLE (referring_org uuid, month timestamptz, home_quintile integer, n bigint)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
--- As sparc_referral_network: hashed, not sorted.
-SET jit = off SET work_mem = '64MB' SET enable_sort = off AS $$
-    WITH q AS MATERIALIZED (
-        SELECT * FROM sparc_area_quintiles() WHERE quintile IS NOT NULL
+CREATE OR REPLACE FUNCTION sparc_network_referrals(p_area text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (referring_org uuid, asset_id uuid, target_org uuid, month timestamptz, home_area text,
+               status_then text, reason_then text, accepted boolean, attended boolean)
+LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE inside (code, depth) AS (
+        SELECT a.code, 0 FROM public.areas a WHERE a.code = p_area
+        UNION
+        SELECT a.code, 1 FROM public.areas a WHERE p_area IS NOT NULL AND a.council_code = p_area
+        UNION
+        SELECT a.code, i.depth + 1 FROM inside i JOIN public.areas a ON a.parent_code = i.code
+        WHERE a.parent_code <> '' AND i.depth < 8
+    ), located AS (
+        -- The assets inside the area, found once through the assets'
+        -- spatial index: testing each referral's asset against a
+        -- council's boundary would repeat the test per referral.
+        SELECT a.id FROM public.assets a JOIN public.areas ar ON ar.code = p_area
+        WHERE public.ST_Intersects(a.location::public.geometry, ar.geom)
+    ), r AS (
+        SELECT rf.referring_org, rf.asset_id, coalesce(rf.provider_org, a.owner_organisation) AS target_org,
+               date_trunc('month', rf.created_at, 'UTC') AS month, rf.home_area,
+               -- As 0064: the timeline only for referrals changed since
+               -- p_to (a scalar subquery under CASE runs only then; a
+               -- lateral join would cost a step for every referral).
+               coalesce(CASE WHEN rf.updated_at >= p_to - interval '1 minute' THEN (
+                   SELECT e.to_status FROM public.referral_events e
+                   WHERE e.referral_id = rf.id AND (e.time < p_to OR e.from_status = '')
+                   ORDER BY e.id DESC LIMIT 1) END, rf.status) AS status_then,
+               coalesce(CASE WHEN rf.updated_at >= p_to - interval '1 minute' THEN (
+                   SELECT e.reason FROM public.referral_events e
+                   WHERE e.referral_id = rf.id AND (e.time < p_to OR e.from_status = '')
+                   ORDER BY e.id DESC LIMIT 1) END, rf.status_reason) AS reason_then,
+               coalesce(rf.accepted_at < p_to, false) AS accepted,
+               coalesce(rf.first_attended_at < p_to, false) AS attended
+        FROM public.referrals rf
+        JOIN public.assets a ON a.id = rf.asset_id
+        WHERE rf.created_at >= p_from AND rf.created_at < p_to
+          AND (p_area IS NULL
+               OR rf.home_area IN (SELECT i.code FROM inside i)
+               OR rf.asset_id IN (SELECT l.id FROM located l))
     )
-    SELECT r.referring_org, r.month, coalesce(q.quintile, 0), count(*)
-    FROM sparc_network_referrals(p_area, p_from, p_to) r
-    LEFT JOIN q ON q.code = r.home_area
-    WHERE sparc_require_analytics()
-    GROUP BY 1, 2, 3
+    SELECT * FROM r
+    WHERE public.sparc_require_analytics() AND r.status_then NOT IN ('draft', 'entered_in_error') AND r.target_org IS NOT NULL
 $$;
 
 CREATE OR REPLACE FUNCTION sparc_referral_network_places(p_area text, p_from timestamptz, p_to timestamptz)
