@@ -23,18 +23,7 @@ func TestAnalyticsFunctionsAnswerOnlyAdminsAndAreaAnalysts(t *testing.T) {
 	owner := testenv.NewPool(t)
 	app := testenv.AppPool(t, owner)
 	ctx := context.Background()
-	if _, err := owner.Exec(ctx, `
-		INSERT INTO organisations (id, kind, name) VALUES
-		  ('00000000-0000-4000-8000-00000000000a', 'link_worker_service', 'A'),
-		  ('00000000-0000-4000-8000-00000000000b', 'community_group', 'B');
-		INSERT INTO assets (id, kind, name, location, country, status, owner_organisation)
-		  VALUES ('00000000-0000-4000-8000-0000000000a1', 'association', 'Walk', 'SRID=4326;POINT(-1.9 52.48)', 'GB', 'active',
-		          '00000000-0000-4000-8000-00000000000b');
-		INSERT INTO people (id, organisation_id, display_name)
-		  VALUES ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a', 'A. K.');
-		INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org, status, request_id, request_hash, requested_at)
-		  VALUES ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a',
-		          'key:test', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-00000000000b', 'requested', 'r1', '\x00', now())`); err != nil {
+	if _, err := owner.Exec(ctx, oneReferralSQL); err != nil {
 		t.Fatal(err)
 	}
 	const window = `NULL, now() - interval '1 day', now() + interval '1 day'`

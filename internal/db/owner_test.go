@@ -60,18 +60,7 @@ func TestMigrationsAndAggregatesWorkForANonSuperuserOwner(t *testing.T) {
 	}
 
 	// Two organisations, an asset of B and a referral from A to it.
-	_, err = owner.Exec(ctx, `
-		INSERT INTO organisations (id, kind, name) VALUES
-		  ('00000000-0000-4000-8000-00000000000a', 'link_worker_service', 'A'),
-		  ('00000000-0000-4000-8000-00000000000b', 'community_group', 'B');
-		INSERT INTO assets (id, kind, name, location, country, status, owner_organisation)
-		  VALUES ('00000000-0000-4000-8000-0000000000a1', 'association', 'Walk', 'SRID=4326;POINT(-1.9 52.48)', 'GB', 'active',
-		          '00000000-0000-4000-8000-00000000000b');
-		INSERT INTO people (id, organisation_id, display_name)
-		  VALUES ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a', 'A. K.');
-		INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org, status, request_id, request_hash, requested_at)
-		  VALUES ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a',
-		          'key:test', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-00000000000b', 'requested', 'r1', '\x00', now())`)
+	_, err = owner.Exec(ctx, oneReferralSQL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,3 +99,19 @@ func TestMigrationsAndAggregatesWorkForANonSuperuserOwner(t *testing.T) {
 		t.Fatalf("sparc_network_referrals called by the application role saw %d referrals, want 0 (or no right to call it)", n)
 	}
 }
+
+// oneReferralSQL makes two organisations, A (a link-worker service) and
+// B (a community group), an asset of B and a referral from A to it,
+// requested now.
+const oneReferralSQL = `
+		INSERT INTO organisations (id, kind, name) VALUES
+		  ('00000000-0000-4000-8000-00000000000a', 'link_worker_service', 'A'),
+		  ('00000000-0000-4000-8000-00000000000b', 'community_group', 'B');
+		INSERT INTO assets (id, kind, name, location, country, status, owner_organisation)
+		  VALUES ('00000000-0000-4000-8000-0000000000a1', 'association', 'Walk', 'SRID=4326;POINT(-1.9 52.48)', 'GB', 'active',
+		          '00000000-0000-4000-8000-00000000000b');
+		INSERT INTO people (id, organisation_id, display_name)
+		  VALUES ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a', 'A. K.');
+		INSERT INTO referrals (id, person_id, referring_org, link_worker, asset_id, provider_org, status, request_id, request_hash, requested_at)
+		  VALUES ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-00000000000a',
+		          'key:test', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-00000000000b', 'requested', 'r1', '\x00', now())`
