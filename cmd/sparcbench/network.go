@@ -494,7 +494,7 @@ func (nb *networkBench) measure(ctx context.Context) error {
 			for i, sql := range parts {
 				wg.Go(func() {
 					// As the store sends them: after an analyst's
-					// identity, which the functions check (0070).
+					// identity, which the functions check (0069).
 					analyst := db.WithIdentity(ctx, db.Identity{Role: auth.RoleAreaAnalyst})
 					errs[i] = db.Read(analyst, nb.pool, func(b *pgx.Batch) {
 						b.Queue(sql, from, to).Query(func(rows pgx.Rows) error {

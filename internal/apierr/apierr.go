@@ -209,7 +209,7 @@ func toStatus(err error) (*status.Status, bool) {
 		return status.New(codes.DeadlineExceeded, "deadline exceeded"), false
 	case pgCode(err) == "42501":
 		// insufficient_privilege: the database's own wall (row-level
-		// security, the analytics guard of migration 0070) refused what
+		// security, the analytics guard of migration 0069) refused what
 		// the access policy let through. The caller learns only that it
 		// may not; logged as unexpected, as the policy should have
 		// refused first.

@@ -15,8 +15,8 @@ import (
 // The functions that read every organisation's referrals for analytics
 // run as the owner, past row-level security, and return counts only. The
 // access policy lets only admins and area analysts call the services in
-// front of them; the functions check the same themselves (migration
-// 0070), so a route that forgot the policy would still get no figures.
+// front of them; the functions check the same themselves (migrations
+// 0069 and 0070), so a route that forgot the policy would still get no figures.
 // Each is called by the application role with each role's identity, and
 // with none.
 func TestAnalyticsFunctionsAnswerOnlyAdminsAndAreaAnalysts(t *testing.T) {

@@ -79,7 +79,7 @@ func TestMigrationsAndAggregatesWorkForANonSuperuserOwner(t *testing.T) {
 	if err := app.QueryRow(ctx, `SELECT COALESCE(sum(n), 0) FROM sparc_referral_stats(NULL, NULL, now() - interval '1 day', now() + interval '1 day')`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("stats as a non-superuser owner counted %d (%v), want 1", n, err)
 	}
-	// So do the referral network's parts (migrations 0069, 0070), whose
+	// So do the referral network's parts (migration 0069), whose
 	// shared reading of the referrals is inlined into them, for an
 	// analyst (they refuse other callers: analytics_guard_test.go).
 	for _, part := range []string{

@@ -16,8 +16,8 @@ import (
 )
 
 // Store reads the referral network's raw material. Referrals of other
-// organisations are read through owner functions (migrations 0069 and
-// 0070) that return counts only, and only to a caller whose identity
+// organisations are read through owner functions (migration 0069) that
+// return counts only, and only to a caller whose identity
 // (db.WithIdentity) is an admin's or an area analyst's; organisations,
 // assets and areas are open to read.
 type Store struct{ pool *pgxpool.Pool }

@@ -22,6 +22,24 @@
 
 DROP FUNCTION sparc_referral_network(text, timestamptz, timestamptz);
 
+-- The second wall behind the access policy (internal/auth, policy.go
+-- "Relational analytics"): the parts below run as the owner over every
+-- organisation's referrals, so they answer only a transaction whose
+-- identity (sparc.role, set by internal/db with every request's) is an
+-- admin's or an area analyst's. Anyone else, a connection with no
+-- identity included, gets insufficient_privilege, not figures, even if a
+-- route forgot the policy. Outcome evidence uses the same rule (0070).
+CREATE FUNCTION sparc_require_analytics() RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = public, pg_temp AS $$
+BEGIN
+    IF coalesce(sparc_role(), '') NOT IN ('admin', 'area_analyst') THEN
+        RAISE EXCEPTION 'referral analytics are for admins and area analysts'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN true;
+END $$;
+REVOKE ALL ON FUNCTION sparc_require_analytics() FROM PUBLIC;
+
 -- The referrals made in [p_from, p_to) as the network reads them: the
 -- referring organisation, the asset and the organisation running it (the
 -- referral's provider, else the asset's owner), the calendar month (UTC)
@@ -38,6 +56,15 @@ DROP FUNCTION sparc_referral_network(text, timestamptz, timestamptz);
 -- rights; called on its own by the application role, row-level security
 -- shows it the caller's own referrals only. Execution is the owner's
 -- alone anyway.
+--
+-- The guard is tested here, so the ties and the homes are guarded through
+-- it: a condition with no column is a one-time filter, tested once
+-- before a row is read, and here the plans are those without it plus
+-- that test (EXPLAIN on the national benchmark history). In the outer
+-- query of sparc_referral_network instead, it let the planner flatten
+-- this reading, and the status as it stood at p_to (a subquery for
+-- referrals changed since) would be computed once per use instead of
+-- once per referral.
 CREATE FUNCTION sparc_network_referrals(p_area text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (referring_org uuid, asset_id uuid, target_org uuid, month timestamptz, home_area text,
                status_then text, reason_then text, accepted boolean, attended boolean)
@@ -79,7 +106,8 @@ LANGUAGE sql STABLE AS $$
                OR rf.asset_id IN (SELECT l.id FROM located l))
     )
     SELECT * FROM r
-    WHERE r.status_then NOT IN ('draft', 'entered_in_error') AND r.target_org IS NOT NULL
+    WHERE public.sparc_require_analytics()
+      AND r.status_then NOT IN ('draft', 'entered_in_error') AND r.target_org IS NOT NULL
 $$;
 REVOKE ALL ON FUNCTION sparc_network_referrals(text, timestamptz, timestamptz) FROM PUBLIC;
 
@@ -135,7 +163,7 @@ GRANT EXECUTE ON FUNCTION sparc_referral_network_homes(text, timestamptz, timest
 -- smallest area with one that it stands in (0 for assets delivered
 -- remotely). Everywhere (p_area NULL) that is every asset with a place,
 -- read without going through the referrals, so this part needs no scan
--- of them. Assets and areas are open data.
+-- of them, and tests the guard itself. Assets and areas are open data.
 CREATE FUNCTION sparc_referral_network_places(p_area text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (organisation uuid, asset_id uuid, quintile integer)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
@@ -164,6 +192,7 @@ SET jit = off AS $$
     )
     SELECT DISTINCT ON (s.id) s.owner_organisation, s.id, coalesce(h.quintile, 0)
     FROM shown s LEFT JOIN hit h ON h.id = s.id
+    WHERE sparc_require_analytics()
     ORDER BY s.id, h.size, h.code
 $$;
 REVOKE ALL ON FUNCTION sparc_referral_network_places(text, timestamptz, timestamptz) FROM PUBLIC;
