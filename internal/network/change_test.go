@@ -168,11 +168,15 @@ func compare(before, after *Graph) []Change {
 	}
 	rankB, rankA, keys := rankKeys(before.Nodes, after.Nodes)
 	tb, ta := tieKeys(before, rankB), tieKeys(after, rankA)
-	// Two passes over the merge, counting then filling, so a national
-	// comparison allocates its result once.
-	n := mergeTies(tb, ta, func(uint64, ChangeKind, int64, int64) {})
-	out := make([]Change, 0, n)
-	mergeTies(tb, ta, func(k uint64, kind ChangeKind, b, a int64) {
+	var out []Change
+	referrals := func(t *rankedTie) int64 {
+		if t == nil {
+			return 0
+		}
+		return t.referrals
+	}
+	mergeTies(tb, ta, func(k uint64, kind ChangeKind, before, after *rankedTie) {
+		b, a := referrals(before), referrals(after)
 		out = append(out, Change{From: keys[k>>32], To: keys[uint32(k)], Kind: kind, Before: b, After: a})
 	})
 	return out

@@ -268,16 +268,15 @@ var changeKinds = map[ChangeKind]sparcv1.TieChangeKind{
 func (s *Service) changes(then, now *built, sup *suppression) []*sparcv1.TieChange {
 	// Both windows are cut from one history, so they number keys alike
 	// and the ties are matched on those numbers, without a string.
-	tb, ta := then.keyed(), now.keyed()
-	released := func(b *built, ties []rankedTie, k uint64) disclosure.Cell {
-		if i, ok := slices.BinarySearchFunc(ties, k, func(t rankedTie, k uint64) int { return cmp.Compare(t.key, k) }); ok {
-			return b.released[ties[i].tie].referrals
+	released := func(b *built, t *rankedTie) disclosure.Cell {
+		if t == nil {
+			return disclosure.Cell{}
 		}
-		return disclosure.Cell{}
+		return b.released[t.tie].referrals
 	}
 	var out []*sparcv1.TieChange
-	mergeTies(tb, ta, func(k uint64, kind ChangeKind, _, _ int64) {
-		b, a := released(then, tb, k), released(now, ta, k)
+	mergeTies(then.keyed(), now.keyed(), func(k uint64, kind ChangeKind, before, after *rankedTie) {
+		b, a := released(then, before), released(now, after)
 		if (kind == Strengthened || kind == Weakened) && b == a {
 			return
 		}
