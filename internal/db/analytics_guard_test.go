@@ -17,8 +17,8 @@ import (
 // access policy lets only admins and area analysts call the services in
 // front of them; the functions check the same themselves (migrations
 // 0069 and 0070), so a route that forgot the policy would still get no figures.
-// Each is called by the application role with each role's identity, and
-// with none.
+// Each is called by the application role with each role's identity, of
+// the referring organisation and of the providing one, and with none.
 func TestAnalyticsFunctionsAnswerOnlyAdminsAndAreaAnalysts(t *testing.T) {
 	owner := testenv.NewPool(t)
 	app := testenv.AppPool(t, owner)
@@ -46,17 +46,20 @@ func TestAnalyticsFunctionsAnswerOnlyAdminsAndAreaAnalysts(t *testing.T) {
 		{"admin", true}, {"area_analyst", true},
 		{"link_worker", false}, {"group_editor", false}, {"network_admin", false}, {"", false},
 	} {
-		for name, sql := range functions {
-			var n int
-			b := db.IdentityBatch(db.Identity{Org: "00000000-0000-4000-8000-00000000000a", Role: c.role})
-			b.Queue(sql).QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
-			err := app.SendBatch(ctx, b).Close()
-			var pgErr *pgconn.PgError
-			switch {
-			case c.answers && (err != nil || n != want[name]):
-				t.Errorf("%s as %q: %d rows (%v), want %d", name, c.role, n, err, want[name])
-			case !c.answers && (!errors.As(err, &pgErr) || pgErr.Code != "42501"):
-				t.Errorf("%s as %q: %d rows (%v), want insufficient_privilege", name, c.role, n, err)
+		// Either side of the referral: A referred, B provides.
+		for side, org := range map[string]string{"referrer A": "00000000-0000-4000-8000-00000000000a", "provider B": "00000000-0000-4000-8000-00000000000b"} {
+			for name, sql := range functions {
+				var n int
+				b := db.IdentityBatch(db.Identity{Org: org, Role: c.role})
+				b.Queue(sql).QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
+				err := app.SendBatch(ctx, b).Close()
+				var pgErr *pgconn.PgError
+				switch {
+				case c.answers && (err != nil || n != want[name]):
+					t.Errorf("%s as %q of %s: %d rows (%v), want %d", name, c.role, side, n, err, want[name])
+				case !c.answers && (!errors.As(err, &pgErr) || pgErr.Code != "42501"):
+					t.Errorf("%s as %q of %s: %d rows (%v), want insufficient_privilege", name, c.role, side, n, err)
+				}
 			}
 		}
 	}
